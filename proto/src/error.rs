@@ -1,0 +1,75 @@
+//! Error codes and the error body shared by REST and WebSocket failures.
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, for programs. Each code has one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Malformed or invalid input (400).
+    InvalidRequest,
+    /// Missing, bad or expired token (401).
+    Unauthorized,
+    /// Wrong username or password (401).
+    InvalidCredentials,
+    /// Known to the caller but not allowed (403).
+    Forbidden,
+    /// No such thing, or not visible to the caller (404).
+    NotFound,
+    /// The id is taken by something different (409).
+    Conflict,
+    /// The username is taken (409).
+    UsernameTaken,
+    /// Body, frame or text too large (413).
+    TooLarge,
+    /// Slow down; see `retry_after_ms` (429).
+    RateLimited,
+    /// Temporarily unable to serve (503).
+    Unavailable,
+    /// A fault on the server's side (500).
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status that carries this code on REST.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::Unauthorized | Self::InvalidCredentials => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::Conflict | Self::UsernameTaken => 409,
+            Self::TooLarge => 413,
+            Self::RateLimited => 429,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// Whether a client should try the same request again later.
+    pub const fn is_transient(self) -> bool {
+        matches!(self, Self::RateLimited | Self::Unavailable | Self::Internal)
+    }
+}
+
+/// `{"code", "message"}`: a failure, for programs and for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    /// For programs.
+    pub code: ErrorCode,
+    /// For people.
+    pub message: String,
+    /// With `rate_limited`: how long to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// The body of every failed REST call: `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// What failed.
+    pub error: ApiError,
+}

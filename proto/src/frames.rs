@@ -1,0 +1,153 @@
+//! WebSocket frames: JSON text, one object each, told apart by `type`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ApiError, Conversation, ErrorCode, Message, Timestamp};
+
+/// A message as a client sends it on the socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutgoingMessage {
+    /// The client's id (UUIDv7), the idempotency key.
+    pub id: Uuid,
+    /// Where to.
+    pub conversation_id: Uuid,
+    /// The text.
+    pub body: String,
+}
+
+/// Client → server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Store a message once; answered with `ack` or `error`.
+    Send {
+        /// The message.
+        message: OutgoingMessage,
+    },
+    /// Started or stopped typing; relayed, never stored.
+    Typing {
+        /// Where.
+        conversation_id: Uuid,
+        /// Started (true) or stopped (false).
+        typing: bool,
+    },
+    /// Has read up to `seq`.
+    Read {
+        /// Where.
+        conversation_id: Uuid,
+        /// Watermark.
+        seq: i64,
+    },
+    /// Has stored up to `seq`.
+    Delivered {
+        /// Where.
+        conversation_id: Uuid,
+        /// Watermark.
+        seq: i64,
+    },
+    /// Replaces the socket's access token before it expires.
+    Auth {
+        /// The new access token.
+        access_token: String,
+    },
+    /// Answered with `pong`.
+    Ping,
+}
+
+/// Server → client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The first frame on every socket.
+    Welcome {
+        /// Who the socket belongs to.
+        user_id: Uuid,
+        /// Which session.
+        session_id: Uuid,
+        /// The server's clock.
+        server_time: Timestamp,
+        /// The server pings this often; silence for three periods means a dead link.
+        heartbeat_secs: u64,
+    },
+    /// A `send` of this socket is stored (or already was).
+    Ack {
+        /// The message id.
+        id: Uuid,
+        /// Where it went.
+        conversation_id: Uuid,
+        /// Its place.
+        seq: i64,
+        /// When it was stored.
+        created_at: Timestamp,
+    },
+    /// A frame failed.
+    Error {
+        /// The message id of a failed `send`.
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Uuid>,
+        /// For programs.
+        code: ErrorCode,
+        /// For people.
+        message: String,
+        /// With `rate_limited`: when to try again (addition to v1, see docs/protocol.md).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    /// A new message in one of the caller's conversations.
+    Message {
+        /// The stored message.
+        message: Message,
+    },
+    /// Another member started or stopped typing.
+    Typing {
+        /// Where.
+        conversation_id: Uuid,
+        /// Who.
+        user_id: Uuid,
+        /// Started or stopped.
+        typing: bool,
+    },
+    /// A member's watermarks moved.
+    Receipt {
+        /// Where.
+        conversation_id: Uuid,
+        /// Whose.
+        user_id: Uuid,
+        /// Read up to.
+        read_seq: i64,
+        /// Stored up to.
+        delivered_seq: i64,
+    },
+    /// A contact came online or went offline.
+    Presence {
+        /// Who.
+        user_id: Uuid,
+        /// Now online.
+        online: bool,
+        /// When their last socket closed.
+        last_seen: Option<Timestamp>,
+    },
+    /// The caller was added to a conversation, or its members or title changed.
+    Conversation {
+        /// As the receiving user sees it.
+        conversation: Box<Conversation>,
+    },
+    /// Answer to `ping`.
+    Pong,
+}
+
+impl ServerFrame {
+    /// An `error` frame for a failure, with the id of the `send` it answers.
+    pub fn error(reference: Option<Uuid>, error: ApiError) -> Self {
+        Self::Error {
+            reference,
+            code: error.code,
+            message: error.message,
+            retry_after_ms: error.retry_after_ms,
+        }
+    }
+}

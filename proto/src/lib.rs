@@ -1,0 +1,48 @@
+//! Ferry's wire contract, version 1: the serde types of every REST body and WebSocket
+//! frame, the error codes, and the limits both sides check.
+//!
+//! This crate is types and pure validation only (no I/O, no runtime), so the server, the
+//! client core, the CLI and tools all agree on one definition. The main types are
+//! [`Message`], [`Conversation`], [`ClientFrame`] and [`ServerFrame`]; [`ErrorCode`] maps
+//! each failure to its HTTP status. Unknown fields are ignored on input, as the protocol
+//! requires, which is serde's default.
+
+mod error;
+mod frames;
+mod limits;
+mod objects;
+mod rest;
+mod time;
+
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use frames::{ClientFrame, OutgoingMessage, ServerFrame};
+pub use limits::{
+    BodyError, DEFAULT_PAGE_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_PAGE_LIMIT, PasswordError,
+    TITLE_MAX_CHARS, UsernameError, normalize_username, validate_body, validate_password,
+};
+pub use objects::{Conversation, ConversationKind, Member, Message, Presence, Role, Tokens, User};
+pub use rest::{
+    AddMembers, ConversationPage, CreateConversation, HistoryQuery, ListQuery, LoginRequest,
+    MessagePage, RefreshRequest, RegisterRequest, SendMessage, SyncPage, SyncQuery,
+    UserSearchQuery, Watermark,
+};
+pub use time::Timestamp;
+
+/// The REST base path of protocol version 1.
+pub const API_BASE: &str = "/api/v1";
+/// The `aud` claim of every access token.
+pub const TOKEN_AUDIENCE: &str = "ferry";
+
+/// WebSocket close codes with a meaning in the protocol.
+pub mod close {
+    /// Server going away: reconnect with backoff.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Policy violation.
+    pub const POLICY: u16 = 1008;
+    /// A frame over [`crate::MAX_FRAME_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+    /// Token expired or session revoked: refresh, then reconnect.
+    pub const TOKEN_EXPIRED: u16 = 4001;
+    /// Too many frames: reconnect after a delay.
+    pub const TOO_MANY_FRAMES: u16 = 4029;
+}

@@ -1,0 +1,143 @@
+//! The objects of the protocol: users, conversations, members, messages, presence, tokens.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Timestamp;
+
+/// A person with an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct User {
+    /// Server-assigned id.
+    pub id: Uuid,
+    /// Unique, lowercase, 3-32 characters of `a-z 0-9 _ . -`.
+    pub username: String,
+    /// The name people see.
+    pub display_name: String,
+    /// When the account was made.
+    pub created_at: Timestamp,
+}
+
+/// A member's place in a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Made the group; may add and remove members.
+    Owner,
+    /// Everyone else.
+    Member,
+}
+
+/// A user in a conversation, with their watermarks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Member {
+    /// Who.
+    pub user: User,
+    /// Owner or member.
+    pub role: Role,
+    /// Has read every message up to this seq.
+    pub read_seq: i64,
+    /// Has stored every message up to this seq.
+    pub delivered_seq: i64,
+    /// When they joined.
+    pub joined_at: Timestamp,
+}
+
+/// One message, placed in its conversation by `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    /// Chosen by the sending client (UUIDv7); also the idempotency key.
+    pub id: Uuid,
+    /// Where it belongs.
+    pub conversation_id: Uuid,
+    /// 1, 2, 3, … within the conversation: the one true order.
+    pub seq: i64,
+    /// Always the authenticated sender.
+    pub sender_id: Uuid,
+    /// The text.
+    pub body: String,
+    /// When the server stored it.
+    pub created_at: Timestamp,
+}
+
+/// Direct (two people, fixed) or group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// Between two users; at most one per pair.
+    Direct,
+    /// A titled group with an owner.
+    Group,
+}
+
+/// A conversation as one member sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversation {
+    /// Server-assigned id.
+    pub id: Uuid,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// A group's title; `null` for direct conversations.
+    pub title: Option<String>,
+    /// Everyone in it.
+    pub members: Vec<Member>,
+    /// The seq of the newest message; 0 when there is none.
+    pub last_seq: i64,
+    /// The newest message.
+    pub last_message: Option<Message>,
+    /// `last_seq - read_seq` of the caller.
+    pub unread_count: i64,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// Last activity: a message, or a change of members or title.
+    pub updated_at: Timestamp,
+}
+
+/// Whether a user is online, and when they were last seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Presence {
+    /// Who.
+    pub user_id: Uuid,
+    /// At least one socket of theirs is open.
+    pub online: bool,
+    /// When their last socket closed; `null` if never seen or online now.
+    pub last_seen: Option<Timestamp>,
+}
+
+/// What sign-up, sign-in and refresh return.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tokens {
+    /// Who signed in.
+    pub user: User,
+    /// The session these tokens belong to.
+    pub session_id: Uuid,
+    /// A JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// When the access token stops working.
+    pub access_expires_at: Timestamp,
+    /// Single-use; exchanged at `/auth/refresh` for new tokens.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Tokens {
+    // Tokens are credentials: never let them reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("user", &self.user)
+            .field("session_id", &self.session_id)
+            .field("access_expires_at", &self.access_expires_at)
+            .finish_non_exhaustive()
+    }
+}

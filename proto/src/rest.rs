@@ -1,0 +1,157 @@
+//! Request bodies, query strings and page shapes of the REST resources.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Conversation, ConversationKind, Message};
+
+/// `POST /auth/register`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterRequest {
+    /// 3-32 characters of `a-z 0-9 _ . -`; capitals are lowercased.
+    pub username: String,
+    /// 8 to 1024 characters.
+    pub password: String,
+    /// The name people see.
+    pub display_name: String,
+}
+
+/// `POST /auth/login`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginRequest {
+    /// The account.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// A name for the session, shown in a future device list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+}
+
+/// `POST /auth/refresh`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefreshRequest {
+    /// The refresh token from the last `Tokens`.
+    pub refresh_token: String,
+}
+
+/// `GET /users?q=&limit=`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct UserSearchQuery {
+    /// Prefix of a username or display name.
+    #[serde(default)]
+    pub q: String,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// `POST /conversations`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateConversation {
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// A group's title (required for groups).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The other members; exactly one for a direct conversation.
+    pub member_ids: Vec<Uuid>,
+}
+
+/// `POST /conversations/{id}/members`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddMembers {
+    /// Users to add to the group.
+    pub user_ids: Vec<Uuid>,
+}
+
+/// `GET /conversations?limit=&before=`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListQuery {
+    /// Page size (default 50, at most 500).
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    pub before: Option<String>,
+}
+
+/// A page of the conversation list, newest activity first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationPage {
+    /// This page.
+    pub conversations: Vec<Conversation>,
+    /// Pass as `before` for the next page; `null` at the end.
+    pub next: Option<String>,
+}
+
+/// `GET /conversations/{id}/messages?after_seq=&before_seq=&limit=`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct HistoryQuery {
+    /// The messages right after this seq, ascending.
+    pub after_seq: Option<i64>,
+    /// The messages right before this seq, ascending.
+    pub before_seq: Option<i64>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// A page of history, always in ascending seq.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessagePage {
+    /// This page.
+    pub messages: Vec<Message>,
+    /// With `after_seq`: newer ones exist. Otherwise: older ones exist.
+    pub has_more: bool,
+}
+
+/// `POST /conversations/{id}/messages`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SendMessage {
+    /// The client's id for the message (UUIDv7).
+    pub id: Uuid,
+    /// The text.
+    pub body: String,
+}
+
+/// `POST /conversations/{id}/read` and `/delivered`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Watermark {
+    /// Everything up to this seq.
+    pub seq: i64,
+}
+
+/// `GET /sync?since=&limit=`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct SyncQuery {
+    /// The `cursor` of the last sync; none means everything.
+    pub since: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// The conversations that changed since a cursor.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncPage {
+    /// Changed conversations (a conversation may come again: apply idempotently).
+    pub conversations: Vec<Conversation>,
+    /// Pass as `since` next time.
+    pub cursor: String,
+    /// Call again at once with `cursor`.
+    pub has_more: bool,
+}

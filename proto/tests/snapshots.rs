@@ -1,0 +1,147 @@
+//! Snapshot tests of the wire shapes: an accidental change to the protocol shows up in
+//! review as a changed snapshot.
+
+use ferry_proto::{
+    ApiError, ClientFrame, Conversation, ConversationKind, ErrorBody, ErrorCode, Member, Message,
+    OutgoingMessage, Role, ServerFrame, Timestamp, User,
+};
+use uuid::Uuid;
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn at() -> Timestamp {
+    Timestamp::from_millis(1_795_332_388_257)
+}
+
+fn message() -> Message {
+    Message {
+        id: id(7),
+        conversation_id: id(3),
+        seq: 42,
+        sender_id: id(1),
+        body: "hello <b>world</b>".into(),
+        created_at: at(),
+    }
+}
+
+#[test]
+fn client_frames() {
+    let frames = vec![
+        ClientFrame::Send {
+            message: OutgoingMessage {
+                id: id(7),
+                conversation_id: id(3),
+                body: "hi".into(),
+            },
+        },
+        ClientFrame::Typing {
+            conversation_id: id(3),
+            typing: true,
+        },
+        ClientFrame::Read {
+            conversation_id: id(3),
+            seq: 5,
+        },
+        ClientFrame::Delivered {
+            conversation_id: id(3),
+            seq: 6,
+        },
+        ClientFrame::Auth {
+            access_token: "jwt".into(),
+        },
+        ClientFrame::Ping,
+    ];
+    insta::assert_json_snapshot!(frames);
+}
+
+#[test]
+fn server_frames() {
+    let user = User {
+        id: id(1),
+        username: "alice".into(),
+        display_name: "Alice".into(),
+        created_at: at(),
+    };
+    let frames = vec![
+        ServerFrame::Welcome {
+            user_id: id(1),
+            session_id: id(2),
+            server_time: at(),
+            heartbeat_secs: 20,
+        },
+        ServerFrame::Ack {
+            id: id(7),
+            conversation_id: id(3),
+            seq: 42,
+            created_at: at(),
+        },
+        ServerFrame::error(
+            Some(id(7)),
+            ApiError {
+                code: ErrorCode::NotFound,
+                message: "no such conversation".into(),
+                retry_after_ms: None,
+            },
+        ),
+        ServerFrame::Message { message: message() },
+        ServerFrame::Typing {
+            conversation_id: id(3),
+            user_id: id(1),
+            typing: false,
+        },
+        ServerFrame::Receipt {
+            conversation_id: id(3),
+            user_id: id(1),
+            read_seq: 4,
+            delivered_seq: 5,
+        },
+        ServerFrame::Presence {
+            user_id: id(1),
+            online: false,
+            last_seen: Some(at()),
+        },
+        ServerFrame::Conversation {
+            conversation: Box::new(Conversation {
+                id: id(3),
+                kind: ConversationKind::Group,
+                title: Some("Team".into()),
+                members: vec![Member {
+                    user,
+                    role: Role::Owner,
+                    read_seq: 42,
+                    delivered_seq: 42,
+                    joined_at: at(),
+                }],
+                last_seq: 42,
+                last_message: Some(message()),
+                unread_count: 0,
+                created_at: at(),
+                updated_at: at(),
+            }),
+        },
+        ServerFrame::Pong,
+    ];
+    insta::assert_json_snapshot!(frames);
+}
+
+#[test]
+fn error_body() {
+    let body = ErrorBody {
+        error: ApiError {
+            code: ErrorCode::RateLimited,
+            message: "too many messages".into(),
+            retry_after_ms: Some(1500),
+        },
+    };
+    insta::assert_json_snapshot!(body);
+}
+
+#[test]
+fn unknown_fields_are_ignored_and_unknown_types_refused() {
+    let frame: ClientFrame =
+        serde_json::from_str(r#"{"type":"ping","future_field":1}"#).expect("ignores extras");
+    assert_eq!(frame, ClientFrame::Ping);
+    assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"teleport"}"#).is_err());
+}

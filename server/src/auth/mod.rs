@@ -1,0 +1,60 @@
+//! Authentication: password hashing ([`password`]), access and refresh tokens
+//! ([`tokens`]), and the [`Caller`] extractor that every authenticated route takes.
+
+pub mod password;
+pub mod tokens;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::state::App;
+
+/// The authenticated user of a request: from a valid access token of a live session.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// The token's `sub`.
+    pub user_id: Uuid,
+    /// The token's `sid`.
+    pub session_id: Uuid,
+    /// The token's `exp`, in Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl Caller {
+    /// Checks an access token and that its session is still live.
+    pub async fn from_token(app: &App, token: &str) -> Result<Self, Error> {
+        let claims = app
+            .tokens
+            .verify(token)
+            .map_err(|_| Error::unauthorized("invalid or expired access token"))?;
+        if !app.store.session_active(claims.sid).await? {
+            return Err(Error::unauthorized("this session has ended; sign in again"));
+        }
+        Ok(Self {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            expires_at: claims.exp,
+        })
+    }
+}
+
+impl FromRequestParts<App> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        let token =
+            bearer(&parts.headers).ok_or_else(|| Error::unauthorized("missing bearer token"))?;
+        Self::from_token(app, token).await
+    }
+}

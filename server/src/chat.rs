@@ -1,0 +1,143 @@
+//! The chat operations that both transports perform (REST routes and socket frames):
+//! send a message, move a watermark, relay typing, announce a changed conversation.
+//! Each validates its input, writes through the store, then publishes the live frames,
+//! so a frame never announces something that is not committed.
+
+use ferry_proto::{BodyError, ErrorCode, Message, OutgoingMessage, ServerFrame, validate_body};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::state::App;
+use crate::store::{Append, Mark, NewMessage};
+
+/// Stores a message once and fans it out to every member's sockets but `origin`.
+/// Returns the stored message and whether it is new (false for an idempotent resend).
+pub async fn send(
+    app: &App,
+    sender: Uuid,
+    message: OutgoingMessage,
+    origin: Option<Uuid>,
+) -> Result<(Message, bool)> {
+    if message.id.is_nil() {
+        return Err(Error::invalid("message id must be a UUID (v7), not nil"));
+    }
+    match validate_body(&message.body, app.config.max_body_chars) {
+        Ok(()) => {}
+        Err(BodyError::Blank) => return Err(Error::invalid("message body is empty")),
+        Err(BodyError::TooLong) => {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "message body is over {} characters",
+                    app.config.max_body_chars
+                ),
+            ));
+        }
+    }
+    app.limits.check_send(sender).map_err(Error::RateLimited)?;
+    // Held until the frame is published, so frames leave in seq order.
+    let _turn = app.send_order.turn(message.conversation_id).await;
+    let new = NewMessage {
+        id: message.id,
+        conversation_id: message.conversation_id,
+        sender_id: sender,
+        body: message.body,
+        created_at: ferry_proto::Timestamp::now(),
+    };
+    match app.store.append(&new).await? {
+        Append::Stored { message, members } => {
+            app.metrics.messages.inc();
+            app.publish(
+                members,
+                origin,
+                &ServerFrame::Message {
+                    message: message.clone(),
+                },
+            );
+            Ok((message, true))
+        }
+        Append::Existing(message) => Ok((message, false)),
+        Append::Conflict => Err(Error::new(
+            ErrorCode::Conflict,
+            "this message id is already used by a different message",
+        )),
+        Append::NotMember => Err(Error::not_found("conversation")),
+    }
+}
+
+/// Moves the caller's read or delivered watermark and tells every member's sockets
+/// (the caller's other devices included) when it moved.
+pub async fn mark(
+    app: &App,
+    user: Uuid,
+    conversation_id: Uuid,
+    mark: Mark,
+    seq: i64,
+    origin: Option<Uuid>,
+) -> Result<()> {
+    if seq < 0 {
+        return Err(Error::invalid("seq must be 0 or more"));
+    }
+    let Some((marks, moved)) = app.store.advance(conversation_id, user, mark, seq).await? else {
+        return Err(Error::not_found("conversation"));
+    };
+    if moved {
+        let members = app.store.member_ids(conversation_id).await?;
+        let frame = ServerFrame::Receipt {
+            conversation_id,
+            user_id: user,
+            read_seq: marks.read_seq,
+            delivered_seq: marks.delivered_seq,
+        };
+        app.publish(members, origin, &frame);
+    }
+    Ok(())
+}
+
+/// Relays a typing state to the other members; nothing is stored.
+pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) -> Result<()> {
+    let mut members = app.store.member_ids(conversation_id).await?;
+    if !members.contains(&user) {
+        return Err(Error::not_found("conversation"));
+    }
+    members.retain(|m| *m != user);
+    app.publish(
+        members,
+        None,
+        &ServerFrame::Typing {
+            conversation_id,
+            user_id: user,
+            typing,
+        },
+    );
+    Ok(())
+}
+
+/// Sends each member (and `also`, e.g. a member just removed) the conversation as it now
+/// is, with their own unread count.
+pub async fn announce_conversation(app: &App, conversation_id: Uuid, also: &[Uuid]) -> Result<()> {
+    let members = app.store.member_ids(conversation_id).await?;
+    let Some(viewer) = members.first().copied() else {
+        return Ok(());
+    };
+    let Some(conversation) = app.store.conversation(viewer, conversation_id).await? else {
+        return Ok(());
+    };
+    for recipient in members.iter().chain(also) {
+        let mut view = conversation.clone();
+        let read_seq = view
+            .members
+            .iter()
+            .find(|m| m.user.id == *recipient)
+            .map_or(view.last_seq, |m| m.read_seq);
+        view.unread_count = (view.last_seq - read_seq).max(0);
+        app.publish(
+            vec![*recipient],
+            None,
+            &ServerFrame::Conversation {
+                conversation: Box::new(view),
+            },
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! [`Config`]: every setting, from flags or `FERRY_*` environment variables, with
+//! defaults that run locally with nothing installed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Ferry server settings.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "ferry-server", version, about = "The Ferry chat server")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "FERRY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// `postgres://…` or `sqlite://…`; default: SQLite `ferry.db` in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where the embedded database and the generated JWT secret live.
+    #[arg(long, env = "FERRY_DATA_DIR", default_value = "ferry-data")]
+    pub data_dir: PathBuf,
+    /// HMAC secret for access tokens (at least 32 bytes); default: generated once and kept
+    /// in the data directory. Every node of a cluster needs the same one.
+    #[arg(long, env = "FERRY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// NATS URL of the cluster bus; unset means a single node.
+    #[arg(long, env = "FERRY_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "FERRY_LOG_JSON")]
+    pub log_json: bool,
+    /// Comma-separated `Origin`s allowed to open the WebSocket; empty allows any (native
+    /// clients send no Origin).
+    #[arg(long, env = "FERRY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "FERRY_ACCESS_TTL_SECS", default_value_t = 900)]
+    pub access_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in days.
+    #[arg(long, env = "FERRY_REFRESH_TTL_DAYS", default_value_t = 30)]
+    pub refresh_ttl_days: u64,
+    /// The server pings every socket this often.
+    #[arg(long, env = "FERRY_HEARTBEAT_SECS", default_value_t = 20)]
+    pub heartbeat_secs: u64,
+    /// Longest message body, in characters.
+    #[arg(long, env = "FERRY_MAX_BODY_CHARS", default_value_t = ferry_proto::MAX_BODY_CHARS)]
+    pub max_body_chars: usize,
+    /// Messages a user may send per second (sustained), over all devices.
+    #[arg(long, env = "FERRY_SEND_RATE", default_value_t = 20)]
+    pub send_rate_per_sec: u32,
+    /// Messages a user may send in a burst.
+    #[arg(long, env = "FERRY_SEND_BURST", default_value_t = 100)]
+    pub send_burst: u32,
+    /// Failed-or-not login attempts per username per minute.
+    #[arg(long, env = "FERRY_LOGIN_RATE", default_value_t = 10)]
+    pub login_rate_per_min: u32,
+    /// Sign-ups and sign-ins per client IP per minute (behind a load balancer every client
+    /// has its address, so raise this there).
+    #[arg(long, env = "FERRY_AUTH_RATE_PER_IP", default_value_t = 30)]
+    pub auth_rate_per_ip_per_min: u32,
+    /// Frames one socket may send per second before it is closed with 4029.
+    #[arg(long, env = "FERRY_FRAME_RATE", default_value_t = 200)]
+    pub frame_rate_per_sec: u32,
+    /// Open sockets per user.
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub max_connections_per_user: usize,
+    /// Timeout of one REST request, in seconds.
+    #[arg(long, env = "FERRY_REQUEST_TIMEOUT_SECS", default_value_t = 15)]
+    pub request_timeout_secs: u64,
+    /// Postgres pool size.
+    #[arg(long, env = "FERRY_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and no environment (for tests).
+    pub fn defaults() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("ferry-data"),
+            jwt_secret: None,
+            nats_url: None,
+            log_json: false,
+            allowed_origins: Vec::new(),
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            heartbeat_secs: 20,
+            max_body_chars: ferry_proto::MAX_BODY_CHARS,
+            send_rate_per_sec: 20,
+            send_burst: 100,
+            login_rate_per_min: 10,
+            auth_rate_per_ip_per_min: 30,
+            frame_rate_per_sec: 200,
+            max_connections_per_user: 16,
+            request_timeout_secs: 15,
+            db_pool: 16,
+        }
+    }
+
+    /// The database URL in effect: the configured one or SQLite in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("ferry.db").display()),
+        }
+    }
+
+    pub(crate) fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+}

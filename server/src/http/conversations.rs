@@ -1,0 +1,199 @@
+//! `/conversations`: create (direct, idempotent per pair; or group), list by activity,
+//! read one, and group membership.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use ferry_proto::{
+    AddMembers, Conversation, ConversationKind, ConversationPage, CreateConversation, ErrorBody,
+    ListQuery, Role, TITLE_MAX_CHARS, Timestamp,
+};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::chat;
+use crate::error::{Error, Result};
+use crate::http::extract::{Json, Path, Query, page_limit};
+use crate::state::App;
+use crate::store::ActivityCursor;
+
+/// Most members a group may have.
+const MAX_GROUP_MEMBERS: usize = 1000;
+
+async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
+    app.store
+        .conversation(caller.user_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("conversation"))
+}
+
+/// Creates a conversation: 201 when new, 200 with the existing direct conversation.
+#[utoipa::path(post, path = "/conversations", tag = "conversations", security(("bearer" = [])),
+    request_body = CreateConversation,
+    responses((status = 201, body = Conversation), (status = 200, body = Conversation),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<CreateConversation>,
+) -> Result<(StatusCode, Json<Conversation>)> {
+    let now = Timestamp::now();
+    let (id, created) = match req.kind {
+        ConversationKind::Direct => {
+            let [other] = req.member_ids[..] else {
+                return Err(Error::invalid(
+                    "a direct conversation has exactly one other member",
+                ));
+            };
+            if other == caller.user_id {
+                return Err(Error::invalid(
+                    "you cannot start a direct conversation with yourself",
+                ));
+            }
+            app.store
+                .direct_conversation(caller.user_id, other, Uuid::now_v7(), now)
+                .await?
+        }
+        ConversationKind::Group => {
+            let title = req.title.as_deref().map(str::trim).unwrap_or_default();
+            if title.is_empty() || title.chars().count() > TITLE_MAX_CHARS {
+                return Err(Error::invalid(
+                    "a group needs a title of 1 to 200 characters",
+                ));
+            }
+            let mut members = req.member_ids.clone();
+            members.retain(|m| *m != caller.user_id);
+            members.sort_unstable();
+            members.dedup();
+            if members.len() + 1 > MAX_GROUP_MEMBERS {
+                return Err(Error::invalid("a group has at most 1000 members"));
+            }
+            let id = Uuid::now_v7();
+            app.store
+                .create_group(id, caller.user_id, title, &members, now)
+                .await?;
+            (id, true)
+        }
+    };
+    if created {
+        chat::announce_conversation(&app, id, &[]).await?;
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(visible(&app, &caller, id).await?)))
+}
+
+/// The caller's conversations, newest activity first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<ConversationPage>> {
+    let before = match query.before.as_deref() {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| Error::invalid("malformed `before` cursor"))?,
+        ),
+        None => None,
+    };
+    let limit = page_limit(query.limit);
+    let mut conversations = app
+        .store
+        .conversations(caller.user_id, before, limit + 1)
+        .await?;
+    let next = if conversations.len() > limit as usize {
+        conversations.truncate(limit as usize);
+        conversations
+            .last()
+            .map(|c| ActivityCursor::after(c).to_string())
+    } else {
+        None
+    };
+    Ok(Json(ConversationPage {
+        conversations,
+        next,
+    }))
+}
+
+/// One conversation.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Conversation>> {
+    Ok(Json(visible(&app, &caller, id).await?))
+}
+
+/// Adds members to a group (owner only).
+#[utoipa::path(post, path = "/conversations/{id}/members", tag = "conversations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AddMembers,
+    responses((status = 200, body = Conversation), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn add_members(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<AddMembers>,
+) -> Result<Json<Conversation>> {
+    let conversation = visible(&app, &caller, id).await?;
+    if conversation.kind == ConversationKind::Direct {
+        return Err(Error::invalid("a direct conversation's members are fixed"));
+    }
+    if !is_owner(&conversation, caller.user_id) {
+        return Err(Error::forbidden("only the group's owner may add members"));
+    }
+    let mut users = req.user_ids;
+    users.retain(|u| !conversation.members.iter().any(|m| m.user.id == *u));
+    users.sort_unstable();
+    users.dedup();
+    if users.is_empty() {
+        return Ok(Json(conversation));
+    }
+    if conversation.members.len() + users.len() > MAX_GROUP_MEMBERS {
+        return Err(Error::invalid("a group has at most 1000 members"));
+    }
+    app.store.add_members(id, &users, Timestamp::now()).await?;
+    chat::announce_conversation(&app, id, &[]).await?;
+    Ok(Json(visible(&app, &caller, id).await?))
+}
+
+/// Removes a member: the owner removes anyone, anyone removes themself.
+#[utoipa::path(delete, path = "/conversations/{id}/members/{user_id}", tag = "conversations",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn remove_member(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode> {
+    let conversation = visible(&app, &caller, id).await?;
+    if conversation.kind == ConversationKind::Direct {
+        return Err(Error::invalid("a direct conversation's members are fixed"));
+    }
+    if user_id != caller.user_id && !is_owner(&conversation, caller.user_id) {
+        return Err(Error::forbidden("only the group's owner may remove others"));
+    }
+    if !app
+        .store
+        .remove_member(id, user_id, Timestamp::now())
+        .await?
+    {
+        return Err(Error::not_found("member"));
+    }
+    chat::announce_conversation(&app, id, &[user_id]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn is_owner(conversation: &Conversation, user: Uuid) -> bool {
+    conversation
+        .members
+        .iter()
+        .any(|m| m.user.id == user && m.role == Role::Owner)
+}

@@ -1,0 +1,111 @@
+//! `/conversations/{id}/messages`, `/read` and `/delivered`: history in both directions,
+//! the REST fallback for sending, and watermarks.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use ferry_proto::{
+    ErrorBody, HistoryQuery, Message, MessagePage, OutgoingMessage, SendMessage, Watermark,
+};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::chat;
+use crate::error::{Error, Result};
+use crate::http::extract::{Json, Path, Query, page_limit};
+use crate::state::App;
+use crate::store::Mark;
+
+/// A page of history, ascending: after `after_seq`, before `before_seq`, or the latest.
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "messages",
+    security(("bearer" = [])), params(("id" = Uuid, Path), HistoryQuery),
+    responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<MessagePage>> {
+    if !app.store.member_ids(id).await?.contains(&caller.user_id) {
+        return Err(Error::not_found("conversation"));
+    }
+    let limit = page_limit(query.limit);
+    let (mut messages, forward) = match (query.after_seq, query.before_seq) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("give `after_seq` or `before_seq`, not both"));
+        }
+        (Some(after), None) => (app.store.messages_after(id, after, limit + 1).await?, true),
+        (None, before) => (
+            app.store.messages_before(id, before, limit + 1).await?,
+            false,
+        ),
+    };
+    let has_more = messages.len() > limit as usize;
+    if has_more {
+        if forward {
+            messages.truncate(limit as usize);
+        } else {
+            messages.remove(0);
+        }
+    }
+    Ok(Json(MessagePage { messages, has_more }))
+}
+
+/// Sends a message over REST: 201 when stored now, 200 when it already was.
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = SendMessage,
+    responses((status = 201, body = Message), (status = 200, body = Message),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn send(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<SendMessage>,
+) -> Result<(StatusCode, Json<Message>)> {
+    let outgoing = OutgoingMessage {
+        id: req.id,
+        conversation_id: id,
+        body: req.body,
+    };
+    // Stored and announced in a task of its own: a client that hangs up (or a request
+    // timeout) after the commit must not cancel the live fan-out of a stored message.
+    let user = caller.user_id;
+    let task = tokio::spawn(async move { chat::send(&app, user, outgoing, None).await });
+    let (message, new) = task
+        .await
+        .map_err(|e| Error::Internal(format!("send task: {e}")))??;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(message)))
+}
+
+/// Moves the caller's read watermark.
+#[utoipa::path(post, path = "/conversations/{id}/read", tag = "messages",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Watermark,
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn read(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<Watermark>,
+) -> Result<StatusCode> {
+    chat::mark(&app, caller.user_id, id, Mark::Read, req.seq, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves the caller's delivered watermark.
+#[utoipa::path(post, path = "/conversations/{id}/delivered", tag = "messages",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Watermark,
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delivered(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(req): Json<Watermark>,
+) -> Result<StatusCode> {
+    chat::mark(&app, caller.user_id, id, Mark::Delivered, req.seq, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

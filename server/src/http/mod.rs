@@ -1,0 +1,128 @@
+//! The HTTP surface: the REST routes of `/api/v1` (collected with their OpenAPI
+//! descriptions), the WebSocket upgrade, the operations endpoints, and the layers every
+//! request passes: panic catching, body limit, timeout, observation.
+
+pub mod auth;
+pub mod conversations;
+pub mod extract;
+pub mod limit;
+pub mod messages;
+pub mod observe;
+pub mod ops;
+pub mod sync;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{BoxError, Router, middleware};
+use ferry_proto::ErrorCode;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::Error;
+use crate::state::App;
+use crate::ws;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ferry", version = "1", description = "Ferry chat protocol v1 (REST part)"),
+    modifiers(&BearerAuth),
+    components(schemas(ferry_proto::ClientFrame, ferry_proto::ServerFrame))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The `/api/v1` routes and the OpenAPI document that describes them.
+fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(users::me))
+        .routes(routes!(users::search))
+        .routes(routes!(conversations::create, conversations::list))
+        .routes(routes!(conversations::get))
+        .routes(routes!(conversations::add_members))
+        .routes(routes!(conversations::remove_member))
+        .routes(routes!(messages::history, messages::send))
+        .routes(routes!(messages::read))
+        .routes(routes!(messages::delivered))
+        .routes(routes!(sync::sync))
+        .routes(routes!(sync::list));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(ferry_proto::API_BASE, v1)
+        .split_for_parts()
+}
+
+async fn unknown_route() -> Error {
+    Error::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn timed_out(_: BoxError) -> Error {
+    Error::new(
+        ErrorCode::Unavailable,
+        "the request took too long; try again",
+    )
+}
+
+/// The whole HTTP application.
+pub fn router(app: App) -> Router {
+    let (api, openapi) = api();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .route("/api/v1/ws", get(ws::upgrade))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { axum::Json(openapi).into_response() }
+            }),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(timed_out))
+                .timeout(Duration::from_secs(app.config.request_timeout_secs.max(1))),
+        )
+        .layer(DefaultBodyLimit::max(limit::MAX_REQUEST_BYTES))
+        .layer(middleware::from_fn(limit::reject_oversize))
+        .layer(CatchPanicLayer::custom(|_| {
+            Error::Internal("handler panicked".into()).into_response()
+        }))
+        .with_state(app)
+}

@@ -1,0 +1,42 @@
+//! Operations endpoints at the root: `/healthz` (alive), `/readyz` (database reachable
+//! and migrated), `/metrics` (Prometheus text).
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use ferry_proto::ErrorCode;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::http::extract::Json;
+use crate::state::App;
+
+/// The process is up.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The database answers (migrations ran before the listener opened).
+pub async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>> {
+    match app.store.ping().await {
+        Ok(()) => Ok(Json(json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            Err(Error::new(
+                ErrorCode::Unavailable,
+                "the database is not reachable",
+            ))
+        }
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+}

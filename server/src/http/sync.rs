@@ -1,0 +1,43 @@
+//! `/sync` (what changed since a cursor) and `/presence` (who of my contacts is online).
+
+use axum::extract::State;
+use ferry_proto::{ErrorBody, Presence, SyncPage, SyncQuery};
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::http::extract::{Json, Query, page_limit};
+use crate::presence;
+use crate::state::App;
+
+/// The caller's conversations that changed since `since`.
+#[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
+    responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody)))]
+pub async fn sync(
+    State(app): State<App>,
+    caller: Caller,
+    Query(query): Query<SyncQuery>,
+) -> Result<Json<SyncPage>> {
+    let since = match query.since.as_deref() {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| Error::invalid("malformed `since` cursor"))?,
+        ),
+        None => None,
+    };
+    let batch = app
+        .store
+        .sync(caller.user_id, since, page_limit(query.limit))
+        .await?;
+    Ok(Json(SyncPage {
+        conversations: batch.conversations,
+        cursor: batch.cursor.to_string(),
+        has_more: batch.has_more,
+    }))
+}
+
+/// Presence of everyone who shares a conversation with the caller.
+#[utoipa::path(get, path = "/presence", tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = [Presence]), (status = 401, body = ErrorBody)))]
+pub async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Presence>>> {
+    Ok(Json(presence::of_contacts(&app, caller.user_id).await?))
+}

@@ -1,0 +1,144 @@
+//! [`Hub`]: the sockets open on this node, by user, and delivery of frames to them.
+//!
+//! Each socket task owns a bounded frame queue; the hub only ever `try_send`s into it, so
+//! one slow client can never hold up delivery to the others. A socket whose queue is full
+//! is told to close through its separate close signal (its client reconnects and catches
+//! up through `/sync`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use crate::bus::Event;
+
+/// Frames waiting for one socket before it counts as too slow.
+pub const SOCKET_QUEUE: usize = 1024;
+
+/// Why the hub wants a socket closed: a close code and a reason for people.
+pub type CloseReason = Option<(u16, &'static str)>;
+
+/// The hub's handle on one socket task.
+pub struct SocketHandle {
+    /// Unique across the cluster.
+    pub id: Uuid,
+    /// The session that opened it.
+    pub session_id: Uuid,
+    /// Frames to write, as JSON text.
+    pub frames: mpsc::Sender<Utf8Bytes>,
+    /// Set when the socket must close; never blocks.
+    pub close: watch::Sender<CloseReason>,
+}
+
+impl SocketHandle {
+    fn close(&self, code: u16, reason: &'static str) {
+        self.close.send_replace(Some((code, reason)));
+    }
+}
+
+/// The result of registering a socket.
+pub enum Joined {
+    /// Registered; `first` when it is the user's first socket on this node.
+    Yes {
+        /// The user just came online (on this node).
+        first: bool,
+    },
+    /// The user already has the maximum number of sockets.
+    TooMany,
+}
+
+/// Open sockets of this node.
+#[derive(Default)]
+pub struct Hub {
+    sockets: Mutex<HashMap<Uuid, Vec<SocketHandle>>>,
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Vec<SocketHandle>>> {
+        // A panic while holding the lock cannot leave the map half-updated (each
+        // operation is one insert or retain), so a poisoned lock is still usable.
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a socket, unless the user already has `max` of them.
+    pub fn join(&self, user: Uuid, socket: SocketHandle, max: usize) -> Joined {
+        let mut map = self.lock();
+        let list = map.entry(user).or_default();
+        if list.len() >= max {
+            return Joined::TooMany;
+        }
+        list.push(socket);
+        Joined::Yes {
+            first: list.len() == 1,
+        }
+    }
+
+    /// Removes a socket; `true` when it was the user's last one on this node.
+    pub fn leave(&self, user: Uuid, socket_id: Uuid) -> bool {
+        let mut map = self.lock();
+        let Some(list) = map.get_mut(&user) else {
+            return false;
+        };
+        list.retain(|s| s.id != socket_id);
+        if list.is_empty() {
+            map.remove(&user);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the user has a socket open on this node.
+    pub fn is_online(&self, user: Uuid) -> bool {
+        self.lock().contains_key(&user)
+    }
+
+    /// Sockets open on this node.
+    pub fn socket_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Acts on an event from the bus.
+    pub fn dispatch(&self, event: Event) {
+        match event {
+            Event::Deliver {
+                users,
+                except_socket,
+                frame,
+            } => {
+                let frame = Utf8Bytes::from(frame);
+                let map = self.lock();
+                for user in users {
+                    for socket in map.get(&user).into_iter().flatten() {
+                        if Some(socket.id) == except_socket {
+                            continue;
+                        }
+                        if socket.frames.try_send(frame.clone()).is_err() {
+                            // Too slow (or already gone): it must reconnect and catch up.
+                            socket.close(ferry_proto::close::POLICY, "too slow to keep up");
+                        }
+                    }
+                }
+            }
+            Event::SessionRevoked { session_id } => self.close_where(
+                |s| s.session_id == session_id,
+                ferry_proto::close::TOKEN_EXPIRED,
+                "session ended",
+            ),
+        }
+    }
+
+    /// Asks every socket to close (server shutdown).
+    pub fn close_all(&self, code: u16, reason: &'static str) {
+        self.close_where(|_| true, code, reason);
+    }
+
+    fn close_where(&self, pick: impl Fn(&SocketHandle) -> bool, code: u16, reason: &'static str) {
+        let map = self.lock();
+        for socket in map.values().flatten().filter(|s| pick(s)) {
+            socket.close(code, reason);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The Ferry server: protocol v1 over REST and one WebSocket per device, on Postgres or
+//! an embedded SQLite file.
+//!
+//! [`run`] takes its listener, configuration and shutdown signal from the caller, so the
+//! binary, the tests and the benchmarks all start the same server (tests on port 0).
+//! The map of the code is `docs/ARCHITECTURE.md`: [`store`] persists, [`chat`] performs
+//! the operations, [`http`] and [`ws`] speak the protocol, [`hub`] and [`bus`] deliver
+//! live frames.
+
+pub mod auth;
+pub mod bus;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod limits;
+pub mod metrics;
+pub mod order;
+pub mod presence;
+pub mod state;
+pub mod store;
+pub mod ws;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::Config;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::tokens::TokenKeys;
+use crate::bus::LocalBus;
+use crate::hub::Hub;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::order::SendOrder;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    /// `DATABASE_URL` names no supported database.
+    #[error("DATABASE_URL must start with postgres:// or sqlite:// (got {0})")]
+    UnsupportedDatabase(String),
+    /// The data directory or the JWT secret file could not be used.
+    #[error("data directory: {0}")]
+    DataDir(#[from] std::io::Error),
+    /// The configured JWT secret is too short.
+    #[error("FERRY_JWT_SECRET must be at least 32 bytes")]
+    WeakSecret,
+    /// Cluster mode was asked for but this build has only the single-node bus.
+    #[error("FERRY_NATS_URL is set, but the NATS cluster bus is not implemented yet")]
+    ClusterUnsupported,
+    /// Serving failed.
+    #[error("serve: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the store named by `url`.
+pub async fn open_store(url: &str, pool: u32) -> Result<Arc<dyn Store>, StartError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url, pool).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StartError::UnsupportedDatabase(redact(url)))
+    }
+}
+
+/// The JWT secret: configured, or generated once and kept in the data directory.
+fn jwt_secret(config: &Config) -> Result<Vec<u8>, StartError> {
+    if let Some(secret) = &config.jwt_secret {
+        return if secret.len() >= 32 {
+            Ok(secret.as_bytes().to_vec())
+        } else {
+            Err(StartError::WeakSecret)
+        };
+    }
+    let path = config.data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().as_bytes().to_vec()),
+        Ok(_) => return Err(StartError::WeakSecret),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let secret = hex::encode(bytes);
+    write_private(&path, &secret)?;
+    Ok(secret.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// A database URL with any password hidden, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then stops accepting, closes
+/// every socket with 1001 and lets in-flight requests finish.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    if config.nats_url.is_some() {
+        return Err(StartError::ClusterUnsupported);
+    }
+    let store = open_store(&config.effective_database_url(), config.db_pool).await?;
+    let secret = jwt_secret(&config)?;
+    let tokens = TokenKeys::new(
+        &secret,
+        Duration::from_secs(config.access_ttl_secs),
+        Duration::from_secs(config.refresh_ttl_days * 24 * 3600),
+    );
+    let hub = Arc::new(Hub::default());
+    let app = Arc::new(AppState {
+        store,
+        tokens,
+        bus: Arc::new(LocalBus::new(hub.clone())),
+        hub,
+        limits: Limits::new(&config),
+        metrics: Metrics::new(),
+        config,
+        shutdown: CancellationToken::new(),
+        sockets: TaskTracker::new(),
+        presence: tokio::sync::Mutex::new(()),
+        send_order: SendOrder::new(),
+    });
+
+    let stop = app.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    let housekeeping = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = housekeeping.shutdown.cancelled() => break,
+                _ = every.tick() => housekeeping.limits.shrink(),
+            }
+        }
+    });
+
+    let router = http::router(app.clone());
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(app.shutdown.clone().cancelled_owned())
+        .await
+        .map_err(StartError::Serve)?;
+    // Socket tasks saw the same cancellation and are closing with 1001.
+    app.sockets.close();
+    if tokio::time::timeout(Duration::from_secs(5), app.sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sockets did not close within 5 s");
+    }
+    Ok(())
+}

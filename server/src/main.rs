@@ -1,0 +1,68 @@
+//! `ferry-server`: reads the configuration, binds the listener (with a deep backlog for
+//! reconnect storms) and runs the server until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use ferry_server::Config;
+use tokio::net::TcpSocket;
+use tracing_subscriber::EnvFilter;
+
+/// Pending connections the kernel may queue; a reconnect storm of 10k clients overflows
+/// the default of 1024.
+const LISTEN_BACKLOG: u32 = 8192;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if config.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+
+    let socket = if config.bind.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(config.bind)
+        .with_context(|| format!("cannot bind {}", config.bind))?;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
+    let addr = listener.local_addr()?;
+    let database = ferry_server::redact(&config.effective_database_url());
+    tracing::info!(%addr, database, "Ferry server listening");
+    println!("Ferry server listening on http://{addr} (database: {database})");
+
+    ferry_server::run(listener, config, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,88 @@
+//! [`Metrics`]: the Prometheus registry behind `GET /metrics`: open connections, stored
+//! messages, request latency by route template, and send-to-ack latency.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of one HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// GET, POST, …
+    pub method: String,
+    /// The route template (`/api/v1/conversations/{id}`), never the raw path.
+    pub route: String,
+    /// Response status.
+    pub status: u16,
+}
+
+type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to ~8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// The server's metrics, owned by one server instance (no global registry).
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections.
+    pub connections: Gauge,
+    /// Messages stored (duplicates excluded).
+    pub messages: Counter,
+    /// REST request latency, seconds.
+    pub requests: LatencyFamily,
+    /// Time from receiving a `send` to writing its `ack`, seconds.
+    pub send_latency: Histogram,
+}
+
+impl Metrics {
+    /// A fresh registry.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ferry");
+        let connections = Gauge::default();
+        let messages = Counter::default();
+        let requests = LatencyFamily::new_with_constructor(latency_histogram);
+        let send_latency = latency_histogram();
+        registry.register(
+            "connections",
+            "Open WebSocket connections",
+            connections.clone(),
+        );
+        registry.register("messages_stored", "Messages stored", messages.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "REST request latency",
+            requests.clone(),
+        );
+        registry.register(
+            "send_ack_duration_seconds",
+            "Time from a WebSocket send to its ack",
+            send_latency.clone(),
+        );
+        Self {
+            registry,
+            connections,
+            messages,
+            requests,
+            send_latency,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

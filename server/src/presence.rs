@@ -1,0 +1,70 @@
+//! Presence: a user is online while any of their sockets is open. Transitions are
+//! announced to everyone who shares a conversation with them; `last_seen` is stored when
+//! the last socket closes.
+//!
+//! On a single node the hub's socket count is the truth. A cluster needs the count
+//! across nodes (see docs/ARCHITECTURE.md); the bus carries the frames either way.
+
+use ferry_proto::{Presence, ServerFrame, Timestamp};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::state::App;
+
+/// Announces that `user` came online (if they still are).
+pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
+    let _turn = app.presence.lock().await;
+    if !app.hub.is_online(user) {
+        return Ok(());
+    }
+    let contacts = app.store.contacts(user).await?;
+    let frame = ServerFrame::Presence {
+        user_id: user,
+        online: true,
+        last_seen: None,
+    };
+    app.publish(
+        contacts.into_iter().map(|(id, _)| id).collect(),
+        None,
+        &frame,
+    );
+    Ok(())
+}
+
+/// Records and announces that `user`'s last socket closed (unless one opened since).
+pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
+    let _turn = app.presence.lock().await;
+    if app.hub.is_online(user) {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    app.store.set_last_seen(user, now).await?;
+    let contacts = app.store.contacts(user).await?;
+    let frame = ServerFrame::Presence {
+        user_id: user,
+        online: false,
+        last_seen: Some(now),
+    };
+    app.publish(
+        contacts.into_iter().map(|(id, _)| id).collect(),
+        None,
+        &frame,
+    );
+    Ok(())
+}
+
+/// The presence of everyone who shares a conversation with `user`.
+pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
+    let contacts = app.store.contacts(user).await?;
+    Ok(contacts
+        .into_iter()
+        .map(|(id, last_seen)| {
+            let online = app.hub.is_online(id);
+            Presence {
+                user_id: id,
+                online,
+                last_seen: if online { None } else { last_seen },
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,64 @@
+//! [`AppState`]: everything a request or socket needs, shared behind an `Arc` ([`App`]).
+
+use std::sync::Arc;
+
+use ferry_proto::ServerFrame;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::auth::tokens::TokenKeys;
+use crate::bus::{Bus, Event};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::order::SendOrder;
+use crate::store::Store;
+
+/// Shared server state.
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Token issuing and checking.
+    pub tokens: TokenKeys,
+    /// This node's sockets.
+    pub hub: Arc<Hub>,
+    /// Events to every node.
+    pub bus: Arc<dyn Bus>,
+    /// Rate limiters.
+    pub limits: Limits,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Settings.
+    pub config: Config,
+    /// Cancelled when the server shuts down; socket tasks close with 1001.
+    pub shutdown: CancellationToken,
+    /// Socket tasks, awaited on shutdown.
+    pub sockets: TaskTracker,
+    /// Serialises presence announcements, so an "offline" decided before a reconnect can
+    /// never be published after that reconnect's "online".
+    pub presence: tokio::sync::Mutex<()>,
+    /// Keeps each conversation's message frames in seq order.
+    pub send_order: SendOrder,
+}
+
+/// The state handle that handlers receive.
+pub type App = Arc<AppState>;
+
+impl AppState {
+    /// Sends `frame` to every socket of `users` on every node, except `except_socket`.
+    pub fn publish(&self, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
+        if users.is_empty() {
+            return;
+        }
+        match serde_json::to_string(frame) {
+            Ok(frame) => self.bus.publish(Event::Deliver {
+                users,
+                except_socket,
+                frame,
+            }),
+            Err(e) => tracing::error!(error = %e, "could not encode a frame"),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Persistence: the [`Store`] trait and its two implementations, [`postgres::PgStore`]
+//! for production and [`sqlite::SqliteStore`] for a server that runs with nothing
+//! installed. Both pass one conformance suite (`server/tests/it/store.rs`).
+//!
+//! Every method is one transaction. The guarantees of the protocol that live here:
+//! a message id is stored at most once, seqs are allocated inside the inserting
+//! transaction under the conversation's lock (so commit order is seq order), and
+//! watermarks only move forward.
+
+use async_trait::async_trait;
+use ferry_proto::{Conversation, Message, Timestamp, User};
+use uuid::Uuid;
+
+#[macro_use]
+mod rows;
+pub mod postgres;
+pub mod sqlite;
+
+pub use rows::{ActivityCursor, SyncCursor};
+
+/// A failure of the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The username is already registered.
+    #[error("username taken")]
+    UsernameTaken,
+    /// A user named in the request does not exist.
+    #[error("unknown user")]
+    UnknownUser,
+    /// The database failed; the cause is logged, never shown to clients.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed at start-up.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user about to be created.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// The public part.
+    pub user: User,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A refresh token as stored: its hash and expiry.
+#[derive(Clone, Debug)]
+pub struct RefreshGrant {
+    /// SHA-256 of the token; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// What presenting a refresh token did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was valid and is now used; the new grant is stored.
+    Rotated {
+        /// Whose session.
+        user: User,
+        /// The session it belongs to.
+        session_id: Uuid,
+    },
+    /// The token had been used before: the session is now revoked.
+    Reused {
+        /// The revoked session.
+        session_id: Uuid,
+    },
+    /// Unknown, expired, or its session is revoked.
+    Invalid,
+}
+
+/// A message about to be appended.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// Client-chosen id, the idempotency key.
+    pub id: Uuid,
+    /// Where.
+    pub conversation_id: Uuid,
+    /// The authenticated sender.
+    pub sender_id: Uuid,
+    /// The validated text.
+    pub body: String,
+    /// Server time of the append.
+    pub created_at: Timestamp,
+}
+
+/// What appending a message did.
+#[derive(Clone, Debug)]
+pub enum Append {
+    /// Stored now, with its new seq; `members` are the conversation's members, for fan-out.
+    Stored {
+        /// The stored message.
+        message: Message,
+        /// Every member of the conversation, the sender included.
+        members: Vec<Uuid>,
+    },
+    /// This id was already stored with the same sender, conversation and body.
+    Existing(Message),
+    /// This id was already stored with something else.
+    Conflict,
+    /// The sender is not a member of the conversation (or it does not exist).
+    NotMember,
+}
+
+/// Which watermark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// `read_seq`
+    Read,
+    /// `delivered_seq`
+    Delivered,
+}
+
+/// A member's watermarks after a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watermarks {
+    /// Read up to.
+    pub read_seq: i64,
+    /// Stored up to.
+    pub delivered_seq: i64,
+}
+
+/// A page of changed conversations.
+#[derive(Clone, Debug)]
+pub struct SyncBatch {
+    /// The conversations, as the caller sees them.
+    pub conversations: Vec<Conversation>,
+    /// Where the next sync starts.
+    pub cursor: SyncCursor,
+    /// More changes wait beyond `cursor`.
+    pub has_more: bool,
+}
+
+/// The server's database. Both implementations must behave identically; the
+/// conformance suite is the definition.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates an account; [`StoreError::UsernameTaken`] if the name is in use.
+    async fn create_user(&self, new: &NewUser) -> StoreResult<()>;
+    /// The user and password hash for a (normalised) username.
+    async fn login_record(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    /// One user.
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// Users whose username or display name starts with `prefix` (case-insensitive).
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<User>>;
+
+    /// Opens a session with its first refresh token.
+    async fn create_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        device_name: Option<&str>,
+        grant: &RefreshGrant,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Uses a refresh token once, storing `next` in its place.
+    async fn rotate_refresh(
+        &self,
+        presented_hash: &[u8],
+        next: &RefreshGrant,
+        now: Timestamp,
+    ) -> StoreResult<Rotation>;
+    /// Ends a session: its refresh tokens and access tokens stop working.
+    async fn revoke_session(&self, session_id: Uuid, now: Timestamp) -> StoreResult<()>;
+    /// The session exists and is not revoked.
+    async fn session_active(&self, session_id: Uuid) -> StoreResult<bool>;
+
+    /// The direct conversation of a pair, created if missing; `true` when created now.
+    /// [`StoreError::UnknownUser`] if `other` does not exist.
+    async fn direct_conversation(
+        &self,
+        me: Uuid,
+        other: Uuid,
+        new_id: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<(Uuid, bool)>;
+    /// Creates a group owned by `owner` with `members` (owner excluded, deduplicated).
+    /// [`StoreError::UnknownUser`] if any member does not exist.
+    async fn create_group(
+        &self,
+        id: Uuid,
+        owner: Uuid,
+        title: &str,
+        members: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// A conversation as `viewer` sees it; `None` unless `viewer` is a member.
+    async fn conversation(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Conversation>>;
+    /// `viewer`'s conversations, newest activity first, strictly before `before`.
+    async fn conversations(
+        &self,
+        viewer: Uuid,
+        before: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
+    /// The members of a conversation (empty if it does not exist).
+    async fn member_ids(&self, conversation_id: Uuid) -> StoreResult<Vec<Uuid>>;
+    /// Adds users to a group (existing members are left as they are).
+    /// [`StoreError::UnknownUser`] if any does not exist.
+    async fn add_members(
+        &self,
+        conversation_id: Uuid,
+        users: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Removes a member; `false` if they were not one.
+    async fn remove_member(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Stores a message once, allocating its seq.
+    async fn append(&self, message: &NewMessage) -> StoreResult<Append>;
+    /// Up to `limit` messages with seq > `after_seq`, ascending.
+    async fn messages_after(
+        &self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Up to `limit` messages right before `before_seq` (or the latest), ascending.
+    async fn messages_before(
+        &self,
+        conversation_id: Uuid,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Moves a member's watermark to max(old, min(seq, last_seq)). `None` if `user` is not
+    /// a member; otherwise the watermarks after the call and whether they moved.
+    async fn advance(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+        mark: Mark,
+        seq: i64,
+    ) -> StoreResult<Option<(Watermarks, bool)>>;
+    /// The caller's conversations that changed since `since` (all when `None`).
+    async fn sync(
+        &self,
+        viewer: Uuid,
+        since: Option<SyncCursor>,
+        limit: u32,
+    ) -> StoreResult<SyncBatch>;
+
+    /// Everyone who shares a conversation with `user`, with when they were last seen.
+    async fn contacts(&self, user: Uuid) -> StoreResult<Vec<(Uuid, Option<Timestamp>)>>;
+    /// Records when a user's last socket closed.
+    async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()>;
+}
+
+/// The key that makes a direct conversation unique per pair, whoever creates it.
+fn direct_key(a: Uuid, b: Uuid) -> String {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    format!("{low}:{high}")
+}
+
+/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
+fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A resend of a stored id is the same message only if nothing about it changed.
+fn same_or_conflict(existing: Message, new: &NewMessage) -> Append {
+    if existing.conversation_id == new.conversation_id
+        && existing.sender_id == new.sender_id
+        && existing.body == new.body
+    {
+        Append::Existing(existing)
+    } else {
+        Append::Conflict
+    }
+}
+
+/// The message `new` became when stored at `seq`.
+fn stored(new: &NewMessage, seq: i64) -> Message {
+    Message {
+        id: new.id,
+        conversation_id: new.conversation_id,
+        seq,
+        sender_id: new.sender_id,
+        body: new.body.clone(),
+        created_at: new.created_at,
+    }
+}
+
+/// Watermarks after moving `mark` to `seq`: forward only, capped at `last_seq`. Delivered
+/// never trails read (a message that was read was certainly stored).
+fn advanced(old: Watermarks, mark: Mark, seq: i64, last_seq: i64) -> (Watermarks, bool) {
+    let target = seq.min(last_seq);
+    let mut new = old;
+    match mark {
+        Mark::Read => new.read_seq = old.read_seq.max(target),
+        Mark::Delivered => new.delivered_seq = old.delivered_seq.max(target),
+    }
+    new.delivered_seq = new.delivered_seq.max(new.read_seq);
+    (new, new != old)
+}

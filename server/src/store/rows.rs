@@ -1,0 +1,281 @@
+//! Rows as both stores read them, and the assembly of rows into protocol objects.
+//!
+//! Both schemas use the same column names and Rust types (UUIDs, i64 milliseconds, text),
+//! so one set of `FromRow` structs serves both, and the cursors of paged reads are encoded
+//! here once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use ferry_proto::{Conversation, ConversationKind, Member, Message, Role, Timestamp, User};
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            created_at: Timestamp::from_millis(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    pub sender_id: Uuid,
+    pub body: String,
+    pub created_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: r.id,
+            conversation_id: r.conversation_id,
+            seq: r.seq,
+            sender_id: r.sender_id,
+            body: r.body,
+            created_at: Timestamp::from_millis(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ConversationRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub title: Option<String>,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub change_version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberRow {
+    pub conversation_id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub user_created_at: i64,
+    pub role: String,
+    pub read_seq: i64,
+    pub delivered_seq: i64,
+    pub joined_at: i64,
+}
+
+/// The columns of [`ConversationRow`] from `conversations c`, as a literal for `concat!`.
+macro_rules! conversation_columns {
+    () => {
+        "c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, c.change_version"
+    };
+}
+
+/// The columns of [`MemberRow`] from `members m JOIN users u`, as a literal for `concat!`.
+macro_rules! member_columns {
+    () => {
+        "m.conversation_id, m.user_id, u.username, u.display_name, \
+         u.created_at AS user_created_at, m.role, m.read_seq, m.delivered_seq, m.joined_at"
+    };
+}
+
+fn role(text: &str) -> Result<Role, StoreError> {
+    match text {
+        "owner" => Ok(Role::Owner),
+        "member" => Ok(Role::Member),
+        other => Err(StoreError::Corrupt(format!("role {other:?}"))),
+    }
+}
+
+fn kind(text: &str) -> Result<ConversationKind, StoreError> {
+    match text {
+        "direct" => Ok(ConversationKind::Direct),
+        "group" => Ok(ConversationKind::Group),
+        other => Err(StoreError::Corrupt(format!("kind {other:?}"))),
+    }
+}
+
+/// Builds the conversations `viewer` sees from their rows, keeping the order of `convs`.
+/// Conversations the viewer is not a member of are left out.
+pub(super) fn assemble(
+    viewer: Uuid,
+    convs: Vec<ConversationRow>,
+    members: Vec<MemberRow>,
+    last_messages: Vec<MessageRow>,
+) -> Result<Vec<Conversation>, StoreError> {
+    let mut members_of: HashMap<Uuid, Vec<Member>> = HashMap::new();
+    let mut read_of_viewer: HashMap<Uuid, i64> = HashMap::new();
+    for m in members {
+        if m.user_id == viewer {
+            read_of_viewer.insert(m.conversation_id, m.read_seq);
+        }
+        members_of
+            .entry(m.conversation_id)
+            .or_default()
+            .push(Member {
+                user: User {
+                    id: m.user_id,
+                    username: m.username,
+                    display_name: m.display_name,
+                    created_at: Timestamp::from_millis(m.user_created_at),
+                },
+                role: role(&m.role)?,
+                read_seq: m.read_seq,
+                delivered_seq: m.delivered_seq,
+                joined_at: Timestamp::from_millis(m.joined_at),
+            });
+    }
+    let mut last_of: HashMap<Uuid, Message> = last_messages
+        .into_iter()
+        .map(|m| (m.conversation_id, Message::from(m)))
+        .collect();
+    let mut out = Vec::with_capacity(convs.len());
+    for c in convs {
+        let Some(read_seq) = read_of_viewer.get(&c.id).copied() else {
+            continue;
+        };
+        out.push(Conversation {
+            id: c.id,
+            kind: kind(&c.kind)?,
+            title: c.title,
+            members: members_of.remove(&c.id).unwrap_or_default(),
+            last_seq: c.last_seq,
+            last_message: last_of.remove(&c.id),
+            unread_count: (c.last_seq - read_seq).max(0),
+            created_at: Timestamp::from_millis(c.created_at),
+            updated_at: Timestamp::from_millis(c.updated_at),
+        });
+    }
+    Ok(out)
+}
+
+/// Position in the conversation list (newest activity first): `updated_at` then id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivityCursor {
+    /// `updated_at` in milliseconds.
+    pub updated_at: i64,
+    /// Tie-breaker.
+    pub id: Uuid,
+}
+
+/// Position in the change stream of `/sync`: the change version, then the id, and during
+/// a paged pass the lowest horizon seen so far.
+///
+/// A pass pages forward by position, so it always ends. Its last cursor restarts at the
+/// pass's floor: the lowest horizon (a version below which every change is committed and
+/// visible) of any of its pages. A change that committed late, below some page's position
+/// but not below the floor, is found by the next pass; below the floor nothing is left to
+/// find. Changes at or above the floor may come again (`/sync` is at-least-once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncCursor {
+    /// A store-specific version (see each store).
+    pub version: i64,
+    /// Tie-breaker among conversations of one version.
+    pub id: Uuid,
+    /// The pass's floor so far; `None` when a new pass starts at this position.
+    pub floor: Option<i64>,
+}
+
+impl SyncCursor {
+    /// Where a first sync starts: before everything.
+    pub const START: Self = Self {
+        version: i64::MIN,
+        id: Uuid::nil(),
+        floor: None,
+    };
+
+    /// The cursor after a page. `horizon`: every change below it is committed and was
+    /// visible to this page; `last`: the page's last row when more rows follow.
+    pub fn after_page(since: Option<Self>, horizon: i64, last: Option<(i64, Uuid)>) -> Self {
+        let floor = since
+            .and_then(|c| c.floor)
+            .map_or(horizon, |f| f.min(horizon));
+        match last {
+            Some((version, id)) => Self {
+                version,
+                id,
+                floor: Some(floor),
+            },
+            None => Self {
+                version: floor,
+                id: Uuid::nil(),
+                floor: None,
+            },
+        }
+    }
+}
+
+/// A cursor string that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed cursor")]
+pub struct BadCursor;
+
+fn parse_pair(s: &str) -> Result<(i64, Uuid), BadCursor> {
+    let (n, id) = s.split_once('.').ok_or(BadCursor)?;
+    Ok((
+        n.parse().map_err(|_| BadCursor)?,
+        id.parse().map_err(|_| BadCursor)?,
+    ))
+}
+
+impl fmt::Display for ActivityCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.updated_at, self.id)
+    }
+}
+
+impl FromStr for ActivityCursor {
+    type Err = BadCursor;
+    fn from_str(s: &str) -> Result<Self, BadCursor> {
+        parse_pair(s).map(|(updated_at, id)| Self { updated_at, id })
+    }
+}
+
+impl fmt::Display for SyncCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.version, self.id)?;
+        match self.floor {
+            Some(floor) => write!(f, ".{floor}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FromStr for SyncCursor {
+    type Err = BadCursor;
+    fn from_str(s: &str) -> Result<Self, BadCursor> {
+        let (pair, floor) = match s.rsplit_once('.') {
+            // A UUID has no dots, so a third part is the floor.
+            Some((pair, floor)) if pair.contains('.') => {
+                (pair, Some(floor.parse().map_err(|_| BadCursor)?))
+            }
+            _ => (s, None),
+        };
+        parse_pair(pair).map(|(version, id)| Self { version, id, floor })
+    }
+}
+
+impl ActivityCursor {
+    /// The cursor that continues after `c`.
+    pub fn after(c: &Conversation) -> Self {
+        Self {
+            updated_at: c.updated_at.as_millis(),
+            id: c.id,
+        }
+    }
+}

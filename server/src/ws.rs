@@ -1,0 +1,410 @@
+//! The WebSocket endpoint: authentication before the upgrade, then one task per socket
+//! that handles the client's frames in order (so acks come back in send order), writes
+//! the frames the hub queues for it, pings every heartbeat period, and closes with the
+//! protocol's codes: 1001 on shutdown or silence, 1008 when too slow or over the
+//! connection limit, 1009 for an oversize frame, 4001 when the token expires or the
+//! session ends, 4029 for a frame flood. A transient send failure fences its conversation
+//! on that socket (see `Connection::fenced`), keeping pipelined sends in order.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::http::header::ORIGIN;
+use axum::response::Response;
+use ferry_proto::{
+    ClientFrame, ErrorCode, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame, Timestamp, close,
+};
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use crate::auth::{Caller, bearer};
+use crate::chat;
+use crate::error::Error;
+use crate::hub::{Joined, SOCKET_QUEUE, SocketHandle};
+use crate::limits::frame_limiter;
+use crate::presence;
+use crate::state::App;
+use crate::store::Mark;
+
+/// `GET /api/v1/ws`: checks origin, token and connection count, then upgrades.
+pub async fn upgrade(
+    State(app): State<App>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Error> {
+    if !app.config.allowed_origins.is_empty()
+        && let Some(origin) = headers.get(ORIGIN)
+    {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| app.config.allowed_origins.iter().any(|a| a == o));
+        if !allowed {
+            return Err(Error::forbidden("this origin may not open a socket"));
+        }
+    }
+    let token = bearer(&headers).ok_or_else(|| Error::unauthorized("missing bearer token"))?;
+    let caller = Caller::from_token(&app, token).await?;
+    let ws = ws.map_err(|rejection| Error::invalid(rejection.body_text()))?;
+    Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| {
+            let tracker = app.sockets.clone();
+            tracker.track_future(run(app, caller, socket))
+        }))
+}
+
+/// One socket's life, from registration in the hub to its close.
+async fn run(app: App, caller: Caller, socket: WebSocket) {
+    let socket_id = Uuid::now_v7();
+    let (frames_tx, frames_rx) = mpsc::channel(SOCKET_QUEUE);
+    let (close_tx, close_rx) = watch::channel(None);
+    let handle = SocketHandle {
+        id: socket_id,
+        session_id: caller.session_id,
+        frames: frames_tx,
+        close: close_tx,
+    };
+    let mut conn = Connection {
+        app: app.clone(),
+        caller,
+        socket,
+        socket_id,
+        frames: frames_rx,
+        close: close_rx,
+        fenced: HashMap::new(),
+    };
+    let user = caller.user_id;
+    match app
+        .hub
+        .join(user, handle, app.config.max_connections_per_user)
+    {
+        Joined::TooMany => {
+            conn.close(close::POLICY, "too many connections for this user")
+                .await;
+            return;
+        }
+        Joined::Yes { first } => {
+            // A logout that happened between the token check and the join reached no
+            // socket of this session; check once more now that it is registered.
+            if !app
+                .store
+                .session_active(caller.session_id)
+                .await
+                .unwrap_or(false)
+            {
+                app.hub.leave(user, socket_id);
+                conn.close(close::TOKEN_EXPIRED, "session ended").await;
+                return;
+            }
+            if first && let Err(e) = presence::came_online(&app, user).await {
+                log_internal(&e);
+            }
+        }
+    }
+    app.metrics.connections.inc();
+    tracing::debug!(user_id = %user, socket_id = %socket_id, "socket open");
+    conn.serve().await;
+    app.metrics.connections.dec();
+    if app.hub.leave(user, socket_id)
+        && let Err(e) = presence::went_offline(&app, user).await
+    {
+        log_internal(&e);
+    }
+    tracing::debug!(user_id = %user, socket_id = %socket_id, "socket closed");
+}
+
+fn log_internal(e: &Error) {
+    if let Some(cause) = e.cause() {
+        tracing::error!(cause, "socket operation failed");
+    }
+}
+
+struct Connection {
+    app: App,
+    caller: Caller,
+    socket: WebSocket,
+    socket_id: Uuid,
+    frames: mpsc::Receiver<Utf8Bytes>,
+    close: watch::Receiver<crate::hub::CloseReason>,
+    /// The send fence: a conversation whose last send failed transiently, with the id that
+    /// failed and why. Later sends there are refused until that id comes again, so a
+    /// client that pipelines its outbox cannot have a later message overtake it.
+    fenced: HashMap<Uuid, (Uuid, ErrorCode)>,
+}
+
+/// Why the loop ended: close with this frame, or the peer is already gone.
+enum End {
+    Close(u16, &'static str),
+    Gone,
+}
+
+impl Connection {
+    async fn serve(&mut self) {
+        let heartbeat = self.app.config.heartbeat();
+        let welcome = ServerFrame::Welcome {
+            user_id: self.caller.user_id,
+            session_id: self.caller.session_id,
+            server_time: Timestamp::now(),
+            heartbeat_secs: heartbeat.as_secs(),
+        };
+        if self.send(&welcome).await.is_err() {
+            return;
+        }
+        match self.serve_frames(heartbeat).await {
+            End::Close(code, reason) => self.close(code, reason).await,
+            End::Gone => {}
+        }
+    }
+
+    async fn serve_frames(&mut self, heartbeat: Duration) -> End {
+        let limiter = frame_limiter(self.app.config.frame_rate_per_sec);
+        let mut ticker = tokio::time::interval(heartbeat);
+        ticker.tick().await;
+        let mut last_heard = Instant::now();
+        let shutdown = self.app.shutdown.clone();
+        loop {
+            let expires_in = token_lifetime(self.caller.expires_at);
+            tokio::select! {
+                () = shutdown.cancelled() => return End::Close(close::GOING_AWAY, "server going away"),
+                changed = self.close.changed() => {
+                    let reason = *self.close.borrow();
+                    match (changed, reason) {
+                        (_, Some((code, why))) => return End::Close(code, why),
+                        (Err(_), None) => return End::Gone,
+                        (Ok(()), None) => {}
+                    }
+                }
+                Some(frame) = self.frames.recv() => {
+                    if self.write(WsMessage::Text(frame)).await.is_err() {
+                        return End::Gone;
+                    }
+                }
+                _ = ticker.tick() => {
+                    // Three periods without a word (a pong counts) means a dead link.
+                    if last_heard.elapsed() > heartbeat * 3 {
+                        return End::Close(close::GOING_AWAY, "heartbeat timeout");
+                    }
+                    if self.write(WsMessage::Ping(Default::default())).await.is_err() {
+                        return End::Gone;
+                    }
+                }
+                () = tokio::time::sleep(expires_in) => {
+                    return End::Close(close::TOKEN_EXPIRED, "access token expired");
+                }
+                incoming = self.socket.recv() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        None | Some(Ok(WsMessage::Close(_))) => return End::Gone,
+                        Some(Err(e)) => return if is_too_big(e) {
+                            End::Close(close::TOO_BIG, "frame too big")
+                        } else {
+                            End::Gone
+                        },
+                        // Every frame counts against the limit, whatever its kind.
+                        Some(Ok(_)) if limiter.check().is_err() => {
+                            return End::Close(close::TOO_MANY_FRAMES, "too many frames");
+                        }
+                        Some(Ok(WsMessage::Text(text))) => {
+                            if self.handle(text.as_str()).await.is_err() {
+                                return End::Gone;
+                            }
+                        }
+                        Some(Ok(WsMessage::Binary(_))) => {
+                            let error = Error::invalid("frames are JSON text, not binary");
+                            if self.send(&ServerFrame::error(None, error.to_api())).await.is_err() {
+                                return End::Gone;
+                            }
+                        }
+                        // tungstenite answers pings itself; a pong only proves liveness.
+                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one text frame; `Err` only when the socket is gone.
+    async fn handle(&mut self, text: &str) -> Result<(), axum::Error> {
+        let frame = match parse(text) {
+            Ok(frame) => frame,
+            Err((reference, error)) => {
+                return self
+                    .send(&ServerFrame::error(reference, error.to_api()))
+                    .await;
+            }
+        };
+        let app = self.app.clone();
+        let user = self.caller.user_id;
+        let origin = Some(self.socket_id);
+        let reply = match frame {
+            ClientFrame::Send { message } => Some(self.send_message(message).await),
+            ClientFrame::Typing {
+                conversation_id,
+                typing,
+            } => chat::typing(&app, user, conversation_id, typing)
+                .await
+                .err()
+                .map(|e| failure(None, &e)),
+            ClientFrame::Read {
+                conversation_id,
+                seq,
+            } => chat::mark(&app, user, conversation_id, Mark::Read, seq, origin)
+                .await
+                .err()
+                .map(|e| failure(None, &e)),
+            ClientFrame::Delivered {
+                conversation_id,
+                seq,
+            } => chat::mark(&app, user, conversation_id, Mark::Delivered, seq, origin)
+                .await
+                .err()
+                .map(|e| failure(None, &e)),
+            ClientFrame::Auth { access_token } => self.reauthenticate(&access_token).await.err(),
+            ClientFrame::Ping => Some(ServerFrame::Pong),
+        };
+        match reply {
+            Some(reply) => self.send(&reply).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Stores a message (behind the send fence) and returns its `ack` or `error`.
+    async fn send_message(&mut self, message: OutgoingMessage) -> ServerFrame {
+        let (id, conversation) = (message.id, message.conversation_id);
+        if let Some((blocked, code)) = self.fenced.get(&conversation).copied()
+            && blocked != id
+        {
+            let error = Error::new(
+                code,
+                "an earlier message to this conversation failed; send it again first",
+            );
+            return failure(Some(id), &error);
+        }
+        let started = Instant::now();
+        let result = chat::send(
+            &self.app,
+            self.caller.user_id,
+            message,
+            Some(self.socket_id),
+        )
+        .await;
+        self.app
+            .metrics
+            .send_latency
+            .observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok((m, _)) => {
+                self.fenced.remove(&conversation);
+                ServerFrame::Ack {
+                    id: m.id,
+                    conversation_id: m.conversation_id,
+                    seq: m.seq,
+                    created_at: m.created_at,
+                }
+            }
+            Err(e) => {
+                let code = e.to_api().code;
+                if code.is_transient() {
+                    self.fenced.insert(conversation, (id, code));
+                } else {
+                    // A permanent failure is final for that message; later ones may go.
+                    self.fenced.remove(&conversation);
+                }
+                failure(Some(id), &e)
+            }
+        }
+    }
+
+    /// Replaces the socket's token with a newer one of the same user and session.
+    async fn reauthenticate(&mut self, token: &str) -> Result<(), ServerFrame> {
+        let caller = Caller::from_token(&self.app, token)
+            .await
+            .map_err(|e| failure(None, &e))?;
+        if caller.user_id != self.caller.user_id || caller.session_id != self.caller.session_id {
+            return Err(failure(
+                None,
+                &Error::new(
+                    ErrorCode::Forbidden,
+                    "the new token belongs to another session",
+                ),
+            ));
+        }
+        self.caller = caller;
+        Ok(())
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
+        let text = serde_json::to_string(frame).map_err(axum::Error::new)?;
+        self.write(WsMessage::Text(text.into())).await
+    }
+
+    /// Writes one frame, giving up after a heartbeat period: a client that stops reading
+    /// must not freeze this task (it would miss heartbeats, close signals and shutdown).
+    async fn write(&mut self, message: WsMessage) -> Result<(), axum::Error> {
+        let limit = self.app.config.heartbeat();
+        match tokio::time::timeout(limit, self.socket.send(message)).await {
+            Ok(result) => result,
+            Err(_) => Err(axum::Error::new("write timed out")),
+        }
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        // The peer may already be gone; there is nothing left to do then.
+        let _ = self.write(WsMessage::Close(Some(frame))).await;
+    }
+}
+
+fn failure(reference: Option<Uuid>, e: &Error) -> ServerFrame {
+    log_internal(e);
+    ServerFrame::error(reference, e.to_api())
+}
+
+/// Time left before the token's `exp` (Unix seconds).
+fn token_lifetime(exp: i64) -> Duration {
+    let now_ms = Timestamp::now().as_millis();
+    Duration::from_millis((exp * 1000 - now_ms).max(0) as u64)
+}
+
+fn is_too_big(e: axum::Error) -> bool {
+    matches!(
+        e.into_inner().downcast::<tungstenite::Error>().map(|b| *b),
+        Ok(tungstenite::Error::Capacity(_))
+    )
+}
+
+/// Parses a client frame, telling malformed JSON, an unknown type and bad fields apart.
+/// A bad `send` still names its message id when one can be read, so the client can match
+/// the error to the message.
+fn parse(text: &str) -> Result<ClientFrame, (Option<Uuid>, Error)> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| (None, Error::invalid("malformed JSON")))?;
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned);
+    let reference = value
+        .pointer("/message/id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| id.parse().ok());
+    serde_json::from_value(value).map_err(|e| {
+        let error = match kind.as_deref() {
+            None => Error::invalid("a frame needs a string `type`"),
+            Some(k @ ("send" | "typing" | "read" | "delivered" | "auth" | "ping")) => {
+                Error::invalid(format!("invalid `{k}` frame: {e}"))
+            }
+            Some(k) => Error::invalid(format!("unknown frame type `{k}`")),
+        };
+        (reference, error)
+    })
+}

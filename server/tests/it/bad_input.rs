@@ -1,0 +1,543 @@
+//! Bad input of every kind gets its documented error; connections survive where the
+//! protocol says so; nothing is stored that should not be.
+
+use ferry_proto::{ClientFrame, ErrorCode, ServerFrame, TOKEN_AUDIENCE};
+use futures_util::SinkExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use uuid::Uuid;
+
+use crate::support::{
+    Backend, JWT_SECRET, TestDb, TestServer, User, Ws, on_both, test_config, try_ws,
+};
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+async fn raw_post(user: &User, path: &str, body: &'static str) -> (StatusCode, Value) {
+    let r = user
+        .http
+        .post(format!("{}{path}", user.base))
+        .bearer_auth(&user.tokens.access_token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status();
+    (status, r.json().await.expect("every error is JSON"))
+}
+
+async fn rest_rejects_bad_bodies(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let path = format!("/conversations/{conv}/messages");
+
+    for body in [
+        "{not json",
+        r#"{"id": 5, "body": "x"}"#,
+        r#"{"id": "not-a-uuid", "body": "x"}"#,
+        r#"{"body": "no id"}"#,
+        "[]",
+    ] {
+        let (status, response) = raw_post(&alice, &path, body).await;
+        assert_eq!(
+            (status, code(&response)),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{body}"
+        );
+    }
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": Uuid::now_v7(), "body": " \n\t "})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": Uuid::now_v7(), "body": long})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+    );
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": Uuid::nil(), "body": "nil id"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    // Exactly at the limit is fine (characters, not bytes).
+    let max = "é".repeat(ferry_proto::MAX_BODY_CHARS);
+    let (status, _) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": Uuid::now_v7(), "body": max})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Many times: an early answer on a half-sent body used to be lost to a reset now and then.
+    let huge = "y".repeat(1024 * 1024);
+    for _ in 0..20 {
+        let (status, body) = alice
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"id": Uuid::now_v7(), "body": huge})),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+        );
+    }
+    let (status, body) = alice
+        .call(Method::GET, &format!("{path}?after_seq=abc"), None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let (status, body) = alice
+        .call(Method::GET, "/conversations/not-a-uuid", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            &format!("/conversations/{conv}/read"),
+            Some(json!({"seq": -1})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(
+        alice.history(conv).await.len(),
+        1,
+        "only the valid message was stored"
+    );
+
+    // Registration input.
+    for (body, why) in [
+        (
+            json!({"username": "ab", "password": "long enough", "display_name": "A"}),
+            "short username",
+        ),
+        (
+            json!({"username": "bad name", "password": "long enough", "display_name": "A"}),
+            "space",
+        ),
+        (
+            json!({"username": "okname", "password": "short", "display_name": "A"}),
+            "short password",
+        ),
+        (
+            json!({"username": "okname", "password": "x".repeat(1025), "display_name": "A"}),
+            "long password",
+        ),
+        (
+            json!({"username": "okname", "password": "long enough", "display_name": "   "}),
+            "blank display name",
+        ),
+        (
+            json!({"username": "okname", "password": "long enough"}),
+            "missing field",
+        ),
+    ] {
+        let r = reqwest::Client::new()
+            .post(server.api("/auth/register"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{why}");
+        assert_eq!(
+            code(&r.json().await.expect("json")),
+            "invalid_request",
+            "{why}"
+        );
+    }
+}
+
+async fn sql_metacharacters_are_just_text(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let nasty = "Robert'); DROP TABLE messages;-- \" \\ % _ ;";
+    let r = reqwest::Client::new()
+        .post(server.api("/auth/register"))
+        .json(&json!({"username": "robert'); drop", "password": "correct horse battery", "display_name": nasty}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "such a username is refused by its rules"
+    );
+    let r = reqwest::Client::new()
+        .post(server.api("/auth/register"))
+        .json(&json!({"username": "robert", "password": "' OR '1'='1", "display_name": nasty}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let robert = User::with_tokens(&server, r.json().await.expect("tokens"));
+    let alice = User::register(&server, "alice").await;
+    let group = robert.group(nasty, &[&alice]).await;
+    assert_eq!(group.title.as_deref(), Some(nasty));
+    let sent = robert.send_rest(group.id, nasty).await;
+    assert_eq!(sent.body, nasty);
+    let back = alice.history(group.id).await;
+    assert_eq!(back[0].body, nasty);
+    let me: ferry_proto::User = robert.ok(Method::GET, "/me", None).await;
+    assert_eq!(me.display_name, nasty);
+    for q in ["%", "_", "' OR 1=1 --", "%' OR '1'='1"] {
+        let found: Vec<ferry_proto::User> = alice
+            .ok(Method::GET, &format!("/users?q={}", urlencode(q)), None)
+            .await;
+        assert!(found.is_empty(), "{q:?} matched {found:?}");
+    }
+    let r = reqwest::Client::new()
+        .post(server.api("/auth/login"))
+        .json(&json!({"username": "robert' --", "password": "' OR '1'='1"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let found: Vec<ferry_proto::User> = alice.ok(Method::GET, "/users?q=rob", None).await;
+    assert_eq!(found.len(), 1, "the tables are all still there");
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+fn forge(secret: &str, alg: Algorithm, sub: Uuid, sid: Uuid, aud: &str, exp_offset: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": sub, "sid": sid, "aud": aud, "iat": now, "exp": now + exp_offset});
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("encode")
+}
+
+async fn bad_tokens_are_refused(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let (sub, sid) = (alice.id(), alice.tokens.session_id);
+    let unsigned = {
+        use base64::Engine;
+        let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = chrono::Utc::now().timestamp();
+        format!(
+            "{}.{}.",
+            enc.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            enc.encode(
+                json!({"sub": sub, "sid": sid, "aud": TOKEN_AUDIENCE, "exp": now + 600})
+                    .to_string()
+            )
+        )
+    };
+    let cases = [
+        (
+            "forged",
+            forge(
+                "some-other-secret-that-is-long-enough!!",
+                Algorithm::HS256,
+                sub,
+                sid,
+                TOKEN_AUDIENCE,
+                600,
+            ),
+        ),
+        (
+            "expired",
+            forge(JWT_SECRET, Algorithm::HS256, sub, sid, TOKEN_AUDIENCE, -10),
+        ),
+        (
+            "wrong audience",
+            forge(JWT_SECRET, Algorithm::HS256, sub, sid, "not-ferry", 600),
+        ),
+        (
+            "other algorithm",
+            forge(JWT_SECRET, Algorithm::HS512, sub, sid, TOKEN_AUDIENCE, 600),
+        ),
+        (
+            "unknown session",
+            forge(
+                JWT_SECRET,
+                Algorithm::HS256,
+                sub,
+                Uuid::now_v7(),
+                TOKEN_AUDIENCE,
+                600,
+            ),
+        ),
+        ("alg none", unsigned),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (why, token) in &cases {
+        let r = reqwest::Client::new()
+            .get(server.api("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{why}");
+        assert_eq!(
+            code(&r.json().await.expect("json")),
+            "unauthorized",
+            "{why}"
+        );
+        let ws = try_ws(&alice.ws_url, Some(token)).await;
+        assert!(
+            matches!(ws, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 401),
+            "{why}: socket refused before upgrade"
+        );
+    }
+    let r = reqwest::Client::new()
+        .get(server.api("/me"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "no token");
+    let ws = try_ws(&alice.ws_url, None).await;
+    assert!(
+        matches!(ws, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 401)
+    );
+    // A token in the URL is not a token.
+    let r = reqwest::get(format!(
+        "{}?access_token={}",
+        server.api("/me"),
+        alice.tokens.access_token
+    ))
+    .await
+    .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The genuine token still works.
+    let _: ferry_proto::User = alice.ok(Method::GET, "/me", None).await;
+}
+
+async fn socket_survives_bad_frames(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let mut ws = alice.ws().await;
+    let bad_id = Uuid::now_v7();
+    let long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);
+    let cases: Vec<(String, Option<Uuid>, ErrorCode)> = vec![
+        ("{oops".into(), None, ErrorCode::InvalidRequest),
+        (r#"{"no_type": 1}"#.into(), None, ErrorCode::InvalidRequest),
+        (r#"{"type": "teleport"}"#.into(), None, ErrorCode::InvalidRequest),
+        (r#"{"type": 7}"#.into(), None, ErrorCode::InvalidRequest),
+        (json!({"type": "send", "message": {"id": bad_id, "conversation_id": conv, "body": 5}}).to_string(), Some(bad_id), ErrorCode::InvalidRequest),
+        (json!({"type": "send", "message": {"id": bad_id, "conversation_id": conv, "body": "   "}}).to_string(), Some(bad_id), ErrorCode::InvalidRequest),
+        (json!({"type": "send", "message": {"id": bad_id, "conversation_id": conv, "body": long}}).to_string(), Some(bad_id), ErrorCode::TooLarge),
+        (json!({"type": "send", "message": {"id": bad_id, "conversation_id": Uuid::now_v7(), "body": "where?"}}).to_string(), Some(bad_id), ErrorCode::NotFound),
+        (json!({"type": "read", "conversation_id": conv, "seq": "one"}).to_string(), None, ErrorCode::InvalidRequest),
+        (json!({"type": "read", "conversation_id": Uuid::now_v7(), "seq": 1}).to_string(), None, ErrorCode::NotFound),
+    ];
+    for (text, reference, expected) in cases {
+        ws.send_text(&text).await;
+        match ws.next().await {
+            ServerFrame::Error {
+                reference: r, code, ..
+            } => {
+                assert_eq!((r, code), (reference, expected), "{text:.80}");
+            }
+            other => panic!("{text:.80}: expected an error, got {other:?}"),
+        }
+    }
+    ws.stream
+        .send(WsMessage::Binary(vec![1, 2, 3].into()))
+        .await
+        .expect("binary");
+    assert!(matches!(
+        ws.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::InvalidRequest,
+            ..
+        }
+    ));
+    // Still alive, and nothing was stored.
+    ws.send(&ClientFrame::Ping).await;
+    assert_eq!(ws.next().await, ServerFrame::Pong);
+    let good = Uuid::now_v7();
+    ws.send(&Ws::send_frame(good, conv, "finally")).await;
+    assert!(matches!(ws.next().await, ServerFrame::Ack { id, seq: 1, .. } if id == good));
+    assert_eq!(alice.history(conv).await.len(), 1);
+}
+
+async fn oversize_frame_closes_with_1009(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let mut ws = alice.ws().await;
+    let big = format!(
+        r#"{{"type":"ping","pad":"{}"}}"#,
+        "x".repeat(ferry_proto::MAX_FRAME_BYTES)
+    );
+    ws.send_text(&big).await;
+    let close = ws.closed().await.expect("close frame");
+    assert_eq!(u16::from(close.code), ferry_proto::close::TOO_BIG);
+}
+
+async fn frame_flood_closes_with_4029(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.frame_rate_per_sec = 5;
+    let server = TestServer::start_with(config).await;
+    let alice = User::register(&server, "alice").await;
+    let mut ws = alice.ws().await;
+    for _ in 0..50 {
+        if ws
+            .stream
+            .send(WsMessage::Text(r#"{"type":"ping"}"#.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let close = ws.closed().await.expect("close frame");
+    assert_eq!(u16::from(close.code), ferry_proto::close::TOO_MANY_FRAMES);
+}
+
+async fn origin_allow_list(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.allowed_origins = vec!["https://app.ferry.example".into()];
+    let server = TestServer::start_with(config).await;
+    let alice = User::register(&server, "alice").await;
+    for (origin, allowed) in [
+        ("https://evil.example", false),
+        ("https://app.ferry.example", true),
+    ] {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = alice
+            .ws_url
+            .as_str()
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", alice.tokens.access_token)
+                .parse()
+                .expect("h"),
+        );
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("h"));
+        let result = tokio_tungstenite::connect_async(request).await;
+        match (allowed, result) {
+            (true, Ok(_)) => {}
+            (false, Err(tokio_tungstenite::tungstenite::Error::Http(r))) => {
+                assert_eq!(r.status(), 403)
+            }
+            (allowed, other) => panic!("{origin} allowed={allowed}: {:?}", other.map(|_| ())),
+        }
+    }
+    // Native clients send no Origin and are let in.
+    alice.ws().await;
+}
+
+async fn upgrade_errors_are_json(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    // A plain GET with a valid token but no WebSocket handshake.
+    let (status, body) = alice.call(Method::GET, "/ws", None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    // Odd methods do not become metric labels.
+    let odd = reqwest::Method::from_bytes(b"ZZTOP").expect("method");
+    let r = reqwest::Client::new()
+        .request(odd, server.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !metrics.contains("ZZTOP") && metrics.contains("method=\"other\""),
+        "{metrics}"
+    );
+}
+
+async fn auth_rate_limit_per_address(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.auth_rate_per_ip_per_min = 3;
+    let server = TestServer::start_with(config).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let r = reqwest::Client::new()
+            .post(server.api("/auth/register"))
+            .json(&json!({"username": format!("user{i}"), "password": "correct horse battery", "display_name": "U"}))
+            .send()
+            .await
+            .expect("send");
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+on_both!(
+    upgrade_errors_are_json,
+    auth_rate_limit_per_address,
+    rest_rejects_bad_bodies,
+    sql_metacharacters_are_just_text,
+    bad_tokens_are_refused,
+    socket_survives_bad_frames,
+    oversize_frame_closes_with_1009,
+    frame_flood_closes_with_4029,
+    origin_allow_list,
+);

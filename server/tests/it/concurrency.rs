@@ -1,0 +1,180 @@
+//! 20 tasks send 50 messages each into one conversation while resending random
+//! duplicates on other sockets and over REST: exactly 1000 messages are stored with seqs
+//! 1..=1000, and every duplicate is answered with the original seq.
+
+use std::collections::HashMap;
+
+use ferry_proto::ServerFrame;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use uuid::Uuid;
+
+use crate::support::{Backend, TestDb, TestServer, User, Ws, on_both, within};
+
+const TASKS: usize = 20;
+const PER_TASK: usize = 50;
+
+/// A small deterministic generator, so a failing run can be repeated exactly.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    WsMessage,
+>;
+
+/// Splits a socket: acks and errors arrive on the channel, everything else is drained so
+/// the server never sees this client as too slow.
+fn split(ws: Ws) -> (Sink, mpsc::UnboundedReceiver<ServerFrame>) {
+    let (sink, mut stream) = ws.stream.split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            if let WsMessage::Text(text) = msg {
+                let frame: ServerFrame = serde_json::from_str(&text).expect("frame");
+                if matches!(frame, ServerFrame::Ack { .. } | ServerFrame::Error { .. })
+                    && tx.send(frame).is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    (sink, rx)
+}
+
+async fn send(sink: &mut Sink, id: Uuid, conversation: Uuid, body: &str) {
+    let text = serde_json::to_string(&Ws::send_frame(id, conversation, body)).expect("encode");
+    sink.send(WsMessage::Text(text.into())).await.expect("send");
+}
+
+async fn ack_seq(rx: &mut mpsc::UnboundedReceiver<ServerFrame>, expected_id: Uuid) -> i64 {
+    match within("ack", rx.recv()).await.expect("socket open") {
+        ServerFrame::Ack { id, seq, .. } => {
+            assert_eq!(id, expected_id, "acks come back in send order");
+            seq
+        }
+        other => panic!("expected ack, got {other:?}"),
+    }
+}
+
+async fn concurrent_senders_with_duplicates(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(User::register(&server, &format!("sender{i}")).await);
+    }
+    let watcher = User::register(&server, "watcher").await;
+    let mut others: Vec<&User> = users[1..].iter().collect();
+    others.push(&watcher);
+    let conv = users[0].group("Busy", &others).await.id;
+    // A member who only listens: live frames must come in seq order, each once.
+    let mut watching = watcher.ws().await;
+    let watched = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < TASKS * PER_TASK {
+            if let ServerFrame::Message { message } = watching.next().await {
+                seqs.push(message.seq);
+            }
+        }
+        seqs
+    });
+
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let user = users[t % users.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
+            let (mut primary, mut primary_acks) = split(user.ws().await);
+            let (mut second, mut second_acks) = split(user.ws().await);
+            let mut order = Vec::new();
+            let mut second_dups = Vec::new();
+            let mut rest_dups = Vec::new();
+            for i in 0..PER_TASK {
+                let id = Uuid::now_v7();
+                let body = format!("task {t} message {i}");
+                send(&mut primary, id, conv, &body).await;
+                order.push(id);
+                if rng.chance(25) {
+                    send(&mut second, id, conv, &body).await;
+                    second_dups.push(id);
+                }
+                if rng.chance(10) {
+                    let user = user.clone();
+                    rest_dups.push(tokio::spawn(async move {
+                        let (status, message) = user
+                            .call(
+                                Method::POST,
+                                &format!("/conversations/{conv}/messages"),
+                                Some(json!({"id": id, "body": body})),
+                            )
+                            .await;
+                        assert!(
+                            status == StatusCode::OK || status == StatusCode::CREATED,
+                            "{status}"
+                        );
+                        (id, message["seq"].as_i64().expect("seq"))
+                    }));
+                }
+            }
+            let mut seqs = HashMap::new();
+            for id in &order {
+                seqs.insert(*id, ack_seq(&mut primary_acks, *id).await);
+            }
+            for id in &second_dups {
+                assert_eq!(
+                    ack_seq(&mut second_acks, *id).await,
+                    seqs[id],
+                    "duplicate on another socket"
+                );
+            }
+            for dup in rest_dups {
+                let (id, seq) = dup.await.expect("rest dup");
+                assert_eq!(seq, seqs[&id], "duplicate over REST");
+            }
+            seqs
+        }));
+    }
+    let mut all = HashMap::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    assert_eq!(all.len(), TASKS * PER_TASK);
+    let history = users[0].history(conv).await;
+    assert_eq!(
+        history.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=(TASKS * PER_TASK) as i64).collect::<Vec<_>>()
+    );
+    for m in &history {
+        assert_eq!(
+            all.get(&m.id),
+            Some(&m.seq),
+            "stored once, with the acked seq"
+        );
+    }
+    let seqs = within("the watcher's frames", watched)
+        .await
+        .expect("watcher");
+    assert_eq!(
+        seqs,
+        (1..=(TASKS * PER_TASK) as i64).collect::<Vec<_>>(),
+        "live frames in seq order, each once"
+    );
+}
+
+on_both!(concurrent_senders_with_duplicates);

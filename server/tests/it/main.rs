@@ -1,0 +1,12 @@
+//! Integration tests of the Ferry server: the real server on an ephemeral port, against a
+//! fresh SQLite file and a fresh Postgres database, driven over real HTTP and WebSockets.
+//! One binary, so the suite links once.
+
+mod support;
+
+mod bad_input;
+mod concurrency;
+mod faults;
+mod live;
+mod rest;
+mod store;

@@ -1,0 +1,623 @@
+//! The REST resources end to end: authentication, users, conversations, membership,
+//! history, watermarks, visibility, operations endpoints and rate limits.
+
+use ferry_proto::{Conversation, ConversationPage, MessagePage, Tokens, User as ApiUser};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{Backend, TestDb, TestServer, User, on_both, test_config};
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+async fn post_anon(server: &TestServer, path: &str, body: Value) -> (StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .post(server.api(path))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn auth_flow(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let (status, body) = post_anon(&server, "/auth/register", json!({"username": "Alice", "password": "correct horse battery", "display_name": "Alice A"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let tokens: Tokens = serde_json::from_value(body).expect("tokens");
+    assert_eq!(tokens.user.username, "alice", "capitals are lowercased");
+    let (status, body) = post_anon(
+        &server,
+        "/auth/register",
+        json!({"username": "alice", "password": "another password", "display_name": "Imposter"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "username_taken")
+    );
+
+    // A wrong password and an unknown user look exactly the same.
+    let (s1, wrong_pw) = post_anon(
+        &server,
+        "/auth/login",
+        json!({"username": "alice", "password": "wrong password"}),
+    )
+    .await;
+    let (s2, no_user) = post_anon(
+        &server,
+        "/auth/login",
+        json!({"username": "nobody", "password": "wrong password"}),
+    )
+    .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(wrong_pw, no_user);
+    assert_eq!(code(&wrong_pw), "invalid_credentials");
+
+    let alice = User::with_tokens(&server, tokens.clone());
+    let me: ApiUser = alice.ok(Method::GET, "/me", None).await;
+    assert_eq!(me.display_name, "Alice A");
+
+    // Refresh rotates; the old refresh token is single-use, and reusing it ends the session.
+    let (status, body) = post_anon(
+        &server,
+        "/auth/refresh",
+        json!({"refresh_token": tokens.refresh_token}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated: Tokens = serde_json::from_value(body).expect("tokens");
+    assert_ne!(rotated.refresh_token, tokens.refresh_token);
+    assert_eq!(rotated.session_id, tokens.session_id);
+    let fresh = User::with_tokens(&server, rotated.clone());
+    let _: ApiUser = fresh.ok(Method::GET, "/me", None).await;
+    let (status, body) = post_anon(
+        &server,
+        "/auth/refresh",
+        json!({"refresh_token": tokens.refresh_token}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let (status, _) = fresh.call(Method::GET, "/me", None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "reuse revoked the whole session"
+    );
+    let (status, _) = post_anon(
+        &server,
+        "/auth/refresh",
+        json!({"refresh_token": rotated.refresh_token}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Logout ends a session: its access and refresh tokens stop working.
+    let device = User::login(&server, "alice").await;
+    let (status, _) = device.call(Method::POST, "/auth/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = device.call(Method::GET, "/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = post_anon(
+        &server,
+        "/auth/refresh",
+        json!({"refresh_token": device.tokens.refresh_token}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn users_search(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    User::register(&server, "albert").await;
+    User::register(&server, "bob").await;
+    let found: Vec<ApiUser> = alice.ok(Method::GET, "/users?q=al&limit=10", None).await;
+    assert_eq!(
+        found
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["albert", "alice"]
+    );
+    let (status, _) = reqwest::get(server.api("/users?q=al"))
+        .await
+        .map(|r| (r.status(), ()))
+        .expect("get");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn direct_conversations(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let body = json!({"kind": "direct", "member_ids": [bob.id()]});
+    let (status, first) = alice
+        .call(Method::POST, "/conversations", Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, again) = alice.call(Method::POST, "/conversations", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["id"], again["id"]);
+    let (status, theirs) = bob
+        .call(
+            Method::POST,
+            "/conversations",
+            Some(json!({"kind": "direct", "member_ids": [alice.id()]})),
+        )
+        .await;
+    assert_eq!((status, &theirs["id"]), (StatusCode::OK, &first["id"]));
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            "/conversations",
+            Some(json!({"kind": "direct", "member_ids": [alice.id()]})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            "/conversations",
+            Some(json!({"kind": "direct", "member_ids": [Uuid::now_v7()]})),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+async fn group_membership_rules(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let owner = User::register(&server, "owner").await;
+    let bob = User::register(&server, "bob").await;
+    let carol = User::register(&server, "carol").await;
+    let dan = User::register(&server, "dan").await;
+    let (status, body) = owner
+        .call(
+            Method::POST,
+            "/conversations",
+            Some(json!({"kind": "group", "title": "  ", "member_ids": []})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let group = owner.group("Team", &[&bob]).await;
+    let path = format!("/conversations/{}/members", group.id);
+
+    let (status, body) = bob
+        .call(Method::POST, &path, Some(json!({"user_ids": [carol.id()]})))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    let added: Conversation = owner
+        .ok(
+            Method::POST,
+            &path,
+            Some(json!({"user_ids": [carol.id(), dan.id()]})),
+        )
+        .await;
+    assert_eq!(added.members.len(), 4);
+    let (status, body) = bob
+        .call(Method::DELETE, &format!("{path}/{}", carol.id()), None)
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (status, _) = bob
+        .call(Method::DELETE, &format!("{path}/{}", bob.id()), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "anyone may leave");
+    let (status, _) = owner
+        .call(Method::DELETE, &format!("{path}/{}", dan.id()), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = bob
+        .call(Method::GET, &format!("/conversations/{}", group.id), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a former member no longer sees it"
+    );
+    let now: Conversation = carol
+        .ok(Method::GET, &format!("/conversations/{}", group.id), None)
+        .await;
+    assert_eq!(now.members.len(), 2);
+
+    let direct = owner.direct_with(&bob).await;
+    let (status, body) = owner
+        .call(
+            Method::POST,
+            &format!("/conversations/{}/members", direct.id),
+            Some(json!({"user_ids": [carol.id()]})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}
+
+async fn history_and_idempotent_rest_send(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let path = format!("/conversations/{conv}/messages");
+    let id = Uuid::now_v7();
+    let (status, first) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": id, "body": "hello"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, again) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": id, "body": "hello"})),
+        )
+        .await;
+    assert_eq!((status, &again), (StatusCode::OK, &first));
+    let (status, body) = alice
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": id, "body": "different"})),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"));
+    let (status, body) = bob
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"id": id, "body": "hello"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "conflict"),
+        "another sender cannot claim the id"
+    );
+
+    for i in 2..=12 {
+        alice.send_rest(conv, &format!("m{i}")).await;
+    }
+    let latest: MessagePage = bob.ok(Method::GET, &format!("{path}?limit=5"), None).await;
+    assert_eq!(
+        latest.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [8, 9, 10, 11, 12]
+    );
+    assert!(latest.has_more);
+    let older: MessagePage = bob
+        .ok(Method::GET, &format!("{path}?before_seq=8&limit=5"), None)
+        .await;
+    assert_eq!(
+        older.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [3, 4, 5, 6, 7]
+    );
+    assert!(older.has_more);
+    let oldest: MessagePage = bob
+        .ok(Method::GET, &format!("{path}?before_seq=3&limit=5"), None)
+        .await;
+    assert_eq!(
+        oldest.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(!oldest.has_more);
+    let newer: MessagePage = bob
+        .ok(Method::GET, &format!("{path}?after_seq=10&limit=5"), None)
+        .await;
+    assert_eq!(
+        newer.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [11, 12]
+    );
+    assert!(!newer.has_more);
+    let capped: MessagePage = bob
+        .ok(
+            Method::GET,
+            &format!("{path}?after_seq=0&limit=100000"),
+            None,
+        )
+        .await;
+    assert_eq!(capped.messages.len(), 12);
+
+    // Read watermark: capped at last_seq, only forward, reflected in unread counts.
+    let c: Conversation = bob
+        .ok(Method::GET, &format!("/conversations/{conv}"), None)
+        .await;
+    assert_eq!(c.unread_count, 12);
+    let (status, _) = bob
+        .call(
+            Method::POST,
+            &format!("/conversations/{conv}/read"),
+            Some(json!({"seq": 1000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = bob
+        .call(
+            Method::POST,
+            &format!("/conversations/{conv}/read"),
+            Some(json!({"seq": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let c: Conversation = bob
+        .ok(Method::GET, &format!("/conversations/{conv}"), None)
+        .await;
+    assert_eq!(c.unread_count, 0);
+    let me = c
+        .members
+        .iter()
+        .find(|m| m.user.id == bob.id())
+        .expect("member");
+    assert_eq!((me.read_seq, me.delivered_seq), (12, 12));
+    let list: ConversationPage = bob.ok(Method::GET, "/conversations", None).await;
+    assert_eq!(
+        list.conversations[0]
+            .last_message
+            .as_ref()
+            .map(|m| m.body.as_str()),
+        Some("m12")
+    );
+}
+
+async fn strangers_get_not_found_for_everything(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let eve = User::register(&server, "eve").await;
+    let conv = alice.direct_with(&bob).await.id;
+    alice.send_rest(conv, "private").await;
+    let group = alice.group("Private group", &[&bob]).await.id;
+    for id in [conv, group, Uuid::now_v7()] {
+        for (method, path, body) in [
+            (Method::GET, format!("/conversations/{id}"), None),
+            (Method::GET, format!("/conversations/{id}/messages"), None),
+            (
+                Method::POST,
+                format!("/conversations/{id}/messages"),
+                Some(json!({"id": Uuid::now_v7(), "body": "hi"})),
+            ),
+            (
+                Method::POST,
+                format!("/conversations/{id}/read"),
+                Some(json!({"seq": 1})),
+            ),
+            (
+                Method::POST,
+                format!("/conversations/{id}/delivered"),
+                Some(json!({"seq": 1})),
+            ),
+            (
+                Method::POST,
+                format!("/conversations/{id}/members"),
+                Some(json!({"user_ids": [eve.id()]})),
+            ),
+            (
+                Method::DELETE,
+                format!("/conversations/{id}/members/{}", bob.id()),
+                None,
+            ),
+        ] {
+            let (status, response) = eve.call(method.clone(), &path, body).await;
+            assert_eq!(
+                (status, code(&response)),
+                (StatusCode::NOT_FOUND, "not_found"),
+                "{method} {path}"
+            );
+        }
+    }
+    let list: ConversationPage = eve.ok(Method::GET, "/conversations", None).await;
+    assert!(list.conversations.is_empty());
+    let sync: ferry_proto::SyncPage = eve.ok(Method::GET, "/sync", None).await;
+    assert!(sync.conversations.is_empty());
+    assert_eq!(
+        alice.history(conv).await.len(),
+        1,
+        "nothing was stored by the stranger"
+    );
+}
+
+async fn conversation_list_pages(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let other = User::register(&server, &format!("friend{i}")).await;
+        ids.push(alice.direct_with(&other).await.id);
+    }
+    alice.send_rest(ids[2], "bump").await;
+    let first: ConversationPage = alice.ok(Method::GET, "/conversations?limit=2", None).await;
+    assert_eq!(first.conversations[0].id, ids[2], "newest activity first");
+    let mut seen: Vec<Uuid> = first.conversations.iter().map(|c| c.id).collect();
+    let mut next = first.next;
+    while let Some(cursor) = next {
+        let page: ConversationPage = alice
+            .ok(
+                Method::GET,
+                &format!("/conversations?limit=2&before={cursor}"),
+                None,
+            )
+            .await;
+        seen.extend(page.conversations.iter().map(|c| c.id));
+        next = page.next;
+    }
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+    let (status, body) = alice
+        .call(Method::GET, "/conversations?before=garbage", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}
+
+async fn operations_endpoints(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    alice.send_rest(conv, "counted").await;
+    let get = |path: &str| reqwest::get(server.url(path));
+    assert_eq!(
+        get("/healthz").await.expect("healthz").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/readyz").await.expect("readyz").status(),
+        StatusCode::OK
+    );
+    let metrics = get("/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ferry_messages_stored_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"/api/v1/conversations/{id}/messages\""),
+        "route templates, not raw paths"
+    );
+    let openapi: Value = get("/api/v1/openapi.json")
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/api/v1/auth/register",
+        "/api/v1/conversations/{id}/messages",
+        "/api/v1/sync",
+    ] {
+        assert!(openapi["paths"].get(path).is_some(), "openapi lists {path}");
+    }
+    let missing = get("/api/v1/nope").await.expect("404");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.expect("json 404");
+    assert_eq!(code(&body), "not_found");
+}
+
+async fn send_rate_limit(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.send_rate_per_sec = 1;
+    config.send_burst = 3;
+    config.login_rate_per_min = 2;
+    let server = TestServer::start_with(config).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    for _ in 0..3 {
+        alice.send_rest(conv, "ok").await;
+    }
+    let response = alice
+        .http
+        .post(format!("{}/conversations/{conv}/messages", alice.base))
+        .bearer_auth(&alice.tokens.access_token)
+        .json(&json!({"id": Uuid::now_v7(), "body": "too fast"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("secs");
+    assert!(retry_after >= 1);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(code(&body), "rate_limited");
+    assert!(
+        body["error"]["retry_after_ms"]
+            .as_u64()
+            .expect("retry_after_ms")
+            > 0
+    );
+    assert_eq!(
+        alice.history(conv).await.len(),
+        3,
+        "the refused message was not stored"
+    );
+
+    // Login attempts per username.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(
+            post_anon(
+                &server,
+                "/auth/login",
+                json!({"username": "bob", "password": "wrong password"}),
+            )
+            .await
+            .0,
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+async fn connection_limit_per_user(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.max_connections_per_user = 2;
+    let server = TestServer::start_with(config).await;
+    let alice = User::register(&server, "alice").await;
+    let _a = alice.ws().await;
+    let _b = alice.ws().await;
+    let mut third = crate::support::Ws {
+        stream: crate::support::try_ws(&alice.ws_url, Some(&alice.tokens.access_token))
+            .await
+            .expect("upgrade"),
+        welcome: ferry_proto::ServerFrame::Pong,
+    };
+    let close = third.closed().await.expect("close frame");
+    assert_eq!(u16::from(close.code), ferry_proto::close::POLICY);
+}
+
+on_both!(
+    auth_flow,
+    users_search,
+    direct_conversations,
+    group_membership_rules,
+    history_and_idempotent_rest_send,
+    strangers_get_not_found_for_everything,
+    conversation_list_pages,
+    operations_endpoints,
+    send_rate_limit,
+    connection_limit_per_user,
+);

@@ -1,0 +1,768 @@
+//! The `Store` conformance suite: the same expectations on SQLite and on Postgres.
+
+use std::sync::Arc;
+
+use ferry_proto::{Timestamp, User};
+use ferry_server::store::{
+    Append, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError, Watermarks,
+};
+use uuid::Uuid;
+
+use crate::support::{Backend, TestDb, on_both};
+
+async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(backend).await;
+    let store = ferry_server::open_store(&db.url, 8)
+        .await
+        .expect("open store");
+    (db, store)
+}
+
+async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> Uuid {
+    let user = User {
+        id: Uuid::now_v7(),
+        username: name.into(),
+        display_name: display.into(),
+        created_at: Timestamp::now(),
+    };
+    store
+        .create_user(&NewUser {
+            user: user.clone(),
+            password_hash: "x".into(),
+        })
+        .await
+        .expect("create user");
+    user.id
+}
+
+fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessage {
+    NewMessage {
+        id: Uuid::now_v7(),
+        conversation_id: conversation,
+        sender_id: sender,
+        body: body.into(),
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn append_ok(store: &Arc<dyn Store>, m: &NewMessage) -> i64 {
+    match store.append(m).await.expect("append") {
+        Append::Stored { message, .. } => message.seq,
+        other => panic!("expected Stored, got {other:?}"),
+    }
+}
+
+async fn direct(store: &Arc<dyn Store>, a: Uuid, b: Uuid) -> Uuid {
+    store
+        .direct_conversation(a, b, Uuid::now_v7(), Timestamp::now())
+        .await
+        .expect("direct")
+        .0
+}
+
+async fn users_and_search(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let alice = user(&store, "alice", "Alice Liddell").await;
+    user(&store, "alfred", "Batman's Butler").await;
+    user(&store, "bob", "Al%ce_x").await;
+    let taken = store
+        .create_user(&NewUser {
+            user: User {
+                id: Uuid::now_v7(),
+                username: "alice".into(),
+                display_name: "Other".into(),
+                created_at: Timestamp::now(),
+            },
+            password_hash: "y".into(),
+        })
+        .await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
+
+    let (found, hash) = store
+        .login_record("alice")
+        .await
+        .expect("login")
+        .expect("exists");
+    assert_eq!((found.id, hash.as_str()), (alice, "x"));
+    assert!(store.login_record("nobody").await.expect("login").is_none());
+
+    let names = |users: Vec<User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.search_users("al", 10).await.expect("search")),
+        ["alfred", "alice", "bob"]
+    );
+    // Display names match case-insensitively; LIKE wildcards in the query are literal.
+    assert_eq!(
+        names(store.search_users("batman", 10).await.expect("search")),
+        ["alfred"]
+    );
+    assert_eq!(
+        names(store.search_users("al%", 10).await.expect("search")),
+        ["bob"]
+    );
+    assert_eq!(
+        names(store.search_users("a_i", 10).await.expect("search")),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.search_users("al", 1).await.expect("search").len(), 1);
+}
+
+async fn refresh_rotation(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let alice = user(&store, "alice", "Alice").await;
+    let session = Uuid::now_v7();
+    let now = Timestamp::now();
+    let later = Timestamp::from_millis(now.as_millis() + 60_000);
+    let grant = |tag: u8| RefreshGrant {
+        token_hash: vec![tag; 32],
+        expires_at: later,
+    };
+    store
+        .create_session(session, alice, Some("laptop"), &grant(1), now)
+        .await
+        .expect("session");
+    assert!(store.session_active(session).await.expect("active"));
+
+    let first = store
+        .rotate_refresh(&[1; 32], &grant(2), now)
+        .await
+        .expect("rotate");
+    assert!(matches!(first, Rotation::Rotated { session_id, .. } if session_id == session));
+    // The used token comes back: the session is revoked, and its live token dies too.
+    let reuse = store
+        .rotate_refresh(&[1; 32], &grant(3), now)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        reuse,
+        Rotation::Reused {
+            session_id: session
+        }
+    );
+    assert!(!store.session_active(session).await.expect("active"));
+    let after = store
+        .rotate_refresh(&[2; 32], &grant(4), now)
+        .await
+        .expect("rotate");
+    assert_eq!(after, Rotation::Invalid);
+    assert_eq!(
+        store
+            .rotate_refresh(&[9; 32], &grant(5), now)
+            .await
+            .expect("rotate"),
+        Rotation::Invalid
+    );
+
+    // Expired tokens are refused.
+    let other = Uuid::now_v7();
+    let expired = RefreshGrant {
+        token_hash: vec![7; 32],
+        expires_at: now,
+    };
+    store
+        .create_session(other, alice, None, &expired, now)
+        .await
+        .expect("session");
+    assert_eq!(
+        store
+            .rotate_refresh(&[7; 32], &grant(8), now)
+            .await
+            .expect("rotate"),
+        Rotation::Invalid
+    );
+    store.revoke_session(other, now).await.expect("revoke");
+    assert!(!store.session_active(other).await.expect("active"));
+}
+
+async fn direct_conversations_are_unique_per_pair(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let now = Timestamp::now();
+    let (id, created) = store
+        .direct_conversation(a, b, Uuid::now_v7(), now)
+        .await
+        .expect("direct");
+    assert!(created);
+    let (again, created) = store
+        .direct_conversation(b, a, Uuid::now_v7(), now)
+        .await
+        .expect("direct");
+    assert_eq!((again, created), (id, false));
+    let unknown = store
+        .direct_conversation(a, Uuid::now_v7(), Uuid::now_v7(), now)
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::UnknownUser)),
+        "{unknown:?}"
+    );
+
+    let seen = store
+        .conversation(b, id)
+        .await
+        .expect("read")
+        .expect("member sees it");
+    assert_eq!(seen.members.len(), 2);
+    assert_eq!(
+        (
+            seen.last_seq,
+            seen.unread_count,
+            seen.last_message.is_none()
+        ),
+        (0, 0, true)
+    );
+    let stranger = user(&store, "eve", "Eve").await;
+    assert!(
+        store
+            .conversation(stranger, id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+async fn append_is_idempotent_and_gapless(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let eve = user(&store, "eve", "Eve").await;
+    let conv = direct(&store, a, b).await;
+
+    let first = message(conv, a, "one");
+    assert_eq!(append_ok(&store, &first).await, 1);
+    assert_eq!(append_ok(&store, &message(conv, b, "two")).await, 2);
+    match store.append(&first).await.expect("again") {
+        Append::Existing(m) => assert_eq!((m.seq, m.body.as_str()), (1, "one")),
+        other => panic!("expected Existing, got {other:?}"),
+    }
+    let changed = NewMessage {
+        body: "changed".into(),
+        ..first.clone()
+    };
+    assert!(matches!(
+        store.append(&changed).await.expect("conflict"),
+        Append::Conflict
+    ));
+    let hijack = NewMessage {
+        sender_id: b,
+        ..first.clone()
+    };
+    assert!(matches!(
+        store.append(&hijack).await.expect("conflict"),
+        Append::Conflict
+    ));
+    assert!(matches!(
+        store.append(&message(conv, eve, "x")).await.expect("x"),
+        Append::NotMember
+    ));
+    assert!(matches!(
+        store
+            .append(&message(Uuid::now_v7(), a, "x"))
+            .await
+            .expect("x"),
+        Append::NotMember
+    ));
+    assert_eq!(append_ok(&store, &message(conv, a, "three")).await, 3);
+
+    let view = store
+        .conversation(b, conv)
+        .await
+        .expect("read")
+        .expect("visible");
+    assert_eq!(view.last_seq, 3);
+    assert_eq!(view.last_message.expect("last").body, "three");
+    // Bob sent seq 2, so he has read up to 2; seq 3 is unread.
+    assert_eq!(view.unread_count, 1);
+}
+
+async fn history_pages_both_ways(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let conv = direct(&store, a, b).await;
+    for i in 1..=10 {
+        append_ok(&store, &message(conv, a, &format!("m{i}"))).await;
+    }
+    let seqs = |ms: Vec<ferry_proto::Message>| ms.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.messages_after(conv, 3, 4).await.expect("after")),
+        [4, 5, 6, 7]
+    );
+    assert_eq!(
+        seqs(store.messages_after(conv, 8, 4).await.expect("after")),
+        [9, 10]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .messages_before(conv, Some(5), 3)
+                .await
+                .expect("before")
+        ),
+        [2, 3, 4]
+    );
+    assert_eq!(
+        seqs(store.messages_before(conv, None, 3).await.expect("latest")),
+        [8, 9, 10]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .messages_before(conv, Some(1), 3)
+                .await
+                .expect("before")
+        ),
+        Vec::<i64>::new()
+    );
+}
+
+async fn watermarks_only_move_forward(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let eve = user(&store, "eve", "Eve").await;
+    let conv = direct(&store, a, b).await;
+    for _ in 0..5 {
+        append_ok(&store, &message(conv, a, "hi")).await;
+    }
+    let marks = |read_seq, delivered_seq| Watermarks {
+        read_seq,
+        delivered_seq,
+    };
+    assert_eq!(
+        store.advance(conv, b, Mark::Delivered, 3).await.expect("x"),
+        Some((marks(0, 3), true))
+    );
+    assert_eq!(
+        store.advance(conv, b, Mark::Delivered, 2).await.expect("x"),
+        Some((marks(0, 3), false))
+    );
+    // Read past the end is capped at last_seq, and pulls delivered along.
+    assert_eq!(
+        store.advance(conv, b, Mark::Read, 99).await.expect("x"),
+        Some((marks(5, 5), true))
+    );
+    assert_eq!(
+        store.advance(conv, b, Mark::Read, 1).await.expect("x"),
+        Some((marks(5, 5), false))
+    );
+    assert_eq!(
+        store.advance(conv, eve, Mark::Read, 1).await.expect("x"),
+        None
+    );
+    let view = store
+        .conversation(b, conv)
+        .await
+        .expect("read")
+        .expect("visible");
+    assert_eq!(view.unread_count, 0);
+}
+
+async fn sync_returns_what_changed(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let c = user(&store, "carol", "Carol").await;
+    let ab = direct(&store, a, b).await;
+    let ac = direct(&store, a, c).await;
+    let bc = direct(&store, b, c).await;
+
+    let all = store.sync(a, None, 50).await.expect("sync");
+    let mut ids: Vec<Uuid> = all.conversations.iter().map(|c| c.id).collect();
+    ids.sort();
+    let mut expected = vec![ab, ac];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(!all.has_more);
+
+    // SQLite's clock follows its single writer, so a sync after no change is empty. On
+    // Postgres the cursor stops at the snapshot's xmin, which any transaction in flight on
+    // the cluster (other tests included) holds back: recent changes may come again, as
+    // `/sync`'s at-least-once contract allows, but nothing new or foreign appears.
+    let exact = backend == Backend::Sqlite;
+    let ids_of = |batch: &ferry_server::store::SyncBatch| {
+        batch.conversations.iter().map(|c| c.id).collect::<Vec<_>>()
+    };
+    let nothing = store.sync(a, Some(all.cursor), 50).await.expect("sync");
+    if exact {
+        assert!(
+            nothing.conversations.is_empty(),
+            "{:?}",
+            nothing.conversations
+        );
+    } else {
+        assert!(ids_of(&nothing).iter().all(|id| expected.contains(id)));
+    }
+
+    append_ok(&store, &message(ac, c, "hello")).await;
+    append_ok(&store, &message(bc, c, "not for alice")).await;
+    let changed = store.sync(a, Some(nothing.cursor), 50).await.expect("sync");
+    let changed_ids = ids_of(&changed);
+    assert!(
+        changed_ids.contains(&ac) && !changed_ids.contains(&bc),
+        "{changed_ids:?}"
+    );
+    if exact {
+        assert_eq!(changed_ids, [ac]);
+    }
+    let ac_now = changed
+        .conversations
+        .iter()
+        .find(|c| c.id == ac)
+        .expect("ac");
+    assert_eq!(ac_now.last_seq, 1);
+
+    // A watermark moving is a change too (receipts must reach other devices).
+    store.advance(ac, a, Mark::Read, 1).await.expect("read");
+    let marked = store.sync(a, Some(changed.cursor), 50).await.expect("sync");
+    let ac_marked = marked
+        .conversations
+        .iter()
+        .find(|c| c.id == ac)
+        .expect("ac again");
+    assert_eq!(ac_marked.unread_count, 0);
+    if exact {
+        assert_eq!(ids_of(&marked), [ac]);
+    }
+
+    // Paging one at a time still yields every conversation.
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.sync(a, cursor, 1).await.expect("sync");
+        seen.extend(page.conversations.iter().map(|c| c.id));
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, expected);
+}
+
+async fn conversation_list_by_activity(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let mut convs = Vec::new();
+    for name in ["bob", "carol", "dave"] {
+        let other = user(&store, name, name).await;
+        convs.push(direct(&store, a, other).await);
+    }
+    // Make the first one the most recently active.
+    append_ok(
+        &store,
+        &NewMessage {
+            created_at: Timestamp::from_millis(Timestamp::now().as_millis() + 1000),
+            ..message(convs[0], a, "bump")
+        },
+    )
+    .await;
+    let list = store.conversations(a, None, 10).await.expect("list");
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0].id, convs[0]);
+    let first = store.conversations(a, None, 2).await.expect("page");
+    let rest = store
+        .conversations(
+            a,
+            Some(ferry_server::store::ActivityCursor::after(&first[1])),
+            2,
+        )
+        .await
+        .expect("page");
+    let mut paged: Vec<Uuid> = first.iter().chain(&rest).map(|c| c.id).collect();
+    assert_eq!(paged.len(), 3);
+    paged.sort();
+    let mut all = convs.clone();
+    all.sort();
+    assert_eq!(paged, all);
+}
+
+async fn group_membership(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let owner = user(&store, "owner", "Owner").await;
+    let b = user(&store, "bob", "Bob").await;
+    let c = user(&store, "carol", "Carol").await;
+    let g = Uuid::now_v7();
+    let now = Timestamp::now();
+    store
+        .create_group(g, owner, "Team", &[b], now)
+        .await
+        .expect("group");
+    append_ok(&store, &message(g, owner, "before carol")).await;
+    store.add_members(g, &[c], now).await.expect("add");
+    let view = store
+        .conversation(c, g)
+        .await
+        .expect("read")
+        .expect("carol is in");
+    assert_eq!(view.members.len(), 3);
+    assert_eq!(
+        view.unread_count, 0,
+        "a new member starts with nothing unread"
+    );
+    assert!(store.add_members(g, &[Uuid::now_v7()], now).await.is_err());
+
+    // The owner leaves: the longest-standing member takes over, so the group is never
+    // left without someone who can manage it.
+    assert!(
+        store
+            .remove_member(g, owner, now)
+            .await
+            .expect("owner leaves")
+    );
+    let view = store
+        .conversation(b, g)
+        .await
+        .expect("read")
+        .expect("bob is in");
+    let new_owner = view
+        .members
+        .iter()
+        .find(|m| m.role == ferry_proto::Role::Owner)
+        .expect("an owner");
+    assert_eq!(new_owner.user.id, b, "bob joined before carol");
+    store.add_members(g, &[owner], now).await.expect("back");
+
+    assert!(store.remove_member(g, b, now).await.expect("remove"));
+    assert!(!store.remove_member(g, b, now).await.expect("remove twice"));
+    assert!(store.conversation(b, g).await.expect("read").is_none());
+    assert!(matches!(
+        store.append(&message(g, b, "x")).await.expect("x"),
+        Append::NotMember
+    ));
+    let mut members = store.member_ids(g).await.expect("members");
+    members.sort();
+    let mut expected = vec![owner, c];
+    expected.sort();
+    assert_eq!(members, expected);
+}
+
+async fn contacts_and_last_seen(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    user(&store, "stranger", "Stranger").await;
+    direct(&store, a, b).await;
+    let at = Timestamp::from_millis(1_795_332_388_257);
+    store.set_last_seen(b, at).await.expect("seen");
+    assert_eq!(
+        store.contacts(a).await.expect("contacts"),
+        vec![(b, Some(at))]
+    );
+}
+
+async fn concurrent_appends_stay_gapless(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let conv = direct(&store, a, b).await;
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..25 {
+                let sender = if t % 2 == 0 { a } else { b };
+                seqs.push(append_ok(&store, &message(conv, sender, &format!("{t}-{i}"))).await);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.expect("task");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "one writer's seqs increase: {seqs:?}"
+        );
+        all.extend(seqs);
+    }
+    all.sort();
+    assert_eq!(all, (1..=200).collect::<Vec<i64>>());
+}
+
+async fn concurrent_duplicates_store_once(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let conv = direct(&store, a, b).await;
+    let m = message(conv, a, "only once");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        let m = m.clone();
+        tasks.push(tokio::spawn(async move {
+            store.append(&m).await.expect("append")
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Append::Stored { message, .. } => {
+                stored += 1;
+                assert_eq!(message.seq, 1);
+            }
+            Append::Existing(message) => assert_eq!(message.seq, 1),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stored, 1);
+    assert_eq!(
+        store
+            .messages_after(conv, 0, 10)
+            .await
+            .expect("history")
+            .len(),
+        1
+    );
+}
+
+/// While some other transaction keeps the Postgres xmin low, `/sync` pages must still make
+/// progress and, across passes, return every change.
+async fn sync_progresses_while_a_transaction_is_open(backend: Backend) {
+    let (db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    // Hold a transaction with an xid open for the whole test (Postgres only: SQLite's
+    // versions follow its single writer and have no such horizon).
+    let _holder = match backend {
+        Backend::Postgres => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query("BEGIN")
+                .execute(&mut conn)
+                .await
+                .expect("begin");
+            sqlx::query("SELECT pg_current_xact_id()")
+                .execute(&mut conn)
+                .await
+                .expect("xid");
+            Some(conn)
+        }
+        Backend::Sqlite => None,
+    };
+    let mut expected = Vec::new();
+    for name in ["bob", "carol", "dave", "erin"] {
+        let other = user(&store, name, name).await;
+        expected.push(direct(&store, a, other).await);
+    }
+    expected.sort();
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    for page in 0.. {
+        assert!(page < 50, "sync did not make progress");
+        let batch = store.sync(a, cursor, 1).await.expect("sync");
+        seen.extend(batch.conversations.iter().map(|c| c.id));
+        cursor = Some(batch.cursor);
+        if !batch.has_more {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, expected);
+}
+
+/// A send that waits for the conversation's lock while the sender is removed must see
+/// the removal (Postgres takes row locks; SQLite has a single writer).
+async fn removal_while_a_send_waits_wins(backend: Backend) {
+    let (db, store) = open(backend).await;
+    let owner = user(&store, "owner", "Owner").await;
+    let bob = user(&store, "bob", "Bob").await;
+    let g = Uuid::now_v7();
+    store
+        .create_group(g, owner, "Team", &[bob], Timestamp::now())
+        .await
+        .expect("group");
+    let send = message(g, bob, "too late");
+    match backend {
+        Backend::Postgres => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query("BEGIN")
+                .execute(&mut conn)
+                .await
+                .expect("begin");
+            sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE")
+                .bind(g)
+                .execute(&mut conn)
+                .await
+                .expect("lock");
+            let pending = tokio::spawn({
+                let store = store.clone();
+                let send = send.clone();
+                async move { store.append(&send).await.expect("append") }
+            });
+            // Wait until the send is really blocked on the lock.
+            crate::support::within("the send to wait for the lock", async {
+                loop {
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                         WHERE NOT l.granted AND a.datname = current_database()",
+                    )
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("pg_locks");
+                    if waiting > 0 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            sqlx::query("DELETE FROM members WHERE conversation_id = $1 AND user_id = $2")
+                .bind(g)
+                .bind(bob)
+                .execute(&mut conn)
+                .await
+                .expect("remove");
+            sqlx::query("COMMIT")
+                .execute(&mut conn)
+                .await
+                .expect("commit");
+            assert!(matches!(pending.await.expect("task"), Append::NotMember));
+        }
+        Backend::Sqlite => {
+            store
+                .remove_member(g, bob, Timestamp::now())
+                .await
+                .expect("remove");
+            assert!(matches!(
+                store.append(&send).await.expect("append"),
+                Append::NotMember
+            ));
+        }
+    }
+    assert!(
+        store
+            .messages_after(g, 0, 10)
+            .await
+            .expect("history")
+            .is_empty()
+    );
+    let view = store
+        .conversation(owner, g)
+        .await
+        .expect("read")
+        .expect("visible");
+    assert_eq!(view.last_seq, 0, "the refused send left no seq behind");
+}
+
+on_both!(
+    sync_progresses_while_a_transaction_is_open,
+    removal_while_a_send_waits_wins,
+    users_and_search,
+    refresh_rotation,
+    direct_conversations_are_unique_per_pair,
+    append_is_idempotent_and_gapless,
+    history_pages_both_ways,
+    watermarks_only_move_forward,
+    sync_returns_what_changed,
+    conversation_list_by_activity,
+    group_membership,
+    contacts_and_last_seen,
+    concurrent_appends_stay_gapless,
+    concurrent_duplicates_store_once,
+);
