@@ -1,0 +1,385 @@
+//! `ferry`: a terminal client on Ferry's local-first core, for people and for scripts.
+//!
+//! Every command works on the account last signed in under the data directory
+//! (`--data-dir`, `FERRY_CLIENT_DIR`, or the OS data directory); the tokens live in the OS
+//! keyring. Reading commands (`chats`, `open`, `search`, `status`) answer from the local
+//! store, offline too; `send` queues first and then tries to deliver; `watch` runs the
+//! sync engine and prints events (one JSON object per line with `--json`). Errors go to
+//! stderr with a non-zero exit status.
+
+mod print;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use ferry_client::tokens::KeyringTokens;
+use ferry_client::{Client, ClientError, ClientOptions, ConnectionState, Event, MessageStatus};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "ferry", version, about = "Ferry chat in the terminal")]
+struct Cli {
+    /// Where account data lives (default: the OS data directory).
+    #[arg(long, env = "FERRY_CLIENT_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of text (one object per line for `watch`).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an account and sign in on this device.
+    Register {
+        /// 3-32 characters of a-z, 0-9, '_', '.' or '-'.
+        username: String,
+        /// The server.
+        #[arg(long, env = "FERRY_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The name others see (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Sign in to an existing account on this device.
+    Login {
+        /// The account.
+        username: String,
+        /// The server.
+        #[arg(long, env = "FERRY_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Read the password from standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Sign out: end the session and forget its tokens (history stays on disk).
+    Logout,
+    /// The conversation list, newest activity first.
+    Chats {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// A conversation's latest messages (and mark it read).
+    Open {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Start (or find) the direct conversation with someone.
+    New {
+        /// Their username.
+        username: String,
+    },
+    /// Create a group.
+    Group {
+        /// Its title.
+        title: String,
+        /// Usernames of the members.
+        #[arg(required = true)]
+        members: Vec<String>,
+    },
+    /// Send a message; it is queued when offline and goes out later.
+    Send {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// The text.
+        text: String,
+    },
+    /// Stay connected and print every event until interrupted.
+    Watch,
+    /// Search all stored messages (works offline).
+    Search {
+        /// Words to find (prefixes match).
+        query: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Who is signed in, whether the server answers, and what waits to go out.
+    Status,
+    /// Catch up and send the outbox now, then exit.
+    Sync,
+    /// Put a failed message back in the outbox.
+    Retry {
+        /// The message id (as shown by `open`).
+        message: Uuid,
+    },
+    /// Delete a message that never went out.
+    Discard {
+        /// The message id (as shown by `open`).
+        message: Uuid,
+    },
+}
+
+/// How long a one-shot command waits for the server before leaving work queued.
+const ONLINE_WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn options(cli: &Cli, server: &str) -> Result<ClientOptions> {
+    let dir = match &cli.data_dir {
+        Some(dir) => dir.clone(),
+        None => ClientOptions::default_data_dir().context("no data directory; pass --data-dir")?,
+    };
+    Ok(ClientOptions::new(server, dir))
+}
+
+fn tokens() -> Result<Arc<KeyringTokens>> {
+    Ok(Arc::new(KeyringTokens::new()?))
+}
+
+fn password(from_stdin: bool) -> Result<String> {
+    if let Ok(password) = std::env::var("FERRY_PASSWORD") {
+        return Ok(password);
+    }
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok(rpassword::prompt_password("Password: ")?)
+}
+
+async fn signed_in(cli: &Cli) -> Result<Client> {
+    match Client::resume(options(cli, "")?, tokens()?)? {
+        Some(client) => Ok(client),
+        None => bail!("not signed in; run `ferry login <username>` (or `ferry register`)"),
+    }
+}
+
+/// Finds a conversation by id, name, or the other person's username; syncs once if the
+/// store does not know it yet.
+async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
+    for attempt in 0..2 {
+        if let Ok(id) = chat.parse::<Uuid>() {
+            return Ok(id);
+        }
+        let wanted = chat.trim().to_lowercase();
+        if wanted.is_empty() {
+            bail!("say which chat (a name, a username or an id; see `ferry chats`)");
+        }
+        let me = client.me().id;
+        let found: Vec<Uuid> = client
+            .conversations(10_000)?
+            .into_iter()
+            .filter(|c| {
+                c.name.to_lowercase() == wanted
+                    // An id prefix must be long enough not to match by accident.
+                    || (wanted.len() >= 8 && c.id.to_string().starts_with(&wanted))
+                    || (c.kind == ferry_proto::ConversationKind::Direct
+                        && c.members
+                            .iter()
+                            .any(|m| m.user.id != me && m.user.username == wanted))
+            })
+            .map(|c| c.id)
+            .collect();
+        match found[..] {
+            [id] => return Ok(id),
+            [] if attempt == 0 => {
+                // Maybe it is new: learn about it from the server (if it answers).
+                let _ = tokio::time::timeout(ONLINE_WAIT, client.sync_now()).await;
+            }
+            [] => break,
+            _ => bail!("more than one chat matches {chat:?}; use its id (see `ferry chats`)"),
+        }
+    }
+    bail!("no chat matches {chat:?} (see `ferry chats`, or start one with `ferry new`)")
+}
+
+/// Tries to catch up and send the outbox; offline is not an error for one-shot commands.
+async fn try_sync(client: &Client) -> Result<Option<usize>> {
+    match tokio::time::timeout(ONLINE_WAIT, client.sync_now()).await {
+        Ok(Ok(sent)) => Ok(Some(sent)),
+        Ok(Err(ClientError::SignedOut)) => bail!("the session has ended; sign in again"),
+        Ok(Err(ClientError::Api(e))) if e.is_transient() => Ok(None),
+        Ok(Err(ClientError::Offline(_))) | Err(_) => Ok(None),
+        Ok(Err(e)) => Err(e.into()),
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Register {
+            username,
+            server,
+            display_name,
+            password_stdin,
+        } => {
+            let password = password(*password_stdin)?;
+            let display = display_name.clone().unwrap_or_else(|| username.clone());
+            let client = Client::register(
+                options(&cli, server)?,
+                tokens()?,
+                username,
+                &password,
+                &display,
+            )
+            .await?;
+            print::signed_in(&cli, client.me(), server);
+        }
+        Command::Login {
+            username,
+            server,
+            password_stdin,
+        } => {
+            let password = password(*password_stdin)?;
+            let client =
+                Client::login(options(&cli, server)?, tokens()?, username, &password).await?;
+            let _ = try_sync(&client).await?;
+            print::signed_in(&cli, client.me(), server);
+        }
+        Command::Logout => {
+            let client = signed_in(&cli).await?;
+            match client.sign_out().await {
+                Ok(()) => print::done(&cli, "signed out"),
+                // Signed out here all the same; only the server's copy of the session lives
+                // on until its refresh token expires.
+                Err(e) => {
+                    eprintln!(
+                        "ferry: the server could not be told ({e}); its session ends when the refresh token expires"
+                    );
+                    print::done(&cli, "signed out on this device");
+                }
+            }
+        }
+        Command::Chats { limit } => {
+            let client = signed_in(&cli).await?;
+            let chats = client.conversations(*limit)?;
+            print::chats(&cli, &chats);
+        }
+        Command::Open { chat, limit } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            // Catch up first so the page and its ticks are current, then mark it read and
+            // tell the server (both best effort: offline, the local copy is shown).
+            let _ = try_sync(&client).await?;
+            let messages = client.messages(id, None, *limit)?;
+            client.mark_read(id)?;
+            let _ = try_sync(&client).await?;
+            print::messages(&cli, &client, id, &messages)?;
+        }
+        Command::New { username } => {
+            let client = signed_in(&cli).await?;
+            let id = client.open_direct(username).await?;
+            print::chat_created(&cli, &client, id)?;
+        }
+        Command::Group { title, members } => {
+            let client = signed_in(&cli).await?;
+            let mut ids = Vec::new();
+            for name in members {
+                let wanted = name.to_lowercase();
+                let user = client
+                    .find_users(&wanted)
+                    .await?
+                    .into_iter()
+                    .find(|u| u.username == wanted)
+                    .with_context(|| format!("no user named {name:?}"))?;
+                ids.push(user.id);
+            }
+            let id = client.create_group(title, &ids).await?;
+            print::chat_created(&cli, &client, id)?;
+        }
+        Command::Send { chat, text } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            let queued = client.send(id, text)?;
+            let online = try_sync(&client).await?.is_some();
+            let message = client
+                .store()
+                .message(client.me().id, queued.id)?
+                .unwrap_or(queued);
+            if message.status == MessageStatus::Failed {
+                bail!("not sent: {}", message.error.unwrap_or_default());
+            }
+            print::sent(&cli, &message, online, client.outbox_len()?);
+        }
+        Command::Watch => watch(&cli).await?,
+        Command::Search { query, limit } => {
+            let client = signed_in(&cli).await?;
+            let hits = client.search(query, *limit)?;
+            print::hits(&cli, &client, &hits);
+        }
+        Command::Status => {
+            let client = signed_in(&cli).await?;
+            let reachable =
+                tokio::time::timeout(Duration::from_secs(5), client.check_server()).await;
+            let server = match reachable {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 5 s".to_owned()),
+            };
+            print::status(&cli, &client, server, client.outbox_len()?);
+        }
+        Command::Sync => {
+            let client = signed_in(&cli).await?;
+            match try_sync(&client).await? {
+                Some(sent) => print::synced(&cli, sent, client.outbox_len()?),
+                None => bail!(
+                    "the server cannot be reached; {} message(s) wait in the outbox",
+                    client.outbox_len()?
+                ),
+            }
+        }
+        Command::Retry { message } => {
+            let client = signed_in(&cli).await?;
+            client.retry(*message)?;
+            let _ = try_sync(&client).await?;
+            print::done(&cli, "queued again");
+        }
+        Command::Discard { message } => {
+            let client = signed_in(&cli).await?;
+            client.discard(*message)?;
+            print::done(&cli, "discarded");
+        }
+    }
+    Ok(())
+}
+
+/// Runs the engine and prints events until Ctrl-C or the session ends.
+async fn watch(cli: &Cli) -> Result<()> {
+    let client = signed_in(cli).await?;
+    let mut events = client.events();
+    client.start();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            event = events.recv() => match event {
+                Ok(event) => {
+                    print::event(cli, &client, &event)?;
+                    if matches!(event, Event::Connection { state: ConnectionState::SignedOut }) {
+                        client.stop().await;
+                        bail!("the session has ended; sign in again");
+                    }
+                }
+                // Fell behind: the store is still right; say so and go on.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("ferry: skipped {n} events (the store is up to date)");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    client.stop().await;
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Output of the `ferry` commands: short lines for people, or JSON for scripts
+//! (`--json`). Message bodies are printed as they are, never interpreted.
+
+use anyhow::Result;
+use ferry_client::store::{HIGHLIGHT_END, HIGHLIGHT_START};
+use ferry_client::{Client, ConversationSummary, Event, LocalMessage, MessageStatus, SearchHit};
+use ferry_proto::User;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Cli;
+
+fn emit(value: serde_json::Value) {
+    println!("{value}");
+}
+
+fn name_of(client: &Client, conversation: Uuid, user: Uuid) -> String {
+    if user == client.me().id {
+        return "you".to_owned();
+    }
+    client
+        .conversation(conversation)
+        .ok()
+        .flatten()
+        .and_then(|c| c.members.into_iter().find(|m| m.user.id == user))
+        .map_or_else(|| user.to_string(), |m| m.user.display_name)
+}
+
+/// A contact's display name, from any conversation shared with them.
+fn contact_name(client: &Client, user: Uuid) -> String {
+    client
+        .conversations(10_000)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c.members)
+        .find(|m| m.user.id == user)
+        .map_or_else(|| user.to_string(), |m| m.user.display_name)
+}
+
+fn connection_text(state: &ferry_client::ConnectionState) -> String {
+    use ferry_client::ConnectionState::*;
+    match state {
+        Online => "online".into(),
+        Connecting => "connecting".into(),
+        SignedOut => "signed out".into(),
+        Offline {
+            reason: Some(reason),
+            ..
+        } => format!("offline ({reason})"),
+        Offline { reason: None, .. } => "offline".into(),
+    }
+}
+
+fn chat_name(client: &Client, conversation: Uuid) -> String {
+    client
+        .conversation(conversation)
+        .ok()
+        .flatten()
+        .map_or_else(|| conversation.to_string(), |c| c.name)
+}
+
+fn status_mark(status: MessageStatus) -> &'static str {
+    match status {
+        MessageStatus::Pending => "pending",
+        MessageStatus::Sent => "sent",
+        MessageStatus::Delivered => "delivered",
+        MessageStatus::Read => "read",
+        MessageStatus::Failed => "FAILED",
+    }
+}
+
+pub fn signed_in(cli: &Cli, user: &User, server: &str) {
+    if cli.json {
+        emit(json!({"user": user, "server": server}));
+    } else {
+        println!(
+            "signed in as {} ({}) on {server}",
+            user.username, user.display_name
+        );
+    }
+}
+
+pub fn done(cli: &Cli, what: &str) {
+    if cli.json {
+        emit(json!({"ok": true, "result": what}));
+    } else {
+        println!("{what}");
+    }
+}
+
+pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
+    for c in chats {
+        if cli.json {
+            emit(json!(c));
+            continue;
+        }
+        let unread = if c.unread_count > 0 {
+            format!(" [{} unread]", c.unread_count)
+        } else {
+            String::new()
+        };
+        let preview = match (&c.last_message, c.typing.is_empty()) {
+            (_, false) => "typing…".to_owned(),
+            (Some(m), true) => {
+                let who = if m.mine { "you: " } else { "" };
+                let state = if m.mine {
+                    format!(" ({})", status_mark(m.status))
+                } else {
+                    String::new()
+                };
+                format!("{who}{}{state}", m.body.lines().next().unwrap_or_default())
+            }
+            (None, true) => "no messages yet".to_owned(),
+        };
+        let left = if c.left { " (left)" } else { "" };
+        println!("{}{left}{unread}  {preview}", c.name);
+    }
+    if chats.is_empty() && !cli.json {
+        println!("no chats yet; start one with `ferry new <username>`");
+    }
+}
+
+pub fn messages(
+    cli: &Cli,
+    client: &Client,
+    conversation: Uuid,
+    messages: &[LocalMessage],
+) -> Result<()> {
+    for m in messages {
+        if cli.json {
+            emit(json!(m));
+            continue;
+        }
+        let seq = m.seq.map_or_else(|| "…".to_owned(), |s| s.to_string());
+        let who = name_of(client, conversation, m.sender_id);
+        let mark = if m.mine {
+            format!("  [{}]", status_mark(m.status))
+        } else {
+            String::new()
+        };
+        let error = m
+            .error
+            .as_deref()
+            .map(|e| format!(" ({e}; id {})", m.id))
+            .unwrap_or_default();
+        println!("#{seq} {} {who}: {}{mark}{error}", m.created_at, m.body);
+    }
+    Ok(())
+}
+
+pub fn chat_created(cli: &Cli, client: &Client, id: Uuid) -> Result<()> {
+    let name = chat_name(client, id);
+    if cli.json {
+        emit(json!({"id": id, "name": name}));
+    } else {
+        println!("{name}  (id {id})");
+    }
+    Ok(())
+}
+
+pub fn sent(cli: &Cli, message: &LocalMessage, online: bool, waiting: usize) {
+    if cli.json {
+        emit(json!({"message": message, "online": online, "outbox": waiting}));
+    } else if message.status == MessageStatus::Pending {
+        println!("queued; it goes out when the server is reachable ({waiting} waiting)");
+    } else {
+        println!("sent (#{})", message.seq.unwrap_or_default());
+    }
+}
+
+pub fn hits(cli: &Cli, client: &Client, hits: &[SearchHit]) {
+    for h in hits {
+        if cli.json {
+            emit(json!(h));
+            continue;
+        }
+        let snippet: String = h
+            .snippet
+            .chars()
+            .map(|c| match c {
+                HIGHLIGHT_START => '[',
+                HIGHLIGHT_END => ']',
+                c => c,
+            })
+            .collect();
+        println!(
+            "{}  #{}  {snippet}",
+            chat_name(client, h.conversation_id),
+            h.seq.unwrap_or_default()
+        );
+    }
+}
+
+pub fn status(cli: &Cli, client: &Client, server: Result<(), String>, waiting: usize) {
+    let me = client.me();
+    if cli.json {
+        emit(json!({
+            "user": me,
+            "online": server.is_ok(),
+            "error": server.as_ref().err(),
+            "outbox": waiting,
+        }));
+        return;
+    }
+    println!("signed in as {} ({})", me.username, me.display_name);
+    match server {
+        Ok(()) => println!("server: reachable"),
+        Err(e) => println!("server: not reachable ({e})"),
+    }
+    println!("outbox: {waiting} message(s) waiting");
+}
+
+pub fn synced(cli: &Cli, sent: usize, waiting: usize) {
+    if cli.json {
+        emit(json!({"sent": sent, "outbox": waiting}));
+    } else {
+        println!("synced; sent {sent}, {waiting} still waiting");
+    }
+}
+
+pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
+    if cli.json {
+        emit(serde_json::to_value(event)?);
+        return Ok(());
+    }
+    match event {
+        Event::Message { message } if !message.mine && message.status != MessageStatus::Pending => {
+            let who = name_of(client, message.conversation_id, message.sender_id);
+            println!(
+                "[{}] {who}: {}",
+                chat_name(client, message.conversation_id),
+                message.body
+            );
+        }
+        Event::Message { message } if message.mine => {
+            println!(
+                "[{}] your message is {}",
+                chat_name(client, message.conversation_id),
+                status_mark(message.status)
+            );
+        }
+        Event::Typing {
+            conversation_id,
+            user_id,
+            typing: true,
+        } => {
+            println!(
+                "[{}] {} is typing…",
+                chat_name(client, *conversation_id),
+                name_of(client, *conversation_id, *user_id)
+            );
+        }
+        Event::Presence { presence } => {
+            let state = if presence.online { "online" } else { "offline" };
+            println!("{} is {state}", contact_name(client, presence.user_id));
+        }
+        Event::Connection { state } => println!("connection: {}", connection_text(state)),
+        _ => {}
+    }
+    Ok(())
+}

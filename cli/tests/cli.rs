@@ -1,0 +1,345 @@
+//! The `ferry` binary as a person uses it from the README: two terminals (two data
+//! directories) chatting through one server, offline queueing, search, sign-out, and
+//! clear errors. Tokens go to the real OS keyring (the test script provides a Secret
+//! Service session on Linux).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use ferry_server::Config;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpListener;
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+struct Server {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ferry_server::StartError>>,
+}
+
+async fn server(dir: &Path, addr: &str) -> (Server, SocketAddr) {
+    let mut config = Config::defaults();
+    config.database_url = Some(format!("sqlite://{}", dir.join("server.db").display()));
+    config.data_dir = dir.join("data");
+    config.jwt_secret = Some("ferry-cli-test-secret-0123456789abcdef".into());
+    config.auth_rate_per_ip_per_min = 1_000_000;
+    let listener = TcpListener::bind(addr).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(ferry_server::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    (
+        Server {
+            stop: Some(stop),
+            task,
+        },
+        addr,
+    )
+}
+
+impl Server {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        within("server stop", &mut self.task)
+            .await
+            .expect("join")
+            .expect("clean");
+    }
+}
+
+/// One terminal: `ferry` with its own data directory.
+struct Terminal {
+    dir: PathBuf,
+    server: String,
+}
+
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Terminal {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        command
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(args)
+            .env("FERRY_SERVER", &self.server)
+            .env_remove("FERRY_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self.command(args).spawn().expect("spawn ferry");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .expect("write stdin");
+        drop(stdin);
+        let out = within(&format!("ferry {args:?}"), child.wait_with_output())
+            .await
+            .expect("run");
+        Output {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_input(args, "").await
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(
+            out.ok,
+            "ferry {args:?} failed: {}{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    async fn json(&self, args: &[&str]) -> Vec<Value> {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        self.ok(&full)
+            .await
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    fn watch(&self) -> (Child, Lines<BufReader<ChildStdout>>) {
+        let mut child = self
+            .command(&["--json", "watch"])
+            .spawn()
+            .expect("spawn watch");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        (child, lines)
+    }
+}
+
+/// Reads `watch --json` lines until one matches.
+async fn next_matching(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    what: &str,
+    pick: impl Fn(&Value) -> bool,
+) -> Value {
+    within(what, async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read")
+                .unwrap_or_else(|| panic!("watch ended before {what}"));
+            let event: Value = serde_json::from_str(&line).expect("JSON event");
+            if pick(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+}
+
+fn message_with(body: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| e["type"] == "message" && e["message"]["body"] == body && e["message"]["mine"] == false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_terminals_chat() {
+    let server_dir = tempfile::tempdir().expect("dir");
+    let (srv, addr) = server(server_dir.path(), "127.0.0.1:0").await;
+    let url = format!("http://{addr}");
+    let homes = tempfile::tempdir().expect("dir");
+    let alice = Terminal {
+        dir: homes.path().join("alice"),
+        server: url.clone(),
+    };
+    let bob = Terminal {
+        dir: homes.path().join("bob"),
+        server: url.clone(),
+    };
+
+    let signed = alice
+        .run_with_input(
+            &[
+                "register",
+                "alice",
+                "--display-name",
+                "Alice A",
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+        )
+        .await;
+    assert!(signed.ok, "register: {}", signed.stderr);
+    assert!(
+        signed.stdout.contains("signed in as alice"),
+        "{}",
+        signed.stdout
+    );
+    let signed = bob
+        .run_with_input(
+            &[
+                "register",
+                "bob",
+                "--display-name",
+                "Bob B",
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+        )
+        .await;
+    assert!(signed.ok, "register: {}", signed.stderr);
+    let taken = bob
+        .run_with_input(
+            &["register", "bob", "--password-stdin"],
+            "another password\n",
+        )
+        .await;
+    assert!(
+        !taken.ok && taken.stderr.contains("taken"),
+        "{}",
+        taken.stderr
+    );
+
+    let (mut watch, mut events) = bob.watch();
+    next_matching(&mut events, "bob online", |e| {
+        e["type"] == "connection" && e["state"]["state"] == "online"
+    })
+    .await;
+
+    let created = alice.ok(&["new", "bob"]).await;
+    assert!(created.contains("Bob B"), "{created}");
+    assert!(
+        alice
+            .ok(&["send", "bob", "hi bob"])
+            .await
+            .contains("sent (#1)")
+    );
+    next_matching(
+        &mut events,
+        "bob sees the message live",
+        message_with("hi bob"),
+    )
+    .await;
+
+    bob.ok(&["send", "alice", "hello back"]).await;
+    let history = alice.json(&["open", "bob"]).await;
+    let lines: Vec<(i64, &str)> = history
+        .iter()
+        .map(|m| {
+            (
+                m["seq"].as_i64().expect("seq"),
+                m["body"].as_str().expect("body"),
+            )
+        })
+        .collect();
+    assert_eq!(lines, [(1, "hi bob"), (2, "hello back")]);
+
+    // The server goes away: sending still works, and queues.
+    srv.stop().await;
+    let queued = alice.ok(&["send", "bob", "written offline"]).await;
+    assert!(queued.contains("queued"), "{queued}");
+    let status = alice.json(&["status"]).await;
+    assert_eq!(
+        (status[0]["online"].as_bool(), status[0]["outbox"].as_u64()),
+        (Some(false), Some(1))
+    );
+    assert!(
+        alice
+            .ok(&["chats"])
+            .await
+            .contains("written offline (pending)"),
+        "offline reads come from the store"
+    );
+    let offline_sync = alice.run(&["sync"]).await;
+    assert!(
+        !offline_sync.ok && offline_sync.stderr.contains("wait in the outbox"),
+        "{}",
+        offline_sync.stderr
+    );
+
+    // Back on the same address: one sync delivers it, and Bob's watch sees it.
+    let (srv, _) = server(server_dir.path(), &addr.to_string()).await;
+    assert!(alice.ok(&["sync"]).await.contains("sent 1"));
+    next_matching(
+        &mut events,
+        "the queued message arrives",
+        message_with("written offline"),
+    )
+    .await;
+
+    let found = bob.ok(&["search", "writ offl"]).await;
+    assert!(found.contains("[written] [offline]"), "{found}");
+
+    // Clear errors, non-zero exits.
+    let empty = alice.run(&["send", "bob", "   "]).await;
+    assert!(
+        !empty.ok && empty.stderr.contains("empty"),
+        "{}",
+        empty.stderr
+    );
+    let nobody = alice.run(&["open", "nobody"]).await;
+    assert!(
+        !nobody.ok && nobody.stderr.contains("no chat matches"),
+        "{}",
+        nobody.stderr
+    );
+
+    alice.ok(&["logout"]).await;
+    let after = alice.run(&["chats"]).await;
+    assert!(
+        !after.ok && after.stderr.contains("not signed in"),
+        "{}",
+        after.stderr
+    );
+    let wrong = alice
+        .run_with_input(
+            &["login", "alice", "--password-stdin"],
+            "not the password\n",
+        )
+        .await;
+    assert!(
+        !wrong.ok && wrong.stderr.contains("wrong username or password"),
+        "{}",
+        wrong.stderr
+    );
+    let back = alice
+        .run_with_input(
+            &["login", "alice", "--password-stdin"],
+            "correct horse battery\n",
+        )
+        .await;
+    assert!(back.ok, "{}", back.stderr);
+    assert!(
+        alice.ok(&["chats"]).await.contains("Bob B"),
+        "history survives sign-out"
+    );
+
+    watch.start_kill().expect("stop watch");
+    let _ = watch.wait().await;
+    srv.stop().await;
+}

@@ -1,0 +1,77 @@
+//! [`Event`]: what the core tells a UI, always after the store changed, so that a UI that
+//! re-reads the store on each event is always current.
+
+use ferry_proto::{Presence, Timestamp};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::store::LocalMessage;
+
+/// The state of the link to the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Not connected; the next attempt is at `retry_at`.
+    Offline {
+        /// When the next attempt starts.
+        retry_at: Option<Timestamp>,
+        /// Why the last attempt failed, for people.
+        reason: Option<String>,
+    },
+    /// Connecting and catching up.
+    Connecting,
+    /// Connected and caught up; live.
+    Online,
+    /// The session ended (signed out here or elsewhere); sign in again.
+    SignedOut,
+}
+
+/// A change the UI may want to show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A message was added or changed (sent, delivered, read, failed…).
+    Message {
+        /// As stored now.
+        message: LocalMessage,
+    },
+    /// A conversation's summary changed (new messages in bulk, members, unread count).
+    Conversation {
+        /// Which.
+        conversation_id: Uuid,
+    },
+    /// A member's watermarks moved.
+    Receipt {
+        /// Where.
+        conversation_id: Uuid,
+        /// Whose.
+        user_id: Uuid,
+        /// Read up to.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        read_seq: i64,
+        /// Stored up to.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        delivered_seq: i64,
+    },
+    /// Someone started or stopped typing.
+    Typing {
+        /// Where.
+        conversation_id: Uuid,
+        /// Who.
+        user_id: Uuid,
+        /// Started or stopped.
+        typing: bool,
+    },
+    /// A contact came online or went offline.
+    Presence {
+        /// Who and since when.
+        presence: Presence,
+    },
+    /// The connection state changed.
+    Connection {
+        /// The new state.
+        state: ConnectionState,
+    },
+}

@@ -1,0 +1,731 @@
+//! Ferry's local-first core, shared by the desktop app and the `ferry` CLI.
+//!
+//! A [`Client`] is one signed-in account on this device. Everything it shows comes from
+//! its SQLite [`store`]; [`Client::send`] writes the message and its outbox entry in one
+//! transaction and returns at once, online or not. [`Client::start`] runs the sync engine
+//! (`engine`), which keeps the store in step with the server and sends the outbox in
+//! compose order, exactly once. Every change is announced on [`Client::events`] after it
+//! is stored. Tokens live in a [`TokenStore`] (the OS keyring), never in the database.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ferry_client::ClientError> {
+//! use std::sync::Arc;
+//! use ferry_client::{Client, ClientOptions, tokens::KeyringTokens};
+//!
+//! let options = ClientOptions::new("http://127.0.0.1:8080", "/tmp/ferry-demo");
+//! let tokens = Arc::new(KeyringTokens::new()?);
+//! let client = Client::login(options, tokens, "alice", "correct horse battery").await?;
+//! client.start();
+//! let chat = client.open_direct("bob").await?;
+//! client.send(chat, "hello")?; // stored and queued; goes out when online
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod backoff;
+mod engine;
+pub mod events;
+pub mod session;
+pub mod store;
+pub mod tokens;
+pub mod typing;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ferry_proto::{BodyError, ClientFrame, ErrorCode, Presence, Timestamp, User, validate_body};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use crate::api::{Api, ApiError};
+pub use crate::events::{ConnectionState, Event};
+use crate::session::{Session, SessionError};
+pub use crate::store::{
+    AccountRecord, ConversationSummary, LocalMessage, LocalStore, MemberView, MessageStatus,
+    SearchHit, StoreError,
+};
+use crate::tokens::{Credentials, TokenError, TokenStore};
+use crate::typing::Typing;
+
+/// A failure of a client operation, with a stable [`code`](ClientError::code) for UIs.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server refused or could not be reached.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The local database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The credential store failed.
+    #[error(transparent)]
+    Tokens(#[from] TokenError),
+    /// Not signed in (or the session ended).
+    #[error("not signed in")]
+    SignedOut,
+    /// Bad input, said for people.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such conversation, message or user here.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The server could not be reached for an operation that needs it.
+    #[error("offline: {0}")]
+    Offline(String),
+    /// A file system operation on the data directory failed.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// A stable code for programs (and UIs): the protocol's codes plus local ones.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Api(ApiError::Server { code, .. }) => match code {
+                ErrorCode::InvalidRequest => "invalid_request",
+                ErrorCode::Unauthorized => "unauthorized",
+                ErrorCode::InvalidCredentials => "invalid_credentials",
+                ErrorCode::Forbidden => "forbidden",
+                ErrorCode::NotFound => "not_found",
+                ErrorCode::Conflict => "conflict",
+                ErrorCode::UsernameTaken => "username_taken",
+                ErrorCode::TooLarge => "too_large",
+                ErrorCode::RateLimited => "rate_limited",
+                ErrorCode::Unavailable => "unavailable",
+                ErrorCode::Internal => "internal",
+            },
+            Self::Api(ApiError::Network(_)) | Self::Offline(_) => "offline",
+            Self::Api(ApiError::Protocol(_)) => "protocol",
+            Self::Store(_) | Self::Io(_) => "local_storage",
+            Self::Tokens(_) => "keyring",
+            Self::SignedOut => "signed_out",
+            Self::Invalid(_) => "invalid_request",
+            Self::NotFound(_) => "not_found",
+        }
+    }
+}
+
+impl From<SessionError> for ClientError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::SignedOut => Self::SignedOut,
+            SessionError::Api(e) => Self::Api(e),
+            SessionError::Tokens(e) => Self::Tokens(e),
+        }
+    }
+}
+
+impl From<engine::End> for ClientError {
+    fn from(e: engine::End) -> Self {
+        match e {
+            engine::End::SignedOut => Self::SignedOut,
+            engine::End::Stop => Self::Offline("stopped".into()),
+            engine::End::Reconnect(_, reason) => Self::Offline(reason),
+        }
+    }
+}
+
+/// Where and how a client runs.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The server, `http(s)://host:port`.
+    pub server_url: String,
+    /// Where account databases live (one subdirectory per account).
+    pub data_dir: PathBuf,
+    /// A name for this device's session.
+    pub device_name: Option<String>,
+    /// First reconnect delay.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+}
+
+impl ClientOptions {
+    /// Options with the usual reconnect delays (0.5 s doubling up to 30 s).
+    pub fn new(server_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            server_url: with_scheme(server_url.into().trim().trim_end_matches('/')),
+            data_dir: data_dir.into(),
+            device_name: None,
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(30),
+        }
+    }
+
+    /// The OS's data directory for Ferry (e.g. `~/.local/share/ferry` on Linux).
+    pub fn default_data_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "ferry").map(|d| d.data_dir().to_path_buf())
+    }
+}
+
+/// `host:port` means `http://host:port`; an address with a scheme is kept as it is.
+fn with_scheme(url: &str) -> String {
+    if url.is_empty() || url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("http://{url}")
+    }
+}
+
+/// What the client and its engine task share.
+pub(crate) struct Shared {
+    pub(crate) store: LocalStore,
+    pub(crate) api: Api,
+    pub(crate) session: Session,
+    pub(crate) me: User,
+    pub(crate) server_url: String,
+    pub(crate) options: ClientOptions,
+    events: broadcast::Sender<Event>,
+    state: watch::Sender<ConnectionState>,
+    /// Outbox or outgoing frames changed: the engine should look.
+    pub(crate) wake: Notify,
+    /// Skip the reconnect wait (the user asked, or the network came back).
+    pub(crate) reconnect_now: Notify,
+    outgoing: Mutex<Vec<ClientFrame>>,
+    typing: Mutex<Typing>,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: Event) {
+        // No subscriber is fine: the store holds the truth.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn emit_message(&self, id: Uuid) {
+        match self.store.message(self.me.id, id) {
+            Ok(Some(message)) => self.emit(Event::Message { message }),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "local database failed"),
+        }
+    }
+
+    pub(crate) fn set_state(&self, state: ConnectionState) {
+        let changed = self.state.send_if_modified(|s| {
+            let changed = *s != state;
+            *s = state.clone();
+            changed
+        });
+        if changed {
+            self.emit(Event::Connection { state });
+        }
+    }
+
+    pub(crate) fn typing(&self) -> MutexGuard<'_, Typing> {
+        self.typing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn queue(&self, frame: ClientFrame) {
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(frame);
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn take_outgoing(&self) -> Vec<ClientFrame> {
+        std::mem::take(&mut *self.outgoing.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// One signed-in account on this device.
+pub struct Client {
+    shared: Arc<Shared>,
+    engine: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+}
+
+/// The file in the data directory that names the account to resume.
+const CURRENT: &str = "current-account";
+
+fn account_key(server_url: &str, user: Uuid) -> String {
+    format!("{server_url}#{user}")
+}
+
+/// A directory name for an account: readable, and unique per server and user.
+fn account_dir_name(server_url: &str, user: Uuid) -> String {
+    let host: String = server_url
+        .split("://")
+        .last()
+        .unwrap_or(server_url)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{host}-{user}")
+}
+
+impl Client {
+    /// Creates an account on the server and signs this device in.
+    pub async fn register(
+        options: ClientOptions,
+        tokens: Arc<dyn TokenStore>,
+        username: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<Self, ClientError> {
+        let api = Api::new(&options.server_url)?;
+        let issued = api.register(username, password, display_name).await?;
+        Self::signed_in(options, tokens, api, issued)
+    }
+
+    /// Signs this device in to an existing account.
+    pub async fn login(
+        options: ClientOptions,
+        tokens: Arc<dyn TokenStore>,
+        username: &str,
+        password: &str,
+    ) -> Result<Self, ClientError> {
+        let api = Api::new(&options.server_url)?;
+        let issued = api
+            .login(username, password, options.device_name.as_deref())
+            .await?;
+        Self::signed_in(options, tokens, api, issued)
+    }
+
+    fn signed_in(
+        options: ClientOptions,
+        tokens: Arc<dyn TokenStore>,
+        api: Api,
+        issued: ferry_proto::Tokens,
+    ) -> Result<Self, ClientError> {
+        let user = issued.user.clone();
+        tokens.save(
+            &account_key(&options.server_url, user.id),
+            &Credentials::from(&issued),
+        )?;
+        let dir_name = account_dir_name(&options.server_url, user.id);
+        std::fs::create_dir_all(options.data_dir.join(&dir_name))?;
+        std::fs::write(options.data_dir.join(CURRENT), &dir_name)?;
+        let dir = options.data_dir.join(&dir_name);
+        let store = LocalStore::open(&dir.join("ferry.db"))?;
+        Self::open(options, tokens, api, dir, store, user)?.ok_or(ClientError::SignedOut)
+    }
+
+    /// Resumes the account last signed in under `options.data_dir`, silently. `None` when
+    /// there is none or its credentials are gone (signed out).
+    pub fn resume(
+        options: ClientOptions,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Option<Self>, ClientError> {
+        let dir_name = match std::fs::read_to_string(options.data_dir.join(CURRENT)) {
+            Ok(name) => name.trim().to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let store_path = options.data_dir.join(&dir_name).join("ferry.db");
+        if !store_path.exists() {
+            return Ok(None);
+        }
+        let store = LocalStore::open(&store_path)?;
+        let Some(account) = store.account()? else {
+            return Ok(None);
+        };
+        let options = ClientOptions {
+            server_url: account.server_url.clone(),
+            ..options
+        };
+        let api = Api::new(&options.server_url)?;
+        let dir = options.data_dir.join(&dir_name);
+        Self::open(options, tokens, api, dir, store, account.user)
+    }
+
+    fn open(
+        options: ClientOptions,
+        tokens: Arc<dyn TokenStore>,
+        api: Api,
+        dir: PathBuf,
+        store: LocalStore,
+        user: User,
+    ) -> Result<Option<Self>, ClientError> {
+        let key = account_key(&options.server_url, user.id);
+        let Some(credentials) = tokens.load(&key)? else {
+            return Ok(None);
+        };
+        store.set_account(&AccountRecord {
+            server_url: options.server_url.clone(),
+            user: user.clone(),
+        })?;
+        let session = Session::new(
+            api.clone(),
+            tokens,
+            key,
+            dir.join("refresh.lock"),
+            credentials,
+        );
+        let (events, _) = broadcast::channel(4096);
+        let (state, _) = watch::channel(ConnectionState::Offline {
+            retry_at: None,
+            reason: None,
+        });
+        let shared = Shared {
+            store,
+            api,
+            session,
+            me: user,
+            server_url: options.server_url.clone(),
+            options,
+            events,
+            state,
+            wake: Notify::new(),
+            reconnect_now: Notify::new(),
+            outgoing: Mutex::new(Vec::new()),
+            typing: Mutex::new(Typing::default()),
+        };
+        Ok(Some(Self {
+            shared: Arc::new(shared),
+            engine: Mutex::new(None),
+        }))
+    }
+
+    /// Who is signed in.
+    pub fn me(&self) -> &User {
+        &self.shared.me
+    }
+
+    /// The device's store (for reads beyond the helpers here).
+    pub fn store(&self) -> &LocalStore {
+        &self.shared.store
+    }
+
+    /// Starts the sync engine (idempotent). It runs until [`Client::stop`] or sign-out.
+    pub fn start(&self) {
+        let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if engine.as_ref().is_some_and(|(_, task)| !task.is_finished()) {
+            return;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(engine::run(self.shared.clone(), stopped));
+        *engine = Some((stop, task));
+    }
+
+    /// Stops the sync engine and waits for it (the socket is closed cleanly).
+    pub async fn stop(&self) {
+        let running = self.engine.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((stop, task)) = running {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+    }
+
+    /// Skips the current reconnect wait.
+    pub fn reconnect_now(&self) {
+        self.shared.reconnect_now.notify_one();
+    }
+
+    /// Every change, after it is stored. Slow subscribers miss events (and should re-read
+    /// the store), they never slow the engine.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// The connection state now, and its changes.
+    pub fn connection(&self) -> watch::Receiver<ConnectionState> {
+        self.shared.state.subscribe()
+    }
+
+    /// Writes a message and queues it; returns at once, online or not.
+    pub fn send(&self, conversation: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
+        match validate_body(body, ferry_proto::MAX_BODY_CHARS) {
+            Ok(()) => {}
+            Err(BodyError::Blank) => {
+                return Err(ClientError::Invalid("the message is empty".into()));
+            }
+            Err(BodyError::TooLong) => {
+                return Err(ClientError::Invalid("the message is too long".into()));
+            }
+        }
+        if !self.shared.store.has_conversation(conversation)? {
+            return Err(ClientError::NotFound("conversation"));
+        }
+        let message = self.shared.store.compose(
+            self.me().id,
+            Uuid::now_v7(),
+            conversation,
+            body,
+            Timestamp::now(),
+        )?;
+        self.stop_typing(conversation);
+        self.shared.emit(Event::Message {
+            message: message.clone(),
+        });
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
+        self.shared.wake.notify_one();
+        Ok(message)
+    }
+
+    /// Puts a failed message back in the outbox.
+    pub fn retry(&self, message: Uuid) -> Result<(), ClientError> {
+        if !self.shared.store.retry(message)? {
+            return Err(ClientError::NotFound("failed message"));
+        }
+        self.shared.emit_message(message);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Deletes a failed message (a pending one may already be on its way).
+    pub fn discard(&self, message: Uuid) -> Result<(), ClientError> {
+        let conversation = self
+            .shared
+            .store
+            .message(self.me().id, message)?
+            .map(|m| m.conversation_id);
+        if !self.shared.store.discard(message)? {
+            return Err(ClientError::NotFound("unsent message"));
+        }
+        if let Some(conversation_id) = conversation {
+            self.shared.emit(Event::Conversation { conversation_id });
+        }
+        Ok(())
+    }
+
+    /// Marks a conversation read up to its newest message (on every device of this user).
+    pub fn mark_read(&self, conversation: Uuid) -> Result<(), ClientError> {
+        if let Some(seq) = self.shared.store.mark_read_locally(conversation)? {
+            self.shared.queue(ClientFrame::Read {
+                conversation_id: conversation,
+                seq,
+            });
+            self.shared.emit(Event::Conversation {
+                conversation_id: conversation,
+            });
+        }
+        Ok(())
+    }
+
+    /// The user is composing in a conversation (or stopped); typing frames follow the
+    /// protocol's 3 s rule. Nothing is sent while offline.
+    pub fn set_typing(&self, conversation: Uuid, composing: bool) {
+        let due =
+            self.shared
+                .typing()
+                .composing(conversation, composing, tokio::time::Instant::now());
+        if let Some(typing) = due
+            && *self.shared.state.borrow() == ConnectionState::Online
+        {
+            self.shared.queue(ClientFrame::Typing {
+                conversation_id: conversation,
+                typing,
+            });
+        }
+    }
+
+    fn stop_typing(&self, conversation: Uuid) {
+        self.set_typing(conversation, false);
+    }
+
+    /// Who is typing in a conversation.
+    pub fn typing_in(&self, conversation: Uuid) -> Vec<Uuid> {
+        self.shared.typing().typing_in(conversation)
+    }
+
+    /// The conversation list, newest activity first, with who is typing in each.
+    pub fn conversations(&self, limit: u32) -> Result<Vec<ConversationSummary>, ClientError> {
+        let mut list = self.shared.store.conversations(self.me().id, limit)?;
+        let typing = self.shared.typing();
+        for c in &mut list {
+            c.typing = typing.typing_in(c.id);
+        }
+        Ok(list)
+    }
+
+    /// One conversation, with who is typing in it.
+    pub fn conversation(&self, id: Uuid) -> Result<Option<ConversationSummary>, ClientError> {
+        let mut found = self.shared.store.conversation(self.me().id, id)?;
+        if let Some(c) = &mut found {
+            c.typing = self.typing_in(id);
+        }
+        Ok(found)
+    }
+
+    /// A page of a conversation, oldest first (see [`LocalStore::messages`]).
+    pub fn messages(
+        &self,
+        conversation: Uuid,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LocalMessage>, ClientError> {
+        Ok(self
+            .shared
+            .store
+            .messages(self.me().id, conversation, before_seq, limit)?)
+    }
+
+    /// Full-text search over every stored message (works offline).
+    pub fn search(&self, text: &str, limit: u32) -> Result<Vec<SearchHit>, ClientError> {
+        Ok(self.shared.store.search(text, limit)?)
+    }
+
+    /// Presence of known contacts, as last heard.
+    pub fn presence(&self) -> Result<Vec<Presence>, ClientError> {
+        Ok(self.shared.store.presence(self.me().id)?)
+    }
+
+    /// Messages waiting to go out.
+    pub fn outbox_len(&self) -> Result<usize, ClientError> {
+        Ok(self.shared.store.outbox_len()?)
+    }
+
+    /// Saves a conversation's draft (empty clears it).
+    pub fn set_draft(&self, conversation: Uuid, body: &str) -> Result<(), ClientError> {
+        Ok(self.shared.store.set_draft(conversation, body)?)
+    }
+
+    /// Turns a conversation's notifications off or on.
+    pub fn set_muted(&self, conversation: Uuid, muted: bool) -> Result<(), ClientError> {
+        self.shared.store.set_muted(conversation, muted)?;
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
+        Ok(())
+    }
+
+    /// Users whose username or display name starts with `prefix` (needs the server).
+    pub async fn find_users(&self, prefix: &str) -> Result<Vec<User>, ClientError> {
+        let api = &self.shared.api;
+        Ok(self
+            .shared
+            .session
+            .call(|t| async move { api.search_users(&t, prefix).await })
+            .await?)
+    }
+
+    /// The direct conversation with `username`, created on the server if needed.
+    pub async fn open_direct(&self, username: &str) -> Result<Uuid, ClientError> {
+        let wanted = username.trim().to_ascii_lowercase();
+        let user = self
+            .find_users(&wanted)
+            .await?
+            .into_iter()
+            .find(|u| u.username == wanted)
+            .ok_or(ClientError::NotFound("user"))?;
+        let api = &self.shared.api;
+        let other = user.id;
+        let conversation = self
+            .shared
+            .session
+            .call(|t| async move { api.direct(&t, other).await })
+            .await?;
+        self.shared
+            .store
+            .apply_conversation(self.me().id, &conversation)?;
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation.id,
+        });
+        Ok(conversation.id)
+    }
+
+    /// Creates a group with these users (by id) and returns its id.
+    pub async fn create_group(&self, title: &str, members: &[Uuid]) -> Result<Uuid, ClientError> {
+        let api = &self.shared.api;
+        let conversation = self
+            .shared
+            .session
+            .call(|t| async move { api.group(&t, title, members).await })
+            .await?;
+        self.shared
+            .store
+            .apply_conversation(self.me().id, &conversation)?;
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation.id,
+        });
+        Ok(conversation.id)
+    }
+
+    /// Adds users to a group (owner only).
+    pub async fn add_members(&self, conversation: Uuid, users: &[Uuid]) -> Result<(), ClientError> {
+        let api = &self.shared.api;
+        let updated = self
+            .shared
+            .session
+            .call(|t| async move { api.add_members(&t, conversation, users).await })
+            .await?;
+        self.shared
+            .store
+            .apply_conversation(self.me().id, &updated)?;
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
+        Ok(())
+    }
+
+    /// Leaves a group (or, as its owner, removes someone).
+    pub async fn remove_member(&self, conversation: Uuid, user: Uuid) -> Result<(), ClientError> {
+        let api = &self.shared.api;
+        let session = &self.shared.session;
+        session
+            .call(|t| async move { api.remove_member(&t, conversation, user).await })
+            .await?;
+        let updated = session
+            .call(|t| async move { api.conversation(&t, conversation).await })
+            .await;
+        match updated {
+            Ok(c) => self.shared.store.apply_conversation(self.me().id, &c)?,
+            // We left: the server no longer shows it to us.
+            Err(SessionError::Api(ApiError::Server {
+                code: ErrorCode::NotFound,
+                ..
+            })) => {
+                self.shared.store.mark_left(conversation)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
+        Ok(())
+    }
+
+    /// Checks that the server answers and accepts this session (one authenticated call).
+    pub async fn check_server(&self) -> Result<(), ClientError> {
+        let api = &self.shared.api;
+        self.shared
+            .session
+            .call(|t| async move { api.me(&t).await })
+            .await?;
+        Ok(())
+    }
+
+    /// Catches up and pushes the outbox over REST, once, without a socket (for scripts:
+    /// `ferry sync`). Returns how many outbox messages went out.
+    pub async fn sync_now(&self) -> Result<usize, ClientError> {
+        let delivered = engine::catch_up(&self.shared).await?;
+        let (api, session) = (&self.shared.api, &self.shared.session);
+        for (conversation, seq) in delivered {
+            session
+                .call(|t| async move { api.delivered(&t, conversation, seq).await })
+                .await?;
+        }
+        for (conversation, seq) in self.shared.store.unsent_reads(self.me().id)? {
+            session
+                .call(|t| async move { api.read(&t, conversation, seq).await })
+                .await?;
+        }
+        Ok(engine::push_outbox_over_rest(&self.shared).await?)
+    }
+
+    /// Signs out: ends the session on the server and forgets the credentials. The local
+    /// history stays on disk; signing in again resumes it.
+    pub async fn sign_out(&self) -> Result<(), ClientError> {
+        self.stop().await;
+        // The credentials are gone here whatever the server says; an error only means the
+        // server could not be told (its session then lasts until the refresh token expires).
+        let told = self.shared.session.sign_out().await;
+        let _ = std::fs::remove_file(self.shared.options.data_dir.join(CURRENT));
+        self.shared.set_state(ConnectionState::SignedOut);
+        Ok(told?)
+    }
+}
+
+/// The account directory under `data_dir` that `resume` would open (for tools and tests).
+pub fn current_account_dir(data_dir: &Path) -> Option<PathBuf> {
+    let name = std::fs::read_to_string(data_dir.join(CURRENT)).ok()?;
+    Some(data_dir.join(name.trim()))
+}

@@ -1,0 +1,441 @@
+//! Conversations, members, users and presence as the device knows them, and the
+//! conversation list the UI shows (sorted by activity, with preview and unread count).
+
+use ferry_proto::{Conversation, ConversationKind, Presence, Role, Timestamp, User};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::messages::{LocalMessage, message_columns, message_from_row};
+use super::{LocalStore, StoreResult, uuid_at};
+
+/// A member as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MemberView {
+    /// Who.
+    pub user: User,
+    /// Owner or member.
+    pub role: Role,
+    /// Read up to.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub read_seq: i64,
+    /// Stored up to.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub delivered_seq: i64,
+    /// Online now (as last heard).
+    pub online: bool,
+}
+
+/// One row of the conversation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConversationSummary {
+    /// Which.
+    pub id: Uuid,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// The group's title, or the other person's name for a direct conversation.
+    pub name: String,
+    /// Everyone in it.
+    pub members: Vec<MemberView>,
+    /// The newest seq known.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub last_seq: i64,
+    /// The newest message, pending ones included (they show last).
+    pub last_message: Option<LocalMessage>,
+    /// Messages from others not yet read on any device of this user.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub unread_count: i64,
+    /// Last activity.
+    pub updated_at: Timestamp,
+    /// This user is no longer a member (history stays readable).
+    pub left: bool,
+    /// Notifications off.
+    pub muted: bool,
+    /// The unsent draft, if any.
+    pub draft: Option<String>,
+    /// Who is typing there now (filled in by the client, which tracks typing in memory).
+    pub typing: Vec<Uuid>,
+}
+
+pub(super) fn upsert_user(tx: &Transaction<'_>, user: &User) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO users (id, username, display_name, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
+         display_name = excluded.display_name",
+        params![
+            user.id.to_string(),
+            user.username,
+            user.display_name,
+            user.created_at.as_millis()
+        ],
+    )?;
+    Ok(())
+}
+
+fn kind_text(kind: ConversationKind) -> &'static str {
+    match kind {
+        ConversationKind::Direct => "direct",
+        ConversationKind::Group => "group",
+    }
+}
+
+fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Member => "member",
+    }
+}
+
+impl LocalStore {
+    /// Applies a conversation from the server (idempotent): its fields, members and users.
+    /// Watermarks only move forward; `me` not among the members marks it as left.
+    pub fn apply_conversation(&self, me: Uuid, c: &Conversation) -> StoreResult<()> {
+        self.write(|tx| apply_conversation(tx, me, c))
+    }
+
+    /// Applies a page of conversations in one transaction.
+    pub fn apply_conversations(&self, me: Uuid, list: &[Conversation]) -> StoreResult<()> {
+        self.write(|tx| list.iter().try_for_each(|c| apply_conversation(tx, me, c)))
+    }
+
+    /// Moves a member's watermarks forward (a `receipt`).
+    pub fn apply_receipt(
+        &self,
+        conversation: Uuid,
+        user: Uuid,
+        read_seq: i64,
+        delivered_seq: i64,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE members SET read_seq = max(read_seq, ?3), \
+                 delivered_seq = max(delivered_seq, ?4) WHERE conversation_id = ?1 AND user_id = ?2",
+                params![conversation.to_string(), user.to_string(), read_seq, delivered_seq],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The seq up to which every message of a conversation is stored (0 when none): where
+    /// catch-up and gap filling continue from.
+    pub fn contiguous_seq(&self, conversation: Uuid) -> StoreResult<i64> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT contiguous_seq FROM conversations WHERE id = ?1",
+                [conversation.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+        })
+    }
+
+    /// Marks a conversation read on this device up to its last seq; returns that seq if it
+    /// moved (to be sent to the server).
+    pub fn mark_read_locally(&self, conversation: Uuid) -> StoreResult<Option<i64>> {
+        self.write(|tx| {
+            let last: Option<i64> = tx
+                .query_row(
+                    "SELECT last_seq FROM conversations WHERE id = ?1 AND local_read_seq < last_seq",
+                    [conversation.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(last) = last {
+                tx.execute(
+                    "UPDATE conversations SET local_read_seq = ?2 WHERE id = ?1",
+                    params![conversation.to_string(), last],
+                )?;
+            }
+            Ok(last)
+        })
+    }
+
+    /// Conversations whose local read mark is ahead of the server's (to send on connect).
+    pub fn unsent_reads(&self, me: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT c.id, c.local_read_seq FROM conversations c \
+                 JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
+                 WHERE c.local_read_seq > m.read_seq AND c.left_at IS NULL",
+            )?;
+            let rows = stmt.query_map([me.to_string()], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Records a contact's presence.
+    pub fn apply_presence(&self, p: &Presence) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE users SET online = ?2, last_seen = COALESCE(?3, last_seen) WHERE id = ?1",
+                params![
+                    p.user_id.to_string(),
+                    p.online,
+                    p.last_seen.map(|t| t.as_millis())
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Presence of everyone known, except `me`.
+    pub fn presence(&self, me: Uuid) -> StoreResult<Vec<Presence>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, online, last_seen FROM users WHERE id <> ?1 ORDER BY username",
+            )?;
+            let rows = stmt.query_map([me.to_string()], |r| {
+                Ok(Presence {
+                    user_id: uuid_at(r, 0)?,
+                    online: r.get(1)?,
+                    last_seen: r.get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Saves (or with an empty body, clears) a conversation's draft.
+    pub fn set_draft(&self, conversation: Uuid, body: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            if body.is_empty() {
+                tx.execute(
+                    "DELETE FROM drafts WHERE conversation_id = ?1",
+                    [conversation.to_string()],
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT INTO drafts (conversation_id, body, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (conversation_id) DO UPDATE SET body = excluded.body, \
+                     updated_at = excluded.updated_at",
+                    params![conversation.to_string(), body, Timestamp::now().as_millis()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Mutes or unmutes a conversation's notifications.
+    pub fn set_muted(&self, conversation: Uuid, muted: bool) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE conversations SET muted = ?2 WHERE id = ?1",
+                params![conversation.to_string(), muted],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The conversation list: newest activity first.
+    pub fn conversations(&self, me: Uuid, limit: u32) -> StoreResult<Vec<ConversationSummary>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT ?1",
+            )?;
+            let ids: Vec<Uuid> = stmt
+                .query_map([limit], |r| uuid_at(r, 0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.into_iter()
+                .map(|id| summary(tx, me, id))
+                .filter_map(Result::transpose)
+                .collect()
+        })
+    }
+
+    /// One conversation's summary.
+    pub fn conversation(&self, me: Uuid, id: Uuid) -> StoreResult<Option<ConversationSummary>> {
+        self.read(|tx| summary(tx, me, id))
+    }
+
+    /// Records that this user left a conversation (history stays).
+    pub fn mark_left(&self, conversation: Uuid) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE conversations SET left_at = COALESCE(left_at, ?2) WHERE id = ?1",
+                params![conversation.to_string(), Timestamp::now().as_millis()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Whether the conversation is known on this device.
+    pub fn has_conversation(&self, id: Uuid) -> StoreResult<bool> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT count(*) > 0 FROM conversations WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Ids of every conversation stored.
+    pub fn conversation_ids(&self) -> StoreResult<Vec<Uuid>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached("SELECT id FROM conversations")?;
+            let rows = stmt.query_map([], |r| uuid_at(r, 0))?;
+            rows.collect()
+        })
+    }
+}
+
+fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusqlite::Result<()> {
+    let id = c.id.to_string();
+    tx.execute(
+        "INSERT INTO conversations (id, kind, title, last_seq, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+         last_seq = max(last_seq, excluded.last_seq), \
+         updated_at = max(updated_at, excluded.updated_at)",
+        params![
+            id,
+            kind_text(c.kind),
+            c.title,
+            c.last_seq,
+            c.created_at.as_millis(),
+            c.updated_at.as_millis()
+        ],
+    )?;
+    let is_member = c.members.iter().any(|m| m.user.id == me);
+    tx.execute(
+        "UPDATE conversations SET left_at = CASE WHEN ?2 THEN NULL ELSE COALESCE(left_at, ?3) END \
+         WHERE id = ?1",
+        params![id, is_member, Timestamp::now().as_millis()],
+    )?;
+    // Members not in the new list have left; the rest are upserted, watermarks forward only.
+    let keep: Vec<String> = c.members.iter().map(|m| m.user.id.to_string()).collect();
+    let mut existing =
+        tx.prepare_cached("SELECT user_id FROM members WHERE conversation_id = ?1")?;
+    let stored: Vec<String> = existing
+        .query_map([&id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for gone in stored.iter().filter(|u| !keep.contains(u)) {
+        tx.execute(
+            "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+            params![id, gone],
+        )?;
+    }
+    for m in &c.members {
+        upsert_user(tx, &m.user)?;
+        tx.execute(
+            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (conversation_id, user_id) DO UPDATE SET \
+             role = excluded.role, read_seq = max(read_seq, excluded.read_seq), \
+             delivered_seq = max(delivered_seq, excluded.delivered_seq)",
+            params![
+                id,
+                m.user.id.to_string(),
+                role_text(m.role),
+                m.read_seq,
+                m.delivered_seq,
+                m.joined_at.as_millis()
+            ],
+        )?;
+    }
+    // `last_message` is not stored: messages come only through `after_seq` pages and live
+    // frames. Messages stored before the conversation was known count from now on.
+    super::messages::advance_contiguous(tx, c.id)
+}
+
+fn summary(
+    tx: &Transaction<'_>,
+    me: Uuid,
+    id: Uuid,
+) -> rusqlite::Result<Option<ConversationSummary>> {
+    let key = id.to_string();
+    let row = tx
+        .query_row(
+            "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, muted, \
+             (SELECT body FROM drafts WHERE conversation_id = c.id) \
+             FROM conversations c WHERE id = ?1",
+            [&key],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, bool>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((kind, title, last_seq, updated_at, local_read, left, muted, draft)) = row else {
+        return Ok(None);
+    };
+    let members = members(tx, &key)?;
+    let my_read = members
+        .iter()
+        .find(|m| m.user.id == me)
+        .map_or(0, |m| m.read_seq);
+    let kind = if kind == "group" {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    };
+    let name = match (kind, title) {
+        (ConversationKind::Group, Some(t)) => t,
+        _ => members
+            .iter()
+            .find(|m| m.user.id != me)
+            .map_or_else(|| "(just you)".to_owned(), |m| m.user.display_name.clone()),
+    };
+    let mut last_stmt = tx.prepare_cached(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE conversation_id = ?1 \
+          ORDER BY seq IS NULL DESC, seq DESC, composed DESC LIMIT 1"
+    ))?;
+    let last_message = last_stmt
+        .query_row([&key], |r| message_from_row(r, me, &members))
+        .optional()?;
+    Ok(Some(ConversationSummary {
+        id,
+        kind,
+        name,
+        members,
+        last_seq,
+        last_message,
+        unread_count: (last_seq - my_read.max(local_read)).max(0),
+        updated_at: Timestamp::from_millis(updated_at),
+        left,
+        muted,
+        draft,
+        typing: Vec::new(),
+    }))
+}
+
+pub(super) fn members(
+    tx: &Transaction<'_>,
+    conversation: &str,
+) -> rusqlite::Result<Vec<MemberView>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT u.id, u.username, u.display_name, u.created_at, m.role, m.read_seq, \
+         m.delivered_seq, u.online FROM members m JOIN users u ON u.id = m.user_id \
+         WHERE m.conversation_id = ?1 ORDER BY m.joined_at, u.username",
+    )?;
+    let rows = stmt.query_map([conversation], |r| {
+        Ok(MemberView {
+            user: User {
+                id: uuid_at(r, 0)?,
+                username: r.get(1)?,
+                display_name: r.get(2)?,
+                created_at: Timestamp::from_millis(r.get(3)?),
+            },
+            role: if r.get::<_, String>(4)? == "owner" {
+                Role::Owner
+            } else {
+                Role::Member
+            },
+            read_seq: r.get(5)?,
+            delivered_seq: r.get(6)?,
+            online: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,471 @@
+//! Messages and the outbox. `compose` writes a pending message and its outbox entry in one
+//! transaction; an `ack` (or the message arriving from the server) makes it `sent` and
+//! removes the entry; a permanent error makes it `failed` until the user retries or
+//! discards it. Received messages are applied idempotently by id.
+
+use ferry_proto::{Message, Timestamp};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::conversations::{MemberView, members};
+use super::{LocalStore, StoreResult, uuid_at};
+
+/// Where a message is, as its sender sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// In the outbox.
+    Pending,
+    /// Stored by the server (has a seq).
+    Sent,
+    /// Every other member has it on a device.
+    Delivered,
+    /// Every other member has read it.
+    Read,
+    /// Refused for good; see `error`. The user may retry or discard it.
+    Failed,
+}
+
+/// A message as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LocalMessage {
+    /// Client id.
+    pub id: Uuid,
+    /// Where.
+    pub conversation_id: Uuid,
+    /// Place in the conversation; `None` until the server stored it.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub seq: Option<i64>,
+    /// Who wrote it.
+    pub sender_id: Uuid,
+    /// The text.
+    pub body: String,
+    /// Server time once sent; compose time before.
+    pub created_at: Timestamp,
+    /// Written by this user.
+    pub mine: bool,
+    /// Pending, sent, delivered, read or failed (for others' messages: sent).
+    pub status: MessageStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// An outbox entry due to be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The message.
+    pub message_id: Uuid,
+    /// Where to.
+    pub conversation_id: Uuid,
+    /// The text.
+    pub body: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before this time (Unix ms).
+    pub next_attempt_at: i64,
+}
+
+/// The columns `message_from_row` reads, as a literal for `concat!`.
+macro_rules! message_columns {
+    () => {
+        "id, conversation_id, seq, sender_id, body, created_at, state, error"
+    };
+}
+pub(super) use message_columns;
+
+/// Reads a message row, deriving its status from the members' watermarks.
+pub(super) fn message_from_row(
+    r: &Row<'_>,
+    me: Uuid,
+    members: &[MemberView],
+) -> rusqlite::Result<LocalMessage> {
+    let seq: Option<i64> = r.get(2)?;
+    let sender_id = uuid_at(r, 3)?;
+    let state: String = r.get(6)?;
+    let mine = sender_id == me;
+    let status = match (state.as_str(), seq) {
+        ("failed", _) => MessageStatus::Failed,
+        (_, None) => MessageStatus::Pending,
+        (_, Some(seq)) if mine => {
+            let others = members.iter().filter(|m| m.user.id != me);
+            let (mut read, mut delivered, mut any) = (true, true, false);
+            for m in others {
+                any = true;
+                read &= m.read_seq >= seq;
+                delivered &= m.delivered_seq >= seq;
+            }
+            match (any, read, delivered) {
+                (true, true, _) => MessageStatus::Read,
+                (true, _, true) => MessageStatus::Delivered,
+                _ => MessageStatus::Sent,
+            }
+        }
+        _ => MessageStatus::Sent,
+    };
+    Ok(LocalMessage {
+        id: uuid_at(r, 0)?,
+        conversation_id: uuid_at(r, 1)?,
+        seq,
+        sender_id,
+        body: r.get(4)?,
+        created_at: Timestamp::from_millis(r.get(5)?),
+        mine,
+        status,
+        error: r.get(7)?,
+    })
+}
+
+/// What applying a received message did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// New to this device.
+    Added,
+    /// It was ours and pending (or failed): now sent.
+    Confirmed,
+    /// Already stored.
+    Known,
+}
+
+/// Stores a message from the server, idempotently; a pending copy of it becomes sent.
+pub(super) fn apply_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<Applied> {
+    let id = m.id.to_string();
+    let existing: Option<Option<i64>> = tx
+        .query_row("SELECT seq FROM messages WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let applied = match existing {
+        Some(Some(_)) => return Ok(Applied::Known),
+        Some(None) => {
+            mark_sent(tx, m.id, m.conversation_id, m.seq, m.created_at)?;
+            return Ok(Applied::Confirmed);
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
+                 composed, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent')",
+                params![
+                    id,
+                    m.conversation_id.to_string(),
+                    m.seq,
+                    m.sender_id.to_string(),
+                    m.body,
+                    m.created_at.as_millis()
+                ],
+            )?;
+            Applied::Added
+        }
+    };
+    bump(tx, m.conversation_id, m.seq, m.created_at)?;
+    sender_has_read(tx, m.conversation_id, m.sender_id, m.seq)?;
+    Ok(applied)
+}
+
+/// A message of ours was stored at `seq`: it leaves the outbox and shows as sent.
+fn mark_sent(
+    tx: &Transaction<'_>,
+    id: Uuid,
+    conversation: Uuid,
+    seq: i64,
+    created_at: Timestamp,
+) -> rusqlite::Result<()> {
+    let id = id.to_string();
+    tx.execute(
+        "UPDATE messages SET seq = ?2, created_at = ?3, state = 'sent', error = NULL \
+         WHERE id = ?1 AND seq IS NULL",
+        params![id, seq, created_at.as_millis()],
+    )?;
+    tx.execute("DELETE FROM outbox WHERE message_id = ?1", [&id])?;
+    bump(tx, conversation, seq, created_at)?;
+    let sender: Option<String> = tx
+        .query_row("SELECT sender_id FROM messages WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match sender.and_then(|s| s.parse().ok()) {
+        Some(sender) => sender_has_read(tx, conversation, sender, seq),
+        None => Ok(()),
+    }
+}
+
+/// Sending moves the sender's own watermarks to the message (the protocol says so, and the
+/// server sends no receipt for it): the ticks of what they were sent follow.
+fn sender_has_read(
+    tx: &Transaction<'_>,
+    conversation: Uuid,
+    sender: Uuid,
+    seq: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE members SET read_seq = max(read_seq, ?3), delivered_seq = max(delivered_seq, ?3) \
+         WHERE conversation_id = ?1 AND user_id = ?2",
+        params![conversation.to_string(), sender.to_string(), seq],
+    )?;
+    Ok(())
+}
+
+/// A conversation's last seq and activity move forward with a stored message, and so
+/// does its contiguous watermark when the message closes the gap above it.
+fn bump(tx: &Transaction<'_>, conversation: Uuid, seq: i64, at: Timestamp) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE conversations SET last_seq = max(last_seq, ?2), updated_at = max(updated_at, ?3) \
+         WHERE id = ?1",
+        params![conversation.to_string(), seq, at.as_millis()],
+    )?;
+    advance_contiguous(tx, conversation)
+}
+
+/// Moves `contiguous_seq` over every seq now present right above it.
+pub(super) fn advance_contiguous(tx: &Transaction<'_>, conversation: Uuid) -> rusqlite::Result<()> {
+    let key = conversation.to_string();
+    let Some(mut have): Option<i64> = tx
+        .query_row(
+            "SELECT contiguous_seq FROM conversations WHERE id = ?1",
+            [&key],
+            |r| r.get(0),
+        )
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let start = have;
+    let mut next = tx.prepare_cached(
+        "SELECT count(*) > 0 FROM messages WHERE conversation_id = ?1 AND seq = ?2",
+    )?;
+    while next.query_row(params![key, have + 1], |r| r.get::<_, bool>(0))? {
+        have += 1;
+    }
+    if have != start {
+        tx.execute(
+            "UPDATE conversations SET contiguous_seq = ?2 WHERE id = ?1",
+            params![key, have],
+        )?;
+    }
+    Ok(())
+}
+
+impl LocalStore {
+    /// Writes a new pending message and its outbox entry in one transaction.
+    pub fn compose(
+        &self,
+        me: Uuid,
+        id: Uuid,
+        conversation: Uuid,
+        body: &str,
+        now: Timestamp,
+    ) -> StoreResult<LocalMessage> {
+        self.write(|tx| {
+            let conv = conversation.to_string();
+            tx.execute(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
+                 composed, state) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, 'pending')",
+                params![id.to_string(), conv, me.to_string(), body, now.as_millis()],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox (message_id, conversation_id, position) \
+                 VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
+                params![id.to_string(), conv],
+            )?;
+            tx.execute(
+                "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
+                params![conv, now.as_millis()],
+            )?;
+            tx.execute("DELETE FROM drafts WHERE conversation_id = ?1", [&conv])?;
+            Ok(LocalMessage {
+                id,
+                conversation_id: conversation,
+                seq: None,
+                sender_id: me,
+                body: body.to_owned(),
+                created_at: now,
+                mine: true,
+                status: MessageStatus::Pending,
+                error: None,
+            })
+        })
+    }
+
+    /// Applies messages from the server in one transaction; returns what each did.
+    pub fn apply_messages(&self, messages: &[Message]) -> StoreResult<Vec<Applied>> {
+        self.write(|tx| messages.iter().map(|m| apply_message(tx, m)).collect())
+    }
+
+    /// An outbox message was stored by the server at `seq` (its `ack`).
+    pub fn confirm(
+        &self,
+        id: Uuid,
+        conversation: Uuid,
+        seq: i64,
+        created_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.write(|tx| mark_sent(tx, id, conversation, seq, created_at))
+    }
+
+    /// A permanent refusal: the message leaves the outbox and shows as failed.
+    pub fn fail(&self, id: Uuid, reason: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE messages SET state = 'failed', error = ?2 WHERE id = ?1 AND seq IS NULL",
+                params![id.to_string(), reason],
+            )?;
+            tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id.to_string()])?;
+            Ok(())
+        })
+    }
+
+    /// Puts a failed message back in the outbox (at the end: it is sent again now).
+    pub fn retry(&self, id: Uuid) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE messages SET state = 'pending', error = NULL WHERE id = ?1 AND state = 'failed'",
+                [id.to_string()],
+            )?;
+            if n == 1 {
+                tx.execute(
+                    "INSERT INTO outbox (message_id, conversation_id, position) \
+                     SELECT id, conversation_id, (SELECT COALESCE(max(position), 0) + 1 FROM outbox) \
+                     FROM messages WHERE id = ?1",
+                    [id.to_string()],
+                )?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// Deletes a message that was never sent (failed, or pending if the user insists).
+    pub fn discard(&self, id: Uuid) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM messages WHERE id = ?1 AND seq IS NULL",
+                [id.to_string()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Schedules the next attempt of an outbox entry after a transient failure.
+    pub fn reschedule(&self, id: Uuid, not_before: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE message_id = ?1",
+                params![id.to_string(), not_before],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Failed attempts of an outbox entry so far.
+    pub fn attempts(&self, id: Uuid) -> StoreResult<u32> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT attempts FROM outbox WHERE message_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+        })
+    }
+
+    /// Makes every outbox entry due now (the connection came back).
+    pub fn reset_outbox_schedule(&self) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE outbox SET next_attempt_at = 0", [])
+                .map(drop)
+        })
+    }
+
+    /// The whole outbox, in compose order.
+    pub fn outbox(&self) -> StoreResult<Vec<OutboxItem>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT o.message_id, o.conversation_id, m.body, o.attempts, o.next_attempt_at \
+                 FROM outbox o JOIN messages m ON m.id = o.message_id ORDER BY o.position",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(OutboxItem {
+                    message_id: uuid_at(r, 0)?,
+                    conversation_id: uuid_at(r, 1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                    next_attempt_at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// How many messages wait to go out.
+    pub fn outbox_len(&self) -> StoreResult<usize> {
+        self.read(|tx| tx.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)))
+            .map(|n| n as usize)
+    }
+
+    /// One message.
+    pub fn message(&self, me: Uuid, id: Uuid) -> StoreResult<Option<LocalMessage>> {
+        self.read(|tx| {
+            let conversation: Option<String> = tx
+                .query_row(
+                    "SELECT conversation_id FROM messages WHERE id = ?1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(conversation) = conversation else {
+                return Ok(None);
+            };
+            let members = members(tx, &conversation)?;
+            tx.query_row(
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM messages WHERE id = ?1"
+                ),
+                [id.to_string()],
+                |r| message_from_row(r, me, &members),
+            )
+            .optional()
+        })
+    }
+
+    /// A page of a conversation, oldest first: the `limit` sent messages before
+    /// `before_seq` (or the latest ones, followed by every unsent message, when `None`).
+    pub fn messages(
+        &self,
+        me: Uuid,
+        conversation: Uuid,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LocalMessage>> {
+        self.read(|tx| {
+            let key = conversation.to_string();
+            let members = members(tx, &key)?;
+            let mut sent = tx.prepare_cached(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+            ))?;
+            let mut page: Vec<LocalMessage> = sent
+                .query_map(params![key, before_seq.unwrap_or(i64::MAX), limit], |r| {
+                    message_from_row(r, me, &members)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            page.reverse();
+            if before_seq.is_none() {
+                let mut unsent = tx.prepare_cached(concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    " FROM messages WHERE conversation_id = ?1 AND seq IS NULL ORDER BY composed"
+                ))?;
+                let rows = unsent.query_map([&key], |r| message_from_row(r, me, &members))?;
+                for row in rows {
+                    page.push(row?);
+                }
+            }
+            Ok(page)
+        })
+    }
+}

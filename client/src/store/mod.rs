@@ -1,0 +1,188 @@
+//! [`LocalStore`]: the device's SQLite database, the single source of truth for the UI.
+//!
+//! One writing connection (every change is one `IMMEDIATE` transaction) and one reading
+//! connection, both in WAL mode, so reads never wait for a write. Commits are
+//! `synchronous=FULL`: once `send` returns, the message and its outbox entry survive a
+//! crash or a power cut. Tokens are never stored here (see `tokens`).
+//!
+//! The queries live by topic: [`conversations`], [`messages`] (including the outbox) and
+//! [`search`]. UUIDs are stored as hyphenated text and times as Unix milliseconds.
+
+mod conversations;
+mod messages;
+mod schema;
+mod search;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
+use uuid::Uuid;
+
+pub use conversations::{ConversationSummary, MemberView};
+pub use messages::{Applied, LocalMessage, MessageStatus, OutboxItem};
+pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
+
+/// A failure of the local database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("local database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer version of Ferry.
+    #[error("the local database is from a newer Ferry (schema {0})")]
+    TooNew(i64),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The account a database belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The server, as given at sign-in.
+    pub server_url: String,
+    /// Who.
+    pub user: ferry_proto::User,
+}
+
+/// The device's database.
+pub struct LocalStore {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic inside a closure leaves at most an uncommitted transaction, which rusqlite
+    // rolls back on drop, so a poisoned connection is still consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LocalStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut writer = Connection::open(path)?;
+        writer.busy_timeout(Duration::from_secs(10))?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        writer.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut writer)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(Duration::from_secs(10))?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// Runs `f` in one write transaction.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on the reading connection, in one read transaction (one snapshot).
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let mut conn = lock(&self.reader);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Records which account this database belongs to.
+    pub fn set_account(&self, account: &AccountRecord) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO account (only_row, server_url, user_id, username, display_name) \
+                 VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (only_row) DO UPDATE SET \
+                 server_url = excluded.server_url, user_id = excluded.user_id, \
+                 username = excluded.username, display_name = excluded.display_name",
+                (
+                    &account.server_url,
+                    account.user.id.to_string(),
+                    &account.user.username,
+                    &account.user.display_name,
+                ),
+            )?;
+            conversations::upsert_user(tx, &account.user)?;
+            Ok(())
+        })
+    }
+
+    /// The account of this database, if one signed in.
+    pub fn account(&self) -> StoreResult<Option<AccountRecord>> {
+        self.read(|tx| {
+            let row = tx.query_row(
+                "SELECT a.server_url, a.user_id, a.username, a.display_name, \
+                 COALESCE(u.created_at, 0) FROM account a LEFT JOIN users u ON u.id = a.user_id",
+                [],
+                |r| {
+                    Ok(AccountRecord {
+                        server_url: r.get(0)?,
+                        user: ferry_proto::User {
+                            id: uuid_at(r, 1)?,
+                            username: r.get(2)?,
+                            display_name: r.get(3)?,
+                            created_at: ferry_proto::Timestamp::from_millis(r.get(4)?),
+                        },
+                    })
+                },
+            );
+            match row {
+                Ok(a) => Ok(Some(a)),
+                Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// The `/sync` cursor to resume from.
+    pub fn sync_cursor(&self) -> StoreResult<Option<String>> {
+        self.read(|tx| {
+            tx.query_row("SELECT sync_cursor FROM account", [], |r| r.get(0))
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })
+        })
+    }
+
+    /// Saves the `/sync` cursor, once everything before it is applied.
+    pub fn set_sync_cursor(&self, cursor: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE account SET sync_cursor = ?1", [cursor])
+                .map(drop)
+        })
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = schema::MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew(version));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (n, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", n as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reads a UUID stored as text.
+pub(crate) fn uuid_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}

@@ -1,0 +1,108 @@
+//! The client database schema as numbered migrations, applied in order and recorded in
+//! `PRAGMA user_version`. A migration is never edited once released; a change is a new one.
+
+/// Migrations by number (index + 1).
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+CREATE TABLE account (
+    only_row     INTEGER PRIMARY KEY CHECK (only_row = 1),
+    server_url   TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    username     TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    sync_cursor  TEXT
+);
+
+CREATE TABLE users (
+    id           TEXT PRIMARY KEY,
+    username     TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    online       INTEGER NOT NULL DEFAULT 0,
+    last_seen    INTEGER
+);
+
+CREATE TABLE conversations (
+    id             TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL,
+    title          TEXT,
+    last_seq       INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    -- What this device has read, ahead of what the server has confirmed (sent on connect).
+    local_read_seq INTEGER NOT NULL DEFAULT 0,
+    -- 1 once we learn we are no longer a member; history stays readable.
+    left_at        INTEGER,
+    muted          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX conversations_activity ON conversations (updated_at DESC, id DESC);
+
+CREATE TABLE members (
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    user_id         TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    read_seq        INTEGER NOT NULL,
+    delivered_seq   INTEGER NOT NULL,
+    joined_at       INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+
+-- Sent messages have a seq; pending and failed ones do not, and sort after the sent ones
+-- in compose order (`composed`).
+CREATE TABLE messages (
+    rowid           INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL,
+    seq             INTEGER,
+    sender_id       TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    composed        INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    error           TEXT,
+    UNIQUE (conversation_id, seq)
+);
+CREATE INDEX messages_unsent ON messages (conversation_id, composed) WHERE seq IS NULL;
+
+-- What still has to go out, in compose order (`position`), with its retry schedule.
+CREATE TABLE outbox (
+    message_id      TEXT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL,
+    position        INTEGER NOT NULL UNIQUE,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE drafts (
+    conversation_id TEXT PRIMARY KEY,
+    body            TEXT NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    body, content = 'messages', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
+END;
+"#,
+    // 2: the contiguous watermark. Catch-up and gap filling must ask "up to which seq do I
+    // have every message?", not "what is the highest seq I have": an own message acked at
+    // seq N says nothing about N-1.
+    r#"
+ALTER TABLE conversations ADD COLUMN contiguous_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET contiguous_seq = (
+    SELECT CASE WHEN count(m.seq) = COALESCE(max(m.seq), 0) THEN COALESCE(max(m.seq), 0) ELSE 0 END
+    FROM messages m WHERE m.conversation_id = conversations.id
+);
+"#,
+];

@@ -1,0 +1,158 @@
+//! Credentials: the [`TokenStore`] trait, the OS keyring behind it ([`KeyringTokens`]),
+//! and an in-memory one for tests ([`MemoryTokens`]). Tokens are never written to the
+//! SQLite file, a log line or an error message (`Credentials`' `Debug` hides them).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_proto::Timestamp;
+use keyring_core::{CredentialStore, Error as KeyringError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The keyring service name of every Ferry credential.
+const SERVICE: &str = "ferry";
+
+/// What a signed-in device holds.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The session they belong to.
+    pub session_id: Uuid,
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// When the access token expires.
+    pub access_expires_at: Timestamp,
+    /// Single-use token for `/auth/refresh`.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("session_id", &self.session_id)
+            .field("access_expires_at", &self.access_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&ferry_proto::Tokens> for Credentials {
+    fn from(t: &ferry_proto::Tokens) -> Self {
+        Self {
+            session_id: t.session_id,
+            access_token: t.access_token.clone(),
+            access_expires_at: t.access_expires_at,
+            refresh_token: t.refresh_token.clone(),
+        }
+    }
+}
+
+/// The credential store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("credential store: {0}")]
+pub struct TokenError(pub String);
+
+/// Where credentials live, by account key (`server URL` + `#` + user id).
+pub trait TokenStore: Send + Sync {
+    /// The stored credentials, if any.
+    fn load(&self, account: &str) -> Result<Option<Credentials>, TokenError>;
+    /// Stores (replacing) credentials.
+    fn save(&self, account: &str, credentials: &Credentials) -> Result<(), TokenError>;
+    /// Forgets credentials (sign-out); forgetting nothing is fine.
+    fn clear(&self, account: &str) -> Result<(), TokenError>;
+}
+
+/// Credentials in memory only: for tests and for a session that must not persist.
+#[derive(Default)]
+pub struct MemoryTokens(Mutex<HashMap<String, Credentials>>);
+
+impl MemoryTokens {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Credentials>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl TokenStore for MemoryTokens {
+    fn load(&self, account: &str) -> Result<Option<Credentials>, TokenError> {
+        Ok(self.map().get(account).cloned())
+    }
+    fn save(&self, account: &str, credentials: &Credentials) -> Result<(), TokenError> {
+        self.map().insert(account.to_owned(), credentials.clone());
+        Ok(())
+    }
+    fn clear(&self, account: &str) -> Result<(), TokenError> {
+        self.map().remove(account);
+        Ok(())
+    }
+}
+
+/// Credentials in the OS keyring (on Linux: the Secret Service, e.g. GNOME Keyring).
+pub struct KeyringTokens {
+    store: Arc<CredentialStore>,
+}
+
+impl KeyringTokens {
+    /// Connects to the platform's keyring.
+    pub fn new() -> Result<Self, TokenError> {
+        Ok(Self {
+            store: platform_store()?,
+        })
+    }
+
+    fn entry(&self, account: &str) -> Result<keyring_core::Entry, TokenError> {
+        self.store.build(SERVICE, account, None).map_err(describe)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn platform_store() -> Result<Arc<CredentialStore>, TokenError> {
+    let store = zbus_secret_service_keyring_store::Store::new().map_err(describe)?;
+    Ok(store)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn platform_store() -> Result<Arc<CredentialStore>, TokenError> {
+    Err(TokenError(
+        "no OS keyring backend is built for this platform yet".into(),
+    ))
+}
+
+fn describe(e: KeyringError) -> TokenError {
+    TokenError(match e {
+        KeyringError::NoStorageAccess(_) => {
+            "the OS keyring is locked or not running (on Linux: a Secret Service such as \
+             GNOME Keyring)"
+                .into()
+        }
+        // No session bus, no keyring daemon, …: say what is needed, then the detail.
+        KeyringError::PlatformFailure(detail) => format!(
+            "the OS keyring cannot be reached (on Linux: is a Secret Service such as GNOME \
+             Keyring running in this session?): {detail}"
+        ),
+        other => other.to_string(),
+    })
+}
+
+impl TokenStore for KeyringTokens {
+    fn load(&self, account: &str) -> Result<Option<Credentials>, TokenError> {
+        match self.entry(account)?.get_password() {
+            Ok(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|_| TokenError("stored credentials are unreadable".into())),
+            Err(KeyringError::NoEntry) => Ok(None),
+            Err(e) => Err(describe(e)),
+        }
+    }
+
+    fn save(&self, account: &str, credentials: &Credentials) -> Result<(), TokenError> {
+        let json = serde_json::to_string(credentials)
+            .map_err(|_| TokenError("credentials could not be encoded".into()))?;
+        self.entry(account)?.set_password(&json).map_err(describe)
+    }
+
+    fn clear(&self, account: &str) -> Result<(), TokenError> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+            Err(e) => Err(describe(e)),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! A client that was away while 5,000 messages arrived in 50 conversations catches up
+//! completely and fetches only what it lacks (requests counted by the server).
+
+use uuid::Uuid;
+
+use crate::support::{Device, Server, ServerData};
+
+const CONVERSATIONS: usize = 50;
+const BEFORE: usize = 10;
+const WHILE_AWAY: usize = 90;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn away_client_catches_up_with_only_what_it_lacks() {
+    let data = ServerData::new();
+    let server = Server::start(&data).await;
+    let alice = Device::register(&server.url(), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    alice.client.start();
+    bob.client.start();
+    alice.online().await;
+    bob.online().await;
+    let mut chats: Vec<Uuid> = Vec::new();
+    for i in 0..CONVERSATIONS {
+        chats.push(
+            alice
+                .client
+                .create_group(&format!("room {i}"), &[bob.id()])
+                .await
+                .expect("group"),
+        );
+    }
+    // Bob is online for the first ten of each.
+    for chat in &chats {
+        for i in 0..BEFORE {
+            alice
+                .client
+                .send(*chat, &format!("early {i}"))
+                .expect("send");
+        }
+    }
+    let have = |c: &ferry_client::Client, n: usize| {
+        chats
+            .iter()
+            .all(|chat| c.messages(*chat, None, 1000).expect("read").len() == n)
+    };
+    bob.until("bob has the early messages", |c| have(c, BEFORE))
+        .await;
+    bob.client.stop().await;
+
+    for chat in &chats {
+        for i in 0..WHILE_AWAY {
+            alice
+                .client
+                .send(*chat, &format!("while away {i}"))
+                .expect("send");
+        }
+    }
+    alice
+        .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+
+    let syncs = server.requests("/api/v1/sync").await;
+    let pages = server.requests("/api/v1/conversations/{id}/messages").await;
+    bob.client.start();
+    bob.until("bob caught up", |c| have(c, BEFORE + WHILE_AWAY))
+        .await;
+    bob.online().await;
+    assert_eq!(
+        server.requests("/api/v1/sync").await - syncs,
+        1,
+        "one sync page covers 50 conversations"
+    );
+    assert_eq!(
+        server.requests("/api/v1/conversations/{id}/messages").await - pages,
+        CONVERSATIONS as u64,
+        "one history page per conversation, after the seq Bob already had"
+    );
+    for chat in &chats {
+        let seqs: Vec<Option<i64>> = bob.history(*chat).into_iter().map(|(s, _)| s).collect();
+        let expected: Vec<Option<i64>> = (1..=(BEFORE + WHILE_AWAY) as i64).map(Some).collect();
+        assert_eq!(seqs, expected, "complete, each once");
+    }
+}

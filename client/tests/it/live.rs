@@ -1,0 +1,155 @@
+//! Live chat between real clients: each message stored once with its server seq, ticks,
+//! typing, and read state shared between two devices of one user.
+
+use ferry_client::MessageStatus;
+
+use crate::support::{Device, Server, ServerData, direct};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_chat_live() {
+    let data = ServerData::new();
+    let server = Server::start(&data).await;
+    let alice = Device::register(&server.url(), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    alice.client.start();
+    bob.client.start();
+    alice.online().await;
+    bob.online().await;
+    let chat = direct(&alice, &bob).await;
+    // Both were online before they shared a chat: the new chat tells who is online.
+    let alice_id = alice.id();
+    bob.until("alice shows online", |c| {
+        c.presence()
+            .expect("presence")
+            .iter()
+            .any(|p| p.user_id == alice_id && p.online)
+    })
+    .await;
+
+    for i in 0..20 {
+        alice.client.send(chat, &format!("a{i}")).expect("send");
+    }
+    bob.until("bob has all 20", |c| {
+        c.messages(chat, None, 100).expect("read").len() == 20
+    })
+    .await;
+    let expected: Vec<(Option<i64>, String)> =
+        (0..20).map(|i| (Some(i + 1), format!("a{i}"))).collect();
+    assert_eq!(
+        bob.history(chat),
+        expected,
+        "each once, in order, with the server's seq"
+    );
+
+    bob.client.send(chat, "hi alice").expect("send");
+    alice
+        .until("alice has the reply", |c| {
+            c.messages(chat, None, 100).expect("read").len() == 21
+        })
+        .await;
+
+    // Bob's reply means he has read everything before it: Alice's ticks turn to read.
+    alice
+        .until("all of alice's messages read", |c| {
+            c.messages(chat, None, 100)
+                .expect("read")
+                .iter()
+                .filter(|m| m.mine)
+                .all(|m| m.status == MessageStatus::Read)
+        })
+        .await;
+    assert_eq!(
+        alice
+            .client
+            .conversation(chat)
+            .expect("read")
+            .expect("chat")
+            .unread_count,
+        1
+    );
+    alice.client.mark_read(chat).expect("read");
+    bob.until("bob's message read", |c| {
+        c.messages(chat, None, 100)
+            .expect("read")
+            .last()
+            .is_some_and(|m| m.status == MessageStatus::Read)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_shows_and_clears() {
+    let data = ServerData::new();
+    let server = Server::start(&data).await;
+    let alice = Device::register(&server.url(), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    alice.client.start();
+    bob.client.start();
+    alice.online().await;
+    bob.online().await;
+    let chat = direct(&alice, &bob).await;
+    let alice_id = alice.id();
+    // A contact who was online before we connected shows as online (fetched on connect).
+    let late = Device::login(&server.url(), "bob").await;
+    late.client.start();
+    late.until("alice shows online", |c| {
+        c.presence()
+            .expect("presence")
+            .iter()
+            .any(|p| p.user_id == alice_id && p.online)
+    })
+    .await;
+
+    alice.client.set_typing(chat, true);
+    bob.until("alice is typing", |c| c.typing_in(chat) == vec![alice_id])
+        .await;
+    let listed = bob.client.conversations(10).expect("list");
+    assert_eq!(
+        listed[0].typing,
+        vec![alice_id],
+        "the list shows who is typing"
+    );
+    alice.client.send(chat, "done typing").expect("send");
+    bob.until("typing cleared by the message", |c| {
+        c.typing_in(chat).is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_on_one_device_clears_unread_on_the_other() {
+    let data = ServerData::new();
+    let server = Server::start(&data).await;
+    let alice = Device::register(&server.url(), "alice").await;
+    let phone = Device::register(&server.url(), "bob").await;
+    let laptop = Device::login(&server.url(), "bob").await;
+    for d in [&alice, &phone, &laptop] {
+        d.client.start();
+        d.online().await;
+    }
+    let chat = direct(&alice, &phone).await;
+    laptop
+        .until("laptop knows the chat", |c| {
+            c.conversation(chat).ok().flatten().is_some()
+        })
+        .await;
+    for i in 0..3 {
+        alice.client.send(chat, &format!("m{i}")).expect("send");
+    }
+    for d in [&phone, &laptop] {
+        d.until("3 unread", |c| {
+            c.conversation(chat)
+                .expect("read")
+                .is_some_and(|s| s.unread_count == 3)
+        })
+        .await;
+    }
+    phone.client.mark_read(chat).expect("mark read");
+    laptop
+        .until("unread cleared on the laptop", |c| {
+            c.conversation(chat)
+                .expect("read")
+                .is_some_and(|s| s.unread_count == 0)
+        })
+        .await;
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the client core against the real server from this repository
+//! (on port 0, on an embedded SQLite file), each client with its own SQLite file. One binary, so
+//! the suite links once.
+
+mod support;
+
+mod catch_up;
+mod faults;
+mod live;
+mod offline;
+mod outbox;
+mod property;

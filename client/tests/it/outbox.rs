@@ -1,0 +1,160 @@
+//! The outbox's failure handling: a permanent refusal marks that message failed (with a
+//! reason a person can read) while the others keep flowing; retry and discard work; an
+//! access token that expires during a long session is never noticed by the user.
+
+use std::time::Duration;
+
+use ferry_client::{ConnectionState, Event, MessageStatus};
+
+use crate::support::{Device, Server, ServerData, direct, within};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_member_gets_failed_message_others_flow() {
+    let data = ServerData::new();
+    let server = Server::start(&data).await;
+    let alice = Device::register(&server.url(), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    let carol = Device::register(&server.url(), "carol").await;
+    for d in [&alice, &bob, &carol] {
+        d.client.start();
+        d.online().await;
+    }
+    let group = alice
+        .client
+        .create_group("Team", &[bob.id(), carol.id()])
+        .await
+        .expect("group");
+    bob.until("bob knows the group", |c| {
+        c.conversation(group).ok().flatten().is_some()
+    })
+    .await;
+    let with_carol = direct(&bob, &carol).await;
+
+    // Bob is offline when Alice removes him, so his client still thinks he is in.
+    bob.client.stop().await;
+    alice
+        .client
+        .remove_member(group, bob.id())
+        .await
+        .expect("remove bob");
+    let refused = bob.client.send(group, "am I still here?").expect("queued");
+    let fine = bob.client.send(with_carol, "hello carol").expect("queued");
+    bob.client.start();
+
+    bob.until("refused for good", |c| {
+        c.store()
+            .message(c.me().id, refused.id)
+            .expect("read")
+            .is_some_and(|m| m.status == MessageStatus::Failed)
+    })
+    .await;
+    let failed = bob
+        .client
+        .store()
+        .message(bob.id(), refused.id)
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("you are no longer in this conversation")
+    );
+    carol
+        .until("the other message went out", |c| {
+            c.messages(with_carol, None, 10)
+                .expect("read")
+                .iter()
+                .any(|m| m.id == fine.id)
+        })
+        .await;
+    bob.until("the outbox is empty", |c| {
+        c.outbox_len().expect("outbox") == 0
+    })
+    .await;
+
+    // Re-added, a retry succeeds; a second failure can be discarded.
+    alice
+        .client
+        .add_members(group, &[bob.id()])
+        .await
+        .expect("add back");
+    bob.client.retry(refused.id).expect("retry");
+    carol
+        .until("the retried message arrives", |c| {
+            c.messages(group, None, 10)
+                .expect("read")
+                .iter()
+                .any(|m| m.id == refused.id)
+        })
+        .await;
+    alice
+        .client
+        .remove_member(group, bob.id())
+        .await
+        .expect("remove again");
+    let doomed = bob.client.send(group, "again?").expect("queued");
+    bob.until("failed again", |c| {
+        c.store()
+            .message(c.me().id, doomed.id)
+            .expect("read")
+            .is_some_and(|m| m.status == MessageStatus::Failed)
+    })
+    .await;
+    bob.client.discard(doomed.id).expect("discard");
+    assert!(
+        bob.client
+            .store()
+            .message(bob.id(), doomed.id)
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_expiry_is_invisible() {
+    let data = ServerData::new();
+    let mut config = data.config();
+    config.access_ttl_secs = 3;
+    let server = Server::start_with(config).await;
+    let alice = Device::register(&server.url(), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    alice.client.start();
+    bob.client.start();
+    alice.online().await;
+    bob.online().await;
+    let chat = direct(&alice, &bob).await;
+    let mut events = alice.client.events();
+    let account = |d: &Device| format!("{}#{}", server.url(), d.id());
+    let token = |d: &Device| {
+        use ferry_client::tokens::TokenStore;
+        d.tokens
+            .load(&account(d))
+            .expect("load")
+            .expect("tokens")
+            .access_token
+    };
+    let mut seen = vec![token(&alice)];
+    let mut sent = 0;
+    within("three token refreshes", async {
+        while seen.len() < 4 {
+            alice.client.send(chat, &format!("m{sent}")).expect("send");
+            sent += 1;
+            bob.until("delivered", |c| {
+                c.messages(chat, None, 10_000).expect("read").len() == sent
+            })
+            .await;
+            let now = token(&alice);
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+        }
+    })
+    .await;
+    // The connection never dropped: the socket got each new token in an `auth` frame.
+    while let Ok(event) = events.try_recv() {
+        if let Event::Connection { state } = event {
+            assert_eq!(state, ConnectionState::Online, "the session stayed up");
+        }
+    }
+    assert_eq!(*alice.client.connection().borrow(), ConnectionState::Online);
+    let _ = Duration::ZERO;
+}
