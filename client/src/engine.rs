@@ -267,14 +267,38 @@ impl<'a> Link<'a> {
     }
 
     async fn serve_inner(&mut self, stop: &mut watch::Receiver<bool>) -> End {
-        let caught_up = tokio::select! {
-            result = catch_up(self.shared) => result,
-            _ = stop.changed() => return End::Stop,
+        // The socket is read all through catch-up: a long catch-up must still answer the
+        // server's pings, or the server drops the link as dead and the client starts the
+        // catch-up over. Live frames that arrive meanwhile wait, in order, until it is done.
+        let mut held = Vec::new();
+        let caught_up = {
+            let catching_up = catch_up(self.shared);
+            tokio::pin!(catching_up);
+            loop {
+                tokio::select! {
+                    result = &mut catching_up => break result,
+                    _ = stop.changed() => return End::Stop,
+                    incoming = self.stream.next() => match incoming {
+                        Some(Ok(WsMessage::Text(text))) => held.push(text),
+                        Some(Ok(WsMessage::Close(frame))) => {
+                            return self.on_close(frame.map(|f| u16::from(f.code))).await;
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return End::Reconnect(None, format!("connection lost: {e}")),
+                        None => return End::Reconnect(None, "connection closed".into()),
+                    },
+                }
+            }
         };
         let delivered = match caught_up {
             Ok(delivered) => delivered,
             Err(end) => return end,
         };
+        for text in held {
+            if let Err(end) = self.on_text(&text).await {
+                return end;
+            }
+        }
         for (conversation_id, seq) in delivered {
             if let Err(end) = self
                 .feed(&ClientFrame::Delivered {
