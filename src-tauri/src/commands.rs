@@ -1,0 +1,236 @@
+//! The commands the UI calls (through `ui/src/lib/backend`). Each is a thin call into the
+//! client core; reads answer from the local store, so they work offline. Arguments arrive
+//! in camelCase from JavaScript (`conversationId`).
+
+use std::sync::Arc;
+
+use ferry_client::tokens::KeyringTokens;
+use ferry_client::{
+    Client, ClientOptions, ConnectionState, ConversationSummary, LocalMessage, SearchHit,
+};
+use ferry_proto::{Presence, User};
+use tauri::{AppHandle, State};
+use uuid::Uuid;
+
+use crate::error::CommandError;
+use crate::notify::Attention;
+use crate::state::{Desktop, SessionView};
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+fn tokens() -> Result<Arc<KeyringTokens>> {
+    KeyringTokens::new()
+        .map(Arc::new)
+        .map_err(|e| CommandError {
+            code: "keyring".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Who is signed in (silently resumed at start) and the connection state.
+#[tauri::command]
+pub fn session(state: State<'_, Desktop>) -> SessionView {
+    match state.client() {
+        Ok(client) => SessionView {
+            user: Some(client.me().clone()),
+            connection: client.connection().borrow().clone(),
+        },
+        Err(_) => SessionView {
+            user: None,
+            connection: ConnectionState::SignedOut,
+        },
+    }
+}
+
+/// Signs in to an existing account; tokens go to the OS keyring.
+#[tauri::command]
+pub async fn sign_in(
+    app: AppHandle,
+    state: State<'_, Desktop>,
+    server_url: String,
+    username: String,
+    password: String,
+) -> Result<User> {
+    let options = ClientOptions::new(server_url.trim(), &state.data_dir);
+    let client = Client::login(options, tokens()?, &username, &password).await?;
+    Ok(crate::attach(&app, &state, client))
+}
+
+/// Creates an account and signs in.
+#[tauri::command]
+pub async fn sign_up(
+    app: AppHandle,
+    state: State<'_, Desktop>,
+    server_url: String,
+    username: String,
+    password: String,
+    display_name: String,
+) -> Result<User> {
+    let options = ClientOptions::new(server_url.trim(), &state.data_dir);
+    let client = Client::register(options, tokens()?, &username, &password, &display_name).await?;
+    Ok(crate::attach(&app, &state, client))
+}
+
+/// Signs out: ends the session and forgets the tokens (history stays on disk).
+#[tauri::command]
+pub async fn sign_out(state: State<'_, Desktop>) -> Result<()> {
+    let client = state.client()?;
+    state.set_client(None);
+    client.sign_out().await?;
+    Ok(())
+}
+
+/// The conversation list, newest activity first.
+#[tauri::command]
+pub fn conversations(state: State<'_, Desktop>) -> Result<Vec<ConversationSummary>> {
+    Ok(state.client()?.conversations(500)?)
+}
+
+/// A page of a conversation (oldest first); `before_seq` pages back in history.
+#[tauri::command]
+pub fn messages(
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<LocalMessage>> {
+    Ok(state
+        .client()?
+        .messages(conversation_id, before_seq, limit.clamp(1, 500))?)
+}
+
+/// Writes and queues a message; returns at once with its pending copy.
+#[tauri::command]
+pub fn send_message(
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+    body: String,
+) -> Result<LocalMessage> {
+    Ok(state.client()?.send(conversation_id, &body)?)
+}
+
+/// Puts a failed message back in the outbox.
+#[tauri::command]
+pub fn retry_message(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {
+    Ok(state.client()?.retry(message_id)?)
+}
+
+/// Deletes a message that never went out.
+#[tauri::command]
+pub fn discard_message(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {
+    Ok(state.client()?.discard(message_id)?)
+}
+
+/// Marks a conversation read (on every device of this user).
+#[tauri::command]
+pub fn mark_read(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
+    Ok(state.client()?.mark_read(conversation_id)?)
+}
+
+/// The user is composing (or stopped) in a conversation.
+#[tauri::command]
+pub fn set_typing(state: State<'_, Desktop>, conversation_id: Uuid, composing: bool) -> Result<()> {
+    state.client()?.set_typing(conversation_id, composing);
+    Ok(())
+}
+
+/// Saves a conversation's draft (empty clears it).
+#[tauri::command]
+pub fn set_draft(state: State<'_, Desktop>, conversation_id: Uuid, body: String) -> Result<()> {
+    Ok(state.client()?.set_draft(conversation_id, &body)?)
+}
+
+/// Turns a conversation's notifications off or on.
+#[tauri::command]
+pub fn set_muted(state: State<'_, Desktop>, conversation_id: Uuid, muted: bool) -> Result<()> {
+    Ok(state.client()?.set_muted(conversation_id, muted)?)
+}
+
+/// Users whose username or display name starts with `prefix`.
+#[tauri::command]
+pub async fn find_users(state: State<'_, Desktop>, prefix: String) -> Result<Vec<User>> {
+    let client = state.client()?;
+    let me = client.me().id;
+    Ok(client
+        .find_users(prefix.trim())
+        .await?
+        .into_iter()
+        .filter(|u| u.id != me)
+        .collect())
+}
+
+/// The direct conversation with `username` (created if needed).
+#[tauri::command]
+pub async fn open_direct(state: State<'_, Desktop>, username: String) -> Result<Uuid> {
+    Ok(state.client()?.open_direct(&username).await?)
+}
+
+/// Creates a group.
+#[tauri::command]
+pub async fn create_group(
+    state: State<'_, Desktop>,
+    title: String,
+    member_ids: Vec<Uuid>,
+) -> Result<Uuid> {
+    Ok(state.client()?.create_group(&title, &member_ids).await?)
+}
+
+/// Adds people to a group (owner only).
+#[tauri::command]
+pub async fn add_members(
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+    user_ids: Vec<Uuid>,
+) -> Result<()> {
+    Ok(state
+        .client()?
+        .add_members(conversation_id, &user_ids)
+        .await?)
+}
+
+/// Leaves a group.
+#[tauri::command]
+pub async fn leave_conversation(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
+    let client = state.client()?;
+    let me = client.me().id;
+    Ok(client.remove_member(conversation_id, me).await?)
+}
+
+/// Full-text search over every stored message (works offline).
+#[tauri::command]
+pub fn search(state: State<'_, Desktop>, query: String, limit: u32) -> Result<Vec<SearchHit>> {
+    Ok(state.client()?.search(&query, limit.clamp(1, 200))?)
+}
+
+/// Presence of known contacts.
+#[tauri::command]
+pub fn presence(state: State<'_, Desktop>) -> Result<Vec<Presence>> {
+    Ok(state.client()?.presence()?)
+}
+
+/// What the window shows: whether it is focused and which conversation is open (for
+/// notifications, and to mark the open conversation read).
+#[tauri::command]
+pub fn set_attention(
+    state: State<'_, Desktop>,
+    focused: bool,
+    open_conversation: Option<Uuid>,
+) -> Result<()> {
+    *state.attention.lock().unwrap_or_else(|p| p.into_inner()) = Attention {
+        focused,
+        open: open_conversation,
+    };
+    if let (true, Some(conversation)) = (focused, open_conversation)
+        && let Ok(client) = state.client()
+    {
+        client.mark_read(conversation)?;
+    }
+    Ok(())
+}
+
+/// Skips the reconnect wait ("retry now" in the offline banner).
+#[tauri::command]
+pub fn reconnect_now(state: State<'_, Desktop>) -> Result<()> {
+    state.client()?.reconnect_now();
+    Ok(())
+}

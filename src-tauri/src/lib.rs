@@ -1,0 +1,216 @@
+//! Ferry's desktop app: a Tauri 2 shell around `ferry-client`. The Rust side owns all
+//! state and logic; the UI (`ui/`) renders what the core's events say and calls the
+//! typed commands in [`commands`]. This crate owns only what is truly desktop: the window
+//! (single instance, remembered size and position, unread count in the title), native
+//! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), the OS
+//! keyring choice and the app data directory.
+//!
+//! Every core event is forwarded to the window as `ferry://event`; a clicked notification
+//! asks the window to open its conversation with `ferry://open`.
+
+pub mod commands;
+pub mod error;
+pub mod notifier;
+pub mod notify;
+pub mod state;
+
+use std::sync::Arc;
+
+use ferry_client::tokens::KeyringTokens;
+use ferry_client::{Client, ClientOptions, Event};
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::notifier::Notifier;
+use crate::state::Desktop;
+
+/// The event name every core event is emitted under.
+pub const EVENT: &str = "ferry://event";
+
+/// Keeps `client` as the signed-in one, starts its engine and forwards its events.
+pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_proto::User {
+    let client = Arc::new(client);
+    let user = client.me().clone();
+    state.set_client(Some(client.clone()));
+    forward_events(app.clone(), client.clone());
+    client.start();
+    update_unread(app, &client);
+    user
+}
+
+fn forward_events(app: AppHandle, client: Arc<Client>) {
+    let mut events = client.events();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                // Fell behind: tell the UI to re-read everything from the store.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Conversation {
+                    conversation_id: uuid::Uuid::nil(),
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            if let Event::Message { message } = &event {
+                notify_if_due(&app, &client, message);
+            }
+            if matches!(
+                event,
+                Event::Message { .. } | Event::Conversation { .. } | Event::Receipt { .. }
+            ) {
+                update_unread(&app, &client);
+            }
+            let _ = app.emit(EVENT, &event);
+        }
+    });
+}
+
+fn notify_if_due(app: &AppHandle, client: &Client, message: &ferry_client::LocalMessage) {
+    // Only a message seen for the first time (a received one has a seq at once).
+    let Ok(Some(conversation)) = client.conversation(message.conversation_id) else {
+        return;
+    };
+    let attention = app.state::<Desktop>().attention();
+    if !notify::should_notify(message, &conversation, attention) {
+        return;
+    }
+    let (title, body) = notify::render(message, &conversation);
+    app.state::<Notifier>()
+        .show(app, message.conversation_id, title, body);
+}
+
+/// The unread total goes in the window title and, where the OS has one, the badge.
+fn update_unread(app: &AppHandle, client: &Client) {
+    let total: i64 = client
+        .conversations(10_000)
+        .map(|list| {
+            list.iter()
+                .filter(|c| !c.muted)
+                .map(|c| c.unread_count)
+                .sum()
+        })
+        .unwrap_or(0);
+    if let Some(window) = app.get_webview_window("main") {
+        let title = if total > 0 {
+            format!("Ferry ({total})")
+        } else {
+            "Ferry".to_owned()
+        };
+        let _ = window.set_title(&title);
+        // Not every desktop has a badge (most Linux ones do not); that is fine.
+        let _ = window.set_badge_count((total > 0).then_some(total));
+    }
+}
+
+/// Starts the app: silent sign-in from the keyring, then the window paints from the store.
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+    tauri::Builder::default()
+        // Must come first: a second launch focuses the running window instead.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_opener::init())
+        .setup(|app| {
+            let data_dir = match std::env::var_os("FERRY_CLIENT_DIR") {
+                Some(dir) => dir.into(),
+                None => app.path().app_data_dir()?,
+            };
+            // Before the engine starts: its first message may already notify.
+            app.manage(Notifier::start(app.handle()));
+            let desktop = Desktop::new(data_dir.clone());
+            // Silent sign-in: the account last used here, with its tokens from the keyring.
+            if let Ok(tokens) = KeyringTokens::new() {
+                match Client::resume(ClientOptions::new("", &data_dir), Arc::new(tokens)) {
+                    Ok(Some(client)) => {
+                        attach(app.handle(), &desktop, client);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not resume the last session"),
+                }
+            }
+            app.manage(desktop);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::session,
+            commands::sign_in,
+            commands::sign_up,
+            commands::sign_out,
+            commands::conversations,
+            commands::messages,
+            commands::send_message,
+            commands::retry_message,
+            commands::discard_message,
+            commands::mark_read,
+            commands::set_typing,
+            commands::set_draft,
+            commands::set_muted,
+            commands::find_users,
+            commands::open_direct,
+            commands::create_group,
+            commands::add_members,
+            commands::leave_conversation,
+            commands::search,
+            commands::presence,
+            commands::set_attention,
+            commands::reconnect_now,
+        ])
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("Ferry could not start: {e}");
+            std::process::exit(1);
+        });
+}
+
+#[cfg(test)]
+mod bindings {
+    //! The TypeScript declarations of everything the UI receives are generated from these
+    //! Rust types into `ui/src/lib/bindings/`; this test fails when the committed files
+    //! are stale (run with `FERRY_UPDATE_BINDINGS=1` to rewrite them).
+
+    use std::path::PathBuf;
+
+    use ts_rs::TS;
+
+    fn check<T: TS + 'static + ?Sized>(out: &mut Vec<String>) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings");
+        let path = dir.join(format!("{}.ts", T::name(&ts_rs::Config::default())));
+        let text = T::export_to_string(&ts_rs::Config::default()).expect("render declaration");
+        if std::env::var_os("FERRY_UPDATE_BINDINGS").is_some() {
+            std::fs::create_dir_all(&dir).expect("bindings dir");
+            std::fs::write(&path, &text).expect("write binding");
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            out.push(path.display().to_string());
+        }
+    }
+
+    #[test]
+    fn typescript_bindings_are_current() {
+        let mut stale = Vec::new();
+        check::<ferry_proto::User>(&mut stale);
+        check::<ferry_proto::Presence>(&mut stale);
+        check::<ferry_proto::Role>(&mut stale);
+        check::<ferry_proto::ConversationKind>(&mut stale);
+        check::<ferry_proto::Timestamp>(&mut stale);
+        check::<ferry_client::LocalMessage>(&mut stale);
+        check::<ferry_client::MessageStatus>(&mut stale);
+        check::<ferry_client::ConversationSummary>(&mut stale);
+        check::<ferry_client::MemberView>(&mut stale);
+        check::<ferry_client::SearchHit>(&mut stale);
+        check::<ferry_client::Event>(&mut stale);
+        check::<ferry_client::ConnectionState>(&mut stale);
+        check::<crate::error::CommandError>(&mut stale);
+        check::<crate::state::SessionView>(&mut stale);
+        assert!(
+            stale.is_empty(),
+            "stale TypeScript bindings (run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop): {stale:?}"
+        );
+    }
+}

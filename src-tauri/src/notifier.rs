@@ -1,0 +1,185 @@
+//! Shows native notifications and, when one is clicked, brings the window up on that
+//! notification's conversation (the UI is told through [`OPEN_EVENT`]).
+//!
+//! On Linux and the BSDs a click is the notification daemon's `ActionInvoked` D-Bus
+//! signal. One listener, subscribed before the first notification is shown, maps
+//! notification ids back to conversations: nothing waits per notification, and a click
+//! that comes at once cannot slip in before anyone listens. On macOS and Windows
+//! notify-rust delivers the click to the notification's handle, which a short-lived
+//! thread waits on.
+
+use tauri::{AppHandle, Emitter, Manager};
+use uuid::Uuid;
+
+/// The event that asks the UI to open a conversation; the payload is its id.
+pub const OPEN_EVENT: &str = "ferry://open";
+
+/// The app's notifications.
+pub struct Notifier {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    shown: xdg::Shown,
+}
+
+impl Notifier {
+    /// Starts listening for clicks (where the desktop reports them on a bus).
+    #[cfg_attr(target_os = "windows", allow(unused_variables))]
+    pub fn start(app: &AppHandle) -> Self {
+        #[cfg(target_os = "macos")]
+        {
+            // Notifications are attributed to (and clicks routed to) this bundle.
+            let _ = notify_rust::set_application(&app.config().identifier);
+        }
+        Self {
+            #[cfg(all(unix, not(target_os = "macos")))]
+            shown: xdg::listen(app.clone()),
+        }
+    }
+
+    /// Shows a notification for `conversation` (without blocking the caller).
+    #[cfg_attr(all(unix, not(target_os = "macos")), allow(unused_variables))]
+    pub fn show(&self, app: &AppHandle, conversation: Uuid, title: String, body: String) {
+        let mut notification = notify_rust::Notification::new();
+        notification.appname("Ferry").summary(&title).body(&body);
+        #[cfg(target_os = "windows")]
+        notification.app_id(&app.config().identifier);
+        #[cfg(all(unix, not(target_os = "macos")))]
+        xdg::show(&self.shown, notification, conversation);
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        wait_on_thread(app.clone(), notification, conversation);
+    }
+}
+
+/// Un-minimises and focuses the window and asks the UI to open the conversation.
+fn open(app: &AppHandle, conversation: Uuid) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+    let _ = app.emit(OPEN_EVENT, conversation);
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn wait_on_thread(app: AppHandle, notification: notify_rust::Notification, conversation: Uuid) {
+    // The handle blocks until the notification is clicked or dismissed.
+    let spawned = std::thread::Builder::new()
+        .name("notification".into())
+        .spawn(move || match notification.show() {
+            Ok(handle) => {
+                let _ = handle.wait_for_response(|response: &notify_rust::NotificationResponse| {
+                    if response.is_default_action() {
+                        open(&app, conversation);
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "notification failed"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "notification thread failed to start");
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod xdg {
+    //! The freedesktop.org notification protocol: the `default` action makes the body
+    //! clickable; `ActionInvoked` and `NotificationClosed` come back as broadcast signals.
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use futures_util::TryStreamExt;
+    use tauri::AppHandle;
+    use tokio::sync::Mutex;
+    use uuid::Uuid;
+
+    const INTERFACE: &str = "org.freedesktop.Notifications";
+    /// Notifications whose click is still answered; older ones are forgotten first
+    /// (daemons that never report a close would otherwise grow the map forever).
+    const REMEMBERED: usize = 256;
+
+    /// The conversation of each notification shown and not yet closed, by daemon id.
+    /// Locked across showing and recording, so the listener never sees an id before
+    /// it is recorded.
+    pub(super) type Shown = Arc<Mutex<BTreeMap<u32, Uuid>>>;
+
+    pub(super) fn listen(app: AppHandle) -> Shown {
+        let shown = Shown::default();
+        // Held until the subscription is in place: showing waits for the lock, so no
+        // notification can be clicked before anyone listens.
+        let held = shown.clone().try_lock_owned().expect("a new lock is free");
+        let map = shown.clone();
+        tauri::async_runtime::spawn(async move {
+            let subscribed = subscribe().await;
+            drop(held);
+            match subscribed {
+                // The connection is kept for as long as the stream is read.
+                Ok((_connection, stream)) => {
+                    if let Err(e) = answer_clicks(stream, &app, &map).await {
+                        tracing::warn!(error = %e, "notification clicks are no longer answered");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no session bus: notification clicks are not answered")
+                }
+            }
+        });
+        shown
+    }
+
+    async fn subscribe() -> zbus::Result<(zbus::Connection, zbus::MessageStream)> {
+        let connection = zbus::Connection::session().await?;
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface(INTERFACE)
+            .build()?;
+        let stream = zbus::MessageStream::for_match_rule(rule, &connection, None).await?;
+        Ok((connection, stream))
+    }
+
+    async fn answer_clicks(
+        mut stream: zbus::MessageStream,
+        app: &AppHandle,
+        shown: &Shown,
+    ) -> zbus::Result<()> {
+        while let Some(message) = stream.try_next().await? {
+            let header = message.header();
+            match header.member().map(|m| m.as_str()) {
+                Some("ActionInvoked") => {
+                    let (id, action): (u32, String) = message.body().deserialize()?;
+                    let conversation = shown.lock().await.get(&id).copied();
+                    if let (Some(conversation), "default") = (conversation, action.as_str()) {
+                        super::open(app, conversation);
+                    }
+                }
+                Some("NotificationClosed") => {
+                    let (id, _reason): (u32, u32) = message.body().deserialize()?;
+                    shown.lock().await.remove(&id);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn show(
+        shown: &Shown,
+        mut notification: notify_rust::Notification,
+        conversation: Uuid,
+    ) {
+        // Without a `default` action the daemon does not report a click on the body.
+        notification.action("default", "Open");
+        let shown = shown.clone();
+        tauri::async_runtime::spawn(async move {
+            let mut map = shown.lock().await;
+            match notification.show_async().await {
+                Ok(handle) => {
+                    map.insert(handle.id(), conversation);
+                    while map.len() > REMEMBERED {
+                        map.pop_first();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "notification failed"),
+            }
+        });
+    }
+}

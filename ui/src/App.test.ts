@@ -1,0 +1,479 @@
+// The whole window against a mocked core: what it asks the core for, and what it shows
+// from the answers and the core's events.
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { emit } from "@tauri-apps/api/event";
+import { describe, expect, it } from "vitest";
+import App from "./App.svelte";
+import type { ConnectionState } from "./lib/bindings/ConnectionState";
+import type { ConversationSummary } from "./lib/bindings/ConversationSummary";
+import type { LocalMessage } from "./lib/bindings/LocalMessage";
+import type { SearchHit } from "./lib/bindings/SearchHit";
+import type { User } from "./lib/bindings/User";
+import {
+  ago,
+  connectionEvent,
+  coreEmits,
+  direct,
+  group,
+  ME,
+  message,
+  mockCore,
+  type Handlers,
+} from "./test/fixtures";
+import { user } from "./test/fixtures";
+
+const ada = user("Ada Lovelace");
+const grace = user("Grace Hopper");
+
+/** A mocked core with a store the test can change between events. */
+function core(options: {
+  me?: User | null;
+  connection?: ConnectionState;
+  conversations?: ConversationSummary[];
+  messages?: Record<string, LocalMessage[]>;
+  handlers?: Handlers;
+}) {
+  const store = {
+    me: options.me === undefined ? ME : options.me,
+    connection: options.connection ?? ({ state: "online" } as ConnectionState),
+    conversations: options.conversations ?? [],
+    messages: options.messages ?? {},
+  };
+  const mock = mockCore({
+    session: () => ({ user: store.me, connection: store.connection }),
+    conversations: () => store.conversations,
+    messages: (args) => {
+      const all = store.messages[args.conversationId as string] ?? [];
+      const before = args.beforeSeq as number | null;
+      const limit = args.limit as number;
+      if (before !== null) {
+        return all.filter((m) => m.seq !== null && m.seq < before).slice(-limit);
+      }
+      const sent = all.filter((m) => m.seq !== null).slice(-limit);
+      return [...sent, ...all.filter((m) => m.seq === null)];
+    },
+    ...options.handlers,
+  });
+  return { store, ...mock };
+}
+
+function item(name: string): HTMLElement {
+  const found = screen.getAllByTestId("conversation-item").find((el) => el.dataset.name === name);
+  if (!found) throw new Error(`no conversation ${name}`);
+  return found;
+}
+
+describe("signing in", () => {
+  it("asks for the server and account when nobody is signed in", async () => {
+    core({ me: null, connection: { state: "signed_out" } });
+    render(App);
+    expect(await screen.findByTestId("server-url")).toHaveValue("http://127.0.0.1:8080");
+    expect(screen.getByTestId("sign-in")).toBeDisabled();
+  });
+
+  it("shows the core's error, then lands in the app once signed in", async () => {
+    let attempts = 0;
+    const c = core({
+      me: null,
+      connection: { state: "signed_out" },
+      conversations: [direct(ada)],
+      handlers: {
+        sign_in: () => {
+          attempts++;
+          if (attempts === 1) throw { code: "invalid_credentials", message: "wrong username or password" };
+          return ME;
+        },
+      },
+    });
+    render(App);
+    await userEvent.type(await screen.findByTestId("username"), "me");
+    await userEvent.type(screen.getByTestId("password"), "nope");
+    await userEvent.click(screen.getByTestId("sign-in"));
+    expect(await screen.findByTestId("auth-error")).toHaveTextContent("wrong username or password");
+
+    await userEvent.clear(screen.getByTestId("password"));
+    await userEvent.type(screen.getByTestId("password"), "right{Enter}");
+    expect(await screen.findByTestId("conversation-item")).toHaveAttribute("data-name", "Ada Lovelace");
+    expect(c.argsOf("sign_in").at(-1)).toEqual({
+      serverUrl: "http://127.0.0.1:8080",
+      username: "me",
+      password: "right",
+    });
+  });
+
+  it("creates an account with a display name", async () => {
+    const c = core({ me: null, handlers: { sign_up: () => ME } });
+    render(App);
+    await userEvent.type(await screen.findByTestId("username"), "morgan");
+    await userEvent.type(screen.getByTestId("password"), "secret");
+    await userEvent.type(screen.getByTestId("display-name"), "Morgan Me");
+    await userEvent.click(screen.getByTestId("sign-up"));
+    await screen.findByTestId("new-chat");
+    expect(c.argsOf("sign_up")).toEqual([
+      { serverUrl: "http://127.0.0.1:8080", username: "morgan", password: "secret", displayName: "Morgan Me" },
+    ]);
+  });
+
+  it("signs out from the account menu", async () => {
+    const c = core({ conversations: [direct(ada)] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("account-menu"));
+    await userEvent.click(screen.getByRole("menuitem", { name: /Sign out/ }));
+    expect(await screen.findByTestId("server-url")).toBeInTheDocument();
+    expect(c.count("sign_out")).toBe(1);
+  });
+});
+
+describe("the conversation list", () => {
+  it("lists newest activity first with unread badges, and keeps up with events", async () => {
+    const quiet = direct(ada, { updated_at: ago(120) });
+    const busy = group("Team", [ada, grace], { updated_at: ago(2), unread_count: 4 });
+    const c = core({ conversations: [quiet, busy] });
+    render(App);
+    await screen.findAllByTestId("conversation-item");
+    const names = () => screen.getAllByTestId("conversation-item").map((el) => el.dataset.name);
+    expect(names()).toEqual(["Team", "Ada Lovelace"]);
+    expect(within(item("Team")).getByTestId("unread-badge")).toHaveTextContent("4");
+
+    c.store.conversations = [
+      { ...quiet, updated_at: ago(0), unread_count: 1, last_message: message({ body: "ping", mine: false, sender_id: ada.id }) },
+      busy,
+    ];
+    await coreEmits({ type: "conversation", conversation_id: quiet.id });
+    await waitFor(() => expect(names()).toEqual(["Ada Lovelace", "Team"]));
+    expect(within(item("Ada Lovelace")).getByTestId("unread-badge")).toHaveTextContent("1");
+  });
+});
+
+describe("a thread", () => {
+  const yesterday = new Date();
+  yesterday.setDate(yesterday.getDate() - 1);
+
+  function adaChat(messages: LocalMessage[], extra: Partial<ConversationSummary> = {}) {
+    const conversation = direct(ada, extra);
+    const placed = messages.map((m) => ({ ...m, conversation_id: conversation.id }));
+    return { conversation, messages: { [conversation.id]: placed } };
+  }
+
+  it("opens with day separators, sides and status, and tells the core what is open", async () => {
+    const { conversation, messages } = adaChat([
+      message({ seq: 1, body: "yesterday's news", mine: false, sender_id: ada.id, created_at: yesterday.toISOString() }),
+      message({ seq: 2, body: "today's reply", status: "read", created_at: ago(1) }),
+    ]);
+    const c = core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+
+    const thread = await screen.findByTestId("thread");
+    expect(thread).toHaveAttribute("role", "log");
+    expect(thread).toHaveAttribute("aria-live", "polite");
+    await waitFor(() => expect(within(thread).getAllByTestId("message")).toHaveLength(2));
+    expect(within(thread).getAllByTestId("day-separator").map((el) => el.textContent)).toEqual([
+      "Yesterday",
+      "Today",
+    ]);
+    const [theirs, mine] = within(thread).getAllByTestId("message");
+    expect(theirs).toHaveAttribute("data-mine", "false");
+    expect(mine).toHaveAttribute("data-mine", "true");
+    expect(mine).toHaveAttribute("data-status", "read");
+    expect(c.argsOf("messages")[0]).toEqual({ conversationId: conversation.id, beforeSeq: null, limit: 50 });
+    await waitFor(() =>
+      expect(c.argsOf("set_attention").at(-1)).toMatchObject({ openConversation: conversation.id }),
+    );
+    expect(screen.getByTestId("composer")).toHaveFocus();
+  });
+
+  it("shows a sent message at once as pending, then as the core updates it", async () => {
+    const { conversation, messages } = adaChat([]);
+    const c = core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        send_message: (args) => {
+          const m = message({
+            conversation_id: args.conversationId as string,
+            body: args.body as string,
+            seq: null,
+            status: "pending",
+            created_at: ago(0),
+          });
+          c.store.messages[conversation.id]!.push(m);
+          return m;
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.type(await screen.findByTestId("composer"), "on my way{Enter}");
+
+    const sent = await screen.findByTestId("message");
+    expect(sent).toHaveAttribute("data-status", "pending");
+    expect(sent).toHaveTextContent("on my way");
+    expect(c.argsOf("send_message")).toEqual([{ conversationId: conversation.id, body: "on my way" }]);
+
+    const stored = c.store.messages[conversation.id]![0]!;
+    c.store.messages[conversation.id] = [{ ...stored, seq: 1, status: "delivered" }];
+    await coreEmits({ type: "message", message: { ...stored, seq: 1, status: "delivered" } });
+    await waitFor(() => expect(screen.getByTestId("message")).toHaveAttribute("data-status", "delivered"));
+  });
+
+  it("retries and deletes failed messages", async () => {
+    const failed = message({ seq: null, status: "failed", error: "refused" });
+    const { conversation, messages } = adaChat([failed]);
+    const c = core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click(await screen.findByTestId("retry"));
+    expect(c.argsOf("retry_message")).toEqual([{ messageId: failed.id }]);
+    await userEvent.click(screen.getByTestId("discard"));
+    expect(c.argsOf("discard_message")).toEqual([{ messageId: failed.id }]);
+  });
+
+  it("shows who is typing", async () => {
+    const { conversation, messages } = adaChat([]);
+    const c = core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await screen.findByTestId("thread");
+    expect(screen.queryByTestId("typing-indicator")).toBeNull();
+
+    c.store.conversations = [{ ...conversation, typing: [ada.id] }];
+    await coreEmits({ type: "typing", conversation_id: conversation.id, user_id: ada.id, typing: true });
+    expect(await screen.findByTestId("typing-indicator")).toHaveTextContent("Ada Lovelace is typing…");
+  });
+
+  it("marks where unread messages start", async () => {
+    const { conversation, messages } = adaChat(
+      [1, 2, 3, 4, 5].map((seq) =>
+        message({ seq, body: `m${seq}`, mine: seq < 3, sender_id: seq < 3 ? ME.id : ada.id, created_at: ago(10 - seq) }),
+      ),
+      { last_seq: 5, unread_count: 3 },
+    );
+    core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const marker = await screen.findByTestId("unread-marker");
+    const next = marker.nextElementSibling as HTMLElement;
+    expect(next).toHaveAttribute("data-testid", "message");
+    expect(next).toHaveTextContent("m3");
+  });
+
+  it("loads older history when scrolled to the top", async () => {
+    const history = Array.from({ length: 80 }, (_, i) =>
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: ago(100 - i) }),
+    );
+    const { conversation, messages } = adaChat(history, { last_seq: 80 });
+    const c = core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const thread = await screen.findByTestId("thread");
+    await waitFor(() => expect(within(thread).getAllByTestId("message")).toHaveLength(50));
+
+    await fireEvent.scroll(thread, { target: { scrollTop: 0 } });
+    await waitFor(() => expect(within(thread).getAllByTestId("message")).toHaveLength(80));
+    expect(c.argsOf("messages").at(-1)).toEqual({ conversationId: conversation.id, beforeSeq: 31, limit: 50 });
+    expect(within(thread).getAllByTestId("message")[0]).toHaveTextContent("n1");
+  });
+
+  it("keeps each conversation's draft with that conversation", async () => {
+    const withAda = direct(ada);
+    const withGrace = direct(grace, { draft: "grace's draft" });
+    const c = core({ conversations: [withAda, withGrace], messages: {} });
+    render(App);
+    await userEvent.click((await screen.findAllByTestId("conversation-item"))[0]!);
+    await userEvent.type(await screen.findByTestId("composer"), "for ada");
+    await userEvent.click(item("Grace Hopper"));
+    await waitFor(() => expect(screen.getByTestId("composer")).toHaveValue("grace's draft"));
+    // A slow runner may save a partial draft mid-typing; every save must still be Ada's,
+    // the last one whole, and nothing may land on Grace's draft.
+    const saves = c.argsOf("set_draft") as { conversationId: string; body: string }[];
+    expect(saves.length).toBeGreaterThan(0);
+    expect(saves.every((s) => s.conversationId === withAda.id)).toBe(true);
+    expect(saves.at(-1)).toEqual({ conversationId: withAda.id, body: "for ada" });
+  });
+
+  it("mutes and unmutes", async () => {
+    const { conversation, messages } = adaChat([]);
+    const c = core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const toggle = await screen.findByTestId("mute-toggle");
+    expect(toggle).toHaveAttribute("aria-pressed", "false");
+    await userEvent.click(toggle);
+    expect(c.argsOf("set_muted")).toEqual([{ conversationId: conversation.id, muted: true }]);
+  });
+});
+
+describe("a clicked notification", () => {
+  it("opens its conversation, even one the list did not hold yet", async () => {
+    const withAda = direct(ada);
+    const withGrace = direct(grace, { last_seq: 1, unread_count: 1 });
+    const c = core({
+      conversations: [withAda],
+      messages: { [withGrace.id]: [message({ conversation_id: withGrace.id, seq: 1, body: "ping" })] },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    expect(await screen.findByTestId("thread-title")).toHaveTextContent("Ada Lovelace");
+
+    c.store.conversations = [withGrace, withAda];
+    await emit("ferry://open", withGrace.id);
+    await waitFor(() => expect(screen.getByTestId("thread-title")).toHaveTextContent("Grace Hopper"));
+    expect(await screen.findByText("ping")).toBeInTheDocument();
+    // The core hears what is open (and marks it read while the window has focus).
+    await waitFor(() =>
+      expect(c.argsOf("set_attention").at(-1)).toMatchObject({ openConversation: withGrace.id }),
+    );
+  });
+
+  it("is ignored for a conversation that does not exist", async () => {
+    const withAda = direct(ada);
+    core({ conversations: [withAda] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await emit("ferry://open", "0190a0b0-0000-7000-8000-00000000dead");
+    expect(screen.getByTestId("thread-title")).toHaveTextContent("Ada Lovelace");
+  });
+});
+
+describe("the connection banner", () => {
+  it("follows the core's connection events, and Retry now reconnects", async () => {
+    const c = core({ conversations: [direct(ada)] });
+    render(App);
+    await screen.findByTestId("conversation-item");
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+
+    const retryAt = new Date(Date.now() + 30_000).toISOString();
+    await connectionEvent({ state: "offline", retry_at: retryAt, reason: null });
+    const banner = await screen.findByTestId("offline-banner");
+    expect(banner).toHaveTextContent(/^Offline — retrying at/);
+    await userEvent.click(within(banner).getByTestId("retry-now"));
+    expect(c.count("reconnect_now")).toBe(1);
+
+    await connectionEvent({ state: "connecting" });
+    await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…"));
+    await connectionEvent({ state: "online" });
+    await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveTextContent("Back online"));
+  });
+});
+
+describe("keyboard and dialogs", () => {
+  it("opens the quick switcher with Ctrl+K and a conversation with Enter", async () => {
+    const c = core({ conversations: [direct(ada), direct(grace)], messages: {} });
+    render(App);
+    await screen.findAllByTestId("conversation-item");
+    await userEvent.keyboard("{Control>}k{/Control}");
+    const input = await screen.findByTestId("quick-switcher-input");
+    await userEvent.type(input, "grace{Enter}");
+    await waitFor(() => expect(item("Grace Hopper")).toHaveAttribute("aria-selected", "true"));
+    expect(screen.queryByTestId("quick-switcher")).toBeNull();
+    expect(c.argsOf("messages")[0]).toMatchObject({ conversationId: c.store.conversations[1]!.id });
+  });
+
+  it("closes the quick switcher with Esc", async () => {
+    core({ conversations: [direct(ada)] });
+    render(App);
+    await screen.findByTestId("conversation-item");
+    await userEvent.keyboard("{Control>}k{/Control}");
+    await screen.findByTestId("quick-switcher");
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByTestId("quick-switcher")).toBeNull();
+  });
+
+  it("starts a direct chat from the new chat dialog", async () => {
+    const chatWithGrace = direct(grace);
+    const c = core({
+      conversations: [],
+      handlers: {
+        find_users: () => [grace],
+        open_direct: () => {
+          c.store.conversations = [chatWithGrace];
+          return chatWithGrace.id;
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("new-chat"));
+    const dialog = screen.getByRole("dialog", { name: "New chat" });
+    expect(dialog).toHaveAttribute("aria-modal", "true");
+    await userEvent.type(within(dialog).getByTestId("user-search"), "gra");
+    await userEvent.click(await within(dialog).findByTestId("user-result"));
+    expect(c.argsOf("find_users").at(-1)).toEqual({ prefix: "gra" });
+    expect(c.argsOf("open_direct")).toEqual([{ username: "grace" }]);
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(await screen.findByTestId("thread-title")).toHaveTextContent("Grace Hopper");
+  });
+
+  it("creates a group with a title and several people", async () => {
+    const c = core({
+      conversations: [],
+      handlers: {
+        find_users: (args) => [ada, grace].filter((u) => u.username.startsWith(args.prefix as string)),
+        create_group: () => "new-group",
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("new-chat"));
+    await userEvent.click(screen.getByTestId("new-group"));
+    await userEvent.type(screen.getByTestId("group-title"), "Pioneers");
+    await userEvent.type(screen.getByTestId("user-search"), "ada");
+    await userEvent.click(await screen.findByTestId("user-result"));
+    await userEvent.clear(screen.getByTestId("user-search"));
+    await userEvent.type(screen.getByTestId("user-search"), "grace");
+    await waitFor(() => expect(screen.getByTestId("user-result")).toHaveAttribute("data-username", "grace"));
+    await userEvent.click(screen.getByTestId("user-result"));
+    await userEvent.click(screen.getByTestId("create-group"));
+    expect(c.argsOf("create_group")).toEqual([{ title: "Pioneers", memberIds: [ada.id, grace.id] }]);
+  });
+
+  it("shows why finding people failed", async () => {
+    core({
+      handlers: {
+        find_users: () => {
+          throw { code: "offline", message: "the server cannot be reached" };
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("new-chat"));
+    await userEvent.type(screen.getByTestId("user-search"), "x");
+    expect(await screen.findByTestId("user-search-error")).toHaveTextContent("the server cannot be reached");
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog")).toBeNull();
+  });
+});
+
+describe("search", () => {
+  it("finds messages everywhere and opens the conversation at the hit", async () => {
+    const conversation = direct(ada, { last_seq: 1 });
+    const found = message({ seq: 1, conversation_id: conversation.id, body: "the ferry leaves at noon" });
+    const hit: SearchHit = {
+      message_id: found.id,
+      conversation_id: conversation.id,
+      seq: 1,
+      sender_id: ME.id,
+      snippet: "the \u0002ferry\u0003 leaves at noon",
+      created_at: found.created_at,
+    };
+    const c = core({
+      conversations: [conversation],
+      messages: { [conversation.id]: [found] },
+      handlers: { search: () => [hit] },
+    });
+    render(App);
+    await userEvent.type(await screen.findByTestId("search-input"), "ferry");
+    const result = await screen.findByTestId("search-result");
+    expect(c.argsOf("search").at(-1)).toEqual({ query: "ferry", limit: 50 });
+    expect(result.querySelector("mark")).toHaveTextContent("ferry");
+    expect(screen.queryByTestId("conversation-item")).toBeNull();
+
+    await userEvent.click(result);
+    const shown = await screen.findByTestId("message");
+    expect(shown).toHaveAttribute("data-id", found.id);
+    await waitFor(() => expect(shown).toHaveClass("highlighted"));
+
+    await userEvent.type(screen.getByTestId("search-input"), "{Escape}");
+    expect(await screen.findByTestId("conversation-item")).toBeInTheDocument();
+  });
+});

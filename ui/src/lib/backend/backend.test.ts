@@ -1,0 +1,78 @@
+import { describe, expect, it, vi } from "vitest";
+import { coreEmits, message, mockCore } from "../../test/fixtures";
+import * as backend from ".";
+
+describe("backend commands", () => {
+  it("call the Rust commands by name with camelCase arguments", async () => {
+    const core = mockCore({ messages: () => [], open_direct: () => "conv-1" });
+    await backend.messages("conv-1", 40, 50);
+    await backend.signUp("http://127.0.0.1:8080", "ada", "pw", "Ada");
+    await backend.setAttention(true, "conv-1");
+    await backend.createGroup("Team", ["u1", "u2"]);
+    expect(await backend.openDirect("grace")).toBe("conv-1");
+    expect(core.calls).toEqual([
+      { cmd: "messages", args: { conversationId: "conv-1", beforeSeq: 40, limit: 50 } },
+      {
+        cmd: "sign_up",
+        args: { serverUrl: "http://127.0.0.1:8080", username: "ada", password: "pw", displayName: "Ada" },
+      },
+      { cmd: "set_attention", args: { focused: true, openConversation: "conv-1" } },
+      { cmd: "create_group", args: { title: "Team", memberIds: ["u1", "u2"] } },
+      { cmd: "open_direct", args: { username: "grace" } },
+    ]);
+  });
+
+  it("reject with the core's CommandError", async () => {
+    mockCore({
+      sign_in: () => {
+        throw { code: "invalid_credentials", message: "wrong username or password" };
+      },
+    });
+    await expect(backend.signIn("http://x", "a", "b")).rejects.toEqual({
+      code: "invalid_credentials",
+      message: "wrong username or password",
+    });
+  });
+
+  it("turn Tauri's own string errors into CommandErrors", async () => {
+    mockCore({
+      session: () => {
+        throw "command session not found";
+      },
+    });
+    await expect(backend.session()).rejects.toEqual({
+      code: "unavailable",
+      message: "command session not found",
+    });
+  });
+});
+
+describe("backend events", () => {
+  it("deliver the core's event payloads until unlistened", async () => {
+    mockCore();
+    const seen = vi.fn();
+    const stop = await backend.onEvent(seen);
+    const m = message();
+    await coreEmits({ type: "message", message: m });
+    expect(seen).toHaveBeenCalledWith({ type: "message", message: m });
+    stop();
+    await coreEmits({ type: "conversation", conversation_id: backend.EVERYTHING });
+    expect(seen).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("openUrl", () => {
+  it("opens web links through the opener plugin", async () => {
+    const core = mockCore();
+    await backend.openUrl("https://example.com/x");
+    expect(core.calls).toEqual([
+      { cmd: "plugin:opener|open_url", args: { url: "https://example.com/x", with: undefined } },
+    ]);
+  });
+
+  it("refuses anything but http(s)", async () => {
+    const core = mockCore();
+    await expect(backend.openUrl("javascript:alert(1)")).rejects.toMatchObject({ code: "invalid_request" });
+    expect(core.calls).toEqual([]);
+  });
+});

@@ -1,0 +1,108 @@
+import { render, screen, waitFor } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { mockCore } from "../../test/fixtures";
+import Composer from "./Composer.svelte";
+
+function setup(props: Record<string, unknown> = {}) {
+  const core = mockCore();
+  const onsend = vi.fn(async () => true);
+  const result = render(Composer, { conversationId: "conv-1", onsend, ...props });
+  const box = screen.getByTestId("composer") as HTMLTextAreaElement;
+  return { core, onsend, box, ...result };
+}
+
+describe("Composer keys", () => {
+  it("sends on Enter and clears the box", async () => {
+    const { onsend, box } = setup();
+    await userEvent.type(box, "hello there{Enter}");
+    expect(onsend).toHaveBeenCalledExactlyOnceWith("hello there");
+    expect(box.value).toBe("");
+  });
+
+  it("starts a new line on Shift+Enter without sending", async () => {
+    const { onsend, box } = setup();
+    await userEvent.type(box, "line one{Shift>}{Enter}{/Shift}line two");
+    expect(onsend).not.toHaveBeenCalled();
+    expect(box.value).toBe("line one\nline two");
+    await userEvent.type(box, "{Enter}");
+    expect(onsend).toHaveBeenCalledWith("line one\nline two");
+  });
+
+  it("never sends an empty or blank message", async () => {
+    const { onsend, box } = setup();
+    await userEvent.type(box, "{Enter}");
+    await userEvent.type(box, "   {Enter}");
+    expect(onsend).not.toHaveBeenCalled();
+    expect(screen.getByTestId("send")).toBeDisabled();
+  });
+
+  it("sends with the button too", async () => {
+    const { onsend, box } = setup();
+    await userEvent.type(box, "by click");
+    expect(screen.getByTestId("send")).toBeEnabled();
+    await userEvent.click(screen.getByTestId("send"));
+    expect(onsend).toHaveBeenCalledWith("by click");
+  });
+
+  it("gives the text back when it could not be stored", async () => {
+    const { box } = setup({ onsend: vi.fn(async () => false) });
+    await userEvent.type(box, "keep me{Enter}");
+    await waitFor(() => expect(box.value).toBe("keep me"));
+  });
+});
+
+describe("Composer typing and drafts", () => {
+  it("says typing while there is text, and stops on send", async () => {
+    const { core, box } = setup();
+    await userEvent.type(box, "hi");
+    expect(core.argsOf("set_typing").at(-1)).toEqual({ conversationId: "conv-1", composing: true });
+    await userEvent.type(box, "{Enter}");
+    expect(core.argsOf("set_typing").at(-1)).toEqual({ conversationId: "conv-1", composing: false });
+  });
+
+  it("stops typing when the text is cleared or the box loses focus", async () => {
+    const { core, box } = setup();
+    await userEvent.type(box, "a{Backspace}");
+    expect(core.argsOf("set_typing").at(-1)).toMatchObject({ composing: false });
+    await userEvent.type(box, "b");
+    await userEvent.tab();
+    expect(core.argsOf("set_typing").at(-1)).toMatchObject({ composing: false });
+  });
+
+  // The draft is saved after a pause in typing. Fake timers make "a pause" exact: with
+  // real ones a stalled test runner can pause longer than the delay between two keys.
+  function typist() {
+    vi.useFakeTimers();
+    return userEvent.setup({ advanceTimers: vi.advanceTimersByTime.bind(vi) });
+  }
+
+  it("restores the saved draft and saves changes after a pause", async () => {
+    const user = typist();
+    const { core, box } = setup({ draft: "half a thought" });
+    expect(box.value).toBe("half a thought");
+    await user.type(box, ", finished");
+    await vi.advanceTimersByTimeAsync(300);
+    expect(core.count("set_draft")).toBe(0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(core.argsOf("set_draft")).toEqual([
+      { conversationId: "conv-1", body: "half a thought, finished" },
+    ]);
+  });
+
+  it("clears the draft once the message is sent", async () => {
+    const user = typist();
+    const { core, box } = setup({ draft: "almost" });
+    await user.type(box, "{Enter}");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(core.argsOf("set_draft")).toEqual([{ conversationId: "conv-1", body: "" }]);
+  });
+
+  it("saves an unsaved draft when the conversation closes", async () => {
+    const user = typist();
+    const { core, box, unmount } = setup();
+    await user.type(box, "later");
+    unmount();
+    expect(core.argsOf("set_draft")).toEqual([{ conversationId: "conv-1", body: "later" }]);
+  });
+});

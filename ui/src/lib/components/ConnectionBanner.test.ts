@@ -1,0 +1,69 @@
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ConnectionState } from "../bindings/ConnectionState";
+import { clockTimeWithSeconds } from "../time";
+import ConnectionBanner from "./ConnectionBanner.svelte";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function props(connection: ConnectionState) {
+  return { connection, onretry: vi.fn(), onsignin: vi.fn() };
+}
+
+describe("ConnectionBanner", () => {
+  it("says nothing while online", () => {
+    render(ConnectionBanner, props({ state: "online" }));
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+  });
+
+  it("says offline with the next retry time, and offers to retry now", async () => {
+    const retryAt = new Date(2024, 4, 15, 14, 3, 9).toISOString();
+    const p = props({ state: "offline", retry_at: retryAt, reason: "connection refused" });
+    render(ConnectionBanner, p);
+    const banner = screen.getByTestId("offline-banner");
+    expect(banner).toHaveAttribute("data-state", "offline");
+    expect(banner).toHaveTextContent(`Offline — retrying at ${clockTimeWithSeconds(retryAt)}`);
+    expect(banner).toHaveTextContent("connection refused");
+    await fireEvent.click(screen.getByRole("button", { name: "Retry now" }));
+    expect(p.onretry).toHaveBeenCalledOnce();
+  });
+
+  it("says connecting while connecting", () => {
+    render(ConnectionBanner, props({ state: "connecting" }));
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…");
+    expect(screen.queryByRole("button", { name: "Retry now" })).toBeNull();
+  });
+
+  it("says back online for a moment after being offline", async () => {
+    vi.useFakeTimers();
+    const p = props({ state: "offline", retry_at: null, reason: null });
+    const { rerender } = render(ConnectionBanner, p);
+    await rerender({ connection: { state: "connecting" } });
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…");
+    await rerender({ connection: { state: "online" } });
+    expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-state", "back-online");
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent("Back online");
+    await vi.advanceTimersByTimeAsync(3100);
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+  });
+
+  it("does not say back online after the first connection", async () => {
+    const { rerender } = render(ConnectionBanner, props({ state: "connecting" }));
+    await rerender({ connection: { state: "online" } });
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+  });
+
+  it("lives in a polite status region", () => {
+    render(ConnectionBanner, props({ state: "connecting" }));
+    expect(screen.getByRole("status")).toContainElement(screen.getByTestId("offline-banner"));
+  });
+
+  it("asks to sign in again when the session ended", async () => {
+    const p = props({ state: "signed_out" });
+    render(ConnectionBanner, p);
+    await fireEvent.click(screen.getByTestId("sign-in-again"));
+    expect(p.onsignin).toHaveBeenCalledOnce();
+  });
+});

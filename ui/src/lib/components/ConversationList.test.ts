@@ -1,0 +1,106 @@
+import { fireEvent, render, screen, within } from "@testing-library/svelte";
+import { describe, expect, it, vi } from "vitest";
+import { ago, direct, group, ME, member, message, user } from "../../test/fixtures";
+import ConversationList from "./ConversationList.svelte";
+
+const ada = user("Ada Lovelace");
+const grace = user("Grace Hopper");
+
+function items() {
+  return screen.getAllByTestId("conversation-item");
+}
+
+function item(name: string) {
+  const found = items().find((el) => el.dataset.name === name);
+  if (!found) throw new Error(`no conversation item named ${name}`);
+  return found;
+}
+
+describe("ConversationList", () => {
+  it("shows each conversation with its name, preview and unread badge", () => {
+    const conversations = [
+      direct(ada, { unread_count: 3, last_message: message({ body: "are you there?", mine: false, sender_id: ada.id }) }),
+      group("Team", [ada, grace], { unread_count: 0, last_message: message({ body: "done" }) }),
+      direct(grace, { unread_count: 150 }),
+    ];
+    render(ConversationList, { conversations, meId: ME.id, openId: null, onopen: vi.fn() });
+
+    expect(screen.getByRole("listbox", { name: "Conversations" })).toBeInTheDocument();
+    expect(items().map((el) => el.dataset.name)).toEqual(["Ada Lovelace", "Team", "Grace Hopper"]);
+    expect(within(item("Ada Lovelace")).getByTestId("unread-badge")).toHaveTextContent("3");
+    expect(within(item("Ada Lovelace")).getByTestId("unread-badge")).toHaveAccessibleName("3 unread");
+    expect(within(item("Ada Lovelace")).getByText("are you there?")).toBeInTheDocument();
+    expect(within(item("Team")).queryByTestId("unread-badge")).toBeNull();
+    expect(within(item("Team")).getByText("You: done")).toBeInTheDocument();
+    expect(within(item("Grace Hopper")).getByTestId("unread-badge")).toHaveTextContent("99+");
+  });
+
+  it("shows typing… in place of the preview", () => {
+    const conversations = [direct(ada, { typing: [ada.id], last_message: message({ body: "old news" }) })];
+    render(ConversationList, { conversations, meId: ME.id, openId: null, onopen: vi.fn() });
+    expect(within(item("Ada Lovelace")).getByText("typing…")).toBeInTheDocument();
+    expect(within(item("Ada Lovelace")).queryByText(/old news/)).toBeNull();
+  });
+
+  it("marks the user's own last message when it is pending or failed", () => {
+    const conversations = [
+      direct(ada, { last_message: message({ status: "pending", seq: null }) }),
+      direct(grace, { last_message: message({ status: "failed", seq: null }) }),
+      group("Team", [ada], { last_message: message({ status: "read" }) }),
+      group("Others", [ada], { last_message: message({ mine: false, sender_id: ada.id }) }),
+    ];
+    render(ConversationList, { conversations, meId: ME.id, openId: null, onopen: vi.fn() });
+    const status = (name: string) => within(item(name)).queryByTestId("last-status");
+    expect(status("Ada Lovelace")).toHaveAttribute("data-icon", "clock");
+    expect(status("Grace Hopper")).toHaveAttribute("data-icon", "alert");
+    expect(status("Grace Hopper")).toHaveAccessibleName("Not sent");
+    expect(status("Team")).toHaveAttribute("data-status", "read");
+    expect(status("Others")).toBeNull();
+  });
+
+  it("shows a presence dot for a direct chat whose other member is online", () => {
+    const conversations = [
+      direct(ada, { members: [member(ME), member(ada, { online: true })] }),
+      direct(grace),
+      group("Team", [ada], { members: [member(ME), member(ada, { online: true })] }),
+    ];
+    render(ConversationList, { conversations, meId: ME.id, openId: null, onopen: vi.fn() });
+    expect(within(item("Ada Lovelace")).getByTestId("presence-dot")).toBeInTheDocument();
+    expect(within(item("Grace Hopper")).queryByTestId("presence-dot")).toBeNull();
+    expect(within(item("Team")).queryByTestId("presence-dot")).toBeNull();
+  });
+
+  it("opens on click, and moves through conversations with Up and Down", async () => {
+    const conversations = [direct(ada, { updated_at: ago(1) }), direct(grace), group("Team", [ada])];
+    const onopen = vi.fn();
+    render(ConversationList, { conversations, meId: ME.id, openId: conversations[0]!.id, onopen });
+
+    expect(item("Ada Lovelace")).toHaveAttribute("aria-selected", "true");
+    expect(item("Ada Lovelace")).toHaveAttribute("tabindex", "0");
+    expect(item("Grace Hopper")).toHaveAttribute("tabindex", "-1");
+
+    await fireEvent.click(item("Team"));
+    expect(onopen).toHaveBeenLastCalledWith(conversations[2]!.id, false);
+
+    item("Ada Lovelace").focus();
+    await fireEvent.keyDown(item("Ada Lovelace"), { key: "ArrowDown" });
+    expect(onopen).toHaveBeenLastCalledWith(conversations[1]!.id, true);
+    expect(item("Grace Hopper")).toHaveFocus();
+
+    await fireEvent.keyDown(item("Grace Hopper"), { key: "ArrowUp" });
+    expect(onopen).toHaveBeenLastCalledWith(conversations[0]!.id, true);
+    expect(item("Ada Lovelace")).toHaveFocus();
+
+    onopen.mockClear();
+    await fireEvent.keyDown(item("Ada Lovelace"), { key: "ArrowUp" });
+    expect(onopen).not.toHaveBeenCalled();
+
+    await fireEvent.keyDown(item("Ada Lovelace"), { key: "Enter" });
+    expect(onopen).toHaveBeenLastCalledWith(conversations[0]!.id, false);
+  });
+
+  it("says how to start when there is nothing yet", () => {
+    render(ConversationList, { conversations: [], meId: ME.id, openId: null, onopen: vi.fn() });
+    expect(screen.getByText(/No conversations yet/)).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * The connection banner: what it says for each connection state. "Back online" shows
+ * only after trouble (offline or reconnecting) and for a moment; the banner component
+ * owns that moment, this module the words.
+ */
+import type { ConnectionState } from "./bindings/ConnectionState";
+import { clockTimeWithSeconds } from "./time";
+
+export type Banner =
+  | { kind: "offline"; text: string; reason: string | null }
+  | { kind: "connecting"; text: string }
+  | { kind: "back-online"; text: string }
+  | { kind: "signed-out"; text: string };
+
+/** How long "Back online" stays up. */
+export const BACK_ONLINE_MS = 3000;
+
+/**
+ * The banner for `state`; `recovering` says the link was down since it was last online
+ * (so that reaching "online" is news). Null: nothing to say.
+ */
+export function bannerFor(
+  state: ConnectionState,
+  recovering: boolean,
+  locale?: string,
+): Banner | null {
+  switch (state.state) {
+    case "offline":
+      return {
+        kind: "offline",
+        text: state.retry_at
+          ? `Offline — retrying at ${clockTimeWithSeconds(state.retry_at, locale)}`
+          : "Offline",
+        reason: state.reason,
+      };
+    case "connecting":
+      return { kind: "connecting", text: "Connecting…" };
+    case "online":
+      return recovering ? { kind: "back-online", text: "Back online" } : null;
+    case "signed_out":
+      return { kind: "signed-out", text: "Your session has ended. Sign in again." };
+  }
+}

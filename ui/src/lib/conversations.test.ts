@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { ago, direct, group, ME, member, message, user } from "../test/fixtures";
+import {
+  badgeText,
+  filterByName,
+  otherMember,
+  previewOf,
+  sortConversations,
+  typingText,
+} from "./conversations";
+
+const ada = user("Ada Lovelace");
+const grace = user("Grace Hopper");
+const linus = user("Linus Torvalds");
+
+describe("sortConversations", () => {
+  it("puts the newest activity first", () => {
+    const old = direct(ada, { updated_at: ago(300) });
+    const recent = direct(grace, { updated_at: ago(1) });
+    const middle = group("Team", [ada, grace], { updated_at: ago(30) });
+    expect(sortConversations([old, recent, middle]).map((c) => c.name)).toEqual([
+      "Grace Hopper",
+      "Team",
+      "Ada Lovelace",
+    ]);
+  });
+
+  it("orders equal times by name and leaves the input alone", () => {
+    const at = ago(5);
+    const list = [direct(grace, { updated_at: at }), direct(ada, { updated_at: at })];
+    expect(sortConversations(list).map((c) => c.name)).toEqual(["Ada Lovelace", "Grace Hopper"]);
+    expect(list[0]!.name).toBe("Grace Hopper");
+  });
+});
+
+describe("otherMember", () => {
+  it("is the other person of a direct chat, and nobody in a group", () => {
+    expect(otherMember(direct(ada), ME.id)?.user.id).toBe(ada.id);
+    expect(otherMember(group("Team", [ada]), ME.id)).toBeNull();
+  });
+});
+
+describe("previewOf", () => {
+  it("says typing… when someone else types, whatever else there is", () => {
+    const c = direct(ada, { typing: [ada.id], draft: "half", last_message: message() });
+    expect(previewOf(c, ME.id)).toEqual({ kind: "typing", text: "typing…" });
+  });
+
+  it("ignores the user's own typing", () => {
+    expect(previewOf(direct(ada, { typing: [ME.id] }), ME.id).kind).toBe("empty");
+  });
+
+  it("shows a draft, except in the open conversation", () => {
+    const c = direct(ada, { draft: "see you\nat  noon", last_message: message({ body: "hi" }) });
+    expect(previewOf(c, ME.id)).toEqual({ kind: "draft", text: "see you at noon" });
+    expect(previewOf(c, ME.id, true)).toMatchObject({ kind: "message", text: "You: hi" });
+  });
+
+  it("prefixes own messages with You and carries their status", () => {
+    const last = message({ body: "on my way", status: "pending" });
+    expect(previewOf(direct(ada, { last_message: last }), ME.id)).toEqual({
+      kind: "message",
+      text: "You: on my way",
+      at: last.created_at,
+      status: "pending",
+    });
+  });
+
+  it("names the sender in groups but not in direct chats; no status for others", () => {
+    const last = message({ body: "hello", mine: false, sender_id: grace.id });
+    expect(previewOf(group("Team", [grace], { last_message: last }), ME.id)).toMatchObject({
+      text: "Grace: hello",
+      status: null,
+    });
+    expect(previewOf(direct(grace, { last_message: last }), ME.id)).toMatchObject({ text: "hello" });
+  });
+
+  it("says when there is nothing yet", () => {
+    expect(previewOf(direct(ada), ME.id)).toEqual({ kind: "empty", text: "No messages yet" });
+  });
+});
+
+describe("typingText", () => {
+  it("names one or two people, and counts more", () => {
+    const team = group("Team", [ada, grace, linus]);
+    expect(typingText({ ...team, typing: [] }, ME.id)).toBeNull();
+    expect(typingText({ ...team, typing: [ada.id] }, ME.id)).toBe("Ada Lovelace is typing…");
+    expect(typingText({ ...team, typing: [ada.id, grace.id] }, ME.id)).toBe(
+      "Ada Lovelace and Grace Hopper are typing…",
+    );
+    expect(typingText({ ...team, typing: [ada.id, grace.id, linus.id] }, ME.id)).toBe(
+      "3 people are typing…",
+    );
+  });
+
+  it("falls back to Someone for a user no longer listed", () => {
+    const c = direct(ada, { members: [member(ME)], typing: [ada.id] });
+    expect(typingText(c, ME.id)).toBe("Someone is typing…");
+  });
+});
+
+describe("filterByName", () => {
+  const list = [
+    direct(user("Zoë Ångström")),
+    group("Book club", [ada]),
+    direct(ada),
+    group("Ada fans", [ada]),
+  ];
+
+  it("matches anywhere, ignoring case and accents, prefixes first", () => {
+    expect(filterByName(list, "ada").map((c) => c.name)).toEqual(["Ada Lovelace", "Ada fans"]);
+    expect(filterByName(list, "CLUB").map((c) => c.name)).toEqual(["Book club"]);
+    expect(filterByName(list, "angst").map((c) => c.name)).toEqual(["Zoë Ångström"]);
+    expect(filterByName(list, "ook").map((c) => c.name)).toEqual(["Book club"]);
+  });
+
+  it("returns everything for an empty query and nothing for no match", () => {
+    expect(filterByName(list, "  ")).toHaveLength(4);
+    expect(filterByName(list, "xyz")).toEqual([]);
+  });
+});
+
+describe("badgeText", () => {
+  it("caps at 99+", () => {
+    expect(badgeText(1)).toBe("1");
+    expect(badgeText(99)).toBe("99");
+    expect(badgeText(100)).toBe("99+");
+  });
+});

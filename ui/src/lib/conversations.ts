@@ -1,0 +1,110 @@
+/**
+ * How the conversation list reads: order (newest activity first), the other person of
+ * a direct chat, the one-line preview (typing, draft, last message or nothing yet), who
+ * is typing, and the quick switcher's name filter.
+ */
+import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { MemberView } from "./bindings/MemberView";
+import type { MessageStatus } from "./bindings/MessageStatus";
+
+/** Newest activity first; equal times keep a stable, alphabetical order. */
+export function sortConversations(list: readonly ConversationSummary[]): ConversationSummary[] {
+  return [...list].sort((a, b) => {
+    const byTime = Date.parse(b.updated_at) - Date.parse(a.updated_at);
+    return byTime !== 0 ? byTime : a.name.localeCompare(b.name);
+  });
+}
+
+/** The other person in a direct conversation. */
+export function otherMember(conversation: ConversationSummary, meId: string): MemberView | null {
+  if (conversation.kind !== "direct") return null;
+  return conversation.members.find((m) => m.user.id !== meId) ?? null;
+}
+
+/** The display name of `userId` in `conversation`, as far as its member list knows. */
+export function memberName(conversation: ConversationSummary, userId: string): string {
+  return conversation.members.find((m) => m.user.id === userId)?.user.display_name ?? "Someone";
+}
+
+/** "Ada is typing…", "Ada and Grace are typing…", "3 people are typing…", or null. */
+export function typingText(conversation: ConversationSummary, meId: string): string | null {
+  const names = conversation.typing
+    .filter((id) => id !== meId)
+    .map((id) => memberName(conversation, id));
+  if (names.length === 0) return null;
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
+
+export type Preview =
+  | { kind: "typing"; text: string }
+  | { kind: "draft"; text: string }
+  | { kind: "message"; text: string; at: string; status: MessageStatus | null }
+  | { kind: "empty"; text: string };
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+/**
+ * The line under a conversation's name. Typing wins; then an unsent draft (except in
+ * the open conversation, where the composer shows it); then the last message, with
+ * "You:" or the sender's first name in groups, and its status if it is the user's own.
+ */
+export function previewOf(
+  conversation: ConversationSummary,
+  meId: string,
+  isOpen = false,
+): Preview {
+  if (conversation.typing.some((id) => id !== meId)) {
+    return { kind: "typing", text: "typing…" };
+  }
+  const draft = conversation.draft ? oneLine(conversation.draft) : "";
+  if (draft && !isOpen) return { kind: "draft", text: draft };
+  const last = conversation.last_message;
+  if (!last) return { kind: "empty", text: conversation.left ? "You left" : "No messages yet" };
+  let prefix = "";
+  if (last.mine) prefix = "You: ";
+  else if (conversation.kind === "group") {
+    prefix = `${memberName(conversation, last.sender_id).split(" ")[0]}: `;
+  }
+  return {
+    kind: "message",
+    text: prefix + oneLine(last.body),
+    at: last.created_at,
+    status: last.mine ? last.status : null,
+  };
+}
+
+function fold(text: string): string {
+  return text.normalize("NFD").replace(/\p{M}/gu, "").toLocaleLowerCase();
+}
+
+/**
+ * Conversations whose name contains `query` (ignoring case and accents), names that
+ * start with it (or have a word that does) first; the list order otherwise.
+ */
+export function filterByName(
+  list: readonly ConversationSummary[],
+  query: string,
+): ConversationSummary[] {
+  const q = fold(query.trim());
+  if (!q) return [...list];
+  const rank = (name: string): number => {
+    const n = fold(name);
+    if (n.startsWith(q)) return 0;
+    if (n.split(/\s+/).some((w) => w.startsWith(q))) return 1;
+    return n.includes(q) ? 2 : -1;
+  };
+  return list
+    .map((c, index) => ({ c, index, rank: rank(c.name) }))
+    .filter((x) => x.rank >= 0)
+    .sort((a, b) => a.rank - b.rank || a.index - b.index)
+    .map((x) => x.c);
+}
+
+/** The unread count as a badge shows it. */
+export function badgeText(count: number): string {
+  return count > 99 ? "99+" : String(count);
+}

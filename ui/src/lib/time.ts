@@ -1,0 +1,81 @@
+/**
+ * How times read in the UI: clock times on messages, day labels on separators
+ * ("Today", "Yesterday", a date) and the short times of the conversation list. Days
+ * are the user's local calendar days. `locale` is the user's own unless a test pins it.
+ */
+
+const hourStyles = new Map<string | undefined, "numeric" | "2-digit">();
+
+/** "09:05" on a 24-hour clock, "9:05 AM" on a 12-hour one. */
+function hourStyle(locale?: string): "numeric" | "2-digit" {
+  let style = hourStyles.get(locale);
+  if (!style) {
+    const cycle = new Intl.DateTimeFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
+    style = cycle === "h11" || cycle === "h12" ? "numeric" : "2-digit";
+    hourStyles.set(locale, style);
+  }
+  return style;
+}
+
+/** "14:05" (or "2:05 PM", as the locale writes it). */
+export function clockTime(iso: string, locale?: string): string {
+  return new Date(iso).toLocaleTimeString(locale, { hour: hourStyle(locale), minute: "2-digit" });
+}
+
+/** "14:05:09": for the next reconnect attempt, where seconds matter. */
+export function clockTimeWithSeconds(iso: string, locale?: string): string {
+  return new Date(iso).toLocaleTimeString(locale, {
+    hour: hourStyle(locale),
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
+/** The local calendar day of `date`, as "YYYY-MM-DD" (sortable, comparable). */
+export function dayKey(date: Date): string {
+  const m = String(date.getMonth() + 1).padStart(2, "0");
+  const d = String(date.getDate()).padStart(2, "0");
+  return `${date.getFullYear()}-${m}-${d}`;
+}
+
+/** The calendar day `days` before `now` (by the calendar, so DST days count as one). */
+function daysBefore(now: Date, days: number): Date {
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() - days);
+}
+
+/** Whole calendar days from `date` to `now` (0 = the same day). */
+function calendarDaysAgo(date: Date, now: Date): number {
+  const a = Date.UTC(date.getFullYear(), date.getMonth(), date.getDate());
+  const b = Date.UTC(now.getFullYear(), now.getMonth(), now.getDate());
+  return Math.round((b - a) / 86_400_000);
+}
+
+/** A day separator: "Today", "Yesterday", "Monday 15 January", "15 January 2023". */
+export function dayLabel(iso: string, now: Date = new Date(), locale?: string): string {
+  const date = new Date(iso);
+  const key = dayKey(date);
+  if (key === dayKey(now)) return "Today";
+  if (key === dayKey(daysBefore(now, 1))) return "Yesterday";
+  if (date.getFullYear() === now.getFullYear()) {
+    return date.toLocaleDateString(locale, { weekday: "long", day: "numeric", month: "long" });
+  }
+  return date.toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" });
+}
+
+/** The time beside a conversation: clock time today, then "Yesterday", a weekday, a date. */
+export function listTime(iso: string, now: Date = new Date(), locale?: string): string {
+  const date = new Date(iso);
+  const ago = calendarDaysAgo(date, now);
+  if (ago <= 0) return clockTime(iso, locale);
+  if (ago === 1) return "Yesterday";
+  if (ago < 7) return date.toLocaleDateString(locale, { weekday: "short" });
+  if (date.getFullYear() === now.getFullYear()) {
+    return date.toLocaleDateString(locale, { day: "numeric", month: "short" });
+  }
+  return date.toLocaleDateString(locale, { day: "numeric", month: "short", year: "numeric" });
+}
+
+/** A full date and time for tooltips. */
+export function fullTime(iso: string, locale?: string): string {
+  return new Date(iso).toLocaleString(locale, { dateStyle: "full", timeStyle: "short" });
+}

@@ -1,0 +1,254 @@
+// `npm run dev`, then http://localhost:5173/preview.html: the real UI against a small
+// fake core (Tauri's IPC mock) with sample conversations, for working on the UI in any
+// browser without the Rust side. Not part of the build. `?signed-out` starts at sign-in,
+// `?offline` starts offline.
+import { mount } from "svelte";
+import { emit } from "@tauri-apps/api/event";
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import App from "../App.svelte";
+import "../app.css";
+import type { ConnectionState } from "../lib/bindings/ConnectionState";
+import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
+import type { Event } from "../lib/bindings/Event";
+import type { LocalMessage } from "../lib/bindings/LocalMessage";
+import type { MemberView } from "../lib/bindings/MemberView";
+import type { User } from "../lib/bindings/User";
+
+const params = new URLSearchParams(location.search);
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+let ids = 0;
+const id = () => `00000000-0000-7000-8000-${String(++ids).padStart(12, "0")}`;
+
+const person = (display_name: string): User => ({
+  id: id(),
+  username: display_name.split(" ")[0]!.toLowerCase(),
+  display_name,
+  created_at: minutesAgo(100_000),
+});
+const me = person("Morgan Lee");
+const ada = person("Ada Lovelace");
+const grace = person("Grace Hopper");
+const linus = person("Linus Torvalds");
+const people = [ada, grace, linus, person("Margaret Hamilton")];
+
+const view = (user: User, online = false, role: MemberView["role"] = "member"): MemberView => ({
+  user,
+  role,
+  read_seq: 0,
+  delivered_seq: 0,
+  online,
+});
+
+interface Stored {
+  summary: ConversationSummary;
+  messages: LocalMessage[];
+}
+
+function conversation(
+  name: string,
+  members: MemberView[],
+  kind: ConversationSummary["kind"],
+  lines: [User, string, number, LocalMessage["status"]?][],
+  extra: Partial<ConversationSummary> = {},
+): Stored {
+  const cid = id();
+  const messages = lines.map(([from, body, ago, status], i): LocalMessage => ({
+    id: id(),
+    conversation_id: cid,
+    seq: status === "pending" || status === "failed" ? null : i + 1,
+    sender_id: from.id,
+    body,
+    created_at: minutesAgo(ago),
+    mine: from.id === me.id,
+    status: from.id === me.id ? (status ?? "read") : "sent",
+    error: status === "failed" ? "the message is too long" : null,
+  }));
+  const sent = messages.filter((m) => m.seq !== null);
+  return {
+    messages,
+    summary: {
+      id: cid,
+      kind,
+      name,
+      members,
+      last_seq: sent.length,
+      last_message: messages.at(-1) ?? null,
+      unread_count: 0,
+      updated_at: messages.at(-1)?.created_at ?? minutesAgo(5000),
+      left: false,
+      muted: false,
+      draft: null,
+      typing: [],
+      ...extra,
+    },
+  };
+}
+
+const store: Stored[] = [
+  conversation("Ada Lovelace", [view(me), view(ada, true)], "direct", [
+    [ada, "Did you get a chance to look at the engine notes?", 1600],
+    [me, "Yes! The part about loops is brilliant.", 1590],
+    [ada, "Here is the draft: https://example.com/notes/analytical-engine (section 3)", 30],
+    [me, "Reading it now.", 12, "delivered"],
+    [ada, "Also <b>this</b> should show as text, not bold.", 3],
+  ], { unread_count: 1, typing: [] }),
+  conversation("Compiler club", [view(me, false, "owner"), view(grace, true), view(linus)], "group", [
+    [grace, "Meeting moved to Thursday.", 3000],
+    [linus, "Works for me.", 2990],
+    [grace, "I'll bring the tapes.", 2980],
+    [me, "See you there", 20, "pending"],
+  ], { unread_count: 0 }),
+  conversation("Linus Torvalds", [view(me), view(linus)], "direct", [
+    [linus, "Patch looks fine, one nit.", 9000],
+    [me, "A very long message that the server refused. ".repeat(3), 8990, "failed"],
+  ], { draft: "I'll fix the nit tomorrow" }),
+  conversation("Grace Hopper", [view(me), view(grace, true)], "direct", [
+    [grace, "It's easier to ask forgiveness than it is to get permission.", 60 * 24 * 9],
+  ], { unread_count: 3, muted: true }),
+];
+store[1]!.summary.typing = [grace.id];
+
+let signedIn = !params.has("signed-out");
+let connection: ConnectionState = params.has("offline")
+  ? { state: "offline", retry_at: new Date(Date.now() + 25_000).toISOString(), reason: "connection refused" }
+  : { state: "online" };
+
+const find = (cid: unknown) => store.find((c) => c.summary.id === cid);
+const event = (e: Event) => void emit("ferry://event", e);
+
+function refreshSummary(c: Stored) {
+  c.summary.last_message = c.messages.at(-1) ?? null;
+  c.summary.updated_at = c.summary.last_message?.created_at ?? c.summary.updated_at;
+}
+
+mockWindows("main");
+mockIPC(
+  (cmd, raw) => {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    switch (cmd) {
+      case "session":
+        return { user: signedIn ? me : null, connection: signedIn ? connection : { state: "signed_out" } };
+      case "sign_in":
+      case "sign_up":
+        if (args.password === "wrong") throw { code: "invalid_credentials", message: "wrong username or password" };
+        signedIn = true;
+        return me;
+      case "sign_out":
+        signedIn = false;
+        return null;
+      case "conversations":
+        return store.map((c) => c.summary);
+      case "messages": {
+        const c = find(args.conversationId);
+        if (!c) return [];
+        const before = args.beforeSeq as number | null;
+        const limit = args.limit as number;
+        const sent = c.messages.filter((m) => m.seq !== null && (before === null || m.seq < before));
+        return [...sent.slice(-limit), ...(before === null ? c.messages.filter((m) => m.seq === null) : [])];
+      }
+      case "send_message": {
+        const c = find(args.conversationId)!;
+        const m: LocalMessage = {
+          id: id(),
+          conversation_id: c.summary.id,
+          seq: null,
+          sender_id: me.id,
+          body: args.body as string,
+          created_at: new Date().toISOString(),
+          mine: true,
+          status: "pending",
+          error: null,
+        };
+        c.messages.push(m);
+        refreshSummary(c);
+        setTimeout(() => {
+          m.seq = c.messages.filter((x) => x.seq !== null).length + 1;
+          m.status = connection.state === "online" ? "sent" : "pending";
+          if (m.status === "pending") m.seq = null;
+          event({ type: "message", message: m });
+        }, 600);
+        return m;
+      }
+      case "mark_read":
+      case "set_attention": {
+        const c = find(args.conversationId ?? args.openConversation);
+        if (c && (cmd === "mark_read" || args.focused)) {
+          c.summary.unread_count = 0;
+          event({ type: "conversation", conversation_id: c.summary.id });
+        }
+        return null;
+      }
+      case "set_draft": {
+        const c = find(args.conversationId);
+        if (c) c.summary.draft = (args.body as string) || null;
+        return null;
+      }
+      case "set_muted": {
+        const c = find(args.conversationId);
+        if (c) c.summary.muted = args.muted as boolean;
+        event({ type: "conversation", conversation_id: String(args.conversationId) });
+        return null;
+      }
+      case "retry_message":
+      case "discard_message": {
+        for (const c of store) {
+          const i = c.messages.findIndex((m) => m.id === args.messageId);
+          if (i < 0) continue;
+          if (cmd === "discard_message") c.messages.splice(i, 1);
+          else c.messages[i] = { ...c.messages[i]!, status: "pending", error: null };
+          refreshSummary(c);
+          event({ type: "conversation", conversation_id: c.summary.id });
+        }
+        return null;
+      }
+      case "find_users": {
+        const prefix = String(args.prefix).toLowerCase();
+        return people.filter(
+          (u) => u.username.startsWith(prefix) || u.display_name.toLowerCase().startsWith(prefix),
+        );
+      }
+      case "open_direct": {
+        const other = people.find((u) => u.username === args.username)!;
+        const existing = store.find((c) => c.summary.kind === "direct" && c.summary.name === other.display_name);
+        if (existing) return existing.summary.id;
+        const c = conversation(other.display_name, [view(me), view(other)], "direct", []);
+        store.unshift(c);
+        return c.summary.id;
+      }
+      case "create_group": {
+        const members = people.filter((u) => (args.memberIds as string[]).includes(u.id));
+        const c = conversation(String(args.title), [view(me, false, "owner"), ...members.map((u) => view(u))], "group", []);
+        c.summary.updated_at = new Date().toISOString();
+        store.unshift(c);
+        return c.summary.id;
+      }
+      case "search": {
+        const q = String(args.query).toLowerCase();
+        return store.flatMap((c) =>
+          c.messages
+            .filter((m) => m.body.toLowerCase().includes(q))
+            .map((m) => {
+              const at = m.body.toLowerCase().indexOf(q);
+              const snippet = `${m.body.slice(0, at)}\u0002${m.body.slice(at, at + q.length)}\u0003${m.body.slice(at + q.length)}`;
+              return { message_id: m.id, conversation_id: c.summary.id, seq: m.seq, sender_id: m.sender_id, snippet, created_at: m.created_at };
+            }),
+        );
+      }
+      case "reconnect_now":
+        connection = { state: "connecting" };
+        event({ type: "connection", state: connection });
+        setTimeout(() => {
+          connection = { state: "online" };
+          event({ type: "connection", state: connection });
+        }, 1200);
+        return null;
+      default:
+        return null;
+    }
+  },
+  { shouldMockEvents: true },
+);
+
+const target = document.getElementById("app");
+if (!target) throw new Error("preview.html has no #app element");
+export default mount(App, { target });

@@ -1,0 +1,120 @@
+// Test data shaped exactly like what the core sends (the generated binding types), and a
+// mocked core: Tauri's IPC mock answering commands from a table and recording every call.
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import type { ConnectionState } from "../lib/bindings/ConnectionState";
+import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
+import type { Event } from "../lib/bindings/Event";
+import type { LocalMessage } from "../lib/bindings/LocalMessage";
+import type { MemberView } from "../lib/bindings/MemberView";
+import type { User } from "../lib/bindings/User";
+
+export const ME: User = {
+  id: "00000000-0000-7000-8000-000000000001",
+  username: "me",
+  display_name: "Morgan Me",
+  created_at: "2024-01-01T00:00:00.000Z",
+};
+
+let counter = 100;
+function nextId(): string {
+  counter += 1;
+  return `00000000-0000-7000-8000-${String(counter).padStart(12, "0")}`;
+}
+
+export function user(display_name: string, username = display_name.toLowerCase().split(" ")[0]!): User {
+  return { id: nextId(), username, display_name, created_at: "2024-01-01T00:00:00.000Z" };
+}
+
+export function member(u: User, extra: Partial<MemberView> = {}): MemberView {
+  return { user: u, role: "member", read_seq: 0, delivered_seq: 0, online: false, ...extra };
+}
+
+/** An ISO time `minutesAgo` minutes before now. */
+export function ago(minutes: number): string {
+  return new Date(Date.now() - minutes * 60_000).toISOString();
+}
+
+export function message(extra: Partial<LocalMessage> = {}): LocalMessage {
+  return {
+    id: nextId(),
+    conversation_id: "c",
+    seq: 1,
+    sender_id: ME.id,
+    body: "hello",
+    created_at: ago(5),
+    mine: true,
+    status: "sent",
+    error: null,
+    ...extra,
+  };
+}
+
+export function direct(other: User, extra: Partial<ConversationSummary> = {}): ConversationSummary {
+  return {
+    id: nextId(),
+    kind: "direct",
+    name: other.display_name,
+    members: [member(ME), member(other)],
+    last_seq: 0,
+    last_message: null,
+    unread_count: 0,
+    updated_at: ago(60),
+    left: false,
+    muted: false,
+    draft: null,
+    typing: [],
+    ...extra,
+  };
+}
+
+export function group(
+  name: string,
+  others: User[],
+  extra: Partial<ConversationSummary> = {},
+): ConversationSummary {
+  return {
+    ...direct(others[0] ?? ME),
+    kind: "group",
+    name,
+    members: [member(ME, { role: "owner" }), ...others.map((u) => member(u))],
+    ...extra,
+  };
+}
+
+export type Handlers = Record<string, (args: Record<string, unknown>) => unknown>;
+
+export interface Call {
+  cmd: string;
+  args: Record<string, unknown>;
+}
+
+/** Installs the mocked core; unknown commands answer null (like a unit-returning command). */
+export function mockCore(handlers: Handlers = {}) {
+  const calls: Call[] = [];
+  mockWindows("main");
+  mockIPC(
+    (cmd, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args });
+      const handler = handlers[cmd];
+      return handler ? handler(args) : null;
+    },
+    { shouldMockEvents: true },
+  );
+  return {
+    calls,
+    /** The arguments of every call of `cmd`, in order. */
+    argsOf: (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
+    count: (cmd: string) => calls.filter((c) => c.cmd === cmd).length,
+  };
+}
+
+/** The core emitting one of its events to the window. */
+export function coreEmits(event: Event): Promise<void> {
+  return emit("ferry://event", event);
+}
+
+export function connectionEvent(state: ConnectionState): Promise<void> {
+  return coreEmits({ type: "connection", state });
+}
