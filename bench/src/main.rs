@@ -1,0 +1,128 @@
+//! `ferry-bench`: runs the benchmark scenarios (docs/benchmarks.md) against Ferry and the
+//! Socket.IO peer in one run, side by side, prints each outcome and a comparison table,
+//! and writes every figure to a JSON file.
+//!
+//! ```text
+//! ferry-bench --quick                      # the quick suite (CI runs it with --check)
+//! ferry-bench                              # the full suite
+//! ferry-bench --scenarios B3 --targets ferry,socketio
+//! ```
+
+mod load;
+mod report;
+mod scenarios;
+mod setup;
+mod target;
+mod wire;
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Parser;
+
+use crate::report::Outcome;
+use crate::scenarios::Run;
+use crate::wire::Target;
+
+#[derive(Parser)]
+#[command(about = "Ferry's benchmarks: the same scenarios against Ferry and the Socket.IO peer")]
+struct Args {
+    /// The quick suite: smaller and shorter (under 5 minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Scenarios to run (B1 B2 B3 B4 B5 B9; B9k is B9 with the server killed halfway).
+    #[arg(long, value_delimiter = ',', default_value = "B1,B2,B3,B4,B5,B9,B9k")]
+    scenarios: Vec<String>,
+    /// Servers: ferry, socketio (one Node process), socketio-cluster (two, with the
+    /// Postgres adapter).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ferry,socketio,socketio-cluster"
+    )]
+    targets: Vec<String>,
+    /// A Postgres database to connect to for creating the benchmark databases.
+    #[arg(
+        long,
+        env = "FERRY_BENCH_ADMIN_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    admin_url: String,
+    /// Where the servers listen.
+    #[arg(long, default_value = "127.0.0.1:18090")]
+    addr: String,
+    /// The JSON result file.
+    #[arg(long, default_value = "bench-results.json")]
+    out: PathBuf,
+    /// Exit non-zero when a run on Ferry lost, duplicated or reordered a message, or
+    /// dropped a connection (latency is reported, never asserted; the peer's problems
+    /// are printed).
+    #[arg(long)]
+    check: bool,
+    /// With --check: B1 also fails when Ferry's server memory grows by more than this
+    /// many KiB per connection.
+    #[arg(long)]
+    max_rss_kib: Option<f64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for scenario in &args.scenarios {
+        for label in &args.targets {
+            let (target, workers) = match label.as_str() {
+                "ferry" => (Target::Ferry, 1),
+                "socketio" => (Target::Socketio, 1),
+                "socketio-cluster" => (Target::Socketio, 2),
+                other => bail!("unknown target {other}"),
+            };
+            let run = Run {
+                target,
+                workers,
+                admin_url: args.admin_url.clone(),
+                addr: args.addr.clone(),
+                quick: args.quick,
+                max_rss_kib: args.max_rss_kib,
+            };
+            let result = match scenario.as_str() {
+                "B1" => scenarios::b1(&run).await,
+                "B2" => scenarios::b2(&run).await,
+                "B3" => scenarios::b3(&run).await,
+                "B4" => scenarios::b4(&run).await,
+                "B5" => scenarios::b5(&run).await,
+                "B9" if target == Target::Ferry => scenarios::b9(&run, false).await,
+                "B9k" if target == Target::Ferry => scenarios::b9(&run, true).await,
+                // The peer has no client core with an outbox to drive.
+                "B9" | "B9k" => continue,
+                other => bail!("unknown scenario {other}"),
+            };
+            let mut outcome = result.map_err(|e| e.context(format!("{scenario} on {label}")))?;
+            outcome.scenario = format!("{scenario} {label}");
+            outcome.print();
+            outcomes.push(outcome);
+        }
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&outcomes)?)?;
+    println!("results: {}", args.out.display());
+    let with_problems = |target: Target| -> Vec<&str> {
+        outcomes
+            .iter()
+            .filter(|o| o.target == target && !o.problems.is_empty())
+            .map(|o| o.scenario.as_str())
+            .collect()
+    };
+    let peer = with_problems(Target::Socketio);
+    if !peer.is_empty() {
+        println!("the peer had correctness problems in: {}", peer.join(", "));
+    }
+    let ferry = with_problems(Target::Ferry);
+    if !ferry.is_empty() {
+        println!("Ferry had correctness problems in: {}", ferry.join(", "));
+        // Only Ferry's own guarantees fail the check; the peer is measured, not tested.
+        if args.check {
+            std::process::exit(1);
+        }
+    }
+    Ok(())
+}

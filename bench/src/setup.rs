@@ -1,0 +1,215 @@
+//! The world a scenario runs in: a fresh Postgres database with Ferry's schema, users
+//! with one session each, and the conversations between them, written straight into the
+//! tables (signing up 10k users through Argon2 would take minutes and measure nothing).
+//! Both servers read the same tables and accept the same HS256 tokens, minted here with
+//! the secret they are started with.
+
+use anyhow::Context;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+/// The secret both servers are started with.
+pub const JWT_SECRET: &str = "ferry-bench-secret-0123456789abcdef0123456789";
+
+/// A conversation of the scenario: its id and its members (indices into the users).
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub members: Vec<usize>,
+    pub direct: bool,
+}
+
+/// Users and conversations to create.
+pub struct World {
+    pub users: Vec<Uuid>,
+    pub sessions: Vec<Uuid>,
+    pub conversations: Vec<Conversation>,
+}
+
+impl World {
+    /// `users` users, each direct pair (2k, 2k+1) in a direct conversation, then
+    /// `groups` groups of the given sizes with members picked by `rng`.
+    pub fn new(users: usize, groups: &[(usize, usize)], rng: &mut Rng) -> Self {
+        let ids: Vec<Uuid> = (0..users).map(|_| Uuid::now_v7()).collect();
+        let sessions = (0..users).map(|_| Uuid::now_v7()).collect();
+        let mut conversations: Vec<Conversation> = (0..users / 2)
+            .map(|k| Conversation {
+                id: Uuid::now_v7(),
+                members: vec![2 * k, 2 * k + 1],
+                direct: true,
+            })
+            .collect();
+        for &(count, size) in groups {
+            for _ in 0..count {
+                let mut members = Vec::with_capacity(size);
+                while members.len() < size.min(users) {
+                    let m = rng.below(users);
+                    if !members.contains(&m) {
+                        members.push(m);
+                    }
+                }
+                conversations.push(Conversation {
+                    id: Uuid::now_v7(),
+                    members,
+                    direct: false,
+                });
+            }
+        }
+        Self {
+            users: ids,
+            sessions,
+            conversations,
+        }
+    }
+
+    /// An access token for user `i`, valid for a day.
+    pub fn token(&self, i: usize) -> String {
+        #[derive(Serialize)]
+        struct Claims<'a> {
+            sub: Uuid,
+            sid: Uuid,
+            aud: &'a str,
+            iat: i64,
+            exp: i64,
+        }
+        let now = ferry_proto::Timestamp::now().as_millis() / 1000;
+        let claims = Claims {
+            sub: self.users[i],
+            sid: self.sessions[i],
+            aud: ferry_proto::TOKEN_AUDIENCE,
+            iat: now,
+            exp: now + 86_400,
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        )
+        .expect("HS256 signing cannot fail")
+    }
+}
+
+/// A fresh database on the server at `admin_url` (dropped first if it exists).
+pub async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    let mut admin = PgConnection::connect(admin_url)
+        .await
+        .with_context(|| format!("connect to {admin_url}"))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .context("the admin URL names a database")?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// Drops a database made by [`fresh_database`].
+pub async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(admin_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    Ok(())
+}
+
+/// Writes the world into a database that already has Ferry's schema.
+pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
+    let mut db = PgConnection::connect(url).await?;
+    let now = ferry_proto::Timestamp::now().as_millis();
+    let names: Vec<String> = (0..world.users.len()).map(|i| format!("u{i}")).collect();
+    // Nobody signs in with a password here; the hash only has to be present.
+    sqlx::query(
+        "INSERT INTO users (id, username, display_name, password_hash, created_at) \
+         SELECT id, name, name, 'bench', $3 FROM UNNEST($1::uuid[], $2::text[]) AS t(id, name)",
+    )
+    .bind(&world.users)
+    .bind(&names)
+    .bind(now)
+    .execute(&mut db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, device_name, created_at) \
+         SELECT sid, uid, 'bench', $3 FROM UNNEST($1::uuid[], $2::uuid[]) AS t(sid, uid)",
+    )
+    .bind(&world.sessions)
+    .bind(&world.users)
+    .bind(now)
+    .execute(&mut db)
+    .await?;
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    let mut keys: Vec<Option<String>> = Vec::new();
+    let mut member_conv = Vec::new();
+    let mut member_user = Vec::new();
+    let mut member_role = Vec::new();
+    for c in &world.conversations {
+        ids.push(c.id);
+        let direct = c.direct;
+        kinds.push(if direct { "direct" } else { "group" });
+        keys.push(direct.then(|| {
+            let (a, b) = (world.users[c.members[0]], world.users[c.members[1]]);
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+            format!("{lo}:{hi}")
+        }));
+        for (k, &m) in c.members.iter().enumerate() {
+            member_conv.push(c.id);
+            member_user.push(world.users[m]);
+            member_role.push(if k == 0 && !direct { "owner" } else { "member" });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO conversations (id, kind, title, direct_key, created_at, updated_at, change_version) \
+         SELECT id, kind, CASE WHEN kind = 'group' THEN 'bench group' END, key, $4, $4, 0 \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS t(id, kind, key)",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&keys)
+    .bind(now)
+    .execute(&mut db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO members (conversation_id, user_id, role, joined_at) \
+         SELECT c, u, r, $4 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS t(c, u, r)",
+    )
+    .bind(&member_conv)
+    .bind(&member_user)
+    .bind(&member_role)
+    .bind(now)
+    .execute(&mut db)
+    .await?;
+    db.execute("ANALYZE").await?;
+    Ok(())
+}
+
+/// A small deterministic generator (SplitMix64): the same seed gives the same world
+/// and the same traffic for both servers.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}

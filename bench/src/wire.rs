@@ -1,0 +1,267 @@
+//! The two protocols the load generator speaks over a WebSocket: Ferry's JSON frames,
+//! and Socket.IO v4 (Engine.IO packets: `0` open, `40` connect with the token, `2`/`3`
+//! ping/pong, `42[event, data]` events, `42<n>[…]` an event awaiting ack `43<n>[…]`).
+//! Each turns what the scenario does into text frames and what arrives into
+//! [`Incoming`], so one driver runs both servers.
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use uuid::Uuid;
+
+/// Which server is driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Target {
+    /// Ferry's own server.
+    Ferry,
+    /// The Socket.IO + Node + pg peer (`bench/peers/socketio`).
+    Socketio,
+}
+
+/// What arrived on a socket, as far as a scenario cares.
+#[derive(Debug)]
+pub enum Incoming {
+    /// The socket is signed in and may be used (`welcome`, or Socket.IO's `40`).
+    Ready,
+    /// Socket.IO's open packet: answer with the connect packet.
+    Open,
+    /// A keep-alive to answer (Engine.IO `2`).
+    Ping,
+    /// A send was committed. For Socket.IO the ack number, for Ferry the message id.
+    Ack(AckRef),
+    /// A send failed.
+    Refused(AckRef, String),
+    /// A message delivered to this socket.
+    Message {
+        id: Uuid,
+        conversation_id: Uuid,
+        seq: i64,
+        body: String,
+    },
+    /// Someone is typing.
+    Typing { conversation_id: Uuid },
+    /// The server refused the connection.
+    Unauthorized(String),
+    /// Anything else (presence, receipts, pong).
+    Other,
+}
+
+/// How an ack names the send it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AckRef {
+    Id(Uuid),
+    Number(u64),
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    id: Uuid,
+    conversation_id: Uuid,
+    seq: i64,
+    body: String,
+}
+
+impl Target {
+    /// The upgrade request for a user with `token`, on the server at `addr`.
+    pub fn request(self, addr: &str, token: &str) -> Request {
+        match self {
+            Target::Ferry => {
+                let mut req = format!("ws://{addr}/api/v1/ws")
+                    .into_client_request()
+                    .expect("valid URL");
+                req.headers_mut().insert(
+                    "authorization",
+                    format!("Bearer {token}").parse().expect("header value"),
+                );
+                req
+            }
+            Target::Socketio => format!("ws://{addr}/socket.io/?EIO=4&transport=websocket")
+                .into_client_request()
+                .expect("valid URL"),
+        }
+    }
+
+    /// Socket.IO's connect packet, carrying the token (Ferry needs none: the token went
+    /// in the upgrade request).
+    pub fn connect_packet(self, token: &str) -> String {
+        format!("40{}", json!({ "token": token }))
+    }
+
+    /// A message send; `ack` numbers Socket.IO's acknowledgement.
+    pub fn send(self, ack: u64, id: Uuid, conversation_id: Uuid, body: &str) -> String {
+        let message = json!({ "id": id, "conversation_id": conversation_id, "body": body });
+        match self {
+            Target::Ferry => json!({ "type": "send", "message": message }).to_string(),
+            Target::Socketio => format!("42{ack}{}", json!(["send", message])),
+        }
+    }
+
+    /// A typing notice.
+    pub fn typing(self, conversation_id: Uuid) -> String {
+        let typing = json!({ "conversation_id": conversation_id, "typing": true });
+        match self {
+            Target::Ferry => {
+                json!({ "type": "typing", "conversation_id": conversation_id, "typing": true })
+                    .to_string()
+            }
+            Target::Socketio => format!("42{}", json!(["typing", typing])),
+        }
+    }
+
+    /// The answer to a keep-alive (Ferry's pings are WebSocket pings, answered by the
+    /// WebSocket library itself).
+    pub fn pong(self) -> &'static str {
+        "3"
+    }
+
+    /// Reads one text frame.
+    pub fn parse(self, text: &str) -> Incoming {
+        match self {
+            Target::Ferry => parse_ferry(text),
+            Target::Socketio => parse_socketio(text),
+        }
+    }
+}
+
+fn parse_ferry(text: &str) -> Incoming {
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Frame {
+        Welcome {},
+        Ack {
+            id: Uuid,
+        },
+        Error {
+            #[serde(rename = "ref")]
+            reference: Option<Uuid>,
+            code: String,
+        },
+        Message {
+            message: WireMessage,
+        },
+        Typing {
+            conversation_id: Uuid,
+        },
+        #[serde(other)]
+        Other,
+    }
+    match serde_json::from_str::<Frame>(text) {
+        Ok(Frame::Welcome {}) => Incoming::Ready,
+        Ok(Frame::Ack { id }) => Incoming::Ack(AckRef::Id(id)),
+        Ok(Frame::Error { reference, code }) => {
+            Incoming::Refused(AckRef::Id(reference.unwrap_or_default()), code)
+        }
+        Ok(Frame::Message { message }) => Incoming::Message {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            body: message.body,
+        },
+        Ok(Frame::Typing { conversation_id }) => Incoming::Typing { conversation_id },
+        Ok(Frame::Other) | Err(_) => Incoming::Other,
+    }
+}
+
+fn parse_socketio(text: &str) -> Incoming {
+    match text.as_bytes().first() {
+        Some(b'0') => return Incoming::Open,
+        Some(b'2') => return Incoming::Ping,
+        Some(b'4') => {}
+        _ => return Incoming::Other,
+    }
+    // An Engine.IO message (4) carries a Socket.IO packet: 0 connect, 4 connect error,
+    // 2 event, 3 ack.
+    let packet = &text[1..];
+    if packet.starts_with('0') {
+        return Incoming::Ready;
+    }
+    if let Some(reason) = packet.strip_prefix('4') {
+        return Incoming::Unauthorized(reason.to_owned());
+    }
+    if let Some(rest) = packet.strip_prefix('3') {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(number) = rest[..digits].parse::<u64>() else {
+            return Incoming::Other;
+        };
+        #[derive(Deserialize)]
+        struct Answer {
+            ok: bool,
+            error: Option<serde_json::Value>,
+        }
+        return match serde_json::from_str::<(Answer,)>(&rest[digits..]) {
+            Ok((Answer { ok: true, .. },)) => Incoming::Ack(AckRef::Number(number)),
+            Ok((Answer { error, .. },)) => Incoming::Refused(
+                AckRef::Number(number),
+                error.map(|e| e["code"].to_string()).unwrap_or_default(),
+            ),
+            Err(_) => Incoming::Other,
+        };
+    }
+    if let Some(rest) = packet.strip_prefix('2') {
+        #[derive(Deserialize)]
+        struct TypingData {
+            conversation_id: Uuid,
+        }
+        if rest.starts_with("[\"message\"") {
+            if let Ok((_, m)) = serde_json::from_str::<(String, WireMessage)>(rest) {
+                return Incoming::Message {
+                    id: m.id,
+                    conversation_id: m.conversation_id,
+                    seq: m.seq,
+                    body: m.body,
+                };
+            }
+        } else if rest.starts_with("[\"typing\"")
+            && let Ok((_, t)) = serde_json::from_str::<(String, TypingData)>(rest)
+        {
+            return Incoming::Typing {
+                conversation_id: t.conversation_id,
+            };
+        }
+    }
+    Incoming::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_socketio_packets() {
+        assert!(matches!(
+            Target::Socketio.parse("431[{\"ok\":true,\"message\":{}}]"),
+            Incoming::Ack(AckRef::Number(1))
+        ));
+        assert!(matches!(
+            Target::Socketio.parse("4312[{\"ok\":false,\"error\":{\"code\":\"not_found\"}}]"),
+            Incoming::Refused(AckRef::Number(12), _)
+        ));
+        let id = Uuid::now_v7();
+        let text = format!(
+            "42[\"message\",{{\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"seq\":3,\"sender_id\":\"{id}\",\"body\":\"b\",\"created_at\":1}}]"
+        );
+        assert!(matches!(
+            Target::Socketio.parse(&text),
+            Incoming::Message { seq: 3, .. }
+        ));
+        assert!(matches!(Target::Socketio.parse("2"), Incoming::Ping));
+        assert!(matches!(
+            Target::Socketio.parse("40{\"sid\":\"x\"}"),
+            Incoming::Ready
+        ));
+    }
+
+    #[test]
+    fn reads_ferry_frames() {
+        let id = Uuid::now_v7();
+        let ack = format!(
+            "{{\"type\":\"ack\",\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"seq\":1,\"created_at\":\"2026-11-22T08:59:57.455Z\"}}"
+        );
+        assert!(matches!(Target::Ferry.parse(&ack), Incoming::Ack(AckRef::Id(a)) if a == id));
+        assert!(matches!(
+            Target::Ferry.parse("{\"type\":\"presence\",\"user_id\":\"x\"}"),
+            Incoming::Other
+        ));
+    }
+}
