@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The test command: what the README names and what CI runs (.ci/run). Checks the build
+# tools, makes Postgres available, then runs each check in order, stops at the first
+# failure and always ends with a summary. Extra arguments go to `cargo test` only:
+#   scripts/test.sh -p ferry-server -- --nocapture
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Caches outside the clone, so that a fresh clone (as CI makes) still builds incrementally.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
+export npm_config_cache="${npm_config_cache:-$HOME/.cache/ferry/npm}"
+
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+
+step_names=()
+step_results=()
+step_seconds=()
+current_step=""
+current_start=0
+
+summary() {
+    local status=$? i
+    if [[ -n $current_step ]]; then
+        # Interrupted (or killed) in the middle of a step.
+        step_names+=("$current_step")
+        step_results+=(FAIL)
+        step_seconds+=($((SECONDS - current_start)))
+        [[ $status -ne 0 ]] || status=1
+    fi
+    echo
+    echo "==> summary"
+    for i in "${!step_names[@]}"; do
+        printf '  %s %5ss  %s\n' "${step_results[i]}" "${step_seconds[i]}" "${step_names[i]}"
+    done
+    if [[ $status -eq 0 ]]; then
+        echo "all steps passed in ${SECONDS}s"
+    else
+        echo "FAILED after ${SECONDS}s (stopped at the first failing step)"
+    fi
+    exit "$status"
+}
+trap summary EXIT
+
+# run_step NAME COMMAND...: prints a banner, runs COMMAND, records PASS/FAIL and the time,
+# and stops the script if it failed.
+run_step() {
+    local name=$1 result=PASS
+    shift
+    echo
+    echo "==> $name"
+    current_step=$name
+    current_start=$SECONDS
+    "$@" || result=FAIL
+    step_names+=("$name")
+    step_results+=("$result")
+    step_seconds+=($((SECONDS - current_start)))
+    current_step=""
+    [[ $result == PASS ]] || exit 1
+}
+
+# Runs scripts/setup.sh only when a build tool is missing, to keep CI fast.
+build_tools() {
+    local tool missing=()
+    for tool in cc pkg-config cargo dbus-run-session gnome-keyring-daemon npm xvfb-run \
+        WebKitWebDriver tauri-driver; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        echo "build tools, keyring, Node, Xvfb and the WebDriver tools are present"
+        return 0
+    fi
+    echo "missing: ${missing[*]}; running scripts/setup.sh"
+    bash scripts/setup.sh
+}
+
+if [[ ${CI:-} == true ]]; then
+    echo "==> versions"
+    for tool in cargo rustc psql; do
+        if command -v "$tool" >/dev/null 2>&1; then
+            "$tool" --version || echo "$tool: --version failed"
+        else
+            echo "$tool: not installed"
+        fi
+    done
+fi
+
+run_step "build tools" build_tools
+run_step "postgres" ensure_postgres
+# The UI: its own tests, then the build the desktop crate embeds (src-tauri needs ui/dist
+# before it compiles).
+run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund
+run_step "ui: vitest" npm --prefix ui test
+run_step "ui: build" npm --prefix ui run build
+run_step "bench peer: npm install" npm --prefix bench/peers/socketio install --no-audit --no-fund
+run_step "cargo fmt --check" cargo fmt --all --check
+run_step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# The client, CLI and desktop app keep tokens in the OS keyring, so the tests run in a
+# private D-Bus session with a throwaway, unlocked GNOME Keyring (scripts/with-keyring.sh),
+# on a virtual display for the desktop app's WebDriver test. Its screenshots go to
+# $FERRY_E2E_ARTIFACTS.
+export FERRY_E2E_ARTIFACTS="${FERRY_E2E_ARTIFACTS:-$CARGO_TARGET_DIR/e2e-screenshots}"
+run_step "cargo test" xvfb-run -a -s "-screen 0 1280x800x24" \
+    dbus-run-session -- bash scripts/with-keyring.sh cargo test --workspace --locked "$@"
+echo "desktop screenshots: $FERRY_E2E_ARTIFACTS"
+
+# The quick benchmarks' memory and correctness checks, Ferry and the Socket.IO peer side
+# by side (docs/benchmarks.md): a lost, duplicated or reordered message, a dropped
+# connection or Ferry's server memory over 24 KiB per idle connection fails the step.
+# Latency is printed, never asserted (debug build, shared CI machine).
+bench_checks() {
+    cargo build --locked -p ferry-server -p ferry-bench || return 1
+    # Every connection is a file on both sides.
+    ulimit -n "$(ulimit -Hn)"
+    "$CARGO_TARGET_DIR/debug/ferry-bench" --quick --check --max-rss-kib 24 \
+        --scenarios B1,B3,B9k --targets ferry,socketio \
+        --out "$CARGO_TARGET_DIR/bench-quick.json"
+}
+run_step "bench: quick checks" bench_checks
