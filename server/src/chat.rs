@@ -1,6 +1,7 @@
 //! The chat operations that both transports perform (REST routes and socket frames):
 //! send a message, move a watermark, relay typing, announce a changed conversation.
-//! Each validates its input, writes through the store, then publishes the live frames,
+//! Each validates its input, writes through the store (messages through the
+//! [`Committer`](crate::commit::Committer), in batches), then publishes the live frames,
 //! so a frame never announces something that is not committed.
 
 use ferry_proto::{BodyError, ErrorCode, Message, OutgoingMessage, ServerFrame, validate_body};
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::state::App;
-use crate::store::{Append, Mark, NewMessage};
+use crate::store::{Mark, NewMessage};
 
 /// Stores a message once and fans it out to every member's sockets but `origin`.
 /// Returns the stored message and whether it is new (false for an idempotent resend).
@@ -18,6 +19,12 @@ pub async fn send(
     message: OutgoingMessage,
     origin: Option<Uuid>,
 ) -> Result<(Message, bool)> {
+    let new = prepare(app, sender, message)?;
+    app.committer.submit(new, origin, None).await
+}
+
+/// Checks a message to send (id, body, the sender's rate) and makes it ready to store.
+pub fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessage> {
     if message.id.is_nil() {
         return Err(Error::invalid("message id must be a UUID (v7), not nil"));
     }
@@ -35,34 +42,13 @@ pub async fn send(
         }
     }
     app.limits.check_send(sender).map_err(Error::RateLimited)?;
-    // Held until the frame is published, so frames leave in seq order.
-    let _turn = app.send_order.turn(message.conversation_id).await;
-    let new = NewMessage {
+    Ok(NewMessage {
         id: message.id,
         conversation_id: message.conversation_id,
         sender_id: sender,
         body: message.body,
         created_at: ferry_proto::Timestamp::now(),
-    };
-    match app.store.append(&new).await? {
-        Append::Stored { message, members } => {
-            app.metrics.messages.inc();
-            app.publish(
-                members,
-                origin,
-                &ServerFrame::Message {
-                    message: message.clone(),
-                },
-            );
-            Ok((message, true))
-        }
-        Append::Existing(message) => Ok((message, false)),
-        Append::Conflict => Err(Error::new(
-            ErrorCode::Conflict,
-            "this message id is already used by a different message",
-        )),
-        Append::NotMember => Err(Error::not_found("conversation")),
-    }
+    })
 }
 
 /// Moves the caller's read or delivered watermark and tells every member's sockets
@@ -82,7 +68,7 @@ pub async fn mark(
         return Err(Error::not_found("conversation"));
     };
     if moved {
-        let members = app.store.member_ids(conversation_id).await?;
+        let members = app.members.of(&*app.store, conversation_id).await?.to_vec();
         let frame = ServerFrame::Receipt {
             conversation_id,
             user_id: user,
@@ -96,13 +82,13 @@ pub async fn mark(
 
 /// Relays a typing state to the other members; nothing is stored.
 pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) -> Result<()> {
-    let mut members = app.store.member_ids(conversation_id).await?;
+    let members = app.members.of(&*app.store, conversation_id).await?;
     if !members.contains(&user) {
         return Err(Error::not_found("conversation"));
     }
-    members.retain(|m| *m != user);
+    let others: Vec<Uuid> = members.iter().copied().filter(|m| *m != user).collect();
     app.publish(
-        members,
+        others,
         None,
         &ServerFrame::Typing {
             conversation_id,

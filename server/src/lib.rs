@@ -10,13 +10,15 @@
 pub mod auth;
 pub mod bus;
 pub mod chat;
+pub mod commit;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod members;
 pub mod metrics;
-pub mod order;
+
 pub mod presence;
 pub mod state;
 pub mod store;
@@ -33,11 +35,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::tokens::TokenKeys;
-use crate::bus::LocalBus;
+use crate::bus::{Bus, LocalBus};
+use crate::commit::Committer;
 use crate::hub::Hub;
 use crate::limits::Limits;
+use crate::members::Members;
 use crate::metrics::Metrics;
-use crate::order::SendOrder;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::postgres::PgStore;
@@ -153,18 +156,27 @@ pub async fn run(
         Duration::from_secs(config.refresh_ttl_days * 24 * 3600),
     );
     let hub = Arc::new(Hub::default());
+    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(hub.clone()));
+    let metrics = Metrics::new();
+    let committer = Committer::start(
+        store.clone(),
+        bus.clone(),
+        metrics.messages.clone(),
+        metrics.commit_batch.clone(),
+    );
     let app = Arc::new(AppState {
         store,
         tokens,
-        bus: Arc::new(LocalBus::new(hub.clone())),
+        bus,
         hub,
         limits: Limits::new(&config),
-        metrics: Metrics::new(),
+        metrics,
         config,
         shutdown: CancellationToken::new(),
         sockets: TaskTracker::new(),
         presence: tokio::sync::Mutex::new(()),
-        send_order: SendOrder::new(),
+        committer,
+        members: Members::new(),
     });
 
     let stop = app.shutdown.clone();

@@ -1,5 +1,6 @@
 //! [`Metrics`]: the Prometheus registry behind `GET /metrics`: open connections, stored
-//! messages, request latency by route template, and send-to-ack latency.
+//! messages, messages per commit, request latency by route template, and send-to-ack
+//! latency.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +34,8 @@ pub struct Metrics {
     pub connections: Gauge,
     /// Messages stored (duplicates excluded).
     pub messages: Counter,
+    /// Sends per group commit.
+    pub commit_batch: Histogram,
     /// REST request latency, seconds.
     pub requests: LatencyFamily,
     /// Time from receiving a `send` to writing its `ack`, seconds.
@@ -45,6 +48,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("ferry");
         let connections = Gauge::default();
         let messages = Counter::default();
+        // 1 to 1024.
+        let commit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         let requests = LatencyFamily::new_with_constructor(latency_histogram);
         let send_latency = latency_histogram();
         registry.register(
@@ -59,6 +64,11 @@ impl Metrics {
             requests.clone(),
         );
         registry.register(
+            "commit_batch_size",
+            "Sends stored per group commit",
+            commit_batch.clone(),
+        );
+        registry.register(
             "send_ack_duration_seconds",
             "Time from a WebSocket send to its ack",
             send_latency.clone(),
@@ -67,6 +77,7 @@ impl Metrics {
             registry,
             connections,
             messages,
+            commit_batch,
             requests,
             send_latency,
         }

@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use crate::auth::tokens::TokenKeys;
 use crate::bus::{Bus, Event};
+use crate::commit::Committer;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::limits::Limits;
+use crate::members::Members;
 use crate::metrics::Metrics;
-use crate::order::SendOrder;
 use crate::store::Store;
 
 /// Shared server state.
@@ -39,8 +40,10 @@ pub struct AppState {
     /// Serialises presence announcements, so an "offline" decided before a reconnect can
     /// never be published after that reconnect's "online".
     pub presence: tokio::sync::Mutex<()>,
-    /// Keeps each conversation's message frames in seq order.
-    pub send_order: SendOrder,
+    /// Stores messages in batches and publishes them in seq order.
+    pub committer: Committer,
+    /// Conversation members, cached for typing and receipts.
+    pub members: Members,
 }
 
 /// The state handle that handlers receive.
@@ -49,16 +52,21 @@ pub type App = Arc<AppState>;
 impl AppState {
     /// Sends `frame` to every socket of `users` on every node, except `except_socket`.
     pub fn publish(&self, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
-        if users.is_empty() {
-            return;
-        }
-        match serde_json::to_string(frame) {
-            Ok(frame) => self.bus.publish(Event::Deliver {
-                users,
-                except_socket,
-                frame,
-            }),
-            Err(e) => tracing::error!(error = %e, "could not encode a frame"),
-        }
+        publish(&*self.bus, users, except_socket, frame);
+    }
+}
+
+/// Sends `frame` through `bus` to every socket of `users`, except `except_socket`.
+pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
+    if users.is_empty() {
+        return;
+    }
+    match serde_json::to_string(frame) {
+        Ok(frame) => bus.publish(Event::Deliver {
+            users,
+            except_socket,
+            frame,
+        }),
+        Err(e) => tracing::error!(error = %e, "could not encode a frame"),
     }
 }

@@ -1,12 +1,16 @@
 //! The WebSocket endpoint: authentication before the upgrade, then one task per socket
-//! that handles the client's frames in order (so acks come back in send order), writes
-//! the frames the hub queues for it, pings every heartbeat period, and closes with the
-//! protocol's codes: 1001 on shutdown or silence, 1008 when too slow or over the
-//! connection limit, 1009 for an oversize frame, 4001 when the token expires or the
-//! session ends, 4029 for a frame flood. A transient send failure fences its conversation
-//! on that socket (see `Connection::fenced`), keeping pipelined sends in order.
+//! that reads the client's frames in order, writes the frames the hub queues for it,
+//! pings every heartbeat period, and closes with the protocol's codes: 1001 on shutdown
+//! or silence, 1008 when too slow or over the connection limit, 1009 for an oversize
+//! frame, 4001 when the token expires or the session ends, 4029 for a frame flood.
+//!
+//! Sends are pipelined: each goes to the [`Committer`](crate::commit::Committer) as it is
+//! read, and the socket reads on while it commits, so a client's outbox lands in a few
+//! batches instead of one commit per message. Acks are written in send order. A
+//! transient send failure fences its conversation on that socket
+//! ([`SendFence`](crate::commit::SendFence)), keeping pipelined sends in order.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -18,11 +22,14 @@ use axum::response::Response;
 use ferry_proto::{
     ClientFrame, ErrorCode, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame, Timestamp, close,
 };
+use futures_util::future::{self, BoxFuture, FutureExt};
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use crate::auth::{Caller, bearer};
 use crate::chat;
+use crate::commit::SendFence;
 use crate::error::Error;
 use crate::hub::{Joined, SOCKET_QUEUE, SocketHandle};
 use crate::limits::frame_limiter;
@@ -78,7 +85,9 @@ async fn run(app: App, caller: Caller, socket: WebSocket) {
         socket_id,
         frames: frames_rx,
         close: close_rx,
-        fenced: HashMap::new(),
+        fence: Arc::new(SendFence::default()),
+        sends: 0,
+        acks: FuturesOrdered::new(),
     };
     let user = caller.user_id;
     match app
@@ -133,11 +142,17 @@ struct Connection {
     socket_id: Uuid,
     frames: mpsc::Receiver<Utf8Bytes>,
     close: watch::Receiver<crate::hub::CloseReason>,
-    /// The send fence: a conversation whose last send failed transiently, with the id that
-    /// failed and why. Later sends there are refused until that id comes again, so a
-    /// client that pipelines its outbox cannot have a later message overtake it.
-    fenced: HashMap<Uuid, (Uuid, ErrorCode)>,
+    /// Keeps later sends to a conversation from overtaking one that failed transiently.
+    fence: Arc<SendFence>,
+    /// Sends read so far: each send's number in this socket's order.
+    sends: u64,
+    /// The answers (`ack` or `error`) of sends still committing, in send order.
+    acks: FuturesOrdered<BoxFuture<'static, ServerFrame>>,
 }
+
+/// Sends one socket may have committing at once; past this it stops reading until some
+/// are answered (a client keeps fewer in flight: 500).
+const MAX_COMMITTING: usize = 1024;
 
 /// Why the loop ended: close with this frame, or the peer is already gone.
 enum End {
@@ -198,7 +213,12 @@ impl Connection {
                 () = tokio::time::sleep(expires_in) => {
                     return End::Close(close::TOKEN_EXPIRED, "access token expired");
                 }
-                incoming = self.socket.recv() => {
+                Some(answer) = self.acks.next(), if !self.acks.is_empty() => {
+                    if self.send(&answer).await.is_err() {
+                        return End::Gone;
+                    }
+                }
+                incoming = self.socket.recv(), if self.acks.len() < MAX_COMMITTING => {
                     last_heard = Instant::now();
                     match incoming {
                         None | Some(Ok(WsMessage::Close(_))) => return End::Gone,
@@ -244,7 +264,10 @@ impl Connection {
         let user = self.caller.user_id;
         let origin = Some(self.socket_id);
         let reply = match frame {
-            ClientFrame::Send { message } => Some(self.send_message(message).await),
+            ClientFrame::Send { message } => {
+                self.submit(message);
+                None
+            }
             ClientFrame::Typing {
                 conversation_id,
                 typing,
@@ -275,51 +298,57 @@ impl Connection {
         }
     }
 
-    /// Stores a message (behind the send fence) and returns its `ack` or `error`.
-    async fn send_message(&mut self, message: OutgoingMessage) -> ServerFrame {
+    /// Queues a message to be stored (behind the send fence); its `ack` or `error` joins
+    /// the answers, in send order.
+    fn submit(&mut self, message: OutgoingMessage) {
+        let n = self.sends;
+        self.sends += 1;
         let (id, conversation) = (message.id, message.conversation_id);
-        if let Some((blocked, code)) = self.fenced.get(&conversation).copied()
-            && blocked != id
+        let answer = match self
+            .fence
+            .admit(conversation, id, n)
+            .map_err(|code| {
+                Error::new(
+                    code,
+                    "an earlier message to this conversation failed; send it again first",
+                )
+            })
+            .and_then(|()| chat::prepare(&self.app, self.caller.user_id, message))
         {
-            let error = Error::new(
-                code,
-                "an earlier message to this conversation failed; send it again first",
-            );
-            return failure(Some(id), &error);
-        }
-        let started = Instant::now();
-        let result = chat::send(
-            &self.app,
-            self.caller.user_id,
-            message,
-            Some(self.socket_id),
-        )
-        .await;
-        self.app
-            .metrics
-            .send_latency
-            .observe(started.elapsed().as_secs_f64());
-        match result {
-            Ok((m, _)) => {
-                self.fenced.remove(&conversation);
-                ServerFrame::Ack {
-                    id: m.id,
-                    conversation_id: m.conversation_id,
-                    seq: m.seq,
-                    created_at: m.created_at,
+            Ok(new) => {
+                let started = Instant::now();
+                let app = self.app.clone();
+                let outcome = self.app.committer.submit(
+                    new,
+                    Some(self.socket_id),
+                    Some((self.fence.clone(), n)),
+                );
+                async move {
+                    let outcome = outcome.await;
+                    app.metrics
+                        .send_latency
+                        .observe(started.elapsed().as_secs_f64());
+                    match outcome {
+                        Ok((m, _)) => ServerFrame::Ack {
+                            id: m.id,
+                            conversation_id: m.conversation_id,
+                            seq: m.seq,
+                            created_at: m.created_at,
+                        },
+                        Err(e) => failure(Some(id), &e),
+                    }
                 }
+                .boxed()
             }
             Err(e) => {
                 let code = e.to_api().code;
                 if code.is_transient() {
-                    self.fenced.insert(conversation, (id, code));
-                } else {
-                    // A permanent failure is final for that message; later ones may go.
-                    self.fenced.remove(&conversation);
+                    self.fence.fail(conversation, id, n, code);
                 }
-                failure(Some(id), &e)
+                future::ready(failure(Some(id), &e)).boxed()
             }
-        }
+        };
+        self.acks.push_back(answer);
     }
 
     /// Replaces the socket's token with a newer one of the same user and session.

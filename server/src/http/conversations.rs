@@ -14,7 +14,7 @@ use crate::chat;
 use crate::error::{Error, Result};
 use crate::http::extract::{Json, Path, Query, page_limit};
 use crate::state::App;
-use crate::store::ActivityCursor;
+use crate::store::{ActivityCursor, StoreResult};
 
 /// Most members a group may have.
 const MAX_GROUP_MEMBERS: usize = 1000;
@@ -158,7 +158,11 @@ pub async fn add_members(
     if conversation.members.len() + users.len() > MAX_GROUP_MEMBERS {
         return Err(Error::invalid("a group has at most 1000 members"));
     }
-    app.store.add_members(id, &users, Timestamp::now()).await?;
+    let store = app.store.clone();
+    change_members(&app, id, async move {
+        store.add_members(id, &users, Timestamp::now()).await
+    })
+    .await?;
     chat::announce_conversation(&app, id, &[]).await?;
     Ok(Json(visible(&app, &caller, id).await?))
 }
@@ -180,15 +184,34 @@ pub async fn remove_member(
     if user_id != caller.user_id && !is_owner(&conversation, caller.user_id) {
         return Err(Error::forbidden("only the group's owner may remove others"));
     }
-    if !app
-        .store
-        .remove_member(id, user_id, Timestamp::now())
-        .await?
-    {
+    let store = app.store.clone();
+    let removed = change_members(&app, id, async move {
+        store.remove_member(id, user_id, Timestamp::now()).await
+    })
+    .await?;
+    if !removed {
         return Err(Error::not_found("member"));
     }
     chat::announce_conversation(&app, id, &[user_id]).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs a membership change to the end even if the request is dropped meanwhile, then
+/// drops the conversation's cached members: a removed member must stop getting frames.
+async fn change_members<T: Send + 'static>(
+    app: &App,
+    id: Uuid,
+    change: impl Future<Output = StoreResult<T>> + Send + 'static,
+) -> Result<T> {
+    let app = app.clone();
+    let changed = tokio::spawn(async move {
+        let result = change.await;
+        app.members.changed(id);
+        result
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("membership change failed: {e}")))?;
+    Ok(changed?)
 }
 
 fn is_owner(conversation: &Conversation, user: Uuid) -> bool {

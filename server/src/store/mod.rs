@@ -225,6 +225,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a message once, allocating its seq.
     async fn append(&self, message: &NewMessage) -> StoreResult<Append>;
+    /// Stores a batch in one transaction, as if each message were appended in turn:
+    /// one result per message, in order. Fails as a whole (nothing stored) on any
+    /// database error.
+    async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>>;
     /// Up to `limit` messages with seq > `after_seq`, ascending.
     async fn messages_after(
         &self,

@@ -114,6 +114,68 @@ async fn mark_changed(conn: &mut SqliteConnection, conversation_id: Uuid) -> Sto
     Ok(())
 }
 
+/// Stores one message inside the caller's write transaction.
+async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<Append> {
+    let existing: Option<MessageRow> = sqlx::query_as(
+        "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages WHERE id = $1",
+    )
+    .bind(new.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = existing {
+        return Ok(same_or_conflict(row.into(), new));
+    }
+    let member: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
+            .bind(new.conversation_id)
+            .bind(new.sender_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if member.is_none() {
+        return Ok(Append::NotMember);
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = max(updated_at, $2) \
+         WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(new.conversation_id)
+    .bind(new.created_at.as_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(new.id)
+    .bind(new.conversation_id)
+    .bind(seq)
+    .bind(new.sender_id)
+    .bind(&new.body)
+    .bind(new.created_at.as_millis())
+    .execute(&mut *tx)
+    .await?;
+    // Sending a message means the sender has read and stored everything up to it.
+    sqlx::query(
+        "UPDATE members SET read_seq = max(read_seq, $3), delivered_seq = max(delivered_seq, $3) \
+         WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(new.conversation_id)
+    .bind(new.sender_id)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    mark_changed(&mut *tx, new.conversation_id).await?;
+    let members: Vec<Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
+            .bind(new.conversation_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    Ok(Append::Stored {
+        message: stored(new, seq),
+        members,
+    })
+}
+
 async fn users_exist(conn: &mut SqliteConnection, users: &[Uuid]) -> StoreResult<bool> {
     for id in users {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1")
@@ -514,66 +576,21 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, new: &NewMessage) -> StoreResult<Append> {
+        let mut appends = self.append_batch(std::slice::from_ref(new)).await?;
+        Ok(appends.pop().expect("one result per message"))
+    }
+
+    async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
+        // One transaction, so one fsync, for the whole batch. There is no network between
+        // the statements, so each message is stored as if alone; a repeated id within the
+        // batch finds the copy stored a moment before.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages WHERE id = $1",
-        )
-        .bind(new.id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            return Ok(same_or_conflict(row.into(), new));
+        let mut appends = Vec::with_capacity(batch.len());
+        for new in batch {
+            appends.push(append_in(&mut tx, new).await?);
         }
-        let member: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
-                .bind(new.conversation_id)
-                .bind(new.sender_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if member.is_none() {
-            return Ok(Append::NotMember);
-        }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = max(updated_at, $2) \
-             WHERE id = $1 RETURNING last_seq",
-        )
-        .bind(new.conversation_id)
-        .bind(new.created_at.as_millis())
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(new.id)
-        .bind(new.conversation_id)
-        .bind(seq)
-        .bind(new.sender_id)
-        .bind(&new.body)
-        .bind(new.created_at.as_millis())
-        .execute(&mut *tx)
-        .await?;
-        // Sending a message means the sender has read and stored everything up to it.
-        sqlx::query(
-            "UPDATE members SET read_seq = max(read_seq, $3), delivered_seq = max(delivered_seq, $3) \
-             WHERE conversation_id = $1 AND user_id = $2",
-        )
-        .bind(new.conversation_id)
-        .bind(new.sender_id)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
-        mark_changed(&mut tx, new.conversation_id).await?;
-        let members: Vec<Uuid> =
-            sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
-                .bind(new.conversation_id)
-                .fetch_all(&mut *tx)
-                .await?;
         tx.commit().await?;
-        Ok(Append::Stored {
-            message: stored(new, seq),
-            members,
-        })
+        Ok(appends)
     }
 
     async fn messages_after(

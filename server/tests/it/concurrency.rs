@@ -1,6 +1,7 @@
 //! 20 tasks send 50 messages each into one conversation while resending random
 //! duplicates on other sockets and over REST: exactly 1000 messages are stored with seqs
-//! 1..=1000, and every duplicate is answered with the original seq.
+//! 1..=1000, and every duplicate is answered with the original seq. And one socket's
+//! pipelined burst into several conversations is stored in the order it was sent.
 
 use std::collections::HashMap;
 
@@ -177,4 +178,73 @@ async fn concurrent_senders_with_duplicates(backend: Backend) {
     );
 }
 
-on_both!(concurrent_senders_with_duplicates);
+/// One socket pipelines 600 sends, round robin into three conversations, without waiting
+/// for acks (as a client flushing its outbox): the acks come back in send order, each
+/// conversation's seqs follow the send order, and a member sees them live in that order.
+async fn pipelined_burst_keeps_send_order(backend: Backend) {
+    const SENDS: usize = 600;
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let mut conversations = vec![alice.direct_with(&bob).await.id];
+    for title in ["one", "two"] {
+        conversations.push(alice.group(title, &[&bob]).await.id);
+    }
+    let mut watching = bob.ws().await;
+    let watched = tokio::spawn(async move {
+        let mut bodies: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for _ in 0..SENDS {
+            let message = loop {
+                if let ServerFrame::Message { message } = watching.next().await {
+                    break message;
+                }
+            };
+            bodies
+                .entry(message.conversation_id)
+                .or_default()
+                .push(message.body);
+        }
+        bodies
+    });
+
+    let (mut sink, mut acks) = split(alice.ws().await);
+    let mut sent = Vec::new();
+    for i in 0..SENDS {
+        let (id, conversation) = (Uuid::now_v7(), conversations[i % conversations.len()]);
+        send(&mut sink, id, conversation, &format!("burst {i}")).await;
+        sent.push((id, conversation));
+    }
+    let mut seqs: HashMap<Uuid, Vec<i64>> = HashMap::new();
+    for (id, conversation) in &sent {
+        seqs.entry(*conversation)
+            .or_default()
+            .push(ack_seq(&mut acks, *id).await);
+    }
+    let per_conversation = (SENDS / conversations.len()) as i64;
+    let live = within("bob's frames", watched).await.expect("watcher");
+    for (c, conversation) in conversations.iter().enumerate() {
+        assert_eq!(
+            seqs[conversation],
+            (1..=per_conversation).collect::<Vec<_>>(),
+            "seqs in send order"
+        );
+        let expected: Vec<String> = (0..SENDS)
+            .filter(|i| i % conversations.len() == c)
+            .map(|i| format!("burst {i}"))
+            .collect();
+        assert_eq!(live[conversation], expected, "live in send order");
+        let stored: Vec<String> = alice
+            .history(*conversation)
+            .await
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(stored, expected, "stored in send order");
+    }
+}
+
+on_both!(
+    concurrent_senders_with_duplicates,
+    pipelined_burst_keeps_send_order,
+);

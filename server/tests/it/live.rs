@@ -1,7 +1,7 @@
 //! Live delivery over real sockets: chat between users, several devices of one user, a
 //! group of five, typing, receipts, presence, and the socket's close codes.
 
-use ferry_proto::{ClientFrame, ServerFrame};
+use ferry_proto::{ClientFrame, ErrorCode, ServerFrame};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -536,7 +536,69 @@ async fn stalled_reader_is_dropped(backend: Backend) {
     drop(tcp);
 }
 
+/// Typing goes by a cache of members; a member removed from a group stops getting it at
+/// once, and can no longer type there.
+async fn removed_member_stops_getting_typing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let carol = User::register(&server, "carol").await;
+    let group = alice.group("Team", &[&bob, &carol]).await.id;
+    let direct = alice.direct_with(&bob).await.id;
+    let mut a = alice.ws().await;
+    let mut b = bob.ws().await;
+    let typing = |conversation_id| ClientFrame::Typing {
+        conversation_id,
+        typing: true,
+    };
+    // Bob gets the group's typing (and the cache now holds its members).
+    a.send(&typing(group)).await;
+    b.expect(
+        "typing in the group",
+        |f| matches!(f, ServerFrame::Typing { conversation_id, .. } if *conversation_id == group),
+    )
+    .await;
+
+    let (status, _) = alice
+        .call(
+            Method::DELETE,
+            &format!("/conversations/{group}/members/{}", bob.id()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Alice types in the group, then in the direct chat: both are queued to Bob's socket
+    // in that order, so if the first reached him it would come before the second.
+    a.send(&typing(group)).await;
+    a.send(&typing(direct)).await;
+    let first = b
+        .expect("a typing notice", |f| {
+            matches!(f, ServerFrame::Typing { .. })
+        })
+        .await;
+    assert!(
+        matches!(first, ServerFrame::Typing { conversation_id, .. } if conversation_id == direct),
+        "a removed member got the group's typing: {first:?}"
+    );
+    b.send(&typing(group)).await;
+    let refused = b
+        .expect("an error", |f| matches!(f, ServerFrame::Error { .. }))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            ServerFrame::Error {
+                code: ErrorCode::NotFound,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+}
+
 on_both!(
+    removed_member_stops_getting_typing,
     stalled_reader_is_dropped,
     send_fence_keeps_pipelined_order,
     two_users_chat_live,

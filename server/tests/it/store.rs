@@ -750,6 +750,107 @@ async fn removal_while_a_send_waits_wins(backend: Backend) {
     assert_eq!(view.last_seq, 0, "the refused send left no seq behind");
 }
 
+async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let eve = user(&store, "eve", "Eve").await;
+    let direct = direct(&store, a, b).await;
+    let group = Uuid::now_v7();
+    store
+        .create_group(group, a, "Team", &[b], Timestamp::now())
+        .await
+        .expect("group");
+    let before = message(direct, a, "before");
+    assert_eq!(append_ok(&store, &before).await, 1);
+    assert!(store.append_batch(&[]).await.expect("empty").is_empty());
+
+    let first = message(direct, a, "first");
+    let batch = vec![
+        first.clone(),
+        message(group, b, "in the group"),
+        before.clone(),
+        message(direct, eve, "not a member"),
+        first.clone(),
+        NewMessage {
+            body: "same id, other text".into(),
+            ..first.clone()
+        },
+        message(Uuid::now_v7(), a, "no such conversation"),
+        message(direct, b, "reply"),
+        message(group, a, "second in the group"),
+    ];
+    let appends = store.append_batch(&batch).await.expect("batch");
+    let summary: Vec<String> = appends
+        .iter()
+        .map(|append| match append {
+            Append::Stored { message, members } => {
+                let mut members = members.clone();
+                members.sort();
+                let mut expected = vec![a, b];
+                expected.sort();
+                assert_eq!(members, expected, "fan-out goes to the members");
+                format!("stored {}", message.seq)
+            }
+            Append::Existing(message) => format!("existing {}", message.seq),
+            Append::Conflict => "conflict".into(),
+            Append::NotMember => "not member".into(),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "stored 2",
+            "stored 1",
+            "existing 1",
+            "not member",
+            "existing 2",
+            "conflict",
+            "not member",
+            "stored 3",
+            "stored 2",
+        ]
+    );
+    let bodies = |messages: Vec<ferry_proto::Message>| {
+        messages
+            .into_iter()
+            .map(|m| (m.seq, m.body))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        bodies(store.messages_after(direct, 0, 10).await.expect("history")),
+        [
+            (1, "before".to_owned()),
+            (2, "first".to_owned()),
+            (3, "reply".to_owned())
+        ]
+    );
+    assert_eq!(
+        bodies(store.messages_after(group, 0, 10).await.expect("history")),
+        [
+            (1, "in the group".to_owned()),
+            (2, "second in the group".to_owned())
+        ]
+    );
+    // Each sender has read up to their own last message; the conversation moved on.
+    let view = store
+        .conversation(a, direct)
+        .await
+        .expect("read")
+        .expect("visible");
+    assert_eq!(view.last_seq, 3);
+    let read = |who: Uuid| {
+        view.members
+            .iter()
+            .find(|m| m.user.id == who)
+            .map(|m| (m.read_seq, m.delivered_seq))
+    };
+    assert_eq!(read(a), Some((2, 2)));
+    assert_eq!(read(b), Some((3, 3)));
+    // The next single append follows the batch.
+    assert_eq!(append_ok(&store, &message(direct, a, "after")).await, 4);
+}
+
 on_both!(
     sync_progresses_while_a_transaction_is_open,
     removal_while_a_send_waits_wins,
@@ -757,6 +858,7 @@ on_both!(
     refresh_rotation,
     direct_conversations_are_unique_per_pair,
     append_is_idempotent_and_gapless,
+    a_batch_appends_as_if_one_by_one,
     history_pages_both_ways,
     watermarks_only_move_forward,
     sync_returns_what_changed,

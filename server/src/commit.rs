@@ -1,0 +1,280 @@
+//! [`Committer`]: group commit for messages. Every send, from a socket or from REST, is
+//! queued here; one task takes whatever has queued up (up to [`MAX_BATCH`]), stores it in
+//! one transaction, publishes the frames in seq order, then answers each sender.
+//!
+//! Why one task: a commit costs an fsync and a handful of round trips whether it holds
+//! one message or a thousand, so under load the batch grows by itself and throughput
+//! follows; under light load a batch is one message and nothing waits. And because
+//! batches commit and publish one after the other, each conversation's frames leave in
+//! seq order without any lock of ours, and a socket's pipelined sends keep their order.
+//!
+//! A batch that fails as a whole (a database error, or the same id committed by another
+//! node meanwhile) is retried one message at a time, so each message gets its own answer.
+//! [`SendFence`] keeps a socket's later sends to a conversation from overtaking one that
+//! failed transiently.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_proto::{ErrorCode, Message, ServerFrame};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::bus::Bus;
+use crate::error::{Error, Result};
+use crate::state::publish;
+use crate::store::{Append, NewMessage, Store};
+
+/// Messages stored in one transaction at most.
+pub const MAX_BATCH: usize = 1024;
+
+/// What a send comes to: the stored message and whether it is new (false for an
+/// idempotent resend).
+pub type Outcome = Result<(Message, bool)>;
+
+/// A queued send.
+struct Job {
+    message: NewMessage,
+    /// The socket that sent it: it gets the ack, not a copy of the frame.
+    origin: Option<Uuid>,
+    /// The sending socket's fence, and the send's place in that socket's order.
+    fence: Option<(Arc<SendFence>, u64)>,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The queue of sends and its committing task.
+pub struct Committer {
+    queue: mpsc::UnboundedSender<Job>,
+}
+
+impl Committer {
+    /// Starts the committing task; it ends when the `Committer` is dropped and the queue
+    /// is drained.
+    pub fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        stored: Counter,
+        batch_size: Histogram,
+    ) -> Self {
+        let (queue, jobs) = mpsc::unbounded_channel();
+        tokio::spawn(run(store, bus, stored, batch_size, jobs));
+        Self { queue }
+    }
+
+    /// Queues `message` now (so sends are stored in the order of these calls) and returns
+    /// its outcome when committed. `fence` is the sending socket's, with the send's
+    /// number in that socket's order.
+    pub fn submit(
+        &self,
+        message: NewMessage,
+        origin: Option<Uuid>,
+        fence: Option<(Arc<SendFence>, u64)>,
+    ) -> impl Future<Output = Outcome> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let queued = self.queue.send(Job {
+            message,
+            origin,
+            fence,
+            reply,
+        });
+        async move {
+            if queued.is_err() {
+                return Err(Error::Unavailable("the server is shutting down".into()));
+            }
+            answer
+                .await
+                .unwrap_or_else(|_| Err(Error::Internal("the committer stopped".into())))
+        }
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    stored: Counter,
+    batch_size: Histogram,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        batch_size.observe(batch.len() as f64);
+        commit(&*store, &*bus, &stored, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Stores one batch, publishes what is new, answers every job.
+async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<Job>) {
+    // Fences first: a send that must wait for an earlier failed one is refused unstored.
+    let mut admitted = Vec::with_capacity(batch.len());
+    for job in batch {
+        match job
+            .fence
+            .as_ref()
+            .map(|(fence, n)| fence.admit(job.message.conversation_id, job.message.id, *n))
+        {
+            Some(Err(code)) => {
+                let _ = job.reply.send(Err(fenced(code)));
+            }
+            _ => admitted.push(job),
+        }
+    }
+    if admitted.is_empty() {
+        return;
+    }
+    let messages: Vec<NewMessage> = admitted.iter().map(|j| j.message.clone()).collect();
+    match store.append_batch(&messages).await {
+        Ok(appends) => {
+            for (job, append) in admitted.into_iter().zip(appends) {
+                finish(bus, stored, job, Ok(append));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = messages.len(), "batch failed; storing one by one");
+            for job in admitted {
+                // An earlier message of this batch may have failed meanwhile.
+                if let Some((fence, n)) = &job.fence
+                    && let Err(code) = fence.admit(job.message.conversation_id, job.message.id, *n)
+                {
+                    let _ = job.reply.send(Err(fenced(code)));
+                    continue;
+                }
+                let append = store.append(&job.message).await.map_err(Error::from);
+                finish(bus, stored, job, append);
+            }
+        }
+    }
+}
+
+/// Publishes a stored message, updates the sender's fence, answers the sender.
+fn finish(bus: &dyn Bus, stored: &Counter, job: Job, append: Result<Append>) {
+    let outcome = match append {
+        Ok(Append::Stored { message, members }) => {
+            stored.inc();
+            publish(
+                bus,
+                members,
+                job.origin,
+                &ServerFrame::Message {
+                    message: message.clone(),
+                },
+            );
+            Ok((message, true))
+        }
+        Ok(Append::Existing(message)) => Ok((message, false)),
+        Ok(Append::Conflict) => Err(Error::new(
+            ErrorCode::Conflict,
+            "this message id is already used by a different message",
+        )),
+        Ok(Append::NotMember) => Err(Error::not_found("conversation")),
+        Err(e) => Err(e),
+    };
+    if let (Err(e), Some((fence, n))) = (&outcome, &job.fence) {
+        let code = e.to_api().code;
+        if code.is_transient() {
+            fence.fail(job.message.conversation_id, job.message.id, *n, code);
+        }
+    }
+    let _ = job.reply.send(outcome);
+}
+
+fn fenced(code: ErrorCode) -> Error {
+    Error::new(
+        code,
+        "an earlier message to this conversation failed; send it again first",
+    )
+}
+
+/// One socket's send fence: per conversation, the earliest of its sends that failed
+/// transiently (rate limited, database unavailable). The socket's later sends there are
+/// refused until that message comes again, so a client that pipelines its outbox never
+/// has a later message stored before an earlier one. Sends are numbered in the order the
+/// socket read them; one read before the failure is not held back by it.
+#[derive(Default)]
+pub struct SendFence {
+    failed: Mutex<HashMap<Uuid, Failed>>,
+}
+
+#[derive(Clone, Copy)]
+struct Failed {
+    id: Uuid,
+    n: u64,
+    code: ErrorCode,
+}
+
+impl SendFence {
+    /// Records that send number `n`, message `id`, failed transiently with `code`.
+    pub fn fail(&self, conversation: Uuid, id: Uuid, n: u64, code: ErrorCode) {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match failed.get(&conversation) {
+            // An earlier failure stands: that message must come first.
+            Some(earlier) if earlier.n < n => {}
+            _ => {
+                failed.insert(conversation, Failed { id, n, code });
+            }
+        }
+    }
+
+    /// Whether send number `n`, message `id`, may be stored now: `Err` with the failure's
+    /// code if it came after a failed send that has not come again. The failed message
+    /// itself lifts the fence.
+    pub fn admit(
+        &self,
+        conversation: Uuid,
+        id: Uuid,
+        n: u64,
+    ) -> std::result::Result<(), ErrorCode> {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match failed.get(&conversation).copied() {
+            Some(f) if f.id == id => {
+                failed.remove(&conversation);
+                Ok(())
+            }
+            Some(f) if n > f.n => Err(f.code),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_send_holds_back_later_ones_until_it_comes_again() {
+        let fence = SendFence::default();
+        let (conv, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let (m1, m2, m3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        fence.fail(conv, m1, 1, ErrorCode::RateLimited);
+        // Read before the failure: not held back.
+        assert_eq!(fence.admit(conv, Uuid::now_v7(), 0), Ok(()));
+        assert_eq!(fence.admit(conv, m2, 2), Err(ErrorCode::RateLimited));
+        assert_eq!(
+            fence.admit(other, m2, 2),
+            Ok(()),
+            "other conversations flow"
+        );
+        // The resend of m1 lifts the fence; m2 and m3 may follow.
+        assert_eq!(fence.admit(conv, m1, 3), Ok(()));
+        assert_eq!(fence.admit(conv, m2, 4), Ok(()));
+        assert_eq!(fence.admit(conv, m3, 5), Ok(()));
+    }
+
+    #[test]
+    fn the_earliest_failure_wins() {
+        let fence = SendFence::default();
+        let conv = Uuid::now_v7();
+        let (m0, m1) = (Uuid::now_v7(), Uuid::now_v7());
+        // m1 was refused when read; m0, read before it, failed later in the database.
+        fence.fail(conv, m1, 1, ErrorCode::RateLimited);
+        fence.fail(conv, m0, 0, ErrorCode::Unavailable);
+        assert_eq!(fence.admit(conv, m1, 2), Err(ErrorCode::Unavailable));
+        assert_eq!(fence.admit(conv, m0, 3), Ok(()));
+        assert_eq!(fence.admit(conv, m1, 4), Ok(()));
+        // And a later failure does not replace an earlier one.
+        fence.fail(conv, m0, 5, ErrorCode::Internal);
+        fence.fail(conv, m1, 6, ErrorCode::RateLimited);
+        assert_eq!(fence.admit(conv, m1, 7), Err(ErrorCode::Internal));
+    }
+}
