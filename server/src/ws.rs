@@ -23,6 +23,7 @@ use ferry_proto::{
     ClientFrame, ErrorCode, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame, Timestamp, close,
 };
 use futures_util::future::{self, BoxFuture, FutureExt};
+use futures_util::sink::SinkExt;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -150,6 +151,9 @@ struct Connection {
     acks: FuturesOrdered<BoxFuture<'static, ServerFrame>>,
 }
 
+/// Queued frames written with one flush at most.
+const COALESCE: usize = 64;
+
 /// Sends one socket may have committing at once; past this it stops reading until some
 /// are answered (a client keeps fewer in flight: 500).
 const MAX_COMMITTING: usize = 1024;
@@ -197,7 +201,7 @@ impl Connection {
                     }
                 }
                 Some(frame) = self.frames.recv() => {
-                    if self.write(WsMessage::Text(frame)).await.is_err() {
+                    if self.write_queued(frame).await.is_err() {
                         return End::Gone;
                     }
                 }
@@ -379,6 +383,27 @@ impl Connection {
     async fn write(&mut self, message: WsMessage) -> Result<(), axum::Error> {
         let limit = self.app.config.heartbeat();
         match tokio::time::timeout(limit, self.socket.send(message)).await {
+            Ok(result) => result,
+            Err(_) => Err(axum::Error::new("write timed out")),
+        }
+    }
+
+    /// Writes `first` and whatever else is queued (up to [`COALESCE`] frames) with one
+    /// flush: under fan-out load a socket's frames go out in a few large writes instead
+    /// of a system call each. Gives up after a heartbeat period, like [`Self::write`].
+    async fn write_queued(&mut self, first: Utf8Bytes) -> Result<(), axum::Error> {
+        let limit = self.app.config.heartbeat();
+        let writing = async {
+            self.socket.feed(WsMessage::Text(first)).await?;
+            for _ in 1..COALESCE {
+                let Ok(frame) = self.frames.try_recv() else {
+                    break;
+                };
+                self.socket.feed(WsMessage::Text(frame)).await?;
+            }
+            self.socket.flush().await
+        };
+        match tokio::time::timeout(limit, writing).await {
             Ok(result) => result,
             Err(_) => Err(axum::Error::new("write timed out")),
         }

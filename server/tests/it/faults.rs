@@ -90,7 +90,9 @@ async fn register(addr: &TestServerAddr, name: &str) -> User {
 }
 
 async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
-    const BURST: usize = 300;
+    // Large enough that the kill, right after the 50th ack, lands mid-burst even though
+    // group commit acks hundreds of pipelined sends per commit.
+    const BURST: usize = 3000;
     let db = TestDb::new(backend).await;
     let first = ServerProcess::start(&db).await;
     let alice = register(&first.api(), "alice").await;
@@ -157,15 +159,39 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
         );
     }
 
-    // The client resends everything not acknowledged, in compose order, as an outbox does.
-    let mut ws = alice.ws().await;
-    for (id, body) in composed.iter().filter(|(id, _)| !acked.contains_key(id)) {
-        ws.send(&Ws::send_frame(*id, conv, body)).await;
-        let ack = ws
-            .expect("ack", |f| matches!(f, ServerFrame::Ack { .. }))
-            .await;
-        assert!(matches!(ack, ServerFrame::Ack { id: got, .. } if got == *id));
+    // The client resends everything not acknowledged, in compose order, pipelined, as an
+    // outbox does; the acks come back in that order.
+    let (mut sink, mut stream) = alice.ws().await.stream.split();
+    let resent: Vec<(Uuid, String)> = composed
+        .iter()
+        .filter(|(id, _)| !acked.contains_key(id))
+        .cloned()
+        .collect();
+    let expected: Vec<Uuid> = resent.iter().map(|(id, _)| *id).collect();
+    // Read the acks while sending, so neither side's buffers can fill up and stall.
+    let acks = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        while ids.len() < expected.len() {
+            match stream.next().await {
+                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str(&text) {
+                    Ok(ServerFrame::Ack { id, .. }) => ids.push(id),
+                    Ok(ServerFrame::Error { .. }) => panic!("resend refused: {text}"),
+                    _ => {}
+                },
+                Some(Ok(_)) => {}
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+        (ids, expected)
+    });
+    for (id, body) in &resent {
+        let text = serde_json::to_string(&Ws::send_frame(*id, conv, body)).expect("encode");
+        sink.send(WsMessage::Text(text.into()))
+            .await
+            .expect("resend");
     }
+    let (ids, expected) = within("the resends' acks", acks).await.expect("acks");
+    assert_eq!(ids, expected, "acks in resend order");
     let stored = alice.history(conv).await;
     assert_eq!(stored.len(), BURST, "every message exactly once");
     let in_seq_order: Vec<Uuid> = stored.iter().map(|m| m.id).collect();
