@@ -385,15 +385,30 @@ fn summary(
             .find(|m| m.user.id != me)
             .map_or_else(|| "(just you)".to_owned(), |m| m.user.display_name.clone()),
     };
-    let mut last_stmt = tx.prepare_cached(concat!(
+    // The newest unsent message shows last; else the newest sent one. Two lookups, each
+    // one step down an index (`messages_unsent`, and the unique (conversation, seq)),
+    // where one query ordering by `seq IS NULL` would sort the whole conversation.
+    let mut unsent = tx.prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
-        " FROM messages WHERE conversation_id = ?1 \
-          ORDER BY seq IS NULL DESC, seq DESC, composed DESC LIMIT 1"
+        " FROM messages WHERE conversation_id = ?1 AND seq IS NULL ORDER BY composed DESC LIMIT 1"
     ))?;
-    let last_message = last_stmt
+    let last_unsent = unsent
         .query_row([&key], |r| message_from_row(r, me, &members))
         .optional()?;
+    let last_message = match last_unsent {
+        Some(message) => Some(message),
+        None => {
+            let mut sent = tx.prepare_cached(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE conversation_id = ?1 AND seq IS NOT NULL \
+                  ORDER BY seq DESC LIMIT 1"
+            ))?;
+            sent.query_row([&key], |r| message_from_row(r, me, &members))
+                .optional()?
+        }
+    };
     Ok(Some(ConversationSummary {
         id,
         kind,

@@ -3,6 +3,8 @@
 //! removes the entry; a permanent error makes it `failed` until the user retries or
 //! discards it. Received messages are applied idempotently by id.
 
+use std::collections::HashMap;
+
 use ferry_proto::{Message, Timestamp};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
@@ -129,39 +131,76 @@ pub enum Applied {
     Known,
 }
 
-/// Stores a message from the server, idempotently; a pending copy of it becomes sent.
-pub(super) fn apply_message(tx: &Transaction<'_>, m: &Message) -> rusqlite::Result<Applied> {
+/// Applies one message from the server inside `tx`. What a new message changes in its
+/// conversation (last seq, activity, contiguous seq, the sender's watermarks) is noted in
+/// `effects` and written once per conversation by [`Effects::write`], not per message.
+fn apply_message(
+    tx: &Transaction<'_>,
+    m: &Message,
+    effects: &mut Effects,
+) -> rusqlite::Result<Applied> {
     let id = m.id.to_string();
     let existing: Option<Option<i64>> = tx
-        .query_row("SELECT seq FROM messages WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
+        .query_row([&id], |r| r.get(0))
         .optional()?;
-    let applied = match existing {
-        Some(Some(_)) => return Ok(Applied::Known),
+    match existing {
+        Some(Some(_)) => Ok(Applied::Known),
         Some(None) => {
             mark_sent(tx, m.id, m.conversation_id, m.seq, m.created_at)?;
-            return Ok(Applied::Confirmed);
+            Ok(Applied::Confirmed)
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
                  composed, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent')",
-                params![
-                    id,
-                    m.conversation_id.to_string(),
-                    m.seq,
-                    m.sender_id.to_string(),
-                    m.body,
-                    m.created_at.as_millis()
-                ],
-            )?;
-            Applied::Added
+            )?
+            .execute(params![
+                id,
+                m.conversation_id.to_string(),
+                m.seq,
+                m.sender_id.to_string(),
+                m.body,
+                m.created_at.as_millis()
+            ])?;
+            effects.note(m);
+            Ok(Applied::Added)
         }
-    };
-    bump(tx, m.conversation_id, m.seq, m.created_at)?;
-    sender_has_read(tx, m.conversation_id, m.sender_id, m.seq)?;
-    Ok(applied)
+    }
+}
+
+/// What applied messages change in their conversations, gathered over a batch.
+#[derive(Default)]
+struct Effects {
+    /// Per conversation: the highest seq and the latest time.
+    heads: HashMap<Uuid, (i64, Timestamp)>,
+    /// Per conversation and sender: the highest seq they sent.
+    senders: HashMap<(Uuid, Uuid), i64>,
+}
+
+impl Effects {
+    fn note(&mut self, m: &Message) {
+        let head = self
+            .heads
+            .entry(m.conversation_id)
+            .or_insert((m.seq, m.created_at));
+        *head = (head.0.max(m.seq), head.1.max(m.created_at));
+        let sent = self
+            .senders
+            .entry((m.conversation_id, m.sender_id))
+            .or_insert(m.seq);
+        *sent = (*sent).max(m.seq);
+    }
+
+    fn write(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        for (conversation, (seq, at)) in self.heads {
+            bump(tx, conversation, seq, at)?;
+        }
+        for ((conversation, sender), seq) in self.senders {
+            sender_has_read(tx, conversation, sender, seq)?;
+        }
+        Ok(())
+    }
 }
 
 /// A message of ours was stored at `seq`: it leaves the outbox and shows as sent.
@@ -173,17 +212,17 @@ fn mark_sent(
     created_at: Timestamp,
 ) -> rusqlite::Result<()> {
     let id = id.to_string();
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE messages SET seq = ?2, created_at = ?3, state = 'sent', error = NULL \
          WHERE id = ?1 AND seq IS NULL",
-        params![id, seq, created_at.as_millis()],
-    )?;
-    tx.execute("DELETE FROM outbox WHERE message_id = ?1", [&id])?;
+    )?
+    .execute(params![id, seq, created_at.as_millis()])?;
+    tx.prepare_cached("DELETE FROM outbox WHERE message_id = ?1")?
+        .execute([&id])?;
     bump(tx, conversation, seq, created_at)?;
     let sender: Option<String> = tx
-        .query_row("SELECT sender_id FROM messages WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT sender_id FROM messages WHERE id = ?1")?
+        .query_row([&id], |r| r.get(0))
         .optional()?;
     match sender.and_then(|s| s.parse().ok()) {
         Some(sender) => sender_has_read(tx, conversation, sender, seq),
@@ -199,22 +238,22 @@ fn sender_has_read(
     sender: Uuid,
     seq: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE members SET read_seq = max(read_seq, ?3), delivered_seq = max(delivered_seq, ?3) \
          WHERE conversation_id = ?1 AND user_id = ?2",
-        params![conversation.to_string(), sender.to_string(), seq],
-    )?;
+    )?
+    .execute(params![conversation.to_string(), sender.to_string(), seq])?;
     Ok(())
 }
 
 /// A conversation's last seq and activity move forward with a stored message, and so
 /// does its contiguous watermark when the message closes the gap above it.
 fn bump(tx: &Transaction<'_>, conversation: Uuid, seq: i64, at: Timestamp) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE conversations SET last_seq = max(last_seq, ?2), updated_at = max(updated_at, ?3) \
          WHERE id = ?1",
-        params![conversation.to_string(), seq, at.as_millis()],
-    )?;
+    )?
+    .execute(params![conversation.to_string(), seq, at.as_millis()])?;
     advance_contiguous(tx, conversation)
 }
 
@@ -222,11 +261,8 @@ fn bump(tx: &Transaction<'_>, conversation: Uuid, seq: i64, at: Timestamp) -> ru
 pub(super) fn advance_contiguous(tx: &Transaction<'_>, conversation: Uuid) -> rusqlite::Result<()> {
     let key = conversation.to_string();
     let Some(mut have): Option<i64> = tx
-        .query_row(
-            "SELECT contiguous_seq FROM conversations WHERE id = ?1",
-            [&key],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT contiguous_seq FROM conversations WHERE id = ?1")?
+        .query_row([&key], |r| r.get(0))
         .optional()?
     else {
         return Ok(());
@@ -239,10 +275,8 @@ pub(super) fn advance_contiguous(tx: &Transaction<'_>, conversation: Uuid) -> ru
         have += 1;
     }
     if have != start {
-        tx.execute(
-            "UPDATE conversations SET contiguous_seq = ?2 WHERE id = ?1",
-            params![key, have],
-        )?;
+        tx.prepare_cached("UPDATE conversations SET contiguous_seq = ?2 WHERE id = ?1")?
+            .execute(params![key, have])?;
     }
     Ok(())
 }
@@ -290,7 +324,15 @@ impl LocalStore {
 
     /// Applies messages from the server in one transaction; returns what each did.
     pub fn apply_messages(&self, messages: &[Message]) -> StoreResult<Vec<Applied>> {
-        self.write(|tx| messages.iter().map(|m| apply_message(tx, m)).collect())
+        self.write(|tx| {
+            let mut effects = Effects::default();
+            let applied = messages
+                .iter()
+                .map(|m| apply_message(tx, m, &mut effects))
+                .collect::<rusqlite::Result<_>>()?;
+            effects.write(tx)?;
+            Ok(applied)
+        })
     }
 
     /// An outbox message was stored by the server at `seq` (its `ack`).
