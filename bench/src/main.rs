@@ -8,6 +8,7 @@
 //! ferry-bench --scenarios B3 --targets ferry,socketio
 //! ```
 
+mod client_store;
 mod load;
 mod report;
 mod scenarios;
@@ -30,8 +31,12 @@ struct Args {
     /// The quick suite: smaller and shorter (under 5 minutes).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (B1 B2 B3 B4 B5 B9; B9k is B9 with the server killed halfway).
-    #[arg(long, value_delimiter = ',', default_value = "B1,B2,B3,B4,B5,B9,B9k")]
+    /// Scenarios to run (B1 B2 B3 B4 B5 B9 B10; B9k is B9 with the server killed halfway).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "B1,B2,B3,B4,B5,B9,B9k,B10"
+    )]
     scenarios: Vec<String>,
     /// Servers: ferry, socketio (one Node process), socketio-cluster (two, with the
     /// Postgres adapter).
@@ -92,9 +97,12 @@ async fn main() -> anyhow::Result<()> {
                 "B4" => scenarios::b4(&run).await,
                 "B5" => scenarios::b5(&run).await,
                 "B9" if target == Target::Ferry => scenarios::b9(&run, false).await,
+                "B10" if target == Target::Ferry => client_store::b10(run.quick).await,
                 "B9k" if target == Target::Ferry => scenarios::b9(&run, true).await,
                 // The peer has no client core with an outbox to drive.
                 "B9" | "B9k" => continue,
+                // B10 is the client's own store: nothing to compare.
+                "B10" => continue,
                 other => bail!("unknown scenario {other}"),
             };
             let mut outcome = result.map_err(|e| e.context(format!("{scenario} on {label}")))?;
