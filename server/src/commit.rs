@@ -8,8 +8,9 @@
 //! batches commit and publish one after the other, each conversation's frames leave in
 //! seq order without any lock of ours, and a socket's pipelined sends keep their order.
 //!
-//! A batch that fails as a whole (a database error, or the same id committed by another
-//! node meanwhile) is retried one message at a time, so each message gets its own answer.
+//! A batch that the database refuses (the same id committed by another node meanwhile,
+//! say) is retried one message at a time, so each message gets its own answer; when the
+//! database cannot be reached, the whole batch fails at once with a transient error.
 //! [`SendFence`] keeps a socket's later sends to a conversation from overtaking one that
 //! failed transiently.
 
@@ -25,7 +26,7 @@ use uuid::Uuid;
 use crate::bus::Bus;
 use crate::error::{Error, Result};
 use crate::state::publish;
-use crate::store::{Append, NewMessage, Store};
+use crate::store::{Append, NewMessage, Store, StoreError};
 
 /// Messages stored in one transaction at most.
 pub const MAX_BATCH: usize = 1024;
@@ -130,7 +131,9 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
                 finish(bus, stored, job, Ok(append));
             }
         }
-        Err(e) => {
+        // The database refused a statement (the same id committed by another node, say):
+        // one by one, each message gets its own answer.
+        Err(StoreError::Database(sqlx::Error::Database(e))) => {
             tracing::warn!(error = %e, size = messages.len(), "batch failed; storing one by one");
             for job in admitted {
                 // An earlier message of this batch may have failed meanwhile.
@@ -142,6 +145,20 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
                 }
                 let append = store.append(&job.message).await.map_err(Error::from);
                 finish(bus, stored, job, append);
+            }
+        }
+        // The database is unreachable (or failed otherwise): retrying each message would
+        // wait out the pool's timeout once per message while the queue grows. The whole
+        // batch fails at once, transiently; clients send again.
+        Err(e) => {
+            let failure = Error::from(e);
+            tracing::warn!(error = %failure, size = messages.len(), "batch failed");
+            for job in admitted {
+                let error = match &failure {
+                    Error::Unavailable(cause) => Error::Unavailable(cause.clone()),
+                    other => Error::Internal(other.to_string()),
+                };
+                finish(bus, stored, job, Err(error));
             }
         }
     }

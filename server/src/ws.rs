@@ -151,6 +151,9 @@ struct Connection {
     acks: FuturesOrdered<BoxFuture<'static, ServerFrame>>,
 }
 
+/// How long a closing socket waits for the client's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// Queued frames written with one flush at most.
 const COALESCE: usize = 64;
 
@@ -415,7 +418,16 @@ impl Connection {
             reason: reason.into(),
         };
         // The peer may already be gone; there is nothing left to do then.
-        let _ = self.write(WsMessage::Close(Some(frame))).await;
+        if self.write(WsMessage::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        // Wait briefly for the client's close reply, dropping whatever it still sends.
+        // Closing TCP with unread bytes makes the kernel send a reset, and a client that
+        // was still writing (a frame flood, say) could lose the close frame and its code.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
     }
 }
 
