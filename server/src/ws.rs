@@ -58,7 +58,9 @@ pub async fn upgrade(
     let caller = Caller::from_token(&app, token).await?;
     let ws = ws.map_err(|rejection| Error::invalid(rejection.body_text()))?;
     Ok(ws
-        .read_buffer_size(4 * 1024)
+        // Allocated at full size for every socket: 1 KiB holds a chat frame, and is
+        // ~3 KiB less per idle connection than 4 KiB (B1 in docs/benchmarks.md).
+        .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
