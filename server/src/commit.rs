@@ -108,19 +108,7 @@ async fn run(
 /// Stores one batch, publishes what is new, answers every job.
 async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<Job>) {
     // Fences first: a send that must wait for an earlier failed one is refused unstored.
-    let mut admitted = Vec::with_capacity(batch.len());
-    for job in batch {
-        match job
-            .fence
-            .as_ref()
-            .map(|(fence, n)| fence.admit(job.message.conversation_id, job.message.id, *n))
-        {
-            Some(Err(code)) => {
-                let _ = job.reply.send(Err(fenced(code)));
-            }
-            _ => admitted.push(job),
-        }
-    }
+    let admitted: Vec<Job> = batch.into_iter().filter_map(admit).collect();
     if admitted.is_empty() {
         return;
     }
@@ -135,14 +123,11 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
         // one by one, each message gets its own answer.
         Err(StoreError::Database(sqlx::Error::Database(e))) => {
             tracing::warn!(error = %e, size = messages.len(), "batch failed; storing one by one");
+            // An earlier message of this batch may fail meanwhile: fences again.
             for job in admitted {
-                // An earlier message of this batch may have failed meanwhile.
-                if let Some((fence, n)) = &job.fence
-                    && let Err(code) = fence.admit(job.message.conversation_id, job.message.id, *n)
-                {
-                    let _ = job.reply.send(Err(fenced(code)));
+                let Some(job) = admit(job) else {
                     continue;
-                }
+                };
                 let append = store.append(&job.message).await.map_err(Error::from);
                 finish(bus, stored, job, append);
             }
@@ -196,7 +181,19 @@ fn finish(bus: &dyn Bus, stored: &Counter, job: Job, append: Result<Append>) {
     let _ = job.reply.send(outcome);
 }
 
-fn fenced(code: ErrorCode) -> Error {
+/// The job, if its socket's fence lets it through; otherwise it is answered here.
+fn admit(job: Job) -> Option<Job> {
+    if let Some((fence, n)) = &job.fence
+        && let Err(code) = fence.admit(job.message.conversation_id, job.message.id, *n)
+    {
+        let _ = job.reply.send(Err(fenced(code)));
+        return None;
+    }
+    Some(job)
+}
+
+/// The refusal of a send held back by its socket's fence.
+pub fn fenced(code: ErrorCode) -> Error {
     Error::new(
         code,
         "an earlier message to this conversation failed; send it again first",

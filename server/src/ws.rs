@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, bearer};
 use crate::chat;
-use crate::commit::SendFence;
+use crate::commit::{self, SendFence};
 use crate::error::Error;
 use crate::hub::{Joined, SOCKET_QUEUE, SocketHandle};
 use crate::limits::frame_limiter;
@@ -316,12 +316,7 @@ impl Connection {
         let answer = match self
             .fence
             .admit(conversation, id, n)
-            .map_err(|code| {
-                Error::new(
-                    code,
-                    "an earlier message to this conversation failed; send it again first",
-                )
-            })
+            .map_err(commit::fenced)
             .and_then(|()| chat::prepare(&self.app, self.caller.user_id, message))
         {
             Ok(new) => {
