@@ -68,6 +68,21 @@ pub struct OutboxItem {
     pub attempts: u32,
     /// Not before this time (Unix ms).
     pub next_attempt_at: i64,
+    /// Place in compose order (for reading the outbox a page at a time).
+    pub position: i64,
+}
+
+/// The server's answer that it stored an outbox message (an `ack`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The message.
+    pub id: Uuid,
+    /// Its conversation.
+    pub conversation_id: Uuid,
+    /// Where the server put it.
+    pub seq: i64,
+    /// The server's time for it.
+    pub created_at: Timestamp,
 }
 
 /// The columns `message_from_row` reads, as a literal for `concat!`.
@@ -346,6 +361,15 @@ impl LocalStore {
         self.write(|tx| mark_sent(tx, id, conversation, seq, created_at))
     }
 
+    /// Several acks at once, in one transaction: acks arrive in bursts when the outbox
+    /// drains, and one fsync per ack would make the client, not the link, the limit.
+    pub fn confirm_all(&self, acks: &[Confirmation]) -> StoreResult<()> {
+        self.write(|tx| {
+            acks.iter()
+                .try_for_each(|a| mark_sent(tx, a.id, a.conversation_id, a.seq, a.created_at))
+        })
+    }
+
     /// A permanent refusal: the message leaves the outbox and shows as failed.
     pub fn fail(&self, id: Uuid, reason: &str) -> StoreResult<()> {
         self.write(|tx| {
@@ -422,18 +446,26 @@ impl LocalStore {
 
     /// The whole outbox, in compose order.
     pub fn outbox(&self) -> StoreResult<Vec<OutboxItem>> {
+        self.outbox_page(i64::MIN, i64::MAX)
+    }
+
+    /// Up to `limit` outbox entries after compose position `after`, in compose order: the
+    /// engine reads only as far as its send window reaches, not the whole queue each time.
+    pub fn outbox_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OutboxItem>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT o.message_id, o.conversation_id, m.body, o.attempts, o.next_attempt_at \
-                 FROM outbox o JOIN messages m ON m.id = o.message_id ORDER BY o.position",
+                "SELECT o.message_id, o.conversation_id, m.body, o.attempts, o.next_attempt_at, \
+                 o.position FROM outbox o JOIN messages m ON m.id = o.message_id \
+                 WHERE o.position > ?1 ORDER BY o.position LIMIT ?2",
             )?;
-            let rows = stmt.query_map([], |r| {
+            let rows = stmt.query_map(params![after, limit], |r| {
                 Ok(OutboxItem {
                     message_id: uuid_at(r, 0)?,
                     conversation_id: uuid_at(r, 1)?,
                     body: r.get(2)?,
                     attempts: r.get(3)?,
                     next_attempt_at: r.get(4)?,
+                    position: r.get(5)?,
                 })
             })?;
             rows.collect()

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
 pub use conversations::{ConversationSummary, MemberView};
-pub use messages::{Applied, LocalMessage, MessageStatus, OutboxItem};
+pub use messages::{Applied, Confirmation, LocalMessage, MessageStatus, OutboxItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 
 /// A failure of the local database.
