@@ -1,12 +1,17 @@
 //! [`Committer`]: group commit for messages. Every send, from a socket or from REST, is
-//! queued here; one task takes whatever has queued up (up to [`MAX_BATCH`]), stores it in
-//! one transaction, publishes the frames in seq order, then answers each sender.
+//! queued to its conversation's shard; each shard's task takes whatever has queued up (up
+//! to [`MAX_BATCH`]), stores it in one transaction, publishes the frames in seq order,
+//! then answers each sender.
 //!
-//! Why one task: a commit costs an fsync and a handful of round trips whether it holds
-//! one message or a thousand, so under load the batch grows by itself and throughput
-//! follows; under light load a batch is one message and nothing waits. And because
-//! batches commit and publish one after the other, each conversation's frames leave in
-//! seq order without any lock of ours, and a socket's pipelined sends keep their order.
+//! Why a task per shard: a commit costs an fsync and a handful of round trips whether it
+//! holds one message or a thousand, so under load the batch grows by itself and
+//! throughput follows; under light load a batch is one message and nothing waits. And
+//! because a shard's batches commit and publish one after the other, each conversation's
+//! frames leave in seq order without any lock of ours, and a socket's pipelined sends to
+//! a conversation keep their order (acks keep the socket's order in `ws.rs`). Why several
+//! shards: one batch is one database session, which runs on one core; on Postgres, shards
+//! (one per core by default) commit side by side. Their conversations never overlap, so
+//! their row locks never meet. SQLite has one writer, so it gets one shard.
 //!
 //! A batch that the database refuses (the same id committed by another node meanwhile,
 //! say) is retried one message at a time, so each message gets its own answer; when the
@@ -45,23 +50,35 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
-/// The queue of sends and its committing task.
+/// The queues of sends, one per shard, and their committing tasks.
 pub struct Committer {
-    queue: mpsc::UnboundedSender<Job>,
+    shards: Vec<mpsc::UnboundedSender<Job>>,
 }
 
 impl Committer {
-    /// Starts the committing task; it ends when the `Committer` is dropped and the queue
-    /// is drained.
+    /// Starts `shards` committing tasks (at least one); they end when the `Committer` is
+    /// dropped and their queues are drained.
     pub fn start(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         stored: Counter,
         batch_size: Histogram,
+        shards: usize,
     ) -> Self {
-        let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, bus, stored, batch_size, jobs));
-        Self { queue }
+        let shards = (0..shards.max(1))
+            .map(|_| {
+                let (queue, jobs) = mpsc::unbounded_channel();
+                tokio::spawn(run(
+                    store.clone(),
+                    bus.clone(),
+                    stored.clone(),
+                    batch_size.clone(),
+                    jobs,
+                ));
+                queue
+            })
+            .collect();
+        Self { shards }
     }
 
     /// Queues `message` now (so sends are stored in the order of these calls) and returns
@@ -74,7 +91,9 @@ impl Committer {
         fence: Option<(Arc<SendFence>, u64)>,
     ) -> impl Future<Output = Outcome> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        let queued = self.queue.send(Job {
+        // Ids are UUIDv7: their low bits are random, so conversations spread evenly.
+        let shard = (message.conversation_id.as_u64_pair().1 % self.shards.len() as u64) as usize;
+        let queued = self.shards[shard].send(Job {
             message,
             origin,
             fence,

@@ -71,6 +71,10 @@ pub struct Config {
     /// Postgres pool size.
     #[arg(long, env = "FERRY_DB_POOL", default_value_t = 16)]
     pub db_pool: u32,
+    /// Group-commit shards on Postgres, each committing its conversations' messages side
+    /// by side with the others (0: one per CPU core). SQLite always uses one.
+    #[arg(long, env = "FERRY_COMMITTERS", default_value_t = 0)]
+    pub committers: usize,
 }
 
 impl Config {
@@ -96,6 +100,7 @@ impl Config {
             max_connections_per_user: 16,
             request_timeout_secs: 15,
             db_pool: 16,
+            committers: 0,
         }
     }
 
@@ -104,6 +109,17 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("ferry.db").display()),
+        }
+    }
+
+    /// Group-commit shards for the store at `url`.
+    pub(crate) fn committers_for(&self, url: &str) -> usize {
+        if url.starts_with("sqlite:") {
+            1
+        } else if self.committers > 0 {
+            self.committers
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
         }
     }
 

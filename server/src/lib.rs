@@ -148,7 +148,8 @@ pub async fn run(
     if config.nats_url.is_some() {
         return Err(StartError::ClusterUnsupported);
     }
-    let store = open_store(&config.effective_database_url(), config.db_pool).await?;
+    let url = config.effective_database_url();
+    let store = open_store(&url, config.db_pool).await?;
     let secret = jwt_secret(&config)?;
     let tokens = TokenKeys::new(
         &secret,
@@ -163,6 +164,7 @@ pub async fn run(
         bus.clone(),
         metrics.messages.clone(),
         metrics.commit_batch.clone(),
+        config.committers_for(&url),
     );
     let app = Arc::new(AppState {
         store,

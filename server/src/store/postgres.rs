@@ -204,6 +204,15 @@ impl PgStore {
     /// size: it is the round trips and the commit, not the rows, that cost.
     async fn try_append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
         let mut tx = self.pool.begin().await?;
+        // Plan this batch's statements afresh. A generic plan cached while `conversations`
+        // and `members` were small scans them whole for ever after, and every batch
+        // leaves dead row versions behind in both, so those scans grow until autovacuum
+        // runs (B5: 400 conversations grew to 400 pages, and scanning them was most of
+        // Postgres's time). Planned now, with the batch's ids and the tables' real size,
+        // the statements use the primary keys.
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+            .execute(&mut *tx)
+            .await?;
         let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
         let existing: Vec<MessageRow> = sqlx::query_as(
             "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use ferry_proto::ServerFrame;
+use ferry_server::Config;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
-use crate::support::{Backend, TestDb, TestServer, User, Ws, on_both, within};
+use crate::support::{Backend, TestDb, TestServer, User, Ws, on_both, test_config, within};
 
 const TASKS: usize = 20;
 const PER_TASK: usize = 50;
@@ -184,11 +185,17 @@ async fn concurrent_senders_with_duplicates(backend: Backend) {
 async fn pipelined_burst_keeps_send_order(backend: Backend) {
     const SENDS: usize = 600;
     let db = TestDb::new(backend).await;
-    let server = TestServer::start(&db).await;
+    // Four group-commit shards (on Postgres; SQLite has one), whatever this machine's
+    // cores: the burst's conversations commit side by side, and the order must hold.
+    let server = TestServer::start_with(Config {
+        committers: 4,
+        ..test_config(&db)
+    })
+    .await;
     let alice = User::register(&server, "alice").await;
     let bob = User::register(&server, "bob").await;
     let mut conversations = vec![alice.direct_with(&bob).await.id];
-    for title in ["one", "two"] {
+    for title in ["one", "two", "three", "four", "five"] {
         conversations.push(alice.group(title, &[&bob]).await.id);
     }
     let mut watching = bob.ws().await;
