@@ -3,10 +3,12 @@
 //! ones were answered, so a slow server shows up as latency rather than as a slower
 //! offered rate. Latency is always receive time minus scheduled time (wall clock, in
 //! microseconds; the scheduled time travels in the message body). Every connection also
-//! checks what it receives: a message id twice is a duplicate, a seq not above the last
-//! one of its conversation is a reordering, and what never came is lost.
+//! checks what it receives ([`Inbox`]): a message id twice is a duplicate, a seq not
+//! above the last one of its conversation is a reordering, and what never came is lost.
+//! By default a connection ends with its socket; in resume mode ([`Resume`]) it comes
+//! back, catches up and resends (crate::resume).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +24,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
-use crate::wire::{AckRef, Incoming, Target};
+use crate::resume::{Rejoin, Resume, Resumer};
+use crate::wire::{AckRef, Incoming, StoredMessage, Target};
 
 /// Microseconds since the Unix epoch.
 pub fn now_us() -> u64 {
@@ -67,6 +70,18 @@ pub struct Progress {
     pub expected_deliveries: AtomicU64,
     pub deliveries: AtomicU64,
     pub typings: AtomicU64,
+    /// Resume mode: sockets cut on purpose, new sockets after a loss, catch-ups done,
+    /// deliveries that came by catch-up, sends sent again, catch-ups given up.
+    pub cuts: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub caught_up: AtomicU64,
+    pub replayed: AtomicU64,
+    pub resent: AtomicU64,
+    pub catch_up_failures: AtomicU64,
+    /// Resume mode, now: connections without a socket, and connections that lost one
+    /// and have not caught up yet.
+    pub offline: AtomicU64,
+    pub behind: AtomicU64,
 }
 
 /// What one connection saw, merged over all of them at the end. Latencies are kept
@@ -75,6 +90,9 @@ pub struct Tally {
     pub ack: Vec<Histogram<u64>>,
     pub delivery: Vec<Histogram<u64>>,
     pub typing: Histogram<u64>,
+    /// Resume mode: socket lost → new socket ready, and socket lost → caught up.
+    pub reconnect: Histogram<u64>,
+    pub replay: Histogram<u64>,
     pub duplicates: u64,
     pub reordered: u64,
     pub refusals: HashMap<String, u64>,
@@ -86,6 +104,8 @@ impl Tally {
             ack: Vec::new(),
             delivery: Vec::new(),
             typing: histogram(),
+            reconnect: histogram(),
+            replay: histogram(),
             duplicates: 0,
             reordered: 0,
             refusals: HashMap::new(),
@@ -96,6 +116,8 @@ impl Tally {
         merge_phases(&mut self.ack, other.ack);
         merge_phases(&mut self.delivery, other.delivery);
         let _ = self.typing.add(&other.typing);
+        let _ = self.reconnect.add(&other.reconnect);
+        let _ = self.replay.add(&other.replay);
         self.duplicates += other.duplicates;
         self.reordered += other.reordered;
         for (code, n) in other.refusals {
@@ -128,28 +150,44 @@ pub struct Fleet {
     tasks: Vec<JoinHandle<Tally>>,
     stop: watch::Sender<bool>,
     pub progress: Arc<Progress>,
+    /// Resume mode's shared part, to turn cuts on and off.
+    rejoin: Option<Arc<Rejoin>>,
 }
 
 impl Fleet {
     /// Opens one connection per token (at most `parallel` handshakes at a time, from
     /// source addresses 127.0.0.1–127.0.0.8 in turn so ephemeral ports never run out)
-    /// and waits until all are signed in or failed.
+    /// and waits until all are signed in or failed. With `resume`, connections come
+    /// back after losing their socket (in Ferry's case after a first `/sync`).
     pub async fn connect(
         target: Target,
         addr: &str,
         tokens: Vec<String>,
         typing_queues: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
         parallel: usize,
+        resume: Option<Resume>,
     ) -> anyhow::Result<Self> {
         let server: SocketAddr = addr.parse().context("server address")?;
         let progress = Arc::new(Progress::default());
         let (stop, stopped) = watch::channel(false);
         let gate = Arc::new(Semaphore::new(parallel));
+        let rejoin = match &resume {
+            Some(r) => Some(Arc::new(Rejoin::new(addr, r.cut_every)?)),
+            None => None,
+        };
         let mut senders = Vec::with_capacity(tokens.len());
         let mut tasks = Vec::with_capacity(tokens.len());
         for (i, token) in tokens.into_iter().enumerate() {
             let (tx, rx) = mpsc::unbounded_channel();
             senders.push(tx);
+            let resumer = match (&resume, &rejoin) {
+                (Some(r), Some(rejoin)) => Some(Resumer::new(
+                    rejoin.clone(),
+                    *r.users.get(i).context("a user per token")?,
+                    i as u64,
+                )),
+                _ => None,
+            };
             let conn = Connection {
                 target,
                 server,
@@ -160,6 +198,12 @@ impl Fleet {
                 progress: progress.clone(),
                 typing: typing_queues.clone(),
                 gate: gate.clone(),
+                resume: resumer,
+                tally: Tally::new(),
+                inbox: Inbox::default(),
+                pending: HashMap::new(),
+                next_ack: 0,
+                sends: 0,
             };
             tasks.push(tokio::spawn(conn.run()));
         }
@@ -169,6 +213,7 @@ impl Fleet {
             tasks,
             stop,
             progress,
+            rejoin,
         };
         fleet
             .wait_until(Duration::from_secs(300), |p| {
@@ -181,6 +226,13 @@ impl Fleet {
     /// Hands a command to connection `i`.
     pub fn command(&self, i: usize, command: Command) {
         let _ = self.senders[i].send(command);
+    }
+
+    /// Resume mode: turns the connections' cuts of their own sockets on or off.
+    pub fn set_cutting(&self, on: bool) {
+        if let Some(rejoin) = &self.rejoin {
+            rejoin.set_cutting(on);
+        }
     }
 
     /// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
@@ -208,6 +260,110 @@ impl Fleet {
     }
 }
 
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// How a socket's life ended.
+enum Ended {
+    /// The fleet is done (the socket is handed back to be closed properly).
+    Stopped(Box<Socket>),
+    /// The socket broke, or was cut.
+    Lost,
+}
+
+/// How a message reached a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Live,
+    CatchUp,
+}
+
+/// What one connection has received, to tell a delivery from a duplicate, a reordering,
+/// or the overlap of a catch-up with live frames (the same message both ways, which a
+/// client drops by id: not the server's fault).
+#[derive(Default)]
+struct Inbox {
+    /// Every message id received, and how it came first.
+    seen: HashMap<Uuid, Via>,
+    /// The highest seq received per conversation, either way: where a catch-up starts.
+    last_seq: HashMap<Uuid, i64>,
+    /// The highest seq received live per conversation on the current socket: live
+    /// frames must rise. Without resume mode this is always `last_seq`.
+    live_last: HashMap<Uuid, i64>,
+}
+
+impl Inbox {
+    /// A live message: whether it is a new delivery (a duplicate or a reordering is
+    /// counted in `tally`; the overlap with a catch-up is not).
+    fn live(&mut self, id: Uuid, conversation_id: Uuid, seq: i64, tally: &mut Tally) -> bool {
+        match self.seen.get(&id) {
+            Some(Via::Live) => {
+                tally.duplicates += 1;
+                return false;
+            }
+            Some(Via::CatchUp) => return false,
+            None => {}
+        }
+        self.seen.insert(id, Via::Live);
+        let last = self.live_last.entry(conversation_id).or_insert(0);
+        if seq <= *last {
+            tally.reordered += 1;
+        }
+        *last = (*last).max(seq);
+        let highest = self.last_seq.entry(conversation_id).or_insert(0);
+        *highest = (*highest).max(seq);
+        true
+    }
+
+    /// A catch-up's messages (ascending per conversation): deliveries unless already
+    /// here or sent by `me`, whose own messages only move the seq on.
+    fn caught_up(
+        &mut self,
+        messages: Vec<StoredMessage>,
+        me: Uuid,
+        now: u64,
+        tally: &mut Tally,
+        progress: &Progress,
+    ) {
+        let mut previous: HashMap<Uuid, i64> = HashMap::new();
+        for m in messages {
+            let before = previous.entry(m.conversation_id).or_insert(0);
+            if m.seq <= *before {
+                tally.reordered += 1;
+            }
+            *before = m.seq;
+            let highest = self.last_seq.entry(m.conversation_id).or_insert(0);
+            *highest = (*highest).max(m.seq);
+            if m.sender_id == me || self.seen.contains_key(&m.id) {
+                continue;
+            }
+            self.seen.insert(m.id, Via::CatchUp);
+            progress.replayed.fetch_add(1, Ordering::Relaxed);
+            delivered(&m.body, now, tally, progress);
+        }
+    }
+}
+
+/// Counts a delivery and its latency, read from the body ("<scheduled_us> <phase> …").
+fn delivered(body: &str, now: u64, tally: &mut Tally, progress: &Progress) {
+    let mut words = body.split(' ').map(|w| w.parse::<u64>().ok());
+    if let (Some(Some(scheduled)), Some(Some(p))) = (words.next(), words.next()) {
+        let _ = phase(&mut tally.delivery, p as usize).record(now.saturating_sub(scheduled).max(1));
+    }
+    progress.deliveries.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A send not answered yet: all it takes to send it again under the same id.
+struct PendingSend {
+    /// Its place in this connection's sends: resent in this order.
+    order: u64,
+    id: Uuid,
+    conversation_id: Uuid,
+    body: String,
+    scheduled_us: u64,
+    recipients: u32,
+    phase: usize,
+}
+
 struct Connection {
     target: Target,
     server: SocketAddr,
@@ -218,120 +374,326 @@ struct Connection {
     progress: Arc<Progress>,
     typing: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
     gate: Arc<Semaphore>,
+    resume: Option<Resumer>,
+    tally: Tally,
+    inbox: Inbox,
+    pending: HashMap<AckRef, PendingSend>,
+    /// Socket.IO's ack numbers, for sends and catch-up requests alike.
+    next_ack: u64,
+    sends: u64,
 }
 
 impl Connection {
     async fn run(mut self) -> Tally {
-        let mut tally = Tally::new();
         let permit = self.gate.clone().acquire_owned().await;
-        let socket = match self.open().await {
-            Ok(socket) => socket,
-            Err(e) => {
-                if self.progress.failed.fetch_add(1, Ordering::Relaxed) < 3 {
-                    eprintln!("connection failed: {e:#}");
-                }
-                return tally;
-            }
-        };
+        let first = self.open().await;
         drop(permit);
+        let first = match first {
+            Ok(socket) => socket,
+            Err(e) => return self.failed(e),
+        };
+        if let Some(resume) = &mut self.resume
+            && let Err(e) = resume.first_sync(self.target, &self.token).await
+        {
+            return self.failed(e.context("first sync"));
+        }
         self.progress.ready.fetch_add(1, Ordering::Relaxed);
-        let (mut write, mut read) = socket.split();
-        let mut pending: HashMap<AckRef, (u64, u32, usize)> = HashMap::new();
-        let mut next_ack: u64 = 0;
-        let mut seen: HashSet<Uuid> = HashSet::new();
-        let mut last_seq: HashMap<Uuid, i64> = HashMap::new();
+        let mut socket = first;
         loop {
-            tokio::select! {
-                _ = self.stopped.changed() => break,
-                command = self.commands.recv() => {
-                    let Some(command) = command else { break };
-                    let frame = match command {
-                        Command::Send { conversation_id, recipients, scheduled_us, phase, body } => {
-                            let id = Uuid::now_v7();
-                            next_ack += 1;
-                            let key = match self.target {
-                                Target::Ferry => AckRef::Id(id),
-                                Target::Socketio => AckRef::Number(next_ack),
-                            };
-                            pending.insert(key, (scheduled_us, recipients, phase));
-                            self.target.send(next_ack, id, conversation_id, &body)
-                        }
-                        Command::Typing { conversation_id, index, scheduled_us } => {
-                            if let Some((queues, _)) = &self.typing {
-                                lock(&queues[index]).push_back(scheduled_us);
-                            }
-                            self.target.typing(conversation_id)
-                        }
-                    };
-                    if write.send(WsMessage::text(frame)).await.is_err() {
-                        break;
-                    }
+            match self.serve(socket).await {
+                Ended::Stopped(mut socket) => {
+                    let _ = SinkExt::close(&mut socket).await;
+                    break;
                 }
-                frame = read.next() => {
+                Ended::Lost if *self.stopped.borrow() => break,
+                Ended::Lost => {
+                    let Some(resume) = &mut self.resume else {
+                        self.progress.closed.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    };
+                    let lost_at = tokio::time::Instant::now();
+                    if resume.lost(&self.inbox.last_seq) {
+                        self.progress.behind.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.progress.offline.fetch_add(1, Ordering::Relaxed);
+                    let Some(back) = self.reconnect().await else {
+                        break;
+                    };
+                    let _ = self.tally.reconnect.record(micros(lost_at.elapsed()));
+                    self.progress.offline.fetch_sub(1, Ordering::Relaxed);
+                    self.progress.reconnects.fetch_add(1, Ordering::Relaxed);
+                    self.inbox.live_last.clear();
+                    socket = back;
+                }
+            }
+        }
+        self.tally
+    }
+
+    fn failed(self, e: anyhow::Error) -> Tally {
+        if self.progress.failed.fetch_add(1, Ordering::Relaxed) < 3 {
+            eprintln!("connection failed: {e:#}");
+        }
+        self.tally
+    }
+
+    /// Resume mode: a new socket, after a pause and then paced retries; none when the
+    /// fleet stops first.
+    async fn reconnect(&mut self) -> Option<Socket> {
+        let mut first = true;
+        loop {
+            let delay = self.resume.as_mut()?.reconnect_delay(first);
+            first = false;
+            if *self.stopped.borrow() {
+                return None;
+            }
+            tokio::select! {
+                _ = self.stopped.changed() => return None,
+                () = tokio::time::sleep(delay) => {}
+            }
+            if let Ok(socket) = self.open().await {
+                return Some(socket);
+            }
+        }
+    }
+
+    /// Uses one socket until it ends. In resume mode a new socket first gets the sends
+    /// still unanswered again, in their order, and starts its catch-up.
+    async fn serve(&mut self, mut ws: Socket) -> Ended {
+        if *self.stopped.borrow() {
+            return Ended::Stopped(Box::new(ws));
+        }
+        let mut outgoing = self.resend();
+        if let Some(resume) = &mut self.resume
+            && let Some(frame) = resume.begin(self.target, &self.token, &mut self.next_ack)
+        {
+            outgoing.push(frame);
+        }
+        for frame in outgoing {
+            if ws.send(WsMessage::text(frame)).await.is_err() {
+                return Ended::Lost;
+            }
+        }
+        let mut next_cut = self.resume.as_mut().and_then(Resumer::next_cut);
+        loop {
+            let cut_at = next_cut.unwrap_or_else(far_future);
+            let rest = self.resume.as_mut().and_then(Resumer::rest);
+            let catching_up = rest.is_some();
+            let rest = async move {
+                match rest {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut outgoing = Vec::new();
+            tokio::select! {
+                _ = self.stopped.changed() => return Ended::Stopped(Box::new(ws)),
+                command = self.commands.recv() => {
+                    let Some(command) = command else { return Ended::Stopped(Box::new(ws)) };
+                    outgoing.push(self.frame(command));
+                }
+                frame = ws.next() => {
                     let text = match frame {
                         Some(Ok(WsMessage::Text(text))) => text,
                         Some(Ok(_)) => continue,
-                        Some(Err(_)) | None => break,
+                        Some(Err(_)) | None => return Ended::Lost,
                     };
-                    let now = now_us();
-                    match self.target.parse(&text) {
-                        Incoming::Ping => {
-                            if write.send(WsMessage::text(self.target.pong())).await.is_err() {
-                                break;
-                            }
-                        }
-                        Incoming::Ack(key) => {
-                            if let Some((scheduled, recipients, p)) = pending.remove(&key) {
-                                let _ = phase(&mut tally.ack, p).record(now.saturating_sub(scheduled).max(1));
-                                self.progress.acked.fetch_add(1, Ordering::Relaxed);
-                                self.progress.expected_deliveries.fetch_add(u64::from(recipients), Ordering::Relaxed);
-                            }
-                        }
-                        Incoming::Refused(key, code) => {
-                            pending.remove(&key);
-                            self.progress.refused.fetch_add(1, Ordering::Relaxed);
-                            *tally.refusals.entry(code).or_default() += 1;
-                        }
-                        Incoming::Message { id, conversation_id, seq, body } => {
-                            if !seen.insert(id) {
-                                tally.duplicates += 1;
-                                continue;
-                            }
-                            let last = last_seq.entry(conversation_id).or_insert(0);
-                            if seq <= *last {
-                                tally.reordered += 1;
-                            }
-                            *last = (*last).max(seq);
-                            let mut words = body.split(' ').map(|w| w.parse::<u64>().ok());
-                            if let (Some(Some(scheduled)), Some(Some(p))) = (words.next(), words.next()) {
-                                let _ = phase(&mut tally.delivery, p as usize).record(now.saturating_sub(scheduled).max(1));
-                            }
-                            self.progress.deliveries.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Incoming::Typing { conversation_id } => {
-                            if let Some((queues, index)) = &self.typing
-                                && let Some(&i) = index.get(&conversation_id)
-                                && let Some(scheduled) = lock(&queues[i]).pop_front()
-                            {
-                                let _ = tally.typing.record(now.saturating_sub(scheduled).max(1));
-                            }
-                            self.progress.typings.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Incoming::Ready | Incoming::Open | Incoming::Unauthorized(_) | Incoming::Other => {}
+                    self.receive(&text, &mut outgoing);
+                }
+                () = tokio::time::sleep_until(cut_at), if next_cut.is_some() => {
+                    let resume = self.resume.as_mut().expect("cuts are resume mode's");
+                    if resume.cutting() {
+                        // No close frame, and a reset rather than a FIN: the socket is
+                        // just gone, as when a network drops.
+                        let _ = ws.get_ref().set_zero_linger();
+                        self.progress.cuts.fetch_add(1, Ordering::Relaxed);
+                        return Ended::Lost;
                     }
+                    next_cut = resume.next_cut();
+                }
+                caught = rest, if catching_up => {
+                    let resume = self.resume.as_mut().expect("a catch-up is resume mode's");
+                    match caught {
+                        Ok(Ok(caught)) => {
+                            let messages = resume.rest_done(caught);
+                            let me = resume.user;
+                            self.inbox.caught_up(messages, me, now_us(), &mut self.tally, &self.progress);
+                        }
+                        Ok(Err(e)) => {
+                            resume.rest_failed();
+                            self.catch_up_failed(&e);
+                        }
+                        Err(e) => {
+                            resume.rest_failed();
+                            self.catch_up_failed(&e);
+                        }
+                    }
+                    self.maybe_caught_up();
+                }
+            }
+            for frame in outgoing {
+                if ws.send(WsMessage::text(frame)).await.is_err() {
+                    return Ended::Lost;
                 }
             }
         }
-        if !*self.stopped.borrow() {
-            self.progress.closed.fetch_add(1, Ordering::Relaxed);
-        }
-        let _ = write.close().await;
-        tally
     }
 
-    async fn open(
-        &mut self,
-    ) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    /// The frame for a command, keeping a send pending until answered.
+    fn frame(&mut self, command: Command) -> String {
+        match command {
+            Command::Send {
+                conversation_id,
+                recipients,
+                scheduled_us,
+                phase,
+                body,
+            } => {
+                let id = Uuid::now_v7();
+                self.sends += 1;
+                let send = PendingSend {
+                    order: self.sends,
+                    id,
+                    conversation_id,
+                    body,
+                    scheduled_us,
+                    recipients,
+                    phase,
+                };
+                self.track(send)
+            }
+            Command::Typing {
+                conversation_id,
+                index,
+                scheduled_us,
+            } => {
+                if let Some((queues, _)) = &self.typing {
+                    lock(&queues[index]).push_back(scheduled_us);
+                }
+                self.target.typing(conversation_id)
+            }
+        }
+    }
+
+    /// Files a send under what its ack will name (a fresh number for Socket.IO) and
+    /// returns its frame.
+    fn track(&mut self, send: PendingSend) -> String {
+        self.next_ack += 1;
+        let key = match self.target {
+            Target::Ferry => AckRef::Id(send.id),
+            Target::Socketio => AckRef::Number(self.next_ack),
+        };
+        let frame = self
+            .target
+            .send(self.next_ack, send.id, send.conversation_id, &send.body);
+        self.pending.insert(key, send);
+        frame
+    }
+
+    /// Every unanswered send again, same id, in the order first sent (empty outside
+    /// resume mode, where a socket is used once).
+    fn resend(&mut self) -> Vec<String> {
+        let mut unanswered: Vec<PendingSend> = self.pending.drain().map(|(_, s)| s).collect();
+        unanswered.sort_by_key(|s| s.order);
+        self.progress
+            .resent
+            .fetch_add(unanswered.len() as u64, Ordering::Relaxed);
+        unanswered.into_iter().map(|s| self.track(s)).collect()
+    }
+
+    /// Handles one text frame; what to send back goes to `outgoing`.
+    fn receive(&mut self, text: &str, outgoing: &mut Vec<String>) {
+        let now = now_us();
+        match self.target.parse(text) {
+            Incoming::Ping => outgoing.push(self.target.pong().to_owned()),
+            Incoming::Ack(key) => {
+                if let Some(send) = self.pending.remove(&key) {
+                    let _ = phase(&mut self.tally.ack, send.phase)
+                        .record(now.saturating_sub(send.scheduled_us).max(1));
+                    self.progress.acked.fetch_add(1, Ordering::Relaxed);
+                    self.progress
+                        .expected_deliveries
+                        .fetch_add(u64::from(send.recipients), Ordering::Relaxed);
+                }
+            }
+            Incoming::Refused(key, code) => {
+                if let (AckRef::Number(n), Some(resume)) = (key, &mut self.resume)
+                    && resume.refused(n)
+                {
+                    self.catch_up_failed(&code);
+                    self.maybe_caught_up();
+                    return;
+                }
+                self.pending.remove(&key);
+                self.progress.refused.fetch_add(1, Ordering::Relaxed);
+                *self.tally.refusals.entry(code).or_default() += 1;
+            }
+            Incoming::Message {
+                id,
+                conversation_id,
+                seq,
+                body,
+            } => {
+                if self.inbox.live(id, conversation_id, seq, &mut self.tally) {
+                    delivered(&body, now, &mut self.tally, &self.progress);
+                }
+            }
+            Incoming::Synced(number, marks) => {
+                if let Some(resume) = &mut self.resume {
+                    outgoing.extend(resume.synced(self.target, number, marks, &mut self.next_ack));
+                    self.maybe_caught_up();
+                }
+            }
+            Incoming::Page(number, page) => {
+                if let Some(resume) = &mut self.resume {
+                    let (ours, next) = resume.paged(self.target, number, &page, &mut self.next_ack);
+                    if ours {
+                        let me = resume.user;
+                        outgoing.extend(next);
+                        self.inbox
+                            .caught_up(page, me, now, &mut self.tally, &self.progress);
+                        self.maybe_caught_up();
+                    }
+                }
+            }
+            Incoming::Typing { conversation_id } => {
+                if let Some((queues, index)) = &self.typing
+                    && let Some(&i) = index.get(&conversation_id)
+                    && let Some(scheduled) = lock(&queues[i]).pop_front()
+                {
+                    let _ = self
+                        .tally
+                        .typing
+                        .record(now.saturating_sub(scheduled).max(1));
+                }
+                self.progress.typings.fetch_add(1, Ordering::Relaxed);
+            }
+            Incoming::Ready | Incoming::Open | Incoming::Unauthorized(_) | Incoming::Other => {}
+        }
+    }
+
+    fn catch_up_failed(&self, why: &dyn std::fmt::Display) {
+        if self
+            .progress
+            .catch_up_failures
+            .fetch_add(1, Ordering::Relaxed)
+            < 3
+        {
+            eprintln!("a catch-up failed: {why}");
+        }
+    }
+
+    /// Counts the catch-up done when nothing of it is still out.
+    fn maybe_caught_up(&mut self) {
+        let Some(since) = self.resume.as_mut().and_then(Resumer::finished) else {
+            return;
+        };
+        let _ = self.tally.replay.record(micros(since.elapsed()));
+        self.progress.caught_up.fetch_add(1, Ordering::Relaxed);
+        self.progress.behind.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    async fn open(&mut self) -> anyhow::Result<Socket> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(self.source.into(), 0))?;
         let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(self.server))
@@ -371,6 +733,15 @@ impl Connection {
             }
         }
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).max(1)
+}
+
+/// A deadline that never comes, for a timer that is off.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -10,7 +10,9 @@
 
 mod client_store;
 mod load;
+mod outages;
 mod report;
+mod resume;
 mod scenarios;
 mod setup;
 mod target;
@@ -31,11 +33,12 @@ struct Args {
     /// The quick suite: smaller and shorter (under 5 minutes).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (B1 B2 B3 B4 B5 B9 B10; B9k is B9 with the server killed halfway).
+    /// Scenarios to run (B1 B2 B3 B4 B5 B6 B7 B9 B10; B9k is B9 with the server killed
+    /// halfway).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "B1,B2,B3,B4,B5,B9,B9k,B10"
+        default_value = "B1,B2,B3,B4,B5,B6,B7,B9,B9k,B10"
     )]
     scenarios: Vec<String>,
     /// Servers: ferry, socketio (one Node process), socketio-cluster (two, with the
@@ -96,6 +99,8 @@ async fn main() -> anyhow::Result<()> {
                 "B3" => scenarios::b3(&run).await,
                 "B4" => scenarios::b4(&run).await,
                 "B5" => scenarios::b5(&run).await,
+                "B6" => outages::b6(&run).await,
+                "B7" => outages::b7(&run).await,
                 "B9" if target == Target::Ferry => scenarios::b9(&run, false).await,
                 "B10" if target == Target::Ferry => client_store::b10(run.quick).await,
                 "B9k" if target == Target::Ferry => scenarios::b9(&run, true).await,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::target::Usage;
+use crate::target::{Server, Usage, postgres_cpu_secs};
 use crate::wire::Target;
 
 /// Percentiles of one latency, in milliseconds.
@@ -61,6 +61,10 @@ pub struct Outcome {
     pub problems: Vec<String>,
     pub server_start: Usage,
     pub server_end: Usage,
+    /// Postgres's CPU seconds at [`Outcome::start`]; the difference at the end is the
+    /// figure `postgres_cpu_secs`.
+    #[serde(skip)]
+    postgres_start: f64,
 }
 
 impl Outcome {
@@ -74,7 +78,23 @@ impl Outcome {
             problems: Vec::new(),
             server_start: Usage::default(),
             server_end: Usage::default(),
+            postgres_start: 0.0,
         }
+    }
+
+    /// Where the measured part begins: the server's and Postgres's usage now.
+    pub fn start(&mut self, server: &Server) {
+        self.server_start = server.usage();
+        self.postgres_start = postgres_cpu_secs();
+    }
+
+    /// Where the measured part ends (see [`Outcome::start`]).
+    pub fn end(&mut self, server: &Server) {
+        self.server_end = server.usage();
+        self.figure(
+            "postgres_cpu_secs",
+            postgres_cpu_secs() - self.postgres_start,
+        );
     }
 
     pub fn param(&mut self, name: &str, value: impl Into<f64>) {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::load::{Command, Fleet, Progress, Tally, open_loop};
 use crate::report::Outcome;
 use crate::setup::{self, Rng, World};
-use crate::target::{Server, own_usage};
+use crate::target::{Server, own_usage, postgres_cpu_secs};
 use crate::wire::Target;
 
 /// How a run is set up.
@@ -39,7 +39,7 @@ impl Run {
     }
 
     /// A fresh database with `world` in it and the server running on it.
-    async fn prepare(&self, scenario: &str, world: &World) -> anyhow::Result<(Server, String)> {
+    pub async fn prepare(&self, scenario: &str, world: &World) -> anyhow::Result<(Server, String)> {
         let name = format!(
             "ferry_bench_{}_{}",
             scenario.to_lowercase(),
@@ -60,30 +60,36 @@ impl Run {
         Ok((server, name))
     }
 
-    async fn cleanup(&self, server: Server, name: &str) {
+    /// The URL of the scenario's database `name` (made by [`Run::prepare`]).
+    pub fn database_url(&self, name: &str) -> anyhow::Result<String> {
+        let (base, _) = self.admin_url.rsplit_once('/').context("admin url")?;
+        Ok(format!("{base}/{name}"))
+    }
+
+    pub async fn cleanup(&self, server: Server, name: &str) {
         server.stop().await;
         let _ = setup::drop_database(&self.admin_url, name).await;
     }
 
-    fn outcome(&self, scenario: &str) -> Outcome {
+    pub fn outcome(&self, scenario: &str) -> Outcome {
         let mut o = Outcome::new(scenario, self.target);
         o.param("workers", self.workers as f64);
         o
     }
 }
 
-fn tokens(world: &World) -> Vec<String> {
+pub fn tokens(world: &World) -> Vec<String> {
     (0..world.users.len()).map(|i| world.token(i)).collect()
 }
 
-fn body(scheduled_us: u64, phase: usize, i: u64) -> String {
+pub fn body(scheduled_us: u64, phase: usize, i: u64) -> String {
     // What the receiver reads first, then ~80 bytes like a short chat line.
     format!(
         "{scheduled_us} {phase} {i} lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do"
     )
 }
 
-fn connection_problems(o: &mut Outcome, fleet: &Fleet) {
+pub fn connection_problems(o: &mut Outcome, fleet: &Fleet) {
     let p = &fleet.progress;
     let failed = p.failed.load(Ordering::Relaxed);
     let closed = p.closed.load(Ordering::Relaxed);
@@ -96,7 +102,7 @@ fn connection_problems(o: &mut Outcome, fleet: &Fleet) {
 }
 
 /// Waits (bounded) until every send is answered and every expected delivery arrived.
-async fn drain(fleet: &Fleet, sent: u64) {
+pub async fn drain(fleet: &Fleet, sent: u64) {
     fleet
         .wait_until(Duration::from_secs(30), |p| {
             let answered = p.acked.load(Ordering::Relaxed) + p.refused.load(Ordering::Relaxed);
@@ -116,13 +122,13 @@ pub async fn b1(run: &Run) -> anyhow::Result<Outcome> {
     let mut o = run.outcome("B1");
     o.param("connections", n as f64);
     o.param("hold_secs", hold as f64);
-    o.server_start = server.usage();
+    o.start(&server);
     let started = Instant::now();
-    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256).await?;
+    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256, None).await?;
     o.figure("connect_secs", started.elapsed().as_secs_f64());
     // Over a heartbeat interval (20 s) in the full run: every socket must still be there.
     tokio::time::sleep(Duration::from_secs(hold)).await;
-    o.server_end = server.usage();
+    o.end(&server);
     let ready = fleet.progress.ready.load(Ordering::Relaxed);
     o.figure("connected", ready as f64);
     let grown = o
@@ -179,9 +185,10 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
         tokens(&world),
         Some((queues, Arc::new(index))),
         256,
+        None,
     )
     .await?;
-    o.server_start = server.usage();
+    o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();
     open_loop(&fleet, count, rate, |i, scheduled_us| {
@@ -201,7 +208,7 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
             p.typings.load(Ordering::Relaxed) >= count
         })
         .await;
-    o.server_end = server.usage();
+    o.end(&server);
     let got = fleet.progress.typings.load(Ordering::Relaxed);
     o.figure(
         "typing_delivered_per_sec",
@@ -233,8 +240,8 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     o.param("connections", n as f64);
     o.param("rate", rate);
     o.param("secs", secs);
-    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256).await?;
-    o.server_start = server.usage();
+    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256, None).await?;
+    o.start(&server);
     let directs = n / 2;
     let count = (rate * secs) as u64;
     let started = Instant::now();
@@ -261,7 +268,7 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     })
     .await;
     drain(&fleet, count).await;
-    o.server_end = server.usage();
+    o.end(&server);
     let elapsed = started.elapsed().as_secs_f64();
     o.figure(
         "acked_per_sec",
@@ -303,17 +310,18 @@ async fn steps(
     o.param("connections", n as f64);
     o.param("members", size as f64);
     o.param("secs_per_step", secs);
-    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256).await?;
+    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256, None).await?;
     let targets: Vec<usize> = if size > 2 {
         (n / 2..world.conversations.len()).collect()
     } else {
         (0..n / 2).collect()
     };
-    o.server_start = server.usage();
+    o.start(&server);
     let bench_start = own_usage();
     let mut sent = 0u64;
     for (step, &rate) in rates.iter().enumerate() {
         let before = server.usage();
+        let postgres_before = postgres_cpu_secs();
         let acked0 = fleet.progress.acked.load(Ordering::Relaxed);
         let delivered0 = fleet.progress.deliveries.load(Ordering::Relaxed);
         let count = (rate * secs) as u64;
@@ -338,6 +346,7 @@ async fn steps(
         drain(&fleet, sent).await;
         let elapsed = started.elapsed().as_secs_f64();
         let after = server.usage();
+        let postgres = postgres_cpu_secs() - postgres_before;
         let acked = fleet.progress.acked.load(Ordering::Relaxed) - acked0;
         let delivered = fleet.progress.deliveries.load(Ordering::Relaxed) - delivered0;
         let cpu = after.cpu_secs - before.cpu_secs;
@@ -357,8 +366,12 @@ async fn steps(
             &format!("step {rate:>6}/s: server CPU-s per s"),
             cpu / elapsed,
         );
+        o.figure(
+            &format!("step {rate:>6}/s: postgres CPU-s per s"),
+            postgres / elapsed,
+        );
     }
-    o.server_end = server.usage();
+    o.end(&server);
     o.figure(
         "bench_cpu_secs",
         own_usage().cpu_secs - bench_start.cpu_secs,
@@ -384,7 +397,7 @@ pub async fn b4(run: &Run) -> anyhow::Result<Outcome> {
     let rates: &[f64] = if run.quick {
         &[200.0]
     } else {
-        &[250.0, 500.0, 750.0, 1_000.0]
+        &[250.0, 500.0, 750.0, 1_000.0, 1_500.0, 2_000.0]
     };
     steps(
         run,
@@ -402,13 +415,13 @@ pub async fn b5(run: &Run) -> anyhow::Result<Outcome> {
     let rates: &[f64] = if run.quick {
         &[1_000.0]
     } else {
-        &[1_000.0, 2_000.0, 4_000.0, 8_000.0]
+        &[1_000.0, 2_000.0, 4_000.0, 8_000.0, 12_000.0, 16_000.0]
     };
     steps(run, "B5", 400, 2, rates, if run.quick { 5.0 } else { 10.0 }).await
 }
 
 /// Lost, duplicated, reordered, refused or unanswered: what a chat must never do.
-fn check(o: &mut Outcome, p: &Progress, tally: &Tally, sent: u64) {
+pub fn check(o: &mut Outcome, p: &Progress, tally: &Tally, sent: u64) {
     let acked = p.acked.load(Ordering::Relaxed);
     let refused = p.refused.load(Ordering::Relaxed);
     let expected = p.expected_deliveries.load(Ordering::Relaxed);
@@ -449,10 +462,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     // 50 partners, each in a group with the client's user (added below).
     let world = World::new(conversations, &[], &mut Rng::new(9));
     let (mut server, name) = run.prepare(scenario, &world).await?;
-    let db_url = format!(
-        "{}/{name}",
-        run.admin_url.rsplit_once('/').context("admin url")?.0
-    );
+    let db_url = run.database_url(&name)?;
     let mut o = run.outcome(scenario);
     o.param("messages", n as f64);
     o.param("conversations", conversations as f64);
@@ -504,7 +514,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     for i in 0..n {
         client.send(groups[i % conversations], &format!("{i}"))?;
     }
-    o.server_start = server.usage();
+    o.start(&server);
     let started = Instant::now();
     client.start();
     let mut killed = !kill_server;
@@ -530,7 +540,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     o.figure("all_acked_secs", started.elapsed().as_secs_f64());
-    o.server_end = server.usage();
+    o.end(&server);
     client.stop().await;
     // Exactly once, in compose order: conversation k holds k, k+50, k+100, … as seq 1, 2, 3, …
     let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(

@@ -1,7 +1,7 @@
 //! Starting the server under test as its own process (Ferry's release binary, or the
 //! Socket.IO peer under Node) on a fresh database, waiting until it answers, and
 //! reading its CPU time and resident memory from `/proc` (summed over its processes,
-//! for the peer's cluster mode).
+//! for the peer's cluster mode); and Postgres's CPU time, which shares the same cores.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -196,7 +196,35 @@ fn tree(pid: u32) -> Vec<u32> {
     all
 }
 
-fn usage_of(pid: u32) -> Usage {
+/// CPU seconds of every `postgres` process on this machine: the postmaster, its
+/// background workers and every backend, including those that have exited (the
+/// postmaster reaps them, so their time is in its children's fields). Counts any other
+/// database's work on the same Postgres too.
+pub fn postgres_cpu_secs() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "postgres")
+        })
+        .map(|pid| {
+            let times = cpu_times(pid);
+            times.own + times.reaped_children
+        })
+        .sum()
+}
+
+/// A process's CPU seconds (user + system): its own, and that of the children it has
+/// waited for.
+struct CpuTimes {
+    own: f64,
+    reaped_children: f64,
+}
+
+fn cpu_times(pid: u32) -> CpuTimes {
     let ticks = 100.0; // USER_HZ on Linux
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at ") ".
@@ -210,9 +238,16 @@ fn usage_of(pid: u32) -> Usage {
             .and_then(|f| f.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    // utime and stime are fields 14 and 15 of the line: 11 and 12 counted from the
-    // state field, the first after the name.
-    let cpu_secs = (num(11) + num(12)) / ticks;
+    // utime, stime, cutime and cstime are fields 14 to 17 of the line: 11 to 14 counted
+    // from the state field, the first after the name.
+    CpuTimes {
+        own: (num(11) + num(12)) / ticks,
+        reaped_children: (num(13) + num(14)) / ticks,
+    }
+}
+
+fn usage_of(pid: u32) -> Usage {
+    let cpu_secs = cpu_times(pid).own;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kib = status
         .lines()

@@ -10,6 +10,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use uuid::Uuid;
 
+/// The peer's largest `history` page: a full page means there may be more.
+pub const SOCKETIO_PAGE: usize = 200;
+
 /// Which server is driven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 pub enum Target {
@@ -32,6 +35,10 @@ pub enum Incoming {
     Ack(AckRef),
     /// A send failed.
     Refused(AckRef, String),
+    /// Socket.IO's answer to a `sync` request: every conversation of the user.
+    Synced(u64, Vec<ConversationMark>),
+    /// Socket.IO's answer to a `history` request: one page, ascending by seq.
+    Page(u64, Vec<StoredMessage>),
     /// A message delivered to this socket.
     Message {
         id: Uuid,
@@ -62,6 +69,24 @@ struct WireMessage {
     body: String,
 }
 
+/// A conversation as a catch-up sees it: how far its messages go.
+#[derive(Debug, Deserialize)]
+pub struct ConversationMark {
+    pub id: Uuid,
+    pub last_seq: i64,
+}
+
+/// A stored message read back by a catch-up (Ferry's REST history and the peer's
+/// `history` event share these fields).
+#[derive(Debug, Deserialize)]
+pub struct StoredMessage {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    pub sender_id: Uuid,
+    pub body: String,
+}
+
 impl Target {
     /// The upgrade request for a user with `token`, on the server at `addr`.
     pub fn request(self, addr: &str, token: &str) -> Request {
@@ -86,6 +111,22 @@ impl Target {
     /// in the upgrade request).
     pub fn connect_packet(self, token: &str) -> String {
         format!("40{}", json!({ "token": token }))
+    }
+
+    /// Socket.IO's catch-up requests, answered by [`Incoming::Synced`] and
+    /// [`Incoming::Page`] (Ferry catches up over REST instead).
+    pub fn sync_request(self, ack: u64) -> String {
+        format!("42{ack}{}", json!(["sync", {}]))
+    }
+
+    /// The page of `conversation_id` after `after_seq` (see [`Target::sync_request`]).
+    pub fn history_request(self, ack: u64, conversation_id: Uuid, after_seq: i64) -> String {
+        let query = json!({
+            "conversation_id": conversation_id,
+            "after_seq": after_seq,
+            "limit": SOCKETIO_PAGE,
+        });
+        format!("42{ack}{}", json!(["history", query]))
     }
 
     /// A message send; `ack` numbers Socket.IO's acknowledgement.
@@ -184,12 +225,26 @@ fn parse_socketio(text: &str) -> Incoming {
         let Ok(number) = rest[..digits].parse::<u64>() else {
             return Incoming::Other;
         };
+        // The answer's shape says what it answers: a send's carries `message`, a
+        // sync's `conversations`, a history request's `messages`.
         #[derive(Deserialize)]
         struct Answer {
             ok: bool,
             error: Option<serde_json::Value>,
+            conversations: Option<Vec<ConversationMark>>,
+            messages: Option<Vec<StoredMessage>>,
         }
         return match serde_json::from_str::<(Answer,)>(&rest[digits..]) {
+            Ok((Answer {
+                ok: true,
+                conversations: Some(marks),
+                ..
+            },)) => Incoming::Synced(number, marks),
+            Ok((Answer {
+                ok: true,
+                messages: Some(page),
+                ..
+            },)) => Incoming::Page(number, page),
             Ok((Answer { ok: true, .. },)) => Incoming::Ack(AckRef::Number(number)),
             Ok((Answer { error, .. },)) => Incoming::Refused(
                 AckRef::Number(number),
@@ -249,6 +304,29 @@ mod tests {
         assert!(matches!(
             Target::Socketio.parse("40{\"sid\":\"x\"}"),
             Incoming::Ready
+        ));
+    }
+
+    #[test]
+    fn reads_socketio_catch_up_answers() {
+        let id = Uuid::now_v7();
+        let synced = format!(
+            "437[{{\"ok\":true,\"conversations\":[{{\"id\":\"{id}\",\"last_seq\":4,\"read_seq\":2}}]}}]"
+        );
+        assert!(matches!(
+            Target::Socketio.parse(&synced),
+            Incoming::Synced(7, marks) if marks.len() == 1 && marks[0].last_seq == 4
+        ));
+        let page = format!(
+            "438[{{\"ok\":true,\"messages\":[{{\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"seq\":3,\"sender_id\":\"{id}\",\"body\":\"b\",\"created_at\":1}}]}}]"
+        );
+        assert!(matches!(
+            Target::Socketio.parse(&page),
+            Incoming::Page(8, messages) if messages.len() == 1 && messages[0].seq == 3
+        ));
+        assert!(matches!(
+            Target::Socketio.parse("439[{\"ok\":true,\"messages\":[]}]"),
+            Incoming::Page(9, messages) if messages.is_empty()
         ));
     }
 

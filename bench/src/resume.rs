@@ -1,0 +1,378 @@
+//! Connections that come back (B6, B7). In resume mode a connection that loses its
+//! socket while the fleet is not stopped reconnects with jittered pacing, catches up
+//! what it missed the way a real client does, and resends its unanswered sends under the
+//! same ids (both servers store a message id once). Catching up is Ferry's `/sync` and
+//! then each changed conversation's messages over REST (docs/protocol.md), or the peer's
+//! `sync` and `history` events on the new socket. [`Resume`] asks for the mode,
+//! [`Rejoin`] is the part shared by a fleet (the HTTP client, whether cuts are on), and
+//! [`Resumer`] is one connection's state: its sync cursor, where its catch-up starts
+//! and the requests still out. A connection can also cut its own socket now and then
+//! (B7), abruptly, as a network does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use ferry_proto::{MessagePage, SyncPage};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::load::now_us;
+use crate::setup::Rng;
+use crate::wire::{ConversationMark, SOCKETIO_PAGE, StoredMessage, Target};
+
+/// Catch-ups over REST at once, over the whole fleet. Each is a few short requests;
+/// the bound keeps the generator's sockets (one per request in flight) well under the
+/// open-file limit when 10k connections come back together, and is far above what two
+/// cores serve concurrently, so it does not pace the server.
+const REST_PARALLEL: usize = 1_024;
+
+/// Ferry's largest page, for `/sync` and for history.
+const REST_PAGE: u32 = 500;
+
+/// How long a catch-up keeps retrying a failed REST call before it gives up.
+const REST_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The first reconnect waits up to this long, so that a fleet does not come back in
+/// one instant; later attempts wait [`RETRY_MIN`] plus up to [`RETRY_SPREAD`].
+const FIRST_SPREAD_MS: usize = 500;
+const RETRY_MIN_MS: u64 = 100;
+const RETRY_SPREAD_MS: usize = 200;
+
+/// Resume mode, asked of [`crate::load::Fleet::connect`].
+pub struct Resume {
+    /// The user of each connection, in the order of the tokens: a catch-up does not
+    /// count its own messages as deliveries.
+    pub users: Vec<Uuid>,
+    /// Each connection cuts its socket after a uniformly random time between half and
+    /// one and a half of this, again and again, while [`Rejoin::set_cutting`] is on.
+    pub cut_every: Option<Duration>,
+}
+
+/// What a fleet's connections share in resume mode.
+pub struct Rejoin {
+    http: reqwest::Client,
+    /// `http://host:port` of the server.
+    base: String,
+    cut_every: Option<Duration>,
+    cutting: AtomicBool,
+    rest_gate: Semaphore,
+}
+
+impl Rejoin {
+    pub fn new(addr: &str, cut_every: Option<Duration>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(REST_PARALLEL)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("HTTP client")?;
+        Ok(Self {
+            http,
+            base: format!("http://{addr}"),
+            cut_every,
+            cutting: AtomicBool::new(false),
+            rest_gate: Semaphore::new(REST_PARALLEL),
+        })
+    }
+
+    /// Turns the connections' cuts on or off (off at first).
+    pub fn set_cutting(&self, on: bool) {
+        self.cutting.store(on, Ordering::Relaxed);
+    }
+}
+
+/// A request of the peer's catch-up still waiting for its answer.
+enum Request {
+    Sync,
+    History,
+}
+
+/// What a finished REST catch-up brings back.
+pub struct Caught {
+    cursor: String,
+    pub messages: Vec<StoredMessage>,
+}
+
+/// One connection's resume state.
+pub struct Resumer {
+    rejoin: Arc<Rejoin>,
+    pub user: Uuid,
+    rng: Rng,
+    /// Ferry's `/sync` cursor: what this connection has already synced.
+    cursor: Option<String>,
+    /// Set from the first loss not yet caught up: when it happened, and the highest
+    /// seq seen then per conversation, where the catch-up starts. A socket lost again
+    /// during a catch-up keeps these, as live frames of the short-lived socket may have
+    /// gone past the gap.
+    behind: Option<(Instant, HashMap<Uuid, i64>)>,
+    rest: Option<JoinHandle<anyhow::Result<Caught>>>,
+    /// The peer's catch-up requests still out, by ack number.
+    requests: HashMap<u64, Request>,
+}
+
+impl Resumer {
+    pub fn new(rejoin: Arc<Rejoin>, user: Uuid, seed: u64) -> Self {
+        Self {
+            rejoin,
+            user,
+            rng: Rng::new(seed),
+            cursor: None,
+            behind: None,
+            rest: None,
+            requests: HashMap::new(),
+        }
+    }
+
+    /// Ferry: the first sync of a connection, to learn its cursor.
+    pub async fn first_sync(&mut self, target: Target, token: &str) -> anyhow::Result<()> {
+        if target == Target::Ferry {
+            let (cursor, _) = sync(&self.rejoin, token, None).await?;
+            self.cursor = Some(cursor);
+        }
+        Ok(())
+    }
+
+    /// The socket is gone; `last_seq` is the highest seq seen per conversation. Whether
+    /// this starts a new catch-up debt (false when one was still being paid).
+    pub fn lost(&mut self, last_seq: &HashMap<Uuid, i64>) -> bool {
+        if let Some(task) = self.rest.take() {
+            task.abort();
+        }
+        self.requests.clear();
+        if self.behind.is_some() {
+            return false;
+        }
+        self.behind = Some((Instant::now(), last_seq.clone()));
+        true
+    }
+
+    /// How long to wait before the next reconnect attempt.
+    pub fn reconnect_delay(&mut self, first: bool) -> Duration {
+        let ms = if first {
+            self.rng.below(FIRST_SPREAD_MS + 1) as u64
+        } else {
+            RETRY_MIN_MS + self.rng.below(RETRY_SPREAD_MS + 1) as u64
+        };
+        Duration::from_millis(ms)
+    }
+
+    /// When the current socket is to be cut, if cuts are asked for.
+    pub fn next_cut(&mut self) -> Option<Instant> {
+        let mean = self.rejoin.cut_every?;
+        let ms = mean.as_millis() as usize;
+        let after = ms / 2 + self.rng.below(ms + 1);
+        Some(Instant::now() + Duration::from_millis(after as u64))
+    }
+
+    /// Whether cuts are on now.
+    pub fn cutting(&self) -> bool {
+        self.rejoin.cutting.load(Ordering::Relaxed)
+    }
+
+    /// Starts the catch-up on a new socket. Ferry's runs over REST beside the socket
+    /// ([`Resumer::rest`]); the peer's is this first frame to send, and the answers.
+    pub fn begin(&mut self, target: Target, token: &str, next_ack: &mut u64) -> Option<String> {
+        let from = self.behind.as_ref()?.1.clone();
+        match target {
+            Target::Ferry => {
+                let rejoin = self.rejoin.clone();
+                let token = token.to_owned();
+                let cursor = self.cursor.clone();
+                let seed = self.rng.next_u64();
+                self.rest = Some(tokio::spawn(async move {
+                    rest_catch_up(&rejoin, &token, cursor, &from, seed).await
+                }));
+                None
+            }
+            Target::Socketio => {
+                *next_ack += 1;
+                self.requests.insert(*next_ack, Request::Sync);
+                Some(target.sync_request(*next_ack))
+            }
+        }
+    }
+
+    /// The REST catch-up under way, to await beside the socket.
+    pub fn rest(&mut self) -> Option<&mut JoinHandle<anyhow::Result<Caught>>> {
+        self.rest.as_mut()
+    }
+
+    /// The REST catch-up ended: keep its cursor, hand back its messages.
+    pub fn rest_done(&mut self, caught: Caught) -> Vec<StoredMessage> {
+        self.rest = None;
+        self.cursor = Some(caught.cursor);
+        caught.messages
+    }
+
+    /// The REST catch-up failed for good (or panicked).
+    pub fn rest_failed(&mut self) {
+        self.rest = None;
+    }
+
+    /// The peer answered sync request `number` (if it is one): the history requests to
+    /// send for every conversation that went past where this connection was.
+    pub fn synced(
+        &mut self,
+        target: Target,
+        number: u64,
+        marks: Vec<ConversationMark>,
+        next_ack: &mut u64,
+    ) -> Vec<String> {
+        if !matches!(self.requests.remove(&number), Some(Request::Sync)) {
+            return Vec::new();
+        }
+        let Some((_, from)) = &self.behind else {
+            return Vec::new();
+        };
+        let mut frames = Vec::new();
+        for mark in marks {
+            let after = from.get(&mark.id).copied().unwrap_or(0);
+            if mark.last_seq > after {
+                *next_ack += 1;
+                self.requests.insert(*next_ack, Request::History);
+                frames.push(target.history_request(*next_ack, mark.id, after));
+            }
+        }
+        frames
+    }
+
+    /// The peer answered history request `number` (if it is one): whether it was, and
+    /// the request for the next page when this one was full.
+    pub fn paged(
+        &mut self,
+        target: Target,
+        number: u64,
+        page: &[StoredMessage],
+        next_ack: &mut u64,
+    ) -> (bool, Option<String>) {
+        if !matches!(self.requests.remove(&number), Some(Request::History)) {
+            return (false, None);
+        }
+        let next = match page.last() {
+            Some(last) if page.len() >= SOCKETIO_PAGE => {
+                *next_ack += 1;
+                self.requests.insert(*next_ack, Request::History);
+                Some(target.history_request(*next_ack, last.conversation_id, last.seq))
+            }
+            _ => None,
+        };
+        (true, next)
+    }
+
+    /// A refused request: whether it was one of the catch-up's (then it is given up).
+    pub fn refused(&mut self, number: u64) -> bool {
+        self.requests.remove(&number).is_some()
+    }
+
+    /// When nothing of the catch-up is still out: the time of the loss it repaid.
+    pub fn finished(&mut self) -> Option<Instant> {
+        if self.rest.is_some() || !self.requests.is_empty() {
+            return None;
+        }
+        self.behind.take().map(|(since, _)| since)
+    }
+}
+
+/// `/sync` from `cursor` to the end: the new cursor and how far each changed
+/// conversation goes (a conversation may come twice; the higher seq wins).
+async fn sync(
+    rejoin: &Rejoin,
+    token: &str,
+    mut cursor: Option<String>,
+) -> anyhow::Result<(String, HashMap<Uuid, i64>)> {
+    let mut changed = HashMap::new();
+    loop {
+        let mut request = rejoin
+            .http
+            .get(format!("{}/api/v1/sync", rejoin.base))
+            .bearer_auth(token)
+            .query(&[("limit", REST_PAGE)]);
+        if let Some(since) = &cursor {
+            request = request.query(&[("since", since)]);
+        }
+        let page: SyncPage = {
+            let _turn = rejoin.rest_gate.acquire().await?;
+            request.send().await?.error_for_status()?.json().await?
+        };
+        for c in page.conversations {
+            let last = changed.entry(c.id).or_insert(c.last_seq);
+            *last = (*last).max(c.last_seq);
+        }
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok((cursor.expect("set by the loop"), changed))
+}
+
+/// One REST catch-up: `/sync` since `cursor`, then the messages of every conversation
+/// past where `from` says this connection was. A failed call is retried with the
+/// reconnect's pacing for [`REST_PATIENCE`].
+async fn rest_catch_up(
+    rejoin: &Rejoin,
+    token: &str,
+    cursor: Option<String>,
+    from: &HashMap<Uuid, i64>,
+    seed: u64,
+) -> anyhow::Result<Caught> {
+    let give_up = Instant::now() + REST_PATIENCE;
+    let mut rng = Rng::new(seed ^ now_us());
+    loop {
+        match try_rest_catch_up(rejoin, token, cursor.clone(), from).await {
+            Ok(caught) => return Ok(caught),
+            Err(e) if Instant::now() > give_up => return Err(e),
+            Err(_) => {
+                let pause = RETRY_MIN_MS + rng.below(RETRY_SPREAD_MS + 1) as u64;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    }
+}
+
+async fn try_rest_catch_up(
+    rejoin: &Rejoin,
+    token: &str,
+    cursor: Option<String>,
+    from: &HashMap<Uuid, i64>,
+) -> anyhow::Result<Caught> {
+    let (cursor, changed) = sync(rejoin, token, cursor).await?;
+    let mut messages = Vec::new();
+    for (conversation_id, last_seq) in changed {
+        let mut after = from.get(&conversation_id).copied().unwrap_or(0);
+        while last_seq > after {
+            let request = rejoin
+                .http
+                .get(format!(
+                    "{}/api/v1/conversations/{conversation_id}/messages",
+                    rejoin.base
+                ))
+                .bearer_auth(token)
+                .query(&[("after_seq", after), ("limit", i64::from(REST_PAGE))]);
+            let page: MessagePage = {
+                let _turn = rejoin.rest_gate.acquire().await?;
+                request.send().await?.error_for_status()?.json().await?
+            };
+            let Some(last) = page.messages.last() else {
+                break;
+            };
+            after = last.seq;
+            messages.extend(page.messages.into_iter().map(|m| StoredMessage {
+                id: m.id,
+                conversation_id: m.conversation_id,
+                seq: m.seq,
+                sender_id: m.sender_id,
+                body: m.body,
+            }));
+            if !page.has_more {
+                break;
+            }
+        }
+    }
+    Ok(Caught { cursor, messages })
+}
