@@ -176,7 +176,7 @@ pub async fn run(
         config,
         shutdown: CancellationToken::new(),
         sockets: TaskTracker::new(),
-        presence: tokio::sync::Mutex::new(()),
+        presence: presence::Turns::new(),
         committer,
         members: Members::new(),
     });

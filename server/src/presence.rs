@@ -6,14 +6,48 @@
 //! across nodes (see docs/ARCHITECTURE.md); the bus carries the frames either way.
 
 use ferry_proto::{Presence, ServerFrame, Timestamp};
+use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::error::Result;
 use crate::state::App;
 
+/// Lock stripes of [`Turns`]: enough that a reconnect storm's users rarely share one.
+const STRIPES: usize = 1024;
+
+/// Turns for presence announcements, per user: an "offline" decided before a reconnect
+/// can never be published after that reconnect's "online". Users are striped over a
+/// fixed set of locks, so different users do not wait for each other's database
+/// lookups (one lock for everyone queued a reconnect storm's 10k announcements one
+/// after another, and the `welcome` of each socket with them).
+pub struct Turns {
+    stripes: Vec<Mutex<()>>,
+}
+
+impl Turns {
+    /// One unlocked stripe per slot.
+    pub fn new() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    async fn take(&self, user: Uuid) -> MutexGuard<'_, ()> {
+        // Ids are UUIDv7: their low bits are random.
+        let stripe = (user.as_u64_pair().1 % STRIPES as u64) as usize;
+        self.stripes[stripe].lock().await
+    }
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Announces that `user` came online (if they still are).
 pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
-    let _turn = app.presence.lock().await;
+    let _turn = app.presence.take(user).await;
     if !app.hub.is_online(user) {
         return Ok(());
     }
@@ -33,7 +67,7 @@ pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
 
 /// Records and announces that `user`'s last socket closed (unless one opened since).
 pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
-    let _turn = app.presence.lock().await;
+    let _turn = app.presence.take(user).await;
     if app.hub.is_online(user) {
         return Ok(());
     }

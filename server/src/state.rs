@@ -37,9 +37,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Socket tasks, awaited on shutdown.
     pub sockets: TaskTracker,
-    /// Serialises presence announcements, so an "offline" decided before a reconnect can
-    /// never be published after that reconnect's "online".
-    pub presence: tokio::sync::Mutex<()>,
+    /// Orders each user's presence announcements.
+    pub presence: crate::presence::Turns,
     /// Stores messages in batches and publishes them in seq order.
     pub committer: Committer,
     /// Conversation members, cached for typing and receipts.
