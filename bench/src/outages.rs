@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::load::{Command, Fleet, Progress, now_us, open_loop};
 use crate::report::Outcome;
 use crate::resume::Resume;
-use crate::scenarios::{Run, body, check, connection_problems, drain, tokens};
+use crate::scenarios::{Mix, Run, body, check, connection_problems, drain, tokens};
 use crate::setup::{Rng, World};
 use crate::target::Server;
 
@@ -273,10 +273,9 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
         (5_000, 1_000.0, 45.0, Duration::from_secs(15))
     };
     let mut rng = Rng::new(7);
-    let small = (n / 10).max(1);
-    let large = (n / 100).max(1);
-    let world = World::new(n, &[(small, 5), (large, 50)], &mut rng);
-    let (server, name) = run.prepare("B7", &world).await?;
+    let mix = Mix::new(n, &mut rng);
+    let world = &mix.world;
+    let (server, name) = run.prepare("B7", world).await?;
     let mut o = run.outcome("B7");
     o.param("connections", n as f64);
     o.param("rate", rate);
@@ -289,36 +288,18 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
     let fleet = Fleet::connect(
         run.target,
         &server.addr,
-        tokens(&world),
+        tokens(world),
         None,
         256,
         Some(resume),
     )
     .await?;
     o.start(&server);
-    let directs = n / 2;
     let count = (rate * secs) as u64;
     let started = Instant::now();
     fleet.set_cutting(true);
     open_loop(&fleet, count, rate, |i, scheduled_us| {
-        // 70% direct, 20% groups of 5, 10% groups of 50, as B3.
-        let c = match rng.below(10) {
-            0..7 => rng.below(directs),
-            7..9 => directs + rng.below(small),
-            _ => directs + small + rng.below(large),
-        };
-        let conversation = &world.conversations[c];
-        let sender = conversation.members[rng.below(conversation.members.len())];
-        (
-            sender,
-            Command::Send {
-                conversation_id: conversation.id,
-                recipients: (conversation.members.len() - 1) as u32,
-                scheduled_us,
-                phase: 0,
-                body: body(scheduled_us, 0, i),
-            },
-        )
+        mix.send(&mut rng, i, scheduled_us)
     })
     .await;
     fleet.set_cutting(false);

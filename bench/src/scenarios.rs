@@ -224,6 +224,50 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
     Ok(o)
 }
 
+/// B3's world, which B7 shares: `n` users in direct chats, plus groups of 5 (one per
+/// tenth of `n`) and of 50 (one per hundredth).
+pub struct Mix {
+    pub world: World,
+    directs: usize,
+    small: usize,
+    large: usize,
+}
+
+impl Mix {
+    pub fn new(n: usize, rng: &mut Rng) -> Self {
+        let small = (n / 10).max(1);
+        let large = (n / 100).max(1);
+        Self {
+            world: World::new(n, &[(small, 5), (large, 50)], rng),
+            directs: n / 2,
+            small,
+            large,
+        }
+    }
+
+    /// Send number `i`: 70% into direct chats, 20% into groups of 5, 10% into groups of
+    /// 50, from a random member; which connection sends what.
+    pub fn send(&self, rng: &mut Rng, i: u64, scheduled_us: u64) -> (usize, Command) {
+        let c = match rng.below(10) {
+            0..7 => rng.below(self.directs),
+            7..9 => self.directs + rng.below(self.small),
+            _ => self.directs + self.small + rng.below(self.large),
+        };
+        let conversation = &self.world.conversations[c];
+        let sender = conversation.members[rng.below(conversation.members.len())];
+        (
+            sender,
+            Command::Send {
+                conversation_id: conversation.id,
+                recipients: (conversation.members.len() - 1) as u32,
+                scheduled_us,
+                phase: 0,
+                body: body(scheduled_us, 0, i),
+            },
+        )
+    }
+}
+
 /// B3: durable messages in a mix of direct chats and groups (5 and 50 members).
 pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     let (n, rate, secs) = if run.quick {
@@ -232,39 +276,19 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
         (5_000, 2_000.0, 30.0)
     };
     let mut rng = Rng::new(3);
-    let small = (n / 10).max(1);
-    let large = (n / 100).max(1);
-    let world = World::new(n, &[(small, 5), (large, 50)], &mut rng);
-    let (server, name) = run.prepare("B3", &world).await?;
+    let mix = Mix::new(n, &mut rng);
+    let world = &mix.world;
+    let (server, name) = run.prepare("B3", world).await?;
     let mut o = run.outcome("B3");
     o.param("connections", n as f64);
     o.param("rate", rate);
     o.param("secs", secs);
-    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256, None).await?;
+    let fleet = Fleet::connect(run.target, &server.addr, tokens(world), None, 256, None).await?;
     o.start(&server);
-    let directs = n / 2;
     let count = (rate * secs) as u64;
     let started = Instant::now();
     open_loop(&fleet, count, rate, |i, scheduled_us| {
-        // 70% direct, 20% groups of 5, 10% groups of 50.
-        let c = match rng.below(10) {
-            0..7 => rng.below(directs),
-            7..9 => directs + rng.below(small),
-            _ => directs + small + rng.below(large),
-        };
-        let conversation = &world.conversations[c];
-        let sender = conversation.members[rng.below(conversation.members.len())];
-        let recipients = (conversation.members.len() - 1) as u32;
-        (
-            sender,
-            Command::Send {
-                conversation_id: conversation.id,
-                recipients,
-                scheduled_us,
-                phase: 0,
-                body: body(scheduled_us, 0, i),
-            },
-        )
+        mix.send(&mut rng, i, scheduled_us)
     })
     .await;
     drain(&fleet, count).await;

@@ -511,21 +511,11 @@ impl<'a> Link<'a> {
                 tracing::debug!("skipping an unknown frame");
                 continue;
             };
-            match frame {
-                ServerFrame::Ack {
-                    id,
-                    conversation_id,
-                    seq,
-                    created_at,
-                } => acks.push(Confirmation {
-                    id,
-                    conversation_id,
-                    seq,
-                    created_at,
-                }),
-                other => {
+            match confirmation(&frame) {
+                Some(ack) => acks.push(ack),
+                None => {
                     self.on_acks(std::mem::take(&mut acks)).await?;
-                    self.on_frame(other).await?;
+                    self.on_frame(frame).await?;
                 }
             }
         }
@@ -560,22 +550,12 @@ impl<'a> Link<'a> {
     async fn on_frame(&mut self, frame: ServerFrame) -> Result<(), End> {
         let shared = self.shared;
         let me = shared.me.id;
+        // on_texts gathers acks into runs; one alone is a run of one.
+        if let Some(ack) = confirmation(&frame) {
+            return self.on_acks(vec![ack]).await;
+        }
         match frame {
-            // on_texts gathers acks into runs; one alone is a run of one.
-            ServerFrame::Ack {
-                id,
-                conversation_id,
-                seq,
-                created_at,
-            } => {
-                self.on_acks(vec![Confirmation {
-                    id,
-                    conversation_id,
-                    seq,
-                    created_at,
-                }])
-                .await?;
-            }
+            ServerFrame::Ack { .. } => {}
             ServerFrame::Error {
                 reference: Some(id),
                 code,
@@ -698,6 +678,24 @@ impl<'a> Link<'a> {
     /// Refill at half, so the pipe never runs dry while acks come in.
     fn window_half_empty(&self) -> bool {
         self.in_flight.len() <= WINDOW / 2 && self.in_flight_bytes <= WINDOW_BYTES / 2
+    }
+}
+
+/// The store's confirmation that an `ack` frame carries.
+fn confirmation(frame: &ServerFrame) -> Option<Confirmation> {
+    match *frame {
+        ServerFrame::Ack {
+            id,
+            conversation_id,
+            seq,
+            created_at,
+        } => Some(Confirmation {
+            id,
+            conversation_id,
+            seq,
+            created_at,
+        }),
+        _ => None,
     }
 }
 
