@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::load::{Command, Fleet, Progress, now_us, open_loop};
 use crate::report::Outcome;
 use crate::resume::Resume;
-use crate::scenarios::{Mix, Run, body, check, connection_problems, drain, tokens};
+use crate::scenarios::{Mix, Run, body, check, close_sends, connection_problems, drain, tokens};
 use crate::setup::{Rng, World};
 use crate::target::Server;
 
@@ -315,21 +315,8 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
         .await;
     o.end(&server);
     let elapsed = started.elapsed().as_secs_f64();
-    o.figure(
-        "acked_per_sec",
-        fleet.progress.acked.load(Ordering::Relaxed) as f64 / elapsed,
-    );
     resume_figures(&mut o, &fleet.progress);
-    connection_problems(&mut o, &fleet);
-    let progress = fleet.progress.clone();
-    let tally = fleet.finish().await;
-    check(&mut o, &progress, &tally, count);
-    if let Some(h) = tally.ack.first() {
-        o.latency("ack", h);
-    }
-    if let Some(h) = tally.delivery.first() {
-        o.latency("delivery", h);
-    }
+    let tally = close_sends(&mut o, fleet, count, elapsed).await;
     o.latency("reconnect", &tally.reconnect);
     o.latency("replay", &tally.replay);
     run.cleanup(server, &name).await;

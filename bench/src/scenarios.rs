@@ -295,25 +295,32 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     o.end(&server);
     let elapsed = started.elapsed().as_secs_f64();
     o.figure(
-        "acked_per_sec",
-        fleet.progress.acked.load(Ordering::Relaxed) as f64 / elapsed,
-    );
-    o.figure(
         "deliveries_per_sec",
         fleet.progress.deliveries.load(Ordering::Relaxed) as f64 / elapsed,
     );
-    connection_problems(&mut o, &fleet);
+    close_sends(&mut o, fleet, count, elapsed).await;
+    run.cleanup(server, &name).await;
+    Ok(o)
+}
+
+/// The end of a scenario that sent `count` messages at one rate over `elapsed` seconds:
+/// the acked rate, closing the connections, the check, and ack and delivery latency.
+pub async fn close_sends(o: &mut Outcome, fleet: Fleet, count: u64, elapsed: f64) -> Tally {
+    o.figure(
+        "acked_per_sec",
+        fleet.progress.acked.load(Ordering::Relaxed) as f64 / elapsed,
+    );
+    connection_problems(o, &fleet);
     let progress = fleet.progress.clone();
     let tally = fleet.finish().await;
-    check(&mut o, &progress, &tally, count);
+    check(o, &progress, &tally, count);
     if let Some(h) = tally.ack.first() {
         o.latency("ack", h);
     }
     if let Some(h) = tally.delivery.first() {
         o.latency("delivery", h);
     }
-    run.cleanup(server, &name).await;
-    Ok(o)
+    tally
 }
 
 /// B4 and B5 share this: steps of increasing offered rate into conversations of
