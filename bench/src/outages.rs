@@ -260,6 +260,7 @@ async fn transactions(admin_url: &str, name: &str) -> anyhow::Result<u64> {
             "backends still on {name} after {}s",
             PATIENCE.as_secs()
         );
+        // Postgres announces neither a backend's exit nor its statistics flush: poll.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

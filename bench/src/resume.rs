@@ -327,6 +327,8 @@ async fn rest_catch_up(
         match try_rest_catch_up(rejoin, token, cursor.clone(), from).await {
             Ok(caught) => return Ok(caught),
             Err(e) if Instant::now() > give_up => return Err(e),
+            // The server may still be starting, or refusing under the storm: try again
+            // after the same paced pause as a reconnect, as a client's backoff would.
             Err(_) => {
                 let pause = RETRY_MIN_MS + rng.below(RETRY_SPREAD_MS + 1) as u64;
                 tokio::time::sleep(Duration::from_millis(pause)).await;

@@ -550,11 +550,8 @@ impl<'a> Link<'a> {
     async fn on_frame(&mut self, frame: ServerFrame) -> Result<(), End> {
         let shared = self.shared;
         let me = shared.me.id;
-        // on_texts gathers acks into runs; one alone is a run of one.
-        if let Some(ack) = confirmation(&frame) {
-            return self.on_acks(vec![ack]).await;
-        }
         match frame {
+            // Acks never come here: on_texts confirms them in runs (on_acks).
             ServerFrame::Ack { .. } => {}
             ServerFrame::Error {
                 reference: Some(id),
