@@ -1,9 +1,10 @@
 //! Connections that come back (B6, B7). In resume mode a connection that loses its
 //! socket while the fleet is not stopped reconnects with jittered pacing, catches up
 //! what it missed the way a real client does, and resends its unanswered sends under the
-//! same ids (both servers store a message id once). Catching up is Ferry's `/sync` and
-//! then each changed conversation's messages over REST (docs/protocol.md), or the peer's
-//! `sync` and `history` events on the new socket. [`Resume`] asks for the mode,
+//! same ids (both servers store a message id once). Catching up is Ferry's `/sync`
+//! (with each changed conversation's latest messages) and then, where those do not reach
+//! back far enough, history pages over REST (docs/protocol.md), or the peer's `sync` and
+//! `history` events on the new socket. [`Resume`] asks for the mode,
 //! [`Rejoin`] is the part shared by a fleet (the HTTP client, whether cuts are on), and
 //! [`Resumer`] is one connection's state: its sync cursor, where its catch-up starts
 //! and the requests still out. A connection can also cut its own socket now and then
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use ferry_proto::{MessagePage, SyncPage};
+use ferry_proto::{Message, MessagePage, SyncPage};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -33,6 +34,10 @@ const REST_PARALLEL: usize = 1_024;
 
 /// Ferry's largest page, for `/sync` and for history.
 const REST_PAGE: u32 = 500;
+
+/// Latest messages per changed conversation that Ferry's `/sync` brings along, as
+/// `ferry-client` asks (its `SYNC_MESSAGES`).
+const SYNC_MESSAGES: u32 = 20;
 
 /// How long a catch-up keeps retrying a failed REST call before it gives up.
 const REST_PATIENCE: Duration = Duration::from_secs(30);
@@ -131,8 +136,9 @@ impl Resumer {
     /// Ferry: the first sync of a connection, to learn its cursor.
     pub async fn first_sync(&mut self, target: Target, token: &str) -> anyhow::Result<()> {
         if target == Target::Ferry {
-            let (cursor, _) = sync(&self.rejoin, token, None).await?;
-            self.cursor = Some(cursor);
+            // Only to learn the cursor: no messages.
+            let synced = sync(&self.rejoin, token, None, 0).await?;
+            self.cursor = Some(synced.cursor);
         }
         Ok(())
     }
@@ -278,20 +284,32 @@ impl Resumer {
     }
 }
 
-/// `/sync` from `cursor` to the end: the new cursor and how far each changed
-/// conversation goes (a conversation may come twice; the higher seq wins).
+/// What `/sync` from a cursor to the end said.
+struct Synced {
+    cursor: String,
+    /// How far each changed conversation goes (a conversation may come twice; the higher
+    /// seq wins).
+    last_seqs: HashMap<Uuid, i64>,
+    /// The latest messages of each changed conversation, as the pages brought them.
+    latest: Vec<Message>,
+}
+
+/// `/sync` from `cursor` to the end, with the latest `messages` of each changed
+/// conversation.
 async fn sync(
     rejoin: &Rejoin,
     token: &str,
     mut cursor: Option<String>,
-) -> anyhow::Result<(String, HashMap<Uuid, i64>)> {
-    let mut changed = HashMap::new();
+    messages: u32,
+) -> anyhow::Result<Synced> {
+    let mut last_seqs = HashMap::new();
+    let mut latest = Vec::new();
     loop {
         let mut request = rejoin
             .http
             .get(format!("{}/api/v1/sync", rejoin.base))
             .bearer_auth(token)
-            .query(&[("limit", REST_PAGE)]);
+            .query(&[("limit", REST_PAGE), ("messages", messages)]);
         if let Some(since) = &cursor {
             request = request.query(&[("since", since)]);
         }
@@ -300,15 +318,20 @@ async fn sync(
             request.send().await?.error_for_status()?.json().await?
         };
         for c in page.conversations {
-            let last = changed.entry(c.id).or_insert(c.last_seq);
+            let last = last_seqs.entry(c.id).or_insert(c.last_seq);
             *last = (*last).max(c.last_seq);
         }
+        latest.extend(page.messages);
         cursor = Some(page.cursor);
         if !page.has_more {
             break;
         }
     }
-    Ok((cursor.expect("set by the loop"), changed))
+    Ok(Synced {
+        cursor: cursor.expect("set by the loop"),
+        last_seqs,
+        latest,
+    })
 }
 
 /// One REST catch-up: `/sync` since `cursor`, then the messages of every conversation
@@ -343,10 +366,26 @@ async fn try_rest_catch_up(
     cursor: Option<String>,
     from: &HashMap<Uuid, i64>,
 ) -> anyhow::Result<Caught> {
-    let (cursor, changed) = sync(rejoin, token, cursor).await?;
+    let synced = sync(rejoin, token, cursor, SYNC_MESSAGES).await?;
     let mut messages = Vec::new();
-    for (conversation_id, last_seq) in changed {
-        let mut after = from.get(&conversation_id).copied().unwrap_or(0);
+    let mut reached: HashMap<Uuid, i64> = HashMap::new();
+    for m in synced.latest {
+        let after = reached
+            .entry(m.conversation_id)
+            .or_insert_with(|| from.get(&m.conversation_id).copied().unwrap_or(0));
+        // Kept only while they continue what this connection has: past a gap, the page
+        // below fetches from where it stopped, as the client does.
+        if m.seq == *after + 1 {
+            *after = m.seq;
+            messages.push(stored(m));
+        }
+    }
+    for (conversation_id, last_seq) in synced.last_seqs {
+        let mut after = reached
+            .get(&conversation_id)
+            .or_else(|| from.get(&conversation_id))
+            .copied()
+            .unwrap_or(0);
         while last_seq > after {
             let request = rejoin
                 .http
@@ -364,17 +403,24 @@ async fn try_rest_catch_up(
                 break;
             };
             after = last.seq;
-            messages.extend(page.messages.into_iter().map(|m| StoredMessage {
-                id: m.id,
-                conversation_id: m.conversation_id,
-                seq: m.seq,
-                sender_id: m.sender_id,
-                body: m.body,
-            }));
+            messages.extend(page.messages.into_iter().map(stored));
             if !page.has_more {
                 break;
             }
         }
     }
-    Ok(Caught { cursor, messages })
+    Ok(Caught {
+        cursor: synced.cursor,
+        messages,
+    })
+}
+
+fn stored(m: Message) -> StoredMessage {
+    StoredMessage {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        seq: m.seq,
+        sender_id: m.sender_id,
+        body: m.body,
+    }
 }

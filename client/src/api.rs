@@ -265,11 +265,18 @@ impl Api {
             .map(drop)
     }
 
-    /// `GET /sync?since=&limit=`.
-    pub async fn sync(&self, token: &str, since: Option<&str>) -> Result<SyncPage, ApiError> {
-        let mut request = self
-            .request(Method::GET, "/sync", Some(token))
-            .query(&[("limit", "500")]);
+    /// `GET /sync?since=&limit=&messages=`: with the latest `messages` of each
+    /// conversation (an addition of this server; docs/protocol.md).
+    pub async fn sync(
+        &self,
+        token: &str,
+        since: Option<&str>,
+        messages: u32,
+    ) -> Result<SyncPage, ApiError> {
+        let mut request = self.request(Method::GET, "/sync", Some(token)).query(&[
+            ("limit", "500".to_string()),
+            ("messages", messages.to_string()),
+        ]);
         if let Some(since) = since {
             request = request.query(&[("since", since)]);
         }

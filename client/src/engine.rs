@@ -50,6 +50,10 @@ const READ_BURST: usize = 128;
 const OUTBOX_PAGE: i64 = 1024;
 /// History page size for catch-up.
 const PAGE: u32 = 500;
+/// Latest messages of each changed conversation that `/sync` brings along: a reconnect
+/// that missed no more than this in a conversation needs no history call for it. Small,
+/// because a first sync brings this many for each of up to 500 conversations per page.
+const SYNC_MESSAGES: u32 = 20;
 /// Failed socket attempts before the outbox is also tried over REST.
 const REST_FALLBACK_AFTER: u32 = 2;
 /// A link that lasted this long proves the server healthy enough to reset the backoff.
@@ -798,15 +802,7 @@ async fn fetch_after(
             break;
         };
         after = last.seq;
-        added_from_others |= page.messages.iter().any(|m| m.sender_id != shared.me.id);
-        let applied = shared.store.apply_messages(&page.messages)?;
-        // Messages that came by page are announced like live ones (a UI or `watch` must
-        // not miss what arrived while it was away).
-        for (message, applied) in page.messages.iter().zip(applied) {
-            if applied != Applied::Known {
-                shared.emit_message(message.id);
-            }
-        }
+        added_from_others |= apply_fetched(shared, &page.messages)?;
         if !page.has_more {
             break;
         }
@@ -814,7 +810,24 @@ async fn fetch_after(
     Ok(added_from_others)
 }
 
-/// Catches up through `/sync` and `after_seq` pages; returns the `delivered` marks due.
+/// Stores messages that came by REST; whether any of them new to this store is from
+/// someone else (then a `delivered` mark is due). New ones are announced like live ones
+/// (a UI or `watch` must not miss what arrived while it was away).
+fn apply_fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
+    let applied = shared.store.apply_messages(messages)?;
+    let mut new_from_others = false;
+    for (message, applied) in messages.iter().zip(applied) {
+        if applied != Applied::Known {
+            shared.emit_message(message.id);
+            new_from_others |= message.sender_id != shared.me.id;
+        }
+    }
+    Ok(new_from_others)
+}
+
+/// Catches up through `/sync` (with each changed conversation's latest messages) and,
+/// where those do not reach back to what is stored, `after_seq` pages; returns the
+/// `delivered` marks due.
 pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End> {
     let me = shared.me.id;
     let api = &shared.api;
@@ -826,13 +839,23 @@ pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End>
             .session
             .call(|t| {
                 let since = since.clone();
-                async move { api.sync(&t, since.as_deref()).await }
+                async move { api.sync(&t, since.as_deref(), SYNC_MESSAGES).await }
             })
             .await?;
         shared.store.apply_conversations(me, &page.conversations)?;
         for c in &page.conversations {
+            let latest: Vec<Message> = page
+                .messages
+                .iter()
+                .filter(|m| m.conversation_id == c.id)
+                .cloned()
+                .collect();
+            let mut added = apply_fetched(shared, &latest)?;
             let have = shared.store.contiguous_seq(c.id)?;
-            if c.last_seq > have && fetch_after(shared, c.id, have, c.last_seq).await? {
+            if c.last_seq > have {
+                added |= fetch_after(shared, c.id, have, c.last_seq).await?;
+            }
+            if added {
                 delivered.insert(c.id, shared.store.contiguous_seq(c.id)?);
             }
             shared.emit(Event::Conversation {

@@ -8,6 +8,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 /// Largest page a request may ask for.
 pub const MAX_PAGE_LIMIT: u32 = 500;
+/// Most latest messages per conversation that `/sync?messages=` returns: with a full page
+/// of 500 conversations that is at most 50,000 messages in one answer.
+pub const MAX_SYNC_MESSAGES: u32 = 100;
 /// Longest group title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
 

@@ -142,6 +142,10 @@ pub struct SyncQuery {
     pub since: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<u32>,
+    /// Also return up to this many of the latest messages of each conversation in the
+    /// page (default 0, at most 100): a client whose gap they cover needs no history
+    /// call. An addition to version 1.
+    pub messages: Option<u32>,
 }
 
 /// The conversations that changed since a cursor.
@@ -154,4 +158,9 @@ pub struct SyncPage {
     pub cursor: String,
     /// Call again at once with `cursor`.
     pub has_more: bool,
+    /// With `messages=N`: the latest (at most N) messages of each conversation in the
+    /// page, ascending by seq within each conversation; empty otherwise. An addition to
+    /// version 1, absent from servers without it.
+    #[serde(default)]
+    pub messages: Vec<Message>,
 }

@@ -158,11 +158,7 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
             let failure = Error::from(e);
             tracing::warn!(error = %failure, size = messages.len(), "batch failed");
             for job in admitted {
-                let error = match &failure {
-                    Error::Unavailable(cause) => Error::Unavailable(cause.clone()),
-                    other => Error::Internal(other.to_string()),
-                };
-                finish(bus, stored, job, Err(error));
+                finish(bus, stored, job, Err(failure.copy()));
             }
         }
     }

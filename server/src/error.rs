@@ -89,6 +89,17 @@ impl Error {
         }
     }
 
+    /// The same failure for another waiter on one query (a batch's commit or lookup):
+    /// what each client sees is unchanged, the cause is kept as text.
+    pub fn copy(&self) -> Self {
+        match self {
+            Self::Client { code, message } => Self::new(*code, message.clone()),
+            Self::RateLimited(wait) => Self::RateLimited(*wait),
+            Self::Internal(cause) => Self::Internal(cause.clone()),
+            Self::Unavailable(cause) => Self::Unavailable(cause.clone()),
+        }
+    }
+
     /// The internal cause to log, if any.
     pub fn cause(&self) -> Option<&str> {
         match self {

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod bus;
 pub mod chat;
+pub mod coalesce;
 pub mod commit;
 pub mod config;
 pub mod error;
@@ -167,6 +168,8 @@ pub async fn run(
         config.committers_for(&url),
     );
     let app = Arc::new(AppState {
+        sessions: state::session_lookup(store.clone()),
+        contacts: state::contacts_lookup(store.clone()),
         store,
         tokens,
         bus,

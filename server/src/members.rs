@@ -1,6 +1,7 @@
 //! [`Members`]: who is in each conversation, cached for the frames that only relay
-//! (typing, receipts), so that a typing notice costs no database query. Sends do not use
-//! it: they read the members under the conversation's lock, in their own transaction.
+//! (typing, receipts) and for history reads' membership check, so that a typing notice
+//! costs no database query and a catch-up page one. Sends do not use it: they read the
+//! members under the conversation's lock, in their own transaction.
 //!
 //! An entry is dropped as soon as its conversation's membership changes (after the
 //! change commits). A lookup that raced with a change does not store what it read, so a

@@ -51,14 +51,14 @@ pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
     if !app.hub.is_online(user) {
         return Ok(());
     }
-    let contacts = app.store.contacts(user).await?;
+    let contacts = app.contacts.get(user).await?;
     let frame = ServerFrame::Presence {
         user_id: user,
         online: true,
         last_seen: None,
     };
     app.publish(
-        contacts.into_iter().map(|(id, _)| id).collect(),
+        contacts.into_iter().map(|c| c.contact).collect(),
         None,
         &frame,
     );
@@ -73,14 +73,14 @@ pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
     }
     let now = Timestamp::now();
     app.store.set_last_seen(user, now).await?;
-    let contacts = app.store.contacts(user).await?;
+    let contacts = app.contacts.get(user).await?;
     let frame = ServerFrame::Presence {
         user_id: user,
         online: false,
         last_seen: Some(now),
     };
     app.publish(
-        contacts.into_iter().map(|(id, _)| id).collect(),
+        contacts.into_iter().map(|c| c.contact).collect(),
         None,
         &frame,
     );
@@ -89,15 +89,15 @@ pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
 
 /// The presence of everyone who shares a conversation with `user`.
 pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
-    let contacts = app.store.contacts(user).await?;
+    let contacts = app.contacts.get(user).await?;
     Ok(contacts
         .into_iter()
-        .map(|(id, last_seen)| {
-            let online = app.hub.is_online(id);
+        .map(|c| {
+            let online = app.hub.is_online(c.contact);
             Presence {
-                user_id: id,
+                user_id: c.contact,
                 online,
-                last_seen: if online { None } else { last_seen },
+                last_seen: if online { None } else { c.last_seen },
             }
         })
         .collect())

@@ -1,5 +1,6 @@
 //! [`AppState`]: everything a request or socket needs, shared behind an `Arc` ([`App`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_proto::ServerFrame;
@@ -9,13 +10,14 @@ use uuid::Uuid;
 
 use crate::auth::tokens::TokenKeys;
 use crate::bus::{Bus, Event};
+use crate::coalesce::Coalescer;
 use crate::commit::Committer;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::members::Members;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Contact, Store};
 
 /// Shared server state.
 pub struct AppState {
@@ -41,8 +43,12 @@ pub struct AppState {
     pub presence: crate::presence::Turns,
     /// Stores messages in batches and publishes them in seq order.
     pub committer: Committer,
-    /// Conversation members, cached for typing and receipts.
+    /// Conversation members, cached for typing, receipts and history reads.
     pub members: Members,
+    /// Session checks, coalesced: whether a session is live.
+    pub sessions: Coalescer<Uuid, bool>,
+    /// Contacts lookups, coalesced: who shares a conversation with a user.
+    pub contacts: Coalescer<Uuid, Vec<Contact>>,
 }
 
 /// The state handle that handlers receive.
@@ -68,4 +74,29 @@ pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, fra
         }),
         Err(e) => tracing::error!(error = %e, "could not encode a frame"),
     }
+}
+
+/// The coalesced session check: which of the asked sessions are live.
+pub fn session_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, bool> {
+    Coalescer::new(Arc::new(move |ids: Vec<Uuid>| {
+        let store = store.clone();
+        Box::pin(async move {
+            let active = store.active_sessions(&ids).await?;
+            Ok(active.into_iter().map(|id| (id, true)).collect())
+        })
+    }))
+}
+
+/// The coalesced contacts lookup: each asked user's contacts.
+pub fn contacts_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, Vec<Contact>> {
+    Coalescer::new(Arc::new(move |users: Vec<Uuid>| {
+        let store = store.clone();
+        Box::pin(async move {
+            let mut of: HashMap<Uuid, Vec<Contact>> = HashMap::new();
+            for contact in store.contacts(&users).await? {
+                of.entry(contact.user).or_default().push(contact);
+            }
+            Ok(of)
+        })
+    }))
 }

@@ -105,12 +105,7 @@ async fn run(app: App, caller: Caller, socket: WebSocket) {
         Joined::Yes { first } => {
             // A logout that happened between the token check and the join reached no
             // socket of this session; check once more now that it is registered.
-            if !app
-                .store
-                .session_active(caller.session_id)
-                .await
-                .unwrap_or(false)
-            {
+            if !app.sessions.get(caller.session_id).await.unwrap_or(false) {
                 app.hub.leave(user, socket_id);
                 conn.close(close::TOKEN_EXPIRED, "session ended").await;
                 return;

@@ -38,7 +38,7 @@ impl Caller {
             .tokens
             .verify(token)
             .map_err(|_| Error::unauthorized("invalid or expired access token"))?;
-        if !app.store.session_active(claims.sid).await? {
+        if !app.sessions.get(claims.sid).await? {
             return Err(Error::unauthorized("this session has ended; sign in again"));
         }
         Ok(Self {

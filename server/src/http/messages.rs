@@ -25,7 +25,13 @@ pub async fn history(
     Path(id): Path<Uuid>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<MessagePage>> {
-    if !app.store.member_ids(id).await?.contains(&caller.user_id) {
+    // From the members cache: a change of members drops its entry when it commits.
+    if !app
+        .members
+        .of(&*app.store, id)
+        .await?
+        .contains(&caller.user_id)
+    {
         return Err(Error::not_found("conversation"));
     }
     let limit = page_limit(query.limit);

@@ -1,7 +1,7 @@
 //! `/sync` (what changed since a cursor) and `/presence` (who of my contacts is online).
 
 use axum::extract::State;
-use ferry_proto::{ErrorBody, Presence, SyncPage, SyncQuery};
+use ferry_proto::{ErrorBody, MAX_SYNC_MESSAGES, Presence, SyncPage, SyncQuery};
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
@@ -9,7 +9,9 @@ use crate::http::extract::{Json, Query, page_limit};
 use crate::presence;
 use crate::state::App;
 
-/// The caller's conversations that changed since `since`.
+/// The caller's conversations that changed since `since`, and with `messages=N` the
+/// latest N messages of each (so a client that missed no more than that needs no history
+/// call).
 #[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody)))]
 pub async fn sync(
@@ -24,14 +26,16 @@ pub async fn sync(
         ),
         None => None,
     };
+    let messages = query.messages.unwrap_or(0).min(MAX_SYNC_MESSAGES);
     let batch = app
         .store
-        .sync(caller.user_id, since, page_limit(query.limit))
+        .sync(caller.user_id, since, page_limit(query.limit), messages)
         .await?;
     Ok(Json(SyncPage {
         conversations: batch.conversations,
         cursor: batch.cursor.to_string(),
         has_more: batch.has_more,
+        messages: batch.messages,
     }))
 }
 

@@ -138,6 +138,19 @@ pub struct SyncBatch {
     pub cursor: SyncCursor,
     /// More changes wait beyond `cursor`.
     pub has_more: bool,
+    /// The latest messages of each conversation, ascending by seq within each.
+    pub messages: Vec<Message>,
+}
+
+/// Someone who shares a conversation with `user`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contact {
+    /// Whose contact.
+    pub user: Uuid,
+    /// The contact.
+    pub contact: Uuid,
+    /// When the contact's last socket closed.
+    pub last_seen: Option<Timestamp>,
 }
 
 /// The server's database. Both implementations must behave identically; the
@@ -174,8 +187,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Rotation>;
     /// Ends a session: its refresh tokens and access tokens stop working.
     async fn revoke_session(&self, session_id: Uuid, now: Timestamp) -> StoreResult<()>;
-    /// The session exists and is not revoked.
-    async fn session_active(&self, session_id: Uuid) -> StoreResult<bool>;
+    /// Those of `sessions` that exist and are not revoked (one query for many: a
+    /// reconnect storm checks thousands at once, see `crate::coalesce`).
+    async fn active_sessions(&self, sessions: &[Uuid]) -> StoreResult<Vec<Uuid>>;
 
     /// The direct conversation of a pair, created if missing; `true` when created now.
     /// [`StoreError::UnknownUser`] if `other` does not exist.
@@ -252,16 +266,19 @@ pub trait Store: Send + Sync + 'static {
         mark: Mark,
         seq: i64,
     ) -> StoreResult<Option<(Watermarks, bool)>>;
-    /// The caller's conversations that changed since `since` (all when `None`).
+    /// The caller's conversations that changed since `since` (all when `None`), with
+    /// the latest `messages` messages of each, read in the same snapshot.
     async fn sync(
         &self,
         viewer: Uuid,
         since: Option<SyncCursor>,
         limit: u32,
+        messages: u32,
     ) -> StoreResult<SyncBatch>;
 
-    /// Everyone who shares a conversation with `user`, with when they were last seen.
-    async fn contacts(&self, user: Uuid) -> StoreResult<Vec<(Uuid, Option<Timestamp>)>>;
+    /// For each of `users`, everyone who shares a conversation with them, with when they
+    /// were last seen: `(user, contact, last_seen)` rows (one query for many, as above).
+    async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>>;
     /// Records when a user's last socket closed.
     async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()>;
 }

@@ -19,10 +19,10 @@ use ferry_proto::{Conversation, Message, Timestamp, User};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
-use super::rows::{ConversationRow, MemberRow, MessageRow, UserRow, assemble};
+use super::rows::{ContactRow, ConversationRow, MemberRow, MessageRow, UserRow, assemble};
 use super::{
-    ActivityCursor, Append, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError,
-    StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key, like_prefix,
+    ActivityCursor, Append, Contact, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store,
+    StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key, like_prefix,
     same_or_conflict, stored,
 };
 
@@ -537,13 +537,13 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn session_active(&self, session_id: Uuid) -> StoreResult<bool> {
-        let found: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL")
-                .bind(session_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
+    async fn active_sessions(&self, sessions: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM sessions WHERE id = ANY($1) AND revoked_at IS NULL")
+                .bind(sessions)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn direct_conversation(
@@ -847,6 +847,7 @@ impl Store for PgStore {
         viewer: Uuid,
         since: Option<SyncCursor>,
         limit: u32,
+        messages: u32,
     ) -> StoreResult<SyncBatch> {
         let position = since.unwrap_or(SyncCursor::START);
         let mut tx = self
@@ -878,29 +879,44 @@ impl Store for PgStore {
             .map(|r| (r.change_version, r.id));
         // Every transaction below xmin has finished and is visible to this snapshot.
         let cursor = SyncCursor::after_page(since, xmin, last);
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let conversations = load(&mut tx, viewer, rows).await?;
+        let messages = if messages == 0 || ids.is_empty() {
+            Vec::new()
+        } else {
+            let rows: Vec<MessageRow> = sqlx::query_as(
+                "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at \
+                 FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
+                   SELECT * FROM messages WHERE conversation_id = c.id \
+                   ORDER BY seq DESC LIMIT $2) m \
+                 ORDER BY m.conversation_id, m.seq",
+            )
+            .bind(&ids)
+            .bind(i64::from(messages))
+            .fetch_all(&mut *tx)
+            .await?;
+            rows.into_iter().map(Message::from).collect()
+        };
         tx.commit().await?;
         Ok(SyncBatch {
             conversations,
             cursor,
             has_more,
+            messages,
         })
     }
 
-    async fn contacts(&self, user: Uuid) -> StoreResult<Vec<(Uuid, Option<Timestamp>)>> {
-        let rows: Vec<(Uuid, Option<i64>)> = sqlx::query_as(
-            "SELECT DISTINCT u.id, u.last_seen_at FROM members me \
+    async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>> {
+        let rows: Vec<ContactRow> = sqlx::query_as(
+            "SELECT DISTINCT me.user_id, u.id, u.last_seen_at FROM members me \
              JOIN members other ON other.conversation_id = me.conversation_id \
              JOIN users u ON u.id = other.user_id \
-             WHERE me.user_id = $1 AND other.user_id <> $1",
+             WHERE me.user_id = ANY($1) AND other.user_id <> me.user_id",
         )
-        .bind(user)
+        .bind(users)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, at)| (id, at.map(Timestamp::from_millis)))
-            .collect())
+        Ok(rows.into_iter().map(Contact::from).collect())
     }
 
     async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()> {

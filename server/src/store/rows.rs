@@ -11,7 +11,7 @@ use std::str::FromStr;
 use ferry_proto::{Conversation, ConversationKind, Member, Message, Role, Timestamp, User};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{Contact, StoreError};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct UserRow {
@@ -51,6 +51,19 @@ impl From<MessageRow> for Message {
             sender_id: r.sender_id,
             body: r.body,
             created_at: Timestamp::from_millis(r.created_at),
+        }
+    }
+}
+
+/// A `(user, contact, last_seen_at)` row.
+pub(super) type ContactRow = (Uuid, Uuid, Option<i64>);
+
+impl From<ContactRow> for Contact {
+    fn from((user, contact, last_seen): ContactRow) -> Self {
+        Contact {
+            user,
+            contact,
+            last_seen: last_seen.map(Timestamp::from_millis),
         }
     }
 }

@@ -17,10 +17,10 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, SqliteConnection};
 use uuid::Uuid;
 
-use super::rows::{ConversationRow, MemberRow, MessageRow, UserRow, assemble};
+use super::rows::{ContactRow, ConversationRow, MemberRow, MessageRow, UserRow, assemble};
 use super::{
-    ActivityCursor, Append, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError,
-    StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key, like_prefix,
+    ActivityCursor, Append, Contact, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store,
+    StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key, like_prefix,
     same_or_conflict, stored,
 };
 
@@ -393,13 +393,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn session_active(&self, session_id: Uuid) -> StoreResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL")
-                .bind(session_id)
-                .fetch_optional(&self.readers)
-                .await?;
-        Ok(found.is_some())
+    async fn active_sessions(&self, sessions: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM sessions WHERE id IN ({}) AND revoked_at IS NULL",
+            placeholders(sessions.len())
+        );
+        let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+        for id in sessions {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.readers).await?)
     }
 
     async fn direct_conversation(
@@ -681,6 +687,7 @@ impl Store for SqliteStore {
         viewer: Uuid,
         since: Option<SyncCursor>,
         limit: u32,
+        messages: u32,
     ) -> StoreResult<SyncBatch> {
         let position = since.unwrap_or(SyncCursor::START);
         // One read transaction: the clock and the rows come from the same snapshot.
@@ -709,28 +716,48 @@ impl Store for SqliteStore {
             .map(|r| (r.change_version, r.id));
         // One writer: every version up to this snapshot's clock is committed and visible.
         let cursor = SyncCursor::after_page(since, clock + 1, last);
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let conversations = load(&mut tx, viewer, rows).await?;
+        let mut latest = Vec::new();
+        // One indexed read per conversation: SQLite is in process, so a query costs no
+        // round trip, and a window over whole conversations would read every message.
+        for id in ids.iter().filter(|_| messages > 0) {
+            let mut rows: Vec<MessageRow> = sqlx::query_as(
+                "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
+                 WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(id)
+            .bind(i64::from(messages))
+            .fetch_all(&mut *tx)
+            .await?;
+            rows.reverse();
+            latest.extend(rows.into_iter().map(Message::from));
+        }
         Ok(SyncBatch {
             conversations,
             cursor,
             has_more,
+            messages: latest,
         })
     }
 
-    async fn contacts(&self, user: Uuid) -> StoreResult<Vec<(Uuid, Option<Timestamp>)>> {
-        let rows: Vec<(Uuid, Option<i64>)> = sqlx::query_as(
-            "SELECT DISTINCT u.id, u.last_seen_at FROM members me \
+    async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT me.user_id, u.id, u.last_seen_at FROM members me \
              JOIN members other ON other.conversation_id = me.conversation_id \
              JOIN users u ON u.id = other.user_id \
-             WHERE me.user_id = $1 AND other.user_id <> $1",
-        )
-        .bind(user)
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, at)| (id, at.map(Timestamp::from_millis)))
-            .collect())
+             WHERE me.user_id IN ({}) AND other.user_id <> me.user_id",
+            placeholders(users.len())
+        );
+        let mut query = sqlx::query_as::<_, ContactRow>(AssertSqlSafe(sql));
+        for id in users {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.readers).await?;
+        Ok(rows.into_iter().map(Contact::from).collect())
     }
 
     async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()> {

@@ -440,6 +440,34 @@ async fn strangers_get_not_found_for_everything(backend: Backend) {
     );
 }
 
+async fn sync_with_latest_messages(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    for body in ["one", "two", "three"] {
+        bob.send_rest(conv, body).await;
+    }
+    let sync: ferry_proto::SyncPage = alice.ok(Method::GET, "/sync?messages=2", None).await;
+    let got: Vec<(i64, &str)> = sync
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.body.as_str()))
+        .collect();
+    assert_eq!(got, [(2, "two"), (3, "three")]);
+    assert!(sync.messages.iter().all(|m| m.conversation_id == conv));
+    // Not asked for: an empty list, as before the addition.
+    let (status, plain) = alice.call(Method::GET, "/sync", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(plain["messages"], json!([]));
+    let (status, body) = alice.call(Method::GET, "/sync?messages=many", None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}
+
 async fn conversation_list_pages(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -616,6 +644,7 @@ on_both!(
     group_membership_rules,
     history_and_idempotent_rest_send,
     strangers_get_not_found_for_everything,
+    sync_with_latest_messages,
     conversation_list_pages,
     operations_endpoints,
     send_rate_limit,

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use ferry_proto::{Timestamp, User};
 use ferry_server::store::{
-    Append, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError, Watermarks,
+    Append, Contact, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError,
+    Watermarks,
 };
 use uuid::Uuid;
 
@@ -121,7 +122,10 @@ async fn refresh_rotation(backend: Backend) {
         .create_session(session, alice, Some("laptop"), &grant(1), now)
         .await
         .expect("session");
-    assert!(store.session_active(session).await.expect("active"));
+    assert_eq!(
+        store.active_sessions(&[session]).await.expect("active"),
+        [session]
+    );
 
     let first = store
         .rotate_refresh(&[1; 32], &grant(2), now)
@@ -139,7 +143,13 @@ async fn refresh_rotation(backend: Backend) {
             session_id: session
         }
     );
-    assert!(!store.session_active(session).await.expect("active"));
+    assert!(
+        store
+            .active_sessions(&[session])
+            .await
+            .expect("active")
+            .is_empty()
+    );
     let after = store
         .rotate_refresh(&[2; 32], &grant(4), now)
         .await
@@ -170,8 +180,28 @@ async fn refresh_rotation(backend: Backend) {
             .expect("rotate"),
         Rotation::Invalid
     );
+    // Many at once: only the live ones come back, and an unknown id is simply absent.
+    let third = Uuid::now_v7();
+    store
+        .create_session(third, alice, None, &grant(6), now)
+        .await
+        .expect("session");
+    let mut live = store
+        .active_sessions(&[session, other, third, Uuid::now_v7()])
+        .await
+        .expect("active");
+    live.sort();
+    let mut expected = vec![other, third];
+    expected.sort();
+    assert_eq!(live, expected);
     store.revoke_session(other, now).await.expect("revoke");
-    assert!(!store.session_active(other).await.expect("active"));
+    assert_eq!(
+        store
+            .active_sessions(&[other, third])
+            .await
+            .expect("active"),
+        [third]
+    );
 }
 
 async fn direct_conversations_are_unique_per_pair(backend: Backend) {
@@ -367,7 +397,7 @@ async fn sync_returns_what_changed(backend: Backend) {
     let ac = direct(&store, a, c).await;
     let bc = direct(&store, b, c).await;
 
-    let all = store.sync(a, None, 50).await.expect("sync");
+    let all = store.sync(a, None, 50, 0).await.expect("sync");
     let mut ids: Vec<Uuid> = all.conversations.iter().map(|c| c.id).collect();
     ids.sort();
     let mut expected = vec![ab, ac];
@@ -383,7 +413,7 @@ async fn sync_returns_what_changed(backend: Backend) {
     let ids_of = |batch: &ferry_server::store::SyncBatch| {
         batch.conversations.iter().map(|c| c.id).collect::<Vec<_>>()
     };
-    let nothing = store.sync(a, Some(all.cursor), 50).await.expect("sync");
+    let nothing = store.sync(a, Some(all.cursor), 50, 0).await.expect("sync");
     if exact {
         assert!(
             nothing.conversations.is_empty(),
@@ -396,7 +426,10 @@ async fn sync_returns_what_changed(backend: Backend) {
 
     append_ok(&store, &message(ac, c, "hello")).await;
     append_ok(&store, &message(bc, c, "not for alice")).await;
-    let changed = store.sync(a, Some(nothing.cursor), 50).await.expect("sync");
+    let changed = store
+        .sync(a, Some(nothing.cursor), 50, 0)
+        .await
+        .expect("sync");
     let changed_ids = ids_of(&changed);
     assert!(
         changed_ids.contains(&ac) && !changed_ids.contains(&bc),
@@ -414,7 +447,10 @@ async fn sync_returns_what_changed(backend: Backend) {
 
     // A watermark moving is a change too (receipts must reach other devices).
     store.advance(ac, a, Mark::Read, 1).await.expect("read");
-    let marked = store.sync(a, Some(changed.cursor), 50).await.expect("sync");
+    let marked = store
+        .sync(a, Some(changed.cursor), 50, 0)
+        .await
+        .expect("sync");
     let ac_marked = marked
         .conversations
         .iter()
@@ -429,7 +465,7 @@ async fn sync_returns_what_changed(backend: Backend) {
     let mut cursor = None;
     let mut seen = Vec::new();
     loop {
-        let page = store.sync(a, cursor, 1).await.expect("sync");
+        let page = store.sync(a, cursor, 1, 0).await.expect("sync");
         seen.extend(page.conversations.iter().map(|c| c.id));
         cursor = Some(page.cursor);
         if !page.has_more {
@@ -439,6 +475,55 @@ async fn sync_returns_what_changed(backend: Backend) {
     seen.sort();
     seen.dedup();
     assert_eq!(seen, expected);
+}
+
+async fn sync_brings_the_latest_messages_when_asked(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let c = user(&store, "carol", "Carol").await;
+    let ab = direct(&store, a, b).await;
+    let ac = direct(&store, a, c).await;
+    let bc = direct(&store, b, c).await;
+    for i in 1..=5 {
+        append_ok(&store, &message(ab, b, &format!("ab {i}"))).await;
+    }
+    append_ok(&store, &message(ac, c, "ac 1")).await;
+    append_ok(&store, &message(bc, c, "not for alice")).await;
+
+    // Asked for 3: the latest 3 of each conversation in the page, ascending, nothing
+    // from a conversation alice is not in.
+    let page = store.sync(a, None, 50, 3).await.expect("sync");
+    let of = |conv: Uuid| {
+        page.messages
+            .iter()
+            .filter(|m| m.conversation_id == conv)
+            .map(|m| (m.seq, m.body.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of(ab),
+        [(3, "ab 3".into()), (4, "ab 4".into()), (5, "ab 5".into())]
+    );
+    assert_eq!(of(ac), [(1, "ac 1".to_string())]);
+    assert_eq!(page.messages.len(), 4, "{:?}", page.messages);
+    // They agree with the conversations of the same snapshot.
+    let last = page.conversations.iter().find(|c| c.id == ab).expect("ab");
+    assert_eq!(last.last_seq, 5);
+
+    // Not asked: none, and a page holds only its own conversations' messages.
+    assert!(
+        store
+            .sync(a, None, 50, 0)
+            .await
+            .expect("sync")
+            .messages
+            .is_empty()
+    );
+    let one = store.sync(a, None, 1, 10).await.expect("sync");
+    let only = one.conversations[0].id;
+    assert!(!one.messages.is_empty());
+    assert!(one.messages.iter().all(|m| m.conversation_id == only));
 }
 
 async fn conversation_list_by_activity(backend: Backend) {
@@ -544,12 +629,29 @@ async fn contacts_and_last_seen(backend: Backend) {
     let b = user(&store, "bob", "Bob").await;
     user(&store, "stranger", "Stranger").await;
     direct(&store, a, b).await;
+    let c = user(&store, "carol", "Carol").await;
+    direct(&store, b, c).await;
     let at = Timestamp::from_millis(1_795_332_388_257);
     store.set_last_seen(b, at).await.expect("seen");
+    let contact = |user, contact, last_seen| Contact {
+        user,
+        contact,
+        last_seen,
+    };
     assert_eq!(
-        store.contacts(a).await.expect("contacts"),
-        vec![(b, Some(at))]
+        store.contacts(&[a]).await.expect("contacts"),
+        vec![contact(a, b, Some(at))]
     );
+    // Several users in one query: each row says whose contact it is.
+    let mut rows = store.contacts(&[a, b]).await.expect("contacts");
+    rows.sort_by_key(|r| (r.user, r.contact));
+    let mut expected = vec![
+        contact(a, b, Some(at)),
+        contact(b, a, None),
+        contact(b, c, None),
+    ];
+    expected.sort_by_key(|r| (r.user, r.contact));
+    assert_eq!(rows, expected);
 }
 
 async fn concurrent_appends_stay_gapless(backend: Backend) {
@@ -652,7 +754,7 @@ async fn sync_progresses_while_a_transaction_is_open(backend: Backend) {
     let mut seen = Vec::new();
     for page in 0.. {
         assert!(page < 50, "sync did not make progress");
-        let batch = store.sync(a, cursor, 1).await.expect("sync");
+        let batch = store.sync(a, cursor, 1, 0).await.expect("sync");
         seen.extend(batch.conversations.iter().map(|c| c.id));
         cursor = Some(batch.cursor);
         if !batch.has_more {
@@ -862,6 +964,7 @@ on_both!(
     history_pages_both_ways,
     watermarks_only_move_forward,
     sync_returns_what_changed,
+    sync_brings_the_latest_messages_when_asked,
     conversation_list_by_activity,
     group_membership,
     contacts_and_last_seen,
