@@ -84,6 +84,13 @@ pub struct Progress {
     pub behind: AtomicU64,
 }
 
+impl Progress {
+    /// Whether each of a fleet's `size` connections is signed in or has failed to.
+    pub fn settled(&self, size: u64) -> bool {
+        self.ready.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed) >= size
+    }
+}
+
 /// What one connection saw, merged over all of them at the end. Latencies are kept
 /// per phase (a step of a rising-rate scenario), so each step has its own percentiles.
 pub struct Tally {
@@ -144,6 +151,10 @@ fn phase(hs: &mut Vec<Histogram<u64>>, i: usize) -> &mut Histogram<u64> {
 /// member types and one receives, in order, so the oldest is the one that arrived).
 pub type TypingQueues = Arc<Vec<Mutex<VecDeque<u64>>>>;
 
+/// Source addresses a fleet spreads its connections over: each gives the ~28k ephemeral
+/// ports of Linux's default range, so 8 are plenty for any fleet here.
+pub const SOURCES: u8 = 8;
+
 /// All connections of a run.
 pub struct Fleet {
     senders: Vec<mpsc::UnboundedSender<Command>>,
@@ -167,6 +178,32 @@ impl Fleet {
         parallel: usize,
         resume: Option<Resume>,
     ) -> anyhow::Result<Self> {
+        let fleet = Self::open(target, addr, tokens, typing_queues, parallel, resume, 1)?;
+        let size = fleet.size();
+        fleet
+            .wait_until(Duration::from_secs(300), |p| p.settled(size))
+            .await;
+        Ok(fleet)
+    }
+
+    /// Starts opening the connections as [`Fleet::connect`] does, from source addresses
+    /// 127.0.0.`first_source` to 127.0.0.`first_source + SOURCES - 1` (a worker process
+    /// of crate::workers gets its own range), and returns without waiting for them.
+    pub fn open(
+        target: Target,
+        addr: &str,
+        tokens: Vec<String>,
+        typing_queues: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
+        parallel: usize,
+        resume: Option<Resume>,
+        first_source: u8,
+    ) -> anyhow::Result<Self> {
+        let last_source = u16::from(first_source) + u16::from(SOURCES) - 1;
+        if first_source == 0 || last_source > 254 {
+            anyhow::bail!(
+                "source addresses 127.0.0.{first_source}–{last_source} are not all in 127.0.0.1–254"
+            );
+        }
         let server: SocketAddr = addr.parse().context("server address")?;
         let progress = Arc::new(Progress::default());
         let (stop, stopped) = watch::channel(false);
@@ -191,7 +228,7 @@ impl Fleet {
             let conn = Connection {
                 target,
                 server,
-                source: Ipv4Addr::new(127, 0, 0, 1 + (i % 8) as u8),
+                source: Ipv4Addr::new(127, 0, 0, first_source + (i % SOURCES as usize) as u8),
                 token,
                 commands: rx,
                 stopped: stopped.clone(),
@@ -207,20 +244,18 @@ impl Fleet {
             };
             tasks.push(tokio::spawn(conn.run()));
         }
-        let total = senders.len() as u64;
-        let fleet = Self {
+        Ok(Self {
             senders,
             tasks,
             stop,
             progress,
             rejoin,
-        };
-        fleet
-            .wait_until(Duration::from_secs(300), |p| {
-                p.ready.load(Ordering::Relaxed) + p.failed.load(Ordering::Relaxed) >= total
-            })
-            .await;
-        Ok(fleet)
+        })
+    }
+
+    /// How many connections the fleet has.
+    pub fn size(&self) -> u64 {
+        self.senders.len() as u64
     }
 
     /// Hands a command to connection `i`.

@@ -7,6 +7,9 @@
 //! ferry-bench                              # the full suite
 //! ferry-bench --scenarios B3 --targets ferry,socketio
 //! ```
+//!
+//! The same binary is also the generator's worker process (`ferry-bench worker`, hidden:
+//! started by crate::workers, never by hand).
 
 mod client_store;
 mod load;
@@ -17,11 +20,12 @@ mod scenarios;
 mod setup;
 mod target;
 mod wire;
+mod workers;
 
 use std::path::PathBuf;
 
 use anyhow::bail;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::report::Outcome;
 use crate::scenarios::Run;
@@ -30,6 +34,8 @@ use crate::wire::Target;
 #[derive(Parser)]
 #[command(about = "Ferry's benchmarks: the same scenarios against Ferry and the Socket.IO peer")]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// The quick suite: smaller and shorter (under 5 minutes).
     #[arg(long)]
     quick: bool,
@@ -73,9 +79,19 @@ struct Args {
     max_rss_kib: Option<f64>,
 }
 
+#[derive(Subcommand)]
+enum Mode {
+    /// One of the generator's worker processes: holds a slice of a run's connections.
+    #[command(hide = true)]
+    Worker(workers::Slice),
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Mode::Worker(slice)) = args.mode {
+        return workers::work(slice).await;
+    }
     let mut outcomes: Vec<Outcome> = Vec::new();
     for scenario in &args.scenarios {
         for label in &args.targets {
