@@ -356,7 +356,8 @@ pub async fn close_sends(o: &mut Outcome, fleet: Fleet, count: u64, elapsed: f64
 }
 
 /// B4 and B5 share this: steps of increasing offered rate into conversations of
-/// `size` members, `secs` each, on one set of connections.
+/// `size` members, `secs` each, on one set of connections, until a step leaves the
+/// server behind.
 async fn steps(
     run: &Run,
     scenario: &str,
@@ -433,6 +434,15 @@ async fn steps(
             &format!("step {rate:>6}/s: postgres CPU-s per s"),
             postgres / elapsed,
         );
+        // Past saturation a step only measures a queue, and its backlog drains into the
+        // next step's figures and for 30 s after it: once more than a tenth of a step's
+        // sends are still unanswered after the drain, the higher steps are not run.
+        let answered = fleet.progress.acked.load(Ordering::Relaxed)
+            + fleet.progress.refused.load(Ordering::Relaxed);
+        if sent.saturating_sub(answered) > count / 10 {
+            o.figure("saturated: steps stopped after (sends/s)", rate);
+            break;
+        }
     }
     o.end(&server);
     o.figure(
