@@ -197,9 +197,11 @@ async fn connect(shared: &Shared) -> Result<(Socket, Duration), End> {
         let config = WebSocketConfig::default()
             .max_message_size(Some(16 << 20))
             .max_frame_size(Some(16 << 20));
+        // Nagle off (`true`): a send written while the previous frame is unacknowledged
+        // would otherwise wait for the server's delayed ACK, up to 40 ms.
         let opened = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(request, Some(config), false),
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true),
         )
         .await;
         let mut socket = match opened {
