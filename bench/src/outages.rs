@@ -15,7 +15,9 @@ use crate::load::{Command, Fleet, Progress, now_us, open_loop};
 use crate::report::Outcome;
 use crate::resume::Resume;
 use crate::scenarios::{Mix, Run, body, check, close_sends, connection_problems, drain, tokens};
-use crate::setup::{Rng, World};
+use ferry_bench::rng::Rng;
+
+use crate::setup::World;
 use crate::target::Server;
 
 /// The phase of B6's messages written while the server was down (the burst is 0).

@@ -23,8 +23,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::load::now_us;
-use crate::setup::Rng;
 use crate::wire::{ConversationMark, SOCKETIO_PAGE, StoredMessage, Target};
+use ferry_bench::rng::Rng;
 
 /// Catch-ups over REST at once, over the whole fleet. Each is a few short requests;
 /// the bound keeps the generator's sockets (one per request in flight) well under the

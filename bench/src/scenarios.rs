@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use crate::load::{Command, Fleet, Progress, Tally, open_loop};
 use crate::report::Outcome;
-use crate::setup::{self, Rng, World};
+use ferry_bench::rng::Rng;
+
+use crate::setup::{self, World};
 use crate::target::{Server, own_usage, postgres_cpu_secs};
 use crate::wire::Target;
 use crate::workers::{PER_PROCESS, SplitFleet};
