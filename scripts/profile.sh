@@ -6,7 +6,9 @@
 # are no call stacks (no frame pointers).
 #   scripts/profile.sh OUT_DIR --scenarios B5 --targets ferry
 # Writes OUT_DIR/perf.data, OUT_DIR/result.json (the bench's figures),
-# OUT_DIR/by-process.txt and OUT_DIR/by-function.txt. The samples cover the whole run,
+# OUT_DIR/by-process.txt and OUT_DIR/by-function.txt (perf's reports, by thread name),
+# and OUT_DIR/summary.txt (scripts/profile-summary.py: by process, which tells the
+# server's tokio workers from the generator's). The samples cover the whole run,
 # setup included (seeding, connecting), so pick scenarios whose load phase dominates.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,4 +36,6 @@ perf report -i "$out/perf.data" --stdio --sort comm,dso --percent-limit 0.5 \
     >"$out/by-process.txt" 2>/dev/null
 perf report -i "$out/perf.data" --stdio --sort comm,sym --percent-limit 0.3 \
     >"$out/by-function.txt" 2>/dev/null
-echo "profile: $out/by-process.txt and $out/by-function.txt"
+perf script -i "$out/perf.data" -F comm,pid,tid,time,ip,sym,dso >"$out/script.txt" 2>/dev/null
+python3 scripts/profile-summary.py "$out/script.txt" >"$out/summary.txt"
+echo "profile: $out/summary.txt, $out/by-process.txt and $out/by-function.txt"
