@@ -61,6 +61,30 @@ async fn direct(store: &Arc<dyn Store>, a: Uuid, b: Uuid) -> Uuid {
         .0
 }
 
+/// Alice, Bob and Carol, with a direct conversation between each two of them.
+struct Triangle {
+    a: Uuid,
+    b: Uuid,
+    c: Uuid,
+    ab: Uuid,
+    ac: Uuid,
+    bc: Uuid,
+}
+
+async fn triangle(store: &Arc<dyn Store>) -> Triangle {
+    let a = user(store, "alice", "Alice").await;
+    let b = user(store, "bob", "Bob").await;
+    let c = user(store, "carol", "Carol").await;
+    Triangle {
+        a,
+        b,
+        c,
+        ab: direct(store, a, b).await,
+        ac: direct(store, a, c).await,
+        bc: direct(store, b, c).await,
+    }
+}
+
 async fn users_and_search(backend: Backend) {
     let (_db, store) = open(backend).await;
     let alice = user(&store, "alice", "Alice Liddell").await;
@@ -390,12 +414,9 @@ async fn watermarks_only_move_forward(backend: Backend) {
 
 async fn sync_returns_what_changed(backend: Backend) {
     let (_db, store) = open(backend).await;
-    let a = user(&store, "alice", "Alice").await;
-    let b = user(&store, "bob", "Bob").await;
-    let c = user(&store, "carol", "Carol").await;
-    let ab = direct(&store, a, b).await;
-    let ac = direct(&store, a, c).await;
-    let bc = direct(&store, b, c).await;
+    let Triangle {
+        a, c, ab, ac, bc, ..
+    } = triangle(&store).await;
 
     let all = store.sync(a, None, 50, 0).await.expect("sync");
     let mut ids: Vec<Uuid> = all.conversations.iter().map(|c| c.id).collect();
@@ -479,12 +500,14 @@ async fn sync_returns_what_changed(backend: Backend) {
 
 async fn sync_brings_the_latest_messages_when_asked(backend: Backend) {
     let (_db, store) = open(backend).await;
-    let a = user(&store, "alice", "Alice").await;
-    let b = user(&store, "bob", "Bob").await;
-    let c = user(&store, "carol", "Carol").await;
-    let ab = direct(&store, a, b).await;
-    let ac = direct(&store, a, c).await;
-    let bc = direct(&store, b, c).await;
+    let Triangle {
+        a,
+        b,
+        c,
+        ab,
+        ac,
+        bc,
+    } = triangle(&store).await;
     for i in 1..=5 {
         append_ok(&store, &message(ab, b, &format!("ab {i}"))).await;
     }
