@@ -845,14 +845,15 @@ pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End>
             })
             .await?;
         shared.store.apply_conversations(me, &page.conversations)?;
+        let mut latest: HashMap<Uuid, Vec<Message>> = HashMap::new();
+        for m in page.messages {
+            latest.entry(m.conversation_id).or_default().push(m);
+        }
         for c in &page.conversations {
-            let latest: Vec<Message> = page
-                .messages
-                .iter()
-                .filter(|m| m.conversation_id == c.id)
-                .cloned()
-                .collect();
-            let mut added = apply_fetched(shared, &latest)?;
+            let mut added = match latest.remove(&c.id) {
+                Some(messages) => apply_fetched(shared, &messages)?,
+                None => false,
+            };
             let have = shared.store.contiguous_seq(c.id)?;
             if c.last_seq > have {
                 added |= fetch_after(shared, c.id, have, c.last_seq).await?;

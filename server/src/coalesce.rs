@@ -9,7 +9,7 @@
 //! Nothing is cached: each answer comes from a query that started after it was asked, so
 //! it is exactly as fresh as asking alone (a logout is seen by every later check).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -76,13 +76,8 @@ where
         }
         let lookup = lookup.clone();
         tokio::spawn(async move {
-            let mut keys: Vec<K> = Vec::with_capacity(batch.len());
-            for (key, _) in &batch {
-                if !keys.contains(key) {
-                    keys.push(key.clone());
-                }
-            }
-            match lookup(keys).await {
+            let keys: HashSet<K> = batch.iter().map(|(key, _)| key.clone()).collect();
+            match lookup(keys.into_iter().collect()).await {
                 Ok(found) => {
                     for (key, reply) in batch {
                         let _ = reply.send(Ok(found.get(&key).cloned().unwrap_or_default()));

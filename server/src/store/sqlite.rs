@@ -716,12 +716,16 @@ impl Store for SqliteStore {
             .map(|r| (r.change_version, r.id));
         // One writer: every version up to this snapshot's clock is committed and visible.
         let cursor = SyncCursor::after_page(since, clock + 1, last);
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        // The conversations whose latest messages were asked for.
+        let ids: Vec<Uuid> = match messages {
+            0 => Vec::new(),
+            _ => rows.iter().map(|r| r.id).collect(),
+        };
         let conversations = load(&mut tx, viewer, rows).await?;
         let mut latest = Vec::new();
         // One indexed read per conversation: SQLite is in process, so a query costs no
         // round trip, and a window over whole conversations would read every message.
-        for id in ids.iter().filter(|_| messages > 0) {
+        for id in &ids {
             let mut rows: Vec<MessageRow> = sqlx::query_as(
                 "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
                  WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
