@@ -1,4 +1,4 @@
-//! Criterion bench of fan-out routing on the server: `Hub::dispatch` handing one
+//! Criterion bench of fan-out routing on the server: `bus::receive` handing one
 //! message's frame to every socket of its recipients (one lock, one `try_send` of a
 //! shared `Utf8Bytes` per socket), plus the socket tasks' side of taking it off their
 //! queues. B4 measures the same path end to end, with sockets, the database and the
@@ -8,7 +8,7 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ferry_server::bus::Event;
+use ferry_server::bus::{Event, receive};
 use ferry_server::hub::{Hub, Joined, SOCKET_QUEUE, SocketHandle};
 use std::hint::black_box;
 use tokio::sync::{mpsc, watch};
@@ -50,7 +50,7 @@ fn fanout(c: &mut Criterion) {
             &recipients,
             |b, &n| {
                 b.iter(|| {
-                    hub.dispatch(Event::Deliver {
+                    receive(&hub, Event::Deliver {
                         users: users[..n].to_vec(),
                         except_socket: None,
                         frame: black_box(frame.clone()),

@@ -2,29 +2,44 @@
 //! send a message, move a watermark, relay typing, announce a changed conversation.
 //! Each validates its input, writes through the store (messages through the
 //! [`Committer`](crate::commit::Committer), in batches), then publishes the live frames,
-//! so a frame never announces something that is not committed.
+//! so a frame never announces something that is not committed. A transport differs only
+//! in what it passes in: a socket's send carries its [`SocketOrder`].
 
-use ferry_proto::{BodyError, ErrorCode, Message, OutgoingMessage, ServerFrame, validate_body};
+use ferry_proto::{BodyError, ErrorCode, OutgoingMessage, ServerFrame, validate_body};
 use uuid::Uuid;
 
+use crate::commit::Outcome;
 use crate::error::{Error, Result};
+use crate::fence::SocketOrder;
 use crate::state::App;
 use crate::store::{Mark, NewMessage};
 
-/// Stores a message once and fans it out to every member's sockets but `origin`.
-/// Returns the stored message and whether it is new (false for an idempotent resend).
-pub async fn send(
+/// Stores a message once and fans it out to every member's sockets but the sending
+/// one. The send is queued before this returns, so sends are stored in the order of
+/// these calls; the future resolves to the stored message and whether it is new (false
+/// for an idempotent resend). `order` is set for a send read from a socket.
+pub fn send(
     app: &App,
     sender: Uuid,
     message: OutgoingMessage,
-    origin: Option<Uuid>,
-) -> Result<(Message, bool)> {
-    let new = prepare(app, sender, message)?;
-    app.committer.submit(new, origin, None).await
+    order: Option<SocketOrder>,
+) -> impl Future<Output = Outcome> + Send + 'static {
+    let (conversation, id) = (message.conversation_id, message.id);
+    // Fenced sends are refused before `prepare`, so they spend no rate-limit token.
+    let admitted = match &order {
+        Some(order) => order.admit(conversation, id),
+        None => Ok(()),
+    };
+    let queued = admitted.and_then(|()| prepare(app, sender, message));
+    if let Some(order) = &order {
+        order.settle(conversation, id, &queued);
+    }
+    let committed = queued.map(|new| app.committer.submit(new, order));
+    async move { committed?.await }
 }
 
 /// Checks a message to send (id, body, the sender's rate) and makes it ready to store.
-pub fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessage> {
+fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessage> {
     if message.id.is_nil() {
         return Err(Error::invalid("message id must be a UUID (v7), not nil"));
     }

@@ -16,21 +16,19 @@
 //! A batch that the database refuses (the same id committed by another node meanwhile,
 //! say) is retried one message at a time, so each message gets its own answer; when the
 //! database cannot be reached, the whole batch fails at once with a transient error.
-//! [`SendFence`] keeps a socket's later sends to a conversation from overtaking one that
-//! failed transiently.
+//! Each job from a socket carries its [`SocketOrder`], whose fence keeps that socket's
+//! later sends to a conversation from overtaking one that failed transiently.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ferry_proto::{ErrorCode, Message, ServerFrame};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, publish};
 use crate::error::{Error, Result};
-use crate::state::publish;
+use crate::fence::SocketOrder;
 use crate::store::{Append, NewMessage, Store, StoreError};
 
 /// Messages stored in one transaction at most.
@@ -43,10 +41,8 @@ pub type Outcome = Result<(Message, bool)>;
 /// A queued send.
 struct Job {
     message: NewMessage,
-    /// The socket that sent it: it gets the ack, not a copy of the frame.
-    origin: Option<Uuid>,
-    /// The sending socket's fence, and the send's place in that socket's order.
-    fence: Option<(Arc<SendFence>, u64)>,
+    /// Set when it came from a socket.
+    order: Option<SocketOrder>,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -82,21 +78,18 @@ impl Committer {
     }
 
     /// Queues `message` now (so sends are stored in the order of these calls) and returns
-    /// its outcome when committed. `fence` is the sending socket's, with the send's
-    /// number in that socket's order.
+    /// its outcome when committed. `order` is set for a send read from a socket.
     pub fn submit(
         &self,
         message: NewMessage,
-        origin: Option<Uuid>,
-        fence: Option<(Arc<SendFence>, u64)>,
+        order: Option<SocketOrder>,
     ) -> impl Future<Output = Outcome> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         // Ids are UUIDv7: their low bits are random, so conversations spread evenly.
         let shard = (message.conversation_id.as_u64_pair().1 % self.shards.len() as u64) as usize;
         let queued = self.shards[shard].send(Job {
             message,
-            origin,
-            fence,
+            order,
             reply,
         });
         async move {
@@ -172,7 +165,7 @@ fn finish(bus: &dyn Bus, stored: &Counter, job: Job, append: Result<Append>) {
             publish(
                 bus,
                 members,
-                job.origin,
+                job.order.as_ref().map(|o| o.socket),
                 &ServerFrame::Message {
                     message: message.clone(),
                 },
@@ -187,123 +180,19 @@ fn finish(bus: &dyn Bus, stored: &Counter, job: Job, append: Result<Append>) {
         Ok(Append::NotMember) => Err(Error::not_found("conversation")),
         Err(e) => Err(e),
     };
-    if let (Err(e), Some((fence, n))) = (&outcome, &job.fence) {
-        let code = e.to_api().code;
-        if code.is_transient() {
-            fence.fail(job.message.conversation_id, job.message.id, *n, code);
-        }
+    if let Some(order) = &job.order {
+        order.settle(job.message.conversation_id, job.message.id, &outcome);
     }
     let _ = job.reply.send(outcome);
 }
 
 /// The job, if its socket's fence lets it through; otherwise it is answered here.
 fn admit(job: Job) -> Option<Job> {
-    if let Some((fence, n)) = &job.fence
-        && let Err(code) = fence.admit(job.message.conversation_id, job.message.id, *n)
+    if let Some(order) = &job.order
+        && let Err(refusal) = order.admit(job.message.conversation_id, job.message.id)
     {
-        let _ = job.reply.send(Err(fenced(code)));
+        let _ = job.reply.send(Err(refusal));
         return None;
     }
     Some(job)
-}
-
-/// The refusal of a send held back by its socket's fence.
-pub fn fenced(code: ErrorCode) -> Error {
-    Error::new(
-        code,
-        "an earlier message to this conversation failed; send it again first",
-    )
-}
-
-/// One socket's send fence: per conversation, the earliest of its sends that failed
-/// transiently (rate limited, database unavailable). The socket's later sends there are
-/// refused until that message comes again, so a client that pipelines its outbox never
-/// has a later message stored before an earlier one. Sends are numbered in the order the
-/// socket read them; one read before the failure is not held back by it.
-#[derive(Default)]
-pub struct SendFence {
-    failed: Mutex<HashMap<Uuid, Failed>>,
-}
-
-#[derive(Clone, Copy)]
-struct Failed {
-    id: Uuid,
-    n: u64,
-    code: ErrorCode,
-}
-
-impl SendFence {
-    /// Records that send number `n`, message `id`, failed transiently with `code`.
-    pub fn fail(&self, conversation: Uuid, id: Uuid, n: u64, code: ErrorCode) {
-        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
-        match failed.get(&conversation) {
-            // An earlier failure stands: that message must come first.
-            Some(earlier) if earlier.n < n => {}
-            _ => {
-                failed.insert(conversation, Failed { id, n, code });
-            }
-        }
-    }
-
-    /// Whether send number `n`, message `id`, may be stored now: `Err` with the failure's
-    /// code if it came after a failed send that has not come again. The failed message
-    /// itself lifts the fence.
-    pub fn admit(
-        &self,
-        conversation: Uuid,
-        id: Uuid,
-        n: u64,
-    ) -> std::result::Result<(), ErrorCode> {
-        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
-        match failed.get(&conversation).copied() {
-            Some(f) if f.id == id => {
-                failed.remove(&conversation);
-                Ok(())
-            }
-            Some(f) if n > f.n => Err(f.code),
-            _ => Ok(()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_send_holds_back_later_ones_until_it_comes_again() {
-        let fence = SendFence::default();
-        let (conv, other) = (Uuid::now_v7(), Uuid::now_v7());
-        let (m1, m2, m3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        fence.fail(conv, m1, 1, ErrorCode::RateLimited);
-        // Read before the failure: not held back.
-        assert_eq!(fence.admit(conv, Uuid::now_v7(), 0), Ok(()));
-        assert_eq!(fence.admit(conv, m2, 2), Err(ErrorCode::RateLimited));
-        assert_eq!(
-            fence.admit(other, m2, 2),
-            Ok(()),
-            "other conversations flow"
-        );
-        // The resend of m1 lifts the fence; m2 and m3 may follow.
-        assert_eq!(fence.admit(conv, m1, 3), Ok(()));
-        assert_eq!(fence.admit(conv, m2, 4), Ok(()));
-        assert_eq!(fence.admit(conv, m3, 5), Ok(()));
-    }
-
-    #[test]
-    fn the_earliest_failure_wins() {
-        let fence = SendFence::default();
-        let conv = Uuid::now_v7();
-        let (m0, m1) = (Uuid::now_v7(), Uuid::now_v7());
-        // m1 was refused when read; m0, read before it, failed later in the database.
-        fence.fail(conv, m1, 1, ErrorCode::RateLimited);
-        fence.fail(conv, m0, 0, ErrorCode::Unavailable);
-        assert_eq!(fence.admit(conv, m1, 2), Err(ErrorCode::Unavailable));
-        assert_eq!(fence.admit(conv, m0, 3), Ok(()));
-        assert_eq!(fence.admit(conv, m1, 4), Ok(()));
-        // And a later failure does not replace an earlier one.
-        fence.fail(conv, m0, 5, ErrorCode::Internal);
-        fence.fail(conv, m1, 6, ErrorCode::RateLimited);
-        assert_eq!(fence.admit(conv, m1, 7), Err(ErrorCode::Internal));
-    }
 }

@@ -4,6 +4,9 @@
 //! one slow client can never hold up delivery to the others. A socket whose queue is full
 //! is told to close through its separate close signal (its client reconnects and catches
 //! up through `/sync`).
+//!
+//! The hub knows nothing of the bus: the bus's subscriber (`crate::bus`) calls
+//! [`Hub::deliver`] and [`Hub::close_session`] for what it receives.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,8 +14,6 @@ use std::sync::Mutex;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
-
-use crate::bus::Event;
 
 /// Frames waiting for one socket before it counts as too slow.
 pub const SOCKET_QUEUE: usize = 1024;
@@ -100,34 +101,30 @@ impl Hub {
         self.lock().values().map(Vec::len).sum()
     }
 
-    /// Acts on an event from the bus.
-    pub fn dispatch(&self, event: Event) {
-        match event {
-            Event::Deliver {
-                users,
-                except_socket,
-                frame,
-            } => {
-                let frame = Utf8Bytes::from(frame);
-                let map = self.lock();
-                for user in users {
-                    for socket in map.get(&user).into_iter().flatten() {
-                        if Some(socket.id) == except_socket {
-                            continue;
-                        }
-                        if socket.frames.try_send(frame.clone()).is_err() {
-                            // Too slow (or already gone): it must reconnect and catch up.
-                            socket.close(ferry_proto::close::POLICY, "too slow to keep up");
-                        }
-                    }
+    /// Queues `frame` (JSON text) for every socket of `users` on this node, except
+    /// `except_socket`.
+    pub fn deliver(&self, users: &[Uuid], except_socket: Option<Uuid>, frame: Utf8Bytes) {
+        let map = self.lock();
+        for user in users {
+            for socket in map.get(user).into_iter().flatten() {
+                if Some(socket.id) == except_socket {
+                    continue;
+                }
+                if socket.frames.try_send(frame.clone()).is_err() {
+                    // Too slow (or already gone): it must reconnect and catch up.
+                    socket.close(ferry_proto::close::POLICY, "too slow to keep up");
                 }
             }
-            Event::SessionRevoked { session_id } => self.close_where(
-                |s| s.session_id == session_id,
-                ferry_proto::close::TOKEN_EXPIRED,
-                "session ended",
-            ),
         }
+    }
+
+    /// Closes every socket of an ended session on this node with 4001.
+    pub fn close_session(&self, session_id: Uuid) {
+        self.close_where(
+            |s| s.session_id == session_id,
+            ferry_proto::close::TOKEN_EXPIRED,
+            "session ended",
+        );
     }
 
     /// Asks every socket to close (server shutdown).

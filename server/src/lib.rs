@@ -14,6 +14,7 @@ pub mod coalesce;
 pub mod commit;
 pub mod config;
 pub mod error;
+pub mod fence;
 pub mod http;
 pub mod hub;
 pub mod limits;

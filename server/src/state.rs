@@ -9,7 +9,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::auth::tokens::TokenKeys;
-use crate::bus::{Bus, Event};
+use crate::bus::Bus;
 use crate::coalesce::Coalescer;
 use crate::commit::Committer;
 use crate::config::Config;
@@ -57,22 +57,7 @@ pub type App = Arc<AppState>;
 impl AppState {
     /// Sends `frame` to every socket of `users` on every node, except `except_socket`.
     pub fn publish(&self, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
-        publish(&*self.bus, users, except_socket, frame);
-    }
-}
-
-/// Sends `frame` through `bus` to every socket of `users`, except `except_socket`.
-pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
-    if users.is_empty() {
-        return;
-    }
-    match serde_json::to_string(frame) {
-        Ok(frame) => bus.publish(Event::Deliver {
-            users,
-            except_socket,
-            frame,
-        }),
-        Err(e) => tracing::error!(error = %e, "could not encode a frame"),
+        crate::bus::publish(&*self.bus, users, except_socket, frame);
     }
 }
 

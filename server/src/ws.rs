@@ -8,7 +8,7 @@
 //! read, and the socket reads on while it commits, so a client's outbox lands in a few
 //! batches instead of one commit per message. Acks are written in send order. A
 //! transient send failure fences its conversation on that socket
-//! ([`SendFence`](crate::commit::SendFence)), keeping pipelined sends in order.
+//! ([`SendFence`](crate::fence::SendFence)), keeping pipelined sends in order.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use axum::response::Response;
 use ferry_proto::{
     ClientFrame, ErrorCode, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame, Timestamp, close,
 };
-use futures_util::future::{self, BoxFuture, FutureExt};
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::sink::SinkExt;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, watch};
@@ -30,8 +30,8 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, bearer};
 use crate::chat;
-use crate::commit::{self, SendFence};
 use crate::error::Error;
+use crate::fence::{SendFence, SocketOrder};
 use crate::hub::{Joined, SOCKET_QUEUE, SocketHandle};
 use crate::limits::frame_limiter;
 use crate::presence;
@@ -305,49 +305,34 @@ impl Connection {
     /// Queues a message to be stored (behind the send fence); its `ack` or `error` joins
     /// the answers, in send order.
     fn submit(&mut self, message: OutgoingMessage) {
-        let n = self.sends;
-        self.sends += 1;
-        let (id, conversation) = (message.id, message.conversation_id);
-        let answer = match self
-            .fence
-            .admit(conversation, id, n)
-            .map_err(commit::fenced)
-            .and_then(|()| chat::prepare(&self.app, self.caller.user_id, message))
-        {
-            Ok(new) => {
-                let started = Instant::now();
-                let app = self.app.clone();
-                let outcome = self.app.committer.submit(
-                    new,
-                    Some(self.socket_id),
-                    Some((self.fence.clone(), n)),
-                );
-                async move {
-                    let outcome = outcome.await;
-                    app.metrics
-                        .send_latency
-                        .observe(started.elapsed().as_secs_f64());
-                    match outcome {
-                        Ok((m, _)) => ServerFrame::Ack {
-                            id: m.id,
-                            conversation_id: m.conversation_id,
-                            seq: m.seq,
-                            created_at: m.created_at,
-                        },
-                        Err(e) => failure(Some(id), &e),
-                    }
-                }
-                .boxed()
-            }
-            Err(e) => {
-                let code = e.to_api().code;
-                if code.is_transient() {
-                    self.fence.fail(conversation, id, n, code);
-                }
-                future::ready(failure(Some(id), &e)).boxed()
-            }
+        let order = SocketOrder {
+            socket: self.socket_id,
+            fence: self.fence.clone(),
+            n: self.sends,
         };
-        self.acks.push_back(answer);
+        self.sends += 1;
+        let id = message.id;
+        let started = Instant::now();
+        let app = self.app.clone();
+        let outcome = chat::send(&self.app, self.caller.user_id, message, Some(order));
+        self.acks.push_back(
+            async move {
+                let outcome = outcome.await;
+                app.metrics
+                    .send_latency
+                    .observe(started.elapsed().as_secs_f64());
+                match outcome {
+                    Ok((m, _)) => ServerFrame::Ack {
+                        id: m.id,
+                        conversation_id: m.conversation_id,
+                        seq: m.seq,
+                        created_at: m.created_at,
+                    },
+                    Err(e) => failure(Some(id), &e),
+                }
+            }
+            .boxed(),
+        );
     }
 
     /// Replaces the socket's token with a newer one of the same user and session.

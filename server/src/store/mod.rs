@@ -1,6 +1,7 @@
-//! Persistence: the [`Store`] trait and its two implementations, [`postgres::PgStore`]
-//! for production and [`sqlite::SqliteStore`] for a server that runs with nothing
-//! installed. Both pass one conformance suite (`server/tests/it/store.rs`).
+//! Persistence: the [`Store`] trait and its implementation, one SQL store
+//! (`sql::SqlStore`) generic over a dialect: Postgres for production (`postgres`) and
+//! SQLite for a server that runs with nothing installed (`sqlite`). Both pass one
+//! conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
 //!
 //! Every method is one transaction. The guarantees of the protocol that live here:
 //! a message id is stored at most once, seqs are allocated inside the inserting
@@ -13,8 +14,9 @@ use uuid::Uuid;
 
 #[macro_use]
 mod rows;
-pub mod postgres;
-pub mod sqlite;
+pub(crate) mod postgres;
+mod sql;
+pub(crate) mod sqlite;
 
 pub use rows::{ActivityCursor, SyncCursor};
 

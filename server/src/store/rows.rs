@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Contact, StoreError};
 
 #[derive(sqlx::FromRow)]
-pub(super) struct UserRow {
+pub(crate) struct UserRow {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
@@ -32,8 +32,26 @@ impl From<UserRow> for User {
     }
 }
 
+/// A user with their password hash, for a login.
 #[derive(sqlx::FromRow)]
-pub(super) struct MessageRow {
+pub(crate) struct LoginRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}
+
+/// A refresh token with what its rotation decides on.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshRow {
+    pub session_id: Uuid,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub user_id: Uuid,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
     pub seq: i64,
@@ -56,7 +74,7 @@ impl From<MessageRow> for Message {
 }
 
 /// A `(user, contact, last_seen_at)` row.
-pub(super) type ContactRow = (Uuid, Uuid, Option<i64>);
+pub(crate) type ContactRow = (Uuid, Uuid, Option<i64>);
 
 impl From<ContactRow> for Contact {
     fn from((user, contact, last_seen): ContactRow) -> Self {
@@ -69,7 +87,7 @@ impl From<ContactRow> for Contact {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct ConversationRow {
+pub(crate) struct ConversationRow {
     pub id: Uuid,
     pub kind: String,
     pub title: Option<String>,
@@ -80,7 +98,7 @@ pub(super) struct ConversationRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct MemberRow {
+pub(crate) struct MemberRow {
     pub conversation_id: Uuid,
     pub user_id: Uuid,
     pub username: String,
@@ -125,7 +143,7 @@ fn kind(text: &str) -> Result<ConversationKind, StoreError> {
 
 /// Builds the conversations `viewer` sees from their rows, keeping the order of `convs`.
 /// Conversations the viewer is not a member of are left out.
-pub(super) fn assemble(
+pub(crate) fn assemble(
     viewer: Uuid,
     convs: Vec<ConversationRow>,
     members: Vec<MemberRow>,

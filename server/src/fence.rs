@@ -1,0 +1,144 @@
+//! [`SendFence`] and [`SocketOrder`]: how a socket's pipelined sends keep their order
+//! when one of them fails transiently.
+//!
+//! A client pipelines its outbox over one socket: message n+1 is read (and queued to
+//! commit) before message n's answer is back. If n fails transiently (rate limited,
+//! database unavailable) the client sends it again, so n+1 must not be stored before
+//! it. The fence refuses n+1 (with n's code) until n comes again. It is consulted at
+//! two moments, each through [`SocketOrder::admit`]: when a send is read (so a refused
+//! send costs no rate-limit token), and when its batch commits (an earlier send of the
+//! same socket may have failed in between). [`SocketOrder::settle`] records failures.
+//! Sends over REST carry no order: each request is answered before the next is sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_proto::ErrorCode;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// A send read from a socket: which socket, and its place in that socket's order.
+#[derive(Clone)]
+pub struct SocketOrder {
+    /// The socket that sent it: it gets the ack, not a copy of the frame.
+    pub socket: Uuid,
+    /// That socket's fence.
+    pub fence: Arc<SendFence>,
+    /// The send's number in the order the socket read its sends.
+    pub n: u64,
+}
+
+impl SocketOrder {
+    /// `Ok` if this send may be stored now; otherwise the refusal to answer it with.
+    pub fn admit(&self, conversation: Uuid, id: Uuid) -> Result<()> {
+        self.fence.admit(conversation, id, self.n).map_err(|code| {
+            Error::new(
+                code,
+                "an earlier message to this conversation failed; send it again first",
+            )
+        })
+    }
+
+    /// Records how this send ended: a transient failure fences its conversation.
+    pub fn settle<T>(&self, conversation: Uuid, id: Uuid, outcome: &Result<T>) {
+        if let Err(e) = outcome {
+            let code = e.to_api().code;
+            if code.is_transient() {
+                self.fence.fail(conversation, id, self.n, code);
+            }
+        }
+    }
+}
+
+/// One socket's send fence: per conversation, the earliest of its sends that failed
+/// transiently. The socket's later sends there are refused until that message comes
+/// again. Sends are numbered in the order the socket read them; one read before the
+/// failure is not held back by it.
+#[derive(Default)]
+pub struct SendFence {
+    failed: Mutex<HashMap<Uuid, Failed>>,
+}
+
+#[derive(Clone, Copy)]
+struct Failed {
+    id: Uuid,
+    n: u64,
+    code: ErrorCode,
+}
+
+impl SendFence {
+    /// Records that send number `n`, message `id`, failed transiently with `code`.
+    pub fn fail(&self, conversation: Uuid, id: Uuid, n: u64, code: ErrorCode) {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match failed.get(&conversation) {
+            // An earlier failure stands: that message must come first.
+            Some(earlier) if earlier.n < n => {}
+            _ => {
+                failed.insert(conversation, Failed { id, n, code });
+            }
+        }
+    }
+
+    /// Whether send number `n`, message `id`, may be stored now: `Err` with the failure's
+    /// code if it came after a failed send that has not come again. The failed message
+    /// itself lifts the fence.
+    pub fn admit(
+        &self,
+        conversation: Uuid,
+        id: Uuid,
+        n: u64,
+    ) -> std::result::Result<(), ErrorCode> {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match failed.get(&conversation).copied() {
+            Some(f) if f.id == id => {
+                failed.remove(&conversation);
+                Ok(())
+            }
+            Some(f) if n > f.n => Err(f.code),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_send_holds_back_later_ones_until_it_comes_again() {
+        let fence = SendFence::default();
+        let (conv, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let (m1, m2, m3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        fence.fail(conv, m1, 1, ErrorCode::RateLimited);
+        // Read before the failure: not held back.
+        assert_eq!(fence.admit(conv, Uuid::now_v7(), 0), Ok(()));
+        assert_eq!(fence.admit(conv, m2, 2), Err(ErrorCode::RateLimited));
+        assert_eq!(
+            fence.admit(other, m2, 2),
+            Ok(()),
+            "other conversations flow"
+        );
+        // The resend of m1 lifts the fence; m2 and m3 may follow.
+        assert_eq!(fence.admit(conv, m1, 3), Ok(()));
+        assert_eq!(fence.admit(conv, m2, 4), Ok(()));
+        assert_eq!(fence.admit(conv, m3, 5), Ok(()));
+    }
+
+    #[test]
+    fn the_earliest_failure_wins() {
+        let fence = SendFence::default();
+        let conv = Uuid::now_v7();
+        let (m0, m1) = (Uuid::now_v7(), Uuid::now_v7());
+        // m1 was refused when read; m0, read before it, failed later in the database.
+        fence.fail(conv, m1, 1, ErrorCode::RateLimited);
+        fence.fail(conv, m0, 0, ErrorCode::Unavailable);
+        assert_eq!(fence.admit(conv, m1, 2), Err(ErrorCode::Unavailable));
+        assert_eq!(fence.admit(conv, m0, 3), Ok(()));
+        assert_eq!(fence.admit(conv, m1, 4), Ok(()));
+        // And a later failure does not replace an earlier one.
+        fence.fail(conv, m0, 5, ErrorCode::Internal);
+        fence.fail(conv, m1, 6, ErrorCode::RateLimited);
+        assert_eq!(fence.admit(conv, m1, 7), Err(ErrorCode::Internal));
+    }
+}

@@ -1,0 +1,801 @@
+//! [`SqlStore`]: the one implementation of [`Store`], written once in SQL that both
+//! databases understand and generic over a small [`Dialect`] for the few places where
+//! Postgres and SQLite truly differ: how a write transaction begins and what it locks,
+//! how a list of ids is bound, how a change is versioned for `/sync`, and the batch
+//! append, which each database does its own fastest way.
+//!
+//! The protocol rules that live in the store (a message id stored once, seqs allocated
+//! under the conversation's lock, refresh-token reuse ending the session, the owner
+//! hand-off, watermarks that only move forward) are therefore written once. Locking
+//! follows one order everywhere: the conversation's row first, then member rows, so
+//! Postgres transactions cannot deadlock; SQLite's single writer serialises all writes.
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use ferry_proto::{Conversation, Message, Timestamp, User};
+use sqlx::{
+    AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type,
+};
+use uuid::Uuid;
+
+use super::rows::{
+    ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, UserRow, assemble,
+};
+use super::{
+    ActivityCursor, Append, Contact, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store,
+    StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key, like_prefix,
+    same_or_conflict,
+};
+
+/// A connection of the dialect's database.
+pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+
+/// What differs between the databases [`SqlStore`] runs on.
+pub(crate) trait Dialect: Send + Sync + Sized + 'static {
+    /// The sqlx driver.
+    type Db: Database;
+
+    /// Begins a transaction that writes (SQLite takes its write lock at once, so two
+    /// writers never deadlock upgrading a read lock).
+    const BEGIN_WRITE: &'static str;
+    /// Begins a transaction whose reads all come from one snapshot.
+    const BEGIN_READ: &'static str;
+    /// The SQL function for the larger of two values.
+    const GREATEST: &'static str;
+    /// Runs in a writing transaction before [`Self::CHANGE_VERSION`] is read, if the
+    /// database needs it (SQLite advances its `sync_clock`).
+    const ADVANCE_CLOCK: Option<&'static str>;
+    /// An expression for the `/sync` version of a change made by this transaction.
+    const CHANGE_VERSION: &'static str;
+    /// A query for the version below which every change is committed and visible to the
+    /// current snapshot (see [`SyncCursor::after_page`]).
+    const SYNC_HORIZON: &'static str;
+
+    /// The clause that locks the rows read from `alias` until commit ("" when the single
+    /// writer already serialises every write).
+    fn lock(alias: &str) -> String;
+
+    /// Pushes the condition "`column` is one of `ids`".
+    fn push_in(query: &mut QueryBuilder<Self::Db>, column: &str, ids: &[Uuid]);
+
+    /// Stores a batch inside the caller's write transaction, as if each message were
+    /// appended in turn ([`Store::append_batch`]).
+    fn append_batch<'a>(
+        tx: &'a mut Conn<Self>,
+        batch: &'a [NewMessage],
+    ) -> impl Future<Output = StoreResult<Vec<Append>>> + Send + 'a;
+
+    /// The latest `limit` messages of each of `conversations`, ascending by seq within
+    /// each, read in the caller's transaction.
+    fn latest_messages<'a>(
+        conn: &'a mut Conn<Self>,
+        conversations: &'a [Uuid],
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send + 'a;
+}
+
+/// The store, on the database of dialect `D`.
+pub(crate) struct SqlStore<D: Dialect> {
+    /// Where write transactions run (SQLite: its single writing connection).
+    pub(super) writer: Pool<D::Db>,
+    /// Where reads run (Postgres: the same pool; SQLite: read-only WAL connections).
+    pub(super) readers: Pool<D::Db>,
+}
+
+/// A row-locking `SELECT`: `sql` followed by the dialect's lock clause.
+fn locked(sql: &str, lock: String) -> AssertSqlSafe<String> {
+    // Only this module's SQL and the dialect's clause, never data, go into the text.
+    AssertSqlSafe(format!("{sql} {lock}"))
+}
+
+/// The unique-key violation that a concurrent insert of the same key causes.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'q> Uuid: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<String>: Encode<'q, D::Db>,
+    for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
+    for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> RefreshRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> MessageRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> ConversationRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> MemberRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> ContactRow: FromRow<'r, <D::Db as Database>::Row>,
+{
+    /// Stamps the conversation with this transaction's `/sync` version.
+    pub(crate) async fn mark_changed(conn: &mut Conn<D>, conversation_id: Uuid) -> StoreResult<()> {
+        Self::advance_clock(conn).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE conversations SET change_version = {} WHERE id = $1",
+            D::CHANGE_VERSION
+        )))
+        .bind(conversation_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn advance_clock(conn: &mut Conn<D>) -> StoreResult<()> {
+        if let Some(advance) = D::ADVANCE_CLOCK {
+            sqlx::query(advance).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads members and last messages of `convs` and assembles what `viewer` sees.
+    async fn load(
+        conn: &mut Conn<D>,
+        viewer: Uuid,
+        convs: Vec<ConversationRow>,
+    ) -> StoreResult<Vec<Conversation>> {
+        if convs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = convs.iter().map(|c| c.id).collect();
+        let mut members = QueryBuilder::new(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members m JOIN users u ON u.id = m.user_id WHERE "
+        ));
+        D::push_in(&mut members, "m.conversation_id", &ids);
+        members.push(" ORDER BY m.joined_at, u.username");
+        let members: Vec<MemberRow> = members.build_query_as().fetch_all(&mut *conn).await?;
+        let mut last = QueryBuilder::new(
+            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at \
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id AND m.seq = c.last_seq \
+             WHERE ",
+        );
+        D::push_in(&mut last, "c.id", &ids);
+        let last: Vec<MessageRow> = last.build_query_as().fetch_all(&mut *conn).await?;
+        assemble(viewer, convs, members, last)
+    }
+
+    async fn users_exist(conn: &mut Conn<D>, users: &[Uuid]) -> StoreResult<bool> {
+        let mut wanted = users.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(true);
+        }
+        let mut count = QueryBuilder::new("SELECT count(*) FROM users WHERE ");
+        D::push_in(&mut count, "id", &wanted);
+        let (found,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
+        Ok(found == wanted.len() as i64)
+    }
+
+    async fn insert_members(
+        conn: &mut Conn<D>,
+        conversation_id: Uuid,
+        users: &[Uuid],
+        role: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        // New members start with nothing unread: watermarks at the current last seq.
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at) \
+             SELECT c.id, u.id, ",
+        );
+        insert
+            .push_bind(role.to_owned())
+            .push(", c.last_seq, c.last_seq, ")
+            .push_bind(now.as_millis())
+            .push(" FROM conversations c, users u WHERE c.id = ")
+            .push_bind(conversation_id)
+            .push(" AND ");
+        D::push_in(&mut insert, "u.id", users);
+        insert.push(" ON CONFLICT (conversation_id, user_id) DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    async fn message_by_id(conn: &mut Conn<D>, id: Uuid) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(
+            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.map(Message::from))
+    }
+
+    /// [`Store::append_batch`]; a unique violation means an id of the batch was stored
+    /// meanwhile by another transaction (another node's, on Postgres).
+    async fn try_append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let appends = D::append_batch(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(appends)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'q> Uuid: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<String>: Encode<'q, D::Db>,
+    for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
+    for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> RefreshRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> MessageRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> ConversationRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> MemberRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> ContactRow: FromRow<'r, <D::Db as Database>::Row>,
+{
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
+        let u = &new.user;
+        let result = sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(u.id)
+        .bind(&u.username)
+        .bind(&u.display_name)
+        .bind(&new.password_hash)
+        .bind(u.created_at.as_millis())
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn login_record(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let row: Option<LoginRow> = sqlx::query_as(
+            "SELECT id, username, display_name, created_at, password_hash FROM users \
+             WHERE username = $1",
+        )
+        .bind(username.to_owned())
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(|r| (r.user.into(), r.password_hash)))
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, username, display_name, created_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<User>> {
+        // Usernames are stored lower-case; Postgres's LIKE is case-sensitive, so the
+        // pattern is lowered, and display names are compared lowered on both sides.
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT id, username, display_name, created_at FROM users \
+             WHERE username LIKE lower($1) ESCAPE '\\' OR lower(display_name) LIKE lower($1) ESCAPE '\\' \
+             ORDER BY username LIMIT $2",
+        )
+        .bind(like_prefix(prefix))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn create_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        device_name: Option<&str>,
+        grant: &RefreshGrant,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, device_name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .bind(device_name.map(str::to_owned))
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&grant.token_hash)
+        .bind(session_id)
+        .bind(grant.expires_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented_hash: &[u8],
+        next: &RefreshGrant,
+        now: Timestamp,
+    ) -> StoreResult<Rotation> {
+        let presented = presented_hash.to_vec();
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // Locked: two concurrent uses of one token are serialised; the second sees
+        // `used_at` set and is treated as reuse.
+        let row: Option<RefreshRow> = sqlx::query_as(locked(
+            "SELECT r.session_id, r.expires_at, r.used_at, s.revoked_at, s.user_id \
+             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
+             WHERE r.token_hash = $1",
+            D::lock("r"),
+        ))
+        .bind(&presented)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Rotation::Invalid);
+        };
+        if row.revoked_at.is_some() {
+            return Ok(Rotation::Invalid);
+        }
+        if row.used_at.is_some() {
+            // A used token came back: someone holds a copy. End the whole session.
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1")
+                .bind(row.session_id)
+                .bind(now.as_millis())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Reused {
+                session_id: row.session_id,
+            });
+        }
+        if row.expires_at <= now.as_millis() {
+            return Ok(Rotation::Invalid);
+        }
+        sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1")
+            .bind(&presented)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&next.token_hash)
+        .bind(row.session_id)
+        .bind(next.expires_at.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        let user: UserRow = sqlx::query_as(
+            "SELECT id, username, display_name, created_at FROM users WHERE id = $1",
+        )
+        .bind(row.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated {
+            user: user.into(),
+            session_id: row.session_id,
+        })
+    }
+
+    async fn revoke_session(&self, session_id: Uuid, now: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(session_id)
+            .bind(now.as_millis())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn active_sessions(&self, sessions: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::new("SELECT id FROM sessions WHERE ");
+        D::push_in(&mut query, "id", sessions);
+        query.push(" AND revoked_at IS NULL");
+        let rows: Vec<(Uuid,)> = query.build_query_as().fetch_all(&self.readers).await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn direct_conversation(
+        &self,
+        me: Uuid,
+        other: Uuid,
+        new_id: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<(Uuid, bool)> {
+        let key = direct_key(me, other);
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        if !Self::users_exist(&mut tx, &[other]).await? {
+            return Err(StoreError::UnknownUser);
+        }
+        Self::advance_clock(&mut tx).await?;
+        // A concurrent create of the same pair waits on the unique key, then does nothing.
+        let created: Option<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "INSERT INTO conversations (id, kind, title, direct_key, created_at, updated_at, change_version) \
+             VALUES ($1, 'direct', NULL, $2, $3, $3, {}) \
+             ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            D::CHANGE_VERSION
+        )))
+        .bind(new_id)
+        .bind(&key)
+        .bind(now.as_millis())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if created.is_none() {
+            let id: Uuid = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok((id, false));
+        }
+        Self::insert_members(&mut tx, new_id, &[me, other], "member", now).await?;
+        tx.commit().await?;
+        Ok((new_id, true))
+    }
+
+    async fn create_group(
+        &self,
+        id: Uuid,
+        owner: Uuid,
+        title: &str,
+        members: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        if !Self::users_exist(&mut tx, members).await? {
+            return Err(StoreError::UnknownUser);
+        }
+        Self::advance_clock(&mut tx).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO conversations (id, kind, title, direct_key, created_at, updated_at, change_version) \
+             VALUES ($1, 'group', $2, NULL, $3, $3, {})",
+            D::CHANGE_VERSION
+        )))
+        .bind(id)
+        .bind(title.to_owned())
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_members(&mut tx, id, &[owner], "owner", now).await?;
+        Self::insert_members(&mut tx, id, members, "member", now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn conversation(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Conversation>> {
+        let mut tx = self.readers.begin_with(D::BEGIN_READ).await?;
+        let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c JOIN members me ON me.conversation_id = c.id AND me.user_id = $1 \
+              WHERE c.id = $2"
+        ))
+        .bind(viewer)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok(Self::load(&mut tx, viewer, rows).await?.pop())
+    }
+
+    async fn conversations(
+        &self,
+        viewer: Uuid,
+        before: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        let before = before.unwrap_or(ActivityCursor {
+            updated_at: i64::MAX,
+            id: Uuid::max(),
+        });
+        let mut tx = self.readers.begin_with(D::BEGIN_READ).await?;
+        let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c JOIN members me ON me.conversation_id = c.id AND me.user_id = $1 \
+              WHERE (c.updated_at, c.id) < ($2, $3) \
+              ORDER BY c.updated_at DESC, c.id DESC LIMIT $4"
+        ))
+        .bind(viewer)
+        .bind(before.updated_at)
+        .bind(before.id)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        Self::load(&mut tx, viewer, rows).await
+    }
+
+    async fn member_ids(&self, conversation_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
+                .bind(conversation_id)
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn add_members(
+        &self,
+        conversation_id: Uuid,
+        users: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        if !Self::users_exist(&mut tx, users).await? {
+            return Err(StoreError::UnknownUser);
+        }
+        // Conversation first (lock order), then the member rows.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE conversations SET updated_at = {}(updated_at, $2) WHERE id = $1",
+            D::GREATEST
+        )))
+        .bind(conversation_id)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        Self::mark_changed(&mut tx, conversation_id).await?;
+        Self::insert_members(&mut tx, conversation_id, users, "member", now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // Conversation first (lock order), then the member rows.
+        sqlx::query(locked(
+            "SELECT c.id FROM conversations c WHERE c.id = $1",
+            D::lock("c"),
+        ))
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+        let removed: Option<Uuid> = sqlx::query_scalar(
+            "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if removed.is_some() {
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE conversations SET updated_at = {}(updated_at, $2) WHERE id = $1",
+                D::GREATEST
+            )))
+            .bind(conversation_id)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
+            // A group is never left without an owner: the longest-standing member takes over.
+            sqlx::query(
+                "UPDATE members SET role = 'owner' WHERE conversation_id = $1 AND user_id = \
+                 (SELECT user_id FROM members WHERE conversation_id = $1 \
+                  ORDER BY joined_at, user_id LIMIT 1) \
+                 AND NOT EXISTS \
+                 (SELECT 1 FROM members WHERE conversation_id = $1 AND role = 'owner')",
+            )
+            .bind(conversation_id)
+            .execute(&mut *tx)
+            .await?;
+            Self::mark_changed(&mut tx, conversation_id).await?;
+        }
+        tx.commit().await?;
+        Ok(removed.is_some())
+    }
+
+    async fn append(&self, new: &NewMessage) -> StoreResult<Append> {
+        match self.try_append_batch(std::slice::from_ref(new)).await {
+            Ok(mut appends) => Ok(appends.pop().expect("one result per message")),
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                // The same id was committed by a concurrent send in the meantime.
+                let mut conn = self.readers.acquire().await?;
+                match Self::message_by_id(&mut conn, new.id).await? {
+                    Some(existing) => Ok(same_or_conflict(existing, new)),
+                    None => Err(StoreError::Database(e)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
+        // A unique violation (the same id committed meanwhile by another node) fails the
+        // whole batch; the committer then stores its messages one by one.
+        self.try_append_batch(batch).await
+    }
+
+    async fn messages_after(
+        &self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
+             WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(conversation_id)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn messages_before(
+        &self,
+        conversation_id: Uuid,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
+             WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(conversation_id)
+        .bind(before_seq.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.reverse();
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn advance(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+        mark: Mark,
+        seq: i64,
+    ) -> StoreResult<Option<(Watermarks, bool)>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // Lock order: conversation, then member row (as in append).
+        let last_seq: Option<i64> = sqlx::query_scalar(locked(
+            "SELECT c.last_seq FROM conversations c WHERE c.id = $1",
+            D::lock("c"),
+        ))
+        .bind(conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(last_seq) = last_seq else {
+            return Ok(None);
+        };
+        let marks: Option<(i64, i64)> = sqlx::query_as(locked(
+            "SELECT m.read_seq, m.delivered_seq FROM members m \
+             WHERE m.conversation_id = $1 AND m.user_id = $2",
+            D::lock("m"),
+        ))
+        .bind(conversation_id)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((read_seq, delivered_seq)) = marks else {
+            return Ok(None);
+        };
+        let (marks, moved) = advanced(
+            Watermarks {
+                read_seq,
+                delivered_seq,
+            },
+            mark,
+            seq,
+            last_seq,
+        );
+        if moved {
+            sqlx::query(
+                "UPDATE members SET read_seq = $3, delivered_seq = $4 \
+                 WHERE conversation_id = $1 AND user_id = $2",
+            )
+            .bind(conversation_id)
+            .bind(user)
+            .bind(marks.read_seq)
+            .bind(marks.delivered_seq)
+            .execute(&mut *tx)
+            .await?;
+            Self::mark_changed(&mut tx, conversation_id).await?;
+        }
+        tx.commit().await?;
+        Ok(Some((marks, moved)))
+    }
+
+    async fn sync(
+        &self,
+        viewer: Uuid,
+        since: Option<SyncCursor>,
+        limit: u32,
+        messages: u32,
+    ) -> StoreResult<SyncBatch> {
+        let position = since.unwrap_or(SyncCursor::START);
+        // One snapshot: the horizon and the rows agree.
+        let mut tx = self.readers.begin_with(D::BEGIN_READ).await?;
+        let horizon: i64 = sqlx::query_scalar(D::SYNC_HORIZON)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut rows: Vec<ConversationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c JOIN members me ON me.conversation_id = c.id AND me.user_id = $1 \
+              WHERE (c.change_version, c.id) > ($2, $3) \
+              ORDER BY c.change_version, c.id LIMIT $4"
+        ))
+        .bind(viewer)
+        .bind(position.version)
+        .bind(position.id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let last = rows
+            .last()
+            .filter(|_| has_more)
+            .map(|r| (r.change_version, r.id));
+        let cursor = SyncCursor::after_page(since, horizon, last);
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let conversations = Self::load(&mut tx, viewer, rows).await?;
+        let messages = if messages == 0 || ids.is_empty() {
+            Vec::new()
+        } else {
+            D::latest_messages(&mut tx, &ids, messages).await?
+        };
+        tx.commit().await?;
+        Ok(SyncBatch {
+            conversations,
+            cursor,
+            has_more,
+            messages,
+        })
+    }
+
+    async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::new(
+            "SELECT DISTINCT me.user_id, u.id, u.last_seen_at FROM members me \
+             JOIN members other ON other.conversation_id = me.conversation_id \
+             JOIN users u ON u.id = other.user_id WHERE ",
+        );
+        D::push_in(&mut query, "me.user_id", users);
+        query.push(" AND other.user_id <> me.user_id");
+        let rows: Vec<ContactRow> = query.build_query_as().fetch_all(&self.readers).await?;
+        Ok(rows.into_iter().map(Contact::from).collect())
+    }
+
+    async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
+            .bind(user)
+            .bind(at.as_millis())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
