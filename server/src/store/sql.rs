@@ -223,6 +223,8 @@ where
     }
 }
 
+// The bounds of the inherent impl above, again: Rust does not carry an impl's `where`
+// over to another impl, and both need every driver capability the SQL uses.
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D>
 where
