@@ -6,6 +6,9 @@
 //! (`engine`), which keeps the store in step with the server and sends the outbox in
 //! compose order, exactly once. Every change is announced on [`Client::events`] after it
 //! is stored. Tokens live in a [`TokenStore`] (the OS keyring), never in the database.
+//! The outbox's sending rules are the [`outbox`] module's, one set for the socket and the
+//! REST fallback; an account's files are laid out by `account`. The client takes its
+//! [`Clock`] and its message [`Ids`] from [`ClientOptions`], so tests can pin them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferry_client::ClientError> {
@@ -21,26 +24,34 @@
 //! # Ok(()) }
 //! ```
 
+mod account;
 pub mod api;
 pub mod backoff;
+pub mod clock;
 mod engine;
 pub mod events;
+pub mod ids;
+pub mod outbox;
 pub mod session;
 pub mod store;
 pub mod tokens;
 pub mod typing;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ferry_proto::{BodyError, ClientFrame, ErrorCode, Presence, Timestamp, User, validate_body};
+use ferry_proto::{BodyError, ClientFrame, Conversation, ErrorCode, Presence, User, validate_body};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+pub use crate::account::current_account_dir;
+use crate::account::{AccountDir, account_key};
 pub use crate::api::{Api, ApiError};
+pub use crate::clock::{Clock, SystemClock, TokioClock};
 pub use crate::events::{ConnectionState, Event};
+pub use crate::ids::{Ids, RandomIds, SequentialIds};
 use crate::session::{Session, SessionError};
 pub use crate::store::{
     AccountRecord, ConversationSummary, LocalMessage, LocalStore, MemberView, MessageStatus,
@@ -139,10 +150,15 @@ pub struct ClientOptions {
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
     pub reconnect_max: Duration,
+    /// Where the time comes from: the system's clock (tests pin it).
+    pub clock: Arc<dyn Clock>,
+    /// Where new message ids come from: random v7 UUIDs (tests pin them).
+    pub ids: Arc<dyn Ids>,
 }
 
 impl ClientOptions {
-    /// Options with the usual reconnect delays (0.5 s doubling up to 30 s).
+    /// Options with the usual reconnect delays (0.5 s doubling up to 30 s), the system's
+    /// clock and random message ids.
     pub fn new(server_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             server_url: with_scheme(server_url.into().trim().trim_end_matches('/')),
@@ -150,6 +166,8 @@ impl ClientOptions {
             device_name: None,
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
         }
     }
 
@@ -234,31 +252,6 @@ pub struct Client {
     engine: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
-/// The file in the data directory that names the account to resume.
-const CURRENT: &str = "current-account";
-
-fn account_key(server_url: &str, user: Uuid) -> String {
-    format!("{server_url}#{user}")
-}
-
-/// A directory name for an account: readable, and unique per server and user.
-fn account_dir_name(server_url: &str, user: Uuid) -> String {
-    let host: String = server_url
-        .split("://")
-        .last()
-        .unwrap_or(server_url)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{host}-{user}")
-}
-
 impl Client {
     /// Creates an account on the server and signs this device in.
     pub async fn register(
@@ -298,11 +291,9 @@ impl Client {
             &account_key(&options.server_url, user.id),
             &Credentials::from(&issued),
         )?;
-        let dir_name = account_dir_name(&options.server_url, user.id);
-        std::fs::create_dir_all(options.data_dir.join(&dir_name))?;
-        std::fs::write(options.data_dir.join(CURRENT), &dir_name)?;
-        let dir = options.data_dir.join(&dir_name);
-        let store = LocalStore::open(&dir.join("ferry.db"))?;
+        let dir = AccountDir::new(&options.data_dir, &options.server_url, user.id);
+        dir.create_current(&options.data_dir)?;
+        let store = LocalStore::open(&dir.database())?;
         Self::open(options, tokens, api, dir, store, user)?.ok_or(ClientError::SignedOut)
     }
 
@@ -312,12 +303,10 @@ impl Client {
         options: ClientOptions,
         tokens: Arc<dyn TokenStore>,
     ) -> Result<Option<Self>, ClientError> {
-        let dir_name = match std::fs::read_to_string(options.data_dir.join(CURRENT)) {
-            Ok(name) => name.trim().to_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(dir) = AccountDir::current(&options.data_dir)? else {
+            return Ok(None);
         };
-        let store_path = options.data_dir.join(&dir_name).join("ferry.db");
+        let store_path = dir.database();
         if !store_path.exists() {
             return Ok(None);
         }
@@ -330,7 +319,6 @@ impl Client {
             ..options
         };
         let api = Api::new(&options.server_url)?;
-        let dir = options.data_dir.join(&dir_name);
         Self::open(options, tokens, api, dir, store, account.user)
     }
 
@@ -338,7 +326,7 @@ impl Client {
         options: ClientOptions,
         tokens: Arc<dyn TokenStore>,
         api: Api,
-        dir: PathBuf,
+        dir: AccountDir,
         store: LocalStore,
         user: User,
     ) -> Result<Option<Self>, ClientError> {
@@ -350,13 +338,7 @@ impl Client {
             server_url: options.server_url.clone(),
             user: user.clone(),
         })?;
-        let session = Session::new(
-            api.clone(),
-            tokens,
-            key,
-            dir.join("refresh.lock"),
-            credentials,
-        );
+        let session = Session::new(api.clone(), tokens, key, dir.refresh_lock(), credentials);
         let (events, _) = broadcast::channel(4096);
         let (state, _) = watch::channel(ConnectionState::Offline {
             retry_at: None,
@@ -442,12 +424,13 @@ impl Client {
         if !self.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));
         }
+        let options = &self.shared.options;
         let message = self.shared.store.compose(
             self.me().id,
-            Uuid::now_v7(),
+            options.ids.new_id(),
             conversation,
             body,
-            Timestamp::now(),
+            options.clock.now(),
         )?;
         self.stop_typing(conversation);
         self.shared.emit(Event::Message {
@@ -613,13 +596,7 @@ impl Client {
             .session
             .call(|t| async move { api.direct(&t, other).await })
             .await?;
-        self.shared
-            .store
-            .apply_conversation(self.me().id, &conversation)?;
-        self.shared.emit(Event::Conversation {
-            conversation_id: conversation.id,
-        });
-        Ok(conversation.id)
+        self.keep(&conversation)
     }
 
     /// Creates a group with these users (by id) and returns its id.
@@ -630,13 +607,7 @@ impl Client {
             .session
             .call(|t| async move { api.group(&t, title, members).await })
             .await?;
-        self.shared
-            .store
-            .apply_conversation(self.me().id, &conversation)?;
-        self.shared.emit(Event::Conversation {
-            conversation_id: conversation.id,
-        });
-        Ok(conversation.id)
+        self.keep(&conversation)
     }
 
     /// Adds users to a group (owner only).
@@ -647,13 +618,19 @@ impl Client {
             .session
             .call(|t| async move { api.add_members(&t, conversation, users).await })
             .await?;
+        self.keep(&updated)?;
+        Ok(())
+    }
+
+    /// Stores a conversation as the server just returned it, and announces it.
+    fn keep(&self, conversation: &Conversation) -> Result<Uuid, ClientError> {
         self.shared
             .store
-            .apply_conversation(self.me().id, &updated)?;
+            .apply_conversation(self.me().id, conversation)?;
         self.shared.emit(Event::Conversation {
-            conversation_id: conversation,
+            conversation_id: conversation.id,
         });
-        Ok(())
+        Ok(conversation.id)
     }
 
     /// Leaves a group (or, as its owner, removes someone).
@@ -718,14 +695,8 @@ impl Client {
         // The credentials are gone here whatever the server says; an error only means the
         // server could not be told (its session then lasts until the refresh token expires).
         let told = self.shared.session.sign_out().await;
-        let _ = std::fs::remove_file(self.shared.options.data_dir.join(CURRENT));
+        let _ = AccountDir::forget_current(&self.shared.options.data_dir);
         self.shared.set_state(ConnectionState::SignedOut);
         Ok(told?)
     }
-}
-
-/// The account directory under `data_dir` that `resume` would open (for tools and tests).
-pub fn current_account_dir(data_dir: &Path) -> Option<PathBuf> {
-    let name = std::fs::read_to_string(data_dir.join(CURRENT)).ok()?;
-    Some(data_dir.join(name.trim()))
 }

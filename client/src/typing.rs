@@ -122,4 +122,34 @@ mod tests {
         assert!(t.received(c, u, true, start));
         assert!(t.message_from(c, u), "a message from the typer clears it");
     }
+
+    /// Expiry by tokio's paused clock, as the engine's once-a-second tick drives it.
+    #[tokio::test(start_paused = true)]
+    async fn expiry_follows_the_paused_clock() {
+        let mut t = Typing::default();
+        let (c, u) = (Uuid::now_v7(), Uuid::now_v7());
+        assert!(t.received(c, u, true, Instant::now()));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut gone_after = None;
+        for second in 0..10 {
+            tick.tick().await;
+            if !t.expire(Instant::now()).is_empty() {
+                gone_after = Some(second);
+                break;
+            }
+            assert_eq!(t.typing_in(c), vec![u], "second {second}");
+        }
+        assert_eq!(gone_after, Some(6), "gone at the first tick 6 s after");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn composing_repeats_by_the_paused_clock() {
+        let mut t = Typing::default();
+        let c = Uuid::now_v7();
+        assert_eq!(t.composing(c, true, Instant::now()), Some(true));
+        tokio::time::advance(REPEAT - Duration::from_millis(1)).await;
+        assert_eq!(t.composing(c, true, Instant::now()), None);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(t.composing(c, true, Instant::now()), Some(true));
+    }
 }

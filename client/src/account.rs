@@ -1,0 +1,148 @@
+//! Where an account's files live on this device: one folder per account under the data
+//! directory, named for the server and the user ([`AccountDir`]), holding the account's
+//! database and the lock its processes refresh tokens under. The file `current-account`
+//! in the data directory names the folder to resume; signing out removes it and keeps the
+//! folder, so signing in again finds the history. Credentials are filed in the token
+//! store under [`account_key`], never in these folders.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+/// The file in the data directory that names the account to resume.
+const CURRENT: &str = "current-account";
+/// The account's database, in its folder.
+const DATABASE: &str = "ferry.db";
+/// The lock that processes of one account refresh tokens under (see `session`).
+const REFRESH_LOCK: &str = "refresh.lock";
+
+/// The token store's key for an account: unique per server and user.
+pub(crate) fn account_key(server_url: &str, user: Uuid) -> String {
+    format!("{server_url}#{user}")
+}
+
+/// One account's folder under the data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AccountDir {
+    /// The folder's name, as `current-account` records it.
+    name: String,
+    path: PathBuf,
+}
+
+impl AccountDir {
+    /// The folder for this server and user.
+    pub(crate) fn new(data_dir: &Path, server_url: &str, user: Uuid) -> Self {
+        Self::named(data_dir, dir_name(server_url, user))
+    }
+
+    fn named(data_dir: &Path, name: String) -> Self {
+        let path = data_dir.join(&name);
+        Self { name, path }
+    }
+
+    /// The folder last made current under `data_dir`, if any.
+    pub(crate) fn current(data_dir: &Path) -> io::Result<Option<Self>> {
+        match std::fs::read_to_string(data_dir.join(CURRENT)) {
+            Ok(name) => Ok(Some(Self::named(data_dir, name.trim().to_owned()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the folder and makes it the one to resume.
+    pub(crate) fn create_current(&self, data_dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(&self.path)?;
+        std::fs::write(data_dir.join(CURRENT), &self.name)
+    }
+
+    /// No account is to be resumed any more (the folder stays).
+    pub(crate) fn forget_current(data_dir: &Path) -> io::Result<()> {
+        std::fs::remove_file(data_dir.join(CURRENT))
+    }
+
+    /// The folder itself.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The account's database.
+    pub(crate) fn database(&self) -> PathBuf {
+        self.path.join(DATABASE)
+    }
+
+    /// The lock its processes refresh tokens under.
+    pub(crate) fn refresh_lock(&self) -> PathBuf {
+        self.path.join(REFRESH_LOCK)
+    }
+}
+
+/// A folder name for an account: readable, and unique per server and user.
+fn dir_name(server_url: &str, user: Uuid) -> String {
+    let host: String = server_url
+        .split("://")
+        .last()
+        .unwrap_or(server_url)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{host}-{user}")
+}
+
+/// The account directory under `data_dir` that `resume` would open (for tools and tests).
+pub fn current_account_dir(data_dir: &Path) -> Option<PathBuf> {
+    AccountDir::current(data_dir)
+        .ok()
+        .flatten()
+        .map(|dir| dir.path().to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_readable_and_per_server_and_user() {
+        let user = Uuid::nil();
+        assert_eq!(
+            dir_name("https://chat.example.com:8443", user),
+            format!("chat.example.com_8443-{user}")
+        );
+        assert_ne!(
+            dir_name("http://a:1", user),
+            dir_name("http://a:1", Uuid::max())
+        );
+        assert_eq!(
+            account_key("http://a:1", user),
+            format!("http://a:1#{user}")
+        );
+    }
+
+    #[test]
+    fn the_current_account_is_remembered_and_forgotten() {
+        let data = tempfile::tempdir().expect("temp dir");
+        assert_eq!(AccountDir::current(data.path()).expect("read"), None);
+        assert_eq!(current_account_dir(data.path()), None);
+        let dir = AccountDir::new(data.path(), "http://127.0.0.1:8080", Uuid::nil());
+        dir.create_current(data.path()).expect("create");
+        assert!(dir.path().is_dir());
+        assert_eq!(
+            AccountDir::current(data.path()).expect("read"),
+            Some(dir.clone())
+        );
+        assert_eq!(
+            current_account_dir(data.path()).as_deref(),
+            Some(dir.path())
+        );
+        assert_eq!(dir.database(), dir.path().join("ferry.db"));
+        AccountDir::forget_current(data.path()).expect("forget");
+        assert_eq!(current_account_dir(data.path()), None);
+        assert!(dir.path().is_dir(), "the history stays");
+    }
+}

@@ -1,0 +1,191 @@
+//! Applying what the server says to the store, then announcing it (events always follow
+//! the store): live frames ([`frame`]), messages that came by REST ([`fetched`]), the
+//! outbox's confirmations ([`confirmed`]) and refusals ([`refused`]), and presence
+//! ([`refresh_presence`]). Everything here is idempotent: a frame seen twice, or a
+//! message seen both live and by catch-up, changes nothing the second time. A message is
+//! never stored above a gap: what is missing below it is fetched first
+//! ([`fill_below`](super::catch_up::fill_below)).
+
+use std::collections::HashMap;
+
+use ferry_proto::{Message, ServerFrame};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::End;
+use super::catch_up::fill_below;
+use crate::Shared;
+use crate::events::Event;
+use crate::outbox::Verdict;
+use crate::store::{Applied, Confirmation};
+
+/// A `delivered` mark to send: this conversation is stored up to this seq.
+pub(super) type Delivered = (Uuid, i64);
+
+/// Applies a live frame; returns the `delivered` mark it makes due, if any. Acks and the
+/// refusals of sends are the outbox's (see `Link`); here they change nothing.
+pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<Delivered>, End> {
+    let me = shared.me.id;
+    match frame {
+        ServerFrame::Message { message } => {
+            let (conversation_id, sender) = (message.conversation_id, message.sender_id);
+            let seq = message.seq;
+            receive(shared, message).await?;
+            if sender != me {
+                if shared.typing().message_from(conversation_id, sender) {
+                    shared.emit(Event::Typing {
+                        conversation_id,
+                        user_id: sender,
+                        typing: false,
+                    });
+                }
+                let seq = shared.store.contiguous_seq(conversation_id)?.max(seq);
+                return Ok(Some((conversation_id, seq)));
+            }
+        }
+        ServerFrame::Receipt {
+            conversation_id,
+            user_id,
+            read_seq,
+            delivered_seq,
+        } => {
+            shared
+                .store
+                .apply_receipt(conversation_id, user_id, read_seq, delivered_seq)?;
+            shared.emit(Event::Receipt {
+                conversation_id,
+                user_id,
+                read_seq,
+                delivered_seq,
+            });
+            shared.emit(Event::Conversation { conversation_id });
+        }
+        ServerFrame::Typing {
+            conversation_id,
+            user_id,
+            typing,
+        } => {
+            if shared
+                .typing()
+                .received(conversation_id, user_id, typing, Instant::now())
+            {
+                shared.emit(Event::Typing {
+                    conversation_id,
+                    user_id,
+                    typing,
+                });
+            }
+        }
+        ServerFrame::Presence {
+            user_id,
+            online,
+            last_seen,
+        } => {
+            let presence = ferry_proto::Presence {
+                user_id,
+                online,
+                last_seen,
+            };
+            shared.store.apply_presence(&presence)?;
+            shared.emit(Event::Presence { presence });
+        }
+        ServerFrame::Conversation { conversation } => {
+            shared.store.apply_conversation(me, &conversation)?;
+            shared.emit(Event::Conversation {
+                conversation_id: conversation.id,
+            });
+            refresh_presence(shared).await?;
+        }
+        ServerFrame::Ack { .. }
+        | ServerFrame::Error { .. }
+        | ServerFrame::Welcome { .. }
+        | ServerFrame::Pong => {}
+    }
+    Ok(None)
+}
+
+/// Stores a live message, first fetching its conversation if it is new here and any
+/// messages missing before it, so the store never has a gap below its highest seq.
+async fn receive(shared: &Shared, message: Message) -> Result<(), End> {
+    let conversation = message.conversation_id;
+    if !shared.store.has_conversation(conversation)? {
+        let api = &shared.api;
+        let c = shared
+            .session
+            .call(|t| async move { api.conversation(&t, conversation).await })
+            .await?;
+        shared.store.apply_conversation(shared.me.id, &c)?;
+    }
+    fill_below(shared, conversation, message.seq).await?;
+    let id = message.id;
+    shared
+        .store
+        .apply_messages(std::slice::from_ref(&message))?;
+    shared.emit_message(id);
+    shared.emit(Event::Conversation {
+        conversation_id: conversation,
+    });
+    Ok(())
+}
+
+/// Stores messages that came by REST; whether any of them new to this store is from
+/// someone else (then a `delivered` mark is due). New ones are announced like live ones
+/// (a UI or `watch` must not miss what arrived while it was away).
+pub(super) fn fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
+    let applied = shared.store.apply_messages(messages)?;
+    let mut new_from_others = false;
+    for (message, applied) in messages.iter().zip(applied) {
+        if applied != Applied::Known {
+            shared.emit_message(message.id);
+            new_from_others |= message.sender_id != shared.me.id;
+        }
+    }
+    Ok(new_from_others)
+}
+
+/// Stores the seqs the server gave outbox messages, all in one transaction (acks arrive
+/// in bursts when the outbox drains, and one fsync each would make the client, not the
+/// link, the limit), announces them, and fetches what is missing below them.
+pub(super) async fn confirmed(shared: &Shared, acks: &[Confirmation]) -> Result<(), End> {
+    shared.store.confirm_all(acks)?;
+    let mut highest: HashMap<Uuid, i64> = HashMap::new();
+    for ack in acks {
+        shared.emit_message(ack.id);
+        let seq = highest.entry(ack.conversation_id).or_default();
+        *seq = (*seq).max(ack.seq);
+    }
+    // An ack at seq N says nothing of N-1: fill what is missing below the highest.
+    for (conversation, seq) in highest {
+        fill_below(shared, conversation, seq).await?;
+    }
+    Ok(())
+}
+
+/// Carries out the outbox's verdict on a refused send: reschedule it, or fail it.
+pub(super) fn refused(shared: &Shared, id: Uuid, verdict: &Verdict) -> Result<(), End> {
+    match verdict {
+        Verdict::Retry { not_before } => shared.store.reschedule(id, not_before.as_millis())?,
+        Verdict::Fail { reason } => {
+            shared.store.fail(id, reason)?;
+            shared.emit_message(id);
+        }
+        // Confirmations are stored in runs (`confirmed`); a stranger's refusal is no news.
+        Verdict::Confirm | Verdict::NotOurs => {}
+    }
+    Ok(())
+}
+
+/// Who is online now. Presence frames only tell about changes, so this is asked on each
+/// connection and whenever a conversation brings new contacts.
+pub(super) async fn refresh_presence(shared: &Shared) -> Result<(), End> {
+    let api = &shared.api;
+    for presence in shared
+        .session
+        .call(|t| async move { api.presence(&t).await })
+        .await?
+    {
+        shared.store.apply_presence(&presence)?;
+        shared.emit(Event::Presence { presence });
+    }
+    Ok(())
+}

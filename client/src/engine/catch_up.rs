@@ -1,0 +1,157 @@
+//! Catching up over REST after time away, fetching only what is missing.
+//!
+//! [`catch_up`] reads `/sync` from the stored cursor, a page at a time. Each page brings
+//! the conversations that changed and each one's latest messages; [`plan`] stores them
+//! and notes, per conversation, the history still missing between what is stored and the
+//! server's last seq ([`Plan`]), which [`fetch`] then reads in `after_seq` pages. A
+//! reconnect that missed only a few messages of a conversation thus makes no history
+//! call for it. The cursor is saved only once its page is complete. [`fill_below`] is
+//! the same fetch for one live message (or ack) that arrives above a gap.
+
+use std::collections::HashMap;
+
+use ferry_proto::{Message, SyncPage};
+use uuid::Uuid;
+
+use super::End;
+use super::apply::{fetched, refresh_presence};
+use crate::Shared;
+use crate::events::Event;
+
+/// History page size.
+const PAGE: u32 = 500;
+/// Latest messages of each changed conversation that `/sync` brings along: a reconnect
+/// that missed no more than this in a conversation needs no history call for it. Small,
+/// because a first sync brings this many for each of up to 500 conversations per page.
+const SYNC_MESSAGES: u32 = 20;
+
+/// Catches up through `/sync` and the history each conversation still lacks; returns
+/// the `delivered` marks due.
+pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End> {
+    let api = &shared.api;
+    let mut delivered = HashMap::new();
+    let mut cursor = shared.store.sync_cursor()?;
+    loop {
+        let since = cursor.clone();
+        let page = shared
+            .session
+            .call(|t| {
+                let since = since.clone();
+                async move { api.sync(&t, since.as_deref(), SYNC_MESSAGES).await }
+            })
+            .await?;
+        let (next, has_more) = (page.cursor.clone(), page.has_more);
+        let mut plans = plan(shared, page)?;
+        fetch(shared, &mut plans).await?;
+        for plan in &plans {
+            if plan.news {
+                delivered.insert(
+                    plan.conversation,
+                    shared.store.contiguous_seq(plan.conversation)?,
+                );
+            }
+            shared.emit(Event::Conversation {
+                conversation_id: plan.conversation,
+            });
+        }
+        // Only now is everything before the cursor applied.
+        shared.store.set_sync_cursor(&next)?;
+        cursor = Some(next);
+        if !has_more {
+            break;
+        }
+    }
+    refresh_presence(shared).await?;
+    Ok(delivered)
+}
+
+/// What is left of one conversation of a `/sync` page once the page is stored.
+struct Plan {
+    conversation: Uuid,
+    /// Messages new here and from someone else came in (a `delivered` mark is due).
+    news: bool,
+    /// Stored without a gap up to this seq.
+    have: i64,
+    /// The server's last seq: what lies above `have` is to be fetched.
+    last_seq: i64,
+}
+
+/// Stores a `/sync` page (its conversations, then each one's latest messages) and plans
+/// the history to fetch, one [`Plan`] per conversation in the page's order.
+fn plan(shared: &Shared, page: SyncPage) -> Result<Vec<Plan>, End> {
+    shared
+        .store
+        .apply_conversations(shared.me.id, &page.conversations)?;
+    let mut latest: HashMap<Uuid, Vec<Message>> = HashMap::new();
+    for m in page.messages {
+        latest.entry(m.conversation_id).or_default().push(m);
+    }
+    let mut plans: Vec<Plan> = Vec::with_capacity(page.conversations.len());
+    // A conversation listed twice is planned (and fetched) once, to its higher seq.
+    let mut planned: HashMap<Uuid, usize> = HashMap::new();
+    for c in &page.conversations {
+        if let Some(&i) = planned.get(&c.id) {
+            plans[i].last_seq = plans[i].last_seq.max(c.last_seq);
+            continue;
+        }
+        let news = match latest.remove(&c.id) {
+            Some(messages) => fetched(shared, &messages)?,
+            None => false,
+        };
+        planned.insert(c.id, plans.len());
+        plans.push(Plan {
+            conversation: c.id,
+            news,
+            have: shared.store.contiguous_seq(c.id)?,
+            last_seq: c.last_seq,
+        });
+    }
+    Ok(plans)
+}
+
+/// Fetches the history the plans lack, conversation by conversation.
+async fn fetch(shared: &Shared, plans: &mut [Plan]) -> Result<(), End> {
+    for plan in plans {
+        if plan.last_seq > plan.have {
+            plan.news |= fetch_after(shared, plan.conversation, plan.have, plan.last_seq).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure every message below `seq` is stored (an own message acked at seq N, or a
+/// live one, says nothing about N-1), fetching what is missing.
+pub(super) async fn fill_below(shared: &Shared, conversation: Uuid, seq: i64) -> Result<(), End> {
+    let have = shared.store.contiguous_seq(conversation)?;
+    if seq > have + 1 {
+        fetch_after(shared, conversation, have, seq - 1).await?;
+    }
+    Ok(())
+}
+
+/// Fetches and stores the messages after `after` up to at least `until`; whether any new
+/// one is from someone else.
+async fn fetch_after(
+    shared: &Shared,
+    conversation: Uuid,
+    mut after: i64,
+    until: i64,
+) -> Result<bool, End> {
+    let mut added_from_others = false;
+    while after < until {
+        let api = &shared.api;
+        let page = shared
+            .session
+            .call(|t| async move { api.messages_after(&t, conversation, after, PAGE).await })
+            .await?;
+        let Some(last) = page.messages.last() else {
+            break;
+        };
+        after = last.seq;
+        added_from_others |= fetched(shared, &page.messages)?;
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(added_from_others)
+}

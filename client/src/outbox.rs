@@ -1,0 +1,569 @@
+//! [`Outbox`]: the rules for sending the outbox, one set for both transports (the socket
+//! and the REST fallback), with no I/O and the time passed in.
+//!
+//! A pass walks the stored outbox in compose order ([`Outbox::begin`], then
+//! [`Outbox::offer`] for each entry) and says which entries go out now: those within the
+//! send [`Window`], and never one behind an entry of its conversation that waits for a
+//! retry, so each conversation's messages reach the server in compose order. The server's
+//! [`Answer`] to a send gets a [`Verdict`]: stored (confirm it), refused for now (try it
+//! again after a backoff, holding its conversation back meanwhile), or refused for good
+//! (mark it failed, with a reason a person can read). Nothing is ever dropped silently.
+//! The caller does the reading, sending and storing; it keeps one `Outbox` per
+//! connection (per REST pass), since what is in flight dies with it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use ferry_proto::{ErrorCode, Timestamp};
+use uuid::Uuid;
+
+use crate::backoff::retry_delay;
+use crate::clock::later;
+use crate::store::OutboxItem;
+
+/// How much may be in flight (sent, not yet answered) at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// Sends.
+    pub(crate) sends: usize,
+    /// Bytes of their frames.
+    pub(crate) bytes: usize,
+}
+
+impl Window {
+    /// The socket's: within the server's 1,024 unanswered sends per socket
+    /// (docs/protocol.md). Each round trip to the server moves up to this many sends, so it
+    /// sets how fast a long outbox drains (B9: 10k messages took 2.0 s with 500, 0.9 s with
+    /// 1,000). The bytes are enough to keep the pipe full, little enough that writes to a
+    /// live server (busy committing what it already read) never block for long, so a
+    /// blocked write really means a peer that stopped reading.
+    pub(crate) const SOCKET: Self = Self {
+        sends: 1000,
+        bytes: 256 * 1024,
+    };
+
+    /// REST's: one call at a time, each answered before the next goes.
+    pub(crate) const REST: Self = Self {
+        sends: 1,
+        bytes: usize::MAX,
+    };
+}
+
+/// What a send frame costs beyond its text, for the byte window.
+const FRAME_OVERHEAD: usize = 128;
+
+/// A send awaiting its answer.
+struct InFlight {
+    conversation: Uuid,
+    /// Its frame's size, counted in the byte window.
+    size: usize,
+    /// Transient failures before this try (the next retry's backoff grows with them).
+    attempts: u32,
+}
+
+/// The server's answer to one send.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Answer<'a> {
+    /// Stored (an `ack` frame, or the REST call's message).
+    Stored(Uuid),
+    /// Refused (an `error` frame naming the send, or the REST call's error).
+    Refused {
+        /// The send.
+        id: Uuid,
+        /// The protocol's code; `None` for an answer this client could not read.
+        code: Option<ErrorCode>,
+        /// For people, from the server.
+        message: &'a str,
+        /// The server's wish for the earliest retry.
+        retry_after_ms: Option<u64>,
+    },
+}
+
+/// What to do with an outbox entry after its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It is stored: confirm it with the seq the server gave.
+    Confirm,
+    /// Refused for now: try it again, not before this time.
+    Retry {
+        /// The earliest next attempt.
+        not_before: Timestamp,
+    },
+    /// Refused for good: it leaves the outbox and shows as failed, for this reason.
+    Fail {
+        /// For people.
+        reason: String,
+    },
+    /// A refusal of nothing this outbox sent (a frame from before a reconnect): no
+    /// entry's fate changes.
+    NotOurs,
+}
+
+/// The outbox's sending state for one connection: the window, and the current pass.
+pub(crate) struct Outbox {
+    window: Window,
+    /// Sends awaiting their answer, in the order they went out.
+    order: VecDeque<Uuid>,
+    /// The same sends, by id.
+    in_flight: HashMap<Uuid, InFlight>,
+    bytes: usize,
+    /// When the current pass started (Unix ms).
+    now: i64,
+    /// Conversations the current pass goes past: an earlier entry waits for its retry.
+    held: HashSet<Uuid>,
+    /// When the earliest entry the pass went past becomes due (Unix ms).
+    next_due: Option<i64>,
+}
+
+impl Outbox {
+    /// Nothing in flight, within `window`.
+    pub(crate) fn new(window: Window) -> Self {
+        Self {
+            window,
+            order: VecDeque::new(),
+            in_flight: HashMap::new(),
+            bytes: 0,
+            now: 0,
+            held: HashSet::new(),
+            next_due: None,
+        }
+    }
+
+    /// Starts a pass over the outbox, in compose order, at `now`.
+    pub(crate) fn begin(&mut self, now: Timestamp) {
+        self.now = now.as_millis();
+        self.held.clear();
+        self.next_due = None;
+    }
+
+    /// The pass's next entry: whether to send it now. If so, it is in flight from here.
+    pub(crate) fn offer(&mut self, item: &OutboxItem) -> bool {
+        if self.in_flight.contains_key(&item.message_id)
+            || self.held.contains(&item.conversation_id)
+        {
+            return false;
+        }
+        if item.next_attempt_at > self.now {
+            self.held.insert(item.conversation_id);
+            self.next_due = Some(
+                self.next_due
+                    .map_or(item.next_attempt_at, |d| d.min(item.next_attempt_at)),
+            );
+            return false;
+        }
+        let size = item.body.len() + FRAME_OVERHEAD;
+        self.order.push_back(item.message_id);
+        self.in_flight.insert(
+            item.message_id,
+            InFlight {
+                conversation: item.conversation_id,
+                size,
+                attempts: item.attempts,
+            },
+        );
+        self.bytes += size;
+        true
+    }
+
+    /// How long after the pass's start an entry it went past becomes due (then a new pass
+    /// should run); `None` when it went past none.
+    pub(crate) fn next_due_in(&self) -> Option<Duration> {
+        self.next_due
+            .map(|due| Duration::from_millis((due - self.now).max(0) as u64))
+    }
+
+    /// The verdict on an answer, at `now`; the send is no longer in flight.
+    pub(crate) fn answer(&mut self, answer: Answer<'_>, now: Timestamp) -> Verdict {
+        match answer {
+            // Confirmed even when not in flight here: storing a seq twice is harmless, and
+            // the ack is the truth.
+            Answer::Stored(id) => {
+                self.settle(id);
+                Verdict::Confirm
+            }
+            Answer::Refused {
+                id,
+                code,
+                message,
+                retry_after_ms,
+            } => {
+                let Some(sent) = self.settle(id) else {
+                    return Verdict::NotOurs;
+                };
+                match code {
+                    Some(code) if refuses_for_good(code) => Verdict::Fail {
+                        reason: failure_reason(code, message),
+                    },
+                    _ => {
+                        // Later entries of its conversation wait behind it, for the rest
+                        // of this pass; the next pass sees its new due time.
+                        self.held.insert(sent.conversation);
+                        Verdict::Retry {
+                            not_before: later(now, retry_delay(sent.attempts, retry_after_ms)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self, id: Uuid) -> Option<InFlight> {
+        let sent = self.in_flight.remove(&id)?;
+        self.bytes -= sent.size;
+        // Answers come back in send order: the front, nearly always.
+        if self.order.front() == Some(&id) {
+            self.order.pop_front();
+        } else {
+            self.order.retain(|i| *i != id);
+        }
+        Some(sent)
+    }
+
+    /// Whether the window has no room for another send.
+    pub(crate) fn is_full(&self) -> bool {
+        self.order.len() >= self.window.sends || self.bytes >= self.window.bytes
+    }
+
+    /// Whether to refill: at half, so the pipe never runs dry while answers come in.
+    pub(crate) fn wants_more(&self) -> bool {
+        self.order.len() <= self.window.sends / 2 && self.bytes <= self.window.bytes / 2
+    }
+}
+
+/// Whether a refused send will never succeed as it is (anything else is tried again:
+/// overload, a server fault, an answer this client could not read, an expired token).
+fn refuses_for_good(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::InvalidRequest
+            | ErrorCode::TooLarge
+            | ErrorCode::NotFound
+            | ErrorCode::Forbidden
+            | ErrorCode::Conflict
+    )
+}
+
+/// What a person should read when a message is refused for good.
+fn failure_reason(code: ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::NotFound => "you are no longer in this conversation".into(),
+        ErrorCode::TooLarge => "the message is too long".into(),
+        ErrorCode::Forbidden => "you may not send to this conversation".into(),
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, TokioClock};
+
+    const START: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+    /// Outbox entries in compose order: (conversation, due at) each.
+    fn entries(spec: &[(Uuid, i64)]) -> Vec<OutboxItem> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, &(conversation_id, next_attempt_at))| OutboxItem {
+                message_id: Uuid::from_u128(i as u128 + 1),
+                conversation_id,
+                body: format!("m{i}"),
+                attempts: 0,
+                next_attempt_at,
+                position: i as i64 + 1,
+            })
+            .collect()
+    }
+
+    /// One pass at `now`, as a transport walks it: stop when the window is full.
+    fn pass(outbox: &mut Outbox, items: &[OutboxItem], now: Timestamp) -> Vec<Uuid> {
+        outbox.begin(now);
+        let mut sent = Vec::new();
+        for item in items {
+            if outbox.is_full() {
+                break;
+            }
+            if outbox.offer(item) {
+                sent.push(item.message_id);
+            }
+        }
+        sent
+    }
+
+    fn refused(id: Uuid, code: Option<ErrorCode>) -> Answer<'static> {
+        Answer::Refused {
+            id,
+            code,
+            message: "from the server",
+            retry_after_ms: None,
+        }
+    }
+
+    fn ids(items: &[OutboxItem]) -> Vec<Uuid> {
+        items.iter().map(|i| i.message_id).collect()
+    }
+
+    #[test]
+    fn the_window_bounds_what_is_in_flight_and_refills_at_half() {
+        let c = Uuid::from_u128(100);
+        let items = entries(&[(c, 0); 10]);
+        let mut outbox = Outbox::new(Window {
+            sends: 4,
+            bytes: usize::MAX,
+        });
+        assert_eq!(pass(&mut outbox, &items, START), ids(&items[..4]));
+        assert!(outbox.is_full());
+        assert!(
+            pass(&mut outbox, &items, START).is_empty(),
+            "a full window sends nothing"
+        );
+        assert_eq!(
+            outbox.answer(Answer::Stored(items[0].message_id), START),
+            Verdict::Confirm
+        );
+        assert!(!outbox.wants_more(), "three of four in flight");
+        outbox.answer(Answer::Stored(items[1].message_id), START);
+        assert!(outbox.wants_more(), "half empty");
+        // The store dropped the two confirmed entries.
+        assert_eq!(
+            pass(&mut outbox, &items[2..], START),
+            ids(&items[4..6]),
+            "what is in flight is not sent twice"
+        );
+    }
+
+    #[test]
+    fn the_byte_window_counts_frame_sizes() {
+        let c = Uuid::from_u128(100);
+        let items = entries(&[(c, 0); 4]);
+        let mut outbox = Outbox::new(Window {
+            sends: 1000,
+            bytes: 2 * (2 + FRAME_OVERHEAD),
+        });
+        assert_eq!(pass(&mut outbox, &items, START), ids(&items[..2]));
+        outbox.answer(Answer::Stored(items[0].message_id), START);
+        assert!(outbox.wants_more());
+        assert_eq!(pass(&mut outbox, &items[1..], START), ids(&items[2..3]));
+    }
+
+    #[test]
+    fn an_entry_waiting_for_its_retry_holds_back_its_conversation_only() {
+        let (a, b) = (Uuid::from_u128(100), Uuid::from_u128(200));
+        let due = START.as_millis() + 2_000;
+        let items = entries(&[(a, 0), (a, due), (b, 0), (a, 0), (b, due + 1_000)]);
+        let mut outbox = Outbox::new(Window::SOCKET);
+        assert_eq!(
+            pass(&mut outbox, &items, START),
+            vec![items[0].message_id, items[2].message_id],
+            "a's third entry waits behind its second, b's first goes"
+        );
+        assert_eq!(outbox.next_due_in(), Some(Duration::from_secs(2)));
+        let later_on = Timestamp::from_millis(due);
+        assert_eq!(
+            pass(&mut outbox, &items, later_on),
+            vec![items[1].message_id, items[3].message_id],
+            "once due, it goes, and so does what waited behind it"
+        );
+        assert_eq!(outbox.next_due_in(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn verdicts_ack_transient_and_permanent() {
+        let c = Uuid::from_u128(100);
+        let items = entries(&[(c, 0); 6]);
+        let mut outbox = Outbox::new(Window::SOCKET);
+        pass(&mut outbox, &items, START);
+        assert_eq!(
+            outbox.answer(Answer::Stored(items[0].message_id), START),
+            Verdict::Confirm
+        );
+        for (item, code) in items[1..].iter().zip([
+            ErrorCode::InvalidRequest,
+            ErrorCode::NotFound,
+            ErrorCode::TooLarge,
+            ErrorCode::Forbidden,
+        ]) {
+            let Verdict::Fail { reason } =
+                outbox.answer(refused(item.message_id, Some(code)), START)
+            else {
+                panic!("{code:?} refuses for good");
+            };
+            assert!(!reason.is_empty());
+        }
+        assert_eq!(
+            outbox.answer(
+                refused(items[2].message_id, Some(ErrorCode::NotFound)),
+                START
+            ),
+            Verdict::NotOurs,
+            "answered already"
+        );
+        let Verdict::Retry { not_before } = outbox.answer(
+            refused(items[5].message_id, Some(ErrorCode::RateLimited)),
+            START,
+        ) else {
+            panic!("rate limited is transient");
+        };
+        let wait = not_before.as_millis() - START.as_millis();
+        assert!(
+            (250..=500).contains(&wait),
+            "first retry after 0.25-0.5 s: {wait}"
+        );
+        assert!(outbox.wants_more());
+        assert!(!outbox.is_full());
+    }
+
+    #[test]
+    fn permanent_refusals_say_why_for_people() {
+        let cases = [
+            (
+                ErrorCode::NotFound,
+                "you are no longer in this conversation",
+            ),
+            (ErrorCode::TooLarge, "the message is too long"),
+            (
+                ErrorCode::Forbidden,
+                "you may not send to this conversation",
+            ),
+            (ErrorCode::Conflict, "from the server"),
+        ];
+        for (code, reason) in cases {
+            let c = Uuid::from_u128(100);
+            let items = entries(&[(c, 0)]);
+            let mut outbox = Outbox::new(Window::SOCKET);
+            pass(&mut outbox, &items, START);
+            assert_eq!(
+                outbox.answer(refused(items[0].message_id, Some(code)), START),
+                Verdict::Fail {
+                    reason: reason.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_answers_overload_and_faults_are_transient() {
+        for code in [
+            None,
+            Some(ErrorCode::Unauthorized),
+            Some(ErrorCode::RateLimited),
+            Some(ErrorCode::Unavailable),
+            Some(ErrorCode::Internal),
+        ] {
+            let items = entries(&[(Uuid::from_u128(100), 0)]);
+            let mut outbox = Outbox::new(Window::SOCKET);
+            pass(&mut outbox, &items, START);
+            assert!(
+                matches!(
+                    outbox.answer(refused(items[0].message_id, code), START),
+                    Verdict::Retry { .. }
+                ),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_server_hint_and_earlier_failures_lengthen_the_wait() {
+        let mut items = entries(&[(Uuid::from_u128(100), 0)]);
+        items[0].attempts = 3;
+        let mut outbox = Outbox::new(Window::SOCKET);
+        pass(&mut outbox, &items, START);
+        let hinted = Answer::Refused {
+            id: items[0].message_id,
+            code: Some(ErrorCode::RateLimited),
+            message: "slow down",
+            retry_after_ms: Some(30_000),
+        };
+        assert_eq!(
+            outbox.answer(hinted, START),
+            Verdict::Retry {
+                not_before: later(START, Duration::from_secs(30))
+            },
+            "the hint is a floor above the 2-4 s of a fourth attempt"
+        );
+        pass(&mut outbox, &items, START);
+        let Verdict::Retry { not_before } =
+            outbox.answer(refused(items[0].message_id, None), START)
+        else {
+            panic!("transient");
+        };
+        let wait = not_before.as_millis() - START.as_millis();
+        assert!((2_000..=4_000).contains(&wait), "fourth attempt: {wait}");
+    }
+
+    /// The REST fallback walks the outbox one call at a time with the same rules: a
+    /// transient refusal holds back the rest of its conversation for the pass, a permanent
+    /// one does not.
+    #[test]
+    fn rest_passes_use_the_same_verdicts() {
+        let (a, b) = (Uuid::from_u128(100), Uuid::from_u128(200));
+        let items = entries(&[(a, 0), (a, 0), (b, 0), (b, 0), (a, 0)]);
+        let mut outbox = Outbox::new(Window::REST);
+        outbox.begin(START);
+        let mut sent = Vec::new();
+        for item in &items {
+            if !outbox.offer(item) {
+                continue;
+            }
+            assert!(outbox.is_full(), "one call at a time");
+            sent.push(item.message_id);
+            let answer = if item.message_id == items[0].message_id {
+                refused(item.message_id, Some(ErrorCode::Unavailable))
+            } else if item.message_id == items[2].message_id {
+                refused(item.message_id, Some(ErrorCode::Forbidden))
+            } else {
+                Answer::Stored(item.message_id)
+            };
+            let verdict = outbox.answer(answer, START);
+            assert_ne!(verdict, Verdict::NotOurs);
+            assert!(!outbox.is_full());
+        }
+        assert_eq!(
+            sent,
+            vec![
+                items[0].message_id,
+                items[2].message_id,
+                items[3].message_id
+            ],
+            "a waits behind its refused first entry; b goes on after a failed one"
+        );
+    }
+
+    /// Retry timing on tokio's paused clock: a refused entry is held until exactly its
+    /// due time, then goes in the next pass.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_goes_when_due_by_the_paused_clock() {
+        let clock = TokioClock::starting_at(START);
+        let c = Uuid::from_u128(100);
+        let mut items = entries(&[(c, 0), (c, 0)]);
+        let mut outbox = Outbox::new(Window::SOCKET);
+        assert_eq!(pass(&mut outbox, &items, clock.now()).len(), 2);
+        let Verdict::Retry { not_before } = outbox.answer(
+            refused(items[0].message_id, Some(ErrorCode::Unavailable)),
+            clock.now(),
+        ) else {
+            panic!("transient");
+        };
+        outbox.answer(
+            refused(items[1].message_id, Some(ErrorCode::Unavailable)),
+            clock.now(),
+        );
+        // The transport stores the new due times and attempts.
+        for item in &mut items {
+            item.next_attempt_at = not_before.as_millis();
+            item.attempts += 1;
+        }
+        assert!(pass(&mut outbox, &items, clock.now()).is_empty());
+        let wait = outbox.next_due_in().expect("a retry is due");
+        tokio::time::sleep(wait - Duration::from_millis(1)).await;
+        assert!(
+            pass(&mut outbox, &items, clock.now()).is_empty(),
+            "a millisecond early"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(clock.now(), not_before);
+        assert_eq!(pass(&mut outbox, &items, clock.now()), ids(&items));
+        assert_eq!(outbox.next_due_in(), None);
+    }
+}
