@@ -12,7 +12,7 @@ use ferry_proto::{Presence, User};
 use tauri::{AppHandle, State};
 use uuid::Uuid;
 
-use crate::error::CommandError;
+use crate::error::{CommandError, ErrorKind};
 use crate::notify::Attention;
 use crate::state::{Desktop, SessionView};
 
@@ -22,7 +22,7 @@ fn tokens() -> Result<Arc<KeyringTokens>> {
     KeyringTokens::new()
         .map(Arc::new)
         .map_err(|e| CommandError {
-            code: "keyring".into(),
+            kind: ErrorKind::Keyring,
             message: e.to_string(),
         })
 }
@@ -84,6 +84,16 @@ pub async fn sign_out(state: State<'_, Desktop>) -> Result<()> {
 #[tauri::command]
 pub fn conversations(state: State<'_, Desktop>) -> Result<Vec<ConversationSummary>> {
     Ok(state.client()?.conversations(500)?)
+}
+
+/// One conversation's summary (`None` if this device does not know it), for the UI to
+/// place a conversation it just created or changed without re-reading the whole list.
+#[tauri::command]
+pub fn conversation(
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+) -> Result<Option<ConversationSummary>> {
+    Ok(state.client()?.conversation(conversation_id)?)
 }
 
 /// A page of a conversation (oldest first); `before_seq` pages back in history.

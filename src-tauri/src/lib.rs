@@ -5,99 +5,38 @@
 //! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), the OS
 //! keyring choice and the app data directory.
 //!
-//! Every core event is forwarded to the window as `ferry://event`; a clicked notification
-//! asks the window to open its conversation with `ferry://open`.
+//! Every core event is forwarded to the window as a [`events::UiEvent`] (`ferry://event`)
+//! that carries what changed; a clicked notification asks the window to open its
+//! conversation with `ferry://open`. Failed commands answer with an
+//! [`error::CommandError`] whose [`error::ErrorKind`] the UI branches on.
 
 pub mod commands;
 pub mod error;
+pub mod events;
 pub mod notifier;
 pub mod notify;
 pub mod state;
+pub mod unread;
 
 use std::sync::Arc;
 
 use ferry_client::tokens::KeyringTokens;
-use ferry_client::{Client, ClientOptions, Event};
-use tauri::{AppHandle, Emitter, Manager};
+use ferry_client::{Client, ClientOptions};
+use tauri::{AppHandle, Manager};
 
 use crate::notifier::Notifier;
 use crate::state::Desktop;
-
-/// The event name every core event is emitted under.
-pub const EVENT: &str = "ferry://event";
 
 /// Keeps `client` as the signed-in one, starts its engine and forwards its events.
 pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_proto::User {
     let client = Arc::new(client);
     let user = client.me().clone();
     state.set_client(Some(client.clone()));
-    forward_events(app.clone(), client.clone());
+    // Subscribed before the engine starts, so that no change goes unheard.
+    let events = client.events();
+    events::forward(app.clone(), client.clone(), events);
     client.start();
-    update_unread(app, &client);
     user
-}
-
-fn forward_events(app: AppHandle, client: Arc<Client>) {
-    let mut events = client.events();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                // Fell behind: tell the UI to re-read everything from the store.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Conversation {
-                    conversation_id: uuid::Uuid::nil(),
-                },
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            if let Event::Message { message } = &event {
-                notify_if_due(&app, &client, message);
-            }
-            if matches!(
-                event,
-                Event::Message { .. } | Event::Conversation { .. } | Event::Receipt { .. }
-            ) {
-                update_unread(&app, &client);
-            }
-            let _ = app.emit(EVENT, &event);
-        }
-    });
-}
-
-fn notify_if_due(app: &AppHandle, client: &Client, message: &ferry_client::LocalMessage) {
-    // Only a message seen for the first time (a received one has a seq at once).
-    let Ok(Some(conversation)) = client.conversation(message.conversation_id) else {
-        return;
-    };
-    let attention = app.state::<Desktop>().attention();
-    if !notify::should_notify(message, &conversation, attention) {
-        return;
-    }
-    let (title, body) = notify::render(message, &conversation);
-    app.state::<Notifier>()
-        .show(app, message.conversation_id, title, body);
-}
-
-/// The unread total goes in the window title and, where the OS has one, the badge.
-fn update_unread(app: &AppHandle, client: &Client) {
-    let total: i64 = client
-        .conversations(10_000)
-        .map(|list| {
-            list.iter()
-                .filter(|c| !c.muted)
-                .map(|c| c.unread_count)
-                .sum()
-        })
-        .unwrap_or(0);
-    if let Some(window) = app.get_webview_window("main") {
-        let title = if total > 0 {
-            format!("Ferry ({total})")
-        } else {
-            "Ferry".to_owned()
-        };
-        let _ = window.set_title(&title);
-        // Not every desktop has a badge (most Linux ones do not); that is fine.
-        let _ = window.set_badge_count((total > 0).then_some(total));
-    }
 }
 
 /// Starts the app: silent sign-in from the keyring, then the window paints from the store.
@@ -144,6 +83,7 @@ pub fn run() {
             commands::sign_up,
             commands::sign_out,
             commands::conversations,
+            commands::conversation,
             commands::messages,
             commands::send_message,
             commands::retry_message,
@@ -204,8 +144,9 @@ mod bindings {
         check::<ferry_client::ConversationSummary>(&mut stale);
         check::<ferry_client::MemberView>(&mut stale);
         check::<ferry_client::SearchHit>(&mut stale);
-        check::<ferry_client::Event>(&mut stale);
         check::<ferry_client::ConnectionState>(&mut stale);
+        check::<crate::events::UiEvent>(&mut stale);
+        check::<crate::error::ErrorKind>(&mut stale);
         check::<crate::error::CommandError>(&mut stale);
         check::<crate::state::SessionView>(&mut stale);
         assert!(

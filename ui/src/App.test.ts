@@ -43,6 +43,7 @@ function core(options: {
   const mock = mockCore({
     session: () => ({ user: store.me, connection: store.connection }),
     conversations: () => store.conversations,
+    conversation: (args) => store.conversations.find((c) => c.id === args.conversationId) ?? null,
     messages: (args) => {
       const all = store.messages[args.conversationId as string] ?? [];
       const before = args.beforeSeq as number | null;
@@ -81,7 +82,7 @@ describe("signing in", () => {
       handlers: {
         sign_in: () => {
           attempts++;
-          if (attempts === 1) throw { code: "invalid_credentials", message: "wrong username or password" };
+          if (attempts === 1) throw { kind: "invalid_credentials", message: "wrong username or password" };
           return ME;
         },
       },
@@ -136,11 +137,14 @@ describe("the conversation list", () => {
     expect(names()).toEqual(["Team", "Ada Lovelace"]);
     expect(within(item("Team")).getByTestId("unread-badge")).toHaveTextContent("4");
 
-    c.store.conversations = [
-      { ...quiet, updated_at: ago(0), unread_count: 1, last_message: message({ body: "ping", mine: false, sender_id: ada.id }) },
-      busy,
-    ];
-    await coreEmits({ type: "conversation", conversation_id: quiet.id });
+    const pinged = {
+      ...quiet,
+      updated_at: ago(0),
+      unread_count: 1,
+      last_message: message({ body: "ping", mine: false, sender_id: ada.id }),
+    };
+    c.store.conversations = [pinged, busy];
+    await coreEmits({ type: "conversation", summary: pinged });
     await waitFor(() => expect(names()).toEqual(["Ada Lovelace", "Team"]));
     expect(within(item("Ada Lovelace")).getByTestId("unread-badge")).toHaveTextContent("1");
   });
@@ -239,7 +243,7 @@ describe("a thread", () => {
     expect(screen.queryByTestId("typing-indicator")).toBeNull();
 
     c.store.conversations = [{ ...conversation, typing: [ada.id] }];
-    await coreEmits({ type: "typing", conversation_id: conversation.id, user_id: ada.id, typing: true });
+    await coreEmits({ type: "typing", conversation_id: conversation.id, typing: [ada.id] });
     expect(await screen.findByTestId("typing-indicator")).toHaveTextContent("Ada Lovelace is typing…");
   });
 
@@ -431,7 +435,7 @@ describe("keyboard and dialogs", () => {
     core({
       handlers: {
         find_users: () => {
-          throw { code: "offline", message: "the server cannot be reached" };
+          throw { kind: "offline", message: "the server cannot be reached" };
         },
       },
     });

@@ -1,16 +1,17 @@
 /**
  * `Chat`: what the window shows, as last read from the core. It holds no truth of its
- * own: on every core event it re-reads what is on screen (the conversation list, the
- * open thread) through the backend commands, so it is always as right as the store.
- * Components read its fields and call its methods; only this class and the backend
- * module know about commands and events.
+ * own: each core event carries what changed (one conversation's summary as stored now,
+ * one message, who is typing), and the store puts exactly that in place; a `resync`
+ * event (the shell missed changes) re-reads everything. Components read its fields and
+ * call its methods (or the few plain functions below); this module is the only one that
+ * talks to `./backend`.
  */
 import * as backend from "./backend";
-import type { CommandError } from "./bindings/CommandError";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
-import type { Event } from "./bindings/Event";
 import type { LocalMessage } from "./bindings/LocalMessage";
+import type { SearchHit } from "./bindings/SearchHit";
+import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { coalesce } from "./coalesce";
 import { sortConversations } from "./conversations";
@@ -23,6 +24,38 @@ const MAX_PAGES_TO_TARGET = 40;
 function firstSeq(messages: readonly LocalMessage[]): number | null {
   for (const m of messages) if (m.seq !== null) return m.seq;
   return null;
+}
+
+/** What a failure says to people (any rejection: the core's CommandError or Tauri's own). */
+export function errorMessage(e: unknown): string {
+  return backend.toCommandError(e).message;
+}
+
+/** Opens an http(s) link in the system browser. */
+export function openLink(url: string): Promise<void> {
+  return backend.openUrl(url);
+}
+
+/** Other users whose username or display name starts with `prefix` (needs the server). */
+export function findUsers(prefix: string): Promise<User[]> {
+  return backend.findUsers(prefix);
+}
+
+/** Full-text search over every stored message; works offline. */
+export function searchMessages(text: string, limit: number): Promise<SearchHit[]> {
+  return backend.search(text, limit);
+}
+
+/**
+ * Whether the statuses of `me`'s messages may differ between two summaries of one
+ * conversation: the core derives them from the other members' watermarks.
+ */
+function statusBasis(summary: ConversationSummary, meId: string): string {
+  return summary.members
+    .filter((m) => m.user.id !== meId)
+    .map((m) => `${m.user.id}:${m.read_seq}:${m.delivered_seq}`)
+    .sort()
+    .join(",");
 }
 
 export interface OpenTarget {
@@ -66,6 +99,12 @@ export class Chat {
   /** The last_seq for which mark_read was asked, so it is asked once per new message. */
   #markedUpTo = new Map<string, number>();
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Changes heard while the list or the thread is being re-read, put back in place once
+   * the read lands (the read may have started before they were stored).
+   */
+  #summariesDuringLoad: ConversationSummary[] | null = null;
+  #messagesDuringLoad: LocalMessage[] | null = null;
 
   readonly refreshList = coalesce(() => this.#loadConversations());
   readonly refreshThread = coalesce(() => this.#loadThread());
@@ -100,6 +139,16 @@ export class Chat {
     await this.refreshList();
   }
 
+  /** Signs in to an existing account; rejects with the core's error. */
+  async signIn(serverUrl: string, username: string, password: string): Promise<void> {
+    await this.signedIn(await backend.signIn(serverUrl, username, password));
+  }
+
+  /** Creates an account and signs in; rejects with the core's error. */
+  async signUp(serverUrl: string, username: string, password: string, displayName: string): Promise<void> {
+    await this.signedIn(await backend.signUp(serverUrl, username, password, displayName));
+  }
+
   async signOut(): Promise<void> {
     try {
       await backend.signOut();
@@ -120,37 +169,127 @@ export class Chat {
     this.#markedUpTo.clear();
   }
 
-  #onEvent(event: Event): void {
+  #onEvent(event: UiEvent): void {
     if (!this.me) return;
     switch (event.type) {
+      case "resync":
+        void this.#resync();
+        return;
       case "connection":
         this.connection = event.state;
         return;
-      case "message":
-        void this.refreshList();
-        if (event.message.conversation_id === this.openId) void this.refreshThread();
-        return;
       case "conversation":
+        this.#putSummary(event.summary);
+        return;
+      case "message":
+        if (event.message.conversation_id === this.openId) this.#putMessage(event.message);
+        return;
       case "receipt":
-        void this.refreshList();
-        if (event.conversation_id === backend.EVERYTHING || event.conversation_id === this.openId) {
-          void this.refreshThread();
-        }
+        // The conversation's new summary follows, with the moved watermarks.
         return;
       case "typing":
-      case "presence":
-        void this.refreshList();
+        this.#patch(event.conversation_id, (c) => ({ ...c, typing: event.typing }));
         return;
+      case "presence": {
+        const { user_id, online } = event.presence;
+        const knows = (c: ConversationSummary) =>
+          c.members.some((m) => m.user.id === user_id && m.online !== online);
+        if (!this.conversations.some(knows)) return;
+        this.conversations = this.conversations.map((c) =>
+          knows(c)
+            ? { ...c, members: c.members.map((m) => (m.user.id === user_id ? { ...m, online } : m)) }
+            : c,
+        );
+        return;
+      }
     }
   }
 
+  /** Changes were missed: everything on screen is read again. */
+  async #resync(): Promise<void> {
+    try {
+      const view = await backend.session();
+      if (!view.user) {
+        this.#reset();
+        return;
+      }
+      this.connection = view.connection;
+    } catch (e) {
+      this.#show(e);
+    }
+    await Promise.all([this.refreshList(), this.refreshThread()]);
+  }
+
+  /** One conversation as stored now: replaced (or added) in place, the list kept sorted. */
+  #putSummary(summary: ConversationSummary): void {
+    this.#summariesDuringLoad?.push(summary);
+    const held = this.conversations.find((c) => c.id === summary.id);
+    const others = this.conversations.filter((c) => c.id !== summary.id);
+    this.conversations = sortConversations([...others, summary]);
+    if (summary.id !== this.openId) return;
+    const me = this.me?.id ?? "";
+    if (held && statusBasis(held, me) !== statusBasis(summary, me)) void this.refreshThread();
+    this.#markOpenRead();
+  }
+
+  /** Changes one held summary (nothing if the list does not hold it). */
+  #patch(id: string, change: (c: ConversationSummary) => ConversationSummary): void {
+    if (!this.conversations.some((c) => c.id === id)) return;
+    this.conversations = this.conversations.map((c) => (c.id === id ? change(c) : c));
+  }
+
+  /** Reads one conversation into the list (one just created or changed by the user). */
+  async #loadSummary(id: string): Promise<void> {
+    try {
+      const summary = await backend.conversation(id);
+      if (summary && this.me) this.#putSummary(summary);
+    } catch (e) {
+      this.#show(e);
+    }
+  }
+
+  /**
+   * One message of the open thread as stored now: replaced where it is, or placed by
+   * seq (sent ones) or last (unsent ones, which are in compose order). A sent message
+   * older than the held history is left to paging back.
+   */
+  #putMessage(message: LocalMessage): void {
+    this.#messagesDuringLoad?.push(message);
+    const at = this.thread.findIndex((m) => m.id === message.id);
+    if (at >= 0 && this.thread[at]!.seq === message.seq) {
+      const next = this.thread.slice();
+      next[at] = message;
+      this.thread = next;
+      return;
+    }
+    const rest = at >= 0 ? this.thread.filter((m) => m.id !== message.id) : this.thread;
+    const seq = message.seq;
+    if (seq === null) {
+      this.thread = [...rest, message];
+      return;
+    }
+    const from = firstSeq(rest);
+    if (from !== null && seq < from && this.hasOlder) {
+      this.thread = rest;
+      return;
+    }
+    let i = rest.findIndex((m) => m.seq === null || m.seq > seq);
+    if (i < 0) i = rest.length;
+    this.thread = [...rest.slice(0, i), message, ...rest.slice(i)];
+  }
+
   async #loadConversations(): Promise<void> {
+    this.#summariesDuringLoad = [];
     try {
       this.conversations = sortConversations(await backend.conversations());
     } catch (e) {
-      if ((e as CommandError).code === "signed_out") this.#reset();
+      if (backend.toCommandError(e).kind === "signed_out") this.#reset();
       else this.#show(e);
       return;
+    } finally {
+      const heard = this.#summariesDuringLoad;
+      this.#summariesDuringLoad = null;
+      if (this.me) for (const summary of heard) this.#putSummary(summary);
     }
     this.#markOpenRead();
   }
@@ -173,7 +312,7 @@ export class Chat {
   /** A clicked notification: its conversation may be newer than the list held. */
   async #openRequested(id: string): Promise<void> {
     if (!this.me) return;
-    if (!this.conversations.some((c) => c.id === id)) await this.refreshList();
+    if (!this.conversations.some((c) => c.id === id)) await this.#loadSummary(id);
     if (!this.conversations.some((c) => c.id === id)) return;
     await this.openConversation(id);
   }
@@ -216,12 +355,16 @@ export class Chat {
     const held = this.thread.filter((m) => m.seq !== null).length;
     const limit = Math.min(500, Math.max(PAGE, held + PAGE));
     let fresh: LocalMessage[];
+    this.#messagesDuringLoad = [];
     try {
       fresh = await backend.messages(id, null, limit);
     } catch (e) {
+      this.#messagesDuringLoad = null;
       this.#show(e);
       return;
     }
+    const heard = this.#messagesDuringLoad;
+    this.#messagesDuringLoad = null;
     if (this.openId !== id) return;
     const from = firstSeq(fresh);
     const older =
@@ -231,6 +374,7 @@ export class Chat {
       const sent = fresh.filter((m) => m.seq !== null).length;
       this.hasOlder = sent >= limit && (from ?? 0) > 1;
     }
+    for (const message of heard) if (message.conversation_id === id) this.#putMessage(message);
   }
 
   /** Loads the page before the oldest held message. */
@@ -266,54 +410,83 @@ export class Chat {
     if (!id || !body.trim()) return false;
     try {
       const message = await backend.sendMessage(id, body);
-      if (this.openId === id && !this.thread.some((m) => m.id === message.id)) {
-        this.thread = [...this.thread, message];
-      }
+      // The core's event for it may have come first; either puts it in place once.
+      if (this.openId === id) this.#putMessage(message);
     } catch (e) {
       this.#show(e);
       return false;
     }
-    void this.refreshThread();
     return true;
   }
 
+  /** Puts a failed message back in the outbox (its event shows it pending again). */
   async retry(messageId: string): Promise<void> {
     await this.#run(backend.retryMessage(messageId));
-    void this.refreshThread();
   }
 
+  /** Deletes an unsent message (the conversation's new summary comes as an event). */
   async discard(messageId: string): Promise<void> {
-    await this.#run(backend.discardMessage(messageId));
-    void this.refreshThread();
-    void this.refreshList();
+    try {
+      await backend.discardMessage(messageId);
+    } catch (e) {
+      this.#show(e);
+      return;
+    }
+    this.thread = this.thread.filter((m) => m.id !== messageId);
   }
 
   async setMuted(conversationId: string, muted: boolean): Promise<void> {
     await this.#run(backend.setMuted(conversationId, muted));
-    void this.refreshList();
+  }
+
+  /** Saves a conversation's unsent text (empty clears it); the list shows it. */
+  async saveDraft(conversationId: string, body: string): Promise<void> {
+    await backend.setDraft(conversationId, body);
+    // The core sends no event for drafts: what was stored is known here.
+    this.#patch(conversationId, (c) => ({ ...c, draft: body === "" ? null : body }));
+  }
+
+  /** The user is composing in a conversation, or stopped. */
+  setTyping(conversationId: string, composing: boolean): Promise<void> {
+    return backend.setTyping(conversationId, composing);
+  }
+
+  /** Tells the core what the window shows (for notifications and read state). */
+  reportAttention(): Promise<void> {
+    return backend.setAttention(this.focused, this.openId);
+  }
+
+  /** Skips the reconnect wait ("Retry now"). */
+  reconnectNow(): Promise<void> {
+    return backend.reconnectNow();
+  }
+
+  /** Full-text search over every stored message; works offline. */
+  search(text: string, limit: number): Promise<SearchHit[]> {
+    return searchMessages(text, limit);
   }
 
   /** Opens (creating if needed) the direct chat with `username`. */
   async openDirect(username: string): Promise<void> {
     const id = await backend.openDirect(username);
-    await this.refreshList();
+    await this.#loadSummary(id);
     await this.openConversation(id);
   }
 
   async createGroup(title: string, memberIds: string[]): Promise<void> {
     const id = await backend.createGroup(title, memberIds);
-    await this.refreshList();
+    await this.#loadSummary(id);
     await this.openConversation(id);
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
     await backend.addMembers(conversationId, userIds);
-    await this.refreshList();
+    await this.#loadSummary(conversationId);
   }
 
   async leave(conversationId: string): Promise<void> {
     await this.#run(backend.leaveConversation(conversationId));
-    await this.refreshList();
+    await this.#loadSummary(conversationId);
   }
 
   async #run(work: Promise<unknown>): Promise<void> {

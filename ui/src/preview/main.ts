@@ -9,9 +9,9 @@ import App from "../App.svelte";
 import "../app.css";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
-import type { Event } from "../lib/bindings/Event";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
+import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
 
 const params = new URLSearchParams(location.search);
@@ -114,7 +114,9 @@ let connection: ConnectionState = params.has("offline")
   : { state: "online" };
 
 const find = (cid: unknown) => store.find((c) => c.summary.id === cid);
-const event = (e: Event) => void emit("ferry://event", e);
+const event = (e: UiEvent) => void emit("ferry://event", e);
+/** The shell's event for a changed conversation: its summary as stored now. */
+const changed = (c: Stored) => event({ type: "conversation", summary: { ...c.summary } });
 
 function refreshSummary(c: Stored) {
   c.summary.last_message = c.messages.at(-1) ?? null;
@@ -130,7 +132,7 @@ mockIPC(
         return { user: signedIn ? me : null, connection: signedIn ? connection : { state: "signed_out" } };
       case "sign_in":
       case "sign_up":
-        if (args.password === "wrong") throw { code: "invalid_credentials", message: "wrong username or password" };
+        if (args.password === "wrong") throw { kind: "invalid_credentials", message: "wrong username or password" };
         signedIn = true;
         return me;
       case "sign_out":
@@ -138,6 +140,8 @@ mockIPC(
         return null;
       case "conversations":
         return store.map((c) => c.summary);
+      case "conversation":
+        return find(args.conversationId)?.summary ?? null;
       case "messages": {
         const c = find(args.conversationId);
         if (!c) return [];
@@ -165,7 +169,9 @@ mockIPC(
           m.seq = c.messages.filter((x) => x.seq !== null).length + 1;
           m.status = connection.state === "online" ? "sent" : "pending";
           if (m.status === "pending") m.seq = null;
-          event({ type: "message", message: m });
+          event({ type: "message", message: { ...m } });
+          refreshSummary(c);
+          changed(c);
         }, 600);
         return m;
       }
@@ -174,7 +180,7 @@ mockIPC(
         const c = find(args.conversationId ?? args.openConversation);
         if (c && (cmd === "mark_read" || args.focused)) {
           c.summary.unread_count = 0;
-          event({ type: "conversation", conversation_id: c.summary.id });
+          changed(c);
         }
         return null;
       }
@@ -185,8 +191,10 @@ mockIPC(
       }
       case "set_muted": {
         const c = find(args.conversationId);
-        if (c) c.summary.muted = args.muted as boolean;
-        event({ type: "conversation", conversation_id: String(args.conversationId) });
+        if (c) {
+          c.summary.muted = args.muted as boolean;
+          changed(c);
+        }
         return null;
       }
       case "retry_message":
@@ -195,9 +203,12 @@ mockIPC(
           const i = c.messages.findIndex((m) => m.id === args.messageId);
           if (i < 0) continue;
           if (cmd === "discard_message") c.messages.splice(i, 1);
-          else c.messages[i] = { ...c.messages[i]!, status: "pending", error: null };
+          else {
+            c.messages[i] = { ...c.messages[i]!, status: "pending", error: null };
+            event({ type: "message", message: c.messages[i]! });
+          }
           refreshSummary(c);
-          event({ type: "conversation", conversation_id: c.summary.id });
+          changed(c);
         }
         return null;
       }

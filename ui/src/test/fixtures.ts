@@ -4,9 +4,9 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
-import type { Event } from "../lib/bindings/Event";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
+import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
 
 export const ME: User = {
@@ -111,7 +111,7 @@ export function mockCore(handlers: Handlers = {}) {
 }
 
 /** The core emitting one of its events to the window. */
-export function coreEmits(event: Event): Promise<void> {
+export function coreEmits(event: UiEvent): Promise<void> {
   return emit("ferry://event", event);
 }
 

@@ -25,11 +25,11 @@ describe("backend commands", () => {
   it("reject with the core's CommandError", async () => {
     mockCore({
       sign_in: () => {
-        throw { code: "invalid_credentials", message: "wrong username or password" };
+        throw { kind: "invalid_credentials", message: "wrong username or password" };
       },
     });
     await expect(backend.signIn("http://x", "a", "b")).rejects.toEqual({
-      code: "invalid_credentials",
+      kind: "invalid_credentials",
       message: "wrong username or password",
     });
   });
@@ -41,7 +41,7 @@ describe("backend commands", () => {
       },
     });
     await expect(backend.session()).rejects.toEqual({
-      code: "unavailable",
+      kind: "unavailable",
       message: "command session not found",
     });
   });
@@ -56,7 +56,7 @@ describe("backend events", () => {
     await coreEmits({ type: "message", message: m });
     expect(seen).toHaveBeenCalledWith({ type: "message", message: m });
     stop();
-    await coreEmits({ type: "conversation", conversation_id: backend.EVERYTHING });
+    await coreEmits({ type: "resync" });
     expect(seen).toHaveBeenCalledTimes(1);
   });
 });
@@ -72,7 +72,7 @@ describe("openUrl", () => {
 
   it("refuses anything but http(s)", async () => {
     const core = mockCore();
-    await expect(backend.openUrl("javascript:alert(1)")).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(backend.openUrl("javascript:alert(1)")).rejects.toMatchObject({ kind: "invalid_request" });
     expect(core.calls).toEqual([]);
   });
 });

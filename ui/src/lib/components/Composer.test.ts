@@ -2,12 +2,13 @@ import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { mockCore } from "../../test/fixtures";
+import { Chat } from "../chat.svelte";
 import Composer from "./Composer.svelte";
 
 function setup(props: Record<string, unknown> = {}) {
   const core = mockCore();
   const onsend = vi.fn(async () => true);
-  const result = render(Composer, { conversationId: "conv-1", onsend, ...props });
+  const result = render(Composer, { chat: new Chat(), conversationId: "conv-1", onsend, ...props });
   const box = screen.getByTestId("composer") as HTMLTextAreaElement;
   return { core, onsend, box, ...result };
 }

@@ -1,0 +1,108 @@
+//! [`UnreadTotal`]: the number in the window title (and badge), kept up to date from the
+//! one conversation summary each change re-reads, instead of summing every conversation
+//! on every event. Only a resync (start, or events missed) reads the whole list.
+
+use std::collections::HashMap;
+
+use ferry_client::ConversationSummary;
+use uuid::Uuid;
+
+/// Unread messages across conversations whose notifications are on.
+#[derive(Debug, Default)]
+pub struct UnreadTotal {
+    /// Each counted conversation's share; absent means zero (muted, or all read).
+    by_conversation: HashMap<Uuid, i64>,
+    total: i64,
+}
+
+impl UnreadTotal {
+    /// The total now.
+    pub fn total(&self) -> i64 {
+        self.total
+    }
+
+    /// Starts over from the whole list.
+    pub fn reset(&mut self, list: &[ConversationSummary]) {
+        self.by_conversation.clear();
+        self.total = 0;
+        for summary in list {
+            self.update(summary);
+        }
+    }
+
+    /// Takes in one conversation as stored now; returns whether the total changed.
+    pub fn update(&mut self, summary: &ConversationSummary) -> bool {
+        let share = if summary.muted {
+            0
+        } else {
+            summary.unread_count
+        };
+        let before = if share > 0 {
+            self.by_conversation.insert(summary.id, share)
+        } else {
+            self.by_conversation.remove(&summary.id)
+        }
+        .unwrap_or(0);
+        self.total += share - before;
+        share != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_proto::{ConversationKind, Timestamp};
+
+    use super::*;
+
+    fn summary(id: u128, unread_count: i64, muted: bool) -> ConversationSummary {
+        ConversationSummary {
+            id: Uuid::from_u128(id),
+            kind: ConversationKind::Direct,
+            name: "x".into(),
+            members: Vec::new(),
+            last_seq: unread_count,
+            last_message: None,
+            unread_count,
+            updated_at: Timestamp::from_millis(0),
+            left: false,
+            muted,
+            draft: None,
+            typing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn follows_each_conversation_as_it_changes() {
+        let mut unread = UnreadTotal::default();
+        unread.reset(&[
+            summary(1, 2, false),
+            summary(2, 5, true),
+            summary(3, 1, false),
+        ]);
+        assert_eq!(unread.total(), 3, "muted conversations do not count");
+
+        assert!(unread.update(&summary(1, 4, false)));
+        assert_eq!(unread.total(), 5);
+        assert!(
+            !unread.update(&summary(1, 4, false)),
+            "no change, no title update"
+        );
+        assert!(
+            unread.update(&summary(3, 1, true)),
+            "muting removes its share"
+        );
+        assert_eq!(unread.total(), 4);
+        assert!(
+            unread.update(&summary(2, 5, false)),
+            "unmuting adds it back"
+        );
+        assert_eq!(unread.total(), 9);
+        assert!(unread.update(&summary(1, 0, false)), "read");
+        assert_eq!(unread.total(), 5);
+        assert!(unread.update(&summary(9, 1, false)), "a new conversation");
+        assert_eq!(unread.total(), 6);
+
+        unread.reset(&[summary(1, 1, false)]);
+        assert_eq!(unread.total(), 1);
+    }
+}

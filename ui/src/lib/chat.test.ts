@@ -1,0 +1,228 @@
+// The store against a mocked core: each event puts what it carries in place (no re-read
+// of the list or the thread), `resync` re-reads everything, and failures are told apart
+// by their typed kind.
+import { waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import type { ConnectionState } from "./bindings/ConnectionState";
+import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { LocalMessage } from "./bindings/LocalMessage";
+import type { User } from "./bindings/User";
+import { Chat, errorMessage } from "./chat.svelte";
+import { ago, coreEmits, direct, ME, member, message, mockCore, user } from "../test/fixtures";
+
+const ada = user("Ada Lovelace");
+const grace = user("Grace Hopper");
+
+/** A started store with `list` and the first conversation's `thread` open. */
+async function opened(list: ConversationSummary[], thread: LocalMessage[] = []) {
+  const store = {
+    me: ME as User | null,
+    list,
+    thread,
+    connection: { state: "online" } as ConnectionState,
+  };
+  const core = mockCore({
+    session: () => ({ user: store.me, connection: store.connection }),
+    conversations: () => store.list,
+    messages: () => store.thread,
+    conversation: (args) => store.list.find((c) => c.id === args.conversationId) ?? null,
+  });
+  const chat = new Chat();
+  await chat.start();
+  await chat.openConversation(list[0]!.id);
+  return { chat, core, store };
+}
+
+function reads(core: ReturnType<typeof mockCore>) {
+  return { list: core.count("conversations"), thread: core.count("messages") };
+}
+
+describe("events carry what changed", () => {
+  it("a conversation event replaces that one summary and re-sorts, without re-reading", async () => {
+    const withAda = direct(ada, { updated_at: ago(10) });
+    const withGrace = direct(grace, { updated_at: ago(5) });
+    const { chat, core } = await opened([withAda, withGrace]);
+    expect(chat.conversations.map((c) => c.id)).toEqual([withGrace.id, withAda.id]);
+    const before = reads(core);
+
+    const newer = { ...withAda, updated_at: ago(0), unread_count: 2, last_seq: 2 };
+    await coreEmits({ type: "conversation", summary: newer });
+    expect(chat.conversations.map((c) => c.id)).toEqual([withAda.id, withGrace.id]);
+    expect(chat.conversations[0]).toEqual(newer);
+    // A summary of a conversation the list did not hold yet is added.
+    const withBoth = direct(user("Alan Turing"), { updated_at: ago(1) });
+    await coreEmits({ type: "conversation", summary: withBoth });
+    expect(chat.conversations.map((c) => c.id)).toEqual([withAda.id, withBoth.id, withGrace.id]);
+    expect(reads(core)).toEqual(before);
+  });
+
+  it("a message event puts one message in the open thread, in seq order, pending ones last", async () => {
+    const chat1 = direct(ada, { last_seq: 3 });
+    const at = (seq: number | null, extra: Partial<LocalMessage> = {}) =>
+      message({ conversation_id: chat1.id, seq, body: `s${seq}`, ...extra });
+    const one = at(1);
+    const three = at(3);
+    const pending = at(null, { status: "pending", body: "on its way" });
+    const { chat, core } = await opened([chat1], [one, three, pending]);
+    await waitFor(() => expect(chat.thread).toHaveLength(3));
+    const before = reads(core);
+
+    // A late one fills the gap; a new one goes after the sent ones, before the pending.
+    const two = at(2);
+    const four = at(4);
+    await coreEmits({ type: "message", message: four });
+    await coreEmits({ type: "message", message: two });
+    expect(chat.thread.map((m) => m.body)).toEqual(["s1", "s2", "s3", "s4", "on its way"]);
+
+    // The pending one is acked: it moves to its seq; a status change stays in place.
+    const acked = { ...pending, seq: 5, status: "sent" as const };
+    await coreEmits({ type: "message", message: acked });
+    await coreEmits({ type: "message", message: { ...three, status: "read" } });
+    expect(chat.thread.map((m) => [m.body, m.status])).toEqual([
+      ["s1", "sent"],
+      ["s2", "sent"],
+      ["s3", "read"],
+      ["s4", "sent"],
+      ["on its way", "sent"],
+    ]);
+
+    // Another conversation's message does not touch the open thread.
+    await coreEmits({ type: "message", message: message({ conversation_id: "elsewhere", seq: 9 }) });
+    expect(chat.thread).toHaveLength(5);
+    expect(reads(core)).toEqual(before);
+  });
+
+  it("typing and presence patch the summaries that show them", async () => {
+    const withAda = direct(ada);
+    const team = direct(grace, { members: [member(ME), member(grace), member(ada)] });
+    const { chat, core } = await opened([withAda, team]);
+    const before = reads(core);
+
+    await coreEmits({ type: "typing", conversation_id: team.id, typing: [ada.id, grace.id] });
+    expect(chat.conversations.find((c) => c.id === team.id)?.typing).toEqual([ada.id, grace.id]);
+    expect(chat.conversations.find((c) => c.id === withAda.id)?.typing).toEqual([]);
+
+    await coreEmits({
+      type: "presence",
+      presence: { user_id: ada.id, online: true, last_seen: null },
+    });
+    for (const c of chat.conversations) {
+      expect(c.members.find((m) => m.user.id === ada.id)?.online).toBe(true);
+      expect(c.members.find((m) => m.user.id === ME.id)?.online).toBe(false);
+    }
+    expect(reads(core)).toEqual(before);
+  });
+
+  it("re-reads the open thread only when the others' watermarks move (statuses follow them)", async () => {
+    const withAda = direct(ada, { last_seq: 1 });
+    const mine = message({ conversation_id: withAda.id, seq: 1, status: "sent" });
+    const { chat, core, store } = await opened([withAda], [mine]);
+    await waitFor(() => expect(chat.thread).toHaveLength(1));
+    const before = reads(core);
+
+    // Only my own watermark moved (sending does that): no status can change.
+    const selfRead = {
+      ...withAda,
+      members: [member(ME, { read_seq: 1, delivered_seq: 1 }), member(ada)],
+    };
+    await coreEmits({ type: "conversation", summary: selfRead });
+    expect(reads(core)).toEqual(before);
+
+    // Ada read it: the receipt, then the summary with her new watermarks.
+    store.thread = [{ ...mine, status: "read" }];
+    await coreEmits({ type: "receipt", conversation_id: withAda.id, user_id: ada.id, read_seq: 1, delivered_seq: 1 });
+    await coreEmits({
+      type: "conversation",
+      summary: { ...selfRead, members: [selfRead.members[0]!, member(ada, { read_seq: 1, delivered_seq: 1 })] },
+    });
+    await waitFor(() => expect(chat.thread[0]?.status).toBe("read"));
+    expect(reads(core)).toEqual({ list: before.list, thread: before.thread + 1 });
+  });
+
+  it("marks the open conversation read when its summary says something new arrived", async () => {
+    const withAda = direct(ada);
+    const { chat, core } = await opened([withAda]);
+    chat.setFocused(true);
+    await coreEmits({ type: "conversation", summary: { ...withAda, last_seq: 1, unread_count: 1 } });
+    expect(core.argsOf("mark_read")).toEqual([{ conversationId: withAda.id }]);
+  });
+
+  it("saves drafts and discards messages in place", async () => {
+    const withAda = direct(ada);
+    const failed = message({ conversation_id: withAda.id, seq: null, status: "failed" });
+    const { chat, core } = await opened([withAda], [failed]);
+    await waitFor(() => expect(chat.thread).toHaveLength(1));
+    const before = reads(core);
+
+    await chat.saveDraft(withAda.id, "later");
+    expect(chat.conversations[0]?.draft).toBe("later");
+    await chat.saveDraft(withAda.id, "");
+    expect(chat.conversations[0]?.draft).toBeNull();
+    await chat.discard(failed.id);
+    expect(chat.thread).toEqual([]);
+    expect(core.argsOf("set_draft")).toEqual([
+      { conversationId: withAda.id, body: "later" },
+      { conversationId: withAda.id, body: "" },
+    ]);
+    expect(reads(core)).toEqual(before);
+  });
+});
+
+describe("resync", () => {
+  it("re-reads the connection, the list and the open thread", async () => {
+    const withAda = direct(ada);
+    const { chat, core, store } = await opened([withAda]);
+    const before = reads(core);
+    const sessions = core.count("session");
+
+    const missed = message({ conversation_id: withAda.id, seq: 1, body: "missed" });
+    store.thread = [missed];
+    store.list = [{ ...withAda, last_seq: 1, last_message: missed }, direct(grace)];
+    store.connection = { state: "offline", retry_at: null, reason: null };
+    await coreEmits({ type: "resync" });
+
+    await waitFor(() => expect(chat.thread.map((m) => m.body)).toEqual(["missed"]));
+    await waitFor(() => expect(chat.conversations).toHaveLength(2));
+    expect(chat.connection).toEqual({ state: "offline", retry_at: null, reason: null });
+    expect(core.count("session")).toBe(sessions + 1);
+    expect(reads(core)).toEqual({ list: before.list + 1, thread: before.thread + 1 });
+  });
+
+  it("ends the session on screen when the core says no one is signed in", async () => {
+    const { chat, store } = await opened([direct(ada)]);
+    store.me = null;
+    await coreEmits({ type: "resync" });
+    await waitFor(() => expect(chat.me).toBeNull());
+    expect(chat.conversations).toEqual([]);
+  });
+});
+
+describe("error kinds", () => {
+  it("a signed_out failure ends the session on screen; others show their message", async () => {
+    const chat = new Chat();
+    mockCore({
+      session: () => ({ user: ME, connection: { state: "online" } }),
+      conversations: () => {
+        throw { kind: "local_storage", message: "database is locked" };
+      },
+    });
+    await chat.start();
+    expect(chat.me).toEqual(ME);
+    expect(chat.notice).toBe("database is locked");
+
+    mockCore({
+      conversations: () => {
+        throw { kind: "signed_out", message: "not signed in" };
+      },
+    });
+    await chat.refreshList();
+    expect(chat.me).toBeNull();
+  });
+
+  it("Tauri's own string rejections read as messages too", () => {
+    expect(errorMessage("command foo not found")).toBe("command foo not found");
+    expect(errorMessage({ kind: "offline", message: "cannot reach the server" })).toBe(
+      "cannot reach the server",
+    );
+  });
+});

@@ -1,0 +1,30 @@
+// One path from components to the Rust side: only the store (chat.svelte.ts) imports the
+// backend module, and only the backend module imports Tauri.
+import { describe, expect, it } from "vitest";
+
+const sources = import.meta.glob<string>(["/src/**/*.ts", "/src/**/*.svelte", "!/src/**/*.test.ts", "!/src/test/**"], {
+  query: "?raw",
+  import: "default",
+  eager: true,
+});
+
+function importing(pattern: RegExp): string[] {
+  return Object.entries(sources)
+    .filter(([, text]) => pattern.test(text))
+    .map(([path]) => path)
+    .sort();
+}
+
+describe("the door to the backend", () => {
+  it("is the store: no component imports the backend module", () => {
+    expect(Object.keys(sources).length).toBeGreaterThan(20);
+    expect(importing(/from\s+["'][./]*(lib\/)?backend(\/index)?["']/)).toEqual(["/src/lib/chat.svelte.ts"]);
+  });
+
+  it("and only the backend module (and the preview's mocks) import Tauri", () => {
+    expect(importing(/from\s+["']@tauri-apps\//)).toEqual([
+      "/src/lib/backend/index.ts",
+      "/src/preview/main.ts",
+    ]);
+  });
+});
