@@ -74,26 +74,57 @@ impl Server {
     }
 }
 
-/// tauri-driver on a free port, in front of WebKitWebDriver.
+/// tauri-driver on a free port, in front of WebKitWebDriver, in a process group of its
+/// own: WebKitWebDriver and the app it starts join that group, and dropping the driver
+/// (at the end of the test, or while a failed test unwinds) kills the whole group, so no
+/// driver or app outlives the test.
 struct Driver {
-    // Kept for its lifetime: dropping it kills the driver.
-    _child: Child,
+    child: Child,
+    /// The group to kill: the leader's pid, taken at spawn (tokio forgets it once reaped).
+    group: u32,
     port: u16,
+    /// Where the driver, WebKitWebDriver and the app write (never the test's own pipes,
+    /// which a caller may be reading until every writer is gone).
+    log: PathBuf,
 }
 
-async fn driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // std has no killpg; kill(1) reaches the whole group with a negative id.
+        let killed = std::process::Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.group)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !killed.is_ok_and(|s| s.success()) {
+            // The group may already be gone; the leader at least must not stay.
+            let _ = self.child.start_kill();
+        }
+        let _ = self.child.try_wait();
+        if std::thread::panicking() {
+            eprintln!("tauri-driver's output: {}", self.log.display());
+        }
+    }
+}
+
+async fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .await
         .expect("port")
         .local_addr()
         .expect("addr")
-        .port();
-    let native = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
+        .port()
+}
+
+/// Starts tauri-driver and waits until it can make sessions; its output goes to a file
+/// in `artifacts`.
+async fn driver(artifacts: &std::path::Path) -> Driver {
+    let port = free_port().await;
+    let native = free_port().await;
+    let log = artifacts.join("tauri-driver.log");
+    let out = std::fs::File::create(&log).expect("driver log");
+    let err = out.try_clone().expect("driver log");
     let child = Command::new("tauri-driver")
         .args([
             "--port",
@@ -101,15 +132,83 @@ async fn driver() -> Driver {
             "--native-port",
             &native.to_string(),
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .expect("tauri-driver (cargo install tauri-driver --version '^2'; scripts/test.sh does)");
-    Driver {
-        _child: child,
+    let group = child.id().expect("a process just spawned has an id");
+    let mut driver = Driver {
+        child,
+        group,
         port,
+        log,
+    };
+    driver.wait_ready().await;
+    driver
+}
+
+impl Driver {
+    /// Waits until the driver answers `GET /status` with `ready: true`. On a cold machine
+    /// tauri-driver accepts connections before WebKitWebDriver behind it answers, so an
+    /// accepted connection does not yet mean a session can be made.
+    async fn wait_ready(&mut self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        // A poll cadence, not a guess at how long start-up takes: the deadline decides.
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            let last = match tokio::time::timeout(Duration::from_secs(5), driver_status(self.port))
+                .await
+            {
+                Ok(Ok(true)) => return,
+                Ok(Ok(false)) => "it answered ready: false".to_owned(),
+                Ok(Err(e)) => e,
+                Err(_) => "a status request got no answer within 5 s".to_owned(),
+            };
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "tauri-driver exited ({status}) before it was ready; its output: {}",
+                    self.log.display()
+                );
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "tauri-driver on port {} was not ready within {WAIT:?} (last: {last}); its output: {}",
+                    self.port,
+                    self.log.display()
+                );
+            }
+        }
     }
+}
+
+/// One `GET /status`: whether the driver says it is ready. HTTP/1.0, so the answer ends
+/// when the driver closes the connection (no chunked body to decode).
+async fn driver_status(port: u16) -> Result<bool, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .write_all(b"GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n")
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("not an HTTP answer: {answer:?}"))?;
+    let status: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| format!("{}: {e}: {body:?}", head.lines().next().unwrap_or_default()))?;
+    Ok(status["value"]["ready"] == serde_json::Value::Bool(true))
 }
 
 async fn browser(driver: &Driver, data_dir: &std::path::Path) -> Browser {
@@ -121,23 +220,18 @@ async fn browser(driver: &Driver, data_dir: &std::path::Path) -> Browser {
         serde_json::json!({ "application": env!("CARGO_BIN_EXE_ferry-desktop"), "env": {"FERRY_CLIENT_DIR": data_dir} }),
     );
     let url = format!("http://127.0.0.1:{}", driver.port);
-    within("a WebDriver session", async {
-        loop {
-            match ClientBuilder::native()
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(b) => return b,
-                // tauri-driver is still starting: its port refuses connections.
-                Err(fantoccini::error::NewSessionError::Failed(_)) => {
-                    tokio::task::yield_now().await
-                }
-                Err(e) => panic!("WebDriver session: {e}"),
-            }
-        }
-    })
+    // The driver said it is ready: a failure now is a real one.
+    within(
+        "a WebDriver session",
+        ClientBuilder::native().capabilities(caps).connect(&url),
+    )
     .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "WebDriver session: {e}; tauri-driver's output: {}",
+            driver.log.display()
+        )
+    })
 }
 
 fn id(test_id: &str) -> String {
@@ -204,7 +298,7 @@ async fn chat_from_the_desktop_app() {
     .expect("bob");
     bob.start();
 
-    let driver = driver().await;
+    let driver = driver(&shots.dir).await;
     let b = browser(&driver, app_dir.path()).await;
 
     // Sign up.
