@@ -17,6 +17,7 @@ import {
   direct,
   group,
   ME,
+  member,
   message,
   mockCore,
   type Handlers,
@@ -359,6 +360,27 @@ describe("the connection banner", () => {
     await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…"));
     await connectionEvent({ state: "online" });
     await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveTextContent("Back online"));
+  });
+});
+
+describe("presence", () => {
+  it("reads as unknown while the app is offline, not as the last-heard Online", async () => {
+    const withAda = direct(ada, { members: [member(ME), member(ada, { online: true })] });
+    core({ conversations: [withAda], connection: { state: "offline", retry_at: null, reason: null } });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const subtitle = await screen.findByTestId("thread-subtitle");
+    expect(subtitle).toHaveTextContent("Online status unknown while you are offline");
+    expect(subtitle).not.toHaveTextContent(/^Online$/);
+    expect(screen.queryByTestId("presence-dot")).toBeNull();
+
+    await connectionEvent({ state: "online" });
+    await waitFor(() => expect(screen.getByTestId("thread-subtitle")).toHaveTextContent(/^Online$/));
+    expect(screen.getAllByTestId("presence-dot").length).toBeGreaterThan(0);
+
+    await connectionEvent({ state: "connecting" });
+    await waitFor(() => expect(screen.getByTestId("thread-subtitle")).not.toHaveTextContent(/^Online$/));
+    expect(screen.queryByTestId("presence-dot")).toBeNull();
   });
 });
 

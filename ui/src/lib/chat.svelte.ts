@@ -90,6 +90,12 @@ export class Chat {
   /** A failure to show for a moment (a command that did not work). */
   notice = $state<string | null>(null);
 
+  /**
+   * Whether contacts' presence means anything: it is only heard while connected, so
+   * while offline the last-heard "online" may long be stale.
+   */
+  presenceKnown = $derived(this.connection.state === "online");
+
   open: ConversationSummary | null = $derived(
     this.conversations.find((c) => c.id === this.openId) ?? null,
   );

@@ -12,6 +12,13 @@ export type Banner =
   | { kind: "back-online"; text: string }
   | { kind: "signed-out"; text: string };
 
+/**
+ * What being offline means, in words a person understands. The core's reason is a
+ * technical message (`cannot connect: IO error: Connection refused (os error 111)`): it
+ * stays available as details, a click away.
+ */
+export const OFFLINE_EXPLANATION = "Ferry can't reach the server right now.";
+
 /** How long "Back online" stays up. */
 export const BACK_ONLINE_MS = 3000;
 

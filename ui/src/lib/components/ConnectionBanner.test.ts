@@ -30,6 +30,31 @@ describe("ConnectionBanner", () => {
     expect(p.onretry).toHaveBeenCalledOnce();
   });
 
+  it("says what offline means in words, with the core's reason a click away", async () => {
+    const reason = "cannot connect: IO error: Connection refused (os error 111)";
+    render(ConnectionBanner, props({ state: "offline", retry_at: null, reason }));
+    const banner = screen.getByTestId("offline-banner");
+    expect(screen.getByTestId("offline-explanation")).toBeVisible();
+    expect(screen.getByTestId("offline-explanation")).toHaveTextContent("Ferry can't reach the server right now.");
+    expect(screen.getByTestId("offline-reason")).not.toBeVisible();
+    // What a person reads first carries no technical message.
+    const shown = Array.from(banner.children)
+      .filter((el) => el.tagName !== "DETAILS")
+      .map((el) => el.textContent)
+      .join(" ");
+    expect(shown).not.toMatch(/os error|IO error|refused/);
+
+    await fireEvent.click(screen.getByText("Details"));
+    expect(screen.getByTestId("offline-reason")).toBeVisible();
+    expect(screen.getByTestId("offline-reason")).toHaveTextContent(reason);
+  });
+
+  it("offers no details when the core gave no reason", () => {
+    render(ConnectionBanner, props({ state: "offline", retry_at: null, reason: null }));
+    expect(screen.getByTestId("offline-explanation")).toBeInTheDocument();
+    expect(screen.queryByTestId("offline-details")).toBeNull();
+  });
+
   it("says connecting while connecting", () => {
     render(ConnectionBanner, props({ state: "connecting" }));
     expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…");
