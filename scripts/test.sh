@@ -93,6 +93,7 @@ run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund
 run_step "ui: vitest" npm --prefix ui test
 run_step "ui: build" npm --prefix ui run build
 run_step "bench peer: npm install" npm --prefix bench/peers/socketio install --no-audit --no-fund
+run_step "workflows: actionlint" bash scripts/lint-workflows.sh
 run_step "cargo fmt --check" cargo fmt --all --check
 run_step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # The client, CLI and desktop app keep tokens in the OS keyring, so the tests run in a
@@ -109,7 +110,11 @@ echo "desktop screenshots: $FERRY_E2E_ARTIFACTS"
 # connection or Ferry's server memory over 24 KiB per idle connection fails the step.
 # Latency is printed, never asserted (debug build, shared CI machine).
 bench_checks() {
-    cargo build --locked -p ferry-server -p ferry-bench || return 1
+    # Reuses the test step's build: over the whole workspace with its tests, features
+    # resolve as for `cargo test --workspace`, so only the ferry-bench binary itself is
+    # new here. (`-p ferry-server -p ferry-bench` resolved them for those two alone and
+    # rebuilt every dependency a second time.)
+    cargo build --locked --workspace --bins --tests || return 1
     # Every connection is a file on both sides.
     ulimit -n "$(ulimit -Hn)"
     "$CARGO_TARGET_DIR/debug/ferry-bench" --quick --check --max-rss-kib 24 \

@@ -50,11 +50,14 @@ fn fanout(c: &mut Criterion) {
             &recipients,
             |b, &n| {
                 b.iter(|| {
-                    receive(&hub, Event::Deliver {
-                        users: users[..n].to_vec(),
-                        except_socket: None,
-                        frame: black_box(frame.clone()),
-                    });
+                    receive(
+                        &hub,
+                        Event::Deliver {
+                            users: users[..n].to_vec(),
+                            except_socket: None,
+                            frame: black_box(frame.clone()),
+                        },
+                    );
                     // What each socket task does next: take the frame off its queue.
                     for queue in &mut queues[..n] {
                         black_box(queue.try_recv().expect("the frame was delivered"));

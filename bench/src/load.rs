@@ -160,6 +160,9 @@ pub type TypingQueues = Arc<Vec<Mutex<VecDeque<u64>>>>;
 /// ports of Linux's default range, so 8 are plenty for any fleet here.
 pub const SOURCES: u8 = 8;
 
+/// The first source address of a fleet in the generator's own process.
+pub const FIRST_SOURCE: u8 = 1;
+
 /// All connections of a run.
 pub struct Fleet {
     senders: Vec<mpsc::UnboundedSender<Command>>,
@@ -171,29 +174,12 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Opens one connection per token (at most `parallel` handshakes at a time, from
-    /// source addresses 127.0.0.1–127.0.0.8 in turn so ephemeral ports never run out)
-    /// and waits until all are signed in or failed. With `resume`, connections come
-    /// back after losing their socket (in Ferry's case after a first `/sync`).
-    pub async fn connect(
-        target: Target,
-        addr: &str,
-        tokens: Vec<String>,
-        typing_queues: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
-        parallel: usize,
-        resume: Option<Resume>,
-    ) -> anyhow::Result<Self> {
-        let fleet = Self::open(target, addr, tokens, typing_queues, parallel, resume, 1)?;
-        let size = fleet.size();
-        fleet
-            .wait_until(Duration::from_secs(300), |p| p.settled(size))
-            .await;
-        Ok(fleet)
-    }
-
-    /// Starts opening the connections as [`Fleet::connect`] does, from source addresses
-    /// 127.0.0.`first_source` to 127.0.0.`first_source + SOURCES - 1` (a worker process
-    /// of crate::workers gets its own range), and returns without waiting for them.
+    /// Starts opening one connection per token (at most `parallel` handshakes at a time,
+    /// from source addresses 127.0.0.`first_source` to 127.0.0.`first_source + SOURCES -
+    /// 1` in turn so ephemeral ports never run out; a worker process of crate::workers
+    /// gets its own range), and returns without waiting for them ([`Fleet::settled`]
+    /// waits). With `resume`, connections come back after losing their socket (in
+    /// Ferry's case after a first `/sync`).
     pub fn open(
         target: Target,
         addr: &str,
@@ -256,6 +242,14 @@ impl Fleet {
             progress,
             rejoin,
         })
+    }
+
+    /// Waits until every connection is signed in or has failed to.
+    pub async fn settled(self) -> Self {
+        let size = self.size();
+        self.wait_until(Duration::from_secs(300), |p| p.settled(size))
+            .await;
+        self
     }
 
     /// How many connections the fleet has.

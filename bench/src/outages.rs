@@ -4,7 +4,7 @@
 //! reconnects, catches up what it missed and resends what was not answered, and the
 //! usual check still finds anything lost, duplicated or reordered on the way.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::load::{Command, Fleet, Progress, now_us, open_loop};
 use crate::report::Outcome;
 use crate::resume::Resume;
-use crate::scenarios::{Mix, Run, body, check, close_sends, connection_problems, drain, tokens};
+use crate::scenarios::{Mix, Run, body, check, close_sends, connection_problems, drain};
 use ferry_bench::rng::Rng;
 
 use crate::setup::World;
@@ -48,15 +48,7 @@ pub async fn b6(run: &Run) -> anyhow::Result<Outcome> {
         users: world.users.clone(),
         cut_every: None,
     };
-    let fleet = Fleet::connect(
-        run.target,
-        &server.addr,
-        tokens(&world),
-        None,
-        256,
-        Some(resume),
-    )
-    .await?;
+    let fleet = run.connect(&server, &world, None, Some(resume)).await?;
     o.start(&server);
     let pairs = n / 2;
     let count = (rate * secs) as u64;
@@ -103,40 +95,20 @@ pub async fn b6(run: &Run) -> anyhow::Result<Outcome> {
     o.server_start.cpu_secs = server.usage().cpu_secs - first_life;
     o.figure("down_secs", (ready - killed).as_secs_f64());
 
-    let reconnected = fleet
-        .wait_until(PATIENCE, |p| p.offline.load(Ordering::Relaxed) == 0)
+    // Every connection back, then every one caught up, timed from the restart.
+    let restart = Restart {
+        ready,
+        killed,
+        connections: n,
+    };
+    let offline = &fleet.progress.offline;
+    restart
+        .until_none(&mut o, &fleet, offline, "all_reconnected", "not back")
         .await;
-    let reconnect_secs = ready.elapsed().as_secs_f64();
-    let caught_up = fleet
-        .wait_until(PATIENCE, |p| p.behind.load(Ordering::Relaxed) == 0)
+    let behind = &fleet.progress.behind;
+    restart
+        .until_none(&mut o, &fleet, behind, "all_caught_up", "not caught up")
         .await;
-    let caught_up_secs = ready.elapsed().as_secs_f64();
-    if reconnected {
-        o.figure("all_reconnected_secs_after_ready", reconnect_secs);
-        o.figure(
-            "all_reconnected_secs_after_kill",
-            reconnect_secs + (ready - killed).as_secs_f64(),
-        );
-    } else {
-        let offline = fleet.progress.offline.load(Ordering::Relaxed);
-        o.problem(format!(
-            "{offline} of {n} connections not back {}s after the restart",
-            PATIENCE.as_secs()
-        ));
-    }
-    if caught_up {
-        o.figure("all_caught_up_secs_after_ready", caught_up_secs);
-        o.figure(
-            "all_caught_up_secs_after_kill",
-            caught_up_secs + (ready - killed).as_secs_f64(),
-        );
-    } else {
-        let behind = fleet.progress.behind.load(Ordering::Relaxed);
-        o.problem(format!(
-            "{behind} of {n} connections not caught up {}s after the restart",
-            PATIENCE.as_secs()
-        ));
-    }
     drain(&fleet, count).await;
     o.end(&server);
     let reconnecting = fleet.progress.reconnects.load(Ordering::Relaxed) - reconnects_before;
@@ -163,6 +135,46 @@ pub async fn b6(run: &Run) -> anyhow::Result<Outcome> {
     o.latency("replay", &tally.replay);
     run.cleanup(server, &name).await;
     Ok(o)
+}
+
+/// B6's restart, to time what the connections do after it.
+struct Restart {
+    /// When the restarted server was ready.
+    ready: Instant,
+    killed: Instant,
+    connections: usize,
+}
+
+impl Restart {
+    /// Waits (up to [`PATIENCE`]) until no connection is counted in `left`. Then the
+    /// time it took, after the server was ready and after the kill, is the figures
+    /// `{what}_secs_after_…`; or, when some connections are still `not_there`, that is
+    /// a problem.
+    async fn until_none(
+        &self,
+        o: &mut Outcome,
+        fleet: &Fleet,
+        left: &AtomicU64,
+        what: &str,
+        not_there: &str,
+    ) {
+        if fleet
+            .wait_until(PATIENCE, |_| left.load(Ordering::Relaxed) == 0)
+            .await
+        {
+            let secs = self.ready.elapsed().as_secs_f64();
+            let down_secs = (self.ready - self.killed).as_secs_f64();
+            o.figure(&format!("{what}_secs_after_ready"), secs);
+            o.figure(&format!("{what}_secs_after_kill"), secs + down_secs);
+        } else {
+            o.problem(format!(
+                "{} of {} connections {not_there} {}s after the restart",
+                left.load(Ordering::Relaxed),
+                self.connections,
+                PATIENCE.as_secs()
+            ));
+        }
+    }
 }
 
 /// One message per direct conversation from its first member, appended the way both
@@ -288,15 +300,7 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
         users: world.users.clone(),
         cut_every: Some(cut_every),
     };
-    let fleet = Fleet::connect(
-        run.target,
-        &server.addr,
-        tokens(world),
-        None,
-        256,
-        Some(resume),
-    )
-    .await?;
+    let fleet = run.connect(&server, world, None, Some(resume)).await?;
     o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();

@@ -3,9 +3,10 @@
 //! what it missed the way a real client does, and resends its unanswered sends under the
 //! same ids (both servers store a message id once). Catching up is Ferry's `/sync`
 //! (with each changed conversation's latest messages) and then, where those do not reach
-//! back far enough, history pages over REST (docs/protocol.md), or the peer's `sync` and
-//! `history` events on the new socket. [`Resume`] asks for the mode,
-//! [`Rejoin`] is the part shared by a fleet (the HTTP client, whether cuts are on), and
+//! back far enough, history pages over REST (docs/protocol.md), both through
+//! `ferry_client::Api` as the client core calls them; or the peer's `sync` and `history`
+//! events on the new socket. [`Resume`] asks for the mode,
+//! [`Rejoin`] is the part shared by a fleet (the REST client, whether cuts are on), and
 //! [`Resumer`] is one connection's state: its sync cursor, where its catch-up starts
 //! and the requests still out. A connection can also cut its own socket now and then
 //! (B7), abruptly, as a network does.
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
-use ferry_proto::{Message, MessagePage, SyncPage};
+use ferry_client::Api;
+use ferry_proto::Message;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -32,7 +33,7 @@ use ferry_bench::rng::Rng;
 /// cores serve concurrently, so it does not pace the server.
 const REST_PARALLEL: usize = 1_024;
 
-/// Ferry's largest page, for `/sync` and for history.
+/// Ferry's largest history page (`Api::sync` asks for its largest page too).
 const REST_PAGE: u32 = 500;
 
 /// Latest messages per changed conversation that Ferry's `/sync` brings along, as
@@ -48,7 +49,7 @@ const FIRST_SPREAD_MS: usize = 500;
 const RETRY_MIN_MS: u64 = 100;
 const RETRY_SPREAD_MS: usize = 200;
 
-/// Resume mode, asked of [`crate::load::Fleet::connect`].
+/// Resume mode, asked of [`crate::load::Fleet::open`].
 pub struct Resume {
     /// The user of each connection, in the order of the tokens: a catch-up does not
     /// count its own messages as deliveries.
@@ -60,9 +61,8 @@ pub struct Resume {
 
 /// What a fleet's connections share in resume mode.
 pub struct Rejoin {
-    http: reqwest::Client,
-    /// `http://host:port` of the server.
-    base: String,
+    /// Ferry's REST API on the server (its clones share one connection pool).
+    api: Api,
     cut_every: Option<Duration>,
     cutting: AtomicBool,
     rest_gate: Semaphore,
@@ -70,15 +70,8 @@ pub struct Rejoin {
 
 impl Rejoin {
     pub fn new(addr: &str, cut_every: Option<Duration>) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(REST_PARALLEL)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("HTTP client")?;
         Ok(Self {
-            http,
-            base: format!("http://{addr}"),
+            api: Api::new(&format!("http://{addr}"))?,
             cut_every,
             cutting: AtomicBool::new(false),
             rest_gate: Semaphore::new(REST_PARALLEL),
@@ -305,17 +298,9 @@ async fn sync(
     let mut last_seqs = HashMap::new();
     let mut latest = Vec::new();
     loop {
-        let mut request = rejoin
-            .http
-            .get(format!("{}/api/v1/sync", rejoin.base))
-            .bearer_auth(token)
-            .query(&[("limit", REST_PAGE), ("messages", messages)]);
-        if let Some(since) = &cursor {
-            request = request.query(&[("since", since)]);
-        }
-        let page: SyncPage = {
+        let page = {
             let _turn = rejoin.rest_gate.acquire().await?;
-            request.send().await?.error_for_status()?.json().await?
+            rejoin.api.sync(token, cursor.as_deref(), messages).await?
         };
         for c in page.conversations {
             let last = last_seqs.entry(c.id).or_insert(c.last_seq);
@@ -387,17 +372,12 @@ async fn try_rest_catch_up(
             .copied()
             .unwrap_or(0);
         while last_seq > after {
-            let request = rejoin
-                .http
-                .get(format!(
-                    "{}/api/v1/conversations/{conversation_id}/messages",
-                    rejoin.base
-                ))
-                .bearer_auth(token)
-                .query(&[("after_seq", after), ("limit", i64::from(REST_PAGE))]);
-            let page: MessagePage = {
+            let page = {
                 let _turn = rejoin.rest_gate.acquire().await?;
-                request.send().await?.error_for_status()?.json().await?
+                rejoin
+                    .api
+                    .messages_after(token, conversation_id, after, REST_PAGE)
+                    .await?
             };
             let Some(last) = page.messages.last() else {
                 break;

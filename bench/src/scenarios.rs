@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use uuid::Uuid;
 
-use crate::load::{Command, Fleet, Progress, Tally, open_loop};
+use crate::load::{Command, FIRST_SOURCE, Fleet, Progress, Tally, TypingQueues, open_loop};
 use crate::report::Outcome;
+use crate::resume::Resume;
 use ferry_bench::rng::Rng;
 
 use crate::setup::{self, World};
@@ -74,15 +75,33 @@ impl Run {
         let _ = setup::drop_database(&self.admin_url, name).await;
     }
 
+    /// A connection for each user of `world` to `server` (256 handshakes at a time),
+    /// once all are signed in or have failed to; with typing queues (B2) or in resume
+    /// mode (B6, B7) when asked.
+    pub async fn connect(
+        &self,
+        server: &Server,
+        world: &World,
+        typing: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
+        resume: Option<Resume>,
+    ) -> anyhow::Result<Fleet> {
+        let fleet = Fleet::open(
+            self.target,
+            &server.addr,
+            world.tokens(),
+            typing,
+            256,
+            resume,
+            FIRST_SOURCE,
+        )?;
+        Ok(fleet.settled().await)
+    }
+
     pub fn outcome(&self, scenario: &str) -> Outcome {
         let mut o = Outcome::new(scenario, self.target);
         o.param("workers", self.workers as f64);
         o
     }
-}
-
-pub fn tokens(world: &World) -> Vec<String> {
-    (0..world.users.len()).map(|i| world.token(i)).collect()
 }
 
 pub fn body(scheduled_us: u64, phase: usize, i: u64) -> String {
@@ -141,7 +160,7 @@ pub async fn b1(run: &Run) -> anyhow::Result<Outcome> {
     o.param("connections", n as f64);
     o.param("connections_total", total as f64);
     o.param("hold_secs", hold.as_secs_f64());
-    let mut first = tokens(&world);
+    let mut first = world.tokens();
     let more = first.split_off(n);
     let mut fleet = SplitFleet::new(run.target, &server.addr);
     o.start(&server);
@@ -213,15 +232,8 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
         .enumerate()
         .map(|(i, c)| (c.id, i))
         .collect();
-    let fleet = Fleet::connect(
-        run.target,
-        &server.addr,
-        tokens(&world),
-        Some((queues, Arc::new(index))),
-        256,
-        None,
-    )
-    .await?;
+    let typing = Some((queues, Arc::new(index)));
+    let fleet = run.connect(&server, &world, typing, None).await?;
     o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();
@@ -317,7 +329,7 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     o.param("connections", n as f64);
     o.param("rate", rate);
     o.param("secs", secs);
-    let fleet = Fleet::connect(run.target, &server.addr, tokens(world), None, 256, None).await?;
+    let fleet = run.connect(&server, world, None, None).await?;
     o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();
@@ -376,7 +388,7 @@ async fn steps(
     o.param("connections", n as f64);
     o.param("members", size as f64);
     o.param("secs_per_step", secs);
-    let fleet = Fleet::connect(run.target, &server.addr, tokens(&world), None, 256, None).await?;
+    let fleet = run.connect(&server, &world, None, None).await?;
     let targets: Vec<usize> = if size > 2 {
         (n / 2..world.conversations.len()).collect()
     } else {

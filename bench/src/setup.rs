@@ -1,13 +1,14 @@
 //! The world a scenario runs in: a fresh Postgres database with Ferry's schema, users
 //! with one session each, and the conversations between them, written straight into the
 //! tables (signing up 10k users through Argon2 would take minutes and measure nothing).
-//! Both servers read the same tables and accept the same HS256 tokens, minted here with
-//! the secret they are started with.
+//! Both servers read the same tables and accept the same HS256 tokens, minted here by
+//! Ferry's own `TokenKeys` with the secret they are started with.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use ferry_bench::rng::Rng;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use ferry_server::auth::tokens::TokenKeys;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
@@ -65,30 +66,20 @@ impl World {
         }
     }
 
-    /// An access token for user `i`, valid for a day.
-    pub fn token(&self, i: usize) -> String {
-        #[derive(Serialize)]
-        struct Claims<'a> {
-            sub: Uuid,
-            sid: Uuid,
-            aud: &'a str,
-            iat: i64,
-            exp: i64,
-        }
-        let now = ferry_proto::Timestamp::now().as_millis() / 1000;
-        let claims = Claims {
-            sub: self.users[i],
-            sid: self.sessions[i],
-            aud: ferry_proto::TOKEN_AUDIENCE,
-            iat: now,
-            exp: now + 86_400,
-        };
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-        )
-        .expect("HS256 signing cannot fail")
+    /// An access token for each user (in the order of [`World::users`]), valid for a
+    /// day, as the server issues them at sign-in.
+    pub fn tokens(&self) -> Vec<String> {
+        let day = Duration::from_secs(86_400);
+        let keys = TokenKeys::new(JWT_SECRET.as_bytes(), day, day);
+        self.users
+            .iter()
+            .zip(&self.sessions)
+            .map(|(&user, &session)| {
+                keys.issue(user, session)
+                    .expect("HS256 signing cannot fail")
+                    .token
+            })
+            .collect()
     }
 }
 

@@ -1,9 +1,11 @@
-//! The two protocols the load generator speaks over a WebSocket: Ferry's JSON frames,
+//! The two protocols the load generator speaks over a WebSocket: Ferry's JSON frames
+//! (`ferry_proto`'s [`ClientFrame`] and [`ServerFrame`], as Ferry's own clients speak them),
 //! and Socket.IO v4 (Engine.IO packets: `0` open, `40` connect with the token, `2`/`3`
 //! ping/pong, `42[event, data]` events, `42<n>[…]` an event awaiting ack `43<n>[…]`).
 //! Each turns what the scenario does into text frames and what arrives into
 //! [`Incoming`], so one driver runs both servers.
 
+use ferry_proto::{ClientFrame, OutgoingMessage, ServerFrame};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -61,8 +63,9 @@ pub enum AckRef {
     Number(u64),
 }
 
+/// A message delivered by the peer (its `message` event).
 #[derive(Deserialize)]
-struct WireMessage {
+struct PeerMessage {
     id: Uuid,
     conversation_id: Uuid,
     seq: i64,
@@ -129,24 +132,31 @@ impl Target {
         format!("42{ack}{}", json!(["history", query]))
     }
 
-    /// A message send; `ack` numbers Socket.IO's acknowledgement.
+    /// A message send; `ack` numbers Socket.IO's acknowledgement. The peer's `send`
+    /// event carries the same message object as Ferry's `send` frame.
     pub fn send(self, ack: u64, id: Uuid, conversation_id: Uuid, body: &str) -> String {
-        let message = json!({ "id": id, "conversation_id": conversation_id, "body": body });
+        let message = OutgoingMessage {
+            id,
+            conversation_id,
+            body: body.to_owned(),
+        };
         match self {
-            Target::Ferry => json!({ "type": "send", "message": message }).to_string(),
-            Target::Socketio => format!("42{ack}{}", json!(["send", message])),
+            Target::Ferry => encode(&ClientFrame::Send { message }),
+            Target::Socketio => format!("42{ack}{}", encode(&("send", message))),
         }
     }
 
     /// A typing notice.
     pub fn typing(self, conversation_id: Uuid) -> String {
-        let typing = json!({ "conversation_id": conversation_id, "typing": true });
         match self {
-            Target::Ferry => {
-                json!({ "type": "typing", "conversation_id": conversation_id, "typing": true })
-                    .to_string()
+            Target::Ferry => encode(&ClientFrame::Typing {
+                conversation_id,
+                typing: true,
+            }),
+            Target::Socketio => {
+                let typing = json!({ "conversation_id": conversation_id, "typing": true });
+                format!("42{}", json!(["typing", typing]))
             }
-            Target::Socketio => format!("42{}", json!(["typing", typing])),
         }
     }
 
@@ -165,42 +175,37 @@ impl Target {
     }
 }
 
+fn encode(frame: &impl serde::Serialize) -> String {
+    serde_json::to_string(frame).expect("frames of plain data always serialize")
+}
+
+/// A Ferry frame as far as a scenario cares; one that does not decode (none should) is
+/// [`Incoming::Other`].
 fn parse_ferry(text: &str) -> Incoming {
-    #[derive(Deserialize)]
-    #[serde(tag = "type", rename_all = "snake_case")]
-    enum Frame {
-        Welcome {},
-        Ack {
-            id: Uuid,
-        },
-        Error {
-            #[serde(rename = "ref")]
-            reference: Option<Uuid>,
-            code: String,
-        },
-        Message {
-            message: WireMessage,
-        },
-        Typing {
-            conversation_id: Uuid,
-        },
-        #[serde(other)]
-        Other,
-    }
-    match serde_json::from_str::<Frame>(text) {
-        Ok(Frame::Welcome {}) => Incoming::Ready,
-        Ok(Frame::Ack { id }) => Incoming::Ack(AckRef::Id(id)),
-        Ok(Frame::Error { reference, code }) => {
-            Incoming::Refused(AckRef::Id(reference.unwrap_or_default()), code)
-        }
-        Ok(Frame::Message { message }) => Incoming::Message {
+    match serde_json::from_str::<ServerFrame>(text) {
+        Ok(ServerFrame::Welcome { .. }) => Incoming::Ready,
+        Ok(ServerFrame::Ack { id, .. }) => Incoming::Ack(AckRef::Id(id)),
+        Ok(ServerFrame::Error {
+            reference, code, ..
+        }) => Incoming::Refused(AckRef::Id(reference.unwrap_or_default()), code_name(code)),
+        Ok(ServerFrame::Message { message }) => Incoming::Message {
             id: message.id,
             conversation_id: message.conversation_id,
             seq: message.seq,
             body: message.body,
         },
-        Ok(Frame::Typing { conversation_id }) => Incoming::Typing { conversation_id },
-        Ok(Frame::Other) | Err(_) => Incoming::Other,
+        Ok(ServerFrame::Typing {
+            conversation_id, ..
+        }) => Incoming::Typing { conversation_id },
+        Ok(_) | Err(_) => Incoming::Other,
+    }
+}
+
+/// An error code as the wire spells it (`rate_limited`), to count refusals by.
+fn code_name(code: ferry_proto::ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{code:?}"),
     }
 }
 
@@ -259,7 +264,7 @@ fn parse_socketio(text: &str) -> Incoming {
             conversation_id: Uuid,
         }
         if rest.starts_with("[\"message\"") {
-            if let Ok((_, m)) = serde_json::from_str::<(String, WireMessage)>(rest) {
+            if let Ok((_, m)) = serde_json::from_str::<(String, PeerMessage)>(rest) {
                 return Incoming::Message {
                     id: m.id,
                     conversation_id: m.conversation_id,
@@ -341,5 +346,31 @@ mod tests {
             Target::Ferry.parse("{\"type\":\"presence\",\"user_id\":\"x\"}"),
             Incoming::Other
         ));
+        let refused = format!(
+            "{{\"type\":\"error\",\"ref\":\"{id}\",\"code\":\"rate_limited\",\"message\":\"slow down\"}}"
+        );
+        assert!(matches!(
+            Target::Ferry.parse(&refused),
+            Incoming::Refused(AckRef::Id(r), code) if r == id && code == "rate_limited"
+        ));
+    }
+
+    #[test]
+    fn writes_frames_ferry_reads() {
+        let id = Uuid::now_v7();
+        let send: ClientFrame =
+            serde_json::from_str(&Target::Ferry.send(1, id, id, "hi")).expect("a send frame");
+        assert!(
+            matches!(send, ClientFrame::Send { message } if message.id == id && message.body == "hi")
+        );
+        let typing: ClientFrame =
+            serde_json::from_str(&Target::Ferry.typing(id)).expect("a typing frame");
+        assert!(matches!(typing, ClientFrame::Typing { typing: true, .. }));
+        assert_eq!(
+            Target::Socketio.send(7, id, id, "hi"),
+            format!(
+                "427[\"send\",{{\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"body\":\"hi\"}}]"
+            )
+        );
     }
 }

@@ -3,63 +3,13 @@
 //! clear errors. Tokens go to the real OS keyring (the test script provides a Secret
 //! Service session on Linux).
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
-use ferry_server::Config;
+use ferry_testkit::{Served, TestDb, TestServer, test_config, within};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::net::TcpListener;
 use tokio::process::{Child, ChildStdout, Command};
-use tokio::sync::oneshot;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-struct Server {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ferry_server::StartError>>,
-}
-
-async fn server(dir: &Path, addr: &str) -> (Server, SocketAddr) {
-    let mut config = Config::defaults();
-    config.database_url = Some(format!("sqlite://{}", dir.join("server.db").display()));
-    config.data_dir = dir.join("data");
-    config.jwt_secret = Some("ferry-cli-test-secret-0123456789abcdef".into());
-    config.auth_rate_per_ip_per_min = 1_000_000;
-    let listener = TcpListener::bind(addr).await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(ferry_server::run(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    (
-        Server {
-            stop: Some(stop),
-            task,
-        },
-        addr,
-    )
-}
-
-impl Server {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        within("server stop", &mut self.task)
-            .await
-            .expect("join")
-            .expect("clean");
-    }
-}
 
 /// One terminal: `ferry` with its own data directory.
 struct Terminal {
@@ -169,9 +119,10 @@ fn message_with(body: &'static str) -> impl Fn(&Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_terminals_chat() {
-    let server_dir = tempfile::tempdir().expect("dir");
-    let (srv, addr) = server(server_dir.path(), "127.0.0.1:0").await;
-    let url = format!("http://{addr}");
+    let db = TestDb::sqlite();
+    let srv = TestServer::start(&db).await;
+    let addr = srv.addr;
+    let url = srv.url();
     let homes = tempfile::tempdir().expect("dir");
     let alice = Terminal {
         dir: homes.path().join("alice"),
@@ -283,7 +234,7 @@ async fn two_terminals_chat() {
     );
 
     // Back on the same address: one sync delivers it, and Bob's watch sees it.
-    let (srv, _) = server(server_dir.path(), &addr.to_string()).await;
+    let srv = TestServer::start_at(test_config(&db), addr).await;
     assert!(alice.ok(&["sync"]).await.contains("sent 1"));
     next_matching(
         &mut events,

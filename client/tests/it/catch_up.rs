@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::support::{Device, Server, ServerData};
+use crate::support::{Served, TestDb, TestServer, config, online};
 
 const CONVERSATIONS: usize = 50;
 const BEFORE: usize = 10;
@@ -11,14 +11,9 @@ const WHILE_AWAY: usize = 90;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn away_client_catches_up_with_only_what_it_lacks() {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
-    let alice = Device::register(&server.url(), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    bob.online().await;
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let mut chats: Vec<Uuid> = Vec::new();
     for i in 0..CONVERSATIONS {
         chats.push(

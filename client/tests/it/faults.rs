@@ -5,7 +5,7 @@
 use ferry_client::{ConnectionState, Event};
 use uuid::Uuid;
 
-use crate::support::{Device, Fault, Proxy, Server, ServerData, ServerProcess, direct, within};
+use crate::support::{Device, Fault, Proxy, Served, TestDb, TestServer, config, direct, online, server_process, within};
 
 const BURST: usize = 300;
 
@@ -41,8 +41,8 @@ async fn burst_survives(alice: &Device, bob: &Device, chat: Uuid, fault: impl As
 }
 
 async fn through_proxy(fault: Fault) -> Vec<String> {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
     let proxy = Proxy::start(server.addr).await;
     let alice = Device::register(&proxy.url(), "alice").await;
     let bob = Device::register(&server.url(), "bob").await;
@@ -94,21 +94,16 @@ async fn half_open_connection_mid_burst_is_noticed_by_heartbeat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_mid_burst() {
-    let data = ServerData::new();
-    let first = ServerProcess::start(&data, "127.0.0.1:0").await;
+    let data = TestDb::sqlite();
+    let first = server_process(&data, "127.0.0.1:0").await;
     let addr = first.addr;
     let url = first.url();
-    let alice = Device::register(&url, "alice").await;
-    let bob = Device::register(&url, "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    bob.online().await;
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     let mut restarted = None;
     burst_survives(&alice, &bob, chat, async || {
         first.kill().await;
-        restarted = Some(ServerProcess::start(&data, &addr.to_string()).await);
+        restarted = Some(server_process(&data, &addr.to_string()).await);
     })
     .await;
     within("kill", restarted.expect("restarted").kill()).await;

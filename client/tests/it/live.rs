@@ -3,18 +3,13 @@
 
 use ferry_client::MessageStatus;
 
-use crate::support::{Device, Server, ServerData, direct};
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_chat_live() {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
-    let alice = Device::register(&server.url(), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    bob.online().await;
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     // Both were online before they shared a chat: the new chat tells who is online.
     let alice_id = alice.id();
@@ -79,14 +74,9 @@ async fn two_clients_chat_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_shows_and_clears() {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
-    let alice = Device::register(&server.url(), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    bob.online().await;
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     let alice_id = alice.id();
     // A contact who was online before we connected shows as online (fetched on connect).
@@ -118,8 +108,8 @@ async fn typing_shows_and_clears() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_on_one_device_clears_unread_on_the_other() {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
     let alice = Device::register(&server.url(), "alice").await;
     let phone = Device::register(&server.url(), "bob").await;
     let laptop = Device::login(&server.url(), "bob").await;

@@ -3,20 +3,15 @@
 
 use ferry_client::MessageStatus;
 
-use crate::support::{Device, Server, ServerData, direct};
+use crate::support::{Served, TestDb, TestServer, config, direct, online};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_offline_messages_survive_a_restart() {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
     let addr = server.addr;
-    let alice = Device::register(&url, "alice").await;
-    let bob = Device::register(&url, "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    bob.online().await;
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     alice.client.stop().await;
     server.stop().await;
@@ -39,7 +34,7 @@ async fn two_hundred_offline_messages_survive_a_restart() {
         "the outbox survived"
     );
     alice.client.start();
-    let server = Server::start_at(data.config(), addr).await;
+    let server = TestServer::start_at(config(&data), addr).await;
 
     alice
         .until("outbox empty", |c| c.outbox_len().expect("outbox") == 0)

@@ -6,19 +6,13 @@ use std::time::Duration;
 
 use ferry_client::{ConnectionState, Event, MessageStatus};
 
-use crate::support::{Device, Server, ServerData, direct, within};
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removed_member_gets_failed_message_others_flow() {
-    let data = ServerData::new();
-    let server = Server::start(&data).await;
-    let alice = Device::register(&server.url(), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    let carol = Device::register(&server.url(), "carol").await;
-    for d in [&alice, &bob, &carol] {
-        d.client.start();
-        d.online().await;
-    }
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob, carol] = online(&server.url(), ["alice", "bob", "carol"]).await;
     let group = alice
         .client
         .create_group("Team", &[bob.id(), carol.id()])
@@ -111,16 +105,11 @@ async fn removed_member_gets_failed_message_others_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_expiry_is_invisible() {
-    let data = ServerData::new();
-    let mut config = data.config();
+    let data = TestDb::sqlite();
+    let mut config = config(&data);
     config.access_ttl_secs = 3;
-    let server = Server::start_with(config).await;
-    let alice = Device::register(&server.url(), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    bob.online().await;
+    let server = TestServer::start_with(config).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     let mut events = alice.client.events();
     let account = |d: &Device| format!("{}#{}", server.url(), d.id());

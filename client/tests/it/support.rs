@@ -1,215 +1,39 @@
-//! Harness: a server (in process on port 0, or the real binary), clients with their own
-//! stores, a TCP proxy the test controls, and waiting on store state with a timeout that
-//! fails the test (never a sleep).
+//! Harness: the server from the shared test kit (in process on port 0, or the real
+//! binary) with a short heartbeat, clients with their own stores, a TCP proxy the test
+//! controls, and waiting on store state with a timeout that fails the test (never a
+//! sleep).
 
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_client::tokens::MemoryTokens;
 use ferry_client::{Client, ClientOptions, ConnectionState};
 use ferry_server::Config;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-/// How long any awaited condition may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(30);
-const JWT_SECRET: &str = "ferry-client-test-secret-0123456789abcdef";
+pub use ferry_testkit::{Served, ServerProcess, TestDb, TestServer, within};
 
-pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
+/// The server's configuration here: the test kit's, with a one-second heartbeat so that
+/// the heartbeat rule notices a dead link within a test's patience.
+pub fn config(data: &TestDb) -> Config {
+    let mut config = ferry_testkit::test_config(data);
+    config.heartbeat_secs = 1;
+    config
 }
 
-/// A database for the server: a SQLite file in `dir` (kept across restarts).
-pub struct ServerData {
-    pub dir: tempfile::TempDir,
-}
-
-impl ServerData {
-    pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("server.db").display())
-    }
-
-    pub fn config(&self) -> Config {
-        let mut config = Config::defaults();
-        config.database_url = Some(self.url());
-        config.data_dir = self.dir.path().join("data");
-        config.jwt_secret = Some(JWT_SECRET.into());
-        config.send_rate_per_sec = 1_000_000;
-        config.send_burst = 1_000_000;
-        config.frame_rate_per_sec = 1_000_000;
-        config.login_rate_per_min = 1_000_000;
-        config.auth_rate_per_ip_per_min = 1_000_000;
-        config.heartbeat_secs = 1;
-        config
-    }
-}
-
-/// The server in this process.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ferry_server::StartError>>,
-}
-
-impl Server {
-    pub async fn start(data: &ServerData) -> Self {
-        Self::start_with(data.config()).await
-    }
-
-    /// Starts on a given address (to come back on the same port after a stop).
-    pub async fn start_at(config: Config, addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.expect("bind");
-        Self::serve(config, listener).await
-    }
-
-    pub async fn start_with(config: Config) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        Self::serve(config, listener).await
-    }
-
-    async fn serve(config: Config, listener: TcpListener) -> Self {
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferry_server::run(listener, config, async move {
-            let _ = stopped.await;
-        }));
-        let ready = within(
-            "server start",
-            reqwest::get(format!("http://{addr}/readyz")),
-        )
-        .await;
-        assert!(ready.expect("readyz").status().is_success());
-        Self {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        within("server stop", &mut self.task)
-            .await
-            .expect("join")
-            .expect("clean stop");
-    }
-
-    /// GET requests the server has answered on `route` (from its own metrics).
-    pub async fn requests(&self, route: &str) -> u64 {
-        requests_at(self.addr, route).await
-    }
-}
-
-pub async fn requests_at(addr: SocketAddr, route: &str) -> u64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .filter(|l| l.starts_with("ferry_http_request_duration_seconds_count{"))
-        .filter(|l| l.contains("method=\"GET\"") && l.contains(&format!("route=\"{route}\"")))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// The real `ferry-server` binary, for tests that kill it with SIGKILL.
-pub struct ServerProcess {
-    child: Child,
-    pub addr: SocketAddr,
-}
-
-fn server_binary() -> PathBuf {
-    // Integration tests live in target/<profile>/deps; the workspace's binaries are built
-    // next to that directory by `cargo test --workspace`.
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir.join("ferry-server");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --workspace`",
-        path.display()
-    );
-    path
-}
-
-impl ServerProcess {
-    pub async fn start(data: &ServerData, bind: &str) -> Self {
-        let mut child = Command::new(server_binary())
-            .env("DATABASE_URL", data.url())
-            .env("FERRY_BIND", bind)
-            .env("FERRY_DATA_DIR", data.dir.path().join("data"))
-            .env("FERRY_JWT_SECRET", JWT_SECRET)
-            .env("FERRY_SEND_RATE", "1000000")
-            .env("FERRY_SEND_BURST", "1000000")
-            .env("FERRY_FRAME_RATE", "1000000")
-            .env("FERRY_AUTH_RATE_PER_IP", "1000000")
-            .env("FERRY_HEARTBEAT_SECS", "1")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn ferry-server");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let addr = within("the server to listen", async {
-            while let Some(line) = lines.next_line().await.expect("stdout") {
-                if let Some(rest) = line.strip_prefix("Ferry server listening on http://") {
-                    return rest
-                        .split_whitespace()
-                        .next()
-                        .expect("addr")
-                        .parse()
-                        .expect("addr");
-                }
-            }
-            panic!("ferry-server exited before listening");
-        })
-        .await;
-        Self { child, addr }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub async fn kill(mut self) {
-        self.child.start_kill().expect("SIGKILL");
-        within("exit", self.child.wait()).await.expect("wait");
-    }
+/// The real `ferry-server` binary (built by `cargo test --workspace`) on `data`, bound to
+/// `bind`, for tests that kill it with SIGKILL.
+pub async fn server_process(data: &TestDb, bind: &str) -> ServerProcess {
+    let mut config = config(data);
+    config.bind = bind.parse().expect("a socket address");
+    ServerProcess::start(&ferry_testkit::workspace_binary("ferry-server"), &config).await
 }
 
 /// A client with its own data directory and in-memory credentials, fast reconnects.
@@ -323,6 +147,25 @@ impl Device {
             .into_iter()
             .map(|m| (m.seq, m.body))
             .collect()
+    }
+}
+
+/// Devices of new accounts `names` on the server at `url`, all signed up first, then
+/// started, then online.
+pub async fn online<const N: usize>(url: &str, names: [&str; N]) -> [Device; N] {
+    let mut devices = Vec::with_capacity(N);
+    for name in names {
+        devices.push(Device::register(url, name).await);
+    }
+    for device in &devices {
+        device.client.start();
+    }
+    for device in &devices {
+        device.online().await;
+    }
+    match devices.try_into() {
+        Ok(devices) => devices,
+        Err(_) => unreachable!("one device per name"),
     }
 }
 

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
 use crate::support::{
-    Backend, JWT_SECRET, TestDb, TestServer, User, Ws, on_both, test_config, try_ws,
+    Backend, JWT_SECRET, Served, TestDb, TestServer, User, Ws, on_both, test_config, try_ws,
 };
 
 fn code(body: &Value) -> &str {
@@ -487,12 +487,12 @@ async fn upgrade_errors_are_json(backend: Backend) {
     // Odd methods do not become metric labels.
     let odd = reqwest::Method::from_bytes(b"ZZTOP").expect("method");
     let r = reqwest::Client::new()
-        .request(odd, server.url("/healthz"))
+        .request(odd, format!("{}/healthz", server.url()))
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let metrics = reqwest::get(server.url("/metrics"))
+    let metrics = reqwest::get(format!("{}/metrics", server.url()))
         .await
         .expect("metrics")
         .text()

@@ -4,99 +4,24 @@
 //! `/sync` and `after_seq` with nothing missed, doubled, or fetched twice.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::process::Stdio;
 
 use ferry_proto::{MessagePage, ServerFrame, SyncPage};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
-use crate::support::{Backend, JWT_SECRET, TestDb, TestServer, User, Ws, on_both, within};
-
-/// The real `ferry-server` binary in its own process.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerProcess {
-    async fn start(db: &TestDb) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
-            .env("DATABASE_URL", &db.url)
-            .env("FERRY_BIND", "127.0.0.1:0")
-            .env("FERRY_DATA_DIR", db.dir.path().join("data"))
-            .env("FERRY_JWT_SECRET", JWT_SECRET)
-            .env("FERRY_SEND_RATE", "1000000")
-            .env("FERRY_SEND_BURST", "1000000")
-            .env("FERRY_FRAME_RATE", "1000000")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn ferry-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = within("the server to listen", async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                if let Some(rest) = line.strip_prefix("Ferry server listening on http://") {
-                    let addr = rest.split_whitespace().next().expect("address");
-                    return addr.parse().expect("socket address");
-                }
-            }
-            panic!("ferry-server exited before listening");
-        })
-        .await;
-        Self { child, addr }
-    }
-
-    fn api(&self) -> TestServerAddr {
-        TestServerAddr(self.addr)
-    }
-
-    async fn kill(mut self) {
-        self.child.start_kill().expect("SIGKILL");
-        within("process exit", self.child.wait())
-            .await
-            .expect("wait");
-    }
-}
-
-/// Just enough of a server handle for `User` (which needs only the address).
-struct TestServerAddr(SocketAddr);
-
-fn user_on(addr: &TestServerAddr, tokens: ferry_proto::Tokens) -> User {
-    User {
-        http: reqwest::Client::new(),
-        base: format!("http://{}/api/v1", addr.0),
-        ws_url: format!("ws://{}/api/v1/ws", addr.0),
-        tokens,
-    }
-}
-
-async fn register(addr: &TestServerAddr, name: &str) -> User {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/api/v1/auth/register", addr.0))
-        .json(&serde_json::json!({"username": name, "password": "correct horse battery", "display_name": name}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(response.status(), 201);
-    user_on(addr, response.json().await.expect("tokens"))
-}
+use crate::support::{Backend, TestDb, TestServer, User, Ws, on_both, server_process, within};
 
 async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
     // Large enough that the kill, right after the 50th ack, lands mid-burst even though
     // group commit acks hundreds of pipelined sends per commit.
     const BURST: usize = 3000;
     let db = TestDb::new(backend).await;
-    let first = ServerProcess::start(&db).await;
-    let alice = register(&first.api(), "alice").await;
-    let bob = register(&first.api(), "bob").await;
+    let first = server_process(&db).await;
+    let alice = User::register(&first, "alice").await;
+    let bob = User::register(&first, "bob").await;
     let conv = alice.direct_with(&bob).await.id;
 
     let ws = alice.ws().await;
@@ -142,8 +67,8 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
         acked.len()
     );
 
-    let second = ServerProcess::start(&db).await;
-    let alice = user_on(&second.api(), alice.tokens.clone());
+    let second = server_process(&db).await;
+    let alice = User::with_tokens(&second, alice.tokens.clone());
     let stored = alice.history(conv).await;
     assert_eq!(
         stored.iter().map(|m| m.seq).collect::<Vec<_>>(),

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Backend, TestDb, TestServer, User, on_both, test_config};
+use crate::support::{Backend, Served, TestDb, TestServer, User, on_both, test_config};
 
 fn code(body: &Value) -> &str {
     body["error"]["code"]
@@ -512,7 +512,7 @@ async fn operations_endpoints(backend: Backend) {
     let bob = User::register(&server, "bob").await;
     let conv = alice.direct_with(&bob).await.id;
     alice.send_rest(conv, "counted").await;
-    let get = |path: &str| reqwest::get(server.url(path));
+    let get = |path: &str| reqwest::get(format!("{}{path}", server.url()));
     assert_eq!(
         get("/healthz").await.expect("healthz").status(),
         StatusCode::OK

@@ -1,45 +1,34 @@
-//! Test harness: databases that clean up after themselves, a server on port 0, and small
-//! REST and WebSocket clients that fail the test with a timeout instead of hanging.
+//! Test harness: the shared test kit (databases that clean up after themselves, the server
+//! on port 0 in process or as its binary), and small REST and WebSocket clients that fail
+//! the test with a timeout instead of hanging.
 
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use ferry_proto::{ClientFrame, ServerFrame, Tokens};
-use ferry_server::Config;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
+pub use ferry_testkit::{
+    Backend, JWT_SECRET, Served, ServerProcess, TestDb, TestServer, test_config,
+};
+
 /// How long any single expected event may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
-/// A fixed secret, so that a restarted server accepts the tokens it issued before.
-pub const JWT_SECRET: &str = "ferry-test-secret-0123456789abcdef0123456789";
 
 /// Awaits `f`, failing the test if it takes longer than [`WAIT`].
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
-}
-
-/// Which database a test runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
+    ferry_testkit::within_for(WAIT, what, f).await
 }
 
 /// Generates one test per backend from `async fn name(backend: Backend)`.
@@ -65,166 +54,14 @@ macro_rules! on_both {
 }
 pub(crate) use on_both;
 
-/// A fresh database: a SQLite file in a temporary directory, or a new Postgres database
-/// (dropped when this is dropped).
-pub struct TestDb {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
-}
-
-/// The Postgres server the tests may create databases on.
-pub fn postgres_admin_url() -> String {
-    std::env::var("FERRY_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
-    format!("{base}/{name}")
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        match backend {
-            Backend::Sqlite => {
-                let url = format!("sqlite://{}", dir.path().join("ferry.db").display());
-                Self {
-                    url,
-                    dir,
-                    postgres: None,
-                }
-            }
-            Backend::Postgres => {
-                let admin = postgres_admin_url();
-                let name = format!("ferry_test_{}", Uuid::new_v4().simple());
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "Postgres is required for these tests (FERRY_TEST_DATABASE_URL, \
-                             scripts/test.sh starts it): {e}"
-                        )
-                    });
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
-                Self {
-                    url: with_database(&admin, &name),
-                    dir,
-                    postgres: Some((admin, name)),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime; a separate thread with its own runtime may
-        // block on the DROP.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await?;
-                Ok::<_, sqlx::Error>(())
-            })
-            .map_err(std::io::Error::other)
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("warning: could not drop a test database");
-        }
-    }
-}
-
-/// The configuration tests run with: generous rate limits (tests that check limits set
-/// their own), a fixed secret, data in the test's directory.
-pub fn test_config(db: &TestDb) -> Config {
-    let mut config = Config::defaults();
-    config.database_url = Some(db.url.clone());
-    config.data_dir = db.dir.path().join("data");
-    config.jwt_secret = Some(JWT_SECRET.into());
-    config.send_rate_per_sec = 1_000_000;
-    config.send_burst = 1_000_000;
-    config.login_rate_per_min = 10_000;
-    config.auth_rate_per_ip_per_min = 1_000_000;
-    config.frame_rate_per_sec = 1_000_000;
-    config.db_pool = 8;
-    config
-}
-
-/// A server running in this process on 127.0.0.1:0.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ferry_server::StartError>>,
-}
-
-impl TestServer {
-    pub async fn start(db: &TestDb) -> Self {
-        Self::start_with(test_config(db)).await
-    }
-
-    pub async fn start_with(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferry_server::run(listener, config, async move {
-            let _ = stopped.await;
-        }));
-        let server = Self {
-            addr,
-            stop: Some(stop),
-            task,
-        };
-        // The listener is already bound, so this request waits in the backlog until the
-        // store is open and migrated and the router serves.
-        let ready = within("server start", reqwest::get(server.url("/readyz"))).await;
-        assert_eq!(ready.expect("readyz").status(), StatusCode::OK);
-        server
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    pub fn api(&self, path: &str) -> String {
-        format!("http://{}/api/v1{}", self.addr, path)
-    }
-
-    /// Graceful stop: waits until the server has returned.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        within("server stop", &mut self.task)
-            .await
-            .expect("join")
-            .expect("server ran cleanly");
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// The real `ferry-server` binary of this crate, started on `db` (for tests that SIGKILL
+/// it).
+pub async fn server_process(db: &TestDb) -> ServerProcess {
+    ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_ferry-server")),
+        &test_config(db),
+    )
+    .await
 }
 
 /// A signed-in user with a REST client.
@@ -241,7 +78,7 @@ impl User {
         self.tokens.user.id
     }
 
-    pub async fn register(server: &TestServer, username: &str) -> Self {
+    pub async fn register(server: &impl Served, username: &str) -> Self {
         let http = reqwest::Client::new();
         let response = http
             .post(server.api("/auth/register"))
@@ -259,7 +96,7 @@ impl User {
     }
 
     /// Another device of the same account (a new session).
-    pub async fn login(server: &TestServer, username: &str) -> Self {
+    pub async fn login(server: &impl Served, username: &str) -> Self {
         let http = reqwest::Client::new();
         let response = http
             .post(server.api("/auth/login"))
@@ -271,17 +108,17 @@ impl User {
         Self::with_tokens(server, response.json().await.expect("tokens"))
     }
 
-    pub fn with_tokens(server: &TestServer, tokens: Tokens) -> Self {
+    pub fn with_tokens(server: &impl Served, tokens: Tokens) -> Self {
         Self {
             http: reqwest::Client::new(),
             base: server.api(""),
-            ws_url: format!("ws://{}/api/v1/ws", server.addr),
+            ws_url: server.ws_url(),
             tokens,
         }
     }
 
     /// The same user against another (restarted) server.
-    pub fn on(&self, server: &TestServer) -> Self {
+    pub fn on(&self, server: &impl Served) -> Self {
         Self::with_tokens(server, self.tokens.clone())
     }
 

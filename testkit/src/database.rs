@@ -1,0 +1,109 @@
+//! [`TestDb`]: a database of the test's own, a SQLite file in a temporary directory or a
+//! new Postgres database, gone when the test ends; the directory also holds the server's
+//! data directory.
+
+use uuid::Uuid;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A database on the Postgres server of [`postgres_admin_url`].
+    Postgres,
+}
+
+/// A fresh database: a SQLite file in a temporary directory, or a new Postgres database
+/// (dropped when this is dropped). Kept across server restarts within a test.
+pub struct TestDb {
+    /// What the server connects to (`sqlite://…` or `postgres://…`).
+    pub url: String,
+    /// The test's directory: the SQLite file and the server's data directory.
+    pub dir: tempfile::TempDir,
+    /// The admin URL and the database name, to drop it.
+    postgres: Option<(String, String)>,
+}
+
+/// The Postgres server the tests may create databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("FERRY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+impl TestDb {
+    /// A fresh database on `backend`.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite(),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A fresh SQLite file (what needs no server, so no `await`).
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("ferry.db").display());
+        Self {
+            url,
+            dir,
+            postgres: None,
+        }
+    }
+
+    async fn postgres() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin = postgres_admin_url();
+        let name = format!("ferry_test_{}", Uuid::new_v4().simple());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "Postgres is required for these tests (FERRY_TEST_DATABASE_URL, \
+                     scripts/test.sh starts it): {e}"
+                )
+            });
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        Self {
+            url: with_database(&admin, &name),
+            dir,
+            postgres: Some((admin, name)),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; a separate thread with its own runtime may
+        // block on the DROP.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+            .map_err(std::io::Error::other)
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! `ferry-testkit`: the harness every Ferry test suite shares, so that the server, client,
+//! CLI and desktop tests start and stop the server one way. [`TestDb`] is a fresh
+//! database (a SQLite file, or a Postgres database dropped afterwards); [`TestServer`]
+//! runs the server in the test's process on port 0 with [`test_config`]; and
+//! [`ServerProcess`] runs the real `ferry-server` binary, for tests that SIGKILL it.
+//! [`within`] fails a test with a timeout instead of letting it hang: tests wait on
+//! events, never sleep.
+//!
+//! A dev-dependency only: no shipped target may depend on it.
+
+mod database;
+mod process;
+mod server;
+mod wait;
+
+pub use database::{Backend, TestDb, postgres_admin_url};
+pub use process::{ServerProcess, workspace_binary};
+pub use server::{JWT_SECRET, Served, TestServer, requests_at, test_config};
+pub use wait::{WAIT, within, within_for};
