@@ -5,7 +5,10 @@
 use ferry_client::{ConnectionState, Event};
 use uuid::Uuid;
 
-use crate::support::{Device, Fault, Proxy, Served, TestDb, TestServer, config, direct, online, server_process, within};
+use crate::support::{
+    Device, Fault, Proxy, Served, TestDb, TestServer, config, direct, online, server_process,
+    within,
+};
 
 const BURST: usize = 300;
 

@@ -11,7 +11,6 @@
 
 mod notifications;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -22,9 +21,9 @@ use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use ferry_client::tokens::MemoryTokens;
 use ferry_client::{Client, ClientOptions, MessageStatus};
 use ferry_server::Config;
+use ferry_testkit::{Served, TestDb, TestServer, test_config};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 
 use crate::notifications::Notifications;
 
@@ -36,42 +35,12 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-struct Server {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ferry_server::StartError>>,
-}
-
-async fn serve(dir: &std::path::Path, addr: &str) -> (Server, SocketAddr) {
-    let mut config = Config::defaults();
-    config.database_url = Some(format!("sqlite://{}", dir.join("server.db").display()));
-    config.data_dir = dir.join("data");
-    config.jwt_secret = Some("ferry-e2e-secret-0123456789abcdef0123".into());
+/// The server's configuration: the test kit's, with a one-second heartbeat so that the
+/// app notices the server's stop at once.
+fn server_config(db: &TestDb) -> Config {
+    let mut config = test_config(db);
     config.heartbeat_secs = 1;
-    let listener = TcpListener::bind(addr).await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(ferry_server::run(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    (
-        Server {
-            stop: Some(stop),
-            task,
-        },
-        addr,
-    )
-}
-
-impl Server {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        within("server stop", &mut self.task)
-            .await
-            .expect("join")
-            .expect("clean stop");
-    }
+    config
 }
 
 /// tauri-driver on a free port, in front of WebKitWebDriver, in a process group of its
@@ -271,9 +240,10 @@ impl Shots {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_from_the_desktop_app() {
-    let server_dir = tempfile::tempdir().expect("dir");
-    let (server, addr) = serve(server_dir.path(), "127.0.0.1:0").await;
-    let url = format!("http://{addr}");
+    let server_db = TestDb::sqlite();
+    let server = TestServer::start_with(server_config(&server_db)).await;
+    let addr = server.addr;
+    let url = server.url();
     let app_dir = tempfile::tempdir().expect("dir");
     let mut shots = Shots {
         dir: std::env::var_os("FERRY_E2E_ARTIFACTS")
@@ -409,7 +379,7 @@ async fn chat_from_the_desktop_app() {
     shots.take(&b, "offline-pending").await;
 
     // Back on the same address: they turn sent and reach Bob in order.
-    let (server, _) = serve(server_dir.path(), &addr.to_string()).await;
+    let server = TestServer::start_at(server_config(&server_db), addr).await;
     bob.reconnect_now();
     within("bob gets the three, in order", async {
         loop {
