@@ -17,7 +17,6 @@
 //! that cost.
 
 use std::collections::HashMap;
-use std::future::Future;
 
 use ferry_proto::Message;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
@@ -75,164 +74,155 @@ impl Dialect for Postgres {
             .push(")");
     }
 
-    fn append_batch<'a>(
-        tx: &'a mut PgConnection,
-        batch: &'a [NewMessage],
-    ) -> impl Future<Output = StoreResult<Vec<Append>>> + Send + 'a {
-        async move {
-            // Plan this batch's statements afresh. A generic plan cached while `conversations`
-            // and `members` were small scans them whole for ever after, and every batch
-            // leaves dead row versions behind in both, so those scans grow until autovacuum
-            // runs (B5: 400 conversations grew to 400 pages, and scanning them was most of
-            // Postgres's time). Planned now, with the batch's ids and the tables' real size,
-            // the statements use the primary keys.
-            sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-                .execute(&mut *tx)
-                .await?;
-            let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
-            let existing: Vec<MessageRow> = sqlx::query_as(
-                "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
-                 WHERE id = ANY($1)",
-            )
-            .bind(&ids)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut known: HashMap<Uuid, Message> = existing
-                .into_iter()
-                .map(|row| (row.id, Message::from(row)))
-                .collect();
-            let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id).collect();
-            conversations.sort_unstable();
-            conversations.dedup();
-            // Row locks until commit, taken in id order (as any multi-row writer must): seq
-            // order is commit order, and membership read after them is current.
-            let locked: Vec<(Uuid, i64)> = sqlx::query_as(
-                "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            )
-            .bind(&conversations)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
-            let member_rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-                "SELECT conversation_id, user_id FROM members WHERE conversation_id = ANY($1)",
-            )
-            .bind(&conversations)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-            for (conversation, user) in member_rows {
-                members.entry(conversation).or_default().push(user);
-            }
-
-            let mut appends = Vec::with_capacity(batch.len());
-            let mut inserted: Vec<(&NewMessage, i64)> = Vec::new();
-            for new in batch {
-                if let Some(existing) = known.get(&new.id) {
-                    appends.push(same_or_conflict(existing.clone(), new));
-                    continue;
-                }
-                let is_member = members
-                    .get(&new.conversation_id)
-                    .is_some_and(|m| m.contains(&new.sender_id));
-                let Some(last) = last_seq.get_mut(&new.conversation_id).filter(|_| is_member)
-                else {
-                    appends.push(Append::NotMember);
-                    continue;
-                };
-                *last += 1;
-                let message = stored(new, *last);
-                // A repeat of this id later in the batch is an idempotent resend.
-                known.insert(new.id, message.clone());
-                inserted.push((new, *last));
-                appends.push(Append::Stored {
-                    message,
-                    members: members[&new.conversation_id].clone(),
-                });
-            }
-            if inserted.is_empty() {
-                return Ok(appends);
-            }
-
-            let mut rows = MessageColumns::default();
-            for (new, seq) in &inserted {
-                rows.push(new, *seq);
-            }
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], \
-                 $6::int8[])",
-            )
-            .bind(&rows.ids)
-            .bind(&rows.conversations)
-            .bind(&rows.seqs)
-            .bind(&rows.senders)
-            .bind(&rows.bodies)
-            .bind(&rows.created_at)
+    async fn append_batch(tx: &mut PgConnection, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
+        // Plan this batch's statements afresh. A generic plan cached while `conversations`
+        // and `members` were small scans them whole for ever after, and every batch
+        // leaves dead row versions behind in both, so those scans grow until autovacuum
+        // runs (B5: 400 conversations grew to 400 pages, and scanning them was most of
+        // Postgres's time). Planned now, with the batch's ids and the tables' real size,
+        // the statements use the primary keys.
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
             .execute(&mut *tx)
             .await?;
-            // Per conversation: its new last seq and latest time.
-            let mut heads: HashMap<Uuid, (i64, i64)> = HashMap::new();
-            // Per (conversation, sender): sending means having read everything up to it.
-            let mut senders: HashMap<(Uuid, Uuid), i64> = HashMap::new();
-            for (new, seq) in &inserted {
-                let head = heads.entry(new.conversation_id).or_insert((0, i64::MIN));
-                *head = (head.0.max(*seq), head.1.max(new.created_at.as_millis()));
-                let mark = senders
-                    .entry((new.conversation_id, new.sender_id))
-                    .or_insert(0);
-                *mark = (*mark).max(*seq);
-            }
-            let (head_ids, head_values): (Vec<Uuid>, Vec<(i64, i64)>) = heads.into_iter().unzip();
-            let (head_seqs, head_times): (Vec<i64>, Vec<i64>) = head_values.into_iter().unzip();
-            sqlx::query(
-                "UPDATE conversations c SET last_seq = v.last_seq, \
-                 updated_at = GREATEST(c.updated_at, v.at), \
-                 change_version = pg_current_xact_id()::text::bigint \
-                 FROM UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS v(id, last_seq, at) \
-                 WHERE c.id = v.id",
-            )
-            .bind(&head_ids)
-            .bind(&head_seqs)
-            .bind(&head_times)
-            .execute(&mut *tx)
-            .await?;
-            let (pairs, marks): (Vec<(Uuid, Uuid)>, Vec<i64>) = senders.into_iter().unzip();
-            let (mark_conversations, mark_users): (Vec<Uuid>, Vec<Uuid>) =
-                pairs.into_iter().unzip();
-            sqlx::query(
-                "UPDATE members m SET read_seq = GREATEST(m.read_seq, v.seq), \
-                 delivered_seq = GREATEST(m.delivered_seq, v.seq) \
-                 FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[]) AS v(conversation_id, user_id, seq) \
-                 WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id",
-            )
-            .bind(&mark_conversations)
-            .bind(&mark_users)
-            .bind(&marks)
-            .execute(&mut *tx)
-            .await?;
-            Ok(appends)
+        let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
+        let existing: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
+             WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut known: HashMap<Uuid, Message> = existing
+            .into_iter()
+            .map(|row| (row.id, Message::from(row)))
+            .collect();
+        let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id).collect();
+        conversations.sort_unstable();
+        conversations.dedup();
+        // Row locks until commit, taken in id order (as any multi-row writer must): seq
+        // order is commit order, and membership read after them is current.
+        let locked: Vec<(Uuid, i64)> = sqlx::query_as(
+            "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&conversations)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
+        let member_rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT conversation_id, user_id FROM members WHERE conversation_id = ANY($1)",
+        )
+        .bind(&conversations)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (conversation, user) in member_rows {
+            members.entry(conversation).or_default().push(user);
         }
+
+        let mut appends = Vec::with_capacity(batch.len());
+        let mut inserted: Vec<(&NewMessage, i64)> = Vec::new();
+        for new in batch {
+            if let Some(existing) = known.get(&new.id) {
+                appends.push(same_or_conflict(existing.clone(), new));
+                continue;
+            }
+            let is_member = members
+                .get(&new.conversation_id)
+                .is_some_and(|m| m.contains(&new.sender_id));
+            let Some(last) = last_seq.get_mut(&new.conversation_id).filter(|_| is_member) else {
+                appends.push(Append::NotMember);
+                continue;
+            };
+            *last += 1;
+            let message = stored(new, *last);
+            // A repeat of this id later in the batch is an idempotent resend.
+            known.insert(new.id, message.clone());
+            inserted.push((new, *last));
+            appends.push(Append::Stored {
+                message,
+                members: members[&new.conversation_id].clone(),
+            });
+        }
+        if inserted.is_empty() {
+            return Ok(appends);
+        }
+
+        let mut rows = MessageColumns::default();
+        for (new, seq) in &inserted {
+            rows.push(new, *seq);
+        }
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], \
+             $6::int8[])",
+        )
+        .bind(&rows.ids)
+        .bind(&rows.conversations)
+        .bind(&rows.seqs)
+        .bind(&rows.senders)
+        .bind(&rows.bodies)
+        .bind(&rows.created_at)
+        .execute(&mut *tx)
+        .await?;
+        // Per conversation: its new last seq and latest time.
+        let mut heads: HashMap<Uuid, (i64, i64)> = HashMap::new();
+        // Per (conversation, sender): sending means having read everything up to it.
+        let mut senders: HashMap<(Uuid, Uuid), i64> = HashMap::new();
+        for (new, seq) in &inserted {
+            let head = heads.entry(new.conversation_id).or_insert((0, i64::MIN));
+            *head = (head.0.max(*seq), head.1.max(new.created_at.as_millis()));
+            let mark = senders
+                .entry((new.conversation_id, new.sender_id))
+                .or_insert(0);
+            *mark = (*mark).max(*seq);
+        }
+        let (head_ids, head_values): (Vec<Uuid>, Vec<(i64, i64)>) = heads.into_iter().unzip();
+        let (head_seqs, head_times): (Vec<i64>, Vec<i64>) = head_values.into_iter().unzip();
+        sqlx::query(
+            "UPDATE conversations c SET last_seq = v.last_seq, \
+             updated_at = GREATEST(c.updated_at, v.at), \
+             change_version = pg_current_xact_id()::text::bigint \
+             FROM UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS v(id, last_seq, at) \
+             WHERE c.id = v.id",
+        )
+        .bind(&head_ids)
+        .bind(&head_seqs)
+        .bind(&head_times)
+        .execute(&mut *tx)
+        .await?;
+        let (pairs, marks): (Vec<(Uuid, Uuid)>, Vec<i64>) = senders.into_iter().unzip();
+        let (mark_conversations, mark_users): (Vec<Uuid>, Vec<Uuid>) = pairs.into_iter().unzip();
+        sqlx::query(
+            "UPDATE members m SET read_seq = GREATEST(m.read_seq, v.seq), \
+             delivered_seq = GREATEST(m.delivered_seq, v.seq) \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[]) AS v(conversation_id, user_id, seq) \
+             WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id",
+        )
+        .bind(&mark_conversations)
+        .bind(&mark_users)
+        .bind(&marks)
+        .execute(&mut *tx)
+        .await?;
+        Ok(appends)
     }
 
-    fn latest_messages<'a>(
-        conn: &'a mut PgConnection,
-        conversations: &'a [Uuid],
+    async fn latest_messages(
+        conn: &mut PgConnection,
+        conversations: &[Uuid],
         limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send + 'a {
-        async move {
-            let rows: Vec<MessageRow> = sqlx::query_as(
-                "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at \
-                 FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
-                   SELECT * FROM messages WHERE conversation_id = c.id \
-                   ORDER BY seq DESC LIMIT $2) m \
-                 ORDER BY m.conversation_id, m.seq",
-            )
-            .bind(conversations)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?;
-            Ok(rows.into_iter().map(Message::from).collect())
-        }
+    ) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at \
+             FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
+               SELECT * FROM messages WHERE conversation_id = c.id \
+               ORDER BY seq DESC LIMIT $2) m \
+             ORDER BY m.conversation_id, m.seq",
+        )
+        .bind(conversations)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(Message::from).collect())
     }
 }
 

@@ -8,7 +8,6 @@
 //! locking. Commits use `synchronous=FULL`, so an acknowledged message survives a power
 //! cut, not only a crash.
 
-use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -75,45 +74,41 @@ impl Dialect for Sqlite {
         query.push(")");
     }
 
-    fn append_batch<'a>(
-        tx: &'a mut SqliteConnection,
-        batch: &'a [NewMessage],
-    ) -> impl Future<Output = StoreResult<Vec<Append>>> + Send + 'a {
+    async fn append_batch(
+        tx: &mut SqliteConnection,
+        batch: &[NewMessage],
+    ) -> StoreResult<Vec<Append>> {
         // One transaction, so one fsync, for the whole batch. There is no network between
         // the statements, so each message is stored as if alone; a repeated id within the
         // batch finds the copy stored a moment before.
-        async move {
-            let mut appends = Vec::with_capacity(batch.len());
-            for new in batch {
-                appends.push(append_in(tx, new).await?);
-            }
-            Ok(appends)
+        let mut appends = Vec::with_capacity(batch.len());
+        for new in batch {
+            appends.push(append_in(tx, new).await?);
         }
+        Ok(appends)
     }
 
-    fn latest_messages<'a>(
-        conn: &'a mut SqliteConnection,
-        conversations: &'a [Uuid],
+    async fn latest_messages(
+        conn: &mut SqliteConnection,
+        conversations: &[Uuid],
         limit: u32,
-    ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send + 'a {
+    ) -> StoreResult<Vec<Message>> {
         // One indexed read per conversation: SQLite is in process, so a query costs no
         // round trip, and a window over whole conversations would read every message.
-        async move {
-            let mut latest = Vec::new();
-            for id in conversations {
-                let mut rows: Vec<MessageRow> = sqlx::query_as(
-                    "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
-                     WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
-                )
-                .bind(id)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await?;
-                rows.reverse();
-                latest.extend(rows.into_iter().map(Message::from));
-            }
-            Ok(latest)
+        let mut latest = Vec::new();
+        for id in conversations {
+            let mut rows: Vec<MessageRow> = sqlx::query_as(
+                "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
+                 WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.reverse();
+            latest.extend(rows.into_iter().map(Message::from));
         }
+        Ok(latest)
     }
 }
 
