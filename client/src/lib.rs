@@ -6,7 +6,7 @@
 //! (`engine`), which keeps the store in step with the server and sends the outbox in
 //! compose order, exactly once. Every change is announced on [`Client::events`] after it
 //! is stored. Tokens live in a [`TokenStore`] (the OS keyring), never in the database.
-//! The outbox's sending rules are the [`outbox`] module's, one set for the socket and the
+//! The outbox's sending rules are the `outbox` module's, one set for the socket and the
 //! REST fallback; an account's files are laid out by `account`. The client takes its
 //! [`Clock`] and its message [`Ids`] from [`ClientOptions`], so tests can pin them.
 //!
@@ -31,7 +31,7 @@ pub mod clock;
 mod engine;
 pub mod events;
 pub mod ids;
-pub mod outbox;
+mod outbox;
 pub mod session;
 pub mod store;
 pub mod tokens;

@@ -309,7 +309,7 @@ mod tests {
         let items = entries(&[(c, 0); 10]);
         let mut outbox = Outbox::new(Window {
             sends: 4,
-            bytes: usize::MAX,
+            ..Window::REST
         });
         assert_eq!(pass(&mut outbox, &items, START), ids(&items[..4]));
         assert!(outbox.is_full());
@@ -336,9 +336,11 @@ mod tests {
     fn the_byte_window_counts_frame_sizes() {
         let c = Uuid::from_u128(100);
         let items = entries(&[(c, 0); 4]);
+        // Room for two two-byte messages.
+        let bytes = 2 * (2 + FRAME_OVERHEAD);
         let mut outbox = Outbox::new(Window {
-            sends: 1000,
-            bytes: 2 * (2 + FRAME_OVERHEAD),
+            bytes,
+            ..Window::SOCKET
         });
         assert_eq!(pass(&mut outbox, &items, START), ids(&items[..2]));
         outbox.answer(Answer::Stored(items[0].message_id), START);

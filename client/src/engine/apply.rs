@@ -4,7 +4,7 @@
 //! ([`refresh_presence`]). Everything here is idempotent: a frame seen twice, or a
 //! message seen both live and by catch-up, changes nothing the second time. A message is
 //! never stored above a gap: what is missing below it is fetched first
-//! ([`fill_below`](super::catch_up::fill_below)).
+//! (`catch_up::fill_below`).
 
 use std::collections::HashMap;
 

@@ -11,6 +11,7 @@
 //! dies with the link, and the next one sends again what was not acked (the server
 //! stores an id once).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_proto::{ClientFrame, OutgoingMessage, ServerFrame, close};
@@ -19,6 +20,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage, Utf8Bytes};
+use uuid::Uuid;
 
 use super::End;
 use super::apply::{self, confirmed, refused};
@@ -92,41 +94,7 @@ impl<'a> Link<'a> {
             Ok(delivered) => delivered,
             Err(end) => return end,
         };
-        if let Err(end) = self.on_texts(&held).await {
-            return end;
-        }
-        for (conversation_id, seq) in delivered {
-            if let Err(end) = self
-                .feed(&ClientFrame::Delivered {
-                    conversation_id,
-                    seq,
-                })
-                .await
-            {
-                return end;
-            }
-        }
-        let me = self.shared.me.id;
-        let reads = match self.shared.store.unsent_reads(me) {
-            Ok(reads) => reads,
-            Err(e) => return e.into(),
-        };
-        for (conversation_id, seq) in reads {
-            if let Err(end) = self
-                .feed(&ClientFrame::Read {
-                    conversation_id,
-                    seq,
-                })
-                .await
-            {
-                return end;
-            }
-        }
-        // The link is back: whatever waited for a retry may go now.
-        if let Err(e) = self.shared.store.reset_outbox_schedule() {
-            return e.into();
-        }
-        if let Err(end) = self.pump().await {
+        if let Err(end) = self.after_catch_up(&held, delivered).await {
             return end;
         }
         self.shared.set_state(ConnectionState::Online);
@@ -165,6 +133,36 @@ impl<'a> Link<'a> {
                 return end;
             }
         }
+    }
+
+    /// What is due once caught up: the live frames held meanwhile, the `delivered` marks,
+    /// the read marks made offline, then the outbox.
+    async fn after_catch_up(
+        &mut self,
+        held: &[Utf8Bytes],
+        delivered: HashMap<Uuid, i64>,
+    ) -> Result<(), End> {
+        self.on_texts(held).await?;
+        let reads = self.shared.store.unsent_reads(self.shared.me.id)?;
+        let delivered =
+            delivered
+                .into_iter()
+                .map(|(conversation_id, seq)| ClientFrame::Delivered {
+                    conversation_id,
+                    seq,
+                });
+        let reads = reads
+            .into_iter()
+            .map(|(conversation_id, seq)| ClientFrame::Read {
+                conversation_id,
+                seq,
+            });
+        for mark in delivered.chain(reads) {
+            self.feed(&mark).await?;
+        }
+        // The link is back: whatever waited for a retry may go now.
+        self.shared.store.reset_outbox_schedule()?;
+        self.pump().await
     }
 
     /// Queues a frame on the socket without flushing (several frames, one write).

@@ -2,7 +2,7 @@
 //! reconnects it.
 //!
 //! Each connection is [`connect`]ed (authenticate, refreshing the token first if needed,
-//! and read `welcome`), then served as a [`link`]: catch up over REST ([`catch_up`]: plan
+//! and read `welcome`), then served as a [`link`]: catch up over REST ([`catch_up`](mod@catch_up): plan
 //! from `/sync`, then fetch exactly what is missing), send read marks made offline, then
 //! pipeline the outbox and [`apply`] live frames until the link ends. Between connections
 //! [`run`] waits with exponential backoff and jitter (`backoff`); after two failed

@@ -9,4 +9,5 @@ mod faults;
 mod live;
 mod offline;
 mod outbox;
+mod pinned;
 mod property;
