@@ -338,7 +338,14 @@ impl Client {
             server_url: options.server_url.clone(),
             user: user.clone(),
         })?;
-        let session = Session::new(api.clone(), tokens, key, dir.refresh_lock(), credentials);
+        let session = Session::with_clock(
+            api.clone(),
+            tokens,
+            key,
+            dir.refresh_lock(),
+            credentials,
+            options.clock.clone(),
+        );
         let (events, _) = broadcast::channel(4096);
         let (state, _) = watch::channel(ConnectionState::Offline {
             retry_at: None,

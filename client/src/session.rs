@@ -17,6 +17,7 @@ use ferry_proto::{ErrorCode, Timestamp};
 use tokio::time::Instant;
 
 use crate::api::{Api, ApiError};
+use crate::clock::{Clock, SystemClock};
 use crate::tokens::{Credentials, TokenError, TokenStore};
 
 /// Proactive refreshes are at least this far apart (a guard against a clock gone wrong).
@@ -52,10 +53,12 @@ pub struct Session {
     held: Mutex<Held>,
     /// Server clock minus local clock, in ms (from the last `welcome`).
     skew_ms: AtomicI64,
+    /// The client's clock: the skew is measured against it.
+    clock: Arc<dyn Clock>,
 }
 
 impl Session {
-    /// A session for `key`'s credentials.
+    /// A session for `key`'s credentials, by the system's clock.
     pub fn new(
         api: Api,
         tokens: Arc<dyn TokenStore>,
@@ -63,11 +66,31 @@ impl Session {
         lock_path: PathBuf,
         credentials: Credentials,
     ) -> Self {
+        Self::with_clock(
+            api,
+            tokens,
+            key,
+            lock_path,
+            credentials,
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// A session for `key`'s credentials that reads the time from `clock`.
+    pub fn with_clock(
+        api: Api,
+        tokens: Arc<dyn TokenStore>,
+        key: String,
+        lock_path: PathBuf,
+        credentials: Credentials,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let session = Self {
             api,
             tokens,
             key,
             lock_path,
+            clock,
             held: Mutex::new(Held {
                 credentials: credentials.clone(),
                 margin: Duration::ZERO,
@@ -85,7 +108,7 @@ impl Session {
 
     /// The server's clock now, as best known.
     fn server_now(&self) -> i64 {
-        Timestamp::now().as_millis() + self.skew_ms.load(Ordering::Relaxed)
+        self.clock.now().as_millis() + self.skew_ms.load(Ordering::Relaxed)
     }
 
     fn margin_for(&self, c: &Credentials) -> Duration {
@@ -96,7 +119,7 @@ impl Session {
     /// Records the server's clock (from `welcome`) so expiry is judged by it.
     pub fn observe_server_time(&self, server_time: Timestamp) {
         self.skew_ms.store(
-            server_time.as_millis() - Timestamp::now().as_millis(),
+            server_time.as_millis() - self.clock.now().as_millis(),
             Ordering::Relaxed,
         );
         let mut held = self.held();
