@@ -1,12 +1,15 @@
-//! Criterion benches of the per-frame work on the server's hot path: decoding a client's
-//! `send` frame and encoding the `message` frame that fans out to every recipient (it is
-//! encoded once per message, then the same text goes to each socket).
+//! Criterion benches of the per-frame work on the hot paths: on the server, decoding a
+//! client's `send` frame and encoding the `message` frame that fans out to every
+//! recipient (it is encoded once per message, then the same text goes to each socket);
+//! in the load generator (bench/src/wire.rs), encoding the `send` frame of each message
+//! it offers and decoding the `message` and `ack` frames each of its thousands of
+//! connections receives, with `ferry_proto`'s frame types as a client does.
 
 // criterion_group! defines a public function without documentation.
 #![allow(missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ferry_proto::{ClientFrame, Message, ServerFrame, Timestamp};
+use ferry_proto::{ClientFrame, Message, OutgoingMessage, ServerFrame, Timestamp};
 use std::hint::black_box;
 use uuid::Uuid;
 
@@ -36,6 +39,31 @@ fn frames(c: &mut Criterion) {
     let typing = r#"{"type":"typing","conversation_id":"0190a0b0-0000-7000-8000-000000000001","typing":true}"#;
     c.bench_function("decode typing frame", |b| {
         b.iter(|| serde_json::from_str::<ClientFrame>(black_box(typing)).expect("valid"))
+    });
+    let message = serde_json::to_string(&frame).expect("serializable");
+    c.bench_function("generator: decode message frame", |b| {
+        b.iter(|| serde_json::from_str::<ServerFrame>(black_box(&message)).expect("valid"))
+    });
+    let ack = serde_json::to_string(&ServerFrame::Ack {
+        id: Uuid::now_v7(),
+        conversation_id: Uuid::now_v7(),
+        seq: 123_456,
+        created_at: Timestamp::now(),
+    })
+    .expect("serializable");
+    c.bench_function("generator: decode ack frame", |b| {
+        b.iter(|| serde_json::from_str::<ServerFrame>(black_box(&ack)).expect("valid"))
+    });
+    let (id, conversation_id) = (Uuid::now_v7(), Uuid::now_v7());
+    c.bench_function("generator: encode send frame", |b| {
+        b.iter(|| {
+            let message = OutgoingMessage {
+                id,
+                conversation_id,
+                body: black_box(body).to_owned(),
+            };
+            serde_json::to_string(&ClientFrame::Send { message }).expect("serializable")
+        })
     });
 }
 

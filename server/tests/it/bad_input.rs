@@ -10,7 +10,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
 use crate::support::{
-    Backend, JWT_SECRET, Served, TestDb, TestServer, User, Ws, on_both, test_config, try_ws,
+    Backend, JWT_SECRET, Served, TestDb, TestServer, User, Ws, alice_and_bob, on_both, test_config,
+    try_ws,
 };
 
 fn code(body: &Value) -> &str {
@@ -36,9 +37,7 @@ async fn raw_post(user: &User, path: &str, body: &'static str) -> (StatusCode, V
 async fn rest_rejects_bad_bodies(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let path = format!("/conversations/{conv}/messages");
 
     for body in [
@@ -352,9 +351,7 @@ async fn bad_tokens_are_refused(backend: Backend) {
 async fn socket_survives_bad_frames(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let mut ws = alice.ws().await;
     let bad_id = Uuid::now_v7();
     let long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);

@@ -8,7 +8,8 @@ use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
 use crate::support::{
-    Backend, TestDb, TestServer, User, Ws, on_both, raw_upgrade, test_config, try_ws, within,
+    Backend, TestDb, TestServer, User, Ws, alice_and_bob, on_both, raw_upgrade, test_config,
+    try_ws, within,
 };
 
 fn is_message(body: &'static str) -> impl Fn(&ServerFrame) -> bool {
@@ -18,9 +19,7 @@ fn is_message(body: &'static str) -> impl Fn(&ServerFrame) -> bool {
 async fn two_users_chat_live(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let mut a = alice.ws().await;
     let mut b = bob.ws().await;
 
@@ -298,23 +297,19 @@ async fn presence_goes_online_and_offline(backend: Backend) {
 async fn rest_send_and_read_reach_sockets(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let mut a = alice.ws().await;
     let mut b = bob.ws().await;
     let sent = alice.send_rest(conv, "over rest").await;
     // REST has no socket to spare: every socket of every member hears it, the sender's too.
     a.expect("sender's socket", is_message("over rest")).await;
     b.expect("recipient", is_message("over rest")).await;
-    let (status, _) = bob
-        .call(
-            Method::POST,
-            &format!("/conversations/{conv}/delivered"),
-            Some(json!({"seq": sent.seq})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    bob.no_content(
+        Method::POST,
+        &format!("/conversations/{conv}/delivered"),
+        Some(json!({"seq": sent.seq})),
+    )
+    .await;
     a.expect("delivered", |f| {
         matches!(
             f,
@@ -326,14 +321,12 @@ async fn rest_send_and_read_reach_sockets(backend: Backend) {
         )
     })
     .await;
-    let (status, _) = bob
-        .call(
-            Method::POST,
-            &format!("/conversations/{conv}/read"),
-            Some(json!({"seq": 1})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    bob.no_content(
+        Method::POST,
+        &format!("/conversations/{conv}/read"),
+        Some(json!({"seq": 1})),
+    )
+    .await;
     a.expect("read", |f| {
         matches!(f, ServerFrame::Receipt { read_seq: 1, .. })
     })
@@ -347,8 +340,7 @@ async fn logout_closes_sockets_with_4001(backend: Backend) {
     let other_device = User::login(&server, "alice").await;
     let mut a = alice.ws().await;
     let mut keep = other_device.ws().await;
-    let (status, _) = alice.call(Method::POST, "/auth/logout", None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    alice.no_content(Method::POST, "/auth/logout", None).await;
     let close = a.closed().await.expect("close frame");
     assert_eq!(u16::from(close.code), ferry_proto::close::TOKEN_EXPIRED);
     let (status, body) = alice.call(Method::GET, "/me", None).await;
@@ -459,9 +451,7 @@ async fn send_fence_keeps_pipelined_order(backend: Backend) {
     config.send_rate_per_sec = 1;
     config.send_burst = 1;
     let server = TestServer::start_with(config).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let other = alice.group("Elsewhere", &[&bob]).await.id;
     let mut a = alice.ws().await;
     let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
@@ -513,9 +503,7 @@ async fn stalled_reader_is_dropped(backend: Backend) {
     let mut config = test_config(&db);
     config.heartbeat_secs = 1;
     let server = TestServer::start_with(config).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let mut b = bob.ws().await;
     // Alice's raw socket: upgraded, then never read from again.
     let tcp = raw_upgrade(&server, &alice.tokens.access_token).await;
@@ -560,14 +548,13 @@ async fn removed_member_stops_getting_typing(backend: Backend) {
     )
     .await;
 
-    let (status, _) = alice
-        .call(
+    alice
+        .no_content(
             Method::DELETE,
             &format!("/conversations/{group}/members/{}", bob.id()),
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
     // Alice types in the group, then in the direct chat: both are queued to Bob's socket
     // in that order, so if the first reached him it would come before the second.
     a.send(&typing(group)).await;

@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Backend, Served, TestDb, TestServer, User, on_both, test_config};
+use crate::support::{
+    Backend, Served, TestDb, TestServer, User, alice_and_bob, on_both, test_config,
+};
 
 fn code(body: &Value) -> &str {
     body["error"]["code"]
@@ -106,8 +108,7 @@ async fn auth_flow(backend: Backend) {
 
     // Logout ends a session: its access and refresh tokens stop working.
     let device = User::login(&server, "alice").await;
-    let (status, _) = device.call(Method::POST, "/auth/logout", None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    device.no_content(Method::POST, "/auth/logout", None).await;
     let (status, _) = device.call(Method::GET, "/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = post_anon(
@@ -223,10 +224,9 @@ async fn group_membership_rules(backend: Backend) {
         .call(Method::DELETE, &format!("{path}/{}", bob.id()), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "anyone may leave");
-    let (status, _) = owner
-        .call(Method::DELETE, &format!("{path}/{}", dan.id()), None)
+    owner
+        .no_content(Method::DELETE, &format!("{path}/{}", dan.id()), None)
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = bob
         .call(Method::GET, &format!("/conversations/{}", group.id), None)
         .await;
@@ -257,9 +257,7 @@ async fn group_membership_rules(backend: Backend) {
 async fn history_and_idempotent_rest_send(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     let path = format!("/conversations/{conv}/messages");
     let id = Uuid::now_v7();
     let (status, first) = alice
@@ -346,22 +344,18 @@ async fn history_and_idempotent_rest_send(backend: Backend) {
         .ok(Method::GET, &format!("/conversations/{conv}"), None)
         .await;
     assert_eq!(c.unread_count, 12);
-    let (status, _) = bob
-        .call(
-            Method::POST,
-            &format!("/conversations/{conv}/read"),
-            Some(json!({"seq": 1000})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = bob
-        .call(
-            Method::POST,
-            &format!("/conversations/{conv}/read"),
-            Some(json!({"seq": 3})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    bob.no_content(
+        Method::POST,
+        &format!("/conversations/{conv}/read"),
+        Some(json!({"seq": 1000})),
+    )
+    .await;
+    bob.no_content(
+        Method::POST,
+        &format!("/conversations/{conv}/read"),
+        Some(json!({"seq": 3})),
+    )
+    .await;
     let c: Conversation = bob
         .ok(Method::GET, &format!("/conversations/{conv}"), None)
         .await;
@@ -443,9 +437,7 @@ async fn strangers_get_not_found_for_everything(backend: Backend) {
 async fn sync_with_latest_messages(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     for body in ["one", "two", "three"] {
         bob.send_rest(conv, body).await;
     }
@@ -508,9 +500,7 @@ async fn conversation_list_pages(backend: Backend) {
 async fn operations_endpoints(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     alice.send_rest(conv, "counted").await;
     let get = |path: &str| reqwest::get(format!("{}{path}", server.url()));
     assert_eq!(
@@ -561,9 +551,7 @@ async fn send_rate_limit(backend: Backend) {
     config.send_burst = 3;
     config.login_rate_per_min = 2;
     let server = TestServer::start_with(config).await;
-    let alice = User::register(&server, "alice").await;
-    let bob = User::register(&server, "bob").await;
-    let conv = alice.direct_with(&bob).await.id;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
     for _ in 0..3 {
         alice.send_rest(conv, "ok").await;
     }

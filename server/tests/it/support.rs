@@ -159,6 +159,12 @@ impl User {
         serde_json::from_value(value).expect("typed body")
     }
 
+    /// A request that must answer 204 No Content.
+    pub async fn no_content(&self, method: Method, path: &str, body: Option<Value>) {
+        let (status, value) = self.call(method.clone(), path, body).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{method} {path}: {value}");
+    }
+
     pub async fn direct_with(&self, other: &User) -> ferry_proto::Conversation {
         self.ok(
             Method::POST,
@@ -211,6 +217,14 @@ impl User {
     pub async fn ws(&self) -> Ws {
         Ws::connect(&self.ws_url, &self.tokens.access_token).await
     }
+}
+
+/// Alice and Bob, signed up, and the direct conversation between them (most tests' cast).
+pub async fn alice_and_bob(server: &impl Served) -> (User, User, Uuid) {
+    let alice = User::register(server, "alice").await;
+    let bob = User::register(server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    (alice, bob, conv)
 }
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
