@@ -37,7 +37,7 @@ async fn raw_post(user: &User, path: &str, body: &'static str) -> (StatusCode, V
 async fn rest_rejects_bad_bodies(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let (alice, _bob, conv) = alice_and_bob(&server).await;
     let path = format!("/conversations/{conv}/messages");
 
     for body in [
@@ -351,7 +351,7 @@ async fn bad_tokens_are_refused(backend: Backend) {
 async fn socket_survives_bad_frames(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let (alice, _bob, conv) = alice_and_bob(&server).await;
     let mut ws = alice.ws().await;
     let bad_id = Uuid::now_v7();
     let long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);

@@ -500,7 +500,7 @@ async fn conversation_list_pages(backend: Backend) {
 async fn operations_endpoints(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
-    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let (alice, _bob, conv) = alice_and_bob(&server).await;
     alice.send_rest(conv, "counted").await;
     let get = |path: &str| reqwest::get(format!("{}{path}", server.url()));
     assert_eq!(
@@ -551,7 +551,7 @@ async fn send_rate_limit(backend: Backend) {
     config.send_burst = 3;
     config.login_rate_per_min = 2;
     let server = TestServer::start_with(config).await;
-    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let (alice, _bob, conv) = alice_and_bob(&server).await;
     for _ in 0..3 {
         alice.send_rest(conv, "ok").await;
     }
