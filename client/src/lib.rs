@@ -29,6 +29,7 @@ pub mod api;
 pub mod backoff;
 pub mod clock;
 mod engine;
+mod error;
 pub mod events;
 pub mod ids;
 mod outbox;
@@ -50,6 +51,7 @@ pub use crate::account::current_account_dir;
 use crate::account::{AccountDir, account_key};
 pub use crate::api::{Api, ApiError};
 pub use crate::clock::{Clock, SystemClock, TokioClock};
+pub use crate::error::{ClientError, ErrorKind, LocalErrorKind};
 pub use crate::events::{ConnectionState, Event};
 pub use crate::ids::{Ids, RandomIds, SequentialIds};
 use crate::session::{Session, SessionError};
@@ -57,85 +59,8 @@ pub use crate::store::{
     AccountRecord, ConversationSummary, LocalMessage, LocalStore, MemberView, MessageStatus,
     SearchHit, StoreError,
 };
-use crate::tokens::{Credentials, TokenError, TokenStore};
+use crate::tokens::{Credentials, TokenStore};
 use crate::typing::Typing;
-
-/// A failure of a client operation, with a stable [`code`](ClientError::code) for UIs.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The server refused or could not be reached.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// The local database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The credential store failed.
-    #[error(transparent)]
-    Tokens(#[from] TokenError),
-    /// Not signed in (or the session ended).
-    #[error("not signed in")]
-    SignedOut,
-    /// Bad input, said for people.
-    #[error("{0}")]
-    Invalid(String),
-    /// No such conversation, message or user here.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The server could not be reached for an operation that needs it.
-    #[error("offline: {0}")]
-    Offline(String),
-    /// A file system operation on the data directory failed.
-    #[error("data directory: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl ClientError {
-    /// A stable code for programs (and UIs): the protocol's codes plus local ones.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Api(ApiError::Server { code, .. }) => match code {
-                ErrorCode::InvalidRequest => "invalid_request",
-                ErrorCode::Unauthorized => "unauthorized",
-                ErrorCode::InvalidCredentials => "invalid_credentials",
-                ErrorCode::Forbidden => "forbidden",
-                ErrorCode::NotFound => "not_found",
-                ErrorCode::Conflict => "conflict",
-                ErrorCode::UsernameTaken => "username_taken",
-                ErrorCode::TooLarge => "too_large",
-                ErrorCode::RateLimited => "rate_limited",
-                ErrorCode::Unavailable => "unavailable",
-                ErrorCode::Internal => "internal",
-            },
-            Self::Api(ApiError::Network(_)) | Self::Offline(_) => "offline",
-            Self::Api(ApiError::Protocol(_)) => "protocol",
-            Self::Store(_) | Self::Io(_) => "local_storage",
-            Self::Tokens(_) => "keyring",
-            Self::SignedOut => "signed_out",
-            Self::Invalid(_) => "invalid_request",
-            Self::NotFound(_) => "not_found",
-        }
-    }
-}
-
-impl From<SessionError> for ClientError {
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::SignedOut => Self::SignedOut,
-            SessionError::Api(e) => Self::Api(e),
-            SessionError::Tokens(e) => Self::Tokens(e),
-        }
-    }
-}
-
-impl From<engine::End> for ClientError {
-    fn from(e: engine::End) -> Self {
-        match e {
-            engine::End::SignedOut => Self::SignedOut,
-            engine::End::Stop => Self::Offline("stopped".into()),
-            engine::End::Reconnect(_, reason) => Self::Offline(reason),
-        }
-    }
-}
 
 /// Where and how a client runs.
 #[derive(Clone, Debug)]

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{
-    Client, ClientOptions, ConnectionState, ConversationSummary, LocalMessage, SearchHit,
+    Client, ClientOptions, ConnectionState, ConversationSummary, ErrorKind, LocalErrorKind,
+    LocalMessage, SearchHit,
 };
 use ferry_proto::{Presence, User};
 use tauri::{AppHandle, State};
 use uuid::Uuid;
 
-use crate::error::{CommandError, ErrorKind};
+use crate::error::CommandError;
 use crate::notify::Attention;
 use crate::state::{Desktop, SessionView};
 
@@ -22,7 +23,7 @@ fn tokens() -> Result<Arc<KeyringTokens>> {
     KeyringTokens::new()
         .map(Arc::new)
         .map_err(|e| CommandError {
-            kind: ErrorKind::Keyring,
+            kind: ErrorKind::Local(LocalErrorKind::Keyring),
             message: e.to_string(),
         })
 }

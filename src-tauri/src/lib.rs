@@ -8,7 +8,7 @@
 //! Every core event is forwarded to the window as a [`events::UiEvent`] (`ferry://event`)
 //! that carries what changed; a clicked notification asks the window to open its
 //! conversation with `ferry://open`. Failed commands answer with an
-//! [`error::CommandError`] whose [`error::ErrorKind`] the UI branches on.
+//! [`error::CommandError`] whose kind (`ferry_client::ErrorKind`) the UI branches on.
 
 pub mod commands;
 pub mod error;
@@ -146,7 +146,9 @@ mod bindings {
         check::<ferry_client::SearchHit>(&mut stale);
         check::<ferry_client::ConnectionState>(&mut stale);
         check::<crate::events::UiEvent>(&mut stale);
-        check::<crate::error::ErrorKind>(&mut stale);
+        check::<ferry_proto::ErrorCode>(&mut stale);
+        check::<ferry_client::LocalErrorKind>(&mut stale);
+        check::<ferry_client::ErrorKind>(&mut stale);
         check::<crate::error::CommandError>(&mut stale);
         check::<crate::state::SessionView>(&mut stale);
         assert!(
