@@ -85,7 +85,9 @@ impl TokenStore for MemoryTokens {
     }
 }
 
-/// Credentials in the OS keyring (on Linux: the Secret Service, e.g. GNOME Keyring).
+/// Credentials in the OS keyring: the Secret Service (e.g. GNOME Keyring) on Linux and
+/// the BSDs, the login keychain on macOS, the Credential Manager on Windows. The backend
+/// is chosen when compiling; everything above it is the same on every platform.
 pub struct KeyringTokens {
     store: Arc<CredentialStore>,
 }
@@ -103,31 +105,45 @@ impl KeyringTokens {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(unix, not(target_os = "macos")))]
 fn platform_store() -> Result<Arc<CredentialStore>, TokenError> {
     let store = zbus_secret_service_keyring_store::Store::new().map_err(describe)?;
     Ok(store)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
 fn platform_store() -> Result<Arc<CredentialStore>, TokenError> {
-    Err(TokenError(
-        "no OS keyring backend is built for this platform yet".into(),
-    ))
+    // The login keychain: what an app that is not sandboxed uses, without the
+    // entitlements that the data-protection keychain (`protected`) requires.
+    let store = apple_native_keyring_store::keychain::Store::new().map_err(describe)?;
+    Ok(store)
 }
+
+#[cfg(windows)]
+fn platform_store() -> Result<Arc<CredentialStore>, TokenError> {
+    // A generic credential per account; its blob (our JSON, stored as UTF-16) stays well
+    // under the Credential Manager's 2,560-byte limit.
+    let store = windows_native_keyring_store::Store::new().map_err(describe)?;
+    Ok(store)
+}
+
+/// What the platform's keyring is, for the messages of [`describe`].
+#[cfg(all(unix, not(target_os = "macos")))]
+const KEYRING_HINT: &str = " (is a Secret Service such as GNOME Keyring running in this session?)";
+#[cfg(target_os = "macos")]
+const KEYRING_HINT: &str = " (the login keychain)";
+#[cfg(windows)]
+const KEYRING_HINT: &str = " (the Windows Credential Manager)";
 
 fn describe(e: KeyringError) -> TokenError {
     TokenError(match e {
         KeyringError::NoStorageAccess(_) => {
-            "the OS keyring is locked or not running (on Linux: a Secret Service such as \
-             GNOME Keyring)"
-                .into()
+            format!("the OS keyring is locked or not running{KEYRING_HINT}")
         }
         // No session bus, no keyring daemon, …: say what is needed, then the detail.
-        KeyringError::PlatformFailure(detail) => format!(
-            "the OS keyring cannot be reached (on Linux: is a Secret Service such as GNOME \
-             Keyring running in this session?): {detail}"
-        ),
+        KeyringError::PlatformFailure(detail) => {
+            format!("the OS keyring cannot be reached{KEYRING_HINT}: {detail}")
+        }
         other => other.to_string(),
     })
 }
