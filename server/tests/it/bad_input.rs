@@ -54,40 +54,31 @@ async fn rest_rejects_bad_bodies(backend: Backend) {
             "{body}"
         );
     }
-    let (status, body) = alice
-        .call(
+    alice
+        .refused(
             Method::POST,
             &path,
             Some(json!({"id": Uuid::now_v7(), "body": " \n\t "})),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
         )
         .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
     let long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);
-    let (status, body) = alice
-        .call(
+    alice
+        .refused(
             Method::POST,
             &path,
             Some(json!({"id": Uuid::now_v7(), "body": long})),
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         )
         .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
-    );
-    let (status, body) = alice
-        .call(
+    alice
+        .refused(
             Method::POST,
             &path,
             Some(json!({"id": Uuid::nil(), "body": "nil id"})),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
         )
         .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
     // Exactly at the limit is fine (characters, not bytes).
     let max = "é".repeat(ferry_proto::MAX_BODY_CHARS);
     let (status, _) = alice
@@ -113,31 +104,30 @@ async fn rest_rejects_bad_bodies(backend: Backend) {
             (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
         );
     }
-    let (status, body) = alice
-        .call(Method::GET, &format!("{path}?after_seq=abc"), None)
+    alice
+        .refused(
+            Method::GET,
+            &format!("{path}?after_seq=abc"),
+            None,
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+        )
         .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
-    let (status, body) = alice
-        .call(Method::GET, "/conversations/not-a-uuid", None)
+    alice
+        .refused(
+            Method::GET,
+            "/conversations/not-a-uuid",
+            None,
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+        )
         .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
-    let (status, body) = alice
-        .call(
+    alice
+        .refused(
             Method::POST,
             &format!("/conversations/{conv}/read"),
             Some(json!({"seq": -1})),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
         )
         .await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
     assert_eq!(
         alice.history(conv).await.len(),
         1,
@@ -476,11 +466,14 @@ async fn upgrade_errors_are_json(backend: Backend) {
     let server = TestServer::start(&db).await;
     let alice = User::register(&server, "alice").await;
     // A plain GET with a valid token but no WebSocket handshake.
-    let (status, body) = alice.call(Method::GET, "/ws", None).await;
-    assert_eq!(
-        (status, code(&body)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
+    alice
+        .refused(
+            Method::GET,
+            "/ws",
+            None,
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+        )
+        .await;
     // Odd methods do not become metric labels.
     let odd = reqwest::Method::from_bytes(b"ZZTOP").expect("method");
     let r = reqwest::Client::new()

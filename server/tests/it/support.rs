@@ -159,6 +159,23 @@ impl User {
         serde_json::from_value(value).expect("typed body")
     }
 
+    /// A request that must fail with `expected`: its HTTP status and protocol error code.
+    pub async fn refused(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        expected: (StatusCode, &str),
+    ) {
+        let (status, value) = self.call(method.clone(), path, body).await;
+        let code = value["error"]["code"].as_str();
+        assert_eq!(
+            (status, code),
+            (expected.0, Some(expected.1)),
+            "{method} {path}: {value}"
+        );
+    }
+
     /// A request that must answer 204 No Content.
     pub async fn no_content(&self, method: Method, path: &str, body: Option<Value>) {
         let (status, value) = self.call(method.clone(), path, body).await;
