@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ferry_bench::rng::Rng;
 use ferry_server::auth::tokens::TokenKeys;
+use ferry_server::store::direct_key;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
@@ -147,11 +148,7 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
         ids.push(c.id);
         let direct = c.direct;
         kinds.push(if direct { "direct" } else { "group" });
-        keys.push(direct.then(|| {
-            let (a, b) = (world.users[c.members[0]], world.users[c.members[1]]);
-            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-            format!("{lo}:{hi}")
-        }));
+        keys.push(direct.then(|| direct_key(world.users[c.members[0]], world.users[c.members[1]])));
         for (k, &m) in c.members.iter().enumerate() {
             member_conv.push(c.id);
             member_user.push(world.users[m]);

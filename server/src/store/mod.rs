@@ -285,8 +285,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()>;
 }
 
-/// The key that makes a direct conversation unique per pair, whoever creates it.
-fn direct_key(a: Uuid, b: Uuid) -> String {
+/// The key that makes a direct conversation unique per pair, whoever creates it (public
+/// for tools that seed a database the way the server would, such as the benchmarks).
+pub fn direct_key(a: Uuid, b: Uuid) -> String {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
     format!("{low}:{high}")
 }
