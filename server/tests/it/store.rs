@@ -759,13 +759,7 @@ async fn sync_progresses_while_a_transaction_is_open(backend: Backend) {
     // versions follow its single writer and have no such horizon).
     let _holder = match backend {
         Backend::Postgres => {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
-                .await
-                .expect("connect");
-            sqlx::query("BEGIN")
-                .execute(&mut conn)
-                .await
-                .expect("begin");
+            let mut conn = begin_on_postgres(&db).await;
             sqlx::query("SELECT pg_current_xact_id()")
                 .execute(&mut conn)
                 .await
@@ -783,6 +777,19 @@ async fn sync_progresses_while_a_transaction_is_open(backend: Backend) {
     assert_eq!(sync_one_at_a_time(&*store, a).await, expected);
 }
 
+/// A connection to the test's Postgres database with a transaction open on it, for
+/// tests that hold locks or snapshots while the store works.
+async fn begin_on_postgres(db: &TestDb) -> sqlx::PgConnection {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut conn)
+        .await
+        .expect("begin");
+    conn
+}
+
 /// A send that waits for the conversation's lock while the sender is removed must see
 /// the removal (Postgres takes row locks; SQLite has a single writer).
 async fn removal_while_a_send_waits_wins(backend: Backend) {
@@ -797,13 +804,7 @@ async fn removal_while_a_send_waits_wins(backend: Backend) {
     let send = message(g, bob, "too late");
     match backend {
         Backend::Postgres => {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
-                .await
-                .expect("connect");
-            sqlx::query("BEGIN")
-                .execute(&mut conn)
-                .await
-                .expect("begin");
+            let mut conn = begin_on_postgres(&db).await;
             sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE")
                 .bind(g)
                 .execute(&mut conn)
