@@ -1,4 +1,4 @@
-//! A client that was away while 5,000 messages arrived in 50 conversations catches up
+//! A client that was away while 4,500 messages arrived in 50 conversations catches up
 //! completely and fetches only what it lacks (requests counted by the server).
 
 use uuid::Uuid;
