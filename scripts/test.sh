@@ -59,15 +59,17 @@ run_step() {
     [[ $result == PASS ]] || exit 1
 }
 
-# Runs scripts/setup.sh only when a build tool is missing, to keep CI fast.
+# Runs scripts/setup.sh only when a build tool (or the colour emoji font the desktop
+# app's screenshots need) is missing, to keep CI fast.
 build_tools() {
     local tool missing=()
     for tool in cc pkg-config cargo dbus-run-session gnome-keyring-daemon npm xvfb-run \
         WebKitWebDriver tauri-driver; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
+    [[ -n "$(fc-list ':charset=1f600:color=true' 2>/dev/null)" ]] || missing+=("a colour emoji font")
     if [[ ${#missing[@]} -eq 0 ]]; then
-        echo "build tools, keyring, Node, Xvfb and the WebDriver tools are present"
+        echo "build tools, keyring, Node, Xvfb, the WebDriver tools and an emoji font are present"
         return 0
     fi
     echo "missing: ${missing[*]}; running scripts/setup.sh"
