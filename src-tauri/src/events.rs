@@ -318,6 +318,16 @@ mod tests {
         }
     }
 
+    /// Pushes an event that asks for no typing list.
+    fn push(batch: &mut Batch, event: Event) {
+        batch.push(event, |_| unreachable!("only typing events ask who types"));
+    }
+
+    /// Pushes "this conversation changed".
+    fn changed(batch: &mut Batch, conversation_id: Uuid) {
+        push(batch, Event::Conversation { conversation_id });
+    }
+
     fn message(conversation_id: Uuid, seq: i64) -> LocalMessage {
         LocalMessage {
             id: Uuid::from_u128(1000 + seq as u128),
@@ -337,21 +347,15 @@ mod tests {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let mut batch = Batch::default();
         for seq in 1..=3 {
-            batch.push(
+            push(
+                &mut batch,
                 Event::Message {
                     message: message(a, seq),
                 },
-                |_| unreachable!(),
             );
-            batch.push(
-                Event::Conversation { conversation_id: a },
-                |_| unreachable!(),
-            );
+            changed(&mut batch, a);
         }
-        batch.push(
-            Event::Conversation { conversation_id: b },
-            |_| unreachable!(),
-        );
+        changed(&mut batch, b);
         let mut reads = Vec::new();
         let out = batch.finish(|id| {
             reads.push(id);
@@ -409,10 +413,7 @@ mod tests {
     fn a_lag_becomes_an_explicit_resync_without_re_reads() {
         let a = Uuid::from_u128(1);
         let mut batch = Batch::default();
-        batch.push(
-            Event::Conversation { conversation_id: a },
-            |_| unreachable!(),
-        );
+        changed(&mut batch, a);
         batch.lagged();
         let out = batch.finish(|_| panic!("a resync re-reads in the UI, not here"));
         assert_eq!(out, [UiEvent::Resync]);
@@ -426,14 +427,8 @@ mod tests {
     fn a_summary_that_cannot_be_read_becomes_a_resync() {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let mut batch = Batch::default();
-        batch.push(
-            Event::Conversation { conversation_id: a },
-            |_| unreachable!(),
-        );
-        batch.push(
-            Event::Conversation { conversation_id: b },
-            |_| unreachable!(),
-        );
+        changed(&mut batch, a);
+        changed(&mut batch, b);
         let out = batch.finish(|id| Ok((id == a).then(|| summary(id))));
         assert_eq!(out, [UiEvent::Resync]);
     }
