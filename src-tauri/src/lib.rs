@@ -13,6 +13,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod logs;
 pub mod notifier;
 pub mod notify;
 pub mod state;
@@ -41,11 +42,6 @@ pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_
 
 /// Starts the app: silent sign-in from the keyring, then the window paints from the store.
 pub fn run() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .try_init();
     tauri::Builder::default()
         // Must come first: a second launch focuses the running window instead.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -57,10 +53,21 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {
+            let log_dir = match std::env::var_os("FERRY_LOG_DIR") {
+                Some(dir) => dir.into(),
+                None => app.path().app_log_dir()?,
+            };
+            app.manage(logs::start(&log_dir));
             let data_dir = match std::env::var_os("FERRY_CLIENT_DIR") {
                 Some(dir) => dir.into(),
                 None => app.path().app_data_dir()?,
             };
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                data_dir = %data_dir.display(),
+                log_dir = %log_dir.display(),
+                "Ferry desktop starting"
+            );
             // Before the engine starts: its first message may already notify.
             app.manage(Notifier::start(app.handle()));
             let desktop = Desktop::new(data_dir.clone());

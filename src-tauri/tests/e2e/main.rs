@@ -88,7 +88,10 @@ async fn free_port() -> u16 {
 
 /// Starts tauri-driver and waits until it can make sessions; its output goes to a file
 /// in `artifacts`.
-async fn driver(artifacts: &std::path::Path) -> Driver {
+/// Starts tauri-driver. The app it launches (through WebKitWebDriver) inherits its
+/// environment, which is how the app gets its data and log directories: WebKitWebDriver
+/// ignores an `env` capability.
+async fn driver(artifacts: &std::path::Path, app_dir: &std::path::Path) -> Driver {
     let port = free_port().await;
     let native = free_port().await;
     let log = artifacts.join("tauri-driver.log");
@@ -101,6 +104,8 @@ async fn driver(artifacts: &std::path::Path) -> Driver {
             "--native-port",
             &native.to_string(),
         ])
+        .env("FERRY_CLIENT_DIR", app_dir)
+        .env("FERRY_LOG_DIR", app_dir.join("logs"))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -180,13 +185,12 @@ async fn driver_status(port: u16) -> Result<bool, String> {
     Ok(status["value"]["ready"] == serde_json::Value::Bool(true))
 }
 
-async fn browser(driver: &Driver, data_dir: &std::path::Path) -> Browser {
-    // SAFETY of intent: the app reads its data directory from the environment it inherits
-    // through tauri-driver and WebKitWebDriver.
+async fn browser(driver: &Driver) -> Browser {
+    // Only the application: WebKitWebDriver refuses a session with more (`browserName`).
     let mut caps = serde_json::Map::new();
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": env!("CARGO_BIN_EXE_ferry-desktop"), "env": {"FERRY_CLIENT_DIR": data_dir} }),
+        serde_json::json!({ "application": env!("CARGO_BIN_EXE_ferry-desktop") }),
     );
     let url = format!("http://127.0.0.1:{}", driver.port);
     // The driver said it is ready: a failure now is a real one.
@@ -268,8 +272,8 @@ async fn chat_from_the_desktop_app() {
     .expect("bob");
     bob.start();
 
-    let driver = driver(&shots.dir).await;
-    let b = browser(&driver, app_dir.path()).await;
+    let driver = driver(&shots.dir, app_dir.path()).await;
+    let b = browser(&driver).await;
 
     // Sign up.
     let server_field = find(&b, "server-url").await;
@@ -468,6 +472,30 @@ async fn chat_from_the_desktop_app() {
     .await;
     shots.take(&b, "opened-from-notification").await;
     carol.stop().await;
+
+    // The app logs to a file of the day in its log directory, not only to stderr (a
+    // Windows release build has no console).
+    let logs = app_dir.path().join("logs");
+    within("the app's log file", async {
+        loop {
+            let started = std::fs::read_dir(&logs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|f| {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    name.starts_with("ferry-desktop.")
+                        && name.ends_with(".log")
+                        && std::fs::read_to_string(f.path())
+                            .is_ok_and(|text| text.contains("Ferry desktop starting"))
+                });
+            if started {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
 
     b.close().await.expect("close session");
     drop(driver);
