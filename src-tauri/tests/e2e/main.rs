@@ -207,6 +207,42 @@ async fn browser(driver: &Driver) -> Browser {
     })
 }
 
+/// Pixels of a PNG that are clearly coloured (not grey, not transparent), within `area`
+/// (x, y, width, height in CSS pixels; the app runs at scale 1 under Xvfb).
+fn coloured_pixels(png: &[u8], area: (f64, f64, f64, f64)) -> usize {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().expect("a PNG screenshot");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a sane size")];
+    let frame = reader
+        .next_frame(&mut pixels)
+        .expect("decode the screenshot");
+    let channels = frame.color_type.samples();
+    if channels < 3 {
+        return 0; // a grey image has no colour
+    }
+    let (x, y, w, h) = area;
+    let (x0, y0) = (x.max(0.0) as usize, y.max(0.0) as usize);
+    let (x1, y1) = ((x + w) as usize, (y + h) as usize);
+    let (x1, y1) = (x1.min(frame.width as usize), y1.min(frame.height as usize));
+    pixels[..frame.buffer_size()]
+        .chunks_exact(frame.line_size)
+        .take(y1)
+        .skip(y0)
+        .flat_map(|row| row.chunks_exact(channels).take(x1).skip(x0))
+        .filter(|p| {
+            let opaque = channels != 4 || p[3] > 128;
+            let rgb = &p[..3];
+            let spread = rgb
+                .iter()
+                .max()
+                .zip(rgb.iter().min())
+                .map(|(hi, lo)| hi - lo);
+            opaque && spread.is_some_and(|s| s > 60)
+        })
+        .count()
+}
+
 fn id(test_id: &str) -> String {
     format!("[data-testid=\"{test_id}\"]")
 }
@@ -299,7 +335,8 @@ async fn chat_from_the_desktop_app() {
 
     // Bob starts a chat and writes; it shows in Alice's list and thread.
     let chat = bob.open_direct("alice").await.expect("bob opens a chat");
-    bob.send(chat, "Hello Alice, it's Bob").expect("send");
+    bob.send(chat, "Hello Alice, it's Bob \u{1F6A2}\u{1F600}")
+        .expect("send");
     wait_css(
         &b,
         &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
@@ -312,7 +349,7 @@ async fn chat_from_the_desktop_app() {
     let shown = within("a notification of bob's message", notifications.next()).await;
     assert_eq!(
         (shown.summary.as_str(), shown.body.as_str()),
-        ("Bob Builder", "Hello Alice, it's Bob")
+        ("Bob Builder", "Hello Alice, it's Bob \u{1F6A2}\u{1F600}")
     );
     wait_css(&b, &format!("{} ", id("message"))).await;
     let thread = find(&b, "thread").await;
@@ -327,6 +364,20 @@ async fn chat_from_the_desktop_app() {
         }
     })
     .await;
+    // Its emoji render in colour, not as empty boxes or black outlines: a colour emoji
+    // font is installed (scripts/setup.sh) and the UI's font stack reaches it. The
+    // bubble and its text are grey, so coloured pixels can only be the emoji's.
+    // (A page screenshot, cropped to the message: WebKitWebDriver's element screenshots
+    // come out black here.)
+    let bubble = find(&b, "message").await;
+    let area = bubble.rectangle().await.expect("where bob's message is");
+    let png = b.screenshot().await.expect("screenshot");
+    std::fs::write(shots.dir.join("emoji-message.png"), &png).expect("save the screenshot");
+    let coloured = coloured_pixels(&png, area);
+    assert!(
+        coloured >= 40,
+        "bob's emoji rendered without colour ({coloured} coloured pixels): is a colour emoji font installed?"
+    );
 
     // Alice types (Bob sees it), then sends with Enter.
     let composer = find(&b, "composer").await;
