@@ -212,15 +212,6 @@ where
         .await?;
         Ok(row.map(Message::from))
     }
-
-    /// [`Store::append_batch`]; a unique violation means an id of the batch was stored
-    /// meanwhile by another transaction (another node's, on Postgres).
-    async fn try_append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
-        let appends = D::append_batch(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(appends)
-    }
 }
 
 // The bounds of the inherent impl above, again: Rust does not carry an impl's `where`
@@ -614,7 +605,7 @@ where
     }
 
     async fn append(&self, new: &NewMessage) -> StoreResult<Append> {
-        match self.try_append_batch(std::slice::from_ref(new)).await {
+        match self.append_batch(std::slice::from_ref(new)).await {
             Ok(mut appends) => Ok(appends.pop().expect("one result per message")),
             Err(StoreError::Database(e)) if is_unique_violation(&e) => {
                 // The same id was committed by a concurrent send in the meantime.
@@ -631,7 +622,10 @@ where
     async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
         // A unique violation (the same id committed meanwhile by another node) fails the
         // whole batch; the committer then stores its messages one by one.
-        self.try_append_batch(batch).await
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let appends = D::append_batch(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(appends)
     }
 
     async fn messages_after(
