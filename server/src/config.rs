@@ -24,6 +24,10 @@ pub struct Config {
     /// in the data directory. Every node of a cluster needs the same one.
     #[arg(long, env = "FERRY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// A file holding the JWT secret (a container secret, say); read at start. Set at most
+    /// one of this and `FERRY_JWT_SECRET`.
+    #[arg(long, env = "FERRY_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
+    pub jwt_secret_file: Option<PathBuf>,
     /// NATS URL of the cluster bus; unset means a single node.
     #[arg(long, env = "FERRY_NATS_URL")]
     pub nats_url: Option<String>,
@@ -85,6 +89,7 @@ impl Config {
             database_url: None,
             data_dir: PathBuf::from("ferry-data"),
             jwt_secret: None,
+            jwt_secret_file: None,
             nats_url: None,
             log_json: false,
             allowed_origins: Vec::new(),

@@ -61,6 +61,9 @@ pub enum StartError {
     /// The data directory or the JWT secret file could not be used.
     #[error("data directory: {0}")]
     DataDir(#[from] std::io::Error),
+    /// `FERRY_JWT_SECRET_FILE` could not be read.
+    #[error("FERRY_JWT_SECRET_FILE {0}: {1}")]
+    SecretFile(String, std::io::Error),
     /// The configured JWT secret is too short.
     #[error("FERRY_JWT_SECRET must be at least 32 bytes")]
     WeakSecret,
@@ -90,11 +93,22 @@ pub async fn open_store(url: &str, pool: u32) -> Result<Arc<dyn Store>, StartErr
     }
 }
 
-/// The JWT secret: configured, or generated once and kept in the data directory.
+/// The JWT secret: configured (in the environment or a file), or generated once and kept
+/// in the data directory.
 fn jwt_secret(config: &Config) -> Result<Vec<u8>, StartError> {
-    if let Some(secret) = &config.jwt_secret {
+    let configured = match &config.jwt_secret_file {
+        // A secret file usually ends with a newline that is not part of the secret.
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| StartError::SecretFile(path.display().to_string(), e))?
+                .trim()
+                .to_owned(),
+        ),
+        None => config.jwt_secret.clone(),
+    };
+    if let Some(secret) = configured {
         return if secret.len() >= 32 {
-            Ok(secret.as_bytes().to_vec())
+            Ok(secret.into_bytes())
         } else {
             Err(StartError::WeakSecret)
         };

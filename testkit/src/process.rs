@@ -47,6 +47,12 @@ impl ServerProcess {
         if let Some(secret) = &config.jwt_secret {
             command.env("FERRY_JWT_SECRET", secret);
         }
+        if let Some(path) = &config.jwt_secret_file {
+            command.env("FERRY_JWT_SECRET_FILE", path);
+        }
+        if let Some(url) = &config.nats_url {
+            command.env("FERRY_NATS_URL", url);
+        }
         let mut child = command
             .env("FERRY_BIND", config.bind.to_string())
             .env("FERRY_DATA_DIR", &config.data_dir)
