@@ -138,6 +138,10 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong,
+    /// Live frames meant for this socket may have been lost (a cluster node missed bus
+    /// traffic): catch up through `/sync` and `GET /presence`, as after a reconnect.
+    /// Addition to v1 (docs/protocol.md); older clients ignore it.
+    Resync,
 }
 
 impl ServerFrame {

@@ -28,9 +28,13 @@ pub struct Config {
     /// one of this and `FERRY_JWT_SECRET`.
     #[arg(long, env = "FERRY_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
     pub jwt_secret_file: Option<PathBuf>,
-    /// NATS URL of the cluster bus; unset means a single node.
+    /// NATS URL of the cluster bus; unset means a single node. A cluster needs Postgres.
     #[arg(long, env = "FERRY_NATS_URL")]
     pub nats_url: Option<String>,
+    /// The cluster's NATS subject prefix: every node of one cluster uses the same, and
+    /// clusters that share a NATS use different ones.
+    #[arg(long, env = "FERRY_NATS_SUBJECT", default_value = "ferry")]
+    pub nats_subject: String,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "FERRY_LOG_JSON")]
     pub log_json: bool,
@@ -91,6 +95,7 @@ impl Config {
             jwt_secret: None,
             jwt_secret_file: None,
             nats_url: None,
+            nats_subject: "ferry".into(),
             log_json: false,
             allowed_origins: Vec::new(),
             access_ttl_secs: 900,

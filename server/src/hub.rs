@@ -118,6 +118,39 @@ impl Hub {
         }
     }
 
+    /// Tells every socket on this node to catch up (`resync`): frames may have been lost
+    /// on the way here.
+    pub fn resync_all(&self) {
+        let frame = match serde_json::to_string(&ferry_proto::ServerFrame::Resync) {
+            Ok(frame) => Utf8Bytes::from(frame),
+            Err(e) => return tracing::error!(error = %e, "could not encode a frame"),
+        };
+        let map = self.lock();
+        for socket in map.values().flatten() {
+            if socket.frames.try_send(frame.clone()).is_err() {
+                socket.close(ferry_proto::close::POLICY, "too slow to keep up");
+            }
+        }
+    }
+
+    /// The sessions with a socket on this node.
+    pub fn session_ids(&self) -> Vec<Uuid> {
+        let mut sessions: Vec<Uuid> = self
+            .lock()
+            .values()
+            .flatten()
+            .map(|s| s.session_id)
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
+    }
+
+    /// The users with a socket on this node.
+    pub fn users(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
+
     /// Closes every socket of an ended session on this node with 4001.
     pub fn close_session(&self, session_id: Uuid) {
         self.close_where(

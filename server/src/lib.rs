@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod bus;
 pub mod chat;
+pub mod cluster;
 pub mod coalesce;
 pub mod commit;
 pub mod config;
@@ -20,7 +21,6 @@ pub mod hub;
 pub mod limits;
 pub mod members;
 pub mod metrics;
-
 pub mod presence;
 pub mod state;
 pub mod store;
@@ -38,7 +38,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::tokens::TokenKeys;
-use crate::bus::{Bus, LocalBus};
+use crate::bus::nats::NatsBus;
+use crate::bus::{Bus, LocalBus, Node};
+use crate::cluster::Cluster;
 use crate::commit::Committer;
 use crate::hub::Hub;
 use crate::limits::Limits;
@@ -67,9 +69,12 @@ pub enum StartError {
     /// The configured JWT secret is too short.
     #[error("FERRY_JWT_SECRET must be at least 32 bytes")]
     WeakSecret,
-    /// Cluster mode was asked for but this build has only the single-node bus.
-    #[error("FERRY_NATS_URL is set, but the NATS cluster bus is not implemented yet")]
-    ClusterUnsupported,
+    /// Cluster mode was asked for on a database only one node can use.
+    #[error("a cluster (FERRY_NATS_URL) needs a Postgres DATABASE_URL that every node shares")]
+    ClusterNeedsPostgres,
+    /// The cluster bus could not be set up.
+    #[error("cluster bus: {0}")]
+    Bus(String),
     /// Serving failed.
     #[error("serve: {0}")]
     Serve(std::io::Error),
@@ -162,10 +167,10 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    if config.nats_url.is_some() {
-        return Err(StartError::ClusterUnsupported);
-    }
     let url = config.effective_database_url();
+    if config.nats_url.is_some() && url.starts_with("sqlite:") {
+        return Err(StartError::ClusterNeedsPostgres);
+    }
     let store = open_store(&url, config.db_pool).await?;
     let secret = jwt_secret(&config)?;
     let tokens = TokenKeys::new(
@@ -174,8 +179,32 @@ pub async fn run(
         Duration::from_secs(config.refresh_ttl_days * 24 * 3600),
     );
     let hub = Arc::new(Hub::default());
-    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(hub.clone()));
+    let members = Arc::new(Members::new());
     let metrics = Metrics::new();
+    let shutdown_token = CancellationToken::new();
+    let node = Node {
+        hub: hub.clone(),
+        members: members.clone(),
+        store: store.clone(),
+    };
+    let (bus, cluster): (Arc<dyn Bus>, _) = match &config.nats_url {
+        Some(nats) => {
+            let bus = NatsBus::start(
+                nats,
+                &config.nats_subject,
+                node,
+                metrics.bus.clone(),
+                shutdown_token.clone(),
+            )
+            .await
+            .map_err(|e| StartError::Bus(e.to_string()))?;
+            (bus, Some(Cluster::join(&*store).await?))
+        }
+        None => {
+            metrics.bus.connected.set(1);
+            (Arc::new(LocalBus::new(node)), None)
+        }
+    };
     let committer = Committer::start(
         store.clone(),
         bus.clone(),
@@ -193,12 +222,16 @@ pub async fn run(
         limits: Limits::new(&config),
         metrics,
         config,
-        shutdown: CancellationToken::new(),
+        shutdown: shutdown_token,
         sockets: TaskTracker::new(),
         presence: presence::Turns::new(),
         committer,
-        members: Members::new(),
+        members,
+        cluster,
     });
+    if let Some(cluster) = cluster {
+        tokio::spawn(cluster::keep_lease(app.clone(), cluster));
+    }
 
     let stop = app.shutdown.clone();
     tokio::spawn(async move {
@@ -238,6 +271,11 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("some sockets did not close within 5 s");
+    }
+    // Whoever is still counted on this node is announced offline now, not when the
+    // lease runs out.
+    if let Some(cluster) = app.cluster {
+        cluster::reap(&app, Some(cluster.node)).await;
     }
     Ok(())
 }

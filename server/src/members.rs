@@ -5,8 +5,9 @@
 //!
 //! An entry is dropped as soon as its conversation's membership changes (after the
 //! change commits). A lookup that raced with a change does not store what it read, so a
-//! removed member stops getting frames at once. The cache belongs to one node: a cluster
-//! bus would have to carry these invalidations to the other nodes too.
+//! removed member stops getting frames at once. Each node has its own cache; the bus
+//! carries every change to every node (`Event::MembersChanged`), and a node that may
+//! have missed one clears its cache.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +55,12 @@ impl Members {
     pub fn changed(&self, conversation: Uuid) {
         self.changes.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(&conversation);
+    }
+
+    /// Forgets everything: a change may have gone unheard.
+    pub fn clear(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate_all();
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`Metrics`]: the Prometheus registry behind `GET /metrics`: open connections, stored
 //! messages, messages per commit, request latency by route template, and send-to-ack
-//! latency.
+//! latency, and the cluster bus's health.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,6 +8,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::bus::nats::BusMetrics;
 
 /// Labels of one HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,6 +42,8 @@ pub struct Metrics {
     pub requests: LatencyFamily,
     /// Time from receiving a `send` to writing its `ack`, seconds.
     pub send_latency: Histogram,
+    /// The cluster bus.
+    pub bus: BusMetrics,
 }
 
 impl Metrics {
@@ -73,7 +77,34 @@ impl Metrics {
             "Time from a WebSocket send to its ack",
             send_latency.clone(),
         );
+        let bus = BusMetrics::default();
+        registry.register(
+            "bus_connected",
+            "1 while this node reaches the cluster bus (always on a single node)",
+            bus.connected.clone(),
+        );
+        registry.register(
+            "bus_published",
+            "Events sent to the other nodes",
+            bus.published.clone(),
+        );
+        registry.register(
+            "bus_received",
+            "Events received from the other nodes",
+            bus.received.clone(),
+        );
+        registry.register(
+            "bus_dropped",
+            "Events not sent because the cluster bus was away too long",
+            bus.dropped.clone(),
+        );
+        registry.register(
+            "bus_resyncs",
+            "Times this node missed bus traffic and told its sockets to catch up",
+            bus.resyncs.clone(),
+        );
         Self {
+            bus,
             registry,
             connections,
             messages,

@@ -2,8 +2,12 @@
 //! announced to everyone who shares a conversation with them; `last_seen` is stored when
 //! the last socket closes.
 //!
-//! On a single node the hub's socket count is the truth. A cluster needs the count
-//! across nodes (see docs/ARCHITECTURE.md); the bus carries the frames either way.
+//! On a single node the hub's sockets are the truth. In a cluster each node records in
+//! the database which users it holds sockets of (`crate::cluster`): a node announces
+//! a user online when it is the first to hold one of their sockets, and offline when it
+//! was the last; the bus carries the frames either way.
+
+use std::collections::HashSet;
 
 use ferry_proto::{Presence, ServerFrame, Timestamp};
 use tokio::sync::{Mutex, MutexGuard};
@@ -51,6 +55,12 @@ pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
     if !app.hub.is_online(user) {
         return Ok(());
     }
+    if let Some(cluster) = &app.cluster
+        && !app.store.node_joined(cluster.node, user).await?
+    {
+        // Already online on another node.
+        return Ok(());
+    }
     let contacts = app.contacts.get(user).await?;
     let frame = ServerFrame::Presence {
         user_id: user,
@@ -71,6 +81,25 @@ pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
     if app.hub.is_online(user) {
         return Ok(());
     }
+    if let Some(cluster) = &app.cluster
+        && !app.store.node_left(cluster.node, user).await?
+    {
+        // Still online on another node.
+        return Ok(());
+    }
+    offline(app, user).await
+}
+
+/// Records and announces that `user` is offline: their last node died or left.
+pub async fn announce_offline(app: &App, user: Uuid) -> Result<()> {
+    let _turn = app.presence.take(user).await;
+    if app.hub.is_online(user) {
+        return Ok(());
+    }
+    offline(app, user).await
+}
+
+async fn offline(app: &App, user: Uuid) -> Result<()> {
     let now = Timestamp::now();
     app.store.set_last_seen(user, now).await?;
     let contacts = app.contacts.get(user).await?;
@@ -90,10 +119,17 @@ pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
 /// The presence of everyone who shares a conversation with `user`.
 pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
     let contacts = app.contacts.get(user).await?;
+    let elsewhere: HashSet<Uuid> = match &app.cluster {
+        Some(_) => {
+            let ids: Vec<Uuid> = contacts.iter().map(|c| c.contact).collect();
+            app.store.online_users(&ids).await?.into_iter().collect()
+        }
+        None => HashSet::new(),
+    };
     Ok(contacts
         .into_iter()
         .map(|c| {
-            let online = app.hub.is_online(c.contact);
+            let online = app.hub.is_online(c.contact) || elsewhere.contains(&c.contact);
             Presence {
                 user_id: c.contact,
                 online,

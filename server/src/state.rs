@@ -44,7 +44,9 @@ pub struct AppState {
     /// Stores messages in batches and publishes them in seq order.
     pub committer: Committer,
     /// Conversation members, cached for typing, receipts and history reads.
-    pub members: Members,
+    pub members: Arc<Members>,
+    /// This node's place in a cluster; `None` for a single node.
+    pub cluster: Option<crate::cluster::Cluster>,
     /// Session checks, coalesced: whether a session is live.
     pub sessions: Coalescer<Uuid, bool>,
     /// Contacts lookups, coalesced: who shares a conversation with a user.

@@ -3,17 +3,20 @@
 //! database (a SQLite file, or a Postgres database dropped afterwards); [`TestServer`]
 //! runs the server in the test's process on port 0 with [`test_config`]; and
 //! [`ServerProcess`] runs the real `ferry-server` binary, for tests that SIGKILL it.
+//! [`nats_url`] and [`NatsServer`] give cluster tests their NATS.
 //! [`within`] fails a test with a timeout instead of letting it hang: tests wait on
 //! events, never sleep.
 //!
 //! A dev-dependency only: no shipped target may depend on it.
 
 mod database;
+mod nats;
 mod process;
 mod server;
 mod wait;
 
 pub use database::{Backend, TestDb, postgres_admin_url};
+pub use nats::{NatsServer, nats_url, subject_prefix};
 pub use process::{ServerProcess, workspace_binary};
 pub use server::{JWT_SECRET, Served, TestServer, requests_at, test_config};
 pub use wait::{WAIT, within, within_for};

@@ -51,7 +51,9 @@ impl ServerProcess {
             command.env("FERRY_JWT_SECRET_FILE", path);
         }
         if let Some(url) = &config.nats_url {
-            command.env("FERRY_NATS_URL", url);
+            command
+                .env("FERRY_NATS_URL", url)
+                .env("FERRY_NATS_SUBJECT", &config.nats_subject);
         }
         let mut child = command
             .env("FERRY_BIND", config.bind.to_string())
@@ -82,6 +84,8 @@ impl ServerProcess {
             panic!("ferry-server exited before listening");
         })
         .await;
+        // Keep reading its output, so that its logs never meet a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self { child, addr }
     }
 

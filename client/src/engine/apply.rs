@@ -99,6 +99,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }
+        | ServerFrame::Resync
         | ServerFrame::Pong => {}
     }
     Ok(None)

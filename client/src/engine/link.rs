@@ -46,6 +46,8 @@ pub(super) struct Link<'a> {
     outbox: Outbox,
     /// When the earliest rescheduled outbox entry becomes due.
     retry_at: Option<Instant>,
+    /// The server said live frames were lost: catch up before reading on.
+    resync: bool,
 }
 
 impl<'a> Link<'a> {
@@ -58,6 +60,7 @@ impl<'a> Link<'a> {
             heartbeat,
             outbox: Outbox::new(Window::SOCKET),
             retry_at: None,
+            resync: false,
         }
     }
 
@@ -69,32 +72,7 @@ impl<'a> Link<'a> {
     }
 
     async fn serve_inner(&mut self, stop: &mut watch::Receiver<bool>) -> End {
-        // The socket is read all through catch-up: a long catch-up must still answer the
-        // server's pings, or the server drops the link as dead and the client starts the
-        // catch-up over. Live frames that arrive meanwhile wait, in order, until it is done.
-        let mut held = Vec::new();
-        let caught_up = {
-            let catching_up = catch_up(self.shared);
-            tokio::pin!(catching_up);
-            loop {
-                tokio::select! {
-                    result = &mut catching_up => break result,
-                    _ = stop.changed() => return End::Stop,
-                    incoming = self.stream.next() => {
-                        let (texts, ending) = split_burst(incoming);
-                        held.extend(texts);
-                        if let Some(ending) = ending {
-                            return self.on_ending(ending).await;
-                        }
-                    }
-                }
-            }
-        };
-        let delivered = match caught_up {
-            Ok(delivered) => delivered,
-            Err(end) => return end,
-        };
-        if let Err(end) = self.after_catch_up(&held, delivered).await {
+        if let Err(end) = self.catch_up(stop).await {
             return end;
         }
         self.shared.set_state(ConnectionState::Online);
@@ -132,7 +110,41 @@ impl<'a> Link<'a> {
             if let Err(end) = result {
                 return end;
             }
+            // The server lost live frames meant for us (`resync`): catch up as after a
+            // reconnect, on the same socket.
+            if std::mem::take(&mut self.resync) {
+                if let Err(end) = self.catch_up(stop).await {
+                    return end;
+                }
+                last_heard = Instant::now();
+            }
         }
+    }
+
+    /// Catches up through REST, then does what is due after it (`after_catch_up`).
+    async fn catch_up(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), End> {
+        // The socket is read all through catch-up: a long catch-up must still answer the
+        // server's pings, or the server drops the link as dead and the client starts the
+        // catch-up over. Live frames that arrive meanwhile wait, in order, until it is done.
+        let mut held = Vec::new();
+        let caught_up = {
+            let catching_up = catch_up(self.shared);
+            tokio::pin!(catching_up);
+            loop {
+                tokio::select! {
+                    result = &mut catching_up => break result,
+                    _ = stop.changed() => return Err(End::Stop),
+                    incoming = self.stream.next() => {
+                        let (texts, ending) = split_burst(incoming);
+                        held.extend(texts);
+                        if let Some(ending) = ending {
+                            return Err(self.on_ending(ending).await);
+                        }
+                    }
+                }
+            }
+        };
+        self.after_catch_up(&held, caught_up?).await
     }
 
     /// What is due once caught up: the live frames held meanwhile, the `delivered` marks,
@@ -327,6 +339,7 @@ impl<'a> Link<'a> {
                     self.pump().await?;
                 }
             }
+            ServerFrame::Resync => self.resync = true,
             frame => {
                 if let Some((conversation_id, seq)) = apply::frame(self.shared, frame).await? {
                     self.feed(&ClientFrame::Delivered {

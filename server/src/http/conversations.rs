@@ -10,6 +10,7 @@ use ferry_proto::{
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::bus::Event;
 use crate::chat;
 use crate::error::{Error, Result};
 use crate::http::extract::{Json, Path, Query, page_limit};
@@ -197,7 +198,8 @@ pub async fn remove_member(
 }
 
 /// Runs a membership change to the end even if the request is dropped meanwhile, then
-/// drops the conversation's cached members: a removed member must stop getting frames.
+/// drops the conversation's cached members on every node: a removed member must stop
+/// getting frames.
 async fn change_members<T: Send + 'static>(
     app: &App,
     id: Uuid,
@@ -206,7 +208,9 @@ async fn change_members<T: Send + 'static>(
     let app = app.clone();
     let changed = tokio::spawn(async move {
         let result = change.await;
-        app.members.changed(id);
+        app.bus.publish(Event::MembersChanged {
+            conversation_id: id,
+        });
         result
     })
     .await

@@ -1,5 +1,6 @@
 //! Operations endpoints at the root: `/healthz` (alive), `/readyz` (database reachable
-//! and migrated), `/metrics` (Prometheus text).
+//! and migrated; says whether the cluster bus is connected), `/metrics` (Prometheus
+//! text).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -16,10 +17,13 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The database answers (migrations ran before the listener opened).
+/// The database answers (migrations ran before the listener opened). A node cut off
+/// from the cluster bus is still ready, as it serves its own sockets, and says so in
+/// `bus`: taking every node out of a load balancer because NATS is down would turn a
+/// degraded cluster into a dead one.
 pub async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>> {
     match app.store.ping().await {
-        Ok(()) => Ok(Json(json!({"status": "ready"}))),
+        Ok(()) => Ok(Json(json!({"status": "ready", "bus": app.bus.status()}))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             Err(Error::new(

@@ -283,6 +283,20 @@ pub trait Store: Send + Sync + 'static {
     async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>>;
     /// Records when a user's last socket closed.
     async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()>;
+
+    /// Renews a cluster node's lease until `until`; `false` when it held none (its first
+    /// renewal, or it was presumed dead and reaped meanwhile).
+    async fn renew_node(&self, node: Uuid, until: Timestamp) -> StoreResult<bool>;
+    /// Records that `node` holds a socket of `user`; `true` when no node held one before.
+    async fn node_joined(&self, node: Uuid, user: Uuid) -> StoreResult<bool>;
+    /// Records that `node` holds no socket of `user` any more; `true` when no node holds
+    /// one now.
+    async fn node_left(&self, node: Uuid, user: Uuid) -> StoreResult<bool>;
+    /// Which of `users` have a socket on some node.
+    async fn online_users(&self, users: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Removes the nodes whose lease ended before `now`, or `node` whatever its lease
+    /// (it is leaving); returns the users who were online only there.
+    async fn drop_nodes(&self, now: Timestamp, node: Option<Uuid>) -> StoreResult<Vec<Uuid>>;
 }
 
 /// The key that makes a direct conversation unique per pair, whoever creates it (public

@@ -1,0 +1,526 @@
+//! A cluster: several real `ferry-server` processes on one Postgres database and one
+//! NATS act as one server. Users on different nodes chat in a group; typing, receipts,
+//! presence and membership changes cross nodes; a logout closes the session's sockets on
+//! every node; a node SIGKILLed mid-burst loses nothing acked, and its users are seen
+//! offline once its lease runs out; a NATS restart mid-burst loses nothing either (the
+//! nodes tell their sockets to catch up, and `/readyz` says what happened meanwhile).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ferry_proto::{ClientFrame, MessagePage, ServerFrame};
+use ferry_testkit::{NatsServer, nats_url, subject_prefix};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use uuid::Uuid;
+
+use crate::support::{
+    Backend, JWT_SECRET, Served, ServerProcess, TestDb, User, Ws, test_config, within,
+};
+
+/// Nodes of one cluster, on one database and one NATS subject prefix.
+struct Cluster {
+    db: TestDb,
+    nats: String,
+    subject: String,
+    nodes: Vec<Option<ServerProcess>>,
+}
+
+impl Cluster {
+    async fn start(nodes: usize, nats: String) -> Self {
+        let db = TestDb::new(Backend::Postgres).await;
+        // Every node reads the one secret from a file, as containers do.
+        std::fs::write(db.dir.path().join("jwt-secret"), format!("{JWT_SECRET}\n"))
+            .expect("write the secret file");
+        let mut cluster = Self {
+            db,
+            nats,
+            subject: subject_prefix(),
+            nodes: Vec::new(),
+        };
+        for _ in 0..nodes {
+            let node = cluster.start_node().await;
+            cluster.nodes.push(Some(node));
+        }
+        cluster
+    }
+
+    async fn start_node(&self) -> ServerProcess {
+        let mut config = test_config(&self.db);
+        config.jwt_secret = None;
+        config.jwt_secret_file = Some(self.db.dir.path().join("jwt-secret"));
+        config.nats_url = Some(self.nats.clone());
+        config.nats_subject = self.subject.clone();
+        // Each node its own data directory, as on separate machines.
+        config.data_dir = self.db.dir.path().join(format!("node-{}", Uuid::new_v4()));
+        ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_ferry-server")), &config).await
+    }
+
+    fn node(&self, i: usize) -> &ServerProcess {
+        self.nodes[i].as_ref().expect("a running node")
+    }
+
+    async fn kill(&mut self, i: usize) {
+        self.nodes[i].take().expect("a running node").kill().await;
+    }
+}
+
+/// `GET /readyz` of a node.
+async fn readyz(node: &impl Served) -> Value {
+    reqwest::get(format!("{}/readyz", node.url()))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("readyz body")
+}
+
+/// Waits until a node's `/readyz` reports the bus as `status`.
+async fn bus_becomes(node: &impl Served, status: &str) {
+    within(&format!("the bus to be {status}"), async {
+        loop {
+            if readyz(node).await["bus"] == status {
+                return;
+            }
+            // Polled: the state is the node's, and it says nothing when it changes.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+fn is_presence(user: Uuid, online: bool) -> impl Fn(&ServerFrame) -> bool {
+    move |f| matches!(f, ServerFrame::Presence { user_id, online: o, .. } if *user_id == user && *o == online)
+}
+
+/// Reads a socket until a `pong`, returning the frames before it: nothing that was on
+/// its way before the `ping` is left unread.
+async fn until_pong(ws: &mut Ws) -> Vec<ServerFrame> {
+    ws.send(&ClientFrame::Ping).await;
+    let mut before = Vec::new();
+    loop {
+        match ws.next().await {
+            ServerFrame::Pong => return before,
+            frame => before.push(frame),
+        }
+    }
+}
+
+#[tokio::test]
+async fn three_nodes_act_as_one_server() {
+    let cluster = Cluster::start(3, nats_url()).await;
+    let (n1, n2, n3) = (cluster.node(0), cluster.node(1), cluster.node(2));
+    let alice = User::register(n1, "alice").await;
+    let bob = User::register(n2, "bob").await;
+    let carol = User::register(n3, "carol").await;
+    let group = alice.group("crew", &[&bob, &carol]).await.id;
+
+    // Presence crosses nodes both ways.
+    let mut a = alice.on(n1).ws().await;
+    let mut b = bob.on(n2).ws().await;
+    a.expect("bob online, seen from node 1", is_presence(bob.id(), true))
+        .await;
+    let mut c = carol.on(n3).ws().await;
+    a.expect(
+        "carol online, seen from node 1",
+        is_presence(carol.id(), true),
+    )
+    .await;
+    b.expect(
+        "carol online, seen from node 2",
+        is_presence(carol.id(), true),
+    )
+    .await;
+    let presence: Vec<ferry_proto::Presence> =
+        carol.on(n3).ok(Method::GET, "/presence", None).await;
+    assert!(
+        presence.iter().all(|p| p.online),
+        "node 3 counts sockets on nodes 1 and 2: {presence:?}"
+    );
+
+    // Messages from node 1 reach nodes 2 and 3, each once and in seq order.
+    const BURST: i64 = 200;
+    for i in 0..BURST {
+        a.send(&Ws::send_frame(Uuid::now_v7(), group, &format!("m{i}")))
+            .await;
+    }
+    for (name, ws) in [("bob", &mut b), ("carol", &mut c)] {
+        let mut seqs = Vec::new();
+        while seqs.len() < BURST as usize {
+            if let ServerFrame::Message { message } = ws.next().await {
+                seqs.push(message.seq);
+            }
+        }
+        assert_eq!(seqs, (1..=BURST).collect::<Vec<_>>(), "{name}'s frames");
+        let extra: Vec<_> = until_pong(ws)
+            .await
+            .into_iter()
+            .filter(|f| matches!(f, ServerFrame::Message { .. }))
+            .collect();
+        assert!(extra.is_empty(), "{name} got a message twice: {extra:?}");
+    }
+
+    // Typing and receipts from node 2 reach nodes 1 and 3.
+    b.send(&ClientFrame::Typing {
+        conversation_id: group,
+        typing: true,
+    })
+    .await;
+    for ws in [&mut a, &mut c] {
+        ws.expect("bob typing", |f| {
+            matches!(f, ServerFrame::Typing { user_id, typing: true, .. } if *user_id == bob.id())
+        })
+        .await;
+    }
+    c.send(&ClientFrame::Read {
+        conversation_id: group,
+        seq: BURST,
+    })
+    .await;
+    for ws in [&mut a, &mut b] {
+        ws.expect("carol's read receipt", |f| {
+            matches!(f, ServerFrame::Receipt { user_id, read_seq, .. } if *user_id == carol.id() && *read_seq == BURST)
+        })
+        .await;
+    }
+
+    // Carol goes offline on node 3: seen on nodes 1 and 2.
+    drop(c);
+    a.expect(
+        "carol offline, seen from node 1",
+        is_presence(carol.id(), false),
+    )
+    .await;
+    b.expect(
+        "carol offline, seen from node 2",
+        is_presence(carol.id(), false),
+    )
+    .await;
+
+    // A membership change on node 1 reaches node 2's cache of members: after Alice
+    // removes Bob, his typing on node 2 reaches nobody, and Carol (back, on node 3)
+    // hears Alice's typing but not his.
+    let mut c = carol.on(n3).ws().await;
+    alice
+        .on(n1)
+        .no_content(
+            Method::DELETE,
+            &format!("/conversations/{group}/members/{}", bob.id()),
+            None,
+        )
+        .await;
+    b.expect(
+        "bob told he left",
+        |f| matches!(f, ServerFrame::Conversation { conversation } if conversation.id == group),
+    )
+    .await;
+    b.send(&ClientFrame::Typing {
+        conversation_id: group,
+        typing: true,
+    })
+    .await;
+    a.send(&ClientFrame::Typing {
+        conversation_id: group,
+        typing: true,
+    })
+    .await;
+    c.expect(
+        "alice typing",
+        |f| matches!(f, ServerFrame::Typing { user_id, .. } if *user_id == alice.id()),
+    )
+    .await;
+    let from_bob: Vec<_> = until_pong(&mut c)
+        .await
+        .into_iter()
+        .chain(until_pong(&mut a).await)
+        .filter(|f| matches!(f, ServerFrame::Typing { user_id, .. } if *user_id == bob.id()))
+        .collect();
+    assert!(
+        from_bob.is_empty(),
+        "a removed member's typing went out: {from_bob:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_closes_the_session_on_every_node() {
+    let cluster = Cluster::start(3, nats_url()).await;
+    let alice = User::register(cluster.node(0), "alice").await;
+    let other_device = User::login(cluster.node(0), "alice").await;
+    let mut on_1 = alice.on(cluster.node(0)).ws().await;
+    let mut on_2 = alice.on(cluster.node(1)).ws().await;
+    let mut kept = other_device.on(cluster.node(1)).ws().await;
+
+    alice
+        .on(cluster.node(2))
+        .no_content(Method::POST, "/auth/logout", None)
+        .await;
+    for ws in [&mut on_1, &mut on_2] {
+        let close = ws.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), ferry_proto::close::TOKEN_EXPIRED);
+    }
+    // The other session's socket is untouched.
+    assert!(until_pong(&mut kept).await.is_empty());
+}
+
+/// A raw socket that sends whatever is queued on the returned sender, pipelined, and
+/// passes on every ack.
+#[allow(clippy::type_complexity)]
+fn pipeline(
+    ws: Ws,
+    conversation: Uuid,
+) -> (
+    mpsc::UnboundedSender<(Uuid, String)>,
+    mpsc::UnboundedReceiver<(Uuid, i64)>,
+) {
+    let (mut sink, mut stream) = ws.stream.split();
+    let (acks_tx, acks) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(WsMessage::Text(text))) = stream.next().await {
+            if let Ok(ServerFrame::Ack { id, seq, .. }) = serde_json::from_str(&text)
+                && acks_tx.send((id, seq)).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let (sends, mut queue) = mpsc::unbounded_channel::<(Uuid, String)>();
+    tokio::spawn(async move {
+        while let Some((id, body)) = queue.recv().await {
+            let text =
+                serde_json::to_string(&Ws::send_frame(id, conversation, &body)).expect("encode");
+            if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    (sends, acks)
+}
+
+/// Messages to send: `count` of them, numbered from `from`.
+fn compose(from: usize, count: usize) -> Vec<(Uuid, String)> {
+    (from..from + count)
+        .map(|i| (Uuid::now_v7(), format!("burst {i}")))
+        .collect()
+}
+
+/// The whole conversation, read page by page.
+async fn history(user: &User, conversation: Uuid) -> Vec<ferry_proto::Message> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |m: &ferry_proto::Message| m.seq);
+        let page: MessagePage = user
+            .ok(
+                Method::GET,
+                &format!("/conversations/{conversation}/messages?after_seq={after}&limit=500"),
+                None,
+            )
+            .await;
+        all.extend(page.messages);
+        if !page.has_more {
+            return all;
+        }
+    }
+}
+
+/// What a client does with live frames: stores a message, fetching the gap below it
+/// first, and catches up on `resync`; returns the seqs it stored, in order, once it holds
+/// `last`.
+async fn receive_until(ws: &mut Ws, user: &User, conversation: Uuid, last: i64) -> Vec<i64> {
+    let mut stored: Vec<i64> = Vec::new();
+    within("every message to arrive", async {
+        while stored.last().copied().unwrap_or(0) < last {
+            let target = match ws.next().await {
+                ServerFrame::Message { message } => message.seq,
+                ServerFrame::Resync => i64::MAX,
+                _ => continue,
+            };
+            loop {
+                let highest = stored.last().copied().unwrap_or(0);
+                if target <= highest {
+                    break; // already stored
+                }
+                if target == highest + 1 {
+                    stored.push(target);
+                    break;
+                }
+                let page: MessagePage = user
+                    .ok(
+                        Method::GET,
+                        &format!(
+                            "/conversations/{conversation}/messages?after_seq={highest}&limit=500"
+                        ),
+                        None,
+                    )
+                    .await;
+                stored.extend(
+                    page.messages
+                        .iter()
+                        .map(|m| m.seq)
+                        .take_while(|seq| *seq <= target),
+                );
+                if !page.has_more {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    stored
+}
+
+#[tokio::test]
+async fn a_node_killed_mid_burst_loses_nothing_acked() {
+    const BURST: usize = 3000;
+    let mut cluster = Cluster::start(2, nats_url()).await;
+    let (n1, n2) = (cluster.node(0), cluster.node(1));
+    let alice = User::register(n1, "alice").await;
+    let bob = User::register(n2, "bob").await;
+    let carol = User::register(n1, "carol").await;
+    let conv = alice.direct_with(&bob).await.id;
+    bob.direct_with(&carol).await;
+
+    let mut b = bob.on(n2).ws().await;
+    let _c = carol.on(n1).ws().await;
+    b.expect("carol online", is_presence(carol.id(), true))
+        .await;
+
+    let composed = compose(0, BURST);
+    let (sends, mut acks) = pipeline(alice.on(n1).ws().await, conv);
+    for message in &composed {
+        sends.send(message.clone()).expect("queue");
+    }
+    let mut acked = HashMap::new();
+    while acked.len() < 50 {
+        let (id, seq) = within("early acks", acks.recv()).await.expect("acks");
+        acked.insert(id, seq);
+    }
+    cluster.kill(0).await;
+    while let Some((id, seq)) = within("the socket's end", acks.recv()).await {
+        acked.insert(id, seq);
+    }
+    assert!(acked.len() < BURST, "the kill landed after the burst");
+
+    // Carol's only node died: once its lease runs out she is offline on node 2.
+    b.expect(
+        "carol offline after her node died",
+        is_presence(carol.id(), false),
+    )
+    .await;
+
+    // Alice's client reconnects to node 2 and sends again whatever was not acked.
+    let n2 = cluster.node(1);
+    let unacked: Vec<(Uuid, String)> = composed
+        .iter()
+        .filter(|(id, _)| !acked.contains_key(id))
+        .cloned()
+        .collect();
+    let expected_acks = unacked.len();
+    let (sends, mut acks) = pipeline(alice.on(n2).ws().await, conv);
+    for message in unacked {
+        sends.send(message).expect("queue");
+    }
+    for _ in 0..expected_acks {
+        within("acks after the move", acks.recv())
+            .await
+            .expect("ack");
+    }
+
+    // Bob, on node 2 all along, ends with every message once, in compose order.
+    let seqs = receive_until(&mut b, &bob, conv, BURST as i64).await;
+    assert_eq!(seqs, (1..=BURST as i64).collect::<Vec<_>>());
+    let stored = history(&bob.on(n2), conv).await;
+    let bodies: Vec<&str> = stored.iter().map(|m| m.body.as_str()).collect();
+    let composed_bodies: Vec<&str> = composed.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(
+        bodies, composed_bodies,
+        "each message once, in compose order"
+    );
+    for m in &stored {
+        if let Some(seq) = acked.get(&m.id) {
+            assert_eq!(*seq, m.seq, "an acked message kept its seq");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_nats_restart_mid_burst_loses_nothing() {
+    const BURST: usize = 3000;
+    let mut nats = NatsServer::start().await;
+    let cluster = Cluster::start(2, nats.url()).await;
+    let (n1, n2) = (cluster.node(0), cluster.node(1));
+    bus_becomes(n1, "connected").await;
+    bus_becomes(n2, "connected").await;
+    let alice = User::register(n1, "alice").await;
+    let bob = User::register(n2, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let mut b = bob.on(n2).ws().await;
+
+    // A third of the burst before NATS goes away, a third while it is away, the rest
+    // after it is back.
+    let (sends, mut acks) = pipeline(alice.on(n1).ws().await, conv);
+    let third = BURST / 3;
+    let mut acked = 0;
+    for (i, part) in [
+        compose(0, third),
+        compose(third, third),
+        compose(2 * third, BURST - 2 * third),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        match i {
+            1 => {
+                nats.kill().await;
+                // Node 1 keeps serving its own sockets: these sends are still acked.
+                bus_becomes(n1, "disconnected").await;
+            }
+            2 => {
+                nats.restart().await;
+                bus_becomes(n1, "connected").await;
+                bus_becomes(n2, "connected").await;
+            }
+            _ => {}
+        }
+        let count = part.len();
+        for message in part {
+            sends.send(message).expect("queue");
+        }
+        for _ in 0..count {
+            within("acks", acks.recv()).await.expect("ack");
+        }
+        acked += count;
+    }
+    assert_eq!(acked, BURST);
+
+    let seqs = receive_until(&mut b, &bob, conv, BURST as i64).await;
+    assert_eq!(seqs, (1..=BURST as i64).collect::<Vec<_>>());
+    let metrics = reqwest::get(format!("{}/metrics", n2.url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ferry_bus_resyncs_total ") && !l.ends_with(" 0")),
+        "node 2 counted its resync:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_on_sqlite_is_refused() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut config = test_config(&db);
+    config.nats_url = Some(nats_url());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let error = ferry_server::run(listener, config, std::future::pending())
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("needs a Postgres"), "{error}");
+}
