@@ -163,13 +163,14 @@ EOF
 }
 
 # _ferry_ct_build NAME ARGS...: `docker build` on the host's network with the base image;
-# its output goes to a log, shown when the build fails.
+# its output goes to a log, shown when the build fails (--force-rm: a failed step leaves
+# no container behind).
 _ferry_ct_build() {
     local name=$1 log
     shift
     mkdir -p "$_ferry_ct_cache"
     log=$_ferry_ct_cache/build-$name.log
-    if ! docker build --network host --build-arg BASE="$FERRY_BASE_IMAGE" "$@" >"$log" 2>&1; then
+    if ! docker build --force-rm --network host --build-arg BASE="$FERRY_BASE_IMAGE" "$@" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         _ferry_ct_fail "building the $name image failed (full output: $log)"
         return 1

@@ -107,6 +107,12 @@ run_step "cargo test" xvfb-run -a -s "-screen 0 1280x800x24" \
     dbus-run-session -- bash scripts/with-keyring.sh cargo test --workspace --locked "$@"
 echo "desktop screenshots: $FERRY_E2E_ARTIFACTS"
 
+# The container image and the compose stack (docs/operations.md): the images with this
+# build's ferry-server, the two-node stack behind HAProxy driven by the CLI, a node
+# stopped with SIGTERM and nothing lost. Installs and starts a container engine when
+# there is none, so it runs in CI as well.
+run_step "containers: image and compose stack" bash scripts/container-test.sh
+
 # The quick benchmarks' memory and correctness checks, Ferry and the Socket.IO peer side
 # by side (docs/benchmarks.md): a lost, duplicated or reordered message, a dropped
 # connection or Ferry's server memory over 24 KiB per idle connection fails the step.
