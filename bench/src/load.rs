@@ -83,6 +83,10 @@ pub struct Progress {
     pub replayed: AtomicU64,
     pub resent: AtomicU64,
     pub catch_up_failures: AtomicU64,
+    /// Resume mode: `resync` frames obeyed (a cluster node missed bus traffic), and
+    /// sends refused for a passing reason and sent again.
+    pub resyncs: AtomicU64,
+    pub retried: AtomicU64,
     /// Resume mode, now: connections without a socket, and connections that lost one
     /// and have not caught up yet.
     pub offline: AtomicU64,
@@ -163,6 +167,40 @@ pub const SOURCES: u8 = 8;
 /// The first source address of a fleet in the generator's own process.
 pub const FIRST_SOURCE: u8 = 1;
 
+/// The servers a fleet connects to: one, or the nodes of a cluster (B8, B11), and which
+/// node each connection starts on.
+pub struct Nodes {
+    pub addrs: Vec<String>,
+    /// The node (index into `addrs`) of each connection; connections past its end, or
+    /// all when it is empty, go round robin.
+    pub homes: Vec<usize>,
+}
+
+impl Nodes {
+    /// One server.
+    pub fn one(addr: &str) -> Self {
+        Self {
+            addrs: vec![addr.to_owned()],
+            homes: Vec::new(),
+        }
+    }
+
+    /// Connections spread round robin over `addrs`.
+    pub fn spread(addrs: Vec<String>) -> Self {
+        Self {
+            addrs,
+            homes: Vec::new(),
+        }
+    }
+
+    fn home(&self, i: usize) -> usize {
+        self.homes
+            .get(i)
+            .copied()
+            .unwrap_or(i % self.addrs.len().max(1))
+    }
+}
+
 /// All connections of a run.
 pub struct Fleet {
     senders: Vec<mpsc::UnboundedSender<Command>>,
@@ -179,10 +217,10 @@ impl Fleet {
     /// 1` in turn so ephemeral ports never run out; a worker process of crate::workers
     /// gets its own range), and returns without waiting for them ([`Fleet::settled`]
     /// waits). With `resume`, connections come back after losing their socket (in
-    /// Ferry's case after a first `/sync`).
+    /// Ferry's case after a first `/sync`), to any of the `nodes`.
     pub fn open(
         target: Target,
-        addr: &str,
+        nodes: &Nodes,
         tokens: Vec<String>,
         typing_queues: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
         parallel: usize,
@@ -195,12 +233,18 @@ impl Fleet {
                 "source addresses 127.0.0.{first_source}–{last_source} are not all in 127.0.0.1–254"
             );
         }
-        let server: SocketAddr = addr.parse().context("server address")?;
+        let servers: Arc<[SocketAddr]> = nodes
+            .addrs
+            .iter()
+            .map(|a| a.parse().context("server address"))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into();
+        anyhow::ensure!(!servers.is_empty(), "no server to connect to");
         let progress = Arc::new(Progress::default());
         let (stop, stopped) = watch::channel(false);
         let gate = Arc::new(Semaphore::new(parallel));
         let rejoin = match &resume {
-            Some(r) => Some(Arc::new(Rejoin::new(addr, r.cut_every)?)),
+            Some(r) => Some(Arc::new(Rejoin::new(&nodes.addrs, r.cut_every)?)),
             None => None,
         };
         let mut senders = Vec::with_capacity(tokens.len());
@@ -218,7 +262,8 @@ impl Fleet {
             };
             let conn = Connection {
                 target,
-                server,
+                servers: servers.clone(),
+                node: nodes.home(i),
                 source: Ipv4Addr::new(127, 0, 0, first_source + (i % SOURCES as usize) as u8),
                 token,
                 commands: rx,
@@ -230,6 +275,7 @@ impl Fleet {
                 tally: Tally::new(),
                 inbox: Inbox::default(),
                 pending: HashMap::new(),
+                retry: Vec::new(),
                 next_ack: 0,
                 sends: 0,
             };
@@ -400,7 +446,9 @@ struct PendingSend {
 
 struct Connection {
     target: Target,
-    server: SocketAddr,
+    servers: Arc<[SocketAddr]>,
+    /// Which of `servers` the current (or next) socket goes to.
+    node: usize,
     source: Ipv4Addr,
     token: String,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -412,6 +460,9 @@ struct Connection {
     tally: Tally,
     inbox: Inbox,
     pending: HashMap<AckRef, PendingSend>,
+    /// Resume mode: sends refused for a passing reason (the database away), sent again
+    /// on this socket after [`RETRY_REFUSED`], as the client's outbox does.
+    retry: Vec<PendingSend>,
     /// Socket.IO's ack numbers, for sends and catch-up requests alike.
     next_ack: u64,
     sends: u64,
@@ -485,6 +536,11 @@ impl Connection {
                 _ = self.stopped.changed() => return None,
                 () = tokio::time::sleep(delay) => {}
             }
+            // Any node of a cluster will do: the one this socket was on may be down.
+            if self.servers.len() > 1 {
+                let pick = self.resume.as_mut()?.pick(self.servers.len());
+                self.node = pick;
+            }
             if let Ok(socket) = self.open().await {
                 return Some(socket);
             }
@@ -509,8 +565,13 @@ impl Connection {
             }
         }
         let mut next_cut = self.resume.as_mut().and_then(Resumer::next_cut);
+        let mut retry_at: Option<tokio::time::Instant> = None;
         loop {
+            if retry_at.is_none() && !self.retry.is_empty() {
+                retry_at = Some(tokio::time::Instant::now() + RETRY_REFUSED);
+            }
             let cut_at = next_cut.unwrap_or_else(far_future);
+            let retry_when = retry_at.unwrap_or_else(far_future);
             let rest = self.resume.as_mut().and_then(Resumer::rest);
             let catching_up = rest.is_some();
             let rest = async move {
@@ -533,6 +594,13 @@ impl Connection {
                         Some(Err(_)) | None => return Ended::Lost,
                     };
                     self.receive(&text, &mut outgoing);
+                }
+                () = tokio::time::sleep_until(retry_when), if retry_at.is_some() => {
+                    retry_at = None;
+                    let mut again = std::mem::take(&mut self.retry);
+                    again.sort_by_key(|s| s.order);
+                    self.progress.retried.fetch_add(again.len() as u64, Ordering::Relaxed);
+                    outgoing.extend(again.into_iter().map(|s| self.track(s)));
                 }
                 () = tokio::time::sleep_until(cut_at), if next_cut.is_some() => {
                     let resume = self.resume.as_mut().expect("cuts are resume mode's");
@@ -628,6 +696,7 @@ impl Connection {
     /// resume mode, where a socket is used once).
     fn resend(&mut self) -> Vec<String> {
         let mut unanswered: Vec<PendingSend> = self.pending.drain().map(|(_, s)| s).collect();
+        unanswered.append(&mut self.retry);
         unanswered.sort_by_key(|s| s.order);
         self.progress
             .resent
@@ -658,7 +727,13 @@ impl Connection {
                     self.maybe_caught_up();
                     return;
                 }
-                self.pending.remove(&key);
+                let send = self.pending.remove(&key);
+                if let (Some(send), Some(_)) = (send, &self.resume)
+                    && PASSING.contains(&code.as_str())
+                {
+                    self.retry.push(send);
+                    return;
+                }
                 self.progress.refused.fetch_add(1, Ordering::Relaxed);
                 *self.tally.refusals.entry(code).or_default() += 1;
             }
@@ -670,6 +745,17 @@ impl Connection {
             } => {
                 if self.inbox.live(id, conversation_id, seq, &mut self.tally) {
                     delivered(&body, now, &mut self.tally, &self.progress);
+                }
+            }
+            Incoming::Resync => {
+                // Live frames may have been lost on the way to this node: catch up as
+                // after a reconnect, on the same socket.
+                if let Some(resume) = &mut self.resume {
+                    self.progress.resyncs.fetch_add(1, Ordering::Relaxed);
+                    if resume.lost(&self.inbox.last_seq) {
+                        self.progress.behind.fetch_add(1, Ordering::Relaxed);
+                    }
+                    outgoing.extend(resume.begin(self.target, &self.token, &mut self.next_ack));
                 }
             }
             Incoming::Synced(number, marks) => {
@@ -730,7 +816,8 @@ impl Connection {
     async fn open(&mut self) -> anyhow::Result<Socket> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(self.source.into(), 0))?;
-        let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(self.server))
+        let server = self.servers[self.node];
+        let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(server))
             .await
             .context("TCP connect timed out")??;
         stream.set_nodelay(true)?;
@@ -739,7 +826,7 @@ impl Connection {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
-        let request = self.target.request(&self.server.to_string(), &self.token);
+        let request = self.target.request(&server.to_string(), &self.token);
         let (mut ws, _) = tokio::time::timeout(
             Duration::from_secs(30),
             tokio_tungstenite::client_async_with_config(request, stream, Some(config)),
@@ -768,6 +855,14 @@ impl Connection {
         }
     }
 }
+
+/// Refusals a client retries (ferry-client's outbox does: `Verdict::Retry`): the server
+/// could not take the send now, not that it never will. Unauthorized is not among them
+/// here, as the generator's tokens do not expire during a run.
+const PASSING: &[&str] = &["unavailable", "internal", "rate_limited"];
+
+/// How long a send refused for a passing reason waits before it is sent again.
+const RETRY_REFUSED: Duration = Duration::from_millis(250);
 
 fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)

@@ -11,12 +11,17 @@
 //! The same binary is also the generator's worker process (`ferry-bench worker`, hidden:
 //! started by crate::workers, never by hand).
 
+mod chaos;
 mod client_store;
+mod cluster;
+mod cluster_cost;
 mod load;
 mod outages;
+mod proxy;
 mod report;
 mod resume;
 mod scenarios;
+mod services;
 mod setup;
 mod target;
 mod wire;
@@ -39,12 +44,12 @@ struct Args {
     /// The quick suite: smaller and shorter (under 5 minutes).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (B1 B2 B3 B4 B5 B6 B7 B9 B10; B9k is B9 with the server killed
-    /// halfway).
+    /// Scenarios to run (B1 … B11; B9k is B9 with the server killed halfway). B8 and
+    /// B11 run clusters on ports after --addr's (+1 to +21).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "B1,B2,B3,B4,B5,B6,B7,B9,B9k,B10"
+        default_value = "B1,B2,B3,B4,B5,B6,B7,B8,B9,B9k,B10,B11"
     )]
     scenarios: Vec<String>,
     /// Servers: ferry, socketio (one Node process), socketio-cluster (two, with the
@@ -117,11 +122,15 @@ async fn main() -> anyhow::Result<()> {
                 "B5" => scenarios::b5(&run).await,
                 "B6" => outages::b6(&run).await,
                 "B7" => outages::b7(&run).await,
+                "B8" if target == Target::Ferry => chaos::b8(&run).await,
                 "B9" if target == Target::Ferry => scenarios::b9(&run, false).await,
                 "B10" if target == Target::Ferry => client_store::b10(run.quick).await,
                 "B9k" if target == Target::Ferry => scenarios::b9(&run, true).await,
-                // The peer has no client core with an outbox to drive.
-                "B9" | "B9k" => continue,
+                // B11 runs the peer on one process and on its two-worker cluster itself.
+                "B11" if workers == 1 => cluster_cost::b11(&run).await,
+                // The peer has no client core with an outbox to drive, and no store a
+                // chaos soak could hold it to (docs/benchmarks.md, B8).
+                "B8" | "B9" | "B9k" | "B11" => continue,
                 // B10 is the client's own store: nothing to compare.
                 "B10" => continue,
                 other => bail!("unknown scenario {other}"),

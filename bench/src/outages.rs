@@ -331,7 +331,7 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
 }
 
 /// The counts of resume mode, and what it left undone.
-fn resume_figures(o: &mut Outcome, p: &Progress) {
+pub fn resume_figures(o: &mut Outcome, p: &Progress) {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     o.figure("cuts", get(&p.cuts) as f64);
     o.figure("catch_ups", get(&p.caught_up) as f64);

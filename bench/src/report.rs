@@ -84,13 +84,23 @@ impl Outcome {
 
     /// Where the measured part begins: the server's and Postgres's usage now.
     pub fn start(&mut self, server: &Server) {
-        self.server_start = server.usage();
+        self.start_at(server.usage());
+    }
+
+    /// [`Outcome::start`] with the server's usage given (a cluster's, summed).
+    pub fn start_at(&mut self, server: Usage) {
+        self.server_start = server;
         self.postgres_start = postgres_cpu_secs();
     }
 
     /// Where the measured part ends (see [`Outcome::start`]).
     pub fn end(&mut self, server: &Server) {
-        self.server_end = server.usage();
+        self.end_at(server.usage());
+    }
+
+    /// [`Outcome::end`] with the server's usage given.
+    pub fn end_at(&mut self, server: Usage) {
+        self.server_end = server;
         self.figure(
             "postgres_cpu_secs",
             postgres_cpu_secs() - self.postgres_start,

@@ -61,17 +61,23 @@ pub struct Resume {
 
 /// What a fleet's connections share in resume mode.
 pub struct Rejoin {
-    /// Ferry's REST API on the server (its clones share one connection pool).
-    api: Api,
+    /// Ferry's REST API on each node (its clones share one connection pool); a
+    /// catch-up moves to the next node when a call fails (its node may be down).
+    apis: Vec<Api>,
     cut_every: Option<Duration>,
     cutting: AtomicBool,
     rest_gate: Semaphore,
 }
 
 impl Rejoin {
-    pub fn new(addr: &str, cut_every: Option<Duration>) -> anyhow::Result<Self> {
+    pub fn new(addrs: &[String], cut_every: Option<Duration>) -> anyhow::Result<Self> {
+        let apis = addrs
+            .iter()
+            .map(|addr| Api::new(&format!("http://{addr}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        anyhow::ensure!(!apis.is_empty(), "no server for the catch-ups");
         Ok(Self {
-            api: Api::new(&format!("http://{addr}"))?,
+            apis,
             cut_every,
             cutting: AtomicBool::new(false),
             rest_gate: Semaphore::new(REST_PARALLEL),
@@ -130,7 +136,8 @@ impl Resumer {
     pub async fn first_sync(&mut self, target: Target, token: &str) -> anyhow::Result<()> {
         if target == Target::Ferry {
             // Only to learn the cursor: no messages.
-            let synced = sync(&self.rejoin, token, None, 0).await?;
+            let api = &self.rejoin.apis[self.rng.below(self.rejoin.apis.len())];
+            let synced = sync(&self.rejoin, api, token, None, 0).await?;
             self.cursor = Some(synced.cursor);
         }
         Ok(())
@@ -158,6 +165,11 @@ impl Resumer {
             RETRY_MIN_MS + self.rng.below(RETRY_SPREAD_MS + 1) as u64
         };
         Duration::from_millis(ms)
+    }
+
+    /// A node of `nodes` picked at random, to reconnect to.
+    pub fn pick(&mut self, nodes: usize) -> usize {
+        self.rng.below(nodes)
     }
 
     /// When the current socket is to be cut, if cuts are asked for.
@@ -291,6 +303,7 @@ struct Synced {
 /// conversation.
 async fn sync(
     rejoin: &Rejoin,
+    api: &Api,
     token: &str,
     mut cursor: Option<String>,
     messages: u32,
@@ -300,7 +313,7 @@ async fn sync(
     loop {
         let page = {
             let _turn = rejoin.rest_gate.acquire().await?;
-            rejoin.api.sync(token, cursor.as_deref(), messages).await?
+            api.sync(token, cursor.as_deref(), messages).await?
         };
         for c in page.conversations {
             let last = last_seqs.entry(c.id).or_insert(c.last_seq);
@@ -331,13 +344,16 @@ async fn rest_catch_up(
 ) -> anyhow::Result<Caught> {
     let give_up = Instant::now() + REST_PATIENCE;
     let mut rng = Rng::new(seed ^ now_us());
+    let mut node = rng.below(rejoin.apis.len());
     loop {
-        match try_rest_catch_up(rejoin, token, cursor.clone(), from).await {
+        let api = &rejoin.apis[node];
+        match try_rest_catch_up(rejoin, api, token, cursor.clone(), from).await {
             Ok(caught) => return Ok(caught),
             Err(e) if Instant::now() > give_up => return Err(e),
             // The server may still be starting, or refusing under the storm: try again
             // after the same paced pause as a reconnect, as a client's backoff would.
             Err(_) => {
+                node = (node + 1) % rejoin.apis.len();
                 let pause = RETRY_MIN_MS + rng.below(RETRY_SPREAD_MS + 1) as u64;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
@@ -347,11 +363,12 @@ async fn rest_catch_up(
 
 async fn try_rest_catch_up(
     rejoin: &Rejoin,
+    api: &Api,
     token: &str,
     cursor: Option<String>,
     from: &HashMap<Uuid, i64>,
 ) -> anyhow::Result<Caught> {
-    let synced = sync(rejoin, token, cursor, SYNC_MESSAGES).await?;
+    let synced = sync(rejoin, api, token, cursor, SYNC_MESSAGES).await?;
     let mut messages = Vec::new();
     let mut reached: HashMap<Uuid, i64> = HashMap::new();
     for m in synced.latest {
@@ -374,9 +391,7 @@ async fn try_rest_catch_up(
         while last_seq > after {
             let page = {
                 let _turn = rejoin.rest_gate.acquire().await?;
-                rejoin
-                    .api
-                    .messages_after(token, conversation_id, after, REST_PAGE)
+                api.messages_after(token, conversation_id, after, REST_PAGE)
                     .await?
             };
             let Some(last) = page.messages.last() else {

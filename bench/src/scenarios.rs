@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use uuid::Uuid;
 
-use crate::load::{Command, FIRST_SOURCE, Fleet, Progress, Tally, TypingQueues, open_loop};
+use crate::load::{Command, FIRST_SOURCE, Fleet, Nodes, Progress, Tally, TypingQueues, open_loop};
 use crate::report::Outcome;
 use crate::resume::Resume;
 use ferry_bench::rng::Rng;
@@ -87,7 +87,7 @@ impl Run {
     ) -> anyhow::Result<Fleet> {
         let fleet = Fleet::open(
             self.target,
-            &server.addr,
+            &Nodes::one(&server.addr),
             world.tokens(),
             typing,
             256,

@@ -36,10 +36,27 @@ impl Server {
         url: &str,
         workers: usize,
     ) -> anyhow::Result<Self> {
+        Self::start_with(target, addr, url, workers, &[]).await
+    }
+
+    /// [`Server::start`] with more environment: a cluster node's `FERRY_NATS_URL`, the
+    /// peer's `SPLIT_PORTS`.
+    pub async fn start_with(
+        target: Target,
+        addr: &str,
+        url: &str,
+        workers: usize,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let mut command = match target {
             Target::Ferry => {
                 let mut c = Command::new(sibling("ferry-server")?);
-                let dir = std::env::temp_dir().join(format!("ferry-bench-{}", std::process::id()));
+                // A directory per node (per address): nodes of a cluster keep their own.
+                let dir = std::env::temp_dir().join(format!(
+                    "ferry-bench-{}-{}",
+                    std::process::id(),
+                    addr.replace([':', '.'], "_")
+                ));
                 c.env("DATABASE_URL", url)
                     .env("FERRY_BIND", addr)
                     .env("FERRY_DATA_DIR", dir)
@@ -70,6 +87,7 @@ impl Server {
                 c
             }
         };
+        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -259,6 +277,11 @@ fn usage_of(pid: u32) -> Usage {
         cpu_secs,
         rss_bytes: rss_kib * 1024,
     }
+}
+
+/// The CPU seconds of one process (not its children).
+pub fn process_cpu_secs(pid: u32) -> f64 {
+    cpu_times(pid).own
 }
 
 /// This process's own CPU and memory.

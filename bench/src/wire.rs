@@ -50,6 +50,9 @@ pub enum Incoming {
     },
     /// Someone is typing.
     Typing { conversation_id: Uuid },
+    /// Ferry: live frames for this socket may have been lost (a cluster node missed bus
+    /// traffic); catch up as after a reconnect.
+    Resync,
     /// The server refused the connection.
     Unauthorized(String),
     /// Anything else (presence, receipts, pong).
@@ -197,6 +200,7 @@ fn parse_ferry(text: &str) -> Incoming {
         Ok(ServerFrame::Typing {
             conversation_id, ..
         }) => Incoming::Typing { conversation_id },
+        Ok(ServerFrame::Resync) => Incoming::Resync,
         Ok(_) | Err(_) => Incoming::Other,
     }
 }
@@ -342,6 +346,10 @@ mod tests {
             "{{\"type\":\"ack\",\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"seq\":1,\"created_at\":\"2026-11-22T08:59:57.455Z\"}}"
         );
         assert!(matches!(Target::Ferry.parse(&ack), Incoming::Ack(AckRef::Id(a)) if a == id));
+        assert!(matches!(
+            Target::Ferry.parse("{\"type\":\"resync\"}"),
+            Incoming::Resync
+        ));
         assert!(matches!(
             Target::Ferry.parse("{\"type\":\"presence\",\"user_id\":\"x\"}"),
             Incoming::Other

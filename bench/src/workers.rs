@@ -24,7 +24,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::load::{Fleet, Progress, SOURCES};
+use crate::load::{Fleet, Nodes, Progress, SOURCES};
 use crate::wire::Target;
 
 /// Connections per worker process: half of this machine's hard limit of 20,000 open
@@ -115,7 +115,7 @@ pub async fn work(slice: Slice) -> anyhow::Result<()> {
         .collect();
     let fleet = Fleet::open(
         slice.target,
-        &slice.addr,
+        &Nodes::one(&slice.addr),
         tokens,
         None,
         slice.parallel,

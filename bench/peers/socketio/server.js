@@ -14,6 +14,7 @@ import { createAdapter } from "@socket.io/postgres-adapter";
 const PORT = Number(process.env.PORT ?? 8090);
 const HOST = process.env.HOST ?? "127.0.0.1";
 const WORKERS = Math.max(1, Number(process.env.WORKERS ?? 1));
+const SPLIT_PORTS = process.env.SPLIT_PORTS === "1";
 const DATABASE_URL = process.env.DATABASE_URL;
 // Ferry trims its secret too, so both servers accept the same tokens.
 const JWT_SECRET = process.env.JWT_SECRET?.trim();
@@ -75,7 +76,8 @@ async function primary() {
   for (let i = 0; i < WORKERS; i++) {
     cluster.fork().on("message", (msg) => {
       if (msg === "ready" && ++ready === WORKERS) {
-        console.log(`listening on ${HOST}:${PORT} (workers ${WORKERS})`);
+        const ports = SPLIT_PORTS ? `${PORT}-${PORT + WORKERS - 1}` : PORT;
+        console.log(`listening on ${HOST}:${ports} (workers ${WORKERS})`);
       }
     });
   }
@@ -297,7 +299,10 @@ async function worker() {
   await pool.query("SELECT 1");
   await new Promise((resolve, reject) => {
     httpServer.once("error", reject);
-    httpServer.listen({ port: PORT, host: HOST, backlog: 4096 }, resolve);
+    // SPLIT_PORTS: worker i (from 0) on PORT + i, so that a benchmark puts a socket on the
+    // worker it chooses (B11's cross-worker delivery); otherwise all share PORT.
+    const port = SPLIT_PORTS && cluster.isWorker ? PORT + cluster.worker.id - 1 : PORT;
+    httpServer.listen({ port, host: HOST, backlog: 4096 }, resolve);
   });
 
   if (WORKERS > 1) {
