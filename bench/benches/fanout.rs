@@ -1,5 +1,5 @@
-//! Criterion bench of fan-out routing on the server: `bus::receive` handing one
-//! message's frame to every socket of its recipients (one lock, one `try_send` of a
+//! Criterion bench of fan-out routing on the server: `Hub::deliver`, where the bus hands
+//! one message's frame to every socket of its recipients (one lock, one `try_send` of a
 //! shared `Utf8Bytes` per socket), plus the socket tasks' side of taking it off their
 //! queues. B4 measures the same path end to end, with sockets, the database and the
 //! generator; this isolates the routing from them.
@@ -8,7 +8,7 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ferry_server::bus::{Event, receive};
+use ferry_server::delivery::Outgoing;
 use ferry_server::hub::{Hub, Joined, SOCKET_QUEUE, SocketHandle};
 use std::hint::black_box;
 use tokio::sync::{mpsc, watch};
@@ -42,6 +42,7 @@ fn fanout(c: &mut Criterion) {
         Uuid::now_v7(),
         Uuid::now_v7()
     );
+    let conversation = Uuid::now_v7();
     let mut group = c.benchmark_group("fan-out one message");
     for recipients in [1usize, 4, 49, 99] {
         group.throughput(Throughput::Elements(recipients as u64));
@@ -50,13 +51,10 @@ fn fanout(c: &mut Criterion) {
             &recipients,
             |b, &n| {
                 b.iter(|| {
-                    receive(
-                        &hub,
-                        Event::Deliver {
-                            users: users[..n].to_vec(),
-                            except_socket: None,
-                            frame: black_box(frame.clone()),
-                        },
+                    hub.deliver(
+                        &users[..n],
+                        None,
+                        Outgoing::new(black_box(frame.clone()), Some((conversation, 123_456))),
                     );
                     // What each socket task does next: take the frame off its queue.
                     for queue in &mut queues[..n] {

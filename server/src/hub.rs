@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
+
+use crate::delivery::Outgoing;
 
 /// Frames waiting for one socket before it counts as too slow.
 pub const SOCKET_QUEUE: usize = 1024;
@@ -27,8 +28,8 @@ pub struct SocketHandle {
     pub id: Uuid,
     /// The session that opened it.
     pub session_id: Uuid,
-    /// Frames to write, as JSON text.
-    pub frames: mpsc::Sender<Utf8Bytes>,
+    /// Frames to write.
+    pub frames: mpsc::Sender<Outgoing>,
     /// Set when the socket must close; never blocks.
     pub close: watch::Sender<CloseReason>,
 }
@@ -101,9 +102,8 @@ impl Hub {
         self.lock().values().map(Vec::len).sum()
     }
 
-    /// Queues `frame` (JSON text) for every socket of `users` on this node, except
-    /// `except_socket`.
-    pub fn deliver(&self, users: &[Uuid], except_socket: Option<Uuid>, frame: Utf8Bytes) {
+    /// Queues `frame` for every socket of `users` on this node, except `except_socket`.
+    pub fn deliver(&self, users: &[Uuid], except_socket: Option<Uuid>, frame: Outgoing) {
         let map = self.lock();
         for user in users {
             for socket in map.get(user).into_iter().flatten() {
@@ -122,7 +122,7 @@ impl Hub {
     /// on the way here.
     pub fn resync_all(&self) {
         let frame = match serde_json::to_string(&ferry_proto::ServerFrame::Resync) {
-            Ok(frame) => Utf8Bytes::from(frame),
+            Ok(frame) => Outgoing::new(frame, None),
             Err(e) => return tracing::error!(error = %e, "could not encode a frame"),
         };
         let map = self.lock();

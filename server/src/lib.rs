@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod coalesce;
 pub mod commit;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod fence;
 pub mod http;

@@ -10,12 +10,13 @@
 //! transient send failure fences its conversation on that socket
 //! ([`SendFence`](crate::fence::SendFence)), keeping pipelined sends in order.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::Response;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, bearer};
 use crate::chat;
+use crate::delivery::{Delivered, MAX_FILL, Outgoing, Verdict};
 use crate::error::Error;
 use crate::fence::{SendFence, SocketOrder};
 use crate::hub::{Joined, SOCKET_QUEUE, SocketHandle};
@@ -87,10 +89,12 @@ async fn run(app: App, caller: Caller, socket: WebSocket) {
         socket,
         socket_id,
         frames: frames_rx,
+        delivered: Delivered::default(),
         close: close_rx,
         fence: Arc::new(SendFence::default()),
         sends: 0,
         acks: FuturesOrdered::new(),
+        in_flight: HashSet::new(),
     };
     let user = caller.user_id;
     match app
@@ -138,7 +142,10 @@ struct Connection {
     caller: Caller,
     socket: WebSocket,
     socket_id: Uuid,
-    frames: mpsc::Receiver<Utf8Bytes>,
+    frames: mpsc::Receiver<Outgoing>,
+    /// What this socket has been given of each conversation (`message` frames once each,
+    /// in seq order).
+    delivered: Delivered,
     close: watch::Receiver<crate::hub::CloseReason>,
     /// Keeps later sends to a conversation from overtaking one that failed transiently.
     fence: Arc<SendFence>,
@@ -146,6 +153,8 @@ struct Connection {
     sends: u64,
     /// The answers (`ack` or `error`) of sends still committing, in send order.
     acks: FuturesOrdered<BoxFuture<'static, ServerFrame>>,
+    /// The ids of those sends: a gap fill must not echo them to this socket.
+    in_flight: HashSet<Uuid>,
 }
 
 /// How long a closing socket waits for the client's close reply.
@@ -218,6 +227,16 @@ impl Connection {
                     return End::Close(close::TOKEN_EXPIRED, "access token expired");
                 }
                 Some(answer) = self.acks.next(), if !self.acks.is_empty() => {
+                    match &answer {
+                        ServerFrame::Ack { id, conversation_id, seq, .. } => {
+                            self.in_flight.remove(id);
+                            self.delivered.acked(*conversation_id, *seq);
+                        }
+                        ServerFrame::Error { reference: Some(id), .. } => {
+                            self.in_flight.remove(id);
+                        }
+                        _ => {}
+                    }
                     if self.send(&answer).await.is_err() {
                         return End::Gone;
                     }
@@ -312,6 +331,7 @@ impl Connection {
         };
         self.sends += 1;
         let id = message.id;
+        self.in_flight.insert(id);
         let started = Instant::now();
         let app = self.app.clone();
         let outcome = chat::send(&self.app, self.caller.user_id, message, Some(order));
@@ -371,15 +391,15 @@ impl Connection {
     /// Writes `first` and whatever else is queued (up to [`COALESCE`] frames) with one
     /// flush: under fan-out load a socket's frames go out in a few large writes instead
     /// of a system call each. Gives up after a heartbeat period, like [`Self::write`].
-    async fn write_queued(&mut self, first: Utf8Bytes) -> Result<(), axum::Error> {
+    async fn write_queued(&mut self, first: Outgoing) -> Result<(), axum::Error> {
         let limit = self.app.config.heartbeat();
         let writing = async {
-            self.socket.feed(WsMessage::Text(first)).await?;
+            self.feed(first).await?;
             for _ in 1..COALESCE {
                 let Ok(frame) = self.frames.try_recv() else {
                     break;
                 };
-                self.socket.feed(WsMessage::Text(frame)).await?;
+                self.feed(frame).await?;
             }
             self.socket.flush().await
         };
@@ -387,6 +407,63 @@ impl Connection {
             Ok(result) => result,
             Err(_) => Err(axum::Error::new("write timed out")),
         }
+    }
+
+    /// Queues one frame on the socket (a `message` frame in seq order: the gap below it
+    /// filled first, or dropped if given already).
+    async fn feed(&mut self, outgoing: Outgoing) -> Result<(), axum::Error> {
+        // One node publishes each conversation's frames in seq order already; only a
+        // cluster's nodes can overtake one another.
+        if self.app.cluster.is_some()
+            && let Some((conversation, seq)) = outgoing.message
+        {
+            match self.delivered.check(conversation, seq) {
+                Verdict::Write => {}
+                Verdict::Skip => return Ok(()),
+                Verdict::FillAfter(highest) => {
+                    self.fill(conversation, highest, seq).await?;
+                    self.delivered.filled(conversation, seq);
+                }
+            }
+        }
+        self.socket.feed(WsMessage::Text(outgoing.frame)).await
+    }
+
+    /// Writes the messages of `conversation` after `highest` and before `seq` from the
+    /// database; a gap too long to fill here (or a failed read) is left to the client,
+    /// told to catch up.
+    async fn fill(
+        &mut self,
+        conversation: Uuid,
+        highest: i64,
+        seq: i64,
+    ) -> Result<(), axum::Error> {
+        let missing = seq - highest - 1;
+        let read = if missing <= MAX_FILL {
+            let limit = u32::try_from(missing).unwrap_or(u32::MAX);
+            self.app
+                .store
+                .messages_after(conversation, highest, limit)
+                .await
+                .ok()
+                .filter(|found| found.len() as i64 == missing)
+        } else {
+            None
+        };
+        let Some(found) = read else {
+            let resync = serde_json::to_string(&ServerFrame::Resync).map_err(axum::Error::new)?;
+            return self.socket.feed(WsMessage::Text(resync.into())).await;
+        };
+        for message in found {
+            // This socket's own send, stored but not yet acked: its ack will say so.
+            if self.in_flight.contains(&message.id) {
+                continue;
+            }
+            let text = serde_json::to_string(&ServerFrame::Message { message })
+                .map_err(axum::Error::new)?;
+            self.socket.feed(WsMessage::Text(text.into())).await?;
+        }
+        Ok(())
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {

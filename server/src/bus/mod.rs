@@ -13,11 +13,11 @@ pub mod nats;
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use ferry_proto::ServerFrame;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::delivery::Outgoing;
 use crate::hub::Hub;
 use crate::members::Members;
 use crate::store::Store;
@@ -33,6 +33,9 @@ pub enum Event {
         except_socket: Option<Uuid>,
         /// The frame's JSON text.
         frame: String,
+        /// `(conversation, seq)` when it is a `message` frame: sockets keep those in order.
+        #[serde(default)]
+        message: Option<(Uuid, i64)>,
     },
     /// A session ended: close its sockets with 4001.
     SessionRevoked {
@@ -107,11 +110,16 @@ pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, fra
     if users.is_empty() {
         return;
     }
+    let message = match frame {
+        ServerFrame::Message { message } => Some((message.conversation_id, message.seq)),
+        _ => None,
+    };
     match serde_json::to_string(frame) {
         Ok(frame) => bus.publish(Event::Deliver {
             users,
             except_socket,
             frame,
+            message,
         }),
         Err(e) => tracing::error!(error = %e, "could not encode a frame"),
     }
@@ -124,9 +132,10 @@ pub fn receive(node: &Node, event: Event) {
             users,
             except_socket,
             frame,
+            message,
         } => node
             .hub
-            .deliver(&users, except_socket, Utf8Bytes::from(frame)),
+            .deliver(&users, except_socket, Outgoing::new(frame, message)),
         Event::SessionRevoked { session_id } => node.hub.close_session(session_id),
         Event::MembersChanged { conversation_id } => node.members.changed(conversation_id),
     }

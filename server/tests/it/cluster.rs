@@ -245,6 +245,49 @@ async fn three_nodes_act_as_one_server() {
 }
 
 #[tokio::test]
+async fn messages_committed_on_two_nodes_reach_a_third_in_seq_order() {
+    // Alice on node 1 and Bob on node 2 write to one group at once: their frames reach
+    // node 3 over two NATS connections, in either order; Carol's socket still gets every
+    // message once, in seq order (filled from the database where one overtook another).
+    const EACH: usize = 500;
+    let cluster = Cluster::start(3, nats_url()).await;
+    let (n1, n2, n3) = (cluster.node(0), cluster.node(1), cluster.node(2));
+    let alice = User::register(n1, "alice").await;
+    let bob = User::register(n2, "bob").await;
+    let carol = User::register(n3, "carol").await;
+    let group = alice.group("crew", &[&bob, &carol]).await.id;
+    let mut c = carol.on(n3).ws().await;
+    let (from_alice, mut alice_acks) = pipeline(alice.on(n1).ws().await, group);
+    let (from_bob, mut bob_acks) = pipeline(bob.on(n2).ws().await, group);
+    for (a, b) in compose(0, EACH).into_iter().zip(compose(EACH, EACH)) {
+        from_alice.send(a).expect("queue");
+        from_bob.send(b).expect("queue");
+    }
+    for _ in 0..EACH {
+        within("alice's acks", alice_acks.recv())
+            .await
+            .expect("ack");
+        within("bob's acks", bob_acks.recv()).await.expect("ack");
+    }
+    let total = 2 * EACH as i64;
+    let mut seqs = Vec::new();
+    while seqs.len() < total as usize {
+        match c.next().await {
+            ServerFrame::Message { message } => seqs.push(message.seq),
+            ServerFrame::Resync => panic!("a gap this short is filled by the server"),
+            _ => {}
+        }
+    }
+    assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+    let extra: Vec<_> = until_pong(&mut c)
+        .await
+        .into_iter()
+        .filter(|f| matches!(f, ServerFrame::Message { .. }))
+        .collect();
+    assert!(extra.is_empty(), "carol got a message twice: {extra:?}");
+}
+
+#[tokio::test]
 async fn a_logout_closes_the_session_on_every_node() {
     let cluster = Cluster::start(3, nats_url()).await;
     let alice = User::register(cluster.node(0), "alice").await;
