@@ -12,6 +12,8 @@ export npm_config_cache="${npm_config_cache:-$HOME/.cache/ferry/npm}"
 
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
+# shellcheck source=scripts/nats.sh
+source scripts/nats.sh
 
 step_names=()
 step_results=()
@@ -89,6 +91,7 @@ fi
 
 run_step "build tools" build_tools
 run_step "postgres" ensure_postgres
+run_step "nats" ensure_nats
 # The UI: its own tests, then the build the desktop crate embeds (src-tauri needs ui/dist
 # before it compiles).
 run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund
