@@ -154,7 +154,12 @@ pub async fn b8(run: &Run) -> anyhow::Result<Outcome> {
             }
             let took = began.elapsed().as_secs_f64();
             done.longest_outage = done.longest_outage.max(took);
-            println!("   B8 at {at:.1}s: {fault:?}, back after {took:.2}s");
+            let what = match fault {
+                Fault::KillNode { node, down } => format!("node {node} killed, down {down:.1}s"),
+                Fault::RestartNats => "NATS restarted".to_owned(),
+                Fault::RestartPostgres => "Postgres restarted".to_owned(),
+            };
+            println!("   B8 at {at:.1}s: {what}; back after {took:.2}s");
         }
         anyhow::Ok(done)
     };
@@ -208,6 +213,10 @@ pub async fn b8(run: &Run) -> anyhow::Result<Outcome> {
     );
     resume_figures(&mut o, p);
     let tally = close_sends(&mut o, fleet, count, elapsed).await;
+    o.figure(
+        "later_socket_repeats_dropped_by_id",
+        tally.later_socket_repeats as f64,
+    );
     o.latency("reconnect", &tally.reconnect);
     o.latency("replay", &tally.replay);
     cluster.stop().await;

@@ -110,6 +110,11 @@ pub struct Tally {
     pub reconnect: Histogram<u64>,
     pub replay: Histogram<u64>,
     pub duplicates: u64,
+    /// Resume mode: a message given live on a later socket of the connection after an
+    /// earlier socket had it live (a cluster node's bus event that came after the
+    /// reconnect). A client drops it by id, as it drops a catch-up's overlap; counted,
+    /// not a duplicate on one socket.
+    pub later_socket_repeats: u64,
     pub reordered: u64,
     pub refusals: HashMap<String, u64>,
 }
@@ -123,6 +128,7 @@ impl Tally {
             reconnect: histogram(),
             replay: histogram(),
             duplicates: 0,
+            later_socket_repeats: 0,
             reordered: 0,
             refusals: HashMap::new(),
         }
@@ -135,6 +141,7 @@ impl Tally {
         let _ = self.reconnect.add(&other.reconnect);
         let _ = self.replay.add(&other.replay);
         self.duplicates += other.duplicates;
+        self.later_socket_repeats += other.later_socket_repeats;
         self.reordered += other.reordered;
         for (code, n) in other.refusals {
             *self.refusals.entry(code).or_default() += n;
@@ -353,7 +360,8 @@ enum Ended {
 /// How a message reached a connection.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Via {
-    Live,
+    /// Live, on the connection's socket of this number.
+    Live(u32),
     CatchUp,
 }
 
@@ -364,6 +372,8 @@ enum Via {
 struct Inbox {
     /// Every message id received, and how it came first.
     seen: HashMap<Uuid, Via>,
+    /// The number of the current socket (the first is 0).
+    socket: u32,
     /// The highest seq received per conversation, either way: where a catch-up starts.
     last_seq: HashMap<Uuid, i64>,
     /// The highest seq received live per conversation on the current socket: live
@@ -376,14 +386,18 @@ impl Inbox {
     /// counted in `tally`; the overlap with a catch-up is not).
     fn live(&mut self, id: Uuid, conversation_id: Uuid, seq: i64, tally: &mut Tally) -> bool {
         match self.seen.get(&id) {
-            Some(Via::Live) => {
+            Some(Via::Live(socket)) if *socket == self.socket => {
                 tally.duplicates += 1;
+                return false;
+            }
+            Some(Via::Live(_)) => {
+                tally.later_socket_repeats += 1;
                 return false;
             }
             Some(Via::CatchUp) => return false,
             None => {}
         }
-        self.seen.insert(id, Via::Live);
+        self.seen.insert(id, Via::Live(self.socket));
         let last = self.live_last.entry(conversation_id).or_insert(0);
         if seq <= *last {
             tally.reordered += 1;
@@ -508,6 +522,7 @@ impl Connection {
                     self.progress.offline.fetch_sub(1, Ordering::Relaxed);
                     self.progress.reconnects.fetch_add(1, Ordering::Relaxed);
                     self.inbox.live_last.clear();
+                    self.inbox.socket += 1;
                     socket = back;
                 }
             }
@@ -741,9 +756,13 @@ impl Connection {
                 id,
                 conversation_id,
                 seq,
+                sender_id,
                 body,
             } => {
-                if self.inbox.live(id, conversation_id, seq, &mut self.tally) {
+                // In resume mode a user's own message can reach a later socket of
+                // theirs (it is not the sending socket): not a delivery to count.
+                let own = self.resume.as_ref().is_some_and(|r| r.user == sender_id);
+                if self.inbox.live(id, conversation_id, seq, &mut self.tally) && !own {
                     delivered(&body, now, &mut self.tally, &self.progress);
                 }
             }

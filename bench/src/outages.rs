@@ -324,6 +324,10 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
     let elapsed = started.elapsed().as_secs_f64();
     resume_figures(&mut o, &fleet.progress);
     let tally = close_sends(&mut o, fleet, count, elapsed).await;
+    o.figure(
+        "later_socket_repeats_dropped_by_id",
+        tally.later_socket_repeats as f64,
+    );
     o.latency("reconnect", &tally.reconnect);
     o.latency("replay", &tally.replay);
     run.cleanup(server, &name).await;

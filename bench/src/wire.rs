@@ -46,6 +46,7 @@ pub enum Incoming {
         id: Uuid,
         conversation_id: Uuid,
         seq: i64,
+        sender_id: Uuid,
         body: String,
     },
     /// Someone is typing.
@@ -72,6 +73,7 @@ struct PeerMessage {
     id: Uuid,
     conversation_id: Uuid,
     seq: i64,
+    sender_id: Uuid,
     body: String,
 }
 
@@ -195,6 +197,7 @@ fn parse_ferry(text: &str) -> Incoming {
             id: message.id,
             conversation_id: message.conversation_id,
             seq: message.seq,
+            sender_id: message.sender_id,
             body: message.body,
         },
         Ok(ServerFrame::Typing {
@@ -273,6 +276,7 @@ fn parse_socketio(text: &str) -> Incoming {
                     id: m.id,
                     conversation_id: m.conversation_id,
                     seq: m.seq,
+                    sender_id: m.sender_id,
                     body: m.body,
                 };
             }
