@@ -5,6 +5,7 @@
 mod support;
 
 mod catch_up;
+mod cluster;
 mod faults;
 mod live;
 mod offline;

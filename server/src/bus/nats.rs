@@ -7,7 +7,8 @@
 //! Each node numbers what it publishes (1, 2, 3, …) and says its latest number in a beat
 //! every second; a listener that sees a number jump (an event lost on the way, dropped
 //! here while NATS was away, or a beat ahead of the last event heard) has missed
-//! traffic, and so has a node whose own connection dropped or fell behind. Either way
+//! traffic, and so has a node whose own connection dropped or fell behind, and one that
+//! stops hearing a node (it died: its last events may have died with it). Either way
 //! it acts on [`missed`]: caches dropped, every socket told to catch up. Nothing stored
 //! is lost: messages are in the database, and clients fill gaps from there.
 
@@ -33,7 +34,12 @@ const BEAT: Duration = Duration::from_secs(1);
 /// the listeners, told by the next number, resync).
 const OUTGOING: usize = 65_536;
 
-/// A node not heard from for this long is forgotten (it died, or left).
+/// A node not heard from for this long has died (or left): what it published last may
+/// never have gone out, so this node's sockets catch up. As long as a lease
+/// (`crate::cluster::LEASE`): a node starved of CPU for a few seconds is not dead.
+const SILENT: Duration = Duration::from_secs(7);
+
+/// A silent node is forgotten after this long.
 const FORGET: Duration = Duration::from_secs(60);
 
 /// What goes over the wire: one event, or a beat (no event).
@@ -239,11 +245,29 @@ async fn listen(
     shutdown: CancellationToken,
 ) {
     use futures_util::StreamExt;
-    // The last number heard from each node, and when.
-    let mut heard: HashMap<Uuid, (u64, Instant)> = HashMap::new();
+    // The last number heard from each node, when, and whether it has gone silent.
+    let mut heard: HashMap<Uuid, Heard> = HashMap::new();
+    let mut check = tokio::time::interval(BEAT);
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = check.tick() => {
+                let now = Instant::now();
+                heard.retain(|_, h| now.duration_since(h.at) < FORGET);
+                let mut died = false;
+                for h in heard.values_mut() {
+                    if !h.silent && now.duration_since(h.at) > SILENT {
+                        h.silent = true;
+                        died = true;
+                    }
+                }
+                if died {
+                    tracing::warn!("a node went silent on the cluster bus; sockets catch up");
+                    metrics.resyncs.inc();
+                    missed(&node);
+                }
+                continue;
+            }
             message = subscription.next() => match message {
                 Some(message) => message,
                 None => break,
@@ -259,7 +283,6 @@ async fn listen(
         if envelope.node == id {
             continue;
         }
-        let now = Instant::now();
         // An event should be the one after the last heard; a beat should repeat it.
         let expected = |last: u64| {
             if envelope.event.is_some() {
@@ -268,13 +291,14 @@ async fn listen(
                 last
             }
         };
-        let gap = match heard.insert(envelope.node, (envelope.n, now)) {
-            Some((last, _)) => envelope.n > expected(last),
-            None => {
-                heard.retain(|_, (_, at)| now.duration_since(*at) < FORGET);
-                false
-            }
+        let now = Heard {
+            n: envelope.n,
+            at: Instant::now(),
+            silent: false,
         };
+        let gap = heard
+            .insert(envelope.node, now)
+            .is_some_and(|last| envelope.n > expected(last.n));
         if gap {
             tracing::warn!(from = %envelope.node, "missed events on the cluster bus; sockets catch up");
             metrics.resyncs.inc();
@@ -285,4 +309,14 @@ async fn listen(
             receive(&node, event);
         }
     }
+}
+
+/// What a listener knows of another node.
+struct Heard {
+    /// The last number heard.
+    n: u64,
+    /// When.
+    at: Instant,
+    /// Not heard for [`SILENT`]: its sockets were told to catch up already.
+    silent: bool,
 }

@@ -274,7 +274,9 @@ async fn messages_committed_on_two_nodes_reach_a_third_in_seq_order() {
     while seqs.len() < total as usize {
         match c.next().await {
             ServerFrame::Message { message } => seqs.push(message.seq),
-            ServerFrame::Resync => panic!("a gap this short is filled by the server"),
+            // Allowed (a node starved of CPU can look silent), but the order above must
+            // hold without the client's help.
+            ServerFrame::Resync => {}
             _ => {}
         }
     }
@@ -446,12 +448,15 @@ async fn a_node_killed_mid_burst_loses_nothing_acked() {
     }
     assert!(acked.len() < BURST, "the kill landed after the burst");
 
-    // Carol's only node died: once its lease runs out she is offline on node 2.
-    b.expect(
-        "carol offline after her node died",
-        is_presence(carol.id(), false),
-    )
-    .await;
+    // Node 1's last events may have died with it: node 2, hearing it no more, tells its
+    // sockets to catch up. And Carol's only node died: once its lease runs out she is
+    // offline on node 2. (Either may come first.)
+    let (mut resync, mut carol_offline) = (false, false);
+    while !(resync && carol_offline) {
+        let frame = b.next().await;
+        resync |= matches!(frame, ServerFrame::Resync);
+        carol_offline |= is_presence(carol.id(), false)(&frame);
+    }
 
     // Alice's client reconnects to node 2 and sends again whatever was not acked.
     let n2 = cluster.node(1);
