@@ -48,7 +48,11 @@ pub enum Verdict {
 /// What one socket has been given of one conversation.
 #[derive(Default)]
 struct Given {
-    /// Every message up to this seq.
+    /// The seq of the first frame given: what lies below it was never given here, and a
+    /// late frame down there is written (out of order: the client has fetched the gap
+    /// below the first frame, and drops what it holds).
+    first: i64,
+    /// Every message from `first` up to this seq.
     highest: i64,
     /// This socket's own sends above `highest`, acked (it holds them without a frame).
     own: BTreeSet<i64>,
@@ -78,6 +82,7 @@ impl Delivered {
             self.conversations.insert(
                 conversation,
                 Given {
+                    first: seq,
                     highest: seq,
                     own: BTreeSet::new(),
                 },
@@ -85,7 +90,9 @@ impl Delivered {
             return Verdict::Write;
         };
         given.advance();
-        if seq <= given.highest {
+        if seq < given.first {
+            Verdict::Write
+        } else if seq <= given.highest {
             Verdict::Skip
         } else if seq == given.highest + 1 {
             given.highest = seq;
@@ -130,6 +137,8 @@ mod tests {
         // Seq 7's own frame, late: dropped.
         assert_eq!(delivered.check(c, 7), Verdict::Skip);
         assert_eq!(delivered.check(Uuid::now_v7(), 1), Verdict::Write);
+        // Below the first frame nothing was given: a late frame there still goes out.
+        assert_eq!(delivered.check(c, 4), Verdict::Write);
     }
 
     #[test]

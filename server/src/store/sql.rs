@@ -174,6 +174,16 @@ where
         Ok(())
     }
 
+    /// How many cluster nodes hold a socket of `user`.
+    async fn nodes_holding(conn: &mut Conn<D>, user: Uuid) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM node_users WHERE user_id = $1")
+                .bind(user)
+                .fetch_one(&mut *conn)
+                .await?,
+        )
+    }
+
     async fn users_exist(conn: &mut Conn<D>, users: &[Uuid]) -> StoreResult<bool> {
         let mut wanted = users.to_vec();
         wanted.sort_unstable();
@@ -839,10 +849,7 @@ where
         .bind(user)
         .execute(&mut *tx)
         .await?;
-        let nodes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM node_users WHERE user_id = $1")
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
+        let nodes = Self::nodes_holding(&mut tx, user).await?;
         tx.commit().await?;
         Ok(nodes == 1)
     }
@@ -855,10 +862,7 @@ where
             .bind(user)
             .execute(&mut *tx)
             .await?;
-        let nodes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM node_users WHERE user_id = $1")
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
+        let nodes = Self::nodes_holding(&mut tx, user).await?;
         tx.commit().await?;
         Ok(nodes == 0)
     }
@@ -905,11 +909,7 @@ where
         for user in users {
             // Locked as in node_joined, so a join elsewhere is counted or waits.
             Self::lock_user(&mut tx, user).await?;
-            let nodes: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM node_users WHERE user_id = $1")
-                    .bind(user)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let nodes = Self::nodes_holding(&mut tx, user).await?;
             if nodes == 0 {
                 offline.push(user);
             }
