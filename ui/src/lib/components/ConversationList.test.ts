@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, within } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import { ago, direct, group, ME, member, message, user } from "../../test/fixtures";
 import ConversationList from "./ConversationList.svelte";
@@ -97,6 +97,69 @@ describe("ConversationList", () => {
 
     await fireEvent.keyDown(item("Ada Lovelace"), { key: "Enter" });
     expect(onopen).toHaveBeenLastCalledWith(conversations[0]!.id, false);
+  });
+
+  describe("with ten thousand conversations", () => {
+    const many = Array.from({ length: 10_000 }, (_, i) =>
+      direct(ada, { name: `Person ${i}`, updated_at: ago(i) }),
+    );
+    /** More than a tall window's rows plus overscan, far fewer than the list. */
+    const BOUND = 40;
+
+    it("renders only the rows in view, each saying its place in the whole list", async () => {
+      render(ConversationList, { conversations: many, meId: ME.id, openId: null, onopen: vi.fn() });
+      expect(items().length).toBeGreaterThan(5);
+      expect(items().length).toBeLessThanOrEqual(BOUND);
+      expect(items()[0]).toHaveAttribute("data-name", "Person 0");
+      expect(items()[0]).toHaveAttribute("aria-setsize", "10000");
+      expect(items()[0]).toHaveAttribute("aria-posinset", "1");
+      // The spacer gives the scrollbar the whole list's height.
+      const list = screen.getByTestId("conversation-list");
+      expect(parseInt(list.style.height)).toBeGreaterThan(10_000 * 50);
+
+      const viewport = list.parentElement!;
+      await fireEvent.scroll(viewport, { target: { scrollTop: parseInt(list.style.height) / 2 } });
+      const names = items().map((el) => el.dataset.name);
+      expect(names.length).toBeLessThanOrEqual(BOUND + 1);
+      expect(names).toContain("Person 5000");
+      // The tab stop stays in the DOM (placed where it belongs), so Tab still reaches the list.
+      expect(item("Person 0")).toHaveAttribute("tabindex", "0");
+      const middle = item("Person 5000");
+      expect(middle).toHaveAttribute("aria-posinset", "5001");
+      expect(parseInt(middle.style.top)).toBeGreaterThan(parseInt(item("Person 0").style.top));
+    });
+
+    it("reaches and focuses the last one with End, and the first with Home", async () => {
+      const onopen = vi.fn();
+      render(ConversationList, { conversations: many, meId: ME.id, openId: many[0]!.id, onopen });
+      const viewport = screen.getByTestId("conversation-list").parentElement!;
+
+      item("Person 0").focus();
+      await fireEvent.keyDown(item("Person 0"), { key: "End" });
+      expect(onopen).toHaveBeenLastCalledWith(many[9_999]!.id, true);
+      await waitFor(() => expect(item("Person 9999")).toHaveFocus());
+      expect(item("Person 9999")).toHaveAttribute("aria-posinset", "10000");
+      expect(viewport.scrollTop).toBeGreaterThan(10_000 * 50);
+      expect(items().length).toBeLessThanOrEqual(BOUND + 1);
+
+      await fireEvent.keyDown(item("Person 9999"), { key: "ArrowUp" });
+      expect(onopen).toHaveBeenLastCalledWith(many[9_998]!.id, true);
+      await waitFor(() => expect(item("Person 9998")).toHaveFocus());
+
+      await fireEvent.keyDown(item("Person 9998"), { key: "Home" });
+      expect(onopen).toHaveBeenLastCalledWith(many[0]!.id, true);
+      await waitFor(() => expect(item("Person 0")).toHaveFocus());
+      expect(viewport.scrollTop).toBe(0);
+      expect(items().map((el) => el.dataset.name)).not.toContain("Person 9999");
+    });
+
+    it("fits the window to the view's height", () => {
+      const height = vi.spyOn(HTMLElement.prototype, "clientHeight", "get").mockReturnValue(128);
+      render(ConversationList, { conversations: many, meId: ME.id, openId: null, onopen: vi.fn() });
+      // Two rows in view, a few either side.
+      expect(items().length).toBeLessThanOrEqual(12);
+      height.mockRestore();
+    });
   });
 
   it("says how to start when there is nothing yet", () => {
