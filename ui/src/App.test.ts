@@ -5,6 +5,7 @@ import userEvent from "@testing-library/user-event";
 import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it } from "vitest";
 import App from "./App.svelte";
+import bubbleSource from "./lib/components/MessageBubble.svelte?raw";
 import type { ConnectionState } from "./lib/bindings/ConnectionState";
 import type { ConversationSummary } from "./lib/bindings/ConversationSummary";
 import type { LocalMessage } from "./lib/bindings/LocalMessage";
@@ -280,6 +281,46 @@ describe("a thread", () => {
     expect(c.argsOf("messages").at(-1)).toEqual({ conversationId: conversation.id, beforeSeq: 31, limit: 50 });
     expect(within(thread).getAllByTestId("message")[0]).toHaveTextContent("n1");
   });
+
+  it("lets rows out of view skip rendering, except the newest", async () => {
+    const history = Array.from({ length: 80 }, (_, i) =>
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: ago(100 - i) }),
+    );
+    const { conversation, messages } = adaChat(history, { last_seq: 80 });
+    core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const thread = await screen.findByTestId("thread");
+    await waitFor(() => expect(within(thread).getAllByTestId("message")).toHaveLength(50));
+    const shown = within(thread).getAllByTestId("message");
+    expect(shown[0]).toHaveClass("skip-offscreen");
+    expect(shown.slice(-40).filter((el) => el.classList.contains("skip-offscreen"))).toEqual([]);
+    // What the class does (jsdom has no layout to show it).
+    expect(bubbleSource).toMatch(/\.message\.skip-offscreen\s*\{[^}]*content-visibility:\s*auto;[^}]*contain-intrinsic-height:\s*auto/);
+  });
+
+  it("forgets a long scroll-back once the reader is back at the end", async () => {
+    const history = Array.from({ length: 600 }, (_, i) =>
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: ago(700 - i) }),
+    );
+    const { conversation, messages } = adaChat(history, { last_seq: 600 });
+    core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const thread = await screen.findByTestId("thread");
+    const count = () => within(thread).getAllByTestId("message").length;
+    await waitFor(() => expect(count()).toBe(50));
+    // Scrolled back through 11 more pages (jsdom has no layout: the top is also the end,
+    // and nothing is forgotten below 500 held).
+    for (let held = 100; held <= 550; held += 50) {
+      await fireEvent.scroll(thread, { target: { scrollTop: 0 } });
+      await waitFor(() => expect(count()).toBe(held));
+    }
+    // Back at the end (and away from the top): only the latest pages stay.
+    await fireEvent.scroll(thread, { target: { scrollTop: 5000 } });
+    await waitFor(() => expect(count()).toBe(200));
+    expect(within(thread).getAllByTestId("message").at(-1)).toHaveTextContent("n600");
+  }, 20_000);
 
   it("keeps each conversation's draft with that conversation", async () => {
     const withAda = direct(ada);

@@ -20,6 +20,10 @@ import { sortConversations } from "./conversations";
 export const PAGE = 50;
 /** Most pages loaded in one go to reach a target (first unread, a search hit). */
 const MAX_PAGES_TO_TARGET = 40;
+/** Sent messages of the open thread held, at most, once the reader is back at its end... */
+export const HELD_AT_END = 500;
+/** ...and how many of the latest are kept then (paging back reads the rest again). */
+export const KEPT_AT_END = 4 * PAGE;
 
 function firstSeq(messages: readonly LocalMessage[]): number | null {
   for (const m of messages) if (m.seq !== null) return m.seq;
@@ -400,6 +404,20 @@ export class Chat {
     } finally {
       this.loadingOlder = false;
     }
+  }
+
+  /**
+   * The reader is back at the end of the open thread: history scrolled back through is
+   * let go beyond the latest pages, so a long scroll-back does not stay in memory and in
+   * the DOM. Nothing happens below `HELD_AT_END` (so a small scroll back and forth
+   * does not page the same history in and out).
+   */
+  forgetOlder(): void {
+    const sent = this.thread.filter((m) => m.seq !== null);
+    if (sent.length <= HELD_AT_END || this.loadingOlder) return;
+    const from = sent[sent.length - KEPT_AT_END]!.seq!;
+    this.thread = this.thread.filter((m) => m.seq === null || m.seq >= from);
+    this.hasOlder = true;
   }
 
   async #loadUntil(seq: number): Promise<void> {

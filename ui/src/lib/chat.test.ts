@@ -7,7 +7,7 @@ import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { User } from "./bindings/User";
-import { Chat, errorMessage } from "./chat.svelte";
+import { Chat, errorMessage, HELD_AT_END, KEPT_AT_END } from "./chat.svelte";
 import { ago, coreEmits, direct, ME, member, message, mockCore, user } from "../test/fixtures";
 
 const ada = user("Ada Lovelace");
@@ -165,6 +165,39 @@ describe("events carry what changed", () => {
       { conversationId: withAda.id, body: "" },
     ]);
     expect(reads(core)).toEqual(before);
+  });
+});
+
+describe("a long scroll-back", () => {
+  it("is let go beyond the latest pages once the reader is back at the end", async () => {
+    const withAda = direct(ada, { last_seq: 600 });
+    const history = Array.from({ length: 600 }, (_, i) =>
+      message({ conversation_id: withAda.id, seq: i + 1, body: `n${i + 1}` }),
+    );
+    const pending = message({ conversation_id: withAda.id, seq: null, status: "pending" });
+    // This core answers every read with the whole thread: 601 held.
+    const { chat, core } = await opened([withAda], [...history, pending]);
+    await waitFor(() => expect(chat.thread).toHaveLength(601));
+
+    chat.forgetOlder();
+    expect(chat.thread).toHaveLength(KEPT_AT_END + 1);
+    expect(chat.thread[0]!.seq).toBe(600 - KEPT_AT_END + 1);
+    expect(chat.thread.at(-1)).toEqual(pending);
+    expect(chat.hasOlder).toBe(true);
+    // Paging back reads the forgotten history again.
+    await chat.loadOlder();
+    expect(core.argsOf("messages").at(-1)).toMatchObject({ beforeSeq: 600 - KEPT_AT_END + 1 });
+  });
+
+  it("is kept while it is short", async () => {
+    const withAda = direct(ada, { last_seq: HELD_AT_END });
+    const history = Array.from({ length: HELD_AT_END }, (_, i) =>
+      message({ conversation_id: withAda.id, seq: i + 1 }),
+    );
+    const { chat } = await opened([withAda], history);
+    await waitFor(() => expect(chat.thread).toHaveLength(HELD_AT_END));
+    chat.forgetOlder();
+    expect(chat.thread).toHaveLength(HELD_AT_END);
   });
 });
 
