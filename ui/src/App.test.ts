@@ -152,6 +152,62 @@ describe("the conversation list", () => {
   });
 });
 
+describe("the first paint", () => {
+  it("is told to the shell once, after the list is on screen with its data", async () => {
+    const rowsAtMark: number[] = [];
+    const c = core({
+      conversations: [direct(ada), direct(grace)],
+      handlers: {
+        first_paint: () => {
+          rowsAtMark.push(screen.queryAllByTestId("conversation-item").length);
+          return null;
+        },
+      },
+    });
+    render(App);
+    await waitFor(() => expect(c.count("first_paint")).toBe(1));
+    expect(rowsAtMark).toEqual([2]);
+    const order = c.calls.map((call) => call.cmd);
+    expect(order.indexOf("first_paint")).toBeGreaterThan(order.indexOf("conversations"));
+
+    // Later changes, re-reads and opening a conversation do not tell it again.
+    const pinged = { ...c.store.conversations[0]!, updated_at: ago(0), unread_count: 1 };
+    await coreEmits({ type: "conversation", summary: pinged });
+    await coreEmits({ type: "resync" });
+    await waitFor(() => expect(c.count("conversations")).toBe(2));
+    await userEvent.click(item("Grace Hopper"));
+    await screen.findByTestId("thread");
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    expect(c.count("first_paint")).toBe(1);
+  });
+
+  it("comes for a list known to be empty, and a shell without the command is no error", async () => {
+    let shownAtMark = false;
+    const c = core({
+      conversations: [],
+      handlers: {
+        first_paint: () => {
+          shownAtMark = screen.queryByText(/No conversations yet/) !== null;
+          throw "command first_paint not found";
+        },
+      },
+    });
+    render(App);
+    await waitFor(() => expect(c.count("first_paint")).toBe(1));
+    expect(shownAtMark).toBe(true);
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    expect(screen.queryByTestId("notice")).toBeNull();
+  });
+
+  it("waits for someone to be signed in", async () => {
+    const c = core({ me: null, connection: { state: "signed_out" } });
+    render(App);
+    await screen.findByTestId("server-url");
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    expect(c.count("first_paint")).toBe(0);
+  });
+});
+
 describe("a thread", () => {
   const yesterday = new Date();
   yesterday.setDate(yesterday.getDate() - 1);

@@ -201,6 +201,25 @@ describe("a long scroll-back", () => {
   });
 });
 
+describe("the first paint", () => {
+  it("is told to the shell once per start, and its failure is not shown", async () => {
+    const { chat, core } = await opened([direct(ada)]);
+    mockCore({
+      first_paint: () => {
+        core.calls.push({ cmd: "first_paint", args: {} });
+        throw "command first_paint not found";
+      },
+    });
+    expect(chat.listLoaded).toBe(true);
+    chat.listPainted();
+    chat.listPainted();
+    // The mocked IPC answers through promises only: one macrotask lets them all settle.
+    await new Promise((done) => setTimeout(done, 0));
+    expect(core.count("first_paint")).toBe(1);
+    expect(chat.notice).toBeNull();
+  });
+});
+
 describe("resync", () => {
   it("re-reads the connection, the list and the open thread", async () => {
     const withAda = direct(ada);

@@ -10,6 +10,7 @@ describe("backend commands", () => {
     await backend.setAttention(true, "conv-1");
     await backend.createGroup("Team", ["u1", "u2"]);
     expect(await backend.openDirect("grace")).toBe("conv-1");
+    await backend.firstPaint();
     expect(core.calls).toEqual([
       { cmd: "messages", args: { conversationId: "conv-1", beforeSeq: 40, limit: 50 } },
       {
@@ -19,6 +20,7 @@ describe("backend commands", () => {
       { cmd: "set_attention", args: { focused: true, openConversation: "conv-1" } },
       { cmd: "create_group", args: { title: "Team", memberIds: ["u1", "u2"] } },
       { cmd: "open_direct", args: { username: "grace" } },
+      { cmd: "first_paint", args: {} },
     ]);
   });
 

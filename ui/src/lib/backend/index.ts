@@ -86,6 +86,14 @@ export function setAttention(focused: boolean, openConversation: string | null):
   return call("set_attention", { focused, openConversation });
 }
 
+/**
+ * The window has painted its first conversation list: the shell logs the time since the
+ * process started (the cold-start benchmark reads it). Older shells lack the command.
+ */
+export function firstPaint(): Promise<void> {
+  return call("first_paint");
+}
+
 // --- Conversations -------------------------------------------------------------------
 
 /** The conversation list, newest activity first. */
