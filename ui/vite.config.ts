@@ -21,5 +21,7 @@ export default defineConfig({
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
     setupFiles: ["src/test/setup.ts"],
+    // The global stylesheet is read by a test (what runs while idle); others stay empty.
+    css: { include: [/app\.css/] },
   },
 });

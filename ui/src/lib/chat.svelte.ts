@@ -140,6 +140,8 @@ export class Chat {
   }
 
   stop(): void {
+    // A notice's timer would otherwise outlive the window that showed it.
+    clearTimeout(this.#noticeTimer);
     this.#unlisten?.();
     this.#unlisten = null;
     this.#unlistenOpen?.();
