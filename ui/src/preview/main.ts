@@ -1,7 +1,7 @@
 // `npm run dev`, then http://localhost:5173/preview.html: the real UI against a small
 // fake core (Tauri's IPC mock) with sample conversations, for working on the UI in any
 // browser without the Rust side. Not part of the build. `?signed-out` starts at sign-in,
-// `?offline` starts offline.
+// `?offline` starts offline, `?conversations=N` adds N more conversations.
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -107,6 +107,19 @@ const store: Stored[] = [
   ], { unread_count: 3, muted: true }),
 ];
 store[1]!.summary.typing = [grace.id];
+
+// `?conversations=10000` adds that many quiet direct chats (of two messages each), to
+// see how a large account looks, scrolls and weighs.
+const extra = Number(params.get("conversations") ?? 0);
+for (let i = 0; i < extra; i++) {
+  const other = person(`Contact ${i + 1}`);
+  store.push(
+    conversation(other.display_name, [view(me), view(other)], "direct", [
+      [other, `Hello from contact ${i + 1}`, 6000 + i * 7],
+      [me, "Hi! Good to hear from you.", 6000 + i * 7 - 1],
+    ]),
+  );
+}
 
 let signedIn = !params.has("signed-out");
 let connection: ConnectionState = params.has("offline")
