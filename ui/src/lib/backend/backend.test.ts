@@ -4,13 +4,15 @@ import * as backend from ".";
 
 describe("backend commands", () => {
   it("call the Rust commands by name with camelCase arguments", async () => {
-    const core = mockCore({ messages: () => [], open_direct: () => "conv-1" });
+    const core = mockCore({ messages: () => [], conversations: () => [], open_direct: () => "conv-1" });
     await backend.messages("conv-1", 40, 50);
     await backend.signUp("http://127.0.0.1:8080", "ada", "pw", "Ada");
     await backend.setAttention(true, "conv-1");
     await backend.createGroup("Team", ["u1", "u2"]);
     expect(await backend.openDirect("grace")).toBe("conv-1");
     await backend.firstPaint();
+    await backend.conversations();
+    await backend.conversations({ updated_at: "2024-01-01T00:00:00.000Z", id: "conv-9" }, 100);
     expect(core.calls).toEqual([
       { cmd: "messages", args: { conversationId: "conv-1", beforeSeq: 40, limit: 50 } },
       {
@@ -21,6 +23,11 @@ describe("backend commands", () => {
       { cmd: "create_group", args: { title: "Team", memberIds: ["u1", "u2"] } },
       { cmd: "open_direct", args: { username: "grace" } },
       { cmd: "first_paint", args: {} },
+      { cmd: "conversations", args: { after: null, limit: null } },
+      {
+        cmd: "conversations",
+        args: { after: { updated_at: "2024-01-01T00:00:00.000Z", id: "conv-9" }, limit: 100 },
+      },
     ]);
   });
 

@@ -14,6 +14,7 @@ import { openUrl as openInBrowser } from "@tauri-apps/plugin-opener";
 
 import type { CommandError } from "../bindings/CommandError";
 import type { ConversationSummary } from "../bindings/ConversationSummary";
+import type { ListPosition } from "../bindings/ListPosition";
 import type { LocalMessage } from "../bindings/LocalMessage";
 import type { Presence } from "../bindings/Presence";
 import type { SearchHit } from "../bindings/SearchHit";
@@ -96,9 +97,14 @@ export function firstPaint(): Promise<void> {
 
 // --- Conversations -------------------------------------------------------------------
 
-/** The conversation list, newest activity first. */
-export function conversations(): Promise<ConversationSummary[]> {
-  return call("conversations");
+/**
+ * A page of the conversation list, newest activity first (updated_at, then id, both
+ * descending): `limit` rows (1 to 500; the core's default is 500) below `after`, the
+ * place of the last row of the page before (none: from the top). A page shorter than
+ * `limit` is the end of the list.
+ */
+export function conversations(after?: ListPosition, limit?: number): Promise<ConversationSummary[]> {
+  return call("conversations", { after: after ?? null, limit: limit ?? null });
 }
 
 /** One conversation's summary; null when this device does not know it. */
