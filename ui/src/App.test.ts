@@ -383,7 +383,8 @@ describe("a thread", () => {
     const withGrace = direct(grace, { draft: "grace's draft" });
     const c = core({ conversations: [withAda, withGrace], messages: {} });
     render(App);
-    await userEvent.click((await screen.findAllByTestId("conversation-item"))[0]!);
+    await screen.findAllByTestId("conversation-item");
+    await userEvent.click(item("Ada Lovelace"));
     await userEvent.type(await screen.findByTestId("composer"), "for ada");
     await userEvent.click(item("Grace Hopper"));
     await waitFor(() => expect(screen.getByTestId("composer")).toHaveValue("grace's draft"));

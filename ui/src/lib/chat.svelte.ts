@@ -14,7 +14,7 @@ import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { coalesce } from "./coalesce";
-import { sortConversations } from "./conversations";
+import { placeConversation, sortConversations } from "./conversations";
 
 /** Messages per page of history. */
 export const PAGE = 50;
@@ -241,8 +241,7 @@ export class Chat {
   #putSummary(summary: ConversationSummary): void {
     this.#summariesDuringLoad?.push(summary);
     const held = this.conversations.find((c) => c.id === summary.id);
-    const others = this.conversations.filter((c) => c.id !== summary.id);
-    this.conversations = sortConversations([...others, summary]);
+    this.conversations = placeConversation(this.conversations, summary);
     if (summary.id !== this.openId) return;
     const me = this.me?.id ?? "";
     if (held && statusBasis(held, me) !== statusBasis(summary, me)) void this.refreshThread();

@@ -4,6 +4,7 @@ import {
   badgeText,
   filterByName,
   otherMember,
+  placeConversation,
   previewOf,
   sortConversations,
   typingText,
@@ -25,11 +26,49 @@ describe("sortConversations", () => {
     ]);
   });
 
-  it("orders equal times by name and leaves the input alone", () => {
+  it("orders equal times by id, greatest first (as the core pages), and leaves the input alone", () => {
     const at = ago(5);
-    const list = [direct(grace, { updated_at: at }), direct(ada, { updated_at: at })];
-    expect(sortConversations(list).map((c) => c.name)).toEqual(["Ada Lovelace", "Grace Hopper"]);
+    const list = [
+      direct(grace, { updated_at: at, id: "0000000a-0000-7000-8000-000000000000" }),
+      direct(ada, { updated_at: at, id: "0000000b-0000-7000-8000-000000000000" }),
+      direct(linus, { updated_at: at, id: "0000000B-0000-7000-8000-000000000000" }),
+    ];
+    // By code unit, as SQLite compares text: "b" > "a" > "B".
+    expect(sortConversations(list).map((c) => c.name)).toEqual(["Ada Lovelace", "Grace Hopper", "Linus Torvalds"]);
     expect(list[0]!.name).toBe("Grace Hopper");
+  });
+});
+
+describe("placeConversation", () => {
+  it("puts each changed summary where a full sort would, for random updates", () => {
+    // A small deterministic generator, so a failure can be replayed.
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    // Few distinct times, so that ties (ordered by id) are common.
+    const at = (minute: number) => new Date(Date.UTC(2024, 0, 1, 0, minute)).toISOString();
+    let list = sortConversations(
+      Array.from({ length: 60 }, () => direct(ada, { updated_at: at(random(20)) })),
+    );
+    for (let round = 0; round < 500; round++) {
+      const changed =
+        random(5) === 0
+          ? direct(grace, { updated_at: at(random(30)) }) // one the list did not hold
+          : { ...list[random(list.length)]!, updated_at: at(random(30)), unread_count: round };
+      const expected = sortConversations([...list.filter((c) => c.id !== changed.id), changed]);
+      list = placeConversation(list, changed);
+      expect(list).toEqual(expected);
+    }
+    expect(new Set(list.map((c) => c.id)).size).toBe(list.length);
+  });
+
+  it("leaves the input alone", () => {
+    const list = [direct(ada, { updated_at: ago(5) })];
+    const placed = placeConversation(list, direct(grace, { updated_at: ago(1) }));
+    expect(placed.map((c) => c.name)).toEqual(["Grace Hopper", "Ada Lovelace"]);
+    expect(list.map((c) => c.name)).toEqual(["Ada Lovelace"]);
   });
 });
 

@@ -1,18 +1,50 @@
 /**
- * How the conversation list reads: order (newest activity first), the other person of
- * a direct chat, the one-line preview (typing, draft, last message or nothing yet), who
- * is typing, and the quick switcher's name filter.
+ * How the conversation list reads: order (newest activity first, the core's own, so
+ * its pages and live changes are put in place alike), the other person of a direct
+ * chat, the one-line preview (typing, draft, last message or nothing yet), who is
+ * typing, and the quick switcher's name filter.
  */
 import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { ListPosition } from "./bindings/ListPosition";
 import type { MemberView } from "./bindings/MemberView";
 import type { MessageStatus } from "./bindings/MessageStatus";
 
-/** Newest activity first; equal times keep a stable, alphabetical order. */
+/**
+ * The list's order, the core's own ("updated_at DESC, id DESC", which its pages follow):
+ * newest activity first, equal times by id, greatest first. It must stay the same, or a
+ * page would join the list in the wrong place. Ids are compared by UTF-16 code unit, as
+ * SQLite compares the stored text (not `localeCompare`). Negative when `a` comes first.
+ */
+export function compareConversations(a: ListPosition, b: ListPosition): number {
+  const byTime = Date.parse(b.updated_at) - Date.parse(a.updated_at);
+  if (byTime !== 0) return byTime;
+  return a.id > b.id ? -1 : a.id < b.id ? 1 : 0;
+}
+
+/** A copy of `list` in the list's order. */
 export function sortConversations(list: readonly ConversationSummary[]): ConversationSummary[] {
-  return [...list].sort((a, b) => {
-    const byTime = Date.parse(b.updated_at) - Date.parse(a.updated_at);
-    return byTime !== 0 ? byTime : a.name.localeCompare(b.name);
-  });
+  return [...list].sort(compareConversations);
+}
+
+/**
+ * A copy of the sorted `list` with `summary` in place: its old row (same id) taken out
+ * and the new one put where it sorts (a binary search), so one changed conversation
+ * costs a copy, not a sort of the whole list.
+ */
+export function placeConversation(
+  list: readonly ConversationSummary[],
+  summary: ConversationSummary,
+): ConversationSummary[] {
+  const next = list.filter((c) => c.id !== summary.id);
+  let low = 0;
+  let high = next.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareConversations(next[mid]!, summary) < 0) low = mid + 1;
+    else high = mid;
+  }
+  next.splice(low, 0, summary);
+  return next;
 }
 
 /** The other person in a direct conversation. */
