@@ -17,6 +17,7 @@ import {
   coreEmits,
   direct,
   group,
+  listPage,
   ME,
   member,
   message,
@@ -44,7 +45,7 @@ function core(options: {
   };
   const mock = mockCore({
     session: () => ({ user: store.me, connection: store.connection }),
-    conversations: () => store.conversations,
+    conversations: (args) => listPage(store.conversations, args),
     conversation: (args) => store.conversations.find((c) => c.id === args.conversationId) ?? null,
     messages: (args) => {
       const all = store.messages[args.conversationId as string] ?? [];

@@ -9,12 +9,23 @@
 import * as backend from "./backend";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { coalesce } from "./coalesce";
-import { placeConversation, sortConversations } from "./conversations";
+import { compareConversations, placeConversation, sortConversations } from "./conversations";
+
+/**
+ * Conversations per page of the list. The first page is what the window paints first, so
+ * it is small: a tall window shows about fifteen rows, and a hundred also leave a few
+ * screens to scroll before the next page is needed, at a fraction of the cost (each row
+ * is a summary with its members and last message, built by the core and sent over IPC).
+ */
+export const LIST_PAGE = 100;
+/** The most one call of the core's `conversations` returns (its own bound). */
+const LIST_MAX_PER_CALL = 500;
 
 /** Messages per page of history. */
 export const PAGE = 50;
@@ -62,6 +73,29 @@ function statusBasis(summary: ConversationSummary, meId: string): string {
     .join(",");
 }
 
+/** A row's place in the list, as the core pages from it. */
+function position(summary: ConversationSummary): ListPosition {
+  return { updated_at: summary.updated_at, id: summary.id };
+}
+
+/**
+ * The sorted list with a page of it merged in by id. Where both hold a conversation the
+ * newer summary wins: the later activity (a conversation's activity only moves forward,
+ * so one held from an event may be ahead of a page read before that event was stored),
+ * else the page, which was read last.
+ */
+function mergePage(
+  list: readonly ConversationSummary[],
+  page: readonly ConversationSummary[],
+): ConversationSummary[] {
+  const byId = new Map(list.map((c) => [c.id, c]));
+  for (const row of page) {
+    const held = byId.get(row.id);
+    if (!held || Date.parse(held.updated_at) <= Date.parse(row.updated_at)) byId.set(row.id, row);
+  }
+  return sortConversations([...byId.values()]);
+}
+
 export interface OpenTarget {
   /** Scroll to and highlight this message (a search hit). */
   messageId?: string;
@@ -77,6 +111,8 @@ export class Chat {
   conversations = $state.raw<ConversationSummary[]>([]);
   /** The list has been read at least once (so an empty one is known to be empty). */
   listLoaded = $state(false);
+  /** The core holds more of the list below the rows read so far (the last page was full). */
+  hasMoreConversations = $state(false);
 
   openId = $state<string | null>(null);
   /** The open thread, oldest first (pending and failed ones last). */
@@ -119,6 +155,16 @@ export class Chat {
    */
   #summariesDuringLoad: ConversationSummary[] | null = null;
   #messagesDuringLoad: LocalMessage[] | null = null;
+  /**
+   * Where the list's pages stopped: the last row of the last page read, as that page gave
+   * it (the next page starts below it). Rows past it in `conversations` came one by one
+   * (an event, a notification clicked) and do not move it.
+   */
+  #listEnd: ListPosition | null = null;
+  /** The list read in flight (a page or a re-read): never two at once. */
+  #listRead: Promise<void> | null = null;
+  /** Changes on sign-out, so a read that started before it is dropped. */
+  #session = 0;
 
   readonly refreshList = coalesce(() => this.#loadConversations());
   readonly refreshThread = coalesce(() => this.#loadThread());
@@ -175,9 +221,12 @@ export class Chat {
   }
 
   #reset(): void {
+    this.#session++;
     this.me = null;
     this.conversations = [];
     this.listLoaded = false;
+    this.hasMoreConversations = false;
+    this.#listEnd = null;
     this.openId = null;
     this.thread = [];
     this.threadLoaded = false;
@@ -294,21 +343,87 @@ export class Chat {
     this.thread = [...rest.slice(0, i), message, ...rest.slice(i)];
   }
 
-  async #loadConversations(): Promise<void> {
+  /**
+   * Runs one read of the list, after any read in flight, and puts back the changes heard
+   * meanwhile (the read may have started before they were stored). False if it failed or
+   * the session ended during it.
+   */
+  async #readList(read: () => Promise<void>): Promise<boolean> {
+    while (this.#listRead) await this.#listRead.catch(() => undefined);
+    const session = this.#session;
     this.#summariesDuringLoad = [];
+    const running = read();
+    this.#listRead = running;
     try {
-      this.conversations = sortConversations(await backend.conversations());
-      this.listLoaded = true;
+      await running;
+      return session === this.#session;
     } catch (e) {
+      if (session !== this.#session) return false;
       if (backend.toCommandError(e).kind === "signed_out") this.#reset();
       else this.#show(e);
-      return;
+      return false;
     } finally {
-      const heard = this.#summariesDuringLoad;
+      if (this.#listRead === running) this.#listRead = null;
+      const heard = this.#summariesDuringLoad ?? [];
       this.#summariesDuringLoad = null;
-      if (this.me) for (const summary of heard) this.#putSummary(summary);
+      if (this.me && session === this.#session) for (const summary of heard) this.#putSummary(summary);
     }
+  }
+
+  /**
+   * (Re-)reads the top of the list: the first page, or after a resync as many rows as
+   * had been paged in (so scrolling down is not undone), in calls the core allows. Rows
+   * held beyond them are let go, except the open conversation's.
+   */
+  async #loadConversations(): Promise<void> {
+    const session = this.#session;
+    let fresh: ConversationSummary[] = [];
+    let full = false;
+    const read = await this.#readList(async () => {
+      const end = this.#listEnd;
+      const wanted = end
+        ? Math.max(LIST_PAGE, this.conversations.filter((c) => compareConversations(c, end) <= 0).length)
+        : LIST_PAGE;
+      let after: ListPosition | undefined;
+      while (fresh.length < wanted) {
+        const limit = Math.min(LIST_MAX_PER_CALL, wanted - fresh.length);
+        const page = await backend.conversations(after, limit);
+        if (session !== this.#session) return;
+        fresh = fresh.concat(page);
+        full = page.length === limit;
+        if (!full || page.length === 0) break;
+        after = position(page[page.length - 1]!);
+      }
+      const last = fresh[fresh.length - 1];
+      this.#listEnd = last ? position(last) : null;
+      this.hasMoreConversations = full;
+      // The open conversation stays on screen even if it is now below the rows read.
+      const open = this.conversations.find((c) => c.id === this.openId && !fresh.some((f) => f.id === c.id));
+      this.conversations = sortConversations(open ? [...fresh, open] : fresh);
+      this.listLoaded = true;
+    });
+    if (!read) return;
+    const openId = this.openId;
+    if (openId && !fresh.some((c) => c.id === openId)) await this.#loadSummary(openId);
     this.#markOpenRead();
+  }
+
+  /**
+   * Reads the next page of the list, below the rows read so far (the list was scrolled
+   * near its end). Nothing while a read is in flight or the last page was short.
+   */
+  async loadMoreConversations(): Promise<void> {
+    const after = this.#listEnd;
+    if (!this.me || !this.hasMoreConversations || !after || this.#listRead) return;
+    const session = this.#session;
+    await this.#readList(async () => {
+      const page = await backend.conversations(after, LIST_PAGE);
+      if (session !== this.#session) return;
+      const last = page[page.length - 1];
+      if (last) this.#listEnd = position(last);
+      this.hasMoreConversations = page.length === LIST_PAGE;
+      this.conversations = mergePage(this.conversations, page);
+    });
   }
 
   /** New messages in the conversation the user is looking at are read. */
@@ -339,13 +454,17 @@ export class Chat {
   /** A clicked notification: its conversation may be newer than the list held. */
   async #openRequested(id: string): Promise<void> {
     if (!this.me) return;
-    if (!this.conversations.some((c) => c.id === id)) await this.#loadSummary(id);
-    if (!this.conversations.some((c) => c.id === id)) return;
     await this.openConversation(id);
   }
 
-  /** Opens a conversation (or brings a message of the open one into view). */
+  /**
+   * Opens a conversation (or brings a message of the open one into view). The list holds
+   * only the pages read so far, so one below them (a search hit, a notification) is read
+   * by id first; one this device does not know is not opened.
+   */
   async openConversation(id: string, target: OpenTarget = {}): Promise<void> {
+    if (!this.conversations.some((c) => c.id === id)) await this.#loadSummary(id);
+    if (!this.conversations.some((c) => c.id === id)) return;
     if (this.openId !== id) {
       const summary = this.conversations.find((c) => c.id === id);
       const unreadFrom =

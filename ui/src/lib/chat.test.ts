@@ -5,10 +5,11 @@ import { waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { User } from "./bindings/User";
-import { Chat, errorMessage, HELD_AT_END, KEPT_AT_END } from "./chat.svelte";
-import { ago, coreEmits, direct, ME, member, message, mockCore, user } from "../test/fixtures";
+import { Chat, errorMessage, HELD_AT_END, KEPT_AT_END, LIST_PAGE } from "./chat.svelte";
+import { ago, coreEmits, direct, listPage, ME, member, message, mockCore, user } from "../test/fixtures";
 
 const ada = user("Ada Lovelace");
 const grace = user("Grace Hopper");
@@ -23,7 +24,7 @@ async function opened(list: ConversationSummary[], thread: LocalMessage[] = []) 
   };
   const core = mockCore({
     session: () => ({ user: store.me, connection: store.connection }),
-    conversations: () => store.list,
+    conversations: (args) => listPage(store.list, args),
     messages: () => store.thread,
     conversation: (args) => store.list.find((c) => c.id === args.conversationId) ?? null,
   });
@@ -165,6 +166,159 @@ describe("events carry what changed", () => {
       { conversationId: withAda.id, body: "" },
     ]);
     expect(reads(core)).toEqual(before);
+  });
+});
+
+describe("the list, a page at a time", () => {
+  /**
+   * A core holding 1,250 conversations (twelve full pages and a short one). Three share
+   * each minute, so ties in activity (ordered by id) fall across page edges.
+   */
+  async function large() {
+    const all = Array.from({ length: 1_250 }, (_, i) =>
+      direct(ada, { name: `Person ${i}`, updated_at: ago(10 + Math.floor(i / 3)) }),
+    );
+    const store = { me: ME as User | null, list: all };
+    const core = mockCore({
+      session: () => ({ user: store.me, connection: { state: "online" } }),
+      conversations: (args) => listPage(store.list, args),
+      conversation: (args) => store.list.find((c) => c.id === args.conversationId) ?? null,
+      messages: () => [],
+      sign_in: () => {
+        store.me = ME;
+        return ME;
+      },
+    });
+    const chat = new Chat();
+    await chat.start();
+    /** The whole list in the core's order. */
+    const sorted = () => {
+      const whole: ConversationSummary[] = [];
+      for (let page = listPage(store.list, {}); page.length > 0; page = listPage(store.list, { after: at(page.at(-1)!) })) {
+        whole.push(...page);
+      }
+      return whole;
+    };
+    return { chat, core, store, sorted };
+  }
+  const at = (c: ConversationSummary): ListPosition => ({ updated_at: c.updated_at, id: c.id });
+  const ids = (list: readonly ConversationSummary[]) => list.map((c) => c.id);
+  async function loadAll(chat: Chat) {
+    for (let i = 0; i < 20 && chat.hasMoreConversations; i++) await chat.loadMoreConversations();
+  }
+
+  it("reads one page first, then the next below the last row, until a short page, and no more", async () => {
+    const { chat, core, sorted } = await large();
+    expect(core.argsOf("conversations")).toEqual([{ after: null, limit: LIST_PAGE }]);
+    expect(ids(chat.conversations)).toEqual(ids(sorted().slice(0, LIST_PAGE)));
+    expect(chat.hasMoreConversations).toBe(true);
+
+    await loadAll(chat);
+    const asks = core.argsOf("conversations");
+    expect(asks).toHaveLength(13);
+    for (let page = 1; page < 13; page++) {
+      expect(asks[page]).toEqual({ after: at(sorted()[page * LIST_PAGE - 1]!), limit: LIST_PAGE });
+    }
+    expect(chat.hasMoreConversations).toBe(false);
+    // The store's order and the UI's agree, ties included.
+    expect(ids(chat.conversations)).toEqual(ids(sorted()));
+
+    await chat.loadMoreConversations();
+    expect(core.count("conversations")).toBe(13);
+  });
+
+  it("never reads two pages at once", async () => {
+    const { chat, core } = await large();
+    await Promise.all([chat.loadMoreConversations(), chat.loadMoreConversations()]);
+    expect(core.count("conversations")).toBe(2);
+    expect(chat.conversations).toHaveLength(2 * LIST_PAGE);
+  });
+
+  it("holds a conversation once when an event brought it before its page", async () => {
+    const { chat, sorted } = await large();
+    const deep = sorted()[700]!;
+    // As stored (not moved): it sorts below the rows read and waits there for its page.
+    await coreEmits({ type: "conversation", summary: { ...deep, muted: true } });
+    // Newer than this (stale) core's copy: the event's summary must win over the page's.
+    const moved = { ...sorted()[900]!, updated_at: ago(0), unread_count: 5 };
+    await coreEmits({ type: "conversation", summary: moved });
+    expect(chat.conversations[0]).toEqual(moved);
+
+    await loadAll(chat);
+    expect(new Set(ids(chat.conversations)).size).toBe(1_250);
+    expect(chat.conversations).toHaveLength(1_250);
+    expect(chat.conversations[0]).toEqual(moved);
+    expect(chat.conversations.find((c) => c.id === deep.id)?.muted).toBe(false);
+    const withoutMoved = sorted().filter((c) => c.id !== moved.id);
+    expect(ids(chat.conversations.slice(1))).toEqual(ids(withoutMoved));
+  });
+
+  it("re-reads on resync as many rows as were paged in, new ones on top counted", async () => {
+    const { chat, core, store } = await large();
+    await chat.loadMoreConversations();
+    await chat.loadMoreConversations();
+    const fresh = direct(grace, { updated_at: ago(0) });
+    store.list = [...store.list, fresh];
+    await coreEmits({ type: "conversation", summary: fresh });
+    const before = core.count("conversations");
+
+    await coreEmits({ type: "resync" });
+    await waitFor(() => expect(core.count("conversations")).toBe(before + 1));
+    expect(core.argsOf("conversations").at(-1)).toEqual({ after: null, limit: 3 * LIST_PAGE + 1 });
+    await waitFor(() => expect(chat.conversations).toHaveLength(3 * LIST_PAGE + 1));
+    expect(chat.hasMoreConversations).toBe(true);
+    // Paging goes on below the rows re-read.
+    await chat.loadMoreConversations();
+    expect(core.argsOf("conversations").at(-1)).toEqual({
+      after: at(listPage(store.list, { limit: 301 })[300]!),
+      limit: LIST_PAGE,
+    });
+  });
+
+  it("re-reads more than one call allows in several, and keeps the open conversation", async () => {
+    const { chat, core, sorted } = await large();
+    for (let i = 0; i < 5; i++) await chat.loadMoreConversations();
+    const deep = sorted()[1_100]!;
+    await chat.openConversation(deep.id);
+    expect(chat.open?.id).toBe(deep.id);
+    const before = core.count("conversations");
+
+    await coreEmits({ type: "resync" });
+    await waitFor(() => expect(core.count("conversations")).toBe(before + 2));
+    const [first, second] = core.argsOf("conversations").slice(before);
+    expect(first).toEqual({ after: null, limit: 500 });
+    expect(second).toEqual({ after: at(sorted()[499]!), limit: 100 });
+    await waitFor(() => expect(chat.conversations).toHaveLength(601));
+    expect(chat.open?.id).toBe(deep.id);
+  });
+
+  it("opens a conversation below the rows read (a search hit, a notification)", async () => {
+    const { chat, core, sorted } = await large();
+    const deep = sorted()[1_000]!;
+    await chat.openConversation(deep.id);
+    expect(core.argsOf("conversation")).toEqual([{ conversationId: deep.id }]);
+    expect(chat.open?.id).toBe(deep.id);
+    await loadAll(chat);
+    expect(chat.conversations.filter((c) => c.id === deep.id)).toHaveLength(1);
+
+    // One this device does not know is not opened.
+    await chat.openConversation("0190a0b0-0000-7000-8000-00000000dead");
+    expect(chat.openId).toBe(deep.id);
+  });
+
+  it("starts again from the top after signing out", async () => {
+    const { chat, core } = await large();
+    await chat.loadMoreConversations();
+    await chat.signOut();
+    expect(chat.conversations).toEqual([]);
+    expect(chat.hasMoreConversations).toBe(false);
+    const before = core.count("conversations");
+    await chat.loadMoreConversations();
+    expect(core.count("conversations")).toBe(before);
+
+    await chat.signIn("http://x", "me", "pw");
+    expect(core.argsOf("conversations").at(-1)).toEqual({ after: null, limit: LIST_PAGE });
+    expect(chat.conversations).toHaveLength(LIST_PAGE);
   });
 });
 

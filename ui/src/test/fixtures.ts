@@ -4,6 +4,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
+import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
 import type { UiEvent } from "../lib/bindings/UiEvent";
@@ -80,6 +81,26 @@ export function group(
     members: [member(ME, { role: "owner" }), ...others.map((u) => member(u))],
     ...extra,
   };
+}
+
+/**
+ * What the core's `conversations` command answers from `list`: its rows in the store's
+ * order (`ORDER BY updated_at DESC, id DESC`, written out here apart from the UI's own
+ * sort so that a test compares the two), `limit` (default and most 500) of them below
+ * `after`.
+ */
+export function listPage(
+  list: readonly ConversationSummary[],
+  args: Record<string, unknown>,
+): ConversationSummary[] {
+  const key = (c: ListPosition): [number, string] => [Date.parse(c.updated_at), c.id];
+  const below = (a: [number, string], b: [number, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  const after = args.after as ListPosition | null | undefined;
+  const limit = Math.min(500, Math.max(1, (args.limit as number | null | undefined) ?? 500));
+  return [...list]
+    .sort((a, b) => (below(key(a), key(b)) ? 1 : below(key(b), key(a)) ? -1 : 0))
+    .filter((c) => !after || below(key(c), key(after)))
+    .slice(0, limit);
 }
 
 export type Handlers = Record<string, (args: Record<string, unknown>) => unknown>;
