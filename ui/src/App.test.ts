@@ -151,6 +151,55 @@ describe("the conversation list", () => {
     await waitFor(() => expect(names()).toEqual(["Ada Lovelace", "Team"]));
     expect(within(item("Ada Lovelace")).getByTestId("unread-badge")).toHaveTextContent("1");
   });
+
+  describe("of a large account", () => {
+    /** 1,250 conversations: twelve full pages of 100 and a short one. */
+    const many = () =>
+      Array.from({ length: 1_250 }, (_, i) => direct(ada, { name: `Person ${i}`, updated_at: ago(i) }));
+    const list = () => screen.getByTestId("conversation-list");
+
+    it("reads a page more each time it is scrolled near the end, until the last page", async () => {
+      const c = core({ conversations: many() });
+      render(App);
+      await screen.findAllByTestId("conversation-item");
+      expect(c.argsOf("conversations")).toEqual([{ after: null, limit: 100 }]);
+
+      for (let page = 2; page <= 13; page++) {
+        await fireEvent.scroll(list().parentElement!, { target: { scrollTop: parseInt(list().style.height) } });
+        await waitFor(() => expect(c.count("conversations")).toBe(page));
+        await waitFor(() => expect(list()).toHaveStyle({ height: `${Math.min(1_250, page * 100) * 64 + 8}px` }));
+      }
+      await fireEvent.scroll(list().parentElement!, { target: { scrollTop: parseInt(list().style.height) } });
+      expect(item("Person 1249")).toHaveAttribute("aria-setsize", "1250");
+      // The short page was the end: nothing more is asked (the mocked IPC answers through
+      // promises only, so one macrotask lets any ask land).
+      await new Promise((done) => setTimeout(done, 0));
+      expect(c.count("conversations")).toBe(13);
+    });
+
+    it("reaches the real end with End, a page at a time", async () => {
+      const c = core({ conversations: many() });
+      render(App);
+      await screen.findAllByTestId("conversation-item");
+      await fireEvent.click(item("Person 0"));
+      const tabStop = () => screen.getAllByTestId("conversation-item").find((el) => el.tabIndex === 0)!;
+      let presses = 0;
+      for (; presses < 20; presses++) {
+        const height = parseInt(list().style.height);
+        await fireEvent.keyDown(tabStop(), { key: "End" });
+        // On the last row held, which asked for the next page (if there is one).
+        await waitFor(() => {
+          expect(document.activeElement).toBe(tabStop());
+          expect(tabStop().getAttribute("aria-posinset")).toBe(tabStop().getAttribute("aria-setsize"));
+        });
+        if (tabStop().dataset.name === "Person 1249") break;
+        await waitFor(() => expect(parseInt(list().style.height)).toBeGreaterThan(height));
+      }
+      expect(presses + 1).toBe(13);
+      expect(item("Person 1249")).toHaveAttribute("aria-setsize", "1250");
+      expect(c.count("conversations")).toBe(13);
+    });
+  });
 });
 
 describe("the first paint", () => {

@@ -162,6 +162,55 @@ describe("ConversationList", () => {
     });
   });
 
+  describe("asking for more", () => {
+    const rows = (n: number) =>
+      Array.from({ length: n }, (_, i) => direct(ada, { name: `Person ${i}`, updated_at: ago(i) }));
+
+    it("asks once the rows in view come within a few screens of the end, not before", async () => {
+      const onnearend = vi.fn();
+      const { rerender } = render(ConversationList, {
+        conversations: rows(200),
+        meId: ME.id,
+        openId: null,
+        onopen: vi.fn(),
+        onnearend,
+      });
+      expect(onnearend).not.toHaveBeenCalled();
+      const list = screen.getByTestId("conversation-list");
+      const viewport = list.parentElement!;
+
+      // Halfway down: still many screens to go.
+      await fireEvent.scroll(viewport, { target: { scrollTop: 100 * 64 } });
+      expect(onnearend).not.toHaveBeenCalled();
+      // Two screens from the end of the rows held.
+      await fireEvent.scroll(viewport, { target: { scrollTop: 170 * 64 } });
+      expect(onnearend).toHaveBeenCalledTimes(1);
+      // Scrolling on near the end asks nothing more until more rows arrive.
+      await fireEvent.scroll(viewport, { target: { scrollTop: 175 * 64 } });
+      expect(onnearend).toHaveBeenCalledTimes(1);
+
+      // A page arrived: the end is far again.
+      await rerender({ conversations: rows(300) });
+      expect(onnearend).toHaveBeenCalledTimes(1);
+      await fireEvent.scroll(viewport, { target: { scrollTop: parseInt(list.style.height) } });
+      expect(onnearend).toHaveBeenCalledTimes(2);
+    });
+
+    it("asks when End or Down reaches the last row held", async () => {
+      const many = rows(200);
+      const onnearend = vi.fn();
+      render(ConversationList, { conversations: many, meId: ME.id, openId: many[0]!.id, onopen: vi.fn(), onnearend });
+      item("Person 0").focus();
+      await fireEvent.keyDown(item("Person 0"), { key: "End" });
+      await waitFor(() => expect(item("Person 199")).toHaveFocus());
+      expect(onnearend).toHaveBeenCalled();
+
+      onnearend.mockClear();
+      await fireEvent.keyDown(item("Person 199"), { key: "ArrowDown" });
+      expect(onnearend).toHaveBeenCalledTimes(1);
+    });
+  });
+
   it("says how to start when there is nothing yet", () => {
     render(ConversationList, { conversations: [], meId: ME.id, openId: null, onopen: vi.fn() });
     expect(screen.getByText(/No conversations yet/)).toBeInTheDocument();
