@@ -650,4 +650,32 @@ describe("search", () => {
     await userEvent.type(screen.getByTestId("search-input"), "{Escape}");
     expect(await screen.findByTestId("conversation-item")).toBeInTheDocument();
   });
+
+  it("names and opens a hit in a conversation below the pages read", async () => {
+    const quiet = Array.from({ length: 150 }, (_, i) => direct(grace, { name: `Person ${i}`, updated_at: ago(i) }));
+    const old = group("Engine club", [ada], { updated_at: ago(10_000), last_seq: 1 });
+    const found = message({ seq: 1, conversation_id: old.id, body: "the engine runs", mine: false, sender_id: ada.id });
+    const hit: SearchHit = {
+      message_id: found.id,
+      conversation_id: old.id,
+      seq: 1,
+      sender_id: ada.id,
+      snippet: "the \u0002engine\u0003 runs",
+      created_at: found.created_at,
+    };
+    core({
+      conversations: [...quiet, old],
+      messages: { [old.id]: [found] },
+      handlers: { search: () => [hit] },
+    });
+    render(App);
+    await userEvent.type(await screen.findByTestId("search-input"), "engine");
+    const result = await screen.findByTestId("search-result");
+    expect(result).toHaveTextContent("Engine club");
+    expect(result).toHaveTextContent("Ada Lovelace:");
+
+    await userEvent.click(result);
+    expect(await screen.findByTestId("thread-title")).toHaveTextContent("Engine club");
+    expect(await screen.findByTestId("message")).toHaveAttribute("data-id", found.id);
+  });
 });

@@ -626,6 +626,18 @@ export class Chat {
     return searchMessages(text, limit);
   }
 
+  /**
+   * The summaries of those of `ids` the list does not hold (it holds only the pages read
+   * so far), read one by one, to name search hits' conversations and senders. They are
+   * not added to the list; one that cannot be read is left out (its hit says less).
+   */
+  async summariesNotHeld(ids: readonly string[]): Promise<ConversationSummary[]> {
+    const held = new Set(this.conversations.map((c) => c.id));
+    const missing = [...new Set(ids)].filter((id) => !held.has(id));
+    const read = await Promise.all(missing.map((id) => backend.conversation(id).catch(() => null)));
+    return read.filter((c) => c !== null);
+  }
+
   /** Opens (creating if needed) the direct chat with `username`. */
   async openDirect(username: string): Promise<void> {
     const id = await backend.openDirect(username);
