@@ -9,10 +9,12 @@ import App from "../App.svelte";
 import "../app.css";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
+import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
 import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
+import { compareConversations, sortConversations } from "../lib/conversations";
 
 const params = new URLSearchParams(location.search);
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
@@ -151,8 +153,14 @@ mockIPC(
       case "sign_out":
         signedIn = false;
         return null;
-      case "conversations":
-        return store.map((c) => c.summary);
+      case "conversations": {
+        // A page, as the core gives it: `limit` (default and most 500) below `after`.
+        const after = args.after as ListPosition | null;
+        const limit = Math.min(500, Math.max(1, (args.limit as number | null) ?? 500));
+        return sortConversations(store.map((c) => c.summary))
+          .filter((c) => !after || compareConversations(c, after) > 0)
+          .slice(0, limit);
+      }
       case "conversation":
         return find(args.conversationId)?.summary ?? null;
       case "messages": {
