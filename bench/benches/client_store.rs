@@ -21,7 +21,12 @@ fn client_store(c: &mut Criterion) {
     let chats: Vec<Uuid> = (0..1_000).map(|_| world.random_chat()).collect();
     let words: Vec<String> = (0..1_000).map(|_| world.random_word()).collect();
     c.bench_function("store: conversation list, top 50", |b| {
-        b.iter(|| world.store.conversations(me, black_box(50)).expect("list"))
+        b.iter(|| {
+            world
+                .store
+                .conversations(me, None, black_box(50))
+                .expect("list")
+        })
     });
     let mut i = 0;
     c.bench_function("store: open a conversation, latest 50", |b| {

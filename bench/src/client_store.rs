@@ -36,7 +36,7 @@ fn run(quick: bool) -> anyhow::Result<Outcome> {
     let mut list = micros();
     for _ in 0..1_000 {
         let t = Instant::now();
-        let top = store.conversations(me, 50)?;
+        let top = store.conversations(me, None, 50)?;
         list.record(t.elapsed().as_micros() as u64)?;
         anyhow::ensure!(top.len() == 50, "the list has {} conversations", top.len());
     }

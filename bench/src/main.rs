@@ -8,13 +8,15 @@
 //! ferry-bench --scenarios B3 --targets ferry,socketio
 //! ```
 //!
-//! The same binary is also the generator's worker process (`ferry-bench worker`, hidden:
+//! `ferry-bench footprint --app PATH` is B12, the desktop app's own footprint
+//! (`scripts/footprint.sh`). The same binary is also the generator's worker process (`ferry-bench worker`, hidden:
 //! started by crate::workers, never by hand).
 
 mod chaos;
 mod client_store;
 mod cluster;
 mod cluster_cost;
+mod footprint;
 mod load;
 mod outages;
 mod proxy;
@@ -89,13 +91,18 @@ enum Mode {
     /// One of the generator's worker processes: holds a slice of a run's connections.
     #[command(hide = true)]
     Worker(workers::Slice),
+    /// B12: the desktop app's start-up time, idle memory and idle CPU with a heavy
+    /// user's store (Ferry only; needs a display and a keyring: scripts/footprint.sh).
+    Footprint(footprint::Footprint),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Mode::Worker(slice)) = args.mode {
-        return workers::work(slice).await;
+    match args.mode {
+        Some(Mode::Worker(slice)) => return workers::work(slice).await,
+        Some(Mode::Footprint(footprint)) => return footprint::run(footprint).await,
+        None => {}
     }
     let mut outcomes: Vec<Outcome> = Vec::new();
     for scenario in &args.scenarios {

@@ -590,7 +590,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     // Online once so that the client knows the conversations, then offline.
     client.start();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while client.conversations(100)?.len() < conversations {
+    while client.conversations(None, 100)?.len() < conversations {
         anyhow::ensure!(
             Instant::now() < deadline,
             "the client never learned its conversations"

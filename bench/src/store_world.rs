@@ -1,6 +1,6 @@
-//! [`StoreWorld`]: a client's local store filled to a heavy user's size (direct chats with
-//! bodies of 8–16 words from a 5,000-word vocabulary), and what B10 and the Criterion
-//! bench of the store do with it: open a random chat, search a random word, and apply a
+//! [`StoreWorld`]: a client's local store filled to a heavy user's size by [`fill`] (direct
+//! chats with bodies of 8–16 words from a 5,000-word vocabulary), and what B10 and the
+//! Criterion bench of the store do with it: open a random chat, search a random word, and apply a
 //! burst of 1,000 received messages as a catch-up page would.
 
 use std::path::PathBuf;
@@ -45,29 +45,7 @@ impl StoreWorld {
         let store = LocalStore::open(&dir.path().join("store.db"))?;
         let mut rng = Rng::new(10);
         let me = user(Uuid::now_v7(), "me");
-        let start = Timestamp::now().as_millis() - 30 * 24 * 3600 * 1000;
-        let chats: Vec<Conversation> = (0..conversations)
-            .map(|i| {
-                let partner = user(Uuid::now_v7(), &format!("partner{i}"));
-                direct(&me, partner, per_conversation as i64, start)
-            })
-            .collect();
-        for page in chats.chunks(1_000) {
-            store.apply_conversations(me.id, page)?;
-        }
-        let mut messages = Vec::with_capacity(FILL_CHUNK);
-        let mut time = start;
-        for seq in 1..=per_conversation as i64 {
-            for chat in &chats {
-                time += 1;
-                messages.push(message(chat, seq, time, &mut rng));
-                if messages.len() == FILL_CHUNK {
-                    store.apply_messages(&messages)?;
-                    messages.clear();
-                }
-            }
-        }
-        store.apply_messages(&messages)?;
+        let (chats, time) = fill(&store, &me, conversations, per_conversation, &mut rng)?;
         Ok(Self {
             store,
             last_seqs: vec![per_conversation as i64; chats.len()],
@@ -111,6 +89,43 @@ impl StoreWorld {
         self.bursts += 1;
         burst
     }
+}
+
+/// Fills `store`, whose account is `me`, with `conversations` direct chats of
+/// `per_conversation` messages each, all read, over the last 30 days: the chats, and the
+/// last message's time. The desktop app's start-up benchmark (B12) fills a signed-in
+/// account's own store with it.
+pub fn fill(
+    store: &LocalStore,
+    me: &User,
+    conversations: usize,
+    per_conversation: usize,
+    rng: &mut Rng,
+) -> anyhow::Result<(Vec<Conversation>, i64)> {
+    let start = Timestamp::now().as_millis() - 30 * 24 * 3600 * 1000;
+    let chats: Vec<Conversation> = (0..conversations)
+        .map(|i| {
+            let partner = user(Uuid::now_v7(), &format!("partner{i}"));
+            direct(me, partner, per_conversation as i64, start)
+        })
+        .collect();
+    for page in chats.chunks(1_000) {
+        store.apply_conversations(me.id, page)?;
+    }
+    let mut messages = Vec::with_capacity(FILL_CHUNK);
+    let mut time = start;
+    for seq in 1..=per_conversation as i64 {
+        for chat in &chats {
+            time += 1;
+            messages.push(message(chat, seq, time, rng));
+            if messages.len() == FILL_CHUNK {
+                store.apply_messages(&messages)?;
+                messages.clear();
+            }
+        }
+    }
+    store.apply_messages(&messages)?;
+    Ok((chats, time))
 }
 
 fn user(id: Uuid, name: &str) -> User {

@@ -181,7 +181,7 @@ async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
         }
         let me = client.me().id;
         let found: Vec<Uuid> = client
-            .conversations(10_000)?
+            .conversations(None, 10_000)?
             .into_iter()
             .filter(|c| {
                 c.name.to_lowercase() == wanted
@@ -265,7 +265,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Chats { limit } => {
             let client = signed_in(&cli).await?;
-            let chats = client.conversations(*limit)?;
+            let chats = client.conversations(None, *limit)?;
             print::chats(&cli, &chats);
         }
         Command::Open { chat, limit } => {

@@ -29,7 +29,7 @@ fn name_of(client: &Client, conversation: Uuid, user: Uuid) -> String {
 /// A contact's display name, from any conversation shared with them.
 fn contact_name(client: &Client, user: Uuid) -> String {
     client
-        .conversations(10_000)
+        .conversations(None, 10_000)
         .ok()
         .into_iter()
         .flatten()

@@ -56,8 +56,8 @@ pub use crate::events::{ConnectionState, Event};
 pub use crate::ids::{Ids, RandomIds, SequentialIds};
 use crate::session::{Session, SessionError};
 pub use crate::store::{
-    AccountRecord, ConversationSummary, LocalMessage, LocalStore, MemberView, MessageStatus,
-    SearchHit, StoreError,
+    AccountRecord, ConversationSummary, ListPosition, LocalMessage, LocalStore, MemberView,
+    MessageStatus, SearchHit, StoreError,
 };
 use crate::tokens::{Credentials, TokenStore};
 use crate::typing::Typing;
@@ -441,14 +441,29 @@ impl Client {
         self.shared.typing().typing_in(conversation)
     }
 
-    /// The conversation list, newest activity first, with who is typing in each.
-    pub fn conversations(&self, limit: u32) -> Result<Vec<ConversationSummary>, ClientError> {
-        let mut list = self.shared.store.conversations(self.me().id, limit)?;
+    /// The conversation list, newest activity first, with who is typing in each; `after`
+    /// pages on below the last row of the previous page (see
+    /// [`LocalStore::conversations`]).
+    pub fn conversations(
+        &self,
+        after: Option<ListPosition>,
+        limit: u32,
+    ) -> Result<Vec<ConversationSummary>, ClientError> {
+        let mut list = self
+            .shared
+            .store
+            .conversations(self.me().id, after, limit)?;
         let typing = self.shared.typing();
         for c in &mut list {
             c.typing = typing.typing_in(c.id);
         }
         Ok(list)
+    }
+
+    /// The unread count of each conversation that counts towards the unread total (see
+    /// [`LocalStore::unread_counts`]).
+    pub fn unread_counts(&self) -> Result<Vec<(Uuid, i64)>, ClientError> {
+        Ok(self.shared.store.unread_counts(self.me().id)?)
     }
 
     /// One conversation, with who is typing in it.

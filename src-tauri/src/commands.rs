@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{
-    Client, ClientOptions, ConnectionState, ConversationSummary, ErrorKind, LocalErrorKind,
-    LocalMessage, SearchHit,
+    Client, ClientOptions, ConnectionState, ConversationSummary, ErrorKind, ListPosition,
+    LocalErrorKind, LocalMessage, SearchHit,
 };
 use ferry_proto::{Presence, User};
 use tauri::{AppHandle, State};
@@ -81,11 +81,20 @@ pub async fn sign_out(state: State<'_, Desktop>) -> Result<()> {
     Ok(())
 }
 
-/// The conversation list, newest activity first.
+/// A page of the conversation list, newest activity first: `limit` (default and most
+/// 500) conversations below `after`, the place of the last row of the page before.
 #[tauri::command]
-pub fn conversations(state: State<'_, Desktop>) -> Result<Vec<ConversationSummary>> {
-    Ok(state.client()?.conversations(500)?)
+pub fn conversations(
+    state: State<'_, Desktop>,
+    after: Option<ListPosition>,
+    limit: Option<u32>,
+) -> Result<Vec<ConversationSummary>> {
+    let limit = limit.unwrap_or(LIST_PAGE).clamp(1, LIST_PAGE);
+    Ok(state.client()?.conversations(after, limit)?)
 }
+
+/// The most conversations one call of [`conversations`] returns.
+const LIST_PAGE: u32 = 500;
 
 /// One conversation's summary (`None` if this device does not know it), for the UI to
 /// place a conversation it just created or changed without re-reading the whole list.
@@ -108,6 +117,16 @@ pub fn messages(
     Ok(state
         .client()?
         .messages(conversation_id, before_seq, limit.clamp(1, 500))?)
+}
+
+/// The UI has painted the conversation list for the first time: logged with the time
+/// since the process started, for the start-up benchmark (B12, docs/benchmarks.md).
+#[tauri::command]
+pub fn first_paint() {
+    tracing::info!(
+        since_start_ms = crate::STARTED.elapsed().as_millis() as u64,
+        "first paint"
+    );
 }
 
 /// Writes and queues a message; returns at once with its pending copy.

@@ -244,10 +244,10 @@ pub(crate) fn forward(
     });
 }
 
-/// The whole list, read once: at start and after missed events.
+/// Every conversation's unread count, read at start and after missed events.
 fn resync_unread(client: &Client, unread: &mut UnreadTotal) {
-    match client.conversations(10_000) {
-        Ok(list) => unread.reset(&list),
+    match client.unread_counts() {
+        Ok(counts) => unread.reset(&counts),
         Err(e) => tracing::warn!(error = %e, "could not read the unread total"),
     }
 }
@@ -289,8 +289,7 @@ fn show_unread(app: &AppHandle, total: i64) {
             "Ferry".to_owned()
         };
         let _ = window.set_title(&title);
-        // Not every desktop has a badge (most Linux ones do not); that is fine.
-        let _ = window.set_badge_count((total > 0).then_some(total));
+        crate::badge::show(&window, total);
     }
 }
 

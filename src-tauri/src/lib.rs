@@ -1,7 +1,8 @@
 //! Ferry's desktop app: a Tauri 2 shell around `ferry-client`. The Rust side owns all
 //! state and logic; the UI (`ui/`) renders what the core's events say and calls the
 //! typed commands in [`commands`]. This crate owns only what is truly desktop: the window
-//! (single instance, remembered size and position, unread count in the title), native
+//! (single instance, remembered size and position, unread count in the title and on the
+//! icon: [`badge`]), native
 //! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), the OS
 //! keyring choice and the app data directory.
 //!
@@ -10,6 +11,7 @@
 //! conversation with `ferry://open`. Failed commands answer with an
 //! [`error::CommandError`] whose kind (`ferry_client::ErrorKind`) the UI branches on.
 
+pub mod badge;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -19,7 +21,8 @@ pub mod notify;
 pub mod state;
 pub mod unread;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{Client, ClientOptions};
@@ -40,8 +43,12 @@ pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_
     user
 }
 
+/// When the process started (near enough: when [`run`] began).
+pub(crate) static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
+
 /// Starts the app: silent sign-in from the keyring, then the window paints from the store.
 pub fn run() {
+    LazyLock::force(&STARTED);
     tauri::Builder::default()
         // Must come first: a second launch focuses the running window instead.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -108,6 +115,7 @@ pub fn run() {
             commands::presence,
             commands::set_attention,
             commands::reconnect_now,
+            commands::first_paint,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
@@ -150,6 +158,7 @@ mod bindings {
         check::<ferry_client::MessageStatus>(&mut stale);
         check::<ferry_client::ConversationSummary>(&mut stale);
         check::<ferry_client::MemberView>(&mut stale);
+        check::<ferry_client::ListPosition>(&mut stale);
         check::<ferry_client::SearchHit>(&mut stale);
         check::<ferry_client::ConnectionState>(&mut stale);
         check::<crate::events::UiEvent>(&mut stale);

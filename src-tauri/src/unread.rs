@@ -1,6 +1,7 @@
 //! [`UnreadTotal`]: the number in the window title (and badge), kept up to date from the
 //! one conversation summary each change re-reads, instead of summing every conversation
-//! on every event. Only a resync (start, or events missed) reads the whole list.
+//! on every event. Only a resync (start, or events missed) starts over, from the store's
+//! per-conversation unread counts (one query, not a summary per conversation).
 
 use std::collections::HashMap;
 
@@ -21,13 +22,11 @@ impl UnreadTotal {
         self.total
     }
 
-    /// Starts over from the whole list.
-    pub fn reset(&mut self, list: &[ConversationSummary]) {
-        self.by_conversation.clear();
-        self.total = 0;
-        for summary in list {
-            self.update(summary);
-        }
+    /// Starts over from the unread count of each conversation that counts (not muted,
+    /// something unread), as `Client::unread_counts` gives them.
+    pub fn reset(&mut self, counts: &[(Uuid, i64)]) {
+        self.by_conversation = counts.iter().copied().filter(|&(_, n)| n > 0).collect();
+        self.total = self.by_conversation.values().sum();
     }
 
     /// Takes in one conversation as stored now; returns whether the total changed.
@@ -74,12 +73,13 @@ mod tests {
     #[test]
     fn follows_each_conversation_as_it_changes() {
         let mut unread = UnreadTotal::default();
-        unread.reset(&[
-            summary(1, 2, false),
-            summary(2, 5, true),
-            summary(3, 1, false),
-        ]);
-        assert_eq!(unread.total(), 3, "muted conversations do not count");
+        // As the store counts them: the muted conversation 2 (5 unread) is left out.
+        unread.reset(&[(Uuid::from_u128(1), 2), (Uuid::from_u128(3), 1)]);
+        assert_eq!(unread.total(), 3);
+        assert!(
+            !unread.update(&summary(2, 5, true)),
+            "a muted conversation adds nothing"
+        );
 
         assert!(unread.update(&summary(1, 4, false)));
         assert_eq!(unread.total(), 5);
@@ -102,7 +102,12 @@ mod tests {
         assert!(unread.update(&summary(9, 1, false)), "a new conversation");
         assert_eq!(unread.total(), 6);
 
-        unread.reset(&[summary(1, 1, false)]);
+        unread.reset(&[(Uuid::from_u128(1), 1)]);
+        assert_eq!(unread.total(), 1);
+        assert!(
+            !unread.update(&summary(9, 0, false)),
+            "a reset forgets the shares it was not given"
+        );
         assert_eq!(unread.total(), 1);
     }
 }

@@ -3,7 +3,7 @@
 
 use ferry_proto::{Conversation, ConversationKind, Presence, Role, Timestamp, User};
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::messages::{LocalMessage, message_columns, message_from_row};
@@ -25,6 +25,28 @@ pub struct MemberView {
     pub delivered_seq: i64,
     /// Online now (as last heard).
     pub online: bool,
+}
+
+/// A place in the conversation list: the last row of a page, as its summary gave it
+/// (`updated_at`, `id`). The next page starts below that place, wherever that row has
+/// moved since (a conversation that became active again is at the top, and the UI has
+/// it from its event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ListPosition {
+    /// The row's last activity.
+    pub updated_at: Timestamp,
+    /// The row's conversation (ties in activity are ordered by id).
+    pub id: Uuid,
+}
+
+impl From<&ConversationSummary> for ListPosition {
+    fn from(summary: &ConversationSummary) -> Self {
+        Self {
+            updated_at: summary.updated_at,
+            id: summary.id,
+        }
+    }
 }
 
 /// One row of the conversation list.
@@ -229,19 +251,56 @@ impl LocalStore {
         })
     }
 
-    /// The conversation list: newest activity first.
-    pub fn conversations(&self, me: Uuid, limit: u32) -> StoreResult<Vec<ConversationSummary>> {
+    /// The conversation list: newest activity first, `limit` at a time; `after` pages on
+    /// below a place in it (the last row of the page before), walking the
+    /// `conversations_activity` index, so a long list costs no more per page than a short
+    /// one.
+    pub fn conversations(
+        &self,
+        me: Uuid,
+        after: Option<ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationSummary>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT ?1",
-            )?;
-            let ids: Vec<Uuid> = stmt
-                .query_map([limit], |r| uuid_at(r, 0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<Uuid> = match after {
+                None => {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT ?1",
+                    )?;
+                    stmt.query_map([limit], |r| uuid_at(r, 0))?
+                        .collect::<rusqlite::Result<_>>()?
+                }
+                Some(after) => {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM conversations WHERE (updated_at, id) < (?1, ?2) \
+                         ORDER BY updated_at DESC, id DESC LIMIT ?3",
+                    )?;
+                    let place = params![after.updated_at.as_millis(), after.id.to_string(), limit];
+                    stmt.query_map(place, |r| uuid_at(r, 0))?
+                        .collect::<rusqlite::Result<_>>()?
+                }
+            };
             ids.into_iter()
                 .map(|id| summary(tx, me, id))
                 .filter_map(Result::transpose)
                 .collect()
+        })
+    }
+
+    /// Each conversation that counts towards the unread total (not muted, something
+    /// unread) with its unread count, as its summary would give it: one query over the
+    /// conversations and this user's membership, instead of a summary per conversation.
+    pub fn unread_counts(&self, me: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT c.id, c.last_seq - max(COALESCE(m.read_seq, 0), c.local_read_seq) \
+                 FROM conversations c \
+                 LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
+                 WHERE c.muted = 0 \
+                 AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)",
+            )?;
+            let rows = stmt.query_map([me.to_string()], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?;
+            rows.collect()
         })
     }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
-pub use conversations::{ConversationSummary, MemberView};
+pub use conversations::{ConversationSummary, ListPosition, MemberView};
 pub use messages::{Applied, Confirmation, LocalMessage, MessageStatus, OutboxItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 

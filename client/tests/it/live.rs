@@ -93,7 +93,7 @@ async fn typing_shows_and_clears() {
     alice.client.set_typing(chat, true);
     bob.until("alice is typing", |c| c.typing_in(chat) == vec![alice_id])
         .await;
-    let listed = bob.client.conversations(10).expect("list");
+    let listed = bob.client.conversations(None, 10).expect("list");
     assert_eq!(
         listed[0].typing,
         vec![alice_id],

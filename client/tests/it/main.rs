@@ -7,6 +7,7 @@ mod support;
 mod catch_up;
 mod cluster;
 mod faults;
+mod list;
 mod live;
 mod offline;
 mod outbox;

@@ -1,0 +1,145 @@
+//! The conversation list as the desktop app reads it from the store alone: paged with
+//! `after` (no conversation missed or repeated, ties in activity time included), and the
+//! per-conversation unread counts the unread total starts from, which must agree with
+//! the summaries the list shows.
+
+use ferry_client::ListPosition;
+use ferry_client::store::LocalStore;
+use ferry_proto::{Conversation, ConversationKind, Member, Message, Role, Timestamp, User};
+use uuid::Uuid;
+
+fn user(n: u128) -> User {
+    User {
+        id: Uuid::from_u128(n),
+        username: format!("user{n}"),
+        display_name: format!("User {n}"),
+        created_at: Timestamp::from_millis(0),
+    }
+}
+
+/// A direct chat with `last_seq` messages, `read` of them read by `me`, last active at
+/// `active` (several chats share a time, so the id must break ties).
+fn chat(me: &User, n: u128, last_seq: i64, read: i64, active: i64) -> Conversation {
+    let member = |user: User, read_seq| Member {
+        user,
+        role: Role::Member,
+        read_seq,
+        delivered_seq: last_seq,
+        joined_at: Timestamp::from_millis(0),
+    };
+    Conversation {
+        id: Uuid::from_u128(1_000 + n),
+        kind: ConversationKind::Direct,
+        title: None,
+        members: vec![member(me.clone(), read), member(user(100 + n), last_seq)],
+        last_seq,
+        last_message: None,
+        unread_count: 0,
+        created_at: Timestamp::from_millis(0),
+        updated_at: Timestamp::from_millis(active),
+    }
+}
+
+fn messages(c: &Conversation) -> Vec<Message> {
+    (1..=c.last_seq)
+        .map(|seq| Message {
+            id: Uuid::now_v7(),
+            conversation_id: c.id,
+            seq,
+            sender_id: c.members[1].user.id,
+            body: format!("message {seq}"),
+            created_at: c.updated_at,
+        })
+        .collect()
+}
+
+/// 23 chats: activity times in 8 groups of ties; chat n has n % 5 messages, n % 3 of
+/// them read (never more than it has).
+fn filled() -> (tempfile::TempDir, LocalStore, User) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = LocalStore::open(&dir.path().join("store.db")).expect("open store");
+    let me = user(1);
+    for n in 0..23u128 {
+        let last_seq = (n % 5) as i64;
+        let c = chat(
+            &me,
+            n,
+            last_seq,
+            ((n % 3) as i64).min(last_seq),
+            (n % 8) as i64,
+        );
+        store.apply_conversation(me.id, &c).expect("apply chat");
+        store.apply_messages(&messages(&c)).expect("apply messages");
+    }
+    (dir, store, me)
+}
+
+#[test]
+fn pages_walk_the_whole_list_once_in_order() {
+    let (_dir, store, me) = filled();
+    let whole: Vec<Uuid> = store
+        .conversations(me.id, None, 1_000)
+        .expect("whole list")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(whole.len(), 23);
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.conversations(me.id, after, 5).expect("page");
+        assert!(page.len() <= 5);
+        let Some(last) = page.last() else { break };
+        after = Some(ListPosition::from(last));
+        paged.extend(page.iter().map(|c| c.id));
+    }
+    assert_eq!(paged, whole, "pages joined are the list, in its order");
+
+    // A row of page 1 becomes active again before page 2 is read: page 2 still starts
+    // below where page 1 ended, not below where that row stands now.
+    let page1 = store.conversations(me.id, None, 5).expect("page 1");
+    let moved = page1[2].id;
+    let busier = chat(&me, moved.as_u128() - 1_000, 9, 0, 100);
+    store.apply_conversation(me.id, &busier).expect("activity");
+    let page2 = store
+        .conversations(me.id, Some(ListPosition::from(&page1[4])), 5)
+        .expect("page 2");
+    assert_eq!(
+        page2.iter().map(|c| c.id).collect::<Vec<_>>(),
+        whole[5..10],
+        "the next five, with no repeat of page 1"
+    );
+}
+
+#[test]
+fn unread_counts_agree_with_the_summaries() {
+    let (_dir, store, me) = filled();
+    // Muted chats do not count; a chat read on this device (not yet told to the
+    // server) counts as read.
+    store
+        .set_muted(Uuid::from_u128(1_004), true)
+        .expect("mute chat 4");
+    store
+        .mark_read_locally(Uuid::from_u128(1_009))
+        .expect("read chat 9 here");
+
+    let mut expected: Vec<(Uuid, i64)> = store
+        .conversations(me.id, None, 1_000)
+        .expect("list")
+        .into_iter()
+        .filter(|c| !c.muted && c.unread_count > 0)
+        .map(|c| (c.id, c.unread_count))
+        .collect();
+    let mut counts = store.unread_counts(me.id).expect("unread counts");
+    expected.sort();
+    counts.sort();
+    assert_eq!(counts, expected);
+    // Chat 4 (4 messages, 1 read) is muted, chat 9 (4, 0 read) read here: neither counts.
+    assert!(!counts.iter().any(|(id, _)| *id == Uuid::from_u128(1_004)));
+    assert!(!counts.iter().any(|(id, _)| *id == Uuid::from_u128(1_009)));
+    assert!(
+        counts.len() >= 10,
+        "the fixture has many unread chats: {counts:?}"
+    );
+}
