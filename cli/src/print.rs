@@ -109,12 +109,13 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
                 } else {
                     String::new()
                 };
-                format!("{who}{}{state}", m.body.lines().next().unwrap_or_default())
+                let first = m.body.lines().next().unwrap_or_default();
+                format!("{who}{}{state}", printable(first))
             }
             (None, true) => "no messages yet".to_owned(),
         };
         let left = if c.left { " (left)" } else { "" };
-        println!("{}{left}{unread}  {preview}", c.name);
+        println!("{}{left}{unread}  {preview}", printable(&c.name));
     }
     if chats.is_empty() && !cli.json {
         println!("no chats yet; start one with `ferry new <username>`");
@@ -144,7 +145,12 @@ pub fn messages(
             .as_deref()
             .map(|e| format!(" ({e}; id {})", m.id))
             .unwrap_or_default();
-        println!("#{seq} {} {who}: {}{mark}{error}", m.created_at, m.body);
+        println!(
+            "#{seq} {} {}: {}{mark}{error}",
+            m.created_at,
+            printable(&who),
+            printable(&m.body)
+        );
     }
     Ok(())
 }
@@ -228,9 +234,10 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
         Event::Message { message } if !message.mine && message.status != MessageStatus::Pending => {
             let who = name_of(client, message.conversation_id, message.sender_id);
             println!(
-                "[{}] {who}: {}",
-                chat_name(client, message.conversation_id),
-                message.body
+                "[{}] {}: {}",
+                printable(&chat_name(client, message.conversation_id)),
+                printable(&who),
+                printable(&message.body)
             );
         }
         Event::Message { message } if message.mine => {
@@ -259,4 +266,36 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// Text from other people as a terminal should show it: control characters (an escape
+/// sequence that would move the cursor or retitle the window, say) become U+FFFD; tab
+/// and line breaks stay. The server refuses them, but a store may hold older messages.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unwanted = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if text.chars().any(unwanted) {
+        text.chars()
+            .map(|c| if unwanted(c) { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_print_as_replacements() {
+        assert_eq!(
+            printable("hi\u{1b}]0;owned\u{7}!"),
+            "hi\u{fffd}]0;owned\u{fffd}!"
+        );
+        assert_eq!(
+            printable("two\tcolumns\nand lines"),
+            "two\tcolumns\nand lines"
+        );
+    }
 }

@@ -352,6 +352,12 @@ impl Client {
             Err(BodyError::TooLong) => {
                 return Err(ClientError::Invalid("the message is too long".into()));
             }
+            Err(BodyError::Control) => {
+                return Err(ClientError::Invalid(
+                    "the message holds a control character (only tab and line breaks are allowed)"
+                        .into(),
+                ));
+            }
         }
         if !self.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));

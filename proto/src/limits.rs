@@ -11,6 +11,11 @@ pub const MAX_PAGE_LIMIT: u32 = 500;
 /// Most latest messages per conversation that `/sync?messages=` returns: with a full page
 /// of 500 conversations that is at most 50,000 messages in one answer.
 pub const MAX_SYNC_MESSAGES: u32 = 100;
+/// Most bytes of message bodies that the latest messages of one `/sync` page carry (the
+/// server may be configured otherwise): past it a page brings fewer than asked, and the
+/// client fetches the rest as history, as it does for anything beyond `messages=N`.
+/// Without it one page could hold 50,000 bodies of 10,000 characters: about 2 GB.
+pub const SYNC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Longest group title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
 
@@ -26,17 +31,34 @@ pub enum BodyError {
     Blank,
     /// Longer than the limit.
     TooLong,
+    /// Holds a control character other than tab, line feed or carriage return.
+    Control,
 }
 
-/// Checks a message body: not blank after trimming, at most `max_chars` characters.
+/// Checks a message body: not blank after trimming, at most `max_chars` characters, and
+/// no control characters but tab and line breaks. NUL cannot be stored in Postgres text
+/// at all, and the others (escape sequences above all) would act on a terminal that
+/// prints the message instead of showing as text; every backend refuses them alike.
 pub fn validate_body(body: &str, max_chars: usize) -> Result<(), BodyError> {
     if body.trim().is_empty() {
         Err(BodyError::Blank)
     } else if body.chars().count() > max_chars {
         Err(BodyError::TooLong)
+    } else if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Err(BodyError::Control)
     } else {
         Ok(())
     }
+}
+
+/// Whether a one-line name (a display name, a group title, a search query) holds a
+/// control character (Unicode's Cc: U+0000–U+001F and U+007F–U+009F, tab and line
+/// breaks included): such names are refused, for the reasons of [`validate_body`].
+pub fn has_control(name: &str) -> bool {
+    name.chars().any(char::is_control)
 }
 
 /// Why a username was refused.
@@ -87,6 +109,30 @@ mod tests {
         assert_eq!(validate_body("  \n\t ", 10), Err(BodyError::Blank));
         assert_eq!(validate_body("héllo", 5), Ok(()));
         assert_eq!(validate_body("héllo!", 5), Err(BodyError::TooLong));
+    }
+
+    #[test]
+    fn bodies_keep_tabs_and_line_breaks_but_no_other_control_character() {
+        assert_eq!(validate_body("a\tb\r\nc\n", 100), Ok(()));
+        for bad in [
+            "nul\0",
+            "esc\u{1b}[2J",
+            "bell\u{7}",
+            "del\u{7f}",
+            "csi\u{9b}",
+            "nel\u{85}",
+        ] {
+            assert_eq!(validate_body(bad, 100), Err(BodyError::Control), "{bad:?}");
+        }
+        assert_eq!(validate_body("🚢 ünïcödé text", 100), Ok(()));
+    }
+
+    #[test]
+    fn names_hold_no_control_character_at_all() {
+        assert!(!has_control("Ada Lovelace 🚢"));
+        for bad in ["tab\there", "line\nbreak", "nul\0", "\u{85}"] {
+            assert!(has_control(bad), "{bad:?}");
+        }
     }
 
     #[test]

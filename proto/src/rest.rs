@@ -158,9 +158,10 @@ pub struct SyncPage {
     pub cursor: String,
     /// Call again at once with `cursor`.
     pub has_more: bool,
-    /// With `messages=N`: the latest (at most N) messages of each conversation in the
-    /// page, ascending by seq within each conversation; empty otherwise. An addition to
-    /// version 1, absent from servers without it.
+    /// With `messages=N`: up to the latest N messages of each conversation in the page,
+    /// ascending by seq within each conversation, as far as the server's byte budget for
+    /// a page goes (so fewer, or none, for some: fetch the rest as history); empty
+    /// otherwise. An addition to version 1, absent from servers without it.
     #[serde(default)]
     pub messages: Vec<Message>,
 }

@@ -46,6 +46,11 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
     match validate_body(&message.body, app.config.max_body_chars) {
         Ok(()) => {}
         Err(BodyError::Blank) => return Err(Error::invalid("message body is empty")),
+        Err(BodyError::Control) => {
+            return Err(Error::invalid(
+                "message body holds a control character (only tab and line breaks are allowed)",
+            ));
+        }
         Err(BodyError::TooLong) => {
             return Err(Error::new(
                 ErrorCode::TooLarge,

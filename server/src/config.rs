@@ -54,6 +54,9 @@ pub struct Config {
     /// Longest message body, in characters.
     #[arg(long, env = "FERRY_MAX_BODY_CHARS", default_value_t = ferry_proto::MAX_BODY_CHARS)]
     pub max_body_chars: usize,
+    /// Most bytes of message bodies one `/sync` page brings as the latest messages.
+    #[arg(long, env = "FERRY_SYNC_MESSAGE_BYTES", default_value_t = ferry_proto::SYNC_MESSAGE_BYTES)]
+    pub sync_message_bytes: usize,
     /// Messages a user may send per second (sustained), over all devices.
     #[arg(long, env = "FERRY_SEND_RATE", default_value_t = 20)]
     pub send_rate_per_sec: u32,
@@ -102,6 +105,7 @@ impl Config {
             refresh_ttl_days: 30,
             heartbeat_secs: 20,
             max_body_chars: ferry_proto::MAX_BODY_CHARS,
+            sync_message_bytes: ferry_proto::SYNC_MESSAGE_BYTES,
             send_rate_per_sec: 20,
             send_burst: 100,
             login_rate_per_min: 10,

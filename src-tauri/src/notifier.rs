@@ -39,13 +39,16 @@ impl Notifier {
     #[cfg_attr(all(unix, not(target_os = "macos")), allow(unused_variables))]
     pub fn show(&self, app: &AppHandle, conversation: Uuid, title: String, body: String) {
         let mut notification = notify_rust::Notification::new();
-        notification.appname("Ferry").summary(&title).body(&body);
+        notification.appname("Ferry").summary(&title);
         #[cfg(target_os = "windows")]
         notification.app_id(&app.config().identifier);
         #[cfg(all(unix, not(target_os = "macos")))]
-        xdg::show(&self.shown, notification, conversation);
+        xdg::show(&self.shown, notification, body, conversation);
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        wait_on_thread(app.clone(), notification, conversation);
+        {
+            notification.body(&body);
+            wait_on_thread(app.clone(), notification, conversation);
+        }
     }
 }
 
@@ -161,15 +164,75 @@ mod xdg {
         Ok(())
     }
 
+    /// The body as a daemon that supports `body-markup` shows it: `&`, `<` and `>` as
+    /// entities (the specification's whole list), so it reads as the text it is.
+    pub(super) fn escape_markup(text: &str) -> String {
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                c => escaped.push(c),
+            }
+        }
+        escaped
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn message_text_is_never_markup() {
+        assert_eq!(
+            escape_markup(r#"<b>hi</b> & <img src="http://x/y.png"> <a href="x">"#),
+            "&lt;b&gt;hi&lt;/b&gt; &amp; &lt;img src=\"http://x/y.png\"&gt; &lt;a href=\"x\"&gt;"
+        );
+        assert_eq!(escape_markup("plain 🚢 text"), "plain 🚢 text");
+    }
+
+    /// Whether the daemon renders markup in bodies (its `body-markup` capability), asked
+    /// once: then a body must be escaped to show as the text it is, and otherwise it
+    /// must not be (the entities would show).
+    async fn body_markup() -> bool {
+        static MARKUP: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+        *MARKUP
+            .get_or_init(|| async {
+                let Ok(connection) = zbus::Connection::session().await else {
+                    return false;
+                };
+                let reply = connection
+                    .call_method(
+                        Some(INTERFACE),
+                        "/org/freedesktop/Notifications",
+                        Some(INTERFACE),
+                        "GetCapabilities",
+                        &(),
+                    )
+                    .await;
+                reply
+                    .ok()
+                    .and_then(|m| m.body().deserialize::<Vec<String>>().ok())
+                    .is_some_and(|caps| caps.iter().any(|c| c == "body-markup"))
+            })
+            .await
+    }
+
     pub(super) fn show(
         shown: &Shown,
         mut notification: notify_rust::Notification,
+        body: String,
         conversation: Uuid,
     ) {
         // Without a `default` action the daemon does not report a click on the body.
         notification.action("default", "Open");
         let shown = shown.clone();
         tauri::async_runtime::spawn(async move {
+            // A daemon that renders markup would show `<b>`, or load an `<img>`, from a
+            // message: there the body goes as escaped text.
+            if body_markup().await {
+                notification.body(&escape_markup(&body));
+            } else {
+                notification.body(&body);
+            }
             let mut map = shown.lock().await;
             match notification.show_async().await {
                 Ok(handle) => {

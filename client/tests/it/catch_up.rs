@@ -76,3 +76,54 @@ async fn away_client_catches_up_with_only_what_it_lacks() {
         assert_eq!(seqs, expected, "complete, each once");
     }
 }
+
+/// A server whose `/sync` pages may carry only a few bodies' worth of latest messages
+/// (`FERRY_SYNC_MESSAGE_BYTES`): the client still ends with every message once and in
+/// order, fetching as history what the pages left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_completes_when_sync_pages_run_out_of_bytes() {
+    const CHATS: usize = 5;
+    const EACH: usize = 15;
+    let data = TestDb::sqlite();
+    let mut limited = config(&data);
+    // Six 300-byte bodies per page; a page would otherwise bring all 75 (20 asked per
+    // conversation).
+    limited.sync_message_bytes = 2_000;
+    let server = TestServer::start_with(limited).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
+    bob.client.stop().await;
+    let mut chats: Vec<Uuid> = Vec::new();
+    for i in 0..CHATS {
+        let chat = alice
+            .client
+            .create_group(&format!("room {i}"), &[bob.id()])
+            .await
+            .expect("group");
+        for n in 0..EACH {
+            let body = format!("{n:03} {}", "x".repeat(296));
+            alice.client.send(chat, &body).expect("send");
+        }
+        chats.push(chat);
+    }
+    alice
+        .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+
+    let pages = server.requests("/api/v1/conversations/{id}/messages").await;
+    bob.client.start();
+    bob.until("bob caught up", |c| {
+        chats
+            .iter()
+            .all(|chat| c.messages(*chat, None, 1000).expect("read").len() == EACH)
+    })
+    .await;
+    for chat in &chats {
+        let seqs: Vec<Option<i64>> = bob.history(*chat).into_iter().map(|(s, _)| s).collect();
+        let expected: Vec<Option<i64>> = (1..=EACH as i64).map(Some).collect();
+        assert_eq!(seqs, expected, "complete, each once");
+    }
+    assert!(
+        server.requests("/api/v1/conversations/{id}/messages").await - pages >= CHATS as u64,
+        "what the byte budget left out came as history"
+    );
+}

@@ -57,6 +57,11 @@ pub async fn register(
     if display_name.is_empty() || display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
         return Err(Error::invalid("display name must be 1 to 64 characters"));
     }
+    if ferry_proto::has_control(display_name) {
+        return Err(Error::invalid(
+            "a display name cannot hold control characters",
+        ));
+    }
     let user = User {
         id: Uuid::now_v7(),
         username,
@@ -86,11 +91,25 @@ pub async fn login(
     app.limits
         .check_auth_ip(peer.ip())
         .map_err(Error::RateLimited)?;
+    if req
+        .device_name
+        .as_deref()
+        .is_some_and(ferry_proto::has_control)
+    {
+        return Err(Error::invalid(
+            "a device name cannot hold control characters",
+        ));
+    }
     let username = req.username.trim().to_ascii_lowercase();
     app.limits
         .check_login(&username)
         .map_err(Error::RateLimited)?;
-    let record = app.store.login_record(&username).await?;
+    // A name no account can have (a NUL in it, say) is looked up as nobody: the same
+    // answer, in the same time, as any wrong username.
+    let record = match normalize_username(&username) {
+        Ok(valid) => app.store.login_record(&valid).await?,
+        Err(_) => None,
+    };
     let (user, hash) = match record {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),

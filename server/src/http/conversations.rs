@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::{
     AddMembers, Conversation, ConversationKind, ConversationPage, CreateConversation, ErrorBody,
-    ListQuery, Role, TITLE_MAX_CHARS, Timestamp,
+    ListQuery, Role, TITLE_MAX_CHARS, Timestamp, has_control,
 };
 use uuid::Uuid;
 
@@ -59,6 +59,11 @@ pub async fn create(
             if title.is_empty() || title.chars().count() > TITLE_MAX_CHARS {
                 return Err(Error::invalid(
                     "a group needs a title of 1 to 200 characters",
+                ));
+            }
+            if has_control(title) {
+                return Err(Error::invalid(
+                    "a group title cannot hold control characters",
                 ));
             }
             let mut members = req.member_ids.clone();

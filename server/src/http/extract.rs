@@ -2,14 +2,22 @@
 //! `Path` as axum's, with every rejection turned into `invalid_request` (or `too_large`
 //! for an oversize body) instead of axum's plain-text answers.
 
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_proto::ErrorCode;
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::limits::HeavyRead;
+
+/// The pieces a [`HeldJson`] body is handed out in.
+const HELD_CHUNK: usize = 64 * 1024;
 
 /// JSON body in, JSON body out.
 #[derive(FromRequest)]
@@ -19,6 +27,36 @@ pub struct Json<T>(pub T);
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON answer that keeps its turn at a large read ([`HeavyRead`]) until it is sent:
+/// serialised at once, then handed to hyper in 64 KiB pieces (it asks for the next only
+/// as it writes), with the turn dropped with the last. So a client that reads slowly
+/// holds up its own next large read, not the server's memory with finished pages.
+pub struct HeldJson<T>(pub T, pub HeavyRead);
+
+impl<T: Serialize> IntoResponse for HeldJson<T> {
+    fn into_response(self) -> Response {
+        let HeldJson(value, turn) = self;
+        let bytes = match serde_json::to_vec(&value) {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(e) => return Error::Internal(format!("serialise an answer: {e}")).into_response(),
+        };
+        let pieces: Vec<Bytes> = (0..bytes.len())
+            .step_by(HELD_CHUNK)
+            .map(|at| bytes.slice(at..bytes.len().min(at + HELD_CHUNK)))
+            .collect();
+        let body = futures_util::stream::iter(pieces).map(move |piece| {
+            // The stream owns the turn: it ends when hyper drops the finished body.
+            let _turn = &turn;
+            Ok::<_, Infallible>(piece)
+        });
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from_stream(body),
+        )
+            .into_response()
     }
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::http::extract::{Json, Path, Query, page_limit};
+use crate::http::extract::{HeldJson, Json, Path, Query, page_limit};
 use crate::state::App;
 use crate::store::Mark;
 
@@ -24,7 +24,7 @@ pub async fn history(
     caller: Caller,
     Path(id): Path<Uuid>,
     Query(query): Query<HistoryQuery>,
-) -> Result<Json<MessagePage>> {
+) -> Result<HeldJson<MessagePage>> {
     // From the members cache: a change of members drops its entry when it commits.
     if !app
         .members
@@ -35,6 +35,8 @@ pub async fn history(
         return Err(Error::not_found("conversation"));
     }
     let limit = page_limit(query.limit);
+    // A page holds up to 500 bodies of up to 40 KB: bounded per user in number at once.
+    let turn = app.limits.heavy_reads.turn(caller.user_id).await;
     let (mut messages, forward) = match (query.after_seq, query.before_seq) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid("give `after_seq` or `before_seq`, not both"));
@@ -53,7 +55,7 @@ pub async fn history(
             messages.remove(0);
         }
     }
-    Ok(Json(MessagePage { messages, has_more }))
+    Ok(HeldJson(MessagePage { messages, has_more }, turn))
 }
 
 /// Sends a message over REST: 201 when stored now, 200 when it already was.

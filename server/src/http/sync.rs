@@ -5,20 +5,21 @@ use ferry_proto::{ErrorBody, MAX_SYNC_MESSAGES, Presence, SyncPage, SyncQuery};
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::http::extract::{Json, Query, page_limit};
+use crate::http::extract::{HeldJson, Json, Query, page_limit};
 use crate::presence;
 use crate::state::App;
+use crate::store::Latest;
 
 /// The caller's conversations that changed since `since`, and with `messages=N` the
 /// latest N messages of each (so a client that missed no more than that needs no history
-/// call).
+/// call), as far as `FERRY_SYNC_MESSAGE_BYTES` of bodies go.
 #[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody)))]
 pub async fn sync(
     State(app): State<App>,
     caller: Caller,
     Query(query): Query<SyncQuery>,
-) -> Result<Json<SyncPage>> {
+) -> Result<HeldJson<SyncPage>> {
     let since = match query.since.as_deref() {
         Some(text) => Some(
             text.parse()
@@ -26,17 +27,22 @@ pub async fn sync(
         ),
         None => None,
     };
-    let messages = query.messages.unwrap_or(0).min(MAX_SYNC_MESSAGES);
+    let latest = Latest {
+        per_conversation: query.messages.unwrap_or(0).min(MAX_SYNC_MESSAGES),
+        max_bytes: app.config.sync_message_bytes,
+    };
+    let turn = app.limits.heavy_reads.turn(caller.user_id).await;
     let batch = app
         .store
-        .sync(caller.user_id, since, page_limit(query.limit), messages)
+        .sync(caller.user_id, since, page_limit(query.limit), latest)
         .await?;
-    Ok(Json(SyncPage {
+    let page = SyncPage {
         conversations: batch.conversations,
         cursor: batch.cursor.to_string(),
         has_more: batch.has_more,
         messages: batch.messages,
-    }))
+    };
+    Ok(HeldJson(page, turn))
 }
 
 /// Presence of everyone who shares a conversation with the caller.

@@ -22,12 +22,15 @@ pub async fn me(State(app): State<App>, caller: Caller) -> Result<Json<User>> {
 
 /// Users whose username or display name starts with `q`.
 #[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserSearchQuery),
-    responses((status = 200, body = [User]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [User]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn search(
     State(app): State<App>,
     _caller: Caller,
     Query(query): Query<UserSearchQuery>,
 ) -> Result<Json<Vec<User>>> {
+    if ferry_proto::has_control(&query.q) {
+        return Err(Error::invalid("a search cannot hold control characters"));
+    }
     let users = app
         .store
         .search_users(query.q.trim(), page_limit(query.limit))

@@ -131,6 +131,35 @@ pub struct Watermarks {
     pub delivered_seq: i64,
 }
 
+/// Which of each conversation's latest messages a sync page brings along.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Latest {
+    /// At most this many of each conversation.
+    pub per_conversation: u32,
+    /// At most this many bytes of bodies over the whole page: the messages are read one
+    /// by one and the reading stops there, so these messages' memory is bounded
+    /// whatever the bodies. (Each conversation's `last_message` is apart: at most one
+    /// body per conversation of the page.) The client fetches what a page leaves out as
+    /// history.
+    pub max_bytes: usize,
+}
+
+impl Latest {
+    /// No messages.
+    pub const NONE: Self = Self {
+        per_conversation: 0,
+        max_bytes: 0,
+    };
+
+    /// The latest `n` of each conversation, whatever their size.
+    pub fn of_each(n: u32) -> Self {
+        Self {
+            per_conversation: n,
+            max_bytes: usize::MAX,
+        }
+    }
+}
+
 /// A page of changed conversations.
 #[derive(Clone, Debug)]
 pub struct SyncBatch {
@@ -140,7 +169,8 @@ pub struct SyncBatch {
     pub cursor: SyncCursor,
     /// More changes wait beyond `cursor`.
     pub has_more: bool,
-    /// The latest messages of each conversation, ascending by seq within each.
+    /// The latest messages of each conversation, ascending by seq within each (fewer
+    /// than asked where [`Latest::max_bytes`] ran out).
     pub messages: Vec<Message>,
 }
 
@@ -269,13 +299,13 @@ pub trait Store: Send + Sync + 'static {
         seq: i64,
     ) -> StoreResult<Option<(Watermarks, bool)>>;
     /// The caller's conversations that changed since `since` (all when `None`), with
-    /// the latest `messages` messages of each, read in the same snapshot.
+    /// the `latest` messages of each, read in the same snapshot.
     async fn sync(
         &self,
         viewer: Uuid,
         since: Option<SyncCursor>,
         limit: u32,
-        messages: u32,
+        latest: Latest,
     ) -> StoreResult<SyncBatch>;
 
     /// For each of `users`, everyone who shares a conversation with them, with when they

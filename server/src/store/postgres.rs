@@ -24,8 +24,8 @@ use sqlx::{Postgres as Pg, QueryBuilder};
 use uuid::Uuid;
 
 use super::rows::MessageRow;
-use super::sql::{Dialect, SqlStore};
-use super::{Append, NewMessage, StoreResult, same_or_conflict, stored};
+use super::sql::{Dialect, SqlStore, take_within};
+use super::{Append, Latest, NewMessage, StoreResult, same_or_conflict, stored};
 
 /// The Postgres dialect.
 pub(crate) struct Postgres;
@@ -209,20 +209,28 @@ impl Dialect for Postgres {
     async fn latest_messages(
         conn: &mut PgConnection,
         conversations: &[Uuid],
-        limit: u32,
+        latest: Latest,
     ) -> StoreResult<Vec<Message>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at \
-             FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
-               SELECT * FROM messages WHERE conversation_id = c.id \
-               ORDER BY seq DESC LIMIT $2) m \
-             ORDER BY m.conversation_id, m.seq",
+        // The budget is applied in the query too (a running total of body sizes), so
+        // Postgres neither reads out nor sends what would not fit; `take_within` below
+        // is then only the bound every dialect shares.
+        let rows = sqlx::query_as::<_, MessageRow>(
+            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM ( \
+               SELECT m.*, sum(octet_length(m.body)) \
+                 OVER (ORDER BY m.conversation_id, m.seq) AS running \
+               FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
+                 SELECT * FROM messages WHERE conversation_id = c.id \
+                 ORDER BY seq DESC LIMIT $2) m \
+             ) latest WHERE running <= $3 \
+             ORDER BY conversation_id, seq",
         )
         .bind(conversations)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok(rows.into_iter().map(Message::from).collect())
+        .bind(i64::from(latest.per_conversation))
+        .bind(i64::try_from(latest.max_bytes).unwrap_or(i64::MAX))
+        .fetch(&mut *conn);
+        let (mut left, mut messages) = (latest.max_bytes, Vec::new());
+        take_within(rows, &mut left, &mut messages).await?;
+        Ok(messages)
     }
 }
 

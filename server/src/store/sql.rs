@@ -23,10 +23,31 @@ use super::rows::{
     ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, UserRow, assemble,
 };
 use super::{
-    ActivityCursor, Append, Contact, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store,
-    StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key, like_prefix,
-    same_or_conflict,
+    ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Rotation,
+    Store, StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key,
+    like_prefix, same_or_conflict,
 };
+
+/// Reads message rows one at a time into `out` while their bodies fit in `left` bytes;
+/// false once one did not (the reading stops there, and the rest is never held).
+pub(crate) async fn take_within<S>(
+    mut rows: S,
+    left: &mut usize,
+    out: &mut Vec<Message>,
+) -> StoreResult<bool>
+where
+    S: futures_util::Stream<Item = Result<MessageRow, sqlx::Error>> + Unpin + Send,
+{
+    use futures_util::TryStreamExt;
+    while let Some(row) = rows.try_next().await? {
+        let Some(rest) = left.checked_sub(row.body.len()) else {
+            return Ok(false);
+        };
+        *left = rest;
+        out.push(Message::from(row));
+    }
+    Ok(true)
+}
 
 /// A connection of the dialect's database.
 pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
@@ -66,12 +87,13 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
         batch: &'a [NewMessage],
     ) -> impl Future<Output = StoreResult<Vec<Append>>> + Send + 'a;
 
-    /// The latest `limit` messages of each of `conversations`, ascending by seq within
-    /// each, read in the caller's transaction.
+    /// The `latest` messages of each of `conversations`, ascending by seq within each,
+    /// read in the caller's transaction one row at a time, so that reading stops (and
+    /// holds no more) once their bodies reach `latest.max_bytes`.
     fn latest_messages<'a>(
         conn: &'a mut Conn<Self>,
         conversations: &'a [Uuid],
-        limit: u32,
+        latest: Latest,
     ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send + 'a;
 }
 
@@ -749,7 +771,7 @@ where
         viewer: Uuid,
         since: Option<SyncCursor>,
         limit: u32,
-        messages: u32,
+        latest: Latest,
     ) -> StoreResult<SyncBatch> {
         let position = since.unwrap_or(SyncCursor::START);
         // One snapshot: the horizon and the rows agree.
@@ -779,10 +801,10 @@ where
         let cursor = SyncCursor::after_page(since, horizon, last);
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let conversations = Self::load(&mut tx, viewer, rows).await?;
-        let messages = if messages == 0 || ids.is_empty() {
+        let messages = if latest.per_conversation == 0 || latest.max_bytes == 0 || ids.is_empty() {
             Vec::new()
         } else {
-            D::latest_messages(&mut tx, &ids, messages).await?
+            D::latest_messages(&mut tx, &ids, latest).await?
         };
         tx.commit().await?;
         Ok(SyncBatch {

@@ -17,8 +17,8 @@ use sqlx::{QueryBuilder, Sqlite as Lite, SqliteConnection};
 use uuid::Uuid;
 
 use super::rows::MessageRow;
-use super::sql::{Dialect, SqlStore};
-use super::{Append, NewMessage, StoreResult, same_or_conflict, stored};
+use super::sql::{Dialect, SqlStore, take_within};
+use super::{Append, Latest, NewMessage, StoreResult, same_or_conflict, stored};
 
 /// The SQLite dialect.
 pub(crate) struct Sqlite;
@@ -91,24 +91,27 @@ impl Dialect for Sqlite {
     async fn latest_messages(
         conn: &mut SqliteConnection,
         conversations: &[Uuid],
-        limit: u32,
+        latest: Latest,
     ) -> StoreResult<Vec<Message>> {
         // One indexed read per conversation: SQLite is in process, so a query costs no
         // round trip, and a window over whole conversations would read every message.
-        let mut latest = Vec::new();
+        // Each reads its latest ascending (the subquery picks them, newest first).
+        let mut left = latest.max_bytes;
+        let mut messages = Vec::new();
         for id in conversations {
-            let mut rows: Vec<MessageRow> = sqlx::query_as(
-                "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
-                 WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
+            let rows = sqlx::query_as::<_, MessageRow>(
+                "SELECT * FROM (SELECT id, conversation_id, seq, sender_id, body, created_at \
+                 FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) \
+                 ORDER BY seq",
             )
             .bind(id)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.reverse();
-            latest.extend(rows.into_iter().map(Message::from));
+            .bind(i64::from(latest.per_conversation))
+            .fetch(&mut *conn);
+            if !take_within(rows, &mut left, &mut messages).await? {
+                break;
+            }
         }
-        Ok(latest)
+        Ok(messages)
     }
 }
 

@@ -225,6 +225,85 @@ async fn sql_metacharacters_are_just_text(backend: Backend) {
     assert_eq!(found.len(), 1, "the tables are all still there");
 }
 
+/// NUL cannot be stored in Postgres text (it answered 500 there and 201 on SQLite), and
+/// control characters would act on a terminal that prints them: every backend refuses
+/// them with 400 in bodies (but tab and line breaks), titles, display names and searches,
+/// over REST and the socket alike, and stores nothing.
+async fn control_characters_are_refused_alike(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let invalid = (StatusCode::BAD_REQUEST, "invalid_request");
+    let path = format!("/conversations/{conv}/messages");
+    for body in [
+        "nul \u{0} inside",
+        "escape \u{1b}[2J",
+        "delete \u{7f}",
+        "c1 \u{9b}31m",
+    ] {
+        let send = json!({"id": Uuid::now_v7(), "body": body});
+        alice
+            .refused(Method::POST, &path, Some(send), invalid)
+            .await;
+    }
+    let fine = alice.send_rest(conv, "tab\there\r\nand a new line").await;
+    assert_eq!(fine.seq, 1);
+    assert_eq!(
+        alice.history(conv).await.len(),
+        1,
+        "nothing refused was stored"
+    );
+
+    let mut ws = alice.ws().await;
+    let id = Uuid::now_v7();
+    ws.send(&Ws::send_frame(id, conv, "over the socket \u{0}"))
+        .await;
+    let refused = ws
+        .expect("the send refused", |f| {
+            matches!(f, ServerFrame::Error { .. })
+        })
+        .await;
+    let ServerFrame::Error {
+        code, reference, ..
+    } = refused
+    else {
+        unreachable!()
+    };
+    assert_eq!((code, reference), (ErrorCode::InvalidRequest, Some(id)));
+
+    let group = json!({"kind": "group", "title": "nul \u{0} group", "member_ids": [bob.id()]});
+    alice
+        .refused(Method::POST, "/conversations", Some(group), invalid)
+        .await;
+    let r = reqwest::Client::new()
+        .post(server.api("/auth/register"))
+        .json(&json!({"username": "carol", "password": "correct horse battery", "display_name": "Carol\u{0}"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    alice
+        .refused(Method::GET, "/users?q=bo%00b", None, invalid)
+        .await;
+
+    // Signing in: a name no account can have is just a wrong username; a device name
+    // with a control character is refused before a session is made.
+    let login = |body: Value| {
+        reqwest::Client::new()
+            .post(server.api("/auth/login"))
+            .json(&body)
+            .send()
+    };
+    let r = login(json!({"username": "ali\u{0}ce", "password": "correct horse battery"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = login(json!({"username": "alice", "password": "correct horse battery", "device_name": "laptop\u{0}"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
@@ -525,6 +604,7 @@ on_both!(
     auth_rate_limit_per_address,
     rest_rejects_bad_bodies,
     sql_metacharacters_are_just_text,
+    control_characters_are_refused_alike,
     bad_tokens_are_refused,
     socket_survives_bad_frames,
     oversize_frame_closes_with_1009,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ferry_proto::{Timestamp, User};
 use ferry_server::store::{
-    Append, Contact, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError,
+    Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError,
     Watermarks,
 };
 use uuid::Uuid;
@@ -418,7 +418,7 @@ async fn sync_returns_what_changed(backend: Backend) {
         a, c, ab, ac, bc, ..
     } = triangle(&store).await;
 
-    let all = store.sync(a, None, 50, 0).await.expect("sync");
+    let all = store.sync(a, None, 50, Latest::NONE).await.expect("sync");
     let mut ids: Vec<Uuid> = all.conversations.iter().map(|c| c.id).collect();
     ids.sort();
     let mut expected = vec![ab, ac];
@@ -434,7 +434,10 @@ async fn sync_returns_what_changed(backend: Backend) {
     let ids_of = |batch: &ferry_server::store::SyncBatch| {
         batch.conversations.iter().map(|c| c.id).collect::<Vec<_>>()
     };
-    let nothing = store.sync(a, Some(all.cursor), 50, 0).await.expect("sync");
+    let nothing = store
+        .sync(a, Some(all.cursor), 50, Latest::NONE)
+        .await
+        .expect("sync");
     if exact {
         assert!(
             nothing.conversations.is_empty(),
@@ -448,7 +451,7 @@ async fn sync_returns_what_changed(backend: Backend) {
     append_ok(&store, &message(ac, c, "hello")).await;
     append_ok(&store, &message(bc, c, "not for alice")).await;
     let changed = store
-        .sync(a, Some(nothing.cursor), 50, 0)
+        .sync(a, Some(nothing.cursor), 50, Latest::NONE)
         .await
         .expect("sync");
     let changed_ids = ids_of(&changed);
@@ -469,7 +472,7 @@ async fn sync_returns_what_changed(backend: Backend) {
     // A watermark moving is a change too (receipts must reach other devices).
     store.advance(ac, a, Mark::Read, 1).await.expect("read");
     let marked = store
-        .sync(a, Some(changed.cursor), 50, 0)
+        .sync(a, Some(changed.cursor), 50, Latest::NONE)
         .await
         .expect("sync");
     let ac_marked = marked
@@ -493,7 +496,10 @@ async fn sync_one_at_a_time(store: &dyn Store, viewer: Uuid) -> Vec<Uuid> {
     let mut seen = Vec::new();
     for page in 0.. {
         assert!(page < 50, "sync did not make progress");
-        let batch = store.sync(viewer, cursor, 1, 0).await.expect("sync");
+        let batch = store
+            .sync(viewer, cursor, 1, Latest::NONE)
+            .await
+            .expect("sync");
         seen.extend(batch.conversations.iter().map(|c| c.id));
         cursor = Some(batch.cursor);
         if !batch.has_more {
@@ -523,7 +529,10 @@ async fn sync_brings_the_latest_messages_when_asked(backend: Backend) {
 
     // Asked for 3: the latest 3 of each conversation in the page, ascending, nothing
     // from a conversation alice is not in.
-    let page = store.sync(a, None, 50, 3).await.expect("sync");
+    let page = store
+        .sync(a, None, 50, Latest::of_each(3))
+        .await
+        .expect("sync");
     let of = |conv: Uuid| {
         page.messages
             .iter()
@@ -544,16 +553,63 @@ async fn sync_brings_the_latest_messages_when_asked(backend: Backend) {
     // Not asked: none, and a page holds only its own conversations' messages.
     assert!(
         store
-            .sync(a, None, 50, 0)
+            .sync(a, None, 50, Latest::NONE)
             .await
             .expect("sync")
             .messages
             .is_empty()
     );
-    let one = store.sync(a, None, 1, 10).await.expect("sync");
+    let one = store
+        .sync(a, None, 1, Latest::of_each(10))
+        .await
+        .expect("sync");
     let only = one.conversations[0].id;
     assert!(!one.messages.is_empty());
     assert!(one.messages.iter().all(|m| m.conversation_id == only));
+}
+
+/// A page's latest messages stop at the byte budget, read one at a time: what fits is
+/// whole messages, ascending within each conversation, and the reading stops at the
+/// first that does not fit (a smaller one after it is not taken instead); what is left
+/// out comes as history.
+async fn sync_latest_messages_stop_at_the_byte_budget(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let Triangle { a, b, ab, .. } = triangle(&store).await;
+    // Running total 1,000, 2,000, 3,000, 6,000, 6,010 bytes.
+    for size in [1_000, 1_000, 1_000, 3_000, 10] {
+        append_ok(&store, &message(ab, b, &"x".repeat(size))).await;
+    }
+    let all = store
+        .sync(a, None, 50, Latest::of_each(5))
+        .await
+        .expect("sync");
+    assert_eq!(all.messages.len(), 5);
+
+    let budget = Latest {
+        per_conversation: 5,
+        max_bytes: 4_500,
+    };
+    let page = store.sync(a, None, 50, budget).await.expect("sync");
+    let seqs: Vec<i64> = page.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3], "stopped at the 3,000-byte body");
+    // The page still lists alice's conversations with their last seq, so a client knows
+    // what it is missing.
+    assert_eq!(page.conversations.len(), 2);
+    let listed = page.conversations.iter().find(|c| c.id == ab).expect("ab");
+    assert_eq!(listed.last_seq, 5);
+
+    let exact = Latest {
+        per_conversation: 5,
+        max_bytes: 3_000,
+    };
+    let page = store.sync(a, None, 50, exact).await.expect("sync");
+    assert_eq!(page.messages.len(), 3, "a body that fits exactly is taken");
+    let none = Latest {
+        per_conversation: 5,
+        max_bytes: 999,
+    };
+    let page = store.sync(a, None, 50, none).await.expect("sync");
+    assert!(page.messages.is_empty(), "not even one body fits");
 }
 
 async fn conversation_list_by_activity(backend: Backend) {
@@ -983,6 +1039,7 @@ on_both!(
     watermarks_only_move_forward,
     sync_returns_what_changed,
     sync_brings_the_latest_messages_when_asked,
+    sync_latest_messages_stop_at_the_byte_budget,
     conversation_list_by_activity,
     group_membership,
     contacts_and_last_seen,
