@@ -101,6 +101,8 @@ pub async fn run(args: Footprint) -> anyhow::Result<()> {
     let mut lines = BufReader::new(app.stderr.take().context("stderr")?).lines();
     tokio::time::timeout(PAINT_DEADLINE, async {
         while let Some(line) = lines.next_line().await? {
+            // Its start-up log, so that a start that fails says why.
+            println!("  app: {line}");
             if line.contains("first paint") {
                 return Ok(());
             }

@@ -33,6 +33,10 @@ use crate::state::Desktop;
 
 /// Keeps `client` as the signed-in one, starts its engine and forwards its events.
 pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_proto::User {
+    // The engine's tasks run on Tauri's Tokio runtime. A command already runs inside it,
+    // but `setup` (the silent sign-in at start) does not, and spawning there panics.
+    let runtime = tauri::async_runtime::handle();
+    let _inside = runtime.inner().enter();
     let client = Arc::new(client);
     let user = client.me().clone();
     state.set_client(Some(client.clone()));

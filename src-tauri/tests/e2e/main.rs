@@ -207,6 +207,17 @@ async fn browser(driver: &Driver) -> Browser {
     })
 }
 
+/// Whether a process of the app under test runs (a second start would otherwise hand
+/// over to it and exit: the app is single-instance).
+fn app_running() -> bool {
+    let app = std::fs::canonicalize(env!("CARGO_BIN_EXE_ferry-desktop")).expect("the app");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|exe| exe == app))
+}
+
 /// Pixels of a PNG that are clearly coloured (not grey, not transparent), within `area`
 /// (x, y, width, height in CSS pixels; the app runs at scale 1 under Xvfb).
 fn coloured_pixels(png: &[u8], area: (f64, f64, f64, f64)) -> usize {
@@ -547,6 +558,24 @@ async fn chat_from_the_desktop_app() {
         }
     })
     .await;
+
+    // Started again, the app resumes the account from its data folder and the keyring,
+    // with no sign-in: the list is there. (It panicked here once: the engine was started
+    // outside Tauri's async runtime.)
+    b.close().await.expect("close session");
+    within("the app to exit", async {
+        while app_running() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let b = browser(&driver).await;
+    wait_css(
+        &b,
+        &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
+    )
+    .await;
+    shots.take(&b, "resumed-after-restart").await;
 
     b.close().await.expect("close session");
     drop(driver);
