@@ -97,6 +97,15 @@ async fn driver(artifacts: &std::path::Path, app_dir: &std::path::Path) -> Drive
     let log = artifacts.join("tauri-driver.log");
     let out = std::fs::File::create(&log).expect("driver log");
     let err = out.try_clone().expect("driver log");
+    // GTK's settings for the app: its text cursor stops blinking 1 s after the last key
+    // (10 s by default), so the test sees the shell do it (caret.rs).
+    let config = app_dir.join("config");
+    std::fs::create_dir_all(config.join("gtk-3.0")).expect("config dir");
+    std::fs::write(
+        config.join("gtk-3.0/settings.ini"),
+        "[Settings]\ngtk-cursor-blink=true\ngtk-cursor-blink-timeout=1\n",
+    )
+    .expect("gtk settings");
     let child = Command::new("tauri-driver")
         .args([
             "--port",
@@ -106,6 +115,8 @@ async fn driver(artifacts: &std::path::Path, app_dir: &std::path::Path) -> Drive
         ])
         .env("FERRY_CLIENT_DIR", app_dir)
         .env("FERRY_LOG_DIR", app_dir.join("logs"))
+        .env("XDG_CONFIG_HOME", &config)
+        .env("RUST_LOG", "info,ferry_desktop=debug")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -536,28 +547,31 @@ async fn chat_from_the_desktop_app() {
     carol.stop().await;
 
     // The app logs to a file of the day in its log directory, not only to stderr (a
-    // Windows release build has no console).
+    // Windows release build has no console). Its text cursor has stopped blinking at
+    // least once by now: a second without a key press passed after the typing above.
     let logs = app_dir.path().join("logs");
-    within("the app's log file", async {
-        loop {
-            let started = std::fs::read_dir(&logs)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|f| {
-                    let name = f.file_name().to_string_lossy().into_owned();
-                    name.starts_with("ferry-desktop.")
-                        && name.ends_with(".log")
-                        && std::fs::read_to_string(f.path())
-                            .is_ok_and(|text| text.contains("Ferry desktop starting"))
-                });
-            if started {
-                return;
+    for line in ["Ferry desktop starting", "text cursor stops blinking"] {
+        within(line, async {
+            loop {
+                let found = std::fs::read_dir(&logs)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|f| {
+                        let name = f.file_name().to_string_lossy().into_owned();
+                        name.starts_with("ferry-desktop.")
+                            && name.ends_with(".log")
+                            && std::fs::read_to_string(f.path())
+                                .is_ok_and(|text| text.contains(line))
+                    });
+                if found {
+                    return;
+                }
+                tokio::task::yield_now().await;
             }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+        })
+        .await;
+    }
 
     // Started again, the app resumes the account from its data folder and the keyring,
     // with no sign-in: the list is there. (It panicked here once: the engine was started
