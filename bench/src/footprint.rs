@@ -4,12 +4,14 @@
 //! core (tokens in the OS keyring, as the app keeps them) and their store is filled with
 //! [`store_world::fill`]'s chats (10,000 conversations of 100 messages by default), which
 //! the server does not know, so the app's catch-up has nothing to fetch. Then the app
-//! starts on that data directory and is timed from `exec` to the UI's first paint of the
-//! conversation list (the `first paint` line the app logs when the UI says so, two frames
-//! after the list rendered). It then sits idle, signed in and connected: after a settling
+//! starts on that data directory several times (`--starts`), each timed from `exec` to
+//! the UI's first paint of the conversation list (the `first paint` line the app logs
+//! when the UI says so, two frames after the list rendered); the median is quoted. The
+//! last start then sits idle, signed in and connected: after a settling
 //! window the CPU time of the app and its WebKit processes is summed over an idle window
-//! of the same length, and their resident (RSS) and proportional (PSS: shared pages split
-//! between the processes that map them) memory are summed at its end.
+//! of the same length; with `--click`, again with a conversation opened by a click (its
+//! composer focused); and their resident (RSS) and proportional (PSS: shared pages split
+//! between the processes that map them) memory are summed at the end.
 //!
 //! It needs a display and a Secret Service keyring: `scripts/footprint.sh` runs it under
 //! Xvfb in a private D-Bus session with a throwaway keyring.
@@ -46,10 +48,19 @@ pub struct Footprint {
     /// Seconds the app settles after its first paint, and again the idle window measured.
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
+    /// Times the app is started (each timed to its painted list; the median is quoted),
+    /// the last one then left idle.
+    #[arg(long, default_value_t = 5)]
+    starts: usize,
     /// Where the server listens.
     #[arg(long, default_value = "127.0.0.1:18190")]
     addr: String,
-    /// A screenshot of the screen at the end of the settling window (needs ImageMagick's
+    /// After the idle window with the list alone, click here (`X,Y` on the screen, with
+    /// xdotool: the first conversation) and measure a second idle window with that
+    /// conversation open and its composer focused.
+    #[arg(long)]
+    click: Option<String>,
+    /// A screenshot of the screen before the memory is read (needs ImageMagick's
     /// `import`), to see what was measured.
     #[arg(long)]
     screenshot: Option<PathBuf>,
@@ -86,54 +97,42 @@ pub async fn run(args: Footprint) -> anyhow::Result<()> {
     o.figure("fill_secs", filling.elapsed().as_secs_f64());
     o.figure("store_mib", file_mib(&store_path));
 
-    let started = Instant::now();
-    let mut app = Command::new(&args.app)
-        .env("FERRY_CLIENT_DIR", &data_dir)
-        .env("FERRY_LOG_DIR", work.path().join("logs"))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", args.app.display()))?;
-    let pid = app.id().context("the app exited at once")?;
-    let mut lines = BufReader::new(app.stderr.take().context("stderr")?).lines();
-    tokio::time::timeout(PAINT_DEADLINE, async {
-        while let Some(line) = lines.next_line().await? {
-            // Its start-up log, so that a start that fails says why.
-            println!("  app: {line}");
-            if line.contains("first paint") {
-                return Ok(());
-            }
+    // Each start is timed; all but the last are ended once painted (and gone before the
+    // next starts: the app is single-instance), and the last is the one left idle.
+    let mut painted_ms = Vec::new();
+    let (mut app, pid) = loop {
+        let (mut app, ms) = start_app(&args.app, &data_dir, &work.path().join("logs")).await?;
+        painted_ms.push(ms);
+        let pid = app.id().context("the app exited after it painted")?;
+        if painted_ms.len() == args.starts.max(1) {
+            break (app, pid);
         }
-        bail!("the app exited before it painted")
-    })
-    .await
-    .context("the app did not paint its conversation list in time")??;
+        stop(&mut app, &tree(pid)).await;
+    };
+    println!("  starts to a painted list (ms): {painted_ms:.0?}");
+    painted_ms.sort_by(f64::total_cmp);
+    o.figure("start_to_painted_list_ms", painted_ms[painted_ms.len() / 2]);
+    o.figure("start_to_painted_list_ms_min", painted_ms[0]);
     o.figure(
-        "start_to_painted_list_ms",
-        started.elapsed().as_secs_f64() * 1e3,
+        "start_to_painted_list_ms_max",
+        painted_ms[painted_ms.len() - 1],
     );
-    // Keep reading its log so that it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    o.param("starts", painted_ms.len() as f64);
 
-    // The settling window, then the idle window: both are the measurement, not a wait
-    // for something to happen.
     let idle = Duration::from_secs(args.idle_secs);
-    tokio::time::sleep(idle).await;
+    o.figure("idle_cpu_secs_per_min", idle_cpu(pid, idle).await);
+    if let Some(at) = &args.click {
+        // A conversation open, its composer focused (and its text cursor with it).
+        click(at).await?;
+        o.figure(
+            "idle_cpu_secs_per_min_conversation_open",
+            idle_cpu(pid, idle).await,
+        );
+    }
     if let Some(path) = &args.screenshot {
         screenshot(path).await;
     }
     let processes = tree(pid);
-    let cpu_before: f64 = processes.iter().map(|&p| process_cpu_secs(p)).sum();
-    tokio::time::sleep(idle).await;
-    let processes = tree(pid);
-    let cpu_after: f64 = processes.iter().map(|&p| process_cpu_secs(p)).sum();
-    o.figure(
-        "idle_cpu_secs_per_min",
-        (cpu_after - cpu_before) * 60.0 / args.idle_secs as f64,
-    );
     let (mut rss, mut pss) = (0, 0);
     for &p in &processes {
         let m = memory(p);
@@ -167,6 +166,46 @@ pub async fn run(args: Footprint) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the app on `data_dir` and waits for its first paint of the conversation list:
+/// the running app, and the milliseconds from `exec` to that paint.
+async fn start_app(
+    app: &Path,
+    data_dir: &Path,
+    log_dir: &Path,
+) -> anyhow::Result<(tokio::process::Child, f64)> {
+    let started = Instant::now();
+    let mut child = Command::new(app)
+        .env("FERRY_CLIENT_DIR", data_dir)
+        .env("FERRY_LOG_DIR", log_dir)
+        .env(
+            "RUST_LOG",
+            std::env::var("FERRY_B12_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("start {}", app.display()))?;
+    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    tokio::time::timeout(PAINT_DEADLINE, async {
+        while let Some(line) = lines.next_line().await? {
+            // Its start-up log, so that a start that fails says why.
+            println!("  app: {line}");
+            if line.contains("first paint") {
+                return Ok(());
+            }
+        }
+        bail!("the app exited before it painted")
+    })
+    .await
+    .context("the app did not paint its conversation list in time")??;
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    // Keep reading its log so that it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, ms))
+}
+
 /// Registers the user the app resumes as and fills their store; the store's path.
 async fn seed(args: &Footprint, data_dir: &Path) -> anyhow::Result<PathBuf> {
     let tokens =
@@ -195,6 +234,38 @@ async fn seed(args: &Footprint, data_dir: &Path) -> anyhow::Result<PathBuf> {
         .join("ferry.db");
     drop(client);
     Ok(path)
+}
+
+/// The CPU time of the app's processes over `idle`, in CPU-seconds per minute, after
+/// letting it settle for as long: both windows are the measurement, not a wait for
+/// something to happen.
+async fn idle_cpu(pid: u32, idle: Duration) -> f64 {
+    tokio::time::sleep(idle).await;
+    let before: Vec<(u32, f64)> = tree(pid)
+        .into_iter()
+        .map(|p| (p, process_cpu_secs(p)))
+        .collect();
+    tokio::time::sleep(idle).await;
+    let per_min = 60.0 / idle.as_secs_f64();
+    let mut total = 0.0;
+    for (p, was) in before {
+        let used = (process_cpu_secs(p) - was) * per_min;
+        println!("  idle CPU {:<22} {used:>6.2} s/min", memory(p).name);
+        total += used;
+    }
+    total
+}
+
+/// Clicks the screen at `x,y` (xdotool).
+async fn click(at: &str) -> anyhow::Result<()> {
+    let (x, y) = at.split_once(',').context("--click takes X,Y")?;
+    let clicked = Command::new("xdotool")
+        .args(["mousemove", x, y, "click", "1"])
+        .status()
+        .await
+        .context("xdotool (apt-get install xdotool)")?;
+    anyhow::ensure!(clicked.success(), "xdotool failed: {clicked}");
+    Ok(())
 }
 
 /// One process's name and memory, from `/proc`.
@@ -275,5 +346,7 @@ async fn stop(app: &mut tokio::process::Child, processes: &[u32]) {
         .stderr(Stdio::null())
         .status()
         .await;
+    // Reaped, so that a next start finds no running instance to hand over to.
     let _ = app.kill().await;
+    let _ = app.wait().await;
 }
