@@ -91,7 +91,11 @@ impl NatsBus {
     ) -> Result<Arc<Self>, async_nats::Error> {
         let id = Uuid::now_v7();
         let subject = format!("{subject_prefix}.events");
-        let cut_off = Arc::new(AtomicBool::new(false));
+        // Cut off until first connected: the node serves sockets from the start, and what
+        // other nodes published before its subscription reached NATS never came here
+        // (a conversation made on another node in that moment, say), so its first
+        // connection is caught up like a return.
+        let cut_off = Arc::new(AtomicBool::new(true));
         let on_event = {
             let (node, metrics, cut_off) = (node.clone(), metrics.clone(), cut_off.clone());
             move |event: async_nats::Event| {
@@ -170,7 +174,7 @@ fn connection_event(
             metrics.connected.set(1);
             // Whatever other nodes published while we were away did not reach us.
             if cut_off.swap(false, Ordering::AcqRel) {
-                tracing::info!("back on the cluster bus; sockets catch up");
+                tracing::info!("on the cluster bus; sockets catch up");
                 metrics.resyncs.inc();
                 missed(node);
             }
