@@ -8,7 +8,7 @@
 //! By default a connection ends with its socket; in resume mode ([`Resume`]) it comes
 //! back, catches up and resends (crate::resume).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -87,6 +87,10 @@ pub struct Progress {
     /// sends refused for a passing reason and sent again.
     pub resyncs: AtomicU64,
     pub retried: AtomicU64,
+    /// Resume mode on Ferry: catch-ups started because a message or an ack came past a
+    /// gap (a socket never writes a frame below its highest one, so a frame that lost a
+    /// race between two nodes is fetched by the client, as ferry-client does).
+    pub gap_catch_ups: AtomicU64,
     /// Resume mode, now: connections without a socket, and connections that lost one
     /// and have not caught up yet.
     pub offline: AtomicU64,
@@ -374,8 +378,11 @@ struct Inbox {
     seen: HashMap<Uuid, Via>,
     /// The number of the current socket (the first is 0).
     socket: u32,
-    /// The highest seq received per conversation, either way: where a catch-up starts.
+    /// The highest seq held per conversation with none missing below it, either way
+    /// (own acked sends too): where a catch-up starts, as in the client's store.
     last_seq: HashMap<Uuid, i64>,
+    /// Seqs held above a gap, per conversation (none when there is no gap).
+    above: HashMap<Uuid, BTreeSet<i64>>,
     /// The highest seq received live per conversation on the current socket: live
     /// frames must rise. Without resume mode this is always `last_seq`.
     live_last: HashMap<Uuid, i64>,
@@ -403,9 +410,35 @@ impl Inbox {
             tally.reordered += 1;
         }
         *last = (*last).max(seq);
-        let highest = self.last_seq.entry(conversation_id).or_insert(0);
-        *highest = (*highest).max(seq);
         true
+    }
+
+    /// Holds message `seq` of `conversation` (received either way, or an own send's
+    /// ack); `last_seq` moves up while nothing is missing below.
+    fn hold(&mut self, conversation: Uuid, seq: i64) {
+        let held = self.last_seq.entry(conversation).or_insert(0);
+        if seq <= *held {
+            return;
+        }
+        if seq > *held + 1 {
+            self.above.entry(conversation).or_default().insert(seq);
+            return;
+        }
+        *held = seq;
+        if let Some(above) = self.above.get_mut(&conversation) {
+            while above.remove(&(*held + 1)) {
+                *held += 1;
+            }
+            above.retain(|s| *s > *held);
+            if above.is_empty() {
+                self.above.remove(&conversation);
+            }
+        }
+    }
+
+    /// Whether some conversation has a gap below a seq held.
+    fn has_gaps(&self) -> bool {
+        !self.above.is_empty()
     }
 
     /// A catch-up's messages (ascending per conversation): deliveries unless already
@@ -425,8 +458,7 @@ impl Inbox {
                 tally.reordered += 1;
             }
             *before = m.seq;
-            let highest = self.last_seq.entry(m.conversation_id).or_insert(0);
-            *highest = (*highest).max(m.seq);
+            self.hold(m.conversation_id, m.seq);
             if m.sender_id == me || self.seen.contains_key(&m.id) {
                 continue;
             }
@@ -724,8 +756,12 @@ impl Connection {
         let now = now_us();
         match self.target.parse(text) {
             Incoming::Ping => outgoing.push(self.target.pong().to_owned()),
-            Incoming::Ack(key) => {
+            Incoming::Ack(key, seq) => {
                 if let Some(send) = self.pending.remove(&key) {
+                    if let Some(seq) = seq {
+                        self.inbox.hold(send.conversation_id, seq);
+                        self.mind_gap();
+                    }
                     let _ = phase(&mut self.tally.ack, send.phase)
                         .record(now.saturating_sub(send.scheduled_us).max(1));
                     self.progress.acked.fetch_add(1, Ordering::Relaxed);
@@ -765,6 +801,8 @@ impl Connection {
                 if self.inbox.live(id, conversation_id, seq, &mut self.tally) && !own {
                     delivered(&body, now, &mut self.tally, &self.progress);
                 }
+                self.inbox.hold(conversation_id, seq);
+                self.mind_gap();
             }
             Incoming::Resync => {
                 // Live frames may have been lost on the way to this node: catch up as
@@ -822,7 +860,8 @@ impl Connection {
         }
     }
 
-    /// Counts the catch-up done when nothing of it is still out.
+    /// Counts the catch-up done when nothing of it is still out (and starts another if
+    /// a gap is left: its messages were committed after this one read).
     fn maybe_caught_up(&mut self) {
         let Some(since) = self.resume.as_mut().and_then(Resumer::finished) else {
             return;
@@ -830,6 +869,25 @@ impl Connection {
         let _ = self.tally.replay.record(micros(since.elapsed()));
         self.progress.caught_up.fetch_add(1, Ordering::Relaxed);
         self.progress.behind.fetch_sub(1, Ordering::Relaxed);
+        self.mind_gap();
+    }
+
+    /// Ferry's gap rule in resume mode, as ferry-client applies it: a message (or an own
+    /// ack) past the highest seq held + 1 means what lies between did not come here, so
+    /// catch up from where nothing is missing; during a catch-up, its end looks again.
+    fn mind_gap(&mut self) {
+        let Some(resume) = &mut self.resume else {
+            return;
+        };
+        if self.target != Target::Ferry || !self.inbox.has_gaps() || resume.catching_up() {
+            return;
+        }
+        self.progress.gap_catch_ups.fetch_add(1, Ordering::Relaxed);
+        if resume.lost(&self.inbox.last_seq) {
+            self.progress.behind.fetch_add(1, Ordering::Relaxed);
+        }
+        // Ferry's catch-up runs over REST beside the socket: no frame to send.
+        let _ = resume.begin(self.target, &self.token, &mut self.next_ack);
     }
 
     async fn open(&mut self) -> anyhow::Result<Socket> {

@@ -208,6 +208,11 @@ impl Resumer {
         }
     }
 
+    /// Whether a catch-up is under way (or waits for a new socket to start on).
+    pub fn catching_up(&self) -> bool {
+        self.behind.is_some() || self.rest.is_some() || !self.requests.is_empty()
+    }
+
     /// The REST catch-up under way, to await beside the socket.
     pub fn rest(&mut self) -> Option<&mut JoinHandle<anyhow::Result<Caught>>> {
         self.rest.as_mut()

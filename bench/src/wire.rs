@@ -33,8 +33,9 @@ pub enum Incoming {
     Open,
     /// A keep-alive to answer (Engine.IO `2`).
     Ping,
-    /// A send was committed. For Socket.IO the ack number, for Ferry the message id.
-    Ack(AckRef),
+    /// A send was committed. For Socket.IO the ack number, for Ferry the message id and
+    /// the seq it got.
+    Ack(AckRef, Option<i64>),
     /// A send failed.
     Refused(AckRef, String),
     /// Socket.IO's answer to a `sync` request: every conversation of the user.
@@ -189,7 +190,7 @@ fn encode(frame: &impl serde::Serialize) -> String {
 fn parse_ferry(text: &str) -> Incoming {
     match serde_json::from_str::<ServerFrame>(text) {
         Ok(ServerFrame::Welcome { .. }) => Incoming::Ready,
-        Ok(ServerFrame::Ack { id, .. }) => Incoming::Ack(AckRef::Id(id)),
+        Ok(ServerFrame::Ack { id, seq, .. }) => Incoming::Ack(AckRef::Id(id), Some(seq)),
         Ok(ServerFrame::Error {
             reference, code, ..
         }) => Incoming::Refused(AckRef::Id(reference.unwrap_or_default()), code_name(code)),
@@ -257,7 +258,7 @@ fn parse_socketio(text: &str) -> Incoming {
                 messages: Some(page),
                 ..
             },)) => Incoming::Page(number, page),
-            Ok((Answer { ok: true, .. },)) => Incoming::Ack(AckRef::Number(number)),
+            Ok((Answer { ok: true, .. },)) => Incoming::Ack(AckRef::Number(number), None),
             Ok((Answer { error, .. },)) => Incoming::Refused(
                 AckRef::Number(number),
                 error.map(|e| e["code"].to_string()).unwrap_or_default(),
@@ -299,7 +300,7 @@ mod tests {
     fn reads_socketio_packets() {
         assert!(matches!(
             Target::Socketio.parse("431[{\"ok\":true,\"message\":{}}]"),
-            Incoming::Ack(AckRef::Number(1))
+            Incoming::Ack(AckRef::Number(1), None)
         ));
         assert!(matches!(
             Target::Socketio.parse("4312[{\"ok\":false,\"error\":{\"code\":\"not_found\"}}]"),
@@ -349,7 +350,9 @@ mod tests {
         let ack = format!(
             "{{\"type\":\"ack\",\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"seq\":1,\"created_at\":\"2026-11-22T08:59:57.455Z\"}}"
         );
-        assert!(matches!(Target::Ferry.parse(&ack), Incoming::Ack(AckRef::Id(a)) if a == id));
+        assert!(
+            matches!(Target::Ferry.parse(&ack), Incoming::Ack(AckRef::Id(a), Some(1)) if a == id)
+        );
         assert!(matches!(
             Target::Ferry.parse("{\"type\":\"resync\"}"),
             Incoming::Resync

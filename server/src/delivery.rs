@@ -4,7 +4,11 @@
 //! cluster's sockets keep this; in a cluster two nodes that commit messages of one conversation publish them over
 //! different NATS connections, and a third node may hear seq 8 before seq 7. The socket
 //! then fills the gap from the database (seq 7 is committed: seq 8 was stored after it,
-//! under the conversation's lock) and drops seq 7's frame when it comes.
+//! under the conversation's lock) and drops seq 7's frame when it comes. A socket's
+//! frames of a conversation only ever rise: a frame at or below the highest one given is
+//! dropped, even below the socket's first frame of that conversation, where the socket
+//! never knew what its client holds. The client fetches that gap itself, as it does for
+//! any `message` frame past its highest seq + 1 (protocol guarantee 4).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -39,7 +43,8 @@ pub const MAX_FILL: i64 = 256;
 pub enum Verdict {
     /// The next one: write it.
     Write,
-    /// Given already (through a gap fill, or an ack of this socket's own send): drop it.
+    /// Given already (through a gap fill, or an ack of this socket's own send), or below
+    /// the socket's first frame of the conversation (its client fills that gap): drop it.
     Skip,
     /// Messages after this seq and before the frame's are missing: fill them first.
     FillAfter(i64),
@@ -48,11 +53,8 @@ pub enum Verdict {
 /// What one socket has been given of one conversation.
 #[derive(Default)]
 struct Given {
-    /// The seq of the first frame given: what lies below it was never given here, and a
-    /// late frame down there is written (out of order: the client has fetched the gap
-    /// below the first frame, and drops what it holds).
-    first: i64,
-    /// Every message from `first` up to this seq.
+    /// The highest seq given: every message from the socket's first frame of the
+    /// conversation up to this one.
     highest: i64,
     /// This socket's own sends above `highest`, acked (it holds them without a frame).
     own: BTreeSet<i64>,
@@ -82,7 +84,6 @@ impl Delivered {
             self.conversations.insert(
                 conversation,
                 Given {
-                    first: seq,
                     highest: seq,
                     own: BTreeSet::new(),
                 },
@@ -90,9 +91,7 @@ impl Delivered {
             return Verdict::Write;
         };
         given.advance();
-        if seq < given.first {
-            Verdict::Write
-        } else if seq <= given.highest {
+        if seq <= given.highest {
             Verdict::Skip
         } else if seq == given.highest + 1 {
             given.highest = seq;
@@ -137,8 +136,9 @@ mod tests {
         // Seq 7's own frame, late: dropped.
         assert_eq!(delivered.check(c, 7), Verdict::Skip);
         assert_eq!(delivered.check(Uuid::now_v7(), 1), Verdict::Write);
-        // Below the first frame nothing was given: a late frame there still goes out.
-        assert_eq!(delivered.check(c, 4), Verdict::Write);
+        // Below the first frame nothing was given, but the client fetched that gap when
+        // seq 5 came past its highest: a late frame there would go backwards.
+        assert_eq!(delivered.check(c, 4), Verdict::Skip);
     }
 
     #[test]
