@@ -1,69 +1,47 @@
-//! The text cursor stops blinking while nobody types. A blinking cursor repaints the web
-//! view twice a second for as long as a text field has focus: with a conversation open
-//! (its composer focused) and the app left alone, that was nearly all of the app's idle
-//! CPU (3.4 CPU-seconds a minute under Xvfb). GTK's own text fields stop blinking after
-//! `gtk-cursor-blink-timeout` seconds without input (10 by default); WebKitGTK follows
-//! `gtk-cursor-blink` but not that timeout, so the shell keeps it: blinking goes off that
-//! many seconds after the last key press and comes back at the next one, or when the
-//! window gets focus. Where the user turned blinking off, nothing changes.
+//! A steady text cursor, so that a focused text field costs no CPU while nobody types.
+//!
+//! WebKitGTK draws its caret from GTK's settings, and both of GTK's ways of showing it
+//! keep an idle window busy:
+//! - **Blinking** (the default): every half period (600 ms) is a full rendering update
+//!   and composited frame, for as long as a field has focus. WebKitGTK ignores
+//!   `gtk-cursor-blink-timeout`, after which GTK's own fields stop blinking, so it
+//!   blinks forever: with a conversation open (its composer focused) that was 2.2
+//!   CPU-seconds per idle minute under Xvfb, nearly all of the app's idle CPU.
+//! - **Not blinking** (`gtk-cursor-blink` off) is worse: WebKit's caret animator then
+//!   re-arms a 0 ms timer on every rendering update (`SimpleCaretAnimator` with no
+//!   blink interval), so the page renders at the display's rate.
+//!
+//! So the shell leaves blinking on with a period WebKit never reaches: the caret shows,
+//! never blinks, and a focused field renders nothing until something changes. WebKitGTK
+//! takes a live change of these settings into its web process, and this runs before the
+//! page has loaded, so no caret exists yet to be caught mid-blink (a change that lands
+//! while a caret is hidden would leave it hidden until the next key). GTK's settings
+//! object is the process's own: the user's desktop settings are not changed. Measured in
+//! B12 (docs/benchmarks.md) and in a WebKitGTK 2.50 reproduction: a focused field with
+//! this setting idles like a window with no focused field (0.06 CPU-s per minute).
 //!
 //! Linux and the BSDs only; macOS's and Windows's webviews are left as they are (not
 //! measured here).
 
-/// Starts watching the window's key presses and focus (call once, on the main thread).
+/// Half of this is how long the caret stays on: about eleven days, far longer than a
+/// caret sits still (a key press, a click or a focus change starts a new period).
 #[cfg(all(unix, not(target_os = "macos")))]
-pub fn stop_blinking_when_idle(window: &tauri::WebviewWindow) {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+const BLINK_TIME_MS: i32 = 2_000_000_000;
 
-    use gtk::glib;
+/// Makes the text cursor steady (call once, on the main thread, after GTK started).
+#[cfg(all(unix, not(target_os = "macos")))]
+pub fn keep_steady() {
     use gtk::prelude::*;
 
-    let Ok(toplevel) = window.gtk_window() else {
-        return;
-    };
     let Some(settings) = gtk::Settings::default() else {
+        tracing::warn!("no GTK settings: the text cursor keeps GTK's blinking");
         return;
     };
-    if !settings.is_gtk_cursor_blink() {
-        return;
-    }
-    let seconds = u32::try_from(settings.gtk_cursor_blink_timeout())
-        .unwrap_or(10)
-        .max(1);
-    // The pending "stop blinking" timer, if it has not fired yet.
-    let pending: Rc<RefCell<Option<glib::SourceId>>> = Rc::default();
-    let wake = Rc::new(move || {
-        if let Some(timer) = pending.borrow_mut().take() {
-            timer.remove();
-        }
-        if !settings.is_gtk_cursor_blink() {
-            settings.set_gtk_cursor_blink(true);
-        }
-        let (settings, fired) = (settings.clone(), pending.clone());
-        let timer = glib::timeout_add_seconds_local_once(seconds, move || {
-            // Fired: its id is spent and must not be removed again.
-            fired.borrow_mut().take();
-            settings.set_gtk_cursor_blink(false);
-            tracing::debug!(
-                after_secs = seconds,
-                "text cursor stops blinking (no input)"
-            );
-        });
-        *pending.borrow_mut() = Some(timer);
-    });
-    wake();
-    let on_key = wake.clone();
-    toplevel.connect_key_press_event(move |_, _| {
-        on_key();
-        glib::Propagation::Proceed
-    });
-    toplevel.connect_focus_in_event(move |_, _| {
-        wake();
-        glib::Propagation::Proceed
-    });
+    settings.set_gtk_cursor_blink(true);
+    settings.set_gtk_cursor_blink_time(BLINK_TIME_MS);
+    tracing::debug!("text cursor kept steady (it never blinks)");
 }
 
 /// Nothing to do where the webview does not follow GTK's settings.
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-pub fn stop_blinking_when_idle(_window: &tauri::WebviewWindow) {}
+pub fn keep_steady() {}

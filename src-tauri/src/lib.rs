@@ -2,7 +2,7 @@
 //! state and logic; the UI (`ui/`) renders what the core's events say and calls the
 //! typed commands in [`commands`]. This crate owns only what is truly desktop: the window
 //! (single instance, remembered size and position, unread count in the title and on the
-//! icon: [`badge`], a text cursor that stops blinking when nobody types: [`caret`]), native
+//! icon: [`badge`], a steady text cursor that lets an idle window rest: [`caret`]), native
 //! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), the OS
 //! keyring choice and the app data directory.
 //!
@@ -82,9 +82,7 @@ pub fn run() {
             );
             // Before the engine starts: its first message may already notify.
             app.manage(Notifier::start(app.handle()));
-            if let Some(window) = app.get_webview_window("main") {
-                caret::stop_blinking_when_idle(&window);
-            }
+            caret::keep_steady();
             let desktop = Desktop::new(data_dir.clone());
             // Silent sign-in: the account last used here, with its tokens from the keyring.
             if let Ok(tokens) = KeyringTokens::new() {
