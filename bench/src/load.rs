@@ -95,6 +95,8 @@ pub struct Progress {
     /// and have not caught up yet.
     pub offline: AtomicU64,
     pub behind: AtomicU64,
+    /// Resume mode: attempts at a new socket that failed (the first few are printed).
+    pub reconnect_failures: AtomicU64,
 }
 
 impl Progress {
@@ -588,8 +590,18 @@ impl Connection {
                 let pick = self.resume.as_mut()?.pick(self.servers.len());
                 self.node = pick;
             }
-            if let Ok(socket) = self.open().await {
-                return Some(socket);
+            match self.open().await {
+                Ok(socket) => return Some(socket),
+                Err(e) => {
+                    if self
+                        .progress
+                        .reconnect_failures
+                        .fetch_add(1, Ordering::Relaxed)
+                        < 5
+                    {
+                        eprintln!("a reconnect failed: {e:#}");
+                    }
+                }
             }
         }
     }

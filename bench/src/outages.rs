@@ -340,6 +340,7 @@ pub fn resume_figures(o: &mut Outcome, p: &Progress) {
     o.figure("cuts", get(&p.cuts) as f64);
     o.figure("catch_ups", get(&p.caught_up) as f64);
     o.figure("gap_catch_ups", get(&p.gap_catch_ups) as f64);
+    o.figure("reconnect_failures", get(&p.reconnect_failures) as f64);
     o.figure("replayed_deliveries", get(&p.replayed) as f64);
     o.figure("resent_sends", get(&p.resent) as f64);
     let offline = get(&p.offline);
