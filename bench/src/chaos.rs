@@ -171,9 +171,10 @@ pub async fn b8(run: &Run) -> anyhow::Result<Outcome> {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         every.tick().await;
         // One cut per second of the run: bounded by the run's length. The last one comes
-        // a second before the load ends, so that the settle check (which may pass the
-        // moment the load ends) never runs between a cut and its client noticing it:
-        // the quick run reported sockets cut in its final tick as never back.
+        // at least a second before the load ends, so that the settle check (which may pass
+        // the moment the load ends) does not run between a cut and its client noticing it
+        // (a reset, noticed within milliseconds here): the quick run reported sockets cut
+        // in its final tick as never back.
         while Instant::now() + Duration::from_secs(1) < end {
             every.tick().await;
             for proxy in &proxies {

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
-use crate::resume::{Rejoin, Resume, Resumer};
+use crate::resume::{Owed, Rejoin, Resume, Resumer};
 use crate::wire::{AckRef, Incoming, StoredMessage, Target};
 
 /// Microseconds since the Unix epoch.
@@ -87,12 +87,13 @@ pub struct Progress {
     /// sends refused for a passing reason and sent again.
     pub resyncs: AtomicU64,
     pub retried: AtomicU64,
-    /// Resume mode on Ferry: catch-ups started because a message or an ack came past a
-    /// gap (a socket never writes a frame below its highest one, so a frame that lost a
-    /// race between two nodes is fetched by the client, as ferry-client does).
+    /// Resume mode on Ferry: gaps fetched because a message or an ack came past one (a
+    /// socket never writes a frame below its highest one, so a frame that lost a race
+    /// between two nodes, or an ack that overtook a frame, is fetched by the client, as
+    /// ferry-client does).
     pub gap_catch_ups: AtomicU64,
     /// Resume mode, now: connections without a socket, and connections that lost one
-    /// and have not caught up yet.
+    /// (or found a gap) and have not caught up yet.
     pub offline: AtomicU64,
     pub behind: AtomicU64,
     /// Resume mode: attempts at a new socket that failed (the first few are printed).
@@ -431,16 +432,21 @@ impl Inbox {
             while above.remove(&(*held + 1)) {
                 *held += 1;
             }
-            above.retain(|s| *s > *held);
             if above.is_empty() {
                 self.above.remove(&conversation);
             }
         }
     }
 
-    /// Whether some conversation has a gap below a seq held.
-    fn has_gaps(&self) -> bool {
-        !self.above.is_empty()
+    /// The conversations with a gap below a seq held: `(conversation, held, highest)`.
+    fn gaps(&self) -> Vec<(Uuid, i64, i64)> {
+        self.above
+            .iter()
+            .filter_map(|(c, above)| {
+                let highest = above.last()?;
+                Some((*c, self.last_seq.get(c).copied().unwrap_or(0), *highest))
+            })
+            .collect()
     }
 
     /// A catch-up's messages (ascending per conversation): deliveries unless already
@@ -545,9 +551,7 @@ impl Connection {
                         break;
                     };
                     let lost_at = tokio::time::Instant::now();
-                    if resume.lost(&self.inbox.last_seq) {
-                        self.progress.behind.fetch_add(1, Ordering::Relaxed);
-                    }
+                    owe_catch_up(resume, &self.inbox, &self.progress);
                     self.progress.offline.fetch_add(1, Ordering::Relaxed);
                     let Some(back) = self.reconnect().await else {
                         break;
@@ -821,9 +825,7 @@ impl Connection {
                 // after a reconnect, on the same socket.
                 if let Some(resume) = &mut self.resume {
                     self.progress.resyncs.fetch_add(1, Ordering::Relaxed);
-                    if resume.lost(&self.inbox.last_seq) {
-                        self.progress.behind.fetch_add(1, Ordering::Relaxed);
-                    }
+                    owe_catch_up(resume, &self.inbox, &self.progress);
                     outgoing.extend(resume.begin(self.target, &self.token, &mut self.next_ack));
                 }
             }
@@ -872,34 +874,34 @@ impl Connection {
         }
     }
 
-    /// Counts the catch-up done when nothing of it is still out (and starts another if
-    /// a gap is left: its messages were committed after this one read).
+    /// Counts the catch-up done when nothing of it is still out (a loss's replay time
+    /// too), and fetches any gap left (its messages were committed after it read).
     fn maybe_caught_up(&mut self) {
-        let Some(since) = self.resume.as_mut().and_then(Resumer::finished) else {
+        let Some((since, owed)) = self.resume.as_mut().and_then(Resumer::finished) else {
             return;
         };
-        let _ = self.tally.replay.record(micros(since.elapsed()));
-        self.progress.caught_up.fetch_add(1, Ordering::Relaxed);
+        if owed == Owed::Loss {
+            let _ = self.tally.replay.record(micros(since.elapsed()));
+            self.progress.caught_up.fetch_add(1, Ordering::Relaxed);
+        }
         self.progress.behind.fetch_sub(1, Ordering::Relaxed);
         self.mind_gap();
     }
 
     /// Ferry's gap rule in resume mode, as ferry-client applies it: a message (or an own
     /// ack) past the highest seq held + 1 means what lies between did not come here, so
-    /// catch up from where nothing is missing; during a catch-up, its end looks again.
+    /// that is fetched; during a catch-up, its end looks again.
     fn mind_gap(&mut self) {
         let Some(resume) = &mut self.resume else {
             return;
         };
-        if self.target != Target::Ferry || !self.inbox.has_gaps() || resume.catching_up() {
+        if self.target != Target::Ferry {
             return;
         }
-        self.progress.gap_catch_ups.fetch_add(1, Ordering::Relaxed);
-        if resume.lost(&self.inbox.last_seq) {
+        if resume.gap(self.inbox.gaps(), &self.inbox.last_seq, &self.token) {
+            self.progress.gap_catch_ups.fetch_add(1, Ordering::Relaxed);
             self.progress.behind.fetch_add(1, Ordering::Relaxed);
         }
-        // Ferry's catch-up runs over REST beside the socket: no frame to send.
-        let _ = resume.begin(self.target, &self.token, &mut self.next_ack);
     }
 
     async fn open(&mut self) -> anyhow::Result<Socket> {
@@ -942,6 +944,13 @@ impl Connection {
                 _ => {}
             }
         }
+    }
+}
+
+/// Resume mode: a catch-up is owed (the socket was lost, or the server said `resync`).
+fn owe_catch_up(resume: &mut Resumer, inbox: &Inbox, progress: &Progress) {
+    if resume.lost(&inbox.last_seq) {
+        progress.behind.fetch_add(1, Ordering::Relaxed);
     }
 }
 

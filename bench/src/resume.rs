@@ -9,7 +9,9 @@
 //! [`Rejoin`] is the part shared by a fleet (the REST client, whether cuts are on), and
 //! [`Resumer`] is one connection's state: its sync cursor, where its catch-up starts
 //! and the requests still out. A connection can also cut its own socket now and then
-//! (B7), abruptly, as a network does.
+//! (B7), abruptly, as a network does. Between losses, a Ferry connection that finds a gap
+//! below a message it holds fetches just that gap ([`Resumer::gap`]), as ferry-client
+//! does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,10 +98,27 @@ enum Request {
     History,
 }
 
-/// What a finished REST catch-up brings back.
+/// What a finished REST catch-up brings back (a gap's fill leaves the cursor as it was).
 pub struct Caught {
-    cursor: String,
+    cursor: Option<String>,
     pub messages: Vec<StoredMessage>,
+}
+
+/// Why a catch-up is owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owed {
+    /// The socket was lost, or the server said `resync`: everything since the cursor.
+    Loss,
+    /// A message came past a gap: just the gaps.
+    Gap,
+}
+
+/// A catch-up owed: since when, why, and the highest seq held without a gap per
+/// conversation then, where it starts.
+struct Behind {
+    since: Instant,
+    owed: Owed,
+    from: HashMap<Uuid, i64>,
 }
 
 /// One connection's resume state.
@@ -109,11 +128,10 @@ pub struct Resumer {
     rng: Rng,
     /// Ferry's `/sync` cursor: what this connection has already synced.
     cursor: Option<String>,
-    /// Set from the first loss not yet caught up: when it happened, and the highest
-    /// seq seen then per conversation, where the catch-up starts. A socket lost again
-    /// during a catch-up keeps these, as live frames of the short-lived socket may have
+    /// Set from the first loss (or gap) not yet caught up. A socket lost again during a
+    /// catch-up keeps where it starts, as live frames of the short-lived socket may have
     /// gone past the gap.
-    behind: Option<(Instant, HashMap<Uuid, i64>)>,
+    behind: Option<Behind>,
     rest: Option<JoinHandle<anyhow::Result<Caught>>>,
     /// The peer's catch-up requests still out, by ack number.
     requests: HashMap<u64, Request>,
@@ -143,17 +161,52 @@ impl Resumer {
         Ok(())
     }
 
-    /// The socket is gone; `last_seq` is the highest seq seen per conversation. Whether
-    /// this starts a new catch-up debt (false when one was still being paid).
+    /// The socket is gone (or the server said `resync`); `last_seq` is the highest seq
+    /// held without a gap per conversation. Whether this starts a new catch-up debt
+    /// (false when one was still being paid; a gap's becomes a loss's).
     pub fn lost(&mut self, last_seq: &HashMap<Uuid, i64>) -> bool {
         if let Some(task) = self.rest.take() {
             task.abort();
         }
         self.requests.clear();
-        if self.behind.is_some() {
+        if let Some(behind) = &mut self.behind {
+            if behind.owed == Owed::Gap {
+                behind.owed = Owed::Loss;
+                behind.since = Instant::now();
+            }
             return false;
         }
-        self.behind = Some((Instant::now(), last_seq.clone()));
+        self.behind = Some(Behind {
+            since: Instant::now(),
+            owed: Owed::Loss,
+            from: last_seq.clone(),
+        });
+        true
+    }
+
+    /// Ferry: messages came past gaps, `(conversation, held, highest)` each; fetches
+    /// what lies between over REST, as ferry-client does, unless a catch-up is under way
+    /// (its end looks again). Whether this started one.
+    pub fn gap(
+        &mut self,
+        gaps: Vec<(Uuid, i64, i64)>,
+        last_seq: &HashMap<Uuid, i64>,
+        token: &str,
+    ) -> bool {
+        if self.catching_up() || gaps.is_empty() {
+            return false;
+        }
+        self.behind = Some(Behind {
+            since: Instant::now(),
+            owed: Owed::Gap,
+            from: last_seq.clone(),
+        });
+        let rejoin = self.rejoin.clone();
+        let token = token.to_owned();
+        let seed = self.rng.next_u64();
+        self.rest = Some(tokio::spawn(async move {
+            rest_fill(&rejoin, &token, &gaps, seed).await
+        }));
         true
     }
 
@@ -188,7 +241,7 @@ impl Resumer {
     /// Starts the catch-up on a new socket. Ferry's runs over REST beside the socket
     /// ([`Resumer::rest`]); the peer's is this first frame to send, and the answers.
     pub fn begin(&mut self, target: Target, token: &str, next_ack: &mut u64) -> Option<String> {
-        let from = self.behind.as_ref()?.1.clone();
+        let from = self.behind.as_ref()?.from.clone();
         match target {
             Target::Ferry => {
                 let rejoin = self.rejoin.clone();
@@ -209,7 +262,7 @@ impl Resumer {
     }
 
     /// Whether a catch-up is under way (or waits for a new socket to start on).
-    pub fn catching_up(&self) -> bool {
+    fn catching_up(&self) -> bool {
         self.behind.is_some() || self.rest.is_some() || !self.requests.is_empty()
     }
 
@@ -221,7 +274,9 @@ impl Resumer {
     /// The REST catch-up ended: keep its cursor, hand back its messages.
     pub fn rest_done(&mut self, caught: Caught) -> Vec<StoredMessage> {
         self.rest = None;
-        self.cursor = Some(caught.cursor);
+        if let Some(cursor) = caught.cursor {
+            self.cursor = Some(cursor);
+        }
         caught.messages
     }
 
@@ -242,7 +297,7 @@ impl Resumer {
         if !matches!(self.requests.remove(&number), Some(Request::Sync)) {
             return Vec::new();
         }
-        let Some((_, from)) = &self.behind else {
+        let Some(Behind { from, .. }) = &self.behind else {
             return Vec::new();
         };
         let mut frames = Vec::new();
@@ -285,12 +340,12 @@ impl Resumer {
         self.requests.remove(&number).is_some()
     }
 
-    /// When nothing of the catch-up is still out: the time of the loss it repaid.
-    pub fn finished(&mut self) -> Option<Instant> {
+    /// When nothing of the catch-up is still out: when it was owed, and why.
+    pub fn finished(&mut self) -> Option<(Instant, Owed)> {
         if self.rest.is_some() || !self.requests.is_empty() {
             return None;
         }
-        self.behind.take().map(|(since, _)| since)
+        self.behind.take().map(|b| (b.since, b.owed))
     }
 }
 
@@ -410,9 +465,71 @@ async fn try_rest_catch_up(
         }
     }
     Ok(Caught {
-        cursor: synced.cursor,
+        cursor: Some(synced.cursor),
         messages,
     })
+}
+
+/// Fetches the messages of each gap, `(conversation, held, highest)`: those after `held`
+/// up to `highest` (history pages, as ferry-client's `fill_below`). A failed call is
+/// retried with the reconnect's pacing for [`REST_PATIENCE`].
+async fn rest_fill(
+    rejoin: &Rejoin,
+    token: &str,
+    gaps: &[(Uuid, i64, i64)],
+    seed: u64,
+) -> anyhow::Result<Caught> {
+    let give_up = Instant::now() + REST_PATIENCE;
+    let mut rng = Rng::new(seed ^ now_us());
+    let mut node = rng.below(rejoin.apis.len());
+    loop {
+        let api = &rejoin.apis[node];
+        match try_rest_fill(rejoin, api, token, gaps).await {
+            Ok(messages) => {
+                return Ok(Caught {
+                    cursor: None,
+                    messages,
+                });
+            }
+            Err(e) if Instant::now() > give_up => return Err(e),
+            Err(_) => {
+                node = (node + 1) % rejoin.apis.len();
+                let pause = RETRY_MIN_MS + rng.below(RETRY_SPREAD_MS + 1) as u64;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    }
+}
+
+async fn try_rest_fill(
+    rejoin: &Rejoin,
+    api: &Api,
+    token: &str,
+    gaps: &[(Uuid, i64, i64)],
+) -> anyhow::Result<Vec<StoredMessage>> {
+    let mut messages = Vec::new();
+    for &(conversation_id, held, highest) in gaps {
+        let mut after = held;
+        while after < highest {
+            let page = {
+                let _turn = rejoin.rest_gate.acquire().await?;
+                let limit = u32::try_from(highest - after)
+                    .unwrap_or(REST_PAGE)
+                    .min(REST_PAGE);
+                api.messages_after(token, conversation_id, after, limit)
+                    .await?
+            };
+            let Some(last) = page.messages.last() else {
+                break;
+            };
+            after = last.seq;
+            messages.extend(page.messages.into_iter().map(stored));
+            if !page.has_more {
+                break;
+            }
+        }
+    }
+    Ok(messages)
 }
 
 fn stored(m: Message) -> StoredMessage {

@@ -244,8 +244,14 @@ fn parse_socketio(text: &str) -> Incoming {
         struct Answer {
             ok: bool,
             error: Option<serde_json::Value>,
+            /// A send's: the message as stored, with its seq.
+            message: Option<Acked>,
             conversations: Option<Vec<ConversationMark>>,
             messages: Option<Vec<StoredMessage>>,
+        }
+        #[derive(Deserialize)]
+        struct Acked {
+            seq: Option<i64>,
         }
         return match serde_json::from_str::<(Answer,)>(&rest[digits..]) {
             Ok((Answer {
@@ -258,7 +264,9 @@ fn parse_socketio(text: &str) -> Incoming {
                 messages: Some(page),
                 ..
             },)) => Incoming::Page(number, page),
-            Ok((Answer { ok: true, .. },)) => Incoming::Ack(AckRef::Number(number), None),
+            Ok((Answer {
+                ok: true, message, ..
+            },)) => Incoming::Ack(AckRef::Number(number), message.and_then(|m| m.seq)),
             Ok((Answer { error, .. },)) => Incoming::Refused(
                 AckRef::Number(number),
                 error.map(|e| e["code"].to_string()).unwrap_or_default(),
@@ -299,8 +307,8 @@ mod tests {
     #[test]
     fn reads_socketio_packets() {
         assert!(matches!(
-            Target::Socketio.parse("431[{\"ok\":true,\"message\":{}}]"),
-            Incoming::Ack(AckRef::Number(1), None)
+            Target::Socketio.parse("431[{\"ok\":true,\"message\":{\"seq\":7}}]"),
+            Incoming::Ack(AckRef::Number(1), Some(7))
         ));
         assert!(matches!(
             Target::Socketio.parse("4312[{\"ok\":false,\"error\":{\"code\":\"not_found\"}}]"),

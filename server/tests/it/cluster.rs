@@ -545,8 +545,18 @@ async fn a_nats_restart_mid_burst_loses_nothing() {
     let mut nats = NatsServer::start().await;
     let cluster = Cluster::start(2, nats.url()).await;
     let (n1, n2) = (cluster.node(0), cluster.node(1));
-    // Its first connection counted one already.
-    let resyncs_before = resyncs(n2).await;
+    // Its first connection counts one, in a callback of its own: the baseline waits for it.
+    let resyncs_before = within("the first connection's resync to be counted", async {
+        loop {
+            let counted = resyncs(n2).await;
+            if counted >= 1 {
+                return counted;
+            }
+            // Polled: the node says nothing when the counter moves.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     let alice = User::register(n1, "alice").await;
     let bob = User::register(n2, "bob").await;
     let conv = alice.direct_with(&bob).await.id;

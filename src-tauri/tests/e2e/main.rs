@@ -278,7 +278,10 @@ fn coloured_pixels(png: &[u8], area: (f64, f64, f64, f64)) -> usize {
 
 /// The columns in which two crops of one area differ clearly.
 fn differing_columns(a: &[Vec<[u8; 4]>], b: &[Vec<[u8; 4]>]) -> usize {
-    let width = a.first().map_or(0, Vec::len);
+    let size = |c: &[Vec<[u8; 4]>]| (c.len(), c.first().map_or(0, Vec::len));
+    assert_eq!(size(a), size(b), "crops of one area");
+    assert!(size(a).0 > 0 && size(a).1 > 0, "an empty crop");
+    let width = size(a).1;
     (0..width)
         .filter(|&x| {
             a.iter().zip(b).any(|(ra, rb)| {
