@@ -48,6 +48,10 @@ enum Command {
         /// Read the password from standard input instead of asking.
         #[arg(long)]
         password_stdin: bool,
+        /// Send the password over plain http to a server that is not on this machine
+        /// (unencrypted: anyone on the way can read it). Refused without this.
+        #[arg(long)]
+        allow_plain_http: bool,
     },
     /// Sign in to an existing account on this device.
     Login {
@@ -59,6 +63,10 @@ enum Command {
         /// Read the password from standard input instead of asking.
         #[arg(long)]
         password_stdin: bool,
+        /// Send the password over plain http to a server that is not on this machine
+        /// (unencrypted: anyone on the way can read it). Refused without this.
+        #[arg(long)]
+        allow_plain_http: bool,
     },
     /// Sign out: end the session and forget its tokens (history stays on disk).
     Logout,
@@ -225,11 +233,15 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             display_name,
             password_stdin,
+            allow_plain_http,
         } => {
             let password = password(*password_stdin)?;
             let display = display_name.clone().unwrap_or_else(|| username.clone());
             let client = Client::register(
-                options(&cli, server)?,
+                ClientOptions {
+                    allow_plain_http: *allow_plain_http,
+                    ..options(&cli, server)?
+                },
                 tokens()?,
                 username,
                 &password,
@@ -242,10 +254,14 @@ async fn run(cli: Cli) -> Result<()> {
             username,
             server,
             password_stdin,
+            allow_plain_http,
         } => {
             let password = password(*password_stdin)?;
-            let client =
-                Client::login(options(&cli, server)?, tokens()?, username, &password).await?;
+            let options = ClientOptions {
+                allow_plain_http: *allow_plain_http,
+                ..options(&cli, server)?
+            };
+            let client = Client::login(options, tokens()?, username, &password).await?;
             let _ = try_sync(&client).await?;
             print::signed_in(&cli, client.me(), server);
         }

@@ -71,6 +71,10 @@ pub struct ClientOptions {
     pub data_dir: PathBuf,
     /// A name for this device's session.
     pub device_name: Option<String>,
+    /// Whether a password may go over plain `http://` to a server that is not on this
+    /// machine (it then crosses the network readable by anyone on the way); off unless
+    /// the user asked for it.
+    pub allow_plain_http: bool,
     /// First reconnect delay.
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
@@ -89,6 +93,7 @@ impl ClientOptions {
             server_url: with_scheme(server_url.into().trim().trim_end_matches('/')),
             data_dir: data_dir.into(),
             device_name: None,
+            allow_plain_http: false,
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
             clock: Arc::new(SystemClock),
@@ -102,13 +107,47 @@ impl ClientOptions {
     }
 }
 
-/// `host:port` means `http://host:port`; an address with a scheme is kept as it is.
+/// `host:port` means `https://host:port`, or `http://` for this machine's own server (a
+/// loopback address or `localhost`); an address with a scheme is kept as it is.
 fn with_scheme(url: &str) -> String {
     if url.is_empty() || url.contains("://") {
         url.to_owned()
-    } else {
+    } else if reqwest::Url::parse(&format!("http://{url}")).is_ok_and(|u| is_loopback(&u)) {
         format!("http://{url}")
+    } else {
+        format!("https://{url}")
     }
+}
+
+/// Whether a URL names this machine.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let host = host.to_ascii_lowercase();
+            host == "localhost" || host.ends_with(".localhost")
+        }
+    }
+}
+
+/// Refuses to send a password over plain `http://` off this machine unless the user
+/// allowed it: it would cross the network in the clear.
+fn check_transport(options: &ClientOptions) -> Result<(), ClientError> {
+    let Ok(url) = reqwest::Url::parse(&options.server_url) else {
+        return Ok(()); // the request itself says what is wrong with the address
+    };
+    if url.scheme() != "http" || is_loopback(&url) || options.allow_plain_http {
+        return Ok(());
+    }
+    Err(ClientError::Invalid(format!(
+        "{} is plain http: your password would cross the network unencrypted. Use https://, \
+         or allow plain http explicitly",
+        options.server_url
+    )))
 }
 
 /// What the client and its engine task share.
@@ -186,6 +225,7 @@ impl Client {
         password: &str,
         display_name: &str,
     ) -> Result<Self, ClientError> {
+        check_transport(&options)?;
         let api = Api::new(&options.server_url)?;
         let issued = api.register(username, password, display_name).await?;
         Self::signed_in(options, tokens, api, issued)
@@ -198,6 +238,7 @@ impl Client {
         username: &str,
         password: &str,
     ) -> Result<Self, ClientError> {
+        check_transport(&options)?;
         let api = Api::new(&options.server_url)?;
         let issued = api
             .login(username, password, options.device_name.as_deref())
@@ -651,5 +692,72 @@ impl Client {
         let _ = AccountDir::forget_current(&self.shared.options.data_dir);
         self.shared.set_state(ConnectionState::SignedOut);
         Ok(told?)
+    }
+}
+
+#[cfg(test)]
+mod transport_tests {
+    use super::*;
+
+    fn options(url: &str) -> ClientOptions {
+        ClientOptions::new(url, "/nonexistent")
+    }
+
+    #[test]
+    fn a_bare_address_means_https_but_on_this_machine() {
+        assert_eq!(
+            options("chat.example.com").server_url,
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            options("chat.example.com:8443/").server_url,
+            "https://chat.example.com:8443"
+        );
+        assert_eq!(
+            options("127.0.0.1:8080").server_url,
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            options("localhost:8080").server_url,
+            "http://localhost:8080"
+        );
+        assert_eq!(options("[::1]:8080").server_url, "http://[::1]:8080");
+        assert_eq!(
+            options("http://chat.example.com").server_url,
+            "http://chat.example.com"
+        );
+    }
+
+    #[test]
+    fn a_password_goes_over_plain_http_only_on_this_machine_or_when_allowed() {
+        for ok in [
+            "https://chat.example.com",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.2:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(check_transport(&options(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://chat.example.com",
+            "http://192.0.2.1:8080",
+            "chat.example.com:80",
+        ] {
+            let mut opts = options(refused);
+            if opts.server_url.starts_with("https://") {
+                // A bare address went to https: nothing to refuse.
+                assert!(check_transport(&opts).is_ok(), "{refused}");
+                continue;
+            }
+            let err = check_transport(&opts).expect_err(refused);
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Code(ferry_proto::ErrorCode::InvalidRequest)
+            );
+            assert!(err.to_string().contains("unencrypted"), "{err}");
+            opts.allow_plain_http = true;
+            assert!(check_transport(&opts).is_ok(), "{refused} when allowed");
+        }
     }
 }

@@ -18,6 +18,11 @@ pub const MAX_SYNC_MESSAGES: u32 = 100;
 pub const SYNC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Longest group title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
+/// The shortest user search, in characters after trimming: an empty or one-letter
+/// search would list the directory.
+pub const USER_SEARCH_MIN_CHARS: usize = 2;
+/// The most users one search returns (a people picker, not a directory).
+pub const USER_SEARCH_MAX_LIMIT: u32 = 20;
 
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 1024;

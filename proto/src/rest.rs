@@ -43,10 +43,10 @@ pub struct RefreshRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct UserSearchQuery {
-    /// Prefix of a username or display name.
+    /// Prefix of a username or display name: at least 2 characters after trimming.
     #[serde(default)]
     pub q: String,
-    /// At most this many (default 50, at most 500).
+    /// At most this many (default and most 20).
     pub limit: Option<u32>,
 }
 

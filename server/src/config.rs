@@ -63,7 +63,8 @@ pub struct Config {
     /// Messages a user may send in a burst.
     #[arg(long, env = "FERRY_SEND_BURST", default_value_t = 100)]
     pub send_burst: u32,
-    /// Failed-or-not login attempts per username per minute.
+    /// Wrong passwords per username from one place (an IPv4 address or an IPv6 /64) per
+    /// minute; ten times this per username over all places. Right ones do not count.
     #[arg(long, env = "FERRY_LOGIN_RATE", default_value_t = 10)]
     pub login_rate_per_min: u32,
     /// Sign-ups and sign-ins per client IP per minute (behind a load balancer every client

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 pub use config::Config;
+use ferry_proto::Timestamp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -47,7 +48,7 @@ use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::members::Members;
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::state::{App, AppState};
 use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
@@ -151,6 +152,16 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
+/// Deletes ended sessions and expired refresh tokens (every node of a cluster may; the
+/// statements are idempotent).
+async fn forget_ended_sessions(app: &App) {
+    match app.store.forget_ended_sessions(Timestamp::now()).await {
+        Ok(0) => {}
+        Ok(gone) => tracing::info!(sessions = gone, "forgot ended sessions"),
+        Err(e) => tracing::warn!(error = %e, "could not forget ended sessions"),
+    }
+}
+
 /// A database URL with any password hidden, for logs and errors.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -242,10 +253,19 @@ pub async fn run(
     let housekeeping = app.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 () = housekeeping.shutdown.cancelled() => break,
-                _ = every.tick() => housekeeping.limits.shrink(),
+                _ = every.tick() => {
+                    housekeeping.limits.shrink();
+                    // Hourly (and at start): ended sessions and expired refresh tokens
+                    // would otherwise stay in the database for ever.
+                    if ticks.is_multiple_of(60) {
+                        forget_ended_sessions(&housekeeping).await;
+                    }
+                    ticks += 1;
+                }
             }
         }
     });

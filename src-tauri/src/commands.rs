@@ -51,8 +51,9 @@ pub async fn sign_in(
     server_url: String,
     username: String,
     password: String,
+    allow_plain_http: Option<bool>,
 ) -> Result<User> {
-    let options = ClientOptions::new(server_url.trim(), &state.data_dir);
+    let options = options(&state, &server_url, allow_plain_http);
     let client = Client::login(options, tokens()?, &username, &password).await?;
     Ok(crate::attach(&app, &state, client))
 }
@@ -66,10 +67,20 @@ pub async fn sign_up(
     username: String,
     password: String,
     display_name: String,
+    allow_plain_http: Option<bool>,
 ) -> Result<User> {
-    let options = ClientOptions::new(server_url.trim(), &state.data_dir);
+    let options = options(&state, &server_url, allow_plain_http);
     let client = Client::register(options, tokens()?, &username, &password, &display_name).await?;
     Ok(crate::attach(&app, &state, client))
+}
+
+/// The core's options for signing in to `server_url`; plain http off this machine only
+/// when the user ticked the box that says the password then travels unencrypted.
+fn options(state: &Desktop, server_url: &str, allow_plain_http: Option<bool>) -> ClientOptions {
+    ClientOptions {
+        allow_plain_http: allow_plain_http.unwrap_or(false),
+        ..ClientOptions::new(server_url.trim(), &state.data_dir)
+    }
 }
 
 /// Signs out: ends the session and forgets the tokens (history stays on disk).

@@ -103,6 +103,7 @@ describe("signing in", () => {
       serverUrl: "http://127.0.0.1:8080",
       username: "me",
       password: "right",
+      allowPlainHttp: false,
     });
   });
 
@@ -115,7 +116,37 @@ describe("signing in", () => {
     await userEvent.click(screen.getByTestId("sign-up"));
     await screen.findByTestId("new-chat");
     expect(c.argsOf("sign_up")).toEqual([
-      { serverUrl: "http://127.0.0.1:8080", username: "morgan", password: "secret", displayName: "Morgan Me" },
+      {
+        serverUrl: "http://127.0.0.1:8080",
+        username: "morgan",
+        password: "secret",
+        displayName: "Morgan Me",
+        allowPlainHttp: false,
+      },
+    ]);
+  });
+
+  it("sends a password over plain http to another machine only once the user agrees", async () => {
+    const c = core({ me: null, handlers: { sign_in: () => ME } });
+    render(App);
+    const server = await screen.findByTestId("server-url");
+    // This machine's own server, or https: nothing to ask.
+    expect(screen.queryByTestId("allow-plain-http")).toBeNull();
+    await userEvent.clear(server);
+    await userEvent.type(server, "https://chat.example.com");
+    expect(screen.queryByTestId("allow-plain-http")).toBeNull();
+    await userEvent.clear(server);
+    await userEvent.type(server, "http://chat.example.com:8080");
+    const agree = screen.getByTestId("allow-plain-http");
+    expect(agree).not.toBeChecked();
+    await userEvent.type(screen.getByTestId("username"), "me");
+    await userEvent.type(screen.getByTestId("password"), "pw");
+    expect(screen.getByTestId("sign-in")).toBeDisabled();
+    await userEvent.click(agree);
+    await userEvent.click(screen.getByTestId("sign-in"));
+    await screen.findByTestId("new-chat");
+    expect(c.argsOf("sign_in")).toEqual([
+      { serverUrl: "http://chat.example.com:8080", username: "me", password: "pw", allowPlainHttp: true },
     ]);
   });
 
@@ -601,6 +632,22 @@ describe("keyboard and dialogs", () => {
     expect(c.argsOf("create_group")).toEqual([{ title: "Pioneers", memberIds: [ada.id, grace.id] }]);
   });
 
+  it("asks the server only once a search has two characters (it refuses shorter ones)", async () => {
+    const c = core({
+      handlers: {
+        find_users: (args) => [ada, grace].filter((u) => u.username.startsWith(args.prefix as string)),
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("new-chat"));
+    await userEvent.type(screen.getByTestId("user-search"), "a");
+    expect(await screen.findByTestId("user-search-hint")).toHaveTextContent("Type at least 2 characters");
+    expect(c.argsOf("find_users")).toEqual([]);
+    await userEvent.type(screen.getByTestId("user-search"), "d");
+    await waitFor(() => expect(screen.getByTestId("user-result")).toHaveAttribute("data-username", "ada"));
+    expect(c.argsOf("find_users")).toEqual([{ prefix: "ad" }]);
+  });
+
   it("shows why finding people failed", async () => {
     core({
       handlers: {
@@ -611,7 +658,7 @@ describe("keyboard and dialogs", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("new-chat"));
-    await userEvent.type(screen.getByTestId("user-search"), "x");
+    await userEvent.type(screen.getByTestId("user-search"), "xy");
     expect(await screen.findByTestId("user-search-error")).toHaveTextContent("the server cannot be reached");
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("dialog")).toBeNull();

@@ -1,5 +1,6 @@
-//! Access tokens (HS256 JWTs, algorithm pinned, `aud` and `exp` checked) and refresh
-//! tokens (32 random bytes, sent hex-encoded, stored only as SHA-256).
+//! Access tokens (HS256 JWTs, algorithm pinned; typed `at+jwt` as RFC 9068 has it, and
+//! `iss`, `aud` and `exp` checked, with [`LEEWAY_SECS`] for clocks a little apart) and
+//! refresh tokens (32 random bytes, sent hex-encoded, stored only as SHA-256).
 
 use std::time::Duration;
 
@@ -12,9 +13,23 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::store::RefreshGrant;
 
+/// The `typ` header of an access token (RFC 9068): a JWT of another kind made with the
+/// same secret is never taken for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Who issues Ferry's access tokens.
+pub const ISSUER: &str = "ferry";
+
+/// How far past `exp` (in seconds) a token is still taken: the nodes of a cluster check
+/// each other's tokens, and their clocks may be a little apart (they are kept within a
+/// second, docs/operations.md). A socket is still closed at its token's `exp`.
+pub const LEEWAY_SECS: u64 = 5;
+
 /// The claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Claims {
+    /// Always [`ISSUER`].
+    pub iss: String,
     /// The user.
     pub sub: Uuid,
     /// The session.
@@ -49,9 +64,9 @@ impl TokenKeys {
     pub fn new(secret: &[u8], access_ttl: Duration, refresh_ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[TOKEN_AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        // Expiry is exact: a token is refused from its `exp` on.
-        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub", "iss"]);
+        validation.leeway = LEEWAY_SECS;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -66,13 +81,18 @@ impl TokenKeys {
         let now = Timestamp::now().as_millis() / 1000;
         let exp = now + self.access_ttl.as_secs() as i64;
         let claims = Claims {
+            iss: ISSUER.into(),
             sub: user,
             sid: session,
             aud: TOKEN_AUDIENCE.into(),
             iat: now,
             exp,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let header = Header {
+            typ: Some(ACCESS_TOKEN_TYPE.into()),
+            ..Header::new(Algorithm::HS256)
+        };
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|e| Error::Internal(format!("jwt encode: {e}")))?;
         Ok(AccessToken {
             token,
@@ -80,9 +100,14 @@ impl TokenKeys {
         })
     }
 
-    /// The claims of a valid token: right algorithm, signature, audience, not expired.
+    /// The claims of a valid access token: right type, algorithm, signature, issuer and
+    /// audience, not expired.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?;
+        if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
+        }
+        Ok(data.claims)
     }
 
     /// A new refresh token and the grant to store for it.

@@ -102,7 +102,8 @@ pub async fn login(
     }
     let username = req.username.trim().to_ascii_lowercase();
     app.limits
-        .check_login(&username)
+        .failed_logins
+        .check(&username, peer.ip())
         .map_err(Error::RateLimited)?;
     // A name no account can have (a NUL in it, say) is looked up as nobody: the same
     // answer, in the same time, as any wrong username.
@@ -116,11 +117,13 @@ pub async fn login(
     };
     let ok = password::verify(req.password, hash).await?;
     let Some(user) = user.filter(|_| ok) else {
+        app.limits.failed_logins.failed(&username, peer.ip());
         return Err(Error::new(
             ErrorCode::InvalidCredentials,
             "wrong username or password",
         ));
     };
+    app.limits.failed_logins.succeeded(&username, peer.ip());
     let device = req
         .device_name
         .as_deref()

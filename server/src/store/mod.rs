@@ -222,6 +222,10 @@ pub trait Store: Send + Sync + 'static {
     /// Those of `sessions` that exist and are not revoked (one query for many: a
     /// reconnect storm checks thousands at once, see `crate::coalesce`).
     async fn active_sessions(&self, sessions: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Deletes refresh tokens expired by `now`, and the sessions that ended: revoked, or
+    /// with no refresh token left (its access tokens expired long before its last
+    /// refresh token did). Returns how many sessions went.
+    async fn forget_ended_sessions(&self, now: Timestamp) -> StoreResult<u64>;
 
     /// The direct conversation of a pair, created if missing; `true` when created now.
     /// [`StoreError::UnknownUser`] if `other` does not exist.

@@ -458,6 +458,28 @@ where
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    async fn forget_ended_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        sqlx::query(
+            "DELETE FROM refresh_tokens WHERE expires_at <= $1 \
+             OR session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL)",
+        )
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        // A session and its first token are stored in one transaction, so a session with
+        // no token left has ended rather than not begun.
+        let gone: Vec<(Uuid,)> = sqlx::query_as(
+            "DELETE FROM sessions WHERE revoked_at IS NOT NULL \
+             OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id) \
+             RETURNING id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(gone.len() as u64)
+    }
+
     async fn direct_conversation(
         &self,
         me: Uuid,

@@ -208,7 +208,7 @@ async fn sql_metacharacters_are_just_text(backend: Backend) {
     assert_eq!(back[0].body, nasty);
     let me: ferry_proto::User = robert.ok(Method::GET, "/me", None).await;
     assert_eq!(me.display_name, nasty);
-    for q in ["%", "_", "' OR 1=1 --", "%' OR '1'='1"] {
+    for q in ["%%", "__", "a%", "' OR 1=1 --", "%' OR '1'='1"] {
         let found: Vec<ferry_proto::User> = alice
             .ok(Method::GET, &format!("/users?q={}", urlencode(q)), None)
             .await;
@@ -308,11 +308,17 @@ fn urlencode(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
 
-fn forge(secret: &str, alg: Algorithm, sub: Uuid, sid: Uuid, aud: &str, exp_offset: i64) -> String {
+/// An access token as the server makes one (`typ` "at+jwt", `iss`, `aud`, `sub`, `sid`,
+/// `iat`, `exp`), with `change` applied to its header and claims first.
+fn forge(sub: Uuid, sid: Uuid, change: impl FnOnce(&mut Header, &mut Value, &mut &str)) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": sub, "sid": sid, "aud": aud, "iat": now, "exp": now + exp_offset});
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    let mut claims = json!({"iss": "ferry", "sub": sub, "sid": sid, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + 600});
+    let mut secret = JWT_SECRET;
+    change(&mut header, &mut claims, &mut secret);
     jsonwebtoken::encode(
-        &Header::new(alg),
+        &header,
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
@@ -324,15 +330,38 @@ async fn bad_tokens_are_refused(backend: Backend) {
     let server = TestServer::start(&db).await;
     let alice = User::register(&server, "alice").await;
     let (sub, sid) = (alice.id(), alice.tokens.session_id);
+    let me = |token: String| {
+        let url = server.api("/me");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    // The forger makes what the server makes (so each case below is refused for its own
+    // flaw), and a clock a little ahead of the server's is allowed for.
+    let made = forge(sub, sid, |_, _, _| {});
+    assert_eq!(me(made).await.status(), StatusCode::OK, "a well-made token");
+    let just_expired = forge(sub, sid, |_, claims, _| {
+        claims["exp"] = json!(chrono::Utc::now().timestamp() - 2);
+    });
+    assert_eq!(
+        me(just_expired).await.status(),
+        StatusCode::OK,
+        "expired 2 s ago, within the 5 s leeway"
+    );
     let unsigned = {
         use base64::Engine;
         let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let now = chrono::Utc::now().timestamp();
         format!(
             "{}.{}.",
-            enc.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            enc.encode(br#"{"alg":"none","typ":"at+jwt"}"#),
             enc.encode(
-                json!({"sub": sub, "sid": sid, "aud": TOKEN_AUDIENCE, "exp": now + 600})
+                json!({"iss": "ferry", "sub": sub, "sid": sid, "aud": TOKEN_AUDIENCE, "exp": now + 600})
                     .to_string()
             )
         )
@@ -340,38 +369,39 @@ async fn bad_tokens_are_refused(backend: Backend) {
     let cases = [
         (
             "forged",
-            forge(
-                "some-other-secret-that-is-long-enough!!",
-                Algorithm::HS256,
-                sub,
-                sid,
-                TOKEN_AUDIENCE,
-                600,
-            ),
+            forge(sub, sid, |_, _, secret| {
+                *secret = "some-other-secret-that-is-long-enough!!";
+            }),
         ),
         (
             "expired",
-            forge(JWT_SECRET, Algorithm::HS256, sub, sid, TOKEN_AUDIENCE, -10),
+            forge(sub, sid, |_, claims, _| {
+                claims["exp"] = json!(chrono::Utc::now().timestamp() - 60);
+            }),
         ),
         (
             "wrong audience",
-            forge(JWT_SECRET, Algorithm::HS256, sub, sid, "not-ferry", 600),
+            forge(sub, sid, |_, claims, _| claims["aud"] = json!("not-ferry")),
+        ),
+        (
+            "no issuer",
+            forge(sub, sid, |_, claims, _| {
+                claims.as_object_mut().expect("claims").remove("iss");
+            }),
+        ),
+        (
+            "another issuer",
+            forge(sub, sid, |_, claims, _| claims["iss"] = json!("elsewhere")),
+        ),
+        (
+            "not an access token",
+            forge(sub, sid, |header, _, _| header.typ = Some("JWT".into())),
         ),
         (
             "other algorithm",
-            forge(JWT_SECRET, Algorithm::HS512, sub, sid, TOKEN_AUDIENCE, 600),
+            forge(sub, sid, |header, _, _| header.alg = Algorithm::HS512),
         ),
-        (
-            "unknown session",
-            forge(
-                JWT_SECRET,
-                Algorithm::HS256,
-                sub,
-                Uuid::now_v7(),
-                TOKEN_AUDIENCE,
-                600,
-            ),
-        ),
+        ("unknown session", forge(sub, Uuid::now_v7(), |_, _, _| {})),
         ("alg none", unsigned),
         ("garbage", "not.a.jwt".to_owned()),
     ];

@@ -139,6 +139,33 @@ async fn users_search(backend: Backend) {
         .map(|r| (r.status(), ()))
         .expect("get");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Finding someone, not listing everyone: an empty or one-letter search is refused,
+    // a search returns at most 20, and a few dozen searches a minute is the most.
+    for q in ["", "a", "%20a%20"] {
+        let (status, body) = alice
+            .call(Method::GET, &format!("/users?q={q}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "q={q:?}");
+        assert_eq!(code(&body), "invalid_request");
+    }
+    for i in 0..25 {
+        User::register(&server, &format!("user{i:02}")).await;
+    }
+    let found: Vec<ApiUser> = alice.ok(Method::GET, "/users?q=us&limit=500", None).await;
+    assert_eq!(found.len(), 20);
+    let mut refused = None;
+    for n in 0..60 {
+        let (status, body) = alice.call(Method::GET, "/users?q=us", None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((n, body));
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (n, body) = refused.expect("60 searches at once are too many");
+    assert!(n >= 15, "refused after only {n} searches");
+    assert_eq!(code(&body), "rate_limited");
 }
 
 async fn direct_conversations(backend: Backend) {
@@ -626,7 +653,68 @@ async fn connection_limit_per_user(backend: Backend) {
     assert_eq!(u16::from(close.code), ferry_proto::close::POLICY);
 }
 
+/// A sign-in from the loopback address `from` (127.0.0.0/8 is all this machine).
+async fn login_from(
+    server: &TestServer,
+    from: [u8; 4],
+    username: &str,
+    password: &str,
+) -> StatusCode {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .expect("a client")
+        .post(server.api("/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+async fn guessing_elsewhere_does_not_lock_the_owner_out(backend: Backend) {
+    // Wrong passwords count per username and place (here two a minute), right ones not at
+    // all; over all places a username takes ten times that before nobody may try.
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.login_rate_per_min = 2;
+    let server = TestServer::start_with(config).await;
+    User::register(&server, "bob").await;
+    let (guesser, owner) = ([127, 0, 0, 2], [127, 0, 0, 3]);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(login_from(&server, guesser, "bob", "wrong password").await);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            login_from(&server, owner, "bob", "correct horse battery").await,
+            StatusCode::OK,
+            "the owner signs in from their own place, again and again"
+        );
+    }
+    // 2 wrong ones from each of nine more places: 20 over all, the ceiling.
+    for last in 10..19 {
+        for _ in 0..2 {
+            let status = login_from(&server, [127, 0, 0, last], "bob", "wrong password").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert_eq!(
+        login_from(&server, owner, "bob", "correct horse battery").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
 on_both!(
+    guessing_elsewhere_does_not_lock_the_owner_out,
     auth_flow,
     users_search,
     direct_conversations,

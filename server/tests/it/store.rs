@@ -228,6 +228,69 @@ async fn refresh_rotation(backend: Backend) {
     );
 }
 
+async fn ended_sessions_are_forgotten(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let alice = user(&store, "alice", "Alice").await;
+    let now = Timestamp::now();
+    let at = |ms: i64| Timestamp::from_millis(now.as_millis() + ms);
+    let grant = |tag: u8, expires_at: Timestamp| RefreshGrant {
+        token_hash: vec![tag; 32],
+        expires_at,
+    };
+    let (live, revoked, lapsed, rotated) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    for (session, tag, expires) in [
+        (live, 1, at(60_000)),
+        (revoked, 2, at(60_000)),
+        (lapsed, 3, at(-1)),
+        (rotated, 4, at(-1)),
+    ] {
+        store
+            .create_session(session, alice, None, &grant(tag, expires), at(-120_000))
+            .await
+            .expect("session");
+    }
+    store.revoke_session(revoked, now).await.expect("revoke");
+    // Rotated while its first token was live: that one has expired since, its
+    // successor has not.
+    let rotation = store
+        .rotate_refresh(&[4; 32], &grant(5, at(60_000)), at(-60_000))
+        .await
+        .expect("rotate");
+    assert!(matches!(rotation, Rotation::Rotated { .. }));
+
+    assert_eq!(store.forget_ended_sessions(now).await.expect("forget"), 2);
+    let mut active = store
+        .active_sessions(&[live, revoked, lapsed, rotated])
+        .await
+        .expect("active");
+    active.sort();
+    let mut expected = vec![live, rotated];
+    expected.sort();
+    assert_eq!(active, expected);
+    // The sessions kept still refresh; the forgotten ones' tokens are unknown.
+    for (tag, next) in [(1, 11), (5, 15)] {
+        let rotation = store
+            .rotate_refresh(&[tag; 32], &grant(next, at(60_000)), now)
+            .await
+            .expect("rotate");
+        assert!(matches!(rotation, Rotation::Rotated { .. }), "token {tag}");
+    }
+    for tag in [2, 3] {
+        let rotation = store
+            .rotate_refresh(&[tag; 32], &grant(20 + tag, at(60_000)), now)
+            .await
+            .expect("rotate");
+        assert_eq!(rotation, Rotation::Invalid, "token {tag}");
+    }
+    // Nothing more to forget.
+    assert_eq!(store.forget_ended_sessions(now).await.expect("forget"), 0);
+}
+
 async fn direct_conversations_are_unique_per_pair(backend: Backend) {
     let (_db, store) = open(backend).await;
     let a = user(&store, "alice", "Alice").await;
@@ -1032,6 +1095,7 @@ on_both!(
     removal_while_a_send_waits_wins,
     users_and_search,
     refresh_rotation,
+    ended_sessions_are_forgotten,
     direct_conversations_are_unique_per_pair,
     append_is_idempotent_and_gapless,
     a_batch_appends_as_if_one_by_one,

@@ -202,13 +202,19 @@ export class Chat {
   }
 
   /** Signs in to an existing account; rejects with the core's error. */
-  async signIn(serverUrl: string, username: string, password: string): Promise<void> {
-    await this.signedIn(await backend.signIn(serverUrl, username, password));
+  async signIn(serverUrl: string, username: string, password: string, allowPlainHttp = false): Promise<void> {
+    await this.signedIn(await backend.signIn(serverUrl, username, password, allowPlainHttp));
   }
 
   /** Creates an account and signs in; rejects with the core's error. */
-  async signUp(serverUrl: string, username: string, password: string, displayName: string): Promise<void> {
-    await this.signedIn(await backend.signUp(serverUrl, username, password, displayName));
+  async signUp(
+    serverUrl: string,
+    username: string,
+    password: string,
+    displayName: string,
+    allowPlainHttp = false,
+  ): Promise<void> {
+    await this.signedIn(await backend.signUp(serverUrl, username, password, displayName, allowPlainHttp));
   }
 
   async signOut(): Promise<void> {

@@ -17,7 +17,13 @@ describe("backend commands", () => {
       { cmd: "messages", args: { conversationId: "conv-1", beforeSeq: 40, limit: 50 } },
       {
         cmd: "sign_up",
-        args: { serverUrl: "http://127.0.0.1:8080", username: "ada", password: "pw", displayName: "Ada" },
+        args: {
+          serverUrl: "http://127.0.0.1:8080",
+          username: "ada",
+          password: "pw",
+          displayName: "Ada",
+          allowPlainHttp: false,
+        },
       },
       { cmd: "set_attention", args: { focused: true, openConversation: "conv-1" } },
       { cmd: "create_group", args: { title: "Team", memberIds: ["u1", "u2"] } },

@@ -60,8 +60,10 @@ export function session(): Promise<SessionView> {
   return call("session");
 }
 
-export function signIn(serverUrl: string, username: string, password: string): Promise<User> {
-  return call("sign_in", { serverUrl, username, password });
+/** `allowPlainHttp`: the user agreed to send the password over plain http to another
+ * machine (the core refuses otherwise). */
+export function signIn(serverUrl: string, username: string, password: string, allowPlainHttp = false): Promise<User> {
+  return call("sign_in", { serverUrl, username, password, allowPlainHttp });
 }
 
 export function signUp(
@@ -69,8 +71,9 @@ export function signUp(
   username: string,
   password: string,
   displayName: string,
+  allowPlainHttp = false,
 ): Promise<User> {
-  return call("sign_up", { serverUrl, username, password, displayName });
+  return call("sign_up", { serverUrl, username, password, displayName, allowPlainHttp });
 }
 
 export function signOut(): Promise<void> {
