@@ -138,6 +138,17 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     .bind(now)
     .execute(&mut db)
     .await?;
+    // Each session with a live refresh token, as a signed-in device has (nobody presents
+    // it: the hash is the session id's bytes): a session with none has ended, and a
+    // node deletes ended sessions when it starts.
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) \
+         SELECT uuid_send(sid), sid, $2 FROM UNNEST($1::uuid[]) AS t(sid)",
+    )
+    .bind(&world.sessions)
+    .bind(now + 30 * 86_400_000)
+    .execute(&mut db)
+    .await?;
     let mut ids = Vec::new();
     let mut kinds = Vec::new();
     let mut keys: Vec<Option<String>> = Vec::new();
@@ -181,7 +192,7 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     // or more into a run), and plans cached meanwhile scan it (B7 on Ferry spent its
     // Postgres time in one such plan). A real database is never analyzed empty and then
     // loaded at once; never analyzed, the planner sizes it by its pages as it grows.
-    db.execute("ANALYZE users, sessions, conversations, members")
+    db.execute("ANALYZE users, sessions, refresh_tokens, conversations, members")
         .await?;
     Ok(())
 }
