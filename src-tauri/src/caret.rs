@@ -16,9 +16,9 @@
 //! takes a live change of these settings into its web process, and this runs before the
 //! page has loaded, so no caret exists yet to be caught mid-blink (a change that lands
 //! while a caret is hidden would leave it hidden until the next key). GTK's settings
-//! object is the process's own: the user's desktop settings are not changed. Measured in
-//! B12 (docs/benchmarks.md) and in a WebKitGTK 2.50 reproduction: a focused field with
-//! this setting idles like a window with no focused field (0.06 CPU-s per minute).
+//! object is the process's own: the user's desktop settings are not changed. B12
+//! (docs/benchmarks.md) measured the app idle with a conversation open at 0.05 CPU-s per
+//! minute with this, from 2.15: the same as with no focused field.
 //!
 //! Linux and the BSDs only; macOS's and Windows's webviews are left as they are (not
 //! measured here).
