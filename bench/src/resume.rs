@@ -393,8 +393,7 @@ async fn sync(
 }
 
 /// One REST catch-up: `/sync` since `cursor`, then the messages of every conversation
-/// past where `from` says this connection was. A failed call is retried with the
-/// reconnect's pacing for [`REST_PATIENCE`].
+/// past where `from` says this connection was.
 async fn rest_catch_up(
     rejoin: &Rejoin,
     token: &str,
@@ -402,16 +401,33 @@ async fn rest_catch_up(
     from: &HashMap<Uuid, i64>,
     seed: u64,
 ) -> anyhow::Result<Caught> {
+    patiently(rejoin, seed, |api| {
+        let cursor = cursor.clone();
+        async move { try_rest_catch_up(rejoin, &api, token, cursor, from).await }
+    })
+    .await
+}
+
+/// Runs `attempt` against one node after another until it succeeds, for
+/// [`REST_PATIENCE`]: the server may still be starting, or refusing under the storm, so
+/// each retry comes after the same paced pause as a reconnect, as a client's backoff
+/// would.
+async fn patiently<T, Attempt, Fut>(
+    rejoin: &Rejoin,
+    seed: u64,
+    mut attempt: Attempt,
+) -> anyhow::Result<T>
+where
+    Attempt: FnMut(Api) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let give_up = Instant::now() + REST_PATIENCE;
     let mut rng = Rng::new(seed ^ now_us());
     let mut node = rng.below(rejoin.apis.len());
     loop {
-        let api = &rejoin.apis[node];
-        match try_rest_catch_up(rejoin, api, token, cursor.clone(), from).await {
-            Ok(caught) => return Ok(caught),
+        match attempt(rejoin.apis[node].clone()).await {
+            Ok(done) => return Ok(done),
             Err(e) if Instant::now() > give_up => return Err(e),
-            // The server may still be starting, or refusing under the storm: try again
-            // after the same paced pause as a reconnect, as a client's backoff would.
             Err(_) => {
                 node = (node + 1) % rejoin.apis.len();
                 let pause = RETRY_MIN_MS + rng.below(RETRY_SPREAD_MS + 1) as u64;
@@ -471,34 +487,21 @@ async fn try_rest_catch_up(
 }
 
 /// Fetches the messages of each gap, `(conversation, held, highest)`: those after `held`
-/// up to `highest` (history pages, as ferry-client's `fill_below`). A failed call is
-/// retried with the reconnect's pacing for [`REST_PATIENCE`].
+/// up to `highest` (history pages, as ferry-client's `fill_below`).
 async fn rest_fill(
     rejoin: &Rejoin,
     token: &str,
     gaps: &[(Uuid, i64, i64)],
     seed: u64,
 ) -> anyhow::Result<Caught> {
-    let give_up = Instant::now() + REST_PATIENCE;
-    let mut rng = Rng::new(seed ^ now_us());
-    let mut node = rng.below(rejoin.apis.len());
-    loop {
-        let api = &rejoin.apis[node];
-        match try_rest_fill(rejoin, api, token, gaps).await {
-            Ok(messages) => {
-                return Ok(Caught {
-                    cursor: None,
-                    messages,
-                });
-            }
-            Err(e) if Instant::now() > give_up => return Err(e),
-            Err(_) => {
-                node = (node + 1) % rejoin.apis.len();
-                let pause = RETRY_MIN_MS + rng.below(RETRY_SPREAD_MS + 1) as u64;
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-        }
-    }
+    let messages = patiently(rejoin, seed, |api| async move {
+        try_rest_fill(rejoin, &api, token, gaps).await
+    })
+    .await?;
+    Ok(Caught {
+        cursor: None,
+        messages,
+    })
 }
 
 async fn try_rest_fill(
