@@ -46,6 +46,9 @@ pub(crate) struct RefreshRow {
     pub session_id: Uuid,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The token this one was exchanged for, and whether that one was ever presented.
+    pub replaced_by: Option<Vec<u8>>,
+    pub successor_used: bool,
     pub revoked_at: Option<i64>,
     pub user_id: Uuid,
 }

@@ -28,6 +28,12 @@ use super::{
     like_prefix, same_or_conflict,
 };
 
+/// How long after a refresh token's first use it may come back without counting as a
+/// stolen copy, provided the token it was exchanged for was never presented: the answer
+/// to a refresh can be lost on a flaky network, and the client then retries with the
+/// token it still holds (reuse detection would otherwise sign it out).
+const REFRESH_RETRY_GRACE_MS: i64 = 30_000;
+
 /// Reads message rows one at a time into `out` while their bodies fit in `left` bytes;
 /// false once one did not (the reading stops there, and the rest is never held).
 pub(crate) async fn take_within<S>(
@@ -383,8 +389,10 @@ where
         // Locked: two concurrent uses of one token are serialised; the second sees
         // `used_at` set and is treated as reuse.
         let row: Option<RefreshRow> = sqlx::query_as(locked(
-            "SELECT r.session_id, r.expires_at, r.used_at, s.revoked_at, s.user_id \
+            "SELECT r.session_id, r.expires_at, r.used_at, r.replaced_by, \
+             (n.used_at IS NOT NULL) AS successor_used, s.revoked_at, s.user_id \
              FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
+             LEFT JOIN refresh_tokens n ON n.token_hash = r.replaced_by \
              WHERE r.token_hash = $1",
             D::lock("r"),
         ))
@@ -397,7 +405,19 @@ where
         if row.revoked_at.is_some() {
             return Ok(Rotation::Invalid);
         }
-        if row.used_at.is_some() {
+        let retried = row.used_at.is_some_and(|used| {
+            now.as_millis() - used <= REFRESH_RETRY_GRACE_MS && !row.successor_used
+        });
+        if retried {
+            // The answer to its first use was lost (the client never presented the
+            // successor): that successor is withdrawn, and the token exchanged again.
+            if let Some(lost) = &row.replaced_by {
+                sqlx::query("DELETE FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(lost)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        } else if row.used_at.is_some() {
             // A used token came back: someone holds a copy. End the whole session.
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1")
                 .bind(row.session_id)
@@ -412,11 +432,16 @@ where
         if row.expires_at <= now.as_millis() {
             return Ok(Rotation::Invalid);
         }
-        sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1")
-            .bind(&presented)
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await?;
+        // A retry keeps the first use's time: the grace window does not slide.
+        sqlx::query(
+            "UPDATE refresh_tokens SET used_at = COALESCE(used_at, $2), replaced_by = $3 \
+             WHERE token_hash = $1",
+        )
+        .bind(&presented)
+        .bind(now.as_millis())
+        .bind(&next.token_hash)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
         )

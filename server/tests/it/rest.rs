@@ -69,25 +69,38 @@ async fn auth_flow(backend: Backend) {
     let me: ApiUser = alice.ok(Method::GET, "/me", None).await;
     assert_eq!(me.display_name, "Alice A");
 
-    // Refresh rotates; the old refresh token is single-use, and reusing it ends the session.
-    let (status, body) = post_anon(
-        &server,
-        "/auth/refresh",
-        json!({"refresh_token": tokens.refresh_token}),
-    )
-    .await;
+    // Refresh rotates, and the old refresh token is single-use.
+    let refresh =
+        |token: &str| post_anon(&server, "/auth/refresh", json!({"refresh_token": token}));
+    let (status, body) = refresh(&tokens.refresh_token).await;
     assert_eq!(status, StatusCode::OK);
     let rotated: Tokens = serde_json::from_value(body).expect("tokens");
     assert_ne!(rotated.refresh_token, tokens.refresh_token);
     assert_eq!(rotated.session_id, tokens.session_id);
     let fresh = User::with_tokens(&server, rotated.clone());
     let _: ApiUser = fresh.ok(Method::GET, "/me", None).await;
-    let (status, body) = post_anon(
-        &server,
-        "/auth/refresh",
-        json!({"refresh_token": tokens.refresh_token}),
-    )
-    .await;
+    // Its answer lost, the client retries with the old token at once: within the grace
+    // window, and while the token it was exchanged for was never presented, that is a
+    // retry, not a stolen copy. The lost token is withdrawn; the session lives on.
+    let (status, body) = refresh(&tokens.refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "a retried refresh: {body}");
+    let retried: Tokens = serde_json::from_value(body).expect("tokens");
+    assert_eq!(retried.session_id, tokens.session_id);
+    let (status, body) = refresh(&rotated.refresh_token).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthorized"),
+        "the lost answer's token is withdrawn"
+    );
+    let (status, body) = refresh(&retried.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let moved_on: Tokens = serde_json::from_value(body).expect("tokens");
+    let fresh = User::with_tokens(&server, moved_on.clone());
+    let _: ApiUser = fresh.ok(Method::GET, "/me", None).await;
+
+    // Once its successor was presented, a used token coming back is a stolen copy: the
+    // whole session ends.
+    let (status, body) = refresh(&tokens.refresh_token).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::UNAUTHORIZED, "unauthorized")
@@ -98,12 +111,7 @@ async fn auth_flow(backend: Backend) {
         StatusCode::UNAUTHORIZED,
         "reuse revoked the whole session"
     );
-    let (status, _) = post_anon(
-        &server,
-        "/auth/refresh",
-        json!({"refresh_token": rotated.refresh_token}),
-    )
-    .await;
+    let (status, _) = refresh(&moved_on.refresh_token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Logout ends a session: its access and refresh tokens stop working.

@@ -137,7 +137,8 @@ async fn refresh_rotation(backend: Backend) {
     let alice = user(&store, "alice", "Alice").await;
     let session = Uuid::now_v7();
     let now = Timestamp::now();
-    let later = Timestamp::from_millis(now.as_millis() + 60_000);
+    let at = |ms: i64| Timestamp::from_millis(now.as_millis() + ms);
+    let later = at(60_000);
     let grant = |tag: u8| RefreshGrant {
         token_hash: vec![tag; 32],
         expires_at: later,
@@ -156,9 +157,10 @@ async fn refresh_rotation(backend: Backend) {
         .await
         .expect("rotate");
     assert!(matches!(first, Rotation::Rotated { session_id, .. } if session_id == session));
-    // The used token comes back: the session is revoked, and its live token dies too.
+    // The used token comes back past the grace window for a lost answer: the session is
+    // revoked, and its live token dies too.
     let reuse = store
-        .rotate_refresh(&[1; 32], &grant(3), now)
+        .rotate_refresh(&[1; 32], &grant(3), at(31_000))
         .await
         .expect("rotate");
     assert_eq!(
@@ -225,6 +227,75 @@ async fn refresh_rotation(backend: Backend) {
             .await
             .expect("active"),
         [third]
+    );
+}
+
+async fn a_retried_refresh_is_not_a_stolen_copy(backend: Backend) {
+    // The answer to a refresh can be lost: the client retries with the token it holds.
+    let (_db, store) = open(backend).await;
+    let alice = user(&store, "alice", "Alice").await;
+    let session = Uuid::now_v7();
+    let now = Timestamp::now();
+    let at = |ms: i64| Timestamp::from_millis(now.as_millis() + ms);
+    let grant = |tag: u8| RefreshGrant {
+        token_hash: vec![tag; 32],
+        expires_at: at(600_000),
+    };
+    store
+        .create_session(session, alice, None, &grant(1), now)
+        .await
+        .expect("session");
+    let rotate = |token: u8, next: u8, ms: i64| {
+        let (store, next, when) = (store.clone(), grant(next), at(ms));
+        async move {
+            store
+                .rotate_refresh(&[token; 32], &next, when)
+                .await
+                .expect("rotate")
+        }
+    };
+    assert!(matches!(rotate(1, 2, 0).await, Rotation::Rotated { .. }));
+    // 10 s later token 1 again, token 2 never presented: exchanged again, 2 withdrawn.
+    assert!(matches!(
+        rotate(1, 3, 10_000).await,
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(rotate(2, 9, 11_000).await, Rotation::Invalid);
+    // The window runs from the first use: not slid by the retry.
+    assert!(matches!(
+        rotate(1, 4, 29_000).await,
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(
+        rotate(1, 5, 31_000).await,
+        Rotation::Reused {
+            session_id: session
+        },
+        "past the window it is a stolen copy"
+    );
+    assert!(
+        store
+            .active_sessions(&[session])
+            .await
+            .expect("active")
+            .is_empty()
+    );
+
+    // Once the successor was presented, the old token coming back ends the session even
+    // within the window.
+    let other = Uuid::now_v7();
+    store
+        .create_session(other, alice, None, &grant(11), now)
+        .await
+        .expect("session");
+    assert!(matches!(rotate(11, 12, 0).await, Rotation::Rotated { .. }));
+    assert!(matches!(
+        rotate(12, 13, 1_000).await,
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(
+        rotate(11, 14, 2_000).await,
+        Rotation::Reused { session_id: other }
     );
 }
 
@@ -1095,6 +1166,7 @@ on_both!(
     removal_while_a_send_waits_wins,
     users_and_search,
     refresh_rotation,
+    a_retried_refresh_is_not_a_stolen_copy,
     ended_sessions_are_forgotten,
     direct_conversations_are_unique_per_pair,
     append_is_idempotent_and_gapless,
