@@ -459,26 +459,21 @@ async fn try_rest_catch_up(
         }
     }
     for (conversation_id, last_seq) in synced.last_seqs {
-        let mut after = reached
+        let after = reached
             .get(&conversation_id)
             .or_else(|| from.get(&conversation_id))
             .copied()
             .unwrap_or(0);
-        while last_seq > after {
-            let page = {
-                let _turn = rejoin.rest_gate.acquire().await?;
-                api.messages_after(token, conversation_id, after, REST_PAGE)
-                    .await?
-            };
-            let Some(last) = page.messages.last() else {
-                break;
-            };
-            after = last.seq;
-            messages.extend(page.messages.into_iter().map(stored));
-            if !page.has_more {
-                break;
-            }
-        }
+        pages_after(
+            rejoin,
+            api,
+            token,
+            conversation_id,
+            after,
+            last_seq,
+            &mut messages,
+        )
+        .await?;
     }
     Ok(Caught {
         cursor: Some(synced.cursor),
@@ -512,27 +507,50 @@ async fn try_rest_fill(
 ) -> anyhow::Result<Vec<StoredMessage>> {
     let mut messages = Vec::new();
     for &(conversation_id, held, highest) in gaps {
-        let mut after = held;
-        while after < highest {
-            let page = {
-                let _turn = rejoin.rest_gate.acquire().await?;
-                let limit = u32::try_from(highest - after)
-                    .unwrap_or(REST_PAGE)
-                    .min(REST_PAGE);
-                api.messages_after(token, conversation_id, after, limit)
-                    .await?
-            };
-            let Some(last) = page.messages.last() else {
-                break;
-            };
-            after = last.seq;
-            messages.extend(page.messages.into_iter().map(stored));
-            if !page.has_more {
-                break;
-            }
-        }
+        pages_after(
+            rejoin,
+            api,
+            token,
+            conversation_id,
+            held,
+            highest,
+            &mut messages,
+        )
+        .await?;
     }
     Ok(messages)
+}
+
+/// History pages of `conversation_id` after seq `after` up to `upto` into `out`, as
+/// ferry-client reads them.
+async fn pages_after(
+    rejoin: &Rejoin,
+    api: &Api,
+    token: &str,
+    conversation_id: Uuid,
+    mut after: i64,
+    upto: i64,
+    out: &mut Vec<StoredMessage>,
+) -> anyhow::Result<()> {
+    while upto > after {
+        let page = {
+            let _turn = rejoin.rest_gate.acquire().await?;
+            let limit = u32::try_from(upto - after)
+                .unwrap_or(REST_PAGE)
+                .min(REST_PAGE);
+            api.messages_after(token, conversation_id, after, limit)
+                .await?
+        };
+        let Some(last) = page.messages.last() else {
+            break;
+        };
+        after = last.seq;
+        out.extend(page.messages.into_iter().map(stored));
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn stored(m: Message) -> StoredMessage {
