@@ -55,10 +55,12 @@ pub enum Command {
         phase: usize,
         body: String,
     },
-    /// Send a typing notice into conversation number `index`.
+    /// Send a typing notice into conversation number `index`: started or stopped (Ferry
+    /// relays only a change, so a rising rate alternates them).
     Typing {
         conversation_id: Uuid,
         index: usize,
+        typing: bool,
         scheduled_us: u64,
     },
 }
@@ -730,12 +732,13 @@ impl Connection {
             Command::Typing {
                 conversation_id,
                 index,
+                typing,
                 scheduled_us,
             } => {
                 if let Some((queues, _)) = &self.typing {
                     lock(&queues[index]).push_back(scheduled_us);
                 }
-                self.target.typing(conversation_id)
+                self.target.typing(conversation_id, typing)
             }
         }
     }

@@ -244,6 +244,9 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
             Command::Typing {
                 conversation_id: world.conversations[k].id,
                 index: k,
+                // Each conversation's notices alternate, so that every one is a change:
+                // Ferry does not relay a repeat (nor would a client send one this often).
+                typing: (i / pairs as u64).is_multiple_of(2),
                 scheduled_us,
             },
         )

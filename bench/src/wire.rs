@@ -152,15 +152,15 @@ impl Target {
         }
     }
 
-    /// A typing notice.
-    pub fn typing(self, conversation_id: Uuid) -> String {
+    /// A typing notice (started or stopped).
+    pub fn typing(self, conversation_id: Uuid, typing: bool) -> String {
         match self {
             Target::Ferry => encode(&ClientFrame::Typing {
                 conversation_id,
-                typing: true,
+                typing,
             }),
             Target::Socketio => {
-                let typing = json!({ "conversation_id": conversation_id, "typing": true });
+                let typing = json!({ "conversation_id": conversation_id, "typing": typing });
                 format!("42{}", json!(["typing", typing]))
             }
         }
@@ -386,9 +386,11 @@ mod tests {
         assert!(
             matches!(send, ClientFrame::Send { message } if message.id == id && message.body == "hi")
         );
-        let typing: ClientFrame =
-            serde_json::from_str(&Target::Ferry.typing(id)).expect("a typing frame");
-        assert!(matches!(typing, ClientFrame::Typing { typing: true, .. }));
+        for started in [true, false] {
+            let typing: ClientFrame =
+                serde_json::from_str(&Target::Ferry.typing(id, started)).expect("a typing frame");
+            assert!(matches!(typing, ClientFrame::Typing { typing, .. } if typing == started));
+        }
         assert_eq!(
             Target::Socketio.send(7, id, id, "hi"),
             format!(

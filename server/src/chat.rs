@@ -106,6 +106,9 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
     if !members.contains(&user) {
         return Err(Error::not_found("conversation"));
     }
+    if !app.typing.relay(user, conversation_id, typing) {
+        return Ok(());
+    }
     let others: Vec<Uuid> = members.iter().copied().filter(|m| *m != user).collect();
     app.publish(
         others,

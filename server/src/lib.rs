@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod presence;
 pub mod state;
 pub mod store;
+pub mod typing;
 pub mod ws;
 
 use std::future::Future;
@@ -240,6 +241,7 @@ pub async fn run(
         committer,
         members,
         cluster,
+        typing: typing::TypingRelay::new(),
     });
     if let Some(cluster) = cluster {
         tokio::spawn(cluster::keep_lease(app.clone(), cluster));

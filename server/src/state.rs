@@ -51,6 +51,8 @@ pub struct AppState {
     pub sessions: Coalescer<Uuid, bool>,
     /// Contacts lookups, coalesced: who shares a conversation with a user.
     pub contacts: Coalescer<Uuid, Vec<Contact>>,
+    /// Typing notices worth relaying (repeats are not).
+    pub typing: crate::typing::TypingRelay,
 }
 
 /// The state handle that handlers receive.

@@ -526,6 +526,41 @@ async fn stalled_reader_is_dropped(backend: Backend) {
 
 /// Typing goes by a cache of members; a member removed from a group stops getting it at
 /// once, and can no longer type there.
+async fn typing_repeats_are_not_relayed(backend: Backend) {
+    // 50 notices of each kind, back to back: only the changes reach Bob (an honest client
+    // repeats `typing:true` every 3 s at most, and receivers keep one for 6 s).
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let mut a = alice.ws().await;
+    let mut b = bob.ws().await;
+    for typing in [true, false, true] {
+        for _ in 0..50 {
+            a.send(&ClientFrame::Typing {
+                conversation_id: conv,
+                typing,
+            })
+            .await;
+        }
+    }
+    // Once Alice's socket has answered a ping, all of them were handled (a socket's
+    // frames are, in order); a message sent then reaches Bob after every notice relayed.
+    a.send(&ClientFrame::Ping).await;
+    a.expect("pong", |f| matches!(f, ServerFrame::Pong)).await;
+    alice.send_rest(conv, "done typing").await;
+    let mut relayed = Vec::new();
+    loop {
+        match b.next().await {
+            ServerFrame::Typing { typing, .. } => relayed.push(typing),
+            ServerFrame::Message { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(relayed, [true, false, true]);
+}
+
 async fn removed_member_stops_getting_typing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -555,9 +590,14 @@ async fn removed_member_stops_getting_typing(backend: Backend) {
             None,
         )
         .await;
-    // Alice types in the group, then in the direct chat: both are queued to Bob's socket
-    // in that order, so if the first reached him it would come before the second.
-    a.send(&typing(group)).await;
+    // Alice stops typing in the group (a change, so it is relayed to its members), then
+    // types in the direct chat: both are queued to Bob's socket in that order, so if the
+    // first reached him it would come before the second.
+    a.send(&ClientFrame::Typing {
+        conversation_id: group,
+        typing: false,
+    })
+    .await;
     a.send(&typing(direct)).await;
     let first = b
         .expect("a typing notice", |f| {
@@ -585,6 +625,7 @@ async fn removed_member_stops_getting_typing(backend: Backend) {
 }
 
 on_both!(
+    typing_repeats_are_not_relayed,
     removed_member_stops_getting_typing,
     stalled_reader_is_dropped,
     send_fence_keeps_pipelined_order,
