@@ -571,9 +571,10 @@ impl Connection {
     }
 
     fn failed(self, e: anyhow::Error) -> Tally {
-        if self.progress.failed.fetch_add(1, Ordering::Relaxed) < 3 {
-            eprintln!("connection failed: {e:#}");
-        }
+        count_and_show(
+            &self.progress.failed,
+            format_args!("connection failed: {e:#}"),
+        );
         self.tally
     }
 
@@ -598,16 +599,10 @@ impl Connection {
             }
             match self.open().await {
                 Ok(socket) => return Some(socket),
-                Err(e) => {
-                    if self
-                        .progress
-                        .reconnect_failures
-                        .fetch_add(1, Ordering::Relaxed)
-                        < 5
-                    {
-                        eprintln!("a reconnect failed: {e:#}");
-                    }
-                }
+                Err(e) => count_and_show(
+                    &self.progress.reconnect_failures,
+                    format_args!("a reconnect failed: {e:#}"),
+                ),
             }
         }
     }
@@ -867,14 +862,10 @@ impl Connection {
     }
 
     fn catch_up_failed(&self, why: &dyn std::fmt::Display) {
-        if self
-            .progress
-            .catch_up_failures
-            .fetch_add(1, Ordering::Relaxed)
-            < 3
-        {
-            eprintln!("a catch-up failed: {why}");
-        }
+        count_and_show(
+            &self.progress.catch_up_failures,
+            format_args!("a catch-up failed: {why}"),
+        );
     }
 
     /// Counts the catch-up done when nothing of it is still out (a loss's replay time
@@ -947,6 +938,14 @@ impl Connection {
                 _ => {}
             }
         }
+    }
+}
+
+/// Counts a failure on `counter` and prints the first few of its kind (the counts are in
+/// the outcome; a few examples say what went wrong without flooding the output).
+fn count_and_show(counter: &AtomicU64, what: std::fmt::Arguments<'_>) {
+    if counter.fetch_add(1, Ordering::Relaxed) < 3 {
+        eprintln!("{what}");
     }
 }
 

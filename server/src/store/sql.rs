@@ -387,7 +387,7 @@ where
         let presented = presented_hash.to_vec();
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         // Locked: two concurrent uses of one token are serialised; the second sees
-        // `used_at` set and is treated as reuse.
+        // `used_at` set and is a retry (within the grace window) or reuse.
         let row: Option<RefreshRow> = sqlx::query_as(locked(
             "SELECT r.session_id, r.expires_at, r.used_at, r.replaced_by, \
              (n.used_at IS NOT NULL) AS successor_used, s.revoked_at, s.user_id \
@@ -405,18 +405,19 @@ where
         if row.revoked_at.is_some() {
             return Ok(Rotation::Invalid);
         }
-        let retried = row.used_at.is_some_and(|used| {
-            now.as_millis() - used <= REFRESH_RETRY_GRACE_MS && !row.successor_used
+        let lost = row.replaced_by.as_ref().filter(|_| {
+            !row.successor_used
+                && row
+                    .used_at
+                    .is_some_and(|used| now.as_millis() - used <= REFRESH_RETRY_GRACE_MS)
         });
-        if retried {
+        if let Some(lost) = lost {
             // The answer to its first use was lost (the client never presented the
             // successor): that successor is withdrawn, and the token exchanged again.
-            if let Some(lost) = &row.replaced_by {
-                sqlx::query("DELETE FROM refresh_tokens WHERE token_hash = $1")
-                    .bind(lost)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query("DELETE FROM refresh_tokens WHERE token_hash = $1")
+                .bind(lost)
+                .execute(&mut *tx)
+                .await?;
         } else if row.used_at.is_some() {
             // A used token came back: someone holds a copy. End the whole session.
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1")
