@@ -465,10 +465,25 @@ async fn chat_from_the_desktop_app() {
     // renders a frame for every blink (and without end with blinking off), which was
     // nearly all of the idle app's CPU with a conversation open (caret.rs; B12 measures
     // the CPU). Over more than GTK's blink period (1.2 s), page screenshots of the
-    // composer's text start all match; with the composer blurred, only the caret's
-    // column or two differ (the focus ring lies outside the crop).
+    // composer's text start all match; with the composer blurred, only the caret's one to
+    // three columns differ (the focus ring lies outside the crop).
     let rect = composer.rectangle().await.expect("where the composer is");
     let text_start = (rect.0 + 6.0, rect.1 + 6.0, 60.0, rect.3 - 12.0);
+    // A screenshot right after the Enter can still show the text just sent (a frame
+    // old): the watch starts once two screenshots in a row agree. Two in a row can agree
+    // while a caret blinks too, so this hides no blinking from the watch below.
+    within("the sent composer to settle on screen", async {
+        let shot = async || crop(&b.screenshot().await.expect("screenshot"), text_start);
+        let mut last = shot().await;
+        loop {
+            let next = shot().await;
+            if differing_columns(&last, &next) == 0 {
+                return;
+            }
+            last = next;
+        }
+    })
+    .await;
     let mut focused = Vec::new();
     let watching = std::time::Instant::now();
     while watching.elapsed() < Duration::from_millis(1_500) || focused.len() < 4 {
