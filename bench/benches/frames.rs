@@ -31,6 +31,11 @@ fn frames(c: &mut Criterion) {
             sender_id: Uuid::now_v7(),
             body: body.into(),
             created_at: Timestamp::now(),
+            reply_to: None,
+            change: None,
+            edited_at: None,
+            edit_seq: None,
+            deleted_at: None,
         },
     };
     c.bench_function("encode message frame", |b| {
@@ -57,11 +62,7 @@ fn frames(c: &mut Criterion) {
     let (id, conversation_id) = (Uuid::now_v7(), Uuid::now_v7());
     c.bench_function("generator: encode send frame", |b| {
         b.iter(|| {
-            let message = OutgoingMessage {
-                id,
-                conversation_id,
-                body: black_box(body).to_owned(),
-            };
+            let message = OutgoingMessage::text(id, conversation_id, black_box(body));
             serde_json::to_string(&ClientFrame::Send { message }).expect("serializable")
         })
     });

@@ -169,6 +169,11 @@ fn message(chat: &Conversation, seq: i64, at: i64, rng: &mut Rng) -> Message {
         sender_id: chat.members[(seq % 2) as usize].user.id,
         body: body.join(" "),
         created_at: Timestamp::from_millis(at),
+        reply_to: None,
+        change: None,
+        edited_at: None,
+        edit_seq: None,
+        deleted_at: None,
     }
 }
 

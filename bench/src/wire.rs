@@ -141,11 +141,7 @@ impl Target {
     /// A message send; `ack` numbers Socket.IO's acknowledgement. The peer's `send`
     /// event carries the same message object as Ferry's `send` frame.
     pub fn send(self, ack: u64, id: Uuid, conversation_id: Uuid, body: &str) -> String {
-        let message = OutgoingMessage {
-            id,
-            conversation_id,
-            body: body.to_owned(),
-        };
+        let message = OutgoingMessage::text(id, conversation_id, body);
         match self {
             Target::Ferry => encode(&ClientFrame::Send { message }),
             Target::Socketio => format!("42{ack}{}", encode(&("send", message))),

@@ -3,9 +3,9 @@
 //! Every command works on the account last signed in under the data directory
 //! (`--data-dir`, `FERRY_CLIENT_DIR`, or the OS data directory); the tokens live in the OS
 //! keyring. Reading commands (`chats`, `open`, `search`, `status`) answer from the local
-//! store, offline too; `send` queues first and then tries to deliver; `watch` runs the
-//! sync engine and prints events (one JSON object per line with `--json`). Errors go to
-//! stderr with a non-zero exit status.
+//! store, offline too; `send` (and `reply`, `edit`, `delete`, `react`) queues first and
+//! then tries to deliver; `watch` runs the sync engine and prints events (one JSON object
+//! per line with `--json`). Errors go to stderr with a non-zero exit status.
 
 mod print;
 
@@ -103,6 +103,40 @@ enum Command {
         chat: String,
         /// The text.
         text: String,
+    },
+    /// Reply to a message; queued like `send`.
+    Reply {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// The message: its number as `open` shows it (#12 → 12), its id, or `last`.
+        message: String,
+        /// The text.
+        text: String,
+    },
+    /// Replace the text of one of your messages, for everyone.
+    Edit {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// The message: its number as `open` shows it, its id, or `last` (your newest).
+        message: String,
+        /// The new text.
+        text: String,
+    },
+    /// Delete a message for everyone (yours, or any in a group you own).
+    Delete {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// The message: its number as `open` shows it, its id, or `last` (your newest).
+        message: String,
+    },
+    /// Add a reaction to a message, or take yours back if it is there.
+    React {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// The message: its number as `open` shows it, its id, or `last`.
+        message: String,
+        /// The emoji.
+        emoji: String,
     },
     /// Stay connected and print every event until interrupted.
     Watch,
@@ -213,6 +247,46 @@ async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
         }
     }
     bail!("no chat matches {chat:?} (see `ferry chats`, or start one with `ferry new`)")
+}
+
+/// Finds a message of a conversation by its number (seq, as `open` shows it), its id, or
+/// `last` (this user's newest).
+fn find_message(
+    client: &Client,
+    conversation: Uuid,
+    which: &str,
+) -> Result<ferry_client::LocalMessage> {
+    let which = which.trim().trim_start_matches('#');
+    let found = if which.eq_ignore_ascii_case("last") {
+        client.message_at(conversation, None)?
+    } else if let Ok(seq) = which.parse::<i64>() {
+        client.message_at(conversation, Some(seq))?
+    } else if let Ok(id) = which.parse::<Uuid>() {
+        client
+            .message(id)?
+            .filter(|m| m.conversation_id == conversation)
+    } else {
+        bail!("say which message: its number as `ferry open` shows it, its id, or `last`");
+    };
+    found.with_context(|| format!("no message {which:?} in this chat (see `ferry open`)"))
+}
+
+/// After a change is queued: tries to send it, then says how the message shows now, or
+/// why the server refused it.
+async fn changed(cli: &Cli, client: &Client, message: Uuid, what: &str) -> Result<()> {
+    let mut events = client.events();
+    let online = try_sync(client).await?.is_some();
+    while let Ok(event) = events.try_recv() {
+        if let Event::ChangeRefused { message: m, reason } = event
+            && m.id == message
+        {
+            bail!("refused by the server: {reason}");
+        }
+    }
+    let shown = client.message(message)?;
+    let waiting = client.outbox_len()?;
+    print::changed(cli, shown.as_ref(), what, online, waiting);
+    Ok(())
 }
 
 /// Tries to catch up and send the outbox; offline is not an error for one-shot commands.
@@ -329,6 +403,56 @@ async fn run(cli: Cli) -> Result<()> {
                 bail!("not sent: {}", message.error.unwrap_or_default());
             }
             print::sent(&cli, &message, online, client.outbox_len()?);
+        }
+        Command::Reply {
+            chat,
+            message,
+            text,
+        } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            let parent = find_message(&client, id, message)?;
+            let queued = client.reply(id, parent.id, text)?;
+            let online = try_sync(&client).await?.is_some();
+            let message = client.message(queued.id)?.unwrap_or(queued);
+            if message.status == MessageStatus::Failed {
+                bail!("not sent: {}", message.error.unwrap_or_default());
+            }
+            print::sent(&cli, &message, online, client.outbox_len()?);
+        }
+        Command::Edit {
+            chat,
+            message,
+            text,
+        } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            let target = find_message(&client, id, message)?;
+            client.edit(target.id, text)?;
+            changed(&cli, &client, target.id, "edited").await?;
+        }
+        Command::Delete { chat, message } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            let target = find_message(&client, id, message)?;
+            client.delete(target.id)?;
+            changed(&cli, &client, target.id, "deleted").await?;
+        }
+        Command::React {
+            chat,
+            message,
+            emoji,
+        } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            let target = find_message(&client, id, message)?;
+            let shown = client.react(target.id, emoji)?;
+            let what = if shown.reactions.iter().any(|r| r.emoji == *emoji && r.mine) {
+                "reacted"
+            } else {
+                "reaction taken back"
+            };
+            changed(&cli, &client, target.id, what).await?;
         }
         Command::Watch => watch(&cli).await?,
         Command::Search { query, limit } => {

@@ -145,14 +145,84 @@ pub fn messages(
             .as_deref()
             .map(|e| format!(" ({e}; id {})", m.id))
             .unwrap_or_default();
+        if let Some(parent) = m.reply_to {
+            println!(
+                "    ↪ {}",
+                quote_line(client, conversation, parent, m.quote.as_ref())
+            );
+        }
         println!(
-            "#{seq} {} {}: {}{mark}{error}",
+            "#{seq} {} {}: {}{mark}{error}{}",
             m.created_at,
             printable(&who),
-            printable(&m.body)
+            text_of(m),
+            reactions_of(m)
         );
     }
     Ok(())
+}
+
+/// A message's text as a line shows it: a placeholder once deleted, a mark once edited.
+fn text_of(m: &LocalMessage) -> String {
+    if m.deleted {
+        "(message deleted)".to_owned()
+    } else if m.edited {
+        format!("{} (edited)", printable(&m.body))
+    } else {
+        printable(&m.body).into_owned()
+    }
+}
+
+/// `  [👍 2, 🎉 1]`, or nothing without reactions.
+fn reactions_of(m: &LocalMessage) -> String {
+    if m.reactions.is_empty() {
+        return String::new();
+    }
+    let chips: Vec<String> = m
+        .reactions
+        .iter()
+        .map(|r| format!("{} {}", printable(&r.emoji), r.user_ids.len()))
+        .collect();
+    format!("  [{}]", chips.join(", "))
+}
+
+/// The line above a reply: whom and what it answers.
+fn quote_line(
+    client: &Client,
+    conversation: Uuid,
+    parent: Uuid,
+    quote: Option<&ferry_client::Quote>,
+) -> String {
+    let Some(q) = quote else {
+        return format!("reply to a message this device does not have ({parent})");
+    };
+    let place = q.seq.map_or_else(|| "…".to_owned(), |s| format!("#{s}"));
+    let who = name_of(client, conversation, q.sender_id);
+    let text = if q.deleted {
+        "(message deleted)".to_owned()
+    } else {
+        let first = q.body.lines().next().unwrap_or_default();
+        let short: String = first.chars().take(60).collect();
+        let more = if short.len() < first.len() { "…" } else { "" };
+        format!("{}{more}", printable(&short))
+    };
+    format!("{place} {}: {text}", printable(&who))
+}
+
+pub fn changed(
+    cli: &Cli,
+    message: Option<&LocalMessage>,
+    what: &str,
+    online: bool,
+    waiting: usize,
+) {
+    if cli.json {
+        emit(json!({"message": message, "online": online, "outbox": waiting}));
+    } else if waiting > 0 {
+        println!("{what}; it goes out when the server is reachable ({waiting} waiting)");
+    } else {
+        println!("{what}");
+    }
 }
 
 pub fn chat_created(cli: &Cli, client: &Client, id: Uuid) -> Result<()> {
@@ -237,7 +307,7 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
                 "[{}] {}: {}",
                 printable(&chat_name(client, message.conversation_id)),
                 printable(&who),
-                printable(&message.body)
+                text_of(message)
             );
         }
         Event::Message { message } if message.mine => {
@@ -245,6 +315,22 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
                 "[{}] your message is {}",
                 chat_name(client, message.conversation_id),
                 status_mark(message.status)
+            );
+        }
+        Event::Changed { message } => {
+            println!(
+                "[{}] changed: {}: {}{}",
+                printable(&chat_name(client, message.conversation_id)),
+                printable(&name_of(client, message.conversation_id, message.sender_id)),
+                text_of(message),
+                reactions_of(message)
+            );
+        }
+        Event::ChangeRefused { message, reason } => {
+            println!(
+                "[{}] your change to a message was refused: {}",
+                printable(&chat_name(client, message.conversation_id)),
+                printable(reason)
             );
         }
         Event::Typing {

@@ -5,8 +5,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferry_proto::{
-    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, RefreshRequest,
-    RegisterRequest, SyncPage, Tokens, User,
+    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, OutgoingMessage,
+    RefreshRequest, RegisterRequest, SendMessage, SyncPage, Tokens, User,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -310,17 +310,16 @@ impl Api {
             .await
     }
 
-    /// `POST /conversations/{id}/messages`: the fallback send.
-    pub async fn send(
-        &self,
-        token: &str,
-        conversation: Uuid,
-        id: Uuid,
-        body: &str,
-    ) -> Result<Message, ApiError> {
-        let path = format!("/conversations/{conversation}/messages");
-        self.post(&path, Some(token), &json!({"id": id, "body": body}))
-            .await
+    /// `POST /conversations/{id}/messages`: the fallback send (of a message or a change).
+    pub async fn send(&self, token: &str, message: &OutgoingMessage) -> Result<Message, ApiError> {
+        let path = format!("/conversations/{}/messages", message.conversation_id);
+        let body = SendMessage {
+            id: message.id,
+            body: message.body.clone(),
+            reply_to: message.reply_to,
+            change: message.change.clone(),
+        };
+        self.post(&path, Some(token), &body).await
     }
 
     /// `POST /conversations/{id}/delivered`.

@@ -62,6 +62,10 @@ pub enum ClientError {
     /// No such conversation, message or user here.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Refused here by a rule the server would refuse it for too (only the author edits,
+    /// a deleted message takes no changes…).
+    #[error("{1}")]
+    Refused(ErrorCode, &'static str),
     /// The server could not be reached for an operation that needs it.
     #[error("offline: {0}")]
     Offline(String),
@@ -85,6 +89,7 @@ impl ClientError {
             // Refused here before anything was sent, for the reasons the server would give.
             Self::Invalid(_) => ErrorKind::Code(ErrorCode::InvalidRequest),
             Self::NotFound(_) => ErrorKind::Code(ErrorCode::NotFound),
+            Self::Refused(code, _) => ErrorKind::Code(*code),
         }
     }
 }

@@ -37,6 +37,20 @@ pub enum Event {
         /// As stored now.
         message: LocalMessage,
     },
+    /// A message was edited, deleted or reacted to (by anyone, this user included): show
+    /// it in place; it is not news (no notification).
+    Changed {
+        /// As it shows now.
+        message: LocalMessage,
+    },
+    /// The server refused a change of this user's (an edit after the window closed, say);
+    /// it was dropped, and the message shows as it was.
+    ChangeRefused {
+        /// As it shows now.
+        message: LocalMessage,
+        /// Why, for people.
+        reason: String,
+    },
     /// A conversation's summary changed (new messages in bulk, members, unread count).
     Conversation {
         /// Which.

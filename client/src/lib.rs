@@ -42,7 +42,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ferry_proto::{BodyError, ClientFrame, Conversation, ErrorCode, Presence, User, validate_body};
+use ferry_proto::{
+    BodyError, Change, ChangeKind, ClientFrame, Conversation, ErrorCode, MAX_EMOJI_CHARS, Presence,
+    User, validate_body, validate_change,
+};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -55,9 +58,10 @@ pub use crate::error::{ClientError, ErrorKind, LocalErrorKind};
 pub use crate::events::{ConnectionState, Event};
 pub use crate::ids::{Ids, RandomIds, SequentialIds};
 use crate::session::{Session, SessionError};
+use crate::store::ChangeRefusal;
 pub use crate::store::{
     AccountRecord, ConversationSummary, ListPosition, LocalMessage, LocalStore, MemberView,
-    MessageStatus, SearchHit, StoreError,
+    MessageStatus, Quote, Reaction, SearchHit, StoreError,
 };
 use crate::tokens::{Credentials, TokenStore};
 use crate::typing::Typing;
@@ -174,10 +178,16 @@ impl Shared {
         let _ = self.events.send(event);
     }
 
+    /// Announces the message `id` as stored now; for a change, the message it changed.
     pub(crate) fn emit_message(&self, id: Uuid) {
-        match self.store.message(self.me.id, id) {
-            Ok(Some(message)) => self.emit(Event::Message { message }),
-            Ok(None) => {}
+        let found = self
+            .store
+            .is_change(id)
+            .and_then(|change| Ok((change, self.store.message(self.me.id, id)?)));
+        match found {
+            Ok((false, Some(message))) => self.emit(Event::Message { message }),
+            Ok((true, Some(message))) => self.emit(Event::Changed { message }),
+            Ok((_, None)) => {}
             Err(e) => tracing::error!(error = %e, "local database failed"),
         }
     }
@@ -385,21 +395,31 @@ impl Client {
 
     /// Writes a message and queues it; returns at once, online or not.
     pub fn send(&self, conversation: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
-        match validate_body(body, ferry_proto::MAX_BODY_CHARS) {
-            Ok(()) => {}
-            Err(BodyError::Blank) => {
-                return Err(ClientError::Invalid("the message is empty".into()));
-            }
-            Err(BodyError::TooLong) => {
-                return Err(ClientError::Invalid("the message is too long".into()));
-            }
-            Err(BodyError::Control) => {
-                return Err(ClientError::Invalid(
-                    "the message holds a control character (only tab and line breaks are allowed)"
-                        .into(),
-                ));
-            }
+        self.compose(conversation, body, None)
+    }
+
+    /// Sends a reply to `parent`, a message of the same conversation, the way
+    /// [`Self::send`] sends a message.
+    pub fn reply(
+        &self,
+        conversation: Uuid,
+        parent: Uuid,
+        body: &str,
+    ) -> Result<LocalMessage, ClientError> {
+        match self.shared.store.message(self.me().id, parent)? {
+            Some(m) if m.conversation_id == conversation => {}
+            _ => return Err(ClientError::NotFound("message to reply to")),
         }
+        self.compose(conversation, body, Some(parent))
+    }
+
+    fn compose(
+        &self,
+        conversation: Uuid,
+        body: &str,
+        reply_to: Option<Uuid>,
+    ) -> Result<LocalMessage, ClientError> {
+        validate_body(body, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
         if !self.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));
         }
@@ -409,6 +429,7 @@ impl Client {
             options.ids.new_id(),
             conversation,
             body,
+            reply_to,
             options.clock.now(),
         )?;
         self.stop_typing(conversation);
@@ -420,6 +441,108 @@ impl Client {
         });
         self.shared.wake.notify_one();
         Ok(message)
+    }
+
+    /// Replaces the text of one of this user's messages, for everyone. Offline first, like
+    /// a send: it shows at once and goes out in order; an edit of a message still in the
+    /// outbox goes right after it.
+    pub fn edit(&self, message: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
+        validate_body(body, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
+        let change = Change {
+            kind: ChangeKind::Edit,
+            target: message,
+            emoji: None,
+        };
+        self.change(&change, body)?
+            .ok_or(ClientError::NotFound("message"))
+    }
+
+    /// Deletes a message for everyone: this user's own, or any in a group they own.
+    /// Returns it as it now shows (deleted; its text leaves this device once the server
+    /// confirms), or `None` when it was never sent and is simply gone.
+    pub fn delete(&self, message: Uuid) -> Result<Option<LocalMessage>, ClientError> {
+        let change = Change {
+            kind: ChangeKind::Delete,
+            target: message,
+            emoji: None,
+        };
+        self.change(&change, "")
+    }
+
+    /// Adds `emoji` to a message, or takes it back if this user already put it there.
+    pub fn react(&self, message: Uuid, emoji: &str) -> Result<LocalMessage, ClientError> {
+        let on = !self
+            .shared
+            .store
+            .has_reacted(self.me().id, message, emoji)?;
+        self.set_reaction(message, emoji, on)
+    }
+
+    /// Puts `emoji` on a message (`on`) or takes it off.
+    pub fn set_reaction(
+        &self,
+        message: Uuid,
+        emoji: &str,
+        on: bool,
+    ) -> Result<LocalMessage, ClientError> {
+        let change = Change {
+            kind: if on {
+                ChangeKind::React
+            } else {
+                ChangeKind::Unreact
+            },
+            target: message,
+            emoji: Some(emoji.to_owned()),
+        };
+        if validate_change(&change, "", ferry_proto::MAX_BODY_CHARS).is_err() {
+            return Err(ClientError::Invalid(format!(
+                "a reaction is one emoji of at most {MAX_EMOJI_CHARS} characters, no white space"
+            )));
+        }
+        self.change(&change, "")?
+            .ok_or(ClientError::NotFound("message"))
+    }
+
+    /// Stores and queues a change, then announces the message as it now shows.
+    fn change(&self, change: &Change, body: &str) -> Result<Option<LocalMessage>, ClientError> {
+        let conversation = self
+            .shared
+            .store
+            .message(self.me().id, change.target)?
+            .map(|m| m.conversation_id);
+        let options = &self.shared.options;
+        let shown = self
+            .shared
+            .store
+            .compose_change(
+                self.me().id,
+                options.ids.new_id(),
+                change,
+                body,
+                options.clock.now(),
+            )?
+            .map_err(|refusal| match refusal {
+                ChangeRefusal::NoSuchMessage => ClientError::NotFound("message"),
+                ChangeRefusal::NotAllowed => ClientError::Refused(
+                    ErrorCode::Forbidden,
+                    "only the author may edit a message, and only the author or the group's \
+                     owner may delete it",
+                ),
+                ChangeRefusal::Deleted => {
+                    ClientError::Refused(ErrorCode::Conflict, "the message was deleted")
+                }
+            })?;
+        if let Some(message) = &shown {
+            self.shared.emit(Event::Changed {
+                message: message.clone(),
+            });
+        }
+        // The preview may show the message changed (or, deleted unsent, another one).
+        if let Some(conversation_id) = conversation {
+            self.shared.emit(Event::Conversation { conversation_id });
+        }
+        self.shared.wake.notify_one();
+        Ok(shown)
     }
 
     /// Puts a failed message back in the outbox.
@@ -533,6 +656,24 @@ impl Client {
             .shared
             .store
             .messages(self.me().id, conversation, before_seq, limit)?)
+    }
+
+    /// The message at `seq` of a conversation, or with `None` this user's newest one that
+    /// can still be edited (see [`LocalStore::message_at`]).
+    pub fn message_at(
+        &self,
+        conversation: Uuid,
+        seq: Option<i64>,
+    ) -> Result<Option<LocalMessage>, ClientError> {
+        Ok(self
+            .shared
+            .store
+            .message_at(self.me().id, conversation, seq)?)
+    }
+
+    /// One message as it shows now (`None` if this device does not have it).
+    pub fn message(&self, id: Uuid) -> Result<Option<LocalMessage>, ClientError> {
+        Ok(self.shared.store.message(self.me().id, id)?)
     }
 
     /// Full-text search over every stored message (works offline).
@@ -693,6 +834,20 @@ impl Client {
         self.shared.set_state(ConnectionState::SignedOut);
         Ok(told?)
     }
+}
+
+/// The error for a body that [`validate_body`] refused, said for people.
+fn body_refusal(error: BodyError) -> ClientError {
+    ClientError::Invalid(
+        match error {
+            BodyError::Blank => "the message is empty",
+            BodyError::TooLong => "the message is too long",
+            BodyError::Control => {
+                "the message holds a control character (only tab and line breaks are allowed)"
+            }
+        }
+        .into(),
+    )
 }
 
 #[cfg(test)]

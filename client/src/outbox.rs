@@ -59,6 +59,8 @@ struct InFlight {
     size: usize,
     /// Transient failures before this try (the next retry's backoff grows with them).
     attempts: u32,
+    /// An edit, deletion or reaction rather than a message.
+    change: bool,
 }
 
 /// The server's answer to one send.
@@ -159,6 +161,7 @@ impl Outbox {
                 conversation: item.conversation_id,
                 size,
                 attempts: item.attempts,
+                change: item.change.is_some(),
             },
         );
         self.bytes += size;
@@ -191,8 +194,14 @@ impl Outbox {
                     return Verdict::NotOurs;
                 };
                 match code {
+                    // A change's refusal is the server's to explain (only the author
+                    // edits, the message was deleted…); a message's is said here.
                     Some(code) if refuses_for_good(code) => Verdict::Fail {
-                        reason: failure_reason(code, message),
+                        reason: if sent.change {
+                            message.to_owned()
+                        } else {
+                            failure_reason(code, message)
+                        },
                     },
                     _ => {
                         // Later entries of its conversation wait behind it, for the rest
@@ -268,6 +277,8 @@ mod tests {
                 message_id: Uuid::from_u128(i as u128 + 1),
                 conversation_id,
                 body: format!("m{i}"),
+                reply_to: None,
+                change: None,
                 attempts: 0,
                 next_attempt_at,
                 position: i as i64 + 1,

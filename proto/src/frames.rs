@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ApiError, Conversation, ErrorCode, Message, Timestamp};
+use crate::{ApiError, Change, Conversation, ErrorCode, Message, Timestamp};
 
-/// A message as a client sends it on the socket.
+/// A message (or a change to one) as a client sends it on the socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutgoingMessage {
@@ -13,8 +13,28 @@ pub struct OutgoingMessage {
     pub id: Uuid,
     /// Where to.
     pub conversation_id: Uuid,
-    /// The text.
+    /// The text (of a message or an edit); empty for the other changes.
+    #[serde(default)]
     pub body: String,
+    /// The message this one replies to (addition to v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Uuid>,
+    /// A change to an earlier message instead of a message (addition to v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+impl OutgoingMessage {
+    /// A plain message.
+    pub fn text(id: Uuid, conversation_id: Uuid, body: impl Into<String>) -> Self {
+        Self {
+            id,
+            conversation_id,
+            body: body.into(),
+            reply_to: None,
+            change: None,
+        }
+    }
 }
 
 /// Client → server.

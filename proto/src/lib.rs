@@ -17,12 +17,16 @@ mod time;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, OutgoingMessage, ServerFrame};
 pub use limits::{
-    BodyError, DEFAULT_PAGE_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_PAGE_LIMIT,
-    MAX_SYNC_MESSAGES, PasswordError, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, USER_SEARCH_MAX_LIMIT,
+    BodyError, ChangeError, DEFAULT_PAGE_LIMIT, MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FRAME_BYTES,
+    MAX_PAGE_LIMIT, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MAX_SYNC_MESSAGES,
+    PasswordError, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, USER_SEARCH_MAX_LIMIT,
     USER_SEARCH_MIN_CHARS, UsernameError, has_control, normalize_username, validate_body,
-    validate_password,
+    validate_change, validate_password,
 };
-pub use objects::{Conversation, ConversationKind, Member, Message, Presence, Role, Tokens, User};
+pub use objects::{
+    Change, ChangeKind, Conversation, ConversationKind, Member, Message, Presence, Role, Tokens,
+    User,
+};
 pub use rest::{
     AddMembers, ConversationPage, CreateConversation, HistoryQuery, ListQuery, LoginRequest,
     MessagePage, RefreshRequest, RegisterRequest, SendMessage, SyncPage, SyncQuery,

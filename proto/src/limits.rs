@@ -24,6 +24,15 @@ pub const USER_SEARCH_MIN_CHARS: usize = 2;
 /// The most users one search returns (a people picker, not a directory).
 pub const USER_SEARCH_MAX_LIMIT: u32 = 20;
 
+/// Most distinct emoji on one message: past it a new emoji is refused (adding one that is
+/// already there still works).
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
+/// Most distinct emoji one user puts on one message.
+pub const MAX_REACTIONS_PER_USER: usize = 10;
+/// Longest reaction, in characters: one emoji, even a family with skin tones joined by
+/// zero-width joiners, fits.
+pub const MAX_EMOJI_CHARS: usize = 16;
+
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 1024;
 const USERNAME_MIN_CHARS: usize = 3;
@@ -57,6 +66,48 @@ pub fn validate_body(body: &str, max_chars: usize) -> Result<(), BodyError> {
     } else {
         Ok(())
     }
+}
+
+/// Why a change to a message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeError {
+    /// An edit's new text is not a valid body.
+    Body(BodyError),
+    /// A deletion or a reaction carries text.
+    BodyNotEmpty,
+    /// A reaction without a valid emoji: 1 to 16 characters, no white space or control
+    /// character.
+    Emoji,
+    /// An edit or a deletion carries an emoji.
+    EmojiNotAllowed,
+}
+
+/// Checks a change's own fields (its target and the rules about it are the server's):
+/// an edit carries a valid body, a reaction one emoji, and neither anything else.
+pub fn validate_change(
+    change: &crate::Change,
+    body: &str,
+    max_chars: usize,
+) -> Result<(), ChangeError> {
+    use crate::ChangeKind;
+    match change.kind {
+        ChangeKind::Edit | ChangeKind::Delete if change.emoji.is_some() => {
+            Err(ChangeError::EmojiNotAllowed)
+        }
+        ChangeKind::Edit => validate_body(body, max_chars).map_err(ChangeError::Body),
+        _ if !body.is_empty() => Err(ChangeError::BodyNotEmpty),
+        ChangeKind::Delete => Ok(()),
+        ChangeKind::React | ChangeKind::Unreact => match change.emoji.as_deref() {
+            Some(e) if valid_emoji(e) => Ok(()),
+            _ => Err(ChangeError::Emoji),
+        },
+    }
+}
+
+fn valid_emoji(emoji: &str) -> bool {
+    let len = emoji.chars().count();
+    (1..=MAX_EMOJI_CHARS).contains(&len)
+        && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Whether a one-line name (a display name, a group title, a search query) holds a
@@ -137,6 +188,54 @@ mod tests {
         assert!(!has_control("Ada Lovelace 🚢"));
         for bad in ["tab\there", "line\nbreak", "nul\0", "\u{85}"] {
             assert!(has_control(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn changes_carry_only_what_their_kind_needs() {
+        use crate::{Change, ChangeKind};
+        let change = |kind, emoji: Option<&str>| Change {
+            kind,
+            target: uuid::Uuid::nil(),
+            emoji: emoji.map(str::to_owned),
+        };
+        let edit = change(ChangeKind::Edit, None);
+        assert_eq!(validate_change(&edit, "new text", 100), Ok(()));
+        assert_eq!(
+            validate_change(&edit, " ", 100),
+            Err(ChangeError::Body(BodyError::Blank))
+        );
+        assert_eq!(
+            validate_change(&edit, "toolong", 3),
+            Err(ChangeError::Body(BodyError::TooLong))
+        );
+        assert_eq!(
+            validate_change(&change(ChangeKind::Edit, Some("👍")), "x", 100),
+            Err(ChangeError::EmojiNotAllowed)
+        );
+        let delete = change(ChangeKind::Delete, None);
+        assert_eq!(validate_change(&delete, "", 100), Ok(()));
+        assert_eq!(
+            validate_change(&delete, "why", 100),
+            Err(ChangeError::BodyNotEmpty)
+        );
+        for good in ["👍", "👨‍👩‍👧‍👦", "🏳️‍🌈", "+1"] {
+            let react = change(ChangeKind::React, Some(good));
+            assert_eq!(validate_change(&react, "", 100), Ok(()), "{good:?}");
+        }
+        for bad in [
+            None,
+            Some(""),
+            Some("a b"),
+            Some("\u{1b}"),
+            Some("x".repeat(17).leak() as &str),
+        ] {
+            let react = change(ChangeKind::Unreact, bad);
+            assert_eq!(
+                validate_change(&react, "", 100),
+                Err(ChangeError::Emoji),
+                "{bad:?}"
+            );
         }
     }
 

@@ -60,10 +60,84 @@ pub struct Message {
     pub seq: i64,
     /// Always the authenticated sender.
     pub sender_id: Uuid,
-    /// The text.
+    /// The text: for a message its current text (empty once deleted), for an `edit`
+    /// the new text, for other changes empty.
     pub body: String,
     /// When the server stored it.
     pub created_at: Timestamp,
+    /// The message this one replies to (addition to v1, see docs/protocol.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Uuid>,
+    /// Set when this entry of the stream changes an earlier message instead of being
+    /// one (addition to v1): an edit, a deletion, a reaction added or taken back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// A message whose text was edited: when, and the seq of the edit that set the text
+    /// it carries now (a client applies an older edit after it as a no-op).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// See `edited_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_seq: Option<i64>,
+    /// A message deleted for everyone: when. Its text is gone (`body` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl Message {
+    /// Whether this entry is a message people wrote, rather than a change to one.
+    pub fn is_message(&self) -> bool {
+        self.change.is_none()
+    }
+}
+
+/// What a change does to the message it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// New text (the change's `body`); only the author may edit.
+    Edit,
+    /// Deleted for everyone; the author, or a group's owner, may delete.
+    Delete,
+    /// The sender adds `emoji` to the message.
+    React,
+    /// The sender takes `emoji` back.
+    Unreact,
+}
+
+impl ChangeKind {
+    /// The name on the wire and in the databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Edit => "edit",
+            Self::Delete => "delete",
+            Self::React => "react",
+            Self::Unreact => "unreact",
+        }
+    }
+
+    /// The kind named `name` (see [`Self::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Edit, Self::Delete, Self::React, Self::Unreact]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// A change to an earlier message of the same conversation, carried in the stream as an
+/// entry of its own, so that catch-up and gap filling bring changes as they bring messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Change {
+    /// Edit, delete, react or unreact.
+    pub kind: ChangeKind,
+    /// The id of the message changed.
+    pub target: Uuid,
+    /// The emoji of a `react` or `unreact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
 }
 
 /// Direct (two people, fixed) or group.
@@ -92,9 +166,9 @@ pub struct Conversation {
     pub members: Vec<Member>,
     /// The seq of the newest message; 0 when there is none.
     pub last_seq: i64,
-    /// The newest message.
+    /// The newest message (never a change), as it is now: edited or deleted.
     pub last_message: Option<Message>,
-    /// `last_seq - read_seq` of the caller.
+    /// How many messages after the caller's `read_seq` (changes do not count).
     pub unread_count: i64,
     /// When it was made.
     pub created_at: Timestamp,

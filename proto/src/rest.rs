@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Conversation, ConversationKind, Message};
+use crate::{Change, Conversation, ConversationKind, Message};
 
 /// `POST /auth/register`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -121,8 +121,15 @@ pub struct MessagePage {
 pub struct SendMessage {
     /// The client's id for the message (UUIDv7).
     pub id: Uuid,
-    /// The text.
+    /// The text (of a message or an edit); empty for the other changes.
+    #[serde(default)]
     pub body: String,
+    /// The message this one replies to (addition to v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Uuid>,
+    /// A change to an earlier message instead of a message (addition to v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 /// `POST /conversations/{id}/read` and `/delivered`.

@@ -2,8 +2,8 @@
 //! review as a changed snapshot.
 
 use ferry_proto::{
-    ApiError, ClientFrame, Conversation, ConversationKind, ErrorBody, ErrorCode, Member, Message,
-    OutgoingMessage, Role, ServerFrame, Timestamp, User,
+    ApiError, Change, ChangeKind, ClientFrame, Conversation, ConversationKind, ErrorBody,
+    ErrorCode, Member, Message, OutgoingMessage, Role, ServerFrame, Timestamp, User,
 };
 use uuid::Uuid;
 
@@ -23,6 +23,11 @@ fn message() -> Message {
         sender_id: id(1),
         body: "hello <b>world</b>".into(),
         created_at: at(),
+        reply_to: None,
+        change: None,
+        edited_at: None,
+        edit_seq: None,
+        deleted_at: None,
     }
 }
 
@@ -30,10 +35,32 @@ fn message() -> Message {
 fn client_frames() {
     let frames = vec![
         ClientFrame::Send {
+            message: OutgoingMessage::text(id(7), id(3), "hi"),
+        },
+        ClientFrame::Send {
             message: OutgoingMessage {
-                id: id(7),
-                conversation_id: id(3),
-                body: "hi".into(),
+                reply_to: Some(id(5)),
+                ..OutgoingMessage::text(id(8), id(3), "a reply")
+            },
+        },
+        ClientFrame::Send {
+            message: OutgoingMessage {
+                change: Some(Change {
+                    kind: ChangeKind::Edit,
+                    target: id(7),
+                    emoji: None,
+                }),
+                ..OutgoingMessage::text(id(9), id(3), "hi, edited")
+            },
+        },
+        ClientFrame::Send {
+            message: OutgoingMessage {
+                change: Some(Change {
+                    kind: ChangeKind::React,
+                    target: id(7),
+                    emoji: Some("👍".into()),
+                }),
+                ..OutgoingMessage::text(id(10), id(3), "")
             },
         },
         ClientFrame::Typing {
@@ -86,6 +113,52 @@ fn server_frames() {
             },
         ),
         ServerFrame::Message { message: message() },
+        // A reply, edited since: it carries its current text and the edit's seq.
+        ServerFrame::Message {
+            message: Message {
+                id: id(8),
+                seq: 44,
+                reply_to: Some(id(7)),
+                edited_at: Some(at()),
+                edit_seq: Some(45),
+                ..message()
+            },
+        },
+        // A deletion, as an entry of the stream; and the message it deleted.
+        ServerFrame::Message {
+            message: Message {
+                id: id(9),
+                seq: 46,
+                body: String::new(),
+                change: Some(Change {
+                    kind: ChangeKind::Delete,
+                    target: id(7),
+                    emoji: None,
+                }),
+                ..message()
+            },
+        },
+        ServerFrame::Message {
+            message: Message {
+                body: String::new(),
+                deleted_at: Some(at()),
+                ..message()
+            },
+        },
+        // A reaction.
+        ServerFrame::Message {
+            message: Message {
+                id: id(10),
+                seq: 47,
+                body: String::new(),
+                change: Some(Change {
+                    kind: ChangeKind::React,
+                    target: id(7),
+                    emoji: Some("🎉".into()),
+                }),
+                ..message()
+            },
+        },
         ServerFrame::Typing {
             conversation_id: id(3),
             user_id: id(1),

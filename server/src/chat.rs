@@ -5,7 +5,10 @@
 //! so a frame never announces something that is not committed. A transport differs only
 //! in what it passes in: a socket's send carries its [`SocketOrder`].
 
-use ferry_proto::{BodyError, ErrorCode, OutgoingMessage, ServerFrame, validate_body};
+use ferry_proto::{
+    BodyError, ChangeError, ErrorCode, MAX_EMOJI_CHARS, OutgoingMessage, ServerFrame,
+    validate_body, validate_change,
+};
 use uuid::Uuid;
 
 use crate::commit::Outcome;
@@ -43,23 +46,22 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
     if message.id.is_nil() {
         return Err(Error::invalid("message id must be a UUID (v7), not nil"));
     }
-    match validate_body(&message.body, app.config.max_body_chars) {
-        Ok(()) => {}
-        Err(BodyError::Blank) => return Err(Error::invalid("message body is empty")),
-        Err(BodyError::Control) => {
-            return Err(Error::invalid(
-                "message body holds a control character (only tab and line breaks are allowed)",
-            ));
-        }
-        Err(BodyError::TooLong) => {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "message body is over {} characters",
-                    app.config.max_body_chars
-                ),
-            ));
-        }
+    let max = app.config.max_body_chars;
+    match &message.change {
+        None => validate_body(&message.body, max).map_err(|e| body_error(e, max))?,
+        Some(change) => validate_change(change, &message.body, max).map_err(|e| match e {
+            ChangeError::Body(e) => body_error(e, max),
+            ChangeError::BodyNotEmpty => {
+                Error::invalid("only a message or an edit carries a body; this change must not")
+            }
+            ChangeError::Emoji => Error::invalid(format!(
+                "a reaction needs an emoji: 1 to {MAX_EMOJI_CHARS} characters, no white space"
+            )),
+            ChangeError::EmojiNotAllowed => Error::invalid("only a reaction carries an emoji"),
+        })?,
+    }
+    if message.change.is_some() && message.reply_to.is_some() {
+        return Err(Error::invalid("a change cannot also be a reply"));
     }
     app.limits.check_send(sender).map_err(Error::RateLimited)?;
     Ok(NewMessage {
@@ -68,7 +70,27 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
         sender_id: sender,
         body: message.body,
         created_at: ferry_proto::Timestamp::now(),
+        reply_to: message.reply_to,
+        change: message.change,
+        edit_window_ms: match app.config.edit_window_secs {
+            0 => None,
+            secs => Some(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
+        },
     })
+}
+
+/// The error for a body that [`validate_body`] refused.
+fn body_error(error: BodyError, max_chars: usize) -> Error {
+    match error {
+        BodyError::Blank => Error::invalid("message body is empty"),
+        BodyError::Control => Error::invalid(
+            "message body holds a control character (only tab and line breaks are allowed)",
+        ),
+        BodyError::TooLong => Error::new(
+            ErrorCode::TooLarge,
+            format!("message body is over {max_chars} characters"),
+        ),
+    }
 }
 
 /// Moves the caller's read or delivered watermark and tells every member's sockets
@@ -132,6 +154,15 @@ pub async fn announce_conversation(app: &App, conversation_id: Uuid, also: &[Uui
     let Some(conversation) = app.store.conversation(viewer, conversation_id).await? else {
         return Ok(());
     };
+    // Unread counts only messages: the changes above each member's watermark are taken
+    // off, read once from the lowest watermark up.
+    let lowest = conversation.members.iter().map(|m| m.read_seq).min();
+    let changes = match lowest {
+        Some(seq) if seq < conversation.last_seq => {
+            app.store.changes_after(conversation_id, seq).await?
+        }
+        _ => Vec::new(),
+    };
     for recipient in members.iter().chain(also) {
         let mut view = conversation.clone();
         let read_seq = view
@@ -139,7 +170,8 @@ pub async fn announce_conversation(app: &App, conversation_id: Uuid, also: &[Uui
             .iter()
             .find(|m| m.user.id == *recipient)
             .map_or(view.last_seq, |m| m.read_seq);
-        view.unread_count = (view.last_seq - read_seq).max(0);
+        let unread_changes = changes.iter().filter(|seq| **seq > read_seq).count() as i64;
+        view.unread_count = (view.last_seq - read_seq - unread_changes).max(0);
         app.publish(
             vec![*recipient],
             None,

@@ -21,7 +21,9 @@
 
 use std::sync::Arc;
 
-use ferry_proto::{ErrorCode, Message, ServerFrame};
+use ferry_proto::{
+    ErrorCode, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, Message, ServerFrame,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
@@ -29,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bus::{Bus, publish};
 use crate::error::{Error, Result};
 use crate::fence::SocketOrder;
-use crate::store::{Append, NewMessage, Store, StoreError};
+use crate::store::{Append, NewMessage, Refusal, Store, StoreError};
 
 /// Messages stored in one transaction at most.
 pub const MAX_BATCH: usize = 1024;
@@ -178,12 +180,47 @@ fn finish(bus: &dyn Bus, stored: &Counter, job: Job, append: Result<Append>) {
             "this message id is already used by a different message",
         )),
         Ok(Append::NotMember) => Err(Error::not_found("conversation")),
+        Ok(Append::Refused(refusal)) => Err(refused(refusal)),
         Err(e) => Err(e),
     };
     if let Some(order) = &job.order {
         order.settle(job.message.conversation_id, job.message.id, &outcome);
     }
     let _ = job.reply.send(outcome);
+}
+
+/// The error that answers a change or reply the rules refused.
+fn refused(refusal: Refusal) -> Error {
+    let (code, text) = match refusal {
+        Refusal::NoSuchMessage => (
+            ErrorCode::NotFound,
+            "the message named is not in this conversation",
+        ),
+        Refusal::NotAMessage => (
+            ErrorCode::InvalidRequest,
+            "the message named is a change, not a message",
+        ),
+        Refusal::NotAllowed => (
+            ErrorCode::Forbidden,
+            "only the author may edit a message, and only the author or the group's owner \
+             may delete it",
+        ),
+        Refusal::TooLate => (
+            ErrorCode::Forbidden,
+            "the time to edit this message is over",
+        ),
+        Refusal::Deleted => (ErrorCode::Conflict, "the message was deleted"),
+        Refusal::TooManyReactions => {
+            return Error::new(
+                ErrorCode::Conflict,
+                format!(
+                    "a message takes at most {MAX_REACTIONS_PER_MESSAGE} different reactions, \
+                     and at most {MAX_REACTIONS_PER_USER} from one person"
+                ),
+            );
+        }
+    };
+    Error::new(code, text)
 }
 
 /// The job, if its socket's fence lets it through; otherwise it is answered here.

@@ -54,6 +54,10 @@ pub struct Config {
     /// Longest message body, in characters.
     #[arg(long, env = "FERRY_MAX_BODY_CHARS", default_value_t = ferry_proto::MAX_BODY_CHARS)]
     pub max_body_chars: usize,
+    /// How long after sending a message its author may edit it, in seconds; 0 (the
+    /// default) means no limit. Deleting has no window.
+    #[arg(long, env = "FERRY_EDIT_WINDOW_SECS", default_value_t = 0)]
+    pub edit_window_secs: u64,
     /// Most bytes of message bodies one `/sync` page brings as the latest messages.
     #[arg(long, env = "FERRY_SYNC_MESSAGE_BYTES", default_value_t = ferry_proto::SYNC_MESSAGE_BYTES)]
     pub sync_message_bytes: usize,
@@ -106,6 +110,7 @@ impl Config {
             refresh_ttl_days: 30,
             heartbeat_secs: 20,
             max_body_chars: ferry_proto::MAX_BODY_CHARS,
+            edit_window_secs: 0,
             sync_message_bytes: ferry_proto::SYNC_MESSAGE_BYTES,
             send_rate_per_sec: 20,
             send_burst: 100,

@@ -140,14 +140,44 @@ pub fn first_paint() {
     );
 }
 
-/// Writes and queues a message; returns at once with its pending copy.
+/// Writes and queues a message (a reply to `reply_to`, if given); returns at once with its
+/// pending copy.
 #[tauri::command]
 pub fn send_message(
     state: State<'_, Desktop>,
     conversation_id: Uuid,
     body: String,
+    reply_to: Option<Uuid>,
 ) -> Result<LocalMessage> {
-    Ok(state.client()?.send(conversation_id, &body)?)
+    let client = state.client()?;
+    Ok(match reply_to {
+        Some(parent) => client.reply(conversation_id, parent, &body)?,
+        None => client.send(conversation_id, &body)?,
+    })
+}
+
+/// Replaces the text of one of this user's messages; returns it as it now shows.
+#[tauri::command]
+pub fn edit_message(
+    state: State<'_, Desktop>,
+    message_id: Uuid,
+    body: String,
+) -> Result<LocalMessage> {
+    Ok(state.client()?.edit(message_id, &body)?)
+}
+
+/// Deletes a message for everyone; returns it as it now shows, or nothing when it was
+/// never sent and is gone.
+#[tauri::command]
+pub fn delete_message(state: State<'_, Desktop>, message_id: Uuid) -> Result<Option<LocalMessage>> {
+    Ok(state.client()?.delete(message_id)?)
+}
+
+/// Adds an emoji to a message, or takes this user's back; returns the message as it
+/// now shows.
+#[tauri::command]
+pub fn react(state: State<'_, Desktop>, message_id: Uuid, emoji: String) -> Result<LocalMessage> {
+    Ok(state.client()?.react(message_id, &emoji)?)
 }
 
 /// Puts a failed message back in the outbox.

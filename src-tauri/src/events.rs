@@ -49,6 +49,18 @@ pub enum UiEvent {
         /// As stored now.
         message: LocalMessage,
     },
+    /// A message was edited, deleted or reacted to: shown in place, never notified.
+    Changed {
+        /// As it shows now.
+        message: LocalMessage,
+    },
+    /// The server refused a change of this user's; the message shows as it was.
+    ChangeRefused {
+        /// As it shows now.
+        message: LocalMessage,
+        /// Why, for people.
+        reason: String,
+    },
     /// A member's watermarks moved (the conversation's new summary follows).
     Receipt {
         /// Where.
@@ -99,6 +111,15 @@ impl Batch {
                 // An ack or a failure changes the summary's last message and seq.
                 self.touch(message.conversation_id);
                 self.out.push(UiEvent::Message { message });
+            }
+            Event::Changed { message } => {
+                // The preview may show the message changed.
+                self.touch(message.conversation_id);
+                self.out.push(UiEvent::Changed { message });
+            }
+            Event::ChangeRefused { message, reason } => {
+                self.touch(message.conversation_id);
+                self.out.push(UiEvent::ChangeRefused { message, reason });
             }
             Event::Conversation { conversation_id } => self.touch(conversation_id),
             Event::Receipt {
@@ -338,6 +359,11 @@ mod tests {
             mine: false,
             status: MessageStatus::Sent,
             error: None,
+            reply_to: None,
+            quote: None,
+            edited: false,
+            deleted: false,
+            reactions: Vec::new(),
         }
     }
 

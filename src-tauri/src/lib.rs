@@ -106,6 +106,9 @@ pub fn run() {
             commands::conversation,
             commands::messages,
             commands::send_message,
+            commands::edit_message,
+            commands::delete_message,
+            commands::react,
             commands::retry_message,
             commands::discard_message,
             commands::mark_read,
@@ -161,6 +164,8 @@ mod bindings {
         check::<ferry_proto::ConversationKind>(&mut stale);
         check::<ferry_proto::Timestamp>(&mut stale);
         check::<ferry_client::LocalMessage>(&mut stale);
+        check::<ferry_client::Quote>(&mut stale);
+        check::<ferry_client::Reaction>(&mut stale);
         check::<ferry_client::MessageStatus>(&mut stale);
         check::<ferry_client::ConversationSummary>(&mut stale);
         check::<ferry_client::MemberView>(&mut stale);

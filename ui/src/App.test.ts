@@ -353,7 +353,7 @@ describe("a thread", () => {
     const sent = await screen.findByTestId("message");
     expect(sent).toHaveAttribute("data-status", "pending");
     expect(sent).toHaveTextContent("on my way");
-    expect(c.argsOf("send_message")).toEqual([{ conversationId: conversation.id, body: "on my way" }]);
+    expect(c.argsOf("send_message")).toEqual([{ conversationId: conversation.id, body: "on my way", replyTo: null }]);
 
     const stored = c.store.messages[conversation.id]![0]!;
     c.store.messages[conversation.id] = [{ ...stored, seq: 1, status: "delivered" }];
@@ -458,6 +458,99 @@ describe("a thread", () => {
     await waitFor(() => expect(count()).toBe(200));
     expect(within(thread).getAllByTestId("message").at(-1)).toHaveTextContent("n600");
   }, 20_000);
+
+  it("replies, reacts, edits and deletes from a message's actions, and jumps to what a reply quotes", async () => {
+    const hers = message({ seq: 1, body: "lunch?", mine: false, sender_id: ada.id, created_at: ago(3) });
+    const mine = message({ seq: 2, body: "yes, at noon", created_at: ago(2) });
+    const answer = message({
+      seq: 3,
+      body: "great",
+      mine: false,
+      sender_id: ada.id,
+      created_at: ago(1),
+      reply_to: mine.id,
+      quote: { id: mine.id, sender_id: ME.id, body: mine.body, seq: 2, deleted: false },
+    });
+    const { conversation, messages } = adaChat([hers, mine, answer]);
+    const held = messages[conversation.id]!;
+    const c = core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        send_message: (args) =>
+          message({ conversation_id: conversation.id, seq: null, status: "pending", body: args.body as string }),
+        react: (args) => ({ ...held[0]!, reactions: [{ emoji: args.emoji as string, user_ids: [ME.id], mine: true }] }),
+        edit_message: (args) => ({ ...held[1]!, body: args.body as string, edited: true }),
+        delete_message: () => ({ ...held[1]!, body: "", deleted: true }),
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await waitFor(() => expect(screen.getAllByTestId("message")).toHaveLength(3));
+    const row = (id: string) => screen.getAllByTestId("message").find((el) => el.dataset.id === id)!;
+    const composer = screen.getByTestId("composer");
+
+    // Up arrow in the empty composer edits the last own message; Enter saves, and the
+    // cursor is back in the composer.
+    await userEvent.type(composer, "{ArrowUp}");
+    const box = await within(row(mine.id)).findByTestId("edit-input");
+    await userEvent.type(box, " sharp{Enter}");
+    expect(c.argsOf("edit_message")).toEqual([{ messageId: mine.id, body: "yes, at noon sharp" }]);
+    await waitFor(() => expect(row(mine.id)).toHaveAttribute("data-edited", "true"));
+    expect(within(row(mine.id)).getByTestId("edited")).toBeInTheDocument();
+    expect(screen.getByTestId("composer")).toHaveFocus();
+
+    // Reply: the bar shows what is answered; sending takes the target along and drops it.
+    await userEvent.click(within(row(hers.id)).getByTestId("action-reply"));
+    expect(await screen.findByTestId("reply-bar")).toHaveTextContent("Replying to Ada Lovelace");
+    await userEvent.type(screen.getByTestId("composer"), "sure{Enter}");
+    expect(c.argsOf("send_message")).toEqual([{ conversationId: conversation.id, body: "sure", replyTo: hers.id }]);
+    await waitFor(() => expect(screen.queryByTestId("reply-bar")).toBeNull());
+
+    // React through the picker: search, Enter; the chip shows.
+    await userEvent.click(within(row(hers.id)).getByTestId("action-react"));
+    await userEvent.type(within(await screen.findByTestId("reaction-picker")).getByTestId("emoji-search"), "party{Enter}");
+    expect(c.argsOf("react")).toEqual([{ messageId: hers.id, emoji: "🎉" }]);
+    expect(screen.queryByTestId("reaction-picker")).toBeNull();
+    const chip = await within(row(hers.id)).findByTestId("reaction");
+    expect(chip).toHaveAttribute("data-emoji", "🎉");
+    expect(chip).toHaveAttribute("aria-pressed", "true");
+
+    // The quote in Ada's answer brings my message into view, highlighted.
+    await userEvent.click(within(row(answer.id)).getByTestId("quote"));
+    await waitFor(() => expect(row(mine.id)).toHaveClass("highlighted"));
+
+    // Delete asks first; Cancel keeps it, Delete deletes it for everyone.
+    await userEvent.click(within(row(mine.id)).getByTestId("action-delete"));
+    const dialog = await screen.findByTestId("delete-dialog");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(c.count("delete_message")).toBe(0);
+    await userEvent.click(within(row(mine.id)).getByTestId("action-delete"));
+    await userEvent.click(await screen.findByTestId("confirm-delete"));
+    expect(c.argsOf("delete_message")).toEqual([{ messageId: mine.id }]);
+    await waitFor(() => expect(within(row(mine.id)).getByTestId("deleted")).toHaveTextContent("This message was deleted"));
+  });
+
+  it("shows a change heard from the core in place, without saying there is anything new", async () => {
+    const hers = message({ seq: 1, body: "see you at 12", mine: false, sender_id: ada.id });
+    const { conversation, messages } = adaChat([hers]);
+    core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const first = await screen.findByTestId("message");
+    const held = messages[conversation.id]![0]!;
+    const fixed = { ...held, body: "see you at 1", edited: true };
+    await coreEmits({ type: "changed", message: fixed });
+    await waitFor(() => expect(screen.getByTestId("message")).toHaveAttribute("data-edited", "true"));
+    expect(screen.getByTestId("message")).toBe(first);
+    expect(first).toHaveTextContent("see you at 1");
+    expect(screen.queryByTestId("jump-to-latest")).toBeNull();
+    expect(screen.queryByTestId("unread-marker")).toBeNull();
+
+    await coreEmits({ type: "change_refused", message: held, reason: "edits are closed" });
+    expect(await screen.findByTestId("notice")).toHaveTextContent("edits are closed");
+    expect(screen.getByTestId("message")).toHaveAttribute("data-edited", "false");
+  });
 
   it("keeps each conversation's draft with that conversation", async () => {
     const withAda = direct(ada);

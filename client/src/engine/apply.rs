@@ -29,10 +29,11 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
     match frame {
         ServerFrame::Message { message } => {
             let (conversation_id, sender) = (message.conversation_id, message.sender_id);
-            let seq = message.seq;
+            let (seq, is_message) = (message.seq, message.is_message());
             receive(shared, message).await?;
             if sender != me {
-                if shared.typing().message_from(conversation_id, sender) {
+                // A message ends its sender's typing; a reaction need not.
+                if is_message && shared.typing().message_from(conversation_id, sender) {
                     shared.emit(Event::Typing {
                         conversation_id,
                         user_id: sender,
@@ -166,10 +167,16 @@ pub(super) async fn confirmed(shared: &Shared, acks: &[Confirmation]) -> Result<
 pub(super) fn refused(shared: &Shared, id: Uuid, verdict: &Verdict) -> Result<(), End> {
     match verdict {
         Verdict::Retry { not_before } => shared.store.reschedule(id, not_before.as_millis())?,
-        Verdict::Fail { reason } => {
-            shared.store.fail(id, reason)?;
-            shared.emit_message(id);
-        }
+        Verdict::Fail { reason } => match shared.store.fail(id, reason)? {
+            // A refused change is dropped: its message shows as it was.
+            Some(target) => {
+                if let Some(message) = shared.store.message(shared.me.id, target)? {
+                    let reason = reason.clone();
+                    shared.emit(Event::ChangeRefused { message, reason });
+                }
+            }
+            None => shared.emit_message(id),
+        },
         // Confirmations are stored in runs (`confirmed`); a stranger's refusal is no news.
         Verdict::Confirm | Verdict::NotOurs => {}
     }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_proto::{ClientFrame, OutgoingMessage, ServerFrame, close};
+use ferry_proto::{ClientFrame, ServerFrame, close};
 use futures_util::stream::{ReadyChunks, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
@@ -205,11 +205,7 @@ impl<'a> Link<'a> {
                     continue;
                 }
                 let frame = ClientFrame::Send {
-                    message: OutgoingMessage {
-                        id: item.message_id,
-                        conversation_id: item.conversation_id,
-                        body: item.body,
-                    },
+                    message: item.outgoing(),
                 };
                 self.feed(&frame).await?;
             }

@@ -22,10 +22,13 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
         if !outbox.offer(&item) {
             continue;
         }
-        let (id, conversation, body) = (item.message_id, item.conversation_id, item.body.as_str());
+        let (id, outgoing) = (item.message_id, item.outgoing());
         let result = shared
             .session
-            .call(|t| async move { api.send(&t, conversation, id, body).await })
+            .call(|t| {
+                let outgoing = &outgoing;
+                async move { api.send(&t, outgoing).await }
+            })
             .await;
         let error = match result {
             Ok(m) => {

@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::changes::decorate;
 use super::messages::{LocalMessage, message_columns, message_from_row};
 use super::{LocalStore, StoreResult, uuid_at};
 
@@ -293,11 +294,16 @@ impl LocalStore {
     pub fn unread_counts(&self, me: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT c.id, c.last_seq - max(COALESCE(m.read_seq, 0), c.local_read_seq) \
+                "SELECT id, unread FROM (SELECT c.id, \
+                 c.last_seq - max(COALESCE(m.read_seq, 0), c.local_read_seq) \
+                 - (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
+                    AND x.change_kind IS NOT NULL \
+                    AND x.seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) AS unread \
                  FROM conversations c \
                  LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
                  WHERE c.muted = 0 \
-                 AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)",
+                 AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) \
+                 WHERE unread > 0",
             )?;
             let rows = stmt.query_map([me.to_string()], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?;
             rows.collect()
@@ -450,7 +456,8 @@ fn summary(
     let mut unsent = tx.prepare_cached(concat!(
         "SELECT ",
         message_columns!(),
-        " FROM messages WHERE conversation_id = ?1 AND seq IS NULL ORDER BY composed DESC LIMIT 1"
+        " FROM messages WHERE conversation_id = ?1 AND seq IS NULL AND change_kind IS NULL \
+          ORDER BY composed DESC LIMIT 1"
     ))?;
     let last_unsent = unsent
         .query_row([&key], |r| message_from_row(r, me, &members))
@@ -462,12 +469,27 @@ fn summary(
                 "SELECT ",
                 message_columns!(),
                 " FROM messages WHERE conversation_id = ?1 AND seq IS NOT NULL \
-                  ORDER BY seq DESC LIMIT 1"
+                  AND change_kind IS NULL ORDER BY seq DESC LIMIT 1"
             ))?;
             sent.query_row([&key], |r| message_from_row(r, me, &members))
                 .optional()?
         }
     };
+    let last_message = match last_message {
+        Some(mut message) => {
+            decorate(tx, me, &mut message)?;
+            Some(message)
+        }
+        None => None,
+    };
+    // Unread counts messages: the changes above the watermark are taken off.
+    let read = my_read.max(local_read);
+    let unread_changes: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE conversation_id = ?1 \
+             AND change_kind IS NOT NULL AND seq > ?2",
+        )?
+        .query_row(params![key, read], |r| r.get(0))?;
     Ok(Some(ConversationSummary {
         id,
         kind,
@@ -475,7 +497,7 @@ fn summary(
         members,
         last_seq,
         last_message,
-        unread_count: (last_seq - my_read.max(local_read)).max(0),
+        unread_count: (last_seq - read - unread_changes).max(0),
         updated_at: Timestamp::from_millis(updated_at),
         left,
         muted,

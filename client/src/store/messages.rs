@@ -5,11 +5,12 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::{Message, Timestamp};
+use ferry_proto::{Change, Message, OutgoingMessage, Timestamp};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::changes::{Quote, Reaction, apply_change, change_at, decorate, discard_unsent};
 use super::conversations::{MemberView, members};
 use super::{LocalStore, StoreResult, uuid_at};
 
@@ -53,6 +54,16 @@ pub struct LocalMessage {
     pub status: MessageStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// The message this one replies to.
+    pub reply_to: Option<Uuid>,
+    /// That message as it is now, if this device has it.
+    pub quote: Option<Quote>,
+    /// Its text was edited (by a change sent or still in the outbox).
+    pub edited: bool,
+    /// Deleted for everyone: the text is gone, a placeholder shows.
+    pub deleted: bool,
+    /// Who reacted with what, in the order the emoji were first used.
+    pub reactions: Vec<Reaction>,
 }
 
 /// An outbox entry due to be sent.
@@ -64,12 +75,29 @@ pub struct OutboxItem {
     pub conversation_id: Uuid,
     /// The text.
     pub body: String,
+    /// The message it replies to.
+    pub reply_to: Option<Uuid>,
+    /// Set when the entry is a change to a message rather than a message.
+    pub change: Option<Change>,
     /// Failed attempts so far.
     pub attempts: u32,
     /// Not before this time (Unix ms).
     pub next_attempt_at: i64,
     /// Place in compose order (for reading the outbox a page at a time).
     pub position: i64,
+}
+
+impl OutboxItem {
+    /// The entry as it goes out, on the socket or over REST.
+    pub fn outgoing(&self) -> OutgoingMessage {
+        OutgoingMessage {
+            id: self.message_id,
+            conversation_id: self.conversation_id,
+            body: self.body.clone(),
+            reply_to: self.reply_to,
+            change: self.change.clone(),
+        }
+    }
 }
 
 /// The server's answer that it stored an outbox message (an `ack`).
@@ -88,12 +116,14 @@ pub struct Confirmation {
 /// The columns `message_from_row` reads, as a literal for `concat!`.
 macro_rules! message_columns {
     () => {
-        "id, conversation_id, seq, sender_id, body, created_at, state, error"
+        "id, conversation_id, seq, sender_id, body, created_at, state, error, reply_to, \
+         edited_at IS NOT NULL, deleted_at IS NOT NULL"
     };
 }
 pub(super) use message_columns;
 
-/// Reads a message row, deriving its status from the members' watermarks.
+/// Reads a message row, deriving its status from the members' watermarks. What other rows
+/// add (the quote, reactions, unsent changes) is [`decorate`]'s.
 pub(super) fn message_from_row(
     r: &Row<'_>,
     me: Uuid,
@@ -132,6 +162,13 @@ pub(super) fn message_from_row(
         mine,
         status,
         error: r.get(7)?,
+        reply_to: r
+            .get::<_, Option<String>>(8)?
+            .and_then(|id| id.parse().ok()),
+        quote: None,
+        edited: r.get(9)?,
+        deleted: r.get(10)?,
+        reactions: Vec::new(),
     })
 }
 
@@ -166,9 +203,12 @@ fn apply_message(
             Ok(Applied::Confirmed)
         }
         None => {
+            let change = m.change.as_ref();
             tx.prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
-                 composed, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent')",
+                 composed, state, reply_to, change_kind, target, emoji, edited_at, edit_seq, \
+                 deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent', ?7, ?8, ?9, ?10, ?11, \
+                 ?12, ?13)",
             )?
             .execute(params![
                 id,
@@ -176,8 +216,18 @@ fn apply_message(
                 m.seq,
                 m.sender_id.to_string(),
                 m.body,
-                m.created_at.as_millis()
+                m.created_at.as_millis(),
+                m.reply_to.map(|r| r.to_string()),
+                change.map(|c| c.kind.as_str()),
+                change.map(|c| c.target.to_string()),
+                change.and_then(|c| c.emoji.as_deref()),
+                m.edited_at.map(Timestamp::as_millis),
+                m.edit_seq,
+                m.deleted_at.map(Timestamp::as_millis),
             ])?;
+            if let Some(change) = change {
+                apply_change(tx, m.sender_id, change, &m.body, m.seq, m.created_at)?;
+            }
             effects.note(m);
             Ok(Applied::Added)
         }
@@ -195,11 +245,15 @@ struct Effects {
 
 impl Effects {
     fn note(&mut self, m: &Message) {
-        let head = self
-            .heads
-            .entry(m.conversation_id)
-            .or_insert((m.seq, m.created_at));
-        *head = (head.0.max(m.seq), head.1.max(m.created_at));
+        // A change moves the conversation's seq but not its activity: a reaction does not
+        // bring a conversation to the top of the list.
+        let at = if m.is_message() {
+            m.created_at
+        } else {
+            Timestamp::from_millis(0)
+        };
+        let head = self.heads.entry(m.conversation_id).or_insert((m.seq, at));
+        *head = (head.0.max(m.seq), head.1.max(at));
         let sent = self
             .senders
             .entry((m.conversation_id, m.sender_id))
@@ -209,7 +263,7 @@ impl Effects {
 
     fn write(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         for (conversation, (seq, at)) in self.heads {
-            bump(tx, conversation, seq, at)?;
+            bump(tx, conversation, seq, Some(at))?;
         }
         for ((conversation, sender), seq) in self.senders {
             sender_has_read(tx, conversation, sender, seq)?;
@@ -218,7 +272,8 @@ impl Effects {
     }
 }
 
-/// A message of ours was stored at `seq`: it leaves the outbox and shows as sent.
+/// A message of ours was stored at `seq`: it leaves the outbox and shows as sent. A change
+/// of ours takes effect now, in its place in the stream.
 fn mark_sent(
     tx: &Transaction<'_>,
     id: Uuid,
@@ -227,22 +282,32 @@ fn mark_sent(
     created_at: Timestamp,
 ) -> rusqlite::Result<()> {
     let id = id.to_string();
-    tx.prepare_cached(
-        "UPDATE messages SET seq = ?2, created_at = ?3, state = 'sent', error = NULL \
-         WHERE id = ?1 AND seq IS NULL",
-    )?
-    .execute(params![id, seq, created_at.as_millis()])?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE messages SET seq = ?2, created_at = ?3, state = 'sent', error = NULL \
+             WHERE id = ?1 AND seq IS NULL",
+        )?
+        .execute(params![id, seq, created_at.as_millis()])?;
     tx.prepare_cached("DELETE FROM outbox WHERE message_id = ?1")?
         .execute([&id])?;
-    bump(tx, conversation, seq, created_at)?;
-    let sender: Option<String> = tx
-        .prepare_cached("SELECT sender_id FROM messages WHERE id = ?1")?
-        .query_row([&id], |r| r.get(0))
+    let row: Option<(String, Option<Change>, String)> = tx
+        .prepare_cached(
+            "SELECT sender_id, change_kind, target, emoji, body FROM messages WHERE id = ?1",
+        )?
+        .query_row([&id], |r| Ok((r.get(0)?, change_at(r, 1)?, r.get(4)?)))
         .optional()?;
-    match sender.and_then(|s| s.parse().ok()) {
-        Some(sender) => sender_has_read(tx, conversation, sender, seq),
-        None => Ok(()),
+    let Some((sender, change, body)) = row else {
+        return bump(tx, conversation, seq, Some(created_at));
+    };
+    let activity = change.is_none().then_some(created_at);
+    bump(tx, conversation, seq, activity)?;
+    let Ok(sender) = sender.parse() else {
+        return Ok(());
+    };
+    if let Some(change) = change.filter(|_| changed == 1) {
+        apply_change(tx, sender, &change, &body, seq, created_at)?;
     }
+    sender_has_read(tx, conversation, sender, seq)
 }
 
 /// Sending moves the sender's own watermarks to the message (the protocol says so, and the
@@ -261,14 +326,24 @@ fn sender_has_read(
     Ok(())
 }
 
-/// A conversation's last seq and activity move forward with a stored message, and so
-/// does its contiguous watermark when the message closes the gap above it.
-fn bump(tx: &Transaction<'_>, conversation: Uuid, seq: i64, at: Timestamp) -> rusqlite::Result<()> {
+/// A conversation's last seq and activity (`at`, unless a change) move forward with a
+/// stored message, and so does its contiguous watermark when the message closes the gap
+/// above it.
+fn bump(
+    tx: &Transaction<'_>,
+    conversation: Uuid,
+    seq: i64,
+    at: Option<Timestamp>,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE conversations SET last_seq = max(last_seq, ?2), updated_at = max(updated_at, ?3) \
          WHERE id = ?1",
     )?
-    .execute(params![conversation.to_string(), seq, at.as_millis()])?;
+    .execute(params![
+        conversation.to_string(),
+        seq,
+        at.map_or(0, Timestamp::as_millis)
+    ])?;
     advance_contiguous(tx, conversation)
 }
 
@@ -297,21 +372,30 @@ pub(super) fn advance_contiguous(tx: &Transaction<'_>, conversation: Uuid) -> ru
 }
 
 impl LocalStore {
-    /// Writes a new pending message and its outbox entry in one transaction.
+    /// Writes a new pending message (replying to `reply_to`, if set) and its outbox entry
+    /// in one transaction.
     pub fn compose(
         &self,
         me: Uuid,
         id: Uuid,
         conversation: Uuid,
         body: &str,
+        reply_to: Option<Uuid>,
         now: Timestamp,
     ) -> StoreResult<LocalMessage> {
         self.write(|tx| {
             let conv = conversation.to_string();
             tx.execute(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
-                 composed, state) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, 'pending')",
-                params![id.to_string(), conv, me.to_string(), body, now.as_millis()],
+                 composed, state, reply_to) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, 'pending', ?6)",
+                params![
+                    id.to_string(),
+                    conv,
+                    me.to_string(),
+                    body,
+                    now.as_millis(),
+                    reply_to.map(|r| r.to_string())
+                ],
             )?;
             tx.execute(
                 "INSERT INTO outbox (message_id, conversation_id, position) \
@@ -323,7 +407,7 @@ impl LocalStore {
                 params![conv, now.as_millis()],
             )?;
             tx.execute("DELETE FROM drafts WHERE conversation_id = ?1", [&conv])?;
-            Ok(LocalMessage {
+            let mut message = LocalMessage {
                 id,
                 conversation_id: conversation,
                 seq: None,
@@ -333,7 +417,14 @@ impl LocalStore {
                 mine: true,
                 status: MessageStatus::Pending,
                 error: None,
-            })
+                reply_to,
+                quote: None,
+                edited: false,
+                deleted: false,
+                reactions: Vec::new(),
+            };
+            decorate(tx, me, &mut message)?;
+            Ok(message)
         })
     }
 
@@ -370,15 +461,28 @@ impl LocalStore {
         })
     }
 
-    /// A permanent refusal: the message leaves the outbox and shows as failed.
-    pub fn fail(&self, id: Uuid, reason: &str) -> StoreResult<()> {
+    /// A permanent refusal: the message leaves the outbox and shows as failed. A refused
+    /// change is dropped instead (the message it named shows as it was); its target is
+    /// returned.
+    pub fn fail(&self, id: Uuid, reason: &str) -> StoreResult<Option<Uuid>> {
         self.write(|tx| {
+            let target: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT target FROM messages WHERE id = ?1 AND seq IS NULL",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(Some(target)) = target {
+                tx.execute("DELETE FROM messages WHERE id = ?1", [id.to_string()])?;
+                return Ok(target.parse().ok());
+            }
             tx.execute(
                 "UPDATE messages SET state = 'failed', error = ?2 WHERE id = ?1 AND seq IS NULL",
                 params![id.to_string(), reason],
             )?;
             tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id.to_string()])?;
-            Ok(())
+            Ok(None)
         })
     }
 
@@ -401,15 +505,10 @@ impl LocalStore {
         })
     }
 
-    /// Deletes a message that was never sent (failed, or pending if the user insists).
+    /// Deletes a message that was never sent (failed, or pending if the user insists),
+    /// with the unsent changes that named it.
     pub fn discard(&self, id: Uuid) -> StoreResult<bool> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM messages WHERE id = ?1 AND seq IS NULL",
-                [id.to_string()],
-            )?;
-            Ok(n == 1)
-        })
+        self.write(|tx| discard_unsent(tx, id))
     }
 
     /// Schedules the next attempt of an outbox entry after a transient failure.
@@ -455,7 +554,8 @@ impl LocalStore {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT o.message_id, o.conversation_id, m.body, o.attempts, o.next_attempt_at, \
-                 o.position FROM outbox o JOIN messages m ON m.id = o.message_id \
+                 o.position, m.reply_to, m.change_kind, m.target, m.emoji \
+                 FROM outbox o JOIN messages m ON m.id = o.message_id \
                  WHERE o.position > ?1 ORDER BY o.position LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![after, limit], |r| {
@@ -463,6 +563,10 @@ impl LocalStore {
                     message_id: uuid_at(r, 0)?,
                     conversation_id: uuid_at(r, 1)?,
                     body: r.get(2)?,
+                    reply_to: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|id| id.parse().ok()),
+                    change: change_at(r, 7)?,
                     attempts: r.get(3)?,
                     next_attempt_at: r.get(4)?,
                     position: r.get(5)?,
@@ -478,30 +582,81 @@ impl LocalStore {
             .map(|n| n as usize)
     }
 
-    /// One message.
+    /// One message; for a change, the message it changes (as it now shows). `None` if
+    /// this device does not have it.
     pub fn message(&self, me: Uuid, id: Uuid) -> StoreResult<Option<LocalMessage>> {
         self.read(|tx| {
-            let conversation: Option<String> = tx
+            let found: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT conversation_id FROM messages WHERE id = ?1",
+                    "SELECT COALESCE(target, id), conversation_id FROM messages WHERE id = ?1",
                     [id.to_string()],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some(conversation) = conversation else {
+            let Some((id, conversation)) = found else {
                 return Ok(None);
             };
             let members = members(tx, &conversation)?;
-            tx.query_row(
-                concat!(
-                    "SELECT ",
-                    message_columns!(),
-                    " FROM messages WHERE id = ?1"
+            let message = tx
+                .query_row(
+                    concat!(
+                        "SELECT ",
+                        message_columns!(),
+                        " FROM messages WHERE id = ?1 AND change_kind IS NULL"
+                    ),
+                    [&id],
+                    |r| message_from_row(r, me, &members),
+                )
+                .optional()?;
+            let Some(mut message) = message else {
+                return Ok(None);
+            };
+            decorate(tx, me, &mut message)?;
+            Ok(Some(message))
+        })
+    }
+
+    /// The message at `seq` of a conversation, or (with `None`) this user's newest one that
+    /// is not deleted, sent or not: what "edit my last message" means.
+    pub fn message_at(
+        &self,
+        me: Uuid,
+        conversation: Uuid,
+        seq: Option<i64>,
+    ) -> StoreResult<Option<LocalMessage>> {
+        let id: Option<String> = self.read(|tx| {
+            let key = conversation.to_string();
+            match seq {
+                Some(seq) => tx.query_row(
+                    "SELECT id FROM messages WHERE conversation_id = ?1 AND seq = ?2 \
+                     AND change_kind IS NULL",
+                    params![key, seq],
+                    |r| r.get(0),
                 ),
-                [id.to_string()],
-                |r| message_from_row(r, me, &members),
-            )
+                None => tx.query_row(
+                    "SELECT id FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 \
+                     AND change_kind IS NULL AND deleted_at IS NULL AND state != 'failed' \
+                     ORDER BY seq IS NULL DESC, seq DESC, composed DESC LIMIT 1",
+                    params![key, me.to_string()],
+                    |r| r.get(0),
+                ),
+            }
             .optional()
+        })?;
+        match id.and_then(|id| id.parse().ok()) {
+            Some(id) => self.message(me, id),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `id` is a change (an edit, deletion or reaction) rather than a message.
+    pub fn is_change(&self, id: Uuid) -> StoreResult<bool> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT count(*) > 0 FROM messages WHERE id = ?1 AND change_kind IS NOT NULL",
+                [id.to_string()],
+                |r| r.get(0),
+            )
         })
     }
 
@@ -520,7 +675,8 @@ impl LocalStore {
             let mut sent = tx.prepare_cached(concat!(
                 "SELECT ",
                 message_columns!(),
-                " FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+                " FROM messages WHERE conversation_id = ?1 AND seq < ?2 AND change_kind IS NULL \
+                  ORDER BY seq DESC LIMIT ?3"
             ))?;
             let mut page: Vec<LocalMessage> = sent
                 .query_map(params![key, before_seq.unwrap_or(i64::MAX), limit], |r| {
@@ -532,12 +688,16 @@ impl LocalStore {
                 let mut unsent = tx.prepare_cached(concat!(
                     "SELECT ",
                     message_columns!(),
-                    " FROM messages WHERE conversation_id = ?1 AND seq IS NULL ORDER BY composed"
+                    " FROM messages WHERE conversation_id = ?1 AND seq IS NULL \
+                      AND change_kind IS NULL ORDER BY composed"
                 ))?;
                 let rows = unsent.query_map([&key], |r| message_from_row(r, me, &members))?;
                 for row in rows {
                     page.push(row?);
                 }
+            }
+            for message in &mut page {
+                decorate(tx, me, message)?;
             }
             Ok(page)
         })

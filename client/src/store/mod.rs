@@ -5,9 +5,11 @@
 //! `synchronous=FULL`: once `send` returns, the message and its outbox entry survive a
 //! crash or a power cut. Tokens are never stored here (see `tokens`).
 //!
-//! The queries live by topic: [`conversations`], [`messages`] (including the outbox) and
-//! [`search`]. UUIDs are stored as hyphenated text and times as Unix milliseconds.
+//! The queries live by topic: [`conversations`], [`messages`] (including the outbox),
+//! [`changes`] (edits, deletions, reactions) and [`search`]. UUIDs are stored as
+//! hyphenated text and times as Unix milliseconds.
 
+mod changes;
 mod conversations;
 mod messages;
 mod schema;
@@ -20,6 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
+pub use changes::{ChangeRefusal, Quote, Reaction};
 pub use conversations::{ConversationSummary, ListPosition, MemberView};
 pub use messages::{Applied, Confirmation, LocalMessage, MessageStatus, OutboxItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};

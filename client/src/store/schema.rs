@@ -105,4 +105,45 @@ UPDATE conversations SET contiguous_seq = (
     FROM messages m WHERE m.conversation_id = conversations.id
 );
 "#,
+    // 3: edits, deletions, replies and reactions. A change is a row of `messages` like a
+    // message (it has its seq in the stream, and goes out through the outbox), told apart
+    // by `change_kind`; the message it changes keeps its current state. `reactions` holds
+    // the reactions the server confirmed, one register per (message, user, emoji) whose
+    // newest change (by seq) wins; unsent ones are laid over it when read. Search indexes
+    // messages only, not changes.
+    r#"
+ALTER TABLE messages ADD COLUMN reply_to TEXT;
+ALTER TABLE messages ADD COLUMN change_kind TEXT;
+ALTER TABLE messages ADD COLUMN target TEXT;
+ALTER TABLE messages ADD COLUMN emoji TEXT;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN edit_seq INTEGER;
+ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+CREATE INDEX messages_changes ON messages (conversation_id, seq) WHERE change_kind IS NOT NULL;
+CREATE INDEX messages_targets ON messages (target, composed) WHERE target IS NOT NULL;
+
+CREATE TABLE reactions (
+    message_id TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    emoji      TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    present    INTEGER NOT NULL,
+    PRIMARY KEY (message_id, user_id, emoji)
+) WITHOUT ROWID;
+
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.change_kind IS NULL BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.change_kind IS NULL BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages
+WHEN old.change_kind IS NULL BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
+END;
+"#,
 ];

@@ -49,6 +49,11 @@ fn messages(c: &Conversation) -> Vec<Message> {
             sender_id: c.members[1].user.id,
             body: format!("message {seq}"),
             created_at: c.updated_at,
+            reply_to: None,
+            change: None,
+            edited_at: None,
+            edit_seq: None,
+            deleted_at: None,
         })
         .collect()
 }

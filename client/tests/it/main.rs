@@ -5,6 +5,7 @@
 mod support;
 
 mod catch_up;
+mod changes;
 mod cluster;
 mod faults;
 mod list;

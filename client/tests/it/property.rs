@@ -41,6 +41,11 @@ fn history(len: usize, mine: Vec<bool>) -> History {
                 sender_id: if mine[i] { me } else { other },
                 body: format!("message {i}"),
                 created_at: Timestamp::from_millis(1_700_000_000_000 + i as i64),
+                reply_to: None,
+                change: None,
+                edited_at: None,
+                edit_seq: None,
+                deleted_at: None,
             }
         })
         .collect();
@@ -147,7 +152,7 @@ proptest! {
             match step {
                 Step::Compose(i) => {
                     let m = &h.messages[i];
-                    device.compose(h.me, m.id, m.conversation_id, &m.body, m.created_at).expect("compose");
+                    device.compose(h.me, m.id, m.conversation_id, &m.body, None, m.created_at).expect("compose");
                 }
                 Step::Live(i) => { device.apply_messages(std::slice::from_ref(&h.messages[i])).expect("live"); }
                 Step::Page(a, b) => { device.apply_messages(&h.messages[a..b]).expect("page"); }
@@ -208,7 +213,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
     assert_eq!(store.contiguous_seq(conversation).expect("read"), 1);
     let mine = Uuid::now_v7();
     store
-        .compose(h.me, mine, conversation, "mine", Timestamp::now())
+        .compose(h.me, mine, conversation, "mine", None, Timestamp::now())
         .expect("compose");
     store
         .confirm(mine, conversation, 3, Timestamp::now())

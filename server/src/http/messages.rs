@@ -58,11 +58,12 @@ pub async fn history(
     Ok(HeldJson(MessagePage { messages, has_more }, turn))
 }
 
-/// Sends a message over REST: 201 when stored now, 200 when it already was.
+/// Sends a message, or a change to one (edit, delete, react, unreact), over REST: 201
+/// when stored now, 200 when it already was.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = SendMessage,
     responses((status = 201, body = Message), (status = 200, body = Message),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn send(
     State(app): State<App>,
@@ -74,6 +75,8 @@ pub async fn send(
         id: req.id,
         conversation_id: id,
         body: req.body,
+        reply_to: req.reply_to,
+        change: req.change,
     };
     // Stored and announced in a task of its own: a client that hangs up (or a request
     // timeout) after the commit must not cancel the live fan-out of a stored message.

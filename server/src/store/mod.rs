@@ -9,7 +9,7 @@
 //! watermarks only move forward.
 
 use async_trait::async_trait;
-use ferry_proto::{Conversation, Message, Timestamp, User};
+use ferry_proto::{Change, ChangeKind, Conversation, Message, Timestamp, User};
 use uuid::Uuid;
 
 #[macro_use]
@@ -93,6 +93,37 @@ pub struct NewMessage {
     pub body: String,
     /// Server time of the append.
     pub created_at: Timestamp,
+    /// The message this one replies to.
+    pub reply_to: Option<Uuid>,
+    /// Set for a change to an earlier message rather than a message.
+    pub change: Option<Change>,
+    /// How long after a message its author may still edit it, in milliseconds (`None`:
+    /// always). The server's setting at the time of the send.
+    pub edit_window_ms: Option<i64>,
+}
+
+impl NewMessage {
+    /// A plain message (no reply, no change): the batch path that stores many at once.
+    pub fn is_plain(&self) -> bool {
+        self.reply_to.is_none() && self.change.is_none()
+    }
+}
+
+/// Why a change or a reply was refused by the rules about the message it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The message named is not in this conversation.
+    NoSuchMessage,
+    /// The message named is itself a change.
+    NotAMessage,
+    /// Only the author edits; only the author (or a group's owner) deletes.
+    NotAllowed,
+    /// The edit window of the message has closed.
+    TooLate,
+    /// The message was deleted: it takes no more edits or reactions.
+    Deleted,
+    /// The message has as many distinct reactions as allowed, or this user has.
+    TooManyReactions,
 }
 
 /// What appending a message did.
@@ -111,6 +142,8 @@ pub enum Append {
     Conflict,
     /// The sender is not a member of the conversation (or it does not exist).
     NotMember,
+    /// A change or reply that the rules refuse; nothing was stored.
+    Refused(Refusal),
 }
 
 /// Which watermark.
@@ -293,6 +326,9 @@ pub trait Store: Send + Sync + 'static {
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
+    /// The seqs of the changes (not messages) after `after_seq`, ascending: a member's
+    /// unread count is the seqs above their `read_seq` less these.
+    async fn changes_after(&self, conversation_id: Uuid, after_seq: i64) -> StoreResult<Vec<i64>>;
     /// Moves a member's watermark to max(old, min(seq, last_seq)). `None` if `user` is not
     /// a member; otherwise the watermarks after the call and whether they moved.
     async fn advance(
@@ -355,9 +391,22 @@ fn like_prefix(prefix: &str) -> String {
 
 /// A resend of a stored id is the same message only if nothing about it changed.
 fn same_or_conflict(existing: Message, new: &NewMessage) -> Append {
+    // The stored text may have changed since it was first sent: a message carries its
+    // current text (edited, or cleared by a deletion), and a deletion clears its edits'
+    // text too. A resend is then matched on everything else.
+    let text_changed = existing.edit_seq.is_some()
+        || existing.deleted_at.is_some()
+        || (existing.body.is_empty()
+            && existing
+                .change
+                .as_ref()
+                .is_some_and(|c| c.kind == ChangeKind::Edit));
+    let same_text = existing.body == new.body || text_changed;
     if existing.conversation_id == new.conversation_id
         && existing.sender_id == new.sender_id
-        && existing.body == new.body
+        && existing.reply_to == new.reply_to
+        && existing.change == new.change
+        && same_text
     {
         Append::Existing(existing)
     } else {
@@ -374,6 +423,11 @@ fn stored(new: &NewMessage, seq: i64) -> Message {
         sender_id: new.sender_id,
         body: new.body.clone(),
         created_at: new.created_at,
+        reply_to: new.reply_to,
+        change: new.change.clone(),
+        edited_at: None,
+        edit_seq: None,
+        deleted_at: None,
     }
 }
 

@@ -85,10 +85,11 @@ impl Dialect for Postgres {
             .execute(&mut *tx)
             .await?;
         let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
-        let existing: Vec<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
-             WHERE id = ANY($1)",
-        )
+        let existing: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE id = ANY($1)"
+        ))
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
@@ -214,16 +215,18 @@ impl Dialect for Postgres {
         // The budget is applied in the query too (a running total of body sizes), so
         // Postgres neither reads out nor sends what would not fit; `take_within` below
         // is then only the bound every dialect shares.
-        let rows = sqlx::query_as::<_, MessageRow>(
-            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM ( \
+        let rows = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM ( \
                SELECT m.*, sum(octet_length(m.body)) \
                  OVER (ORDER BY m.conversation_id, m.seq) AS running \
                FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
                  SELECT * FROM messages WHERE conversation_id = c.id \
                  ORDER BY seq DESC LIMIT $2) m \
              ) latest WHERE running <= $3 \
-             ORDER BY conversation_id, seq",
-        )
+             ORDER BY conversation_id, seq"
+        ))
         .bind(conversations)
         .bind(i64::from(latest.per_conversation))
         .bind(i64::try_from(latest.max_bytes).unwrap_or(i64::MAX))

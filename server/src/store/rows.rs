@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use ferry_proto::{Conversation, ConversationKind, Member, Message, Role, Timestamp, User};
+use ferry_proto::{
+    Change, ChangeKind, Conversation, ConversationKind, Member, Message, Role, Timestamp, User,
+};
 use uuid::Uuid;
 
 use super::{Contact, StoreError};
@@ -61,10 +63,42 @@ pub(crate) struct MessageRow {
     pub sender_id: Uuid,
     pub body: String,
     pub created_at: i64,
+    pub reply_to: Option<Uuid>,
+    pub change_kind: Option<String>,
+    pub target: Option<Uuid>,
+    pub emoji: Option<String>,
+    pub edited_at: Option<i64>,
+    pub edit_seq: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+/// The columns of [`MessageRow`] from `messages` (or, with `m`, from `messages m`), as a
+/// literal for `concat!`.
+macro_rules! message_columns {
+    () => {
+        "id, conversation_id, seq, sender_id, body, created_at, reply_to, change_kind, \
+         target, emoji, edited_at, edit_seq, deleted_at"
+    };
+    (m) => {
+        "m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at, m.reply_to, \
+         m.change_kind, m.target, m.emoji, m.edited_at, m.edit_seq, m.deleted_at"
+    };
 }
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
+        // The schema's CHECK admits only the four kinds, and a change always has a target.
+        let change = match (
+            r.change_kind.as_deref().and_then(ChangeKind::parse),
+            r.target,
+        ) {
+            (Some(kind), Some(target)) => Some(Change {
+                kind,
+                target,
+                emoji: r.emoji,
+            }),
+            _ => None,
+        };
         Message {
             id: r.id,
             conversation_id: r.conversation_id,
@@ -72,8 +106,22 @@ impl From<MessageRow> for Message {
             sender_id: r.sender_id,
             body: r.body,
             created_at: Timestamp::from_millis(r.created_at),
+            reply_to: r.reply_to,
+            change,
+            edited_at: r.edited_at.map(Timestamp::from_millis),
+            edit_seq: r.edit_seq,
+            deleted_at: r.deleted_at.map(Timestamp::from_millis),
         }
     }
+}
+
+/// What a change or a reply checks about the message it names.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TargetRow {
+    pub sender_id: Uuid,
+    pub change_kind: Option<String>,
+    pub created_at: i64,
+    pub deleted_at: Option<i64>,
 }
 
 /// A `(user, contact, last_seen_at)` row.
@@ -98,6 +146,8 @@ pub(crate) struct ConversationRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub change_version: i64,
+    /// Changes (not messages) after the viewer's `read_seq`: unread counts only messages.
+    pub unread_changes: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -113,10 +163,13 @@ pub(crate) struct MemberRow {
     pub joined_at: i64,
 }
 
-/// The columns of [`ConversationRow`] from `conversations c`, as a literal for `concat!`.
+/// The columns of [`ConversationRow`] from `conversations c` joined with the viewer's
+/// `members me` row, as a literal for `concat!`.
 macro_rules! conversation_columns {
     () => {
-        "c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, c.change_version"
+        "c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, c.change_version, \
+         (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
+          AND x.change_kind IS NOT NULL AND x.seq > me.read_seq) AS unread_changes"
     };
 }
 
@@ -190,7 +243,7 @@ pub(crate) fn assemble(
             members: members_of.remove(&c.id).unwrap_or_default(),
             last_seq: c.last_seq,
             last_message: last_of.remove(&c.id),
-            unread_count: (c.last_seq - read_seq).max(0),
+            unread_count: (c.last_seq - read_seq - c.unread_changes).max(0),
             created_at: Timestamp::from_millis(c.created_at),
             updated_at: Timestamp::from_millis(c.updated_at),
         });

@@ -13,19 +13,23 @@
 use std::future::Future;
 
 use async_trait::async_trait;
-use ferry_proto::{Conversation, Message, Timestamp, User};
+use ferry_proto::{
+    ChangeKind, Conversation, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, Message,
+    Timestamp, User,
+};
 use sqlx::{
     AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type,
 };
 use uuid::Uuid;
 
 use super::rows::{
-    ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, UserRow, assemble,
+    ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, TargetRow, UserRow,
+    assemble,
 };
 use super::{
-    ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Rotation,
-    Store, StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced, direct_key,
-    like_prefix, same_or_conflict,
+    ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Refusal,
+    Rotation, Store, StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced,
+    direct_key, like_prefix, same_or_conflict, stored,
 };
 
 /// How long after a refresh token's first use it may come back without counting as a
@@ -130,10 +134,13 @@ where
     for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
     for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
     for<'q> Option<String>: Encode<'q, D::Db>,
+    for<'q> Option<Uuid>: Encode<'q, D::Db>,
     for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
     for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> RefreshRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -180,11 +187,15 @@ where
         D::push_in(&mut members, "m.conversation_id", &ids);
         members.push(" ORDER BY m.joined_at, u.username");
         let members: Vec<MemberRow> = members.build_query_as().fetch_all(&mut *conn).await?;
-        let mut last = QueryBuilder::new(
-            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at \
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id AND m.seq = c.last_seq \
-             WHERE ",
-        );
+        // The newest message, changes skipped: a reaction is no preview.
+        let mut last = QueryBuilder::new(concat!(
+            "SELECT ",
+            message_columns!(m),
+            " FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+              AND m.seq = (SELECT max(x.seq) FROM messages x \
+                           WHERE x.conversation_id = c.id AND x.change_kind IS NULL) \
+              WHERE "
+        ));
         D::push_in(&mut last, "c.id", &ids);
         let last: Vec<MessageRow> = last.build_query_as().fetch_all(&mut *conn).await?;
         assemble(viewer, convs, members, last)
@@ -253,10 +264,273 @@ where
         Ok(())
     }
 
-    async fn message_by_id(conn: &mut Conn<D>, id: Uuid) -> StoreResult<Option<Message>> {
-        let row: Option<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages WHERE id = $1",
+    /// Stores a batch that holds replies or changes: runs of plain messages go through
+    /// the dialect's batch path, each reply or change through [`Self::append_special`],
+    /// in the batch's order, so a change may name a message stored just before it.
+    async fn append_mixed(conn: &mut Conn<D>, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
+        // Every conversation of the batch is locked first, in id order (as any multi-row
+        // writer must, so that Postgres transactions cannot deadlock); the runs below
+        // then find their locks held.
+        let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id).collect();
+        conversations.sort_unstable();
+        conversations.dedup();
+        for id in conversations {
+            sqlx::query(locked(
+                "SELECT c.id FROM conversations c WHERE c.id = $1",
+                D::lock("c"),
+            ))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        let mut appends = Vec::with_capacity(batch.len());
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            if first.is_plain() {
+                let run = rest.iter().take_while(|m| m.is_plain()).count();
+                appends.extend(D::append_batch(&mut *conn, &rest[..run]).await?);
+                rest = &rest[run..];
+            } else {
+                appends.push(Self::append_special(&mut *conn, first).await?);
+                rest = &rest[1..];
+            }
+        }
+        Ok(appends)
+    }
+
+    /// Stores one reply or change, checking the rules about the message it names and
+    /// applying what a change does to it, all under the conversation's lock (held by
+    /// the caller): concurrent edits resolve in seq order, the last one wins.
+    async fn append_special(conn: &mut Conn<D>, new: &NewMessage) -> StoreResult<Append> {
+        if let Some(existing) = Self::message_by_id(conn, new.id).await? {
+            return Ok(same_or_conflict(existing, new));
+        }
+        let place: Option<(String, String)> = sqlx::query_as(
+            "SELECT m.role, c.kind FROM members m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.conversation_id = $1 AND m.user_id = $2",
         )
+        .bind(new.conversation_id)
+        .bind(new.sender_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((role, kind)) = place else {
+            return Ok(Append::NotMember);
+        };
+        if let Some(parent) = new.reply_to {
+            match Self::target(conn, new.conversation_id, parent).await? {
+                None => return Ok(Append::Refused(Refusal::NoSuchMessage)),
+                Some(t) if t.change_kind.is_some() => {
+                    return Ok(Append::Refused(Refusal::NotAMessage));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(change) = &new.change {
+            let Some(target) = Self::target(conn, new.conversation_id, change.target).await? else {
+                return Ok(Append::Refused(Refusal::NoSuchMessage));
+            };
+            let author = target.sender_id == new.sender_id;
+            let group_owner = role == "owner" && kind == "group";
+            let refusal = match change.kind {
+                _ if target.change_kind.is_some() => Some(Refusal::NotAMessage),
+                ChangeKind::Edit if !author => Some(Refusal::NotAllowed),
+                ChangeKind::Delete if !author && !group_owner => Some(Refusal::NotAllowed),
+                ChangeKind::Edit | ChangeKind::React | ChangeKind::Unreact
+                    if target.deleted_at.is_some() =>
+                {
+                    Some(Refusal::Deleted)
+                }
+                ChangeKind::Edit
+                    if new.edit_window_ms.is_some_and(|window| {
+                        new.created_at.as_millis() - target.created_at > window
+                    }) =>
+                {
+                    Some(Refusal::TooLate)
+                }
+                ChangeKind::React => Self::reaction_room(conn, new).await?,
+                _ => None,
+            };
+            if let Some(refusal) = refusal {
+                return Ok(Append::Refused(refusal));
+            }
+        }
+        // A reply is a message: it moves the conversation's activity; a change does not
+        // (a reaction does not bring a conversation to the top of the list).
+        let activity = if new.change.is_none() {
+            new.created_at.as_millis()
+        } else {
+            i64::MIN
+        };
+        let seq: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = {}(updated_at, $2) \
+             WHERE id = $1 RETURNING last_seq",
+            D::GREATEST
+        )))
+        .bind(new.conversation_id)
+        .bind(activity)
+        .fetch_one(&mut *conn)
+        .await?;
+        let change = new.change.as_ref();
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
+             reply_to, change_kind, target, emoji) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(new.id)
+        .bind(new.conversation_id)
+        .bind(seq)
+        .bind(new.sender_id)
+        .bind(new.body.clone())
+        .bind(new.created_at.as_millis())
+        .bind(new.reply_to)
+        .bind(change.map(|c| c.kind.as_str().to_owned()))
+        .bind(change.map(|c| c.target))
+        .bind(change.and_then(|c| c.emoji.clone()))
+        .execute(&mut *conn)
+        .await?;
+        if let Some(change) = change {
+            Self::apply_change(conn, new, change, seq).await?;
+        }
+        // Sending anything means the sender has read and stored everything up to it.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE members SET read_seq = {g}(read_seq, $3), delivered_seq = {g}(delivered_seq, $3) \
+             WHERE conversation_id = $1 AND user_id = $2",
+            g = D::GREATEST
+        )))
+        .bind(new.conversation_id)
+        .bind(new.sender_id)
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?;
+        Self::mark_changed(conn, new.conversation_id).await?;
+        let members: Vec<Uuid> =
+            sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
+                .bind(new.conversation_id)
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(Append::Stored {
+            message: stored(new, seq),
+            members,
+        })
+    }
+
+    /// The message `id` of `conversation`, as a change or a reply sees it.
+    async fn target(
+        conn: &mut Conn<D>,
+        conversation: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<TargetRow>> {
+        Ok(sqlx::query_as(
+            "SELECT sender_id, change_kind, created_at, deleted_at FROM messages \
+             WHERE id = $1 AND conversation_id = $2",
+        )
+        .bind(id)
+        .bind(conversation)
+        .fetch_optional(&mut *conn)
+        .await?)
+    }
+
+    /// Whether one more reaction fits on the message: an emoji the sender already put
+    /// there always does (it changes nothing); otherwise the caps on distinct emoji per
+    /// message and per sender apply.
+    async fn reaction_room(conn: &mut Conn<D>, new: &NewMessage) -> StoreResult<Option<Refusal>> {
+        let Some(change) = &new.change else {
+            return Ok(None);
+        };
+        let (on_message, by_sender): (i64, i64) = sqlx::query_as(
+            "SELECT count(DISTINCT emoji), count(DISTINCT CASE WHEN user_id = $2 THEN emoji END) \
+             FROM reactions WHERE message_id = $1",
+        )
+        .bind(change.target)
+        .bind(new.sender_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let (emoji_there, mine): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(CASE WHEN user_id = $2 THEN 1 END) \
+             FROM reactions WHERE message_id = $1 AND emoji = $3",
+        )
+        .bind(change.target)
+        .bind(new.sender_id)
+        .bind(change.emoji.clone().unwrap_or_default())
+        .fetch_one(&mut *conn)
+        .await?;
+        let full = mine == 0
+            && ((emoji_there == 0 && on_message >= MAX_REACTIONS_PER_MESSAGE as i64)
+                || by_sender >= MAX_REACTIONS_PER_USER as i64);
+        Ok(full.then_some(Refusal::TooManyReactions))
+    }
+
+    /// What a stored change does to the message it names.
+    async fn apply_change(
+        conn: &mut Conn<D>,
+        new: &NewMessage,
+        change: &ferry_proto::Change,
+        seq: i64,
+    ) -> StoreResult<()> {
+        let emoji = change.emoji.clone().unwrap_or_default();
+        match change.kind {
+            ChangeKind::Edit => {
+                sqlx::query(
+                    "UPDATE messages SET body = $2, edited_at = $3, edit_seq = $4 WHERE id = $1",
+                )
+                .bind(change.target)
+                .bind(new.body.clone())
+                .bind(new.created_at.as_millis())
+                .bind(seq)
+                .execute(&mut *conn)
+                .await?;
+            }
+            ChangeKind::Delete => {
+                // The text goes from the server: the message's, and every edit's.
+                sqlx::query(
+                    "UPDATE messages SET body = '', deleted_at = COALESCE(deleted_at, $2) \
+                     WHERE id = $1",
+                )
+                .bind(change.target)
+                .bind(new.created_at.as_millis())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "UPDATE messages SET body = '' WHERE target = $1 AND change_kind = 'edit'",
+                )
+                .bind(change.target)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+                    .bind(change.target)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ChangeKind::React => {
+                sqlx::query(
+                    "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(change.target)
+                .bind(new.sender_id)
+                .bind(emoji)
+                .execute(&mut *conn)
+                .await?;
+            }
+            ChangeKind::Unreact => {
+                sqlx::query(
+                    "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+                )
+                .bind(change.target)
+                .bind(new.sender_id)
+                .bind(emoji)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn message_by_id(conn: &mut Conn<D>, id: Uuid) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -275,10 +549,13 @@ where
     for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
     for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
     for<'q> Option<String>: Encode<'q, D::Db>,
+    for<'q> Option<Uuid>: Encode<'q, D::Db>,
     for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
     for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> RefreshRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -715,7 +992,11 @@ where
         // A unique violation (the same id committed meanwhile by another node) fails the
         // whole batch; the committer then stores its messages one by one.
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
-        let appends = D::append_batch(&mut tx, batch).await?;
+        let appends = if batch.iter().all(NewMessage::is_plain) {
+            D::append_batch(&mut tx, batch).await?
+        } else {
+            Self::append_mixed(&mut tx, batch).await?
+        };
         tx.commit().await?;
         Ok(appends)
     }
@@ -726,10 +1007,11 @@ where
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
-             WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        )
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
         .bind(conversation_id)
         .bind(after_seq)
         .bind(i64::from(limit))
@@ -744,10 +1026,11 @@ where
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let mut rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages \
-             WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-        )
+        let mut rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        ))
         .bind(conversation_id)
         .bind(before_seq.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
@@ -755,6 +1038,17 @@ where
         .await?;
         rows.reverse();
         Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn changes_after(&self, conversation_id: Uuid, after_seq: i64) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT seq FROM messages WHERE conversation_id = $1 AND seq > $2 \
+             AND change_kind IS NOT NULL ORDER BY seq",
+        )
+        .bind(conversation_id)
+        .bind(after_seq)
+        .fetch_all(&self.readers)
+        .await?)
     }
 
     async fn advance(

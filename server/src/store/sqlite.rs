@@ -99,11 +99,12 @@ impl Dialect for Sqlite {
         let mut left = latest.max_bytes;
         let mut messages = Vec::new();
         for id in conversations {
-            let rows = sqlx::query_as::<_, MessageRow>(
-                "SELECT * FROM (SELECT id, conversation_id, seq, sender_id, body, created_at \
-                 FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) \
-                 ORDER BY seq",
-            )
+            let rows = sqlx::query_as::<_, MessageRow>(concat!(
+                "SELECT * FROM (SELECT ",
+                message_columns!(),
+                " FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) \
+                 ORDER BY seq"
+            ))
             .bind(id)
             .bind(i64::from(latest.per_conversation))
             .fetch(&mut *conn);
@@ -117,9 +118,11 @@ impl Dialect for Sqlite {
 
 /// Stores one message inside the caller's write transaction.
 async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<Append> {
-    let existing: Option<MessageRow> = sqlx::query_as(
-        "SELECT id, conversation_id, seq, sender_id, body, created_at FROM messages WHERE id = $1",
-    )
+    let existing: Option<MessageRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE id = $1"
+    ))
     .bind(new.id)
     .fetch_optional(&mut *tx)
     .await?;

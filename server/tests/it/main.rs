@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod changes;
 mod cluster;
 mod concurrency;
 mod faults;

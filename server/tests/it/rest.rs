@@ -574,6 +574,19 @@ async fn operations_endpoints(backend: Backend) {
     ] {
         assert!(openapi["paths"].get(path).is_some(), "openapi lists {path}");
     }
+    // Every schema a body refers to is defined, the message's change among them.
+    let text = openapi.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().expect("a name");
+        assert!(
+            openapi["components"]["schemas"].get(name).is_some(),
+            "openapi defines {name}"
+        );
+    }
+    let message = &openapi["components"]["schemas"]["Message"]["properties"];
+    for field in ["reply_to", "change", "edited_at", "edit_seq", "deleted_at"] {
+        assert!(message.get(field).is_some(), "Message has {field}: {message}");
+    }
     let missing = get("/api/v1/nope").await.expect("404");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let body: Value = missing.json().await.expect("json 404");

@@ -43,6 +43,9 @@ fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessage {
         sender_id: sender,
         body: body.into(),
         created_at: Timestamp::now(),
+        reply_to: None,
+        change: None,
+        edit_window_ms: None,
     }
 }
 
@@ -1105,6 +1108,7 @@ async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
             Append::Existing(message) => format!("existing {}", message.seq),
             Append::Conflict => "conflict".into(),
             Append::NotMember => "not member".into(),
+            Append::Refused(refusal) => format!("refused {refusal:?}"),
         })
         .collect();
     assert_eq!(

@@ -357,11 +357,7 @@ impl Ws {
 
     pub fn send_frame(id: Uuid, conversation: Uuid, body: &str) -> ClientFrame {
         ClientFrame::Send {
-            message: ferry_proto::OutgoingMessage {
-                id,
-                conversation_id: conversation,
-                body: body.into(),
-            },
+            message: ferry_proto::OutgoingMessage::text(id, conversation, body),
         }
     }
 }

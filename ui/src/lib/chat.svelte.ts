@@ -2,18 +2,21 @@
  * `Chat`: what the window shows, as last read from the core. It holds no truth of its
  * own: each core event carries what changed (one conversation's summary as stored now,
  * one message, who is typing), and the store puts exactly that in place; a `resync`
- * event (the shell missed changes) re-reads everything. Components read its fields and
- * call its methods (or the few plain functions below); this module is the only one that
- * talks to `./backend`.
+ * event (the shell missed changes) re-reads everything. A change to a message (an edit,
+ * a deletion, a reaction) is put in place only where the message is shown: it is never
+ * news. Components read its fields and call its methods (or the few plain functions
+ * below); this module is the only one that talks to `./backend`.
  */
 import * as backend from "./backend";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
+import type { Quote } from "./bindings/Quote";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
+import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
 import { coalesce } from "./coalesce";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
 
@@ -31,6 +34,8 @@ const LIST_MAX_PER_CALL = 500;
 export const PAGE = 50;
 /** Most pages loaded in one go to reach a target (first unread, a search hit). */
 const MAX_PAGES_TO_TARGET = 40;
+/** How long a message jumped to (from a reply's quote) stays highlighted. */
+export const JUMP_HIGHLIGHT_MS = 2000;
 /** Sent messages of the open thread held, at most, once the reader is back at its end... */
 export const HELD_AT_END = 500;
 /** ...and how many of the latest are kept then (paging back reads the rest again). */
@@ -39,6 +44,19 @@ export const KEPT_AT_END = 4 * PAGE;
 function firstSeq(messages: readonly LocalMessage[]): number | null {
   for (const m of messages) if (m.seq !== null) return m.seq;
   return null;
+}
+
+/** What a reply shows of `message`. */
+function quoteOf(message: LocalMessage): Quote {
+  const { id, sender_id, body, seq, deleted } = message;
+  return { id, sender_id, body, seq, deleted };
+}
+
+/** A message event heard while the thread was being read, to put back once it lands. */
+interface Heard {
+  message: LocalMessage;
+  /** A change to a message (put in place only where shown), not the message itself. */
+  change: boolean;
 }
 
 /** What a failure says to people (any rejection: the core's CommandError or Tauri's own). */
@@ -126,6 +144,10 @@ export class Chat {
   /** A message to bring into view; `focusToken` changes each time it is asked for. */
   focusMessageId = $state<string | null>(null);
   focusToken = $state(0);
+  /** The message the next one sent answers (the composer shows it above the input). */
+  replyingTo = $state.raw<LocalMessage | null>(null);
+  /** The id of the message whose text is being edited in place. */
+  editing = $state<string | null>(null);
 
   /** The window has keyboard focus. */
   focused = $state(true);
@@ -142,11 +164,17 @@ export class Chat {
     this.conversations.find((c) => c.id === this.openId) ?? null,
   );
 
+  /** What this user may change in the open conversation (see `./changes`). */
+  standing: Standing = $derived(this.open && this.me ? standingIn(this.open, this.me.id) : READ_ONLY);
+
   #unlisten: (() => void) | null = null;
   #unlistenOpen: (() => void) | null = null;
   /** The last_seq for which mark_read was asked, so it is asked once per new message. */
   #markedUpTo = new Map<string, number>();
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  #highlightTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The read of older history in flight, which a second caller waits for. */
+  #olderRead: Promise<void> | null = null;
   /** The first paint of the list was reported (once per app start, for the benchmark). */
   #firstPaintReported = false;
   /**
@@ -154,7 +182,7 @@ export class Chat {
    * the read lands (the read may have started before they were stored).
    */
   #summariesDuringLoad: ConversationSummary[] | null = null;
-  #messagesDuringLoad: LocalMessage[] | null = null;
+  #messagesDuringLoad: Heard[] | null = null;
   /**
    * Where the list's pages stopped: the last row of the last page read, as that page gave
    * it (the next page starts below it). Rows past it in `conversations` came one by one
@@ -188,6 +216,7 @@ export class Chat {
   stop(): void {
     // A notice's timer would otherwise outlive the window that showed it.
     clearTimeout(this.#noticeTimer);
+    clearTimeout(this.#highlightTimer);
     this.#unlisten?.();
     this.#unlisten = null;
     this.#unlistenOpen?.();
@@ -238,6 +267,8 @@ export class Chat {
     this.threadLoaded = false;
     this.firstUnreadId = null;
     this.focusMessageId = null;
+    this.replyingTo = null;
+    this.editing = null;
     this.#markedUpTo.clear();
   }
 
@@ -255,6 +286,14 @@ export class Chat {
         return;
       case "message":
         if (event.message.conversation_id === this.openId) this.#putMessage(event.message);
+        return;
+      case "changed":
+        if (event.message.conversation_id === this.openId) this.#putChange(event.message);
+        return;
+      case "change_refused":
+        // The message is back as it was; the reason is told wherever the user is.
+        if (event.message.conversation_id === this.openId) this.#putChange(event.message);
+        this.#say(event.reason);
         return;
       case "receipt":
         // The conversation's new summary follows, with the moved watermarks.
@@ -325,7 +364,31 @@ export class Chat {
    * older than the held history is left to paging back.
    */
   #putMessage(message: LocalMessage): void {
-    this.#messagesDuringLoad?.push(message);
+    this.#messagesDuringLoad?.push({ message, change: false });
+    this.#place(message);
+  }
+
+  /**
+   * A change to a message (edited, deleted, reacted to, or a refused change undone), as
+   * it shows now: replaced where the open thread holds it, and in the quotes of the
+   * replies to it. A message not held stays unheld: a change is never news.
+   */
+  #putChange(message: LocalMessage): void {
+    this.#messagesDuringLoad?.push({ message, change: true });
+    if (this.thread.some((m) => m.id === message.id)) this.#place(message);
+    this.#requote(message.id, quoteOf(message));
+    if (this.replyingTo?.id === message.id) this.replyingTo = message.deleted ? null : message;
+    if (this.editing === message.id && message.deleted) this.editing = null;
+  }
+
+  /** The replies to message `id` held in the thread quote it as `quote` (null: gone). */
+  #requote(id: string, quote: Quote | null): void {
+    if (!this.thread.some((m) => m.reply_to === id)) return;
+    this.thread = this.thread.map((m) => (m.reply_to === id ? { ...m, quote } : m));
+  }
+
+  /** Puts `message` in the thread, as `#putMessage` says, without recording it. */
+  #place(message: LocalMessage): void {
     const at = this.thread.findIndex((m) => m.id === message.id);
     if (at >= 0 && this.thread[at]!.seq === message.seq) {
       const next = this.thread.slice();
@@ -481,6 +544,8 @@ export class Chat {
       this.hasOlder = false;
       this.firstUnreadId = null;
       this.focusMessageId = null;
+      this.replyingTo = null;
+      this.editing = null;
       await this.refreshThread();
       if (this.openId !== id) return;
       if (unreadFrom !== null) {
@@ -526,11 +591,20 @@ export class Chat {
       const sent = fresh.filter((m) => m.seq !== null).length;
       this.hasOlder = sent >= limit && (from ?? 0) > 1;
     }
-    for (const message of heard) if (message.conversation_id === id) this.#putMessage(message);
+    for (const { message, change } of heard) {
+      if (message.conversation_id !== id) continue;
+      if (change) this.#putChange(message);
+      else this.#putMessage(message);
+    }
   }
 
-  /** Loads the page before the oldest held message. */
-  async loadOlder(): Promise<void> {
+  /** Loads the page before the oldest held message (one read at a time: a second call waits for it). */
+  loadOlder(): Promise<void> {
+    this.#olderRead ??= this.#readOlder().finally(() => (this.#olderRead = null));
+    return this.#olderRead;
+  }
+
+  async #readOlder(): Promise<void> {
     const id = this.openId;
     const before = firstSeq(this.thread);
     if (!id || before === null || !this.hasOlder || this.loadingOlder) return;
@@ -570,18 +644,143 @@ export class Chat {
     }
   }
 
-  /** Sends `body` in the open conversation; it shows at once as pending. */
+  /**
+   * Sends `body` in the open conversation, as a reply to `replyingTo` if there is one
+   * (then no more); it shows at once as pending.
+   */
   async send(body: string): Promise<boolean> {
     const id = this.openId;
     if (!id || !body.trim()) return false;
+    const target = this.replyingTo?.conversation_id === id ? this.replyingTo : null;
     try {
-      const message = await backend.sendMessage(id, body);
+      const message = await backend.sendMessage(id, body, target?.id ?? null);
       // The core's event for it may have come first; either puts it in place once.
       if (this.openId === id) this.#putMessage(message);
     } catch (e) {
+      // Nothing is lost: the composer gets the text back, and the reply keeps its target.
       this.#show(e);
       return false;
     }
+    if (target && this.replyingTo === target) this.replyingTo = null;
+    return true;
+  }
+
+  /** The next message sent answers `message` (of the open conversation). */
+  startReply(message: LocalMessage): void {
+    if (message.conversation_id !== this.openId || !actionsFor(message, this.standing).reply) return;
+    this.replyingTo = message;
+  }
+
+  cancelReply(): void {
+    this.replyingTo = null;
+  }
+
+  /** Edits `message` in place (only this user's own, not deleted). */
+  startEdit(message: LocalMessage): void {
+    if (message.conversation_id !== this.openId || !actionsFor(message, this.standing).edit) return;
+    this.editing = message.id;
+  }
+
+  /**
+   * Up arrow in an empty composer: edits this user's newest message in the loaded
+   * thread. False when there is none (the key then does what it usually does).
+   */
+  editLast(): boolean {
+    const message = lastEditable(this.thread, this.standing);
+    if (!message) return false;
+    this.editing = message.id;
+    return true;
+  }
+
+  cancelEdit(): void {
+    this.editing = null;
+  }
+
+  /**
+   * Saves the message being edited with the text `body`. True once the edit is over:
+   * saved, or nothing to save (the same text). False while it goes on: a blank text (a
+   * message is deleted, not emptied) or a failure (shown; the text stays to try again).
+   */
+  async saveEdit(body: string): Promise<boolean> {
+    const message = this.thread.find((m) => m.id === this.editing);
+    if (!message) {
+      this.editing = null;
+      return true;
+    }
+    const change = editChange(message.body, body);
+    if (change === "blank") return false;
+    if (change === "changed") {
+      try {
+        this.#putChange(await backend.editMessage(message.id, body.trim()));
+      } catch (e) {
+        this.#show(e);
+        return false;
+      }
+    }
+    if (this.editing === message.id) this.editing = null;
+    return true;
+  }
+
+  /**
+   * Deletes `message` for everyone: this user's own, or anyone's where this user owns the
+   * group. One never sent is simply gone; a sent one shows as deleted.
+   */
+  async deleteMessage(message: LocalMessage): Promise<void> {
+    if (message.conversation_id !== this.openId || !actionsFor(message, this.standing).delete) return;
+    let now: LocalMessage | null;
+    try {
+      now = await backend.deleteMessage(message.id);
+    } catch (e) {
+      this.#show(e);
+      return;
+    }
+    if (now) {
+      this.#putChange(now);
+      return;
+    }
+    this.thread = this.thread.filter((m) => m.id !== message.id);
+    this.#requote(message.id, null);
+    if (this.replyingTo?.id === message.id) this.replyingTo = null;
+    if (this.editing === message.id) this.editing = null;
+  }
+
+  /** Adds `emoji` to `message`, or takes this user's back if it is there. */
+  async toggleReaction(message: LocalMessage, emoji: string): Promise<void> {
+    if (message.conversation_id !== this.openId || !actionsFor(message, this.standing).react) return;
+    try {
+      this.#putChange(await backend.react(message.id, emoji));
+    } catch (e) {
+      this.#show(e);
+    }
+  }
+
+  /**
+   * Brings the message a reply quotes into view and highlights it for a moment, loading
+   * older history until it is there: down to its `seq` when known, else a page at a
+   * time until it shows or history ends. False (and said) when it is not to be found.
+   */
+  async jumpTo(messageId: string, seq: number | null = null): Promise<boolean> {
+    const id = this.openId;
+    if (!id) return false;
+    const held = () => this.thread.some((m) => m.id === messageId);
+    if (!held() && seq !== null) await this.#loadUntil(seq);
+    while (this.openId === id && !held() && this.hasOlder) {
+      const before = firstSeq(this.thread);
+      await this.loadOlder();
+      // Nothing came (a failure, already shown): stop rather than ask again and again.
+      if (firstSeq(this.thread) === before) break;
+    }
+    if (this.openId !== id) return false;
+    if (!held()) {
+      this.#say("The original message is not available.");
+      return false;
+    }
+    this.focusMessageId = messageId;
+    const token = ++this.focusToken;
+    clearTimeout(this.#highlightTimer);
+    this.#highlightTimer = setTimeout(() => {
+      if (this.focusToken === token) this.focusMessageId = null;
+    }, JUMP_HIGHLIGHT_MS);
     return true;
   }
 
@@ -676,7 +875,12 @@ export class Chat {
   }
 
   #show(e: unknown): void {
-    this.notice = backend.toCommandError(e).message;
+    this.#say(backend.toCommandError(e).message);
+  }
+
+  /** Shows `text` in the notice for a few seconds. */
+  #say(text: string): void {
+    this.notice = text;
     clearTimeout(this.#noticeTimer);
     this.#noticeTimer = setTimeout(() => (this.notice = null), 6000);
   }

@@ -2,20 +2,32 @@
 // of the list or the thread), `resync` re-reads everything, and failures are told apart
 // by their typed kind.
 import { waitFor } from "@testing-library/svelte";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { User } from "./bindings/User";
-import { Chat, errorMessage, HELD_AT_END, KEPT_AT_END, LIST_PAGE } from "./chat.svelte";
-import { ago, coreEmits, direct, listPage, ME, member, message, mockCore, user } from "../test/fixtures";
+import { Chat, errorMessage, HELD_AT_END, JUMP_HIGHLIGHT_MS, KEPT_AT_END, LIST_PAGE } from "./chat.svelte";
+import {
+  ago,
+  coreEmits,
+  direct,
+  group,
+  listPage,
+  ME,
+  member,
+  message,
+  mockCore,
+  user,
+  type Handlers,
+} from "../test/fixtures";
 
 const ada = user("Ada Lovelace");
 const grace = user("Grace Hopper");
 
 /** A started store with `list` and the first conversation's `thread` open. */
-async function opened(list: ConversationSummary[], thread: LocalMessage[] = []) {
+async function opened(list: ConversationSummary[], thread: LocalMessage[] = [], handlers: Handlers = {}) {
   const store = {
     me: ME as User | null,
     list,
@@ -27,6 +39,7 @@ async function opened(list: ConversationSummary[], thread: LocalMessage[] = []) 
     conversations: (args) => listPage(store.list, args),
     messages: () => store.thread,
     conversation: (args) => store.list.find((c) => c.id === args.conversationId) ?? null,
+    ...handlers,
   });
   const chat = new Chat();
   await chat.start();
@@ -430,5 +443,250 @@ describe("error kinds", () => {
     expect(errorMessage({ kind: "offline", message: "cannot reach the server" })).toBe(
       "cannot reach the server",
     );
+  });
+});
+
+describe("changes to messages", () => {
+  /** Ada's chat with two of hers, one of mine, and my reply to her first. */
+  function adaThread(extra: Partial<ConversationSummary> = {}) {
+    const conversation = direct(ada, { last_seq: 4, ...extra });
+    const at = (seq: number, fields: Partial<LocalMessage>) =>
+      message({ conversation_id: conversation.id, seq, body: `s${seq}`, ...fields });
+    const first = at(1, { mine: false, sender_id: ada.id });
+    const second = at(2, { mine: false, sender_id: ada.id });
+    const mine = at(3, {});
+    const reply = at(4, {
+      reply_to: first.id,
+      quote: { id: first.id, sender_id: ada.id, body: "s1", seq: 1, deleted: false },
+    });
+    return { conversation, first, second, mine, reply, thread: [first, second, mine, reply] };
+  }
+
+  it("a changed event replaces the message in place (and its quotes), and is no news", async () => {
+    const { conversation, first, thread } = adaThread();
+    const { chat, core } = await opened([conversation], thread);
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    chat.setFocused(true);
+    const before = { ...reads(core), marked: core.count("mark_read") };
+
+    const edited = { ...first, body: "s1, fixed", edited: true };
+    await coreEmits({ type: "changed", message: edited });
+    expect(chat.thread.map((m) => m.id)).toEqual(thread.map((m) => m.id));
+    expect(chat.thread[0]).toEqual(edited);
+    expect(chat.thread[3]!.quote).toEqual({ id: first.id, sender_id: ada.id, body: "s1, fixed", seq: 1, deleted: false });
+
+    const reacted = { ...edited, reactions: [{ emoji: "👍", user_ids: [grace.id], mine: false }] };
+    await coreEmits({ type: "changed", message: reacted });
+    expect(chat.thread[0]!.reactions).toEqual(reacted.reactions);
+
+    // One the thread does not hold is not added, and nothing is re-read, marked read or said.
+    await coreEmits({ type: "changed", message: message({ conversation_id: conversation.id, seq: 9 }) });
+    expect(chat.thread).toHaveLength(4);
+    expect({ ...reads(core), marked: core.count("mark_read") }).toEqual(before);
+    expect(chat.conversations[0]!.unread_count).toBe(0);
+    expect(chat.notice).toBeNull();
+  });
+
+  it("a refused change puts the message back as it was and says why", async () => {
+    const { conversation, mine, thread } = adaThread();
+    const optimistic = { ...mine, body: "s3 (edited offline)", edited: true };
+    const { chat } = await opened([conversation], [thread[0]!, thread[1]!, optimistic, thread[3]!]);
+    await waitFor(() => expect(chat.thread[2]!.body).toBe("s3 (edited offline)"));
+
+    await coreEmits({ type: "change_refused", message: mine, reason: "messages can be edited for 24 hours" });
+    expect(chat.thread[2]).toEqual(mine);
+    expect(chat.thread).toHaveLength(4);
+    expect(chat.notice).toBe("messages can be edited for 24 hours");
+
+    // Refused elsewhere: the reason is told all the same; the open thread is untouched.
+    chat.dismissNotice();
+    const other = message({ conversation_id: "elsewhere", seq: 2 });
+    await coreEmits({ type: "change_refused", message: other, reason: "not allowed" });
+    expect(chat.notice).toBe("not allowed");
+    expect(chat.thread[2]).toEqual(mine);
+  });
+
+  it("deletes one never sent from the thread, and others' ones only as a group's owner", async () => {
+    const { conversation, first, thread } = adaThread();
+    const pending = message({ conversation_id: conversation.id, seq: null, status: "pending" });
+    const { chat, core } = await opened([conversation], [...thread, pending], {
+      delete_message: (args) => (args.messageId === pending.id ? null : { ...first, body: "", deleted: true }),
+    });
+    await waitFor(() => expect(chat.thread).toHaveLength(5));
+
+    await chat.deleteMessage(pending);
+    expect(chat.thread.map((m) => m.id)).toEqual(thread.map((m) => m.id));
+
+    // Ada's message: only a group's owner may delete others' ones; this is a direct chat.
+    await chat.deleteMessage(first);
+    expect(core.argsOf("delete_message")).toEqual([{ messageId: pending.id }]);
+    expect(chat.thread[0]!.deleted).toBe(false);
+  });
+
+  it("lets a group's owner delete anyone's message", async () => {
+    const { first, thread } = adaThread();
+    const team = group("Team", [ada]);
+    const here = thread.map((m) => ({ ...m, conversation_id: team.id }));
+    const gone = { ...here[0]!, body: "", deleted: true };
+    const { chat, core } = await opened([team], here, { delete_message: () => gone });
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    chat.startReply(here[0]!);
+    expect(chat.replyingTo?.id).toBe(first.id);
+
+    await chat.deleteMessage(here[0]!);
+    expect(core.argsOf("delete_message")).toEqual([{ messageId: first.id }]);
+    expect(chat.thread[0]).toEqual(gone);
+    expect(chat.thread[3]!.quote).toMatchObject({ id: first.id, deleted: true, body: "" });
+    // Nobody can answer a deleted message.
+    expect(chat.replyingTo).toBeNull();
+  });
+
+  it("sends a reply with its target, then forgets the target; keeps it when sending fails", async () => {
+    const { conversation, second, thread } = adaThread();
+    let fail = false;
+    const { chat, core } = await opened([conversation], thread, {
+      send_message: (args) => {
+        if (fail) throw { kind: "local_storage", message: "disk full" };
+        return message({ conversation_id: conversation.id, seq: null, status: "pending", body: args.body as string });
+      },
+    });
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+
+    chat.startReply(second);
+    expect(chat.replyingTo).toEqual(second);
+    expect(await chat.send("answer")).toBe(true);
+    expect(core.argsOf("send_message")).toEqual([{ conversationId: conversation.id, body: "answer", replyTo: second.id }]);
+    expect(chat.replyingTo).toBeNull();
+
+    await chat.send("plain");
+    expect(core.argsOf("send_message").at(-1)).toMatchObject({ replyTo: null });
+
+    chat.startReply(second);
+    fail = true;
+    expect(await chat.send("again")).toBe(false);
+    expect(chat.replyingTo).toEqual(second);
+    chat.cancelReply();
+    expect(chat.replyingTo).toBeNull();
+  });
+
+  it("edits this user's own messages only; the same text ends it, a blank one does not", async () => {
+    const { conversation, first, mine, thread } = adaThread();
+    const { chat, core } = await opened([conversation], thread, {
+      edit_message: (args) => ({ ...mine, body: args.body as string, edited: true }),
+    });
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+
+    chat.startEdit(first);
+    expect(chat.editing).toBeNull();
+    // Up arrow: the newest own one (the reply, s4), then any other.
+    expect(chat.editLast()).toBe(true);
+    expect(chat.editing).toBe(thread[3]!.id);
+    chat.cancelEdit();
+    chat.startEdit(mine);
+    expect(chat.editing).toBe(mine.id);
+
+    expect(await chat.saveEdit("  s3 ")).toBe(true);
+    expect(chat.editing).toBeNull();
+    expect(core.count("edit_message")).toBe(0);
+
+    chat.startEdit(mine);
+    expect(await chat.saveEdit(" \n ")).toBe(false);
+    expect(chat.editing).toBe(mine.id);
+    expect(core.count("edit_message")).toBe(0);
+
+    expect(await chat.saveEdit(" s3, better\n")).toBe(true);
+    expect(core.argsOf("edit_message")).toEqual([{ messageId: mine.id, body: "s3, better" }]);
+    expect(chat.editing).toBeNull();
+    expect(chat.thread[2]).toMatchObject({ id: mine.id, body: "s3, better", edited: true });
+  });
+
+  it("keeps editing, and says why, when the edit cannot be stored", async () => {
+    const { conversation, mine, thread } = adaThread();
+    const { chat } = await opened([conversation], thread, {
+      edit_message: () => {
+        throw { kind: "forbidden", message: "too late to edit" };
+      },
+    });
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    chat.startEdit(mine);
+    expect(await chat.saveEdit("changed")).toBe(false);
+    expect(chat.editing).toBe(mine.id);
+    expect(chat.notice).toBe("too late to edit");
+  });
+
+  it("toggles a reaction and shows the message as the core returns it", async () => {
+    const { conversation, second, thread } = adaThread();
+    const reacted = { ...second, reactions: [{ emoji: "🎉", user_ids: [ME.id], mine: true }] };
+    const { chat, core } = await opened([conversation], thread, { react: () => reacted });
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    await chat.toggleReaction(second, "🎉");
+    expect(core.argsOf("react")).toEqual([{ messageId: second.id, emoji: "🎉" }]);
+    expect(chat.thread[1]).toEqual(reacted);
+  });
+
+  it("offers nothing to change once the user left", async () => {
+    const { conversation, mine, thread } = adaThread({ left: true });
+    const { chat, core } = await opened([conversation], thread);
+    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    chat.startEdit(mine);
+    chat.startReply(mine);
+    await chat.toggleReaction(mine, "👍");
+    await chat.deleteMessage(mine);
+    expect(chat.editing).toBeNull();
+    expect(chat.replyingTo).toBeNull();
+    expect(core.count("react") + core.count("delete_message")).toBe(0);
+  });
+});
+
+describe("jumping to a quoted message", () => {
+  /** A conversation of 200 messages whose core pages them as the real one does. */
+  async function history() {
+    const conversation = direct(ada, { last_seq: 200 });
+    const all = Array.from({ length: 200 }, (_, i) =>
+      message({ conversation_id: conversation.id, seq: i + 1, body: `n${i + 1}` }),
+    );
+    const { chat, core } = await opened([conversation], [], {
+      messages: (args) => {
+        const before = args.beforeSeq as number | null;
+        return all.filter((m) => before === null || m.seq! < before).slice(-(args.limit as number));
+      },
+    });
+    await waitFor(() => expect(chat.thread).toHaveLength(50));
+    return { chat, core, all };
+  }
+
+  it("highlights a loaded one for a moment", async () => {
+    const { chat, core, all } = await history();
+    const reads = core.count("messages");
+    vi.useFakeTimers();
+    const token = chat.focusToken;
+    expect(await chat.jumpTo(all[180]!.id, 181)).toBe(true);
+    expect(chat.focusMessageId).toBe(all[180]!.id);
+    expect(chat.focusToken).toBe(token + 1);
+    expect(core.count("messages")).toBe(reads);
+    vi.advanceTimersByTime(JUMP_HIGHLIGHT_MS - 1);
+    expect(chat.focusMessageId).toBe(all[180]!.id);
+    vi.advanceTimersByTime(1);
+    expect(chat.focusMessageId).toBeNull();
+  });
+
+  it("loads older pages down to its seq, or page by page when its seq is unknown", async () => {
+    const { chat, core, all } = await history();
+    expect(await chat.jumpTo(all[120]!.id, 121)).toBe(true);
+    expect(core.argsOf("messages").at(-1)).toMatchObject({ beforeSeq: 151 });
+    expect(chat.thread).toHaveLength(100);
+    expect(chat.focusMessageId).toBe(all[120]!.id);
+
+    expect(await chat.jumpTo(all[20]!.id)).toBe(true);
+    expect(chat.thread).toHaveLength(200);
+    expect(chat.focusMessageId).toBe(all[20]!.id);
+  });
+
+  it("says so when history ends without it", async () => {
+    const { chat } = await history();
+    expect(await chat.jumpTo("0190a0b0-0000-7000-8000-00000000dead")).toBe(false);
+    expect(chat.thread).toHaveLength(200);
+    expect(chat.hasOlder).toBe(false);
+    expect(chat.notice).toBe("The original message is not available.");
   });
 });

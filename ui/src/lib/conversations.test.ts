@@ -114,6 +114,14 @@ describe("previewOf", () => {
     expect(previewOf(direct(grace, { last_message: last }), ME.id)).toMatchObject({ text: "hello" });
   });
 
+  it("says a last message deleted for everyone was deleted (its text is gone)", () => {
+    const last = message({ body: "", deleted: true, mine: false, sender_id: grace.id });
+    expect(previewOf(group("Team", [grace], { last_message: last }), ME.id)).toMatchObject({
+      kind: "message",
+      text: "Grace: Message deleted",
+    });
+  });
+
   it("says when there is nothing yet", () => {
     expect(previewOf(direct(ada), ME.id)).toEqual({ kind: "empty", text: "No messages yet" });
   });

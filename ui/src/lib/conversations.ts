@@ -75,14 +75,16 @@ export type Preview =
   | { kind: "message"; text: string; at: string; status: MessageStatus | null }
   | { kind: "empty"; text: string };
 
-function oneLine(text: string): string {
+/** `text` on one line: runs of blank space, line breaks included, become one space. */
+export function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
 /**
  * The line under a conversation's name. Typing wins; then an unsent draft (except in
  * the open conversation, where the composer shows it); then the last message, with
- * "You:" or the sender's first name in groups, and its status if it is the user's own.
+ * "You:" or the sender's first name in groups, and its status if it is the user's own
+ * (one deleted for everyone says so: its text is gone).
  */
 export function previewOf(
   conversation: ConversationSummary,
@@ -103,7 +105,7 @@ export function previewOf(
   }
   return {
     kind: "message",
-    text: prefix + oneLine(last.body),
+    text: prefix + (last.deleted ? "Message deleted" : oneLine(last.body)),
     at: last.created_at,
     status: last.mine ? last.status : null,
   };

@@ -12,6 +12,8 @@ import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
+import type { Quote } from "../lib/bindings/Quote";
+import type { Reaction } from "../lib/bindings/Reaction";
 import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
 import { compareConversations, sortConversations } from "../lib/conversations";
@@ -41,6 +43,14 @@ const view = (user: User, online = false, role: MemberView["role"] = "member"): 
   online,
 });
 
+const quoteOf = (m: LocalMessage): Quote => ({
+  id: m.id,
+  sender_id: m.sender_id,
+  body: m.body,
+  seq: m.seq,
+  deleted: m.deleted,
+});
+
 interface Stored {
   summary: ConversationSummary;
   messages: LocalMessage[];
@@ -64,6 +74,11 @@ function conversation(
     mine: from.id === me.id,
     status: from.id === me.id ? (status ?? "read") : "sent",
     error: status === "failed" ? "the message is too long" : null,
+    reply_to: null,
+    quote: null,
+    edited: false,
+    deleted: false,
+    reactions: [],
   }));
   const sent = messages.filter((m) => m.seq !== null);
   return {
@@ -109,6 +124,19 @@ const store: Stored[] = [
   ], { unread_count: 3, muted: true }),
 ];
 store[1]!.summary.typing = [grace.id];
+{
+  // Replies, reactions, an edit and a deletion to look at.
+  const [moved, works, tapes] = store[1]!.messages;
+  Object.assign(works!, { reply_to: moved!.id, quote: quoteOf(moved!) });
+  works!.reactions = [
+    { emoji: "👍", user_ids: [grace.id, me.id], mine: true },
+    { emoji: "🎉", user_ids: [grace.id], mine: false },
+  ];
+  Object.assign(tapes!, { body: "I'll bring the tapes and the manuals.", edited: true });
+  const [, , draftLink, , bold] = store[0]!.messages;
+  Object.assign(bold!, { body: "", deleted: true });
+  Object.assign(store[0]!.messages[3]!, { reply_to: draftLink!.id, quote: quoteOf(draftLink!) });
+}
 
 // `?conversations=10000` adds that many quiet direct chats (of two messages each), to
 // see how a large account looks, scrolls and weighs.
@@ -136,6 +164,24 @@ const changed = (c: Stored) => event({ type: "conversation", summary: { ...c.sum
 function refreshSummary(c: Stored) {
   c.summary.last_message = c.messages.at(-1) ?? null;
   c.summary.updated_at = c.summary.last_message?.created_at ?? c.summary.updated_at;
+}
+
+function located(messageId: unknown): { c: Stored; m: LocalMessage } | null {
+  for (const c of store) {
+    const m = c.messages.find((x) => x.id === messageId);
+    if (m) return { c, m };
+  }
+  return null;
+}
+
+/** `reactions` with this user's `emoji` added, or taken back. */
+function toggled(reactions: Reaction[], emoji: string): Reaction[] {
+  const held = reactions.find((r) => r.emoji === emoji);
+  if (!held) return [...reactions, { emoji, user_ids: [me.id], mine: true }];
+  const user_ids = held.mine ? held.user_ids.filter((u) => u !== me.id) : [...held.user_ids, me.id];
+  return reactions
+    .map((r) => (r === held ? { emoji, user_ids, mine: !held.mine } : r))
+    .filter((r) => r.user_ids.length > 0);
 }
 
 mockWindows("main");
@@ -173,6 +219,7 @@ mockIPC(
       }
       case "send_message": {
         const c = find(args.conversationId)!;
+        const parent = c.messages.find((x) => x.id === args.replyTo);
         const m: LocalMessage = {
           id: id(),
           conversation_id: c.summary.id,
@@ -183,6 +230,11 @@ mockIPC(
           mine: true,
           status: "pending",
           error: null,
+          reply_to: parent?.id ?? null,
+          quote: parent ? quoteOf(parent) : null,
+          edited: false,
+          deleted: false,
+          reactions: [],
         };
         c.messages.push(m);
         refreshSummary(c);
@@ -232,6 +284,27 @@ mockIPC(
           changed(c);
         }
         return null;
+      }
+      case "edit_message":
+      case "delete_message":
+      case "react": {
+        // Applied at once here; the core sends the change to the server and says so.
+        const found = located(args.messageId);
+        if (!found) throw { kind: "not_found", message: "no such message" };
+        const { c, m } = found;
+        if (cmd === "delete_message" && m.seq === null) {
+          c.messages.splice(c.messages.indexOf(m), 1);
+          refreshSummary(c);
+          changed(c);
+          return null;
+        }
+        if (cmd === "edit_message") Object.assign(m, { body: args.body as string, edited: true });
+        else if (cmd === "delete_message") Object.assign(m, { body: "", deleted: true, reactions: [] });
+        else m.reactions = toggled(m.reactions, args.emoji as string);
+        for (const reply of c.messages) if (reply.reply_to === m.id) reply.quote = quoteOf(m);
+        refreshSummary(c);
+        changed(c);
+        return { ...m };
       }
       case "find_users": {
         const prefix = String(args.prefix).toLowerCase();

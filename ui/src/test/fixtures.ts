@@ -47,6 +47,11 @@ export function message(extra: Partial<LocalMessage> = {}): LocalMessage {
     mine: true,
     status: "sent",
     error: null,
+    reply_to: null,
+    quote: null,
+    edited: false,
+    deleted: false,
+    reactions: [],
     ...extra,
   };
 }

@@ -62,6 +62,38 @@ describe("backend commands", () => {
   });
 });
 
+describe("message change commands", () => {
+  it("pass the message, the text, the emoji and the reply target in camelCase", async () => {
+    const m = message();
+    const core = mockCore({ send_message: () => m, edit_message: () => m, react: () => m, delete_message: () => null });
+    await backend.sendMessage("conv-1", "plain");
+    await backend.sendMessage("conv-1", "an answer", "parent-1");
+    expect(await backend.editMessage(m.id, "fixed")).toEqual(m);
+    expect(await backend.react(m.id, "🎉")).toEqual(m);
+    // Null: the message was never sent and is simply gone.
+    expect(await backend.deleteMessage(m.id)).toBeNull();
+    expect(core.calls).toEqual([
+      { cmd: "send_message", args: { conversationId: "conv-1", body: "plain", replyTo: null } },
+      { cmd: "send_message", args: { conversationId: "conv-1", body: "an answer", replyTo: "parent-1" } },
+      { cmd: "edit_message", args: { messageId: m.id, body: "fixed" } },
+      { cmd: "react", args: { messageId: m.id, emoji: "🎉" } },
+      { cmd: "delete_message", args: { messageId: m.id } },
+    ]);
+  });
+
+  it("reject with the core's CommandError", async () => {
+    mockCore({
+      edit_message: () => {
+        throw { kind: "forbidden", message: "only the author can edit a message" };
+      },
+    });
+    await expect(backend.editMessage("m", "x")).rejects.toEqual({
+      kind: "forbidden",
+      message: "only the author can edit a message",
+    });
+  });
+});
+
 describe("backend events", () => {
   it("deliver the core's event payloads until unlistened", async () => {
     mockCore();

@@ -173,9 +173,34 @@ export function messages(
   return call("messages", { conversationId, beforeSeq, limit });
 }
 
-/** Stores and queues a message; resolves at once with its pending copy. */
-export function sendMessage(conversationId: string, body: string): Promise<LocalMessage> {
-  return call("send_message", { conversationId, body });
+/**
+ * Stores and queues a message (a reply to the message `replyTo`, if given); resolves at
+ * once with its pending copy.
+ */
+export function sendMessage(
+  conversationId: string,
+  body: string,
+  replyTo: string | null = null,
+): Promise<LocalMessage> {
+  return call("send_message", { conversationId, body, replyTo });
+}
+
+/** Replaces the text of one of this user's messages; resolves with it as it now shows. */
+export function editMessage(messageId: string, body: string): Promise<LocalMessage> {
+  return call("edit_message", { messageId, body });
+}
+
+/**
+ * Deletes a message for everyone; resolves with it as it now shows (a placeholder), or
+ * null when it was never sent and is simply gone.
+ */
+export function deleteMessage(messageId: string): Promise<LocalMessage | null> {
+  return call("delete_message", { messageId });
+}
+
+/** Adds `emoji` to a message, or takes this user's back; resolves with it as it now shows. */
+export function react(messageId: string, emoji: string): Promise<LocalMessage> {
+  return call("react", { messageId, emoji });
 }
 
 export function retryMessage(messageId: string): Promise<void> {

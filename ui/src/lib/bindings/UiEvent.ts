@@ -15,7 +15,19 @@ summary: ConversationSummary, } | { "type": "message",
 /**
  * As stored now.
  */
-message: LocalMessage, } | { "type": "receipt", 
+message: LocalMessage, } | { "type": "changed", 
+/**
+ * As it shows now.
+ */
+message: LocalMessage, } | { "type": "change_refused", 
+/**
+ * As it shows now.
+ */
+message: LocalMessage, 
+/**
+ * Why, for people.
+ */
+reason: string, } | { "type": "receipt", 
 /**
  * Where.
  */

@@ -1,16 +1,17 @@
 import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { mockCore } from "../../test/fixtures";
+import { direct, ME, message, mockCore, user } from "../../test/fixtures";
 import { Chat } from "../chat.svelte";
 import Composer from "./Composer.svelte";
 
 function setup(props: Record<string, unknown> = {}) {
   const core = mockCore();
   const onsend = vi.fn(async () => true);
-  const result = render(Composer, { chat: new Chat(), conversationId: "conv-1", onsend, ...props });
+  const chat = (props.chat as Chat | undefined) ?? new Chat();
+  const result = render(Composer, { chat, conversationId: "conv-1", onsend, ...props });
   const box = screen.getByTestId("composer") as HTMLTextAreaElement;
-  return { core, onsend, box, ...result };
+  return { core, chat, onsend, box, ...result };
 }
 
 describe("Composer keys", () => {
@@ -105,5 +106,73 @@ describe("Composer typing and drafts", () => {
     await user.type(box, "later");
     unmount();
     expect(core.argsOf("set_draft")).toEqual([{ conversationId: "conv-1", body: "later" }]);
+  });
+});
+
+describe("Composer replies and edits", () => {
+  const ada = user("Ada Lovelace");
+  const nameOf = (id: string) => (id === ada.id ? ada.display_name : "Someone");
+  const hers = message({ conversation_id: "conv-1", mine: false, sender_id: ada.id, body: "lunch\nat noon?" });
+
+  /** The reply target as the store holds it (startReply checks the open conversation). */
+  function replying(chat: Chat, to: typeof hers) {
+    chat.replyingTo = to;
+  }
+
+  it("shows whom and what a reply answers, and puts the cursor in the box", async () => {
+    const chat = new Chat();
+    const { box } = setup({ chat, nameOf });
+    expect(screen.queryByTestId("reply-bar")).toBeNull();
+    replying(chat, hers);
+    const bar = await screen.findByTestId("reply-bar");
+    expect(bar).toHaveTextContent("Replying to Ada Lovelace");
+    expect(bar.querySelector(".reply-text")?.textContent).toBe("lunch at noon?");
+    expect(box).toHaveFocus();
+  });
+
+  it("drops the reply with its close button or Escape", async () => {
+    const chat = new Chat();
+    const { box } = setup({ chat, nameOf });
+    replying(chat, hers);
+    await userEvent.click(await screen.findByTestId("cancel-reply"));
+    expect(chat.replyingTo).toBeNull();
+    expect(screen.queryByTestId("reply-bar")).toBeNull();
+
+    replying(chat, { ...hers, mine: true, sender_id: ME.id });
+    expect(await screen.findByTestId("reply-bar")).toHaveTextContent("Replying to yourself");
+    await userEvent.type(box, "half an answer{Escape}");
+    expect(chat.replyingTo).toBeNull();
+    expect(box.value).toBe("half an answer");
+  });
+
+  it("edits the last own message on Up arrow in an empty box, not when there is text", async () => {
+    const chat = new Chat();
+    const editLast = vi.spyOn(chat, "editLast").mockReturnValue(true);
+    const { box } = setup({ chat });
+    await userEvent.type(box, "draft{ArrowUp}");
+    expect(editLast).not.toHaveBeenCalled();
+    await userEvent.clear(box);
+    await userEvent.type(box, "{Shift>}{ArrowUp}{/Shift}");
+    expect(editLast).not.toHaveBeenCalled();
+    await userEvent.type(box, "{ArrowUp}");
+    expect(editLast).toHaveBeenCalledOnce();
+  });
+
+  it("starts editing the newest own message of the open conversation", async () => {
+    const conversation = direct(ada);
+    const older = message({ conversation_id: conversation.id, seq: 1 });
+    const newest = message({ conversation_id: conversation.id, seq: 2 });
+    const theirs = message({ conversation_id: conversation.id, seq: 3, mine: false, sender_id: ada.id });
+    mockCore({
+      session: () => ({ user: ME, connection: { state: "online" } }),
+      conversations: () => [conversation],
+      messages: () => [older, newest, theirs],
+    });
+    const chat = new Chat();
+    await chat.start();
+    await chat.openConversation(conversation.id);
+    const { box } = setup({ chat, conversationId: conversation.id });
+    await userEvent.type(box, "{ArrowUp}");
+    expect(chat.editing).toBe(newest.id);
   });
 });

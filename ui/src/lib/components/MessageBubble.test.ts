@@ -1,7 +1,10 @@
-import { fireEvent, render, screen, within } from "@testing-library/svelte";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
+import type { LocalMessage } from "../bindings/LocalMessage";
 import type { MessageStatus } from "../bindings/MessageStatus";
-import { message, mockCore } from "../../test/fixtures";
+import { READ_ONLY, type Standing } from "../changes";
+import { ME, message, mockCore, user } from "../../test/fixtures";
 import MessageBubble from "./MessageBubble.svelte";
 
 function show(extra: Parameters<typeof message>[0], props: Record<string, unknown> = {}) {
@@ -87,5 +90,246 @@ describe("MessageBubble text", () => {
   it("names the sender where a run starts in a group", () => {
     show({ mine: false, sender_id: "ada" }, { showSender: true, senderName: "Ada Lovelace" });
     expect(screen.getByText("Ada Lovelace")).toBeInTheDocument();
+  });
+});
+
+const ada = user("Ada Lovelace");
+const grace = user("Grace Hopper");
+const names: Record<string, string> = { [ada.id]: ada.display_name, [grace.id]: grace.display_name };
+const MEMBER: Standing = { member: true, moderator: false };
+const OWNER: Standing = { member: true, moderator: true };
+
+/** A bubble with every callback recorded, as the thread shows it to this user (ME). */
+function shown(extra: Partial<LocalMessage>, props: Record<string, unknown> = {}) {
+  const calls = {
+    onretry: vi.fn(),
+    ondiscard: vi.fn(),
+    onreply: vi.fn(),
+    onreact: vi.fn(),
+    onpicker: vi.fn(),
+    onedit: vi.fn(),
+    ondelete: vi.fn(),
+    onjump: vi.fn(),
+    onsaveedit: vi.fn(async () => true),
+    oncanceledit: vi.fn(),
+  };
+  const m = message(extra);
+  render(MessageBubble, {
+    message: m,
+    senderName: m.mine ? "You" : (names[m.sender_id] ?? "Someone"),
+    meId: ME.id,
+    nameOf: (id: string) => names[id] ?? "Someone",
+    standing: MEMBER,
+    ...calls,
+    ...props,
+  });
+  return { m, el: screen.getByTestId("message"), ...calls };
+}
+
+const theirs = { mine: false, sender_id: ada.id };
+
+describe("MessageBubble replies", () => {
+  const quoted = { id: "quoted-1", sender_id: ada.id, body: "are we\nstill on for noon?", seq: 7, deleted: false };
+
+  it("quotes the answered message on one line, and goes there on click or Enter", async () => {
+    const { el, onjump } = shown({ reply_to: quoted.id, quote: quoted, body: "yes!" });
+    const quote = within(el).getByTestId("quote");
+    expect(quote).toHaveTextContent("Ada Lovelace");
+    expect(quote.querySelector(".quote-text")?.textContent).toBe("are we still on for noon?");
+    expect(el.querySelector(".body")).toHaveTextContent("yes!");
+    await userEvent.click(quote);
+    expect(onjump).toHaveBeenCalledWith("quoted-1", 7);
+    quote.focus();
+    await userEvent.keyboard("{Enter}");
+    expect(onjump).toHaveBeenCalledTimes(2);
+  });
+
+  it("says the answered message was deleted, in italics, and names this user as You", () => {
+    shown({ reply_to: quoted.id, quote: { ...quoted, sender_id: ME.id, body: "", deleted: true } });
+    const quote = screen.getByTestId("quote");
+    expect(quote).toHaveTextContent("You");
+    const text = quote.querySelector(".quote-text")!;
+    expect(text).toHaveTextContent("Message deleted");
+    expect(text).toHaveClass("deleted");
+  });
+
+  it("says when this device does not have the answered message (nothing to go to)", () => {
+    shown({ reply_to: "unknown", quote: null });
+    const quote = screen.getByTestId("quote");
+    expect(quote).toHaveTextContent("Original message not available");
+    expect(quote.tagName).not.toBe("BUTTON");
+  });
+
+  it("shows no quote on a message that is not a reply", () => {
+    shown({});
+    expect(screen.queryByTestId("quote")).toBeNull();
+  });
+});
+
+describe("MessageBubble edits and deletions", () => {
+  it("marks an edited message by its time", () => {
+    const { el } = shown({ edited: true, body: "fixed" });
+    expect(el).toHaveAttribute("data-edited", "true");
+    expect(within(el).getByTestId("edited")).toHaveTextContent("(edited)");
+    expect(el.querySelector(".meta")).toContainElement(screen.getByTestId("edited"));
+  });
+
+  it("has no mark otherwise", () => {
+    const { el } = shown({});
+    expect(el).toHaveAttribute("data-edited", "false");
+    expect(el).toHaveAttribute("data-deleted", "false");
+    expect(screen.queryByTestId("edited")).toBeNull();
+  });
+
+  it("shows a deleted message as a placeholder, without reactions, quote or actions", () => {
+    const { el } = shown(
+      {
+        body: "",
+        deleted: true,
+        edited: true,
+        reply_to: "q",
+        quote: null,
+        reactions: [{ emoji: "👍", user_ids: [ada.id], mine: false }],
+      },
+      { standing: OWNER },
+    );
+    expect(el).toHaveAttribute("data-deleted", "true");
+    const placeholder = within(el).getByTestId("deleted");
+    expect(placeholder).toHaveTextContent("This message was deleted");
+    expect(placeholder).toHaveClass("deleted");
+    for (const id of ["quote", "edited", "reaction", "add-reaction", "action-reply", "action-react", "action-edit", "action-delete"]) {
+      expect(within(el).queryByTestId(id)).toBeNull();
+    }
+    // What still shows: whose it was and when.
+    expect(el.querySelector("time")).not.toBeNull();
+  });
+
+  it("edits in place: the text in a box, Enter saves, Shift+Enter breaks the line", async () => {
+    const { el, onsaveedit } = shown({ body: "first try" }, { editing: true });
+    const box = within(el).getByTestId("edit-input") as HTMLTextAreaElement;
+    expect(box.value).toBe("first try");
+    expect(box).toHaveFocus();
+    expect(el.querySelector(".bubble")).toBeNull();
+    await userEvent.type(box, ",{Shift>}{Enter}{/Shift}second");
+    expect(onsaveedit).not.toHaveBeenCalled();
+    await userEvent.type(box, "{Enter}");
+    expect(onsaveedit).toHaveBeenCalledExactlyOnceWith("first try,\nsecond");
+  });
+
+  it("cancels on Escape, and refuses a blank text with a hint", async () => {
+    const { el, onsaveedit, oncanceledit } = shown({ body: "keep" }, { editing: true });
+    const box = within(el).getByTestId("edit-input");
+    await userEvent.clear(box);
+    await userEvent.type(box, "   {Enter}");
+    expect(onsaveedit).not.toHaveBeenCalled();
+    expect(screen.getByTestId("edit-blank")).toHaveTextContent("can't be empty");
+    expect(box).toHaveAttribute("aria-invalid", "true");
+    await userEvent.type(box, "{Escape}");
+    expect(oncanceledit).toHaveBeenCalledOnce();
+  });
+});
+
+describe("MessageBubble reactions", () => {
+  const reactions = [
+    { emoji: "👍", user_ids: [ada.id, ME.id], mine: true },
+    { emoji: "🎉", user_ids: [grace.id], mine: false },
+  ];
+
+  it("shows a chip per emoji with its count, pressed where this user reacted", () => {
+    shown({ reactions });
+    const chips = screen.getAllByTestId("reaction");
+    expect(chips.map((c) => [c.dataset.emoji, c.dataset.count, c.getAttribute("aria-pressed")])).toEqual([
+      ["👍", "2", "true"],
+      ["🎉", "1", "false"],
+    ]);
+    expect(chips[0]).toHaveTextContent("👍 2");
+    expect(chips[0]).toHaveAttribute("title", "Ada Lovelace and you reacted with 👍 (thumbs up)");
+    expect(chips[1]).toHaveAttribute("title", "Grace Hopper reacted with 🎉 (party popper)");
+  });
+
+  it("toggles this user's reaction on click, and opens the picker from the + chip", async () => {
+    const { m, onreact, onpicker } = shown({ reactions });
+    await userEvent.click(screen.getAllByTestId("reaction")[1]!);
+    expect(onreact).toHaveBeenCalledWith(m, "🎉");
+    const add = screen.getByTestId("add-reaction");
+    await userEvent.click(add);
+    expect(onpicker).toHaveBeenCalledWith(m, add);
+  });
+
+  it("only shows them to one who left", () => {
+    shown({ reactions }, { standing: READ_ONLY });
+    for (const chip of screen.getAllByTestId("reaction")) expect(chip).toBeDisabled();
+    expect(screen.queryByTestId("add-reaction")).toBeNull();
+  });
+
+  it("has no chips without reactions", () => {
+    shown({});
+    expect(screen.queryByTestId("reaction")).toBeNull();
+    expect(screen.queryByTestId("add-reaction")).toBeNull();
+  });
+});
+
+describe("MessageBubble actions", () => {
+  const offered = (el: HTMLElement) =>
+    within(el)
+      .queryAllByTestId(/^action-/)
+      .map((b) => b.dataset.testid);
+
+  it("offers reply, react, edit and delete on this user's own message", async () => {
+    const { m, el, onreply, onpicker, onedit, ondelete } = shown({});
+    expect(offered(el)).toEqual(["action-reply", "action-react", "action-edit", "action-delete"]);
+    expect(within(el).getByRole("toolbar", { name: "Message actions" })).toBeInTheDocument();
+    await userEvent.click(screen.getByTestId("action-reply"));
+    expect(onreply).toHaveBeenCalledWith(m);
+    await userEvent.click(screen.getByTestId("action-react"));
+    expect(onpicker).toHaveBeenCalledWith(m, el.querySelector(".bubble"));
+    await userEvent.click(screen.getByTestId("action-edit"));
+    expect(onedit).toHaveBeenCalledWith(m);
+    await userEvent.click(screen.getByTestId("action-delete"));
+    expect(ondelete).toHaveBeenCalledWith(m);
+  });
+
+  it("never offers to edit someone else's message, and to delete it only to a group's owner", () => {
+    const member = shown(theirs);
+    expect(offered(member.el)).toEqual(["action-reply", "action-react"]);
+    cleanup();
+    const owner = shown(theirs, { standing: OWNER });
+    expect(offered(owner.el)).toEqual(["action-reply", "action-react", "action-delete"]);
+  });
+
+  it("offers nothing to one who left, nor on a failed message (it has Retry and Delete)", () => {
+    const left = shown({}, { standing: READ_ONLY });
+    expect(offered(left.el)).toEqual([]);
+    cleanup();
+    const failed = shown({ status: "failed", seq: null }, { standing: OWNER });
+    expect(offered(failed.el)).toEqual([]);
+    expect(screen.getByTestId("retry")).toBeInTheDocument();
+  });
+
+  it("takes r, e, + and Delete when focused, as far as they are offered", async () => {
+    const { m, el, onreply, onedit, onpicker, ondelete } = shown({});
+    expect(el).toHaveAttribute("tabindex", "0");
+    expect(el).toHaveAttribute("aria-keyshortcuts", "R + E Delete");
+    el.focus();
+    await userEvent.keyboard("r");
+    expect(onreply).toHaveBeenCalledWith(m);
+    await userEvent.keyboard("e");
+    expect(onedit).toHaveBeenCalledWith(m);
+    await userEvent.keyboard("+");
+    expect(onpicker).toHaveBeenCalledWith(m, el.querySelector(".bubble"));
+    await userEvent.keyboard("{Delete}");
+    await userEvent.keyboard("{Backspace}");
+    expect(ondelete).toHaveBeenCalledTimes(2);
+  });
+
+  it("ignores keys it does not offer, and keys meant for what is inside it", async () => {
+    const { el, onedit, ondelete, onreply } = shown({ ...theirs, reply_to: "q", quote: null });
+    el.focus();
+    await userEvent.keyboard("e{Delete}");
+    expect(onedit).not.toHaveBeenCalled();
+    expect(ondelete).not.toHaveBeenCalled();
+    screen.getByTestId("action-reply").focus();
+    await userEvent.keyboard("r");
+    expect(onreply).not.toHaveBeenCalled();
   });
 });

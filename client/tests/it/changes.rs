@@ -1,0 +1,529 @@
+//! Edits, deletions, replies and reactions between real clients: live, offline through a
+//! restart, after a long absence, and from two devices at once. Every device must end in
+//! the same state, and a deleted text must be gone from every store and search index.
+
+use ferry_client::{Client, ClientError, ErrorKind, LocalMessage, MessageStatus};
+use ferry_proto::ErrorCode;
+use uuid::Uuid;
+
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online};
+
+/// What a conversation shows, reduced to what every device must agree on.
+type Shown = Vec<(
+    Option<i64>,
+    String,
+    bool,
+    bool,
+    Option<Uuid>,
+    Vec<(String, usize)>,
+)>;
+
+fn shown(client: &Client, chat: Uuid) -> Shown {
+    client
+        .messages(chat, None, u32::MAX)
+        .expect("messages")
+        .into_iter()
+        .map(|m| {
+            let reactions = m
+                .reactions
+                .iter()
+                .map(|r| (r.emoji.clone(), r.user_ids.len()))
+                .collect();
+            (m.seq, m.body, m.edited, m.deleted, m.reply_to, reactions)
+        })
+        .collect()
+}
+
+/// Whether `text` is anywhere in a device's database file: every table, and the search
+/// index (queried, since FTS keeps its own copy).
+fn holds_text(device: &Device, client: &Client, text: &str) -> bool {
+    let db = rusqlite::Connection::open(database_of(&device.dir)).expect("open the database");
+    let in_rows: i64 = db
+        .query_row(
+            "SELECT count(*) FROM messages WHERE instr(body, ?1) > 0",
+            [text],
+            |r| r.get(0),
+        )
+        .expect("scan");
+    let word = text.split_whitespace().next().unwrap_or(text);
+    in_rows > 0 || !client.search(word, 10).expect("search").is_empty()
+}
+
+/// The `ferry.db` in an account folder under a device's data directory.
+fn database_of(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|n| n == "ferry.db") {
+                return path;
+            }
+        }
+    }
+    panic!("no ferry.db under {}", dir.display())
+}
+
+async fn settled(device: &Device, chat: Uuid, want: &Shown, what: &str) {
+    let mut events = device.client.events();
+    let done = |c: &Client| c.outbox_len().expect("outbox") == 0 && &shown(c, chat) == want;
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !done(&device.client) {
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "timed out waiting for {what}: {:?} (outbox {}), want {want:?}",
+        shown(&device.client, chat),
+        device.client.outbox_len().expect("outbox")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_reaches_every_device_live() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let alice_laptop = Device::login(&url, "alice").await;
+    alice_laptop.client.start();
+    alice_laptop.online().await;
+    let chat = direct(&alice, &bob).await;
+
+    let hello = alice.client.send(chat, "hello wrold").expect("send");
+    bob.until("bob has it", |c| shown(c, chat).len() == 1).await;
+    let reply = bob
+        .client
+        .reply(chat, hello.id, "typo there")
+        .expect("reply");
+    assert_eq!(reply.quote.as_ref().map(|q| q.id), Some(hello.id));
+    // The reply is stored before Alice's edit is made (else either could be seq 2).
+    alice
+        .until("alice has the reply", |c| shown(c, chat).len() == 2)
+        .await;
+    let edited = alice.client.edit(hello.id, "hello world").expect("edit");
+    assert!(
+        edited.edited,
+        "an edit shows at once, before the server has it"
+    );
+    assert_eq!(edited.body, "hello world");
+    bob.client.react(hello.id, "👍").expect("react");
+    alice.client.react(hello.id, "👍").expect("react");
+    alice.client.react(hello.id, "🎉").expect("react");
+    alice
+        .client
+        .react(hello.id, "🎉")
+        .expect("and take it back");
+
+    let want: Shown = vec![
+        (
+            Some(1),
+            "hello world".into(),
+            true,
+            false,
+            None,
+            vec![("👍".into(), 2)],
+        ),
+        (
+            Some(2),
+            "typo there".into(),
+            false,
+            false,
+            Some(hello.id),
+            vec![],
+        ),
+    ];
+    for device in [&alice, &bob, &alice_laptop] {
+        settled(device, chat, &want, "every device shows the same").await;
+    }
+    // Search finds the new text only; the quote shows the current text.
+    for client in [&alice.client, &bob.client] {
+        assert!(client.search("wrold", 10).expect("search").is_empty());
+        assert_eq!(client.search("world", 10).expect("search").len(), 1);
+    }
+    let reply_now = bob.client.message(reply.id).expect("read").expect("there");
+    assert_eq!(reply_now.quote.map(|q| q.body), Some("hello world".into()));
+    // Unread counts only messages: Alice's changes after Bob's last word leave him with
+    // three entries of the stream past his watermark, and nothing unread.
+    bob.until("the whole stream", |c| {
+        c.store().contiguous_seq(chat).expect("seq") == 7
+    })
+    .await;
+    let summary = bob.client.conversation(chat).expect("read").expect("there");
+    assert_eq!(summary.last_seq, 7);
+    assert_eq!(summary.unread_count, 0, "changes are not unread messages");
+
+    // Alice deletes for everyone: a placeholder everywhere, the text nowhere.
+    alice.client.delete(hello.id).expect("delete");
+    let want: Shown = vec![
+        (Some(1), String::new(), true, true, None, vec![]),
+        (
+            Some(2),
+            "typo there".into(),
+            false,
+            false,
+            Some(hello.id),
+            vec![],
+        ),
+    ];
+    for device in [&alice, &bob, &alice_laptop] {
+        settled(device, chat, &want, "deleted everywhere").await;
+        assert!(
+            !holds_text(device, &device.client, "hello world"),
+            "the deleted text is gone from the store and the index"
+        );
+        assert!(!holds_text(device, &device.client, "hello wrold"));
+    }
+    let quote = bob
+        .client
+        .message(reply.id)
+        .expect("read")
+        .and_then(|m| m.quote)
+        .expect("the quote still renders");
+    assert!(quote.deleted && quote.body.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_are_kept_on_the_device_and_by_the_server() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    let hello = alice.client.send(chat, "hello").expect("send");
+    bob.until("bob has it", |c| shown(c, chat).len() == 1).await;
+
+    let kind = |e: ClientError| e.kind();
+    assert_eq!(
+        bob.client.edit(hello.id, "mine now").map_err(kind).err(),
+        Some(ErrorKind::Code(ErrorCode::Forbidden))
+    );
+    assert_eq!(
+        bob.client.delete(hello.id).map_err(kind).err(),
+        Some(ErrorKind::Code(ErrorCode::Forbidden))
+    );
+    assert_eq!(
+        alice.client.edit(hello.id, "  ").map_err(kind).err(),
+        Some(ErrorKind::Code(ErrorCode::InvalidRequest))
+    );
+    assert_eq!(
+        alice.client.react(hello.id, "not one").map_err(kind).err(),
+        Some(ErrorKind::Code(ErrorCode::InvalidRequest))
+    );
+    assert_eq!(
+        alice.client.edit(Uuid::now_v7(), "x").map_err(kind).err(),
+        Some(ErrorKind::Code(ErrorCode::NotFound))
+    );
+    assert_eq!(
+        bob.client.outbox_len().expect("outbox"),
+        0,
+        "nothing queued"
+    );
+
+    // A refusal only the server can make (a message takes at most so many different
+    // reactions from one person): the change is dropped, the message shows as it was,
+    // and the user is told why.
+    let mut events = alice.client.events();
+    let cap = ferry_proto::MAX_REACTIONS_PER_USER;
+    for i in 0..=cap {
+        alice
+            .client
+            .react(hello.id, &format!("e{i}"))
+            .expect("queued");
+    }
+    let reason = crate::support::within("the refusal", async {
+        loop {
+            if let Ok(ferry_client::Event::ChangeRefused { message, reason }) = events.recv().await
+                && message.id == hello.id
+            {
+                return reason;
+            }
+        }
+    })
+    .await;
+    assert!(reason.contains("reactions"), "{reason}");
+    alice
+        .until("the rest sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+    let back = alice
+        .client
+        .message(hello.id)
+        .expect("read")
+        .expect("there");
+    assert_eq!(back.reactions.len(), cap, "the refused one is gone");
+    assert!(!back.reactions.iter().any(|r| r.emoji == format!("e{cap}")));
+    bob.until("bob sees the same", |c| {
+        c.message(hello.id)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.reactions.len() == cap)
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_offline_survive_a_restart_and_converge() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let addr = server.addr;
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    let sent = alice.client.send(chat, "sent before").expect("send");
+    let doomed = bob.client.send(chat, "bob regrets this").expect("send");
+    for device in [&alice, &bob] {
+        device
+            .until("both sent and seen", |c| {
+                c.outbox_len().expect("outbox") == 0 && shown(c, chat).len() == 2
+            })
+            .await;
+    }
+    alice.client.stop().await;
+    bob.client.stop().await;
+    server.stop().await;
+
+    // Offline: edit and react to a sent message, reply to it, compose a message and edit
+    // and react to it before it ever went out, compose one more and delete it unsent.
+    alice
+        .client
+        .edit(sent.id, "sent before, edited offline")
+        .expect("edit");
+    alice.client.react(sent.id, "✅").expect("react");
+    let unsent = alice.client.send(chat, "draft").expect("send");
+    alice
+        .client
+        .edit(unsent.id, "draft, final")
+        .expect("edit unsent");
+    alice.client.react(unsent.id, "🚀").expect("react unsent");
+    let shown_now = alice
+        .client
+        .message(unsent.id)
+        .expect("read")
+        .expect("there");
+    assert_eq!(shown_now.status, MessageStatus::Pending);
+    assert_eq!(
+        (shown_now.body.as_str(), shown_now.edited),
+        ("draft, final", true)
+    );
+    let gone = alice.client.send(chat, "never mind").expect("send");
+    assert_eq!(alice.client.delete(gone.id).expect("delete unsent"), None);
+    alice
+        .client
+        .reply(chat, sent.id, "replying offline")
+        .expect("reply");
+    bob.client.delete(doomed.id).expect("delete offline");
+    bob.client.react(sent.id, "✅").expect("react");
+
+    let alice = alice.restart(&url).await;
+    let bob = bob.restart(&url).await;
+    assert!(
+        alice.client.outbox_len().expect("outbox") > 0,
+        "the changes survived the restart"
+    );
+    alice.client.start();
+    bob.client.start();
+    let server = TestServer::start_at(config(&data), addr).await;
+
+    // The two outboxes interleave as they will: compare what shows without the seqs,
+    // then that every message has one, and that each device shows the same.
+    let want = vec![
+        (
+            "sent before, edited offline".to_owned(),
+            true,
+            false,
+            None,
+            vec![("✅".to_owned(), 2)],
+        ),
+        (String::new(), false, true, None, vec![]),
+        (
+            "draft, final".into(),
+            true,
+            false,
+            None,
+            vec![("🚀".into(), 1)],
+        ),
+        (
+            "replying offline".into(),
+            false,
+            false,
+            Some(sent.id),
+            vec![],
+        ),
+    ];
+    let without_seqs = |c: &Client| {
+        shown(c, chat)
+            .into_iter()
+            .map(|(_, body, edited, deleted, reply, reactions)| {
+                (body, edited, deleted, reply, reactions)
+            })
+            .collect::<Vec<_>>()
+    };
+    for device in [&alice, &bob] {
+        device
+            .until("converged", |c| {
+                c.outbox_len().expect("outbox") == 0 && without_seqs(c) == want
+            })
+            .await;
+    }
+    // Both devices hold the whole stream (4 messages, 2 + 4 + 1 + 1 changes, the
+    // deletion of the unsent message answered "not found" and dropped).
+    for device in [&alice, &bob] {
+        device
+            .until("the whole stream", |c| {
+                shown(c, chat).iter().all(|m| m.0.is_some())
+                    && c.store().contiguous_seq(chat).expect("seq")
+                        == c.conversation(chat).expect("read").expect("there").last_seq
+            })
+            .await;
+    }
+    assert_eq!(shown(&alice.client, chat), shown(&bob.client, chat));
+    assert!(!holds_text(&alice, &alice.client, "never mind"));
+    for device in [&alice, &bob] {
+        assert!(!holds_text(device, &device.client, "regrets"));
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_away_through_a_hundred_changes_catches_up() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            alice
+                .client
+                .send(chat, &format!("message {i}"))
+                .expect("send")
+                .id,
+        );
+    }
+    bob.until("bob has them", |c| shown(c, chat).len() == 5)
+        .await;
+    bob.client.stop().await;
+
+    // A hundred changes while Bob is away: edits, reactions on and off, one deletion.
+    for i in 0..100 {
+        let target = ids[i % 5];
+        match i % 4 {
+            0 | 1 => {
+                alice
+                    .client
+                    .edit(target, &format!("message {} v{i}", i % 5))
+                    .expect("edit");
+            }
+            2 => {
+                alice.client.react(target, "🔁").expect("toggle");
+            }
+            _ => {
+                alice
+                    .client
+                    .react(target, ["🍎", "🍐", "🍋"][i % 3])
+                    .expect("toggle");
+            }
+        }
+    }
+    alice.client.delete(ids[4]).expect("delete");
+    alice
+        .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+    let want = shown(&alice.client, chat);
+    assert_eq!(want.len(), 5);
+
+    bob.client.start();
+    bob.until("bob converged", |c| shown(c, chat) == want).await;
+    let summary = bob.client.conversation(chat).expect("read").expect("there");
+    assert_eq!(summary.last_seq, 106, "5 messages and 101 changes, no gap");
+    assert_eq!(
+        bob.client.store().contiguous_seq(chat).expect("seq"),
+        106,
+        "stored without a gap"
+    );
+    assert_eq!(summary.unread_count, 5, "changes are not unread messages");
+    let last = summary.last_message.expect("preview");
+    assert!(last.deleted, "the preview follows the deletion");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_from_two_devices_converge() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [phone, bob] = online(&url, ["alice", "bob"]).await;
+    let laptop = Device::login(&url, "alice").await;
+    laptop.client.start();
+    laptop.online().await;
+    let chat = direct(&phone, &bob).await;
+    let m = phone.client.send(chat, "v0").expect("send");
+    for device in [&phone, &laptop, &bob] {
+        device
+            .until("everyone has it", |c| shown(c, chat).len() == 1)
+            .await;
+    }
+    phone.client.stop().await;
+    laptop.client.stop().await;
+    // Both devices edit and toggle the same reaction while neither hears the other.
+    phone.client.edit(m.id, "from the phone").expect("edit");
+    phone.client.react(m.id, "👍").expect("react");
+    laptop.client.edit(m.id, "from the laptop").expect("edit");
+    laptop.client.react(m.id, "👍").expect("react");
+    assert_eq!(
+        phone
+            .client
+            .message(m.id)
+            .expect("read")
+            .expect("there")
+            .body,
+        "from the phone"
+    );
+    phone.client.start();
+    laptop.client.start();
+    // Whichever the server stored last wins, on every device alike.
+    let agreed = |c: &Client| -> Option<(String, Vec<(String, usize)>)> {
+        let m: LocalMessage = c.message(m.id).ok()??;
+        (c.outbox_len().ok()? == 0).then(|| {
+            (
+                m.body,
+                m.reactions
+                    .iter()
+                    .map(|r| (r.emoji.clone(), r.user_ids.len()))
+                    .collect(),
+            )
+        })
+    };
+    phone
+        .until("phone sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+    laptop
+        .until("laptop sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+    for device in [&phone, &laptop, &bob] {
+        device
+            .until("the last seq arrived", |c| {
+                c.store().contiguous_seq(chat).expect("seq") == 5
+            })
+            .await;
+    }
+    let final_state = agreed(&bob.client).expect("bob's state");
+    assert!(
+        final_state.0 == "from the phone" || final_state.0 == "from the laptop",
+        "{final_state:?}"
+    );
+    for device in [&phone, &laptop] {
+        device
+            .until("the same as bob", |c| {
+                agreed(c).as_ref() == Some(&final_state)
+            })
+            .await;
+    }
+    server.stop().await;
+}
