@@ -294,3 +294,82 @@ async fn two_terminals_chat() {
     let _ = watch.wait().await;
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_edit_react_and_delete_from_the_terminal() {
+    let db = TestDb::sqlite();
+    let srv = TestServer::start(&db).await;
+    let url = srv.url();
+    let homes = tempfile::tempdir().expect("dir");
+    let terminal = |name: &str| Terminal {
+        dir: homes.path().join(name),
+        server: url.clone(),
+    };
+    let (alice, bob) = (terminal("alice"), terminal("bob"));
+    for (t, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let signed = t
+            .run_with_input(
+                &["register", name, "--password-stdin"],
+                "correct horse battery\n",
+            )
+            .await;
+        assert!(signed.ok, "register: {}", signed.stderr);
+    }
+    alice.ok(&["new", "bob"]).await;
+    assert!(
+        alice
+            .ok(&["send", "bob", "lunch at noon?"])
+            .await
+            .contains("sent (#1)")
+    );
+    bob.ok(&["sync"]).await;
+
+    // Bob replies to message #1 and reacts to it; Alice edits it ("last": her newest).
+    let replied = bob.json(&["reply", "alice", "1", "noon works"]).await;
+    assert_eq!(
+        replied[0]["message"]["reply_to"],
+        replied[0]["message"]["quote"]["id"]
+    );
+    let reacted = bob.json(&["react", "alice", "#1", "👍"]).await;
+    assert_eq!(reacted[0]["message"]["reactions"][0]["emoji"], "👍");
+    assert_eq!(reacted[0]["message"]["reactions"][0]["mine"], true);
+    assert!(
+        alice
+            .ok(&["edit", "bob", "last", "lunch at 12:30?"])
+            .await
+            .contains("edited")
+    );
+    let refused = bob.run(&["edit", "alice", "1", "mine now"]).await;
+    assert!(
+        !refused.ok && refused.stderr.contains("only the author"),
+        "{}",
+        refused.stderr
+    );
+
+    bob.ok(&["sync"]).await;
+    let page = bob.ok(&["open", "alice"]).await;
+    assert!(page.contains("lunch at 12:30? (edited)  [👍 1]"), "{page}");
+    assert!(page.contains("↪ #1 alice: lunch at 12:30?"), "{page}");
+    assert!(page.contains("noon works"), "{page}");
+    // Taken back with the same command.
+    let toggled = bob.json(&["react", "alice", "1", "👍"]).await;
+    assert_eq!(toggled[0]["message"]["reactions"], serde_json::json!([]));
+
+    // Alice deletes it for everyone: Bob sees a placeholder, and search finds nothing.
+    assert!(alice.ok(&["delete", "bob", "1"]).await.contains("deleted"));
+    bob.ok(&["sync"]).await;
+    let page = bob.ok(&["open", "alice"]).await;
+    assert!(
+        page.contains("#1") && page.contains("(message deleted)"),
+        "{page}"
+    );
+    assert!(!page.contains("12:30"), "the text is gone: {page}");
+    assert!(bob.json(&["search", "lunch"]).await.is_empty());
+    let missing = bob.run(&["react", "alice", "7", "👍"]).await;
+    assert!(
+        !missing.ok && missing.stderr.contains("no message"),
+        "{}",
+        missing.stderr
+    );
+    srv.stop().await;
+}

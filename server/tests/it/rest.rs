@@ -585,7 +585,10 @@ async fn operations_endpoints(backend: Backend) {
     }
     let message = &openapi["components"]["schemas"]["Message"]["properties"];
     for field in ["reply_to", "change", "edited_at", "edit_seq", "deleted_at"] {
-        assert!(message.get(field).is_some(), "Message has {field}: {message}");
+        assert!(
+            message.get(field).is_some(),
+            "Message has {field}: {message}"
+        );
     }
     let missing = get("/api/v1/nope").await.expect("404");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);

@@ -589,6 +589,157 @@ async fn chat_from_the_desktop_app() {
     assert!(mine.iter().all(|m| m.status != MessageStatus::Pending));
     shots.take(&b, "back-online").await;
 
+    // Messages people change: Alice replies to Bob, edits her reply with Up, reacts from
+    // the picker and deletes; Bob's edit, reaction and deletion show in Alice's window.
+    let question = bob.send(chat, "Can you fix the typo?").expect("send");
+    let theirs = format!("{}[data-id=\"{}\"]", id("message"), question.id);
+    let bubble = wait_css(&b, &theirs).await;
+    // Clicking a message focuses it (its actions show on hover and on focus).
+    bubble.click().await.expect("focus bob's message");
+    wait_css(&b, &format!("{theirs} {}", id("action-reply")))
+        .await
+        .click()
+        .await
+        .expect("reply");
+    find(&b, "reply-bar").await;
+    let composer = find(&b, "composer").await;
+    composer.send_keys("Sure, on it").await.expect("type");
+    composer.send_keys("\u{E007}").await.expect("enter");
+    let reply = within("bob gets the reply, quoting his message", async {
+        loop {
+            if let Some(m) = bob
+                .messages(chat, None, 50)
+                .expect("read")
+                .into_iter()
+                .find(|m| m.body == "Sure, on it")
+            {
+                return m;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    assert_eq!(reply.reply_to, Some(question.id));
+    let mine = format!("{}[data-id=\"{}\"]", id("message"), reply.id);
+    wait_css(&b, &format!("{mine} {}", id("quote"))).await;
+    // Up in the empty composer edits the last own message, in place.
+    composer.send_keys("\u{E013}").await.expect("up");
+    let edit_box = find(&b, "edit-input").await;
+    edit_box.clear().await.expect("clear");
+    edit_box.send_keys("Sure, fixed it").await.expect("type");
+    edit_box.send_keys("\u{E007}").await.expect("enter");
+    within("bob sees the edit", async {
+        while !bob
+            .message(reply.id)
+            .expect("read")
+            .is_some_and(|m| m.edited && m.body == "Sure, fixed it")
+        {
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    wait_css(
+        &b,
+        &format!("{mine}[data-edited=\"true\"] {}", id("edited")),
+    )
+    .await;
+    // A reaction from the picker, found by name.
+    find(&b, "composer")
+        .await
+        .click()
+        .await
+        .expect("leave the edit");
+    wait_css(&b, &theirs).await.click().await.expect("focus");
+    wait_css(&b, &format!("{theirs} {}", id("action-react")))
+        .await
+        .click()
+        .await
+        .expect("react");
+    find(&b, "reaction-picker").await;
+    find(&b, "emoji-search")
+        .await
+        .send_keys("thumbs")
+        .await
+        .expect("search");
+    wait_css(&b, &format!("{}[data-emoji=\"👍\"]", id("emoji-option")))
+        .await
+        .click()
+        .await
+        .expect("pick");
+    within("bob sees alice's reaction", async {
+        while !bob.message(question.id).expect("read").is_some_and(|m| {
+            m.reactions
+                .iter()
+                .any(|r| r.emoji == "👍" && r.user_ids.len() == 1)
+        }) {
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    wait_css(
+        &b,
+        &format!(
+            "{theirs} {}[data-emoji=\"👍\"][data-count=\"1\"]",
+            id("reaction")
+        ),
+    )
+    .await;
+    // Bob's side: he reacts to Alice's reply and edits his question.
+    bob.react(reply.id, "🎉").expect("react");
+    bob.edit(question.id, "Can you fix the typo, please?")
+        .expect("edit");
+    wait_css(
+        &b,
+        &format!(
+            "{mine} {}[data-emoji=\"🎉\"][data-count=\"1\"]",
+            id("reaction")
+        ),
+    )
+    .await;
+    let edited = wait_css(&b, &format!("{theirs}[data-edited=\"true\"]")).await;
+    within("the edited text", async {
+        while !edited
+            .text()
+            .await
+            .is_ok_and(|t| t.contains("typo, please?"))
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    shots.take(&b, "reply-edit-reactions").await;
+    // Alice deletes her reply (after confirming), then Bob his question: both show as
+    // placeholders in Alice's window, their text gone.
+    wait_css(&b, &mine).await.click().await.expect("focus");
+    wait_css(&b, &format!("{mine} {}", id("action-delete")))
+        .await
+        .click()
+        .await
+        .expect("delete");
+    find(&b, "confirm-delete")
+        .await
+        .click()
+        .await
+        .expect("confirm");
+    within("bob sees the deletion", async {
+        while !bob
+            .message(reply.id)
+            .expect("read")
+            .is_some_and(|m| m.deleted && m.body.is_empty())
+        {
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    wait_css(
+        &b,
+        &format!("{mine}[data-deleted=\"true\"] {}", id("deleted")),
+    )
+    .await;
+    bob.delete(question.id).expect("delete");
+    wait_css(&b, &format!("{theirs}[data-deleted=\"true\"]")).await;
+    shots.take(&b, "deleted").await;
+
     // Carol writes while Bob's chat is open: a notification, and clicking it opens Carol's.
     let carol_dir = tempfile::tempdir().expect("dir");
     let carol = Client::register(
