@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use ferry_proto::{Change, ChangeKind};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::net::TcpSocket;
@@ -53,6 +54,18 @@ pub enum Command {
         recipients: u32,
         scheduled_us: u64,
         phase: usize,
+        body: String,
+    },
+    /// Edit (`kind` Edit, with `body` as the new text) or react to (`kind` React) this
+    /// connection's newest acked message in a conversation: a change, stored and
+    /// delivered as an entry of the stream like a message. With no acked message there
+    /// yet, a plain message with `body` goes instead.
+    Change {
+        conversation_id: Uuid,
+        recipients: u32,
+        scheduled_us: u64,
+        phase: usize,
+        kind: ChangeKind,
         body: String,
     },
     /// Send a typing notice into conversation number `index`: started or stopped (Ferry
@@ -291,6 +304,7 @@ impl Fleet {
                 tally: Tally::new(),
                 inbox: Inbox::default(),
                 pending: HashMap::new(),
+                own_newest: HashMap::new(),
                 retry: Vec::new(),
                 next_ack: 0,
                 sends: 0,
@@ -488,6 +502,10 @@ fn delivered(body: &str, now: u64, tally: &mut Tally, progress: &Progress) {
     progress.deliveries.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The emoji of every reaction the benchmarks send (adding it again changes nothing, so
+/// no cap on reactions is ever reached).
+const REACTION: &str = "👍";
+
 /// A send not answered yet: all it takes to send it again under the same id.
 struct PendingSend {
     /// Its place in this connection's sends: resent in this order.
@@ -495,6 +513,8 @@ struct PendingSend {
     id: Uuid,
     conversation_id: Uuid,
     body: String,
+    /// An edit or reaction rather than a message.
+    change: Option<Change>,
     scheduled_us: u64,
     recipients: u32,
     phase: usize,
@@ -516,6 +536,9 @@ struct Connection {
     tally: Tally,
     inbox: Inbox,
     pending: HashMap<AckRef, PendingSend>,
+    /// Per conversation, this connection's newest acked message: what a
+    /// [`Command::Change`] edits or reacts to.
+    own_newest: HashMap<Uuid, Uuid>,
     /// Resume mode: sends refused for a passing reason (the database away), sent again
     /// on this socket after [`RETRY_REFUSED`], as the client's outbox does.
     retry: Vec<PendingSend>,
@@ -718,6 +741,38 @@ impl Connection {
                     id,
                     conversation_id,
                     body,
+                    change: None,
+                    scheduled_us,
+                    recipients,
+                    phase,
+                };
+                self.track(send)
+            }
+            Command::Change {
+                conversation_id,
+                recipients,
+                scheduled_us,
+                phase,
+                kind,
+                body,
+            } => {
+                let change = self.own_newest.get(&conversation_id).map(|&target| Change {
+                    kind,
+                    target,
+                    emoji: (kind == ChangeKind::React).then(|| REACTION.to_owned()),
+                });
+                // A reaction carries no text; an edit its new text, as a message would.
+                let body = match &change {
+                    Some(c) if c.kind != ChangeKind::Edit => String::new(),
+                    _ => body,
+                };
+                self.sends += 1;
+                let send = PendingSend {
+                    order: self.sends,
+                    id: Uuid::now_v7(),
+                    conversation_id,
+                    body,
+                    change,
                     scheduled_us,
                     recipients,
                     phase,
@@ -746,9 +801,13 @@ impl Connection {
             Target::Ferry => AckRef::Id(send.id),
             Target::Socketio => AckRef::Number(self.next_ack),
         };
-        let frame = self
-            .target
-            .send(self.next_ack, send.id, send.conversation_id, &send.body);
+        let frame = self.target.send(
+            self.next_ack,
+            send.id,
+            send.conversation_id,
+            &send.body,
+            send.change.as_ref(),
+        );
         self.pending.insert(key, send);
         frame
     }
@@ -772,6 +831,9 @@ impl Connection {
             Incoming::Ping => outgoing.push(self.target.pong().to_owned()),
             Incoming::Ack(key, seq) => {
                 if let Some(send) = self.pending.remove(&key) {
+                    if send.change.is_none() {
+                        self.own_newest.insert(send.conversation_id, send.id);
+                    }
                     if let Some(seq) = seq {
                         self.inbox.hold(send.conversation_id, seq);
                         self.mind_gap();

@@ -295,7 +295,7 @@ impl Mix {
     }
 
     /// Send number `i`: 70% into direct chats, 20% into groups of 5, 10% into groups of
-    /// 50, from a random member; which connection sends what.
+    /// 50, from a random member; which connection sends what. Plain messages only (B7).
     pub fn send(&self, rng: &mut Rng, i: u64, scheduled_us: u64) -> (usize, Command) {
         let c = match rng.below(10) {
             0..7 => rng.below(self.directs),
@@ -317,7 +317,43 @@ impl Mix {
     }
 }
 
-/// B3: durable messages in a mix of direct chats and groups (5 and 50 members).
+impl Mix {
+    /// As [`Mix::send`], but one send in ten edits the sender's newest message in that
+    /// conversation and one in ten reacts to it (B3): changes are entries of the stream,
+    /// so the checks of order, loss and duplicates cover them as they cover messages.
+    pub fn send_or_change(&self, rng: &mut Rng, i: u64, scheduled_us: u64) -> (usize, Command) {
+        let (sender, command) = self.send(rng, i, scheduled_us);
+        let kind = match rng.below(10) {
+            0 => ferry_proto::ChangeKind::Edit,
+            1 => ferry_proto::ChangeKind::React,
+            _ => return (sender, command),
+        };
+        let Command::Send {
+            conversation_id,
+            recipients,
+            scheduled_us,
+            phase,
+            body,
+        } = command
+        else {
+            return (sender, command);
+        };
+        (
+            sender,
+            Command::Change {
+                conversation_id,
+                recipients,
+                scheduled_us,
+                phase,
+                kind,
+                body,
+            },
+        )
+    }
+}
+
+/// B3: durable messages in a mix of direct chats and groups (5 and 50 members), with a
+/// share of edits and reactions.
 pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     let (n, rate, secs) = if run.quick {
         (1_000, 500.0, 10.0)
@@ -337,7 +373,7 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     let count = (rate * secs) as u64;
     let started = Instant::now();
     open_loop(&fleet, count, rate, |i, scheduled_us| {
-        mix.send(&mut rng, i, scheduled_us)
+        mix.send_or_change(&mut rng, i, scheduled_us)
     })
     .await;
     drain(&fleet, count).await;

@@ -5,7 +5,7 @@
 //! Each turns what the scenario does into text frames and what arrives into
 //! [`Incoming`], so one driver runs both servers.
 
-use ferry_proto::{ClientFrame, OutgoingMessage, ServerFrame};
+use ferry_proto::{Change, ClientFrame, OutgoingMessage, ServerFrame};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -138,13 +138,32 @@ impl Target {
         format!("42{ack}{}", json!(["history", query]))
     }
 
-    /// A message send; `ack` numbers Socket.IO's acknowledgement. The peer's `send`
-    /// event carries the same message object as Ferry's `send` frame.
-    pub fn send(self, ack: u64, id: Uuid, conversation_id: Uuid, body: &str) -> String {
-        let message = OutgoingMessage::text(id, conversation_id, body);
+    /// A message send (or, with `change`, an edit or reaction); `ack` numbers Socket.IO's
+    /// acknowledgement. The peer's `send` event carries the same message object as
+    /// Ferry's `send` frame. The peer has no changes: it stores and relays one as a
+    /// message (a reaction with its emoji as the text), the nearest work it does.
+    pub fn send(
+        self,
+        ack: u64,
+        id: Uuid,
+        conversation_id: Uuid,
+        body: &str,
+        change: Option<&Change>,
+    ) -> String {
+        let message = OutgoingMessage {
+            change: change.cloned(),
+            ..OutgoingMessage::text(id, conversation_id, body)
+        };
         match self {
             Target::Ferry => encode(&ClientFrame::Send { message }),
-            Target::Socketio => format!("42{ack}{}", encode(&("send", message))),
+            Target::Socketio => {
+                let text = match change.and_then(|c| c.emoji.as_deref()) {
+                    Some(emoji) => emoji,
+                    None => body,
+                };
+                let message = OutgoingMessage::text(id, conversation_id, text);
+                format!("42{ack}{}", encode(&("send", message)))
+            }
         }
     }
 
@@ -378,7 +397,7 @@ mod tests {
     fn writes_frames_ferry_reads() {
         let id = Uuid::now_v7();
         let send: ClientFrame =
-            serde_json::from_str(&Target::Ferry.send(1, id, id, "hi")).expect("a send frame");
+            serde_json::from_str(&Target::Ferry.send(1, id, id, "hi", None)).expect("a send frame");
         assert!(
             matches!(send, ClientFrame::Send { message } if message.id == id && message.body == "hi")
         );
@@ -388,10 +407,28 @@ mod tests {
             assert!(matches!(typing, ClientFrame::Typing { typing, .. } if typing == started));
         }
         assert_eq!(
-            Target::Socketio.send(7, id, id, "hi"),
+            Target::Socketio.send(7, id, id, "hi", None),
             format!(
                 "427[\"send\",{{\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"body\":\"hi\"}}]"
             )
+        );
+        // A reaction: a change for Ferry; for the peer, which has none, a message of the
+        // emoji.
+        let thumbs = Change {
+            kind: ferry_proto::ChangeKind::React,
+            target: id,
+            emoji: Some("👍".into()),
+        };
+        let send: ClientFrame =
+            serde_json::from_str(&Target::Ferry.send(2, id, id, "", Some(&thumbs)))
+                .expect("a send frame");
+        assert!(
+            matches!(send, ClientFrame::Send { message } if message.change == Some(thumbs.clone()) && message.body.is_empty())
+        );
+        assert!(
+            Target::Socketio
+                .send(8, id, id, "", Some(&thumbs))
+                .contains("\"body\":\"👍\"")
         );
     }
 }
