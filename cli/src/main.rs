@@ -271,6 +271,18 @@ fn find_message(
     found.with_context(|| format!("no message {which:?} in this chat (see `ferry open`)"))
 }
 
+/// After a message is queued: tries to send it, then says whether it went (an error if
+/// the server refused it for good).
+async fn sent(cli: &Cli, client: &Client, queued: ferry_client::LocalMessage) -> Result<()> {
+    let online = try_sync(client).await?.is_some();
+    let message = client.message(queued.id)?.unwrap_or(queued);
+    if message.status == MessageStatus::Failed {
+        bail!("not sent: {}", message.error.unwrap_or_default());
+    }
+    print::sent(cli, &message, online, client.outbox_len()?);
+    Ok(())
+}
+
 /// After a change is queued: tries to send it, then says how the message shows now, or
 /// why the server refused it.
 async fn changed(cli: &Cli, client: &Client, message: Uuid, what: &str) -> Result<()> {
@@ -394,15 +406,7 @@ async fn run(cli: Cli) -> Result<()> {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
             let queued = client.send(id, text)?;
-            let online = try_sync(&client).await?.is_some();
-            let message = client
-                .store()
-                .message(client.me().id, queued.id)?
-                .unwrap_or(queued);
-            if message.status == MessageStatus::Failed {
-                bail!("not sent: {}", message.error.unwrap_or_default());
-            }
-            print::sent(&cli, &message, online, client.outbox_len()?);
+            sent(&cli, &client, queued).await?;
         }
         Command::Reply {
             chat,
@@ -413,12 +417,7 @@ async fn run(cli: Cli) -> Result<()> {
             let id = resolve(&client, chat).await?;
             let parent = find_message(&client, id, message)?;
             let queued = client.reply(id, parent.id, text)?;
-            let online = try_sync(&client).await?.is_some();
-            let message = client.message(queued.id)?.unwrap_or(queued);
-            if message.status == MessageStatus::Failed {
-                bail!("not sent: {}", message.error.unwrap_or_default());
-            }
-            print::sent(&cli, &message, online, client.outbox_len()?);
+            sent(&cli, &client, queued).await?;
         }
         Command::Edit {
             chat,

@@ -410,6 +410,37 @@ mod tests {
     }
 
     #[test]
+    fn a_change_shows_in_place_and_is_never_news() {
+        // Only `UiEvent::Message` can become a notification (`notify_if_due`): an edit,
+        // deletion or reaction comes as `Changed`, and its conversation is re-read (its
+        // preview may show the change).
+        let a = Uuid::from_u128(1);
+        let mut batch = Batch::default();
+        let edited = LocalMessage {
+            body: "edited".into(),
+            edited: true,
+            ..message(a, 1)
+        };
+        push(
+            &mut batch,
+            Event::Changed {
+                message: edited.clone(),
+            },
+        );
+        let out = batch.finish(|id| Ok(Some(summary(id))));
+        assert_eq!(
+            out,
+            [
+                UiEvent::Changed { message: edited },
+                UiEvent::Conversation {
+                    summary: summary(a)
+                },
+            ]
+        );
+        assert!(!out.iter().any(|e| matches!(e, UiEvent::Message { .. })));
+    }
+
+    #[test]
     fn typing_carries_who_types_now_and_re_reads_nothing() {
         let (c, bob) = (Uuid::from_u128(1), Uuid::from_u128(7));
         let mut batch = Batch::default();

@@ -1,10 +1,13 @@
 //! Edits, deletions, replies and reactions between real clients: live, offline through a
 //! restart, after a long absence, and from two devices at once. Every device must end in
 //! the same state, and a deleted text must be gone from every store and search index.
+//! The live and the offline cases run on both server databases.
 
 use ferry_client::{Client, ClientError, ErrorKind, LocalMessage, MessageStatus};
 use ferry_proto::ErrorCode;
 use uuid::Uuid;
+
+use ferry_testkit::Backend;
 
 use crate::support::{Device, Served, TestDb, TestServer, config, direct, online};
 
@@ -83,8 +86,16 @@ async fn settled(device: &Device, chat: Uuid, want: &Shown, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_change_reaches_every_device_live() {
-    let data = TestDb::sqlite();
+async fn every_change_reaches_every_device_live_on_sqlite() {
+    every_change_reaches_every_device_live(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_reaches_every_device_live_on_postgres() {
+    every_change_reaches_every_device_live(TestDb::new(Backend::Postgres).await).await;
+}
+
+async fn every_change_reaches_every_device_live(data: TestDb) {
     let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
     let [alice, bob] = online(&url, ["alice", "bob"]).await;
@@ -267,8 +278,16 @@ async fn the_rules_are_kept_on_the_device_and_by_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_made_offline_survive_a_restart_and_converge() {
-    let data = TestDb::sqlite();
+async fn changes_made_offline_survive_a_restart_and_converge_on_sqlite() {
+    changes_made_offline_survive_a_restart_and_converge(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_offline_survive_a_restart_and_converge_on_postgres() {
+    changes_made_offline_survive_a_restart_and_converge(TestDb::new(Backend::Postgres).await).await;
+}
+
+async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
     let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
     let addr = server.addr;

@@ -3,51 +3,14 @@
 
 use std::sync::Arc;
 
-use ferry_proto::{Change, ChangeKind, ClientFrame, OutgoingMessage, ServerFrame, Timestamp, User};
-use ferry_server::store::{Append, Latest, NewMessage, NewUser, Refusal, Store};
+use ferry_proto::{Change, ChangeKind, ClientFrame, OutgoingMessage, ServerFrame, Timestamp};
+use ferry_server::store::{Append, Latest, NewMessage, Refusal, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::store::{message, open, user};
 use crate::support::{Backend, TestDb, TestServer, alice_and_bob, on_both, test_config};
-
-async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
-    let db = TestDb::new(backend).await;
-    let store = ferry_server::open_store(&db.url, 8)
-        .await
-        .expect("open store");
-    (db, store)
-}
-
-async fn user(store: &Arc<dyn Store>, name: &str) -> Uuid {
-    let user = User {
-        id: Uuid::now_v7(),
-        username: name.into(),
-        display_name: name.into(),
-        created_at: Timestamp::now(),
-    };
-    store
-        .create_user(&NewUser {
-            user: user.clone(),
-            password_hash: "x".into(),
-        })
-        .await
-        .expect("create user");
-    user.id
-}
-
-fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessage {
-    NewMessage {
-        id: Uuid::now_v7(),
-        conversation_id: conversation,
-        sender_id: sender,
-        body: body.into(),
-        created_at: Timestamp::now(),
-        reply_to: None,
-        change: None,
-        edit_window_ms: None,
-    }
-}
 
 fn change(
     conversation: Uuid,
@@ -128,8 +91,8 @@ async fn the(store: &Arc<dyn Store>, conversation: Uuid, id: Uuid) -> ferry_prot
 }
 
 async fn pair(store: &Arc<dyn Store>) -> (Uuid, Uuid, Uuid) {
-    let a = user(store, "alice").await;
-    let b = user(store, "bob").await;
+    let a = user(store, "alice", "alice").await;
+    let b = user(store, "bob", "bob").await;
     let (chat, _) = store
         .direct_conversation(a, b, Uuid::now_v7(), Timestamp::now())
         .await
@@ -239,9 +202,9 @@ async fn deletes_clear_the_text_everywhere_on_the_server(backend: Backend) {
 
 async fn a_group_owner_deletes_any_message(backend: Backend) {
     let (_db, store) = open(backend).await;
-    let owner = user(&store, "owner").await;
-    let b = user(&store, "bob").await;
-    let c = user(&store, "carol").await;
+    let owner = user(&store, "owner", "owner").await;
+    let b = user(&store, "bob", "bob").await;
+    let c = user(&store, "carol", "carol").await;
     let group = Uuid::now_v7();
     store
         .create_group(group, owner, "Team", &[b, c], Timestamp::now())
@@ -290,7 +253,7 @@ async fn reactions_are_sets_with_caps(backend: Backend) {
 
     // In a group, Alice and Bob fill a message up to its cap of distinct emoji; then
     // Carol's new emoji is refused, while hers on one already there is not.
-    let c = user(&store, "carol").await;
+    let c = user(&store, "carol", "carol").await;
     let group = Uuid::now_v7();
     store
         .create_group(group, a, "Team", &[b, c], Timestamp::now())
@@ -316,7 +279,7 @@ async fn reactions_are_sets_with_caps(backend: Backend) {
 async fn replies_and_changes_name_a_message_of_the_conversation(backend: Backend) {
     let (_db, store) = open(backend).await;
     let (a, b, chat) = pair(&store).await;
-    let c = user(&store, "carol").await;
+    let c = user(&store, "carol", "carol").await;
     let (elsewhere, _) = store
         .direct_conversation(a, c, Uuid::now_v7(), Timestamp::now())
         .await

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::support::{Backend, TestDb, on_both};
 
-async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+pub(crate) async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     let db = TestDb::new(backend).await;
     let store = ferry_server::open_store(&db.url, 8)
         .await
@@ -19,7 +19,7 @@ async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     (db, store)
 }
 
-async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> Uuid {
+pub(crate) async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> Uuid {
     let user = User {
         id: Uuid::now_v7(),
         username: name.into(),
@@ -36,7 +36,7 @@ async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> Uuid {
     user.id
 }
 
-fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessage {
+pub(crate) fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessage {
     NewMessage {
         id: Uuid::now_v7(),
         conversation_id: conversation,
