@@ -140,6 +140,7 @@ where
     for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -264,38 +265,60 @@ where
         Ok(())
     }
 
-    /// Stores a batch that holds replies or changes: runs of plain messages go through
-    /// the dialect's batch path, each reply or change through [`Self::append_special`],
-    /// in the batch's order, so a change may name a message stored just before it.
+    /// Stores a batch that holds replies or changes. Order matters only within a
+    /// conversation, so the conversations without a reply or change keep the dialect's
+    /// batch path, all in one call; in the others, runs of plain messages go through
+    /// that path and each reply or change through [`Self::append_special`], in the
+    /// batch's order (a change may name a message stored just before it). An id used in
+    /// two conversations is a conflict whichever is stored first.
     async fn append_mixed(conn: &mut Conn<D>, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
-        // Every conversation of the batch is locked first, in id order (as any multi-row
-        // writer must, so that Postgres transactions cannot deadlock); the runs below
-        // then find their locks held.
+        // Every conversation of the batch is locked first, in id order, in one statement
+        // (as any multi-row writer must, so that Postgres transactions cannot deadlock);
+        // the calls below then find their locks held.
         let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id).collect();
         conversations.sort_unstable();
         conversations.dedup();
-        for id in conversations {
-            sqlx::query(locked(
-                "SELECT c.id FROM conversations c WHERE c.id = $1",
-                D::lock("c"),
-            ))
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        let mut lock = QueryBuilder::new("SELECT c.id FROM conversations c WHERE ");
+        D::push_in(&mut lock, "c.id", &conversations);
+        lock.push(" ORDER BY c.id ").push(D::lock("c"));
+        lock.build().execute(&mut *conn).await?;
+
+        let careful: std::collections::HashSet<Uuid> = batch
+            .iter()
+            .filter(|m| !m.is_plain())
+            .map(|m| m.conversation_id)
+            .collect();
+        let (slow, fast): (Vec<usize>, Vec<usize>) =
+            (0..batch.len()).partition(|&i| careful.contains(&batch[i].conversation_id));
+        let mut appends: Vec<Option<Append>> = vec![None; batch.len()];
+        if !fast.is_empty() {
+            let plain: Vec<NewMessage> = fast.iter().map(|&i| batch[i].clone()).collect();
+            for (i, append) in fast.iter().zip(D::append_batch(&mut *conn, &plain).await?) {
+                appends[*i] = Some(append);
+            }
         }
-        let mut appends = Vec::with_capacity(batch.len());
-        let mut rest = batch;
-        while let Some(first) = rest.first() {
-            if first.is_plain() {
-                let run = rest.iter().take_while(|m| m.is_plain()).count();
-                appends.extend(D::append_batch(&mut *conn, &rest[..run]).await?);
+        let mut rest = &slow[..];
+        while let Some(&first) = rest.first() {
+            if batch[first].is_plain() {
+                let run = rest.iter().take_while(|&&i| batch[i].is_plain()).count();
+                let plain: Vec<NewMessage> =
+                    rest[..run].iter().map(|&i| batch[i].clone()).collect();
+                for (i, append) in rest[..run]
+                    .iter()
+                    .zip(D::append_batch(&mut *conn, &plain).await?)
+                {
+                    appends[*i] = Some(append);
+                }
                 rest = &rest[run..];
             } else {
-                appends.push(Self::append_special(&mut *conn, first).await?);
+                appends[first] = Some(Self::append_special(&mut *conn, &batch[first]).await?);
                 rest = &rest[1..];
             }
         }
-        Ok(appends)
+        Ok(appends
+            .into_iter()
+            .map(|a| a.expect("every message of the batch was stored or refused"))
+            .collect())
     }
 
     /// Stores one reply or change, checking the rules about the message it names and
@@ -361,10 +384,13 @@ where
         } else {
             i64::MIN
         };
+        // The seq, the activity and the `/sync` version in one statement.
+        Self::advance_clock(conn).await?;
         let seq: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = {}(updated_at, $2) \
-             WHERE id = $1 RETURNING last_seq",
-            D::GREATEST
+            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = {}(updated_at, $2), \
+             change_version = {} WHERE id = $1 RETURNING last_seq",
+            D::GREATEST,
+            D::CHANGE_VERSION
         )))
         .bind(new.conversation_id)
         .bind(activity)
@@ -401,7 +427,6 @@ where
         .bind(seq)
         .execute(&mut *conn)
         .await?;
-        Self::mark_changed(conn, new.conversation_id).await?;
         let members: Vec<Uuid> =
             sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
                 .bind(new.conversation_id)
@@ -436,17 +461,11 @@ where
         let Some(change) = &new.change else {
             return Ok(None);
         };
-        let (on_message, by_sender): (i64, i64) = sqlx::query_as(
-            "SELECT count(DISTINCT emoji), count(DISTINCT CASE WHEN user_id = $2 THEN emoji END) \
+        let (on_message, by_sender, emoji_there, mine): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(DISTINCT emoji), count(DISTINCT CASE WHEN user_id = $2 THEN emoji END), \
+             count(CASE WHEN emoji = $3 THEN 1 END), \
+             count(CASE WHEN emoji = $3 AND user_id = $2 THEN 1 END) \
              FROM reactions WHERE message_id = $1",
-        )
-        .bind(change.target)
-        .bind(new.sender_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        let (emoji_there, mine): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(CASE WHEN user_id = $2 THEN 1 END) \
-             FROM reactions WHERE message_id = $1 AND emoji = $3",
         )
         .bind(change.target)
         .bind(new.sender_id)
@@ -555,6 +574,7 @@ where
     for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,

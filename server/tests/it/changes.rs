@@ -385,10 +385,19 @@ async fn a_change_is_stored_once(backend: Backend) {
 async fn a_batch_mixes_messages_and_changes_in_order(backend: Backend) {
     let (_db, store) = open(backend).await;
     let (a, b, chat) = pair(&store).await;
+    // Another conversation with plain messages only, interleaved: it takes the batch
+    // path apart, and every answer still comes back in the batch's order.
+    let c = user(&store, "carol", "carol").await;
+    let (other, _) = store
+        .direct_conversation(a, c, Uuid::now_v7(), Timestamp::now())
+        .await
+        .expect("direct");
     let first = message(chat, a, "first");
     let batch = vec![
+        message(other, c, "elsewhere 1"),
         first.clone(),
         edit(chat, a, first.id, "first, edited"),
+        message(other, a, "elsewhere 2"),
         react(chat, a, first.id, "🎉"),
         NewMessage {
             reply_to: Some(first.id),
@@ -396,6 +405,7 @@ async fn a_batch_mixes_messages_and_changes_in_order(backend: Backend) {
         },
         edit(chat, b, first.id, "refused"),
         message(chat, a, "plain again"),
+        message(other, c, "elsewhere 3"),
     ];
     let appends = store.append_batch(&batch).await.expect("batch");
     let seqs: Vec<String> = appends
@@ -406,7 +416,13 @@ async fn a_batch_mixes_messages_and_changes_in_order(backend: Backend) {
             other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(seqs, ["1", "2", "3", "4", "NotAllowed", "5"]);
+    assert_eq!(seqs, ["1", "1", "2", "2", "3", "4", "NotAllowed", "5", "3"]);
+    let elsewhere: Vec<String> = stream(&store, other)
+        .await
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(elsewhere, ["elsewhere 1", "elsewhere 2", "elsewhere 3"]);
     assert_eq!(the(&store, chat, first.id).await.body, "first, edited");
     let view = store
         .conversation(b, chat)
