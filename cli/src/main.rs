@@ -249,13 +249,14 @@ async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
     bail!("no chat matches {chat:?} (see `ferry chats`, or start one with `ferry new`)")
 }
 
-/// Finds a message of a conversation by its number (seq, as `open` shows it), its id, or
-/// `last` (this user's newest).
-fn find_message(
+/// Finds a message of a chat (see [`resolve`]) by its number (seq, as `open` shows it),
+/// its id, or `last` (this user's newest).
+async fn find_message(
     client: &Client,
-    conversation: Uuid,
+    chat: &str,
     which: &str,
 ) -> Result<ferry_client::LocalMessage> {
+    let conversation = resolve(client, chat).await?;
     let which = which.trim().trim_start_matches('#');
     let found = if which.eq_ignore_ascii_case("last") {
         client.message_at(conversation, None)?
@@ -414,9 +415,8 @@ async fn run(cli: Cli) -> Result<()> {
             text,
         } => {
             let client = signed_in(&cli).await?;
-            let id = resolve(&client, chat).await?;
-            let parent = find_message(&client, id, message)?;
-            let queued = client.reply(id, parent.id, text)?;
+            let parent = find_message(&client, chat, message).await?;
+            let queued = client.reply(parent.conversation_id, parent.id, text)?;
             sent(&cli, &client, queued).await?;
         }
         Command::Edit {
@@ -425,15 +425,13 @@ async fn run(cli: Cli) -> Result<()> {
             text,
         } => {
             let client = signed_in(&cli).await?;
-            let id = resolve(&client, chat).await?;
-            let target = find_message(&client, id, message)?;
+            let target = find_message(&client, chat, message).await?;
             client.edit(target.id, text)?;
             changed(&cli, &client, target.id, "edited").await?;
         }
         Command::Delete { chat, message } => {
             let client = signed_in(&cli).await?;
-            let id = resolve(&client, chat).await?;
-            let target = find_message(&client, id, message)?;
+            let target = find_message(&client, chat, message).await?;
             client.delete(target.id)?;
             changed(&cli, &client, target.id, "deleted").await?;
         }
@@ -443,8 +441,7 @@ async fn run(cli: Cli) -> Result<()> {
             emoji,
         } => {
             let client = signed_in(&cli).await?;
-            let id = resolve(&client, chat).await?;
-            let target = find_message(&client, id, message)?;
+            let target = find_message(&client, chat, message).await?;
             let shown = client.react(target.id, emoji)?;
             let what = if shown.reactions.iter().any(|r| r.emoji == *emoji && r.mine) {
                 "reacted"

@@ -505,13 +505,8 @@ impl Client {
 
     /// Stores and queues a change, then announces the message as it now shows.
     fn change(&self, change: &Change, body: &str) -> Result<Option<LocalMessage>, ClientError> {
-        let conversation = self
-            .shared
-            .store
-            .message(self.me().id, change.target)?
-            .map(|m| m.conversation_id);
         let options = &self.shared.options;
-        let shown = self
+        let (conversation_id, shown) = self
             .shared
             .store
             .compose_change(
@@ -538,9 +533,7 @@ impl Client {
             });
         }
         // The preview may show the message changed (or, deleted unsent, another one).
-        if let Some(conversation_id) = conversation {
-            self.shared.emit(Event::Conversation { conversation_id });
-        }
+        self.shared.emit(Event::Conversation { conversation_id });
         self.shared.wake.notify_one();
         Ok(shown)
     }

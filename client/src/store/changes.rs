@@ -251,7 +251,7 @@ pub enum ChangeRefusal {
 
 /// What a change checks about the message it names, read in its transaction.
 struct Target {
-    conversation: String,
+    conversation: Uuid,
     sender: String,
     seq: Option<i64>,
     state: String,
@@ -266,7 +266,8 @@ impl LocalStore {
     /// checking what this device can know of the rules. A deletion of a message still in
     /// the outbox takes it (and its unsent changes) out, and queues the deletion only in
     /// case it went out before: the server then deletes it, or answers that it never
-    /// had it. Returns the message as it now shows (`None` when it is gone).
+    /// had it. Returns the message's conversation and the message as it now shows (`None`
+    /// when it is gone).
     pub fn compose_change(
         &self,
         me: Uuid,
@@ -274,8 +275,8 @@ impl LocalStore {
         change: &Change,
         body: &str,
         now: Timestamp,
-    ) -> StoreResult<Result<Option<LocalMessage>, ChangeRefusal>> {
-        let refused = self.write(|tx| {
+    ) -> StoreResult<Result<(Uuid, Option<LocalMessage>), ChangeRefusal>> {
+        let stored = self.write(|tx| {
             let target = change.target.to_string();
             let row: Option<Target> = tx
                 .query_row(
@@ -288,7 +289,7 @@ impl LocalStore {
                     params![target, me.to_string()],
                     |r| {
                         Ok(Target {
-                            conversation: r.get(0)?,
+                            conversation: super::uuid_at(r, 0)?,
                             sender: r.get(1)?,
                             seq: r.get(2)?,
                             state: r.get(3)?,
@@ -307,7 +308,7 @@ impl LocalStore {
                 place,
             }) = row
             else {
-                return Ok(Some(ChangeRefusal::NoSuchMessage));
+                return Ok(Err(ChangeRefusal::NoSuchMessage));
             };
             let author = sender == me.to_string();
             let refusal = match change.kind {
@@ -320,8 +321,8 @@ impl LocalStore {
                 _ if state == "failed" => Some(ChangeRefusal::NoSuchMessage),
                 _ => None,
             };
-            if refusal.is_some() {
-                return Ok(refusal);
+            if let Some(refusal) = refusal {
+                return Ok(Err(refusal));
             }
             if change.kind == ChangeKind::Delete && seq.is_none() {
                 discard_unsent(tx, change.target)?;
@@ -332,7 +333,7 @@ impl LocalStore {
                  VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, 'pending', ?6, ?7, ?8)",
                 params![
                     id.to_string(),
-                    conversation,
+                    conversation.to_string(),
                     me.to_string(),
                     body,
                     now.as_millis(),
@@ -344,13 +345,13 @@ impl LocalStore {
             tx.execute(
                 "INSERT INTO outbox (message_id, conversation_id, position) \
                  VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
-                params![id.to_string(), conversation],
+                params![id.to_string(), conversation.to_string()],
             )?;
-            Ok(None)
+            Ok(Ok(conversation))
         })?;
-        match refused {
-            Some(refusal) => Ok(Err(refusal)),
-            None => Ok(Ok(self.message(me, change.target)?)),
+        match stored {
+            Err(refusal) => Ok(Err(refusal)),
+            Ok(conversation) => Ok(Ok((conversation, self.message(me, change.target)?))),
         }
     }
 
