@@ -36,6 +36,7 @@ fn frames(c: &mut Criterion) {
             edited_at: None,
             edit_seq: None,
             deleted_at: None,
+            attachments: Vec::new(),
         },
     };
     c.bench_function("encode message frame", |b| {

@@ -174,6 +174,7 @@ fn message(chat: &Conversation, seq: i64, at: i64, rng: &mut Rng) -> Message {
         edited_at: None,
         edit_seq: None,
         deleted_at: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferry_proto::{
-    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, OutgoingMessage,
-    RefreshRequest, RegisterRequest, SendMessage, SyncPage, Tokens, User,
+    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, NewUpload,
+    OutgoingMessage, RefreshRequest, RegisterRequest, SendMessage, SyncPage, Tokens, Upload, User,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -61,6 +61,11 @@ pub struct Api {
     base: String,
 }
 
+/// How long one chunk of an upload may take.
+const FILE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one download may take (it resumes from where it stopped after).
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 fn http_client() -> Result<reqwest::Client, ApiError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
@@ -92,22 +97,30 @@ impl Api {
     }
 
     async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ApiError> {
+        let bytes = self
+            .call_raw(request)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Network(without_url(&e)))?;
+        let body = if bytes.is_empty() {
+            b"null".as_slice()
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(body).map_err(|e| ApiError::Protocol(e.to_string()))
+    }
+
+    /// Sends a request; a success is handed back unread (a file's bytes), a failure is
+    /// read as the protocol's error.
+    async fn call_raw(&self, request: RequestBuilder) -> Result<reqwest::Response, ApiError> {
         let response = request
             .send()
             .await
             .map_err(|e| ApiError::Network(without_url(&e)))?;
         let status = response.status();
         if status.is_success() {
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| ApiError::Network(without_url(&e)))?;
-            let body = if bytes.is_empty() {
-                b"null".as_slice()
-            } else {
-                &bytes
-            };
-            return serde_json::from_slice(body).map_err(|e| ApiError::Protocol(e.to_string()));
+            return Ok(response);
         }
         match response.json::<ErrorBody>().await {
             Ok(body) => Err(ApiError::Server {
@@ -318,8 +331,77 @@ impl Api {
             body: message.body.clone(),
             reply_to: message.reply_to,
             change: message.change.clone(),
+            attachments: message.attachments.clone(),
         };
         self.post(&path, Some(token), &body).await
+    }
+
+    /// `POST /uploads`: declares a file about to be uploaded.
+    pub async fn create_upload(&self, token: &str, upload: &NewUpload) -> Result<Upload, ApiError> {
+        self.post("/uploads", Some(token), upload).await
+    }
+
+    /// `GET /uploads/{id}`: where an upload stands.
+    pub async fn upload(&self, token: &str, id: Uuid) -> Result<Upload, ApiError> {
+        self.get(&format!("/uploads/{id}"), token).await
+    }
+
+    /// `PATCH /uploads/{id}`: the next chunk, starting at `offset`.
+    pub async fn upload_chunk(
+        &self,
+        token: &str,
+        id: Uuid,
+        offset: u64,
+        chunk: Vec<u8>,
+    ) -> Result<Upload, ApiError> {
+        let request = self
+            .request(Method::PATCH, &format!("/uploads/{id}"), Some(token))
+            .header("upload-offset", offset)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/offset+octet-stream",
+            )
+            // A chunk is 4 MiB: more than the usual 20 s on a slow link.
+            .timeout(FILE_TIMEOUT)
+            .body(chunk);
+        self.call(request).await
+    }
+
+    /// `DELETE /uploads/{id}`: cancels an upload no message carries.
+    pub async fn cancel_upload(&self, token: &str, id: Uuid) -> Result<(), ApiError> {
+        let request = self.request(Method::DELETE, &format!("/uploads/{id}"), Some(token));
+        self.call_raw(request).await.map(drop)
+    }
+
+    /// `GET /attachments/{id}` from byte `start` on: the response, to stream.
+    pub async fn download(
+        &self,
+        token: &str,
+        id: Uuid,
+        start: u64,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut request = self
+            .request(Method::GET, &format!("/attachments/{id}"), Some(token))
+            .timeout(DOWNLOAD_TIMEOUT);
+        if start > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={start}-"));
+        }
+        self.call_raw(request).await
+    }
+
+    /// `GET /attachments/{id}/thumbnail`: an image's preview.
+    pub async fn thumbnail(&self, token: &str, id: Uuid) -> Result<Vec<u8>, ApiError> {
+        let request = self.request(
+            Method::GET,
+            &format!("/attachments/{id}/thumbnail"),
+            Some(token),
+        );
+        let response = self.call_raw(request).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Network(without_url(&e)))?;
+        Ok(bytes.to_vec())
     }
 
     /// `POST /conversations/{id}/delivered`.

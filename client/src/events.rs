@@ -88,4 +88,17 @@ pub enum Event {
         /// The new state.
         state: ConnectionState,
     },
+    /// A file of an unsent message is uploading (one event per chunk stored).
+    UploadProgress {
+        /// The message.
+        message_id: Uuid,
+        /// Which of its files.
+        index: u32,
+        /// Bytes the server holds.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        sent: u64,
+        /// Bytes in all.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        total: u64,
+    },
 }

@@ -31,6 +31,7 @@ pub mod clock;
 mod engine;
 mod error;
 pub mod events;
+mod files;
 pub mod ids;
 mod outbox;
 pub mod session;
@@ -60,8 +61,8 @@ pub use crate::ids::{Ids, RandomIds, SequentialIds};
 use crate::session::{Session, SessionError};
 use crate::store::ChangeRefusal;
 pub use crate::store::{
-    AccountRecord, ConversationSummary, ListPosition, LocalMessage, LocalStore, MemberView,
-    MessageStatus, Quote, Reaction, SearchHit, StoreError,
+    AccountRecord, ConversationSummary, ListPosition, LocalAttachment, LocalMessage, LocalStore,
+    MemberView, MessageStatus, Quote, Reaction, SearchHit, StoreError,
 };
 use crate::tokens::{Credentials, TokenStore};
 use crate::typing::Typing;
@@ -87,6 +88,9 @@ pub struct ClientOptions {
     pub clock: Arc<dyn Clock>,
     /// Where new message ids come from: random v7 UUIDs (tests pin them).
     pub ids: Arc<dyn Ids>,
+    /// The most bytes of downloaded files (and previews) kept on this device; past it the
+    /// least recently used go (they download again when opened).
+    pub file_cache_bytes: u64,
 }
 
 impl ClientOptions {
@@ -102,6 +106,7 @@ impl ClientOptions {
             reconnect_max: Duration::from_secs(30),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
+            file_cache_bytes: 1024 * 1024 * 1024,
         }
     }
 
@@ -168,6 +173,10 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// Skip the reconnect wait (the user asked, or the network came back).
     pub(crate) reconnect_now: Notify,
+    /// A file was attached: the uploader should look.
+    pub(crate) uploads: Notify,
+    /// The account's files: copies of attached files, downloads and previews.
+    pub(crate) files_dir: PathBuf,
     outgoing: Mutex<Vec<ClientFrame>>,
     typing: Mutex<Typing>,
 }
@@ -223,8 +232,12 @@ impl Shared {
 /// One signed-in account on this device.
 pub struct Client {
     shared: Arc<Shared>,
-    engine: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+    engine: Mutex<Option<Running>>,
 }
+
+/// The background tasks of a started client: the sync engine and the uploader, and the
+/// switch that stops both.
+type Running = (watch::Sender<bool>, JoinHandle<()>, JoinHandle<()>);
 
 impl Client {
     /// Creates an account on the server and signs this device in.
@@ -338,6 +351,8 @@ impl Client {
             state,
             wake: Notify::new(),
             reconnect_now: Notify::new(),
+            uploads: Notify::new(),
+            files_dir: dir.path().join("files"),
             outgoing: Mutex::new(Vec::new()),
             typing: Mutex::new(Typing::default()),
         };
@@ -360,20 +375,25 @@ impl Client {
     /// Starts the sync engine (idempotent). It runs until [`Client::stop`] or sign-out.
     pub fn start(&self) {
         let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        if engine.as_ref().is_some_and(|(_, task)| !task.is_finished()) {
+        if engine
+            .as_ref()
+            .is_some_and(|(_, task, _)| !task.is_finished())
+        {
             return;
         }
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(engine::run(self.shared.clone(), stopped));
-        *engine = Some((stop, task));
+        let task = tokio::spawn(engine::run(self.shared.clone(), stopped.clone()));
+        let uploads = tokio::spawn(files::run_uploads(self.shared.clone(), stopped));
+        *engine = Some((stop, task, uploads));
     }
 
     /// Stops the sync engine and waits for it (the socket is closed cleanly).
     pub async fn stop(&self) {
         let running = self.engine.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some((stop, task)) = running {
+        if let Some((stop, task, uploads)) = running {
             let _ = stop.send(true);
             let _ = task.await;
+            let _ = uploads.await;
         }
     }
 
@@ -548,8 +568,170 @@ impl Client {
         Ok(())
     }
 
+    /// Sends files (with `caption` as the message's text, which may be empty), replying
+    /// to `reply_to` if set. Each file is copied into the account's folder first, so the
+    /// message shows at once (with previews of images) and survives the originals being
+    /// moved; the uploads and then the message go out in the background, online or
+    /// later, resuming where they stopped.
+    pub async fn send_files(
+        &self,
+        conversation: Uuid,
+        paths: &[PathBuf],
+        caption: &str,
+        reply_to: Option<Uuid>,
+    ) -> Result<LocalMessage, ClientError> {
+        let mut sources = Vec::new();
+        for path in paths {
+            let file = std::fs::File::open(path).map_err(|e| {
+                ClientError::Invalid(format!("{} cannot be read: {e}", path.display()))
+            })?;
+            if file.metadata()?.is_dir() {
+                return Err(ClientError::Invalid(format!(
+                    "{} is a folder",
+                    path.display()
+                )));
+            }
+            sources.push((
+                files::file_name(path),
+                Box::new(file) as Box<dyn std::io::Read + Send>,
+            ));
+        }
+        self.attach(conversation, sources, caption, reply_to).await
+    }
+
+    /// Sends one file given as bytes (a pasted image), named `name`.
+    pub async fn send_file_data(
+        &self,
+        conversation: Uuid,
+        name: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+        reply_to: Option<Uuid>,
+    ) -> Result<LocalMessage, ClientError> {
+        let name = files::file_name(std::path::Path::new(name));
+        let source = Box::new(std::io::Cursor::new(bytes)) as Box<dyn std::io::Read + Send>;
+        self.attach(conversation, vec![(name, source)], caption, reply_to)
+            .await
+    }
+
+    async fn attach(
+        &self,
+        conversation: Uuid,
+        sources: Vec<(String, Box<dyn std::io::Read + Send>)>,
+        caption: &str,
+        reply_to: Option<Uuid>,
+    ) -> Result<LocalMessage, ClientError> {
+        if sources.is_empty() {
+            return Err(ClientError::Invalid("no files to send".into()));
+        }
+        if sources.len() > ferry_proto::MAX_ATTACHMENTS {
+            return Err(ClientError::Invalid(format!(
+                "a message carries at most {} files",
+                ferry_proto::MAX_ATTACHMENTS
+            )));
+        }
+        let caption = caption.trim_end();
+        if !caption.is_empty() {
+            validate_body(caption, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
+        }
+        if !self.shared.store.has_conversation(conversation)? {
+            return Err(ClientError::NotFound("conversation"));
+        }
+        let dir = files::folder(&self.shared, "outgoing");
+        let prepared = tokio::task::spawn_blocking(move || {
+            let mut prepared = Vec::new();
+            for (name, mut source) in sources {
+                match files::prepare(&mut *source, &name, &dir) {
+                    Ok(file) => prepared.push(file),
+                    Err(e) => {
+                        // Nothing half-attached stays behind.
+                        for file in &prepared {
+                            let file: &store::PreparedFile = file;
+                            let _ = std::fs::remove_file(&file.path);
+                            if let Some(preview) = &file.preview {
+                                let _ = std::fs::remove_file(preview);
+                            }
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(prepared)
+        })
+        .await
+        .map_err(|e| ClientError::Io(std::io::Error::other(e)))??;
+        let id = self.shared.options.ids.new_id();
+        self.stop_typing(conversation);
+        let message = self.shared.store.compose_files(
+            self.me().id,
+            id,
+            conversation,
+            caption,
+            reply_to,
+            &prepared,
+            self.shared.options.clock.now(),
+        )?;
+        self.shared.emit(Event::Message {
+            message: message.clone(),
+        });
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
+        self.shared.uploads.notify_one();
+        Ok(message)
+    }
+
+    /// Cancels an unsent message with files that are still uploading (or that failed):
+    /// it is deleted here with its copies, and the server forgets its uploads.
+    pub fn cancel_upload(&self, message: Uuid) -> Result<(), ClientError> {
+        let conversation = self
+            .shared
+            .store
+            .message(self.me().id, message)?
+            .map(|m| m.conversation_id);
+        let Some((paths, uploads)) = self.shared.store.cancel_files(message)? else {
+            return Err(ClientError::Invalid(
+                "nothing to cancel: the message has no files waiting (it may be on its way)".into(),
+            ));
+        };
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+        if !uploads.is_empty() {
+            // Best effort: an upload the server keeps unsent costs only its owner's quota.
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let api = &shared.api;
+                for id in uploads {
+                    let _ = shared
+                        .session
+                        .call(|t| async move { api.cancel_upload(&t, id).await })
+                        .await;
+                }
+            });
+        }
+        if let Some(conversation_id) = conversation {
+            self.shared.emit(Event::Conversation { conversation_id });
+        }
+        Ok(())
+    }
+
+    /// Where this device keeps file `index` of `message`: downloaded first if it is not
+    /// here (checked against its SHA-256), then kept in the cache.
+    pub async fn download(&self, message: Uuid, index: u32) -> Result<PathBuf, ClientError> {
+        files::download(&self.shared, message, index).await
+    }
+
+    /// The preview (JPEG or PNG bytes) of image `index` of `message`.
+    pub async fn preview(&self, message: Uuid, index: u32) -> Result<Vec<u8>, ClientError> {
+        files::preview(&self.shared, message, index).await
+    }
+
     /// Deletes a failed message (a pending one may already be on its way).
     pub fn discard(&self, message: Uuid) -> Result<(), ClientError> {
+        if self.cancel_upload(message).is_ok() {
+            return Ok(());
+        }
         let conversation = self
             .shared
             .store

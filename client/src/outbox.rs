@@ -145,6 +145,12 @@ impl Outbox {
         {
             return false;
         }
+        if item.waiting {
+            // Its files are uploading: it goes out once they are stored, and what follows
+            // it in its conversation after it.
+            self.held.insert(item.conversation_id);
+            return false;
+        }
         if item.next_attempt_at > self.now {
             self.held.insert(item.conversation_id);
             self.next_due = Some(
@@ -282,6 +288,8 @@ mod tests {
                 attempts: 0,
                 next_attempt_at,
                 position: i as i64 + 1,
+                attachments: Vec::new(),
+                waiting: false,
             })
             .collect()
     }
@@ -578,5 +586,18 @@ mod tests {
         assert_eq!(clock.now(), not_before);
         assert_eq!(pass(&mut outbox, &items, clock.now()), ids(&items));
         assert_eq!(outbox.next_due_in(), None);
+    }
+
+    #[test]
+    fn a_message_whose_files_upload_holds_its_conversation_only() {
+        let (a, b) = (Uuid::from_u128(100), Uuid::from_u128(200));
+        let mut items = entries(&[(a, 0), (a, 0), (b, 0)]);
+        items[0].waiting = true;
+        let mut outbox = Outbox::new(Window::SOCKET);
+        let sent = pass(&mut outbox, &items, START);
+        assert_eq!(sent, vec![items[2].message_id]);
+        items[0].waiting = false;
+        let sent = pass(&mut outbox, &items, START);
+        assert_eq!(sent, vec![items[0].message_id, items[1].message_id]);
     }
 }

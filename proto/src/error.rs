@@ -24,6 +24,12 @@ pub enum ErrorCode {
     UsernameTaken,
     /// Body, frame or text too large (413).
     TooLarge,
+    /// The user's files would take more than their storage quota (413; addition to v1).
+    QuotaExceeded,
+    /// A file's bytes are not of the media type it declared (415; addition to v1).
+    MediaMismatch,
+    /// An image too large in pixels to be decoded safely (422; addition to v1).
+    ImageTooLarge,
     /// Slow down; see `retry_after_ms` (429).
     RateLimited,
     /// Temporarily unable to serve (503).
@@ -41,7 +47,9 @@ impl ErrorCode {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::Conflict | Self::UsernameTaken => 409,
-            Self::TooLarge => 413,
+            Self::TooLarge | Self::QuotaExceeded => 413,
+            Self::MediaMismatch => 415,
+            Self::ImageTooLarge => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,

@@ -22,6 +22,10 @@ pub struct OutgoingMessage {
     /// A change to an earlier message instead of a message (addition to v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
+    /// The ids of finished uploads of the sender's, in order, to attach to the message
+    /// (addition to v1; at most 10). With attachments the text may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Uuid>,
 }
 
 impl OutgoingMessage {
@@ -33,6 +37,7 @@ impl OutgoingMessage {
             body: body.into(),
             reply_to: None,
             change: None,
+            attachments: Vec::new(),
         }
     }
 }

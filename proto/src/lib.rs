@@ -10,6 +10,8 @@
 mod error;
 mod frames;
 mod limits;
+#[cfg(feature = "media")]
+pub mod media;
 mod objects;
 mod rest;
 mod time;
@@ -17,20 +19,21 @@ mod time;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, OutgoingMessage, ServerFrame};
 pub use limits::{
-    BodyError, ChangeError, DEFAULT_PAGE_LIMIT, MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FRAME_BYTES,
+    BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
+    MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,
     MAX_PAGE_LIMIT, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MAX_SYNC_MESSAGES,
-    PasswordError, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, USER_SEARCH_MAX_LIMIT,
-    USER_SEARCH_MIN_CHARS, UsernameError, has_control, normalize_username, validate_body,
-    validate_change, validate_password,
+    PREVIEW_MAX_SIDE, PasswordError, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, UPLOAD_CHUNK_BYTES,
+    USER_SEARCH_MAX_LIMIT, USER_SEARCH_MIN_CHARS, UploadError, UsernameError, has_control,
+    normalize_username, validate_body, validate_change, validate_password, validate_upload,
 };
 pub use objects::{
-    Change, ChangeKind, Conversation, ConversationKind, Member, Message, Presence, Role, Tokens,
-    User,
+    Attachment, Change, ChangeKind, Conversation, ConversationKind, Member, Message, Presence,
+    Role, Tokens, User,
 };
 pub use rest::{
     AddMembers, ConversationPage, CreateConversation, HistoryQuery, ListQuery, LoginRequest,
-    MessagePage, RefreshRequest, RegisterRequest, SendMessage, SyncPage, SyncQuery,
-    UserSearchQuery, Watermark,
+    MessagePage, NewUpload, RefreshRequest, RegisterRequest, SendMessage, SyncPage, SyncQuery,
+    Upload, UserSearchQuery, Watermark,
 };
 pub use time::Timestamp;
 

@@ -33,6 +33,71 @@ pub const MAX_REACTIONS_PER_USER: usize = 10;
 /// zero-width joiners, fits.
 pub const MAX_EMOJI_CHARS: usize = 16;
 
+/// Most files on one message.
+pub const MAX_ATTACHMENTS: usize = 10;
+/// The largest file a server takes unless configured otherwise: 100 MB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
+/// The most bytes one `PATCH /uploads/{id}` carries: a dropped connection costs at most
+/// this much again, and the server holds at most this much of a request in memory.
+pub const UPLOAD_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest file name, in characters.
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+/// The most pixels of an image the server decodes (for its preview): more is refused as
+/// `image_too_large`, so a small file that inflates to gigabytes (a decompression bomb)
+/// never is. 50 megapixels is more than any phone camera takes.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+/// A preview's longest side, in pixels.
+pub const PREVIEW_MAX_SIDE: u32 = 320;
+
+/// Why a declared upload was refused before any byte was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadError {
+    /// Zero bytes: there is nothing to send.
+    Empty,
+    /// More bytes than the limit.
+    TooLarge,
+    /// A name that is empty, too long, or holds a path separator or control character.
+    Name,
+    /// A media type that is not `type/subtype`.
+    ContentType,
+    /// A SHA-256 that is not 64 lowercase hex digits.
+    Sha256,
+}
+
+/// Checks what an upload declares, against the largest file `max_bytes`.
+pub fn validate_upload(upload: &crate::NewUpload, max_bytes: u64) -> Result<(), UploadError> {
+    let name_len = upload.name.chars().count();
+    let mime = upload.content_type.split_once('/');
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    if upload.size == 0 {
+        Err(UploadError::Empty)
+    } else if upload.size > max_bytes {
+        Err(UploadError::TooLarge)
+    } else if !(1..=MAX_FILE_NAME_CHARS).contains(&name_len)
+        || upload.name.trim().is_empty()
+        || upload.name.contains(['/', '\\'])
+        || matches!(upload.name.as_str(), "." | "..")
+        || has_control(&upload.name)
+    {
+        Err(UploadError::Name)
+    } else if upload.content_type.len() > 127 || !mime.is_some_and(|(t, s)| token(t) && token(s)) {
+        Err(UploadError::ContentType)
+    } else if upload.sha256.len() != 64
+        || !upload
+            .sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Err(UploadError::Sha256)
+    } else {
+        Ok(())
+    }
+}
+
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 1024;
 const USERNAME_MIN_CHARS: usize = 3;

@@ -82,6 +82,37 @@ pub struct Message {
     /// A message deleted for everyone: when. Its text is gone (`body` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
+    /// Its files, in order (addition to v1): uploaded first, then named by the send.
+    /// Empty once the message is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file of a message (addition to v1): stored once per content (SHA-256), shown to
+/// the members of the message's conversation only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    /// The upload's id; `GET /attachments/{id}` fetches the bytes.
+    pub id: Uuid,
+    /// The file's name, as the sender gave it.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Its media type, checked against the bytes by the server.
+    pub content_type: String,
+    /// SHA-256 of the bytes, lowercase hex: a download is checked against it.
+    pub sha256: String,
+    /// Pixels, for images the server could read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixels, for images the server could read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A preview exists: `GET /attachments/{id}/thumbnail` (at most 320 pixels a side,
+    /// with no metadata).
+    #[serde(default)]
+    pub thumbnail: bool,
 }
 
 impl Message {

@@ -130,6 +130,42 @@ pub struct SendMessage {
     /// A change to an earlier message instead of a message (addition to v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
+    /// Finished uploads to attach, in order (addition to v1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Uuid>,
+}
+
+/// `POST /uploads`: a file about to be uploaded (addition to v1). What it declares is
+/// checked against the bytes when the last of them arrives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewUpload {
+    /// The file's name: 1 to 255 characters, no path separators or control characters.
+    pub name: String,
+    /// Bytes: at least 1, at most the server's limit (100 MB unless configured).
+    pub size: u64,
+    /// Its media type (`image/png`); must agree with the bytes' magic numbers.
+    pub content_type: String,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// An upload as the server has it (addition to v1): `POST /uploads`, `GET` and `PATCH
+/// /uploads/{id}`. Send the bytes from `offset` on, at most `chunk_size` per `PATCH`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Upload {
+    /// Its id, also the attachment's once stored.
+    pub id: Uuid,
+    /// Bytes in all.
+    pub size: u64,
+    /// Bytes the server holds; the next `PATCH` starts here.
+    pub offset: u64,
+    /// The most bytes one `PATCH` may carry.
+    pub chunk_size: u64,
+    /// Set once every byte arrived and was checked: attach it by `id` to a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<crate::Attachment>,
 }
 
 /// `POST /conversations/{id}/read` and `/delivered`.

@@ -28,6 +28,7 @@ fn message() -> Message {
         edited_at: None,
         edit_seq: None,
         deleted_at: None,
+        attachments: Vec::new(),
     }
 }
 

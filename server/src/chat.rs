@@ -6,8 +6,8 @@
 //! in what it passes in: a socket's send carries its [`SocketOrder`].
 
 use ferry_proto::{
-    BodyError, ChangeError, ErrorCode, MAX_EMOJI_CHARS, OutgoingMessage, ServerFrame,
-    validate_body, validate_change,
+    BodyError, ChangeError, ChangeKind, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS,
+    OutgoingMessage, ServerFrame, validate_body, validate_change,
 };
 use uuid::Uuid;
 
@@ -37,8 +37,17 @@ pub fn send(
     if let Some(order) = &order {
         order.settle(conversation, id, &queued);
     }
+    let deletion = matches!(&queued, Ok(new) if new.change.as_ref().is_some_and(|c| c.kind == ChangeKind::Delete));
     let committed = queued.map(|new| app.committer.submit(new, order));
-    async move { committed?.await }
+    let app = app.clone();
+    async move {
+        let outcome = committed?.await;
+        if deletion && matches!(outcome, Ok((_, true))) {
+            // The message's files may be unnamed now.
+            app.files.sweep.notify_one();
+        }
+        outcome
+    }
 }
 
 /// Checks a message to send (id, body, the sender's rate) and makes it ready to store.
@@ -48,6 +57,8 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
     }
     let max = app.config.max_body_chars;
     match &message.change {
+        // With files the text is an optional caption.
+        None if !message.attachments.is_empty() && message.body.is_empty() => {}
         None => validate_body(&message.body, max).map_err(|e| body_error(e, max))?,
         Some(change) => validate_change(change, &message.body, max).map_err(|e| match e {
             ChangeError::Body(e) => body_error(e, max),
@@ -63,6 +74,18 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
     if message.change.is_some() && message.reply_to.is_some() {
         return Err(Error::invalid("a change cannot also be a reply"));
     }
+    if message.change.is_some() && !message.attachments.is_empty() {
+        return Err(Error::invalid("a change cannot carry files"));
+    }
+    if message.attachments.len() > MAX_ATTACHMENTS {
+        return Err(Error::invalid(format!(
+            "a message carries at most {MAX_ATTACHMENTS} files"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !message.attachments.iter().all(|id| seen.insert(*id)) {
+        return Err(Error::invalid("a file is attached twice"));
+    }
     app.limits.check_send(sender).map_err(Error::RateLimited)?;
     Ok(NewMessage {
         id: message.id,
@@ -76,6 +99,7 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
             0 => None,
             secs => Some(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
         },
+        attachments: message.attachments,
     })
 }
 

@@ -210,6 +210,10 @@ fn refused(refusal: Refusal) -> Error {
             "the time to edit this message is over",
         ),
         Refusal::Deleted => (ErrorCode::Conflict, "the message was deleted"),
+        Refusal::NoSuchUpload => (
+            ErrorCode::InvalidRequest,
+            "an attachment names no finished upload of yours, or one already sent",
+        ),
         Refusal::TooManyReactions => {
             return Error::new(
                 ErrorCode::Conflict,

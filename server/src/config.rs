@@ -58,6 +58,22 @@ pub struct Config {
     /// default) means no limit. Deleting has no window.
     #[arg(long, env = "FERRY_EDIT_WINDOW_SECS", default_value_t = 0)]
     pub edit_window_secs: u64,
+    /// Where attachments' bytes live: a directory, or `s3://bucket` (S3-compatible
+    /// storage, configured by the usual `AWS_*` variables: `AWS_ENDPOINT_URL`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`). Default: `files/` in the
+    /// data directory. Every node of a cluster needs the same bucket.
+    #[arg(long, env = "FERRY_FILES")]
+    pub files: Option<String>,
+    /// The largest file one may send, in bytes.
+    #[arg(long, env = "FERRY_MAX_FILE_BYTES", default_value_t = ferry_proto::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+    /// How many bytes of files each user may store (a file sent twice counts once).
+    #[arg(long, env = "FERRY_FILE_QUOTA_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub file_quota_bytes: u64,
+    /// How long a file no message names any more is kept before it is deleted, in
+    /// seconds (a grace period against a send racing the deletion).
+    #[arg(long, env = "FERRY_FILE_GRACE_SECS", default_value_t = 3600)]
+    pub file_grace_secs: u64,
     /// Most bytes of message bodies one `/sync` page brings as the latest messages.
     #[arg(long, env = "FERRY_SYNC_MESSAGE_BYTES", default_value_t = ferry_proto::SYNC_MESSAGE_BYTES)]
     pub sync_message_bytes: usize,
@@ -111,6 +127,10 @@ impl Config {
             heartbeat_secs: 20,
             max_body_chars: ferry_proto::MAX_BODY_CHARS,
             edit_window_secs: 0,
+            files: None,
+            max_file_bytes: ferry_proto::DEFAULT_MAX_FILE_BYTES,
+            file_quota_bytes: 10 * 1024 * 1024 * 1024,
+            file_grace_secs: 3600,
             sync_message_bytes: ferry_proto::SYNC_MESSAGE_BYTES,
             send_rate_per_sec: 20,
             send_burst: 100,

@@ -17,6 +17,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 pub mod fence;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod limits;
@@ -78,6 +79,9 @@ pub enum StartError {
     /// The cluster bus could not be set up.
     #[error("cluster bus: {0}")]
     Bus(String),
+    /// The blob store could not be opened.
+    #[error("files (FERRY_FILES): {0}")]
+    Files(#[from] files::FileError),
     /// Serving failed.
     #[error("serve: {0}")]
     Serve(std::io::Error),
@@ -185,6 +189,7 @@ pub async fn run(
         return Err(StartError::ClusterNeedsPostgres);
     }
     let store = open_store(&url, config.db_pool).await?;
+    let files = files::Files::open(&config)?;
     let secret = jwt_secret(&config)?;
     let tokens = TokenKeys::new(
         &secret,
@@ -242,7 +247,9 @@ pub async fn run(
         members,
         cluster,
         typing: typing::TypingRelay::new(),
+        files,
     });
+    tokio::spawn(files::sweep(app.clone()));
     if let Some(cluster) = cluster {
         tokio::spawn(cluster::keep_lease(app.clone(), cluster));
     }

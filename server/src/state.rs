@@ -53,6 +53,8 @@ pub struct AppState {
     pub contacts: Coalescer<Uuid, Vec<Contact>>,
     /// Typing notices worth relaying (repeats are not).
     pub typing: crate::typing::TypingRelay,
+    /// Attachments' bytes.
+    pub files: crate::files::Files,
 }
 
 /// The state handle that handlers receive.

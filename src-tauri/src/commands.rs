@@ -2,7 +2,11 @@
 //! client core; reads answer from the local store, so they work offline. Arguments arrive
 //! in camelCase from JavaScript (`conversationId`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{
@@ -154,6 +158,139 @@ pub fn send_message(
         Some(parent) => client.reply(conversation_id, parent, &body)?,
         None => client.send(conversation_id, &body)?,
     })
+}
+
+/// Sends files picked in the file dialog or dropped on the window (with `caption` as
+/// the message's text); returns at once with the pending message and its previews, the
+/// uploads go on in the background.
+#[tauri::command]
+pub async fn send_files(
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+    paths: Vec<PathBuf>,
+    caption: String,
+    reply_to: Option<Uuid>,
+) -> Result<LocalMessage> {
+    let client = state.client()?;
+    Ok(client
+        .send_files(conversation_id, &paths, &caption, reply_to)
+        .await?)
+}
+
+/// Sends one file given as bytes (a pasted image), base64-encoded.
+#[tauri::command]
+pub async fn send_file_data(
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+    name: String,
+    data_base64: String,
+    caption: String,
+    reply_to: Option<Uuid>,
+) -> Result<LocalMessage> {
+    let bytes = BASE64
+        .decode(data_base64.as_bytes())
+        .map_err(|e| CommandError {
+            kind: ErrorKind::Code(ferry_proto::ErrorCode::InvalidRequest),
+            message: format!("the pasted file could not be read: {e}"),
+        })?;
+    let client = state.client()?;
+    Ok(client
+        .send_file_data(conversation_id, &name, bytes, &caption, reply_to)
+        .await?)
+}
+
+/// Cancels the uploads of an unsent message and removes it.
+#[tauri::command]
+pub fn cancel_upload(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {
+    Ok(state.client()?.cancel_upload(message_id)?)
+}
+
+/// A `data:` URL of an image's preview (kept on this device once fetched).
+#[tauri::command]
+pub async fn attachment_preview(
+    state: State<'_, Desktop>,
+    message_id: Uuid,
+    index: u32,
+) -> Result<String> {
+    let bytes = state.client()?.preview(message_id, index).await?;
+    Ok(data_url(&bytes))
+}
+
+/// Downloads a file into the app's cache (unless it is there); returns where it is.
+#[tauri::command]
+pub async fn download_attachment(
+    state: State<'_, Desktop>,
+    message_id: Uuid,
+    index: u32,
+) -> Result<PathBuf> {
+    Ok(state.client()?.download(message_id, index).await?)
+}
+
+/// The largest image the viewer loads whole, as a `data:` URL.
+const VIEWER_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A `data:` URL of a whole image, for the viewer (downloaded first).
+#[tauri::command]
+pub async fn open_image(state: State<'_, Desktop>, message_id: Uuid, index: u32) -> Result<String> {
+    let path = state.client()?.download(message_id, index).await?;
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if size > VIEWER_MAX_BYTES {
+        return Err(CommandError {
+            kind: ErrorKind::Code(ferry_proto::ErrorCode::TooLarge),
+            message: "this image is too large to show here; save it and open it instead".into(),
+        });
+    }
+    let bytes = tokio::fs::read(&path).await.map_err(local_storage)?;
+    Ok(data_url(&bytes))
+}
+
+/// Copies a file (downloaded first) to `path`, chosen by the user in a save dialog.
+#[tauri::command]
+pub async fn save_attachment(
+    state: State<'_, Desktop>,
+    message_id: Uuid,
+    index: u32,
+    path: PathBuf,
+) -> Result<()> {
+    let cached = state.client()?.download(message_id, index).await?;
+    tokio::fs::copy(&cached, &path)
+        .await
+        .map_err(local_storage)?;
+    Ok(())
+}
+
+/// Opens a file (downloaded first) with the system's default application.
+#[tauri::command]
+pub async fn open_attachment(
+    app: AppHandle,
+    state: State<'_, Desktop>,
+    message_id: Uuid,
+    index: u32,
+) -> Result<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let cached = state.client()?.download(message_id, index).await?;
+    app.opener()
+        .open_path(cached.to_string_lossy(), None::<&str>)
+        .map_err(|e| CommandError {
+            kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
+            message: format!("no application opened the file: {e}"),
+        })
+}
+
+/// Image bytes as a `data:` URL (previews are JPEG or PNG; the viewer's the original).
+fn data_url(bytes: &[u8]) -> String {
+    let kind = infer::get(bytes).map_or("application/octet-stream", |t| t.mime_type());
+    format!("data:{kind};base64,{}", BASE64.encode(bytes))
+}
+
+fn local_storage(e: std::io::Error) -> CommandError {
+    CommandError {
+        kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
+        message: e.to_string(),
+    }
 }
 
 /// Replaces the text of one of this user's messages; returns it as it now shows.

@@ -91,6 +91,19 @@ pub enum UiEvent {
         /// The new state.
         state: ConnectionState,
     },
+    /// A file of an unsent message is uploading.
+    UploadProgress {
+        /// The pending message.
+        message_id: Uuid,
+        /// Which of its files.
+        index: u32,
+        /// Bytes uploaded.
+        #[cfg_attr(test, ts(type = "number"))]
+        sent: u64,
+        /// Bytes in all.
+        #[cfg_attr(test, ts(type = "number"))]
+        total: u64,
+    },
 }
 
 /// The core events already queued, turned into UI events: each changed conversation is
@@ -144,6 +157,17 @@ impl Batch {
             }),
             Event::Presence { presence } => self.out.push(UiEvent::Presence { presence }),
             Event::Connection { state } => self.out.push(UiEvent::Connection { state }),
+            Event::UploadProgress {
+                message_id,
+                index,
+                sent,
+                total,
+            } => self.out.push(UiEvent::UploadProgress {
+                message_id,
+                index,
+                sent,
+                total,
+            }),
         }
     }
 
@@ -364,6 +388,7 @@ mod tests {
             edited: false,
             deleted: false,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 

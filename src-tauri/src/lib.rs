@@ -64,6 +64,7 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let log_dir = match std::env::var_os("FERRY_LOG_DIR") {
                 Some(dir) => dir.into(),
@@ -106,6 +107,14 @@ pub fn run() {
             commands::conversation,
             commands::messages,
             commands::send_message,
+            commands::send_files,
+            commands::send_file_data,
+            commands::cancel_upload,
+            commands::attachment_preview,
+            commands::download_attachment,
+            commands::open_image,
+            commands::save_attachment,
+            commands::open_attachment,
             commands::edit_message,
             commands::delete_message,
             commands::react,

@@ -13,10 +13,12 @@ import type { SearchHit } from "./lib/bindings/SearchHit";
 import type { User } from "./lib/bindings/User";
 import {
   ago,
+  attachment,
   connectionEvent,
   coreEmits,
   direct,
   group,
+  image,
   listPage,
   ME,
   member,
@@ -579,6 +581,120 @@ describe("a thread", () => {
     expect(toggle).toHaveAttribute("aria-pressed", "false");
     await userEvent.click(toggle);
     expect(c.argsOf("set_muted")).toEqual([{ conversationId: conversation.id, muted: true }]);
+  });
+});
+
+describe("files in a thread", () => {
+  const position = { x: 100, y: 100 };
+
+  function adaChat(messages: LocalMessage[]) {
+    const conversation = direct(ada);
+    const placed = messages.map((m) => ({ ...m, conversation_id: conversation.id }));
+    return { conversation, messages: { [conversation.id]: placed } };
+  }
+
+  it("shows where dragged files go, and sends them on drop, leaving the composer's text", async () => {
+    const { conversation, messages } = adaChat([]);
+    const c = core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        send_files: (args) =>
+          message({
+            conversation_id: conversation.id,
+            seq: null,
+            status: "pending",
+            body: "",
+            attachments: [attachment({ name: "plan.pdf", id: null, uploaded: 0, downloaded: true })],
+            created_at: ago(0),
+            ...(args.caption ? { body: args.caption as string } : {}),
+          }),
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const box = (await screen.findByTestId("composer")) as HTMLTextAreaElement;
+    await userEvent.type(box, "half a sentence");
+
+    expect(screen.queryByTestId("drop-overlay")).toBeNull();
+    await emit("tauri://drag-enter", { paths: ["/home/me/plan.pdf"], position });
+    expect(await screen.findByTestId("drop-overlay")).toHaveTextContent("Drop files to send them to Ada Lovelace");
+    await emit("tauri://drag-leave", null);
+    await waitFor(() => expect(screen.queryByTestId("drop-overlay")).toBeNull());
+
+    await emit("tauri://drag-enter", { paths: ["/home/me/plan.pdf"], position });
+    await emit("tauri://drag-drop", { paths: ["/home/me/plan.pdf"], position });
+    await waitFor(() => expect(screen.queryByTestId("drop-overlay")).toBeNull());
+    const sent = await screen.findByTestId("message");
+    expect(within(sent).getByTestId("attachment")).toHaveAttribute("data-name", "plan.pdf");
+    expect(within(sent).getByTestId("upload-progress")).toHaveAttribute("aria-valuenow", "0");
+    expect(c.argsOf("send_files")).toEqual([
+      { conversationId: conversation.id, paths: ["/home/me/plan.pdf"], caption: "", replyTo: null },
+    ]);
+    expect(box.value).toBe("half a sentence");
+  });
+
+  it("opens an image in a viewer: the whole image, Save as… and Open; Esc closes it and focus comes back", async () => {
+    const photo = image({ downloaded: false });
+    const theirs = message({ seq: 1, body: "the harbour", mine: false, sender_id: ada.id, attachments: [photo] });
+    const { conversation, messages } = adaChat([theirs]);
+    const c = core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        attachment_preview: () => "data:image/jpeg;base64,small",
+        open_image: () => "data:image/jpeg;base64,whole",
+        download_attachment: () => "/cache/harbour.jpg",
+        "plugin:dialog|save": () => "/home/me/Pictures/harbour.jpg",
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const preview = await screen.findByTestId("attachment-preview");
+    const opener = preview.closest("button")!;
+    await userEvent.click(opener);
+
+    const viewer = await screen.findByTestId("image-viewer");
+    expect(viewer).toHaveAttribute("role", "dialog");
+    expect(within(viewer).getByRole("heading")).toHaveTextContent("harbour.jpg");
+    expect(await within(viewer).findByTestId("viewer-image")).toHaveAttribute("src", "data:image/jpeg;base64,whole");
+    expect(c.argsOf("open_image")).toEqual([{ messageId: theirs.id, index: 0 }]);
+    expect(within(viewer).getByTestId("viewer-save")).toHaveFocus();
+
+    await userEvent.click(within(viewer).getByTestId("viewer-save"));
+    await waitFor(() =>
+      expect(c.argsOf("save_attachment")).toEqual([
+        { messageId: theirs.id, index: 0, path: "/home/me/Pictures/harbour.jpg" },
+      ]),
+    );
+    await userEvent.click(within(viewer).getByTestId("viewer-open"));
+    await waitFor(() => expect(c.argsOf("open_attachment")).toEqual([{ messageId: theirs.id, index: 0 }]));
+    // Opening the image downloaded it: Save as… and Open need no download of their own.
+    expect(c.count("download_attachment")).toBe(0);
+
+    await userEvent.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByTestId("image-viewer")).toBeNull());
+    expect(opener).toHaveFocus();
+  });
+
+  it("says in the viewer why the image cannot be shown", async () => {
+    const theirs = message({ seq: 1, body: "", mine: false, sender_id: ada.id, attachments: [image()] });
+    const { conversation, messages } = adaChat([theirs]);
+    core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        attachment_preview: () => "data:image/jpeg;base64,small",
+        open_image: () => {
+          throw { kind: "offline", message: "the server cannot be reached" };
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click((await screen.findByTestId("attachment-preview")).closest("button")!);
+    const viewer = await screen.findByTestId("image-viewer");
+    expect(await within(viewer).findByRole("alert")).toHaveTextContent("the server cannot be reached");
   });
 });
 

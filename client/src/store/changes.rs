@@ -89,7 +89,8 @@ pub(super) fn apply_change(
             // The text goes from this device: the message's, its edits', and the search
             // index's (the update triggers take it out).
             tx.prepare_cached(
-                "UPDATE messages SET body = '', deleted_at = COALESCE(deleted_at, ?2) WHERE id = ?1",
+                "UPDATE messages SET body = '', attachments = NULL, \
+                 deleted_at = COALESCE(deleted_at, ?2) WHERE id = ?1",
             )?
             .execute(params![target, at.as_millis()])?;
             tx.prepare_cached(
@@ -191,9 +192,11 @@ pub(super) fn decorate(
             _ => {}
         }
     }
+    super::files::attach(tx, message)?;
     if message.deleted {
         message.body.clear();
         message.reactions.clear();
+        message.attachments.clear();
     } else {
         message.reactions = reactions
             .into_iter()

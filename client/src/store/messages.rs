@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::changes::{Quote, Reaction, apply_change, change_at, decorate, discard_unsent};
 use super::conversations::{MemberView, members};
+use super::files::{LocalAttachment, adopt_uploads};
 use super::{LocalStore, StoreResult, uuid_at};
 
 /// Where a message is, as its sender sees it.
@@ -64,6 +65,8 @@ pub struct LocalMessage {
     pub deleted: bool,
     /// Who reacted with what, in the order the emoji were first used.
     pub reactions: Vec<Reaction>,
+    /// Its files, in order (empty for text; gone once deleted).
+    pub attachments: Vec<LocalAttachment>,
 }
 
 /// An outbox entry due to be sent.
@@ -85,6 +88,11 @@ pub struct OutboxItem {
     pub next_attempt_at: i64,
     /// Place in compose order (for reading the outbox a page at a time).
     pub position: i64,
+    /// The server's ids of its files, in order, once uploaded.
+    pub attachments: Vec<Uuid>,
+    /// Some of its files are still uploading: it cannot go out yet, nor anything after
+    /// it in its conversation.
+    pub waiting: bool,
 }
 
 impl OutboxItem {
@@ -96,6 +104,7 @@ impl OutboxItem {
             body: self.body.clone(),
             reply_to: self.reply_to,
             change: self.change.clone(),
+            attachments: self.attachments.clone(),
         }
     }
 }
@@ -117,7 +126,7 @@ pub struct Confirmation {
 macro_rules! message_columns {
     () => {
         "id, conversation_id, seq, sender_id, body, created_at, state, error, reply_to, \
-         edited_at IS NOT NULL, deleted_at IS NOT NULL"
+         edited_at IS NOT NULL, deleted_at IS NOT NULL, attachments"
     };
 }
 pub(super) use message_columns;
@@ -169,7 +178,63 @@ pub(super) fn message_from_row(
         edited: r.get(9)?,
         deleted: r.get(10)?,
         reactions: Vec::new(),
+        attachments: super::files::from_stored(r.get(11)?),
     })
+}
+
+/// Writes a new pending message and its outbox entry inside `tx` (after its uploads, if
+/// it has files).
+pub(super) fn compose_in(
+    tx: &Transaction<'_>,
+    me: Uuid,
+    id: Uuid,
+    conversation: Uuid,
+    body: &str,
+    reply_to: Option<Uuid>,
+    now: Timestamp,
+) -> rusqlite::Result<LocalMessage> {
+    let conv = conversation.to_string();
+    tx.execute(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
+         composed, state, reply_to) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, 'pending', ?6)",
+        params![
+            id.to_string(),
+            conv,
+            me.to_string(),
+            body,
+            now.as_millis(),
+            reply_to.map(|r| r.to_string())
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO outbox (message_id, conversation_id, position) \
+         VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
+        params![id.to_string(), conv],
+    )?;
+    tx.execute(
+        "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
+        params![conv, now.as_millis()],
+    )?;
+    tx.execute("DELETE FROM drafts WHERE conversation_id = ?1", [&conv])?;
+    let mut message = LocalMessage {
+        id,
+        conversation_id: conversation,
+        seq: None,
+        sender_id: me,
+        body: body.to_owned(),
+        created_at: now,
+        mine: true,
+        status: MessageStatus::Pending,
+        error: None,
+        reply_to,
+        quote: None,
+        edited: false,
+        deleted: false,
+        reactions: Vec::new(),
+        attachments: Vec::new(),
+    };
+    decorate(tx, me, &mut message)?;
+    Ok(message)
 }
 
 /// What applying a received message did.
@@ -207,8 +272,8 @@ fn apply_message(
             tx.prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
                  composed, state, reply_to, change_kind, target, emoji, edited_at, edit_seq, \
-                 deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent', ?7, ?8, ?9, ?10, ?11, \
-                 ?12, ?13)",
+                 deleted_at, attachments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent', ?7, ?8, ?9, \
+                 ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 id,
@@ -224,6 +289,9 @@ fn apply_message(
                 m.edited_at.map(Timestamp::as_millis),
                 m.edit_seq,
                 m.deleted_at.map(Timestamp::as_millis),
+                (!m.attachments.is_empty()).then(|| {
+                    serde_json::to_string(&m.attachments).expect("attachments serialize")
+                }),
             ])?;
             if let Some(change) = change {
                 apply_change(tx, m.sender_id, change, &m.body, m.seq, m.created_at)?;
@@ -296,6 +364,9 @@ fn mark_sent(
         )?
         .query_row([&id], |r| Ok((r.get(0)?, change_at(r, 1)?, r.get(4)?)))
         .optional()?;
+    if changed == 1 {
+        adopt_uploads(tx, id.parse().unwrap_or_default(), created_at)?;
+    }
     let Some((sender, change, body)) = row else {
         return bump(tx, conversation, seq, Some(created_at));
     };
@@ -383,49 +454,7 @@ impl LocalStore {
         reply_to: Option<Uuid>,
         now: Timestamp,
     ) -> StoreResult<LocalMessage> {
-        self.write(|tx| {
-            let conv = conversation.to_string();
-            tx.execute(
-                "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
-                 composed, state, reply_to) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?5, 'pending', ?6)",
-                params![
-                    id.to_string(),
-                    conv,
-                    me.to_string(),
-                    body,
-                    now.as_millis(),
-                    reply_to.map(|r| r.to_string())
-                ],
-            )?;
-            tx.execute(
-                "INSERT INTO outbox (message_id, conversation_id, position) \
-                 VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
-                params![id.to_string(), conv],
-            )?;
-            tx.execute(
-                "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
-                params![conv, now.as_millis()],
-            )?;
-            tx.execute("DELETE FROM drafts WHERE conversation_id = ?1", [&conv])?;
-            let mut message = LocalMessage {
-                id,
-                conversation_id: conversation,
-                seq: None,
-                sender_id: me,
-                body: body.to_owned(),
-                created_at: now,
-                mine: true,
-                status: MessageStatus::Pending,
-                error: None,
-                reply_to,
-                quote: None,
-                edited: false,
-                deleted: false,
-                reactions: Vec::new(),
-            };
-            decorate(tx, me, &mut message)?;
-            Ok(message)
-        })
+        self.write(|tx| compose_in(tx, me, id, conversation, body, reply_to, now))
     }
 
     /// Applies messages from the server in one transaction; returns what each did.
@@ -554,7 +583,11 @@ impl LocalStore {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT o.message_id, o.conversation_id, m.body, o.attempts, o.next_attempt_at, \
-                 o.position, m.reply_to, m.change_kind, m.target, m.emoji \
+                 o.position, m.reply_to, m.change_kind, m.target, m.emoji, \
+                 (SELECT json_group_array(upload_id) FROM \
+                  (SELECT upload_id FROM uploads WHERE message_id = o.message_id ORDER BY idx)), \
+                 EXISTS (SELECT 1 FROM uploads u WHERE u.message_id = o.message_id \
+                  AND u.attachment IS NULL) \
                  FROM outbox o JOIN messages m ON m.id = o.message_id \
                  WHERE o.position > ?1 ORDER BY o.position LIMIT ?2",
             )?;
@@ -570,6 +603,14 @@ impl LocalStore {
                     attempts: r.get(3)?,
                     next_attempt_at: r.get(4)?,
                     position: r.get(5)?,
+                    attachments: serde_json::from_str::<Vec<Option<Uuid>>>(
+                        &r.get::<_, String>(10)?,
+                    )
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                    waiting: r.get(11)?,
                 })
             })?;
             rows.collect()

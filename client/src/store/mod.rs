@@ -11,6 +11,7 @@
 
 mod changes;
 mod conversations;
+mod files;
 mod messages;
 mod schema;
 mod search;
@@ -24,6 +25,8 @@ use uuid::Uuid;
 
 pub use changes::{ChangeRefusal, Quote, Reaction};
 pub use conversations::{ConversationSummary, ListPosition, MemberView};
+pub(crate) use files::file_key;
+pub use files::{LocalAttachment, PendingUpload, PreparedFile};
 pub use messages::{Applied, Confirmation, LocalMessage, MessageStatus, OutboxItem};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 

@@ -146,4 +146,37 @@ WHEN old.change_kind IS NULL BEGIN
     INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
 END;
 "#,
+    // 4: attachments. A message with files has a row in `uploads` per file while unsent:
+    // the copy made when it was attached, its preview, how far its upload got (`upload_id`,
+    // `sent`) and, once stored, the server's description (`attachment`). Sent messages
+    // carry their attachments as JSON. `files` are the files this device keeps (sent from
+    // it, or downloaded, and previews), a cache trimmed least recently used first.
+    r#"
+ALTER TABLE messages ADD COLUMN attachments TEXT;
+
+CREATE TABLE uploads (
+    message_id   TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL,
+    path         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    width        INTEGER,
+    height       INTEGER,
+    preview      TEXT,
+    upload_id    TEXT,
+    sent         INTEGER NOT NULL DEFAULT 0,
+    attachment   TEXT,
+    PRIMARY KEY (message_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE files (
+    key     TEXT PRIMARY KEY,
+    path    TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    used_at INTEGER NOT NULL
+);
+CREATE INDEX files_use ON files (used_at);
+"#,
 ];

@@ -54,6 +54,7 @@ fn messages(c: &Conversation) -> Vec<Message> {
             edited_at: None,
             edit_seq: None,
             deleted_at: None,
+            attachments: Vec::new(),
         })
         .collect()
 }

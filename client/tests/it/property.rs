@@ -46,6 +46,7 @@ fn history(len: usize, mine: Vec<bool>) -> History {
                 edited_at: None,
                 edit_seq: None,
                 deleted_at: None,
+                attachments: Vec::new(),
             }
         })
         .collect();

@@ -77,6 +77,7 @@ pub async fn send(
         body: req.body,
         reply_to: req.reply_to,
         change: req.change,
+        attachments: req.attachments,
     };
     // Stored and announced in a task of its own: a client that hangs up (or a request
     // timeout) after the commit must not cancel the live fan-out of a stored message.

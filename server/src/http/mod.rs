@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod extract;
+pub mod files;
 pub mod limit;
 pub mod messages;
 pub mod observe;
@@ -80,6 +81,23 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// The file routes (`/uploads`, `/attachments`) and their part of the OpenAPI document:
+/// apart, since their bodies and answers are large and long.
+fn file_api() -> (Router<App>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(files::create))
+        .routes(routes!(files::status, files::append, files::cancel))
+        .routes(routes!(files::download))
+        .routes(routes!(files::thumbnail));
+    OpenApiRouter::new()
+        .nest(ferry_proto::API_BASE, v1)
+        .split_for_parts()
+}
+
+/// How long one file request may take: a chunk of 4 MiB at 150 kB/s, or a whole
+/// preview made; a download's body streams on after its answer began, unbounded.
+const FILE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 async fn unknown_route() -> Error {
     Error::new(ErrorCode::NotFound, "no such route")
 }
@@ -93,9 +111,11 @@ async fn timed_out(_: BoxError) -> Error {
 
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
-    let (api, openapi) = api();
+    let (api, mut openapi) = api();
+    let (file_api, file_openapi) = file_api();
+    openapi.merge(file_openapi);
     let openapi = Arc::new(openapi);
-    Router::new()
+    let core = Router::new()
         .merge(api)
         .route("/api/v1/ws", get(ws::upgrade))
         .route(
@@ -108,19 +128,35 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(unknown_route)
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            observe::observe,
-        ))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(timed_out))
                 .timeout(Duration::from_secs(app.config.request_timeout_secs.max(1))),
         )
         .layer(DefaultBodyLimit::max(limit::MAX_REQUEST_BYTES))
-        .layer(middleware::from_fn(limit::reject_oversize))
+        .layer(middleware::from_fn(limit::reject_oversize));
+    let files = file_api
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(timed_out))
+                .timeout(
+                    FILE_REQUEST_TIMEOUT
+                        .max(Duration::from_secs(app.config.request_timeout_secs.max(1))),
+                ),
+        )
+        // A chunk, and room for a JSON declaration.
+        .layer(DefaultBodyLimit::max(
+            ferry_proto::UPLOAD_CHUNK_BYTES as usize + limit::MAX_REQUEST_BYTES,
+        ));
+    Router::new()
+        .merge(core)
+        .merge(files)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal("handler panicked".into()).into_response()
         }))

@@ -17,8 +17,10 @@ mod rows;
 pub(crate) mod postgres;
 mod sql;
 pub(crate) mod sqlite;
+mod uploads;
 
-pub use rows::{ActivityCursor, SyncCursor};
+pub use rows::{ActivityCursor, SyncCursor, UploadRow};
+pub use uploads::FileStore;
 
 /// A failure of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +102,15 @@ pub struct NewMessage {
     /// How long after a message its author may still edit it, in milliseconds (`None`:
     /// always). The server's setting at the time of the send.
     pub edit_window_ms: Option<i64>,
+    /// Uploads of the sender's to attach, in order.
+    pub attachments: Vec<Uuid>,
 }
 
 impl NewMessage {
-    /// A plain message (no reply, no change): the batch path that stores many at once.
+    /// A plain message (no reply, no change, no files): the batch path that stores many
+    /// at once.
     pub fn is_plain(&self) -> bool {
-        self.reply_to.is_none() && self.change.is_none()
+        self.reply_to.is_none() && self.change.is_none() && self.attachments.is_empty()
     }
 }
 
@@ -124,6 +129,8 @@ pub enum Refusal {
     Deleted,
     /// The message has as many distinct reactions as allowed, or this user has.
     TooManyReactions,
+    /// An attachment names no finished upload of the sender's, or one already sent.
+    NoSuchUpload,
 }
 
 /// What appending a message did.
@@ -221,7 +228,7 @@ pub struct Contact {
 /// The server's database. Both implementations must behave identically; the
 /// conformance suite is the definition.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: FileStore + Send + Sync + 'static {
     /// The database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 
@@ -407,6 +414,9 @@ fn same_or_conflict(existing: Message, new: &NewMessage) -> Append {
         && existing.reply_to == new.reply_to
         && existing.change == new.change
         && same_text
+        // A deletion takes the files away too.
+        && (existing.deleted_at.is_some()
+            || existing.attachments.iter().map(|a| a.id).eq(new.attachments.iter().copied()))
     {
         Append::Existing(existing)
     } else {
@@ -428,6 +438,8 @@ fn stored(new: &NewMessage, seq: i64) -> Message {
         edited_at: None,
         edit_seq: None,
         deleted_at: None,
+        // Filled in by the store from the uploads named.
+        attachments: Vec::new(),
     }
 }
 

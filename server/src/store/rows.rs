@@ -70,6 +70,8 @@ pub(crate) struct MessageRow {
     pub edited_at: Option<i64>,
     pub edit_seq: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The attachments' descriptions, as JSON.
+    pub attachments: Option<String>,
 }
 
 /// The columns of [`MessageRow`] from `messages` (or, with `m`, from `messages m`), as a
@@ -77,11 +79,12 @@ pub(crate) struct MessageRow {
 macro_rules! message_columns {
     () => {
         "id, conversation_id, seq, sender_id, body, created_at, reply_to, change_kind, \
-         target, emoji, edited_at, edit_seq, deleted_at"
+         target, emoji, edited_at, edit_seq, deleted_at, attachments"
     };
     (m) => {
         "m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at, m.reply_to, \
-         m.change_kind, m.target, m.emoji, m.edited_at, m.edit_seq, m.deleted_at"
+         m.change_kind, m.target, m.emoji, m.edited_at, m.edit_seq, m.deleted_at, \
+         m.attachments"
     };
 }
 
@@ -111,6 +114,12 @@ impl From<MessageRow> for Message {
             edited_at: r.edited_at.map(Timestamp::from_millis),
             edit_seq: r.edit_seq,
             deleted_at: r.deleted_at.map(Timestamp::from_millis),
+            // Written by this server from `Attachment`s; an unreadable value (a hand-edited
+            // row) shows as no attachments rather than failing the page.
+            attachments: r
+                .attachments
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -364,5 +373,68 @@ impl ActivityCursor {
             updated_at: c.updated_at.as_millis(),
             id: c.id,
         }
+    }
+}
+
+/// An upload: a file declared, its bytes arriving or stored, and the message (if any)
+/// that carries it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct UploadRow {
+    /// Also the attachment's id.
+    pub id: Uuid,
+    /// Who uploads it.
+    pub owner_id: Uuid,
+    /// The file's name.
+    pub name: String,
+    /// Bytes declared.
+    pub size: i64,
+    /// Declared (normalized), then as checked against the bytes.
+    pub content_type: String,
+    /// Declared, then checked.
+    pub sha256: String,
+    /// Bytes the server holds.
+    pub received: i64,
+    /// `open` (bytes arriving) or `stored` (checked and in the blob store).
+    pub state: String,
+    /// Pixels, for images.
+    pub width: Option<i64>,
+    /// Pixels, for images.
+    pub height: Option<i64>,
+    /// 1 when a preview is stored.
+    pub preview: i64,
+    /// The conversation of the message that carries it.
+    pub conversation_id: Option<Uuid>,
+    /// The message that carries it.
+    pub message_id: Option<Uuid>,
+    /// When it was declared (Unix ms).
+    pub created_at: i64,
+}
+
+/// The columns of [`UploadRow`], as a literal for `concat!`.
+macro_rules! upload_columns {
+    () => {
+        "id, owner_id, name, size, content_type, sha256, received, state, width, height, \
+         preview, conversation_id, message_id, created_at"
+    };
+}
+
+impl UploadRow {
+    /// Whether every byte arrived and was checked.
+    pub fn is_stored(&self) -> bool {
+        self.state == "stored"
+    }
+
+    /// The attachment it is, once stored.
+    pub fn attachment(&self) -> Option<ferry_proto::Attachment> {
+        self.is_stored().then(|| ferry_proto::Attachment {
+            id: self.id,
+            name: self.name.clone(),
+            size: self.size as u64,
+            content_type: self.content_type.clone(),
+            sha256: self.sha256.clone(),
+            width: self.width.map(|w| w as u32),
+            height: self.height.map(|h| h as u32),
+            thumbnail: self.preview != 0,
+        })
     }
 }

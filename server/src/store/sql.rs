@@ -23,8 +23,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::rows::{
-    ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, TargetRow, UserRow,
-    assemble,
+    ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, TargetRow, UploadRow,
+    UserRow, assemble,
 };
 use super::{
     ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Refusal,
@@ -149,6 +149,9 @@ where
     for<'r> ConversationRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> MemberRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> ContactRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'q> Option<i64>: Encode<'q, D::Db>,
+    for<'r> (String,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> UploadRow: FromRow<'r, <D::Db as Database>::Row>,
 {
     /// Stamps the conversation with this transaction's `/sync` version.
     pub(crate) async fn mark_changed(conn: &mut Conn<D>, conversation_id: Uuid) -> StoreResult<()> {
@@ -348,6 +351,10 @@ where
                 Some(_) => {}
             }
         }
+        let attachments = match Self::uploads_to_attach(conn, new).await? {
+            Ok(attachments) => attachments,
+            Err(refusal) => return Ok(Append::Refused(refusal)),
+        };
         if let Some(change) = &new.change {
             let Some(target) = Self::target(conn, new.conversation_id, change.target).await? else {
                 return Ok(Append::Refused(Refusal::NoSuchMessage));
@@ -397,9 +404,12 @@ where
         .fetch_one(&mut *conn)
         .await?;
         let change = new.change.as_ref();
+        let attachments_json = (!attachments.is_empty())
+            .then(|| serde_json::to_string(&attachments).expect("attachments serialize"));
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
-             reply_to, change_kind, target, emoji) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             reply_to, change_kind, target, emoji, attachments) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(new.id)
         .bind(new.conversation_id)
@@ -411,8 +421,19 @@ where
         .bind(change.map(|c| c.kind.as_str().to_owned()))
         .bind(change.map(|c| c.target))
         .bind(change.and_then(|c| c.emoji.clone()))
+        .bind(attachments_json)
         .execute(&mut *conn)
         .await?;
+        if !new.attachments.is_empty() {
+            let mut attach = QueryBuilder::new("UPDATE uploads SET conversation_id = ");
+            attach
+                .push_bind(new.conversation_id)
+                .push(", message_id = ")
+                .push_bind(new.id)
+                .push(" WHERE ");
+            D::push_in(&mut attach, "id", &new.attachments);
+            attach.build().execute(&mut *conn).await?;
+        }
         if let Some(change) = change {
             Self::apply_change(conn, new, change, seq).await?;
         }
@@ -432,10 +453,37 @@ where
                 .bind(new.conversation_id)
                 .fetch_all(&mut *conn)
                 .await?;
-        Ok(Append::Stored {
-            message: stored(new, seq),
-            members,
-        })
+        let mut message = stored(new, seq);
+        message.attachments = attachments;
+        Ok(Append::Stored { message, members })
+    }
+
+    /// The uploads a message names, as attachments in its order, if each is a stored
+    /// upload of the sender's that no message carries yet.
+    async fn uploads_to_attach(
+        conn: &mut Conn<D>,
+        new: &NewMessage,
+    ) -> StoreResult<Result<Vec<ferry_proto::Attachment>, Refusal>> {
+        if new.attachments.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let mut query = QueryBuilder::new(concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE "
+        ));
+        D::push_in(&mut query, "id", &new.attachments);
+        let rows: Vec<UploadRow> = query.build_query_as().fetch_all(&mut *conn).await?;
+        let attachments: Option<Vec<ferry_proto::Attachment>> = new
+            .attachments
+            .iter()
+            .map(|id| {
+                rows.iter()
+                    .find(|r| r.id == *id && r.owner_id == new.sender_id && r.message_id.is_none())
+                    .and_then(UploadRow::attachment)
+            })
+            .collect();
+        Ok(attachments.ok_or(Refusal::NoSuchUpload))
     }
 
     /// The message `id` of `conversation`, as a change or a reply sees it.
@@ -501,13 +549,24 @@ where
             ChangeKind::Delete => {
                 // The text goes from the server: the message's, and every edit's.
                 sqlx::query(
-                    "UPDATE messages SET body = '', deleted_at = COALESCE(deleted_at, $2) \
-                     WHERE id = $1",
+                    "UPDATE messages SET body = '', attachments = NULL, \
+                     deleted_at = COALESCE(deleted_at, $2) WHERE id = $1",
                 )
                 .bind(change.target)
                 .bind(new.created_at.as_millis())
                 .execute(&mut *conn)
                 .await?;
+                // Its files go too: the blobs once nothing else names them (the sweeper).
+                let files: Vec<String> = sqlx::query_scalar(
+                    "DELETE FROM uploads WHERE message_id = $1 RETURNING sha256",
+                )
+                .bind(change.target)
+                .fetch_all(&mut *conn)
+                .await?;
+                for sha256 in files {
+                    super::uploads::orphan::<D>(&mut *conn, &sha256, new.created_at.as_millis())
+                        .await?;
+                }
                 sqlx::query(
                     "UPDATE messages SET body = '' WHERE target = $1 AND change_kind = 'edit'",
                 )
@@ -583,6 +642,9 @@ where
     for<'r> ConversationRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> MemberRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> ContactRow: FromRow<'r, <D::Db as Database>::Row>,
+    for<'q> Option<i64>: Encode<'q, D::Db>,
+    for<'r> (String,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> UploadRow: FromRow<'r, <D::Db as Database>::Row>,
 {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;

@@ -46,6 +46,7 @@ pub(crate) fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessag
         reply_to: None,
         change: None,
         edit_window_ms: None,
+        attachments: Vec::new(),
     }
 }
 

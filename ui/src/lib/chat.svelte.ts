@@ -6,8 +6,15 @@
  * a deletion, a reaction) is put in place only where the message is shown: it is never
  * news. Components read its fields and call its methods (or the few plain functions
  * below); this module is the only one that talks to `./backend`.
+ *
+ * Files: a message of files shows at once (pending, with its previews) and uploads in
+ * the background; the latest `upload_progress` of each of its files is held until the
+ * message itself is heard again. Inline previews are cached in memory (`./previews`).
+ * Files dropped on the window go to the open conversation.
  */
+import { SvelteMap, SvelteSet } from "svelte/reactivity";
 import * as backend from "./backend";
+import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
@@ -19,6 +26,8 @@ import type { User } from "./bindings/User";
 import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
 import { coalesce } from "./coalesce";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
+import type { UploadProgress } from "./files";
+import { PreviewCache, previewKey } from "./previews";
 
 /**
  * Conversations per page of the list. The first page is what the window paints first, so
@@ -148,6 +157,8 @@ export class Chat {
   replyingTo = $state.raw<LocalMessage | null>(null);
   /** The id of the message whose text is being edited in place. */
   editing = $state<string | null>(null);
+  /** Files are being dragged over the window, to drop in the open conversation. */
+  dragging = $state(false);
 
   /** The window has keyboard focus. */
   focused = $state(true);
@@ -169,6 +180,16 @@ export class Chat {
 
   #unlisten: (() => void) | null = null;
   #unlistenOpen: (() => void) | null = null;
+  #unlistenDrag: (() => void) | null = null;
+  /**
+   * The latest `upload_progress` per file of a pending message (`previewKey`), until the
+   * message is heard again (its own count is then as new). A SvelteMap, so that each
+   * progress bar follows its own file only.
+   */
+  #uploads = new SvelteMap<string, UploadProgress>();
+  /** Files being downloaded (`previewKey`), whose Download button waits. */
+  #downloading = new SvelteSet<string>();
+  #previews = new PreviewCache();
   /** The last_seq for which mark_read was asked, so it is asked once per new message. */
   #markedUpTo = new Map<string, number>();
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -201,6 +222,8 @@ export class Chat {
   async start(): Promise<void> {
     this.#unlisten = await backend.onEvent((event) => this.#onEvent(event));
     this.#unlistenOpen = await backend.onOpenRequest((id) => void this.#openRequested(id));
+    // A shell without drag and drop still works: files come through the dialog and paste.
+    this.#unlistenDrag = await backend.onFileDrag((drag) => this.#onFileDrag(drag)).catch(() => null);
     try {
       const view = await backend.session();
       this.me = view.user;
@@ -221,6 +244,8 @@ export class Chat {
     this.#unlisten = null;
     this.#unlistenOpen?.();
     this.#unlistenOpen = null;
+    this.#unlistenDrag?.();
+    this.#unlistenDrag = null;
   }
 
   /** After signing in or up. */
@@ -269,7 +294,11 @@ export class Chat {
     this.focusMessageId = null;
     this.replyingTo = null;
     this.editing = null;
+    this.dragging = false;
     this.#markedUpTo.clear();
+    this.#uploads.clear();
+    this.#downloading.clear();
+    this.#previews.clear();
   }
 
   #onEvent(event: UiEvent): void {
@@ -285,8 +314,14 @@ export class Chat {
         this.#putSummary(event.summary);
         return;
       case "message":
+        this.#forgetProgress(event.message.id);
         if (event.message.conversation_id === this.openId) this.#putMessage(event.message);
         return;
+      case "upload_progress": {
+        const { message_id, index, sent, total } = event;
+        this.#uploads.set(previewKey(message_id, index), { sent, total });
+        return;
+      }
       case "changed":
         if (event.message.conversation_id === this.openId) this.#putChange(event.message);
         return;
@@ -583,6 +618,8 @@ export class Chat {
     const heard = this.#messagesDuringLoad;
     this.#messagesDuringLoad = null;
     if (this.openId !== id) return;
+    // What was read is as new as any progress heard before it.
+    for (const m of fresh) if (m.status === "pending" && m.attachments.length > 0) this.#forgetProgress(m.id);
     const from = firstSeq(fresh);
     const older =
       from === null ? [] : this.thread.filter((m) => m.seq !== null && m.seq < from);
@@ -798,6 +835,186 @@ export class Chat {
       return;
     }
     this.thread = this.thread.filter((m) => m.id !== messageId);
+    this.#forgetProgress(messageId);
+  }
+
+  // --- Files -------------------------------------------------------------------------
+
+  /** The files picked in the system's dialog; none when it was cancelled (or failed, said). */
+  async pickFiles(): Promise<string[]> {
+    try {
+      return await backend.pickFiles();
+    } catch (e) {
+      this.#show(e);
+      return [];
+    }
+  }
+
+  /**
+   * Sends files (by path) in the open conversation as one message with `caption`; as a
+   * reply to `replyingTo` (then no more) unless `reply` is false (files dropped on the
+   * window leave the composer as it is). It shows at once as pending, with its previews.
+   */
+  async sendFiles(paths: string[], caption = "", { reply = true }: { reply?: boolean } = {}): Promise<boolean> {
+    const id = this.openId;
+    if (!id || paths.length === 0) return false;
+    const target = reply && this.replyingTo?.conversation_id === id ? this.replyingTo : null;
+    try {
+      const message = await backend.sendFiles(id, paths, caption.trim(), target?.id ?? null);
+      if (this.openId === id) this.#putMessage(message);
+    } catch (e) {
+      this.#show(e);
+      return false;
+    }
+    if (target && this.replyingTo === target) this.replyingTo = null;
+    return true;
+  }
+
+  /** Sends one file given as bytes (a pasted image), base64-encoded, in the open conversation. */
+  async sendFileData(name: string, dataBase64: string, caption = ""): Promise<boolean> {
+    const id = this.openId;
+    if (!id) return false;
+    try {
+      const message = await backend.sendFileData(id, name, dataBase64, caption.trim());
+      if (this.openId === id) this.#putMessage(message);
+    } catch (e) {
+      this.#show(e);
+      return false;
+    }
+    return true;
+  }
+
+  /** Stops a pending message's uploads; the message is gone, as if discarded. */
+  async cancelUpload(messageId: string): Promise<void> {
+    try {
+      await backend.cancelUpload(messageId);
+    } catch (e) {
+      this.#show(e);
+      return;
+    }
+    this.thread = this.thread.filter((m) => m.id !== messageId);
+    this.#forgetProgress(messageId);
+  }
+
+  /** The latest progress heard for one file of a pending message, or null. */
+  uploadProgress(messageId: string, index: number): UploadProgress | null {
+    return this.#uploads.get(previewKey(messageId, index)) ?? null;
+  }
+
+  /** The preview of an image if it is in memory already (shown at once), else null. */
+  cachedPreview(messageId: string, index: number): string | null {
+    return this.#previews.get(previewKey(messageId, index));
+  }
+
+  /**
+   * The `data:` URL of an image's inline preview, from memory or the core. Rejects (with
+   * the core's error, unshown) when it cannot be had now, say offline before it was
+   * cached: the image then shows its name and asks again later.
+   */
+  preview(messageId: string, index: number): Promise<string> {
+    return this.#previews.fetch(previewKey(messageId, index), () => backend.attachmentPreview(messageId, index));
+  }
+
+  /** The whole image for the viewer (the core downloads it first); rejects with the core's error. */
+  async openImage(message: LocalMessage, attachment: LocalAttachment): Promise<string> {
+    const url = await backend.openImage(message.id, attachment.index);
+    if (!attachment.downloaded) this.#patchAttachment(message.id, attachment.index, { downloaded: true });
+    return url;
+  }
+
+  /** A file is being downloaded. */
+  isDownloading(messageId: string, index: number): boolean {
+    return this.#downloading.has(previewKey(messageId, index));
+  }
+
+  /**
+   * Downloads a file to this device (its message then says `downloaded`); true once it
+   * is here. A failure (offline, say) is shown.
+   */
+  async download(message: LocalMessage, attachment: LocalAttachment): Promise<boolean> {
+    if (attachment.downloaded) return true;
+    const key = previewKey(message.id, attachment.index);
+    if (this.#downloading.has(key)) return false;
+    this.#downloading.add(key);
+    try {
+      await backend.downloadAttachment(message.id, attachment.index);
+    } catch (e) {
+      this.#show(e);
+      return false;
+    } finally {
+      this.#downloading.delete(key);
+    }
+    // The core's message event says so too; until it comes, the held copy says it.
+    this.#patchAttachment(message.id, attachment.index, { downloaded: true });
+    return true;
+  }
+
+  /** Opens a file with the system's default app (downloading it first if need be). */
+  async openFile(message: LocalMessage, attachment: LocalAttachment): Promise<void> {
+    if (!(await this.download(message, attachment))) return;
+    await this.#run(backend.openAttachment(message.id, attachment.index));
+  }
+
+  /**
+   * "Save as…": asks where (proposing the file's name), then copies the file there,
+   * downloading it first if need be. False when cancelled or failed (shown).
+   */
+  async saveAs(message: LocalMessage, attachment: LocalAttachment): Promise<boolean> {
+    let path: string | null;
+    try {
+      path = await backend.pickSavePath(attachment.name);
+    } catch (e) {
+      this.#show(e);
+      return false;
+    }
+    if (!path || !(await this.download(message, attachment))) return false;
+    try {
+      await backend.saveAttachment(message.id, attachment.index, path);
+    } catch (e) {
+      this.#show(e);
+      return false;
+    }
+    return true;
+  }
+
+  /** Files dragged over the window: shown while over it, sent to the open conversation on drop. */
+  #onFileDrag(drag: backend.FileDrag): void {
+    const open = this.open;
+    const droppable = this.me !== null && open !== null && !open.left;
+    switch (drag.type) {
+      case "enter":
+        this.dragging = droppable && drag.paths.length > 0;
+        return;
+      case "over":
+        return;
+      case "leave":
+        this.dragging = false;
+        return;
+      case "drop":
+        this.dragging = false;
+        // The composer keeps its text and reply: the files go as they are.
+        if (droppable && drag.paths.length > 0) void this.sendFiles(drag.paths, "", { reply: false });
+        return;
+    }
+  }
+
+  #forgetProgress(messageId: string): void {
+    for (const key of this.#uploads.keys()) {
+      if (key.startsWith(`${messageId}/`)) this.#uploads.delete(key);
+    }
+  }
+
+  /** Changes one file of a message the open thread holds. */
+  #patchAttachment(messageId: string, index: number, change: Partial<LocalAttachment>): void {
+    const at = this.thread.findIndex((m) => m.id === messageId);
+    if (at < 0) return;
+    const held = this.thread[at]!;
+    const next = this.thread.slice();
+    next[at] = {
+      ...held,
+      attachments: held.attachments.map((a) => (a.index === index ? { ...a, ...change } : a)),
+    };
+    this.thread = next;
   }
 
   async setMuted(conversationId: string, muted: boolean): Promise<void> {

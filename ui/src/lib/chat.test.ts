@@ -2,6 +2,7 @@
 // of the list or the thread), `resync` re-reads everything, and failures are told apart
 // by their typed kind.
 import { waitFor } from "@testing-library/svelte";
+import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it, vi } from "vitest";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
@@ -11,9 +12,11 @@ import type { User } from "./bindings/User";
 import { Chat, errorMessage, HELD_AT_END, JUMP_HIGHLIGHT_MS, KEPT_AT_END, LIST_PAGE } from "./chat.svelte";
 import {
   ago,
+  attachment,
   coreEmits,
   direct,
   group,
+  image,
   listPage,
   ME,
   member,
@@ -688,5 +691,264 @@ describe("jumping to a quoted message", () => {
     expect(chat.thread).toHaveLength(200);
     expect(chat.hasOlder).toBe(false);
     expect(chat.notice).toBe("The original message is not available.");
+  });
+});
+
+describe("files", () => {
+  const position = { x: 40, y: 40 };
+
+  /** Ada's chat with one sent message of hers, and a core that sends files as pending messages. */
+  async function withFiles(handlers: Handlers = {}) {
+    const conversation = direct(ada, { last_seq: 1 });
+    const hers = message({ conversation_id: conversation.id, seq: 1, mine: false, sender_id: ada.id });
+    const pending = (args: Record<string, unknown>, files: string[]) =>
+      message({
+        conversation_id: conversation.id,
+        seq: null,
+        status: "pending",
+        body: args.caption as string,
+        reply_to: (args.replyTo as string | null | undefined) ?? null,
+        attachments: files.map((name, index) => attachment({ index, name, id: null, uploaded: 0, downloaded: true })),
+      });
+    const started = await opened([conversation], [hers], {
+      send_files: (args) => pending(args, (args.paths as string[]).map((p) => p.split("/").at(-1)!)),
+      send_file_data: (args) => pending(args, [args.name as string]),
+      ...handlers,
+    });
+    await waitFor(() => expect(started.chat.thread).toHaveLength(1));
+    return { ...started, conversation, hers };
+  }
+
+  it("sends picked files with a caption as the reply, shown at once as pending; a failure keeps the reply", async () => {
+    let fail = false;
+    const { chat, core, conversation, hers } = await withFiles({
+      "plugin:dialog|open": () => ["/home/me/a.png", "/home/me/notes.pdf"],
+      send_files: (args) => {
+        if (fail) throw { kind: "too_large", message: "a file is larger than 100 MB" };
+        return message({ conversation_id: conversation.id, seq: null, status: "pending", body: args.caption as string });
+      },
+    });
+    const paths = await chat.pickFiles();
+    expect(paths).toEqual(["/home/me/a.png", "/home/me/notes.pdf"]);
+    chat.startReply(hers);
+    expect(await chat.sendFiles(paths, "  the plan  ")).toBe(true);
+    expect(core.argsOf("send_files")).toEqual([
+      { conversationId: conversation.id, paths, caption: "the plan", replyTo: hers.id },
+    ]);
+    expect(chat.thread.at(-1)).toMatchObject({ status: "pending", body: "the plan" });
+    expect(chat.replyingTo).toBeNull();
+
+    chat.startReply(hers);
+    fail = true;
+    expect(await chat.sendFiles(paths)).toBe(false);
+    expect(chat.replyingTo).toEqual(hers);
+    expect(chat.notice).toBe("a file is larger than 100 MB");
+    expect(chat.thread).toHaveLength(2);
+  });
+
+  it("picks nothing when the dialog is cancelled, and sends nothing without files", async () => {
+    const { chat, core } = await withFiles({ "plugin:dialog|open": () => null });
+    expect(await chat.pickFiles()).toEqual([]);
+    expect(await chat.sendFiles([])).toBe(false);
+    expect(core.count("send_files")).toBe(0);
+  });
+
+  it("sends a pasted file's bytes, not as a reply", async () => {
+    const { chat, core, conversation, hers } = await withFiles();
+    chat.startReply(hers);
+    expect(await chat.sendFileData("Pasted image.png", "iVBORw==")).toBe(true);
+    expect(core.argsOf("send_file_data")).toEqual([
+      { conversationId: conversation.id, name: "Pasted image.png", dataBase64: "iVBORw==", caption: "" },
+    ]);
+    expect(chat.thread.at(-1)?.attachments.map((a) => a.name)).toEqual(["Pasted image.png"]);
+    expect(chat.replyingTo).toEqual(hers);
+  });
+
+  it("holds each file's latest progress until the message is heard again", async () => {
+    const { chat } = await withFiles();
+    await chat.sendFiles(["/home/me/a.png", "/home/me/b.pdf"]);
+    const sending = chat.thread.at(-1)!;
+    expect(chat.uploadProgress(sending.id, 0)).toBeNull();
+
+    await coreEmits({ type: "upload_progress", message_id: sending.id, index: 0, sent: 100, total: 1000 });
+    await coreEmits({ type: "upload_progress", message_id: sending.id, index: 0, sent: 400, total: 1000 });
+    await coreEmits({ type: "upload_progress", message_id: sending.id, index: 1, sent: 5, total: 50 });
+    await coreEmits({ type: "upload_progress", message_id: "another", index: 0, sent: 1, total: 2 });
+    expect(chat.uploadProgress(sending.id, 0)).toEqual({ sent: 400, total: 1000 });
+    expect(chat.uploadProgress(sending.id, 1)).toEqual({ sent: 5, total: 50 });
+
+    // Sent: the message as stored now says it all (uploaded is null).
+    const sent = {
+      ...sending,
+      seq: 2,
+      status: "sent" as const,
+      attachments: sending.attachments.map((a) => ({ ...a, id: `server-${a.index}`, uploaded: null })),
+    };
+    await coreEmits({ type: "message", message: sent });
+    expect(chat.uploadProgress(sending.id, 0)).toBeNull();
+    expect(chat.uploadProgress(sending.id, 1)).toBeNull();
+    expect(chat.uploadProgress("another", 0)).toEqual({ sent: 1, total: 2 });
+    expect(chat.thread.at(-1)).toEqual(sent);
+  });
+
+  it("cancels an upload: the message is gone, with its progress", async () => {
+    const { chat, core } = await withFiles();
+    await chat.sendFiles(["/home/me/big.iso"]);
+    const sending = chat.thread.at(-1)!;
+    await coreEmits({ type: "upload_progress", message_id: sending.id, index: 0, sent: 10, total: 100 });
+    await chat.cancelUpload(sending.id);
+    expect(core.argsOf("cancel_upload")).toEqual([{ messageId: sending.id }]);
+    expect(chat.thread.map((m) => m.id)).not.toContain(sending.id);
+    expect(chat.uploadProgress(sending.id, 0)).toBeNull();
+  });
+
+  it("keeps a message whose upload could not be cancelled, and says why", async () => {
+    const { chat } = await withFiles({
+      cancel_upload: () => {
+        throw { kind: "conflict", message: "the message was sent already" };
+      },
+    });
+    await chat.sendFiles(["/home/me/a.png"]);
+    const sending = chat.thread.at(-1)!;
+    await chat.cancelUpload(sending.id);
+    expect(chat.thread.at(-1)?.id).toBe(sending.id);
+    expect(chat.notice).toBe("the message was sent already");
+  });
+
+  it("shows files dragged over the open conversation, and sends them on drop, leaving the composer's reply", async () => {
+    const { chat, core, conversation, hers } = await withFiles();
+    chat.startReply(hers);
+    // Text dragged from another app is no file drop.
+    await emit("tauri://drag-enter", { paths: [], position });
+    expect(chat.dragging).toBe(false);
+    await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
+    expect(chat.dragging).toBe(true);
+    await emit("tauri://drag-over", { position });
+    expect(chat.dragging).toBe(true);
+    await emit("tauri://drag-leave", null);
+    expect(chat.dragging).toBe(false);
+    expect(core.count("send_files")).toBe(0);
+
+    await emit("tauri://drag-enter", { paths: ["/home/me/a.png", "/home/me/b.png"], position });
+    await emit("tauri://drag-drop", { paths: ["/home/me/a.png", "/home/me/b.png"], position });
+    expect(chat.dragging).toBe(false);
+    await waitFor(() => expect(chat.thread).toHaveLength(2));
+    expect(core.argsOf("send_files")).toEqual([
+      { conversationId: conversation.id, paths: ["/home/me/a.png", "/home/me/b.png"], caption: "", replyTo: null },
+    ]);
+    expect(chat.replyingTo).toEqual(hers);
+  });
+
+  it("takes no drop where nothing can be sent: no conversation open, or one left", async () => {
+    const left = direct(ada, { left: true });
+    const { chat, core } = await opened([left], []);
+    await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
+    expect(chat.dragging).toBe(false);
+    await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
+    chat.stop();
+    const fresh = new Chat();
+    await fresh.start();
+    await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
+    await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
+    expect(fresh.dragging).toBe(false);
+    expect(core.count("send_files")).toBe(0);
+    fresh.stop();
+  });
+
+  it("asks for an image's preview once, keeps it in memory, and forgets it on sign-out", async () => {
+    const photo = image();
+    const { chat, core, hers } = await withFiles({ attachment_preview: () => "data:image/jpeg;base64,AA==" });
+    expect(chat.cachedPreview(hers.id, photo.index)).toBeNull();
+    const [a, b] = await Promise.all([chat.preview(hers.id, 0), chat.preview(hers.id, 0)]);
+    expect([a, b]).toEqual(["data:image/jpeg;base64,AA==", "data:image/jpeg;base64,AA=="]);
+    expect(chat.cachedPreview(hers.id, 0)).toBe("data:image/jpeg;base64,AA==");
+    await chat.preview(hers.id, 0);
+    expect(core.argsOf("attachment_preview")).toEqual([{ messageId: hers.id, index: 0 }]);
+
+    await chat.signOut();
+    expect(chat.cachedPreview(hers.id, 0)).toBeNull();
+  });
+
+  it("rejects, unshown, when a preview cannot be had yet, and asks again next time", async () => {
+    let offline = true;
+    const { chat, core, hers } = await withFiles({
+      attachment_preview: () => {
+        if (offline) throw { kind: "offline", message: "the server cannot be reached" };
+        return "data:,ok";
+      },
+    });
+    await expect(chat.preview(hers.id, 0)).rejects.toMatchObject({ kind: "offline" });
+    expect(chat.notice).toBeNull();
+    offline = false;
+    expect(await chat.preview(hers.id, 0)).toBe("data:,ok");
+    expect(core.count("attachment_preview")).toBe(2);
+  });
+
+  it("downloads a file once at a time and marks it downloaded; a failure is said", async () => {
+    let release!: () => void;
+    let fail = false;
+    const pdf = attachment({ index: 0 });
+    const { chat, core, conversation } = await withFiles({
+      download_attachment: () => {
+        if (fail) throw { kind: "offline", message: "the server cannot be reached" };
+        return new Promise((resolve) => (release = () => resolve("/cache/report.pdf")));
+      },
+    });
+    const theirs = message({ conversation_id: conversation.id, seq: 2, mine: false, sender_id: ada.id, body: "", attachments: [pdf] });
+    await coreEmits({ type: "message", message: theirs });
+
+    const done = chat.download(theirs, pdf);
+    await waitFor(() => expect(chat.isDownloading(theirs.id, 0)).toBe(true));
+    expect(await chat.download(theirs, pdf)).toBe(false);
+    release();
+    expect(await done).toBe(true);
+    expect(chat.isDownloading(theirs.id, 0)).toBe(false);
+    expect(core.argsOf("download_attachment")).toEqual([{ messageId: theirs.id, index: 0 }]);
+    expect(chat.thread.at(-1)?.attachments[0]?.downloaded).toBe(true);
+
+    fail = true;
+    expect(await chat.download(theirs, { ...pdf, index: 0 })).toBe(false);
+    expect(chat.notice).toBe("the server cannot be reached");
+  });
+
+  it("saves as where the save dialog says, downloading first; nothing when it is cancelled", async () => {
+    let where: string | null = "/home/me/Documents/report.pdf";
+    const pdf = attachment({ index: 0 });
+    const { chat, core, conversation } = await withFiles({
+      "plugin:dialog|save": () => where,
+      download_attachment: () => "/cache/report.pdf",
+    });
+    const theirs = message({ conversation_id: conversation.id, seq: 2, mine: false, sender_id: ada.id, attachments: [pdf] });
+
+    expect(await chat.saveAs(theirs, pdf)).toBe(true);
+    expect(core.argsOf("plugin:dialog|save")).toEqual([{ options: { defaultPath: "report.pdf" } }]);
+    expect(core.calls.map((c) => c.cmd).filter((c) => c !== "plugin:dialog|save").slice(-2)).toEqual([
+      "download_attachment",
+      "save_attachment",
+    ]);
+    expect(core.argsOf("save_attachment")).toEqual([
+      { messageId: theirs.id, index: 0, path: "/home/me/Documents/report.pdf" },
+    ]);
+
+    // Already here: no download; cancelled: no copy.
+    expect(await chat.saveAs(theirs, { ...pdf, downloaded: true })).toBe(true);
+    expect(core.count("download_attachment")).toBe(1);
+    where = null;
+    expect(await chat.saveAs(theirs, { ...pdf, downloaded: true })).toBe(false);
+    expect(core.count("save_attachment")).toBe(2);
+  });
+
+  it("opens a file with the system's app, downloading it first if need be", async () => {
+    const pdf = attachment({ index: 0 });
+    const { chat, core, conversation } = await withFiles({ download_attachment: () => "/cache/report.pdf" });
+    const theirs = message({ conversation_id: conversation.id, seq: 2, mine: false, sender_id: ada.id, attachments: [pdf] });
+    await chat.openFile(theirs, pdf);
+    await chat.openFile(theirs, { ...pdf, downloaded: true });
+    expect(core.calls.map((c) => c.cmd).filter((c) => c.endsWith("_attachment"))).toEqual([
+      "download_attachment",
+      "open_attachment",
+      "open_attachment",
+    ]);
+    expect(core.argsOf("open_attachment")[0]).toEqual({ messageId: theirs.id, index: 0 });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, direct, group, ME, member, message, user } from "../test/fixtures";
+import { ago, attachment, direct, group, image, ME, member, message, user } from "../test/fixtures";
 import {
   badgeText,
   filterByName,
@@ -103,6 +103,17 @@ describe("previewOf", () => {
       at: last.created_at,
       status: "pending",
     });
+  });
+
+  it("says what a message of files is: its caption or its files, after a paperclip", () => {
+    const photos = message({ body: "", attachments: [image(), image({ index: 1 })] });
+    expect(previewOf(direct(ada, { last_message: photos }), ME.id)).toMatchObject({ text: "You: 📎 2 photos" });
+    const captioned = message({ body: "minutes\nof today", mine: false, sender_id: grace.id, attachments: [attachment()] });
+    expect(previewOf(group("Team", [grace], { last_message: captioned }), ME.id)).toMatchObject({
+      text: "Grace: 📎 minutes of today",
+    });
+    const gone = { ...captioned, body: "", deleted: true };
+    expect(previewOf(direct(grace, { last_message: gone }), ME.id)).toMatchObject({ text: "Message deleted" });
   });
 
   it("names the sender in groups but not in direct chats; no status for others", () => {

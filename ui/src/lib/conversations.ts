@@ -8,6 +8,7 @@ import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { MemberView } from "./bindings/MemberView";
 import type { MessageStatus } from "./bindings/MessageStatus";
+import { withFiles } from "./files";
 
 /**
  * The list's order, the core's own ("updated_at DESC, id DESC", which its pages follow):
@@ -84,7 +85,7 @@ export function oneLine(text: string): string {
  * The line under a conversation's name. Typing wins; then an unsent draft (except in
  * the open conversation, where the composer shows it); then the last message, with
  * "You:" or the sender's first name in groups, and its status if it is the user's own
- * (one deleted for everyone says so: its text is gone).
+ * (one deleted for everyone says so: its text is gone; one of files says what they are).
  */
 export function previewOf(
   conversation: ConversationSummary,
@@ -105,7 +106,7 @@ export function previewOf(
   }
   return {
     kind: "message",
-    text: prefix + (last.deleted ? "Message deleted" : oneLine(last.body)),
+    text: prefix + (last.deleted ? "Message deleted" : withFiles(oneLine(last.body), last.attachments)),
     at: last.created_at,
     status: last.mine ? last.status : null,
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Quote } from "./bindings/Quote";
+import { attachment, message } from "../test/fixtures";
 import { quoteLine } from "./quotes";
 
 const quote = (extra: Partial<Quote> = {}): Quote => ({
@@ -19,5 +20,12 @@ describe("quoteLine", () => {
   it("says the quoted message was deleted, or that this device does not have it", () => {
     expect(quoteLine(quote({ body: "", deleted: true }))).toEqual({ kind: "deleted", text: "Message deleted" });
     expect(quoteLine(null)).toEqual({ kind: "missing", text: "Original message not available" });
+  });
+
+  it("says a quoted message of files alone is an attachment, and names its files where known", () => {
+    expect(quoteLine(quote({ body: "" }))).toEqual({ kind: "text", text: "📎 Attachment" });
+    // The reply bar has the whole message.
+    expect(quoteLine(message({ body: "", attachments: [attachment()] }))).toEqual({ kind: "text", text: "📎 report.pdf" });
+    expect(quoteLine(message({ body: "see p. 3", attachments: [attachment()] }))).toEqual({ kind: "text", text: "📎 see p. 3" });
   });
 });

@@ -1,19 +1,26 @@
 /**
  * How a reply shows the message it answers, in its bubble and in the composer's reply
- * bar: one line of that message's text, or why there is none (it was deleted for
- * everyone, or this device never had it).
+ * bar: one line of that message's text (with what its files are, where known), or why
+ * there is none (it was deleted for everyone, or this device never had it).
  */
+import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { Quote } from "./bindings/Quote";
 import { oneLine } from "./conversations";
+import { withFiles } from "./files";
 
 export type QuoteLine =
   | { kind: "text"; text: string }
   | { kind: "deleted"; text: string }
   | { kind: "missing"; text: string };
 
-/** What shows of the answered message (null: this device does not have it). */
-export function quoteLine(quote: Quote | null): QuoteLine {
+/**
+ * What shows of the answered message (null: this device does not have it). The reply
+ * bar has the whole message, files and all; a quote has only its text, and a message
+ * of files alone has none, so it says "Attachment".
+ */
+export function quoteLine(quote: (Quote & { attachments?: LocalAttachment[] }) | null): QuoteLine {
   if (!quote) return { kind: "missing", text: "Original message not available" };
   if (quote.deleted) return { kind: "deleted", text: "Message deleted" };
-  return { kind: "text", text: oneLine(quote.body) };
+  const text = withFiles(oneLine(quote.body), quote.attachments);
+  return { kind: "text", text: text || "📎 Attachment" };
 }

@@ -1,7 +1,9 @@
 // `npm run dev`, then http://localhost:5173/preview.html: the real UI against a small
 // fake core (Tauri's IPC mock) with sample conversations, for working on the UI in any
 // browser without the Rust side. Not part of the build. `?signed-out` starts at sign-in,
-// `?offline` starts offline, `?conversations=N` adds N more conversations.
+// `?offline` starts offline, `?conversations=N` adds N more conversations. Files: the
+// paperclip "picks" two sample files, which upload slowly (Cancel works); pictures are
+// drawn here; there is no drag and drop (the browser has no file paths).
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -10,6 +12,7 @@ import "../app.css";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
+import type { LocalAttachment } from "../lib/bindings/LocalAttachment";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
 import type { Quote } from "../lib/bindings/Quote";
@@ -51,6 +54,30 @@ const quoteOf = (m: LocalMessage): Quote => ({
   deleted: m.deleted,
 });
 
+function sampleFile(
+  index: number,
+  name: string,
+  size: number,
+  content_type: string,
+  width: number | null = null,
+  height: number | null = null,
+  extra: Partial<LocalAttachment> = {},
+): LocalAttachment {
+  const picture = width !== null && content_type.startsWith("image/");
+  return { index, id: id(), name, size, content_type, width, height, has_preview: picture, uploaded: null, downloaded: false, ...extra };
+}
+
+/** A picture drawn for a file (the fake core has no bytes): its name on a gradient. */
+function drawn(a: LocalAttachment, longest: number): string {
+  const scale = Math.min(1, longest / Math.max(a.width ?? 400, a.height ?? 300));
+  const w = Math.round((a.width ?? 400) * scale);
+  const h = Math.round((a.height ?? 300) * scale);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">
+<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#0b63c4"/><stop offset="1" stop-color="#7fd1ae"/></linearGradient></defs>
+<rect width="${w}" height="${h}" fill="url(#g)"/><text x="50%" y="50%" fill="#fff" font-family="sans-serif" font-size="${Math.round(h / 10)}" text-anchor="middle">${a.name}</text></svg>`;
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
 interface Stored {
   summary: ConversationSummary;
   messages: LocalMessage[];
@@ -79,6 +106,7 @@ function conversation(
     edited: false,
     deleted: false,
     reactions: [],
+    attachments: [],
   }));
   const sent = messages.filter((m) => m.seq !== null);
   return {
@@ -136,6 +164,9 @@ store[1]!.summary.typing = [grace.id];
   const [, , draftLink, , bold] = store[0]!.messages;
   Object.assign(bold!, { body: "", deleted: true });
   Object.assign(store[0]!.messages[3]!, { reply_to: draftLink!.id, quote: quoteOf(draftLink!) });
+  // Files: a picture with a caption, and a document not downloaded yet.
+  store[1]!.messages[0]!.attachments = [sampleFile(0, "room-42.jpg", 1_843_200, "image/jpeg", 1600, 1067)];
+  store[0]!.messages[0]!.attachments = [sampleFile(0, "engine-notes.pdf", 734_003, "application/pdf")];
 }
 
 // `?conversations=10000` adds that many quiet direct chats (of two messages each), to
@@ -182,6 +213,49 @@ function toggled(reactions: Reaction[], emoji: string): Reaction[] {
   return reactions
     .map((r) => (r === held ? { emoji, user_ids, mine: !held.mine } : r))
     .filter((r) => r.user_ids.length > 0);
+}
+
+/** A message of files, sent from here: it shows at once and uploads a step at a time. */
+function sendFiles(c: Stored, files: LocalAttachment[], caption: string, replyTo: unknown): LocalMessage {
+  const parent = c.messages.find((x) => x.id === replyTo);
+  const m: LocalMessage = {
+    id: id(),
+    conversation_id: c.summary.id,
+    seq: null,
+    sender_id: me.id,
+    body: caption,
+    created_at: new Date().toISOString(),
+    mine: true,
+    status: "pending",
+    error: null,
+    reply_to: parent?.id ?? null,
+    quote: parent ? quoteOf(parent) : null,
+    edited: false,
+    deleted: false,
+    reactions: [],
+    attachments: files.map((f) => ({ ...f, id: null, uploaded: 0, downloaded: true })),
+  };
+  c.messages.push(m);
+  refreshSummary(c);
+  changed(c);
+  const step = (index: number, sent: number) => {
+    if (!c.messages.includes(m)) return; // cancelled
+    const file = m.attachments[index];
+    if (!file) {
+      m.seq = c.messages.filter((x) => x.seq !== null).length + 1;
+      m.status = "sent";
+      m.attachments = m.attachments.map((a) => ({ ...a, id: id(), uploaded: null }));
+      event({ type: "message", message: { ...m } });
+      changed(c);
+      return;
+    }
+    const now = Math.min(file.size, sent);
+    file.uploaded = now;
+    event({ type: "upload_progress", message_id: m.id, index, sent: now, total: file.size });
+    setTimeout(() => (now >= file.size ? step(index + 1, 0) : step(index, now + Math.ceil(file.size / 12))), 250);
+  };
+  if (connection.state === "online") setTimeout(() => step(0, 0), 300);
+  return { ...m };
 }
 
 mockWindows("main");
@@ -235,6 +309,7 @@ mockIPC(
           edited: false,
           deleted: false,
           reactions: [],
+          attachments: [],
         };
         c.messages.push(m);
         refreshSummary(c);
@@ -306,6 +381,58 @@ mockIPC(
         changed(c);
         return { ...m };
       }
+      case "plugin:dialog|open":
+        return ["/home/morgan/Pictures/ferry-dock.png", "/home/morgan/Documents/timetable.pdf"];
+      case "plugin:dialog|save":
+        return `/home/morgan/Downloads/${(args.options as { defaultPath?: string }).defaultPath ?? "file"}`;
+      case "send_files": {
+        const files = (args.paths as string[]).map((path, index) => {
+          const name = path.split("/").at(-1)!;
+          return name.endsWith(".png")
+            ? sampleFile(index, name, 1_200_000, "image/png", 1200, 800)
+            : sampleFile(index, name, 3_400_000, "application/pdf");
+        });
+        return sendFiles(find(args.conversationId)!, files, args.caption as string, args.replyTo);
+      }
+      case "send_file_data": {
+        const size = Math.round((String(args.dataBase64).length * 3) / 4);
+        const file = sampleFile(0, String(args.name), size, "image/png", 800, 600);
+        return sendFiles(find(args.conversationId)!, [file], args.caption as string, null);
+      }
+      case "cancel_upload": {
+        const found = located(args.messageId);
+        if (found) {
+          found.c.messages.splice(found.c.messages.indexOf(found.m), 1);
+          refreshSummary(found.c);
+          changed(found.c);
+        }
+        return null;
+      }
+      case "attachment_preview":
+      case "open_image": {
+        const file = located(args.messageId)?.m.attachments[args.index as number];
+        if (!file) throw { kind: "not_found", message: "no such file" };
+        if (cmd === "attachment_preview" && connection.state !== "online") {
+          throw { kind: "offline", message: "the server cannot be reached" };
+        }
+        return drawn(file, cmd === "open_image" ? 1600 : 320);
+      }
+      case "download_attachment": {
+        const found = located(args.messageId);
+        const file = found?.m.attachments[args.index as number];
+        if (!found || !file) throw { kind: "not_found", message: "no such file" };
+        if (connection.state !== "online") throw { kind: "offline", message: "the server cannot be reached" };
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            file.downloaded = true;
+            event({ type: "message", message: { ...found.m, attachments: found.m.attachments.map((a) => ({ ...a })) } });
+            resolve(`/home/morgan/.cache/ferry/${file.name}`);
+          }, 900),
+        );
+      }
+      case "save_attachment":
+      case "open_attachment":
+        return null;
       case "find_users": {
         const prefix = String(args.prefix).toLowerCase();
         return people.filter(

@@ -5,6 +5,7 @@ import { emit } from "@tauri-apps/api/event";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
+import type { LocalAttachment } from "../lib/bindings/LocalAttachment";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
 import type { UiEvent } from "../lib/bindings/UiEvent";
@@ -52,8 +53,39 @@ export function message(extra: Partial<LocalMessage> = {}): LocalMessage {
     edited: false,
     deleted: false,
     reactions: [],
+    attachments: [],
     ...extra,
   };
+}
+
+/** One file of a message: a sent, not yet downloaded PDF unless `extra` says otherwise. */
+export function attachment(extra: Partial<LocalAttachment> = {}): LocalAttachment {
+  return {
+    index: 0,
+    id: nextId(),
+    name: "report.pdf",
+    size: 48_213,
+    content_type: "application/pdf",
+    width: null,
+    height: null,
+    has_preview: false,
+    uploaded: null,
+    downloaded: false,
+    ...extra,
+  };
+}
+
+/** An image with a preview, of `width` × `height` pixels. */
+export function image(extra: Partial<LocalAttachment> = {}): LocalAttachment {
+  return attachment({
+    name: "harbour.jpg",
+    size: 2_400_000,
+    content_type: "image/jpeg",
+    width: 1600,
+    height: 1200,
+    has_preview: true,
+    ...extra,
+  });
 }
 
 export function direct(other: User, extra: Partial<ConversationSummary> = {}): ConversationSummary {

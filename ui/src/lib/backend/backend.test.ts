@@ -1,3 +1,4 @@
+import { emit } from "@tauri-apps/api/event";
 import { describe, expect, it, vi } from "vitest";
 import { coreEmits, message, mockCore } from "../../test/fixtures";
 import * as backend from ".";
@@ -91,6 +92,88 @@ describe("message change commands", () => {
       kind: "forbidden",
       message: "only the author can edit a message",
     });
+  });
+});
+
+describe("attachment commands", () => {
+  it("pass the message, the file's place, paths and bytes in camelCase", async () => {
+    const m = message();
+    const core = mockCore({
+      send_files: () => m,
+      send_file_data: () => m,
+      attachment_preview: () => "data:image/png;base64,AA==",
+      download_attachment: () => "/cache/report.pdf",
+      open_image: () => "data:image/jpeg;base64,BB==",
+    });
+    expect(await backend.sendFiles("conv-1", ["/home/me/a.png", "/home/me/b.pdf"], "two files")).toEqual(m);
+    await backend.sendFiles("conv-1", ["/home/me/a.png"], "", "parent-1");
+    await backend.sendFileData("conv-1", "Pasted image.png", "iVBORw==", "");
+    await backend.cancelUpload(m.id);
+    expect(await backend.attachmentPreview(m.id, 0)).toBe("data:image/png;base64,AA==");
+    expect(await backend.downloadAttachment(m.id, 1)).toBe("/cache/report.pdf");
+    expect(await backend.openImage(m.id, 0)).toBe("data:image/jpeg;base64,BB==");
+    await backend.saveAttachment(m.id, 1, "/home/me/Documents/report.pdf");
+    await backend.openAttachment(m.id, 1);
+    expect(core.calls).toEqual([
+      {
+        cmd: "send_files",
+        args: { conversationId: "conv-1", paths: ["/home/me/a.png", "/home/me/b.pdf"], caption: "two files", replyTo: null },
+      },
+      { cmd: "send_files", args: { conversationId: "conv-1", paths: ["/home/me/a.png"], caption: "", replyTo: "parent-1" } },
+      {
+        cmd: "send_file_data",
+        args: { conversationId: "conv-1", name: "Pasted image.png", dataBase64: "iVBORw==", caption: "" },
+      },
+      { cmd: "cancel_upload", args: { messageId: m.id } },
+      { cmd: "attachment_preview", args: { messageId: m.id, index: 0 } },
+      { cmd: "download_attachment", args: { messageId: m.id, index: 1 } },
+      { cmd: "open_image", args: { messageId: m.id, index: 0 } },
+      { cmd: "save_attachment", args: { messageId: m.id, index: 1, path: "/home/me/Documents/report.pdf" } },
+      { cmd: "open_attachment", args: { messageId: m.id, index: 1 } },
+    ]);
+  });
+
+  it("pick files and a place to save through the dialog plugin; cancelling picks nothing", async () => {
+    let picked: string[] | null = ["/home/me/a.png"];
+    const core = mockCore({
+      "plugin:dialog|open": () => picked,
+      "plugin:dialog|save": () => "/home/me/report.pdf",
+    });
+    expect(await backend.pickFiles()).toEqual(["/home/me/a.png"]);
+    picked = null;
+    expect(await backend.pickFiles()).toEqual([]);
+    expect(await backend.pickSavePath("report.pdf")).toBe("/home/me/report.pdf");
+    expect(core.argsOf("plugin:dialog|open")[0]).toEqual({ options: { multiple: true, title: "Attach files" } });
+    expect(core.argsOf("plugin:dialog|save")).toEqual([{ options: { defaultPath: "report.pdf" } }]);
+  });
+
+  it("reject with a CommandError when the dialog fails", async () => {
+    mockCore({
+      "plugin:dialog|open": () => {
+        throw "dialog.open not allowed";
+      },
+    });
+    await expect(backend.pickFiles()).rejects.toEqual({ kind: "unavailable", message: "dialog.open not allowed" });
+  });
+
+  it("tell files dragged over the window, until unlistened", async () => {
+    mockCore();
+    const seen = vi.fn();
+    const stop = await backend.onFileDrag(seen);
+    const position = { x: 10, y: 20 };
+    await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
+    await emit("tauri://drag-over", { position });
+    await emit("tauri://drag-leave", null);
+    await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
+    expect(seen.mock.calls.map(([drag]) => drag)).toEqual([
+      { type: "enter", paths: ["/home/me/a.png"] },
+      { type: "over" },
+      { type: "leave" },
+      { type: "drop", paths: ["/home/me/a.png"] },
+    ]);
+    stop();
+    await emit("tauri://drag-drop", { paths: ["/x"], position });
+    expect(seen).toHaveBeenCalledTimes(4);
   });
 });
 

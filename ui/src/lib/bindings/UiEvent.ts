@@ -59,4 +59,20 @@ presence: Presence, } | { "type": "connection",
 /**
  * The new state.
  */
-state: ConnectionState, };
+state: ConnectionState, } | { "type": "upload_progress", 
+/**
+ * The pending message.
+ */
+message_id: string, 
+/**
+ * Which of its files.
+ */
+index: number, 
+/**
+ * Bytes uploaded.
+ */
+sent: number, 
+/**
+ * Bytes in all.
+ */
+total: number, };

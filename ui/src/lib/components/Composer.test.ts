@@ -1,7 +1,7 @@
-import { render, screen, waitFor } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { direct, ME, message, mockCore, user } from "../../test/fixtures";
+import { direct, ME, message, mockCore, user, type Handlers } from "../../test/fixtures";
 import { Chat } from "../chat.svelte";
 import Composer from "./Composer.svelte";
 
@@ -174,5 +174,114 @@ describe("Composer replies and edits", () => {
     const { box } = setup({ chat, conversationId: conversation.id });
     await userEvent.type(box, "{ArrowUp}");
     expect(chat.editing).toBe(newest.id);
+  });
+});
+
+describe("Composer files", () => {
+  const ada = user("Ada Lovelace");
+  const png = () => new File([new Uint8Array([137, 80, 78, 71])], "image.png", { type: "image/png" });
+
+  /** A composer in the open conversation of a started store, whose core answers `handlers`. */
+  async function opened(handlers: Handlers = {}) {
+    const conversation = direct(ada);
+    const core = mockCore({
+      session: () => ({ user: ME, connection: { state: "online" } }),
+      conversations: () => [conversation],
+      messages: () => [],
+      send_files: (args) => message({ conversation_id: conversation.id, seq: null, status: "pending", body: args.caption as string }),
+      send_file_data: () => message({ conversation_id: conversation.id, seq: null, status: "pending", body: "" }),
+      ...handlers,
+    });
+    const chat = new Chat();
+    await chat.start();
+    await chat.openConversation(conversation.id);
+    const onsend = vi.fn(async () => true);
+    render(Composer, { chat, conversationId: conversation.id, onsend });
+    const box = screen.getByTestId("composer") as HTMLTextAreaElement;
+    return { core, chat, box, onsend, conversation };
+  }
+
+  it("attaches picked files with the text as their caption, then clears the text and the draft", async () => {
+    const { core, box, conversation, onsend } = await opened({ "plugin:dialog|open": () => ["/home/me/plan.pdf"] });
+    const attach = screen.getByRole("button", { name: "Attach files" });
+    expect(attach).toHaveAttribute("data-testid", "attach-button");
+    await userEvent.type(box, "the plan");
+    await userEvent.click(attach);
+    await waitFor(() => expect(core.count("send_files")).toBe(1));
+    expect(core.argsOf("send_files")).toEqual([
+      { conversationId: conversation.id, paths: ["/home/me/plan.pdf"], caption: "the plan", replyTo: null },
+    ]);
+    expect(onsend).not.toHaveBeenCalled();
+    await waitFor(() => expect(core.argsOf("set_draft").at(-1)).toEqual({ conversationId: conversation.id, body: "" }));
+    expect(box.value).toBe("");
+  });
+
+  it("attaches as the reply being written", async () => {
+    const { core, chat, box, conversation } = await opened({ "plugin:dialog|open": () => ["/home/me/a.png"] });
+    const hers = message({ conversation_id: conversation.id, mine: false, sender_id: ada.id });
+    chat.replyingTo = hers;
+    await userEvent.click(screen.getByTestId("attach-button"));
+    await waitFor(() => expect(core.argsOf("send_files")).toEqual([
+      { conversationId: conversation.id, paths: ["/home/me/a.png"], caption: "", replyTo: hers.id },
+    ]));
+    expect(box.value).toBe("");
+    await waitFor(() => expect(chat.replyingTo).toBeNull());
+  });
+
+  it("keeps the text when the dialog is cancelled or the files cannot be sent", async () => {
+    let picked: string[] | null = null;
+    const { core, box } = await opened({
+      "plugin:dialog|open": () => picked,
+      send_files: () => {
+        throw { kind: "local_storage", message: "disk full" };
+      },
+    });
+    await userEvent.type(box, "caption");
+    await userEvent.click(screen.getByTestId("attach-button"));
+    await waitFor(() => expect(core.count("plugin:dialog|open")).toBe(1));
+    expect(core.count("send_files")).toBe(0);
+    expect(box.value).toBe("caption");
+
+    picked = ["/home/me/a.png"];
+    await userEvent.click(screen.getByTestId("attach-button"));
+    await waitFor(() => expect(core.count("send_files")).toBe(1));
+    await waitFor(() => expect(box.value).toBe("caption"));
+  });
+
+  it("sends a pasted image as bytes and keeps the text being written", async () => {
+    const { chat, core, box, conversation } = await opened();
+    const sendFileData = vi.spyOn(chat, "sendFileData");
+    await userEvent.type(box, "look at this");
+    const notPrevented = await fireEvent.paste(box, { clipboardData: { files: [png()], types: ["Files"] } });
+    expect(notPrevented).toBe(false);
+    await waitFor(() => expect(sendFileData).toHaveBeenCalledExactlyOnceWith("image.png", "iVBORw=="));
+    expect(core.argsOf("send_file_data")).toEqual([
+      { conversationId: conversation.id, name: "image.png", dataBase64: "iVBORw==", caption: "" },
+    ]);
+    expect(box.value).toBe("look at this");
+  });
+
+  it("sends each pasted file, naming an unnamed picture", async () => {
+    const { core, box } = await opened();
+    const unnamed = new File([new Uint8Array([1, 2, 3])], "", { type: "image/jpeg" });
+    await fireEvent.paste(box, { clipboardData: { files: [png(), unnamed], types: ["Files"] } });
+    await waitFor(() => expect(core.count("send_file_data")).toBe(2));
+    expect(core.argsOf("send_file_data").map((a) => [a.name, a.dataBase64])).toEqual([
+      ["image.png", "iVBORw=="],
+      ["Pasted image.jpg", "AQID"],
+    ]);
+  });
+
+  it("pastes text as before, sending nothing", async () => {
+    const { chat, core, box } = await opened();
+    const sendFileData = vi.spyOn(chat, "sendFileData");
+    await userEvent.type(box, "say ");
+    await userEvent.paste("hello from the clipboard");
+    expect(box.value).toBe("say hello from the clipboard");
+    // Text with a picture of it (an office program's copy) is text too.
+    const notPrevented = await fireEvent.paste(box, { clipboardData: { files: [png()], types: ["text/plain", "Files"] } });
+    expect(notPrevented).toBe(true);
+    expect(sendFileData).not.toHaveBeenCalled();
+    expect(core.count("send_file_data")).toBe(0);
   });
 });

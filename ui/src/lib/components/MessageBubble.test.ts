@@ -1,17 +1,18 @@
-import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { LocalMessage } from "../bindings/LocalMessage";
 import type { MessageStatus } from "../bindings/MessageStatus";
 import { READ_ONLY, type Standing } from "../changes";
-import { ME, message, mockCore, user } from "../../test/fixtures";
+import { Chat } from "../chat.svelte";
+import { attachment, connectionEvent, coreEmits, image, ME, message, mockCore, user, type Handlers } from "../../test/fixtures";
 import MessageBubble from "./MessageBubble.svelte";
 
 function show(extra: Parameters<typeof message>[0], props: Record<string, unknown> = {}) {
   const onretry = vi.fn();
   const ondiscard = vi.fn();
   const m = message(extra);
-  render(MessageBubble, { message: m, senderName: "Ada", onretry, ondiscard, ...props });
+  render(MessageBubble, { chat: new Chat(), message: m, senderName: "Ada", onretry, ondiscard, ...props });
   return { m, onretry, ondiscard, el: screen.getByTestId("message") };
 }
 
@@ -115,6 +116,7 @@ function shown(extra: Partial<LocalMessage>, props: Record<string, unknown> = {}
   };
   const m = message(extra);
   render(MessageBubble, {
+    chat: new Chat(),
     message: m,
     senderName: m.mine ? "You" : (names[m.sender_id] ?? "Someone"),
     meId: ME.id,
@@ -331,5 +333,206 @@ describe("MessageBubble actions", () => {
     screen.getByTestId("action-reply").focus();
     await userEvent.keyboard("r");
     expect(onreply).not.toHaveBeenCalled();
+  });
+});
+
+describe("MessageBubble files", () => {
+  const PREVIEW = "data:image/jpeg;base64,/9j/AA==";
+
+  /** A started store (it hears the core's events) and a bubble of `extra` shown through it. */
+  async function withFiles(extra: Partial<LocalMessage>, handlers: Handlers = {}, props: Record<string, unknown> = {}) {
+    const core = mockCore({
+      session: () => ({ user: ME, connection: { state: "online" } }),
+      conversations: () => [],
+      attachment_preview: () => PREVIEW,
+      download_attachment: () => "/cache/file",
+      ...handlers,
+    });
+    const chat = new Chat();
+    await chat.start();
+    const onview = vi.fn();
+    const m = message(extra);
+    const view = render(MessageBubble, {
+      chat,
+      message: m,
+      senderName: "Ada",
+      meId: ME.id,
+      standing: MEMBER,
+      onretry: vi.fn(),
+      ondiscard: vi.fn(),
+      onview,
+      ...props,
+    });
+    return { core, chat, m, onview, el: screen.getByTestId("message"), ...view };
+  }
+
+  it("shows an image inline once its preview is here, at its proportions within 320px", async () => {
+    const photo = image({ width: 1600, height: 1200 });
+    const { el, core, m } = await withFiles({ body: "", mine: false, sender_id: ada.id, attachments: [photo] });
+    const item = within(el).getByTestId("attachment");
+    expect(item).toHaveAttribute("data-name", "harbour.jpg");
+    const img = await within(item).findByTestId("attachment-preview");
+    expect(img).toHaveAttribute("src", PREVIEW);
+    expect(img).toHaveAttribute("alt", "harbour.jpg");
+    expect(img).toHaveAttribute("width", "320");
+    expect(img).toHaveAttribute("height", "240");
+    expect(core.argsOf("attachment_preview")).toEqual([{ messageId: m.id, index: 0 }]);
+    // No caption: no text under it.
+    expect(el.querySelector(".body")).toBeNull();
+  });
+
+  it("shows the name in a box of the same size until the preview is here, with no src before", async () => {
+    let answer!: (url: string) => void;
+    const { el } = await withFiles(
+      { attachments: [image({ width: 400, height: 800 })] },
+      { attachment_preview: () => new Promise((resolve) => (answer = resolve)) },
+    );
+    const placeholder = within(el).getByTestId("attachment-placeholder");
+    expect(placeholder).toHaveTextContent("harbour.jpg");
+    expect(el.querySelector("img")).toBeNull();
+    const box = placeholder.closest("button")!;
+    expect(box.style.width).toBe("160px");
+    expect(box.style.aspectRatio).toBe("160 / 320");
+    await waitFor(() => expect(answer).toBeTypeOf("function"));
+    answer(PREVIEW);
+    expect(await within(el).findByTestId("attachment-preview")).toHaveAttribute("src", PREVIEW);
+    expect(within(el).queryByTestId("attachment-placeholder")).toBeNull();
+  });
+
+  it("opens the viewer when the image is clicked", async () => {
+    const photo = image();
+    const { el, m, onview } = await withFiles({ attachments: [photo] });
+    await userEvent.click(await within(el).findByRole("button", { name: "harbour.jpg" }));
+    expect(onview).toHaveBeenCalledExactlyOnceWith(m, photo);
+  });
+
+  it("keeps the name when the preview cannot be had, and asks again on a click or once back online", async () => {
+    let offline = true;
+    const { el, core } = await withFiles(
+      { attachments: [image()] },
+      {
+        attachment_preview: () => {
+          if (offline) throw { kind: "offline", message: "the server cannot be reached" };
+          return PREVIEW;
+        },
+      },
+    );
+    await waitFor(() => expect(within(el).getByTestId("attachment-placeholder")).toHaveTextContent("Preview not available"));
+    await userEvent.click(within(el).getByRole("button", { name: /harbour\.jpg/ }));
+    await waitFor(() => expect(core.count("attachment_preview")).toBe(2));
+    expect(el.querySelector("img")).toBeNull();
+
+    await connectionEvent({ state: "offline", retry_at: null, reason: null });
+    expect(core.count("attachment_preview")).toBe(2);
+    offline = false;
+    await connectionEvent({ state: "online" });
+    expect(await within(el).findByTestId("attachment-preview")).toHaveAttribute("src", PREVIEW);
+    expect(core.count("attachment_preview")).toBe(3);
+  });
+
+  it("shows a preview held in memory at once, without asking again", async () => {
+    const photo = image();
+    const { chat, m, core, unmount } = await withFiles({ attachments: [photo] });
+    expect(await screen.findByTestId("attachment-preview")).toBeInTheDocument();
+    unmount();
+    render(MessageBubble, { chat, message: m, senderName: "Ada", onretry: vi.fn(), ondiscard: vi.fn() });
+    expect(screen.getByTestId("attachment-preview")).toHaveAttribute("src", PREVIEW);
+    expect(core.count("attachment_preview")).toBe(1);
+  });
+
+  it("shows other files as cards with their size; Download, then Open and Save as…", async () => {
+    const pdf = attachment({ name: "minutes.pdf", size: 48_213 });
+    const { el, m, core, rerender } = await withFiles({ body: "from today", mine: false, sender_id: ada.id, attachments: [pdf] });
+    const item = within(el).getByTestId("attachment");
+    expect(item).toHaveAttribute("data-name", "minutes.pdf");
+    expect(item).toHaveAttribute("data-downloaded", "false");
+    expect(item).toHaveTextContent("PDF");
+    expect(item).toHaveTextContent("minutes.pdf");
+    expect(item).toHaveTextContent("47 KB");
+    expect(within(item).queryByTestId("attachment-downloaded")).toBeNull();
+    // The caption comes after the files.
+    const body = el.querySelector(".body")!;
+    expect(body).toHaveTextContent("from today");
+    expect(item.compareDocumentPosition(body) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+
+    await userEvent.click(within(item).getByRole("button", { name: "Download minutes.pdf" }));
+    expect(core.argsOf("download_attachment")).toEqual([{ messageId: m.id, index: 0 }]);
+
+    // The core's message event says it is here.
+    await rerender({ message: { ...m, attachments: [{ ...pdf, downloaded: true }] } });
+    const open = within(el).getByTestId("attachment-downloaded");
+    expect(open).toHaveAccessibleName("Open minutes.pdf");
+    expect(within(el).queryByTestId("attachment-download")).toBeNull();
+    await userEvent.click(open);
+    expect(core.argsOf("open_attachment")).toEqual([{ messageId: m.id, index: 0 }]);
+    expect(within(el).getByRole("button", { name: "Save minutes.pdf as…" })).toBeInTheDocument();
+  });
+
+  it("says a download is under way, and cards an image without a preview", async () => {
+    let done!: (path: string) => void;
+    const raw = image({ name: "scan.tiff", content_type: "image/tiff", has_preview: false });
+    const { el } = await withFiles(
+      { attachments: [raw] },
+      { download_attachment: () => new Promise((resolve) => (done = resolve)) },
+    );
+    expect(el.querySelector("img")).toBeNull();
+    const button = within(el).getByTestId("attachment-download");
+    await userEvent.click(button);
+    await waitFor(() => expect(button).toBeDisabled());
+    expect(button).toHaveTextContent("Downloading…");
+    done("/cache/scan.tiff");
+    await waitFor(() => expect(button).toBeEnabled());
+  });
+
+  it("shows each file's upload progress while pending, follows the core's events, and cancels", async () => {
+    const going = [
+      image({ id: null, size: 1000, uploaded: 250, downloaded: true }),
+      attachment({ index: 1, id: null, size: 4000, uploaded: 0, downloaded: true }),
+    ];
+    const { el, m, core } = await withFiles({ status: "pending", seq: null, body: "", attachments: going });
+    const bars = within(el).getAllByTestId("upload-progress");
+    expect(bars.map((b) => [b.getAttribute("role"), b.getAttribute("aria-valuenow")])).toEqual([
+      ["progressbar", "25"],
+      ["progressbar", "0"],
+    ]);
+    expect(bars[0]).toHaveAccessibleName("Uploading harbour.jpg");
+    expect(bars[0]).toHaveAttribute("aria-valuemin", "0");
+    expect(bars[0]).toHaveAttribute("aria-valuemax", "100");
+    expect(bars[0]).toHaveAttribute("aria-valuetext", "250 B of 1000 B");
+    expect(el).toHaveTextContent("Uploading 250 B of 4.9 KB");
+
+    await coreEmits({ type: "upload_progress", message_id: m.id, index: 1, sent: 3000, total: 4000 });
+    await waitFor(() => expect(bars[1]).toHaveAttribute("aria-valuenow", "75"));
+    expect(bars[0]).toHaveAttribute("aria-valuenow", "25");
+
+    await userEvent.click(within(el).getByTestId("cancel-upload"));
+    expect(core.argsOf("cancel_upload")).toEqual([{ messageId: m.id }]);
+  });
+
+  it("shows no progress once sent, nor on a failed message, which says why with Retry and Delete", async () => {
+    const sent = attachment({ downloaded: true });
+    const { el, rerender } = await withFiles({ status: "sent", attachments: [sent] });
+    expect(within(el).queryByTestId("upload-progress")).toBeNull();
+    expect(within(el).queryByTestId("cancel-upload")).toBeNull();
+
+    await rerender({
+      message: message({
+        status: "failed",
+        seq: null,
+        error: "the file is larger than 100 MB",
+        attachments: [{ ...sent, id: null, uploaded: 512 }],
+      }),
+    });
+    expect(within(el).queryByTestId("upload-progress")).toBeNull();
+    expect(within(el).queryByTestId("cancel-upload")).toBeNull();
+    expect(el).toHaveTextContent("Not sent: the file is larger than 100 MB");
+    expect(within(el).getByTestId("retry")).toBeInTheDocument();
+    expect(within(el).getByTestId("discard")).toBeInTheDocument();
+  });
+
+  it("shows no files of a message deleted for everyone", async () => {
+    const { el } = await withFiles({ body: "", deleted: true, attachments: [image(), attachment({ index: 1 })] });
+    expect(within(el).queryByTestId("attachment")).toBeNull();
+    expect(within(el).getByTestId("deleted")).toBeInTheDocument();
   });
 });

@@ -1,0 +1,460 @@
+//! Files on the way in and out: attaching ([`prepare`]: a copy in the account's folder,
+//! hashed, typed by the same rules the server checks, an image's preview made at once, so
+//! the message shows before anything is sent), the uploader ([`run_uploads`]: one task
+//! that sends the outbox's files in compose order, in chunks, resuming where the server
+//! says it stands after a dropped connection or a restart), and downloads ([`download`],
+//! checked against the attachment's SHA-256, resumed from a partial file, kept in the
+//! size-limited cache).
+//!
+//! The message itself goes out through the outbox once every file of it is stored (the
+//! outbox holds it, and its conversation after it, until then), as matrix-rust-sdk's
+//! media send queue orders a media upload before the event that names it.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_proto::media::{self, MediaError};
+use ferry_proto::{ErrorCode, NewUpload, UPLOAD_CHUNK_BYTES};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::Shared;
+use crate::api::ApiError;
+use crate::backoff::retry_delay;
+use crate::error::ClientError;
+use crate::events::Event;
+use crate::session::SessionError;
+use crate::store::{PendingUpload, PreparedFile, file_key};
+
+/// Images up to this size get their preview made when attached.
+const PREVIEW_SOURCE_BYTES: u64 = 32 * 1024 * 1024;
+/// How much of a file's start its type is read from.
+const HEAD_BYTES: usize = 256 * 1024;
+
+/// The folder of an account's files: `outgoing/` (copies of attached files) and
+/// `cache/` (downloads and previews).
+pub(crate) fn folder(shared: &Shared, part: &str) -> PathBuf {
+    shared.files_dir.join(part)
+}
+
+/// Copies a file being attached into `dir` (hashing it on the way), finds its media type
+/// and, for an image, its size and a preview. Blocking: run it off the async threads.
+pub(crate) fn prepare(
+    source: &mut dyn Read,
+    name: &str,
+    dir: &Path,
+) -> Result<PreparedFile, ClientError> {
+    std::fs::create_dir_all(dir)?;
+    let id = Uuid::new_v4();
+    let path = dir.join(id.to_string());
+    let mut copy = std::fs::File::create(&path)?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    let mut size = 0u64;
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = source.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        let piece = &buffer[..n];
+        hasher.update(piece);
+        copy.write_all(piece)?;
+        if head.len() < HEAD_BYTES {
+            head.extend_from_slice(&piece[..(HEAD_BYTES - head.len()).min(n)]);
+        }
+        size += n as u64;
+    }
+    copy.sync_all()?;
+    drop(copy);
+    let refuse = |text: String| {
+        let _ = std::fs::remove_file(&path);
+        Err(ClientError::Invalid(text))
+    };
+    if size == 0 {
+        return refuse(format!("{name} is empty: there is nothing to send"));
+    }
+    let content_type = declared_type(name, &head);
+    let mut dimensions = None;
+    let mut preview = None;
+    if let Some(format) = media::previewable(&content_type) {
+        match media::measure(format, &head) {
+            Err(e @ MediaError::TooManyPixels { .. }) => return refuse(format!("{name}: {e}")),
+            Err(MediaError::Mismatch { .. }) | Ok(None) => {}
+            Ok(Some(size)) => dimensions = Some(size),
+        }
+        if size <= PREVIEW_SOURCE_BYTES
+            && let Some(made) = media::preview(format, &std::fs::read(&path)?)
+        {
+            let preview_path = dir.join(format!("{id}.preview"));
+            std::fs::write(&preview_path, &made.bytes)?;
+            dimensions = Some((made.width, made.height));
+            preview = Some(preview_path);
+        }
+    }
+    Ok(PreparedFile {
+        path,
+        name: name.to_owned(),
+        size,
+        content_type,
+        sha256: hex::encode(hasher.finalize()),
+        dimensions,
+        preview,
+    })
+}
+
+/// The media type a file is declared with: its name's guess when the bytes agree (the
+/// server checks them by the same rules), else what the bytes say.
+fn declared_type(name: &str, head: &[u8]) -> String {
+    let guess = mime_guess::from_path(name)
+        .first_raw()
+        .map_or("application/octet-stream".to_owned(), media::normalize);
+    media::checked_type(&guess, head)
+        .or_else(|_| media::checked_type("application/octet-stream", head))
+        .unwrap_or_else(|_| "application/octet-stream".into())
+}
+
+/// A file name fit to send: its last path component, or `file`.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "file".into())
+}
+
+/// Why one upload stopped.
+enum Stop {
+    /// Try again later (network, server busy).
+    Later(String),
+    /// The server refused the file for good: its message fails with this reason.
+    Refused(String),
+    /// The user cancelled it (its rows are gone).
+    Cancelled,
+    /// The session ended.
+    SignedOut,
+}
+
+impl From<SessionError> for Stop {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::SignedOut => Stop::SignedOut,
+            SessionError::Api(e) => api_stop(e),
+            other => Stop::Later(other.to_string()),
+        }
+    }
+}
+
+fn api_stop(e: ApiError) -> Stop {
+    if e.is_transient() {
+        Stop::Later(e.to_string())
+    } else {
+        Stop::Refused(e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for Stop {
+    fn from(e: crate::store::StoreError) -> Self {
+        Stop::Later(format!("local database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(e: std::io::Error) -> Self {
+        Stop::Refused(format!("the file to send could not be read: {e}"))
+    }
+}
+
+/// Uploads the outbox's files, oldest message first, until `stop`. Woken when a file is
+/// attached or the connection comes back; after a failure it waits (growing backoff).
+pub(crate) async fn run_uploads(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let next = match shared.store.next_upload() {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "local database failed");
+                None
+            }
+        };
+        let wait = match next {
+            None => None,
+            Some(pending) => match upload(&shared, &pending).await {
+                Ok(()) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(Stop::Cancelled) => continue,
+                Err(Stop::SignedOut) => return,
+                Err(Stop::Refused(reason)) => {
+                    failures = 0;
+                    tracing::warn!(message = %pending.message_id, %reason, "file refused");
+                    match shared.store.fail(pending.message_id, &reason) {
+                        Ok(_) => shared.emit_message(pending.message_id),
+                        Err(e) => tracing::error!(error = %e, "local database failed"),
+                    }
+                    continue;
+                }
+                Err(Stop::Later(reason)) => {
+                    failures += 1;
+                    tracing::info!(%reason, "upload paused");
+                    Some(retry_delay(failures, None))
+                }
+            },
+        };
+        let sleep = async {
+            match wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = shared.uploads.notified() => {}
+            () = shared.reconnect_now.notified() => {}
+            () = sleep => {}
+        }
+    }
+}
+
+/// Uploads one file from where the server stands, chunk by chunk.
+async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
+    let api = &shared.api;
+    let (message, index, file) = (pending.message_id, pending.index, &pending.file);
+    let mut state = match pending.upload_id {
+        Some(id) => {
+            match shared
+                .session
+                .call(|t| async move { api.upload(&t, id).await })
+                .await
+            {
+                Ok(state) => Some(state),
+                // The server forgot it (or never finished declaring it): start over.
+                Err(SessionError::Api(ApiError::Server {
+                    code: ErrorCode::NotFound,
+                    ..
+                })) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => None,
+    };
+    if state.is_none() {
+        let declared = NewUpload {
+            name: file.name.clone(),
+            size: file.size,
+            content_type: file.content_type.clone(),
+            sha256: file.sha256.clone(),
+        };
+        let declared = &declared;
+        let created = shared
+            .session
+            .call(|t| async move { api.create_upload(&t, declared).await })
+            .await?;
+        if !shared
+            .store
+            .set_upload(message, index, Some(created.id), created.offset)?
+        {
+            return Err(Stop::Cancelled);
+        }
+        state = Some(created);
+    }
+    let mut state = state.expect("declared above");
+    let mut source = std::fs::File::open(&file.path)?;
+    while state.attachment.is_none() {
+        let offset = state.offset;
+        let len = (file.size - offset).min(state.chunk_size.clamp(1, UPLOAD_CHUNK_BYTES));
+        let mut chunk = vec![0u8; len as usize];
+        source.seek(SeekFrom::Start(offset))?;
+        source.read_exact(&mut chunk)?;
+        let id = state.id;
+        let answer = shared
+            .session
+            .call(|t| {
+                let chunk = chunk.clone();
+                async move { api.upload_chunk(&t, id, offset, chunk).await }
+            })
+            .await;
+        state = match answer {
+            Ok(state) => state,
+            // Another try got there first, or a chunk was lost: ask where it stands.
+            Err(SessionError::Api(ApiError::Server {
+                code: ErrorCode::Conflict,
+                ..
+            })) => {
+                shared
+                    .session
+                    .call(|t| async move { api.upload(&t, id).await })
+                    .await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !shared
+            .store
+            .set_upload(message, index, Some(state.id), state.offset)?
+        {
+            // Cancelled meanwhile: the server need not keep it.
+            let _ = shared
+                .session
+                .call(|t| async move { api.cancel_upload(&t, id).await })
+                .await;
+            return Err(Stop::Cancelled);
+        }
+        shared.emit(Event::UploadProgress {
+            message_id: message,
+            index,
+            sent: state.offset,
+            total: file.size,
+        });
+    }
+    let attachment = state.attachment.expect("the loop ends with it");
+    if shared.store.finish_upload(message, index, &attachment)? {
+        // Every file of the message is stored: it may go out now.
+        shared.emit_message(message);
+        shared.wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Where this device keeps attachment `index` of message `message`, downloading it first
+/// if it is not here (resuming a partial download, checking the SHA-256).
+pub(crate) async fn download(
+    shared: &Shared,
+    message: Uuid,
+    index: u32,
+) -> Result<PathBuf, ClientError> {
+    if let Some(copy) = shared.store.upload_copy(message, index)? {
+        return Ok(copy);
+    }
+    let attachment = shared
+        .store
+        .attachment(message, index)?
+        .ok_or(ClientError::NotFound("attachment"))?;
+    let key = file_key(attachment.id, false);
+    let now = shared.options.clock.now();
+    if let Some(path) = shared.store.cached_file(&key, now)? {
+        if path.exists() {
+            return Ok(path);
+        }
+        shared.store.forget_file(&key)?;
+    }
+    let dir = folder(shared, "cache");
+    tokio::fs::create_dir_all(&dir).await?;
+    let path = dir.join(attachment.id.to_string());
+    let partial = dir.join(format!("{}.part", attachment.id));
+    let api = &shared.api;
+    let id = attachment.id;
+    let start = tokio::fs::metadata(&partial).await.map_or(0, |m| m.len());
+    let start = if start >= attachment.size { 0 } else { start };
+    let mut response = shared
+        .session
+        .call(|t| async move { api.download(&t, id, start).await })
+        .await?;
+    // A server that ignored the range sends the whole file.
+    let resumed = start > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+    let mut out = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
+        .open(&partial)
+        .await?;
+    use tokio::io::AsyncWriteExt;
+    while let Some(piece) = response
+        .chunk()
+        .await
+        .map_err(|e| ClientError::Offline(format!("the download broke off: {e}")))?
+    {
+        out.write_all(&piece).await?;
+    }
+    out.sync_all().await?;
+    drop(out);
+    let (check, expected) = (partial.clone(), attachment.sha256.clone());
+    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        let mut file = std::fs::File::open(check)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            size += n as u64;
+        }
+        Ok((hex::encode(hasher.finalize()), size))
+    })
+    .await
+    .map_err(|e| ClientError::Io(std::io::Error::other(e)))??;
+    if hashed != (expected, attachment.size) {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(ClientError::Invalid(format!(
+            "{} arrived damaged (its SHA-256 does not match); download it again",
+            attachment.name
+        )));
+    }
+    tokio::fs::rename(&partial, &path).await?;
+    let evicted = shared.store.keep_file(
+        &key,
+        &path,
+        attachment.size,
+        shared.options.file_cache_bytes,
+        now,
+    )?;
+    for old in evicted {
+        let _ = tokio::fs::remove_file(old).await;
+    }
+    shared.emit_message(message);
+    Ok(path)
+}
+
+/// The preview of attachment `index` of message `message` (JPEG or PNG bytes): the one
+/// made when it was attached, or the server's, fetched once and kept.
+pub(crate) async fn preview(
+    shared: &Shared,
+    message: Uuid,
+    index: u32,
+) -> Result<Vec<u8>, ClientError> {
+    if let Some(path) = shared.store.upload_preview(message, index)? {
+        return Ok(tokio::fs::read(path).await?);
+    }
+    let attachment = shared
+        .store
+        .attachment(message, index)?
+        .filter(|a| a.thumbnail)
+        .ok_or(ClientError::NotFound("preview"))?;
+    let key = file_key(attachment.id, true);
+    let now = shared.options.clock.now();
+    if let Some(path) = shared.store.cached_file(&key, now)? {
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(_) => shared.store.forget_file(&key)?,
+        }
+    }
+    let api = &shared.api;
+    let id = attachment.id;
+    let bytes = shared
+        .session
+        .call(|t| async move { api.thumbnail(&t, id).await })
+        .await?;
+    let dir = folder(shared, "cache");
+    tokio::fs::create_dir_all(&dir).await?;
+    let path = dir.join(&key);
+    tokio::fs::write(&path, &bytes).await?;
+    let evicted = shared.store.keep_file(
+        &key,
+        &path,
+        bytes.len() as u64,
+        shared.options.file_cache_bytes,
+        now,
+    )?;
+    for old in evicted {
+        let _ = tokio::fs::remove_file(old).await;
+    }
+    Ok(bytes)
+}

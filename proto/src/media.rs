@@ -1,0 +1,224 @@
+//! What a file's bytes are: the media type it declared, checked against its magic numbers;
+//! the type it is served with; and, for an image, its size in pixels and a preview.
+//!
+//! The server checks every file with these rules and makes the previews others see from
+//! the bytes it checked, so no client has to trust another's; a sender's client uses the
+//! same rules to show its file at once. (Pure functions of bytes, behind the `media`
+//! feature.) An image is measured from its header before anything is decoded, and one
+//! over [`MAX_IMAGE_PIXELS`] is refused, so a small file that inflates to gigabytes
+//! (a decompression bomb) never is; decoding then runs with the `image` crate's limits as
+//! well. A preview is encoded anew, so it carries none of the original's metadata (EXIF,
+//! GPS position included); the original's orientation is applied first.
+
+use std::io::Cursor;
+
+use crate::{MAX_IMAGE_PIXELS, PREVIEW_MAX_SIDE};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+/// Why the bytes of a file were refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The bytes are not of the declared type.
+    #[error("the file's bytes are {found}, not the declared {declared}")]
+    Mismatch {
+        /// As the sender said.
+        declared: String,
+        /// As the magic numbers say (`unknown` when they say nothing).
+        found: String,
+    },
+    /// An image with more pixels than may be decoded.
+    #[error("the image is {width}×{height} pixels; at most {MAX_IMAGE_PIXELS} are accepted")]
+    TooManyPixels {
+        /// Pixels across.
+        width: u32,
+        /// Pixels down.
+        height: u32,
+    },
+}
+
+/// A declared media type in the form it is compared and stored in: lowercase, without
+/// parameters, with the common aliases folded (`image/jpg` is `image/jpeg`).
+pub fn normalize(declared: &str) -> String {
+    let base = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match base.as_str() {
+        "image/jpg" | "image/pjpeg" => "image/jpeg".into(),
+        "image/x-png" => "image/png".into(),
+        _ => base,
+    }
+}
+
+/// The media type a file is stored with, from what it declared (normalized) and the
+/// first bytes of it. The bytes decide: when their magic numbers name a type, the
+/// declaration must be that type, or `application/octet-stream` (a sender that does not
+/// know); when they name none, the declaration must not be a type that has magic
+/// numbers (a "PDF" with no PDF header is not one).
+pub fn checked_type(declared: &str, head: &[u8]) -> Result<String, MediaError> {
+    let mismatch = |found: &str| MediaError::Mismatch {
+        declared: declared.to_owned(),
+        found: found.to_owned(),
+    };
+    match infer::get(head) {
+        Some(found) if found.mime_type() == declared => Ok(declared.to_owned()),
+        Some(found) if declared == "application/octet-stream" => Ok(found.mime_type().into()),
+        Some(found) => Err(mismatch(found.mime_type())),
+        None if infer::is_mime_supported(declared) => Err(mismatch("unknown")),
+        None => Ok(declared.to_owned()),
+    }
+}
+
+/// The `Content-Type` a stored file is served with: never one a browser or the app's
+/// webview would run or render as a page (HTML, SVG, XML, scripts), whatever the file
+/// is; those go out as `application/octet-stream`.
+pub fn served_type(stored: &str) -> &str {
+    let active = stored.contains("html")
+        || stored.contains("xml")
+        || stored.contains("javascript")
+        || stored.contains("ecmascript")
+        || stored.starts_with("text/x-")
+        || stored == "application/x-shellscript"
+        || stored == "application/pdf";
+    if active {
+        "application/octet-stream"
+    } else {
+        stored
+    }
+}
+
+/// The image format whose preview this server makes, for a stored type.
+pub fn previewable(content_type: &str) -> Option<ImageFormat> {
+    match content_type {
+        "image/jpeg" => Some(ImageFormat::Jpeg),
+        "image/png" => Some(ImageFormat::Png),
+        "image/gif" => Some(ImageFormat::Gif),
+        "image/webp" => Some(ImageFormat::WebP),
+        _ => None,
+    }
+}
+
+/// An image's size in pixels, read from its header alone (`None` when the header cannot
+/// be read from `head`), refused past [`MAX_IMAGE_PIXELS`].
+pub fn measure(format: ImageFormat, head: &[u8]) -> Result<Option<(u32, u32)>, MediaError> {
+    let Ok((width, height)) = ImageReader::with_format(Cursor::new(head), format).into_dimensions()
+    else {
+        return Ok(None);
+    };
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(MediaError::TooManyPixels { width, height });
+    }
+    Ok(Some((width, height)))
+}
+
+/// A preview of an image, and the image's size as shown (after its orientation).
+pub struct Preview {
+    /// Pixels across, upright.
+    pub width: u32,
+    /// Pixels down, upright.
+    pub height: u32,
+    /// A JPEG (or a PNG, for images with transparency) of at most
+    /// [`PREVIEW_MAX_SIDE`] pixels a side, with no metadata.
+    pub bytes: Vec<u8>,
+}
+
+/// Decodes a whole image (already measured) and makes its preview; `None` when the bytes
+/// do not decode (the file is still stored, without a preview). CPU-bound: run it on a
+/// blocking thread.
+pub fn preview(format: ImageFormat, bytes: &[u8]) -> Option<Preview> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    // Side limits on top of the pixel count checked before: a decoder that reports one
+    // size and allocates for another still stops here.
+    limits.max_image_width = Some(30_000);
+    limits.max_image_height = Some(30_000);
+    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 4 + (64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().ok()?;
+    let orientation = decoder.orientation().ok()?;
+    let mut image = DynamicImage::from_decoder(decoder).ok()?;
+    image.apply_orientation(orientation);
+    let (width, height) = (image.width(), image.height());
+    let small = image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE);
+    let mut out = Cursor::new(Vec::new());
+    if small.color().has_alpha() {
+        small.write_to(&mut out, ImageFormat::Png).ok()?;
+    } else {
+        let rgb = DynamicImage::ImageRgb8(small.to_rgb8());
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
+        rgb.write_with_encoder(encoder).ok()?;
+    }
+    Some(Preview {
+        width,
+        height,
+        bytes: out.into_inner(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::new_rgb8(width, height)
+            .write_to(&mut out, ImageFormat::Png)
+            .expect("a PNG encodes");
+        out.into_inner()
+    }
+
+    #[test]
+    fn the_bytes_decide_the_type() {
+        let png = png(4, 4);
+        assert_eq!(
+            checked_type("image/png", &png).expect("accepted"),
+            "image/png"
+        );
+        assert_eq!(
+            checked_type("application/octet-stream", &png).expect("accepted"),
+            "image/png"
+        );
+        assert!(matches!(
+            checked_type("image/jpeg", &png),
+            Err(MediaError::Mismatch { .. })
+        ));
+        assert!(matches!(
+            checked_type("application/pdf", b"just some text"),
+            Err(MediaError::Mismatch { .. })
+        ));
+        assert_eq!(
+            checked_type("text/plain", b"just some text").expect("accepted"),
+            "text/plain"
+        );
+        assert_eq!(normalize("Image/JPG; q=1"), "image/jpeg");
+    }
+
+    #[test]
+    fn pages_and_scripts_are_served_as_bytes() {
+        for active in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "text/xml",
+        ] {
+            assert_eq!(served_type(active), "application/octet-stream", "{active}");
+        }
+        assert_eq!(served_type("image/png"), "image/png");
+        assert_eq!(served_type("text/plain"), "text/plain");
+    }
+
+    #[test]
+    fn previews_are_small_and_measured() {
+        let png = png(1000, 500);
+        assert_eq!(
+            measure(ImageFormat::Png, &png[..64]).expect("small enough"),
+            Some((1000, 500))
+        );
+        let preview = preview(ImageFormat::Png, &png).expect("a preview");
+        assert_eq!((preview.width, preview.height), (1000, 500));
+        let small = image::load_from_memory(&preview.bytes).expect("the preview decodes");
+        assert_eq!((small.width(), small.height()), (320, 160));
+    }
+}

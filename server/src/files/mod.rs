@@ -1,0 +1,302 @@
+//! [`Files`]: the bytes of attachments, in a blob store behind one boundary
+//! (`object_store`) with two implementations: a directory on disk (the default, beside the
+//! embedded database) and S3-compatible object storage (for containers and clusters,
+//! whose nodes share the bucket).
+//!
+//! An upload arrives in chunks; each is stored as an object of its own
+//! (`uploads/{id}/{start}`) before the database counts it, so a dropped connection costs
+//! at most the chunk in flight and any node can take the next one. The last chunk makes
+//! [`Files::assemble`] stream the chunks, in order, into one blob named by the content's
+//! SHA-256 (`blobs/{sha256}`): a file sent twice is stored once. On the way the bytes are
+//! hashed (they must match the declared hash), their type is checked
+//! (`ferry_proto::media`) and an
+//! image gets its preview (`previews/{sha256}`). Nothing holds a whole file in memory:
+//! at most a chunk, or an image small enough to preview.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::Config;
+use ferry_proto::media::{self, MediaError, Preview};
+
+/// Images up to this size are held whole while assembled, to make their preview; larger
+/// ones are stored without one (their header is still measured).
+const PREVIEW_SOURCE_BYTES: u64 = 32 * 1024 * 1024;
+/// How much of a file's start is kept for its magic numbers and an image's header.
+const HEAD_BYTES: usize = 256 * 1024;
+
+/// Why a blob could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The bytes are not what was declared.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The bytes do not hash to the declared SHA-256.
+    #[error("the bytes do not match the declared SHA-256")]
+    Hash,
+    /// The blob store failed.
+    #[error("blob store: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// What the chunks of an upload became.
+pub struct Assembled {
+    /// The type the bytes were checked to be.
+    pub content_type: String,
+    /// Pixels, for images whose header could be read.
+    pub size: Option<(u32, u32)>,
+    /// Whether a preview was stored.
+    pub preview: bool,
+}
+
+/// The blob store and the rules about files.
+pub struct Files {
+    store: Arc<dyn ObjectStore>,
+    /// Where it is, for logs (`file://…` or `s3://bucket`).
+    pub location: String,
+    /// Wakes the sweeper ([`sweep`]) when a file may have lost its last message.
+    pub sweep: tokio::sync::Notify,
+}
+
+impl Files {
+    /// The blob store `config` names: `FERRY_FILES` as `s3://bucket` (credentials,
+    /// endpoint and region from the usual `AWS_*` variables) or a directory path; by
+    /// default `files/` in the data directory.
+    pub fn open(config: &Config) -> Result<Self, FileError> {
+        let location = config
+            .files
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("files").display().to_string());
+        let store: Arc<dyn ObjectStore> = match location.strip_prefix("s3://") {
+            Some(bucket) => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket.trim_end_matches('/'))
+                    .build()?,
+            ),
+            None => {
+                let dir = location.strip_prefix("file://").unwrap_or(&location);
+                std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })?;
+                Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+            }
+        };
+        Ok(Self {
+            store,
+            location,
+            sweep: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn chunk(upload: Uuid, start: u64) -> Path {
+        Path::from(format!("uploads/{upload}/{start:020}"))
+    }
+
+    fn blob(sha256: &str) -> Path {
+        Path::from(format!("blobs/{sha256}"))
+    }
+
+    fn preview_of(sha256: &str) -> Path {
+        Path::from(format!("previews/{sha256}"))
+    }
+
+    /// Stores one chunk of an upload (before the database counts it).
+    pub async fn put_chunk(&self, upload: Uuid, start: u64, bytes: Bytes) -> Result<(), FileError> {
+        self.store
+            .put(&Self::chunk(upload, start), bytes.into())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the chunks of an upload (after it was assembled, or given up).
+    pub async fn drop_chunks(&self, upload: Uuid, starts: &[u64]) {
+        for &start in starts {
+            if let Err(e) = self.store.delete(&Self::chunk(upload, start)).await {
+                tracing::warn!(%upload, start, error = %e, "could not delete an upload chunk");
+            }
+        }
+    }
+
+    /// Joins an upload's chunks (`starts`, in order) into its blob, checking the bytes
+    /// against the declared `sha256` and `content_type`, and makes an image's preview.
+    /// The chunks stay: the caller deletes them once the database agrees.
+    pub async fn assemble(
+        &self,
+        upload: Uuid,
+        starts: &[u64],
+        size: u64,
+        sha256: &str,
+        content_type: &str,
+    ) -> Result<Assembled, FileError> {
+        let blob = Self::blob(sha256);
+        // Content-addressed: when the blob is there already, the bytes are checked and
+        // dropped, not written again.
+        let exists = self.store.head(&blob).await.is_ok();
+        let mut writer = if exists {
+            None
+        } else {
+            Some(WriteMultipart::new(self.store.put_multipart(&blob).await?))
+        };
+        let mut hasher = Sha256::new();
+        let mut head: Vec<u8> = Vec::new();
+        // An image small enough is held whole for its preview (its declared type must be
+        // what the bytes are, or the upload fails anyway).
+        let keep_whole = media::previewable(content_type).is_some() && size <= PREVIEW_SOURCE_BYTES;
+        let mut whole = keep_whole.then(|| Vec::with_capacity(size as usize));
+        let mut seen = 0u64;
+        let mut checked: Option<(String, Option<image::ImageFormat>)> = None;
+        let result: Result<(), FileError> = async {
+            for &start in starts {
+                let mut stream = self
+                    .store
+                    .get(&Self::chunk(upload, start))
+                    .await?
+                    .into_stream();
+                while let Some(piece) = stream.next().await {
+                    let piece = piece?;
+                    hasher.update(&piece);
+                    seen += piece.len() as u64;
+                    if head.len() < HEAD_BYTES {
+                        let take = (HEAD_BYTES - head.len()).min(piece.len());
+                        head.extend_from_slice(&piece[..take]);
+                    }
+                    if let Some(whole) = whole.as_mut() {
+                        whole.extend_from_slice(&piece);
+                    }
+                    if checked.is_none() && (head.len() >= HEAD_BYTES || seen >= size) {
+                        let found = media::checked_type(content_type, &head)?;
+                        let format = media::previewable(&found);
+                        if let Some(format) = format {
+                            media::measure(format, &head)?;
+                        }
+                        checked = Some((found, format));
+                    }
+                    if let Some(writer) = writer.as_mut() {
+                        writer.wait_for_capacity(4).await?;
+                        writer.write(&piece);
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        let verdict = match result {
+            Err(e) => Err(e),
+            Ok(()) if seen != size || hex::encode(hasher.finalize()) != sha256 => {
+                Err(FileError::Hash)
+            }
+            Ok(()) => checked.ok_or(FileError::Hash),
+        };
+        let (content_type, format) = match verdict {
+            Ok(checked) => checked,
+            Err(e) => {
+                if let Some(writer) = writer {
+                    // Nothing half-written stays under the content's name.
+                    let _ = writer.abort().await;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(writer) = writer {
+            writer.finish().await?;
+        }
+        let mut measured = format.and_then(|f| media::measure(f, &head).ok().flatten());
+        let mut preview = false;
+        if let (Some(format), Some(bytes)) = (format, whole) {
+            let made = tokio::task::spawn_blocking(move || media::preview(format, &bytes))
+                .await
+                .ok()
+                .flatten();
+            if let Some(Preview {
+                width,
+                height,
+                bytes,
+            }) = made
+            {
+                measured = Some((width, height));
+                self.store
+                    .put(&Self::preview_of(sha256), Bytes::from(bytes).into())
+                    .await?;
+                preview = true;
+            }
+        }
+        Ok(Assembled {
+            content_type,
+            size: measured,
+            preview,
+        })
+    }
+
+    /// A blob's bytes, whole or from `start` on (a resumed download).
+    pub async fn read(&self, sha256: &str, start: u64) -> Result<GetResult, FileError> {
+        let options = GetOptions {
+            range: (start > 0).then_some(GetRange::Offset(start)),
+            ..GetOptions::default()
+        };
+        Ok(self.store.get_opts(&Self::blob(sha256), options).await?)
+    }
+
+    /// A blob's preview.
+    pub async fn preview(&self, sha256: &str) -> Result<Bytes, FileError> {
+        Ok(self
+            .store
+            .get(&Self::preview_of(sha256))
+            .await?
+            .bytes()
+            .await?)
+    }
+
+    /// Deletes a blob and its preview (no upload names it any more).
+    pub async fn delete(&self, sha256: &str) -> Result<(), FileError> {
+        for path in [Self::blob(sha256), Self::preview_of(sha256)] {
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a blob is stored (for tests and checks).
+    pub async fn has_blob(&self, sha256: &str) -> bool {
+        self.store.head(&Self::blob(sha256)).await.is_ok()
+    }
+}
+
+/// Deletes the blobs no upload has named for the grace period: on every wake-up after a
+/// deletion, and once a minute, until the server stops.
+pub async fn sweep(app: crate::state::App) {
+    let grace = i64::try_from(app.config.file_grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = app.shutdown.cancelled() => break,
+            () = app.files.sweep.notified() => {}
+            _ = every.tick() => {}
+        }
+        let before = ferry_proto::Timestamp::now()
+            .as_millis()
+            .saturating_sub(grace);
+        let gone = match app.store.sweep_orphans(before).await {
+            Ok(gone) => gone,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for unused files");
+                continue;
+            }
+        };
+        for sha256 in gone {
+            if let Err(e) = app.files.delete(&sha256).await {
+                // The row is gone: the blob stays unused until an operator removes it.
+                tracing::warn!(%sha256, error = %e, "could not delete an unused file");
+            }
+        }
+    }
+}

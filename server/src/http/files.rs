@@ -1,0 +1,423 @@
+//! `/uploads` and `/attachments`: files sent in resumable chunks, then downloaded by the
+//! members of the conversation they were sent to (addition to v1, see docs/protocol.md).
+//!
+//! An upload is declared (`POST /uploads`), then its bytes arrive in order in `PATCH`es
+//! of at most [`UPLOAD_CHUNK_BYTES`], each naming where it starts (`Upload-Offset`); a
+//! dropped connection loses only the chunk in flight, and `GET /uploads/{id}` says where
+//! to go on. The last chunk has the bytes checked and stored (`crate::files`). These
+//! routes have their own body limit and timeout (`http::router`).
+//!
+//! Files are served only to callers allowed to see them, under ids no one can guess,
+//! and never as something a webview would run: `Content-Disposition: attachment`,
+//! `X-Content-Type-Options: nosniff`, a sandboxing `Content-Security-Policy`, and
+//! active types served as bytes ([`media::served_type`]).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ferry_proto::media::{self, MediaError};
+use ferry_proto::{
+    ErrorBody, ErrorCode, NewUpload, Timestamp, UPLOAD_CHUNK_BYTES, Upload, UploadError,
+    validate_upload,
+};
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::files::FileError;
+
+use crate::http::extract::{Json, Path};
+use crate::state::App;
+use crate::store::UploadRow;
+
+/// The header that says where a chunk starts.
+pub const UPLOAD_OFFSET: &str = "upload-offset";
+
+/// The error a client sees for a file that failed its checks, or a blob store failure.
+impl From<FileError> for Error {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Media(e @ MediaError::Mismatch { .. }) => {
+                Error::new(ErrorCode::MediaMismatch, e.to_string())
+            }
+            FileError::Media(e @ MediaError::TooManyPixels { .. }) => {
+                Error::new(ErrorCode::ImageTooLarge, e.to_string())
+            }
+            FileError::Hash => Error::invalid(e.to_string()),
+            FileError::Store(e) => Error::Unavailable(format!("blob store: {e}")),
+        }
+    }
+}
+
+/// The upload as the protocol shows it.
+fn shown(row: &UploadRow) -> Upload {
+    Upload {
+        id: row.id,
+        size: row.size as u64,
+        offset: row.received as u64,
+        chunk_size: UPLOAD_CHUNK_BYTES,
+        attachment: row.attachment(),
+    }
+}
+
+/// Declares an upload: 201 with where to start (0), or at once stored when this user
+/// already sent the same bytes.
+#[utoipa::path(post, path = "/uploads", tag = "files", security(("bearer" = [])),
+    request_body = NewUpload,
+    responses((status = 201, body = Upload), (status = 400, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+pub async fn create(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<NewUpload>,
+) -> Result<(StatusCode, Json<Upload>)> {
+    let max = app.config.max_file_bytes;
+    let mut req = req;
+    req.content_type = media::normalize(&req.content_type);
+    validate_upload(&req, max).map_err(|e| match e {
+        UploadError::Empty => Error::invalid("the file is empty: there is nothing to send"),
+        UploadError::TooLarge => Error::new(
+            ErrorCode::TooLarge,
+            format!("files are at most {max} bytes"),
+        ),
+        UploadError::Name => Error::invalid(
+            "a file name is 1 to 255 characters, without path separators or control characters",
+        ),
+        UploadError::ContentType => {
+            Error::invalid("content_type must be a media type: type/subtype")
+        }
+        UploadError::Sha256 => Error::invalid("sha256 must be 64 lowercase hex digits"),
+    })?;
+    let row = UploadRow {
+        // Random, not time-ordered: the id is the file's address, and must not be guessed.
+        id: Uuid::new_v4(),
+        owner_id: caller.user_id,
+        name: req.name,
+        size: req.size as i64,
+        content_type: req.content_type,
+        sha256: req.sha256,
+        received: 0,
+        state: "open".into(),
+        width: None,
+        height: None,
+        preview: 0,
+        conversation_id: None,
+        message_id: None,
+        created_at: Timestamp::now().as_millis(),
+    };
+    let Some(row) = app
+        .store
+        .create_upload(&row, app.config.file_quota_bytes)
+        .await?
+    else {
+        return Err(Error::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "your files would take more than your {} bytes of storage; delete some messages with files first",
+                app.config.file_quota_bytes
+            ),
+        ));
+    };
+    Ok((StatusCode::CREATED, Json(shown(&row))))
+}
+
+/// The caller's own upload `id`, or 404.
+async fn own(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
+    match app.store.upload(id).await? {
+        Some(row) if row.owner_id == caller.user_id => Ok(row),
+        _ => Err(Error::not_found("upload")),
+    }
+}
+
+/// Where an upload stands: the next `PATCH` starts at `offset`.
+#[utoipa::path(get, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Upload), (status = 404, body = ErrorBody)))]
+pub async fn status(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Upload>> {
+    Ok(Json(shown(&own(&app, &caller, id).await?)))
+}
+
+/// Appends the next chunk (the body, `application/offset+octet-stream`) at
+/// `Upload-Offset`. The last one has the file checked and stored: the answer then
+/// carries the attachment. A chunk at the wrong offset is `conflict`: ask where it stands.
+#[utoipa::path(patch, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("Upload-Offset" = u64, Header, description = "where this chunk starts")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses((status = 200, body = Upload), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn append(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    request: Request,
+) -> Result<Json<Upload>> {
+    let row = own(&app, &caller, id).await?;
+    let start: u64 = request
+        .headers()
+        .get(UPLOAD_OFFSET)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::invalid("Upload-Offset must be the byte this chunk starts at"))?;
+    if row.is_stored() {
+        // A repeat of the last chunk whose answer was lost.
+        return Ok(Json(shown(&row)));
+    }
+    if start != row.received as u64 {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            format!("the upload holds {} bytes; send from there", row.received),
+        ));
+    }
+    let left = (row.size - row.received) as u64;
+    if left > 0 {
+        let bytes = read_chunk(request, left.min(UPLOAD_CHUNK_BYTES)).await?;
+        let len = bytes.len() as u64;
+        app.files.put_chunk(id, start, bytes).await?;
+        if !app.store.add_chunk(id, start as i64, len as i64).await? {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "another chunk at this offset came first; ask where the upload stands",
+            ));
+        }
+        if start + len < row.size as u64 {
+            let mut row = row;
+            row.received += len as i64;
+            return Ok(Json(shown(&row)));
+        }
+    }
+    finish(&app, row).await.map(Json)
+}
+
+/// Reads a chunk's body: 1 to `max` bytes.
+async fn read_chunk(request: Request, max: u64) -> Result<Bytes> {
+    let mut body = request.into_body().into_data_stream();
+    let mut chunk = Vec::new();
+    while let Some(piece) = body.next().await {
+        let piece = piece.map_err(|_| Error::invalid("the chunk's body was cut off"))?;
+        if (chunk.len() + piece.len()) as u64 > max {
+            return Err(Error::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "a chunk here is at most {max} bytes (the rest of the file, or the chunk size)"
+                ),
+            ));
+        }
+        chunk.extend_from_slice(&piece);
+    }
+    if chunk.is_empty() {
+        return Err(Error::invalid("a chunk carries at least one byte"));
+    }
+    Ok(Bytes::from(chunk))
+}
+
+/// Every byte is in: check and store the file. A file that fails its checks is
+/// forgotten (its chunks too); a blob store failure leaves the upload to be finished by a
+/// repeat of the last `PATCH`.
+async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
+    let starts: Vec<u64> = app
+        .store
+        .chunks(row.id)
+        .await?
+        .into_iter()
+        .map(|s| s as u64)
+        .collect();
+    let assembled = app
+        .files
+        .assemble(
+            row.id,
+            &starts,
+            row.size as u64,
+            &row.sha256,
+            &row.content_type,
+        )
+        .await;
+    let assembled = match assembled {
+        Ok(assembled) => assembled,
+        Err(e @ FileError::Store(_)) => return Err(e.into()),
+        Err(e) => {
+            app.store
+                .drop_upload(row.id, Timestamp::now().as_millis())
+                .await?;
+            app.files.drop_chunks(row.id, &starts).await;
+            return Err(e.into());
+        }
+    };
+    let done = app
+        .store
+        .finish_upload(
+            row.id,
+            &assembled.content_type,
+            assembled.size,
+            assembled.preview,
+        )
+        .await?;
+    app.files.drop_chunks(row.id, &starts).await;
+    // `None`: a concurrent repeat of the last chunk finished it first.
+    let done = match done {
+        Some(done) => done,
+        None => app
+            .store
+            .upload(row.id)
+            .await?
+            .ok_or_else(|| Error::not_found("upload"))?,
+    };
+    Ok(shown(&done))
+}
+
+/// Cancels an upload that no message carries yet.
+#[utoipa::path(delete, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    let row = own(&app, &caller, id).await?;
+    if row.message_id.is_some() {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "the file was sent; delete its message instead",
+        ));
+    }
+    if let Some((_, chunks)) = app
+        .store
+        .drop_upload(id, Timestamp::now().as_millis())
+        .await?
+    {
+        let starts: Vec<u64> = chunks.into_iter().map(|s| s as u64).collect();
+        app.files.drop_chunks(id, &starts).await;
+        app.files.sweep.notify_one();
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The headers every file response carries: never rendered, never run.
+fn guarded(headers: &mut HeaderMap, content_type: &str, name: &str) {
+    let disposition = format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        name.chars()
+            .map(
+                |c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            )
+            .collect::<String>(),
+        percent_encode(name)
+    );
+    let values = [
+        (header::CONTENT_TYPE, content_type.to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox".into(),
+        ),
+        (
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable".into(),
+        ),
+    ];
+    for (name, value) in values {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// RFC 8187's encoding of a file name for `filename*`.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The caller's view of attachment `id`, or 404 (not found and not allowed look alike).
+async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
+    app.store
+        .attachment(caller.user_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("attachment"))
+}
+
+/// A file's bytes, streamed; `Range: bytes=N-` resumes a download from byte N (206).
+#[utoipa::path(get, path = "/attachments/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"),
+        (status = 206, description = "the file from the asked byte on"),
+        (status = 404, body = ErrorBody)))]
+pub async fn download(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let row = visible(&app, &caller, id).await?;
+    let size = row.size as u64;
+    let start = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.strip_suffix('-'))
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&start| start < size)
+        .unwrap_or(0);
+    let blob = app.files.read(&row.sha256, start).await?;
+    let mut response = Body::from_stream(blob.into_stream()).into_response();
+    let headers = response.headers_mut();
+    guarded(headers, media::served_type(&row.content_type), &row.name);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size - start));
+    if start > 0 {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(range) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", size - 1)) {
+            response.headers_mut().insert(header::CONTENT_RANGE, range);
+        }
+    }
+    Ok(response)
+}
+
+/// An image's preview: at most 320 pixels a side, JPEG or PNG, without metadata.
+#[utoipa::path(get, path = "/attachments/{id}/thumbnail", tag = "files", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "the preview", content_type = "image/jpeg"),
+        (status = 404, body = ErrorBody)))]
+pub async fn thumbnail(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    let row = visible(&app, &caller, id).await?;
+    if row.preview == 0 {
+        return Err(Error::not_found("preview"));
+    }
+    let bytes = app.files.preview(&row.sha256).await?;
+    let kind = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    let mut response = bytes.into_response();
+    guarded(
+        response.headers_mut(),
+        kind,
+        &format!("{}.preview", row.name),
+    );
+    Ok(response)
+}

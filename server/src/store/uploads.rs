@@ -1,0 +1,288 @@
+//! [`FileStore`]: the uploads' part of the store (a supertrait of `Store`, so every store
+//! has it): uploads declared within a quota, their chunks counted as they arrive, the
+//! access rule for downloads, and the blobs no upload names any more.
+//!
+//! The bytes themselves are in the blob store (`crate::files`); a chunk is stored there
+//! before [`FileStore::add_chunk`] counts it, so the count never runs ahead of the bytes.
+//! Attaching an upload to a message is part of storing the message (`sql.rs`), and a
+//! deletion of the message hands its blobs to [`FileStore::sweep_orphans`].
+
+use async_trait::async_trait;
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+use uuid::Uuid;
+
+use super::StoreResult;
+use super::rows::UploadRow;
+use super::sql::{Conn, Dialect, SqlStore};
+
+/// The uploads' part of the store.
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    /// Records a declared upload (`upload.state` is `open`), unless the owner's files
+    /// would pass `quota` bytes (`None`). When the owner already stored the same bytes
+    /// (hash, size and type), the new upload is stored at once: they need not be sent
+    /// again. A file counts once against the quota however often it is sent.
+    async fn create_upload(&self, upload: &UploadRow, quota: u64)
+    -> StoreResult<Option<UploadRow>>;
+    /// One upload.
+    async fn upload(&self, id: Uuid) -> StoreResult<Option<UploadRow>>;
+    /// Counts a chunk of `len` bytes stored at `start`, if the upload is open and holds
+    /// exactly `start` bytes (a concurrent or repeated chunk is not counted twice).
+    async fn add_chunk(&self, id: Uuid, start: i64, len: i64) -> StoreResult<bool>;
+    /// Where an upload's chunks start, in order.
+    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<i64>>;
+    /// An upload's bytes were checked and stored: it is an attachment now.
+    async fn finish_upload(
+        &self,
+        id: Uuid,
+        content_type: &str,
+        size: Option<(u32, u32)>,
+        preview: bool,
+    ) -> StoreResult<Option<UploadRow>>;
+    /// Forgets an upload no message carries (cancelled, or refused when checked); returns
+    /// it, with its chunks' starts. Its blob is left to the sweeper.
+    async fn drop_upload(&self, id: Uuid, now: i64) -> StoreResult<Option<(UploadRow, Vec<i64>)>>;
+    /// The stored upload `id` if `viewer` may download it: a member of the conversation
+    /// of the message that carries it, or its owner before it is sent.
+    async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>>;
+    /// Takes the blobs orphaned before `before` (Unix ms) that no upload names: the
+    /// caller deletes them from the blob store.
+    async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>>;
+}
+
+#[async_trait]
+impl<D: Dialect> FileStore for SqlStore<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'q> Uuid: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<i64>: Encode<'q, D::Db>,
+    for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (String,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> UploadRow: FromRow<'r, <D::Db as Database>::Row>,
+{
+    async fn create_upload(
+        &self,
+        upload: &UploadRow,
+        quota: u64,
+    ) -> StoreResult<Option<UploadRow>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // The owner's row serialises their uploads, so two at once cannot both take the
+        // last of the quota.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT u.id FROM users u WHERE u.id = $1 {}",
+            D::lock("u")
+        )))
+        .bind(upload.owner_id)
+        .execute(&mut *tx)
+        .await?;
+        let same: Option<UploadRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE owner_id = $1 AND sha256 = $2 AND size = $3 \
+             AND content_type = $4 AND state = 'stored' LIMIT 1"
+        ))
+        .bind(upload.owner_id)
+        .bind(upload.sha256.clone())
+        .bind(upload.size)
+        .bind(upload.content_type.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut row = upload.clone();
+        if let Some(same) = same {
+            row.state = "stored".into();
+            row.received = row.size;
+            row.width = same.width;
+            row.height = same.height;
+            row.preview = same.preview;
+        } else {
+            let (used,): (i64,) = sqlx::query_as(
+                "SELECT COALESCE(sum(size), 0) FROM \
+                 (SELECT DISTINCT sha256, size FROM uploads WHERE owner_id = $1) AS files",
+            )
+            .bind(upload.owner_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if used.max(0) as u64 + upload.size as u64 > quota {
+                return Ok(None);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO uploads (id, owner_id, name, size, content_type, sha256, received, \
+             state, width, height, preview, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(row.id)
+        .bind(row.owner_id)
+        .bind(row.name.clone())
+        .bind(row.size)
+        .bind(row.content_type.clone())
+        .bind(row.sha256.clone())
+        .bind(row.received)
+        .bind(row.state.clone())
+        .bind(row.width)
+        .bind(row.height)
+        .bind(row.preview)
+        .bind(row.created_at)
+        .execute(&mut *tx)
+        .await?;
+        // The same bytes, named again: not an orphan any more.
+        sqlx::query("DELETE FROM blob_orphans WHERE sha256 = $1")
+            .bind(row.sha256.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(row))
+    }
+
+    async fn upload(&self, id: Uuid) -> StoreResult<Option<UploadRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?)
+    }
+
+    async fn add_chunk(&self, id: Uuid, start: i64, len: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let counted: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE uploads SET received = received + $3 \
+             WHERE id = $1 AND received = $2 AND state = 'open' AND received + $3 <= size \
+             RETURNING id",
+        )
+        .bind(id)
+        .bind(start)
+        .bind(len)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if counted.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO upload_chunks (upload_id, start, len) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(start)
+            .bind(len)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT start FROM upload_chunks WHERE upload_id = $1 ORDER BY start",
+        )
+        .bind(id)
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn finish_upload(
+        &self,
+        id: Uuid,
+        content_type: &str,
+        size: Option<(u32, u32)>,
+        preview: bool,
+    ) -> StoreResult<Option<UploadRow>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let row: Option<UploadRow> = sqlx::query_as(concat!(
+            "UPDATE uploads SET state = 'stored', content_type = $2, width = $3, height = $4, \
+             preview = $5 WHERE id = $1 AND state = 'open' AND received = size RETURNING ",
+            upload_columns!()
+        ))
+        .bind(id)
+        .bind(content_type.to_owned())
+        .bind(size.map(|(w, _)| i64::from(w)))
+        .bind(size.map(|(_, h)| i64::from(h)))
+        .bind(i64::from(preview))
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn drop_upload(&self, id: Uuid, now: i64) -> StoreResult<Option<(UploadRow, Vec<i64>)>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let row: Option<UploadRow> = sqlx::query_as(concat!(
+            "DELETE FROM uploads WHERE id = $1 AND message_id IS NULL RETURNING ",
+            upload_columns!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let chunks: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM upload_chunks WHERE upload_id = $1 RETURNING start")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if row.is_stored() {
+            orphan::<D>(&mut tx, &row.sha256, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Some((row, chunks)))
+    }
+
+    async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads u WHERE u.id = $1 AND u.state = 'stored' AND \
+             ((u.message_id IS NULL AND u.owner_id = $2) OR EXISTS \
+              (SELECT 1 FROM members m WHERE m.conversation_id = u.conversation_id \
+               AND m.user_id = $2))"
+        ))
+        .bind(id)
+        .bind(viewer)
+        .fetch_optional(&self.readers)
+        .await?)
+    }
+
+    async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let gone: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM blob_orphans WHERE since < $1 AND NOT EXISTS \
+             (SELECT 1 FROM uploads u WHERE u.sha256 = blob_orphans.sha256) RETURNING sha256",
+        )
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+}
+
+/// Marks a blob as possibly unnamed from `now` on (the sweeper checks again).
+pub(super) async fn orphan<D: Dialect>(
+    conn: &mut Conn<D>,
+    sha256: &str,
+    now: i64,
+) -> StoreResult<()>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+{
+    sqlx::query(
+        "INSERT INTO blob_orphans (sha256, since) VALUES ($1, $2) \
+         ON CONFLICT (sha256) DO UPDATE SET since = excluded.since",
+    )
+    .bind(sha256.to_owned())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
