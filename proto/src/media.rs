@@ -66,6 +66,7 @@ pub fn checked_type(declared: &str, head: &[u8]) -> Result<String, MediaError> {
         Some(found) if found.mime_type() == declared => Ok(declared.to_owned()),
         Some(found) if declared == "application/octet-stream" => Ok(found.mime_type().into()),
         Some(found) => Err(mismatch(found.mime_type())),
+        None if declared == "application/octet-stream" => Ok(declared.to_owned()),
         None if infer::is_mime_supported(declared) => Err(mismatch("unknown")),
         None => Ok(declared.to_owned()),
     }
@@ -137,7 +138,10 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Option<Preview> {
     limits.max_alloc = Some(MAX_IMAGE_PIXELS * 4 + (64 << 20));
     reader.limits(limits);
     let mut decoder = reader.into_decoder().ok()?;
-    let orientation = decoder.orientation().ok()?;
+    // An EXIF block that cannot be read leaves the image as stored.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).ok()?;
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());

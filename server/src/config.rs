@@ -64,6 +64,19 @@ pub struct Config {
     /// data directory. Every node of a cluster needs the same bucket.
     #[arg(long, env = "FERRY_FILES")]
     pub files: Option<String>,
+    /// The S3-compatible endpoint (`http://127.0.0.1:9000` for MinIO, say); unset: AWS,
+    /// or `AWS_ENDPOINT_URL`.
+    #[arg(long, env = "FERRY_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region; unset: `AWS_REGION`, else `us-east-1`.
+    #[arg(long, env = "FERRY_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// The S3 access key id; unset: `AWS_ACCESS_KEY_ID`.
+    #[arg(long, env = "FERRY_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The S3 secret key; unset: `AWS_SECRET_ACCESS_KEY`.
+    #[arg(long, env = "FERRY_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
     /// The largest file one may send, in bytes.
     #[arg(long, env = "FERRY_MAX_FILE_BYTES", default_value_t = ferry_proto::DEFAULT_MAX_FILE_BYTES)]
     pub max_file_bytes: u64,
@@ -128,6 +141,10 @@ impl Config {
             max_body_chars: ferry_proto::MAX_BODY_CHARS,
             edit_window_secs: 0,
             files: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             max_file_bytes: ferry_proto::DEFAULT_MAX_FILE_BYTES,
             file_quota_bytes: 10 * 1024 * 1024 * 1024,
             file_grace_secs: 3600,

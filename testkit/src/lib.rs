@@ -3,7 +3,8 @@
 //! database (a SQLite file, or a Postgres database dropped afterwards); [`TestServer`]
 //! runs the server in the test's process on port 0 with [`test_config`]; and
 //! [`ServerProcess`] runs the real `ferry-server` binary, for tests that SIGKILL it.
-//! [`nats_url`] and [`NatsServer`] give cluster tests their NATS.
+//! [`nats_url`] and [`NatsServer`] give cluster tests their NATS; [`S3Server`] gives the
+//! blob store's tests S3-compatible storage.
 //! [`within`] fails a test with a timeout instead of letting it hang: tests wait on
 //! events, never sleep.
 //!
@@ -12,11 +13,13 @@
 mod database;
 mod nats;
 mod process;
+mod s3;
 mod server;
 mod wait;
 
 pub use database::{Backend, TestDb, postgres_admin_url};
 pub use nats::{NatsServer, nats_url, subject_prefix};
 pub use process::{ServerProcess, workspace_binary};
+pub use s3::{S3Server, s3_config};
 pub use server::{JWT_SECRET, Served, TestServer, requests_at, test_config};
 pub use wait::{WAIT, within, within_for};

@@ -75,11 +75,25 @@ impl Files {
             .clone()
             .unwrap_or_else(|| config.data_dir.join("files").display().to_string());
         let store: Arc<dyn ObjectStore> = match location.strip_prefix("s3://") {
-            Some(bucket) => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket.trim_end_matches('/'))
-                    .build()?,
-            ),
+            Some(bucket) => {
+                let mut s3 = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket.trim_end_matches('/'));
+                if let Some(endpoint) = &config.s3_endpoint {
+                    s3 = s3
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"));
+                }
+                if let Some(region) = &config.s3_region {
+                    s3 = s3.with_region(region);
+                }
+                if let Some(key) = &config.s3_access_key_id {
+                    s3 = s3.with_access_key_id(key);
+                }
+                if let Some(secret) = &config.s3_secret_access_key {
+                    s3 = s3.with_secret_access_key(secret);
+                }
+                Arc::new(s3.build()?)
+            }
             None => {
                 let dir = location.strip_prefix("file://").unwrap_or(&location);
                 std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic {

@@ -168,9 +168,11 @@ pub async fn append(
         .ok_or_else(|| Error::invalid("Upload-Offset must be the byte this chunk starts at"))?;
     if row.is_stored() {
         // A repeat of the last chunk whose answer was lost.
+        drain(request).await;
         return Ok(Json(shown(&row)));
     }
     if start != row.received as u64 {
+        drain(request).await;
         return Err(Error::new(
             ErrorCode::Conflict,
             format!("the upload holds {} bytes; send from there", row.received),
@@ -194,6 +196,23 @@ pub async fn append(
         }
     }
     finish(&app, row).await.map(Json)
+}
+
+/// Reads and drops a chunk that is answered without being stored: a server that answers
+/// while the client still sends makes the connection close under it, and the client
+/// loses the answer (see `http::limit`). Bounded by the chunk size and a few seconds.
+async fn drain(request: Request) {
+    let mut body = request.into_body().into_data_stream();
+    let mut seen = 0u64;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(piece)) = body.next().await {
+            seen += piece.len() as u64;
+            if seen > UPLOAD_CHUNK_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads a chunk's body: 1 to `max` bytes.

@@ -45,7 +45,7 @@ pub trait FileStore: Send + Sync {
     /// The stored upload `id` if `viewer` may download it: a member of the conversation
     /// of the message that carries it, or its owner before it is sent.
     async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>>;
-    /// Takes the blobs orphaned before `before` (Unix ms) that no upload names: the
+    /// Takes the blobs orphaned at or before `before` (Unix ms) that no upload names: the
     /// caller deletes them from the blob store.
     async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>>;
 }
@@ -100,7 +100,7 @@ where
             row.preview = same.preview;
         } else {
             let (used,): (i64,) = sqlx::query_as(
-                "SELECT COALESCE(sum(size), 0) FROM \
+                "SELECT CAST(COALESCE(sum(size), 0) AS BIGINT) FROM \
                  (SELECT DISTINCT sha256, size FROM uploads WHERE owner_id = $1) AS files",
             )
             .bind(upload.owner_id)
@@ -253,7 +253,7 @@ where
     async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         let gone: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM blob_orphans WHERE since < $1 AND NOT EXISTS \
+            "DELETE FROM blob_orphans WHERE since <= $1 AND NOT EXISTS \
              (SELECT 1 FROM uploads u WHERE u.sha256 = blob_orphans.sha256) RETURNING sha256",
         )
         .bind(before)

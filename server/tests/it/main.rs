@@ -9,6 +9,7 @@ mod changes;
 mod cluster;
 mod concurrency;
 mod faults;
+mod files;
 mod live;
 mod rest;
 mod store;
