@@ -183,7 +183,11 @@ pub(crate) async fn run_uploads(shared: Arc<Shared>, mut stop: watch::Receiver<b
         };
         let wait = match next {
             None => None,
-            Some(pending) => match upload(&shared, &pending).await {
+            Some(pending) => match tokio::select! {
+                // Stopping abandons a chunk in flight: the server counts only whole ones.
+                _ = stop.changed() => return,
+                outcome = upload(&shared, &pending) => outcome,
+            } {
                 Ok(()) => {
                     failures = 0;
                     continue;

@@ -88,7 +88,7 @@ pub(crate) fn file_key(attachment: Uuid, preview: bool) -> String {
 
 impl LocalStore {
     /// Writes a new pending message with `files` (and `caption` as its text), its outbox
-    /// entry and its uploads in one transaction.
+    /// entry and its uploads in one transaction (the uploader sees them all or none).
     #[allow(clippy::too_many_arguments)]
     pub fn compose_files(
         &self,
@@ -101,6 +101,7 @@ impl LocalStore {
         now: Timestamp,
     ) -> StoreResult<LocalMessage> {
         self.write(|tx| {
+            let mut message = compose_in(tx, me, id, conversation, caption, reply_to, now)?;
             for (index, file) in files.iter().enumerate() {
                 tx.execute(
                     "INSERT INTO uploads (message_id, idx, path, name, size, content_type, sha256, \
@@ -121,7 +122,8 @@ impl LocalStore {
                     ],
                 )?;
             }
-            compose_in(tx, me, id, conversation, caption, reply_to, now)
+            attach(tx, &mut message)?;
+            Ok(message)
         })
     }
 

@@ -8,6 +8,7 @@ mod catch_up;
 mod changes;
 mod cluster;
 mod faults;
+mod files;
 mod list;
 mod live;
 mod offline;

@@ -94,6 +94,15 @@ impl Device {
 
     /// The same device after a process restart: a new `Client` on the same files.
     pub async fn restart(self, server_url: &str) -> Self {
+        self.restart_with(server_url, |_| {}).await
+    }
+
+    /// [`Self::restart`], with `tune` applied to the new client's options.
+    pub async fn restart_with(
+        self,
+        server_url: &str,
+        tune: impl FnOnce(&mut ClientOptions),
+    ) -> Self {
         self.client.stop().await;
         let Device {
             dir,
@@ -102,7 +111,9 @@ impl Device {
             client,
         } = self;
         drop(client);
-        let client = Client::resume(options(server_url, &dir), tokens.clone())
+        let mut options = options(server_url, &dir);
+        tune(&mut options);
+        let client = Client::resume(options, tokens.clone())
             .expect("resume")
             .expect("still signed in");
         Self {
