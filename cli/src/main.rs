@@ -97,12 +97,27 @@ enum Command {
         #[arg(required = true)]
         members: Vec<String>,
     },
-    /// Send a message; it is queued when offline and goes out later.
+    /// Send a message, or files with an optional caption; queued when offline, it goes
+    /// out later (uploads resume where they stopped).
     Send {
         /// Name, username of the other person, or id.
         chat: String,
-        /// The text.
-        text: String,
+        /// The text (a caption, with files).
+        #[arg(required_unless_present = "file")]
+        text: Option<String>,
+        /// A file to send (repeat for several, up to 10).
+        #[arg(long, value_name = "PATH")]
+        file: Vec<std::path::PathBuf>,
+    },
+    /// Save the files of a message (downloading them if this device does not have them).
+    Download {
+        /// The message's id; or a chat followed by the message as `reply` takes it (its
+        /// number as `open` shows it, or `last`).
+        #[arg(required = true, num_args = 1..=2, value_name = "[CHAT] MESSAGE")]
+        message: Vec<String>,
+        /// The folder to save them in.
+        #[arg(long, default_value = ".")]
+        out: std::path::PathBuf,
     },
     /// Reply to a message; queued like `send`.
     Reply {
@@ -284,6 +299,73 @@ async fn sent(cli: &Cli, client: &Client, queued: ferry_client::LocalMessage) ->
     Ok(())
 }
 
+/// After a message with files is queued: uploads them and sends it, however long that
+/// takes (each chunk has its own time limit), showing how far it got.
+async fn sent_files(cli: &Cli, client: &Client, queued: ferry_client::LocalMessage) -> Result<()> {
+    let mut events = client.events();
+    let total: u64 = queued.attachments.iter().map(|a| a.size).sum();
+    let show = !cli.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = async {
+        let mut done = std::collections::HashMap::new();
+        while let Ok(event) = events.recv().await {
+            if let Event::UploadProgress {
+                message_id,
+                index,
+                sent,
+                ..
+            } = event
+                && message_id == queued.id
+            {
+                done.insert(index, sent);
+                if show {
+                    let sum: u64 = done.values().sum();
+                    eprint!("\ruploading {}%", sum * 100 / total.max(1));
+                }
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = client.sync_now() => outcome,
+        () = progress => unreachable!("the client outlives this"),
+    };
+    if show {
+        eprintln!();
+    }
+    let online = match outcome {
+        Ok(_) => true,
+        Err(ClientError::SignedOut) => bail!("the session has ended; sign in again"),
+        Err(ClientError::Offline(_)) => false,
+        Err(ClientError::Api(e)) if e.is_transient() => false,
+        Err(e) => return Err(e.into()),
+    };
+    let message = client.message(queued.id)?.unwrap_or(queued);
+    if message.status == MessageStatus::Failed {
+        bail!("not sent: {}", message.error.unwrap_or_default());
+    }
+    print::sent(cli, &message, online, client.outbox_len()?);
+    Ok(())
+}
+
+/// `dir/name`, or `dir/name (1)`… when that is taken: a download never overwrites.
+fn free_name(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    // The name came from another user: only its last component, never a path.
+    let name = std::path::Path::new(name)
+        .file_name()
+        .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+    let first = dir.join(&name);
+    if !first.exists() {
+        return first;
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem.to_owned(), format!(".{ext}")),
+        _ => (name.clone(), String::new()),
+    };
+    (1..)
+        .map(|n| dir.join(format!("{stem} ({n}){ext}")))
+        .find(|p| !p.exists())
+        .expect("some name is free")
+}
+
 /// After a change is queued: tries to send it, then says how the message shows now, or
 /// why the server refused it.
 async fn changed(cli: &Cli, client: &Client, message: Uuid, what: &str) -> Result<()> {
@@ -403,11 +485,46 @@ async fn run(cli: Cli) -> Result<()> {
             let id = client.create_group(title, &ids).await?;
             print::chat_created(&cli, &client, id)?;
         }
-        Command::Send { chat, text } => {
+        Command::Send { chat, text, file } => {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
-            let queued = client.send(id, text)?;
-            sent(&cli, &client, queued).await?;
+            let text = text.as_deref().unwrap_or_default();
+            if file.is_empty() {
+                let queued = client.send(id, text)?;
+                sent(&cli, &client, queued).await?;
+            } else {
+                let queued = client.send_files(id, file, text, None).await?;
+                sent_files(&cli, &client, queued).await?;
+            }
+        }
+        Command::Download { message, out } => {
+            let client = signed_in(&cli).await?;
+            let found = match message.as_slice() {
+                [id] => {
+                    let id: Uuid = id
+                        .parse()
+                        .context("a message id (or give the chat first: CHAT MESSAGE)")?;
+                    client
+                        .message(id)?
+                        .context("no such message on this device")?
+                }
+                [chat, which] => find_message(&client, chat, which).await?,
+                _ => bail!("give a message id, or a chat and a message"),
+            };
+            if found.attachments.is_empty() {
+                bail!("that message has no files");
+            }
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("cannot make {}", out.display()))?;
+            let mut saved = Vec::new();
+            for attachment in &found.attachments {
+                let cached = client.download(found.id, attachment.index).await?;
+                let to = free_name(out, &attachment.name);
+                std::fs::copy(&cached, &to)
+                    .with_context(|| format!("cannot write {}", to.display()))?;
+                saved.push(to);
+            }
+            print::downloaded(&cli, &saved);
         }
         Command::Reply {
             chat,

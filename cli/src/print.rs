@@ -162,14 +162,57 @@ pub fn messages(
     Ok(())
 }
 
-/// A message's text as a line shows it: a placeholder once deleted, a mark once edited.
+/// A message's text as a line shows it: a placeholder once deleted, a mark once edited,
+/// its files after it.
 fn text_of(m: &LocalMessage) -> String {
-    if m.deleted {
+    let text = if m.deleted {
         "(message deleted)".to_owned()
     } else if m.edited {
         format!("{} (edited)", printable(&m.body))
     } else {
         printable(&m.body).into_owned()
+    };
+    let files: Vec<String> = m
+        .attachments
+        .iter()
+        .map(|a| {
+            let progress = match a.uploaded {
+                Some(done) if done < a.size => format!(", {}% up", done * 100 / a.size.max(1)),
+                _ => String::new(),
+            };
+            format!("📎 {} ({}{progress})", printable(&a.name), size(a.size))
+        })
+        .collect();
+    match (text.is_empty(), files.is_empty()) {
+        (_, true) => text,
+        (true, false) => files.join(" "),
+        (false, false) => format!("{text} {}", files.join(" ")),
+    }
+}
+
+/// A size for people: `512 B`, `3.4 KB`, `12.0 MB` (steps of 1024).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Where the files of a message were saved.
+pub fn downloaded(cli: &Cli, saved: &[std::path::PathBuf]) {
+    if cli.json {
+        emit(json!({"files": saved}));
+    } else {
+        for path in saved {
+            println!("saved {}", path.display());
+        }
     }
 }
 

@@ -373,3 +373,201 @@ async fn reply_edit_react_and_delete_from_the_terminal() {
     );
     srv.stop().await;
 }
+
+/// Bytes no compressor shrinks, the same for a seed.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+/// A TCP proxy that counts what clients send through it, and once armed with a budget
+/// stops forwarding (holding the connection open, silent) when the budget is spent: a
+/// link that dies mid-upload.
+struct Choke {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<std::sync::Mutex<(usize, Option<usize>)>>,
+}
+
+impl Choke {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = std::sync::Arc::new(std::sync::Mutex::new((0usize, None::<usize>)));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let up = async {
+                        let mut buffer = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = client_read.read(&mut buffer).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            let open = {
+                                let mut s = state.lock().expect("lock");
+                                s.0 += n;
+                                s.1.is_none_or(|budget| s.0 <= budget)
+                            };
+                            if !open {
+                                // Dead from here: nothing more either way.
+                                std::future::pending::<()>().await;
+                            }
+                            if server_write.write_all(&buffer[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    let down = tokio::io::copy(&mut server_read, &mut client_write);
+                    tokio::select! {
+                        () = up => {}
+                        _ = down => {}
+                    }
+                });
+            }
+        });
+        Self { addr, state }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Bytes forwarded so far, counting from now on; the link dies after `budget` more.
+    fn arm(&self, budget: usize) {
+        let mut s = self.state.lock().expect("lock");
+        *s = (0, Some(budget));
+    }
+
+    /// The link works again (for new connections); returns what clients sent since armed.
+    fn release(&self) -> usize {
+        let mut s = self.state.lock().expect("lock");
+        s.1 = None;
+        s.0
+    }
+
+    fn sent(&self) -> usize {
+        self.state.lock().expect("lock").0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_from_the_terminal() {
+    let db = TestDb::sqlite();
+    let srv = TestServer::start(&db).await;
+    let choke = Choke::start(srv.addr()).await;
+    let homes = tempfile::tempdir().expect("dir");
+    // Alice's link goes through the choke; Bob's straight to the server.
+    let alice = Terminal {
+        dir: homes.path().join("alice"),
+        server: choke.url(),
+    };
+    let bob = Terminal {
+        dir: homes.path().join("bob"),
+        server: srv.url(),
+    };
+    for (t, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let signed = t
+            .run_with_input(
+                &["register", name, "--password-stdin"],
+                "correct horse battery\n",
+            )
+            .await;
+        assert!(signed.ok, "register: {}", signed.stderr);
+    }
+    alice.ok(&["new", "bob"]).await;
+
+    // A file with a caption, sent at once.
+    let plan = noise(3 * 1024 * 1024 + 7, 1);
+    let plan_path = homes.path().join("plan.bin");
+    std::fs::write(&plan_path, &plan).expect("write");
+    let out = alice
+        .ok(&[
+            "send",
+            "bob",
+            "the plan",
+            "--file",
+            plan_path.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert!(out.contains("sent (#1)"), "{out}");
+
+    // A large one, whose upload dies halfway: the process is killed while it hangs.
+    let video = noise(12 * 1024 * 1024, 2);
+    let video_path = homes.path().join("holiday.mp4");
+    std::fs::write(&video_path, &video).expect("write");
+    choke.arm(6 * 1024 * 1024);
+    let mut sending = alice
+        .command(&["send", "bob", "--file", video_path.to_str().expect("utf-8")])
+        .spawn()
+        .expect("spawn ferry send");
+    within("half the file to go out", async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+        while choke.sent() < 6 * 1024 * 1024 {
+            tick.tick().await;
+        }
+    })
+    .await;
+    sending.start_kill().expect("SIGKILL ferry send");
+    within("ferry send to die", sending.wait())
+        .await
+        .expect("wait");
+    let before = choke.release();
+
+    // Run again, it goes on from the chunks the server holds: far less than the whole
+    // file goes again.
+    choke.arm(usize::MAX);
+    let synced = alice.ok(&["sync"]).await;
+    let again = choke.release();
+    assert!(
+        again < video.len() - 3 * 1024 * 1024,
+        "resumed, not restarted: {again} bytes after {before} (file {})",
+        video.len()
+    );
+    assert!(!synced.is_empty());
+
+    bob.ok(&["sync"]).await;
+    let page = bob.ok(&["open", "alice"]).await;
+    assert!(page.contains("the plan 📎 plan.bin (3.0 MB)"), "{page}");
+    assert!(page.contains("📎 holiday.mp4 (12.0 MB)"), "{page}");
+    assert_eq!(page.matches("holiday.mp4").count(), 1, "once: {page}");
+
+    // Bob saves both; a second save of the same name does not overwrite the first.
+    let out_dir = homes.path().join("downloads");
+    let out_str = out_dir.to_str().expect("utf-8");
+    bob.ok(&["download", "alice", "2", "--out", out_str]).await;
+    bob.ok(&["download", "alice", "1", "--out", out_str]).await;
+    bob.ok(&["download", "alice", "1", "--out", out_str]).await;
+    assert_eq!(
+        std::fs::read(out_dir.join("holiday.mp4")).expect("read"),
+        video
+    );
+    assert_eq!(std::fs::read(out_dir.join("plan.bin")).expect("read"), plan);
+    assert_eq!(
+        std::fs::read(out_dir.join("plan (1).bin")).expect("read"),
+        plan
+    );
+    let none = bob.run(&["download", "alice", "9"]).await;
+    assert!(
+        !none.ok && none.stderr.contains("no message"),
+        "{}",
+        none.stderr
+    );
+    srv.stop().await;
+}

@@ -225,6 +225,26 @@ pub(crate) async fn run_uploads(shared: Arc<Shared>, mut stop: watch::Receiver<b
     }
 }
 
+/// Uploads every file waiting, in compose order, now (for a process that runs no engine,
+/// the CLI's `send` and `sync`); returns how many were stored. A refused file fails its
+/// message and the rest go on; the first failure worth retrying stops it (`Offline`).
+pub(crate) async fn upload_all(shared: &Shared) -> Result<usize, ClientError> {
+    let mut stored = 0;
+    while let Some(pending) = shared.store.next_upload()? {
+        match upload(shared, &pending).await {
+            Ok(()) => stored += 1,
+            Err(Stop::Cancelled) => {}
+            Err(Stop::SignedOut) => return Err(ClientError::SignedOut),
+            Err(Stop::Refused(reason)) => {
+                shared.store.fail(pending.message_id, &reason)?;
+                shared.emit_message(pending.message_id);
+            }
+            Err(Stop::Later(reason)) => return Err(ClientError::Offline(reason)),
+        }
+    }
+    Ok(stored)
+}
+
 /// Uploads one file from where the server stands, chunk by chunk.
 async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
     let api = &shared.api;

@@ -980,8 +980,9 @@ impl Client {
         Ok(())
     }
 
-    /// Catches up and pushes the outbox over REST, once, without a socket (for scripts:
-    /// `ferry sync`). Returns how many outbox messages went out.
+    /// Catches up, uploads the files waiting, and pushes the outbox over REST, once,
+    /// without a socket (for scripts: `ferry sync`). Returns how many outbox messages
+    /// went out.
     pub async fn sync_now(&self) -> Result<usize, ClientError> {
         let delivered = engine::catch_up(&self.shared).await?;
         let (api, session) = (&self.shared.api, &self.shared.session);
@@ -995,6 +996,7 @@ impl Client {
                 .call(|t| async move { api.read(&t, conversation, seq).await })
                 .await?;
         }
+        files::upload_all(&self.shared).await?;
         Ok(engine::push_outbox_over_rest(&self.shared).await?)
     }
 
