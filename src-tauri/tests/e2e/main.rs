@@ -16,6 +16,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
 use fantoccini::elements::Element;
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use ferry_client::tokens::MemoryTokens;
@@ -292,6 +293,35 @@ fn differing_columns(a: &[Vec<[u8; 4]>], b: &[Vec<[u8; 4]>]) -> usize {
             })
         })
         .count()
+}
+
+/// A PNG of a colour gradient.
+fn gradient_png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("header");
+    let data: Vec<u8> = (0..width * height)
+        .flat_map(|i| [(i % width) as u8, (i / width) as u8, 160])
+        .collect();
+    writer.write_image_data(&data).expect("pixels");
+    writer.finish().expect("finish");
+    out
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }
 
 fn id(test_id: &str) -> String {
@@ -739,6 +769,90 @@ async fn chat_from_the_desktop_app() {
     bob.delete(question.id).expect("delete");
     wait_css(&b, &format!("{theirs}[data-deleted=\"true\"]")).await;
     shots.take(&b, "deleted").await;
+
+    // Files. Bob sends a picture and a document: Alice sees the picture's preview in the
+    // thread, and downloads the document, byte-identical, into the app's cache.
+    let folder = tempfile::tempdir().expect("dir");
+    let picture = gradient_png(480, 320);
+    let notes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(folder.path().join("trip.png"), &picture).expect("write");
+    std::fs::write(folder.path().join("notes.bin"), &notes).expect("write");
+    let files = bob
+        .send_files(
+            chat,
+            &[
+                folder.path().join("trip.png"),
+                folder.path().join("notes.bin"),
+            ],
+            "From the trip",
+            None,
+        )
+        .await
+        .expect("bob sends files");
+    let attachment = |name: &str, inner: &str| {
+        format!("{}[data-name=\"{name}\"] {}", id("attachment"), id(inner))
+    };
+    wait_css(&b, &attachment("trip.png", "attachment-preview")).await;
+    wait_css(&b, &attachment("notes.bin", "attachment-download"))
+        .await
+        .click()
+        .await
+        .expect("download");
+    wait_css(&b, &attachment("notes.bin", "attachment-downloaded")).await;
+    shots.take(&b, "files").await;
+    let sent = bob.message(files.id).expect("read").expect("kept");
+    let notes_id = sent.attachments[1].id.expect("uploaded").to_string();
+    let cached = walk(app_dir.path())
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy() == notes_id)
+        })
+        .expect("the download in the app's cache");
+    assert_eq!(std::fs::read(cached).expect("read"), notes);
+
+    // Alice pastes a picture into the composer: it goes to Bob, who gets the same bytes.
+    let pasted = gradient_png(64, 48);
+    b.execute(
+        "const [data, name] = arguments;
+         const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+         const file = new File([bytes], name, { type: 'image/png' });
+         const transfer = new DataTransfer();
+         transfer.items.add(file);
+         document.querySelector('[data-testid=\"composer\"]').dispatchEvent(
+           new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));",
+        vec![
+            serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&pasted)),
+            serde_json::json!("sketch.png"),
+        ],
+    )
+    .await
+    .expect("paste");
+    wait_css(&b, &attachment("sketch.png", "attachment-preview")).await;
+    let received = within("bob gets the pasted picture", async {
+        loop {
+            if let Some(m) = bob
+                .messages(chat, None, 50)
+                .expect("read")
+                .into_iter()
+                .find(|m| m.attachments.iter().any(|a| a.name == "sketch.png"))
+            {
+                return m;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    let path = bob
+        .download(received.id, 0)
+        .await
+        .expect("bob downloads it");
+    assert_eq!(std::fs::read(path).expect("read"), pasted);
+    assert!(
+        bob.preview(received.id, 0)
+            .await
+            .is_ok_and(|p| !p.is_empty())
+    );
 
     // Carol writes while Bob's chat is open: a notification, and clicking it opens Carol's.
     let carol_dir = tempfile::tempdir().expect("dir");

@@ -66,6 +66,6 @@ deleted: boolean,
  */
 reactions: Array<Reaction>, 
 /**
- * Its files, in order (empty for a text message; then `body` is an optional caption).
+ * Its files, in order (empty for text; gone once deleted).
  */
 attachments: Array<LocalAttachment>, };
