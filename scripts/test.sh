@@ -14,6 +14,8 @@ export npm_config_cache="${npm_config_cache:-$HOME/.cache/ferry/npm}"
 source scripts/postgres.sh
 # shellcheck source=scripts/nats.sh
 source scripts/nats.sh
+# shellcheck source=scripts/moto.sh
+source scripts/moto.sh
 
 step_names=()
 step_results=()
@@ -92,6 +94,7 @@ fi
 run_step "build tools" build_tools
 run_step "postgres" ensure_postgres
 run_step "nats" ensure_nats
+run_step "moto (S3 for the tests)" ensure_moto
 # The UI: its own tests, then the build the desktop crate embeds (src-tauri needs ui/dist
 # before it compiles).
 run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund

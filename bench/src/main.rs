@@ -16,6 +16,7 @@ mod chaos;
 mod client_store;
 mod cluster;
 mod cluster_cost;
+mod files;
 mod footprint;
 mod load;
 mod outages;
@@ -46,7 +47,7 @@ struct Args {
     /// The quick suite: smaller and shorter (under 5 minutes).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (B1 … B11; B9k is B9 with the server killed halfway). B8 and
+    /// Scenarios to run (B1 … B11, B13; B9k is B9 with the server killed halfway). B8 and
     /// B11 run clusters on ports after --addr's (+1 to +21).
     #[arg(
         long,
@@ -132,14 +133,16 @@ async fn main() -> anyhow::Result<()> {
                 "B8" if target == Target::Ferry => chaos::b8(&run).await,
                 "B9" if target == Target::Ferry => scenarios::b9(&run, false).await,
                 "B10" if target == Target::Ferry => client_store::b10(run.quick).await,
+                "B13" if target == Target::Ferry => files::b13(&run).await,
                 "B9k" if target == Target::Ferry => scenarios::b9(&run, true).await,
                 // B11 runs the peer on one process and on its two-worker cluster itself.
                 "B11" if workers == 1 => cluster_cost::b11(&run).await,
                 // The peer has no client core with an outbox to drive, and no store a
                 // chaos soak could hold it to (docs/benchmarks.md, B8).
                 "B8" | "B9" | "B9k" | "B11" => continue,
-                // B10 is the client's own store: nothing to compare.
-                "B10" => continue,
+                // B10 is the client's own store, B13 files (the peer has no file transfer;
+                // B13's comparison is the disk's own speed): nothing to compare.
+                "B10" | "B13" => continue,
                 other => bail!("unknown scenario {other}"),
             };
             let mut outcome = result.map_err(|e| e.context(format!("{scenario} on {label}")))?;

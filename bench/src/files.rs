@@ -1,0 +1,141 @@
+//! B13: a 100 MiB file up and down through Ferry over loopback, against the physical
+//! limit here: the disk's own speed writing (and fsyncing) the same bytes in the same
+//! folder the server keeps its files in. And the memory the server holds meanwhile,
+//! sampled every 20 ms: it streams chunks (4 MiB at most per request) and never holds a
+//! whole file. Ferry only: the Socket.IO peer has no file transfer to compare.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use ferry_client::api::Api;
+use ferry_proto::NewUpload;
+use sha2::{Digest, Sha256};
+
+use crate::report::Outcome;
+use crate::scenarios::Run;
+use crate::setup;
+use crate::target::Server;
+use crate::wire::Target;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Bytes no compressor shrinks (the disk and the network see them as they are).
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+/// The server's peak resident memory while `work` runs, sampled every 20 ms.
+async fn peak_rss<T>(server: &Server, work: impl Future<Output = T>) -> (T, u64) {
+    let mut peak = server.usage().rss_bytes;
+    let mut work = std::pin::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, peak.max(server.usage().rss_bytes)),
+            _ = tick.tick() => peak = peak.max(server.usage().rss_bytes),
+        }
+    }
+}
+
+pub async fn b13(run: &Run) -> anyhow::Result<Outcome> {
+    let size = if run.quick { 20 } else { 100 } * 1024 * 1024;
+    let mut o = Outcome::new("B13", Target::Ferry);
+    o.param("file_mib", size as f64 / MIB);
+    let name = "ferry_bench_b13";
+    let url = setup::fresh_database(&run.admin_url, name).await?;
+    let server = Server::start(Target::Ferry, &run.addr, &url, 1).await?;
+    o.start(&server);
+    let bytes = noise(size);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+
+    // The disk: the same bytes into the folder the server's files go to, made durable.
+    let folder = std::env::temp_dir();
+    let baseline = folder.join(format!("ferry-bench-b13-{}", std::process::id()));
+    let started = Instant::now();
+    {
+        let mut file = std::fs::File::create(&baseline)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    let disk = size as f64 / MIB / started.elapsed().as_secs_f64();
+    std::fs::remove_file(&baseline)?;
+    o.figure("disk_write_mib_s", disk);
+
+    let api = Api::new(&format!("http://{}", run.addr))?;
+    let alice = api
+        .register("b13alice", "correct horse battery", "Alice")
+        .await?;
+    let token = alice.access_token.clone();
+    let idle = server.usage().rss_bytes;
+    o.figure("server_rss_idle_mib", idle as f64 / MIB);
+
+    let upload = async {
+        let declared = NewUpload {
+            name: "b13.bin".into(),
+            size: size as u64,
+            content_type: "application/octet-stream".into(),
+            sha256: sha256.clone(),
+        };
+        let mut state = api.create_upload(&token, &declared).await?;
+        while state.attachment.is_none() {
+            let end = (state.offset + state.chunk_size).min(size as u64) as usize;
+            let chunk = bytes[state.offset as usize..end].to_vec();
+            state = api
+                .upload_chunk(&token, state.id, state.offset, chunk)
+                .await?;
+        }
+        anyhow::Ok(state.attachment.context("stored")?)
+    };
+    let started = Instant::now();
+    let (stored, upload_peak) = peak_rss(&server, upload).await;
+    let stored = stored?;
+    let up = size as f64 / MIB / started.elapsed().as_secs_f64();
+    o.figure("upload_mib_s", up);
+    o.figure("upload_vs_disk", up / disk);
+    o.figure("server_rss_peak_upload_mib", upload_peak as f64 / MIB);
+
+    let download = async {
+        let mut response = api.download(&token, stored.id, 0).await?;
+        let mut hasher = Sha256::new();
+        let mut got = 0usize;
+        while let Some(piece) = response.chunk().await? {
+            got += piece.len();
+            hasher.update(&piece);
+        }
+        anyhow::Ok((got, hex::encode(hasher.finalize())))
+    };
+    let started = Instant::now();
+    let (downloaded, download_peak) = peak_rss(&server, download).await;
+    let (got, hash) = downloaded?;
+    let down = size as f64 / MIB / started.elapsed().as_secs_f64();
+    o.figure("download_mib_s", down);
+    o.figure("download_vs_disk", down / disk);
+    o.figure("server_rss_peak_download_mib", download_peak as f64 / MIB);
+    ensure!(got == size, "downloaded {got} of {size} bytes");
+    if hash != sha256 {
+        o.problem("the downloaded file differs from the uploaded one".into());
+    }
+    // Streaming, not buffering: the server may grow by a few chunks, never by the file.
+    let growth = upload_peak.max(download_peak).saturating_sub(idle);
+    o.figure("server_rss_growth_mib", growth as f64 / MIB);
+    if growth as usize > size / 2 {
+        o.problem(format!(
+            "the server grew by {:.0} MiB for a {:.0} MiB file: it buffers files",
+            growth as f64 / MIB,
+            size as f64 / MIB
+        ));
+    }
+    o.end(&server);
+    server.stop().await;
+    let _ = setup::drop_database(&run.admin_url, name).await;
+    Ok(o)
+}
