@@ -23,8 +23,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && groupadd --system --gid 10001 ferry \
     && useradd --system --uid 10001 --gid ferry --home-dir /data --no-create-home --shell /usr/sbin/nologin ferry \
-    && mkdir -p /data \
-    && chown ferry:ferry /data
+    && mkdir -p /data /files \
+    && chown ferry:ferry /data /files
 # After the packages, so that a new version or commit does not install them again.
 ARG VERSION=dev
 ARG REVISION=unknown

@@ -294,6 +294,22 @@ check_cross_node() {
     send alice-node1 bob "from node 1 to node 2" || return 1
     await_message bob-node2 "from node 1 to node 2" || return 1
     await_message bob "from node 1 to node 2" || return 1
+    # A file uploaded through node 1 and downloaded through node 2: both keep files in
+    # the one folder they share (FERRY_FILES).
+    local id
+    head -c 5000000 /dev/urandom >"$work/cross.bin"
+    out=$(ferry_cli alice-node1 send bob "a file across nodes" --file "$work/cross.bin") \
+        || { fail "alice sends a file through node 1: $out"; return 1; }
+    [[ $out == "sent (#"* ]] || { fail "the file was not sent at once: $out"; return 1; }
+    sent_bodies+=("a file across nodes")
+    await_message bob-node2 "a file across nodes" || return 1
+    id=$(ferry_cli bob-node2 --json open alice --limit 1 | jq -r '.id') \
+        || { fail "bob's newest message on node 2"; return 1; }
+    out=$(ferry_cli bob-node2 download "$id" --out "$work/got") \
+        || { fail "bob downloads the file through node 2: $out"; return 1; }
+    cmp -s "$work/cross.bin" "$work/got/cross.bin" \
+        || { fail "the file downloaded through node 2 differs"; return 1; }
+    echo "a 5 MB file sent through node 1 came back byte-identical through node 2"
 }
 
 check_stop_node() {
