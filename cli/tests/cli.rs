@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use ferry_testkit::{Served, TestDb, TestServer, test_config, within};
+use ferry_testkit::{Served, TestDb, TestServer, noise, test_config, within};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -372,19 +372,6 @@ async fn reply_edit_react_and_delete_from_the_terminal() {
         missing.stderr
     );
     srv.stop().await;
-}
-
-/// Bytes no compressor shrinks, the same for a seed.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as u8
-        })
-        .collect()
 }
 
 /// A TCP proxy that counts what clients send through it, and once armed with a budget

@@ -10,6 +10,7 @@
 //!
 //! A dev-dependency only: no shipped target may depend on it.
 
+mod bytes;
 mod database;
 mod nats;
 mod process;
@@ -17,6 +18,7 @@ mod s3;
 mod server;
 mod wait;
 
+pub use bytes::noise;
 pub use database::{Backend, TestDb, postgres_admin_url};
 pub use nats::{NatsServer, nats_url, subject_prefix};
 pub use process::{ServerProcess, workspace_binary};

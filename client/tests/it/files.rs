@@ -7,23 +7,10 @@
 use std::path::PathBuf;
 
 use ferry_client::{ClientError, Event, MessageStatus};
-use ferry_testkit::Backend;
+use ferry_testkit::{Backend, noise};
 use sha2::{Digest, Sha256};
 
 use crate::support::{Device, Fault, Proxy, Served, TestDb, TestServer, config, direct, online};
-
-/// Bytes no compressor shrinks, the same for a seed.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as u8
-        })
-        .collect()
-}
 
 fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
@@ -158,9 +145,9 @@ async fn round_trip_on_postgres() {
     offline_first_round_trip_postgres().await;
 }
 
-/// The connection drops once half the file is up: the upload goes on from there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_resumes_after_the_connection_drops() {
+/// A server on SQLite; Alice online through a proxy the test controls, Bob straight to
+/// the server; their direct chat.
+async fn alice_behind_a_proxy() -> (TestDb, TestServer, Proxy, Device, Device, uuid::Uuid) {
     let db = TestDb::sqlite();
     let server = TestServer::start_with(config(&db)).await;
     let proxy = Proxy::start(server.addr()).await;
@@ -170,6 +157,13 @@ async fn an_upload_resumes_after_the_connection_drops() {
     bob.client.start();
     alice.online().await;
     let chat = direct(&alice, &bob).await;
+    (db, server, proxy, alice, bob, chat)
+}
+
+/// The connection drops once half the file is up: the upload goes on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_resumes_after_the_connection_drops() {
+    let (_db, _server, proxy, alice, bob, chat) = alice_behind_a_proxy().await;
 
     let bytes = noise(16 * 1024 * 1024, 2);
     let folder = tempfile::tempdir().expect("temp dir");
@@ -210,15 +204,7 @@ async fn an_upload_resumes_after_the_connection_drops() {
 /// the server where the upload stands and goes on from there, never from zero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_resumes_after_a_restart() {
-    let db = TestDb::sqlite();
-    let server = TestServer::start_with(config(&db)).await;
-    let proxy = Proxy::start(server.addr()).await;
-    let alice = Device::register(&proxy.url(), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    alice.client.start();
-    bob.client.start();
-    alice.online().await;
-    let chat = direct(&alice, &bob).await;
+    let (_db, server, proxy, alice, bob, chat) = alice_behind_a_proxy().await;
 
     // Sixteen chunks: far more than can go between the first one and the stall.
     let bytes = noise(64 * 1024 * 1024 + 5, 3);

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use ferry_proto::{Attachment, Message, MessagePage, Upload};
 use ferry_server::Config;
-use ferry_testkit::{S3Server, s3_config};
+use ferry_testkit::{S3Server, noise, s3_config};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -95,19 +95,6 @@ fn sha256(bytes: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Bytes no compressor shrinks, the same for a seed.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as u8
-        })
-        .collect()
 }
 
 fn declare(name: &str, bytes: &[u8], content_type: &str) -> Value {
