@@ -24,6 +24,8 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_owner ON uploads (owner_id, sha256);
 CREATE INDEX uploads_sha256 ON uploads (sha256);
 CREATE INDEX uploads_message ON uploads (message_id) WHERE message_id IS NOT NULL;
+-- Uploads never sent expire (FERRY_UPLOAD_TTL_SECS): the sweeper finds them by age.
+CREATE INDEX uploads_unsent ON uploads (created_at) WHERE message_id IS NULL;
 
 CREATE TABLE upload_chunks (
     upload_id BLOB NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,

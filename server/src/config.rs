@@ -87,6 +87,10 @@ pub struct Config {
     /// seconds (a grace period against a send racing the deletion).
     #[arg(long, env = "FERRY_FILE_GRACE_SECS", default_value_t = 3600)]
     pub file_grace_secs: u64,
+    /// How long an upload no message carries is kept (unfinished, or finished and never
+    /// sent), in seconds; a client that comes back later starts it again.
+    #[arg(long, env = "FERRY_UPLOAD_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub upload_ttl_secs: u64,
     /// Most bytes of message bodies one `/sync` page brings as the latest messages.
     #[arg(long, env = "FERRY_SYNC_MESSAGE_BYTES", default_value_t = ferry_proto::SYNC_MESSAGE_BYTES)]
     pub sync_message_bytes: usize,
@@ -148,6 +152,7 @@ impl Config {
             max_file_bytes: ferry_proto::DEFAULT_MAX_FILE_BYTES,
             file_quota_bytes: 10 * 1024 * 1024 * 1024,
             file_grace_secs: 3600,
+            upload_ttl_secs: 7 * 24 * 3600,
             sync_message_bytes: ferry_proto::SYNC_MESSAGE_BYTES,
             send_rate_per_sec: 20,
             send_burst: 100,

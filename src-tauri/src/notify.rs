@@ -36,10 +36,74 @@ pub fn render(message: &LocalMessage, conversation: &ConversationSummary) -> (St
         ferry_proto::ConversationKind::Group => format!("{sender} in {}", conversation.name),
     };
     let first_line = message.body.lines().next().unwrap_or_default();
-    let body = if first_line.chars().count() > 120 {
+    let text = if first_line.chars().count() > 120 {
         format!("{}…", first_line.chars().take(120).collect::<String>())
     } else {
         first_line.to_owned()
     };
-    (title, body)
+    (title, with_files(message, text))
+}
+
+/// A notification's text for a message with files: a clip, then the caption, or the
+/// file's name (or how many files) when there is none.
+fn with_files(message: &LocalMessage, text: String) -> String {
+    match (message.attachments.as_slice(), text.is_empty()) {
+        ([], _) => text,
+        (_, false) => format!("📎 {text}"),
+        ([one], true) => format!("📎 {}", one.name),
+        (many, true) => format!("📎 {} files", many.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_client::{LocalAttachment, MessageStatus};
+    use ferry_proto::Timestamp;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn message(body: &str, files: &[&str]) -> LocalMessage {
+        LocalMessage {
+            id: Uuid::from_u128(1),
+            conversation_id: Uuid::from_u128(2),
+            seq: Some(1),
+            sender_id: Uuid::from_u128(3),
+            body: body.into(),
+            created_at: Timestamp::from_millis(0),
+            mine: false,
+            status: MessageStatus::Sent,
+            error: None,
+            reply_to: None,
+            quote: None,
+            edited: false,
+            deleted: false,
+            reactions: Vec::new(),
+            attachments: files
+                .iter()
+                .enumerate()
+                .map(|(index, name)| LocalAttachment {
+                    index: index as u32,
+                    id: Some(Uuid::from_u128(10 + index as u128)),
+                    name: (*name).into(),
+                    size: 1,
+                    content_type: "image/png".into(),
+                    width: None,
+                    height: None,
+                    has_preview: false,
+                    uploaded: None,
+                    downloaded: false,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn files_are_said_in_the_text() {
+        let text = |m: &LocalMessage| with_files(m, m.body.clone());
+        assert_eq!(text(&message("hello", &[])), "hello");
+        assert_eq!(text(&message("", &["trip.png"])), "📎 trip.png");
+        assert_eq!(text(&message("", &["a.png", "b.png"])), "📎 2 files");
+        assert_eq!(text(&message("the view", &["a.png"])), "📎 the view");
+    }
 }

@@ -285,8 +285,9 @@ impl Files {
     }
 }
 
-/// Deletes the blobs no upload has named for the grace period: on every wake-up after a
-/// deletion, and once a minute, until the server stops.
+/// Deletes the uploads never sent past their time (`FERRY_UPLOAD_TTL_SECS`), then the
+/// blobs no upload has named for the grace period: on every wake-up after a deletion,
+/// and once a minute, until the server stops.
 pub async fn sweep(app: crate::state::App) {
     let grace = i64::try_from(app.config.file_grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -296,9 +297,9 @@ pub async fn sweep(app: crate::state::App) {
             () = app.files.sweep.notified() => {}
             _ = every.tick() => {}
         }
-        let before = ferry_proto::Timestamp::now()
-            .as_millis()
-            .saturating_sub(grace);
+        let now = ferry_proto::Timestamp::now().as_millis();
+        expire_unsent(&app, now).await;
+        let before = now.saturating_sub(grace);
         let gone = match app.store.sweep_orphans(before).await {
             Ok(gone) => gone,
             Err(e) => {
@@ -311,6 +312,33 @@ pub async fn sweep(app: crate::state::App) {
                 // The row is gone: the blob stays unused until an operator removes it.
                 tracing::warn!(%sha256, error = %e, "could not delete an unused file");
             }
+        }
+    }
+}
+
+/// Forgets the uploads no message carries that are older than the configured time: their
+/// chunks go now, their blobs (if stored) become orphans for the sweep that follows.
+async fn expire_unsent(app: &crate::state::App, now: i64) {
+    let ttl = i64::try_from(app.config.upload_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let old = match app
+        .store
+        .unsent_uploads(now.saturating_sub(ttl), 1000)
+        .await
+    {
+        Ok(old) => old,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for abandoned uploads");
+            return;
+        }
+    };
+    for id in old {
+        match app.store.drop_upload(id, now).await {
+            Ok(Some((_, chunks))) => {
+                let starts: Vec<u64> = chunks.into_iter().map(|s| s as u64).collect();
+                app.files.drop_chunks(id, &starts).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%id, error = %e, "could not forget an abandoned upload"),
         }
     }
 }

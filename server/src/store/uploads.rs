@@ -45,6 +45,9 @@ pub trait FileStore: Send + Sync {
     /// The stored upload `id` if `viewer` may download it: a member of the conversation
     /// of the message that carries it, or its owner before it is sent.
     async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>>;
+    /// Uploads no message carries that were declared before `before` (Unix ms): left
+    /// unfinished, or finished and never sent. At most `limit`, oldest first.
+    async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<Uuid>>;
     /// Takes the blobs orphaned at or before `before` (Unix ms) that no upload names: the
     /// caller deletes them from the blob store.
     async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>>;
@@ -213,6 +216,15 @@ where
 
     async fn drop_upload(&self, id: Uuid, now: i64) -> StoreResult<Option<(UploadRow, Vec<i64>)>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // The chunks first: deleting the upload would take their rows with it (cascade)
+        // before they could say which objects to delete.
+        let chunks: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM upload_chunks WHERE upload_id = $1 AND EXISTS \
+             (SELECT 1 FROM uploads WHERE id = $1 AND message_id IS NULL) RETURNING start",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
         let row: Option<UploadRow> = sqlx::query_as(concat!(
             "DELETE FROM uploads WHERE id = $1 AND message_id IS NULL RETURNING ",
             upload_columns!()
@@ -223,11 +235,6 @@ where
         let Some(row) = row else {
             return Ok(None);
         };
-        let chunks: Vec<i64> =
-            sqlx::query_scalar("DELETE FROM upload_chunks WHERE upload_id = $1 RETURNING start")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
         if row.is_stored() {
             orphan::<D>(&mut tx, &row.sha256, now).await?;
         }
@@ -247,6 +254,17 @@ where
         .bind(id)
         .bind(viewer)
         .fetch_optional(&self.readers)
+        .await?)
+    }
+
+    async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM uploads WHERE message_id IS NULL AND created_at < $1 \
+             ORDER BY created_at LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.readers)
         .await?)
     }
 
