@@ -37,8 +37,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 }
 
 impl ServerProcess {
-    /// Starts `binary` with `config`'s database, directory, secret, limits, heartbeat and
-    /// `bind` address, and waits until it listens.
+    /// Starts `binary` with `config`'s database, directory, secret, limits, heartbeat,
+    /// blob store and `bind` address, and waits until it listens.
     pub async fn start(binary: &Path, config: &Config) -> Self {
         let mut command = Command::new(binary);
         if let Some(url) = &config.database_url {
@@ -54,6 +54,19 @@ impl ServerProcess {
             command
                 .env("FERRY_NATS_URL", url)
                 .env("FERRY_NATS_SUBJECT", &config.nats_subject);
+        }
+        // Files: a cluster's nodes share one S3 bucket.
+        let files = [
+            ("FERRY_FILES", &config.files),
+            ("FERRY_S3_ENDPOINT", &config.s3_endpoint),
+            ("FERRY_S3_REGION", &config.s3_region),
+            ("FERRY_S3_ACCESS_KEY_ID", &config.s3_access_key_id),
+            ("FERRY_S3_SECRET_ACCESS_KEY", &config.s3_secret_access_key),
+        ];
+        for (name, value) in files {
+            if let Some(value) = value {
+                command.env(name, value);
+            }
         }
         let mut child = command
             .env("FERRY_BIND", config.bind.to_string())

@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use ferry_proto::{ClientFrame, MessagePage, ServerFrame};
-use ferry_testkit::{NatsServer, nats_url, subject_prefix};
+use ferry_testkit::{NatsServer, S3Server, nats_url, subject_prefix};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::Value;
+use sha2::Digest;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
@@ -27,6 +28,9 @@ struct Cluster {
     nats: String,
     subject: String,
     nodes: Vec<Option<ServerProcess>>,
+    /// The S3 server and bucket (`s3://…`) every node keeps files in, when the test
+    /// asked for one.
+    files: Option<(S3Server, String)>,
 }
 
 impl Cluster {
@@ -40,6 +44,7 @@ impl Cluster {
             nats,
             subject: subject_prefix(),
             nodes: Vec::new(),
+            files: None,
         };
         for _ in 0..nodes {
             let node = cluster.start_node().await;
@@ -69,6 +74,13 @@ impl Cluster {
         config.nats_subject = self.subject.clone();
         // Each node its own data directory, as on separate machines.
         config.data_dir = self.db.dir.path().join(format!("node-{}", Uuid::new_v4()));
+        if let Some((s3, bucket)) = &self.files {
+            config.files = Some(bucket.clone());
+            config.s3_endpoint = Some(s3.endpoint());
+            config.s3_region = Some("us-east-1".into());
+            config.s3_access_key_id = Some("ferry-test".into());
+            config.s3_secret_access_key = Some("ferry-test-secret".into());
+        }
         ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_ferry-server")), &config).await
     }
 
@@ -657,4 +669,83 @@ async fn a_cluster_on_sqlite_is_refused() {
         .await
         .expect_err("refused");
     assert!(error.to_string().contains("needs a Postgres"), "{error}");
+}
+
+/// Two nodes sharing one S3 bucket act as one file server: an upload's chunks go to
+/// different nodes, and the file comes back whole from either.
+#[tokio::test]
+async fn nodes_share_files_through_one_bucket() {
+    let mut cluster = Cluster::start(0, nats_url()).await;
+    let s3 = S3Server::start().await;
+    let bucket = format!("s3://{}", s3.bucket().await);
+    cluster.files = Some((s3, bucket));
+    for _ in 0..2 {
+        let node = cluster.start_node().await;
+        bus_becomes(&node, "connected").await;
+        cluster.nodes.push(Some(node));
+    }
+    let alice = User::register(cluster.node(0), "alice").await;
+    let bob = User::register(cluster.node(1), "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let alice_on_b = alice.on(cluster.node(1));
+
+    let bytes = ferry_testkit::noise(6 * 1024 * 1024, 9);
+    let sha256: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let declared: ferry_proto::Upload = alice
+        .ok(
+            Method::POST,
+            "/uploads",
+            Some(
+                serde_json::json!({"name": "shared.bin", "size": bytes.len(),
+                "content_type": "application/octet-stream", "sha256": sha256}),
+            ),
+        )
+        .await;
+    // The first chunk to node A, the rest to node B.
+    let mut offset = 0;
+    let mut stored = None;
+    for (user, part) in [
+        (&alice, &bytes[..4 * 1024 * 1024]),
+        (&alice_on_b, &bytes[4 * 1024 * 1024..]),
+    ] {
+        let response = user
+            .http
+            .patch(format!("{}/uploads/{}", user.base, declared.id))
+            .bearer_auth(&user.tokens.access_token)
+            .header("upload-offset", offset)
+            .body(part.to_vec())
+            .send()
+            .await
+            .expect("PATCH");
+        assert!(response.status().is_success(), "{}", response.status());
+        let state: ferry_proto::Upload = response.json().await.expect("an upload");
+        offset = state.offset;
+        stored = state.attachment;
+    }
+    let file = stored.expect("stored by node B from chunks on both");
+    let (status, body) = alice_on_b
+        .call(
+            Method::POST,
+            &format!("/conversations/{conv}/messages"),
+            Some(serde_json::json!({"id": Uuid::now_v7(), "body": "", "attachments": [file.id]})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    for node in [0, 1] {
+        let viewer = bob.on(cluster.node(node));
+        let got = viewer
+            .http
+            .get(format!("{}/attachments/{}", viewer.base, file.id))
+            .bearer_auth(&viewer.tokens.access_token)
+            .send()
+            .await
+            .expect("GET")
+            .bytes()
+            .await
+            .expect("body");
+        assert!(got[..] == bytes[..], "byte-identical from node {node}");
+    }
 }
