@@ -110,7 +110,13 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
                     String::new()
                 };
                 let first = m.body.lines().next().unwrap_or_default();
-                format!("{who}{}{state}", printable(first))
+                let text = match (first.is_empty(), m.attachments.as_slice()) {
+                    (_, []) => printable(first).into_owned(),
+                    (false, _) => format!("📎 {}", printable(first)),
+                    (true, [one]) => format!("📎 {}", printable(&one.name)),
+                    (true, many) => format!("📎 {} files", many.len()),
+                };
+                format!("{who}{text}{state}")
             }
             (None, true) => "no messages yet".to_owned(),
         };

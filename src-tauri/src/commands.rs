@@ -262,7 +262,8 @@ pub async fn save_attachment(
     Ok(())
 }
 
-/// Opens a file (downloaded first) with the system's default application.
+/// Opens a file (downloaded first) with the system's default application, from a copy
+/// under its own name; a file that would run code is refused (save it instead).
 #[tauri::command]
 pub async fn open_attachment(
     app: AppHandle,
@@ -271,9 +272,30 @@ pub async fn open_attachment(
     index: u32,
 ) -> Result<()> {
     use tauri_plugin_opener::OpenerExt;
-    let cached = state.client()?.download(message_id, index).await?;
+    let client = state.client()?;
+    let attachment = client
+        .message(message_id)?
+        .and_then(|m| m.attachments.into_iter().nth(index as usize))
+        .ok_or_else(|| CommandError {
+            kind: ErrorKind::Code(ferry_proto::ErrorCode::NotFound),
+            message: "no such file".into(),
+        })?;
+    if crate::opening::runs_code(&attachment.name) {
+        return Err(CommandError {
+            kind: ErrorKind::Code(ferry_proto::ErrorCode::Forbidden),
+            message: format!(
+                "{} could run a program on this computer, so Ferry does not open it; save it, and open it yourself if you trust it",
+                attachment.name
+            ),
+        });
+    }
+    let cached = client.download(message_id, index).await?;
+    let id = attachment.id.unwrap_or(message_id);
+    let root = std::env::temp_dir().join("ferry-open");
+    let copy =
+        crate::opening::named_copy(&root, id, &cached, &attachment.name).map_err(local_storage)?;
     app.opener()
-        .open_path(cached.to_string_lossy(), None::<&str>)
+        .open_path(copy.to_string_lossy(), None::<&str>)
         .map_err(|e| CommandError {
             kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
             message: format!("no application opened the file: {e}"),

@@ -19,6 +19,7 @@ pub mod events;
 pub mod logs;
 pub mod notifier;
 pub mod notify;
+pub mod opening;
 pub mod state;
 pub mod unread;
 

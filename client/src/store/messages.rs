@@ -529,6 +529,12 @@ impl LocalStore {
                      FROM messages WHERE id = ?1",
                     [id.to_string()],
                 )?;
+                // Its files are asked about again: the server may have let an upload go
+                // (unsent too long); the uploader then sends it again.
+                tx.execute(
+                    "UPDATE uploads SET attachment = NULL WHERE message_id = ?1",
+                    [id.to_string()],
+                )?;
             }
             Ok(n == 1)
         })
