@@ -114,6 +114,21 @@ pub struct Config {
     /// Open sockets per user.
     #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
     pub max_connections_per_user: usize,
+    /// Connections open at once, in all (0: no cap); past it new ones are closed at once.
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS", default_value_t = 50_000)]
+    pub max_connections: usize,
+    /// Connections open at once from one client place (an IPv4 address or an IPv6 /64; 0:
+    /// no cap). Behind a load balancer every client has its address: set 0 there.
+    #[arg(long, env = "FERRY_MAX_CONNECTIONS_PER_IP", default_value_t = 500)]
+    pub max_connections_per_ip: usize,
+    /// How long a client may take to send a request's head (and an idle keep-alive
+    /// connection may wait for its next one), in seconds.
+    #[arg(long, env = "FERRY_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// On SIGTERM, how long requests in flight may take to finish before the server
+    /// exits anyway, in seconds.
+    #[arg(long, env = "FERRY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
     /// Timeout of one REST request, in seconds.
     #[arg(long, env = "FERRY_REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
@@ -160,6 +175,10 @@ impl Config {
             auth_rate_per_ip_per_min: 30,
             frame_rate_per_sec: 200,
             max_connections_per_user: 16,
+            max_connections: 50_000,
+            max_connections_per_ip: 500,
+            header_timeout_secs: 10,
+            shutdown_grace_secs: 10,
             request_timeout_secs: 15,
             db_pool: 16,
             committers: 0,

@@ -21,6 +21,7 @@ pub mod files;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod listen;
 pub mod members;
 pub mod metrics;
 pub mod presence;
@@ -34,7 +35,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 pub use config::Config;
 use ferry_proto::Timestamp;
 use tokio::net::TcpListener;
@@ -280,20 +280,7 @@ pub async fn run(
     });
 
     let router = http::router(app.clone());
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Nagle off: a socket's frames are small and each is written as soon as it is ready.
-    // With it on, a frame written while the previous one was still unacknowledged waited
-    // for the client's delayed ACK, up to 40 ms (B4's ack p99 sat at ~40-50 ms from its
-    // lowest step). axum's plain `serve` leaves the option as the kernel sets it.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
-        }
-    });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(app.shutdown.clone().cancelled_owned())
-        .await
-        .map_err(StartError::Serve)?;
+    listen::serve(listener, router, &app.config, app.shutdown.clone()).await;
     // Socket tasks saw the same cancellation and are closing with 1001.
     app.sockets.close();
     if tokio::time::timeout(Duration::from_secs(5), app.sockets.wait())

@@ -81,6 +81,10 @@ impl ServerProcess {
             )
             .env("FERRY_HEARTBEAT_SECS", config.heartbeat_secs.to_string())
             .env("FERRY_DB_POOL", config.db_pool.to_string())
+            .env(
+                "FERRY_MAX_CONNECTIONS_PER_IP",
+                config.max_connections_per_ip.to_string(),
+            )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)

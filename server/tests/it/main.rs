@@ -8,6 +8,7 @@ mod bad_input;
 mod changes;
 mod cluster;
 mod concurrency;
+mod connections;
 mod faults;
 mod files;
 mod live;
