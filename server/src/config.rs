@@ -21,7 +21,8 @@ pub struct Config {
     #[arg(long, env = "FERRY_DATA_DIR", default_value = "ferry-data")]
     pub data_dir: PathBuf,
     /// HMAC secret for access tokens (at least 32 bytes); default: generated once and kept
-    /// in the data directory. Every node of a cluster needs the same one.
+    /// in the data directory. Every node of a cluster needs the same one. From the
+    /// environment only: the flag is refused, since `ps` shows a command line to everyone.
     #[arg(long, env = "FERRY_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// A file holding the JWT secret (a container secret, say); read at start. Set at most
@@ -74,7 +75,8 @@ pub struct Config {
     /// The S3 access key id; unset: `AWS_ACCESS_KEY_ID`.
     #[arg(long, env = "FERRY_S3_ACCESS_KEY_ID")]
     pub s3_access_key_id: Option<String>,
-    /// The S3 secret key; unset: `AWS_SECRET_ACCESS_KEY`.
+    /// The S3 secret key; unset: `AWS_SECRET_ACCESS_KEY`. From the environment only (see
+    /// `jwt_secret`).
     #[arg(long, env = "FERRY_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub s3_secret_access_key: Option<String>,
     /// The largest file one may send, in bytes.

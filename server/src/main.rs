@@ -2,7 +2,7 @@
 //! reconnect storms) and runs the server until SIGINT or SIGTERM.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use ferry_server::Config;
 use tokio::net::TcpSocket;
 use tracing_subscriber::EnvFilter;
@@ -13,7 +13,23 @@ const LISTEN_BACKLOG: u32 = 8192;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let matches = Config::command().get_matches();
+    // A secret given as a flag is in the process's command line, which every user of the
+    // machine reads with `ps`: only the environment or a file may carry it.
+    for (id, instead) in [
+        ("jwt_secret", "FERRY_JWT_SECRET or --jwt-secret-file"),
+        ("s3_secret_access_key", "FERRY_S3_SECRET_ACCESS_KEY"),
+    ] {
+        if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            eprintln!(
+                "ferry-server: --{} on the command line is visible to every user of this \
+                 machine (ps); use {instead}",
+                id.replace('_', "-")
+            );
+            std::process::exit(2);
+        }
+    }
+    let config = Config::from_arg_matches(&matches)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_json {
         tracing_subscriber::fmt()

@@ -641,3 +641,35 @@ on_both!(
     frame_flood_closes_with_4029,
     origin_allow_list,
 );
+
+/// A secret given as a flag would be in the command line `ps` shows every user: the
+/// binary refuses it and says where it goes instead; from the environment it starts.
+#[tokio::test]
+async fn secrets_on_the_command_line_are_refused() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path();
+    let binary = env!("CARGO_BIN_EXE_ferry-server");
+    for (flag, instead) in [
+        ("--jwt-secret", "FERRY_JWT_SECRET"),
+        ("--s3-secret-access-key", "FERRY_S3_SECRET_ACCESS_KEY"),
+    ] {
+        let out = crate::support::within(
+            "ferry-server to refuse",
+            tokio::process::Command::new(binary)
+                .args([flag, "0123456789abcdef0123456789abcdef-secret"])
+                .arg("--data-dir")
+                .arg(dir)
+                .env_remove("FERRY_JWT_SECRET")
+                .env("FERRY_BIND", "127.0.0.1:0")
+                .output(),
+        )
+        .await
+        .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} was taken");
+        assert!(
+            stderr.contains("(ps)") && stderr.contains(instead),
+            "{stderr}"
+        );
+    }
+}
