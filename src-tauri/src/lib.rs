@@ -17,6 +17,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod logs;
+pub mod navigation;
 pub mod notifier;
 pub mod notify;
 pub mod opening;
@@ -66,6 +67,17 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(
+            tauri::plugin::Builder::<tauri::Wry>::new("navigation-guard")
+                .on_navigation(|_, url| {
+                    let allowed = navigation::stays_in_app(url);
+                    if !allowed {
+                        tracing::warn!(%url, "navigation away from the app refused");
+                    }
+                    allowed
+                })
+                .build(),
+        )
         .setup(|app| {
             let log_dir = match std::env::var_os("FERRY_LOG_DIR") {
                 Some(dir) => dir.into(),
