@@ -152,7 +152,9 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
     if !members.contains(&user) {
         return Err(Error::not_found("conversation"));
     }
-    if !app.typing.relay(user, conversation_id, typing) {
+    // Repeats change nothing; changes beyond the user's budget are dropped (typing is
+    // a hint, never stored, so nothing is lost that matters).
+    if !app.typing.relay(user, conversation_id, typing) || !app.limits.typing_allowed(user) {
         return Ok(());
     }
     let others: Vec<Uuid> = members.iter().copied().filter(|m| *m != user).collect();

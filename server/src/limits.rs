@@ -50,10 +50,18 @@ pub fn source(ip: IpAddr) -> IpAddr {
 const USER_SEARCHES_PER_MIN: u32 = 60;
 const USER_SEARCH_BURST: u32 = 20;
 
+/// Typing notices one user may have relayed per second, over all their sockets and
+/// conversations (and at once): an honest client changes state a few times a second at
+/// most, and repeats each conversation's every 3 s; past it notices are dropped, so a
+/// user toggling as fast as 16 sockets allow cannot flood every member of a group.
+const TYPING_PER_SEC: u32 = 5;
+const TYPING_BURST: u32 = 20;
+
 /// The server's shared limiters.
 pub struct Limits {
     sends: DefaultKeyedRateLimiter<Uuid>,
     user_searches: DefaultKeyedRateLimiter<Uuid>,
+    typing: DefaultKeyedRateLimiter<Uuid>,
     auth_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     /// Wrong passwords, per username and place.
     pub failed_logins: FailedLogins,
@@ -78,6 +86,10 @@ impl Limits {
         Self {
             sends: RateLimiter::keyed(sends),
             user_searches: RateLimiter::keyed(user_searches),
+            typing: RateLimiter::keyed(
+                Quota::per_second(at_least_one(TYPING_PER_SEC))
+                    .allow_burst(at_least_one(TYPING_BURST)),
+            ),
             auth_by_ip: RateLimiter::keyed(auth_by_ip),
             failed_logins: FailedLogins::new(
                 per_source,
@@ -94,6 +106,11 @@ impl Limits {
         self.sends
             .check_key(&user)
             .map_err(|n| n.wait_time_from(self.clock.now()))
+    }
+
+    /// Whether one more typing notice of `user`'s may be relayed now.
+    pub fn typing_allowed(&self, user: Uuid) -> bool {
+        self.typing.check_key(&user).is_ok()
     }
 
     /// `Err(wait)` when the user searches for people faster than allowed.
@@ -114,6 +131,7 @@ impl Limits {
     pub fn shrink(&self) {
         self.sends.retain_recent();
         self.user_searches.retain_recent();
+        self.typing.retain_recent();
         self.auth_by_ip.retain_recent();
         self.failed_logins.shrink();
     }

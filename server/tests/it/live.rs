@@ -524,6 +524,45 @@ async fn stalled_reader_is_dropped(backend: Backend) {
     drop(tcp);
 }
 
+/// A user toggling typing as fast as two sockets allow (every notice a change) gets at
+/// most their budget relayed, over both sockets, not all 400.
+async fn typing_is_budgeted_per_user(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let conv = alice.direct_with(&bob).await.id;
+    let mut sockets = [alice.ws().await, alice.ws().await];
+    let mut b = bob.ws().await;
+    for i in 0..400 {
+        sockets[i % 2]
+            .send(&ClientFrame::Typing {
+                conversation_id: conv,
+                typing: i % 4 < 2,
+            })
+            .await;
+    }
+    for socket in &mut sockets {
+        socket.send(&ClientFrame::Ping).await;
+        socket
+            .expect("pong", |f| matches!(f, ServerFrame::Pong))
+            .await;
+    }
+    alice.send_rest(conv, "done typing").await;
+    let mut relayed = 0;
+    loop {
+        match b.next().await {
+            ServerFrame::Typing { .. } => relayed += 1,
+            ServerFrame::Message { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(
+        (1..=40).contains(&relayed),
+        "{relayed} typing notices relayed"
+    );
+}
+
 /// Typing goes by a cache of members; a member removed from a group stops getting it at
 /// once, and can no longer type there.
 async fn typing_repeats_are_not_relayed(backend: Backend) {
@@ -626,6 +665,7 @@ async fn removed_member_stops_getting_typing(backend: Backend) {
 
 on_both!(
     typing_repeats_are_not_relayed,
+    typing_is_budgeted_per_user,
     removed_member_stops_getting_typing,
     stalled_reader_is_dropped,
     send_fence_keeps_pipelined_order,
