@@ -22,6 +22,9 @@ pub struct Outgoing {
     pub frame: Utf8Bytes,
     /// `(conversation, seq)` of a `message` frame.
     pub message: Option<(Uuid, i64)>,
+    /// A hint that is stale in seconds (typing, presence): dropped, not queued, for a
+    /// socket that falls behind.
+    pub ephemeral: bool,
 }
 
 impl Outgoing {
@@ -30,6 +33,15 @@ impl Outgoing {
         Self {
             frame: Utf8Bytes::from(frame),
             message,
+            ephemeral: false,
+        }
+    }
+
+    /// A hint that may be dropped for a socket that falls behind.
+    pub fn ephemeral(frame: String) -> Self {
+        Self {
+            ephemeral: true,
+            ..Self::new(frame, None)
         }
     }
 }

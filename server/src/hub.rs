@@ -3,7 +3,8 @@
 //! Each socket task owns a bounded frame queue; the hub only ever `try_send`s into it, so
 //! one slow client can never hold up delivery to the others. A socket whose queue is full
 //! is told to close through its separate close signal (its client reconnects and catches
-//! up through `/sync`).
+//! up through `/sync`). Hints (typing, presence) are dropped instead for a socket whose
+//! queue is half full: they never get a socket closed.
 //!
 //! The hub knows nothing of the bus: the bus's subscriber (`crate::bus`) calls
 //! [`Hub::deliver`] and [`Hub::close_session`] for what it receives.
@@ -110,7 +111,13 @@ impl Hub {
                 if Some(socket.id) == except_socket {
                     continue;
                 }
-                if socket.frames.try_send(frame.clone()).is_err() {
+                if frame.ephemeral {
+                    // A hint for a socket already behind goes nowhere: it would be stale
+                    // when written, and must never be what gets the socket closed.
+                    if socket.frames.capacity() > SOCKET_QUEUE / 2 {
+                        let _ = socket.frames.try_send(frame.clone());
+                    }
+                } else if socket.frames.try_send(frame.clone()).is_err() {
                     // Too slow (or already gone): it must reconnect and catch up.
                     socket.close(ferry_proto::close::POLICY, "too slow to keep up");
                 }
@@ -170,5 +177,51 @@ impl Hub {
         for socket in map.values().flatten().filter(|s| pick(s)) {
             socket.close(code, reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket(hub: &Hub, user: Uuid) -> (mpsc::Receiver<Outgoing>, watch::Receiver<CloseReason>) {
+        let (frames, queue) = mpsc::channel(SOCKET_QUEUE);
+        let (close, closed) = watch::channel(None);
+        let handle = SocketHandle {
+            id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            frames,
+            close,
+        };
+        assert!(matches!(hub.join(user, handle, 16), Joined::Yes { .. }));
+        (queue, closed)
+    }
+
+    #[test]
+    fn hints_never_close_a_slow_socket() {
+        let hub = Hub::default();
+        let user = Uuid::now_v7();
+        let (queue, closed) = socket(&hub, user);
+        // A socket that stopped reading: typing floods it, and is dropped past half the
+        // queue instead of closing it.
+        for _ in 0..SOCKET_QUEUE * 10 {
+            hub.deliver(
+                &[user],
+                None,
+                Outgoing::ephemeral("{\"type\":\"typing\"}".into()),
+            );
+        }
+        assert_eq!(*closed.borrow(), None, "typing never closes a socket");
+        assert_eq!(queue.len(), SOCKET_QUEUE / 2);
+        // Messages still fill the rest, and one too many closes it.
+        for _ in 0..SOCKET_QUEUE / 2 {
+            hub.deliver(&[user], None, Outgoing::new("{}".into(), None));
+        }
+        assert_eq!(*closed.borrow(), None);
+        hub.deliver(&[user], None, Outgoing::new("{}".into(), None));
+        assert!(
+            closed.borrow().is_some(),
+            "a message that does not fit closes it"
+        );
     }
 }

@@ -36,6 +36,10 @@ pub enum Event {
         /// `(conversation, seq)` when it is a `message` frame: sockets keep those in order.
         #[serde(default)]
         message: Option<(Uuid, i64)>,
+        /// A typing or presence frame: dropped for a socket that falls behind (absent
+        /// from older nodes' events: not ephemeral).
+        #[serde(default)]
+        ephemeral: bool,
     },
     /// A session ended: close its sockets with 4001.
     SessionRevoked {
@@ -114,12 +118,17 @@ pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, fra
         ServerFrame::Message { message } => Some((message.conversation_id, message.seq)),
         _ => None,
     };
+    let ephemeral = matches!(
+        frame,
+        ServerFrame::Typing { .. } | ServerFrame::Presence { .. }
+    );
     match serde_json::to_string(frame) {
         Ok(frame) => bus.publish(Event::Deliver {
             users,
             except_socket,
             frame,
             message,
+            ephemeral,
         }),
         Err(e) => tracing::error!(error = %e, "could not encode a frame"),
     }
@@ -133,9 +142,15 @@ pub fn receive(node: &Node, event: Event) {
             except_socket,
             frame,
             message,
-        } => node
-            .hub
-            .deliver(&users, except_socket, Outgoing::new(frame, message)),
+            ephemeral,
+        } => {
+            let frame = if ephemeral {
+                Outgoing::ephemeral(frame)
+            } else {
+                Outgoing::new(frame, message)
+            };
+            node.hub.deliver(&users, except_socket, frame);
+        }
         Event::SessionRevoked { session_id } => node.hub.close_session(session_id),
         Event::MembersChanged { conversation_id } => node.members.changed(conversation_id),
     }
