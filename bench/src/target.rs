@@ -65,6 +65,7 @@ impl Server {
                     .env("FERRY_SEND_RATE", "1000000")
                     .env("FERRY_SEND_BURST", "1000000")
                     .env("FERRY_FRAME_RATE", "1000000")
+                    .env("FERRY_MEMBERSHIP_RATE", "1000000")
                     // Every simulated client comes from loopback.
                     .env("FERRY_MAX_CONNECTIONS_PER_IP", "0")
                     .env("RUST_LOG", "warn");

@@ -110,6 +110,10 @@ pub struct Config {
     /// has its address, so raise this there).
     #[arg(long, env = "FERRY_AUTH_RATE_PER_IP", default_value_t = 30)]
     pub auth_rate_per_ip_per_min: u32,
+    /// Groups created and membership changes (adds, removals) one user may make per
+    /// minute (and at once): each is announced to every member of the group.
+    #[arg(long, env = "FERRY_MEMBERSHIP_RATE", default_value_t = 30)]
+    pub membership_rate_per_min: u32,
     /// Frames one socket may send per second before it is closed with 4029.
     #[arg(long, env = "FERRY_FRAME_RATE", default_value_t = 200)]
     pub frame_rate_per_sec: u32,
@@ -175,6 +179,7 @@ impl Config {
             send_burst: 100,
             login_rate_per_min: 10,
             auth_rate_per_ip_per_min: 30,
+            membership_rate_per_min: 30,
             frame_rate_per_sec: 200,
             max_connections_per_user: 16,
             max_connections: 50_000,

@@ -55,6 +55,7 @@ const USER_SEARCH_BURST: u32 = 20;
 /// most, and repeats each conversation's every 3 s; past it notices are dropped, so a
 /// user toggling as fast as 16 sockets allow cannot flood every member of a group.
 const TYPING_PER_SEC: u32 = 5;
+
 const TYPING_BURST: u32 = 20;
 
 /// The server's shared limiters.
@@ -62,6 +63,7 @@ pub struct Limits {
     sends: DefaultKeyedRateLimiter<Uuid>,
     user_searches: DefaultKeyedRateLimiter<Uuid>,
     typing: DefaultKeyedRateLimiter<Uuid>,
+    membership: DefaultKeyedRateLimiter<Uuid>,
     auth_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     /// Wrong passwords, per username and place.
     pub failed_logins: FailedLogins,
@@ -86,6 +88,9 @@ impl Limits {
         Self {
             sends: RateLimiter::keyed(sends),
             user_searches: RateLimiter::keyed(user_searches),
+            membership: RateLimiter::keyed(Quota::per_minute(at_least_one(
+                config.membership_rate_per_min,
+            ))),
             typing: RateLimiter::keyed(
                 Quota::per_second(at_least_one(TYPING_PER_SEC))
                     .allow_burst(at_least_one(TYPING_BURST)),
@@ -104,6 +109,13 @@ impl Limits {
     /// `Err(wait)` when the user sends faster than allowed.
     pub fn check_send(&self, user: Uuid) -> Result<(), Duration> {
         self.sends
+            .check_key(&user)
+            .map_err(|n| n.wait_time_from(self.clock.now()))
+    }
+
+    /// `Err(wait)` when the user creates groups or changes members faster than allowed.
+    pub fn check_membership_change(&self, user: Uuid) -> Result<(), Duration> {
+        self.membership
             .check_key(&user)
             .map_err(|n| n.wait_time_from(self.clock.now()))
     }
@@ -132,6 +144,7 @@ impl Limits {
         self.sends.retain_recent();
         self.user_searches.retain_recent();
         self.typing.retain_recent();
+        self.membership.retain_recent();
         self.auth_by_ip.retain_recent();
         self.failed_logins.shrink();
     }

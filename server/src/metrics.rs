@@ -44,6 +44,9 @@ pub struct Metrics {
     pub send_latency: Histogram,
     /// The cluster bus.
     pub bus: BusMetrics,
+    /// Conversation frames encoded to announce a change of a conversation (one per
+    /// distinct view, not one per member).
+    pub conversation_frames: Counter,
 }
 
 impl Metrics {
@@ -77,6 +80,12 @@ impl Metrics {
             "Time from a WebSocket send to its ack",
             send_latency.clone(),
         );
+        let conversation_frames = Counter::default();
+        registry.register(
+            "conversation_frames_encoded",
+            "Conversation frames encoded to announce changed conversations",
+            conversation_frames.clone(),
+        );
         let bus = BusMetrics::default();
         registry.register(
             "bus_connected",
@@ -105,6 +114,7 @@ impl Metrics {
         );
         Self {
             bus,
+            conversation_frames,
             registry,
             connections,
             messages,

@@ -74,6 +74,10 @@ impl ServerProcess {
             .env("FERRY_SEND_RATE", config.send_rate_per_sec.to_string())
             .env("FERRY_SEND_BURST", config.send_burst.to_string())
             .env("FERRY_FRAME_RATE", config.frame_rate_per_sec.to_string())
+            .env(
+                "FERRY_MEMBERSHIP_RATE",
+                config.membership_rate_per_min.to_string(),
+            )
             .env("FERRY_LOGIN_RATE", config.login_rate_per_min.to_string())
             .env(
                 "FERRY_AUTH_RATE_PER_IP",

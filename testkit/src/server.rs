@@ -30,6 +30,7 @@ pub fn test_config(db: &TestDb) -> Config {
     config.login_rate_per_min = 1_000_000;
     config.auth_rate_per_ip_per_min = 1_000_000;
     config.frame_rate_per_sec = 1_000_000;
+    config.membership_rate_per_min = 1_000_000;
     // Every test's clients come from 127.0.0.1.
     config.max_connections_per_ip = 0;
     // Many tests run at once, each with its own pool, on one Postgres.

@@ -31,7 +31,8 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
 #[utoipa::path(post, path = "/conversations", tag = "conversations", security(("bearer" = [])),
     request_body = CreateConversation,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -55,6 +56,9 @@ pub async fn create(
                 .await?
         }
         ConversationKind::Group => {
+            app.limits
+                .check_membership_change(caller.user_id)
+                .map_err(Error::RateLimited)?;
             let title = req.title.as_deref().map(str::trim).unwrap_or_default();
             if title.is_empty() || title.chars().count() > TITLE_MAX_CHARS {
                 return Err(Error::invalid(
@@ -140,7 +144,8 @@ pub async fn get(
 #[utoipa::path(post, path = "/conversations/{id}/members", tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AddMembers,
     responses((status = 200, body = Conversation), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn add_members(
     State(app): State<App>,
     caller: Caller,
@@ -164,6 +169,9 @@ pub async fn add_members(
     if conversation.members.len() + users.len() > MAX_GROUP_MEMBERS {
         return Err(Error::invalid("a group has at most 1000 members"));
     }
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
     let store = app.store.clone();
     change_members(&app, id, async move {
         store.add_members(id, &users, Timestamp::now()).await
@@ -177,7 +185,7 @@ pub async fn add_members(
 #[utoipa::path(delete, path = "/conversations/{id}/members/{user_id}", tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn remove_member(
     State(app): State<App>,
     caller: Caller,
@@ -190,6 +198,9 @@ pub async fn remove_member(
     if user_id != caller.user_id && !is_owner(&conversation, caller.user_id) {
         return Err(Error::forbidden("only the group's owner may remove others"));
     }
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
     let store = app.store.clone();
     let removed = change_members(&app, id, async move {
         store.remove_member(id, user_id, Timestamp::now()).await

@@ -738,6 +738,7 @@ async fn guessing_elsewhere_does_not_lock_the_owner_out(backend: Backend) {
 }
 
 on_both!(
+    membership_changes_are_cheap_and_limited,
     guessing_elsewhere_does_not_lock_the_owner_out,
     auth_flow,
     users_search,
@@ -751,3 +752,71 @@ on_both!(
     send_rate_limit,
     connection_limit_per_user,
 );
+
+/// A counter of the server's `/metrics`.
+async fn metric(server: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A change to a group of 60 is announced with one frame per distinct view (the members
+/// differ only by their unread counts), not one per member; and membership changes are
+/// limited per user.
+async fn membership_changes_are_cheap_and_limited(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.membership_rate_per_min = 5;
+    let server = TestServer::start_with(config).await;
+    let owner = User::register(&server, "owner").await;
+    let mut ids = Vec::new();
+    for i in 0..59 {
+        ids.push(User::register(&server, &format!("member{i}")).await.id());
+    }
+    let group: ferry_proto::Conversation = owner
+        .ok(
+            Method::POST,
+            "/conversations",
+            Some(json!({"kind": "group", "title": "big", "member_ids": ids})),
+        )
+        .await;
+    let before = metric(&server, "ferry_conversation_frames_encoded_total").await;
+    let newcomer = User::register(&server, "newcomer").await;
+    owner
+        .ok::<ferry_proto::Conversation>(
+            Method::POST,
+            &format!("/conversations/{}/members", group.id),
+            Some(json!({"user_ids": [newcomer.id()]})),
+        )
+        .await;
+    let encoded = metric(&server, "ferry_conversation_frames_encoded_total").await - before;
+    assert!(
+        (1..=2).contains(&encoded),
+        "{encoded} frames encoded for 61 members"
+    );
+
+    // Five changes a minute (the group's creation and the add were two): the sixth waits.
+    for member in &ids[..3] {
+        owner
+            .no_content(
+                Method::DELETE,
+                &format!("/conversations/{}/members/{member}", group.id),
+                None,
+            )
+            .await;
+    }
+    owner
+        .refused(
+            Method::DELETE,
+            &format!("/conversations/{}/members/{}", group.id, ids[3]),
+            None,
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        )
+        .await;
+}
