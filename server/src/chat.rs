@@ -130,11 +130,16 @@ pub async fn mark(
     if seq < 0 {
         return Err(Error::invalid("seq must be 0 or more"));
     }
+    // Membership first, from the cache: a stranger's receipts never reach the
+    // conversation's lock, which senders wait on. (The store checks again under it.)
+    let members = app.members.of(&*app.store, conversation_id).await?.to_vec();
+    if !members.contains(&user) {
+        return Err(Error::not_found("conversation"));
+    }
     let Some((marks, moved)) = app.store.advance(conversation_id, user, mark, seq).await? else {
         return Err(Error::not_found("conversation"));
     };
     if moved {
-        let members = app.members.of(&*app.store, conversation_id).await?.to_vec();
         let frame = ServerFrame::Receipt {
             conversation_id,
             user_id: user,
