@@ -373,7 +373,7 @@ async fn sync(
     loop {
         let page = {
             let _turn = rejoin.rest_gate.acquire().await?;
-            api.sync(token, cursor.as_deref(), messages).await?
+            api.sync(token, cursor.as_deref(), messages, 0).await?
         };
         for c in page.conversations {
             let last = last_seqs.entry(c.id).or_insert(c.last_seq);

@@ -285,6 +285,7 @@ impl Api {
         token: &str,
         since: Option<&str>,
         messages: u32,
+        wait_secs: u32,
     ) -> Result<SyncPage, ApiError> {
         let mut request = self.request(Method::GET, "/sync", Some(token)).query(&[
             ("limit", "500".to_string()),
@@ -292,6 +293,13 @@ impl Api {
         ]);
         if let Some(since) = since {
             request = request.query(&[("since", since)]);
+        }
+        if wait_secs > 0 {
+            // A long-poll: the server may hold the answer that long, so the call may
+            // take longer than the usual limit.
+            request = request
+                .query(&[("wait", wait_secs.to_string())])
+                .timeout(Duration::from_secs(u64::from(wait_secs) + 20));
         }
         self.call(request).await
     }

@@ -22,9 +22,10 @@ pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
     MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,
     MAX_PAGE_LIMIT, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MAX_SYNC_MESSAGES,
-    PREVIEW_MAX_SIDE, PasswordError, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, UPLOAD_CHUNK_BYTES,
-    USER_SEARCH_MAX_LIMIT, USER_SEARCH_MIN_CHARS, UploadError, UsernameError, has_control,
-    normalize_username, validate_body, validate_change, validate_password, validate_upload,
+    MAX_SYNC_WAIT_SECS, PREVIEW_MAX_SIDE, PasswordError, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS,
+    UPLOAD_CHUNK_BYTES, USER_SEARCH_MAX_LIMIT, USER_SEARCH_MIN_CHARS, UploadError, UsernameError,
+    has_control, normalize_username, validate_body, validate_change, validate_password,
+    validate_upload,
 };
 pub use objects::{
     Attachment, Change, ChangeKind, Conversation, ConversationKind, Member, Message, Presence,

@@ -16,6 +16,8 @@ pub const MAX_SYNC_MESSAGES: u32 = 100;
 /// client fetches the rest as history, as it does for anything beyond `messages=N`.
 /// Without it one page could hold 50,000 bodies of 10,000 characters: about 2 GB.
 pub const SYNC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Longest long-poll of `/sync?wait=`, in seconds: under the REST request timeout.
+pub const MAX_SYNC_WAIT_SECS: u32 = 10;
 /// Longest group title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
 /// The shortest user search, in characters after trimming: an empty or one-letter

@@ -189,6 +189,10 @@ pub struct SyncQuery {
     /// page (default 0, at most 100): a client whose gap they cover needs no history
     /// call. An addition to version 1.
     pub messages: Option<u32>,
+    /// When nothing changed since `since`, wait up to this many seconds (at most 10)
+    /// for a change before answering: a long-poll, for clients that cannot keep a
+    /// WebSocket open. An addition to version 1.
+    pub wait: Option<u32>,
 }
 
 /// The conversations that changed since a cursor.

@@ -10,9 +10,9 @@
 //! [`Hub::deliver`] and [`Hub::close_session`] for what it receives.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
 use crate::delivery::Outgoing;
@@ -52,13 +52,49 @@ pub enum Joined {
     TooMany,
 }
 
-/// Open sockets of this node.
+/// Open sockets of this node, and the long-polls (`/sync?wait=`) waiting on it.
 #[derive(Default)]
 pub struct Hub {
     sockets: Mutex<HashMap<Uuid, Vec<SocketHandle>>>,
+    /// Per user: woken by every frame for them that is not a hint.
+    waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
+}
+
+/// A long-poll's place among the hub's waiters; its entry goes with the last one.
+pub struct Waiter {
+    hub: Arc<Hub>,
+    user: Uuid,
+    /// Woken when something for the user passes through this node.
+    pub notify: Arc<Notify>,
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let mut waiters = self.hub.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and this one: nobody else waits.
+        if Arc::strong_count(&self.notify) <= 2 {
+            waiters.remove(&self.user);
+        }
+    }
 }
 
 impl Hub {
+    /// A place to wait for the next frame for `user` (a long-poll's wake-up).
+    pub fn waiter(self: &Arc<Self>, user: Uuid) -> Waiter {
+        let notify = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(user)
+            .or_default()
+            .clone();
+        Waiter {
+            hub: self.clone(),
+            user,
+            notify,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Vec<SocketHandle>>> {
         // A panic while holding the lock cannot leave the map half-updated (each
         // operation is one insert or retain), so a poisoned lock is still usable.
@@ -120,6 +156,15 @@ impl Hub {
                 } else if socket.frames.try_send(frame.clone()).is_err() {
                     // Too slow (or already gone): it must reconnect and catch up.
                     socket.close(ferry_proto::close::POLICY, "too slow to keep up");
+                }
+            }
+        }
+        drop(map);
+        if !frame.ephemeral {
+            let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            for user in users {
+                if let Some(waiting) = waiters.get(user) {
+                    waiting.notify_waiters();
                 }
             }
         }

@@ -47,6 +47,8 @@ pub struct Metrics {
     /// Conversation frames encoded to announce a change of a conversation (one per
     /// distinct view, not one per member).
     pub conversation_frames: Counter,
+    /// `/sync` long-polls waiting for a change.
+    pub sync_waiting: Gauge,
 }
 
 impl Metrics {
@@ -86,6 +88,12 @@ impl Metrics {
             "Conversation frames encoded to announce changed conversations",
             conversation_frames.clone(),
         );
+        let sync_waiting = Gauge::default();
+        registry.register(
+            "sync_waiting",
+            "Long-polls of /sync waiting for a change",
+            sync_waiting.clone(),
+        );
         let bus = BusMetrics::default();
         registry.register(
             "bus_connected",
@@ -115,6 +123,7 @@ impl Metrics {
         Self {
             bus,
             conversation_frames,
+            sync_waiting,
             registry,
             connections,
             messages,

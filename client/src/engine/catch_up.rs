@@ -28,18 +28,29 @@ const SYNC_MESSAGES: u32 = 20;
 /// Catches up through `/sync` and the history each conversation still lacks; returns
 /// the `delivered` marks due.
 pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End> {
+    catch_up_waiting(shared, 0).await
+}
+
+/// [`catch_up`], whose first `/sync` waits up to `wait_secs` for a change when there is
+/// none (the long-poll of a client without a socket).
+pub(crate) async fn catch_up_waiting(
+    shared: &Shared,
+    wait_secs: u32,
+) -> Result<HashMap<Uuid, i64>, End> {
     let api = &shared.api;
     let mut delivered = HashMap::new();
     let mut cursor = shared.store.sync_cursor()?;
+    let mut wait = wait_secs;
     loop {
         let since = cursor.clone();
         let page = shared
             .session
             .call(|t| {
                 let since = since.clone();
-                async move { api.sync(&t, since.as_deref(), SYNC_MESSAGES).await }
+                async move { api.sync(&t, since.as_deref(), SYNC_MESSAGES, wait).await }
             })
             .await?;
+        wait = 0;
         let (next, has_more) = (page.cursor.clone(), page.has_more);
         let mut plans = plan(shared, page)?;
         fetch(shared, &mut plans).await?;

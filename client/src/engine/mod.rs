@@ -6,7 +6,8 @@
 //! from `/sync`, then fetch exactly what is missing), send read marks made offline, then
 //! pipeline the outbox and [`apply`] live frames until the link ends. Between connections
 //! [`run`] waits with exponential backoff and jitter (`backoff`); after two failed
-//! attempts it also pushes the outbox over REST ([`rest`]). Both transports send by the
+//! attempts it also pushes the outbox over REST and, until the next attempt, receives by
+//! long-polling `/sync` ([`rest`]). Both transports send by the
 //! same rules, the [`Outbox`](crate::outbox::Outbox)'s. [`End`] says why a connection
 //! ended and what to do next.
 
@@ -131,7 +132,20 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             retry_at: Some(shared.options.clock.after(delay)),
             reason: Some(reason),
         });
-        if !wait_to_reconnect(delay, &shared.reconnect_now, &mut stop).await {
+        // A socket that keeps failing while HTTP works (a proxy refusing upgrades, say):
+        // receive by long-polling until the next attempt, rather than not at all.
+        let go_on = if failures >= REST_FALLBACK_AFTER {
+            match rest::receive_while_waiting(&shared, delay, &mut stop).await {
+                Ok(go_on) => go_on,
+                Err(_) => {
+                    shared.set_state(ConnectionState::SignedOut);
+                    return;
+                }
+            }
+        } else {
+            wait_to_reconnect(delay, &shared.reconnect_now, &mut stop).await
+        };
+        if !go_on {
             break;
         }
     }

@@ -1,10 +1,18 @@
-//! The REST fallback for the outbox: when the socket cannot be opened (a proxy that
-//! blocks WebSockets, say), [`push_outbox_over_rest`] sends what is due one call at a
-//! time, by the same rules as the socket (the [`Outbox`]'s), and stops at the first
-//! network failure. `ferry sync` uses it too.
+//! The REST fallback: when the socket cannot be opened (a proxy that blocks WebSockets,
+//! say), [`push_outbox_over_rest`] sends what is due one call at a time, by the same
+//! rules as the socket (the [`Outbox`]'s), and stops at the first network failure
+//! (`ferry sync` uses it too); and [`receive_while_waiting`] receives meanwhile by
+//! long-polling `/sync` (the gapless catch-up, waiting for a change when there is none),
+//! as Zulip's and Matrix's clients do without a socket.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::End;
 use super::apply::{confirmed, refused};
+use super::catch_up::catch_up_waiting;
 use crate::Shared;
 use crate::api::ApiError;
 use crate::outbox::{Answer, Outbox, Window};
@@ -64,4 +72,56 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
         refused(shared, id, &verdict)?;
     }
     Ok(sent)
+}
+
+/// How long one long-poll may wait for a change (the server's limit, 10 s).
+const LONG_POLL_SECS: u32 = ferry_proto::MAX_SYNC_WAIT_SECS;
+
+/// Instead of idling until the next socket attempt (`delay` from now): receives over
+/// `/sync` long-polls, marks what arrived delivered, and sends the outbox over REST, until
+/// then, until asked to reconnect now, or until `stop` (`Ok(false)`). A server that does
+/// not answer either leaves the rest of the wait plain.
+pub(crate) async fn receive_while_waiting(
+    shared: &Shared,
+    delay: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<bool, End> {
+    let deadline = Instant::now() + delay;
+    loop {
+        let round = async {
+            let delivered = catch_up_waiting(shared, LONG_POLL_SECS).await?;
+            let api = &shared.api;
+            for (conversation, seq) in delivered {
+                shared
+                    .session
+                    .call(|t| async move { api.delivered(&t, conversation, seq).await })
+                    .await?;
+            }
+            push_outbox_over_rest(shared).await?;
+            Ok::<(), End>(())
+        };
+        let failed = tokio::select! {
+            outcome = round => match outcome {
+                Ok(()) => false,
+                Err(End::SignedOut) => return Err(End::SignedOut),
+                Err(End::Stop) => return Ok(false),
+                Err(End::Reconnect(..)) => true,
+            },
+            () = tokio::time::sleep_until(deadline) => return Ok(true),
+            () = shared.reconnect_now.notified() => return Ok(true),
+            _ = stop.changed() => return Ok(false),
+        };
+        if failed {
+            // Unreachable over HTTP too: wait out the rest.
+            return Ok(super::wait_to_reconnect(
+                deadline.saturating_duration_since(Instant::now()),
+                &shared.reconnect_now,
+                stop,
+            )
+            .await);
+        }
+        if Instant::now() >= deadline {
+            return Ok(true);
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod faults;
 mod files;
 mod list;
 mod live;
+mod no_socket;
 mod offline;
 mod outbox;
 mod pinned;

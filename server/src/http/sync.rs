@@ -1,7 +1,11 @@
 //! `/sync` (what changed since a cursor) and `/presence` (who of my contacts is online).
 
+use std::time::Duration;
+
 use axum::extract::State;
-use ferry_proto::{ErrorBody, MAX_SYNC_MESSAGES, Presence, SyncPage, SyncQuery};
+use ferry_proto::{
+    ErrorBody, MAX_SYNC_MESSAGES, MAX_SYNC_WAIT_SECS, Presence, SyncPage, SyncQuery,
+};
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
@@ -12,7 +16,9 @@ use crate::store::Latest;
 
 /// The caller's conversations that changed since `since`, and with `messages=N` the
 /// latest N messages of each (so a client that missed no more than that needs no history
-/// call), as far as `FERRY_SYNC_MESSAGE_BYTES` of bodies go.
+/// call), as far as `FERRY_SYNC_MESSAGE_BYTES` of bodies go. With `wait=S` and nothing
+/// changed, it answers when something does (or after S seconds, at most 10): the
+/// long-poll a client uses to receive while it cannot keep a WebSocket open.
 #[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody)))]
 pub async fn sync(
@@ -31,11 +37,31 @@ pub async fn sync(
         per_conversation: query.messages.unwrap_or(0).min(MAX_SYNC_MESSAGES),
         max_bytes: app.config.sync_message_bytes,
     };
-    let turn = app.limits.heavy_reads.turn(caller.user_id).await;
-    let batch = app
-        .store
-        .sync(caller.user_id, since, page_limit(query.limit), latest)
-        .await?;
+    let wait = Duration::from_secs(u64::from(
+        query
+            .wait
+            .unwrap_or(0)
+            .min(MAX_SYNC_WAIT_SECS)
+            .min(app.config.request_timeout_secs.saturating_sub(5) as u32),
+    ));
+    // A long-poll listens before it reads, so a change committed in between still wakes it.
+    let waiter = app.hub.waiter(caller.user_id);
+    let woken = waiter.notify.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let limit = page_limit(query.limit);
+    let mut turn = app.limits.heavy_reads.turn(caller.user_id).await;
+    let mut batch = app.store.sync(caller.user_id, since, limit, latest).await?;
+    if batch.conversations.is_empty() && !wait.is_zero() {
+        // Nothing yet: wait for a frame for this user (a message, a receipt, a changed
+        // conversation) or the time, without holding a turn of the user's large reads.
+        drop(turn);
+        app.metrics.sync_waiting.inc();
+        let _ = tokio::time::timeout(wait, woken).await;
+        app.metrics.sync_waiting.dec();
+        turn = app.limits.heavy_reads.turn(caller.user_id).await;
+        batch = app.store.sync(caller.user_id, since, limit, latest).await?;
+    }
     let page = SyncPage {
         conversations: batch.conversations,
         cursor: batch.cursor.to_string(),

@@ -738,6 +738,7 @@ async fn guessing_elsewhere_does_not_lock_the_owner_out(backend: Backend) {
 }
 
 on_both!(
+    sync_long_polls_for_a_change,
     membership_changes_are_cheap_and_limited,
     guessing_elsewhere_does_not_lock_the_owner_out,
     auth_flow,
@@ -819,4 +820,41 @@ async fn membership_changes_are_cheap_and_limited(backend: Backend) {
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         )
         .await;
+}
+
+/// `/sync?wait=` with nothing new holds its answer until something is (a long-poll):
+/// here, until Bob writes.
+async fn sync_long_polls_for_a_change(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let first: ferry_proto::SyncPage = alice.ok(Method::GET, "/sync", None).await;
+    let cursor = first.cursor;
+    let waiting = {
+        let alice = alice.clone();
+        let cursor = cursor.clone();
+        tokio::spawn(async move {
+            alice
+                .ok::<ferry_proto::SyncPage>(
+                    Method::GET,
+                    &format!("/sync?since={cursor}&wait=10&messages=5"),
+                    None,
+                )
+                .await
+        })
+    };
+    // Only once the poll is parked does Bob write.
+    crate::support::within("the poll to wait", async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
+        while metric(&server, "ferry_sync_waiting").await != 1 {
+            tick.tick().await;
+        }
+    })
+    .await;
+    bob.send_rest(conv, "are you there?").await;
+    let page = crate::support::within("the long-poll to answer", waiting)
+        .await
+        .expect("the poll");
+    assert_eq!(page.conversations.len(), 1, "{page:?}");
+    assert!(page.messages.iter().any(|m| m.body == "are you there?"));
 }

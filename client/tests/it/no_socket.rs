@@ -1,0 +1,93 @@
+//! Receiving without a WebSocket: behind a proxy that refuses every upgrade (as some
+//! corporate proxies do), a client still gets new messages, by long-polling `/sync`,
+//! without anyone running `sync` — gapless and once each — and still sends, over REST.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::{Device, Served, TestDb, TestServer, config, direct};
+
+/// An HTTP proxy (to `upstream`) that answers every WebSocket upgrade 403 and passes
+/// everything else.
+async fn refusing_upgrades(upstream: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // The first request's head says what this connection is for.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match client.read(&mut byte).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&byte[..n]),
+                    }
+                }
+                if String::from_utf8_lossy(&head)
+                    .to_ascii_lowercase()
+                    .contains("upgrade: websocket")
+                {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                if server.write_all(&head).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(config(&db)).await;
+    let proxy = refusing_upgrades(server.addr()).await;
+    let alice = Device::register(&format!("http://{proxy}"), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    bob.client.start();
+    bob.online().await;
+    alice.client.start();
+    // Even the new chat reaches her by long-poll.
+    let chat = direct(&bob, &alice).await;
+
+    // Bob writes while Alice has no socket (and never will): it reaches her by itself.
+    for i in 1..=5 {
+        bob.client.send(chat, &format!("hello {i}")).expect("send");
+    }
+    alice
+        .until("alice has bob's five messages", |c| {
+            c.messages(chat, None, 50).expect("read").len() == 5
+        })
+        .await;
+    let got = alice.history(chat);
+    let want: Vec<_> = (1..=5).map(|i| (Some(i), format!("hello {i}"))).collect();
+    assert_eq!(got, want, "gapless, in order, once each");
+
+    // And she answers, over REST.
+    alice.client.send(chat, "got them").expect("send");
+    bob.until("bob has alice's answer", |c| {
+        c.messages(chat, None, 50)
+            .expect("read")
+            .iter()
+            .any(|m| m.body == "got them")
+    })
+    .await;
+    assert!(
+        !matches!(
+            *alice.client.connection().borrow(),
+            ferry_client::ConnectionState::Online
+        ),
+        "never had a socket"
+    );
+}
