@@ -76,6 +76,9 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
 
 /// How long one long-poll may wait for a change (the server's limit, 10 s).
 const LONG_POLL_SECS: u32 = ferry_proto::MAX_SYNC_WAIT_SECS;
+/// A long-poll round shorter than this that brought nothing new is followed by a pause
+/// this long.
+const QUICK_ROUND: Duration = Duration::from_millis(500);
 
 /// Instead of idling until the next socket attempt (`delay` from now): receives over
 /// `/sync` long-polls, marks what arrived delivered, and sends the outbox over REST, until
@@ -88,8 +91,10 @@ pub(crate) async fn receive_while_waiting(
 ) -> Result<bool, End> {
     let deadline = Instant::now() + delay;
     loop {
+        let started = Instant::now();
         let round = async {
             let delivered = catch_up_waiting(shared, LONG_POLL_SECS).await?;
+            let news = !delivered.is_empty();
             let api = &shared.api;
             for (conversation, seq) in delivered {
                 shared
@@ -98,11 +103,21 @@ pub(crate) async fn receive_while_waiting(
                     .await?;
             }
             push_outbox_over_rest(shared).await?;
-            Ok::<(), End>(())
+            Ok::<bool, End>(news)
         };
         let failed = tokio::select! {
             outcome = round => match outcome {
-                Ok(()) => false,
+                // A quick answer that brought nothing new: on Postgres `/sync` repeats
+                // recent changes until every earlier transaction is visible. Pause
+                // rather than spin while it does.
+                Ok(false) if started.elapsed() < QUICK_ROUND => {
+                    tokio::select! {
+                        () = tokio::time::sleep(QUICK_ROUND) => {}
+                        _ = stop.changed() => return Ok(false),
+                    }
+                    false
+                }
+                Ok(_) => false,
                 Err(End::SignedOut) => return Err(End::SignedOut),
                 Err(End::Stop) => return Ok(false),
                 Err(End::Reconnect(..)) => true,
