@@ -20,19 +20,6 @@ use crate::wire::Target;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// Bytes no compressor shrinks (the disk and the network see them as they are).
-fn noise(len: usize) -> Vec<u8> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as u8
-        })
-        .collect()
-}
-
 /// The server's peak resident memory while `work` runs, sampled every 20 ms.
 async fn peak_rss<T>(server: &Server, work: impl Future<Output = T>) -> (T, u64) {
     let mut peak = server.usage().rss_bytes;
@@ -54,7 +41,7 @@ pub async fn b13(run: &Run) -> anyhow::Result<Outcome> {
     let url = setup::fresh_database(&run.admin_url, name).await?;
     let server = Server::start(Target::Ferry, &run.addr, &url, 1).await?;
     o.start(&server);
-    let bytes = noise(size);
+    let bytes = ferry_testkit::noise(size, 13);
     let sha256 = hex::encode(Sha256::digest(&bytes));
 
     // The disk: the same bytes into the folder the server's files go to, made durable.

@@ -23,5 +23,5 @@ pub use database::{Backend, TestDb, postgres_admin_url};
 pub use nats::{NatsServer, nats_url, subject_prefix};
 pub use process::{ServerProcess, workspace_binary};
 pub use s3::{S3Server, s3_config};
-pub use server::{JWT_SECRET, Served, TestServer, requests_at, test_config};
+pub use server::{JWT_SECRET, Served, TestServer, metric_at, requests_at, test_config};
 pub use wait::{WAIT, within, within_for};

@@ -141,17 +141,33 @@ impl Drop for TestServer {
     }
 }
 
-/// GET requests the server at `addr` has answered on `route`, from its `/metrics`.
-pub async fn requests_at(addr: SocketAddr, route: &str) -> u64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
+/// The server's `/metrics` text.
+async fn metrics_text(addr: SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
         .await
         .expect("metrics")
         .text()
         .await
-        .expect("text");
-    text.lines()
+        .expect("text")
+}
+
+/// GET requests the server at `addr` has answered on `route`, from its `/metrics`.
+pub async fn requests_at(addr: SocketAddr, route: &str) -> u64 {
+    metrics_text(addr)
+        .await
+        .lines()
         .filter(|l| l.starts_with("ferry_http_request_duration_seconds_count{"))
         .filter(|l| l.contains("method=\"GET\"") && l.contains(&format!("route=\"{route}\"")))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// The value of the unlabelled metric `name` (a counter's `…_total`, a gauge) of the
+/// server at `addr`; 0 when absent.
+pub async fn metric_at(addr: SocketAddr, name: &str) -> u64 {
+    metrics_text(addr)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
 }

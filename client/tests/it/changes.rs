@@ -294,6 +294,14 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
     let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     let sent = alice.client.send(chat, "sent before").expect("send");
+    // Stored first (the expected order below says so), before Bob writes.
+    alice
+        .until("alice's message stored", |c| {
+            c.message(sent.id)
+                .expect("read")
+                .is_some_and(|m| m.seq.is_some())
+        })
+        .await;
     let doomed = bob.client.send(chat, "bob regrets this").expect("send");
     for device in [&alice, &bob] {
         device

@@ -754,17 +754,9 @@ on_both!(
     connection_limit_per_user,
 );
 
-/// A counter of the server's `/metrics`.
+/// A metric of the server's `/metrics`.
 async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", server.url()))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
+    ferry_testkit::metric_at(server.addr, name).await
 }
 
 /// A change to a group of 60 is announced with one frame per distinct view (the members
