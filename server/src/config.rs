@@ -135,6 +135,11 @@ pub struct Config {
     /// exits anyway, in seconds.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// A token `/metrics` requires (`Authorization: Bearer …`); unset: `/metrics` is
+    /// open (keep it off the public network then). `/healthz` and `/readyz` stay open for
+    /// load balancers.
+    #[arg(long, env = "FERRY_OPS_TOKEN", hide_env_values = true)]
+    pub ops_token: Option<String>,
     /// Timeout of one REST request, in seconds.
     #[arg(long, env = "FERRY_REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
@@ -186,6 +191,7 @@ impl Config {
             max_connections_per_ip: 500,
             header_timeout_secs: 10,
             shutdown_grace_secs: 10,
+            ops_token: None,
             request_timeout_secs: 15,
             db_pool: 16,
             committers: 0,

@@ -17,8 +17,15 @@ use uuid::Uuid;
 
 use crate::store::{Store, StoreResult};
 
-/// Conversations whose members are kept at most.
-const CAPACITY: u64 = 100_000;
+/// Bytes of member lists kept at most (each member 16 bytes, each entry 64 more): a
+/// count of entries alone would let a few thousand 1,000-member groups take far more
+/// than a million small chats do.
+const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What an entry weighs in [`CAPACITY_BYTES`].
+fn weight(_: &Uuid, members: &Arc<[Uuid]>) -> u32 {
+    u32::try_from(64 + members.len() * 16).unwrap_or(u32::MAX)
+}
 
 /// The cache of conversation members.
 pub struct Members {
@@ -32,7 +39,10 @@ impl Members {
     /// An empty cache.
     pub fn new() -> Self {
         Self {
-            cache: Cache::new(CAPACITY),
+            cache: Cache::builder()
+                .max_capacity(CAPACITY_BYTES)
+                .weigher(weight)
+                .build(),
             changes: AtomicU64::new(0),
         }
     }
@@ -67,5 +77,27 @@ impl Members {
 impl Default for Members {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_bounded_by_bytes() {
+        let members = Members::new();
+        let big: Arc<[Uuid]> = (0..1000).map(|_| Uuid::now_v7()).collect::<Vec<_>>().into();
+        // 10,000 groups of 1,000: 160 MB of ids if entries were all that counted.
+        for _ in 0..10_000 {
+            members.cache.insert(Uuid::now_v7(), big.clone());
+        }
+        members.cache.run_pending_tasks();
+        assert!(
+            members.cache.weighted_size() <= CAPACITY_BYTES,
+            "{} bytes kept",
+            members.cache.weighted_size()
+        );
+        assert!(members.cache.entry_count() < 10_000);
     }
 }

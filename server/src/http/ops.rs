@@ -3,7 +3,8 @@
 //! text).
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use ferry_proto::ErrorCode;
 use serde_json::json;
@@ -34,13 +35,32 @@ pub async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>> {
     }
 }
 
-/// Prometheus text exposition.
-pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    (
+/// Prometheus text exposition; with `FERRY_OPS_TOKEN` set, only for a request bearing it
+/// (the figures tell who is online and how busy the server is).
+pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<impl IntoResponse> {
+    if let Some(token) = &app.config.ops_token {
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared in constant time: the answer must not tell how much of a guess was
+        // right.
+        let same = given.len() == token.len()
+            && given
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0;
+        if !same {
+            return Err(Error::unauthorized("/metrics needs the operations token"));
+        }
+    }
+    Ok((
         [(
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         app.metrics.render(),
-    )
+    ))
 }

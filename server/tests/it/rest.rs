@@ -865,3 +865,44 @@ async fn sync_long_polls_for_a_change(backend: Backend) {
     assert_eq!(page.conversations.len(), 1, "{page:?}");
     assert!(page.messages.iter().any(|m| m.body == "are you there?"));
 }
+
+/// With an operations token set, `/metrics` answers only a request bearing it; the
+/// health checks stay open for load balancers.
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let db = TestDb::sqlite();
+    let mut config = test_config(&db);
+    config.ops_token = Some("ops-token-0123456789".into());
+    let server = TestServer::start_with(config).await;
+    let http = reqwest::Client::new();
+    let get = |auth: Option<&'static str>| {
+        let mut request = http.get(format!("{}/metrics", server.url()));
+        if let Some(token) = auth {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(
+        get(None).await.expect("GET").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(Some("ops-token-0123456788"))
+            .await
+            .expect("GET")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let ok = get(Some("ops-token-0123456789")).await.expect("GET");
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.text().await.expect("text").contains("ferry_connections"));
+    for open in ["/healthz", "/readyz"] {
+        let status = http
+            .get(format!("{}{open}", server.url()))
+            .send()
+            .await
+            .expect("GET")
+            .status();
+        assert_eq!(status, StatusCode::OK, "{open}");
+    }
+}
