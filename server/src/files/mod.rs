@@ -278,11 +278,6 @@ impl Files {
         }
         Ok(())
     }
-
-    /// Whether a blob is stored (for tests and checks).
-    pub async fn has_blob(&self, sha256: &str) -> bool {
-        self.store.head(&Self::blob(sha256)).await.is_ok()
-    }
 }
 
 /// Deletes the uploads never sent past their time (`FERRY_UPLOAD_TTL_SECS`), then the
