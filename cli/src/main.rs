@@ -331,13 +331,7 @@ async fn sent_files(cli: &Cli, client: &Client, queued: ferry_client::LocalMessa
     if show {
         eprintln!();
     }
-    let online = match outcome {
-        Ok(_) => true,
-        Err(ClientError::SignedOut) => bail!("the session has ended; sign in again"),
-        Err(ClientError::Offline(_)) => false,
-        Err(ClientError::Api(e)) if e.is_transient() => false,
-        Err(e) => return Err(e.into()),
-    };
+    let online = synced(outcome)?.is_some();
     let message = client.message(queued.id)?.unwrap_or(queued);
     if message.status == MessageStatus::Failed {
         bail!("not sent: {}", message.error.unwrap_or_default());
@@ -387,11 +381,20 @@ async fn changed(cli: &Cli, client: &Client, message: Uuid, what: &str) -> Resul
 /// Tries to catch up and send the outbox; offline is not an error for one-shot commands.
 async fn try_sync(client: &Client) -> Result<Option<usize>> {
     match tokio::time::timeout(ONLINE_WAIT, client.sync_now()).await {
-        Ok(Ok(sent)) => Ok(Some(sent)),
-        Ok(Err(ClientError::SignedOut)) => bail!("the session has ended; sign in again"),
-        Ok(Err(ClientError::Api(e))) if e.is_transient() => Ok(None),
-        Ok(Err(ClientError::Offline(_))) | Err(_) => Ok(None),
-        Ok(Err(e)) => Err(e.into()),
+        Ok(outcome) => synced(outcome),
+        Err(_) => Ok(None),
+    }
+}
+
+/// What a sync came to: how many went out, `None` when the server is out of reach (the
+/// rest waits), an error when it refused for good or the session ended.
+fn synced(outcome: Result<usize, ClientError>) -> Result<Option<usize>> {
+    match outcome {
+        Ok(sent) => Ok(Some(sent)),
+        Err(ClientError::SignedOut) => bail!("the session has ended; sign in again"),
+        Err(ClientError::Api(e)) if e.is_transient() => Ok(None),
+        Err(ClientError::Offline(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

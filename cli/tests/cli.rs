@@ -57,6 +57,17 @@ impl Terminal {
         }
     }
 
+    /// `register NAME` with the test's password, which must succeed.
+    async fn register(&self, name: &str) {
+        let signed = self
+            .run_with_input(
+                &["register", name, "--password-stdin"],
+                "correct horse battery\n",
+            )
+            .await;
+        assert!(signed.ok, "register: {}", signed.stderr);
+    }
+
     async fn run(&self, args: &[&str]) -> Output {
         self.run_with_input(args, "").await
     }
@@ -307,13 +318,7 @@ async fn reply_edit_react_and_delete_from_the_terminal() {
     };
     let (alice, bob) = (terminal("alice"), terminal("bob"));
     for (t, name) in [(&alice, "alice"), (&bob, "bob")] {
-        let signed = t
-            .run_with_input(
-                &["register", name, "--password-stdin"],
-                "correct horse battery\n",
-            )
-            .await;
-        assert!(signed.ok, "register: {}", signed.stderr);
+        t.register(name).await;
     }
     alice.ok(&["new", "bob"]).await;
     assert!(
@@ -470,13 +475,7 @@ async fn files_from_the_terminal() {
         server: srv.url(),
     };
     for (t, name) in [(&alice, "alice"), (&bob, "bob")] {
-        let signed = t
-            .run_with_input(
-                &["register", name, "--password-stdin"],
-                "correct horse battery\n",
-            )
-            .await;
-        assert!(signed.ok, "register: {}", signed.stderr);
+        t.register(name).await;
     }
     alice.ok(&["new", "bob"]).await;
 

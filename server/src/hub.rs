@@ -10,6 +10,7 @@
 //! [`Hub::deliver`] and [`Hub::close_session`] for what it receives.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc, watch};
@@ -58,6 +59,9 @@ pub struct Hub {
     sockets: Mutex<HashMap<Uuid, Vec<SocketHandle>>>,
     /// Per user: woken by every frame for them that is not a hint.
     waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    /// How many [`Waiter`]s exist: delivery, the hot path, takes the waiters' lock only
+    /// when some long-poll waits.
+    waiting: AtomicUsize,
 }
 
 /// A long-poll's place among the hub's waiters; its entry goes with the last one.
@@ -70,6 +74,7 @@ pub struct Waiter {
 
 impl Drop for Waiter {
     fn drop(&mut self) {
+        self.hub.waiting.fetch_sub(1, Ordering::AcqRel);
         let mut waiters = self.hub.waiters.lock().unwrap_or_else(|p| p.into_inner());
         // The map's reference and this one: nobody else waits.
         if Arc::strong_count(&self.notify) <= 2 {
@@ -81,6 +86,7 @@ impl Drop for Waiter {
 impl Hub {
     /// A place to wait for the next frame for `user` (a long-poll's wake-up).
     pub fn waiter(self: &Arc<Self>, user: Uuid) -> Waiter {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
         let notify = self
             .waiters
             .lock()
@@ -160,7 +166,7 @@ impl Hub {
             }
         }
         drop(map);
-        if !frame.ephemeral {
+        if !frame.ephemeral && self.waiting.load(Ordering::Acquire) > 0 {
             let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
             for user in users {
                 if let Some(waiting) = waiters.get(user) {
