@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use ferry_client::store::LocalStore;
-use ferry_proto::{Conversation, ConversationKind, Member, Message, Role, Timestamp, User};
+use ferry_proto::{
+    Conversation, ConversationKind, Member, MemberState, Message, Role, Timestamp, User,
+};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -143,6 +145,7 @@ fn direct(me: &User, partner: User, last_seq: i64, at: i64) -> Conversation {
         role: Role::Member,
         read_seq: last_seq,
         delivered_seq: last_seq,
+        state: MemberState::Accepted,
         joined_at: Timestamp::from_millis(at),
     };
     Conversation {

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{Client, ClientError, ClientOptions, ConnectionState, Event, MessageStatus};
+use ferry_proto::NewReport;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -153,6 +154,46 @@ enum Command {
         /// The emoji.
         emoji: String,
     },
+    /// Accept a message request: someone you do not talk to started the chat or added
+    /// you to a group; until you accept, you cannot reply and they do not see you.
+    Accept {
+        /// Name, username of the other person, or id.
+        chat: String,
+    },
+    /// Leave a group (or refuse a group's message request).
+    Leave {
+        /// Name or id.
+        chat: String,
+    },
+    /// Block someone: no chat between you, each other's presence hidden.
+    Block {
+        /// Their username.
+        username: String,
+    },
+    /// Unblock someone.
+    Unblock {
+        /// Their username.
+        username: String,
+    },
+    /// Whom you blocked.
+    Blocked,
+    /// Report someone to the server's operators.
+    Report {
+        /// Their username.
+        username: String,
+        /// The chat it happened in (name, username or id).
+        #[arg(long)]
+        chat: Option<String>,
+        /// The message: its number as `open` shows it, or its id (needs --chat).
+        #[arg(long, requires = "chat")]
+        message: Option<String>,
+        /// What happened, in your words.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Also block them.
+        #[arg(long)]
+        block: bool,
+    },
     /// Stay connected and print every event until interrupted.
     Watch,
     /// Search all stored messages (works offline).
@@ -266,6 +307,17 @@ async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
 
 /// Finds a message of a chat (see [`resolve`]) by its number (seq, as `open` shows it),
 /// its id, or `last` (this user's newest).
+/// The user with exactly this username (asks the server).
+async fn user_named(client: &Client, name: &str) -> Result<ferry_proto::User> {
+    let wanted = name.trim().to_lowercase();
+    client
+        .find_users(&wanted)
+        .await?
+        .into_iter()
+        .find(|u| u.username == wanted)
+        .with_context(|| format!("no user named {name:?}"))
+}
+
 async fn find_message(
     client: &Client,
     chat: &str,
@@ -476,17 +528,73 @@ async fn run(cli: Cli) -> Result<()> {
             let client = signed_in(&cli).await?;
             let mut ids = Vec::new();
             for name in members {
-                let wanted = name.to_lowercase();
-                let user = client
-                    .find_users(&wanted)
-                    .await?
-                    .into_iter()
-                    .find(|u| u.username == wanted)
-                    .with_context(|| format!("no user named {name:?}"))?;
-                ids.push(user.id);
+                ids.push(user_named(&client, name).await?.id);
             }
             let id = client.create_group(title, &ids).await?;
             print::chat_created(&cli, &client, id)?;
+        }
+        Command::Accept { chat } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            client.accept(id).await?;
+            print::done(&cli, "accepted");
+        }
+        Command::Leave { chat } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            client.remove_member(id, client.me().id).await?;
+            print::done(&cli, "left");
+        }
+        Command::Block { username } => {
+            let client = signed_in(&cli).await?;
+            let user = user_named(&client, username).await?;
+            client.set_blocked(user.id, true).await?;
+            print::done(&cli, "blocked");
+        }
+        Command::Unblock { username } => {
+            let client = signed_in(&cli).await?;
+            let user = user_named(&client, username).await?;
+            client.set_blocked(user.id, false).await?;
+            print::done(&cli, "unblocked");
+        }
+        Command::Blocked => {
+            let client = signed_in(&cli).await?;
+            print::users(&cli, &client.blocked_users().await?);
+        }
+        Command::Report {
+            username,
+            chat,
+            message,
+            reason,
+            block,
+        } => {
+            let client = signed_in(&cli).await?;
+            let user = user_named(&client, username).await?;
+            let conversation_id = match chat {
+                Some(chat) => Some(resolve(&client, chat).await?),
+                None => None,
+            };
+            let message_id = match (chat, message) {
+                (Some(chat), Some(message)) => Some(find_message(&client, chat, message).await?.id),
+                _ => None,
+            };
+            client
+                .report(&NewReport {
+                    user_id: user.id,
+                    conversation_id,
+                    message_id,
+                    reason: reason.clone(),
+                    block: *block,
+                })
+                .await?;
+            print::done(
+                &cli,
+                if *block {
+                    "reported and blocked"
+                } else {
+                    "reported"
+                },
+            );
         }
         Command::Send { chat, text, file } => {
             let client = signed_in(&cli).await?;

@@ -120,11 +120,37 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
             }
             (None, true) => "no messages yet".to_owned(),
         };
-        let left = if c.left { " (left)" } else { "" };
-        println!("{}{left}{unread}  {preview}", printable(&c.name));
+        let place = if c.left {
+            " (left)"
+        } else if c.request {
+            " (message request: `ferry accept` to reply, `ferry block` to refuse)"
+        } else if c.blocked {
+            " (blocked)"
+        } else {
+            ""
+        };
+        println!("{}{place}{unread}  {preview}", printable(&c.name));
     }
     if chats.is_empty() && !cli.json {
         println!("no chats yet; start one with `ferry new <username>`");
+    }
+}
+
+/// People, one per line.
+pub fn users(cli: &Cli, users: &[ferry_proto::User]) {
+    for u in users {
+        if cli.json {
+            emit(json!(u));
+        } else {
+            println!(
+                "{} ({})",
+                printable(&u.display_name),
+                printable(&u.username)
+            );
+        }
+    }
+    if users.is_empty() && !cli.json {
+        println!("nobody");
     }
 }
 

@@ -557,3 +557,68 @@ async fn files_from_the_terminal() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_blocks_and_reports_from_the_terminal() {
+    let db = TestDb::sqlite();
+    let srv = TestServer::start(&db).await;
+    let url = srv.url();
+    let homes = tempfile::tempdir().expect("dir");
+    let terminal = |name: &str| Terminal {
+        dir: homes.path().join(name),
+        server: url.clone(),
+    };
+    let (alice, mallory) = (terminal("alice"), terminal("mallory"));
+    for (t, name) in [(&alice, "alice"), (&mallory, "mallory")] {
+        t.register(name).await;
+    }
+    mallory.ok(&["new", "alice"]).await;
+    mallory.ok(&["send", "alice", "buy now"]).await;
+    alice.ok(&["sync"]).await;
+    let chats = alice.ok(&["chats"]).await;
+    assert!(chats.contains("mallory (message request"), "{chats}");
+    let listed = alice.json(&["chats"]).await;
+    assert_eq!(listed[0]["request"], true);
+
+    assert_eq!(alice.ok(&["accept", "mallory"]).await.trim(), "accepted");
+    let chats = alice.ok(&["chats"]).await;
+    assert!(!chats.contains("message request"), "{chats}");
+
+    assert_eq!(alice.ok(&["block", "mallory"]).await.trim(), "blocked");
+    assert!(alice.ok(&["chats"]).await.contains("mallory (blocked)"));
+    assert!(alice.ok(&["blocked"]).await.contains("(mallory)"));
+    let refused = mallory.run(&["send", "alice", "hello?"]).await;
+    assert!(
+        !refused.ok && refused.stderr.contains("does not take messages from you"),
+        "{}",
+        refused.stderr
+    );
+    let reported = alice
+        .ok(&[
+            "report",
+            "mallory",
+            "--chat",
+            "mallory",
+            "--message",
+            "1",
+            "--reason",
+            "spam",
+        ])
+        .await;
+    assert_eq!(reported.trim(), "reported");
+    let missing = alice.run(&["report", "nobody-here"]).await;
+    assert!(
+        !missing.ok && missing.stderr.contains("no user named"),
+        "{}",
+        missing.stderr
+    );
+
+    assert_eq!(alice.ok(&["unblock", "mallory"]).await.trim(), "unblocked");
+    assert!(alice.ok(&["blocked"]).await.contains("nobody"));
+    assert!(
+        mallory
+            .ok(&["send", "alice", "sorry"])
+            .await
+            .contains("sent")
+    );
+}

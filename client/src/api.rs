@@ -5,8 +5,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferry_proto::{
-    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, NewUpload,
-    OutgoingMessage, RefreshRequest, RegisterRequest, SendMessage, SyncPage, Tokens, Upload, User,
+    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, NewReport, NewUpload,
+    OutgoingMessage, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage, SyncPage, Tokens,
+    Upload, User,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -276,6 +277,37 @@ impl Api {
         self.call::<serde_json::Value>(self.request(Method::DELETE, &path, Some(token)))
             .await
             .map(drop)
+    }
+
+    /// `POST /conversations/{id}/accept` (addition to v1): accepts a message request.
+    pub async fn accept(&self, token: &str, conversation: Uuid) -> Result<Conversation, ApiError> {
+        let path = format!("/conversations/{conversation}/accept");
+        self.post(&path, Some(token), &json!({})).await
+    }
+
+    /// `PUT /blocks/{user}` or `DELETE /blocks/{user}` (additions to v1).
+    pub async fn set_blocked(
+        &self,
+        token: &str,
+        user: Uuid,
+        blocked: bool,
+    ) -> Result<(), ApiError> {
+        let method = if blocked { Method::PUT } else { Method::DELETE };
+        let path = format!("/blocks/{user}");
+        self.call::<serde_json::Value>(self.request(method, &path, Some(token)))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /blocks` (addition to v1): whom this user blocked.
+    pub async fn blocked(&self, token: &str) -> Result<Vec<User>, ApiError> {
+        self.call(self.request(Method::GET, "/blocks", Some(token)))
+            .await
+    }
+
+    /// `POST /reports` (addition to v1).
+    pub async fn report(&self, token: &str, report: &NewReport) -> Result<ReportReceipt, ApiError> {
+        self.post("/reports", Some(token), report).await
     }
 
     /// `GET /sync?since=&limit=&messages=`: with the latest `messages` of each

@@ -44,8 +44,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ferry_proto::{
-    BodyError, Change, ChangeKind, ClientFrame, Conversation, ErrorCode, MAX_EMOJI_CHARS, Presence,
-    User, validate_body, validate_change,
+    BodyError, Change, ChangeKind, ClientFrame, Conversation, ErrorCode, MAX_EMOJI_CHARS,
+    NewReport, Presence, User, validate_body, validate_change,
 };
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
@@ -930,6 +930,73 @@ impl Client {
             .await?;
         self.keep(&updated)?;
         Ok(())
+    }
+
+    /// Accepts a message request: this user may send there, and shares presence and
+    /// receipts with its members from now on (needs the server).
+    pub async fn accept(&self, conversation: Uuid) -> Result<(), ClientError> {
+        let api = &self.shared.api;
+        let updated = self
+            .shared
+            .session
+            .call(|t| async move { api.accept(&t, conversation).await })
+            .await?;
+        self.keep(&updated)?;
+        Ok(())
+    }
+
+    /// Blocks or unblocks someone (needs the server). A block closes the direct
+    /// conversation with them both ways, stops new conversations between the two of
+    /// you, and hides each one's presence from the other; unblocking opens the
+    /// conversation again.
+    pub async fn set_blocked(&self, user: Uuid, blocked: bool) -> Result<(), ClientError> {
+        let api = &self.shared.api;
+        let session = &self.shared.session;
+        session
+            .call(|t| async move { api.set_blocked(&t, user, blocked).await })
+            .await?;
+        // The direct conversation's new state, if there is one.
+        if let Some(direct) = self.shared.store.direct_with(self.me().id, user)? {
+            let updated = session
+                .call(|t| async move { api.conversation(&t, direct).await })
+                .await?;
+            self.keep(&updated)?;
+        }
+        Ok(())
+    }
+
+    /// Whom this user blocked, most recent first (needs the server).
+    pub async fn blocked_users(&self) -> Result<Vec<User>, ClientError> {
+        let api = &self.shared.api;
+        Ok(self
+            .shared
+            .session
+            .call(|t| async move { api.blocked(&t).await })
+            .await?)
+    }
+
+    /// Reports someone to the server's operators, optionally naming the conversation and
+    /// message, and blocks them when `block` is set (needs the server).
+    pub async fn report(&self, report: &NewReport) -> Result<Uuid, ClientError> {
+        let api = &self.shared.api;
+        let receipt = self
+            .shared
+            .session
+            .call(|t| async move { api.report(&t, report).await })
+            .await?;
+        if report.block
+            && let Some(direct) = self
+                .shared
+                .store
+                .direct_with(self.me().id, report.user_id)?
+        {
+            let session = &self.shared.session;
+            let updated = session
+                .call(|t| async move { api.conversation(&t, direct).await })
+                .await?;
+            self.keep(&updated)?;
+        }
+        Ok(receipt.id)
     }
 
     /// Stores a conversation as the server just returned it, and announces it.

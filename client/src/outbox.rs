@@ -258,12 +258,13 @@ fn refuses_for_good(code: ErrorCode) -> bool {
     )
 }
 
-/// What a person should read when a message is refused for good.
+/// What a person should read when a message is refused for good. A refusal of the
+/// rules (`forbidden`: a block, an edit too late) keeps the server's words, which say
+/// which rule.
 fn failure_reason(code: ErrorCode, message: &str) -> String {
     match code {
         ErrorCode::NotFound => "you are no longer in this conversation".into(),
         ErrorCode::TooLarge => "the message is too long".into(),
-        ErrorCode::Forbidden => "you may not send to this conversation".into(),
         _ => message.to_owned(),
     }
 }
@@ -442,10 +443,7 @@ mod tests {
                 "you are no longer in this conversation",
             ),
             (ErrorCode::TooLarge, "the message is too long"),
-            (
-                ErrorCode::Forbidden,
-                "you may not send to this conversation",
-            ),
+            (ErrorCode::Forbidden, "from the server"),
             (ErrorCode::Conflict, "from the server"),
         ];
         for (code, reason) in cases {

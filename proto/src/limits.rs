@@ -20,6 +20,9 @@ pub const SYNC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_SYNC_WAIT_SECS: u32 = 10;
 /// Longest group title, in characters.
 pub const TITLE_MAX_CHARS: usize = 200;
+
+/// Longest reason of a report (addition to v1), in characters.
+pub const REPORT_REASON_MAX_CHARS: usize = 1000;
 /// The shortest user search, in characters after trimming: an empty or one-letter
 /// search would list the directory.
 pub const USER_SEARCH_MIN_CHARS: usize = 2;

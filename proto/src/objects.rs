@@ -32,6 +32,41 @@ pub enum Role {
     Member,
 }
 
+/// Whether a member took part in a conversation of their own will (addition to v1, see
+/// "Message requests" in docs/protocol.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum MemberState {
+    /// They started it, accepted it, or were brought in by someone they already talk to.
+    #[default]
+    Accepted,
+    /// A stranger started it or added them: a message request. Until they accept it,
+    /// they cannot send in it, and their presence, receipts and typing are not shared.
+    Request,
+    /// A direct conversation whose member blocked the other: nothing is sent either way.
+    Blocked,
+}
+
+impl MemberState {
+    /// The name on the wire and in the databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Request => "request",
+            Self::Blocked => "blocked",
+        }
+    }
+
+    /// The state named `name` (see [`Self::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Accepted, Self::Request, Self::Blocked]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
 /// A user in a conversation, with their watermarks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -40,10 +75,14 @@ pub struct Member {
     pub user: User,
     /// Owner or member.
     pub role: Role,
-    /// Has read every message up to this seq.
+    /// Has read every message up to this seq. 0, to everyone else, while the member has
+    /// not accepted the conversation.
     pub read_seq: i64,
-    /// Has stored every message up to this seq.
+    /// Has stored every message up to this seq (0 to others, as `read_seq`).
     pub delivered_seq: i64,
+    /// Accepted, a message request, or blocked (addition to v1; absent means accepted).
+    #[serde(default)]
+    pub state: MemberState,
     /// When they joined.
     pub joined_at: Timestamp,
 }

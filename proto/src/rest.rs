@@ -71,6 +71,34 @@ pub struct AddMembers {
     pub user_ids: Vec<Uuid>,
 }
 
+/// `POST /reports`: tells the operators about someone (addition to v1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewReport {
+    /// Who is reported.
+    pub user_id: Uuid,
+    /// Where it happened: a conversation the reporter is in.
+    #[serde(default)]
+    pub conversation_id: Option<Uuid>,
+    /// The message reported, in that conversation.
+    #[serde(default)]
+    pub message_id: Option<Uuid>,
+    /// In the reporter's words: at most 1,000 characters (tab and line breaks allowed).
+    #[serde(default)]
+    pub reason: String,
+    /// Also block them (as `PUT /blocks/{user_id}`).
+    #[serde(default)]
+    pub block: bool,
+}
+
+/// What `POST /reports` stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportReceipt {
+    /// The report's id, for the operators.
+    pub id: Uuid,
+}
+
 /// `GET /conversations?limit=&before=`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

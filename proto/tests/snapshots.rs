@@ -3,7 +3,7 @@
 
 use ferry_proto::{
     ApiError, Change, ChangeKind, ClientFrame, Conversation, ConversationKind, ErrorBody,
-    ErrorCode, Member, Message, OutgoingMessage, Role, ServerFrame, Timestamp, User,
+    ErrorCode, Member, MemberState, Message, OutgoingMessage, Role, ServerFrame, Timestamp, User,
 };
 use uuid::Uuid;
 
@@ -186,6 +186,7 @@ fn server_frames() {
                     role: Role::Owner,
                     read_seq: 42,
                     delivered_seq: 42,
+                    state: MemberState::Request,
                     joined_at: at(),
                 }],
                 last_seq: 42,
@@ -218,4 +219,16 @@ fn unknown_fields_are_ignored_and_unknown_types_refused() {
         serde_json::from_str(r#"{"type":"ping","future_field":1}"#).expect("ignores extras");
     assert_eq!(frame, ClientFrame::Ping);
     assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"teleport"}"#).is_err());
+}
+
+#[test]
+fn a_member_from_a_server_without_requests_is_accepted() {
+    let member: Member = serde_json::from_str(
+        r#"{"user":{"id":"00000000-0000-0000-0000-000000000001","username":"ann",
+            "display_name":"Ann","created_at":"2026-11-22T07:26:28.257Z"},
+            "role":"member","read_seq":3,"delivered_seq":3,
+            "joined_at":"2026-11-22T07:26:28.257Z"}"#,
+    )
+    .expect("a v1 member");
+    assert_eq!(member.state, MemberState::Accepted);
 }

@@ -6,9 +6,10 @@
 //! in what it passes in: a socket's send carries its [`SocketOrder`].
 
 use ferry_proto::{
-    BodyError, ChangeError, ChangeKind, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS,
+    BodyError, ChangeError, ChangeKind, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS, MemberState,
     OutgoingMessage, ServerFrame, validate_body, validate_change,
 };
+use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
 use crate::commit::Outcome;
@@ -132,10 +133,10 @@ pub async fn mark(
     }
     // Membership first, from the cache: a stranger's receipts never reach the
     // conversation's lock, which senders wait on. (The store checks again under it.)
-    let members = app.members.of(&*app.store, conversation_id).await?.to_vec();
-    if !members.contains(&user) {
+    let members = app.members.of(&*app.store, conversation_id).await?;
+    let Some(state) = members.state(user) else {
         return Err(Error::not_found("conversation"));
-    }
+    };
     let Some((marks, moved)) = app.store.advance(conversation_id, user, mark, seq).await? else {
         return Err(Error::not_found("conversation"));
     };
@@ -146,7 +147,12 @@ pub async fn mark(
             read_seq: marks.read_seq,
             delivered_seq: marks.delivered_seq,
         };
-        app.publish(members, origin, &frame);
+        // Until they accept, a member's receipts go to their own devices only.
+        let recipients = match state {
+            MemberState::Accepted => members.ids().collect(),
+            _ => vec![user],
+        };
+        app.publish(recipients, origin, &frame);
     }
     Ok(())
 }
@@ -154,15 +160,22 @@ pub async fn mark(
 /// Relays a typing state to the other members; nothing is stored.
 pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) -> Result<()> {
     let members = app.members.of(&*app.store, conversation_id).await?;
-    if !members.contains(&user) {
-        return Err(Error::not_found("conversation"));
+    match members.state(user) {
+        None => return Err(Error::not_found("conversation")),
+        // Typing in a request would tell its sender someone is there; in a blocked
+        // direct conversation nothing goes either way.
+        Some(MemberState::Request | MemberState::Blocked) => return Ok(()),
+        Some(MemberState::Accepted) => {}
     }
     // Repeats change nothing; changes beyond the user's budget are dropped (typing is
     // a hint, never stored, so nothing is lost that matters).
     if !app.typing.relay(user, conversation_id, typing) || !app.limits.typing_allowed(user) {
         return Ok(());
     }
-    let others: Vec<Uuid> = members.iter().copied().filter(|m| *m != user).collect();
+    let others: Vec<Uuid> = members
+        .except(MemberState::Blocked)
+        .filter(|m| *m != user)
+        .collect();
     app.publish(
         others,
         None,
@@ -175,19 +188,49 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
     Ok(())
 }
 
-/// Sends each member (and `also`, e.g. a member just removed) the conversation as it now
-/// is, with their own unread count.
-pub async fn announce_conversation(app: &App, conversation_id: Uuid, also: &[Uuid]) -> Result<()> {
-    let members = app.store.member_ids(conversation_id).await?;
-    let Some(viewer) = members.first().copied() else {
+/// Announces each message request that a send accepted (`(conversation, user)`), as
+/// `POST /conversations/{id}/accept` does: the conversation to its members, and the
+/// presence of the new contacts to each other. Runs until the committers stop.
+pub async fn announce_acceptances(app: App, mut acceptances: UnboundedReceiver<(Uuid, Uuid)>) {
+    while let Some((conversation, user)) = acceptances.recv().await {
+        if let Err(e) = accepted(&app, conversation, user).await {
+            tracing::warn!(error = %e, %conversation, "an acceptance was not announced");
+        }
+    }
+}
+
+/// Tells everyone concerned that `user` accepted `conversation`.
+pub async fn accepted(app: &App, conversation: Uuid, user: Uuid) -> Result<()> {
+    announce_conversation(app, conversation, &[]).await?;
+    let others: Vec<Uuid> = app
+        .members
+        .of(&*app.store, conversation)
+        .await?
+        .ids()
+        .filter(|m| *m != user)
+        .collect();
+    crate::presence::introduce(app, user, &others).await
+}
+
+/// Sends each member the conversation as it now is, with their own unread count, and
+/// each of `removed` (members just removed) the same view cut at the seq of their
+/// removal: they see that they left, and nothing said after.
+pub async fn announce_conversation(
+    app: &App,
+    conversation_id: Uuid,
+    removed: &[(Uuid, i64)],
+) -> Result<()> {
+    let seats = app.store.seats(conversation_id).await?;
+    let Some(viewer) = seats.first().map(|s| s.user) else {
         return Ok(());
     };
     let Some(conversation) = app.store.conversation(viewer, conversation_id).await? else {
         return Ok(());
     };
     // Unread counts only messages: the changes above each member's watermark are taken
-    // off, read once from the lowest watermark up.
-    let lowest = conversation.members.iter().map(|m| m.read_seq).min();
+    // off, read once from the lowest watermark up. The real watermarks come from the
+    // seats: a view shows 0 for a member who has not accepted.
+    let lowest = seats.iter().map(|s| s.read_seq).min();
     let changes = match lowest {
         Some(seq) if seq < conversation.last_seq => {
             app.store.changes_after(conversation_id, seq).await?
@@ -198,15 +241,10 @@ pub async fn announce_conversation(app: &App, conversation_id: Uuid, also: &[Uui
     // frame, encoded once. (Encoding one per member cost a 1,000-member group about
     // 237 MB of JSON per change.)
     let mut by_unread: std::collections::BTreeMap<i64, Vec<Uuid>> = Default::default();
-    for recipient in members.iter().chain(also) {
-        let read_seq = conversation
-            .members
-            .iter()
-            .find(|m| m.user.id == *recipient)
-            .map_or(conversation.last_seq, |m| m.read_seq);
-        let unread_changes = changes.iter().filter(|seq| **seq > read_seq).count() as i64;
-        let unread = (conversation.last_seq - read_seq - unread_changes).max(0);
-        by_unread.entry(unread).or_default().push(*recipient);
+    for seat in &seats {
+        let unread_changes = changes.iter().filter(|seq| **seq > seat.read_seq).count() as i64;
+        let unread = (conversation.last_seq - seat.read_seq - unread_changes).max(0);
+        by_unread.entry(unread).or_default().push(seat.user);
     }
     for (unread, recipients) in by_unread {
         let mut view = conversation.clone();
@@ -214,6 +252,23 @@ pub async fn announce_conversation(app: &App, conversation_id: Uuid, also: &[Uui
         app.metrics.conversation_frames.inc();
         app.publish(
             recipients,
+            None,
+            &ServerFrame::Conversation {
+                conversation: Box::new(view),
+            },
+        );
+    }
+    for &(user, last_seq) in removed {
+        let mut view = conversation.clone();
+        if view.last_seq > last_seq {
+            // Their copy keeps the messages they had; the newer preview is not theirs.
+            view.last_seq = last_seq;
+            view.last_message = None;
+        }
+        view.unread_count = 0;
+        app.metrics.conversation_frames.inc();
+        app.publish(
+            vec![user],
             None,
             &ServerFrame::Conversation {
                 conversation: Box::new(view),

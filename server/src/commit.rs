@@ -27,8 +27,9 @@ use ferry_proto::{
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
-use crate::bus::{Bus, publish};
+use crate::bus::{Bus, Event, publish};
 use crate::error::{Error, Result};
 use crate::fence::SocketOrder;
 use crate::store::{Append, NewMessage, Refusal, Store, StoreError};
@@ -48,6 +49,19 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
+/// Where committed sends go: the bus (their frames), the stored-messages counter, and
+/// the queue of message requests accepted by sending, `(conversation, user)` (announced
+/// by a task that has the whole app, see `crate::serve`).
+#[derive(Clone)]
+pub struct Outlets {
+    /// The bus.
+    pub bus: Arc<dyn Bus>,
+    /// Messages stored.
+    pub stored: Counter,
+    /// Requests accepted by a send.
+    pub accepted: mpsc::UnboundedSender<(Uuid, Uuid)>,
+}
+
 /// The queues of sends, one per shard, and their committing tasks.
 pub struct Committer {
     shards: Vec<mpsc::UnboundedSender<Job>>,
@@ -58,8 +72,7 @@ impl Committer {
     /// dropped and their queues are drained.
     pub fn start(
         store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        stored: Counter,
+        outlets: Outlets,
         batch_size: Histogram,
         shards: usize,
     ) -> Self {
@@ -68,8 +81,7 @@ impl Committer {
                 let (queue, jobs) = mpsc::unbounded_channel();
                 tokio::spawn(run(
                     store.clone(),
-                    bus.clone(),
-                    stored.clone(),
+                    outlets.clone(),
                     batch_size.clone(),
                     jobs,
                 ));
@@ -107,20 +119,19 @@ impl Committer {
 
 async fn run(
     store: Arc<dyn Store>,
-    bus: Arc<dyn Bus>,
-    stored: Counter,
+    outlets: Outlets,
     batch_size: Histogram,
     mut jobs: mpsc::UnboundedReceiver<Job>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch_size.observe(batch.len() as f64);
-        commit(&*store, &*bus, &stored, std::mem::take(&mut batch)).await;
+        commit(&*store, &outlets, std::mem::take(&mut batch)).await;
     }
 }
 
 /// Stores one batch, publishes what is new, answers every job.
-async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<Job>) {
+async fn commit(store: &dyn Store, outlets: &Outlets, batch: Vec<Job>) {
     // Fences first: a send that must wait for an earlier failed one is refused unstored.
     let admitted: Vec<Job> = batch.into_iter().filter_map(admit).collect();
     if admitted.is_empty() {
@@ -130,7 +141,7 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
     match store.append_batch(&messages).await {
         Ok(appends) => {
             for (job, append) in admitted.into_iter().zip(appends) {
-                finish(bus, stored, job, Ok(append));
+                finish(outlets, job, Ok(append));
             }
         }
         // The database refused a statement (the same id committed by another node, say):
@@ -143,7 +154,7 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
                     continue;
                 };
                 let append = store.append(&job.message).await.map_err(Error::from);
-                finish(bus, stored, job, append);
+                finish(outlets, job, append);
             }
         }
         // The database is unreachable (or failed otherwise): retrying each message would
@@ -153,19 +164,32 @@ async fn commit(store: &dyn Store, bus: &dyn Bus, stored: &Counter, batch: Vec<J
             let failure = Error::from(e);
             tracing::warn!(error = %failure, size = messages.len(), "batch failed");
             for job in admitted {
-                finish(bus, stored, job, Err(failure.copy()));
+                finish(outlets, job, Err(failure.copy()));
             }
         }
     }
 }
 
 /// Publishes a stored message, updates the sender's fence, answers the sender.
-fn finish(bus: &dyn Bus, stored: &Counter, job: Job, append: Result<Append>) {
+fn finish(outlets: &Outlets, job: Job, append: Result<Append>) {
     let outcome = match append {
-        Ok(Append::Stored { message, members }) => {
-            stored.inc();
+        Ok(Append::Stored {
+            message,
+            members,
+            accepted,
+        }) => {
+            outlets.stored.inc();
+            if accepted {
+                // Every node's cached states change; the rest waits for the app.
+                outlets.bus.publish(Event::MembersChanged {
+                    conversation_id: message.conversation_id,
+                });
+                let _ = outlets
+                    .accepted
+                    .send((message.conversation_id, message.sender_id));
+            }
             publish(
-                bus,
+                &*outlets.bus,
                 members,
                 job.order.as_ref().map(|o| o.socket),
                 &ServerFrame::Message {
@@ -213,6 +237,14 @@ fn refused(refusal: Refusal) -> Error {
         Refusal::NoSuchUpload => (
             ErrorCode::InvalidRequest,
             "an attachment names no finished upload of yours, or one already sent",
+        ),
+        Refusal::YouBlocked => (
+            ErrorCode::Forbidden,
+            "you blocked this person: unblock them before you send",
+        ),
+        Refusal::BlockedYou => (
+            ErrorCode::Forbidden,
+            "this person does not take messages from you",
         ),
         Refusal::TooManyReactions => {
             return Error::new(

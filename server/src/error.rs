@@ -116,6 +116,9 @@ impl From<StoreError> for Error {
                 Self::new(ErrorCode::UsernameTaken, "that username is taken")
             }
             StoreError::UnknownUser => Self::not_found("user"),
+            StoreError::Blocked => {
+                Self::forbidden("one of you blocked the other: no new conversation between you")
+            }
             StoreError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => Self::Unavailable(e.to_string()),

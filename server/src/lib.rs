@@ -223,10 +223,14 @@ pub async fn run(
             (Arc::new(LocalBus::new(node)), None)
         }
     };
+    let (accepted, acceptances) = tokio::sync::mpsc::unbounded_channel();
     let committer = Committer::start(
         store.clone(),
-        bus.clone(),
-        metrics.messages.clone(),
+        commit::Outlets {
+            bus: bus.clone(),
+            stored: metrics.messages.clone(),
+            accepted,
+        },
         metrics.commit_batch.clone(),
         config.committers_for(&url),
     );
@@ -250,6 +254,7 @@ pub async fn run(
         files,
     });
     tokio::spawn(files::sweep(app.clone()));
+    tokio::spawn(chat::announce_acceptances(app.clone(), acceptances));
     if let Some(cluster) = cluster {
         tokio::spawn(cluster::keep_lease(app.clone(), cluster));
     }

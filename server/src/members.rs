@@ -1,6 +1,6 @@
-//! [`Members`]: who is in each conversation, cached for the frames that only relay
-//! (typing, receipts) and for history reads' membership check, so that a typing notice
-//! costs no database query and a catch-up page one. Sends do not use it: they read the
+//! [`Members`]: who is in each conversation, and whether they accepted it, cached for
+//! the frames that only relay (typing, receipts) and for history reads' membership check,
+//! so that a typing notice costs no database query and a catch-up page one. Sends do not use it: they read the
 //! members under the conversation's lock, in their own transaction.
 //!
 //! An entry is dropped as soon as its conversation's membership changes (after the
@@ -12,24 +12,62 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ferry_proto::MemberState;
 use moka::sync::Cache;
 use uuid::Uuid;
 
 use crate::store::{Store, StoreResult};
 
-/// Bytes of member lists kept at most (each member 16 bytes, each entry 64 more): a
+/// The members of one conversation with their states.
+#[derive(Debug, Default)]
+pub struct Roster(Vec<(Uuid, MemberState)>);
+
+impl Roster {
+    /// Whether `user` is a member.
+    pub fn contains(&self, user: &Uuid) -> bool {
+        self.state(*user).is_some()
+    }
+
+    /// `user`'s state, if a member.
+    pub fn state(&self, user: Uuid) -> Option<MemberState> {
+        self.0.iter().find(|(u, _)| *u == user).map(|(_, s)| *s)
+    }
+
+    /// Everyone.
+    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.0.iter().map(|(u, _)| *u)
+    }
+
+    /// Everyone whose state is not `state`.
+    pub fn except(&self, state: MemberState) -> impl Iterator<Item = Uuid> + '_ {
+        self.0
+            .iter()
+            .filter(move |(_, s)| *s != state)
+            .map(|(u, _)| *u)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Bytes of member lists kept at most (each member 17 bytes, each entry 64 more): a
 /// count of entries alone would let a few thousand 1,000-member groups take far more
 /// than a million small chats do.
 const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What an entry weighs in [`CAPACITY_BYTES`].
-fn weight(_: &Uuid, members: &Arc<[Uuid]>) -> u32 {
-    u32::try_from(64 + members.len() * 16).unwrap_or(u32::MAX)
+fn weight(_: &Uuid, members: &Arc<Roster>) -> u32 {
+    u32::try_from(64 + members.len() * 17).unwrap_or(u32::MAX)
 }
 
 /// The cache of conversation members.
 pub struct Members {
-    cache: Cache<Uuid, Arc<[Uuid]>>,
+    cache: Cache<Uuid, Arc<Roster>>,
     /// Bumped by every membership change; a lookup stores what it read only if no change
     /// happened meanwhile.
     changes: AtomicU64,
@@ -48,12 +86,15 @@ impl Members {
     }
 
     /// The members of `conversation` (empty if there is no such conversation).
-    pub async fn of(&self, store: &dyn Store, conversation: Uuid) -> StoreResult<Arc<[Uuid]>> {
+    pub async fn of(&self, store: &dyn Store, conversation: Uuid) -> StoreResult<Arc<Roster>> {
         if let Some(members) = self.cache.get(&conversation) {
             return Ok(members);
         }
         let before = self.changes.load(Ordering::Acquire);
-        let members: Arc<[Uuid]> = store.member_ids(conversation).await?.into();
+        let seats = store.seats(conversation).await?;
+        let members = Arc::new(Roster(
+            seats.into_iter().map(|s| (s.user, s.state)).collect(),
+        ));
         // Not cached when empty: the conversation may be created in a moment.
         if !members.is_empty() && self.changes.load(Ordering::Acquire) == before {
             self.cache.insert(conversation, members.clone());
@@ -61,7 +102,8 @@ impl Members {
         Ok(members)
     }
 
-    /// Forgets `conversation`'s members; call after a membership change commits.
+    /// Forgets `conversation`'s members; call after a change of members or of their
+    /// states commits.
     pub fn changed(&self, conversation: Uuid) {
         self.changes.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(&conversation);
@@ -87,7 +129,11 @@ mod tests {
     #[test]
     fn the_cache_is_bounded_by_bytes() {
         let members = Members::new();
-        let big: Arc<[Uuid]> = (0..1000).map(|_| Uuid::now_v7()).collect::<Vec<_>>().into();
+        let big = Arc::new(Roster(
+            (0..1000)
+                .map(|_| (Uuid::now_v7(), MemberState::Accepted))
+                .collect(),
+        ));
         // 10,000 groups of 1,000: 160 MB of ids if entries were all that counted.
         for _ in 0..10_000 {
             members.cache.insert(Uuid::now_v7(), big.clone());

@@ -49,6 +49,8 @@ pub struct Metrics {
     pub conversation_frames: Counter,
     /// `/sync` long-polls waiting for a change.
     pub sync_waiting: Gauge,
+    /// Reports of users stored for the operators.
+    pub reports: Counter,
 }
 
 impl Metrics {
@@ -88,6 +90,12 @@ impl Metrics {
             "Conversation frames encoded to announce changed conversations",
             conversation_frames.clone(),
         );
+        let reports = Counter::default();
+        registry.register(
+            "reports",
+            "Reports of users stored for the operators",
+            reports.clone(),
+        );
         let sync_waiting = Gauge::default();
         registry.register(
             "sync_waiting",
@@ -123,6 +131,7 @@ impl Metrics {
         Self {
             bus,
             conversation_frames,
+            reports,
             sync_waiting,
             registry,
             connections,

@@ -116,6 +116,39 @@ async fn offline(app: &App, user: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// Tells `user` and `others`, who just became contacts (a request accepted), of each
+/// other's presence: announcements go out on changes only, so each would otherwise see
+/// the other as unknown until their next sign-in.
+pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
+    let theirs: Vec<Presence> = of_contacts(app, user)
+        .await?
+        .into_iter()
+        .filter(|p| others.contains(&p.user_id))
+        .collect();
+    for p in theirs {
+        app.publish(
+            vec![user],
+            None,
+            &ServerFrame::Presence {
+                user_id: p.user_id,
+                online: p.online,
+                last_seen: p.last_seen,
+            },
+        );
+    }
+    let online = app.hub.is_online(user)
+        || (app.cluster.is_some() && !app.store.online_users(&[user]).await?.is_empty());
+    if online {
+        let frame = ServerFrame::Presence {
+            user_id: user,
+            online: true,
+            last_seen: None,
+        };
+        app.publish(others.to_vec(), None, &frame);
+    }
+    Ok(())
+}
+
 /// The presence of everyone who shares a conversation with `user`.
 pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
     let contacts = app.contacts.get(user).await?;

@@ -426,6 +426,47 @@ pub async fn leave_conversation(state: State<'_, Desktop>, conversation_id: Uuid
     Ok(client.remove_member(conversation_id, me).await?)
 }
 
+/// Accepts a message request.
+#[tauri::command]
+pub async fn accept_request(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
+    Ok(state.client()?.accept(conversation_id).await?)
+}
+
+/// Blocks or unblocks someone.
+#[tauri::command]
+pub async fn set_blocked(state: State<'_, Desktop>, user_id: Uuid, blocked: bool) -> Result<()> {
+    Ok(state.client()?.set_blocked(user_id, blocked).await?)
+}
+
+/// Whom this user blocked, most recent first.
+#[tauri::command]
+pub async fn blocked_users(state: State<'_, Desktop>) -> Result<Vec<User>> {
+    Ok(state.client()?.blocked_users().await?)
+}
+
+/// Reports someone to the server's operators (and blocks them when `block` is set).
+#[tauri::command]
+pub async fn report_user(
+    state: State<'_, Desktop>,
+    user_id: Uuid,
+    conversation_id: Option<Uuid>,
+    message_id: Option<Uuid>,
+    reason: String,
+    block: bool,
+) -> Result<()> {
+    state
+        .client()?
+        .report(&ferry_proto::NewReport {
+            user_id,
+            conversation_id,
+            message_id,
+            reason,
+            block,
+        })
+        .await?;
+    Ok(())
+}
+
 /// Full-text search over every stored message (works offline).
 #[tauri::command]
 pub fn search(state: State<'_, Desktop>, query: String, limit: u32) -> Result<Vec<SearchHit>> {

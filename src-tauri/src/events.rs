@@ -356,6 +356,8 @@ mod tests {
             unread_count: 1,
             updated_at: Timestamp::from_millis(0),
             left: false,
+            request: false,
+            blocked: false,
             muted: false,
             draft: None,
             typing: Vec::new(),

@@ -142,6 +142,10 @@ pub fn run() {
             commands::create_group,
             commands::add_members,
             commands::leave_conversation,
+            commands::accept_request,
+            commands::set_blocked,
+            commands::blocked_users,
+            commands::report_user,
             commands::search,
             commands::presence,
             commands::set_attention,
@@ -184,6 +188,7 @@ mod bindings {
         check::<ferry_proto::Presence>(&mut stale);
         check::<ferry_proto::Role>(&mut stale);
         check::<ferry_proto::ConversationKind>(&mut stale);
+        check::<ferry_proto::MemberState>(&mut stale);
         check::<ferry_proto::Timestamp>(&mut stale);
         check::<ferry_client::LocalMessage>(&mut stale);
         check::<ferry_client::Quote>(&mut stale);

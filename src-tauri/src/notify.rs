@@ -1,6 +1,7 @@
 //! When a new message becomes an OS notification: only messages from others, never in a
-//! muted conversation, and only when the user is not already looking at that
-//! conversation in a focused window.
+//! muted or blocked conversation, and only when the user is not already looking at that
+//! conversation in a focused window. A message request shows who, not what: a stranger's
+//! words reach the screen only once the user opens the request.
 
 use ferry_client::{ConversationSummary, LocalMessage, MessageStatus};
 use uuid::Uuid;
@@ -21,7 +22,11 @@ pub fn should_notify(
     attention: Attention,
 ) -> bool {
     let looking = attention.focused && attention.open == Some(message.conversation_id);
-    !message.mine && message.status != MessageStatus::Pending && !conversation.muted && !looking
+    !message.mine
+        && message.status != MessageStatus::Pending
+        && !conversation.muted
+        && !conversation.blocked
+        && !looking
 }
 
 /// Title and body of a notification: who and where, then the first line of the text.
@@ -31,6 +36,12 @@ pub fn render(message: &LocalMessage, conversation: &ConversationSummary) -> (St
         .iter()
         .find(|m| m.user.id == message.sender_id)
         .map_or("Someone", |m| m.user.display_name.as_str());
+    if conversation.request {
+        return (
+            format!("Message request from {sender}"),
+            "Open Ferry to read it, then accept or block".to_owned(),
+        );
+    }
     let title = match conversation.kind {
         ferry_proto::ConversationKind::Direct => sender.to_owned(),
         ferry_proto::ConversationKind::Group => format!("{sender} in {}", conversation.name),
@@ -105,5 +116,42 @@ mod tests {
         assert_eq!(text(&message("", &["trip.png"])), "📎 trip.png");
         assert_eq!(text(&message("", &["a.png", "b.png"])), "📎 2 files");
         assert_eq!(text(&message("the view", &["a.png"])), "📎 the view");
+    }
+
+    fn chat(request: bool, blocked: bool) -> ConversationSummary {
+        ConversationSummary {
+            id: Uuid::from_u128(2),
+            kind: ferry_proto::ConversationKind::Direct,
+            name: "Mallory".into(),
+            members: Vec::new(),
+            last_seq: 1,
+            last_message: None,
+            unread_count: 1,
+            updated_at: Timestamp::from_millis(0),
+            left: false,
+            request,
+            blocked,
+            muted: false,
+            draft: None,
+            typing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_request_says_who_not_what() {
+        let m = message("buy my crypto <b>now</b>", &[]);
+        let (title, body) = render(&m, &chat(true, false));
+        assert!(title.starts_with("Message request from"), "{title}");
+        assert!(!body.contains("crypto"), "{body}");
+        let (_, body) = render(&m, &chat(false, false));
+        assert!(body.contains("crypto"), "{body}");
+    }
+
+    #[test]
+    fn nothing_from_a_blocked_chat() {
+        let m = message("hello", &[]);
+        let away = Attention::default();
+        assert!(should_notify(&m, &chat(false, false), away));
+        assert!(!should_notify(&m, &chat(false, true), away));
     }
 }

@@ -64,6 +64,8 @@ mod tests {
             unread_count,
             updated_at: Timestamp::from_millis(0),
             left: false,
+            request: false,
+            blocked: false,
             muted,
             draft: None,
             typing: Vec::new(),

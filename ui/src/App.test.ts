@@ -772,6 +772,146 @@ describe("presence", () => {
   });
 });
 
+describe("message requests and blocks", () => {
+  /** The core's answer once something changed `id`: its stored summary as `change` says. */
+  function changes(c: ReturnType<typeof core>, id: string, change: Partial<ConversationSummary>) {
+    c.store.conversations = c.store.conversations.map((x) => (x.id === id ? { ...x, ...change } : x));
+    const summary = c.store.conversations.find((x) => x.id === id)!;
+    void coreEmits({ type: "conversation", summary });
+  }
+
+  it("shows a request's panel in place of the composer, and the composer once accepted", async () => {
+    const request = direct(ada, { request: true });
+    const c = core({
+      conversations: [request],
+      messages: { [request.id]: [message({ seq: 1, conversation_id: request.id, body: "hi, a question", mine: false, sender_id: ada.id })] },
+      handlers: { accept_request: (args) => changes(c, args.conversationId as string, { request: false }) },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const panel = await screen.findByTestId("request-panel");
+    expect(panel).toHaveTextContent("Ada Lovelace wants to message you.");
+    // Opened, the stranger's words show; writing waits for Accept.
+    expect(await screen.findByText("hi, a question")).toBeInTheDocument();
+    expect(screen.queryByTestId("composer")).toBeNull();
+    expect(within(panel).getByTestId("block-user")).toBeInTheDocument();
+    expect(within(panel).getByTestId("report-user")).toBeInTheDocument();
+
+    await userEvent.click(within(panel).getByTestId("accept-request"));
+    expect(c.argsOf("accept_request")).toEqual([{ conversationId: request.id }]);
+    expect(await screen.findByTestId("composer")).toBeInTheDocument();
+    expect(screen.queryByTestId("request-panel")).toBeNull();
+    expect(within(item("Ada Lovelace")).queryByTestId("request-badge")).toBeNull();
+  });
+
+  it("blocks the stranger of a request after saying what blocking does", async () => {
+    const request = direct(ada, { request: true });
+    const c = core({
+      conversations: [request],
+      handlers: { set_blocked: () => changes(c, request.id, { request: false, blocked: true }) },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click(within(await screen.findByTestId("request-panel")).getByTestId("block-user"));
+    const dialog = screen.getByRole("dialog", { name: "Block Ada Lovelace?" });
+    expect(dialog).toHaveTextContent(/not be able to start a new conversation with you/);
+    expect(c.count("set_blocked")).toBe(0);
+    await userEvent.click(within(dialog).getByTestId("confirm-block"));
+    expect(c.argsOf("set_blocked")).toEqual([{ userId: ada.id, blocked: true }]);
+    expect(await screen.findByTestId("unblock-user")).toBeInTheDocument();
+    expect(screen.queryByTestId("request-panel")).toBeNull();
+    expect(within(item("Ada Lovelace")).getByTestId("blocked-badge")).toBeInTheDocument();
+  });
+
+  it("reports the stranger of a request, blocking them too unless unticked", async () => {
+    const request = direct(ada, { request: true });
+    const c = core({ conversations: [request] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click(within(await screen.findByTestId("request-panel")).getByTestId("report-user"));
+    const dialog = screen.getByRole("dialog", { name: "Report Ada Lovelace" });
+    expect(within(dialog).getByTestId("report-block")).toBeChecked();
+    await userEvent.type(within(dialog).getByTestId("report-reason"), "spam");
+    await userEvent.click(within(dialog).getByTestId("report-submit"));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(c.argsOf("report_user")).toEqual([
+      { userId: ada.id, conversationId: request.id, messageId: null, reason: "spam", block: true },
+    ]);
+  });
+
+  it("offers Accept, Leave and Report (of its owner) for a group request", async () => {
+    const team = group("Sailing", [ada, grace], {
+      request: true,
+      members: [member(ME), member(ada, { role: "owner" }), member(grace)],
+    });
+    const c = core({ conversations: [team], handlers: { leave_conversation: () => changes(c, team.id, { left: true }) } });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const panel = await screen.findByTestId("request-panel");
+    expect(panel).toHaveTextContent("You were added to this group by someone you don't talk to yet.");
+    expect(within(panel).queryByTestId("block-user")).toBeNull();
+    expect(screen.queryByTestId("composer")).toBeNull();
+
+    await userEvent.click(within(panel).getByTestId("report-user"));
+    expect(screen.getByRole("dialog", { name: "Report Ada Lovelace" })).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
+
+    await userEvent.click(within(panel).getByTestId("leave-request"));
+    await userEvent.click(screen.getByTestId("confirm-leave"));
+    expect(c.argsOf("leave_conversation")).toEqual([{ conversationId: team.id }]);
+    expect(await screen.findByText("You left this conversation.")).toBeInTheDocument();
+    expect(screen.queryByTestId("request-panel")).toBeNull();
+  });
+
+  it("shows Unblock in a blocked chat's composer's place", async () => {
+    const blocked = direct(ada, { blocked: true });
+    const c = core({
+      conversations: [blocked],
+      handlers: { set_blocked: () => changes(c, blocked.id, { blocked: false }) },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    expect(await screen.findByText("You blocked Ada Lovelace.")).toBeInTheDocument();
+    expect(screen.queryByTestId("composer")).toBeNull();
+    expect(screen.getByTestId("thread-subtitle")).toHaveTextContent("Blocked");
+    // Unblock is offered once, in the composer's place; Report stays in the header.
+    expect(screen.queryByTestId("block-user")).toBeNull();
+    expect(screen.getByTestId("report-user")).toBeInTheDocument();
+
+    await userEvent.click(screen.getByTestId("unblock-user"));
+    expect(c.argsOf("set_blocked")).toEqual([{ userId: ada.id, blocked: false }]);
+    expect(await screen.findByTestId("composer")).toBeInTheDocument();
+  });
+
+  it("blocks and reports from a direct chat's header; a group's header offers neither", async () => {
+    const withAda = direct(ada);
+    const c = core({ conversations: [withAda, group("Team", [ada, grace])] });
+    render(App);
+    await screen.findAllByTestId("conversation-item");
+    await userEvent.click(item("Ada Lovelace"));
+    await userEvent.click(await screen.findByTestId("report-user"));
+    const dialog = screen.getByRole("dialog", { name: "Report Ada Lovelace" });
+    expect(within(dialog).getByTestId("report-block")).not.toBeChecked();
+    await userEvent.click(within(dialog).getByTestId("report-submit"));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(c.argsOf("report_user")).toEqual([
+      { userId: ada.id, conversationId: withAda.id, messageId: null, reason: "", block: false },
+    ]);
+
+    await userEvent.click(screen.getByTestId("block-user"));
+    await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(c.count("set_blocked")).toBe(0);
+    await userEvent.click(screen.getByTestId("block-user"));
+    await userEvent.click(screen.getByTestId("confirm-block"));
+    expect(c.argsOf("set_blocked")).toEqual([{ userId: ada.id, blocked: true }]);
+
+    await userEvent.click(item("Team"));
+    await waitFor(() => expect(screen.getByTestId("thread-title")).toHaveTextContent("Team"));
+    expect(screen.queryByTestId("block-user")).toBeNull();
+    expect(screen.queryByTestId("report-user")).toBeNull();
+  });
+});
+
 describe("keyboard and dialogs", () => {
   it("opens the quick switcher with Ctrl+K and a conversation with Enter", async () => {
     const c = core({ conversations: [direct(ada), direct(grace)], messages: {} });

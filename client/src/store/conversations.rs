@@ -1,7 +1,7 @@
 //! Conversations, members, users and presence as the device knows them, and the
 //! conversation list the UI shows (sorted by activity, with preview and unread count).
 
-use ferry_proto::{Conversation, ConversationKind, Presence, Role, Timestamp, User};
+use ferry_proto::{Conversation, ConversationKind, MemberState, Presence, Role, Timestamp, User};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,6 +26,8 @@ pub struct MemberView {
     pub delivered_seq: i64,
     /// Online now (as last heard).
     pub online: bool,
+    /// Accepted, a message request not yet accepted, or blocked.
+    pub state: MemberState,
 }
 
 /// A place in the conversation list: the last row of a page, as its summary gave it
@@ -74,6 +76,11 @@ pub struct ConversationSummary {
     pub updated_at: Timestamp,
     /// This user is no longer a member (history stays readable).
     pub left: bool,
+    /// A message request to this user: someone they do not talk to started it or added
+    /// them. They accept it before they can send, or leave it, or block.
+    pub request: bool,
+    /// This user blocked the other person of this direct conversation.
+    pub blocked: bool,
     /// Notifications off.
     pub muted: bool,
     /// The unsent draft, if any.
@@ -326,6 +333,21 @@ impl LocalStore {
         })
     }
 
+    /// The direct conversation between `me` and `other`, if known on this device.
+    pub fn direct_with(&self, me: Uuid, other: Uuid) -> StoreResult<Option<Uuid>> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT c.id FROM conversations c \
+                 JOIN members a ON a.conversation_id = c.id AND a.user_id = ?1 \
+                 JOIN members b ON b.conversation_id = c.id AND b.user_id = ?2 \
+                 WHERE c.kind = 'direct'",
+                params![me.to_string(), other.to_string()],
+                |r| uuid_at(r, 0),
+            )
+            .optional()
+        })
+    }
+
     /// Whether the conversation is known on this device.
     pub fn has_conversation(&self, id: Uuid) -> StoreResult<bool> {
         self.read(|tx| {
@@ -385,17 +407,18 @@ fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusql
     for m in &c.members {
         upsert_user(tx, &m.user)?;
         tx.execute(
-            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (conversation_id, user_id) DO UPDATE SET \
+            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at, state) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (conversation_id, user_id) DO UPDATE SET \
              role = excluded.role, read_seq = max(read_seq, excluded.read_seq), \
-             delivered_seq = max(delivered_seq, excluded.delivered_seq)",
+             delivered_seq = max(delivered_seq, excluded.delivered_seq), state = excluded.state",
             params![
                 id,
                 m.user.id.to_string(),
                 role_text(m.role),
                 m.read_seq,
                 m.delivered_seq,
-                m.joined_at.as_millis()
+                m.joined_at.as_millis(),
+                m.state.as_str()
             ],
         )?;
     }
@@ -434,10 +457,9 @@ fn summary(
         return Ok(None);
     };
     let members = members(tx, &key)?;
-    let my_read = members
-        .iter()
-        .find(|m| m.user.id == me)
-        .map_or(0, |m| m.read_seq);
+    let mine = members.iter().find(|m| m.user.id == me);
+    let my_read = mine.map_or(0, |m| m.read_seq);
+    let my_state = mine.map(|m| m.state);
     let kind = if kind == "group" {
         ConversationKind::Group
     } else {
@@ -500,6 +522,8 @@ fn summary(
         unread_count: (last_seq - read - unread_changes).max(0),
         updated_at: Timestamp::from_millis(updated_at),
         left,
+        request: my_state == Some(MemberState::Request),
+        blocked: my_state == Some(MemberState::Blocked),
         muted,
         draft,
         typing: Vec::new(),
@@ -512,7 +536,7 @@ pub(super) fn members(
 ) -> rusqlite::Result<Vec<MemberView>> {
     let mut stmt = tx.prepare_cached(
         "SELECT u.id, u.username, u.display_name, u.created_at, m.role, m.read_seq, \
-         m.delivered_seq, u.online FROM members m JOIN users u ON u.id = m.user_id \
+         m.delivered_seq, u.online, m.state FROM members m JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = ?1 ORDER BY m.joined_at, u.username",
     )?;
     let rows = stmt.query_map([conversation], |r| {
@@ -531,6 +555,7 @@ pub(super) fn members(
             read_seq: r.get(5)?,
             delivered_seq: r.get(6)?,
             online: r.get(7)?,
+            state: MemberState::parse(&r.get::<_, String>(8)?).unwrap_or_default(),
         })
     })?;
     rows.collect()

@@ -179,4 +179,10 @@ CREATE TABLE files (
 );
 CREATE INDEX files_use ON files (used_at);
 "#,
+    // 5: message requests (issue 12): each member's state as the server gives it:
+    // 'accepted', 'request' (a stranger's conversation this user has not accepted) or
+    // 'blocked'.
+    r#"
+ALTER TABLE members ADD COLUMN state TEXT NOT NULL DEFAULT 'accepted';
+"#,
 ];

@@ -5,7 +5,9 @@
 
 use ferry_client::ListPosition;
 use ferry_client::store::LocalStore;
-use ferry_proto::{Conversation, ConversationKind, Member, Message, Role, Timestamp, User};
+use ferry_proto::{
+    Conversation, ConversationKind, Member, MemberState, Message, Role, Timestamp, User,
+};
 use uuid::Uuid;
 
 fn user(n: u128) -> User {
@@ -25,6 +27,7 @@ fn chat(me: &User, n: u128, last_seq: i64, read: i64, active: i64) -> Conversati
         role: Role::Member,
         read_seq,
         delivered_seq: last_seq,
+        state: MemberState::Accepted,
         joined_at: Timestamp::from_millis(0),
     };
     Conversation {

@@ -16,3 +16,4 @@ mod offline;
 mod outbox;
 mod pinned;
 mod property;
+mod requests;

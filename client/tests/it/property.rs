@@ -173,7 +173,7 @@ proptest! {
 /// catch-up and gap filling start from) stays below the gap until it is filled.
 #[test]
 fn an_own_message_acked_above_a_gap_does_not_hide_it() {
-    use ferry_proto::{Conversation, ConversationKind, Member, Role, User};
+    use ferry_proto::{Conversation, ConversationKind, Member, MemberState, Role, User};
     let dir = tempfile::tempdir().expect("dir");
     let store = LocalStore::open(&dir.path().join("device.db")).expect("open");
     let h = history(4, vec![false, false, false, false]);
@@ -188,6 +188,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
         role: Role::Member,
         read_seq: 0,
         delivered_seq: 0,
+        state: MemberState::Accepted,
         joined_at: Timestamp::from_millis(0),
     };
     store

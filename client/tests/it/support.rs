@@ -301,7 +301,8 @@ async fn hold_client_side(mut client_read: tokio::net::tcp::OwnedReadHalf) {
     while !matches!(client_read.read(&mut sink).await, Ok(0) | Err(_)) {}
 }
 
-/// Opens the direct conversation between two devices and waits until both know it.
+/// Opens the direct conversation between two devices, waits until both know it, and has
+/// the second accept it: they know each other.
 pub async fn direct(a: &Device, b: &Device) -> Uuid {
     let id = a
         .client
@@ -312,5 +313,8 @@ pub async fn direct(a: &Device, b: &Device) -> Uuid {
         c.conversation(id).ok().flatten().is_some()
     })
     .await;
+    // They know each other: the message request is accepted (`requests.rs` tests
+    // strangers).
+    b.client.accept(id).await.expect("accept");
     id
 }

@@ -1,11 +1,11 @@
 //! `/conversations`: create (direct, idempotent per pair; or group), list by activity,
-//! read one, and group membership.
+//! read one, group membership, and accepting a message request.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::{
     AddMembers, Conversation, ConversationKind, ConversationPage, CreateConversation, ErrorBody,
-    ListQuery, Role, TITLE_MAX_CHARS, Timestamp, has_control,
+    ListQuery, MemberState, Role, TITLE_MAX_CHARS, Timestamp, has_control,
 };
 use uuid::Uuid;
 
@@ -31,8 +31,8 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
 #[utoipa::path(post, path = "/conversations", tag = "conversations", security(("bearer" = [])),
     request_body = CreateConversation,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -173,8 +173,9 @@ pub async fn add_members(
         .check_membership_change(caller.user_id)
         .map_err(Error::RateLimited)?;
     let store = app.store.clone();
+    let by = caller.user_id;
     change_members(&app, id, async move {
-        store.add_members(id, &users, Timestamp::now()).await
+        store.add_members(id, by, &users, Timestamp::now()).await
     })
     .await?;
     chat::announce_conversation(&app, id, &[]).await?;
@@ -206,11 +207,42 @@ pub async fn remove_member(
         store.remove_member(id, user_id, Timestamp::now()).await
     })
     .await?;
-    if !removed {
+    let Some(last_seq) = removed else {
         return Err(Error::not_found("member"));
-    }
-    chat::announce_conversation(&app, id, &[user_id]).await?;
+    };
+    chat::announce_conversation(&app, id, &[(user_id, last_seq)]).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accepts a message request (addition to v1): the caller may send in the conversation,
+/// and their presence, receipts and typing are shared in it from now on. Accepting an
+/// accepted conversation changes nothing.
+#[utoipa::path(post, path = "/conversations/{id}/accept", tag = "conversations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Conversation), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn accept(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Conversation>> {
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
+    let store = app.store.clone();
+    let user = caller.user_id;
+    let before = change_members(&app, id, async move { store.accept(id, user).await }).await?;
+    match before {
+        None => return Err(Error::not_found("conversation")),
+        Some(MemberState::Blocked) => {
+            return Err(Error::forbidden(
+                "you blocked this person: unblock them to talk again",
+            ));
+        }
+        Some(MemberState::Request) => chat::accepted(&app, id, user).await?,
+        Some(MemberState::Accepted) => {}
+    }
+    Ok(Json(visible(&app, &caller, id).await?))
 }
 
 /// Runs a membership change to the end even if the request is dropped meanwhile, then

@@ -10,6 +10,7 @@ pub mod limit;
 pub mod messages;
 pub mod observe;
 pub mod ops;
+pub mod safety;
 pub mod sync;
 pub mod users;
 
@@ -71,6 +72,10 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversations::get))
         .routes(routes!(conversations::add_members))
         .routes(routes!(conversations::remove_member))
+        .routes(routes!(conversations::accept))
+        .routes(routes!(safety::list))
+        .routes(routes!(safety::block, safety::unblock))
+        .routes(routes!(safety::report))
         .routes(routes!(messages::history, messages::send))
         .routes(routes!(messages::read))
         .routes(routes!(messages::delivered))

@@ -9,7 +9,7 @@
 //! watermarks only move forward.
 
 use async_trait::async_trait;
-use ferry_proto::{Change, ChangeKind, Conversation, Message, Timestamp, User};
+use ferry_proto::{Change, ChangeKind, Conversation, MemberState, Message, Timestamp, User};
 use uuid::Uuid;
 
 #[macro_use]
@@ -40,6 +40,9 @@ pub enum StoreError {
     /// A stored value could not be read back (a bug or a hand-edited database).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// One of the users blocked the other: no new conversation between them.
+    #[error("blocked")]
+    Blocked,
 }
 
 /// Shorthand for store results.
@@ -131,17 +134,99 @@ pub enum Refusal {
     TooManyReactions,
     /// An attachment names no finished upload of the sender's, or one already sent.
     NoSuchUpload,
+    /// The sender blocked the other member of this direct conversation.
+    YouBlocked,
+    /// The other member of this direct conversation blocked the sender.
+    BlockedYou,
+}
+
+/// A member of a conversation, as sends and relays need them: who, whether they took
+/// part of their own will, and their real read watermark (views hide it from others
+/// while the member has not accepted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seat {
+    /// Who.
+    pub user: Uuid,
+    /// Accepted, request or blocked.
+    pub state: MemberState,
+    /// Read up to.
+    pub read_seq: i64,
+}
+
+/// Whether `sender` may send in a conversation with these members (`(user, state)`
+/// rows): `Ok(true)` when the send also accepts the sender's message request (replying
+/// is accepting, as in WhatsApp), `Ok(false)` for an accepted member, else what the
+/// append answers: nobody sends in a direct conversation that one of its two blocked.
+pub(crate) fn check_send<'a>(
+    members: impl IntoIterator<Item = (Uuid, &'a str)>,
+    sender: Uuid,
+) -> Result<bool, NoSend> {
+    let mut mine = None;
+    let mut blocked_by_other = false;
+    for (user, state) in members {
+        if user == sender {
+            mine = Some(state);
+        } else if state == MemberState::Blocked.as_str() {
+            blocked_by_other = true;
+        }
+    }
+    match mine {
+        None => Err(NoSend::NotMember),
+        Some(s) if s == MemberState::Blocked.as_str() => Err(NoSend::Refused(Refusal::YouBlocked)),
+        Some(_) if blocked_by_other => Err(NoSend::Refused(Refusal::BlockedYou)),
+        Some(s) => Ok(s == MemberState::Request.as_str()),
+    }
+}
+
+/// Why [`check_send`] refused: what the append answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NoSend {
+    /// See [`Append::NotMember`].
+    NotMember,
+    /// See [`Append::Refused`].
+    Refused(Refusal),
+}
+
+impl From<NoSend> for Append {
+    fn from(no: NoSend) -> Self {
+        match no {
+            NoSend::NotMember => Self::NotMember,
+            NoSend::Refused(refusal) => Self::Refused(refusal),
+        }
+    }
+}
+
+/// A report about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewReport {
+    /// Its id.
+    pub id: Uuid,
+    /// Who reports.
+    pub reporter: Uuid,
+    /// Whom.
+    pub reported: Uuid,
+    /// Where (the reporter is a member; checked by the caller).
+    pub conversation_id: Option<Uuid>,
+    /// Which message.
+    pub message_id: Option<Uuid>,
+    /// In the reporter's words.
+    pub reason: String,
+    /// When.
+    pub created_at: Timestamp,
 }
 
 /// What appending a message did.
 #[derive(Clone, Debug)]
 pub enum Append {
-    /// Stored now, with its new seq; `members` are the conversation's members, for fan-out.
+    /// Stored now, with its new seq; `members` are the conversation's members, for
+    /// fan-out; `accepted` when the send accepted the sender's message request.
     Stored {
         /// The stored message.
         message: Message,
         /// Every member of the conversation, the sender included.
         members: Vec<Uuid>,
+        /// This send accepted the sender's message request.
+        accepted: bool,
     },
     /// This id was already stored with the same sender, conversation and body.
     Existing(Message),
@@ -268,7 +353,9 @@ pub trait Store: FileStore + Send + Sync + 'static {
     async fn forget_ended_sessions(&self, now: Timestamp) -> StoreResult<u64>;
 
     /// The direct conversation of a pair, created if missing; `true` when created now.
-    /// [`StoreError::UnknownUser`] if `other` does not exist.
+    /// A new one is a request to `other` unless they already share an accepted
+    /// conversation with `me`. [`StoreError::UnknownUser`] if `other` does not exist,
+    /// [`StoreError::Blocked`] if a new one would join two users one of whom blocked the other.
     async fn direct_conversation(
         &self,
         me: Uuid,
@@ -276,8 +363,10 @@ pub trait Store: FileStore + Send + Sync + 'static {
         new_id: Uuid,
         now: Timestamp,
     ) -> StoreResult<(Uuid, bool)>;
-    /// Creates a group owned by `owner` with `members` (owner excluded, deduplicated).
-    /// [`StoreError::UnknownUser`] if any member does not exist.
+    /// Creates a group owned by `owner` with `members` (owner excluded, deduplicated),
+    /// each accepted or a request as [`Self::add_members`] decides.
+    /// [`StoreError::UnknownUser`] if any member does not exist, [`StoreError::Blocked`]
+    /// as for [`Self::add_members`].
     async fn create_group(
         &self,
         id: Uuid,
@@ -296,22 +385,45 @@ pub trait Store: FileStore + Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Conversation>>;
     /// The members of a conversation (empty if it does not exist).
-    async fn member_ids(&self, conversation_id: Uuid) -> StoreResult<Vec<Uuid>>;
-    /// Adds users to a group (existing members are left as they are).
-    /// [`StoreError::UnknownUser`] if any does not exist.
+    async fn seats(&self, conversation_id: Uuid) -> StoreResult<Vec<Seat>>;
+    /// Adds users to a group (existing members are left as they are), each as accepted
+    /// if they already share an accepted conversation with `by`, else as a request.
+    /// [`StoreError::UnknownUser`] if any does not exist, [`StoreError::Blocked`] if
+    /// any blocked `by` or was blocked by them.
     async fn add_members(
         &self,
         conversation_id: Uuid,
+        by: Uuid,
         users: &[Uuid],
         now: Timestamp,
     ) -> StoreResult<()>;
-    /// Removes a member; `false` if they were not one.
+    /// Removes a member: the conversation's last seq at the removal, or `None` if they
+    /// were not one.
     async fn remove_member(
         &self,
         conversation_id: Uuid,
         user: Uuid,
         now: Timestamp,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<i64>>;
+    /// Accepts a message request: the member's state before the call (`None`: not a
+    /// member). Only a request changes; accepted and blocked stay as they are.
+    async fn accept(&self, conversation_id: Uuid, user: Uuid) -> StoreResult<Option<MemberState>>;
+    /// Blocks `blocked` for `blocker`; the direct conversation between them, if any, is
+    /// returned (its `blocker` member is now `blocked`). [`StoreError::UnknownUser`] if
+    /// `blocked` does not exist.
+    async fn block(
+        &self,
+        blocker: Uuid,
+        blocked: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<Option<Uuid>>;
+    /// Undoes [`Self::block`]: the direct conversation between them, if any, is accepted
+    /// again by `blocker` and returned.
+    async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>>;
+    /// Whom `blocker` blocked, most recent first.
+    async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>>;
+    /// Stores a report for the operators.
+    async fn report(&self, report: &NewReport) -> StoreResult<()>;
 
     /// Stores a message once, allocating its seq.
     async fn append(&self, message: &NewMessage) -> StoreResult<Append>;
@@ -355,8 +467,9 @@ pub trait Store: FileStore + Send + Sync + 'static {
         latest: Latest,
     ) -> StoreResult<SyncBatch>;
 
-    /// For each of `users`, everyone who shares a conversation with them, with when they
-    /// were last seen: `(user, contact, last_seen)` rows (one query for many, as above).
+    /// For each of `users`, everyone who shares a conversation with them that both
+    /// accepted, unless one blocked the other, with when they were last seen:
+    /// `(user, contact, last_seen)` rows (one query for many, as above).
     async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>>;
     /// Records when a user's last socket closed.
     async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()>;

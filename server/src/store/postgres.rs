@@ -18,14 +18,14 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::Message;
+use ferry_proto::{MemberState, Message};
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{Postgres as Pg, QueryBuilder};
 use uuid::Uuid;
 
 use super::rows::MessageRow;
 use super::sql::{Dialect, SqlStore, take_within};
-use super::{Append, Latest, NewMessage, StoreResult, same_or_conflict, stored};
+use super::{Append, Latest, NewMessage, StoreResult, check_send, same_or_conflict, stored};
 
 /// The Postgres dialect.
 pub(crate) struct Postgres;
@@ -109,31 +109,52 @@ impl Dialect for Postgres {
         .fetch_all(&mut *tx)
         .await?;
         let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
-        let member_rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-            "SELECT conversation_id, user_id FROM members WHERE conversation_id = ANY($1)",
+        let member_rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+            "SELECT conversation_id, user_id, state FROM members WHERE conversation_id = ANY($1)",
         )
         .bind(&conversations)
         .fetch_all(&mut *tx)
         .await?;
-        let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for (conversation, user) in member_rows {
-            members.entry(conversation).or_default().push(user);
+        let mut members: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+        for (conversation, user, state) in member_rows {
+            members.entry(conversation).or_default().push((user, state));
         }
 
         let mut appends = Vec::with_capacity(batch.len());
         let mut inserted: Vec<(&NewMessage, i64)> = Vec::new();
+        // Senders whose message request their send accepts (rare: one statement each).
+        let mut accepting: Vec<(Uuid, Uuid)> = Vec::new();
         for new in batch {
             if let Some(existing) = known.get(&new.id) {
                 appends.push(same_or_conflict(existing.clone(), new));
                 continue;
             }
-            let is_member = members
-                .get(&new.conversation_id)
-                .is_some_and(|m| m.contains(&new.sender_id));
-            let Some(last) = last_seq.get_mut(&new.conversation_id).filter(|_| is_member) else {
+            let seats = members
+                .get_mut(&new.conversation_id)
+                .map_or(&mut [][..], Vec::as_mut_slice);
+            let accepts = match check_send(
+                seats.iter().map(|(user, state)| (*user, state.as_str())),
+                new.sender_id,
+            ) {
+                Ok(accepts) => accepts,
+                Err(refused) => {
+                    appends.push(refused.into());
+                    continue;
+                }
+            };
+            let Some(last) = last_seq.get_mut(&new.conversation_id) else {
                 appends.push(Append::NotMember);
                 continue;
             };
+            if accepts {
+                // The batch's later sends see the request accepted.
+                for (user, state) in seats.iter_mut() {
+                    if *user == new.sender_id {
+                        *state = MemberState::Accepted.as_str().to_owned();
+                    }
+                }
+                accepting.push((new.conversation_id, new.sender_id));
+            }
             *last += 1;
             let message = stored(new, *last);
             // A repeat of this id later in the batch is an idempotent resend.
@@ -141,11 +162,15 @@ impl Dialect for Postgres {
             inserted.push((new, *last));
             appends.push(Append::Stored {
                 message,
-                members: members[&new.conversation_id].clone(),
+                members: seats.iter().map(|(user, _)| *user).collect(),
+                accepted: accepts,
             });
         }
         if inserted.is_empty() {
             return Ok(appends);
+        }
+        for (conversation, user) in accepting {
+            PgStore::accept_by_sending(&mut *tx, conversation, user).await?;
         }
 
         let mut rows = MessageColumns::default();

@@ -9,7 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use ferry_proto::{
-    Change, ChangeKind, Conversation, ConversationKind, Member, Message, Role, Timestamp, User,
+    Change, ChangeKind, Conversation, ConversationKind, Member, MemberState, Message, Role,
+    Timestamp, User,
 };
 use uuid::Uuid;
 
@@ -170,6 +171,7 @@ pub(crate) struct MemberRow {
     pub read_seq: i64,
     pub delivered_seq: i64,
     pub joined_at: i64,
+    pub state: String,
 }
 
 /// The columns of [`ConversationRow`] from `conversations c` joined with the viewer's
@@ -186,8 +188,13 @@ macro_rules! conversation_columns {
 macro_rules! member_columns {
     () => {
         "m.conversation_id, m.user_id, u.username, u.display_name, \
-         u.created_at AS user_created_at, m.role, m.read_seq, m.delivered_seq, m.joined_at"
+         u.created_at AS user_created_at, m.role, m.read_seq, m.delivered_seq, m.joined_at, m.state"
     };
+}
+
+/// The member state stored as `text`.
+pub(crate) fn member_state(text: &str) -> Result<MemberState, StoreError> {
+    MemberState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("member state {text:?}")))
 }
 
 fn role(text: &str) -> Result<Role, StoreError> {
@@ -220,6 +227,16 @@ pub(crate) fn assemble(
         if m.user_id == viewer {
             read_of_viewer.insert(m.conversation_id, m.read_seq);
         }
+        let state = member_state(&m.state)?;
+        // A member who has not accepted shares no receipts: their watermarks show as 0
+        // (to themselves too; their devices keep their own, merged forward only).
+        let shared = |seq: i64| {
+            if state == MemberState::Accepted {
+                seq
+            } else {
+                0
+            }
+        };
         members_of
             .entry(m.conversation_id)
             .or_default()
@@ -231,8 +248,9 @@ pub(crate) fn assemble(
                     created_at: Timestamp::from_millis(m.user_created_at),
                 },
                 role: role(&m.role)?,
-                read_seq: m.read_seq,
-                delivered_seq: m.delivered_seq,
+                read_seq: shared(m.read_seq),
+                delivered_seq: shared(m.delivered_seq),
+                state,
                 joined_at: Timestamp::from_millis(m.joined_at),
             });
     }

@@ -14,8 +14,8 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use ferry_proto::{
-    ChangeKind, Conversation, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, Message,
-    Timestamp, User,
+    ChangeKind, Conversation, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MemberState,
+    Message, Timestamp, User,
 };
 use sqlx::{
     AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type,
@@ -24,12 +24,12 @@ use uuid::Uuid;
 
 use super::rows::{
     ContactRow, ConversationRow, LoginRow, MemberRow, MessageRow, RefreshRow, TargetRow, UploadRow,
-    UserRow, assemble,
+    UserRow, assemble, member_state,
 };
 use super::{
-    ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Refusal,
-    Rotation, Store, StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks, advanced,
-    direct_key, like_prefix, same_or_conflict, stored,
+    ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewReport, NewUser, RefreshGrant,
+    Refusal, Rotation, Seat, Store, StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks,
+    advanced, check_send, direct_key, like_prefix, same_or_conflict, stored,
 };
 
 /// How long after a refresh token's first use it may come back without counting as a
@@ -141,6 +141,7 @@ where
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid, String, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -153,6 +154,24 @@ where
     for<'r> (String,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UploadRow: FromRow<'r, <D::Db as Database>::Row>,
 {
+    /// Accepts `user`'s message request in a conversation because they sent in it, in the
+    /// send's transaction.
+    pub(crate) async fn accept_by_sending(
+        conn: &mut Conn<D>,
+        conversation_id: Uuid,
+        user: Uuid,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE members SET state = 'accepted' \
+             WHERE conversation_id = $1 AND user_id = $2 AND state = 'request'",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// Stamps the conversation with this transaction's `/sync` version.
     pub(crate) async fn mark_changed(conn: &mut Conn<D>, conversation_id: Uuid) -> StoreResult<()> {
         Self::advance_clock(conn).await?;
@@ -240,11 +259,33 @@ where
         Ok(found == wanted.len() as i64)
     }
 
+    /// Whether `user` blocked any of `others` or was blocked by one.
+    async fn any_block(conn: &mut Conn<D>, user: Uuid, others: &[Uuid]) -> StoreResult<bool> {
+        if others.is_empty() {
+            return Ok(false);
+        }
+        let mut query = QueryBuilder::new("SELECT count(*) FROM blocks WHERE (blocker_id = ");
+        query.push_bind(user).push(" AND ");
+        D::push_in(&mut query, "blocked_id", others);
+        query
+            .push(") OR (blocked_id = ")
+            .push_bind(user)
+            .push(" AND ");
+        D::push_in(&mut query, "blocker_id", others);
+        query.push(")");
+        let (found,): (i64,) = query.build_query_as().fetch_one(&mut *conn).await?;
+        Ok(found > 0)
+    }
+
+    /// Inserts members with `role`. With an `inviter`, each new member is accepted if
+    /// they already accepted a conversation that the inviter is in (they know each
+    /// other), else it is a message request to them; without one they are accepted.
     async fn insert_members(
         conn: &mut Conn<D>,
         conversation_id: Uuid,
         users: &[Uuid],
         role: &str,
+        inviter: Option<Uuid>,
         now: Timestamp,
     ) -> StoreResult<()> {
         if users.is_empty() {
@@ -252,13 +293,30 @@ where
         }
         // New members start with nothing unread: watermarks at the current last seq.
         let mut insert = QueryBuilder::new(
-            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at) \
+            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at, state) \
              SELECT c.id, u.id, ",
         );
         insert
             .push_bind(role.to_owned())
             .push(", c.last_seq, c.last_seq, ")
             .push_bind(now.as_millis())
+            .push(", ");
+        match inviter {
+            None => {
+                insert.push("'accepted'");
+            }
+            Some(inviter) => {
+                insert
+                    .push(
+                        "CASE WHEN EXISTS (SELECT 1 FROM members a JOIN members b \
+                         ON b.conversation_id = a.conversation_id \
+                         WHERE a.user_id = u.id AND a.state = 'accepted' AND b.user_id = ",
+                    )
+                    .push_bind(inviter)
+                    .push(") THEN 'accepted' ELSE 'request' END");
+            }
+        }
+        insert
             .push(" FROM conversations c, users u WHERE c.id = ")
             .push_bind(conversation_id)
             .push(" AND ");
@@ -266,6 +324,61 @@ where
         insert.push(" ON CONFLICT (conversation_id, user_id) DO NOTHING");
         insert.build().execute(&mut *conn).await?;
         Ok(())
+    }
+
+    /// The members of a conversation with their states and read watermarks.
+    async fn seats_in(conn: &mut Conn<D>, conversation_id: Uuid) -> StoreResult<Vec<Seat>> {
+        let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+            "SELECT user_id, state, read_seq FROM members WHERE conversation_id = $1",
+        )
+        .bind(conversation_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.into_iter()
+            .map(|(user, state, read_seq)| {
+                Ok(Seat {
+                    user,
+                    state: member_state(&state)?,
+                    read_seq,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets `user`'s state in the direct conversation between `user` and `other` where it
+    /// is `from`: the conversation, if that changed it.
+    async fn set_direct_state(
+        conn: &mut Conn<D>,
+        user: Uuid,
+        other: Uuid,
+        from: MemberState,
+        to: MemberState,
+    ) -> StoreResult<Option<Uuid>> {
+        let id: Option<Uuid> = sqlx::query_scalar(locked(
+            "SELECT c.id FROM conversations c WHERE c.direct_key = $1",
+            D::lock("c"),
+        ))
+        .bind(direct_key(user, other))
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let changed: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE members SET state = $4 WHERE conversation_id = $1 AND user_id = $2 AND state = $3 \
+             RETURNING user_id",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(from.as_str().to_owned())
+        .bind(to.as_str().to_owned())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if changed.is_none() {
+            return Ok(None);
+        }
+        Self::mark_changed(conn, id).await?;
+        Ok(Some(id))
     }
 
     /// Stores a batch that holds replies or changes. Order matters only within a
@@ -341,6 +454,14 @@ where
         .await?;
         let Some((role, kind)) = place else {
             return Ok(Append::NotMember);
+        };
+        let seats = Self::seats_in(conn, new.conversation_id).await?;
+        let accepts = match check_send(
+            seats.iter().map(|s| (s.user, s.state.as_str())),
+            new.sender_id,
+        ) {
+            Ok(accepts) => accepts,
+            Err(refused) => return Ok(refused.into()),
         };
         if let Some(parent) = new.reply_to {
             match Self::target(conn, new.conversation_id, parent).await? {
@@ -448,14 +569,16 @@ where
         .bind(seq)
         .execute(&mut *conn)
         .await?;
-        let members: Vec<Uuid> =
-            sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
-                .bind(new.conversation_id)
-                .fetch_all(&mut *conn)
-                .await?;
         let mut message = stored(new, seq);
         message.attachments = attachments;
-        Ok(Append::Stored { message, members })
+        if accepts {
+            Self::accept_by_sending(conn, new.conversation_id, new.sender_id).await?;
+        }
+        Ok(Append::Stored {
+            message,
+            members: seats.iter().map(|s| s.user).collect(),
+            accepted: accepts,
+        })
     }
 
     /// The uploads a message names, as attachments in its order, if each is a stored
@@ -634,6 +757,7 @@ where
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid, String, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -877,6 +1001,17 @@ where
         if !Self::users_exist(&mut tx, &[other]).await? {
             return Err(StoreError::UnknownUser);
         }
+        let existing: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(id) = existing {
+            return Ok((id, false));
+        }
+        if Self::any_block(&mut tx, me, &[other]).await? {
+            return Err(StoreError::Blocked);
+        }
         Self::advance_clock(&mut tx).await?;
         // A concurrent create of the same pair waits on the unique key, then does nothing.
         let created: Option<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -897,7 +1032,8 @@ where
                 .await?;
             return Ok((id, false));
         }
-        Self::insert_members(&mut tx, new_id, &[me, other], "member", now).await?;
+        Self::insert_members(&mut tx, new_id, &[me], "member", None, now).await?;
+        Self::insert_members(&mut tx, new_id, &[other], "member", Some(me), now).await?;
         tx.commit().await?;
         Ok((new_id, true))
     }
@@ -914,6 +1050,9 @@ where
         if !Self::users_exist(&mut tx, members).await? {
             return Err(StoreError::UnknownUser);
         }
+        if Self::any_block(&mut tx, owner, members).await? {
+            return Err(StoreError::Blocked);
+        }
         Self::advance_clock(&mut tx).await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO conversations (id, kind, title, direct_key, created_at, updated_at, change_version) \
@@ -925,8 +1064,8 @@ where
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
-        Self::insert_members(&mut tx, id, &[owner], "owner", now).await?;
-        Self::insert_members(&mut tx, id, members, "member", now).await?;
+        Self::insert_members(&mut tx, id, &[owner], "owner", None, now).await?;
+        Self::insert_members(&mut tx, id, members, "member", Some(owner), now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -973,24 +1112,24 @@ where
         Self::load(&mut tx, viewer, rows).await
     }
 
-    async fn member_ids(&self, conversation_id: Uuid) -> StoreResult<Vec<Uuid>> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
-                .bind(conversation_id)
-                .fetch_all(&self.readers)
-                .await?,
-        )
+    async fn seats(&self, conversation_id: Uuid) -> StoreResult<Vec<Seat>> {
+        let mut conn = self.readers.acquire().await?;
+        Self::seats_in(&mut conn, conversation_id).await
     }
 
     async fn add_members(
         &self,
         conversation_id: Uuid,
+        by: Uuid,
         users: &[Uuid],
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         if !Self::users_exist(&mut tx, users).await? {
             return Err(StoreError::UnknownUser);
+        }
+        if Self::any_block(&mut tx, by, users).await? {
+            return Err(StoreError::Blocked);
         }
         // Conversation first (lock order), then the member rows.
         sqlx::query(AssertSqlSafe(format!(
@@ -1002,7 +1141,7 @@ where
         .execute(&mut *tx)
         .await?;
         Self::mark_changed(&mut tx, conversation_id).await?;
-        Self::insert_members(&mut tx, conversation_id, users, "member", now).await?;
+        Self::insert_members(&mut tx, conversation_id, users, "member", Some(by), now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1012,15 +1151,15 @@ where
         conversation_id: Uuid,
         user: Uuid,
         now: Timestamp,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<i64>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         // Conversation first (lock order), then the member rows.
-        sqlx::query(locked(
-            "SELECT c.id FROM conversations c WHERE c.id = $1",
+        let last_seq: Option<i64> = sqlx::query_scalar(locked(
+            "SELECT c.last_seq FROM conversations c WHERE c.id = $1",
             D::lock("c"),
         ))
         .bind(conversation_id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
         let removed: Option<Uuid> = sqlx::query_scalar(
             "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id",
@@ -1052,7 +1191,125 @@ where
             Self::mark_changed(&mut tx, conversation_id).await?;
         }
         tx.commit().await?;
-        Ok(removed.is_some())
+        Ok(removed.and(last_seq))
+    }
+
+    async fn accept(&self, conversation_id: Uuid, user: Uuid) -> StoreResult<Option<MemberState>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // Conversation first (lock order), then the member row.
+        sqlx::query(locked(
+            "SELECT c.id FROM conversations c WHERE c.id = $1",
+            D::lock("c"),
+        ))
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+        let state: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM members WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(state) = state.as_deref().map(member_state).transpose()? else {
+            return Ok(None);
+        };
+        if state == MemberState::Request {
+            sqlx::query(
+                "UPDATE members SET state = 'accepted' WHERE conversation_id = $1 AND user_id = $2",
+            )
+            .bind(conversation_id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            Self::mark_changed(&mut tx, conversation_id).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(state))
+    }
+
+    async fn block(
+        &self,
+        blocker: Uuid,
+        blocked: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<Option<Uuid>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        if !Self::users_exist(&mut tx, &[blocked]).await? {
+            return Err(StoreError::UnknownUser);
+        }
+        sqlx::query(
+            "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
+        )
+        .bind(blocker)
+        .bind(blocked)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        // Whatever the blocker's state was (a request declined, or a chat accepted long
+        // ago), the direct conversation is closed both ways now.
+        let mut changed = None;
+        for from in [MemberState::Accepted, MemberState::Request] {
+            changed = changed.or(Self::set_direct_state(
+                &mut tx,
+                blocker,
+                blocked,
+                from,
+                MemberState::Blocked,
+            )
+            .await?);
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>> {
+        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker)
+            .bind(blocked)
+            .execute(&mut *tx)
+            .await?;
+        let changed = Self::set_direct_state(
+            &mut tx,
+            blocker,
+            blocked,
+            MemberState::Blocked,
+            MemberState::Accepted,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT u.id, u.username, u.display_name, u.created_at FROM blocks b \
+             JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = $1 \
+             ORDER BY b.created_at DESC, u.username",
+        )
+        .bind(blocker)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn report(&self, report: &NewReport) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO reports (id, reporter_id, reported_id, conversation_id, message_id, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(report.id)
+        .bind(report.reporter)
+        .bind(report.reported)
+        .bind(report.conversation_id)
+        .bind(report.message_id)
+        .bind(&report.reason)
+        .bind(report.created_at.as_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn append(&self, new: &NewMessage) -> StoreResult<Append> {
@@ -1249,7 +1506,12 @@ where
              JOIN users u ON u.id = other.user_id WHERE ",
         );
         D::push_in(&mut query, "me.user_id", users);
-        query.push(" AND other.user_id <> me.user_id");
+        query.push(
+            " AND other.user_id <> me.user_id AND me.state = 'accepted' AND other.state = 'accepted' \
+             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE \
+             (b.blocker_id = me.user_id AND b.blocked_id = other.user_id) OR \
+             (b.blocker_id = other.user_id AND b.blocked_id = me.user_id))",
+        );
         let rows: Vec<ContactRow> = query.build_query_as().fetch_all(&self.readers).await?;
         Ok(rows.into_iter().map(Contact::from).collect())
     }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::rows::MessageRow;
 use super::sql::{Dialect, SqlStore, take_within};
-use super::{Append, Latest, NewMessage, StoreResult, same_or_conflict, stored};
+use super::{Append, Latest, NewMessage, StoreResult, check_send, same_or_conflict, stored};
 
 /// The SQLite dialect.
 pub(crate) struct Sqlite;
@@ -129,15 +129,18 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
     if let Some(row) = existing {
         return Ok(same_or_conflict(row.into(), new));
     }
-    let member: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2")
+    let seats: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT user_id, state FROM members WHERE conversation_id = $1")
             .bind(new.conversation_id)
-            .bind(new.sender_id)
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-    if member.is_none() {
-        return Ok(Append::NotMember);
-    }
+    let accepts = match check_send(
+        seats.iter().map(|(user, state)| (*user, state.as_str())),
+        new.sender_id,
+    ) {
+        Ok(accepts) => accepts,
+        Err(refused) => return Ok(refused.into()),
+    };
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, updated_at = max(updated_at, $2) \
          WHERE id = $1 RETURNING last_seq",
@@ -168,14 +171,13 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
     .bind(seq)
     .execute(&mut *tx)
     .await?;
+    if accepts {
+        SqliteStore::accept_by_sending(&mut *tx, new.conversation_id, new.sender_id).await?;
+    }
     SqliteStore::mark_changed(&mut *tx, new.conversation_id).await?;
-    let members: Vec<Uuid> =
-        sqlx::query_scalar("SELECT user_id FROM members WHERE conversation_id = $1")
-            .bind(new.conversation_id)
-            .fetch_all(&mut *tx)
-            .await?;
     Ok(Append::Stored {
         message: stored(new, seq),
-        members,
+        members: seats.into_iter().map(|(user, _)| user).collect(),
+        accepted: accepts,
     })
 }

@@ -142,6 +142,9 @@ async fn three_nodes_act_as_one_server() {
     let bob = User::register(n2, "bob").await;
     let carol = User::register(n3, "carol").await;
     let group = alice.group("crew", &[&bob, &carol]).await.id;
+    // They know each other: the requests are accepted (requests.rs tests strangers).
+    bob.on(n2).accept(group).await;
+    carol.on(n3).accept(group).await;
 
     // Presence crosses nodes both ways.
     let mut a = alice.on(n1).ws().await;
@@ -281,6 +284,9 @@ async fn messages_committed_on_two_nodes_reach_a_third_in_seq_order() {
     let bob = User::register(n2, "bob").await;
     let carol = User::register(n3, "carol").await;
     let group = alice.group("crew", &[&bob, &carol]).await.id;
+    // They know each other: the requests are accepted (requests.rs tests strangers).
+    bob.on(n2).accept(group).await;
+    carol.on(n3).accept(group).await;
     let mut c = carol.on(n3).ws().await;
     // A first message, so that Carol's socket knows where the conversation stands (below
     // its first frame a socket leaves gaps to the client).
@@ -483,7 +489,8 @@ async fn a_node_killed_mid_burst_loses_nothing_acked() {
     let bob = User::register(n2, "bob").await;
     let carol = User::register(n1, "carol").await;
     let conv = alice.direct_with(&bob).await.id;
-    bob.direct_with(&carol).await;
+    let bc = bob.direct_with(&carol).await.id;
+    carol.on(n1).accept(bc).await;
 
     let mut b = bob.on(n2).ws().await;
     let _c = carol.on(n1).ws().await;

@@ -257,7 +257,8 @@ async fn presence_goes_online_and_offline(backend: Backend) {
     let server = TestServer::start(&db).await;
     let alice = User::register(&server, "alice").await;
     let bob = User::register(&server, "bob").await;
-    alice.direct_with(&bob).await;
+    let conv = alice.direct_with(&bob).await.id;
+    bob.accept(conv).await;
     let mut b = bob.ws().await;
 
     let mut a1 = alice.ws().await;

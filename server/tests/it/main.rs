@@ -12,5 +12,6 @@ mod connections;
 mod faults;
 mod files;
 mod live;
+mod requests;
 mod rest;
 mod store;

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use ferry_proto::{Timestamp, User};
+use ferry_proto::{MemberState, Timestamp, User};
 use ferry_server::store::{
-    Append, Contact, Latest, Mark, NewMessage, NewUser, RefreshGrant, Rotation, Store, StoreError,
-    Watermarks,
+    Append, Contact, Latest, Mark, NewMessage, NewReport, NewUser, RefreshGrant, Refusal, Rotation,
+    Store, StoreError, Watermarks,
 };
 use uuid::Uuid;
 
@@ -799,7 +799,7 @@ async fn group_membership(backend: Backend) {
         .await
         .expect("group");
     append_ok(&store, &message(g, owner, "before carol")).await;
-    store.add_members(g, &[c], now).await.expect("add");
+    store.add_members(g, owner, &[c], now).await.expect("add");
     let view = store
         .conversation(c, g)
         .await
@@ -810,7 +810,12 @@ async fn group_membership(backend: Backend) {
         view.unread_count, 0,
         "a new member starts with nothing unread"
     );
-    assert!(store.add_members(g, &[Uuid::now_v7()], now).await.is_err());
+    assert!(
+        store
+            .add_members(g, owner, &[Uuid::now_v7()], now)
+            .await
+            .is_err()
+    );
 
     // The owner leaves: the longest-standing member takes over, so the group is never
     // left without someone who can manage it.
@@ -819,6 +824,7 @@ async fn group_membership(backend: Backend) {
             .remove_member(g, owner, now)
             .await
             .expect("owner leaves")
+            .is_some()
     );
     let view = store
         .conversation(b, g)
@@ -831,16 +837,29 @@ async fn group_membership(backend: Backend) {
         .find(|m| m.role == ferry_proto::Role::Owner)
         .expect("an owner");
     assert_eq!(new_owner.user.id, b, "bob joined before carol");
-    store.add_members(g, &[owner], now).await.expect("back");
+    store.add_members(g, b, &[owner], now).await.expect("back");
 
-    assert!(store.remove_member(g, b, now).await.expect("remove"));
-    assert!(!store.remove_member(g, b, now).await.expect("remove twice"));
+    assert_eq!(
+        store.remove_member(g, b, now).await.expect("remove"),
+        Some(1),
+        "the seq at the removal"
+    );
+    assert_eq!(
+        store.remove_member(g, b, now).await.expect("remove twice"),
+        None
+    );
     assert!(store.conversation(b, g).await.expect("read").is_none());
     assert!(matches!(
         store.append(&message(g, b, "x")).await.expect("x"),
         Append::NotMember
     ));
-    let mut members = store.member_ids(g).await.expect("members");
+    let mut members: Vec<Uuid> = store
+        .seats(g)
+        .await
+        .expect("members")
+        .into_iter()
+        .map(|s| s.user)
+        .collect();
     members.sort();
     let mut expected = vec![owner, c];
     expected.sort();
@@ -852,9 +871,13 @@ async fn contacts_and_last_seen(backend: Backend) {
     let a = user(&store, "alice", "Alice").await;
     let b = user(&store, "bob", "Bob").await;
     user(&store, "stranger", "Stranger").await;
-    direct(&store, a, b).await;
+    let ab = direct(&store, a, b).await;
     let c = user(&store, "carol", "Carol").await;
-    direct(&store, b, c).await;
+    let bc = direct(&store, b, c).await;
+    // Contacts are people who both accepted a conversation they share.
+    assert_eq!(store.contacts(&[a]).await.expect("contacts"), vec![]);
+    store.accept(ab, b).await.expect("accept");
+    store.accept(bc, c).await.expect("accept");
     let at = Timestamp::from_millis(1_795_332_388_257);
     store.set_last_seen(b, at).await.expect("seen");
     let contact = |user, contact, last_seen| Contact {
@@ -876,6 +899,229 @@ async fn contacts_and_last_seen(backend: Backend) {
     ];
     expected.sort_by_key(|r| (r.user, r.contact));
     assert_eq!(rows, expected);
+}
+
+/// The state of `user` in `conversation`, as the store keeps it.
+async fn state_of(store: &Arc<dyn Store>, conversation: Uuid, user: Uuid) -> Option<MemberState> {
+    store
+        .seats(conversation)
+        .await
+        .expect("seats")
+        .into_iter()
+        .find(|s| s.user == user)
+        .map(|s| s.state)
+}
+
+async fn requests_and_blocks(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let alice = user(&store, "alice", "Alice").await;
+    let mallory = user(&store, "mallory", "Mallory").await;
+    let carol = user(&store, "carol", "Carol").await;
+    let now = Timestamp::now();
+
+    // A stranger's direct conversation is a request to Alice.
+    let dm = direct(&store, mallory, alice).await;
+    assert_eq!(
+        state_of(&store, dm, mallory).await,
+        Some(MemberState::Accepted)
+    );
+    assert_eq!(
+        state_of(&store, dm, alice).await,
+        Some(MemberState::Request)
+    );
+    let seq = append_ok(&store, &message(dm, mallory, "hi, click this")).await;
+    // Alice reads it: her device's count follows, Mallory sees nothing of it.
+    store
+        .advance(dm, alice, Mark::Read, seq)
+        .await
+        .expect("read")
+        .expect("member");
+    let hers = store
+        .conversation(alice, dm)
+        .await
+        .expect("read")
+        .expect("in");
+    assert_eq!(hers.unread_count, 0);
+    let theirs = store
+        .conversation(mallory, dm)
+        .await
+        .expect("read")
+        .expect("in");
+    let alice_seen = theirs
+        .members
+        .iter()
+        .find(|m| m.user.id == alice)
+        .expect("alice");
+    assert_eq!((alice_seen.read_seq, alice_seen.delivered_seq), (0, 0));
+    assert_eq!(alice_seen.state, MemberState::Request);
+    assert!(store.contacts(&[alice]).await.expect("contacts").is_empty());
+
+    // Replying accepts, in the send's own transaction.
+    match store
+        .append(&message(dm, alice, "who are you?"))
+        .await
+        .expect("append")
+    {
+        Append::Stored { accepted, .. } => assert!(accepted, "the reply accepts"),
+        other => panic!("expected Stored, got {other:?}"),
+    }
+    assert_eq!(
+        state_of(&store, dm, alice).await,
+        Some(MemberState::Accepted)
+    );
+    let theirs = store
+        .conversation(mallory, dm)
+        .await
+        .expect("read")
+        .expect("in");
+    let alice_seen = theirs
+        .members
+        .iter()
+        .find(|m| m.user.id == alice)
+        .expect("alice");
+    assert_eq!(alice_seen.read_seq, 2, "receipts are shared once accepted");
+    assert_eq!(
+        store.contacts(&[alice]).await.expect("contacts"),
+        vec![Contact {
+            user: alice,
+            contact: mallory,
+            last_seen: None
+        }]
+    );
+
+    // A group from someone Alice talks to is accepted; from a stranger, a request.
+    let known = Uuid::now_v7();
+    store
+        .create_group(known, mallory, "Known", &[alice], now)
+        .await
+        .expect("group");
+    assert_eq!(
+        state_of(&store, known, alice).await,
+        Some(MemberState::Accepted)
+    );
+    let strange = Uuid::now_v7();
+    store
+        .create_group(strange, carol, "Strange", &[alice], now)
+        .await
+        .expect("group");
+    assert_eq!(
+        state_of(&store, strange, alice).await,
+        Some(MemberState::Request)
+    );
+    assert_eq!(
+        store.accept(strange, alice).await.expect("accept"),
+        Some(MemberState::Request)
+    );
+    assert_eq!(
+        state_of(&store, strange, alice).await,
+        Some(MemberState::Accepted)
+    );
+    assert_eq!(
+        store.accept(strange, alice).await.expect("again"),
+        Some(MemberState::Accepted),
+        "accepting twice changes nothing"
+    );
+    assert_eq!(store.accept(strange, mallory).await.expect("not in"), None);
+
+    // Alice blocks Mallory: their direct conversation is closed both ways.
+    assert_eq!(
+        store.block(alice, mallory, now).await.expect("block"),
+        Some(dm)
+    );
+    assert_eq!(
+        state_of(&store, dm, alice).await,
+        Some(MemberState::Blocked)
+    );
+    assert!(matches!(
+        store
+            .append(&message(dm, mallory, "hello?"))
+            .await
+            .expect("append"),
+        Append::Refused(Refusal::BlockedYou)
+    ));
+    assert!(matches!(
+        store
+            .append(&message(dm, alice, "one last word"))
+            .await
+            .expect("append"),
+        Append::Refused(Refusal::YouBlocked)
+    ));
+    // No new conversation between them, no presence, even through a group they share.
+    assert!(matches!(
+        store
+            .create_group(Uuid::now_v7(), mallory, "Again", &[alice], now)
+            .await,
+        Err(StoreError::Blocked)
+    ));
+    assert!(matches!(
+        store.add_members(strange, alice, &[mallory], now).await,
+        Err(StoreError::Blocked)
+    ));
+    let contacts: Vec<Uuid> = store
+        .contacts(&[alice])
+        .await
+        .expect("contacts")
+        .into_iter()
+        .map(|c| c.contact)
+        .collect();
+    assert_eq!(
+        contacts,
+        vec![carol],
+        "not mallory, with whom she shares a group"
+    );
+    assert_eq!(
+        store
+            .direct_conversation(mallory, alice, Uuid::now_v7(), now)
+            .await
+            .expect("same"),
+        (dm, false),
+        "the existing conversation is still theirs to read"
+    );
+    let blocked: Vec<Uuid> = store
+        .blocked_users(alice)
+        .await
+        .expect("blocked")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(blocked, vec![mallory]);
+    assert_eq!(store.block(alice, mallory, now).await.expect("again"), None);
+
+    // Unblocking opens the conversation again.
+    assert_eq!(
+        store.unblock(alice, mallory).await.expect("unblock"),
+        Some(dm)
+    );
+    assert_eq!(
+        state_of(&store, dm, alice).await,
+        Some(MemberState::Accepted)
+    );
+    append_ok(&store, &message(dm, mallory, "sorry")).await;
+    assert!(
+        store
+            .blocked_users(alice)
+            .await
+            .expect("blocked")
+            .is_empty()
+    );
+
+    // Blocking a stranger first means they cannot start anything.
+    assert!(
+        store.block(carol, Uuid::now_v7(), now).await.is_err(),
+        "no such user"
+    );
+    store
+        .report(&NewReport {
+            id: Uuid::now_v7(),
+            reporter: alice,
+            reported: mallory,
+            conversation_id: Some(dm),
+            message_id: None,
+            reason: "spam".into(),
+            created_at: now,
+        })
+        .await
+        .expect("report");
 }
 
 async fn concurrent_appends_stay_gapless(backend: Backend) {
@@ -1098,7 +1344,9 @@ async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
     let summary: Vec<String> = appends
         .iter()
         .map(|append| match append {
-            Append::Stored { message, members } => {
+            Append::Stored {
+                message, members, ..
+            } => {
                 let mut members = members.clone();
                 members.sort();
                 let mut expected = vec![a, b];
@@ -1184,6 +1432,7 @@ on_both!(
     conversation_list_by_activity,
     group_membership,
     contacts_and_last_seen,
+    requests_and_blocks,
     concurrent_appends_stay_gapless,
     concurrent_duplicates_store_once,
 );

@@ -191,6 +191,16 @@ impl User {
         .await
     }
 
+    /// Accepts a message request (`POST /conversations/{id}/accept`).
+    pub async fn accept(&self, conversation: Uuid) -> ferry_proto::Conversation {
+        self.ok(
+            Method::POST,
+            &format!("/conversations/{conversation}/accept"),
+            None,
+        )
+        .await
+    }
+
     pub async fn group(&self, title: &str, members: &[&User]) -> ferry_proto::Conversation {
         let ids: Vec<Uuid> = members.iter().map(|m| m.id()).collect();
         self.ok(
@@ -236,11 +246,13 @@ impl User {
     }
 }
 
-/// Alice and Bob, signed up, and the direct conversation between them (most tests' cast).
+/// Alice and Bob, signed up, and the direct conversation between them, which Bob accepted
+/// (most tests' cast: people who know each other; `requests.rs` tests strangers).
 pub async fn alice_and_bob(server: &impl Served) -> (User, User, Uuid) {
     let alice = User::register(server, "alice").await;
     let bob = User::register(server, "bob").await;
     let conv = alice.direct_with(&bob).await.id;
+    bob.accept(conv).await;
     (alice, bob, conv)
 }
 

@@ -426,11 +426,15 @@ async fn chat_from_the_desktop_app() {
     .click()
     .await
     .expect("open chat");
-    // No chat was open when Bob wrote: Alice was notified.
+    // No chat was open when Bob wrote: Alice was notified. They have never talked, so
+    // it is a message request: the notification says who, not what.
     let shown = within("a notification of bob's message", notifications.next()).await;
     assert_eq!(
         (shown.summary.as_str(), shown.body.as_str()),
-        ("Bob Builder", "Hello Alice, it's Bob \u{1F6A2}\u{1F600}")
+        (
+            "Message request from Bob Builder",
+            "Open Ferry to read it, then accept or block"
+        )
     );
     wait_css(&b, &format!("{} ", id("message"))).await;
     let thread = find(&b, "thread").await;
@@ -468,6 +472,20 @@ async fn chat_from_the_desktop_app() {
         },
     )
     .await;
+
+    // The request shows Bob's words with Accept, Block and Report in place of the
+    // composer; Alice accepts, and the composer comes.
+    find(&b, "request-panel").await;
+    assert!(
+        b.find(Locator::Css(&id("composer"))).await.is_err(),
+        "no composer before accepting"
+    );
+    shots.take(&b, "message-request").await;
+    find(&b, "accept-request")
+        .await
+        .click()
+        .await
+        .expect("accept");
 
     // Alice types (Bob sees it), then sends with Enter.
     let composer = find(&b, "composer").await;
@@ -874,7 +892,10 @@ async fn chat_from_the_desktop_app() {
     let shown = within("a notification of carol's message", notifications.next()).await;
     assert_eq!(
         (shown.summary.as_str(), shown.body.as_str()),
-        ("Carol Lewis", "Lunch at noon?")
+        (
+            "Message request from Carol Lewis",
+            "Open Ferry to read it, then accept or block"
+        )
     );
     assert!(
         shown.actions.chunks(2).any(|a| a[0] == "default"),

@@ -18,6 +18,11 @@ describe("standingIn", () => {
   it("leaves one who left nothing to change", () => {
     expect(standingIn(group("Team", [ada], { left: true }), ME.id)).toEqual(READ_ONLY);
   });
+
+  it("leaves nothing to change in a request not yet accepted, or a chat this user blocked", () => {
+    expect(standingIn(group("Team", [ada], { request: true }), ME.id)).toEqual(READ_ONLY);
+    expect(standingIn(direct(ada, { blocked: true }), ME.id)).toEqual(READ_ONLY);
+  });
 });
 
 describe("actionsFor", () => {

@@ -6,20 +6,24 @@
  */
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { LocalMessage } from "./bindings/LocalMessage";
+import { whyClosed } from "./requests";
 
 /** Where this user stands in a conversation, as far as changing its messages goes. */
 export interface Standing {
-  /** Still a member: one who left reads the history but changes nothing in it. */
+  /**
+   * May write there: one who left, or who has not accepted a message request, or who
+   * blocked the other person, reads the history but changes nothing in it.
+   */
   member: boolean;
   /** May delete other people's messages: the owner of a group. */
   moderator: boolean;
 }
 
-/** A conversation this user has left, or one the window knows nothing about. */
+/** A conversation closed to this user (see `./requests`), or one the window knows nothing about. */
 export const READ_ONLY: Standing = { member: false, moderator: false };
 
 export function standingIn(conversation: ConversationSummary, meId: string): Standing {
-  if (conversation.left) return READ_ONLY;
+  if (whyClosed(conversation)) return READ_ONLY;
   const role = conversation.members.find((m) => m.user.id === meId)?.role;
   return { member: true, moderator: conversation.kind === "group" && role === "owner" };
 }

@@ -28,6 +28,7 @@ import { coalesce } from "./coalesce";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
 import type { UploadProgress } from "./files";
 import { PreviewCache, previewKey } from "./previews";
+import { whyClosed } from "./requests";
 
 /**
  * Conversations per page of the list. The first page is what the window paints first, so
@@ -980,7 +981,7 @@ export class Chat {
   /** Files dragged over the window: shown while over it, sent to the open conversation on drop. */
   #onFileDrag(drag: backend.FileDrag): void {
     const open = this.open;
-    const droppable = this.me !== null && open !== null && !open.left;
+    const droppable = this.me !== null && open !== null && whyClosed(open) === null;
     switch (drag.type) {
       case "enter":
         this.dragging = droppable && drag.paths.length > 0;
@@ -1081,6 +1082,35 @@ export class Chat {
   async leave(conversationId: string): Promise<void> {
     await this.#run(backend.leaveConversation(conversationId));
     await this.#loadSummary(conversationId);
+  }
+
+  /** Accepts a message request; its summary then says so, and the composer shows. */
+  async acceptRequest(conversationId: string): Promise<void> {
+    await this.#run(backend.acceptRequest(conversationId));
+    await this.#loadSummary(conversationId);
+  }
+
+  /** Blocks or unblocks `userId`; the direct chat with them says so once re-read. */
+  async setBlocked(userId: string, blocked: boolean): Promise<void> {
+    await this.#run(backend.setBlocked(userId, blocked));
+    await this.#loadDirectWith(userId);
+  }
+
+  /**
+   * Reports `userId` to the server's operators, naming `conversationId`, in the user's
+   * words (may be empty); `block` blocks them too. Rejects with the core's error.
+   */
+  async report(userId: string, conversationId: string | null, reason: string, block: boolean): Promise<void> {
+    await backend.reportUser(userId, conversationId, null, reason.trim(), block);
+    if (block) await this.#loadDirectWith(userId);
+  }
+
+  /** Re-reads the held direct chat with `userId`, if any (a block changed it). */
+  async #loadDirectWith(userId: string): Promise<void> {
+    const direct = this.conversations.find(
+      (c) => c.kind === "direct" && c.members.some((m) => m.user.id === userId),
+    );
+    if (direct) await this.#loadSummary(direct.id);
   }
 
   async #run(work: Promise<unknown>): Promise<void> {

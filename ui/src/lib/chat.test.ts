@@ -855,6 +855,17 @@ describe("files", () => {
     fresh.stop();
   });
 
+  it("takes no drop in a message request not yet accepted, or a chat this user blocked", async () => {
+    for (const closed of [direct(ada, { request: true }), direct(ada, { blocked: true })]) {
+      const { chat, core } = await opened([closed], []);
+      await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
+      expect(chat.dragging).toBe(false);
+      await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
+      expect(core.count("send_files")).toBe(0);
+      chat.stop();
+    }
+  });
+
   it("asks for an image's preview once, keeps it in memory, and forgets it on sign-out", async () => {
     const photo = image();
     const { chat, core, hers } = await withFiles({ attachment_preview: () => "data:image/jpeg;base64,AA==" });

@@ -136,6 +136,15 @@ describe("previewOf", () => {
   it("says when there is nothing yet", () => {
     expect(previewOf(direct(ada), ME.id)).toEqual({ kind: "empty", text: "No messages yet" });
   });
+
+  it("says only that a message request is one: the stranger's words wait until it is opened", () => {
+    const last = message({ body: "buy my crypto", mine: false, sender_id: ada.id });
+    const request = direct(ada, { request: true, last_message: last, typing: [ada.id] });
+    expect(previewOf(request, ME.id)).toEqual({ kind: "request", text: "Message request" });
+    expect(previewOf(group("Team", [ada], { request: true, last_message: last }), ME.id).kind).toBe("request");
+    // A group request left is no longer a request to answer.
+    expect(previewOf(group("Team", [ada], { request: true, left: true }), ME.id).kind).toBe("empty");
+  });
 });
 
 describe("typingText", () => {

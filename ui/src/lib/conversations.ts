@@ -1,8 +1,8 @@
 /**
  * How the conversation list reads: order (newest activity first, the core's own, so
  * its pages and live changes are put in place alike), the other person of a direct
- * chat, the one-line preview (typing, draft, last message or nothing yet), who is
- * typing, and the quick switcher's name filter.
+ * chat, the one-line preview (a message request, typing, draft, last message or nothing
+ * yet), who is typing, and the quick switcher's name filter.
  */
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
@@ -71,6 +71,7 @@ export function typingText(conversation: ConversationSummary, meId: string): str
 }
 
 export type Preview =
+  | { kind: "request"; text: string }
   | { kind: "typing"; text: string }
   | { kind: "draft"; text: string }
   | { kind: "message"; text: string; at: string; status: MessageStatus | null }
@@ -82,16 +83,19 @@ export function oneLine(text: string): string {
 }
 
 /**
- * The line under a conversation's name. Typing wins; then an unsent draft (except in
- * the open conversation, where the composer shows it); then the last message, with
- * "You:" or the sender's first name in groups, and its status if it is the user's own
- * (one deleted for everyone says so: its text is gone; one of files says what they are).
+ * The line under a conversation's name. A message request says only that it is one (a
+ * stranger's words show once the user opens it). Then typing wins; then an unsent draft
+ * (except in the open conversation, where the composer shows it); then the last
+ * message, with "You:" or the sender's first name in groups, and its status if it is
+ * the user's own (one deleted for everyone says so: its text is gone; one of files says
+ * what they are).
  */
 export function previewOf(
   conversation: ConversationSummary,
   meId: string,
   isOpen = false,
 ): Preview {
+  if (conversation.request && !conversation.left) return { kind: "request", text: "Message request" };
   if (conversation.typing.some((id) => id !== meId)) {
     return { kind: "typing", text: "typing…" };
   }

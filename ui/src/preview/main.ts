@@ -3,7 +3,9 @@
 // browser without the Rust side. Not part of the build. `?signed-out` starts at sign-in,
 // `?offline` starts offline, `?conversations=N` adds N more conversations. Files: the
 // paperclip "picks" two sample files, which upload slowly (Cancel works); pictures are
-// drawn here; there is no drag and drop (the browser has no file paths).
+// drawn here; there is no drag and drop (the browser has no file paths). A stranger's
+// message request, a group request and a blocked chat show how those look (Accept,
+// Block, Unblock, Leave and Report work).
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -37,13 +39,22 @@ const ada = person("Ada Lovelace");
 const grace = person("Grace Hopper");
 const linus = person("Linus Torvalds");
 const people = [ada, grace, linus, person("Margaret Hamilton")];
+const mallory = person("Mallory Quinn");
+const trent = person("Trent Oakes");
+const eve = person("Eve Sharp");
 
-const view = (user: User, online = false, role: MemberView["role"] = "member"): MemberView => ({
+const view = (
+  user: User,
+  online = false,
+  role: MemberView["role"] = "member",
+  state: MemberView["state"] = "accepted",
+): MemberView => ({
   user,
   role,
   read_seq: 0,
   delivered_seq: 0,
   online,
+  state,
 });
 
 const quoteOf = (m: LocalMessage): Quote => ({
@@ -121,6 +132,8 @@ function conversation(
       unread_count: 0,
       updated_at: messages.at(-1)?.created_at ?? minutesAgo(5000),
       left: false,
+      request: false,
+      blocked: false,
       muted: false,
       draft: null,
       typing: [],
@@ -150,6 +163,15 @@ const store: Stored[] = [
   conversation("Grace Hopper", [view(me), view(grace, true)], "direct", [
     [grace, "It's easier to ask forgiveness than it is to get permission.", 60 * 24 * 9],
   ], { unread_count: 3, muted: true }),
+  conversation("Mallory Quinn", [view(me, false, "member", "request"), view(mallory, true)], "direct", [
+    [mallory, "Hi! I found your name on the ferry forum. Got a minute?", 45],
+  ], { unread_count: 1, request: true }),
+  conversation("Weekend sailing", [view(me, false, "member", "request"), view(trent, false, "owner"), view(grace)], "group", [
+    [trent, "Welcome aboard, everyone!", 300],
+  ], { unread_count: 1, request: true }),
+  conversation("Eve Sharp", [view(me, false, "member", "blocked"), view(eve)], "direct", [
+    [eve, "You'll regret this.", 60 * 24 * 3],
+  ], { blocked: true }),
 ];
 store[1]!.summary.typing = [grace.id];
 {
@@ -454,6 +476,43 @@ mockIPC(
         store.unshift(c);
         return c.summary.id;
       }
+      case "leave_conversation": {
+        const c = find(args.conversationId);
+        if (c) {
+          c.summary.left = true;
+          changed(c);
+        }
+        return null;
+      }
+      case "accept_request": {
+        const c = find(args.conversationId);
+        if (!c) throw { kind: "not_found", message: "no such conversation" };
+        c.summary.request = false;
+        c.summary.members = c.summary.members.map((m) => (m.user.id === me.id ? { ...m, state: "accepted" } : m));
+        changed(c);
+        return null;
+      }
+      case "set_blocked":
+      case "report_user": {
+        if (cmd === "report_user") {
+          console.info("report", args);
+          if (!args.block) return null;
+        }
+        const blocked = cmd === "report_user" || Boolean(args.blocked);
+        for (const c of store) {
+          const s = c.summary;
+          if (s.kind !== "direct" || !s.members.some((m) => m.user.id === args.userId)) continue;
+          s.blocked = blocked;
+          s.request = false;
+          s.members = s.members.map((m) => (m.user.id === me.id ? { ...m, state: blocked ? "blocked" : "accepted" } : m));
+          changed(c);
+        }
+        return null;
+      }
+      case "blocked_users":
+        return store
+          .filter((c) => c.summary.blocked)
+          .flatMap((c) => c.summary.members.filter((m) => m.user.id !== me.id).map((m) => m.user));
       case "search": {
         const q = String(args.query).toLowerCase();
         return store.flatMap((c) =>

@@ -29,7 +29,7 @@ export function user(display_name: string, username = display_name.toLowerCase()
 }
 
 export function member(u: User, extra: Partial<MemberView> = {}): MemberView {
-  return { user: u, role: "member", read_seq: 0, delivered_seq: 0, online: false, ...extra };
+  return { user: u, role: "member", read_seq: 0, delivered_seq: 0, online: false, state: "accepted", ...extra };
 }
 
 /** An ISO time `minutesAgo` minutes before now. */
@@ -99,6 +99,8 @@ export function direct(other: User, extra: Partial<ConversationSummary> = {}): C
     unread_count: 0,
     updated_at: ago(60),
     left: false,
+    request: false,
+    blocked: false,
     muted: false,
     draft: null,
     typing: [],

@@ -38,6 +38,23 @@ describe("backend commands", () => {
     ]);
   });
 
+  it("call the request, block and report commands with the shell's argument names", async () => {
+    const core = mockCore({ blocked_users: () => [] });
+    await backend.acceptRequest("conv-1");
+    await backend.setBlocked("u1", true);
+    expect(await backend.blockedUsers()).toEqual([]);
+    await backend.reportUser("u1", "conv-1", null, "spam", false);
+    expect(core.calls).toEqual([
+      { cmd: "accept_request", args: { conversationId: "conv-1" } },
+      { cmd: "set_blocked", args: { userId: "u1", blocked: true } },
+      { cmd: "blocked_users", args: {} },
+      {
+        cmd: "report_user",
+        args: { userId: "u1", conversationId: "conv-1", messageId: null, reason: "spam", block: false },
+      },
+    ]);
+  });
+
   it("reject with the core's CommandError", async () => {
     mockCore({
       sign_in: () => {
@@ -79,6 +96,23 @@ describe("message change commands", () => {
       { cmd: "edit_message", args: { messageId: m.id, body: "fixed" } },
       { cmd: "react", args: { messageId: m.id, emoji: "🎉" } },
       { cmd: "delete_message", args: { messageId: m.id } },
+    ]);
+  });
+
+  it("call the request, block and report commands with the shell's argument names", async () => {
+    const core = mockCore({ blocked_users: () => [] });
+    await backend.acceptRequest("conv-1");
+    await backend.setBlocked("u1", true);
+    expect(await backend.blockedUsers()).toEqual([]);
+    await backend.reportUser("u1", "conv-1", null, "spam", false);
+    expect(core.calls).toEqual([
+      { cmd: "accept_request", args: { conversationId: "conv-1" } },
+      { cmd: "set_blocked", args: { userId: "u1", blocked: true } },
+      { cmd: "blocked_users", args: {} },
+      {
+        cmd: "report_user",
+        args: { userId: "u1", conversationId: "conv-1", messageId: null, reason: "spam", block: false },
+      },
     ]);
   });
 

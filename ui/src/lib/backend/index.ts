@@ -161,6 +161,39 @@ export function leaveConversation(conversationId: string): Promise<void> {
   return call("leave_conversation", { conversationId });
 }
 
+/** Accepts a message request: this user may send there from now on (needs the server). */
+export function acceptRequest(conversationId: string): Promise<void> {
+  return call("accept_request", { conversationId });
+}
+
+/**
+ * Blocks or unblocks someone (needs the server). A block closes the direct conversation
+ * with them both ways and stops new ones; unblocking opens it again.
+ */
+export function setBlocked(userId: string, blocked: boolean): Promise<void> {
+  return call("set_blocked", { userId, blocked });
+}
+
+/** Whom this user blocked, most recent first (needs the server). */
+export function blockedUsers(): Promise<User[]> {
+  return call("blocked_users");
+}
+
+/**
+ * Reports someone to the server's operators, naming where (a conversation, a message)
+ * if known, in the user's words (`reason`, at most 1,000 characters, may be empty);
+ * `block` blocks them too.
+ */
+export function reportUser(
+  userId: string,
+  conversationId: string | null,
+  messageId: string | null,
+  reason: string,
+  block: boolean,
+): Promise<void> {
+  return call("report_user", { userId, conversationId, messageId, reason, block });
+}
+
 export function presence(): Promise<Presence[]> {
   return call("presence");
 }

@@ -45,6 +45,15 @@ updated_at: Timestamp,
  */
 left: boolean, 
 /**
+ * A message request to this user: someone they do not talk to started it or added
+ * them. They accept it before they can send, or leave it, or block.
+ */
+request: boolean, 
+/**
+ * This user blocked the other person of this direct conversation.
+ */
+blocked: boolean, 
+/**
  * Notifications off.
  */
 muted: boolean, 

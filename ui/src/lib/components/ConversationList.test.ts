@@ -70,6 +70,32 @@ describe("ConversationList", () => {
     expect(within(item("Team")).queryByTestId("presence-dot")).toBeNull();
   });
 
+  it("marks a message request and hides its text, and marks a chat this user blocked", () => {
+    const linus = user("Linus Torvalds");
+    const stranger = message({ body: "click this link", mine: false, sender_id: ada.id });
+    const conversations = [
+      direct(ada, { request: true, unread_count: 2, last_message: stranger }),
+      direct(grace, { blocked: true, members: [member(ME), member(grace, { online: true })] }),
+      direct(linus, { unread_count: 1 }),
+    ];
+    render(ConversationList, { conversations, meId: ME.id, openId: null, onopen: vi.fn() });
+
+    const request = item("Ada Lovelace");
+    expect(within(request).getByTestId("request-badge")).toHaveTextContent("Request");
+    expect(within(request).getByText("Message request")).toBeInTheDocument();
+    expect(within(request).queryByText(/click this link/)).toBeNull();
+    expect(within(request).queryByTestId("unread-badge")).toBeNull();
+
+    const blocked = item("Grace Hopper");
+    expect(within(blocked).getByTestId("blocked-badge")).toHaveTextContent("Blocked");
+    expect(within(blocked).queryByTestId("request-badge")).toBeNull();
+    // Presence is not shared with someone blocked: a last-heard Online says nothing.
+    expect(within(blocked).queryByTestId("presence-dot")).toBeNull();
+
+    expect(within(item("Linus Torvalds")).queryByTestId("request-badge")).toBeNull();
+    expect(within(item("Linus Torvalds")).queryByTestId("blocked-badge")).toBeNull();
+  });
+
   it("opens on click, and moves through conversations with Up and Down", async () => {
     const conversations = [direct(ada, { updated_at: ago(1) }), direct(grace), group("Team", [ada])];
     const onopen = vi.fn();

@@ -1,0 +1,185 @@
+//! Message requests from the client's side: a stranger's chat arrives as a request
+//! (also when it came while this device was off), this user's receipts and presence
+//! stay hidden from the stranger until they accept, and a block stops the stranger's
+//! sends with the server's words while the message is kept to retry.
+
+use ferry_client::MessageStatus;
+use ferry_proto::NewReport;
+
+use crate::support::{Device, Served, TestDb, TestServer, config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_chat_is_a_request_until_accepted() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let mallory = Device::register(&url, "mallory").await;
+    // Alice is off when the stranger writes.
+    let alice = Device::register(&url, "alice").await;
+    mallory.client.start();
+    mallory.online().await;
+    let chat = mallory.client.open_direct("alice").await.expect("direct");
+    let hello = mallory.client.send(chat, "hi, click this").expect("send");
+    mallory
+        .until("sent", |c| {
+            c.message(hello.id)
+                .expect("read")
+                .is_some_and(|m| m.status != MessageStatus::Pending)
+        })
+        .await;
+
+    alice.client.start();
+    alice
+        .until("the request arrives with its message", |c| {
+            c.conversation(chat)
+                .expect("read")
+                .is_some_and(|s| s.request && s.unread_count == 1)
+        })
+        .await;
+    alice.client.mark_read(chat).expect("read");
+    alice
+        .until("read on alice's side", |c| {
+            c.conversation(chat)
+                .expect("read")
+                .is_some_and(|s| s.unread_count == 0)
+        })
+        .await;
+    // The server has her read mark (her own devices follow it), Mallory does not.
+    alice.client.sync_now().await.expect("sync");
+    mallory.client.sync_now().await.expect("sync");
+    let seen = mallory
+        .client
+        .message(hello.id)
+        .expect("read")
+        .expect("kept");
+    assert_ne!(
+        seen.status,
+        MessageStatus::Read,
+        "no read receipt before accepting"
+    );
+    let alice_id = alice.id();
+    assert!(
+        !mallory
+            .client
+            .presence()
+            .expect("presence")
+            .iter()
+            .any(|p| p.user_id == alice_id && p.online),
+        "no presence before accepting"
+    );
+
+    // Accepting shares both at once.
+    alice.client.accept(chat).await.expect("accept");
+    assert!(
+        !alice
+            .client
+            .conversation(chat)
+            .expect("read")
+            .expect("known")
+            .request
+    );
+    mallory
+        .until("the read receipt and alice's presence arrive", |c| {
+            c.message(hello.id)
+                .expect("read")
+                .is_some_and(|m| m.status == MessageStatus::Read)
+                && c.presence()
+                    .expect("presence")
+                    .iter()
+                    .any(|p| p.user_id == alice_id && p.online)
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let mallory = Device::register(&url, "mallory").await;
+    let alice = Device::register(&url, "alice").await;
+    for d in [&mallory, &alice] {
+        d.client.start();
+        d.online().await;
+    }
+    let chat = mallory.client.open_direct("alice").await.expect("direct");
+    mallory.client.send(chat, "buy now").expect("send");
+    alice
+        .until("the request arrives", |c| {
+            c.conversation(chat)
+                .expect("read")
+                .is_some_and(|s| s.request && s.last_message.is_some())
+        })
+        .await;
+
+    let mallory_id = mallory.id();
+    alice
+        .client
+        .report(&NewReport {
+            user_id: mallory_id,
+            conversation_id: Some(chat),
+            message_id: None,
+            reason: "spam".into(),
+            block: true,
+        })
+        .await
+        .expect("report and block");
+    let mine = alice
+        .client
+        .conversation(chat)
+        .expect("read")
+        .expect("known");
+    assert!(mine.blocked && !mine.request, "{mine:?}");
+    let blocked: Vec<_> = alice
+        .client
+        .blocked_users()
+        .await
+        .expect("blocked")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(blocked, vec![mallory_id]);
+
+    let again = mallory.client.send(chat, "hello??").expect("queued");
+    mallory
+        .until("refused with the server's words", |c| {
+            c.message(again.id).expect("read").is_some_and(|m| {
+                m.status == MessageStatus::Failed
+                    && m.error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("does not take messages from you"))
+            })
+        })
+        .await;
+    assert!(
+        mallory.client.open_direct("alice").await.is_ok(),
+        "the existing chat is still there to read"
+    );
+
+    // Unblocked, the kept message goes out on retry, once.
+    alice
+        .client
+        .set_blocked(mallory_id, false)
+        .await
+        .expect("unblock");
+    assert!(
+        !alice
+            .client
+            .conversation(chat)
+            .expect("read")
+            .expect("known")
+            .blocked
+    );
+    mallory.client.retry(again.id).expect("retry");
+    alice
+        .until("the retried message arrives once", |c| {
+            let bodies: Vec<String> = c
+                .messages(chat, None, 10)
+                .expect("read")
+                .into_iter()
+                .map(|m| m.body)
+                .collect();
+            bodies == ["buy now", "hello??"]
+        })
+        .await;
+}

@@ -1,0 +1,180 @@
+//! `/blocks` and `/reports` (additions to v1): blocking someone, and telling the
+//! operators about them. A block stops new conversations between the two, closes their
+//! direct conversation both ways and hides each one's presence from the other; a report
+//! is stored for the operators (docs/operations.md says how to read them).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use ferry_proto::{
+    ErrorBody, NewReport, REPORT_REASON_MAX_CHARS, ReportReceipt, ServerFrame, Timestamp, User,
+};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::bus::Event;
+use crate::chat;
+use crate::error::{Error, Result};
+use crate::http::extract::{Json, Path};
+use crate::state::App;
+use crate::store::{self, StoreResult};
+
+/// Whom the caller blocked, most recent first.
+#[utoipa::path(get, path = "/blocks", tag = "safety", security(("bearer" = [])),
+    responses((status = 200, body = [User]), (status = 401, body = ErrorBody)))]
+pub async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<User>>> {
+    Ok(Json(app.store.blocked_users(caller.user_id).await?))
+}
+
+/// Blocks a user (again is no error).
+#[utoipa::path(put, path = "/blocks/{user_id}", tag = "safety", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn block(
+    State(app): State<App>,
+    caller: Caller,
+    Path(user_id): Path<Uuid>,
+) -> Result<StatusCode> {
+    block_user(&app, caller.user_id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unblocks a user: their direct conversation, if any, is open again (not blocked is
+/// no error).
+#[utoipa::path(delete, path = "/blocks/{user_id}", tag = "safety", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn unblock(
+    State(app): State<App>,
+    caller: Caller,
+    Path(user_id): Path<Uuid>,
+) -> Result<StatusCode> {
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
+    let store = app.store.clone();
+    let me = caller.user_id;
+    let direct = change_state(&app, async move { store.unblock(me, user_id).await }).await?;
+    if let Some(id) = direct {
+        chat::announce_conversation(&app, id, &[]).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reports a user to the operators, optionally with the conversation and message, and
+/// blocks them when asked.
+#[utoipa::path(post, path = "/reports", tag = "safety", security(("bearer" = [])),
+    request_body = NewReport,
+    responses((status = 201, body = ReportReceipt), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn report(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<NewReport>,
+) -> Result<(StatusCode, Json<ReportReceipt>)> {
+    let reason = req.reason.trim();
+    if reason.chars().count() > REPORT_REASON_MAX_CHARS {
+        return Err(Error::invalid(format!(
+            "a report's reason is at most {REPORT_REASON_MAX_CHARS} characters"
+        )));
+    }
+    if reason
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Error::invalid(
+            "a report's reason holds a control character (only tab and line breaks are allowed)",
+        ));
+    }
+    if req.user_id == caller.user_id {
+        return Err(Error::invalid("you cannot report yourself"));
+    }
+    if req.message_id.is_some() && req.conversation_id.is_none() {
+        return Err(Error::invalid("a reported message needs its conversation"));
+    }
+    if let Some(id) = req.conversation_id
+        && !app
+            .members
+            .of(&*app.store, id)
+            .await?
+            .contains(&caller.user_id)
+    {
+        return Err(Error::not_found("conversation"));
+    }
+    if app.store.user(req.user_id).await?.is_none() {
+        return Err(Error::not_found("user"));
+    }
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
+    let id = Uuid::now_v7();
+    app.store
+        .report(&store::NewReport {
+            id,
+            reporter: caller.user_id,
+            reported: req.user_id,
+            conversation_id: req.conversation_id,
+            message_id: req.message_id,
+            reason: reason.to_owned(),
+            created_at: Timestamp::now(),
+        })
+        .await?;
+    app.metrics.reports.inc();
+    tracing::info!(report = %id, reported = %req.user_id, "a user was reported");
+    if req.block {
+        block_user(&app, caller.user_id, req.user_id).await?;
+    }
+    Ok((StatusCode::CREATED, Json(ReportReceipt { id })))
+}
+
+/// Runs a block or unblock to the end even if the request is dropped meanwhile, then
+/// drops the cached members of the direct conversation it changed on every node (the
+/// relays read states from there).
+async fn change_state(
+    app: &App,
+    change: impl Future<Output = StoreResult<Option<Uuid>>> + Send + 'static,
+) -> Result<Option<Uuid>> {
+    let app = app.clone();
+    let changed = tokio::spawn(async move {
+        let result = change.await;
+        if let Ok(Some(id)) = &result {
+            app.bus.publish(Event::MembersChanged {
+                conversation_id: *id,
+            });
+        }
+        result
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("block failed: {e}")))?;
+    Ok(changed?)
+}
+
+async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
+    if user == me {
+        return Err(Error::invalid("you cannot block yourself"));
+    }
+    app.limits
+        .check_membership_change(me)
+        .map_err(Error::RateLimited)?;
+    let store = app.store.clone();
+    let direct = change_state(
+        app,
+        async move { store.block(me, user, Timestamp::now()).await },
+    )
+    .await?;
+    if let Some(id) = direct {
+        chat::announce_conversation(app, id, &[]).await?;
+    }
+    // The blocker's app stops showing them online; the blocked user is not told.
+    app.publish(
+        vec![me],
+        None,
+        &ServerFrame::Presence {
+            user_id: user,
+            online: false,
+            last_seen: None,
+        },
+    );
+    Ok(())
+}
