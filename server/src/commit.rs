@@ -145,8 +145,9 @@ async fn commit(store: &dyn Store, outlets: &Outlets, batch: Vec<Job>) {
             }
         }
         // The database refused a statement (the same id committed by another node, say):
-        // one by one, each message gets its own answer.
-        Err(StoreError::Database(sqlx::Error::Database(e))) => {
+        // one by one, each message gets its own answer. (Not a statement cancelled for
+        // its time: one by one, each would wait as long again.)
+        Err(e @ StoreError::Database(sqlx::Error::Database(_))) if !e.timed_out() => {
             tracing::warn!(error = %e, size = messages.len(), "batch failed; storing one by one");
             // An earlier message of this batch may fail meanwhile: fences again.
             for job in admitted {

@@ -122,6 +122,7 @@ impl From<StoreError> for Error {
             StoreError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => Self::Unavailable(e.to_string()),
+            ref timeout if timeout.timed_out() => Self::Unavailable(e.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -252,6 +252,7 @@ pub async fn run(
         cluster,
         typing: typing::TypingRelay::new(),
         files,
+        readiness: Default::default(),
     });
     tokio::spawn(files::sweep(app.clone()));
     tokio::spawn(chat::announce_acceptances(app.clone(), acceptances));

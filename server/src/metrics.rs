@@ -51,6 +51,8 @@ pub struct Metrics {
     pub sync_waiting: Gauge,
     /// Reports of users stored for the operators.
     pub reports: Counter,
+    /// Database pings made by `/readyz` (a good answer stands for a second).
+    pub readiness_pings: Counter,
 }
 
 impl Metrics {
@@ -96,6 +98,12 @@ impl Metrics {
             "Reports of users stored for the operators",
             reports.clone(),
         );
+        let readiness_pings = Counter::default();
+        registry.register(
+            "readiness_pings",
+            "Database pings made by /readyz",
+            readiness_pings.clone(),
+        );
         let sync_waiting = Gauge::default();
         registry.register(
             "sync_waiting",
@@ -132,6 +140,7 @@ impl Metrics {
             bus,
             conversation_frames,
             reports,
+            readiness_pings,
             sync_waiting,
             registry,
             connections,

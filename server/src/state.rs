@@ -55,6 +55,8 @@ pub struct AppState {
     pub typing: crate::typing::TypingRelay,
     /// Attachments' bytes.
     pub files: crate::files::Files,
+    /// When the database last answered `/readyz`.
+    pub readiness: crate::http::ops::Readiness,
 }
 
 /// The state handle that handlers receive.

@@ -45,6 +45,25 @@ pub enum StoreError {
     Blocked,
 }
 
+/// Longest wait for a pooled connection: well under the 15 s request timeout, so that a
+/// saturated pool answers `unavailable` (retry) while the request can still say so,
+/// and a socket's frame handler never waits for the database without end (sqlx's
+/// default is 30 s).
+pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Longest a Postgres statement may run, lock waits included: a socket handler's query
+/// stuck behind a lock gives up with an error instead of holding its frame for ever.
+/// (SQLite's lock waits are bounded by its busy timeout.)
+pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl StoreError {
+    /// Postgres cancelled a statement that ran past [`STATEMENT_TIMEOUT`] (mostly a wait
+    /// for a lock): the database is overloaded, and trying again later may work.
+    pub fn timed_out(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some("57014"))
+    }
+}
+
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -494,19 +513,6 @@ pub trait Store: FileStore + Send + Sync + 'static {
 pub fn direct_key(a: Uuid, b: Uuid) -> String {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
     format!("{low}:{high}")
-}
-
-/// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
-fn like_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
 }
 
 /// A resend of a stored id is the same message only if nothing about it changed.

@@ -17,15 +17,19 @@
 //! that cost.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
 use ferry_proto::{MemberState, Message};
-use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Postgres as Pg, QueryBuilder};
 use uuid::Uuid;
 
 use super::rows::MessageRow;
 use super::sql::{Dialect, SqlStore, take_within};
-use super::{Append, Latest, NewMessage, StoreResult, check_send, same_or_conflict, stored};
+use super::{
+    Append, Latest, NewMessage, POOL_WAIT, STATEMENT_TIMEOUT, StoreResult, check_send,
+    same_or_conflict, stored,
+};
 
 /// The Postgres dialect.
 pub(crate) struct Postgres;
@@ -36,9 +40,14 @@ pub(crate) type PgStore = SqlStore<Postgres>;
 impl PgStore {
     /// Connects to `url` (`postgres://…`) and migrates the database.
     pub(crate) async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?.options([(
+            "statement_timeout",
+            format!("{}ms", STATEMENT_TIMEOUT.as_millis()),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .connect(url)
+            .acquire_timeout(POOL_WAIT)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         // Postgres isolates concurrent transactions itself: reads and writes share a pool.
@@ -59,6 +68,13 @@ impl Dialect for Postgres {
     const CHANGE_VERSION: &'static str = "pg_current_xact_id()::text::bigint";
     const SYNC_HORIZON: &'static str =
         "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    // `starts_with` on a `text_pattern_ops` index is a range scan (`^@` with the
+    // pattern-ops operator class, as LIKE 'x%' is, with nothing to escape).
+    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at FROM users \
+         WHERE username ~>=~ $1 AND username ~<~ ($1 || chr(1114111)) \
+         UNION SELECT id, username, display_name, created_at FROM users \
+         WHERE lower(display_name) ~>=~ $1 AND lower(display_name) ~<~ ($1 || chr(1114111)) \
+         ORDER BY username LIMIT $2";
 
     fn lock(alias: &str) -> String {
         format!("FOR UPDATE OF {alias}")

@@ -29,7 +29,7 @@ use super::rows::{
 use super::{
     ActivityCursor, Append, Contact, Latest, Mark, NewMessage, NewReport, NewUser, RefreshGrant,
     Refusal, Rotation, Seat, Store, StoreError, StoreResult, SyncBatch, SyncCursor, Watermarks,
-    advanced, check_send, direct_key, like_prefix, same_or_conflict, stored,
+    advanced, check_send, direct_key, same_or_conflict, stored,
 };
 
 /// How long after a refresh token's first use it may come back without counting as a
@@ -82,6 +82,10 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// A query for the version below which every change is committed and visible to the
     /// current snapshot (see [`SyncCursor::after_page`]).
     const SYNC_HORIZON: &'static str;
+    /// Users whose username (`$1`) or lowered display name starts with the lowered
+    /// prefix, `$2` of them in username order: two index range scans joined, each
+    /// reading only what matches (one scan with an `OR` filter walked every user).
+    const SEARCH_USERS: &'static str;
 
     /// The clause that locks the rows read from `alias` until commit ("" when the single
     /// writer already serialises every write).
@@ -817,17 +821,11 @@ where
     }
 
     async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<User>> {
-        // Usernames are stored lower-case; Postgres's LIKE is case-sensitive, so the
-        // pattern is lowered, and display names are compared lowered on both sides.
-        let rows: Vec<UserRow> = sqlx::query_as(
-            "SELECT id, username, display_name, created_at FROM users \
-             WHERE username LIKE lower($1) ESCAPE '\\' OR lower(display_name) LIKE lower($1) ESCAPE '\\' \
-             ORDER BY username LIMIT $2",
-        )
-        .bind(like_prefix(prefix))
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
+        let rows: Vec<UserRow> = sqlx::query_as(D::SEARCH_USERS)
+            .bind(prefix.to_lowercase())
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 

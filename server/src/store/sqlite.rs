@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use super::rows::MessageRow;
 use super::sql::{Dialect, SqlStore, take_within};
-use super::{Append, Latest, NewMessage, StoreResult, check_send, same_or_conflict, stored};
+use super::{
+    Append, Latest, NewMessage, POOL_WAIT, StoreResult, check_send, same_or_conflict, stored,
+};
 
 /// The SQLite dialect.
 pub(crate) struct Sqlite;
@@ -37,11 +39,13 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(POOL_WAIT)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(POOL_WAIT)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self { writer, readers })
@@ -59,6 +63,13 @@ impl Dialect for Sqlite {
     const CHANGE_VERSION: &'static str = "(SELECT version FROM sync_clock)";
     // One writer: every version up to this snapshot's clock is committed and visible.
     const SYNC_HORIZON: &'static str = "SELECT version + 1 FROM sync_clock WHERE only_row = 1";
+    // Ranges in byte order (SQLite's LIKE ignores ASCII case and so uses no index):
+    // every string that starts with `$1` sorts from `$1` to `$1` followed by U+10FFFF.
+    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at FROM users \
+         WHERE username >= $1 AND username < ($1 || char(1114111)) \
+         UNION SELECT id, username, display_name, created_at FROM users \
+         WHERE lower(display_name) >= $1 AND lower(display_name) < ($1 || char(1114111)) \
+         ORDER BY username LIMIT $2";
 
     fn lock(_alias: &str) -> String {
         String::new()

@@ -5,14 +5,16 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::{MessagePage, ServerFrame, SyncPage};
+use ferry_proto::{ErrorCode, MessagePage, ServerFrame, SyncPage};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
-use crate::support::{Backend, TestDb, TestServer, User, Ws, on_both, server_process, within};
+use crate::support::{
+    Backend, TestDb, TestServer, User, Ws, alice_and_bob, on_both, server_process, within,
+};
 
 async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
     // Large enough that the kill, right after the 50th ack, lands mid-burst even though
@@ -242,6 +244,54 @@ async fn reconnecting_client_catches_up(backend: Backend) {
     replica.requests = 0;
     replica.catch_up(&bob).await;
     assert_eq!(replica.requests, 1, "nothing new: one sync and no fetch");
+}
+
+/// A send stuck behind a lock (a transaction of the test's own holds the conversation's
+/// row) gives up after Postgres's statement timeout with a retryable error frame, and
+/// goes through once the lock is gone. Before, the socket's send waited without end.
+#[tokio::test]
+async fn a_send_stuck_behind_a_lock_gives_up() {
+    use sqlx::Connection;
+    let db = TestDb::new(Backend::Postgres).await;
+    let server = TestServer::start(&db).await;
+    let (alice, _bob, conv) = alice_and_bob(&server).await;
+    let mut ws = alice.ws().await;
+    let mut hold = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut hold)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE")
+        .bind(conv)
+        .execute(&mut hold)
+        .await
+        .expect("lock");
+
+    let id = Uuid::now_v7();
+    ws.send(&Ws::send_frame(id, conv, "stuck")).await;
+    let answer = ferry_testkit::within_for(
+        std::time::Duration::from_secs(40),
+        "an answer while the lock is held",
+        ws.expect("the send's answer", |f| {
+            matches!(f, ServerFrame::Error { .. } | ServerFrame::Ack { .. })
+        }),
+    )
+    .await;
+    assert!(
+        matches!(answer, ServerFrame::Error { code: ErrorCode::Unavailable, reference: Some(r), .. } if r == id),
+        "{answer:?}"
+    );
+
+    sqlx::query("ROLLBACK")
+        .execute(&mut hold)
+        .await
+        .expect("rollback");
+    ws.send(&Ws::send_frame(id, conv, "stuck")).await;
+    ws.expect(
+        "stored once the lock is gone",
+        |f| matches!(f, ServerFrame::Ack { id: acked, .. } if *acked == id),
+    )
+    .await;
 }
 
 on_both!(

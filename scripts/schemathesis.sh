@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Checks the OpenAPI document (/api/v1/openapi.json) against the server it describes, with
+# schemathesis: `schemathesis run --checks all` generates requests from the document,
+# valid and invalid, and fails on any answer the document does not describe (a status
+# code, content type, header or body it does not list), a valid request refused, an
+# invalid one accepted, a method a path lacks not answered 405, or a server error.
+#
+#   scripts/schemathesis.sh          the short run, which scripts/test.sh runs (about a minute)
+#   scripts/schemathesis.sh --long   many more cases per operation (docs/testing.md)
+#
+# It starts ferry-server ($FERRY_SERVER_BINARY, else $CARGO_TARGET_DIR/debug/ferry-server,
+# which the test step builds) on the embedded SQLite database in a fresh temporary
+# directory and a free loopback port, registers one user over the API, and has
+# schemathesis sign in as that user (scripts/schemathesis.toml). The server is stopped
+# and the directory removed on exit, pass or fail. The seed is fixed, so a run repeats;
+# FERRY_SCHEMATHESIS_SEED picks another. The JUnit and NDJSON reports go to
+# $CARGO_TARGET_DIR/schemathesis. Installs schemathesis from PyPI (for this user) when
+# it is missing. Exits non-zero on any failure or error.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
+
+# Cases per operation and phase (schemathesis's `--max-examples`).
+examples=25
+mode=short
+case ${1:-} in
+    "") ;;
+    --long)
+        examples=1000
+        mode=long
+        ;;
+    *)
+        echo "usage: scripts/schemathesis.sh [--long]" >&2
+        exit 2
+        ;;
+esac
+seed=${FERRY_SCHEMATHESIS_SEED:-20261124}
+
+say() { printf 'schemathesis: %s\n' "$*" >&2; }
+
+ensure_schemathesis() {
+    export PATH="$HOME/.local/bin:$PATH"
+    if command -v schemathesis >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        say "pip is missing; installing Debian's python3-pip"
+        local sudo=""
+        [[ $EUID -eq 0 ]] || sudo=sudo
+        $sudo apt-get update || return 1
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip || return 1
+    fi
+    say "installing schemathesis from PyPI (generates requests from the OpenAPI document)"
+    python3 -m pip install --user --quiet 'schemathesis>=4.32,<5' ||
+        python3 -m pip install --user --quiet --break-system-packages 'schemathesis>=4.32,<5' ||
+        return 1
+    command -v schemathesis >/dev/null 2>&1 || {
+        say "error: schemathesis is still not on PATH"
+        return 1
+    }
+}
+ensure_schemathesis
+say "$(schemathesis --version)"
+
+server_binary=${FERRY_SERVER_BINARY:-$CARGO_TARGET_DIR/debug/ferry-server}
+if [[ ! -x $server_binary ]]; then
+    say "error: no server binary at $server_binary (build it: cargo build -p ferry-server)"
+    exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-schemathesis.XXXXXX")
+server_pid=""
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The server takes only the settings below: a DATABASE_URL or FERRY_* of the caller's (a
+# Postgres URL, a NATS bus) would test another setup than this one.
+server_env=()
+while read -r name; do
+    [[ $name == FERRY_* || $name == DATABASE_URL ]] && server_env+=(-u "$name")
+done < <(compgen -e)
+# Port 0: the kernel picks a free port, and the server prints the address it got. The
+# rate limits are raised so that generated requests reach the handlers instead of
+# turning into 429s (user search keeps its fixed limit, which the document lists). A
+# request may take 6 s, so a generated long-poll (`/sync?wait=`) waits at most 1 s.
+env "${server_env[@]}" \
+    FERRY_BIND=127.0.0.1:0 \
+    FERRY_DATA_DIR="$work/data" \
+    FERRY_AUTH_RATE_PER_IP=1000000 \
+    FERRY_LOGIN_RATE=1000000 \
+    FERRY_SEND_RATE=1000000 \
+    FERRY_SEND_BURST=1000000 \
+    FERRY_MEMBERSHIP_RATE=1000000 \
+    FERRY_MAX_CONNECTIONS_PER_IP=0 \
+    FERRY_REQUEST_TIMEOUT_SECS=6 \
+    "$server_binary" >"$work/server.log" 2>&1 &
+server_pid=$!
+
+deadline=$((SECONDS + 30))
+base=""
+until [[ -n $base ]] && curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        say "error: ferry-server exited; its log:"
+        cat "$work/server.log" >&2
+        exit 1
+    fi
+    if ((SECONDS > deadline)); then
+        say "error: ferry-server was not ready within 30 s; its log:"
+        cat "$work/server.log" >&2
+        exit 1
+    fi
+    [[ -n $base ]] || base=$(sed -n 's|^Ferry server listening on \(http://[^ ]*\).*|\1|p' "$work/server.log")
+    sleep 0.1
+done
+say "ferry-server ready at $base (data in $work/data)"
+
+# The user schemathesis signs in as (scripts/schemathesis.toml reads these two).
+export FERRY_SCHEMATHESIS_USERNAME=schemathesis
+FERRY_SCHEMATHESIS_PASSWORD="generated $(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+export FERRY_SCHEMATHESIS_PASSWORD
+status=$(curl -sS -o "$work/register.json" -w '%{http_code}' \
+    -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$FERRY_SCHEMATHESIS_USERNAME\",\"password\":\"$FERRY_SCHEMATHESIS_PASSWORD\",\"display_name\":\"Schemathesis\"}" \
+    "$base/api/v1/auth/register")
+if [[ $status != 201 ]]; then
+    say "error: registering the test user got $status: $(cat "$work/register.json")"
+    exit 1
+fi
+
+reports=$CARGO_TARGET_DIR/schemathesis
+mkdir -p "$reports"
+say "$mode run: $examples cases per operation and phase, seed $seed; reports in $reports"
+# Two workers: CI has two cores, and the server needs its share.
+started=$SECONDS
+result=0
+schemathesis --config-file scripts/schemathesis.toml run "$base/api/v1/openapi.json" \
+    --checks all \
+    --max-examples "$examples" \
+    --seed "$seed" \
+    --workers 2 \
+    --request-timeout 20 \
+    --report junit,ndjson \
+    --report-junit-path "$reports/$mode.junit.xml" \
+    --report-ndjson-path "$reports/$mode.ndjson" ||
+    result=$?
+say "$mode run took $((SECONDS - started)) s"
+if ! kill -0 "$server_pid" 2>/dev/null; then
+    say "error: ferry-server died during the run; its log:"
+    cat "$work/server.log" >&2
+    exit 1
+fi
+exit "$result"
