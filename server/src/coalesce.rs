@@ -166,4 +166,21 @@ mod tests {
             assert!(matches!(answer, Err(Error::Unavailable(_))), "{answer:?}");
         }
     }
+
+    #[tokio::test]
+    async fn a_panicking_query_fails_its_asks_and_the_next_batch_is_answered() {
+        let picky: Lookup<u64, u64> = Arc::new(|keys: Vec<u64>| {
+            async move {
+                assert!(!keys.contains(&13), "unlucky");
+                Ok(keys.into_iter().map(|k| (k, k + 1)).collect())
+            }
+            .boxed()
+        });
+        let coalescer = Coalescer::new(picky);
+        assert!(coalescer.get(13).await.is_err(), "its ask fails");
+        // The answering task lives on: its slot came back when the query's task ended.
+        for k in 0..(IN_FLIGHT as u64 + 2) {
+            assert_eq!(coalescer.get(k).await.expect("answered"), k + 1);
+        }
+    }
 }

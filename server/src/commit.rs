@@ -60,6 +60,8 @@ pub struct Outlets {
     pub stored: Counter,
     /// Requests accepted by a send.
     pub accepted: mpsc::UnboundedSender<(Uuid, Uuid)>,
+    /// Panics contained (see `crate::panics`).
+    pub panics: Counter,
 }
 
 /// The queues of sends, one per shard, and their committing tasks.
@@ -126,7 +128,10 @@ async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch_size.observe(batch.len() as f64);
-        commit(&*store, &outlets, std::mem::take(&mut batch)).await;
+        // A panic drops the batch's answers (each sender gets "the committer stopped",
+        // transient, and sends again); the shard takes the next batch.
+        let work = commit(&*store, &outlets, std::mem::take(&mut batch));
+        crate::panics::contained("a committer shard", &outlets.panics, work).await;
     }
 }
 

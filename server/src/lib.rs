@@ -24,6 +24,7 @@ pub mod limits;
 pub mod listen;
 pub mod members;
 pub mod metrics;
+pub mod panics;
 pub mod presence;
 pub mod state;
 pub mod store;
@@ -230,6 +231,7 @@ pub async fn run(
             bus: bus.clone(),
             stored: metrics.messages.clone(),
             accepted,
+            panics: metrics.panics.clone(),
         },
         metrics.commit_batch.clone(),
         config.committers_for(&url),

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub reports: Counter,
     /// Database pings made by `/readyz` (a good answer stands for a second).
     pub readiness_pings: Counter,
+    /// Panics contained in long-lived tasks (`crate::panics`): each is a bug.
+    pub panics: Counter,
 }
 
 impl Metrics {
@@ -104,6 +106,12 @@ impl Metrics {
             "Database pings made by /readyz",
             readiness_pings.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "panics",
+            "Panics contained in long-lived tasks (sockets, committer shards)",
+            panics.clone(),
+        );
         let sync_waiting = Gauge::default();
         registry.register(
             "sync_waiting",
@@ -141,6 +149,7 @@ impl Metrics {
             conversation_frames,
             reports,
             readiness_pings,
+            panics,
             sync_waiting,
             registry,
             connections,

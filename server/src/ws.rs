@@ -121,7 +121,8 @@ async fn run(app: App, caller: Caller, socket: WebSocket) {
     }
     app.metrics.connections.inc();
     tracing::debug!(user_id = %user, socket_id = %socket_id, "socket open");
-    conn.serve().await;
+    // A panic while serving must not skip the rest: the slot, the gauge and presence.
+    crate::panics::contained("a socket", &app.metrics.panics, conn.serve()).await;
     app.metrics.connections.dec();
     if app.hub.leave(user, socket_id)
         && let Err(e) = presence::went_offline(&app, user).await
