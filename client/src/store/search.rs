@@ -35,9 +35,14 @@ pub struct SearchHit {
 }
 
 /// Turns user text into an FTS5 query: every word quoted, as a prefix, all required.
+/// Control characters are dropped: no stored text holds one (bodies refuse them), and a
+/// NUL ends an FTS5 string early, so "\0" failed as "unterminated string" (found by
+/// the `search_query` fuzz target).
 fn fts_query(text: &str) -> Option<String> {
     let terms: Vec<String> = text
         .split_whitespace()
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|w| !w.is_empty())
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
@@ -83,5 +88,21 @@ mod tests {
             Some("\"a\"\"b\"* \"OR\"* \"c\"*")
         );
         assert_eq!(fts_query("   "), None);
+    }
+
+    #[test]
+    fn control_characters_are_no_query() {
+        // fuzz/artifacts/search_query/crash-00b28ff0…: NUL ended the FTS5 string.
+        assert_eq!(fts_query("\n\0"), None);
+        assert_eq!(fts_query("he\0llo"), Some("\"hello\"*".into()));
+    }
+
+    #[test]
+    fn any_text_searches_without_failing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = super::LocalStore::open(&dir.path().join("s.db")).expect("store");
+        for text in ["\n\0", "\0", "\"", "NEAR(", "a OR", "*", "\u{1b}[31m", "'--"] {
+            assert!(store.search(text, 5).is_ok(), "{text:?}");
+        }
     }
 }
