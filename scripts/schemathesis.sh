@@ -6,23 +6,26 @@
 # invalid one accepted, a method a path lacks not answered 405, or a server error.
 #
 #   scripts/schemathesis.sh          the short run, which scripts/test.sh runs (about a minute)
-#   scripts/schemathesis.sh --long   many more cases per operation (docs/testing.md)
+#   scripts/schemathesis.sh --long   ten times the cases (about 8 minutes on two cores)
 #
 # It starts ferry-server ($FERRY_SERVER_BINARY, else $CARGO_TARGET_DIR/debug/ferry-server,
-# which the test step builds) on the embedded SQLite database in a fresh temporary
-# directory and a free loopback port, registers one user over the API, and has
-# schemathesis sign in as that user (scripts/schemathesis.toml). The server is stopped
-# and the directory removed on exit, pass or fail. The seed is fixed, so a run repeats;
-# FERRY_SCHEMATHESIS_SEED picks another. The JUnit and NDJSON reports go to
-# $CARGO_TARGET_DIR/schemathesis. Installs schemathesis from PyPI (for this user) when
-# it is missing. Exits non-zero on any failure or error.
+# which scripts/test.sh builds before this step) on the embedded SQLite database in a
+# fresh temporary directory and a free loopback port, registers one user over the API,
+# and has schemathesis sign in as that user. The server is stopped and the directory
+# removed on exit, pass or fail. scripts/schemathesis.toml holds schemathesis's settings,
+# scripts/schemathesis_hooks.py the few answers no document can describe. The seed is
+# fixed, so each run generates the same cases; FERRY_SCHEMATHESIS_SEED picks another. The
+# JUnit and NDJSON reports go to $CARGO_TARGET_DIR/schemathesis. Installs the pinned
+# schemathesis from PyPI (for this user) when it is missing or another version: a new
+# version brings new checks, so moving the pin is a change of its own. Exits non-zero on
+# any failure or error.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}"
 
 # Cases per operation and phase (schemathesis's `--max-examples`).
-examples=25
+examples=100
 mode=short
 case ${1:-} in
     "") ;;
@@ -39,9 +42,11 @@ seed=${FERRY_SCHEMATHESIS_SEED:-20261124}
 
 say() { printf 'schemathesis: %s\n' "$*" >&2; }
 
+schemathesis_version=4.32.5
+
 ensure_schemathesis() {
     export PATH="$HOME/.local/bin:$PATH"
-    if command -v schemathesis >/dev/null 2>&1; then
+    if [[ $(schemathesis --version 2>/dev/null) == *"version $schemathesis_version" ]]; then
         return 0
     fi
     if ! python3 -m pip --version >/dev/null 2>&1; then
@@ -51,12 +56,12 @@ ensure_schemathesis() {
         $sudo apt-get update || return 1
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip || return 1
     fi
-    say "installing schemathesis from PyPI (generates requests from the OpenAPI document)"
-    python3 -m pip install --user --quiet 'schemathesis>=4.32,<5' ||
-        python3 -m pip install --user --quiet --break-system-packages 'schemathesis>=4.32,<5' ||
+    say "installing schemathesis $schemathesis_version from PyPI (generates requests from the OpenAPI document)"
+    python3 -m pip install --user --quiet "schemathesis==$schemathesis_version" ||
+        python3 -m pip install --user --quiet --break-system-packages "schemathesis==$schemathesis_version" ||
         return 1
-    command -v schemathesis >/dev/null 2>&1 || {
-        say "error: schemathesis is still not on PATH"
+    [[ $(schemathesis --version 2>/dev/null) == *"version $schemathesis_version" ]] || {
+        say "error: schemathesis $schemathesis_version is still not the one on PATH"
         return 1
     }
 }
@@ -88,8 +93,10 @@ while read -r name; do
 done < <(compgen -e)
 # Port 0: the kernel picks a free port, and the server prints the address it got. The
 # rate limits are raised so that generated requests reach the handlers instead of
-# turning into 429s (user search keeps its fixed limit, which the document lists). A
-# request may take 6 s, so a generated long-poll (`/sync?wait=`) waits at most 1 s.
+# turning into 429s (user search keeps its fixed limit, which the document lists), and
+# so is the storage quota, which thousands of declared uploads would use up: both are
+# what the server holds, not the shape of a request. A request may take 6 s, so a
+# generated long-poll (`/sync?wait=`) waits at most 1 s.
 env "${server_env[@]}" \
     FERRY_BIND=127.0.0.1:0 \
     FERRY_DATA_DIR="$work/data" \
@@ -99,6 +106,7 @@ env "${server_env[@]}" \
     FERRY_SEND_BURST=1000000 \
     FERRY_MEMBERSHIP_RATE=1000000 \
     FERRY_MAX_CONNECTIONS_PER_IP=0 \
+    FERRY_FILE_QUOTA_BYTES=1125899906842624 \
     FERRY_REQUEST_TIMEOUT_SECS=6 \
     "$server_binary" >"$work/server.log" 2>&1 &
 server_pid=$!

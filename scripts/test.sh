@@ -119,6 +119,11 @@ echo "desktop screenshots: $FERRY_E2E_ARTIFACTS"
 # there is none, so it runs in CI as well.
 run_step "containers: image and compose stack" bash scripts/container-test.sh
 
+# The OpenAPI document against the server it describes (scripts/schemathesis.sh, about a
+# minute): schemathesis's short run with every check; the long run is in docs/testing.md.
+# It runs the debug ferry-server the container test built.
+run_step "schemathesis: the OpenAPI document" bash scripts/schemathesis.sh
+
 # The quick benchmarks' memory and correctness checks, Ferry and the Socket.IO peer side
 # by side (docs/benchmarks.md): a lost, duplicated or reordered message, a dropped
 # connection or Ferry's server memory over 24 KiB per idle connection fails the step.

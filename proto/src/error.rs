@@ -18,6 +18,9 @@ pub enum ErrorCode {
     Forbidden,
     /// No such thing, or not visible to the caller (404).
     NotFound,
+    /// A route that exists, asked with a method it does not take (405; addition to v1:
+    /// the answer's `Allow` header lists the methods it takes).
+    MethodNotAllowed,
     /// The id is taken by something different (409).
     Conflict,
     /// The username is taken (409).
@@ -46,6 +49,7 @@ impl ErrorCode {
             Self::Unauthorized | Self::InvalidCredentials => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict | Self::UsernameTaken => 409,
             Self::TooLarge | Self::QuotaExceeded => 413,
             Self::MediaMismatch => 415,

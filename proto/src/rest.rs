@@ -12,6 +12,7 @@ pub struct RegisterRequest {
     /// 3-32 characters of `a-z 0-9 _ . -`; capitals are lowercased.
     pub username: String,
     /// 8 to 1024 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub password: String,
     /// The name people see.
     pub display_name: String,
@@ -45,8 +46,10 @@ pub struct RefreshRequest {
 pub struct UserSearchQuery {
     /// Prefix of a username or display name: at least 2 characters after trimming.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(required = true))]
     pub q: String,
     /// At most this many (default and most 20).
+    #[cfg_attr(feature = "openapi", param(format = Int64, maximum = 4294967295u32))]
     pub limit: Option<u32>,
 }
 
@@ -105,6 +108,7 @@ pub struct ReportReceipt {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListQuery {
     /// Page size (default 50, at most 500).
+    #[cfg_attr(feature = "openapi", param(format = Int64, maximum = 4294967295u32))]
     pub limit: Option<u32>,
     /// The `next` of the previous page.
     pub before: Option<String>,
@@ -130,6 +134,7 @@ pub struct HistoryQuery {
     /// The messages right before this seq, ascending.
     pub before_seq: Option<i64>,
     /// Page size (default 50, at most 500).
+    #[cfg_attr(feature = "openapi", param(format = Int64, maximum = 4294967295u32))]
     pub limit: Option<u32>,
 }
 
@@ -169,8 +174,11 @@ pub struct SendMessage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUpload {
     /// The file's name: 1 to 255 characters, no path separators or control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub name: String,
     /// Bytes: at least 1, at most the server's limit (100 MB unless configured).
+    #[serde(deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub size: u64,
     /// Its media type (`image/png`); must agree with the bytes' magic numbers.
     pub content_type: String,
@@ -201,7 +209,51 @@ pub struct Upload {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Watermark {
     /// Everything up to this seq.
+    #[serde(deserialize_with = "whole")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub seq: i64,
+}
+
+/// A JSON integer, also when written as a number with a zero fraction (`5.0`): JSON
+/// Schema calls that an integer, and so generated clients and schemathesis send it.
+/// Anything with a fraction, or out of the type's range, is refused.
+fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    struct Whole<T>(std::marker::PhantomData<T>);
+
+    impl<T: TryFrom<i64> + TryFrom<u64>> serde::de::Visitor<'_> for Whole<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number in range")
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+            // Past 2^53 a float no longer holds every whole number exactly.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if v.fract() != 0.0 || v.abs() > EXACT {
+                return Err(E::custom(format!("{v} is not a whole number")));
+            }
+            if v < 0.0 {
+                self.visit_i64(v as i64)
+            } else {
+                self.visit_u64(v as u64)
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Whole(std::marker::PhantomData))
 }
 
 /// `GET /sync?since=&limit=`.
@@ -212,14 +264,17 @@ pub struct SyncQuery {
     /// The `cursor` of the last sync; none means everything.
     pub since: Option<String>,
     /// Page size (default 50, at most 500).
+    #[cfg_attr(feature = "openapi", param(format = Int64, maximum = 4294967295u32))]
     pub limit: Option<u32>,
     /// Also return up to this many of the latest messages of each conversation in the
     /// page (default 0, at most 100): a client whose gap they cover needs no history
     /// call. An addition to version 1.
+    #[cfg_attr(feature = "openapi", param(format = Int64, maximum = 4294967295u32))]
     pub messages: Option<u32>,
     /// When nothing changed since `since`, wait up to this many seconds (at most 10)
     /// for a change before answering: a long-poll, for clients that cannot keep a
     /// WebSocket open. An addition to version 1.
+    #[cfg_attr(feature = "openapi", param(format = Int64, maximum = 4294967295u32))]
     pub wait: Option<u32>,
 }
 
@@ -239,4 +294,29 @@ pub struct SyncPage {
     /// otherwise. An addition to version 1, absent from servers without it.
     #[serde(default)]
     pub messages: Vec<Message>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NewUpload, Watermark};
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        let seq = |json: &str| serde_json::from_str::<Watermark>(json).map(|w| w.seq);
+        assert_eq!(seq(r#"{"seq":5}"#).ok(), Some(5));
+        assert_eq!(seq(r#"{"seq":5.0}"#).ok(), Some(5));
+        assert_eq!(seq(r#"{"seq":-2.0}"#).ok(), Some(-2));
+        assert!(seq(r#"{"seq":5.5}"#).is_err());
+        assert!(seq(r#"{"seq":1e300}"#).is_err());
+        assert!(seq(r#"{"seq":"5"}"#).is_err());
+        let size = |json: &str| {
+            serde_json::from_str::<NewUpload>(&format!(
+                r#"{{"name":"a","size":{json},"content_type":"text/plain","sha256":"x"}}"#
+            ))
+            .map(|u| u.size)
+        };
+        assert_eq!(size("7.0").ok(), Some(7));
+        assert!(size("-1").is_err(), "a size is never negative");
+        assert!(size("-1.0").is_err());
+    }
 }

@@ -101,7 +101,16 @@ mod tests {
     fn any_text_searches_without_failing() {
         let dir = tempfile::tempdir().expect("dir");
         let store = super::LocalStore::open(&dir.path().join("s.db")).expect("store");
-        for text in ["\n\0", "\0", "\"", "NEAR(", "a OR", "*", "\u{1b}[31m", "'--"] {
+        for text in [
+            "\n\0",
+            "\0",
+            "\"",
+            "NEAR(",
+            "a OR",
+            "*",
+            "\u{1b}[31m",
+            "'--",
+        ] {
             assert!(store.search(text, 5).is_ok(), "{text:?}");
         }
     }

@@ -18,7 +18,7 @@ use crate::http::extract::Json;
 use crate::state::App;
 use crate::store::{NewUser, Rotation};
 
-const DISPLAY_NAME_MAX_CHARS: usize = 64;
+pub(crate) const DISPLAY_NAME_MAX_CHARS: usize = 64;
 
 /// Opens a session for `user` and returns its tokens.
 async fn open_session(app: &App, user: User, device_name: Option<&str>) -> Result<Tokens> {
@@ -39,7 +39,7 @@ async fn open_session(app: &App, user: User, device_name: Option<&str>) -> Resul
 
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = Tokens), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Tokens), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn register(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -82,7 +82,7 @@ pub async fn register(
 
 /// Signs in. A wrong username and a wrong password give the same answer, in the same time.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -133,7 +133,7 @@ pub async fn login(
 
 /// Exchanges a refresh token for new tokens; a reused token revokes its session.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = Tokens), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn refresh(
     State(app): State<App>,
     Json(req): Json<RefreshRequest>,

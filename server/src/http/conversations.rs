@@ -18,7 +18,7 @@ use crate::state::App;
 use crate::store::{ActivityCursor, StoreResult};
 
 /// Most members a group may have.
-const MAX_GROUP_MEMBERS: usize = 1000;
+pub(crate) const MAX_GROUP_MEMBERS: usize = 1000;
 
 async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
     app.store
@@ -32,7 +32,7 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
     request_body = CreateConversation,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -97,7 +97,7 @@ pub async fn create(
 
 /// The caller's conversations, newest activity first.
 #[utoipa::path(get, path = "/conversations", tag = "conversations", security(("bearer" = [])),
-    params(ListQuery), responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)))]
+    params(ListQuery), responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -131,7 +131,7 @@ pub async fn list(
 
 /// One conversation.
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = Conversation), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn get(
     State(app): State<App>,
     caller: Caller,
@@ -145,7 +145,7 @@ pub async fn get(
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AddMembers,
     responses((status = 200, body = Conversation), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn add_members(
     State(app): State<App>,
     caller: Caller,
@@ -186,7 +186,7 @@ pub async fn add_members(
 #[utoipa::path(delete, path = "/conversations/{id}/members/{user_id}", tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn remove_member(
     State(app): State<App>,
     caller: Caller,
@@ -220,7 +220,7 @@ pub async fn remove_member(
 #[utoipa::path(post, path = "/conversations/{id}/accept", tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Conversation), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn accept(
     State(app): State<App>,
     caller: Caller,

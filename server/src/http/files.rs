@@ -67,7 +67,7 @@ fn shown(row: &UploadRow) -> Upload {
 #[utoipa::path(post, path = "/uploads", tag = "files", security(("bearer" = [])),
     request_body = NewUpload,
     responses((status = 201, body = Upload), (status = 400, body = ErrorBody),
-        (status = 413, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -134,7 +134,7 @@ async fn own(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
 /// Where an upload stands: the next `PATCH` starts at `offset`.
 #[utoipa::path(get, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Upload), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Upload), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn status(
     State(app): State<App>,
     caller: Caller,
@@ -148,11 +148,12 @@ pub async fn status(
 /// carries the attachment. A chunk at the wrong offset is `conflict`: ask where it stands.
 #[utoipa::path(patch, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Upload-Offset" = u64, Header, description = "where this chunk starts")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = serde_json::Value, content_type = "application/offset+octet-stream",
+        description = "the chunk's bytes"),
     responses((status = 200, body = Upload), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn append(
     State(app): State<App>,
     caller: Caller,
@@ -294,7 +295,7 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
 /// Cancels an upload that no message carries yet.
 #[utoipa::path(delete, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn cancel(
     State(app): State<App>,
     caller: Caller,
@@ -378,9 +379,9 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
 /// A file's bytes, streamed; `Range: bytes=N-` resumes a download from byte N (206).
 #[utoipa::path(get, path = "/attachments/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "the file", content_type = "application/octet-stream"),
-        (status = 206, description = "the file from the asked byte on"),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the file, with its own media type", content_type = "*/*"),
+        (status = 206, description = "the file from the asked byte on", content_type = "*/*"),
+        (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn download(
     State(app): State<App>,
     caller: Caller,
@@ -415,8 +416,8 @@ pub async fn download(
 /// An image's preview: at most 320 pixels a side, JPEG or PNG, without metadata.
 #[utoipa::path(get, path = "/attachments/{id}/thumbnail", tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "the preview", content_type = "image/jpeg"),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the preview", content(("image/jpeg"), ("image/png"))),
+        (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn thumbnail(
     State(app): State<App>,
     caller: Caller,

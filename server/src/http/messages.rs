@@ -18,7 +18,7 @@ use crate::store::Mark;
 /// A page of history, ascending: after `after_seq`, before `before_seq`, or the latest.
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn history(
     State(app): State<App>,
     caller: Caller,
@@ -64,7 +64,7 @@ pub async fn history(
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = SendMessage,
     responses((status = 201, body = Message), (status = 200, body = Message),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn send(
     State(app): State<App>,
     caller: Caller,
@@ -97,7 +97,7 @@ pub async fn send(
 /// Moves the caller's read watermark.
 #[utoipa::path(post, path = "/conversations/{id}/read", tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Watermark,
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
@@ -111,7 +111,7 @@ pub async fn read(
 /// Moves the caller's delivered watermark.
 #[utoipa::path(post, path = "/conversations/{id}/delivered", tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Watermark,
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn delivered(
     State(app): State<App>,
     caller: Caller,

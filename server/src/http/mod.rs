@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod document;
 pub mod extract;
 pub mod files;
 pub mod limit;
@@ -107,6 +108,13 @@ async fn unknown_route() -> Error {
     Error::new(ErrorCode::NotFound, "no such route")
 }
 
+async fn method_not_allowed() -> Error {
+    Error::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
+}
+
 async fn timed_out(_: BoxError) -> Error {
     Error::new(
         ErrorCode::Unavailable,
@@ -119,7 +127,7 @@ pub fn router(app: App) -> Router {
     let (api, mut openapi) = api();
     let (file_api, file_openapi) = file_api();
     openapi.merge(file_openapi);
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(document::document(&openapi, &app.config));
     let core = Router::new()
         .merge(api)
         .route("/api/v1/ws", get(ws::upgrade))
@@ -157,7 +165,7 @@ pub fn router(app: App) -> Router {
         .merge(core)
         .merge(files)
         .fallback(unknown_route)
-        .method_not_allowed_fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             app.clone(),
             observe::observe,

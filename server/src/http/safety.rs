@@ -43,7 +43,7 @@ pub async fn block(
 /// no error).
 #[utoipa::path(delete, path = "/blocks/{user_id}", tag = "safety", security(("bearer" = [])),
     params(("user_id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 400, body = ErrorBody)))]
 pub async fn unblock(
     State(app): State<App>,
     caller: Caller,
@@ -67,7 +67,7 @@ pub async fn unblock(
     request_body = NewReport,
     responses((status = 201, body = ReportReceipt), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn report(
     State(app): State<App>,
     caller: Caller,

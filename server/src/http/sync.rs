@@ -20,7 +20,7 @@ use crate::store::Latest;
 /// changed, it answers when something does (or after S seconds, at most 10): the
 /// long-poll a client uses to receive while it cannot keep a WebSocket open.
 #[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
-    responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn sync(
     State(app): State<App>,
     caller: Caller,

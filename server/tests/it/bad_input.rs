@@ -590,7 +590,8 @@ async fn upgrade_errors_are_json(backend: Backend) {
         .send()
         .await
         .expect("send");
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "GET,HEAD", "the methods it takes");
     let metrics = reqwest::get(format!("{}/metrics", server.url()))
         .await
         .expect("metrics")

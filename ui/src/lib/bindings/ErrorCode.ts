@@ -3,4 +3,4 @@
 /**
  * What went wrong, for programs. Each code has one HTTP status.
  */
-export type ErrorCode = "invalid_request" | "unauthorized" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "username_taken" | "too_large" | "quota_exceeded" | "media_mismatch" | "image_too_large" | "rate_limited" | "unavailable" | "internal";
+export type ErrorCode = "invalid_request" | "unauthorized" | "invalid_credentials" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "username_taken" | "too_large" | "quota_exceeded" | "media_mismatch" | "image_too_large" | "rate_limited" | "unavailable" | "internal";
