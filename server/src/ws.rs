@@ -192,6 +192,29 @@ impl Connection {
         }
     }
 
+    /// Writes the answer of a send (its `ack` or `error`), done with its id.
+    async fn answer(&mut self, answer: ServerFrame) -> Result<(), axum::Error> {
+        match &answer {
+            ServerFrame::Ack {
+                id,
+                conversation_id,
+                seq,
+                ..
+            } => {
+                self.in_flight.remove(id);
+                self.delivered.acked(*conversation_id, *seq);
+            }
+            ServerFrame::Error {
+                reference: Some(id),
+                ..
+            } => {
+                self.in_flight.remove(id);
+            }
+            _ => {}
+        }
+        self.send(&answer).await
+    }
+
     async fn serve_frames(&mut self, heartbeat: Duration) -> End {
         let limiter = frame_limiter(self.app.config.frame_rate_per_sec);
         let mut ticker = tokio::time::interval(heartbeat);
@@ -201,7 +224,17 @@ impl Connection {
         loop {
             let expires_in = token_lifetime(self.caller.expires_at);
             tokio::select! {
-                () = shutdown.cancelled() => return End::Close(close::GOING_AWAY, "server going away"),
+                () = shutdown.cancelled() => {
+                    // Stop reading; the sends already taken are committing: answer them
+                    // first, so that nothing stored is left for the client to resend
+                    // unacknowledged (the process waits for this, within its grace).
+                    while let Some(answer) = self.acks.next().await {
+                        if self.answer(answer).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
+                    return End::Close(close::GOING_AWAY, "server going away");
+                }
                 changed = self.close.changed() => {
                     let reason = *self.close.borrow();
                     match (changed, reason) {
@@ -228,17 +261,7 @@ impl Connection {
                     return End::Close(close::TOKEN_EXPIRED, "access token expired");
                 }
                 Some(answer) = self.acks.next(), if !self.acks.is_empty() => {
-                    match &answer {
-                        ServerFrame::Ack { id, conversation_id, seq, .. } => {
-                            self.in_flight.remove(id);
-                            self.delivered.acked(*conversation_id, *seq);
-                        }
-                        ServerFrame::Error { reference: Some(id), .. } => {
-                            self.in_flight.remove(id);
-                        }
-                        _ => {}
-                    }
-                    if self.send(&answer).await.is_err() {
+                    if self.answer(answer).await.is_err() {
                         return End::Gone;
                     }
                 }

@@ -294,7 +294,64 @@ async fn a_send_stuck_behind_a_lock_gives_up() {
     .await;
 }
 
+/// A graceful stop answers every send the server took before it closes the socket with
+/// 1001: whatever was stored has its ack (before, the socket closed at once, and sends
+/// still committing were stored unacknowledged).
+async fn a_stop_answers_the_sends_it_took(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let (alice, _bob, conv) = alice_and_bob(&server).await;
+    let mut ws = alice.ws().await;
+    let ids: Vec<Uuid> = (0..300).map(|_| Uuid::now_v7()).collect();
+    for id in &ids {
+        ws.send(&Ws::send_frame(*id, conv, "before the stop")).await;
+    }
+    // The first ack: the server is taking them, and the rest are in its pipeline.
+    let first = ws
+        .expect("a first ack", |f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    let stopping = tokio::spawn(server.stop());
+    let mut acked = std::collections::HashSet::new();
+    if let ServerFrame::Ack { id, .. } = first {
+        acked.insert(id);
+    }
+    let code = within("the socket's close", async {
+        loop {
+            match ws.stream.next().await {
+                Some(Ok(WsMessage::Text(text))) => {
+                    if let Ok(ServerFrame::Ack { id, .. }) = serde_json::from_str(&text) {
+                        acked.insert(id);
+                    }
+                }
+                Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await;
+    assert_eq!(code, Some(1001), "closed as going away");
+    stopping.await.expect("stopped");
+
+    let again = TestServer::start(&db).await;
+    let stored: Vec<Uuid> = alice
+        .on(&again)
+        .history(conv)
+        .await
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    let unanswered: Vec<&Uuid> = stored.iter().filter(|id| !acked.contains(*id)).collect();
+    assert!(
+        unanswered.is_empty(),
+        "{} of {} stored messages were never acked",
+        unanswered.len(),
+        stored.len()
+    );
+}
+
 on_both!(
+    a_stop_answers_the_sends_it_took,
     killed_mid_burst_loses_nothing_acked,
     reconnecting_client_catches_up
 );
