@@ -42,6 +42,9 @@ seed=${FERRY_SCHEMATHESIS_SEED:-20261124}
 
 say() { printf 'schemathesis: %s\n' "$*" >&2; }
 
+# shellcheck source=scripts/pip.sh
+source scripts/pip.sh
+
 schemathesis_version=4.32.5
 
 ensure_schemathesis() {
@@ -49,17 +52,8 @@ ensure_schemathesis() {
     if [[ $(schemathesis --version 2>/dev/null) == *"version $schemathesis_version" ]]; then
         return 0
     fi
-    if ! python3 -m pip --version >/dev/null 2>&1; then
-        say "pip is missing; installing Debian's python3-pip"
-        local sudo=""
-        [[ $EUID -eq 0 ]] || sudo=sudo
-        $sudo apt-get update || return 1
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip || return 1
-    fi
     say "installing schemathesis $schemathesis_version from PyPI (generates requests from the OpenAPI document)"
-    python3 -m pip install --user --quiet "schemathesis==$schemathesis_version" ||
-        python3 -m pip install --user --quiet --break-system-packages "schemathesis==$schemathesis_version" ||
-        return 1
+    pip_install_user "schemathesis==$schemathesis_version" || return 1
     [[ $(schemathesis --version 2>/dev/null) == *"version $schemathesis_version" ]] || {
         say "error: schemathesis $schemathesis_version is still not the one on PATH"
         return 1

@@ -102,6 +102,33 @@ impl Terminal {
     }
 }
 
+/// A server on a fresh SQLite file, kept with the terminals' homes for a test's length.
+struct Scene {
+    server: TestServer,
+    _db: TestDb,
+    _homes: tempfile::TempDir,
+}
+
+/// A server and one registered terminal per name, each with its own data directory.
+async fn registered<const N: usize>(names: [&str; N]) -> (Scene, [Terminal; N]) {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let homes = tempfile::tempdir().expect("dir");
+    let terminals = names.map(|name| Terminal {
+        dir: homes.path().join(name),
+        server: server.url(),
+    });
+    for (t, name) in terminals.iter().zip(names) {
+        t.register(name).await;
+    }
+    let scene = Scene {
+        server,
+        _db: db,
+        _homes: homes,
+    };
+    (scene, terminals)
+}
+
 /// Reads `watch --json` lines until one matches.
 async fn next_matching(
     lines: &mut Lines<BufReader<ChildStdout>>,
@@ -308,18 +335,7 @@ async fn two_terminals_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_edit_react_and_delete_from_the_terminal() {
-    let db = TestDb::sqlite();
-    let srv = TestServer::start(&db).await;
-    let url = srv.url();
-    let homes = tempfile::tempdir().expect("dir");
-    let terminal = |name: &str| Terminal {
-        dir: homes.path().join(name),
-        server: url.clone(),
-    };
-    let (alice, bob) = (terminal("alice"), terminal("bob"));
-    for (t, name) in [(&alice, "alice"), (&bob, "bob")] {
-        t.register(name).await;
-    }
+    let (scene, [alice, bob]) = registered(["alice", "bob"]).await;
     alice.ok(&["new", "bob"]).await;
     assert!(
         alice
@@ -376,7 +392,7 @@ async fn reply_edit_react_and_delete_from_the_terminal() {
         "{}",
         missing.stderr
     );
-    srv.stop().await;
+    scene.server.stop().await;
 }
 
 /// A TCP proxy that counts what clients send through it, and once armed with a budget
@@ -560,18 +576,7 @@ async fn files_from_the_terminal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_blocks_and_reports_from_the_terminal() {
-    let db = TestDb::sqlite();
-    let srv = TestServer::start(&db).await;
-    let url = srv.url();
-    let homes = tempfile::tempdir().expect("dir");
-    let terminal = |name: &str| Terminal {
-        dir: homes.path().join(name),
-        server: url.clone(),
-    };
-    let (alice, mallory) = (terminal("alice"), terminal("mallory"));
-    for (t, name) in [(&alice, "alice"), (&mallory, "mallory")] {
-        t.register(name).await;
-    }
+    let (_scene, [alice, mallory]) = registered(["alice", "mallory"]).await;
     mallory.ok(&["new", "alice"]).await;
     mallory.ok(&["send", "alice", "buy now"]).await;
     alice.ok(&["sync"]).await;

@@ -912,6 +912,24 @@ async fn state_of(store: &Arc<dyn Store>, conversation: Uuid, user: Uuid) -> Opt
         .map(|s| s.state)
 }
 
+/// `member` as `viewer` sees them in `conversation`.
+async fn member_seen(
+    store: &Arc<dyn Store>,
+    viewer: Uuid,
+    conversation: Uuid,
+    member: Uuid,
+) -> ferry_proto::Member {
+    store
+        .conversation(viewer, conversation)
+        .await
+        .expect("read")
+        .expect("a member")
+        .members
+        .into_iter()
+        .find(|m| m.user.id == member)
+        .expect("among the members")
+}
+
 async fn requests_and_blocks(backend: Backend) {
     let (_db, store) = open(backend).await;
     let alice = user(&store, "alice", "Alice").await;
@@ -942,16 +960,7 @@ async fn requests_and_blocks(backend: Backend) {
         .expect("read")
         .expect("in");
     assert_eq!(hers.unread_count, 0);
-    let theirs = store
-        .conversation(mallory, dm)
-        .await
-        .expect("read")
-        .expect("in");
-    let alice_seen = theirs
-        .members
-        .iter()
-        .find(|m| m.user.id == alice)
-        .expect("alice");
+    let alice_seen = member_seen(&store, mallory, dm, alice).await;
     assert_eq!((alice_seen.read_seq, alice_seen.delivered_seq), (0, 0));
     assert_eq!(alice_seen.state, MemberState::Request);
     assert!(store.contacts(&[alice]).await.expect("contacts").is_empty());
@@ -969,16 +978,7 @@ async fn requests_and_blocks(backend: Backend) {
         state_of(&store, dm, alice).await,
         Some(MemberState::Accepted)
     );
-    let theirs = store
-        .conversation(mallory, dm)
-        .await
-        .expect("read")
-        .expect("in");
-    let alice_seen = theirs
-        .members
-        .iter()
-        .find(|m| m.user.id == alice)
-        .expect("alice");
+    let alice_seen = member_seen(&store, mallory, dm, alice).await;
     assert_eq!(alice_seen.read_seq, 2, "receipts are shared once accepted");
     assert_eq!(
         store.contacts(&[alice]).await.expect("contacts"),
