@@ -105,6 +105,8 @@ env "${server_env[@]}" \
     "$server_binary" >"$work/server.log" 2>&1 &
 server_pid=$!
 
+# Polled until ready (its address is in its log, then /readyz answers), with a deadline;
+# a shell has no event to wait on here, so each look is 0.1 s apart.
 deadline=$((SECONDS + 30))
 base=""
 until [[ -n $base ]] && curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; do
