@@ -9,11 +9,14 @@ ALTER TABLE members ADD COLUMN state TEXT NOT NULL DEFAULT 'accepted'
     CHECK (state IN ('accepted', 'request', 'blocked'));
 
 -- Who blocked whom: a blocked user cannot start a conversation with the blocker or add
--- them to a group, and neither sees the other's presence.
+-- them to a group, and neither sees the other's presence. `direct_state` is the blocker's
+-- state in their direct conversation before the block, which unblocking restores (a
+-- request stays a request).
 CREATE TABLE blocks (
     blocker_id UUID NOT NULL REFERENCES users (id),
     blocked_id UUID NOT NULL REFERENCES users (id),
     created_at BIGINT NOT NULL,
+    direct_state TEXT NOT NULL DEFAULT 'accepted' CHECK (direct_state IN ('accepted', 'request')),
     PRIMARY KEY (blocker_id, blocked_id)
 );
 CREATE INDEX blocks_blocked ON blocks (blocked_id);

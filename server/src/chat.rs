@@ -147,9 +147,10 @@ pub async fn mark(
             read_seq: marks.read_seq,
             delivered_seq: marks.delivered_seq,
         };
-        // Until they accept, a member's receipts go to their own devices only.
+        // Until they accept, a member's receipts go to their own devices only; and never
+        // to someone who blocked them.
         let recipients = match state {
-            MemberState::Accepted => members.ids().collect(),
+            MemberState::Accepted => members.except(MemberState::Blocked).collect(),
             _ => vec![user],
         };
         app.publish(recipients, origin, &frame);
@@ -224,9 +225,11 @@ pub async fn announce_conversation(
     let Some(viewer) = seats.first().map(|s| s.user) else {
         return Ok(());
     };
-    let Some(conversation) = app.store.conversation(viewer, conversation_id).await? else {
+    let Some(mut conversation) = app.store.conversation(viewer, conversation_id).await? else {
         return Ok(());
     };
+    // One view for all: the first member's own watermarks are not theirs to show.
+    crate::store::hide_receipts(&mut conversation, None);
     // Unread counts only messages: the changes above each member's watermark are taken
     // off, read once from the lowest watermark up. The real watermarks come from the
     // seats: a view shows 0 for a member who has not accepted.

@@ -291,11 +291,13 @@ pub async fn run(
     listen::serve(listener, router, &app.config, app.shutdown.clone()).await;
     // Socket tasks saw the same cancellation and are closing with 1001.
     app.sockets.close();
-    if tokio::time::timeout(Duration::from_secs(5), app.sockets.wait())
+    // Each answers the sends it took first, within the grace (ws.rs), then closes.
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs.max(1) + 1);
+    if tokio::time::timeout(grace, app.sockets.wait())
         .await
         .is_err()
     {
-        tracing::warn!("some sockets did not close within 5 s");
+        tracing::warn!("some sockets did not close within the shutdown grace");
     }
     // Whoever is still counted on this node is announced offline now, not when the
     // lease runs out.

@@ -80,6 +80,9 @@ impl Members {
             cache: Cache::builder()
                 .max_capacity(CAPACITY_BYTES)
                 .weigher(weight)
+                // A backstop: a change whose invalidation was lost (a panic after the
+                // commit, a bus message dropped) is seen within a minute.
+                .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
             changes: AtomicU64::new(0),
         }

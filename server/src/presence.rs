@@ -120,12 +120,14 @@ async fn offline(app: &App, user: Uuid) -> Result<()> {
 /// other's presence: announcements go out on changes only, so each would otherwise see
 /// the other as unknown until their next sign-in.
 pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
+    // Only those who are contacts now: not members who have not accepted, not anyone
+    // either one blocked.
     let theirs: Vec<Presence> = of_contacts(app, user)
         .await?
         .into_iter()
         .filter(|p| others.contains(&p.user_id))
         .collect();
-    for p in theirs {
+    for p in &theirs {
         app.publish(
             vec![user],
             None,
@@ -138,13 +140,13 @@ pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
     }
     let online = app.hub.is_online(user)
         || (app.cluster.is_some() && !app.store.online_users(&[user]).await?.is_empty());
-    if online {
+    if online && !theirs.is_empty() {
         let frame = ServerFrame::Presence {
             user_id: user,
             online: true,
             last_seen: None,
         };
-        app.publish(others.to_vec(), None, &frame);
+        app.publish(theirs.iter().map(|p| p.user_id).collect(), None, &frame);
     }
     Ok(())
 }

@@ -215,6 +215,14 @@ impl Connection {
         self.send(&answer).await
     }
 
+    /// Writes the answers of every send still committing.
+    async fn drain(&mut self) -> Result<(), axum::Error> {
+        while let Some(answer) = self.acks.next().await {
+            self.answer(answer).await?;
+        }
+        Ok(())
+    }
+
     async fn serve_frames(&mut self, heartbeat: Duration) -> End {
         let limiter = frame_limiter(self.app.config.frame_rate_per_sec);
         let mut ticker = tokio::time::interval(heartbeat);
@@ -228,12 +236,11 @@ impl Connection {
                     // Stop reading; the sends already taken are committing: answer them
                     // first, so that nothing stored is left for the client to resend
                     // unacknowledged (the process waits for this, within its grace).
-                    while let Some(answer) = self.acks.next().await {
-                        if self.answer(answer).await.is_err() {
-                            return End::Gone;
-                        }
-                    }
-                    return End::Close(close::GOING_AWAY, "server going away");
+                    let grace = Duration::from_secs(self.app.config.shutdown_grace_secs);
+                    return match tokio::time::timeout(grace, self.drain()).await {
+                        Ok(Err(_)) => End::Gone,
+                        _ => End::Close(close::GOING_AWAY, "server going away"),
+                    };
                 }
                 changed = self.close.changed() => {
                     let reason = *self.close.borrow();

@@ -15,6 +15,7 @@ use crate::bus::Event;
 use crate::chat;
 use crate::error::{Error, Result};
 use crate::http::extract::{Json, Path};
+use crate::presence;
 use crate::state::App;
 use crate::store::{self, StoreResult};
 
@@ -35,6 +36,12 @@ pub async fn block(
     caller: Caller,
     Path(user_id): Path<Uuid>,
 ) -> Result<StatusCode> {
+    if user_id == caller.user_id {
+        return Err(Error::invalid("you cannot block yourself"));
+    }
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
     block_user(&app, caller.user_id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -58,6 +65,8 @@ pub async fn unblock(
     if let Some(id) = direct {
         chat::announce_conversation(&app, id, &[]).await?;
     }
+    // Contacts again, if they share a conversation both accepted.
+    presence::introduce(&app, me, &[user_id]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,6 +131,7 @@ pub async fn report(
         .await?;
     app.metrics.reports.inc();
     tracing::info!(report = %id, reported = %req.user_id, "a user was reported");
+    // The report's budget covers its block too.
     if req.block {
         block_user(&app, caller.user_id, req.user_id).await?;
     }
@@ -150,13 +160,8 @@ async fn change_state(
     Ok(changed?)
 }
 
+/// Blocks `user` for `me` (the caller checked the rate and that it is not `me`).
 async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
-    if user == me {
-        return Err(Error::invalid("you cannot block yourself"));
-    }
-    app.limits
-        .check_membership_change(me)
-        .map_err(Error::RateLimited)?;
     let store = app.store.clone();
     let direct = change_state(
         app,

@@ -19,7 +19,7 @@ mod sql;
 pub(crate) mod sqlite;
 mod uploads;
 
-pub use rows::{ActivityCursor, SyncCursor, UploadRow};
+pub use rows::{ActivityCursor, SyncCursor, UploadRow, hide_receipts};
 pub use uploads::FileStore;
 
 /// A failure of the database layer.
@@ -436,8 +436,9 @@ pub trait Store: FileStore + Send + Sync + 'static {
         blocked: Uuid,
         now: Timestamp,
     ) -> StoreResult<Option<Uuid>>;
-    /// Undoes [`Self::block`]: the direct conversation between them, if any, is accepted
-    /// again by `blocker` and returned.
+    /// Undoes [`Self::block`]: `blocker`'s state in the direct conversation between
+    /// them, if any, is what it was before the block (accepted, or still a request), and
+    /// the conversation is returned.
     async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>>;
     /// Whom `blocker` blocked, most recent first.
     async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>>;

@@ -40,16 +40,25 @@ pub(crate) type PgStore = SqlStore<Postgres>;
 impl PgStore {
     /// Connects to `url` (`postgres://…`) and migrates the database.
     pub(crate) async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url)?.options([(
-            "statement_timeout",
-            format!("{}ms", STATEMENT_TIMEOUT.as_millis()),
-        )]);
+        let options = PgConnectOptions::from_str(url)?;
+        // Migrations run without the statement timeout: adding a column or an index to a
+        // large table, or waiting for another node's migration lock, takes what it takes.
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&migrating)
+            .await?;
+        migrating.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(POOL_WAIT)
-            .connect_with(options)
+            .connect_with(options.options([(
+                "statement_timeout",
+                format!("{}ms", STATEMENT_TIMEOUT.as_millis()),
+            )]))
             .await?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         // Postgres isolates concurrent transactions itself: reads and writes share a pool.
         Ok(Self {
             writer: pool.clone(),
@@ -68,17 +77,21 @@ impl Dialect for Postgres {
     const CHANGE_VERSION: &'static str = "pg_current_xact_id()::text::bigint";
     const SYNC_HORIZON: &'static str =
         "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
-    // `starts_with` on a `text_pattern_ops` index is a range scan (`^@` with the
-    // pattern-ops operator class, as LIKE 'x%' is, with nothing to escape).
+    // Byte-wise ranges (the pattern operators `~>=~` and `~<~`, which a `text_pattern_ops`
+    // index serves): every string that starts with the prefix sorts from it to it followed
+    // by U+10FFFF. Both sides are lowered by the database's `lower`, as the index is.
     const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at FROM users \
-         WHERE username ~>=~ $1 AND username ~<~ ($1 || chr(1114111)) \
+         WHERE username ~>=~ lower($1) AND username ~<~ (lower($1) || chr(1114111)) \
          UNION SELECT id, username, display_name, created_at FROM users \
-         WHERE lower(display_name) ~>=~ $1 AND lower(display_name) ~<~ ($1 || chr(1114111)) \
+         WHERE lower(display_name) ~>=~ lower($1) \
+         AND lower(display_name) ~<~ (lower($1) || chr(1114111)) \
          ORDER BY username LIMIT $2";
 
     fn lock(alias: &str) -> String {
         format!("FOR UPDATE OF {alias}")
     }
+
+    const LOCK_PAIR: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
 
     fn push_in(query: &mut QueryBuilder<Pg>, column: &str, ids: &[Uuid]) {
         // One array parameter, so the statement's text (and its cached plan) does not

@@ -192,6 +192,18 @@ macro_rules! member_columns {
     };
 }
 
+/// Shows 0 for the watermarks of every member of `conversation` who has not accepted it,
+/// but `viewer`'s own: a view that goes to several members (see
+/// `chat::announce_conversation`) passes `None`.
+pub fn hide_receipts(conversation: &mut Conversation, viewer: Option<Uuid>) {
+    for m in &mut conversation.members {
+        if m.state != MemberState::Accepted && Some(m.user.id) != viewer {
+            m.read_seq = 0;
+            m.delivered_seq = 0;
+        }
+    }
+}
+
 /// The member state stored as `text`.
 pub(crate) fn member_state(text: &str) -> Result<MemberState, StoreError> {
     MemberState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("member state {text:?}")))
@@ -228,10 +240,10 @@ pub(crate) fn assemble(
             read_of_viewer.insert(m.conversation_id, m.read_seq);
         }
         let state = member_state(&m.state)?;
-        // A member who has not accepted shares no receipts: their watermarks show as 0
-        // (to themselves too; their devices keep their own, merged forward only).
+        // A member who has not accepted shares no receipts: to everyone else their
+        // watermarks show as 0 (see `hide_receipts`).
         let shared = |seq: i64| {
-            if state == MemberState::Accepted {
+            if state == MemberState::Accepted || m.user_id == viewer {
                 seq
             } else {
                 0

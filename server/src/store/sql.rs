@@ -87,6 +87,11 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// reading only what matches (one scan with an `OR` filter walked every user).
     const SEARCH_USERS: &'static str;
 
+    /// A statement that takes a lock on a pair of users (`$1`, their direct key) until
+    /// commit, so that a new direct conversation and a block between the two are one
+    /// after the other (`None` when the single writer already serialises every write).
+    const LOCK_PAIR: Option<&'static str>;
+
     /// The clause that locks the rows read from `alias` until commit ("" when the single
     /// writer already serialises every write).
     fn lock(alias: &str) -> String;
@@ -146,6 +151,7 @@ where
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid, String, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -263,6 +269,18 @@ where
         Ok(found == wanted.len() as i64)
     }
 
+    /// Takes the lock of the pair `key` (a direct key) until commit, where the dialect
+    /// needs one.
+    async fn lock_pair(conn: &mut Conn<D>, key: &str) -> StoreResult<()> {
+        if let Some(lock) = D::LOCK_PAIR {
+            sqlx::query(lock)
+                .bind(key.to_owned())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Whether `user` blocked any of `others` or was blocked by one.
     async fn any_block(conn: &mut Conn<D>, user: Uuid, others: &[Uuid]) -> StoreResult<bool> {
         if others.is_empty() {
@@ -282,7 +300,7 @@ where
     }
 
     /// Inserts members with `role`. With an `inviter`, each new member is accepted if
-    /// they already accepted a conversation that the inviter is in (they know each
+    /// they and the inviter both accepted a conversation they share (they know each
     /// other), else it is a message request to them; without one they are accepted.
     async fn insert_members(
         conn: &mut Conn<D>,
@@ -314,7 +332,8 @@ where
                     .push(
                         "CASE WHEN EXISTS (SELECT 1 FROM members a JOIN members b \
                          ON b.conversation_id = a.conversation_id \
-                         WHERE a.user_id = u.id AND a.state = 'accepted' AND b.user_id = ",
+                         WHERE a.user_id = u.id AND a.state = 'accepted' \
+                         AND b.state = 'accepted' AND b.user_id = ",
                     )
                     .push_bind(inviter)
                     .push(") THEN 'accepted' ELSE 'request' END");
@@ -762,6 +781,7 @@ where
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid, String, i64): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -822,7 +842,7 @@ where
 
     async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = sqlx::query_as(D::SEARCH_USERS)
-            .bind(prefix.to_lowercase())
+            .bind(prefix.to_owned())
             .bind(i64::from(limit))
             .fetch_all(&self.readers)
             .await?;
@@ -999,6 +1019,8 @@ where
         if !Self::users_exist(&mut tx, &[other]).await? {
             return Err(StoreError::UnknownUser);
         }
+        // A block between the two commits before this or sees what this made.
+        Self::lock_pair(&mut tx, &key).await?;
         let existing: Option<Uuid> =
             sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
                 .bind(&key)
@@ -1236,47 +1258,78 @@ where
         if !Self::users_exist(&mut tx, &[blocked]).await? {
             return Err(StoreError::UnknownUser);
         }
-        sqlx::query(
-            "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
+        let key = direct_key(blocker, blocked);
+        // A direct conversation being made between the two commits before this, or sees
+        // the block.
+        Self::lock_pair(&mut tx, &key).await?;
+        let direct: Option<(Uuid, String)> = sqlx::query_as(locked(
+            "SELECT c.id, m.state FROM conversations c \
+             JOIN members m ON m.conversation_id = c.id AND m.user_id = $2 \
+             WHERE c.direct_key = $1",
+            D::lock("c"),
+        ))
+        .bind(&key)
+        .bind(blocker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // What the blocker's state was, for unblocking to restore: a request declined by
+        // a block is a request again afterwards, not a conversation accepted.
+        let before = match &direct {
+            Some((_, state)) if state == MemberState::Request.as_str() => MemberState::Request,
+            _ => MemberState::Accepted,
+        };
+        let new: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO blocks (blocker_id, blocked_id, created_at, direct_state) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (blocker_id, blocked_id) DO NOTHING \
+             RETURNING blocker_id",
         )
         .bind(blocker)
         .bind(blocked)
         .bind(now.as_millis())
-        .execute(&mut *tx)
+        .bind(before.as_str().to_owned())
+        .fetch_optional(&mut *tx)
         .await?;
-        // Whatever the blocker's state was (a request declined, or a chat accepted long
-        // ago), the direct conversation is closed both ways now.
-        let mut changed = None;
-        for from in [MemberState::Accepted, MemberState::Request] {
-            changed = changed.or(Self::set_direct_state(
-                &mut tx,
-                blocker,
-                blocked,
-                from,
-                MemberState::Blocked,
-            )
-            .await?);
-        }
+        let changed = match direct {
+            Some((id, _)) if new.is_some() => {
+                sqlx::query(
+                    "UPDATE members SET state = 'blocked' WHERE conversation_id = $1 AND user_id = $2",
+                )
+                .bind(id)
+                .bind(blocker)
+                .execute(&mut *tx)
+                .await?;
+                Self::mark_changed(&mut tx, id).await?;
+                Some(id)
+            }
+            _ => None,
+        };
         tx.commit().await?;
         Ok(changed)
     }
 
     async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
-        sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-            .bind(blocker)
-            .bind(blocked)
-            .execute(&mut *tx)
-            .await?;
-        let changed = Self::set_direct_state(
-            &mut tx,
-            blocker,
-            blocked,
-            MemberState::Blocked,
-            MemberState::Accepted,
+        Self::lock_pair(&mut tx, &direct_key(blocker, blocked)).await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2 RETURNING direct_state",
         )
+        .bind(blocker)
+        .bind(blocked)
+        .fetch_optional(&mut *tx)
         .await?;
+        let changed = match before {
+            Some(state) => {
+                Self::set_direct_state(
+                    &mut tx,
+                    blocker,
+                    blocked,
+                    MemberState::Blocked,
+                    member_state(&state)?,
+                )
+                .await?
+            }
+            None => None,
+        };
         tx.commit().await?;
         Ok(changed)
     }

@@ -64,16 +64,21 @@ impl Dialect for Sqlite {
     // One writer: every version up to this snapshot's clock is committed and visible.
     const SYNC_HORIZON: &'static str = "SELECT version + 1 FROM sync_clock WHERE only_row = 1";
     // Ranges in byte order (SQLite's LIKE ignores ASCII case and so uses no index):
-    // every string that starts with `$1` sorts from `$1` to `$1` followed by U+10FFFF.
+    // every string that starts with the prefix sorts from it to it followed by U+10FFFF.
+    // Both sides are lowered by SQLite's `lower` (ASCII only), as the index is.
     const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at FROM users \
-         WHERE username >= $1 AND username < ($1 || char(1114111)) \
+         WHERE username >= lower($1) AND username < (lower($1) || char(1114111)) \
          UNION SELECT id, username, display_name, created_at FROM users \
-         WHERE lower(display_name) >= $1 AND lower(display_name) < ($1 || char(1114111)) \
+         WHERE lower(display_name) >= lower($1) \
+         AND lower(display_name) < (lower($1) || char(1114111)) \
          ORDER BY username LIMIT $2";
 
     fn lock(_alias: &str) -> String {
         String::new()
     }
+
+    // One writer: two transactions never run at once.
+    const LOCK_PAIR: Option<&'static str> = None;
 
     fn push_in(query: &mut QueryBuilder<Lite>, column: &str, ids: &[Uuid]) {
         // SQLite has no arrays: one parameter per id.

@@ -94,6 +94,7 @@ async fn users_and_search(backend: Backend) {
     let alice = user(&store, "alice", "Alice Liddell").await;
     user(&store, "alfred", "Batman's Butler").await;
     user(&store, "bob", "Al%ce_x").await;
+    user(&store, "emile", "Émile Zola").await;
     let taken = store
         .create_user(&NewUser {
             user: User {
@@ -134,6 +135,12 @@ async fn users_and_search(backend: Backend) {
         Vec::<String>::new()
     );
     assert_eq!(store.search_users("al", 1).await.expect("search").len(), 1);
+    // Lowered by the database on both sides, as the index is: a capital beyond ASCII
+    // typed as stored is found.
+    assert_eq!(
+        names(store.search_users("Ém", 10).await.expect("search")),
+        ["emile"]
+    );
 }
 
 async fn refresh_rotation(backend: Backend) {
@@ -960,6 +967,11 @@ async fn requests_and_blocks(backend: Backend) {
         .expect("read")
         .expect("in");
     assert_eq!(hers.unread_count, 0);
+    assert_eq!(
+        member_seen(&store, alice, dm, alice).await.read_seq,
+        seq,
+        "her own view keeps her mark"
+    );
     let alice_seen = member_seen(&store, mallory, dm, alice).await;
     assert_eq!((alice_seen.read_seq, alice_seen.delivered_seq), (0, 0));
     assert_eq!(alice_seen.state, MemberState::Request);
@@ -1103,6 +1115,32 @@ async fn requests_and_blocks(backend: Backend) {
             .await
             .expect("blocked")
             .is_empty()
+    );
+
+    // A request declined by a block is a request again after unblocking, not accepted.
+    let dave = user(&store, "dave", "Dave").await;
+    let from_dave = direct(&store, dave, alice).await;
+    store.block(alice, dave, now).await.expect("block");
+    assert_eq!(
+        state_of(&store, from_dave, alice).await,
+        Some(MemberState::Blocked)
+    );
+    store.unblock(alice, dave).await.expect("unblock");
+    assert_eq!(
+        state_of(&store, from_dave, alice).await,
+        Some(MemberState::Request)
+    );
+    // Being brought into a group by someone does not make Erin someone Alice knows
+    // while Erin has not accepted it.
+    let erin = user(&store, "erin", "Erin").await;
+    store
+        .add_members(strange, carol, &[erin], now)
+        .await
+        .expect("add erin");
+    let from_erin = direct(&store, erin, alice).await;
+    assert_eq!(
+        state_of(&store, from_erin, alice).await,
+        Some(MemberState::Request)
     );
 
     // Blocking a stranger first means they cannot start anything.
