@@ -170,3 +170,66 @@ fn parameter<'a>(
         .iter_mut()
         .find(|p| p["name"] == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every place `document` patches exists in utoipa's document: a renamed field or
+    /// schema would otherwise get a patch that does nothing, silently.
+    #[test]
+    fn every_patched_place_exists() {
+        let (_, openapi) = super::super::api();
+        let doc: Value = serde_json::to_value(&openapi).expect("JSON");
+        let schema = |name: &str| format!("/components/schemas/{name}");
+        let mut places: Vec<String> = [
+            ("RegisterRequest", "username"),
+            ("RegisterRequest", "display_name"),
+            ("LoginRequest", "device_name"),
+            ("CreateConversation", "title"),
+            ("CreateConversation", "member_ids"),
+            ("NewReport", "reason"),
+            ("NewReport", "conversation_id"),
+            ("NewReport", "message_id"),
+            ("SendMessage", "id"),
+            ("SendMessage", "body"),
+            ("SendMessage", "reply_to"),
+            ("SendMessage", "change"),
+            ("SendMessage", "attachments"),
+        ]
+        .iter()
+        .map(|(name, field)| format!("{}/properties/{field}", schema(name)))
+        .collect();
+        let (_, files) = super::super::file_api();
+        let files: Value = serde_json::to_value(&files).expect("JSON");
+        for field in ["name", "size", "content_type", "sha256"] {
+            let place = format!("{}/properties/{field}", schema("NewUpload"));
+            assert!(files.pointer(&place).is_some(), "{place}");
+        }
+        places.extend(
+            [
+                "/paths/~1api~1v1~1users/get/parameters",
+                "/paths/~1api~1v1~1conversations/get/parameters",
+                "/paths/~1api~1v1~1sync/get/parameters",
+            ]
+            .map(String::from),
+        );
+        for place in &places {
+            assert!(
+                doc.pointer(place).is_some(),
+                "{place} is not in the document"
+            );
+        }
+        for (path, name) in [
+            ("/api/v1/users", "q"),
+            ("/api/v1/conversations", "before"),
+            ("/api/v1/sync", "since"),
+        ] {
+            let mut doc = doc.clone();
+            assert!(
+                super::parameter(&mut doc, path, "get", name).is_some(),
+                "{path} has no {name}"
+            );
+        }
+    }
+}
