@@ -955,13 +955,22 @@ impl Client {
         session
             .call(|t| async move { api.set_blocked(&t, user, blocked).await })
             .await?;
-        // The direct conversation's new state, if there is one.
-        if let Some(direct) = self.shared.store.direct_with(self.me().id, user)? {
-            let updated = session
-                .call(|t| async move { api.conversation(&t, direct).await })
-                .await?;
-            self.keep(&updated)?;
-        }
+        self.refresh_direct(user).await
+    }
+
+    /// Fetches the direct conversation with `user` again, if this device has one: a
+    /// block or unblock changed its state.
+    async fn refresh_direct(&self, user: Uuid) -> Result<(), ClientError> {
+        let Some(direct) = self.shared.store.direct_with(self.me().id, user)? else {
+            return Ok(());
+        };
+        let api = &self.shared.api;
+        let updated = self
+            .shared
+            .session
+            .call(|t| async move { api.conversation(&t, direct).await })
+            .await?;
+        self.keep(&updated)?;
         Ok(())
     }
 
@@ -984,17 +993,8 @@ impl Client {
             .session
             .call(|t| async move { api.report(&t, report).await })
             .await?;
-        if report.block
-            && let Some(direct) = self
-                .shared
-                .store
-                .direct_with(self.me().id, report.user_id)?
-        {
-            let session = &self.shared.session;
-            let updated = session
-                .call(|t| async move { api.conversation(&t, direct).await })
-                .await?;
-            self.keep(&updated)?;
+        if report.block {
+            self.refresh_direct(report.user_id).await?;
         }
         Ok(receipt.id)
     }

@@ -341,28 +341,10 @@ fn show_unread(app: &AppHandle, total: i64) {
 #[cfg(test)]
 mod tests {
     use ferry_client::MessageStatus;
-    use ferry_proto::{ConversationKind, Timestamp};
+    use ferry_proto::Timestamp;
 
     use super::*;
-
-    fn summary(id: Uuid) -> ConversationSummary {
-        ConversationSummary {
-            id,
-            kind: ConversationKind::Direct,
-            name: "Bob".into(),
-            members: Vec::new(),
-            last_seq: 1,
-            last_message: None,
-            unread_count: 1,
-            updated_at: Timestamp::from_millis(0),
-            left: false,
-            request: false,
-            blocked: false,
-            muted: false,
-            draft: None,
-            typing: Vec::new(),
-        }
-    }
+    use crate::fixtures::summary;
 
     /// Pushes an event that asks for no typing list.
     fn push(batch: &mut Batch, event: Event) {

@@ -16,6 +16,8 @@ pub mod caret;
 pub mod commands;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod logs;
 pub mod navigation;
 pub mod notifier;

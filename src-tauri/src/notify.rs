@@ -120,20 +120,10 @@ mod tests {
 
     fn chat(request: bool, blocked: bool) -> ConversationSummary {
         ConversationSummary {
-            id: Uuid::from_u128(2),
-            kind: ferry_proto::ConversationKind::Direct,
             name: "Mallory".into(),
-            members: Vec::new(),
-            last_seq: 1,
-            last_message: None,
-            unread_count: 1,
-            updated_at: Timestamp::from_millis(0),
-            left: false,
             request,
             blocked,
-            muted: false,
-            draft: None,
-            typing: Vec::new(),
+            ..crate::fixtures::summary(Uuid::from_u128(2))
         }
     }
 

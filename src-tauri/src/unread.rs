@@ -49,26 +49,14 @@ impl UnreadTotal {
 
 #[cfg(test)]
 mod tests {
-    use ferry_proto::{ConversationKind, Timestamp};
-
     use super::*;
 
     fn summary(id: u128, unread_count: i64, muted: bool) -> ConversationSummary {
         ConversationSummary {
-            id: Uuid::from_u128(id),
-            kind: ConversationKind::Direct,
-            name: "x".into(),
-            members: Vec::new(),
             last_seq: unread_count,
-            last_message: None,
             unread_count,
-            updated_at: Timestamp::from_millis(0),
-            left: false,
-            request: false,
-            blocked: false,
             muted,
-            draft: None,
-            typing: Vec::new(),
+            ..crate::fixtures::summary(Uuid::from_u128(id))
         }
     }
 

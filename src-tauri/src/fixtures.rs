@@ -1,0 +1,26 @@
+//! Values the unit tests of several modules build alike: a conversation summary with
+//! plain defaults, which a test changes with struct update syntax.
+
+use ferry_client::ConversationSummary;
+use ferry_proto::{ConversationKind, Timestamp};
+use uuid::Uuid;
+
+/// A direct conversation with Bob, one message, unread; nothing left, muted or blocked.
+pub fn summary(id: Uuid) -> ConversationSummary {
+    ConversationSummary {
+        id,
+        kind: ConversationKind::Direct,
+        name: "Bob".into(),
+        members: Vec::new(),
+        last_seq: 1,
+        last_message: None,
+        unread_count: 1,
+        updated_at: Timestamp::from_millis(0),
+        left: false,
+        request: false,
+        blocked: false,
+        muted: false,
+        draft: None,
+        typing: Vec::new(),
+    }
+}
