@@ -86,13 +86,14 @@ def rss_kib(pid):
     return 0
 
 
-def socket_open(api, token):
-    """A WebSocket upgraded by hand and kept open (for presence)."""
+def socket_open(api, token, query=""):
+    """A WebSocket upgraded by hand and kept open (for presence); `query` is the
+    upgrade's query string (`?features=members`)."""
     sock = socket.create_connection((api.host, api.port), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         (
-            f"GET /api/v1/ws HTTP/1.1\r\nHost: {api.host}\r\nUpgrade: websocket\r\n"
+            f"GET /api/v1/ws{query} HTTP/1.1\r\nHost: {api.host}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
         ).encode()
@@ -144,22 +145,42 @@ def probe_nul(api, run):
 
 
 def probe_membership(api, run, metrics):
-    owner, _ = register(api, f"{run}own")
-    members = [register(api, f"{run}m{i}")[1] for i in range(199)]
-    status, group, _ = api.call(
-        "POST", "/conversations", {"kind": "group", "title": "Probe", "member_ids": members}, owner
-    )
-    assert status == 201, (status, group)
-    extra = register(api, f"{run}late")[1]
-    before = metrics("ferry_conversation_frames_encoded_total")
-    started = time.monotonic()
-    status, _, _ = api.call("POST", f"/conversations/{group['id']}/members", {"user_ids": [extra]}, owner)
-    took = time.monotonic() - started
-    encoded = metrics("ferry_conversation_frames_encoded_total") - before
+    """One member added to a 200-member group whose members all have a socket open: the
+    frames encoded, and the bytes queued for the sockets, once with sockets that ask for
+    `members` frames (what Ferry's client does) and once with sockets that do not."""
+    results = {}
+    for form, query in (("members frames", "?features=members"), ("whole conversations", "")):
+        owner, _ = register(api, f"{run}own{len(results)}")
+        people = [register(api, f"{run}m{len(results)}x{i}") for i in range(199)]
+        status, group, _ = api.call(
+            "POST",
+            "/conversations",
+            {"kind": "group", "title": "Probe", "member_ids": [p[1] for p in people]},
+            owner,
+        )
+        assert status == 201, (status, group)
+        sockets = [socket_open(api, token, query) for token, _ in people]
+        extra = register(api, f"{run}late{len(results)}")[1]
+        frames = metrics("ferry_conversation_frames_encoded_total")
+        queued = metrics("ferry_socket_frame_bytes_total")
+        started = time.monotonic()
+        status, _, _ = api.call(
+            "POST", f"/conversations/{group['id']}/members", {"user_ids": [extra]}, owner
+        )
+        took = time.monotonic() - started
+        frames = metrics("ferry_conversation_frames_encoded_total") - frames
+        queued = metrics("ferry_socket_frame_bytes_total") - queued
+        for sock in sockets:
+            sock.close()
+        results[form] = (status, frames, queued, took)
+    slim, whole = results["members frames"], results["whole conversations"]
     report(
         "membership change of a 200-member group",
-        status == 200 and 0 <= encoded <= 3,
-        f"{status}, {encoded} frames encoded, {took * 1000:.0f} ms",
+        slim[0] == whole[0] == 200 and slim[1] <= 3 and whole[1] <= 3 and slim[2] * 20 < whole[2],
+        "; ".join(
+            f"{form}: {status}, {frames} frames encoded, {queued:,} bytes queued, {took * 1000:.0f} ms"
+            for form, (status, frames, queued, took) in results.items()
+        ),
     )
 
 

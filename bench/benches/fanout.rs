@@ -9,7 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferry_server::delivery::Outgoing;
-use ferry_server::hub::{Hub, Joined, SOCKET_QUEUE, SocketHandle};
+use ferry_server::hub::{Audience, Hub, Joined, SOCKET_QUEUE, SocketHandle};
 use std::hint::black_box;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -30,6 +30,7 @@ fn fanout(c: &mut Criterion) {
             session_id: Uuid::now_v7(),
             frames,
             close,
+            members_feature: true,
         };
         assert!(matches!(hub.join(user, socket, 1), Joined::Yes { .. }));
         users.push(user);
@@ -54,6 +55,7 @@ fn fanout(c: &mut Criterion) {
                     hub.deliver(
                         &users[..n],
                         None,
+                        Audience::All,
                         Outgoing::new(black_box(frame.clone()), Some((conversation, 123_456))),
                     );
                     // What each socket task does next: take the frame off its queue.

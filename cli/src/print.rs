@@ -49,6 +49,7 @@ fn connection_text(state: &ferry_client::ConnectionState) -> String {
             ..
         } => format!("offline ({reason})"),
         Offline { reason: None, .. } => "offline".into(),
+        Polling { .. } => "online without a socket (polling)".into(),
     }
 }
 

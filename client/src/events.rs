@@ -23,6 +23,15 @@ pub enum ConnectionState {
     Connecting,
     /// Connected and caught up; live.
     Online,
+    /// No socket can be had, but plain HTTP works (a proxy that refuses WebSocket
+    /// upgrades, say): messages still arrive, by long-polling, and go out over REST;
+    /// typing and presence do not. The socket is tried again at `retry_at`.
+    Polling {
+        /// When the socket is tried next.
+        retry_at: Option<Timestamp>,
+        /// Why the socket failed, for people.
+        reason: Option<String>,
+    },
     /// The session ended (signed out here or elsewhere); sign in again.
     SignedOut,
 }

@@ -3,7 +3,12 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ApiError, Change, Conversation, ErrorCode, Message, Timestamp};
+use crate::{ApiError, Change, Conversation, ErrorCode, Member, Message, Timestamp};
+
+/// The socket feature that asks for `members` frames instead of whole `conversation`
+/// frames when the members of a conversation the client has change
+/// (`GET /api/v1/ws?features=members`; addition to v1, see docs/protocol.md).
+pub const FEATURE_MEMBERS: &str = "members";
 
 /// A message (or a change to one) as a client sends it on the socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +102,10 @@ pub enum ServerFrame {
         server_time: Timestamp,
         /// The server pings this often; silence for three periods means a dead link.
         heartbeat_secs: u64,
+        /// The features asked for in the upgrade's `features` query that this server
+        /// provides (addition to v1); absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        features: Vec<String>,
     },
     /// A `send` of this socket is stored (or already was).
     Ack {
@@ -160,6 +169,22 @@ pub enum ServerFrame {
     Conversation {
         /// As the receiving user sees it.
         conversation: Box<Conversation>,
+    },
+    /// The members of a conversation the client already has changed: the slim form of
+    /// `conversation` for sockets that asked for it with [`FEATURE_MEMBERS`] (addition
+    /// to v1). It carries only what changed, so a change in a group of 1,000 costs each
+    /// member a few hundred bytes instead of the whole member list.
+    Members {
+        /// Which conversation.
+        conversation_id: Uuid,
+        /// Members who joined, or whose role or state changed, as `conversation` lists
+        /// them; after a removal also the owner (ownership passes when the owner leaves).
+        members: Vec<Member>,
+        /// Users who are no longer members.
+        #[serde(default)]
+        removed: Vec<Uuid>,
+        /// The conversation's `updated_at` after the change.
+        updated_at: Timestamp,
     },
     /// Answer to `ping`.
     Pong,

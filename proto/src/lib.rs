@@ -17,7 +17,7 @@ mod rest;
 mod time;
 
 pub use error::{ApiError, ErrorBody, ErrorCode};
-pub use frames::{ClientFrame, OutgoingMessage, ServerFrame};
+pub use frames::{ClientFrame, FEATURE_MEMBERS, OutgoingMessage, ServerFrame};
 pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
     MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,

@@ -98,6 +98,15 @@ fn server_frames() {
             session_id: id(2),
             server_time: at(),
             heartbeat_secs: 20,
+            features: Vec::new(),
+        },
+        // A socket that asked for `members` frames.
+        ServerFrame::Welcome {
+            user_id: id(1),
+            session_id: id(2),
+            server_time: at(),
+            heartbeat_secs: 20,
+            features: vec![ferry_proto::FEATURE_MEMBERS.into()],
         },
         ServerFrame::Ack {
             id: id(7),
@@ -182,7 +191,7 @@ fn server_frames() {
                 kind: ConversationKind::Group,
                 title: Some("Team".into()),
                 members: vec![Member {
-                    user,
+                    user: user.clone(),
                     role: Role::Owner,
                     read_seq: 42,
                     delivered_seq: 42,
@@ -195,6 +204,20 @@ fn server_frames() {
                 created_at: at(),
                 updated_at: at(),
             }),
+        },
+        // Someone joined a group and someone left it.
+        ServerFrame::Members {
+            conversation_id: id(3),
+            members: vec![Member {
+                user,
+                role: Role::Member,
+                read_seq: 42,
+                delivered_seq: 42,
+                state: MemberState::Accepted,
+                joined_at: at(),
+            }],
+            removed: vec![id(4)],
+            updated_at: at(),
         },
         ServerFrame::Pong,
     ];

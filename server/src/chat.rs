@@ -5,9 +5,11 @@
 //! so a frame never announces something that is not committed. A transport differs only
 //! in what it passes in: a socket's send carries its [`SocketOrder`].
 
+use std::collections::BTreeMap;
+
 use ferry_proto::{
-    BodyError, ChangeError, ChangeKind, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS, MemberState,
-    OutgoingMessage, ServerFrame, validate_body, validate_change,
+    BodyError, ChangeError, ChangeKind, Conversation, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS,
+    Member, MemberState, OutgoingMessage, Role, ServerFrame, validate_body, validate_change,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
@@ -15,8 +17,9 @@ use uuid::Uuid;
 use crate::commit::Outcome;
 use crate::error::{Error, Result};
 use crate::fence::SocketOrder;
+use crate::hub::Audience;
 use crate::state::App;
-use crate::store::{Mark, NewMessage};
+use crate::store::{Mark, NewMessage, Seat};
 
 /// Stores a message once and fans it out to every member's sockets but the sending
 /// one. The send is queued before this returns, so sends are stored in the order of
@@ -202,7 +205,7 @@ pub async fn announce_acceptances(app: App, mut acceptances: UnboundedReceiver<(
 
 /// Tells everyone concerned that `user` accepted `conversation`.
 pub async fn accepted(app: &App, conversation: Uuid, user: Uuid) -> Result<()> {
-    announce_conversation(app, conversation, &[]).await?;
+    announce_conversation(app, conversation, &MembersChange::changed(user)).await?;
     let others: Vec<Uuid> = app
         .members
         .of(&*app.store, conversation)
@@ -213,13 +216,67 @@ pub async fn accepted(app: &App, conversation: Uuid, user: Uuid) -> Result<()> {
     crate::presence::introduce(app, user, &others).await
 }
 
-/// Sends each member the conversation as it now is, with their own unread count, and
-/// each of `removed` (members just removed) the same view cut at the seq of their
-/// removal: they see that they left, and nothing said after.
+/// What changed in a conversation's members, for [`announce_conversation`].
+#[derive(Debug, Default)]
+pub struct MembersChange {
+    /// The conversation is new to everyone in it.
+    pub created: bool,
+    /// Users who just joined: the conversation is new to them.
+    pub joined: Vec<Uuid>,
+    /// Members whose state (or role) changed.
+    pub changed: Vec<Uuid>,
+    /// Members just removed, each with the conversation's last seq at their removal.
+    pub removed: Vec<(Uuid, i64)>,
+}
+
+impl MembersChange {
+    /// A conversation just made.
+    pub fn created() -> Self {
+        Self {
+            created: true,
+            ..Self::default()
+        }
+    }
+
+    /// Users added to a group.
+    pub fn joined(users: Vec<Uuid>) -> Self {
+        Self {
+            joined: users,
+            ..Self::default()
+        }
+    }
+
+    /// One member's state changed (accepted, blocked, unblocked).
+    pub fn changed(user: Uuid) -> Self {
+        Self {
+            changed: vec![user],
+            ..Self::default()
+        }
+    }
+
+    /// A member removed when the conversation's last seq was `last_seq`.
+    pub fn removed(user: Uuid, last_seq: i64) -> Self {
+        Self {
+            removed: vec![(user, last_seq)],
+            ..Self::default()
+        }
+    }
+
+    /// Whether `user`, a member now, gets the whole conversation (it is new to them).
+    fn is_new_to(&self, user: Uuid) -> bool {
+        self.created || self.joined.contains(&user)
+    }
+}
+
+/// Tells the members about a change of members. Those to whom the conversation is new
+/// get it whole (`conversation`, with their own unread count); the others get a
+/// `members` frame with just the change on sockets that asked for it, and the whole
+/// conversation on the others. Each removed member gets the conversation as it was at
+/// their removal ([`removed_view`]).
 pub async fn announce_conversation(
     app: &App,
     conversation_id: Uuid,
-    removed: &[(Uuid, i64)],
+    change: &MembersChange,
 ) -> Result<()> {
     let seats = app.store.seats(conversation_id).await?;
     let Some(viewer) = seats.first().map(|s| s.user) else {
@@ -230,10 +287,39 @@ pub async fn announce_conversation(
     };
     // One view for all: the first member's own watermarks are not theirs to show.
     crate::store::hide_receipts(&mut conversation, None);
+    let (new_to, knowing): (Vec<Seat>, Vec<Seat>) =
+        seats.into_iter().partition(|s| change.is_new_to(s.user));
+    if !knowing.is_empty() {
+        let listed = |m: &&Member| {
+            change.joined.contains(&m.user.id)
+                || change.changed.contains(&m.user.id)
+                || (!change.removed.is_empty() && m.role == Role::Owner)
+        };
+        app.metrics.conversation_frames.inc();
+        app.publish_to(
+            knowing.iter().map(|s| s.user).collect(),
+            Audience::WithMembers,
+            &ServerFrame::Members {
+                conversation_id,
+                members: conversation
+                    .members
+                    .iter()
+                    .filter(listed)
+                    .cloned()
+                    .collect(),
+                removed: change.removed.iter().map(|(user, _)| *user).collect(),
+                updated_at: conversation.updated_at,
+            },
+        );
+    }
+    // The whole conversation: to those it is new to, and to the sockets of the others
+    // that did not ask for `members` frames.
+    let mut seats: Vec<(Seat, Audience)> = new_to.into_iter().map(|s| (s, Audience::All)).collect();
+    seats.extend(knowing.into_iter().map(|s| (s, Audience::WithoutMembers)));
     // Unread counts only messages: the changes above each member's watermark are taken
     // off, read once from the lowest watermark up. The real watermarks come from the
     // seats: a view shows 0 for a member who has not accepted.
-    let lowest = seats.iter().map(|s| s.read_seq).min();
+    let lowest = seats.iter().map(|(s, _)| s.read_seq).min();
     let changes = match lowest {
         Some(seq) if seq < conversation.last_seq => {
             app.store.changes_after(conversation_id, seq).await?
@@ -243,40 +329,103 @@ pub async fn announce_conversation(
     // The views differ only by the unread count: members with the same count share one
     // frame, encoded once. (Encoding one per member cost a 1,000-member group about
     // 237 MB of JSON per change.)
-    let mut by_unread: std::collections::BTreeMap<i64, Vec<Uuid>> = Default::default();
-    for seat in &seats {
+    let mut by_unread: BTreeMap<(i64, Audience), Vec<Uuid>> = BTreeMap::new();
+    for (seat, audience) in &seats {
         let unread_changes = changes.iter().filter(|seq| **seq > seat.read_seq).count() as i64;
         let unread = (conversation.last_seq - seat.read_seq - unread_changes).max(0);
-        by_unread.entry(unread).or_default().push(seat.user);
+        by_unread
+            .entry((unread, *audience))
+            .or_default()
+            .push(seat.user);
     }
-    for (unread, recipients) in by_unread {
+    for ((unread, audience), recipients) in by_unread {
         let mut view = conversation.clone();
         view.unread_count = unread;
         app.metrics.conversation_frames.inc();
-        app.publish(
+        app.publish_to(
             recipients,
-            None,
+            audience,
             &ServerFrame::Conversation {
                 conversation: Box::new(view),
             },
         );
     }
-    for &(user, last_seq) in removed {
-        let mut view = conversation.clone();
-        if view.last_seq > last_seq {
-            // Their copy keeps the messages they had; the newer preview is not theirs.
-            view.last_seq = last_seq;
-            view.last_message = None;
-        }
-        view.unread_count = 0;
+    for &(user, last_seq) in &change.removed {
         app.metrics.conversation_frames.inc();
         app.publish(
             vec![user],
             None,
             &ServerFrame::Conversation {
-                conversation: Box::new(view),
+                conversation: Box::new(removed_view(&conversation, last_seq)),
             },
         );
     }
     Ok(())
+}
+
+/// A removed member's copy of the conversation: its members now (without them, which
+/// is how their client learns that they left) but nothing said after their removal at
+/// `last_seq`, not even as the preview.
+fn removed_view(conversation: &Conversation, last_seq: i64) -> Conversation {
+    let mut view = conversation.clone();
+    if view.last_seq > last_seq {
+        view.last_seq = last_seq;
+        view.last_message = None;
+    }
+    view.unread_count = 0;
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_proto::{ConversationKind, Message, Timestamp};
+
+    use super::*;
+
+    fn conversation(last_seq: i64) -> Conversation {
+        let at = Timestamp::now();
+        Conversation {
+            id: Uuid::now_v7(),
+            kind: ConversationKind::Group,
+            title: Some("Lunch crew".into()),
+            members: Vec::new(),
+            last_seq,
+            last_message: Some(Message {
+                id: Uuid::now_v7(),
+                conversation_id: Uuid::now_v7(),
+                seq: last_seq,
+                sender_id: Uuid::now_v7(),
+                body: "said after the removal".into(),
+                created_at: at,
+                reply_to: None,
+                change: None,
+                edited_at: None,
+                edit_seq: None,
+                deleted_at: None,
+                attachments: Vec::new(),
+            }),
+            unread_count: 3,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// A message stored between a removal and its announcement (seq 6, removal at 5)
+    /// must not reach the removed member, not even as the preview.
+    #[test]
+    fn a_removed_member_sees_nothing_after_their_removal() {
+        let view = removed_view(&conversation(6), 5);
+        assert_eq!(view.last_seq, 5);
+        assert_eq!(view.last_message, None);
+        assert_eq!(view.unread_count, 0);
+    }
+
+    #[test]
+    fn a_removal_with_nothing_after_keeps_the_preview() {
+        let before = conversation(5);
+        let view = removed_view(&before, 5);
+        assert_eq!(view.last_seq, 5);
+        assert_eq!(view.last_message, before.last_message);
+        assert_eq!(view.unread_count, 0);
+    }
 }

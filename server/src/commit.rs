@@ -32,6 +32,7 @@ use uuid::Uuid;
 use crate::bus::{Bus, Event, publish};
 use crate::error::{Error, Result};
 use crate::fence::SocketOrder;
+use crate::hub::Audience;
 use crate::store::{Append, NewMessage, Refusal, Store, StoreError};
 
 /// Messages stored in one transaction at most.
@@ -198,6 +199,7 @@ fn finish(outlets: &Outlets, job: Job, append: Result<Append>) {
                 &*outlets.bus,
                 members,
                 job.order.as_ref().map(|o| o.socket),
+                Audience::All,
                 &ServerFrame::Message {
                     message: message.clone(),
                 },

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
 
@@ -20,6 +21,41 @@ use crate::delivery::Outgoing;
 
 /// Frames waiting for one socket before it counts as too slow.
 pub const SOCKET_QUEUE: usize = 1024;
+
+/// Which sockets of a frame's recipients it is for: some frames come in two forms, and
+/// each socket gets the one it asked for when it opened.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every socket.
+    #[default]
+    All,
+    /// Sockets that asked for `members` frames (`?features=members`).
+    WithMembers,
+    /// Sockets that did not: they get whole `conversation` frames instead.
+    WithoutMembers,
+}
+
+impl Audience {
+    fn includes(self, socket: &SocketHandle) -> bool {
+        match self {
+            Self::All => true,
+            Self::WithMembers => socket.members_feature,
+            Self::WithoutMembers => !socket.members_feature,
+        }
+    }
+}
 
 /// Why the hub wants a socket closed: a close code and a reason for people.
 pub type CloseReason = Option<(u16, &'static str)>;
@@ -34,6 +70,8 @@ pub struct SocketHandle {
     pub frames: mpsc::Sender<Outgoing>,
     /// Set when the socket must close; never blocks.
     pub close: watch::Sender<CloseReason>,
+    /// It asked for `members` frames in place of whole conversations.
+    pub members_feature: bool,
 }
 
 impl SocketHandle {
@@ -56,6 +94,8 @@ pub enum Joined {
 /// Open sockets of this node, and the long-polls (`/sync?wait=`) waiting on it.
 #[derive(Default)]
 pub struct Hub {
+    /// Bytes of frames queued, each socket counted (`ferry_socket_frame_bytes_total`).
+    frame_bytes: Counter,
     sockets: Mutex<HashMap<Uuid, Vec<SocketHandle>>>,
     /// Per user: woken by every frame for them that is not a hint.
     waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
@@ -84,6 +124,14 @@ impl Drop for Waiter {
 }
 
 impl Hub {
+    /// A hub that counts the bytes it queues in `frame_bytes`.
+    pub fn new(frame_bytes: Counter) -> Self {
+        Self {
+            frame_bytes,
+            ..Self::default()
+        }
+    }
+
     /// A place to wait for the next frame for `user` (a long-poll's wake-up).
     pub fn waiter(self: &Arc<Self>, user: Uuid) -> Waiter {
         self.waiting.fetch_add(1, Ordering::AcqRel);
@@ -145,21 +193,32 @@ impl Hub {
         self.lock().values().map(Vec::len).sum()
     }
 
-    /// Queues `frame` for every socket of `users` on this node, except `except_socket`.
-    pub fn deliver(&self, users: &[Uuid], except_socket: Option<Uuid>, frame: Outgoing) {
+    /// Queues `frame` for every socket of `users` on this node that is in `audience`,
+    /// except `except_socket`.
+    pub fn deliver(
+        &self,
+        users: &[Uuid],
+        except_socket: Option<Uuid>,
+        audience: Audience,
+        frame: Outgoing,
+    ) {
         let map = self.lock();
         for user in users {
             for socket in map.get(user).into_iter().flatten() {
-                if Some(socket.id) == except_socket {
+                if Some(socket.id) == except_socket || !audience.includes(socket) {
                     continue;
                 }
                 if frame.ephemeral {
                     // A hint for a socket already behind goes nowhere: it would be stale
                     // when written, and must never be what gets the socket closed.
-                    if socket.frames.capacity() > SOCKET_QUEUE / 2 {
-                        let _ = socket.frames.try_send(frame.clone());
+                    if socket.frames.capacity() > SOCKET_QUEUE / 2
+                        && socket.frames.try_send(frame.clone()).is_ok()
+                    {
+                        self.frame_bytes.inc_by(frame.frame.len() as u64);
                     }
-                } else if socket.frames.try_send(frame.clone()).is_err() {
+                } else if socket.frames.try_send(frame.clone()).is_ok() {
+                    self.frame_bytes.inc_by(frame.frame.len() as u64);
+                } else {
                     // Too slow (or already gone): it must reconnect and catch up.
                     socket.close(ferry_proto::close::POLICY, "too slow to keep up");
                 }
@@ -243,6 +302,7 @@ mod tests {
             session_id: Uuid::now_v7(),
             frames,
             close,
+            members_feature: false,
         };
         assert!(matches!(hub.join(user, handle, 16), Joined::Yes { .. }));
         (queue, closed)
@@ -259,6 +319,7 @@ mod tests {
             hub.deliver(
                 &[user],
                 None,
+                Audience::All,
                 Outgoing::ephemeral("{\"type\":\"typing\"}".into()),
             );
         }
@@ -266,10 +327,20 @@ mod tests {
         assert_eq!(queue.len(), SOCKET_QUEUE / 2);
         // Messages still fill the rest, and one too many closes it.
         for _ in 0..SOCKET_QUEUE / 2 {
-            hub.deliver(&[user], None, Outgoing::new("{}".into(), None));
+            hub.deliver(
+                &[user],
+                None,
+                Audience::All,
+                Outgoing::new("{}".into(), None),
+            );
         }
         assert_eq!(*closed.borrow(), None);
-        hub.deliver(&[user], None, Outgoing::new("{}".into(), None));
+        hub.deliver(
+            &[user],
+            None,
+            Audience::All,
+            Outgoing::new("{}".into(), None),
+        );
         assert!(
             closed.borrow().is_some(),
             "a message that does not fit closes it"

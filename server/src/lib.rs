@@ -197,9 +197,9 @@ pub async fn run(
         Duration::from_secs(config.access_ttl_secs),
         Duration::from_secs(config.refresh_ttl_days * 24 * 3600),
     );
-    let hub = Arc::new(Hub::default());
-    let members = Arc::new(Members::new());
     let metrics = Metrics::new();
+    let hub = Arc::new(Hub::new(metrics.frame_bytes.clone()));
+    let members = Arc::new(Members::new());
     let shutdown_token = CancellationToken::new();
     let node = Node {
         hub: hub.clone(),

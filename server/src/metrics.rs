@@ -47,6 +47,9 @@ pub struct Metrics {
     /// Conversation frames encoded to announce a change of a conversation (one per
     /// distinct view, not one per member).
     pub conversation_frames: Counter,
+    /// Bytes of frames queued for this node's sockets (each socket counted), the
+    /// outgoing volume of live delivery.
+    pub frame_bytes: Counter,
     /// `/sync` long-polls waiting for a change.
     pub sync_waiting: Gauge,
     /// Reports of users stored for the operators.
@@ -93,6 +96,12 @@ impl Metrics {
             "conversation_frames_encoded",
             "Conversation frames encoded to announce changed conversations",
             conversation_frames.clone(),
+        );
+        let frame_bytes = Counter::default();
+        registry.register(
+            "socket_frame_bytes",
+            "Bytes of frames queued for sockets, each socket counted",
+            frame_bytes.clone(),
         );
         let reports = Counter::default();
         registry.register(
@@ -147,6 +156,7 @@ impl Metrics {
         Self {
             bus,
             conversation_frames,
+            frame_bytes,
             reports,
             readiness_pings,
             panics,

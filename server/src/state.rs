@@ -13,7 +13,7 @@ use crate::bus::Bus;
 use crate::coalesce::Coalescer;
 use crate::commit::Committer;
 use crate::config::Config;
-use crate::hub::Hub;
+use crate::hub::{Audience, Hub};
 use crate::limits::Limits;
 use crate::members::Members;
 use crate::metrics::Metrics;
@@ -65,7 +65,12 @@ pub type App = Arc<AppState>;
 impl AppState {
     /// Sends `frame` to every socket of `users` on every node, except `except_socket`.
     pub fn publish(&self, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
-        crate::bus::publish(&*self.bus, users, except_socket, frame);
+        crate::bus::publish(&*self.bus, users, except_socket, Audience::All, frame);
+    }
+
+    /// Sends `frame` to the sockets of `users` in `audience` (one of a frame's two forms).
+    pub fn publish_to(&self, users: Vec<Uuid>, audience: Audience, frame: &ServerFrame) {
+        crate::bus::publish(&*self.bus, users, None, audience, frame);
     }
 }
 

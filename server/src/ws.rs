@@ -14,18 +14,21 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::Response;
 use ferry_proto::{
-    ClientFrame, ErrorCode, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame, Timestamp, close,
+    ClientFrame, ErrorCode, FEATURE_MEMBERS, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame,
+    Timestamp, close,
 };
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::sink::SinkExt;
 use futures_util::stream::{FuturesOrdered, StreamExt};
+use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
@@ -40,10 +43,35 @@ use crate::presence;
 use crate::state::App;
 use crate::store::Mark;
 
+/// The upgrade's query: what the client asks of the socket beyond protocol v1.
+#[derive(Debug, Default, Deserialize)]
+pub struct SocketQuery {
+    /// Features by name, separated by commas; names this server does not know are
+    /// ignored, so a client may ask any server for what it can use.
+    #[serde(default)]
+    features: String,
+}
+
+impl SocketQuery {
+    /// The asked features this server provides, as `welcome` lists them.
+    fn provided(&self) -> Vec<String> {
+        let mut provided: Vec<String> = self
+            .features
+            .split(',')
+            .map(str::trim)
+            .filter(|f| *f == FEATURE_MEMBERS)
+            .map(String::from)
+            .collect();
+        provided.dedup();
+        provided
+    }
+}
+
 /// `GET /api/v1/ws`: checks origin, token and connection count, then upgrades.
 pub async fn upgrade(
     State(app): State<App>,
     headers: HeaderMap,
+    query: Result<Query<SocketQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
     if !app.config.allowed_origins.is_empty()
@@ -58,6 +86,8 @@ pub async fn upgrade(
     }
     let token = bearer(&headers).ok_or_else(|| Error::unauthorized("missing bearer token"))?;
     let caller = Caller::from_token(&app, token).await?;
+    let Query(query) = query.map_err(|rejection| Error::invalid(rejection.body_text()))?;
+    let features = query.provided();
     let ws = ws.map_err(|rejection| Error::invalid(rejection.body_text()))?;
     Ok(ws
         // Allocated at full size for every socket: 1 KiB holds a chat frame, and is
@@ -68,12 +98,12 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| {
             let tracker = app.sockets.clone();
-            tracker.track_future(run(app, caller, socket))
+            tracker.track_future(run(app, caller, features, socket))
         }))
 }
 
 /// One socket's life, from registration in the hub to its close.
-async fn run(app: App, caller: Caller, socket: WebSocket) {
+async fn run(app: App, caller: Caller, features: Vec<String>, socket: WebSocket) {
     let socket_id = Uuid::now_v7();
     let (frames_tx, frames_rx) = mpsc::channel(SOCKET_QUEUE);
     let (close_tx, close_rx) = watch::channel(None);
@@ -82,10 +112,12 @@ async fn run(app: App, caller: Caller, socket: WebSocket) {
         session_id: caller.session_id,
         frames: frames_tx,
         close: close_tx,
+        members_feature: features.iter().any(|f| f == FEATURE_MEMBERS),
     };
     let mut conn = Connection {
         app: app.clone(),
         caller,
+        features,
         socket,
         socket_id,
         frames: frames_rx,
@@ -141,6 +173,8 @@ fn log_internal(e: &Error) {
 struct Connection {
     app: App,
     caller: Caller,
+    /// What `welcome` says this socket gets beyond protocol v1.
+    features: Vec<String>,
     socket: WebSocket,
     socket_id: Uuid,
     frames: mpsc::Receiver<Outgoing>,
@@ -182,6 +216,7 @@ impl Connection {
             session_id: self.caller.session_id,
             server_time: Timestamp::now(),
             heartbeat_secs: heartbeat.as_secs(),
+            features: self.features.clone(),
         };
         if self.send(&welcome).await.is_err() {
             return;

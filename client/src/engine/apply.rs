@@ -17,7 +17,7 @@ use super::catch_up::fill_below;
 use crate::Shared;
 use crate::events::Event;
 use crate::outbox::Verdict;
-use crate::store::{Applied, Confirmation};
+use crate::store::{Applied, Confirmation, MembersChange};
 
 /// A `delivered` mark to send: this conversation is stored up to this seq.
 pub(super) type Delivered = (Uuid, i64);
@@ -96,6 +96,38 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
                 conversation_id: conversation.id,
             });
             refresh_presence(shared).await?;
+        }
+        ServerFrame::Members {
+            conversation_id,
+            members,
+            removed,
+            updated_at,
+        } => {
+            let change = MembersChange {
+                conversation_id,
+                members: &members,
+                removed: &removed,
+                updated_at,
+            };
+            let new_contacts = match shared.store.apply_members(me, &change)? {
+                Some(new_contacts) => new_contacts,
+                // Not stored here (this store is newer than the conversation): all of it.
+                None => {
+                    let api = &shared.api;
+                    let c = shared
+                        .session
+                        .call(|t| async move { api.conversation(&t, conversation_id).await })
+                        .await?;
+                    shared.store.apply_conversation(me, &c)?;
+                    true
+                }
+            };
+            shared.emit(Event::Conversation { conversation_id });
+            // Only someone new, or a changed state, can change who is a contact: a
+            // removal alone leaves presence as it was until the next connection.
+            if new_contacts {
+                refresh_presence(shared).await?;
+            }
         }
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ferry_proto::ServerFrame;
+use ferry_proto::{FEATURE_MEMBERS, ServerFrame};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -31,7 +31,9 @@ fn ws_url(server_url: &str) -> String {
                 .map(|rest| format!("ws://{rest}"))
         })
         .unwrap_or_else(|| base.to_owned());
-    format!("{base}/api/v1/ws")
+    // A change of members comes as just the change (`members` frames), not the whole
+    // member list again; servers that do not know the feature ignore the ask.
+    format!("{base}/api/v1/ws?features={FEATURE_MEMBERS}")
 }
 
 /// Opens an authenticated socket and reads its `welcome`; returns the heartbeat period.
@@ -101,11 +103,11 @@ mod tests {
     fn socket_address_follows_the_server_scheme() {
         assert_eq!(
             ws_url("http://127.0.0.1:8080/"),
-            "ws://127.0.0.1:8080/api/v1/ws"
+            "ws://127.0.0.1:8080/api/v1/ws?features=members"
         );
         assert_eq!(
             ws_url("https://chat.example.com"),
-            "wss://chat.example.com/api/v1/ws"
+            "wss://chat.example.com/api/v1/ws?features=members"
         );
     }
 }

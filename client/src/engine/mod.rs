@@ -128,14 +128,19 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         };
         let delay = delay.unwrap_or_else(|| backoff.next_delay());
         tracing::debug!(?delay, reason, "offline");
+        let retry_at = Some(shared.options.clock.after(delay));
         shared.set_state(ConnectionState::Offline {
-            retry_at: Some(shared.options.clock.after(delay)),
-            reason: Some(reason),
+            retry_at,
+            reason: Some(reason.clone()),
         });
         // A socket that keeps failing while HTTP works (a proxy refusing upgrades, say):
         // receive by long-polling until the next attempt, rather than not at all.
         let go_on = if failures >= REST_FALLBACK_AFTER {
-            match rest::receive_while_waiting(&shared, delay, &mut stop).await {
+            let polling = ConnectionState::Polling {
+                retry_at,
+                reason: Some(reason),
+            };
+            match rest::receive_while_waiting(&shared, delay, polling, &mut stop).await {
                 Ok(go_on) => go_on,
                 Err(_) => {
                     shared.set_state(ConnectionState::SignedOut);

@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use super::End;
 use super::apply::{confirmed, refused};
 use super::catch_up::catch_up_waiting;
-use crate::Shared;
 use crate::api::ApiError;
 use crate::outbox::{Answer, Outbox, Window};
 use crate::session::SessionError;
 use crate::store::Confirmation;
+use crate::{ConnectionState, Shared};
 
 /// Sends the due outbox over REST, in compose order; returns how many went out.
 pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End> {
@@ -81,12 +81,14 @@ const LONG_POLL_SECS: u32 = ferry_proto::MAX_SYNC_WAIT_SECS;
 const QUICK_ROUND: Duration = Duration::from_millis(500);
 
 /// Instead of idling until the next socket attempt (`delay` from now): receives over
-/// `/sync` long-polls, marks what arrived delivered, and sends the outbox over REST, until
-/// then, until asked to reconnect now, or until `stop` (`Ok(false)`). A server that does
-/// not answer either leaves the rest of the wait plain.
+/// `/sync` long-polls, marks what arrived delivered, and sends the outbox over REST
+/// (the state is `polling` once a round succeeds), until then, until asked to reconnect
+/// now, or until `stop` (`Ok(false)`). A server that does not answer either leaves the
+/// rest of the wait plain.
 pub(crate) async fn receive_while_waiting(
     shared: &Shared,
     delay: Duration,
+    polling: ConnectionState,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<bool, End> {
     let deadline = Instant::now() + delay;
@@ -126,6 +128,10 @@ pub(crate) async fn receive_while_waiting(
             () = shared.reconnect_now.notified() => return Ok(true),
             _ = stop.changed() => return Ok(false),
         };
+        if !failed {
+            // The server answered: the user is not offline, only not live.
+            shared.set_state(polling.clone());
+        }
         if failed {
             // Unreachable over HTTP too: wait out the rest.
             return Ok(super::wait_to_reconnect(

@@ -1,7 +1,9 @@
 //! Conversations, members, users and presence as the device knows them, and the
 //! conversation list the UI shows (sorted by activity, with preview and unread count).
 
-use ferry_proto::{Conversation, ConversationKind, MemberState, Presence, Role, Timestamp, User};
+use ferry_proto::{
+    Conversation, ConversationKind, Member, MemberState, Presence, Role, Timestamp, User,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -123,6 +125,14 @@ impl LocalStore {
     /// Watermarks only move forward; `me` not among the members marks it as left.
     pub fn apply_conversation(&self, me: Uuid, c: &Conversation) -> StoreResult<()> {
         self.write(|tx| apply_conversation(tx, me, c))
+    }
+
+    /// Applies a change of members (a `members` frame): upserts the rows it lists and
+    /// drops the removed. `None` when the conversation is not stored here (the caller
+    /// fetches it whole); else whether someone joined or changed state, so that who is
+    /// a contact (and online) may have changed.
+    pub fn apply_members(&self, me: Uuid, change: &MembersChange<'_>) -> StoreResult<Option<bool>> {
+        self.write(|tx| apply_members(tx, me, change))
     }
 
     /// Applies a page of conversations in one transaction.
@@ -405,26 +415,92 @@ fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusql
         )?;
     }
     for m in &c.members {
-        upsert_user(tx, &m.user)?;
-        tx.execute(
-            "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at, state) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (conversation_id, user_id) DO UPDATE SET \
-             role = excluded.role, read_seq = max(read_seq, excluded.read_seq), \
-             delivered_seq = max(delivered_seq, excluded.delivered_seq), state = excluded.state",
-            params![
-                id,
-                m.user.id.to_string(),
-                role_text(m.role),
-                m.read_seq,
-                m.delivered_seq,
-                m.joined_at.as_millis(),
-                m.state.as_str()
-            ],
-        )?;
+        upsert_member(tx, &id, m)?;
     }
     // `last_message` is not stored: messages come only through `after_seq` pages and live
     // frames. Messages stored before the conversation was known count from now on.
     super::messages::advance_contiguous(tx, c.id)
+}
+
+/// Stores a member row and its user; watermarks only move forward.
+fn upsert_member(tx: &Transaction<'_>, conversation: &str, m: &Member) -> rusqlite::Result<()> {
+    upsert_user(tx, &m.user)?;
+    tx.execute(
+        "INSERT INTO members (conversation_id, user_id, role, read_seq, delivered_seq, joined_at, state) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (conversation_id, user_id) DO UPDATE SET \
+         role = excluded.role, read_seq = max(read_seq, excluded.read_seq), \
+         delivered_seq = max(delivered_seq, excluded.delivered_seq), state = excluded.state",
+        params![
+            conversation,
+            m.user.id.to_string(),
+            role_text(m.role),
+            m.read_seq,
+            m.delivered_seq,
+            m.joined_at.as_millis(),
+            m.state.as_str()
+        ],
+    )?;
+    Ok(())
+}
+
+/// See [`LocalStore::apply_members`].
+fn apply_members(
+    tx: &Transaction<'_>,
+    me: Uuid,
+    change: &MembersChange<'_>,
+) -> rusqlite::Result<Option<bool>> {
+    let id = change.conversation_id.to_string();
+    let updated = tx.execute(
+        "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
+        params![id, change.updated_at.as_millis()],
+    )?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    let mut new_contacts = false;
+    for m in change.members {
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT state FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+                params![id, m.user.id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        new_contacts |= before.as_deref() != Some(m.state.as_str());
+        upsert_member(tx, &id, m)?;
+        if m.user.id == me {
+            tx.execute(
+                "UPDATE conversations SET left_at = NULL WHERE id = ?1",
+                [&id],
+            )?;
+        }
+    }
+    for user in change.removed {
+        tx.execute(
+            "DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+            params![id, user.to_string()],
+        )?;
+        if *user == me {
+            tx.execute(
+                "UPDATE conversations SET left_at = COALESCE(left_at, ?2) WHERE id = ?1",
+                params![id, Timestamp::now().as_millis()],
+            )?;
+        }
+    }
+    Ok(Some(new_contacts))
+}
+
+/// A change of a conversation's members, as a `members` frame carries it.
+#[derive(Clone, Copy, Debug)]
+pub struct MembersChange<'a> {
+    /// Which conversation.
+    pub conversation_id: Uuid,
+    /// Members who joined or changed.
+    pub members: &'a [Member],
+    /// Users who are no longer members.
+    pub removed: &'a [Uuid],
+    /// The conversation's `updated_at` after the change.
+    pub updated_at: Timestamp,
 }
 
 fn summary(

@@ -143,3 +143,82 @@ async fn reading_on_one_device_clears_unread_on_the_other() {
         })
         .await;
 }
+
+/// Members added, removed and an owner leaving reach a member's store live (as
+/// `members` frames: just the change), and the removed member's store says they left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_changes_reach_the_store_live() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob, carol, dan] = online(&server.url(), ["alice", "bob", "carol", "dan"]).await;
+    let group = alice
+        .client
+        .create_group("Team", &[bob.id(), carol.id()])
+        .await
+        .expect("group");
+    let members = |c: &ferry_client::Client| -> Vec<(uuid::Uuid, ferry_proto::Role)> {
+        let mut members: Vec<_> = c
+            .conversation(group)
+            .expect("read")
+            .map(|s| s.members.iter().map(|m| (m.user.id, m.role)).collect())
+            .unwrap_or_default();
+        members.sort_by_key(|(id, _)| *id);
+        members
+    };
+    let sorted = |mut list: Vec<(uuid::Uuid, ferry_proto::Role)>| {
+        list.sort_by_key(|(id, _)| *id);
+        list
+    };
+    use ferry_proto::Role::{Member, Owner};
+    bob.until("bob knows the group", |c| members(c).len() == 3)
+        .await;
+
+    alice
+        .client
+        .add_members(group, &[dan.id()])
+        .await
+        .expect("add dan");
+    let four = sorted(vec![
+        (alice.id(), Owner),
+        (bob.id(), Member),
+        (carol.id(), Member),
+        (dan.id(), Member),
+    ]);
+    bob.until("bob sees dan join", |c| members(c) == four).await;
+    dan.until("dan has the whole group", |c| members(c) == four)
+        .await;
+
+    alice
+        .client
+        .remove_member(group, carol.id())
+        .await
+        .expect("remove carol");
+    let three = sorted(vec![
+        (alice.id(), Owner),
+        (bob.id(), Member),
+        (dan.id(), Member),
+    ]);
+    bob.until("bob sees carol go", |c| members(c) == three)
+        .await;
+    carol
+        .until("carol's store says she left", |c| {
+            c.conversation(group)
+                .expect("read")
+                .is_some_and(|s| s.left && !s.members.iter().any(|m| m.user.id == c.me().id))
+        })
+        .await;
+
+    // The owner leaves: ownership passes to the member who joined first (Bob, with the
+    // group; Dan came later).
+    alice
+        .client
+        .remove_member(group, alice.id())
+        .await
+        .expect("alice leaves");
+    let two = sorted(vec![(bob.id(), Owner), (dan.id(), Member)]);
+    dan.until("dan sees alice go and bob own the group", |c| {
+        members(c) == two
+    })
+    .await;
+    bob.until("so does bob", |c| members(c) == two).await;
+}

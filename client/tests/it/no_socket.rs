@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{Device, Served, TestDb, TestServer, config, direct};
+use ferry_client::ConnectionState;
+
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, within};
 
 /// An HTTP proxy (to `upstream`) that answers every WebSocket upgrade 403 and passes
 /// everything else.
@@ -83,11 +85,25 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
             .any(|m| m.body == "got them")
     })
     .await;
+    // What her app shows: connected without a socket, not offline (and never online).
+    let mut state = alice.client.connection();
+    let polling = within(
+        "alice's state says polling",
+        state.wait_for(|s| matches!(s, ConnectionState::Polling { .. })),
+    )
+    .await
+    .expect("state")
+    .clone();
+    let ConnectionState::Polling { retry_at, reason } = polling else {
+        unreachable!()
+    };
+    assert!(retry_at.is_some(), "says when the socket is tried again");
     assert!(
-        !matches!(
-            *alice.client.connection().borrow(),
-            ferry_client::ConnectionState::Online
-        ),
+        reason.is_some_and(|r| r.contains("403")),
+        "says why there is no socket"
+    );
+    assert!(
+        !matches!(*state.borrow(), ConnectionState::Online),
         "never had a socket"
     );
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::delivery::Outgoing;
-use crate::hub::Hub;
+use crate::hub::{Audience, Hub};
 use crate::members::Members;
 use crate::store::Store;
 
@@ -40,6 +40,10 @@ pub enum Event {
         /// from older nodes' events: not ephemeral).
         #[serde(default)]
         ephemeral: bool,
+        /// Which of the users' sockets (absent from older nodes' events: all; an older
+        /// node ignores it and gives a socket both forms, which clients apply alike).
+        #[serde(default)]
+        audience: Audience,
     },
     /// A session ended: close its sockets with 4001.
     SessionRevoked {
@@ -109,8 +113,15 @@ impl Bus for LocalBus {
     }
 }
 
-/// Sends `frame` through `bus` to every socket of `users`, except `except_socket`.
-pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
+/// Sends `frame` through `bus` to every socket of `users` in `audience`, except
+/// `except_socket`.
+pub fn publish(
+    bus: &dyn Bus,
+    users: Vec<Uuid>,
+    except_socket: Option<Uuid>,
+    audience: Audience,
+    frame: &ServerFrame,
+) {
     if users.is_empty() {
         return;
     }
@@ -129,6 +140,7 @@ pub fn publish(bus: &dyn Bus, users: Vec<Uuid>, except_socket: Option<Uuid>, fra
             frame,
             message,
             ephemeral,
+            audience,
         }),
         Err(e) => tracing::error!(error = %e, "could not encode a frame"),
     }
@@ -143,13 +155,14 @@ pub fn receive(node: &Node, event: Event) {
             frame,
             message,
             ephemeral,
+            audience,
         } => {
             let frame = if ephemeral {
                 Outgoing::ephemeral(frame)
             } else {
                 Outgoing::new(frame, message)
             };
-            node.hub.deliver(&users, except_socket, frame);
+            node.hub.deliver(&users, except_socket, audience, frame);
         }
         Event::SessionRevoked { session_id } => node.hub.close_session(session_id),
         Event::MembersChanged { conversation_id } => node.members.changed(conversation_id),

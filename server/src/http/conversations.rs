@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::bus::Event;
-use crate::chat;
+use crate::chat::{self, MembersChange};
 use crate::error::{Error, Result};
 use crate::http::extract::{Json, Path, Query, page_limit};
 use crate::state::App;
@@ -85,7 +85,7 @@ pub async fn create(
         }
     };
     if created {
-        chat::announce_conversation(&app, id, &[]).await?;
+        chat::announce_conversation(&app, id, &MembersChange::created()).await?;
     }
     let status = if created {
         StatusCode::CREATED
@@ -174,11 +174,12 @@ pub async fn add_members(
         .map_err(Error::RateLimited)?;
     let store = app.store.clone();
     let by = caller.user_id;
+    let joined = users.clone();
     change_members(&app, id, async move {
         store.add_members(id, by, &users, Timestamp::now()).await
     })
     .await?;
-    chat::announce_conversation(&app, id, &[]).await?;
+    chat::announce_conversation(&app, id, &MembersChange::joined(joined)).await?;
     Ok(Json(visible(&app, &caller, id).await?))
 }
 
@@ -210,7 +211,7 @@ pub async fn remove_member(
     let Some(last_seq) = removed else {
         return Err(Error::not_found("member"));
     };
-    chat::announce_conversation(&app, id, &[(user_id, last_seq)]).await?;
+    chat::announce_conversation(&app, id, &MembersChange::removed(user_id, last_seq)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

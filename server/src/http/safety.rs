@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::bus::Event;
-use crate::chat;
+use crate::chat::{self, MembersChange};
 use crate::error::{Error, Result};
 use crate::http::extract::{Json, Path};
 use crate::presence;
@@ -63,7 +63,7 @@ pub async fn unblock(
     let me = caller.user_id;
     let direct = change_state(&app, async move { store.unblock(me, user_id).await }).await?;
     if let Some(id) = direct {
-        chat::announce_conversation(&app, id, &[]).await?;
+        chat::announce_conversation(&app, id, &MembersChange::changed(me)).await?;
     }
     // Contacts again, if they share a conversation both accepted.
     presence::introduce(&app, me, &[user_id]).await?;
@@ -169,7 +169,7 @@ async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
     )
     .await?;
     if let Some(id) = direct {
-        chat::announce_conversation(app, id, &[]).await?;
+        chat::announce_conversation(app, id, &MembersChange::changed(me)).await?;
     }
     // The blocker's app stops showing them online; the blocked user is not told.
     app.publish(

@@ -1,6 +1,6 @@
 //! [`Postgres`]: the production dialect of [`SqlStore`](super::sql::SqlStore).
 //!
-//! Seqs are allocated under the conversation's row lock (`FOR UPDATE`, or the `UPDATE` of
+//! Seqs are allocated under the conversation's row lock (`FOR NO KEY UPDATE`, or the `UPDATE` of
 //! `last_seq`), held until commit, so commit order is seq order and a reader never sees
 //! seq n+1 before n. Transactions that touch a member row and its conversation always
 //! lock the conversation first, so they cannot deadlock.
@@ -87,8 +87,12 @@ impl Dialect for Postgres {
          AND lower(display_name) ~<~ (lower($1) || chr(1114111)) \
          ORDER BY username LIMIT $2";
 
+    // `NO KEY`: rows locked here are never deleted and their ids never change, and the
+    // weaker lock lets other transactions insert rows that reference them (a user's
+    // message while their presence row is locked) instead of waiting on the foreign
+    // key's `KEY SHARE`.
     fn lock(alias: &str) -> String {
-        format!("FOR UPDATE OF {alias}")
+        format!("FOR NO KEY UPDATE OF {alias}")
     }
 
     const LOCK_PAIR: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
@@ -132,7 +136,7 @@ impl Dialect for Postgres {
         // Row locks until commit, taken in id order (as any multi-row writer must): seq
         // order is commit order, and membership read after them is current.
         let locked: Vec<(Uuid, i64)> = sqlx::query_as(
-            "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         )
         .bind(&conversations)
         .fetch_all(&mut *tx)

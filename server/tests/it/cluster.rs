@@ -121,19 +121,6 @@ fn is_presence(user: Uuid, online: bool) -> impl Fn(&ServerFrame) -> bool {
     move |f| matches!(f, ServerFrame::Presence { user_id, online: o, .. } if *user_id == user && *o == online)
 }
 
-/// Reads a socket until a `pong`, returning the frames before it: nothing that was on
-/// its way before the `ping` is left unread.
-async fn until_pong(ws: &mut Ws) -> Vec<ServerFrame> {
-    ws.send(&ClientFrame::Ping).await;
-    let mut before = Vec::new();
-    loop {
-        match ws.next().await {
-            ServerFrame::Pong => return before,
-            frame => before.push(frame),
-        }
-    }
-}
-
 #[tokio::test]
 async fn three_nodes_act_as_one_server() {
     let cluster = Cluster::start(3, nats_url()).await;
@@ -183,7 +170,8 @@ async fn three_nodes_act_as_one_server() {
             }
         }
         assert_eq!(seqs, (1..=BURST).collect::<Vec<_>>(), "{name}'s frames");
-        let extra: Vec<_> = until_pong(ws)
+        let extra: Vec<_> = ws
+            .until_pong()
             .await
             .into_iter()
             .filter(|f| matches!(f, ServerFrame::Message { .. }))
@@ -260,10 +248,11 @@ async fn three_nodes_act_as_one_server() {
         |f| matches!(f, ServerFrame::Typing { user_id, .. } if *user_id == alice.id()),
     )
     .await;
-    let from_bob: Vec<_> = until_pong(&mut c)
+    let from_bob: Vec<_> = c
+        .until_pong()
         .await
         .into_iter()
-        .chain(until_pong(&mut a).await)
+        .chain(a.until_pong().await)
         .filter(|f| matches!(f, ServerFrame::Typing { user_id, .. } if *user_id == bob.id()))
         .collect();
     assert!(
@@ -344,7 +333,8 @@ async fn messages_committed_on_two_nodes_reach_a_third_in_seq_order() {
     }
     assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
     if !resynced {
-        let extra: Vec<_> = until_pong(&mut c)
+        let extra: Vec<_> = c
+            .until_pong()
             .await
             .into_iter()
             .filter(|f| matches!(f, ServerFrame::Message { .. }))
@@ -371,7 +361,7 @@ async fn a_logout_closes_the_session_on_every_node() {
         assert_eq!(u16::from(close.code), ferry_proto::close::TOKEN_EXPIRED);
     }
     // The other session's socket is untouched.
-    assert!(until_pong(&mut kept).await.is_empty());
+    assert!(kept.until_pong().await.is_empty());
 }
 
 /// A raw socket that sends whatever is queued on the returned sender, pipelined, and
@@ -653,7 +643,7 @@ async fn a_node_that_joins_the_bus_late_tells_its_sockets_to_catch_up() {
     let alice = User::register(node, "alice").await;
     let mut ws = alice.on(node).ws().await;
     assert!(
-        until_pong(&mut ws).await.is_empty(),
+        ws.until_pong().await.is_empty(),
         "nothing to catch up before the bus"
     );
     nats.restart().await;

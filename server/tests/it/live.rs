@@ -1,7 +1,7 @@
 //! Live delivery over real sockets: chat between users, several devices of one user, a
 //! group of five, typing, receipts, presence, and the socket's close codes.
 
-use ferry_proto::{ClientFrame, ErrorCode, ServerFrame};
+use ferry_proto::{ClientFrame, ErrorCode, Role, ServerFrame};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -193,6 +193,141 @@ async fn group_of_five(backend: Backend) {
         );
     }
     assert_eq!(users[4].history(group.id).await.len(), 5);
+}
+
+/// A socket that asked for `members` frames gets just the change when the members of a
+/// group it has change: a few hundred bytes whatever the group's size, where the whole
+/// conversation grows with every member (O(members²) bytes per change over the group).
+/// Sockets that did not ask, and people to whom the group is new, get it whole.
+async fn membership_changes_come_as_just_the_change(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let owner = User::register(&server, "owner").await;
+    let bob = User::register(&server, "bob").await;
+    let mut crowd = Vec::new();
+    for i in 0..30 {
+        crowd.push(User::register(&server, &format!("member{i}")).await);
+    }
+    let mut invited: Vec<&User> = vec![&bob];
+    invited.extend(crowd.iter());
+    let group = owner.group("Crowd", &invited).await;
+    let (mut slim, mut whole) = (bob.ws_with_members().await, bob.ws().await);
+    let ServerFrame::Welcome { features, .. } = &slim.welcome else {
+        unreachable!()
+    };
+    assert_eq!(features, &["members".to_owned()]);
+    let ServerFrame::Welcome { features, .. } = &whole.welcome else {
+        unreachable!()
+    };
+    assert!(
+        features.is_empty(),
+        "nothing asked, nothing given: {features:?}"
+    );
+
+    // Dan joins.
+    let dan = User::register(&server, "dan").await;
+    let mut dans = dan.ws_with_members().await;
+    owner
+        .ok::<ferry_proto::Conversation>(
+            Method::POST,
+            &format!("/conversations/{}/members", group.id),
+            Some(serde_json::json!({"user_ids": [dan.id()]})),
+        )
+        .await;
+    let frames = slim.until_pong().await;
+    let [
+        ServerFrame::Members {
+            conversation_id,
+            members,
+            removed,
+            ..
+        },
+    ] = frames.as_slice()
+    else {
+        panic!("one members frame and nothing else: {frames:?}")
+    };
+    assert_eq!(*conversation_id, group.id);
+    assert_eq!(
+        members.iter().map(|m| m.user.id).collect::<Vec<_>>(),
+        [dan.id()]
+    );
+    assert!(removed.is_empty());
+    let size = serde_json::to_string(&frames[0]).expect("encode").len();
+    assert!(size < 1024, "a members frame of {size} bytes");
+    let frames = whole.until_pong().await;
+    let [ServerFrame::Conversation { conversation }] = frames.as_slice() else {
+        panic!("one whole conversation: {frames:?}")
+    };
+    assert_eq!(conversation.members.len(), 33);
+    // To Dan the group is new: he gets all of it, even though he asked for `members`.
+    let frames = dans.until_pong().await;
+    let [ServerFrame::Conversation { conversation }] = frames.as_slice() else {
+        panic!("dan gets the group whole: {frames:?}")
+    };
+    assert_eq!(conversation.members.len(), 33);
+
+    // A member is removed: the others hear who; the removed member gets their last view.
+    let mut gone = crowd[0].ws_with_members().await;
+    owner
+        .no_content(
+            Method::DELETE,
+            &format!("/conversations/{}/members/{}", group.id, crowd[0].id()),
+            None,
+        )
+        .await;
+    let frames = slim.until_pong().await;
+    let [
+        ServerFrame::Members {
+            members, removed, ..
+        },
+    ] = frames.as_slice()
+    else {
+        panic!("one members frame: {frames:?}")
+    };
+    assert_eq!(removed, &[crowd[0].id()]);
+    // A removal also lists the owner: it passes on when the owner leaves.
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| (m.user.id, m.role))
+            .collect::<Vec<_>>(),
+        [(owner.id(), Role::Owner)]
+    );
+    let frames = gone.until_pong().await;
+    let [ServerFrame::Conversation { conversation }] = frames.as_slice() else {
+        panic!("the removed member's view: {frames:?}")
+    };
+    assert!(
+        !conversation
+            .members
+            .iter()
+            .any(|m| m.user.id == crowd[0].id())
+    );
+
+    // The owner leaves: a member who joined with the group (not Dan) becomes owner, and
+    // that one row is all that changed besides the removal.
+    owner
+        .no_content(
+            Method::DELETE,
+            &format!("/conversations/{}/members/{}", group.id, owner.id()),
+            None,
+        )
+        .await;
+    let frames = slim.until_pong().await;
+    let [
+        ServerFrame::Members {
+            members, removed, ..
+        },
+    ] = frames.as_slice()
+    else {
+        panic!("one members frame: {frames:?}")
+    };
+    assert_eq!(removed, &[owner.id()]);
+    let [new_owner] = members.as_slice() else {
+        panic!("the new owner alone: {members:?}")
+    };
+    assert_eq!(new_owner.role, Role::Owner);
+    assert!(new_owner.user.id != dan.id(), "dan joined last");
 }
 
 async fn typing_is_relayed_not_stored(backend: Backend) {
@@ -665,6 +800,7 @@ async fn removed_member_stops_getting_typing(backend: Backend) {
 }
 
 on_both!(
+    membership_changes_come_as_just_the_change,
     typing_repeats_are_not_relayed,
     typing_is_budgeted_per_user,
     removed_member_stops_getting_typing,

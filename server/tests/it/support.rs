@@ -244,6 +244,12 @@ impl User {
     pub async fn ws(&self) -> Ws {
         Ws::connect(&self.ws_url, &self.tokens.access_token).await
     }
+
+    /// A socket that asked for `members` frames (`?features=members`).
+    pub async fn ws_with_members(&self) -> Ws {
+        let url = format!("{}?features=members", self.ws_url);
+        Ws::connect(&url, &self.tokens.access_token).await
+    }
 }
 
 /// Alice and Bob, signed up, and the direct conversation between them, which Bob accepted
@@ -351,6 +357,19 @@ impl Ws {
             }
         })
         .await
+    }
+
+    /// The frames that come before the answer to a `ping`: everything the server queued
+    /// for this socket before it read the ping.
+    pub async fn until_pong(&mut self) -> Vec<ServerFrame> {
+        self.send(&ClientFrame::Ping).await;
+        let mut before = Vec::new();
+        loop {
+            match self.next().await {
+                ServerFrame::Pong => return before,
+                frame => before.push(frame),
+            }
+        }
     }
 
     /// Waits for the server to close the socket and returns its close frame.

@@ -9,6 +9,7 @@ import { clockTimeWithSeconds } from "./time";
 export type Banner =
   | { kind: "offline"; text: string; reason: string | null }
   | { kind: "connecting"; text: string }
+  | { kind: "polling"; text: string; reason: string | null }
   | { kind: "back-online"; text: string }
   | { kind: "signed-out"; text: string };
 
@@ -18,6 +19,13 @@ export type Banner =
  * stays available as details, a click away.
  */
 export const OFFLINE_EXPLANATION = "Ferry can't reach the server right now.";
+
+/**
+ * What polling means: the server answers, but something on the way (a proxy, a firewall)
+ * refuses live connections, so new messages come by asking every few seconds.
+ */
+export const POLLING_EXPLANATION =
+  "Something between you and the server blocks live updates, so Ferry checks for new messages instead. Typing and online status are paused.";
 
 /** How long "Back online" stays up. */
 export const BACK_ONLINE_MS = 3000;
@@ -42,6 +50,8 @@ export function bannerFor(
       };
     case "connecting":
       return { kind: "connecting", text: "Connecting…" };
+    case "polling":
+      return { kind: "polling", text: "Connected without live updates", reason: state.reason };
     case "online":
       return recovering ? { kind: "back-online", text: "Back online" } : null;
     case "signed_out":

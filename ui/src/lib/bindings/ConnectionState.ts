@@ -12,4 +12,12 @@ retry_at: Timestamp | null,
 /**
  * Why the last attempt failed, for people.
  */
-reason: string | null, } | { "state": "connecting" } | { "state": "online" } | { "state": "signed_out" };
+reason: string | null, } | { "state": "connecting" } | { "state": "online" } | { "state": "polling", 
+/**
+ * When the socket is tried next.
+ */
+retry_at: Timestamp | null, 
+/**
+ * Why the socket failed, for people.
+ */
+reason: string | null, } | { "state": "signed_out" };

@@ -61,6 +61,30 @@ describe("ConnectionBanner", () => {
     expect(screen.queryByRole("button", { name: "Retry now" })).toBeNull();
   });
 
+  it("says connected without live updates while polling, not offline", async () => {
+    const reason = "cannot connect: HTTP error: 403 Forbidden";
+    const p = props({ state: "polling", retry_at: null, reason });
+    render(ConnectionBanner, p);
+    const banner = screen.getByTestId("offline-banner");
+    expect(banner).toHaveAttribute("data-state", "polling");
+    expect(banner).toHaveTextContent("Connected without live updates");
+    expect(banner).not.toHaveTextContent("Offline");
+    expect(screen.getByTestId("polling-explanation")).toHaveTextContent("checks for new messages");
+    expect(screen.queryByTestId("offline-explanation")).toBeNull();
+    expect(screen.getByTestId("offline-reason")).not.toBeVisible();
+    await fireEvent.click(screen.getByText("Details"));
+    expect(screen.getByTestId("offline-reason")).toHaveTextContent(reason);
+    await fireEvent.click(screen.getByRole("button", { name: "Try live again" }));
+    expect(p.onretry).toHaveBeenCalledOnce();
+  });
+
+  it("says back online for a moment when the socket comes back after polling", async () => {
+    vi.useFakeTimers();
+    const { rerender } = render(ConnectionBanner, props({ state: "polling", retry_at: null, reason: null }));
+    await rerender({ connection: { state: "online" } });
+    expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-state", "back-online");
+  });
+
   it("says back online for a moment after being offline", async () => {
     vi.useFakeTimers();
     const p = props({ state: "offline", retry_at: null, reason: null });
