@@ -183,6 +183,10 @@ pub enum ServerFrame {
         /// Users who are no longer members.
         #[serde(default)]
         removed: Vec<Uuid>,
+        /// How many members the conversation has after the change: a client whose count
+        /// differs after applying the frame (frames of two quick changes crossed) fetches
+        /// the conversation whole.
+        member_count: usize,
         /// The conversation's `updated_at` after the change.
         updated_at: Timestamp,
     },

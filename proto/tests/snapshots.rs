@@ -217,6 +217,7 @@ fn server_frames() {
                 joined_at: at(),
             }],
             removed: vec![id(4)],
+            member_count: 5,
             updated_at: at(),
         },
         ServerFrame::Pong,

@@ -287,13 +287,22 @@ pub async fn announce_conversation(
     };
     // One view for all: the first member's own watermarks are not theirs to show.
     crate::store::hide_receipts(&mut conversation, None);
+    // As read now, after the change: someone removed and already added back is not
+    // removed (their addition's frames tell of them); the listed rows below are of
+    // members now, so someone added and already removed again is not listed.
+    let removed: Vec<(Uuid, i64)> = change
+        .removed
+        .iter()
+        .filter(|(user, _)| !seats.iter().any(|s| s.user == *user))
+        .copied()
+        .collect();
     let (new_to, knowing): (Vec<Seat>, Vec<Seat>) =
         seats.into_iter().partition(|s| change.is_new_to(s.user));
     if !knowing.is_empty() {
         let listed = |m: &&Member| {
             change.joined.contains(&m.user.id)
                 || change.changed.contains(&m.user.id)
-                || (!change.removed.is_empty() && m.role == Role::Owner)
+                || (!removed.is_empty() && m.role == Role::Owner)
         };
         app.metrics.conversation_frames.inc();
         app.publish_to(
@@ -307,15 +316,28 @@ pub async fn announce_conversation(
                     .filter(listed)
                     .cloned()
                     .collect(),
-                removed: change.removed.iter().map(|(user, _)| *user).collect(),
+                removed: removed.iter().map(|(user, _)| *user).collect(),
+                member_count: conversation.members.len(),
                 updated_at: conversation.updated_at,
             },
         );
     }
     // The whole conversation: to those it is new to, and to the sockets of the others
-    // that did not ask for `members` frames.
+    // that did not ask for `members` frames. On a single node the hub knows whether
+    // there are any; in a cluster they may be on another node.
+    let legacy = match app.cluster {
+        Some(_) => knowing.iter().map(|s| s.user).collect(),
+        None => app
+            .hub
+            .without_members_feature(knowing.iter().map(|s| s.user)),
+    };
     let mut seats: Vec<(Seat, Audience)> = new_to.into_iter().map(|s| (s, Audience::All)).collect();
-    seats.extend(knowing.into_iter().map(|s| (s, Audience::WithoutMembers)));
+    seats.extend(
+        knowing
+            .into_iter()
+            .filter(|s| legacy.contains(&s.user))
+            .map(|s| (s, Audience::WithoutMembers)),
+    );
     // Unread counts only messages: the changes above each member's watermark are taken
     // off, read once from the lowest watermark up. The real watermarks come from the
     // seats: a view shows 0 for a member who has not accepted.
@@ -350,7 +372,7 @@ pub async fn announce_conversation(
             },
         );
     }
-    for &(user, last_seq) in &change.removed {
+    for &(user, last_seq) in &removed {
         app.metrics.conversation_frames.inc();
         app.publish(
             vec![user],

@@ -188,6 +188,22 @@ impl Hub {
         self.lock().contains_key(&user)
     }
 
+    /// Of `users`, those with a socket on this node that did not ask for `members`
+    /// frames (they need whole `conversation` frames).
+    pub fn without_members_feature(
+        &self,
+        users: impl IntoIterator<Item = Uuid>,
+    ) -> std::collections::HashSet<Uuid> {
+        let map = self.lock();
+        users
+            .into_iter()
+            .filter(|user| {
+                map.get(user)
+                    .is_some_and(|sockets| sockets.iter().any(|s| !s.members_feature))
+            })
+            .collect()
+    }
+
     /// Sockets open on this node.
     pub fn socket_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

@@ -286,7 +286,7 @@ impl Connection {
                     }
                 }
                 Some(frame) = self.frames.recv() => {
-                    if self.write_queued(frame).await.is_err() {
+                    if self.write_queued(frame, COALESCE).await.is_err() {
                         return End::Gone;
                     }
                 }
@@ -379,7 +379,15 @@ impl Connection {
                 .err()
                 .map(|e| failure(None, &e)),
             ClientFrame::Auth { access_token } => self.reauthenticate(&access_token).await.err(),
-            ClientFrame::Ping => Some(ServerFrame::Pong),
+            ClientFrame::Ping => {
+                // What was queued for this socket before the ping goes out before its
+                // pong, so a ping tells a client it has heard all that was on its way.
+                let waiting = self.frames.len();
+                if let Ok(first) = self.frames.try_recv() {
+                    self.write_queued(first, waiting).await?;
+                }
+                Some(ServerFrame::Pong)
+            }
         };
         match reply {
             Some(reply) => self.send(&reply).await,
@@ -454,14 +462,14 @@ impl Connection {
         }
     }
 
-    /// Writes `first` and whatever else is queued (up to [`COALESCE`] frames) with one
-    /// flush: under fan-out load a socket's frames go out in a few large writes instead
+    /// Writes `first` and whatever else is queued (up to `most` frames in all, usually
+    /// [`COALESCE`]) with one flush: under fan-out load a socket's frames go out in a few large writes instead
     /// of a system call each. Gives up after a heartbeat period, like [`Self::write`].
-    async fn write_queued(&mut self, first: Outgoing) -> Result<(), axum::Error> {
+    async fn write_queued(&mut self, first: Outgoing, most: usize) -> Result<(), axum::Error> {
         let limit = self.app.config.heartbeat();
         let writing = async {
             self.feed(first).await?;
-            for _ in 1..COALESCE {
+            for _ in 1..most {
                 let Ok(frame) = self.frames.try_recv() else {
                     break;
                 };

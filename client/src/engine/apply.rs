@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::{Message, ServerFrame};
+use ferry_proto::{ErrorCode, Message, ServerFrame};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use super::catch_up::fill_below;
 use crate::Shared;
 use crate::events::Event;
 use crate::outbox::Verdict;
+use crate::session::SessionError;
 use crate::store::{Applied, Confirmation, MembersChange};
 
 /// A `delivered` mark to send: this conversation is stored up to this seq.
@@ -101,6 +102,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
             conversation_id,
             members,
             removed,
+            member_count,
             updated_at,
         } => {
             let change = MembersChange {
@@ -110,15 +112,23 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
                 updated_at,
             };
             let new_contacts = match shared.store.apply_members(me, &change)? {
-                Some(new_contacts) => new_contacts,
-                // Not stored here (this store is newer than the conversation): all of it.
-                None => {
+                Some(applied) if applied.member_count == member_count => applied.new_contacts,
+                // Not stored here, or out of step (the frames of two quick changes
+                // crossed): the conversation as it is now, whole.
+                _ => {
                     let api = &shared.api;
-                    let c = shared
+                    let fetched = shared
                         .session
                         .call(|t| async move { api.conversation(&t, conversation_id).await })
-                        .await?;
-                    shared.store.apply_conversation(me, &c)?;
+                        .await;
+                    match fetched {
+                        Ok(c) => shared.store.apply_conversation(me, &c)?,
+                        // Removed meanwhile: that frame is on its way.
+                        Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => {
+                            return Ok(None);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                     true
                 }
             };

@@ -80,14 +80,20 @@ impl From<ApiError> for End {
 pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::new(shared.options.reconnect_min, shared.options.reconnect_max);
     let mut failures = 0u32;
+    // The socket fails but the server answers over HTTP: the state stays `Polling`
+    // through the socket's attempts, rather than flickering through `Connecting`.
+    let mut polling = false;
     loop {
         if *stop.borrow() {
             break;
         }
-        shared.set_state(ConnectionState::Connecting);
+        if !polling {
+            shared.set_state(ConnectionState::Connecting);
+        }
         let (delay, reason) = match connect::connect(&shared).await {
             Ok((socket, heartbeat)) => {
                 failures = 0;
+                polling = false;
                 let opened = Instant::now();
                 let end = link::Link::new(&shared, socket, heartbeat)
                     .serve(&mut stop)
@@ -129,18 +135,29 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let delay = delay.unwrap_or_else(|| backoff.next_delay());
         tracing::debug!(?delay, reason, "offline");
         let retry_at = Some(shared.options.clock.after(delay));
-        shared.set_state(ConnectionState::Offline {
-            retry_at,
-            reason: Some(reason.clone()),
+        shared.set_state(if polling {
+            ConnectionState::Polling {
+                retry_at,
+                reason: Some(reason.clone()),
+            }
+        } else {
+            ConnectionState::Offline {
+                retry_at,
+                reason: Some(reason.clone()),
+            }
         });
         // A socket that keeps failing while HTTP works (a proxy refusing upgrades, say):
         // receive by long-polling until the next attempt, rather than not at all.
         let go_on = if failures >= REST_FALLBACK_AFTER {
-            let polling = ConnectionState::Polling {
+            let waiting = rest::receive_while_waiting(
+                &shared,
+                delay,
                 retry_at,
-                reason: Some(reason),
-            };
-            match rest::receive_while_waiting(&shared, delay, polling, &mut stop).await {
+                &reason,
+                &mut polling,
+                &mut stop,
+            );
+            match waiting.await {
                 Ok(go_on) => go_on,
                 Err(_) => {
                     shared.set_state(ConnectionState::SignedOut);

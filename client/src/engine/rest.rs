@@ -17,6 +17,8 @@ use crate::api::ApiError;
 use crate::outbox::{Answer, Outbox, Window};
 use crate::session::SessionError;
 use crate::store::Confirmation;
+use ferry_proto::Timestamp;
+
 use crate::{ConnectionState, Shared};
 
 /// Sends the due outbox over REST, in compose order; returns how many went out.
@@ -80,22 +82,29 @@ const LONG_POLL_SECS: u32 = ferry_proto::MAX_SYNC_WAIT_SECS;
 /// this long.
 const QUICK_ROUND: Duration = Duration::from_millis(500);
 
-/// Instead of idling until the next socket attempt (`delay` from now): receives over
-/// `/sync` long-polls, marks what arrived delivered, and sends the outbox over REST
-/// (the state is `polling` once a round succeeds), until then, until asked to reconnect
-/// now, or until `stop` (`Ok(false)`). A server that does not answer either leaves the
-/// rest of the wait plain.
+/// Instead of idling until the next socket attempt (`retry_at`, `delay` from now):
+/// receives over `/sync` long-polls, marks what arrived delivered, and sends the outbox
+/// over REST, until then, until asked to reconnect now, or until `stop` (`Ok(false)`).
+///
+/// `polling` says whether the server answered over HTTP last time; it is kept up to date,
+/// and so is the state: [`ConnectionState::Polling`] while rounds succeed (the user is
+/// not offline, only not live), `Offline` once one fails, after which the rest of the
+/// wait is plain. A first round without `polling` does not wait, so that it is known at
+/// once whether the server answers.
 pub(crate) async fn receive_while_waiting(
     shared: &Shared,
     delay: Duration,
-    polling: ConnectionState,
+    retry_at: Option<Timestamp>,
+    reason: &str,
+    polling: &mut bool,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<bool, End> {
     let deadline = Instant::now() + delay;
     loop {
         let started = Instant::now();
+        let wait = if *polling { LONG_POLL_SECS } else { 0 };
         let round = async {
-            let delivered = catch_up_waiting(shared, LONG_POLL_SECS).await?;
+            let delivered = catch_up_waiting(shared, wait).await?;
             let news = !delivered.is_empty();
             let api = &shared.api;
             for (conversation, seq) in delivered {
@@ -107,39 +116,45 @@ pub(crate) async fn receive_while_waiting(
             push_outbox_over_rest(shared).await?;
             Ok::<bool, End>(news)
         };
-        let failed = tokio::select! {
-            outcome = round => match outcome {
-                // A quick answer that brought nothing new: on Postgres `/sync` repeats
-                // recent changes until every earlier transaction is visible. Pause
-                // rather than spin while it does.
-                Ok(false) if started.elapsed() < QUICK_ROUND => {
-                    tokio::select! {
-                        () = tokio::time::sleep(QUICK_ROUND) => {}
-                        _ = stop.changed() => return Ok(false),
-                    }
-                    false
-                }
-                Ok(_) => false,
-                Err(End::SignedOut) => return Err(End::SignedOut),
-                Err(End::Stop) => return Ok(false),
-                Err(End::Reconnect(..)) => true,
-            },
+        let outcome = tokio::select! {
+            outcome = round => outcome,
             () = tokio::time::sleep_until(deadline) => return Ok(true),
             () = shared.reconnect_now.notified() => return Ok(true),
             _ = stop.changed() => return Ok(false),
         };
-        if !failed {
-            // The server answered: the user is not offline, only not live.
-            shared.set_state(polling.clone());
-        }
-        if failed {
-            // Unreachable over HTTP too: wait out the rest.
-            return Ok(super::wait_to_reconnect(
-                deadline.saturating_duration_since(Instant::now()),
-                &shared.reconnect_now,
-                stop,
-            )
-            .await);
+        let news = match outcome {
+            Ok(news) => news,
+            Err(End::SignedOut) => return Err(End::SignedOut),
+            Err(End::Stop) => return Ok(false),
+            Err(End::Reconnect(..)) => {
+                // Unreachable over HTTP too: offline, and the rest of the wait is plain.
+                *polling = false;
+                shared.set_state(ConnectionState::Offline {
+                    retry_at,
+                    reason: Some(reason.to_owned()),
+                });
+                return Ok(super::wait_to_reconnect(
+                    deadline.saturating_duration_since(Instant::now()),
+                    &shared.reconnect_now,
+                    stop,
+                )
+                .await);
+            }
+        };
+        *polling = true;
+        shared.set_state(ConnectionState::Polling {
+            retry_at,
+            reason: Some(reason.to_owned()),
+        });
+        // A quick answer that brought nothing new (a round that did not wait, or `/sync`
+        // on Postgres repeating recent changes until every earlier transaction is
+        // visible): pause rather than spin.
+        if !news && started.elapsed() < QUICK_ROUND {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline.min(Instant::now() + QUICK_ROUND)) => {}
+                () = shared.reconnect_now.notified() => return Ok(true),
+                _ = stop.changed() => return Ok(false),
+            }
         }
         if Instant::now() >= deadline {
             return Ok(true);

@@ -129,9 +129,12 @@ impl LocalStore {
 
     /// Applies a change of members (a `members` frame): upserts the rows it lists and
     /// drops the removed. `None` when the conversation is not stored here (the caller
-    /// fetches it whole); else whether someone joined or changed state, so that who is
-    /// a contact (and online) may have changed.
-    pub fn apply_members(&self, me: Uuid, change: &MembersChange<'_>) -> StoreResult<Option<bool>> {
+    /// fetches it whole).
+    pub fn apply_members(
+        &self,
+        me: Uuid,
+        change: &MembersChange<'_>,
+    ) -> StoreResult<Option<MembersApplied>> {
         self.write(|tx| apply_members(tx, me, change))
     }
 
@@ -448,7 +451,7 @@ fn apply_members(
     tx: &Transaction<'_>,
     me: Uuid,
     change: &MembersChange<'_>,
-) -> rusqlite::Result<Option<bool>> {
+) -> rusqlite::Result<Option<MembersApplied>> {
     let id = change.conversation_id.to_string();
     let updated = tx.execute(
         "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
@@ -487,7 +490,24 @@ fn apply_members(
             )?;
         }
     }
-    Ok(Some(new_contacts))
+    let member_count: i64 = tx.query_row(
+        "SELECT count(*) FROM members WHERE conversation_id = ?1",
+        [&id],
+        |r| r.get(0),
+    )?;
+    Ok(Some(MembersApplied {
+        new_contacts,
+        member_count: usize::try_from(member_count).unwrap_or_default(),
+    }))
+}
+
+/// What applying a `members` frame did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MembersApplied {
+    /// Someone joined or changed state: who is a contact (and online) may have changed.
+    pub new_contacts: bool,
+    /// How many members the conversation has here now.
+    pub member_count: usize,
 }
 
 /// A change of a conversation's members, as a `members` frame carries it.

@@ -24,7 +24,9 @@ use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
 pub use changes::{ChangeRefusal, Quote, Reaction};
-pub use conversations::{ConversationSummary, ListPosition, MemberView, MembersChange};
+pub use conversations::{
+    ConversationSummary, ListPosition, MemberView, MembersApplied, MembersChange,
+};
 pub(crate) use files::file_key;
 pub use files::{LocalAttachment, PendingUpload, PreparedFile};
 pub use messages::{Applied, Confirmation, LocalMessage, MessageStatus, OutboxItem};

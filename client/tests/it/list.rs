@@ -152,3 +152,70 @@ fn unread_counts_agree_with_the_summaries() {
         "the fixture has many unread chats: {counts:?}"
     );
 }
+
+/// A `members` frame applied to the store: joins and changes upserted, the removed
+/// dropped (me among them: the chat is left), the count reported so a client can tell
+/// when it is out of step; a conversation not stored here is reported as such.
+#[test]
+fn members_frames_apply_to_the_store() {
+    use ferry_client::store::MembersChange;
+    fn change<'a>(id: Uuid, members: &'a [Member], removed: &'a [Uuid]) -> MembersChange<'a> {
+        MembersChange {
+            conversation_id: id,
+            members,
+            removed,
+            updated_at: Timestamp::from_millis(10),
+        }
+    }
+    let (_dir, store, me) = filled();
+    let c = chat(&me, 0, 0, 0, 0);
+    let (other, newcomer) = (c.members[1].user.id, user(500));
+    let joined = [Member {
+        user: newcomer.clone(),
+        role: Role::Member,
+        read_seq: 0,
+        delivered_seq: 0,
+        state: MemberState::Request,
+        joined_at: Timestamp::from_millis(9),
+    }];
+    let applied = store
+        .apply_members(me.id, &change(c.id, &joined, &[]))
+        .expect("apply")
+        .expect("stored here");
+    assert!(applied.new_contacts, "someone joined");
+    assert_eq!(applied.member_count, 3);
+    let summary = store
+        .conversation(me.id, c.id)
+        .expect("read")
+        .expect("there");
+    assert!(summary.members.iter().any(|m| m.user.id == newcomer.id));
+    assert_eq!(summary.updated_at, Timestamp::from_millis(10));
+
+    // The same frame again changes nothing, and brings no one new.
+    let again = store
+        .apply_members(me.id, &change(c.id, &joined, &[]))
+        .expect("apply")
+        .expect("stored here");
+    assert_eq!((again.new_contacts, again.member_count), (false, 3));
+
+    let applied = store
+        .apply_members(me.id, &change(c.id, &[], &[other]))
+        .expect("apply")
+        .expect("stored here");
+    assert_eq!((applied.new_contacts, applied.member_count), (false, 2));
+    let left = |store: &LocalStore| {
+        store
+            .conversation(me.id, c.id)
+            .expect("read")
+            .expect("there")
+            .left
+    };
+    assert!(!left(&store));
+    store
+        .apply_members(me.id, &change(c.id, &[], &[me.id]))
+        .expect("apply");
+    assert!(left(&store), "removed: this user left");
+
+    let unknown = change(Uuid::from_u128(9_999), &joined, &[]);
+    assert_eq!(store.apply_members(me.id, &unknown).expect("apply"), None);
+}

@@ -769,9 +769,9 @@ async fn metric(server: &TestServer, name: &str) -> u64 {
 }
 
 /// A change to a group of 60 is announced with one frame per distinct view, not one per
-/// member: here the `members` frame, and the whole conversation (everyone's unread count
-/// is 0) for the newcomer and for sockets that did not ask for `members` frames. And
-/// membership changes are limited per user.
+/// member: here the `members` frame and the newcomer's whole conversation, and one more
+/// whole conversation once a member has a socket that did not ask for `members` frames
+/// (everyone's unread count is 0). And membership changes are limited per user.
 async fn membership_changes_are_cheap_and_limited(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut config = test_config(&db);
@@ -799,10 +799,32 @@ async fn membership_changes_are_cheap_and_limited(backend: Backend) {
         )
         .await;
     let encoded = metric(&server, "ferry_conversation_frames_encoded_total").await - before;
-    assert_eq!(encoded, 3, "frames encoded for 61 members");
+    assert_eq!(encoded, 2, "frames encoded for 61 members");
+    let member = User::login(&server, "member0").await;
+    let mut whole = member.ws().await;
+    let before = metric(&server, "ferry_conversation_frames_encoded_total").await;
+    let second = User::register(&server, "second").await;
+    owner
+        .ok::<ferry_proto::Conversation>(
+            Method::POST,
+            &format!("/conversations/{}/members", group.id),
+            Some(json!({"user_ids": [second.id()]})),
+        )
+        .await;
+    let encoded = metric(&server, "ferry_conversation_frames_encoded_total").await - before;
+    assert_eq!(
+        encoded, 3,
+        "frames encoded for 62 members, one socket wanting it whole"
+    );
+    let frames = whole.until_pong().await;
+    assert!(
+        matches!(frames.as_slice(), [ferry_proto::ServerFrame::Conversation { conversation }] if conversation.members.len() == 62),
+        "{frames:?}"
+    );
 
-    // Five changes a minute (the group's creation and the add were two): the sixth waits.
-    for member in &ids[..3] {
+    // Five changes a minute (the group's creation and the two adds were three): the
+    // sixth waits.
+    for member in &ids[1..3] {
         owner
             .no_content(
                 Method::DELETE,
