@@ -272,18 +272,19 @@ impl MembersChange {
 /// get it whole (`conversation`, with their own unread count); the others get a
 /// `members` frame with just the change on sockets that asked for it, and the whole
 /// conversation on the others. Each removed member gets the conversation as it was at
-/// their removal ([`removed_view`]).
+/// their removal ([`removed_view`]). `false` when nobody is left in it to read it from
+/// (see [`announce_emptied`]).
 pub async fn announce_conversation(
     app: &App,
     conversation_id: Uuid,
     change: &MembersChange,
-) -> Result<()> {
+) -> Result<bool> {
     let seats = app.store.seats(conversation_id).await?;
     let Some(viewer) = seats.first().map(|s| s.user) else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(mut conversation) = app.store.conversation(viewer, conversation_id).await? else {
-        return Ok(());
+        return Ok(false);
     };
     // One view for all: the first member's own watermarks are not theirs to show.
     crate::store::hide_receipts(&mut conversation, None);
@@ -382,7 +383,21 @@ pub async fn announce_conversation(
             },
         );
     }
-    Ok(())
+    Ok(true)
+}
+
+/// Tells the last member of a group, who just left it, that they did: `before` is the
+/// conversation as they saw it before leaving (nobody is left to read it from now).
+pub fn announce_emptied(app: &App, mut before: Conversation, user: Uuid, last_seq: i64) {
+    before.members.retain(|m| m.user.id != user);
+    app.metrics.conversation_frames.inc();
+    app.publish(
+        vec![user],
+        None,
+        &ServerFrame::Conversation {
+            conversation: Box::new(removed_view(&before, last_seq)),
+        },
+    );
 }
 
 /// A removed member's copy of the conversation: its members now (without them, which

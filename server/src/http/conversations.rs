@@ -211,7 +211,10 @@ pub async fn remove_member(
     let Some(last_seq) = removed else {
         return Err(Error::not_found("member"));
     };
-    chat::announce_conversation(&app, id, &MembersChange::removed(user_id, last_seq)).await?;
+    let change = MembersChange::removed(user_id, last_seq);
+    if !chat::announce_conversation(&app, id, &change).await? {
+        chat::announce_emptied(&app, conversation, user_id, last_seq);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -330,6 +330,32 @@ async fn membership_changes_come_as_just_the_change(backend: Backend) {
     assert!(new_owner.user.id != dan.id(), "dan joined last");
 }
 
+/// The last member of a group leaves: their other device still hears that they left,
+/// though nobody is left to read the group from.
+async fn the_last_member_leaving_hears_it(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let solo = User::register(&server, "solo").await;
+    let group = solo.group("Just me", &[]).await;
+    let mut tablet = solo.ws_with_members().await;
+    solo.no_content(
+        Method::DELETE,
+        &format!("/conversations/{}/members/{}", group.id, solo.id()),
+        None,
+    )
+    .await;
+    let frames = tablet.until_pong().await;
+    let [ServerFrame::Conversation { conversation }] = frames.as_slice() else {
+        panic!("the tablet hears of it: {frames:?}")
+    };
+    assert_eq!(conversation.id, group.id);
+    assert!(
+        conversation.members.is_empty(),
+        "{:?}",
+        conversation.members
+    );
+}
+
 async fn typing_is_relayed_not_stored(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -801,6 +827,7 @@ async fn removed_member_stops_getting_typing(backend: Backend) {
 
 on_both!(
     membership_changes_come_as_just_the_change,
+    the_last_member_leaving_hears_it,
     typing_repeats_are_not_relayed,
     typing_is_budgeted_per_user,
     removed_member_stops_getting_typing,
