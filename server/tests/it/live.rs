@@ -195,6 +195,20 @@ async fn group_of_five(backend: Backend) {
     assert_eq!(users[4].history(group.id).await.len(), 5);
 }
 
+/// The rows and removed ids of the one `members` frame in `frames`, which holds nothing
+/// else.
+fn one_members_frame(frames: &[ServerFrame]) -> (Vec<ferry_proto::Member>, Vec<Uuid>) {
+    let [
+        ServerFrame::Members {
+            members, removed, ..
+        },
+    ] = frames
+    else {
+        panic!("one members frame and nothing else: {frames:?}")
+    };
+    (members.clone(), removed.clone())
+}
+
 /// A socket that asked for `members` frames gets just the change when the members of a
 /// group it has change: a few hundred bytes whatever the group's size, where the whole
 /// conversation grows with every member (O(members²) bytes per change over the group).
@@ -275,15 +289,7 @@ async fn membership_changes_come_as_just_the_change(backend: Backend) {
             None,
         )
         .await;
-    let frames = slim.until_pong().await;
-    let [
-        ServerFrame::Members {
-            members, removed, ..
-        },
-    ] = frames.as_slice()
-    else {
-        panic!("one members frame: {frames:?}")
-    };
+    let (members, removed) = one_members_frame(&slim.until_pong().await);
     assert_eq!(removed, &[crowd[0].id()]);
     // A removal also lists the owner: it passes on when the owner leaves.
     assert_eq!(
@@ -313,15 +319,7 @@ async fn membership_changes_come_as_just_the_change(backend: Backend) {
             None,
         )
         .await;
-    let frames = slim.until_pong().await;
-    let [
-        ServerFrame::Members {
-            members, removed, ..
-        },
-    ] = frames.as_slice()
-    else {
-        panic!("one members frame: {frames:?}")
-    };
+    let (members, removed) = one_members_frame(&slim.until_pong().await);
     assert_eq!(removed, &[owner.id()]);
     let [new_owner] = members.as_slice() else {
         panic!("the new owner alone: {members:?}")
