@@ -24,20 +24,14 @@ fn frames(c: &mut Criterion) {
         b.iter(|| serde_json::from_str::<ClientFrame>(black_box(&send)).expect("valid"))
     });
     let frame = ServerFrame::Message {
-        message: Message {
-            id: Uuid::now_v7(),
-            conversation_id: Uuid::now_v7(),
-            seq: 123_456,
-            sender_id: Uuid::now_v7(),
-            body: body.into(),
-            created_at: Timestamp::now(),
-            reply_to: None,
-            change: None,
-            edited_at: None,
-            edit_seq: None,
-            deleted_at: None,
-            attachments: Vec::new(),
-        },
+        message: Message::plain(
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            123_456,
+            Uuid::now_v7(),
+            body,
+            Timestamp::now(),
+        ),
     };
     c.bench_function("encode message frame", |b| {
         b.iter(|| serde_json::to_string(black_box(&frame)).expect("serializable"))

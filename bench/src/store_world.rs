@@ -165,20 +165,14 @@ fn direct(me: &User, partner: User, last_seq: i64, at: i64) -> Conversation {
 fn message(chat: &Conversation, seq: i64, at: i64, rng: &mut Rng) -> Message {
     let words = 8 + rng.below(9);
     let body: Vec<String> = (0..words).map(|_| word(rng.below(WORDS))).collect();
-    Message {
-        id: Uuid::now_v7(),
-        conversation_id: chat.id,
+    Message::plain(
+        Uuid::now_v7(),
+        chat.id,
         seq,
-        sender_id: chat.members[(seq % 2) as usize].user.id,
-        body: body.join(" "),
-        created_at: Timestamp::from_millis(at),
-        reply_to: None,
-        change: None,
-        edited_at: None,
-        edit_seq: None,
-        deleted_at: None,
-        attachments: Vec::new(),
-    }
+        chat.members[(seq % 2) as usize].user.id,
+        body.join(" "),
+        Timestamp::from_millis(at),
+    )
 }
 
 /// The `i`th word of the vocabulary: pronounceable, distinct, 4 to 9 letters.

@@ -155,6 +155,31 @@ pub struct Attachment {
 }
 
 impl Message {
+    /// A plain stored message: text only, no reply, change, edit, deletion or files.
+    pub fn plain(
+        id: Uuid,
+        conversation_id: Uuid,
+        seq: i64,
+        sender_id: Uuid,
+        body: impl Into<String>,
+        created_at: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            conversation_id,
+            seq,
+            sender_id,
+            body: body.into(),
+            created_at,
+            reply_to: None,
+            change: None,
+            edited_at: None,
+            edit_seq: None,
+            deleted_at: None,
+            attachments: Vec::new(),
+        }
+    }
+
     /// Whether this entry is a message people wrote, rather than a change to one.
     pub fn is_message(&self) -> bool {
         self.change.is_none()

@@ -16,20 +16,7 @@ fn at() -> Timestamp {
 }
 
 fn message() -> Message {
-    Message {
-        id: id(7),
-        conversation_id: id(3),
-        seq: 42,
-        sender_id: id(1),
-        body: "hello <b>world</b>".into(),
-        created_at: at(),
-        reply_to: None,
-        change: None,
-        edited_at: None,
-        edit_seq: None,
-        deleted_at: None,
-        attachments: Vec::new(),
-    }
+    Message::plain(id(7), id(3), 42, id(1), "hello <b>world</b>", at())
 }
 
 #[test]

@@ -45,19 +45,15 @@ fn chat(me: &User, n: u128, last_seq: i64, read: i64, active: i64) -> Conversati
 
 fn messages(c: &Conversation) -> Vec<Message> {
     (1..=c.last_seq)
-        .map(|seq| Message {
-            id: Uuid::now_v7(),
-            conversation_id: c.id,
-            seq,
-            sender_id: c.members[1].user.id,
-            body: format!("message {seq}"),
-            created_at: c.updated_at,
-            reply_to: None,
-            change: None,
-            edited_at: None,
-            edit_seq: None,
-            deleted_at: None,
-            attachments: Vec::new(),
+        .map(|seq| {
+            Message::plain(
+                Uuid::now_v7(),
+                c.id,
+                seq,
+                c.members[1].user.id,
+                format!("message {seq}"),
+                c.updated_at,
+            )
         })
         .collect()
 }

@@ -34,20 +34,14 @@ fn history(len: usize, mine: Vec<bool>) -> History {
         .map(|i| {
             let c = i % 2;
             seqs[c] += 1;
-            Message {
-                id: Uuid::from_u128(1000 + i as u128),
-                conversation_id: conversations[c],
-                seq: seqs[c],
-                sender_id: if mine[i] { me } else { other },
-                body: format!("message {i}"),
-                created_at: Timestamp::from_millis(1_700_000_000_000 + i as i64),
-                reply_to: None,
-                change: None,
-                edited_at: None,
-                edit_seq: None,
-                deleted_at: None,
-                attachments: Vec::new(),
-            }
+            Message::plain(
+                Uuid::from_u128(1000 + i as u128),
+                conversations[c],
+                seqs[c],
+                if mine[i] { me } else { other },
+                format!("message {i}"),
+                Timestamp::from_millis(1_700_000_000_000 + i as i64),
+            )
         })
         .collect();
     History { me, messages, mine }

@@ -546,20 +546,18 @@ fn same_or_conflict(existing: Message, new: &NewMessage) -> Append {
 
 /// The message `new` became when stored at `seq`.
 fn stored(new: &NewMessage, seq: i64) -> Message {
+    // Its attachments are filled in by the store from the uploads named.
     Message {
-        id: new.id,
-        conversation_id: new.conversation_id,
-        seq,
-        sender_id: new.sender_id,
-        body: new.body.clone(),
-        created_at: new.created_at,
         reply_to: new.reply_to,
         change: new.change.clone(),
-        edited_at: None,
-        edit_seq: None,
-        deleted_at: None,
-        // Filled in by the store from the uploads named.
-        attachments: Vec::new(),
+        ..Message::plain(
+            new.id,
+            new.conversation_id,
+            seq,
+            new.sender_id,
+            new.body.clone(),
+            new.created_at,
+        )
     }
 }
 
