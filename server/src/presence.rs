@@ -117,8 +117,8 @@ async fn offline(app: &App, user: Uuid) -> Result<()> {
 }
 
 /// Tells `user` and `others`, who just became contacts (a request accepted), of each
-/// other's presence: announcements go out on changes only, so each would otherwise see
-/// the other as unknown until their next sign-in.
+/// other's presence, online or last seen: announcements go out on changes only, so each
+/// would otherwise see the other as unknown until their next sign-in.
 pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
     // Only those who are contacts now: not members who have not accepted, not anyone
     // either one blocked.
@@ -138,16 +138,29 @@ pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
             },
         );
     }
+    let Some(first) = theirs.first() else {
+        return Ok(());
+    };
     let online = app.hub.is_online(user)
         || (app.cluster.is_some() && !app.store.online_users(&[user]).await?.is_empty());
-    if online && !theirs.is_empty() {
-        let frame = ServerFrame::Presence {
-            user_id: user,
-            online: true,
-            last_seen: None,
-        };
-        app.publish(theirs.iter().map(|p| p.user_id).collect(), None, &frame);
-    }
+    // Offline, they are told when `user` was last seen, as `GET /presence` would: a
+    // client that knows only frames would otherwise show nothing until `user` comes on.
+    let last_seen = if online {
+        None
+    } else {
+        app.contacts
+            .get(first.user_id)
+            .await?
+            .into_iter()
+            .find(|c| c.contact == user)
+            .and_then(|c| c.last_seen)
+    };
+    let frame = ServerFrame::Presence {
+        user_id: user,
+        online,
+        last_seen,
+    };
+    app.publish(theirs.iter().map(|p| p.user_id).collect(), None, &frame);
     Ok(())
 }
 

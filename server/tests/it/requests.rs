@@ -21,6 +21,35 @@ fn state_of(conversation: &Conversation, user: Uuid) -> MemberState {
         .state
 }
 
+/// Alice accepts from a device without a socket (offline, as far as presence goes):
+/// Mallory, now her contact, is told so, and when she was last seen, by a frame, as he
+/// is told when she is online.
+async fn accepting_offline_tells_of_it(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let mallory = User::register(&server, "mallory").await;
+    let mut stranger = mallory.ws().await;
+    let chat = mallory.direct_with(&alice).await;
+    alice.accept(chat.id).await;
+    let frames = stranger.until_pong().await;
+    let presence: Vec<_> = frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Presence { user_id, .. } if *user_id == alice.id()))
+        .collect();
+    assert!(
+        matches!(
+            presence.as_slice(),
+            [ServerFrame::Presence {
+                online: false,
+                last_seen: None,
+                ..
+            }]
+        ),
+        "alice offline, never seen: {frames:?}"
+    );
+}
+
 async fn a_stranger_learns_nothing_until_accepted(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -273,6 +302,7 @@ async fn metric(server: &TestServer) -> u64 {
 
 on_both!(
     a_stranger_learns_nothing_until_accepted,
+    accepting_offline_tells_of_it,
     a_reply_accepts_and_a_block_stops_both_ways,
     reports_are_stored_and_checked,
 );
