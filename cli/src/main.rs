@@ -160,6 +160,12 @@ enum Command {
         /// Name, username of the other person, or id.
         chat: String,
     },
+    /// Delete a message request on this device: nobody is told, and it comes back if
+    /// they write again (works offline).
+    Dismiss {
+        /// Name, username of the other person, or id.
+        chat: String,
+    },
     /// Leave a group (or refuse a group's message request).
     Leave {
         /// Name or id.
@@ -538,6 +544,12 @@ async fn run(cli: Cli) -> Result<()> {
             let id = resolve(&client, chat).await?;
             client.accept(id).await?;
             print::done(&cli, "accepted");
+        }
+        Command::Dismiss { chat } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            client.dismiss_request(id)?;
+            print::done(&cli, "request deleted");
         }
         Command::Leave { chat } => {
             let client = signed_in(&cli).await?;

@@ -585,7 +585,28 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     let listed = alice.json(&["chats"]).await;
     assert_eq!(listed[0]["request"], true);
 
+    // Deleted here, it leaves the list; mallory writing again brings it back.
+    assert_eq!(
+        alice.ok(&["dismiss", "mallory"]).await.trim(),
+        "request deleted"
+    );
+    assert!(!alice.ok(&["chats"]).await.contains("mallory"));
+    mallory.ok(&["send", "alice", "hello??"]).await;
+    alice.ok(&["sync"]).await;
+    assert!(
+        alice
+            .ok(&["chats"])
+            .await
+            .contains("mallory (message request")
+    );
+
     assert_eq!(alice.ok(&["accept", "mallory"]).await.trim(), "accepted");
+    let not_a_request = alice.run(&["dismiss", "mallory"]).await;
+    assert!(
+        !not_a_request.ok && not_a_request.stderr.contains("only a message request"),
+        "{}",
+        not_a_request.stderr
+    );
     let chats = alice.ok(&["chats"]).await;
     assert!(!chats.contains("message request"), "{chats}");
 

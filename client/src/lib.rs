@@ -906,6 +906,8 @@ impl Client {
             .session
             .call(|t| async move { api.direct(&t, other).await })
             .await?;
+        // Opened on purpose: a request deleted here before is shown again.
+        self.shared.store.undismiss(conversation.id)?;
         self.keep(&conversation)
     }
 
@@ -942,6 +944,21 @@ impl Client {
             .call(|t| async move { api.accept(&t, conversation).await })
             .await?;
         self.keep(&updated)?;
+        Ok(())
+    }
+
+    /// Deletes a message request on this device, as Signal's Delete does: nothing is
+    /// sent and the other person is not told (so it works offline); the conversation
+    /// leaves the list until they write again, and comes back as a request.
+    pub fn dismiss_request(&self, conversation: Uuid) -> Result<(), ClientError> {
+        if !self.shared.store.dismiss(self.me().id, conversation)? {
+            return Err(ClientError::Invalid(
+                "only a message request can be deleted".into(),
+            ));
+        }
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
         Ok(())
     }
 

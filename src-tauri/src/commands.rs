@@ -432,6 +432,12 @@ pub async fn accept_request(state: State<'_, Desktop>, conversation_id: Uuid) ->
     Ok(state.client()?.accept(conversation_id).await?)
 }
 
+/// Deletes a message request on this device (works offline; nobody is told).
+#[tauri::command]
+pub fn dismiss_request(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
+    Ok(state.client()?.dismiss_request(conversation_id)?)
+}
+
 /// Blocks or unblocks someone.
 #[tauri::command]
 pub async fn set_blocked(state: State<'_, Desktop>, user_id: Uuid, blocked: bool) -> Result<()> {

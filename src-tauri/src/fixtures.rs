@@ -19,6 +19,7 @@ pub fn summary(id: Uuid) -> ConversationSummary {
         left: false,
         request: false,
         blocked: false,
+        dismissed: false,
         muted: false,
         draft: None,
         typing: Vec::new(),

@@ -145,6 +145,7 @@ pub fn run() {
             commands::add_members,
             commands::leave_conversation,
             commands::accept_request,
+            commands::dismiss_request,
             commands::set_blocked,
             commands::blocked_users,
             commands::report_user,

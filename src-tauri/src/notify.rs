@@ -26,6 +26,7 @@ pub fn should_notify(
         && message.status != MessageStatus::Pending
         && !conversation.muted
         && !conversation.blocked
+        && !conversation.dismissed
         && !looking
 }
 

@@ -31,7 +31,7 @@ impl UnreadTotal {
 
     /// Takes in one conversation as stored now; returns whether the total changed.
     pub fn update(&mut self, summary: &ConversationSummary) -> bool {
-        let share = if summary.muted {
+        let share = if summary.muted || summary.dismissed {
             0
         } else {
             summary.unread_count
@@ -91,6 +91,18 @@ mod tests {
         assert_eq!(unread.total(), 5);
         assert!(unread.update(&summary(9, 1, false)), "a new conversation");
         assert_eq!(unread.total(), 6);
+        let deleted = ConversationSummary {
+            dismissed: true,
+            ..summary(9, 1, false)
+        };
+        assert!(unread.update(&deleted), "a deleted request takes its share");
+        assert_eq!(unread.total(), 5);
+        assert!(
+            unread.update(&summary(9, 2, false)),
+            "back with a new message"
+        );
+        assert_eq!(unread.total(), 7);
+        assert!(unread.update(&summary(9, 1, false)));
 
         unread.reset(&[(Uuid::from_u128(1), 1)]);
         assert_eq!(unread.total(), 1);

@@ -795,6 +795,7 @@ describe("message requests and blocks", () => {
     expect(await screen.findByText("hi, a question")).toBeInTheDocument();
     expect(screen.queryByTestId("composer")).toBeNull();
     expect(within(panel).getByTestId("block-user")).toBeInTheDocument();
+    expect(within(panel).getByTestId("delete-request")).toBeInTheDocument();
     expect(within(panel).getByTestId("report-user")).toBeInTheDocument();
 
     await userEvent.click(within(panel).getByTestId("accept-request"));
@@ -850,6 +851,7 @@ describe("message requests and blocks", () => {
     const panel = await screen.findByTestId("request-panel");
     expect(panel).toHaveTextContent("You were added to this group by someone you don't talk to yet.");
     expect(within(panel).queryByTestId("block-user")).toBeNull();
+    expect(within(panel).getByTestId("delete-request")).toBeInTheDocument();
     expect(screen.queryByTestId("composer")).toBeNull();
 
     await userEvent.click(within(panel).getByTestId("report-user"));
@@ -861,6 +863,69 @@ describe("message requests and blocks", () => {
     expect(c.argsOf("leave_conversation")).toEqual([{ conversationId: team.id }]);
     expect(await screen.findByText("You left this conversation.")).toBeInTheDocument();
     expect(screen.queryByTestId("request-panel")).toBeNull();
+  });
+
+  it("deletes a request on this device only, after saying the stranger won't be told; it comes back if they write again", async () => {
+    const request = direct(ada, { request: true, unread_count: 1, updated_at: ago(5) });
+    const other = direct(grace, { updated_at: ago(30) });
+    const c = core({
+      conversations: [request, other],
+      handlers: { dismiss_request: (args) => changes(c, args.conversationId as string, { dismissed: true }) },
+    });
+    render(App);
+    await screen.findAllByTestId("conversation-item");
+    await userEvent.click(item("Ada Lovelace"));
+    const panel = await screen.findByTestId("request-panel");
+
+    // Cancel sends nothing and changes nothing.
+    await userEvent.click(within(panel).getByTestId("delete-request"));
+    let dialog = screen.getByRole("dialog", { name: "Delete message request?" });
+    expect(dialog).toHaveTextContent(/on this device only/);
+    expect(dialog).toHaveTextContent(/Nothing is sent: Ada Lovelace won't be told/);
+    expect(dialog).toHaveTextContent(/If Ada Lovelace writes to you again, it comes back as a message request/);
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(c.count("dismiss_request")).toBe(0);
+    expect(screen.getByTestId("request-panel")).toBeInTheDocument();
+
+    await userEvent.click(within(panel).getByTestId("delete-request"));
+    dialog = screen.getByRole("dialog", { name: "Delete message request?" });
+    await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
+    expect(c.argsOf("dismiss_request")).toEqual([{ conversationId: request.id }]);
+    // Gone from the list, and the thread it was is closed.
+    await waitFor(() => expect(screen.getAllByTestId("conversation-item").map((el) => el.dataset.name)).toEqual(["Grace Hopper"]));
+    expect(screen.queryByTestId("request-panel")).toBeNull();
+    expect(screen.getByText("Choose a conversation, or start a new one.")).toBeInTheDocument();
+
+    // Ada writes again: the request is back in the list (not opened).
+    changes(c, request.id, { dismissed: false, updated_at: ago(0), unread_count: 2, last_seq: 2 });
+    await waitFor(() =>
+      expect(screen.getAllByTestId("conversation-item").map((el) => el.dataset.name)).toEqual(["Ada Lovelace", "Grace Hopper"]),
+    );
+    expect(within(item("Ada Lovelace")).getByTestId("request-badge")).toBeInTheDocument();
+    expect(screen.queryByTestId("request-panel")).toBeNull();
+  });
+
+  it("deletes a group request on this device only, saying its members won't be told", async () => {
+    const team = group("Sailing", [ada, grace], {
+      request: true,
+      members: [member(ME), member(ada, { role: "owner" }), member(grace)],
+    });
+    const c = core({
+      conversations: [team],
+      handlers: { dismiss_request: () => changes(c, team.id, { dismissed: true }) },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click(within(await screen.findByTestId("request-panel")).getByTestId("delete-request"));
+    const dialog = screen.getByRole("dialog", { name: "Delete message request?" });
+    expect(dialog).toHaveTextContent(/its members won't be told, and you stay in the group/);
+    expect(dialog).toHaveTextContent(/If someone writes in it again, it comes back as a message request/);
+    await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
+    expect(c.argsOf("dismiss_request")).toEqual([{ conversationId: team.id }]);
+    expect(c.count("leave_conversation")).toBe(0);
+    await waitFor(() => expect(screen.queryByTestId("conversation-item")).toBeNull());
+    expect(screen.queryByTestId("thread")).toBeNull();
   });
 
   it("shows Unblock in a blocked chat's composer's place", async () => {

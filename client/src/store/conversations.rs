@@ -83,6 +83,9 @@ pub struct ConversationSummary {
     pub request: bool,
     /// This user blocked the other person of this direct conversation.
     pub blocked: bool,
+    /// A message request this user deleted on this device: the list leaves it out until a
+    /// new message comes.
+    pub dismissed: bool,
     /// Notifications off.
     pub muted: bool,
     /// The unsent draft, if any.
@@ -286,7 +289,8 @@ impl LocalStore {
             let ids: Vec<Uuid> = match after {
                 None => {
                     let mut stmt = tx.prepare_cached(
-                        "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT ?1",
+                        "SELECT id FROM conversations WHERE NOT dismissed ORDER BY updated_at DESC, id DESC \
+                         LIMIT ?1",
                     )?;
                     stmt.query_map([limit], |r| uuid_at(r, 0))?
                         .collect::<rusqlite::Result<_>>()?
@@ -294,7 +298,7 @@ impl LocalStore {
                 Some(after) => {
                     let mut stmt = tx.prepare_cached(
                         "SELECT id FROM conversations WHERE (updated_at, id) < (?1, ?2) \
-                         ORDER BY updated_at DESC, id DESC LIMIT ?3",
+                         AND NOT dismissed ORDER BY updated_at DESC, id DESC LIMIT ?3",
                     )?;
                     let place = params![after.updated_at.as_millis(), after.id.to_string(), limit];
                     stmt.query_map(place, |r| uuid_at(r, 0))?
@@ -321,7 +325,7 @@ impl LocalStore {
                     AND x.seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) AS unread \
                  FROM conversations c \
                  LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
-                 WHERE c.muted = 0 \
+                 WHERE c.muted = 0 AND NOT c.dismissed \
                  AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) \
                  WHERE unread > 0",
             )?;
@@ -333,6 +337,31 @@ impl LocalStore {
     /// One conversation's summary.
     pub fn conversation(&self, me: Uuid, id: Uuid) -> StoreResult<Option<ConversationSummary>> {
         self.read(|tx| summary(tx, me, id))
+    }
+
+    /// Deletes a message request on this device: the list leaves it out until a message
+    /// comes past its last seq now. `false` (nothing done) when it is not a request.
+    pub fn dismiss(&self, me: Uuid, conversation: Uuid) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE conversations SET dismissed_seq = last_seq WHERE id = ?1 \
+                 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?1 \
+                 AND user_id = ?2 AND state = 'request')",
+                params![conversation.to_string(), me.to_string()],
+            )
+            .map(|changed| changed > 0)
+        })
+    }
+
+    /// Shows a deleted request again (this user opened it themself).
+    pub fn undismiss(&self, conversation: Uuid) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE conversations SET dismissed_seq = NULL WHERE id = ?1",
+                [conversation.to_string()],
+            )
+            .map(drop)
+        })
     }
 
     /// Records that this user left a conversation (history stays).
@@ -420,6 +449,7 @@ fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusql
     for m in &c.members {
         upsert_member(tx, &id, m)?;
     }
+    forget_dismissal_unless_request(tx, &id, me)?;
     // `last_message` is not stored: messages come only through `after_seq` pages and live
     // frames. Messages stored before the conversation was known count from now on.
     super::messages::advance_contiguous(tx, c.id)
@@ -442,6 +472,22 @@ fn upsert_member(tx: &Transaction<'_>, conversation: &str, m: &Member) -> rusqli
             m.joined_at.as_millis(),
             m.state.as_str()
         ],
+    )?;
+    Ok(())
+}
+
+/// A deleted request stays hidden only while it is a request: accepted (or blocked) on
+/// another device, it is back in the list.
+fn forget_dismissal_unless_request(
+    tx: &Transaction<'_>,
+    conversation: &str,
+    me: Uuid,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE conversations SET dismissed_seq = NULL WHERE id = ?1 AND dismissed_seq IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2 \
+         AND state = 'request')",
+        params![conversation, me.to_string()],
     )?;
     Ok(())
 }
@@ -490,6 +536,7 @@ fn apply_members(
             )?;
         }
     }
+    forget_dismissal_unless_request(tx, &id, me)?;
     let member_count: i64 = tx.query_row(
         "SELECT count(*) FROM members WHERE conversation_id = ?1",
         [&id],
@@ -532,7 +579,7 @@ fn summary(
     let row = tx
         .query_row(
             "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, muted, \
-             (SELECT body FROM drafts WHERE conversation_id = c.id) \
+             (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed \
              FROM conversations c WHERE id = ?1",
             [&key],
             |r| {
@@ -545,11 +592,13 @@ fn summary(
                     r.get::<_, bool>(5)?,
                     r.get::<_, bool>(6)?,
                     r.get::<_, Option<String>>(7)?,
+                    r.get::<_, bool>(8)?,
                 ))
             },
         )
         .optional()?;
-    let Some((kind, title, last_seq, updated_at, local_read, left, muted, draft)) = row else {
+    let Some((kind, title, last_seq, updated_at, local_read, left, muted, draft, dismissed)) = row
+    else {
         return Ok(None);
     };
     let members = members(tx, &key)?;
@@ -620,6 +669,7 @@ fn summary(
         left,
         request: my_state == Some(MemberState::Request),
         blocked: my_state == Some(MemberState::Blocked),
+        dismissed,
         muted,
         draft,
         typing: Vec::new(),

@@ -185,4 +185,11 @@ CREATE INDEX files_use ON files (used_at);
     r#"
 ALTER TABLE members ADD COLUMN state TEXT NOT NULL DEFAULT 'accepted';
 "#,
+    // 6: a message request deleted on this device: the last seq it had then. The list
+    // leaves it out until a message comes past that seq.
+    r#"
+ALTER TABLE conversations ADD COLUMN dismissed_seq INTEGER;
+ALTER TABLE conversations ADD COLUMN dismissed INTEGER
+    GENERATED ALWAYS AS (dismissed_seq IS NOT NULL AND last_seq <= dismissed_seq) VIRTUAL;
+"#,
 ];

@@ -215,3 +215,59 @@ fn members_frames_apply_to_the_store() {
     let unknown = change(Uuid::from_u128(9_999), &joined, &[]);
     assert_eq!(store.apply_members(me.id, &unknown).expect("apply"), None);
 }
+
+/// A message request deleted on this device leaves the list and the unread counts, and
+/// comes back when a message comes past it, or once it is no longer a request. Only a
+/// request can be deleted.
+#[test]
+fn a_deleted_request_leaves_the_list_until_a_new_message() {
+    let (_dir, store, me) = filled();
+    let listed = |store: &LocalStore, id: Uuid| {
+        store
+            .conversations(me.id, None, 1_000)
+            .expect("list")
+            .iter()
+            .any(|c| c.id == id)
+    };
+    let counted = |store: &LocalStore, id: Uuid| {
+        store
+            .unread_counts(me.id)
+            .expect("counts")
+            .iter()
+            .any(|(c, _)| *c == id)
+    };
+    let mut request = chat(&me, 50, 2, 0, 100);
+    request.members[0].state = MemberState::Request;
+    store.apply_conversation(me.id, &request).expect("apply");
+    store.apply_messages(&messages(&request)).expect("messages");
+    assert!(listed(&store, request.id) && counted(&store, request.id));
+
+    let accepted = chat(&me, 3, 3, 0, 3);
+    assert!(
+        !store.dismiss(me.id, accepted.id).expect("dismiss"),
+        "not a request"
+    );
+    assert!(store.dismiss(me.id, request.id).expect("dismiss"));
+    assert!(!listed(&store, request.id) && !counted(&store, request.id));
+    let summary = store
+        .conversation(me.id, request.id)
+        .expect("read")
+        .expect("kept");
+    assert!(summary.dismissed && summary.request);
+
+    // The same again from the server changes nothing; a third message brings it back.
+    store.apply_conversation(me.id, &request).expect("apply");
+    assert!(!listed(&store, request.id));
+    request.last_seq = 3;
+    store.apply_conversation(me.id, &request).expect("apply");
+    store
+        .apply_messages(&messages(&request)[2..])
+        .expect("messages");
+    assert!(listed(&store, request.id) && counted(&store, request.id));
+
+    // Deleted again, then accepted on another device: back in the list.
+    assert!(store.dismiss(me.id, request.id).expect("dismiss"));
+    request.members[0].state = MemberState::Accepted;
+    store.apply_conversation(me.id, &request).expect("apply");
+    assert!(listed(&store, request.id));
+}

@@ -183,3 +183,55 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
         })
         .await;
 }
+
+/// Deleting a request hides it on this device, offline, telling nobody; Mallory writing
+/// again brings it back as a request, with the new message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_request_comes_back_when_they_write_again() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [mallory, alice] = crate::support::online(&url, ["mallory", "alice"]).await;
+    let chat = mallory.client.open_direct("alice").await.expect("direct");
+    mallory.client.send(chat, "hi, click this").expect("send");
+    let listed = |c: &ferry_client::Client| {
+        c.conversations(None, 100)
+            .expect("list")
+            .iter()
+            .any(|s| s.id == chat)
+    };
+    alice
+        .until("the request arrives with its message", |c| {
+            c.conversation(chat)
+                .expect("read")
+                .is_some_and(|s| s.last_seq == 1)
+        })
+        .await;
+
+    // Offline: deleting needs nothing from the server.
+    alice.client.stop().await;
+    alice.client.dismiss_request(chat).expect("dismiss");
+    assert!(!listed(&alice.client));
+    assert!(
+        alice.client.dismiss_request(chat).is_ok(),
+        "still a request: deleting again is no error"
+    );
+    alice.client.start();
+    alice.online().await;
+    assert!(!listed(&alice.client), "catching up does not bring it back");
+
+    let again = mallory.client.send(chat, "hello??").expect("send");
+    alice
+        .until("back with the new message", |c| {
+            c.conversations(None, 100).expect("list").iter().any(|s| {
+                s.id == chat
+                    && s.request
+                    && !s.dismissed
+                    && s.last_message.as_ref().is_some_and(|m| m.id == again.id)
+            })
+        })
+        .await;
+    // Only a request can be deleted.
+    alice.client.accept(chat).await.expect("accept");
+    assert!(alice.client.dismiss_request(chat).is_err());
+}

@@ -925,6 +925,43 @@ async fn chat_from_the_desktop_app() {
     })
     .await;
     shots.take(&b, "opened-from-notification").await;
+
+    // Alice deletes Carol's request: it leaves her list (nothing reaches Carol).
+    find(&b, "delete-request")
+        .await
+        .click()
+        .await
+        .expect("delete");
+    find(&b, "delete-request-dialog").await;
+    shots.take(&b, "delete-request").await;
+    find(&b, "confirm-delete-request")
+        .await
+        .click()
+        .await
+        .expect("confirm");
+    within("carol's request leaves the list", async {
+        loop {
+            let mut names = Vec::new();
+            for item in b
+                .find_all(Locator::Css(&id("conversation-item")))
+                .await
+                .unwrap_or_default()
+            {
+                names.push(
+                    item.prop("textContent")
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                );
+            }
+            if !names.is_empty() && !names.iter().any(|n| n.contains("Carol Lewis")) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     carol.stop().await;
 
     // The app logs to a file of the day in its log directory, not only to stderr (a

@@ -11,6 +11,10 @@
  * the background; the latest `upload_progress` of each of its files is held until the
  * message itself is heard again. Inline previews are cached in memory (`./previews`).
  * Files dropped on the window go to the open conversation.
+ *
+ * A message request this user deleted (`dismissed`) is left out of the list, whether a
+ * page or an event brings it, and closed if it was open; a summary that says it is no
+ * longer dismissed (its stranger wrote again) puts it back.
  */
 import { SvelteMap, SvelteSet } from "svelte/reactivity";
 import * as backend from "./backend";
@@ -106,6 +110,11 @@ function position(summary: ConversationSummary): ListPosition {
   return { updated_at: summary.updated_at, id: summary.id };
 }
 
+/** `list` without the message requests this user deleted (the list leaves them out). */
+function listed(list: readonly ConversationSummary[]): ConversationSummary[] {
+  return list.filter((c) => !c.dismissed);
+}
+
 /**
  * The sorted list with a page of it merged in by id. Where both hold a conversation the
  * newer summary wins: the later activity (a conversation's activity only moves forward,
@@ -121,7 +130,7 @@ function mergePage(
     const held = byId.get(row.id);
     if (!held || Date.parse(held.updated_at) <= Date.parse(row.updated_at)) byId.set(row.id, row);
   }
-  return sortConversations([...byId.values()]);
+  return sortConversations(listed([...byId.values()]));
 }
 
 export interface OpenTarget {
@@ -367,15 +376,46 @@ export class Chat {
     await Promise.all([this.refreshList(), this.refreshThread()]);
   }
 
-  /** One conversation as stored now: replaced (or added) in place, the list kept sorted. */
+  /**
+   * One conversation as stored now: replaced (or added) in place, the list kept sorted.
+   * A request this user deleted is taken out instead (and closed if open).
+   */
   #putSummary(summary: ConversationSummary): void {
     this.#summariesDuringLoad?.push(summary);
     const held = this.conversations.find((c) => c.id === summary.id);
+    if (summary.dismissed) {
+      if (held) this.conversations = this.conversations.filter((c) => c.id !== summary.id);
+      if (summary.id === this.openId) this.#closeOpen();
+      return;
+    }
     this.conversations = placeConversation(this.conversations, summary);
     if (summary.id !== this.openId) return;
     const me = this.me?.id ?? "";
     if (held && statusBasis(held, me) !== statusBasis(summary, me)) void this.refreshThread();
     this.#markOpenRead();
+  }
+
+  /**
+   * The open conversation went away from the list (a request deleted on this device):
+   * nothing is open any more.
+   */
+  #closeOpen(): void {
+    this.openId = null;
+    this.thread = [];
+    this.threadLoaded = false;
+    this.hasOlder = false;
+    this.firstUnreadId = null;
+    this.focusMessageId = null;
+    this.replyingTo = null;
+    this.editing = null;
+    this.dragging = false;
+  }
+
+  /** Closes the open conversation if `read` (rows just read) says it was deleted. */
+  #closeIfDismissed(read: readonly ConversationSummary[]): void {
+    const openId = this.openId;
+    if (!openId || this.conversations.some((c) => c.id === openId)) return;
+    if (read.some((c) => c.id === openId && c.dismissed)) this.#closeOpen();
   }
 
   /** Changes one held summary (nothing if the list does not hold it). */
@@ -504,7 +544,8 @@ export class Chat {
       this.hasMoreConversations = full;
       // The open conversation stays on screen even if it is now below the rows read.
       const open = this.conversations.find((c) => c.id === this.openId && !fresh.some((f) => f.id === c.id));
-      this.conversations = sortConversations(open ? [...fresh, open] : fresh);
+      this.conversations = sortConversations(listed(open ? [...fresh, open] : fresh));
+      this.#closeIfDismissed(fresh);
       this.listLoaded = true;
     });
     if (!read) return;
@@ -528,6 +569,7 @@ export class Chat {
       if (last) this.#listEnd = position(last);
       this.hasMoreConversations = page.length === LIST_PAGE;
       this.conversations = mergePage(this.conversations, page);
+      this.#closeIfDismissed(page);
     });
   }
 
@@ -1087,6 +1129,16 @@ export class Chat {
   /** Accepts a message request; its summary then says so, and the composer shows. */
   async acceptRequest(conversationId: string): Promise<void> {
     await this.#run(backend.acceptRequest(conversationId));
+    await this.#loadSummary(conversationId);
+  }
+
+  /**
+   * Deletes a message request on this device only (nothing is sent, so it works
+   * offline). Its summary then says so: it leaves the list, and closes if it was open,
+   * until the stranger writes again.
+   */
+  async dismissRequest(conversationId: string): Promise<void> {
+    await this.#run(backend.dismissRequest(conversationId));
     await this.#loadSummary(conversationId);
   }
 

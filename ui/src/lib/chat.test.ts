@@ -390,6 +390,95 @@ describe("the first paint", () => {
   });
 });
 
+describe("a message request deleted on this device", () => {
+  const ids = (list: readonly ConversationSummary[]) => list.map((c) => c.id);
+
+  it("is left out of a page read, and one below the rows read is not opened", async () => {
+    const kept = direct(grace, { updated_at: ago(10) });
+    const gone = direct(ada, { request: true, dismissed: true, updated_at: ago(1) });
+    const { chat } = await opened([kept, gone]);
+    expect(ids(chat.conversations)).toEqual([kept.id]);
+    await chat.openConversation(gone.id);
+    expect(chat.openId).toBe(kept.id);
+  });
+
+  it("leaves the list when an event says so, the open thread closing, and comes back on a new message", async () => {
+    const request = direct(ada, { request: true, updated_at: ago(5) });
+    const other = direct(grace, { updated_at: ago(10) });
+    const mine = message({ conversation_id: request.id, seq: 1, mine: false, sender_id: ada.id });
+    const { chat, core } = await opened([request, other], [mine]);
+    expect(chat.openId).toBe(request.id);
+    expect(chat.thread).toHaveLength(1);
+    const before = reads(core);
+
+    await coreEmits({ type: "conversation", summary: { ...request, dismissed: true } });
+    expect(ids(chat.conversations)).toEqual([other.id]);
+    expect(chat.openId).toBeNull();
+    expect(chat.open).toBeNull();
+    expect(chat.thread).toEqual([]);
+    expect(chat.threadLoaded).toBe(false);
+    // Heard again while still deleted: still out.
+    await coreEmits({ type: "conversation", summary: { ...request, dismissed: true, muted: true } });
+    expect(ids(chat.conversations)).toEqual([other.id]);
+
+    const again = { ...request, dismissed: false, updated_at: ago(0), unread_count: 1, last_seq: 2 };
+    await coreEmits({ type: "conversation", summary: again });
+    expect(ids(chat.conversations)).toEqual([request.id, other.id]);
+    expect(chat.conversations[0]).toEqual(again);
+    // Back in the list, not opened again.
+    expect(chat.openId).toBeNull();
+    expect(reads(core)).toEqual(before);
+  });
+
+  it("leaves the open thread alone when it is another conversation", async () => {
+    const open = direct(grace, { updated_at: ago(10) });
+    const request = direct(ada, { request: true, updated_at: ago(5) });
+    const { chat } = await opened([open, request], [message({ conversation_id: open.id })]);
+    await coreEmits({ type: "conversation", summary: { ...request, dismissed: true } });
+    expect(ids(chat.conversations)).toEqual([open.id]);
+    expect(chat.openId).toBe(open.id);
+    expect(chat.thread).toHaveLength(1);
+  });
+
+  it("is deleted with dismiss_request, even before the core's event, and closes", async () => {
+    const request = direct(ada, { request: true });
+    const { chat, core, store } = await opened([request], [], {
+      dismiss_request: (args) => {
+        store.list = store.list.map((c) => (c.id === args.conversationId ? { ...c, dismissed: true } : c));
+        return null;
+      },
+    });
+    await chat.dismissRequest(request.id);
+    expect(core.argsOf("dismiss_request")).toEqual([{ conversationId: request.id }]);
+    expect(chat.conversations).toEqual([]);
+    expect(chat.openId).toBeNull();
+    expect(chat.notice).toBeNull();
+  });
+
+  it("stays, with the reason said, when dismiss_request fails", async () => {
+    const request = direct(ada, { request: true });
+    const { chat } = await opened([request], [], {
+      dismiss_request: () => {
+        throw { kind: "not_found", message: "no such conversation" };
+      },
+    });
+    await chat.dismissRequest(request.id);
+    expect(ids(chat.conversations)).toEqual([request.id]);
+    expect(chat.openId).toBe(request.id);
+    expect(chat.notice).toBe("no such conversation");
+  });
+
+  it("closes when a resync's re-read says the open one was deleted", async () => {
+    const request = direct(ada, { request: true, updated_at: ago(5) });
+    const other = direct(grace, { updated_at: ago(10) });
+    const { chat, store } = await opened([request, other]);
+    store.list = [{ ...request, dismissed: true }, other];
+    await coreEmits({ type: "resync" });
+    await waitFor(() => expect(ids(chat.conversations)).toEqual([other.id]));
+    expect(chat.openId).toBeNull();
+  });
+});
+
 describe("resync", () => {
   it("re-reads the connection, the list and the open thread", async () => {
     const withAda = direct(ada);

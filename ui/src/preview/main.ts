@@ -5,7 +5,8 @@
 // paperclip "picks" two sample files, which upload slowly (Cancel works); pictures are
 // drawn here; there is no drag and drop (the browser has no file paths). A stranger's
 // message request, a group request and a blocked chat show how those look (Accept,
-// Block, Unblock, Leave and Report work).
+// Block, Unblock, Leave, Delete and Report work; a deleted request comes back when
+// the stranger writes again, which here is half a minute later).
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -134,6 +135,7 @@ function conversation(
       left: false,
       request: false,
       blocked: false,
+      dismissed: false,
       muted: false,
       draft: null,
       typing: [],
@@ -280,6 +282,36 @@ function sendFiles(c: Stored, files: LocalAttachment[], caption: string, replyTo
   return { ...m };
 }
 
+/** A deleted request's stranger writes again: it comes back as a request, unread. */
+function strangerWritesAgain(c: Stored) {
+  const from = c.summary.members.find((m) => m.user.id !== me.id && (c.summary.kind === "direct" || m.role === "owner"));
+  if (!from || !c.summary.request || c.summary.left || c.summary.blocked) return;
+  const m: LocalMessage = {
+    id: id(),
+    conversation_id: c.summary.id,
+    seq: c.messages.filter((x) => x.seq !== null).length + 1,
+    sender_id: from.user.id,
+    body: "Hello again! Did you see my message?",
+    created_at: new Date().toISOString(),
+    mine: false,
+    status: "sent",
+    error: null,
+    reply_to: null,
+    quote: null,
+    edited: false,
+    deleted: false,
+    reactions: [],
+    attachments: [],
+  };
+  c.messages.push(m);
+  refreshSummary(c);
+  c.summary.last_seq = m.seq!;
+  c.summary.unread_count += 1;
+  c.summary.dismissed = false;
+  event({ type: "message", message: { ...m } });
+  changed(c);
+}
+
 mockWindows("main");
 mockIPC(
   (cmd, raw) => {
@@ -299,7 +331,7 @@ mockIPC(
         // A page, as the core gives it: `limit` (default and most 500) below `after`.
         const after = args.after as ListPosition | null;
         const limit = Math.min(500, Math.max(1, (args.limit as number | null) ?? 500));
-        return sortConversations(store.map((c) => c.summary))
+        return sortConversations(store.map((c) => c.summary).filter((s) => !s.dismissed))
           .filter((c) => !after || compareConversations(c, after) > 0)
           .slice(0, limit);
       }
@@ -490,6 +522,15 @@ mockIPC(
         c.summary.request = false;
         c.summary.members = c.summary.members.map((m) => (m.user.id === me.id ? { ...m, state: "accepted" } : m));
         changed(c);
+        return null;
+      }
+      case "dismiss_request": {
+        // On this device only: nothing is sent, so it works offline too.
+        const c = find(args.conversationId);
+        if (!c) throw { kind: "not_found", message: "no such conversation" };
+        c.summary.dismissed = true;
+        changed(c);
+        setTimeout(() => strangerWritesAgain(c), 30_000);
         return null;
       }
       case "set_blocked":

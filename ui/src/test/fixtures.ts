@@ -101,6 +101,7 @@ export function direct(other: User, extra: Partial<ConversationSummary> = {}): C
     left: false,
     request: false,
     blocked: false,
+    dismissed: false,
     muted: false,
     draft: null,
     typing: [],

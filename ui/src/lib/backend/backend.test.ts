@@ -41,11 +41,13 @@ describe("backend commands", () => {
   it("call the request, block and report commands with the shell's argument names", async () => {
     const core = mockCore({ blocked_users: () => [] });
     await backend.acceptRequest("conv-1");
+    await backend.dismissRequest("conv-2");
     await backend.setBlocked("u1", true);
     expect(await backend.blockedUsers()).toEqual([]);
     await backend.reportUser("u1", "conv-1", null, "spam", false);
     expect(core.calls).toEqual([
       { cmd: "accept_request", args: { conversationId: "conv-1" } },
+      { cmd: "dismiss_request", args: { conversationId: "conv-2" } },
       { cmd: "set_blocked", args: { userId: "u1", blocked: true } },
       { cmd: "blocked_users", args: {} },
       {
@@ -102,11 +104,13 @@ describe("message change commands", () => {
   it("call the request, block and report commands with the shell's argument names", async () => {
     const core = mockCore({ blocked_users: () => [] });
     await backend.acceptRequest("conv-1");
+    await backend.dismissRequest("conv-2");
     await backend.setBlocked("u1", true);
     expect(await backend.blockedUsers()).toEqual([]);
     await backend.reportUser("u1", "conv-1", null, "spam", false);
     expect(core.calls).toEqual([
       { cmd: "accept_request", args: { conversationId: "conv-1" } },
+      { cmd: "dismiss_request", args: { conversationId: "conv-2" } },
       { cmd: "set_blocked", args: { userId: "u1", blocked: true } },
       { cmd: "blocked_users", args: {} },
       {

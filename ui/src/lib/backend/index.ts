@@ -167,6 +167,14 @@ export function acceptRequest(conversationId: string): Promise<void> {
 }
 
 /**
+ * Deletes a message request on this device only: nothing is sent (it works offline) and
+ * the other person is not told. The list leaves it out until they write there again.
+ */
+export function dismissRequest(conversationId: string): Promise<void> {
+  return call("dismiss_request", { conversationId });
+}
+
+/**
  * Blocks or unblocks someone (needs the server). A block closes the direct conversation
  * with them both ways and stops new ones; unblocking opens it again.
  */

@@ -54,6 +54,11 @@ request: boolean,
  */
 blocked: boolean, 
 /**
+ * A message request this user deleted on this device: the list leaves it out until a
+ * new message comes.
+ */
+dismissed: boolean, 
+/**
  * Notifications off.
  */
 muted: boolean, 
