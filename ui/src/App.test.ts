@@ -758,7 +758,7 @@ describe("presence", () => {
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
     const subtitle = await screen.findByTestId("thread-subtitle");
-    expect(subtitle).toHaveTextContent("Online status unknown while you are offline");
+    expect(subtitle).toHaveTextContent("Online status unknown without a live connection");
     expect(subtitle).not.toHaveTextContent(/^Online$/);
     expect(screen.queryByTestId("presence-dot")).toBeNull();
 
@@ -768,6 +768,30 @@ describe("presence", () => {
 
     await connectionEvent({ state: "connecting" });
     await waitFor(() => expect(screen.getByTestId("thread-subtitle")).not.toHaveTextContent(/^Online$/));
+    expect(screen.queryByTestId("presence-dot")).toBeNull();
+
+    // Polling: connected, but presence does not come without a socket.
+    await connectionEvent({ state: "polling", retry_at: null, reason: null });
+    await waitFor(() =>
+      expect(screen.getByTestId("thread-subtitle")).toHaveTextContent("Online status unknown without a live connection"),
+    );
+  });
+
+  it("guesses nothing about a stranger's status while a request is pending, either way", async () => {
+    const theirs = direct(ada, { request: true, members: [member(ME, { state: "request" }), member(ada)] });
+    core({ conversations: [theirs] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    expect(await screen.findByTestId("thread-subtitle")).toHaveTextContent(/^Message request$/);
+    expect(screen.queryByTestId("presence-dot")).toBeNull();
+  });
+
+  it("says the other has not accepted yet, rather than offline", async () => {
+    const mine = direct(ada, { members: [member(ME), member(ada, { state: "request" })] });
+    core({ conversations: [mine] });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    expect(await screen.findByTestId("thread-subtitle")).toHaveTextContent("Hasn't accepted your message yet");
     expect(screen.queryByTestId("presence-dot")).toBeNull();
   });
 });
