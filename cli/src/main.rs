@@ -284,9 +284,11 @@ async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
             bail!("say which chat (a name, a username or an id; see `ferry chats`)");
         }
         let me = client.me().id;
+        // Deleted requests too: `accept` or `block` must still find them.
         let found: Vec<Uuid> = client
             .conversations(None, 10_000)?
             .into_iter()
+            .chain(client.dismissed_requests()?)
             .filter(|c| {
                 c.name.to_lowercase() == wanted
                     // An id prefix must be long enough not to match by accident.

@@ -591,6 +591,10 @@ async fn requests_blocks_and_reports_from_the_terminal() {
         "request deleted"
     );
     assert!(!alice.ok(&["chats"]).await.contains("mallory"));
+    assert!(
+        alice.ok(&["open", "mallory"]).await.contains("buy now"),
+        "still found by name"
+    );
     mallory.ok(&["send", "alice", "hello??"]).await;
     alice.ok(&["sync"]).await;
     assert!(

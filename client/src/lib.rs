@@ -786,6 +786,12 @@ impl Client {
         self.shared.typing().typing_in(conversation)
     }
 
+    /// The message requests deleted on this device (`dismiss_request`), which the
+    /// conversation list leaves out: a chat can still be found by name among them.
+    pub fn dismissed_requests(&self) -> Result<Vec<ConversationSummary>, ClientError> {
+        Ok(self.shared.store.dismissed(self.me().id)?)
+    }
+
     /// The conversation list, newest activity first, with who is typing in each; `after`
     /// pages on below the last row of the previous page (see
     /// [`LocalStore::conversations`]).

@@ -141,6 +141,9 @@ pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
     let Some(first) = theirs.first() else {
         return Ok(());
     };
+    // In `user`'s turn, as their transitions are: a socket opening meanwhile announces
+    // itself after this, so a stale "offline" cannot come last.
+    let _turn = app.presence.take(user).await;
     let online = app.hub.is_online(user)
         || (app.cluster.is_some() && !app.store.online_users(&[user]).await?.is_empty());
     // Offline, they are told when `user` was last seen, as `GET /presence` would: a

@@ -791,7 +791,7 @@ describe("presence", () => {
     core({ conversations: [mine] });
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
-    expect(await screen.findByTestId("thread-subtitle")).toHaveTextContent("Hasn't accepted your message yet");
+    expect(await screen.findByTestId("thread-subtitle")).toHaveTextContent("Hasn't accepted the chat yet");
     expect(screen.queryByTestId("presence-dot")).toBeNull();
   });
 });

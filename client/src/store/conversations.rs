@@ -312,6 +312,20 @@ impl LocalStore {
         })
     }
 
+    /// The message requests deleted on this device (which the list leaves out).
+    pub fn dismissed(&self, me: Uuid) -> StoreResult<Vec<ConversationSummary>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached("SELECT id FROM conversations WHERE dismissed")?;
+            let ids: Vec<Uuid> = stmt
+                .query_map([], |r| uuid_at(r, 0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.into_iter()
+                .map(|id| summary(tx, me, id))
+                .filter_map(Result::transpose)
+                .collect()
+        })
+    }
+
     /// Each conversation that counts towards the unread total (not muted, something
     /// unread) with its unread count, as its summary would give it: one query over the
     /// conversations and this user's membership, instead of a summary per conversation.
@@ -413,6 +427,9 @@ impl LocalStore {
 
 fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusqlite::Result<()> {
     let id = c.id.to_string();
+    // Its last message says whether the seqs it brings are someone writing.
+    let written = c.last_message.as_ref().map_or(0, |m| m.seq);
+    keep_dismissed_past_changes(tx, c.id, written, c.last_seq)?;
     tx.execute(
         "INSERT INTO conversations (id, kind, title, last_seq, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
@@ -477,7 +494,7 @@ fn upsert_member(tx: &Transaction<'_>, conversation: &str, m: &Member) -> rusqli
 }
 
 /// A deleted request stays hidden only while it is a request: accepted (or blocked) on
-/// another device, it is back in the list.
+/// another device, it is back in the list. (Left or removed elsewhere, it stays hidden.)
 fn forget_dismissal_unless_request(
     tx: &Transaction<'_>,
     conversation: &str,
@@ -485,10 +502,27 @@ fn forget_dismissal_unless_request(
 ) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE conversations SET dismissed_seq = NULL WHERE id = ?1 AND dismissed_seq IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2 \
-         AND state = 'request')",
+         AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2 \
+         AND state != 'request')",
         params![conversation, me.to_string()],
     )?;
+    Ok(())
+}
+
+/// Entries up to `seq` are being stored in a conversation, messages among them up to
+/// `written` (0: none). A change (an edit, a reaction, a deletion) is not someone
+/// writing: a request deleted here stays deleted past it; only a message brings it back.
+pub(super) fn keep_dismissed_past_changes(
+    tx: &Transaction<'_>,
+    conversation: Uuid,
+    written: i64,
+    seq: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE conversations SET dismissed_seq = ?3 WHERE id = ?1 AND dismissed \
+         AND ?2 <= dismissed_seq AND dismissed_seq < ?3",
+    )?
+    .execute(params![conversation.to_string(), written, seq])?;
     Ok(())
 }
 

@@ -309,6 +309,8 @@ struct Effects {
     heads: HashMap<Uuid, (i64, Timestamp)>,
     /// Per conversation and sender: the highest seq they sent.
     senders: HashMap<(Uuid, Uuid), i64>,
+    /// Per conversation: the highest seq of a message (not a change).
+    written: HashMap<Uuid, i64>,
 }
 
 impl Effects {
@@ -322,6 +324,10 @@ impl Effects {
         };
         let head = self.heads.entry(m.conversation_id).or_insert((m.seq, at));
         *head = (head.0.max(m.seq), head.1.max(at));
+        if m.is_message() {
+            let written = self.written.entry(m.conversation_id).or_insert(m.seq);
+            *written = (*written).max(m.seq);
+        }
         let sent = self
             .senders
             .entry((m.conversation_id, m.sender_id))
@@ -331,6 +337,8 @@ impl Effects {
 
     fn write(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         for (conversation, (seq, at)) in self.heads {
+            let written = self.written.get(&conversation).copied().unwrap_or(0);
+            super::conversations::keep_dismissed_past_changes(tx, conversation, written, seq)?;
             bump(tx, conversation, seq, Some(at))?;
         }
         for ((conversation, sender), seq) in self.senders {

@@ -255,14 +255,46 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
         .expect("kept");
     assert!(summary.dismissed && summary.request);
 
-    // The same again from the server changes nothing; a third message brings it back.
+    // The same again from the server changes nothing, nor does a reaction (a change is
+    // not someone writing); a message after them brings it back.
     store.apply_conversation(me.id, &request).expect("apply");
     assert!(!listed(&store, request.id));
-    request.last_seq = 3;
+    let first = messages(&request).remove(0);
+    let reaction = Message {
+        body: String::new(),
+        change: Some(ferry_proto::Change {
+            kind: ferry_proto::ChangeKind::React,
+            target: first.id,
+            emoji: Some("👍".into()),
+        }),
+        ..Message::plain(
+            Uuid::now_v7(),
+            request.id,
+            3,
+            first.sender_id,
+            "",
+            first.created_at,
+        )
+    };
+    store.apply_messages(&[reaction]).expect("reaction");
+    assert!(
+        !listed(&store, request.id),
+        "a reaction does not bring it back"
+    );
+    // The server's view says seq 4 is a change (its last message is still seq 1): that
+    // keeps it hidden too.
+    request.last_seq = 4;
+    request.last_message = Some(first.clone());
     store.apply_conversation(me.id, &request).expect("apply");
-    store
-        .apply_messages(&messages(&request)[2..])
-        .expect("messages");
+    assert!(
+        !listed(&store, request.id),
+        "a change seen through the conversation"
+    );
+    request.last_seq = 5;
+    let next = messages(&request).remove(4);
+    request.last_message = Some(next.clone());
+    store.apply_conversation(me.id, &request).expect("apply");
+    store.apply_messages(&[next]).expect("message");
     assert!(listed(&store, request.id) && counted(&store, request.id));
 
     // Deleted again, then accepted on another device: back in the list.

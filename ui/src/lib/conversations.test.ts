@@ -6,6 +6,7 @@ import {
   otherMember,
   placeConversation,
   previewOf,
+  sharesPresence,
   sortConversations,
   typingText,
 } from "./conversations";
@@ -76,6 +77,19 @@ describe("otherMember", () => {
   it("is the other person of a direct chat, and nobody in a group", () => {
     expect(otherMember(direct(ada), ME.id)?.user.id).toBe(ada.id);
     expect(otherMember(group("Team", [ada]), ME.id)).toBeNull();
+  });
+});
+
+describe("sharesPresence", () => {
+  it("is only for a direct chat both accepted, with no block", () => {
+    expect(sharesPresence(direct(ada))).toBe(true);
+    expect(sharesPresence(group("Team", [ada]))).toBe(false);
+    expect(sharesPresence(direct(ada, { request: true, members: [member(ME, { state: "request" }), member(ada)] }))).toBe(
+      false,
+    );
+    expect(sharesPresence(direct(ada, { members: [member(ME), member(ada, { state: "request" })] }))).toBe(false);
+    expect(sharesPresence(direct(ada, { members: [member(ME), member(ada, { state: "blocked" })] }))).toBe(false);
+    expect(sharesPresence(direct(ada, { blocked: true }))).toBe(false);
   });
 });
 

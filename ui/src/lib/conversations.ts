@@ -54,6 +54,19 @@ export function otherMember(conversation: ConversationSummary, meId: string): Me
   return conversation.members.find((m) => m.user.id !== meId) ?? null;
 }
 
+/**
+ * Whether the other person's online status is shared with this user in a direct
+ * conversation: both accepted it (a request shares none, either way) and neither blocked
+ * the other. Otherwise the app says nothing of it rather than guess "Offline".
+ */
+export function sharesPresence(conversation: ConversationSummary): boolean {
+  return (
+    conversation.kind === "direct" &&
+    !conversation.blocked &&
+    conversation.members.every((m) => m.state === "accepted")
+  );
+}
+
 /** The display name of `userId` in `conversation`, as far as its member list knows. */
 export function memberName(conversation: ConversationSummary, userId: string): string {
   return conversation.members.find((m) => m.user.id === userId)?.user.display_name ?? "Someone";
