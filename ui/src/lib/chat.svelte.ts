@@ -297,14 +297,7 @@ export class Chat {
     this.listLoaded = false;
     this.hasMoreConversations = false;
     this.#listEnd = null;
-    this.openId = null;
-    this.thread = [];
-    this.threadLoaded = false;
-    this.firstUnreadId = null;
-    this.focusMessageId = null;
-    this.replyingTo = null;
-    this.editing = null;
-    this.dragging = false;
+    this.#closeOpen();
     this.#markedUpTo.clear();
     this.#uploads.clear();
     this.#downloading.clear();
@@ -396,8 +389,8 @@ export class Chat {
   }
 
   /**
-   * The open conversation went away from the list (a request deleted on this device):
-   * nothing is open any more.
+   * Nothing is open any more: the open conversation went away from the list (a request
+   * deleted on this device), or the user signed out.
    */
   #closeOpen(): void {
     this.openId = null;
