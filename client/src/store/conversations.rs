@@ -305,10 +305,7 @@ impl LocalStore {
                         .collect::<rusqlite::Result<_>>()?
                 }
             };
-            ids.into_iter()
-                .map(|id| summary(tx, me, id))
-                .filter_map(Result::transpose)
-                .collect()
+            summaries(tx, me, ids)
         })
     }
 
@@ -319,10 +316,7 @@ impl LocalStore {
             let ids: Vec<Uuid> = stmt
                 .query_map([], |r| uuid_at(r, 0))?
                 .collect::<rusqlite::Result<_>>()?;
-            ids.into_iter()
-                .map(|id| summary(tx, me, id))
-                .filter_map(Result::transpose)
-                .collect()
+            summaries(tx, me, ids)
         })
     }
 
@@ -602,6 +596,18 @@ pub struct MembersChange<'a> {
     pub removed: &'a [Uuid],
     /// The conversation's `updated_at` after the change.
     pub updated_at: Timestamp,
+}
+
+/// The summaries of `ids`, in that order (ids not stored are skipped).
+fn summaries(
+    tx: &Transaction<'_>,
+    me: Uuid,
+    ids: Vec<Uuid>,
+) -> rusqlite::Result<Vec<ConversationSummary>> {
+    ids.into_iter()
+        .map(|id| summary(tx, me, id))
+        .filter_map(Result::transpose)
+        .collect()
 }
 
 fn summary(

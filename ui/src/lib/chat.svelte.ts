@@ -390,7 +390,7 @@ export class Chat {
 
   /**
    * Nothing is open any more: the open conversation went away from the list (a request
-   * deleted on this device), or the user signed out.
+   * deleted on this device), the user signed out, or another one is being opened.
    */
   #closeOpen(): void {
     this.openId = null;
@@ -609,14 +609,8 @@ export class Chat {
       const summary = this.conversations.find((c) => c.id === id);
       const unreadFrom =
         summary && summary.unread_count > 0 ? summary.last_seq - summary.unread_count + 1 : null;
+      this.#closeOpen();
       this.openId = id;
-      this.thread = [];
-      this.threadLoaded = false;
-      this.hasOlder = false;
-      this.firstUnreadId = null;
-      this.focusMessageId = null;
-      this.replyingTo = null;
-      this.editing = null;
       await this.refreshThread();
       if (this.openId !== id) return;
       if (unreadFrom !== null) {
