@@ -422,8 +422,14 @@ describe("a thread", () => {
   });
 
   it("lets rows out of view skip rendering, except the newest", async () => {
+    // All on one day (yesterday, from noon): `ago` would cross midnight when the test
+    // runs just after it, and a day separator among the newest rows takes a message's
+    // place.
+    const noon = new Date();
+    noon.setDate(noon.getDate() - 1);
+    noon.setHours(12, 0, 0, 0);
     const history = Array.from({ length: 80 }, (_, i) =>
-      message({ seq: i + 1, body: `n${i + 1}`, created_at: ago(100 - i) }),
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: new Date(noon.getTime() + i * 60_000).toISOString() }),
     );
     const { conversation, messages } = adaChat(history, { last_seq: 80 });
     core({ conversations: [conversation], messages });
