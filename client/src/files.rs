@@ -85,13 +85,18 @@ pub(crate) fn prepare(
             Err(MediaError::Mismatch { .. }) | Ok(None) => {}
             Ok(Some(size)) => dimensions = Some(size),
         }
-        if size <= PREVIEW_SOURCE_BYTES
-            && let Some(made) = media::preview(format, &std::fs::read(&path)?)
-        {
-            let preview_path = dir.join(format!("{id}.preview"));
-            std::fs::write(&preview_path, &made.bytes)?;
-            dimensions = Some((made.width, made.height));
-            preview = Some(preview_path);
+        if size <= PREVIEW_SOURCE_BYTES {
+            match media::preview(format, &std::fs::read(&path)?) {
+                // Its frame header was past what `measure` read: the server refuses it too.
+                Err(e) => return refuse(format!("{name}: {e}")),
+                Ok(None) => {}
+                Ok(Some(made)) => {
+                    let preview_path = dir.join(format!("{id}.preview"));
+                    std::fs::write(&preview_path, &made.bytes)?;
+                    dimensions = Some((made.width, made.height));
+                    preview = Some(preview_path);
+                }
+            }
         }
     }
     Ok(PreparedFile {
@@ -116,10 +121,11 @@ fn declared_type(name: &str, head: &[u8]) -> String {
         .unwrap_or_else(|_| "application/octet-stream".into())
 }
 
-/// A file name fit to send: its last path component, or `file`.
+/// A file name fit to send: its last path component without the characters the server
+/// refuses in names (control characters, bidirectional overrides), or `file`.
 pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| ferry_proto::clean_file_name(&n.to_string_lossy()))
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "file".into())
 }

@@ -24,8 +24,9 @@ pub use limits::{
     MAX_PAGE_LIMIT, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MAX_SYNC_MESSAGES,
     MAX_SYNC_WAIT_SECS, PREVIEW_MAX_SIDE, PasswordError, REPORT_REASON_MAX_CHARS,
     SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, UPLOAD_CHUNK_BYTES, USER_SEARCH_MAX_LIMIT,
-    USER_SEARCH_MIN_CHARS, UploadError, UsernameError, has_control, normalize_username,
-    validate_body, validate_change, validate_password, validate_upload,
+    USER_SEARCH_MIN_CHARS, UploadError, UsernameError, clean_file_name, has_control,
+    is_bidi_control, normalize_username, validate_body, validate_change, validate_password,
+    validate_upload,
 };
 pub use objects::{
     Attachment, Change, ChangeKind, Conversation, ConversationKind, Member, MemberState, Message,

@@ -61,7 +61,8 @@ pub enum UploadError {
     Empty,
     /// More bytes than the limit.
     TooLarge,
-    /// A name that is empty, too long, or holds a path separator or control character.
+    /// A name that is empty, too long, or holds a path separator, a control character or
+    /// a bidirectional override.
     Name,
     /// A media type that is not `type/subtype`.
     ContentType,
@@ -87,6 +88,7 @@ pub fn validate_upload(upload: &crate::NewUpload, max_bytes: u64) -> Result<(), 
         || upload.name.contains(['/', '\\'])
         || matches!(upload.name.as_str(), "." | "..")
         || has_control(&upload.name)
+        || upload.name.chars().any(is_bidi_control)
     {
         Err(UploadError::Name)
     } else if upload.content_type.len() > 127 || !mime.is_some_and(|(t, s)| token(t) && token(s)) {
@@ -185,6 +187,20 @@ fn valid_emoji(emoji: &str) -> bool {
 /// breaks included): such names are refused, for the reasons of [`validate_body`].
 pub fn has_control(name: &str) -> bool {
     name.chars().any(char::is_control)
+}
+
+/// The characters that reorder the text around them (embeddings, overrides, isolates):
+/// `invoice\u{202E}gnp.exe` shows as `invoiceexe.png`. No file name needs them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A file name as a sender should declare it: without control characters and
+/// bidirectional overrides (which [`validate_upload`] refuses).
+pub fn clean_file_name(name: &str) -> String {
+    name.chars()
+        .filter(|&c| !c.is_control() && !is_bidi_control(c))
+        .collect()
 }
 
 /// Why a username was refused.

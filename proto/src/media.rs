@@ -125,40 +125,72 @@ pub struct Preview {
     pub bytes: Vec<u8>,
 }
 
-/// Decodes a whole image (already measured) and makes its preview; `None` when the bytes
-/// do not decode (the file is still stored, without a preview). CPU-bound: run it on a
-/// blocking thread.
-pub fn preview(format: ImageFormat, bytes: &[u8]) -> Option<Preview> {
+/// Bytes a decoded image of this size may take (the widest pixel this server decodes,
+/// 16-bit RGBA), for budgeting memory before decoding it.
+pub fn decoded_bytes(width: u32, height: u32) -> u64 {
+    u64::from(width) * u64::from(height) * 8
+}
+
+/// Decodes a whole image and makes its preview; `Ok(None)` when the bytes do not decode
+/// (the file is still stored, without a preview). The size the decoder finds is checked
+/// again before anything is allocated for it: `DynamicImage::from_decoder` allocates
+/// the whole output without asking the limits, and a decoder can find a size its header
+/// scan did not (a JPEG whose frame header came after 320 KB of comments was decoded
+/// at 20,000 × 20,000 pixels, 1.15 GB). CPU-bound: run it on a blocking thread.
+pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, MediaError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    // Side limits on top of the pixel count checked before: a decoder that reports one
-    // size and allocates for another still stops here.
+    // Side limits on top of the pixel count: a decoder that reports one size and
+    // allocates for another still stops here.
     limits.max_image_width = Some(30_000);
     limits.max_image_height = Some(30_000);
-    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 4 + (64 << 20));
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().ok()?;
+    limits.max_alloc = Some(decoded_bytes(1, 1) * MAX_IMAGE_PIXELS / 2 + (64 << 20));
+    reader.limits(limits.clone());
+    let Ok(mut decoder) = reader.into_decoder() else {
+        return Ok(None);
+    };
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(MediaError::TooManyPixels { width, height });
+    }
+    if decoder.set_limits(limits).is_err() {
+        return Ok(None);
+    }
     // An EXIF block that cannot be read leaves the image as stored.
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).ok()?;
-    image.apply_orientation(orientation);
-    let (width, height) = (image.width(), image.height());
-    let small = image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE);
+    let Ok(image) = DynamicImage::from_decoder(decoder) else {
+        return Ok(None);
+    };
+    // Turned upright after it was made small: turning the whole image first would copy
+    // all of it once more.
+    let mut small = image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE);
+    drop(image);
+    small.apply_orientation(orientation);
+    let (width, height) = match orientation {
+        image::metadata::Orientation::Rotate90
+        | image::metadata::Orientation::Rotate270
+        | image::metadata::Orientation::Rotate90FlipH
+        | image::metadata::Orientation::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    };
     let mut out = Cursor::new(Vec::new());
-    if small.color().has_alpha() {
-        small.write_to(&mut out, ImageFormat::Png).ok()?;
+    let encoded = if small.color().has_alpha() {
+        small.write_to(&mut out, ImageFormat::Png)
     } else {
         let rgb = DynamicImage::ImageRgb8(small.to_rgb8());
         let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
-        rgb.write_with_encoder(encoder).ok()?;
+        rgb.write_with_encoder(encoder)
+    };
+    if encoded.is_err() {
+        return Ok(None);
     }
-    Some(Preview {
+    Ok(Some(Preview {
         width,
         height,
         bytes: out.into_inner(),
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -220,9 +252,64 @@ mod tests {
             measure(ImageFormat::Png, &png[..64]).expect("small enough"),
             Some((1000, 500))
         );
-        let preview = preview(ImageFormat::Png, &png).expect("a preview");
+        let preview = preview(ImageFormat::Png, &png)
+            .expect("small enough")
+            .expect("a preview");
         assert_eq!((preview.width, preview.height), (1000, 500));
         let small = image::load_from_memory(&preview.bytes).expect("the preview decodes");
         assert_eq!((small.width(), small.height()), (320, 160));
+    }
+
+    /// A JPEG whose frame header says `width` × `height` (a small image with its header
+    /// rewritten: nothing this size is ever encoded) and comes after `padding` bytes of
+    /// comment segments, so a scan of the file's start cannot measure it.
+    fn jpeg_measured_late(width: u16, height: u16, padding: usize) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::new_rgb8(16, 16)
+            .write_to(&mut out, ImageFormat::Jpeg)
+            .expect("a JPEG encodes");
+        let mut jpeg = out.into_inner();
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        // Marker (2), length (2), precision (1), then height and width.
+        jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        let mut padded = jpeg[..2].to_vec();
+        let comment = vec![b'x'; 65_000];
+        let mut left = padding;
+        while left > 0 {
+            let take = left.min(comment.len());
+            padded.extend_from_slice(&[0xFF, 0xFE]);
+            padded.extend_from_slice(&u16::try_from(take + 2).expect("short").to_be_bytes());
+            padded.extend_from_slice(&comment[..take]);
+            left -= take;
+        }
+        padded.extend_from_slice(&jpeg[2..]);
+        padded
+    }
+
+    #[test]
+    fn a_late_frame_header_is_still_measured_before_decoding() {
+        // 8,000 × 7,000 is 56 megapixels, over the limit; its frame header is past the
+        // first 256 KiB, where a scan of the head does not see it.
+        let bomb = jpeg_measured_late(8_000, 7_000, 320_000);
+        assert_eq!(
+            measure(ImageFormat::Jpeg, &bomb[..256 * 1024]).expect("no size seen"),
+            None
+        );
+        assert!(matches!(
+            preview(ImageFormat::Jpeg, &bomb),
+            Err(MediaError::TooManyPixels {
+                width: 8_000,
+                height: 7_000
+            })
+        ));
+        // Measured from the whole file, the size is found and refused.
+        assert!(matches!(
+            measure(ImageFormat::Jpeg, &bomb),
+            Err(MediaError::TooManyPixels { .. })
+        ));
     }
 }

@@ -18,6 +18,7 @@ use crate::commit::Outcome;
 use crate::error::{Error, Result};
 use crate::fence::SocketOrder;
 use crate::hub::Audience;
+use crate::members::Roster;
 use crate::state::App;
 use crate::store::{Mark, NewMessage, Seat};
 
@@ -153,7 +154,10 @@ pub async fn mark(
         // Until they accept, a member's receipts go to their own devices only; and never
         // to someone who blocked them.
         let recipients = match state {
-            MemberState::Accepted => members.except(MemberState::Blocked).collect(),
+            MemberState::Accepted => members
+                .except(MemberState::Blocked)
+                .filter(|m| !members.apart(user, *m))
+                .collect(),
             _ => vec![user],
         };
         app.publish(recipients, origin, &frame);
@@ -178,7 +182,7 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
     }
     let others: Vec<Uuid> = members
         .except(MemberState::Blocked)
-        .filter(|m| *m != user)
+        .filter(|m| *m != user && !members.apart(user, *m))
         .collect();
     app.publish(
         others,
@@ -286,8 +290,17 @@ pub async fn announce_conversation(
     let Some(mut conversation) = app.store.conversation(viewer, conversation_id).await? else {
         return Ok(false);
     };
-    // One view for all: the first member's own watermarks are not theirs to show.
+    // One view for all: the first member's own watermarks are not theirs to show, and
+    // nor are those of members in a block with another member (the blocked one would see
+    // them; a per-viewer read, `GET` or `/sync`, shows them to the rest).
     crate::store::hide_receipts(&mut conversation, None);
+    let roster = app.members.of(&*app.store, conversation_id).await?;
+    for m in &mut conversation.members {
+        if conversation_members_apart(&roster, &seats, m.user.id) {
+            m.read_seq = 0;
+            m.delivered_seq = 0;
+        }
+    }
     // As read now, after the change: someone removed and already added back is not
     // removed (their addition's frames tell of them); the listed rows below are of
     // members now, so someone added and already removed again is not listed.
@@ -384,6 +397,13 @@ pub async fn announce_conversation(
         );
     }
     Ok(true)
+}
+
+/// Whether `user` is in a block with another of `seats`.
+fn conversation_members_apart(roster: &Roster, seats: &[Seat], user: Uuid) -> bool {
+    seats
+        .iter()
+        .any(|s| s.user != user && roster.apart(user, s.user))
 }
 
 /// Tells the last member of a group, who just left it, that they did: `before` is the

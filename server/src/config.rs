@@ -135,6 +135,14 @@ pub struct Config {
     /// exits anyway, in seconds.
     #[arg(long, env = "FERRY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// How long a write to a client may make no progress (a client that stopped reading
+    /// a download or its socket's frames) before its connection is closed, in seconds.
+    #[arg(long, env = "FERRY_SEND_TIMEOUT_SECS", default_value_t = 30)]
+    pub send_timeout_secs: u64,
+    /// Memory image previews being made may take at once, in MiB (decoded pixels and
+    /// the source file); more wait their turn.
+    #[arg(long, env = "FERRY_PREVIEW_MEMORY_MIB", default_value_t = 512)]
+    pub preview_memory_mib: u32,
     /// A token `/metrics` requires (`Authorization: Bearer …`); unset: `/metrics` is
     /// open (keep it off the public network then). `/healthz` and `/readyz` stay open for
     /// load balancers.
@@ -191,6 +199,8 @@ impl Config {
             max_connections_per_ip: 500,
             header_timeout_secs: 10,
             shutdown_grace_secs: 10,
+            send_timeout_secs: 30,
+            preview_memory_mib: 512,
             ops_token: None,
             request_timeout_secs: 15,
             db_pool: 16,

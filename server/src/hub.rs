@@ -112,6 +112,14 @@ pub struct Waiter {
     pub notify: Arc<Notify>,
 }
 
+impl Waiter {
+    /// How many long-polls of this user wait on this node, this one included.
+    pub fn of_user(&self) -> usize {
+        // The map holds one reference; each waiter one more.
+        Arc::strong_count(&self.notify).saturating_sub(1)
+    }
+}
+
 impl Drop for Waiter {
     fn drop(&mut self) {
         self.hub.waiting.fetch_sub(1, Ordering::AcqRel);

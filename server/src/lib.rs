@@ -190,14 +190,14 @@ pub async fn run(
         return Err(StartError::ClusterNeedsPostgres);
     }
     let store = open_store(&url, config.db_pool).await?;
-    let files = files::Files::open(&config)?;
+    let metrics = Metrics::new();
+    let files = files::Files::open(&config, &metrics)?;
     let secret = jwt_secret(&config)?;
     let tokens = TokenKeys::new(
         &secret,
         Duration::from_secs(config.access_ttl_secs),
         Duration::from_secs(config.refresh_ttl_days * 24 * 3600),
     );
-    let metrics = Metrics::new();
     let hub = Arc::new(Hub::new(metrics.frame_bytes.clone()));
     let members = Arc::new(Members::new());
     let shutdown_token = CancellationToken::new();
@@ -288,7 +288,14 @@ pub async fn run(
     });
 
     let router = http::router(app.clone());
-    listen::serve(listener, router, &app.config, app.shutdown.clone()).await;
+    listen::serve(
+        listener,
+        router,
+        &app.config,
+        app.metrics.http_connections.clone(),
+        app.shutdown.clone(),
+    )
+    .await;
     // Socket tasks saw the same cancellation and are closing with 1001.
     app.sockets.close();
     // Each answers the sends it took first, within the grace (ws.rs), then closes.

@@ -3,8 +3,9 @@
 //! cannot get around the limits per username). [`FailedLogins`]: wrong passwords per
 //! username and place, so that guessing at an account from elsewhere never locks its
 //! owner out. Addresses count by [`source`] (an IPv6 /64 is one place). And
-//! [`HeavyReads`]: how many large reads (`/sync` pages, history pages) one user's
-//! requests run at once, so that a burst of them cannot hold the server's memory.
+//! [`UserTurns`]: how many large reads (`/sync` pages, history pages) and how many
+//! upload chunks one user's requests run at once, so that a burst of them cannot hold the
+//! server's memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
@@ -22,6 +23,10 @@ use crate::config::Config;
 /// Large reads one user may have running at once; more wait their turn. Two lets a
 /// device page history while another catches up.
 const HEAVY_READS_PER_USER: usize = 2;
+
+/// Upload chunks one user may be sending at once; more wait their turn (a client sends
+/// its files one chunk at a time, so two lets two devices upload side by side).
+const UPLOADS_PER_USER: usize = 2;
 
 /// How many times the failures allowed per username and place one username may have
 /// over all places: a guesser with many addresses still meets a ceiling, and the
@@ -69,7 +74,9 @@ pub struct Limits {
     pub failed_logins: FailedLogins,
     clock: DefaultClock,
     /// Large reads under way, per user.
-    pub heavy_reads: HeavyReads,
+    pub heavy_reads: UserTurns,
+    /// Upload chunks arriving, per user.
+    pub uploads: UserTurns,
 }
 
 fn at_least_one(n: u32) -> NonZeroU32 {
@@ -102,7 +109,8 @@ impl Limits {
                 Duration::from_secs(60),
             ),
             clock: DefaultClock::default(),
-            heavy_reads: HeavyReads::new(HEAVY_READS_PER_USER),
+            heavy_reads: UserTurns::new(HEAVY_READS_PER_USER),
+            uploads: UserTurns::new(UPLOADS_PER_USER),
         }
     }
 
@@ -254,20 +262,21 @@ impl FailedLogins {
     }
 }
 
-/// Large reads under way, per user: a semaphore each, kept only while someone holds or
-/// waits for it. A request waits for a turn (within the request timeout) rather than
-/// being refused, since a client's reads are legitimate, only their number is bounded.
+/// Work under way, per user (large reads, upload chunks): a semaphore each, kept only
+/// while someone holds or waits for it. A request waits for a turn (within the request
+/// timeout) rather than being refused, since a client's requests are legitimate, only
+/// their number is bounded.
 /// A turn is per server process (per node of a cluster).
-pub struct HeavyReads {
+pub struct UserTurns {
     per_user: usize,
     users: Users,
 }
 
 type Users = Arc<Mutex<HashMap<Uuid, Arc<Semaphore>>>>;
 
-/// A turn at a large read; the next waiting read of the same user starts when it drops.
+/// A turn; the next waiting request of the same user starts when it drops.
 /// It owns what it needs, so an answer's body can hold it until the answer is sent.
-pub struct HeavyRead {
+pub struct UserTurn {
     users: Users,
     user: Uuid,
     permit: Option<OwnedSemaphorePermit>,
@@ -278,7 +287,7 @@ fn lock(users: &Users) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Semaphore>
     users.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl HeavyReads {
+impl UserTurns {
     fn new(per_user: usize) -> Self {
         Self {
             per_user,
@@ -287,13 +296,13 @@ impl HeavyReads {
     }
 
     /// Waits for one of `user`'s turns.
-    pub async fn turn(&self, user: Uuid) -> HeavyRead {
+    pub async fn turn(&self, user: Uuid) -> UserTurn {
         let semaphore = lock(&self.users)
             .entry(user)
             .or_insert_with(|| Arc::new(Semaphore::new(self.per_user)))
             .clone();
         // Whatever happens to this future, the guard forgets the user when it was the last.
-        let mut read = HeavyRead {
+        let mut read = UserTurn {
             users: self.users.clone(),
             user,
             permit: None,
@@ -312,7 +321,7 @@ impl HeavyReads {
     }
 }
 
-impl Drop for HeavyRead {
+impl Drop for UserTurn {
     fn drop(&mut self) {
         drop(self.permit.take());
         let mut users = lock(&self.users);
@@ -340,7 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_runs_two_heavy_reads_at_once_and_the_next_waits() {
-        let reads = HeavyReads::new(2);
+        let reads = UserTurns::new(2);
         let (alice, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let first = reads.turn(alice).await;
         let second = reads.turn(alice).await;

@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     }
-    let config = Config::from_arg_matches(&matches)?;
+    let mut config = Config::from_arg_matches(&matches)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_json {
         tracing_subscriber::fmt()
@@ -40,6 +40,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
+
+    room_for_connections(&mut config);
 
     let socket = if config.bind.is_ipv4() {
         TcpSocket::new_v4()?
@@ -59,6 +61,36 @@ async fn main() -> anyhow::Result<()> {
     ferry_server::run(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Files kept for what is not a connection: the database, blobs, logs, NATS.
+const FILES_RESERVED: u64 = 256;
+
+/// Every connection is an open file, and the usual soft limit (1,024) is far below what
+/// the server is configured to take: a few hundred silent connections made `accept` fail
+/// for everyone. The soft limit is raised to the hard one, and the connection cap is
+/// kept under it, so that the cap refuses a connection before the system does.
+fn room_for_connections(config: &mut Config) {
+    #[cfg(unix)]
+    {
+        let files = match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read or raise the open-file limit");
+                return;
+            }
+        };
+        let room = usize::try_from(files.saturating_sub(FILES_RESERVED)).unwrap_or(usize::MAX);
+        if config.max_connections == 0 || config.max_connections > room {
+            tracing::warn!(
+                open_files = files,
+                configured = config.max_connections,
+                max_connections = room,
+                "the connection cap is lowered to what the open-file limit allows"
+            );
+            config.max_connections = room;
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -18,9 +18,10 @@ use uuid::Uuid;
 
 use crate::store::{Store, StoreResult};
 
-/// The members of one conversation with their states.
+/// The members of one conversation with their states, and the blocks between them
+/// (`(blocker, blocked)`; nearly always none).
 #[derive(Debug, Default)]
-pub struct Roster(Vec<(Uuid, MemberState)>);
+pub struct Roster(Vec<(Uuid, MemberState)>, Vec<(Uuid, Uuid)>);
 
 impl Roster {
     /// Whether `user` is a member.
@@ -36,6 +37,14 @@ impl Roster {
     /// Everyone.
     pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.0.iter().map(|(u, _)| *u)
+    }
+
+    /// Whether a block stands between `a` and `b`, either way: neither gets the other's
+    /// receipts or typing, in a group both are in too.
+    pub fn apart(&self, a: Uuid, b: Uuid) -> bool {
+        self.1
+            .iter()
+            .any(|&(x, y)| (x, y) == (a, b) || (x, y) == (b, a))
     }
 
     /// Everyone whose state is not `state`.
@@ -62,7 +71,7 @@ const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What an entry weighs in [`CAPACITY_BYTES`].
 fn weight(_: &Uuid, members: &Arc<Roster>) -> u32 {
-    u32::try_from(64 + members.len() * 17).unwrap_or(u32::MAX)
+    u32::try_from(64 + members.len() * 17 + members.1.len() * 32).unwrap_or(u32::MAX)
 }
 
 /// The cache of conversation members.
@@ -95,8 +104,14 @@ impl Members {
         }
         let before = self.changes.load(Ordering::Acquire);
         let seats = store.seats(conversation).await?;
+        let blocks = if seats.len() > 1 {
+            store.blocks_among(conversation).await?
+        } else {
+            Vec::new()
+        };
         let members = Arc::new(Roster(
             seats.into_iter().map(|s| (s.user, s.state)).collect(),
+            blocks,
         ));
         // Not cached when empty: the conversation may be created in a moment.
         if !members.is_empty() && self.changes.load(Ordering::Acquire) == before {
@@ -105,8 +120,8 @@ impl Members {
         Ok(members)
     }
 
-    /// Forgets `conversation`'s members; call after a change of members or of their
-    /// states commits.
+    /// Forgets `conversation`'s members; call after a change of members, of their
+    /// states or of the blocks between them commits.
     pub fn changed(&self, conversation: Uuid) {
         self.changes.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(&conversation);
@@ -136,6 +151,7 @@ mod tests {
             (0..1000)
                 .map(|_| (Uuid::now_v7(), MemberState::Accepted))
                 .collect(),
+            Vec::new(),
         ));
         // 10,000 groups of 1,000: 160 MB of ids if entries were all that counted.
         for _ in 0..10_000 {

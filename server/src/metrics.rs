@@ -34,6 +34,8 @@ pub struct Metrics {
     registry: Registry,
     /// Open WebSocket connections.
     pub connections: Gauge,
+    /// Open HTTP connections (a WebSocket leaves this count when it upgrades).
+    pub http_connections: Gauge,
     /// Messages stored (duplicates excluded).
     pub messages: Counter,
     /// Sends per group commit.
@@ -58,6 +60,11 @@ pub struct Metrics {
     pub readiness_pings: Counter,
     /// Panics contained in long-lived tasks (`crate::panics`): each is a bug.
     pub panics: Counter,
+    /// Memory that image previews being made may take (decoded pixels and the source).
+    pub preview_bytes: Gauge,
+    /// The most [`Metrics::preview_bytes`] has been since the server started: it stays
+    /// within `FERRY_PREVIEW_MEMORY_MIB`.
+    pub preview_bytes_peak: Gauge,
 }
 
 impl Metrics {
@@ -76,6 +83,12 @@ impl Metrics {
             connections.clone(),
         );
         registry.register("messages_stored", "Messages stored", messages.clone());
+        let http_connections = Gauge::default();
+        registry.register(
+            "http_connections",
+            "Open HTTP connections, not counting those upgraded to WebSockets",
+            http_connections.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "REST request latency",
@@ -121,6 +134,18 @@ impl Metrics {
             "Panics contained in long-lived tasks (sockets, committer shards)",
             panics.clone(),
         );
+        let preview_bytes = Gauge::default();
+        registry.register(
+            "preview_bytes",
+            "Memory that image previews being made may take",
+            preview_bytes.clone(),
+        );
+        let preview_bytes_peak = Gauge::default();
+        registry.register(
+            "preview_bytes_peak",
+            "The most memory image previews being made took at once",
+            preview_bytes_peak.clone(),
+        );
         let sync_waiting = Gauge::default();
         registry.register(
             "sync_waiting",
@@ -160,9 +185,12 @@ impl Metrics {
             reports,
             readiness_pings,
             panics,
+            preview_bytes,
+            preview_bytes_peak,
             sync_waiting,
             registry,
             connections,
+            http_connections,
             messages,
             commit_batch,
             requests,

@@ -3,27 +3,34 @@
 //! embedded database) and S3-compatible object storage (for containers and clusters,
 //! whose nodes share the bucket).
 //!
-//! An upload arrives in chunks; each is stored as an object of its own
-//! (`uploads/{id}/{start}`) before the database counts it, so a dropped connection costs
-//! at most the chunk in flight and any node can take the next one. The last chunk makes
+//! An upload arrives in chunks; each is streamed into an object of its own
+//! (`uploads/{id}/{start}-{random}`: two tries at one offset never share an object)
+//! before the database counts it, so a dropped connection costs at most the chunk in
+//! flight and any node can take the next one. The last chunk makes
 //! [`Files::assemble`] stream the chunks, in order, into one blob named by the content's
 //! SHA-256 (`blobs/{sha256}`): a file sent twice is stored once. On the way the bytes are
 //! hashed (they must match the declared hash), their type is checked
 //! (`ferry_proto::media`) and an
 //! image gets its preview (`previews/{sha256}`). Nothing holds a whole file in memory:
-//! at most a chunk, or an image small enough to preview.
+//! a chunk passes through in parts, and an image small enough to preview is held whole
+//! only while the memory previews may take (`FERRY_PREVIEW_MEMORY_MIB`) allows: decoding
+//! takes turns by the bytes it will need.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::Stream;
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, WriteMultipart};
+use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use ferry_proto::media::{self, MediaError, Preview};
 
 /// Images up to this size are held whole while assembled, to make their preview; larger
@@ -41,6 +48,18 @@ pub enum FileError {
     /// The bytes do not hash to the declared SHA-256.
     #[error("the bytes do not match the declared SHA-256")]
     Hash,
+    /// A chunk longer than the room it has.
+    #[error("a chunk here is at most {max} bytes (the rest of the file, or the chunk size)")]
+    ChunkTooLarge {
+        /// Bytes it may have.
+        max: u64,
+    },
+    /// A chunk with no bytes.
+    #[error("a chunk carries at least one byte")]
+    EmptyChunk,
+    /// The client stopped sending in the middle of a chunk.
+    #[error("the chunk's body was cut off")]
+    ChunkCut,
     /// The blob store failed.
     #[error("blob store: {0}")]
     Store(#[from] object_store::Error),
@@ -63,17 +82,41 @@ pub struct Files {
     pub location: String,
     /// Wakes the sweeper ([`sweep`]) when a file may have lost its last message.
     pub sweep: tokio::sync::Notify,
+    /// Bytes a chunk is written in: S3 wants parts of 5 MiB (but the last), so a chunk is
+    /// one part there; a directory takes small ones, so a chunk is never held whole.
+    part_bytes: usize,
+    /// The memory previews may take, in MiB permits.
+    decoding: Arc<Semaphore>,
+    /// Its size, in MiB.
+    decoding_mib: u32,
+    /// What previews take now, and the most they took (bytes).
+    decoding_now: Gauge,
+    decoding_peak: Gauge,
+}
+
+/// Memory held for one preview; given back when dropped.
+struct Decoding {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    bytes: i64,
+    now: Gauge,
+}
+
+impl Drop for Decoding {
+    fn drop(&mut self) {
+        self.now.dec_by(self.bytes);
+    }
 }
 
 impl Files {
     /// The blob store `config` names: `FERRY_FILES` as `s3://bucket` (credentials,
     /// endpoint and region from the usual `AWS_*` variables) or a directory path; by
     /// default `files/` in the data directory.
-    pub fn open(config: &Config) -> Result<Self, FileError> {
+    pub fn open(config: &Config, metrics: &Metrics) -> Result<Self, FileError> {
         let location = config
             .files
             .clone()
             .unwrap_or_else(|| config.data_dir.join("files").display().to_string());
+        let s3 = location.starts_with("s3://");
         let store: Arc<dyn ObjectStore> = match location.strip_prefix("s3://") {
             Some(bucket) => {
                 let mut s3 = object_store::aws::AmazonS3Builder::from_env()
@@ -103,15 +146,47 @@ impl Files {
                 Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
             }
         };
+        let decoding_mib = config.preview_memory_mib.max(1);
         Ok(Self {
             store,
             location,
             sweep: tokio::sync::Notify::new(),
+            part_bytes: if s3 { 5 << 20 } else { 256 << 10 },
+            decoding: Arc::new(Semaphore::new(decoding_mib as usize)),
+            decoding_mib,
+            decoding_now: metrics.preview_bytes.clone(),
+            decoding_peak: metrics.preview_bytes_peak.clone(),
         })
     }
 
-    fn chunk(upload: Uuid, start: u64) -> Path {
-        Path::from(format!("uploads/{upload}/{start:020}"))
+    /// Waits until `bytes` more fit in the memory previews may take (an image larger than
+    /// all of it waits until it has all of it).
+    async fn decoding_turn(&self, bytes: u64) -> Decoding {
+        let mib = u32::try_from(bytes.div_ceil(1 << 20))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.decoding_mib);
+        let permit = self
+            .decoding
+            .clone()
+            .acquire_many_owned(mib)
+            .await
+            .expect("the semaphore is never closed");
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        let now = self.decoding_now.inc_by(bytes) + bytes;
+        if now > self.decoding_peak.get() {
+            // Racy against another turn's update, but only ever by a turn that also
+            // fit: the peak may read a little low, never above what was held.
+            self.decoding_peak.set(now);
+        }
+        Decoding {
+            _permit: permit,
+            bytes,
+            now: self.decoding_now.clone(),
+        }
+    }
+
+    fn chunk(upload: Uuid, object: &str) -> Path {
+        Path::from(format!("uploads/{upload}/{object}"))
     }
 
     fn blob(sha256: &str) -> Path {
@@ -122,30 +197,68 @@ impl Files {
         Path::from(format!("previews/{sha256}"))
     }
 
-    /// Stores one chunk of an upload (before the database counts it).
-    pub async fn put_chunk(&self, upload: Uuid, start: u64, bytes: Bytes) -> Result<(), FileError> {
-        self.store
-            .put(&Self::chunk(upload, start), bytes.into())
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes the chunks of an upload (after it was assembled, or given up).
-    pub async fn drop_chunks(&self, upload: Uuid, starts: &[u64]) {
-        for &start in starts {
-            if let Err(e) = self.store.delete(&Self::chunk(upload, start)).await {
-                tracing::warn!(%upload, start, error = %e, "could not delete an upload chunk");
+    /// Streams one chunk of an upload, of 1 to `max` bytes, into an object of its own
+    /// (before the database counts it); returns the object's name and the chunk's length.
+    /// A chunk refused or cut off leaves nothing behind.
+    pub async fn put_chunk<E>(
+        &self,
+        upload: Uuid,
+        start: u64,
+        mut body: impl Stream<Item = Result<Bytes, E>> + Unpin,
+        max: u64,
+    ) -> Result<(String, u64), FileError> {
+        let object = format!("{start:020}-{}", Uuid::new_v4().simple());
+        let path = Self::chunk(upload, &object);
+        let mut writer = WriteMultipart::new_with_chunk_size(
+            self.store.put_multipart(&path).await?,
+            self.part_bytes,
+        );
+        let mut len = 0u64;
+        let streamed: Result<(), FileError> = async {
+            while let Some(piece) = body.next().await {
+                let piece = piece.map_err(|_| FileError::ChunkCut)?;
+                len += piece.len() as u64;
+                if len > max {
+                    return Err(FileError::ChunkTooLarge { max });
+                }
+                writer.wait_for_capacity(2).await?;
+                writer.write(&piece);
+            }
+            if len == 0 {
+                return Err(FileError::EmptyChunk);
+            }
+            Ok(())
+        }
+        .await;
+        match streamed {
+            Ok(()) => {
+                writer.finish().await?;
+                Ok((object, len))
+            }
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
             }
         }
     }
 
-    /// Joins an upload's chunks (`starts`, in order) into its blob, checking the bytes
+    /// Deletes the chunks of an upload (after it was assembled, or given up, or a chunk
+    /// the database did not count).
+    pub async fn drop_chunks(&self, upload: Uuid, objects: &[String]) {
+        for object in objects {
+            if let Err(e) = self.store.delete(&Self::chunk(upload, object)).await {
+                tracing::warn!(%upload, object, error = %e, "could not delete an upload chunk");
+            }
+        }
+    }
+
+    /// Joins an upload's chunks (`objects`, in order) into its blob, checking the bytes
     /// against the declared `sha256` and `content_type`, and makes an image's preview.
     /// The chunks stay: the caller deletes them once the database agrees.
     pub async fn assemble(
         &self,
         upload: Uuid,
-        starts: &[u64],
+        objects: &[String],
         size: u64,
         sha256: &str,
         content_type: &str,
@@ -168,10 +281,10 @@ impl Files {
         let mut seen = 0u64;
         let mut checked: Option<(String, Option<image::ImageFormat>)> = None;
         let result: Result<(), FileError> = async {
-            for &start in starts {
+            for object in objects {
                 let mut stream = self
                     .store
-                    .get(&Self::chunk(upload, start))
+                    .get(&Self::chunk(upload, object))
                     .await?
                     .into_stream();
                 while let Some(piece) = stream.next().await {
@@ -209,7 +322,17 @@ impl Files {
             }
             Ok(()) => checked.ok_or(FileError::Hash),
         };
-        let (content_type, format) = match verdict {
+        // The head may end before an image's header does (a JPEG's frame header can come
+        // after hundreds of KB of other segments): an image held whole is measured whole.
+        let verdict = verdict.and_then(|(content_type, format)| {
+            let measured = match (format, &whole) {
+                (Some(format), Some(bytes)) => media::measure(format, bytes)?,
+                (Some(format), None) => media::measure(format, &head)?,
+                (None, _) => None,
+            };
+            Ok((content_type, format, measured))
+        });
+        let (content_type, format, mut measured) = match verdict {
             Ok(checked) => checked,
             Err(e) => {
                 if let Some(writer) = writer {
@@ -222,24 +345,36 @@ impl Files {
         if let Some(writer) = writer {
             writer.finish().await?;
         }
-        let mut measured = format.and_then(|f| media::measure(f, &head).ok().flatten());
         let mut preview = false;
-        if let (Some(format), Some(bytes)) = (format, whole) {
-            let made = tokio::task::spawn_blocking(move || media::preview(format, &bytes))
-                .await
-                .ok()
-                .flatten();
-            if let Some(Preview {
-                width,
-                height,
-                bytes,
-            }) = made
-            {
-                measured = Some((width, height));
-                self.store
-                    .put(&Self::preview_of(sha256), Bytes::from(bytes).into())
-                    .await?;
-                preview = true;
+        // Only an image whose size is known is decoded: the memory it takes is asked for
+        // first.
+        if let (Some(format), Some(bytes), Some((width, height))) = (format, whole, measured) {
+            let turn = self
+                .decoding_turn(media::decoded_bytes(width, height) + bytes.len() as u64)
+                .await;
+            let made = tokio::task::spawn_blocking(move || {
+                let made = media::preview(format, &bytes);
+                drop(turn);
+                made
+            })
+            .await;
+            match made {
+                Ok(Ok(Some(Preview {
+                    width,
+                    height,
+                    bytes,
+                }))) => {
+                    measured = Some((width, height));
+                    self.store
+                        .put(&Self::preview_of(sha256), Bytes::from(bytes).into())
+                        .await?;
+                    preview = true;
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(%upload, error = %e, "an image measured within the limit decoded larger: no preview")
+                }
+                Err(e) => tracing::warn!(%upload, error = %e, "making a preview failed"),
             }
         }
         Ok(Assembled {
@@ -295,18 +430,21 @@ pub async fn sweep(app: crate::state::App) {
         let now = ferry_proto::Timestamp::now().as_millis();
         expire_unsent(&app, now).await;
         let before = now.saturating_sub(grace);
-        let gone = match app.store.sweep_orphans(before).await {
-            Ok(gone) => gone,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look for unused files");
-                continue;
-            }
+        let files = app.clone();
+        let delete = move |sha256: String| -> futures_util::future::BoxFuture<'static, bool> {
+            let app = files.clone();
+            Box::pin(async move {
+                match app.files.delete(&sha256).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(%sha256, error = %e, "blob store: could not delete");
+                        false
+                    }
+                }
+            })
         };
-        for sha256 in gone {
-            if let Err(e) = app.files.delete(&sha256).await {
-                // The row is gone: the blob stays unused until an operator removes it.
-                tracing::warn!(%sha256, error = %e, "could not delete an unused file");
-            }
+        if let Err(e) = app.store.sweep_orphans(before, &delete).await {
+            tracing::warn!(error = %e, "could not look for unused files");
         }
     }
 }
@@ -328,10 +466,7 @@ async fn expire_unsent(app: &crate::state::App, now: i64) {
     };
     for id in old {
         match app.store.drop_upload(id, now).await {
-            Ok(Some((_, chunks))) => {
-                let starts: Vec<u64> = chunks.into_iter().map(|s| s as u64).collect();
-                app.files.drop_chunks(id, &starts).await;
-            }
+            Ok(Some((_, chunks))) => app.files.drop_chunks(id, &chunks).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(%id, error = %e, "could not forget an abandoned upload"),
         }

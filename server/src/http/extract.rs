@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::limits::HeavyRead;
+use crate::limits::UserTurn;
 
 /// The pieces a [`HeldJson`] body is handed out in.
 const HELD_CHUNK: usize = 64 * 1024;
@@ -30,11 +30,11 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// A JSON answer that keeps its turn at a large read ([`HeavyRead`]) until it is sent:
+/// A JSON answer that keeps its turn at a large read ([`UserTurn`]) until it is sent:
 /// serialised at once, then handed to hyper in 64 KiB pieces (it asks for the next only
 /// as it writes), with the turn dropped with the last. So a client that reads slowly
 /// holds up its own next large read, not the server's memory with finished pages.
-pub struct HeldJson<T>(pub T, pub HeavyRead);
+pub struct HeldJson<T>(pub T, pub UserTurn);
 
 impl<T: Serialize> IntoResponse for HeldJson<T> {
     fn into_response(self) -> Response {

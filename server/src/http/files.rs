@@ -12,7 +12,7 @@
 //! `X-Content-Type-Options: nosniff`, a sandboxing `Content-Security-Policy`, and
 //! active types served as bytes ([`media::served_type`]).
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,7 @@ use crate::files::FileError;
 use crate::http::extract::{Json, Path};
 use crate::state::App;
 use crate::store::UploadRow;
+use crate::store::uploads::{Declined, MAX_OPEN_UPLOADS};
 
 /// The header that says where a chunk starts.
 pub const UPLOAD_OFFSET: &str = "upload-offset";
@@ -45,7 +46,10 @@ impl From<FileError> for Error {
             FileError::Media(e @ MediaError::TooManyPixels { .. }) => {
                 Error::new(ErrorCode::ImageTooLarge, e.to_string())
             }
-            FileError::Hash => Error::invalid(e.to_string()),
+            FileError::Hash | FileError::EmptyChunk | FileError::ChunkCut => {
+                Error::invalid(e.to_string())
+            }
+            FileError::ChunkTooLarge { .. } => Error::new(ErrorCode::TooLarge, e.to_string()),
             FileError::Store(e) => Error::Unavailable(format!("blob store: {e}")),
         }
     }
@@ -83,7 +87,8 @@ pub async fn create(
             format!("files are at most {max} bytes"),
         ),
         UploadError::Name => Error::invalid(
-            "a file name is 1 to 255 characters, without path separators or control characters",
+            "a file name is 1 to 255 characters, without path separators, control characters \
+             or bidirectional overrides (U+202A to U+202E, U+2066 to U+2069)",
         ),
         UploadError::ContentType => {
             Error::invalid("content_type must be a media type: type/subtype")
@@ -107,18 +112,30 @@ pub async fn create(
         message_id: None,
         created_at: Timestamp::now().as_millis(),
     };
-    let Some(row) = app
+    let row = match app
         .store
         .create_upload(&row, app.config.file_quota_bytes)
         .await?
-    else {
-        return Err(Error::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "your files would take more than your {} bytes of storage; delete some messages with files first",
-                app.config.file_quota_bytes
-            ),
-        ));
+    {
+        Ok(row) => row,
+        Err(Declined::Quota) => {
+            return Err(Error::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "your files (and uploads not finished) would take more than your {} bytes \
+                     of storage; delete some messages with files, or cancel unfinished uploads",
+                    app.config.file_quota_bytes
+                ),
+            ));
+        }
+        Err(Declined::TooManyOpen) => {
+            return Err(Error::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "you have {MAX_OPEN_UPLOADS} uploads not finished; finish or cancel some first"
+                ),
+            ));
+        }
     };
     Ok((StatusCode::CREATED, Json(shown(&row))))
 }
@@ -181,13 +198,23 @@ pub async fn append(
     }
     let left = (row.size - row.received) as u64;
     if left > 0 {
-        let bytes = read_chunk(request, left.min(UPLOAD_CHUNK_BYTES)).await?;
-        let len = bytes.len() as u64;
-        app.files.put_chunk(id, start, bytes).await?;
-        if !app.store.add_chunk(id, start as i64, len as i64).await? {
+        // One user's chunks take turns (a few at once): each is a connection's worth of
+        // buffers and a write, and a user holding hundreds open held their memory.
+        let _turn = app.limits.uploads.turn(caller.user_id).await;
+        let max = left.min(UPLOAD_CHUNK_BYTES);
+        let body = request.into_body().into_data_stream();
+        let (object, len) = app.files.put_chunk(id, start, body, max).await?;
+        if !app
+            .store
+            .add_chunk(id, start as i64, len as i64, &object)
+            .await?
+        {
+            // Not counted (another try at this offset came first, or the upload was
+            // cancelled meanwhile): nothing else will ever name this object.
+            app.files.drop_chunks(id, &[object]).await;
             return Err(Error::new(
                 ErrorCode::Conflict,
-                "another chunk at this offset came first; ask where the upload stands",
+                "another chunk at this offset came first, or the upload is gone; ask where it stands",
             ));
         }
         if start + len < row.size as u64 {
@@ -195,6 +222,8 @@ pub async fn append(
             row.received += len as i64;
             return Ok(Json(shown(&row)));
         }
+    } else {
+        drain(request).await;
     }
     finish(&app, row).await.map(Json)
 }
@@ -216,44 +245,39 @@ async fn drain(request: Request) {
     .await;
 }
 
-/// Reads a chunk's body: 1 to `max` bytes.
-async fn read_chunk(request: Request, max: u64) -> Result<Bytes> {
-    let mut body = request.into_body().into_data_stream();
-    let mut chunk = Vec::new();
-    while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|_| Error::invalid("the chunk's body was cut off"))?;
-        if (chunk.len() + piece.len()) as u64 > max {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "a chunk here is at most {max} bytes (the rest of the file, or the chunk size)"
-                ),
-            ));
-        }
-        chunk.extend_from_slice(&piece);
-    }
-    if chunk.is_empty() {
-        return Err(Error::invalid("a chunk carries at least one byte"));
-    }
-    Ok(Bytes::from(chunk))
-}
+/// How long a claim on finishing an upload holds: past it, the node that claimed it is
+/// taken for dead and a repeat of the last chunk may finish it (a finish takes at most
+/// the file routes' timeout).
+const FINISH_CLAIM_MS: i64 = 5 * 60 * 1000;
 
-/// Every byte is in: check and store the file. A file that fails its checks is
-/// forgotten (its chunks too); a blob store failure leaves the upload to be finished by a
-/// repeat of the last `PATCH`.
+/// Every byte is in: check and store the file, once (a repeat of the last chunk while it
+/// is being checked is told to come back). A file that fails its checks is forgotten
+/// (its chunks too); a blob store failure leaves the upload to be finished by a repeat
+/// of the last `PATCH`.
 async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
-    let starts: Vec<u64> = app
+    let now = Timestamp::now().as_millis();
+    if !app
         .store
-        .chunks(row.id)
+        .claim_finish(row.id, now, now - FINISH_CLAIM_MS)
         .await?
-        .into_iter()
-        .map(|s| s as u64)
-        .collect();
+    {
+        return match app.store.upload(row.id).await? {
+            Some(done) if done.is_stored() => Ok(shown(&done)),
+            // Said to the client as it is (an `Error::Unavailable` is a failure of this
+            // server's, logged and shown as one): a repeat while the check runs is normal.
+            Some(_) => Err(Error::new(
+                ErrorCode::Unavailable,
+                "the file is being checked; ask again in a moment",
+            )),
+            None => Err(Error::not_found("upload")),
+        };
+    }
+    let objects = app.store.chunks(row.id).await?;
     let assembled = app
         .files
         .assemble(
             row.id,
-            &starts,
+            &objects,
             row.size as u64,
             &row.sha256,
             &row.content_type,
@@ -261,12 +285,15 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
         .await;
     let assembled = match assembled {
         Ok(assembled) => assembled,
-        Err(e @ FileError::Store(_)) => return Err(e.into()),
+        Err(e @ FileError::Store(_)) => {
+            app.store.release_finish(row.id).await?;
+            return Err(e.into());
+        }
         Err(e) => {
             app.store
                 .drop_upload(row.id, Timestamp::now().as_millis())
                 .await?;
-            app.files.drop_chunks(row.id, &starts).await;
+            app.files.drop_chunks(row.id, &objects).await;
             return Err(e.into());
         }
     };
@@ -279,17 +306,10 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
             assembled.preview,
         )
         .await?;
-    app.files.drop_chunks(row.id, &starts).await;
-    // `None`: a concurrent repeat of the last chunk finished it first.
-    let done = match done {
-        Some(done) => done,
-        None => app
-            .store
-            .upload(row.id)
-            .await?
-            .ok_or_else(|| Error::not_found("upload"))?,
-    };
-    Ok(shown(&done))
+    app.files.drop_chunks(row.id, &objects).await;
+    // `None`: cancelled while it was checked.
+    done.map(|done| shown(&done))
+        .ok_or_else(|| Error::not_found("upload"))
 }
 
 /// Cancels an upload that no message carries yet.
@@ -313,8 +333,7 @@ pub async fn cancel(
         .drop_upload(id, Timestamp::now().as_millis())
         .await?
     {
-        let starts: Vec<u64> = chunks.into_iter().map(|s| s as u64).collect();
-        app.files.drop_chunks(id, &starts).await;
+        app.files.drop_chunks(id, &chunks).await;
         app.files.sweep.notify_one();
     }
     Ok(StatusCode::NO_CONTENT)

@@ -62,6 +62,7 @@ pub async fn unblock(
     let store = app.store.clone();
     let me = caller.user_id;
     let direct = change_state(&app, async move { store.unblock(me, user_id).await }).await?;
+    forget_shared(&app, me, user_id).await?;
     if let Some(id) = direct {
         chat::announce_conversation(&app, id, &MembersChange::changed(me)).await?;
     }
@@ -118,7 +119,8 @@ pub async fn report(
         .check_membership_change(caller.user_id)
         .map_err(Error::RateLimited)?;
     let id = Uuid::now_v7();
-    app.store
+    let stored = app
+        .store
         .report(&store::NewReport {
             id,
             reporter: caller.user_id,
@@ -129,6 +131,10 @@ pub async fn report(
             created_at: Timestamp::now(),
         })
         .await?;
+    if !stored {
+        // Not told apart from a message that does not exist: a report cannot probe.
+        return Err(Error::not_found("message"));
+    }
     app.metrics.reports.inc();
     tracing::info!(report = %id, reported = %req.user_id, "a user was reported");
     // The report's budget covers its block too.
@@ -160,6 +166,15 @@ async fn change_state(
     Ok(changed?)
 }
 
+/// Drops the cached members of every conversation `a` and `b` share, on every node: the
+/// relays there read the blocks between members from that cache.
+async fn forget_shared(app: &App, a: Uuid, b: Uuid) -> Result<()> {
+    for conversation_id in app.store.shared_conversations(a, b).await? {
+        app.bus.publish(Event::MembersChanged { conversation_id });
+    }
+    Ok(())
+}
+
 /// Blocks `user` for `me` (the caller checked the rate and that it is not `me`).
 async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
     let store = app.store.clone();
@@ -168,6 +183,7 @@ async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
         async move { store.block(me, user, Timestamp::now()).await },
     )
     .await?;
+    forget_shared(app, me, user).await?;
     if let Some(id) = direct {
         chat::announce_conversation(app, id, &MembersChange::changed(me)).await?;
     }

@@ -18,7 +18,10 @@ use crate::store::Latest;
 /// latest N messages of each (so a client that missed no more than that needs no history
 /// call), as far as `FERRY_SYNC_MESSAGE_BYTES` of bodies go. With `wait=S` and nothing
 /// changed, it answers when something does (or after S seconds, at most 10): the
-/// long-poll a client uses to receive while it cannot keep a WebSocket open.
+/// long-poll a client uses to receive while it cannot keep a WebSocket open. A user's
+/// long-polls wait at most `FERRY_MAX_CONNECTIONS_PER_USER` at once on a node (one per
+/// device is all a client needs): more are answered at once, so that thousands parked by
+/// a few users hold neither memory nor, when one change wakes them all, the database.
 #[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn sync(
@@ -52,7 +55,8 @@ pub async fn sync(
     let limit = page_limit(query.limit);
     let mut turn = app.limits.heavy_reads.turn(caller.user_id).await;
     let mut batch = app.store.sync(caller.user_id, since, limit, latest).await?;
-    if batch.conversations.is_empty() && !wait.is_zero() {
+    let room = waiter.of_user() <= app.config.max_connections_per_user.max(1);
+    if batch.conversations.is_empty() && !wait.is_zero() && room {
         // Nothing yet: wait for a frame for this user (a message, a receipt, a changed
         // conversation) or the time, without holding a turn of the user's large reads.
         drop(turn);

@@ -17,7 +17,7 @@ mod rows;
 pub(crate) mod postgres;
 mod sql;
 pub(crate) mod sqlite;
-mod uploads;
+pub mod uploads;
 
 pub use rows::{ActivityCursor, SyncCursor, UploadRow, hide_receipts};
 pub use uploads::FileStore;
@@ -405,6 +405,12 @@ pub trait Store: FileStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<Conversation>>;
     /// The members of a conversation (empty if it does not exist).
     async fn seats(&self, conversation_id: Uuid) -> StoreResult<Vec<Seat>>;
+    /// The blocks between members of a conversation, as `(blocker, blocked)`: in a group
+    /// both are in, neither gets the other's receipts or typing.
+    async fn blocks_among(&self, conversation_id: Uuid) -> StoreResult<Vec<(Uuid, Uuid)>>;
+    /// The conversations both `a` and `b` are in (whose relays a block between them
+    /// changes).
+    async fn shared_conversations(&self, a: Uuid, b: Uuid) -> StoreResult<Vec<Uuid>>;
     /// Adds users to a group (existing members are left as they are), each as accepted
     /// if they already share an accepted conversation with `by`, else as a request.
     /// [`StoreError::UnknownUser`] if any does not exist, [`StoreError::Blocked`] if
@@ -442,8 +448,10 @@ pub trait Store: FileStore + Send + Sync + 'static {
     async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>>;
     /// Whom `blocker` blocked, most recent first.
     async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>>;
-    /// Stores a report for the operators.
-    async fn report(&self, report: &NewReport) -> StoreResult<()>;
+    /// Stores a report for the operators; `false` (nothing stored) when it names a
+    /// message that is not the reported user's in the named conversation (an operator
+    /// reading the report must not be led to someone else's private message).
+    async fn report(&self, report: &NewReport) -> StoreResult<bool>;
 
     /// Stores a message once, allocating its seq.
     async fn append(&self, message: &NewMessage) -> StoreResult<Append>;

@@ -4,7 +4,7 @@
 //! so one set of `FromRow` structs serves both, and the cursors of paged reads are encoded
 //! here once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -178,7 +178,9 @@ pub(crate) struct MemberRow {
 /// `members me` row, as a literal for `concat!`.
 macro_rules! conversation_columns {
     () => {
-        "c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, c.change_version, \
+        "c.id, c.kind, c.title, c.last_seq, c.created_at, c.updated_at, \
+         CASE WHEN me.own_version > c.change_version THEN me.own_version \
+         ELSE c.change_version END AS change_version, \
          (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
           AND x.change_kind IS NOT NULL AND x.seq > me.read_seq) AS unread_changes"
     };
@@ -226,12 +228,14 @@ fn kind(text: &str) -> Result<ConversationKind, StoreError> {
 }
 
 /// Builds the conversations `viewer` sees from their rows, keeping the order of `convs`.
-/// Conversations the viewer is not a member of are left out.
+/// Conversations the viewer is not a member of are left out. The watermarks of members
+/// `apart` from the viewer (a block between them, either way) show as 0.
 pub(crate) fn assemble(
     viewer: Uuid,
     convs: Vec<ConversationRow>,
     members: Vec<MemberRow>,
     last_messages: Vec<MessageRow>,
+    apart: &HashSet<Uuid>,
 ) -> Result<Vec<Conversation>, StoreError> {
     let mut members_of: HashMap<Uuid, Vec<Member>> = HashMap::new();
     let mut read_of_viewer: HashMap<Uuid, i64> = HashMap::new();
@@ -243,7 +247,9 @@ pub(crate) fn assemble(
         // A member who has not accepted shares no receipts: to everyone else their
         // watermarks show as 0 (see `hide_receipts`).
         let shared = |seq: i64| {
-            if state == MemberState::Accepted || m.user_id == viewer {
+            if m.user_id == viewer
+                || (state == MemberState::Accepted && !apart.contains(&m.user_id))
+            {
                 seq
             } else {
                 0

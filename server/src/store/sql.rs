@@ -10,6 +10,7 @@
 //! follows one order everywhere: the conversation's row first, then member rows, so
 //! Postgres transactions cannot deadlock; SQLite's single writer serialises all writes.
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use async_trait::async_trait;
@@ -152,6 +153,8 @@ where
     for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid, String, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid, String): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid, Uuid): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -231,7 +234,19 @@ where
         ));
         D::push_in(&mut last, "c.id", &ids);
         let last: Vec<MessageRow> = last.build_query_as().fetch_all(&mut *conn).await?;
-        assemble(viewer, convs, members, last)
+        // Whoever the viewer blocked or was blocked by shares no watermarks with them,
+        // in groups too.
+        let apart: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
+        )
+        .bind(viewer)
+        .fetch_all(&mut *conn)
+        .await?;
+        let apart: HashSet<Uuid> = apart
+            .into_iter()
+            .map(|(a, b)| if a == viewer { b } else { a })
+            .collect();
+        assemble(viewer, convs, members, last, &apart)
     }
 
     /// Locks a user's row until commit.
@@ -619,6 +634,10 @@ where
             " FROM uploads WHERE "
         ));
         D::push_in(&mut query, "id", &new.attachments);
+        // Locked until the send commits: a second send naming the same upload (from
+        // another conversation, so under another lock) waits, then finds it sent.
+        query.push(" ");
+        query.push(D::lock("uploads"));
         let rows: Vec<UploadRow> = query.build_query_as().fetch_all(&mut *conn).await?;
         let attachments: Option<Vec<ferry_proto::Attachment>> = new
             .attachments
@@ -777,11 +796,14 @@ where
     for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
     for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (String, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (i64, i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid, String, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid, String): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (Uuid, Uuid): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64, String): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> TargetRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UserRow: FromRow<'r, <D::Db as Database>::Row>,
     for<'r> LoginRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -1334,6 +1356,29 @@ where
         Ok(changed)
     }
 
+    async fn blocks_among(&self, conversation_id: Uuid) -> StoreResult<Vec<(Uuid, Uuid)>> {
+        Ok(sqlx::query_as(
+            "SELECT b.blocker_id, b.blocked_id FROM blocks b \
+             JOIN members m1 ON m1.user_id = b.blocker_id AND m1.conversation_id = $1 \
+             JOIN members m2 ON m2.user_id = b.blocked_id AND m2.conversation_id = $1",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn shared_conversations(&self, a: Uuid, b: Uuid) -> StoreResult<Vec<Uuid>> {
+        Ok(sqlx::query_scalar(
+            "SELECT ma.conversation_id FROM members ma JOIN members mb \
+             ON mb.conversation_id = ma.conversation_id AND mb.user_id = $2 \
+             WHERE ma.user_id = $1",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
     async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = sqlx::query_as(
             "SELECT u.id, u.username, u.display_name, u.created_at FROM blocks b \
@@ -1346,10 +1391,12 @@ where
         Ok(rows.into_iter().map(User::from).collect())
     }
 
-    async fn report(&self, report: &NewReport) -> StoreResult<()> {
-        sqlx::query(
+    async fn report(&self, report: &NewReport) -> StoreResult<bool> {
+        let stored: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO reports (id, reporter_id, reported_id, conversation_id, message_id, reason, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $5 IS NULL OR EXISTS \
+             (SELECT 1 FROM messages WHERE id = $5 AND conversation_id = $4 AND sender_id = $3) \
+             RETURNING id",
         )
         .bind(report.id)
         .bind(report.reporter)
@@ -1358,9 +1405,9 @@ where
         .bind(report.message_id)
         .bind(&report.reason)
         .bind(report.created_at.as_millis())
-        .execute(&self.writer)
+        .fetch_optional(&self.writer)
         .await?;
-        Ok(())
+        Ok(stored.is_some())
     }
 
     async fn append(&self, new: &NewMessage) -> StoreResult<Append> {
@@ -1460,8 +1507,8 @@ where
         let Some(last_seq) = last_seq else {
             return Ok(None);
         };
-        let marks: Option<(i64, i64)> = sqlx::query_as(locked(
-            "SELECT m.read_seq, m.delivered_seq FROM members m \
+        let marks: Option<(i64, i64, String)> = sqlx::query_as(locked(
+            "SELECT m.read_seq, m.delivered_seq, m.state FROM members m \
              WHERE m.conversation_id = $1 AND m.user_id = $2",
             D::lock("m"),
         ))
@@ -1469,7 +1516,7 @@ where
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((read_seq, delivered_seq)) = marks else {
+        let Some((read_seq, delivered_seq, state)) = marks else {
             return Ok(None);
         };
         let (marks, moved) = advanced(
@@ -1492,7 +1539,23 @@ where
             .bind(marks.delivered_seq)
             .execute(&mut *tx)
             .await?;
-            Self::mark_changed(&mut tx, conversation_id).await?;
+            if member_state(&state)? == MemberState::Accepted {
+                Self::mark_changed(&mut tx, conversation_id).await?;
+            } else {
+                // Only their own devices may see it move: a conversation marked changed
+                // for everyone would tell a stranger when their request was delivered
+                // and read.
+                Self::advance_clock(&mut tx).await?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE members SET own_version = {} \
+                     WHERE conversation_id = $1 AND user_id = $2",
+                    D::CHANGE_VERSION
+                )))
+                .bind(conversation_id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(Some((marks, moved)))
@@ -1515,8 +1578,10 @@ where
             "SELECT ",
             conversation_columns!(),
             " FROM conversations c JOIN members me ON me.conversation_id = c.id AND me.user_id = $1 \
-              WHERE (c.change_version, c.id) > ($2, $3) \
-              ORDER BY c.change_version, c.id LIMIT $4"
+              WHERE (CASE WHEN me.own_version > c.change_version THEN me.own_version \
+                     ELSE c.change_version END, c.id) > ($2, $3) \
+              ORDER BY CASE WHEN me.own_version > c.change_version THEN me.own_version \
+                       ELSE c.change_version END, c.id LIMIT $4"
         ))
         .bind(viewer)
         .bind(position.version)

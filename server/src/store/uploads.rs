@@ -3,11 +3,15 @@
 //! access rule for downloads, and the blobs no upload names any more.
 //!
 //! The bytes themselves are in the blob store (`crate::files`); a chunk is stored there
-//! before [`FileStore::add_chunk`] counts it, so the count never runs ahead of the bytes.
+//! before [`FileStore::add_chunk`] counts it (under the object name it was stored as), so
+//! the count never runs ahead of the bytes. The quota counts what is really stored: each
+//! stored file once, however often sent, and each unfinished upload at its full size,
+//! since each holds chunks of its own whatever hash it declared.
 //! Attaching an upload to a message is part of storing the message (`sql.rs`), and a
 //! deletion of the message hands its blobs to [`FileStore::sweep_orphans`].
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 use uuid::Uuid;
 
@@ -15,22 +19,49 @@ use super::StoreResult;
 use super::rows::UploadRow;
 use super::sql::{Conn, Dialect, SqlStore};
 
+/// Unfinished uploads one user may have at once (each may hold a file's worth of chunks
+/// for days): a client uploads its files one after another.
+pub const MAX_OPEN_UPLOADS: i64 = 100;
+
+/// Deletes one blob from the blob store (for [`FileStore::sweep_orphans`]); `false` when
+/// the blob store failed.
+pub type DeleteBlob = dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync;
+
+/// Why an upload was not declared.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Declined {
+    /// The owner's files would pass the quota.
+    Quota,
+    /// The owner has [`MAX_OPEN_UPLOADS`] unfinished already.
+    TooManyOpen,
+}
+
 /// The uploads' part of the store.
 #[async_trait]
 pub trait FileStore: Send + Sync {
     /// Records a declared upload (`upload.state` is `open`), unless the owner's files
-    /// would pass `quota` bytes (`None`). When the owner already stored the same bytes
-    /// (hash, size and type), the new upload is stored at once: they need not be sent
-    /// again. A file counts once against the quota however often it is sent.
-    async fn create_upload(&self, upload: &UploadRow, quota: u64)
-    -> StoreResult<Option<UploadRow>>;
+    /// would pass `quota` bytes or too many of their uploads are unfinished. When the
+    /// owner already stored the same bytes (hash, size and type), the new upload is
+    /// stored at once: they need not be sent again. A stored file counts once against the
+    /// quota however often it is sent; an unfinished one counts its full size.
+    async fn create_upload(
+        &self,
+        upload: &UploadRow,
+        quota: u64,
+    ) -> StoreResult<Result<UploadRow, Declined>>;
     /// One upload.
     async fn upload(&self, id: Uuid) -> StoreResult<Option<UploadRow>>;
-    /// Counts a chunk of `len` bytes stored at `start`, if the upload is open and holds
-    /// exactly `start` bytes (a concurrent or repeated chunk is not counted twice).
-    async fn add_chunk(&self, id: Uuid, start: i64, len: i64) -> StoreResult<bool>;
-    /// Where an upload's chunks start, in order.
-    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<i64>>;
+    /// Counts a chunk of `len` bytes stored at `start` as blob store `object`, if the
+    /// upload is open and holds exactly `start` bytes (a concurrent or repeated chunk is
+    /// not counted twice: the caller deletes the object of one that was not).
+    async fn add_chunk(&self, id: Uuid, start: i64, len: i64, object: &str) -> StoreResult<bool>;
+    /// The blob store objects of an upload's chunks, in order.
+    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<String>>;
+    /// Claims the finishing of a whole upload at `now` (Unix ms): `false` when it is not
+    /// open and whole, or someone claimed it after `stale_before`.
+    async fn claim_finish(&self, id: Uuid, now: i64, stale_before: i64) -> StoreResult<bool>;
+    /// Gives a claim back (the blob store failed; a repeat may try again).
+    async fn release_finish(&self, id: Uuid) -> StoreResult<()>;
     /// An upload's bytes were checked and stored: it is an attachment now.
     async fn finish_upload(
         &self,
@@ -40,17 +71,23 @@ pub trait FileStore: Send + Sync {
         preview: bool,
     ) -> StoreResult<Option<UploadRow>>;
     /// Forgets an upload no message carries (cancelled, or refused when checked); returns
-    /// it, with its chunks' starts. Its blob is left to the sweeper.
-    async fn drop_upload(&self, id: Uuid, now: i64) -> StoreResult<Option<(UploadRow, Vec<i64>)>>;
+    /// it, with its chunks' objects. Its blob is left to the sweeper.
+    async fn drop_upload(
+        &self,
+        id: Uuid,
+        now: i64,
+    ) -> StoreResult<Option<(UploadRow, Vec<String>)>>;
     /// The stored upload `id` if `viewer` may download it: a member of the conversation
     /// of the message that carries it, or its owner before it is sent.
     async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>>;
     /// Uploads no message carries that were declared before `before` (Unix ms): left
     /// unfinished, or finished and never sent. At most `limit`, oldest first.
     async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<Uuid>>;
-    /// Takes the blobs orphaned at or before `before` (Unix ms) that no upload names: the
-    /// caller deletes them from the blob store.
-    async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>>;
+    /// Deletes (with `delete`) the blobs orphaned at or before `before` (Unix ms) that no
+    /// upload names, inside the transaction that found them, so that an upload of the
+    /// same bytes declared meanwhile waits for it and stores them anew (a blob deleted
+    /// after its row was could be found "already stored" in between). Returns how many.
+    async fn sweep_orphans(&self, before: i64, delete: &DeleteBlob) -> StoreResult<usize>;
 }
 
 #[async_trait]
@@ -63,6 +100,7 @@ where
     for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
     for<'q> Option<i64>: Encode<'q, D::Db>,
     for<'r> (i64,): FromRow<'r, <D::Db as Database>::Row>,
+    for<'r> (i64, i64, i64): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (Uuid,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> (String,): FromRow<'r, <D::Db as Database>::Row>,
     for<'r> UploadRow: FromRow<'r, <D::Db as Database>::Row>,
@@ -71,7 +109,7 @@ where
         &self,
         upload: &UploadRow,
         quota: u64,
-    ) -> StoreResult<Option<UploadRow>> {
+    ) -> StoreResult<Result<UploadRow, Declined>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         // The owner's row serialises their uploads, so two at once cannot both take the
         // last of the quota.
@@ -102,15 +140,30 @@ where
             row.height = same.height;
             row.preview = same.preview;
         } else {
-            let (used,): (i64,) = sqlx::query_as(
-                "SELECT CAST(COALESCE(sum(size), 0) AS BIGINT) FROM \
-                 (SELECT DISTINCT sha256, size FROM uploads WHERE owner_id = $1) AS files",
+            // Stored files once each; unfinished uploads each at their full size, whatever
+            // hash they declared (it is checked only at the end, and each holds chunks of
+            // its own until then).
+            let (stored, open, open_count): (i64, i64, i64) = sqlx::query_as(
+                "SELECT \
+                 (SELECT CAST(COALESCE(sum(size), 0) AS BIGINT) FROM \
+                  (SELECT DISTINCT sha256, size FROM uploads \
+                   WHERE owner_id = $1 AND state = 'stored') AS files), \
+                 (SELECT CAST(COALESCE(sum(size), 0) AS BIGINT) FROM uploads \
+                  WHERE owner_id = $1 AND state <> 'stored'), \
+                 (SELECT count(*) FROM uploads WHERE owner_id = $1 AND state <> 'stored')",
             )
             .bind(upload.owner_id)
             .fetch_one(&mut *tx)
             .await?;
-            if used.max(0) as u64 + upload.size as u64 > quota {
-                return Ok(None);
+            if open_count >= MAX_OPEN_UPLOADS {
+                return Ok(Err(Declined::TooManyOpen));
+            }
+            if (stored.max(0) as u64)
+                .saturating_add(open.max(0) as u64)
+                .saturating_add(upload.size as u64)
+                > quota
+            {
+                return Ok(Err(Declined::Quota));
             }
         }
         sqlx::query(
@@ -138,7 +191,7 @@ where
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(row))
+        Ok(Ok(row))
     }
 
     async fn upload(&self, id: Uuid) -> StoreResult<Option<UploadRow>> {
@@ -152,7 +205,7 @@ where
         .await?)
     }
 
-    async fn add_chunk(&self, id: Uuid, start: i64, len: i64) -> StoreResult<bool> {
+    async fn add_chunk(&self, id: Uuid, start: i64, len: i64, object: &str) -> StoreResult<bool> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         let counted: Option<Uuid> = sqlx::query_scalar(
             "UPDATE uploads SET received = received + $3 \
@@ -167,23 +220,48 @@ where
         if counted.is_none() {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO upload_chunks (upload_id, start, len) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(start)
-            .bind(len)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO upload_chunks (upload_id, start, len, object) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(start)
+        .bind(len)
+        .bind(object.to_owned())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<i64>> {
+    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT start FROM upload_chunks WHERE upload_id = $1 ORDER BY start",
+            "SELECT object FROM upload_chunks WHERE upload_id = $1 ORDER BY start",
         )
         .bind(id)
         .fetch_all(&self.readers)
         .await?)
+    }
+
+    async fn claim_finish(&self, id: Uuid, now: i64, stale_before: i64) -> StoreResult<bool> {
+        let claimed: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE uploads SET checking_since = $2 \
+             WHERE id = $1 AND state = 'open' AND received = size \
+             AND (checking_since IS NULL OR checking_since < $3) RETURNING id",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(stale_before)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn release_finish(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE uploads SET checking_since = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn finish_upload(
@@ -214,13 +292,17 @@ where
         Ok(row)
     }
 
-    async fn drop_upload(&self, id: Uuid, now: i64) -> StoreResult<Option<(UploadRow, Vec<i64>)>> {
+    async fn drop_upload(
+        &self,
+        id: Uuid,
+        now: i64,
+    ) -> StoreResult<Option<(UploadRow, Vec<String>)>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
         // The chunks first: deleting the upload would take their rows with it (cascade)
         // before they could say which objects to delete.
-        let chunks: Vec<i64> = sqlx::query_scalar(
+        let chunks: Vec<String> = sqlx::query_scalar(
             "DELETE FROM upload_chunks WHERE upload_id = $1 AND EXISTS \
-             (SELECT 1 FROM uploads WHERE id = $1 AND message_id IS NULL) RETURNING start",
+             (SELECT 1 FROM uploads WHERE id = $1 AND message_id IS NULL) RETURNING object",
         )
         .bind(id)
         .fetch_all(&mut *tx)
@@ -268,17 +350,27 @@ where
         .await?)
     }
 
-    async fn sweep_orphans(&self, before: i64) -> StoreResult<Vec<String>> {
+    async fn sweep_orphans(&self, before: i64, delete: &DeleteBlob) -> StoreResult<usize> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        // A hundred at a time: the transaction (on SQLite, the one writer) is held while
+        // their blobs are deleted.
         let gone: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM blob_orphans WHERE since <= $1 AND NOT EXISTS \
-             (SELECT 1 FROM uploads u WHERE u.sha256 = blob_orphans.sha256) RETURNING sha256",
+            "DELETE FROM blob_orphans WHERE sha256 IN \
+             (SELECT o.sha256 FROM blob_orphans o WHERE o.since <= $1 AND NOT EXISTS \
+              (SELECT 1 FROM uploads u WHERE u.sha256 = o.sha256) LIMIT 100) \
+             RETURNING sha256",
         )
         .bind(before)
         .fetch_all(&mut *tx)
         .await?;
+        for sha256 in &gone {
+            if !delete(sha256.clone()).await {
+                // The row goes anyway: the blob stays unused until an operator removes it.
+                tracing::warn!(%sha256, "could not delete an unused file");
+            }
+        }
         tx.commit().await?;
-        Ok(gone)
+        Ok(gone.len())
     }
 }
 

@@ -115,3 +115,154 @@ async fn a_half_sent_request_does_not_hold_shutdown() {
 async fn within_secs<T>(secs: u64, what: &str, f: impl Future<Output = T>) -> T {
     ferry_testkit::within_for(Duration::from_secs(secs), what, f).await
 }
+
+/// HTTP/2's connection preface and an empty SETTINGS frame.
+const H2_START: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// An HTTP/2 HEADERS frame on stream 1 with `flags` and an HPACK block for `GET`, `http`
+/// and `path` (`/` when empty, else a literal).
+fn h2_headers(flags: u8, path: &str) -> Vec<u8> {
+    let mut block = vec![0x82, 0x86];
+    if path.is_empty() {
+        block.push(0x84);
+    } else {
+        block.push(0x44);
+        block.push(u8::try_from(path.len()).expect("a short path"));
+        block.extend_from_slice(path.as_bytes());
+    }
+    let len = u32::try_from(block.len()).expect("short").to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], 0x01, flags, 0, 0, 0, 1];
+    frame.extend_from_slice(&block);
+    frame
+}
+
+/// Issue 33, finding 6: connections that never make a request were never closed (a
+/// silent one, HTTP/2 cleartext after its preface, an HTTP/2 header block never ended),
+/// and neither was an idle HTTP/2 connection. Each is closed after the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_without_a_request_are_closed() {
+    let db = TestDb::sqlite();
+    let mut config = test_config(&db);
+    config.header_timeout_secs = 1;
+    let server = TestServer::start_with(config).await;
+    let silent = TcpStream::connect(server.addr).await.expect("connect");
+    let mut preface = TcpStream::connect(server.addr).await.expect("connect");
+    preface.write_all(H2_START).await.expect("write");
+    let mut unended = TcpStream::connect(server.addr).await.expect("connect");
+    unended.write_all(H2_START).await.expect("write");
+    // END_STREAM without END_HEADERS: the server waits for a CONTINUATION.
+    unended
+        .write_all(&h2_headers(0x01, ""))
+        .await
+        .expect("write");
+    let mut idle = TcpStream::connect(server.addr).await.expect("connect");
+    idle.write_all(H2_START).await.expect("write");
+    // END_STREAM and END_HEADERS: a whole request, answered; then nothing.
+    idle.write_all(&h2_headers(0x05, "/healthz"))
+        .await
+        .expect("write");
+    let mut all = [silent, preface, unended, idle];
+    let answers = within("every connection to be closed", async {
+        let mut answers = Vec::new();
+        for stream in &mut all {
+            answers.push(until_closed(stream).await);
+        }
+        answers
+    })
+    .await;
+    assert!(answers[0].is_empty(), "the silent one got no answer");
+    // The idle one was answered (a HEADERS frame, type 1, on stream 1) before it closed.
+    assert!(
+        answers[3]
+            .windows(9)
+            .any(|f| f[3] == 0x01 && f[5..9] == [0, 0, 0, 1]),
+        "the request was answered: {:?}",
+        answers[3]
+    );
+}
+
+/// Issue 33, finding 6: a download whose client stopped reading held its connection
+/// for ever. A write that makes no progress for the send timeout ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_nobody_reads_is_cut() {
+    let db = TestDb::sqlite();
+    let mut config = test_config(&db);
+    config.header_timeout_secs = 1;
+    config.send_timeout_secs = 1;
+    let server = TestServer::start_with(config).await;
+    let alice = crate::support::User::register(&server, "alice").await;
+    // More than loopback's socket buffers on both sides hold.
+    let bytes = ferry_testkit::noise(24 << 20, 7);
+    let attachment =
+        crate::files::upload(&alice, "big.bin", &bytes, "application/octet-stream").await;
+    let mut stalled = TcpStream::connect(server.addr).await.expect("connect");
+    stalled
+        .write_all(
+            format!(
+                "GET /api/v1/attachments/{} HTTP/1.1\r\nHost: ferry\r\nAuthorization: Bearer {}\r\n\r\n",
+                attachment.id, alice.tokens.access_token
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+    // Every other connection is idle and closes after the header timeout; the one left
+    // open is the metrics request's own.
+    within("the stalled download to be closed", async {
+        while ferry_testkit::metric_at(server.addr, "ferry_http_connections").await > 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let got = within("what was sent before the cut", until_closed(&mut stalled)).await;
+    assert!(
+        got.len() < bytes.len(),
+        "the download was cut: {} of {} bytes",
+        got.len(),
+        bytes.len()
+    );
+}
+
+/// Issue 33, finding 6: under the usual soft limit of open files (1,024) a few hundred
+/// silent connections made `accept` fail for everyone. The server raises it to the hard
+/// limit at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_file_limit_is_raised_at_start() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().expect("a data directory");
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -Sn 512 && exec "$0" --bind 127.0.0.1:0 --data-dir "$1""#)
+        .arg(env!("CARGO_BIN_EXE_ferry-server"))
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("FERRY_BIND")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ferry-server starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("its output")).lines();
+    within("the server to listen", async {
+        while let Some(line) = lines.next_line().await.expect("its output") {
+            if line.contains("listening") {
+                return;
+            }
+        }
+        panic!("ferry-server ended before it listened");
+    })
+    .await;
+    let pid = child.id().expect("running");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("its limits");
+    let files: Vec<u64> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("the open-file limit")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        files.len() == 2 && files[0] == files[1] && files[0] > 512,
+        "soft raised to hard: {limits}"
+    );
+    child.kill().await.expect("stopped");
+}

@@ -22,14 +22,14 @@ use crate::support::{Backend, TestDb, TestServer, User, alice_and_bob, test_conf
 
 /// Where a test's server keeps its files.
 #[derive(Clone, Copy, Debug)]
-enum Blobs {
+pub(crate) enum Blobs {
     Disk,
     S3,
 }
 
 /// A server on `backend` with its files on `blobs`, with `tune` applied to its config.
 /// The moto server (for S3) lives as long as the returned guard.
-async fn server(
+pub(crate) async fn server(
     backend: Backend,
     blobs: Blobs,
     tune: impl FnOnce(&mut Config),
@@ -58,12 +58,22 @@ async fn server(
 }
 
 /// Where a test server keeps things: its database, and its bucket's URL on S3.
-struct Store {
+pub(crate) struct Store {
     db: TestDb,
     bucket: Option<String>,
 }
 
 impl Store {
+    /// Its database's URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.db.url
+    }
+
+    /// Its data directory.
+    pub(crate) fn dir(&self) -> std::path::PathBuf {
+        self.db.dir.path().join("data")
+    }
+
     /// Whether the blob of `sha256` is stored, looking in the directory or the bucket.
     async fn has_blob(&self, sha256: &str) -> bool {
         match &self.bucket {
@@ -89,7 +99,7 @@ impl Store {
     }
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
@@ -97,12 +107,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn declare(name: &str, bytes: &[u8], content_type: &str) -> Value {
+pub(crate) fn declare(name: &str, bytes: &[u8], content_type: &str) -> Value {
     json!({"name": name, "size": bytes.len(), "content_type": content_type, "sha256": sha256(bytes)})
 }
 
 /// `PATCH /uploads/{id}` with raw bytes at `offset` (to `base`, the server or a proxy).
-async fn patch(
+pub(crate) async fn patch(
     user: &User,
     base: &str,
     id: Uuid,
@@ -124,7 +134,12 @@ async fn patch(
 }
 
 /// Uploads `bytes` whole, chunk by chunk; returns the stored attachment.
-async fn upload(user: &User, name: &str, bytes: &[u8], content_type: &str) -> Attachment {
+pub(crate) async fn upload(
+    user: &User,
+    name: &str,
+    bytes: &[u8],
+    content_type: &str,
+) -> Attachment {
     let mut state: Upload = user
         .ok(
             Method::POST,
@@ -145,7 +160,11 @@ async fn upload(user: &User, name: &str, bytes: &[u8], content_type: &str) -> At
 }
 
 /// `GET` a file: status, headers, bytes.
-async fn fetch(user: &User, path: &str, range: Option<u64>) -> (StatusCode, HeaderMap, Vec<u8>) {
+pub(crate) async fn fetch(
+    user: &User,
+    path: &str,
+    range: Option<u64>,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
     let mut request = user
         .http
         .get(format!("{}{path}", user.base))
@@ -163,7 +182,7 @@ async fn fetch(user: &User, path: &str, range: Option<u64>) -> (StatusCode, Head
 }
 
 /// Sends a message carrying `files` over REST.
-async fn send_with(
+pub(crate) async fn send_with(
     user: &User,
     conversation: Uuid,
     id: Uuid,

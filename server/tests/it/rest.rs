@@ -748,6 +748,7 @@ async fn guessing_elsewhere_does_not_lock_the_owner_out(backend: Backend) {
 
 on_both!(
     sync_long_polls_for_a_change,
+    long_polls_wait_only_a_few_at_once,
     membership_changes_are_cheap_and_limited,
     guessing_elsewhere_does_not_lock_the_owner_out,
     auth_flow,
@@ -893,6 +894,66 @@ async fn sync_long_polls_for_a_change(backend: Backend) {
         .expect("the poll");
     assert_eq!(page.conversations.len(), 1, "{page:?}");
     assert!(page.messages.iter().any(|m| m.body == "are you there?"));
+}
+
+/// Issue 26: thousands of parked `/sync?wait=` from a few users held their memory, and a
+/// change woke them all at once. A user's long-polls wait at most as many at once as
+/// their sockets may (two here); more are answered at once, while those two still wait.
+async fn long_polls_wait_only_a_few_at_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.max_connections_per_user = 2;
+    let server = TestServer::start_with(config).await;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let page: ferry_proto::SyncPage = alice.ok(Method::GET, "/sync", None).await;
+    let poll = |cursor: String| {
+        let alice = alice.clone();
+        tokio::spawn(async move {
+            alice
+                .ok::<ferry_proto::SyncPage>(
+                    Method::GET,
+                    &format!("/sync?since={cursor}&wait=10"),
+                    None,
+                )
+                .await
+        })
+    };
+    // Read to the end first (on Postgres a page may repeat the last until it is empty).
+    let mut cursor = page.cursor;
+    loop {
+        let next: ferry_proto::SyncPage = alice
+            .ok(Method::GET, &format!("/sync?since={cursor}"), None)
+            .await;
+        cursor = next.cursor;
+        if next.conversations.is_empty() {
+            break;
+        }
+    }
+    let parked = [poll(cursor.clone()), poll(cursor.clone())];
+    crate::support::within("two polls to wait", async {
+        while metric(&server, "ferry_sync_waiting").await != 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    for _ in 0..3 {
+        let answered = crate::support::within("a third poll to be answered", poll(cursor.clone()))
+            .await
+            .expect("the poll");
+        assert!(answered.conversations.is_empty());
+    }
+    assert!(
+        parked.iter().all(|p| !p.is_finished()),
+        "the first two still wait"
+    );
+    assert_eq!(metric(&server, "ferry_sync_waiting").await, 2);
+    bob.send_rest(conv, "wake up").await;
+    for poll in parked {
+        let page = crate::support::within("a parked poll to answer", poll)
+            .await
+            .expect("the poll");
+        assert_eq!(page.conversations.len(), 1);
+    }
 }
 
 /// With an operations token set, `/metrics` answers only a request bearing it; the
