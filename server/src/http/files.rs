@@ -170,7 +170,8 @@ pub async fn status(
     responses((status = 200, body = Upload), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "the file is being checked: ask again")))]
 pub async fn append(
     State(app): State<App>,
     caller: Caller,

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::files::{Blobs, declare, patch, server, sha256, upload};
+use crate::files::{Blobs, declare, patch, send_with, server, sha256, upload};
 use crate::support::{Backend, TestDb, TestServer, User, on_both, within};
 
 /// A JPEG whose frame header says `width` × `height` (a 16-pixel image with its header
@@ -465,6 +465,30 @@ async fn a_report_names_only_a_message_the_reporter_saw(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED);
 }
 
+/// Checked beside the findings: two sends naming one upload at once, into two
+/// conversations (under two locks), must not both take it; one does, the other is told
+/// the upload is not the sender's to send.
+async fn one_upload_goes_with_one_message(backend: Backend) {
+    let (_store, server, _s3) = server(backend, Blobs::Disk, |_| {}).await;
+    let (alice, _bob, first) = crate::support::alice_and_bob(&server).await;
+    let carol = User::register(&server, "carol").await;
+    let second = alice.direct_with(&carol).await.id;
+    let file = upload(&alice, "a.txt", b"one file, one message", "text/plain").await;
+    let files = [file.id];
+    let answers = futures_util::future::join_all(
+        [first, second]
+            .map(|conversation| send_with(&alice, conversation, Uuid::now_v7(), "", &files)),
+    )
+    .await;
+    let mut statuses: Vec<StatusCode> = answers.iter().map(|(status, _)| *status).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::BAD_REQUEST],
+        "{answers:?}"
+    );
+}
+
 /// Finding 10: `invoice\u{202E}gnp.exe` shows as `invoiceexe.png`. Names with
 /// bidirectional overrides are refused.
 async fn names_that_reorder_themselves_are_refused(backend: Backend) {
@@ -492,4 +516,5 @@ on_both!(
     a_block_holds_in_a_shared_group,
     a_report_names_only_a_message_the_reporter_saw,
     names_that_reorder_themselves_are_refused,
+    one_upload_goes_with_one_message,
 );
