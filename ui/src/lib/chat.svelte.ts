@@ -29,6 +29,7 @@ import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
 import { coalesce } from "./coalesce";
+import { fresher } from "./copies";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
 import type { UploadProgress } from "./files";
 import { PreviewCache, previewKey } from "./previews";
@@ -456,10 +457,16 @@ export class Chat {
     this.thread = this.thread.map((m) => (m.reply_to === id ? { ...m, quote } : m));
   }
 
-  /** Puts `message` in the thread, as `#putMessage` says, without recording it. */
-  #place(message: LocalMessage): void {
-    const at = this.thread.findIndex((m) => m.id === message.id);
-    if (at >= 0 && this.thread[at]!.seq === message.seq) {
+  /**
+   * Puts `message` in the thread, as `#putMessage` says, without recording it. A copy
+   * older than the one held (see `./copies`) does not take its place.
+   */
+  #place(incoming: LocalMessage): void {
+    const at = this.thread.findIndex((m) => m.id === incoming.id);
+    const held = at >= 0 ? this.thread[at]! : null;
+    const message = held ? fresher(held, incoming) : incoming;
+    if (message === held) return;
+    if (at >= 0 && held!.seq === message.seq) {
       const next = this.thread.slice();
       next[at] = message;
       this.thread = next;
