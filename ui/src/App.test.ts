@@ -1002,6 +1002,18 @@ describe("message requests and blocks", () => {
 });
 
 describe("keyboard and dialogs", () => {
+  it("gives a right-click on a message no page menu and ignores F5, keeping the composer's menu", async () => {
+    const chat1 = direct(ada, { last_seq: 1 });
+    core({ conversations: [chat1], messages: { [chat1.id]: [message({ conversation_id: chat1.id })] } });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const bubble = await screen.findByTestId("message");
+    expect(await fireEvent.contextMenu(bubble)).toBe(false);
+    expect(await fireEvent.contextMenu(screen.getByTestId("composer"))).toBe(true);
+    expect(await fireEvent.keyDown(bubble, { key: "F5" })).toBe(false);
+    expect(await fireEvent.keyDown(bubble, { key: "r", ctrlKey: true })).toBe(false);
+  });
+
   it("opens the quick switcher with Ctrl+K and a conversation with Enter", async () => {
     const c = core({ conversations: [direct(ada), direct(grace)], messages: {} });
     render(App);
