@@ -422,8 +422,12 @@ describe("a thread", () => {
   });
 
   it("lets rows out of view skip rendering, except the newest", async () => {
+    // All on one day, whenever the test runs: a day separator among the newest rows
+    // (a run just after midnight) would take the place of a message.
+    const noon = new Date();
+    noon.setHours(12, 0, 0, 0);
     const history = Array.from({ length: 80 }, (_, i) =>
-      message({ seq: i + 1, body: `n${i + 1}`, created_at: ago(100 - i) }),
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: new Date(noon.getTime() - (100 - i) * 60_000).toISOString() }),
     );
     const { conversation, messages } = adaChat(history, { last_seq: 80 });
     core({ conversations: [conversation], messages });
