@@ -88,6 +88,17 @@ export function progressOf(
   return { sent: Math.min(Math.max(0, sent), total), total };
 }
 
+/**
+ * What a pending message's files say about their upload: how far it came while the
+ * server can be reached (`connected`); otherwise that it waits for the connection (an
+ * offline "Uploading 0 B" read as stuck, or as going on when nothing was).
+ */
+export function uploadLine(sent: number, total: number, connected: boolean): string {
+  if (connected) return `Uploading ${formatBytes(sent)} of ${formatBytes(total)}`;
+  if (sent <= 0) return `Waiting to upload ${formatBytes(total)} until you are back online`;
+  return `Uploaded ${formatBytes(sent)} of ${formatBytes(total)}; the rest goes when you are back online`;
+}
+
 /** Whole percent done (0 to 100); an empty file is done once it is going out at all. */
 export function percent(progress: UploadProgress): number {
   if (progress.total <= 0) return 100;
