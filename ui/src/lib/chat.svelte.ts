@@ -28,6 +28,7 @@ import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
+import { plainFileName } from "./bidi";
 import { coalesce } from "./coalesce";
 import { fresher } from "./copies";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
@@ -999,7 +1000,8 @@ export class Chat {
   async saveAs(message: LocalMessage, attachment: LocalAttachment): Promise<boolean> {
     let path: string | null;
     try {
-      path = await backend.pickSavePath(attachment.name);
+      // Proposed as shown: without characters that would disguise it on disk too.
+      path = await backend.pickSavePath(plainFileName(attachment.name));
     } catch (e) {
       this.#show(e);
       return false;

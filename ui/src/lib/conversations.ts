@@ -4,6 +4,7 @@
  * chat, the one-line preview (a message request, typing, draft, last message or nothing
  * yet), who is typing, and the quick switcher's name filter.
  */
+import { isolated } from "./bidi";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { MemberView } from "./bindings/MemberView";
@@ -76,7 +77,7 @@ export function memberName(conversation: ConversationSummary, userId: string): s
 export function typingText(conversation: ConversationSummary, meId: string): string | null {
   const names = conversation.typing
     .filter((id) => id !== meId)
-    .map((id) => memberName(conversation, id));
+    .map((id) => isolated(memberName(conversation, id)));
   if (names.length === 0) return null;
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;

@@ -4,6 +4,7 @@
  * what a message of files reads as on one line (the list's preview, a reply's quote),
  * and what a paste holds: files to send, or text to paste as before.
  */
+import { plainFileName } from "./bidi";
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { MessageStatus } from "./bindings/MessageStatus";
 
@@ -108,7 +109,7 @@ export function percent(progress: UploadProgress): number {
 /** A message's files in a few words: its one file's name, "3 photos", "2 files". */
 export function filesLine(attachments: readonly Pick<LocalAttachment, "name" | "content_type">[]): string {
   if (attachments.length === 0) return "";
-  if (attachments.length === 1) return attachments[0]!.name;
+  if (attachments.length === 1) return plainFileName(attachments[0]!.name);
   return attachments.every(isImage) ? `${attachments.length} photos` : `${attachments.length} files`;
 }
 
