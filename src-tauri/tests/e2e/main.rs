@@ -902,7 +902,7 @@ async fn chat_from_the_desktop_app() {
         "a notification without a default action cannot be clicked: {:?}",
         shown.actions
     );
-    notifications.click(shown.id).await;
+    notifications.click(&shown).await;
     within("carol's chat opens", async {
         loop {
             // Re-found each time: the thread is rendered anew for the other conversation.
