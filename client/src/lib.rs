@@ -464,8 +464,9 @@ impl Client {
     }
 
     /// Replaces the text of one of this user's messages, for everyone. Offline first, like
-    /// a send: it shows at once and goes out in order; an edit of a message still in the
-    /// outbox goes right after it.
+    /// a send: it shows at once and goes out in order. A message still waiting in the
+    /// outbox, never sent, simply gets the new text (it goes out once, not edited); one
+    /// that may have gone out is followed by the edit.
     pub fn edit(&self, message: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
         validate_body(body, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
         let change = Change {

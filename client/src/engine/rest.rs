@@ -28,10 +28,14 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
     let mut outbox = Outbox::new(Window::REST);
     outbox.begin(now);
     let mut sent = 0;
-    for item in shared.store.outbox()? {
+    for mut item in shared.store.outbox()? {
         if !outbox.offer(&item) {
             continue;
         }
+        // Recorded before the request goes: from here an edit goes as an edit.
+        shared
+            .store
+            .claim_for_sending(std::slice::from_mut(&mut item))?;
         let (id, outgoing) = (item.message_id, item.outgoing());
         let result = shared
             .session
