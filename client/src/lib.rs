@@ -64,7 +64,7 @@ pub use crate::store::{
     AccountRecord, ConversationSummary, ListPosition, LocalAttachment, LocalMessage, LocalStore,
     MemberView, MessageStatus, Quote, Reaction, SearchHit, StoreError,
 };
-use crate::tokens::{Credentials, TokenStore};
+use crate::tokens::{Credentials, TokenError, TokenStore};
 use crate::typing::Typing;
 
 /// Where and how a client runs.
@@ -250,8 +250,16 @@ impl Client {
     ) -> Result<Self, ClientError> {
         check_transport(&options)?;
         let api = Api::new(&options.server_url)?;
+        // Before the server makes the account: a keyring that cannot keep its sign-in
+        // would leave an account this device cannot use, whose name is then taken.
+        tokens.check()?;
         let issued = api.register(username, password, display_name).await?;
-        Self::signed_in(options, tokens, api, issued)
+        Self::signed_in(options, tokens, api, issued).map_err(|e| match e {
+            ClientError::Tokens(TokenError(why)) => ClientError::Tokens(TokenError(format!(
+                "{why}. Your account {username} was made: sign in (not up) once the keyring works"
+            ))),
+            other => other,
+        })
     }
 
     /// Signs this device in to an existing account.
@@ -263,6 +271,7 @@ impl Client {
     ) -> Result<Self, ClientError> {
         check_transport(&options)?;
         let api = Api::new(&options.server_url)?;
+        tokens.check()?;
         let issued = api
             .login(username, password, options.device_name.as_deref())
             .await?;
