@@ -137,9 +137,11 @@ pub(crate) async fn receive_while_waiting(
                     retry_at,
                     reason: Some(reason.to_owned()),
                 });
-                return Ok(super::wait_to_reconnect(
+                return Ok(super::waiting_offline(
+                    shared,
                     deadline.saturating_duration_since(Instant::now()),
-                    &shared.reconnect_now,
+                    retry_at,
+                    reason,
                     stop,
                 )
                 .await);
