@@ -402,7 +402,15 @@ async fn sent_files(cli: &Cli, client: &Client, queued: ferry_client::LocalMessa
 
 /// `dir/name`, or `dir/name (1)`… when that is taken: a download never overwrites.
 fn free_name(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
-    // The name came from another user: only its last component, never a path.
+    // The name came from another user: only its last component, never a path, and
+    // without the characters that would disguise it (a bidirectional override).
+    // Characters Windows refuses in a name become `_` (`:` would write a stream).
+    let name: String = name
+        .chars()
+        .filter(|c| !print::is_hidden_format(*c) && !c.is_control())
+        .map(|c| if r#"<>:"|?*"#.contains(c) { '_' } else { c })
+        .collect();
+    let name = name.trim().trim_end_matches(['.', ' ']);
     let name = std::path::Path::new(name)
         .file_name()
         .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
@@ -760,4 +768,26 @@ async fn watch(cli: &Cli) -> Result<()> {
     }
     client.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_name;
+
+    #[test]
+    fn a_download_keeps_a_name_that_shows_what_it_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let saved = |name| {
+            free_name(dir.path(), name)
+                .file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(saved("invoice\u{202e}gnp.exe"), "invoicegnp.exe");
+        assert_eq!(saved("../../.bashrc"), ".bashrc");
+        assert_eq!(saved("notes.txt:evil.exe"), "notes.txt_evil.exe");
+        assert_eq!(saved("evil.exe. . "), "evil.exe");
+        assert_eq!(saved(".."), "file");
+    }
 }
