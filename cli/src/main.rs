@@ -3,9 +3,10 @@
 //! Every command works on the account last signed in under the data directory
 //! (`--data-dir`, `FERRY_CLIENT_DIR`, or the OS data directory); the tokens live in the OS
 //! keyring. Reading commands (`chats`, `open`, `search`, `status`) answer from the local
-//! store, offline too; `send` (and `reply`, `edit`, `delete`, `react`) queues first and
-//! then tries to deliver; `watch` runs the sync engine and prints events (one JSON object
-//! per line with `--json`). Errors go to stderr with a non-zero exit status.
+//! store, offline too (`chats` and `open` catch up first when the server answers); `send`
+//! (and `reply`, `edit`, `delete`, `react`) queues first and then tries to deliver;
+//! `watch` runs the sync engine and prints events (one JSON object per line with
+//! `--json`). Errors go to stderr with a non-zero exit status.
 
 mod print;
 
@@ -228,6 +229,8 @@ enum Command {
 
 /// How long a one-shot command waits for the server before leaving work queued.
 const ONLINE_WAIT: Duration = Duration::from_secs(10);
+/// How long `chats` waits to catch up before it lists the local copy.
+const LIST_WAIT: Duration = Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -521,6 +524,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Chats { limit } => {
             let client = signed_in(&cli).await?;
+            // What arrived while no `watch` ran (a chat or group someone started) shows
+            // too: catch up first when the server answers soon; offline, the local copy.
+            let _ = tokio::time::timeout(LIST_WAIT, client.sync_now()).await;
             let chats = client.conversations(None, *limit)?;
             print::chats(&cli, &chats);
         }

@@ -123,6 +123,8 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
         };
         let place = if c.left {
             " (left)"
+        } else if c.request && c.kind == ferry_proto::ConversationKind::Group {
+            " (group request: `ferry accept` to join in, `ferry leave` to refuse)"
         } else if c.request {
             " (message request: `ferry accept` to reply, `ferry block` to refuse)"
         } else if c.blocked {

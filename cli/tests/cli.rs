@@ -585,6 +585,15 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     let listed = alice.json(&["chats"]).await;
     assert_eq!(listed[0]["request"], true);
 
+    // A group a stranger adds her to waits as a request; `chats` catches up first, so
+    // it shows without a `sync` or a running `watch`.
+    mallory.ok(&["group", "Deals", "alice"]).await;
+    let chats = alice.ok(&["chats"]).await;
+    assert!(
+        chats.contains("Deals (group request: `ferry accept` to join in, `ferry leave` to refuse)"),
+        "{chats}"
+    );
+
     // Deleted here, it leaves the list; mallory writing again brings it back.
     assert_eq!(
         alice.ok(&["dismiss", "mallory"]).await.trim(),
