@@ -371,9 +371,27 @@ impl Client {
         }))
     }
 
+    /// The account used last under `data_dir`, signed in or signed out of since: what a
+    /// sign-in form proposes (its server and username). `None` when there was none.
+    pub fn last_account(data_dir: &std::path::Path) -> Result<Option<AccountRecord>, ClientError> {
+        let Some(dir) = AccountDir::last(data_dir)? else {
+            return Ok(None);
+        };
+        let path = dir.database();
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(LocalStore::open(&path)?.account()?)
+    }
+
     /// Who is signed in.
     pub fn me(&self) -> &User {
         &self.shared.me
+    }
+
+    /// The server this account is on.
+    pub fn server_url(&self) -> &str {
+        &self.shared.server_url
     }
 
     /// The device's store (for reads beyond the helpers here).

@@ -8,6 +8,7 @@ import App from "./App.svelte";
 import bubbleSource from "./lib/components/MessageBubble.svelte?raw";
 import type { ConnectionState } from "./lib/bindings/ConnectionState";
 import type { ConversationSummary } from "./lib/bindings/ConversationSummary";
+import type { KnownAccount } from "./lib/bindings/KnownAccount";
 import type { LocalMessage } from "./lib/bindings/LocalMessage";
 import type { SearchHit } from "./lib/bindings/SearchHit";
 import type { User } from "./lib/bindings/User";
@@ -41,12 +42,13 @@ function core(options: {
 }) {
   const store = {
     me: options.me === undefined ? ME : options.me,
+    lastAccount: null as KnownAccount | null,
     connection: options.connection ?? ({ state: "online" } as ConnectionState),
     conversations: options.conversations ?? [],
     messages: options.messages ?? {},
   };
   const mock = mockCore({
-    session: () => ({ user: store.me, connection: store.connection }),
+    session: () => ({ user: store.me, connection: store.connection, last_account: store.lastAccount }),
     conversations: (args) => listPage(store.conversations, args),
     conversation: (args) => store.conversations.find((c) => c.id === args.conversationId) ?? null,
     messages: (args) => {
@@ -152,13 +154,33 @@ describe("signing in", () => {
     ]);
   });
 
-  it("signs out from the account menu", async () => {
+  it("signs out from the account menu after asking, and proposes that account to sign in again", async () => {
     const c = core({ conversations: [direct(ada)] });
+    c.store.lastAccount = { server_url: "https://chat.example.com", username: ME.username };
     render(App);
     await userEvent.click(await screen.findByTestId("account-menu"));
     await userEvent.click(screen.getByRole("menuitem", { name: /Sign out/ }));
-    expect(await screen.findByTestId("server-url")).toBeInTheDocument();
+    // Cancel keeps the session.
+    const dialog = await screen.findByTestId("sign-out-dialog");
+    expect(dialog).toHaveTextContent("@me");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByTestId("sign-out-dialog")).toBeNull();
+    expect(c.count("sign_out")).toBe(0);
+    await userEvent.click(screen.getByTestId("account-menu"));
+    await userEvent.click(screen.getByRole("menuitem", { name: /Sign out/ }));
+    await userEvent.click(await screen.findByTestId("confirm-sign-out"));
+    expect(await screen.findByTestId("server-url")).toHaveValue("https://chat.example.com");
+    expect(screen.getByTestId("username")).toHaveValue("me");
+    expect(screen.getByTestId("password")).toHaveFocus();
     expect(c.count("sign_out")).toBe(1);
+  });
+
+  it("proposes the account signed out of when the app starts signed out", async () => {
+    const c = core({ me: null, connection: { state: "signed_out" } });
+    c.store.lastAccount = { server_url: "http://10.0.0.5:8080", username: "morgan" };
+    render(App);
+    expect(await screen.findByTestId("server-url")).toHaveValue("http://10.0.0.5:8080");
+    expect(screen.getByTestId("username")).toHaveValue("morgan");
   });
 });
 

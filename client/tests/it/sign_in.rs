@@ -68,3 +68,32 @@ async fn a_locked_keyring_stops_sign_up_before_the_account_is_made() {
     assert_eq!(refused.kind(), ErrorKind::Local(LocalErrorKind::Keyring));
     server.stop().await;
 }
+
+/// After signing out, the device still knows which server and username it used last, so
+/// that a sign-in form can propose them (and not the defaults).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_signed_out_of_is_proposed_next_time() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(Client::last_account(dir.path()).expect("read").is_none());
+    let client = Client::register(
+        options(&server.url(), dir.path()),
+        Arc::new(MemoryTokens::default()),
+        "erin",
+        "correct horse battery",
+        "Erin",
+    )
+    .await
+    .expect("register");
+    client.sign_out().await.expect("sign out");
+    let last = Client::last_account(dir.path())
+        .expect("read")
+        .expect("the account signed out of");
+    assert_eq!(
+        (last.server_url.as_str(), last.user.username.as_str()),
+        (client.server_url(), "erin")
+    );
+    assert_eq!(client.server_url(), server.url());
+    server.stop().await;
+}

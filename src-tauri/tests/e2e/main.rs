@@ -1039,6 +1039,34 @@ async fn chat_from_the_desktop_app() {
     .await;
     shots.take(&b, "resumed-after-restart").await;
 
+    // Signing out asks first; the sign-in form then proposes the server and username.
+    find(&b, "account-menu")
+        .await
+        .click()
+        .await
+        .expect("account menu");
+    find(&b, "sign-out").await.click().await.expect("sign out");
+    find(&b, "confirm-sign-out")
+        .await
+        .click()
+        .await
+        .expect("confirm");
+    let server_field = find(&b, "server-url").await;
+    assert_eq!(
+        server_field.prop("value").await.expect("value").as_deref(),
+        Some(url.as_str())
+    );
+    assert_eq!(
+        find(&b, "username")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("alice")
+    );
+    shots.take(&b, "signed-out").await;
+
     b.close().await.expect("close session");
     drop(driver);
     bob.stop().await;

@@ -21,6 +21,7 @@ import * as backend from "./backend";
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { KnownAccount } from "./bindings/KnownAccount";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { Quote } from "./bindings/Quote";
@@ -146,6 +147,8 @@ export class Chat {
   /** The first `session()` answered. */
   ready = $state(false);
   me = $state.raw<User | null>(null);
+  /** The account used last on this device (signed in or not): what sign-in proposes. */
+  lastAccount = $state.raw<KnownAccount | null>(null);
   connection = $state.raw<ConnectionState>({ state: "connecting" });
   conversations = $state.raw<ConversationSummary[]>([]);
   /** The list has been read at least once (so an empty one is known to be empty). */
@@ -240,6 +243,7 @@ export class Chat {
       const view = await backend.session();
       this.me = view.user;
       this.connection = view.connection;
+      this.lastAccount = view.last_account ?? null;
       if (this.me) await this.refreshList();
     } catch (e) {
       this.#show(e);
@@ -269,7 +273,9 @@ export class Chat {
 
   /** Signs in to an existing account; rejects with the core's error. */
   async signIn(serverUrl: string, username: string, password: string, allowPlainHttp = false): Promise<void> {
-    await this.signedIn(await backend.signIn(serverUrl, username, password, allowPlainHttp));
+    const user = await backend.signIn(serverUrl, username, password, allowPlainHttp);
+    this.lastAccount = { server_url: serverUrl, username: user.username };
+    await this.signedIn(user);
   }
 
   /** Creates an account and signs in; rejects with the core's error. */
@@ -280,7 +286,9 @@ export class Chat {
     displayName: string,
     allowPlainHttp = false,
   ): Promise<void> {
-    await this.signedIn(await backend.signUp(serverUrl, username, password, displayName, allowPlainHttp));
+    const user = await backend.signUp(serverUrl, username, password, displayName, allowPlainHttp);
+    this.lastAccount = { server_url: serverUrl, username: user.username };
+    await this.signedIn(user);
   }
 
   async signOut(): Promise<void> {
