@@ -161,8 +161,9 @@ enum Command {
         /// Name, username of the other person, or id.
         chat: String,
     },
-    /// Delete a message request on this device: nobody is told, and it comes back if
-    /// they write again (works offline).
+    /// Delete a message request (or a chat with someone you blocked) on this device:
+    /// nobody is told, and it comes back if they write again, or are unblocked (works
+    /// offline).
     Dismiss {
         /// Name, username of the other person, or id.
         chat: String,
@@ -565,7 +566,7 @@ async fn run(cli: Cli) -> Result<()> {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
             client.dismiss_request(id)?;
-            print::done(&cli, "request deleted");
+            print::done(&cli, "deleted on this device");
         }
         Command::Leave { chat } => {
             let client = signed_in(&cli).await?;

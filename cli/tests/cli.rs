@@ -597,7 +597,7 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     // Deleted here, it leaves the list; mallory writing again brings it back.
     assert_eq!(
         alice.ok(&["dismiss", "mallory"]).await.trim(),
-        "request deleted"
+        "deleted on this device"
     );
     assert!(!alice.ok(&["chats"]).await.contains("mallory"));
     assert!(
@@ -626,6 +626,12 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     assert_eq!(alice.ok(&["block", "mallory"]).await.trim(), "blocked");
     assert!(alice.ok(&["chats"]).await.contains("mallory (blocked)"));
     assert!(alice.ok(&["blocked"]).await.contains("(mallory)"));
+    // A blocked chat can leave the list too; unblocking (below) brings it back.
+    assert_eq!(
+        alice.ok(&["dismiss", "mallory"]).await.trim(),
+        "deleted on this device"
+    );
+    assert!(!alice.ok(&["chats"]).await.contains("mallory"));
     let refused = mallory.run(&["send", "alice", "hello?"]).await;
     assert!(
         !refused.ok && refused.stderr.contains("does not take messages from you"),
@@ -654,6 +660,10 @@ async fn requests_blocks_and_reports_from_the_terminal() {
 
     assert_eq!(alice.ok(&["unblock", "mallory"]).await.trim(), "unblocked");
     assert!(alice.ok(&["blocked"]).await.contains("nobody"));
+    assert!(
+        alice.ok(&["chats"]).await.contains("mallory"),
+        "back once unblocked"
+    );
     assert!(
         mallory
             .ok(&["send", "alice", "sorry"])

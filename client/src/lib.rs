@@ -983,11 +983,13 @@ impl Client {
 
     /// Deletes a message request on this device, as Signal's Delete does: nothing is
     /// sent and the other person is not told (so it works offline); the conversation
-    /// leaves the list until they write again, and comes back as a request.
+    /// leaves the list until they write again, and comes back as a request. A chat
+    /// with someone this user blocked can be deleted the same way; it stays out of the
+    /// list until they are unblocked.
     pub fn dismiss_request(&self, conversation: Uuid) -> Result<(), ClientError> {
         if !self.shared.store.dismiss(self.me().id, conversation)? {
             return Err(ClientError::Invalid(
-                "only a message request can be deleted".into(),
+                "only a message request or a blocked chat can be deleted".into(),
             ));
         }
         self.shared.emit(Event::Conversation {

@@ -874,6 +874,56 @@ describe("message requests and blocks", () => {
     expect(within(item("Ada Lovelace")).getByTestId("blocked-badge")).toBeInTheDocument();
   });
 
+  it("keeps a blocked stranger's words out of the list, and deletes the blocked chat from it", async () => {
+    const last = message({ seq: 1, body: "buy my crypto", mine: false, sender_id: ada.id });
+    const blocked = direct(ada, { blocked: true, last_message: { ...last, conversation_id: "" } });
+    blocked.last_message!.conversation_id = blocked.id;
+    const c = core({
+      conversations: [blocked, direct(grace, { updated_at: ago(90) })],
+      messages: { [blocked.id]: [blocked.last_message!] },
+      handlers: { dismiss_request: (args) => changes(c, args.conversationId as string, { dismissed: true }) },
+    });
+    render(App);
+    const row = await waitFor(() => item("Ada Lovelace"));
+    expect(row).not.toHaveTextContent("crypto");
+    expect(row).toHaveTextContent("You blocked them");
+    await userEvent.click(row);
+    await userEvent.click(await screen.findByTestId("delete-blocked"));
+    const dialog = screen.getByTestId("delete-request-dialog");
+    expect(dialog).toHaveTextContent(/They stay blocked/);
+    await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
+    expect(c.argsOf("dismiss_request")).toEqual([{ conversationId: blocked.id }]);
+    await waitFor(() => expect(screen.getAllByTestId("conversation-item").map((el) => el.dataset.name)).toEqual(["Grace Hopper"]));
+  });
+
+  it("lists the people this user blocked, from the account menu, and unblocks them there", async () => {
+    let blockedNow = [ada, grace];
+    const c = core({
+      conversations: [direct(grace)],
+      handlers: {
+        blocked_users: () => blockedNow,
+        set_blocked: (args) => {
+          blockedNow = blockedNow.filter((u) => u.id !== args.userId);
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("account-menu"));
+    await userEvent.click(screen.getByRole("menuitem", { name: /Blocked people/ }));
+    const dialog = await screen.findByTestId("blocked-dialog");
+    await waitFor(() =>
+      expect(within(dialog).getAllByTestId("blocked-person").map((el) => el.dataset.username)).toEqual(["ada", "grace"]),
+    );
+    const adaRow = within(dialog).getAllByTestId("blocked-person")[0]!;
+    await userEvent.click(within(adaRow).getByTestId("unblock-person"));
+    expect(c.argsOf("set_blocked")).toEqual([{ userId: ada.id, blocked: false }]);
+    await waitFor(() =>
+      expect(within(dialog).getAllByTestId("blocked-person").map((el) => el.dataset.username)).toEqual(["grace"]),
+    );
+    await userEvent.click(within(within(dialog).getAllByTestId("blocked-person")[0]!).getByTestId("unblock-person"));
+    expect(await within(dialog).findByTestId("blocked-empty")).toHaveTextContent("You have not blocked anyone.");
+  });
+
   it("reports the stranger of a request, blocking them too unless unticked", async () => {
     const request = direct(ada, { request: true });
     const c = core({ conversations: [request] });
@@ -986,7 +1036,7 @@ describe("message requests and blocks", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
-    expect(await screen.findByText("You blocked Ada Lovelace.")).toBeInTheDocument();
+    expect(await screen.findByTestId("blocked-note")).toHaveTextContent("You blocked Ada Lovelace.");
     expect(screen.queryByTestId("composer")).toBeNull();
     expect(screen.getByTestId("thread-subtitle")).toHaveTextContent("Blocked");
     // Unblock is offered once, in the composer's place; Report stays in the header.

@@ -91,6 +91,11 @@ export function findUsers(prefix: string): Promise<User[]> {
   return backend.findUsers(prefix);
 }
 
+/** Whom this user blocked, most recent first (needs the server). */
+export function blockedUsers(): Promise<User[]> {
+  return backend.blockedUsers();
+}
+
 /** Full-text search over every stored message; works offline. */
 export function searchMessages(text: string, limit: number): Promise<SearchHit[]> {
   return backend.search(text, limit);

@@ -86,6 +86,7 @@ export function typingText(conversation: ConversationSummary, meId: string): str
 
 export type Preview =
   | { kind: "request"; text: string }
+  | { kind: "blocked"; text: string }
   | { kind: "typing"; text: string }
   | { kind: "draft"; text: string }
   | { kind: "message"; text: string; at: string; status: MessageStatus | null }
@@ -98,7 +99,8 @@ export function oneLine(text: string): string {
 
 /**
  * The line under a conversation's name. A message request says only that it is one (a
- * stranger's words show once the user opens it). Then typing wins; then an unsent draft
+ * stranger's words show once the user opens it), and a blocked chat that it is blocked.
+ * Then typing wins; then an unsent draft
  * (except in the open conversation, where the composer shows it); then the last
  * message, with "You:" or the sender's first name in groups, and its status if it is
  * the user's own (one deleted for everyone says so: its text is gone; one of files says
@@ -110,6 +112,9 @@ export function previewOf(
   isOpen = false,
 ): Preview {
   if (conversation.request && !conversation.left) return { kind: "request", text: "Message request" };
+  // Blocking a stranger must not show what their request hid; nor does a blocked chat
+  // need its words in the list.
+  if (conversation.blocked) return { kind: "blocked", text: "You blocked them" };
   if (conversation.typing.some((id) => id !== meId)) {
     return { kind: "typing", text: "typing…" };
   }
