@@ -3,9 +3,10 @@
 //! Every command works on the account last signed in under the data directory
 //! (`--data-dir`, `FERRY_CLIENT_DIR`, or the OS data directory); the tokens live in the OS
 //! keyring. Reading commands (`chats`, `open`, `search`, `status`) answer from the local
-//! store, offline too; `send` (and `reply`, `edit`, `delete`, `react`) queues first and
-//! then tries to deliver; `watch` runs the sync engine and prints events (one JSON object
-//! per line with `--json`). Errors go to stderr with a non-zero exit status.
+//! store, offline too (`chats` and `open` catch up first when the server answers); `send`
+//! (and `reply`, `edit`, `delete`, `react`) queues first and then tries to deliver;
+//! `watch` runs the sync engine and prints events (one JSON object per line with
+//! `--json`). Errors go to stderr with a non-zero exit status.
 
 mod print;
 
@@ -160,8 +161,9 @@ enum Command {
         /// Name, username of the other person, or id.
         chat: String,
     },
-    /// Delete a message request on this device: nobody is told, and it comes back if
-    /// they write again (works offline).
+    /// Delete a message request (or a chat with someone you blocked) on this device:
+    /// nobody is told, and it comes back if they write again, or are unblocked (works
+    /// offline).
     Dismiss {
         /// Name, username of the other person, or id.
         chat: String,
@@ -228,6 +230,8 @@ enum Command {
 
 /// How long a one-shot command waits for the server before leaving work queued.
 const ONLINE_WAIT: Duration = Duration::from_secs(10);
+/// How long `chats` waits to catch up before it lists the local copy.
+const LIST_WAIT: Duration = Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -402,7 +406,15 @@ async fn sent_files(cli: &Cli, client: &Client, queued: ferry_client::LocalMessa
 
 /// `dir/name`, or `dir/name (1)`… when that is taken: a download never overwrites.
 fn free_name(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
-    // The name came from another user: only its last component, never a path.
+    // The name came from another user: only its last component, never a path, and
+    // without the characters that would disguise it (a bidirectional override).
+    // Characters Windows refuses in a name become `_` (`:` would write a stream).
+    let name: String = name
+        .chars()
+        .filter(|c| !print::is_hidden_format(*c) && !c.is_control())
+        .map(|c| if r#"<>:"|?*"#.contains(c) { '_' } else { c })
+        .collect();
+    let name = name.trim().trim_end_matches(['.', ' ']);
     let name = std::path::Path::new(name)
         .file_name()
         .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
@@ -513,6 +525,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Chats { limit } => {
             let client = signed_in(&cli).await?;
+            // What arrived while no `watch` ran (a chat or group someone started) shows
+            // too: catch up first when the server answers soon; offline, the local copy.
+            let _ = tokio::time::timeout(LIST_WAIT, client.sync_now()).await;
             let chats = client.conversations(None, *limit)?;
             print::chats(&cli, &chats);
         }
@@ -551,7 +566,7 @@ async fn run(cli: Cli) -> Result<()> {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
             client.dismiss_request(id)?;
-            print::done(&cli, "request deleted");
+            print::done(&cli, "deleted on this device");
         }
         Command::Leave { chat } => {
             let client = signed_in(&cli).await?;
@@ -760,4 +775,26 @@ async fn watch(cli: &Cli) -> Result<()> {
     }
     client.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_name;
+
+    #[test]
+    fn a_download_keeps_a_name_that_shows_what_it_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let saved = |name| {
+            free_name(dir.path(), name)
+                .file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(saved("invoice\u{202e}gnp.exe"), "invoicegnp.exe");
+        assert_eq!(saved("../../.bashrc"), ".bashrc");
+        assert_eq!(saved("notes.txt:evil.exe"), "notes.txt_evil.exe");
+        assert_eq!(saved("evil.exe. . "), "evil.exe");
+        assert_eq!(saved(".."), "file");
+    }
 }

@@ -114,7 +114,7 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
                 let text = match (first.is_empty(), m.attachments.as_slice()) {
                     (_, []) => printable(first).into_owned(),
                     (false, _) => format!("📎 {}", printable(first)),
-                    (true, [one]) => format!("📎 {}", printable(&one.name)),
+                    (true, [one]) => format!("📎 {}", file_label(&one.name)),
                     (true, many) => format!("📎 {} files", many.len()),
                 };
                 format!("{who}{text}{state}")
@@ -123,6 +123,8 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
         };
         let place = if c.left {
             " (left)"
+        } else if c.request && c.kind == ferry_proto::ConversationKind::Group {
+            " (group request: `ferry accept` to join in, `ferry leave` to refuse)"
         } else if c.request {
             " (message request: `ferry accept` to reply, `ferry block` to refuse)"
         } else if c.blocked {
@@ -213,7 +215,7 @@ fn text_of(m: &LocalMessage) -> String {
                 Some(done) if done < a.size => format!(", {}% up", done * 100 / a.size.max(1)),
                 _ => String::new(),
             };
-            format!("📎 {} ({}{progress})", printable(&a.name), size(a.size))
+            format!("📎 {} ({}{progress})", file_label(&a.name), size(a.size))
         })
         .collect();
     match (text.is_empty(), files.is_empty()) {
@@ -445,9 +447,35 @@ fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Characters that change how text reads without showing: bidirectional embeddings,
+/// overrides, isolates and marks, zero-width characters, the byte-order mark.
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// A file name from another user as a terminal should show it: printable, and without
+/// the invisible characters that would disguise it (`invoice\u{202e}gnp.exe` shows as
+/// "invoiceexe.png" on a terminal that applies bidirectional text; here it reads
+/// "invoicegnp.exe").
+pub fn file_label(name: &str) -> String {
+    let plain: String = name.chars().filter(|c| !is_hidden_format(*c)).collect();
+    printable(&plain).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{file_label, printable};
+
+    #[test]
+    fn file_names_lose_their_disguise() {
+        assert_eq!(file_label("invoice\u{202e}gnp.exe"), "invoicegnp.exe");
+        assert_eq!(file_label("a\u{2066}b\u{2069}\u{200f}.pdf"), "ab.pdf");
+        assert_eq!(file_label("x\u{1b}[2J.txt"), "x\u{fffd}[2J.txt");
+    }
 
     #[test]
     fn control_characters_print_as_replacements() {

@@ -585,10 +585,19 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     let listed = alice.json(&["chats"]).await;
     assert_eq!(listed[0]["request"], true);
 
+    // A group a stranger adds her to waits as a request; `chats` catches up first, so
+    // it shows without a `sync` or a running `watch`.
+    mallory.ok(&["group", "Deals", "alice"]).await;
+    let chats = alice.ok(&["chats"]).await;
+    assert!(
+        chats.contains("Deals (group request: `ferry accept` to join in, `ferry leave` to refuse)"),
+        "{chats}"
+    );
+
     // Deleted here, it leaves the list; mallory writing again brings it back.
     assert_eq!(
         alice.ok(&["dismiss", "mallory"]).await.trim(),
-        "request deleted"
+        "deleted on this device"
     );
     assert!(!alice.ok(&["chats"]).await.contains("mallory"));
     assert!(
@@ -617,6 +626,12 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     assert_eq!(alice.ok(&["block", "mallory"]).await.trim(), "blocked");
     assert!(alice.ok(&["chats"]).await.contains("mallory (blocked)"));
     assert!(alice.ok(&["blocked"]).await.contains("(mallory)"));
+    // A blocked chat can leave the list too; unblocking (below) brings it back.
+    assert_eq!(
+        alice.ok(&["dismiss", "mallory"]).await.trim(),
+        "deleted on this device"
+    );
+    assert!(!alice.ok(&["chats"]).await.contains("mallory"));
     let refused = mallory.run(&["send", "alice", "hello?"]).await;
     assert!(
         !refused.ok && refused.stderr.contains("does not take messages from you"),
@@ -646,9 +661,66 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     assert_eq!(alice.ok(&["unblock", "mallory"]).await.trim(), "unblocked");
     assert!(alice.ok(&["blocked"]).await.contains("nobody"));
     assert!(
+        alice.ok(&["chats"]).await.contains("mallory"),
+        "back once unblocked"
+    );
+    assert!(
         mallory
             .ok(&["send", "alice", "sorry"])
             .await
             .contains("sent")
     );
+}
+
+/// A locked keyring (the Secret Service of a desktop session whose login keyring is
+/// locked, and no display to ask for its password) stops `register` before the server
+/// makes the account: once the keyring works, the same command succeeds instead of
+/// finding the name taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_keyring_makes_no_account() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let homes = tempfile::tempdir().expect("dir");
+    let dana = Terminal {
+        dir: homes.path().join("dana"),
+        server: server.url(),
+    };
+    // A D-Bus session of its own with a throwaway keyring, locked before `ferry` runs.
+    let keyring = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/with-keyring.sh");
+    let lock_then_run = "dbus-send --session --print-reply --dest=org.freedesktop.secrets \
+        /org/freedesktop/secrets org.freedesktop.Secret.Service.Lock \
+        array:objpath:/org/freedesktop/secrets/collection/login >/dev/null && exec \"$@\"";
+    let mut locked = Command::new("dbus-run-session");
+    locked
+        .args(["--", "bash", keyring, "bash", "-c", lock_then_run, "lock"])
+        .arg(env!("CARGO_BIN_EXE_ferry"))
+        .arg("--data-dir")
+        .arg(&dana.dir)
+        .args(["register", "dana", "--password-stdin"])
+        .env("FERRY_SERVER", server.url())
+        // Without a display the keyring cannot ask for its password: it stays locked.
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = locked.spawn().expect("dbus-run-session");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"correct horse battery\n")
+        .await
+        .expect("password");
+    drop(stdin);
+    let refused = within("register with a locked keyring", child.wait_with_output())
+        .await
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "registered without a keyring");
+    assert!(
+        stderr.contains("keyring is locked") && stderr.contains("unlock the keyring"),
+        "{stderr}"
+    );
+    dana.register("dana").await;
+    server.stop().await;
 }

@@ -1,9 +1,10 @@
 //! Where an account's files live on this device: one folder per account under the data
 //! directory, named for the server and the user ([`AccountDir`]), holding the account's
 //! database and the lock its processes refresh tokens under. The file `current-account`
-//! in the data directory names the folder to resume; signing out removes it and keeps the
-//! folder, so signing in again finds the history. Credentials are filed in the token
-//! store under [`account_key`], never in these folders.
+//! in the data directory names the folder to resume; signing out renames it to
+//! `last-account` (what a sign-in form proposes) and keeps the folder, so signing in
+//! again finds the history. Credentials are filed in the token store under
+//! [`account_key`], never in these folders.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use uuid::Uuid;
 
 /// The file in the data directory that names the account to resume.
 const CURRENT: &str = "current-account";
+/// The file that names the account signed out of last (not resumed; proposed).
+const LAST: &str = "last-account";
 /// The account's database, in its folder.
 const DATABASE: &str = "ferry.db";
 /// The lock that processes of one account refresh tokens under (see `session`).
@@ -43,7 +46,20 @@ impl AccountDir {
 
     /// The folder last made current under `data_dir`, if any.
     pub(crate) fn current(data_dir: &Path) -> io::Result<Option<Self>> {
-        match std::fs::read_to_string(data_dir.join(CURRENT)) {
+        Self::read(data_dir, CURRENT)
+    }
+
+    /// The folder of the account used last under `data_dir`: the current one, else the
+    /// one signed out of last.
+    pub(crate) fn last(data_dir: &Path) -> io::Result<Option<Self>> {
+        match Self::current(data_dir)? {
+            Some(dir) => Ok(Some(dir)),
+            None => Self::read(data_dir, LAST),
+        }
+    }
+
+    fn read(data_dir: &Path, file: &str) -> io::Result<Option<Self>> {
+        match std::fs::read_to_string(data_dir.join(file)) {
             Ok(name) => Ok(Some(Self::named(data_dir, name.trim().to_owned()))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -56,9 +72,10 @@ impl AccountDir {
         std::fs::write(data_dir.join(CURRENT), &self.name)
     }
 
-    /// No account is to be resumed any more (the folder stays).
+    /// No account is to be resumed any more (the folder stays, and is remembered as the
+    /// last one).
     pub(crate) fn forget_current(data_dir: &Path) -> io::Result<()> {
-        std::fs::remove_file(data_dir.join(CURRENT))
+        std::fs::rename(data_dir.join(CURRENT), data_dir.join(LAST))
     }
 
     /// The folder itself.
@@ -144,5 +161,10 @@ mod tests {
         AccountDir::forget_current(data.path()).expect("forget");
         assert_eq!(current_account_dir(data.path()), None);
         assert!(dir.path().is_dir(), "the history stays");
+        assert_eq!(
+            AccountDir::last(data.path()).expect("read"),
+            Some(dir.clone()),
+            "a sign-in form proposes it"
+        );
     }
 }

@@ -39,7 +39,7 @@ impl Backoff {
 }
 
 /// A uniformly random number below `n` (n > 0), from the OS.
-fn random_below(n: u64) -> u64 {
+pub(crate) fn random_below(n: u64) -> u64 {
     let mut bytes = [0u8; 8];
     // The OS generator failing leaves zeros: no jitter, still a valid delay.
     let _ = getrandom::fill(&mut bytes);

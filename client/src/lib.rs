@@ -64,7 +64,7 @@ pub use crate::store::{
     AccountRecord, ConversationSummary, ListPosition, LocalAttachment, LocalMessage, LocalStore,
     MemberView, MessageStatus, Quote, Reaction, SearchHit, StoreError,
 };
-use crate::tokens::{Credentials, TokenStore};
+use crate::tokens::{Credentials, TokenError, TokenStore};
 use crate::typing::Typing;
 
 /// Where and how a client runs.
@@ -250,8 +250,16 @@ impl Client {
     ) -> Result<Self, ClientError> {
         check_transport(&options)?;
         let api = Api::new(&options.server_url)?;
+        // Before the server makes the account: a keyring that cannot keep its sign-in
+        // would leave an account this device cannot use, whose name is then taken.
+        tokens.check()?;
         let issued = api.register(username, password, display_name).await?;
-        Self::signed_in(options, tokens, api, issued)
+        Self::signed_in(options, tokens, api, issued).map_err(|e| match e {
+            ClientError::Tokens(TokenError(why)) => ClientError::Tokens(TokenError(format!(
+                "{why}. Your account {username} was made: sign in (not up) once the keyring works"
+            ))),
+            other => other,
+        })
     }
 
     /// Signs this device in to an existing account.
@@ -263,6 +271,7 @@ impl Client {
     ) -> Result<Self, ClientError> {
         check_transport(&options)?;
         let api = Api::new(&options.server_url)?;
+        tokens.check()?;
         let issued = api
             .login(username, password, options.device_name.as_deref())
             .await?;
@@ -362,9 +371,27 @@ impl Client {
         }))
     }
 
+    /// The account used last under `data_dir`, signed in or signed out of since: what a
+    /// sign-in form proposes (its server and username). `None` when there was none.
+    pub fn last_account(data_dir: &std::path::Path) -> Result<Option<AccountRecord>, ClientError> {
+        let Some(dir) = AccountDir::last(data_dir)? else {
+            return Ok(None);
+        };
+        let path = dir.database();
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(LocalStore::open(&path)?.account()?)
+    }
+
     /// Who is signed in.
     pub fn me(&self) -> &User {
         &self.shared.me
+    }
+
+    /// The server this account is on.
+    pub fn server_url(&self) -> &str {
+        &self.shared.server_url
     }
 
     /// The device's store (for reads beyond the helpers here).
@@ -464,8 +491,9 @@ impl Client {
     }
 
     /// Replaces the text of one of this user's messages, for everyone. Offline first, like
-    /// a send: it shows at once and goes out in order; an edit of a message still in the
-    /// outbox goes right after it.
+    /// a send: it shows at once and goes out in order. A message still waiting in the
+    /// outbox, never sent, simply gets the new text (it goes out once, not edited); one
+    /// that may have gone out is followed by the edit.
     pub fn edit(&self, message: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
         validate_body(body, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
         let change = Change {
@@ -955,11 +983,13 @@ impl Client {
 
     /// Deletes a message request on this device, as Signal's Delete does: nothing is
     /// sent and the other person is not told (so it works offline); the conversation
-    /// leaves the list until they write again, and comes back as a request.
+    /// leaves the list until they write again, and comes back as a request. A chat
+    /// with someone this user blocked can be deleted the same way; it stays out of the
+    /// list until they are unblocked.
     pub fn dismiss_request(&self, conversation: Uuid) -> Result<(), ClientError> {
         if !self.shared.store.dismiss(self.me().id, conversation)? {
             return Err(ClientError::Invalid(
-                "only a message request can be deleted".into(),
+                "only a message request or a blocked chat can be deleted".into(),
             ));
         }
         self.shared.emit(Event::Conversation {

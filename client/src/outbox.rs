@@ -291,6 +291,7 @@ mod tests {
                 position: i as i64 + 1,
                 attachments: Vec::new(),
                 waiting: false,
+                offered: false,
             })
             .collect()
     }

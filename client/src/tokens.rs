@@ -59,6 +59,12 @@ pub trait TokenStore: Send + Sync {
     fn save(&self, account: &str, credentials: &Credentials) -> Result<(), TokenError>;
     /// Forgets credentials (sign-out); forgetting nothing is fine.
     fn clear(&self, account: &str) -> Result<(), TokenError>;
+    /// Whether credentials can be stored now: asked before signing up or in, so that a
+    /// locked or missing keyring stops the user before the server makes an account (or
+    /// a session) this device could not keep.
+    fn check(&self) -> Result<(), TokenError> {
+        Ok(())
+    }
 }
 
 /// Credentials in memory only: for tests and for a session that must not persist.
@@ -171,4 +177,29 @@ impl TokenStore for KeyringTokens {
             Err(e) => Err(describe(e)),
         }
     }
+
+    /// Writes and deletes a probe entry: reading alone succeeds on some locked keyrings,
+    /// and only a write asks the desktop to unlock one.
+    fn check(&self) -> Result<(), TokenError> {
+        let probe = self.entry(PROBE)?;
+        probe
+            .set_password("ferry can store credentials here")
+            .map_err(unusable)?;
+        match probe.delete_credential() {
+            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+            Err(e) => Err(unusable(e)),
+        }
+    }
+}
+
+/// The account name of [`KeyringTokens::check`]'s probe (never an account key, which
+/// holds `#`).
+const PROBE: &str = "keyring-check";
+
+/// A keyring that cannot take credentials, said so that the user knows what to do.
+fn unusable(e: KeyringError) -> TokenError {
+    let TokenError(why) = describe(e);
+    TokenError(format!(
+        "{why}. Ferry keeps your sign-in there: unlock the keyring (or start it), then try again"
+    ))
 }

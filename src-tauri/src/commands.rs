@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::CommandError;
 use crate::notify::Attention;
-use crate::state::{Desktop, SessionView};
+use crate::state::{Desktop, KnownAccount, SessionView};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -39,10 +39,22 @@ pub fn session(state: State<'_, Desktop>) -> SessionView {
         Ok(client) => SessionView {
             user: Some(client.me().clone()),
             connection: client.connection().borrow().clone(),
+            last_account: Some(KnownAccount {
+                server_url: client.server_url().to_owned(),
+                username: client.me().username.clone(),
+            }),
         },
         Err(_) => SessionView {
             user: None,
             connection: ConnectionState::SignedOut,
+            // A device that cannot read its last account simply proposes the defaults.
+            last_account: Client::last_account(&state.data_dir)
+                .ok()
+                .flatten()
+                .map(|account| KnownAccount {
+                    server_url: account.server_url,
+                    username: account.user.username,
+                }),
         },
     }
 }

@@ -208,6 +208,7 @@ mod bindings {
         check::<ferry_client::ErrorKind>(&mut stale);
         check::<crate::error::CommandError>(&mut stale);
         check::<crate::state::SessionView>(&mut stale);
+        check::<crate::state::KnownAccount>(&mut stale);
         assert!(
             stale.is_empty(),
             "stale TypeScript bindings (run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop): {stale:?}"

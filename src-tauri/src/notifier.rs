@@ -2,9 +2,11 @@
 //! notification's conversation (the UI is told through [`OPEN_EVENT`]).
 //!
 //! On Linux and the BSDs a click is the notification daemon's `ActionInvoked` D-Bus
-//! signal. One listener, subscribed before the first notification is shown, maps
-//! notification ids back to conversations: nothing waits per notification, and a click
-//! that comes at once cannot slip in before anyone listens. On macOS and Windows
+//! signal. One connection posts every notification and listens for the signals (some
+//! daemons, dunst among them, send them only to the connection that posted), subscribed
+//! before the first notification is shown; it maps notification ids back to
+//! conversations: nothing waits per notification, and a click that comes at once cannot
+//! slip in before anyone listens. On macOS and Windows
 //! notify-rust delivers the click to the notification's handle, which a short-lived
 //! thread waits on.
 
@@ -38,15 +40,14 @@ impl Notifier {
     /// Shows a notification for `conversation` (without blocking the caller).
     #[cfg_attr(all(unix, not(target_os = "macos")), allow(unused_variables))]
     pub fn show(&self, app: &AppHandle, conversation: Uuid, title: String, body: String) {
-        let mut notification = notify_rust::Notification::new();
-        notification.appname("Ferry").summary(&title);
-        #[cfg(target_os = "windows")]
-        notification.app_id(&app.config().identifier);
         #[cfg(all(unix, not(target_os = "macos")))]
-        xdg::show(&self.shown, notification, body, conversation);
+        xdg::show(&self.shown, title, body, conversation);
         #[cfg(not(all(unix, not(target_os = "macos"))))]
         {
-            notification.body(&body);
+            let mut notification = notify_rust::Notification::new();
+            notification.appname("Ferry").summary(&title).body(&body);
+            #[cfg(target_os = "windows")]
+            notification.app_id(&app.config().identifier);
             wait_on_thread(app.clone(), notification, conversation);
         }
     }
@@ -84,49 +85,74 @@ fn wait_on_thread(app: AppHandle, notification: notify_rust::Notification, conve
 
 #[cfg(all(unix, not(target_os = "macos")))]
 mod xdg {
-    //! The freedesktop.org notification protocol: the `default` action makes the body
-    //! clickable; `ActionInvoked` and `NotificationClosed` come back as broadcast signals.
+    //! The freedesktop.org notification protocol, spoken over one D-Bus connection of the
+    //! app's own: the `default` action makes the body clickable, and `ActionInvoked` and
+    //! `NotificationClosed` come back as signals. Daemons differ in whom they tell: GNOME
+    //! Shell broadcasts them, dunst sends them only to the connection that posted the
+    //! notification. So notifications are posted on the very connection that listens,
+    //! never on one of their own (notify-rust opens a new connection per notification,
+    //! whose clicks dunst sends nowhere anyone listens).
 
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::sync::Arc;
 
     use futures_util::TryStreamExt;
     use tauri::AppHandle;
-    use tokio::sync::Mutex;
+    use tokio::sync::{Mutex, OnceCell};
     use uuid::Uuid;
 
     const INTERFACE: &str = "org.freedesktop.Notifications";
+    const PATH: &str = "/org/freedesktop/Notifications";
     /// Notifications whose click is still answered; older ones are forgotten first
     /// (daemons that never report a close would otherwise grow the map forever).
     const REMEMBERED: usize = 256;
 
-    /// The conversation of each notification shown and not yet closed, by daemon id.
-    /// Locked across showing and recording, so the listener never sees an id before
-    /// it is recorded.
-    pub(super) type Shown = Arc<Mutex<BTreeMap<u32, Uuid>>>;
+    /// The app's side of the protocol: its connection, and what it showed.
+    pub(super) struct Bus {
+        /// Set once the listener is subscribed; empty for good when there is no session bus.
+        connection: OnceCell<Option<zbus::Connection>>,
+        /// The conversation of each notification shown and not yet closed, by daemon id.
+        /// Locked across showing and recording, so the listener never sees an id before
+        /// it is recorded.
+        shown: Arc<Mutex<BTreeMap<u32, Uuid>>>,
+        /// Whether the daemon renders markup in bodies, asked once.
+        markup: OnceCell<bool>,
+    }
+
+    pub(super) type Shown = Arc<Bus>;
 
     pub(super) fn listen(app: AppHandle) -> Shown {
-        let shown = Shown::default();
+        let bus = Arc::new(Bus {
+            connection: OnceCell::new(),
+            shown: Arc::default(),
+            markup: OnceCell::new(),
+        });
         // Held until the subscription is in place: showing waits for the lock, so no
-        // notification can be clicked before anyone listens.
-        let held = shown.clone().try_lock_owned().expect("a new lock is free");
-        let map = shown.clone();
+        // notification can be posted (and clicked) before anyone listens.
+        let held = bus
+            .shown
+            .clone()
+            .try_lock_owned()
+            .expect("a new lock is free");
+        let listening = bus.clone();
         tauri::async_runtime::spawn(async move {
             let subscribed = subscribe().await;
-            drop(held);
             match subscribed {
-                // The connection is kept for as long as the stream is read.
-                Ok((_connection, stream)) => {
-                    if let Err(e) = answer_clicks(stream, &app, &map).await {
+                Ok((connection, stream)) => {
+                    let _ = listening.connection.set(Some(connection));
+                    drop(held);
+                    if let Err(e) = answer_clicks(stream, &app, &listening.shown).await {
                         tracing::warn!(error = %e, "notification clicks are no longer answered");
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "no session bus: notification clicks are not answered")
+                    let _ = listening.connection.set(None);
+                    drop(held);
+                    tracing::warn!(error = %e, "no session bus: notifications are not shown")
                 }
             }
         });
-        shown
+        bus
     }
 
     async fn subscribe() -> zbus::Result<(zbus::Connection, zbus::MessageStream)> {
@@ -142,7 +168,7 @@ mod xdg {
     async fn answer_clicks(
         mut stream: zbus::MessageStream,
         app: &AppHandle,
-        shown: &Shown,
+        shown: &Mutex<BTreeMap<u32, Uuid>>,
     ) -> zbus::Result<()> {
         while let Some(message) = stream.try_next().await? {
             let header = message.header();
@@ -189,59 +215,82 @@ mod xdg {
         assert_eq!(escape_markup("plain 🚢 text"), "plain 🚢 text");
     }
 
-    /// Whether the daemon renders markup in bodies (its `body-markup` capability), asked
-    /// once: then a body must be escaped to show as the text it is, and otherwise it
-    /// must not be (the entities would show).
-    async fn body_markup() -> bool {
-        static MARKUP: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
-        *MARKUP
-            .get_or_init(|| async {
-                let Ok(connection) = zbus::Connection::session().await else {
-                    return false;
-                };
-                let reply = connection
-                    .call_method(
-                        Some(INTERFACE),
-                        "/org/freedesktop/Notifications",
-                        Some(INTERFACE),
-                        "GetCapabilities",
-                        &(),
-                    )
-                    .await;
-                reply
-                    .ok()
-                    .and_then(|m| m.body().deserialize::<Vec<String>>().ok())
-                    .is_some_and(|caps| caps.iter().any(|c| c == "body-markup"))
-            })
-            .await
-    }
+    impl Bus {
+        /// Whether the daemon renders markup in bodies (its `body-markup` capability),
+        /// asked once: then a body must be escaped to show as the text it is, and
+        /// otherwise it must not be (the entities would show).
+        async fn body_markup(&self, connection: &zbus::Connection) -> bool {
+            *self
+                .markup
+                .get_or_init(|| async {
+                    let reply = connection
+                        .call_method(
+                            Some(INTERFACE),
+                            PATH,
+                            Some(INTERFACE),
+                            "GetCapabilities",
+                            &(),
+                        )
+                        .await;
+                    reply
+                        .ok()
+                        .and_then(|m| m.body().deserialize::<Vec<String>>().ok())
+                        .is_some_and(|caps| caps.iter().any(|c| c == "body-markup"))
+                })
+                .await
+        }
 
-    pub(super) fn show(
-        shown: &Shown,
-        mut notification: notify_rust::Notification,
-        body: String,
-        conversation: Uuid,
-    ) {
-        // Without a `default` action the daemon does not report a click on the body.
-        notification.action("default", "Open");
-        let shown = shown.clone();
-        tauri::async_runtime::spawn(async move {
+        /// Posts a notification on the listening connection and records its id.
+        async fn post(&self, title: &str, body: &str, conversation: Uuid) -> zbus::Result<()> {
+            // Locked first: until the listener is subscribed, the connection is not set.
+            let mut shown = self.shown.lock().await;
+            let Some(Some(connection)) = self.connection.get() else {
+                return Err(zbus::Error::Failure("no session bus".into()));
+            };
             // A daemon that renders markup would show `<b>`, or load an `<img>`, from a
             // message: there the body goes as escaped text.
-            if body_markup().await {
-                notification.body(&escape_markup(&body));
+            let body = if self.body_markup(connection).await {
+                escape_markup(body)
             } else {
-                notification.body(&body);
+                body.to_owned()
+            };
+            // Without a `default` action the daemon does not report a click on the body.
+            let actions = ["default", "Open"];
+            let hints: HashMap<&str, zbus::Variant<'_>> = HashMap::new();
+            let reply = connection
+                .call_method(
+                    Some(INTERFACE),
+                    PATH,
+                    Some(INTERFACE),
+                    "Notify",
+                    // app name, replaces id, icon, summary, body, actions, hints, timeout
+                    // (-1: the daemon's default).
+                    &(
+                        "Ferry",
+                        0u32,
+                        "",
+                        title,
+                        body.as_str(),
+                        &actions[..],
+                        hints,
+                        -1i32,
+                    ),
+                )
+                .await?;
+            let id: u32 = reply.body().deserialize()?;
+            shown.insert(id, conversation);
+            while shown.len() > REMEMBERED {
+                shown.pop_first();
             }
-            let mut map = shown.lock().await;
-            match notification.show_async().await {
-                Ok(handle) => {
-                    map.insert(handle.id(), conversation);
-                    while map.len() > REMEMBERED {
-                        map.pop_first();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "notification failed"),
+            Ok(())
+        }
+    }
+
+    pub(super) fn show(bus: &Shown, title: String, body: String, conversation: Uuid) {
+        let bus = bus.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = bus.post(&title, &body, conversation).await {
+                tracing::warn!(error = %e, "notification failed");
             }
         });
     }

@@ -28,6 +28,19 @@ pub struct SessionView {
     pub user: Option<ferry_proto::User>,
     /// The link to the server.
     pub connection: ferry_client::ConnectionState,
+    /// The account used last on this device, signed in or not: the sign-in form proposes
+    /// its server and username.
+    pub last_account: Option<KnownAccount>,
+}
+
+/// An account this device used: where, and who.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct KnownAccount {
+    /// Its server.
+    pub server_url: String,
+    /// Its username.
+    pub username: String,
 }
 
 impl Desktop {

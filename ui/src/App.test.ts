@@ -8,6 +8,7 @@ import App from "./App.svelte";
 import bubbleSource from "./lib/components/MessageBubble.svelte?raw";
 import type { ConnectionState } from "./lib/bindings/ConnectionState";
 import type { ConversationSummary } from "./lib/bindings/ConversationSummary";
+import type { KnownAccount } from "./lib/bindings/KnownAccount";
 import type { LocalMessage } from "./lib/bindings/LocalMessage";
 import type { SearchHit } from "./lib/bindings/SearchHit";
 import type { User } from "./lib/bindings/User";
@@ -41,12 +42,13 @@ function core(options: {
 }) {
   const store = {
     me: options.me === undefined ? ME : options.me,
+    lastAccount: null as KnownAccount | null,
     connection: options.connection ?? ({ state: "online" } as ConnectionState),
     conversations: options.conversations ?? [],
     messages: options.messages ?? {},
   };
   const mock = mockCore({
-    session: () => ({ user: store.me, connection: store.connection }),
+    session: () => ({ user: store.me, connection: store.connection, last_account: store.lastAccount }),
     conversations: (args) => listPage(store.conversations, args),
     conversation: (args) => store.conversations.find((c) => c.id === args.conversationId) ?? null,
     messages: (args) => {
@@ -152,13 +154,33 @@ describe("signing in", () => {
     ]);
   });
 
-  it("signs out from the account menu", async () => {
+  it("signs out from the account menu after asking, and proposes that account to sign in again", async () => {
     const c = core({ conversations: [direct(ada)] });
+    c.store.lastAccount = { server_url: "https://chat.example.com", username: ME.username };
     render(App);
     await userEvent.click(await screen.findByTestId("account-menu"));
     await userEvent.click(screen.getByRole("menuitem", { name: /Sign out/ }));
-    expect(await screen.findByTestId("server-url")).toBeInTheDocument();
+    // Cancel keeps the session.
+    const dialog = await screen.findByTestId("sign-out-dialog");
+    expect(dialog).toHaveTextContent("@me");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByTestId("sign-out-dialog")).toBeNull();
+    expect(c.count("sign_out")).toBe(0);
+    await userEvent.click(screen.getByTestId("account-menu"));
+    await userEvent.click(screen.getByRole("menuitem", { name: /Sign out/ }));
+    await userEvent.click(await screen.findByTestId("confirm-sign-out"));
+    expect(await screen.findByTestId("server-url")).toHaveValue("https://chat.example.com");
+    expect(screen.getByTestId("username")).toHaveValue("me");
+    expect(screen.getByTestId("password")).toHaveFocus();
     expect(c.count("sign_out")).toBe(1);
+  });
+
+  it("proposes the account signed out of when the app starts signed out", async () => {
+    const c = core({ me: null, connection: { state: "signed_out" } });
+    c.store.lastAccount = { server_url: "http://10.0.0.5:8080", username: "morgan" };
+    render(App);
+    expect(await screen.findByTestId("server-url")).toHaveValue("http://10.0.0.5:8080");
+    expect(screen.getByTestId("username")).toHaveValue("morgan");
   });
 });
 
@@ -422,14 +444,12 @@ describe("a thread", () => {
   });
 
   it("lets rows out of view skip rendering, except the newest", async () => {
-    // All on one day (yesterday, from noon): `ago` would cross midnight when the test
-    // runs just after it, and a day separator among the newest rows takes a message's
-    // place.
+    // All on one day, whenever the test runs: a day separator among the newest rows
+    // (a run just after midnight) would take the place of a message.
     const noon = new Date();
-    noon.setDate(noon.getDate() - 1);
     noon.setHours(12, 0, 0, 0);
     const history = Array.from({ length: 80 }, (_, i) =>
-      message({ seq: i + 1, body: `n${i + 1}`, created_at: new Date(noon.getTime() + i * 60_000).toISOString() }),
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: new Date(noon.getTime() - (100 - i) * 60_000).toISOString() }),
     );
     const { conversation, messages } = adaChat(history, { last_seq: 80 });
     core({ conversations: [conversation], messages });
@@ -854,6 +874,56 @@ describe("message requests and blocks", () => {
     expect(within(item("Ada Lovelace")).getByTestId("blocked-badge")).toBeInTheDocument();
   });
 
+  it("keeps a blocked stranger's words out of the list, and deletes the blocked chat from it", async () => {
+    const last = message({ seq: 1, body: "buy my crypto", mine: false, sender_id: ada.id });
+    const blocked = direct(ada, { blocked: true, last_message: { ...last, conversation_id: "" } });
+    blocked.last_message!.conversation_id = blocked.id;
+    const c = core({
+      conversations: [blocked, direct(grace, { updated_at: ago(90) })],
+      messages: { [blocked.id]: [blocked.last_message!] },
+      handlers: { dismiss_request: (args) => changes(c, args.conversationId as string, { dismissed: true }) },
+    });
+    render(App);
+    const row = await waitFor(() => item("Ada Lovelace"));
+    expect(row).not.toHaveTextContent("crypto");
+    expect(row).toHaveTextContent("You blocked them");
+    await userEvent.click(row);
+    await userEvent.click(await screen.findByTestId("delete-blocked"));
+    const dialog = screen.getByTestId("delete-request-dialog");
+    expect(dialog).toHaveTextContent(/They stay blocked/);
+    await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
+    expect(c.argsOf("dismiss_request")).toEqual([{ conversationId: blocked.id }]);
+    await waitFor(() => expect(screen.getAllByTestId("conversation-item").map((el) => el.dataset.name)).toEqual(["Grace Hopper"]));
+  });
+
+  it("lists the people this user blocked, from the account menu, and unblocks them there", async () => {
+    let blockedNow = [ada, grace];
+    const c = core({
+      conversations: [direct(grace)],
+      handlers: {
+        blocked_users: () => blockedNow,
+        set_blocked: (args) => {
+          blockedNow = blockedNow.filter((u) => u.id !== args.userId);
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("account-menu"));
+    await userEvent.click(screen.getByRole("menuitem", { name: /Blocked people/ }));
+    const dialog = await screen.findByTestId("blocked-dialog");
+    await waitFor(() =>
+      expect(within(dialog).getAllByTestId("blocked-person").map((el) => el.dataset.username)).toEqual(["ada", "grace"]),
+    );
+    const adaRow = within(dialog).getAllByTestId("blocked-person")[0]!;
+    await userEvent.click(within(adaRow).getByTestId("unblock-person"));
+    expect(c.argsOf("set_blocked")).toEqual([{ userId: ada.id, blocked: false }]);
+    await waitFor(() =>
+      expect(within(dialog).getAllByTestId("blocked-person").map((el) => el.dataset.username)).toEqual(["grace"]),
+    );
+    await userEvent.click(within(within(dialog).getAllByTestId("blocked-person")[0]!).getByTestId("unblock-person"));
+    expect(await within(dialog).findByTestId("blocked-empty")).toHaveTextContent("You have not blocked anyone.");
+  });
+
   it("reports the stranger of a request, blocking them too unless unticked", async () => {
     const request = direct(ada, { request: true });
     const c = core({ conversations: [request] });
@@ -966,7 +1036,7 @@ describe("message requests and blocks", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
-    expect(await screen.findByText("You blocked Ada Lovelace.")).toBeInTheDocument();
+    expect(await screen.findByTestId("blocked-note")).toHaveTextContent("You blocked Ada Lovelace.");
     expect(screen.queryByTestId("composer")).toBeNull();
     expect(screen.getByTestId("thread-subtitle")).toHaveTextContent("Blocked");
     // Unblock is offered once, in the composer's place; Report stays in the header.
@@ -1008,6 +1078,18 @@ describe("message requests and blocks", () => {
 });
 
 describe("keyboard and dialogs", () => {
+  it("gives a right-click on a message no page menu and ignores F5, keeping the composer's menu", async () => {
+    const chat1 = direct(ada, { last_seq: 1 });
+    core({ conversations: [chat1], messages: { [chat1.id]: [message({ conversation_id: chat1.id })] } });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const bubble = await screen.findByTestId("message");
+    expect(await fireEvent.contextMenu(bubble)).toBe(false);
+    expect(await fireEvent.contextMenu(screen.getByTestId("composer"))).toBe(true);
+    expect(await fireEvent.keyDown(bubble, { key: "F5" })).toBe(false);
+    expect(await fireEvent.keyDown(bubble, { key: "r", ctrlKey: true })).toBe(false);
+  });
+
   it("opens the quick switcher with Ctrl+K and a conversation with Enter", async () => {
     const c = core({ conversations: [direct(ada), direct(grace)], messages: {} });
     render(App);

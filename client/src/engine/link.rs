@@ -193,23 +193,30 @@ impl<'a> Link<'a> {
     async fn pump(&mut self) -> Result<(), End> {
         self.outbox.begin(self.shared.options.clock.now());
         let mut after = i64::MIN;
-        'pages: loop {
+        loop {
             let page = self.shared.store.outbox_page(after, OUTBOX_PAGE)?;
             let last_page = (page.len() as i64) < OUTBOX_PAGE;
+            let mut going = Vec::new();
+            let mut full = false;
             for item in page {
                 after = item.position;
                 if self.outbox.is_full() {
-                    break 'pages;
+                    full = true;
+                    break;
                 }
-                if !self.outbox.offer(&item) {
-                    continue;
+                if self.outbox.offer(&item) {
+                    going.push(item);
                 }
+            }
+            // Recorded before a byte is written: from here an edit goes as an edit.
+            self.shared.store.claim_for_sending(&mut going)?;
+            for item in &going {
                 let frame = ClientFrame::Send {
                     message: item.outgoing(),
                 };
                 self.feed(&frame).await?;
             }
-            if last_page {
+            if full || last_page {
                 break;
             }
         }

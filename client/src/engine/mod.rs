@@ -5,7 +5,8 @@
 //! and read `welcome`), then served as a [`link`]: catch up over REST ([`catch_up`](mod@catch_up): plan
 //! from `/sync`, then fetch exactly what is missing), send read marks made offline, then
 //! pipeline the outbox and [`apply`] live frames until the link ends. Between connections
-//! [`run`] waits with exponential backoff and jitter (`backoff`); after two failed
+//! [`run`] waits with exponential backoff and jitter (`backoff`), cut short when a
+//! server that was unreachable accepts connections again ([`probe`]); after two failed
 //! attempts it also pushes the outbox over REST and, until the next attempt, receives by
 //! long-polling `/sync` ([`rest`]). Both transports send by the
 //! same rules, the [`Outbox`](crate::outbox::Outbox)'s. [`End`] says why a connection
@@ -15,6 +16,7 @@ mod apply;
 mod catch_up;
 mod connect;
 mod link;
+mod probe;
 mod rest;
 
 use std::sync::Arc;
@@ -165,7 +167,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 }
             }
         } else {
-            wait_to_reconnect(delay, &shared.reconnect_now, &mut stop).await
+            waiting_offline(&shared, delay, retry_at, &reason, &mut stop).await
         };
         if !go_on {
             break;
@@ -175,6 +177,32 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         retry_at: None,
         reason: Some("stopped".into()),
     });
+}
+
+/// Waits offline for the next attempt (see [`wait_to_reconnect`]), knocking on the
+/// server meanwhile ([`probe`]): once it refused and then accepts a connection again, the
+/// attempt comes at once. A refused knock puts its reason in the state.
+pub(crate) async fn waiting_offline(
+    shared: &Shared,
+    delay: Duration,
+    retry_at: Option<ferry_proto::Timestamp>,
+    reason: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let Some(probe) = probe::Probe::for_server(&shared.server_url) else {
+        return wait_to_reconnect(delay, &shared.reconnect_now, stop).await;
+    };
+    let back = probe.back(|why| {
+        tracing::debug!(why, reason, "the server is not reachable");
+        shared.set_state(ConnectionState::Offline {
+            retry_at,
+            reason: Some(format!("the server is not reachable ({why})")),
+        });
+    });
+    tokio::select! {
+        went_on = wait_to_reconnect(delay, &shared.reconnect_now, stop) => went_on,
+        () = back => true,
+    }
 }
 
 /// Waits `delay` before the next attempt, or less if asked to reconnect now; `false` when

@@ -28,10 +28,14 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
     let mut outbox = Outbox::new(Window::REST);
     outbox.begin(now);
     let mut sent = 0;
-    for item in shared.store.outbox()? {
+    for mut item in shared.store.outbox()? {
         if !outbox.offer(&item) {
             continue;
         }
+        // Recorded before the request goes: from here an edit goes as an edit.
+        shared
+            .store
+            .claim_for_sending(std::slice::from_mut(&mut item))?;
         let (id, outgoing) = (item.message_id, item.outgoing());
         let result = shared
             .session
@@ -133,9 +137,11 @@ pub(crate) async fn receive_while_waiting(
                     retry_at,
                     reason: Some(reason.to_owned()),
                 });
-                return Ok(super::wait_to_reconnect(
+                return Ok(super::waiting_offline(
+                    shared,
                     deadline.saturating_duration_since(Instant::now()),
-                    &shared.reconnect_now,
+                    retry_at,
+                    reason,
                     stop,
                 )
                 .await);

@@ -260,6 +260,8 @@ struct Target {
     state: String,
     /// Deleted, or a deletion of it waits in the outbox.
     deleted: bool,
+    /// Waiting in the outbox, never handed to a transport: the server cannot have it.
+    unoffered: bool,
     /// `kind:role` of the conversation and this user in it, e.g. `group:owner`.
     place: Option<String>,
 }
@@ -269,7 +271,8 @@ impl LocalStore {
     /// checking what this device can know of the rules. A deletion of a message still in
     /// the outbox takes it (and its unsent changes) out, and queues the deletion only in
     /// case it went out before: the server then deletes it, or answers that it never
-    /// had it. Returns the message's conversation and the message as it now shows (`None`
+    /// had it. An edit of a message no transport was handed yet replaces its text: it
+    /// goes out as edited, once, and nobody sees "(edited)". Returns the message's conversation and the message as it now shows (`None`
     /// when it is gone).
     pub fn compose_change(
         &self,
@@ -287,7 +290,8 @@ impl LocalStore {
                      m.deleted_at IS NOT NULL OR EXISTS (SELECT 1 FROM messages d \
                        WHERE d.target = m.id AND d.change_kind = 'delete' AND d.state = 'pending'), \
                      (SELECT c.kind || ':' || r.role FROM conversations c JOIN members r \
-                       ON r.conversation_id = c.id AND r.user_id = ?2 WHERE c.id = m.conversation_id) \
+                       ON r.conversation_id = c.id AND r.user_id = ?2 WHERE c.id = m.conversation_id), \
+                     EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.offered = 0) \
                      FROM messages m WHERE m.id = ?1 AND m.change_kind IS NULL",
                     params![target, me.to_string()],
                     |r| {
@@ -298,6 +302,7 @@ impl LocalStore {
                             state: r.get(3)?,
                             deleted: r.get(4)?,
                             place: r.get(5)?,
+                            unoffered: r.get(6)?,
                         })
                     },
                 )
@@ -309,6 +314,7 @@ impl LocalStore {
                 state,
                 deleted,
                 place,
+                unoffered,
             }) = row
             else {
                 return Ok(Err(ChangeRefusal::NoSuchMessage));
@@ -329,6 +335,14 @@ impl LocalStore {
             }
             if change.kind == ChangeKind::Delete && seq.is_none() {
                 discard_unsent(tx, change.target)?;
+            }
+            if change.kind == ChangeKind::Edit && unoffered {
+                // Nobody has it yet: it goes out with the new text, as written that way.
+                tx.execute(
+                    "UPDATE messages SET body = ?2 WHERE id = ?1",
+                    params![target, body],
+                )?;
+                return Ok(Ok(conversation));
             }
             tx.execute(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \

@@ -347,14 +347,15 @@ impl LocalStore {
         self.read(|tx| summary(tx, me, id))
     }
 
-    /// Deletes a message request on this device: the list leaves it out until a message
-    /// comes past its last seq now. `false` (nothing done) when it is not a request.
+    /// Deletes a message request, or a chat this user blocked, on this device: the list
+    /// leaves it out until a message comes past its last seq now (a blocked person sends
+    /// none: it stays out until unblocked). `false` (nothing done) when it is neither.
     pub fn dismiss(&self, me: Uuid, conversation: Uuid) -> StoreResult<bool> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE conversations SET dismissed_seq = last_seq WHERE id = ?1 \
                  AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?1 \
-                 AND user_id = ?2 AND state = 'request')",
+                 AND user_id = ?2 AND state IN ('request', 'blocked'))",
                 params![conversation.to_string(), me.to_string()],
             )
             .map(|changed| changed > 0)
@@ -487,8 +488,9 @@ fn upsert_member(tx: &Transaction<'_>, conversation: &str, m: &Member) -> rusqli
     Ok(())
 }
 
-/// A deleted request stays hidden only while it is a request: accepted (or blocked) on
-/// another device, it is back in the list. (Left or removed elsewhere, it stays hidden.)
+/// A deleted request (or blocked chat) stays hidden only while it is a request or
+/// blocked: accepted on another device, or unblocked into an accepted chat, it is back in
+/// the list. (Left or removed elsewhere, it stays hidden.)
 fn forget_dismissal_unless_request(
     tx: &Transaction<'_>,
     conversation: &str,
@@ -497,7 +499,7 @@ fn forget_dismissal_unless_request(
     tx.execute(
         "UPDATE conversations SET dismissed_seq = NULL WHERE id = ?1 AND dismissed_seq IS NOT NULL \
          AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?1 AND user_id = ?2 \
-         AND state != 'request')",
+         AND state = 'accepted')",
         params![conversation, me.to_string()],
     )?;
     Ok(())

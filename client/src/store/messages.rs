@@ -93,6 +93,8 @@ pub struct OutboxItem {
     /// Some of its files are still uploading: it cannot go out yet, nor anything after
     /// it in its conversation.
     pub waiting: bool,
+    /// It was handed to a transport before (the server may have it): its text is fixed.
+    pub offered: bool,
 }
 
 impl OutboxItem {
@@ -531,9 +533,12 @@ impl LocalStore {
                 [id.to_string()],
             )?;
             if n == 1 {
+                // Offered: it went out before (a refusal may even mean the server has the
+                // id), so an edit of it from here goes as an edit.
                 tx.execute(
-                    "INSERT INTO outbox (message_id, conversation_id, position) \
-                     SELECT id, conversation_id, (SELECT COALESCE(max(position), 0) + 1 FROM outbox) \
+                    "INSERT INTO outbox (message_id, conversation_id, position, offered) \
+                     SELECT id, conversation_id, \
+                     (SELECT COALESCE(max(position), 0) + 1 FROM outbox), 1 \
                      FROM messages WHERE id = ?1",
                     [id.to_string()],
                 )?;
@@ -601,7 +606,7 @@ impl LocalStore {
                  (SELECT json_group_array(upload_id) FROM \
                   (SELECT upload_id FROM uploads WHERE message_id = o.message_id ORDER BY idx)), \
                  EXISTS (SELECT 1 FROM uploads u WHERE u.message_id = o.message_id \
-                  AND u.attachment IS NULL) \
+                  AND u.attachment IS NULL), o.offered \
                  FROM outbox o JOIN messages m ON m.id = o.message_id \
                  WHERE o.position > ?1 ORDER BY o.position LIMIT ?2",
             )?;
@@ -625,10 +630,46 @@ impl LocalStore {
                     .flatten()
                     .collect(),
                     waiting: r.get(11)?,
+                    offered: r.get(12)?,
                 })
             })?;
             rows.collect()
         })
+    }
+
+    /// Marks `items` (entries a transport is about to send) as offered, and brings the text
+    /// of those that were not up to date: until this write an edit may still have
+    /// replaced it, after it none can (the edit goes out as an edit). One transaction,
+    /// and none when every item was offered before.
+    pub fn claim_for_sending(&self, items: &mut [OutboxItem]) -> StoreResult<()> {
+        if items.iter().all(|item| item.offered) {
+            return Ok(());
+        }
+        let bodies = self.write(|tx| {
+            let mut bodies = Vec::new();
+            for item in items.iter().filter(|item| !item.offered) {
+                let id = item.message_id.to_string();
+                tx.prepare_cached("UPDATE outbox SET offered = 1 WHERE message_id = ?1")?
+                    .execute([&id])?;
+                let body: Option<String> = tx
+                    .prepare_cached("SELECT body FROM messages WHERE id = ?1")?
+                    .query_row([&id], |r| r.get(0))
+                    .optional()?;
+                bodies.push((item.message_id, body));
+            }
+            Ok(bodies)
+        })?;
+        for (id, body) in bodies {
+            if let Some(item) = items.iter_mut().find(|item| item.message_id == id) {
+                item.offered = true;
+                // Gone meanwhile (discarded): it goes as read; the deletion queued with the
+                // discard follows it, in case.
+                if let Some(body) = body {
+                    item.body = body;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// How many messages wait to go out.

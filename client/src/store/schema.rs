@@ -192,4 +192,12 @@ ALTER TABLE conversations ADD COLUMN dismissed_seq INTEGER;
 ALTER TABLE conversations ADD COLUMN dismissed INTEGER
     GENERATED ALWAYS AS (dismissed_seq IS NOT NULL AND last_seq <= dismissed_seq) VIRTUAL;
 "#,
+    // 7: whether an outbox entry was ever handed to a transport (`offered`, set before its
+    // frame or request is written). Until then the server cannot have it, so an edit of it
+    // replaces its text instead of going out after it as an edit. Entries queued before
+    // this migration may have gone out: they count as offered.
+    r#"
+ALTER TABLE outbox ADD COLUMN offered INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET offered = 1;
+"#,
 ];

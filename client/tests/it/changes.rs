@@ -333,9 +333,10 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
         .expect("read")
         .expect("there");
     assert_eq!(shown_now.status, MessageStatus::Pending);
+    // It never went out: the edit replaced its text, and nobody sees "(edited)".
     assert_eq!(
         (shown_now.body.as_str(), shown_now.edited),
-        ("draft, final", true)
+        ("draft, final", false)
     );
     let gone = alice.client.send(chat, "never mind").expect("send");
     assert_eq!(alice.client.delete(gone.id).expect("delete unsent"), None);
@@ -369,7 +370,7 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
         (String::new(), false, true, None, vec![]),
         (
             "draft, final".into(),
-            true,
+            false,
             false,
             None,
             vec![("🚀".into(), 1)],
@@ -397,8 +398,9 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
             })
             .await;
     }
-    // Both devices hold the whole stream (4 messages, 2 + 4 + 1 + 1 changes, the
-    // deletion of the unsent message answered "not found" and dropped).
+    // Both devices hold the whole stream (4 messages, 2 + 3 + 1 + 1 changes: the edit of
+    // the unsent message is its text; the deletion of the unsent one answered "not
+    // found" and dropped).
     for device in [&alice, &bob] {
         device
             .until("the whole stream", |c| {
@@ -413,6 +415,71 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
     for device in [&alice, &bob] {
         assert!(!holds_text(device, &device.client, "regrets"));
     }
+    server.stop().await;
+}
+
+/// Up, change, Enter on a message still waiting to go out: it goes out once, with the new
+/// text, and the other side never sees "(edited)". Once the message was handed to the
+/// socket (the server may have it), an edit goes after it as an edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsent_message_edited_goes_out_with_its_new_text() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    // Offline: nothing leaves this device.
+    alice.client.stop().await;
+    let typo = alice.client.send(chat, "helo").expect("send");
+    let fixed = alice.client.edit(typo.id, "hello").expect("edit unsent");
+    assert_eq!(
+        (fixed.body.as_str(), fixed.edited, fixed.status),
+        ("hello", false, MessageStatus::Pending)
+    );
+    assert_eq!(
+        alice.client.outbox_len().expect("outbox"),
+        1,
+        "no edit queued"
+    );
+    // The next one is handed to a transport (as the engine does before writing its
+    // frame) and only then edited: the edit follows it.
+    let second = alice.client.send(chat, "second").expect("send");
+    let mut handed: Vec<_> = alice
+        .client
+        .store()
+        .outbox()
+        .expect("outbox")
+        .into_iter()
+        .filter(|item| item.message_id == second.id)
+        .collect();
+    alice
+        .client
+        .store()
+        .claim_for_sending(&mut handed)
+        .expect("claim");
+    assert_eq!(handed[0].body, "second");
+    let edited = alice.client.edit(second.id, "second!").expect("edit");
+    assert_eq!((edited.body.as_str(), edited.edited), ("second!", true));
+    assert_eq!(alice.client.outbox_len().expect("outbox"), 3);
+
+    alice.client.start();
+    let want = |c: &Client| {
+        let typo = c.message(typo.id).expect("read");
+        let second = c.message(second.id).expect("read");
+        typo.is_some_and(|m| m.seq.is_some() && m.body == "hello" && !m.edited)
+            && second.is_some_and(|m| m.seq.is_some() && m.body == "second!" && m.edited)
+    };
+    bob.until("bob sees the first as written, the second edited", want)
+        .await;
+    alice.until("alice's copy agrees", want).await;
+    // The stream holds two messages and one edit, nothing else.
+    assert_eq!(
+        bob.client
+            .conversation(chat)
+            .expect("read")
+            .expect("there")
+            .last_seq,
+        3
+    );
     server.stop().await;
 }
 

@@ -111,3 +111,54 @@ async fn server_killed_mid_burst() {
     .await;
     within("kill", restarted.expect("restarted").kill()).await;
 }
+
+/// The server stops, and comes back while the client waits half a minute or more to
+/// reconnect (its backoff): it is online within seconds of the server's return, not at
+/// the end of that wait. It knocked meanwhile, and its state said the server was not
+/// reachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_comes_back_is_noticed_before_the_backoff_ends() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let (url, addr) = (server.url(), server.addr);
+    let device = Device::register(&url, "alice")
+        .await
+        .restart_with(&url, |options| {
+            options.reconnect_min = std::time::Duration::from_secs(60);
+            options.reconnect_max = std::time::Duration::from_secs(120);
+        })
+        .await;
+    device.client.start();
+    device.online().await;
+    server.stop().await;
+    let mut state = device.client.connection();
+    let offline = within(
+        "offline, a knock refused",
+        state.wait_for(|s| {
+            matches!(s, ConnectionState::Offline { reason: Some(why), .. }
+                if why.contains("not reachable"))
+        }),
+    )
+    .await
+    .expect("state")
+    .clone();
+    let ConnectionState::Offline {
+        retry_at: Some(retry_at),
+        ..
+    } = offline
+    else {
+        panic!("offline with a retry time: {offline:?}");
+    };
+    let away = retry_at.as_millis() - ferry_proto::Timestamp::now().as_millis();
+    assert!(away > 20_000, "the next attempt is {away} ms away");
+
+    let server = TestServer::start_at(config(&data), addr).await;
+    ferry_testkit::within_for(
+        std::time::Duration::from_secs(10),
+        "online again long before the backoff ends",
+        state.wait_for(|s| *s == ConnectionState::Online),
+    )
+    .await
+    .expect("state");
+    server.stop().await;
+}

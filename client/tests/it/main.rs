@@ -17,3 +17,4 @@ mod outbox;
 mod pinned;
 mod property;
 mod requests;
+mod sign_in;

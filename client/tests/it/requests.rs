@@ -231,7 +231,24 @@ async fn a_deleted_request_comes_back_when_they_write_again() {
             })
         })
         .await;
-    // Only a request can be deleted.
+    // Only a request can be deleted, or a chat with someone blocked.
     alice.client.accept(chat).await.expect("accept");
     assert!(alice.client.dismiss_request(chat).is_err());
+    alice
+        .client
+        .set_blocked(mallory.id(), true)
+        .await
+        .expect("block");
+    alice
+        .client
+        .dismiss_request(chat)
+        .expect("delete the blocked chat");
+    assert!(!listed(&alice.client), "a blocked chat can be removed");
+    // Unblocked (the chat was accepted before the block): it is back.
+    alice
+        .client
+        .set_blocked(mallory.id(), false)
+        .await
+        .expect("unblock");
+    alice.until("back once unblocked", listed).await;
 }

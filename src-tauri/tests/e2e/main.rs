@@ -596,6 +596,31 @@ async fn chat_from_the_desktop_app() {
         }
     })
     .await;
+    // Up, change, Enter on a message still waiting to go out: it goes out once, with the
+    // new text; nobody ever sees the first one, nor "(edited)".
+    composer.send_keys("\u{E013}").await.expect("up");
+    let edit_box = find(&b, "edit-input").await;
+    edit_box.clear().await.expect("clear");
+    edit_box
+        .send_keys("offline three, fixed")
+        .await
+        .expect("type");
+    edit_box.send_keys("\u{E007}").await.expect("enter");
+    let fixed = wait_css(
+        &b,
+        "[data-testid=\"message\"][data-status=\"pending\"][data-edited=\"false\"]:last-of-type",
+    )
+    .await;
+    within("the pending message's new text", async {
+        while !fixed
+            .text()
+            .await
+            .is_ok_and(|t| t.contains("offline three, fixed"))
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     shots.take(&b, "offline-pending").await;
 
     // Back on the same address: they turn sent and reach Bob in order.
@@ -612,7 +637,7 @@ async fn chat_from_the_desktop_app() {
             if bodies.ends_with(&[
                 "offline one".into(),
                 "offline two".into(),
-                "offline three".into(),
+                "offline three, fixed".into(),
             ]) {
                 return;
             }
@@ -635,6 +660,12 @@ async fn chat_from_the_desktop_app() {
     .await;
     let mine = bob.messages(chat, None, 50).expect("read");
     assert!(mine.iter().all(|m| m.status != MessageStatus::Pending));
+    assert!(
+        mine.iter()
+            .any(|m| m.body == "offline three, fixed" && !m.edited),
+        "the edit of an unsent message is its text, not an edit"
+    );
+    assert!(!mine.iter().any(|m| m.body == "offline three"));
     shots.take(&b, "back-online").await;
 
     // Messages people change: Alice replies to Bob, edits her reply with Up, reacts from
@@ -902,7 +933,7 @@ async fn chat_from_the_desktop_app() {
         "a notification without a default action cannot be clicked: {:?}",
         shown.actions
     );
-    notifications.click(shown.id).await;
+    notifications.click(&shown).await;
     within("carol's chat opens", async {
         loop {
             // Re-found each time: the thread is rendered anew for the other conversation.
@@ -1007,6 +1038,34 @@ async fn chat_from_the_desktop_app() {
     )
     .await;
     shots.take(&b, "resumed-after-restart").await;
+
+    // Signing out asks first; the sign-in form then proposes the server and username.
+    find(&b, "account-menu")
+        .await
+        .click()
+        .await
+        .expect("account menu");
+    find(&b, "sign-out").await.click().await.expect("sign out");
+    find(&b, "confirm-sign-out")
+        .await
+        .click()
+        .await
+        .expect("confirm");
+    let server_field = find(&b, "server-url").await;
+    assert_eq!(
+        server_field.prop("value").await.expect("value").as_deref(),
+        Some(url.as_str())
+    );
+    assert_eq!(
+        find(&b, "username")
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("alice")
+    );
+    shots.take(&b, "signed-out").await;
 
     b.close().await.expect("close session");
     drop(driver);

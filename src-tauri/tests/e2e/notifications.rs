@@ -1,6 +1,8 @@
 //! A stand-in for the desktop's notification daemon on the test's own session bus. It
-//! records every notification the app shows and clicks one the way dunst or GNOME Shell
-//! report a click on a notification's body: the `ActionInvoked` signal with `default`.
+//! records every notification the app shows and clicks one the way dunst reports a click
+//! on a notification's body: the `ActionInvoked` signal with `default`, sent only to the
+//! connection that posted the notification (GNOME Shell broadcasts it; an app that hears
+//! dunst's clicks hears GNOME's too, not the other way round).
 
 use std::collections::HashMap;
 
@@ -14,6 +16,8 @@ const PATH: &str = "/org/freedesktop/Notifications";
 #[derive(Debug)]
 pub struct Shown {
     pub id: u32,
+    /// The unique bus name of the connection that posted it: where dunst sends its click.
+    pub sender: String,
     pub summary: String,
     pub body: String,
     /// Action keys and labels, alternating.
@@ -30,6 +34,7 @@ impl Daemon {
     #[allow(clippy::too_many_arguments)]
     fn notify(
         &mut self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
         _app_name: String,
         replaces_id: u32,
         _app_icon: String,
@@ -45,8 +50,13 @@ impl Daemon {
             self.last_id += 1;
             self.last_id
         };
+        let sender = header
+            .sender()
+            .map(|s| s.to_string())
+            .expect("a message on the bus names its sender");
         let _ = self.shown.send(Shown {
             id,
+            sender,
             summary,
             body,
             actions,
@@ -96,10 +106,17 @@ impl Notifications {
         self.shown.recv().await.expect("daemon is serving")
     }
 
-    /// Clicks a notification's body.
-    pub async fn click(&self, id: u32) {
+    /// Clicks a notification's body, telling only the connection that posted it (dunst's
+    /// `signal_action_invoked`).
+    pub async fn click(&self, shown: &Shown) {
         self.connection
-            .emit_signal(None::<&str>, PATH, NAME, "ActionInvoked", &(id, "default"))
+            .emit_signal(
+                Some(shown.sender.as_str()),
+                PATH,
+                NAME,
+                "ActionInvoked",
+                &(shown.id, "default"),
+            )
             .await
             .expect("emit ActionInvoked");
     }

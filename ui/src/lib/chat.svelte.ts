@@ -21,6 +21,7 @@ import * as backend from "./backend";
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { ConnectionState } from "./bindings/ConnectionState";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
+import type { KnownAccount } from "./bindings/KnownAccount";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { Quote } from "./bindings/Quote";
@@ -28,7 +29,9 @@ import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
+import { plainFileName } from "./bidi";
 import { coalesce } from "./coalesce";
+import { fresher } from "./copies";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
 import type { UploadProgress } from "./files";
 import { PreviewCache, previewKey } from "./previews";
@@ -88,6 +91,11 @@ export function findUsers(prefix: string): Promise<User[]> {
   return backend.findUsers(prefix);
 }
 
+/** Whom this user blocked, most recent first (needs the server). */
+export function blockedUsers(): Promise<User[]> {
+  return backend.blockedUsers();
+}
+
 /** Full-text search over every stored message; works offline. */
 export function searchMessages(text: string, limit: number): Promise<SearchHit[]> {
   return backend.search(text, limit);
@@ -144,6 +152,8 @@ export class Chat {
   /** The first `session()` answered. */
   ready = $state(false);
   me = $state.raw<User | null>(null);
+  /** The account used last on this device (signed in or not): what sign-in proposes. */
+  lastAccount = $state.raw<KnownAccount | null>(null);
   connection = $state.raw<ConnectionState>({ state: "connecting" });
   conversations = $state.raw<ConversationSummary[]>([]);
   /** The list has been read at least once (so an empty one is known to be empty). */
@@ -238,6 +248,7 @@ export class Chat {
       const view = await backend.session();
       this.me = view.user;
       this.connection = view.connection;
+      this.lastAccount = view.last_account ?? null;
       if (this.me) await this.refreshList();
     } catch (e) {
       this.#show(e);
@@ -267,7 +278,9 @@ export class Chat {
 
   /** Signs in to an existing account; rejects with the core's error. */
   async signIn(serverUrl: string, username: string, password: string, allowPlainHttp = false): Promise<void> {
-    await this.signedIn(await backend.signIn(serverUrl, username, password, allowPlainHttp));
+    const user = await backend.signIn(serverUrl, username, password, allowPlainHttp);
+    this.lastAccount = { server_url: serverUrl, username: user.username };
+    await this.signedIn(user);
   }
 
   /** Creates an account and signs in; rejects with the core's error. */
@@ -278,7 +291,9 @@ export class Chat {
     displayName: string,
     allowPlainHttp = false,
   ): Promise<void> {
-    await this.signedIn(await backend.signUp(serverUrl, username, password, displayName, allowPlainHttp));
+    const user = await backend.signUp(serverUrl, username, password, displayName, allowPlainHttp);
+    this.lastAccount = { server_url: serverUrl, username: user.username };
+    await this.signedIn(user);
   }
 
   async signOut(): Promise<void> {
@@ -456,10 +471,16 @@ export class Chat {
     this.thread = this.thread.map((m) => (m.reply_to === id ? { ...m, quote } : m));
   }
 
-  /** Puts `message` in the thread, as `#putMessage` says, without recording it. */
-  #place(message: LocalMessage): void {
-    const at = this.thread.findIndex((m) => m.id === message.id);
-    if (at >= 0 && this.thread[at]!.seq === message.seq) {
+  /**
+   * Puts `message` in the thread, as `#putMessage` says, without recording it. A copy
+   * older than the one held (see `./copies`) does not take its place.
+   */
+  #place(incoming: LocalMessage): void {
+    const at = this.thread.findIndex((m) => m.id === incoming.id);
+    const held = at >= 0 ? this.thread[at]! : null;
+    const message = held ? fresher(held, incoming) : incoming;
+    if (message === held) return;
+    if (at >= 0 && held!.seq === message.seq) {
       const next = this.thread.slice();
       next[at] = message;
       this.thread = next;
@@ -992,7 +1013,8 @@ export class Chat {
   async saveAs(message: LocalMessage, attachment: LocalAttachment): Promise<boolean> {
     let path: string | null;
     try {
-      path = await backend.pickSavePath(attachment.name);
+      // Proposed as shown: without characters that would disguise it on disk too.
+      path = await backend.pickSavePath(plainFileName(attachment.name));
     } catch (e) {
       this.#show(e);
       return false;

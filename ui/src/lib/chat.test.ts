@@ -109,6 +109,36 @@ describe("events carry what changed", () => {
     expect(reads(core)).toEqual(before);
   });
 
+  it("keeps a sent reply sent when the send's answer (pending) comes after its ack and receipt", async () => {
+    const chat1 = direct(ada, { last_seq: 1 });
+    const theirs = message({ conversation_id: chat1.id, seq: 1, mine: false, sender_id: ada.id, body: "question" });
+    let sentCopy: LocalMessage | null = null;
+    const { chat } = await opened([chat1], [theirs], {
+      // The core stores the reply, the engine sends it and the ack and Bob's receipt come
+      // back, all before the command's answer reaches the window.
+      send_message: async (args) => {
+        const pending = message({
+          conversation_id: chat1.id,
+          seq: null,
+          status: "pending",
+          body: args.body as string,
+          reply_to: args.replyTo as string,
+        });
+        await coreEmits({ type: "message", message: pending });
+        sentCopy = { ...pending, seq: 2, status: "delivered" };
+        await coreEmits({ type: "message", message: sentCopy });
+        return pending;
+      },
+    });
+    await waitFor(() => expect(chat.thread).toHaveLength(1));
+    chat.startReply(theirs);
+    expect(await chat.send("answer")).toBe(true);
+    expect(chat.thread.map((m) => [m.body, m.seq, m.status])).toEqual([
+      ["question", 1, "sent"],
+      ["answer", 2, "delivered"],
+    ]);
+  });
+
   it("typing and presence patch the summaries that show them", async () => {
     const withAda = direct(ada);
     const team = direct(grace, { members: [member(ME), member(grace), member(ada)] });

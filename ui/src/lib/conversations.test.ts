@@ -159,6 +159,12 @@ describe("previewOf", () => {
     // A group request left is no longer a request to answer.
     expect(previewOf(group("Team", [ada], { request: true, left: true }), ME.id).kind).toBe("empty");
   });
+
+  it("keeps a blocked stranger's words hidden (the block ends the request, not the hiding)", () => {
+    const last = message({ body: "buy my crypto", mine: false, sender_id: ada.id });
+    const blocked = direct(ada, { blocked: true, last_message: last, draft: "no thanks" });
+    expect(previewOf(blocked, ME.id)).toEqual({ kind: "blocked", text: "You blocked them" });
+  });
 });
 
 describe("typingText", () => {

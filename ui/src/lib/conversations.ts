@@ -4,6 +4,7 @@
  * chat, the one-line preview (a message request, typing, draft, last message or nothing
  * yet), who is typing, and the quick switcher's name filter.
  */
+import { isolated } from "./bidi";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { MemberView } from "./bindings/MemberView";
@@ -76,7 +77,7 @@ export function memberName(conversation: ConversationSummary, userId: string): s
 export function typingText(conversation: ConversationSummary, meId: string): string | null {
   const names = conversation.typing
     .filter((id) => id !== meId)
-    .map((id) => memberName(conversation, id));
+    .map((id) => isolated(memberName(conversation, id)));
   if (names.length === 0) return null;
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
@@ -85,6 +86,7 @@ export function typingText(conversation: ConversationSummary, meId: string): str
 
 export type Preview =
   | { kind: "request"; text: string }
+  | { kind: "blocked"; text: string }
   | { kind: "typing"; text: string }
   | { kind: "draft"; text: string }
   | { kind: "message"; text: string; at: string; status: MessageStatus | null }
@@ -97,7 +99,8 @@ export function oneLine(text: string): string {
 
 /**
  * The line under a conversation's name. A message request says only that it is one (a
- * stranger's words show once the user opens it). Then typing wins; then an unsent draft
+ * stranger's words show once the user opens it), and a blocked chat that it is blocked.
+ * Then typing wins; then an unsent draft
  * (except in the open conversation, where the composer shows it); then the last
  * message, with "You:" or the sender's first name in groups, and its status if it is
  * the user's own (one deleted for everyone says so: its text is gone; one of files says
@@ -109,6 +112,9 @@ export function previewOf(
   isOpen = false,
 ): Preview {
   if (conversation.request && !conversation.left) return { kind: "request", text: "Message request" };
+  // Blocking a stranger must not show what their request hid; nor does a blocked chat
+  // need its words in the list.
+  if (conversation.blocked) return { kind: "blocked", text: "You blocked them" };
   if (conversation.typing.some((id) => id !== meId)) {
     return { kind: "typing", text: "typing…" };
   }

@@ -4,6 +4,7 @@
  * what a message of files reads as on one line (the list's preview, a reply's quote),
  * and what a paste holds: files to send, or text to paste as before.
  */
+import { plainFileName } from "./bidi";
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { MessageStatus } from "./bindings/MessageStatus";
 
@@ -88,6 +89,17 @@ export function progressOf(
   return { sent: Math.min(Math.max(0, sent), total), total };
 }
 
+/**
+ * What a pending message's files say about their upload: how far it came while the
+ * server can be reached (`connected`); otherwise that it waits for the connection (an
+ * offline "Uploading 0 B" read as stuck, or as going on when nothing was).
+ */
+export function uploadLine(sent: number, total: number, connected: boolean): string {
+  if (connected) return `Uploading ${formatBytes(sent)} of ${formatBytes(total)}`;
+  if (sent <= 0) return `Waiting to upload ${formatBytes(total)} until you are back online`;
+  return `Uploaded ${formatBytes(sent)} of ${formatBytes(total)}; the rest goes when you are back online`;
+}
+
 /** Whole percent done (0 to 100); an empty file is done once it is going out at all. */
 export function percent(progress: UploadProgress): number {
   if (progress.total <= 0) return 100;
@@ -97,7 +109,7 @@ export function percent(progress: UploadProgress): number {
 /** A message's files in a few words: its one file's name, "3 photos", "2 files". */
 export function filesLine(attachments: readonly Pick<LocalAttachment, "name" | "content_type">[]): string {
   if (attachments.length === 0) return "";
-  if (attachments.length === 1) return attachments[0]!.name;
+  if (attachments.length === 1) return plainFileName(attachments[0]!.name);
   return attachments.every(isImage) ? `${attachments.length} photos` : `${attachments.length} files`;
 }
 

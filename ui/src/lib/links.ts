@@ -1,11 +1,18 @@
 /**
  * Finds web links in message text. The text is split into plain parts and link parts;
- * the UI renders both as text nodes (a link inside an anchor), never as HTML.
+ * the UI renders both as text nodes (a link inside an anchor), never as HTML. Only
+ * http(s) links with a host become links: `javascript:`, `file:`, `data:` and the app's
+ * own schemes stay text.
  */
 
 export type TextPart = { kind: "text"; text: string } | { kind: "link"; text: string; href: string };
 
-const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
+/**
+ * A link ends at white space, angle brackets and quotes, and at the invisible format
+ * characters: a bidirectional override inside one would make its text read as another
+ * address (`https://evil.example/\u202Emoc.knab` shows ending in "bank.com").
+ */
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]+/gi;
 
 /** Punctuation that usually ends the sentence around a link rather than the link. */
 const TRAILING = new Set([".", ",", ";", ":", "!", "?", "'", '"', "*", "_"]);

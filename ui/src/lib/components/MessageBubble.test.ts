@@ -509,6 +509,17 @@ describe("MessageBubble files", () => {
     expect(core.argsOf("cancel_upload")).toEqual([{ messageId: m.id }]);
   });
 
+  it("says offline that an upload waits for the connection, not that 0 B are uploading", async () => {
+    const going = [attachment({ id: null, size: 5000, uploaded: 0, downloaded: true })];
+    const { el, chat } = await withFiles({ status: "pending", seq: null, body: "", attachments: going });
+    await connectionEvent({ state: "offline", retry_at: null, reason: "cannot connect" });
+    await waitFor(() => expect(chat.connection.state).toBe("offline"));
+    expect(within(el).getByTestId("upload-line")).toHaveTextContent("Waiting to upload 4.9 KB until you are back online");
+    expect(el).not.toHaveTextContent("Uploading");
+    await connectionEvent({ state: "online" });
+    await waitFor(() => expect(within(el).getByTestId("upload-line")).toHaveTextContent("Uploading 0 B of 4.9 KB"));
+  });
+
   it("shows no progress once sent, nor on a failed message, which says why with Retry and Delete", async () => {
     const sent = attachment({ downloaded: true });
     const { el, rerender } = await withFiles({ status: "sent", attachments: [sent] });
