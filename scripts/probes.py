@@ -34,8 +34,9 @@ connections, from 127.0.0.20 to 127.0.0.27), e.g.
                against a server with the default FERRY_MEMBERSHIP_RATE (30 a minute),
                which the other probes need raised:
                    python3 scripts/probes.py http://127.0.0.1:18081 --only report_flood
-The whole run takes about four minutes (the download probe waits for the server's send
-timeout, the connection probes for its header timeout, the long-poll probe 12 s).
+The whole run takes about two and a half minutes (the download probe waits for the
+server's send timeout, the connection probes for its header timeout, the long-poll probe
+12 s).
 """
 
 import argparse
@@ -2857,6 +2858,99 @@ def probe_report_flood(api, run):
     )
 
 
+def probe_cancelled_requests(api, run):
+    """Requests whose client hangs up mid-way must leave the server as it was: 30 rounds of
+    150 requests (two thirds /sync reads, a third sends) reset 0 to 4 ms after they were
+    sent (as the long-poll probe's 2,000 connections are at its end), each round followed
+    by a sign-up, GET /me, /sync and a send; then 100 more of those. None may be answered
+    with a 5xx (500 `internal` is "any other fault"), and everyone signed up meanwhile signs
+    in after (their row was committed). On Postgres, a request dropped while sqlx's BEGIN
+    was under way left its pooled connection inside that transaction, which is not
+    cancel-safe (transact-rs/sqlx#4393): later statements ran in it, and the first to fail
+    there (a sign-up's INSERT in a READ ONLY one) left the connection `idle in transaction
+    (aborted)`, failing every request it served until recycled."""
+    users = [register(api, f"{run}cx{i}") for i in range(6)]
+    peer, peer_id = register(api, f"{run}cxp")
+    chats = [direct(api, token, peer_id) for token, _ in users]
+    for (token, _), chat in zip(users, chats):
+        for k in range(5):
+            send_text(api, token, chat, f"before {k}")
+    faults, signed_up = {}, []
+
+    def count(label, status):
+        if not isinstance(status, int) or status >= 500:
+            faults[f"{label} {status}"] = faults.get(f"{label} {status}", 0) + 1
+
+    def everyday(i):
+        token, _ = users[i % len(users)]
+        count("GET /me", api.call("GET", "/me", None, token)[0])
+        count("GET /sync", api.call("GET", "/sync?limit=50", None, token)[0])
+        count("send", post_entry(api, token, chats[i % len(chats)], body=f"after {i}")[0])
+
+    started = time.monotonic()
+    cancelled = 0
+    for round_ in range(30):
+        sockets = []
+        for i in range(150):
+            token, _ = users[i % len(users)]
+            try:
+                sock = socket.create_connection((api.host, api.port), timeout=5)
+                if i % 3 == 2:
+                    body = json.dumps({"id": uuid7(), "body": "cancelled"}).encode()
+                    sock.sendall(
+                        (
+                            f"POST /api/v1/conversations/{chats[i % len(chats)]}/messages HTTP/1.1\r\n"
+                            f"Host: {api.host}\r\nAuthorization: Bearer {token}\r\n"
+                            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                        ).encode()
+                        + body
+                    )
+                else:
+                    sock.sendall(
+                        (
+                            f"GET /api/v1/sync?limit=500&messages=5 HTTP/1.1\r\nHost: {api.host}\r\n"
+                            f"Authorization: Bearer {token}\r\n\r\n"
+                        ).encode()
+                    )
+                sockets.append(sock)
+            except OSError:
+                pass
+        time.sleep(round_ % 5 * 0.001)
+        for sock in sockets:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        cancelled += len(sockets)
+        name = f"{run}cxn{round_}"
+        try:
+            status, _, _ = api.call(
+                "POST", "/auth/register",
+                {"username": name, "password": "correct horse battery", "display_name": name},
+            )
+        except OSError as e:
+            status = repr(e)
+        count("sign-up", status)
+        if status == 201:
+            signed_up.append(name)
+        everyday(round_)
+    took = time.monotonic() - started
+    for i in range(100):
+        everyday(i)
+    lost = []
+    for name in signed_up:
+        status, _, _ = api.call("POST", "/auth/login", {"username": name, "password": "correct horse battery"})
+        count("sign-in", status)
+        if status == 401:
+            lost.append(name)
+    report(
+        "requests cancelled mid-way",
+        not faults and not lost,
+        f"{cancelled} requests reset within 4 ms of being sent, in {took:.1f} s; after them "
+        f"{len(signed_up)} sign-ups and {30 + 100} rounds of GET /me, /sync and a send: "
+        + (f"FAULTS {faults}" if faults else "no 5xx")
+        + (f"; {len(lost)} of those signed up could not sign in after (their row is gone): {lost[:3]}" if lost else "; all signed in again"),
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("base", nargs="?", help="the server, e.g. http://127.0.0.1:18080")
@@ -2920,6 +3014,7 @@ def main():
         (probe_same_content, api, run, args.data_dir),
         (probe_foreign_ids, api, run),
         (probe_removed_files, api, run),
+        (probe_cancelled_requests, api, run),
         (probe_parked_polls, api, run, args.pid, metrics),
         (probe_cut_uploads, api, run, args.pid, args.data_dir),
         # Last: decoding bombs leave the server's allocator with more memory than before.

@@ -76,17 +76,29 @@ pub fn checked_type(declared: &str, head: &[u8]) -> Result<String, MediaError> {
 /// webview would run or render as a page (HTML, SVG, XML, scripts), whatever the file
 /// is; those go out as `application/octet-stream`.
 pub fn served_type(stored: &str) -> &str {
-    let active = stored.contains("html")
-        || stored.contains("xml")
-        || stored.contains("javascript")
-        || stored.contains("ecmascript")
-        || stored.starts_with("text/x-")
-        || stored == "application/x-shellscript"
-        || stored == "application/pdf";
-    if active {
-        "application/octet-stream"
-    } else {
+    // An allow-list: a list of what runs missed `text/jscript`, `text/livescript`,
+    // `text/vbscript` and `text/xsl` (found by the probes), and browsers keep adding.
+    let passive = matches!(
+        stored,
+        "image/png"
+            | "image/jpeg"
+            | "image/gif"
+            | "image/webp"
+            | "image/avif"
+            | "image/bmp"
+            | "image/heic"
+            | "image/heif"
+            | "image/tiff"
+            | "text/plain"
+            | "text/csv"
+            | "application/zip"
+            | "application/gzip"
+    ) || stored.starts_with("audio/")
+        || stored.starts_with("video/");
+    if passive {
         stored
+    } else {
+        "application/octet-stream"
     }
 }
 
@@ -104,8 +116,13 @@ pub fn previewable(content_type: &str) -> Option<ImageFormat> {
 /// An image's size in pixels, read from its header alone (`None` when the header cannot
 /// be read from `head`), refused past [`MAX_IMAGE_PIXELS`].
 pub fn measure(format: ImageFormat, head: &[u8]) -> Result<Option<(u32, u32)>, MediaError> {
-    let Ok((width, height)) = ImageReader::with_format(Cursor::new(head), format).into_dimensions()
-    else {
+    let mut reader = ImageReader::with_format(Cursor::new(head), format);
+    // Reading a header needs little memory: a PNG's colour profile that inflates to
+    // 240 MiB made the decoder take it all, twice per file (found by the probes).
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(HEADER_BYTES);
+    reader.limits(limits);
+    let Ok((width, height)) = reader.into_dimensions() else {
         return Ok(None);
     };
     if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
@@ -124,6 +141,9 @@ pub struct Preview {
     /// [`PREVIEW_MAX_SIDE`] pixels a side, with no metadata.
     pub bytes: Vec<u8>,
 }
+
+/// Memory reading an image's header may take.
+const HEADER_BYTES: u64 = 16 << 20;
 
 /// Bytes a decoded image of this size may take (the widest pixel this server decodes,
 /// 16-bit RGBA), for budgeting memory before decoding it.
@@ -144,7 +164,9 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, Med
     // allocates for another still stops here.
     limits.max_image_width = Some(30_000);
     limits.max_image_height = Some(30_000);
-    limits.max_alloc = Some(decoded_bytes(1, 1) * MAX_IMAGE_PIXELS / 2 + (64 << 20));
+    // Until the size is known, what reading the header needs (a PNG's colour profile
+    // that inflates to 240 MiB is read with the header).
+    limits.max_alloc = Some(HEADER_BYTES);
     reader.limits(limits.clone());
     let Ok(mut decoder) = reader.into_decoder() else {
         return Ok(None);
@@ -153,6 +175,9 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, Med
     if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
         return Err(MediaError::TooManyPixels { width, height });
     }
+    // The decoder may take what an image of the size it found needs, no more: a GIF of a
+    // 16 × 16 screen with a 7,800 × 7,800 frame allocated 243 MB for the frame.
+    limits.max_alloc = Some(decoded_bytes(width, height) + HEADER_BYTES);
     if decoder.set_limits(limits).is_err() {
         return Ok(None);
     }
@@ -238,6 +263,11 @@ mod tests {
             "image/svg+xml",
             "application/javascript",
             "text/xml",
+            "text/jscript",
+            "text/livescript",
+            "text/vbscript",
+            "text/xsl",
+            "application/pdf",
         ] {
             assert_eq!(served_type(active), "application/octet-stream", "{active}");
         }

@@ -126,6 +126,35 @@ pub(crate) struct SqlStore<D: Dialect> {
 }
 
 /// A row-locking `SELECT`: `sql` followed by the dialect's lock clause.
+impl<D: Dialect> SqlStore<D> {
+    /// A write transaction (see [`begun`]).
+    pub(super) async fn write(&self) -> StoreResult<sqlx::Transaction<'static, D::Db>> {
+        begun(&self.writer, D::BEGIN_WRITE).await
+    }
+
+    /// A read transaction (see [`begun`]).
+    pub(super) async fn read(&self) -> StoreResult<sqlx::Transaction<'static, D::Db>> {
+        begun(&self.readers, D::BEGIN_READ).await
+    }
+}
+
+/// Begins a transaction that a caller dropped meanwhile cannot leave open. sqlx 0.9.0
+/// counts a transaction only once `BEGIN` is answered, so a request future dropped in
+/// between (its client hung up) gave a Postgres connection back to the pool inside a
+/// transaction nothing would roll back, and every later query on it failed (sqlx issue
+/// 4393; found by `scripts/probes.py`'s `cancelled_requests`). In a task of its own the
+/// `BEGIN` always completes; a transaction dropped after that is rolled back.
+async fn begun<DB: Database>(
+    pool: &Pool<DB>,
+    statement: &'static str,
+) -> StoreResult<sqlx::Transaction<'static, DB>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|e| StoreError::Database(sqlx::Error::Protocol(format!("BEGIN failed: {e}"))))?
+        .map_err(StoreError::from)
+}
+
 fn locked(sql: &str, lock: String) -> AssertSqlSafe<String> {
     // Only this module's SQL and the dialect's clause, never data, go into the text.
     AssertSqlSafe(format!("{sql} {lock}"))
@@ -879,7 +908,7 @@ where
         grant: &RefreshGrant,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, device_name, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -908,7 +937,7 @@ where
         now: Timestamp,
     ) -> StoreResult<Rotation> {
         let presented = presented_hash.to_vec();
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // Locked: two concurrent uses of one token are serialised; the second sees
         // `used_at` set and is a retry (within the grace window) or reuse.
         let row: Option<RefreshRow> = sqlx::query_as(locked(
@@ -1008,7 +1037,7 @@ where
     }
 
     async fn forget_ended_sessions(&self, now: Timestamp) -> StoreResult<u64> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "DELETE FROM refresh_tokens WHERE expires_at <= $1 \
              OR session_id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL)",
@@ -1037,7 +1066,7 @@ where
         now: Timestamp,
     ) -> StoreResult<(Uuid, bool)> {
         let key = direct_key(me, other);
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         if !Self::users_exist(&mut tx, &[other]).await? {
             return Err(StoreError::UnknownUser);
         }
@@ -1088,7 +1117,7 @@ where
         members: &[Uuid],
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         if !Self::users_exist(&mut tx, members).await? {
             return Err(StoreError::UnknownUser);
         }
@@ -1113,7 +1142,7 @@ where
     }
 
     async fn conversation(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Conversation>> {
-        let mut tx = self.readers.begin_with(D::BEGIN_READ).await?;
+        let mut tx = self.read().await?;
         let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
             "SELECT ",
             conversation_columns!(),
@@ -1137,7 +1166,7 @@ where
             updated_at: i64::MAX,
             id: Uuid::max(),
         });
-        let mut tx = self.readers.begin_with(D::BEGIN_READ).await?;
+        let mut tx = self.read().await?;
         let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
             "SELECT ",
             conversation_columns!(),
@@ -1166,7 +1195,7 @@ where
         users: &[Uuid],
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         if !Self::users_exist(&mut tx, users).await? {
             return Err(StoreError::UnknownUser);
         }
@@ -1194,7 +1223,7 @@ where
         user: Uuid,
         now: Timestamp,
     ) -> StoreResult<Option<i64>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // Conversation first (lock order), then the member rows.
         let last_seq: Option<i64> = sqlx::query_scalar(locked(
             "SELECT c.last_seq FROM conversations c WHERE c.id = $1",
@@ -1237,7 +1266,7 @@ where
     }
 
     async fn accept(&self, conversation_id: Uuid, user: Uuid) -> StoreResult<Option<MemberState>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // Conversation first (lock order), then the member row.
         sqlx::query(locked(
             "SELECT c.id FROM conversations c WHERE c.id = $1",
@@ -1276,7 +1305,7 @@ where
         blocked: Uuid,
         now: Timestamp,
     ) -> StoreResult<Option<Uuid>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         if !Self::users_exist(&mut tx, &[blocked]).await? {
             return Err(StoreError::UnknownUser);
         }
@@ -1330,7 +1359,7 @@ where
     }
 
     async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         Self::lock_pair(&mut tx, &direct_key(blocker, blocked)).await?;
         let before: Option<String> = sqlx::query_scalar(
             "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2 RETURNING direct_state",
@@ -1428,7 +1457,7 @@ where
     async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
         // A unique violation (the same id committed meanwhile by another node) fails the
         // whole batch; the committer then stores its messages one by one.
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         let appends = if batch.iter().all(NewMessage::is_plain) {
             D::append_batch(&mut tx, batch).await?
         } else {
@@ -1495,7 +1524,7 @@ where
         mark: Mark,
         seq: i64,
     ) -> StoreResult<Option<(Watermarks, bool)>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // Lock order: conversation, then member row (as in append).
         let last_seq: Option<i64> = sqlx::query_scalar(locked(
             "SELECT c.last_seq FROM conversations c WHERE c.id = $1",
@@ -1570,7 +1599,7 @@ where
     ) -> StoreResult<SyncBatch> {
         let position = since.unwrap_or(SyncCursor::START);
         // One snapshot: the horizon and the rows agree.
-        let mut tx = self.readers.begin_with(D::BEGIN_READ).await?;
+        let mut tx = self.read().await?;
         let horizon: i64 = sqlx::query_scalar(D::SYNC_HORIZON)
             .fetch_one(&mut *tx)
             .await?;
@@ -1642,7 +1671,7 @@ where
     }
 
     async fn renew_node(&self, node: Uuid, until: Timestamp) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         let renewed: Option<Uuid> =
             sqlx::query_scalar("UPDATE nodes SET expires_at = $2 WHERE id = $1 RETURNING id")
                 .bind(node)
@@ -1662,7 +1691,7 @@ where
     }
 
     async fn node_joined(&self, node: Uuid, user: Uuid) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // The user's row serialises their presence changes across nodes, so exactly one
         // node sees each transition.
         Self::lock_user(&mut tx, user).await?;
@@ -1679,7 +1708,7 @@ where
     }
 
     async fn node_left(&self, node: Uuid, user: Uuid) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         Self::lock_user(&mut tx, user).await?;
         sqlx::query("DELETE FROM node_users WHERE node_id = $1 AND user_id = $2")
             .bind(node)
@@ -1702,7 +1731,7 @@ where
     }
 
     async fn drop_nodes(&self, now: Timestamp, node: Option<Uuid>) -> StoreResult<Vec<Uuid>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // Whoever deletes a node's row handles its users: two nodes reaping at once
         // never both announce the same user offline.
         let gone: Vec<(Uuid,)> =

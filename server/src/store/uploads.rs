@@ -110,7 +110,7 @@ where
         upload: &UploadRow,
         quota: u64,
     ) -> StoreResult<Result<UploadRow, Declined>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // The owner's row serialises their uploads, so two at once cannot both take the
         // last of the quota.
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -206,7 +206,7 @@ where
     }
 
     async fn add_chunk(&self, id: Uuid, start: i64, len: i64, object: &str) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         let counted: Option<Uuid> = sqlx::query_scalar(
             "UPDATE uploads SET received = received + $3 \
              WHERE id = $1 AND received = $2 AND state = 'open' AND received + $3 <= size \
@@ -271,7 +271,7 @@ where
         size: Option<(u32, u32)>,
         preview: bool,
     ) -> StoreResult<Option<UploadRow>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         let row: Option<UploadRow> = sqlx::query_as(concat!(
             "UPDATE uploads SET state = 'stored', content_type = $2, width = $3, height = $4, \
              preview = $5 WHERE id = $1 AND state = 'open' AND received = size RETURNING ",
@@ -297,7 +297,7 @@ where
         id: Uuid,
         now: i64,
     ) -> StoreResult<Option<(UploadRow, Vec<String>)>> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // The chunks first: deleting the upload would take their rows with it (cascade)
         // before they could say which objects to delete.
         let chunks: Vec<String> = sqlx::query_scalar(
@@ -351,7 +351,7 @@ where
     }
 
     async fn sweep_orphans(&self, before: i64, delete: &DeleteBlob) -> StoreResult<usize> {
-        let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await?;
+        let mut tx = self.write().await?;
         // A hundred at a time: the transaction (on SQLite, the one writer) is held while
         // their blobs are deleted.
         let gone: Vec<String> = sqlx::query_scalar(
