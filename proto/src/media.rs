@@ -10,6 +10,8 @@
 //! well. A preview is encoded anew, so it carries none of the original's metadata (EXIF,
 //! GPS position included); the original's orientation is applied first.
 
+mod webp;
+
 use std::io::Cursor;
 
 use crate::{MAX_IMAGE_PIXELS, PREVIEW_MAX_SIDE};
@@ -125,10 +127,23 @@ pub fn measure(format: ImageFormat, head: &[u8]) -> Result<Option<(u32, u32)>, M
     let Ok((width, height)) = reader.into_dimensions() else {
         return Ok(None);
     };
+    refuse_over_limit(width, height)?;
+    if format == ImageFormat::WebP {
+        // The canvas is what the reader reports; a bitstream inside says a size of its
+        // own, and that is what gets decoded.
+        for coded in webp::bitstreams(head) {
+            refuse_over_limit(coded.width, coded.height)?;
+        }
+    }
+    Ok(Some((width, height)))
+}
+
+/// Refuses an image of more than [`MAX_IMAGE_PIXELS`].
+fn refuse_over_limit(width: u32, height: u32) -> Result<(), MediaError> {
     if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
         return Err(MediaError::TooManyPixels { width, height });
     }
-    Ok(Some((width, height)))
+    Ok(())
 }
 
 /// A preview of an image, and the image's size as shown (after its orientation).
@@ -158,6 +173,16 @@ pub fn decoded_bytes(width: u32, height: u32) -> u64 {
 /// scan did not (a JPEG whose frame header came after 320 KB of comments was decoded
 /// at 20,000 × 20,000 pixels, 1.15 GB). CPU-bound: run it on a blocking thread.
 pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, MediaError> {
+    if format == ImageFormat::WebP {
+        // A bitstream is decoded whole at the size it says before the decoder compares
+        // it with the canvas: one larger than its canvas or frame is never decoded.
+        for coded in webp::bitstreams(bytes) {
+            refuse_over_limit(coded.width, coded.height)?;
+            if !coded.fits {
+                return Ok(None);
+            }
+        }
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     // Side limits on top of the pixel count: a decoder that reports one size and
@@ -172,9 +197,7 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, Med
         return Ok(None);
     };
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
-        return Err(MediaError::TooManyPixels { width, height });
-    }
+    refuse_over_limit(width, height)?;
     // The decoder may take what an image of the size it found needs, no more: a GIF of a
     // 16 × 16 screen with a 7,800 × 7,800 frame allocated 243 MB for the frame.
     limits.max_alloc = Some(decoded_bytes(width, height) + HEADER_BYTES);

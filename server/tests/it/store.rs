@@ -1474,3 +1474,48 @@ on_both!(
     concurrent_appends_stay_gapless,
     concurrent_duplicates_store_once,
 );
+
+/// A request dropped while its transaction's `BEGIN` is on the wire (a client hanging
+/// up) leaves no Postgres session inside a transaction. sqlx counts the transaction only
+/// once `BEGIN` is answered, so such a drop gave the pool a connection in a transaction
+/// nothing rolled back, and later queries ran inside it (sqlx issue 4393). Cut at many
+/// points on a pool of one connection, the session must each time come back to idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_during_begin_leaves_no_transaction_open() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = ferry_server::open_store(&db.url, 1)
+        .await
+        .expect("open store");
+    let mut watcher = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("connect");
+    let nobody = Uuid::now_v7();
+    // The window is the round trip of `BEGIN` on loopback (some tens of microseconds),
+    // so cuts every few microseconds land in it many times.
+    for cut in 0..300u64 {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_micros(cut * 3),
+            store.user(nobody),
+        )
+        .await;
+        crate::support::within("the store's session to leave its transaction", async {
+            loop {
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                     AND state LIKE 'idle in transaction%'",
+                )
+                .fetch_one(&mut watcher)
+                .await
+                .expect("pg_stat_activity");
+                if open == 0 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+    }
+    // And the store still answers on that one connection.
+    assert_eq!(store.user(nobody).await.expect("read"), None);
+}
