@@ -724,6 +724,42 @@ describe("files in a thread", () => {
   });
 });
 
+describe("a file the core does not open", () => {
+  function adaChat(messages: LocalMessage[]) {
+    const conversation = direct(ada);
+    const placed = messages.map((m) => ({ ...m, conversation_id: conversation.id }));
+    return { conversation, messages: { [conversation.id]: placed } };
+  }
+
+  it("says that no application opens it, and offers Save as… in the notice", async () => {
+    const file = attachment({ name: "model.stl", downloaded: true });
+    const theirs = message({ seq: 1, body: "", mine: false, sender_id: ada.id, attachments: [file] });
+    const { conversation, messages } = adaChat([theirs]);
+    const none = "No application on this computer opens .stl files; save it instead";
+    const c = core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        open_attachment: () => {
+          throw { kind: "no_application", message: none };
+        },
+        "plugin:dialog|save": () => "/home/me/model.stl",
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click(await screen.findByTestId("attachment-downloaded"));
+    const notice = await screen.findByTestId("notice");
+    expect(notice).toHaveTextContent(none);
+    await userEvent.click(within(notice).getByTestId("notice-action"));
+    await waitFor(() =>
+      expect(c.argsOf("save_attachment")).toEqual([{ messageId: theirs.id, index: 0, path: "/home/me/model.stl" }]),
+    );
+    expect(JSON.stringify(c.argsOf("plugin:dialog|save")[0])).toContain("model.stl");
+    expect(screen.queryByTestId("notice")).toBeNull();
+  });
+});
+
 describe("a clicked notification", () => {
   it("opens its conversation, even one the list did not hold yet", async () => {
     const withAda = direct(ada);
