@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::error::CommandError;
 use crate::notify::Attention;
 use crate::state::{Desktop, KnownAccount, SessionView};
+use crate::viewer;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -238,25 +239,24 @@ pub async fn download_attachment(
     Ok(state.client()?.download(message_id, index).await?)
 }
 
-/// The largest image the viewer loads whole, as a `data:` URL.
-const VIEWER_MAX_BYTES: u64 = 64 * 1024 * 1024;
-
-/// A `data:` URL of a whole image, for the viewer (downloaded first).
+/// A `data:` URL of a whole image, for the viewer (downloaded first), when the viewer
+/// may show it ([`viewer::shown`]).
 #[tauri::command]
 pub async fn open_image(state: State<'_, Desktop>, message_id: Uuid, index: u32) -> Result<String> {
     let path = state.client()?.download(message_id, index).await?;
     let size = tokio::fs::metadata(&path)
         .await
-        .map(|m| m.len())
-        .unwrap_or(0);
-    if size > VIEWER_MAX_BYTES {
-        return Err(CommandError {
-            kind: ErrorKind::Code(ferry_proto::ErrorCode::TooLarge),
-            message: "this image is too large to show here; save it and open it instead".into(),
-        });
+        .map_err(local_storage)?
+        .len();
+    if size > viewer::MAX_BYTES {
+        return Err(viewer::NotShown::TooManyBytes.into());
     }
     let bytes = tokio::fs::read(&path).await.map_err(local_storage)?;
-    Ok(data_url(&bytes))
+    // Measuring reads headers only, but a JPEG's may come after megabytes of comments.
+    tokio::task::spawn_blocking(move || viewer::shown(&bytes))
+        .await
+        .map_err(|e| local_storage(std::io::Error::other(e)))?
+        .map_err(CommandError::from)
 }
 
 /// Copies a file (downloaded first) to `path`, chosen by the user in a save dialog.
