@@ -153,6 +153,24 @@ describe("hostile names", () => {
     expect(window.__pwned).toBeUndefined();
   });
 
+  it("proposes only a file name's last part to Save as…: the sender does not choose the folder", async () => {
+    const names = [".config/autostart/evil.desktop", "..\\..\\Start Menu\\Programs\\Startup\\x.lnk"];
+    const files = names.map((name, index) => attachment({ index, name, downloaded: true }));
+    const { core } = await opened(
+      [message({ seq: 1, body: "", mine: false, sender_id: mallory.id, attachments: files })],
+      mallory,
+      { "plugin:dialog|save": () => null },
+    );
+    for (const card of screen.getAllByTestId("attachment")) {
+      await userEvent.click(within(card).getByTestId("attachment-save"));
+    }
+    await waitFor(() => expect(core.argsOf("plugin:dialog|save")).toHaveLength(2));
+    const proposed = core.argsOf("plugin:dialog|save").map((a) => (a.options as { defaultPath: string }).defaultPath);
+    expect(proposed).toEqual(["evil.desktop", "x.lnk"]);
+    // Cancelled: nothing was saved anywhere.
+    expect(core.count("save_attachment")).toBe(0);
+  });
+
   it("Open of a file the core refuses says why, plainly, and offers Save as…; nothing else opens it", async () => {
     const name = "invoice\u202Egnp.exe";
     const { core } = await opened(

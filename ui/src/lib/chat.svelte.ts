@@ -29,11 +29,10 @@ import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
-import { plainFileName } from "./bidi";
 import { coalesce } from "./coalesce";
 import { fresher } from "./copies";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
-import type { UploadProgress } from "./files";
+import { saveAsName, type UploadProgress } from "./files";
 import { PreviewCache, previewKey } from "./previews";
 import { whyClosed } from "./requests";
 
@@ -1032,8 +1031,9 @@ export class Chat {
   async saveAs(message: LocalMessage, attachment: LocalAttachment): Promise<boolean> {
     let path: string | null;
     try {
-      // Proposed as shown: without characters that would disguise it on disk too.
-      path = await backend.pickSavePath(plainFileName(attachment.name));
+      // Proposed as shown, without characters that would disguise it on disk too, and
+      // without folders: the name must not choose where the file goes.
+      path = await backend.pickSavePath(saveAsName(attachment.name));
     } catch (e) {
       this.#show(e);
       return false;
