@@ -39,6 +39,9 @@ pub enum LocalErrorKind {
     Keyring,
     /// No one is signed in (or the session ended).
     SignedOut,
+    /// No application on this device opens the file (the desktop app's Open); saving it
+    /// still works.
+    NoApplication,
 }
 
 /// A failure of a client operation, with its [`kind`](ClientError::kind) for programs.

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::error::CommandError;
 use crate::notify::Attention;
 use crate::state::{Desktop, KnownAccount, SessionView};
+use crate::viewer;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -238,25 +239,24 @@ pub async fn download_attachment(
     Ok(state.client()?.download(message_id, index).await?)
 }
 
-/// The largest image the viewer loads whole, as a `data:` URL.
-const VIEWER_MAX_BYTES: u64 = 64 * 1024 * 1024;
-
-/// A `data:` URL of a whole image, for the viewer (downloaded first).
+/// A `data:` URL of a whole image, for the viewer (downloaded first), when the viewer
+/// may show it ([`viewer::shown`]).
 #[tauri::command]
 pub async fn open_image(state: State<'_, Desktop>, message_id: Uuid, index: u32) -> Result<String> {
     let path = state.client()?.download(message_id, index).await?;
     let size = tokio::fs::metadata(&path)
         .await
-        .map(|m| m.len())
-        .unwrap_or(0);
-    if size > VIEWER_MAX_BYTES {
-        return Err(CommandError {
-            kind: ErrorKind::Code(ferry_proto::ErrorCode::TooLarge),
-            message: "this image is too large to show here; save it and open it instead".into(),
-        });
+        .map_err(local_storage)?
+        .len();
+    if size > viewer::MAX_BYTES {
+        return Err(viewer::NotShown::TooManyBytes.into());
     }
     let bytes = tokio::fs::read(&path).await.map_err(local_storage)?;
-    Ok(data_url(&bytes))
+    // Measuring reads headers only, but a JPEG's may come after megabytes of comments.
+    tokio::task::spawn_blocking(move || viewer::shown(&bytes))
+        .await
+        .map_err(|e| local_storage(std::io::Error::other(e)))?
+        .map_err(CommandError::from)
 }
 
 /// Copies a file (downloaded first) to `path`, chosen by the user in a save dialog.
@@ -275,7 +275,8 @@ pub async fn save_attachment(
 }
 
 /// Opens a file (downloaded first) with the system's default application, from a copy
-/// under its own name; a file that would run code is refused (save it instead).
+/// under its own name in the app's data folder; a file of a type that is not opened from
+/// here, or that no application opens, is refused with words that say to save it.
 #[tauri::command]
 pub async fn open_attachment(
     app: AppHandle,
@@ -283,6 +284,7 @@ pub async fn open_attachment(
     message_id: Uuid,
     index: u32,
 ) -> Result<()> {
+    use crate::opening::{self, NotOpened};
     use tauri_plugin_opener::OpenerExt;
     let client = state.client()?;
     let attachment = client
@@ -292,30 +294,24 @@ pub async fn open_attachment(
             kind: ErrorKind::Code(ferry_proto::ErrorCode::NotFound),
             message: "no such file".into(),
         })?;
-    if crate::opening::runs_code(&attachment.name) {
-        return Err(CommandError {
-            kind: ErrorKind::Code(ferry_proto::ErrorCode::Forbidden),
-            message: format!(
-                "{} could run a program on this computer, so Ferry does not open it; save it, and open it yourself if you trust it",
-                attachment.name
-            ),
-        });
+    if !opening::opens_directly(&attachment.name) {
+        return Err(NotOpened::may_run_code(&attachment.name).into());
     }
     let cached = client.download(message_id, index).await?;
     let id = attachment.id.unwrap_or(message_id);
-    let root = std::env::temp_dir().join("ferry-open");
-    let copy =
-        crate::opening::named_copy(&root, id, &cached, &attachment.name).map_err(local_storage)?;
+    let root = state.data_dir.join("opened");
+    let copy = opening::named_copy(&root, id, &cached, &attachment.name).map_err(local_storage)?;
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if !opening::has_application(&copy) {
+        return Err(NotOpened::no_application(&copy).into());
+    }
     app.opener()
         .open_path(copy.to_string_lossy(), None::<&str>)
-        .map_err(|e| CommandError {
-            kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
-            message: format!("no application opened the file: {e}"),
-        })
+        .map_err(|e| NotOpened::launcher(&copy, &e).into())
 }
 
 /// Image bytes as a `data:` URL (previews are JPEG or PNG; the viewer's the original).
-fn data_url(bytes: &[u8]) -> String {
+pub(crate) fn data_url(bytes: &[u8]) -> String {
     let kind = infer::get(bytes).map_or("application/octet-stream", |t| t.mime_type());
     format!("data:{kind};base64,{}", BASE64.encode(bytes))
 }

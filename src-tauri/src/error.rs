@@ -3,7 +3,10 @@
 //! never on text.
 
 use ferry_client::{ClientError, ErrorKind, LocalErrorKind};
+use ferry_proto::ErrorCode;
 use serde::Serialize;
+
+use crate::opening::NotOpened;
 
 /// A failed command.
 #[derive(Debug, Serialize, thiserror::Error)]
@@ -20,6 +23,21 @@ impl From<ClientError> for CommandError {
     fn from(e: ClientError) -> Self {
         Self {
             kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<NotOpened> for CommandError {
+    fn from(e: NotOpened) -> Self {
+        let kind = match e {
+            NotOpened::MayRunCode { .. } => ErrorKind::Code(ErrorCode::Forbidden),
+            NotOpened::NoApplication { .. } | NotOpened::Failed(_) => {
+                ErrorKind::Local(LocalErrorKind::NoApplication)
+            }
+        };
+        Self {
+            kind,
             message: e.to_string(),
         }
     }
@@ -45,6 +63,24 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&e).expect("serialize"),
             serde_json::json!({ "kind": "invalid_request", "message": "the message is empty" })
+        );
+    }
+
+    #[test]
+    fn a_file_not_opened_says_why_in_a_kind_of_its_own() {
+        let json = |e: NotOpened| serde_json::to_value(CommandError::from(e)).expect("serialize");
+        assert_eq!(
+            json(NotOpened::NoApplication {
+                kind: ".xyz".into()
+            }),
+            serde_json::json!({
+                "kind": "no_application",
+                "message": "No application on this computer opens .xyz files; save it instead",
+            })
+        );
+        assert_eq!(
+            json(NotOpened::may_run_code("setup.exe"))["kind"],
+            "forbidden"
         );
     }
 }

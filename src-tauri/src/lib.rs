@@ -3,8 +3,10 @@
 //! typed commands in [`commands`]. This crate owns only what is truly desktop: the window
 //! (single instance, remembered size and position, unread count in the title and on the
 //! icon: [`badge`], a steady text cursor that lets an idle window rest: [`caret`]), native
-//! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), the OS
-//! keyring choice and the app data directory.
+//! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), what
+//! is done with files (opened with the system's applications only when passive:
+//! [`opening`]; images shown in the viewer only within a pixel budget: [`viewer`]), the
+//! OS keyring choice and the app data directory.
 //!
 //! Every core event is forwarded to the window as a [`events::UiEvent`] (`ferry://event`)
 //! that carries what changed; a clicked notification asks the window to open its
@@ -25,6 +27,7 @@ pub mod notify;
 pub mod opening;
 pub mod state;
 pub mod unread;
+pub mod viewer;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;

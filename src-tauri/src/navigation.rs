@@ -36,8 +36,41 @@ mod tests {
             "javascript:alert(1)",
             "http://localhost:8080/",
             "tauri://evil/",
+            "tauri://localhost.evil.example/",
+            "http://tauri.localhost.evil.example/",
+            "http://tauri.localhost@evil.example/",
+            "ipc://localhost/plugin:opener|open_url",
+            "data:text/html,<script>alert(1)</script>",
         ] {
             assert!(!stays_in_app(&url(away)), "{away}");
         }
+    }
+
+    /// The window's one door to the opener is web and mail links: a page script, had one
+    /// ever run, could not open a path, reveal a file or start another scheme's handler.
+    #[test]
+    fn the_window_may_open_web_and_mail_links_only() {
+        let capability: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/default.json"))
+                .expect("the capability is JSON");
+        let opener: Vec<&serde_json::Value> = capability["permissions"]
+            .as_array()
+            .expect("a list of permissions")
+            .iter()
+            .filter(|p| {
+                p.as_str()
+                    .or_else(|| p["identifier"].as_str())
+                    .is_some_and(|id| id.starts_with("opener:"))
+            })
+            .collect();
+        assert_eq!(opener.len(), 1, "{opener:?}");
+        assert_eq!(opener[0]["identifier"], "opener:allow-open-url");
+        let urls: Vec<&str> = opener[0]["allow"]
+            .as_array()
+            .expect("a scope")
+            .iter()
+            .filter_map(|scope| scope["url"].as_str())
+            .collect();
+        assert_eq!(urls, ["https://*", "http://*", "mailto:*"]);
     }
 }

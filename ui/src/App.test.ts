@@ -722,6 +722,67 @@ describe("files in a thread", () => {
     const viewer = await screen.findByTestId("image-viewer");
     expect(await within(viewer).findByRole("alert")).toHaveTextContent("the server cannot be reached");
   });
+
+  it("keeps the preview in the viewer when the image is too large to show whole, and says to Open or Save it", async () => {
+    const theirs = message({ seq: 1, body: "", mine: false, sender_id: ada.id, attachments: [image()] });
+    const { conversation, messages } = adaChat([theirs]);
+    const too = "This image is 30000 × 30000 pixels, too large to show here; Open or Save it";
+    core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        attachment_preview: () => "data:image/jpeg;base64,small",
+        open_image: () => {
+          throw { kind: "image_too_large", message: too };
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click((await screen.findByTestId("attachment-preview")).closest("button")!);
+    const viewer = await screen.findByTestId("image-viewer");
+    expect(await within(viewer).findByRole("alert")).toHaveTextContent(too);
+    expect(within(viewer).getByTestId("viewer-preview")).toHaveAttribute("src", "data:image/jpeg;base64,small");
+    expect(within(viewer).queryByTestId("viewer-image")).toBeNull();
+    expect(within(viewer).getByTestId("viewer-open")).toBeEnabled();
+    expect(within(viewer).getByTestId("viewer-save")).toBeEnabled();
+  });
+});
+
+describe("a file the core does not open", () => {
+  function adaChat(messages: LocalMessage[]) {
+    const conversation = direct(ada);
+    const placed = messages.map((m) => ({ ...m, conversation_id: conversation.id }));
+    return { conversation, messages: { [conversation.id]: placed } };
+  }
+
+  it("says that no application opens it, and offers Save as… in the notice", async () => {
+    const file = attachment({ name: "model.stl", downloaded: true });
+    const theirs = message({ seq: 1, body: "", mine: false, sender_id: ada.id, attachments: [file] });
+    const { conversation, messages } = adaChat([theirs]);
+    const none = "No application on this computer opens .stl files; save it instead";
+    const c = core({
+      conversations: [conversation],
+      messages,
+      handlers: {
+        open_attachment: () => {
+          throw { kind: "no_application", message: none };
+        },
+        "plugin:dialog|save": () => "/home/me/model.stl",
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await userEvent.click(await screen.findByTestId("attachment-downloaded"));
+    const notice = await screen.findByTestId("notice");
+    expect(notice).toHaveTextContent(none);
+    await userEvent.click(within(notice).getByTestId("notice-action"));
+    await waitFor(() =>
+      expect(c.argsOf("save_attachment")).toEqual([{ messageId: theirs.id, index: 0, path: "/home/me/model.stl" }]),
+    );
+    expect(JSON.stringify(c.argsOf("plugin:dialog|save")[0])).toContain("model.stl");
+    expect(screen.queryByTestId("notice")).toBeNull();
+  });
 });
 
 describe("a clicked notification", () => {

@@ -153,6 +153,62 @@ describe("hostile names", () => {
     expect(window.__pwned).toBeUndefined();
   });
 
+  it("proposes only a file name's last part to Save as…: the sender does not choose the folder", async () => {
+    const names = [".config/autostart/evil.desktop", "..\\..\\Start Menu\\Programs\\Startup\\x.lnk"];
+    const files = names.map((name, index) => attachment({ index, name, downloaded: true }));
+    const { core } = await opened(
+      [message({ seq: 1, body: "", mine: false, sender_id: mallory.id, attachments: files })],
+      mallory,
+      { "plugin:dialog|save": () => null },
+    );
+    for (const card of screen.getAllByTestId("attachment")) {
+      await userEvent.click(within(card).getByTestId("attachment-save"));
+    }
+    await waitFor(() => expect(core.argsOf("plugin:dialog|save")).toHaveLength(2));
+    const proposed = core.argsOf("plugin:dialog|save").map((a) => (a.options as { defaultPath: string }).defaultPath);
+    expect(proposed).toEqual(["evil.desktop", "x.lnk"]);
+    // Cancelled: nothing was saved anywhere.
+    expect(core.count("save_attachment")).toBe(0);
+  });
+
+  it("Open of a file the core refuses says why, plainly, and offers Save as…; nothing else opens it", async () => {
+    const name = "invoice\u202Egnp.exe";
+    const { core } = await opened(
+      [
+        message({
+          seq: 1,
+          body: "",
+          mine: false,
+          sender_id: mallory.id,
+          attachments: [attachment({ name, downloaded: true })],
+        }),
+      ],
+      mallory,
+      {
+        open_attachment: () => {
+          throw {
+            kind: "forbidden",
+            message:
+              "invoicegnp.exe could run a program on this computer, so Ferry does not open it; save it, and open it yourself if you trust it",
+          };
+        },
+        "plugin:dialog|save": () => null,
+      },
+    );
+    await userEvent.click(screen.getByTestId("attachment-downloaded"));
+    const notice = await screen.findByTestId("notice");
+    expect(notice).toHaveTextContent("invoicegnp.exe could run a program on this computer");
+    await userEvent.click(within(notice).getByTestId("notice-action"));
+    await waitFor(() => expect(core.argsOf("plugin:dialog|save")).toHaveLength(1));
+    expect(JSON.stringify(core.argsOf("plugin:dialog|save")[0])).toContain('"invoicegnp.exe"');
+    // The only door to the system's applications is the core's open_attachment, which
+    // refused: the window never reaches for the opener's paths or URLs with a file.
+    expect(core.count("open_attachment")).toBe(1);
+    for (const door of ["plugin:opener|open_path", "plugin:opener|open_url", "plugin:opener|reveal_item_in_dir"]) {
+      expect(core.count(door)).toBe(0);
+    }
+  });
+
   it("says a group member's name in the composer's reply bar in isolation", async () => {
     const rtl = user("\u202Eevil", "evil");
     const chat = direct(rtl, { members: [member(ME), member(rtl)] });

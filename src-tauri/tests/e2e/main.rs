@@ -859,6 +859,33 @@ async fn chat_from_the_desktop_app() {
         })
         .expect("the download in the app's cache");
     assert_eq!(std::fs::read(cached).expect("read"), notes);
+    // Open of a type the app does not open (.bin, which could be anything): the notice
+    // says so and offers Save as… instead, and nothing is copied out to be opened.
+    wait_css(&b, &attachment("notes.bin", "attachment-downloaded"))
+        .await
+        .click()
+        .await
+        .expect("open");
+    let said = find(&b, "notice")
+        .await
+        .text()
+        .await
+        .expect("the notice's text");
+    assert!(said.contains("notes.bin could run a program"), "{said}");
+    wait_css(&b, &format!("{} {}", id("notice"), id("notice-action"))).await;
+    shots.take(&b, "not-opened").await;
+    wait_css(
+        &b,
+        &format!("{} button[aria-label=\"Dismiss\"]", id("notice")),
+    )
+    .await
+    .click()
+    .await
+    .expect("dismiss the notice");
+    assert!(
+        !app_dir.path().join("opened").exists(),
+        "a file that is not opened was copied out"
+    );
 
     // Alice pastes a picture into the composer: it goes to Bob, who gets the same bytes.
     let pasted = gradient_png(64, 48);

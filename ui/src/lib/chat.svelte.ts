@@ -29,11 +29,10 @@ import type { SearchHit } from "./bindings/SearchHit";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { actionsFor, editChange, lastEditable, READ_ONLY, standingIn, type Standing } from "./changes";
-import { plainFileName } from "./bidi";
 import { coalesce } from "./coalesce";
 import { fresher } from "./copies";
 import { compareConversations, placeConversation, sortConversations } from "./conversations";
-import type { UploadProgress } from "./files";
+import { saveAsName, type UploadProgress } from "./files";
 import { PreviewCache, previewKey } from "./previews";
 import { whyClosed } from "./requests";
 
@@ -148,6 +147,12 @@ export interface OpenTarget {
   seq?: number | null;
 }
 
+/** Something the notice offers to do about what it says. */
+export interface NoticeAction {
+  label: string;
+  run: () => void;
+}
+
 export class Chat {
   /** The first `session()` answered. */
   ready = $state(false);
@@ -184,6 +189,8 @@ export class Chat {
   focused = $state(true);
   /** A failure to show for a moment (a command that did not work). */
   notice = $state<string | null>(null);
+  /** What the notice offers to do instead, if anything (Save as…, for a file not opened). */
+  noticeAction = $state<NoticeAction | null>(null);
 
   /**
    * Whether contacts' presence means anything: it is only heard while connected, so
@@ -1000,10 +1007,21 @@ export class Chat {
     return true;
   }
 
-  /** Opens a file with the system's default app (downloading it first if need be). */
+  /**
+   * Opens a file with the system's default app (downloading it first if need be). A file
+   * the core does not open (a type that could run a program, or one no application here
+   * opens) is on this device all the same: the notice says why and offers Save as….
+   */
   async openFile(message: LocalMessage, attachment: LocalAttachment): Promise<void> {
     if (!(await this.download(message, attachment))) return;
-    await this.#run(backend.openAttachment(message.id, attachment.index));
+    try {
+      await backend.openAttachment(message.id, attachment.index);
+    } catch (e) {
+      this.#say(backend.toCommandError(e).message, {
+        label: "Save as…",
+        run: () => void this.saveAs(message, attachment),
+      });
+    }
   }
 
   /**
@@ -1013,8 +1031,9 @@ export class Chat {
   async saveAs(message: LocalMessage, attachment: LocalAttachment): Promise<boolean> {
     let path: string | null;
     try {
-      // Proposed as shown: without characters that would disguise it on disk too.
-      path = await backend.pickSavePath(plainFileName(attachment.name));
+      // Proposed as shown, without characters that would disguise it on disk too, and
+      // without folders: the name must not choose where the file goes.
+      path = await backend.pickSavePath(saveAsName(attachment.name));
     } catch (e) {
       this.#show(e);
       return false;
@@ -1186,14 +1205,16 @@ export class Chat {
     this.#say(backend.toCommandError(e).message);
   }
 
-  /** Shows `text` in the notice for a few seconds. */
-  #say(text: string): void {
+  /** Shows `text` in the notice for a few seconds (longer when it offers `action`). */
+  #say(text: string, action: NoticeAction | null = null): void {
     this.notice = text;
+    this.noticeAction = action;
     clearTimeout(this.#noticeTimer);
-    this.#noticeTimer = setTimeout(() => (this.notice = null), 6000);
+    this.#noticeTimer = setTimeout(() => this.dismissNotice(), action ? 12000 : 6000);
   }
 
   dismissNotice(): void {
     this.notice = null;
+    this.noticeAction = null;
   }
 }

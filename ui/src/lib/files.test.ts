@@ -10,6 +10,7 @@ import {
   previewBox,
   progressOf,
   readBase64,
+  saveAsName,
   showsInline,
   typeLabel,
   withFiles,
@@ -138,5 +139,23 @@ describe("pasting", () => {
     expect(await readBase64(new File([], "empty.txt"))).toBe("");
     const text = new File(["héllo"], "a.txt", { type: "text/plain" });
     expect(atob(await readBase64(text))).toBe(String.fromCharCode(...new TextEncoder().encode("héllo")));
+  });
+});
+
+describe("saveAsName", () => {
+  it.each([
+    ["minutes.pdf", "minutes.pdf"],
+    [".config/autostart/evil.desktop", "evil.desktop"],
+    ["../../.bashrc", "bashrc"],
+    ["/home/alice/.ssh/authorized_keys", "authorized_keys"],
+    ["C:\\Users\\alice\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\x.lnk", "x.lnk"],
+    ["C:x.lnk", "C_x.lnk"],
+    ["invoice\u202Egnp.exe", "invoicegnp.exe"],
+    ["evil.exe. .", "evil.exe"],
+    ['a<b>:"c"|?*.txt', "a_b___c____.txt"],
+    ["..", "file"],
+    ["", "file"],
+  ])("%j is proposed as %j", (name, proposed) => {
+    expect(saveAsName(name)).toBe(proposed);
   });
 });

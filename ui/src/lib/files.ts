@@ -34,6 +34,23 @@ export function formatBytes(bytes: number): string {
   return `${text} ${UNITS[unit]}`;
 }
 
+/**
+ * The name Save as… proposes for a file: the name as shown (`plainFileName`), only its
+ * last part, with the characters Windows refuses as `_` and no leading or trailing dots
+ * or spaces (as the copy the desktop shell opens is named: `file_name` in
+ * src-tauri/src/opening.rs). The save dialog starts in the folder a proposal names
+ * (tauri-plugin-dialog's `set_default_path`): `.config/autostart/x.desktop` would have
+ * proposed a place where a file runs at the next login, relative to where the app was
+ * started, so a sender's name must not choose where a file goes.
+ */
+export function saveAsName(name: string): string {
+  const last = plainFileName(name).split(/[/\\]/).pop() ?? "";
+  const clean = last
+    .replace(/[\u0000-\u001f\u007f-\u009f<>:"|?*]/g, "_")
+    .replace(/^[.\s]+|[.\s]+$/g, "");
+  return clean === "" ? "file" : clean;
+}
+
 /** An image, by its checked media type. */
 export function isImage(attachment: Pick<LocalAttachment, "content_type">): boolean {
   return attachment.content_type.toLowerCase().startsWith("image/");

@@ -3,4 +3,4 @@
 /**
  * What fails on this device rather than on the server.
  */
-export type LocalErrorKind = "offline" | "protocol" | "local_storage" | "keyring" | "signed_out";
+export type LocalErrorKind = "offline" | "protocol" | "local_storage" | "keyring" | "signed_out" | "no_application";
