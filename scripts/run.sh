@@ -53,12 +53,12 @@ fi
 echo "==> building the UI (npm install, vite build)"
 npm --prefix ui install --no-audit --no-fund
 npm --prefix ui run build
-# The whole workspace's binaries: features then resolve as in scripts/test.sh's build (the
-# workspace with its tests), so after a test run only the binaries link again. A build of
-# `-p ferry-server` or `-p ferry-desktop` alone resolved other features and compiled most
-# dependencies a second time.
-echo "==> cargo build --workspace --bins"
-cargo build --locked --workspace --bins
+# The workspace's binaries and tests, exactly scripts/test.sh's build: features resolve the
+# same way, so after a test run nothing but the changed crates compiles. `-p ferry-server`
+# or `-p ferry-desktop` alone, and even `--workspace --bins` without the tests' features,
+# resolved other features and compiled most dependencies a second time.
+echo "==> cargo build --workspace --bins --tests"
+cargo build --locked --workspace --bins --tests
 server="$CARGO_TARGET_DIR/debug/ferry-server"
 
 if $server_only; then
