@@ -25,9 +25,10 @@ packages=(build-essential pkg-config curl ca-certificates git postgresql postgre
     dbus dbus-x11 gnome-keyring)
 # The desktop app (src-tauri/): Tauri 2's WebKitGTK stack, a colour emoji font (without
 # one, emoji render as empty boxes), and for its end-to-end test a virtual display (Xvfb)
-# and WebKitWebDriver. Node and npm build the UI (ui/).
+# and WebKitWebDriver, with xclip to put a screenshot on its clipboard. Node and npm
+# build the UI (ui/).
 packages+=(libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
-    libxdo-dev libgtk-3-dev file xvfb xauth webkit2gtk-driver fonts-noto-color-emoji)
+    libxdo-dev libgtk-3-dev file xvfb xauth webkit2gtk-driver fonts-noto-color-emoji xclip)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 is_installed() {

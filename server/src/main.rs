@@ -55,8 +55,12 @@ async fn main() -> anyhow::Result<()> {
     let listener = socket.listen(LISTEN_BACKLOG)?;
     let addr = listener.local_addr()?;
     let database = ferry_server::redact(&config.effective_database_url());
-    tracing::info!(%addr, database, "Ferry server listening");
-    println!("Ferry server listening on http://{addr} (database: {database})");
+    // The data directory keeps the JWT secret and, by default, the files, whatever the
+    // database: where this server's state lives is said once, here (scripts/run.sh shows
+    // this line rather than guess from its flags).
+    let data_dir = config.data_dir.display();
+    tracing::info!(%addr, database, %data_dir, "Ferry server listening");
+    println!("Ferry server listening on http://{addr} (data: {data_dir}, database: {database})");
 
     ferry_server::run(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -212,6 +212,33 @@ pub async fn send_file_data(
         .await?)
 }
 
+/// Sends the clipboard's picture as a PNG file, for a paste whose event brought the page
+/// neither files nor text (WebKitGTK's, of a screenshot); `None`, sending nothing, when
+/// the clipboard holds no picture.
+#[tauri::command]
+pub async fn send_clipboard_image(
+    app: AppHandle,
+    state: State<'_, Desktop>,
+    conversation_id: Uuid,
+) -> Result<Option<LocalMessage>> {
+    let client = state.client()?;
+    let picture = crate::clipboard::image(&app)
+        .await
+        .map_err(|e| CommandError {
+            // This device failed, not the server; the UI only shows the message.
+            kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
+            message: e.to_string(),
+        })?;
+    let Some((name, png)) = picture else {
+        return Ok(None);
+    };
+    Ok(Some(
+        client
+            .send_file_data(conversation_id, &name, png, "", None)
+            .await?,
+    ))
+}
+
 /// Cancels the uploads of an unsent message and removes it.
 #[tauri::command]
 pub fn cancel_upload(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {

@@ -5,8 +5,9 @@
 //! icon: [`badge`], a steady text cursor that lets an idle window rest: [`caret`]), native
 //! notifications ([`notify`] decides, [`notifier`] shows them and answers clicks), what
 //! is done with files (opened with the system's applications only when passive:
-//! [`opening`]; images shown in the viewer only within a pixel budget: [`viewer`]), the
-//! OS keyring choice and the app data directory.
+//! [`opening`]; images shown in the viewer only within a pixel budget: [`viewer`];
+//! pictures pasted from the system clipboard that the webview does not hand to the page:
+//! [`clipboard`]), the OS keyring choice and the app data directory.
 //!
 //! Every core event is forwarded to the window as a [`events::UiEvent`] (`ferry://event`)
 //! that carries what changed; a clicked notification asks the window to open its
@@ -15,6 +16,7 @@
 
 pub mod badge;
 pub mod caret;
+pub mod clipboard;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -61,6 +63,10 @@ pub(crate) static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
 /// Starts the app: silent sign-in from the keyring, then the window paints from the store.
 pub fn run() {
     LazyLock::force(&STARTED);
+    if let Err(e) = open_display() {
+        eprintln!("Ferry could not start: {e}");
+        std::process::exit(1);
+    }
     tauri::Builder::default()
         // Must come first: a second launch focuses the running window instead.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -127,6 +133,7 @@ pub fn run() {
             commands::send_message,
             commands::send_files,
             commands::send_file_data,
+            commands::send_clipboard_image,
             commands::cancel_upload,
             commands::attachment_preview,
             commands::download_attachment,
@@ -163,6 +170,28 @@ pub fn run() {
             eprintln!("Ferry could not start: {e}");
             std::process::exit(1);
         });
+}
+
+/// Starts GTK on this (the main) thread, or says why it cannot: without a display, the
+/// window system's own start panicked with a backtrace ("Failed to initialize gtk
+/// backend!"). Tauri's start then finds GTK running and goes on.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn open_display() -> Result<(), String> {
+    gtk::init().map_err(|_| {
+        let variable = |name| std::env::var(name).unwrap_or_else(|_| "not set".into());
+        format!(
+            "it needs a graphical session, and GTK could not open a display \
+             (DISPLAY: {}, WAYLAND_DISPLAY: {}); run it from a desktop session",
+            variable("DISPLAY"),
+            variable("WAYLAND_DISPLAY")
+        )
+    })
+}
+
+/// macOS and Windows always have their window system.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn open_display() -> Result<(), String> {
+    Ok(())
 }
 
 #[cfg(test)]

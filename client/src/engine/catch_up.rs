@@ -2,10 +2,11 @@
 //!
 //! [`catch_up`] reads `/sync` from the stored cursor, a page at a time. Each page brings
 //! the conversations that changed and each one's latest messages; [`plan`] stores them
-//! and notes, per conversation, the history still missing between what is stored and the
-//! server's last seq ([`Plan`]), which [`fetch`] then reads in `after_seq` pages. A
-//! reconnect that missed only a few messages of a conversation thus makes no history
-//! call for it. The cursor is saved only once its page is complete. [`fill_below`] is
+//! (when they follow what is stored: never above a gap, so that messages are stored and
+//! announced in seq order) and notes, per conversation, the history still missing
+//! between what is stored and the server's last seq ([`Plan`]), which [`fetch`] then
+//! reads in `after_seq` pages. A reconnect that missed only a few messages of a
+//! conversation thus makes no history call for it. The cursor is saved only once its page is complete. [`fill_below`] is
 //! the same fetch for one live message (or ack) that arrives above a gap.
 
 use std::collections::HashMap;
@@ -105,9 +106,16 @@ fn plan(shared: &Shared, page: SyncPage) -> Result<Vec<Plan>, End> {
             plans[i].last_seq = plans[i].last_seq.max(c.last_seq);
             continue;
         }
+        // The latest messages are stored only when nothing is missing below them: stored
+        // above a gap, they were announced before the history under them, and a `watch`
+        // that missed more than they are printed its messages out of order. The history
+        // fetched for the gap brings them again, in order.
+        let have = shared.store.contiguous_seq(c.id)?;
         let news = match latest.remove(&c.id) {
-            Some(messages) => fetched(shared, &messages)?,
-            None => false,
+            Some(messages) if messages.first().is_some_and(|m| m.seq <= have + 1) => {
+                fetched(shared, &messages)?
+            }
+            _ => false,
         };
         planned.insert(c.id, plans.len());
         plans.push(Plan {

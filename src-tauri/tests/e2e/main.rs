@@ -6,7 +6,8 @@
 //! at the end).
 //!
 //! Needs an X display (Xvfb), a D-Bus session of its own with a Secret Service,
-//! `tauri-driver` and `WebKitWebDriver` (Linux): `scripts/test.sh` provides all of them.
+//! `tauri-driver`, `WebKitWebDriver` and `xclip` (Linux): `scripts/test.sh` provides all of
+//! them. A second test starts the app without a display.
 #![cfg(target_os = "linux")]
 
 mod notifications;
@@ -310,6 +311,42 @@ fn gradient_png(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
+/// `xclip` holding `png` on the X clipboard as `image/png` alone, until dropped; returns
+/// once it owns the clipboard.
+async fn clipboard_holding(png: &std::path::Path) -> Child {
+    use tokio::io::AsyncBufReadExt;
+    // In the foreground with -verbose, which says on stderr when it waits for requests.
+    let mut xclip = Command::new("xclip")
+        .args([
+            "-verbose",
+            "-selection",
+            "clipboard",
+            "-t",
+            "image/png",
+            "-i",
+        ])
+        .arg(png)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("xclip (scripts/setup.sh installs it)");
+    let mut lines = tokio::io::BufReader::new(xclip.stderr.take().expect("stderr")).lines();
+    within("xclip to own the clipboard", async {
+        while let Some(line) = lines.next_line().await.expect("read xclip") {
+            if line.contains("Waiting for selection requests") {
+                return;
+            }
+        }
+        panic!("xclip ended without taking the clipboard");
+    })
+    .await;
+    // Keep reading, so that its messages never meet a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    xclip
+}
+
 /// Every file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -357,6 +394,30 @@ impl Shots {
         let path = self.dir.join(format!("{:02}-{name}.png", self.n));
         std::fs::write(&path, png).expect("save screenshot");
     }
+}
+
+/// Without a display the app says what it needs and exits; GTK's start panicked with a
+/// backtrace (issue 32, item 11).
+#[tokio::test]
+async fn without_a_display_the_app_says_what_it_needs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = Command::new(env!("CARGO_BIN_EXE_ferry-desktop"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        // GDK tries wayland-0 in the runtime directory when WAYLAND_DISPLAY is unset.
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env("FERRY_CLIENT_DIR", dir.path().join("data"))
+        .env("FERRY_LOG_DIR", dir.path().join("logs"))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let ended = within("the app to give up", app)
+        .await
+        .expect("run the app");
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    assert_eq!(ended.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs a graphical session"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -928,6 +989,48 @@ async fn chat_from_the_desktop_app() {
         bob.preview(received.id, 0)
             .await
             .is_ok_and(|p| !p.is_empty())
+    );
+
+    // A screenshot on the X clipboard, as screenshot tools leave it (`image/png` alone):
+    // WebKitGTK's paste event carries no file for it, so the app reads the clipboard
+    // itself and sends the picture as PNG (issue 32, item 4).
+    let screenshot = gradient_png(40, 30);
+    let screenshot_file = app_dir.path().join("screenshot.png");
+    std::fs::write(&screenshot_file, &screenshot).expect("write the screenshot");
+    let _clipboard = clipboard_holding(&screenshot_file).await;
+    let composer = find(&b, "composer").await;
+    composer.click().await.expect("focus the composer");
+    // Ctrl+V: WebKitWebDriver keeps a modifier down to the end of the keys.
+    composer.send_keys("\u{E009}v").await.expect("paste");
+    let received = within("bob gets the clipboard's picture", async {
+        loop {
+            if let Some(m) = bob
+                .messages(chat, None, 50)
+                .expect("read")
+                .into_iter()
+                .find(|m| {
+                    m.attachments
+                        .iter()
+                        .any(|a| a.name.starts_with("Pasted image "))
+                })
+            {
+                return m;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    let name = &received.attachments[0].name;
+    assert!(name.ends_with(".png"), "{name}");
+    let path = bob
+        .download(received.id, 0)
+        .await
+        .expect("bob downloads it");
+    let whole = (0.0, 0.0, 40.0, 30.0);
+    assert_eq!(
+        crop(&std::fs::read(path).expect("read"), whole),
+        crop(&screenshot, whole),
+        "the same picture"
     );
 
     // Carol writes while Bob's chat is open: a notification, and clicking it opens Carol's.

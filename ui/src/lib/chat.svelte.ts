@@ -942,6 +942,22 @@ export class Chat {
     return true;
   }
 
+  /**
+   * Sends the system clipboard's picture in the open conversation, if it holds one: the
+   * paste brought the page nothing (see `pasteAsksTheSystem`). Nothing is said when there
+   * is no picture; a clipboard that cannot be read is.
+   */
+  async sendClipboardImage(): Promise<void> {
+    const id = this.openId;
+    if (!id) return;
+    try {
+      const message = await backend.sendClipboardImage(id);
+      if (message && this.openId === id) this.#putMessage(message);
+    } catch (e) {
+      this.#show(e);
+    }
+  }
+
   /** Stops a pending message's uploads; the message is gone, as if discarded. */
   async cancelUpload(messageId: string): Promise<void> {
     try {

@@ -883,6 +883,31 @@ describe("files", () => {
     expect(chat.replyingTo).toEqual(hers);
   });
 
+  it("sends the clipboard's picture, says nothing without one, and says why it could not be read", async () => {
+    let answer: () => unknown = () => null;
+    const { chat, core, conversation } = await withFiles({ send_clipboard_image: () => answer() });
+    await chat.sendClipboardImage();
+    expect(core.argsOf("send_clipboard_image")).toEqual([{ conversationId: conversation.id }]);
+    expect(chat.thread).toHaveLength(1);
+    expect(chat.notice).toBeNull();
+
+    answer = () => {
+      throw { kind: "local_storage", message: "the clipboard holds a picture that could not be read" };
+    };
+    await chat.sendClipboardImage();
+    expect(chat.notice).toBe("the clipboard holds a picture that could not be read");
+
+    const name = "Pasted image 2026-11-25 14.03.png";
+    answer = () => message({
+      conversation_id: conversation.id,
+      seq: null,
+      status: "pending",
+      attachments: [attachment({ name, id: null, uploaded: 0, downloaded: true })],
+    });
+    await chat.sendClipboardImage();
+    expect(chat.thread.at(-1)?.attachments.map((a) => a.name)).toEqual([name]);
+  });
+
   it("holds each file's latest progress until the message is heard again", async () => {
     const { chat } = await withFiles();
     await chat.sendFiles(["/home/me/a.png", "/home/me/b.pdf"]);

@@ -161,6 +161,15 @@ export function pastedFiles(clipboard: Clipboard | null | undefined): File[] {
   return files;
 }
 
+/**
+ * Whether a paste brought the page nothing to paste: no files, no text. WebKitGTK gives
+ * the page no file for a picture on the system clipboard as screenshot tools leave it,
+ * so the app then reads the clipboard itself.
+ */
+export function pasteAsksTheSystem(clipboard: Clipboard | null | undefined): boolean {
+  return Array.from(clipboard?.files ?? []).length === 0 && !Array.from(clipboard?.types ?? []).includes("text/plain");
+}
+
 const EXTENSIONS: Record<string, string> = { jpeg: "jpg", "svg+xml": "svg", "x-icon": "ico" };
 
 /**

@@ -284,6 +284,16 @@ export function sendFileData(
   return call("send_file_data", { conversationId, name, dataBase64, caption });
 }
 
+/**
+ * Sends the system clipboard's picture as a PNG file ("Pasted image 2026-11-25 14.03.png"),
+ * for a paste whose event brought neither files nor text (WebKitGTK hands the page no file
+ * for a screenshot on the clipboard); resolves with its pending copy, or null when the
+ * clipboard holds no picture.
+ */
+export function sendClipboardImage(conversationId: string): Promise<LocalMessage | null> {
+  return call("send_clipboard_image", { conversationId });
+}
+
 /** Stops a pending (or failed) message's uploads and removes the message. */
 export function cancelUpload(messageId: string): Promise<void> {
   return call("cancel_upload", { messageId });

@@ -283,5 +283,19 @@ describe("Composer files", () => {
     expect(notPrevented).toBe(true);
     expect(sendFileData).not.toHaveBeenCalled();
     expect(core.count("send_file_data")).toBe(0);
+    expect(core.count("send_clipboard_image")).toBe(0);
+  });
+
+  it("sends the system clipboard's picture when a paste brings neither files nor text", async () => {
+    const { core, box, conversation } = await opened({
+      send_clipboard_image: () =>
+        message({ conversation_id: conversation.id, seq: null, status: "pending", body: "" }),
+    });
+    await userEvent.type(box, "look");
+    // WebKitGTK's paste of a screenshot on the X11 clipboard: a picture type, no file.
+    await fireEvent.paste(box, { clipboardData: { files: [], types: ["image/png"] } });
+    await waitFor(() => expect(core.argsOf("send_clipboard_image")).toEqual([{ conversationId: conversation.id }]));
+    expect(core.count("send_file_data")).toBe(0);
+    expect(box.value).toBe("look");
   });
 });
