@@ -73,8 +73,11 @@ in_root() {
         mount --bind "$cross" "$root/cross"
         mount --bind "$registry" "$root/root/.cargo/registry"
         cp /etc/resolv.conf "$root/etc/resolv.conf"
+        # The certificates this machine trusts (a network may re-sign TLS), for cargo.
+        cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/host-ca-certificates.crt"
         exec chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
             TERM="${TERM:-dumb}" LANG=C.UTF-8 CARGO_TARGET_DIR=/cross/target \
+            CARGO_HTTP_CAINFO=/etc/ssl/host-ca-certificates.crt SSL_CERT_FILE=/etc/ssl/host-ca-certificates.crt \
             WINEPREFIX=/cross/wine WINEDEBUG=-all bash -euo pipefail -c "cd /src; $*"
     ' in_root "$root" "$repo" "$cross" "$cargo_home/registry" "$@"
 }
