@@ -78,7 +78,7 @@ in_root() {
         exec chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
             TERM="${TERM:-dumb}" LANG=C.UTF-8 CARGO_TARGET_DIR=/cross/target \
             CARGO_HTTP_CAINFO=/etc/ssl/host-ca-certificates.crt SSL_CERT_FILE=/etc/ssl/host-ca-certificates.crt \
-            WINEPREFIX=/cross/wine WINEDEBUG=-all bash -euo pipefail -c "cd /src; $*"
+            WINEPREFIX=/cross/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" bash -euo pipefail -c "cd /src; $*"
     ' in_root "$root" "$repo" "$cross" "$cargo_home/registry" "$@"
 }
 
@@ -170,6 +170,10 @@ phase_wine() {
         CARGO_TARGET_DIR=$(dirname "$bin") cargo build -p ferry-server -p ferry-cli
     fi
     [[ -f $cross/target/$windows/debug/ferry.exe ]] || phase_windows
+    if [[ ! -f $cross/wine/system.reg ]]; then
+        say "making the Wine prefix $cross/wine (once)"
+        in_root 'wineboot --init'
+    fi
     # The Linux CLI keeps its tokens in a Secret Service: a throwaway one.
     FERRY_LINUX_BIN=$bin dbus-run-session -- bash scripts/with-keyring.sh bash "$0" wine_scenario
 }
