@@ -6,9 +6,9 @@
 
 use std::{borrow::Cow, io::Write};
 
-use ferry_proto::media::{measure, preview, MediaError};
+use ferry_proto::media::{MediaError, measure, preview};
 use image::ImageFormat;
-use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
+use peakmem_alloc::{INSTRUMENTED_SYSTEM, PeakMemAlloc, PeakMemAllocTrait};
 
 #[global_allocator]
 static GLOBAL: &PeakMemAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -55,7 +55,11 @@ fn zlib(zeros: usize) -> Vec<u8> {
 /// A black 16 × 16 PNG, with a colour profile (`iCCP`) of `profile` zero bytes.
 fn png_with_profile(profile: Option<usize>) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    png_chunk(&mut out, b"IHDR", &[0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0]);
+    png_chunk(
+        &mut out,
+        b"IHDR",
+        &[0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0],
+    );
     if let Some(zeros) = profile {
         let mut data = b"icc\0\0".to_vec();
         data.extend_from_slice(&zlib(zeros));
@@ -76,8 +80,8 @@ fn zlib_exact(zeros: usize) -> Vec<u8> {
 /// `frame` × `frame` at its top left.
 fn gif(screen: u16, frame: u16) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut encoder = gif::Encoder::new(&mut out, screen, screen, &[0, 0, 0, 255, 255, 255])
-        .expect("in memory");
+    let mut encoder =
+        gif::Encoder::new(&mut out, screen, screen, &[0, 0, 0, 255, 255, 255]).expect("in memory");
     let pixels = vec![0u8; usize::from(frame) * usize::from(frame)];
     encoder
         .write_frame(&gif::Frame {

@@ -86,7 +86,9 @@ fn chunks(mut bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         let rest = &rest[4..];
         let payload = &rest[..size.min(rest.len())];
         // Chunks are padded to an even length.
-        bytes = rest.get(size.saturating_add(size & 1)..).unwrap_or_default();
+        bytes = rest
+            .get(size.saturating_add(size & 1)..)
+            .unwrap_or_default();
         Some((kind, payload))
     })
 }
