@@ -43,11 +43,15 @@ fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.sum().to_be_bytes());
 }
 
+/// `zeros` zero bytes, compressed with zlib a mebibyte at a time.
 fn zlib(zeros: usize) -> Vec<u8> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    let block = vec![0; 1 << 20];
-    for _ in 0..zeros / block.len() {
-        encoder.write_all(&block).expect("in memory");
+    let block = vec![0; zeros.min(1 << 20)];
+    let mut left = zeros;
+    while left > 0 {
+        let take = left.min(block.len());
+        encoder.write_all(&block[..take]).expect("in memory");
+        left -= take;
     }
     encoder.finish().expect("in memory")
 }
@@ -65,15 +69,9 @@ fn png_with_profile(profile: Option<usize>) -> Vec<u8> {
         data.extend_from_slice(&zlib(zeros));
         png_chunk(&mut out, b"iCCP", &data);
     }
-    png_chunk(&mut out, b"IDAT", &zlib_exact(16 * (16 * 3 + 1)));
+    png_chunk(&mut out, b"IDAT", &zlib(16 * (16 * 3 + 1)));
     png_chunk(&mut out, b"IEND", b"");
     out
-}
-
-fn zlib_exact(zeros: usize) -> Vec<u8> {
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&vec![0; zeros]).expect("in memory");
-    encoder.finish().expect("in memory")
 }
 
 /// A GIF whose logical screen is `screen` × `screen`, holding one blank frame of
