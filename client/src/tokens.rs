@@ -181,7 +181,10 @@ impl TokenStore for KeyringTokens {
     /// Writes and deletes a probe entry: reading alone succeeds on some locked keyrings,
     /// and only a write asks the desktop to unlock one.
     fn check(&self) -> Result<(), TokenError> {
-        let probe = self.entry(PROBE)?;
+        // One probe per process: two processes signing up at once shared one entry, and
+        // one's delete removed the item the other was writing ("No such interface … on
+        // object …/collection/login/3" from GNOME Keyring, seen in the CLI tests).
+        let probe = self.entry(&format!("{PROBE}-{}", std::process::id()))?;
         probe
             .set_password("ferry can store credentials here")
             .map_err(unusable)?;
@@ -192,8 +195,8 @@ impl TokenStore for KeyringTokens {
     }
 }
 
-/// The account name of [`KeyringTokens::check`]'s probe (never an account key, which
-/// holds `#`).
+/// The start of the account name of [`KeyringTokens::check`]'s probe, which ends with
+/// the process id (never an account key, which holds `#`).
 const PROBE: &str = "keyring-check";
 
 /// A keyring that cannot take credentials, said so that the user knows what to do.
