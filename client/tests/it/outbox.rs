@@ -107,7 +107,10 @@ async fn removed_member_gets_failed_message_others_flow() {
 async fn token_expiry_is_invisible() {
     let data = TestDb::sqlite();
     let mut config = config(&data);
-    config.access_ttl_secs = 3;
+    // The client refreshes a quarter of the lifetime ahead: with 3 s that was 750 ms,
+    // less than a refresh took on a loaded CI machine, so the server closed the socket
+    // first (seen once). 6 s leaves 1.5 s and still makes three refreshes within `WAIT`.
+    config.access_ttl_secs = 6;
     let server = TestServer::start_with(config).await;
     let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
