@@ -74,6 +74,8 @@ in_root() {
         mount --bind "$registry" "$root/root/.cargo/registry"
         cp /etc/resolv.conf "$root/etc/resolv.conf"
         # The certificates this machine trusts (a network may re-sign TLS), for cargo.
+        # (a new root has no /etc/ssl until ca-certificates is installed in it).
+        mkdir -p "$root/etc/ssl"
         cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/host-ca-certificates.crt"
         exec chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
             TERM="${TERM:-dumb}" LANG=C.UTF-8 CARGO_TARGET_DIR=/cross/target \

@@ -1,14 +1,22 @@
 //! Faults: the server process killed (SIGKILL) in the middle of a burst and restarted on
 //! the same database loses nothing it acknowledged, and a resending client ends with every
 //! message exactly once in compose order; a client that was away catches up through
-//! `/sync` and `after_seq` with nothing missed, doubled, or fetched twice.
+//! `/sync` and `after_seq` with nothing missed, doubled, or fetched twice. A request
+//! dropped while its transaction's `BEGIN` is in flight leaves no transaction behind.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_proto::{ErrorCode, MessagePage, ServerFrame, SyncPage};
+use ferry_proto::{ErrorCode, MessagePage, ServerFrame, SyncPage, Timestamp};
+use ferry_server::store::RefreshGrant;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
@@ -347,6 +355,118 @@ async fn a_stop_answers_the_sends_it_took(backend: Backend) {
         "{} of {} stored messages were never acked",
         unanswered.len(),
         stored.len()
+    );
+}
+
+/// A TCP proxy to Postgres that, once armed, holds back every answer from the moment a
+/// client sends `BEGIN` until it is released: a request can then be dropped exactly
+/// while its `BEGIN` is in flight, the window no timing can hit reliably.
+struct BeginTrap {
+    addr: SocketAddr,
+    armed: Arc<AtomicBool>,
+    held: Arc<watch::Sender<bool>>,
+    begun: Arc<Notify>,
+}
+
+impl BeginTrap {
+    async fn to(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let trap = Self {
+            addr: listener.local_addr().expect("addr"),
+            armed: Arc::default(),
+            held: Arc::new(watch::channel(false).0),
+            begun: Arc::default(),
+        };
+        let (armed, held, begun) = (trap.armed.clone(), trap.held.clone(), trap.begun.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = TcpStream::connect(target)
+                    .await
+                    .expect("connect to Postgres");
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = upstream.into_split();
+                let (armed, held_up, begun) = (armed.clone(), held.clone(), begun.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf).await {
+                        // Held before Postgres can see the BEGIN, so its answer is too.
+                        if buf[..n].windows(5).any(|w| w == b"BEGIN")
+                            && armed.swap(false, Ordering::SeqCst)
+                        {
+                            held_up.send_replace(true);
+                            begun.notify_one();
+                        }
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut released = held.subscribe();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(n @ 1..) = from_server.read(&mut buf).await {
+                        if released.wait_for(|held| !held).await.is_err()
+                            || to_client.write_all(&buf[..n]).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        trap
+    }
+}
+
+/// A request dropped while its transaction's `BEGIN` is in flight (its client hung up,
+/// so axum dropped the handler) gives its connection back with no transaction open. sqlx
+/// counts a transaction only once `BEGIN` is answered, so before `SqlStore::begun` ran
+/// `BEGIN` in a task of its own the connection went back inside a transaction nothing
+/// would end, and the next autocommit write on it was never committed.
+#[tokio::test]
+async fn a_request_dropped_during_begin_leaves_no_transaction() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let options = sqlx::postgres::PgConnectOptions::from_str(&db.url).expect("url");
+    let postgres = format!("{}:{}", options.get_host(), options.get_port());
+    let target = tokio::net::lookup_host(&postgres)
+        .await
+        .expect("resolve")
+        .next()
+        .expect("an address");
+    let trap = BeginTrap::to(target).await;
+    let through_trap = db.url.replacen(&postgres, &trap.addr.to_string(), 1);
+    assert_ne!(through_trap, db.url, "no {postgres} in {}", db.url);
+    // One connection, so the write after the drop runs on the connection it gave back.
+    let store = ferry_server::open_store(&through_trap, 1)
+        .await
+        .expect("open store");
+    let alice = crate::store::user(&store, "alice", "Alice").await;
+
+    trap.armed.store(true, Ordering::SeqCst);
+    let now = Timestamp::now();
+    let grant = RefreshGrant {
+        token_hash: vec![1; 32],
+        expires_at: Timestamp::from_millis(now.as_millis() + 60_000),
+    };
+    tokio::select! {
+        stored = store.create_session(Uuid::now_v7(), alice, None, &grant, now) => {
+            panic!("the session's write ended ({stored:?}) while its BEGIN was unanswered")
+        }
+        () = within("the session's BEGIN", trap.begun.notified()) => {}
+    }
+    trap.held.send_replace(false);
+
+    let bob = within(
+        "a write after the dropped request",
+        crate::store::user(&store, "bob", "Bob"),
+    )
+    .await;
+    let direct = ferry_server::open_store(&db.url, 1)
+        .await
+        .expect("open store");
+    assert!(
+        direct.user(bob).await.expect("read").is_some(),
+        "bob's account, written on the connection the dropped request gave back, was never committed"
     );
 }
 
