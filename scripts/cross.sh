@@ -62,8 +62,9 @@ debian_mirror() {
 # mounted, in a mount namespace of its own.
 in_root() {
     mkdir -p "$cross/target" "$cross/cargo" "$cross/wine" "$cargo_home/registry"
+    touch "$cargo_home/.package-cache" "$cargo_home/.package-cache-mutate"
     "${idle[@]}" unshare --mount --propagation private bash -euo pipefail -c '
-        root=$1 repo=$2 cross=$3 registry=$4
+        root=$1 repo=$2 cross=$3 cargo_home=$4
         shift 4
         mount -t proc proc "$root/proc"
         mount --rbind /dev "$root/dev"
@@ -71,7 +72,13 @@ in_root() {
         mkdir -p "$root/src" "$root/cross" "$root/root/.cargo/registry"
         mount --bind "$repo" "$root/src"
         mount --bind "$cross" "$root/cross"
-        mount --bind "$registry" "$root/root/.cargo/registry"
+        mount --bind "$cargo_home/registry" "$root/root/.cargo/registry"
+        # The registry'"'"'s locks too: a cargo on the machine (scripts/test.sh runs this
+        # beside its own builds) and this one never unpack the same crate at once.
+        for lock in .package-cache .package-cache-mutate; do
+            touch "$root/root/.cargo/$lock"
+            mount --bind "$cargo_home/$lock" "$root/root/.cargo/$lock"
+        done
         cp /etc/resolv.conf "$root/etc/resolv.conf"
         # The certificates this machine trusts (a network may re-sign TLS), for cargo.
         # (a new root has no /etc/ssl until ca-certificates is installed in it).
@@ -81,7 +88,7 @@ in_root() {
             TERM="${TERM:-dumb}" LANG=C.UTF-8 CARGO_TARGET_DIR=/cross/target \
             CARGO_HTTP_CAINFO=/etc/ssl/host-ca-certificates.crt SSL_CERT_FILE=/etc/ssl/host-ca-certificates.crt \
             WINEPREFIX=/cross/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" bash -euo pipefail -c "cd /src; $*"
-    ' in_root "$root" "$repo" "$cross" "$cargo_home/registry" "$@"
+    ' in_root "$root" "$repo" "$cross" "$cargo_home" "$@"
 }
 
 # in_wine COMMAND...: COMMAND in the root with a wineserver of its own that ends with it.

@@ -23,8 +23,13 @@ step_seconds=()
 current_step=""
 current_start=0
 
+# The background cross builds (see start_cross), stopped with the script.
+cross_pid=""
+stop_cross() { [[ -z $cross_pid ]] || kill -- -"$cross_pid" 2>/dev/null || true; }
+
 summary() {
     local status=$? i
+    stop_cross
     if [[ -n $current_step ]]; then
         # Interrupted (or killed) in the middle of a step.
         step_names+=("$current_step")
@@ -68,12 +73,12 @@ run_step() {
 build_tools() {
     local tool missing=()
     for tool in cc pkg-config cargo dbus-run-session gnome-keyring-daemon npm xvfb-run \
-        WebKitWebDriver tauri-driver xclip; do
+        WebKitWebDriver tauri-driver xclip debootstrap; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     [[ -n "$(fc-list ':charset=1f600:color=true' 2>/dev/null)" ]] || missing+=("a colour emoji font")
     if [[ ${#missing[@]} -eq 0 ]]; then
-        echo "build tools, keyring, Node, Xvfb, xclip, the WebDriver tools and an emoji font are present"
+        echo "build tools, keyring, Node, Xvfb, xclip, the WebDriver tools, debootstrap and an emoji font are present"
         return 0
     fi
     echo "missing: ${missing[*]}; running scripts/setup.sh"
@@ -100,6 +105,31 @@ run_step "moto (S3 for the tests)" ensure_moto
 run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund
 run_step "ui: vitest" npm --prefix ui test
 run_step "ui: build" npm --prefix ui run build
+
+# Windows and macOS (scripts/cross.sh, docs/testing.md): the Debian sid root, the Windows
+# builds of the CLI, the client core and the desktop app, and the macOS check. Cold, they
+# take longer than all the Linux steps, so they run beside them at idle CPU priority
+# (taking what the Linux steps leave) and a step at the end waits for them. After the UI
+# build: the desktop app embeds ui/dist.
+cross_log=$CARGO_TARGET_DIR/cross.log
+start_cross() {
+    mkdir -p "$CARGO_TARGET_DIR"
+    # A process group of its own, so that a failing Linux step stops it with the script.
+    setsid bash scripts/cross.sh root std windows desktop macos >"$cross_log" 2>&1 &
+    cross_pid=$!
+    echo "started (pid $cross_pid); its output: $cross_log"
+}
+finish_cross() {
+    local status=0
+    wait "$cross_pid" || status=$?
+    cross_pid=""
+    if [[ $status -ne 0 ]]; then
+        tail -60 "$cross_log"
+        return "$status"
+    fi
+    grep -E '^(cross: |  )' "$cross_log"
+}
+run_step "windows and macos: builds started in the background" start_cross
 run_step "bench peer: npm install" npm --prefix bench/peers/socketio install --no-audit --no-fund
 run_step "workflows: actionlint" bash scripts/lint-workflows.sh
 run_step "cargo fmt --check" cargo fmt --all --check
@@ -141,3 +171,8 @@ bench_checks() {
         --out "$CARGO_TARGET_DIR/bench-quick.json"
 }
 run_step "bench: quick checks" bench_checks
+
+# The cross builds started after the UI build, then the Windows CLI under Wine against
+# this build's Linux ferry-server, with a Linux CLI as the other person.
+run_step "windows and macos: cross builds (scripts/cross.sh)" finish_cross
+run_step "windows: the CLI under Wine against a Linux server" bash scripts/cross.sh wine
