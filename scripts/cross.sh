@@ -21,9 +21,21 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 
+say() { printf 'cross: %s\n' "$*"; }
+die() { printf 'cross: error: %s\n' "$*" >&2; exit 1; }
+
 cross=${FERRY_CROSS:-$HOME/.cache/ferry/cross}
+# debootstrap, unshare and chroot need root. Anyone else goes through sudo, with a cargo
+# registry of the root's own: a shared one would get root-owned files in ~/.cargo.
+if [[ $EUID -ne 0 ]]; then
+    sudo -n true 2>/dev/null \
+        || die "needs root (debootstrap, unshare, chroot): run it as root or with passwordless sudo"
+    exec sudo -n env PATH="$PATH" FERRY_CROSS="$cross" CARGO_HOME="$cross/cargo-home" \
+        FERRY_LINUX_BIN="${FERRY_LINUX_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/ferry/target}/debug}" \
+        FERRY_CROSS_NICE="${FERRY_CROSS_NICE:-1}" bash "$0" "$@"
+fi
 root=$cross/sid
-# Cargo's registry is shared with the host's (same crates, one download).
+# Cargo's registry is shared with the machine's (same crates, one download).
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 windows=x86_64-pc-windows-gnu
 macos=aarch64-apple-darwin
@@ -32,9 +44,6 @@ macos=aarch64-apple-darwin
 # build), Wine to run what is built, and CA certificates for crates.io.
 root_packages=(rustc cargo rust-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake nasm make
     wine wine64 ca-certificates)
-
-say() { printf 'cross: %s\n' "$*"; }
-die() { printf 'cross: error: %s\n' "$*" >&2; exit 1; }
 
 idle=()
 if [[ ${FERRY_CROSS_NICE:-1} != 0 ]]; then
