@@ -177,12 +177,13 @@ phase_desktop() {
 # macOS as it would be with the SDK. The crates it stood in for are listed: they are what
 # needs the SDK to build for real.
 phase_macos() {
-    local log=$cross/macos-check.log asked=$cross/macos-sdk-stand-in.log
+    # Beside the build scripts' outputs: the list goes with them when the target goes.
+    local log=$cross/macos-check.log asked=$cross/target/$macos/sdk-stand-in.log
     mkdir -p "$cross/bin"
     cat >"$cross/bin/sdk-stand-in" <<'STANDIN'
 #!/bin/sh
 # The Apple SDK's cc/ar for `cargo check` (scripts/cross.sh): empty outputs, asker recorded.
-echo "${CARGO_PKG_NAME:-?}" >>/cross/macos-sdk-stand-in.log
+echo "${CARGO_PKG_NAME:-?}" >>/cross/target/aarch64-apple-darwin/sdk-stand-in.log
 out=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -194,7 +195,6 @@ done
 [ -z "$out" ] || : >"$out"
 STANDIN
     chmod +x "$cross/bin/sdk-stand-in"
-    rm -f "$asked"
     local stand_in=/cross/bin/sdk-stand-in
     in_root "export RUSTC_BOOTSTRAP=1 CC_aarch64_apple_darwin=$stand_in \
         CXX_aarch64_apple_darwin=$stand_in AR_aarch64_apple_darwin=$stand_in; \
@@ -202,8 +202,13 @@ STANDIN
         --target $macos -p ferry-proto -p ferry-client -p ferry-cli -p ferry-desktop" >"$log" 2>&1 \
         || { tail -40 "$log" >&2; die "the macOS check failed (log: $log)"; }
     say "macOS check passed: ferry-proto, ferry-client, ferry-cli and ferry-desktop"
-    say "crates whose C needs the Apple SDK (their compiler stood in for):"
-    sort -u "$asked" | sed 's/^/  /'
+    # A crate asks only when its build script runs, so the list is kept across checks.
+    if [[ -f $asked ]]; then
+        say "crates whose C needs the Apple SDK (the stand-in compiled for them):"
+        sort -u "$asked" | sed 's/^/  /'
+    else
+        say "no crate's C was compiled for macOS (none needed it, or an earlier check did it before the list was kept)"
+    fi
 }
 
 # The Windows CLI under Wine against a Linux ferry-server on loopback, with a Linux CLI
