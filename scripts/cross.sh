@@ -89,8 +89,8 @@ in_root() {
             mount --bind "$cargo_home/$lock" "$root/root/.cargo/$lock"
         done
         cp /etc/resolv.conf "$root/etc/resolv.conf"
-        # The certificates this machine trusts (a network may re-sign TLS), for cargo.
-        # (a new root has no /etc/ssl until ca-certificates is installed in it).
+        # The certificates this machine trusts (a network may re-sign TLS), for cargo; a
+        # new root has no /etc/ssl until ca-certificates is installed in it.
         mkdir -p "$root/etc/ssl"
         cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/host-ca-certificates.crt"
         exec chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
@@ -147,14 +147,21 @@ phase_shell() { in_root 'exec bash -i'; }
 
 # cargo in the root: Debian's stable 1.97 with RUSTC_BOOTSTRAP=1 for -Zbuild-std (std is
 # built from rust-src for the target, into the same target directory, once).
+# Cargo shows warnings only for the workspace's crates, so any is Ferry's: on Windows and
+# macOS as on Linux (clippy -D warnings) it fails the phase.
 cargo_cross() {
-    in_root "export RUSTC_BOOTSTRAP=1; cargo $* -Zbuild-std=std,panic_abort --locked"
+    local log=$cross/cargo.log
+    in_root "export RUSTC_BOOTSTRAP=1; cargo $* -Zbuild-std=std,panic_abort --locked" 2>&1 | tee "$log"
+    no_warnings "$log"
+}
+no_warnings() {
+    ! grep -E '^warning: ' "$1" || die "warnings in Ferry's code for another OS (above; log: $1)"
 }
 
 # std for Windows, and the one crate every other needs (ferry-proto).
 phase_std() { cargo_cross build --target $windows -p ferry-proto; }
 
-# The CLI and the client core for Windows, with their test binaries (run by `wine`).
+# The CLI and the client core for Windows.
 phase_windows() {
     cargo_cross build --target $windows -p ferry-cli -p ferry-client
 }
@@ -201,6 +208,7 @@ STANDIN
         cargo check -Zbuild-std=std,panic_abort --locked \
         --target $macos -p ferry-proto -p ferry-client -p ferry-cli -p ferry-desktop" >"$log" 2>&1 \
         || { tail -40 "$log" >&2; die "the macOS check failed (log: $log)"; }
+    no_warnings "$log"
     say "macOS check passed: ferry-proto, ferry-client, ferry-cli and ferry-desktop"
     # A crate asks only when its build script runs, so the list is kept across checks.
     if [[ -f $asked ]]; then
