@@ -107,7 +107,9 @@ in_root() {
 # disk only when the server exits.
 in_wine() {
     local server=/usr/lib/x86_64-linux-gnu/wine/wineserver
-    in_root "$server -p0; status=0; $*" "|| status=\$?; $server -w; exit \$status"
+    # Wine's display drivers look for a private runtime folder, and complain without one.
+    in_root "export XDG_RUNTIME_DIR=/tmp/runtime; mkdir -m 0700 -p \$XDG_RUNTIME_DIR;" \
+        "$server -p0; status=0; $*" "|| status=\$?; $server -w; exit \$status"
 }
 
 phase_root() {
