@@ -246,6 +246,7 @@ phase_wine_scenario() {
     local inside=/cross/${work#"$cross"/}
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     url=http://127.0.0.1:$port
+    # The server says it is ready only by answering /readyz: polled, with a deadline.
     start_server() {
         FERRY_BIND=127.0.0.1:$port FERRY_DATA_DIR=$work/server "$bin/ferry-server" >>"$work/server.log" 2>&1 &
         server_pid=$!

@@ -703,7 +703,8 @@ describe("files in a thread", () => {
     expect(opener).toHaveFocus();
   });
 
-  it("says in the viewer why the image cannot be shown", async () => {
+  /** Ada's image opened in the viewer, its whole image refused with `error`. */
+  async function viewerRefused(error: { kind: string; message: string }): Promise<HTMLElement> {
     const theirs = message({ seq: 1, body: "", mine: false, sender_id: ada.id, attachments: [image()] });
     const { conversation, messages } = adaChat([theirs]);
     core({
@@ -712,35 +713,24 @@ describe("files in a thread", () => {
       handlers: {
         attachment_preview: () => "data:image/jpeg;base64,small",
         open_image: () => {
-          throw { kind: "offline", message: "the server cannot be reached" };
+          throw error;
         },
       },
     });
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
     await userEvent.click((await screen.findByTestId("attachment-preview")).closest("button")!);
-    const viewer = await screen.findByTestId("image-viewer");
+    return screen.findByTestId("image-viewer");
+  }
+
+  it("says in the viewer why the image cannot be shown", async () => {
+    const viewer = await viewerRefused({ kind: "offline", message: "the server cannot be reached" });
     expect(await within(viewer).findByRole("alert")).toHaveTextContent("the server cannot be reached");
   });
 
   it("keeps the preview in the viewer when the image is too large to show whole, and says to Open or Save it", async () => {
-    const theirs = message({ seq: 1, body: "", mine: false, sender_id: ada.id, attachments: [image()] });
-    const { conversation, messages } = adaChat([theirs]);
     const too = "This image is 30000 × 30000 pixels, too large to show here; Open or Save it";
-    core({
-      conversations: [conversation],
-      messages,
-      handlers: {
-        attachment_preview: () => "data:image/jpeg;base64,small",
-        open_image: () => {
-          throw { kind: "image_too_large", message: too };
-        },
-      },
-    });
-    render(App);
-    await userEvent.click(await screen.findByTestId("conversation-item"));
-    await userEvent.click((await screen.findByTestId("attachment-preview")).closest("button")!);
-    const viewer = await screen.findByTestId("image-viewer");
+    const viewer = await viewerRefused({ kind: "image_too_large", message: too });
     expect(await within(viewer).findByRole("alert")).toHaveTextContent(too);
     expect(within(viewer).getByTestId("viewer-preview")).toHaveAttribute("src", "data:image/jpeg;base64,small");
     expect(within(viewer).queryByTestId("viewer-image")).toBeNull();
