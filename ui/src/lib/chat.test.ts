@@ -9,7 +9,10 @@ import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { LocalMessage } from "./bindings/LocalMessage";
 import type { User } from "./bindings/User";
-import { Chat, errorMessage, HELD_AT_END, JUMP_HIGHLIGHT_MS, KEPT_AT_END, LIST_PAGE } from "./chat.svelte";
+import { Chat } from "./chat.svelte";
+import { LIST_PAGE } from "./chat/list.svelte";
+import { errorMessage } from "./chat/notice.svelte";
+import { HELD_AT_END, JUMP_HIGHLIGHT_MS, KEPT_AT_END } from "./chat/thread.svelte";
 import {
   ago,
   attachment,
@@ -46,7 +49,7 @@ async function opened(list: ConversationSummary[], thread: LocalMessage[] = [], 
   });
   const chat = new Chat();
   await chat.start();
-  await chat.openConversation(list[0]!.id);
+  await chat.thread.open(list[0]!.id);
   return { chat, core, store };
 }
 
@@ -59,17 +62,17 @@ describe("events carry what changed", () => {
     const withAda = direct(ada, { updated_at: ago(10) });
     const withGrace = direct(grace, { updated_at: ago(5) });
     const { chat, core } = await opened([withAda, withGrace]);
-    expect(chat.conversations.map((c) => c.id)).toEqual([withGrace.id, withAda.id]);
+    expect(chat.list.conversations.map((c) => c.id)).toEqual([withGrace.id, withAda.id]);
     const before = reads(core);
 
     const newer = { ...withAda, updated_at: ago(0), unread_count: 2, last_seq: 2 };
     await coreEmits({ type: "conversation", summary: newer });
-    expect(chat.conversations.map((c) => c.id)).toEqual([withAda.id, withGrace.id]);
-    expect(chat.conversations[0]).toEqual(newer);
+    expect(chat.list.conversations.map((c) => c.id)).toEqual([withAda.id, withGrace.id]);
+    expect(chat.list.conversations[0]).toEqual(newer);
     // A summary of a conversation the list did not hold yet is added.
     const withBoth = direct(user("Alan Turing"), { updated_at: ago(1) });
     await coreEmits({ type: "conversation", summary: withBoth });
-    expect(chat.conversations.map((c) => c.id)).toEqual([withAda.id, withBoth.id, withGrace.id]);
+    expect(chat.list.conversations.map((c) => c.id)).toEqual([withAda.id, withBoth.id, withGrace.id]);
     expect(reads(core)).toEqual(before);
   });
 
@@ -81,7 +84,7 @@ describe("events carry what changed", () => {
     const three = at(3);
     const pending = at(null, { status: "pending", body: "on its way" });
     const { chat, core } = await opened([chat1], [one, three, pending]);
-    await waitFor(() => expect(chat.thread).toHaveLength(3));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(3));
     const before = reads(core);
 
     // A late one fills the gap; a new one goes after the sent ones, before the pending.
@@ -89,13 +92,13 @@ describe("events carry what changed", () => {
     const four = at(4);
     await coreEmits({ type: "message", message: four });
     await coreEmits({ type: "message", message: two });
-    expect(chat.thread.map((m) => m.body)).toEqual(["s1", "s2", "s3", "s4", "on its way"]);
+    expect(chat.thread.messages.map((m) => m.body)).toEqual(["s1", "s2", "s3", "s4", "on its way"]);
 
     // The pending one is acked: it moves to its seq; a status change stays in place.
     const acked = { ...pending, seq: 5, status: "sent" as const };
     await coreEmits({ type: "message", message: acked });
     await coreEmits({ type: "message", message: { ...three, status: "read" } });
-    expect(chat.thread.map((m) => [m.body, m.status])).toEqual([
+    expect(chat.thread.messages.map((m) => [m.body, m.status])).toEqual([
       ["s1", "sent"],
       ["s2", "sent"],
       ["s3", "read"],
@@ -105,7 +108,7 @@ describe("events carry what changed", () => {
 
     // Another conversation's message does not touch the open thread.
     await coreEmits({ type: "message", message: message({ conversation_id: "elsewhere", seq: 9 }) });
-    expect(chat.thread).toHaveLength(5);
+    expect(chat.thread.messages).toHaveLength(5);
     expect(reads(core)).toEqual(before);
   });
 
@@ -130,10 +133,10 @@ describe("events carry what changed", () => {
         return pending;
       },
     });
-    await waitFor(() => expect(chat.thread).toHaveLength(1));
-    chat.startReply(theirs);
-    expect(await chat.send("answer")).toBe(true);
-    expect(chat.thread.map((m) => [m.body, m.seq, m.status])).toEqual([
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(1));
+    chat.compose.startReply(theirs);
+    expect(await chat.compose.send("answer")).toBe(true);
+    expect(chat.thread.messages.map((m) => [m.body, m.seq, m.status])).toEqual([
       ["question", 1, "sent"],
       ["answer", 2, "delivered"],
     ]);
@@ -146,14 +149,14 @@ describe("events carry what changed", () => {
     const before = reads(core);
 
     await coreEmits({ type: "typing", conversation_id: team.id, typing: [ada.id, grace.id] });
-    expect(chat.conversations.find((c) => c.id === team.id)?.typing).toEqual([ada.id, grace.id]);
-    expect(chat.conversations.find((c) => c.id === withAda.id)?.typing).toEqual([]);
+    expect(chat.list.conversations.find((c) => c.id === team.id)?.typing).toEqual([ada.id, grace.id]);
+    expect(chat.list.conversations.find((c) => c.id === withAda.id)?.typing).toEqual([]);
 
     await coreEmits({
       type: "presence",
       presence: { user_id: ada.id, online: true, last_seen: null },
     });
-    for (const c of chat.conversations) {
+    for (const c of chat.list.conversations) {
       expect(c.members.find((m) => m.user.id === ada.id)?.online).toBe(true);
       expect(c.members.find((m) => m.user.id === ME.id)?.online).toBe(false);
     }
@@ -164,7 +167,7 @@ describe("events carry what changed", () => {
     const withAda = direct(ada, { last_seq: 1 });
     const mine = message({ conversation_id: withAda.id, seq: 1, status: "sent" });
     const { chat, core, store } = await opened([withAda], [mine]);
-    await waitFor(() => expect(chat.thread).toHaveLength(1));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(1));
     const before = reads(core);
 
     // Only my own watermark moved (sending does that): no status can change.
@@ -182,14 +185,14 @@ describe("events carry what changed", () => {
       type: "conversation",
       summary: { ...selfRead, members: [selfRead.members[0]!, member(ada, { read_seq: 1, delivered_seq: 1 })] },
     });
-    await waitFor(() => expect(chat.thread[0]?.status).toBe("read"));
+    await waitFor(() => expect(chat.thread.messages[0]?.status).toBe("read"));
     expect(reads(core)).toEqual({ list: before.list, thread: before.thread + 1 });
   });
 
   it("marks the open conversation read when its summary says something new arrived", async () => {
     const withAda = direct(ada);
     const { chat, core } = await opened([withAda]);
-    chat.setFocused(true);
+    chat.thread.setFocused(true);
     await coreEmits({ type: "conversation", summary: { ...withAda, last_seq: 1, unread_count: 1 } });
     expect(core.argsOf("mark_read")).toEqual([{ conversationId: withAda.id }]);
   });
@@ -198,15 +201,15 @@ describe("events carry what changed", () => {
     const withAda = direct(ada);
     const failed = message({ conversation_id: withAda.id, seq: null, status: "failed" });
     const { chat, core } = await opened([withAda], [failed]);
-    await waitFor(() => expect(chat.thread).toHaveLength(1));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(1));
     const before = reads(core);
 
-    await chat.saveDraft(withAda.id, "later");
-    expect(chat.conversations[0]?.draft).toBe("later");
-    await chat.saveDraft(withAda.id, "");
-    expect(chat.conversations[0]?.draft).toBeNull();
-    await chat.discard(failed.id);
-    expect(chat.thread).toEqual([]);
+    await chat.list.saveDraft(withAda.id, "later");
+    expect(chat.list.conversations[0]?.draft).toBe("later");
+    await chat.list.saveDraft(withAda.id, "");
+    expect(chat.list.conversations[0]?.draft).toBeNull();
+    await chat.compose.discard(failed.id);
+    expect(chat.thread.messages).toEqual([]);
     expect(core.argsOf("set_draft")).toEqual([
       { conversationId: withAda.id, body: "later" },
       { conversationId: withAda.id, body: "" },
@@ -250,14 +253,14 @@ describe("the list, a page at a time", () => {
   const at = (c: ConversationSummary): ListPosition => ({ updated_at: c.updated_at, id: c.id });
   const ids = (list: readonly ConversationSummary[]) => list.map((c) => c.id);
   async function loadAll(chat: Chat) {
-    for (let i = 0; i < 20 && chat.hasMoreConversations; i++) await chat.loadMoreConversations();
+    for (let i = 0; i < 20 && chat.list.hasMore; i++) await chat.list.loadMore();
   }
 
   it("reads one page first, then the next below the last row, until a short page, and no more", async () => {
     const { chat, core, sorted } = await large();
     expect(core.argsOf("conversations")).toEqual([{ after: null, limit: LIST_PAGE }]);
-    expect(ids(chat.conversations)).toEqual(ids(sorted().slice(0, LIST_PAGE)));
-    expect(chat.hasMoreConversations).toBe(true);
+    expect(ids(chat.list.conversations)).toEqual(ids(sorted().slice(0, LIST_PAGE)));
+    expect(chat.list.hasMore).toBe(true);
 
     await loadAll(chat);
     const asks = core.argsOf("conversations");
@@ -265,19 +268,19 @@ describe("the list, a page at a time", () => {
     for (let page = 1; page < 13; page++) {
       expect(asks[page]).toEqual({ after: at(sorted()[page * LIST_PAGE - 1]!), limit: LIST_PAGE });
     }
-    expect(chat.hasMoreConversations).toBe(false);
+    expect(chat.list.hasMore).toBe(false);
     // The store's order and the UI's agree, ties included.
-    expect(ids(chat.conversations)).toEqual(ids(sorted()));
+    expect(ids(chat.list.conversations)).toEqual(ids(sorted()));
 
-    await chat.loadMoreConversations();
+    await chat.list.loadMore();
     expect(core.count("conversations")).toBe(13);
   });
 
   it("never reads two pages at once", async () => {
     const { chat, core } = await large();
-    await Promise.all([chat.loadMoreConversations(), chat.loadMoreConversations()]);
+    await Promise.all([chat.list.loadMore(), chat.list.loadMore()]);
     expect(core.count("conversations")).toBe(2);
-    expect(chat.conversations).toHaveLength(2 * LIST_PAGE);
+    expect(chat.list.conversations).toHaveLength(2 * LIST_PAGE);
   });
 
   it("holds a conversation once when an event brought it before its page", async () => {
@@ -288,21 +291,21 @@ describe("the list, a page at a time", () => {
     // Newer than this (stale) core's copy: the event's summary must win over the page's.
     const moved = { ...sorted()[900]!, updated_at: ago(0), unread_count: 5 };
     await coreEmits({ type: "conversation", summary: moved });
-    expect(chat.conversations[0]).toEqual(moved);
+    expect(chat.list.conversations[0]).toEqual(moved);
 
     await loadAll(chat);
-    expect(new Set(ids(chat.conversations)).size).toBe(1_250);
-    expect(chat.conversations).toHaveLength(1_250);
-    expect(chat.conversations[0]).toEqual(moved);
-    expect(chat.conversations.find((c) => c.id === deep.id)?.muted).toBe(false);
+    expect(new Set(ids(chat.list.conversations)).size).toBe(1_250);
+    expect(chat.list.conversations).toHaveLength(1_250);
+    expect(chat.list.conversations[0]).toEqual(moved);
+    expect(chat.list.conversations.find((c) => c.id === deep.id)?.muted).toBe(false);
     const withoutMoved = sorted().filter((c) => c.id !== moved.id);
-    expect(ids(chat.conversations.slice(1))).toEqual(ids(withoutMoved));
+    expect(ids(chat.list.conversations.slice(1))).toEqual(ids(withoutMoved));
   });
 
   it("re-reads on resync as many rows as were paged in, new ones on top counted", async () => {
     const { chat, core, store } = await large();
-    await chat.loadMoreConversations();
-    await chat.loadMoreConversations();
+    await chat.list.loadMore();
+    await chat.list.loadMore();
     const fresh = direct(grace, { updated_at: ago(0) });
     store.list = [...store.list, fresh];
     await coreEmits({ type: "conversation", summary: fresh });
@@ -311,10 +314,10 @@ describe("the list, a page at a time", () => {
     await coreEmits({ type: "resync" });
     await waitFor(() => expect(core.count("conversations")).toBe(before + 1));
     expect(core.argsOf("conversations").at(-1)).toEqual({ after: null, limit: 3 * LIST_PAGE + 1 });
-    await waitFor(() => expect(chat.conversations).toHaveLength(3 * LIST_PAGE + 1));
-    expect(chat.hasMoreConversations).toBe(true);
+    await waitFor(() => expect(chat.list.conversations).toHaveLength(3 * LIST_PAGE + 1));
+    expect(chat.list.hasMore).toBe(true);
     // Paging goes on below the rows re-read.
-    await chat.loadMoreConversations();
+    await chat.list.loadMore();
     expect(core.argsOf("conversations").at(-1)).toEqual({
       after: at(listPage(store.list, { limit: 301 })[300]!),
       limit: LIST_PAGE,
@@ -323,10 +326,10 @@ describe("the list, a page at a time", () => {
 
   it("re-reads more than one call allows in several, and keeps the open conversation", async () => {
     const { chat, core, sorted } = await large();
-    for (let i = 0; i < 5; i++) await chat.loadMoreConversations();
+    for (let i = 0; i < 5; i++) await chat.list.loadMore();
     const deep = sorted()[1_100]!;
-    await chat.openConversation(deep.id);
-    expect(chat.open?.id).toBe(deep.id);
+    await chat.thread.open(deep.id);
+    expect(chat.thread.conversation?.id).toBe(deep.id);
     const before = core.count("conversations");
 
     await coreEmits({ type: "resync" });
@@ -334,37 +337,37 @@ describe("the list, a page at a time", () => {
     const [first, second] = core.argsOf("conversations").slice(before);
     expect(first).toEqual({ after: null, limit: 500 });
     expect(second).toEqual({ after: at(sorted()[499]!), limit: 100 });
-    await waitFor(() => expect(chat.conversations).toHaveLength(601));
-    expect(chat.open?.id).toBe(deep.id);
+    await waitFor(() => expect(chat.list.conversations).toHaveLength(601));
+    expect(chat.thread.conversation?.id).toBe(deep.id);
   });
 
   it("opens a conversation below the rows read (a search hit, a notification)", async () => {
     const { chat, core, sorted } = await large();
     const deep = sorted()[1_000]!;
-    await chat.openConversation(deep.id);
+    await chat.thread.open(deep.id);
     expect(core.argsOf("conversation")).toEqual([{ conversationId: deep.id }]);
-    expect(chat.open?.id).toBe(deep.id);
+    expect(chat.thread.conversation?.id).toBe(deep.id);
     await loadAll(chat);
-    expect(chat.conversations.filter((c) => c.id === deep.id)).toHaveLength(1);
+    expect(chat.list.conversations.filter((c) => c.id === deep.id)).toHaveLength(1);
 
     // One this device does not know is not opened.
-    await chat.openConversation("0190a0b0-0000-7000-8000-00000000dead");
-    expect(chat.openId).toBe(deep.id);
+    await chat.thread.open("0190a0b0-0000-7000-8000-00000000dead");
+    expect(chat.thread.openId).toBe(deep.id);
   });
 
   it("starts again from the top after signing out", async () => {
     const { chat, core } = await large();
-    await chat.loadMoreConversations();
-    await chat.signOut();
-    expect(chat.conversations).toEqual([]);
-    expect(chat.hasMoreConversations).toBe(false);
+    await chat.list.loadMore();
+    await chat.session.signOut();
+    expect(chat.list.conversations).toEqual([]);
+    expect(chat.list.hasMore).toBe(false);
     const before = core.count("conversations");
-    await chat.loadMoreConversations();
+    await chat.list.loadMore();
     expect(core.count("conversations")).toBe(before);
 
     await chat.signIn("http://x", "me", "pw");
     expect(core.argsOf("conversations").at(-1)).toEqual({ after: null, limit: LIST_PAGE });
-    expect(chat.conversations).toHaveLength(LIST_PAGE);
+    expect(chat.list.conversations).toHaveLength(LIST_PAGE);
   });
 });
 
@@ -377,15 +380,15 @@ describe("a long scroll-back", () => {
     const pending = message({ conversation_id: withAda.id, seq: null, status: "pending" });
     // This core answers every read with the whole thread: 601 held.
     const { chat, core } = await opened([withAda], [...history, pending]);
-    await waitFor(() => expect(chat.thread).toHaveLength(601));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(601));
 
-    chat.forgetOlder();
-    expect(chat.thread).toHaveLength(KEPT_AT_END + 1);
-    expect(chat.thread[0]!.seq).toBe(600 - KEPT_AT_END + 1);
-    expect(chat.thread.at(-1)).toEqual(pending);
-    expect(chat.hasOlder).toBe(true);
+    chat.thread.forgetOlder();
+    expect(chat.thread.messages).toHaveLength(KEPT_AT_END + 1);
+    expect(chat.thread.messages[0]!.seq).toBe(600 - KEPT_AT_END + 1);
+    expect(chat.thread.messages.at(-1)).toEqual(pending);
+    expect(chat.thread.hasOlder).toBe(true);
     // Paging back reads the forgotten history again.
-    await chat.loadOlder();
+    await chat.thread.loadOlder();
     expect(core.argsOf("messages").at(-1)).toMatchObject({ beforeSeq: 600 - KEPT_AT_END + 1 });
   });
 
@@ -395,9 +398,9 @@ describe("a long scroll-back", () => {
       message({ conversation_id: withAda.id, seq: i + 1 }),
     );
     const { chat } = await opened([withAda], history);
-    await waitFor(() => expect(chat.thread).toHaveLength(HELD_AT_END));
-    chat.forgetOlder();
-    expect(chat.thread).toHaveLength(HELD_AT_END);
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(HELD_AT_END));
+    chat.thread.forgetOlder();
+    expect(chat.thread.messages).toHaveLength(HELD_AT_END);
   });
 });
 
@@ -410,13 +413,13 @@ describe("the first paint", () => {
         throw "command first_paint not found";
       },
     });
-    expect(chat.listLoaded).toBe(true);
-    chat.listPainted();
-    chat.listPainted();
+    expect(chat.list.loaded).toBe(true);
+    chat.list.painted();
+    chat.list.painted();
     // The mocked IPC answers through promises only: one macrotask lets them all settle.
     await new Promise((done) => setTimeout(done, 0));
     expect(core.count("first_paint")).toBe(1);
-    expect(chat.notice).toBeNull();
+    expect(chat.notice.text).toBeNull();
   });
 });
 
@@ -427,9 +430,9 @@ describe("a message request deleted on this device", () => {
     const kept = direct(grace, { updated_at: ago(10) });
     const gone = direct(ada, { request: true, dismissed: true, updated_at: ago(1) });
     const { chat } = await opened([kept, gone]);
-    expect(ids(chat.conversations)).toEqual([kept.id]);
-    await chat.openConversation(gone.id);
-    expect(chat.openId).toBe(kept.id);
+    expect(ids(chat.list.conversations)).toEqual([kept.id]);
+    await chat.thread.open(gone.id);
+    expect(chat.thread.openId).toBe(kept.id);
   });
 
   it("leaves the list when an event says so, the open thread closing, and comes back on a new message", async () => {
@@ -437,26 +440,26 @@ describe("a message request deleted on this device", () => {
     const other = direct(grace, { updated_at: ago(10) });
     const mine = message({ conversation_id: request.id, seq: 1, mine: false, sender_id: ada.id });
     const { chat, core } = await opened([request, other], [mine]);
-    expect(chat.openId).toBe(request.id);
-    expect(chat.thread).toHaveLength(1);
+    expect(chat.thread.openId).toBe(request.id);
+    expect(chat.thread.messages).toHaveLength(1);
     const before = reads(core);
 
     await coreEmits({ type: "conversation", summary: { ...request, dismissed: true } });
-    expect(ids(chat.conversations)).toEqual([other.id]);
-    expect(chat.openId).toBeNull();
-    expect(chat.open).toBeNull();
-    expect(chat.thread).toEqual([]);
-    expect(chat.threadLoaded).toBe(false);
+    expect(ids(chat.list.conversations)).toEqual([other.id]);
+    expect(chat.thread.openId).toBeNull();
+    expect(chat.thread.conversation).toBeNull();
+    expect(chat.thread.messages).toEqual([]);
+    expect(chat.thread.loaded).toBe(false);
     // Heard again while still deleted: still out.
     await coreEmits({ type: "conversation", summary: { ...request, dismissed: true, muted: true } });
-    expect(ids(chat.conversations)).toEqual([other.id]);
+    expect(ids(chat.list.conversations)).toEqual([other.id]);
 
     const again = { ...request, dismissed: false, updated_at: ago(0), unread_count: 1, last_seq: 2 };
     await coreEmits({ type: "conversation", summary: again });
-    expect(ids(chat.conversations)).toEqual([request.id, other.id]);
-    expect(chat.conversations[0]).toEqual(again);
+    expect(ids(chat.list.conversations)).toEqual([request.id, other.id]);
+    expect(chat.list.conversations[0]).toEqual(again);
     // Back in the list, not opened again.
-    expect(chat.openId).toBeNull();
+    expect(chat.thread.openId).toBeNull();
     expect(reads(core)).toEqual(before);
   });
 
@@ -465,9 +468,9 @@ describe("a message request deleted on this device", () => {
     const request = direct(ada, { request: true, updated_at: ago(5) });
     const { chat } = await opened([open, request], [message({ conversation_id: open.id })]);
     await coreEmits({ type: "conversation", summary: { ...request, dismissed: true } });
-    expect(ids(chat.conversations)).toEqual([open.id]);
-    expect(chat.openId).toBe(open.id);
-    expect(chat.thread).toHaveLength(1);
+    expect(ids(chat.list.conversations)).toEqual([open.id]);
+    expect(chat.thread.openId).toBe(open.id);
+    expect(chat.thread.messages).toHaveLength(1);
   });
 
   it("is deleted with dismiss_request, even before the core's event, and closes", async () => {
@@ -478,11 +481,11 @@ describe("a message request deleted on this device", () => {
         return null;
       },
     });
-    await chat.dismissRequest(request.id);
+    await chat.safety.dismissRequest(request.id);
     expect(core.argsOf("dismiss_request")).toEqual([{ conversationId: request.id }]);
-    expect(chat.conversations).toEqual([]);
-    expect(chat.openId).toBeNull();
-    expect(chat.notice).toBeNull();
+    expect(chat.list.conversations).toEqual([]);
+    expect(chat.thread.openId).toBeNull();
+    expect(chat.notice.text).toBeNull();
   });
 
   it("stays, with the reason said, when dismiss_request fails", async () => {
@@ -492,10 +495,10 @@ describe("a message request deleted on this device", () => {
         throw { kind: "not_found", message: "no such conversation" };
       },
     });
-    await chat.dismissRequest(request.id);
-    expect(ids(chat.conversations)).toEqual([request.id]);
-    expect(chat.openId).toBe(request.id);
-    expect(chat.notice).toBe("no such conversation");
+    await chat.safety.dismissRequest(request.id);
+    expect(ids(chat.list.conversations)).toEqual([request.id]);
+    expect(chat.thread.openId).toBe(request.id);
+    expect(chat.notice.text).toBe("no such conversation");
   });
 
   it("closes when a resync's re-read says the open one was deleted", async () => {
@@ -504,8 +507,8 @@ describe("a message request deleted on this device", () => {
     const { chat, store } = await opened([request, other]);
     store.list = [{ ...request, dismissed: true }, other];
     await coreEmits({ type: "resync" });
-    await waitFor(() => expect(ids(chat.conversations)).toEqual([other.id]));
-    expect(chat.openId).toBeNull();
+    await waitFor(() => expect(ids(chat.list.conversations)).toEqual([other.id]));
+    expect(chat.thread.openId).toBeNull();
   });
 });
 
@@ -522,9 +525,9 @@ describe("resync", () => {
     store.connection = { state: "offline", retry_at: null, reason: null };
     await coreEmits({ type: "resync" });
 
-    await waitFor(() => expect(chat.thread.map((m) => m.body)).toEqual(["missed"]));
-    await waitFor(() => expect(chat.conversations).toHaveLength(2));
-    expect(chat.connection).toEqual({ state: "offline", retry_at: null, reason: null });
+    await waitFor(() => expect(chat.thread.messages.map((m) => m.body)).toEqual(["missed"]));
+    await waitFor(() => expect(chat.list.conversations).toHaveLength(2));
+    expect(chat.session.connection).toEqual({ state: "offline", retry_at: null, reason: null });
     expect(core.count("session")).toBe(sessions + 1);
     expect(reads(core)).toEqual({ list: before.list + 1, thread: before.thread + 1 });
   });
@@ -533,8 +536,8 @@ describe("resync", () => {
     const { chat, store } = await opened([direct(ada)]);
     store.me = null;
     await coreEmits({ type: "resync" });
-    await waitFor(() => expect(chat.me).toBeNull());
-    expect(chat.conversations).toEqual([]);
+    await waitFor(() => expect(chat.session.me).toBeNull());
+    expect(chat.list.conversations).toEqual([]);
   });
 });
 
@@ -548,16 +551,16 @@ describe("error kinds", () => {
       },
     });
     await chat.start();
-    expect(chat.me).toEqual(ME);
-    expect(chat.notice).toBe("database is locked");
+    expect(chat.session.me).toEqual(ME);
+    expect(chat.notice.text).toBe("database is locked");
 
     mockCore({
       conversations: () => {
         throw { kind: "signed_out", message: "not signed in" };
       },
     });
-    await chat.refreshList();
-    expect(chat.me).toBeNull();
+    await chat.list.refresh();
+    expect(chat.session.me).toBeNull();
   });
 
   it("Tauri's own string rejections read as messages too", () => {
@@ -587,45 +590,45 @@ describe("changes to messages", () => {
   it("a changed event replaces the message in place (and its quotes), and is no news", async () => {
     const { conversation, first, thread } = adaThread();
     const { chat, core } = await opened([conversation], thread);
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
-    chat.setFocused(true);
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
+    chat.thread.setFocused(true);
     const before = { ...reads(core), marked: core.count("mark_read") };
 
     const edited = { ...first, body: "s1, fixed", edited: true };
     await coreEmits({ type: "changed", message: edited });
-    expect(chat.thread.map((m) => m.id)).toEqual(thread.map((m) => m.id));
-    expect(chat.thread[0]).toEqual(edited);
-    expect(chat.thread[3]!.quote).toEqual({ id: first.id, sender_id: ada.id, body: "s1, fixed", seq: 1, deleted: false });
+    expect(chat.thread.messages.map((m) => m.id)).toEqual(thread.map((m) => m.id));
+    expect(chat.thread.messages[0]).toEqual(edited);
+    expect(chat.thread.messages[3]!.quote).toEqual({ id: first.id, sender_id: ada.id, body: "s1, fixed", seq: 1, deleted: false });
 
     const reacted = { ...edited, reactions: [{ emoji: "👍", user_ids: [grace.id], mine: false }] };
     await coreEmits({ type: "changed", message: reacted });
-    expect(chat.thread[0]!.reactions).toEqual(reacted.reactions);
+    expect(chat.thread.messages[0]!.reactions).toEqual(reacted.reactions);
 
     // One the thread does not hold is not added, and nothing is re-read, marked read or said.
     await coreEmits({ type: "changed", message: message({ conversation_id: conversation.id, seq: 9 }) });
-    expect(chat.thread).toHaveLength(4);
+    expect(chat.thread.messages).toHaveLength(4);
     expect({ ...reads(core), marked: core.count("mark_read") }).toEqual(before);
-    expect(chat.conversations[0]!.unread_count).toBe(0);
-    expect(chat.notice).toBeNull();
+    expect(chat.list.conversations[0]!.unread_count).toBe(0);
+    expect(chat.notice.text).toBeNull();
   });
 
   it("a refused change puts the message back as it was and says why", async () => {
     const { conversation, mine, thread } = adaThread();
     const optimistic = { ...mine, body: "s3 (edited offline)", edited: true };
     const { chat } = await opened([conversation], [thread[0]!, thread[1]!, optimistic, thread[3]!]);
-    await waitFor(() => expect(chat.thread[2]!.body).toBe("s3 (edited offline)"));
+    await waitFor(() => expect(chat.thread.messages[2]!.body).toBe("s3 (edited offline)"));
 
     await coreEmits({ type: "change_refused", message: mine, reason: "messages can be edited for 24 hours" });
-    expect(chat.thread[2]).toEqual(mine);
-    expect(chat.thread).toHaveLength(4);
-    expect(chat.notice).toBe("messages can be edited for 24 hours");
+    expect(chat.thread.messages[2]).toEqual(mine);
+    expect(chat.thread.messages).toHaveLength(4);
+    expect(chat.notice.text).toBe("messages can be edited for 24 hours");
 
     // Refused elsewhere: the reason is told all the same; the open thread is untouched.
-    chat.dismissNotice();
+    chat.notice.dismiss();
     const other = message({ conversation_id: "elsewhere", seq: 2 });
     await coreEmits({ type: "change_refused", message: other, reason: "not allowed" });
-    expect(chat.notice).toBe("not allowed");
-    expect(chat.thread[2]).toEqual(mine);
+    expect(chat.notice.text).toBe("not allowed");
+    expect(chat.thread.messages[2]).toEqual(mine);
   });
 
   it("deletes one never sent from the thread, and others' ones only as a group's owner", async () => {
@@ -634,15 +637,15 @@ describe("changes to messages", () => {
     const { chat, core } = await opened([conversation], [...thread, pending], {
       delete_message: (args) => (args.messageId === pending.id ? null : { ...first, body: "", deleted: true }),
     });
-    await waitFor(() => expect(chat.thread).toHaveLength(5));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(5));
 
-    await chat.deleteMessage(pending);
-    expect(chat.thread.map((m) => m.id)).toEqual(thread.map((m) => m.id));
+    await chat.compose.deleteMessage(pending);
+    expect(chat.thread.messages.map((m) => m.id)).toEqual(thread.map((m) => m.id));
 
     // Ada's message: only a group's owner may delete others' ones; this is a direct chat.
-    await chat.deleteMessage(first);
+    await chat.compose.deleteMessage(first);
     expect(core.argsOf("delete_message")).toEqual([{ messageId: pending.id }]);
-    expect(chat.thread[0]!.deleted).toBe(false);
+    expect(chat.thread.messages[0]!.deleted).toBe(false);
   });
 
   it("lets a group's owner delete anyone's message", async () => {
@@ -651,16 +654,16 @@ describe("changes to messages", () => {
     const here = thread.map((m) => ({ ...m, conversation_id: team.id }));
     const gone = { ...here[0]!, body: "", deleted: true };
     const { chat, core } = await opened([team], here, { delete_message: () => gone });
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
-    chat.startReply(here[0]!);
-    expect(chat.replyingTo?.id).toBe(first.id);
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
+    chat.compose.startReply(here[0]!);
+    expect(chat.compose.replyingTo?.id).toBe(first.id);
 
-    await chat.deleteMessage(here[0]!);
+    await chat.compose.deleteMessage(here[0]!);
     expect(core.argsOf("delete_message")).toEqual([{ messageId: first.id }]);
-    expect(chat.thread[0]).toEqual(gone);
-    expect(chat.thread[3]!.quote).toMatchObject({ id: first.id, deleted: true, body: "" });
+    expect(chat.thread.messages[0]).toEqual(gone);
+    expect(chat.thread.messages[3]!.quote).toMatchObject({ id: first.id, deleted: true, body: "" });
     // Nobody can answer a deleted message.
-    expect(chat.replyingTo).toBeNull();
+    expect(chat.compose.replyingTo).toBeNull();
   });
 
   it("sends a reply with its target, then forgets the target; keeps it when sending fails", async () => {
@@ -672,23 +675,23 @@ describe("changes to messages", () => {
         return message({ conversation_id: conversation.id, seq: null, status: "pending", body: args.body as string });
       },
     });
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
 
-    chat.startReply(second);
-    expect(chat.replyingTo).toEqual(second);
-    expect(await chat.send("answer")).toBe(true);
+    chat.compose.startReply(second);
+    expect(chat.compose.replyingTo).toEqual(second);
+    expect(await chat.compose.send("answer")).toBe(true);
     expect(core.argsOf("send_message")).toEqual([{ conversationId: conversation.id, body: "answer", replyTo: second.id }]);
-    expect(chat.replyingTo).toBeNull();
+    expect(chat.compose.replyingTo).toBeNull();
 
-    await chat.send("plain");
+    await chat.compose.send("plain");
     expect(core.argsOf("send_message").at(-1)).toMatchObject({ replyTo: null });
 
-    chat.startReply(second);
+    chat.compose.startReply(second);
     fail = true;
-    expect(await chat.send("again")).toBe(false);
-    expect(chat.replyingTo).toEqual(second);
-    chat.cancelReply();
-    expect(chat.replyingTo).toBeNull();
+    expect(await chat.compose.send("again")).toBe(false);
+    expect(chat.compose.replyingTo).toEqual(second);
+    chat.compose.cancelReply();
+    expect(chat.compose.replyingTo).toBeNull();
   });
 
   it("edits this user's own messages only; the same text ends it, a blank one does not", async () => {
@@ -696,30 +699,30 @@ describe("changes to messages", () => {
     const { chat, core } = await opened([conversation], thread, {
       edit_message: (args) => ({ ...mine, body: args.body as string, edited: true }),
     });
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
 
-    chat.startEdit(first);
-    expect(chat.editing).toBeNull();
+    chat.compose.startEdit(first);
+    expect(chat.compose.editing).toBeNull();
     // Up arrow: the newest own one (the reply, s4), then any other.
-    expect(chat.editLast()).toBe(true);
-    expect(chat.editing).toBe(thread[3]!.id);
-    chat.cancelEdit();
-    chat.startEdit(mine);
-    expect(chat.editing).toBe(mine.id);
+    expect(chat.compose.editLast()).toBe(true);
+    expect(chat.compose.editing).toBe(thread[3]!.id);
+    chat.compose.cancelEdit();
+    chat.compose.startEdit(mine);
+    expect(chat.compose.editing).toBe(mine.id);
 
-    expect(await chat.saveEdit("  s3 ")).toBe(true);
-    expect(chat.editing).toBeNull();
+    expect(await chat.compose.saveEdit("  s3 ")).toBe(true);
+    expect(chat.compose.editing).toBeNull();
     expect(core.count("edit_message")).toBe(0);
 
-    chat.startEdit(mine);
-    expect(await chat.saveEdit(" \n ")).toBe(false);
-    expect(chat.editing).toBe(mine.id);
+    chat.compose.startEdit(mine);
+    expect(await chat.compose.saveEdit(" \n ")).toBe(false);
+    expect(chat.compose.editing).toBe(mine.id);
     expect(core.count("edit_message")).toBe(0);
 
-    expect(await chat.saveEdit(" s3, better\n")).toBe(true);
+    expect(await chat.compose.saveEdit(" s3, better\n")).toBe(true);
     expect(core.argsOf("edit_message")).toEqual([{ messageId: mine.id, body: "s3, better" }]);
-    expect(chat.editing).toBeNull();
-    expect(chat.thread[2]).toMatchObject({ id: mine.id, body: "s3, better", edited: true });
+    expect(chat.compose.editing).toBeNull();
+    expect(chat.thread.messages[2]).toMatchObject({ id: mine.id, body: "s3, better", edited: true });
   });
 
   it("keeps editing, and says why, when the edit cannot be stored", async () => {
@@ -729,33 +732,33 @@ describe("changes to messages", () => {
         throw { kind: "forbidden", message: "too late to edit" };
       },
     });
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
-    chat.startEdit(mine);
-    expect(await chat.saveEdit("changed")).toBe(false);
-    expect(chat.editing).toBe(mine.id);
-    expect(chat.notice).toBe("too late to edit");
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
+    chat.compose.startEdit(mine);
+    expect(await chat.compose.saveEdit("changed")).toBe(false);
+    expect(chat.compose.editing).toBe(mine.id);
+    expect(chat.notice.text).toBe("too late to edit");
   });
 
   it("toggles a reaction and shows the message as the core returns it", async () => {
     const { conversation, second, thread } = adaThread();
     const reacted = { ...second, reactions: [{ emoji: "🎉", user_ids: [ME.id], mine: true }] };
     const { chat, core } = await opened([conversation], thread, { react: () => reacted });
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
-    await chat.toggleReaction(second, "🎉");
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
+    await chat.compose.toggleReaction(second, "🎉");
     expect(core.argsOf("react")).toEqual([{ messageId: second.id, emoji: "🎉" }]);
-    expect(chat.thread[1]).toEqual(reacted);
+    expect(chat.thread.messages[1]).toEqual(reacted);
   });
 
   it("offers nothing to change once the user left", async () => {
     const { conversation, mine, thread } = adaThread({ left: true });
     const { chat, core } = await opened([conversation], thread);
-    await waitFor(() => expect(chat.thread).toHaveLength(4));
-    chat.startEdit(mine);
-    chat.startReply(mine);
-    await chat.toggleReaction(mine, "👍");
-    await chat.deleteMessage(mine);
-    expect(chat.editing).toBeNull();
-    expect(chat.replyingTo).toBeNull();
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(4));
+    chat.compose.startEdit(mine);
+    chat.compose.startReply(mine);
+    await chat.compose.toggleReaction(mine, "👍");
+    await chat.compose.deleteMessage(mine);
+    expect(chat.compose.editing).toBeNull();
+    expect(chat.compose.replyingTo).toBeNull();
     expect(core.count("react") + core.count("delete_message")).toBe(0);
   });
 });
@@ -773,7 +776,7 @@ describe("jumping to a quoted message", () => {
         return all.filter((m) => before === null || m.seq! < before).slice(-(args.limit as number));
       },
     });
-    await waitFor(() => expect(chat.thread).toHaveLength(50));
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(50));
     return { chat, core, all };
   }
 
@@ -781,35 +784,35 @@ describe("jumping to a quoted message", () => {
     const { chat, core, all } = await history();
     const reads = core.count("messages");
     vi.useFakeTimers();
-    const token = chat.focusToken;
-    expect(await chat.jumpTo(all[180]!.id, 181)).toBe(true);
-    expect(chat.focusMessageId).toBe(all[180]!.id);
-    expect(chat.focusToken).toBe(token + 1);
+    const token = chat.thread.focusToken;
+    expect(await chat.thread.jumpTo(all[180]!.id, 181)).toBe(true);
+    expect(chat.thread.focusMessageId).toBe(all[180]!.id);
+    expect(chat.thread.focusToken).toBe(token + 1);
     expect(core.count("messages")).toBe(reads);
     vi.advanceTimersByTime(JUMP_HIGHLIGHT_MS - 1);
-    expect(chat.focusMessageId).toBe(all[180]!.id);
+    expect(chat.thread.focusMessageId).toBe(all[180]!.id);
     vi.advanceTimersByTime(1);
-    expect(chat.focusMessageId).toBeNull();
+    expect(chat.thread.focusMessageId).toBeNull();
   });
 
   it("loads older pages down to its seq, or page by page when its seq is unknown", async () => {
     const { chat, core, all } = await history();
-    expect(await chat.jumpTo(all[120]!.id, 121)).toBe(true);
+    expect(await chat.thread.jumpTo(all[120]!.id, 121)).toBe(true);
     expect(core.argsOf("messages").at(-1)).toMatchObject({ beforeSeq: 151 });
-    expect(chat.thread).toHaveLength(100);
-    expect(chat.focusMessageId).toBe(all[120]!.id);
+    expect(chat.thread.messages).toHaveLength(100);
+    expect(chat.thread.focusMessageId).toBe(all[120]!.id);
 
-    expect(await chat.jumpTo(all[20]!.id)).toBe(true);
-    expect(chat.thread).toHaveLength(200);
-    expect(chat.focusMessageId).toBe(all[20]!.id);
+    expect(await chat.thread.jumpTo(all[20]!.id)).toBe(true);
+    expect(chat.thread.messages).toHaveLength(200);
+    expect(chat.thread.focusMessageId).toBe(all[20]!.id);
   });
 
   it("says so when history ends without it", async () => {
     const { chat } = await history();
-    expect(await chat.jumpTo("0190a0b0-0000-7000-8000-00000000dead")).toBe(false);
-    expect(chat.thread).toHaveLength(200);
-    expect(chat.hasOlder).toBe(false);
-    expect(chat.notice).toBe("The original message is not available.");
+    expect(await chat.thread.jumpTo("0190a0b0-0000-7000-8000-00000000dead")).toBe(false);
+    expect(chat.thread.messages).toHaveLength(200);
+    expect(chat.thread.hasOlder).toBe(false);
+    expect(chat.notice.text).toBe("The original message is not available.");
   });
 });
 
@@ -834,7 +837,7 @@ describe("files", () => {
       send_file_data: (args) => pending(args, [args.name as string]),
       ...handlers,
     });
-    await waitFor(() => expect(started.chat.thread).toHaveLength(1));
+    await waitFor(() => expect(started.chat.thread.messages).toHaveLength(1));
     return { ...started, conversation, hers };
   }
 
@@ -847,55 +850,55 @@ describe("files", () => {
         return message({ conversation_id: conversation.id, seq: null, status: "pending", body: args.caption as string });
       },
     });
-    const paths = await chat.pickFiles();
+    const paths = await chat.files.pickFiles();
     expect(paths).toEqual(["/home/me/a.png", "/home/me/notes.pdf"]);
-    chat.startReply(hers);
-    expect(await chat.sendFiles(paths, "  the plan  ")).toBe(true);
+    chat.compose.startReply(hers);
+    expect(await chat.files.sendFiles(paths, "  the plan  ")).toBe(true);
     expect(core.argsOf("send_files")).toEqual([
       { conversationId: conversation.id, paths, caption: "the plan", replyTo: hers.id },
     ]);
-    expect(chat.thread.at(-1)).toMatchObject({ status: "pending", body: "the plan" });
-    expect(chat.replyingTo).toBeNull();
+    expect(chat.thread.messages.at(-1)).toMatchObject({ status: "pending", body: "the plan" });
+    expect(chat.compose.replyingTo).toBeNull();
 
-    chat.startReply(hers);
+    chat.compose.startReply(hers);
     fail = true;
-    expect(await chat.sendFiles(paths)).toBe(false);
-    expect(chat.replyingTo).toEqual(hers);
-    expect(chat.notice).toBe("a file is larger than 100 MB");
-    expect(chat.thread).toHaveLength(2);
+    expect(await chat.files.sendFiles(paths)).toBe(false);
+    expect(chat.compose.replyingTo).toEqual(hers);
+    expect(chat.notice.text).toBe("a file is larger than 100 MB");
+    expect(chat.thread.messages).toHaveLength(2);
   });
 
   it("picks nothing when the dialog is cancelled, and sends nothing without files", async () => {
     const { chat, core } = await withFiles({ "plugin:dialog|open": () => null });
-    expect(await chat.pickFiles()).toEqual([]);
-    expect(await chat.sendFiles([])).toBe(false);
+    expect(await chat.files.pickFiles()).toEqual([]);
+    expect(await chat.files.sendFiles([])).toBe(false);
     expect(core.count("send_files")).toBe(0);
   });
 
   it("sends a pasted file's bytes, not as a reply", async () => {
     const { chat, core, conversation, hers } = await withFiles();
-    chat.startReply(hers);
-    expect(await chat.sendFileData("Pasted image.png", "iVBORw==")).toBe(true);
+    chat.compose.startReply(hers);
+    expect(await chat.files.sendFileData("Pasted image.png", "iVBORw==")).toBe(true);
     expect(core.argsOf("send_file_data")).toEqual([
       { conversationId: conversation.id, name: "Pasted image.png", dataBase64: "iVBORw==", caption: "" },
     ]);
-    expect(chat.thread.at(-1)?.attachments.map((a) => a.name)).toEqual(["Pasted image.png"]);
-    expect(chat.replyingTo).toEqual(hers);
+    expect(chat.thread.messages.at(-1)?.attachments.map((a) => a.name)).toEqual(["Pasted image.png"]);
+    expect(chat.compose.replyingTo).toEqual(hers);
   });
 
   it("sends the clipboard's picture, says nothing without one, and says why it could not be read", async () => {
     let answer: () => unknown = () => null;
     const { chat, core, conversation } = await withFiles({ send_clipboard_image: () => answer() });
-    await chat.sendClipboardImage();
+    await chat.files.sendClipboardImage();
     expect(core.argsOf("send_clipboard_image")).toEqual([{ conversationId: conversation.id }]);
-    expect(chat.thread).toHaveLength(1);
-    expect(chat.notice).toBeNull();
+    expect(chat.thread.messages).toHaveLength(1);
+    expect(chat.notice.text).toBeNull();
 
     answer = () => {
       throw { kind: "local_storage", message: "the clipboard holds a picture that could not be read" };
     };
-    await chat.sendClipboardImage();
-    expect(chat.notice).toBe("the clipboard holds a picture that could not be read");
+    await chat.files.sendClipboardImage();
+    expect(chat.notice.text).toBe("the clipboard holds a picture that could not be read");
 
     const name = "Pasted image 2026-11-25 14.03.png";
     answer = () => message({
@@ -904,22 +907,22 @@ describe("files", () => {
       status: "pending",
       attachments: [attachment({ name, id: null, uploaded: 0, downloaded: true })],
     });
-    await chat.sendClipboardImage();
-    expect(chat.thread.at(-1)?.attachments.map((a) => a.name)).toEqual([name]);
+    await chat.files.sendClipboardImage();
+    expect(chat.thread.messages.at(-1)?.attachments.map((a) => a.name)).toEqual([name]);
   });
 
   it("holds each file's latest progress until the message is heard again", async () => {
     const { chat } = await withFiles();
-    await chat.sendFiles(["/home/me/a.png", "/home/me/b.pdf"]);
-    const sending = chat.thread.at(-1)!;
-    expect(chat.uploadProgress(sending.id, 0)).toBeNull();
+    await chat.files.sendFiles(["/home/me/a.png", "/home/me/b.pdf"]);
+    const sending = chat.thread.messages.at(-1)!;
+    expect(chat.files.uploadProgress(sending.id, 0)).toBeNull();
 
     await coreEmits({ type: "upload_progress", message_id: sending.id, index: 0, sent: 100, total: 1000 });
     await coreEmits({ type: "upload_progress", message_id: sending.id, index: 0, sent: 400, total: 1000 });
     await coreEmits({ type: "upload_progress", message_id: sending.id, index: 1, sent: 5, total: 50 });
     await coreEmits({ type: "upload_progress", message_id: "another", index: 0, sent: 1, total: 2 });
-    expect(chat.uploadProgress(sending.id, 0)).toEqual({ sent: 400, total: 1000 });
-    expect(chat.uploadProgress(sending.id, 1)).toEqual({ sent: 5, total: 50 });
+    expect(chat.files.uploadProgress(sending.id, 0)).toEqual({ sent: 400, total: 1000 });
+    expect(chat.files.uploadProgress(sending.id, 1)).toEqual({ sent: 5, total: 50 });
 
     // Sent: the message as stored now says it all (uploaded is null).
     const sent = {
@@ -929,21 +932,21 @@ describe("files", () => {
       attachments: sending.attachments.map((a) => ({ ...a, id: `server-${a.index}`, uploaded: null })),
     };
     await coreEmits({ type: "message", message: sent });
-    expect(chat.uploadProgress(sending.id, 0)).toBeNull();
-    expect(chat.uploadProgress(sending.id, 1)).toBeNull();
-    expect(chat.uploadProgress("another", 0)).toEqual({ sent: 1, total: 2 });
-    expect(chat.thread.at(-1)).toEqual(sent);
+    expect(chat.files.uploadProgress(sending.id, 0)).toBeNull();
+    expect(chat.files.uploadProgress(sending.id, 1)).toBeNull();
+    expect(chat.files.uploadProgress("another", 0)).toEqual({ sent: 1, total: 2 });
+    expect(chat.thread.messages.at(-1)).toEqual(sent);
   });
 
   it("cancels an upload: the message is gone, with its progress", async () => {
     const { chat, core } = await withFiles();
-    await chat.sendFiles(["/home/me/big.iso"]);
-    const sending = chat.thread.at(-1)!;
+    await chat.files.sendFiles(["/home/me/big.iso"]);
+    const sending = chat.thread.messages.at(-1)!;
     await coreEmits({ type: "upload_progress", message_id: sending.id, index: 0, sent: 10, total: 100 });
-    await chat.cancelUpload(sending.id);
+    await chat.files.cancelUpload(sending.id);
     expect(core.argsOf("cancel_upload")).toEqual([{ messageId: sending.id }]);
-    expect(chat.thread.map((m) => m.id)).not.toContain(sending.id);
-    expect(chat.uploadProgress(sending.id, 0)).toBeNull();
+    expect(chat.thread.messages.map((m) => m.id)).not.toContain(sending.id);
+    expect(chat.files.uploadProgress(sending.id, 0)).toBeNull();
   });
 
   it("keeps a message whose upload could not be cancelled, and says why", async () => {
@@ -952,49 +955,49 @@ describe("files", () => {
         throw { kind: "conflict", message: "the message was sent already" };
       },
     });
-    await chat.sendFiles(["/home/me/a.png"]);
-    const sending = chat.thread.at(-1)!;
-    await chat.cancelUpload(sending.id);
-    expect(chat.thread.at(-1)?.id).toBe(sending.id);
-    expect(chat.notice).toBe("the message was sent already");
+    await chat.files.sendFiles(["/home/me/a.png"]);
+    const sending = chat.thread.messages.at(-1)!;
+    await chat.files.cancelUpload(sending.id);
+    expect(chat.thread.messages.at(-1)?.id).toBe(sending.id);
+    expect(chat.notice.text).toBe("the message was sent already");
   });
 
   it("shows files dragged over the open conversation, and sends them on drop, leaving the composer's reply", async () => {
     const { chat, core, conversation, hers } = await withFiles();
-    chat.startReply(hers);
+    chat.compose.startReply(hers);
     // Text dragged from another app is no file drop.
     await emit("tauri://drag-enter", { paths: [], position });
-    expect(chat.dragging).toBe(false);
+    expect(chat.files.dragging).toBe(false);
     await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
-    expect(chat.dragging).toBe(true);
+    expect(chat.files.dragging).toBe(true);
     await emit("tauri://drag-over", { position });
-    expect(chat.dragging).toBe(true);
+    expect(chat.files.dragging).toBe(true);
     await emit("tauri://drag-leave", null);
-    expect(chat.dragging).toBe(false);
+    expect(chat.files.dragging).toBe(false);
     expect(core.count("send_files")).toBe(0);
 
     await emit("tauri://drag-enter", { paths: ["/home/me/a.png", "/home/me/b.png"], position });
     await emit("tauri://drag-drop", { paths: ["/home/me/a.png", "/home/me/b.png"], position });
-    expect(chat.dragging).toBe(false);
-    await waitFor(() => expect(chat.thread).toHaveLength(2));
+    expect(chat.files.dragging).toBe(false);
+    await waitFor(() => expect(chat.thread.messages).toHaveLength(2));
     expect(core.argsOf("send_files")).toEqual([
       { conversationId: conversation.id, paths: ["/home/me/a.png", "/home/me/b.png"], caption: "", replyTo: null },
     ]);
-    expect(chat.replyingTo).toEqual(hers);
+    expect(chat.compose.replyingTo).toEqual(hers);
   });
 
   it("takes no drop where nothing can be sent: no conversation open, or one left", async () => {
     const left = direct(ada, { left: true });
     const { chat, core } = await opened([left], []);
     await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
-    expect(chat.dragging).toBe(false);
+    expect(chat.files.dragging).toBe(false);
     await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
     chat.stop();
     const fresh = new Chat();
     await fresh.start();
     await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
     await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
-    expect(fresh.dragging).toBe(false);
+    expect(fresh.files.dragging).toBe(false);
     expect(core.count("send_files")).toBe(0);
     fresh.stop();
   });
@@ -1003,7 +1006,7 @@ describe("files", () => {
     for (const closed of [direct(ada, { request: true }), direct(ada, { blocked: true })]) {
       const { chat, core } = await opened([closed], []);
       await emit("tauri://drag-enter", { paths: ["/home/me/a.png"], position });
-      expect(chat.dragging).toBe(false);
+      expect(chat.files.dragging).toBe(false);
       await emit("tauri://drag-drop", { paths: ["/home/me/a.png"], position });
       expect(core.count("send_files")).toBe(0);
       chat.stop();
@@ -1013,15 +1016,15 @@ describe("files", () => {
   it("asks for an image's preview once, keeps it in memory, and forgets it on sign-out", async () => {
     const photo = image();
     const { chat, core, hers } = await withFiles({ attachment_preview: () => "data:image/jpeg;base64,AA==" });
-    expect(chat.cachedPreview(hers.id, photo.index)).toBeNull();
-    const [a, b] = await Promise.all([chat.preview(hers.id, 0), chat.preview(hers.id, 0)]);
+    expect(chat.files.cachedPreview(hers.id, photo.index)).toBeNull();
+    const [a, b] = await Promise.all([chat.files.preview(hers.id, 0), chat.files.preview(hers.id, 0)]);
     expect([a, b]).toEqual(["data:image/jpeg;base64,AA==", "data:image/jpeg;base64,AA=="]);
-    expect(chat.cachedPreview(hers.id, 0)).toBe("data:image/jpeg;base64,AA==");
-    await chat.preview(hers.id, 0);
+    expect(chat.files.cachedPreview(hers.id, 0)).toBe("data:image/jpeg;base64,AA==");
+    await chat.files.preview(hers.id, 0);
     expect(core.argsOf("attachment_preview")).toEqual([{ messageId: hers.id, index: 0 }]);
 
-    await chat.signOut();
-    expect(chat.cachedPreview(hers.id, 0)).toBeNull();
+    await chat.session.signOut();
+    expect(chat.files.cachedPreview(hers.id, 0)).toBeNull();
   });
 
   it("rejects, unshown, when a preview cannot be had yet, and asks again next time", async () => {
@@ -1032,10 +1035,10 @@ describe("files", () => {
         return "data:,ok";
       },
     });
-    await expect(chat.preview(hers.id, 0)).rejects.toMatchObject({ kind: "offline" });
-    expect(chat.notice).toBeNull();
+    await expect(chat.files.preview(hers.id, 0)).rejects.toMatchObject({ kind: "offline" });
+    expect(chat.notice.text).toBeNull();
     offline = false;
-    expect(await chat.preview(hers.id, 0)).toBe("data:,ok");
+    expect(await chat.files.preview(hers.id, 0)).toBe("data:,ok");
     expect(core.count("attachment_preview")).toBe(2);
   });
 
@@ -1052,18 +1055,18 @@ describe("files", () => {
     const theirs = message({ conversation_id: conversation.id, seq: 2, mine: false, sender_id: ada.id, body: "", attachments: [pdf] });
     await coreEmits({ type: "message", message: theirs });
 
-    const done = chat.download(theirs, pdf);
-    await waitFor(() => expect(chat.isDownloading(theirs.id, 0)).toBe(true));
-    expect(await chat.download(theirs, pdf)).toBe(false);
+    const done = chat.files.download(theirs, pdf);
+    await waitFor(() => expect(chat.files.isDownloading(theirs.id, 0)).toBe(true));
+    expect(await chat.files.download(theirs, pdf)).toBe(false);
     release();
     expect(await done).toBe(true);
-    expect(chat.isDownloading(theirs.id, 0)).toBe(false);
+    expect(chat.files.isDownloading(theirs.id, 0)).toBe(false);
     expect(core.argsOf("download_attachment")).toEqual([{ messageId: theirs.id, index: 0 }]);
-    expect(chat.thread.at(-1)?.attachments[0]?.downloaded).toBe(true);
+    expect(chat.thread.messages.at(-1)?.attachments[0]?.downloaded).toBe(true);
 
     fail = true;
-    expect(await chat.download(theirs, { ...pdf, index: 0 })).toBe(false);
-    expect(chat.notice).toBe("the server cannot be reached");
+    expect(await chat.files.download(theirs, { ...pdf, index: 0 })).toBe(false);
+    expect(chat.notice.text).toBe("the server cannot be reached");
   });
 
   it("saves as where the save dialog says, downloading first; nothing when it is cancelled", async () => {
@@ -1075,7 +1078,7 @@ describe("files", () => {
     });
     const theirs = message({ conversation_id: conversation.id, seq: 2, mine: false, sender_id: ada.id, attachments: [pdf] });
 
-    expect(await chat.saveAs(theirs, pdf)).toBe(true);
+    expect(await chat.files.saveAs(theirs, pdf)).toBe(true);
     expect(core.argsOf("plugin:dialog|save")).toEqual([{ options: { defaultPath: "report.pdf" } }]);
     expect(core.calls.map((c) => c.cmd).filter((c) => c !== "plugin:dialog|save").slice(-2)).toEqual([
       "download_attachment",
@@ -1086,10 +1089,10 @@ describe("files", () => {
     ]);
 
     // Already here: no download; cancelled: no copy.
-    expect(await chat.saveAs(theirs, { ...pdf, downloaded: true })).toBe(true);
+    expect(await chat.files.saveAs(theirs, { ...pdf, downloaded: true })).toBe(true);
     expect(core.count("download_attachment")).toBe(1);
     where = null;
-    expect(await chat.saveAs(theirs, { ...pdf, downloaded: true })).toBe(false);
+    expect(await chat.files.saveAs(theirs, { ...pdf, downloaded: true })).toBe(false);
     expect(core.count("save_attachment")).toBe(2);
   });
 
@@ -1097,8 +1100,8 @@ describe("files", () => {
     const pdf = attachment({ index: 0 });
     const { chat, core, conversation } = await withFiles({ download_attachment: () => "/cache/report.pdf" });
     const theirs = message({ conversation_id: conversation.id, seq: 2, mine: false, sender_id: ada.id, attachments: [pdf] });
-    await chat.openFile(theirs, pdf);
-    await chat.openFile(theirs, { ...pdf, downloaded: true });
+    await chat.files.openFile(theirs, pdf);
+    await chat.files.openFile(theirs, { ...pdf, downloaded: true });
     expect(core.calls.map((c) => c.cmd).filter((c) => c.endsWith("_attachment"))).toEqual([
       "download_attachment",
       "open_attachment",

@@ -4,7 +4,7 @@
  * never import `@tauri-apps/*` themselves. Arguments are passed in camelCase (Tauri
  * maps them to the commands' snake_case parameters); every failure rejects with a
  * {@link CommandError}, so callers branch on its typed `kind` and show `message`. Only
- * the store (`../chat.svelte.ts`) imports this module.
+ * the store (`../chat.svelte.ts` and its topic stores in `../chat/`) imports this module.
  *
  * Files come in three ways: the system's file dialog (`@tauri-apps/plugin-dialog`),
  * dropped on the window (the webview's drag-and-drop events, which carry paths), or

@@ -116,7 +116,7 @@ describe("Composer replies and edits", () => {
 
   /** The reply target as the store holds it (startReply checks the open conversation). */
   function replying(chat: Chat, to: typeof hers) {
-    chat.replyingTo = to;
+    chat.compose.replyingTo = to;
   }
 
   it("shows whom and what a reply answers, and puts the cursor in the box", async () => {
@@ -135,19 +135,19 @@ describe("Composer replies and edits", () => {
     const { box } = setup({ chat, nameOf });
     replying(chat, hers);
     await userEvent.click(await screen.findByTestId("cancel-reply"));
-    expect(chat.replyingTo).toBeNull();
+    expect(chat.compose.replyingTo).toBeNull();
     expect(screen.queryByTestId("reply-bar")).toBeNull();
 
     replying(chat, { ...hers, mine: true, sender_id: ME.id });
     expect(await screen.findByTestId("reply-bar")).toHaveTextContent("Replying to yourself");
     await userEvent.type(box, "half an answer{Escape}");
-    expect(chat.replyingTo).toBeNull();
+    expect(chat.compose.replyingTo).toBeNull();
     expect(box.value).toBe("half an answer");
   });
 
   it("edits the last own message on Up arrow in an empty box, not when there is text", async () => {
     const chat = new Chat();
-    const editLast = vi.spyOn(chat, "editLast").mockReturnValue(true);
+    const editLast = vi.spyOn(chat.compose, "editLast").mockReturnValue(true);
     const { box } = setup({ chat });
     await userEvent.type(box, "draft{ArrowUp}");
     expect(editLast).not.toHaveBeenCalled();
@@ -170,10 +170,10 @@ describe("Composer replies and edits", () => {
     });
     const chat = new Chat();
     await chat.start();
-    await chat.openConversation(conversation.id);
+    await chat.thread.open(conversation.id);
     const { box } = setup({ chat, conversationId: conversation.id });
     await userEvent.type(box, "{ArrowUp}");
-    expect(chat.editing).toBe(newest.id);
+    expect(chat.compose.editing).toBe(newest.id);
   });
 });
 
@@ -194,7 +194,7 @@ describe("Composer files", () => {
     });
     const chat = new Chat();
     await chat.start();
-    await chat.openConversation(conversation.id);
+    await chat.thread.open(conversation.id);
     const onsend = vi.fn(async () => true);
     render(Composer, { chat, conversationId: conversation.id, onsend });
     const box = screen.getByTestId("composer") as HTMLTextAreaElement;
@@ -219,13 +219,13 @@ describe("Composer files", () => {
   it("attaches as the reply being written", async () => {
     const { core, chat, box, conversation } = await opened({ "plugin:dialog|open": () => ["/home/me/a.png"] });
     const hers = message({ conversation_id: conversation.id, mine: false, sender_id: ada.id });
-    chat.replyingTo = hers;
+    chat.compose.replyingTo = hers;
     await userEvent.click(screen.getByTestId("attach-button"));
     await waitFor(() => expect(core.argsOf("send_files")).toEqual([
       { conversationId: conversation.id, paths: ["/home/me/a.png"], caption: "", replyTo: hers.id },
     ]));
     expect(box.value).toBe("");
-    await waitFor(() => expect(chat.replyingTo).toBeNull());
+    await waitFor(() => expect(chat.compose.replyingTo).toBeNull());
   });
 
   it("keeps the text when the dialog is cancelled or the files cannot be sent", async () => {
@@ -250,7 +250,7 @@ describe("Composer files", () => {
 
   it("sends a pasted image as bytes and keeps the text being written", async () => {
     const { chat, core, box, conversation } = await opened();
-    const sendFileData = vi.spyOn(chat, "sendFileData");
+    const sendFileData = vi.spyOn(chat.files, "sendFileData");
     await userEvent.type(box, "look at this");
     const notPrevented = await fireEvent.paste(box, { clipboardData: { files: [png()], types: ["Files"] } });
     expect(notPrevented).toBe(false);
@@ -274,7 +274,7 @@ describe("Composer files", () => {
 
   it("pastes text as before, sending nothing", async () => {
     const { chat, core, box } = await opened();
-    const sendFileData = vi.spyOn(chat, "sendFileData");
+    const sendFileData = vi.spyOn(chat.files, "sendFileData");
     await userEvent.type(box, "say ");
     await userEvent.paste("hello from the clipboard");
     expect(box.value).toBe("say hello from the clipboard");

@@ -8,11 +8,16 @@ import { Chat } from "../chat.svelte";
 import { attachment, connectionEvent, coreEmits, image, ME, message, mockCore, user, type Handlers } from "../../test/fixtures";
 import MessageBubble from "./MessageBubble.svelte";
 
+/** The stores a bubble reads: its files, and the session (whether uploads can go now). */
+function stores(chat: Chat) {
+  return { files: chat.files, session: chat.session };
+}
+
 function show(extra: Parameters<typeof message>[0], props: Record<string, unknown> = {}) {
   const onretry = vi.fn();
   const ondiscard = vi.fn();
   const m = message(extra);
-  render(MessageBubble, { chat: new Chat(), message: m, senderName: "Ada", onretry, ondiscard, ...props });
+  render(MessageBubble, { ...stores(new Chat()), message: m, senderName: "Ada", onretry, ondiscard, ...props });
   return { m, onretry, ondiscard, el: screen.getByTestId("message") };
 }
 
@@ -116,7 +121,7 @@ function shown(extra: Partial<LocalMessage>, props: Record<string, unknown> = {}
   };
   const m = message(extra);
   render(MessageBubble, {
-    chat: new Chat(),
+    ...stores(new Chat()),
     message: m,
     senderName: m.mine ? "You" : (names[m.sender_id] ?? "Someone"),
     meId: ME.id,
@@ -353,7 +358,7 @@ describe("MessageBubble files", () => {
     const onview = vi.fn();
     const m = message(extra);
     const view = render(MessageBubble, {
-      chat,
+      ...stores(chat),
       message: m,
       senderName: "Ada",
       meId: ME.id,
@@ -435,7 +440,7 @@ describe("MessageBubble files", () => {
     const { chat, m, core, unmount } = await withFiles({ attachments: [photo] });
     expect(await screen.findByTestId("attachment-preview")).toBeInTheDocument();
     unmount();
-    render(MessageBubble, { chat, message: m, senderName: "Ada", onretry: vi.fn(), ondiscard: vi.fn() });
+    render(MessageBubble, { ...stores(chat), message: m, senderName: "Ada", onretry: vi.fn(), ondiscard: vi.fn() });
     expect(screen.getByTestId("attachment-preview")).toHaveAttribute("src", PREVIEW);
     expect(core.count("attachment_preview")).toBe(1);
   });
@@ -513,7 +518,7 @@ describe("MessageBubble files", () => {
     const going = [attachment({ id: null, size: 5000, uploaded: 0, downloaded: true })];
     const { el, chat } = await withFiles({ status: "pending", seq: null, body: "", attachments: going });
     await connectionEvent({ state: "offline", retry_at: null, reason: "cannot connect" });
-    await waitFor(() => expect(chat.connection.state).toBe("offline"));
+    await waitFor(() => expect(chat.session.connection.state).toBe("offline"));
     expect(within(el).getByTestId("upload-line")).toHaveTextContent("Waiting to upload 4.9 KB until you are back online");
     expect(el).not.toHaveTextContent("Uploading");
     await connectionEvent({ state: "online" });

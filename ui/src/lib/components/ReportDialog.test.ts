@@ -10,7 +10,7 @@ const mallory = user("Mallory Quinn");
 function setup(props: Record<string, unknown> = {}, handlers: Handlers = {}) {
   const core = mockCore(handlers);
   const onclose = vi.fn();
-  render(ReportDialog, { chat: new Chat(), user: mallory, conversationId: "conv-1", onclose, ...props });
+  render(ReportDialog, { safety: new Chat().safety, user: mallory, conversationId: "conv-1", onclose, ...props });
   return { core, onclose };
 }
 
