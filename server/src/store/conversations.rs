@@ -1,0 +1,113 @@
+//! [`ConversationStore`]: direct conversations (one per pair) and groups, who is in them
+//! and in which state (accepted, a message request, blocked), and the pages of changed
+//! conversations that `/sync` hands a device.
+
+use async_trait::async_trait;
+use ferry_proto::{Conversation, MemberState, Message, Timestamp};
+use uuid::Uuid;
+
+use super::{ActivityCursor, Latest, StoreResult, SyncCursor};
+
+/// A member of a conversation, as sends and relays need them: who, whether they took
+/// part of their own will, and their real read watermark (views hide it from others
+/// while the member has not accepted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seat {
+    /// Who.
+    pub user: Uuid,
+    /// Accepted, request or blocked.
+    pub state: MemberState,
+    /// Read up to.
+    pub read_seq: i64,
+}
+
+/// A page of changed conversations.
+#[derive(Clone, Debug)]
+pub struct SyncBatch {
+    /// The conversations, as the caller sees them.
+    pub conversations: Vec<Conversation>,
+    /// Where the next sync starts.
+    pub cursor: SyncCursor,
+    /// More changes wait beyond `cursor`.
+    pub has_more: bool,
+    /// The latest messages of each conversation, ascending by seq within each (fewer
+    /// than asked where [`Latest::max_bytes`] ran out).
+    pub messages: Vec<Message>,
+}
+
+/// The conversations' and members' part of the store.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// The direct conversation of a pair, created if missing; `true` when created now.
+    /// A new one is a request to `other` unless they already share an accepted
+    /// conversation with `me`. [`StoreError::UnknownUser`] if `other` does not exist,
+    /// [`StoreError::Blocked`] if a new one would join two users one of whom blocked the other.
+    async fn direct_conversation(
+        &self,
+        me: Uuid,
+        other: Uuid,
+        new_id: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<(Uuid, bool)>;
+    /// Creates a group owned by `owner` with `members` (owner excluded, deduplicated),
+    /// each accepted or a request as [`Self::add_members`] decides.
+    /// [`StoreError::UnknownUser`] if any member does not exist, [`StoreError::Blocked`]
+    /// as for [`Self::add_members`].
+    async fn create_group(
+        &self,
+        id: Uuid,
+        owner: Uuid,
+        title: &str,
+        members: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// A conversation as `viewer` sees it; `None` unless `viewer` is a member.
+    async fn conversation(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Conversation>>;
+    /// `viewer`'s conversations, newest activity first, strictly before `before`.
+    async fn conversations(
+        &self,
+        viewer: Uuid,
+        before: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
+    /// The members of a conversation (empty if it does not exist).
+    async fn seats(&self, conversation_id: Uuid) -> StoreResult<Vec<Seat>>;
+    /// Adds users to a group (existing members are left as they are), each as accepted
+    /// if they already share an accepted conversation with `by`, else as a request.
+    /// [`StoreError::UnknownUser`] if any does not exist, [`StoreError::Blocked`] if
+    /// any blocked `by` or was blocked by them.
+    async fn add_members(
+        &self,
+        conversation_id: Uuid,
+        by: Uuid,
+        users: &[Uuid],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Removes a member: the conversation's last seq at the removal, or `None` if they
+    /// were not one.
+    async fn remove_member(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>>;
+    /// Accepts a message request: the member's state before the call (`None`: not a
+    /// member). Only a request changes; accepted and blocked stay as they are.
+    async fn accept(&self, conversation_id: Uuid, user: Uuid) -> StoreResult<Option<MemberState>>;
+    /// The caller's conversations that changed since `since` (all when `None`), with
+    /// the `latest` messages of each, read in the same snapshot.
+    async fn sync(
+        &self,
+        viewer: Uuid,
+        since: Option<SyncCursor>,
+        limit: u32,
+        latest: Latest,
+    ) -> StoreResult<SyncBatch>;
+}
+
+/// The key that makes a direct conversation unique per pair, whoever creates it (public
+/// for tools that seed a database the way the server would, such as the benchmarks).
+pub fn direct_key(a: Uuid, b: Uuid) -> String {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    format!("{low}:{high}")
+}

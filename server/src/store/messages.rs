@@ -1,0 +1,274 @@
+//! [`MessageStore`]: the conversation's stream. A message id is stored at most once (a
+//! resend of the same message is answered with the stored one), seqs are allocated in
+//! the inserting transaction under the conversation's lock, changes (edits, deletions,
+//! reactions) and replies obey the rules about the message they name, and watermarks
+//! only move forward.
+
+use async_trait::async_trait;
+use ferry_proto::{Change, ChangeKind, MemberState, Message, Timestamp};
+use uuid::Uuid;
+
+use super::StoreResult;
+
+/// A message about to be appended.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// Client-chosen id, the idempotency key.
+    pub id: Uuid,
+    /// Where.
+    pub conversation_id: Uuid,
+    /// The authenticated sender.
+    pub sender_id: Uuid,
+    /// The validated text.
+    pub body: String,
+    /// Server time of the append.
+    pub created_at: Timestamp,
+    /// The message this one replies to.
+    pub reply_to: Option<Uuid>,
+    /// Set for a change to an earlier message rather than a message.
+    pub change: Option<Change>,
+    /// How long after a message its author may still edit it, in milliseconds (`None`:
+    /// always). The server's setting at the time of the send.
+    pub edit_window_ms: Option<i64>,
+    /// Uploads of the sender's to attach, in order.
+    pub attachments: Vec<Uuid>,
+}
+
+impl NewMessage {
+    /// A plain message (no reply, no change, no files): the batch path that stores many
+    /// at once.
+    pub fn is_plain(&self) -> bool {
+        self.reply_to.is_none() && self.change.is_none() && self.attachments.is_empty()
+    }
+}
+
+/// Why a change or a reply was refused by the rules about the message it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The message named is not in this conversation.
+    NoSuchMessage,
+    /// The message named is itself a change.
+    NotAMessage,
+    /// Only the author edits; only the author (or a group's owner) deletes.
+    NotAllowed,
+    /// The edit window of the message has closed.
+    TooLate,
+    /// The message was deleted: it takes no more edits or reactions.
+    Deleted,
+    /// The message has as many distinct reactions as allowed, or this user has.
+    TooManyReactions,
+    /// An attachment names no finished upload of the sender's, or one already sent.
+    NoSuchUpload,
+    /// The sender blocked the other member of this direct conversation.
+    YouBlocked,
+    /// The other member of this direct conversation blocked the sender.
+    BlockedYou,
+}
+
+/// Whether `sender` may send in a conversation with these members (`(user, state)`
+/// rows): `Ok(true)` when the send also accepts the sender's message request (replying
+/// is accepting, as in WhatsApp), `Ok(false)` for an accepted member, else what the
+/// append answers: nobody sends in a direct conversation that one of its two blocked.
+pub(crate) fn check_send<'a>(
+    members: impl IntoIterator<Item = (Uuid, &'a str)>,
+    sender: Uuid,
+) -> Result<bool, NoSend> {
+    let mut mine = None;
+    let mut blocked_by_other = false;
+    for (user, state) in members {
+        if user == sender {
+            mine = Some(state);
+        } else if state == MemberState::Blocked.as_str() {
+            blocked_by_other = true;
+        }
+    }
+    match mine {
+        None => Err(NoSend::NotMember),
+        Some(s) if s == MemberState::Blocked.as_str() => Err(NoSend::Refused(Refusal::YouBlocked)),
+        Some(_) if blocked_by_other => Err(NoSend::Refused(Refusal::BlockedYou)),
+        Some(s) => Ok(s == MemberState::Request.as_str()),
+    }
+}
+
+/// Why [`check_send`] refused: what the append answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NoSend {
+    /// See [`Append::NotMember`].
+    NotMember,
+    /// See [`Append::Refused`].
+    Refused(Refusal),
+}
+
+impl From<NoSend> for Append {
+    fn from(no: NoSend) -> Self {
+        match no {
+            NoSend::NotMember => Self::NotMember,
+            NoSend::Refused(refusal) => Self::Refused(refusal),
+        }
+    }
+}
+
+/// What appending a message did.
+#[derive(Clone, Debug)]
+pub enum Append {
+    /// Stored now, with its new seq; `members` are the conversation's members, for
+    /// fan-out; `accepted` when the send accepted the sender's message request.
+    Stored {
+        /// The stored message.
+        message: Message,
+        /// Every member of the conversation, the sender included.
+        members: Vec<Uuid>,
+        /// This send accepted the sender's message request.
+        accepted: bool,
+    },
+    /// This id was already stored with the same sender, conversation and body.
+    Existing(Message),
+    /// This id was already stored with something else.
+    Conflict,
+    /// The sender is not a member of the conversation (or it does not exist).
+    NotMember,
+    /// A change or reply that the rules refuse; nothing was stored.
+    Refused(Refusal),
+}
+
+/// Which watermark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// `read_seq`
+    Read,
+    /// `delivered_seq`
+    Delivered,
+}
+
+/// A member's watermarks after a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watermarks {
+    /// Read up to.
+    pub read_seq: i64,
+    /// Stored up to.
+    pub delivered_seq: i64,
+}
+
+/// Which of each conversation's latest messages a sync page brings along.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Latest {
+    /// At most this many of each conversation.
+    pub per_conversation: u32,
+    /// At most this many bytes of bodies over the whole page: the messages are read one
+    /// by one and the reading stops there, so these messages' memory is bounded
+    /// whatever the bodies. (Each conversation's `last_message` is apart: at most one
+    /// body per conversation of the page.) The client fetches what a page leaves out as
+    /// history.
+    pub max_bytes: usize,
+}
+
+impl Latest {
+    /// No messages.
+    pub const NONE: Self = Self {
+        per_conversation: 0,
+        max_bytes: 0,
+    };
+
+    /// The latest `n` of each conversation, whatever their size.
+    pub fn of_each(n: u32) -> Self {
+        Self {
+            per_conversation: n,
+            max_bytes: usize::MAX,
+        }
+    }
+}
+
+/// The messages' part of the store: the conversation's stream and its watermarks.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a message once, allocating its seq.
+    async fn append(&self, message: &NewMessage) -> StoreResult<Append>;
+    /// Stores a batch in one transaction, as if each message were appended in turn:
+    /// one result per message, in order. Fails as a whole (nothing stored) on any
+    /// database error.
+    async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Append>>;
+    /// Up to `limit` messages with seq > `after_seq`, ascending.
+    async fn messages_after(
+        &self,
+        conversation_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Up to `limit` messages right before `before_seq` (or the latest), ascending.
+    async fn messages_before(
+        &self,
+        conversation_id: Uuid,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// The seqs of the changes (not messages) after `after_seq`, ascending: a member's
+    /// unread count is the seqs above their `read_seq` less these.
+    async fn changes_after(&self, conversation_id: Uuid, after_seq: i64) -> StoreResult<Vec<i64>>;
+    /// Moves a member's watermark to max(old, min(seq, last_seq)). `None` if `user` is not
+    /// a member; otherwise the watermarks after the call and whether they moved.
+    async fn advance(
+        &self,
+        conversation_id: Uuid,
+        user: Uuid,
+        mark: Mark,
+        seq: i64,
+    ) -> StoreResult<Option<(Watermarks, bool)>>;
+}
+
+/// A resend of a stored id is the same message only if nothing about it changed.
+pub(super) fn same_or_conflict(existing: Message, new: &NewMessage) -> Append {
+    // The stored text may have changed since it was first sent: a message carries its
+    // current text (edited, or cleared by a deletion), and a deletion clears its edits'
+    // text too. A resend is then matched on everything else.
+    let text_changed = existing.edit_seq.is_some()
+        || existing.deleted_at.is_some()
+        || (existing.body.is_empty()
+            && existing
+                .change
+                .as_ref()
+                .is_some_and(|c| c.kind == ChangeKind::Edit));
+    let same_text = existing.body == new.body || text_changed;
+    if existing.conversation_id == new.conversation_id
+        && existing.sender_id == new.sender_id
+        && existing.reply_to == new.reply_to
+        && existing.change == new.change
+        && same_text
+        // A deletion takes the files away too.
+        && (existing.deleted_at.is_some()
+            || existing.attachments.iter().map(|a| a.id).eq(new.attachments.iter().copied()))
+    {
+        Append::Existing(existing)
+    } else {
+        Append::Conflict
+    }
+}
+
+/// The message `new` became when stored at `seq`.
+pub(super) fn stored(new: &NewMessage, seq: i64) -> Message {
+    // Its attachments are filled in by the store from the uploads named.
+    Message {
+        reply_to: new.reply_to,
+        change: new.change.clone(),
+        ..Message::plain(
+            new.id,
+            new.conversation_id,
+            seq,
+            new.sender_id,
+            new.body.clone(),
+            new.created_at,
+        )
+    }
+}
+
+/// Watermarks after moving `mark` to `seq`: forward only, capped at `last_seq`. Delivered
+/// never trails read (a message that was read was certainly stored).
+pub(super) fn advanced(old: Watermarks, mark: Mark, seq: i64, last_seq: i64) -> (Watermarks, bool) {
+    let target = seq.min(last_seq);
+    let mut new = old;
+    match mark {
+        Mark::Read => new.read_seq = old.read_seq.max(target),
+        Mark::Delivered => new.delivered_seq = old.delivered_seq.max(target),
+    }
+    new.delivered_seq = new.delivered_seq.max(new.read_seq);
+    (new, new != old)
+}
