@@ -11,60 +11,12 @@
 //! in the outbox is laid over that state when a message is read ([`decorate`]): it shows
 //! at once, and vanishes by itself if the server refuses it.
 
-use std::collections::BTreeMap;
-
 use ferry_proto::{Change, ChangeKind, Timestamp};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
-use serde::Serialize;
+use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
-use super::messages::LocalMessage;
+use super::read::LocalMessage;
 use super::{LocalStore, StoreResult};
-
-/// The message a reply quotes, as it is now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Quote {
-    /// The quoted message.
-    pub id: Uuid,
-    /// Its author.
-    pub sender_id: Uuid,
-    /// Its text now (empty once deleted).
-    pub body: String,
-    /// Its place, to jump to it (`None` while unsent).
-    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-    pub seq: Option<i64>,
-    /// Deleted for everyone.
-    pub deleted: bool,
-}
-
-/// One emoji on a message and who put it there.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Reaction {
-    /// The emoji.
-    pub emoji: String,
-    /// Who reacted with it, in the order they did.
-    pub user_ids: Vec<Uuid>,
-    /// This user is among them.
-    pub mine: bool,
-}
-
-/// Reads the change in columns `at` (kind), `at + 1` (target) and `at + 2` (emoji).
-pub(super) fn change_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<Change>> {
-    let kind: Option<String> = r.get(at)?;
-    let target: Option<String> = r.get(at + 1)?;
-    Ok(
-        match (kind.as_deref().and_then(ChangeKind::parse), target) {
-            (Some(kind), Some(target)) => target.parse().ok().map(|target| Change {
-                kind,
-                target,
-                emoji: r.get(at + 2).ok().flatten(),
-            }),
-            _ => None,
-        },
-    )
-}
 
 /// What a change stored at `seq` does to the message it names (idempotent, and
 /// independent of the order changes arrive in; see the module header).
@@ -122,108 +74,6 @@ pub(super) fn apply_change(
                 ])?;
             }
         }
-    }
-    Ok(())
-}
-
-/// Fills in what other rows say about `message`: its quote, its reactions, and the
-/// changes of this user still in the outbox, laid over what the server confirmed.
-pub(super) fn decorate(
-    tx: &Transaction<'_>,
-    me: Uuid,
-    message: &mut LocalMessage,
-) -> rusqlite::Result<()> {
-    let id = message.id.to_string();
-    let mut reactions: BTreeMap<(i64, String), Vec<Uuid>> = BTreeMap::new();
-    {
-        let mut confirmed = tx.prepare_cached(
-            "SELECT emoji, user_id, min(seq) OVER (PARTITION BY emoji) AS first \
-             FROM reactions WHERE message_id = ?1 AND present = 1 ORDER BY first, seq",
-        )?;
-        let rows = confirmed.query_map([&id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-        })?;
-        for row in rows {
-            let (emoji, user, first) = row?;
-            if let Ok(user) = user.parse() {
-                reactions.entry((first, emoji)).or_default().push(user);
-            }
-        }
-    }
-    let mut pending = tx.prepare_cached(
-        "SELECT change_kind, body, emoji FROM messages \
-         WHERE target = ?1 AND seq IS NULL AND state = 'pending' ORDER BY composed",
-    )?;
-    let changes = pending.query_map([&id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-        ))
-    })?;
-    for change in changes {
-        let (kind, body, emoji) = change?;
-        match (ChangeKind::parse(&kind), emoji) {
-            (Some(ChangeKind::Edit), _) => {
-                message.body = body;
-                message.edited = true;
-            }
-            (Some(ChangeKind::Delete), _) => message.deleted = true,
-            (Some(ChangeKind::React), Some(emoji)) => {
-                let key = reactions
-                    .keys()
-                    .find(|(_, e)| *e == emoji)
-                    .cloned()
-                    .unwrap_or((i64::MAX, emoji));
-                let users = reactions.entry(key).or_default();
-                if !users.contains(&me) {
-                    users.push(me);
-                }
-            }
-            (Some(ChangeKind::Unreact), Some(emoji)) => {
-                if let Some(users) = reactions
-                    .iter_mut()
-                    .find(|((_, e), _)| *e == emoji)
-                    .map(|(_, users)| users)
-                {
-                    users.retain(|u| *u != me);
-                }
-            }
-            _ => {}
-        }
-    }
-    super::files::attach(tx, message)?;
-    if message.deleted {
-        message.body.clear();
-        message.reactions.clear();
-        message.attachments.clear();
-    } else {
-        message.reactions = reactions
-            .into_iter()
-            .filter(|(_, users)| !users.is_empty())
-            .map(|((_, emoji), user_ids)| Reaction {
-                mine: user_ids.contains(&me),
-                emoji,
-                user_ids,
-            })
-            .collect();
-    }
-    if let Some(parent) = message.reply_to {
-        message.quote = tx
-            .prepare_cached(
-                "SELECT sender_id, body, seq, deleted_at IS NOT NULL FROM messages \
-                 WHERE id = ?1 AND change_kind IS NULL",
-            )?
-            .query_row([parent.to_string()], |r| {
-                Ok(Quote {
-                    id: parent,
-                    sender_id: super::uuid_at(r, 0)?,
-                    body: r.get(1)?,
-                    seq: r.get(2)?,
-                    deleted: r.get(3)?,
-                })
-            })
-            .optional()?;
     }
     Ok(())
 }

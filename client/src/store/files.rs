@@ -11,39 +11,11 @@ use std::path::PathBuf;
 
 use ferry_proto::{Attachment, Timestamp};
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
 use uuid::Uuid;
 
-use super::messages::{LocalMessage, compose_in};
+use super::compose::compose_in;
+use super::read::{LocalMessage, attach, file_key};
 use super::{LocalStore, StoreResult, uuid_at};
-
-/// One file of a message, as the UI shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct LocalAttachment {
-    /// Its place in the message (0, 1, …).
-    pub index: u32,
-    /// The server's id once uploaded; `None` while it waits to upload.
-    pub id: Option<Uuid>,
-    /// The file's name.
-    pub name: String,
-    /// Bytes.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub size: u64,
-    /// Its media type, as checked against its bytes (`image/png`, `application/pdf`…).
-    pub content_type: String,
-    /// Pixels, for images.
-    pub width: Option<u32>,
-    /// Pixels, for images.
-    pub height: Option<u32>,
-    /// An image with a preview to show inline.
-    pub has_preview: bool,
-    /// While its message waits to go out: bytes uploaded so far. `None` once sent.
-    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-    pub uploaded: Option<u64>,
-    /// A copy is on this device (downloaded, or sent from it): open and save work offline.
-    pub downloaded: bool,
-}
 
 /// A file ready to attach: copied into the account's folder, hashed, typed, previewed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,15 +47,6 @@ pub struct PendingUpload {
     pub file: PreparedFile,
     /// The server's id for the upload, once declared.
     pub upload_id: Option<Uuid>,
-}
-
-/// The key of a file in `files`: an attachment's bytes, or its preview.
-pub(crate) fn file_key(attachment: Uuid, preview: bool) -> String {
-    if preview {
-        format!("{attachment}.preview")
-    } else {
-        attachment.to_string()
-    }
 }
 
 impl LocalStore {
@@ -380,71 +343,6 @@ pub(super) fn adopt_uploads(
     tx.prepare_cached("DELETE FROM uploads WHERE message_id = ?1")?
         .execute([&key])?;
     Ok(())
-}
-
-/// Sets a message's attachments as this device has them: its uploads while unsent;
-/// once sent, those the server described (read with the row, [`from_stored`]), each
-/// marked downloaded when a copy is here.
-pub(super) fn attach(tx: &Transaction<'_>, message: &mut LocalMessage) -> rusqlite::Result<()> {
-    if message.seq.is_none() {
-        let mut rows = tx.prepare_cached(
-            "SELECT idx, name, size, content_type, width, height, preview IS NOT NULL, sent, \
-             attachment FROM uploads WHERE message_id = ?1 ORDER BY idx",
-        )?;
-        let found = rows.query_map([message.id.to_string()], |r| {
-            let attachment: Option<String> = r.get(8)?;
-            Ok(LocalAttachment {
-                index: r.get(0)?,
-                id: attachment
-                    .and_then(|a| serde_json::from_str::<Attachment>(&a).ok())
-                    .map(|a| a.id),
-                name: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
-                content_type: r.get(3)?,
-                width: r.get(4)?,
-                height: r.get(5)?,
-                has_preview: r.get(6)?,
-                uploaded: Some(r.get::<_, i64>(7)? as u64),
-                downloaded: true,
-            })
-        })?;
-        let uploads: Vec<LocalAttachment> = found.collect::<rusqlite::Result<_>>()?;
-        if !uploads.is_empty() {
-            message.attachments = uploads;
-            return Ok(());
-        }
-    }
-    let mut here = tx.prepare_cached("SELECT count(*) > 0 FROM files WHERE key = ?1")?;
-    for attachment in &mut message.attachments {
-        if let Some(id) = attachment.id {
-            attachment.downloaded = here.query_row([file_key(id, false)], |r| r.get(0))?;
-        }
-    }
-    Ok(())
-}
-
-/// A message's attachments as the server described them (the row's JSON), not yet
-/// looked up on this device.
-pub(super) fn from_stored(json: Option<String>) -> Vec<LocalAttachment> {
-    let stored: Vec<Attachment> = json
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or_default();
-    stored
-        .into_iter()
-        .enumerate()
-        .map(|(index, a)| LocalAttachment {
-            index: index as u32,
-            id: Some(a.id),
-            name: a.name,
-            size: a.size,
-            content_type: a.content_type,
-            width: a.width,
-            height: a.height,
-            has_preview: a.thumbnail,
-            uploaded: None,
-            downloaded: false,
-        })
-        .collect()
 }
 
 /// The attachment `index` of a sent message, as the server described it.

@@ -5,14 +5,19 @@
 //! `synchronous=FULL`: once `send` returns, the message and its outbox entry survive a
 //! crash or a power cut. Tokens are never stored here (see `tokens`).
 //!
-//! The queries live by topic: [`conversations`], [`messages`] (including the outbox),
-//! [`changes`] (edits, deletions, reactions) and [`search`]. UUIDs are stored as
+//! The queries live by topic: [`conversations`] (as the server describes them), [`list`]
+//! (the conversation list), [`messages`], [`compose`], [`outbox`], [`changes`] (edits, deletions, reactions), [`files`] and [`search`], and
+//! they all read messages through one read model, [`read`]. UUIDs are stored as
 //! hyphenated text and times as Unix milliseconds.
 
 mod changes;
+mod compose;
 mod conversations;
 mod files;
+mod list;
 mod messages;
+mod outbox;
+mod read;
 mod schema;
 mod search;
 
@@ -23,13 +28,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
-pub use changes::{ChangeRefusal, Quote, Reaction};
-pub use conversations::{
-    ConversationSummary, ListPosition, MemberView, MembersApplied, MembersChange,
-};
-pub(crate) use files::file_key;
-pub use files::{LocalAttachment, PendingUpload, PreparedFile};
-pub use messages::{Applied, Confirmation, LocalMessage, MessageStatus, OutboxItem};
+pub use changes::ChangeRefusal;
+pub use conversations::{MembersApplied, MembersChange};
+pub use files::{PendingUpload, PreparedFile};
+pub use list::{ConversationSummary, ListPosition};
+pub use messages::{Applied, Confirmation};
+pub use outbox::OutboxItem;
+pub(crate) use read::file_key;
+pub use read::{LocalAttachment, LocalMessage, MemberView, MessageStatus, Quote, Reaction};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
 
 /// A failure of the local database.

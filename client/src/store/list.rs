@@ -1,0 +1,265 @@
+//! The conversation list as the UI shows it: each conversation's summary (title,
+//! preview, unread count, typing, draft, muted), sorted by activity and read a page at a
+//! time from a [`ListPosition`], and the dismissed message requests apart.
+
+use ferry_proto::{ConversationKind, MemberState, Timestamp};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::read::{LocalMessage, MemberView, decorate, members, message_columns, message_from_row};
+use super::{LocalStore, StoreResult, uuid_at};
+
+/// A place in the conversation list: the last row of a page, as its summary gave it
+/// (`updated_at`, `id`). The next page starts below that place, wherever that row has
+/// moved since (a conversation that became active again is at the top, and the UI has
+/// it from its event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ListPosition {
+    /// The row's last activity.
+    pub updated_at: Timestamp,
+    /// The row's conversation (ties in activity are ordered by id).
+    pub id: Uuid,
+}
+
+impl From<&ConversationSummary> for ListPosition {
+    fn from(summary: &ConversationSummary) -> Self {
+        Self {
+            updated_at: summary.updated_at,
+            id: summary.id,
+        }
+    }
+}
+
+/// One row of the conversation list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConversationSummary {
+    /// Which.
+    pub id: Uuid,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// The group's title, or the other person's name for a direct conversation.
+    pub name: String,
+    /// Everyone in it.
+    pub members: Vec<MemberView>,
+    /// The newest seq known.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub last_seq: i64,
+    /// The newest message, pending ones included (they show last).
+    pub last_message: Option<LocalMessage>,
+    /// Messages from others not yet read on any device of this user.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub unread_count: i64,
+    /// Last activity.
+    pub updated_at: Timestamp,
+    /// This user is no longer a member (history stays readable).
+    pub left: bool,
+    /// A message request to this user: someone they do not talk to started it or added
+    /// them. They accept it before they can send, or leave it, or block.
+    pub request: bool,
+    /// This user blocked the other person of this direct conversation.
+    pub blocked: bool,
+    /// A message request this user deleted on this device: the list leaves it out until a
+    /// new message comes.
+    pub dismissed: bool,
+    /// Notifications off.
+    pub muted: bool,
+    /// The unsent draft, if any.
+    pub draft: Option<String>,
+    /// Who is typing there now (filled in by the client, which tracks typing in memory).
+    pub typing: Vec<Uuid>,
+}
+
+impl LocalStore {
+    /// The conversation list: newest activity first, `limit` at a time; `after` pages on
+    /// below a place in it (the last row of the page before), walking the
+    /// `conversations_activity` index, so a long list costs no more per page than a short
+    /// one.
+    pub fn conversations(
+        &self,
+        me: Uuid,
+        after: Option<ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationSummary>> {
+        self.read(|tx| {
+            let ids: Vec<Uuid> = match after {
+                None => {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM conversations WHERE NOT dismissed ORDER BY updated_at DESC, id DESC \
+                         LIMIT ?1",
+                    )?;
+                    stmt.query_map([limit], |r| uuid_at(r, 0))?
+                        .collect::<rusqlite::Result<_>>()?
+                }
+                Some(after) => {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM conversations WHERE (updated_at, id) < (?1, ?2) \
+                         AND NOT dismissed ORDER BY updated_at DESC, id DESC LIMIT ?3",
+                    )?;
+                    let place = params![after.updated_at.as_millis(), after.id.to_string(), limit];
+                    stmt.query_map(place, |r| uuid_at(r, 0))?
+                        .collect::<rusqlite::Result<_>>()?
+                }
+            };
+            summaries(tx, me, ids)
+        })
+    }
+
+    /// The message requests deleted on this device (which the list leaves out).
+    pub fn dismissed(&self, me: Uuid) -> StoreResult<Vec<ConversationSummary>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached("SELECT id FROM conversations WHERE dismissed")?;
+            let ids: Vec<Uuid> = stmt
+                .query_map([], |r| uuid_at(r, 0))?
+                .collect::<rusqlite::Result<_>>()?;
+            summaries(tx, me, ids)
+        })
+    }
+
+    /// Each conversation that counts towards the unread total (not muted, something
+    /// unread) with its unread count, as its summary would give it: one query over the
+    /// conversations and this user's membership, instead of a summary per conversation.
+    pub fn unread_counts(&self, me: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, unread FROM (SELECT c.id, \
+                 c.last_seq - max(COALESCE(m.read_seq, 0), c.local_read_seq) \
+                 - (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
+                    AND x.change_kind IS NOT NULL \
+                    AND x.seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) AS unread \
+                 FROM conversations c \
+                 LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
+                 WHERE c.muted = 0 AND NOT c.dismissed \
+                 AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) \
+                 WHERE unread > 0",
+            )?;
+            let rows = stmt.query_map([me.to_string()], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// One conversation's summary.
+    pub fn conversation(&self, me: Uuid, id: Uuid) -> StoreResult<Option<ConversationSummary>> {
+        self.read(|tx| summary(tx, me, id))
+    }
+}
+
+/// The summaries of `ids`, in that order (ids not stored are skipped).
+fn summaries(
+    tx: &Transaction<'_>,
+    me: Uuid,
+    ids: Vec<Uuid>,
+) -> rusqlite::Result<Vec<ConversationSummary>> {
+    ids.into_iter()
+        .map(|id| summary(tx, me, id))
+        .filter_map(Result::transpose)
+        .collect()
+}
+
+fn summary(
+    tx: &Transaction<'_>,
+    me: Uuid,
+    id: Uuid,
+) -> rusqlite::Result<Option<ConversationSummary>> {
+    let key = id.to_string();
+    let row = tx
+        .query_row(
+            "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, muted, \
+             (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed \
+             FROM conversations c WHERE id = ?1",
+            [&key],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, bool>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, bool>(8)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((kind, title, last_seq, updated_at, local_read, left, muted, draft, dismissed)) = row
+    else {
+        return Ok(None);
+    };
+    let members = members(tx, &key)?;
+    let mine = members.iter().find(|m| m.user.id == me);
+    let my_read = mine.map_or(0, |m| m.read_seq);
+    let my_state = mine.map(|m| m.state);
+    let kind = if kind == "group" {
+        ConversationKind::Group
+    } else {
+        ConversationKind::Direct
+    };
+    let name = match (kind, title) {
+        (ConversationKind::Group, Some(t)) => t,
+        _ => members
+            .iter()
+            .find(|m| m.user.id != me)
+            .map_or_else(|| "(just you)".to_owned(), |m| m.user.display_name.clone()),
+    };
+    // The newest unsent message shows last; else the newest sent one. Two lookups, each
+    // one step down an index (`messages_unsent`, and the unique (conversation, seq)),
+    // where one query ordering by `seq IS NULL` would sort the whole conversation.
+    let mut unsent = tx.prepare_cached(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE conversation_id = ?1 AND seq IS NULL AND change_kind IS NULL \
+          ORDER BY composed DESC LIMIT 1"
+    ))?;
+    let last_unsent = unsent
+        .query_row([&key], |r| message_from_row(r, me, &members))
+        .optional()?;
+    let last_message = match last_unsent {
+        Some(message) => Some(message),
+        None => {
+            let mut sent = tx.prepare_cached(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE conversation_id = ?1 AND seq IS NOT NULL \
+                  AND change_kind IS NULL ORDER BY seq DESC LIMIT 1"
+            ))?;
+            sent.query_row([&key], |r| message_from_row(r, me, &members))
+                .optional()?
+        }
+    };
+    let last_message = match last_message {
+        Some(mut message) => {
+            decorate(tx, me, &mut message)?;
+            Some(message)
+        }
+        None => None,
+    };
+    // Unread counts messages: the changes above the watermark are taken off.
+    let read = my_read.max(local_read);
+    let unread_changes: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE conversation_id = ?1 \
+             AND change_kind IS NOT NULL AND seq > ?2",
+        )?
+        .query_row(params![key, read], |r| r.get(0))?;
+    Ok(Some(ConversationSummary {
+        id,
+        kind,
+        name,
+        members,
+        last_seq,
+        last_message,
+        unread_count: (last_seq - read - unread_changes).max(0),
+        updated_at: Timestamp::from_millis(updated_at),
+        left,
+        request: my_state == Some(MemberState::Request),
+        blocked: my_state == Some(MemberState::Blocked),
+        dismissed,
+        muted,
+        draft,
+        typing: Vec::new(),
+    }))
+}
