@@ -1,10 +1,9 @@
 //! Applying what the server says to the store, then announcing it (events always follow
-//! the store): live frames ([`frame`]), messages that came by REST ([`fetched`]), the
-//! outbox's confirmations ([`confirmed`]) and refusals ([`refused`]), and presence
+//! the store): live frames ([`frame`]), the outbox's confirmations ([`confirmed`]) and refusals ([`refused`]), and presence
 //! ([`refresh_presence`]). Everything here is idempotent: a frame seen twice, or a
 //! message seen both live and by catch-up, changes nothing the second time. A message is
 //! never stored above a gap: what is missing below it is fetched first
-//! (`catch_up::fill_below`).
+//! (`history::fill_below`).
 
 use std::collections::HashMap;
 
@@ -13,12 +12,12 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::End;
-use super::catch_up::fill_below;
+use super::history::fill_below;
 use crate::Shared;
 use crate::events::Event;
 use crate::outbox::Verdict;
 use crate::session::SessionError;
-use crate::store::{Applied, Confirmation, MembersChange};
+use crate::store::{Confirmation, MembersChange};
 
 /// A `delivered` mark to send: this conversation is stored up to this seq.
 pub(super) type Delivered = (Uuid, i64);
@@ -170,21 +169,6 @@ async fn receive(shared: &Shared, message: Message) -> Result<(), End> {
         conversation_id: conversation,
     });
     Ok(())
-}
-
-/// Stores messages that came by REST; whether any of them new to this store is from
-/// someone else (then a `delivered` mark is due). New ones are announced like live ones
-/// (a UI or `watch` must not miss what arrived while it was away).
-pub(super) fn fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
-    let applied = shared.store.apply_messages(messages)?;
-    let mut new_from_others = false;
-    for (message, applied) in messages.iter().zip(applied) {
-        if applied != Applied::Known {
-            shared.emit_message(message.id);
-            new_from_others |= message.sender_id != shared.me.id;
-        }
-    }
-    Ok(new_from_others)
 }
 
 /// Stores the seqs the server gave outbox messages, all in one transaction (acks arrive

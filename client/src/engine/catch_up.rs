@@ -6,8 +6,8 @@
 //! announced in seq order) and notes, per conversation, the history still missing
 //! between what is stored and the server's last seq ([`Plan`]), which [`fetch`] then
 //! reads in `after_seq` pages. A reconnect that missed only a few messages of a
-//! conversation thus makes no history call for it. The cursor is saved only once its page is complete. [`fill_below`] is
-//! the same fetch for one live message (or ack) that arrives above a gap.
+//! conversation thus makes no history call for it. The cursor is saved only once its page
+//! is complete. (The fetching itself is `history`'s.)
 
 use std::collections::HashMap;
 
@@ -15,12 +15,11 @@ use ferry_proto::{Message, SyncPage};
 use uuid::Uuid;
 
 use super::End;
-use super::apply::{fetched, refresh_presence};
+use super::apply::refresh_presence;
+use super::history::{fetch_after, fetched};
 use crate::Shared;
 use crate::events::Event;
 
-/// History page size.
-const PAGE: u32 = 500;
 /// Latest messages of each changed conversation that `/sync` brings along: a reconnect
 /// that missed no more than this in a conversation needs no history call for it. Small,
 /// because a first sync brings this many for each of up to 500 conversations per page.
@@ -136,41 +135,4 @@ async fn fetch(shared: &Shared, plans: &mut [Plan]) -> Result<(), End> {
         }
     }
     Ok(())
-}
-
-/// Makes sure every message below `seq` is stored (an own message acked at seq N, or a
-/// live one, says nothing about N-1), fetching what is missing.
-pub(super) async fn fill_below(shared: &Shared, conversation: Uuid, seq: i64) -> Result<(), End> {
-    let have = shared.store.contiguous_seq(conversation)?;
-    if seq > have + 1 {
-        fetch_after(shared, conversation, have, seq - 1).await?;
-    }
-    Ok(())
-}
-
-/// Fetches and stores the messages after `after` up to at least `until`; whether any new
-/// one is from someone else.
-async fn fetch_after(
-    shared: &Shared,
-    conversation: Uuid,
-    mut after: i64,
-    until: i64,
-) -> Result<bool, End> {
-    let mut added_from_others = false;
-    while after < until {
-        let api = &shared.api;
-        let page = shared
-            .session
-            .call(|t| async move { api.messages_after(&t, conversation, after, PAGE).await })
-            .await?;
-        let Some(last) = page.messages.last() else {
-            break;
-        };
-        after = last.seq;
-        added_from_others |= fetched(shared, &page.messages)?;
-        if !page.has_more {
-            break;
-        }
-    }
-    Ok(added_from_others)
 }

@@ -15,6 +15,7 @@
 mod apply;
 mod catch_up;
 mod connect;
+mod history;
 mod link;
 mod probe;
 mod rest;

@@ -1,0 +1,66 @@
+//! History below a seq, fetched over REST and stored: what a message arriving above a
+//! gap (live, or an ack) needs first ([`fill_below`]), and what catch-up lacks after
+//! `/sync` ([`fetch_after`]). Messages that come this way are stored and announced like
+//! live ones ([`fetched`]).
+
+use ferry_proto::Message;
+use uuid::Uuid;
+
+use super::End;
+use crate::Shared;
+use crate::store::Applied;
+
+/// History page size.
+const PAGE: u32 = 500;
+
+/// Makes sure every message below `seq` is stored (an own message acked at seq N, or a
+/// live one, says nothing about N-1), fetching what is missing.
+pub(super) async fn fill_below(shared: &Shared, conversation: Uuid, seq: i64) -> Result<(), End> {
+    let have = shared.store.contiguous_seq(conversation)?;
+    if seq > have + 1 {
+        fetch_after(shared, conversation, have, seq - 1).await?;
+    }
+    Ok(())
+}
+
+/// Fetches and stores the messages after `after` up to at least `until`; whether any new
+/// one is from someone else.
+pub(super) async fn fetch_after(
+    shared: &Shared,
+    conversation: Uuid,
+    mut after: i64,
+    until: i64,
+) -> Result<bool, End> {
+    let mut added_from_others = false;
+    while after < until {
+        let api = &shared.api;
+        let page = shared
+            .session
+            .call(|t| async move { api.messages_after(&t, conversation, after, PAGE).await })
+            .await?;
+        let Some(last) = page.messages.last() else {
+            break;
+        };
+        after = last.seq;
+        added_from_others |= fetched(shared, &page.messages)?;
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(added_from_others)
+}
+
+/// Stores messages that came by REST; whether any of them new to this store is from
+/// someone else (then a `delivered` mark is due). New ones are announced like live ones
+/// (a UI or `watch` must not miss what arrived while it was away).
+pub(super) fn fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
+    let applied = shared.store.apply_messages(messages)?;
+    let mut new_from_others = false;
+    for (message, applied) in messages.iter().zip(applied) {
+        if applied != Applied::Known {
+            shared.emit_message(message.id);
+            new_from_others |= message.sender_id != shared.me.id;
+        }
+    }
+    Ok(new_from_others)
+}
