@@ -253,7 +253,7 @@ pub async fn attachment_preview(
     index: u32,
 ) -> Result<String> {
     let bytes = state.client()?.preview(message_id, index).await?;
-    Ok(data_url(&bytes))
+    Ok(viewer::data_url(&bytes))
 }
 
 /// Downloads a file into the app's cache (unless it is there); returns where it is.
@@ -335,12 +335,6 @@ pub async fn open_attachment(
     app.opener()
         .open_path(copy.to_string_lossy(), None::<&str>)
         .map_err(|e| NotOpened::launcher(&copy, &e).into())
-}
-
-/// Image bytes as a `data:` URL (previews are JPEG or PNG; the viewer's the original).
-pub(crate) fn data_url(bytes: &[u8]) -> String {
-    let kind = infer::get(bytes).map_or("application/octet-stream", |t| t.mime_type());
-    format!("data:{kind};base64,{}", BASE64.encode(bytes))
 }
 
 fn local_storage(e: std::io::Error) -> CommandError {

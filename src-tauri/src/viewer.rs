@@ -8,6 +8,8 @@
 //! megapixels, 200 MB decoded: a 48-megapixel phone photo still shows). Any other image
 //! ([`NotShown`]) stays the preview, and the viewer says to Open or Save it.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ferry_client::ErrorKind;
 use ferry_proto::ErrorCode;
 use ferry_proto::media::{MediaError, measure, previewable};
@@ -16,6 +18,12 @@ use crate::error::CommandError;
 
 /// The largest file the viewer reads whole (its `data:` URL is a third larger).
 pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Image bytes as a `data:` URL (previews are JPEG or PNG; the viewer's the original).
+pub(crate) fn data_url(bytes: &[u8]) -> String {
+    let kind = infer::get(bytes).map_or("application/octet-stream", |t| t.mime_type());
+    format!("data:{kind};base64,{}", BASE64.encode(bytes))
+}
 
 /// Why the viewer does not show an image.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +65,7 @@ pub fn shown(bytes: &[u8]) -> Result<String, NotShown> {
         .and_then(|kind| previewable(kind.mime_type()))
         .ok_or(NotShown::Unmeasured)?;
     match measure(format, bytes) {
-        Ok(Some(_)) => Ok(crate::commands::data_url(bytes)),
+        Ok(Some(_)) => Ok(data_url(bytes)),
         Ok(None) => Err(NotShown::Unmeasured),
         Err(MediaError::TooManyPixels { width, height }) => {
             Err(NotShown::TooLarge { width, height })
@@ -131,7 +139,7 @@ mod tests {
         // 48 megapixels, as a phone takes them.
         let photo = png_header(8_000, 6_000);
         let url = shown(&photo).expect("shown");
-        assert_eq!(url, crate::commands::data_url(&photo));
+        assert_eq!(url, data_url(&photo));
         assert!(url.starts_with("data:image/png;base64,"), "{url}");
     }
 
