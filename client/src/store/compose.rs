@@ -6,6 +6,7 @@ use rusqlite::{Transaction, params};
 use uuid::Uuid;
 
 use super::read::{LocalMessage, MessageStatus, decorate};
+use super::{LocalStore, StoreResult};
 
 /// Writes a new pending message and its outbox entry inside `tx` (after its uploads, if
 /// it has files).
@@ -60,4 +61,20 @@ pub(super) fn compose_in(
     };
     decorate(tx, me, &mut message)?;
     Ok(message)
+}
+
+impl LocalStore {
+    /// Writes a new pending message (replying to `reply_to`, if set) and its outbox entry
+    /// in one transaction.
+    pub fn compose(
+        &self,
+        me: Uuid,
+        id: Uuid,
+        conversation: Uuid,
+        body: &str,
+        reply_to: Option<Uuid>,
+        now: Timestamp,
+    ) -> StoreResult<LocalMessage> {
+        self.write(|tx| compose_in(tx, me, id, conversation, body, reply_to, now))
+    }
 }

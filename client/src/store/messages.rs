@@ -1,4 +1,4 @@
-//! Messages as the device stores them. `compose` hands a new message to `compose` (the
+//! Messages as the device stores them. A new message is `compose`'s (the
 //! pending row and its outbox entry, one transaction); an `ack` (or the message arriving
 //! from the server) makes it `sent` and removes its outbox entry; received messages are
 //! applied idempotently by id, their changes applied once they have a seq. Reading goes
@@ -11,7 +11,6 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
 use super::changes::apply_change;
-use super::compose::compose_in;
 use super::files::adopt_uploads;
 use super::read::{LocalMessage, change_at, decorate, members, message_columns, message_from_row};
 use super::{LocalStore, StoreResult};
@@ -219,20 +218,6 @@ fn bump(
 }
 
 impl LocalStore {
-    /// Writes a new pending message (replying to `reply_to`, if set) and its outbox entry
-    /// in one transaction.
-    pub fn compose(
-        &self,
-        me: Uuid,
-        id: Uuid,
-        conversation: Uuid,
-        body: &str,
-        reply_to: Option<Uuid>,
-        now: Timestamp,
-    ) -> StoreResult<LocalMessage> {
-        self.write(|tx| compose_in(tx, me, id, conversation, body, reply_to, now))
-    }
-
     /// Applies messages from the server in one transaction; returns what each did.
     pub fn apply_messages(&self, messages: &[Message]) -> StoreResult<Vec<Applied>> {
         self.write(|tx| {
