@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Ferry for Windows and checks it for macOS on this Linux machine, with Debian's
-# own toolchain, and runs the Windows CLI under Wine against a Linux server (issue 27).
+# own toolchain, and runs the Windows CLI under Wine against a Linux server and the
+# client core's and the CLI's test suites under Wine (issue 27).
 #
 # The machine's Rust has no other targets and cannot download any, and its Debian is too
 # old for the cross tools; Debian's `sid` suite has rustc/cargo 1.97, rust-src (so std
@@ -12,7 +13,8 @@
 # with it, whatever happens.
 #
 #   scripts/cross.sh                 # every phase, in order
-#   scripts/cross.sh root windows    # some phases: root std windows desktop wine macos
+#   scripts/cross.sh root windows    # some phases: root std windows tests desktop wine
+#                                    # wine_tests macos
 #   scripts/cross.sh shell           # a shell in the root, with the mounts
 #
 # The heavy work runs at idle CPU priority (FERRY_CROSS_NICE=0 turns that off), so that
@@ -168,6 +170,20 @@ phase_windows() {
     cargo_cross build --target $windows -p ferry-cli -p ferry-client
 }
 
+# The client core's and the CLI's own test suites for Windows, run under Wine by
+# `wine_tests`. Their servers run in the test process (ferry-server's library, on
+# Windows too), and one test kills a ferry-server process, so ferry-server is in the
+# build: one cargo run for the three, as separate runs would resolve features apart and
+# build every shared dependency twice. The test executables are listed for `wine_tests`.
+phase_tests() {
+    local json=$cross/target/$windows/tests.json log=$cross/cargo.log
+    mkdir -p "$(dirname "$json")"
+    in_root "export RUSTC_BOOTSTRAP=1; cargo test --no-run -Zbuild-std=std,panic_abort --locked \
+        --target $windows -p ferry-client -p ferry-cli -p ferry-server \
+        --message-format json-render-diagnostics" >"$json" 2> >(tee "$log" >&2)
+    no_warnings "$log"
+}
+
 # The desktop app's .exe (the UI embedded from ui/dist, built here first when missing).
 # It links; it cannot run under Wine, which has no WebView2 runtime.
 phase_desktop() {
@@ -221,6 +237,14 @@ STANDIN
     fi
 }
 
+# The Wine prefix (a Windows user's C: drive and registry), made once.
+wine_prefix() {
+    if [[ ! -f $cross/wine/system.reg ]]; then
+        say "making the Wine prefix $cross/wine (once)"
+        in_wine 'wineboot --init'
+    fi
+}
+
 # The Windows CLI under Wine against a Linux ferry-server on loopback, with a Linux CLI
 # as the other person. The Linux binaries come from $FERRY_LINUX_BIN (default: the
 # test script's debug build, ~/.cache/ferry/target/debug), built there when missing.
@@ -231,12 +255,43 @@ phase_wine() {
         CARGO_TARGET_DIR=$(dirname "$bin") cargo build -p ferry-server -p ferry-cli
     fi
     [[ -f $cross/target/$windows/debug/ferry.exe ]] || phase_windows
-    if [[ ! -f $cross/wine/system.reg ]]; then
-        say "making the Wine prefix $cross/wine (once)"
-        in_wine 'wineboot --init'
-    fi
+    wine_prefix
     # The Linux CLI keeps its tokens in a Secret Service: a throwaway one.
     FERRY_LINUX_BIN=$bin dbus-run-session -- bash scripts/with-keyring.sh bash "$0" wine_scenario
+}
+
+# The client core's and the CLI's test suites (built by `tests`) under Wine, as on
+# Windows: each test's server in its process (on Postgres and NATS of this machine, over
+# loopback), tokens in Wine's Credential Manager. The cluster tests are left out: they
+# start and stop nats-server processes, and there is no Windows nats-server here (they
+# run on Linux in `cargo test`).
+phase_wine_tests() {
+    phase_tests
+    wine_prefix
+    local exes
+    exes=$(python3 - "$cross/target/$windows/tests.json" <<'LIST'
+import json, sys
+for line in open(sys.argv[1]):
+    msg = json.loads(line)
+    name = msg.get("package_id", "")
+    if msg.get("reason") == "compiler-artifact" and msg.get("profile", {}).get("test") \
+            and msg.get("executable") and ("ferry-client" in name or "ferry-cli" in name):
+        print(msg["executable"])
+LIST
+)
+    [[ -n $exes ]] || die "no test executables of ferry-client or ferry-cli in the build's list"
+    local exe failed=()
+    say "left out under Wine: cluster:: (its tests start and stop nats-server processes; there is no Windows nats-server here, and they run on Linux)"
+    for exe in $exes; do
+        say "under Wine: ${exe##*/}"
+        # Cargo runs a test from its package's folder; the same here (/src/client, /src/cli).
+        local dir=/src/client
+        [[ $exe != */cli-* ]] || dir=/src/cli
+        in_wine "cd $dir; FERRY_TEST_NATS_URL=nats://127.0.0.1:4222 wine $exe --skip cluster::" \
+            || failed+=("${exe##*/}")
+    done
+    [[ ${#failed[@]} -eq 0 ]] || die "tests failed under Wine: ${failed[*]}"
+    say "the client core's and the CLI's tests passed under Wine"
 }
 
 phase_wine_scenario() {
@@ -358,7 +413,7 @@ report() {
 trap report EXIT
 
 phases=("$@")
-[[ ${#phases[@]} -gt 0 ]] || phases=(root std windows desktop wine macos)
+[[ ${#phases[@]} -gt 0 ]] || phases=(root std windows tests desktop wine wine_tests macos)
 for phase in "${phases[@]}"; do
     declare -F "phase_$phase" >/dev/null || die "unknown phase: $phase"
     timed "$phase"

@@ -107,7 +107,8 @@ run_step "ui: vitest" npm --prefix ui test
 run_step "ui: build" npm --prefix ui run build
 
 # Windows and macOS (scripts/cross.sh, docs/testing.md): the Debian sid root, the Windows
-# builds of the CLI, the client core and the desktop app, and the macOS check. Cold, they
+# builds of the CLI, the client core, their test suites and the desktop app, and the
+# macOS check. Cold, they
 # take longer than all the Linux steps, so they run beside them at idle CPU priority
 # (taking what the Linux steps leave) and a step at the end waits for them. After the UI
 # build: the desktop app embeds ui/dist.
@@ -115,7 +116,7 @@ cross_log=$CARGO_TARGET_DIR/cross.log
 start_cross() {
     mkdir -p "$CARGO_TARGET_DIR"
     # A process group of its own, so that a failing Linux step stops it with the script.
-    setsid bash scripts/cross.sh root std windows desktop macos >"$cross_log" 2>&1 &
+    setsid bash scripts/cross.sh root std windows tests desktop macos >"$cross_log" 2>&1 &
     cross_pid=$!
     echo "started (pid $cross_pid); its output: $cross_log"
 }
@@ -185,6 +186,8 @@ bench_checks() {
 run_step "bench: quick checks" bench_checks
 
 # The cross builds started after the UI build, then the Windows CLI under Wine against
-# this build's Linux ferry-server, with a Linux CLI as the other person.
+# this build's Linux ferry-server, with a Linux CLI as the other person, and the client
+# core's and the CLI's own tests under Wine.
 $cross_step "windows and macos: cross builds (scripts/cross.sh)" finish_cross
 $cross_step "windows: the CLI under Wine against a Linux server" bash scripts/cross.sh wine
+$cross_step "windows: the client core's and the CLI's tests under Wine" bash scripts/cross.sh wine_tests

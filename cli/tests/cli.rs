@@ -814,7 +814,9 @@ async fn requests_blocks_and_reports_from_the_terminal() {
 /// A locked keyring (the Secret Service of a desktop session whose login keyring is
 /// locked, and no display to ask for its password) stops `register` before the server
 /// makes the account: once the keyring works, the same command succeeds instead of
-/// finding the name taken.
+/// finding the name taken. Linux only: a Secret Service is what can be locked this way
+/// (Windows' Credential Manager and macOS's Keychain are open while the user is signed in).
+#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_keyring_makes_no_account() {
     let db = TestDb::sqlite();

@@ -30,6 +30,8 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     }
+    // Mutated only where the open-file limit can lower the connection cap.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut config = Config::from_arg_matches(&matches)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_json {
@@ -41,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 
+    #[cfg(unix)]
     room_for_connections(&mut config);
 
     let socket = if config.bind.is_ipv4() {
@@ -68,32 +71,32 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Files kept for what is not a connection: the database, blobs, logs, NATS.
+#[cfg(unix)]
 const FILES_RESERVED: u64 = 256;
 
 /// Every connection is an open file, and the usual soft limit (1,024) is far below what
 /// the server is configured to take: a few hundred silent connections made `accept` fail
 /// for everyone. The soft limit is raised to the hard one, and the connection cap is
-/// kept under it, so that the cap refuses a connection before the system does.
+/// kept under it, so that the cap refuses a connection before the system does. (Windows
+/// has no such limit on sockets.)
+#[cfg(unix)]
 fn room_for_connections(config: &mut Config) {
-    #[cfg(unix)]
-    {
-        let files = match rlimit::increase_nofile_limit(u64::MAX) {
-            Ok(files) => files,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read or raise the open-file limit");
-                return;
-            }
-        };
-        let room = usize::try_from(files.saturating_sub(FILES_RESERVED)).unwrap_or(usize::MAX);
-        if config.max_connections == 0 || config.max_connections > room {
-            tracing::warn!(
-                open_files = files,
-                configured = config.max_connections,
-                max_connections = room,
-                "the connection cap is lowered to what the open-file limit allows"
-            );
-            config.max_connections = room;
+    let files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => files,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read or raise the open-file limit");
+            return;
         }
+    };
+    let room = usize::try_from(files.saturating_sub(FILES_RESERVED)).unwrap_or(usize::MAX);
+    if config.max_connections == 0 || config.max_connections > room {
+        tracing::warn!(
+            open_files = files,
+            configured = config.max_connections,
+            max_connections = room,
+            "the connection cap is lowered to what the open-file limit allows"
+        );
+        config.max_connections = room;
     }
 }
 

@@ -27,7 +27,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     // Integration tests live in target/<profile>/deps; the binaries in target/<profile>.
     let exe = std::env::current_exe().expect("test executable");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir.join(name);
+    // On Windows (the client suites run under Wine, scripts/cross.sh) it is `name.exe`.
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: run `cargo test --workspace`",
