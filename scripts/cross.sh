@@ -13,8 +13,8 @@
 # with it, whatever happens.
 #
 #   scripts/cross.sh                 # every phase, in order
-#   scripts/cross.sh root windows    # some phases: root std windows tests desktop wine
-#                                    # wine_tests macos
+#   scripts/cross.sh root windows    # some phases: root std windows tests clippy desktop
+#                                    # wine wine_tests macos
 #   scripts/cross.sh shell           # a shell in the root, with the mounts
 #
 # The heavy work runs at idle CPU priority (FERRY_CROSS_NICE=0 turns that off), so that
@@ -41,10 +41,10 @@ root=$cross/sid
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 windows=x86_64-pc-windows-gnu
 macos=aarch64-apple-darwin
-# The packages the root holds: Rust 1.97 with the standard library's sources, the
+# The packages the root holds: Rust 1.97 with clippy and the standard library's sources, the
 # MinGW-w64 C compilers (rusqlite's SQLite, ring, aws-lc), cmake and nasm (aws-lc's
 # build), Wine to run what is built, and CA certificates for crates.io.
-root_packages=(rustc cargo rust-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake nasm make
+root_packages=(rustc cargo rust-clippy rust-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake nasm make
     wine wine64 ca-certificates)
 
 idle=()
@@ -155,7 +155,10 @@ phase_shell() { in_root 'exec bash -i'; }
 # macOS as on Linux (clippy -D warnings) it fails the phase.
 cargo_cross() {
     local log=$cross/cargo.log
-    in_root "export RUSTC_BOOTSTRAP=1; cargo $* -Zbuild-std=std,panic_abort --locked" 2>&1 | tee "$log"
+    # Cargo's own flags go before a `--` that hands the rest to the tool (clippy).
+    local cargo_args=()
+    while [[ $# -gt 0 && $1 != -- ]]; do cargo_args+=("$1"); shift; done
+    in_root "export RUSTC_BOOTSTRAP=1; cargo ${cargo_args[*]} -Zbuild-std=std,panic_abort --locked $*" 2>&1 | tee "$log"
     no_warnings "$log"
 }
 no_warnings() {
@@ -182,6 +185,12 @@ phase_tests() {
         --target $windows -p ferry-client -p ferry-cli -p ferry-server \
         --message-format json-render-diagnostics" >"$json" 2> >(tee "$log" >&2)
     no_warnings "$log"
+}
+
+# clippy -D warnings over Ferry's code as compiled for Windows (its Windows-only code is
+# linted nowhere else here), with the root's clippy.
+phase_clippy() {
+    cargo_cross clippy --target $windows -p ferry-client -p ferry-cli -p ferry-desktop -- -D warnings
 }
 
 # The desktop app's .exe (the UI embedded from ui/dist, built here first when missing).
@@ -413,7 +422,7 @@ report() {
 trap report EXIT
 
 phases=("$@")
-[[ ${#phases[@]} -gt 0 ]] || phases=(root std windows tests desktop wine wine_tests macos)
+[[ ${#phases[@]} -gt 0 ]] || phases=(root std windows tests clippy desktop wine wine_tests macos)
 for phase in "${phases[@]}"; do
     declare -F "phase_$phase" >/dev/null || die "unknown phase: $phase"
     timed "$phase"

@@ -116,7 +116,7 @@ cross_log=$CARGO_TARGET_DIR/cross.log
 start_cross() {
     mkdir -p "$CARGO_TARGET_DIR"
     # A process group of its own, so that a failing Linux step stops it with the script.
-    setsid bash scripts/cross.sh root std windows tests desktop macos >"$cross_log" 2>&1 &
+    setsid bash scripts/cross.sh root std windows tests clippy desktop macos >"$cross_log" 2>&1 &
     cross_pid=$!
     echo "started (pid $cross_pid); its output: $cross_log"
 }
