@@ -206,9 +206,9 @@ phase_desktop() {
 
 # macOS can only be checked: there is no Apple SDK here, and four crates' build scripts
 # compile C or Objective-C against its headers. A stand-in for the SDK's compiler and
-# archiver writes empty objects and records which crate asked: `cargo check` links
+# archiver writes empty objects and records which crate asked: `cargo clippy` links
 # nothing, so every crate's Rust (Ferry's own macOS code included) is type-checked for
-# macOS as it would be with the SDK. The crates it stood in for are listed: they are what
+# macOS as it would be with the SDK, and Ferry's is linted (-D warnings). The crates it stood in for are listed: they are what
 # needs the SDK to build for real.
 phase_macos() {
     # Beside the build scripts' outputs: the list goes with them when the target goes.
@@ -216,7 +216,7 @@ phase_macos() {
     mkdir -p "$cross/bin"
     cat >"$cross/bin/sdk-stand-in" <<'STANDIN'
 #!/bin/sh
-# The Apple SDK's cc/ar for `cargo check` (scripts/cross.sh): empty outputs, asker recorded.
+# The Apple SDK's cc/ar for `cargo clippy` (scripts/cross.sh): empty outputs, asker recorded.
 echo "${CARGO_PKG_NAME:-?}" >>/cross/target/aarch64-apple-darwin/sdk-stand-in.log
 out=
 while [ $# -gt 0 ]; do
@@ -232,11 +232,12 @@ STANDIN
     local stand_in=/cross/bin/sdk-stand-in
     in_root "export RUSTC_BOOTSTRAP=1 CC_aarch64_apple_darwin=$stand_in \
         CXX_aarch64_apple_darwin=$stand_in AR_aarch64_apple_darwin=$stand_in; \
-        cargo check -Zbuild-std=std,panic_abort --locked \
-        --target $macos -p ferry-proto -p ferry-client -p ferry-cli -p ferry-desktop" >"$log" 2>&1 \
+        cargo clippy -Zbuild-std=std,panic_abort --locked \
+        --target $macos -p ferry-proto -p ferry-client -p ferry-cli -p ferry-desktop \
+        -- -D warnings" >"$log" 2>&1 \
         || { tail -40 "$log" >&2; die "the macOS check failed (log: $log)"; }
     no_warnings "$log"
-    say "macOS check passed: ferry-proto, ferry-client, ferry-cli and ferry-desktop"
+    say "macOS check and clippy passed: ferry-proto, ferry-client, ferry-cli and ferry-desktop"
     # A crate asks only when its build script runs, so the list is kept across checks.
     if [[ -f $asked ]]; then
         say "crates whose C needs the Apple SDK (the stand-in compiled for them):"
