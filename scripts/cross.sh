@@ -278,28 +278,27 @@ phase_wine() {
 phase_wine_tests() {
     phase_tests
     wine_prefix
-    local exes
-    exes=$(python3 - "$cross/target/$windows/tests.json" <<'LIST'
-import json, sys
+    # Each test executable of the two packages, with its package's folder: cargo runs a
+    # test from there, and so does this.
+    local runs
+    runs=$(python3 - "$cross/target/$windows/tests.json" <<'LIST'
+import json, os, sys
 for line in open(sys.argv[1]):
     msg = json.loads(line)
-    name = msg.get("package_id", "")
+    folder = os.path.dirname(msg.get("manifest_path", ""))
     if msg.get("reason") == "compiler-artifact" and msg.get("profile", {}).get("test") \
-            and msg.get("executable") and ("ferry-client" in name or "ferry-cli" in name):
-        print(msg["executable"])
+            and msg.get("executable") and folder in ("/src/client", "/src/cli"):
+        print(folder, msg["executable"])
 LIST
 )
-    [[ -n $exes ]] || die "no test executables of ferry-client or ferry-cli in the build's list"
-    local exe failed=()
+    [[ -n $runs ]] || die "no test executables of ferry-client or ferry-cli in the build's list"
+    local folder exe failed=()
     say "left out under Wine: cluster:: (its tests start and stop nats-server processes; there is no Windows nats-server here, and they run on Linux)"
-    for exe in $exes; do
-        say "under Wine: ${exe##*/}"
-        # Cargo runs a test from its package's folder; the same here (/src/client, /src/cli).
-        local dir=/src/client
-        [[ $exe != */cli-* ]] || dir=/src/cli
-        in_wine "cd $dir; FERRY_TEST_NATS_URL=nats://127.0.0.1:4222 wine $exe --skip cluster::" \
+    while read -r folder exe; do
+        say "under Wine, in $folder: ${exe##*/}"
+        in_wine "cd $folder; FERRY_TEST_NATS_URL=nats://127.0.0.1:4222 wine $exe --skip cluster::" \
             || failed+=("${exe##*/}")
-    done
+    done <<<"$runs"
     [[ ${#failed[@]} -eq 0 ]] || die "tests failed under Wine: ${failed[*]}"
     say "the client core's and the CLI's tests passed under Wine"
 }

@@ -26,7 +26,8 @@ export class Notice {
 
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** Shows `text` for a few seconds (longer when it offers `action`). */
+  /** Shows `text` for a few seconds (longer when it offers `action`: time to reach it), as
+   *  a notice that nobody must close by hand. */
   say(text: string, action: NoticeAction | null = null): void {
     this.text = text;
     this.action = action;
