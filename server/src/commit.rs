@@ -8,7 +8,7 @@
 //! throughput follows; under light load a batch is one message and nothing waits. And
 //! because a shard's batches commit and publish one after the other, each conversation's
 //! frames leave in seq order without any lock of ours, and a socket's pipelined sends to
-//! a conversation keep their order (acks keep the socket's order in `ws.rs`). Why several
+//! a conversation keep their order (acks keep the socket's order in `ws/connection.rs`). Why several
 //! shards: one batch is one database session, which runs on one core; on Postgres, shards
 //! (one per core by default) commit side by side. Their conversations never overlap, so
 //! their row locks never meet. SQLite has one writer, so it gets one shard.

@@ -298,7 +298,7 @@ pub async fn run(
     .await;
     // Socket tasks saw the same cancellation and are closing with 1001.
     app.sockets.close();
-    // Each answers the sends it took first, within the grace (ws.rs), then closes.
+    // Each answers the sends it took first, within the grace (ws/connection.rs), then closes.
     let grace = Duration::from_secs(app.config.shutdown_grace_secs.max(1) + 1);
     if tokio::time::timeout(grace, app.sockets.wait())
         .await

@@ -11,7 +11,7 @@
 //! Connections are capped in all and per client place ([`Admission`]; an IPv6 /64 is one
 //! place), and shutdown stops accepting, lets requests in flight finish and gives up on
 //! the rest after `FERRY_SHUTDOWN_GRACE_SECS`. Upgraded WebSockets leave hyper's count
-//! when they upgrade: their own tasks close them with 1001 (`ws.rs`); their writes stay
+//! when they upgrade: their own tasks close them with 1001 (`ws/connection.rs`); their writes stay
 //! bounded by [`Stall`].
 
 use std::collections::HashMap;

@@ -1,38 +1,23 @@
-//! The WebSocket endpoint: authentication before the upgrade, then one task per socket
-//! that reads the client's frames in order, writes the frames the hub queues for it,
-//! pings every heartbeat period, and closes with the protocol's codes: 1001 on shutdown
-//! or silence, 1008 when too slow or over the connection limit, 1009 for an oversize
-//! frame, 4001 when the token expires or the session ends, 4029 for a frame flood.
-//!
-//! Sends are pipelined: each goes to the [`Committer`](crate::commit::Committer) as it is
-//! read, and the socket reads on while it commits, so a client's outbox lands in a few
-//! batches instead of one commit per message. Acks are written in send order. A
-//! transient send failure fences its conversation on that socket
-//! ([`SendFence`](crate::fence::SendFence)), keeping pipelined sends in order.
+//! One socket's life once upgraded: registered in the hub, then a [`Connection`] that
+//! reads the client's frames in order, pipelines its sends to the committer with acks in
+//! send order, writes what the hub queues (gap-filled, each message once), pings, and
+//! closes with the protocol's codes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::http::header::ORIGIN;
-use axum::response::Response;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use ferry_proto::{
-    ClientFrame, ErrorCode, FEATURE_MEMBERS, MAX_FRAME_BYTES, OutgoingMessage, ServerFrame,
-    Timestamp, close,
+    ClientFrame, ErrorCode, FEATURE_MEMBERS, OutgoingMessage, ServerFrame, Timestamp, close,
 };
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::sink::SinkExt;
 use futures_util::stream::{FuturesOrdered, StreamExt};
-use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use crate::auth::{Caller, bearer};
+use crate::auth::Caller;
 use crate::chat;
 use crate::delivery::{Delivered, MAX_FILL, Outgoing, Verdict};
 use crate::error::Error;
@@ -43,67 +28,8 @@ use crate::presence;
 use crate::state::App;
 use crate::store::Mark;
 
-/// The upgrade's query: what the client asks of the socket beyond protocol v1.
-#[derive(Debug, Default, Deserialize)]
-pub struct SocketQuery {
-    /// Features by name, separated by commas; names this server does not know are
-    /// ignored, so a client may ask any server for what it can use.
-    #[serde(default)]
-    features: String,
-}
-
-impl SocketQuery {
-    /// The asked features this server provides, as `welcome` lists them.
-    fn provided(&self) -> Vec<String> {
-        let mut provided: Vec<String> = self
-            .features
-            .split(',')
-            .map(str::trim)
-            .filter(|f| *f == FEATURE_MEMBERS)
-            .map(String::from)
-            .collect();
-        provided.dedup();
-        provided
-    }
-}
-
-/// `GET /api/v1/ws`: checks origin, token and connection count, then upgrades.
-pub async fn upgrade(
-    State(app): State<App>,
-    headers: HeaderMap,
-    query: Result<Query<SocketQuery>, QueryRejection>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, Error> {
-    if !app.config.allowed_origins.is_empty()
-        && let Some(origin) = headers.get(ORIGIN)
-    {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| app.config.allowed_origins.iter().any(|a| a == o));
-        if !allowed {
-            return Err(Error::forbidden("this origin may not open a socket"));
-        }
-    }
-    let token = bearer(&headers).ok_or_else(|| Error::unauthorized("missing bearer token"))?;
-    let caller = Caller::from_token(&app, token).await?;
-    let Query(query) = query.map_err(|rejection| Error::invalid(rejection.body_text()))?;
-    let features = query.provided();
-    let ws = ws.map_err(|rejection| Error::invalid(rejection.body_text()))?;
-    Ok(ws
-        // Allocated at full size for every socket: 1 KiB holds a chat frame, and is
-        // ~3 KiB less per idle connection than 4 KiB (B1 in docs/benchmarks.md).
-        .read_buffer_size(1024)
-        .write_buffer_size(4 * 1024)
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| {
-            let tracker = app.sockets.clone();
-            tracker.track_future(run(app, caller, features, socket))
-        }))
-}
-
 /// One socket's life, from registration in the hub to its close.
-async fn run(app: App, caller: Caller, features: Vec<String>, socket: WebSocket) {
+pub(super) async fn run(app: App, caller: Caller, features: Vec<String>, socket: WebSocket) {
     let socket_id = Uuid::now_v7();
     let (frames_tx, frames_rx) = mpsc::channel(SOCKET_QUEUE);
     let (close_tx, close_rx) = watch::channel(None);
