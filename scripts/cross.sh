@@ -336,6 +336,17 @@ phase_wine_scenario() {
     rm -rf "$appdata"
     # credential: whether Wine's Credential Manager (its registry) holds a token for $url.
     credential() { tr -d '\0' <"$cross/wine/user.reg" | grep -qF "Credential Manager\\\\Generic: $url#"; }
+    # registry_says yes|no: waits (10 s at most) until user.reg holds, or no longer holds,
+    # that token. The wineserver writes the registry as it exits, and `wineserver -w` can
+    # return before the file is written (seen in about one run in four once the prefix's
+    # registry had grown): the file is read until it says so.
+    registry_says() {
+        local tries=0
+        until { [[ $1 == yes ]] && credential; } || { [[ $1 == no ]] && ! credential; }; do
+            ((++tries < 100)) || return 1
+            sleep 0.1
+        done
+    }
 
     start_server
     say "Linux ferry-server on $url; Windows ferry.exe under $(in_root 'wine --version')"
@@ -343,7 +354,7 @@ phase_wine_scenario() {
     has "register under Wine" "signed in as alice" "$out"
     [[ -f $appdata/current-account ]] || die "no data folder at %APPDATA%\\ferry\\data: $(find "$cross/wine/drive_c/users" -maxdepth 4 | head -20)"
     say "ok: the data folder is %APPDATA%\\ferry\\data"
-    credential || die "no token for $url in Wine's Credential Manager (user.reg)"
+    registry_says yes || die "no token for $url in Wine's Credential Manager (user.reg)"
     say "ok: the token is in Wine's Credential Manager"
     out=$(win --json status)
     has "a second process finds the token" '"online":true' "$out"
@@ -397,7 +408,7 @@ phase_wine_scenario() {
     win logout >/dev/null
     out=$(win chats 2>&1 || true)
     has "sign-out forgets the token" "not signed in" "$out"
-    ! credential || die "the token for $url is still in Wine's Credential Manager after sign-out"
+    registry_says no || die "the token for $url is still in Wine's Credential Manager after sign-out"
     say "ok: sign-out removes it from the Credential Manager"
     stop_server
     rm -rf "$work"
