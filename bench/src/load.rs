@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use ferry_proto::{Change, ChangeKind};
@@ -25,16 +25,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
+use crate::clock::now_us;
 use crate::resume::{Owed, Rejoin, Resume, Resumer};
 use crate::wire::{AckRef, Incoming, StoredMessage, Target};
-
-/// Microseconds since the Unix epoch.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
 
 /// A latency histogram in µs, 3 significant digits. It grows to the largest value it is
 /// given instead of being allocated up to 600 s: a connection keeps three besides its

@@ -14,6 +14,7 @@
 
 mod chaos;
 mod client_store;
+mod clock;
 mod cluster;
 mod cluster_cost;
 mod files;

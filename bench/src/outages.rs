@@ -11,7 +11,8 @@ use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use crate::load::{Command, Fleet, Progress, now_us, open_loop};
+use crate::clock::now_us;
+use crate::load::{Command, Fleet, Progress, open_loop};
 use crate::report::Outcome;
 use crate::resume::Resume;
 use crate::scenarios::{Mix, Run, body, check, close_sends, connection_problems, drain};

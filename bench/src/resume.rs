@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::load::now_us;
+use crate::clock::now_us;
 use crate::wire::{ConversationMark, SOCKETIO_PAGE, StoredMessage, Target};
 use ferry_bench::rng::Rng;
 
