@@ -4,15 +4,16 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    Conversation, ErrorBody, ErrorCode, LoginRequest, Message, MessagePage, NewReport, NewUpload,
-    OutgoingMessage, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage, SyncPage, Tokens,
-    Upload, User,
+    AddMembers, Conversation, ConversationKind, CreateConversation, ErrorBody, ErrorCode,
+    HistoryQuery, LoginRequest, Message, MessagePage, NewReport, NewUpload, OutgoingMessage,
+    RefreshRequest, RegisterRequest, ReportReceipt, SendMessage, SyncPage, SyncQuery, Tokens,
+    Upload, User, UserSearchQuery, Watermark,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use uuid::Uuid;
 
 /// A REST call failed.
@@ -142,27 +143,52 @@ impl Api {
         }
     }
 
-    fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let builder = self.http().request(method, format!("{}{path}", self.base));
+    /// A request to endpoint `E`, with `args` in its path's parameters.
+    fn to<E: Endpoint>(&self, args: &[Uuid], token: Option<&str>) -> RequestBuilder {
+        let method = match E::METHOD {
+            endpoints::Method::Get => Method::GET,
+            endpoints::Method::Post => Method::POST,
+            endpoints::Method::Put => Method::PUT,
+            endpoints::Method::Patch => Method::PATCH,
+            endpoints::Method::Delete => Method::DELETE,
+        };
+        let builder = self
+            .http()
+            .request(method, format!("{}{}", self.base, E::path(args)));
         match token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
         }
     }
 
-    async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: &impl Serialize,
-    ) -> Result<T, ApiError> {
-        self.call(self.request(Method::POST, path, token).json(body))
-            .await
+    /// Calls endpoint `E`, which takes nothing but its path.
+    async fn call_to<E>(&self, args: &[Uuid], token: &str) -> Result<E::Response, ApiError>
+    where
+        E: Endpoint<Request = ()>,
+        E::Response: DeserializeOwned,
+    {
+        self.call(self.to::<E>(args, Some(token))).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, ApiError> {
-        self.call(self.request(Method::GET, path, Some(token)))
-            .await
+    /// Calls endpoint `E` with `request`: the JSON body of a `POST`, `PUT` or `PATCH`, the
+    /// query of a `GET` or `DELETE`.
+    async fn send_to<E>(
+        &self,
+        args: &[Uuid],
+        token: Option<&str>,
+        request: &E::Request,
+    ) -> Result<E::Response, ApiError>
+    where
+        E: Endpoint,
+        E::Request: Serialize,
+        E::Response: DeserializeOwned,
+    {
+        let builder = self.to::<E>(args, token);
+        self.call(match E::METHOD {
+            endpoints::Method::Get | endpoints::Method::Delete => builder.query(request),
+            _ => builder.json(request),
+        })
+        .await
     }
 
     /// `POST /auth/register`.
@@ -177,7 +203,7 @@ impl Api {
             password: password.into(),
             display_name: display_name.into(),
         };
-        self.post("/auth/register", None, &body).await
+        self.send_to::<endpoints::Register>(&[], None, &body).await
     }
 
     /// `POST /auth/login`.
@@ -192,55 +218,52 @@ impl Api {
             password: password.into(),
             device_name: device.map(Into::into),
         };
-        self.post("/auth/login", None, &body).await
+        self.send_to::<endpoints::Login>(&[], None, &body).await
     }
 
     /// `POST /auth/refresh`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ApiError> {
-        self.post(
-            "/auth/refresh",
-            None,
-            &RefreshRequest {
-                refresh_token: refresh_token.into(),
-            },
-        )
-        .await
+        let body = RefreshRequest {
+            refresh_token: refresh_token.into(),
+        };
+        self.send_to::<endpoints::Refresh>(&[], None, &body).await
     }
 
     /// `POST /auth/logout`.
     pub async fn logout(&self, token: &str) -> Result<(), ApiError> {
-        self.call::<serde_json::Value>(self.request(Method::POST, "/auth/logout", Some(token)))
-            .await
-            .map(drop)
+        self.call_to::<endpoints::Logout>(&[], token).await
     }
 
     /// `GET /presence`.
     pub async fn presence(&self, token: &str) -> Result<Vec<ferry_proto::Presence>, ApiError> {
-        self.get("/presence", token).await
+        self.call_to::<endpoints::ContactsPresence>(&[], token)
+            .await
     }
 
     /// `GET /me`.
     pub async fn me(&self, token: &str) -> Result<User, ApiError> {
-        self.get("/me", token).await
+        self.call_to::<endpoints::Me>(&[], token).await
     }
 
     /// `GET /users?q=`.
     pub async fn search_users(&self, token: &str, prefix: &str) -> Result<Vec<User>, ApiError> {
-        self.call(
-            self.request(Method::GET, "/users", Some(token))
-                .query(&[("q", prefix)]),
-        )
-        .await
+        let query = UserSearchQuery {
+            q: prefix.into(),
+            limit: None,
+        };
+        self.send_to::<endpoints::SearchUsers>(&[], Some(token), &query)
+            .await
     }
 
     /// `POST /conversations` (direct).
     pub async fn direct(&self, token: &str, other: Uuid) -> Result<Conversation, ApiError> {
-        self.post(
-            "/conversations",
-            Some(token),
-            &json!({"kind": "direct", "member_ids": [other]}),
-        )
-        .await
+        let body = CreateConversation {
+            kind: ConversationKind::Direct,
+            title: None,
+            member_ids: vec![other],
+        };
+        self.send_to::<endpoints::CreateConversation>(&[], Some(token), &body)
+            .await
     }
 
     /// `POST /conversations` (group).
@@ -250,8 +273,13 @@ impl Api {
         title: &str,
         members: &[Uuid],
     ) -> Result<Conversation, ApiError> {
-        let body = json!({"kind": "group", "title": title, "member_ids": members});
-        self.post("/conversations", Some(token), &body).await
+        let body = CreateConversation {
+            kind: ConversationKind::Group,
+            title: Some(title.into()),
+            member_ids: members.to_vec(),
+        };
+        self.send_to::<endpoints::CreateConversation>(&[], Some(token), &body)
+            .await
     }
 
     /// `POST /conversations/{id}/members`.
@@ -261,8 +289,10 @@ impl Api {
         conversation: Uuid,
         users: &[Uuid],
     ) -> Result<Conversation, ApiError> {
-        let path = format!("/conversations/{conversation}/members");
-        self.post(&path, Some(token), &json!({"user_ids": users}))
+        let body = AddMembers {
+            user_ids: users.to_vec(),
+        };
+        self.send_to::<endpoints::AddMembers>(&[conversation], Some(token), &body)
             .await
     }
 
@@ -273,16 +303,14 @@ impl Api {
         conversation: Uuid,
         user: Uuid,
     ) -> Result<(), ApiError> {
-        let path = format!("/conversations/{conversation}/members/{user}");
-        self.call::<serde_json::Value>(self.request(Method::DELETE, &path, Some(token)))
+        self.call_to::<endpoints::RemoveMember>(&[conversation, user], token)
             .await
-            .map(drop)
     }
 
     /// `POST /conversations/{id}/accept` (addition to v1): accepts a message request.
     pub async fn accept(&self, token: &str, conversation: Uuid) -> Result<Conversation, ApiError> {
-        let path = format!("/conversations/{conversation}/accept");
-        self.post(&path, Some(token), &json!({})).await
+        self.call_to::<endpoints::Accept>(&[conversation], token)
+            .await
     }
 
     /// `PUT /blocks/{user}` or `DELETE /blocks/{user}` (additions to v1).
@@ -292,22 +320,22 @@ impl Api {
         user: Uuid,
         blocked: bool,
     ) -> Result<(), ApiError> {
-        let method = if blocked { Method::PUT } else { Method::DELETE };
-        let path = format!("/blocks/{user}");
-        self.call::<serde_json::Value>(self.request(method, &path, Some(token)))
-            .await
-            .map(drop)
+        if blocked {
+            self.call_to::<endpoints::Block>(&[user], token).await
+        } else {
+            self.call_to::<endpoints::Unblock>(&[user], token).await
+        }
     }
 
     /// `GET /blocks` (addition to v1): whom this user blocked.
     pub async fn blocked(&self, token: &str) -> Result<Vec<User>, ApiError> {
-        self.call(self.request(Method::GET, "/blocks", Some(token)))
-            .await
+        self.call_to::<endpoints::Blocked>(&[], token).await
     }
 
     /// `POST /reports` (addition to v1).
     pub async fn report(&self, token: &str, report: &NewReport) -> Result<ReportReceipt, ApiError> {
-        self.post("/reports", Some(token), report).await
+        self.send_to::<endpoints::Report>(&[], Some(token), report)
+            .await
     }
 
     /// `GET /sync?since=&limit=&messages=`: with the latest `messages` of each
@@ -319,19 +347,17 @@ impl Api {
         messages: u32,
         wait_secs: u32,
     ) -> Result<SyncPage, ApiError> {
-        let mut request = self.request(Method::GET, "/sync", Some(token)).query(&[
-            ("limit", "500".to_string()),
-            ("messages", messages.to_string()),
-        ]);
-        if let Some(since) = since {
-            request = request.query(&[("since", since)]);
-        }
+        let query = SyncQuery {
+            since: since.map(Into::into),
+            limit: Some(500),
+            messages: Some(messages),
+            wait: (wait_secs > 0).then_some(wait_secs),
+        };
+        let mut request = self.to::<endpoints::Sync>(&[], Some(token)).query(&query);
         if wait_secs > 0 {
             // A long-poll: the server may hold the answer that long, so the call may
             // take longer than the usual limit.
-            request = request
-                .query(&[("wait", wait_secs.to_string())])
-                .timeout(Duration::from_secs(u64::from(wait_secs) + 20));
+            request = request.timeout(Duration::from_secs(u64::from(wait_secs) + 20));
         }
         self.call(request).await
     }
@@ -344,12 +370,12 @@ impl Api {
         after_seq: i64,
         limit: u32,
     ) -> Result<MessagePage, ApiError> {
-        let path = format!("/conversations/{conversation}/messages");
-        let query = [
-            ("after_seq", after_seq.to_string()),
-            ("limit", limit.to_string()),
-        ];
-        self.call(self.request(Method::GET, &path, Some(token)).query(&query))
+        let query = HistoryQuery {
+            after_seq: Some(after_seq),
+            before_seq: None,
+            limit: Some(limit),
+        };
+        self.send_to::<endpoints::History>(&[conversation], Some(token), &query)
             .await
     }
 
@@ -359,13 +385,12 @@ impl Api {
         token: &str,
         conversation: Uuid,
     ) -> Result<Conversation, ApiError> {
-        self.get(&format!("/conversations/{conversation}"), token)
+        self.call_to::<endpoints::GetConversation>(&[conversation], token)
             .await
     }
 
     /// `POST /conversations/{id}/messages`: the fallback send (of a message or a change).
     pub async fn send(&self, token: &str, message: &OutgoingMessage) -> Result<Message, ApiError> {
-        let path = format!("/conversations/{}/messages", message.conversation_id);
         let body = SendMessage {
             id: message.id,
             body: message.body.clone(),
@@ -373,17 +398,19 @@ impl Api {
             change: message.change.clone(),
             attachments: message.attachments.clone(),
         };
-        self.post(&path, Some(token), &body).await
+        self.send_to::<endpoints::Send>(&[message.conversation_id], Some(token), &body)
+            .await
     }
 
     /// `POST /uploads`: declares a file about to be uploaded.
     pub async fn create_upload(&self, token: &str, upload: &NewUpload) -> Result<Upload, ApiError> {
-        self.post("/uploads", Some(token), upload).await
+        self.send_to::<endpoints::CreateUpload>(&[], Some(token), upload)
+            .await
     }
 
     /// `GET /uploads/{id}`: where an upload stands.
     pub async fn upload(&self, token: &str, id: Uuid) -> Result<Upload, ApiError> {
-        self.get(&format!("/uploads/{id}"), token).await
+        self.call_to::<endpoints::UploadStatus>(&[id], token).await
     }
 
     /// `PATCH /uploads/{id}`: the next chunk, starting at `offset`.
@@ -395,7 +422,7 @@ impl Api {
         chunk: Vec<u8>,
     ) -> Result<Upload, ApiError> {
         let request = self
-            .request(Method::PATCH, &format!("/uploads/{id}"), Some(token))
+            .to::<endpoints::AppendChunk>(&[id], Some(token))
             .header("upload-offset", offset)
             .header(
                 reqwest::header::CONTENT_TYPE,
@@ -409,7 +436,7 @@ impl Api {
 
     /// `DELETE /uploads/{id}`: cancels an upload no message carries.
     pub async fn cancel_upload(&self, token: &str, id: Uuid) -> Result<(), ApiError> {
-        let request = self.request(Method::DELETE, &format!("/uploads/{id}"), Some(token));
+        let request = self.to::<endpoints::CancelUpload>(&[id], Some(token));
         self.call_raw(request).await.map(drop)
     }
 
@@ -421,7 +448,7 @@ impl Api {
         start: u64,
     ) -> Result<reqwest::Response, ApiError> {
         let mut request = self
-            .request(Method::GET, &format!("/attachments/{id}"), Some(token))
+            .to::<endpoints::Download>(&[id], Some(token))
             .timeout(DOWNLOAD_TIMEOUT);
         if start > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={start}-"));
@@ -431,11 +458,7 @@ impl Api {
 
     /// `GET /attachments/{id}/thumbnail`: an image's preview.
     pub async fn thumbnail(&self, token: &str, id: Uuid) -> Result<Vec<u8>, ApiError> {
-        let request = self.request(
-            Method::GET,
-            &format!("/attachments/{id}/thumbnail"),
-            Some(token),
-        );
+        let request = self.to::<endpoints::Thumbnail>(&[id], Some(token));
         let response = self.call_raw(request).await?;
         let bytes = response
             .bytes()
@@ -451,18 +474,14 @@ impl Api {
         conversation: Uuid,
         seq: i64,
     ) -> Result<(), ApiError> {
-        let path = format!("/conversations/{conversation}/delivered");
-        self.post::<serde_json::Value>(&path, Some(token), &json!({"seq": seq}))
+        self.send_to::<endpoints::Delivered>(&[conversation], Some(token), &Watermark { seq })
             .await
-            .map(drop)
     }
 
     /// `POST /conversations/{id}/read`.
     pub async fn read(&self, token: &str, conversation: Uuid, seq: i64) -> Result<(), ApiError> {
-        let path = format!("/conversations/{conversation}/read");
-        self.post::<serde_json::Value>(&path, Some(token), &json!({"seq": seq}))
+        self.send_to::<endpoints::Read>(&[conversation], Some(token), &Watermark { seq })
             .await
-            .map(drop)
     }
 }
 

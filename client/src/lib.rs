@@ -44,8 +44,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ferry_proto::{
-    BodyError, Change, ChangeKind, ClientFrame, Conversation, ErrorCode, MAX_EMOJI_CHARS,
-    NewReport, Presence, User, validate_body, validate_change,
+    Change, ChangeKind, ClientFrame, Conversation, ErrorCode, NewReport, Presence, SendError, User,
+    validate_body, validate_change,
 };
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
@@ -466,7 +466,8 @@ impl Client {
         body: &str,
         reply_to: Option<Uuid>,
     ) -> Result<LocalMessage, ClientError> {
-        validate_body(body, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
+        validate_body(body, ferry_proto::MAX_BODY_CHARS)
+            .map_err(|e| refusal(SendError::Body(e)))?;
         if !self.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));
         }
@@ -495,7 +496,6 @@ impl Client {
     /// outbox, never sent, simply gets the new text (it goes out once, not edited); one
     /// that may have gone out is followed by the edit.
     pub fn edit(&self, message: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
-        validate_body(body, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
         let change = Change {
             kind: ChangeKind::Edit,
             target: message,
@@ -542,17 +542,14 @@ impl Client {
             target: message,
             emoji: Some(emoji.to_owned()),
         };
-        if validate_change(&change, "", ferry_proto::MAX_BODY_CHARS).is_err() {
-            return Err(ClientError::Invalid(format!(
-                "a reaction is one emoji of at most {MAX_EMOJI_CHARS} characters, no white space"
-            )));
-        }
         self.change(&change, "")?
             .ok_or(ClientError::NotFound("message"))
     }
 
     /// Stores and queues a change, then announces the message as it now shows.
     fn change(&self, change: &Change, body: &str) -> Result<Option<LocalMessage>, ClientError> {
+        validate_change(change, body, ferry_proto::MAX_BODY_CHARS)
+            .map_err(|e| refusal(SendError::Change(e)))?;
         let options = &self.shared.options;
         let (conversation_id, shown) = self
             .shared
@@ -653,14 +650,12 @@ impl Client {
             return Err(ClientError::Invalid("no files to send".into()));
         }
         if sources.len() > ferry_proto::MAX_ATTACHMENTS {
-            return Err(ClientError::Invalid(format!(
-                "a message carries at most {} files",
-                ferry_proto::MAX_ATTACHMENTS
-            )));
+            return Err(refusal(SendError::TooManyFiles));
         }
         let caption = caption.trim_end();
         if !caption.is_empty() {
-            validate_body(caption, ferry_proto::MAX_BODY_CHARS).map_err(body_refusal)?;
+            validate_body(caption, ferry_proto::MAX_BODY_CHARS)
+                .map_err(|e| refusal(SendError::Body(e)))?;
         }
         if !self.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));
@@ -1133,18 +1128,9 @@ impl Client {
     }
 }
 
-/// The error for a body that [`validate_body`] refused, said for people.
-fn body_refusal(error: BodyError) -> ClientError {
-    ClientError::Invalid(
-        match error {
-            BodyError::Blank => "the message is empty",
-            BodyError::TooLong => "the message is too long",
-            BodyError::Control => {
-                "the message holds a control character (only tab and line breaks are allowed)"
-            }
-        }
-        .into(),
-    )
+/// A send refused before it is queued, in the words the server would use.
+fn refusal(error: SendError) -> ClientError {
+    ClientError::Invalid(error.to_string())
 }
 
 #[cfg(test)]

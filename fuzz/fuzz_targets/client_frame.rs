@@ -1,9 +1,10 @@
 //! What the server does with a client's WebSocket frame before anything is stored: decode
-//! it (`ws.rs`), then check a send's body or change. Neither may panic; a frame that
-//! decodes encodes back to the same frame.
+//! it (`ws/connection.rs`), then check a send's shape (`OutgoingMessage::check`). Neither
+//! may panic; a frame that decodes encodes back to the same frame, and a refusal always
+//! has words.
 #![no_main]
 
-use ferry_proto::{ClientFrame, validate_body, validate_change};
+use ferry_proto::ClientFrame;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,9 +12,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let ClientFrame::Send { message } = &frame {
-        let _ = validate_body(&message.body, ferry_proto::MAX_BODY_CHARS);
-        if let Some(change) = &message.change {
-            let _ = validate_change(change, &message.body, ferry_proto::MAX_BODY_CHARS);
+        if let Err(refused) = message.check(ferry_proto::MAX_BODY_CHARS) {
+            assert!(!refused.to_string().is_empty());
         }
     }
     let text = serde_json::to_string(&frame).expect("a decoded frame encodes");

@@ -5,10 +5,50 @@ use uuid::Uuid;
 
 use crate::{ApiError, Change, Conversation, ErrorCode, Member, Message, Timestamp};
 
-/// The socket feature that asks for `members` frames instead of whole `conversation`
-/// frames when the members of a conversation the client has change
-/// (`GET /api/v1/ws?features=members`; addition to v1, see docs/protocol.md).
-pub const FEATURE_MEMBERS: &str = "members";
+/// What a client may ask of its socket beyond protocol v1, by name in the upgrade's
+/// `features` query, separated by commas (`GET /api/v1/ws?features=members`; addition to
+/// v1, see docs/protocol.md). A server ignores names it does not know, and `welcome` lists
+/// the ones it provides, so a client may ask any server for what it can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// `members` frames instead of whole `conversation` frames when the members of a
+    /// conversation the client has change.
+    Members,
+}
+
+impl Feature {
+    /// Every feature this version knows.
+    pub const ALL: [Feature; 1] = [Feature::Members];
+
+    /// Its name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Members => "members",
+        }
+    }
+
+    /// The known features a `features` query names, each once, in the order asked.
+    pub fn parse_query(query: &str) -> Vec<Feature> {
+        let mut asked = Vec::new();
+        for name in query.split(',').map(str::trim) {
+            if let Some(feature) = Self::ALL.into_iter().find(|f| f.name() == name)
+                && !asked.contains(&feature)
+            {
+                asked.push(feature);
+            }
+        }
+        asked
+    }
+
+    /// The `features` query that asks for `features`.
+    pub fn query(features: &[Feature]) -> String {
+        features
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
 
 /// A message (or a change to one) as a client sends it on the socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,5 +247,20 @@ impl ServerFrame {
             message: error.message,
             retry_after_ms: error.retry_after_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Feature;
+
+    #[test]
+    fn a_features_query_keeps_the_known_names_once_each() {
+        assert_eq!(
+            Feature::parse_query("members, later-feature,members"),
+            vec![Feature::Members]
+        );
+        assert_eq!(Feature::parse_query(""), Vec::<Feature>::new());
+        assert_eq!(Feature::query(&Feature::ALL), "members");
     }
 }

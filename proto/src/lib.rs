@@ -7,6 +7,7 @@
 //! each failure to its HTTP status. Unknown fields are ignored on input, as the protocol
 //! requires, which is serde's default.
 
+pub mod endpoints;
 mod error;
 mod frames;
 mod limits;
@@ -14,10 +15,11 @@ mod limits;
 pub mod media;
 mod objects;
 mod rest;
+mod send;
 mod time;
 
 pub use error::{ApiError, ErrorBody, ErrorCode};
-pub use frames::{ClientFrame, FEATURE_MEMBERS, OutgoingMessage, ServerFrame};
+pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};
 pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
     MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,
@@ -37,6 +39,7 @@ pub use rest::{
     MessagePage, NewReport, NewUpload, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage,
     SyncPage, SyncQuery, Upload, UserSearchQuery, Watermark,
 };
+pub use send::{SendError, Sending};
 pub use time::Timestamp;
 
 /// The REST base path of protocol version 1.

@@ -116,7 +116,10 @@ pub enum BodyError {
     /// Empty after trimming white space.
     Blank,
     /// Longer than the limit.
-    TooLong,
+    TooLong {
+        /// The limit, in characters.
+        max_chars: usize,
+    },
     /// Holds a control character other than tab, line feed or carriage return.
     Control,
 }
@@ -129,7 +132,7 @@ pub fn validate_body(body: &str, max_chars: usize) -> Result<(), BodyError> {
     if body.trim().is_empty() {
         Err(BodyError::Blank)
     } else if body.chars().count() > max_chars {
-        Err(BodyError::TooLong)
+        Err(BodyError::TooLong { max_chars })
     } else if body
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
@@ -250,7 +253,10 @@ mod tests {
     fn bodies() {
         assert_eq!(validate_body("  \n\t ", 10), Err(BodyError::Blank));
         assert_eq!(validate_body("héllo", 5), Ok(()));
-        assert_eq!(validate_body("héllo!", 5), Err(BodyError::TooLong));
+        assert_eq!(
+            validate_body("héllo!", 5),
+            Err(BodyError::TooLong { max_chars: 5 })
+        );
     }
 
     #[test]
@@ -293,7 +299,7 @@ mod tests {
         );
         assert_eq!(
             validate_change(&edit, "toolong", 3),
-            Err(ChangeError::Body(BodyError::TooLong))
+            Err(ChangeError::Body(BodyError::TooLong { max_chars: 3 }))
         );
         assert_eq!(
             validate_change(&change(ChangeKind::Edit, Some("👍")), "x", 100),

@@ -93,7 +93,7 @@ fn server_frames() {
             session_id: id(2),
             server_time: at(),
             heartbeat_secs: 20,
-            features: vec![ferry_proto::FEATURE_MEMBERS.into()],
+            features: vec![ferry_proto::Feature::Members.name().into()],
         },
         ServerFrame::Ack {
             id: id(7),

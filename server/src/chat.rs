@@ -8,10 +8,8 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::{
-    BodyError, ChangeError, ChangeKind, Conversation, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS,
-    Member, MemberState, OutgoingMessage, Role, ServerFrame, validate_body, validate_change,
+    ChangeKind, Conversation, Member, MemberState, OutgoingMessage, Role, ServerFrame,
 };
-use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
 use crate::commit::Outcome;
@@ -20,7 +18,7 @@ use crate::fence::SocketOrder;
 use crate::hub::Audience;
 use crate::members::Roster;
 use crate::state::App;
-use crate::store::{Mark, NewMessage, Seat};
+use crate::store::{Mark, NewMessage, Seat, StoreResult};
 
 /// Stores a message once and fans it out to every member's sockets but the sending
 /// one. The send is queued before this returns, so sends are stored in the order of
@@ -55,42 +53,12 @@ pub fn send(
     }
 }
 
-/// Checks a message to send (id, body, the sender's rate) and makes it ready to store.
+/// Checks a message to send (its shape, then the sender's rate) and makes it ready to
+/// store.
 fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessage> {
-    if message.id.is_nil() {
-        return Err(Error::invalid("message id must be a UUID (v7), not nil"));
-    }
-    let max = app.config.max_body_chars;
-    match &message.change {
-        // With files the text is an optional caption.
-        None if !message.attachments.is_empty() && message.body.is_empty() => {}
-        None => validate_body(&message.body, max).map_err(|e| body_error(e, max))?,
-        Some(change) => validate_change(change, &message.body, max).map_err(|e| match e {
-            ChangeError::Body(e) => body_error(e, max),
-            ChangeError::BodyNotEmpty => {
-                Error::invalid("only a message or an edit carries a body; this change must not")
-            }
-            ChangeError::Emoji => Error::invalid(format!(
-                "a reaction needs an emoji: 1 to {MAX_EMOJI_CHARS} characters, no white space"
-            )),
-            ChangeError::EmojiNotAllowed => Error::invalid("only a reaction carries an emoji"),
-        })?,
-    }
-    if message.change.is_some() && message.reply_to.is_some() {
-        return Err(Error::invalid("a change cannot also be a reply"));
-    }
-    if message.change.is_some() && !message.attachments.is_empty() {
-        return Err(Error::invalid("a change cannot carry files"));
-    }
-    if message.attachments.len() > MAX_ATTACHMENTS {
-        return Err(Error::invalid(format!(
-            "a message carries at most {MAX_ATTACHMENTS} files"
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !message.attachments.iter().all(|id| seen.insert(*id)) {
-        return Err(Error::invalid("a file is attached twice"));
-    }
+    message
+        .check(app.config.max_body_chars)
+        .map_err(|e| Error::new(e.code(), e.to_string()))?;
     app.limits.check_send(sender).map_err(Error::RateLimited)?;
     Ok(NewMessage {
         id: message.id,
@@ -106,20 +74,6 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
         },
         attachments: message.attachments,
     })
-}
-
-/// The error for a body that [`validate_body`] refused.
-fn body_error(error: BodyError, max_chars: usize) -> Error {
-    match error {
-        BodyError::Blank => Error::invalid("message body is empty"),
-        BodyError::Control => Error::invalid(
-            "message body holds a control character (only tab and line breaks are allowed)",
-        ),
-        BodyError::TooLong => Error::new(
-            ErrorCode::TooLarge,
-            format!("message body is over {max_chars} characters"),
-        ),
-    }
 }
 
 /// Moves the caller's read or delivered watermark and tells every member's sockets
@@ -160,7 +114,7 @@ pub async fn mark(
                 .collect(),
             _ => vec![user],
         };
-        app.publish(recipients, origin, &frame);
+        app.announce.frame(recipients, origin, &frame);
     }
     Ok(())
 }
@@ -184,7 +138,7 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
         .except(MemberState::Blocked)
         .filter(|m| *m != user && !members.apart(user, *m))
         .collect();
-    app.publish(
+    app.announce.frame(
         others,
         None,
         &ServerFrame::Typing {
@@ -196,15 +150,27 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
     Ok(())
 }
 
-/// Announces each message request that a send accepted (`(conversation, user)`), as
-/// `POST /conversations/{id}/accept` does: the conversation to its members, and the
-/// presence of the new contacts to each other. Runs until the committers stop.
-pub async fn announce_acceptances(app: App, mut acceptances: UnboundedReceiver<(Uuid, Uuid)>) {
-    while let Some((conversation, user)) = acceptances.recv().await {
-        if let Err(e) = accepted(&app, conversation, user).await {
-            tracing::warn!(error = %e, %conversation, "an acceptance was not announced");
+/// Runs a change of members, or of their states (joins, removals, acceptance, blocks),
+/// to the end even if the request that asked is dropped meanwhile, then drops the
+/// cached members of the conversations it `touched` on every node: a removed member must
+/// stop getting frames, and the relays read blocks from there. `touched` is given the
+/// change's result, or `None` when it failed (it may have committed all the same).
+pub async fn change_members<T: Send + 'static>(
+    app: &App,
+    change: impl Future<Output = StoreResult<T>> + Send + 'static,
+    touched: impl FnOnce(Option<&T>) -> Vec<Uuid> + Send + 'static,
+) -> Result<T> {
+    let app = app.clone();
+    let changed = tokio::spawn(async move {
+        let result = change.await;
+        for conversation_id in touched(result.as_ref().ok()) {
+            app.announce.members_changed(conversation_id);
         }
-    }
+        result
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("membership change failed: {e}")))?;
+    Ok(changed?)
 }
 
 /// Tells everyone concerned that `user` accepted `conversation`.
@@ -319,7 +285,7 @@ pub async fn announce_conversation(
                 || (!removed.is_empty() && m.role == Role::Owner)
         };
         app.metrics.conversation_frames.inc();
-        app.publish_to(
+        app.announce.frame_to(
             knowing.iter().map(|s| s.user).collect(),
             Audience::WithMembers,
             &ServerFrame::Members {
@@ -378,7 +344,7 @@ pub async fn announce_conversation(
         let mut view = conversation.clone();
         view.unread_count = unread;
         app.metrics.conversation_frames.inc();
-        app.publish_to(
+        app.announce.frame_to(
             recipients,
             audience,
             &ServerFrame::Conversation {
@@ -388,7 +354,7 @@ pub async fn announce_conversation(
     }
     for &(user, last_seq) in &removed {
         app.metrics.conversation_frames.inc();
-        app.publish(
+        app.announce.frame(
             vec![user],
             None,
             &ServerFrame::Conversation {
@@ -411,7 +377,7 @@ fn conversation_members_apart(roster: &Roster, seats: &[Seat], user: Uuid) -> bo
 pub fn announce_emptied(app: &App, mut before: Conversation, user: Uuid, last_seq: i64) {
     before.members.retain(|m| m.user.id != user);
     app.metrics.conversation_frames.inc();
-    app.publish(
+    app.announce.frame(
         vec![user],
         None,
         &ServerFrame::Conversation {

@@ -1,4 +1,5 @@
 //! [`Cluster`]: this node among the others, when `FERRY_NATS_URL` makes it one of many.
+//! (Its lease is kept by a task of `crate::background`.)
 //! Presence is counted across nodes in the database (`nodes`, `node_users`): a user is
 //! online while some node holds one of their sockets. Each node renews its lease every
 //! [`RENEW`]; a node silent for [`LEASE`] (SIGKILLed, frozen, cut off from the database)
@@ -11,8 +12,6 @@ use std::time::Duration;
 use ferry_proto::Timestamp;
 use uuid::Uuid;
 
-use crate::presence;
-use crate::state::App;
 use crate::store::{Store, StoreResult};
 
 /// How often a node renews its lease and looks for dead nodes.
@@ -37,46 +36,7 @@ impl Cluster {
     }
 }
 
-fn lease_end() -> Timestamp {
+/// When a lease taken now ends.
+pub fn lease_end() -> Timestamp {
     Timestamp::from_millis(Timestamp::now().as_millis() + LEASE.as_millis() as i64)
-}
-
-/// Renews the lease and reaps dead nodes every [`RENEW`], until shutdown; then leaves.
-pub async fn keep_lease(app: App, cluster: Cluster) {
-    let mut every = tokio::time::interval(RENEW);
-    every.tick().await;
-    loop {
-        tokio::select! {
-            () = app.shutdown.cancelled() => break,
-            _ = every.tick() => {}
-        }
-        match app.store.renew_node(cluster.node, lease_end()).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!("this node was presumed dead; registering its users again");
-                for user in app.hub.users() {
-                    if let Err(e) = presence::came_online(&app, user).await {
-                        tracing::warn!(error = %e, "could not register a user's presence");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not renew this node's lease"),
-        }
-        reap(&app, None).await;
-    }
-}
-
-/// Removes the nodes whose lease ended (and `leaving`, if given) and announces offline
-/// the users who were online only there.
-pub async fn reap(app: &App, leaving: Option<Uuid>) {
-    match app.store.drop_nodes(Timestamp::now(), leaving).await {
-        Ok(users) => {
-            for user in users {
-                if let Err(e) = presence::announce_offline(app, user).await {
-                    tracing::warn!(error = %e, "could not announce a user offline");
-                }
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "could not look for dead nodes"),
-    }
 }

@@ -29,10 +29,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::bus::{Bus, Event, publish};
+use crate::announce::Announcer;
 use crate::error::{Error, Result};
 use crate::fence::SocketOrder;
-use crate::hub::Audience;
 use crate::store::{Append, NewMessage, Refusal, Store, StoreError};
 
 /// Messages stored in one transaction at most.
@@ -50,13 +49,13 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
-/// Where committed sends go: the bus (their frames), the stored-messages counter, and
-/// the queue of message requests accepted by sending, `(conversation, user)` (announced
-/// by a task that has the whole app, see `crate::serve`).
+/// Where committed sends go: the announcer (their frames), the stored-messages counter,
+/// and the queue of message requests accepted by sending, `(conversation, user)`
+/// (announced by a task that has the whole app, see `crate::background`).
 #[derive(Clone)]
 pub struct Outlets {
-    /// The bus.
-    pub bus: Arc<dyn Bus>,
+    /// Announces the frames.
+    pub announce: Announcer,
     /// Messages stored.
     pub stored: Counter,
     /// Requests accepted by a send.
@@ -188,18 +187,14 @@ fn finish(outlets: &Outlets, job: Job, append: Result<Append>) {
             outlets.stored.inc();
             if accepted {
                 // Every node's cached states change; the rest waits for the app.
-                outlets.bus.publish(Event::MembersChanged {
-                    conversation_id: message.conversation_id,
-                });
+                outlets.announce.members_changed(message.conversation_id);
                 let _ = outlets
                     .accepted
                     .send((message.conversation_id, message.sender_id));
             }
-            publish(
-                &*outlets.bus,
+            outlets.announce.frame(
                 members,
                 job.order.as_ref().map(|o| o.socket),
-                Audience::All,
                 &ServerFrame::Message {
                     message: message.clone(),
                 },

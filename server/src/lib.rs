@@ -7,7 +7,9 @@
 //! the operations, [`http`] and [`ws`] speak the protocol, [`hub`] and [`bus`] deliver
 //! live frames.
 
+pub mod announce;
 pub mod auth;
+pub mod background;
 pub mod bus;
 pub mod chat;
 pub mod cluster;
@@ -37,11 +39,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::Config;
-use ferry_proto::Timestamp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::announce::Announcer;
 use crate::auth::tokens::TokenKeys;
 use crate::bus::nats::NatsBus;
 use crate::bus::{Bus, LocalBus, Node};
@@ -51,7 +53,7 @@ use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::members::Members;
 use crate::metrics::Metrics;
-use crate::state::{App, AppState};
+use crate::state::AppState;
 use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
@@ -158,16 +160,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// Deletes ended sessions and expired refresh tokens (every node of a cluster may; the
-/// statements are idempotent).
-async fn forget_ended_sessions(app: &App) {
-    match app.store.forget_ended_sessions(Timestamp::now()).await {
-        Ok(0) => {}
-        Ok(gone) => tracing::info!(sessions = gone, "forgot ended sessions"),
-        Err(e) => tracing::warn!(error = %e, "could not forget ended sessions"),
-    }
-}
-
 /// A database URL with any password hidden, for logs and errors.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -224,11 +216,12 @@ pub async fn run(
             (Arc::new(LocalBus::new(node)), None)
         }
     };
+    let announce = Announcer::new(bus);
     let (accepted, acceptances) = tokio::sync::mpsc::unbounded_channel();
     let committer = Committer::start(
         store.clone(),
         commit::Outlets {
-            bus: bus.clone(),
+            announce: announce.clone(),
             stored: metrics.messages.clone(),
             accepted,
             panics: metrics.panics.clone(),
@@ -237,55 +230,26 @@ pub async fn run(
         config.committers_for(&url),
     );
     let app = Arc::new(AppState {
-        sessions: state::session_lookup(store.clone()),
-        contacts: state::contacts_lookup(store.clone()),
+        sessions: auth::session_lookup(store.clone()),
+        contacts: presence::contacts_lookup(store.clone()),
         store,
         tokens,
-        bus,
+        announce,
         hub,
-        limits: Limits::new(&config),
+        limits: Arc::new(Limits::new(&config)),
         metrics,
         config,
         shutdown: shutdown_token,
         sockets: TaskTracker::new(),
-        presence: presence::Turns::new(),
+        presence: presence::turns::Turns::new(),
         committer,
         members,
         cluster,
         typing: typing::TypingRelay::new(),
-        files,
+        files: Arc::new(files),
         readiness: Default::default(),
     });
-    tokio::spawn(files::sweep(app.clone()));
-    tokio::spawn(chat::announce_acceptances(app.clone(), acceptances));
-    if let Some(cluster) = cluster {
-        tokio::spawn(cluster::keep_lease(app.clone(), cluster));
-    }
-
-    let stop = app.shutdown.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stop.cancel();
-    });
-    let housekeeping = app.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        let mut ticks: u64 = 0;
-        loop {
-            tokio::select! {
-                () = housekeeping.shutdown.cancelled() => break,
-                _ = every.tick() => {
-                    housekeeping.limits.shrink();
-                    // Hourly (and at start): ended sessions and expired refresh tokens
-                    // would otherwise stay in the database for ever.
-                    if ticks.is_multiple_of(60) {
-                        forget_ended_sessions(&housekeeping).await;
-                    }
-                    ticks += 1;
-                }
-            }
-        }
-    });
+    background::start(&app, acceptances, shutdown);
 
     let router = http::router(app.clone());
     listen::serve(
@@ -306,10 +270,6 @@ pub async fn run(
     {
         tracing::warn!("some sockets did not close within the shutdown grace");
     }
-    // Whoever is still counted on this node is announced offline now, not when the
-    // lease runs out.
-    if let Some(cluster) = app.cluster {
-        cluster::reap(&app, Some(cluster.node)).await;
-    }
+    background::leave(&app).await;
     Ok(())
 }

@@ -1,23 +1,29 @@
 //! [`AppState`]: everything a request or socket needs, shared behind an `Arc` ([`App`]).
+//! It is data only: what acts on it lives in the operations (`crate::chat`,
+//! `crate::presence`), the protocol's handlers and the background tasks
+//! (`crate::background`), none of which this file knows.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use ferry_proto::ServerFrame;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use crate::announce::Announcer;
 use crate::auth::tokens::TokenKeys;
-use crate::bus::Bus;
+use crate::cluster::Cluster;
 use crate::coalesce::Coalescer;
 use crate::commit::Committer;
 use crate::config::Config;
-use crate::hub::{Audience, Hub};
+use crate::files::Files;
+use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::members::Members;
 use crate::metrics::Metrics;
+use crate::presence::turns::Turns;
 use crate::store::{Contact, Store};
+use crate::typing::TypingRelay;
 
 /// Shared server state.
 pub struct AppState {
@@ -27,10 +33,10 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// This node's sockets.
     pub hub: Arc<Hub>,
-    /// Events to every node.
-    pub bus: Arc<dyn Bus>,
+    /// Frames and changes to every node: the only way to the bus.
+    pub announce: Announcer,
     /// Rate limiters.
-    pub limits: Limits,
+    pub limits: Arc<Limits>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Settings.
@@ -40,61 +46,51 @@ pub struct AppState {
     /// Socket tasks, awaited on shutdown.
     pub sockets: TaskTracker,
     /// Orders each user's presence announcements.
-    pub presence: crate::presence::Turns,
+    pub presence: Turns,
     /// Stores messages in batches and publishes them in seq order.
     pub committer: Committer,
     /// Conversation members, cached for typing, receipts and history reads.
     pub members: Arc<Members>,
     /// This node's place in a cluster; `None` for a single node.
-    pub cluster: Option<crate::cluster::Cluster>,
+    pub cluster: Option<Cluster>,
     /// Session checks, coalesced: whether a session is live.
     pub sessions: Coalescer<Uuid, bool>,
     /// Contacts lookups, coalesced: who shares a conversation with a user.
     pub contacts: Coalescer<Uuid, Vec<Contact>>,
     /// Typing notices worth relaying (repeats are not).
-    pub typing: crate::typing::TypingRelay,
+    pub typing: TypingRelay,
     /// Attachments' bytes.
-    pub files: crate::files::Files,
+    pub files: Arc<Files>,
     /// When the database last answered `/readyz`.
-    pub readiness: crate::http::ops::Readiness,
+    pub readiness: Readiness,
 }
 
 /// The state handle that handlers receive.
 pub type App = Arc<AppState>;
 
-impl AppState {
-    /// Sends `frame` to every socket of `users` on every node, except `except_socket`.
-    pub fn publish(&self, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
-        crate::bus::publish(&*self.bus, users, except_socket, Audience::All, frame);
-    }
+/// How long a good answer of the database stands for `/readyz`: load balancers probe
+/// every second or so from every instance, and anyone may call it; none of that should
+/// become a query each.
+pub const READY_FOR: Duration = Duration::from_secs(1);
 
-    /// Sends `frame` to the sockets of `users` in `audience` (one of a frame's two forms).
-    pub fn publish_to(&self, users: Vec<Uuid>, audience: Audience, frame: &ServerFrame) {
-        crate::bus::publish(&*self.bus, users, None, audience, frame);
-    }
+/// When the database last answered `/readyz`'s ping.
+#[derive(Default)]
+pub struct Readiness {
+    last_good: Mutex<Option<Instant>>,
 }
 
-/// The coalesced session check: which of the asked sessions are live.
-pub fn session_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, bool> {
-    Coalescer::new(Arc::new(move |ids: Vec<Uuid>| {
-        let store = store.clone();
-        Box::pin(async move {
-            let active = store.active_sessions(&ids).await?;
-            Ok(active.into_iter().map(|id| (id, true)).collect())
-        })
-    }))
-}
+impl Readiness {
+    /// Whether the last good answer is younger than [`READY_FOR`].
+    pub fn fresh(&self) -> bool {
+        self.last_good
+            .lock()
+            .is_ok_and(|at| at.is_some_and(|at| at.elapsed() < READY_FOR))
+    }
 
-/// The coalesced contacts lookup: each asked user's contacts.
-pub fn contacts_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, Vec<Contact>> {
-    Coalescer::new(Arc::new(move |users: Vec<Uuid>| {
-        let store = store.clone();
-        Box::pin(async move {
-            let mut of: HashMap<Uuid, Vec<Contact>> = HashMap::new();
-            for contact in store.contacts(&users).await? {
-                of.entry(contact.user).or_default().push(contact);
-            }
-            Ok(of)
-        })
-    }))
+    /// The database answered just now.
+    pub fn answered(&self) {
+        if let Ok(mut at) = self.last_good.lock() {
+            *at = Some(Instant::now());
+        }
+    }
 }

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use ferry_proto::{FEATURE_MEMBERS, ServerFrame};
+use ferry_proto::endpoints::SOCKET;
+use ferry_proto::{API_BASE, Feature, ServerFrame};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -33,7 +34,10 @@ fn ws_url(server_url: &str) -> String {
         .unwrap_or_else(|| base.to_owned());
     // A change of members comes as just the change (`members` frames), not the whole
     // member list again; servers that do not know the feature ignore the ask.
-    format!("{base}/api/v1/ws?features={FEATURE_MEMBERS}")
+    format!(
+        "{base}{API_BASE}{SOCKET}?features={}",
+        Feature::query(&[Feature::Members])
+    )
 }
 
 /// Opens an authenticated socket and reads its `welcome`; returns the heartbeat period.

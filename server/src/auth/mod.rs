@@ -4,14 +4,18 @@
 pub mod password;
 pub mod tokens;
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
+use crate::coalesce::Coalescer;
 use crate::error::Error;
 use crate::state::App;
+use crate::store::Store;
 
 /// The authenticated user of a request: from a valid access token of a live session.
 #[derive(Clone, Copy, Debug)]
@@ -57,4 +61,15 @@ impl FromRequestParts<App> for Caller {
             bearer(&parts.headers).ok_or_else(|| Error::unauthorized("missing bearer token"))?;
         Self::from_token(app, token).await
     }
+}
+
+/// The coalesced session check: which of the asked sessions are live.
+pub fn session_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, bool> {
+    Coalescer::new(Arc::new(move |ids: Vec<Uuid>| {
+        let store = store.clone();
+        Box::pin(async move {
+            let active = store.active_sessions(&ids).await?;
+            Ok(active.into_iter().map(|id| (id, true)).collect())
+        })
+    }))
 }

@@ -1,6 +1,6 @@
-//! [`Bus`]: carries live events between server nodes. Handlers [`publish`] frames to the
-//! bus, never to sockets directly; what reaches a node, its own events included, is
-//! acted on by [`receive`]. [`LocalBus`] is the single-node bus (straight to this node);
+//! [`Bus`]: carries live events between server nodes. Operations announce through
+//! `crate::announce`, never to sockets directly; what reaches a node, its own events
+//! included, is acted on by [`receive`]. [`LocalBus`] is the single-node bus (straight to this node);
 //! [`nats::NatsBus`] is the cluster's, chosen by `FERRY_NATS_URL`, behind the same trait.
 //!
 //! The bus carries whole frames, not notifications to re-read the database: the node
@@ -13,7 +13,6 @@ pub mod nats;
 
 use std::sync::Arc;
 
-use ferry_proto::ServerFrame;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -110,39 +109,6 @@ impl Bus for LocalBus {
 
     fn status(&self) -> BusStatus {
         BusStatus::Local
-    }
-}
-
-/// Sends `frame` through `bus` to every socket of `users` in `audience`, except
-/// `except_socket`.
-pub fn publish(
-    bus: &dyn Bus,
-    users: Vec<Uuid>,
-    except_socket: Option<Uuid>,
-    audience: Audience,
-    frame: &ServerFrame,
-) {
-    if users.is_empty() {
-        return;
-    }
-    let message = match frame {
-        ServerFrame::Message { message } => Some((message.conversation_id, message.seq)),
-        _ => None,
-    };
-    let ephemeral = matches!(
-        frame,
-        ServerFrame::Typing { .. } | ServerFrame::Presence { .. }
-    );
-    match serde_json::to_string(frame) {
-        Ok(frame) => bus.publish(Event::Deliver {
-            users,
-            except_socket,
-            frame,
-            message,
-            ephemeral,
-            audience,
-        }),
-        Err(e) => tracing::error!(error = %e, "could not encode a frame"),
     }
 }
 

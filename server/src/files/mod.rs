@@ -80,7 +80,7 @@ pub struct Files {
     store: Arc<dyn ObjectStore>,
     /// Where it is, for logs (`file://…` or `s3://bucket`).
     pub location: String,
-    /// Wakes the sweeper ([`sweep`]) when a file may have lost its last message.
+    /// Wakes the sweeper (`crate::background`) when a file may have lost its last message.
     pub sweep: tokio::sync::Notify,
     /// Bytes a chunk is written in: S3 wants parts of 5 MiB (but the last), so a chunk is
     /// one part there; a directory takes small ones, so a chunk is never held whole.
@@ -412,63 +412,5 @@ impl Files {
             }
         }
         Ok(())
-    }
-}
-
-/// Deletes the uploads never sent past their time (`FERRY_UPLOAD_TTL_SECS`), then the
-/// blobs no upload has named for the grace period: on every wake-up after a deletion,
-/// and once a minute, until the server stops.
-pub async fn sweep(app: crate::state::App) {
-    let grace = i64::try_from(app.config.file_grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            () = app.shutdown.cancelled() => break,
-            () = app.files.sweep.notified() => {}
-            _ = every.tick() => {}
-        }
-        let now = ferry_proto::Timestamp::now().as_millis();
-        expire_unsent(&app, now).await;
-        let before = now.saturating_sub(grace);
-        let files = app.clone();
-        let delete = move |sha256: String| -> futures_util::future::BoxFuture<'static, bool> {
-            let app = files.clone();
-            Box::pin(async move {
-                match app.files.delete(&sha256).await {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::warn!(%sha256, error = %e, "blob store: could not delete");
-                        false
-                    }
-                }
-            })
-        };
-        if let Err(e) = app.store.sweep_orphans(before, &delete).await {
-            tracing::warn!(error = %e, "could not look for unused files");
-        }
-    }
-}
-
-/// Forgets the uploads no message carries that are older than the configured time: their
-/// chunks go now, their blobs (if stored) become orphans for the sweep that follows.
-async fn expire_unsent(app: &crate::state::App, now: i64) {
-    let ttl = i64::try_from(app.config.upload_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let old = match app
-        .store
-        .unsent_uploads(now.saturating_sub(ttl), 1000)
-        .await
-    {
-        Ok(old) => old,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not look for abandoned uploads");
-            return;
-        }
-    };
-    for id in old {
-        match app.store.drop_upload(id, now).await {
-            Ok(Some((_, chunks))) => app.files.drop_chunks(id, &chunks).await,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(%id, error = %e, "could not forget an abandoned upload"),
-        }
     }
 }

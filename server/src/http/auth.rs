@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     ErrorBody, ErrorCode, LoginRequest, RefreshRequest, RegisterRequest, Timestamp, Tokens, User,
     normalize_username, validate_password,
@@ -12,9 +13,8 @@ use uuid::Uuid;
 
 use crate::auth::tokens::hash_refresh;
 use crate::auth::{Caller, password};
-use crate::bus::Event;
 use crate::error::{Error, Result};
-use crate::http::extract::Json;
+use crate::http::extract::{Gives, Json, Takes};
 use crate::state::App;
 use crate::store::{NewUser, Rotation};
 
@@ -38,13 +38,13 @@ async fn open_session(app: &App, user: User, device_name: Option<&str>) -> Resul
 }
 
 /// Creates an account and signs it in.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = endpoints::Register::PATH, tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = Tokens), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn register(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<RegisterRequest>,
-) -> Result<(StatusCode, Json<Tokens>)> {
+    Json(req): Json<Takes<endpoints::Register>>,
+) -> Result<(StatusCode, Json<Gives<endpoints::Register>>)> {
     app.limits
         .check_auth_ip(peer.ip())
         .map_err(Error::RateLimited)?;
@@ -81,13 +81,13 @@ pub async fn register(
 }
 
 /// Signs in. A wrong username and a wrong password give the same answer, in the same time.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = endpoints::Login::PATH, tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
-) -> Result<Json<Tokens>> {
+    Json(req): Json<Takes<endpoints::Login>>,
+) -> Result<Json<Gives<endpoints::Login>>> {
     app.limits
         .check_auth_ip(peer.ip())
         .map_err(Error::RateLimited)?;
@@ -132,12 +132,12 @@ pub async fn login(
 }
 
 /// Exchanges a refresh token for new tokens; a reused token revokes its session.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = endpoints::Refresh::PATH, tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn refresh(
     State(app): State<App>,
-    Json(req): Json<RefreshRequest>,
-) -> Result<Json<Tokens>> {
+    Json(req): Json<Takes<endpoints::Refresh>>,
+) -> Result<Json<Gives<endpoints::Refresh>>> {
     let (refresh_token, grant) = app.tokens.new_refresh()?;
     let presented = hash_refresh(req.refresh_token.trim());
     match app
@@ -157,7 +157,7 @@ pub async fn refresh(
         }
         Rotation::Reused { session_id } => {
             tracing::warn!(session_id = %session_id, "refresh token reused; session revoked");
-            app.bus.publish(Event::SessionRevoked { session_id });
+            app.announce.session_ended(session_id);
             Err(Error::unauthorized(
                 "refresh token already used; the session has been ended",
             ))
@@ -167,14 +167,12 @@ pub async fn refresh(
 }
 
 /// Ends the caller's session: refresh token, access tokens and open sockets.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = endpoints::Logout::PATH, tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(app): State<App>, caller: Caller) -> Result<StatusCode> {
     app.store
         .revoke_session(caller.session_id, Timestamp::now())
         .await?;
-    app.bus.publish(Event::SessionRevoked {
-        session_id: caller.session_id,
-    });
+    app.announce.session_ended(caller.session_id);
     Ok(StatusCode::NO_CONTENT)
 }

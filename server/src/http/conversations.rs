@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     AddMembers, Conversation, ConversationKind, ConversationPage, CreateConversation, ErrorBody,
     ListQuery, MemberState, Role, TITLE_MAX_CHARS, Timestamp, has_control,
@@ -10,12 +11,11 @@ use ferry_proto::{
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::bus::Event;
 use crate::chat::{self, MembersChange};
 use crate::error::{Error, Result};
-use crate::http::extract::{Json, Path, Query, page_limit};
+use crate::http::extract::{Gives, Json, Path, Query, Takes, page_limit};
 use crate::state::App;
-use crate::store::{ActivityCursor, StoreResult};
+use crate::store::ActivityCursor;
 
 /// Most members a group may have.
 pub(crate) const MAX_GROUP_MEMBERS: usize = 1000;
@@ -28,7 +28,7 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
 }
 
 /// Creates a conversation: 201 when new, 200 with the existing direct conversation.
-#[utoipa::path(post, path = "/conversations", tag = "conversations", security(("bearer" = [])),
+#[utoipa::path(post, path = endpoints::CreateConversation::PATH, tag = "conversations", security(("bearer" = [])),
     request_body = CreateConversation,
     responses((status = 201, body = Conversation), (status = 200, body = Conversation),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -36,8 +36,8 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
-    Json(req): Json<CreateConversation>,
-) -> Result<(StatusCode, Json<Conversation>)> {
+    Json(req): Json<Takes<endpoints::CreateConversation>>,
+) -> Result<(StatusCode, Json<Gives<endpoints::CreateConversation>>)> {
     let now = Timestamp::now();
     let (id, created) = match req.kind {
         ConversationKind::Direct => {
@@ -96,13 +96,13 @@ pub async fn create(
 }
 
 /// The caller's conversations, newest activity first.
-#[utoipa::path(get, path = "/conversations", tag = "conversations", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::ListConversations::PATH, tag = "conversations", security(("bearer" = [])),
     params(ListQuery), responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
-) -> Result<Json<ConversationPage>> {
+    Query(query): Query<Takes<endpoints::ListConversations>>,
+) -> Result<Json<Gives<endpoints::ListConversations>>> {
     let before = match query.before.as_deref() {
         Some(text) => Some(
             text.parse()
@@ -130,18 +130,18 @@ pub async fn list(
 }
 
 /// One conversation.
-#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::GetConversation::PATH, tag = "conversations", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = Conversation), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn get(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<Conversation>> {
+) -> Result<Json<Gives<endpoints::GetConversation>>> {
     Ok(Json(visible(&app, &caller, id).await?))
 }
 
 /// Adds members to a group (owner only).
-#[utoipa::path(post, path = "/conversations/{id}/members", tag = "conversations",
+#[utoipa::path(post, path = endpoints::AddMembers::PATH, tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AddMembers,
     responses((status = 200, body = Conversation), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -150,8 +150,8 @@ pub async fn add_members(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(req): Json<AddMembers>,
-) -> Result<Json<Conversation>> {
+    Json(req): Json<Takes<endpoints::AddMembers>>,
+) -> Result<Json<Gives<endpoints::AddMembers>>> {
     let conversation = visible(&app, &caller, id).await?;
     if conversation.kind == ConversationKind::Direct {
         return Err(Error::invalid("a direct conversation's members are fixed"));
@@ -175,16 +175,18 @@ pub async fn add_members(
     let store = app.store.clone();
     let by = caller.user_id;
     let joined = users.clone();
-    change_members(&app, id, async move {
-        store.add_members(id, by, &users, Timestamp::now()).await
-    })
+    chat::change_members(
+        &app,
+        async move { store.add_members(id, by, &users, Timestamp::now()).await },
+        move |_| vec![id],
+    )
     .await?;
     chat::announce_conversation(&app, id, &MembersChange::joined(joined)).await?;
     Ok(Json(visible(&app, &caller, id).await?))
 }
 
 /// Removes a member: the owner removes anyone, anyone removes themself.
-#[utoipa::path(delete, path = "/conversations/{id}/members/{user_id}", tag = "conversations",
+#[utoipa::path(delete, path = endpoints::RemoveMember::PATH, tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -204,9 +206,11 @@ pub async fn remove_member(
         .check_membership_change(caller.user_id)
         .map_err(Error::RateLimited)?;
     let store = app.store.clone();
-    let removed = change_members(&app, id, async move {
-        store.remove_member(id, user_id, Timestamp::now()).await
-    })
+    let removed = chat::change_members(
+        &app,
+        async move { store.remove_member(id, user_id, Timestamp::now()).await },
+        move |_| vec![id],
+    )
     .await?;
     let Some(last_seq) = removed else {
         return Err(Error::not_found("member"));
@@ -221,7 +225,7 @@ pub async fn remove_member(
 /// Accepts a message request (addition to v1): the caller may send in the conversation,
 /// and their presence, receipts and typing are shared in it from now on. Accepting an
 /// accepted conversation changes nothing.
-#[utoipa::path(post, path = "/conversations/{id}/accept", tag = "conversations",
+#[utoipa::path(post, path = endpoints::Accept::PATH, tag = "conversations",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Conversation), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -229,13 +233,18 @@ pub async fn accept(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<Conversation>> {
+) -> Result<Json<Gives<endpoints::Accept>>> {
     app.limits
         .check_membership_change(caller.user_id)
         .map_err(Error::RateLimited)?;
     let store = app.store.clone();
     let user = caller.user_id;
-    let before = change_members(&app, id, async move { store.accept(id, user).await }).await?;
+    let before = chat::change_members(
+        &app,
+        async move { store.accept(id, user).await },
+        move |_| vec![id],
+    )
+    .await?;
     match before {
         None => return Err(Error::not_found("conversation")),
         Some(MemberState::Blocked) => {
@@ -247,27 +256,6 @@ pub async fn accept(
         Some(MemberState::Accepted) => {}
     }
     Ok(Json(visible(&app, &caller, id).await?))
-}
-
-/// Runs a membership change to the end even if the request is dropped meanwhile, then
-/// drops the conversation's cached members on every node: a removed member must stop
-/// getting frames.
-async fn change_members<T: Send + 'static>(
-    app: &App,
-    id: Uuid,
-    change: impl Future<Output = StoreResult<T>> + Send + 'static,
-) -> Result<T> {
-    let app = app.clone();
-    let changed = tokio::spawn(async move {
-        let result = change.await;
-        app.bus.publish(Event::MembersChanged {
-            conversation_id: id,
-        });
-        result
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("membership change failed: {e}")))?;
-    Ok(changed?)
 }
 
 fn is_owner(conversation: &Conversation, user: Uuid) -> bool {

@@ -1,6 +1,9 @@
 //! Extractors that answer bad input in the protocol's error shape: `Json`, `Query` and
 //! `Path` as axum's, with every rejection turned into `invalid_request` (or `too_large`
-//! for an oversize body) instead of axum's plain-text answers.
+//! for an oversize body) instead of axum's plain-text answers; and [`Takes`] and
+//! [`Gives`], which type each handler's body or query and answer by its endpoint in
+//! `ferry_proto::endpoints`, so a handler cannot take or give other types than the client
+//! sends and expects.
 
 use std::convert::Infallible;
 
@@ -10,11 +13,18 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_proto::ErrorCode;
+use ferry_proto::endpoints::Endpoint;
 use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::limits::UserTurn;
+
+/// What endpoint `E` takes: its JSON body, or its query.
+pub type Takes<E> = <E as Endpoint>::Request;
+
+/// What endpoint `E` answers on success.
+pub type Gives<E> = <E as Endpoint>::Response;
 
 /// The pieces a [`HeldJson`] body is handed out in.
 const HELD_CHUNK: usize = 64 * 1024;

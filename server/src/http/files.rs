@@ -16,6 +16,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::media::{self, MediaError};
 use ferry_proto::{
     ErrorBody, ErrorCode, NewUpload, Timestamp, UPLOAD_CHUNK_BYTES, Upload, UploadError,
@@ -28,7 +29,7 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::files::FileError;
 
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Gives, Json, Path, Takes};
 use crate::state::App;
 use crate::store::UploadRow;
 use crate::store::uploads::{Declined, MAX_OPEN_UPLOADS};
@@ -68,15 +69,15 @@ fn shown(row: &UploadRow) -> Upload {
 
 /// Declares an upload: 201 with where to start (0), or at once stored when this user
 /// already sent the same bytes.
-#[utoipa::path(post, path = "/uploads", tag = "files", security(("bearer" = [])),
+#[utoipa::path(post, path = endpoints::CreateUpload::PATH, tag = "files", security(("bearer" = [])),
     request_body = NewUpload,
     responses((status = 201, body = Upload), (status = 400, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
-    Json(req): Json<NewUpload>,
-) -> Result<(StatusCode, Json<Upload>)> {
+    Json(req): Json<Takes<endpoints::CreateUpload>>,
+) -> Result<(StatusCode, Json<Gives<endpoints::CreateUpload>>)> {
     let max = app.config.max_file_bytes;
     let mut req = req;
     req.content_type = media::normalize(&req.content_type);
@@ -149,21 +150,21 @@ async fn own(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
 }
 
 /// Where an upload stands: the next `PATCH` starts at `offset`.
-#[utoipa::path(get, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::UploadStatus::PATH, tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Upload), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn status(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<Upload>> {
+) -> Result<Json<Gives<endpoints::UploadStatus>>> {
     Ok(Json(shown(&own(&app, &caller, id).await?)))
 }
 
 /// Appends the next chunk (the body, `application/offset+octet-stream`) at
 /// `Upload-Offset`. The last one has the file checked and stored: the answer then
 /// carries the attachment. A chunk at the wrong offset is `conflict`: ask where it stands.
-#[utoipa::path(patch, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
+#[utoipa::path(patch, path = endpoints::AppendChunk::PATH, tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("Upload-Offset" = u64, Header, description = "where this chunk starts")),
     request_body(content = serde_json::Value, content_type = "application/offset+octet-stream",
         description = "the chunk's bytes"),
@@ -177,7 +178,7 @@ pub async fn append(
     caller: Caller,
     Path(id): Path<Uuid>,
     request: Request,
-) -> Result<Json<Upload>> {
+) -> Result<Json<Gives<endpoints::AppendChunk>>> {
     let row = own(&app, &caller, id).await?;
     let start: u64 = request
         .headers()
@@ -314,7 +315,7 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
 }
 
 /// Cancels an upload that no message carries yet.
-#[utoipa::path(delete, path = "/uploads/{id}", tag = "files", security(("bearer" = [])),
+#[utoipa::path(delete, path = endpoints::CancelUpload::PATH, tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn cancel(
@@ -397,7 +398,7 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
 }
 
 /// A file's bytes, streamed; `Range: bytes=N-` resumes a download from byte N (206).
-#[utoipa::path(get, path = "/attachments/{id}", tag = "files", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::Download::PATH, tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, description = "the file, with its own media type", content_type = "*/*"),
         (status = 206, description = "the file from the asked byte on", content_type = "*/*"),
@@ -434,7 +435,7 @@ pub async fn download(
 }
 
 /// An image's preview: at most 320 pixels a side, JPEG or PNG, without metadata.
-#[utoipa::path(get, path = "/attachments/{id}/thumbnail", tag = "files", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::Thumbnail::PATH, tag = "files", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, description = "the preview", content(("image/jpeg"), ("image/png"))),
         (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]

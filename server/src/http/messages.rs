@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     ErrorBody, HistoryQuery, Message, MessagePage, OutgoingMessage, SendMessage, Watermark,
 };
@@ -11,20 +12,20 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::chat;
 use crate::error::{Error, Result};
-use crate::http::extract::{HeldJson, Json, Path, Query, page_limit};
+use crate::http::extract::{Gives, HeldJson, Json, Path, Query, Takes, page_limit};
 use crate::state::App;
 use crate::store::Mark;
 
 /// A page of history, ascending: after `after_seq`, before `before_seq`, or the latest.
-#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "messages",
+#[utoipa::path(get, path = endpoints::History::PATH, tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path), HistoryQuery),
     responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn history(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<HeldJson<MessagePage>> {
+    Query(query): Query<Takes<endpoints::History>>,
+) -> Result<HeldJson<Gives<endpoints::History>>> {
     // From the members cache: a change of members drops its entry when it commits.
     if !app
         .members
@@ -60,7 +61,7 @@ pub async fn history(
 
 /// Sends a message, or a change to one (edit, delete, react, unreact), over REST: 201
 /// when stored now, 200 when it already was.
-#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages",
+#[utoipa::path(post, path = endpoints::Send::PATH, tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = SendMessage,
     responses((status = 201, body = Message), (status = 200, body = Message),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -69,8 +70,8 @@ pub async fn send(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(req): Json<SendMessage>,
-) -> Result<(StatusCode, Json<Message>)> {
+    Json(req): Json<Takes<endpoints::Send>>,
+) -> Result<(StatusCode, Json<Gives<endpoints::Send>>)> {
     let outgoing = OutgoingMessage {
         id: req.id,
         conversation_id: id,
@@ -95,28 +96,28 @@ pub async fn send(
 }
 
 /// Moves the caller's read watermark.
-#[utoipa::path(post, path = "/conversations/{id}/read", tag = "messages",
+#[utoipa::path(post, path = endpoints::Read::PATH, tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Watermark,
     responses((status = 204), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(req): Json<Watermark>,
+    Json(req): Json<Takes<endpoints::Read>>,
 ) -> Result<StatusCode> {
     chat::mark(&app, caller.user_id, id, Mark::Read, req.seq, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Moves the caller's delivered watermark.
-#[utoipa::path(post, path = "/conversations/{id}/delivered", tag = "messages",
+#[utoipa::path(post, path = endpoints::Delivered::PATH, tag = "messages",
     security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Watermark,
     responses((status = 204), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn delivered(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(req): Json<Watermark>,
+    Json(req): Json<Takes<endpoints::Delivered>>,
 ) -> Result<StatusCode> {
     chat::mark(&app, caller.user_id, id, Mark::Delivered, req.seq, None).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -23,7 +23,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{BoxError, Router, middleware};
-use ferry_proto::ErrorCode;
+use ferry_proto::endpoints::SOCKET;
+use ferry_proto::{API_BASE, ErrorCode};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -130,7 +131,7 @@ pub fn router(app: App) -> Router {
     let openapi = Arc::new(document::document(&openapi, &app.config));
     let core = Router::new()
         .merge(api)
-        .route("/api/v1/ws", get(ws::upgrade))
+        .route(&format!("{API_BASE}{SOCKET}"), get(ws::upgrade))
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -174,4 +175,39 @@ pub fn router(app: App) -> Router {
             Error::Internal("handler panicked".into()).into_response()
         }))
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use ferry_proto::{API_BASE, endpoints};
+
+    /// The routes (documented as routed, by utoipa-axum) are exactly `proto`'s endpoints:
+    /// a route the client cannot name, or an endpoint nothing serves, fails here.
+    #[test]
+    fn the_routes_are_the_endpoints() {
+        let (_, mut openapi) = super::api();
+        openapi.merge(super::file_api().1);
+        let mut routed = BTreeSet::new();
+        for (path, item) in &openapi.paths.paths {
+            let path = path.strip_prefix(API_BASE).expect("under the API base");
+            for (method, operation) in [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ] {
+                if operation.is_some() {
+                    routed.insert((method, path.to_owned()));
+                }
+            }
+        }
+        let listed: BTreeSet<_> = endpoints::ALL
+            .iter()
+            .map(|(method, path)| (method.as_str(), (*path).to_owned()))
+            .collect();
+        assert_eq!(routed, listed);
+    }
 }

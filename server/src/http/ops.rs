@@ -2,9 +2,6 @@
 //! and migrated; says whether the cluster bus is connected), `/metrics` (Prometheus
 //! text).
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -21,37 +18,12 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// How long a good answer of the database stands for `/readyz`: load balancers probe
-/// every second or so from every instance, and anyone may call it; none of that should
-/// become a query each.
-const READY_FOR: Duration = Duration::from_secs(1);
-
-/// When the database last answered `/readyz`'s ping.
-#[derive(Default)]
-pub struct Readiness {
-    last_good: Mutex<Option<Instant>>,
-}
-
-impl Readiness {
-    fn fresh(&self) -> bool {
-        self.last_good
-            .lock()
-            .is_ok_and(|at| at.is_some_and(|at| at.elapsed() < READY_FOR))
-    }
-
-    fn answered(&self) {
-        if let Ok(mut at) = self.last_good.lock() {
-            *at = Some(Instant::now());
-        }
-    }
-}
-
 /// The database answers (migrations ran before the listener opened; a good answer
-/// stands for [`READY_FOR`]). A node cut off from the cluster bus is still ready, as it
-/// serves its own sockets, and says so in `bus`: taking every node out of a load
-/// balancer because NATS is down would turn a degraded cluster into a dead one.
+/// stands for [`crate::state::READY_FOR`]). A node cut off from the cluster bus is still
+/// ready, as it serves its own sockets, and says so in `bus`: taking every node out of a
+/// load balancer because NATS is down would turn a degraded cluster into a dead one.
 pub async fn readyz(State(app): State<App>) -> Result<Json<serde_json::Value>> {
-    let ready = || Json(json!({"status": "ready", "bus": app.bus.status()}));
+    let ready = || Json(json!({"status": "ready", "bus": app.announce.status()}));
     if app.readiness.fresh() {
         return Ok(ready());
     }

@@ -5,29 +5,32 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     ErrorBody, NewReport, REPORT_REASON_MAX_CHARS, ReportReceipt, ServerFrame, Timestamp, User,
 };
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::bus::Event;
 use crate::chat::{self, MembersChange};
 use crate::error::{Error, Result};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Gives, Json, Path, Takes};
 use crate::presence;
 use crate::state::App;
 use crate::store::{self, StoreResult};
 
 /// Whom the caller blocked, most recent first.
-#[utoipa::path(get, path = "/blocks", tag = "safety", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::Blocked::PATH, tag = "safety", security(("bearer" = [])),
     responses((status = 200, body = [User]), (status = 401, body = ErrorBody)))]
-pub async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<User>>> {
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+) -> Result<Json<Gives<endpoints::Blocked>>> {
     Ok(Json(app.store.blocked_users(caller.user_id).await?))
 }
 
 /// Blocks a user (again is no error).
-#[utoipa::path(put, path = "/blocks/{user_id}", tag = "safety", security(("bearer" = [])),
+#[utoipa::path(put, path = endpoints::Block::PATH, tag = "safety", security(("bearer" = [])),
     params(("user_id" = Uuid, Path)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -48,7 +51,7 @@ pub async fn block(
 
 /// Unblocks a user: their direct conversation, if any, is open again (not blocked is
 /// no error).
-#[utoipa::path(delete, path = "/blocks/{user_id}", tag = "safety", security(("bearer" = [])),
+#[utoipa::path(delete, path = endpoints::Unblock::PATH, tag = "safety", security(("bearer" = [])),
     params(("user_id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 400, body = ErrorBody)))]
 pub async fn unblock(
@@ -61,8 +64,10 @@ pub async fn unblock(
         .map_err(Error::RateLimited)?;
     let store = app.store.clone();
     let me = caller.user_id;
-    let direct = change_state(&app, async move { store.unblock(me, user_id).await }).await?;
-    forget_shared(&app, me, user_id).await?;
+    let direct = change_blocks(&app, me, user_id, async move {
+        store.unblock(me, user_id).await
+    })
+    .await?;
     if let Some(id) = direct {
         chat::announce_conversation(&app, id, &MembersChange::changed(me)).await?;
     }
@@ -73,7 +78,7 @@ pub async fn unblock(
 
 /// Reports a user to the operators, optionally with the conversation and message, and
 /// blocks them when asked.
-#[utoipa::path(post, path = "/reports", tag = "safety", security(("bearer" = [])),
+#[utoipa::path(post, path = endpoints::Report::PATH, tag = "safety", security(("bearer" = [])),
     request_body = NewReport,
     responses((status = 201, body = ReportReceipt), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -81,8 +86,8 @@ pub async fn unblock(
 pub async fn report(
     State(app): State<App>,
     caller: Caller,
-    Json(req): Json<NewReport>,
-) -> Result<(StatusCode, Json<ReportReceipt>)> {
+    Json(req): Json<Takes<endpoints::Report>>,
+) -> Result<(StatusCode, Json<Gives<endpoints::Report>>)> {
     let reason = req.reason.trim();
     if reason.chars().count() > REPORT_REASON_MAX_CHARS {
         return Err(Error::invalid(format!(
@@ -144,51 +149,18 @@ pub async fn report(
     Ok((StatusCode::CREATED, Json(ReportReceipt { id })))
 }
 
-/// Runs a block or unblock to the end even if the request is dropped meanwhile, then
-/// drops the cached members of the direct conversation it changed on every node (the
-/// relays read states from there).
-async fn change_state(
-    app: &App,
-    change: impl Future<Output = StoreResult<Option<Uuid>>> + Send + 'static,
-) -> Result<Option<Uuid>> {
-    let app = app.clone();
-    let changed = tokio::spawn(async move {
-        let result = change.await;
-        if let Ok(Some(id)) = &result {
-            app.bus.publish(Event::MembersChanged {
-                conversation_id: *id,
-            });
-        }
-        result
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("block failed: {e}")))?;
-    Ok(changed?)
-}
-
-/// Drops the cached members of every conversation `a` and `b` share, on every node: the
-/// relays there read the blocks between members from that cache.
-async fn forget_shared(app: &App, a: Uuid, b: Uuid) -> Result<()> {
-    for conversation_id in app.store.shared_conversations(a, b).await? {
-        app.bus.publish(Event::MembersChanged { conversation_id });
-    }
-    Ok(())
-}
-
 /// Blocks `user` for `me` (the caller checked the rate and that it is not `me`).
 async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
     let store = app.store.clone();
-    let direct = change_state(
-        app,
-        async move { store.block(me, user, Timestamp::now()).await },
-    )
+    let direct = change_blocks(app, me, user, async move {
+        store.block(me, user, Timestamp::now()).await
+    })
     .await?;
-    forget_shared(app, me, user).await?;
     if let Some(id) = direct {
         chat::announce_conversation(app, id, &MembersChange::changed(me)).await?;
     }
     // The blocker's app stops showing them online; the blocked user is not told.
-    app.publish(
+    app.announce.frame(
         vec![me],
         None,
         &ServerFrame::Presence {
@@ -198,4 +170,28 @@ async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
         },
     );
     Ok(())
+}
+
+/// Blocks or unblocks between `a` and `b` (`change` does which, and returns their direct
+/// conversation if it changed), then drops the cached members of every conversation the
+/// two share, their direct one among them, on every node: the relays there read the
+/// blocks between members from that cache.
+async fn change_blocks(
+    app: &App,
+    a: Uuid,
+    b: Uuid,
+    change: impl Future<Output = StoreResult<Option<Uuid>>> + Send + 'static,
+) -> Result<Option<Uuid>> {
+    let store = app.store.clone();
+    let (direct, _) = chat::change_members(
+        app,
+        async move {
+            // A block changes states, not who is in what: the list holds either side of it.
+            let shared = store.shared_conversations(a, b).await?;
+            Ok((change.await?, shared))
+        },
+        |done| done.map(|(_, shared)| shared.clone()).unwrap_or_default(),
+    )
+    .await?;
+    Ok(direct)
 }

@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     ErrorBody, MAX_SYNC_MESSAGES, MAX_SYNC_WAIT_SECS, Presence, SyncPage, SyncQuery,
 };
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::http::extract::{HeldJson, Json, Query, page_limit};
+use crate::http::extract::{Gives, HeldJson, Json, Query, Takes, page_limit};
 use crate::presence;
 use crate::state::App;
 use crate::store::Latest;
@@ -22,13 +23,13 @@ use crate::store::Latest;
 /// long-polls wait at most `FERRY_MAX_CONNECTIONS_PER_USER` at once on a node (one per
 /// device is all a client needs): more are answered at once, so that thousands parked by
 /// a few users hold neither memory nor, when one change wakes them all, the database.
-#[utoipa::path(get, path = "/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
+#[utoipa::path(get, path = endpoints::Sync::PATH, tag = "sync", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn sync(
     State(app): State<App>,
     caller: Caller,
-    Query(query): Query<SyncQuery>,
-) -> Result<HeldJson<SyncPage>> {
+    Query(query): Query<Takes<endpoints::Sync>>,
+) -> Result<HeldJson<Gives<endpoints::Sync>>> {
     let since = match query.since.as_deref() {
         Some(text) => Some(
             text.parse()
@@ -76,8 +77,11 @@ pub async fn sync(
 }
 
 /// Presence of everyone who shares a conversation with the caller.
-#[utoipa::path(get, path = "/presence", tag = "sync", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::ContactsPresence::PATH, tag = "sync", security(("bearer" = [])),
     responses((status = 200, body = [Presence]), (status = 401, body = ErrorBody)))]
-pub async fn list(State(app): State<App>, caller: Caller) -> Result<Json<Vec<Presence>>> {
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+) -> Result<Json<Gives<endpoints::ContactsPresence>>> {
     Ok(Json(presence::of_contacts(&app, caller.user_id).await?))
 }

@@ -1,17 +1,18 @@
 //! `/me` and `/users`: who am I, and finding people to talk to.
 
 use axum::extract::State;
+use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{ErrorBody, USER_SEARCH_MAX_LIMIT, USER_SEARCH_MIN_CHARS, User, UserSearchQuery};
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::http::extract::{Json, Query};
+use crate::http::extract::{Gives, Json, Query, Takes};
 use crate::state::App;
 
 /// The caller's own account.
-#[utoipa::path(get, path = "/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = endpoints::Me::PATH, tag = "users", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-pub async fn me(State(app): State<App>, caller: Caller) -> Result<Json<User>> {
+pub async fn me(State(app): State<App>, caller: Caller) -> Result<Json<Gives<endpoints::Me>>> {
     let user = app
         .store
         .user(caller.user_id)
@@ -23,14 +24,14 @@ pub async fn me(State(app): State<App>, caller: Caller) -> Result<Json<User>> {
 /// Users whose username or display name starts with `q` (at least
 /// [`USER_SEARCH_MIN_CHARS`] characters), at most [`USER_SEARCH_MAX_LIMIT`], a few dozen
 /// searches a minute per user: finding someone to talk to, not walking the directory.
-#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserSearchQuery),
+#[utoipa::path(get, path = endpoints::SearchUsers::PATH, tag = "users", security(("bearer" = [])), params(UserSearchQuery),
     responses((status = 200, body = [User]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub async fn search(
     State(app): State<App>,
     caller: Caller,
-    Query(query): Query<UserSearchQuery>,
-) -> Result<Json<Vec<User>>> {
+    Query(query): Query<Takes<endpoints::SearchUsers>>,
+) -> Result<Json<Gives<endpoints::SearchUsers>>> {
     if ferry_proto::has_control(&query.q) {
         return Err(Error::invalid("a search cannot hold control characters"));
     }

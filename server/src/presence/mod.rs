@@ -7,47 +7,18 @@
 //! a user online when it is the first to hold one of their sockets, and offline when it
 //! was the last; the bus carries the frames either way.
 
-use std::collections::HashSet;
+pub mod turns;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ferry_proto::{Presence, ServerFrame, Timestamp};
-use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
+use crate::coalesce::Coalescer;
 use crate::error::Result;
 use crate::state::App;
-
-/// Lock stripes of [`Turns`]: enough that a reconnect storm's users rarely share one.
-const STRIPES: usize = 1024;
-
-/// Turns for presence announcements, per user: an "offline" decided before a reconnect
-/// can never be published after that reconnect's "online". Users are striped over a
-/// fixed set of locks, so different users do not wait for each other's database
-/// lookups (one lock for everyone queued a reconnect storm's 10k announcements one
-/// after another, and the `welcome` of each socket with them).
-pub struct Turns {
-    stripes: Vec<Mutex<()>>,
-}
-
-impl Turns {
-    /// One unlocked stripe per slot.
-    pub fn new() -> Self {
-        Self {
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-        }
-    }
-
-    async fn take(&self, user: Uuid) -> MutexGuard<'_, ()> {
-        // Ids are UUIDv7: their low bits are random.
-        let stripe = (user.as_u64_pair().1 % STRIPES as u64) as usize;
-        self.stripes[stripe].lock().await
-    }
-}
-
-impl Default for Turns {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::store::{Contact, Store};
 
 /// Announces that `user` came online (if they still are).
 pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
@@ -67,7 +38,7 @@ pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
         online: true,
         last_seen: None,
     };
-    app.publish(
+    app.announce.frame(
         contacts.into_iter().map(|c| c.contact).collect(),
         None,
         &frame,
@@ -108,7 +79,7 @@ async fn offline(app: &App, user: Uuid) -> Result<()> {
         online: false,
         last_seen: Some(now),
     };
-    app.publish(
+    app.announce.frame(
         contacts.into_iter().map(|c| c.contact).collect(),
         None,
         &frame,
@@ -128,7 +99,7 @@ pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
         .filter(|p| others.contains(&p.user_id))
         .collect();
     for p in &theirs {
-        app.publish(
+        app.announce.frame(
             vec![user],
             None,
             &ServerFrame::Presence {
@@ -163,7 +134,8 @@ pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
         online,
         last_seen,
     };
-    app.publish(theirs.iter().map(|p| p.user_id).collect(), None, &frame);
+    app.announce
+        .frame(theirs.iter().map(|p| p.user_id).collect(), None, &frame);
     Ok(())
 }
 
@@ -188,4 +160,18 @@ pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
             }
         })
         .collect())
+}
+
+/// The coalesced contacts lookup: each asked user's contacts.
+pub fn contacts_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, Vec<Contact>> {
+    Coalescer::new(Arc::new(move |users: Vec<Uuid>| {
+        let store = store.clone();
+        Box::pin(async move {
+            let mut of: HashMap<Uuid, Vec<Contact>> = HashMap::new();
+            for contact in store.contacts(&users).await? {
+                of.entry(contact.user).or_default().push(contact);
+            }
+            Ok(of)
+        })
+    }))
 }

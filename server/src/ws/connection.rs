@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use ferry_proto::{
-    ClientFrame, ErrorCode, FEATURE_MEMBERS, OutgoingMessage, ServerFrame, Timestamp, close,
+    ClientFrame, ErrorCode, Feature, OutgoingMessage, ServerFrame, Timestamp, close,
 };
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::sink::SinkExt;
@@ -29,7 +29,7 @@ use crate::state::App;
 use crate::store::Mark;
 
 /// One socket's life, from registration in the hub to its close.
-pub(super) async fn run(app: App, caller: Caller, features: Vec<String>, socket: WebSocket) {
+pub(super) async fn run(app: App, caller: Caller, features: Vec<Feature>, socket: WebSocket) {
     let socket_id = Uuid::now_v7();
     let (frames_tx, frames_rx) = mpsc::channel(SOCKET_QUEUE);
     let (close_tx, close_rx) = watch::channel(None);
@@ -38,7 +38,7 @@ pub(super) async fn run(app: App, caller: Caller, features: Vec<String>, socket:
         session_id: caller.session_id,
         frames: frames_tx,
         close: close_tx,
-        members_feature: features.iter().any(|f| f == FEATURE_MEMBERS),
+        members_feature: features.contains(&Feature::Members),
     };
     let mut conn = Connection {
         app: app.clone(),
@@ -100,7 +100,7 @@ struct Connection {
     app: App,
     caller: Caller,
     /// What `welcome` says this socket gets beyond protocol v1.
-    features: Vec<String>,
+    features: Vec<Feature>,
     socket: WebSocket,
     socket_id: Uuid,
     frames: mpsc::Receiver<Outgoing>,
@@ -142,7 +142,7 @@ impl Connection {
             session_id: self.caller.session_id,
             server_time: Timestamp::now(),
             heartbeat_secs: heartbeat.as_secs(),
-            features: self.features.clone(),
+            features: self.features.iter().map(|f| f.name().to_owned()).collect(),
         };
         if self.send(&welcome).await.is_err() {
             return;

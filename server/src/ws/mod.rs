@@ -20,7 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::Response;
-use ferry_proto::{FEATURE_MEMBERS, MAX_FRAME_BYTES};
+use ferry_proto::{Feature, MAX_FRAME_BYTES};
 use serde::Deserialize;
 
 use crate::auth::{Caller, bearer};
@@ -39,17 +39,9 @@ pub struct SocketQuery {
 }
 
 impl SocketQuery {
-    /// The asked features this server provides, as `welcome` lists them.
-    fn provided(&self) -> Vec<String> {
-        let mut provided: Vec<String> = self
-            .features
-            .split(',')
-            .map(str::trim)
-            .filter(|f| *f == FEATURE_MEMBERS)
-            .map(String::from)
-            .collect();
-        provided.dedup();
-        provided
+    /// The asked features this server provides (all it knows), as `welcome` lists them.
+    fn provided(&self) -> Vec<Feature> {
+        Feature::parse_query(&self.features)
     }
 }
 

@@ -1,0 +1,199 @@
+//! Every REST address of protocol v1 as a type: its method, its path under
+//! [`API_BASE`](crate::API_BASE) (with `{name}` for each parameter, as the server routes
+//! it), what a call sends and what a success answers. The server routes and documents
+//! each handler at its endpoint's path, the client core calls through the endpoint, and
+//! a test of the server's holds its OpenAPI document against [`ALL`]: an address is
+//! written once, and a request cannot be paired with another route's answer (zed's
+//! `request_messages!` pairs its RPC requests and responses the same way).
+//!
+//! `Request` is the JSON body of a `POST`, `PUT` or `PATCH`, and the query of a `GET` or
+//! `DELETE`; `()` when there is none. `Response` is the JSON of a success; `()` for
+//! `204 No Content`. Callers name endpoints by their module (`endpoints::AddMembers`),
+//! since two share their names with the bodies they send. Files (`/uploads`, `/attachments`) move raw bytes: their bodies are
+//! the caller's, their JSON answers typed as any other.
+
+use uuid::Uuid;
+
+use crate::{
+    Conversation, ConversationPage, HistoryQuery, ListQuery, LoginRequest, Message, MessagePage,
+    NewReport, NewUpload, Presence, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage,
+    SyncPage, SyncQuery, Tokens, Upload, User, UserSearchQuery, Watermark,
+};
+
+/// The WebSocket's path under `API_BASE`: a `GET` that upgrades, with the access token
+/// as a bearer header and the asked features in its query ([`crate::Feature`]).
+pub const SOCKET: &str = "/ws";
+
+/// An HTTP method of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+}
+
+impl Method {
+    /// Its name, as HTTP writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// One REST address and what goes through it.
+pub trait Endpoint {
+    /// Its method.
+    const METHOD: Method;
+    /// Its path under `API_BASE`, with `{name}` for each parameter.
+    const PATH: &'static str;
+    /// What a call sends (see the module's opening).
+    type Request;
+    /// What a success answers.
+    type Response;
+
+    /// The path with `args` in its parameters' places, in order (every parameter of the
+    /// protocol is an id).
+    fn path(args: &[Uuid]) -> String {
+        fill(Self::PATH, args)
+    }
+}
+
+/// `template` with each `{name}` replaced by the next of `args`.
+///
+/// # Panics
+/// When `args` does not hold one value per parameter: a caller's mistake, which every
+/// test that makes the call finds.
+pub fn fill(template: &str, args: &[Uuid]) -> String {
+    let mut path = String::with_capacity(template.len() + 36 * args.len());
+    let mut args = args.iter();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        let arg = args.next().expect("one value per path parameter");
+        path.push_str(&rest[..open]);
+        path.push_str(&arg.to_string());
+        rest = rest.get(close + 1..).unwrap_or("");
+    }
+    assert!(args.next().is_none(), "more values than path parameters");
+    path.push_str(rest);
+    path
+}
+
+macro_rules! endpoints {
+    ($($(#[$doc:meta])* $name:ident: $method:ident $path:literal, $request:ty => $response:ty;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Copy, Debug)]
+            pub struct $name;
+
+            impl Endpoint for $name {
+                const METHOD: Method = Method::$method;
+                const PATH: &'static str = $path;
+                type Request = $request;
+                type Response = $response;
+            }
+        )*
+
+        /// Every endpoint's method and path, for holding the server's routes against.
+        pub const ALL: &[(Method, &str)] = &[$(($name::METHOD, $name::PATH)),*];
+    };
+}
+
+endpoints! {
+    /// Makes an account and signs it in.
+    Register: Post "/auth/register", RegisterRequest => Tokens;
+    /// Signs in: a new session.
+    Login: Post "/auth/login", LoginRequest => Tokens;
+    /// Trades a refresh token for new tokens.
+    Refresh: Post "/auth/refresh", RefreshRequest => Tokens;
+    /// Ends the caller's session.
+    Logout: Post "/auth/logout", () => ();
+    /// The caller.
+    Me: Get "/me", () => User;
+    /// Users by a prefix of their names.
+    SearchUsers: Get "/users", UserSearchQuery => Vec<User>;
+    /// The caller's contacts' presence (addition to v1).
+    ContactsPresence: Get "/presence", () => Vec<Presence>;
+    /// Creates a direct (idempotent per pair) or group conversation.
+    CreateConversation: Post "/conversations", crate::CreateConversation => Conversation;
+    /// The caller's conversations by activity.
+    ListConversations: Get "/conversations", ListQuery => ConversationPage;
+    /// One conversation.
+    GetConversation: Get "/conversations/{id}", () => Conversation;
+    /// Adds members to a group.
+    AddMembers: Post "/conversations/{id}/members", crate::AddMembers => Conversation;
+    /// Removes a member (the owner anyone, anyone themself).
+    RemoveMember: Delete "/conversations/{id}/members/{user_id}", () => ();
+    /// Accepts a message request (addition to v1).
+    Accept: Post "/conversations/{id}/accept", () => Conversation;
+    /// A page of history.
+    History: Get "/conversations/{id}/messages", HistoryQuery => MessagePage;
+    /// Sends a message or a change: the fallback of the socket's `send`.
+    Send: Post "/conversations/{id}/messages", SendMessage => Message;
+    /// Moves the caller's read watermark.
+    Read: Post "/conversations/{id}/read", Watermark => ();
+    /// Moves the caller's delivered watermark.
+    Delivered: Post "/conversations/{id}/delivered", Watermark => ();
+    /// What changed since a cursor.
+    Sync: Get "/sync", SyncQuery => SyncPage;
+    /// Whom the caller blocked (addition to v1).
+    Blocked: Get "/blocks", () => Vec<User>;
+    /// Blocks a user (addition to v1).
+    Block: Put "/blocks/{user_id}", () => ();
+    /// Unblocks a user (addition to v1).
+    Unblock: Delete "/blocks/{user_id}", () => ();
+    /// Reports a user to the operators (addition to v1).
+    Report: Post "/reports", NewReport => ReportReceipt;
+    /// Declares a file about to be uploaded (addition to v1).
+    CreateUpload: Post "/uploads", NewUpload => Upload;
+    /// Where an upload stands.
+    UploadStatus: Get "/uploads/{id}", () => Upload;
+    /// The next chunk of an upload, raw bytes at an `Upload-Offset`.
+    AppendChunk: Patch "/uploads/{id}", () => Upload;
+    /// Cancels an upload no message carries.
+    CancelUpload: Delete "/uploads/{id}", () => ();
+    /// A file's bytes (ranges allowed).
+    Download: Get "/attachments/{id}", () => ();
+    /// An image's preview, as bytes.
+    Thumbnail: Get "/attachments/{id}/thumbnail", () => ();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_takes_its_values_in_order() {
+        let (id, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(
+            RemoveMember::path(&[id, user]),
+            format!("/conversations/{id}/members/{user}")
+        );
+        assert_eq!(Me::path(&[]), "/me");
+        assert_eq!(Read::path(&[id]), format!("/conversations/{id}/read"));
+    }
+
+    #[test]
+    #[should_panic(expected = "one value per path parameter")]
+    fn a_missing_value_is_a_mistake() {
+        let _ = GetConversation::path(&[]);
+    }
+
+    #[test]
+    fn no_address_is_listed_twice() {
+        let mut seen = std::collections::HashSet::new();
+        assert!(ALL.iter().all(|e| seen.insert(*e)));
+    }
+}

@@ -1,0 +1,201 @@
+//! The server's background tasks, all started here ([`start`]), each ending when the
+//! server shuts down: the sweep of unused files, the announcement of message requests
+//! accepted by a send, the cluster lease, and the hourly forgetting of ended sessions.
+//! Each takes what it uses; the two that announce presence take the whole app, since
+//! presence needs the hub, the store, the contacts and the announcer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_proto::Timestamp;
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::chat;
+use crate::cluster::{self, Cluster, RENEW};
+use crate::files::Files;
+use crate::limits::Limits;
+use crate::presence;
+use crate::state::App;
+use crate::store::Store;
+
+/// Starts every background task. `shutdown` resolving cancels `app.shutdown`, which ends
+/// them (the acceptances' task ends when the committers stop).
+pub fn start(
+    app: &App,
+    acceptances: UnboundedReceiver<(Uuid, Uuid)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let stop = app.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    tokio::spawn(sweep_files(
+        app.files.clone(),
+        app.store.clone(),
+        millis(app.config.upload_ttl_secs),
+        millis(app.config.file_grace_secs),
+        app.shutdown.clone(),
+    ));
+    tokio::spawn(housekeeping(
+        app.limits.clone(),
+        app.store.clone(),
+        app.shutdown.clone(),
+    ));
+    tokio::spawn(announce_acceptances(app.clone(), acceptances));
+    if let Some(cluster) = app.cluster {
+        tokio::spawn(keep_lease(app.clone(), cluster));
+    }
+}
+
+/// Leaves the cluster at shutdown: whoever is still counted on this node is announced
+/// offline now, not when the lease runs out.
+pub async fn leave(app: &App) {
+    if let Some(cluster) = app.cluster {
+        reap(app, Some(cluster.node)).await;
+    }
+}
+
+fn millis(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// Deletes the uploads never sent past their time (`FERRY_UPLOAD_TTL_SECS`, `ttl` ms),
+/// then the blobs no upload has named for `grace` ms: on every wake-up after a deletion,
+/// and once a minute, until the server stops.
+async fn sweep_files(
+    files: Arc<Files>,
+    store: Arc<dyn Store>,
+    ttl: i64,
+    grace: i64,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = files.sweep.notified() => {}
+            _ = every.tick() => {}
+        }
+        let now = Timestamp::now().as_millis();
+        expire_unsent(&files, &*store, now.saturating_sub(ttl), now).await;
+        let blobs = files.clone();
+        let delete = move |sha256: String| -> BoxFuture<'static, bool> {
+            let files = blobs.clone();
+            Box::pin(async move {
+                match files.delete(&sha256).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(%sha256, error = %e, "blob store: could not delete");
+                        false
+                    }
+                }
+            })
+        };
+        if let Err(e) = store
+            .sweep_orphans(now.saturating_sub(grace), &delete)
+            .await
+        {
+            tracing::warn!(error = %e, "could not look for unused files");
+        }
+    }
+}
+
+/// Forgets the uploads no message carries that were begun before `before`: their chunks
+/// go now, their blobs (if stored) become orphans for the sweep that follows.
+async fn expire_unsent(files: &Files, store: &dyn Store, before: i64, now: i64) {
+    let old = match store.unsent_uploads(before, 1000).await {
+        Ok(old) => old,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for abandoned uploads");
+            return;
+        }
+    };
+    for id in old {
+        match store.drop_upload(id, now).await {
+            Ok(Some((_, chunks))) => files.drop_chunks(id, &chunks).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%id, error = %e, "could not forget an abandoned upload"),
+        }
+    }
+}
+
+/// Every minute, lets the rate limiters forget idle users; every hour (and at start),
+/// deletes ended sessions and expired refresh tokens, which would otherwise stay in the
+/// database for ever (every node of a cluster may; the statements are idempotent).
+async fn housekeeping(limits: Arc<Limits>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    let mut ticks: u64 = 0;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        limits.shrink();
+        if ticks.is_multiple_of(60) {
+            match store.forget_ended_sessions(Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(gone) => tracing::info!(sessions = gone, "forgot ended sessions"),
+                Err(e) => tracing::warn!(error = %e, "could not forget ended sessions"),
+            }
+        }
+        ticks += 1;
+    }
+}
+
+/// Announces each message request that a send accepted (`(conversation, user)`), as
+/// `POST /conversations/{id}/accept` does: the conversation to its members, and the
+/// presence of the new contacts to each other. Runs until the committers stop.
+async fn announce_acceptances(app: App, mut acceptances: UnboundedReceiver<(Uuid, Uuid)>) {
+    while let Some((conversation, user)) = acceptances.recv().await {
+        if let Err(e) = chat::accepted(&app, conversation, user).await {
+            tracing::warn!(error = %e, %conversation, "an acceptance was not announced");
+        }
+    }
+}
+/// Renews the lease and reaps dead nodes every [`RENEW`], until shutdown; then leaves.
+async fn keep_lease(app: App, cluster: Cluster) {
+    let mut every = tokio::time::interval(RENEW);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            () = app.shutdown.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        match app
+            .store
+            .renew_node(cluster.node, cluster::lease_end())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("this node was presumed dead; registering its users again");
+                for user in app.hub.users() {
+                    if let Err(e) = presence::came_online(&app, user).await {
+                        tracing::warn!(error = %e, "could not register a user's presence");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew this node's lease"),
+        }
+        reap(&app, None).await;
+    }
+}
+
+/// Removes the nodes whose lease ended (and `leaving`, if given) and announces offline
+/// the users who were online only there.
+async fn reap(app: &App, leaving: Option<Uuid>) {
+    match app.store.drop_nodes(Timestamp::now(), leaving).await {
+        Ok(users) => {
+            for user in users {
+                if let Err(e) = presence::announce_offline(app, user).await {
+                    tracing::warn!(error = %e, "could not announce a user offline");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not look for dead nodes"),
+    }
+}
