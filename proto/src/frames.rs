@@ -211,7 +211,7 @@ pub enum ServerFrame {
         conversation: Box<Conversation>,
     },
     /// The members of a conversation the client already has changed: the slim form of
-    /// `conversation` for sockets that asked for it with [`FEATURE_MEMBERS`] (addition
+    /// `conversation` for sockets that asked for it with [`Feature::Members`] (addition
     /// to v1). It carries only what changed, so a change in a group of 1,000 costs each
     /// member a few hundred bytes instead of the whole member list.
     Members {

@@ -1,0 +1,231 @@
+//! Writing in a conversation, offline first: a message, a reply, an edit, a deletion, a
+//! reaction; retrying and discarding what failed; moving the read mark; typing. Each is
+//! stored (with its outbox entry) before it returns, announced on the client's events,
+//! and left to the engine to send in order, exactly once.
+
+use ferry_proto::{
+    Change, ChangeKind, ClientFrame, ErrorCode, SendError, validate_body, validate_change,
+};
+use uuid::Uuid;
+
+use crate::store::ChangeRefusal;
+use crate::{Client, ClientError, ConnectionState, Event, LocalMessage};
+
+impl Client {
+    /// Writes a message and queues it; returns at once, online or not.
+    pub fn send(&self, conversation: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
+        self.compose(conversation, body, None)
+    }
+
+    /// Sends a reply to `parent`, a message of the same conversation, the way
+    /// [`Self::send`] sends a message.
+    pub fn reply(
+        &self,
+        conversation: Uuid,
+        parent: Uuid,
+        body: &str,
+    ) -> Result<LocalMessage, ClientError> {
+        match self.shared.store.message(self.me().id, parent)? {
+            Some(m) if m.conversation_id == conversation => {}
+            _ => return Err(ClientError::NotFound("message to reply to")),
+        }
+        self.compose(conversation, body, Some(parent))
+    }
+
+    fn compose(
+        &self,
+        conversation: Uuid,
+        body: &str,
+        reply_to: Option<Uuid>,
+    ) -> Result<LocalMessage, ClientError> {
+        validate_body(body, ferry_proto::MAX_BODY_CHARS)
+            .map_err(|e| refusal(SendError::Body(e)))?;
+        if !self.shared.store.has_conversation(conversation)? {
+            return Err(ClientError::NotFound("conversation"));
+        }
+        let options = &self.shared.options;
+        let message = self.shared.store.compose(
+            self.me().id,
+            options.ids.new_id(),
+            conversation,
+            body,
+            reply_to,
+            options.clock.now(),
+        )?;
+        self.stop_typing(conversation);
+        self.shared.emit(Event::Message {
+            message: message.clone(),
+        });
+        self.shared.emit(Event::Conversation {
+            conversation_id: conversation,
+        });
+        self.shared.wake.notify_one();
+        Ok(message)
+    }
+
+    /// Replaces the text of one of this user's messages, for everyone. Offline first, like
+    /// a send: it shows at once and goes out in order. A message still waiting in the
+    /// outbox, never sent, simply gets the new text (it goes out once, not edited); one
+    /// that may have gone out is followed by the edit.
+    pub fn edit(&self, message: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
+        let change = Change {
+            kind: ChangeKind::Edit,
+            target: message,
+            emoji: None,
+        };
+        self.change(&change, body)?
+            .ok_or(ClientError::NotFound("message"))
+    }
+
+    /// Deletes a message for everyone: this user's own, or any in a group they own.
+    /// Returns it as it now shows (deleted; its text leaves this device once the server
+    /// confirms), or `None` when it was never sent and is simply gone.
+    pub fn delete(&self, message: Uuid) -> Result<Option<LocalMessage>, ClientError> {
+        let change = Change {
+            kind: ChangeKind::Delete,
+            target: message,
+            emoji: None,
+        };
+        self.change(&change, "")
+    }
+
+    /// Adds `emoji` to a message, or takes it back if this user already put it there.
+    pub fn react(&self, message: Uuid, emoji: &str) -> Result<LocalMessage, ClientError> {
+        let on = !self
+            .shared
+            .store
+            .has_reacted(self.me().id, message, emoji)?;
+        self.set_reaction(message, emoji, on)
+    }
+
+    /// Puts `emoji` on a message (`on`) or takes it off.
+    pub fn set_reaction(
+        &self,
+        message: Uuid,
+        emoji: &str,
+        on: bool,
+    ) -> Result<LocalMessage, ClientError> {
+        let change = Change {
+            kind: if on {
+                ChangeKind::React
+            } else {
+                ChangeKind::Unreact
+            },
+            target: message,
+            emoji: Some(emoji.to_owned()),
+        };
+        self.change(&change, "")?
+            .ok_or(ClientError::NotFound("message"))
+    }
+
+    /// Stores and queues a change, then announces the message as it now shows.
+    fn change(&self, change: &Change, body: &str) -> Result<Option<LocalMessage>, ClientError> {
+        validate_change(change, body, ferry_proto::MAX_BODY_CHARS)
+            .map_err(|e| refusal(SendError::Change(e)))?;
+        let options = &self.shared.options;
+        let (conversation_id, shown) = self
+            .shared
+            .store
+            .compose_change(
+                self.me().id,
+                options.ids.new_id(),
+                change,
+                body,
+                options.clock.now(),
+            )?
+            .map_err(|refusal| match refusal {
+                ChangeRefusal::NoSuchMessage => ClientError::NotFound("message"),
+                ChangeRefusal::NotAllowed => ClientError::Refused(
+                    ErrorCode::Forbidden,
+                    "only the author may edit a message, and only the author or the group's \
+                     owner may delete it",
+                ),
+                ChangeRefusal::Deleted => {
+                    ClientError::Refused(ErrorCode::Conflict, "the message was deleted")
+                }
+            })?;
+        if let Some(message) = &shown {
+            self.shared.emit(Event::Changed {
+                message: message.clone(),
+            });
+        }
+        // The preview may show the message changed (or, deleted unsent, another one).
+        self.shared.emit(Event::Conversation { conversation_id });
+        self.shared.wake.notify_one();
+        Ok(shown)
+    }
+
+    /// Puts a failed message back in the outbox.
+    pub fn retry(&self, message: Uuid) -> Result<(), ClientError> {
+        if !self.shared.store.retry(message)? {
+            return Err(ClientError::NotFound("failed message"));
+        }
+        self.shared.emit_message(message);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Deletes a failed message (a pending one may already be on its way).
+    pub fn discard(&self, message: Uuid) -> Result<(), ClientError> {
+        if self.cancel_upload(message).is_ok() {
+            return Ok(());
+        }
+        let conversation = self
+            .shared
+            .store
+            .message(self.me().id, message)?
+            .map(|m| m.conversation_id);
+        if !self.shared.store.discard(message)? {
+            return Err(ClientError::NotFound("unsent message"));
+        }
+        if let Some(conversation_id) = conversation {
+            self.shared.emit(Event::Conversation { conversation_id });
+        }
+        Ok(())
+    }
+
+    /// Marks a conversation read up to its newest message (on every device of this user).
+    pub fn mark_read(&self, conversation: Uuid) -> Result<(), ClientError> {
+        if let Some(seq) = self.shared.store.mark_read_locally(conversation)? {
+            self.shared.queue(ClientFrame::Read {
+                conversation_id: conversation,
+                seq,
+            });
+            self.shared.emit(Event::Conversation {
+                conversation_id: conversation,
+            });
+        }
+        Ok(())
+    }
+
+    /// The user is composing in a conversation (or stopped); typing frames follow the
+    /// protocol's 3 s rule. Nothing is sent while offline.
+    pub fn set_typing(&self, conversation: Uuid, composing: bool) {
+        let due =
+            self.shared
+                .typing()
+                .composing(conversation, composing, tokio::time::Instant::now());
+        if let Some(typing) = due
+            && *self.shared.state.borrow() == ConnectionState::Online
+        {
+            self.shared.queue(ClientFrame::Typing {
+                conversation_id: conversation,
+                typing,
+            });
+        }
+    }
+
+    pub(crate) fn stop_typing(&self, conversation: Uuid) {
+        self.set_typing(conversation, false);
+    }
+
+    /// Who is typing in a conversation.
+    pub fn typing_in(&self, conversation: Uuid) -> Vec<Uuid> {
+        self.shared.typing().typing_in(conversation)
+    }
+}
+
+/// A send refused before it is queued, in the words the server would use.
+pub(crate) fn refusal(error: SendError) -> ClientError {
+    ClientError::Invalid(error.to_string())
+}
