@@ -104,6 +104,8 @@ run_step "moto (S3 for the tests)" ensure_moto
 # before it compiles).
 run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund
 run_step "ui: vitest" npm --prefix ui test
+# Types, the commands' generated bindings among them (src-tauri/src/command_bindings.rs).
+run_step "ui: type check" npm --prefix ui run check
 run_step "ui: build" npm --prefix ui run build
 
 # Windows and macOS (scripts/cross.sh, docs/testing.md): the Debian sid root, the Windows

@@ -195,6 +195,9 @@ fn open_display() -> Result<(), String> {
 }
 
 #[cfg(test)]
+mod command_bindings;
+
+#[cfg(test)]
 mod bindings {
     //! The TypeScript declarations of everything the UI receives are generated from these
     //! Rust types into `ui/src/lib/bindings/`; this test fails when the committed files
