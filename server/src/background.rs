@@ -156,7 +156,9 @@ async fn announce_acceptances(app: App, mut acceptances: UnboundedReceiver<(Uuid
         }
     }
 }
-/// Renews the lease and reaps dead nodes every [`RENEW`], until shutdown; then leaves.
+
+/// Renews the lease and reaps dead nodes every [`RENEW`], until shutdown (then [`leave`]
+/// gives up this node's own users).
 async fn keep_lease(app: App, cluster: Cluster) {
     let mut every = tokio::time::interval(RENEW);
     every.tick().await;

@@ -1,11 +1,11 @@
 //! [`Cluster`]: this node among the others, when `FERRY_NATS_URL` makes it one of many.
-//! (Its lease is kept by a task of `crate::background`.)
 //! Presence is counted across nodes in the database (`nodes`, `node_users`): a user is
 //! online while some node holds one of their sockets. Each node renews its lease every
 //! [`RENEW`]; a node silent for [`LEASE`] (SIGKILLed, frozen, cut off from the database)
 //! is presumed dead, and whichever node notices first removes it and announces its users
 //! offline, so a dead node cannot leave anyone online for ever. A node that finds its own
 //! lease was taken (it was presumed dead, but lives) registers its sockets' users again.
+//! This file holds the lease's terms; the task that keeps it is `crate::background`'s.
 
 use std::time::Duration;
 
