@@ -174,8 +174,8 @@ async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
 
 /// Blocks or unblocks between `a` and `b` (`change` does which, and returns their direct
 /// conversation if it changed), then drops the cached members of every conversation the
-/// two share, their direct one among them, on every node: the relays there read the
-/// blocks between members from that cache.
+/// two share and of their direct one on every node: the relays there read the blocks
+/// between members from that cache.
 async fn change_blocks(
     app: &App,
     a: Uuid,
@@ -190,7 +190,16 @@ async fn change_blocks(
             let shared = store.shared_conversations(a, b).await?;
             Ok((change.await?, shared))
         },
-        |done| done.map(|(_, shared)| shared.clone()).unwrap_or_default(),
+        |done| {
+            let Some((direct, shared)) = done else {
+                return Vec::new();
+            };
+            let mut touched = shared.clone();
+            touched.extend(*direct);
+            touched.sort_unstable();
+            touched.dedup();
+            touched
+        },
     )
     .await?;
     Ok(direct)
