@@ -108,6 +108,12 @@ macro_rules! endpoints {
 
         /// Every endpoint's method and path, for holding the server's routes against.
         pub const ALL: &[(Method, &str)] = &[$(($name::METHOD, $name::PATH)),*];
+
+        /// Every endpoint's method, path, and its request and response types as written
+        /// here, for holding the server's API document against.
+        pub const SHAPES: &[(Method, &str, &str, &str)] = &[
+            $(($name::METHOD, $name::PATH, stringify!($request), stringify!($response))),*
+        ];
     };
 }
 

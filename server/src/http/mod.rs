@@ -210,4 +210,53 @@ mod tests {
             .collect();
         assert_eq!(routed, listed);
     }
+
+    /// A schema's name as `endpoints` writes the type: `User`, or `Vec<User>`.
+    fn schema_name(schema: &serde_json::Value) -> String {
+        match schema["$ref"].as_str() {
+            Some(reference) => reference.rsplit('/').next().unwrap_or_default().to_owned(),
+            None if schema["type"] == "array" => format!("Vec<{}>", schema_name(&schema["items"])),
+            None => panic!("a schema that is neither a type nor an array: {schema}"),
+        }
+    }
+
+    /// The document names the body and the answer that each handler's signature takes
+    /// from its endpoint: utoipa's attributes repeat those types beside the signature,
+    /// and here they cannot drift apart. (A `GET`'s query is a parameter list, not named.)
+    #[test]
+    fn the_document_names_the_endpoints_types() {
+        let (_, mut openapi) = super::api();
+        openapi.merge(super::file_api().1);
+        let doc = serde_json::to_value(&openapi).expect("JSON");
+        for (method, path, request, response) in endpoints::SHAPES {
+            let written = |ty: &str| ty.replace(' ', "").replace("crate::", "");
+            let operation =
+                &doc["paths"][format!("{API_BASE}{path}")][method.as_str().to_lowercase()];
+            let body = operation.pointer("/requestBody/content/application~1json/schema");
+            if *method != endpoints::Method::Get {
+                assert_eq!(
+                    body.map(schema_name),
+                    (written(request) != "()").then(|| written(request)),
+                    "{method:?} {path}: its request body"
+                );
+            }
+            let answers: Vec<String> = operation["responses"]
+                .as_object()
+                .expect("responses")
+                .iter()
+                .filter(|(status, _)| status.starts_with('2'))
+                .filter_map(|(_, answer)| answer.pointer("/content/application~1json/schema"))
+                .map(schema_name)
+                .collect();
+            let expected = written(response);
+            if expected == "()" {
+                assert!(answers.is_empty(), "{method:?} {path} answers {answers:?}");
+            } else {
+                assert!(
+                    !answers.is_empty() && answers.iter().all(|a| *a == expected),
+                    "{method:?} {path} answers {answers:?}, its endpoint {expected}"
+                );
+            }
+        }
+    }
 }
