@@ -32,6 +32,23 @@ pub enum Role {
     Member,
 }
 
+impl Role {
+    /// The name on the wire and in the databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Member => "member",
+        }
+    }
+
+    /// The role named `name` (see [`Self::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Owner, Self::Member]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+}
+
 /// Whether a member took part in a conversation of their own will (addition to v1, see
 /// "Message requests" in docs/protocol.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -245,6 +262,23 @@ pub enum ConversationKind {
     Direct,
     /// A titled group with an owner.
     Group,
+}
+
+impl ConversationKind {
+    /// The name on the wire and in the databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+        }
+    }
+
+    /// The kind named `name` (see [`Self::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Direct, Self::Group]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
 }
 
 /// A conversation as one member sees it.

@@ -2,7 +2,7 @@
 //! applied to the device's store; drafts, mutes and dismissed requests, which are the
 //! device's own. (The list the UI shows from them is `list`'s.)
 
-use ferry_proto::{Conversation, ConversationKind, Member, Presence, Role, Timestamp, User};
+use ferry_proto::{Conversation, Member, Presence, Timestamp, User};
 use rusqlite::{OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
@@ -21,20 +21,6 @@ pub(super) fn upsert_user(tx: &Transaction<'_>, user: &User) -> rusqlite::Result
         ],
     )?;
     Ok(())
-}
-
-fn kind_text(kind: ConversationKind) -> &'static str {
-    match kind {
-        ConversationKind::Direct => "direct",
-        ConversationKind::Group => "group",
-    }
-}
-
-fn role_text(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "owner",
-        Role::Member => "member",
-    }
 }
 
 impl LocalStore {
@@ -274,7 +260,7 @@ fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusql
          updated_at = max(updated_at, excluded.updated_at)",
         params![
             id,
-            kind_text(c.kind),
+            c.kind.as_str(),
             c.title,
             c.last_seq,
             c.created_at.as_millis(),
@@ -320,7 +306,7 @@ fn upsert_member(tx: &Transaction<'_>, conversation: &str, m: &Member) -> rusqli
         params![
             conversation,
             m.user.id.to_string(),
-            role_text(m.role),
+            m.role.as_str(),
             m.read_seq,
             m.delivered_seq,
             m.joined_at.as_millis(),

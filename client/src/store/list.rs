@@ -193,11 +193,7 @@ fn summary(
     let mine = members.iter().find(|m| m.user.id == me);
     let my_read = mine.map_or(0, |m| m.read_seq);
     let my_state = mine.map(|m| m.state);
-    let kind = if kind == "group" {
-        ConversationKind::Group
-    } else {
-        ConversationKind::Direct
-    };
+    let kind = ConversationKind::parse(&kind).unwrap_or(ConversationKind::Direct);
     let name = match (kind, title) {
         (ConversationKind::Group, Some(t)) => t,
         _ => members

@@ -166,11 +166,7 @@ pub(super) fn members(
                 display_name: r.get(2)?,
                 created_at: Timestamp::from_millis(r.get(3)?),
             },
-            role: if r.get::<_, String>(4)? == "owner" {
-                Role::Owner
-            } else {
-                Role::Member
-            },
+            role: Role::parse(&r.get::<_, String>(4)?).unwrap_or(Role::Member),
             read_seq: r.get(5)?,
             delivered_seq: r.get(6)?,
             online: r.get(7)?,

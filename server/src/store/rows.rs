@@ -211,20 +211,14 @@ pub(crate) fn member_state(text: &str) -> Result<MemberState, StoreError> {
     MemberState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("member state {text:?}")))
 }
 
-fn role(text: &str) -> Result<Role, StoreError> {
-    match text {
-        "owner" => Ok(Role::Owner),
-        "member" => Ok(Role::Member),
-        other => Err(StoreError::Corrupt(format!("role {other:?}"))),
-    }
+/// The role stored as `text`.
+pub(crate) fn role(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("role {text:?}")))
 }
 
-fn kind(text: &str) -> Result<ConversationKind, StoreError> {
-    match text {
-        "direct" => Ok(ConversationKind::Direct),
-        "group" => Ok(ConversationKind::Group),
-        other => Err(StoreError::Corrupt(format!("kind {other:?}"))),
-    }
+/// The conversation kind stored as `text`.
+pub(crate) fn kind(text: &str) -> Result<ConversationKind, StoreError> {
+    ConversationKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("kind {text:?}")))
 }
 
 /// Builds the conversations `viewer` sees from their rows, keeping the order of `convs`.

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use std::collections::HashSet;
 use uuid::Uuid;
 
-use ferry_proto::{Conversation, MemberState, Timestamp};
+use ferry_proto::{Conversation, MemberState, Role, Timestamp};
 
 use super::{Conn, Dialect, SqlStore, locked};
 use crate::store::rows::{ConversationRow, MemberRow, MessageRow, assemble, member_state};
@@ -116,7 +116,7 @@ impl<D: Dialect> SqlStore<D> {
         conn: &mut Conn<D>,
         conversation_id: Uuid,
         users: &[Uuid],
-        role: &str,
+        role: Role,
         inviter: Option<Uuid>,
         now: Timestamp,
     ) -> StoreResult<()> {
@@ -129,7 +129,7 @@ impl<D: Dialect> SqlStore<D> {
              SELECT c.id, u.id, ",
         );
         insert
-            .push_bind(role.to_owned())
+            .push_bind(role.as_str().to_owned())
             .push(", c.last_seq, c.last_seq, ")
             .push_bind(now.as_millis())
             .push(", ");
@@ -230,8 +230,8 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
                 .await?;
             return Ok((id, false));
         }
-        Self::insert_members(&mut tx, new_id, &[me], "member", None, now).await?;
-        Self::insert_members(&mut tx, new_id, &[other], "member", Some(me), now).await?;
+        Self::insert_members(&mut tx, new_id, &[me], Role::Member, None, now).await?;
+        Self::insert_members(&mut tx, new_id, &[other], Role::Member, Some(me), now).await?;
         tx.commit().await?;
         Ok((new_id, true))
     }
@@ -262,8 +262,8 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
-        Self::insert_members(&mut tx, id, &[owner], "owner", None, now).await?;
-        Self::insert_members(&mut tx, id, members, "member", Some(owner), now).await?;
+        Self::insert_members(&mut tx, id, &[owner], Role::Owner, None, now).await?;
+        Self::insert_members(&mut tx, id, members, Role::Member, Some(owner), now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -339,7 +339,7 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         .execute(&mut *tx)
         .await?;
         Self::mark_changed(&mut tx, conversation_id).await?;
-        Self::insert_members(&mut tx, conversation_id, users, "member", Some(by), now).await?;
+        Self::insert_members(&mut tx, conversation_id, users, Role::Member, Some(by), now).await?;
         tx.commit().await?;
         Ok(())
     }

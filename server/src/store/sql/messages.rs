@@ -4,14 +4,15 @@
 
 use async_trait::async_trait;
 use ferry_proto::{
-    ChangeKind, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MemberState, Message,
+    ChangeKind, ConversationKind, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MemberState,
+    Message, Role,
 };
 use macro_rules_attribute::apply;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore, is_unique_violation, locked};
-use crate::store::rows::{MessageRow, TargetRow, UploadRow, member_state};
+use crate::store::rows::{self, MessageRow, TargetRow, UploadRow, member_state};
 use crate::store::{
     Append, Mark, MessageStore, NewMessage, Refusal, StoreError, StoreResult, Watermarks, advanced,
     check_send, same_or_conflict, stored,
@@ -99,6 +100,8 @@ impl<D: Dialect> SqlStore<D> {
         let Some((role, kind)) = place else {
             return Ok(Append::NotMember);
         };
+        let group_owner =
+            rows::role(&role)? == Role::Owner && rows::kind(&kind)? == ConversationKind::Group;
         let seats = Self::seats_in(conn, new.conversation_id).await?;
         let accepts = match check_send(
             seats.iter().map(|s| (s.user, s.state.as_str())),
@@ -125,7 +128,6 @@ impl<D: Dialect> SqlStore<D> {
                 return Ok(Append::Refused(Refusal::NoSuchMessage));
             };
             let author = target.sender_id == new.sender_id;
-            let group_owner = role == "owner" && kind == "group";
             let refusal = match change.kind {
                 _ if target.change_kind.is_some() => Some(Refusal::NotAMessage),
                 ChangeKind::Edit if !author => Some(Refusal::NotAllowed),
