@@ -1,7 +1,8 @@
 //! Writing in a conversation, offline first: a message, a reply, an edit, a deletion, a
-//! reaction; retrying and discarding what failed; moving the read mark; typing. Each is
-//! stored (with its outbox entry) before it returns, announced on the client's events,
-//! and left to the engine to send in order, exactly once.
+//! reaction; retrying and discarding what failed; moving the read mark; typing. Each
+//! write is stored (a message or change with its outbox entry) before it returns,
+//! announced on the client's events, and left to the engine to send in order, exactly
+//! once; typing is never stored, and goes out only while the socket is up.
 
 use ferry_proto::{
     Change, ChangeKind, ClientFrame, ErrorCode, SendError, validate_body, validate_change,
