@@ -20,6 +20,33 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// `as_str` and `parse` for an enum whose variants have names on the wire and in the
+/// databases (serde's `snake_case` names, which a test holds them to).
+macro_rules! named {
+    ($enum:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $enum {
+            /// The name on the wire and in the databases.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// The value named `name` (see [`Self::as_str`]).
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+named!(Role { Owner => "owner", Member => "member" });
+named!(MemberState { Accepted => "accepted", Request => "request", Blocked => "blocked" });
+named!(ConversationKind { Direct => "direct", Group => "group" });
+
 /// A member's place in a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -30,23 +57,6 @@ pub enum Role {
     Owner,
     /// Everyone else.
     Member,
-}
-
-impl Role {
-    /// The name on the wire and in the databases.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Member => "member",
-        }
-    }
-
-    /// The role named `name` (see [`Self::as_str`]).
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Owner, Self::Member]
-            .into_iter()
-            .find(|r| r.as_str() == name)
-    }
 }
 
 /// Whether a member took part in a conversation of their own will (addition to v1, see
@@ -64,24 +74,6 @@ pub enum MemberState {
     Request,
     /// A direct conversation whose member blocked the other: nothing is sent either way.
     Blocked,
-}
-
-impl MemberState {
-    /// The name on the wire and in the databases.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Request => "request",
-            Self::Blocked => "blocked",
-        }
-    }
-
-    /// The state named `name` (see [`Self::as_str`]).
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Accepted, Self::Request, Self::Blocked]
-            .into_iter()
-            .find(|s| s.as_str() == name)
-    }
 }
 
 /// A user in a conversation, with their watermarks.
@@ -264,23 +256,6 @@ pub enum ConversationKind {
     Group,
 }
 
-impl ConversationKind {
-    /// The name on the wire and in the databases.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Direct => "direct",
-            Self::Group => "group",
-        }
-    }
-
-    /// The kind named `name` (see [`Self::as_str`]).
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Direct, Self::Group]
-            .into_iter()
-            .find(|k| k.as_str() == name)
-    }
-}
-
 /// A conversation as one member sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -342,5 +317,41 @@ impl std::fmt::Debug for Tokens {
             .field("session_id", &self.session_id)
             .field("access_expires_at", &self.access_expires_at)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the databases store are the wire's (serde's), and read back the same.
+    #[test]
+    fn stored_names_are_the_wire_names() {
+        fn holds<T: Serialize + Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for &value in all {
+                assert_eq!(serde_json::to_value(value).expect("a name"), name(value));
+                assert_eq!(parse(name(value)), Some(value));
+            }
+            assert_eq!(parse("no such name"), None);
+        }
+        holds(&[Role::Owner, Role::Member], Role::as_str, Role::parse);
+        holds(
+            &[
+                MemberState::Accepted,
+                MemberState::Request,
+                MemberState::Blocked,
+            ],
+            MemberState::as_str,
+            MemberState::parse,
+        );
+        holds(
+            &[ConversationKind::Direct, ConversationKind::Group],
+            ConversationKind::as_str,
+            ConversationKind::parse,
+        );
     }
 }
