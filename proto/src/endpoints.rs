@@ -75,7 +75,7 @@ pub trait Endpoint {
 /// # Panics
 /// When `args` does not hold one value per parameter: a caller's mistake, which every
 /// test that makes the call finds.
-pub fn fill(template: &str, args: &[Uuid]) -> String {
+fn fill(template: &str, args: &[Uuid]) -> String {
     let mut path = String::with_capacity(template.len() + 36 * args.len());
     let mut args = args.iter();
     let mut rest = template;
