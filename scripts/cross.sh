@@ -340,14 +340,16 @@ phase_wine_scenario() {
     rm -rf "$appdata"
     # credential: whether Wine's Credential Manager (its registry) holds a token for $url.
     credential() { tr -d '\0' <"$cross/wine/user.reg" | grep -qF "Credential Manager\\\\Generic: $url#"; }
-    # registry_says yes|no: waits (10 s at most) until user.reg holds, or no longer holds,
+    # registry_says yes|no: waits (45 s at most) until user.reg holds, or no longer holds,
     # that token. The wineserver writes the registry as it exits, and `wineserver -w` can
     # return before the file is written (seen in about one run in four once the prefix's
-    # registry had grown): the file is read until it says so.
+    # registry had grown): the file is read until it says so. 10 s was once too short
+    # (the token reached the file just after); the wineserver also saves its registry
+    # every 30 s of its own, so 45 s bounds the wait by Wine's own period.
     registry_says() {
         local tries=0
         until { [[ $1 == yes ]] && credential; } || { [[ $1 == no ]] && ! credential; }; do
-            ((++tries < 100)) || return 1
+            ((++tries < 450)) || return 1
             sleep 0.1
         done
     }
