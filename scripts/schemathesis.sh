@@ -90,7 +90,10 @@ done < <(compgen -e)
 # turning into 429s (user search keeps its fixed limit, which the document lists), and
 # so is the storage quota, which thousands of declared uploads would use up: both are
 # what the server holds, not the shape of a request. A request may take 6 s, so a
-# generated long-poll (`/sync?wait=`) waits at most 1 s.
+# generated long-poll (`/sync?wait=`) waits at most 1 s. The log exists before the
+# server starts: the background job opens it on its own time, and the loop below reads
+# it at once (on a busy machine it once read before the job had made it).
+: >"$work/server.log"
 env "${server_env[@]}" \
     FERRY_BIND=127.0.0.1:0 \
     FERRY_DATA_DIR="$work/data" \
@@ -102,7 +105,7 @@ env "${server_env[@]}" \
     FERRY_MAX_CONNECTIONS_PER_IP=0 \
     FERRY_FILE_QUOTA_BYTES=1125899906842624 \
     FERRY_REQUEST_TIMEOUT_SECS=6 \
-    "$server_binary" >"$work/server.log" 2>&1 &
+    "$server_binary" >>"$work/server.log" 2>&1 &
 server_pid=$!
 
 # Polled until ready (its address is in its log, then /readyz answers), with a deadline;

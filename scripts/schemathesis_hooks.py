@@ -31,6 +31,29 @@ UNSTATABLE = {
         "an attachment names no finished upload of yours, or one already sent",
     ),
     ("POST /api/v1/conversations/{id}/messages", "the message named is a change, not a message"),
+    # A mailed token is good or not by what the server issued, used and let expire.
+    ("POST /api/v1/auth/email/verify", "this link is unknown, used or expired; ask for a new one"),
+    ("POST /api/v1/auth/password/reset", "this link is unknown, used or expired; ask for a new one"),
+    # Names and logins are counted after trimming and refused with control characters, and
+    # an address is what lettre's grammar accepts: more than a length or a pattern says.
+    ("PATCH /api/v1/me", "display name must be 1 to 64 characters"),
+    ("PATCH /api/v1/me", "a display name cannot hold control characters"),
+    ("POST /api/v1/auth/register", "display name must be 1 to 64 characters"),
+    ("POST /api/v1/auth/register", "a display name cannot hold control characters"),
+    ("POST /api/v1/auth/register", "a device name cannot hold control characters"),
+    ("POST /api/v1/auth/login", "a device name cannot hold control characters"),
+    ("POST /api/v1/auth/password/forgot", "give a username or an email address"),
+    ("POST /api/v1/auth/register", "that is not an email address"),
+    ("PUT /api/v1/account/email", "that is not an email address"),
+    # The run's server has no mail configured, which the document cannot know.
+    (
+        "POST /api/v1/auth/password/forgot",
+        "this server sends no mail (no FERRY_SMTP_URL); ask its operator to reset your password",
+    ),
+    (
+        "PUT /api/v1/account/email",
+        "this server sends no mail (no FERRY_SMTP_URL), so it cannot confirm an address",
+    ),
 }
 
 

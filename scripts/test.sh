@@ -16,6 +16,8 @@ source scripts/postgres.sh
 source scripts/nats.sh
 # shellcheck source=scripts/moto.sh
 source scripts/moto.sh
+# shellcheck source=scripts/smtp.sh
+source scripts/smtp.sh
 
 step_names=()
 step_results=()
@@ -100,6 +102,7 @@ run_step "build tools" build_tools
 run_step "postgres" ensure_postgres
 run_step "nats" ensure_nats
 run_step "moto (S3 for the tests)" ensure_moto
+run_step "aiosmtpd (SMTP for the mail tests)" ensure_aiosmtpd
 # The UI: its own tests, then the build the desktop crate embeds (src-tauri needs ui/dist
 # before it compiles).
 run_step "ui: npm install" npm --prefix ui install --no-audit --no-fund

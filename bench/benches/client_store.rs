@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferry_bench::store_world::StoreWorld;
-use uuid::Uuid;
+use ferry_proto::ConversationId;
 
 fn client_store(c: &mut Criterion) {
     let mut world = StoreWorld::fill(1_000, 100).expect("fill the store");
     let me = world.me.id;
     // Drawn before timing, then taken in turn.
-    let chats: Vec<Uuid> = (0..1_000).map(|_| world.random_chat()).collect();
+    let chats: Vec<ConversationId> = (0..1_000).map(|_| world.random_chat()).collect();
     let words: Vec<String> = (0..1_000).map(|_| world.random_word()).collect();
     c.bench_function("store: conversation list, top 50", |b| {
         b.iter(|| {
@@ -51,7 +51,7 @@ fn client_store(c: &mut Criterion) {
             for _ in 0..iterations {
                 let burst = world.burst();
                 let started = Instant::now();
-                world.store.apply_messages(&burst).expect("apply");
+                let _ = world.store.apply_messages(&burst).expect("apply");
                 spent += started.elapsed();
             }
             spent

@@ -7,6 +7,8 @@
 // criterion_group! defines a public function without documentation.
 #![allow(missing_docs)]
 
+use ferry_proto::{ConversationId, SessionId, UserId};
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferry_server::delivery::Outgoing;
 use ferry_server::hub::{Audience, Hub, Joined, SOCKET_QUEUE, SocketHandle};
@@ -22,12 +24,12 @@ fn fanout(c: &mut Criterion) {
     let mut users = Vec::with_capacity(CONNECTED);
     let mut queues = Vec::with_capacity(CONNECTED);
     for _ in 0..CONNECTED {
-        let user = Uuid::now_v7();
+        let user = UserId::new();
         let (frames, queue) = mpsc::channel(SOCKET_QUEUE);
         let (close, _) = watch::channel(None);
         let socket = SocketHandle {
             id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
+            session_id: SessionId::new(),
             frames,
             close,
             members_feature: true,
@@ -43,7 +45,7 @@ fn fanout(c: &mut Criterion) {
         Uuid::now_v7(),
         Uuid::now_v7()
     );
-    let conversation = Uuid::now_v7();
+    let conversation = ConversationId::new();
     let mut group = c.benchmark_group("fan-out one message");
     for recipients in [1usize, 4, 49, 99] {
         group.throughput(Throughput::Elements(recipients as u64));

@@ -8,8 +8,12 @@
 // criterion_group! defines a public function without documentation.
 #![allow(missing_docs)]
 
+use ferry_proto::{
+    ClientFrame, ConversationId, Message, MessageId, OutgoingMessage, ServerFrame, Timestamp,
+    UserId,
+};
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use ferry_proto::{ClientFrame, Message, OutgoingMessage, ServerFrame, Timestamp};
 use std::hint::black_box;
 use uuid::Uuid;
 
@@ -25,10 +29,10 @@ fn frames(c: &mut Criterion) {
     });
     let frame = ServerFrame::Message {
         message: Message::plain(
-            Uuid::now_v7(),
-            Uuid::now_v7(),
+            MessageId::new(),
+            ConversationId::new(),
             123_456,
-            Uuid::now_v7(),
+            UserId::new(),
             body,
             Timestamp::now(),
         ),
@@ -45,8 +49,8 @@ fn frames(c: &mut Criterion) {
         b.iter(|| serde_json::from_str::<ServerFrame>(black_box(&message)).expect("valid"))
     });
     let ack = serde_json::to_string(&ServerFrame::Ack {
-        id: Uuid::now_v7(),
-        conversation_id: Uuid::now_v7(),
+        id: MessageId::new(),
+        conversation_id: ConversationId::new(),
         seq: 123_456,
         created_at: Timestamp::now(),
     })
@@ -54,7 +58,7 @@ fn frames(c: &mut Criterion) {
     c.bench_function("generator: decode ack frame", |b| {
         b.iter(|| serde_json::from_str::<ServerFrame>(black_box(&ack)).expect("valid"))
     });
-    let (id, conversation_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let (id, conversation_id) = (MessageId::new(), ConversationId::new());
     c.bench_function("generator: encode send frame", |b| {
         b.iter(|| {
             let message = OutgoingMessage::text(id, conversation_id, black_box(body));

@@ -67,7 +67,7 @@ fn run(quick: bool) -> anyhow::Result<Outcome> {
     for _ in 0..20 {
         let burst = world.burst();
         let t = Instant::now();
-        world.store.apply_messages(&burst)?;
+        let _ = world.store.apply_messages(&burst)?;
         apply.record(t.elapsed().as_micros() as u64)?;
     }
     o.latency("apply 1,000 received messages", &apply);

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
-use uuid::Uuid;
+use ferry_proto::ConversationId;
 
 use crate::cluster::{Nodes as Cluster, Ports};
 use crate::load::{Command, FIRST_SOURCE, Fleet, Nodes, open_loop};
@@ -205,7 +205,7 @@ fn cross_world(groups: usize, size: usize) -> (World, Vec<usize>) {
     let mut world = World::new(groups * per, &[], &mut Rng::new(11));
     world.conversations = (0..groups)
         .map(|g| Conversation {
-            id: Uuid::now_v7(),
+            id: ConversationId::new(),
             members: (g * per..(g + 1) * per).collect(),
             direct: false,
         })

@@ -59,9 +59,15 @@ pub async fn b13(run: &Run) -> anyhow::Result<Outcome> {
 
     let api = Api::new(&format!("http://{}", run.addr))?;
     let alice = api
-        .register("b13alice", "correct horse battery", "Alice")
+        .register(&ferry_proto::RegisterRequest {
+            username: "b13alice".into(),
+            password: "correct horse battery".into(),
+            display_name: "Alice".into(),
+            email: None,
+            device_name: None,
+        })
         .await?;
-    let token = alice.access_token.clone();
+    let api = api.with_token(&alice.access_token);
     let idle = server.usage().rss_bytes;
     o.figure("server_rss_idle_mib", idle as f64 / MIB);
 
@@ -72,13 +78,11 @@ pub async fn b13(run: &Run) -> anyhow::Result<Outcome> {
             content_type: "application/octet-stream".into(),
             sha256: sha256.clone(),
         };
-        let mut state = api.create_upload(&token, &declared).await?;
+        let mut state = api.create_upload(&declared).await?;
         while state.attachment.is_none() {
             let end = (state.offset + state.chunk_size).min(size as u64) as usize;
             let chunk = bytes[state.offset as usize..end].to_vec();
-            state = api
-                .upload_chunk(&token, state.id, state.offset, chunk)
-                .await?;
+            state = api.upload_chunk(state.id, state.offset, chunk).await?;
         }
         anyhow::Ok(state.attachment.context("stored")?)
     };
@@ -91,7 +95,7 @@ pub async fn b13(run: &Run) -> anyhow::Result<Outcome> {
     o.figure("server_rss_peak_upload_mib", upload_peak as f64 / MIB);
 
     let download = async {
-        let mut response = api.download(&token, stored.id, 0).await?;
+        let mut response = api.download(stored.id, 0).await?;
         let mut hasher = Sha256::new();
         let mut got = 0usize;
         while let Some(piece) = response.chunk().await? {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use ferry_proto::{Change, ChangeKind};
+use ferry_proto::{Change, ChangeKind, ConversationId, MessageId, UserId};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::net::TcpSocket;
@@ -23,7 +23,6 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use uuid::Uuid;
 
 use crate::clock::now_us;
 use crate::resume::{Owed, Rejoin, Resume, Resumer};
@@ -43,7 +42,7 @@ pub enum Command {
     /// Send a message to a conversation with `recipients` other members. The body
     /// starts with "<scheduled_us> <phase> ": receivers read both from it.
     Send {
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         recipients: u32,
         scheduled_us: u64,
         phase: usize,
@@ -54,7 +53,7 @@ pub enum Command {
     /// delivered as an entry of the stream like a message. With no acked message there
     /// yet, a plain message with `body` goes instead.
     Change {
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         recipients: u32,
         scheduled_us: u64,
         phase: usize,
@@ -64,7 +63,7 @@ pub enum Command {
     /// Send a typing notice into conversation number `index`: started or stopped (Ferry
     /// relays only a change, so a rising rate alternates them).
     Typing {
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         index: usize,
         typing: bool,
         scheduled_us: u64,
@@ -244,7 +243,7 @@ impl Fleet {
         target: Target,
         nodes: &Nodes,
         tokens: Vec<String>,
-        typing_queues: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
+        typing_queues: Option<(TypingQueues, Arc<HashMap<ConversationId, usize>>)>,
         parallel: usize,
         resume: Option<Resume>,
         first_source: u8,
@@ -387,23 +386,29 @@ enum Via {
 #[derive(Default)]
 struct Inbox {
     /// Every message id received, and how it came first.
-    seen: HashMap<Uuid, Via>,
+    seen: HashMap<MessageId, Via>,
     /// The number of the current socket (the first is 0).
     socket: u32,
     /// The highest seq held per conversation with none missing below it, either way
     /// (own acked sends too): where a catch-up starts, as in the client's store.
-    last_seq: HashMap<Uuid, i64>,
+    last_seq: HashMap<ConversationId, i64>,
     /// Seqs held above a gap, per conversation (none when there is no gap).
-    above: HashMap<Uuid, BTreeSet<i64>>,
+    above: HashMap<ConversationId, BTreeSet<i64>>,
     /// The highest seq received live per conversation on the current socket: live
     /// frames must rise. Without resume mode this is always `last_seq`.
-    live_last: HashMap<Uuid, i64>,
+    live_last: HashMap<ConversationId, i64>,
 }
 
 impl Inbox {
     /// A live message: whether it is a new delivery (a duplicate or a reordering is
     /// counted in `tally`; the overlap with a catch-up is not).
-    fn live(&mut self, id: Uuid, conversation_id: Uuid, seq: i64, tally: &mut Tally) -> bool {
+    fn live(
+        &mut self,
+        id: MessageId,
+        conversation_id: ConversationId,
+        seq: i64,
+        tally: &mut Tally,
+    ) -> bool {
         match self.seen.get(&id) {
             Some(Via::Live(socket)) if *socket == self.socket => {
                 tally.duplicates += 1;
@@ -427,7 +432,7 @@ impl Inbox {
 
     /// Holds message `seq` of `conversation` (received either way, or an own send's
     /// ack); `last_seq` moves up while nothing is missing below.
-    fn hold(&mut self, conversation: Uuid, seq: i64) {
+    fn hold(&mut self, conversation: ConversationId, seq: i64) {
         let held = self.last_seq.entry(conversation).or_insert(0);
         if seq <= *held {
             return;
@@ -448,7 +453,7 @@ impl Inbox {
     }
 
     /// The conversations with a gap below a seq held: `(conversation, held, highest)`.
-    fn gaps(&self) -> Vec<(Uuid, i64, i64)> {
+    fn gaps(&self) -> Vec<(ConversationId, i64, i64)> {
         self.above
             .iter()
             .filter_map(|(c, above)| {
@@ -463,12 +468,12 @@ impl Inbox {
     fn caught_up(
         &mut self,
         messages: Vec<StoredMessage>,
-        me: Uuid,
+        me: UserId,
         now: u64,
         tally: &mut Tally,
         progress: &Progress,
     ) {
-        let mut previous: HashMap<Uuid, i64> = HashMap::new();
+        let mut previous: HashMap<ConversationId, i64> = HashMap::new();
         for m in messages {
             let before = previous.entry(m.conversation_id).or_insert(0);
             if m.seq <= *before {
@@ -503,8 +508,8 @@ const REACTION: &str = "👍";
 struct PendingSend {
     /// Its place in this connection's sends: resent in this order.
     order: u64,
-    id: Uuid,
-    conversation_id: Uuid,
+    id: MessageId,
+    conversation_id: ConversationId,
     body: String,
     /// An edit or reaction rather than a message.
     change: Option<Change>,
@@ -523,7 +528,7 @@ struct Connection {
     commands: mpsc::UnboundedReceiver<Command>,
     stopped: watch::Receiver<bool>,
     progress: Arc<Progress>,
-    typing: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
+    typing: Option<(TypingQueues, Arc<HashMap<ConversationId, usize>>)>,
     gate: Arc<Semaphore>,
     resume: Option<Resumer>,
     tally: Tally,
@@ -531,7 +536,7 @@ struct Connection {
     pending: HashMap<AckRef, PendingSend>,
     /// Per conversation, this connection's newest acked message: what a
     /// [`Command::Change`] edits or reacts to.
-    own_newest: HashMap<Uuid, Uuid>,
+    own_newest: HashMap<ConversationId, MessageId>,
     /// Resume mode: sends refused for a passing reason (the database away), sent again
     /// on this socket after [`RETRY_REFUSED`], as the client's outbox does.
     retry: Vec<PendingSend>,
@@ -727,7 +732,7 @@ impl Connection {
                 phase,
                 body,
             } => {
-                let id = Uuid::now_v7();
+                let id = MessageId::new();
                 self.sends += 1;
                 let send = PendingSend {
                     order: self.sends,
@@ -762,7 +767,7 @@ impl Connection {
                 self.sends += 1;
                 let send = PendingSend {
                     order: self.sends,
-                    id: Uuid::now_v7(),
+                    id: MessageId::new(),
                     conversation_id,
                     body,
                     change,

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ferry_proto::{ConversationId, MessageId, UserId};
 use sqlx::{Connection, PgConnection};
-use uuid::Uuid;
 
 use crate::clock::now_us;
 use crate::load::{Command, Fleet, Progress, open_loop};
@@ -186,14 +186,14 @@ async fn write_while_down(url: &str, world: &World) -> anyhow::Result<u64> {
     let now = ferry_proto::Timestamp::now().as_millis();
     let scheduled = now_us();
     let directs: Vec<_> = world.conversations.iter().filter(|c| c.direct).collect();
-    let conversations: Vec<Uuid> = directs.iter().map(|c| c.id).collect();
-    let senders: Vec<Uuid> = directs.iter().map(|c| world.users[c.members[0]]).collect();
-    let ids: Vec<Uuid> = directs.iter().map(|_| Uuid::now_v7()).collect();
+    let conversations: Vec<ConversationId> = directs.iter().map(|c| c.id).collect();
+    let senders: Vec<UserId> = directs.iter().map(|c| world.users[c.members[0]]).collect();
+    let ids: Vec<MessageId> = directs.iter().map(|_| MessageId::new()).collect();
     let bodies: Vec<String> = (0..directs.len())
         .map(|i| body(scheduled, WRITTEN_WHILE_DOWN, i as u64))
         .collect();
     let mut tx = db.begin().await?;
-    let seqs: Vec<(Uuid, i64)> = sqlx::query_as(
+    let seqs: Vec<(ConversationId, i64)> = sqlx::query_as(
         "UPDATE conversations c SET last_seq = c.last_seq + 1, \
          updated_at = GREATEST(c.updated_at, $2), \
          change_version = pg_current_xact_id()::text::bigint \
@@ -209,7 +209,7 @@ async fn write_while_down(url: &str, world: &World) -> anyhow::Result<u64> {
         seqs.len(),
         conversations.len()
     );
-    let seq_of: std::collections::HashMap<Uuid, i64> = seqs.into_iter().collect();
+    let seq_of: std::collections::HashMap<ConversationId, i64> = seqs.into_iter().collect();
     let seqs: Vec<i64> = conversations.iter().map(|c| seq_of[c]).collect();
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at) \

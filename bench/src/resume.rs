@@ -19,11 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferry_client::Api;
-use ferry_proto::Message;
+use ferry_proto::{ConversationId, Message, UserId};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::clock::now_us;
 use crate::wire::{ConversationMark, SOCKETIO_PAGE, StoredMessage, Target};
@@ -55,7 +54,7 @@ const RETRY_SPREAD_MS: usize = 200;
 pub struct Resume {
     /// The user of each connection, in the order of the tokens: a catch-up does not
     /// count its own messages as deliveries.
-    pub users: Vec<Uuid>,
+    pub users: Vec<UserId>,
     /// Each connection cuts its socket after a uniformly random time between half and
     /// one and a half of this, again and again, while [`Rejoin::set_cutting`] is on.
     pub cut_every: Option<Duration>,
@@ -118,13 +117,13 @@ pub enum Owed {
 struct Behind {
     since: Instant,
     owed: Owed,
-    from: HashMap<Uuid, i64>,
+    from: HashMap<ConversationId, i64>,
 }
 
 /// One connection's resume state.
 pub struct Resumer {
     rejoin: Arc<Rejoin>,
-    pub user: Uuid,
+    pub user: UserId,
     rng: Rng,
     /// Ferry's `/sync` cursor: what this connection has already synced.
     cursor: Option<String>,
@@ -138,7 +137,7 @@ pub struct Resumer {
 }
 
 impl Resumer {
-    pub fn new(rejoin: Arc<Rejoin>, user: Uuid, seed: u64) -> Self {
+    pub fn new(rejoin: Arc<Rejoin>, user: UserId, seed: u64) -> Self {
         Self {
             rejoin,
             user,
@@ -164,7 +163,7 @@ impl Resumer {
     /// The socket is gone (or the server said `resync`); `last_seq` is the highest seq
     /// held without a gap per conversation. Whether this starts a new catch-up debt
     /// (false when one was still being paid; a gap's becomes a loss's).
-    pub fn lost(&mut self, last_seq: &HashMap<Uuid, i64>) -> bool {
+    pub fn lost(&mut self, last_seq: &HashMap<ConversationId, i64>) -> bool {
         if let Some(task) = self.rest.take() {
             task.abort();
         }
@@ -189,8 +188,8 @@ impl Resumer {
     /// (its end looks again). Whether this started one.
     pub fn gap(
         &mut self,
-        gaps: Vec<(Uuid, i64, i64)>,
-        last_seq: &HashMap<Uuid, i64>,
+        gaps: Vec<(ConversationId, i64, i64)>,
+        last_seq: &HashMap<ConversationId, i64>,
         token: &str,
     ) -> bool {
         if self.catching_up() || gaps.is_empty() {
@@ -354,7 +353,7 @@ struct Synced {
     cursor: String,
     /// How far each changed conversation goes (a conversation may come twice; the higher
     /// seq wins).
-    last_seqs: HashMap<Uuid, i64>,
+    last_seqs: HashMap<ConversationId, i64>,
     /// The latest messages of each changed conversation, as the pages brought them.
     latest: Vec<Message>,
 }
@@ -373,7 +372,9 @@ async fn sync(
     loop {
         let page = {
             let _turn = rejoin.rest_gate.acquire().await?;
-            api.sync(token, cursor.as_deref(), messages, 0).await?
+            api.with_token(token)
+                .sync(cursor.as_deref(), messages, 0)
+                .await?
         };
         for c in page.conversations {
             let last = last_seqs.entry(c.id).or_insert(c.last_seq);
@@ -398,7 +399,7 @@ async fn rest_catch_up(
     rejoin: &Rejoin,
     token: &str,
     cursor: Option<String>,
-    from: &HashMap<Uuid, i64>,
+    from: &HashMap<ConversationId, i64>,
     seed: u64,
 ) -> anyhow::Result<Caught> {
     patiently(rejoin, seed, |api| {
@@ -442,11 +443,11 @@ async fn try_rest_catch_up(
     api: &Api,
     token: &str,
     cursor: Option<String>,
-    from: &HashMap<Uuid, i64>,
+    from: &HashMap<ConversationId, i64>,
 ) -> anyhow::Result<Caught> {
     let synced = sync(rejoin, api, token, cursor, SYNC_MESSAGES).await?;
     let mut messages = Vec::new();
-    let mut reached: HashMap<Uuid, i64> = HashMap::new();
+    let mut reached: HashMap<ConversationId, i64> = HashMap::new();
     for m in synced.latest {
         let after = reached
             .entry(m.conversation_id)
@@ -486,7 +487,7 @@ async fn try_rest_catch_up(
 async fn rest_fill(
     rejoin: &Rejoin,
     token: &str,
-    gaps: &[(Uuid, i64, i64)],
+    gaps: &[(ConversationId, i64, i64)],
     seed: u64,
 ) -> anyhow::Result<Caught> {
     let messages = patiently(rejoin, seed, |api| async move {
@@ -503,7 +504,7 @@ async fn try_rest_fill(
     rejoin: &Rejoin,
     api: &Api,
     token: &str,
-    gaps: &[(Uuid, i64, i64)],
+    gaps: &[(ConversationId, i64, i64)],
 ) -> anyhow::Result<Vec<StoredMessage>> {
     let mut messages = Vec::new();
     for &(conversation_id, held, highest) in gaps {
@@ -527,7 +528,7 @@ async fn pages_after(
     rejoin: &Rejoin,
     api: &Api,
     token: &str,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     mut after: i64,
     upto: i64,
     out: &mut Vec<StoredMessage>,
@@ -538,7 +539,8 @@ async fn pages_after(
             let limit = u32::try_from(upto - after)
                 .unwrap_or(REST_PAGE)
                 .min(REST_PAGE);
-            api.messages_after(token, conversation_id, after, limit)
+            api.with_token(token)
+                .messages_after(conversation_id, after, limit)
                 .await?
         };
         let Some(last) = page.messages.last() else {

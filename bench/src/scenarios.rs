@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use uuid::Uuid;
+use ferry_proto::{ConversationId, UserId};
 
 use crate::load::{Command, FIRST_SOURCE, Fleet, Nodes, Progress, Tally, TypingQueues, open_loop};
 use crate::report::Outcome;
@@ -57,6 +57,10 @@ impl Run {
                 let schema = include_str!("../../migrations/postgres/0001_init.sql");
                 let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await?;
                 sqlx::raw_sql(schema).execute(&mut db).await?;
+                // The one later column the seed writes (0009: when a session was last used).
+                sqlx::raw_sql("ALTER TABLE sessions ADD COLUMN last_used_at BIGINT")
+                    .execute(&mut db)
+                    .await?;
                 Server::start(self.target, &self.addr, &url, self.workers).await?
             }
         };
@@ -82,7 +86,7 @@ impl Run {
         &self,
         server: &Server,
         world: &World,
-        typing: Option<(TypingQueues, Arc<HashMap<Uuid, usize>>)>,
+        typing: Option<(TypingQueues, Arc<HashMap<ConversationId, usize>>)>,
         resume: Option<Resume>,
     ) -> anyhow::Result<Fleet> {
         let fleet = Fleet::open(
@@ -226,7 +230,7 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
             .map(|_| Mutex::new(VecDeque::new()))
             .collect::<Vec<_>>(),
     );
-    let index: HashMap<Uuid, usize> = world
+    let index: HashMap<ConversationId, usize> = world
         .conversations
         .iter()
         .enumerate()
@@ -604,7 +608,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     .await?;
     let me = client.me().id;
     let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&db_url).await?;
-    let groups: Vec<Uuid> = (0..conversations).map(|_| Uuid::now_v7()).collect();
+    let groups: Vec<ConversationId> = (0..conversations).map(|_| ConversationId::new()).collect();
     let now = ferry_proto::Timestamp::now().as_millis();
     sqlx::query(
         "INSERT INTO conversations (id, kind, title, created_at, updated_at, change_version) \
@@ -614,7 +618,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     .bind(now)
     .execute(&mut db)
     .await?;
-    let partners: Vec<Uuid> = world.users.clone();
+    let partners: Vec<UserId> = world.users.clone();
     sqlx::query(
         "INSERT INTO members (conversation_id, user_id, role, joined_at) \
          SELECT c, u, 'member', $4 FROM UNNEST($1::uuid[], $2::uuid[]) AS t(c, u) \
@@ -638,7 +642,9 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     }
     client.stop().await;
     for i in 0..n {
-        client.send(groups[i % conversations], &format!("{i}"))?;
+        client
+            .conversation(groups[i % conversations])
+            .send(&format!("{i}"))?;
     }
     o.start(&server);
     let started = Instant::now();
@@ -669,7 +675,7 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     o.end(&server);
     client.stop().await;
     // Exactly once, in compose order: conversation k holds k, k+50, k+100, … as seq 1, 2, 3, …
-    let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(
+    let rows: Vec<(ConversationId, i64, String)> = sqlx::query_as(
         "SELECT conversation_id, seq, body FROM messages ORDER BY conversation_id, seq",
     )
     .fetch_all(&mut db)
@@ -678,7 +684,8 @@ pub async fn b9(run: &Run, kill_server: bool) -> anyhow::Result<Outcome> {
     if rows.len() != n {
         o.problem(format!("{} messages stored, {n} sent", rows.len()));
     }
-    let index: HashMap<Uuid, usize> = groups.iter().enumerate().map(|(k, id)| (*id, k)).collect();
+    let index: HashMap<ConversationId, usize> =
+        groups.iter().enumerate().map(|(k, id)| (*id, k)).collect();
     let wrong = rows
         .iter()
         .filter(|(c, seq, body)| {

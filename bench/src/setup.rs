@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferry_bench::rng::Rng;
+use ferry_proto::{ConversationId, SessionId, UserId};
 use ferry_server::auth::tokens::TokenKeys;
 use ferry_server::store::direct_key;
 use sqlx::{Connection, Executor, PgConnection};
-use uuid::Uuid;
 
 /// The secret both servers are started with.
 pub const JWT_SECRET: &str = "ferry-bench-secret-0123456789abcdef0123456789";
@@ -19,15 +19,15 @@ pub const JWT_SECRET: &str = "ferry-bench-secret-0123456789abcdef0123456789";
 /// A conversation of the scenario: its id and its members (indices into the users).
 #[derive(Clone, Debug)]
 pub struct Conversation {
-    pub id: Uuid,
+    pub id: ConversationId,
     pub members: Vec<usize>,
     pub direct: bool,
 }
 
 /// Users and conversations to create.
 pub struct World {
-    pub users: Vec<Uuid>,
-    pub sessions: Vec<Uuid>,
+    pub users: Vec<UserId>,
+    pub sessions: Vec<SessionId>,
     pub conversations: Vec<Conversation>,
 }
 
@@ -35,11 +35,11 @@ impl World {
     /// `users` users, each direct pair (2k, 2k+1) in a direct conversation, then
     /// `groups` groups of the given sizes with members picked by `rng`.
     pub fn new(users: usize, groups: &[(usize, usize)], rng: &mut Rng) -> Self {
-        let ids: Vec<Uuid> = (0..users).map(|_| Uuid::now_v7()).collect();
-        let sessions = (0..users).map(|_| Uuid::now_v7()).collect();
+        let ids: Vec<UserId> = (0..users).map(|_| UserId::new()).collect();
+        let sessions = (0..users).map(|_| SessionId::new()).collect();
         let mut conversations: Vec<Conversation> = (0..users / 2)
             .map(|k| Conversation {
-                id: Uuid::now_v7(),
+                id: ConversationId::new(),
                 members: vec![2 * k, 2 * k + 1],
                 direct: true,
             })
@@ -54,7 +54,7 @@ impl World {
                     }
                 }
                 conversations.push(Conversation {
-                    id: Uuid::now_v7(),
+                    id: ConversationId::new(),
                     members,
                     direct: false,
                 });
@@ -130,8 +130,8 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     .execute(&mut db)
     .await?;
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, device_name, created_at) \
-         SELECT sid, uid, 'bench', $3 FROM UNNEST($1::uuid[], $2::uuid[]) AS t(sid, uid)",
+        "INSERT INTO sessions (id, user_id, device_name, created_at, last_used_at) \
+         SELECT sid, uid, 'bench', $3, $3 FROM UNNEST($1::uuid[], $2::uuid[]) AS t(sid, uid)",
     )
     .bind(&world.sessions)
     .bind(&world.users)

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use ferry_client::store::LocalStore;
 use ferry_proto::{
-    Conversation, ConversationKind, Member, MemberState, Message, Role, Timestamp, User,
+    Conversation, ConversationId, ConversationKind, Member, MemberState, Message, MessageId, Role,
+    Timestamp, User, UserId,
 };
 use tempfile::TempDir;
-use uuid::Uuid;
 
 use crate::rng::Rng;
 
@@ -46,7 +46,7 @@ impl StoreWorld {
         let dir = tempfile::tempdir()?;
         let store = LocalStore::open(&dir.path().join("store.db"))?;
         let mut rng = Rng::new(10);
-        let me = user(Uuid::now_v7(), "me");
+        let me = user(UserId::new(), "me");
         let (chats, time) = fill(&store, &me, conversations, per_conversation, &mut rng)?;
         Ok(Self {
             store,
@@ -66,7 +66,7 @@ impl StoreWorld {
     }
 
     /// A chat picked at random.
-    pub fn random_chat(&mut self) -> Uuid {
+    pub fn random_chat(&mut self) -> ConversationId {
         self.chats[self.rng.below(self.chats.len())].id
     }
 
@@ -107,7 +107,7 @@ pub fn fill(
     let start = Timestamp::now().as_millis() - 30 * 24 * 3600 * 1000;
     let chats: Vec<Conversation> = (0..conversations)
         .map(|i| {
-            let partner = user(Uuid::now_v7(), &format!("partner{i}"));
+            let partner = user(UserId::new(), &format!("partner{i}"));
             direct(me, partner, per_conversation as i64, start)
         })
         .collect();
@@ -121,21 +121,22 @@ pub fn fill(
             time += 1;
             messages.push(message(chat, seq, time, rng));
             if messages.len() == FILL_CHUNK {
-                store.apply_messages(&messages)?;
+                let _ = store.apply_messages(&messages)?;
                 messages.clear();
             }
         }
     }
-    store.apply_messages(&messages)?;
+    let _ = store.apply_messages(&messages)?;
     Ok((chats, time))
 }
 
-fn user(id: Uuid, name: &str) -> User {
+fn user(id: UserId, name: &str) -> User {
     User {
         id,
         username: name.into(),
         display_name: name.into(),
         created_at: Timestamp::from_millis(0),
+        status: None,
     }
 }
 
@@ -149,7 +150,7 @@ fn direct(me: &User, partner: User, last_seq: i64, at: i64) -> Conversation {
         joined_at: Timestamp::from_millis(at),
     };
     Conversation {
-        id: Uuid::now_v7(),
+        id: ConversationId::new(),
         kind: ConversationKind::Direct,
         title: None,
         members: vec![member(me.clone()), member(partner)],
@@ -166,7 +167,7 @@ fn message(chat: &Conversation, seq: i64, at: i64, rng: &mut Rng) -> Message {
     let words = 8 + rng.below(9);
     let body: Vec<String> = (0..words).map(|_| word(rng.below(WORDS))).collect();
     Message::plain(
-        Uuid::now_v7(),
+        MessageId::new(),
         chat.id,
         seq,
         chat.members[(seq % 2) as usize].user.id,

@@ -5,12 +5,13 @@
 //! Each turns what the scenario does into text frames and what arrives into
 //! [`Incoming`], so one driver runs both servers.
 
-use ferry_proto::{Change, ClientFrame, OutgoingMessage, ServerFrame};
+use ferry_proto::{
+    Change, ClientFrame, ConversationId, MessageId, OutgoingMessage, ServerFrame, UserId,
+};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
-use uuid::Uuid;
 
 /// The peer's largest `history` page: a full page means there may be more.
 pub const SOCKETIO_PAGE: usize = 200;
@@ -44,14 +45,14 @@ pub enum Incoming {
     Page(u64, Vec<StoredMessage>),
     /// A message delivered to this socket.
     Message {
-        id: Uuid,
-        conversation_id: Uuid,
+        id: MessageId,
+        conversation_id: ConversationId,
         seq: i64,
-        sender_id: Uuid,
+        sender_id: UserId,
         body: String,
     },
     /// Someone is typing.
-    Typing { conversation_id: Uuid },
+    Typing { conversation_id: ConversationId },
     /// Ferry: live frames for this socket may have been lost (a cluster node missed bus
     /// traffic); catch up as after a reconnect.
     Resync,
@@ -64,24 +65,24 @@ pub enum Incoming {
 /// How an ack names the send it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AckRef {
-    Id(Uuid),
+    Id(MessageId),
     Number(u64),
 }
 
 /// A message delivered by the peer (its `message` event).
 #[derive(Deserialize)]
 struct PeerMessage {
-    id: Uuid,
-    conversation_id: Uuid,
+    id: MessageId,
+    conversation_id: ConversationId,
     seq: i64,
-    sender_id: Uuid,
+    sender_id: UserId,
     body: String,
 }
 
 /// A conversation as a catch-up sees it: how far its messages go.
 #[derive(Debug, Deserialize)]
 pub struct ConversationMark {
-    pub id: Uuid,
+    pub id: ConversationId,
     pub last_seq: i64,
 }
 
@@ -89,10 +90,10 @@ pub struct ConversationMark {
 /// `history` event share these fields).
 #[derive(Debug, Deserialize)]
 pub struct StoredMessage {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub seq: i64,
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     pub body: String,
 }
 
@@ -129,7 +130,12 @@ impl Target {
     }
 
     /// The page of `conversation_id` after `after_seq` (see [`Target::sync_request`]).
-    pub fn history_request(self, ack: u64, conversation_id: Uuid, after_seq: i64) -> String {
+    pub fn history_request(
+        self,
+        ack: u64,
+        conversation_id: ConversationId,
+        after_seq: i64,
+    ) -> String {
         let query = json!({
             "conversation_id": conversation_id,
             "after_seq": after_seq,
@@ -145,8 +151,8 @@ impl Target {
     pub fn send(
         self,
         ack: u64,
-        id: Uuid,
-        conversation_id: Uuid,
+        id: MessageId,
+        conversation_id: ConversationId,
         body: &str,
         change: Option<&Change>,
     ) -> String {
@@ -168,7 +174,7 @@ impl Target {
     }
 
     /// A typing notice (started or stopped).
-    pub fn typing(self, conversation_id: Uuid, typing: bool) -> String {
+    pub fn typing(self, conversation_id: ConversationId, typing: bool) -> String {
         match self {
             Target::Ferry => encode(&ClientFrame::Typing {
                 conversation_id,
@@ -292,7 +298,7 @@ fn parse_socketio(text: &str) -> Incoming {
     if let Some(rest) = packet.strip_prefix('2') {
         #[derive(Deserialize)]
         struct TypingData {
-            conversation_id: Uuid,
+            conversation_id: ConversationId,
         }
         if rest.starts_with("[\"message\"") {
             if let Ok((_, m)) = serde_json::from_str::<(String, PeerMessage)>(rest) {
@@ -317,6 +323,8 @@ fn parse_socketio(text: &str) -> Incoming {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
@@ -369,7 +377,7 @@ mod tests {
 
     #[test]
     fn reads_ferry_frames() {
-        let id = Uuid::now_v7();
+        let id = MessageId::new();
         let ack = format!(
             "{{\"type\":\"ack\",\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"seq\":1,\"created_at\":\"2026-11-22T08:59:57.455Z\"}}"
         );
@@ -395,21 +403,21 @@ mod tests {
 
     #[test]
     fn writes_frames_ferry_reads() {
-        let id = Uuid::now_v7();
-        let send: ClientFrame =
-            serde_json::from_str(&Target::Ferry.send(1, id, id, "hi", None)).expect("a send frame");
+        let (id, chat) = (MessageId::new(), ConversationId::new());
+        let send: ClientFrame = serde_json::from_str(&Target::Ferry.send(1, id, chat, "hi", None))
+            .expect("a send frame");
         assert!(
             matches!(send, ClientFrame::Send { message } if message.id == id && message.body == "hi")
         );
         for started in [true, false] {
             let typing: ClientFrame =
-                serde_json::from_str(&Target::Ferry.typing(id, started)).expect("a typing frame");
+                serde_json::from_str(&Target::Ferry.typing(chat, started)).expect("a typing frame");
             assert!(matches!(typing, ClientFrame::Typing { typing, .. } if typing == started));
         }
         assert_eq!(
-            Target::Socketio.send(7, id, id, "hi", None),
+            Target::Socketio.send(7, id, chat, "hi", None),
             format!(
-                "427[\"send\",{{\"id\":\"{id}\",\"conversation_id\":\"{id}\",\"body\":\"hi\"}}]"
+                "427[\"send\",{{\"id\":\"{id}\",\"conversation_id\":\"{chat}\",\"body\":\"hi\"}}]"
             )
         );
         // A reaction: a change for Ferry; for the peer, which has none, a message of the
@@ -420,14 +428,14 @@ mod tests {
             emoji: Some("👍".into()),
         };
         let send: ClientFrame =
-            serde_json::from_str(&Target::Ferry.send(2, id, id, "", Some(&thumbs)))
+            serde_json::from_str(&Target::Ferry.send(2, id, chat, "", Some(&thumbs)))
                 .expect("a send frame");
         assert!(
             matches!(send, ClientFrame::Send { message } if message.change == Some(thumbs.clone()) && message.body.is_empty())
         );
         assert!(
             Target::Socketio
-                .send(8, id, id, "", Some(&thumbs))
+                .send(8, id, chat, "", Some(&thumbs))
                 .contains("\"body\":\"👍\"")
         );
     }

@@ -8,6 +8,7 @@
 //! `watch` runs the sync engine and prints events (one JSON object per line with
 //! `--json`). Errors go to stderr with a non-zero exit status.
 
+mod account;
 mod print;
 
 use std::io::{BufRead, IsTerminal};
@@ -19,8 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{Client, ClientError, ClientOptions, ConnectionState, Event, MessageStatus};
-use ferry_proto::NewReport;
-use uuid::Uuid;
+use ferry_proto::{ConversationId, MessageId, NewReport};
 
 #[derive(Parser)]
 #[command(name = "ferry", version, about = "Ferry chat in the terminal")]
@@ -216,15 +216,36 @@ enum Command {
     Status,
     /// Catch up and send the outbox now, then exit.
     Sync,
+    /// Your own account: name, password, email address, sessions, settings, deleting it.
+    Account {
+        #[command(subcommand)]
+        command: Option<account::AccountCommand>,
+    },
+    /// Forgot your password? Mails a code to your account's confirmed address.
+    ForgotPassword {
+        /// Your username, or your confirmed email address.
+        login: String,
+        /// The server.
+        #[arg(long, env = "FERRY_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+    },
+    /// Set a new password with the code a reset mail carried (asks for the password).
+    ResetPassword {
+        /// The code (or the whole link) from the mail.
+        code: String,
+        /// The server.
+        #[arg(long, env = "FERRY_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+    },
     /// Put a failed message back in the outbox.
     Retry {
         /// The message id (as shown by `open`).
-        message: Uuid,
+        message: MessageId,
     },
     /// Delete a message that never went out.
     Discard {
         /// The message id (as shown by `open`).
-        message: Uuid,
+        message: MessageId,
     },
 }
 
@@ -278,9 +299,9 @@ async fn signed_in(cli: &Cli) -> Result<Client> {
 
 /// Finds a conversation by id, name, or the other person's username; syncs once if the
 /// store does not know it yet.
-async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
+async fn resolve(client: &Client, chat: &str) -> Result<ConversationId> {
     for attempt in 0..2 {
-        if let Ok(id) = chat.parse::<Uuid>() {
+        if let Ok(id) = chat.parse::<ConversationId>() {
             return Ok(id);
         }
         let wanted = chat.trim().to_lowercase();
@@ -289,7 +310,7 @@ async fn resolve(client: &Client, chat: &str) -> Result<Uuid> {
         }
         let me = client.me().id;
         // Deleted requests too: `accept` or `block` must still find them.
-        let found: Vec<Uuid> = client
+        let found: Vec<ConversationId> = client
             .conversations(None, 10_000)?
             .into_iter()
             .chain(client.dismissed_requests()?)
@@ -338,10 +359,10 @@ async fn find_message(
     let conversation = resolve(client, chat).await?;
     let which = which.trim().trim_start_matches('#');
     let found = if which.eq_ignore_ascii_case("last") {
-        client.message_at(conversation, None)?
+        client.conversation(conversation).message_at(None)?
     } else if let Ok(seq) = which.parse::<i64>() {
-        client.message_at(conversation, Some(seq))?
-    } else if let Ok(id) = which.parse::<Uuid>() {
+        client.conversation(conversation).message_at(Some(seq))?
+    } else if let Ok(id) = which.parse::<MessageId>() {
         client
             .message(id)?
             .filter(|m| m.conversation_id == conversation)
@@ -434,7 +455,7 @@ fn free_name(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
 
 /// After a change is queued: tries to send it, then says how the message shows now, or
 /// why the server refused it.
-async fn changed(cli: &Cli, client: &Client, message: Uuid, what: &str) -> Result<()> {
+async fn changed(cli: &Cli, client: &Client, message: MessageId, what: &str) -> Result<()> {
     let mut events = client.events();
     let online = try_sync(client).await?.is_some();
     while let Ok(event) = events.try_recv() {
@@ -492,7 +513,7 @@ async fn run(cli: Cli) -> Result<()> {
                 &display,
             )
             .await?;
-            print::signed_in(&cli, client.me(), server);
+            print::signed_in(&cli, &client.me(), server);
         }
         Command::Login {
             username,
@@ -507,8 +528,15 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let client = Client::login(options, tokens()?, username, &password).await?;
             let _ = try_sync(&client).await?;
-            print::signed_in(&cli, client.me(), server);
+            print::signed_in(&cli, &client.me(), server);
         }
+        Command::Account { command } => {
+            let client = signed_in(&cli).await?;
+            let command = command.as_ref().unwrap_or(&account::AccountCommand::Show);
+            account::account(&cli, &client, command).await?;
+        }
+        Command::ForgotPassword { login, server } => account::forgot(&cli, server, login).await?,
+        Command::ResetPassword { code, server } => account::reset(&cli, server, code).await?,
         Command::Logout => {
             let client = signed_in(&cli).await?;
             match client.sign_out().await {
@@ -537,8 +565,8 @@ async fn run(cli: Cli) -> Result<()> {
             // Catch up first so the page and its ticks are current, then mark it read and
             // tell the server (both best effort: offline, the local copy is shown).
             let _ = try_sync(&client).await?;
-            let messages = client.messages(id, None, *limit)?;
-            client.mark_read(id)?;
+            let messages = client.conversation(id).messages(None, *limit)?;
+            client.conversation(id).mark_read()?;
             let _ = try_sync(&client).await?;
             print::messages(&cli, &client, id, &messages)?;
         }
@@ -559,36 +587,36 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Accept { chat } => {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
-            client.accept(id).await?;
+            client.conversation(id).accept().await?;
             print::done(&cli, "accepted");
         }
         Command::Dismiss { chat } => {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
-            client.dismiss_request(id)?;
+            client.conversation(id).dismiss_request()?;
             print::done(&cli, "deleted on this device");
         }
         Command::Leave { chat } => {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
-            client.remove_member(id, client.me().id).await?;
+            client.conversation(id).leave().await?;
             print::done(&cli, "left");
         }
         Command::Block { username } => {
             let client = signed_in(&cli).await?;
             let user = user_named(&client, username).await?;
-            client.set_blocked(user.id, true).await?;
+            client.safety().set_blocked(user.id, true).await?;
             print::done(&cli, "blocked");
         }
         Command::Unblock { username } => {
             let client = signed_in(&cli).await?;
             let user = user_named(&client, username).await?;
-            client.set_blocked(user.id, false).await?;
+            client.safety().set_blocked(user.id, false).await?;
             print::done(&cli, "unblocked");
         }
         Command::Blocked => {
             let client = signed_in(&cli).await?;
-            print::users(&cli, &client.blocked_users().await?);
+            print::users(&cli, &client.safety().blocked_users().await?);
         }
         Command::Report {
             username,
@@ -608,6 +636,7 @@ async fn run(cli: Cli) -> Result<()> {
                 _ => None,
             };
             client
+                .safety()
                 .report(&NewReport {
                     user_id: user.id,
                     conversation_id,
@@ -630,10 +659,10 @@ async fn run(cli: Cli) -> Result<()> {
             let id = resolve(&client, chat).await?;
             let text = text.as_deref().unwrap_or_default();
             if file.is_empty() {
-                let queued = client.send(id, text)?;
+                let queued = client.conversation(id).send(text)?;
                 sent(&cli, &client, queued).await?;
             } else {
-                let queued = client.send_files(id, file, text, None).await?;
+                let queued = client.conversation(id).send_files(file, text, None).await?;
                 sent_files(&cli, &client, queued).await?;
             }
         }
@@ -641,7 +670,7 @@ async fn run(cli: Cli) -> Result<()> {
             let client = signed_in(&cli).await?;
             let found = match message.as_slice() {
                 [id] => {
-                    let id: Uuid = id
+                    let id: MessageId = id
                         .parse()
                         .context("a message id (or give the chat first: CHAT MESSAGE)")?;
                     client
@@ -658,7 +687,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("cannot make {}", out.display()))?;
             let mut saved = Vec::new();
             for attachment in &found.attachments {
-                let cached = client.download(found.id, attachment.index).await?;
+                let cached = client.files().download(found.id, attachment.index).await?;
                 let to = free_name(out, &attachment.name);
                 std::fs::copy(&cached, &to)
                     .with_context(|| format!("cannot write {}", to.display()))?;
@@ -673,7 +702,9 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let client = signed_in(&cli).await?;
             let parent = find_message(&client, chat, message).await?;
-            let queued = client.reply(parent.conversation_id, parent.id, text)?;
+            let queued = client
+                .conversation(parent.conversation_id)
+                .reply(parent.id, text)?;
             sent(&cli, &client, queued).await?;
         }
         Command::Edit {
@@ -683,13 +714,17 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let client = signed_in(&cli).await?;
             let target = find_message(&client, chat, message).await?;
-            client.edit(target.id, text)?;
+            client
+                .conversation(target.conversation_id)
+                .edit(target.id, text)?;
             changed(&cli, &client, target.id, "edited").await?;
         }
         Command::Delete { chat, message } => {
             let client = signed_in(&cli).await?;
             let target = find_message(&client, chat, message).await?;
-            client.delete(target.id)?;
+            client
+                .conversation(target.conversation_id)
+                .delete(target.id)?;
             changed(&cli, &client, target.id, "deleted").await?;
         }
         Command::React {
@@ -699,7 +734,9 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let client = signed_in(&cli).await?;
             let target = find_message(&client, chat, message).await?;
-            let shown = client.react(target.id, emoji)?;
+            let shown = client
+                .conversation(target.conversation_id)
+                .react(target.id, emoji)?;
             let what = if shown.reactions.iter().any(|r| r.emoji == *emoji && r.mine) {
                 "reacted"
             } else {
@@ -736,13 +773,13 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Retry { message } => {
             let client = signed_in(&cli).await?;
-            client.retry(*message)?;
+            client.conversation_of(*message)?.retry(*message)?;
             let _ = try_sync(&client).await?;
             print::done(&cli, "queued again");
         }
         Command::Discard { message } => {
             let client = signed_in(&cli).await?;
-            client.discard(*message)?;
+            client.conversation_of(*message)?.discard(*message)?;
             print::done(&cli, "discarded");
         }
     }

@@ -4,22 +4,22 @@
 use anyhow::Result;
 use ferry_client::store::{HIGHLIGHT_END, HIGHLIGHT_START};
 use ferry_client::{Client, ConversationSummary, Event, LocalMessage, MessageStatus, SearchHit};
-use ferry_proto::User;
+use ferry_proto::{ConversationId, MessageId, User, UserId};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::Cli;
 
-fn emit(value: serde_json::Value) {
+pub(crate) fn emit(value: serde_json::Value) {
     println!("{value}");
 }
 
-fn name_of(client: &Client, conversation: Uuid, user: Uuid) -> String {
+fn name_of(client: &Client, conversation: ConversationId, user: UserId) -> String {
     if user == client.me().id {
         return "you".to_owned();
     }
     client
         .conversation(conversation)
+        .summary()
         .ok()
         .flatten()
         .and_then(|c| c.members.into_iter().find(|m| m.user.id == user))
@@ -27,7 +27,7 @@ fn name_of(client: &Client, conversation: Uuid, user: Uuid) -> String {
 }
 
 /// A contact's display name, from any conversation shared with them.
-fn contact_name(client: &Client, user: Uuid) -> String {
+fn contact_name(client: &Client, user: UserId) -> String {
     client
         .conversations(None, 10_000)
         .ok()
@@ -53,9 +53,10 @@ fn connection_text(state: &ferry_client::ConnectionState) -> String {
     }
 }
 
-fn chat_name(client: &Client, conversation: Uuid) -> String {
+fn chat_name(client: &Client, conversation: ConversationId) -> String {
     client
         .conversation(conversation)
+        .summary()
         .ok()
         .flatten()
         .map_or_else(|| conversation.to_string(), |c| c.name)
@@ -160,7 +161,7 @@ pub fn users(cli: &Cli, users: &[ferry_proto::User]) {
 pub fn messages(
     cli: &Cli,
     client: &Client,
-    conversation: Uuid,
+    conversation: ConversationId,
     messages: &[LocalMessage],
 ) -> Result<()> {
     for m in messages {
@@ -267,8 +268,8 @@ fn reactions_of(m: &LocalMessage) -> String {
 /// The line above a reply: whom and what it answers.
 fn quote_line(
     client: &Client,
-    conversation: Uuid,
-    parent: Uuid,
+    conversation: ConversationId,
+    parent: MessageId,
     quote: Option<&ferry_client::Quote>,
 ) -> String {
     let Some(q) = quote else {
@@ -303,7 +304,7 @@ pub fn changed(
     }
 }
 
-pub fn chat_created(cli: &Cli, client: &Client, id: Uuid) -> Result<()> {
+pub fn chat_created(cli: &Cli, client: &Client, id: ConversationId) -> Result<()> {
     let name = chat_name(client, id);
     if cli.json {
         emit(json!({"id": id, "name": name}));
@@ -435,7 +436,7 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
 /// Text from other people as a terminal should show it: control characters (an escape
 /// sequence that would move the cursor or retitle the window, say) become U+FFFD; tab
 /// and line breaks stay. The server refuses them, but a store may hold older messages.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     let unwanted = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
     if text.chars().any(unwanted) {
         text.chars()

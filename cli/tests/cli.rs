@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use ferry_testkit::{Served, TestDb, TestServer, noise, test_config, within};
+#[cfg(target_os = "linux")]
+use ferry_testkit::{SmtpSink, code_in, smtp_config};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -809,6 +811,98 @@ async fn requests_blocks_and_reports_from_the_terminal() {
             .await
             .contains("sent")
     );
+}
+
+/// One's own account from the terminal (issue 28): a new name, an address confirmed with
+/// the mailed code, the sessions listed and one ended, a forgotten password reset by mail,
+/// and the account deleted (asked for `--yes` and the password). Linux only: the mail goes
+/// to aiosmtpd, which the test script installs there (not under Wine).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_managed_from_the_terminal() {
+    let db = TestDb::sqlite();
+    let mut sink = SmtpSink::start().await;
+    let mut config = test_config(&db);
+    smtp_config(&mut config, &sink);
+    let server = TestServer::start_with(config).await;
+    let homes = tempfile::tempdir().expect("dir");
+    let terminal = |name: &str| Terminal {
+        dir: homes.path().join(name),
+        server: server.url(),
+    };
+    let (alice, elsewhere) = (terminal("alice"), terminal("elsewhere"));
+    alice.register("alice").await;
+
+    alice.ok(&["account", "rename", "Ada"]).await;
+    let shown = alice.json(&["account"]).await;
+    assert_eq!(shown[0]["user"]["display_name"], "Ada");
+    let sessions = alice.ok(&["account", "sessions"]).await;
+    assert!(sessions.contains("(this device)"), "{sessions}");
+
+    // An address, confirmed with the mailed code.
+    let set = alice
+        .run_with_input(
+            &["account", "email", "ada@example.com"],
+            "correct horse battery\n",
+        )
+        .await;
+    assert!(set.ok, "{}", set.stderr);
+    let confirmation = sink.expect_mail("ada@example.com").await;
+    alice
+        .ok(&["account", "verify-email", &code_in(&confirmation)])
+        .await;
+    assert_eq!(alice.json(&["account"]).await[0]["email_verified"], true);
+
+    // Forgotten on another machine: a code by mail, a new password, every session ended.
+    elsewhere.ok(&["forgot-password", "alice"]).await;
+    let reset = sink.expect_mail("ada@example.com").await;
+    let done = elsewhere
+        .run_with_input(
+            &["reset-password", &code_in(&reset)],
+            "a brand new password\n",
+        )
+        .await;
+    assert!(done.ok, "{}", done.stderr);
+    let signed_out = alice.run(&["account"]).await;
+    assert!(
+        !signed_out.ok,
+        "alice's session ended: {}",
+        signed_out.stdout
+    );
+    let back = elsewhere
+        .run_with_input(
+            &["login", "alice", "--password-stdin"],
+            "a brand new password\n",
+        )
+        .await;
+    assert!(back.ok, "{}", back.stderr);
+
+    // Deleting asks for --yes, then the password.
+    let unsure = elsewhere.run(&["account", "delete"]).await;
+    assert!(
+        !unsure.ok && unsure.stderr.contains("--yes"),
+        "{}",
+        unsure.stderr
+    );
+    let wrong = elsewhere
+        .run_with_input(&["account", "delete", "--yes"], "not the password\n")
+        .await;
+    assert!(
+        !wrong.ok && wrong.stderr.contains("password"),
+        "{}",
+        wrong.stderr
+    );
+    let gone = elsewhere
+        .run_with_input(&["account", "delete", "--yes"], "a brand new password\n")
+        .await;
+    assert!(gone.ok, "{}", gone.stderr);
+    let again = elsewhere
+        .run_with_input(
+            &["login", "alice", "--password-stdin"],
+            "a brand new password\n",
+        )
+        .await;
+    assert!(!again.ok, "a deleted account signs in no more");
 }
 
 /// A locked keyring (the Secret Service of a desktop session whose login keyring is

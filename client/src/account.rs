@@ -9,7 +9,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use uuid::Uuid;
+use ferry_proto::UserId;
 
 /// The file in the data directory that names the account to resume.
 const CURRENT: &str = "current-account";
@@ -21,7 +21,7 @@ const DATABASE: &str = "ferry.db";
 const REFRESH_LOCK: &str = "refresh.lock";
 
 /// The token store's key for an account: unique per server and user.
-pub(crate) fn account_key(server_url: &str, user: Uuid) -> String {
+pub(crate) fn account_key(server_url: &str, user: UserId) -> String {
     format!("{server_url}#{user}")
 }
 
@@ -35,7 +35,7 @@ pub(crate) struct AccountDir {
 
 impl AccountDir {
     /// The folder for this server and user.
-    pub(crate) fn new(data_dir: &Path, server_url: &str, user: Uuid) -> Self {
+    pub(crate) fn new(data_dir: &Path, server_url: &str, user: UserId) -> Self {
         Self::named(data_dir, dir_name(server_url, user))
     }
 
@@ -95,7 +95,7 @@ impl AccountDir {
 }
 
 /// A folder name for an account: readable, and unique per server and user.
-fn dir_name(server_url: &str, user: Uuid) -> String {
+fn dir_name(server_url: &str, user: UserId) -> String {
     let host: String = server_url
         .split("://")
         .last()
@@ -126,14 +126,14 @@ mod tests {
 
     #[test]
     fn folder_names_are_readable_and_per_server_and_user() {
-        let user = Uuid::nil();
+        let user = UserId::default();
         assert_eq!(
             dir_name("https://chat.example.com:8443", user),
             format!("chat.example.com_8443-{user}")
         );
         assert_ne!(
             dir_name("http://a:1", user),
-            dir_name("http://a:1", Uuid::max())
+            dir_name("http://a:1", UserId(uuid::Uuid::max()))
         );
         assert_eq!(
             account_key("http://a:1", user),
@@ -146,7 +146,7 @@ mod tests {
         let data = tempfile::tempdir().expect("temp dir");
         assert_eq!(AccountDir::current(data.path()).expect("read"), None);
         assert_eq!(current_account_dir(data.path()), None);
-        let dir = AccountDir::new(data.path(), "http://127.0.0.1:8080", Uuid::nil());
+        let dir = AccountDir::new(data.path(), "http://127.0.0.1:8080", UserId::default());
         dir.create_current(data.path()).expect("create");
         assert!(dir.path().is_dir());
         assert_eq!(

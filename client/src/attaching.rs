@@ -5,13 +5,26 @@
 
 use std::path::PathBuf;
 
-use ferry_proto::{SendError, validate_body};
-use uuid::Uuid;
+use ferry_proto::{MessageId, SendError, validate_body};
 
+use crate::handles::{ConversationHandle, Files};
 use crate::sending::refusal;
-use crate::{Client, ClientError, Event, LocalMessage, files, store};
+use crate::{Changes, ClientError, LocalMessage, files, store};
 
-impl Client {
+impl Files<'_> {
+    /// Where this device keeps file `index` of `message`: downloaded first if it is not
+    /// here (checked against its SHA-256), then kept in the cache.
+    pub async fn download(&self, message: MessageId, index: u32) -> Result<PathBuf, ClientError> {
+        files::download(&self.client.shared, message, index).await
+    }
+
+    /// The preview (JPEG or PNG bytes) of image `index` of `message`.
+    pub async fn preview(&self, message: MessageId, index: u32) -> Result<Vec<u8>, ClientError> {
+        files::preview(&self.client.shared, message, index).await
+    }
+}
+
+impl ConversationHandle<'_> {
     /// Sends files (with `caption` as the message's text, which may be empty), replying
     /// to `reply_to` if set. Each file is copied into the account's folder first, so the
     /// message shows at once (with previews of images) and survives the originals being
@@ -19,10 +32,9 @@ impl Client {
     /// later, resuming where they stopped.
     pub async fn send_files(
         &self,
-        conversation: Uuid,
         paths: &[PathBuf],
         caption: &str,
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
     ) -> Result<LocalMessage, ClientError> {
         let mut sources = Vec::new();
         for path in paths {
@@ -40,31 +52,29 @@ impl Client {
                 Box::new(file) as Box<dyn std::io::Read + Send>,
             ));
         }
-        self.attach(conversation, sources, caption, reply_to).await
+        self.attach(sources, caption, reply_to).await
     }
 
     /// Sends one file given as bytes (a pasted image), named `name`.
     pub async fn send_file_data(
         &self,
-        conversation: Uuid,
         name: &str,
         bytes: Vec<u8>,
         caption: &str,
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
     ) -> Result<LocalMessage, ClientError> {
         let name = files::file_name(std::path::Path::new(name));
         let source = Box::new(std::io::Cursor::new(bytes)) as Box<dyn std::io::Read + Send>;
-        self.attach(conversation, vec![(name, source)], caption, reply_to)
-            .await
+        self.attach(vec![(name, source)], caption, reply_to).await
     }
 
     async fn attach(
         &self,
-        conversation: Uuid,
         sources: Vec<(String, Box<dyn std::io::Read + Send>)>,
         caption: &str,
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
     ) -> Result<LocalMessage, ClientError> {
+        let conversation = self.id;
         if sources.is_empty() {
             return Err(ClientError::Invalid("no files to send".into()));
         }
@@ -76,10 +86,10 @@ impl Client {
             validate_body(caption, ferry_proto::MAX_BODY_CHARS)
                 .map_err(|e| refusal(SendError::Body(e)))?;
         }
-        if !self.shared.store.has_conversation(conversation)? {
+        if !self.client.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));
         }
-        let dir = files::folder(&self.shared, "outgoing");
+        let dir = files::folder(&self.client.shared, "outgoing");
         let prepared = tokio::task::spawn_blocking(move || {
             let mut prepared = Vec::new();
             for (name, mut source) in sources {
@@ -102,36 +112,27 @@ impl Client {
         })
         .await
         .map_err(|e| ClientError::Io(std::io::Error::other(e)))??;
-        let id = self.shared.options.ids.new_id();
-        self.stop_typing(conversation);
-        let message = self.shared.store.compose_files(
-            self.me().id,
+        let id = self.client.shared.options.ids.new_id();
+        self.stop_typing();
+        let message = self.client.shared.store.compose_files(
+            self.client.shared.me_id,
             id,
             conversation,
             caption,
             reply_to,
             &prepared,
-            self.shared.options.clock.now(),
+            self.client.shared.options.clock.now(),
         )?;
-        self.shared.emit(Event::Message {
-            message: message.clone(),
-        });
-        self.shared.emit(Event::Conversation {
-            conversation_id: conversation,
-        });
-        self.shared.uploads.notify_one();
+        self.client.shared.announce(Changes::composed(&message));
+        self.client.shared.uploads.notify_one();
         Ok(message)
     }
 
     /// Cancels an unsent message with files that are still uploading (or that failed):
     /// it is deleted here with its copies, and the server forgets its uploads.
-    pub fn cancel_upload(&self, message: Uuid) -> Result<(), ClientError> {
-        let conversation = self
-            .shared
-            .store
-            .message(self.me().id, message)?
-            .map(|m| m.conversation_id);
-        let Some((paths, uploads)) = self.shared.store.cancel_files(message)? else {
+    pub fn cancel_upload(&self, message: MessageId) -> Result<(), ClientError> {
+        self.holds(message)?;
+        let Some((paths, uploads)) = self.client.shared.store.cancel_files(message)? else {
             return Err(ClientError::Invalid(
                 "nothing to cancel: the message has no files waiting (it may be on its way)".into(),
             ));
@@ -141,31 +142,14 @@ impl Client {
         }
         if !uploads.is_empty() {
             // Best effort: an upload the server keeps unsent costs only its owner's quota.
-            let shared = self.shared.clone();
+            let shared = self.client.shared.clone();
             tokio::spawn(async move {
-                let api = &shared.api;
                 for id in uploads {
-                    let _ = shared
-                        .session
-                        .call(|t| async move { api.cancel_upload(&t, id).await })
-                        .await;
+                    let _ = shared.api.cancel_upload(id).await;
                 }
             });
         }
-        if let Some(conversation_id) = conversation {
-            self.shared.emit(Event::Conversation { conversation_id });
-        }
+        self.client.shared.announce(Changes::conversation(self.id));
         Ok(())
-    }
-
-    /// Where this device keeps file `index` of `message`: downloaded first if it is not
-    /// here (checked against its SHA-256), then kept in the cache.
-    pub async fn download(&self, message: Uuid, index: u32) -> Result<PathBuf, ClientError> {
-        files::download(&self.shared, message, index).await
-    }
-
-    /// The preview (JPEG or PNG bytes) of image `index` of `message`.
-    pub async fn preview(&self, message: Uuid, index: u32) -> Result<Vec<u8>, ClientError> {
-        files::preview(&self.shared, message, index).await
     }
 }

@@ -8,8 +8,8 @@ use ferry_proto::ErrorCode;
 use serde::Serialize;
 
 use crate::api::ApiError;
+use crate::api::SessionError;
 use crate::engine;
-use crate::session::SessionError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
 

@@ -1,9 +1,8 @@
 //! [`Event`]: what the core tells a UI, always after the store changed, so that a UI that
 //! re-reads the store on each event is always current.
 
-use ferry_proto::{Presence, Timestamp};
+use ferry_proto::{ConversationId, MessageId, Presence, Timestamp, User, UserId};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::store::LocalMessage;
 
@@ -63,14 +62,14 @@ pub enum Event {
     /// A conversation's summary changed (new messages in bulk, members, unread count).
     Conversation {
         /// Which.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
     },
     /// A member's watermarks moved.
     Receipt {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Whose.
-        user_id: Uuid,
+        user_id: UserId,
         /// Read up to.
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         read_seq: i64,
@@ -81,9 +80,9 @@ pub enum Event {
     /// Someone started or stopped typing.
     Typing {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Who.
-        user_id: Uuid,
+        user_id: UserId,
         /// Started or stopped.
         typing: bool,
     },
@@ -97,10 +96,15 @@ pub enum Event {
         /// The new state.
         state: ConnectionState,
     },
+    /// The signed-in user's profile changed, on this device or another.
+    Profile {
+        /// As it is now.
+        user: User,
+    },
     /// A file of an unsent message is uploading (one event per chunk stored).
     UploadProgress {
         /// The message.
-        message_id: Uuid,
+        message_id: MessageId,
         /// Which of its files.
         index: u32,
         /// Bytes the server holds.

@@ -15,18 +15,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_proto::media::{self, MediaError};
-use ferry_proto::{ErrorCode, NewUpload, UPLOAD_CHUNK_BYTES};
+use ferry_proto::{ErrorCode, MessageId, NewUpload, UPLOAD_CHUNK_BYTES};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::Shared;
 use crate::api::ApiError;
+use crate::api::SessionError;
 use crate::backoff::retry_delay;
 use crate::error::ClientError;
 use crate::events::Event;
-use crate::session::SessionError;
-use crate::store::{PendingUpload, PreparedFile, file_key};
+use crate::store::{Failed, PendingUpload, PreparedFile, file_key};
+use crate::{Changes, Shared};
 
 /// Images up to this size get their preview made when attached.
 const PREVIEW_SOURCE_BYTES: u64 = 32 * 1024 * 1024;
@@ -204,7 +204,7 @@ pub(crate) async fn run_uploads(shared: Arc<Shared>, mut stop: watch::Receiver<b
                     failures = 0;
                     tracing::warn!(message = %pending.message_id, %reason, "file refused");
                     match shared.store.fail(pending.message_id, &reason) {
-                        Ok(_) => shared.emit_message(pending.message_id),
+                        Ok(failed) => announce_failed(&shared, failed),
                         Err(e) => tracing::error!(error = %e, "local database failed"),
                     }
                     continue;
@@ -231,6 +231,13 @@ pub(crate) async fn run_uploads(shared: Arc<Shared>, mut stop: watch::Receiver<b
     }
 }
 
+/// Announces a message whose file was refused (a message with files is never a change).
+fn announce_failed(shared: &Shared, failed: Failed) {
+    if let Failed::Shown(changes) = failed {
+        shared.announce(changes);
+    }
+}
+
 /// Uploads every file waiting, in compose order, now (for a process that runs no engine,
 /// the CLI's `send` and `sync`); returns how many were stored. A refused file fails its
 /// message and the rest go on; the first failure worth retrying stops it (`Offline`).
@@ -242,8 +249,7 @@ pub(crate) async fn upload_all(shared: &Shared) -> Result<usize, ClientError> {
             Err(Stop::Cancelled) => {}
             Err(Stop::SignedOut) => return Err(ClientError::SignedOut),
             Err(Stop::Refused(reason)) => {
-                shared.store.fail(pending.message_id, &reason)?;
-                shared.emit_message(pending.message_id);
+                announce_failed(shared, shared.store.fail(pending.message_id, &reason)?);
             }
             Err(Stop::Later(reason)) => return Err(ClientError::Offline(reason)),
         }
@@ -253,15 +259,10 @@ pub(crate) async fn upload_all(shared: &Shared) -> Result<usize, ClientError> {
 
 /// Uploads one file from where the server stands, chunk by chunk.
 async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
-    let api = &shared.api;
     let (message, index, file) = (pending.message_id, pending.index, &pending.file);
     let mut state = match pending.upload_id {
         Some(id) => {
-            match shared
-                .session
-                .call(|t| async move { api.upload(&t, id).await })
-                .await
-            {
+            match shared.api.upload(id).await {
                 Ok(state) => Some(state),
                 // The server forgot it (or never finished declaring it): start over.
                 Err(SessionError::Api(ApiError::Server {
@@ -281,10 +282,7 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
             sha256: file.sha256.clone(),
         };
         let declared = &declared;
-        let created = shared
-            .session
-            .call(|t| async move { api.create_upload(&t, declared).await })
-            .await?;
+        let created = shared.api.create_upload(declared).await?;
         if !shared
             .store
             .set_upload(message, index, Some(created.id), created.offset)?
@@ -302,25 +300,14 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
         source.seek(SeekFrom::Start(offset))?;
         source.read_exact(&mut chunk)?;
         let id = state.id;
-        let answer = shared
-            .session
-            .call(|t| {
-                let chunk = chunk.clone();
-                async move { api.upload_chunk(&t, id, offset, chunk).await }
-            })
-            .await;
+        let answer = shared.api.upload_chunk(id, offset, chunk).await;
         state = match answer {
             Ok(state) => state,
             // Another try got there first, or a chunk was lost: ask where it stands.
             Err(SessionError::Api(ApiError::Server {
                 code: ErrorCode::Conflict,
                 ..
-            })) => {
-                shared
-                    .session
-                    .call(|t| async move { api.upload(&t, id).await })
-                    .await?
-            }
+            })) => shared.api.upload(id).await?,
             Err(e) => return Err(e.into()),
         };
         if !shared
@@ -328,10 +315,7 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
             .set_upload(message, index, Some(state.id), state.offset)?
         {
             // Cancelled meanwhile: the server need not keep it.
-            let _ = shared
-                .session
-                .call(|t| async move { api.cancel_upload(&t, id).await })
-                .await;
+            let _ = shared.api.cancel_upload(id).await;
             return Err(Stop::Cancelled);
         }
         shared.emit(Event::UploadProgress {
@@ -344,7 +328,7 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
     let attachment = state.attachment.expect("the loop ends with it");
     if shared.store.finish_upload(message, index, &attachment)? {
         // Every file of the message is stored: it may go out now.
-        shared.emit_message(message);
+        shared.announce(Changes::message(message, None));
         shared.wake.notify_one();
     }
     Ok(())
@@ -354,7 +338,7 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
 /// if it is not here (resuming a partial download, checking the SHA-256).
 pub(crate) async fn download(
     shared: &Shared,
-    message: Uuid,
+    message: MessageId,
     index: u32,
 ) -> Result<PathBuf, ClientError> {
     if let Some(copy) = shared.store.upload_copy(message, index)? {
@@ -376,14 +360,10 @@ pub(crate) async fn download(
     tokio::fs::create_dir_all(&dir).await?;
     let path = dir.join(attachment.id.to_string());
     let partial = dir.join(format!("{}.part", attachment.id));
-    let api = &shared.api;
     let id = attachment.id;
     let start = tokio::fs::metadata(&partial).await.map_or(0, |m| m.len());
     let start = if start >= attachment.size { 0 } else { start };
-    let mut response = shared
-        .session
-        .call(|t| async move { api.download(&t, id, start).await })
-        .await?;
+    let mut response = shared.api.download(id, start).await?;
     // A server that ignored the range sends the whole file.
     let resumed = start > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
     let mut out = tokio::fs::OpenOptions::new()
@@ -439,7 +419,7 @@ pub(crate) async fn download(
     for old in evicted {
         let _ = tokio::fs::remove_file(old).await;
     }
-    shared.emit_message(message);
+    shared.announce(Changes::message(message, None));
     Ok(path)
 }
 
@@ -447,7 +427,7 @@ pub(crate) async fn download(
 /// made when it was attached, or the server's, fetched once and kept.
 pub(crate) async fn preview(
     shared: &Shared,
-    message: Uuid,
+    message: MessageId,
     index: u32,
 ) -> Result<Vec<u8>, ClientError> {
     if let Some(path) = shared.store.upload_preview(message, index)? {
@@ -466,12 +446,8 @@ pub(crate) async fn preview(
             Err(_) => shared.store.forget_file(&key)?,
         }
     }
-    let api = &shared.api;
     let id = attachment.id;
-    let bytes = shared
-        .session
-        .call(|t| async move { api.thumbnail(&t, id).await })
-        .await?;
+    let bytes = shared.api.thumbnail(id).await?;
     let dir = folder(shared, "cache");
     tokio::fs::create_dir_all(&dir).await?;
     let path = dir.join(&key);

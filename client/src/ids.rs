@@ -9,12 +9,12 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use uuid::Uuid;
+use ferry_proto::MessageId;
 
 /// A source of new message ids: v7 UUIDs, each one new.
 pub trait Ids: Send + Sync + fmt::Debug {
     /// A new id.
-    fn new_id(&self) -> Uuid;
+    fn new_id(&self) -> MessageId;
 }
 
 /// Time-ordered random ids (`Uuid::now_v7`).
@@ -22,8 +22,8 @@ pub trait Ids: Send + Sync + fmt::Debug {
 pub struct RandomIds;
 
 impl Ids for RandomIds {
-    fn new_id(&self) -> Uuid {
-        Uuid::now_v7()
+    fn new_id(&self) -> MessageId {
+        MessageId::new()
     }
 }
 
@@ -45,15 +45,17 @@ impl SequentialIds {
     }
 
     /// The `n`th id this source makes (from 1), without making it.
-    pub fn nth(&self, n: u64) -> Uuid {
+    pub fn nth(&self, n: u64) -> MessageId {
         let mut counter = [0u8; 10];
         counter[2..].copy_from_slice(&n.to_be_bytes());
-        uuid::Builder::from_unix_timestamp_millis(self.millis, &counter).into_uuid()
+        uuid::Builder::from_unix_timestamp_millis(self.millis, &counter)
+            .into_uuid()
+            .into()
     }
 }
 
 impl Ids for SequentialIds {
-    fn new_id(&self) -> Uuid {
+    fn new_id(&self) -> MessageId {
         self.nth(self.next.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -65,10 +67,10 @@ mod tests {
     #[test]
     fn sequential_ids_are_v7_known_and_ordered() {
         let ids = SequentialIds::new(1_700_000_000_000);
-        let made: Vec<Uuid> = (0..3).map(|_| ids.new_id()).collect();
+        let made: Vec<MessageId> = (0..3).map(|_| ids.new_id()).collect();
         assert_eq!(made, vec![ids.nth(1), ids.nth(2), ids.nth(3)]);
         assert!(made.windows(2).all(|w| w[0] < w[1]));
-        assert!(made.iter().all(|id| id.get_version_num() == 7));
+        assert!(made.iter().all(|id| id.as_uuid().get_version_num() == 7));
         assert_eq!(SequentialIds::new(1_700_000_000_000).new_id(), made[0]);
     }
 
@@ -76,6 +78,6 @@ mod tests {
     fn random_ids_are_v7_and_new() {
         let (a, b) = (RandomIds.new_id(), RandomIds.new_id());
         assert_ne!(a, b);
-        assert_eq!(a.get_version_num(), 7);
+        assert_eq!(a.as_uuid().get_version_num(), 7);
     }
 }

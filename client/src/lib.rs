@@ -1,11 +1,12 @@
 //! Ferry's local-first core, shared by the desktop app and the `ferry` CLI.
 //!
 //! A [`Client`] is one signed-in account on this device. Everything it shows comes from
-//! its SQLite [`store`]; [`Client::send`] writes the message and its outbox entry in one
+//! its SQLite [`store`]; what is done in one conversation goes through its handle,
+//! [`Client::conversation`], whose `send` writes the message and its outbox entry in one
 //! transaction and returns at once, online or not. [`Client::start`] runs the sync engine
 //! (`engine`), which keeps the store in step with the server and sends the outbox in
 //! compose order, exactly once. Every change is announced on [`Client::events`] after it
-//! is stored. Tokens live in a [`TokenStore`] (the OS keyring), never in the database.
+//! is stored, by one function that turns the store's [`Changes`] into events. Tokens live in a [`TokenStore`] (the OS keyring), never in the database.
 //! The outbox's sending rules are the `outbox` module's, one set for the socket and the
 //! REST fallback; an account's files are laid out by `account`. The client takes its
 //! [`Clock`] and its message [`Ids`] from [`ClientOptions`], so tests can pin them.
@@ -20,7 +21,7 @@
 //! let client = Client::login(options, tokens, "alice", "correct horse battery").await?;
 //! client.start();
 //! let chat = client.open_direct("bob").await?;
-//! client.send(chat, "hello")?; // stored and queued; goes out when online
+//! client.conversation(chat).send("hello")?; // stored and queued; goes out when online
 //! # Ok(()) }
 //! ```
 
@@ -34,8 +35,10 @@ mod engine;
 mod error;
 pub mod events;
 mod files;
+mod handles;
 pub mod ids;
 mod outbox;
+mod profile;
 mod reading;
 mod sending;
 pub mod session;
@@ -47,10 +50,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ferry_proto::{ClientFrame, User};
+use ferry_proto::{ClientFrame, ConversationId, User, UserId};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 pub use crate::account::current_account_dir;
 use crate::account::{AccountDir, account_key};
@@ -58,11 +60,14 @@ pub use crate::api::{Api, ApiError};
 pub use crate::clock::{Clock, SystemClock, TokioClock};
 pub use crate::error::{ClientError, ErrorKind, LocalErrorKind};
 pub use crate::events::{ConnectionState, Event};
+pub use crate::handles::{ConversationHandle, Files, Safety};
 pub use crate::ids::{Ids, RandomIds, SequentialIds};
+pub use crate::profile::{AccountHandle, forgot_password, reset_password};
 use crate::session::Session;
+use crate::store::Shown;
 pub use crate::store::{
-    AccountRecord, ConversationSummary, ListPosition, LocalAttachment, LocalMessage, LocalStore,
-    MemberView, MessageStatus, Quote, Reaction, SearchHit, StoreError,
+    AccountRecord, Changes, ConversationSummary, ListPosition, LocalAttachment, LocalMessage,
+    LocalStore, MemberView, MessageStatus, Quote, Reaction, SearchHit, StoreError,
 };
 use crate::tokens::{Credentials, TokenError, TokenStore};
 use crate::typing::Typing;
@@ -74,7 +79,8 @@ pub struct ClientOptions {
     pub server_url: String,
     /// Where account databases live (one subdirectory per account).
     pub data_dir: PathBuf,
-    /// A name for this device's session.
+    /// A name for this device's session, shown in the account's list of sessions: the
+    /// system and the machine's name by default (`Linux · ada-laptop`).
     pub device_name: Option<String>,
     /// Whether a password may go over plain `http://` to a server that is not on this
     /// machine (it then crosses the network readable by anyone on the way); off unless
@@ -100,7 +106,7 @@ impl ClientOptions {
         Self {
             server_url: with_scheme(server_url.into().trim().trim_end_matches('/')),
             data_dir: data_dir.into(),
-            device_name: None,
+            device_name: Some(default_device_name()),
             allow_plain_http: false,
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
@@ -113,6 +119,20 @@ impl ClientOptions {
     /// The OS's data directory for Ferry (e.g. `~/.local/share/ferry` on Linux).
     pub fn default_data_dir() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "ferry").map(|d| d.data_dir().to_path_buf())
+    }
+}
+
+/// What a device calls its sessions unless told otherwise: its system and its name.
+pub fn default_device_name() -> String {
+    let system = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "macOS",
+        "windows" => "Windows",
+        other => other,
+    };
+    match hostname::get().ok().and_then(|h| h.into_string().ok()) {
+        Some(host) if !host.trim().is_empty() => format!("{system} · {}", host.trim()),
+        _ => system.to_owned(),
     }
 }
 
@@ -145,7 +165,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 
 /// Refuses to send a password over plain `http://` off this machine unless the user
 /// allowed it: it would cross the network in the clear.
-fn check_transport(options: &ClientOptions) -> Result<(), ClientError> {
+pub(crate) fn check_transport(options: &ClientOptions) -> Result<(), ClientError> {
     let Ok(url) = reqwest::Url::parse(&options.server_url) else {
         return Ok(()); // the request itself says what is wrong with the address
     };
@@ -162,9 +182,14 @@ fn check_transport(options: &ClientOptions) -> Result<(), ClientError> {
 /// What the client and its engine task share.
 pub(crate) struct Shared {
     pub(crate) store: LocalStore,
+    /// The server, called as this session (it refreshes the tokens itself).
     pub(crate) api: Api,
-    pub(crate) session: Session,
-    pub(crate) me: User,
+    /// The credentials: the socket signs in with them, and sign-out ends them.
+    pub(crate) session: Arc<Session>,
+    /// Who is signed in.
+    pub(crate) me_id: UserId,
+    /// Their profile as last heard: a change from this or another device updates it.
+    pub(crate) me: std::sync::RwLock<User>,
     pub(crate) server_url: String,
     pub(crate) options: ClientOptions,
     events: broadcast::Sender<Event>,
@@ -187,17 +212,45 @@ impl Shared {
         let _ = self.events.send(event);
     }
 
-    /// Announces the message `id` as stored now; for a change, the message it changed.
-    pub(crate) fn emit_message(&self, id: Uuid) {
-        let found = self
-            .store
-            .is_change(id)
-            .and_then(|change| Ok((change, self.store.message(self.me.id, id)?)));
-        match found {
-            Ok((false, Some(message))) => self.emit(Event::Message { message }),
-            Ok((true, Some(message))) => self.emit(Event::Changed { message }),
-            Ok((_, None)) => {}
-            Err(e) => tracing::error!(error = %e, "local database failed"),
+    /// Tells the UI that a user's profile changed: the rows of `conversations` (which
+    /// show them), and the signed-in user's own profile when it is theirs.
+    pub(crate) fn announce_users(&self, user: &User, conversations: Vec<ConversationId>) {
+        if user.id == self.me_id {
+            self.emit(Event::Profile { user: user.clone() });
+        }
+        let mut changes = Changes::default();
+        changes.conversations.extend(conversations);
+        self.announce(changes);
+    }
+
+    /// Tells the UI what a write changed: the one place store changes become events.
+    /// Each message is read as it shows now unless the write read it already (one gone
+    /// meanwhile is no news), and the
+    /// conversations' rows come last, after the messages that moved them.
+    pub(crate) fn announce(&self, changes: Changes) {
+        let me = self.me_id;
+        let shown = |id| match self.store.message(me, id) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "local database failed");
+                None
+            }
+        };
+        for change in changes.shown {
+            let (message, changed) = match change {
+                Shown::Message(id) => (shown(id), false),
+                Shown::Changed(id) => (shown(id), true),
+                Shown::MessageAsRead(message) => (Some(message), false),
+                Shown::ChangedAsRead(message) => (Some(message), true),
+            };
+            match (message, changed) {
+                (Some(message), false) => self.emit(Event::Message { message }),
+                (Some(message), true) => self.emit(Event::Changed { message }),
+                (None, _) => {}
+            }
+        }
+        for conversation_id in changes.conversations {
+            self.emit(Event::Conversation { conversation_id });
         }
     }
 
@@ -253,7 +306,15 @@ impl Client {
         // Before the server makes the account: a keyring that cannot keep its sign-in
         // would leave an account this device cannot use, whose name is then taken.
         tokens.check()?;
-        let issued = api.register(username, password, display_name).await?;
+        let issued = api
+            .register(&ferry_proto::RegisterRequest {
+                username: username.into(),
+                password: password.into(),
+                display_name: display_name.into(),
+                email: None,
+                device_name: options.device_name.clone(),
+            })
+            .await?;
         Self::signed_in(options, tokens, api, issued).map_err(|e| match e {
             ClientError::Tokens(TokenError(why)) => ClientError::Tokens(TokenError(format!(
                 "{why}. Your account {username} was made: sign in (not up) once the keyring works"
@@ -336,14 +397,14 @@ impl Client {
             server_url: options.server_url.clone(),
             user: user.clone(),
         })?;
-        let session = Session::with_clock(
+        let session = Arc::new(Session::with_clock(
             api.clone(),
             tokens,
             key,
             dir.refresh_lock(),
             credentials,
             options.clock.clone(),
-        );
+        ));
         let (events, _) = broadcast::channel(4096);
         let (state, _) = watch::channel(ConnectionState::Offline {
             retry_at: None,
@@ -351,9 +412,10 @@ impl Client {
         });
         let shared = Shared {
             store,
-            api,
+            api: api.with_session(session.clone()),
             session,
-            me: user,
+            me_id: user.id,
+            me: std::sync::RwLock::new(user),
             server_url: options.server_url.clone(),
             options,
             events,
@@ -384,9 +446,13 @@ impl Client {
         Ok(LocalStore::open(&path)?.account()?)
     }
 
-    /// Who is signed in.
-    pub fn me(&self) -> &User {
-        &self.shared.me
+    /// Who is signed in, as their profile is now.
+    pub fn me(&self) -> User {
+        self.shared
+            .me
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The server this account is on.
@@ -442,11 +508,7 @@ impl Client {
 
     /// Checks that the server answers and accepts this session (one authenticated call).
     pub async fn check_server(&self) -> Result<(), ClientError> {
-        let api = &self.shared.api;
-        self.shared
-            .session
-            .call(|t| async move { api.me(&t).await })
-            .await?;
+        self.shared.api.me().await?;
         Ok(())
     }
 
@@ -455,16 +517,12 @@ impl Client {
     /// went out.
     pub async fn sync_now(&self) -> Result<usize, ClientError> {
         let delivered = engine::catch_up(&self.shared).await?;
-        let (api, session) = (&self.shared.api, &self.shared.session);
+        let api = &self.shared.api;
         for (conversation, seq) in delivered {
-            session
-                .call(|t| async move { api.delivered(&t, conversation, seq).await })
-                .await?;
+            api.delivered(conversation, seq).await?;
         }
-        for (conversation, seq) in self.shared.store.unsent_reads(self.me().id)? {
-            session
-                .call(|t| async move { api.read(&t, conversation, seq).await })
-                .await?;
+        for (conversation, seq) in self.shared.store.unsent_reads(self.shared.me_id)? {
+            api.read(conversation, seq).await?;
         }
         files::upload_all(&self.shared).await?;
         Ok(engine::push_outbox_over_rest(&self.shared).await?)

@@ -5,62 +5,59 @@
 //! once; typing is never stored, and goes out only while the socket is up.
 
 use ferry_proto::{
-    Change, ChangeKind, ClientFrame, ErrorCode, SendError, validate_body, validate_change,
+    Change, ChangeKind, ClientFrame, ErrorCode, MessageId, SendError, UserId, validate_body,
+    validate_change,
 };
-use uuid::Uuid;
 
-use crate::store::ChangeRefusal;
-use crate::{Client, ClientError, ConnectionState, Event, LocalMessage};
+use crate::handles::ConversationHandle;
+use crate::store::{ChangeRefusal, Shown};
+use crate::{Changes, ClientError, ConnectionState, LocalMessage};
 
-impl Client {
+impl ConversationHandle<'_> {
     /// Writes a message and queues it; returns at once, online or not.
-    pub fn send(&self, conversation: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
-        self.compose(conversation, body, None)
+    pub fn send(&self, body: &str) -> Result<LocalMessage, ClientError> {
+        self.compose(body, None)
     }
 
     /// Sends a reply to `parent`, a message of the same conversation, the way
     /// [`Self::send`] sends a message.
-    pub fn reply(
-        &self,
-        conversation: Uuid,
-        parent: Uuid,
-        body: &str,
-    ) -> Result<LocalMessage, ClientError> {
-        match self.shared.store.message(self.me().id, parent)? {
+    pub fn reply(&self, parent: MessageId, body: &str) -> Result<LocalMessage, ClientError> {
+        let conversation = self.id;
+        match self
+            .client
+            .shared
+            .store
+            .message(self.client.shared.me_id, parent)?
+        {
             Some(m) if m.conversation_id == conversation => {}
             _ => return Err(ClientError::NotFound("message to reply to")),
         }
-        self.compose(conversation, body, Some(parent))
+        self.compose(body, Some(parent))
     }
 
     fn compose(
         &self,
-        conversation: Uuid,
         body: &str,
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
     ) -> Result<LocalMessage, ClientError> {
+        let conversation = self.id;
         validate_body(body, ferry_proto::MAX_BODY_CHARS)
             .map_err(|e| refusal(SendError::Body(e)))?;
-        if !self.shared.store.has_conversation(conversation)? {
+        if !self.client.shared.store.has_conversation(conversation)? {
             return Err(ClientError::NotFound("conversation"));
         }
-        let options = &self.shared.options;
-        let message = self.shared.store.compose(
-            self.me().id,
+        let options = &self.client.shared.options;
+        let message = self.client.shared.store.compose(
+            self.client.shared.me_id,
             options.ids.new_id(),
             conversation,
             body,
             reply_to,
             options.clock.now(),
         )?;
-        self.stop_typing(conversation);
-        self.shared.emit(Event::Message {
-            message: message.clone(),
-        });
-        self.shared.emit(Event::Conversation {
-            conversation_id: conversation,
-        });
-        self.shared.wake.notify_one();
+        self.stop_typing();
+        self.client.shared.announce(Changes::composed(&message));
+        self.client.shared.wake.notify_one();
         Ok(message)
     }
 
@@ -68,7 +65,7 @@ impl Client {
     /// a send: it shows at once and goes out in order. A message still waiting in the
     /// outbox, never sent, simply gets the new text (it goes out once, not edited); one
     /// that may have gone out is followed by the edit.
-    pub fn edit(&self, message: Uuid, body: &str) -> Result<LocalMessage, ClientError> {
+    pub fn edit(&self, message: MessageId, body: &str) -> Result<LocalMessage, ClientError> {
         let change = Change {
             kind: ChangeKind::Edit,
             target: message,
@@ -81,7 +78,7 @@ impl Client {
     /// Deletes a message for everyone: this user's own, or any in a group they own.
     /// Returns it as it now shows (deleted; its text leaves this device once the server
     /// confirms), or `None` when it was never sent and is simply gone.
-    pub fn delete(&self, message: Uuid) -> Result<Option<LocalMessage>, ClientError> {
+    pub fn delete(&self, message: MessageId) -> Result<Option<LocalMessage>, ClientError> {
         let change = Change {
             kind: ChangeKind::Delete,
             target: message,
@@ -91,18 +88,19 @@ impl Client {
     }
 
     /// Adds `emoji` to a message, or takes it back if this user already put it there.
-    pub fn react(&self, message: Uuid, emoji: &str) -> Result<LocalMessage, ClientError> {
+    pub fn react(&self, message: MessageId, emoji: &str) -> Result<LocalMessage, ClientError> {
         let on = !self
+            .client
             .shared
             .store
-            .has_reacted(self.me().id, message, emoji)?;
+            .has_reacted(self.client.shared.me_id, message, emoji)?;
         self.set_reaction(message, emoji, on)
     }
 
     /// Puts `emoji` on a message (`on`) or takes it off.
     pub fn set_reaction(
         &self,
-        message: Uuid,
+        message: MessageId,
         emoji: &str,
         on: bool,
     ) -> Result<LocalMessage, ClientError> {
@@ -123,12 +121,14 @@ impl Client {
     fn change(&self, change: &Change, body: &str) -> Result<Option<LocalMessage>, ClientError> {
         validate_change(change, body, ferry_proto::MAX_BODY_CHARS)
             .map_err(|e| refusal(SendError::Change(e)))?;
-        let options = &self.shared.options;
+        self.holds(change.target)?;
+        let options = &self.client.shared.options;
         let (conversation_id, shown) = self
+            .client
             .shared
             .store
             .compose_change(
-                self.me().id,
+                self.client.shared.me_id,
                 options.ids.new_id(),
                 change,
                 body,
@@ -145,84 +145,82 @@ impl Client {
                     ClientError::Refused(ErrorCode::Conflict, "the message was deleted")
                 }
             })?;
-        if let Some(message) = &shown {
-            self.shared.emit(Event::Changed {
-                message: message.clone(),
-            });
-        }
         // The preview may show the message changed (or, deleted unsent, another one).
-        self.shared.emit(Event::Conversation { conversation_id });
-        self.shared.wake.notify_one();
+        let mut changes = Changes::conversation(conversation_id);
+        if let Some(message) = &shown {
+            changes.shown.push(Shown::ChangedAsRead(message.clone()));
+        }
+        self.client.shared.announce(changes);
+        self.client.shared.wake.notify_one();
         Ok(shown)
     }
 
     /// Puts a failed message back in the outbox.
-    pub fn retry(&self, message: Uuid) -> Result<(), ClientError> {
-        if !self.shared.store.retry(message)? {
+    pub fn retry(&self, message: MessageId) -> Result<(), ClientError> {
+        self.holds(message)?;
+        if !self.client.shared.store.retry(message)? {
             return Err(ClientError::NotFound("failed message"));
         }
-        self.shared.emit_message(message);
-        self.shared.wake.notify_one();
+        self.client.shared.announce(Changes::message(message, None));
+        self.client.shared.wake.notify_one();
         Ok(())
     }
 
     /// Deletes a failed message (a pending one may already be on its way).
-    pub fn discard(&self, message: Uuid) -> Result<(), ClientError> {
+    pub fn discard(&self, message: MessageId) -> Result<(), ClientError> {
+        self.holds(message)?;
         if self.cancel_upload(message).is_ok() {
             return Ok(());
         }
-        let conversation = self
-            .shared
-            .store
-            .message(self.me().id, message)?
-            .map(|m| m.conversation_id);
-        if !self.shared.store.discard(message)? {
+        if !self.client.shared.store.discard(message)? {
             return Err(ClientError::NotFound("unsent message"));
         }
-        if let Some(conversation_id) = conversation {
-            self.shared.emit(Event::Conversation { conversation_id });
-        }
+        self.client.shared.announce(Changes::conversation(self.id));
         Ok(())
     }
 
     /// Marks a conversation read up to its newest message (on every device of this user).
-    pub fn mark_read(&self, conversation: Uuid) -> Result<(), ClientError> {
-        if let Some(seq) = self.shared.store.mark_read_locally(conversation)? {
-            self.shared.queue(ClientFrame::Read {
+    pub fn mark_read(&self) -> Result<(), ClientError> {
+        let conversation = self.id;
+        if let Some(seq) = self.client.shared.store.mark_read_locally(conversation)? {
+            self.client.shared.queue(ClientFrame::Read {
                 conversation_id: conversation,
                 seq,
             });
-            self.shared.emit(Event::Conversation {
-                conversation_id: conversation,
-            });
+            self.client
+                .shared
+                .announce(Changes::conversation(conversation));
         }
         Ok(())
     }
 
     /// The user is composing in a conversation (or stopped); typing frames follow the
     /// protocol's 3 s rule. Nothing is sent while offline.
-    pub fn set_typing(&self, conversation: Uuid, composing: bool) {
-        let due =
-            self.shared
-                .typing()
-                .composing(conversation, composing, tokio::time::Instant::now());
+    pub fn set_typing(&self, composing: bool) {
+        let conversation = self.id;
+        let due = self.client.shared.typing().composing(
+            conversation,
+            composing,
+            tokio::time::Instant::now(),
+        );
         if let Some(typing) = due
-            && *self.shared.state.borrow() == ConnectionState::Online
+            && *self.client.shared.state.borrow() == ConnectionState::Online
         {
-            self.shared.queue(ClientFrame::Typing {
+            self.client.shared.queue(ClientFrame::Typing {
                 conversation_id: conversation,
                 typing,
             });
         }
     }
 
-    pub(crate) fn stop_typing(&self, conversation: Uuid) {
-        self.set_typing(conversation, false);
+    pub(crate) fn stop_typing(&self) {
+        self.set_typing(false);
     }
 
     /// Who is typing in a conversation.
-    pub fn typing_in(&self, conversation: Uuid) -> Vec<Uuid> {
-        self.shared.typing().typing_in(conversation)
+    pub fn typing(&self) -> Vec<UserId> {
+        let conversation = self.id;
+        self.client.shared.typing().typing_in(conversation)
     }
 }
 

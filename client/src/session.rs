@@ -1,41 +1,27 @@
 //! [`Session`]: the signed-in session's credentials, kept fresh. The access token is
 //! refreshed before it expires, by the server's clock (the engine measures the skew from
-//! `welcome`), never more than once a second; a REST call refused with 401 refreshes once
-//! and is tried again ([`Session::call`]). The refresh token is single-use, so processes
+//! `welcome`), never more than once a second, and when a REST call is refused with 401
+//! (the [`Api`] that owns the session does that). The refresh token is single-use, so processes
 //! of one account (the app and the CLI) refresh under a file lock and re-read the keyring
 //! first: a newer token stored by another process is used instead of presenting a used
 //! one, which the server would punish by ending the session.
 
 use std::fs::File;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_proto::{ErrorCode, Timestamp};
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use crate::api::{Api, ApiError};
+use crate::api::{Api, ApiError, Credential, SessionError};
 use crate::clock::{Clock, SystemClock};
 use crate::tokens::{Credentials, TokenError, TokenStore};
 
 /// Proactive refreshes are at least this far apart (a guard against a clock gone wrong).
 const MIN_REFRESH_GAP: Duration = Duration::from_secs(1);
-
-/// Why no usable token could be had.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    /// The session ended (signed out, revoked, or its refresh token was refused).
-    #[error("signed out")]
-    SignedOut,
-    /// The server could not be asked (network trouble or a server fault).
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// The credential store failed.
-    #[error(transparent)]
-    Tokens(#[from] TokenError),
-}
 
 struct Held {
     credentials: Credentials,
@@ -159,25 +145,6 @@ impl Session {
         Ok(self.refresh().await?.access_token)
     }
 
-    /// Runs an authenticated REST call; a 401 refreshes the token once and tries again.
-    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, SessionError>
-    where
-        F: Fn(String) -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
-    {
-        let token = self.access_token().await?;
-        match f(token).await {
-            Err(ApiError::Server {
-                code: ErrorCode::Unauthorized,
-                ..
-            }) => {
-                let fresh = self.refresh().await?;
-                Ok(f(fresh.access_token).await?)
-            }
-            other => Ok(other?),
-        }
-    }
-
     /// Exchanges the newest refresh token for new tokens, or adopts fresh ones another
     /// process of this account got meanwhile.
     pub async fn refresh(&self) -> Result<Credentials, SessionError> {
@@ -251,7 +218,7 @@ impl Session {
     /// are forgotten even when the server cannot be told; the error then says so.
     pub async fn sign_out(&self) -> Result<(), SessionError> {
         let told = match self.access_token().await {
-            Ok(token) => self.api.logout(&token).await.map_err(SessionError::from),
+            Ok(token) => self.api.with_token(&token).logout().await,
             Err(e) => Err(e),
         };
         self.tokens.clear(&self.key)?;
@@ -259,5 +226,15 @@ impl Session {
             Ok(()) | Err(SessionError::SignedOut) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Credential for Session {
+    fn token(&self) -> BoxFuture<'_, Result<String, SessionError>> {
+        Box::pin(self.access_token())
+    }
+
+    fn fresh_token(&self) -> BoxFuture<'_, Result<String, SessionError>> {
+        Box::pin(async move { Ok(self.refresh().await?.access_token) })
     }
 }

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ferry_proto::Timestamp;
+use ferry_proto::{SessionId, Timestamp};
 use keyring_core::{CredentialStore, Error as KeyringError};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// The keyring service name of every Ferry credential.
 const SERVICE: &str = "ferry";
@@ -17,7 +16,7 @@ const SERVICE: &str = "ferry";
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     /// The session they belong to.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// JWT for `Authorization: Bearer`.
     pub access_token: String,
     /// When the access token expires.

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ferry_proto::{ConversationId, UserId};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 /// How often a composing sender repeats `typing:true`.
 pub const REPEAT: Duration = Duration::from_secs(3);
@@ -17,13 +17,19 @@ pub const EXPIRE: Duration = Duration::from_secs(6);
 /// Who is typing where (received), and where we said we are typing (sent).
 #[derive(Default)]
 pub struct Typing {
-    others: HashMap<(Uuid, Uuid), Instant>,
-    mine: HashMap<Uuid, Instant>,
+    others: HashMap<(ConversationId, UserId), Instant>,
+    mine: HashMap<ConversationId, Instant>,
 }
 
 impl Typing {
     /// A received typing frame; returns whether the visible state changed.
-    pub fn received(&mut self, conversation: Uuid, user: Uuid, typing: bool, now: Instant) -> bool {
+    pub fn received(
+        &mut self,
+        conversation: ConversationId,
+        user: UserId,
+        typing: bool,
+        now: Instant,
+    ) -> bool {
         if typing {
             self.others
                 .insert((conversation, user), now + EXPIRE)
@@ -34,13 +40,14 @@ impl Typing {
     }
 
     /// `user`'s message arrived: they stopped typing. Returns whether they were.
-    pub fn message_from(&mut self, conversation: Uuid, user: Uuid) -> bool {
-        self.others.remove(&(conversation, user)).is_some()
+    pub fn message_from(&mut self, conversation: ConversationId, user: UserId) -> bool {
+        let key = (conversation, user);
+        self.others.remove(&key).is_some()
     }
 
     /// Drops the typing states that were not repeated in time; returns them.
-    pub fn expire(&mut self, now: Instant) -> Vec<(Uuid, Uuid)> {
-        let gone: Vec<(Uuid, Uuid)> = self
+    pub fn expire(&mut self, now: Instant) -> Vec<(ConversationId, UserId)> {
+        let gone: Vec<(ConversationId, UserId)> = self
             .others
             .iter()
             .filter(|(_, until)| **until <= now)
@@ -53,8 +60,8 @@ impl Typing {
     }
 
     /// Who is typing in a conversation now.
-    pub fn typing_in(&self, conversation: Uuid) -> Vec<Uuid> {
-        let mut users: Vec<Uuid> = self
+    pub fn typing_in(&self, conversation: ConversationId) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self
             .others
             .keys()
             .filter(|(c, _)| *c == conversation)
@@ -65,7 +72,12 @@ impl Typing {
     }
 
     /// The user is composing (or stopped); returns the frame to send, if one is due.
-    pub fn composing(&mut self, conversation: Uuid, composing: bool, now: Instant) -> Option<bool> {
+    pub fn composing(
+        &mut self,
+        conversation: ConversationId,
+        composing: bool,
+        now: Instant,
+    ) -> Option<bool> {
         match (composing, self.mine.get(&conversation)) {
             (true, Some(last)) if now.duration_since(*last) < REPEAT => None,
             (true, _) => {
@@ -88,7 +100,7 @@ mod tests {
     #[test]
     fn sender_repeats_at_most_every_three_seconds() {
         let mut t = Typing::default();
-        let c = Uuid::now_v7();
+        let c = ConversationId::new();
         let start = Instant::now();
         assert_eq!(t.composing(c, true, start), Some(true));
         assert_eq!(t.composing(c, true, start + Duration::from_secs(2)), None);
@@ -106,7 +118,7 @@ mod tests {
     #[test]
     fn receiver_expires_after_six_seconds_unless_repeated() {
         let mut t = Typing::default();
-        let (c, u) = (Uuid::now_v7(), Uuid::now_v7());
+        let (c, u) = (ConversationId::new(), UserId::new());
         let start = Instant::now();
         assert!(t.received(c, u, true, start));
         assert!(
@@ -127,7 +139,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn expiry_follows_the_paused_clock() {
         let mut t = Typing::default();
-        let (c, u) = (Uuid::now_v7(), Uuid::now_v7());
+        let (c, u) = (ConversationId::new(), UserId::new());
         assert!(t.received(c, u, true, Instant::now()));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut gone_after = None;
@@ -145,7 +157,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn composing_repeats_by_the_paused_clock() {
         let mut t = Typing::default();
-        let c = Uuid::now_v7();
+        let c = ConversationId::new();
         assert_eq!(t.composing(c, true, Instant::now()), Some(true));
         tokio::time::advance(REPEAT - Duration::from_millis(1)).await;
         assert_eq!(t.composing(c, true, Instant::now()), None);

@@ -15,9 +15,12 @@
 use uuid::Uuid;
 
 use crate::{
-    Conversation, ConversationPage, HistoryQuery, ListQuery, LoginRequest, Message, MessagePage,
-    NewReport, NewUpload, Presence, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage,
-    SyncPage, SyncQuery, Tokens, Upload, User, UserSearchQuery, Watermark,
+    Account, AccountDeletion, AccountSettings, Conversation, ConversationId, ConversationPage,
+    EmailChange, EmailVerification, HistoryQuery, ListQuery, LoginRequest, Message, MessagePage,
+    NewReport, NewUpload, PasswordChange, PasswordReset, PasswordResetRequest, Presence,
+    ProfileChange, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage, SessionId,
+    SessionInfo, SyncPage, SyncQuery, Tokens, Upload, UploadId, User, UserId, UserSearchQuery,
+    Watermark,
 };
 
 /// The WebSocket's path under `API_BASE`: a `GET` that upgrades, with the access token
@@ -58,23 +61,49 @@ pub trait Endpoint {
     const METHOD: Method;
     /// Its path under `API_BASE`, with `{name}` for each parameter.
     const PATH: &'static str;
+    /// The ids its path's parameters take, in order: `()`, `(ConversationId,)`,
+    /// `(ConversationId, UserId)`. A path cannot be filled with an id of another kind.
+    type Params: PathParams;
     /// What a call sends (see the module's opening).
     type Request;
     /// What a success answers.
     type Response;
 
-    /// The path with `args` in its parameters' places, in order (every parameter of the
-    /// protocol is an id).
-    fn path(args: &[Uuid]) -> String {
-        fill(Self::PATH, args)
+    /// The path with `params` in its parameters' places.
+    fn path(params: Self::Params) -> String {
+        fill(Self::PATH, &params.values())
+    }
+}
+
+/// The values of a path's parameters (every parameter of the protocol is an id).
+pub trait PathParams {
+    /// Each parameter's UUID, in order.
+    fn values(self) -> Vec<Uuid>;
+}
+
+impl PathParams for () {
+    fn values(self) -> Vec<Uuid> {
+        Vec::new()
+    }
+}
+
+impl<A: Into<Uuid>> PathParams for (A,) {
+    fn values(self) -> Vec<Uuid> {
+        vec![self.0.into()]
+    }
+}
+
+impl<A: Into<Uuid>, B: Into<Uuid>> PathParams for (A, B) {
+    fn values(self) -> Vec<Uuid> {
+        vec![self.0.into(), self.1.into()]
     }
 }
 
 /// `template` with each `{name}` replaced by the next of `args`.
 ///
 /// # Panics
-/// When `args` does not hold one value per parameter: a caller's mistake, which every
-/// test that makes the call finds.
+/// When `args` does not hold one value per parameter: the endpoints below are written
+/// with one id per parameter, which a test holds them to.
 fn fill(template: &str, args: &[Uuid]) -> String {
     let mut path = String::with_capacity(template.len() + 36 * args.len());
     let mut args = args.iter();
@@ -92,7 +121,7 @@ fn fill(template: &str, args: &[Uuid]) -> String {
 }
 
 macro_rules! endpoints {
-    ($($(#[$doc:meta])* $name:ident: $method:ident $path:literal, $request:ty => $response:ty;)*) => {
+    ($($(#[$doc:meta])* $name:ident: $method:ident $path:literal ($($param:ty),*), $request:ty => $response:ty;)*) => {
         $(
             $(#[$doc])*
             #[derive(Clone, Copy, Debug)]
@@ -101,6 +130,7 @@ macro_rules! endpoints {
             impl Endpoint for $name {
                 const METHOD: Method = Method::$method;
                 const PATH: &'static str = $path;
+                type Params = ($($param,)*);
                 type Request = $request;
                 type Response = $response;
             }
@@ -114,66 +144,95 @@ macro_rules! endpoints {
         pub const SHAPES: &[(Method, &str, &str, &str)] = &[
             $(($name::METHOD, $name::PATH, stringify!($request), stringify!($response))),*
         ];
+
+        /// Every endpoint's path and how many ids its parameters take, for holding each
+        /// path's `{name}`s to its parameters.
+        #[cfg(test)]
+        const PARAMS: &[(&str, usize)] =
+            &[$(($name::PATH, <[&str]>::len(&[$(stringify!($param)),*]))),*];
     };
 }
 
 endpoints! {
     /// Makes an account and signs it in.
-    Register: Post "/auth/register", RegisterRequest => Tokens;
+    Register: Post "/auth/register" (), RegisterRequest => Tokens;
     /// Signs in: a new session.
-    Login: Post "/auth/login", LoginRequest => Tokens;
+    Login: Post "/auth/login" (), LoginRequest => Tokens;
     /// Trades a refresh token for new tokens.
-    Refresh: Post "/auth/refresh", RefreshRequest => Tokens;
+    Refresh: Post "/auth/refresh" (), RefreshRequest => Tokens;
     /// Ends the caller's session.
-    Logout: Post "/auth/logout", () => ();
+    Logout: Post "/auth/logout" (), () => ();
     /// The caller.
-    Me: Get "/me", () => User;
+    Me: Get "/me" (), () => User;
     /// Users by a prefix of their names.
-    SearchUsers: Get "/users", UserSearchQuery => Vec<User>;
+    SearchUsers: Get "/users" (), UserSearchQuery => Vec<User>;
     /// The caller's contacts' presence (addition to v1).
-    ContactsPresence: Get "/presence", () => Vec<Presence>;
+    ContactsPresence: Get "/presence" (), () => Vec<Presence>;
     /// Creates a direct (idempotent per pair) or group conversation.
-    CreateConversation: Post "/conversations", crate::CreateConversation => Conversation;
+    CreateConversation: Post "/conversations" (), crate::CreateConversation => Conversation;
     /// The caller's conversations by activity.
-    ListConversations: Get "/conversations", ListQuery => ConversationPage;
+    ListConversations: Get "/conversations" (), ListQuery => ConversationPage;
     /// One conversation.
-    GetConversation: Get "/conversations/{id}", () => Conversation;
+    GetConversation: Get "/conversations/{id}" (ConversationId), () => Conversation;
     /// Adds members to a group.
-    AddMembers: Post "/conversations/{id}/members", crate::AddMembers => Conversation;
+    AddMembers: Post "/conversations/{id}/members" (ConversationId), crate::AddMembers => Conversation;
     /// Removes a member (the owner anyone, anyone themself).
-    RemoveMember: Delete "/conversations/{id}/members/{user_id}", () => ();
+    RemoveMember: Delete "/conversations/{id}/members/{user_id}" (ConversationId, UserId), () => ();
     /// Accepts a message request (addition to v1).
-    Accept: Post "/conversations/{id}/accept", () => Conversation;
+    Accept: Post "/conversations/{id}/accept" (ConversationId), () => Conversation;
     /// A page of history.
-    History: Get "/conversations/{id}/messages", HistoryQuery => MessagePage;
+    History: Get "/conversations/{id}/messages" (ConversationId), HistoryQuery => MessagePage;
     /// Sends a message or a change: the fallback of the socket's `send`.
-    Send: Post "/conversations/{id}/messages", SendMessage => Message;
+    Send: Post "/conversations/{id}/messages" (ConversationId), SendMessage => Message;
     /// Moves the caller's read watermark.
-    Read: Post "/conversations/{id}/read", Watermark => ();
+    Read: Post "/conversations/{id}/read" (ConversationId), Watermark => ();
     /// Moves the caller's delivered watermark.
-    Delivered: Post "/conversations/{id}/delivered", Watermark => ();
+    Delivered: Post "/conversations/{id}/delivered" (ConversationId), Watermark => ();
     /// What changed since a cursor.
-    Sync: Get "/sync", SyncQuery => SyncPage;
+    Sync: Get "/sync" (), SyncQuery => SyncPage;
     /// Whom the caller blocked (addition to v1).
-    Blocked: Get "/blocks", () => Vec<User>;
+    Blocked: Get "/blocks" (), () => Vec<User>;
     /// Blocks a user (addition to v1).
-    Block: Put "/blocks/{user_id}", () => ();
+    Block: Put "/blocks/{user_id}" (UserId), () => ();
     /// Unblocks a user (addition to v1).
-    Unblock: Delete "/blocks/{user_id}", () => ();
+    Unblock: Delete "/blocks/{user_id}" (UserId), () => ();
     /// Reports a user to the operators (addition to v1).
-    Report: Post "/reports", NewReport => ReportReceipt;
+    Report: Post "/reports" (), NewReport => ReportReceipt;
     /// Declares a file about to be uploaded (addition to v1).
-    CreateUpload: Post "/uploads", NewUpload => Upload;
+    CreateUpload: Post "/uploads" (), NewUpload => Upload;
     /// Where an upload stands.
-    UploadStatus: Get "/uploads/{id}", () => Upload;
+    UploadStatus: Get "/uploads/{id}" (UploadId), () => Upload;
     /// The next chunk of an upload, raw bytes at an `Upload-Offset`.
-    AppendChunk: Patch "/uploads/{id}", () => Upload;
+    AppendChunk: Patch "/uploads/{id}" (UploadId), () => Upload;
     /// Cancels an upload no message carries.
-    CancelUpload: Delete "/uploads/{id}", () => ();
+    CancelUpload: Delete "/uploads/{id}" (UploadId), () => ();
     /// A file's bytes (ranges allowed).
-    Download: Get "/attachments/{id}", () => ();
+    Download: Get "/attachments/{id}" (UploadId), () => ();
     /// An image's preview, as bytes.
-    Thumbnail: Get "/attachments/{id}/thumbnail", () => ();
+    Thumbnail: Get "/attachments/{id}/thumbnail" (UploadId), () => ();
+    /// Changes the caller's profile: their display name (addition to v1).
+    UpdateProfile: Patch "/me" (), ProfileChange => User;
+    /// The caller's own account: profile, email, role, settings (addition to v1).
+    GetAccount: Get "/account" (), () => Account;
+    /// Changes the caller's settings (addition to v1).
+    UpdateSettings: Patch "/account/settings" (), AccountSettings => Account;
+    /// Changes the password; other sessions end unless kept (addition to v1).
+    ChangePassword: Post "/account/password" (), PasswordChange => ();
+    /// Sets or removes the email address; a new one is confirmed by mail (addition to v1).
+    ChangeEmail: Put "/account/email" (), EmailChange => Account;
+    /// Where the caller is signed in (addition to v1).
+    Sessions: Get "/account/sessions" (), () => Vec<SessionInfo>;
+    /// Signs one of the caller's sessions out (addition to v1).
+    EndSession: Delete "/account/sessions/{session_id}" (SessionId), () => ();
+    /// Deletes the caller's account (addition to v1).
+    DeleteAccount: Post "/account/delete" (), AccountDeletion => ();
+    /// Confirms an email address with the mailed token (addition to v1).
+    VerifyEmail: Post "/auth/email/verify" (), EmailVerification => ();
+    /// Mails a password reset link, if the login names an account with a confirmed
+    /// address; the same answer either way (addition to v1).
+    ForgotPassword: Post "/auth/password/forgot" (), PasswordResetRequest => ();
+    /// Sets a new password with the mailed token (addition to v1).
+    ResetPassword: Post "/auth/password/reset" (), PasswordReset => ();
 }
 
 #[cfg(test)]
@@ -181,20 +240,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_path_takes_its_values_in_order() {
-        let (id, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    fn a_path_takes_its_ids_in_order() {
+        let (id, user) = (
+            ConversationId(Uuid::from_u128(1)),
+            UserId(Uuid::from_u128(2)),
+        );
         assert_eq!(
-            RemoveMember::path(&[id, user]),
+            RemoveMember::path((id, user)),
             format!("/conversations/{id}/members/{user}")
         );
-        assert_eq!(Me::path(&[]), "/me");
-        assert_eq!(Read::path(&[id]), format!("/conversations/{id}/read"));
+        assert_eq!(Me::path(()), "/me");
+        assert_eq!(Read::path((id,)), format!("/conversations/{id}/read"));
     }
 
     #[test]
-    #[should_panic(expected = "one value per path parameter")]
-    fn a_missing_value_is_a_mistake() {
-        let _ = GetConversation::path(&[]);
+    fn every_path_has_one_id_per_parameter() {
+        for (path, params) in PARAMS {
+            assert_eq!(path.matches('{').count(), *params, "{path}");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! WebSocket frames: JSON text, one object each, told apart by `type`.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::{ApiError, Change, Conversation, ErrorCode, Member, Message, Timestamp};
+use crate::{
+    ApiError, Change, Conversation, ConversationId, ErrorCode, Member, Message, MessageId,
+    SessionId, Timestamp, UploadId, User, UserId,
+};
 
 /// What a client may ask of its socket beyond protocol v1, by name in the upgrade's
 /// `features` query, separated by commas (`GET /api/v1/ws?features=members`; addition to
@@ -55,27 +57,27 @@ impl Feature {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutgoingMessage {
     /// The client's id (UUIDv7), the idempotency key.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Where to.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// The text (of a message or an edit); empty for the other changes.
     #[serde(default)]
     pub body: String,
     /// The message this one replies to (addition to v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     /// A change to an earlier message instead of a message (addition to v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
     /// The ids of finished uploads of the sender's, in order, to attach to the message
     /// (addition to v1; at most 10). With attachments the text may be empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<Uuid>,
+    pub attachments: Vec<UploadId>,
 }
 
 impl OutgoingMessage {
     /// A plain message.
-    pub fn text(id: Uuid, conversation_id: Uuid, body: impl Into<String>) -> Self {
+    pub fn text(id: MessageId, conversation_id: ConversationId, body: impl Into<String>) -> Self {
         Self {
             id,
             conversation_id,
@@ -100,21 +102,21 @@ pub enum ClientFrame {
     /// Started or stopped typing; relayed, never stored.
     Typing {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Started (true) or stopped (false).
         typing: bool,
     },
     /// Has read up to `seq`.
     Read {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Watermark.
         seq: i64,
     },
     /// Has stored up to `seq`.
     Delivered {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Watermark.
         seq: i64,
     },
@@ -135,9 +137,9 @@ pub enum ServerFrame {
     /// The first frame on every socket.
     Welcome {
         /// Who the socket belongs to.
-        user_id: Uuid,
+        user_id: UserId,
         /// Which session.
-        session_id: Uuid,
+        session_id: SessionId,
         /// The server's clock.
         server_time: Timestamp,
         /// The server pings this often; silence for three periods means a dead link.
@@ -150,9 +152,9 @@ pub enum ServerFrame {
     /// A `send` of this socket is stored (or already was).
     Ack {
         /// The message id.
-        id: Uuid,
+        id: MessageId,
         /// Where it went.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Its place.
         seq: i64,
         /// When it was stored.
@@ -162,7 +164,7 @@ pub enum ServerFrame {
     Error {
         /// The message id of a failed `send`.
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-        reference: Option<Uuid>,
+        reference: Option<MessageId>,
         /// For programs.
         code: ErrorCode,
         /// For people.
@@ -179,18 +181,18 @@ pub enum ServerFrame {
     /// Another member started or stopped typing.
     Typing {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Who.
-        user_id: Uuid,
+        user_id: UserId,
         /// Started or stopped.
         typing: bool,
     },
     /// A member's watermarks moved.
     Receipt {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Whose.
-        user_id: Uuid,
+        user_id: UserId,
         /// Read up to.
         read_seq: i64,
         /// Stored up to.
@@ -199,7 +201,7 @@ pub enum ServerFrame {
     /// A contact came online or went offline.
     Presence {
         /// Who.
-        user_id: Uuid,
+        user_id: UserId,
         /// Now online.
         online: bool,
         /// When their last socket closed.
@@ -216,19 +218,26 @@ pub enum ServerFrame {
     /// member a few hundred bytes instead of the whole member list.
     Members {
         /// Which conversation.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Members who joined, or whose role or state changed, as `conversation` lists
         /// them; after a removal also the owner (ownership passes when the owner leaves).
         members: Vec<Member>,
         /// Users who are no longer members.
         #[serde(default)]
-        removed: Vec<Uuid>,
+        removed: Vec<UserId>,
         /// How many members the conversation has after the change: a client whose count
         /// differs after applying the frame (frames of two quick changes crossed) fetches
         /// the conversation whole.
         member_count: usize,
         /// The conversation's `updated_at` after the change.
         updated_at: Timestamp,
+    },
+    /// A user's profile changed (addition to v1): their display name, or their account
+    /// was suspended or deleted. Sent to their own sockets and to everyone who shares a
+    /// conversation with them; a client updates the user wherever it shows them.
+    User {
+        /// As it is now.
+        user: Box<User>,
     },
     /// Answer to `ping`.
     Pong,
@@ -240,7 +249,7 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     /// An `error` frame for a failure, with the id of the `send` it answers.
-    pub fn error(reference: Option<Uuid>, error: ApiError) -> Self {
+    pub fn error(reference: Option<MessageId>, error: ApiError) -> Self {
         Self::Error {
             reference,
             code: error.code,

@@ -7,9 +7,11 @@
 //! each failure to its HTTP status. Unknown fields are ignored on input, as the protocol
 //! requires, which is serde's default.
 
+mod account;
 pub mod endpoints;
 mod error;
 mod frames;
+mod ids;
 mod limits;
 #[cfg(feature = "media")]
 pub mod media;
@@ -18,8 +20,13 @@ mod rest;
 mod send;
 mod time;
 
+pub use account::{
+    Account, AccountDeletion, AccountSettings, EmailChange, EmailVerification, PasswordChange,
+    PasswordReset, PasswordResetRequest, ProfileChange, SessionInfo,
+};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};
+pub use ids::{ConversationId, DeviceId, MessageId, ReportId, SessionId, UploadId, UserId};
 pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
     MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,
@@ -32,7 +39,7 @@ pub use limits::{
 };
 pub use objects::{
     Attachment, Change, ChangeKind, Conversation, ConversationKind, Member, MemberState, Message,
-    Presence, Role, Tokens, User,
+    Presence, Role, Tokens, User, UserStatus,
 };
 pub use rest::{
     AddMembers, ConversationPage, CreateConversation, HistoryQuery, ListQuery, LoginRequest,

@@ -288,7 +288,7 @@ mod tests {
         use crate::{Change, ChangeKind};
         let change = |kind, emoji: Option<&str>| Change {
             kind,
-            target: uuid::Uuid::nil(),
+            target: crate::MessageId::default(),
             emoji: emoji.map(str::to_owned),
         };
         let edit = change(ChangeKind::Edit, None);

@@ -1,9 +1,8 @@
 //! The objects of the protocol: users, conversations, members, messages, presence, tokens.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::Timestamp;
+use crate::{ConversationId, MessageId, SessionId, Timestamp, UploadId, UserId};
 
 /// A person with an account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,13 +10,49 @@ use crate::Timestamp;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     /// Server-assigned id.
-    pub id: Uuid,
+    pub id: UserId,
     /// Unique, lowercase, 3-32 characters of `a-z 0-9 _ . -`.
     pub username: String,
     /// The name people see.
     pub display_name: String,
     /// When the account was made.
     pub created_at: Timestamp,
+    /// Suspended by an operator, or deleted (addition to v1); absent while the account
+    /// is in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub status: Option<UserStatus>,
+}
+
+impl User {
+    /// An account in use.
+    pub fn new(
+        id: UserId,
+        username: impl Into<String>,
+        display_name: impl Into<String>,
+        created_at: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            username: username.into(),
+            display_name: display_name.into(),
+            created_at,
+            status: None,
+        }
+    }
+}
+
+/// Why an account is not in use (addition to v1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// An operator suspended it: it cannot sign in, and its sessions ended.
+    Suspended,
+    /// Its owner deleted it: its messages are deleted for everyone, and it shows as
+    /// "Deleted user".
+    Deleted,
 }
 
 /// `as_str` and `parse` for an enum whose variants have names on the wire and in the
@@ -46,6 +81,7 @@ macro_rules! named {
 named!(Role { Owner => "owner", Member => "member" });
 named!(MemberState { Accepted => "accepted", Request => "request", Blocked => "blocked" });
 named!(ConversationKind { Direct => "direct", Group => "group" });
+named!(UserStatus { Suspended => "suspended", Deleted => "deleted" });
 
 /// A member's place in a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,13 +137,13 @@ pub struct Member {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Chosen by the sending client (UUIDv7); also the idempotency key.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Where it belongs.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// 1, 2, 3, … within the conversation: the one true order.
     pub seq: i64,
     /// Always the authenticated sender.
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     /// The text: for a message its current text (empty once deleted), for an `edit`
     /// the new text, for other changes empty.
     pub body: String,
@@ -115,7 +151,7 @@ pub struct Message {
     pub created_at: Timestamp,
     /// The message this one replies to (addition to v1, see docs/protocol.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     /// Set when this entry of the stream changes an earlier message instead of being
     /// one (addition to v1): an edit, a deletion, a reaction added or taken back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,7 +178,7 @@ pub struct Message {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     /// The upload's id; `GET /attachments/{id}` fetches the bytes.
-    pub id: Uuid,
+    pub id: UploadId,
     /// The file's name, as the sender gave it.
     pub name: String,
     /// Bytes.
@@ -166,10 +202,10 @@ pub struct Attachment {
 impl Message {
     /// A plain stored message: text only, no reply, change, edit, deletion or files.
     pub fn plain(
-        id: Uuid,
-        conversation_id: Uuid,
+        id: MessageId,
+        conversation_id: ConversationId,
         seq: i64,
-        sender_id: Uuid,
+        sender_id: UserId,
         body: impl Into<String>,
         created_at: Timestamp,
     ) -> Self {
@@ -238,7 +274,7 @@ pub struct Change {
     /// Edit, delete, react or unreact.
     pub kind: ChangeKind,
     /// The id of the message changed.
-    pub target: Uuid,
+    pub target: MessageId,
     /// The emoji of a `react` or `unreact`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emoji: Option<String>,
@@ -261,7 +297,7 @@ pub enum ConversationKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     /// Server-assigned id.
-    pub id: Uuid,
+    pub id: ConversationId,
     /// Direct or group.
     pub kind: ConversationKind,
     /// A group's title; `null` for direct conversations.
@@ -286,7 +322,7 @@ pub struct Conversation {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Presence {
     /// Who.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// At least one socket of theirs is open.
     pub online: bool,
     /// When their last socket closed; `null` if never seen or online now.
@@ -300,7 +336,7 @@ pub struct Tokens {
     /// Who signed in.
     pub user: User,
     /// The session these tokens belong to.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// A JWT for `Authorization: Bearer`.
     pub access_token: String,
     /// When the access token stops working.
@@ -352,6 +388,11 @@ mod tests {
             &[ConversationKind::Direct, ConversationKind::Group],
             ConversationKind::as_str,
             ConversationKind::parse,
+        );
+        holds(
+            &[UserStatus::Suspended, UserStatus::Deleted],
+            UserStatus::as_str,
+            UserStatus::parse,
         );
     }
 }

@@ -1,9 +1,11 @@
 //! Request bodies, query strings and page shapes of the REST resources.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::{Change, Conversation, ConversationKind, Message};
+use crate::{
+    Change, Conversation, ConversationId, ConversationKind, Message, MessageId, ReportId, UploadId,
+    UserId,
+};
 
 /// `POST /auth/register`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -16,6 +18,14 @@ pub struct RegisterRequest {
     pub password: String,
     /// The name people see.
     pub display_name: String,
+    /// An address for password resets and digests (addition to v1): optional, and
+    /// confirmed through a link mailed to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A name for the session, shown in the account's list of sessions (addition to
+    /// v1): the device's system and host name by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
 }
 
 /// `POST /auth/login`.
@@ -26,7 +36,7 @@ pub struct LoginRequest {
     pub username: String,
     /// Its password.
     pub password: String,
-    /// A name for the session, shown in a future device list.
+    /// A name for the session, shown in the account's list of sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
 }
@@ -63,7 +73,7 @@ pub struct CreateConversation {
     #[serde(default)]
     pub title: Option<String>,
     /// The other members; exactly one for a direct conversation.
-    pub member_ids: Vec<Uuid>,
+    pub member_ids: Vec<UserId>,
 }
 
 /// `POST /conversations/{id}/members`.
@@ -71,7 +81,7 @@ pub struct CreateConversation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMembers {
     /// Users to add to the group.
-    pub user_ids: Vec<Uuid>,
+    pub user_ids: Vec<UserId>,
 }
 
 /// `POST /reports`: tells the operators about someone (addition to v1).
@@ -79,13 +89,13 @@ pub struct AddMembers {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewReport {
     /// Who is reported.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Where it happened: a conversation the reporter is in.
     #[serde(default)]
-    pub conversation_id: Option<Uuid>,
+    pub conversation_id: Option<ConversationId>,
     /// The message reported, in that conversation.
     #[serde(default)]
-    pub message_id: Option<Uuid>,
+    pub message_id: Option<MessageId>,
     /// In the reporter's words: at most 1,000 characters (tab and line breaks allowed).
     #[serde(default)]
     pub reason: String,
@@ -99,7 +109,7 @@ pub struct NewReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportReceipt {
     /// The report's id, for the operators.
-    pub id: Uuid,
+    pub id: ReportId,
 }
 
 /// `GET /conversations?limit=&before=`.
@@ -153,19 +163,19 @@ pub struct MessagePage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendMessage {
     /// The client's id for the message (UUIDv7).
-    pub id: Uuid,
+    pub id: MessageId,
     /// The text (of a message or an edit); empty for the other changes.
     #[serde(default)]
     pub body: String,
     /// The message this one replies to (addition to v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     /// A change to an earlier message instead of a message (addition to v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
     /// Finished uploads to attach, in order (addition to v1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<Uuid>,
+    pub attachments: Vec<UploadId>,
 }
 
 /// `POST /uploads`: a file about to be uploaded (addition to v1). What it declares is
@@ -192,7 +202,7 @@ pub struct NewUpload {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Upload {
     /// Its id, also the attachment's once stored.
-    pub id: Uuid,
+    pub id: UploadId,
     /// Bytes in all.
     pub size: u64,
     /// Bytes the server holds; the next `PATCH` starts here.

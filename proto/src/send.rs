@@ -7,10 +7,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use uuid::Uuid;
-
 use crate::limits::{BodyError, ChangeError, validate_body, validate_change};
-use crate::{Change, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS, OutgoingMessage};
+use crate::{
+    Change, ErrorCode, MAX_ATTACHMENTS, MAX_EMOJI_CHARS, MessageId, OutgoingMessage, UploadId,
+};
 
 /// The one shape a checked send has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,9 +21,9 @@ pub enum Sending<'a> {
         /// The text.
         body: &'a str,
         /// The message it replies to.
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
         /// The uploads it carries, in order, each once.
-        attachments: &'a [Uuid],
+        attachments: &'a [UploadId],
     },
     /// A change to an earlier message: an edit with its new text, a deletion, a reaction.
     Change(&'a Change),
@@ -142,8 +142,8 @@ mod tests {
     use super::*;
     use crate::ChangeKind;
 
-    fn id(n: u128) -> Uuid {
-        Uuid::from_u128(n)
+    fn id<T: From<uuid::Uuid>>(n: u128) -> T {
+        uuid::Uuid::from_u128(n).into()
     }
 
     fn reaction(emoji: &str) -> OutgoingMessage {
@@ -204,7 +204,7 @@ mod tests {
         let refused = long.check(3).expect_err("over the limit");
         assert_eq!(refused.code(), ErrorCode::TooLarge);
         assert_eq!(refused.to_string(), "message body is over 3 characters");
-        let nil = OutgoingMessage::text(Uuid::nil(), id(2), "hi");
+        let nil = OutgoingMessage::text(MessageId::default(), id(2), "hi");
         assert_eq!(
             nil.check(3).map_err(|e| e.code()),
             Err(ErrorCode::InvalidRequest)

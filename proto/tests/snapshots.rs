@@ -7,8 +7,8 @@ use ferry_proto::{
 };
 use uuid::Uuid;
 
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
+fn id<T: From<Uuid>>(n: u128) -> T {
+    Uuid::from_u128(n).into()
 }
 
 fn at() -> Timestamp {
@@ -78,6 +78,7 @@ fn server_frames() {
         username: "alice".into(),
         display_name: "Alice".into(),
         created_at: at(),
+        status: None,
     };
     let frames = vec![
         ServerFrame::Welcome {

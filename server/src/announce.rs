@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use ferry_proto::ServerFrame;
+use ferry_proto::{ConversationId, ServerFrame, SessionId, UserId};
 use uuid::Uuid;
 
 use crate::bus::{Bus, BusStatus, Event};
@@ -25,23 +25,23 @@ impl Announcer {
     }
 
     /// Sends `frame` to every socket of `users` on every node, except `except_socket`.
-    pub fn frame(&self, users: Vec<Uuid>, except_socket: Option<Uuid>, frame: &ServerFrame) {
+    pub fn frame(&self, users: Vec<UserId>, except_socket: Option<Uuid>, frame: &ServerFrame) {
         self.deliver(users, except_socket, Audience::All, frame);
     }
 
     /// Sends `frame` to the sockets of `users` in `audience` (one of a frame's two forms).
-    pub fn frame_to(&self, users: Vec<Uuid>, audience: Audience, frame: &ServerFrame) {
+    pub fn frame_to(&self, users: Vec<UserId>, audience: Audience, frame: &ServerFrame) {
         self.deliver(users, None, audience, frame);
     }
 
     /// A conversation's members (or their states) changed: every node drops its cached
     /// members, so that a removed member stops getting frames at once.
-    pub fn members_changed(&self, conversation_id: Uuid) {
+    pub fn members_changed(&self, conversation_id: ConversationId) {
         self.bus.publish(Event::MembersChanged { conversation_id });
     }
 
     /// A session ended: its sockets close with 4001 on whichever node holds them.
-    pub fn session_ended(&self, session_id: Uuid) {
+    pub fn session_ended(&self, session_id: SessionId) {
         self.bus.publish(Event::SessionRevoked { session_id });
     }
 
@@ -52,7 +52,7 @@ impl Announcer {
 
     fn deliver(
         &self,
-        users: Vec<Uuid>,
+        users: Vec<UserId>,
         except_socket: Option<Uuid>,
         audience: Audience,
         frame: &ServerFrame,

@@ -1,13 +1,16 @@
 //! The server's background tasks, all started here ([`start`]), each ending when the
 //! server shuts down: the sweep of unused files, the announcement of message requests
-//! accepted by a send, the cluster lease, and the hourly forgetting of ended sessions.
+//! accepted by a send, the cluster lease, the erasure of deleted accounts
+//! (`crate::erasure`), missed-message mail (`crate::digest`), and the hourly forgetting of ended sessions and freeing of the
+//! usernames of accounts deleted long enough ago.
 //! Each takes what it uses; the two that announce presence take the whole app, since
-//! presence needs the hub, the store, the contacts and the announcer.
+//! presence needs the hub, the store, the contacts and the announcer, and so do the
+//! erasure (it commits through the committer) and the digest (the hub, mail and metrics).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_proto::Timestamp;
+use ferry_proto::{ConversationId, Timestamp, UserId};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +28,7 @@ use crate::store::Store;
 /// them (the acceptances' task ends when the committers stop).
 pub fn start(
     app: &App,
-    acceptances: UnboundedReceiver<(Uuid, Uuid)>,
+    acceptances: UnboundedReceiver<(ConversationId, UserId)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let stop = app.shutdown.clone();
@@ -46,6 +49,8 @@ pub fn start(
         app.shutdown.clone(),
     ));
     tokio::spawn(announce_acceptances(app.clone(), acceptances));
+    tokio::spawn(crate::erasure::run(app.clone(), app.erasure.clone()));
+    tokio::spawn(crate::digest::run(app.clone()));
     if let Some(cluster) = app.cluster {
         tokio::spawn(keep_lease(app.clone(), cluster));
     }
@@ -141,15 +146,25 @@ async fn housekeeping(limits: Arc<Limits>, store: Arc<dyn Store>, shutdown: Canc
                 Ok(gone) => tracing::info!(sessions = gone, "forgot ended sessions"),
                 Err(e) => tracing::warn!(error = %e, "could not forget ended sessions"),
             }
+            match store.free_held_usernames(Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(freed) => {
+                    tracing::info!(usernames = freed, "freed usernames of deleted accounts")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not free held usernames"),
+            }
         }
         ticks += 1;
     }
 }
 
-/// Announces each message request that a send accepted (`(conversation, user)`), as
+/// Announces each message request that a send accepted, as
 /// `POST /conversations/{id}/accept` does: the conversation to its members, and the
 /// presence of the new contacts to each other. Runs until the committers stop.
-async fn announce_acceptances(app: App, mut acceptances: UnboundedReceiver<(Uuid, Uuid)>) {
+async fn announce_acceptances(
+    app: App,
+    mut acceptances: UnboundedReceiver<(ConversationId, UserId)>,
+) {
     while let Some((conversation, user)) = acceptances.recv().await {
         if let Err(e) = chat::accepted(&app, conversation, user).await {
             tracing::warn!(error = %e, %conversation, "an acceptance was not announced");

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use ferry_proto::{
-    ChangeKind, Conversation, Member, MemberState, OutgoingMessage, Role, ServerFrame,
+    ChangeKind, Conversation, ConversationId, Member, MemberState, OutgoingMessage, Role,
+    ServerFrame, UserId,
 };
 use uuid::Uuid;
 
@@ -18,7 +19,7 @@ use crate::fence::SocketOrder;
 use crate::hub::Audience;
 use crate::members::Roster;
 use crate::state::App;
-use crate::store::{Mark, NewMessage, Seat, StoreResult};
+use crate::store::{Authority, Mark, NewMessage, Seat, StoreResult};
 
 /// Stores a message once and fans it out to every member's sockets but the sending
 /// one. The send is queued before this returns, so sends are stored in the order of
@@ -26,7 +27,7 @@ use crate::store::{Mark, NewMessage, Seat, StoreResult};
 /// for an idempotent resend). `order` is set for a send read from a socket.
 pub fn send(
     app: &App,
-    sender: Uuid,
+    sender: UserId,
     message: OutgoingMessage,
     order: Option<SocketOrder>,
 ) -> impl Future<Output = Outcome> + Send + 'static {
@@ -55,7 +56,7 @@ pub fn send(
 
 /// Checks a message to send (its shape, then the sender's rate) and makes it ready to
 /// store.
-fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessage> {
+fn prepare(app: &App, sender: UserId, message: OutgoingMessage) -> Result<NewMessage> {
     message
         .check(app.config.max_body_chars)
         .map_err(|e| Error::new(e.code(), e.to_string()))?;
@@ -73,6 +74,7 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
             secs => Some(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
         },
         attachments: message.attachments,
+        authority: Authority::Member,
     })
 }
 
@@ -80,8 +82,8 @@ fn prepare(app: &App, sender: Uuid, message: OutgoingMessage) -> Result<NewMessa
 /// (the caller's other devices included) when it moved.
 pub async fn mark(
     app: &App,
-    user: Uuid,
-    conversation_id: Uuid,
+    user: UserId,
+    conversation_id: ConversationId,
     mark: Mark,
     seq: i64,
     origin: Option<Uuid>,
@@ -120,7 +122,12 @@ pub async fn mark(
 }
 
 /// Relays a typing state to the other members; nothing is stored.
-pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) -> Result<()> {
+pub async fn typing(
+    app: &App,
+    user: UserId,
+    conversation_id: ConversationId,
+    typing: bool,
+) -> Result<()> {
     let members = app.members.of(&*app.store, conversation_id).await?;
     match members.state(user) {
         None => return Err(Error::not_found("conversation")),
@@ -134,7 +141,7 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
     if !app.typing.relay(user, conversation_id, typing) || !app.limits.typing_allowed(user) {
         return Ok(());
     }
-    let others: Vec<Uuid> = members
+    let others: Vec<UserId> = members
         .except(MemberState::Blocked)
         .filter(|m| *m != user && !members.apart(user, *m))
         .collect();
@@ -158,7 +165,7 @@ pub async fn typing(app: &App, user: Uuid, conversation_id: Uuid, typing: bool) 
 pub async fn change_members<T: Send + 'static>(
     app: &App,
     change: impl Future<Output = StoreResult<T>> + Send + 'static,
-    touched: impl FnOnce(Option<&T>) -> Vec<Uuid> + Send + 'static,
+    touched: impl FnOnce(Option<&T>) -> Vec<ConversationId> + Send + 'static,
 ) -> Result<T> {
     let app = app.clone();
     let changed = tokio::spawn(async move {
@@ -174,9 +181,9 @@ pub async fn change_members<T: Send + 'static>(
 }
 
 /// Tells everyone concerned that `user` accepted `conversation`.
-pub async fn accepted(app: &App, conversation: Uuid, user: Uuid) -> Result<()> {
+pub async fn accepted(app: &App, conversation: ConversationId, user: UserId) -> Result<()> {
     announce_conversation(app, conversation, &MembersChange::changed(user)).await?;
-    let others: Vec<Uuid> = app
+    let others: Vec<UserId> = app
         .members
         .of(&*app.store, conversation)
         .await?
@@ -192,11 +199,11 @@ pub struct MembersChange {
     /// The conversation is new to everyone in it.
     pub created: bool,
     /// Users who just joined: the conversation is new to them.
-    pub joined: Vec<Uuid>,
+    pub joined: Vec<UserId>,
     /// Members whose state (or role) changed.
-    pub changed: Vec<Uuid>,
+    pub changed: Vec<UserId>,
     /// Members just removed, each with the conversation's last seq at their removal.
-    pub removed: Vec<(Uuid, i64)>,
+    pub removed: Vec<(UserId, i64)>,
 }
 
 impl MembersChange {
@@ -209,7 +216,7 @@ impl MembersChange {
     }
 
     /// Users added to a group.
-    pub fn joined(users: Vec<Uuid>) -> Self {
+    pub fn joined(users: Vec<UserId>) -> Self {
         Self {
             joined: users,
             ..Self::default()
@@ -217,7 +224,7 @@ impl MembersChange {
     }
 
     /// One member's state changed (accepted, blocked, unblocked).
-    pub fn changed(user: Uuid) -> Self {
+    pub fn changed(user: UserId) -> Self {
         Self {
             changed: vec![user],
             ..Self::default()
@@ -225,7 +232,7 @@ impl MembersChange {
     }
 
     /// A member removed when the conversation's last seq was `last_seq`.
-    pub fn removed(user: Uuid, last_seq: i64) -> Self {
+    pub fn removed(user: UserId, last_seq: i64) -> Self {
         Self {
             removed: vec![(user, last_seq)],
             ..Self::default()
@@ -233,7 +240,7 @@ impl MembersChange {
     }
 
     /// Whether `user`, a member now, gets the whole conversation (it is new to them).
-    fn is_new_to(&self, user: Uuid) -> bool {
+    fn is_new_to(&self, user: UserId) -> bool {
         self.created || self.joined.contains(&user)
     }
 }
@@ -246,7 +253,7 @@ impl MembersChange {
 /// (see [`announce_emptied`]).
 pub async fn announce_conversation(
     app: &App,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     change: &MembersChange,
 ) -> Result<bool> {
     let seats = app.store.seats(conversation_id).await?;
@@ -270,7 +277,7 @@ pub async fn announce_conversation(
     // As read now, after the change: someone removed and already added back is not
     // removed (their addition's frames tell of them); the listed rows below are of
     // members now, so someone added and already removed again is not listed.
-    let removed: Vec<(Uuid, i64)> = change
+    let removed: Vec<(UserId, i64)> = change
         .removed
         .iter()
         .filter(|(user, _)| !seats.iter().any(|s| s.user == *user))
@@ -331,7 +338,7 @@ pub async fn announce_conversation(
     // The views differ only by the unread count: members with the same count share one
     // frame, encoded once. (Encoding one per member cost a 1,000-member group about
     // 237 MB of JSON per change.)
-    let mut by_unread: BTreeMap<(i64, Audience), Vec<Uuid>> = BTreeMap::new();
+    let mut by_unread: BTreeMap<(i64, Audience), Vec<UserId>> = BTreeMap::new();
     for (seat, audience) in &seats {
         let unread_changes = changes.iter().filter(|seq| **seq > seat.read_seq).count() as i64;
         let unread = (conversation.last_seq - seat.read_seq - unread_changes).max(0);
@@ -366,7 +373,7 @@ pub async fn announce_conversation(
 }
 
 /// Whether `user` is in a block with another of `seats`.
-fn conversation_members_apart(roster: &Roster, seats: &[Seat], user: Uuid) -> bool {
+fn conversation_members_apart(roster: &Roster, seats: &[Seat], user: UserId) -> bool {
     seats
         .iter()
         .any(|s| s.user != user && roster.apart(user, s.user))
@@ -374,7 +381,7 @@ fn conversation_members_apart(roster: &Roster, seats: &[Seat], user: Uuid) -> bo
 
 /// Tells the last member of a group, who just left it, that they did: `before` is the
 /// conversation as they saw it before leaving (nobody is left to read it from now).
-pub fn announce_emptied(app: &App, mut before: Conversation, user: Uuid, last_seq: i64) {
+pub fn announce_emptied(app: &App, mut before: Conversation, user: UserId, last_seq: i64) {
     before.members.retain(|m| m.user.id != user);
     app.metrics.conversation_frames.inc();
     app.announce.frame(
@@ -401,23 +408,23 @@ fn removed_view(conversation: &Conversation, last_seq: i64) -> Conversation {
 
 #[cfg(test)]
 mod tests {
-    use ferry_proto::{ConversationKind, Message, Timestamp};
+    use ferry_proto::{ConversationKind, Message, MessageId, Timestamp};
 
     use super::*;
 
     fn conversation(last_seq: i64) -> Conversation {
         let at = Timestamp::now();
         Conversation {
-            id: Uuid::now_v7(),
+            id: ConversationId::new(),
             kind: ConversationKind::Group,
             title: Some("Lunch crew".into()),
             members: Vec::new(),
             last_seq,
             last_message: Some(Message::plain(
-                Uuid::now_v7(),
-                Uuid::now_v7(),
+                MessageId::new(),
+                ConversationId::new(),
                 last_seq,
-                Uuid::now_v7(),
+                UserId::new(),
                 "said after the removal",
                 at,
             )),

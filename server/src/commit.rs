@@ -22,12 +22,12 @@
 use std::sync::Arc;
 
 use ferry_proto::{
-    ErrorCode, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, Message, ServerFrame,
+    ConversationId, ErrorCode, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, Message,
+    ServerFrame, UserId,
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
 use crate::announce::Announcer;
 use crate::error::{Error, Result};
@@ -50,8 +50,7 @@ struct Job {
 }
 
 /// Where committed sends go: the announcer (their frames), the stored-messages counter,
-/// and the queue of message requests accepted by sending, `(conversation, user)`
-/// (announced by a task that has the whole app, see `crate::background`).
+/// and the queue of message requests accepted by sending (announced by a task that has the whole app, see `crate::background`).
 #[derive(Clone)]
 pub struct Outlets {
     /// Announces the frames.
@@ -59,7 +58,7 @@ pub struct Outlets {
     /// Messages stored.
     pub stored: Counter,
     /// Requests accepted by a send.
-    pub accepted: mpsc::UnboundedSender<(Uuid, Uuid)>,
+    pub accepted: mpsc::UnboundedSender<(ConversationId, UserId)>,
     /// Panics contained (see `crate::panics`).
     pub panics: Counter,
 }
@@ -102,7 +101,7 @@ impl Committer {
     ) -> impl Future<Output = Outcome> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         // Ids are UUIDv7: their low bits are random, so conversations spread evenly.
-        let shard = (message.conversation_id.as_u64_pair().1 % self.shards.len() as u64) as usize;
+        let shard = (message.conversation_id.0.as_u64_pair().1 % self.shards.len() as u64) as usize;
         let queued = self.shards[shard].send(Job {
             message,
             order,

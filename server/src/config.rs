@@ -158,6 +158,36 @@ pub struct Config {
     /// by side with the others (0: one per CPU core). SQLite always uses one.
     #[arg(long, env = "FERRY_COMMITTERS", default_value_t = 0)]
     pub committers: usize,
+    /// The SMTP server mail goes through: `smtp://host:port` (plain, for a relay on this
+    /// machine), `smtp://host:587?tls=required` (STARTTLS) or `smtps://host:465`, with
+    /// `user:password@` when it wants a login. Unset: no mail (no password resets by
+    /// mail, no digests). From the environment only, as it may hold a password.
+    #[arg(long, env = "FERRY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Who mail comes from.
+    #[arg(
+        long,
+        env = "FERRY_MAIL_FROM",
+        default_value = "Ferry <ferry@localhost>"
+    )]
+    pub mail_from: String,
+    /// Where people reach this server, for the links in mail (`https://chat.example.com`);
+    /// default: `http://` and the bind address.
+    #[arg(long, env = "FERRY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How long a mailed link (address confirmation, password reset) works, in minutes.
+    #[arg(long, env = "FERRY_MAIL_TOKEN_MINUTES", default_value_t = 60)]
+    pub mail_token_minutes: u64,
+    /// How long the username of a deleted account stays taken, in days.
+    #[arg(long, env = "FERRY_USERNAME_HOLD_DAYS", default_value_t = 30)]
+    pub username_hold_days: u64,
+    /// Missed-message mail goes to someone with no device online for this long, in
+    /// seconds (with mail set up, and unless they turned it off).
+    #[arg(long, env = "FERRY_DIGEST_AFTER_SECS", default_value_t = 3600)]
+    pub digest_after_secs: u64,
+    /// At most one missed-message mail per person this often, in seconds.
+    #[arg(long, env = "FERRY_DIGEST_INTERVAL_SECS", default_value_t = 86_400)]
+    pub digest_interval_secs: u64,
 }
 
 impl Config {
@@ -205,6 +235,21 @@ impl Config {
             request_timeout_secs: 15,
             db_pool: 16,
             committers: 0,
+            smtp_url: None,
+            mail_from: "Ferry <ferry@localhost>".into(),
+            public_url: None,
+            mail_token_minutes: 60,
+            username_hold_days: 30,
+            digest_after_secs: 3600,
+            digest_interval_secs: 86_400,
+        }
+    }
+
+    /// The base of the links this server mails.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
         }
     }
 

@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::ws::Utf8Bytes;
-use uuid::Uuid;
+use ferry_proto::ConversationId;
 
 /// A frame queued for a socket, with its conversation and seq when it is a `message`.
 #[derive(Clone, Debug)]
@@ -21,7 +21,7 @@ pub struct Outgoing {
     /// The frame's JSON text.
     pub frame: Utf8Bytes,
     /// `(conversation, seq)` of a `message` frame.
-    pub message: Option<(Uuid, i64)>,
+    pub message: Option<(ConversationId, i64)>,
     /// A hint that is stale in seconds (typing, presence): dropped, not queued, for a
     /// socket that falls behind.
     pub ephemeral: bool,
@@ -29,7 +29,7 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// A frame's JSON text, with `(conversation, seq)` if it is a `message` frame.
-    pub fn new(frame: String, message: Option<(Uuid, i64)>) -> Self {
+    pub fn new(frame: String, message: Option<(ConversationId, i64)>) -> Self {
         Self {
             frame: Utf8Bytes::from(frame),
             message,
@@ -83,13 +83,13 @@ impl Given {
 /// The highest seq of each conversation this socket has been given.
 #[derive(Default)]
 pub struct Delivered {
-    conversations: HashMap<Uuid, Given>,
+    conversations: HashMap<ConversationId, Given>,
 }
 
 impl Delivered {
     /// Decides about the frame of message `seq` in `conversation` (and counts it as
     /// given when the answer is [`Verdict::Write`]).
-    pub fn check(&mut self, conversation: Uuid, seq: i64) -> Verdict {
+    pub fn check(&mut self, conversation: ConversationId, seq: i64) -> Verdict {
         let Some(given) = self.conversations.get_mut(&conversation) else {
             // The first frame of a conversation is written whatever its seq: the client
             // fills what it lacks below it.
@@ -114,14 +114,14 @@ impl Delivered {
     }
 
     /// Counts messages up to `seq` of `conversation` as given (a gap filled).
-    pub fn filled(&mut self, conversation: Uuid, seq: i64) {
+    pub fn filled(&mut self, conversation: ConversationId, seq: i64) {
         let given = self.conversations.entry(conversation).or_default();
         given.highest = given.highest.max(seq);
     }
 
     /// Counts this socket's own message `seq` as given: it was acked. An ack may come
     /// before the frames of lower seqs, so it only fills its own place.
-    pub fn acked(&mut self, conversation: Uuid, seq: i64) {
+    pub fn acked(&mut self, conversation: ConversationId, seq: i64) {
         if let Some(given) = self.conversations.get_mut(&conversation)
             && seq > given.highest
         {
@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn frames_go_out_once_and_in_order() {
         let mut delivered = Delivered::default();
-        let c = Uuid::now_v7();
+        let c = ConversationId::new();
         assert_eq!(delivered.check(c, 5), Verdict::Write);
         assert_eq!(delivered.check(c, 6), Verdict::Write);
         assert_eq!(delivered.check(c, 6), Verdict::Skip);
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(delivered.check(c, 9), Verdict::Write);
         // Seq 7's own frame, late: dropped.
         assert_eq!(delivered.check(c, 7), Verdict::Skip);
-        assert_eq!(delivered.check(Uuid::now_v7(), 1), Verdict::Write);
+        assert_eq!(delivered.check(ConversationId::new(), 1), Verdict::Write);
         // Below the first frame nothing was given, but the client fetched that gap when
         // seq 5 came past its highest: a late frame there would go backwards.
         assert_eq!(delivered.check(c, 4), Verdict::Skip);
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn own_sends_fill_only_their_own_places() {
         let mut delivered = Delivered::default();
-        let c = Uuid::now_v7();
+        let c = ConversationId::new();
         assert_eq!(delivered.check(c, 1), Verdict::Write);
         // This socket's send got seq 3 and was acked before seq 2's frame came.
         delivered.acked(c, 3);

@@ -116,6 +116,10 @@ impl From<StoreError> for Error {
                 Self::new(ErrorCode::UsernameTaken, "that username is taken")
             }
             StoreError::UnknownUser => Self::not_found("user"),
+            StoreError::EmailTaken => Self::new(
+                ErrorCode::Conflict,
+                "another account already confirmed that address",
+            ),
             StoreError::Blocked => {
                 Self::forbidden("one of you blocked the other: no new conversation between you")
             }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ferry_proto::ErrorCode;
+use ferry_proto::{ConversationId, ErrorCode, MessageId};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -31,7 +31,7 @@ pub struct SocketOrder {
 
 impl SocketOrder {
     /// `Ok` if this send may be stored now; otherwise the refusal to answer it with.
-    pub fn admit(&self, conversation: Uuid, id: Uuid) -> Result<()> {
+    pub fn admit(&self, conversation: ConversationId, id: MessageId) -> Result<()> {
         self.fence.admit(conversation, id, self.n).map_err(|code| {
             Error::new(
                 code,
@@ -41,7 +41,7 @@ impl SocketOrder {
     }
 
     /// Records how this send ended: a transient failure fences its conversation.
-    pub fn settle<T>(&self, conversation: Uuid, id: Uuid, outcome: &Result<T>) {
+    pub fn settle<T>(&self, conversation: ConversationId, id: MessageId, outcome: &Result<T>) {
         if let Err(e) = outcome {
             let code = e.to_api().code;
             if code.is_transient() {
@@ -57,19 +57,19 @@ impl SocketOrder {
 /// failure is not held back by it.
 #[derive(Default)]
 pub struct SendFence {
-    failed: Mutex<HashMap<Uuid, Failed>>,
+    failed: Mutex<HashMap<ConversationId, Failed>>,
 }
 
 #[derive(Clone, Copy)]
 struct Failed {
-    id: Uuid,
+    id: MessageId,
     n: u64,
     code: ErrorCode,
 }
 
 impl SendFence {
     /// Records that send number `n`, message `id`, failed transiently with `code`.
-    pub fn fail(&self, conversation: Uuid, id: Uuid, n: u64, code: ErrorCode) {
+    pub fn fail(&self, conversation: ConversationId, id: MessageId, n: u64, code: ErrorCode) {
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
         match failed.get(&conversation) {
             // An earlier failure stands: that message must come first.
@@ -85,8 +85,8 @@ impl SendFence {
     /// itself lifts the fence.
     pub fn admit(
         &self,
-        conversation: Uuid,
-        id: Uuid,
+        conversation: ConversationId,
+        id: MessageId,
         n: u64,
     ) -> std::result::Result<(), ErrorCode> {
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
@@ -108,11 +108,11 @@ mod tests {
     #[test]
     fn a_failed_send_holds_back_later_ones_until_it_comes_again() {
         let fence = SendFence::default();
-        let (conv, other) = (Uuid::now_v7(), Uuid::now_v7());
-        let (m1, m2, m3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (conv, other) = (ConversationId::new(), ConversationId::new());
+        let (m1, m2, m3) = (MessageId::new(), MessageId::new(), MessageId::new());
         fence.fail(conv, m1, 1, ErrorCode::RateLimited);
         // Read before the failure: not held back.
-        assert_eq!(fence.admit(conv, Uuid::now_v7(), 0), Ok(()));
+        assert_eq!(fence.admit(conv, MessageId::new(), 0), Ok(()));
         assert_eq!(fence.admit(conv, m2, 2), Err(ErrorCode::RateLimited));
         assert_eq!(
             fence.admit(other, m2, 2),
@@ -128,8 +128,8 @@ mod tests {
     #[test]
     fn the_earliest_failure_wins() {
         let fence = SendFence::default();
-        let conv = Uuid::now_v7();
-        let (m0, m1) = (Uuid::now_v7(), Uuid::now_v7());
+        let conv = ConversationId::new();
+        let (m0, m1) = (MessageId::new(), MessageId::new());
         // m1 was refused when read; m0, read before it, failed later in the database.
         fence.fail(conv, m1, 1, ErrorCode::RateLimited);
         fence.fail(conv, m0, 0, ErrorCode::Unavailable);

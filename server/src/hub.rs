@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ferry_proto::{SessionId, UserId};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{Notify, mpsc, watch};
 use uuid::Uuid;
@@ -65,7 +66,7 @@ pub struct SocketHandle {
     /// Unique across the cluster.
     pub id: Uuid,
     /// The session that opened it.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// Frames to write.
     pub frames: mpsc::Sender<Outgoing>,
     /// Set when the socket must close; never blocks.
@@ -96,9 +97,9 @@ pub enum Joined {
 pub struct Hub {
     /// Bytes of frames queued, each socket counted (`ferry_socket_frame_bytes_total`).
     frame_bytes: Counter,
-    sockets: Mutex<HashMap<Uuid, Vec<SocketHandle>>>,
+    sockets: Mutex<HashMap<UserId, Vec<SocketHandle>>>,
     /// Per user: woken by every frame for them that is not a hint.
-    waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    waiters: Mutex<HashMap<UserId, Arc<Notify>>>,
     /// How many [`Waiter`]s exist: delivery, the hot path, takes the waiters' lock only
     /// when some long-poll waits.
     waiting: AtomicUsize,
@@ -107,7 +108,7 @@ pub struct Hub {
 /// A long-poll's place among the hub's waiters; its entry goes with the last one.
 pub struct Waiter {
     hub: Arc<Hub>,
-    user: Uuid,
+    user: UserId,
     /// Woken when something for the user passes through this node.
     pub notify: Arc<Notify>,
 }
@@ -141,7 +142,7 @@ impl Hub {
     }
 
     /// A place to wait for the next frame for `user` (a long-poll's wake-up).
-    pub fn waiter(self: &Arc<Self>, user: Uuid) -> Waiter {
+    pub fn waiter(self: &Arc<Self>, user: UserId) -> Waiter {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let notify = self
             .waiters
@@ -157,14 +158,14 @@ impl Hub {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Vec<SocketHandle>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Vec<SocketHandle>>> {
         // A panic while holding the lock cannot leave the map half-updated (each
         // operation is one insert or retain), so a poisoned lock is still usable.
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds a socket, unless the user already has `max` of them.
-    pub fn join(&self, user: Uuid, socket: SocketHandle, max: usize) -> Joined {
+    pub fn join(&self, user: UserId, socket: SocketHandle, max: usize) -> Joined {
         let mut map = self.lock();
         let list = map.entry(user).or_default();
         if list.len() >= max {
@@ -177,7 +178,7 @@ impl Hub {
     }
 
     /// Removes a socket; `true` when it was the user's last one on this node.
-    pub fn leave(&self, user: Uuid, socket_id: Uuid) -> bool {
+    pub fn leave(&self, user: UserId, socket_id: Uuid) -> bool {
         let mut map = self.lock();
         let Some(list) = map.get_mut(&user) else {
             return false;
@@ -192,7 +193,7 @@ impl Hub {
     }
 
     /// Whether the user has a socket open on this node.
-    pub fn is_online(&self, user: Uuid) -> bool {
+    pub fn is_online(&self, user: UserId) -> bool {
         self.lock().contains_key(&user)
     }
 
@@ -200,8 +201,8 @@ impl Hub {
     /// frames (they need whole `conversation` frames).
     pub fn without_members_feature(
         &self,
-        users: impl IntoIterator<Item = Uuid>,
-    ) -> std::collections::HashSet<Uuid> {
+        users: impl IntoIterator<Item = UserId>,
+    ) -> std::collections::HashSet<UserId> {
         let map = self.lock();
         users
             .into_iter()
@@ -221,7 +222,7 @@ impl Hub {
     /// except `except_socket`.
     pub fn deliver(
         &self,
-        users: &[Uuid],
+        users: &[UserId],
         except_socket: Option<Uuid>,
         audience: Audience,
         frame: Outgoing,
@@ -275,8 +276,8 @@ impl Hub {
     }
 
     /// The sessions with a socket on this node.
-    pub fn session_ids(&self) -> Vec<Uuid> {
-        let mut sessions: Vec<Uuid> = self
+    pub fn session_ids(&self) -> Vec<SessionId> {
+        let mut sessions: Vec<SessionId> = self
             .lock()
             .values()
             .flatten()
@@ -288,12 +289,12 @@ impl Hub {
     }
 
     /// The users with a socket on this node.
-    pub fn users(&self) -> Vec<Uuid> {
+    pub fn users(&self) -> Vec<UserId> {
         self.lock().keys().copied().collect()
     }
 
     /// Closes every socket of an ended session on this node with 4001.
-    pub fn close_session(&self, session_id: Uuid) {
+    pub fn close_session(&self, session_id: SessionId) {
         self.close_where(
             |s| s.session_id == session_id,
             ferry_proto::close::TOKEN_EXPIRED,
@@ -318,12 +319,12 @@ impl Hub {
 mod tests {
     use super::*;
 
-    fn socket(hub: &Hub, user: Uuid) -> (mpsc::Receiver<Outgoing>, watch::Receiver<CloseReason>) {
+    fn socket(hub: &Hub, user: UserId) -> (mpsc::Receiver<Outgoing>, watch::Receiver<CloseReason>) {
         let (frames, queue) = mpsc::channel(SOCKET_QUEUE);
         let (close, closed) = watch::channel(None);
         let handle = SocketHandle {
             id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
+            session_id: SessionId::new(),
             frames,
             close,
             members_feature: false,
@@ -335,7 +336,7 @@ mod tests {
     #[test]
     fn hints_never_close_a_slow_socket() {
         let hub = Hub::default();
-        let user = Uuid::now_v7();
+        let user = UserId::new();
         let (queue, closed) = socket(&hub, user);
         // A socket that stopped reading: typing floods it, and is dropped past half the
         // queue instead of closing it.

@@ -17,6 +17,8 @@ pub mod coalesce;
 pub mod commit;
 pub mod config;
 pub mod delivery;
+pub mod digest;
+pub mod erasure;
 pub mod error;
 pub mod fence;
 pub mod files;
@@ -24,6 +26,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod listen;
+pub mod mail;
 pub mod members;
 pub mod metrics;
 pub mod panics;
@@ -88,6 +91,9 @@ pub enum StartError {
     /// Serving failed.
     #[error("serve: {0}")]
     Serve(std::io::Error),
+    /// The mail settings cannot be used.
+    #[error("mail: {0}")]
+    Mail(#[from] mail::MailConfigError),
 }
 
 /// Opens the store named by `url`.
@@ -184,6 +190,11 @@ pub async fn run(
     let store = open_store(&url, config.db_pool).await?;
     let metrics = Metrics::new();
     let files = files::Files::open(&config, &metrics)?;
+    let mail = mail::Mailer::new(
+        &config,
+        metrics.mail_sent.clone(),
+        metrics.mail_failed.clone(),
+    )?;
     let secret = jwt_secret(&config)?;
     let tokens = TokenKeys::new(
         &secret,
@@ -248,6 +259,8 @@ pub async fn run(
         typing: typing::TypingRelay::new(),
         files: Arc::new(files),
         readiness: Default::default(),
+        mail,
+        erasure: Default::default(),
     });
     background::start(&app, acceptances, shutdown);
 

@@ -13,10 +13,10 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferry_proto::UserId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use uuid::Uuid;
 
 use crate::config::Config;
 
@@ -65,10 +65,10 @@ const TYPING_BURST: u32 = 20;
 
 /// The server's shared limiters.
 pub struct Limits {
-    sends: DefaultKeyedRateLimiter<Uuid>,
-    user_searches: DefaultKeyedRateLimiter<Uuid>,
-    typing: DefaultKeyedRateLimiter<Uuid>,
-    membership: DefaultKeyedRateLimiter<Uuid>,
+    sends: DefaultKeyedRateLimiter<UserId>,
+    user_searches: DefaultKeyedRateLimiter<UserId>,
+    typing: DefaultKeyedRateLimiter<UserId>,
+    membership: DefaultKeyedRateLimiter<UserId>,
     auth_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     /// Wrong passwords, per username and place.
     pub failed_logins: FailedLogins,
@@ -115,26 +115,26 @@ impl Limits {
     }
 
     /// `Err(wait)` when the user sends faster than allowed.
-    pub fn check_send(&self, user: Uuid) -> Result<(), Duration> {
+    pub fn check_send(&self, user: UserId) -> Result<(), Duration> {
         self.sends
             .check_key(&user)
             .map_err(|n| n.wait_time_from(self.clock.now()))
     }
 
     /// `Err(wait)` when the user creates groups or changes members faster than allowed.
-    pub fn check_membership_change(&self, user: Uuid) -> Result<(), Duration> {
+    pub fn check_membership_change(&self, user: UserId) -> Result<(), Duration> {
         self.membership
             .check_key(&user)
             .map_err(|n| n.wait_time_from(self.clock.now()))
     }
 
     /// Whether one more typing notice of `user`'s may be relayed now.
-    pub fn typing_allowed(&self, user: Uuid) -> bool {
+    pub fn typing_allowed(&self, user: UserId) -> bool {
         self.typing.check_key(&user).is_ok()
     }
 
     /// `Err(wait)` when the user searches for people faster than allowed.
-    pub fn check_user_search(&self, user: Uuid) -> Result<(), Duration> {
+    pub fn check_user_search(&self, user: UserId) -> Result<(), Duration> {
         self.user_searches
             .check_key(&user)
             .map_err(|n| n.wait_time_from(self.clock.now()))
@@ -272,17 +272,17 @@ pub struct UserTurns {
     users: Users,
 }
 
-type Users = Arc<Mutex<HashMap<Uuid, Arc<Semaphore>>>>;
+type Users = Arc<Mutex<HashMap<UserId, Arc<Semaphore>>>>;
 
 /// A turn; the next waiting request of the same user starts when it drops.
 /// It owns what it needs, so an answer's body can hold it until the answer is sent.
 pub struct UserTurn {
     users: Users,
-    user: Uuid,
+    user: UserId,
     permit: Option<OwnedSemaphorePermit>,
 }
 
-fn lock(users: &Users) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Semaphore>>> {
+fn lock(users: &Users) -> std::sync::MutexGuard<'_, HashMap<UserId, Arc<Semaphore>>> {
     // The map is only ever read or updated whole, so a panic cannot leave it half done.
     users.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -296,7 +296,7 @@ impl UserTurns {
     }
 
     /// Waits for one of `user`'s turns.
-    pub async fn turn(&self, user: Uuid) -> UserTurn {
+    pub async fn turn(&self, user: UserId) -> UserTurn {
         let semaphore = lock(&self.users)
             .entry(user)
             .or_insert_with(|| Arc::new(Semaphore::new(self.per_user)))
@@ -350,7 +350,7 @@ mod tests {
     #[tokio::test]
     async fn a_user_runs_two_heavy_reads_at_once_and_the_next_waits() {
         let reads = UserTurns::new(2);
-        let (alice, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (alice, bob) = (UserId::from_u128(1), UserId::from_u128(2));
         let first = reads.turn(alice).await;
         let second = reads.turn(alice).await;
         let mut third = Box::pin(reads.turn(alice));

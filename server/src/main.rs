@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
         ("jwt_secret", "FERRY_JWT_SECRET or --jwt-secret-file"),
         ("s3_secret_access_key", "FERRY_S3_SECRET_ACCESS_KEY"),
         ("ops_token", "FERRY_OPS_TOKEN"),
+        ("smtp_url", "FERRY_SMTP_URL"),
     ] {
         if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
             eprintln!(

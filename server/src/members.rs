@@ -12,43 +12,42 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ferry_proto::MemberState;
+use ferry_proto::{ConversationId, MemberState, UserId};
 use moka::sync::Cache;
-use uuid::Uuid;
 
-use crate::store::{Store, StoreResult};
+use crate::store::{Block, Store, StoreResult};
 
 /// The members of one conversation with their states, and the blocks between them
-/// (`(blocker, blocked)`; nearly always none).
+/// (nearly always none).
 #[derive(Debug, Default)]
-pub struct Roster(Vec<(Uuid, MemberState)>, Vec<(Uuid, Uuid)>);
+pub struct Roster(Vec<(UserId, MemberState)>, Vec<Block>);
 
 impl Roster {
     /// Whether `user` is a member.
-    pub fn contains(&self, user: &Uuid) -> bool {
+    pub fn contains(&self, user: &UserId) -> bool {
         self.state(*user).is_some()
     }
 
     /// `user`'s state, if a member.
-    pub fn state(&self, user: Uuid) -> Option<MemberState> {
+    pub fn state(&self, user: UserId) -> Option<MemberState> {
         self.0.iter().find(|(u, _)| *u == user).map(|(_, s)| *s)
     }
 
     /// Everyone.
-    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+    pub fn ids(&self) -> impl Iterator<Item = UserId> + '_ {
         self.0.iter().map(|(u, _)| *u)
     }
 
     /// Whether a block stands between `a` and `b`, either way: neither gets the other's
     /// receipts or typing, in a group both are in too.
-    pub fn apart(&self, a: Uuid, b: Uuid) -> bool {
-        self.1
-            .iter()
-            .any(|&(x, y)| (x, y) == (a, b) || (x, y) == (b, a))
+    pub fn apart(&self, a: UserId, b: UserId) -> bool {
+        self.1.iter().any(|block| {
+            (block.blocker, block.blocked) == (a, b) || (block.blocker, block.blocked) == (b, a)
+        })
     }
 
     /// Everyone whose state is not `state`.
-    pub fn except(&self, state: MemberState) -> impl Iterator<Item = Uuid> + '_ {
+    pub fn except(&self, state: MemberState) -> impl Iterator<Item = UserId> + '_ {
         self.0
             .iter()
             .filter(move |(_, s)| *s != state)
@@ -70,13 +69,13 @@ impl Roster {
 const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What an entry weighs in [`CAPACITY_BYTES`].
-fn weight(_: &Uuid, members: &Arc<Roster>) -> u32 {
+fn weight(_: &ConversationId, members: &Arc<Roster>) -> u32 {
     u32::try_from(64 + members.len() * 17 + members.1.len() * 32).unwrap_or(u32::MAX)
 }
 
 /// The cache of conversation members.
 pub struct Members {
-    cache: Cache<Uuid, Arc<Roster>>,
+    cache: Cache<ConversationId, Arc<Roster>>,
     /// Bumped by every membership change; a lookup stores what it read only if no change
     /// happened meanwhile.
     changes: AtomicU64,
@@ -98,7 +97,11 @@ impl Members {
     }
 
     /// The members of `conversation` (empty if there is no such conversation).
-    pub async fn of(&self, store: &dyn Store, conversation: Uuid) -> StoreResult<Arc<Roster>> {
+    pub async fn of(
+        &self,
+        store: &dyn Store,
+        conversation: ConversationId,
+    ) -> StoreResult<Arc<Roster>> {
         if let Some(members) = self.cache.get(&conversation) {
             return Ok(members);
         }
@@ -122,7 +125,7 @@ impl Members {
 
     /// Forgets `conversation`'s members; call after a change of members, of their
     /// states or of the blocks between them commits.
-    pub fn changed(&self, conversation: Uuid) {
+    pub fn changed(&self, conversation: ConversationId) {
         self.changes.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(&conversation);
     }
@@ -149,13 +152,13 @@ mod tests {
         let members = Members::new();
         let big = Arc::new(Roster(
             (0..1000)
-                .map(|_| (Uuid::now_v7(), MemberState::Accepted))
+                .map(|_| (UserId::new(), MemberState::Accepted))
                 .collect(),
             Vec::new(),
         ));
         // 10,000 groups of 1,000: 160 MB of ids if entries were all that counted.
         for _ in 0..10_000 {
-            members.cache.insert(Uuid::now_v7(), big.clone());
+            members.cache.insert(ConversationId::new(), big.clone());
         }
         members.cache.run_pending_tasks();
         assert!(

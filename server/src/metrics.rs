@@ -1,6 +1,6 @@
 //! [`Metrics`]: the Prometheus registry behind `GET /metrics`: open connections, stored
 //! messages, messages per commit, request latency by route template, and send-to-ack
-//! latency, and the cluster bus's health.
+//! latency, the cluster bus's health, and mail sent and failed.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -65,6 +65,12 @@ pub struct Metrics {
     /// The most [`Metrics::preview_bytes`] has been since the server started: it stays
     /// within `FERRY_PREVIEW_MEMORY_MIB`.
     pub preview_bytes_peak: Gauge,
+    /// Mails handed to the SMTP server.
+    pub mail_sent: Counter,
+    /// Mails the SMTP server did not take (or that could not be made).
+    pub mail_failed: Counter,
+    /// Rounds of the missed-message task (`crate::digest`) that ran to the end.
+    pub digest_rounds: Counter,
 }
 
 impl Metrics {
@@ -178,7 +184,28 @@ impl Metrics {
             "Times this node missed bus traffic and told its sockets to catch up",
             bus.resyncs.clone(),
         );
+        let mail_sent = Counter::default();
+        registry.register(
+            "mail_sent",
+            "Mails handed to the SMTP server",
+            mail_sent.clone(),
+        );
+        let mail_failed = Counter::default();
+        registry.register(
+            "mail_failed",
+            "Mails the SMTP server did not take, or that could not be made",
+            mail_failed.clone(),
+        );
+        let digest_rounds = Counter::default();
+        registry.register(
+            "digest_rounds",
+            "Rounds of the missed-message mail task that ran to the end",
+            digest_rounds.clone(),
+        );
         Self {
+            mail_sent,
+            mail_failed,
+            digest_rounds,
             bus,
             conversation_frames,
             frame_bytes,

@@ -6,9 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferry_proto::{SessionId, UserId};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use uuid::Uuid;
 
 use crate::announce::Announcer;
 use crate::auth::tokens::TokenKeys;
@@ -19,6 +20,7 @@ use crate::config::Config;
 use crate::files::Files;
 use crate::hub::Hub;
 use crate::limits::Limits;
+use crate::mail::Mailer;
 use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::presence::turns::Turns;
@@ -54,15 +56,19 @@ pub struct AppState {
     /// This node's place in a cluster; `None` for a single node.
     pub cluster: Option<Cluster>,
     /// Session checks, coalesced: whether a session is live.
-    pub sessions: Coalescer<Uuid, bool>,
+    pub sessions: Coalescer<SessionId, bool>,
     /// Contacts lookups, coalesced: who shares a conversation with a user.
-    pub contacts: Coalescer<Uuid, Vec<Contact>>,
+    pub contacts: Coalescer<UserId, Vec<Contact>>,
     /// Typing notices worth relaying (repeats are not).
     pub typing: TypingRelay,
     /// Attachments' bytes.
     pub files: Arc<Files>,
     /// When the database last answered `/readyz`.
     pub readiness: Readiness,
+    /// Mail out, if configured.
+    pub mail: Mailer,
+    /// Wakes the erasure of deleted accounts (`crate::erasure`).
+    pub erasure: Arc<Notify>,
 }
 
 /// The state handle that handlers receive.

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use ferry_proto::{ConversationId, UserId};
 use moka::sync::Cache;
-use uuid::Uuid;
 
 /// A `typing:true` repeated within this is not relayed again: under the protocol's
 /// 3 s repeat, so an honest client's repeats all go out and receivers never expire a
@@ -22,9 +22,9 @@ const REPEAT_AFTER: Duration = Duration::from_secs(2);
 const CAPACITY: u64 = 100_000;
 const FORGET_AFTER: Duration = Duration::from_secs(10);
 
-/// What this node last relayed per (user, conversation), and when.
+/// What this node last relayed per user and conversation, and when.
 pub struct TypingRelay {
-    last: Cache<(Uuid, Uuid), (bool, Instant)>,
+    last: Cache<(UserId, ConversationId), (bool, Instant)>,
 }
 
 impl TypingRelay {
@@ -40,7 +40,7 @@ impl TypingRelay {
 
     /// Whether `typing` from `user` in `conversation` changes what the other members
     /// see (counted as relayed when it does).
-    pub fn relay(&self, user: Uuid, conversation: Uuid, typing: bool) -> bool {
+    pub fn relay(&self, user: UserId, conversation: ConversationId, typing: bool) -> bool {
         let now = Instant::now();
         let key = (user, conversation);
         let changes = match self.last.get(&key) {
@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn repeats_and_idle_stops_are_not_relayed() {
         let relay = TypingRelay::new();
-        let (alice, bob, chat) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (alice, bob, chat) = (UserId::new(), UserId::new(), ConversationId::new());
         assert!(relay.relay(alice, chat, true));
         assert!(!relay.relay(alice, chat, true), "a repeat at once");
         assert!(relay.relay(bob, chat, true), "another member");

@@ -1,6 +1,6 @@
 //! The UI's command bindings, generated from the commands themselves: this test reads
 //! the commands the shell registers (`generate_handler!` in `lib.rs`) and their
-//! signatures in `commands.rs`, and writes `ui/src/lib/bindings/Commands.ts`: each
+//! signatures in `commands/`, and writes `ui/src/lib/bindings/Commands.ts`: each
 //! command's name, its arguments as the UI passes them (camelCase, as Tauri takes them)
 //! and what it answers. `ui/src/lib/backend` calls commands only through that type, so a
 //! renamed command, argument or answer fails the UI's type check (`npm run check`)
@@ -98,20 +98,39 @@ fn camel(name: &str) -> String {
     out
 }
 
+/// Every file of `src/commands/`, parsed: the commands are split there by topic.
+fn command_files() -> Vec<syn::File> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let text =
+                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            syn::parse_file(&text).unwrap_or_else(|e| panic!("{} parses: {e}", path.display()))
+        })
+        .collect()
+}
+
 /// The generated file's text.
 fn generate() -> String {
-    let file = syn::parse_file(&source("commands.rs")).expect("commands.rs parses");
+    let files = command_files();
     let mut imports = BTreeSet::new();
     let mut entries = Vec::new();
     for name in registered() {
-        let command = file
-            .items
+        let command = files
             .iter()
+            .flat_map(|file| &file.items)
             .find_map(|item| match item {
                 Item::Fn(f) if f.sig.ident == name => Some(f),
                 _ => None,
             })
-            .unwrap_or_else(|| panic!("{name} is registered but not in commands.rs"));
+            .unwrap_or_else(|| panic!("{name} is registered but not in src/commands/"));
         let mut args = Vec::new();
         for input in &command.sig.inputs {
             let FnArg::Typed(arg) = input else { continue };
@@ -143,7 +162,7 @@ fn generate() -> String {
         entries.push(format!("  {name}: {{ args: {args}; returns: {returns} }};"));
     }
     let mut text = String::from(
-        "// Generated from src-tauri/src/commands.rs by its test `command_bindings`. Do not edit\n\
+        "// Generated from src-tauri/src/commands/ by its test `command_bindings`. Do not edit\n\
          // this file manually: run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop.\n",
     );
     for import in &imports {

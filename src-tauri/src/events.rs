@@ -14,11 +14,10 @@ use std::sync::Arc;
 use ferry_client::{
     Client, ClientError, ConnectionState, ConversationSummary, Event, LocalMessage,
 };
-use ferry_proto::Presence;
+use ferry_proto::{ConversationId, MessageId, Presence, User, UserId};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use uuid::Uuid;
 
 use crate::notifier::Notifier;
 use crate::state::Desktop;
@@ -64,9 +63,9 @@ pub enum UiEvent {
     /// A member's watermarks moved (the conversation's new summary follows).
     Receipt {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Whose.
-        user_id: Uuid,
+        user_id: UserId,
         /// Read up to.
         #[cfg_attr(test, ts(type = "number"))]
         read_seq: i64,
@@ -77,9 +76,9 @@ pub enum UiEvent {
     /// Who is typing in a conversation changed.
     Typing {
         /// Where.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Who is typing there now.
-        typing: Vec<Uuid>,
+        typing: Vec<UserId>,
     },
     /// A contact came online or went offline.
     Presence {
@@ -91,10 +90,15 @@ pub enum UiEvent {
         /// The new state.
         state: ConnectionState,
     },
+    /// The signed-in user's profile changed (on this device or another).
+    Profile {
+        /// As it is now.
+        user: User,
+    },
     /// A file of an unsent message is uploading.
     UploadProgress {
         /// The pending message.
-        message_id: Uuid,
+        message_id: MessageId,
         /// Which of its files.
         index: u32,
         /// Bytes uploaded.
@@ -112,13 +116,13 @@ pub enum UiEvent {
 pub struct Batch {
     out: Vec<UiEvent>,
     /// Conversations whose summary may have changed, in the order first heard.
-    changed: Vec<Uuid>,
+    changed: Vec<ConversationId>,
     resync: bool,
 }
 
 impl Batch {
     /// Takes in one core event; `typing_in` says who is typing in a conversation now.
-    pub fn push(&mut self, event: Event, typing_in: impl FnOnce(Uuid) -> Vec<Uuid>) {
+    pub fn push(&mut self, event: Event, typing_in: impl FnOnce(ConversationId) -> Vec<UserId>) {
         match event {
             Event::Message { message } => {
                 // An ack or a failure changes the summary's last message and seq.
@@ -157,6 +161,7 @@ impl Batch {
             }),
             Event::Presence { presence } => self.out.push(UiEvent::Presence { presence }),
             Event::Connection { state } => self.out.push(UiEvent::Connection { state }),
+            Event::Profile { user } => self.out.push(UiEvent::Profile { user }),
             Event::UploadProgress {
                 message_id,
                 index,
@@ -181,7 +186,7 @@ impl Batch {
         self.out.len() + self.changed.len() >= BATCH
     }
 
-    fn touch(&mut self, conversation: Uuid) {
+    fn touch(&mut self, conversation: ConversationId) {
         if !self.changed.contains(&conversation) {
             self.changed.push(conversation);
         }
@@ -191,7 +196,7 @@ impl Batch {
     /// that cannot be read turns into a resync, as does a lag.
     pub fn finish(
         mut self,
-        mut read: impl FnMut(Uuid) -> Result<Option<ConversationSummary>, ClientError>,
+        mut read: impl FnMut(ConversationId) -> Result<Option<ConversationSummary>, ClientError>,
     ) -> Vec<UiEvent> {
         if !self.resync {
             for id in std::mem::take(&mut self.changed) {
@@ -234,7 +239,7 @@ pub(crate) fn forward(
         loop {
             let mut batch = Batch::default();
             match events.recv().await {
-                Ok(event) => batch.push(event, |c| client.typing_in(c)),
+                Ok(event) => batch.push(event, |c| client.conversation(c).typing()),
                 Err(RecvError::Lagged(_)) => batch.lagged(),
                 Err(RecvError::Closed) => return,
             }
@@ -242,7 +247,7 @@ pub(crate) fn forward(
             let mut closed = false;
             while !batch.is_full() {
                 match events.try_recv() {
-                    Ok(event) => batch.push(event, |c| client.typing_in(c)),
+                    Ok(event) => batch.push(event, |c| client.conversation(c).typing()),
                     Err(TryRecvError::Lagged(_)) => batch.lagged(),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Closed) => {
@@ -251,10 +256,10 @@ pub(crate) fn forward(
                     }
                 }
             }
-            let out = batch.finish(|id| client.conversation(id));
+            let out = batch.finish(|id| client.conversation(id).summary());
             // Each message's conversation was just re-read with the batch: notifications
             // use that summary instead of reading it again per message.
-            let summaries: HashMap<Uuid, &ConversationSummary> = out
+            let summaries: HashMap<ConversationId, &ConversationSummary> = out
                 .iter()
                 .filter_map(|e| match e {
                     UiEvent::Conversation { summary } => Some((summary.id, summary)),
@@ -308,7 +313,7 @@ fn notify_if_due(
     let read;
     let conversation = match summary {
         Some(summary) => summary,
-        None => match client.conversation(message.conversation_id) {
+        None => match client.conversation(message.conversation_id).summary() {
             Ok(Some(summary)) => {
                 read = summary;
                 &read
@@ -352,16 +357,16 @@ mod tests {
     }
 
     /// Pushes "this conversation changed".
-    fn changed(batch: &mut Batch, conversation_id: Uuid) {
+    fn changed(batch: &mut Batch, conversation_id: ConversationId) {
         push(batch, Event::Conversation { conversation_id });
     }
 
-    fn message(conversation_id: Uuid, seq: i64) -> LocalMessage {
+    fn message(conversation_id: ConversationId, seq: i64) -> LocalMessage {
         LocalMessage {
-            id: Uuid::from_u128(1000 + seq as u128),
+            id: MessageId::from_u128(1000 + seq as u128),
             conversation_id,
             seq: Some(seq),
-            sender_id: Uuid::from_u128(7),
+            sender_id: UserId::from_u128(7),
             body: format!("m{seq}"),
             created_at: Timestamp::from_millis(seq),
             mine: false,
@@ -378,7 +383,7 @@ mod tests {
 
     #[test]
     fn a_burst_re_reads_each_changed_conversation_once_after_its_messages() {
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (a, b) = (ConversationId::from_u128(1), ConversationId::from_u128(2));
         let mut batch = Batch::default();
         for seq in 1..=3 {
             push(
@@ -423,7 +428,7 @@ mod tests {
         // Only `UiEvent::Message` can become a notification (`notify_if_due`): an edit,
         // deletion or reaction comes as `Changed`, and its conversation is re-read (its
         // preview may show the change).
-        let a = Uuid::from_u128(1);
+        let a = ConversationId::from_u128(1);
         let mut batch = Batch::default();
         let edited = LocalMessage {
             body: "edited".into(),
@@ -451,7 +456,7 @@ mod tests {
 
     #[test]
     fn typing_carries_who_types_now_and_re_reads_nothing() {
-        let (c, bob) = (Uuid::from_u128(1), Uuid::from_u128(7));
+        let (c, bob) = (ConversationId::from_u128(1), UserId::from_u128(7));
         let mut batch = Batch::default();
         batch.push(
             Event::Typing {
@@ -476,7 +481,7 @@ mod tests {
 
     #[test]
     fn a_lag_becomes_an_explicit_resync_without_re_reads() {
-        let a = Uuid::from_u128(1);
+        let a = ConversationId::from_u128(1);
         let mut batch = Batch::default();
         changed(&mut batch, a);
         batch.lagged();
@@ -490,7 +495,7 @@ mod tests {
 
     #[test]
     fn a_summary_that_cannot_be_read_becomes_a_resync() {
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (a, b) = (ConversationId::from_u128(1), ConversationId::from_u128(2));
         let mut batch = Batch::default();
         changed(&mut batch, a);
         changed(&mut batch, b);
@@ -500,7 +505,7 @@ mod tests {
 
     #[test]
     fn events_serialize_with_their_type_tag() {
-        let a = Uuid::from_u128(1);
+        let a = ConversationId::from_u128(1);
         let value = serde_json::to_value(UiEvent::Conversation {
             summary: summary(a),
         })

@@ -2,11 +2,10 @@
 //! plain defaults, which a test changes with struct update syntax.
 
 use ferry_client::ConversationSummary;
-use ferry_proto::{ConversationKind, Timestamp};
-use uuid::Uuid;
+use ferry_proto::{ConversationId, ConversationKind, Timestamp};
 
 /// A direct conversation with Bob, one message, unread; nothing left, muted or blocked.
-pub fn summary(id: Uuid) -> ConversationSummary {
+pub fn summary(id: ConversationId) -> ConversationSummary {
     ConversationSummary {
         id,
         kind: ConversationKind::Direct,

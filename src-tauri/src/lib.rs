@@ -164,6 +164,17 @@ pub fn run() {
             commands::set_attention,
             commands::reconnect_now,
             commands::first_paint,
+            commands::account_details,
+            commands::rename,
+            commands::change_password,
+            commands::set_email,
+            commands::verify_email,
+            commands::set_missed_message_mail,
+            commands::account_sessions,
+            commands::end_session,
+            commands::delete_account,
+            commands::forgot_password,
+            commands::reset_password,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
@@ -228,6 +239,15 @@ mod bindings {
         check::<ferry_proto::ConversationKind>(&mut stale);
         check::<ferry_proto::MemberState>(&mut stale);
         check::<ferry_proto::Timestamp>(&mut stale);
+        check::<ferry_proto::UserId>(&mut stale);
+        check::<ferry_proto::ConversationId>(&mut stale);
+        check::<ferry_proto::MessageId>(&mut stale);
+        check::<ferry_proto::UploadId>(&mut stale);
+        check::<ferry_proto::UserStatus>(&mut stale);
+        check::<ferry_proto::SessionId>(&mut stale);
+        check::<ferry_proto::Account>(&mut stale);
+        check::<ferry_proto::AccountSettings>(&mut stale);
+        check::<ferry_proto::SessionInfo>(&mut stale);
         check::<ferry_client::LocalMessage>(&mut stale);
         check::<ferry_client::Quote>(&mut stale);
         check::<ferry_client::Reaction>(&mut stale);

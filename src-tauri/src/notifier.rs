@@ -10,8 +10,8 @@
 //! notify-rust delivers the click to the notification's handle, which a short-lived
 //! thread waits on.
 
+use ferry_proto::ConversationId;
 use tauri::{AppHandle, Emitter, Manager};
-use uuid::Uuid;
 
 /// The event that asks the UI to open a conversation; the payload is its id.
 pub const OPEN_EVENT: &str = "ferry://open";
@@ -39,7 +39,7 @@ impl Notifier {
 
     /// Shows a notification for `conversation` (without blocking the caller).
     #[cfg_attr(all(unix, not(target_os = "macos")), allow(unused_variables))]
-    pub fn show(&self, app: &AppHandle, conversation: Uuid, title: String, body: String) {
+    pub fn show(&self, app: &AppHandle, conversation: ConversationId, title: String, body: String) {
         #[cfg(all(unix, not(target_os = "macos")))]
         xdg::show(&self.shown, title, body, conversation);
         #[cfg(not(all(unix, not(target_os = "macos"))))]
@@ -54,7 +54,7 @@ impl Notifier {
 }
 
 /// Un-minimises and focuses the window and asks the UI to open the conversation.
-fn open(app: &AppHandle, conversation: Uuid) {
+fn open(app: &AppHandle, conversation: ConversationId) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();
@@ -64,7 +64,11 @@ fn open(app: &AppHandle, conversation: Uuid) {
 }
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-fn wait_on_thread(app: AppHandle, notification: notify_rust::Notification, conversation: Uuid) {
+fn wait_on_thread(
+    app: AppHandle,
+    notification: notify_rust::Notification,
+    conversation: ConversationId,
+) {
     // The handle blocks until the notification is clicked or dismissed.
     let spawned = std::thread::Builder::new()
         .name("notification".into())
@@ -96,10 +100,10 @@ mod xdg {
     use std::collections::{BTreeMap, HashMap};
     use std::sync::Arc;
 
+    use ferry_proto::ConversationId;
     use futures_util::TryStreamExt;
     use tauri::AppHandle;
     use tokio::sync::{Mutex, OnceCell};
-    use uuid::Uuid;
 
     const INTERFACE: &str = "org.freedesktop.Notifications";
     const PATH: &str = "/org/freedesktop/Notifications";
@@ -114,7 +118,7 @@ mod xdg {
         /// The conversation of each notification shown and not yet closed, by daemon id.
         /// Locked across showing and recording, so the listener never sees an id before
         /// it is recorded.
-        shown: Arc<Mutex<BTreeMap<u32, Uuid>>>,
+        shown: Arc<Mutex<BTreeMap<u32, ConversationId>>>,
         /// Whether the daemon renders markup in bodies, asked once.
         markup: OnceCell<bool>,
     }
@@ -168,7 +172,7 @@ mod xdg {
     async fn answer_clicks(
         mut stream: zbus::MessageStream,
         app: &AppHandle,
-        shown: &Mutex<BTreeMap<u32, Uuid>>,
+        shown: &Mutex<BTreeMap<u32, ConversationId>>,
     ) -> zbus::Result<()> {
         while let Some(message) = stream.try_next().await? {
             let header = message.header();
@@ -241,7 +245,12 @@ mod xdg {
         }
 
         /// Posts a notification on the listening connection and records its id.
-        async fn post(&self, title: &str, body: &str, conversation: Uuid) -> zbus::Result<()> {
+        async fn post(
+            &self,
+            title: &str,
+            body: &str,
+            conversation: ConversationId,
+        ) -> zbus::Result<()> {
             // Locked first: until the listener is subscribed, the connection is not set.
             let mut shown = self.shown.lock().await;
             let Some(Some(connection)) = self.connection.get() else {
@@ -286,7 +295,7 @@ mod xdg {
         }
     }
 
-    pub(super) fn show(bus: &Shown, title: String, body: String, conversation: Uuid) {
+    pub(super) fn show(bus: &Shown, title: String, body: String, conversation: ConversationId) {
         let bus = bus.clone();
         tauri::async_runtime::spawn(async move {
             if let Err(e) = bus.post(&title, &body, conversation).await {

@@ -4,7 +4,7 @@
 //! words reach the screen only once the user opens the request.
 
 use ferry_client::{ConversationSummary, LocalMessage, MessageStatus};
-use uuid::Uuid;
+use ferry_proto::ConversationId;
 
 /// What the window shows now.
 #[derive(Clone, Copy, Debug, Default)]
@@ -12,7 +12,7 @@ pub struct Attention {
     /// The window has keyboard focus.
     pub focused: bool,
     /// The conversation open in the window.
-    pub open: Option<Uuid>,
+    pub open: Option<ConversationId>,
 }
 
 /// Whether `message` deserves a notification.
@@ -70,17 +70,16 @@ fn with_files(message: &LocalMessage, text: String) -> String {
 #[cfg(test)]
 mod tests {
     use ferry_client::{LocalAttachment, MessageStatus};
-    use ferry_proto::Timestamp;
-    use uuid::Uuid;
+    use ferry_proto::{MessageId, Timestamp, UploadId, UserId};
 
     use super::*;
 
     fn message(body: &str, files: &[&str]) -> LocalMessage {
         LocalMessage {
-            id: Uuid::from_u128(1),
-            conversation_id: Uuid::from_u128(2),
+            id: MessageId::from_u128(1),
+            conversation_id: ConversationId::from_u128(2),
             seq: Some(1),
-            sender_id: Uuid::from_u128(3),
+            sender_id: UserId::from_u128(3),
             body: body.into(),
             created_at: Timestamp::from_millis(0),
             mine: false,
@@ -96,7 +95,7 @@ mod tests {
                 .enumerate()
                 .map(|(index, name)| LocalAttachment {
                     index: index as u32,
-                    id: Some(Uuid::from_u128(10 + index as u128)),
+                    id: Some(UploadId::from_u128(10 + index as u128)),
                     name: (*name).into(),
                     size: 1,
                     content_type: "image/png".into(),
@@ -124,7 +123,7 @@ mod tests {
             name: "Mallory".into(),
             request,
             blocked,
-            ..crate::fixtures::summary(Uuid::from_u128(2))
+            ..crate::fixtures::summary(ConversationId::from_u128(2))
         }
     }
 

@@ -130,11 +130,12 @@ pub fn private_folder(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A copy of `cached` named `name`, in a folder of this attachment's own under `root`,
-/// a private folder (made once; opened again as it is).
-pub fn named_copy(root: &Path, attachment: Uuid, cached: &Path, name: &str) -> io::Result<PathBuf> {
+/// A copy of `cached` named `name`, in a folder of this attachment's own under `root`
+/// (`folder`: its id, or its message's while it was not uploaded yet), a private folder
+/// (made once; opened again as it is).
+pub fn named_copy(root: &Path, folder: Uuid, cached: &Path, name: &str) -> io::Result<PathBuf> {
     private_folder(root)?;
-    let dir = root.join(attachment.to_string());
+    let dir = root.join(folder.to_string());
     private_folder(&dir)?;
     let path = dir.join(file_name(name));
     if !path.exists() {

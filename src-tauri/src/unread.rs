@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use ferry_client::ConversationSummary;
-use uuid::Uuid;
+use ferry_proto::ConversationId;
 
 /// Unread messages across conversations whose notifications are on.
 #[derive(Debug, Default)]
 pub struct UnreadTotal {
     /// Each counted conversation's share; absent means zero (muted, or all read).
-    by_conversation: HashMap<Uuid, i64>,
+    by_conversation: HashMap<ConversationId, i64>,
     total: i64,
 }
 
@@ -24,7 +24,7 @@ impl UnreadTotal {
 
     /// Starts over from the unread count of each conversation that counts (not muted,
     /// something unread), as `Client::unread_counts` gives them.
-    pub fn reset(&mut self, counts: &[(Uuid, i64)]) {
+    pub fn reset(&mut self, counts: &[(ConversationId, i64)]) {
         self.by_conversation = counts.iter().copied().filter(|&(_, n)| n > 0).collect();
         self.total = self.by_conversation.values().sum();
     }
@@ -56,7 +56,7 @@ mod tests {
             last_seq: unread_count,
             unread_count,
             muted,
-            ..crate::fixtures::summary(Uuid::from_u128(id))
+            ..crate::fixtures::summary(ConversationId::from_u128(id))
         }
     }
 
@@ -64,7 +64,10 @@ mod tests {
     fn follows_each_conversation_as_it_changes() {
         let mut unread = UnreadTotal::default();
         // As the store counts them: the muted conversation 2 (5 unread) is left out.
-        unread.reset(&[(Uuid::from_u128(1), 2), (Uuid::from_u128(3), 1)]);
+        unread.reset(&[
+            (ConversationId::from_u128(1), 2),
+            (ConversationId::from_u128(3), 1),
+        ]);
         assert_eq!(unread.total(), 3);
         assert!(
             !unread.update(&summary(2, 5, true)),
@@ -104,7 +107,7 @@ mod tests {
         assert_eq!(unread.total(), 7);
         assert!(unread.update(&summary(9, 1, false)));
 
-        unread.reset(&[(Uuid::from_u128(1), 1)]);
+        unread.reset(&[(ConversationId::from_u128(1), 1)]);
         assert_eq!(unread.total(), 1);
         assert!(
             !unread.update(&summary(9, 0, false)),

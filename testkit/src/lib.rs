@@ -4,7 +4,8 @@
 //! runs the server in the test's process on port 0 with [`test_config`]; and
 //! [`ServerProcess`] runs the real `ferry-server` binary, for tests that SIGKILL it.
 //! [`nats_url`] and [`NatsServer`] give cluster tests their NATS; [`S3Server`] gives the
-//! blob store's tests S3-compatible storage.
+//! blob store's tests S3-compatible storage; [`SmtpSink`] gives the mail tests a real
+//! SMTP server whose mailbox they read.
 //! [`within`] fails a test with a timeout instead of letting it hang: tests wait on
 //! events, never sleep.
 //!
@@ -16,6 +17,7 @@ mod nats;
 mod process;
 mod s3;
 mod server;
+mod smtp;
 mod wait;
 
 pub use bytes::noise;
@@ -24,4 +26,5 @@ pub use nats::{NatsServer, nats_url, subject_prefix};
 pub use process::{ServerProcess, workspace_binary};
 pub use s3::{S3Server, s3_config};
 pub use server::{JWT_SECRET, Served, TestServer, metric_at, requests_at, test_config};
+pub use smtp::{ReceivedMail, SmtpSink, code_in, smtp_config};
 pub use wait::{WAIT, within, within_for};

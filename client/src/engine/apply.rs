@@ -7,25 +7,24 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::{ErrorCode, Message, ServerFrame};
+use ferry_proto::{ConversationId, ErrorCode, Message, MessageId, ServerFrame};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use super::End;
 use super::history::fill_below;
-use crate::Shared;
+use crate::api::SessionError;
 use crate::events::Event;
 use crate::outbox::Verdict;
-use crate::session::SessionError;
-use crate::store::{Confirmation, MembersChange};
+use crate::store::{Confirmation, Failed, MembersChange};
+use crate::{Changes, Shared};
 
 /// A `delivered` mark to send: this conversation is stored up to this seq.
-pub(super) type Delivered = (Uuid, i64);
+pub(super) type Delivered = (ConversationId, i64);
 
 /// Applies a live frame; returns the `delivered` mark it makes due, if any. Acks and the
 /// refusals of sends are the outbox's (see `Link`); here they change nothing.
 pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<Delivered>, End> {
-    let me = shared.me.id;
+    let me = shared.me_id;
     match frame {
         ServerFrame::Message { message } => {
             let (conversation_id, sender) = (message.conversation_id, message.sender_id);
@@ -59,7 +58,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
                 read_seq,
                 delivered_seq,
             });
-            shared.emit(Event::Conversation { conversation_id });
+            shared.announce(Changes::conversation(conversation_id));
         }
         ServerFrame::Typing {
             conversation_id,
@@ -92,9 +91,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
         }
         ServerFrame::Conversation { conversation } => {
             shared.store.apply_conversation(me, &conversation)?;
-            shared.emit(Event::Conversation {
-                conversation_id: conversation.id,
-            });
+            shared.announce(Changes::conversation(conversation.id));
             refresh_presence(shared).await?;
         }
         ServerFrame::Members {
@@ -115,11 +112,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
                 // Not stored here, or out of step (the frames of two quick changes
                 // crossed): the conversation as it is now, whole.
                 _ => {
-                    let api = &shared.api;
-                    let fetched = shared
-                        .session
-                        .call(|t| async move { api.conversation(&t, conversation_id).await })
-                        .await;
+                    let fetched = shared.api.conversation(conversation_id).await;
                     match fetched {
                         Ok(c) => shared.store.apply_conversation(me, &c)?,
                         // Removed meanwhile: that frame is on its way.
@@ -131,12 +124,19 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
                     true
                 }
             };
-            shared.emit(Event::Conversation { conversation_id });
+            shared.announce(Changes::conversation(conversation_id));
             // Only someone new, or a changed state, can change who is a contact: a
             // removal alone leaves presence as it was until the next connection.
             if new_contacts {
                 refresh_presence(shared).await?;
             }
+        }
+        ServerFrame::User { user } => {
+            if user.id == shared.me_id {
+                shared.set_me(&user)?;
+            }
+            let changed = shared.store.apply_user(&user)?;
+            shared.announce_users(&user, changed);
         }
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }
@@ -148,26 +148,23 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
 }
 
 /// Stores a live message, first fetching its conversation if it is new here and any
-/// messages missing before it, so the store never has a gap below its highest seq.
+/// messages missing before it, so the store never has a gap below its highest seq. A
+/// message already stored (fetched with the history below another) is no news.
 async fn receive(shared: &Shared, message: Message) -> Result<(), End> {
     let conversation = message.conversation_id;
-    if !shared.store.has_conversation(conversation)? {
-        let api = &shared.api;
-        let c = shared
-            .session
-            .call(|t| async move { api.conversation(&t, conversation).await })
-            .await?;
-        shared.store.apply_conversation(shared.me.id, &c)?;
+    let new_here = !shared.store.has_conversation(conversation)?;
+    if new_here {
+        let c = shared.api.conversation(conversation).await?;
+        shared.store.apply_conversation(shared.me_id, &c)?;
     }
     fill_below(shared, conversation, message.seq).await?;
-    let id = message.id;
-    shared
+    let mut changes = shared
         .store
         .apply_messages(std::slice::from_ref(&message))?;
-    shared.emit_message(id);
-    shared.emit(Event::Conversation {
-        conversation_id: conversation,
-    });
+    if new_here || !changes.stored.is_empty() {
+        changes.conversations.insert(conversation);
+    }
+    shared.announce(changes);
     Ok(())
 }
 
@@ -175,10 +172,9 @@ async fn receive(shared: &Shared, message: Message) -> Result<(), End> {
 /// in bursts when the outbox drains, and one fsync each would make the client, not the
 /// link, the limit), announces them, and fetches what is missing below them.
 pub(super) async fn confirmed(shared: &Shared, acks: &[Confirmation]) -> Result<(), End> {
-    shared.store.confirm_all(acks)?;
-    let mut highest: HashMap<Uuid, i64> = HashMap::new();
+    shared.announce(shared.store.confirm_all(acks)?);
+    let mut highest: HashMap<ConversationId, i64> = HashMap::new();
     for ack in acks {
-        shared.emit_message(ack.id);
         let seq = highest.entry(ack.conversation_id).or_default();
         *seq = (*seq).max(ack.seq);
     }
@@ -190,18 +186,18 @@ pub(super) async fn confirmed(shared: &Shared, acks: &[Confirmation]) -> Result<
 }
 
 /// Carries out the outbox's verdict on a refused send: reschedule it, or fail it.
-pub(super) fn refused(shared: &Shared, id: Uuid, verdict: &Verdict) -> Result<(), End> {
+pub(super) fn refused(shared: &Shared, id: MessageId, verdict: &Verdict) -> Result<(), End> {
     match verdict {
         Verdict::Retry { not_before } => shared.store.reschedule(id, not_before.as_millis())?,
         Verdict::Fail { reason } => match shared.store.fail(id, reason)? {
             // A refused change is dropped: its message shows as it was.
-            Some(target) => {
-                if let Some(message) = shared.store.message(shared.me.id, target)? {
+            Failed::ChangeDropped { target } => {
+                if let Some(message) = shared.store.message(shared.me_id, target)? {
                     let reason = reason.clone();
                     shared.emit(Event::ChangeRefused { message, reason });
                 }
             }
-            None => shared.emit_message(id),
+            Failed::Shown(changes) => shared.announce(changes),
         },
         // Confirmations are stored in runs (`confirmed`); a stranger's refusal is no news.
         Verdict::Confirm | Verdict::NotOurs => {}
@@ -212,12 +208,7 @@ pub(super) fn refused(shared: &Shared, id: Uuid, verdict: &Verdict) -> Result<()
 /// Who is online now. Presence frames only tell about changes, so this is asked on each
 /// connection and whenever a conversation brings new contacts.
 pub(super) async fn refresh_presence(shared: &Shared) -> Result<(), End> {
-    let api = &shared.api;
-    for presence in shared
-        .session
-        .call(|t| async move { api.presence(&t).await })
-        .await?
-    {
+    for presence in shared.api.presence().await? {
         shared.store.apply_presence(&presence)?;
         shared.emit(Event::Presence { presence });
     }

@@ -11,14 +11,12 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::{Message, SyncPage};
-use uuid::Uuid;
+use ferry_proto::{ConversationId, Message, SyncPage};
 
 use super::End;
 use super::apply::refresh_presence;
 use super::history::{fetch_after, fetched};
-use crate::Shared;
-use crate::events::Event;
+use crate::{Changes, Shared};
 
 /// Latest messages of each changed conversation that `/sync` brings along: a reconnect
 /// that missed no more than this in a conversation needs no history call for it. Small,
@@ -27,7 +25,7 @@ const SYNC_MESSAGES: u32 = 20;
 
 /// Catches up through `/sync` and the history each conversation still lacks; returns
 /// the `delivered` marks due.
-pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End> {
+pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<ConversationId, i64>, End> {
     catch_up_waiting(shared, 0).await
 }
 
@@ -36,19 +34,14 @@ pub(crate) async fn catch_up(shared: &Shared) -> Result<HashMap<Uuid, i64>, End>
 pub(crate) async fn catch_up_waiting(
     shared: &Shared,
     wait_secs: u32,
-) -> Result<HashMap<Uuid, i64>, End> {
-    let api = &shared.api;
+) -> Result<HashMap<ConversationId, i64>, End> {
     let mut delivered = HashMap::new();
     let mut cursor = shared.store.sync_cursor()?;
     let mut wait = wait_secs;
     loop {
-        let since = cursor.clone();
         let page = shared
-            .session
-            .call(|t| {
-                let since = since.clone();
-                async move { api.sync(&t, since.as_deref(), SYNC_MESSAGES, wait).await }
-            })
+            .api
+            .sync(cursor.as_deref(), SYNC_MESSAGES, wait)
             .await?;
         wait = 0;
         let (next, has_more) = (page.cursor.clone(), page.has_more);
@@ -61,9 +54,7 @@ pub(crate) async fn catch_up_waiting(
                     shared.store.contiguous_seq(plan.conversation)?,
                 );
             }
-            shared.emit(Event::Conversation {
-                conversation_id: plan.conversation,
-            });
+            shared.announce(Changes::conversation(plan.conversation));
         }
         // Only now is everything before the cursor applied.
         shared.store.set_sync_cursor(&next)?;
@@ -78,7 +69,7 @@ pub(crate) async fn catch_up_waiting(
 
 /// What is left of one conversation of a `/sync` page once the page is stored.
 struct Plan {
-    conversation: Uuid,
+    conversation: ConversationId,
     /// Messages new here and from someone else came in (a `delivered` mark is due).
     news: bool,
     /// Stored without a gap up to this seq.
@@ -92,14 +83,14 @@ struct Plan {
 fn plan(shared: &Shared, page: SyncPage) -> Result<Vec<Plan>, End> {
     shared
         .store
-        .apply_conversations(shared.me.id, &page.conversations)?;
-    let mut latest: HashMap<Uuid, Vec<Message>> = HashMap::new();
+        .apply_conversations(shared.me_id, &page.conversations)?;
+    let mut latest: HashMap<ConversationId, Vec<Message>> = HashMap::new();
     for m in page.messages {
         latest.entry(m.conversation_id).or_default().push(m);
     }
     let mut plans: Vec<Plan> = Vec::with_capacity(page.conversations.len());
     // A conversation listed twice is planned (and fetched) once, to its higher seq.
-    let mut planned: HashMap<Uuid, usize> = HashMap::new();
+    let mut planned: HashMap<ConversationId, usize> = HashMap::new();
     for c in &page.conversations {
         if let Some(&i) = planned.get(&c.id) {
             plans[i].last_seq = plans[i].last_seq.max(c.last_seq);

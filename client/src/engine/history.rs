@@ -3,19 +3,21 @@
 //! `/sync` ([`fetch_after`]). Messages that come this way are stored and announced like
 //! live ones ([`fetched`]).
 
-use ferry_proto::Message;
-use uuid::Uuid;
+use ferry_proto::{ConversationId, Message};
 
 use super::End;
 use crate::Shared;
-use crate::store::Applied;
 
 /// History page size.
 const PAGE: u32 = 500;
 
 /// Makes sure every message below `seq` is stored (an own message acked at seq N, or a
 /// live one, says nothing about N-1), fetching what is missing.
-pub(super) async fn fill_below(shared: &Shared, conversation: Uuid, seq: i64) -> Result<(), End> {
+pub(super) async fn fill_below(
+    shared: &Shared,
+    conversation: ConversationId,
+    seq: i64,
+) -> Result<(), End> {
     let have = shared.store.contiguous_seq(conversation)?;
     if seq > have + 1 {
         fetch_after(shared, conversation, have, seq - 1).await?;
@@ -27,17 +29,13 @@ pub(super) async fn fill_below(shared: &Shared, conversation: Uuid, seq: i64) ->
 /// one is from someone else.
 pub(super) async fn fetch_after(
     shared: &Shared,
-    conversation: Uuid,
+    conversation: ConversationId,
     mut after: i64,
     until: i64,
 ) -> Result<bool, End> {
     let mut added_from_others = false;
     while after < until {
-        let api = &shared.api;
-        let page = shared
-            .session
-            .call(|t| async move { api.messages_after(&t, conversation, after, PAGE).await })
-            .await?;
+        let page = shared.api.messages_after(conversation, after, PAGE).await?;
         let Some(last) = page.messages.last() else {
             break;
         };
@@ -54,13 +52,10 @@ pub(super) async fn fetch_after(
 /// someone else (then a `delivered` mark is due). New ones are announced like live ones
 /// (a UI or `watch` must not miss what arrived while it was away).
 pub(super) fn fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
-    let applied = shared.store.apply_messages(messages)?;
-    let mut new_from_others = false;
-    for (message, applied) in messages.iter().zip(applied) {
-        if applied != Applied::Known {
-            shared.emit_message(message.id);
-            new_from_others |= message.sender_id != shared.me.id;
-        }
-    }
+    let changes = shared.store.apply_messages(messages)?;
+    let new_from_others = messages
+        .iter()
+        .any(|m| m.sender_id != shared.me_id && changes.stored.contains(&m.id));
+    shared.announce(changes);
     Ok(new_from_others)
 }

@@ -14,13 +14,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_proto::{ClientFrame, ServerFrame, close};
+use ferry_proto::{ClientFrame, ConversationId, ServerFrame, close};
 use futures_util::stream::{ReadyChunks, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage, Utf8Bytes};
-use uuid::Uuid;
 
 use super::End;
 use super::apply::{self, confirmed, refused};
@@ -152,10 +151,10 @@ impl<'a> Link<'a> {
     async fn after_catch_up(
         &mut self,
         held: &[Utf8Bytes],
-        delivered: HashMap<Uuid, i64>,
+        delivered: HashMap<ConversationId, i64>,
     ) -> Result<(), End> {
         self.on_texts(held).await?;
-        let reads = self.shared.store.unsent_reads(self.shared.me.id)?;
+        let reads = self.shared.store.unsent_reads(self.shared.me_id)?;
         let delivered =
             delivered
                 .into_iter()
@@ -233,10 +232,10 @@ impl<'a> Link<'a> {
     }
 
     async fn on_tick(&mut self) -> Result<(), End> {
-        for (conversation_id, user_id) in self.shared.typing().expire(Instant::now()) {
+        for (conversation, user) in self.shared.typing().expire(Instant::now()) {
             self.shared.emit(Event::Typing {
-                conversation_id,
-                user_id,
+                conversation_id: conversation,
+                user_id: user,
                 typing: false,
             });
         }

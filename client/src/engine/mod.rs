@@ -29,9 +29,9 @@ use tokio::time::Instant;
 
 use crate::Shared;
 use crate::api::ApiError;
+use crate::api::SessionError;
 use crate::backoff::Backoff;
 use crate::events::ConnectionState;
-use crate::session::SessionError;
 
 pub(crate) use catch_up::catch_up;
 pub(crate) use rest::push_outbox_over_rest;

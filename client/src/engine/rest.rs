@@ -14,8 +14,8 @@ use super::End;
 use super::apply::{confirmed, refused};
 use super::catch_up::catch_up_waiting;
 use crate::api::ApiError;
+use crate::api::SessionError;
 use crate::outbox::{Answer, Outbox, Window};
-use crate::session::SessionError;
 use crate::store::Confirmation;
 use ferry_proto::Timestamp;
 
@@ -24,7 +24,6 @@ use crate::{ConnectionState, Shared};
 /// Sends the due outbox over REST, in compose order; returns how many went out.
 pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End> {
     let now = shared.options.clock.now();
-    let api = &shared.api;
     let mut outbox = Outbox::new(Window::REST);
     outbox.begin(now);
     let mut sent = 0;
@@ -37,13 +36,7 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
             .store
             .claim_for_sending(std::slice::from_mut(&mut item))?;
         let (id, outgoing) = (item.message_id, item.outgoing());
-        let result = shared
-            .session
-            .call(|t| {
-                let outgoing = &outgoing;
-                async move { api.send(&t, outgoing).await }
-            })
-            .await;
+        let result = shared.api.send(&outgoing).await;
         let error = match result {
             Ok(m) => {
                 outbox.answer(Answer::Stored(id), now);
@@ -110,12 +103,8 @@ pub(crate) async fn receive_while_waiting(
         let round = async {
             let delivered = catch_up_waiting(shared, wait).await?;
             let news = !delivered.is_empty();
-            let api = &shared.api;
             for (conversation, seq) in delivered {
-                shared
-                    .session
-                    .call(|t| async move { api.delivered(&t, conversation, seq).await })
-                    .await?;
+                shared.api.delivered(conversation, seq).await?;
             }
             push_outbox_over_rest(shared).await?;
             Ok::<bool, End>(news)

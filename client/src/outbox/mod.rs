@@ -14,8 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use ferry_proto::{ErrorCode, Timestamp};
-use uuid::Uuid;
+use ferry_proto::{ConversationId, ErrorCode, MessageId, Timestamp};
 
 use crate::backoff::retry_delay;
 use crate::clock::later;
@@ -54,7 +53,7 @@ const FRAME_OVERHEAD: usize = 128;
 
 /// A send awaiting its answer.
 struct InFlight {
-    conversation: Uuid,
+    conversation: ConversationId,
     /// Its frame's size, counted in the byte window.
     size: usize,
     /// Transient failures before this try (the next retry's backoff grows with them).
@@ -67,11 +66,11 @@ struct InFlight {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Answer<'a> {
     /// Stored (an `ack` frame, or the REST call's message).
-    Stored(Uuid),
+    Stored(MessageId),
     /// Refused (an `error` frame naming the send, or the REST call's error).
     Refused {
         /// The send.
-        id: Uuid,
+        id: MessageId,
         /// The protocol's code; `None` for an answer this client could not read.
         code: Option<ErrorCode>,
         /// For people, from the server.
@@ -105,14 +104,14 @@ pub(crate) enum Verdict {
 pub(crate) struct Outbox {
     window: Window,
     /// Sends awaiting their answer, in the order they went out.
-    order: VecDeque<Uuid>,
+    order: VecDeque<MessageId>,
     /// The same sends, by id.
-    in_flight: HashMap<Uuid, InFlight>,
+    in_flight: HashMap<MessageId, InFlight>,
     bytes: usize,
     /// When the current pass started (Unix ms).
     now: i64,
     /// Conversations the current pass goes past: an earlier entry waits for its retry.
-    held: HashSet<Uuid>,
+    held: HashSet<ConversationId>,
     /// When the earliest entry the pass went past becomes due (Unix ms).
     next_due: Option<i64>,
 }
@@ -222,7 +221,7 @@ impl Outbox {
         }
     }
 
-    fn settle(&mut self, id: Uuid) -> Option<InFlight> {
+    fn settle(&mut self, id: MessageId) -> Option<InFlight> {
         let sent = self.in_flight.remove(&id)?;
         self.bytes -= sent.size;
         // Answers come back in send order: the front, nearly always.

@@ -1,16 +1,18 @@
 //! The outbox's rules, driven with a pinned clock: windows, holds, verdicts.
 
+use ferry_proto::{ConversationId, MessageId};
+
 use super::*;
 use crate::clock::{Clock, TokioClock};
 
 const START: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
 /// Outbox entries in compose order: (conversation, due at) each.
-fn entries(spec: &[(Uuid, i64)]) -> Vec<OutboxItem> {
+fn entries(spec: &[(ConversationId, i64)]) -> Vec<OutboxItem> {
     spec.iter()
         .enumerate()
         .map(|(i, &(conversation_id, next_attempt_at))| OutboxItem {
-            message_id: Uuid::from_u128(i as u128 + 1),
+            message_id: MessageId::from_u128(i as u128 + 1),
             conversation_id,
             body: format!("m{i}"),
             reply_to: None,
@@ -26,7 +28,7 @@ fn entries(spec: &[(Uuid, i64)]) -> Vec<OutboxItem> {
 }
 
 /// One pass at `now`, as a transport walks it: stop when the window is full.
-fn pass(outbox: &mut Outbox, items: &[OutboxItem], now: Timestamp) -> Vec<Uuid> {
+fn pass(outbox: &mut Outbox, items: &[OutboxItem], now: Timestamp) -> Vec<MessageId> {
     outbox.begin(now);
     let mut sent = Vec::new();
     for item in items {
@@ -40,7 +42,7 @@ fn pass(outbox: &mut Outbox, items: &[OutboxItem], now: Timestamp) -> Vec<Uuid> 
     sent
 }
 
-fn refused(id: Uuid, code: Option<ErrorCode>) -> Answer<'static> {
+fn refused(id: MessageId, code: Option<ErrorCode>) -> Answer<'static> {
     Answer::Refused {
         id,
         code,
@@ -49,13 +51,13 @@ fn refused(id: Uuid, code: Option<ErrorCode>) -> Answer<'static> {
     }
 }
 
-fn ids(items: &[OutboxItem]) -> Vec<Uuid> {
+fn ids(items: &[OutboxItem]) -> Vec<MessageId> {
     items.iter().map(|i| i.message_id).collect()
 }
 
 #[test]
 fn the_window_bounds_what_is_in_flight_and_refills_at_half() {
-    let c = Uuid::from_u128(100);
+    let c = ConversationId::from_u128(100);
     let items = entries(&[(c, 0); 10]);
     let mut outbox = Outbox::new(Window {
         sends: 4,
@@ -84,7 +86,7 @@ fn the_window_bounds_what_is_in_flight_and_refills_at_half() {
 
 #[test]
 fn the_byte_window_counts_frame_sizes() {
-    let c = Uuid::from_u128(100);
+    let c = ConversationId::from_u128(100);
     let items = entries(&[(c, 0); 4]);
     // Room for two two-byte messages.
     let bytes = 2 * (2 + FRAME_OVERHEAD);
@@ -100,7 +102,10 @@ fn the_byte_window_counts_frame_sizes() {
 
 #[test]
 fn an_entry_waiting_for_its_retry_holds_back_its_conversation_only() {
-    let (a, b) = (Uuid::from_u128(100), Uuid::from_u128(200));
+    let (a, b) = (
+        ConversationId::from_u128(100),
+        ConversationId::from_u128(200),
+    );
     let due = START.as_millis() + 2_000;
     let items = entries(&[(a, 0), (a, due), (b, 0), (a, 0), (b, due + 1_000)]);
     let mut outbox = Outbox::new(Window::SOCKET);
@@ -121,7 +126,7 @@ fn an_entry_waiting_for_its_retry_holds_back_its_conversation_only() {
 
 #[test]
 fn verdicts_ack_transient_and_permanent() {
-    let c = Uuid::from_u128(100);
+    let c = ConversationId::from_u128(100);
     let items = entries(&[(c, 0); 6]);
     let mut outbox = Outbox::new(Window::SOCKET);
     pass(&mut outbox, &items, START);
@@ -176,7 +181,7 @@ fn permanent_refusals_say_why_for_people() {
         (ErrorCode::Conflict, "from the server"),
     ];
     for (code, reason) in cases {
-        let c = Uuid::from_u128(100);
+        let c = ConversationId::from_u128(100);
         let items = entries(&[(c, 0)]);
         let mut outbox = Outbox::new(Window::SOCKET);
         pass(&mut outbox, &items, START);
@@ -198,7 +203,7 @@ fn unreadable_answers_overload_and_faults_are_transient() {
         Some(ErrorCode::Unavailable),
         Some(ErrorCode::Internal),
     ] {
-        let items = entries(&[(Uuid::from_u128(100), 0)]);
+        let items = entries(&[(ConversationId::from_u128(100), 0)]);
         let mut outbox = Outbox::new(Window::SOCKET);
         pass(&mut outbox, &items, START);
         assert!(
@@ -213,7 +218,7 @@ fn unreadable_answers_overload_and_faults_are_transient() {
 
 #[test]
 fn the_server_hint_and_earlier_failures_lengthen_the_wait() {
-    let mut items = entries(&[(Uuid::from_u128(100), 0)]);
+    let mut items = entries(&[(ConversationId::from_u128(100), 0)]);
     items[0].attempts = 3;
     let mut outbox = Outbox::new(Window::SOCKET);
     pass(&mut outbox, &items, START);
@@ -244,7 +249,10 @@ fn the_server_hint_and_earlier_failures_lengthen_the_wait() {
 /// one does not.
 #[test]
 fn rest_passes_use_the_same_verdicts() {
-    let (a, b) = (Uuid::from_u128(100), Uuid::from_u128(200));
+    let (a, b) = (
+        ConversationId::from_u128(100),
+        ConversationId::from_u128(200),
+    );
     let items = entries(&[(a, 0), (a, 0), (b, 0), (b, 0), (a, 0)]);
     let mut outbox = Outbox::new(Window::REST);
     outbox.begin(START);
@@ -282,7 +290,7 @@ fn rest_passes_use_the_same_verdicts() {
 #[tokio::test(start_paused = true)]
 async fn a_retry_goes_when_due_by_the_paused_clock() {
     let clock = TokioClock::starting_at(START);
-    let c = Uuid::from_u128(100);
+    let c = ConversationId::from_u128(100);
     let mut items = entries(&[(c, 0), (c, 0)]);
     let mut outbox = Outbox::new(Window::SOCKET);
     assert_eq!(pass(&mut outbox, &items, clock.now()).len(), 2);
@@ -316,7 +324,10 @@ async fn a_retry_goes_when_due_by_the_paused_clock() {
 
 #[test]
 fn a_message_whose_files_upload_holds_its_conversation_only() {
-    let (a, b) = (Uuid::from_u128(100), Uuid::from_u128(200));
+    let (a, b) = (
+        ConversationId::from_u128(100),
+        ConversationId::from_u128(200),
+    );
     let mut items = entries(&[(a, 0), (a, 0), (b, 0)]);
     items[0].waiting = true;
     let mut outbox = Outbox::new(Window::SOCKET);

@@ -11,10 +11,10 @@
 //! in the outbox is laid over that state when a message is read ([`decorate`]): it shows
 //! at once, and vanishes by itself if the server refuses it.
 
-use ferry_proto::{Change, ChangeKind, Timestamp};
+use ferry_proto::{Change, ChangeKind, ConversationId, MessageId, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
-use uuid::Uuid;
 
+use super::outbox::{discard_unsent, enqueue};
 use super::read::LocalMessage;
 use super::{LocalStore, StoreResult};
 
@@ -22,7 +22,7 @@ use super::{LocalStore, StoreResult};
 /// independent of the order changes arrive in; see the module header).
 pub(super) fn apply_change(
     tx: &Transaction<'_>,
-    sender: Uuid,
+    sender: UserId,
     change: &Change,
     body: &str,
     seq: i64,
@@ -78,19 +78,6 @@ pub(super) fn apply_change(
     Ok(())
 }
 
-/// Removes a message that was never sent, and the unsent changes that named it.
-pub(super) fn discard_unsent(tx: &Transaction<'_>, id: Uuid) -> rusqlite::Result<bool> {
-    let id = id.to_string();
-    let n = tx.execute("DELETE FROM messages WHERE id = ?1 AND seq IS NULL", [&id])?;
-    if n == 1 {
-        tx.execute(
-            "DELETE FROM messages WHERE target = ?1 AND seq IS NULL",
-            [&id],
-        )?;
-    }
-    Ok(n == 1)
-}
-
 /// Why a change cannot be made on this device (the server checks again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeRefusal {
@@ -104,7 +91,7 @@ pub enum ChangeRefusal {
 
 /// What a change checks about the message it names, read in its transaction.
 struct Target {
-    conversation: Uuid,
+    conversation: ConversationId,
     sender: String,
     seq: Option<i64>,
     state: String,
@@ -126,12 +113,12 @@ impl LocalStore {
     /// when it is gone).
     pub fn compose_change(
         &self,
-        me: Uuid,
-        id: Uuid,
+        me: UserId,
+        id: MessageId,
         change: &Change,
         body: &str,
         now: Timestamp,
-    ) -> StoreResult<Result<(Uuid, Option<LocalMessage>), ChangeRefusal>> {
+    ) -> StoreResult<Result<(ConversationId, Option<LocalMessage>), ChangeRefusal>> {
         let stored = self.write(|tx| {
             let target = change.target.to_string();
             let row: Option<Target> = tx
@@ -146,7 +133,7 @@ impl LocalStore {
                     params![target, me.to_string()],
                     |r| {
                         Ok(Target {
-                            conversation: super::uuid_at(r, 0)?,
+                            conversation: super::id_at(r, 0)?,
                             sender: r.get(1)?,
                             seq: r.get(2)?,
                             state: r.get(3)?,
@@ -209,11 +196,7 @@ impl LocalStore {
                     change.emoji
                 ],
             )?;
-            tx.execute(
-                "INSERT INTO outbox (message_id, conversation_id, position) \
-                 VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
-                params![id.to_string(), conversation.to_string()],
-            )?;
+            enqueue(tx, id, conversation)?;
             Ok(Ok(conversation))
         })?;
         match stored {
@@ -224,7 +207,7 @@ impl LocalStore {
 
     /// Whether `me` has `emoji` on the message now, counting unsent changes: what a
     /// toggle turns around.
-    pub fn has_reacted(&self, me: Uuid, message: Uuid, emoji: &str) -> StoreResult<bool> {
+    pub fn has_reacted(&self, me: UserId, message: MessageId, emoji: &str) -> StoreResult<bool> {
         Ok(self
             .message(me, message)?
             .is_some_and(|m| m.reactions.iter().any(|r| r.emoji == emoji && r.mine)))

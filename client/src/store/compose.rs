@@ -1,10 +1,10 @@
 //! Composing: a new pending message and its outbox entry, written in one transaction
 //! (by a plain send, and by a send with files after their uploads are recorded).
 
-use ferry_proto::Timestamp;
+use ferry_proto::{ConversationId, MessageId, Timestamp, UserId};
 use rusqlite::{Transaction, params};
-use uuid::Uuid;
 
+use super::outbox::enqueue;
 use super::read::{LocalMessage, MessageStatus, decorate};
 use super::{LocalStore, StoreResult};
 
@@ -12,11 +12,11 @@ use super::{LocalStore, StoreResult};
 /// it has files).
 pub(super) fn compose_in(
     tx: &Transaction<'_>,
-    me: Uuid,
-    id: Uuid,
-    conversation: Uuid,
+    me: UserId,
+    id: MessageId,
+    conversation: ConversationId,
     body: &str,
-    reply_to: Option<Uuid>,
+    reply_to: Option<MessageId>,
     now: Timestamp,
 ) -> rusqlite::Result<LocalMessage> {
     let conv = conversation.to_string();
@@ -32,11 +32,7 @@ pub(super) fn compose_in(
             reply_to.map(|r| r.to_string())
         ],
     )?;
-    tx.execute(
-        "INSERT INTO outbox (message_id, conversation_id, position) \
-         VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
-        params![id.to_string(), conv],
-    )?;
+    enqueue(tx, id, conversation)?;
     tx.execute(
         "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
         params![conv, now.as_millis()],
@@ -68,11 +64,11 @@ impl LocalStore {
     /// in one transaction.
     pub fn compose(
         &self,
-        me: Uuid,
-        id: Uuid,
-        conversation: Uuid,
+        me: UserId,
+        id: MessageId,
+        conversation: ConversationId,
         body: &str,
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
         now: Timestamp,
     ) -> StoreResult<LocalMessage> {
         self.write(|tx| compose_in(tx, me, id, conversation, body, reply_to, now))

@@ -2,31 +2,46 @@
 //! applied to the device's store; drafts, mutes and dismissed requests, which are the
 //! device's own. (The list the UI shows from them is `list`'s.)
 
-use ferry_proto::{Conversation, Member, Presence, Timestamp, User};
+use ferry_proto::{
+    Conversation, ConversationId, Member, Presence, Timestamp, User, UserId, UserStatus,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
-use uuid::Uuid;
 
-use super::{LocalStore, StoreResult, uuid_at};
+use super::{LocalStore, StoreResult, id_at};
 
 pub(super) fn upsert_user(tx: &Transaction<'_>, user: &User) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO users (id, username, display_name, created_at) VALUES (?1, ?2, ?3, ?4) \
+        "INSERT INTO users (id, username, display_name, created_at, status) \
+         VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
-         display_name = excluded.display_name",
+         display_name = excluded.display_name, status = excluded.status",
         params![
             user.id.to_string(),
             user.username,
             user.display_name,
-            user.created_at.as_millis()
+            user.created_at.as_millis(),
+            user.status.map(UserStatus::as_str),
         ],
     )?;
     Ok(())
 }
 
 impl LocalStore {
+    /// Applies a user's profile as the server describes it now (a `user` frame): the
+    /// conversations that show them, whose rows changed.
+    pub fn apply_user(&self, user: &User) -> StoreResult<Vec<ConversationId>> {
+        self.write(|tx| {
+            upsert_user(tx, user)?;
+            let mut stmt =
+                tx.prepare_cached("SELECT conversation_id FROM members WHERE user_id = ?1")?;
+            let rows = stmt.query_map([user.id], |r| id_at(r, 0))?;
+            rows.collect()
+        })
+    }
+
     /// Applies a conversation from the server (idempotent): its fields, members and users.
     /// Watermarks only move forward; `me` not among the members marks it as left.
-    pub fn apply_conversation(&self, me: Uuid, c: &Conversation) -> StoreResult<()> {
+    pub fn apply_conversation(&self, me: UserId, c: &Conversation) -> StoreResult<()> {
         self.write(|tx| apply_conversation(tx, me, c))
     }
 
@@ -35,22 +50,22 @@ impl LocalStore {
     /// fetches it whole).
     pub fn apply_members(
         &self,
-        me: Uuid,
+        me: UserId,
         change: &MembersChange<'_>,
     ) -> StoreResult<Option<MembersApplied>> {
         self.write(|tx| apply_members(tx, me, change))
     }
 
     /// Applies a page of conversations in one transaction.
-    pub fn apply_conversations(&self, me: Uuid, list: &[Conversation]) -> StoreResult<()> {
+    pub fn apply_conversations(&self, me: UserId, list: &[Conversation]) -> StoreResult<()> {
         self.write(|tx| list.iter().try_for_each(|c| apply_conversation(tx, me, c)))
     }
 
     /// Moves a member's watermarks forward (a `receipt`).
     pub fn apply_receipt(
         &self,
-        conversation: Uuid,
-        user: Uuid,
+        conversation: ConversationId,
+        user: UserId,
         read_seq: i64,
         delivered_seq: i64,
     ) -> StoreResult<()> {
@@ -66,7 +81,7 @@ impl LocalStore {
 
     /// The seq up to which every message of a conversation is stored (0 when none): where
     /// catch-up and gap filling continue from.
-    pub fn contiguous_seq(&self, conversation: Uuid) -> StoreResult<i64> {
+    pub fn contiguous_seq(&self, conversation: ConversationId) -> StoreResult<i64> {
         self.read(|tx| {
             tx.query_row(
                 "SELECT contiguous_seq FROM conversations WHERE id = ?1",
@@ -80,7 +95,7 @@ impl LocalStore {
 
     /// Marks a conversation read on this device up to its last seq; returns that seq if it
     /// moved (to be sent to the server).
-    pub fn mark_read_locally(&self, conversation: Uuid) -> StoreResult<Option<i64>> {
+    pub fn mark_read_locally(&self, conversation: ConversationId) -> StoreResult<Option<i64>> {
         self.write(|tx| {
             let last: Option<i64> = tx
                 .query_row(
@@ -100,14 +115,14 @@ impl LocalStore {
     }
 
     /// Conversations whose local read mark is ahead of the server's (to send on connect).
-    pub fn unsent_reads(&self, me: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+    pub fn unsent_reads(&self, me: UserId) -> StoreResult<Vec<(ConversationId, i64)>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT c.id, c.local_read_seq FROM conversations c \
                  JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
                  WHERE c.local_read_seq > m.read_seq AND c.left_at IS NULL",
             )?;
-            let rows = stmt.query_map([me.to_string()], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([me.to_string()], |r| Ok((id_at(r, 0)?, r.get(1)?)))?;
             rows.collect()
         })
     }
@@ -128,14 +143,14 @@ impl LocalStore {
     }
 
     /// Presence of everyone known, except `me`.
-    pub fn presence(&self, me: Uuid) -> StoreResult<Vec<Presence>> {
+    pub fn presence(&self, me: UserId) -> StoreResult<Vec<Presence>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, online, last_seen FROM users WHERE id <> ?1 ORDER BY username",
             )?;
             let rows = stmt.query_map([me.to_string()], |r| {
                 Ok(Presence {
-                    user_id: uuid_at(r, 0)?,
+                    user_id: id_at(r, 0)?,
                     online: r.get(1)?,
                     last_seen: r.get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
                 })
@@ -145,7 +160,7 @@ impl LocalStore {
     }
 
     /// Saves (or with an empty body, clears) a conversation's draft.
-    pub fn set_draft(&self, conversation: Uuid, body: &str) -> StoreResult<()> {
+    pub fn set_draft(&self, conversation: ConversationId, body: &str) -> StoreResult<()> {
         self.write(|tx| {
             if body.is_empty() {
                 tx.execute(
@@ -165,7 +180,7 @@ impl LocalStore {
     }
 
     /// Mutes or unmutes a conversation's notifications.
-    pub fn set_muted(&self, conversation: Uuid, muted: bool) -> StoreResult<()> {
+    pub fn set_muted(&self, conversation: ConversationId, muted: bool) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE conversations SET muted = ?2 WHERE id = ?1",
@@ -178,7 +193,7 @@ impl LocalStore {
     /// Deletes a message request, or a chat this user blocked, on this device: the list
     /// leaves it out until a message comes past its last seq now (a blocked person sends
     /// none: it stays out until unblocked). `false` (nothing done) when it is neither.
-    pub fn dismiss(&self, me: Uuid, conversation: Uuid) -> StoreResult<bool> {
+    pub fn dismiss(&self, me: UserId, conversation: ConversationId) -> StoreResult<bool> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE conversations SET dismissed_seq = last_seq WHERE id = ?1 \
@@ -191,7 +206,7 @@ impl LocalStore {
     }
 
     /// Shows a deleted request again (this user opened it themself).
-    pub fn undismiss(&self, conversation: Uuid) -> StoreResult<()> {
+    pub fn undismiss(&self, conversation: ConversationId) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE conversations SET dismissed_seq = NULL WHERE id = ?1",
@@ -202,7 +217,7 @@ impl LocalStore {
     }
 
     /// Records that this user left a conversation (history stays).
-    pub fn mark_left(&self, conversation: Uuid) -> StoreResult<()> {
+    pub fn mark_left(&self, conversation: ConversationId) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE conversations SET left_at = COALESCE(left_at, ?2) WHERE id = ?1",
@@ -213,7 +228,7 @@ impl LocalStore {
     }
 
     /// The direct conversation between `me` and `other`, if known on this device.
-    pub fn direct_with(&self, me: Uuid, other: Uuid) -> StoreResult<Option<Uuid>> {
+    pub fn direct_with(&self, me: UserId, other: UserId) -> StoreResult<Option<ConversationId>> {
         self.read(|tx| {
             tx.query_row(
                 "SELECT c.id FROM conversations c \
@@ -221,14 +236,14 @@ impl LocalStore {
                  JOIN members b ON b.conversation_id = c.id AND b.user_id = ?2 \
                  WHERE c.kind = 'direct'",
                 params![me.to_string(), other.to_string()],
-                |r| uuid_at(r, 0),
+                |r| id_at(r, 0),
             )
             .optional()
         })
     }
 
     /// Whether the conversation is known on this device.
-    pub fn has_conversation(&self, id: Uuid) -> StoreResult<bool> {
+    pub fn has_conversation(&self, id: ConversationId) -> StoreResult<bool> {
         self.read(|tx| {
             tx.query_row(
                 "SELECT count(*) > 0 FROM conversations WHERE id = ?1",
@@ -239,16 +254,16 @@ impl LocalStore {
     }
 
     /// Ids of every conversation stored.
-    pub fn conversation_ids(&self) -> StoreResult<Vec<Uuid>> {
+    pub fn conversation_ids(&self) -> StoreResult<Vec<ConversationId>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached("SELECT id FROM conversations")?;
-            let rows = stmt.query_map([], |r| uuid_at(r, 0))?;
+            let rows = stmt.query_map([], |r| id_at(r, 0))?;
             rows.collect()
         })
     }
 }
 
-fn apply_conversation(tx: &Transaction<'_>, me: Uuid, c: &Conversation) -> rusqlite::Result<()> {
+fn apply_conversation(tx: &Transaction<'_>, me: UserId, c: &Conversation) -> rusqlite::Result<()> {
     let id = c.id.to_string();
     // Its last message says whether the seqs it brings are someone writing.
     let written = c.last_message.as_ref().map_or(0, |m| m.seq);
@@ -322,7 +337,7 @@ fn upsert_member(tx: &Transaction<'_>, conversation: &str, m: &Member) -> rusqli
 fn forget_dismissal_unless_request(
     tx: &Transaction<'_>,
     conversation: &str,
-    me: Uuid,
+    me: UserId,
 ) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE conversations SET dismissed_seq = NULL WHERE id = ?1 AND dismissed_seq IS NOT NULL \
@@ -338,7 +353,7 @@ fn forget_dismissal_unless_request(
 /// writing: a request deleted here stays deleted past it; only a message brings it back.
 pub(super) fn keep_dismissed_past_changes(
     tx: &Transaction<'_>,
-    conversation: Uuid,
+    conversation: ConversationId,
     written: i64,
     seq: i64,
 ) -> rusqlite::Result<()> {
@@ -353,7 +368,7 @@ pub(super) fn keep_dismissed_past_changes(
 /// See [`LocalStore::apply_members`].
 fn apply_members(
     tx: &Transaction<'_>,
-    me: Uuid,
+    me: UserId,
     change: &MembersChange<'_>,
 ) -> rusqlite::Result<Option<MembersApplied>> {
     let id = change.conversation_id.to_string();
@@ -419,17 +434,20 @@ pub struct MembersApplied {
 #[derive(Clone, Copy, Debug)]
 pub struct MembersChange<'a> {
     /// Which conversation.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Members who joined or changed.
     pub members: &'a [Member],
     /// Users who are no longer members.
-    pub removed: &'a [Uuid],
+    pub removed: &'a [UserId],
     /// The conversation's `updated_at` after the change.
     pub updated_at: Timestamp,
 }
 
 /// Moves `contiguous_seq` over every seq now present right above it.
-pub(super) fn advance_contiguous(tx: &Transaction<'_>, conversation: Uuid) -> rusqlite::Result<()> {
+pub(super) fn advance_contiguous(
+    tx: &Transaction<'_>,
+    conversation: ConversationId,
+) -> rusqlite::Result<()> {
     let key = conversation.to_string();
     let Some(mut have): Option<i64> = tx
         .prepare_cached("SELECT contiguous_seq FROM conversations WHERE id = ?1")?

@@ -9,13 +9,12 @@
 
 use std::path::PathBuf;
 
-use ferry_proto::{Attachment, Timestamp};
+use ferry_proto::{Attachment, ConversationId, MessageId, Timestamp, UploadId, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
-use uuid::Uuid;
 
 use super::compose::compose_in;
 use super::read::{LocalMessage, attach, file_key};
-use super::{LocalStore, StoreResult, uuid_at};
+use super::{LocalStore, StoreResult, id_at};
 
 /// A file ready to attach: copied into the account's folder, hashed, typed, previewed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,13 +39,13 @@ pub struct PreparedFile {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingUpload {
     /// The message.
-    pub message_id: Uuid,
+    pub message_id: MessageId,
     /// Which of its files.
     pub index: u32,
     /// The file as prepared.
     pub file: PreparedFile,
     /// The server's id for the upload, once declared.
-    pub upload_id: Option<Uuid>,
+    pub upload_id: Option<UploadId>,
 }
 
 impl LocalStore {
@@ -55,11 +54,11 @@ impl LocalStore {
     #[allow(clippy::too_many_arguments)]
     pub fn compose_files(
         &self,
-        me: Uuid,
-        id: Uuid,
-        conversation: Uuid,
+        me: UserId,
+        id: MessageId,
+        conversation: ConversationId,
         caption: &str,
-        reply_to: Option<Uuid>,
+        reply_to: Option<MessageId>,
         files: &[PreparedFile],
         now: Timestamp,
     ) -> StoreResult<LocalMessage> {
@@ -104,7 +103,7 @@ impl LocalStore {
                     let width: Option<u32> = r.get(7)?;
                     let height: Option<u32> = r.get(8)?;
                     Ok(PendingUpload {
-                        message_id: uuid_at(r, 0)?,
+                        message_id: id_at(r, 0)?,
                         index: r.get(1)?,
                         file: PreparedFile {
                             path: PathBuf::from(r.get::<_, String>(2)?),
@@ -129,9 +128,9 @@ impl LocalStore {
     /// and the bytes it holds. False when the upload is gone (cancelled).
     pub fn set_upload(
         &self,
-        message: Uuid,
+        message: MessageId,
         index: u32,
-        upload_id: Option<Uuid>,
+        upload_id: Option<UploadId>,
         sent: u64,
     ) -> StoreResult<bool> {
         self.write(|tx| {
@@ -152,7 +151,7 @@ impl LocalStore {
     /// every file of the message is stored now (it may go out).
     pub fn finish_upload(
         &self,
-        message: Uuid,
+        message: MessageId,
         index: u32,
         attachment: &Attachment,
     ) -> StoreResult<bool> {
@@ -179,7 +178,10 @@ impl LocalStore {
     /// files to delete and the server's uploads to cancel; `None` when there is nothing
     /// to cancel (no such unsent message, or every file is stored and the message may
     /// already be on its way).
-    pub fn cancel_files(&self, id: Uuid) -> StoreResult<Option<(Vec<PathBuf>, Vec<Uuid>)>> {
+    pub fn cancel_files(
+        &self,
+        id: MessageId,
+    ) -> StoreResult<Option<(Vec<PathBuf>, Vec<UploadId>)>> {
         self.write(|tx| {
             let key = id.to_string();
             let (failed, waiting): (bool, i64) = match tx
@@ -215,10 +217,10 @@ impl LocalStore {
                     let (path, preview, upload) = row?;
                     paths.push(PathBuf::from(path));
                     paths.extend(preview.map(PathBuf::from));
-                    uploads.extend(upload.and_then(|u| u.parse::<Uuid>().ok()));
+                    uploads.extend(upload.and_then(|u| u.parse::<UploadId>().ok()));
                 }
             }
-            super::changes::discard_unsent(tx, id)?;
+            super::outbox::discard_unsent(tx, id)?;
             Ok(Some((paths, uploads)))
         })
     }
@@ -296,7 +298,7 @@ fn trim(tx: &Transaction<'_>, limit: u64, keep: &str) -> rusqlite::Result<Vec<Pa
 /// and the copies made when they were attached are the files this device keeps of them.
 pub(super) fn adopt_uploads(
     tx: &Transaction<'_>,
-    id: Uuid,
+    id: MessageId,
     now: Timestamp,
 ) -> rusqlite::Result<()> {
     let key = id.to_string();
@@ -348,7 +350,7 @@ pub(super) fn adopt_uploads(
 /// The attachment `index` of a sent message, as the server described it.
 pub(super) fn stored_attachment(
     tx: &Transaction<'_>,
-    message: Uuid,
+    message: MessageId,
     index: u32,
 ) -> rusqlite::Result<Option<Attachment>> {
     let json: Option<Option<String>> = tx
@@ -367,12 +369,12 @@ pub(super) fn stored_attachment(
 
 impl LocalStore {
     /// The attachment `index` of the sent message `message`, as the server described it.
-    pub fn attachment(&self, message: Uuid, index: u32) -> StoreResult<Option<Attachment>> {
+    pub fn attachment(&self, message: MessageId, index: u32) -> StoreResult<Option<Attachment>> {
         self.read(|tx| stored_attachment(tx, message, index))
     }
 
     /// The local preview of an unsent message's file, if it has one.
-    pub fn upload_preview(&self, message: Uuid, index: u32) -> StoreResult<Option<PathBuf>> {
+    pub fn upload_preview(&self, message: MessageId, index: u32) -> StoreResult<Option<PathBuf>> {
         self.read(|tx| {
             let found: Option<Option<String>> = tx
                 .query_row(
@@ -386,7 +388,7 @@ impl LocalStore {
     }
 
     /// The copy of an unsent message's file, if it has that file.
-    pub fn upload_copy(&self, message: Uuid, index: u32) -> StoreResult<Option<PathBuf>> {
+    pub fn upload_copy(&self, message: MessageId, index: u32) -> StoreResult<Option<PathBuf>> {
         self.read(|tx| {
             let found: Option<String> = tx
                 .query_row(

@@ -2,13 +2,12 @@
 //! preview, unread count, typing, draft, muted), sorted by activity and read a page at a
 //! time from a [`ListPosition`], and the dismissed message requests apart.
 
-use ferry_proto::{ConversationKind, MemberState, Timestamp};
+use ferry_proto::{ConversationId, ConversationKind, MemberState, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::read::{LocalMessage, MemberView, decorate, members, message_columns, message_from_row};
-use super::{LocalStore, StoreResult, uuid_at};
+use super::{LocalStore, StoreResult, id_at};
 
 /// A place in the conversation list: the last row of a page, as its summary gave it
 /// (`updated_at`, `id`). The next page starts below that place, wherever that row has
@@ -20,7 +19,7 @@ pub struct ListPosition {
     /// The row's last activity.
     pub updated_at: Timestamp,
     /// The row's conversation (ties in activity are ordered by id).
-    pub id: Uuid,
+    pub id: ConversationId,
 }
 
 impl From<&ConversationSummary> for ListPosition {
@@ -37,7 +36,7 @@ impl From<&ConversationSummary> for ListPosition {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConversationSummary {
     /// Which.
-    pub id: Uuid,
+    pub id: ConversationId,
     /// Direct or group.
     pub kind: ConversationKind,
     /// The group's title, or the other person's name for a direct conversation.
@@ -69,7 +68,7 @@ pub struct ConversationSummary {
     /// The unsent draft, if any.
     pub draft: Option<String>,
     /// Who is typing there now (filled in by the client, which tracks typing in memory).
-    pub typing: Vec<Uuid>,
+    pub typing: Vec<UserId>,
 }
 
 impl LocalStore {
@@ -79,18 +78,18 @@ impl LocalStore {
     /// one.
     pub fn conversations(
         &self,
-        me: Uuid,
+        me: UserId,
         after: Option<ListPosition>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationSummary>> {
         self.read(|tx| {
-            let ids: Vec<Uuid> = match after {
+            let ids: Vec<ConversationId> = match after {
                 None => {
                     let mut stmt = tx.prepare_cached(
                         "SELECT id FROM conversations WHERE NOT dismissed ORDER BY updated_at DESC, id DESC \
                          LIMIT ?1",
                     )?;
-                    stmt.query_map([limit], |r| uuid_at(r, 0))?
+                    stmt.query_map([limit], |r| id_at(r, 0))?
                         .collect::<rusqlite::Result<_>>()?
                 }
                 Some(after) => {
@@ -99,7 +98,7 @@ impl LocalStore {
                          AND NOT dismissed ORDER BY updated_at DESC, id DESC LIMIT ?3",
                     )?;
                     let place = params![after.updated_at.as_millis(), after.id.to_string(), limit];
-                    stmt.query_map(place, |r| uuid_at(r, 0))?
+                    stmt.query_map(place, |r| id_at(r, 0))?
                         .collect::<rusqlite::Result<_>>()?
                 }
             };
@@ -108,11 +107,11 @@ impl LocalStore {
     }
 
     /// The message requests deleted on this device (which the list leaves out).
-    pub fn dismissed(&self, me: Uuid) -> StoreResult<Vec<ConversationSummary>> {
+    pub fn dismissed(&self, me: UserId) -> StoreResult<Vec<ConversationSummary>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached("SELECT id FROM conversations WHERE dismissed")?;
-            let ids: Vec<Uuid> = stmt
-                .query_map([], |r| uuid_at(r, 0))?
+            let ids: Vec<ConversationId> = stmt
+                .query_map([], |r| id_at(r, 0))?
                 .collect::<rusqlite::Result<_>>()?;
             summaries(tx, me, ids)
         })
@@ -121,7 +120,7 @@ impl LocalStore {
     /// Each conversation that counts towards the unread total (not muted, something
     /// unread) with its unread count, as its summary would give it: one query over the
     /// conversations and this user's membership, instead of a summary per conversation.
-    pub fn unread_counts(&self, me: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+    pub fn unread_counts(&self, me: UserId) -> StoreResult<Vec<(ConversationId, i64)>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, unread FROM (SELECT c.id, \
@@ -135,13 +134,17 @@ impl LocalStore {
                  AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) \
                  WHERE unread > 0",
             )?;
-            let rows = stmt.query_map([me.to_string()], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([me.to_string()], |r| Ok((id_at(r, 0)?, r.get(1)?)))?;
             rows.collect()
         })
     }
 
     /// One conversation's summary.
-    pub fn conversation(&self, me: Uuid, id: Uuid) -> StoreResult<Option<ConversationSummary>> {
+    pub fn conversation(
+        &self,
+        me: UserId,
+        id: ConversationId,
+    ) -> StoreResult<Option<ConversationSummary>> {
         self.read(|tx| summary(tx, me, id))
     }
 }
@@ -149,8 +152,8 @@ impl LocalStore {
 /// The summaries of `ids`, in that order (ids not stored are skipped).
 fn summaries(
     tx: &Transaction<'_>,
-    me: Uuid,
-    ids: Vec<Uuid>,
+    me: UserId,
+    ids: Vec<ConversationId>,
 ) -> rusqlite::Result<Vec<ConversationSummary>> {
     ids.into_iter()
         .map(|id| summary(tx, me, id))
@@ -160,8 +163,8 @@ fn summaries(
 
 fn summary(
     tx: &Transaction<'_>,
-    me: Uuid,
-    id: Uuid,
+    me: UserId,
+    id: ConversationId,
 ) -> rusqlite::Result<Option<ConversationSummary>> {
     let key = id.to_string();
     let row = tx

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::{Change, Message, Timestamp};
+use ferry_proto::{Change, ConversationId, Message, MessageId, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
-use uuid::Uuid;
 
+use super::changed::Changes;
 use super::changes::apply_change;
 use super::files::adopt_uploads;
+use super::outbox::dequeue;
 use super::read::{LocalMessage, change_at, decorate, members, message_columns, message_from_row};
 use super::{LocalStore, StoreResult};
 
@@ -19,9 +20,9 @@ use super::{LocalStore, StoreResult};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Confirmation {
     /// The message.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Its conversation.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Where the server put it.
     pub seq: i64,
     /// The server's time for it.
@@ -30,7 +31,7 @@ pub struct Confirmation {
 
 /// What applying a received message did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Applied {
+enum Applied {
     /// New to this device.
     Added,
     /// It was ours and pending (or failed): now sent.
@@ -55,7 +56,8 @@ fn apply_message(
     match existing {
         Some(Some(_)) => Ok(Applied::Known),
         Some(None) => {
-            mark_sent(tx, m.id, m.conversation_id, m.seq, m.created_at)?;
+            // What shows differently is known from the message itself.
+            let _ = mark_sent(tx, m.id, m.conversation_id, m.seq, m.created_at)?;
             Ok(Applied::Confirmed)
         }
         None => {
@@ -97,11 +99,11 @@ fn apply_message(
 #[derive(Default)]
 struct Effects {
     /// Per conversation: the highest seq and the latest time.
-    heads: HashMap<Uuid, (i64, Timestamp)>,
+    heads: HashMap<ConversationId, (i64, Timestamp)>,
     /// Per conversation and sender: the highest seq they sent.
-    senders: HashMap<(Uuid, Uuid), i64>,
+    senders: HashMap<(ConversationId, UserId), i64>,
     /// Per conversation: the highest seq of a message (not a change).
-    written: HashMap<Uuid, i64>,
+    written: HashMap<ConversationId, i64>,
 }
 
 impl Effects {
@@ -140,14 +142,16 @@ impl Effects {
 }
 
 /// A message of ours was stored at `seq`: it leaves the outbox and shows as sent. A change
-/// of ours takes effect now, in its place in the stream.
+/// of ours takes effect now, in its place in the stream. Returns what shows differently:
+/// the message, or for a change the message it changed.
 fn mark_sent(
     tx: &Transaction<'_>,
-    id: Uuid,
-    conversation: Uuid,
+    id: MessageId,
+    conversation: ConversationId,
     seq: i64,
     created_at: Timestamp,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Changes> {
+    let message = id;
     let id = id.to_string();
     let changed = tx
         .prepare_cached(
@@ -155,8 +159,7 @@ fn mark_sent(
              WHERE id = ?1 AND seq IS NULL",
         )?
         .execute(params![id, seq, created_at.as_millis()])?;
-    tx.prepare_cached("DELETE FROM outbox WHERE message_id = ?1")?
-        .execute([&id])?;
+    dequeue(tx, message)?;
     let row: Option<(String, Option<Change>, String)> = tx
         .prepare_cached(
             "SELECT sender_id, change_kind, target, emoji, body FROM messages WHERE id = ?1",
@@ -164,35 +167,40 @@ fn mark_sent(
         .query_row([&id], |r| Ok((r.get(0)?, change_at(r, 1)?, r.get(4)?)))
         .optional()?;
     if changed == 1 {
-        adopt_uploads(tx, id.parse().unwrap_or_default(), created_at)?;
+        adopt_uploads(tx, message, created_at)?;
     }
+    let mut changes = Changes::default();
     let Some((sender, change, body)) = row else {
-        return bump(tx, conversation, seq, Some(created_at));
+        changes.note(message, None);
+        bump(tx, conversation, seq, Some(created_at))?;
+        return Ok(changes);
     };
+    changes.note(message, change.as_ref().map(|c| c.target));
     let activity = change.is_none().then_some(created_at);
     bump(tx, conversation, seq, activity)?;
-    let Ok(sender) = sender.parse() else {
-        return Ok(());
+    let Ok(sender) = sender.parse::<UserId>() else {
+        return Ok(changes);
     };
     if let Some(change) = change.filter(|_| changed == 1) {
         apply_change(tx, sender, &change, &body, seq, created_at)?;
     }
-    sender_has_read(tx, conversation, sender, seq)
+    sender_has_read(tx, conversation, sender, seq)?;
+    Ok(changes)
 }
 
 /// Sending moves the sender's own watermarks to the message (the protocol says so, and the
 /// server sends no receipt for it): the ticks of what they were sent follow.
 fn sender_has_read(
     tx: &Transaction<'_>,
-    conversation: Uuid,
-    sender: Uuid,
+    conversation: ConversationId,
+    sender: UserId,
     seq: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE members SET read_seq = max(read_seq, ?3), delivered_seq = max(delivered_seq, ?3) \
          WHERE conversation_id = ?1 AND user_id = ?2",
     )?
-    .execute(params![conversation.to_string(), sender.to_string(), seq])?;
+    .execute(params![conversation, sender, seq])?;
     Ok(())
 }
 
@@ -201,7 +209,7 @@ fn sender_has_read(
 /// above it.
 fn bump(
     tx: &Transaction<'_>,
-    conversation: Uuid,
+    conversation: ConversationId,
     seq: i64,
     at: Option<Timestamp>,
 ) -> rusqlite::Result<()> {
@@ -218,42 +226,50 @@ fn bump(
 }
 
 impl LocalStore {
-    /// Applies messages from the server in one transaction; returns what each did.
-    pub fn apply_messages(&self, messages: &[Message]) -> StoreResult<Vec<Applied>> {
+    /// Applies messages from the server in one transaction. A message already stored
+    /// changes nothing (and is not in the answer). The conversations are left to the
+    /// caller to announce: a page of history changes its conversation once, after it.
+    pub fn apply_messages(&self, messages: &[Message]) -> StoreResult<Changes> {
         self.write(|tx| {
             let mut effects = Effects::default();
-            let applied = messages
-                .iter()
-                .map(|m| apply_message(tx, m, &mut effects))
-                .collect::<rusqlite::Result<_>>()?;
+            let mut changes = Changes::default();
+            for m in messages {
+                if apply_message(tx, m, &mut effects)? != Applied::Known {
+                    changes.stored.push(m.id);
+                    changes.note(m.id, m.change.as_ref().map(|c| c.target));
+                }
+            }
             effects.write(tx)?;
-            Ok(applied)
+            Ok(changes)
         })
     }
 
     /// An outbox message was stored by the server at `seq` (its `ack`).
     pub fn confirm(
         &self,
-        id: Uuid,
-        conversation: Uuid,
+        id: MessageId,
+        conversation: ConversationId,
         seq: i64,
         created_at: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Changes> {
         self.write(|tx| mark_sent(tx, id, conversation, seq, created_at))
     }
 
     /// Several acks at once, in one transaction: acks arrive in bursts when the outbox
     /// drains, and one fsync per ack would make the client, not the link, the limit.
-    pub fn confirm_all(&self, acks: &[Confirmation]) -> StoreResult<()> {
+    pub fn confirm_all(&self, acks: &[Confirmation]) -> StoreResult<Changes> {
         self.write(|tx| {
-            acks.iter()
-                .try_for_each(|a| mark_sent(tx, a.id, a.conversation_id, a.seq, a.created_at))
+            let mut changes = Changes::default();
+            for a in acks {
+                changes.extend(mark_sent(tx, a.id, a.conversation_id, a.seq, a.created_at)?);
+            }
+            Ok(changes)
         })
     }
 
     /// One message; for a change, the message it changes (as it now shows). `None` if
     /// this device does not have it.
-    pub fn message(&self, me: Uuid, id: Uuid) -> StoreResult<Option<LocalMessage>> {
+    pub fn message(&self, me: UserId, id: MessageId) -> StoreResult<Option<LocalMessage>> {
         self.read(|tx| {
             let found: Option<(String, String)> = tx
                 .query_row(
@@ -289,8 +305,8 @@ impl LocalStore {
     /// is not deleted, sent or not: what "edit my last message" means.
     pub fn message_at(
         &self,
-        me: Uuid,
-        conversation: Uuid,
+        me: UserId,
+        conversation: ConversationId,
         seq: Option<i64>,
     ) -> StoreResult<Option<LocalMessage>> {
         let id: Option<String> = self.read(|tx| {
@@ -318,23 +334,12 @@ impl LocalStore {
         }
     }
 
-    /// Whether `id` is a change (an edit, deletion or reaction) rather than a message.
-    pub fn is_change(&self, id: Uuid) -> StoreResult<bool> {
-        self.read(|tx| {
-            tx.query_row(
-                "SELECT count(*) > 0 FROM messages WHERE id = ?1 AND change_kind IS NOT NULL",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-        })
-    }
-
     /// A page of a conversation, oldest first: the `limit` sent messages before
     /// `before_seq` (or the latest ones, followed by every unsent message, when `None`).
     pub fn messages(
         &self,
-        me: Uuid,
-        conversation: Uuid,
+        me: UserId,
+        conversation: ConversationId,
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<LocalMessage>> {

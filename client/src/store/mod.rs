@@ -7,9 +7,11 @@
 //!
 //! The queries live by topic: [`conversations`] (as the server describes them), [`list`]
 //! (the conversation list), [`messages`], [`compose`], [`outbox`], [`changes`] (edits, deletions, reactions), [`files`] and [`search`], and
-//! they all read messages through one read model, [`read`]. UUIDs are stored as
+//! they all read messages through one read model, [`read`]. Writes that take in messages
+//! report what they changed as [`Changes`], which the client announces. UUIDs are stored as
 //! hyphenated text and times as Unix milliseconds.
 
+mod changed;
 mod changes;
 mod compose;
 mod conversations;
@@ -22,18 +24,19 @@ mod schema;
 mod search;
 
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
-use uuid::Uuid;
 
+pub use changed::{Changes, Shown};
 pub use changes::ChangeRefusal;
 pub use conversations::{MembersApplied, MembersChange};
 pub use files::{PendingUpload, PreparedFile};
 pub use list::{ConversationSummary, ListPosition};
-pub use messages::{Applied, Confirmation};
-pub use outbox::OutboxItem;
+pub use messages::Confirmation;
+pub use outbox::{Failed, OutboxItem};
 pub(crate) use read::file_key;
 pub use read::{LocalAttachment, LocalMessage, MemberView, MessageStatus, Quote, Reaction};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
@@ -142,10 +145,11 @@ impl LocalStore {
                     Ok(AccountRecord {
                         server_url: r.get(0)?,
                         user: ferry_proto::User {
-                            id: uuid_at(r, 1)?,
+                            id: id_at(r, 1)?,
                             username: r.get(2)?,
                             display_name: r.get(3)?,
                             created_at: ferry_proto::Timestamp::from_millis(r.get(4)?),
+                            status: None,
                         },
                     })
                 },
@@ -193,8 +197,11 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Reads a UUID stored as text.
-pub(crate) fn uuid_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+/// Reads an id (a typed id, or a plain UUID) stored as text.
+pub(crate) fn id_at<T: FromStr<Err = uuid::Error>>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     text.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))

@@ -1,27 +1,41 @@
 //! The outbox as the local store keeps it: what waits to be sent, in order
 //! ([`OutboxItem`]), claimed for a send, rescheduled after a failure with its attempts
-//! counted, failed for good, retried or discarded by the user. (What to send when is
-//! decided by the pure `crate::outbox`; the composing is `compose`'s.)
+//! counted, failed for good, retried or discarded by the user. Every write of an outbox
+//! row is here: [`enqueue`] (for `compose` and `changes`) and [`dequeue`] (for
+//! `messages`, when the server stores one) too. (What to send when is decided by the pure
+//! `crate::outbox`; the composing is `compose`'s.)
 
-use ferry_proto::{Change, OutgoingMessage};
-use rusqlite::{OptionalExtension, params};
-use uuid::Uuid;
+use ferry_proto::{Change, ConversationId, MessageId, OutgoingMessage, UploadId};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::changes::discard_unsent;
+use super::changed::Changes;
 use super::read::change_at;
-use super::{LocalStore, StoreResult, uuid_at};
+use super::{LocalStore, StoreResult, id_at};
+
+/// What failing an outbox entry did.
+#[derive(Debug)]
+pub enum Failed {
+    /// It was a change, and is dropped: `target`, the message it named, shows as it was.
+    ChangeDropped {
+        /// The message the change named.
+        target: MessageId,
+    },
+    /// What shows differently (the message, failed; or, for a change already stored,
+    /// the message it changed).
+    Shown(Changes),
+}
 
 /// An outbox entry due to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxItem {
     /// The message.
-    pub message_id: Uuid,
+    pub message_id: MessageId,
     /// Where to.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// The text.
     pub body: String,
     /// The message it replies to.
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     /// Set when the entry is a change to a message rather than a message.
     pub change: Option<Change>,
     /// Failed attempts so far.
@@ -31,7 +45,7 @@ pub struct OutboxItem {
     /// Place in compose order (for reading the outbox a page at a time).
     pub position: i64,
     /// The server's ids of its files, in order, once uploaded.
-    pub attachments: Vec<Uuid>,
+    pub attachments: Vec<UploadId>,
     /// Some of its files are still uploading: it cannot go out yet, nor anything after
     /// it in its conversation.
     pub waiting: bool,
@@ -53,34 +67,76 @@ impl OutboxItem {
     }
 }
 
+/// Puts `id`, a new message or change of `conversation`, last in the outbox (inside the
+/// transaction that writes it).
+pub(super) fn enqueue(
+    tx: &Transaction<'_>,
+    id: MessageId,
+    conversation: ConversationId,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (message_id, conversation_id, position) \
+         VALUES (?1, ?2, (SELECT COALESCE(max(position), 0) + 1 FROM outbox))",
+    )?
+    .execute(params![id.to_string(), conversation.to_string()])?;
+    Ok(())
+}
+
+/// `id` waits no more: the server stored it, or refused it for good.
+pub(super) fn dequeue(tx: &Transaction<'_>, id: MessageId) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM outbox WHERE message_id = ?1")?
+        .execute([id.to_string()])?;
+    Ok(())
+}
+
+/// Removes a message that was never sent, and the unsent changes that named it (their
+/// outbox rows go with them).
+pub(super) fn discard_unsent(tx: &Transaction<'_>, id: MessageId) -> rusqlite::Result<bool> {
+    let id = id.to_string();
+    let n = tx.execute("DELETE FROM messages WHERE id = ?1 AND seq IS NULL", [&id])?;
+    if n == 1 {
+        tx.execute(
+            "DELETE FROM messages WHERE target = ?1 AND seq IS NULL",
+            [&id],
+        )?;
+    }
+    Ok(n == 1)
+}
+
 impl LocalStore {
     /// A permanent refusal: the message leaves the outbox and shows as failed. A refused
-    /// change is dropped instead (the message it named shows as it was); its target is
-    /// returned.
-    pub fn fail(&self, id: Uuid, reason: &str) -> StoreResult<Option<Uuid>> {
+    /// change is dropped instead (the message it named shows as it was).
+    pub fn fail(&self, id: MessageId, reason: &str) -> StoreResult<Failed> {
         self.write(|tx| {
-            let target: Option<Option<String>> = tx
+            let row: Option<(Option<i64>, Option<String>)> = tx
                 .query_row(
-                    "SELECT target FROM messages WHERE id = ?1 AND seq IS NULL",
+                    "SELECT seq, target FROM messages WHERE id = ?1",
                     [id.to_string()],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if let Some(Some(target)) = target {
+            let (unsent, target) = match &row {
+                Some((seq, target)) => (seq.is_none(), target.as_deref()),
+                None => (false, None),
+            };
+            let target = target.and_then(|t| t.parse().ok());
+            if let (true, Some(target)) = (unsent, target) {
                 tx.execute("DELETE FROM messages WHERE id = ?1", [id.to_string()])?;
-                return Ok(target.parse().ok());
+                return Ok(Failed::ChangeDropped { target });
             }
             tx.execute(
                 "UPDATE messages SET state = 'failed', error = ?2 WHERE id = ?1 AND seq IS NULL",
                 params![id.to_string(), reason],
             )?;
-            tx.execute("DELETE FROM outbox WHERE message_id = ?1", [id.to_string()])?;
-            Ok(None)
+            dequeue(tx, id)?;
+            let mut changes = Changes::default();
+            changes.note(id, target);
+            Ok(Failed::Shown(changes))
         })
     }
 
     /// Puts a failed message back in the outbox (at the end: it is sent again now).
-    pub fn retry(&self, id: Uuid) -> StoreResult<bool> {
+    pub fn retry(&self, id: MessageId) -> StoreResult<bool> {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE messages SET state = 'pending', error = NULL WHERE id = ?1 AND state = 'failed'",
@@ -109,12 +165,12 @@ impl LocalStore {
 
     /// Deletes a message that was never sent (failed, or pending if the user insists),
     /// with the unsent changes that named it.
-    pub fn discard(&self, id: Uuid) -> StoreResult<bool> {
+    pub fn discard(&self, id: MessageId) -> StoreResult<bool> {
         self.write(|tx| discard_unsent(tx, id))
     }
 
     /// Schedules the next attempt of an outbox entry after a transient failure.
-    pub fn reschedule(&self, id: Uuid, not_before: i64) -> StoreResult<()> {
+    pub fn reschedule(&self, id: MessageId, not_before: i64) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE message_id = ?1",
@@ -125,7 +181,7 @@ impl LocalStore {
     }
 
     /// Failed attempts of an outbox entry so far.
-    pub fn attempts(&self, id: Uuid) -> StoreResult<u32> {
+    pub fn attempts(&self, id: MessageId) -> StoreResult<u32> {
         self.read(|tx| {
             tx.query_row(
                 "SELECT attempts FROM outbox WHERE message_id = ?1",
@@ -166,8 +222,8 @@ impl LocalStore {
             )?;
             let rows = stmt.query_map(params![after, limit], |r| {
                 Ok(OutboxItem {
-                    message_id: uuid_at(r, 0)?,
-                    conversation_id: uuid_at(r, 1)?,
+                    message_id: id_at(r, 0)?,
+                    conversation_id: id_at(r, 1)?,
                     body: r.get(2)?,
                     reply_to: r
                         .get::<_, Option<String>>(6)?
@@ -176,7 +232,7 @@ impl LocalStore {
                     attempts: r.get(3)?,
                     next_attempt_at: r.get(4)?,
                     position: r.get(5)?,
-                    attachments: serde_json::from_str::<Vec<Option<Uuid>>>(
+                    attachments: serde_json::from_str::<Vec<Option<UploadId>>>(
                         &r.get::<_, String>(10)?,
                     )
                     .unwrap_or_default()

@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use ferry_proto::{Attachment, Change, ChangeKind, MemberState, Role, Timestamp, User};
+use ferry_proto::{
+    Attachment, Change, ChangeKind, ConversationId, MemberState, MessageId, Role, Timestamp,
+    UploadId, User, UserId, UserStatus,
+};
 use rusqlite::{OptionalExtension, Row, Transaction};
 use serde::Serialize;
-use uuid::Uuid;
 
-use super::uuid_at;
+use super::id_at;
 
 /// Where a message is, as its sender sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -36,14 +38,14 @@ pub enum MessageStatus {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LocalMessage {
     /// Client id.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Where.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Place in the conversation; `None` until the server stored it.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub seq: Option<i64>,
     /// Who wrote it.
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     /// The text.
     pub body: String,
     /// Server time once sent; compose time before.
@@ -55,7 +57,7 @@ pub struct LocalMessage {
     /// Why it failed.
     pub error: Option<String>,
     /// The message this one replies to.
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     /// That message as it is now, if this device has it.
     pub quote: Option<Quote>,
     /// Its text was edited (by a change sent or still in the outbox).
@@ -82,11 +84,11 @@ pub(super) use message_columns;
 /// add (the quote, reactions, unsent changes) is [`decorate`]'s.
 pub(super) fn message_from_row(
     r: &Row<'_>,
-    me: Uuid,
+    me: UserId,
     members: &[MemberView],
 ) -> rusqlite::Result<LocalMessage> {
     let seq: Option<i64> = r.get(2)?;
-    let sender_id = uuid_at(r, 3)?;
+    let sender_id = id_at(r, 3)?;
     let state: String = r.get(6)?;
     let mine = sender_id == me;
     let status = match (state.as_str(), seq) {
@@ -109,8 +111,8 @@ pub(super) fn message_from_row(
         _ => MessageStatus::Sent,
     };
     Ok(LocalMessage {
-        id: uuid_at(r, 0)?,
-        conversation_id: uuid_at(r, 1)?,
+        id: id_at(r, 0)?,
+        conversation_id: id_at(r, 1)?,
         seq,
         sender_id,
         body: r.get(4)?,
@@ -155,16 +157,21 @@ pub(super) fn members(
 ) -> rusqlite::Result<Vec<MemberView>> {
     let mut stmt = tx.prepare_cached(
         "SELECT u.id, u.username, u.display_name, u.created_at, m.role, m.read_seq, \
-         m.delivered_seq, u.online, m.state FROM members m JOIN users u ON u.id = m.user_id \
+         m.delivered_seq, u.online, m.state, u.status FROM members m \
+         JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = ?1 ORDER BY m.joined_at, u.username",
     )?;
     let rows = stmt.query_map([conversation], |r| {
         Ok(MemberView {
             user: User {
-                id: uuid_at(r, 0)?,
+                id: id_at(r, 0)?,
                 username: r.get(1)?,
                 display_name: r.get(2)?,
                 created_at: Timestamp::from_millis(r.get(3)?),
+                status: r
+                    .get::<_, Option<String>>(9)?
+                    .as_deref()
+                    .and_then(UserStatus::parse),
             },
             role: Role::parse(&r.get::<_, String>(4)?).unwrap_or(Role::Member),
             read_seq: r.get(5)?,
@@ -181,9 +188,9 @@ pub(super) fn members(
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Quote {
     /// The quoted message.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Its author.
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     /// Its text now (empty once deleted).
     pub body: String,
     /// Its place, to jump to it (`None` while unsent).
@@ -200,7 +207,7 @@ pub struct Reaction {
     /// The emoji.
     pub emoji: String,
     /// Who reacted with it, in the order they did.
-    pub user_ids: Vec<Uuid>,
+    pub user_ids: Vec<UserId>,
     /// This user is among them.
     pub mine: bool,
 }
@@ -225,11 +232,11 @@ pub(super) fn change_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<Chang
 /// changes of this user still in the outbox, laid over what the server confirmed.
 pub(super) fn decorate(
     tx: &Transaction<'_>,
-    me: Uuid,
+    me: UserId,
     message: &mut LocalMessage,
 ) -> rusqlite::Result<()> {
     let id = message.id.to_string();
-    let mut reactions: BTreeMap<(i64, String), Vec<Uuid>> = BTreeMap::new();
+    let mut reactions: BTreeMap<(i64, String), Vec<UserId>> = BTreeMap::new();
     {
         let mut confirmed = tx.prepare_cached(
             "SELECT emoji, user_id, min(seq) OVER (PARTITION BY emoji) AS first \
@@ -312,7 +319,7 @@ pub(super) fn decorate(
             .query_row([parent.to_string()], |r| {
                 Ok(Quote {
                     id: parent,
-                    sender_id: super::uuid_at(r, 0)?,
+                    sender_id: super::id_at(r, 0)?,
                     body: r.get(1)?,
                     seq: r.get(2)?,
                     deleted: r.get(3)?,
@@ -330,7 +337,7 @@ pub struct LocalAttachment {
     /// Its place in the message (0, 1, …).
     pub index: u32,
     /// The server's id once uploaded; `None` while it waits to upload.
-    pub id: Option<Uuid>,
+    pub id: Option<UploadId>,
     /// The file's name.
     pub name: String,
     /// Bytes.
@@ -352,7 +359,7 @@ pub struct LocalAttachment {
 }
 
 /// The key of a file in `files`: an attachment's bytes, or its preview.
-pub(crate) fn file_key(attachment: Uuid, preview: bool) -> String {
+pub(crate) fn file_key(attachment: UploadId, preview: bool) -> String {
     if preview {
         format!("{attachment}.preview")
     } else {

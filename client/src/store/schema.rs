@@ -200,4 +200,9 @@ ALTER TABLE conversations ADD COLUMN dismissed INTEGER
 ALTER TABLE outbox ADD COLUMN offered INTEGER NOT NULL DEFAULT 0;
 UPDATE outbox SET offered = 1;
 "#,
+    // 8: accounts a server suspended or whose owners deleted them (issue 28): 'suspended'
+    // or 'deleted', NULL while in use.
+    r#"
+ALTER TABLE users ADD COLUMN status TEXT;
+"#,
 ];

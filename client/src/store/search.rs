@@ -2,12 +2,11 @@
 //! query is matched as a prefix, so typing "hel wor" finds "hello world"; user text is
 //! quoted, never parsed as FTS syntax.
 
-use ferry_proto::Timestamp;
+use ferry_proto::{ConversationId, MessageId, Timestamp, UserId};
 use rusqlite::params;
 use serde::Serialize;
-use uuid::Uuid;
 
-use super::{LocalStore, StoreResult, uuid_at};
+use super::{LocalStore, StoreResult, id_at};
 
 /// Marks around the matched words in a snippet (the UI renders them as highlights; the
 /// rest of the text is plain text, never HTML).
@@ -20,14 +19,14 @@ pub const HIGHLIGHT_END: char = '\u{3}';
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SearchHit {
     /// The message.
-    pub message_id: Uuid,
+    pub message_id: MessageId,
     /// Its conversation.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Its seq (None while unsent).
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub seq: Option<i64>,
     /// Who wrote it.
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     /// The matching part, matched words between [`HIGHLIGHT_START`] and [`HIGHLIGHT_END`].
     pub snippet: String,
     /// When.
@@ -63,10 +62,10 @@ impl LocalStore {
             )?;
             let rows = stmt.query_map(params![query, limit], |r| {
                 Ok(SearchHit {
-                    message_id: uuid_at(r, 0)?,
-                    conversation_id: uuid_at(r, 1)?,
+                    message_id: id_at(r, 0)?,
+                    conversation_id: id_at(r, 1)?,
                     seq: r.get(2)?,
-                    sender_id: uuid_at(r, 3)?,
+                    sender_id: id_at(r, 3)?,
                     snippet: r.get(4)?,
                     created_at: Timestamp::from_millis(r.get(5)?),
                 })

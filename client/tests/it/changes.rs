@@ -4,8 +4,7 @@
 //! The live and the offline cases run on both server databases.
 
 use ferry_client::{Client, ClientError, ErrorKind, LocalMessage, MessageStatus};
-use ferry_proto::ErrorCode;
-use uuid::Uuid;
+use ferry_proto::{ConversationId, ErrorCode, MessageId};
 
 use ferry_testkit::Backend;
 
@@ -17,13 +16,14 @@ type Shown = Vec<(
     String,
     bool,
     bool,
-    Option<Uuid>,
+    Option<MessageId>,
     Vec<(String, usize)>,
 )>;
 
-fn shown(client: &Client, chat: Uuid) -> Shown {
+fn shown(client: &Client, chat: ConversationId) -> Shown {
     client
-        .messages(chat, None, u32::MAX)
+        .conversation(chat)
+        .messages(None, u32::MAX)
         .expect("messages")
         .into_iter()
         .map(|m| {
@@ -68,7 +68,7 @@ fn database_of(dir: &std::path::Path) -> std::path::PathBuf {
     panic!("no ferry.db under {}", dir.display())
 }
 
-async fn settled(device: &Device, chat: Uuid, want: &Shown, what: &str) {
+async fn settled(device: &Device, chat: ConversationId, want: &Shown, what: &str) {
     let mut events = device.client.events();
     let done = |c: &Client| c.outbox_len().expect("outbox") == 0 && &shown(c, chat) == want;
     let waited = tokio::time::timeout(std::time::Duration::from_secs(30), async {
@@ -104,30 +104,33 @@ async fn every_change_reaches_every_device_live(data: TestDb) {
     alice_laptop.online().await;
     let chat = direct(&alice, &bob).await;
 
-    let hello = alice.client.send(chat, "hello wrold").expect("send");
+    let hello = alice.conversation(chat).send("hello wrold").expect("send");
     bob.until("bob has it", |c| shown(c, chat).len() == 1).await;
     let reply = bob
-        .client
-        .reply(chat, hello.id, "typo there")
+        .conversation(chat)
+        .reply(hello.id, "typo there")
         .expect("reply");
     assert_eq!(reply.quote.as_ref().map(|q| q.id), Some(hello.id));
     // The reply is stored before Alice's edit is made (else either could be seq 2).
     alice
         .until("alice has the reply", |c| shown(c, chat).len() == 2)
         .await;
-    let edited = alice.client.edit(hello.id, "hello world").expect("edit");
+    let edited = alice
+        .conversation(hello.conversation_id)
+        .edit(hello.id, "hello world")
+        .expect("edit");
     assert!(
         edited.edited,
         "an edit shows at once, before the server has it"
     );
     assert_eq!(edited.body, "hello world");
-    bob.client.react(hello.id, "👍").expect("react");
-    alice.client.react(hello.id, "👍").expect("react");
-    alice.client.react(hello.id, "🎉").expect("react");
-    alice
-        .client
-        .react(hello.id, "🎉")
-        .expect("and take it back");
+    bob.conversation(hello.conversation_id)
+        .react(hello.id, "👍")
+        .expect("react");
+    let at_alice = alice.conversation(chat);
+    at_alice.react(hello.id, "👍").expect("react");
+    at_alice.react(hello.id, "🎉").expect("react");
+    at_alice.react(hello.id, "🎉").expect("and take it back");
 
     let want: Shown = vec![
         (
@@ -163,12 +166,19 @@ async fn every_change_reaches_every_device_live(data: TestDb) {
         c.store().contiguous_seq(chat).expect("seq") == 7
     })
     .await;
-    let summary = bob.client.conversation(chat).expect("read").expect("there");
+    let summary = bob
+        .conversation(chat)
+        .summary()
+        .expect("read")
+        .expect("there");
     assert_eq!(summary.last_seq, 7);
     assert_eq!(summary.unread_count, 0, "changes are not unread messages");
 
     // Alice deletes for everyone: a placeholder everywhere, the text nowhere.
-    alice.client.delete(hello.id).expect("delete");
+    alice
+        .conversation(hello.conversation_id)
+        .delete(hello.id)
+        .expect("delete");
     let want: Shown = vec![
         (Some(1), String::new(), true, true, None, vec![]),
         (
@@ -205,28 +215,46 @@ async fn the_rules_are_kept_on_the_device_and_by_the_server() {
     let url = server.url();
     let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
-    let hello = alice.client.send(chat, "hello").expect("send");
+    let hello = alice.conversation(chat).send("hello").expect("send");
     bob.until("bob has it", |c| shown(c, chat).len() == 1).await;
 
     let kind = |e: ClientError| e.kind();
     assert_eq!(
-        bob.client.edit(hello.id, "mine now").map_err(kind).err(),
+        bob.conversation(hello.conversation_id)
+            .edit(hello.id, "mine now")
+            .map_err(kind)
+            .err(),
         Some(ErrorKind::Code(ErrorCode::Forbidden))
     );
     assert_eq!(
-        bob.client.delete(hello.id).map_err(kind).err(),
+        bob.conversation(hello.conversation_id)
+            .delete(hello.id)
+            .map_err(kind)
+            .err(),
         Some(ErrorKind::Code(ErrorCode::Forbidden))
     );
     assert_eq!(
-        alice.client.edit(hello.id, "  ").map_err(kind).err(),
+        alice
+            .conversation(hello.conversation_id)
+            .edit(hello.id, "  ")
+            .map_err(kind)
+            .err(),
         Some(ErrorKind::Code(ErrorCode::InvalidRequest))
     );
     assert_eq!(
-        alice.client.react(hello.id, "not one").map_err(kind).err(),
+        alice
+            .conversation(hello.conversation_id)
+            .react(hello.id, "not one")
+            .map_err(kind)
+            .err(),
         Some(ErrorKind::Code(ErrorCode::InvalidRequest))
     );
     assert_eq!(
-        alice.client.edit(Uuid::now_v7(), "x").map_err(kind).err(),
+        alice
+            .conversation(hello.conversation_id)
+            .edit(MessageId::new(), "x")
+            .map_err(kind)
+            .err(),
         Some(ErrorKind::Code(ErrorCode::NotFound))
     );
     assert_eq!(
@@ -242,7 +270,7 @@ async fn the_rules_are_kept_on_the_device_and_by_the_server() {
     let cap = ferry_proto::MAX_REACTIONS_PER_USER;
     for i in 0..=cap {
         alice
-            .client
+            .conversation(hello.conversation_id)
             .react(hello.id, &format!("e{i}"))
             .expect("queued");
     }
@@ -293,7 +321,7 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
     let addr = server.addr;
     let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
-    let sent = alice.client.send(chat, "sent before").expect("send");
+    let sent = alice.conversation(chat).send("sent before").expect("send");
     // Stored first (the expected order below says so), before Bob writes.
     alice
         .until("alice's message stored", |c| {
@@ -302,7 +330,10 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
                 .is_some_and(|m| m.seq.is_some())
         })
         .await;
-    let doomed = bob.client.send(chat, "bob regrets this").expect("send");
+    let doomed = bob
+        .conversation(chat)
+        .send("bob regrets this")
+        .expect("send");
     for device in [&alice, &bob] {
         device
             .until("both sent and seen", |c| {
@@ -317,16 +348,22 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
     // Offline: edit and react to a sent message, reply to it, compose a message and edit
     // and react to it before it ever went out, compose one more and delete it unsent.
     alice
-        .client
+        .conversation(sent.conversation_id)
         .edit(sent.id, "sent before, edited offline")
         .expect("edit");
-    alice.client.react(sent.id, "✅").expect("react");
-    let unsent = alice.client.send(chat, "draft").expect("send");
     alice
-        .client
+        .conversation(sent.conversation_id)
+        .react(sent.id, "✅")
+        .expect("react");
+    let unsent = alice.conversation(chat).send("draft").expect("send");
+    alice
+        .conversation(unsent.conversation_id)
         .edit(unsent.id, "draft, final")
         .expect("edit unsent");
-    alice.client.react(unsent.id, "🚀").expect("react unsent");
+    alice
+        .conversation(unsent.conversation_id)
+        .react(unsent.id, "🚀")
+        .expect("react unsent");
     let shown_now = alice
         .client
         .message(unsent.id)
@@ -338,14 +375,24 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
         (shown_now.body.as_str(), shown_now.edited),
         ("draft, final", false)
     );
-    let gone = alice.client.send(chat, "never mind").expect("send");
-    assert_eq!(alice.client.delete(gone.id).expect("delete unsent"), None);
+    let gone = alice.conversation(chat).send("never mind").expect("send");
+    assert_eq!(
+        alice
+            .conversation(gone.conversation_id)
+            .delete(gone.id)
+            .expect("delete unsent"),
+        None
+    );
     alice
-        .client
-        .reply(chat, sent.id, "replying offline")
+        .conversation(chat)
+        .reply(sent.id, "replying offline")
         .expect("reply");
-    bob.client.delete(doomed.id).expect("delete offline");
-    bob.client.react(sent.id, "✅").expect("react");
+    bob.conversation(doomed.conversation_id)
+        .delete(doomed.id)
+        .expect("delete offline");
+    bob.conversation(sent.conversation_id)
+        .react(sent.id, "✅")
+        .expect("react");
 
     let alice = alice.restart(&url).await;
     let bob = bob.restart(&url).await;
@@ -406,7 +453,11 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
             .until("the whole stream", |c| {
                 shown(c, chat).iter().all(|m| m.0.is_some())
                     && c.store().contiguous_seq(chat).expect("seq")
-                        == c.conversation(chat).expect("read").expect("there").last_seq
+                        == c.conversation(chat)
+                            .summary()
+                            .expect("read")
+                            .expect("there")
+                            .last_seq
             })
             .await;
     }
@@ -429,8 +480,11 @@ async fn an_unsent_message_edited_goes_out_with_its_new_text() {
     let chat = direct(&alice, &bob).await;
     // Offline: nothing leaves this device.
     alice.client.stop().await;
-    let typo = alice.client.send(chat, "helo").expect("send");
-    let fixed = alice.client.edit(typo.id, "hello").expect("edit unsent");
+    let typo = alice.conversation(chat).send("helo").expect("send");
+    let fixed = alice
+        .conversation(typo.conversation_id)
+        .edit(typo.id, "hello")
+        .expect("edit unsent");
     assert_eq!(
         (fixed.body.as_str(), fixed.edited, fixed.status),
         ("hello", false, MessageStatus::Pending)
@@ -442,7 +496,7 @@ async fn an_unsent_message_edited_goes_out_with_its_new_text() {
     );
     // The next one is handed to a transport (as the engine does before writing its
     // frame) and only then edited: the edit follows it.
-    let second = alice.client.send(chat, "second").expect("send");
+    let second = alice.conversation(chat).send("second").expect("send");
     let mut handed: Vec<_> = alice
         .client
         .store()
@@ -457,7 +511,10 @@ async fn an_unsent_message_edited_goes_out_with_its_new_text() {
         .claim_for_sending(&mut handed)
         .expect("claim");
     assert_eq!(handed[0].body, "second");
-    let edited = alice.client.edit(second.id, "second!").expect("edit");
+    let edited = alice
+        .conversation(second.conversation_id)
+        .edit(second.id, "second!")
+        .expect("edit");
     assert_eq!((edited.body.as_str(), edited.edited), ("second!", true));
     assert_eq!(alice.client.outbox_len().expect("outbox"), 3);
 
@@ -473,8 +530,8 @@ async fn an_unsent_message_edited_goes_out_with_its_new_text() {
     alice.until("alice's copy agrees", want).await;
     // The stream holds two messages and one edit, nothing else.
     assert_eq!(
-        bob.client
-            .conversation(chat)
+        bob.conversation(chat)
+            .summary()
             .expect("read")
             .expect("there")
             .last_seq,
@@ -494,8 +551,8 @@ async fn a_device_away_through_a_hundred_changes_catches_up() {
     for i in 0..5 {
         ids.push(
             alice
-                .client
-                .send(chat, &format!("message {i}"))
+                .conversation(chat)
+                .send(&format!("message {i}"))
                 .expect("send")
                 .id,
         );
@@ -510,22 +567,25 @@ async fn a_device_away_through_a_hundred_changes_catches_up() {
         match i % 4 {
             0 | 1 => {
                 alice
-                    .client
+                    .conversation(chat)
                     .edit(target, &format!("message {} v{i}", i % 5))
                     .expect("edit");
             }
             2 => {
-                alice.client.react(target, "🔁").expect("toggle");
+                alice
+                    .conversation(chat)
+                    .react(target, "🔁")
+                    .expect("toggle");
             }
             _ => {
                 alice
-                    .client
+                    .conversation(chat)
                     .react(target, ["🍎", "🍐", "🍋"][i % 3])
                     .expect("toggle");
             }
         }
     }
-    alice.client.delete(ids[4]).expect("delete");
+    alice.conversation(chat).delete(ids[4]).expect("delete");
     alice
         .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
         .await;
@@ -534,7 +594,11 @@ async fn a_device_away_through_a_hundred_changes_catches_up() {
 
     bob.client.start();
     bob.until("bob converged", |c| shown(c, chat) == want).await;
-    let summary = bob.client.conversation(chat).expect("read").expect("there");
+    let summary = bob
+        .conversation(chat)
+        .summary()
+        .expect("read")
+        .expect("there");
     assert_eq!(summary.last_seq, 106, "5 messages and 101 changes, no gap");
     assert_eq!(
         bob.client.store().contiguous_seq(chat).expect("seq"),
@@ -557,7 +621,7 @@ async fn concurrent_edits_from_two_devices_converge() {
     laptop.client.start();
     laptop.online().await;
     let chat = direct(&phone, &bob).await;
-    let m = phone.client.send(chat, "v0").expect("send");
+    let m = phone.conversation(chat).send("v0").expect("send");
     for device in [&phone, &laptop, &bob] {
         device
             .until("everyone has it", |c| shown(c, chat).len() == 1)
@@ -566,10 +630,14 @@ async fn concurrent_edits_from_two_devices_converge() {
     phone.client.stop().await;
     laptop.client.stop().await;
     // Both devices edit and toggle the same reaction while neither hears the other.
-    phone.client.edit(m.id, "from the phone").expect("edit");
-    phone.client.react(m.id, "👍").expect("react");
-    laptop.client.edit(m.id, "from the laptop").expect("edit");
-    laptop.client.react(m.id, "👍").expect("react");
+    let (on_phone, on_laptop) = (
+        phone.conversation(m.conversation_id),
+        laptop.conversation(m.conversation_id),
+    );
+    on_phone.edit(m.id, "from the phone").expect("edit");
+    on_phone.react(m.id, "👍").expect("react");
+    on_laptop.edit(m.id, "from the laptop").expect("edit");
+    on_laptop.react(m.id, "👍").expect("react");
     assert_eq!(
         phone
             .client

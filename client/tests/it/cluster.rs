@@ -36,7 +36,10 @@ async fn a_nats_restart_is_caught_up_without_a_reconnect() {
 
     nats.kill().await;
     for i in 0..COUNT {
-        alice.client.send(chat, &format!("m{i}")).expect("send");
+        alice
+            .conversation(chat)
+            .send(&format!("m{i}"))
+            .expect("send");
     }
     alice
         .until("node 1 acks without NATS", |c| {
@@ -45,7 +48,11 @@ async fn a_nats_restart_is_caught_up_without_a_reconnect() {
         .await;
     nats.restart().await;
     bob.until("bob has every message", |c| {
-        c.messages(chat, None, 1000).expect("read").len() == COUNT
+        c.conversation(chat)
+            .messages(None, 1000)
+            .expect("read")
+            .len()
+            == COUNT
     })
     .await;
     let expected: Vec<(Option<i64>, String)> = (0..COUNT)

@@ -3,7 +3,7 @@
 //! in compose order; a stalled link is noticed by the heartbeat rule alone.
 
 use ferry_client::{ConnectionState, Event};
-use uuid::Uuid;
+use ferry_proto::ConversationId;
 
 use crate::support::{
     Device, Fault, Proxy, Served, TestDb, TestServer, config, direct, online, server_process,
@@ -14,11 +14,16 @@ const BURST: usize = 300;
 
 /// Sends a burst from `alice`, runs `fault` once part of it is acknowledged, and checks
 /// that `bob` ends with the whole burst exactly once, in compose order.
-async fn burst_survives(alice: &Device, bob: &Device, chat: Uuid, fault: impl AsyncFnOnce()) {
+async fn burst_survives(
+    alice: &Device,
+    bob: &Device,
+    chat: ConversationId,
+    fault: impl AsyncFnOnce(),
+) {
     for i in 0..BURST {
         alice
-            .client
-            .send(chat, &format!("burst {i}"))
+            .conversation(chat)
+            .send(&format!("burst {i}"))
             .expect("send");
     }
     alice
@@ -33,7 +38,11 @@ async fn burst_survives(alice: &Device, bob: &Device, chat: Uuid, fault: impl As
         })
         .await;
     bob.until("bob has the burst", |c| {
-        c.messages(chat, None, 1000).expect("read").len() == BURST
+        c.conversation(chat)
+            .messages(None, 1000)
+            .expect("read")
+            .len()
+            == BURST
     })
     .await;
     let expected: Vec<(Option<i64>, String)> = (0..BURST)

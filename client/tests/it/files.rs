@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use ferry_client::{ClientError, Event, MessageStatus};
+use ferry_proto::ConversationId;
 use ferry_testkit::{Backend, noise};
 use sha2::{Digest, Sha256};
 
@@ -52,8 +53,8 @@ async fn offline_first_round_trip(backend: Backend) {
         file(&folder, "report.pdf.bin", &report),
     ];
     let sent = alice
-        .client
-        .send_files(chat, &paths, "the numbers", None)
+        .conversation(chat)
+        .send_files(&paths, "the numbers", None)
         .await
         .expect("attach");
     assert_eq!(sent.status, MessageStatus::Pending);
@@ -68,7 +69,7 @@ async fn offline_first_round_trip(backend: Backend) {
     assert!(sent.attachments[0].has_preview);
     assert_eq!(sent.attachments[1].uploaded, Some(0));
     let preview = alice
-        .client
+        .files()
         .preview(sent.id, 0)
         .await
         .expect("a preview, offline");
@@ -80,7 +81,8 @@ async fn offline_first_round_trip(backend: Backend) {
     let alice = alice.restart(&server.url()).await;
     alice.client.start();
     bob.until("bob has the message with its files", |c| {
-        c.messages(chat, None, 10)
+        c.conversation(chat)
+            .messages(None, 10)
             .expect("messages")
             .iter()
             .any(|m| m.attachments.len() == 2 && m.body == "the numbers")
@@ -101,21 +103,21 @@ async fn offline_first_round_trip(backend: Backend) {
     );
 
     let theirs = bob
-        .client
-        .messages(chat, None, 10)
+        .conversation(chat)
+        .messages(None, 10)
         .expect("messages")
         .into_iter()
         .find(|m| m.id == sent.id)
         .expect("the same message, once");
     assert!(!theirs.attachments[1].downloaded);
-    let path = bob.client.download(theirs.id, 1).await.expect("download");
+    let path = bob.files().download(theirs.id, 1).await.expect("download");
     assert_eq!(
         sha256(&std::fs::read(&path).expect("read")),
         sha256(&report),
         "byte-identical"
     );
     let preview = bob
-        .client
+        .files()
         .preview(theirs.id, 0)
         .await
         .expect("the server's preview");
@@ -147,7 +149,7 @@ async fn round_trip_on_postgres() {
 
 /// A server on SQLite; Alice online through a proxy the test controls, Bob straight to
 /// the server; their direct chat.
-async fn alice_behind_a_proxy() -> (TestDb, TestServer, Proxy, Device, Device, uuid::Uuid) {
+async fn alice_behind_a_proxy() -> (TestDb, TestServer, Proxy, Device, Device, ConversationId) {
     let db = TestDb::sqlite();
     let server = TestServer::start_with(config(&db)).await;
     let proxy = Proxy::start(server.addr()).await;
@@ -169,8 +171,8 @@ async fn an_upload_resumes_after_the_connection_drops() {
     let folder = tempfile::tempdir().expect("temp dir");
     let mut events = alice.client.events();
     let sent = alice
-        .client
-        .send_files(chat, &[file(&folder, "video.mp4.bin", &bytes)], "", None)
+        .conversation(chat)
+        .send_files(&[file(&folder, "video.mp4.bin", &bytes)], "", None)
         .await
         .expect("attach");
     // Half the file is stored: cut every connection open now (the next chunk's too).
@@ -189,13 +191,14 @@ async fn an_upload_resumes_after_the_connection_drops() {
     proxy.fault(Fault::Drop);
 
     bob.until("bob has the file", |c| {
-        c.messages(chat, None, 10)
+        c.conversation(chat)
+            .messages(None, 10)
             .expect("messages")
             .iter()
             .any(|m| m.id == sent.id)
     })
     .await;
-    let path = bob.client.download(sent.id, 0).await.expect("download");
+    let path = bob.files().download(sent.id, 0).await.expect("download");
     assert_eq!(sha256(&std::fs::read(path).expect("read")), sha256(&bytes));
     assert_eq!(bob.history(chat).len(), 1, "exactly once");
 }
@@ -211,8 +214,8 @@ async fn an_upload_resumes_after_a_restart() {
     let folder = tempfile::tempdir().expect("temp dir");
     let mut events = alice.client.events();
     let sent = alice
-        .client
-        .send_files(chat, &[file(&folder, "backup.tar", &bytes)], "", None)
+        .conversation(chat)
+        .send_files(&[file(&folder, "backup.tar", &bytes)], "", None)
         .await
         .expect("attach");
     crate::support::within("a first chunk stored", async {
@@ -262,7 +265,7 @@ async fn an_upload_resumes_after_a_restart() {
         c.message(sent.id).expect("read").is_some()
     })
     .await;
-    let path = bob.client.download(sent.id, 0).await.expect("download");
+    let path = bob.files().download(sent.id, 0).await.expect("download");
     assert_eq!(sha256(&std::fs::read(path).expect("read")), sha256(&bytes));
     assert_eq!(bob.history(chat).len(), 1, "exactly once");
 }
@@ -281,9 +284,8 @@ async fn cancel_and_refusals() {
 
     let folder = tempfile::tempdir().expect("temp dir");
     let sent = alice
-        .client
+        .conversation(chat)
         .send_files(
-            chat,
             &[file(&folder, "a.bin", &noise(1000, 4))],
             "never mind",
             None,
@@ -295,22 +297,24 @@ async fn cancel_and_refusals() {
         .join("files/outgoing");
     let copies = || std::fs::read_dir(&outgoing).map_or(0, |d| d.count());
     assert_eq!(copies(), 1, "the copy made when attached");
-    alice.client.cancel_upload(sent.id).expect("cancel");
+    alice
+        .conversation(sent.conversation_id)
+        .cancel_upload(sent.id)
+        .expect("cancel");
     assert!(alice.client.message(sent.id).expect("read").is_none());
     assert_eq!(copies(), 0, "gone with the message");
     assert_eq!(alice.client.outbox_len().expect("outbox"), 0);
 
     let empty = alice
-        .client
-        .send_files(chat, &[file(&folder, "empty.txt", b"")], "", None)
+        .conversation(chat)
+        .send_files(&[file(&folder, "empty.txt", b"")], "", None)
         .await;
     assert!(matches!(empty, Err(ClientError::Invalid(_))), "{empty:?}");
 
     // Over this server's limit: the message fails, with the server's words.
     let big = alice
-        .client
+        .conversation(chat)
         .send_files(
-            chat,
             &[file(&folder, "big.bin", &noise(2 * 1024 * 1024, 5))],
             "",
             None,
@@ -335,7 +339,10 @@ async fn cancel_and_refusals() {
         "{failed:?}"
     );
     // Discarding it takes its copy too.
-    alice.client.discard(big.id).expect("discard");
+    alice
+        .conversation(big.conversation_id)
+        .discard(big.id)
+        .expect("discard");
     assert!(alice.client.message(big.id).expect("read").is_none());
 }
 
@@ -350,9 +357,8 @@ async fn the_cache_keeps_within_its_size() {
     let mut ids = Vec::new();
     for seed in 0..3 {
         let sent = alice
-            .client
+            .conversation(chat)
             .send_files(
-                chat,
                 &[file(&folder, &format!("{seed}.bin"), &noise(400_000, seed))],
                 "",
                 None,
@@ -370,14 +376,18 @@ async fn the_cache_keeps_within_its_size() {
         .restart_with(&server.url(), |o| o.file_cache_bytes = 1_000_000)
         .await;
     let bob = &bob.client;
-    let first = bob.download(ids[0], 0).await.expect("download");
-    bob.download(ids[1], 0).await.expect("download");
+    let first = bob.files().download(ids[0], 0).await.expect("download");
+    bob.files().download(ids[1], 0).await.expect("download");
     assert!(first.exists());
-    bob.download(ids[2], 0).await.expect("download");
+    bob.files().download(ids[2], 0).await.expect("download");
     assert!(!first.exists(), "the least recently used went");
     let shown = bob.message(ids[0]).expect("read").expect("kept");
     assert!(!shown.attachments[0].downloaded);
     // It comes back on demand.
-    let again = bob.download(ids[0], 0).await.expect("download again");
+    let again = bob
+        .files()
+        .download(ids[0], 0)
+        .await
+        .expect("download again");
     assert_eq!(std::fs::read(again).expect("read"), noise(400_000, 0));
 }

@@ -6,16 +6,17 @@
 use ferry_client::ListPosition;
 use ferry_client::store::LocalStore;
 use ferry_proto::{
-    Conversation, ConversationKind, Member, MemberState, Message, Role, Timestamp, User,
+    Conversation, ConversationId, ConversationKind, Member, MemberState, Message, MessageId, Role,
+    Timestamp, User, UserId,
 };
-use uuid::Uuid;
 
 fn user(n: u128) -> User {
     User {
-        id: Uuid::from_u128(n),
+        id: UserId::from_u128(n),
         username: format!("user{n}"),
         display_name: format!("User {n}"),
         created_at: Timestamp::from_millis(0),
+        status: None,
     }
 }
 
@@ -31,7 +32,7 @@ fn chat(me: &User, n: u128, last_seq: i64, read: i64, active: i64) -> Conversati
         joined_at: Timestamp::from_millis(0),
     };
     Conversation {
-        id: Uuid::from_u128(1_000 + n),
+        id: ConversationId::from_u128(1_000 + n),
         kind: ConversationKind::Direct,
         title: None,
         members: vec![member(me.clone(), read), member(user(100 + n), last_seq)],
@@ -47,7 +48,7 @@ fn messages(c: &Conversation) -> Vec<Message> {
     (1..=c.last_seq)
         .map(|seq| {
             Message::plain(
-                Uuid::now_v7(),
+                MessageId::new(),
                 c.id,
                 seq,
                 c.members[1].user.id,
@@ -74,7 +75,7 @@ fn filled() -> (tempfile::TempDir, LocalStore, User) {
             (n % 8) as i64,
         );
         store.apply_conversation(me.id, &c).expect("apply chat");
-        store.apply_messages(&messages(&c)).expect("apply messages");
+        let _ = store.apply_messages(&messages(&c)).expect("apply messages");
     }
     (dir, store, me)
 }
@@ -82,7 +83,7 @@ fn filled() -> (tempfile::TempDir, LocalStore, User) {
 #[test]
 fn pages_walk_the_whole_list_once_in_order() {
     let (_dir, store, me) = filled();
-    let whole: Vec<Uuid> = store
+    let whole: Vec<ConversationId> = store
         .conversations(me.id, None, 1_000)
         .expect("whole list")
         .iter()
@@ -105,7 +106,7 @@ fn pages_walk_the_whole_list_once_in_order() {
     // below where page 1 ended, not below where that row stands now.
     let page1 = store.conversations(me.id, None, 5).expect("page 1");
     let moved = page1[2].id;
-    let busier = chat(&me, moved.as_u128() - 1_000, 9, 0, 100);
+    let busier = chat(&me, moved.as_uuid().as_u128() - 1_000, 9, 0, 100);
     store.apply_conversation(me.id, &busier).expect("activity");
     let page2 = store
         .conversations(me.id, Some(ListPosition::from(&page1[4])), 5)
@@ -123,13 +124,13 @@ fn unread_counts_agree_with_the_summaries() {
     // Muted chats do not count; a chat read on this device (not yet told to the
     // server) counts as read.
     store
-        .set_muted(Uuid::from_u128(1_004), true)
+        .set_muted(ConversationId::from_u128(1_004), true)
         .expect("mute chat 4");
     store
-        .mark_read_locally(Uuid::from_u128(1_009))
+        .mark_read_locally(ConversationId::from_u128(1_009))
         .expect("read chat 9 here");
 
-    let mut expected: Vec<(Uuid, i64)> = store
+    let mut expected: Vec<(ConversationId, i64)> = store
         .conversations(me.id, None, 1_000)
         .expect("list")
         .into_iter()
@@ -141,8 +142,16 @@ fn unread_counts_agree_with_the_summaries() {
     counts.sort();
     assert_eq!(counts, expected);
     // Chat 4 (4 messages, 1 read) is muted, chat 9 (4, 0 read) read here: neither counts.
-    assert!(!counts.iter().any(|(id, _)| *id == Uuid::from_u128(1_004)));
-    assert!(!counts.iter().any(|(id, _)| *id == Uuid::from_u128(1_009)));
+    assert!(
+        !counts
+            .iter()
+            .any(|(id, _)| *id == ConversationId::from_u128(1_004))
+    );
+    assert!(
+        !counts
+            .iter()
+            .any(|(id, _)| *id == ConversationId::from_u128(1_009))
+    );
     assert!(
         counts.len() >= 10,
         "the fixture has many unread chats: {counts:?}"
@@ -155,7 +164,11 @@ fn unread_counts_agree_with_the_summaries() {
 #[test]
 fn members_frames_apply_to_the_store() {
     use ferry_client::store::MembersChange;
-    fn change<'a>(id: Uuid, members: &'a [Member], removed: &'a [Uuid]) -> MembersChange<'a> {
+    fn change<'a>(
+        id: ConversationId,
+        members: &'a [Member],
+        removed: &'a [UserId],
+    ) -> MembersChange<'a> {
         MembersChange {
             conversation_id: id,
             members,
@@ -212,7 +225,7 @@ fn members_frames_apply_to_the_store() {
         .expect("apply");
     assert!(left(&store), "removed: this user left");
 
-    let unknown = change(Uuid::from_u128(9_999), &joined, &[]);
+    let unknown = change(ConversationId::from_u128(9_999), &joined, &[]);
     assert_eq!(store.apply_members(me.id, &unknown).expect("apply"), None);
 }
 
@@ -222,14 +235,14 @@ fn members_frames_apply_to_the_store() {
 #[test]
 fn a_deleted_request_leaves_the_list_until_a_new_message() {
     let (_dir, store, me) = filled();
-    let listed = |store: &LocalStore, id: Uuid| {
+    let listed = |store: &LocalStore, id: ConversationId| {
         store
             .conversations(me.id, None, 1_000)
             .expect("list")
             .iter()
             .any(|c| c.id == id)
     };
-    let counted = |store: &LocalStore, id: Uuid| {
+    let counted = |store: &LocalStore, id: ConversationId| {
         store
             .unread_counts(me.id)
             .expect("counts")
@@ -239,7 +252,7 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
     let mut request = chat(&me, 50, 2, 0, 100);
     request.members[0].state = MemberState::Request;
     store.apply_conversation(me.id, &request).expect("apply");
-    store.apply_messages(&messages(&request)).expect("messages");
+    let _ = store.apply_messages(&messages(&request)).expect("messages");
     assert!(listed(&store, request.id) && counted(&store, request.id));
 
     let accepted = chat(&me, 3, 3, 0, 3);
@@ -268,7 +281,7 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
             emoji: Some("👍".into()),
         }),
         ..Message::plain(
-            Uuid::now_v7(),
+            MessageId::new(),
             request.id,
             3,
             first.sender_id,
@@ -276,7 +289,7 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
             first.created_at,
         )
     };
-    store.apply_messages(&[reaction]).expect("reaction");
+    let _ = store.apply_messages(&[reaction]).expect("reaction");
     assert!(
         !listed(&store, request.id),
         "a reaction does not bring it back"
@@ -294,7 +307,7 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
     let next = messages(&request).remove(4);
     request.last_message = Some(next.clone());
     store.apply_conversation(me.id, &request).expect("apply");
-    store.apply_messages(&[next]).expect("message");
+    let _ = store.apply_messages(&[next]).expect("message");
     assert!(listed(&store, request.id) && counted(&store, request.id));
 
     // Deleted again, then accepted on another device: back in the list.

@@ -22,10 +22,17 @@ async fn two_clients_chat_live() {
     .await;
 
     for i in 0..20 {
-        alice.client.send(chat, &format!("a{i}")).expect("send");
+        alice
+            .conversation(chat)
+            .send(&format!("a{i}"))
+            .expect("send");
     }
     bob.until("bob has all 20", |c| {
-        c.messages(chat, None, 100).expect("read").len() == 20
+        c.conversation(chat)
+            .messages(None, 100)
+            .expect("read")
+            .len()
+            == 20
     })
     .await;
     let expected: Vec<(Option<i64>, String)> =
@@ -36,17 +43,22 @@ async fn two_clients_chat_live() {
         "each once, in order, with the server's seq"
     );
 
-    bob.client.send(chat, "hi alice").expect("send");
+    bob.conversation(chat).send("hi alice").expect("send");
     alice
         .until("alice has the reply", |c| {
-            c.messages(chat, None, 100).expect("read").len() == 21
+            c.conversation(chat)
+                .messages(None, 100)
+                .expect("read")
+                .len()
+                == 21
         })
         .await;
 
     // Bob's reply means he has read everything before it: Alice's ticks turn to read.
     alice
         .until("all of alice's messages read", |c| {
-            c.messages(chat, None, 100)
+            c.conversation(chat)
+                .messages(None, 100)
                 .expect("read")
                 .iter()
                 .filter(|m| m.mine)
@@ -55,16 +67,17 @@ async fn two_clients_chat_live() {
         .await;
     assert_eq!(
         alice
-            .client
             .conversation(chat)
+            .summary()
             .expect("read")
             .expect("chat")
             .unread_count,
         1
     );
-    alice.client.mark_read(chat).expect("read");
+    alice.conversation(chat).mark_read().expect("read");
     bob.until("bob's message read", |c| {
-        c.messages(chat, None, 100)
+        c.conversation(chat)
+            .messages(None, 100)
             .expect("read")
             .last()
             .is_some_and(|m| m.status == MessageStatus::Read)
@@ -90,18 +103,20 @@ async fn typing_shows_and_clears() {
     })
     .await;
 
-    alice.client.set_typing(chat, true);
-    bob.until("alice is typing", |c| c.typing_in(chat) == vec![alice_id])
-        .await;
+    alice.conversation(chat).set_typing(true);
+    bob.until("alice is typing", |c| {
+        c.conversation(chat).typing() == vec![alice_id]
+    })
+    .await;
     let listed = bob.client.conversations(None, 10).expect("list");
     assert_eq!(
         listed[0].typing,
         vec![alice_id],
         "the list shows who is typing"
     );
-    alice.client.send(chat, "done typing").expect("send");
+    alice.conversation(chat).send("done typing").expect("send");
     bob.until("typing cleared by the message", |c| {
-        c.typing_in(chat).is_empty()
+        c.conversation(chat).typing().is_empty()
     })
     .await;
 }
@@ -120,24 +135,29 @@ async fn reading_on_one_device_clears_unread_on_the_other() {
     let chat = direct(&alice, &phone).await;
     laptop
         .until("laptop knows the chat", |c| {
-            c.conversation(chat).ok().flatten().is_some()
+            c.conversation(chat).summary().ok().flatten().is_some()
         })
         .await;
     for i in 0..3 {
-        alice.client.send(chat, &format!("m{i}")).expect("send");
+        alice
+            .conversation(chat)
+            .send(&format!("m{i}"))
+            .expect("send");
     }
     for d in [&phone, &laptop] {
         d.until("3 unread", |c| {
             c.conversation(chat)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.unread_count == 3)
         })
         .await;
     }
-    phone.client.mark_read(chat).expect("mark read");
+    phone.conversation(chat).mark_read().expect("mark read");
     laptop
         .until("unread cleared on the laptop", |c| {
             c.conversation(chat)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.unread_count == 0)
         })
@@ -156,16 +176,17 @@ async fn membership_changes_reach_the_store_live() {
         .create_group("Team", &[bob.id(), carol.id()])
         .await
         .expect("group");
-    let members = |c: &ferry_client::Client| -> Vec<(uuid::Uuid, ferry_proto::Role)> {
+    let members = |c: &ferry_client::Client| -> Vec<(ferry_proto::UserId, ferry_proto::Role)> {
         let mut members: Vec<_> = c
             .conversation(group)
+            .summary()
             .expect("read")
             .map(|s| s.members.iter().map(|m| (m.user.id, m.role)).collect())
             .unwrap_or_default();
         members.sort_by_key(|(id, _)| *id);
         members
     };
-    let sorted = |mut list: Vec<(uuid::Uuid, ferry_proto::Role)>| {
+    let sorted = |mut list: Vec<(ferry_proto::UserId, ferry_proto::Role)>| {
         list.sort_by_key(|(id, _)| *id);
         list
     };
@@ -174,8 +195,8 @@ async fn membership_changes_reach_the_store_live() {
         .await;
 
     alice
-        .client
-        .add_members(group, &[dan.id()])
+        .conversation(group)
+        .add_members(&[dan.id()])
         .await
         .expect("add dan");
     let four = sorted(vec![
@@ -189,8 +210,8 @@ async fn membership_changes_reach_the_store_live() {
         .await;
 
     alice
-        .client
-        .remove_member(group, carol.id())
+        .conversation(group)
+        .remove_member(carol.id())
         .await
         .expect("remove carol");
     let three = sorted(vec![
@@ -203,6 +224,7 @@ async fn membership_changes_reach_the_store_live() {
     carol
         .until("carol's store says she left", |c| {
             c.conversation(group)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.left && !s.members.iter().any(|m| m.user.id == c.me().id))
         })
@@ -211,8 +233,8 @@ async fn membership_changes_reach_the_store_live() {
     // The owner leaves: ownership passes to the member who joined first (Bob, with the
     // group; Dan came later).
     alice
-        .client
-        .remove_member(group, alice.id())
+        .conversation(group)
+        .remove_member(alice.id())
         .await
         .expect("alice leaves");
     let two = sorted(vec![(bob.id(), Owner), (dan.id(), Member)]);

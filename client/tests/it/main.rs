@@ -4,6 +4,7 @@
 
 mod support;
 
+mod account;
 mod catch_up;
 mod changes;
 mod cluster;

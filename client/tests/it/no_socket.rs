@@ -65,11 +65,13 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
 
     // Bob writes while Alice has no socket (and never will): it reaches her by itself.
     for i in 1..=5 {
-        bob.client.send(chat, &format!("hello {i}")).expect("send");
+        bob.conversation(chat)
+            .send(&format!("hello {i}"))
+            .expect("send");
     }
     alice
         .until("alice has bob's five messages", |c| {
-            c.messages(chat, None, 50).expect("read").len() == 5
+            c.conversation(chat).messages(None, 50).expect("read").len() == 5
         })
         .await;
     let got = alice.history(chat);
@@ -94,9 +96,10 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
     );
 
     // And she answers, over REST.
-    alice.client.send(chat, "got them").expect("send");
+    alice.conversation(chat).send("got them").expect("send");
     bob.until("bob has alice's answer", |c| {
-        c.messages(chat, None, 50)
+        c.conversation(chat)
+            .messages(None, 50)
             .expect("read")
             .iter()
             .any(|m| m.body == "got them")

@@ -19,8 +19,8 @@ async fn two_hundred_offline_messages_survive_a_restart() {
     // Server down, engine stopped: compose 200. `send` returns at once with a pending copy.
     for i in 0..200 {
         let m = alice
-            .client
-            .send(chat, &format!("offline {i}"))
+            .conversation(chat)
+            .send(&format!("offline {i}"))
             .expect("send works offline");
         assert_eq!(m.status, MessageStatus::Pending);
     }
@@ -39,14 +39,18 @@ async fn two_hundred_offline_messages_survive_a_restart() {
     alice
         .until("outbox empty", |c| c.outbox_len().expect("outbox") == 0)
         .await;
-    let mine = alice.client.messages(chat, None, 1000).expect("read");
+    let mine = alice.conversation(chat).messages(None, 1000).expect("read");
     assert!(
         mine.iter()
             .all(|m| m.seq.is_some() && m.status != MessageStatus::Pending),
         "every pending message became sent"
     );
     bob.until("bob has all 200", |c| {
-        c.messages(chat, None, 1000).expect("read").len() == 200
+        c.conversation(chat)
+            .messages(None, 1000)
+            .expect("read")
+            .len()
+            == 200
     })
     .await;
     let expected: Vec<(Option<i64>, String)> = (0..200)

@@ -19,7 +19,7 @@ async fn removed_member_gets_failed_message_others_flow() {
         .await
         .expect("group");
     bob.until("bob knows the group", |c| {
-        c.conversation(group).ok().flatten().is_some()
+        c.conversation(group).summary().ok().flatten().is_some()
     })
     .await;
     let with_carol = direct(&bob, &carol).await;
@@ -27,12 +27,18 @@ async fn removed_member_gets_failed_message_others_flow() {
     // Bob is offline when Alice removes him, so his client still thinks he is in.
     bob.client.stop().await;
     alice
-        .client
-        .remove_member(group, bob.id())
+        .conversation(group)
+        .remove_member(bob.id())
         .await
         .expect("remove bob");
-    let refused = bob.client.send(group, "am I still here?").expect("queued");
-    let fine = bob.client.send(with_carol, "hello carol").expect("queued");
+    let refused = bob
+        .conversation(group)
+        .send("am I still here?")
+        .expect("queued");
+    let fine = bob
+        .conversation(with_carol)
+        .send("hello carol")
+        .expect("queued");
     bob.client.start();
 
     bob.until("refused for good", |c| {
@@ -54,7 +60,8 @@ async fn removed_member_gets_failed_message_others_flow() {
     );
     carol
         .until("the other message went out", |c| {
-            c.messages(with_carol, None, 10)
+            c.conversation(with_carol)
+                .messages(None, 10)
                 .expect("read")
                 .iter()
                 .any(|m| m.id == fine.id)
@@ -67,25 +74,28 @@ async fn removed_member_gets_failed_message_others_flow() {
 
     // Re-added, a retry succeeds; a second failure can be discarded.
     alice
-        .client
-        .add_members(group, &[bob.id()])
+        .conversation(group)
+        .add_members(&[bob.id()])
         .await
         .expect("add back");
-    bob.client.retry(refused.id).expect("retry");
+    bob.conversation(refused.conversation_id)
+        .retry(refused.id)
+        .expect("retry");
     carol
         .until("the retried message arrives", |c| {
-            c.messages(group, None, 10)
+            c.conversation(group)
+                .messages(None, 10)
                 .expect("read")
                 .iter()
                 .any(|m| m.id == refused.id)
         })
         .await;
     alice
-        .client
-        .remove_member(group, bob.id())
+        .conversation(group)
+        .remove_member(bob.id())
         .await
         .expect("remove again");
-    let doomed = bob.client.send(group, "again?").expect("queued");
+    let doomed = bob.conversation(group).send("again?").expect("queued");
     bob.until("failed again", |c| {
         c.store()
             .message(c.me().id, doomed.id)
@@ -93,7 +103,9 @@ async fn removed_member_gets_failed_message_others_flow() {
             .is_some_and(|m| m.status == MessageStatus::Failed)
     })
     .await;
-    bob.client.discard(doomed.id).expect("discard");
+    bob.conversation(doomed.conversation_id)
+        .discard(doomed.id)
+        .expect("discard");
     assert!(
         bob.client
             .store()
@@ -128,10 +140,17 @@ async fn token_expiry_is_invisible() {
     let mut sent = 0;
     within("three token refreshes", async {
         while seen.len() < 4 {
-            alice.client.send(chat, &format!("m{sent}")).expect("send");
+            alice
+                .conversation(chat)
+                .send(&format!("m{sent}"))
+                .expect("send");
             sent += 1;
             bob.until("delivered", |c| {
-                c.messages(chat, None, 10_000).expect("read").len() == sent
+                c.conversation(chat)
+                    .messages(None, 10_000)
+                    .expect("read")
+                    .len()
+                    == sent
             })
             .await;
             let now = token(&alice);

@@ -45,16 +45,20 @@ async fn pinned_clock_and_ids_reach_the_message() {
     .expect("register");
     let chat = alice.open_direct("bob").await.expect("direct");
 
-    let composed = alice.send(chat, "pinned").expect("send");
+    let composed = alice.conversation(chat).send("pinned").expect("send");
     assert_eq!(composed.id, ids.nth(1));
     assert_eq!(composed.created_at, composed_at);
     assert_eq!(composed.status, MessageStatus::Pending);
-    assert_eq!(alice.send(chat, "next").expect("send").id, ids.nth(2));
+    assert_eq!(
+        alice.conversation(chat).send("next").expect("send").id,
+        ids.nth(2)
+    );
 
     alice.start();
     bob.until("bob has both under the pinned ids", |c| {
         let got: Vec<_> = c
-            .messages(chat, None, 10)
+            .conversation(chat)
+            .messages(None, 10)
             .expect("read")
             .into_iter()
             .map(|m| (m.id, m.body))

@@ -2,9 +2,8 @@
 //! pages leaves the store exactly as applying the server's history once, in order.
 
 use ferry_client::LocalStore;
-use ferry_proto::{Message, Timestamp};
+use ferry_proto::{ConversationId, Message, MessageId, Timestamp, UserId};
 use proptest::prelude::*;
-use uuid::Uuid;
 
 /// One step of what can reach a device.
 #[derive(Clone, Debug)]
@@ -20,22 +19,22 @@ enum Step {
 }
 
 struct History {
-    me: Uuid,
+    me: UserId,
     messages: Vec<Message>,
     mine: Vec<bool>,
 }
 
 fn history(len: usize, mine: Vec<bool>) -> History {
-    let me = Uuid::from_u128(1);
-    let other = Uuid::from_u128(2);
-    let conversations = [Uuid::from_u128(10), Uuid::from_u128(11)];
+    let me = UserId::from_u128(1);
+    let other = UserId::from_u128(2);
+    let conversations = [ConversationId::from_u128(10), ConversationId::from_u128(11)];
     let mut seqs = [0i64; 2];
     let messages = (0..len)
         .map(|i| {
             let c = i % 2;
             seqs[c] += 1;
             Message::plain(
-                Uuid::from_u128(1000 + i as u128),
+                MessageId::from_u128(1000 + i as u128),
                 conversations[c],
                 seqs[c],
                 if mine[i] { me } else { other },
@@ -120,9 +119,9 @@ fn causal(steps: Vec<Step>) -> Vec<Step> {
 
 fn snapshot(
     store: &LocalStore,
-    me: Uuid,
-    conversations: &[Uuid],
-) -> Vec<(Uuid, Option<i64>, String, bool)> {
+    me: UserId,
+    conversations: &[ConversationId],
+) -> Vec<(MessageId, Option<i64>, String, bool)> {
     conversations
         .iter()
         .flat_map(|c| store.messages(me, *c, None, u32::MAX).expect("read"))
@@ -136,11 +135,11 @@ proptest! {
     #[test]
     fn any_interleaving_converges((len, mine, steps) in schedule()) {
         let h = history(len, mine);
-        let conversations = [Uuid::from_u128(10), Uuid::from_u128(11)];
+        let conversations = [ConversationId::from_u128(10), ConversationId::from_u128(11)];
         let dir = tempfile::tempdir().expect("dir");
 
         let reference = LocalStore::open(&dir.path().join("reference.db")).expect("open");
-        reference.apply_messages(&h.messages).expect("apply");
+        let _ = reference.apply_messages(&h.messages).expect("apply");
 
         let device = LocalStore::open(&dir.path().join("device.db")).expect("open");
         for step in causal(steps) {
@@ -149,11 +148,11 @@ proptest! {
                     let m = &h.messages[i];
                     device.compose(h.me, m.id, m.conversation_id, &m.body, None, m.created_at).expect("compose");
                 }
-                Step::Live(i) => { device.apply_messages(std::slice::from_ref(&h.messages[i])).expect("live"); }
-                Step::Page(a, b) => { device.apply_messages(&h.messages[a..b]).expect("page"); }
+                Step::Live(i) => { let _ = device.apply_messages(std::slice::from_ref(&h.messages[i])).expect("live"); }
+                Step::Page(a, b) => { let _ = device.apply_messages(&h.messages[a..b]).expect("page"); }
                 Step::Ack(i) => {
                     let m = &h.messages[i];
-                    device.confirm(m.id, m.conversation_id, m.seq, m.created_at).expect("ack");
+                    let _ = device.confirm(m.id, m.conversation_id, m.seq, m.created_at).expect("ack");
                 }
             }
         }
@@ -172,12 +171,13 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
     let store = LocalStore::open(&dir.path().join("device.db")).expect("open");
     let h = history(4, vec![false, false, false, false]);
     let conversation = h.messages[0].conversation_id;
-    let member = |id: Uuid| Member {
+    let member = |id: UserId| Member {
         user: User {
             id,
             username: format!("u{id}"),
             display_name: "U".into(),
             created_at: Timestamp::from_millis(0),
+            status: None,
         },
         role: Role::Member,
         read_seq: 0,
@@ -192,7 +192,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
                 id: conversation,
                 kind: ConversationKind::Direct,
                 title: None,
-                members: vec![member(h.me), member(Uuid::from_u128(2))],
+                members: vec![member(h.me), member(UserId::from_u128(2))],
                 last_seq: 0,
                 last_message: None,
                 unread_count: 0,
@@ -203,15 +203,15 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
         .expect("conversation");
     // Conversation 10 holds messages 0 and 2 of the history (seqs 1 and 2).
     let (first, second) = (&h.messages[0], &h.messages[2]);
-    store
+    let _ = store
         .apply_messages(std::slice::from_ref(first))
         .expect("seq 1");
     assert_eq!(store.contiguous_seq(conversation).expect("read"), 1);
-    let mine = Uuid::now_v7();
+    let mine = MessageId::new();
     store
         .compose(h.me, mine, conversation, "mine", None, Timestamp::now())
         .expect("compose");
-    store
+    let _ = store
         .confirm(mine, conversation, 3, Timestamp::now())
         .expect("acked at 3");
     assert_eq!(
@@ -219,7 +219,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
         1,
         "seq 2 is still missing"
     );
-    store
+    let _ = store
         .apply_messages(std::slice::from_ref(second))
         .expect("seq 2 arrives");
     assert_eq!(

@@ -19,7 +19,10 @@ async fn a_strangers_chat_is_a_request_until_accepted() {
     mallory.client.start();
     mallory.online().await;
     let chat = mallory.client.open_direct("alice").await.expect("direct");
-    let hello = mallory.client.send(chat, "hi, click this").expect("send");
+    let hello = mallory
+        .conversation(chat)
+        .send("hi, click this")
+        .expect("send");
     mallory
         .until("sent", |c| {
             c.message(hello.id)
@@ -32,14 +35,16 @@ async fn a_strangers_chat_is_a_request_until_accepted() {
     alice
         .until("the request arrives with its message", |c| {
             c.conversation(chat)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.request && s.unread_count == 1)
         })
         .await;
-    alice.client.mark_read(chat).expect("read");
+    alice.conversation(chat).mark_read().expect("read");
     alice
         .until("read on alice's side", |c| {
             c.conversation(chat)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.unread_count == 0)
         })
@@ -69,11 +74,11 @@ async fn a_strangers_chat_is_a_request_until_accepted() {
     );
 
     // Accepting shares both at once.
-    alice.client.accept(chat).await.expect("accept");
+    alice.conversation(chat).accept().await.expect("accept");
     assert!(
         !alice
-            .client
             .conversation(chat)
+            .summary()
             .expect("read")
             .expect("known")
             .request
@@ -103,10 +108,11 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
         d.online().await;
     }
     let chat = mallory.client.open_direct("alice").await.expect("direct");
-    mallory.client.send(chat, "buy now").expect("send");
+    mallory.conversation(chat).send("buy now").expect("send");
     alice
         .until("the request arrives", |c| {
             c.conversation(chat)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.request && s.last_message.is_some())
         })
@@ -115,6 +121,7 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
     let mallory_id = mallory.id();
     alice
         .client
+        .safety()
         .report(&NewReport {
             user_id: mallory_id,
             conversation_id: Some(chat),
@@ -125,13 +132,14 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
         .await
         .expect("report and block");
     let mine = alice
-        .client
         .conversation(chat)
+        .summary()
         .expect("read")
         .expect("known");
     assert!(mine.blocked && !mine.request, "{mine:?}");
     let blocked: Vec<_> = alice
         .client
+        .safety()
         .blocked_users()
         .await
         .expect("blocked")
@@ -140,7 +148,7 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
         .collect();
     assert_eq!(blocked, vec![mallory_id]);
 
-    let again = mallory.client.send(chat, "hello??").expect("queued");
+    let again = mallory.conversation(chat).send("hello??").expect("queued");
     mallory
         .until("refused with the server's words", |c| {
             c.message(again.id).expect("read").is_some_and(|m| {
@@ -159,22 +167,27 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
     // Unblocked, the kept message goes out on retry, once.
     alice
         .client
+        .safety()
         .set_blocked(mallory_id, false)
         .await
         .expect("unblock");
     assert!(
         !alice
-            .client
             .conversation(chat)
+            .summary()
             .expect("read")
             .expect("known")
             .blocked
     );
-    mallory.client.retry(again.id).expect("retry");
+    mallory
+        .conversation(again.conversation_id)
+        .retry(again.id)
+        .expect("retry");
     alice
         .until("the retried message arrives once", |c| {
             let bodies: Vec<String> = c
-                .messages(chat, None, 10)
+                .conversation(chat)
+                .messages(None, 10)
                 .expect("read")
                 .into_iter()
                 .map(|m| m.body)
@@ -193,7 +206,10 @@ async fn a_deleted_request_comes_back_when_they_write_again() {
     let url = server.url();
     let [mallory, alice] = crate::support::online(&url, ["mallory", "alice"]).await;
     let chat = mallory.client.open_direct("alice").await.expect("direct");
-    mallory.client.send(chat, "hi, click this").expect("send");
+    mallory
+        .conversation(chat)
+        .send("hi, click this")
+        .expect("send");
     let listed = |c: &ferry_client::Client| {
         c.conversations(None, 100)
             .expect("list")
@@ -203,6 +219,7 @@ async fn a_deleted_request_comes_back_when_they_write_again() {
     alice
         .until("the request arrives with its message", |c| {
             c.conversation(chat)
+                .summary()
                 .expect("read")
                 .is_some_and(|s| s.last_seq == 1)
         })
@@ -210,17 +227,17 @@ async fn a_deleted_request_comes_back_when_they_write_again() {
 
     // Offline: deleting needs nothing from the server.
     alice.client.stop().await;
-    alice.client.dismiss_request(chat).expect("dismiss");
+    alice.conversation(chat).dismiss_request().expect("dismiss");
     assert!(!listed(&alice.client));
     assert!(
-        alice.client.dismiss_request(chat).is_ok(),
+        alice.conversation(chat).dismiss_request().is_ok(),
         "still a request: deleting again is no error"
     );
     alice.client.start();
     alice.online().await;
     assert!(!listed(&alice.client), "catching up does not bring it back");
 
-    let again = mallory.client.send(chat, "hello??").expect("send");
+    let again = mallory.conversation(chat).send("hello??").expect("send");
     alice
         .until("back with the new message", |c| {
             c.conversations(None, 100).expect("list").iter().any(|s| {
@@ -232,21 +249,23 @@ async fn a_deleted_request_comes_back_when_they_write_again() {
         })
         .await;
     // Only a request can be deleted, or a chat with someone blocked.
-    alice.client.accept(chat).await.expect("accept");
-    assert!(alice.client.dismiss_request(chat).is_err());
+    alice.conversation(chat).accept().await.expect("accept");
+    assert!(alice.conversation(chat).dismiss_request().is_err());
     alice
         .client
+        .safety()
         .set_blocked(mallory.id(), true)
         .await
         .expect("block");
     alice
-        .client
-        .dismiss_request(chat)
+        .conversation(chat)
+        .dismiss_request()
         .expect("delete the blocked chat");
     assert!(!listed(&alice.client), "a blocked chat can be removed");
     // Unblocked (the chat was accepted before the block): it is back.
     alice
         .client
+        .safety()
         .set_blocked(mallory.id(), false)
         .await
         .expect("unblock");

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_client::tokens::MemoryTokens;
-use ferry_client::{Client, ClientOptions, ConnectionState};
+use ferry_client::{Client, ClientOptions, ConnectionState, ConversationHandle, Files};
+use ferry_proto::{ConversationId, UserId};
 use ferry_server::Config;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 pub use ferry_testkit::{Served, ServerProcess, TestDb, TestServer, within};
 
@@ -52,6 +52,16 @@ pub fn options(server_url: &str, dir: &std::path::Path) -> ClientOptions {
 }
 
 impl Device {
+    /// The conversation `id`, through this device's client.
+    pub fn conversation(&self, id: ConversationId) -> ConversationHandle<'_> {
+        self.client.conversation(id)
+    }
+
+    /// The files that arrived at this device.
+    pub fn files(&self) -> Files<'_> {
+        self.client.files()
+    }
+
     pub async fn register(server_url: &str, username: &str) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let tokens = Arc::new(MemoryTokens::default());
@@ -124,7 +134,7 @@ impl Device {
         }
     }
 
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> UserId {
         self.client.me().id
     }
 
@@ -151,9 +161,9 @@ impl Device {
     }
 
     /// Messages of a conversation as (seq, body), all of them.
-    pub fn history(&self, conversation: Uuid) -> Vec<(Option<i64>, String)> {
-        self.client
-            .messages(conversation, None, u32::MAX)
+    pub fn history(&self, conversation: ConversationId) -> Vec<(Option<i64>, String)> {
+        self.conversation(conversation)
+            .messages(None, u32::MAX)
             .expect("messages")
             .into_iter()
             .map(|m| (m.seq, m.body))
@@ -303,18 +313,18 @@ async fn hold_client_side(mut client_read: tokio::net::tcp::OwnedReadHalf) {
 
 /// Opens the direct conversation between two devices, waits until both know it, and has
 /// the second accept it: they know each other.
-pub async fn direct(a: &Device, b: &Device) -> Uuid {
+pub async fn direct(a: &Device, b: &Device) -> ConversationId {
     let id = a
         .client
         .open_direct(&b.client.me().username)
         .await
         .expect("direct");
     b.until("the other side knows the chat", |c| {
-        c.conversation(id).ok().flatten().is_some()
+        c.conversation(id).summary().ok().flatten().is_some()
     })
     .await;
     // They know each other: the message request is accepted (`requests.rs` tests
     // strangers).
-    b.client.accept(id).await.expect("accept");
+    b.conversation(id).accept().await.expect("accept");
     id
 }

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use uuid::Uuid;
+use ferry_proto::{SessionId, UserId};
 
 use crate::coalesce::Coalescer;
 use crate::error::Error;
@@ -21,9 +21,9 @@ use crate::store::Store;
 #[derive(Clone, Copy, Debug)]
 pub struct Caller {
     /// The token's `sub`.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The token's `sid`.
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The token's `exp`, in Unix seconds.
     pub expires_at: i64,
 }
@@ -64,8 +64,8 @@ impl FromRequestParts<App> for Caller {
 }
 
 /// The coalesced session check: which of the asked sessions are live.
-pub fn session_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, bool> {
-    Coalescer::new(Arc::new(move |ids: Vec<Uuid>| {
+pub fn session_lookup(store: Arc<dyn Store>) -> Coalescer<SessionId, bool> {
+    Coalescer::new(Arc::new(move |ids: Vec<SessionId>| {
         let store = store.clone();
         Box::pin(async move {
             let active = store.active_sessions(&ids).await?;

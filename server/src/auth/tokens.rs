@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use ferry_proto::{TOKEN_AUDIENCE, Timestamp};
+use ferry_proto::{SessionId, TOKEN_AUDIENCE, Timestamp, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::error::Error;
 use crate::store::RefreshGrant;
@@ -31,9 +30,9 @@ pub struct Claims {
     /// Always [`ISSUER`].
     pub iss: String,
     /// The user.
-    pub sub: Uuid,
+    pub sub: UserId,
     /// The session.
-    pub sid: Uuid,
+    pub sid: SessionId,
     /// Always [`TOKEN_AUDIENCE`].
     pub aud: String,
     /// Issued at, Unix seconds.
@@ -77,7 +76,7 @@ impl TokenKeys {
     }
 
     /// A new access token for a session.
-    pub fn issue(&self, user: Uuid, session: Uuid) -> Result<AccessToken, Error> {
+    pub fn issue(&self, user: UserId, session: SessionId) -> Result<AccessToken, Error> {
         let now = Timestamp::now().as_millis() / 1000;
         let exp = now + self.access_ttl.as_secs() as i64;
         let claims = Claims {

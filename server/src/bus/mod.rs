@@ -13,6 +13,7 @@ pub mod nats;
 
 use std::sync::Arc;
 
+use ferry_proto::{ConversationId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,14 +28,14 @@ pub enum Event {
     /// Deliver a frame (already JSON) to every socket of these users, except one socket.
     Deliver {
         /// Recipients.
-        users: Vec<Uuid>,
+        users: Vec<UserId>,
         /// The socket that caused it, which already knows.
         except_socket: Option<Uuid>,
         /// The frame's JSON text.
         frame: String,
         /// `(conversation, seq)` when it is a `message` frame: sockets keep those in order.
         #[serde(default)]
-        message: Option<(Uuid, i64)>,
+        message: Option<(ConversationId, i64)>,
         /// A typing or presence frame: dropped for a socket that falls behind (absent
         /// from older nodes' events: not ephemeral).
         #[serde(default)]
@@ -47,12 +48,12 @@ pub enum Event {
     /// A session ended: close its sockets with 4001.
     SessionRevoked {
         /// Which session.
-        session_id: Uuid,
+        session_id: SessionId,
     },
     /// A conversation's members changed: forget the cached members.
     MembersChanged {
         /// Which conversation.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
     },
 }
 

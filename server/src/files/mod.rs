@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferry_proto::UploadId;
 use futures_util::Stream;
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
@@ -185,7 +186,7 @@ impl Files {
         }
     }
 
-    fn chunk(upload: Uuid, object: &str) -> Path {
+    fn chunk(upload: UploadId, object: &str) -> Path {
         Path::from(format!("uploads/{upload}/{object}"))
     }
 
@@ -202,7 +203,7 @@ impl Files {
     /// A chunk refused or cut off leaves nothing behind.
     pub async fn put_chunk<E>(
         &self,
-        upload: Uuid,
+        upload: UploadId,
         start: u64,
         mut body: impl Stream<Item = Result<Bytes, E>> + Unpin,
         max: u64,
@@ -244,7 +245,7 @@ impl Files {
 
     /// Deletes the chunks of an upload (after it was assembled, or given up, or a chunk
     /// the database did not count).
-    pub async fn drop_chunks(&self, upload: Uuid, objects: &[String]) {
+    pub async fn drop_chunks(&self, upload: UploadId, objects: &[String]) {
         for object in objects {
             if let Err(e) = self.store.delete(&Self::chunk(upload, object)).await {
                 tracing::warn!(%upload, object, error = %e, "could not delete an upload chunk");
@@ -257,7 +258,7 @@ impl Files {
     /// The chunks stay: the caller deletes them once the database agrees.
     pub async fn assemble(
         &self,
-        upload: Uuid,
+        upload: UploadId,
         objects: &[String],
         size: u64,
         sha256: &str,

@@ -1,4 +1,6 @@
-//! `/auth/*`: register, login, refresh (rotating, with reuse detection) and logout.
+//! `/auth/*`: register, login, refresh (rotating, with reuse detection) and logout. Each
+//! session records the device's name and where and when it was last used (its sign-in
+//! and each refresh), for the account's list of sessions.
 
 use std::net::SocketAddr;
 
@@ -6,26 +8,41 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    ErrorBody, ErrorCode, LoginRequest, RefreshRequest, RegisterRequest, Timestamp, Tokens, User,
-    normalize_username, validate_password,
+    ErrorBody, ErrorCode, LoginRequest, RefreshRequest, RegisterRequest, SessionId, Timestamp,
+    Tokens, User, UserId, UserStatus, normalize_username, validate_password,
 };
-use uuid::Uuid;
 
 use crate::auth::tokens::hash_refresh;
 use crate::auth::{Caller, password};
 use crate::error::{Error, Result};
 use crate::http::extract::{Gives, Json, Takes};
+use crate::http::recovery::{mail_confirmation, normalize_email};
 use crate::state::App;
-use crate::store::{NewUser, Rotation};
+use crate::store::{NewSession, NewUser, Rotation};
 
 pub(crate) const DISPLAY_NAME_MAX_CHARS: usize = 64;
 
 /// Opens a session for `user` and returns its tokens.
-async fn open_session(app: &App, user: User, device_name: Option<&str>) -> Result<Tokens> {
-    let session_id = Uuid::now_v7();
+async fn open_session(
+    app: &App,
+    user: User,
+    device_name: Option<&str>,
+    peer: SocketAddr,
+) -> Result<Tokens> {
+    let session_id = SessionId::new();
     let (refresh_token, grant) = app.tokens.new_refresh()?;
+    let place = peer.ip().to_string();
     app.store
-        .create_session(session_id, user.id, device_name, &grant, Timestamp::now())
+        .create_session(
+            &NewSession {
+                id: session_id,
+                user: user.id,
+                device_name,
+                place: Some(&place),
+            },
+            &grant,
+            Timestamp::now(),
+        )
         .await?;
     let access = app.tokens.issue(user.id, session_id)?;
     Ok(Tokens {
@@ -35,6 +52,32 @@ async fn open_session(app: &App, user: User, device_name: Option<&str>) -> Resul
         access_expires_at: access.expires_at,
         refresh_token,
     })
+}
+
+/// A display name as given, trimmed, if it is one: 1 to [`DISPLAY_NAME_MAX_CHARS`]
+/// characters, none of them control characters.
+pub(crate) fn check_display_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > DISPLAY_NAME_MAX_CHARS {
+        return Err(Error::invalid("display name must be 1 to 64 characters"));
+    }
+    if ferry_proto::has_control(name) {
+        return Err(Error::invalid(
+            "a display name cannot hold control characters",
+        ));
+    }
+    Ok(name)
+}
+
+/// A device name as given, at most 100 characters, if it holds no control characters.
+fn check_device_name(name: Option<&str>) -> Result<Option<String>> {
+    match name {
+        Some(name) if ferry_proto::has_control(name) => Err(Error::invalid(
+            "a device name cannot hold control characters",
+        )),
+        Some(name) => Ok(Some(name.trim().chars().take(100).collect())),
+        None => Ok(None),
+    }
 }
 
 /// Creates an account and signs it in.
@@ -53,21 +96,10 @@ pub async fn register(
     })?;
     validate_password(&req.password)
         .map_err(|_| Error::invalid("password must be 8 to 1024 characters"))?;
-    let display_name = req.display_name.trim();
-    if display_name.is_empty() || display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
-        return Err(Error::invalid("display name must be 1 to 64 characters"));
-    }
-    if ferry_proto::has_control(display_name) {
-        return Err(Error::invalid(
-            "a display name cannot hold control characters",
-        ));
-    }
-    let user = User {
-        id: Uuid::now_v7(),
-        username,
-        display_name: display_name.to_owned(),
-        created_at: Timestamp::now(),
-    };
+    let display_name = check_display_name(&req.display_name)?;
+    let device = check_device_name(req.device_name.as_deref())?;
+    let email = req.email.as_deref().map(normalize_email).transpose()?;
+    let user = User::new(UserId::new(), username, display_name, Timestamp::now());
     let password_hash = password::hash(req.password).await?;
     app.store
         .create_user(&NewUser {
@@ -76,7 +108,11 @@ pub async fn register(
         })
         .await?;
     tracing::info!(user_id = %user.id, "registered");
-    let tokens = open_session(&app, user, None).await?;
+    if let Some(email) = email {
+        app.store.set_email(user.id, Some(&email)).await?;
+        mail_confirmation(&app, &user, &email).await?;
+    }
+    let tokens = open_session(&app, user, device.as_deref(), peer).await?;
     Ok((StatusCode::CREATED, Json(tokens)))
 }
 
@@ -91,15 +127,7 @@ pub async fn login(
     app.limits
         .check_auth_ip(peer.ip())
         .map_err(Error::RateLimited)?;
-    if req
-        .device_name
-        .as_deref()
-        .is_some_and(ferry_proto::has_control)
-    {
-        return Err(Error::invalid(
-            "a device name cannot hold control characters",
-        ));
-    }
+    let device = check_device_name(req.device_name.as_deref())?;
     let username = req.username.trim().to_ascii_lowercase();
     app.limits
         .failed_logins
@@ -111,9 +139,10 @@ pub async fn login(
         Ok(valid) => app.store.login_record(&valid).await?,
         Err(_) => None,
     };
+    // A deleted account has no password: it is nobody, answered as any wrong username.
     let (user, hash) = match record {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
+        Some((user, hash)) if user.status != Some(UserStatus::Deleted) => (Some(user), Some(hash)),
+        _ => (None, None),
     };
     let ok = password::verify(req.password, hash).await?;
     let Some(user) = user.filter(|_| ok) else {
@@ -124,11 +153,15 @@ pub async fn login(
         ));
     };
     app.limits.failed_logins.succeeded(&username, peer.ip());
-    let device = req
-        .device_name
-        .as_deref()
-        .map(|d| d.chars().take(100).collect::<String>());
-    Ok(Json(open_session(&app, user, device.as_deref()).await?))
+    // Only with the right password: a suspension tells nobody else the name exists.
+    if user.status == Some(UserStatus::Suspended) {
+        return Err(Error::forbidden(
+            "this account is suspended by the server's operators",
+        ));
+    }
+    Ok(Json(
+        open_session(&app, user, device.as_deref(), peer).await?,
+    ))
 }
 
 /// Exchanges a refresh token for new tokens; a reused token revokes its session.
@@ -136,6 +169,7 @@ pub async fn login(
     responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn refresh(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(req): Json<Takes<endpoints::Refresh>>,
 ) -> Result<Json<Gives<endpoints::Refresh>>> {
     let (refresh_token, grant) = app.tokens.new_refresh()?;
@@ -147,6 +181,10 @@ pub async fn refresh(
     {
         Rotation::Rotated { user, session_id } => {
             let access = app.tokens.issue(user.id, session_id)?;
+            let place = peer.ip().to_string();
+            app.store
+                .touch_session(session_id, Timestamp::now(), Some(&place))
+                .await?;
             Ok(Json(Tokens {
                 user,
                 session_id,

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    AddMembers, Conversation, ConversationKind, ConversationPage, CreateConversation, ErrorBody,
-    ListQuery, MemberState, Role, TITLE_MAX_CHARS, Timestamp, has_control,
+    AddMembers, Conversation, ConversationId, ConversationKind, ConversationPage,
+    CreateConversation, ErrorBody, ListQuery, MemberState, Role, TITLE_MAX_CHARS, Timestamp,
+    UserId, has_control,
 };
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::chat::{self, MembersChange};
@@ -20,7 +20,7 @@ use crate::store::ActivityCursor;
 /// Most members a group may have.
 pub(crate) const MAX_GROUP_MEMBERS: usize = 1000;
 
-async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<Conversation> {
+async fn visible(app: &App, caller: &Caller, id: ConversationId) -> Result<Conversation> {
     app.store
         .conversation(caller.user_id, id)
         .await?
@@ -52,7 +52,7 @@ pub async fn create(
                 ));
             }
             app.store
-                .direct_conversation(caller.user_id, other, Uuid::now_v7(), now)
+                .direct_conversation(caller.user_id, other, ConversationId::new(), now)
                 .await?
         }
         ConversationKind::Group => {
@@ -77,7 +77,7 @@ pub async fn create(
             if members.len() + 1 > MAX_GROUP_MEMBERS {
                 return Err(Error::invalid("a group has at most 1000 members"));
             }
-            let id = Uuid::now_v7();
+            let id = ConversationId::new();
             app.store
                 .create_group(id, caller.user_id, title, &members, now)
                 .await?;
@@ -135,7 +135,7 @@ pub async fn list(
 pub async fn get(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<Gives<endpoints::GetConversation>>> {
     Ok(Json(visible(&app, &caller, id).await?))
 }
@@ -149,7 +149,7 @@ pub async fn get(
 pub async fn add_members(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<Takes<endpoints::AddMembers>>,
 ) -> Result<Json<Gives<endpoints::AddMembers>>> {
     let conversation = visible(&app, &caller, id).await?;
@@ -193,7 +193,7 @@ pub async fn add_members(
 pub async fn remove_member(
     State(app): State<App>,
     caller: Caller,
-    Path((id, user_id)): Path<(Uuid, Uuid)>,
+    Path((id, user_id)): Path<(ConversationId, UserId)>,
 ) -> Result<StatusCode> {
     let conversation = visible(&app, &caller, id).await?;
     if conversation.kind == ConversationKind::Direct {
@@ -232,7 +232,7 @@ pub async fn remove_member(
 pub async fn accept(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<Gives<endpoints::Accept>>> {
     app.limits
         .check_membership_change(caller.user_id)
@@ -258,7 +258,7 @@ pub async fn accept(
     Ok(Json(visible(&app, &caller, id).await?))
 }
 
-fn is_owner(conversation: &Conversation, user: Uuid) -> bool {
+fn is_owner(conversation: &Conversation, user: UserId) -> bool {
     conversation
         .members
         .iter()

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::media::{self, MediaError};
 use ferry_proto::{
-    ErrorBody, ErrorCode, NewUpload, Timestamp, UPLOAD_CHUNK_BYTES, Upload, UploadError,
+    ErrorBody, ErrorCode, NewUpload, Timestamp, UPLOAD_CHUNK_BYTES, Upload, UploadError, UploadId,
     validate_upload,
 };
 use futures_util::StreamExt;
@@ -98,7 +98,7 @@ pub async fn create(
     })?;
     let row = UploadRow {
         // Random, not time-ordered: the id is the file's address, and must not be guessed.
-        id: Uuid::new_v4(),
+        id: UploadId(Uuid::new_v4()),
         owner_id: caller.user_id,
         name: req.name,
         size: req.size as i64,
@@ -142,7 +142,7 @@ pub async fn create(
 }
 
 /// The caller's own upload `id`, or 404.
-async fn own(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
+async fn own(app: &App, caller: &Caller, id: UploadId) -> Result<UploadRow> {
     match app.store.upload(id).await? {
         Some(row) if row.owner_id == caller.user_id => Ok(row),
         _ => Err(Error::not_found("upload")),
@@ -156,7 +156,7 @@ async fn own(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
 pub async fn status(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UploadId>,
 ) -> Result<Json<Gives<endpoints::UploadStatus>>> {
     Ok(Json(shown(&own(&app, &caller, id).await?)))
 }
@@ -176,7 +176,7 @@ pub async fn status(
 pub async fn append(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UploadId>,
     request: Request,
 ) -> Result<Json<Gives<endpoints::AppendChunk>>> {
     let row = own(&app, &caller, id).await?;
@@ -321,7 +321,7 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
 pub async fn cancel(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UploadId>,
 ) -> Result<StatusCode> {
     let row = own(&app, &caller, id).await?;
     if row.message_id.is_some() {
@@ -390,7 +390,7 @@ fn percent_encode(name: &str) -> String {
 }
 
 /// The caller's view of attachment `id`, or 404 (not found and not allowed look alike).
-async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
+async fn visible(app: &App, caller: &Caller, id: UploadId) -> Result<UploadRow> {
     app.store
         .attachment(caller.user_id, id)
         .await?
@@ -406,7 +406,7 @@ async fn visible(app: &App, caller: &Caller, id: Uuid) -> Result<UploadRow> {
 pub async fn download(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UploadId>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let row = visible(&app, &caller, id).await?;
@@ -442,7 +442,7 @@ pub async fn download(
 pub async fn thumbnail(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<UploadId>,
 ) -> Result<Response> {
     let row = visible(&app, &caller, id).await?;
     if row.preview == 0 {

@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    ErrorBody, HistoryQuery, Message, MessagePage, OutgoingMessage, SendMessage, Watermark,
+    ConversationId, ErrorBody, HistoryQuery, Message, MessagePage, OutgoingMessage, SendMessage,
+    Watermark,
 };
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::chat;
@@ -23,7 +23,7 @@ use crate::store::Mark;
 pub async fn history(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Query(query): Query<Takes<endpoints::History>>,
 ) -> Result<HeldJson<Gives<endpoints::History>>> {
     // From the members cache: a change of members drops its entry when it commits.
@@ -69,7 +69,7 @@ pub async fn history(
 pub async fn send(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<Takes<endpoints::Send>>,
 ) -> Result<(StatusCode, Json<Gives<endpoints::Send>>)> {
     let outgoing = OutgoingMessage {
@@ -102,7 +102,7 @@ pub async fn send(
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<Takes<endpoints::Read>>,
 ) -> Result<StatusCode> {
     chat::mark(&app, caller.user_id, id, Mark::Read, req.seq, None).await?;
@@ -116,7 +116,7 @@ pub async fn read(
 pub async fn delivered(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<ConversationId>,
     Json(req): Json<Takes<endpoints::Delivered>>,
 ) -> Result<StatusCode> {
     chat::mark(&app, caller.user_id, id, Mark::Delivered, req.seq, None).await?;

@@ -2,6 +2,7 @@
 //! descriptions), the WebSocket upgrade, the operations endpoints, and the layers every
 //! request passes: panic catching, body limit, timeout, observation.
 
+pub mod account;
 pub mod auth;
 pub mod conversations;
 pub mod document;
@@ -11,6 +12,7 @@ pub mod limit;
 pub mod messages;
 pub mod observe;
 pub mod ops;
+pub mod recovery;
 pub mod safety;
 pub mod sync;
 pub mod users;
@@ -68,7 +70,17 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
-        .routes(routes!(users::me))
+        .routes(routes!(users::me, account::update_profile))
+        .routes(routes!(account::account))
+        .routes(routes!(account::update_settings))
+        .routes(routes!(account::change_password))
+        .routes(routes!(account::change_email))
+        .routes(routes!(account::sessions))
+        .routes(routes!(account::end_session))
+        .routes(routes!(account::delete_account))
+        .routes(routes!(recovery::verify_email))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::reset_password))
         .routes(routes!(users::search))
         .routes(routes!(conversations::create, conversations::list))
         .routes(routes!(conversations::get))
@@ -142,6 +154,19 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        // The pages the links in mail open (recovery.rs).
+        .route(
+            "/account/verify-email",
+            get(recovery::verify_page).post(recovery::verify_posted),
+        )
+        .route(
+            "/account/reset-password",
+            get(recovery::reset_page).post(recovery::reset_posted),
+        )
+        .route(
+            "/account/unsubscribe",
+            get(recovery::unsubscribe_page).post(recovery::unsubscribe_posted),
+        )
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(timed_out))

@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    ErrorBody, NewReport, REPORT_REASON_MAX_CHARS, ReportReceipt, ServerFrame, Timestamp, User,
+    ConversationId, ErrorBody, NewReport, REPORT_REASON_MAX_CHARS, ReportId, ReportReceipt,
+    ServerFrame, Timestamp, User, UserId,
 };
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::chat::{self, MembersChange};
@@ -37,7 +37,7 @@ pub async fn list(
 pub async fn block(
     State(app): State<App>,
     caller: Caller,
-    Path(user_id): Path<Uuid>,
+    Path(user_id): Path<UserId>,
 ) -> Result<StatusCode> {
     if user_id == caller.user_id {
         return Err(Error::invalid("you cannot block yourself"));
@@ -57,7 +57,7 @@ pub async fn block(
 pub async fn unblock(
     State(app): State<App>,
     caller: Caller,
-    Path(user_id): Path<Uuid>,
+    Path(user_id): Path<UserId>,
 ) -> Result<StatusCode> {
     app.limits
         .check_membership_change(caller.user_id)
@@ -123,7 +123,7 @@ pub async fn report(
     app.limits
         .check_membership_change(caller.user_id)
         .map_err(Error::RateLimited)?;
-    let id = Uuid::now_v7();
+    let id = ReportId::new();
     let stored = app
         .store
         .report(&store::NewReport {
@@ -150,7 +150,7 @@ pub async fn report(
 }
 
 /// Blocks `user` for `me` (the caller checked the rate and that it is not `me`).
-async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
+async fn block_user(app: &App, me: UserId, user: UserId) -> Result<()> {
     let store = app.store.clone();
     let direct = change_blocks(app, me, user, async move {
         store.block(me, user, Timestamp::now()).await
@@ -178,10 +178,10 @@ async fn block_user(app: &App, me: Uuid, user: Uuid) -> Result<()> {
 /// between members from that cache.
 async fn change_blocks(
     app: &App,
-    a: Uuid,
-    b: Uuid,
-    change: impl Future<Output = StoreResult<Option<Uuid>>> + Send + 'static,
-) -> Result<Option<Uuid>> {
+    a: UserId,
+    b: UserId,
+    change: impl Future<Output = StoreResult<Option<ConversationId>>> + Send + 'static,
+) -> Result<Option<ConversationId>> {
     let store = app.store.clone();
     let (direct, _) = chat::change_members(
         app,

@@ -12,8 +12,7 @@ pub mod turns;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ferry_proto::{Presence, ServerFrame, Timestamp};
-use uuid::Uuid;
+use ferry_proto::{Presence, ServerFrame, Timestamp, UserId};
 
 use crate::coalesce::Coalescer;
 use crate::error::Result;
@@ -21,7 +20,7 @@ use crate::state::App;
 use crate::store::{Contact, Store};
 
 /// Announces that `user` came online (if they still are).
-pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
+pub async fn came_online(app: &App, user: UserId) -> Result<()> {
     let _turn = app.presence.take(user).await;
     if !app.hub.is_online(user) {
         return Ok(());
@@ -47,7 +46,7 @@ pub async fn came_online(app: &App, user: Uuid) -> Result<()> {
 }
 
 /// Records and announces that `user`'s last socket closed (unless one opened since).
-pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
+pub async fn went_offline(app: &App, user: UserId) -> Result<()> {
     let _turn = app.presence.take(user).await;
     if app.hub.is_online(user) {
         return Ok(());
@@ -62,7 +61,7 @@ pub async fn went_offline(app: &App, user: Uuid) -> Result<()> {
 }
 
 /// Records and announces that `user` is offline: their last node died or left.
-pub async fn announce_offline(app: &App, user: Uuid) -> Result<()> {
+pub async fn announce_offline(app: &App, user: UserId) -> Result<()> {
     let _turn = app.presence.take(user).await;
     if app.hub.is_online(user) {
         return Ok(());
@@ -70,7 +69,7 @@ pub async fn announce_offline(app: &App, user: Uuid) -> Result<()> {
     offline(app, user).await
 }
 
-async fn offline(app: &App, user: Uuid) -> Result<()> {
+async fn offline(app: &App, user: UserId) -> Result<()> {
     let now = Timestamp::now();
     app.store.set_last_seen(user, now).await?;
     let contacts = app.contacts.get(user).await?;
@@ -90,7 +89,7 @@ async fn offline(app: &App, user: Uuid) -> Result<()> {
 /// Tells `user` and `others`, who just became contacts (a request accepted), of each
 /// other's presence, online or last seen: announcements go out on changes only, so each
 /// would otherwise see the other as unknown until their next sign-in.
-pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
+pub async fn introduce(app: &App, user: UserId, others: &[UserId]) -> Result<()> {
     // Only those who are contacts now: not members who have not accepted, not anyone
     // either one blocked.
     let theirs: Vec<Presence> = of_contacts(app, user)
@@ -140,11 +139,11 @@ pub async fn introduce(app: &App, user: Uuid, others: &[Uuid]) -> Result<()> {
 }
 
 /// The presence of everyone who shares a conversation with `user`.
-pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
+pub async fn of_contacts(app: &App, user: UserId) -> Result<Vec<Presence>> {
     let contacts = app.contacts.get(user).await?;
-    let elsewhere: HashSet<Uuid> = match &app.cluster {
+    let elsewhere: HashSet<UserId> = match &app.cluster {
         Some(_) => {
-            let ids: Vec<Uuid> = contacts.iter().map(|c| c.contact).collect();
+            let ids: Vec<UserId> = contacts.iter().map(|c| c.contact).collect();
             app.store.online_users(&ids).await?.into_iter().collect()
         }
         None => HashSet::new(),
@@ -163,11 +162,11 @@ pub async fn of_contacts(app: &App, user: Uuid) -> Result<Vec<Presence>> {
 }
 
 /// The coalesced contacts lookup: each asked user's contacts.
-pub fn contacts_lookup(store: Arc<dyn Store>) -> Coalescer<Uuid, Vec<Contact>> {
-    Coalescer::new(Arc::new(move |users: Vec<Uuid>| {
+pub fn contacts_lookup(store: Arc<dyn Store>) -> Coalescer<UserId, Vec<Contact>> {
+    Coalescer::new(Arc::new(move |users: Vec<UserId>| {
         let store = store.clone();
         Box::pin(async move {
-            let mut of: HashMap<Uuid, Vec<Contact>> = HashMap::new();
+            let mut of: HashMap<UserId, Vec<Contact>> = HashMap::new();
             for contact in store.contacts(&users).await? {
                 of.entry(contact.user).or_default().push(contact);
             }

@@ -1,8 +1,8 @@
 //! [`Turns`]: one presence announcement at a time per user, so that announcements of one
 //! user are published in the order they were decided.
 
+use ferry_proto::UserId;
 use tokio::sync::{Mutex, MutexGuard};
-use uuid::Uuid;
 
 /// Lock stripes of [`Turns`]: enough that a reconnect storm's users rarely share one.
 const STRIPES: usize = 1024;
@@ -25,9 +25,9 @@ impl Turns {
     }
 
     /// Waits for `user`'s turn; it lasts while the guard lives.
-    pub async fn take(&self, user: Uuid) -> MutexGuard<'_, ()> {
+    pub async fn take(&self, user: UserId) -> MutexGuard<'_, ()> {
         // Ids are UUIDv7: their low bits are random.
-        let stripe = (user.as_u64_pair().1 % STRIPES as u64) as usize;
+        let stripe = (user.0.as_u64_pair().1 % STRIPES as u64) as usize;
         self.stripes[stripe].lock().await
     }
 }

@@ -3,8 +3,7 @@
 //! conversations that `/sync` hands a device.
 
 use async_trait::async_trait;
-use ferry_proto::{Conversation, MemberState, Message, Timestamp};
-use uuid::Uuid;
+use ferry_proto::{Conversation, ConversationId, MemberState, Message, Timestamp, UserId};
 
 use super::{ActivityCursor, Latest, StoreResult, SyncCursor};
 
@@ -14,7 +13,7 @@ use super::{ActivityCursor, Latest, StoreResult, SyncCursor};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seat {
     /// Who.
-    pub user: Uuid,
+    pub user: UserId,
     /// Accepted, request or blocked.
     pub state: MemberState,
     /// Read up to.
@@ -44,61 +43,69 @@ pub trait ConversationStore: Send + Sync {
     /// [`StoreError::Blocked`] if a new one would join two users one of whom blocked the other.
     async fn direct_conversation(
         &self,
-        me: Uuid,
-        other: Uuid,
-        new_id: Uuid,
+        me: UserId,
+        other: UserId,
+        new_id: ConversationId,
         now: Timestamp,
-    ) -> StoreResult<(Uuid, bool)>;
+    ) -> StoreResult<(ConversationId, bool)>;
     /// Creates a group owned by `owner` with `members` (owner excluded, deduplicated),
     /// each accepted or a request as [`Self::add_members`] decides.
     /// [`StoreError::UnknownUser`] if any member does not exist, [`StoreError::Blocked`]
     /// as for [`Self::add_members`].
     async fn create_group(
         &self,
-        id: Uuid,
-        owner: Uuid,
+        id: ConversationId,
+        owner: UserId,
         title: &str,
-        members: &[Uuid],
+        members: &[UserId],
         now: Timestamp,
     ) -> StoreResult<()>;
     /// A conversation as `viewer` sees it; `None` unless `viewer` is a member.
-    async fn conversation(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Conversation>>;
+    async fn conversation(
+        &self,
+        viewer: UserId,
+        id: ConversationId,
+    ) -> StoreResult<Option<Conversation>>;
     /// `viewer`'s conversations, newest activity first, strictly before `before`.
     async fn conversations(
         &self,
-        viewer: Uuid,
+        viewer: UserId,
         before: Option<ActivityCursor>,
         limit: u32,
     ) -> StoreResult<Vec<Conversation>>;
     /// The members of a conversation (empty if it does not exist).
-    async fn seats(&self, conversation_id: Uuid) -> StoreResult<Vec<Seat>>;
+    async fn seats(&self, conversation_id: ConversationId) -> StoreResult<Vec<Seat>>;
     /// Adds users to a group (existing members are left as they are), each as accepted
     /// if they already share an accepted conversation with `by`, else as a request.
     /// [`StoreError::UnknownUser`] if any does not exist, [`StoreError::Blocked`] if
     /// any blocked `by` or was blocked by them.
     async fn add_members(
         &self,
-        conversation_id: Uuid,
-        by: Uuid,
-        users: &[Uuid],
+        conversation_id: ConversationId,
+        by: UserId,
+        users: &[UserId],
         now: Timestamp,
     ) -> StoreResult<()>;
     /// Removes a member: the conversation's last seq at the removal, or `None` if they
     /// were not one.
     async fn remove_member(
         &self,
-        conversation_id: Uuid,
-        user: Uuid,
+        conversation_id: ConversationId,
+        user: UserId,
         now: Timestamp,
     ) -> StoreResult<Option<i64>>;
     /// Accepts a message request: the member's state before the call (`None`: not a
     /// member). Only a request changes; accepted and blocked stay as they are.
-    async fn accept(&self, conversation_id: Uuid, user: Uuid) -> StoreResult<Option<MemberState>>;
+    async fn accept(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> StoreResult<Option<MemberState>>;
     /// The caller's conversations that changed since `since` (all when `None`), with
     /// the `latest` messages of each, read in the same snapshot.
     async fn sync(
         &self,
-        viewer: Uuid,
+        viewer: UserId,
         since: Option<SyncCursor>,
         limit: u32,
         latest: Latest,
@@ -107,7 +114,7 @@ pub trait ConversationStore: Send + Sync {
 
 /// The key that makes a direct conversation unique per pair, whoever creates it (public
 /// for tools that seed a database the way the server would, such as the benchmarks).
-pub fn direct_key(a: Uuid, b: Uuid) -> String {
+pub fn direct_key(a: UserId, b: UserId) -> String {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
     format!("{low}:{high}")
 }

@@ -5,8 +5,10 @@
 //! only move forward.
 
 use async_trait::async_trait;
-use ferry_proto::{Change, ChangeKind, MemberState, Message, Timestamp};
-use uuid::Uuid;
+use ferry_proto::{
+    Change, ChangeKind, ConversationId, MemberState, Message, MessageId, Timestamp, UploadId,
+    UserId,
+};
 
 use super::StoreResult;
 
@@ -14,24 +16,39 @@ use super::StoreResult;
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     /// Client-chosen id, the idempotency key.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Where.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// The authenticated sender.
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     /// The validated text.
     pub body: String,
     /// Server time of the append.
     pub created_at: Timestamp,
     /// The message this one replies to.
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     /// Set for a change to an earlier message rather than a message.
     pub change: Option<Change>,
     /// How long after a message its author may still edit it, in milliseconds (`None`:
     /// always). The server's setting at the time of the send.
     pub edit_window_ms: Option<i64>,
     /// Uploads of the sender's to attach, in order.
-    pub attachments: Vec<Uuid>,
+    pub attachments: Vec<UploadId>,
+    /// Whose rules it is stored under.
+    pub authority: Authority,
+}
+
+/// Under whose rules a message or change is stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Authority {
+    /// A member's: they must be in the conversation and not blocked, and a change obeys
+    /// the rules about the message it names.
+    #[default]
+    Member,
+    /// The server's, erasing a deleted account: its own messages deleted, its own
+    /// reactions taken back, wherever they are (a group it left, a direct conversation
+    /// whose other member blocked it).
+    Erasure,
 }
 
 impl NewMessage {
@@ -70,8 +87,8 @@ pub enum Refusal {
 /// is accepting, as in WhatsApp), `Ok(false)` for an accepted member, else what the
 /// append answers: nobody sends in a direct conversation that one of its two blocked.
 pub(crate) fn check_send<'a>(
-    members: impl IntoIterator<Item = (Uuid, &'a str)>,
-    sender: Uuid,
+    members: impl IntoIterator<Item = (UserId, &'a str)>,
+    sender: UserId,
 ) -> Result<bool, NoSend> {
     let mut mine = None;
     let mut blocked_by_other = false;
@@ -117,7 +134,7 @@ pub enum Append {
         /// The stored message.
         message: Message,
         /// Every member of the conversation, the sender included.
-        members: Vec<Uuid>,
+        members: Vec<UserId>,
         /// This send accepted the sender's message request.
         accepted: bool,
     },
@@ -190,26 +207,30 @@ pub trait MessageStore: Send + Sync {
     /// Up to `limit` messages with seq > `after_seq`, ascending.
     async fn messages_after(
         &self,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
     /// Up to `limit` messages right before `before_seq` (or the latest), ascending.
     async fn messages_before(
         &self,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
     /// The seqs of the changes (not messages) after `after_seq`, ascending: a member's
     /// unread count is the seqs above their `read_seq` less these.
-    async fn changes_after(&self, conversation_id: Uuid, after_seq: i64) -> StoreResult<Vec<i64>>;
+    async fn changes_after(
+        &self,
+        conversation_id: ConversationId,
+        after_seq: i64,
+    ) -> StoreResult<Vec<i64>>;
     /// Moves a member's watermark to max(old, min(seq, last_seq)). `None` if `user` is not
     /// a member; otherwise the watermarks after the call and whether they moved.
     async fn advance(
         &self,
-        conversation_id: Uuid,
-        user: Uuid,
+        conversation_id: ConversationId,
+        user: UserId,
         mark: Mark,
         seq: i64,
     ) -> StoreResult<Option<(Watermarks, bool)>>;

@@ -1,8 +1,8 @@
 //! Persistence: the [`Store`] trait, made of one trait per domain (accounts,
-//! conversations, safety, messages, presence, files), and its one implementation
-//! (`sql::SqlStore`), generic over a dialect: Postgres for production (`postgres`) and
-//! SQLite for a server that runs with nothing installed (`sqlite`). Both pass one
-//! conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
+//! conversations, missed-message digests, safety, messages, presence, files), and its one
+//! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
+//! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
+//! pass one conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
 //!
 //! Every method is one transaction. The guarantees of the protocol that live here:
 //! a message id is stored at most once, seqs are allocated inside the inserting
@@ -15,6 +15,7 @@ use async_trait::async_trait;
 mod rows;
 mod accounts;
 mod conversations;
+mod digest;
 mod messages;
 pub(crate) mod postgres;
 mod presence;
@@ -23,14 +24,20 @@ mod sql;
 pub(crate) mod sqlite;
 pub mod uploads;
 
-pub use accounts::{AccountStore, NewUser, RefreshGrant, Rotation};
+pub use accounts::{
+    AccountRecord, AccountStore, Leftover, MailPurpose, MailToken, NewSession, NewUser,
+    RefreshGrant, Rotation, SessionRecord,
+};
 pub use conversations::{ConversationStore, Seat, SyncBatch, direct_key};
+pub use digest::{DigestDue, DigestStore, MissedMessage};
 pub(crate) use messages::check_send;
-pub use messages::{Append, Latest, Mark, MessageStore, NewMessage, Refusal, Watermarks};
+pub use messages::{
+    Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Watermarks,
+};
 use messages::{advanced, same_or_conflict, stored};
 pub use presence::{Contact, PresenceStore};
 pub use rows::{ActivityCursor, SyncCursor, UploadRow, hide_receipts};
-pub use safety::{NewReport, SafetyStore};
+pub use safety::{Block, NewReport, SafetyStore};
 pub use uploads::FileStore;
 
 /// A failure of the database layer.
@@ -54,6 +61,9 @@ pub enum StoreError {
     /// One of the users blocked the other: no new conversation between them.
     #[error("blocked")]
     Blocked,
+    /// Another account already confirmed this email address.
+    #[error("email taken")]
+    EmailTaken,
 }
 
 /// Longest wait for a pooled connection: well under the 15 s request timeout, so that a
@@ -84,6 +94,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store:
     AccountStore
     + ConversationStore
+    + DigestStore
     + SafetyStore
     + MessageStore
     + PresenceStore

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use ferry_proto::{MemberState, Message};
+use ferry_proto::{ConversationId, MemberState, Message, MessageId, UserId};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Postgres as Pg, QueryBuilder};
 use uuid::Uuid;
@@ -80,11 +80,11 @@ impl Dialect for Postgres {
     // Byte-wise ranges (the pattern operators `~>=~` and `~<~`, which a `text_pattern_ops`
     // index serves): every string that starts with the prefix sorts from it to it followed
     // by U+10FFFF. Both sides are lowered by the database's `lower`, as the index is.
-    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at FROM users \
-         WHERE username ~>=~ lower($1) AND username ~<~ (lower($1) || chr(1114111)) \
-         UNION SELECT id, username, display_name, created_at FROM users \
+    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at, suspended_at, deleted_at FROM users \
+         WHERE username ~>=~ lower($1) AND username ~<~ (lower($1) || chr(1114111)) AND deleted_at IS NULL \
+         UNION SELECT id, username, display_name, created_at, suspended_at, deleted_at FROM users \
          WHERE lower(display_name) ~>=~ lower($1) \
-         AND lower(display_name) ~<~ (lower($1) || chr(1114111)) \
+         AND lower(display_name) ~<~ (lower($1) || chr(1114111)) AND deleted_at IS NULL \
          ORDER BY username LIMIT $2";
 
     // `NO KEY`: rows locked here are never deleted and their ids never change, and the
@@ -97,13 +97,13 @@ impl Dialect for Postgres {
 
     const LOCK_PAIR: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
 
-    fn push_in(query: &mut QueryBuilder<Pg>, column: &str, ids: &[Uuid]) {
+    fn push_in<T: Copy + Into<Uuid>>(query: &mut QueryBuilder<Pg>, column: &str, ids: &[T]) {
         // One array parameter, so the statement's text (and its cached plan) does not
         // depend on the list's length.
         query
             .push(column)
             .push(" = ANY(")
-            .push_bind(ids.to_vec())
+            .push_bind(ids.iter().map(|&id| id.into()).collect::<Vec<Uuid>>())
             .push(")");
     }
 
@@ -117,7 +117,7 @@ impl Dialect for Postgres {
         sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
             .execute(&mut *tx)
             .await?;
-        let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
+        let ids: Vec<MessageId> = batch.iter().map(|m| m.id).collect();
         let existing: Vec<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
             message_columns!(),
@@ -126,29 +126,30 @@ impl Dialect for Postgres {
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?;
-        let mut known: HashMap<Uuid, Message> = existing
+        let mut known: HashMap<MessageId, Message> = existing
             .into_iter()
             .map(|row| (row.id, Message::from(row)))
             .collect();
-        let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id).collect();
+        let mut conversations: Vec<ConversationId> =
+            batch.iter().map(|m| m.conversation_id).collect();
         conversations.sort_unstable();
         conversations.dedup();
         // Row locks until commit, taken in id order (as any multi-row writer must): seq
         // order is commit order, and membership read after them is current.
-        let locked: Vec<(Uuid, i64)> = sqlx::query_as(
+        let locked: Vec<(ConversationId, i64)> = sqlx::query_as(
             "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         )
         .bind(&conversations)
         .fetch_all(&mut *tx)
         .await?;
-        let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
-        let member_rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        let mut last_seq: HashMap<ConversationId, i64> = locked.into_iter().collect();
+        let member_rows: Vec<(ConversationId, UserId, String)> = sqlx::query_as(
             "SELECT conversation_id, user_id, state FROM members WHERE conversation_id = ANY($1)",
         )
         .bind(&conversations)
         .fetch_all(&mut *tx)
         .await?;
-        let mut members: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+        let mut members: HashMap<ConversationId, Vec<(UserId, String)>> = HashMap::new();
         for (conversation, user, state) in member_rows {
             members.entry(conversation).or_default().push((user, state));
         }
@@ -156,7 +157,7 @@ impl Dialect for Postgres {
         let mut appends = Vec::with_capacity(batch.len());
         let mut inserted: Vec<(&NewMessage, i64)> = Vec::new();
         // Senders whose message request their send accepts (rare: one statement each).
-        let mut accepting: Vec<(Uuid, Uuid)> = Vec::new();
+        let mut accepting: Vec<(ConversationId, UserId)> = Vec::new();
         for new in batch {
             if let Some(existing) = known.get(&new.id) {
                 appends.push(same_or_conflict(existing.clone(), new));
@@ -224,9 +225,9 @@ impl Dialect for Postgres {
         .execute(&mut *tx)
         .await?;
         // Per conversation: its new last seq and latest time.
-        let mut heads: HashMap<Uuid, (i64, i64)> = HashMap::new();
+        let mut heads: HashMap<ConversationId, (i64, i64)> = HashMap::new();
         // Per (conversation, sender): sending means having read everything up to it.
-        let mut senders: HashMap<(Uuid, Uuid), i64> = HashMap::new();
+        let mut senders: HashMap<(ConversationId, UserId), i64> = HashMap::new();
         for (new, seq) in &inserted {
             let head = heads.entry(new.conversation_id).or_insert((0, i64::MIN));
             *head = (head.0.max(*seq), head.1.max(new.created_at.as_millis()));
@@ -235,7 +236,8 @@ impl Dialect for Postgres {
                 .or_insert(0);
             *mark = (*mark).max(*seq);
         }
-        let (head_ids, head_values): (Vec<Uuid>, Vec<(i64, i64)>) = heads.into_iter().unzip();
+        let (head_ids, head_values): (Vec<ConversationId>, Vec<(i64, i64)>) =
+            heads.into_iter().unzip();
         let (head_seqs, head_times): (Vec<i64>, Vec<i64>) = head_values.into_iter().unzip();
         sqlx::query(
             "UPDATE conversations c SET last_seq = v.last_seq, \
@@ -249,8 +251,9 @@ impl Dialect for Postgres {
         .bind(&head_times)
         .execute(&mut *tx)
         .await?;
-        let (pairs, marks): (Vec<(Uuid, Uuid)>, Vec<i64>) = senders.into_iter().unzip();
-        let (mark_conversations, mark_users): (Vec<Uuid>, Vec<Uuid>) = pairs.into_iter().unzip();
+        let (pairs, marks): (Vec<(ConversationId, UserId)>, Vec<i64>) = senders.into_iter().unzip();
+        let (mark_conversations, mark_users): (Vec<ConversationId>, Vec<UserId>) =
+            pairs.into_iter().unzip();
         sqlx::query(
             "UPDATE members m SET read_seq = GREATEST(m.read_seq, v.seq), \
              delivered_seq = GREATEST(m.delivered_seq, v.seq) \
@@ -267,7 +270,7 @@ impl Dialect for Postgres {
 
     async fn latest_messages(
         conn: &mut PgConnection,
-        conversations: &[Uuid],
+        conversations: &[ConversationId],
         latest: Latest,
     ) -> StoreResult<Vec<Message>> {
         // The budget is applied in the query too (a running total of body sizes), so
@@ -298,10 +301,10 @@ impl Dialect for Postgres {
 /// The columns of messages to insert, one array each (for `UNNEST`).
 #[derive(Default)]
 struct MessageColumns {
-    ids: Vec<Uuid>,
-    conversations: Vec<Uuid>,
+    ids: Vec<MessageId>,
+    conversations: Vec<ConversationId>,
     seqs: Vec<i64>,
-    senders: Vec<Uuid>,
+    senders: Vec<UserId>,
     bodies: Vec<String>,
     created_at: Vec<i64>,
 }

@@ -9,19 +9,46 @@ use std::fmt;
 use std::str::FromStr;
 
 use ferry_proto::{
-    Change, ChangeKind, Conversation, ConversationKind, Member, MemberState, Message, Role,
-    Timestamp, User,
+    Change, ChangeKind, Conversation, ConversationId, ConversationKind, Member, MemberState,
+    Message, MessageId, Role, SessionId, Timestamp, UploadId, User, UserId, UserStatus,
 };
 use uuid::Uuid;
 
-use super::{Contact, StoreError};
+use super::{AccountRecord, Contact, SessionRecord, StoreError};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub created_at: i64,
+    pub suspended_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+/// The columns of [`UserRow`] from `users` (or, with `u`, from `users u`), as a literal
+/// for `concat!`.
+macro_rules! user_columns {
+    () => {
+        "id, username, display_name, created_at, suspended_at, deleted_at"
+    };
+    (u) => {
+        "u.id, u.username, u.display_name, u.created_at, u.suspended_at, u.deleted_at"
+    };
+}
+
+/// What a user's row says of their account's state.
+pub(crate) fn user_status(
+    suspended_at: Option<i64>,
+    deleted_at: Option<i64>,
+) -> Option<UserStatus> {
+    if deleted_at.is_some() {
+        Some(UserStatus::Deleted)
+    } else if suspended_at.is_some() {
+        Some(UserStatus::Suspended)
+    } else {
+        None
+    }
 }
 
 impl From<UserRow> for User {
@@ -31,6 +58,7 @@ impl From<UserRow> for User {
             username: r.username,
             display_name: r.display_name,
             created_at: Timestamp::from_millis(r.created_at),
+            status: user_status(r.suspended_at, r.deleted_at),
         }
     }
 }
@@ -43,30 +71,85 @@ pub(crate) struct LoginRow {
     pub password_hash: String,
 }
 
+/// A user with what only they (and the operators) see.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+    pub email: Option<String>,
+    pub email_verified_at: Option<i64>,
+    pub admin: bool,
+    pub missed_message_mail: bool,
+}
+
+impl From<AccountRow> for AccountRecord {
+    fn from(r: AccountRow) -> Self {
+        AccountRecord {
+            user: r.user.into(),
+            password_hash: r.password_hash,
+            email: r.email,
+            email_verified_at: r.email_verified_at.map(Timestamp::from_millis),
+            admin: r.admin,
+            missed_message_mail: r.missed_message_mail,
+        }
+    }
+}
+
+/// A user found by their username or confirmed address, with that address.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LoginByRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub email: Option<String>,
+}
+
+/// A live session.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub id: SessionId,
+    pub device_name: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub last_place: Option<String>,
+}
+
+impl From<SessionRow> for SessionRecord {
+    fn from(r: SessionRow) -> Self {
+        SessionRecord {
+            id: r.id,
+            device_name: r.device_name,
+            created_at: Timestamp::from_millis(r.created_at),
+            last_used_at: Timestamp::from_millis(r.last_used_at),
+            last_place: r.last_place,
+        }
+    }
+}
+
 /// A refresh token with what its rotation decides on.
 #[derive(sqlx::FromRow)]
 pub(crate) struct RefreshRow {
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     /// The token this one was exchanged for, and whether that one was ever presented.
     pub replaced_by: Option<Vec<u8>>,
     pub successor_used: bool,
     pub revoked_at: Option<i64>,
-    pub user_id: Uuid,
+    pub user_id: UserId,
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct MessageRow {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub seq: i64,
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     pub body: String,
     pub created_at: i64,
-    pub reply_to: Option<Uuid>,
+    pub reply_to: Option<MessageId>,
     pub change_kind: Option<String>,
-    pub target: Option<Uuid>,
+    pub target: Option<MessageId>,
     pub emoji: Option<String>,
     pub edited_at: Option<i64>,
     pub edit_seq: Option<i64>,
@@ -128,14 +211,14 @@ impl From<MessageRow> for Message {
 /// What a change or a reply checks about the message it names.
 #[derive(sqlx::FromRow)]
 pub(crate) struct TargetRow {
-    pub sender_id: Uuid,
+    pub sender_id: UserId,
     pub change_kind: Option<String>,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
 }
 
 /// A `(user, contact, last_seen_at)` row.
-pub(crate) type ContactRow = (Uuid, Uuid, Option<i64>);
+pub(crate) type ContactRow = (UserId, UserId, Option<i64>);
 
 impl From<ContactRow> for Contact {
     fn from((user, contact, last_seen): ContactRow) -> Self {
@@ -149,7 +232,7 @@ impl From<ContactRow> for Contact {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConversationRow {
-    pub id: Uuid,
+    pub id: ConversationId,
     pub kind: String,
     pub title: Option<String>,
     pub last_seq: i64,
@@ -162,11 +245,13 @@ pub(crate) struct ConversationRow {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct MemberRow {
-    pub conversation_id: Uuid,
-    pub user_id: Uuid,
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
     pub username: String,
     pub display_name: String,
     pub user_created_at: i64,
+    pub user_suspended_at: Option<i64>,
+    pub user_deleted_at: Option<i64>,
     pub role: String,
     pub read_seq: i64,
     pub delivered_seq: i64,
@@ -190,14 +275,16 @@ macro_rules! conversation_columns {
 macro_rules! member_columns {
     () => {
         "m.conversation_id, m.user_id, u.username, u.display_name, \
-         u.created_at AS user_created_at, m.role, m.read_seq, m.delivered_seq, m.joined_at, m.state"
+         u.created_at AS user_created_at, u.suspended_at AS user_suspended_at, \
+         u.deleted_at AS user_deleted_at, m.role, m.read_seq, m.delivered_seq, m.joined_at, \
+         m.state"
     };
 }
 
 /// Shows 0 for the watermarks of every member of `conversation` who has not accepted it,
 /// but `viewer`'s own: a view that goes to several members (see
 /// `chat::announce_conversation`) passes `None`.
-pub fn hide_receipts(conversation: &mut Conversation, viewer: Option<Uuid>) {
+pub fn hide_receipts(conversation: &mut Conversation, viewer: Option<UserId>) {
     for m in &mut conversation.members {
         if m.state != MemberState::Accepted && Some(m.user.id) != viewer {
             m.read_seq = 0;
@@ -225,14 +312,14 @@ pub(crate) fn kind(text: &str) -> Result<ConversationKind, StoreError> {
 /// Conversations the viewer is not a member of are left out. The watermarks of members
 /// `apart` from the viewer (a block between them, either way) show as 0.
 pub(crate) fn assemble(
-    viewer: Uuid,
+    viewer: UserId,
     convs: Vec<ConversationRow>,
     members: Vec<MemberRow>,
     last_messages: Vec<MessageRow>,
-    apart: &HashSet<Uuid>,
+    apart: &HashSet<UserId>,
 ) -> Result<Vec<Conversation>, StoreError> {
-    let mut members_of: HashMap<Uuid, Vec<Member>> = HashMap::new();
-    let mut read_of_viewer: HashMap<Uuid, i64> = HashMap::new();
+    let mut members_of: HashMap<ConversationId, Vec<Member>> = HashMap::new();
+    let mut read_of_viewer: HashMap<ConversationId, i64> = HashMap::new();
     for m in members {
         if m.user_id == viewer {
             read_of_viewer.insert(m.conversation_id, m.read_seq);
@@ -258,6 +345,7 @@ pub(crate) fn assemble(
                     username: m.username,
                     display_name: m.display_name,
                     created_at: Timestamp::from_millis(m.user_created_at),
+                    status: user_status(m.user_suspended_at, m.user_deleted_at),
                 },
                 role: role(&m.role)?,
                 read_seq: shared(m.read_seq),
@@ -266,7 +354,7 @@ pub(crate) fn assemble(
                 joined_at: Timestamp::from_millis(m.joined_at),
             });
     }
-    let mut last_of: HashMap<Uuid, Message> = last_messages
+    let mut last_of: HashMap<ConversationId, Message> = last_messages
         .into_iter()
         .map(|m| (m.conversation_id, Message::from(m)))
         .collect();
@@ -296,7 +384,7 @@ pub struct ActivityCursor {
     /// `updated_at` in milliseconds.
     pub updated_at: i64,
     /// Tie-breaker.
-    pub id: Uuid,
+    pub id: ConversationId,
 }
 
 /// Position in the change stream of `/sync`: the change version, then the id, and during
@@ -312,7 +400,7 @@ pub struct SyncCursor {
     /// A store-specific version (see each store).
     pub version: i64,
     /// Tie-breaker among conversations of one version.
-    pub id: Uuid,
+    pub id: ConversationId,
     /// The pass's floor so far; `None` when a new pass starts at this position.
     pub floor: Option<i64>,
 }
@@ -321,13 +409,17 @@ impl SyncCursor {
     /// Where a first sync starts: before everything.
     pub const START: Self = Self {
         version: i64::MIN,
-        id: Uuid::nil(),
+        id: ConversationId(Uuid::nil()),
         floor: None,
     };
 
     /// The cursor after a page. `horizon`: every change below it is committed and was
     /// visible to this page; `last`: the page's last row when more rows follow.
-    pub fn after_page(since: Option<Self>, horizon: i64, last: Option<(i64, Uuid)>) -> Self {
+    pub fn after_page(
+        since: Option<Self>,
+        horizon: i64,
+        last: Option<(i64, ConversationId)>,
+    ) -> Self {
         let floor = since
             .and_then(|c| c.floor)
             .map_or(horizon, |f| f.min(horizon));
@@ -339,7 +431,7 @@ impl SyncCursor {
             },
             None => Self {
                 version: floor,
-                id: Uuid::nil(),
+                id: ConversationId(Uuid::nil()),
                 floor: None,
             },
         }
@@ -351,7 +443,7 @@ impl SyncCursor {
 #[error("malformed cursor")]
 pub struct BadCursor;
 
-fn parse_pair(s: &str) -> Result<(i64, Uuid), BadCursor> {
+fn parse_pair(s: &str) -> Result<(i64, ConversationId), BadCursor> {
     let (n, id) = s.split_once('.').ok_or(BadCursor)?;
     Ok((
         n.parse().map_err(|_| BadCursor)?,
@@ -411,9 +503,9 @@ impl ActivityCursor {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct UploadRow {
     /// Also the attachment's id.
-    pub id: Uuid,
+    pub id: UploadId,
     /// Who uploads it.
-    pub owner_id: Uuid,
+    pub owner_id: UserId,
     /// The file's name.
     pub name: String,
     /// Bytes declared.
@@ -433,9 +525,9 @@ pub struct UploadRow {
     /// 1 when a preview is stored.
     pub preview: i64,
     /// The conversation of the message that carries it.
-    pub conversation_id: Option<Uuid>,
+    pub conversation_id: Option<ConversationId>,
     /// The message that carries it.
-    pub message_id: Option<Uuid>,
+    pub message_id: Option<MessageId>,
     /// When it was declared (Unix ms).
     pub created_at: i64,
 }

@@ -3,8 +3,7 @@
 //! transaction); a report is kept for the operators.
 
 use async_trait::async_trait;
-use ferry_proto::{Timestamp, User};
-use uuid::Uuid;
+use ferry_proto::{ConversationId, MessageId, ReportId, Timestamp, User, UserId};
 
 use super::StoreResult;
 
@@ -12,19 +11,28 @@ use super::StoreResult;
 #[derive(Clone, Debug)]
 pub struct NewReport {
     /// Its id.
-    pub id: Uuid,
+    pub id: ReportId,
     /// Who reports.
-    pub reporter: Uuid,
+    pub reporter: UserId,
     /// Whom.
-    pub reported: Uuid,
+    pub reported: UserId,
     /// Where (the reporter is a member; checked by the caller).
-    pub conversation_id: Option<Uuid>,
+    pub conversation_id: Option<ConversationId>,
     /// Which message.
-    pub message_id: Option<Uuid>,
+    pub message_id: Option<MessageId>,
     /// In the reporter's words.
     pub reason: String,
     /// When.
     pub created_at: Timestamp,
+}
+
+/// One user blocked another (a row of `blocks`, decoded straight into typed ids).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Block {
+    /// Who blocked.
+    pub blocker: UserId,
+    /// Whom.
+    pub blocked: UserId,
 }
 
 /// The safety part of the store: blocks and reports.
@@ -35,22 +43,26 @@ pub trait SafetyStore: Send + Sync {
     /// `blocked` does not exist.
     async fn block(
         &self,
-        blocker: Uuid,
-        blocked: Uuid,
+        blocker: UserId,
+        blocked: UserId,
         now: Timestamp,
-    ) -> StoreResult<Option<Uuid>>;
+    ) -> StoreResult<Option<ConversationId>>;
     /// Undoes [`Self::block`]: `blocker`'s state in the direct conversation between
     /// them, if any, is what it was before the block (accepted, or still a request), and
     /// the conversation is returned.
-    async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>>;
-    /// The blocks between members of a conversation, as `(blocker, blocked)`: in a group
-    /// both are in, neither gets the other's receipts or typing.
-    async fn blocks_among(&self, conversation_id: Uuid) -> StoreResult<Vec<(Uuid, Uuid)>>;
+    async fn unblock(
+        &self,
+        blocker: UserId,
+        blocked: UserId,
+    ) -> StoreResult<Option<ConversationId>>;
+    /// The blocks between members of a conversation: in a group both are in, neither
+    /// gets the other's receipts or typing.
+    async fn blocks_among(&self, conversation_id: ConversationId) -> StoreResult<Vec<Block>>;
     /// The conversations both `a` and `b` are in (whose relays a block between them
     /// changes).
-    async fn shared_conversations(&self, a: Uuid, b: Uuid) -> StoreResult<Vec<Uuid>>;
+    async fn shared_conversations(&self, a: UserId, b: UserId) -> StoreResult<Vec<ConversationId>>;
     /// Whom `blocker` blocked, most recent first.
-    async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>>;
+    async fn blocked_users(&self, blocker: UserId) -> StoreResult<Vec<User>>;
     /// Stores a report for the operators; `false` (nothing stored) when it names a
     /// message that is not the reported user's in the named conversation (an operator
     /// reading the report must not be led to someone else's private message).

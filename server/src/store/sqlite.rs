@@ -11,7 +11,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use ferry_proto::Message;
+use ferry_proto::{ConversationId, Message, UserId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite as Lite, SqliteConnection};
 use uuid::Uuid;
@@ -65,12 +65,13 @@ impl Dialect for Sqlite {
     const SYNC_HORIZON: &'static str = "SELECT version + 1 FROM sync_clock WHERE only_row = 1";
     // Ranges in byte order (SQLite's LIKE ignores ASCII case and so uses no index):
     // every string that starts with the prefix sorts from it to it followed by U+10FFFF.
-    // Both sides are lowered by SQLite's `lower` (ASCII only), as the index is.
-    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at FROM users \
-         WHERE username >= lower($1) AND username < (lower($1) || char(1114111)) \
-         UNION SELECT id, username, display_name, created_at FROM users \
+    // Both sides are lowered by SQLite's `lower` (ASCII only), as the index is. Deleted
+    // accounts are nobody to find.
+    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at, suspended_at, deleted_at FROM users \
+         WHERE username >= lower($1) AND username < (lower($1) || char(1114111)) AND deleted_at IS NULL \
+         UNION SELECT id, username, display_name, created_at, suspended_at, deleted_at FROM users \
          WHERE lower(display_name) >= lower($1) \
-         AND lower(display_name) < (lower($1) || char(1114111)) \
+         AND lower(display_name) < (lower($1) || char(1114111)) AND deleted_at IS NULL \
          ORDER BY username LIMIT $2";
 
     fn lock(_alias: &str) -> String {
@@ -80,12 +81,12 @@ impl Dialect for Sqlite {
     // One writer: two transactions never run at once.
     const LOCK_PAIR: Option<&'static str> = None;
 
-    fn push_in(query: &mut QueryBuilder<Lite>, column: &str, ids: &[Uuid]) {
+    fn push_in<T: Copy + Into<Uuid>>(query: &mut QueryBuilder<Lite>, column: &str, ids: &[T]) {
         // SQLite has no arrays: one parameter per id.
         query.push(column).push(" IN (");
         let mut list = query.separated(", ");
         for id in ids {
-            list.push_bind(*id);
+            list.push_bind(Into::<Uuid>::into(*id));
         }
         query.push(")");
     }
@@ -106,7 +107,7 @@ impl Dialect for Sqlite {
 
     async fn latest_messages(
         conn: &mut SqliteConnection,
-        conversations: &[Uuid],
+        conversations: &[ConversationId],
         latest: Latest,
     ) -> StoreResult<Vec<Message>> {
         // One indexed read per conversation: SQLite is in process, so a query costs no
@@ -145,7 +146,7 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
     if let Some(row) = existing {
         return Ok(same_or_conflict(row.into(), new));
     }
-    let seats: Vec<(Uuid, String)> =
+    let seats: Vec<(UserId, String)> =
         sqlx::query_as("SELECT user_id, state FROM members WHERE conversation_id = $1")
             .bind(new.conversation_id)
             .fetch_all(&mut *tx)

@@ -12,8 +12,8 @@
 //! of this trait is `sql/files.rs`.
 
 use async_trait::async_trait;
+use ferry_proto::{UploadId, UserId};
 use futures_util::future::BoxFuture;
-use uuid::Uuid;
 
 use super::StoreResult;
 use super::rows::UploadRow;
@@ -49,22 +49,28 @@ pub trait FileStore: Send + Sync {
         quota: u64,
     ) -> StoreResult<Result<UploadRow, Declined>>;
     /// One upload.
-    async fn upload(&self, id: Uuid) -> StoreResult<Option<UploadRow>>;
+    async fn upload(&self, id: UploadId) -> StoreResult<Option<UploadRow>>;
     /// Counts a chunk of `len` bytes stored at `start` as blob store `object`, if the
     /// upload is open and holds exactly `start` bytes (a concurrent or repeated chunk is
     /// not counted twice: the caller deletes the object of one that was not).
-    async fn add_chunk(&self, id: Uuid, start: i64, len: i64, object: &str) -> StoreResult<bool>;
+    async fn add_chunk(
+        &self,
+        id: UploadId,
+        start: i64,
+        len: i64,
+        object: &str,
+    ) -> StoreResult<bool>;
     /// The blob store objects of an upload's chunks, in order.
-    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<String>>;
+    async fn chunks(&self, id: UploadId) -> StoreResult<Vec<String>>;
     /// Claims the finishing of a whole upload at `now` (Unix ms): `false` when it is not
     /// open and whole, or someone claimed it after `stale_before`.
-    async fn claim_finish(&self, id: Uuid, now: i64, stale_before: i64) -> StoreResult<bool>;
+    async fn claim_finish(&self, id: UploadId, now: i64, stale_before: i64) -> StoreResult<bool>;
     /// Gives a claim back (the blob store failed; a repeat may try again).
-    async fn release_finish(&self, id: Uuid) -> StoreResult<()>;
+    async fn release_finish(&self, id: UploadId) -> StoreResult<()>;
     /// An upload's bytes were checked and stored: it is an attachment now.
     async fn finish_upload(
         &self,
-        id: Uuid,
+        id: UploadId,
         content_type: &str,
         size: Option<(u32, u32)>,
         preview: bool,
@@ -73,15 +79,15 @@ pub trait FileStore: Send + Sync {
     /// it, with its chunks' objects. Its blob is left to the sweeper.
     async fn drop_upload(
         &self,
-        id: Uuid,
+        id: UploadId,
         now: i64,
     ) -> StoreResult<Option<(UploadRow, Vec<String>)>>;
     /// The stored upload `id` if `viewer` may download it: a member of the conversation
     /// of the message that carries it, or its owner before it is sent.
-    async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>>;
+    async fn attachment(&self, viewer: UserId, id: UploadId) -> StoreResult<Option<UploadRow>>;
     /// Uploads no message carries that were declared before `before` (Unix ms): left
     /// unfinished, or finished and never sent. At most `limit`, oldest first.
-    async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<Uuid>>;
+    async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<UploadId>>;
     /// Deletes (with `delete`) the blobs orphaned at or before `before` (Unix ms) that no
     /// upload names, inside the transaction that found them, so that an upload of the
     /// same bytes declared meanwhile waits for it and stores them anew (a blob deleted

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use ferry_proto::{
-    ClientFrame, ErrorCode, Feature, OutgoingMessage, ServerFrame, Timestamp, close,
+    ClientFrame, ConversationId, ErrorCode, Feature, MessageId, OutgoingMessage, ServerFrame,
+    Timestamp, close,
 };
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::sink::SinkExt;
@@ -115,7 +116,7 @@ struct Connection {
     /// The answers (`ack` or `error`) of sends still committing, in send order.
     acks: FuturesOrdered<BoxFuture<'static, ServerFrame>>,
     /// The ids of those sends: a gap fill must not echo them to this socket.
-    in_flight: HashSet<Uuid>,
+    in_flight: HashSet<MessageId>,
 }
 
 /// How long a closing socket waits for the client's close reply.
@@ -434,7 +435,7 @@ impl Connection {
     /// told to catch up.
     async fn fill(
         &mut self,
-        conversation: Uuid,
+        conversation: ConversationId,
         highest: i64,
         seq: i64,
     ) -> Result<(), axum::Error> {
@@ -485,7 +486,7 @@ impl Connection {
     }
 }
 
-fn failure(reference: Option<Uuid>, e: &Error) -> ServerFrame {
+fn failure(reference: Option<MessageId>, e: &Error) -> ServerFrame {
     log_internal(e);
     ServerFrame::error(reference, e.to_api())
 }
@@ -506,7 +507,7 @@ fn is_too_big(e: axum::Error) -> bool {
 /// Parses a client frame, telling malformed JSON, an unknown type and bad fields apart.
 /// A bad `send` still names its message id when one can be read, so the client can match
 /// the error to the message.
-fn parse(text: &str) -> Result<ClientFrame, (Option<Uuid>, Error)> {
+fn parse(text: &str) -> Result<ClientFrame, (Option<MessageId>, Error)> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| (None, Error::invalid("malformed JSON")))?;
     let kind = value

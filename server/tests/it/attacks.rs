@@ -5,13 +5,14 @@
 //! blocker in a group, a report that points an operator at someone else's message, and
 //! file names that reorder themselves. On both databases.
 
-use ferry_proto::{ClientFrame, Conversation, ServerFrame, SyncPage, Upload};
+use ferry_proto::{
+    ClientFrame, Conversation, ConversationId, MessageId, ServerFrame, SyncPage, Upload,
+};
 use ferry_testkit::metric_at;
 use futures_util::StreamExt;
 use reqwest::header;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::files::{Blobs, declare, patch, send_with, server, sha256, upload};
 use crate::support::{Backend, TestDb, TestServer, User, on_both, within};
@@ -442,12 +443,12 @@ async fn a_report_names_only_a_message_the_reporter_saw(backend: Backend) {
     let secret = alice.send_rest(private, "a private message").await;
     let theirs = mallory.direct_with(&alice).await.id;
     let own = mallory.send_rest(theirs, "my own message").await;
-    let report = |conversation: Uuid, message: Uuid| json!({"user_id": alice.id(), "conversation_id": conversation, "message_id": message, "reason": "spam"});
+    let report = |conversation: ConversationId, message: MessageId| json!({"user_id": alice.id(), "conversation_id": conversation, "message_id": message, "reason": "spam"});
     for (conversation, message) in [
         (private, secret.id),
         (theirs, secret.id),
         (theirs, own.id),
-        (theirs, Uuid::now_v7()),
+        (theirs, MessageId::new()),
     ] {
         mallory
             .refused(
@@ -477,7 +478,7 @@ async fn one_upload_goes_with_one_message(backend: Backend) {
     let files = [file.id];
     let answers = futures_util::future::join_all(
         [first, second]
-            .map(|conversation| send_with(&alice, conversation, Uuid::now_v7(), "", &files)),
+            .map(|conversation| send_with(&alice, conversation, MessageId::new(), "", &files)),
     )
     .await;
     let mut statuses: Vec<StatusCode> = answers.iter().map(|(status, _)| *status).collect();

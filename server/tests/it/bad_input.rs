@@ -1,7 +1,9 @@
 //! Bad input of every kind gets its documented error; connections survive where the
 //! protocol says so; nothing is stored that should not be.
 
-use ferry_proto::{ClientFrame, ErrorCode, ServerFrame, TOKEN_AUDIENCE};
+use ferry_proto::{
+    ClientFrame, ErrorCode, MessageId, ServerFrame, SessionId, TOKEN_AUDIENCE, UserId,
+};
 use futures_util::SinkExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -255,7 +257,7 @@ async fn control_characters_are_refused_alike(backend: Backend) {
     );
 
     let mut ws = alice.ws().await;
-    let id = Uuid::now_v7();
+    let id = MessageId::new();
     ws.send(&Ws::send_frame(id, conv, "over the socket \u{0}"))
         .await;
     let refused = ws
@@ -310,7 +312,11 @@ fn urlencode(text: &str) -> String {
 
 /// An access token as the server makes one (`typ` "at+jwt", `iss`, `aud`, `sub`, `sid`,
 /// `iat`, `exp`), with `change` applied to its header and claims first.
-fn forge(sub: Uuid, sid: Uuid, change: impl FnOnce(&mut Header, &mut Value, &mut &str)) -> String {
+fn forge(
+    sub: UserId,
+    sid: SessionId,
+    change: impl FnOnce(&mut Header, &mut Value, &mut &str),
+) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut header = Header::new(Algorithm::HS256);
     header.typ = Some("at+jwt".into());
@@ -401,7 +407,10 @@ async fn bad_tokens_are_refused(backend: Backend) {
             "other algorithm",
             forge(sub, sid, |header, _, _| header.alg = Algorithm::HS512),
         ),
-        ("unknown session", forge(sub, Uuid::now_v7(), |_, _, _| {})),
+        (
+            "unknown session",
+            forge(sub, SessionId::new(), |_, _, _| {}),
+        ),
         ("alg none", unsigned),
         ("garbage", "not.a.jwt".to_owned()),
     ];
@@ -452,9 +461,9 @@ async fn socket_survives_bad_frames(backend: Backend) {
     let server = TestServer::start(&db).await;
     let (alice, _bob, conv) = alice_and_bob(&server).await;
     let mut ws = alice.ws().await;
-    let bad_id = Uuid::now_v7();
+    let bad_id = MessageId::new();
     let long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);
-    let cases: Vec<(String, Option<Uuid>, ErrorCode)> = vec![
+    let cases: Vec<(String, Option<MessageId>, ErrorCode)> = vec![
         ("{oops".into(), None, ErrorCode::InvalidRequest),
         (r#"{"no_type": 1}"#.into(), None, ErrorCode::InvalidRequest),
         (r#"{"type": "teleport"}"#.into(), None, ErrorCode::InvalidRequest),
@@ -491,7 +500,7 @@ async fn socket_survives_bad_frames(backend: Backend) {
     // Still alive, and nothing was stored.
     ws.send(&ClientFrame::Ping).await;
     assert_eq!(ws.next().await, ServerFrame::Pong);
-    let good = Uuid::now_v7();
+    let good = MessageId::new();
     ws.send(&Ws::send_frame(good, conv, "finally")).await;
     assert!(matches!(ws.next().await, ServerFrame::Ack { id, seq: 1, .. } if id == good));
     assert_eq!(alice.history(conv).await.len(), 1);

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use ferry_proto::{Change, ChangeKind, ClientFrame, OutgoingMessage, ServerFrame, Timestamp};
+use ferry_proto::{
+    Change, ChangeKind, ClientFrame, ConversationId, MessageId, OutgoingMessage, ServerFrame,
+    Timestamp, UserId,
+};
 use ferry_server::store::{Append, Latest, NewMessage, Refusal, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -13,10 +16,10 @@ use crate::store::{message, open, user};
 use crate::support::{Backend, TestDb, TestServer, alice_and_bob, on_both, test_config};
 
 fn change(
-    conversation: Uuid,
-    sender: Uuid,
+    conversation: ConversationId,
+    sender: UserId,
     kind: ChangeKind,
-    target: Uuid,
+    target: MessageId,
     body: &str,
     emoji: Option<&str>,
 ) -> NewMessage {
@@ -30,15 +33,20 @@ fn change(
     }
 }
 
-fn edit(conversation: Uuid, sender: Uuid, target: Uuid, body: &str) -> NewMessage {
+fn edit(conversation: ConversationId, sender: UserId, target: MessageId, body: &str) -> NewMessage {
     change(conversation, sender, ChangeKind::Edit, target, body, None)
 }
 
-fn delete(conversation: Uuid, sender: Uuid, target: Uuid) -> NewMessage {
+fn delete(conversation: ConversationId, sender: UserId, target: MessageId) -> NewMessage {
     change(conversation, sender, ChangeKind::Delete, target, "", None)
 }
 
-fn react(conversation: Uuid, sender: Uuid, target: Uuid, emoji: &str) -> NewMessage {
+fn react(
+    conversation: ConversationId,
+    sender: UserId,
+    target: MessageId,
+    emoji: &str,
+) -> NewMessage {
     change(
         conversation,
         sender,
@@ -49,7 +57,12 @@ fn react(conversation: Uuid, sender: Uuid, target: Uuid, emoji: &str) -> NewMess
     )
 }
 
-fn unreact(conversation: Uuid, sender: Uuid, target: Uuid, emoji: &str) -> NewMessage {
+fn unreact(
+    conversation: ConversationId,
+    sender: UserId,
+    target: MessageId,
+    emoji: &str,
+) -> NewMessage {
     change(
         conversation,
         sender,
@@ -75,14 +88,18 @@ async fn refusal(store: &Arc<dyn Store>, m: &NewMessage) -> Refusal {
 }
 
 /// Every entry of the conversation's stream, paging forward.
-async fn stream(store: &Arc<dyn Store>, conversation: Uuid) -> Vec<ferry_proto::Message> {
+async fn stream(store: &Arc<dyn Store>, conversation: ConversationId) -> Vec<ferry_proto::Message> {
     store
         .messages_after(conversation, 0, 500)
         .await
         .expect("history")
 }
 
-async fn the(store: &Arc<dyn Store>, conversation: Uuid, id: Uuid) -> ferry_proto::Message {
+async fn the(
+    store: &Arc<dyn Store>,
+    conversation: ConversationId,
+    id: MessageId,
+) -> ferry_proto::Message {
     stream(store, conversation)
         .await
         .into_iter()
@@ -90,11 +107,11 @@ async fn the(store: &Arc<dyn Store>, conversation: Uuid, id: Uuid) -> ferry_prot
         .expect("in the stream")
 }
 
-async fn pair(store: &Arc<dyn Store>) -> (Uuid, Uuid, Uuid) {
+async fn pair(store: &Arc<dyn Store>) -> (UserId, UserId, ConversationId) {
     let a = user(store, "alice", "alice").await;
     let b = user(store, "bob", "bob").await;
     let (chat, _) = store
-        .direct_conversation(a, b, Uuid::now_v7(), Timestamp::now())
+        .direct_conversation(a, b, ConversationId::new(), Timestamp::now())
         .await
         .expect("direct");
     (a, b, chat)
@@ -205,7 +222,7 @@ async fn a_group_owner_deletes_any_message(backend: Backend) {
     let owner = user(&store, "owner", "owner").await;
     let b = user(&store, "bob", "bob").await;
     let c = user(&store, "carol", "carol").await;
-    let group = Uuid::now_v7();
+    let group = ConversationId::new();
     store
         .create_group(group, owner, "Team", &[b, c], Timestamp::now())
         .await
@@ -254,7 +271,7 @@ async fn reactions_are_sets_with_caps(backend: Backend) {
     // In a group, Alice and Bob fill a message up to its cap of distinct emoji; then
     // Carol's new emoji is refused, while hers on one already there is not.
     let c = user(&store, "carol", "carol").await;
-    let group = Uuid::now_v7();
+    let group = ConversationId::new();
     store
         .create_group(group, a, "Team", &[b, c], Timestamp::now())
         .await
@@ -281,7 +298,7 @@ async fn replies_and_changes_name_a_message_of_the_conversation(backend: Backend
     let (a, b, chat) = pair(&store).await;
     let c = user(&store, "carol", "carol").await;
     let (elsewhere, _) = store
-        .direct_conversation(a, c, Uuid::now_v7(), Timestamp::now())
+        .direct_conversation(a, c, ConversationId::new(), Timestamp::now())
         .await
         .expect("direct");
     let there = message(elsewhere, a, "in another chat");
@@ -316,7 +333,7 @@ async fn replies_and_changes_name_a_message_of_the_conversation(backend: Backend
         "a change cannot reach into another conversation"
     );
     assert_eq!(
-        refusal(&store, &edit(chat, a, Uuid::now_v7(), "nothing")).await,
+        refusal(&store, &edit(chat, a, MessageId::new(), "nothing")).await,
         Refusal::NoSuchMessage
     );
     let reaction = react(chat, b, m.id, "👍");
@@ -389,7 +406,7 @@ async fn a_batch_mixes_messages_and_changes_in_order(backend: Backend) {
     // path apart, and every answer still comes back in the batch's order.
     let c = user(&store, "carol", "carol").await;
     let (other, _) = store
-        .direct_conversation(a, c, Uuid::now_v7(), Timestamp::now())
+        .direct_conversation(a, c, ConversationId::new(), Timestamp::now())
         .await
         .expect("direct");
     let first = message(chat, a, "first");
@@ -450,8 +467,8 @@ async fn server_with_pair(backend: Backend) -> (TestDb, TestServer) {
     (db, server)
 }
 
-fn outgoing(conversation: Uuid, body: &str) -> OutgoingMessage {
-    OutgoingMessage::text(Uuid::now_v7(), conversation, body)
+fn outgoing(conversation: ConversationId, body: &str) -> OutgoingMessage {
+    OutgoingMessage::text(MessageId::new(), conversation, body)
 }
 
 async fn changes_travel_live_and_by_rest(backend: Backend) {

@@ -1,14 +1,15 @@
 //! A cluster: several real `ferry-server` processes on one Postgres database and one
 //! NATS act as one server. Users on different nodes chat in a group; typing, receipts,
 //! presence and membership changes cross nodes; a logout closes the session's sockets on
-//! every node; a node SIGKILLed mid-burst loses nothing acked, and its users are seen
+//! every node, as do a session ended from the account and a password change, and a new
+//! name reaches contacts on other nodes; a node SIGKILLed mid-burst loses nothing acked, and its users are seen
 //! offline once its lease runs out; a NATS restart mid-burst loses nothing either (the
 //! nodes tell their sockets to catch up, and `/readyz` says what happened meanwhile).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use ferry_proto::{ClientFrame, MessagePage, ServerFrame};
+use ferry_proto::{ClientFrame, ConversationId, MessageId, MessagePage, ServerFrame, UserId};
 use ferry_testkit::{NatsServer, S3Server, nats_url, subject_prefix};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -19,7 +20,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use uuid::Uuid;
 
 use crate::support::{
-    Backend, JWT_SECRET, Served, ServerProcess, TestDb, User, Ws, test_config, within,
+    Backend, JWT_SECRET, PASSWORD, Served, ServerProcess, TestDb, User, Ws, alice_and_bob,
+    test_config, within,
 };
 
 /// Nodes of one cluster, on one database and one NATS subject prefix.
@@ -117,7 +119,7 @@ async fn bus_becomes(node: &impl Served, status: &str) {
     .await;
 }
 
-fn is_presence(user: Uuid, online: bool) -> impl Fn(&ServerFrame) -> bool {
+fn is_presence(user: UserId, online: bool) -> impl Fn(&ServerFrame) -> bool {
     move |f| matches!(f, ServerFrame::Presence { user_id, online: o, .. } if *user_id == user && *o == online)
 }
 
@@ -159,7 +161,7 @@ async fn three_nodes_act_as_one_server() {
     // Messages from node 1 reach nodes 2 and 3, each once and in seq order.
     const BURST: i64 = 200;
     for i in 0..BURST {
-        a.send(&Ws::send_frame(Uuid::now_v7(), group, &format!("m{i}")))
+        a.send(&Ws::send_frame(MessageId::new(), group, &format!("m{i}")))
             .await;
     }
     for (name, ws) in [("bob", &mut b), ("carol", &mut c)] {
@@ -364,15 +366,78 @@ async fn a_logout_closes_the_session_on_every_node() {
     assert!(kept.until_pong().await.is_empty());
 }
 
+/// What a person does to their account on one node takes effect on every node at once: a
+/// new name reaches a contact's socket elsewhere, a session ended from another node
+/// closes its socket, and a password change ends the other sessions' sockets everywhere.
+#[tokio::test]
+async fn account_changes_take_effect_on_every_node() {
+    let cluster = Cluster::start(3, nats_url()).await;
+    let (alice, bob, _) = alice_and_bob(cluster.node(0)).await;
+    let phone = User::login(cluster.node(0), "alice").await;
+    let laptop = User::login(cluster.node(0), "alice").await;
+    let mut bobs = bob.on(cluster.node(1)).ws().await;
+    let mut phones = phone.on(cluster.node(1)).ws().await;
+    let mut laptops = laptop.on(cluster.node(0)).ws().await;
+
+    alice
+        .on(cluster.node(2))
+        .ok::<ferry_proto::User>(
+            Method::PATCH,
+            "/me",
+            Some(serde_json::json!({"display_name": "Ada"})),
+        )
+        .await;
+    let renamed = bobs
+        .expect(
+            "bob hears the new name",
+            |f| matches!(f, ServerFrame::User { user } if user.display_name == "Ada"),
+        )
+        .await;
+    let ServerFrame::User { user } = renamed else {
+        unreachable!()
+    };
+    assert_eq!(user.id, alice.id());
+
+    alice
+        .on(cluster.node(2))
+        .no_content(
+            Method::DELETE,
+            &format!("/account/sessions/{}", phone.tokens.session_id),
+            None,
+        )
+        .await;
+    let close = phones.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), ferry_proto::close::TOKEN_EXPIRED);
+
+    alice
+        .on(cluster.node(1))
+        .no_content(
+            Method::POST,
+            "/account/password",
+            Some(serde_json::json!({
+                "current_password": PASSWORD,
+                "new_password": "a new secret",
+            })),
+        )
+        .await;
+    let close = laptops.closed().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), ferry_proto::close::TOKEN_EXPIRED);
+    // The session that changed it is untouched, on any node.
+    alice
+        .on(cluster.node(0))
+        .ok::<ferry_proto::Account>(Method::GET, "/account", None)
+        .await;
+}
+
 /// A raw socket that sends whatever is queued on the returned sender, pipelined, and
 /// passes on every ack.
 #[allow(clippy::type_complexity)]
 fn pipeline(
     ws: Ws,
-    conversation: Uuid,
+    conversation: ConversationId,
 ) -> (
-    mpsc::UnboundedSender<(Uuid, String)>,
-    mpsc::UnboundedReceiver<(Uuid, i64)>,
+    mpsc::UnboundedSender<(MessageId, String)>,
+    mpsc::UnboundedReceiver<(MessageId, i64)>,
 ) {
     let (mut sink, mut stream) = ws.stream.split();
     let (acks_tx, acks) = mpsc::unbounded_channel();
@@ -385,7 +450,7 @@ fn pipeline(
             }
         }
     });
-    let (sends, mut queue) = mpsc::unbounded_channel::<(Uuid, String)>();
+    let (sends, mut queue) = mpsc::unbounded_channel::<(MessageId, String)>();
     tokio::spawn(async move {
         while let Some((id, body)) = queue.recv().await {
             let text =
@@ -399,14 +464,14 @@ fn pipeline(
 }
 
 /// Messages to send: `count` of them, numbered from `from`.
-fn compose(from: usize, count: usize) -> Vec<(Uuid, String)> {
+fn compose(from: usize, count: usize) -> Vec<(MessageId, String)> {
     (from..from + count)
-        .map(|i| (Uuid::now_v7(), format!("burst {i}")))
+        .map(|i| (MessageId::new(), format!("burst {i}")))
         .collect()
 }
 
 /// The whole conversation, read page by page.
-async fn history(user: &User, conversation: Uuid) -> Vec<ferry_proto::Message> {
+async fn history(user: &User, conversation: ConversationId) -> Vec<ferry_proto::Message> {
     let mut all = Vec::new();
     loop {
         let after = all.last().map_or(0, |m: &ferry_proto::Message| m.seq);
@@ -427,7 +492,12 @@ async fn history(user: &User, conversation: Uuid) -> Vec<ferry_proto::Message> {
 /// What a client does with live frames: stores a message, fetching the gap below it
 /// first, and catches up on `resync`; returns the seqs it stored, in order, once it holds
 /// `last`.
-async fn receive_until(ws: &mut Ws, user: &User, conversation: Uuid, last: i64) -> Vec<i64> {
+async fn receive_until(
+    ws: &mut Ws,
+    user: &User,
+    conversation: ConversationId,
+    last: i64,
+) -> Vec<i64> {
     let mut stored: Vec<i64> = Vec::new();
     within("every message to arrive", async {
         while stored.last().copied().unwrap_or(0) < last {
@@ -515,7 +585,7 @@ async fn a_node_killed_mid_burst_loses_nothing_acked() {
 
     // Alice's client reconnects to node 2 and sends again whatever was not acked.
     let n2 = cluster.node(1);
-    let unacked: Vec<(Uuid, String)> = composed
+    let unacked: Vec<(MessageId, String)> = composed
         .iter()
         .filter(|(id, _)| !acked.contains_key(id))
         .cloned()

@@ -5,14 +5,13 @@
 
 use std::collections::HashMap;
 
-use ferry_proto::ServerFrame;
+use ferry_proto::{ConversationId, MessageId, ServerFrame};
 use ferry_server::Config;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use uuid::Uuid;
 
 use crate::support::{Backend, TestDb, TestServer, User, Ws, on_both, test_config, within};
 
@@ -59,12 +58,12 @@ fn split(ws: Ws) -> (Sink, mpsc::UnboundedReceiver<ServerFrame>) {
     (sink, rx)
 }
 
-async fn send(sink: &mut Sink, id: Uuid, conversation: Uuid, body: &str) {
+async fn send(sink: &mut Sink, id: MessageId, conversation: ConversationId, body: &str) {
     let text = serde_json::to_string(&Ws::send_frame(id, conversation, body)).expect("encode");
     sink.send(WsMessage::Text(text.into())).await.expect("send");
 }
 
-async fn ack_seq(rx: &mut mpsc::UnboundedReceiver<ServerFrame>, expected_id: Uuid) -> i64 {
+async fn ack_seq(rx: &mut mpsc::UnboundedReceiver<ServerFrame>, expected_id: MessageId) -> i64 {
     match within("ack", rx.recv()).await.expect("socket open") {
         ServerFrame::Ack { id, seq, .. } => {
             assert_eq!(id, expected_id, "acks come back in send order");
@@ -108,7 +107,7 @@ async fn concurrent_senders_with_duplicates(backend: Backend) {
             let mut second_dups = Vec::new();
             let mut rest_dups = Vec::new();
             for i in 0..PER_TASK {
-                let id = Uuid::now_v7();
+                let id = MessageId::new();
                 let body = format!("task {t} message {i}");
                 send(&mut primary, id, conv, &body).await;
                 order.push(id);
@@ -200,7 +199,7 @@ async fn pipelined_burst_keeps_send_order(backend: Backend) {
     }
     let mut watching = bob.ws().await;
     let watched = tokio::spawn(async move {
-        let mut bodies: HashMap<Uuid, Vec<String>> = HashMap::new();
+        let mut bodies: HashMap<ConversationId, Vec<String>> = HashMap::new();
         for _ in 0..SENDS {
             let message = loop {
                 if let ServerFrame::Message { message } = watching.next().await {
@@ -218,11 +217,11 @@ async fn pipelined_burst_keeps_send_order(backend: Backend) {
     let (mut sink, mut acks) = split(alice.ws().await);
     let mut sent = Vec::new();
     for i in 0..SENDS {
-        let (id, conversation) = (Uuid::now_v7(), conversations[i % conversations.len()]);
+        let (id, conversation) = (MessageId::new(), conversations[i % conversations.len()]);
         send(&mut sink, id, conversation, &format!("burst {i}")).await;
         sent.push((id, conversation));
     }
-    let mut seqs: HashMap<Uuid, Vec<i64>> = HashMap::new();
+    let mut seqs: HashMap<ConversationId, Vec<i64>> = HashMap::new();
     for (id, conversation) in &sent {
         seqs.entry(*conversation)
             .or_default()

@@ -10,15 +10,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ferry_proto::{ErrorCode, MessagePage, ServerFrame, SyncPage, Timestamp};
-use ferry_server::store::RefreshGrant;
+use ferry_proto::{
+    ConversationId, ErrorCode, MessageId, MessagePage, ServerFrame, SessionId, SyncPage, Timestamp,
+};
+use ferry_server::store::{NewSession, RefreshGrant};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use uuid::Uuid;
 
 use crate::support::{
     Backend, TestDb, TestServer, User, Ws, alice_and_bob, on_both, server_process, within,
@@ -46,8 +47,8 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
             }
         }
     });
-    let composed: Vec<(Uuid, String)> = (0..BURST)
-        .map(|i| (Uuid::now_v7(), format!("burst {i}")))
+    let composed: Vec<(MessageId, String)> = (0..BURST)
+        .map(|i| (MessageId::new(), format!("burst {i}")))
         .collect();
     let sender = tokio::spawn({
         let composed = composed.clone();
@@ -85,7 +86,7 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
         (1..=stored.len() as i64).collect::<Vec<_>>(),
         "gapless"
     );
-    let stored_seq: HashMap<Uuid, i64> = stored.iter().map(|m| (m.id, m.seq)).collect();
+    let stored_seq: HashMap<MessageId, i64> = stored.iter().map(|m| (m.id, m.seq)).collect();
     for (id, seq) in &acked {
         assert_eq!(
             stored_seq.get(id),
@@ -97,12 +98,12 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
     // The client resends everything not acknowledged, in compose order, pipelined, as an
     // outbox does; the acks come back in that order.
     let (mut sink, mut stream) = alice.ws().await.stream.split();
-    let resent: Vec<(Uuid, String)> = composed
+    let resent: Vec<(MessageId, String)> = composed
         .iter()
         .filter(|(id, _)| !acked.contains_key(id))
         .cloned()
         .collect();
-    let expected: Vec<Uuid> = resent.iter().map(|(id, _)| *id).collect();
+    let expected: Vec<MessageId> = resent.iter().map(|(id, _)| *id).collect();
     // Read the acks while sending, so neither side's buffers can fill up and stall.
     let acks = tokio::spawn(async move {
         let mut ids = Vec::new();
@@ -129,8 +130,8 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
     assert_eq!(ids, expected, "acks in resend order");
     let stored = alice.history(conv).await;
     assert_eq!(stored.len(), BURST, "every message exactly once");
-    let in_seq_order: Vec<Uuid> = stored.iter().map(|m| m.id).collect();
-    let in_compose_order: Vec<Uuid> = composed.iter().map(|(id, _)| *id).collect();
+    let in_seq_order: Vec<MessageId> = stored.iter().map(|m| m.id).collect();
+    let in_compose_order: Vec<MessageId> = composed.iter().map(|(id, _)| *id).collect();
     assert_eq!(
         in_seq_order, in_compose_order,
         "seq order is compose order across the crash"
@@ -141,13 +142,13 @@ async fn killed_mid_burst_loses_nothing_acked(backend: Backend) {
 /// Bob's local copy, as a client keeps it: messages by conversation and the sync cursor.
 #[derive(Default)]
 struct Replica {
-    messages: HashMap<Uuid, Vec<ferry_proto::Message>>,
+    messages: HashMap<ConversationId, Vec<ferry_proto::Message>>,
     cursor: Option<String>,
     requests: usize,
 }
 
 impl Replica {
-    fn highest(&self, conversation: Uuid) -> i64 {
+    fn highest(&self, conversation: ConversationId) -> i64 {
         self.messages
             .get(&conversation)
             .and_then(|m| m.last())
@@ -275,7 +276,7 @@ async fn a_send_stuck_behind_a_lock_gives_up() {
         .await
         .expect("lock");
 
-    let id = Uuid::now_v7();
+    let id = MessageId::new();
     ws.send(&Ws::send_frame(id, conv, "stuck")).await;
     let answer = ferry_testkit::within_for(
         std::time::Duration::from_secs(40),
@@ -310,7 +311,7 @@ async fn a_stop_answers_the_sends_it_took(backend: Backend) {
     let server = TestServer::start(&db).await;
     let (alice, _bob, conv) = alice_and_bob(&server).await;
     let mut ws = alice.ws().await;
-    let ids: Vec<Uuid> = (0..300).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..300).map(|_| MessageId::new()).collect();
     for id in &ids {
         ws.send(&Ws::send_frame(*id, conv, "before the stop")).await;
     }
@@ -342,14 +343,14 @@ async fn a_stop_answers_the_sends_it_took(backend: Backend) {
     stopping.await.expect("stopped");
 
     let again = TestServer::start(&db).await;
-    let stored: Vec<Uuid> = alice
+    let stored: Vec<MessageId> = alice
         .on(&again)
         .history(conv)
         .await
         .into_iter()
         .map(|m| m.id)
         .collect();
-    let unanswered: Vec<&Uuid> = stored.iter().filter(|id| !acked.contains(*id)).collect();
+    let unanswered: Vec<&MessageId> = stored.iter().filter(|id| !acked.contains(*id)).collect();
     assert!(
         unanswered.is_empty(),
         "{} of {} stored messages were never acked",
@@ -448,8 +449,14 @@ async fn a_request_dropped_during_begin_leaves_no_transaction() {
         token_hash: vec![1; 32],
         expires_at: Timestamp::from_millis(now.as_millis() + 60_000),
     };
+    let session = NewSession {
+        id: SessionId::new(),
+        user: alice,
+        device_name: None,
+        place: None,
+    };
     tokio::select! {
-        stored = store.create_session(Uuid::now_v7(), alice, None, &grant, now) => {
+        stored = store.create_session(&session, &grant, now) => {
             panic!("the session's write ended ({stored:?}) while its BEGIN was unanswered")
         }
         () = within("the session's BEGIN", trap.begun.notified()) => {}

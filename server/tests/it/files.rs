@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use ferry_proto::{Attachment, Message, MessagePage, Upload};
+use ferry_proto::{Attachment, ConversationId, Message, MessageId, MessagePage, Upload, UploadId};
 use ferry_server::Config;
 use ferry_testkit::{S3Server, noise, s3_config};
 use reqwest::header::{self, HeaderMap};
@@ -115,7 +115,7 @@ pub(crate) fn declare(name: &str, bytes: &[u8], content_type: &str) -> Value {
 pub(crate) async fn patch(
     user: &User,
     base: &str,
-    id: Uuid,
+    id: UploadId,
     offset: u64,
     chunk: Vec<u8>,
 ) -> reqwest::Result<(StatusCode, Value)> {
@@ -184,10 +184,10 @@ pub(crate) async fn fetch(
 /// Sends a message carrying `files` over REST.
 pub(crate) async fn send_with(
     user: &User,
-    conversation: Uuid,
-    id: Uuid,
+    conversation: ConversationId,
+    id: MessageId,
     caption: &str,
-    files: &[Uuid],
+    files: &[UploadId],
 ) -> (StatusCode, Value) {
     user.call(
         Method::POST,
@@ -214,7 +214,7 @@ async fn round_trip(backend: Backend, blobs: Blobs) {
     let (status, _, _) = fetch(&bob, &format!("/attachments/{}", file.id), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let id = Uuid::now_v7();
+    let id = MessageId::new();
     let (status, sent) = send_with(&alice, conv, id, "", &[file.id]).await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     let sent: Message = serde_json::from_value(sent).expect("a message");
@@ -447,14 +447,14 @@ async fn refusals(backend: Backend, blobs: Blobs) {
         .await
         .expect("PATCH");
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = send_with(&bob, conv, Uuid::now_v7(), "", &[declared.id]).await;
+    let (status, body) = send_with(&bob, conv, MessageId::new(), "", &[declared.id]).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_request")),
         "{body}"
     );
     // An unfinished upload cannot be sent either.
-    let (status, body) = send_with(&alice, conv, Uuid::now_v7(), "", &[declared.id]).await;
+    let (status, body) = send_with(&alice, conv, MessageId::new(), "", &[declared.id]).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_request")),
@@ -617,7 +617,14 @@ async fn a_cut_upload_resumes(backend: Backend, blobs: Blobs) {
         Some(file.clone())
     );
 
-    let (status, _) = send_with(&alice, conv, Uuid::now_v7(), "the whole thing", &[file.id]).await;
+    let (status, _) = send_with(
+        &alice,
+        conv,
+        MessageId::new(),
+        "the whole thing",
+        &[file.id],
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, _, got) = fetch(&bob, &format!("/attachments/{}", file.id), None).await;
     assert_eq!(sha256(&got), sha256(&bytes), "byte-identical after the cut");
@@ -669,7 +676,7 @@ async fn previews(backend: Backend) {
         ),
         ("image/jpeg", Some(1200), Some(800), true)
     );
-    send_with(&alice, conv, Uuid::now_v7(), "the view", &[file.id]).await;
+    send_with(&alice, conv, MessageId::new(), "the view", &[file.id]).await;
     let (status, headers, preview) =
         fetch(&bob, &format!("/attachments/{}/thumbnail", file.id), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -686,7 +693,7 @@ async fn previews(backend: Backend) {
     // A page is served as bytes, never rendered.
     let page = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
     let html = upload(&alice, "page.html", &page, "text/html").await;
-    send_with(&alice, conv, Uuid::now_v7(), "", &[html.id]).await;
+    send_with(&alice, conv, MessageId::new(), "", &[html.id]).await;
     let (_, headers, _) = fetch(&bob, &format!("/attachments/{}", html.id), None).await;
     assert_eq!(headers[header::CONTENT_TYPE], "application/octet-stream");
 }
@@ -705,7 +712,7 @@ async fn deleting_and_leaving(backend: Backend, blobs: Blobs) {
     let group = alice.group("trip", &[&bob, &carol]).await.id;
     let bytes = noise(100_000, 6);
     let first = upload(&alice, "one.bin", &bytes, "application/octet-stream").await;
-    let (status, _) = send_with(&alice, group, Uuid::now_v7(), "", &[first.id]).await;
+    let (status, _) = send_with(&alice, group, MessageId::new(), "", &[first.id]).await;
     assert_eq!(status, StatusCode::CREATED);
     // Carol leaves: she loses access to it.
     alice
@@ -720,7 +727,7 @@ async fn deleting_and_leaving(backend: Backend, blobs: Blobs) {
 
     // The same content in a second message: deleting the first keeps the blob.
     let second = upload(&alice, "two.bin", &bytes, "application/octet-stream").await;
-    let kept = Uuid::now_v7();
+    let kept = MessageId::new();
     send_with(&alice, group, kept, "again", &[second.id]).await;
     let deleted = Uuid::now_v7();
     let first_message = {
@@ -818,7 +825,7 @@ async fn abandoned_uploads_expire(backend: Backend) {
         .join(half.id.to_string());
     assert!(chunks.exists(), "its first chunk is stored");
     // A deletion wakes the sweeper.
-    let id = Uuid::now_v7();
+    let id = MessageId::new();
     alice
         .ok::<Message>(
             Method::POST,

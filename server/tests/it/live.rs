@@ -1,11 +1,10 @@
 //! Live delivery over real sockets: chat between users, several devices of one user, a
 //! group of five, typing, receipts, presence, and the socket's close codes.
 
-use ferry_proto::{ClientFrame, ErrorCode, Role, ServerFrame};
+use ferry_proto::{ClientFrame, ErrorCode, MessageId, Role, ServerFrame, UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
-use uuid::Uuid;
 
 use crate::support::{
     Backend, TestDb, TestServer, User, Ws, alice_and_bob, on_both, raw_upgrade, test_config,
@@ -23,7 +22,7 @@ async fn two_users_chat_live(backend: Backend) {
     let mut a = alice.ws().await;
     let mut b = bob.ws().await;
 
-    let id = Uuid::now_v7();
+    let id = MessageId::new();
     a.send(&Ws::send_frame(id, conv, "hi bob")).await;
     let ack = a
         .expect("ack", |f| matches!(f, ServerFrame::Ack { .. }))
@@ -40,7 +39,7 @@ async fn two_users_chat_live(backend: Backend) {
         (id, 1, alice.id())
     );
 
-    b.send(&Ws::send_frame(Uuid::now_v7(), conv, "hi alice"))
+    b.send(&Ws::send_frame(MessageId::new(), conv, "hi alice"))
         .await;
     // Alice's next message frame is Bob's: her own message never echoes to her socket.
     let next = a
@@ -70,7 +69,7 @@ async fn three_devices_see_messages_and_receipts(backend: Backend) {
     let mut devices = [phone.ws().await, laptop.ws().await, tablet.ws().await];
     let mut b = bob.ws().await;
 
-    b.send(&Ws::send_frame(Uuid::now_v7(), conv, "to all of alice"))
+    b.send(&Ws::send_frame(MessageId::new(), conv, "to all of alice"))
         .await;
     for d in &mut devices {
         d.expect("every device gets it", is_message("to all of alice"))
@@ -78,7 +77,7 @@ async fn three_devices_see_messages_and_receipts(backend: Backend) {
     }
     // A message from one device reaches the user's other devices (and not itself).
     devices[0]
-        .send(&Ws::send_frame(Uuid::now_v7(), conv, "from the phone"))
+        .send(&Ws::send_frame(MessageId::new(), conv, "from the phone"))
         .await;
     devices[0]
         .expect("ack", |f| matches!(f, ServerFrame::Ack { seq: 2, .. }))
@@ -105,7 +104,7 @@ async fn three_devices_see_messages_and_receipts(backend: Backend) {
     }
     // Bob writes again; Alice reads it on the laptop, and her other devices learn it (the
     // unread count clears there too).
-    b.send(&Ws::send_frame(Uuid::now_v7(), conv, "read me"))
+    b.send(&Ws::send_frame(MessageId::new(), conv, "read me"))
         .await;
     for d in &mut devices {
         d.expect("new message", is_message("read me")).await;
@@ -164,7 +163,7 @@ async fn group_of_five(backend: Backend) {
     }
     for (i, s) in sockets.iter_mut().enumerate() {
         s.send(&Ws::send_frame(
-            Uuid::now_v7(),
+            MessageId::new(),
             group.id,
             &format!("from {i}"),
         ))
@@ -197,7 +196,7 @@ async fn group_of_five(backend: Backend) {
 
 /// The rows and removed ids of the one `members` frame in `frames`, which holds nothing
 /// else.
-fn one_members_frame(frames: &[ServerFrame]) -> (Vec<ferry_proto::Member>, Vec<Uuid>) {
+fn one_members_frame(frames: &[ServerFrame]) -> (Vec<ferry_proto::Member>, Vec<UserId>) {
     let [
         ServerFrame::Members {
             members, removed, ..
@@ -614,7 +613,7 @@ async fn send_fence_keeps_pipelined_order(backend: Backend) {
     let (alice, bob, conv) = alice_and_bob(&server).await;
     let other = alice.group("Elsewhere", &[&bob]).await.id;
     let mut a = alice.ws().await;
-    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<MessageId> = (0..3).map(|_| MessageId::new()).collect();
     for (i, id) in ids.iter().enumerate() {
         a.send(&Ws::send_frame(*id, conv, &format!("pipelined {i}")))
             .await;
@@ -641,7 +640,7 @@ async fn send_fence_keeps_pipelined_order(backend: Backend) {
     );
     assert!(message.contains("send it again first"), "{message}");
     // The fence is per conversation: elsewhere the socket is not fenced (only rate limited).
-    let elsewhere = Uuid::now_v7();
+    let elsewhere = MessageId::new();
     a.send(&Ws::send_frame(elsewhere, other, "other conversation"))
         .await;
     let reply = a.next().await;
@@ -673,7 +672,7 @@ async fn stalled_reader_is_dropped(backend: Backend) {
     .await;
     let body = "x".repeat(9_000);
     for _ in 0..1_500 {
-        b.send(&Ws::send_frame(Uuid::now_v7(), conv, &body)).await;
+        b.send(&Ws::send_frame(MessageId::new(), conv, &body)).await;
     }
     let off = b
         .expect("alice dropped", |f| {

@@ -4,12 +4,14 @@
 
 mod support;
 
+mod accounts;
 mod attacks;
 mod bad_input;
 mod changes;
 mod cluster;
 mod concurrency;
 mod connections;
+mod digest;
 mod faults;
 mod files;
 mod live;

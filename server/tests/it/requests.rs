@@ -5,6 +5,7 @@
 
 use ferry_proto::{
     ClientFrame, Conversation, MemberState, Presence, ReportReceipt, ServerFrame, User as Person,
+    UserId,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use crate::support::{Backend, TestDb, TestServer, User, on_both};
 
-fn state_of(conversation: &Conversation, user: Uuid) -> MemberState {
+fn state_of(conversation: &Conversation, user: UserId) -> MemberState {
     conversation
         .members
         .iter()
@@ -173,7 +174,7 @@ async fn a_reply_accepts_and_a_block_stops_both_ways(backend: Backend) {
         [mallory.id()]
     );
     let send =
-        |id: Uuid| Some(json!({"id": Uuid::now_v7(), "body": format!("after the block {id}")}));
+        |id: UserId| Some(json!({"id": Uuid::now_v7(), "body": format!("after the block {id}")}));
     mallory
         .refused(
             Method::POST,

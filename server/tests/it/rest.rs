@@ -1,7 +1,9 @@
 //! The REST resources end to end: authentication, users, conversations, membership,
 //! history, watermarks, visibility, operations endpoints and rate limits.
 
-use ferry_proto::{Conversation, ConversationPage, MessagePage, Tokens, User as ApiUser};
+use ferry_proto::{
+    Conversation, ConversationId, ConversationPage, MessagePage, Tokens, User as ApiUser,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -417,7 +419,7 @@ async fn strangers_get_not_found_for_everything(backend: Backend) {
     let conv = alice.direct_with(&bob).await.id;
     alice.send_rest(conv, "private").await;
     let group = alice.group("Private group", &[&bob]).await.id;
-    for id in [conv, group, Uuid::now_v7()] {
+    for id in [conv, group, ConversationId::new()] {
         for (method, path, body) in [
             (Method::GET, format!("/conversations/{id}"), None),
             (Method::GET, format!("/conversations/{id}/messages"), None),
@@ -507,7 +509,7 @@ async fn conversation_list_pages(backend: Backend) {
     alice.send_rest(ids[2], "bump").await;
     let first: ConversationPage = alice.ok(Method::GET, "/conversations?limit=2", None).await;
     assert_eq!(first.conversations[0].id, ids[2], "newest activity first");
-    let mut seen: Vec<Uuid> = first.conversations.iter().map(|c| c.id).collect();
+    let mut seen: Vec<ConversationId> = first.conversations.iter().map(|c| c.id).collect();
     let mut next = first.next;
     while let Some(cursor) = next {
         let page: ConversationPage = alice

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use ferry_proto::{MemberState, Timestamp, User};
-use ferry_server::store::{
-    Append, Contact, Latest, Mark, NewMessage, NewReport, NewUser, RefreshGrant, Refusal, Rotation,
-    Store, StoreError, Watermarks,
+use ferry_proto::{
+    ConversationId, MemberState, MessageId, ReportId, SessionId, Timestamp, User, UserId,
 };
-use uuid::Uuid;
+use ferry_server::store::{
+    Append, Authority, Contact, Latest, Mark, NewMessage, NewReport, NewSession, NewUser,
+    RefreshGrant, Refusal, Rotation, Store, StoreError, Watermarks,
+};
 
 use crate::support::{Backend, TestDb, on_both};
 
@@ -19,12 +20,13 @@ pub(crate) async fn open(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     (db, store)
 }
 
-pub(crate) async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> Uuid {
+pub(crate) async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> UserId {
     let user = User {
-        id: Uuid::now_v7(),
+        id: UserId::new(),
         username: name.into(),
         display_name: display.into(),
         created_at: Timestamp::now(),
+        status: None,
     };
     store
         .create_user(&NewUser {
@@ -36,9 +38,9 @@ pub(crate) async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> U
     user.id
 }
 
-pub(crate) fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessage {
+pub(crate) fn message(conversation: ConversationId, sender: UserId, body: &str) -> NewMessage {
     NewMessage {
-        id: Uuid::now_v7(),
+        id: MessageId::new(),
         conversation_id: conversation,
         sender_id: sender,
         body: body.into(),
@@ -47,6 +49,7 @@ pub(crate) fn message(conversation: Uuid, sender: Uuid, body: &str) -> NewMessag
         change: None,
         edit_window_ms: None,
         attachments: Vec::new(),
+        authority: Authority::Member,
     }
 }
 
@@ -57,9 +60,9 @@ async fn append_ok(store: &Arc<dyn Store>, m: &NewMessage) -> i64 {
     }
 }
 
-async fn direct(store: &Arc<dyn Store>, a: Uuid, b: Uuid) -> Uuid {
+async fn direct(store: &Arc<dyn Store>, a: UserId, b: UserId) -> ConversationId {
     store
-        .direct_conversation(a, b, Uuid::now_v7(), Timestamp::now())
+        .direct_conversation(a, b, ConversationId::new(), Timestamp::now())
         .await
         .expect("direct")
         .0
@@ -67,12 +70,12 @@ async fn direct(store: &Arc<dyn Store>, a: Uuid, b: Uuid) -> Uuid {
 
 /// Alice, Bob and Carol, with a direct conversation between each two of them.
 struct Triangle {
-    a: Uuid,
-    b: Uuid,
-    c: Uuid,
-    ab: Uuid,
-    ac: Uuid,
-    bc: Uuid,
+    a: UserId,
+    b: UserId,
+    c: UserId,
+    ab: ConversationId,
+    ac: ConversationId,
+    bc: ConversationId,
 }
 
 async fn triangle(store: &Arc<dyn Store>) -> Triangle {
@@ -98,10 +101,11 @@ async fn users_and_search(backend: Backend) {
     let taken = store
         .create_user(&NewUser {
             user: User {
-                id: Uuid::now_v7(),
+                id: UserId::new(),
                 username: "alice".into(),
                 display_name: "Other".into(),
                 created_at: Timestamp::now(),
+                status: None,
             },
             password_hash: "y".into(),
         })
@@ -146,7 +150,7 @@ async fn users_and_search(backend: Backend) {
 async fn refresh_rotation(backend: Backend) {
     let (_db, store) = open(backend).await;
     let alice = user(&store, "alice", "Alice").await;
-    let session = Uuid::now_v7();
+    let session = SessionId::new();
     let now = Timestamp::now();
     let at = |ms: i64| Timestamp::from_millis(now.as_millis() + ms);
     let later = at(60_000);
@@ -155,7 +159,16 @@ async fn refresh_rotation(backend: Backend) {
         expires_at: later,
     };
     store
-        .create_session(session, alice, Some("laptop"), &grant(1), now)
+        .create_session(
+            &NewSession {
+                id: session,
+                user: alice,
+                device_name: Some("laptop"),
+                place: None,
+            },
+            &grant(1),
+            now,
+        )
         .await
         .expect("session");
     assert_eq!(
@@ -201,13 +214,22 @@ async fn refresh_rotation(backend: Backend) {
     );
 
     // Expired tokens are refused.
-    let other = Uuid::now_v7();
+    let other = SessionId::new();
     let expired = RefreshGrant {
         token_hash: vec![7; 32],
         expires_at: now,
     };
     store
-        .create_session(other, alice, None, &expired, now)
+        .create_session(
+            &NewSession {
+                id: other,
+                user: alice,
+                device_name: None,
+                place: None,
+            },
+            &expired,
+            now,
+        )
         .await
         .expect("session");
     assert_eq!(
@@ -218,13 +240,22 @@ async fn refresh_rotation(backend: Backend) {
         Rotation::Invalid
     );
     // Many at once: only the live ones come back, and an unknown id is simply absent.
-    let third = Uuid::now_v7();
+    let third = SessionId::new();
     store
-        .create_session(third, alice, None, &grant(6), now)
+        .create_session(
+            &NewSession {
+                id: third,
+                user: alice,
+                device_name: None,
+                place: None,
+            },
+            &grant(6),
+            now,
+        )
         .await
         .expect("session");
     let mut live = store
-        .active_sessions(&[session, other, third, Uuid::now_v7()])
+        .active_sessions(&[session, other, third, SessionId::new()])
         .await
         .expect("active");
     live.sort();
@@ -245,7 +276,7 @@ async fn a_retried_refresh_is_not_a_stolen_copy(backend: Backend) {
     // The answer to a refresh can be lost: the client retries with the token it holds.
     let (_db, store) = open(backend).await;
     let alice = user(&store, "alice", "Alice").await;
-    let session = Uuid::now_v7();
+    let session = SessionId::new();
     let now = Timestamp::now();
     let at = |ms: i64| Timestamp::from_millis(now.as_millis() + ms);
     let grant = |tag: u8| RefreshGrant {
@@ -253,7 +284,16 @@ async fn a_retried_refresh_is_not_a_stolen_copy(backend: Backend) {
         expires_at: at(600_000),
     };
     store
-        .create_session(session, alice, None, &grant(1), now)
+        .create_session(
+            &NewSession {
+                id: session,
+                user: alice,
+                device_name: None,
+                place: None,
+            },
+            &grant(1),
+            now,
+        )
         .await
         .expect("session");
     let rotate = |token: u8, next: u8, ms: i64| {
@@ -294,9 +334,18 @@ async fn a_retried_refresh_is_not_a_stolen_copy(backend: Backend) {
 
     // Once the successor was presented, the old token coming back ends the session even
     // within the window.
-    let other = Uuid::now_v7();
+    let other = SessionId::new();
     store
-        .create_session(other, alice, None, &grant(11), now)
+        .create_session(
+            &NewSession {
+                id: other,
+                user: alice,
+                device_name: None,
+                place: None,
+            },
+            &grant(11),
+            now,
+        )
         .await
         .expect("session");
     assert!(matches!(rotate(11, 12, 0).await, Rotation::Rotated { .. }));
@@ -320,10 +369,10 @@ async fn ended_sessions_are_forgotten(backend: Backend) {
         expires_at,
     };
     let (live, revoked, lapsed, rotated) = (
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
+        SessionId::new(),
+        SessionId::new(),
+        SessionId::new(),
+        SessionId::new(),
     );
     for (session, tag, expires) in [
         (live, 1, at(60_000)),
@@ -332,7 +381,16 @@ async fn ended_sessions_are_forgotten(backend: Backend) {
         (rotated, 4, at(-1)),
     ] {
         store
-            .create_session(session, alice, None, &grant(tag, expires), at(-120_000))
+            .create_session(
+                &NewSession {
+                    id: session,
+                    user: alice,
+                    device_name: None,
+                    place: None,
+                },
+                &grant(tag, expires),
+                at(-120_000),
+            )
             .await
             .expect("session");
     }
@@ -379,17 +437,17 @@ async fn direct_conversations_are_unique_per_pair(backend: Backend) {
     let b = user(&store, "bob", "Bob").await;
     let now = Timestamp::now();
     let (id, created) = store
-        .direct_conversation(a, b, Uuid::now_v7(), now)
+        .direct_conversation(a, b, ConversationId::new(), now)
         .await
         .expect("direct");
     assert!(created);
     let (again, created) = store
-        .direct_conversation(b, a, Uuid::now_v7(), now)
+        .direct_conversation(b, a, ConversationId::new(), now)
         .await
         .expect("direct");
     assert_eq!((again, created), (id, false));
     let unknown = store
-        .direct_conversation(a, Uuid::now_v7(), Uuid::now_v7(), now)
+        .direct_conversation(a, UserId::new(), ConversationId::new(), now)
         .await;
     assert!(
         matches!(unknown, Err(StoreError::UnknownUser)),
@@ -456,7 +514,7 @@ async fn append_is_idempotent_and_gapless(backend: Backend) {
     ));
     assert!(matches!(
         store
-            .append(&message(Uuid::now_v7(), a, "x"))
+            .append(&message(ConversationId::new(), a, "x"))
             .await
             .expect("x"),
         Append::NotMember
@@ -564,7 +622,7 @@ async fn sync_returns_what_changed(backend: Backend) {
     } = triangle(&store).await;
 
     let all = store.sync(a, None, 50, Latest::NONE).await.expect("sync");
-    let mut ids: Vec<Uuid> = all.conversations.iter().map(|c| c.id).collect();
+    let mut ids: Vec<ConversationId> = all.conversations.iter().map(|c| c.id).collect();
     ids.sort();
     let mut expected = vec![ab, ac];
     expected.sort();
@@ -636,7 +694,7 @@ async fn sync_returns_what_changed(backend: Backend) {
 
 /// Every conversation one `/sync` pass yields to `viewer`, a page of one at a time:
 /// sorted, each once. Fails if the pass does not end within 50 pages.
-async fn sync_one_at_a_time(store: &dyn Store, viewer: Uuid) -> Vec<Uuid> {
+async fn sync_one_at_a_time(store: &dyn Store, viewer: UserId) -> Vec<ConversationId> {
     let mut cursor = None;
     let mut seen = Vec::new();
     for page in 0.. {
@@ -678,7 +736,7 @@ async fn sync_brings_the_latest_messages_when_asked(backend: Backend) {
         .sync(a, None, 50, Latest::of_each(3))
         .await
         .expect("sync");
-    let of = |conv: Uuid| {
+    let of = |conv: ConversationId| {
         page.messages
             .iter()
             .filter(|m| m.conversation_id == conv)
@@ -786,7 +844,7 @@ async fn conversation_list_by_activity(backend: Backend) {
         )
         .await
         .expect("page");
-    let mut paged: Vec<Uuid> = first.iter().chain(&rest).map(|c| c.id).collect();
+    let mut paged: Vec<ConversationId> = first.iter().chain(&rest).map(|c| c.id).collect();
     assert_eq!(paged.len(), 3);
     paged.sort();
     let mut all = convs.clone();
@@ -799,7 +857,7 @@ async fn group_membership(backend: Backend) {
     let owner = user(&store, "owner", "Owner").await;
     let b = user(&store, "bob", "Bob").await;
     let c = user(&store, "carol", "Carol").await;
-    let g = Uuid::now_v7();
+    let g = ConversationId::new();
     let now = Timestamp::now();
     store
         .create_group(g, owner, "Team", &[b], now)
@@ -819,7 +877,7 @@ async fn group_membership(backend: Backend) {
     );
     assert!(
         store
-            .add_members(g, owner, &[Uuid::now_v7()], now)
+            .add_members(g, owner, &[UserId::new()], now)
             .await
             .is_err()
     );
@@ -860,7 +918,7 @@ async fn group_membership(backend: Backend) {
         store.append(&message(g, b, "x")).await.expect("x"),
         Append::NotMember
     ));
-    let mut members: Vec<Uuid> = store
+    let mut members: Vec<UserId> = store
         .seats(g)
         .await
         .expect("members")
@@ -909,7 +967,11 @@ async fn contacts_and_last_seen(backend: Backend) {
 }
 
 /// The state of `user` in `conversation`, as the store keeps it.
-async fn state_of(store: &Arc<dyn Store>, conversation: Uuid, user: Uuid) -> Option<MemberState> {
+async fn state_of(
+    store: &Arc<dyn Store>,
+    conversation: ConversationId,
+    user: UserId,
+) -> Option<MemberState> {
     store
         .seats(conversation)
         .await
@@ -922,9 +984,9 @@ async fn state_of(store: &Arc<dyn Store>, conversation: Uuid, user: Uuid) -> Opt
 /// `member` as `viewer` sees them in `conversation`.
 async fn member_seen(
     store: &Arc<dyn Store>,
-    viewer: Uuid,
-    conversation: Uuid,
-    member: Uuid,
+    viewer: UserId,
+    conversation: ConversationId,
+    member: UserId,
 ) -> ferry_proto::Member {
     store
         .conversation(viewer, conversation)
@@ -1002,7 +1064,7 @@ async fn requests_and_blocks(backend: Backend) {
     );
 
     // A group from someone Alice talks to is accepted; from a stranger, a request.
-    let known = Uuid::now_v7();
+    let known = ConversationId::new();
     store
         .create_group(known, mallory, "Known", &[alice], now)
         .await
@@ -1011,7 +1073,7 @@ async fn requests_and_blocks(backend: Backend) {
         state_of(&store, known, alice).await,
         Some(MemberState::Accepted)
     );
-    let strange = Uuid::now_v7();
+    let strange = ConversationId::new();
     store
         .create_group(strange, carol, "Strange", &[alice], now)
         .await
@@ -1061,7 +1123,7 @@ async fn requests_and_blocks(backend: Backend) {
     // No new conversation between them, no presence, even through a group they share.
     assert!(matches!(
         store
-            .create_group(Uuid::now_v7(), mallory, "Again", &[alice], now)
+            .create_group(ConversationId::new(), mallory, "Again", &[alice], now)
             .await,
         Err(StoreError::Blocked)
     ));
@@ -1069,7 +1131,7 @@ async fn requests_and_blocks(backend: Backend) {
         store.add_members(strange, alice, &[mallory], now).await,
         Err(StoreError::Blocked)
     ));
-    let contacts: Vec<Uuid> = store
+    let contacts: Vec<UserId> = store
         .contacts(&[alice])
         .await
         .expect("contacts")
@@ -1083,13 +1145,13 @@ async fn requests_and_blocks(backend: Backend) {
     );
     assert_eq!(
         store
-            .direct_conversation(mallory, alice, Uuid::now_v7(), now)
+            .direct_conversation(mallory, alice, ConversationId::new(), now)
             .await
             .expect("same"),
         (dm, false),
         "the existing conversation is still theirs to read"
     );
-    let blocked: Vec<Uuid> = store
+    let blocked: Vec<UserId> = store
         .blocked_users(alice)
         .await
         .expect("blocked")
@@ -1145,12 +1207,12 @@ async fn requests_and_blocks(backend: Backend) {
 
     // Blocking a stranger first means they cannot start anything.
     assert!(
-        store.block(carol, Uuid::now_v7(), now).await.is_err(),
+        store.block(carol, UserId::new(), now).await.is_err(),
         "no such user"
     );
     store
         .report(&NewReport {
-            id: Uuid::now_v7(),
+            id: ReportId::new(),
             reporter: alice,
             reported: mallory,
             conversation_id: Some(dm),
@@ -1274,7 +1336,7 @@ async fn removal_while_a_send_waits_wins(backend: Backend) {
     let (db, store) = open(backend).await;
     let owner = user(&store, "owner", "Owner").await;
     let bob = user(&store, "bob", "Bob").await;
-    let g = Uuid::now_v7();
+    let g = ConversationId::new();
     store
         .create_group(g, owner, "Team", &[bob], Timestamp::now())
         .await
@@ -1354,7 +1416,7 @@ async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
     let b = user(&store, "bob", "Bob").await;
     let eve = user(&store, "eve", "Eve").await;
     let direct = direct(&store, a, b).await;
-    let group = Uuid::now_v7();
+    let group = ConversationId::new();
     store
         .create_group(group, a, "Team", &[b], Timestamp::now())
         .await
@@ -1374,7 +1436,7 @@ async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
             body: "same id, other text".into(),
             ..first.clone()
         },
-        message(Uuid::now_v7(), a, "no such conversation"),
+        message(ConversationId::new(), a, "no such conversation"),
         message(direct, b, "reply"),
         message(group, a, "second in the group"),
     ];
@@ -1440,7 +1502,7 @@ async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
         .expect("read")
         .expect("visible");
     assert_eq!(view.last_seq, 3);
-    let read = |who: Uuid| {
+    let read = |who: UserId| {
         view.members
             .iter()
             .find(|m| m.user.id == who)

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use ferry_proto::{ClientFrame, ServerFrame, Tokens};
+use ferry_proto::{ClientFrame, ConversationId, MessageId, ServerFrame, Tokens, UserId};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -25,6 +25,9 @@ pub use ferry_testkit::{
 
 /// How long any single expected event may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Every test user's password.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// Awaits `f`, failing the test if it takes longer than [`WAIT`].
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
@@ -74,7 +77,7 @@ pub struct User {
 }
 
 impl User {
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> UserId {
         self.tokens.user.id
     }
 
@@ -82,7 +85,7 @@ impl User {
         let http = reqwest::Client::new();
         let response = http
             .post(server.api("/auth/register"))
-            .json(&json!({"username": username, "password": "correct horse battery", "display_name": username}))
+            .json(&json!({"username": username, "password": PASSWORD, "display_name": username}))
             .send()
             .await
             .expect("register request");
@@ -100,7 +103,7 @@ impl User {
         let http = reqwest::Client::new();
         let response = http
             .post(server.api("/auth/login"))
-            .json(&json!({"username": username, "password": "correct horse battery"}))
+            .json(&json!({"username": username, "password": PASSWORD}))
             .send()
             .await
             .expect("login request");
@@ -192,7 +195,7 @@ impl User {
     }
 
     /// Accepts a message request (`POST /conversations/{id}/accept`).
-    pub async fn accept(&self, conversation: Uuid) -> ferry_proto::Conversation {
+    pub async fn accept(&self, conversation: ConversationId) -> ferry_proto::Conversation {
         self.ok(
             Method::POST,
             &format!("/conversations/{conversation}/accept"),
@@ -202,7 +205,7 @@ impl User {
     }
 
     pub async fn group(&self, title: &str, members: &[&User]) -> ferry_proto::Conversation {
-        let ids: Vec<Uuid> = members.iter().map(|m| m.id()).collect();
+        let ids: Vec<UserId> = members.iter().map(|m| m.id()).collect();
         self.ok(
             Method::POST,
             "/conversations",
@@ -212,7 +215,11 @@ impl User {
     }
 
     /// Sends over REST and returns the stored message.
-    pub async fn send_rest(&self, conversation: Uuid, body: &str) -> ferry_proto::Message {
+    pub async fn send_rest(
+        &self,
+        conversation: ConversationId,
+        body: &str,
+    ) -> ferry_proto::Message {
         self.ok(
             Method::POST,
             &format!("/conversations/{conversation}/messages"),
@@ -222,7 +229,7 @@ impl User {
     }
 
     /// Every message of a conversation, paging forward.
-    pub async fn history(&self, conversation: Uuid) -> Vec<ferry_proto::Message> {
+    pub async fn history(&self, conversation: ConversationId) -> Vec<ferry_proto::Message> {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
@@ -254,7 +261,7 @@ impl User {
 
 /// Alice and Bob, signed up, and the direct conversation between them, which Bob accepted
 /// (most tests' cast: people who know each other; `requests.rs` tests strangers).
-pub async fn alice_and_bob(server: &impl Served) -> (User, User, Uuid) {
+pub async fn alice_and_bob(server: &impl Served) -> (User, User, ConversationId) {
     let alice = User::register(server, "alice").await;
     let bob = User::register(server, "bob").await;
     let conv = alice.direct_with(&bob).await.id;
@@ -386,7 +393,7 @@ impl Ws {
         .await
     }
 
-    pub fn send_frame(id: Uuid, conversation: Uuid, body: &str) -> ClientFrame {
+    pub fn send_frame(id: MessageId, conversation: ConversationId, body: &str) -> ClientFrame {
         ClientFrame::Send {
             message: ferry_proto::OutgoingMessage::text(id, conversation, body),
         }

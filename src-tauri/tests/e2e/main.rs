@@ -477,7 +477,8 @@ async fn chat_from_the_desktop_app() {
 
     // Bob starts a chat and writes; it shows in Alice's list and thread.
     let chat = bob.open_direct("alice").await.expect("bob opens a chat");
-    bob.send(chat, "Hello Alice, it's Bob \u{1F6A2}\u{1F600}")
+    bob.conversation(chat)
+        .send("Hello Alice, it's Bob \u{1F6A2}\u{1F600}")
         .expect("send");
     wait_css(
         &b,
@@ -553,7 +554,7 @@ async fn chat_from_the_desktop_app() {
     composer.send_keys("Hi Bob").await.expect("type");
     let mut events = bob.events();
     within("bob sees alice typing", async {
-        while bob.typing_in(chat).is_empty() {
+        while bob.conversation(chat).typing().is_empty() {
             let _ = events.recv().await;
         }
     })
@@ -561,7 +562,8 @@ async fn chat_from_the_desktop_app() {
     composer.send_keys("\u{E007}").await.expect("enter");
     within("bob gets the reply", async {
         while !bob
-            .messages(chat, None, 50)
+            .conversation(chat)
+            .messages(None, 50)
             .expect("read")
             .iter()
             .any(|m| m.body == "Hi Bob")
@@ -627,7 +629,7 @@ async fn chat_from_the_desktop_app() {
         "the focused composer showed no caret ({caret} columns differ from the blurred one)"
     );
 
-    bob.mark_read(chat).expect("read");
+    bob.conversation(chat).mark_read().expect("read");
     wait_css(
         &b,
         "[data-testid=\"message\"][data-mine=\"true\"][data-status=\"read\"]",
@@ -690,7 +692,8 @@ async fn chat_from_the_desktop_app() {
     within("bob gets the three, in order", async {
         loop {
             let bodies: Vec<String> = bob
-                .messages(chat, None, 50)
+                .conversation(chat)
+                .messages(None, 50)
                 .expect("read")
                 .into_iter()
                 .map(|m| m.body)
@@ -719,7 +722,7 @@ async fn chat_from_the_desktop_app() {
         }
     })
     .await;
-    let mine = bob.messages(chat, None, 50).expect("read");
+    let mine = bob.conversation(chat).messages(None, 50).expect("read");
     assert!(mine.iter().all(|m| m.status != MessageStatus::Pending));
     assert!(
         mine.iter()
@@ -731,7 +734,10 @@ async fn chat_from_the_desktop_app() {
 
     // Messages people change: Alice replies to Bob, edits her reply with Up, reacts from
     // the picker and deletes; Bob's edit, reaction and deletion show in Alice's window.
-    let question = bob.send(chat, "Can you fix the typo?").expect("send");
+    let question = bob
+        .conversation(chat)
+        .send("Can you fix the typo?")
+        .expect("send");
     let theirs = format!("{}[data-id=\"{}\"]", id("message"), question.id);
     let bubble = wait_css(&b, &theirs).await;
     // Clicking a message focuses it (its actions show on hover and on focus).
@@ -748,7 +754,8 @@ async fn chat_from_the_desktop_app() {
     let reply = within("bob gets the reply, quoting his message", async {
         loop {
             if let Some(m) = bob
-                .messages(chat, None, 50)
+                .conversation(chat)
+                .messages(None, 50)
                 .expect("read")
                 .into_iter()
                 .find(|m| m.body == "Sure, on it")
@@ -825,8 +832,11 @@ async fn chat_from_the_desktop_app() {
     )
     .await;
     // Bob's side: he reacts to Alice's reply and edits his question.
-    bob.react(reply.id, "🎉").expect("react");
-    bob.edit(question.id, "Can you fix the typo, please?")
+    bob.conversation(reply.conversation_id)
+        .react(reply.id, "🎉")
+        .expect("react");
+    bob.conversation(question.conversation_id)
+        .edit(question.id, "Can you fix the typo, please?")
         .expect("edit");
     wait_css(
         &b,
@@ -876,7 +886,9 @@ async fn chat_from_the_desktop_app() {
         &format!("{mine}[data-deleted=\"true\"] {}", id("deleted")),
     )
     .await;
-    bob.delete(question.id).expect("delete");
+    bob.conversation(question.conversation_id)
+        .delete(question.id)
+        .expect("delete");
     wait_css(&b, &format!("{theirs}[data-deleted=\"true\"]")).await;
     shots.take(&b, "deleted").await;
 
@@ -888,8 +900,8 @@ async fn chat_from_the_desktop_app() {
     std::fs::write(folder.path().join("trip.png"), &picture).expect("write");
     std::fs::write(folder.path().join("notes.bin"), &notes).expect("write");
     let files = bob
+        .conversation(chat)
         .send_files(
-            chat,
             &[
                 folder.path().join("trip.png"),
                 folder.path().join("notes.bin"),
@@ -969,7 +981,8 @@ async fn chat_from_the_desktop_app() {
     let received = within("bob gets the pasted picture", async {
         loop {
             if let Some(m) = bob
-                .messages(chat, None, 50)
+                .conversation(chat)
+                .messages(None, 50)
                 .expect("read")
                 .into_iter()
                 .find(|m| m.attachments.iter().any(|a| a.name == "sketch.png"))
@@ -981,12 +994,14 @@ async fn chat_from_the_desktop_app() {
     })
     .await;
     let path = bob
+        .files()
         .download(received.id, 0)
         .await
         .expect("bob downloads it");
     assert_eq!(std::fs::read(path).expect("read"), pasted);
     assert!(
-        bob.preview(received.id, 0)
+        bob.files()
+            .preview(received.id, 0)
             .await
             .is_ok_and(|p| !p.is_empty())
     );
@@ -1005,7 +1020,8 @@ async fn chat_from_the_desktop_app() {
     let received = within("bob gets the clipboard's picture", async {
         loop {
             if let Some(m) = bob
-                .messages(chat, None, 50)
+                .conversation(chat)
+                .messages(None, 50)
                 .expect("read")
                 .into_iter()
                 .find(|m| {
@@ -1023,6 +1039,7 @@ async fn chat_from_the_desktop_app() {
     let name = &received.attachments[0].name;
     assert!(name.ends_with(".png"), "{name}");
     let path = bob
+        .files()
         .download(received.id, 0)
         .await
         .expect("bob downloads it");
@@ -1049,7 +1066,10 @@ async fn chat_from_the_desktop_app() {
         .open_direct("alice")
         .await
         .expect("carol opens a chat");
-    carol.send(with_alice, "Lunch at noon?").expect("send");
+    carol
+        .conversation(with_alice)
+        .send("Lunch at noon?")
+        .expect("send");
     let shown = within("a notification of carol's message", notifications.next()).await;
     assert_eq!(
         (shown.summary.as_str(), shown.body.as_str()),

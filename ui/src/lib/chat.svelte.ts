@@ -2,7 +2,8 @@
  * `Chat`: what the window shows, as last read from the core, in topic stores under
  * `./chat/`: the `session` (who is signed in, the connection), the conversation `list`,
  * the open `thread`, what this user writes in it (`compose`), `files`, `safety`
- * (requests, blocks, reports) and the `notice` that tells failures. It holds no truth of
+ * (requests, blocks, reports), the person's own `account` (read from the server for its
+ * dialog) and the `notice` that tells failures. It holds no truth of
  * its own: each core event carries what changed (one conversation's summary as stored
  * now, one message, who is typing), and `Chat` hands it to the store it concerns; a
  * `resync` event (the shell missed changes) re-reads everything.
@@ -16,6 +17,7 @@
 import * as backend from "./backend";
 import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
+import { OwnAccount } from "./chat/account.svelte";
 import { Compose } from "./chat/compose.svelte";
 import { Files } from "./chat/files.svelte";
 import { Conversations } from "./chat/list.svelte";
@@ -40,6 +42,7 @@ export class Chat {
   readonly session = new Session();
   readonly list = new Conversations(this.session, this.notice);
   readonly safety = new Safety(this.list, this.notice);
+  readonly account = new OwnAccount(this.session, this.notice);
   readonly #uploads = new Uploads();
   readonly thread = new OpenThread(this.session, this.list, this.notice, this.#uploads);
   readonly compose = new Compose(this.thread, this.notice);
@@ -118,6 +121,10 @@ export class Chat {
         return;
       case "connection":
         this.session.connection = event.state;
+        return;
+      case "profile":
+        // Renamed here, on another device or from the CLI: the header shows it at once.
+        this.session.me = event.user;
         return;
       case "conversation":
         this.list.put(event.summary);

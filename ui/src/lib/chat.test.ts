@@ -14,6 +14,7 @@ import { LIST_PAGE } from "./chat/list.svelte";
 import { errorMessage } from "./chat/notice.svelte";
 import { HELD_AT_END, JUMP_HIGHLIGHT_MS, KEPT_AT_END } from "./chat/thread.svelte";
 import {
+  account,
   ago,
   attachment,
   coreEmits,
@@ -25,6 +26,7 @@ import {
   member,
   message,
   mockCore,
+  sessionInfo,
   user,
   type Handlers,
 } from "../test/fixtures";
@@ -160,6 +162,16 @@ describe("events carry what changed", () => {
       expect(c.members.find((m) => m.user.id === ada.id)?.online).toBe(true);
       expect(c.members.find((m) => m.user.id === ME.id)?.online).toBe(false);
     }
+    expect(reads(core)).toEqual(before);
+  });
+
+  it("a profile event shows the signed-in user as they are now, without re-reading", async () => {
+    const { chat, core } = await opened([direct(ada)]);
+    const before = reads(core);
+
+    const renamed = { ...ME, display_name: "Me, renamed elsewhere" };
+    await coreEmits({ type: "profile", user: renamed });
+    expect(chat.session.me).toEqual(renamed);
     expect(reads(core)).toEqual(before);
   });
 
@@ -1108,5 +1120,63 @@ describe("files", () => {
       "open_attachment",
     ]);
     expect(core.argsOf("open_attachment")[0]).toEqual({ messageId: theirs.id, index: 0 });
+  });
+});
+
+describe("the account", () => {
+  const here = sessionInfo({ current: true });
+  const other = sessionInfo({ device_name: "Windows · morgan-pc" });
+
+  it("ends the session when deleted, forgetting all that signing out forgets, with no sign-out call", async () => {
+    const withAda = direct(ada);
+    const { chat, core } = await opened([withAda], [message({ conversation_id: withAda.id })], {
+      account_details: () => account(),
+      account_sessions: () => [here, other],
+    });
+    chat.session.lastAccount = { server_url: "https://chat.example.com", username: ME.username };
+    await chat.account.load();
+    expect(chat.account.sessions).toHaveLength(2);
+    const epoch = chat.session.epoch;
+
+    await chat.account.deleteAccount("pw");
+    expect(core.argsOf("delete_account")).toEqual([{ password: "pw" }]);
+    // The core signed this device out itself; asking again would only fail.
+    expect(core.count("sign_out")).toBe(0);
+    expect(chat.session.me).toBeNull();
+    expect(chat.session.epoch).toBe(epoch + 1);
+    expect(chat.list.conversations).toEqual([]);
+    expect(chat.thread.openId).toBeNull();
+    expect(chat.account.details).toBeNull();
+    expect(chat.account.sessions).toBeNull();
+    expect(chat.session.lastAccount).toEqual({ server_url: "https://chat.example.com", username: "" });
+    expect(chat.notice.text).toMatch(/Your account is deleted/);
+  });
+
+  it("stays signed in, and says nothing in the notice, when deleting is refused", async () => {
+    const { chat } = await opened([direct(ada)], [], {
+      delete_account: () => {
+        throw { kind: "invalid_credentials", message: "wrong password" };
+      },
+    });
+    await expect(chat.account.deleteAccount("nope")).rejects.toEqual({
+      kind: "invalid_credentials",
+      message: "wrong password",
+    });
+    expect(chat.session.me).toEqual(ME);
+    expect(chat.list.conversations).toHaveLength(1);
+    expect(chat.notice.text).toBeNull();
+  });
+
+  it("drops a rename answered after the session ended, rather than signing the window back in", async () => {
+    let answer!: (user: User) => void;
+    const { chat } = await opened([direct(ada)], [], {
+      rename: () => new Promise<User>((resolve) => (answer = resolve)),
+    });
+    const renaming = chat.account.rename("  Morgan Lee ");
+    await waitFor(() => expect(answer).toBeDefined());
+    await chat.session.signOut();
+    answer({ ...ME, display_name: "Morgan Lee" });
+    await renaming;
+    expect(chat.session.me).toBeNull();
   });
 });

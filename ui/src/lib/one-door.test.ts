@@ -20,6 +20,7 @@ describe("the door to the backend", () => {
     expect(Object.keys(sources).length).toBeGreaterThan(20);
     expect(importing(/from\s+["'][./]*(lib\/)?backend(\/index)?["']/)).toEqual([
       "/src/lib/chat.svelte.ts",
+      "/src/lib/chat/account.svelte.ts",
       "/src/lib/chat/compose.svelte.ts",
       "/src/lib/chat/files.svelte.ts",
       "/src/lib/chat/list.svelte.ts",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clockTime, clockTimeWithSeconds, dayKey, dayLabel, listTime } from "./time";
+import { clockTime, clockTimeWithSeconds, dayKey, dayLabel, listTime, timeAgo } from "./time";
 
 // Local times, so the tests hold in any time zone.
 const local = (y: number, m: number, d: number, h = 12, min = 0, s = 0) =>
@@ -45,5 +45,23 @@ describe("listTime", () => {
     expect(listTime(local(2024, 5, 11), NOW, "en-GB")).toBe("Sat");
     expect(listTime(local(2024, 3, 2), NOW, "en-GB")).toBe("2 Mar");
     expect(listTime(local(2023, 11, 20), NOW, "en-GB")).toBe("20 Nov 2023");
+  });
+});
+
+describe("timeAgo", () => {
+  it("counts minutes, then hours, within the last day", () => {
+    expect(timeAgo(local(2024, 5, 15, 14, 29, 30), NOW, "en-GB")).toBe("just now");
+    expect(timeAgo(local(2024, 5, 15, 14, 31), NOW, "en-GB")).toBe("just now");
+    expect(timeAgo(local(2024, 5, 15, 14, 29), NOW, "en-GB")).toBe("1 minute ago");
+    expect(timeAgo(local(2024, 5, 15, 13, 45), NOW, "en-GB")).toBe("45 minutes ago");
+    expect(timeAgo(local(2024, 5, 15, 13, 30), NOW, "en-GB")).toBe("1 hour ago");
+    expect(timeAgo(local(2024, 5, 14, 15, 0), NOW, "en-GB")).toBe("23 hours ago");
+  });
+
+  it("counts calendar days after that, then names the date", () => {
+    expect(timeAgo(local(2024, 5, 14, 9, 0), NOW, "en-GB")).toBe("yesterday");
+    expect(timeAgo(local(2024, 5, 12, 20, 0), NOW, "en-GB")).toBe("3 days ago");
+    expect(timeAgo(local(2024, 5, 3), NOW, "en-GB")).toBe("on 3 May");
+    expect(timeAgo(local(2023, 12, 25), NOW, "en-GB")).toBe("on 25 December 2023");
   });
 });

@@ -1,7 +1,8 @@
 /**
  * How times read in the UI: clock times on messages, day labels on separators
- * ("Today", "Yesterday", a date) and the short times of the conversation list. Days
- * are the user's local calendar days. `locale` is the user's own unless a test pins it.
+ * ("Today", "Yesterday", a date), the short times of the conversation list and how long
+ * ago a device was last used. Days are the user's local calendar days. `locale` is the
+ * user's own unless a test pins it.
  */
 
 const hourStyles = new Map<string | undefined, "numeric" | "2-digit">();
@@ -73,6 +74,27 @@ export function listTime(iso: string, now: Date = new Date(), locale?: string): 
     return date.toLocaleDateString(locale, { day: "numeric", month: "short" });
   }
   return date.toLocaleDateString(locale, { day: "numeric", month: "short", year: "numeric" });
+}
+
+/**
+ * How long ago, to follow "Last used": "just now", "5 minutes ago", "3 hours ago", then
+ * by calendar day "yesterday", "3 days ago", and after a week the date ("on 3 March",
+ * with the year when it is not this one). A time ahead of `now` (another clock) is "just now".
+ */
+export function timeAgo(iso: string, now: Date = new Date(), locale?: string): string {
+  const date = new Date(iso);
+  const minutes = Math.floor((now.getTime() - date.getTime()) / 60_000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return minutes === 1 ? "1 minute ago" : `${minutes} minutes ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return hours === 1 ? "1 hour ago" : `${hours} hours ago`;
+  const days = calendarDaysAgo(date, now);
+  if (days <= 1) return "yesterday";
+  if (days < 7) return `${days} days ago`;
+  if (date.getFullYear() === now.getFullYear()) {
+    return `on ${date.toLocaleDateString(locale, { day: "numeric", month: "long" })}`;
+  }
+  return `on ${date.toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" })}`;
 }
 
 /** A full date and time for tooltips. */

@@ -6,12 +6,15 @@
 // drawn here; there is no drag and drop (the browser has no file paths). A stranger's
 // message request, a group request and a blocked chat show how those look (Accept,
 // Block, Unblock, Leave, Delete and Report work; a deleted request comes back when
-// the stranger writes again, which here is half a minute later).
+// the stranger writes again, which here is half a minute later). Account settings work
+// against a fake account whose password is "password" (any other is refused), and any
+// mailed code is accepted.
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import App from "../App.svelte";
 import "../app.css";
+import type { Account } from "../lib/bindings/Account";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
@@ -20,6 +23,7 @@ import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
 import type { Quote } from "../lib/bindings/Quote";
 import type { Reaction } from "../lib/bindings/Reaction";
+import type { SessionInfo } from "../lib/bindings/SessionInfo";
 import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
 import { compareConversations, sortConversations } from "../lib/conversations";
@@ -213,6 +217,25 @@ let connection: ConnectionState = params.has("offline")
 
 const find = (cid: unknown) => store.find((c) => c.summary.id === cid);
 const event = (e: UiEvent) => void emit("ferry://event", e);
+
+let account: Account = { user: me, email: null, email_verified: false, admin: false, settings: {} };
+const device = (device_name: string | null, last_used: number, last_place: string | null, current = false) => ({
+  id: id(),
+  device_name,
+  created_at: minutesAgo(60_000),
+  last_used_at: minutesAgo(last_used),
+  last_place,
+  current,
+});
+let sessions: SessionInfo[] = [
+  device("Linux · morgan-desk", 0, "192.0.2.10", true),
+  device("macOS · morgan-air", 200, "198.51.100.7"),
+  device(null, 15_000, null),
+];
+/** The fake account's password check, for the calls that take the password. */
+const checkPassword = (password: unknown) => {
+  if (password !== "password") throw { kind: "invalid_credentials", message: "wrong password" };
+};
 /** The shell's event for a changed conversation: its summary as stored now. */
 const changed = (c: Stored) => event({ type: "conversation", summary: { ...c.summary } });
 
@@ -550,6 +573,38 @@ mockIPC(
         }
         return null;
       }
+      case "account_details":
+        return account;
+      case "account_sessions":
+        return sessions;
+      case "rename": {
+        const user = { ...me, display_name: String(args.displayName) };
+        account = { ...account, user };
+        event({ type: "profile", user });
+        return user;
+      }
+      case "change_password":
+        checkPassword(args.currentPassword);
+        if (!args.keepOtherSessions) sessions = sessions.filter((s) => s.current);
+        return null;
+      case "set_email":
+        checkPassword(args.password);
+        account = { ...account, email: (args.email as string | null) ?? null, email_verified: false };
+        return account;
+      case "verify_email":
+        account = { ...account, email_verified: true };
+        return null;
+      case "end_session":
+        sessions = sessions.filter((s) => s.id !== args.sessionId);
+        return null;
+      case "delete_account":
+        checkPassword(args.password);
+        signedIn = false;
+        return null;
+      case "forgot_password":
+      case "reset_password":
+        console.info(cmd, args);
+        return null;
       case "blocked_users":
         return store
           .filter((c) => c.summary.blocked)

@@ -2,12 +2,14 @@
 // mocked core: Tauri's IPC mock answering commands from a table and recording every call.
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
+import type { Account } from "../lib/bindings/Account";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalAttachment } from "../lib/bindings/LocalAttachment";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
+import type { SessionInfo } from "../lib/bindings/SessionInfo";
 import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
 
@@ -35,6 +37,31 @@ export function member(u: User, extra: Partial<MemberView> = {}): MemberView {
 /** An ISO time `minutesAgo` minutes before now. */
 export function ago(minutes: number): string {
   return new Date(Date.now() - minutes * 60_000).toISOString();
+}
+
+/** The signed-in account as the server has it: `ME`, no address unless `extra` gives one. */
+export function account(extra: Partial<Account> = {}): Account {
+  return {
+    user: ME,
+    email: null,
+    email_verified: false,
+    admin: false,
+    settings: { missed_message_mail: true },
+    ...extra,
+  };
+}
+
+/** A place the account is signed in: another device, used 5 minutes ago, unless `extra` says otherwise. */
+export function sessionInfo(extra: Partial<SessionInfo> = {}): SessionInfo {
+  return {
+    id: nextId(),
+    device_name: "Linux · morgan-desk",
+    created_at: ago(60 * 24 * 30),
+    last_used_at: ago(5),
+    last_place: "192.0.2.10",
+    current: false,
+    ...extra,
+  };
 }
 
 export function message(extra: Partial<LocalMessage> = {}): LocalMessage {

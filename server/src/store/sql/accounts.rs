@@ -1,14 +1,17 @@
 //! [`AccountStore`] in SQL: accounts, and sessions with their rotating refresh tokens.
 
 use async_trait::async_trait;
-use ferry_proto::{Timestamp, User};
+use ferry_proto::{SessionId, Timestamp, User, UserId};
 use macro_rules_attribute::apply;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::{Dialect, SqlStore, is_unique_violation, locked};
-use crate::store::rows::{LoginRow, RefreshRow, UserRow};
-use crate::store::{AccountStore, NewUser, RefreshGrant, Rotation, StoreError, StoreResult};
+use crate::store::rows::{AccountRow, LoginByRow, LoginRow, RefreshRow, SessionRow, UserRow};
+use crate::store::{
+    AccountRecord, AccountStore, Leftover, MailPurpose, MailToken, NewSession, NewUser,
+    RefreshGrant, Rotation, SessionRecord, StoreError, StoreResult,
+};
 
 /// How long after a refresh token's first use it may come back without counting as a
 /// stolen copy, provided the token it was exchanged for was never presented: the answer
@@ -40,20 +43,23 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn login_record(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-        let row: Option<LoginRow> = sqlx::query_as(
-            "SELECT id, username, display_name, created_at, password_hash FROM users \
-             WHERE username = $1",
-        )
+        let row: Option<LoginRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE username = $1"
+        ))
         .bind(username.to_owned())
         .fetch_optional(&self.readers)
         .await?;
         Ok(row.map(|r| (r.user.into(), r.password_hash)))
     }
 
-    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, username, display_name, created_at FROM users WHERE id = $1",
-        )
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.readers)
         .await?;
@@ -71,27 +77,27 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
 
     async fn create_session(
         &self,
-        session_id: Uuid,
-        user_id: Uuid,
-        device_name: Option<&str>,
+        session: &NewSession<'_>,
         grant: &RefreshGrant,
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, device_name, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (id, user_id, device_name, created_at, last_used_at, last_place) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
         )
-        .bind(session_id)
-        .bind(user_id)
-        .bind(device_name.map(str::to_owned))
+        .bind(session.id)
+        .bind(session.user)
+        .bind(session.device_name.map(str::to_owned))
         .bind(now.as_millis())
+        .bind(session.place.map(str::to_owned))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
         )
         .bind(&grant.token_hash)
-        .bind(session_id)
+        .bind(session.id)
         .bind(grant.expires_at.as_millis())
         .execute(&mut *tx)
         .await?;
@@ -172,9 +178,11 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(next.expires_at.as_millis())
         .execute(&mut *tx)
         .await?;
-        let user: UserRow = sqlx::query_as(
-            "SELECT id, username, display_name, created_at FROM users WHERE id = $1",
-        )
+        let user: UserRow = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
         .bind(row.user_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -185,7 +193,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         })
     }
 
-    async fn revoke_session(&self, session_id: Uuid, now: Timestamp) -> StoreResult<()> {
+    async fn revoke_session(&self, session_id: SessionId, now: Timestamp) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(session_id)
             .bind(now.as_millis())
@@ -194,7 +202,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         Ok(())
     }
 
-    async fn active_sessions(&self, sessions: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+    async fn active_sessions(&self, sessions: &[SessionId]) -> StoreResult<Vec<SessionId>> {
         if sessions.is_empty() {
             return Ok(Vec::new());
         }
@@ -202,7 +210,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         D::push_in(&mut query, "id", sessions);
         query.push(" AND revoked_at IS NULL");
         let rows: Vec<(Uuid,)> = query.build_query_as().fetch_all(&self.readers).await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        Ok(rows.into_iter().map(|(id,)| SessionId(id)).collect())
     }
 
     async fn forget_ended_sessions(&self, now: Timestamp) -> StoreResult<u64> {
@@ -225,5 +233,310 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .await?;
         tx.commit().await?;
         Ok(gone.len() as u64)
+    }
+
+    async fn account(&self, id: UserId) -> StoreResult<Option<AccountRecord>> {
+        let row: Option<AccountRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash, email, email_verified_at, admin, missed_message_mail \
+             FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(AccountRecord::from))
+    }
+
+    async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<User>> {
+        let mut tx = self.write().await?;
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "UPDATE users SET display_name = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+            user_columns!()
+        ))
+        .bind(id)
+        .bind(name.to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if row.is_some() {
+            Self::mark_shown_in(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .bind(password_hash.to_owned())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_missed_message_mail(&self, id: UserId, on: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET missed_message_mail = $2 WHERE id = $1")
+            .bind(id)
+            .bind(on)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_email(&self, id: UserId, email: Option<&str>) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE users SET email = $2, email_verified_at = NULL \
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(email.map(str::to_owned))
+        .execute(&mut *tx)
+        .await?;
+        // A confirmation mailed for an earlier address confirms nothing now.
+        sqlx::query(
+            "DELETE FROM mail_tokens WHERE user_id = $1 AND purpose = 'verify_email' \
+             AND used_at IS NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_login(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let row: Option<LoginByRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", CASE WHEN email_verified_at IS NOT NULL THEN email END AS email FROM users \
+             WHERE (username = $1 OR (email_verified_at IS NOT NULL AND lower(email) = lower($2))) \
+             AND deleted_at IS NULL AND suspended_at IS NULL"
+        ))
+        .bind(login.to_ascii_lowercase())
+        .bind(login.to_owned())
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.map(|r| (r.user.into(), r.email)))
+    }
+
+    async fn create_mail_token(&self, token: &MailToken) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO mail_tokens (token_hash, user_id, purpose, email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token.hash.clone())
+        .bind(token.user)
+        .bind(token.purpose.as_str().to_owned())
+        .bind(token.email.clone())
+        .bind(token.created_at.as_millis())
+        .bind(token.expires_at.as_millis())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn mail_tokens_since(
+        &self,
+        user: UserId,
+        purpose: MailPurpose,
+        since: Timestamp,
+    ) -> StoreResult<u64> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM mail_tokens WHERE user_id = $1 AND purpose = $2 \
+             AND created_at >= $3",
+        )
+        .bind(user)
+        .bind(purpose.as_str().to_owned())
+        .bind(since.as_millis())
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(count.max(0) as u64)
+    }
+
+    async fn use_mail_token(
+        &self,
+        hash: &[u8],
+        purpose: MailPurpose,
+        now: Timestamp,
+    ) -> StoreResult<Option<(UserId, Option<String>)>> {
+        let row: Option<(UserId, Option<String>)> = sqlx::query_as(
+            "UPDATE mail_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 \
+             AND used_at IS NULL AND expires_at > $3 RETURNING user_id, email",
+        )
+        .bind(hash.to_vec())
+        .bind(purpose.as_str().to_owned())
+        .bind(now.as_millis())
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(row)
+    }
+
+    async fn confirm_email(&self, user: UserId, email: &str, now: Timestamp) -> StoreResult<bool> {
+        let result: Result<Option<(UserId,)>, _> = sqlx::query_as(
+            "UPDATE users SET email_verified_at = $3 WHERE id = $1 AND email = $2 \
+             AND deleted_at IS NULL RETURNING id",
+        )
+        .bind(user)
+        .bind(email.to_owned())
+        .bind(now.as_millis())
+        .fetch_optional(&self.writer)
+        .await;
+        match result {
+            Ok(done) => Ok(done.is_some()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        let rows: Vec<SessionRow> = sqlx::query_as(
+            "SELECT id, device_name, created_at, last_used_at, last_place FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY last_used_at DESC, id",
+        )
+        .bind(user)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(SessionRecord::from).collect())
+    }
+
+    async fn touch_session(
+        &self,
+        session: SessionId,
+        now: Timestamp,
+        place: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_used_at = $2, last_place = COALESCE($3, last_place) \
+             WHERE id = $1",
+        )
+        .bind(session)
+        .bind(now.as_millis())
+        .bind(place.map(str::to_owned))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        only: Option<SessionId>,
+        except: Option<SessionId>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<SessionId>> {
+        let mut query = QueryBuilder::new("UPDATE sessions SET revoked_at = ");
+        query
+            .push_bind(now.as_millis())
+            .push(" WHERE revoked_at IS NULL AND user_id = ")
+            .push_bind(user);
+        if let Some(only) = only {
+            query.push(" AND id = ").push_bind(only);
+        }
+        if let Some(except) = except {
+            query.push(" AND id <> ").push_bind(except);
+        }
+        query.push(" RETURNING id");
+        let rows: Vec<(SessionId,)> = query.build_query_as().fetch_all(&self.writer).await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn close_account(
+        &self,
+        user: UserId,
+        now: Timestamp,
+        hold: Timestamp,
+    ) -> StoreResult<Vec<SessionId>> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE users SET deleted_at = $2, username_held_until = $3, password_hash = '', \
+             email = NULL, email_verified_at = NULL, display_name = 'Deleted user' \
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(user)
+        .bind(now.as_millis())
+        .bind(hold.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM mail_tokens WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        Self::mark_shown_in(&mut tx, user).await?;
+        let ended: Vec<(SessionId,)> = sqlx::query_as(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+             RETURNING id",
+        )
+        .bind(user)
+        .bind(now.as_millis())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ended.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn free_held_usernames(&self, now: Timestamp) -> StoreResult<u64> {
+        let held: Vec<(UserId,)> = sqlx::query_as(
+            "SELECT id FROM users WHERE deleted_at IS NOT NULL AND username_held_until < $1",
+        )
+        .bind(now.as_millis())
+        .fetch_all(&self.readers)
+        .await?;
+        for (id,) in &held {
+            // 40 characters: longer than any username registration accepts, so the
+            // account keeps a name nobody can take.
+            sqlx::query("UPDATE users SET username = $2, username_held_until = NULL WHERE id = $1")
+                .bind(*id)
+                .bind(format!("deleted-{}", id.as_uuid().simple()))
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(held.len() as u64)
+    }
+
+    async fn accounts_to_erase(&self) -> StoreResult<Vec<UserId>> {
+        let rows: Vec<(UserId,)> = sqlx::query_as(
+            "SELECT id FROM users WHERE deleted_at IS NOT NULL AND erased_at IS NULL",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn leftovers(&self, user: UserId, limit: u32) -> StoreResult<Vec<Leftover>> {
+        // Every conversation, those the user left too: a scan of the messages once per
+        // round of a deletion (rare), where an index on senders would cost every message
+        // sent.
+        let mut rows: Vec<Leftover> = sqlx::query_as(
+            "SELECT conversation_id, id AS target, CAST(NULL AS TEXT) AS emoji FROM messages \
+             WHERE sender_id = $1 AND change_kind IS NULL AND deleted_at IS NULL \
+             ORDER BY conversation_id, seq LIMIT $2",
+        )
+        .bind(user)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        if rows.len() < limit as usize {
+            let reactions: Vec<Leftover> = sqlx::query_as(
+                "SELECT m.conversation_id, r.message_id AS target, r.emoji FROM reactions r \
+                 JOIN messages m ON m.id = r.message_id WHERE r.user_id = $1 \
+                 ORDER BY r.message_id, r.emoji LIMIT $2",
+            )
+            .bind(user)
+            .bind(i64::from(limit) - rows.len() as i64)
+            .fetch_all(&self.readers)
+            .await?;
+            rows.extend(reactions);
+        }
+        Ok(rows)
+    }
+
+    async fn mark_erased(&self, user: UserId, now: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET erased_at = $2 WHERE id = $1")
+            .bind(user)
+            .bind(now.as_millis())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 }

@@ -1,13 +1,13 @@
 //! [`ConversationStore`] in SQL: direct conversations and groups, their members, and the
 //! pages of changed conversations for `/sync`.
 
+use ferry_proto::{Conversation, ConversationId, MemberState, Role, Timestamp, UserId};
+
 use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use std::collections::HashSet;
 use uuid::Uuid;
-
-use ferry_proto::{Conversation, MemberState, Role, Timestamp};
 
 use super::{Conn, Dialect, SqlStore, locked};
 use crate::store::rows::{ConversationRow, MemberRow, MessageRow, assemble, member_state};
@@ -21,13 +21,13 @@ impl<D: Dialect> SqlStore<D> {
     /// Loads members and last messages of `convs` and assembles what `viewer` sees.
     pub(super) async fn load(
         conn: &mut Conn<D>,
-        viewer: Uuid,
+        viewer: UserId,
         convs: Vec<ConversationRow>,
     ) -> StoreResult<Vec<Conversation>> {
         if convs.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<Uuid> = convs.iter().map(|c| c.id).collect();
+        let ids: Vec<ConversationId> = convs.iter().map(|c| c.id).collect();
         let mut members = QueryBuilder::new(concat!(
             "SELECT ",
             member_columns!(),
@@ -49,20 +49,20 @@ impl<D: Dialect> SqlStore<D> {
         let last: Vec<MessageRow> = last.build_query_as().fetch_all(&mut *conn).await?;
         // Whoever the viewer blocked or was blocked by shares no watermarks with them,
         // in groups too.
-        let apart: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        let apart: Vec<(UserId, UserId)> = sqlx::query_as(
             "SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
         )
         .bind(viewer)
         .fetch_all(&mut *conn)
         .await?;
-        let apart: HashSet<Uuid> = apart
+        let apart: HashSet<UserId> = apart
             .into_iter()
             .map(|(a, b)| if a == viewer { b } else { a })
             .collect();
         assemble(viewer, convs, members, last, &apart)
     }
 
-    pub(super) async fn users_exist(conn: &mut Conn<D>, users: &[Uuid]) -> StoreResult<bool> {
+    pub(super) async fn users_exist(conn: &mut Conn<D>, users: &[UserId]) -> StoreResult<bool> {
         let mut wanted = users.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
@@ -90,8 +90,8 @@ impl<D: Dialect> SqlStore<D> {
     /// Whether `user` blocked any of `others` or was blocked by one.
     pub(super) async fn any_block(
         conn: &mut Conn<D>,
-        user: Uuid,
-        others: &[Uuid],
+        user: UserId,
+        others: &[UserId],
     ) -> StoreResult<bool> {
         if others.is_empty() {
             return Ok(false);
@@ -114,10 +114,10 @@ impl<D: Dialect> SqlStore<D> {
     /// other), else it is a message request to them; without one they are accepted.
     pub(super) async fn insert_members(
         conn: &mut Conn<D>,
-        conversation_id: Uuid,
-        users: &[Uuid],
+        conversation_id: ConversationId,
+        users: &[UserId],
         role: Role,
-        inviter: Option<Uuid>,
+        inviter: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<()> {
         if users.is_empty() {
@@ -162,9 +162,9 @@ impl<D: Dialect> SqlStore<D> {
     /// The members of a conversation with their states and read watermarks.
     pub(super) async fn seats_in(
         conn: &mut Conn<D>,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
     ) -> StoreResult<Vec<Seat>> {
-        let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        let rows: Vec<(UserId, String, i64)> = sqlx::query_as(
             "SELECT user_id, state, read_seq FROM members WHERE conversation_id = $1",
         )
         .bind(conversation_id)
@@ -187,11 +187,11 @@ impl<D: Dialect> SqlStore<D> {
 impl<D: Dialect> ConversationStore for SqlStore<D> {
     async fn direct_conversation(
         &self,
-        me: Uuid,
-        other: Uuid,
-        new_id: Uuid,
+        me: UserId,
+        other: UserId,
+        new_id: ConversationId,
         now: Timestamp,
-    ) -> StoreResult<(Uuid, bool)> {
+    ) -> StoreResult<(ConversationId, bool)> {
         let key = direct_key(me, other);
         let mut tx = self.write().await?;
         if !Self::users_exist(&mut tx, &[other]).await? {
@@ -199,7 +199,7 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         }
         // A block between the two commits before this or sees what this made.
         Self::lock_pair(&mut tx, &key).await?;
-        let existing: Option<Uuid> =
+        let existing: Option<ConversationId> =
             sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
                 .bind(&key)
                 .fetch_optional(&mut *tx)
@@ -224,10 +224,11 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         .fetch_optional(&mut *tx)
         .await?;
         if created.is_none() {
-            let id: Uuid = sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
-                .bind(&key)
-                .fetch_one(&mut *tx)
-                .await?;
+            let id: ConversationId =
+                sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = $1")
+                    .bind(&key)
+                    .fetch_one(&mut *tx)
+                    .await?;
             return Ok((id, false));
         }
         Self::insert_members(&mut tx, new_id, &[me], Role::Member, None, now).await?;
@@ -238,10 +239,10 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
 
     async fn create_group(
         &self,
-        id: Uuid,
-        owner: Uuid,
+        id: ConversationId,
+        owner: UserId,
         title: &str,
-        members: &[Uuid],
+        members: &[UserId],
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
@@ -268,7 +269,11 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         Ok(())
     }
 
-    async fn conversation(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Conversation>> {
+    async fn conversation(
+        &self,
+        viewer: UserId,
+        id: ConversationId,
+    ) -> StoreResult<Option<Conversation>> {
         let mut tx = self.read().await?;
         let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -285,13 +290,13 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
 
     async fn conversations(
         &self,
-        viewer: Uuid,
+        viewer: UserId,
         before: Option<ActivityCursor>,
         limit: u32,
     ) -> StoreResult<Vec<Conversation>> {
         let before = before.unwrap_or(ActivityCursor {
             updated_at: i64::MAX,
-            id: Uuid::max(),
+            id: ConversationId(Uuid::max()),
         });
         let mut tx = self.read().await?;
         let rows: Vec<ConversationRow> = sqlx::query_as(concat!(
@@ -310,16 +315,16 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         Self::load(&mut tx, viewer, rows).await
     }
 
-    async fn seats(&self, conversation_id: Uuid) -> StoreResult<Vec<Seat>> {
+    async fn seats(&self, conversation_id: ConversationId) -> StoreResult<Vec<Seat>> {
         let mut conn = self.readers.acquire().await?;
         Self::seats_in(&mut conn, conversation_id).await
     }
 
     async fn add_members(
         &self,
-        conversation_id: Uuid,
-        by: Uuid,
-        users: &[Uuid],
+        conversation_id: ConversationId,
+        by: UserId,
+        users: &[UserId],
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
@@ -346,8 +351,8 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
 
     async fn remove_member(
         &self,
-        conversation_id: Uuid,
-        user: Uuid,
+        conversation_id: ConversationId,
+        user: UserId,
         now: Timestamp,
     ) -> StoreResult<Option<i64>> {
         let mut tx = self.write().await?;
@@ -359,7 +364,7 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         .bind(conversation_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let removed: Option<Uuid> = sqlx::query_scalar(
+        let removed: Option<UserId> = sqlx::query_scalar(
             "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id",
         )
         .bind(conversation_id)
@@ -392,7 +397,11 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         Ok(removed.and(last_seq))
     }
 
-    async fn accept(&self, conversation_id: Uuid, user: Uuid) -> StoreResult<Option<MemberState>> {
+    async fn accept(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+    ) -> StoreResult<Option<MemberState>> {
         let mut tx = self.write().await?;
         // Conversation first (lock order), then the member row.
         sqlx::query(locked(
@@ -428,7 +437,7 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
 
     async fn sync(
         &self,
-        viewer: Uuid,
+        viewer: UserId,
         since: Option<SyncCursor>,
         limit: u32,
         latest: Latest,
@@ -461,7 +470,7 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
             .filter(|_| has_more)
             .map(|r| (r.change_version, r.id));
         let cursor = SyncCursor::after_page(since, horizon, last);
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let ids: Vec<ConversationId> = rows.iter().map(|r| r.id).collect();
         let conversations = Self::load(&mut tx, viewer, rows).await?;
         let messages = if latest.per_conversation == 0 || latest.max_bytes == 0 || ids.is_empty() {
             Vec::new()

@@ -2,6 +2,7 @@
 //! download rule, and the sweep of blobs no upload names.
 
 use async_trait::async_trait;
+use ferry_proto::{UploadId, UserId};
 use macro_rules_attribute::apply;
 use uuid::Uuid;
 
@@ -102,7 +103,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         Ok(Ok(row))
     }
 
-    async fn upload(&self, id: Uuid) -> StoreResult<Option<UploadRow>> {
+    async fn upload(&self, id: UploadId) -> StoreResult<Option<UploadRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             upload_columns!(),
@@ -113,7 +114,13 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         .await?)
     }
 
-    async fn add_chunk(&self, id: Uuid, start: i64, len: i64, object: &str) -> StoreResult<bool> {
+    async fn add_chunk(
+        &self,
+        id: UploadId,
+        start: i64,
+        len: i64,
+        object: &str,
+    ) -> StoreResult<bool> {
         let mut tx = self.write().await?;
         let counted: Option<Uuid> = sqlx::query_scalar(
             "UPDATE uploads SET received = received + $3 \
@@ -141,7 +148,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         Ok(true)
     }
 
-    async fn chunks(&self, id: Uuid) -> StoreResult<Vec<String>> {
+    async fn chunks(&self, id: UploadId) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT object FROM upload_chunks WHERE upload_id = $1 ORDER BY start",
         )
@@ -150,7 +157,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         .await?)
     }
 
-    async fn claim_finish(&self, id: Uuid, now: i64, stale_before: i64) -> StoreResult<bool> {
+    async fn claim_finish(&self, id: UploadId, now: i64, stale_before: i64) -> StoreResult<bool> {
         let claimed: Option<Uuid> = sqlx::query_scalar(
             "UPDATE uploads SET checking_since = $2 \
              WHERE id = $1 AND state = 'open' AND received = size \
@@ -164,7 +171,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         Ok(claimed.is_some())
     }
 
-    async fn release_finish(&self, id: Uuid) -> StoreResult<()> {
+    async fn release_finish(&self, id: UploadId) -> StoreResult<()> {
         sqlx::query("UPDATE uploads SET checking_since = NULL WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
@@ -174,7 +181,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
 
     async fn finish_upload(
         &self,
-        id: Uuid,
+        id: UploadId,
         content_type: &str,
         size: Option<(u32, u32)>,
         preview: bool,
@@ -202,7 +209,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
 
     async fn drop_upload(
         &self,
-        id: Uuid,
+        id: UploadId,
         now: i64,
     ) -> StoreResult<Option<(UploadRow, Vec<String>)>> {
         let mut tx = self.write().await?;
@@ -232,7 +239,7 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         Ok(Some((row, chunks)))
     }
 
-    async fn attachment(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<UploadRow>> {
+    async fn attachment(&self, viewer: UserId, id: UploadId) -> StoreResult<Option<UploadRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             upload_columns!(),
@@ -247,15 +254,16 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         .await?)
     }
 
-    async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
-        Ok(sqlx::query_scalar(
+    async fn unsent_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<UploadId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT id FROM uploads WHERE message_id IS NULL AND created_at < $1 \
              ORDER BY created_at LIMIT $2",
         )
         .bind(before)
         .bind(limit)
         .fetch_all(&self.readers)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(UploadId).collect())
     }
 
     async fn sweep_orphans(&self, before: i64, delete: &DeleteBlob) -> StoreResult<usize> {

@@ -4,18 +4,17 @@
 
 use async_trait::async_trait;
 use ferry_proto::{
-    ChangeKind, ConversationKind, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MemberState,
-    Message, Role,
+    ChangeKind, ConversationId, ConversationKind, MAX_REACTIONS_PER_MESSAGE,
+    MAX_REACTIONS_PER_USER, MemberState, Message, MessageId, Role, UserId,
 };
 use macro_rules_attribute::apply;
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore, is_unique_violation, locked};
 use crate::store::rows::{self, MessageRow, TargetRow, UploadRow, member_state};
 use crate::store::{
-    Append, Mark, MessageStore, NewMessage, Refusal, StoreError, StoreResult, Watermarks, advanced,
-    check_send, same_or_conflict, stored,
+    Append, Authority, Mark, MessageStore, NewMessage, Refusal, StoreError, StoreResult,
+    Watermarks, advanced, check_send, same_or_conflict, stored,
 };
 
 #[apply(driver_bounds!)]
@@ -33,7 +32,8 @@ impl<D: Dialect> SqlStore<D> {
         // Every conversation of the batch is locked first, in id order, in one statement
         // (as any multi-row writer must, so that Postgres transactions cannot deadlock);
         // the calls below then find their locks held.
-        let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id).collect();
+        let mut conversations: Vec<ConversationId> =
+            batch.iter().map(|m| m.conversation_id).collect();
         conversations.sort_unstable();
         conversations.dedup();
         let mut lock = QueryBuilder::new("SELECT c.id FROM conversations c WHERE ");
@@ -41,7 +41,7 @@ impl<D: Dialect> SqlStore<D> {
         lock.push(" ORDER BY c.id ").push(D::lock("c"));
         lock.build().execute(&mut *conn).await?;
 
-        let careful: std::collections::HashSet<Uuid> = batch
+        let careful: std::collections::HashSet<ConversationId> = batch
             .iter()
             .filter(|m| !m.is_plain())
             .map(|m| m.conversation_id)
@@ -89,26 +89,38 @@ impl<D: Dialect> SqlStore<D> {
         if let Some(existing) = Self::message_by_id(conn, new.id).await? {
             return Ok(same_or_conflict(existing, new));
         }
-        let place: Option<(String, String)> = sqlx::query_as(
-            "SELECT m.role, c.kind FROM members m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.conversation_id = $1 AND m.user_id = $2",
-        )
-        .bind(new.conversation_id)
-        .bind(new.sender_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some((role, kind)) = place else {
-            return Ok(Append::NotMember);
-        };
-        let group_owner =
-            rows::role(&role)? == Role::Owner && rows::kind(&kind)? == ConversationKind::Group;
         let seats = Self::seats_in(conn, new.conversation_id).await?;
-        let accepts = match check_send(
-            seats.iter().map(|s| (s.user, s.state.as_str())),
-            new.sender_id,
-        ) {
-            Ok(accepts) => accepts,
-            Err(refused) => return Ok(refused.into()),
+        let (group_owner, accepts) = match new.authority {
+            Authority::Member => {
+                let place: Option<(String, String)> = sqlx::query_as(
+                    "SELECT m.role, c.kind FROM members m \
+                     JOIN conversations c ON c.id = m.conversation_id \
+                     WHERE m.conversation_id = $1 AND m.user_id = $2",
+                )
+                .bind(new.conversation_id)
+                .bind(new.sender_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some((role, kind)) = place else {
+                    return Ok(Append::NotMember);
+                };
+                let group_owner = rows::role(&role)? == Role::Owner
+                    && rows::kind(&kind)? == ConversationKind::Group;
+                match check_send(
+                    seats.iter().map(|s| (s.user, s.state.as_str())),
+                    new.sender_id,
+                ) {
+                    Ok(accepts) => (group_owner, accepts),
+                    Err(refused) => return Ok(refused.into()),
+                }
+            }
+            // Only undoing: the account's own messages and reactions (checked below).
+            Authority::Erasure => match &new.change {
+                Some(c) if matches!(c.kind, ChangeKind::Delete | ChangeKind::Unreact) => {
+                    (false, false)
+                }
+                _ => return Ok(Append::Refused(Refusal::NotAllowed)),
+            },
         };
         if let Some(parent) = new.reply_to {
             match Self::target(conn, new.conversation_id, parent).await? {
@@ -262,8 +274,8 @@ impl<D: Dialect> SqlStore<D> {
     /// The message `id` of `conversation`, as a change or a reply sees it.
     pub(super) async fn target(
         conn: &mut Conn<D>,
-        conversation: Uuid,
-        id: Uuid,
+        conversation: ConversationId,
+        id: MessageId,
     ) -> StoreResult<Option<TargetRow>> {
         Ok(sqlx::query_as(
             "SELECT sender_id, change_kind, created_at, deleted_at FROM messages \
@@ -380,7 +392,7 @@ impl<D: Dialect> SqlStore<D> {
 
     pub(super) async fn message_by_id(
         conn: &mut Conn<D>,
-        id: Uuid,
+        id: MessageId,
     ) -> StoreResult<Option<Message>> {
         let row: Option<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -427,7 +439,7 @@ impl<D: Dialect> MessageStore for SqlStore<D> {
 
     async fn messages_after(
         &self,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         after_seq: i64,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
@@ -446,7 +458,7 @@ impl<D: Dialect> MessageStore for SqlStore<D> {
 
     async fn messages_before(
         &self,
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
@@ -464,7 +476,11 @@ impl<D: Dialect> MessageStore for SqlStore<D> {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
-    async fn changes_after(&self, conversation_id: Uuid, after_seq: i64) -> StoreResult<Vec<i64>> {
+    async fn changes_after(
+        &self,
+        conversation_id: ConversationId,
+        after_seq: i64,
+    ) -> StoreResult<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT seq FROM messages WHERE conversation_id = $1 AND seq > $2 \
              AND change_kind IS NOT NULL ORDER BY seq",
@@ -477,8 +493,8 @@ impl<D: Dialect> MessageStore for SqlStore<D> {
 
     async fn advance(
         &self,
-        conversation_id: Uuid,
-        user: Uuid,
+        conversation_id: ConversationId,
+        user: UserId,
         mark: Mark,
         seq: i64,
     ) -> StoreResult<Option<(Watermarks, bool)>> {

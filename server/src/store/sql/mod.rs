@@ -17,7 +17,7 @@
 use std::future::Future;
 
 use async_trait::async_trait;
-use ferry_proto::Message;
+use ferry_proto::{ConversationId, Message, UserId};
 use macro_rules_attribute::apply;
 use sqlx::{AssertSqlSafe, Database, FromRow, Pool, QueryBuilder};
 use uuid::Uuid;
@@ -83,8 +83,8 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// writer already serialises every write).
     fn lock(alias: &str) -> String;
 
-    /// Pushes the condition "`column` is one of `ids`".
-    fn push_in(query: &mut QueryBuilder<Self::Db>, column: &str, ids: &[Uuid]);
+    /// Pushes the condition "`column` is one of `ids`" (ids of any one kind).
+    fn push_in<T: Copy + Into<Uuid>>(query: &mut QueryBuilder<Self::Db>, column: &str, ids: &[T]);
 
     /// Stores a batch inside the caller's write transaction, as if each message were
     /// appended in turn ([`Store::append_batch`]).
@@ -98,7 +98,7 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// holds no more) once their bodies reach `latest.max_bytes`.
     fn latest_messages<'a>(
         conn: &'a mut Conn<Self>,
-        conversations: &'a [Uuid],
+        conversations: &'a [ConversationId],
         latest: Latest,
     ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send + 'a;
 }
@@ -172,7 +172,19 @@ macro_rules! driver_bounds {
             for<'c> &'c mut $crate::store::sql::Conn<D>: ::sqlx::Executor<'c, Database = D::Db>,
             <D::Db as ::sqlx::Database>::Arguments: ::sqlx::IntoArguments<D::Db>,
             for<'q> ::uuid::Uuid: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
+            // With these, a row of typed ids and plain columns (`(UserId, String, i64)`)
+            // decodes as one of UUIDs does.
+            for<'r> ::uuid::Uuid: ::sqlx::Decode<'r, D::Db>,
+            for<'r> i64: ::sqlx::Decode<'r, D::Db>,
+            for<'r> String: ::sqlx::Decode<'r, D::Db>,
+            usize: ::sqlx::ColumnIndex<<D::Db as ::sqlx::Database>::Row>,
+            // The `Option<Uuid>` bound below would otherwise be the only one Rust tries
+            // for an optional typed id.
+            for<'q> Option<::ferry_proto::UserId>: ::sqlx::Encode<'q, D::Db>,
+            for<'q> Option<::ferry_proto::ConversationId>: ::sqlx::Encode<'q, D::Db>,
+            for<'q> Option<::ferry_proto::MessageId>: ::sqlx::Encode<'q, D::Db>,
             for<'q> i64: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
+            for<'q> bool: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
             for<'q> String: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
             for<'q> Vec<u8>: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
             for<'q> Option<String>: ::sqlx::Encode<'q, D::Db>,
@@ -192,12 +204,19 @@ macro_rules! driver_bounds {
             for<'r> $crate::store::rows::TargetRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::UserRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::LoginRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::rows::LoginByRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::rows::AccountRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::rows::SessionRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::Leftover: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::RefreshRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::MessageRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::ConversationRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::MemberRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::ContactRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::UploadRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::safety::Block: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::DigestDue: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::MissedMessage: $crate::store::sql::Row<'r, D>,
         {
             $($body)*
         }
@@ -206,6 +225,7 @@ macro_rules! driver_bounds {
 
 mod accounts;
 mod conversations;
+mod digest;
 mod files;
 mod messages;
 mod presence;
@@ -217,8 +237,8 @@ impl<D: Dialect> SqlStore<D> {
     /// send's transaction.
     pub(crate) async fn accept_by_sending(
         conn: &mut Conn<D>,
-        conversation_id: Uuid,
-        user: Uuid,
+        conversation_id: ConversationId,
+        user: UserId,
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE members SET state = 'accepted' \
@@ -232,13 +252,32 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// Stamps the conversation with this transaction's `/sync` version.
-    pub(crate) async fn mark_changed(conn: &mut Conn<D>, conversation_id: Uuid) -> StoreResult<()> {
+    pub(crate) async fn mark_changed(
+        conn: &mut Conn<D>,
+        conversation_id: ConversationId,
+    ) -> StoreResult<()> {
         Self::advance_clock(conn).await?;
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE conversations SET change_version = {} WHERE id = $1",
             D::CHANGE_VERSION
         )))
         .bind(conversation_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Stamps every conversation `user` is in with this transaction's `/sync` version:
+    /// their profile changed, and a device catching up finds it in those conversations'
+    /// members.
+    pub(crate) async fn mark_shown_in(conn: &mut Conn<D>, user: UserId) -> StoreResult<()> {
+        Self::advance_clock(conn).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE conversations SET change_version = {} \
+             WHERE id IN (SELECT conversation_id FROM members WHERE user_id = $1)",
+            D::CHANGE_VERSION
+        )))
+        .bind(user)
         .execute(&mut *conn)
         .await?;
         Ok(())

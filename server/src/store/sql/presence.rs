@@ -2,7 +2,7 @@
 //! users each node holds a socket of.
 
 use async_trait::async_trait;
-use ferry_proto::Timestamp;
+use ferry_proto::{Timestamp, UserId};
 use macro_rules_attribute::apply;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::store::{Contact, PresenceStore, StoreResult};
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
     /// Locks a user's row until commit.
-    pub(super) async fn lock_user(conn: &mut Conn<D>, user: Uuid) -> StoreResult<()> {
+    pub(super) async fn lock_user(conn: &mut Conn<D>, user: UserId) -> StoreResult<()> {
         sqlx::query(locked(
             "SELECT u.id FROM users u WHERE u.id = $1",
             D::lock("u"),
@@ -26,7 +26,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// How many cluster nodes hold a socket of `user`.
-    pub(super) async fn nodes_holding(conn: &mut Conn<D>, user: Uuid) -> StoreResult<i64> {
+    pub(super) async fn nodes_holding(conn: &mut Conn<D>, user: UserId) -> StoreResult<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM node_users WHERE user_id = $1")
                 .bind(user)
@@ -39,7 +39,7 @@ impl<D: Dialect> SqlStore<D> {
 #[apply(driver_bounds!)]
 #[async_trait]
 impl<D: Dialect> PresenceStore for SqlStore<D> {
-    async fn contacts(&self, users: &[Uuid]) -> StoreResult<Vec<Contact>> {
+    async fn contacts(&self, users: &[UserId]) -> StoreResult<Vec<Contact>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
@@ -59,7 +59,7 @@ impl<D: Dialect> PresenceStore for SqlStore<D> {
         Ok(rows.into_iter().map(Contact::from).collect())
     }
 
-    async fn set_last_seen(&self, user: Uuid, at: Timestamp) -> StoreResult<()> {
+    async fn set_last_seen(&self, user: UserId, at: Timestamp) -> StoreResult<()> {
         sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
             .bind(user)
             .bind(at.as_millis())
@@ -88,7 +88,7 @@ impl<D: Dialect> PresenceStore for SqlStore<D> {
         Ok(renewed)
     }
 
-    async fn node_joined(&self, node: Uuid, user: Uuid) -> StoreResult<bool> {
+    async fn node_joined(&self, node: Uuid, user: UserId) -> StoreResult<bool> {
         let mut tx = self.write().await?;
         // The user's row serialises their presence changes across nodes, so exactly one
         // node sees each transition.
@@ -105,7 +105,7 @@ impl<D: Dialect> PresenceStore for SqlStore<D> {
         Ok(nodes == 1)
     }
 
-    async fn node_left(&self, node: Uuid, user: Uuid) -> StoreResult<bool> {
+    async fn node_left(&self, node: Uuid, user: UserId) -> StoreResult<bool> {
         let mut tx = self.write().await?;
         Self::lock_user(&mut tx, user).await?;
         sqlx::query("DELETE FROM node_users WHERE node_id = $1 AND user_id = $2")
@@ -118,17 +118,17 @@ impl<D: Dialect> PresenceStore for SqlStore<D> {
         Ok(nodes == 0)
     }
 
-    async fn online_users(&self, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+    async fn online_users(&self, users: &[UserId]) -> StoreResult<Vec<UserId>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
         let mut query = QueryBuilder::new("SELECT DISTINCT user_id FROM node_users WHERE ");
         D::push_in(&mut query, "user_id", users);
         let rows: Vec<(Uuid,)> = query.build_query_as().fetch_all(&self.readers).await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        Ok(rows.into_iter().map(|(id,)| UserId(id)).collect())
     }
 
-    async fn drop_nodes(&self, now: Timestamp, node: Option<Uuid>) -> StoreResult<Vec<Uuid>> {
+    async fn drop_nodes(&self, now: Timestamp, node: Option<Uuid>) -> StoreResult<Vec<UserId>> {
         let mut tx = self.write().await?;
         // Whoever deletes a node's row handles its users: two nodes reaping at once
         // never both announce the same user offline.
@@ -147,12 +147,12 @@ impl<D: Dialect> PresenceStore for SqlStore<D> {
         let mut query = QueryBuilder::new("DELETE FROM node_users WHERE ");
         D::push_in(&mut query, "node_id", &gone);
         query.push(" RETURNING user_id");
-        let mut users: Vec<Uuid> = query
+        let mut users: Vec<UserId> = query
             .build_query_as::<(Uuid,)>()
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|(id,)| id)
+            .map(|(id,)| UserId(id))
             .collect();
         users.sort_unstable();
         users.dedup();

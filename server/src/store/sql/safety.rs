@@ -2,13 +2,13 @@
 //! the same transaction, and reports.
 
 use async_trait::async_trait;
-use ferry_proto::{MemberState, Timestamp, User};
+use ferry_proto::{ConversationId, MemberState, Timestamp, User, UserId};
 use macro_rules_attribute::apply;
 use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore, locked};
 use crate::store::rows::{UserRow, member_state};
-use crate::store::{NewReport, SafetyStore, StoreError, StoreResult, direct_key};
+use crate::store::{Block, NewReport, SafetyStore, StoreError, StoreResult, direct_key};
 
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
@@ -16,12 +16,12 @@ impl<D: Dialect> SqlStore<D> {
     /// is `from`: the conversation, if that changed it.
     pub(super) async fn set_direct_state(
         conn: &mut Conn<D>,
-        user: Uuid,
-        other: Uuid,
+        user: UserId,
+        other: UserId,
         from: MemberState,
         to: MemberState,
-    ) -> StoreResult<Option<Uuid>> {
-        let id: Option<Uuid> = sqlx::query_scalar(locked(
+    ) -> StoreResult<Option<ConversationId>> {
+        let id: Option<ConversationId> = sqlx::query_scalar(locked(
             "SELECT c.id FROM conversations c WHERE c.direct_key = $1",
             D::lock("c"),
         ))
@@ -54,10 +54,10 @@ impl<D: Dialect> SqlStore<D> {
 impl<D: Dialect> SafetyStore for SqlStore<D> {
     async fn block(
         &self,
-        blocker: Uuid,
-        blocked: Uuid,
+        blocker: UserId,
+        blocked: UserId,
         now: Timestamp,
-    ) -> StoreResult<Option<Uuid>> {
+    ) -> StoreResult<Option<ConversationId>> {
         let mut tx = self.write().await?;
         if !Self::users_exist(&mut tx, &[blocked]).await? {
             return Err(StoreError::UnknownUser);
@@ -66,7 +66,7 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
         // A direct conversation being made between the two commits before this, or sees
         // the block.
         Self::lock_pair(&mut tx, &key).await?;
-        let direct: Option<(Uuid, String)> = sqlx::query_as(locked(
+        let direct: Option<(ConversationId, String)> = sqlx::query_as(locked(
             "SELECT c.id, m.state FROM conversations c \
              JOIN members m ON m.conversation_id = c.id AND m.user_id = $2 \
              WHERE c.direct_key = $1",
@@ -111,7 +111,11 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
         Ok(changed)
     }
 
-    async fn unblock(&self, blocker: Uuid, blocked: Uuid) -> StoreResult<Option<Uuid>> {
+    async fn unblock(
+        &self,
+        blocker: UserId,
+        blocked: UserId,
+    ) -> StoreResult<Option<ConversationId>> {
         let mut tx = self.write().await?;
         Self::lock_pair(&mut tx, &direct_key(blocker, blocked)).await?;
         let before: Option<String> = sqlx::query_scalar(
@@ -138,9 +142,9 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
         Ok(changed)
     }
 
-    async fn blocks_among(&self, conversation_id: Uuid) -> StoreResult<Vec<(Uuid, Uuid)>> {
+    async fn blocks_among(&self, conversation_id: ConversationId) -> StoreResult<Vec<Block>> {
         Ok(sqlx::query_as(
-            "SELECT b.blocker_id, b.blocked_id FROM blocks b \
+            "SELECT b.blocker_id AS blocker, b.blocked_id AS blocked FROM blocks b \
              JOIN members m1 ON m1.user_id = b.blocker_id AND m1.conversation_id = $1 \
              JOIN members m2 ON m2.user_id = b.blocked_id AND m2.conversation_id = $1",
         )
@@ -149,7 +153,7 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
         .await?)
     }
 
-    async fn shared_conversations(&self, a: Uuid, b: Uuid) -> StoreResult<Vec<Uuid>> {
+    async fn shared_conversations(&self, a: UserId, b: UserId) -> StoreResult<Vec<ConversationId>> {
         Ok(sqlx::query_scalar(
             "SELECT ma.conversation_id FROM members ma JOIN members mb \
              ON mb.conversation_id = ma.conversation_id AND mb.user_id = $2 \
@@ -161,12 +165,13 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
         .await?)
     }
 
-    async fn blocked_users(&self, blocker: Uuid) -> StoreResult<Vec<User>> {
-        let rows: Vec<UserRow> = sqlx::query_as(
-            "SELECT u.id, u.username, u.display_name, u.created_at FROM blocks b \
-             JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = $1 \
-             ORDER BY b.created_at DESC, u.username",
-        )
+    async fn blocked_users(&self, blocker: UserId) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(u),
+            " FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = $1 \
+                 ORDER BY b.created_at DESC, u.username"
+        ))
         .bind(blocker)
         .fetch_all(&self.readers)
         .await?;

@@ -244,3 +244,41 @@ describe("openUrl", () => {
     expect(core.calls).toEqual([]);
   });
 });
+
+describe("account commands", () => {
+  it("pass the account's fields, passwords, codes and session ids with the shell's argument names", async () => {
+    const core = mockCore();
+    await backend.accountDetails();
+    await backend.rename("Ada");
+    await backend.changePassword("old password", "new password", true);
+    await backend.setEmail("ada@example.com", "pw");
+    await backend.setEmail(null, "pw");
+    await backend.verifyEmail("c0de");
+    await backend.setMissedMessageMail(false);
+    await backend.accountSessions();
+    await backend.endSession("session-2");
+    await backend.deleteAccount("pw");
+    await backend.forgotPassword("https://chat.example.com", "ada");
+    await backend.resetPassword("http://chat.example.com", "c0de", "new password", true);
+    expect(core.calls).toEqual([
+      { cmd: "account_details", args: {} },
+      { cmd: "rename", args: { displayName: "Ada" } },
+      {
+        cmd: "change_password",
+        args: { currentPassword: "old password", newPassword: "new password", keepOtherSessions: true },
+      },
+      { cmd: "set_email", args: { email: "ada@example.com", password: "pw" } },
+      { cmd: "set_email", args: { email: null, password: "pw" } },
+      { cmd: "verify_email", args: { code: "c0de" } },
+      { cmd: "set_missed_message_mail", args: { on: false } },
+      { cmd: "account_sessions", args: {} },
+      { cmd: "end_session", args: { sessionId: "session-2" } },
+      { cmd: "delete_account", args: { password: "pw" } },
+      { cmd: "forgot_password", args: { serverUrl: "https://chat.example.com", login: "ada", allowPlainHttp: false } },
+      {
+        cmd: "reset_password",
+        args: { serverUrl: "http://chat.example.com", code: "c0de", newPassword: "new password", allowPlainHttp: true },
+      },
+    ]);
+  });
+});

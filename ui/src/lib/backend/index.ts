@@ -19,6 +19,7 @@ import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
 import { openUrl as openInBrowser } from "@tauri-apps/plugin-opener";
 
+import type { Account } from "../bindings/Account";
 import type { CommandError } from "../bindings/CommandError";
 import type { Commands } from "../bindings/Commands";
 import type { ConversationSummary } from "../bindings/ConversationSummary";
@@ -26,6 +27,7 @@ import type { ListPosition } from "../bindings/ListPosition";
 import type { LocalMessage } from "../bindings/LocalMessage";
 import type { Presence } from "../bindings/Presence";
 import type { SearchHit } from "../bindings/SearchHit";
+import type { SessionInfo } from "../bindings/SessionInfo";
 import type { SessionView } from "../bindings/SessionView";
 import type { UiEvent } from "../bindings/UiEvent";
 import type { User } from "../bindings/User";
@@ -113,6 +115,80 @@ export function setAttention(focused: boolean, openConversation: string | null):
  */
 export function firstPaint(): Promise<void> {
   return call("first_paint");
+}
+
+// --- The account ---------------------------------------------------------------------
+// These go to the server (nothing about an account changes offline), so they fail
+// while offline, the error saying so.
+
+/** The signed-in account as the server has it: profile, address (confirmed or not), settings. */
+export function accountDetails(): Promise<Account> {
+  return call("account_details");
+}
+
+/** Changes the name others see; a `profile` event follows, on every device. */
+export function rename(displayName: string): Promise<User> {
+  return call("rename", { displayName });
+}
+
+/** A wrong `currentPassword` is `invalid_credentials`; other devices are signed out unless kept. */
+export function changePassword(
+  currentPassword: string,
+  newPassword: string,
+  keepOtherSessions: boolean,
+): Promise<void> {
+  return call("change_password", { currentPassword, newPassword, keepOtherSessions });
+}
+
+/**
+ * Sets the address (unconfirmed until the code mailed to it comes back), or removes it
+ * (`email` null); either takes the password. A server without mail refuses an address.
+ */
+export function setEmail(email: string | null, password: string): Promise<Account> {
+  return call("set_email", { email, password });
+}
+
+/** Confirms the address with the code mailed to it. */
+export function verifyEmail(code: string): Promise<void> {
+  return call("verify_email", { code });
+}
+
+/** Turns missed-message mail on or off (unread direct messages mailed when no device is online). */
+export function setMissedMessageMail(on: boolean): Promise<Account> {
+  return call("set_missed_message_mail", { on });
+}
+
+/** Where the account is signed in, most recently used first (this device marked `current`). */
+export function accountSessions(): Promise<SessionInfo[]> {
+  return call("account_sessions");
+}
+
+/** Signs another device out: its connection closes at once. */
+export function endSession(sessionId: string): Promise<void> {
+  return call("end_session", { sessionId });
+}
+
+/** Deletes the account for good, with its password; this device is signed out. */
+export function deleteAccount(password: string): Promise<void> {
+  return call("delete_account", { password });
+}
+
+/**
+ * Asks `serverUrl` to mail a reset code to the account `login` names (a username or a
+ * confirmed address); it answers the same whether or not there is one. Needs no session.
+ */
+export function forgotPassword(serverUrl: string, login: string, allowPlainHttp = false): Promise<void> {
+  return call("forgot_password", { serverUrl, login, allowPlainHttp });
+}
+
+/** Sets a new password with a mailed code; every device of the account is signed out. */
+export function resetPassword(
+  serverUrl: string,
+  code: string,
+  newPassword: string,
+  allowPlainHttp = false,
+): Promise<void> {
+  return call("reset_password", { serverUrl, code, newPassword, allowPlainHttp });
 }
 
 // --- Conversations -------------------------------------------------------------------

@@ -2,8 +2,9 @@
  * `Session`: who is signed in on this device and how the core is connected, as the core
  * last said. It is the bottom of the topic stores: the list, the open thread and files
  * read `me` from it, and each registers with `onEnd` what it forgets when the session
- * ends (signing out, or the core saying no one is signed in any more), so that ending
- * it is one call wherever it is noticed.
+ * ends (signing out, the account deleted, or the core saying no one is signed in any
+ * more), so that ending it is one call wherever it is noticed. For someone who cannot
+ * sign in, it also asks for a password reset mail and sets a new password with its code.
  */
 import * as backend from "../backend";
 import type { ConnectionState } from "../bindings/ConnectionState";
@@ -82,6 +83,32 @@ export class Session {
       // The session is gone here either way (the core forgets it first).
     }
     this.end();
+  }
+
+  /**
+   * The account was deleted (the core signed this device out): the session ends, and
+   * sign-in proposes its server but not its username, which no longer signs in.
+   */
+  forgetAccount(): void {
+    if (this.lastAccount) this.lastAccount = { ...this.lastAccount, username: "" };
+    this.end();
+  }
+
+  /**
+   * Asks `serverUrl` to mail a reset code to the account `login` names (a username or a
+   * confirmed address); the answer is the same whether or not there is one. Rejects with
+   * the core's error (a server without mail says so).
+   */
+  forgotPassword(serverUrl: string, login: string, allowPlainHttp = false): Promise<void> {
+    return backend.forgotPassword(serverUrl, login.trim(), allowPlainHttp);
+  }
+
+  /**
+   * Sets a new password with the code from the reset mail; every device of the account
+   * is signed out, and the person signs in again with it. Rejects with the core's error.
+   */
+  resetPassword(serverUrl: string, code: string, newPassword: string, allowPlainHttp = false): Promise<void> {
+    return backend.resetPassword(serverUrl, code.trim(), newPassword, allowPlainHttp);
   }
 
   /** No one is signed in any more: everything held for them is forgotten. */

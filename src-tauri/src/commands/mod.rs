@@ -1,26 +1,28 @@
 //! The commands the UI calls (through `ui/src/lib/backend`). Each is a thin call into the
 //! client core; reads answer from the local store, so they work offline. Arguments arrive
-//! in camelCase from JavaScript (`conversationId`).
+//! in camelCase from JavaScript (`conversationId`). Those of files are in `files.rs`, those
+//! of the user's own account (which need the server) in `account.rs`; the UI's bindings
+//! are generated from the signatures of this folder (`command_bindings.rs`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use ferry_proto::{ConversationId, MessageId, Presence, User, UserId};
 
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{
     Client, ClientOptions, ConnectionState, ConversationSummary, ErrorKind, ListPosition,
     LocalErrorKind, LocalMessage, SearchHit,
 };
-use ferry_proto::{Presence, User};
 use tauri::{AppHandle, State};
-use uuid::Uuid;
 
 use crate::error::CommandError;
 use crate::notify::Attention;
 use crate::state::{Desktop, KnownAccount, SessionView};
-use crate::viewer;
+
+mod account;
+mod files;
+pub use account::*;
+pub use files::*;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -129,22 +131,23 @@ const LIST_PAGE: u32 = 500;
 #[tauri::command]
 pub fn conversation(
     state: State<'_, Desktop>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
 ) -> Result<Option<ConversationSummary>> {
-    Ok(state.client()?.conversation(conversation_id)?)
+    Ok(state.client()?.conversation(conversation_id).summary()?)
 }
 
 /// A page of a conversation (oldest first); `before_seq` pages back in history.
 #[tauri::command]
 pub fn messages(
     state: State<'_, Desktop>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     before_seq: Option<i64>,
     limit: u32,
 ) -> Result<Vec<LocalMessage>> {
     Ok(state
         .client()?
-        .messages(conversation_id, before_seq, limit.clamp(1, 500))?)
+        .conversation(conversation_id)
+        .messages(before_seq, limit.clamp(1, 500))?)
 }
 
 /// The UI has painted the conversation list for the first time: logged with the time
@@ -162,247 +165,113 @@ pub fn first_paint() {
 #[tauri::command]
 pub fn send_message(
     state: State<'_, Desktop>,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     body: String,
-    reply_to: Option<Uuid>,
+    reply_to: Option<MessageId>,
 ) -> Result<LocalMessage> {
     let client = state.client()?;
     Ok(match reply_to {
-        Some(parent) => client.reply(conversation_id, parent, &body)?,
-        None => client.send(conversation_id, &body)?,
+        Some(parent) => client.conversation(conversation_id).reply(parent, &body)?,
+        None => client.conversation(conversation_id).send(&body)?,
     })
-}
-
-/// Sends files picked in the file dialog or dropped on the window (with `caption` as
-/// the message's text); returns at once with the pending message and its previews, the
-/// uploads go on in the background.
-#[tauri::command]
-pub async fn send_files(
-    state: State<'_, Desktop>,
-    conversation_id: Uuid,
-    paths: Vec<PathBuf>,
-    caption: String,
-    reply_to: Option<Uuid>,
-) -> Result<LocalMessage> {
-    let client = state.client()?;
-    Ok(client
-        .send_files(conversation_id, &paths, &caption, reply_to)
-        .await?)
-}
-
-/// Sends one file given as bytes (a pasted image), base64-encoded.
-#[tauri::command]
-pub async fn send_file_data(
-    state: State<'_, Desktop>,
-    conversation_id: Uuid,
-    name: String,
-    data_base64: String,
-    caption: String,
-    reply_to: Option<Uuid>,
-) -> Result<LocalMessage> {
-    let bytes = BASE64
-        .decode(data_base64.as_bytes())
-        .map_err(|e| CommandError {
-            kind: ErrorKind::Code(ferry_proto::ErrorCode::InvalidRequest),
-            message: format!("the pasted file could not be read: {e}"),
-        })?;
-    let client = state.client()?;
-    Ok(client
-        .send_file_data(conversation_id, &name, bytes, &caption, reply_to)
-        .await?)
-}
-
-/// Sends the clipboard's picture as a PNG file, for a paste whose event brought the page
-/// neither files nor text (WebKitGTK's, of a screenshot); `None`, sending nothing, when
-/// the clipboard holds no picture.
-#[tauri::command]
-pub async fn send_clipboard_image(
-    app: AppHandle,
-    state: State<'_, Desktop>,
-    conversation_id: Uuid,
-) -> Result<Option<LocalMessage>> {
-    let client = state.client()?;
-    let picture = crate::clipboard::image(&app)
-        .await
-        .map_err(|e| CommandError {
-            // This device failed, not the server; the UI only shows the message.
-            kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
-            message: e.to_string(),
-        })?;
-    let Some((name, png)) = picture else {
-        return Ok(None);
-    };
-    Ok(Some(
-        client
-            .send_file_data(conversation_id, &name, png, "", None)
-            .await?,
-    ))
-}
-
-/// Cancels the uploads of an unsent message and removes it.
-#[tauri::command]
-pub fn cancel_upload(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {
-    Ok(state.client()?.cancel_upload(message_id)?)
-}
-
-/// A `data:` URL of an image's preview (kept on this device once fetched).
-#[tauri::command]
-pub async fn attachment_preview(
-    state: State<'_, Desktop>,
-    message_id: Uuid,
-    index: u32,
-) -> Result<String> {
-    let bytes = state.client()?.preview(message_id, index).await?;
-    Ok(viewer::data_url(&bytes))
-}
-
-/// Downloads a file into the app's cache (unless it is there); returns where it is.
-#[tauri::command]
-pub async fn download_attachment(
-    state: State<'_, Desktop>,
-    message_id: Uuid,
-    index: u32,
-) -> Result<PathBuf> {
-    Ok(state.client()?.download(message_id, index).await?)
-}
-
-/// A `data:` URL of a whole image, for the viewer (downloaded first), when the viewer
-/// may show it ([`viewer::shown`]).
-#[tauri::command]
-pub async fn open_image(state: State<'_, Desktop>, message_id: Uuid, index: u32) -> Result<String> {
-    let path = state.client()?.download(message_id, index).await?;
-    let size = tokio::fs::metadata(&path)
-        .await
-        .map_err(local_storage)?
-        .len();
-    if size > viewer::MAX_BYTES {
-        return Err(viewer::NotShown::TooManyBytes.into());
-    }
-    let bytes = tokio::fs::read(&path).await.map_err(local_storage)?;
-    // Measuring reads headers only, but a JPEG's may come after megabytes of comments.
-    tokio::task::spawn_blocking(move || viewer::shown(&bytes))
-        .await
-        .map_err(|e| local_storage(std::io::Error::other(e)))?
-        .map_err(CommandError::from)
-}
-
-/// Copies a file (downloaded first) to `path`, chosen by the user in a save dialog.
-#[tauri::command]
-pub async fn save_attachment(
-    state: State<'_, Desktop>,
-    message_id: Uuid,
-    index: u32,
-    path: PathBuf,
-) -> Result<()> {
-    let cached = state.client()?.download(message_id, index).await?;
-    tokio::fs::copy(&cached, &path)
-        .await
-        .map_err(local_storage)?;
-    Ok(())
-}
-
-/// Opens a file (downloaded first) with the system's default application, from a copy
-/// under its own name in the app's data folder; a file of a type that is not opened from
-/// here, or that no application opens, is refused with words that say to save it.
-#[tauri::command]
-pub async fn open_attachment(
-    app: AppHandle,
-    state: State<'_, Desktop>,
-    message_id: Uuid,
-    index: u32,
-) -> Result<()> {
-    use crate::opening::{self, NotOpened};
-    use tauri_plugin_opener::OpenerExt;
-    let client = state.client()?;
-    let attachment = client
-        .message(message_id)?
-        .and_then(|m| m.attachments.into_iter().nth(index as usize))
-        .ok_or_else(|| CommandError {
-            kind: ErrorKind::Code(ferry_proto::ErrorCode::NotFound),
-            message: "no such file".into(),
-        })?;
-    if !opening::opens_directly(&attachment.name) {
-        return Err(NotOpened::may_run_code(&attachment.name).into());
-    }
-    let cached = client.download(message_id, index).await?;
-    let id = attachment.id.unwrap_or(message_id);
-    let root = state.data_dir.join("opened");
-    let copy = opening::named_copy(&root, id, &cached, &attachment.name).map_err(local_storage)?;
-    #[cfg(all(unix, not(target_os = "macos")))]
-    if !opening::has_application(&copy) {
-        return Err(NotOpened::no_application(&copy).into());
-    }
-    app.opener()
-        .open_path(copy.to_string_lossy(), None::<&str>)
-        .map_err(|e| NotOpened::launcher(&copy, &e).into())
-}
-
-fn local_storage(e: std::io::Error) -> CommandError {
-    CommandError {
-        kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
-        message: e.to_string(),
-    }
 }
 
 /// Replaces the text of one of this user's messages; returns it as it now shows.
 #[tauri::command]
 pub fn edit_message(
     state: State<'_, Desktop>,
-    message_id: Uuid,
+    message_id: MessageId,
     body: String,
 ) -> Result<LocalMessage> {
-    Ok(state.client()?.edit(message_id, &body)?)
+    let client = state.client()?;
+    Ok(client
+        .conversation_of(message_id)?
+        .edit(message_id, &body)?)
 }
 
 /// Deletes a message for everyone; returns it as it now shows, or nothing when it was
 /// never sent and is gone.
 #[tauri::command]
-pub fn delete_message(state: State<'_, Desktop>, message_id: Uuid) -> Result<Option<LocalMessage>> {
-    Ok(state.client()?.delete(message_id)?)
+pub fn delete_message(
+    state: State<'_, Desktop>,
+    message_id: MessageId,
+) -> Result<Option<LocalMessage>> {
+    let client = state.client()?;
+    Ok(client.conversation_of(message_id)?.delete(message_id)?)
 }
 
 /// Adds an emoji to a message, or takes this user's back; returns the message as it
 /// now shows.
 #[tauri::command]
-pub fn react(state: State<'_, Desktop>, message_id: Uuid, emoji: String) -> Result<LocalMessage> {
-    Ok(state.client()?.react(message_id, &emoji)?)
+pub fn react(
+    state: State<'_, Desktop>,
+    message_id: MessageId,
+    emoji: String,
+) -> Result<LocalMessage> {
+    let client = state.client()?;
+    Ok(client
+        .conversation_of(message_id)?
+        .react(message_id, &emoji)?)
 }
 
 /// Puts a failed message back in the outbox.
 #[tauri::command]
-pub fn retry_message(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {
-    Ok(state.client()?.retry(message_id)?)
+pub fn retry_message(state: State<'_, Desktop>, message_id: MessageId) -> Result<()> {
+    let client = state.client()?;
+    Ok(client.conversation_of(message_id)?.retry(message_id)?)
 }
 
 /// Deletes a message that never went out.
 #[tauri::command]
-pub fn discard_message(state: State<'_, Desktop>, message_id: Uuid) -> Result<()> {
-    Ok(state.client()?.discard(message_id)?)
+pub fn discard_message(state: State<'_, Desktop>, message_id: MessageId) -> Result<()> {
+    let client = state.client()?;
+    Ok(client.conversation_of(message_id)?.discard(message_id)?)
 }
 
 /// Marks a conversation read (on every device of this user).
 #[tauri::command]
-pub fn mark_read(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
-    Ok(state.client()?.mark_read(conversation_id)?)
+pub fn mark_read(state: State<'_, Desktop>, conversation_id: ConversationId) -> Result<()> {
+    Ok(state.client()?.conversation(conversation_id).mark_read()?)
 }
 
 /// The user is composing (or stopped) in a conversation.
 #[tauri::command]
-pub fn set_typing(state: State<'_, Desktop>, conversation_id: Uuid, composing: bool) -> Result<()> {
-    state.client()?.set_typing(conversation_id, composing);
+pub fn set_typing(
+    state: State<'_, Desktop>,
+    conversation_id: ConversationId,
+    composing: bool,
+) -> Result<()> {
+    state
+        .client()?
+        .conversation(conversation_id)
+        .set_typing(composing);
     Ok(())
 }
 
 /// Saves a conversation's draft (empty clears it).
 #[tauri::command]
-pub fn set_draft(state: State<'_, Desktop>, conversation_id: Uuid, body: String) -> Result<()> {
-    Ok(state.client()?.set_draft(conversation_id, &body)?)
+pub fn set_draft(
+    state: State<'_, Desktop>,
+    conversation_id: ConversationId,
+    body: String,
+) -> Result<()> {
+    Ok(state
+        .client()?
+        .conversation(conversation_id)
+        .set_draft(&body)?)
 }
 
 /// Turns a conversation's notifications off or on.
 #[tauri::command]
-pub fn set_muted(state: State<'_, Desktop>, conversation_id: Uuid, muted: bool) -> Result<()> {
-    Ok(state.client()?.set_muted(conversation_id, muted)?)
+pub fn set_muted(
+    state: State<'_, Desktop>,
+    conversation_id: ConversationId,
+    muted: bool,
+) -> Result<()> {
+    Ok(state
+        .client()?
+        .conversation(conversation_id)
+        .set_muted(muted)?)
 }
 
 /// Users whose username or display name starts with `prefix`.
@@ -420,7 +289,7 @@ pub async fn find_users(state: State<'_, Desktop>, prefix: String) -> Result<Vec
 
 /// The direct conversation with `username` (created if needed).
 #[tauri::command]
-pub async fn open_direct(state: State<'_, Desktop>, username: String) -> Result<Uuid> {
+pub async fn open_direct(state: State<'_, Desktop>, username: String) -> Result<ConversationId> {
     Ok(state.client()?.open_direct(&username).await?)
 }
 
@@ -429,8 +298,8 @@ pub async fn open_direct(state: State<'_, Desktop>, username: String) -> Result<
 pub async fn create_group(
     state: State<'_, Desktop>,
     title: String,
-    member_ids: Vec<Uuid>,
-) -> Result<Uuid> {
+    member_ids: Vec<UserId>,
+) -> Result<ConversationId> {
     Ok(state.client()?.create_group(&title, &member_ids).await?)
 }
 
@@ -438,59 +307,77 @@ pub async fn create_group(
 #[tauri::command]
 pub async fn add_members(
     state: State<'_, Desktop>,
-    conversation_id: Uuid,
-    user_ids: Vec<Uuid>,
+    conversation_id: ConversationId,
+    user_ids: Vec<UserId>,
 ) -> Result<()> {
     Ok(state
         .client()?
-        .add_members(conversation_id, &user_ids)
+        .conversation(conversation_id)
+        .add_members(&user_ids)
         .await?)
 }
 
 /// Leaves a group.
 #[tauri::command]
-pub async fn leave_conversation(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
+pub async fn leave_conversation(
+    state: State<'_, Desktop>,
+    conversation_id: ConversationId,
+) -> Result<()> {
     let client = state.client()?;
-    let me = client.me().id;
-    Ok(client.remove_member(conversation_id, me).await?)
+    Ok(client.conversation(conversation_id).leave().await?)
 }
 
 /// Accepts a message request.
 #[tauri::command]
-pub async fn accept_request(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
-    Ok(state.client()?.accept(conversation_id).await?)
+pub async fn accept_request(
+    state: State<'_, Desktop>,
+    conversation_id: ConversationId,
+) -> Result<()> {
+    Ok(state
+        .client()?
+        .conversation(conversation_id)
+        .accept()
+        .await?)
 }
 
 /// Deletes a message request on this device (works offline; nobody is told).
 #[tauri::command]
-pub fn dismiss_request(state: State<'_, Desktop>, conversation_id: Uuid) -> Result<()> {
-    Ok(state.client()?.dismiss_request(conversation_id)?)
+pub fn dismiss_request(state: State<'_, Desktop>, conversation_id: ConversationId) -> Result<()> {
+    Ok(state
+        .client()?
+        .conversation(conversation_id)
+        .dismiss_request()?)
 }
 
 /// Blocks or unblocks someone.
 #[tauri::command]
-pub async fn set_blocked(state: State<'_, Desktop>, user_id: Uuid, blocked: bool) -> Result<()> {
-    Ok(state.client()?.set_blocked(user_id, blocked).await?)
+pub async fn set_blocked(state: State<'_, Desktop>, user_id: UserId, blocked: bool) -> Result<()> {
+    Ok(state
+        .client()?
+        .safety()
+        .set_blocked(user_id, blocked)
+        .await?)
 }
 
 /// Whom this user blocked, most recent first.
 #[tauri::command]
 pub async fn blocked_users(state: State<'_, Desktop>) -> Result<Vec<User>> {
-    Ok(state.client()?.blocked_users().await?)
+    Ok(state.client()?.safety().blocked_users().await?)
 }
 
 /// Reports someone to the server's operators (and blocks them when `block` is set).
 #[tauri::command]
 pub async fn report_user(
     state: State<'_, Desktop>,
-    user_id: Uuid,
-    conversation_id: Option<Uuid>,
-    message_id: Option<Uuid>,
+    user_id: UserId,
+    conversation_id: Option<ConversationId>,
+    message_id: Option<MessageId>,
     reason: String,
     block: bool,
 ) -> Result<()> {
     state
         .client()?
+        .safety()
         .report(&ferry_proto::NewReport {
             user_id,
             conversation_id,
@@ -520,7 +407,7 @@ pub fn presence(state: State<'_, Desktop>) -> Result<Vec<Presence>> {
 pub fn set_attention(
     state: State<'_, Desktop>,
     focused: bool,
-    open_conversation: Option<Uuid>,
+    open_conversation: Option<ConversationId>,
 ) -> Result<()> {
     *state.attention.lock().unwrap_or_else(|p| p.into_inner()) = Attention {
         focused,
@@ -529,7 +416,7 @@ pub fn set_attention(
     if let (true, Some(conversation)) = (focused, open_conversation)
         && let Ok(client) = state.client()
     {
-        client.mark_read(conversation)?;
+        client.conversation(conversation).mark_read()?;
     }
     Ok(())
 }

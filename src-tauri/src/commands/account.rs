@@ -1,0 +1,116 @@
+//! The commands of the signed-in user's own account (docs/protocol.md, "Accounts"): the
+//! profile, password, email address and where the account is signed in, deleting it, and
+//! the two a person who cannot sign in needs (a reset mail asked for, a new password set
+//! with its code). Unlike the others these go to the server, so they fail offline, with
+//! the core's error saying so.
+
+use ferry_proto::{Account, SessionId, SessionInfo, User};
+use tauri::State;
+
+use super::Result;
+use crate::state::Desktop;
+
+/// The account as the server has it: name, address (confirmed or not), role, settings.
+#[tauri::command]
+pub async fn account_details(state: State<'_, Desktop>) -> Result<Account> {
+    Ok(state.client()?.account().details().await?)
+}
+
+/// Changes the name others see; a `profile` event follows, on every device.
+#[tauri::command]
+pub async fn rename(state: State<'_, Desktop>, display_name: String) -> Result<User> {
+    Ok(state.client()?.account().rename(&display_name).await?)
+}
+
+/// Changes the password with the current one; other devices are signed out unless kept.
+#[tauri::command]
+pub async fn change_password(
+    state: State<'_, Desktop>,
+    current_password: String,
+    new_password: String,
+    keep_other_sessions: bool,
+) -> Result<()> {
+    Ok(state
+        .client()?
+        .account()
+        .change_password(&current_password, &new_password, keep_other_sessions)
+        .await?)
+}
+
+/// Sets the email address (the server mails it a code to confirm), or removes it (`null`).
+#[tauri::command]
+pub async fn set_email(
+    state: State<'_, Desktop>,
+    email: Option<String>,
+    password: String,
+) -> Result<Account> {
+    Ok(state
+        .client()?
+        .account()
+        .set_email(email.as_deref(), &password)
+        .await?)
+}
+
+/// Confirms the address with the code mailed to it.
+#[tauri::command]
+pub async fn verify_email(state: State<'_, Desktop>, code: String) -> Result<()> {
+    Ok(state.client()?.account().verify_email(&code).await?)
+}
+
+/// Where the account is signed in, most recently used first (this device marked).
+#[tauri::command]
+pub async fn account_sessions(state: State<'_, Desktop>) -> Result<Vec<SessionInfo>> {
+    Ok(state.client()?.account().sessions().await?)
+}
+
+/// Signs another device out: its connection closes at once.
+#[tauri::command]
+pub async fn end_session(state: State<'_, Desktop>, session_id: SessionId) -> Result<()> {
+    Ok(state.client()?.account().end_session(session_id).await?)
+}
+
+/// Deletes the account for good (with its password); this device is signed out.
+#[tauri::command]
+pub async fn delete_account(state: State<'_, Desktop>, password: String) -> Result<()> {
+    let client = state.client()?;
+    client.account().delete(&password).await?;
+    state.set_client(None);
+    Ok(())
+}
+
+/// Asks `server_url` to mail a reset code to the account `login` names (a username or a
+/// confirmed address); the answer is the same whether or not it exists.
+#[tauri::command]
+pub async fn forgot_password(
+    state: State<'_, Desktop>,
+    server_url: String,
+    login: String,
+    allow_plain_http: Option<bool>,
+) -> Result<()> {
+    let options = super::options(&state, &server_url, allow_plain_http);
+    Ok(ferry_client::forgot_password(&options, &login).await?)
+}
+
+/// Sets a new password with a mailed code; every device of the account is signed out.
+#[tauri::command]
+pub async fn reset_password(
+    state: State<'_, Desktop>,
+    server_url: String,
+    code: String,
+    new_password: String,
+    allow_plain_http: Option<bool>,
+) -> Result<()> {
+    let options = super::options(&state, &server_url, allow_plain_http);
+    Ok(ferry_client::reset_password(&options, &code, &new_password).await?)
+}
+
+/// Turns missed-message mail on or off (mail of unread direct messages when no device of
+/// this user was online for a while).
+#[tauri::command]
+pub async fn set_missed_message_mail(state: State<'_, Desktop>, on: bool) -> Result<Account> {
+    Ok(state
+        .client()?
+        .account()
+        .set_missed_message_mail(on)
+        .await?)
+}
