@@ -10,6 +10,7 @@
 pub mod announce;
 pub mod auth;
 pub mod background;
+pub mod backup;
 pub mod bus;
 pub mod chat;
 pub mod cluster;

@@ -1,8 +1,12 @@
 //! `ferry-server`: reads the configuration, binds the listener (with a deep backlog for
-//! reconnect storms) and runs the server until SIGINT or SIGTERM.
+//! reconnect storms) and runs the server until SIGINT or SIGTERM; or, given a command,
+//! does that operator's task on the same configuration's database and files
+//! (`backup`, `restore`) and exits.
+
+use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferry_server::Config;
 use tokio::net::TcpSocket;
 use tracing_subscriber::EnvFilter;
@@ -11,9 +15,30 @@ use tracing_subscriber::EnvFilter;
 /// the default of 1024.
 const LISTEN_BACKLOG: u32 = 8192;
 
+/// The server's settings, and an operator's task to do with them instead of serving.
+#[derive(Parser)]
+#[command(name = "ferry-server", version, about = "The Ferry chat server")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+/// What an operator does on the host (settings as for serving, before the task's name).
+#[derive(Subcommand)]
+enum Task {
+    /// Copy the database and every file into FOLDER (new or empty), while the server
+    /// runs (docs/operations.md, "Backups").
+    Backup { folder: PathBuf },
+    /// Restore the backup in FOLDER into this configuration's database and file store,
+    /// which must hold nothing yet; no server may be running on them.
+    Restore { folder: PathBuf },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let matches = Config::command().get_matches();
+    let matches = Cli::command().get_matches();
     // A secret given as a flag is in the process's command line, which every user of the
     // machine reads with `ps`: only the environment or a file may carry it.
     for (id, instead) in [
@@ -33,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // Mutated only where the open-file limit can lower the connection cap.
     #[cfg_attr(not(unix), allow(unused_mut))]
-    let mut config = Config::from_arg_matches(&matches)?;
+    let Cli { mut config, task } = Cli::from_arg_matches(&matches)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_json {
         tracing_subscriber::fmt()
@@ -42,6 +67,15 @@ async fn main() -> anyhow::Result<()> {
             .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+
+    if let Some(task) = task {
+        // The cause in words, for the operator at the terminal; no backtrace.
+        if let Err(e) = run_task(&config, task).await {
+            eprintln!("ferry-server: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
     }
 
     #[cfg(unix)]
@@ -68,6 +102,36 @@ async fn main() -> anyhow::Result<()> {
 
     ferry_server::run(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_task(config: &Config, task: Task) -> anyhow::Result<()> {
+    match task {
+        Task::Backup { folder } => {
+            let done = ferry_server::backup::backup(config, &folder)
+                .await
+                .context("backup failed")?;
+            println!(
+                "backed up the {} database and the files ({} objects, {} bytes) into {}",
+                done.database,
+                done.files,
+                done.bytes,
+                folder.display()
+            );
+        }
+        Task::Restore { folder } => {
+            let done = ferry_server::backup::restore(config, &folder)
+                .await
+                .context("restore failed")?;
+            println!(
+                "restored the backup of {} (the database, and files: {} objects, {} bytes) into {}",
+                done.created_at,
+                done.files,
+                done.bytes,
+                ferry_server::redact(&config.effective_database_url())
+            );
+        }
+    }
     Ok(())
 }
 

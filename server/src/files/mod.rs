@@ -108,45 +108,52 @@ impl Drop for Decoding {
     }
 }
 
+/// The blob store `config` names, and where it is: `FERRY_FILES` as `s3://bucket`
+/// (credentials, endpoint and region from the usual `AWS_*` variables) or a directory
+/// path; by default `files/` in the data directory. The files' own, and what a backup
+/// copies (`crate::backup`).
+pub fn object_store(config: &Config) -> Result<(Arc<dyn ObjectStore>, String), FileError> {
+    let location = config
+        .files
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("files").display().to_string());
+    let store: Arc<dyn ObjectStore> = match location.strip_prefix("s3://") {
+        Some(bucket) => {
+            let mut s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket.trim_end_matches('/'));
+            if let Some(endpoint) = &config.s3_endpoint {
+                s3 = s3
+                    .with_endpoint(endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            if let Some(region) = &config.s3_region {
+                s3 = s3.with_region(region);
+            }
+            if let Some(key) = &config.s3_access_key_id {
+                s3 = s3.with_access_key_id(key);
+            }
+            if let Some(secret) = &config.s3_secret_access_key {
+                s3 = s3.with_secret_access_key(secret);
+            }
+            Arc::new(s3.build()?)
+        }
+        None => {
+            let dir = location.strip_prefix("file://").unwrap_or(&location);
+            std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            })?;
+            Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+        }
+    };
+    Ok((store, location))
+}
+
 impl Files {
-    /// The blob store `config` names: `FERRY_FILES` as `s3://bucket` (credentials,
-    /// endpoint and region from the usual `AWS_*` variables) or a directory path; by
-    /// default `files/` in the data directory.
+    /// The files in the blob store `config` names ([`object_store`]).
     pub fn open(config: &Config, metrics: &Metrics) -> Result<Self, FileError> {
-        let location = config
-            .files
-            .clone()
-            .unwrap_or_else(|| config.data_dir.join("files").display().to_string());
+        let (store, location) = object_store(config)?;
         let s3 = location.starts_with("s3://");
-        let store: Arc<dyn ObjectStore> = match location.strip_prefix("s3://") {
-            Some(bucket) => {
-                let mut s3 = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket.trim_end_matches('/'));
-                if let Some(endpoint) = &config.s3_endpoint {
-                    s3 = s3
-                        .with_endpoint(endpoint)
-                        .with_allow_http(endpoint.starts_with("http://"));
-                }
-                if let Some(region) = &config.s3_region {
-                    s3 = s3.with_region(region);
-                }
-                if let Some(key) = &config.s3_access_key_id {
-                    s3 = s3.with_access_key_id(key);
-                }
-                if let Some(secret) = &config.s3_secret_access_key {
-                    s3 = s3.with_secret_access_key(secret);
-                }
-                Arc::new(s3.build()?)
-            }
-            None => {
-                let dir = location.strip_prefix("file://").unwrap_or(&location);
-                std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic {
-                    store: "LocalFileSystem",
-                    source: Box::new(e),
-                })?;
-                Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
-            }
-        };
         let decoding_mib = config.preview_memory_mib.max(1);
         Ok(Self {
             store,

@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod attacks;
+mod backup;
 mod bad_input;
 mod changes;
 mod cluster;
