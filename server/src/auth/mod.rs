@@ -1,5 +1,6 @@
 //! Authentication: password hashing ([`password`]), access and refresh tokens
-//! ([`tokens`]), and the [`Caller`] extractor that every authenticated route takes.
+//! ([`tokens`]), the [`Caller`] extractor that every authenticated route takes, and
+//! [`end_sessions`], which signs sessions out on every node.
 
 pub mod password;
 pub mod tokens;
@@ -10,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use ferry_proto::{SessionId, UserId};
+use ferry_proto::{SessionId, Timestamp, UserId};
 
 use crate::coalesce::Coalescer;
 use crate::error::Error;
@@ -72,4 +73,22 @@ pub fn session_lookup(store: Arc<dyn Store>) -> Coalescer<SessionId, bool> {
             Ok(active.into_iter().map(|id| (id, true)).collect())
         })
     }))
+}
+
+/// Ends sessions of `user` (see `AccountStore::end_sessions`) and closes their sockets on
+/// every node.
+pub async fn end_sessions(
+    app: &App,
+    user: UserId,
+    only: Option<SessionId>,
+    except: Option<SessionId>,
+) -> crate::error::Result<Vec<SessionId>> {
+    let ended = app
+        .store
+        .end_sessions(user, only, except, Timestamp::now())
+        .await?;
+    for session in &ended {
+        app.announce.session_ended(*session);
+    }
+    Ok(ended)
 }

@@ -13,7 +13,7 @@ use ferry_proto::{
     ProfileChange, ServerFrame, SessionId, SessionInfo, Timestamp, User, UserId, validate_password,
 };
 
-use crate::auth::{Caller, password};
+use crate::auth::{Caller, end_sessions, password};
 use crate::error::{Error, Result};
 use crate::http::auth::check_display_name;
 use crate::http::extract::{Gives, Json, Path, Takes};
@@ -143,24 +143,6 @@ pub async fn change_password(
     }
     tracing::info!(user_id = %caller.user_id, "password changed");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Ends sessions of `user` (see `AccountStore::end_sessions`) and closes their sockets on
-/// every node.
-pub(crate) async fn end_sessions(
-    app: &App,
-    user: UserId,
-    only: Option<SessionId>,
-    except: Option<SessionId>,
-) -> Result<Vec<SessionId>> {
-    let ended = app
-        .store
-        .end_sessions(user, only, except, Timestamp::now())
-        .await?;
-    for session in &ended {
-        app.announce.session_ended(*session);
-    }
-    Ok(ended)
 }
 
 /// Sets or removes the caller's address; a new one is confirmed by a mailed link.
