@@ -16,7 +16,9 @@
 //! files copied within that hour include every one the database copy names. The JWT
 //! secret is not copied: a restored server with another secret refuses the old access
 //! tokens, and clients sign in again through their refresh tokens, which are in the
-//! database. Restore refuses a database or a file store that already holds anything.
+//! database. Restore checks the folder against its manifest and refuses a database or a
+//! file store that already holds anything before it writes; then it puts the files in
+//! first and the database last, so that no server ever finds data naming a missing file.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -159,14 +161,27 @@ pub async fn backup(config: &Config, dir: &Path) -> Result<Manifest, BackupError
                     "--no-privileges",
                     "--file",
                     &target.display().to_string(),
-                    &url,
                 ],
+                &url,
+                &[],
             )
             .await?;
         }
     }
+    let copied = std::time::Instant::now();
     let (store, _) = object_store(config)?;
     let (files, bytes) = copy_out(&store, &dir.join("files")).await?;
+    // Past the grace period a file the database copy names may have been deleted before
+    // it was copied: such a backup is not called done (it gets no manifest).
+    if copied.elapsed().as_secs() >= config.file_grace_secs {
+        return Err(BackupError::Refused(format!(
+            "copying the files took {} s, longer than FERRY_FILE_GRACE_SECS ({} s), so a file \
+             the database copy names may have been deleted before it was copied; raise \
+             FERRY_FILE_GRACE_SECS on the servers above the time a backup takes, and back up again",
+            copied.elapsed().as_secs(),
+            config.file_grace_secs
+        )));
+    }
     // Written last: a folder without one is an unfinished backup, and restore refuses it.
     let manifest = Manifest {
         format: FORMAT,
@@ -207,29 +222,39 @@ pub async fn restore(config: &Config, dir: &Path) -> Result<Manifest, BackupErro
             manifest.database, database
         )));
     }
+    // Everything is checked before anything is written.
+    let files = files_under(&dir.join("files")).await?;
+    let bytes = files.iter().map(|(_, _, len)| len).sum::<u64>();
+    if (files.len() as u64, bytes) != (manifest.files, manifest.bytes) {
+        return Err(BackupError::Refused(format!(
+            "the backup's files/ holds {} objects of {bytes} bytes, where its manifest says \
+             {} of {}: it is incomplete",
+            files.len(),
+            manifest.files,
+            manifest.bytes
+        )));
+    }
     let (store, location) = object_store(config)?;
     if store.list(None).next().await.transpose()?.is_some() {
         return Err(BackupError::Refused(format!(
             "the file store {location} is not empty: restore into a fresh server"
         )));
     }
-    let source = dir.join(database.file());
     match database {
         Database::Sqlite => {
             let path = sqlite_path(&url);
-            if path.exists() {
-                return Err(BackupError::Refused(format!(
-                    "{} exists: restore into a fresh server",
-                    path.display()
-                )));
+            for taken in [
+                path.clone(),
+                wal_file(&path, "-wal"),
+                wal_file(&path, "-shm"),
+            ] {
+                if taken.exists() {
+                    return Err(BackupError::Refused(format!(
+                        "{} exists: restore into a fresh server",
+                        taken.display()
+                    )));
+                }
             }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            // Copied beside, then renamed: a server never finds half a database.
-            let partial = path.with_extension("restoring");
-            std::fs::copy(&source, &partial)?;
-            std::fs::rename(&partial, &path)?;
         }
         Database::Postgres => {
             let mut db = sqlx::PgConnection::connect(&url).await?;
@@ -244,6 +269,33 @@ pub async fn restore(config: &Config, dir: &Path) -> Result<Manifest, BackupErro
                     "the database is not empty: restore into a new database".into(),
                 ));
             }
+        }
+    }
+
+    // The files first, the database last: until the database is in place a server
+    // started here finds no data that names a missing file, and a restore that stopped
+    // halfway left only files, which a fresh store can be emptied of.
+    for (path, key, _) in &files {
+        let mut source = tokio::fs::File::open(path).await?;
+        let mut sink = BufWriter::new(store.clone(), key.clone());
+        tokio::io::copy(&mut source, &mut sink).await?;
+        sink.shutdown().await?;
+    }
+    let source = dir.join(database.file());
+    match database {
+        Database::Sqlite => {
+            let path = sqlite_path(&url);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            // Copied beside and made durable, then renamed: a server never finds half a
+            // database.
+            let partial = path.with_extension("restoring");
+            std::fs::copy(&source, &partial)?;
+            std::fs::File::open(&partial)?.sync_all()?;
+            std::fs::rename(&partial, &path)?;
+        }
+        Database::Postgres => {
             postgres_tool(
                 "pg_restore",
                 &[
@@ -252,22 +304,21 @@ pub async fn restore(config: &Config, dir: &Path) -> Result<Manifest, BackupErro
                     "--exit-on-error",
                     "--single-transaction",
                     "--dbname",
-                    &url,
-                    &source.display().to_string(),
                 ],
+                &url,
+                &[&source.display().to_string()],
             )
             .await?;
         }
     }
-    let (files, bytes) = copy_in(&dir.join("files"), &store).await?;
-    if (files, bytes) != (manifest.files, manifest.bytes) {
-        return Err(BackupError::Refused(format!(
-            "the backup's files/ holds {files} objects of {bytes} bytes, where its manifest \
-             says {} of {}: it is incomplete",
-            manifest.files, manifest.bytes
-        )));
-    }
     Ok(manifest)
+}
+
+/// SQLite's companion file of `path` (`-wal`, `-shm`).
+fn wal_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// The file of a `sqlite://` URL.
@@ -278,19 +329,43 @@ fn sqlite_path(url: &str) -> PathBuf {
     PathBuf::from(path.split('?').next().unwrap_or(path))
 }
 
-/// Runs a PostgreSQL client tool, saying what went wrong in its own words.
-async fn postgres_tool(tool: &str, args: &[&str]) -> Result<(), BackupError> {
-    let output = tokio::process::Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| {
-            BackupError::Refused(format!(
-                "{tool} could not be run ({e}): install PostgreSQL's client tools \
+/// `url` without its password, and the password: PostgreSQL's tools take it from
+/// `PGPASSWORD`, so that it is never on a command line, which `ps` shows every user.
+fn without_password(url: &str) -> (String, Option<String>) {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return (url.to_owned(), None);
+    };
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    if password.is_some() && parsed.set_password(None).is_err() {
+        return (url.to_owned(), None);
+    }
+    (parsed.into(), password)
+}
+
+/// Runs a PostgreSQL client tool on the database `url`, saying what went wrong in its
+/// own words.
+async fn postgres_tool(
+    tool: &str,
+    options: &[&str],
+    url: &str,
+    after: &[&str],
+) -> Result<(), BackupError> {
+    let (url, password) = without_password(url);
+    let mut command = tokio::process::Command::new(tool);
+    command.args(options).arg(url).args(after);
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let output = command.stdin(Stdio::null()).output().await.map_err(|e| {
+        BackupError::Refused(format!(
+            "{tool} could not be run ({e}): install PostgreSQL's client tools \
                  (Debian: postgresql-client), of the server's version or newer"
-            ))
-        })?;
+        ))
+    })?;
     if output.status.success() {
         Ok(())
     } else {
@@ -330,10 +405,10 @@ async fn copy_out(store: &Arc<dyn ObjectStore>, dir: &Path) -> Result<(u64, u64)
     Ok((files, bytes))
 }
 
-/// Puts every file under `dir` into `store`, keyed by its path below `dir`: (objects,
-/// bytes).
-async fn copy_in(dir: &Path, store: &Arc<dyn ObjectStore>) -> Result<(u64, u64), BackupError> {
-    let (mut files, mut bytes) = (0, 0);
+/// Every file under `dir`: its path, its key in a file store (its path below `dir`) and
+/// its length.
+async fn files_under(dir: &Path) -> Result<Vec<(PathBuf, Key, u64)>, BackupError> {
+    let mut found = Vec::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {
         let mut entries = match tokio::fs::read_dir(&folder).await {
@@ -343,7 +418,8 @@ async fn copy_in(dir: &Path, store: &Arc<dyn ObjectStore>) -> Result<(u64, u64),
         };
         while let Some(entry) = entries.next_entry().await? {
             let path = entry.path();
-            if entry.file_type().await?.is_dir() {
+            let meta = entry.metadata().await?;
+            if meta.is_dir() {
                 folders.push(path);
                 continue;
             }
@@ -353,12 +429,28 @@ async fn copy_in(dir: &Path, store: &Arc<dyn ObjectStore>) -> Result<(u64, u64),
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned()),
             );
-            let mut source = tokio::fs::File::open(&path).await?;
-            let mut sink = BufWriter::new(store.clone(), key);
-            bytes += tokio::io::copy(&mut source, &mut sink).await?;
-            sink.shutdown().await?;
-            files += 1;
+            found.push((path, key, meta.len()));
         }
     }
-    Ok((files, bytes))
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn the_password_leaves_the_url_for_the_environment() {
+        assert_eq!(
+            without_password("postgres://ferry:s%40cret%2F1@db:5432/ferry?sslmode=require"),
+            (
+                "postgres://ferry@db:5432/ferry?sslmode=require".to_owned(),
+                Some("s@cret/1".to_owned())
+            )
+        );
+        assert_eq!(
+            without_password("postgres://ferry@db/ferry"),
+            ("postgres://ferry@db/ferry".to_owned(), None)
+        );
+    }
 }
