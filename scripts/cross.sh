@@ -106,16 +106,22 @@ in_root() {
     ' in_root "$root" "$repo" "$cross" "$cargo_home" "$@"
 }
 
-# in_wine COMMAND...: COMMAND in the root with a wineserver of its own that ends with it.
-# Each in_root has its own /tmp, where wineserver keeps its socket, so a server left
-# running by one call (they linger 3 s) would go on beside the next one's on the same
-# prefix; and the registry (where the Credential Manager keeps its entries) reaches
-# disk only when the server exits.
+# in_wine COMMAND...: COMMAND in the root under Wine, then waits for the wineserver to end.
+# Every call shares one folder for the wineserver's socket and lock (bind-mounted over
+# /tmp/.wine-0, where Wine looks), so a call finds and uses a server that an earlier call
+# left running rather than starting a second one on the same prefix: one server per
+# prefix, as on Windows. With a /tmp of its own per call, each call had a server of its
+# own, and the registry file lagged behind: after `wineserver -w` had returned, with the
+# call's Wine processes still shown exiting, a credential deleted by the call stayed in
+# user.reg for up to a minute (seen here in 5 of 8 tries). So the checks below ask Wine
+# (`reg query`) rather than read that file.
 in_wine() {
     local server=/usr/lib/x86_64-linux-gnu/wine/wineserver
+    mkdir -p -m 0700 "$cross/wineserver"
     # Wine's display drivers look for a private runtime folder, and complain without one.
-    in_root "export XDG_RUNTIME_DIR=/tmp/runtime; mkdir -m 0700 -p \$XDG_RUNTIME_DIR;" \
-        "$server -p0; status=0; $*" "|| status=\$?; $server -w; exit \$status"
+    in_root "export XDG_RUNTIME_DIR=/tmp/runtime; mkdir -m 0700 -p \$XDG_RUNTIME_DIR /tmp/.wine-0;" \
+        "mount --bind /cross/wineserver /tmp/.wine-0;" \
+        "$server -p0 2>/dev/null || true; status=0; $*" "|| status=\$?; $server -w; exit \$status"
 }
 
 phase_root() {
@@ -338,20 +344,14 @@ phase_wine_scenario() {
     # address): what a user of this ferry.exe has. A run starts without a folder.
     local appdata=$cross/wine/drive_c/users/root/AppData/Roaming/ferry/data
     rm -rf "$appdata"
-    # credential: whether Wine's Credential Manager (its registry) holds a token for $url.
-    credential() { tr -d '\0' <"$cross/wine/user.reg" | grep -qF "Credential Manager\\\\Generic: $url#"; }
-    # registry_says yes|no: waits (45 s at most) until user.reg holds, or no longer holds,
-    # that token. The wineserver writes the registry as it exits, and `wineserver -w` can
-    # return before the file is written (seen in about one run in four once the prefix's
-    # registry had grown): the file is read until it says so. 10 s was once too short
-    # (the token reached the file just after); the wineserver also saves its registry
-    # every 30 s of its own, so 45 s bounds the wait by Wine's own period.
-    registry_says() {
-        local tries=0
-        until { [[ $1 == yes ]] && credential; } || { [[ $1 == no ]] && ! credential; }; do
-            ((++tries < 450)) || return 1
-            sleep 0.1
-        done
+    # credential_manager_has yes|no: whether Wine's Credential Manager holds a token for
+    # $url, asked of Wine itself (`reg query`, through the prefix's one wineserver: what
+    # any Windows program would see now, whenever the registry file is written).
+    credential_manager_has() {
+        local listing held=no
+        listing=$(in_wine "wine reg query 'HKCU\\Software\\Wine\\Credential Manager'" 2>/dev/null || true)
+        [[ $listing != *"Generic: $url#"* ]] || held=yes
+        [[ $held == "$1" ]]
     }
 
     start_server
@@ -360,7 +360,7 @@ phase_wine_scenario() {
     has "register under Wine" "signed in as alice" "$out"
     [[ -f $appdata/current-account ]] || die "no data folder at %APPDATA%\\ferry\\data: $(find "$cross/wine/drive_c/users" -maxdepth 4 | head -20)"
     say "ok: the data folder is %APPDATA%\\ferry\\data"
-    registry_says yes || die "no token for $url in Wine's Credential Manager (user.reg)"
+    credential_manager_has yes || die "no token for $url in Wine's Credential Manager"
     say "ok: the token is in Wine's Credential Manager"
     out=$(win --json status)
     has "a second process finds the token" '"online":true' "$out"
@@ -414,7 +414,7 @@ phase_wine_scenario() {
     win logout >/dev/null
     out=$(win chats 2>&1 || true)
     has "sign-out forgets the token" "not signed in" "$out"
-    registry_says no || die "the token for $url is still in Wine's Credential Manager after sign-out"
+    credential_manager_has no || die "the token for $url is still in Wine's Credential Manager after sign-out"
     say "ok: sign-out removes it from the Credential Manager"
     stop_server
     rm -rf "$work"
