@@ -137,7 +137,9 @@ pub async fn change_password(
     let current = record(&app, &caller).await?;
     check_password(&current, change.current_password).await?;
     let hash = password::hash(change.new_password).await?;
-    app.store.set_password(caller.user_id, &hash).await?;
+    app.store
+        .set_password(caller.user_id, &hash, Timestamp::now())
+        .await?;
     if !change.keep_other_sessions {
         end_sessions(&app, caller.user_id, None, Some(caller.session_id)).await?;
     }

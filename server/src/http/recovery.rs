@@ -236,7 +236,9 @@ async fn reset(app: &App, token: &str, new_password: String) -> Result<()> {
         ));
     };
     let hash = password::hash(new_password).await?;
-    app.store.set_password(user, &hash).await?;
+    app.store
+        .set_password(user, &hash, Timestamp::now())
+        .await?;
     crate::auth::end_sessions(app, user, None, None).await?;
     tracing::info!(user_id = %user, "password reset");
     Ok(())

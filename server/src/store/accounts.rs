@@ -85,8 +85,14 @@ pub trait AccountStore: Send + Sync {
     async fn account(&self, id: UserId) -> StoreResult<Option<AccountRecord>>;
     /// Renames a user; `None` if there is no such (live) user.
     async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<User>>;
-    /// Stores a new password hash.
-    async fn set_password(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
+    /// Stores a new password hash, and voids the reset codes not yet used: one mailed
+    /// for the old password must not set another after it changed.
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<()>;
     /// Stores whether missed messages are mailed.
     async fn set_missed_message_mail(&self, id: UserId, on: bool) -> StoreResult<()>;
     /// Sets (unconfirmed) or removes the address; unconfirmed tokens for another address

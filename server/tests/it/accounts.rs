@@ -328,7 +328,25 @@ async fn a_forgotten_password_is_reset_through_mail(backend: Backend) {
         StatusCode::OK
     );
 
+    // A code mailed before the password changed no longer sets one.
+    alice
+        .refused(
+            Method::POST,
+            "/auth/password/reset",
+            Some(json!({"token": code_in(&by_address), "new_password": "yet another one"})),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+        )
+        .await;
+
     // The page the link opens sets the password too.
+    alice
+        .no_content(
+            Method::POST,
+            "/auth/password/forgot",
+            Some(json!({"login": "alice"})),
+        )
+        .await;
+    let fresh = sink.expect_mail("ada@example.com").await;
     let page = reqwest::Client::new()
         .post(format!("{}/account/reset-password", server.url()))
         .header(
@@ -337,7 +355,7 @@ async fn a_forgotten_password_is_reset_through_mail(backend: Backend) {
         )
         .body(format!(
             "token={}&password=from+the+page&again=from+the+page",
-            code_in(&by_address)
+            code_in(&fresh)
         ))
         .send()
         .await

@@ -265,12 +265,28 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         Ok(row.map(User::from))
     }
 
-    async fn set_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1 AND deleted_at IS NULL")
             .bind(id)
             .bind(password_hash.to_owned())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        // Marked used rather than deleted: the rows still count against the hourly limit.
+        sqlx::query(
+            "UPDATE mail_tokens SET used_at = $2 \
+             WHERE user_id = $1 AND purpose = 'reset_password' AND used_at IS NULL",
+        )
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
