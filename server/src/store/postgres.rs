@@ -153,6 +153,18 @@ impl Dialect for Postgres {
         for (conversation, user, state) in member_rows {
             members.entry(conversation).or_default().push((user, state));
         }
+        // Senders whose account was deleted, read under the locks: a deletion (which
+        // stamps these conversations) either waits for this batch, whose messages its
+        // erasure then finds, or is seen here, and the send refused; none outlives it.
+        let mut senders: Vec<UserId> = batch.iter().map(|m| m.sender_id).collect();
+        senders.sort_unstable();
+        senders.dedup();
+        let deleted: Vec<UserId> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE id = ANY($1) AND deleted_at IS NOT NULL",
+        )
+        .bind(&senders)
+        .fetch_all(&mut *tx)
+        .await?;
 
         let mut appends = Vec::with_capacity(batch.len());
         let mut inserted: Vec<(&NewMessage, i64)> = Vec::new();
@@ -161,6 +173,10 @@ impl Dialect for Postgres {
         for new in batch {
             if let Some(existing) = known.get(&new.id) {
                 appends.push(same_or_conflict(existing.clone(), new));
+                continue;
+            }
+            if deleted.contains(&new.sender_id) {
+                appends.push(Append::NotMember);
                 continue;
             }
             let seats = members

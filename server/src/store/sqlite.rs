@@ -146,6 +146,11 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
     if let Some(row) = existing {
         return Ok(same_or_conflict(row.into(), new));
     }
+    // One writer: a deleted account's erasure finds every message committed before the
+    // deletion, and none is committed after it.
+    if sender_deleted(tx, new.sender_id).await? {
+        return Ok(Append::NotMember);
+    }
     let seats: Vec<(UserId, String)> =
         sqlx::query_as("SELECT user_id, state FROM members WHERE conversation_id = $1")
             .bind(new.conversation_id)
@@ -197,4 +202,15 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
         members: seats.into_iter().map(|(user, _)| user).collect(),
         accepted: accepts,
     })
+}
+
+/// Whether `user`'s account was deleted: it sends nothing more.
+async fn sender_deleted(tx: &mut SqliteConnection, user: UserId) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT deleted_at FROM users WHERE id = $1 AND deleted_at IS NOT NULL",
+    )
+    .bind(user)
+    .fetch_optional(&mut *tx)
+    .await?
+    .is_some())
 }

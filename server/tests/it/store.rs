@@ -1514,7 +1514,47 @@ async fn a_batch_appends_as_if_one_by_one(backend: Backend) {
     assert_eq!(append_ok(&store, &message(direct, a, "after")).await, 4);
 }
 
+/// A deleted account sends nothing more, by any path (one message, a batch, a reply):
+/// each is refused inside the transaction that would store it, so the erasure of its
+/// messages cannot miss one committed after the deletion.
+async fn a_deleted_account_sends_nothing_more(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let chat = direct(&store, a, b).await;
+    let first = message(chat, a, "before");
+    assert_eq!(append_ok(&store, &first).await, 1);
+
+    let now = Timestamp::now();
+    store
+        .close_account(a, now, Timestamp::from_millis(now.as_millis() + 86_400_000))
+        .await
+        .expect("close");
+    assert!(matches!(
+        store
+            .append(&message(chat, a, "after"))
+            .await
+            .expect("append"),
+        Append::NotMember
+    ));
+    let batch = store
+        .append_batch(&[message(chat, b, "from bob"), message(chat, a, "after")])
+        .await
+        .expect("batch");
+    assert!(matches!(batch[0], Append::Stored { .. }), "{batch:?}");
+    assert!(matches!(batch[1], Append::NotMember), "{batch:?}");
+    let reply = NewMessage {
+        reply_to: Some(first.id),
+        ..message(chat, a, "a reply")
+    };
+    assert!(matches!(
+        store.append(&reply).await.expect("append"),
+        Append::NotMember
+    ));
+}
+
 on_both!(
+    a_deleted_account_sends_nothing_more,
     sync_progresses_while_a_transaction_is_open,
     removal_while_a_send_waits_wins,
     users_and_search,

@@ -92,6 +92,17 @@ impl<D: Dialect> SqlStore<D> {
         let seats = Self::seats_in(conn, new.conversation_id).await?;
         let (group_owner, accepts) = match new.authority {
             Authority::Member => {
+                // Read under the conversation's lock, as in the batch paths: a deleted
+                // account sends no change its erasure could miss.
+                let deleted: Option<i64> = sqlx::query_scalar(
+                    "SELECT deleted_at FROM users WHERE id = $1 AND deleted_at IS NOT NULL",
+                )
+                .bind(new.sender_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if deleted.is_some() {
+                    return Ok(Append::NotMember);
+                }
                 let place: Option<(String, String)> = sqlx::query_as(
                     "SELECT m.role, c.kind FROM members m \
                      JOIN conversations c ON c.id = m.conversation_id \

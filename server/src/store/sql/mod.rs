@@ -272,6 +272,17 @@ impl<D: Dialect> SqlStore<D> {
     /// members.
     pub(crate) async fn mark_shown_in(conn: &mut Conn<D>, user: UserId) -> StoreResult<()> {
         Self::advance_clock(conn).await?;
+        // Their rows are locked in id order first, as every multi-row writer does (a send
+        // batch among them): an UPDATE locks rows in the order it scans them, and two
+        // orders can deadlock on Postgres.
+        let mut lock = QueryBuilder::new(
+            "SELECT c.id FROM conversations c \
+             WHERE c.id IN (SELECT conversation_id FROM members WHERE user_id = ",
+        );
+        lock.push_bind(user)
+            .push(") ORDER BY c.id ")
+            .push(D::lock("c"));
+        lock.build().execute(&mut *conn).await?;
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE conversations SET change_version = {} \
              WHERE id IN (SELECT conversation_id FROM members WHERE user_id = $1)",
