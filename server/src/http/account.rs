@@ -17,7 +17,7 @@ use crate::auth::{Caller, end_sessions, password};
 use crate::error::{Error, Result};
 use crate::http::auth::check_display_name;
 use crate::http::extract::{Gives, Json, Path, Takes};
-use crate::http::recovery::{mail_confirmation, normalize_email};
+use crate::http::recovery::{confirmation_allowed, mail_confirmation, normalize_email};
 use crate::state::App;
 use crate::store::AccountRecord;
 
@@ -168,8 +168,12 @@ pub async fn change_email(
     }
     let current = record(&app, &caller).await?;
     check_password(&current, change.password).await?;
+    // Over the hourly limit of confirmations, nothing changes: the address stays as it was.
+    if email.is_some() {
+        confirmation_allowed(&app, &current.user).await?;
+    }
     app.store
-        .set_email(caller.user_id, email.as_deref())
+        .set_email(caller.user_id, email.as_deref(), Timestamp::now())
         .await?;
     if let Some(email) = email {
         mail_confirmation(&app, &current.user, &email).await?;

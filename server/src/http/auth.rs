@@ -109,7 +109,9 @@ pub async fn register(
         .await?;
     tracing::info!(user_id = %user.id, "registered");
     if let Some(email) = email {
-        app.store.set_email(user.id, Some(&email)).await?;
+        app.store
+            .set_email(user.id, Some(&email), Timestamp::now())
+            .await?;
         mail_confirmation(&app, &user, &email).await?;
     }
     let tokens = open_session(&app, user, device.as_deref(), peer).await?;

@@ -80,15 +80,22 @@ async fn may_mail(app: &App, user: &User, purpose: MailPurpose, per_hour: u64) -
         < per_hour)
 }
 
+/// Refuses (429) when `user` was sent as many confirmations this hour as they may be.
+pub(crate) async fn confirmation_allowed(app: &App, user: &User) -> Result<()> {
+    if may_mail(app, user, MailPurpose::VerifyEmail, CONFIRMATIONS_PER_HOUR).await? {
+        Ok(())
+    } else {
+        Err(Error::RateLimited(std::time::Duration::from_secs(3600)))
+    }
+}
+
 /// Mails `user` a link that confirms `email` (when mail is set up and they were not sent
 /// too many this hour).
 pub(crate) async fn mail_confirmation(app: &App, user: &User, email: &str) -> Result<()> {
     if !app.mail.enabled() {
         return Ok(());
     }
-    if !may_mail(app, user, MailPurpose::VerifyEmail, CONFIRMATIONS_PER_HOUR).await? {
-        return Err(Error::RateLimited(std::time::Duration::from_secs(3600)));
-    }
+    confirmation_allowed(app, user).await?;
     let token = token_for(
         app,
         user.id,

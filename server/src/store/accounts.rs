@@ -96,8 +96,8 @@ pub trait AccountStore: Send + Sync {
     /// Stores whether missed messages are mailed.
     async fn set_missed_message_mail(&self, id: UserId, on: bool) -> StoreResult<()>;
     /// Sets (unconfirmed) or removes the address; unconfirmed tokens for another address
-    /// stop working.
-    async fn set_email(&self, id: UserId, email: Option<&str>) -> StoreResult<()>;
+    /// stop working (marked used at `now`: they still count against the hourly limit).
+    async fn set_email(&self, id: UserId, email: Option<&str>, now: Timestamp) -> StoreResult<()>;
     /// The live user a login names: a username, or a confirmed address (any case), with
     /// that address.
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>>;

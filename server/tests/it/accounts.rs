@@ -459,6 +459,29 @@ async fn an_address_is_changed_only_with_the_password(backend: Backend) {
         )
         .await;
     assert_eq!((account.email, account.email_verified), (None, false));
+
+    // At most five confirmations an hour, however often the address changes: past them
+    // a change is refused, and the address stays as it was.
+    for n in 3..=5 {
+        alice
+            .ok::<Account>(
+                Method::PUT,
+                "/account/email",
+                Some(json!({"email": format!("ada{n}@example.com"), "password": PASSWORD})),
+            )
+            .await;
+    }
+    alice
+        .refused(
+            Method::PUT,
+            "/account/email",
+            Some(json!({"email": "ada6@example.com", "password": PASSWORD})),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        )
+        .await;
+    let account: Account = alice.ok(Method::GET, "/account", None).await;
+    assert_eq!(account.email.as_deref(), Some("ada5@example.com"));
+    assert!(sink.mail_to("ada6@example.com").is_empty());
 }
 
 async fn without_mail_a_reset_says_so(backend: Backend) {

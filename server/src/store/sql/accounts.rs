@@ -299,7 +299,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         Ok(())
     }
 
-    async fn set_email(&self, id: UserId, email: Option<&str>) -> StoreResult<()> {
+    async fn set_email(&self, id: UserId, email: Option<&str>, now: Timestamp) -> StoreResult<()> {
         let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE users SET email = $2, email_verified_at = NULL \
@@ -309,12 +309,15 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(email.map(str::to_owned))
         .execute(&mut *tx)
         .await?;
-        // A confirmation mailed for an earlier address confirms nothing now.
+        // A confirmation mailed for an earlier address confirms nothing now. Marked used
+        // rather than deleted: deleted, they would no longer count against the hourly
+        // limit, and changing the address again and again would mail without end.
         sqlx::query(
-            "DELETE FROM mail_tokens WHERE user_id = $1 AND purpose = 'verify_email' \
-             AND used_at IS NULL",
+            "UPDATE mail_tokens SET used_at = $2 WHERE user_id = $1 \
+             AND purpose = 'verify_email' AND used_at IS NULL",
         )
         .bind(id)
+        .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
