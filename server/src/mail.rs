@@ -65,6 +65,14 @@ impl Mailer {
                     .build(),
             ),
         };
+        if transport.is_some() && config.public_url.is_none() {
+            // The links would point at the bind address, which people outside this
+            // machine (or behind a proxy) cannot open.
+            tracing::warn!(
+                links = %config.public_url(),
+                "mail is set up without FERRY_PUBLIC_URL: the links in mail point at the bind address"
+            );
+        }
         Ok(Self {
             transport,
             from,
@@ -89,20 +97,26 @@ impl Mailer {
         let mailer = self.clone();
         tokio::spawn(async move {
             match mailer.send(&mail).await {
-                Ok(()) => {
-                    mailer.sent.inc();
-                    tracing::info!(subject = %mail.subject, "mail sent");
-                }
+                Ok(()) => tracing::info!(subject = %mail.subject, "mail sent"),
                 Err(why) => {
-                    mailer.failed.inc();
                     tracing::warn!(subject = %mail.subject, error = %why, "mail not sent");
                 }
             }
         });
     }
 
-    /// Sends `mail` now.
+    /// Sends `mail` now, counting what became of it (`ferry_mail_sent_total`,
+    /// `ferry_mail_failed_total`) whichever path sent it.
     pub async fn send(&self, mail: &Mail) -> Result<(), String> {
+        let result = self.deliver(mail).await;
+        match result {
+            Ok(()) => self.sent.inc(),
+            Err(_) => self.failed.inc(),
+        };
+        result
+    }
+
+    async fn deliver(&self, mail: &Mail) -> Result<(), String> {
         let transport = self
             .transport
             .as_ref()

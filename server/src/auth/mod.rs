@@ -87,8 +87,13 @@ pub async fn end_sessions(
         .store
         .end_sessions(user, only, except, Timestamp::now())
         .await?;
-    for session in &ended {
+    announce_ended(app, &ended);
+    Ok(ended)
+}
+
+/// Closes the sockets of `ended` sessions on every node.
+pub fn announce_ended(app: &App, ended: &[SessionId]) {
+    for session in ended {
         app.announce.session_ended(*session);
     }
-    Ok(ended)
 }

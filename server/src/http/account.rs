@@ -245,9 +245,7 @@ pub async fn delete_account(
                 .unwrap_or(i64::MAX / 2),
     );
     let ended = app.store.close_account(caller.user_id, now, hold).await?;
-    for session in ended {
-        app.announce.session_ended(session);
-    }
+    crate::auth::announce_ended(&app, &ended);
     app.erasure.notify_one();
     if let Some(user) = app.store.user(caller.user_id).await? {
         announce_user(&app, &user).await?;

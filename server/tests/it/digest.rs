@@ -109,6 +109,15 @@ async fn missed_messages_are_mailed_once_to_someone_away(backend: Backend) {
         1,
         "the confirmation only"
     );
+    // Every mail sent is counted, the digest (which its task sends itself) too.
+    let mailed = sink.received().len() as u64;
+    let mut look = tokio::time::interval(Duration::from_millis(50));
+    within("every mail counted", async {
+        while metric_at(server.addr(), "ferry_mail_sent_total").await < mailed {
+            look.tick().await;
+        }
+    })
+    .await;
 
     // The link turns the mail off without signing in: a page with a button, then done.
     let token = code_in(&digest);
