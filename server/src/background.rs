@@ -153,6 +153,13 @@ async fn housekeeping(limits: Arc<Limits>, store: Arc<dyn Store>, shutdown: Canc
                 }
                 Err(e) => tracing::warn!(error = %e, "could not free held usernames"),
             }
+            // Expired an hour ago or more: past what the hourly mail limits count.
+            let hour_ago = Timestamp::from_millis(Timestamp::now().as_millis() - 3_600_000);
+            match store.forget_spent_mail_tokens(hour_ago).await {
+                Ok(0) => {}
+                Ok(gone) => tracing::info!(tokens = gone, "forgot expired mail tokens"),
+                Err(e) => tracing::warn!(error = %e, "could not forget expired mail tokens"),
+            }
         }
         ticks += 1;
     }

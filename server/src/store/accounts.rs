@@ -150,6 +150,9 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Vec<SessionId>>;
     /// Frees the usernames of deleted accounts held until before `now`.
     async fn free_held_usernames(&self, now: Timestamp) -> StoreResult<u64>;
+    /// Forgets the mailed tokens that expired before `before`: how many. (Callers keep
+    /// the last hour's, which the hourly mail limits count.)
+    async fn forget_spent_mail_tokens(&self, before: Timestamp) -> StoreResult<u64>;
     /// Deleted accounts whose messages and reactions are not all deleted yet.
     async fn accounts_to_erase(&self) -> StoreResult<Vec<UserId>>;
     /// What a deleted account still has in conversations, at most `limit`: its messages

@@ -6,8 +6,8 @@ use ferry_proto::{
     ConversationId, MemberState, MessageId, ReportId, SessionId, Timestamp, User, UserId,
 };
 use ferry_server::store::{
-    Append, Authority, Contact, Latest, Mark, NewMessage, NewReport, NewSession, NewUser,
-    RefreshGrant, Refusal, Rotation, Store, StoreError, Watermarks,
+    Append, Authority, Contact, Latest, MailPurpose, MailToken, Mark, NewMessage, NewReport,
+    NewSession, NewUser, RefreshGrant, Refusal, Rotation, Store, StoreError, Watermarks,
 };
 
 use crate::support::{Backend, TestDb, on_both};
@@ -1553,7 +1553,42 @@ async fn a_deleted_account_sends_nothing_more(backend: Backend) {
     ));
 }
 
+/// Mailed tokens are forgotten once expired before the given time; the others stay, and
+/// still count against the hourly limits.
+async fn expired_mail_tokens_are_forgotten(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let now = Timestamp::now().as_millis();
+    let token = |n: u8, created: i64, expires: i64| MailToken {
+        hash: vec![n; 32],
+        user: a,
+        purpose: MailPurpose::ResetPassword,
+        email: None,
+        created_at: Timestamp::from_millis(created),
+        expires_at: Timestamp::from_millis(expires),
+    };
+    let hour = 3_600_000;
+    for t in [
+        token(1, now - 3 * hour, now - 2 * hour),
+        token(2, now - 2 * hour, now - hour / 2),
+        token(3, now, now + hour),
+    ] {
+        store.create_mail_token(&t).await.expect("token");
+    }
+    let gone = store
+        .forget_spent_mail_tokens(Timestamp::from_millis(now - hour))
+        .await
+        .expect("forget");
+    assert_eq!(gone, 1);
+    let left = store
+        .mail_tokens_since(a, MailPurpose::ResetPassword, Timestamp::from_millis(0))
+        .await
+        .expect("count");
+    assert_eq!(left, 2);
+}
+
 on_both!(
+    expired_mail_tokens_are_forgotten,
     a_deleted_account_sends_nothing_more,
     sync_progresses_while_a_transaction_is_open,
     removal_while_a_send_waits_wins,

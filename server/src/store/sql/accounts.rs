@@ -513,6 +513,15 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         Ok(held.len() as u64)
     }
 
+    async fn forget_spent_mail_tokens(&self, before: Timestamp) -> StoreResult<u64> {
+        let gone: Vec<(i64,)> =
+            sqlx::query_as("DELETE FROM mail_tokens WHERE expires_at < $1 RETURNING expires_at")
+                .bind(before.as_millis())
+                .fetch_all(&self.writer)
+                .await?;
+        Ok(gone.len() as u64)
+    }
+
     async fn accounts_to_erase(&self) -> StoreResult<Vec<UserId>> {
         let rows: Vec<(UserId,)> = sqlx::query_as(
             "SELECT id FROM users WHERE deleted_at IS NOT NULL AND erased_at IS NULL",
