@@ -3,7 +3,7 @@
 //! frame), settings, password, email address, the sessions they are signed in with, and
 //! deleting the account (its messages are deleted for everyone by `crate::erasure`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
@@ -43,10 +43,24 @@ async fn record(app: &App, caller: &Caller) -> Result<AccountRecord> {
 }
 
 /// Checks the caller's password (a stolen session cannot change the account's keys).
-async fn check_password(record: &AccountRecord, given: String) -> Result<()> {
+/// Counted as sign-in counts its tries (per username and place), so that a stolen token
+/// is no way around that limit to guess the password.
+async fn check_password(
+    app: &App,
+    record: &AccountRecord,
+    given: String,
+    from: IpAddr,
+) -> Result<()> {
+    let username = &record.user.username;
+    app.limits
+        .failed_logins
+        .check(username, from)
+        .map_err(Error::RateLimited)?;
     if password::verify(given, Some(record.password_hash.clone())).await? {
+        app.limits.failed_logins.succeeded(username, from);
         Ok(())
     } else {
+        app.limits.failed_logins.failed(username, from);
         Err(Error::new(
             ErrorCode::InvalidCredentials,
             "the password is wrong",
@@ -135,7 +149,7 @@ pub async fn change_password(
     validate_password(&change.new_password)
         .map_err(|_| Error::invalid("the new password must be 8 to 1024 characters"))?;
     let current = record(&app, &caller).await?;
-    check_password(&current, change.current_password).await?;
+    check_password(&app, &current, change.current_password, peer.ip()).await?;
     let hash = password::hash(change.new_password).await?;
     app.store
         .set_password(caller.user_id, &hash, Timestamp::now())
@@ -167,7 +181,7 @@ pub async fn change_email(
         ));
     }
     let current = record(&app, &caller).await?;
-    check_password(&current, change.password).await?;
+    check_password(&app, &current, change.password, peer.ip()).await?;
     // Over the hourly limit of confirmations, nothing changes: the address stays as it was.
     if email.is_some() {
         confirmation_allowed(&app, &current.user).await?;
@@ -237,7 +251,7 @@ pub async fn delete_account(
         .check_auth_ip(peer.ip())
         .map_err(Error::RateLimited)?;
     let current = record(&app, &caller).await?;
-    check_password(&current, deletion.password).await?;
+    check_password(&app, &current, deletion.password, peer.ip()).await?;
     let now = Timestamp::now();
     let hold = Timestamp::from_millis(
         now.as_millis()

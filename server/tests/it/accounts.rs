@@ -627,7 +627,43 @@ async fn a_deleted_account_leaves_nothing_readable(backend: Backend) {
     assert_eq!(again.status(), StatusCode::CONFLICT, "the name is held");
 }
 
+/// A wrong password given to the account's own settings counts as a wrong sign-in: with
+/// a stolen token, nobody guesses the password faster than at the sign-in screen.
+async fn wrong_passwords_in_settings_count_as_sign_in_tries(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.login_rate_per_min = 2;
+    let server = TestServer::start_with(config).await;
+    let alice = User::register(&server, "alice").await;
+    let change =
+        |password: &str| json!({"current_password": password, "new_password": "a brand new one"});
+    for _ in 0..2 {
+        alice
+            .refused(
+                Method::POST,
+                "/account/password",
+                Some(change("a wrong guess")),
+                (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            )
+            .await;
+    }
+    alice
+        .refused(
+            Method::POST,
+            "/account/password",
+            Some(change("another guess")),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        )
+        .await;
+    // The sign-in screen counts the same tries.
+    assert_eq!(
+        sign_in(&server, "alice", "a third guess").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
 on_both!(
+    wrong_passwords_in_settings_count_as_sign_in_tries,
     a_new_name_reaches_other_devices_and_contacts,
     a_password_change_needs_the_current_one_and_ends_other_sessions,
     sessions_are_listed_and_ended_one_by_one,
