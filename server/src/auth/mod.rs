@@ -97,3 +97,27 @@ pub fn announce_ended(app: &App, ended: &[SessionId]) {
         app.announce.session_ended(*session);
     }
 }
+
+/// Checks `given` against `hash` (none: an account that does not exist, checked in the
+/// same time), counted per username and place as sign-in counts: over the limit it is
+/// refused before any check; a wrong one counts against `username`, a right one clears
+/// this place's count. Sign-in and the account's own settings both go through it.
+pub async fn counted_password_check(
+    app: &App,
+    username: &str,
+    from: std::net::IpAddr,
+    given: String,
+    hash: Option<String>,
+) -> Result<bool, Error> {
+    app.limits
+        .failed_logins
+        .check(username, from)
+        .map_err(Error::RateLimited)?;
+    let ok = password::verify(given, hash).await?;
+    if ok {
+        app.limits.failed_logins.succeeded(username, from);
+    } else {
+        app.limits.failed_logins.failed(username, from);
+    }
+    Ok(ok)
+}

@@ -13,7 +13,7 @@ use ferry_proto::{
     ProfileChange, ServerFrame, SessionId, SessionInfo, Timestamp, User, UserId, validate_password,
 };
 
-use crate::auth::{Caller, end_sessions, password};
+use crate::auth::{Caller, counted_password_check, end_sessions, password};
 use crate::error::{Error, Result};
 use crate::http::auth::check_display_name;
 use crate::http::extract::{Gives, Json, Path, Takes};
@@ -51,16 +51,10 @@ async fn check_password(
     given: String,
     from: IpAddr,
 ) -> Result<()> {
-    let username = &record.user.username;
-    app.limits
-        .failed_logins
-        .check(username, from)
-        .map_err(Error::RateLimited)?;
-    if password::verify(given, Some(record.password_hash.clone())).await? {
-        app.limits.failed_logins.succeeded(username, from);
+    let hash = Some(record.password_hash.clone());
+    if counted_password_check(app, &record.user.username, from, given, hash).await? {
         Ok(())
     } else {
-        app.limits.failed_logins.failed(username, from);
         Err(Error::new(
             ErrorCode::InvalidCredentials,
             "the password is wrong",

@@ -131,10 +131,6 @@ pub async fn login(
         .map_err(Error::RateLimited)?;
     let device = check_device_name(req.device_name.as_deref())?;
     let username = req.username.trim().to_ascii_lowercase();
-    app.limits
-        .failed_logins
-        .check(&username, peer.ip())
-        .map_err(Error::RateLimited)?;
     // A name no account can have (a NUL in it, say) is looked up as nobody: the same
     // answer, in the same time, as any wrong username.
     let record = match normalize_username(&username) {
@@ -146,15 +142,14 @@ pub async fn login(
         Some((user, hash)) if user.status != Some(UserStatus::Deleted) => (Some(user), Some(hash)),
         _ => (None, None),
     };
-    let ok = password::verify(req.password, hash).await?;
+    let ok =
+        crate::auth::counted_password_check(&app, &username, peer.ip(), req.password, hash).await?;
     let Some(user) = user.filter(|_| ok) else {
-        app.limits.failed_logins.failed(&username, peer.ip());
         return Err(Error::new(
             ErrorCode::InvalidCredentials,
             "wrong username or password",
         ));
     };
-    app.limits.failed_logins.succeeded(&username, peer.ip());
     // Only with the right password: a suspension tells nobody else the name exists.
     if user.status == Some(UserStatus::Suspended) {
         return Err(Error::forbidden(

@@ -148,7 +148,7 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
     }
     // One writer: a deleted account's erasure finds every message committed before the
     // deletion, and none is committed after it.
-    if sender_deleted(tx, new.sender_id).await? {
+    if SqlStore::<Sqlite>::sender_deleted(tx, new.sender_id).await? {
         return Ok(Append::NotMember);
     }
     let seats: Vec<(UserId, String)> =
@@ -202,15 +202,4 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
         members: seats.into_iter().map(|(user, _)| user).collect(),
         accepted: accepts,
     })
-}
-
-/// Whether `user`'s account was deleted: it sends nothing more.
-async fn sender_deleted(tx: &mut SqliteConnection, user: UserId) -> StoreResult<bool> {
-    Ok(sqlx::query_scalar::<_, i64>(
-        "SELECT deleted_at FROM users WHERE id = $1 AND deleted_at IS NOT NULL",
-    )
-    .bind(user)
-    .fetch_optional(&mut *tx)
-    .await?
-    .is_some())
 }

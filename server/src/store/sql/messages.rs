@@ -79,6 +79,19 @@ impl<D: Dialect> SqlStore<D> {
             .collect())
     }
 
+    /// Whether `user`'s account was deleted: it sends nothing more. Callers read it under
+    /// the conversation's lock, which the deletion also takes, so no send of theirs is
+    /// stored after the deletion and missed by the erasure.
+    pub(crate) async fn sender_deleted(conn: &mut Conn<D>, user: UserId) -> StoreResult<bool> {
+        let deleted: Option<i64> = sqlx::query_scalar(
+            "SELECT deleted_at FROM users WHERE id = $1 AND deleted_at IS NOT NULL",
+        )
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(deleted.is_some())
+    }
+
     /// Stores one reply or change, checking the rules about the message it names and
     /// applying what a change does to it, all under the conversation's lock (held by
     /// the caller): concurrent edits resolve in seq order, the last one wins.
@@ -94,13 +107,7 @@ impl<D: Dialect> SqlStore<D> {
             Authority::Member => {
                 // Read under the conversation's lock, as in the batch paths: a deleted
                 // account sends no change its erasure could miss.
-                let deleted: Option<i64> = sqlx::query_scalar(
-                    "SELECT deleted_at FROM users WHERE id = $1 AND deleted_at IS NOT NULL",
-                )
-                .bind(new.sender_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if deleted.is_some() {
+                if Self::sender_deleted(&mut *conn, new.sender_id).await? {
                     return Ok(Append::NotMember);
                 }
                 let place: Option<(String, String)> = sqlx::query_as(
