@@ -30,6 +30,9 @@ packages=(build-essential pkg-config curl ca-certificates git postgresql postgre
 packages+=(libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     libxdo-dev libgtk-3-dev file xvfb xauth webkit2gtk-driver fonts-noto-color-emoji xclip)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# The server's admin console is tested in a real browser: Debian's Chromium, headless,
+# through chromedriver.
+packages+=(chromium chromium-driver)
 # The Windows build and the macOS check (scripts/cross.sh) run in a Debian sid root that
 # debootstrap makes under ~/.cache/ferry/cross; its toolchain and Wine go in that root.
 packages+=(debootstrap)

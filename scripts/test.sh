@@ -75,12 +75,12 @@ run_step() {
 build_tools() {
     local tool missing=()
     for tool in cc pkg-config cargo dbus-run-session gnome-keyring-daemon npm xvfb-run \
-        WebKitWebDriver tauri-driver xclip debootstrap; do
+        WebKitWebDriver tauri-driver xclip debootstrap chromium chromedriver; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     [[ -n "$(fc-list ':charset=1f600:color=true' 2>/dev/null)" ]] || missing+=("a colour emoji font")
     if [[ ${#missing[@]} -eq 0 ]]; then
-        echo "build tools, keyring, Node, Xvfb, xclip, the WebDriver tools, debootstrap and an emoji font are present"
+        echo "build tools, keyring, Node, Xvfb, xclip, the WebDriver tools, Chromium, debootstrap and an emoji font are present"
         return 0
     fi
     echo "missing: ${missing[*]}; running scripts/setup.sh"

@@ -201,7 +201,9 @@ pub fn messages(
 /// A message's text as a line shows it: a placeholder once deleted, a mark once edited,
 /// its files after it.
 fn text_of(m: &LocalMessage) -> String {
-    let text = if m.deleted {
+    let text = if m.removed_by_operator {
+        "(removed by an administrator)".to_owned()
+    } else if m.deleted {
         "(message deleted)".to_owned()
     } else if m.edited {
         format!("{} (edited)", printable(&m.body))

@@ -813,6 +813,96 @@ async fn requests_blocks_and_reports_from_the_terminal() {
     );
 }
 
+/// An operator's actions as a terminal sees them (issue 28): a message removed by an
+/// administrator shows as such, and a suspended account is signed out and cannot sign in
+/// again, with words that say why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_actions_show_in_the_terminal() {
+    let (scene, [alice, mallory]) = registered(["alice", "mallory"]).await;
+    mallory.ok(&["new", "alice"]).await;
+    mallory.ok(&["send", "alice", "something awful"]).await;
+    alice.ok(&["sync"]).await;
+    let listed = alice.json(&["open", "mallory"]).await;
+    let awful = listed
+        .iter()
+        .find(|m| m["body"] == "something awful")
+        .and_then(|m| m["id"].as_str())
+        .unwrap_or_else(|| panic!("the message in {listed:?}"))
+        .to_owned();
+
+    let url = scene.server.url();
+    let http = reqwest::Client::new();
+    let root: ferry_proto::Tokens = http
+        .post(format!("{url}/api/v1/auth/register"))
+        .json(
+            &serde_json::json!({"username": "root", "password": "correct horse battery",
+            "display_name": "Root"}),
+        )
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("tokens");
+    let store = ferry_server::open_store(&scene._db.url, 1)
+        .await
+        .expect("the server's database");
+    let audit = ferry_server::store::Audit {
+        actor: None,
+        action: "grant_admin",
+        target: root.user.id.to_string(),
+        reason: "test".into(),
+        at: ferry_proto::Timestamp::now(),
+    };
+    assert!(
+        store
+            .set_admin(root.user.id, true, &audit)
+            .await
+            .expect("grant")
+    );
+    let admin = |path: String| {
+        http.post(format!("{url}/api/v1/admin{path}"))
+            .bearer_auth(&root.access_token)
+            .json(&serde_json::json!({"reason": "abuse"}))
+            .send()
+    };
+    let removed = admin(format!("/messages/{awful}/remove"))
+        .await
+        .expect("remove");
+    assert_eq!(removed.status(), reqwest::StatusCode::NO_CONTENT);
+    alice.ok(&["sync"]).await;
+    let page = alice.ok(&["open", "mallory"]).await;
+    assert!(page.contains("(removed by an administrator)"), "{page}");
+    assert!(!page.contains("awful"), "the text is gone: {page}");
+
+    let suspended = admin(format!("/users/{}/suspend", id_of(&mallory).await))
+        .await
+        .expect("suspend");
+    assert!(suspended.status().is_success());
+    let refused = mallory.run(&["send", "alice", "hello?"]).await;
+    assert!(!refused.ok, "{}", refused.stdout);
+    let again = mallory
+        .run_with_input(
+            &["login", "mallory", "--password-stdin"],
+            "correct horse battery\n",
+        )
+        .await;
+    assert!(
+        !again.ok && again.stderr.contains("suspended"),
+        "{}",
+        again.stderr
+    );
+}
+
+/// The id of the account a terminal is signed in with.
+async fn id_of(terminal: &Terminal) -> String {
+    let me = terminal.json(&["account"]).await;
+    me[0]["user"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id in {me:?}"))
+        .to_owned()
+}
+
 /// One's own account from the terminal (issue 28): a new name, an address confirmed with
 /// the mailed code, the sessions listed and one ended, a forgotten password reset by mail,
 /// and the account deleted (asked for `--yes` and the password). Linux only: the mail goes

@@ -15,12 +15,13 @@
 use uuid::Uuid;
 
 use crate::{
-    Account, AccountDeletion, AccountSettings, Conversation, ConversationId, ConversationPage,
-    EmailChange, EmailVerification, HistoryQuery, ListQuery, LoginRequest, Message, MessagePage,
-    NewReport, NewUpload, PasswordChange, PasswordReset, PasswordResetRequest, Presence,
-    ProfileChange, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage, SessionId,
-    SessionInfo, SyncPage, SyncQuery, Tokens, Upload, UploadId, User, UserId, UserSearchQuery,
-    Watermark,
+    Account, AccountDeletion, AccountSettings, AdminReport, AdminUser, AdminUserQuery, AuditEntry,
+    AuditQuery, Conversation, ConversationId, ConversationPage, EmailChange, EmailVerification,
+    HistoryQuery, ListQuery, LoginRequest, Message, MessageId, MessagePage, NewReport, NewUpload,
+    OperatorReason, PasswordChange, PasswordReset, PasswordResetRequest, Presence, ProfileChange,
+    RefreshRequest, RegisterRequest, ReportDecision, ReportId, ReportQuery, ReportReceipt,
+    SendMessage, SessionId, SessionInfo, SyncPage, SyncQuery, Tokens, Upload, UploadId, User,
+    UserId, UserSearchQuery, Watermark,
 };
 
 /// The WebSocket's path under `API_BASE`: a `GET` that upgrades, with the access token
@@ -233,6 +234,24 @@ endpoints! {
     ForgotPassword: Post "/auth/password/forgot" (), PasswordResetRequest => ();
     /// Sets a new password with the mailed token (addition to v1).
     ResetPassword: Post "/auth/password/reset" (), PasswordReset => ();
+    /// Accounts, for an operator (addition to v1; every `/admin` address answers 404 to
+    /// anyone who is not an administrator, as an unknown address does).
+    AdminUsers: Get "/admin/users" (), AdminUserQuery => Vec<AdminUser>;
+    /// One account, for an operator.
+    AdminUserDetail: Get "/admin/users/{user_id}" (UserId), () => AdminUser;
+    /// Suspends an account: signed out everywhere at once, and no sign-in until reactivated.
+    Suspend: Post "/admin/users/{user_id}/suspend" (UserId), OperatorReason => AdminUser;
+    /// Lifts a suspension.
+    Reactivate: Post "/admin/users/{user_id}/reactivate" (UserId), OperatorReason => AdminUser;
+    /// The reports queue.
+    AdminReports: Get "/admin/reports" (), ReportQuery => Vec<AdminReport>;
+    /// Resolves or dismisses an open report.
+    DecideReport: Post "/admin/reports/{report_id}/decision" (ReportId), ReportDecision => AdminReport;
+    /// Removes a message for everyone, as an operator: it shows as removed by an
+    /// administrator.
+    RemoveMessage: Post "/admin/messages/{message_id}/remove" (MessageId), OperatorReason => ();
+    /// The audit log of operators' actions.
+    AuditLog: Get "/admin/audit" (), AuditQuery => Vec<AuditEntry>;
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! requires, which is serde's default.
 
 mod account;
+mod admin;
 pub mod endpoints;
 mod error;
 mod frames;
@@ -23,6 +24,10 @@ mod time;
 pub use account::{
     Account, AccountDeletion, AccountSettings, EmailChange, EmailVerification, PasswordChange,
     PasswordReset, PasswordResetRequest, ProfileChange, SessionInfo,
+};
+pub use admin::{
+    AdminReport, AdminUser, AdminUserQuery, AuditEntry, AuditQuery, OperatorReason, ReportDecision,
+    ReportQuery, ReportState,
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};

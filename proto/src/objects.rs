@@ -170,6 +170,11 @@ pub struct Message {
     /// Empty once the message is deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// Deleted by an operator rather than by its sender (addition to v1): set on the
+    /// deleted message and on the `delete` change that deleted it; absent otherwise, so
+    /// an older client sees an ordinary deletion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed_by_operator: bool,
 }
 
 /// A file of a message (addition to v1): stored once per content (SHA-256), shown to
@@ -222,6 +227,7 @@ impl Message {
             edit_seq: None,
             deleted_at: None,
             attachments: Vec::new(),
+            removed_by_operator: false,
         }
     }
 

@@ -1,8 +1,10 @@
 //! The server's background tasks, all started here ([`start`]), each ending when the
 //! server shuts down: the sweep of unused files, the announcement of message requests
 //! accepted by a send, the cluster lease, the erasure of deleted accounts
-//! (`crate::erasure`), missed-message mail (`crate::digest`), and the hourly forgetting of ended sessions and freeing of the
-//! usernames of accounts deleted long enough ago.
+//! (`crate::erasure`), missed-message mail (`crate::digest`), the closing of sockets whose
+//! sessions ended elsewhere, the minutely count of the operators' queue, and the hourly
+//! forgetting of ended sessions and freeing of the usernames of accounts deleted long
+//! enough ago.
 //! Each takes what it uses; the two that announce presence take the whole app, since
 //! presence needs the hub, the store, the contacts and the announcer, and so do the
 //! erasure (it commits through the committer) and the digest (the hub, mail and metrics).
@@ -45,6 +47,17 @@ pub fn start(
     ));
     tokio::spawn(housekeeping(
         app.limits.clone(),
+        app.store.clone(),
+        app.shutdown.clone(),
+    ));
+    tokio::spawn(moderation_counts(
+        app.store.clone(),
+        app.metrics.reports_open.clone(),
+        app.metrics.users_suspended.clone(),
+        app.shutdown.clone(),
+    ));
+    tokio::spawn(close_ended_sessions(
+        app.hub.clone(),
         app.store.clone(),
         app.shutdown.clone(),
     ));
@@ -162,6 +175,68 @@ async fn housekeeping(limits: Arc<Limits>, store: Arc<dyn Store>, shutdown: Canc
             }
         }
         ticks += 1;
+    }
+}
+
+/// How often a node looks for sessions that ended without its hearing of it.
+const ENDED_SESSIONS_LOOK: Duration = Duration::from_secs(2);
+
+/// How far before its last look a node looks again: sessions are ended by other
+/// processes (other nodes, a command on the host) whose clocks may be a little off.
+const CLOCK_MARGIN_MS: i64 = 10_000;
+
+/// Every [`ENDED_SESSIONS_LOOK`], closes this node's sockets of sessions that ended
+/// since the last look. A session ended through the API is announced on the bus and its
+/// sockets close at once; this catches the ends nobody announced to this node: a
+/// suspension or sign-out by a command on the server's host (which reaches no node's
+/// bus), or an announcement lost while this node was cut off from the cluster.
+async fn close_ended_sessions(
+    hub: Arc<crate::hub::Hub>,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(ENDED_SESSIONS_LOOK);
+    let mut since = Timestamp::now();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        let look = Timestamp::now();
+        match store
+            .sessions_ended_since(Timestamp::from_millis(since.as_millis() - CLOCK_MARGIN_MS))
+            .await
+        {
+            Ok(ended) => {
+                hub.close_sessions_of(&ended);
+                since = look;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not look for ended sessions"),
+        }
+    }
+}
+
+/// Every minute, counts the reports still open and the accounts suspended, for the
+/// metrics (the database's figures, the same on every node).
+async fn moderation_counts(
+    store: Arc<dyn Store>,
+    reports_open: prometheus_client::metrics::gauge::Gauge,
+    users_suspended: prometheus_client::metrics::gauge::Gauge,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        match store.moderation_counts().await {
+            Ok((open, suspended)) => {
+                reports_open.set(i64::try_from(open).unwrap_or(i64::MAX));
+                users_suspended.set(i64::try_from(suspended).unwrap_or(i64::MAX));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not count the operators' queue"),
+        }
     }
 }
 

@@ -302,6 +302,19 @@ impl Hub {
         );
     }
 
+    /// Closes the sockets of these users' sessions with 4001, looking only at those
+    /// users' sockets (the nodes' look at sessions ended lately names a few among many).
+    pub fn close_sessions_of(&self, ended: &[(UserId, SessionId)]) {
+        let map = self.lock();
+        for (user, session) in ended {
+            for socket in map.get(user).into_iter().flatten() {
+                if socket.session_id == *session {
+                    socket.close(ferry_proto::close::TOKEN_EXPIRED, "session ended");
+                }
+            }
+        }
+    }
+
     /// Asks every socket to close (server shutdown).
     pub fn close_all(&self, code: u16, reason: &'static str) {
         self.close_where(|_| true, code, reason);

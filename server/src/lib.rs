@@ -7,6 +7,7 @@
 //! the operations, [`http`] and [`ws`] speak the protocol, [`hub`] and [`bus`] deliver
 //! live frames.
 
+pub mod admin;
 pub mod announce;
 pub mod auth;
 pub mod background;

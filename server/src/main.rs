@@ -1,7 +1,7 @@
 //! `ferry-server`: reads the configuration, binds the listener (with a deep backlog for
 //! reconnect storms) and runs the server until SIGINT or SIGTERM; or, given a command,
 //! does that operator's task on the same configuration's database and files
-//! (`backup`, `restore`) and exits.
+//! (`backup`, `restore`, `admin …`) and exits.
 
 use std::path::PathBuf;
 
@@ -34,6 +34,13 @@ enum Task {
     /// Restore the backup in FOLDER into this configuration's database and file store,
     /// which must hold nothing yet; no server may be running on them.
     Restore { folder: PathBuf },
+    /// Act as an operator on this configuration's database: grant the first
+    /// administrator, suspend, decide reports, remove messages (docs/operations.md,
+    /// "Administration").
+    Admin {
+        #[command(subcommand)]
+        command: ferry_server::admin::host::AdminCommand,
+    },
 }
 
 #[tokio::main]
@@ -119,6 +126,7 @@ async fn run_task(config: &Config, task: Task) -> anyhow::Result<()> {
                 folder.display()
             );
         }
+        Task::Admin { command } => ferry_server::admin::host::run(config, command).await?,
         Task::Restore { folder } => {
             let done = ferry_server::backup::restore(config, &folder)
                 .await

@@ -1,6 +1,7 @@
 //! [`Metrics`]: the Prometheus registry behind `GET /metrics`: open connections, stored
 //! messages, messages per commit, request latency by route template, and send-to-ack
-//! latency, the cluster bus's health, and mail sent and failed.
+//! latency, the cluster bus's health, mail sent and failed, and the operators' queue
+//! (reports open, accounts suspended).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -71,6 +72,10 @@ pub struct Metrics {
     pub mail_failed: Counter,
     /// Rounds of the missed-message task (`crate::digest`) that ran to the end.
     pub digest_rounds: Counter,
+    /// Reports waiting for an operator (the whole server's, read from the database).
+    pub reports_open: Gauge,
+    /// Accounts suspended now (the whole server's, read from the database).
+    pub users_suspended: Gauge,
 }
 
 impl Metrics {
@@ -202,7 +207,21 @@ impl Metrics {
             "Rounds of the missed-message mail task that ran to the end",
             digest_rounds.clone(),
         );
+        let reports_open = Gauge::default();
+        registry.register(
+            "reports_open",
+            "Reports waiting for an operator, server-wide",
+            reports_open.clone(),
+        );
+        let users_suspended = Gauge::default();
+        registry.register(
+            "users_suspended",
+            "Accounts suspended now, server-wide",
+            users_suspended.clone(),
+        );
         Self {
+            reports_open,
+            users_suspended,
             mail_sent,
             mail_failed,
             digest_rounds,

@@ -89,6 +89,7 @@ mod tests {
             quote: None,
             edited: false,
             deleted: false,
+            removed_by_operator: false,
             reactions: Vec::new(),
             attachments: files
                 .iter()

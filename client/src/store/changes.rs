@@ -19,7 +19,8 @@ use super::read::LocalMessage;
 use super::{LocalStore, StoreResult};
 
 /// What a change stored at `seq` does to the message it names (idempotent, and
-/// independent of the order changes arrive in; see the module header).
+/// independent of the order changes arrive in; see the module header). `by_operator`:
+/// a deletion an operator made, which the message shows as such.
 pub(super) fn apply_change(
     tx: &Transaction<'_>,
     sender: UserId,
@@ -27,6 +28,7 @@ pub(super) fn apply_change(
     body: &str,
     seq: i64,
     at: Timestamp,
+    by_operator: bool,
 ) -> rusqlite::Result<()> {
     let target = change.target.to_string();
     match change.kind {
@@ -42,9 +44,10 @@ pub(super) fn apply_change(
             // index's (the update triggers take it out).
             tx.prepare_cached(
                 "UPDATE messages SET body = '', attachments = NULL, \
-                 deleted_at = COALESCE(deleted_at, ?2) WHERE id = ?1",
+                 deleted_at = COALESCE(deleted_at, ?2), \
+                 removed_by_operator = (removed_by_operator OR ?3) WHERE id = ?1",
             )?
-            .execute(params![target, at.as_millis()])?;
+            .execute(params![target, at.as_millis(), by_operator])?;
             tx.prepare_cached(
                 "UPDATE messages SET body = '' WHERE target = ?1 AND change_kind = 'edit'",
             )?

@@ -52,6 +52,7 @@ pub(super) fn compose_in(
         quote: None,
         edited: false,
         deleted: false,
+        removed_by_operator: false,
         reactions: Vec::new(),
         attachments: Vec::new(),
     };

@@ -65,8 +65,8 @@ fn apply_message(
             tx.prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
                  composed, state, reply_to, change_kind, target, emoji, edited_at, edit_seq, \
-                 deleted_at, attachments) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sent', ?7, ?8, ?9, \
-                 ?10, ?11, ?12, ?13, ?14)",
+                 deleted_at, attachments, removed_by_operator) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+                 ?6, 'sent', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 id,
@@ -85,9 +85,18 @@ fn apply_message(
                 (!m.attachments.is_empty()).then(|| {
                     serde_json::to_string(&m.attachments).expect("attachments serialize")
                 }),
+                m.removed_by_operator,
             ])?;
             if let Some(change) = change {
-                apply_change(tx, m.sender_id, change, &m.body, m.seq, m.created_at)?;
+                apply_change(
+                    tx,
+                    m.sender_id,
+                    change,
+                    &m.body,
+                    m.seq,
+                    m.created_at,
+                    m.removed_by_operator,
+                )?;
             }
             effects.note(m);
             Ok(Applied::Added)
@@ -182,7 +191,8 @@ fn mark_sent(
         return Ok(changes);
     };
     if let Some(change) = change.filter(|_| changed == 1) {
-        apply_change(tx, sender, &change, &body, seq, created_at)?;
+        // This device's own change: never an operator's.
+        apply_change(tx, sender, &change, &body, seq, created_at, false)?;
     }
     sender_has_read(tx, conversation, sender, seq)?;
     Ok(changes)

@@ -64,6 +64,9 @@ pub struct LocalMessage {
     pub edited: bool,
     /// Deleted for everyone: the text is gone, a placeholder shows.
     pub deleted: bool,
+    /// Deleted by an operator of the server rather than by its sender: the placeholder
+    /// says so.
+    pub removed_by_operator: bool,
     /// Who reacted with what, in the order the emoji were first used.
     pub reactions: Vec<Reaction>,
     /// Its files, in order (empty for text; gone once deleted).
@@ -74,7 +77,7 @@ pub struct LocalMessage {
 macro_rules! message_columns {
     () => {
         "id, conversation_id, seq, sender_id, body, created_at, state, error, reply_to, \
-         edited_at IS NOT NULL, deleted_at IS NOT NULL, attachments"
+         edited_at IS NOT NULL, deleted_at IS NOT NULL, attachments, removed_by_operator"
     };
 }
 
@@ -126,6 +129,7 @@ pub(super) fn message_from_row(
         quote: None,
         edited: r.get(9)?,
         deleted: r.get(10)?,
+        removed_by_operator: r.get(12)?,
         reactions: Vec::new(),
         attachments: from_stored(r.get(11)?),
     })

@@ -205,4 +205,8 @@ UPDATE outbox SET offered = 1;
     r#"
 ALTER TABLE users ADD COLUMN status TEXT;
 "#,
+    // 9: a message an operator removed (issue 28) says so instead of "deleted".
+    r#"
+ALTER TABLE messages ADD COLUMN removed_by_operator INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

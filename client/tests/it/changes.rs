@@ -689,3 +689,84 @@ async fn concurrent_edits_from_two_devices_converge() {
     }
     server.stop().await;
 }
+
+/// An operator removes a message: the device online shows it as removed by an
+/// administrator as soon as the removal arrives, and a device that was away finds the
+/// same at its catch-up; the text is gone from both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_removal_shows_as_such_on_every_device() {
+    let data = TestDb::new(Backend::Sqlite).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let away = Device::login(&url, "alice").await;
+    let chat = direct(&alice, &bob).await;
+    let awful = bob
+        .conversation(chat)
+        .send("something awful")
+        .expect("send");
+    alice
+        .until("alice has it", |c| shown(c, chat).len() == 1)
+        .await;
+
+    // An administrator (granted as the host's command does) removes it.
+    let http = reqwest::Client::new();
+    let root: ferry_proto::Tokens = http
+        .post(format!("{url}/api/v1/auth/register"))
+        .json(
+            &serde_json::json!({"username": "root", "password": "correct horse battery",
+            "display_name": "Root"}),
+        )
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("tokens");
+    let store = ferry_server::open_store(&data.url, 1)
+        .await
+        .expect("the server's database");
+    let granted = store
+        .set_admin(
+            root.user.id,
+            true,
+            &ferry_server::store::Audit {
+                actor: None,
+                action: "grant_admin",
+                target: root.user.id.to_string(),
+                reason: "test".into(),
+                at: ferry_proto::Timestamp::now(),
+            },
+        )
+        .await
+        .expect("grant");
+    assert!(granted);
+    let removed = http
+        .post(format!("{url}/api/v1/admin/messages/{}/remove", awful.id))
+        .bearer_auth(&root.access_token)
+        .json(&serde_json::json!({"reason": "abuse"}))
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(removed.status(), reqwest::StatusCode::NO_CONTENT);
+
+    let is_removed = |c: &Client| {
+        c.conversation(chat)
+            .messages(None, u32::MAX)
+            .expect("messages")
+            .iter()
+            .any(|m: &LocalMessage| m.id == awful.id && m.deleted && m.removed_by_operator)
+    };
+    alice.until("alice sees the removal", is_removed).await;
+    bob.until("bob sees the removal", is_removed).await;
+    away.client.start();
+    away.until("the device that was away catches up", is_removed)
+        .await;
+    for (device, who) in [(&alice, "alice"), (&away, "alice's other device")] {
+        assert!(
+            !holds_text(device, &device.client, "something awful"),
+            "{who} still holds the text"
+        );
+    }
+    server.stop().await;
+}

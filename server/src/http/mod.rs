@@ -1,9 +1,12 @@
 //! The HTTP surface: the REST routes of `/api/v1` (collected with their OpenAPI
-//! descriptions), the WebSocket upgrade, the operations endpoints, and the layers every
-//! request passes: panic catching, body limit, timeout, observation.
+//! descriptions, the admin API among them), the WebSocket upgrade, the operations
+//! endpoints, the admin console's page, and the layers every request passes: panic
+//! catching, body limit, timeout, observation.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod conversations;
 pub mod document;
 pub mod extract;
@@ -94,7 +97,15 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::read))
         .routes(routes!(messages::delivered))
         .routes(routes!(sync::sync))
-        .routes(routes!(sync::list));
+        .routes(routes!(sync::list))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::user))
+        .routes(routes!(admin::suspend))
+        .routes(routes!(admin::reactivate))
+        .routes(routes!(admin::reports))
+        .routes(routes!(admin::decide))
+        .routes(routes!(admin::remove_message))
+        .routes(routes!(admin::audit));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(ferry_proto::API_BASE, v1)
         .split_for_parts()
@@ -154,6 +165,10 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        // The operators' console (console.rs); it acts through `/api/v1/admin`.
+        .route("/admin", get(console::bare))
+        .route("/admin/", get(console::index))
+        .route("/admin/{*path}", get(console::asset))
         // The pages the links in mail open (recovery.rs).
         .route(
             "/account/verify-email",

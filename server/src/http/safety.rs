@@ -141,6 +141,7 @@ pub async fn report(
         return Err(Error::not_found("message"));
     }
     app.metrics.reports.inc();
+    crate::http::admin::recount(&app).await;
     tracing::info!(report = %id, reported = %req.user_id, "a user was reported");
     // The report's budget covers its block too.
     if req.block {

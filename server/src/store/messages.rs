@@ -49,6 +49,9 @@ pub enum Authority {
     /// reactions taken back, wherever they are (a group it left, a direct conversation
     /// whose other member blocked it).
     Erasure,
+    /// An operator's, removing a message for everyone: only a deletion, named as from
+    /// the message's author, and marked `removed_by_operator`.
+    Operator,
 }
 
 impl NewMessage {
@@ -270,6 +273,7 @@ pub(super) fn stored(new: &NewMessage, seq: i64) -> Message {
     Message {
         reply_to: new.reply_to,
         change: new.change.clone(),
+        removed_by_operator: new.authority == Authority::Operator,
         ..Message::plain(
             new.id,
             new.conversation_id,

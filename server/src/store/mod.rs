@@ -1,4 +1,4 @@
-//! Persistence: the [`Store`] trait, made of one trait per domain (accounts,
+//! Persistence: the [`Store`] trait, made of one trait per domain (accounts, operators,
 //! conversations, missed-message digests, safety, messages, presence, files), and its one
 //! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
 //! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
@@ -14,6 +14,7 @@ use async_trait::async_trait;
 #[macro_use]
 mod rows;
 mod accounts;
+mod admin;
 mod conversations;
 mod digest;
 mod messages;
@@ -28,6 +29,7 @@ pub use accounts::{
     AccountRecord, AccountStore, Leftover, MailPurpose, MailToken, NewSession, NewUser,
     RefreshGrant, Rotation, SessionRecord,
 };
+pub use admin::{AccountView, AdminStore, Audit, AuditRecord, Decided, ReportRecord};
 pub use conversations::{ConversationStore, Seat, SyncBatch, direct_key};
 pub use digest::{DigestDue, DigestStore, MissedMessage};
 pub(crate) use messages::check_send;
@@ -93,6 +95,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait Store:
     AccountStore
+    + AdminStore
     + ConversationStore
     + DigestStore
     + SafetyStore

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use ferry_proto::{
     Change, ChangeKind, Conversation, ConversationId, ConversationKind, Member, MemberState,
-    Message, MessageId, Role, SessionId, Timestamp, UploadId, User, UserId, UserStatus,
+    Message, MessageId, ReportId, Role, SessionId, Timestamp, UploadId, User, UserId, UserStatus,
 };
 use uuid::Uuid;
 
@@ -156,6 +156,7 @@ pub(crate) struct MessageRow {
     pub deleted_at: Option<i64>,
     /// The attachments' descriptions, as JSON.
     pub attachments: Option<String>,
+    pub removed_by_operator: bool,
 }
 
 /// The columns of [`MessageRow`] from `messages` (or, with `m`, from `messages m`), as a
@@ -163,12 +164,12 @@ pub(crate) struct MessageRow {
 macro_rules! message_columns {
     () => {
         "id, conversation_id, seq, sender_id, body, created_at, reply_to, change_kind, \
-         target, emoji, edited_at, edit_seq, deleted_at, attachments"
+         target, emoji, edited_at, edit_seq, deleted_at, attachments, removed_by_operator"
     };
     (m) => {
         "m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at, m.reply_to, \
          m.change_kind, m.target, m.emoji, m.edited_at, m.edit_seq, m.deleted_at, \
-         m.attachments"
+         m.attachments, m.removed_by_operator"
     };
 }
 
@@ -204,6 +205,7 @@ impl From<MessageRow> for Message {
                 .attachments
                 .and_then(|json| serde_json::from_str(&json).ok())
                 .unwrap_or_default(),
+            removed_by_operator: r.removed_by_operator,
         }
     }
 }
@@ -559,4 +561,43 @@ impl UploadRow {
             thumbnail: self.preview != 0,
         })
     }
+}
+
+/// An account with what an operator sees of it (`store::sql::admin`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountViewRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub admin: bool,
+    pub email: Option<String>,
+    pub suspended_reason: Option<String>,
+    pub sessions: i64,
+    pub open_reports: i64,
+}
+
+/// A report as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReportRow {
+    pub id: ReportId,
+    pub reporter_id: UserId,
+    pub reported_id: UserId,
+    pub conversation_id: Option<ConversationId>,
+    pub message_id: Option<MessageId>,
+    pub reason: String,
+    pub created_at: i64,
+    pub state: String,
+    pub decided_by: Option<UserId>,
+    pub decision_note: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
+/// A line of the audit log as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub id: Uuid,
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub at: i64,
 }

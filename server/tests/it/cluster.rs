@@ -2,7 +2,8 @@
 //! NATS act as one server. Users on different nodes chat in a group; typing, receipts,
 //! presence and membership changes cross nodes; a logout closes the session's sockets on
 //! every node, as do a session ended from the account and a password change, and a new
-//! name reaches contacts on other nodes; a node SIGKILLed mid-burst loses nothing acked, and its users are seen
+//! name reaches contacts on other nodes, and an operator's suspension and removal act on
+//! every node; a node SIGKILLed mid-burst loses nothing acked, and its users are seen
 //! offline once its lease runs out; a NATS restart mid-burst loses nothing either (the
 //! nodes tell their sockets to catch up, and `/readyz` says what happened meanwhile).
 
@@ -426,6 +427,65 @@ async fn account_changes_take_effect_on_every_node() {
     alice
         .on(cluster.node(0))
         .ok::<ferry_proto::Account>(Method::GET, "/account", None)
+        .await;
+}
+
+/// An operator on one node suspends an account whose devices are on the others: every
+/// socket of theirs closes at once, their contacts on every node see them suspended, and
+/// a removal by the operator reaches the members on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_act_on_every_node() {
+    let cluster = Cluster::start(3, nats_url()).await;
+    let root = User::register(cluster.node(0), "root").await;
+    crate::admin::host_admin_ok(&cluster.db.url, &["grant", "root"]).await;
+    let (alice, bob, chat) = alice_and_bob(cluster.node(0)).await;
+    let bobs_phone = User::login(cluster.node(0), "bob").await;
+    let awful = bob.send_rest(chat, "something awful").await;
+    let mut alices = alice.on(cluster.node(2)).ws().await;
+    let mut bobs = bob.on(cluster.node(1)).ws().await;
+    let mut phones = bobs_phone.on(cluster.node(2)).ws().await;
+
+    root.on(cluster.node(0))
+        .no_content(
+            Method::POST,
+            &format!("/admin/messages/{}/remove", awful.id),
+            Some(serde_json::json!({"reason": "abuse"})),
+        )
+        .await;
+    let removal = alices
+        .expect(
+            "alice hears the removal",
+            |f| matches!(f, ServerFrame::Message { message } if message.removed_by_operator),
+        )
+        .await;
+    let ServerFrame::Message { message } = removal else {
+        unreachable!()
+    };
+    assert_eq!(message.change.map(|c| c.target), Some(awful.id));
+
+    root.on(cluster.node(0))
+        .ok::<ferry_proto::AdminUser>(
+            Method::POST,
+            &format!("/admin/users/{}/suspend", bob.id()),
+            Some(serde_json::json!({"reason": "abuse"})),
+        )
+        .await;
+    for (who, ws) in [
+        ("bob on node 2", &mut bobs),
+        ("bob's phone on node 3", &mut phones),
+    ] {
+        let close = ws.closed().await.expect("a close frame");
+        assert_eq!(
+            u16::from(close.code),
+            ferry_proto::close::TOKEN_EXPIRED,
+            "{who}"
+        );
+    }
+    alices
+        .expect("alice sees bob suspended", |f| {
+            matches!(f, ServerFrame::User { user }
+                if user.id == bob.id() && user.status == Some(ferry_proto::UserStatus::Suspended))
+        })
         .await;
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod admin;
 mod attacks;
 mod backup;
 mod bad_input;
@@ -12,6 +13,7 @@ mod changes;
 mod cluster;
 mod concurrency;
 mod connections;
+mod console;
 mod digest;
 mod faults;
 mod files;

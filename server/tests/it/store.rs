@@ -368,7 +368,8 @@ async fn ended_sessions_are_forgotten(backend: Backend) {
         token_hash: vec![tag; 32],
         expires_at,
     };
-    let (live, revoked, lapsed, rotated) = (
+    let (live, revoked, lapsed, rotated, lately) = (
+        SessionId::new(),
         SessionId::new(),
         SessionId::new(),
         SessionId::new(),
@@ -379,6 +380,7 @@ async fn ended_sessions_are_forgotten(backend: Backend) {
         (revoked, 2, at(60_000)),
         (lapsed, 3, at(-1)),
         (rotated, 4, at(-1)),
+        (lately, 6, at(60_000)),
     ] {
         store
             .create_session(
@@ -394,7 +396,13 @@ async fn ended_sessions_are_forgotten(backend: Backend) {
             .await
             .expect("session");
     }
-    store.revoke_session(revoked, now).await.expect("revoke");
+    // Ended over ten minutes ago; and just now, which stays a while for the nodes' look at
+    // sessions ended lately (`sessions_ended_since`).
+    store
+        .revoke_session(revoked, at(-11 * 60_000))
+        .await
+        .expect("revoke");
+    store.revoke_session(lately, now).await.expect("revoke");
     // Rotated while its first token was live: that one has expired since, its
     // successor has not.
     let rotation = store
@@ -404,8 +412,15 @@ async fn ended_sessions_are_forgotten(backend: Backend) {
     assert!(matches!(rotation, Rotation::Rotated { .. }));
 
     assert_eq!(store.forget_ended_sessions(now).await.expect("forget"), 2);
+    assert_eq!(
+        store
+            .sessions_ended_since(at(-60_000))
+            .await
+            .expect("ended"),
+        vec![(alice, lately)]
+    );
     let mut active = store
-        .active_sessions(&[live, revoked, lapsed, rotated])
+        .active_sessions(&[live, revoked, lapsed, rotated, lately])
         .await
         .expect("active");
     active.sort();

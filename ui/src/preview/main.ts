@@ -121,6 +121,7 @@ function conversation(
     quote: null,
     edited: false,
     deleted: false,
+    removed_by_operator: false,
     reactions: [],
     attachments: [],
   }));
@@ -279,6 +280,7 @@ function sendFiles(c: Stored, files: LocalAttachment[], caption: string, replyTo
     quote: parent ? quoteOf(parent) : null,
     edited: false,
     deleted: false,
+    removed_by_operator: false,
     reactions: [],
     attachments: files.map((f) => ({ ...f, id: null, uploaded: 0, downloaded: true })),
   };
@@ -323,6 +325,7 @@ function strangerWritesAgain(c: Stored) {
     quote: null,
     edited: false,
     deleted: false,
+    removed_by_operator: false,
     reactions: [],
     attachments: [],
   };
@@ -385,6 +388,7 @@ mockIPC(
           quote: parent ? quoteOf(parent) : null,
           edited: false,
           deleted: false,
+          removed_by_operator: false,
           reactions: [],
           attachments: [],
         };

@@ -79,6 +79,7 @@ export function message(extra: Partial<LocalMessage> = {}): LocalMessage {
     quote: null,
     edited: false,
     deleted: false,
+    removed_by_operator: false,
     reactions: [],
     attachments: [],
     ...extra,

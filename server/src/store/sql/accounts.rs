@@ -19,6 +19,10 @@ use crate::store::{
 /// token it still holds (reuse detection would otherwise sign it out).
 const REFRESH_RETRY_GRACE_MS: i64 = 30_000;
 
+/// How long an ended session's row outlives its end: well past the nodes' look at the
+/// sessions ended since the last (`crate::background`), which closes their sockets.
+const ENDED_SESSIONS_KEPT_MS: i64 = 10 * 60 * 1000;
+
 #[apply(driver_bounds!)]
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
@@ -223,12 +227,15 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .execute(&mut *tx)
         .await?;
         // A session and its first token are stored in one transaction, so a session with
-        // no token left has ended rather than not begun.
+        // no token left has ended rather than not begun. One that ended lately stays a
+        // while, for the nodes' look at sessions ended since (`sessions_ended_since`).
         let gone: Vec<(Uuid,)> = sqlx::query_as(
-            "DELETE FROM sessions WHERE revoked_at IS NOT NULL \
-             OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id) \
+            "DELETE FROM sessions WHERE revoked_at < $1 \
+             OR (revoked_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id)) \
              RETURNING id",
         )
+        .bind(now.as_millis() - ENDED_SESSIONS_KEPT_MS)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

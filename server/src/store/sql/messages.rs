@@ -139,6 +139,11 @@ impl<D: Dialect> SqlStore<D> {
                 }
                 _ => return Ok(Append::Refused(Refusal::NotAllowed)),
             },
+            // Only a deletion, named as from the message's author (checked below).
+            Authority::Operator => match &new.change {
+                Some(c) if c.kind == ChangeKind::Delete => (false, false),
+                _ => return Ok(Append::Refused(Refusal::NotAllowed)),
+            },
         };
         if let Some(parent) = new.reply_to {
             match Self::target(conn, new.conversation_id, parent).await? {
@@ -160,6 +165,10 @@ impl<D: Dialect> SqlStore<D> {
             let author = target.sender_id == new.sender_id;
             let refusal = match change.kind {
                 _ if target.change_kind.is_some() => Some(Refusal::NotAMessage),
+                // Nothing left for an operator to remove.
+                _ if new.authority == Authority::Operator && target.deleted_at.is_some() => {
+                    Some(Refusal::Deleted)
+                }
                 ChangeKind::Edit if !author => Some(Refusal::NotAllowed),
                 ChangeKind::Delete if !author && !group_owner => Some(Refusal::NotAllowed),
                 ChangeKind::Edit | ChangeKind::React | ChangeKind::Unreact
@@ -205,8 +214,8 @@ impl<D: Dialect> SqlStore<D> {
             .then(|| serde_json::to_string(&attachments).expect("attachments serialize"));
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
-             reply_to, change_kind, target, emoji, attachments) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             reply_to, change_kind, target, emoji, attachments, removed_by_operator) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new.id)
         .bind(new.conversation_id)
@@ -219,6 +228,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(change.map(|c| c.target))
         .bind(change.and_then(|c| c.emoji.clone()))
         .bind(attachments_json)
+        .bind(new.authority == Authority::Operator)
         .execute(&mut *conn)
         .await?;
         if !new.attachments.is_empty() {
@@ -234,8 +244,10 @@ impl<D: Dialect> SqlStore<D> {
         if let Some(change) = change {
             Self::apply_change(conn, new, change, seq).await?;
         }
-        // Sending anything means the sender has read and stored everything up to it.
-        sqlx::query(AssertSqlSafe(format!(
+        // Sending anything means the sender has read and stored everything up to it (a
+        // member's send: an operator's removal, named as from the author, is not theirs).
+        if new.authority != Authority::Operator {
+            sqlx::query(AssertSqlSafe(format!(
             "UPDATE members SET read_seq = {g}(read_seq, $3), delivered_seq = {g}(delivered_seq, $3) \
              WHERE conversation_id = $1 AND user_id = $2",
             g = D::GREATEST
@@ -245,6 +257,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(seq)
         .execute(&mut *conn)
         .await?;
+        }
         let mut message = stored(new, seq);
         message.attachments = attachments;
         if accepts {
@@ -356,10 +369,12 @@ impl<D: Dialect> SqlStore<D> {
                 // The text goes from the server: the message's, and every edit's.
                 sqlx::query(
                     "UPDATE messages SET body = '', attachments = NULL, \
-                     deleted_at = COALESCE(deleted_at, $2) WHERE id = $1",
+                     deleted_at = COALESCE(deleted_at, $2), \
+                     removed_by_operator = (removed_by_operator OR $3) WHERE id = $1",
                 )
                 .bind(change.target)
                 .bind(new.created_at.as_millis())
+                .bind(new.authority == Authority::Operator)
                 .execute(&mut *conn)
                 .await?;
                 // Its files go too: the blobs once nothing else names them (the sweeper).

@@ -217,6 +217,10 @@ macro_rules! driver_bounds {
             for<'r> $crate::store::safety::Block: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::DigestDue: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::MissedMessage: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::rows::AccountViewRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::rows::ReportRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::rows::AuditRow: $crate::store::sql::Row<'r, D>,
+            for<'q> ::ferry_proto::ReportId: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
         {
             $($body)*
         }
@@ -224,6 +228,7 @@ macro_rules! driver_bounds {
 }
 
 mod accounts;
+mod admin;
 mod conversations;
 mod digest;
 mod files;

@@ -65,6 +65,11 @@ edited: boolean,
  */
 deleted: boolean, 
 /**
+ * Deleted by an operator of the server rather than by its sender: the placeholder
+ * says so.
+ */
+removed_by_operator: boolean, 
+/**
  * Who reacted with what, in the order the emoji were first used.
  */
 reactions: Array<Reaction>, 

@@ -211,6 +211,13 @@ describe("MessageBubble edits and deletions", () => {
     expect(el.querySelector("time")).not.toBeNull();
   });
 
+  it("says when an administrator of the server removed it, rather than its sender", () => {
+    const { el } = shown({ ...theirs, body: "", deleted: true, removed_by_operator: true });
+    const placeholder = within(el).getByTestId("deleted");
+    expect(placeholder).toHaveTextContent("This message was removed by an administrator");
+    expect(within(el).queryByTestId("action-delete")).toBeNull();
+  });
+
   it("edits in place: the text in a box, Enter saves, Shift+Enter breaks the line", async () => {
     const { el, onsaveedit } = shown({ body: "first try" }, { editing: true });
     const box = within(el).getByTestId("edit-input") as HTMLTextAreaElement;
