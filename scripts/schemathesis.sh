@@ -11,7 +11,8 @@
 # It starts ferry-server ($FERRY_SERVER_BINARY, else $CARGO_TARGET_DIR/debug/ferry-server,
 # which scripts/test.sh builds before this step) on the embedded SQLite database in a
 # fresh temporary directory and a free loopback port, registers one user over the API,
-# and has schemathesis sign in as that user. The server is stopped and the directory
+# makes it an administrator (`ferry-server admin grant`), and has schemathesis sign in as
+# that user. The server is stopped and the directory
 # removed on exit, pass or fail. scripts/schemathesis.toml holds schemathesis's settings,
 # scripts/schemathesis_hooks.py the few answers no document can describe. The seed is
 # fixed, so each run generates the same cases; FERRY_SCHEMATHESIS_SEED picks another. The
@@ -140,6 +141,14 @@ if [[ $status != 201 ]]; then
     say "error: registering the test user got $status: $(cat "$work/register.json")"
     exit 1
 fi
+# An administrator, as the host's command makes one, so that the admin API is exercised
+# too rather than answering 404 to everything.
+env "${server_env[@]}" FERRY_DATA_DIR="$work/data" \
+    "$server_binary" admin grant "$FERRY_SCHEMATHESIS_USERNAME" >>"$work/server.log" 2>&1 || {
+    say "error: could not make the test user an administrator; the log:"
+    cat "$work/server.log" >&2
+    exit 1
+}
 
 reports=$CARGO_TARGET_DIR/schemathesis
 mkdir -p "$reports"

@@ -54,7 +54,24 @@ UNSTATABLE = {
         "PUT /api/v1/account/email",
         "this server sends no mail (no FERRY_SMTP_URL), so it cannot confirm an address",
     ),
+    # The run's user is an administrator, and cannot suspend themself.
+    ("POST /api/v1/admin/users/{user_id}/suspend", "an administrator cannot suspend themself"),
+    ("GET /api/v1/admin/users", "a search cannot hold control characters"),
 }
+
+# An operator's reason or note is counted after trimming and refused with control
+# characters (tab and line breaks aside): more than a length says.
+for _operation in (
+    "POST /api/v1/admin/users/{user_id}/suspend",
+    "POST /api/v1/admin/users/{user_id}/reactivate",
+    "POST /api/v1/admin/reports/{report_id}/decision",
+    "POST /api/v1/admin/messages/{message_id}/remove",
+    "PUT /api/v1/admin/conversations/{conversation_id}/retention",
+):
+    UNSTATABLE.add((_operation, "say why: the reason is empty"))
+    UNSTATABLE.add(
+        (_operation, "a reason holds a control character (only tab and line breaks are allowed)")
+    )
 
 
 # 404 messages about something other than what the path names: a conversation just
@@ -69,10 +86,23 @@ NOT_THE_PATH = {
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     """False (drop) only for the answers listed above."""
+    # The admin API hides itself from a request without a good token behind the 404 of
+    # an unknown address (docs/protocol.md, "Administration"), where ST401 and ST203 want
+    # 401. (The response handed here may be the signed-in one, so the failure's own words
+    # tell.)
+    admin = failure.operation.split(" ", 1)[-1].startswith("/api/v1/admin/")
+    if admin and failure.code == "ST401" and "got `404 Not Found`" in failure.message:
+        return False
+    if admin and failure.code == "ST203" and "Got 404 when missing required" in failure.message:
+        return False
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
         return True
+    # A link schemathesis infers from a field that was null (a report without a
+    # conversation) fills a path with the text `None`: no client would send that.
+    if failure.code == "ST202" and "/None" in response.request.url:
+        return False
     if failure.code == "ST202" and response.status_code == 400:
         return error.get("code") != "invalid_request" or (
             failure.operation,

@@ -157,6 +157,7 @@ fn direct(me: &User, partner: User, last_seq: i64, at: i64) -> Conversation {
         last_seq,
         last_message: None,
         unread_count: 0,
+        history_from: None,
         created_at: Timestamp::from_millis(at),
         updated_at: Timestamp::from_millis(at),
     }

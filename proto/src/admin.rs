@@ -2,7 +2,8 @@
 //! admin API under `/admin` takes and answers. An operator finds accounts
 //! ([`AdminUser`], [`AdminUserQuery`]) and suspends or reactivates them, works through
 //! the reports queue ([`AdminReport`], [`ReportQuery`], [`ReportDecision`]), removes a
-//! message ([`OperatorReason`]), and reads the audit log of all of it ([`AuditEntry`],
+//! message ([`OperatorReason`]), sets how long a conversation's messages are kept
+//! ([`RetentionChange`], [`Retention`]), and reads the audit log of all of it ([`AuditEntry`],
 //! [`AuditQuery`]). Every action carries a reason, which the audit log keeps.
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,7 @@ pub struct AdminUserQuery {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorReason {
     /// In the operator's words.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub reason: String,
 }
 
@@ -133,10 +135,58 @@ pub struct ReportQuery {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportDecision {
-    /// `resolved` or `dismissed`.
-    pub state: ReportState,
+    /// What the operator decided.
+    pub state: ReportOutcome,
     /// Why, for the other operators: 1 to 1,000 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub note: String,
+}
+
+/// How an operator decides a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReportOutcome {
+    /// Something was done about it.
+    Resolved,
+    /// Nothing to act on.
+    Dismissed,
+}
+
+impl From<ReportOutcome> for ReportState {
+    fn from(outcome: ReportOutcome) -> Self {
+        match outcome {
+            ReportOutcome::Resolved => Self::Resolved,
+            ReportOutcome::Dismissed => Self::Dismissed,
+        }
+    }
+}
+
+/// `PUT /admin/conversations/{conversation_id}/retention`: how long a conversation's
+/// messages are kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RetentionChange {
+    /// Days (1 to 36,500), 0 to keep them for ever, or `null` to follow the server's
+    /// policy (`FERRY_RETENTION_DAYS`).
+    #[serde(default, deserialize_with = "crate::rest::optional_whole")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 36500))]
+    pub days: Option<u32>,
+    /// Why, for the audit log.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
+    pub reason: String,
+}
+
+/// A conversation's retention as set: `PUT /admin/conversations/{conversation_id}/retention`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Retention {
+    /// Which conversation.
+    pub conversation_id: ConversationId,
+    /// Its own policy: days, 0 for ever, or `null` for the server's.
+    pub days: Option<u32>,
+    /// The server's policy in days (0: for ever).
+    pub server_days: u32,
 }
 
 /// One thing an operator did: `GET /admin/audit`.
@@ -148,7 +198,7 @@ pub struct AuditEntry {
     /// Who: an administrator, or `null` for a command on the server's host.
     pub actor: Option<User>,
     /// What: `grant_admin`, `revoke_admin`, `suspend`, `reactivate`, `resolve_report`,
-    /// `dismiss_report`, `remove_message`.
+    /// `dismiss_report`, `remove_message`, `set_retention`.
     pub action: String,
     /// On what: the id of the user, report, message or conversation.
     pub target: String,

@@ -20,8 +20,8 @@ use crate::{
     HistoryQuery, ListQuery, LoginRequest, Message, MessageId, MessagePage, NewReport, NewUpload,
     OperatorReason, PasswordChange, PasswordReset, PasswordResetRequest, Presence, ProfileChange,
     RefreshRequest, RegisterRequest, ReportDecision, ReportId, ReportQuery, ReportReceipt,
-    SendMessage, SessionId, SessionInfo, SyncPage, SyncQuery, Tokens, Upload, UploadId, User,
-    UserId, UserSearchQuery, Watermark,
+    Retention, RetentionChange, SendMessage, SessionId, SessionInfo, SyncPage, SyncQuery, Tokens,
+    Upload, UploadId, User, UserId, UserSearchQuery, Watermark,
 };
 
 /// The WebSocket's path under `API_BASE`: a `GET` that upgrades, with the access token
@@ -252,6 +252,8 @@ endpoints! {
     RemoveMessage: Post "/admin/messages/{message_id}/remove" (MessageId), OperatorReason => ();
     /// The audit log of operators' actions.
     AuditLog: Get "/admin/audit" (), AuditQuery => Vec<AuditEntry>;
+    /// Sets how long a conversation's messages are kept.
+    SetRetention: Put "/admin/conversations/{conversation_id}/retention" (ConversationId), RetentionChange => Retention;
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub use account::{
 };
 pub use admin::{
     AdminReport, AdminUser, AdminUserQuery, AuditEntry, AuditQuery, OperatorReason, ReportDecision,
-    ReportQuery, ReportState,
+    ReportOutcome, ReportQuery, ReportState, Retention, RetentionChange,
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};

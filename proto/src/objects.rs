@@ -316,6 +316,11 @@ pub struct Conversation {
     pub last_message: Option<Message>,
     /// How many messages after the caller's `read_seq` (changes do not count).
     pub unread_count: i64,
+    /// The lowest seq the server still holds, when a retention policy deleted the
+    /// messages before it (addition to v1): a client drops what it holds below it, and
+    /// history ends there. Absent while nothing was deleted (every seq from 1 is held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_from: Option<i64>,
     /// When it was made.
     pub created_at: Timestamp,
     /// Last activity: a message, or a change of members or title.

@@ -224,6 +224,19 @@ pub struct Watermark {
     pub seq: i64,
 }
 
+/// [`whole`], or `null`.
+pub(crate) fn optional_whole<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    #[derive(Deserialize)]
+    #[serde(bound(deserialize = "T: TryFrom<i64> + TryFrom<u64>"))]
+    struct Whole<T>(#[serde(deserialize_with = "whole")] T);
+
+    Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|Whole(v)| v))
+}
+
 /// A JSON integer, also when written as a number with a zero fraction (`5.0`): JSON
 /// Schema calls that an integer, and so generated clients and schemathesis send it.
 /// Anything with a fraction, or out of the type's range, is refused.
@@ -328,5 +341,13 @@ mod tests {
         assert_eq!(size("7.0").ok(), Some(7));
         assert!(size("-1").is_err(), "a size is never negative");
         assert!(size("-1.0").is_err());
+        let days = |json: &str| {
+            serde_json::from_str::<crate::RetentionChange>(json).map(|change| change.days)
+        };
+        assert_eq!(days(r#"{"days":30.0,"reason":"r"}"#).ok(), Some(Some(30)));
+        assert_eq!(days(r#"{"days":null,"reason":"r"}"#).ok(), Some(None));
+        assert_eq!(days(r#"{"reason":"r"}"#).ok(), Some(None));
+        assert!(days(r#"{"days":1.5,"reason":"r"}"#).is_err());
+        assert!(days(r#"{"days":-1,"reason":"r"}"#).is_err());
     }
 }

@@ -189,6 +189,7 @@ fn server_frames() {
                 last_seq: 42,
                 last_message: Some(message()),
                 unread_count: 0,
+                history_from: None,
                 created_at: at(),
                 updated_at: at(),
             }),

@@ -1,7 +1,8 @@
 //! The server's background tasks, all started here ([`start`]), each ending when the
 //! server shuts down: the sweep of unused files, the announcement of message requests
 //! accepted by a send, the cluster lease, the erasure of deleted accounts
-//! (`crate::erasure`), missed-message mail (`crate::digest`), the closing of sockets whose
+//! (`crate::erasure`), missed-message mail (`crate::digest`), retention
+//! (`crate::retention`), the closing of sockets whose
 //! sessions ended elsewhere, the minutely count of the operators' queue, and the hourly
 //! forgetting of ended sessions and freeing of the usernames of accounts deleted long
 //! enough ago.
@@ -64,6 +65,7 @@ pub fn start(
     tokio::spawn(announce_acceptances(app.clone(), acceptances));
     tokio::spawn(crate::erasure::run(app.clone(), app.erasure.clone()));
     tokio::spawn(crate::digest::run(app.clone()));
+    tokio::spawn(crate::retention::run(app.clone()));
     if let Some(cluster) = app.cluster {
         tokio::spawn(keep_lease(app.clone(), cluster));
     }

@@ -429,6 +429,7 @@ mod tests {
                 at,
             )),
             unread_count: 3,
+            history_from: None,
             created_at: at,
             updated_at: at,
         }

@@ -188,6 +188,15 @@ pub struct Config {
     /// At most one missed-message mail per person this often, in seconds.
     #[arg(long, env = "FERRY_DIGEST_INTERVAL_SECS", default_value_t = 86_400)]
     pub digest_interval_secs: u64,
+    /// How long messages and their files are kept, in days, where a conversation has no
+    /// policy of its own (an administrator sets one); 0 (the default) keeps them for
+    /// ever. Older ones are deleted on the server and, at their next catch-up, on every
+    /// device.
+    #[arg(long, env = "FERRY_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+    /// How often the server looks for messages past their retention, in seconds.
+    #[arg(long, env = "FERRY_RETENTION_CHECK_SECS", default_value_t = 600)]
+    pub retention_check_secs: u64,
 }
 
 impl Config {
@@ -241,6 +250,8 @@ impl Config {
             mail_token_minutes: 60,
             username_hold_days: 30,
             digest_after_secs: 3600,
+            retention_days: 0,
+            retention_check_secs: 600,
             digest_interval_secs: 86_400,
         }
     }

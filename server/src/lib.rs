@@ -33,6 +33,7 @@ pub mod members;
 pub mod metrics;
 pub mod panics;
 pub mod presence;
+pub mod retention;
 pub mod state;
 pub mod store;
 pub mod typing;

@@ -305,9 +305,36 @@ fn apply_conversation(tx: &Transaction<'_>, me: UserId, c: &Conversation) -> rus
         upsert_member(tx, &id, m)?;
     }
     forget_dismissal_unless_request(tx, &id, me)?;
+    if let Some(from) = c.history_from {
+        drop_history_below(tx, c.id, from)?;
+    }
     // `last_message` is not stored: messages come only through `after_seq` pages and live
     // frames. Messages stored before the conversation was known count from now on.
     advance_contiguous(tx, c.id)
+}
+
+/// The server deleted the conversation's history below seq `from` (its retention
+/// policy): this device drops it too (the text leaves the search index with the rows),
+/// and the history held starts there, so catch-up fetches nothing below it. Messages not
+/// sent yet have no seq and stay.
+fn drop_history_below(
+    tx: &Transaction<'_>,
+    conversation: ConversationId,
+    from: i64,
+) -> rusqlite::Result<()> {
+    let key = conversation.to_string();
+    tx.prepare_cached(
+        "DELETE FROM reactions WHERE message_id IN \
+         (SELECT id FROM messages WHERE conversation_id = ?1 AND seq < ?2)",
+    )?
+    .execute(params![key, from])?;
+    tx.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1 AND seq < ?2")?
+        .execute(params![key, from])?;
+    tx.prepare_cached(
+        "UPDATE conversations SET contiguous_seq = max(contiguous_seq, ?2 - 1) WHERE id = ?1",
+    )?
+    .execute(params![key, from])?;
+    Ok(())
 }
 
 /// Stores a member row and its user; watermarks only move forward.

@@ -18,4 +18,5 @@ mod outbox;
 mod pinned;
 mod property;
 mod requests;
+mod retention;
 mod sign_in;

@@ -196,6 +196,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
                 last_seq: 0,
                 last_message: None,
                 unread_count: 0,
+                history_from: None,
                 created_at: Timestamp::from_millis(0),
                 updated_at: Timestamp::from_millis(0),
             },

@@ -6,7 +6,9 @@
 //! removal reaches the other devices at their next catch-up.
 
 use clap::Subcommand;
-use ferry_proto::{MessageId, ReportDecision, ReportId, ReportState, UserId};
+use ferry_proto::{
+    ConversationId, MessageId, ReportDecision, ReportId, ReportOutcome, ReportState, UserId,
+};
 
 use super::{Actor, page};
 use crate::config::Config;
@@ -90,6 +92,18 @@ pub enum AdminCommand {
     RemoveMessage {
         /// The message's id.
         message: MessageId,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Sets how long a conversation's messages are kept: `--days N` (0 for ever), or
+    /// without it the server's policy (FERRY_RETENTION_DAYS).
+    Retention {
+        /// The conversation's id.
+        conversation: ConversationId,
+        /// Days to keep its messages (0: for ever).
+        #[arg(long)]
+        days: Option<u32>,
         /// Why, for the audit log.
         #[arg(long)]
         reason: String,
@@ -212,10 +226,10 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
             }
         }
         AdminCommand::Resolve { report, note } => {
-            decide(store, report, ReportState::Resolved, note).await?;
+            decide(store, report, ReportOutcome::Resolved, note).await?;
         }
         AdminCommand::Dismiss { report, note } => {
-            decide(store, report, ReportState::Dismissed, note).await?;
+            decide(store, report, ReportOutcome::Dismissed, note).await?;
         }
         AdminCommand::RemoveMessage { message, reason } => {
             let removal = super::removal(store, message, &reason).await?;
@@ -231,6 +245,23 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
                         Error::invalid(format!("the removal was refused: {refused:?}")).into(),
                     );
                 }
+            }
+        }
+        AdminCommand::Retention {
+            conversation,
+            days,
+            reason,
+        } => {
+            super::set_retention(store, Actor::Host, conversation, days, &reason).await?;
+            match days {
+                Some(0) => println!("conversation {conversation} keeps its messages for ever"),
+                Some(days) => {
+                    println!("conversation {conversation} keeps its messages {days} days")
+                }
+                None => println!(
+                    "conversation {conversation} follows the server's retention (FERRY_RETENTION_DAYS={})",
+                    config.retention_days
+                ),
             }
         }
         AdminCommand::Audit { limit } => {
@@ -252,7 +283,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
 async fn decide(
     store: &dyn Store,
     report: ReportId,
-    state: ReportState,
+    state: ReportOutcome,
     note: String,
 ) -> Result<(), HostError> {
     let decided =

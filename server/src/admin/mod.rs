@@ -7,8 +7,8 @@
 pub mod host;
 
 use ferry_proto::{
-    AdminReport, AdminUser, AuditEntry, Change, ChangeKind, MessageId, ReportDecision, ReportId,
-    ReportState, SessionId, Timestamp, UserId,
+    AdminReport, AdminUser, AuditEntry, Change, ChangeKind, ConversationId, MessageId,
+    ReportDecision, ReportId, ReportOutcome, ReportState, SessionId, Timestamp, UserId,
 };
 
 use crate::error::{Error, Result};
@@ -228,16 +228,13 @@ pub async fn decide(
 ) -> Result<AdminReport> {
     let note = reason(&decision.note)?;
     let action = match decision.state {
-        ReportState::Resolved => "resolve_report",
-        ReportState::Dismissed => "dismiss_report",
-        ReportState::Open => {
-            return Err(Error::invalid("a decision is `resolved` or `dismissed`"));
-        }
+        ReportOutcome::Resolved => "resolve_report",
+        ReportOutcome::Dismissed => "dismiss_report",
     };
     match store
         .decide_report(
             report,
-            decision.state,
+            decision.state.into(),
             actor.id(),
             note,
             &actor.audit(action, report, note),
@@ -286,6 +283,40 @@ pub async fn removal(store: &dyn Store, id: MessageId, why: &str) -> Result<NewM
         attachments: Vec::new(),
         authority: Authority::Operator,
     })
+}
+
+/// The longest retention a conversation can be given, in days (a hundred years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// Sets how long `conversation`'s messages are kept: `days` (0 for ever), or the
+/// server's policy (`None`).
+pub async fn set_retention(
+    store: &dyn Store,
+    actor: Actor,
+    conversation: ConversationId,
+    days: Option<u32>,
+    why: &str,
+) -> Result<()> {
+    let why = reason(why)?;
+    if days.is_some_and(|d| d > MAX_RETENTION_DAYS) {
+        return Err(Error::invalid(format!(
+            "a retention is at most {MAX_RETENTION_DAYS} days (0 keeps messages for ever)"
+        )));
+    }
+    let audit = Audit {
+        target: conversation.to_string(),
+        reason: match days {
+            Some(0) => format!("keep for ever: {why}"),
+            Some(days) => format!("{days} days: {why}"),
+            None => format!("the server's policy: {why}"),
+        },
+        ..actor.audit("set_retention", conversation, why)
+    };
+    if store.set_retention(conversation, days, &audit).await? {
+        Ok(())
+    } else {
+        Err(Error::not_found("conversation"))
+    }
 }
 
 /// Writes the audit line of a removal once it is stored.

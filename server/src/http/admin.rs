@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    AdminReport, AdminUser, AuditEntry, ErrorBody, ErrorCode, MessageId, ReportId, ReportState,
-    UserId,
+    AdminReport, AdminUser, AuditEntry, ConversationId, ErrorBody, ErrorCode, MessageId, ReportId,
+    ReportState, UserId,
 };
 
 use crate::admin::{self, Actor};
@@ -181,6 +181,31 @@ pub async fn remove_message(
     app.files.sweep.notify_one();
     admin::removed(&*app.store, Actor::Admin(operator), message, &why.reason).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets how long a conversation's messages are kept (its own policy, or the server's).
+#[utoipa::path(put, path = endpoints::SetRetention::PATH, tag = "admin", security(("bearer" = [])),
+    params(("conversation_id" = ConversationId, Path)), request_body = ferry_proto::RetentionChange,
+    responses((status = 200, body = ferry_proto::Retention), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_retention(
+    State(app): State<App>,
+    Operator(operator): Operator,
+    Path(conversation): Path<ConversationId>,
+    Json(change): Json<Takes<endpoints::SetRetention>>,
+) -> Result<Json<Gives<endpoints::SetRetention>>> {
+    admin::set_retention(
+        &*app.store,
+        Actor::Admin(operator),
+        conversation,
+        change.days,
+        &change.reason,
+    )
+    .await?;
+    Ok(Json(ferry_proto::Retention {
+        conversation_id: conversation,
+        days: change.days,
+        server_days: app.config.retention_days,
+    }))
 }
 
 /// The audit log, newest first.

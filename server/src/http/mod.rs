@@ -105,7 +105,8 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::reports))
         .routes(routes!(admin::decide))
         .routes(routes!(admin::remove_message))
-        .routes(routes!(admin::audit));
+        .routes(routes!(admin::audit))
+        .routes(routes!(admin::set_retention));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(ferry_proto::API_BASE, v1)
         .split_for_parts()

@@ -1,5 +1,5 @@
 //! Persistence: the [`Store`] trait, made of one trait per domain (accounts, operators,
-//! conversations, missed-message digests, safety, messages, presence, files), and its one
+//! conversations, missed-message digests, safety, messages, presence, retention, files), and its one
 //! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
 //! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
 //! pass one conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
@@ -20,6 +20,7 @@ mod digest;
 mod messages;
 pub(crate) mod postgres;
 mod presence;
+mod retention;
 mod safety;
 mod sql;
 pub(crate) mod sqlite;
@@ -38,6 +39,7 @@ pub use messages::{
 };
 use messages::{advanced, same_or_conflict, stored};
 pub use presence::{Contact, PresenceStore};
+pub use retention::{RetentionStore, Trimmed};
 pub use rows::{ActivityCursor, SyncCursor, UploadRow, hide_receipts};
 pub use safety::{Block, NewReport, SafetyStore};
 pub use uploads::FileStore;
@@ -101,6 +103,7 @@ pub trait Store:
     + SafetyStore
     + MessageStore
     + PresenceStore
+    + RetentionStore
     + FileStore
     + Send
     + Sync

@@ -243,6 +243,8 @@ pub(crate) struct ConversationRow {
     pub change_version: i64,
     /// Changes (not messages) after the viewer's `read_seq`: unread counts only messages.
     pub unread_changes: i64,
+    /// The lowest seq still held (retention deleted what was below).
+    pub history_from: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -269,7 +271,8 @@ macro_rules! conversation_columns {
          CASE WHEN me.own_version > c.change_version THEN me.own_version \
          ELSE c.change_version END AS change_version, \
          (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
-          AND x.change_kind IS NOT NULL AND x.seq > me.read_seq) AS unread_changes"
+          AND x.change_kind IS NOT NULL AND x.seq > me.read_seq) AS unread_changes, \
+         c.history_from"
     };
 }
 
@@ -372,7 +375,9 @@ pub(crate) fn assemble(
             members: members_of.remove(&c.id).unwrap_or_default(),
             last_seq: c.last_seq,
             last_message: last_of.remove(&c.id),
-            unread_count: (c.last_seq - read_seq - c.unread_changes).max(0),
+            // What retention deleted is not waiting to be read.
+            unread_count: (c.last_seq - read_seq.max(c.history_from - 1) - c.unread_changes).max(0),
+            history_from: (c.history_from > 1).then_some(c.history_from),
             created_at: Timestamp::from_millis(c.created_at),
             updated_at: Timestamp::from_millis(c.updated_at),
         });

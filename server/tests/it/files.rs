@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// Whether the blob of `sha256` is stored, looking in the directory or the bucket.
-    async fn has_blob(&self, sha256: &str) -> bool {
+    pub(crate) async fn has_blob(&self, sha256: &str) -> bool {
         match &self.bucket {
             None => self
                 .db

@@ -20,4 +20,5 @@ mod files;
 mod live;
 mod requests;
 mod rest;
+mod retention;
 mod store;

@@ -1602,7 +1602,124 @@ async fn expired_mail_tokens_are_forgotten(backend: Backend) {
     assert_eq!(left, 2);
 }
 
+/// Retention: what is older than a conversation's policy (its own, or the server's) goes,
+/// with its reactions and files; the history then starts at the first entry kept, unread
+/// counts leave out what went, and a policy of 0 keeps everything.
+async fn retention_trims_the_oldest_history(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let a = user(&store, "alice", "Alice").await;
+    let b = user(&store, "bob", "Bob").await;
+    let c = user(&store, "carol", "Carol").await;
+    let ab = direct(&store, a, b).await;
+    let ac = direct(&store, a, c).await;
+    let day = 86_400_000;
+    let now = Timestamp::now();
+    let ago = |days: i64| Timestamp::from_millis(now.as_millis() - days * day);
+    let aged = |conversation, sender, body: &str, days| NewMessage {
+        created_at: ago(days),
+        ..message(conversation, sender, body)
+    };
+    let old = aged(ab, a, "forty days ago", 40);
+    append_ok(&store, &old).await;
+    append_ok(&store, &aged(ab, b, "thirty-five days ago", 35)).await;
+    let react = NewMessage {
+        change: Some(ferry_proto::Change {
+            kind: ferry_proto::ChangeKind::React,
+            target: old.id,
+            emoji: Some("👍".into()),
+        }),
+        body: String::new(),
+        ..aged(ab, a, "", 34)
+    };
+    append_ok(&store, &react).await;
+    append_ok(&store, &aged(ab, a, "ten days ago", 10)).await;
+    append_ok(&store, &message(ab, a, "now")).await;
+    append_ok(&store, &aged(ac, a, "old, kept for ever", 400)).await;
+    let audit = ferry_server::store::Audit {
+        actor: None,
+        action: "set_retention",
+        target: ac.to_string(),
+        reason: "legal hold".into(),
+        at: now,
+    };
+    assert!(store.set_retention(ac, Some(0), &audit).await.expect("set"));
+    assert!(
+        !store
+            .set_retention(ConversationId::new(), Some(5), &audit)
+            .await
+            .expect("set")
+    );
+
+    assert!(
+        store
+            .retention_due(0, now, 10)
+            .await
+            .expect("due")
+            .is_empty(),
+        "no policy: nothing is due"
+    );
+    let due = store.retention_due(30, now, 10).await.expect("due");
+    assert_eq!(due, vec![(ab, 4)], "keep from the ten-day-old message");
+    let trimmed = store
+        .trim_history(ab, 4, now)
+        .await
+        .expect("trim")
+        .expect("trimmed");
+    assert_eq!(trimmed.entries, 3);
+    let mut members = trimmed.members.clone();
+    members.sort();
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(members, both);
+    assert_eq!(
+        store.trim_history(ab, 4, now).await.expect("again"),
+        None,
+        "another node's second go changes nothing"
+    );
+    assert!(
+        store
+            .retention_due(30, now, 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+
+    let held: Vec<(i64, String)> = store
+        .messages_after(ab, 0, 100)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|m| (m.seq, m.body))
+        .collect();
+    assert_eq!(held, [(4, "ten days ago".into()), (5, "now".into())]);
+    let seen = store
+        .conversation(b, ab)
+        .await
+        .expect("read")
+        .expect("bob's view");
+    assert_eq!(seen.history_from, Some(4));
+    assert_eq!(seen.last_seq, 5);
+    assert_eq!(
+        seen.unread_count, 2,
+        "bob read up to his own message (seq 2); of what came after, seqs 4 and 5 are left"
+    );
+    let kept = store
+        .conversation(a, ac)
+        .await
+        .expect("read")
+        .expect("view");
+    assert_eq!(kept.history_from, None);
+    assert_eq!(store.messages_after(ac, 0, 10).await.expect("h").len(), 1);
+    // A later, shorter policy of its own moves it on.
+    assert!(store.set_retention(ab, Some(5), &audit).await.expect("set"));
+    assert_eq!(
+        store.retention_due(30, now, 10).await.expect("due"),
+        vec![(ab, 5)]
+    );
+}
+
 on_both!(
+    retention_trims_the_oldest_history,
     expired_mail_tokens_are_forgotten,
     a_deleted_account_sends_nothing_more,
     sync_progresses_while_a_transaction_is_open,

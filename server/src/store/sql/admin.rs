@@ -47,7 +47,7 @@ const REPORT_COLUMNS: &str = "SELECT id, reporter_id, reported_id, conversation_
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
     /// Writes `audit` in the caller's transaction.
-    async fn write_audit(conn: &mut Conn<D>, audit: &Audit) -> StoreResult<()> {
+    pub(super) async fn write_audit(conn: &mut Conn<D>, audit: &Audit) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit_log (id, actor_id, action, target, reason, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",

@@ -234,6 +234,7 @@ mod digest;
 mod files;
 mod messages;
 mod presence;
+mod retention;
 mod safety;
 
 #[apply(driver_bounds!)]
@@ -299,7 +300,7 @@ impl<D: Dialect> SqlStore<D> {
         Ok(())
     }
 
-    async fn advance_clock(conn: &mut Conn<D>) -> StoreResult<()> {
+    pub(super) async fn advance_clock(conn: &mut Conn<D>) -> StoreResult<()> {
         if let Some(advance) = D::ADVANCE_CLOCK {
             sqlx::query(advance).execute(&mut *conn).await?;
         }
