@@ -137,6 +137,7 @@ fn user(id: UserId, name: &str) -> User {
         display_name: name.into(),
         created_at: Timestamp::from_millis(0),
         status: None,
+        picture: None,
     }
 }
 

@@ -60,6 +60,23 @@ pub enum AccountCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Set your profile picture from an image file (the server keeps its middle square),
+    /// or remove it.
+    Picture {
+        /// The image (JPEG, PNG, GIF or WebP).
+        #[arg(required_unless_present = "remove")]
+        file: Option<std::path::PathBuf>,
+        /// Remove your picture instead.
+        #[arg(long, conflicts_with = "file")]
+        remove: bool,
+    },
+    /// Download everything the server holds about you (account, sessions, conversations,
+    /// your messages, your files) into FILE, a tar archive whose ferry-export.json lists
+    /// what it holds.
+    Export {
+        /// Where to save it (e.g. ferry-export.tar).
+        file: std::path::PathBuf,
+    },
     /// Delete your account for good: your messages are deleted for everyone, and every
     /// device is signed out (asks for your password).
     Delete {
@@ -117,6 +134,35 @@ pub async fn account(cli: &Cli, client: &Client, command: &AccountCommand) -> Re
         AccountCommand::MissedMail { state } => {
             handle.set_missed_message_mail(state == "on").await?;
             done(cli, &format!("missed-message mail {state}"));
+        }
+        AccountCommand::Picture { file, remove } => match (file, remove) {
+            (Some(file), false) => {
+                handle.set_picture(file).await?;
+                done(cli, "picture set; your contacts see it");
+            }
+            _ => {
+                handle.remove_picture().await?;
+                done(cli, "picture removed");
+            }
+        },
+        AccountCommand::Export { file } => {
+            let json = cli.json;
+            let mut shown = 0u64;
+            let bytes = handle
+                .export(file, |received, total| {
+                    // A line per tenth, on standard error: the output stays the result.
+                    let step = (total / 10).max(1);
+                    if !json && (received == total || received >= shown + step) {
+                        shown = received;
+                        eprintln!("exporting: {received} of {total} bytes");
+                    }
+                })
+                .await?;
+            if cli.json {
+                emit(json!({"exported": file, "bytes": bytes}));
+            } else {
+                println!("exported your data to {} ({bytes} bytes)", file.display());
+            }
         }
         AccountCommand::Delete { yes } => {
             if !yes {
@@ -204,6 +250,10 @@ fn show(cli: &Cli, account: &Account) {
         Some(email) if account.email_verified => println!("email: {email}"),
         Some(email) => println!("email: {email} (not confirmed yet)"),
         None => println!("email: none"),
+    }
+    match user.picture {
+        Some(_) => println!("picture: set (`ferry account picture --remove` takes it off)"),
+        None => println!("picture: none (`ferry account picture FILE` sets one)"),
     }
     if account.admin {
         println!("you administer this server");

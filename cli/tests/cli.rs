@@ -894,6 +894,97 @@ async fn an_operators_actions_show_in_the_terminal() {
     );
 }
 
+/// One's data exported from the terminal (issue 28): a tar archive with its manifest first,
+/// holding what they wrote and no one else's words, with progress on standard error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn your_data_is_exported_from_the_terminal() {
+    let (_scene, [alice, bob]) = registered(["alice", "bob"]).await;
+    alice.ok(&["new", "bob"]).await;
+    alice.ok(&["send", "bob", "mine to keep"]).await;
+    bob.ok(&["sync"]).await;
+    bob.ok(&["send", "alice", "bob's words"]).await;
+    let file = alice.dir.join("ferry-export.tar");
+    let out = alice
+        .run(&["account", "export", file.to_str().expect("a path")])
+        .await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("exported your data to"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("exporting:"),
+        "progress: {}",
+        out.stderr
+    );
+    let bytes = std::fs::read(&file).expect("the archive");
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut names = Vec::new();
+    let mut text = String::new();
+    for entry in archive.entries().expect("entries") {
+        let mut entry = entry.expect("an entry");
+        names.push(entry.path().expect("path").display().to_string());
+        std::io::Read::read_to_string(&mut entry, &mut text).expect("text");
+    }
+    assert_eq!(names.first().map(String::as_str), Some("ferry-export.json"));
+    assert!(
+        names.iter().any(|n| n.starts_with("messages/")),
+        "{names:?}"
+    );
+    assert!(text.contains("mine to keep") && !text.contains("bob's words"));
+    assert!(!alice.dir.join("ferry-export.tar.part").exists());
+    let nowhere = alice
+        .run(&["account", "export", "/nonexistent-dir/x.tar"])
+        .await;
+    assert!(!nowhere.ok, "a folder that does not exist is an error");
+}
+
+/// A profile picture from the terminal (issue 28): set from an image file, shown in the
+/// account, refused for a file that is not an image, and removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_is_set_from_the_terminal() {
+    let (_scene, [alice]) = registered(["alice"]).await;
+    let image = alice.dir.join("me.png");
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, 30, 20);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().expect("header");
+        writer
+            .write_image_data(&vec![200u8; 30 * 20 * 3])
+            .expect("pixels");
+        writer.finish().expect("finish");
+    }
+    std::fs::write(&image, bytes).expect("write");
+    let said = alice
+        .ok(&["account", "picture", image.to_str().expect("path")])
+        .await;
+    assert!(said.contains("picture set"), "{said}");
+    assert!(alice.ok(&["account"]).await.contains("picture: set"));
+    let account = alice.json(&["account"]).await;
+    assert!(account[0]["user"]["picture"].is_string(), "{account:?}");
+
+    let text = alice.dir.join("notes.txt");
+    std::fs::write(&text, "just words").expect("write");
+    let refused = alice
+        .run(&["account", "picture", text.to_str().expect("path")])
+        .await;
+    assert!(
+        !refused.ok && refused.stderr.contains("must be an image"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        alice
+            .ok(&["account", "picture", "--remove"])
+            .await
+            .contains("picture removed")
+    );
+    assert!(alice.ok(&["account"]).await.contains("picture: none"));
+}
+
 /// The id of the account a terminal is signed in with.
 async fn id_of(terminal: &Terminal) -> String {
     let me = terminal.json(&["account"]).await;

@@ -112,7 +112,7 @@ pub(crate) fn prepare(
 
 /// The media type a file is declared with: its name's guess when the bytes agree (the
 /// server checks them by the same rules), else what the bytes say.
-fn declared_type(name: &str, head: &[u8]) -> String {
+pub(crate) fn declared_type(name: &str, head: &[u8]) -> String {
     let guess = mime_guess::from_path(name)
         .first_raw()
         .map_or("application/octet-stream".to_owned(), media::normalize);

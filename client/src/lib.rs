@@ -39,6 +39,7 @@ mod handles;
 pub mod ids;
 mod options;
 mod outbox;
+mod pictures;
 mod profile;
 mod reading;
 mod sending;

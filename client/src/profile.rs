@@ -1,10 +1,12 @@
 //! The signed-in person's own account ([`AccountHandle`], from [`Client::account`]): their
-//! profile, password, email address, settings, the sessions they are signed in with, and
-//! deleting the account; and, for someone signed out, asking for a password reset by mail
+//! profile, password, email address, settings, the sessions they are signed in with,
+//! exporting their data, and deleting the account; and, for someone signed out, asking for a password reset by mail
 //! and setting a new password with the mailed code ([`forgot_password`],
 //! [`reset_password`]). These go to the server directly (they need it: an account's keys
 //! are not changed offline); a profile change comes back to every device as a `user`
 //! frame, which `engine::apply` stores like any other user's.
+
+use std::path::Path;
 
 use ferry_proto::{
     Account, AccountSettings, EmailChange, PasswordChange, ProfileChange, SessionId, SessionInfo,
@@ -44,6 +46,24 @@ impl Shared {
     }
 }
 
+impl Client {
+    /// Keeps this person's profile as the server answered a change of it, and tells the
+    /// views that show them (the `user` frame that follows changes nothing more).
+    pub(crate) fn adopt_profile(&self, user: &User) -> Result<(), ClientError> {
+        self.shared.set_me(user)?;
+        let changed = self.shared.store.apply_user(user)?;
+        self.shared.announce_users(user, changed);
+        Ok(())
+    }
+}
+
+impl<'c> AccountHandle<'c> {
+    /// The client it belongs to.
+    pub(crate) fn client(&self) -> &'c Client {
+        self.client
+    }
+}
+
 impl AccountHandle<'_> {
     /// The account as the server has it: profile, address, role, settings.
     pub async fn details(&self) -> Result<Account, ClientError> {
@@ -56,9 +76,7 @@ impl AccountHandle<'_> {
             display_name: Some(display_name.to_owned()),
         };
         let user = self.client.shared.api.update_profile(&change).await?;
-        self.client.shared.set_me(&user)?;
-        let changed = self.client.shared.store.apply_user(&user)?;
-        self.client.shared.announce_users(&user, changed);
+        self.client.adopt_profile(&user)?;
         Ok(user)
     }
 
@@ -111,6 +129,53 @@ impl AccountHandle<'_> {
     /// Signs one session out (another device's; this one's is [`Client::sign_out`]).
     pub async fn end_session(&self, session: SessionId) -> Result<(), ClientError> {
         Ok(self.client.shared.api.end_session(session).await?)
+    }
+
+    /// Downloads everything the server holds about this person (docs/protocol.md,
+    /// "Exporting one's data": a tar archive) into `to`, calling `progress` with the bytes
+    /// received and the archive's size as they arrive; the archive's size. The file is
+    /// written beside `to` first and takes its name only once whole, so a download that
+    /// broke off leaves nothing that looks like an export.
+    pub async fn export(
+        &self,
+        to: &Path,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<u64, ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let mut response = self.client.shared.api.export_account().await?;
+        let total = response.content_length().unwrap_or(0);
+        let mut partial_name = to.file_name().unwrap_or_default().to_owned();
+        partial_name.push(".part");
+        let partial = to.with_file_name(partial_name);
+        let mut out = tokio::fs::File::create(&partial).await?;
+        let mut received = 0u64;
+        progress(0, total);
+        loop {
+            let piece = match response.chunk().await {
+                Ok(Some(piece)) => piece,
+                Ok(None) => break,
+                Err(e) => {
+                    drop(out);
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    return Err(ClientError::Offline(format!(
+                        "the export broke off: {e}; ask for it again"
+                    )));
+                }
+            };
+            out.write_all(&piece).await?;
+            received += piece.len() as u64;
+            progress(received, total);
+        }
+        out.sync_all().await?;
+        drop(out);
+        if total > 0 && received != total {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(ClientError::Offline(format!(
+                "the export broke off after {received} of {total} bytes; ask for it again"
+            )));
+        }
+        tokio::fs::rename(&partial, to).await?;
+        Ok(received)
     }
 
     /// Deletes the account for good: the server erases it and deletes its messages for

@@ -2,8 +2,9 @@
 //! others see ([`ProfileChange`]), what only they see ([`Account`]), the password
 //! ([`PasswordChange`], and its reset by mail: [`PasswordResetRequest`],
 //! [`PasswordReset`]), an optional email address ([`EmailChange`], [`EmailVerification`]),
-//! where they are signed in ([`SessionInfo`]), their settings ([`AccountSettings`]) and
-//! deleting the account ([`AccountDeletion`]).
+//! where they are signed in ([`SessionInfo`]), their settings ([`AccountSettings`]),
+//! deleting the account ([`AccountDeletion`]) and the layout of a data export
+//! ([`ExportManifest`], [`ExportPart`], [`ExportedFile`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -177,4 +178,63 @@ mod tests {
             );
         }
     }
+}
+
+/// `PUT /me/picture`: a finished upload of the caller's, an image, becomes their profile
+/// picture (the server keeps its middle square, made small).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PictureChange {
+    /// The upload (`POST /uploads`, whole): it is used up by this.
+    pub upload_id: crate::UploadId,
+}
+
+/// `ferry-export.json`, the first file of a data export (`GET /account/export`, a tar
+/// archive; docs/protocol.md "Exporting one's data"): what the archive is and what it
+/// holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportManifest {
+    /// Always `ferry-export`.
+    pub format: String,
+    /// The layout's version: 1.
+    pub version: u32,
+    /// When the server made it.
+    pub exported_at: Timestamp,
+    /// Whose data it is.
+    pub user: User,
+    /// Every other file of the archive, in order, with its size in bytes.
+    pub files: Vec<ExportPart>,
+}
+
+/// One file of a data export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPart {
+    /// Its path in the archive.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// One of the person's files in a data export (`files.json`): the attachment as it was
+/// sent, and where its bytes are in the archive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedFile {
+    /// The upload's id (the attachment's).
+    pub id: crate::UploadId,
+    /// Its name, as they gave it.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Its media type.
+    pub content_type: String,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+    /// The conversation it was sent in.
+    pub conversation_id: Option<crate::ConversationId>,
+    /// The message that carries it.
+    pub message_id: Option<crate::MessageId>,
+    /// When the upload began.
+    pub created_at: Timestamp,
+    /// Its bytes' path in the archive: `files/<id>`.
+    pub path: String,
 }

@@ -227,6 +227,14 @@ endpoints! {
     EndSession: Delete "/account/sessions/{session_id}" (SessionId), () => ();
     /// Deletes the caller's account (addition to v1).
     DeleteAccount: Post "/account/delete" (), AccountDeletion => ();
+    /// Everything the server holds about the caller, as one tar archive (addition to v1).
+    ExportAccount: Get "/account/export" (), () => ();
+    /// Sets the caller's profile picture from an upload (addition to v1).
+    SetPicture: Put "/me/picture" (), crate::PictureChange => User;
+    /// Removes the caller's profile picture (addition to v1).
+    RemovePicture: Delete "/me/picture" (), () => User;
+    /// A profile picture's bytes (addition to v1).
+    Picture: Get "/pictures/{picture_id}" (crate::PictureId), () => ();
     /// Confirms an email address with the mailed token (addition to v1).
     VerifyEmail: Post "/auth/email/verify" (), EmailVerification => ();
     /// Mails a password reset link, if the login names an account with a confirmed

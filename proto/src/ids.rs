@@ -107,6 +107,9 @@ ids! {
     DeviceId;
     /// A report someone made to the operators.
     ReportId;
+    /// A profile picture: a new one each time a person sets theirs, so a picture's bytes
+    /// never change under its id.
+    PictureId;
 }
 
 #[cfg(test)]

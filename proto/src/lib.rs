@@ -22,8 +22,9 @@ mod send;
 mod time;
 
 pub use account::{
-    Account, AccountDeletion, AccountSettings, EmailChange, EmailVerification, PasswordChange,
-    PasswordReset, PasswordResetRequest, ProfileChange, SessionInfo,
+    Account, AccountDeletion, AccountSettings, EmailChange, EmailVerification, ExportManifest,
+    ExportPart, ExportedFile, PasswordChange, PasswordReset, PasswordResetRequest, PictureChange,
+    ProfileChange, SessionInfo,
 };
 pub use admin::{
     AdminReport, AdminUser, AdminUserQuery, AuditEntry, AuditQuery, OperatorReason, ReportDecision,
@@ -31,12 +32,14 @@ pub use admin::{
 };
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};
-pub use ids::{ConversationId, DeviceId, MessageId, ReportId, SessionId, UploadId, UserId};
+pub use ids::{
+    ConversationId, DeviceId, MessageId, PictureId, ReportId, SessionId, UploadId, UserId,
+};
 pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
     MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,
     MAX_PAGE_LIMIT, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MAX_SYNC_MESSAGES,
-    MAX_SYNC_WAIT_SECS, PREVIEW_MAX_SIDE, PasswordError, REPORT_REASON_MAX_CHARS,
+    MAX_SYNC_WAIT_SECS, PICTURE_SIDE, PREVIEW_MAX_SIDE, PasswordError, REPORT_REASON_MAX_CHARS,
     SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, UPLOAD_CHUNK_BYTES, USER_SEARCH_MAX_LIMIT,
     USER_SEARCH_MIN_CHARS, UploadError, UsernameError, clean_file_name, has_control,
     is_bidi_control, normalize_username, validate_body, validate_change, validate_password,

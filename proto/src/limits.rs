@@ -53,6 +53,8 @@ pub const MAX_FILE_NAME_CHARS: usize = 255;
 pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
 /// A preview's longest side, in pixels.
 pub const PREVIEW_MAX_SIDE: u32 = 320;
+/// A profile picture's side in pixels: the server makes every picture this square.
+pub const PICTURE_SIDE: u32 = 256;
 
 /// Why a declared upload was refused before any byte was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

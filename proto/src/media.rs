@@ -166,13 +166,15 @@ pub fn decoded_bytes(width: u32, height: u32) -> u64 {
     u64::from(width) * u64::from(height) * 8
 }
 
-/// Decodes a whole image and makes its preview; `Ok(None)` when the bytes do not decode
-/// (the file is still stored, without a preview). The size the decoder finds is checked
-/// again before anything is allocated for it: `DynamicImage::from_decoder` allocates
-/// the whole output without asking the limits, and a decoder can find a size its header
-/// scan did not (a JPEG whose frame header came after 320 KB of comments was decoded
-/// at 20,000 × 20,000 pixels, 1.15 GB). CPU-bound: run it on a blocking thread.
-pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, MediaError> {
+/// Decodes a whole image, with its EXIF orientation; `Ok(None)` when the bytes do not
+/// decode. The size the decoder finds is checked again before anything is allocated for
+/// it: `DynamicImage::from_decoder` allocates the whole output without asking the limits,
+/// and a decoder can find a size its header scan did not (a JPEG whose frame header came
+/// after 320 KB of comments was decoded at 20,000 × 20,000 pixels, 1.15 GB).
+fn decode(
+    format: ImageFormat,
+    bytes: &[u8],
+) -> Result<Option<(DynamicImage, image::metadata::Orientation)>, MediaError> {
     if format == ImageFormat::WebP {
         // A bitstream is decoded whole at the size it says before the decoder compares
         // it with the canvas: one larger than its canvas or frame is never decoded.
@@ -211,6 +213,30 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, Med
     let Ok(image) = DynamicImage::from_decoder(decoder) else {
         return Ok(None);
     };
+    Ok(Some((image, orientation)))
+}
+
+/// A small image as stored and served: a PNG when it has transparency, else a JPEG; no
+/// metadata either way. `None` if it does not encode.
+fn encode(image: DynamicImage) -> Option<Vec<u8>> {
+    let mut out = Cursor::new(Vec::new());
+    let encoded = if image.color().has_alpha() {
+        image.write_to(&mut out, ImageFormat::Png)
+    } else {
+        let rgb = DynamicImage::ImageRgb8(image.to_rgb8());
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
+        rgb.write_with_encoder(encoder)
+    };
+    encoded.ok().map(|()| out.into_inner())
+}
+
+/// Decodes a whole image and makes its preview; `Ok(None)` when the bytes do not decode
+/// (the file is still stored, without a preview). CPU-bound: run it on a blocking thread.
+pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, MediaError> {
+    let Some((image, orientation)) = decode(format, bytes)? else {
+        return Ok(None);
+    };
+    let (width, height) = (image.width(), image.height());
     // Turned upright after it was made small: turning the whole image first would copy
     // all of it once more.
     let mut small = image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE);
@@ -223,22 +249,33 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, Med
         | image::metadata::Orientation::Rotate270FlipH => (height, width),
         _ => (width, height),
     };
-    let mut out = Cursor::new(Vec::new());
-    let encoded = if small.color().has_alpha() {
-        small.write_to(&mut out, ImageFormat::Png)
-    } else {
-        let rgb = DynamicImage::ImageRgb8(small.to_rgb8());
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);
-        rgb.write_with_encoder(encoder)
-    };
-    if encoded.is_err() {
-        return Ok(None);
-    }
-    Ok(Some(Preview {
+    Ok(encode(small).map(|bytes| Preview {
         width,
         height,
-        bytes: out.into_inner(),
+        bytes,
     }))
+}
+
+/// A profile picture made of an image: its middle square, `side` pixels a side,
+/// upright, without metadata (a PNG with transparency, else a JPEG); `Ok(None)` when the
+/// bytes do not decode. CPU-bound: run it on a blocking thread.
+pub fn square(format: ImageFormat, bytes: &[u8], side: u32) -> Result<Option<Vec<u8>>, MediaError> {
+    let Some((image, orientation)) = decode(format, bytes)? else {
+        return Ok(None);
+    };
+    let edge = image.width().min(image.height());
+    // The middle square turned is the turned image's middle square: turn it once small.
+    let middle = image.crop_imm(
+        (image.width() - edge) / 2,
+        (image.height() - edge) / 2,
+        edge,
+        edge,
+    );
+    drop(image);
+    let mut small = middle.resize_exact(side, side, image::imageops::FilterType::Triangle);
+    drop(middle);
+    small.apply_orientation(orientation);
+    Ok(encode(small))
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub status: Option<UserStatus>,
+    /// Their profile picture, if they set one (addition to v1): a square image at
+    /// `GET /pictures/{picture}`, whose bytes never change under this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub picture: Option<crate::PictureId>,
 }
 
 impl User {
@@ -38,6 +43,7 @@ impl User {
             display_name: display_name.into(),
             created_at,
             status: None,
+            picture: None,
         }
     }
 }

@@ -79,6 +79,7 @@ fn server_frames() {
         display_name: "Alice".into(),
         created_at: at(),
         status: None,
+        picture: None,
     };
     let frames = vec![
         ServerFrame::Welcome {

@@ -22,6 +22,7 @@ pub mod delivery;
 pub mod digest;
 pub mod erasure;
 pub mod error;
+pub mod export;
 pub mod fence;
 pub mod files;
 pub mod http;

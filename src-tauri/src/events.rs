@@ -108,6 +108,15 @@ pub enum UiEvent {
         #[cfg_attr(test, ts(type = "number"))]
         total: u64,
     },
+    /// The person's data export is downloading (`export_account`).
+    ExportProgress {
+        /// Bytes saved so far.
+        #[cfg_attr(test, ts(type = "number"))]
+        received: u64,
+        /// The archive's size.
+        #[cfg_attr(test, ts(type = "number"))]
+        total: u64,
+    },
 }
 
 /// The core events already queued, turned into UI events: each changed conversation is

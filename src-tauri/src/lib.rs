@@ -173,6 +173,10 @@ pub fn run() {
             commands::account_sessions,
             commands::end_session,
             commands::delete_account,
+            commands::export_account,
+            commands::set_picture,
+            commands::remove_picture,
+            commands::user_picture,
             commands::forgot_password,
             commands::reset_password,
         ])

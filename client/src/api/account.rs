@@ -6,7 +6,8 @@
 use ferry_proto::endpoints;
 use ferry_proto::{
     Account, AccountDeletion, AccountSettings, EmailChange, EmailVerification, PasswordChange,
-    PasswordReset, PasswordResetRequest, ProfileChange, SessionId, SessionInfo, User,
+    PasswordReset, PasswordResetRequest, PictureChange, PictureId, ProfileChange, SessionId,
+    SessionInfo, UploadId, User,
 };
 
 use super::{Api, ApiError, SessionError};
@@ -83,5 +84,35 @@ impl Api {
             password: password.into(),
         };
         self.send_to::<endpoints::DeleteAccount>((), &body).await
+    }
+
+    /// `PUT /me/picture` (addition to v1).
+    pub async fn set_picture(&self, upload: UploadId) -> Result<User, SessionError> {
+        let body = PictureChange { upload_id: upload };
+        self.send_to::<endpoints::SetPicture>((), &body).await
+    }
+
+    /// `DELETE /me/picture` (addition to v1).
+    pub async fn remove_picture(&self) -> Result<User, SessionError> {
+        self.call_to::<endpoints::RemovePicture>(()).await
+    }
+
+    /// `GET /pictures/{picture_id}` (addition to v1): the picture's bytes.
+    pub async fn picture(&self, picture: PictureId) -> Result<Vec<u8>, SessionError> {
+        let request = self.to::<endpoints::Picture>((picture,));
+        let response = self.authorised(request).await?;
+        Ok(response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Network(super::without_url(&e)))?
+            .to_vec())
+    }
+
+    /// `GET /account/export` (addition to v1): the response, to stream (a tar archive).
+    pub async fn export_account(&self) -> Result<reqwest::Response, SessionError> {
+        let request = self
+            .to::<endpoints::ExportAccount>(())
+            .timeout(super::DOWNLOAD_TIMEOUT);
+        self.authorised(request).await
     }
 }

@@ -109,7 +109,7 @@ enum Authority {
 /// How long one chunk of an upload may take.
 const FILE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long one download may take (it resumes from where it stopped after).
-const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub(crate) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 fn http_client() -> Result<reqwest::Client, ApiError> {
     reqwest::Client::builder()
@@ -571,7 +571,7 @@ async fn read_json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T
 
 /// What went wrong with a request, for people: the innermost cause ("Connection refused"),
 /// or the error itself ("operation timed out").
-fn without_url(e: &reqwest::Error) -> String {
+pub(super) fn without_url(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "no answer in time".to_owned();
     }

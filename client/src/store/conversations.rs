@@ -11,16 +11,18 @@ use super::{LocalStore, StoreResult, id_at};
 
 pub(super) fn upsert_user(tx: &Transaction<'_>, user: &User) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO users (id, username, display_name, created_at, status) \
-         VALUES (?1, ?2, ?3, ?4, ?5) \
+        "INSERT INTO users (id, username, display_name, created_at, status, picture) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
-         display_name = excluded.display_name, status = excluded.status",
+         display_name = excluded.display_name, status = excluded.status, \
+         picture = excluded.picture",
         params![
             user.id.to_string(),
             user.username,
             user.display_name,
             user.created_at.as_millis(),
             user.status.map(UserStatus::as_str),
+            user.picture.map(|p| p.to_string()),
         ],
     )?;
     Ok(())

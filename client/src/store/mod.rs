@@ -139,7 +139,8 @@ impl LocalStore {
         self.read(|tx| {
             let row = tx.query_row(
                 "SELECT a.server_url, a.user_id, a.username, a.display_name, \
-                 COALESCE(u.created_at, 0) FROM account a LEFT JOIN users u ON u.id = a.user_id",
+                 COALESCE(u.created_at, 0), u.picture \
+                 FROM account a LEFT JOIN users u ON u.id = a.user_id",
                 [],
                 |r| {
                     Ok(AccountRecord {
@@ -150,6 +151,7 @@ impl LocalStore {
                             display_name: r.get(3)?,
                             created_at: ferry_proto::Timestamp::from_millis(r.get(4)?),
                             status: None,
+                            picture: r.get::<_, Option<String>>(5)?.and_then(|p| p.parse().ok()),
                         },
                     })
                 },

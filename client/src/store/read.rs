@@ -161,7 +161,7 @@ pub(super) fn members(
 ) -> rusqlite::Result<Vec<MemberView>> {
     let mut stmt = tx.prepare_cached(
         "SELECT u.id, u.username, u.display_name, u.created_at, m.role, m.read_seq, \
-         m.delivered_seq, u.online, m.state, u.status FROM members m \
+         m.delivered_seq, u.online, m.state, u.status, u.picture FROM members m \
          JOIN users u ON u.id = m.user_id \
          WHERE m.conversation_id = ?1 ORDER BY m.joined_at, u.username",
     )?;
@@ -176,6 +176,7 @@ pub(super) fn members(
                     .get::<_, Option<String>>(9)?
                     .as_deref()
                     .and_then(UserStatus::parse),
+                picture: r.get::<_, Option<String>>(10)?.and_then(|p| p.parse().ok()),
             },
             role: Role::parse(&r.get::<_, String>(4)?).unwrap_or(Role::Member),
             read_seq: r.get(5)?,

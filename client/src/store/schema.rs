@@ -209,4 +209,8 @@ ALTER TABLE users ADD COLUMN status TEXT;
     r#"
 ALTER TABLE messages ADD COLUMN removed_by_operator INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 10: users' profile pictures (issue 28): the id of the picture the server serves.
+    r#"
+ALTER TABLE users ADD COLUMN picture TEXT;
+"#,
 ];

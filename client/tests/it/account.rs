@@ -63,6 +63,73 @@ async fn a_new_name_reaches_contacts_and_other_devices() {
     assert_eq!(phone.client.me().display_name, "Ada Lovelace");
 }
 
+/// An image file of 40 × 30 pixels.
+fn png_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("me.png");
+    std::fs::write(&path, crate::files::png(40, 30)).expect("write the image");
+    path
+}
+
+/// A picture set from a file reaches the contact's store live, its bytes come from the
+/// server once and then from the device, and removing it clears it everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_reaches_contacts_and_is_kept() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start_with(config(&data)).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    let dir = tempfile::tempdir().expect("dir");
+
+    let not_an_image = dir.path().join("notes.txt");
+    std::fs::write(&not_an_image, "just words").expect("write");
+    let refused = alice.client.account().set_picture(&not_an_image).await;
+    assert!(refused.is_err(), "a text file is no picture");
+    let user = alice
+        .client
+        .account()
+        .set_picture(&png_file(dir.path()))
+        .await
+        .expect("set the picture");
+    let picture = user.picture.expect("a picture");
+    assert_eq!(alice.client.me().picture, Some(picture));
+    let alice_id = alice.id();
+    let shown_to_bob = move |want: Option<ferry_proto::PictureId>| {
+        move |c: &ferry_client::Client| {
+            c.conversation(chat)
+                .summary()
+                .ok()
+                .flatten()
+                .is_some_and(|s| {
+                    s.members
+                        .iter()
+                        .any(|m| m.user.id == alice_id && m.user.picture == want)
+                })
+        }
+    };
+    bob.until("bob's store shows the picture", shown_to_bob(Some(picture)))
+        .await;
+    let bytes = bob.client.picture(picture).await.expect("the picture");
+    assert!(
+        bytes.starts_with(b"\x89PNG") || bytes.starts_with(&[0xFF, 0xD8]),
+        "an image"
+    );
+    // Kept: the server is gone, the picture is still there.
+    let addr = server.addr;
+    server.stop().await;
+    assert_eq!(bob.client.picture(picture).await.expect("kept"), bytes);
+    let _server = TestServer::start_at(config(&data), addr).await;
+    alice.online().await;
+    bob.online().await;
+    alice
+        .client
+        .account()
+        .remove_picture()
+        .await
+        .expect("remove");
+    bob.until("bob's store shows no picture", shown_to_bob(None))
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_is_signed_out_from_another_device() {
     let data = TestDb::sqlite();

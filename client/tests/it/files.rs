@@ -18,7 +18,7 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A small PNG (a gradient), as a phone's screenshot would be.
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Rgb);

@@ -17,6 +17,7 @@ fn user(n: u128) -> User {
         display_name: format!("User {n}"),
         created_at: Timestamp::from_millis(0),
         status: None,
+        picture: None,
     }
 }
 

@@ -178,6 +178,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
             display_name: "U".into(),
             created_at: Timestamp::from_millis(0),
             status: None,
+            picture: None,
         },
         role: Role::Member,
         read_seq: 0,

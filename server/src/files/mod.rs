@@ -14,12 +14,13 @@
 //! image gets its preview (`previews/{sha256}`). Nothing holds a whole file in memory:
 //! a chunk passes through in parts, and an image small enough to preview is held whole
 //! only while the memory previews may take (`FERRY_PREVIEW_MEMORY_MIB`) allows: decoding
-//! takes turns by the bytes it will need.
+//! takes turns by the bytes it will need. Profile pictures are small squares made from
+//! an uploaded image (`pictures/{id}`), a new object for each new picture.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_proto::UploadId;
+use ferry_proto::{PictureId, UploadId};
 use futures_util::Stream;
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
@@ -409,6 +410,73 @@ impl Files {
             .await?
             .bytes()
             .await?)
+    }
+
+    fn picture_at(picture: PictureId) -> Path {
+        Path::from(format!("pictures/{picture}"))
+    }
+
+    /// Makes a profile picture of a stored image: its middle square, small (see
+    /// `media::square`); `None` when it is not an image this server decodes, or larger
+    /// than it decodes for previews.
+    pub async fn make_picture(
+        &self,
+        sha256: &str,
+        content_type: &str,
+        size: u64,
+        pixels: Option<(u32, u32)>,
+    ) -> Result<Option<Bytes>, FileError> {
+        let (Some(format), Some((width, height))) = (media::previewable(content_type), pixels)
+        else {
+            return Ok(None);
+        };
+        if size > PREVIEW_SOURCE_BYTES {
+            return Ok(None);
+        }
+        let bytes = self.store.get(&Self::blob(sha256)).await?.bytes().await?;
+        let turn = self
+            .decoding_turn(media::decoded_bytes(width, height) + bytes.len() as u64)
+            .await;
+        let made = tokio::task::spawn_blocking(move || {
+            let made = media::square(format, &bytes, ferry_proto::PICTURE_SIDE);
+            drop(turn);
+            made
+        })
+        .await;
+        match made {
+            Ok(Ok(Some(square))) => Ok(Some(Bytes::from(square))),
+            Ok(Ok(None)) | Ok(Err(_)) => Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "making a profile picture failed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Keeps a profile picture's bytes.
+    pub async fn put_picture(&self, picture: PictureId, bytes: Bytes) -> Result<(), FileError> {
+        self.store
+            .put(&Self::picture_at(picture), bytes.into())
+            .await?;
+        Ok(())
+    }
+
+    /// A profile picture's bytes.
+    pub async fn picture(&self, picture: PictureId) -> Result<Bytes, FileError> {
+        Ok(self
+            .store
+            .get(&Self::picture_at(picture))
+            .await?
+            .bytes()
+            .await?)
+    }
+
+    /// Deletes a profile picture no one shows any more.
+    pub async fn delete_picture(&self, picture: PictureId) -> Result<(), FileError> {
+        match self.store.delete(&Self::picture_at(picture)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes a blob and its preview (no upload names it any more).

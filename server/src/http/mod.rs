@@ -9,12 +9,14 @@ pub mod auth;
 pub mod console;
 pub mod conversations;
 pub mod document;
+pub mod export;
 pub mod extract;
 pub mod files;
 pub mod limit;
 pub mod messages;
 pub mod observe;
 pub mod ops;
+pub mod picture;
 pub mod recovery;
 pub mod safety;
 pub mod sync;
@@ -119,7 +121,12 @@ fn file_api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::create))
         .routes(routes!(files::status, files::append, files::cancel))
         .routes(routes!(files::download))
-        .routes(routes!(files::thumbnail));
+        .routes(routes!(files::thumbnail))
+        // Long too: it reads all of a person's data before its answer begins.
+        .routes(routes!(export::export_account))
+        // A picture is decoded and made small before the answer.
+        .routes(routes!(picture::set_picture, picture::remove_picture))
+        .routes(routes!(picture::picture));
     OpenApiRouter::new()
         .nest(ferry_proto::API_BASE, v1)
         .split_for_parts()

@@ -1,5 +1,5 @@
 //! Persistence: the [`Store`] trait, made of one trait per domain (accounts, operators,
-//! conversations, missed-message digests, safety, messages, presence, retention, files), and its one
+//! conversations, missed-message digests, data exports, safety, messages, presence, retention, files), and its one
 //! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
 //! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
 //! pass one conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
@@ -17,6 +17,7 @@ mod accounts;
 mod admin;
 mod conversations;
 mod digest;
+mod export;
 mod messages;
 pub(crate) mod postgres;
 mod presence;
@@ -33,6 +34,7 @@ pub use accounts::{
 pub use admin::{AccountView, AdminStore, Audit, AuditRecord, Decided, ReportRecord};
 pub use conversations::{ConversationStore, Seat, SyncBatch, direct_key};
 pub use digest::{DigestDue, DigestStore, MissedMessage};
+pub use export::{ExportStore, OwnFile};
 pub(crate) use messages::check_send;
 pub use messages::{
     Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Watermarks,
@@ -100,6 +102,7 @@ pub trait Store:
     + AdminStore
     + ConversationStore
     + DigestStore
+    + ExportStore
     + SafetyStore
     + MessageStore
     + PresenceStore

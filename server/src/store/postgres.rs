@@ -80,9 +80,9 @@ impl Dialect for Postgres {
     // Byte-wise ranges (the pattern operators `~>=~` and `~<~`, which a `text_pattern_ops`
     // index serves): every string that starts with the prefix sorts from it to it followed
     // by U+10FFFF. Both sides are lowered by the database's `lower`, as the index is.
-    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at, suspended_at, deleted_at FROM users \
+    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at, suspended_at, deleted_at, picture FROM users \
          WHERE username ~>=~ lower($1) AND username ~<~ (lower($1) || chr(1114111)) AND deleted_at IS NULL \
-         UNION SELECT id, username, display_name, created_at, suspended_at, deleted_at FROM users \
+         UNION SELECT id, username, display_name, created_at, suspended_at, deleted_at, picture FROM users \
          WHERE lower(display_name) ~>=~ lower($1) \
          AND lower(display_name) ~<~ (lower($1) || chr(1114111)) AND deleted_at IS NULL \
          ORDER BY username LIMIT $2";

@@ -10,7 +10,8 @@ use std::str::FromStr;
 
 use ferry_proto::{
     Change, ChangeKind, Conversation, ConversationId, ConversationKind, Member, MemberState,
-    Message, MessageId, ReportId, Role, SessionId, Timestamp, UploadId, User, UserId, UserStatus,
+    Message, MessageId, PictureId, ReportId, Role, SessionId, Timestamp, UploadId, User, UserId,
+    UserStatus,
 };
 use uuid::Uuid;
 
@@ -24,16 +25,17 @@ pub(crate) struct UserRow {
     pub created_at: i64,
     pub suspended_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    pub picture: Option<PictureId>,
 }
 
 /// The columns of [`UserRow`] from `users` (or, with `u`, from `users u`), as a literal
 /// for `concat!`.
 macro_rules! user_columns {
     () => {
-        "id, username, display_name, created_at, suspended_at, deleted_at"
+        "id, username, display_name, created_at, suspended_at, deleted_at, picture"
     };
     (u) => {
-        "u.id, u.username, u.display_name, u.created_at, u.suspended_at, u.deleted_at"
+        "u.id, u.username, u.display_name, u.created_at, u.suspended_at, u.deleted_at, u.picture"
     };
 }
 
@@ -59,6 +61,7 @@ impl From<UserRow> for User {
             display_name: r.display_name,
             created_at: Timestamp::from_millis(r.created_at),
             status: user_status(r.suspended_at, r.deleted_at),
+            picture: r.picture,
         }
     }
 }
@@ -256,6 +259,7 @@ pub(crate) struct MemberRow {
     pub user_created_at: i64,
     pub user_suspended_at: Option<i64>,
     pub user_deleted_at: Option<i64>,
+    pub user_picture: Option<PictureId>,
     pub role: String,
     pub read_seq: i64,
     pub delivered_seq: i64,
@@ -281,7 +285,7 @@ macro_rules! member_columns {
     () => {
         "m.conversation_id, m.user_id, u.username, u.display_name, \
          u.created_at AS user_created_at, u.suspended_at AS user_suspended_at, \
-         u.deleted_at AS user_deleted_at, m.role, m.read_seq, m.delivered_seq, m.joined_at, \
+         u.deleted_at AS user_deleted_at, u.picture AS user_picture, m.role, m.read_seq, m.delivered_seq, m.joined_at, \
          m.state"
     };
 }
@@ -351,6 +355,7 @@ pub(crate) fn assemble(
                     display_name: m.display_name,
                     created_at: Timestamp::from_millis(m.user_created_at),
                     status: user_status(m.user_suspended_at, m.user_deleted_at),
+                    picture: m.user_picture,
                 },
                 role: role(&m.role)?,
                 read_seq: shared(m.read_seq),

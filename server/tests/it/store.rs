@@ -27,6 +27,7 @@ pub(crate) async fn user(store: &Arc<dyn Store>, name: &str, display: &str) -> U
         display_name: display.into(),
         created_at: Timestamp::now(),
         status: None,
+        picture: None,
     };
     store
         .create_user(&NewUser {
@@ -106,6 +107,7 @@ async fn users_and_search(backend: Backend) {
                 display_name: "Other".into(),
                 created_at: Timestamp::now(),
                 status: None,
+                picture: None,
             },
             password_hash: "y".into(),
         })

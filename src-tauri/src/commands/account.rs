@@ -1,13 +1,17 @@
 //! The commands of the signed-in user's own account (docs/protocol.md, "Accounts"): the
-//! profile, password, email address and where the account is signed in, deleting it, and
+//! profile (name and picture, and anyone's picture to show), password, email address and
+//! where the account is signed in, exporting its data, deleting it, and
 //! the two a person who cannot sign in needs (a reset mail asked for, a new password set
 //! with its code). Unlike the others these go to the server, so they fail offline, with
 //! the core's error saying so.
 
-use ferry_proto::{Account, SessionId, SessionInfo, User};
-use tauri::State;
+use std::path::PathBuf;
+
+use ferry_proto::{Account, PictureId, SessionId, SessionInfo, User};
+use tauri::{AppHandle, Emitter, State};
 
 use super::Result;
+use crate::events::{EVENT, UiEvent};
 use crate::state::Desktop;
 
 /// The account as the server has it: name, address (confirmed or not), role, settings.
@@ -67,6 +71,50 @@ pub async fn account_sessions(state: State<'_, Desktop>) -> Result<Vec<SessionIn
 #[tauri::command]
 pub async fn end_session(state: State<'_, Desktop>, session_id: SessionId) -> Result<()> {
     Ok(state.client()?.account().end_session(session_id).await?)
+}
+
+/// Makes the image at `path` (picked in a file dialog) this person's profile picture; a
+/// `profile` event follows, on every device, and contacts see it.
+#[tauri::command]
+pub async fn set_picture(state: State<'_, Desktop>, path: PathBuf) -> Result<User> {
+    Ok(state.client()?.account().set_picture(&path).await?)
+}
+
+/// Removes this person's profile picture.
+#[tauri::command]
+pub async fn remove_picture(state: State<'_, Desktop>) -> Result<User> {
+    Ok(state.client()?.account().remove_picture().await?)
+}
+
+/// A `data:` URL of someone's profile picture (`User.picture`), kept on this device once
+/// fetched.
+#[tauri::command]
+pub async fn user_picture(state: State<'_, Desktop>, picture: PictureId) -> Result<String> {
+    let bytes = state.client()?.picture(picture).await?;
+    Ok(crate::viewer::data_url(&bytes))
+}
+
+/// Saves everything the server holds about this person to `path` (chosen in a save
+/// dialog), a tar archive; `export_progress` events say how far it got. Answers its size.
+#[tauri::command]
+pub async fn export_account(
+    app: AppHandle,
+    state: State<'_, Desktop>,
+    path: PathBuf,
+) -> Result<u64> {
+    let client = state.client()?;
+    let mut shown = 0u64;
+    let bytes = client
+        .account()
+        .export(&path, |received, total| {
+            // Each percent at most: the UI redraws a bar, not a byte counter.
+            if received == total || received == 0 || received >= shown + (total / 100).max(1) {
+                shown = received;
+                let _ = app.emit(EVENT, UiEvent::ExportProgress { received, total });
+            }
+        })
+        .await?;
+    Ok(bytes)
 }
 
 /// Deletes the account for good (with its password); this device is signed out.

@@ -1,7 +1,7 @@
 //! [`AccountStore`] in SQL: accounts, and sessions with their rotating refresh tokens.
 
 use async_trait::async_trait;
-use ferry_proto::{SessionId, Timestamp, User, UserId};
+use ferry_proto::{PictureId, SessionId, Timestamp, User, UserId};
 use macro_rules_attribute::apply;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -255,6 +255,43 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         Ok(row.map(AccountRecord::from))
     }
 
+    async fn set_picture(
+        &self,
+        id: UserId,
+        picture: Option<PictureId>,
+    ) -> StoreResult<Option<(User, Option<PictureId>)>> {
+        let mut tx = self.write().await?;
+        let before: Option<(UserId, Option<PictureId>)> = sqlx::query_as(locked(
+            "SELECT u.id, u.picture FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL",
+            D::lock("u"),
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((_, replaced)) = before else {
+            return Ok(None);
+        };
+        let row: UserRow = sqlx::query_as(concat!(
+            "UPDATE users SET picture = $2 WHERE id = $1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id)
+        .bind(picture)
+        .fetch_one(&mut *tx)
+        .await?;
+        Self::mark_shown_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some((User::from(row), replaced)))
+    }
+
+    async fn picture_in_use(&self, picture: PictureId) -> StoreResult<bool> {
+        let found: Option<UserId> = sqlx::query_scalar("SELECT id FROM users WHERE picture = $1")
+            .bind(picture)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(found.is_some())
+    }
+
     async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<User>> {
         let mut tx = self.write().await?;
         let row: Option<UserRow> = sqlx::query_as(concat!(
@@ -476,7 +513,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE users SET deleted_at = $2, username_held_until = $3, password_hash = '', \
-             email = NULL, email_verified_at = NULL, display_name = 'Deleted user' \
+             email = NULL, email_verified_at = NULL, display_name = 'Deleted user', picture = NULL \
              WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(user)

@@ -20,7 +20,7 @@ use crate::store::{
 
 /// The columns of [`AccountViewRow`], from `users u`.
 const ACCOUNT_VIEW: &str = "SELECT u.id, u.username, u.display_name, u.created_at, \
-     u.suspended_at, u.deleted_at, u.admin, u.email, u.suspended_reason, \
+     u.suspended_at, u.deleted_at, u.picture, u.admin, u.email, u.suspended_reason, \
      (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL) AS sessions, \
      (SELECT COUNT(*) FROM reports r WHERE r.reported_id = u.id AND r.state = 'open') AS open_reports \
      FROM users u";

@@ -183,6 +183,8 @@ macro_rules! driver_bounds {
             for<'q> Option<::ferry_proto::UserId>: ::sqlx::Encode<'q, D::Db>,
             for<'q> Option<::ferry_proto::ConversationId>: ::sqlx::Encode<'q, D::Db>,
             for<'q> Option<::ferry_proto::MessageId>: ::sqlx::Encode<'q, D::Db>,
+            for<'q> Option<::ferry_proto::PictureId>: ::sqlx::Encode<'q, D::Db>,
+            for<'r> (::ferry_proto::UserId, Option<::ferry_proto::PictureId>): $crate::store::sql::Row<'r, D>,
             for<'q> i64: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
             for<'q> bool: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
             for<'q> String: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
@@ -220,6 +222,7 @@ macro_rules! driver_bounds {
             for<'r> $crate::store::rows::AccountViewRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::ReportRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::rows::AuditRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::OwnFile: $crate::store::sql::Row<'r, D>,
             for<'q> ::ferry_proto::ReportId: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
         {
             $($body)*
@@ -231,6 +234,7 @@ mod accounts;
 mod admin;
 mod conversations;
 mod digest;
+mod export;
 mod files;
 mod messages;
 mod presence;

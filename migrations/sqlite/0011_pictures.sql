@@ -1,0 +1,4 @@
+-- Profile pictures (issue 28): the id of the user's current picture, whose square image
+-- is the object `pictures/<id>` of the file store; a new id for every new picture, so the
+-- bytes under an id never change and clients cache them for good.
+ALTER TABLE users ADD COLUMN picture BLOB;
