@@ -99,6 +99,13 @@ pub async fn register(
     let display_name = check_display_name(&req.display_name)?;
     let device = check_device_name(req.device_name.as_deref())?;
     let email = req.email.as_deref().map(normalize_email).transpose()?;
+    // Refused before anything is made, as `PUT /account/email` refuses it: an address
+    // that can never be confirmed would only wait for ever.
+    if email.is_some() && !app.mail.enabled() {
+        return Err(Error::invalid(
+            "this server sends no mail (no FERRY_SMTP_URL), so it cannot confirm an address",
+        ));
+    }
     let user = User::new(UserId::new(), username, display_name, Timestamp::now());
     let password_hash = password::hash(req.password).await?;
     app.store

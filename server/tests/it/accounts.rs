@@ -219,6 +219,34 @@ async fn sessions_are_listed_and_ended_one_by_one(backend: Backend) {
     assert_eq!(left.len(), 1);
 }
 
+/// A server without mail refuses an address at sign-up, as it does later: one that can
+/// never be confirmed would wait for ever. Nothing is made, so the name stays free.
+async fn an_address_at_sign_up_needs_a_server_with_mail(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let register = |email: Option<&str>| {
+        let mut body = json!({"username": "alice", "password": PASSWORD, "display_name": "Alice"});
+        if let Some(email) = email {
+            body["email"] = json!(email);
+        }
+        reqwest::Client::new()
+            .post(server.api("/auth/register"))
+            .json(&body)
+            .send()
+    };
+    let refused = register(Some("ada@example.com")).await.expect("register");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let said: serde_json::Value = refused.json().await.expect("JSON");
+    assert!(
+        said["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sends no mail")),
+        "{said}"
+    );
+    let made = register(None).await.expect("register");
+    assert_eq!(made.status(), StatusCode::CREATED, "the name is still free");
+}
+
 async fn a_forgotten_password_is_reset_through_mail(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut sink = SmtpSink::start().await;
@@ -663,6 +691,7 @@ async fn wrong_passwords_in_settings_count_as_sign_in_tries(backend: Backend) {
 }
 
 on_both!(
+    an_address_at_sign_up_needs_a_server_with_mail,
     wrong_passwords_in_settings_count_as_sign_in_tries,
     a_new_name_reaches_other_devices_and_contacts,
     a_password_change_needs_the_current_one_and_ends_other_sessions,
