@@ -120,15 +120,30 @@ fn parse_state(name: &str) -> Result<ReportState, String> {
     ReportState::parse(name).ok_or_else(|| format!("`{name}` is not open, resolved or dismissed"))
 }
 
-/// Why a command on the host failed, in words for the operator.
+/// Why a command on the host failed, in words for the operator (who, unlike a client,
+/// is told the server's own causes too).
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// The database could not be opened.
-    #[error("{0}")]
+    #[error(transparent)]
     Start(#[from] crate::StartError),
     /// The action was refused or failed.
-    #[error("{}", .0.to_api().message)]
-    Refused(#[from] Error),
+    #[error("{}", said(.0))]
+    Refused(Error),
+}
+
+impl From<Error> for HostError {
+    fn from(e: Error) -> Self {
+        Self::Refused(e)
+    }
+}
+
+/// What an error says to the operator at the host.
+fn said(e: &Error) -> String {
+    match e {
+        Error::Internal(cause) | Error::Unavailable(cause) => cause.clone(),
+        other => other.to_api().message,
+    }
 }
 
 impl From<crate::store::StoreError> for HostError {
@@ -157,6 +172,9 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
             let accounts = store
                 .accounts(prefix.as_deref().filter(|p| !p.is_empty()), page(limit))
                 .await?;
+            if accounts.is_empty() {
+                println!("no accounts");
+            }
             for account in accounts {
                 let status = match account.user.status {
                     Some(ferry_proto::UserStatus::Suspended) => "suspended",
@@ -188,7 +206,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
             println!("{username} is reactivated: they can sign in again");
         }
         AdminCommand::Reports { state, limit } => {
-            for report in super::reports(store, state, limit).await? {
+            let reports = super::reports(store, state, limit).await?;
+            if reports.is_empty() {
+                println!("no {} reports", state.as_str());
+            }
+            for report in reports {
                 println!(
                     "report {} ({}) at {}: {} reported {}: {}",
                     report.id,
@@ -265,7 +287,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
             }
         }
         AdminCommand::Audit { limit } => {
-            for entry in store.audit_log(None, page(limit)).await? {
+            let entries = store.audit_log(None, page(limit)).await?;
+            if entries.is_empty() {
+                println!("nothing in the audit log yet");
+            }
+            for entry in entries {
                 let actor = entry
                     .actor
                     .map_or_else(|| "(host)".to_owned(), |u| u.username);
