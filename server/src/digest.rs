@@ -62,29 +62,45 @@ async fn round(app: &App) -> crate::error::Result<()> {
         .digests_due(offline_before, sent_before, PER_ROUND)
         .await?
     {
-        // The store knows the sockets of a cluster's nodes; on a single node only the
-        // hub does.
-        if app.hub.is_online(due.user_id)
-            || !app
-                .store
-                .claim_digest(due.user_id, sent_before, now)
-                .await?
-        {
-            continue;
+        // One person's failure (a database hiccup while their mail is made) is theirs
+        // alone: the round goes on to the others.
+        if let Err(e) = mail_one(app, &due, sent_before, now).await {
+            tracing::warn!(user_id = %due.user_id, error = %e, "missed-message mail not made");
         }
-        let missed = app
+    }
+    Ok(())
+}
+
+/// Claims `due`'s digest and mails it, unless a device of theirs is online or another
+/// node claimed it first.
+async fn mail_one(
+    app: &App,
+    due: &DigestDue,
+    sent_before: Timestamp,
+    now: Timestamp,
+) -> crate::error::Result<()> {
+    // The store knows the sockets of a cluster's nodes; on a single node only the hub
+    // does.
+    if app.hub.is_online(due.user_id)
+        || !app
             .store
-            .missed_messages(due.user_id, due.last_digest_at.unwrap_or(0), LISTED + 1)
-            .await?;
-        if missed.is_empty() {
-            // Read or deleted since the query: nothing to say.
-            continue;
-        }
-        let link = unsubscribe_link(app, due.user_id).await?;
-        let mail = digest(app, &due, &missed, &link);
-        if let Err(e) = app.mail.send(&mail).await {
-            tracing::warn!(user_id = %due.user_id, error = %e, "missed-message mail not sent");
-        }
+            .claim_digest(due.user_id, sent_before, now)
+            .await?
+    {
+        return Ok(());
+    }
+    let missed = app
+        .store
+        .missed_messages(due.user_id, due.last_digest_at.unwrap_or(0), LISTED + 1)
+        .await?;
+    if missed.is_empty() {
+        // Read or deleted since the query: nothing to say.
+        return Ok(());
+    }
+    let link = unsubscribe_link(app, due.user_id).await?;
+    let mail = digest(app, due, &missed, &link);
+    if let Err(e) = app.mail.send(&mail).await {
+        tracing::warn!(user_id = %due.user_id, error = %e, "missed-message mail not sent");
     }
     Ok(())
 }
