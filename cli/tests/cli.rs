@@ -832,34 +832,7 @@ async fn an_operators_actions_show_in_the_terminal() {
 
     let url = scene.server.url();
     let http = reqwest::Client::new();
-    let root: ferry_proto::Tokens = http
-        .post(format!("{url}/api/v1/auth/register"))
-        .json(
-            &serde_json::json!({"username": "root", "password": "correct horse battery",
-            "display_name": "Root"}),
-        )
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("tokens");
-    let store = ferry_server::open_store(&scene._db.url, 1)
-        .await
-        .expect("the server's database");
-    let audit = ferry_server::store::Audit {
-        actor: None,
-        action: "grant_admin",
-        target: root.user.id.to_string(),
-        reason: "test".into(),
-        at: ferry_proto::Timestamp::now(),
-    };
-    assert!(
-        store
-            .set_admin(root.user.id, true, &audit)
-            .await
-            .expect("grant")
-    );
+    let root = ferry_testkit::administrator(&url, &scene._db.url, "root").await;
     let admin = |path: String| {
         http.post(format!("{url}/api/v1/admin{path}"))
             .bearer_auth(&root.access_token)

@@ -244,6 +244,7 @@ mod bindings {
         check::<ferry_proto::MemberState>(&mut stale);
         check::<ferry_proto::Timestamp>(&mut stale);
         check::<ferry_proto::UserId>(&mut stale);
+        check::<ferry_proto::PictureId>(&mut stale);
         check::<ferry_proto::ConversationId>(&mut stale);
         check::<ferry_proto::MessageId>(&mut stale);
         check::<ferry_proto::UploadId>(&mut stale);

@@ -5,7 +5,7 @@
 //! [`ServerProcess`] runs the real `ferry-server` binary, for tests that SIGKILL it.
 //! [`nats_url`] and [`NatsServer`] give cluster tests their NATS; [`S3Server`] gives the
 //! blob store's tests S3-compatible storage; [`SmtpSink`] gives the mail tests a real
-//! SMTP server whose mailbox they read.
+//! SMTP server whose mailbox they read; [`administrator`] an operator.
 //! [`within`] fails a test with a timeout instead of letting it hang: tests wait on
 //! events, never sleep.
 //!
@@ -14,6 +14,7 @@
 mod bytes;
 mod database;
 mod nats;
+mod operator;
 mod process;
 mod s3;
 mod server;
@@ -23,6 +24,7 @@ mod wait;
 pub use bytes::noise;
 pub use database::{Backend, TestDb, postgres_admin_url};
 pub use nats::{NatsServer, nats_url, subject_prefix};
+pub use operator::administrator;
 pub use process::{ServerProcess, workspace_binary};
 pub use s3::{S3Server, s3_config};
 pub use server::{JWT_SECRET, Served, TestServer, metric_at, requests_at, test_config};

@@ -1303,3 +1303,67 @@ describe("search", () => {
     expect(await screen.findByTestId("message")).toHaveAttribute("data-id", found.id);
   });
 });
+
+describe("profile pictures", () => {
+  const picture = (n: number) => `00000000-0000-7000-8000-0000000000${String(n).padStart(2, "0")}`;
+  const urlOf = (id: unknown) => `data:image/jpeg;base64,${String(id).slice(-2)}`;
+  const pictured = (u: User, n: number): User => ({ ...u, picture: picture(n) });
+
+  function avatarOf(el: HTMLElement): HTMLElement {
+    const avatar = el.querySelector<HTMLElement>(".avatar");
+    if (!avatar) throw new Error("no avatar");
+    return avatar;
+  }
+
+  it("show in the list, the thread's header, the account menu and found people, once fetched", async () => {
+    const adaPictured = pictured(ada, 1);
+    const withAda = direct(adaPictured, { updated_at: ago(1) });
+    const team = group("Team", [adaPictured, pictured(grace, 2)], { updated_at: ago(2) });
+    const c = core({
+      me: pictured(ME, 3),
+      conversations: [withAda, team],
+      handlers: { user_picture: (args) => urlOf(args.picture), find_users: () => [adaPictured, grace] },
+    });
+    render(App);
+    await screen.findAllByTestId("conversation-item");
+    const adaRow = item("Ada Lovelace");
+    await waitFor(() => expect(within(adaRow).getByTestId("avatar-picture")).toHaveAttribute("src", urlOf(picture(1))));
+    // A group keeps its initials, whoever in it has a picture.
+    expect(within(item("Team")).queryByTestId("avatar-picture")).toBeNull();
+    expect(avatarOf(item("Team"))).toHaveTextContent("T");
+    const menu = screen.getByTestId("account-menu");
+    await waitFor(() => expect(within(menu).getByTestId("avatar-picture")).toHaveAttribute("src", urlOf(picture(3))));
+
+    await userEvent.click(adaRow);
+    const header = (await screen.findByTestId("thread-title")).closest("header")!;
+    expect(within(header).getByTestId("avatar-picture")).toHaveAttribute("src", urlOf(picture(1)));
+
+    await userEvent.click(screen.getByTestId("new-chat"));
+    await userEvent.type(screen.getByTestId("user-search"), "ad");
+    const results = await screen.findAllByTestId("user-result");
+    await waitFor(() => expect(within(results[0]!).getByTestId("avatar-picture")).toBeInTheDocument());
+    expect(within(results[1]!).queryByTestId("avatar-picture")).toBeNull();
+    // Each picture asked for once, however many places show it; Grace's never (only in the group).
+    expect(c.argsOf("user_picture").map((args) => args.picture).sort()).toEqual([picture(1), picture(3)]);
+  });
+
+  it("follow a contact's new picture, and hold back a stranger's while their request waits", async () => {
+    const withAda = direct(pictured(ada, 1), { updated_at: ago(1) });
+    const request = direct(pictured(grace, 2), { request: true, updated_at: ago(2) });
+    const c = core({ conversations: [withAda, request], handlers: { user_picture: (args) => urlOf(args.picture) } });
+    render(App);
+    await waitFor(() => expect(within(item("Ada Lovelace")).getByTestId("avatar-picture")).toBeInTheDocument());
+    expect(within(item("Grace Hopper")).queryByTestId("avatar-picture")).toBeNull();
+
+    const newer = { ...withAda, members: [member(ME), member(pictured(ada, 4))] };
+    await coreEmits({ type: "conversation", summary: newer });
+    await waitFor(() =>
+      expect(within(item("Ada Lovelace")).getByTestId("avatar-picture")).toHaveAttribute("src", urlOf(picture(4))),
+    );
+    // Removed: the initials again.
+    await coreEmits({ type: "conversation", summary: { ...withAda, members: [member(ME), member(ada)] } });
+    await waitFor(() => expect(within(item("Ada Lovelace")).queryByTestId("avatar-picture")).toBeNull());
+    expect(avatarOf(item("Ada Lovelace"))).toHaveTextContent("AL");
+    expect(c.argsOf("user_picture")).toEqual([{ picture: picture(1) }, { picture: picture(4) }]);
+  });
+});

@@ -711,36 +711,7 @@ async fn an_operators_removal_shows_as_such_on_every_device() {
 
     // An administrator (granted as the host's command does) removes it.
     let http = reqwest::Client::new();
-    let root: ferry_proto::Tokens = http
-        .post(format!("{url}/api/v1/auth/register"))
-        .json(
-            &serde_json::json!({"username": "root", "password": "correct horse battery",
-            "display_name": "Root"}),
-        )
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("tokens");
-    let store = ferry_server::open_store(&data.url, 1)
-        .await
-        .expect("the server's database");
-    let granted = store
-        .set_admin(
-            root.user.id,
-            true,
-            &ferry_server::store::Audit {
-                actor: None,
-                action: "grant_admin",
-                target: root.user.id.to_string(),
-                reason: "test".into(),
-                at: ferry_proto::Timestamp::now(),
-            },
-        )
-        .await
-        .expect("grant");
-    assert!(granted);
+    let root = ferry_testkit::administrator(&url, &data.url, "root").await;
     let removed = http
         .post(format!("{url}/api/v1/admin/messages/{}/remove", awful.id))
         .bearer_auth(&root.access_token)

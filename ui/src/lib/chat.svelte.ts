@@ -3,10 +3,10 @@
  * `./chat/`: the `session` (who is signed in, the connection), the conversation `list`,
  * the open `thread`, what this user writes in it (`compose`), `files`, `safety`
  * (requests, blocks, reports), the person's own `account` (read from the server for its
- * dialog) and the `notice` that tells failures. It holds no truth of
- * its own: each core event carries what changed (one conversation's summary as stored
- * now, one message, who is typing), and `Chat` hands it to the store it concerns; a
- * `resync` event (the shell missed changes) re-reads everything.
+ * dialog), the profile `pictures` avatars show and the `notice` that tells failures. It
+ * holds no truth of its own: each core event carries what changed (one conversation's
+ * summary as stored now, one message, who is typing), and `Chat` hands it to the store
+ * it concerns; a `resync` event (the shell missed changes) re-reads everything.
  *
  * `Chat` only composes: it builds the stores bottom-up (each knows only those below it;
  * the list tells the open thread about its row through `OpenRow`, which the thread
@@ -22,6 +22,7 @@ import { Compose } from "./chat/compose.svelte";
 import { Files } from "./chat/files.svelte";
 import { Conversations } from "./chat/list.svelte";
 import { Notice } from "./chat/notice.svelte";
+import { Pictures } from "./chat/pictures.svelte";
 import { Safety } from "./chat/safety.svelte";
 import { Session } from "./chat/session.svelte";
 import { OpenThread } from "./chat/thread.svelte";
@@ -43,6 +44,7 @@ export class Chat {
   readonly list = new Conversations(this.session, this.notice);
   readonly safety = new Safety(this.list, this.notice);
   readonly account = new OwnAccount(this.session, this.notice);
+  readonly pictures = new Pictures(this.session);
   readonly #uploads = new Uploads();
   readonly thread = new OpenThread(this.session, this.list, this.notice, this.#uploads);
   readonly compose = new Compose(this.thread, this.notice);
@@ -121,9 +123,12 @@ export class Chat {
         return;
       case "connection":
         this.session.connection = event.state;
+        // Pictures that could not be fetched offline can be now (polling reaches the server too).
+        if (event.state.state === "online" || event.state.state === "polling") this.pictures.retryFailed();
         return;
       case "profile":
-        // Renamed here, on another device or from the CLI: the header shows it at once.
+        // Renamed (or a new picture) here, on another device or from the CLI: the header
+        // shows it at once.
         this.session.me = event.user;
         return;
       case "conversation":
@@ -138,6 +143,9 @@ export class Chat {
         this.#uploads.heard(message_id, index, { sent, total });
         return;
       }
+      case "export_progress":
+        this.account.heardExportProgress(event.received, event.total);
+        return;
       case "changed":
         if (event.message.conversation_id === openId) this.thread.putChange(event.message);
         return;

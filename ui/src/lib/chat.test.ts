@@ -12,6 +12,8 @@ import type { User } from "./bindings/User";
 import { Chat } from "./chat.svelte";
 import { LIST_PAGE } from "./chat/list.svelte";
 import { errorMessage } from "./chat/notice.svelte";
+import { Pictures } from "./chat/pictures.svelte";
+import { Session } from "./chat/session.svelte";
 import { HELD_AT_END, JUMP_HIGHLIGHT_MS, KEPT_AT_END } from "./chat/thread.svelte";
 import {
   account,
@@ -1167,6 +1169,111 @@ describe("the account", () => {
     expect(chat.notice.text).toBeNull();
   });
 
+  it("follows an export from the core's progress events, and forgets it when the session ends", async () => {
+    let finish!: (size: number) => void;
+    const { chat, core } = await opened([direct(ada)], [], {
+      "plugin:dialog|save": () => "/home/me/export.tar",
+      export_account: () => new Promise<number>((resolve) => (finish = resolve)),
+    });
+    // Progress with no export under way (another window's, a late one) is not news.
+    await coreEmits({ type: "export_progress", received: 5, total: 10 });
+    expect(chat.account.dataExport).toBeNull();
+
+    const exporting = chat.account.exportData();
+    await waitFor(() => expect(finish).toBeDefined());
+    expect(chat.account.exporting).toBe(true);
+    // A second press while one is under way starts nothing.
+    await chat.account.exportData();
+    expect(core.count("plugin:dialog|save")).toBe(1);
+    await coreEmits({ type: "export_progress", received: 512, total: 2048 });
+    expect(chat.account.dataExport).toEqual({ state: "saving", path: "/home/me/export.tar", received: 512, total: 2048 });
+    finish(2048);
+    await exporting;
+    expect(chat.account.dataExport).toEqual({ state: "saved", path: "/home/me/export.tar", size: 2048 });
+    expect(chat.account.exporting).toBe(false);
+    expect(core.argsOf("export_account")).toEqual([{ path: "/home/me/export.tar" }]);
+
+    await chat.session.signOut();
+    expect(chat.account.dataExport).toBeNull();
+  });
+
+  it("drops an export answered after the session ended", async () => {
+    let finish!: (size: number) => void;
+    const { chat } = await opened([direct(ada)], [], {
+      "plugin:dialog|save": () => "/home/me/export.tar",
+      export_account: () => new Promise<number>((resolve) => (finish = resolve)),
+    });
+    const exporting = chat.account.exportData();
+    await waitFor(() => expect(finish).toBeDefined());
+    await chat.session.signOut();
+    finish(2048);
+    await exporting;
+    expect(chat.account.dataExport).toBeNull();
+  });
+
+  it("sets a picture chosen in the file dialog, and adopts the profile the server answers", async () => {
+    const withPicture: User = { ...ME, picture: "00000000-0000-7000-8000-0000000000f1" };
+    let answer!: (user: User) => void;
+    const { chat, core } = await opened([direct(ada)], [], {
+      account_details: () => account(),
+      account_sessions: () => [here],
+      "plugin:dialog|open": () => "/home/me/Pictures/me.jpg",
+      set_picture: () => new Promise<User>((resolve) => (answer = resolve)),
+    });
+    await chat.account.load();
+    const choosing = chat.account.choosePicture();
+    await waitFor(() => expect(answer).toBeDefined());
+    expect(chat.account.pictureChange).toEqual({ state: "saving" });
+    expect(chat.account.savingPicture).toBe(true);
+    // A second press while one is saving asks for nothing.
+    await chat.account.choosePicture();
+    await chat.account.removePicture();
+    expect(core.count("plugin:dialog|open")).toBe(1);
+    expect(core.count("remove_picture")).toBe(0);
+
+    answer(withPicture);
+    await choosing;
+    expect(core.argsOf("set_picture")).toEqual([{ path: "/home/me/Pictures/me.jpg" }]);
+    expect(chat.session.me).toEqual(withPicture);
+    expect(chat.account.details?.user).toEqual(withPicture);
+    expect(chat.account.pictureChange).toEqual({ state: "saved", removed: false });
+
+    // The dialog opened again: the picture speaks for itself.
+    await chat.account.load();
+    expect(chat.account.pictureChange).toBeNull();
+  });
+
+  it("keeps why a picture failed, even when the dialog opens again, until the next try", async () => {
+    const { chat } = await opened([direct(ada)], [], {
+      account_details: () => account(),
+      account_sessions: () => [here],
+      remove_picture: () => {
+        throw { kind: "offline", message: "the server cannot be reached" };
+      },
+    });
+    await chat.account.removePicture();
+    expect(chat.account.pictureChange).toEqual({ state: "failed", error: "the server cannot be reached" });
+    await chat.account.load();
+    expect(chat.account.pictureChange).toEqual({ state: "failed", error: "the server cannot be reached" });
+    await chat.session.signOut();
+    expect(chat.account.pictureChange).toBeNull();
+  });
+
+  it("drops a picture answered after the session ended", async () => {
+    let answer!: (user: User) => void;
+    const { chat } = await opened([direct(ada)], [], {
+      "plugin:dialog|open": () => "/home/me/Pictures/me.jpg",
+      set_picture: () => new Promise<User>((resolve) => (answer = resolve)),
+    });
+    const choosing = chat.account.choosePicture();
+    await waitFor(() => expect(answer).toBeDefined());
+    await chat.session.signOut();
+    answer({ ...ME, picture: "00000000-0000-7000-8000-0000000000f1" });
+    await choosing;
+    expect(chat.session.me).toBeNull();
+    expect(chat.account.pictureChange).toBeNull();
+  });
+
   it("drops a rename answered after the session ended, rather than signing the window back in", async () => {
     let answer!: (user: User) => void;
     const { chat } = await opened([direct(ada)], [], {
@@ -1178,5 +1285,81 @@ describe("the account", () => {
     answer({ ...ME, display_name: "Morgan Lee" });
     await renaming;
     expect(chat.session.me).toBeNull();
+  });
+});
+
+describe("profile pictures", () => {
+  const pic = (n: number) => `00000000-0000-7000-8000-0000000000${String(n).padStart(2, "0")}`;
+  const urlOf = (picture: unknown) => `data:image/jpeg;base64,${String(picture).slice(-2)}`;
+  /** The mocked IPC answers through promises only: one macrotask lets them all settle. */
+  const settled = () => new Promise((done) => setTimeout(done, 0));
+
+  it("keeps a bounded number, letting go of the one wanted least recently", async () => {
+    const core = mockCore({ user_picture: (args) => urlOf(args.picture) });
+    const pictures = new Pictures(new Session(), 2);
+    pictures.want(pic(1));
+    pictures.want(pic(2));
+    await settled();
+    expect(pictures.url(pic(1))).toBe(urlOf(pic(1)));
+    // Wanted again (an avatar shows it), the first is now the more recent.
+    pictures.want(pic(1));
+    pictures.want(pic(3));
+    await settled();
+    expect(pictures.url(pic(2))).toBeNull();
+    expect([pictures.url(pic(1)), pictures.url(pic(3))]).toEqual([urlOf(pic(1)), urlOf(pic(3))]);
+    expect(core.argsOf("user_picture")).toEqual([{ picture: pic(1) }, { picture: pic(2) }, { picture: pic(3) }]);
+    // One let go is asked for again when wanted.
+    pictures.want(pic(2));
+    await settled();
+    expect(pictures.url(pic(2))).toBe(urlOf(pic(2)));
+    expect(core.count("user_picture")).toBe(4);
+  });
+
+  it("asks again for those that failed once the connection is back, and forgets all at sign-out", async () => {
+    let reachable = false;
+    let late!: (url: string) => void;
+    const { chat, core } = await opened([direct(ada)], [], {
+      user_picture: (args) => {
+        if (args.picture === pic(9)) return new Promise<string>((resolve) => (late = resolve));
+        if (!reachable) throw { kind: "offline", message: "the server cannot be reached" };
+        return urlOf(args.picture);
+      },
+    });
+    chat.pictures.want(pic(1));
+    await settled();
+    chat.pictures.want(pic(1));
+    await settled();
+    expect(core.count("user_picture")).toBe(1);
+    expect(chat.pictures.url(pic(1))).toBeNull();
+
+    // Still offline, or connecting: nothing new to try.
+    await coreEmits({ type: "connection", state: { state: "connecting" } });
+    chat.pictures.want(pic(1));
+    await settled();
+    expect(core.count("user_picture")).toBe(1);
+
+    reachable = true;
+    await coreEmits({ type: "connection", state: { state: "online" } });
+    chat.pictures.want(pic(1));
+    await settled();
+    expect(chat.pictures.url(pic(1))).toBe(urlOf(pic(1)));
+    expect(core.count("user_picture")).toBe(2);
+
+    // Signing out forgets them, and one still coming is not kept.
+    chat.pictures.want(pic(9));
+    await waitFor(() => expect(late).toBeDefined());
+    await chat.session.signOut();
+    late(urlOf(pic(9)));
+    await settled();
+    expect(chat.pictures.url(pic(1))).toBeNull();
+    expect(chat.pictures.url(pic(9))).toBeNull();
+  });
+
+  it("a profile event brings the person's new picture to the header", async () => {
+    const { chat } = await opened([direct(ada)]);
+    await coreEmits({ type: "profile", user: { ...ME, picture: pic(5) } });
+    expect(chat.session.me?.picture).toBe(pic(5));
+    await coreEmits({ type: "profile", user: ME });
+    expect(chat.session.me?.picture).toBeUndefined();
   });
 });

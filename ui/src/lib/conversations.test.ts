@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ago, attachment, direct, group, image, ME, member, message, user } from "../test/fixtures";
 import {
   badgeText,
+  conversationPicture,
   filterByName,
   otherMember,
   placeConversation,
@@ -77,6 +78,24 @@ describe("otherMember", () => {
   it("is the other person of a direct chat, and nobody in a group", () => {
     expect(otherMember(direct(ada), ME.id)?.user.id).toBe(ada.id);
     expect(otherMember(group("Team", [ada]), ME.id)).toBeNull();
+  });
+});
+
+describe("conversationPicture", () => {
+  const pictured = { ...ada, picture: "00000000-0000-7000-8000-0000000000f1" };
+
+  it("is the other person's in a direct chat, none for a group or someone without one", () => {
+    expect(conversationPicture(direct(pictured), ME.id)).toBe(pictured.picture);
+    expect(conversationPicture(direct(grace), ME.id)).toBeNull();
+    expect(conversationPicture(group("Team", [pictured, grace]), ME.id)).toBeNull();
+    // Not one's own, whoever is listed first.
+    const mine = { ...ME, picture: "00000000-0000-7000-8000-0000000000f2" };
+    expect(conversationPicture(direct(grace, { members: [member(grace), member(mine)] }), ME.id)).toBeNull();
+  });
+
+  it("is held back while the chat is a message request, and once blocked", () => {
+    expect(conversationPicture(direct(pictured, { request: true }), ME.id)).toBeNull();
+    expect(conversationPicture(direct(pictured, { blocked: true }), ME.id)).toBeNull();
   });
 });
 

@@ -1,14 +1,16 @@
 /**
  * How the conversation list reads: order (newest activity first, the core's own, so
  * its pages and live changes are put in place alike), the other person of a direct
- * chat, the one-line preview (a message request, typing, draft, last message or nothing
- * yet), who is typing, and the quick switcher's name filter.
+ * chat and the picture its avatar shows, the one-line preview (a message request,
+ * typing, draft, last message or nothing yet), who is typing, and the quick switcher's
+ * name filter.
  */
 import { isolated } from "./bidi";
 import type { ConversationSummary } from "./bindings/ConversationSummary";
 import type { ListPosition } from "./bindings/ListPosition";
 import type { MemberView } from "./bindings/MemberView";
 import type { MessageStatus } from "./bindings/MessageStatus";
+import type { PictureId } from "./bindings/PictureId";
 import { withFiles } from "./files";
 
 /**
@@ -53,6 +55,17 @@ export function placeConversation(
 export function otherMember(conversation: ConversationSummary, meId: string): MemberView | null {
   if (conversation.kind !== "direct") return null;
   return conversation.members.find((m) => m.user.id !== meId) ?? null;
+}
+
+/**
+ * The profile picture a conversation's avatar shows: the other person's, in a direct
+ * chat; a group keeps its initials. None while the chat is a message request or blocked:
+ * a picture nobody asked for is what a request holds back, as the list holds back the
+ * stranger's words, and a blocked person's is not wanted.
+ */
+export function conversationPicture(conversation: ConversationSummary, meId: string): PictureId | null {
+  if (conversation.request || conversation.blocked) return null;
+  return otherMember(conversation, meId)?.user.picture ?? null;
 }
 
 /**

@@ -25,6 +25,7 @@ describe("the door to the backend", () => {
       "/src/lib/chat/files.svelte.ts",
       "/src/lib/chat/list.svelte.ts",
       "/src/lib/chat/notice.svelte.ts",
+      "/src/lib/chat/pictures.svelte.ts",
       "/src/lib/chat/safety.svelte.ts",
       "/src/lib/chat/session.svelte.ts",
       "/src/lib/chat/thread.svelte.ts",

@@ -8,7 +8,9 @@
 // Block, Unblock, Leave, Delete and Report work; a deleted request comes back when
 // the stranger writes again, which here is half a minute later). Account settings work
 // against a fake account whose password is "password" (any other is refused), and any
-// mailed code is accepted.
+// mailed code is accepted. Ada and Grace have profile pictures (drawn here); choosing
+// one's own "picks" a sample image and draws a new one, and a picture never fetched
+// before cannot be had offline, as with the core.
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -44,6 +46,21 @@ const ada = person("Ada Lovelace");
 const grace = person("Grace Hopper");
 const linus = person("Linus Torvalds");
 const people = [ada, grace, linus, person("Margaret Hamilton")];
+/** Profile pictures by id, drawn here (the fake core has no bytes): a figure on a gradient. */
+const pictures = new Map<string, string>();
+function portrait(from: string, to: string): string {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256">
+<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs>
+<rect width="256" height="256" fill="url(#g)"/><circle cx="128" cy="104" r="46" fill="#fff" fill-opacity="0.85"/>
+<ellipse cx="128" cy="236" rx="84" ry="70" fill="#fff" fill-opacity="0.85"/></svg>`;
+  const picture = id();
+  pictures.set(picture, `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`);
+  return picture;
+}
+/** The pictures this "device" has fetched before: those show offline too. */
+const fetchedPictures = new Set<string>();
+ada.picture = portrait("#7b3fa0", "#f0a6ca");
+grace.picture = portrait("#0b63c4", "#7fd1ae");
 const mallory = person("Mallory Quinn");
 const trent = person("Trent Oakes");
 const eve = person("Eve Sharp");
@@ -463,6 +480,8 @@ mockIPC(
         return { ...m };
       }
       case "plugin:dialog|open":
+        // One file is the picture dialog's; the paperclip picks several.
+        if ((args.options as { multiple?: boolean }).multiple === false) return "/home/morgan/Pictures/portrait.jpg";
         return ["/home/morgan/Pictures/ferry-dock.png", "/home/morgan/Documents/timetable.pdf"];
       case "plugin:dialog|save":
         return `/home/morgan/Downloads/${(args.options as { defaultPath?: string }).defaultPath ?? "file"}`;
@@ -581,11 +600,32 @@ mockIPC(
         return account;
       case "account_sessions":
         return sessions;
-      case "rename": {
-        const user = { ...me, display_name: String(args.displayName) };
-        account = { ...account, user };
-        event({ type: "profile", user });
-        return user;
+      case "rename":
+      case "set_picture":
+      case "remove_picture": {
+        if (cmd !== "rename" && connection.state !== "online") {
+          throw { kind: "offline", message: "the server cannot be reached" };
+        }
+        const user: User = { ...account.user };
+        if (cmd === "rename") user.display_name = String(args.displayName);
+        else if (cmd === "set_picture") user.picture = portrait("#c46a0b", "#f5d76e");
+        else delete user.picture;
+        const answer = () => {
+          account = { ...account, user };
+          event({ type: "profile", user });
+          return user;
+        };
+        // An upload takes a moment; the rest do not.
+        return cmd === "set_picture" ? new Promise((resolve) => setTimeout(() => resolve(answer()), 1200)) : answer();
+      }
+      case "user_picture": {
+        const url = pictures.get(String(args.picture));
+        if (!url) throw { kind: "not_found", message: "no such picture" };
+        if (!fetchedPictures.has(String(args.picture)) && connection.state !== "online") {
+          throw { kind: "offline", message: "the server cannot be reached" };
+        }
+        fetchedPictures.add(String(args.picture));
+        return url;
       }
       case "change_password":
         checkPassword(args.currentPassword);
@@ -601,6 +641,19 @@ mockIPC(
       case "end_session":
         sessions = sessions.filter((s) => s.id !== args.sessionId);
         return null;
+      case "export_account": {
+        // A 40 MB archive in a few seconds, a step every quarter second, as the core tells it.
+        if (connection.state !== "online") throw { kind: "offline", message: "the server cannot be reached" };
+        const total = 42_000_000;
+        return new Promise((resolve) => {
+          const step = (received: number) => {
+            event({ type: "export_progress", received, total });
+            if (received >= total) resolve(total);
+            else setTimeout(() => step(Math.min(total, received + total / 16)), 250);
+          };
+          step(0);
+        });
+      }
       case "delete_account":
         checkPassword(args.password);
         signedIn = false;

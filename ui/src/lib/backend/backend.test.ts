@@ -185,6 +185,36 @@ describe("attachment commands", () => {
     expect(core.argsOf("plugin:dialog|save")).toEqual([{ options: { defaultPath: "report.pdf" } }]);
   });
 
+  it("ask where to save the data export, offering tar archives; cancelling picks nothing", async () => {
+    let picked: string | null = "/home/me/export.tar";
+    const core = mockCore({ "plugin:dialog|save": () => picked });
+    expect(await backend.pickExportPath("ferry-export-ada-2026-11-25.tar")).toBe("/home/me/export.tar");
+    picked = null;
+    expect(await backend.pickExportPath("ferry-export-ada-2026-11-25.tar")).toBeNull();
+    expect(core.argsOf("plugin:dialog|save")[0]).toEqual({
+      options: {
+        defaultPath: "ferry-export-ada-2026-11-25.tar",
+        filters: [{ name: "Tar archive", extensions: ["tar"] }],
+      },
+    });
+  });
+
+  it("pick one image for a profile picture, offering images only; cancelling picks nothing", async () => {
+    let picked: string | null = "/home/me/Pictures/ada.jpg";
+    const core = mockCore({ "plugin:dialog|open": () => picked });
+    expect(await backend.pickPicture()).toBe("/home/me/Pictures/ada.jpg");
+    picked = null;
+    expect(await backend.pickPicture()).toBeNull();
+    expect(core.argsOf("plugin:dialog|open")[0]).toEqual({
+      options: {
+        multiple: false,
+        directory: false,
+        title: "Choose a picture",
+        filters: [{ name: "Images", extensions: ["jpg", "jpeg", "png", "gif", "webp"] }],
+      },
+    });
+  });
+
   it("reject with a CommandError when the dialog fails", async () => {
     mockCore({
       "plugin:dialog|open": () => {
@@ -250,6 +280,9 @@ describe("account commands", () => {
     const core = mockCore();
     await backend.accountDetails();
     await backend.rename("Ada");
+    await backend.setPicture("/home/me/Pictures/ada.jpg");
+    await backend.removePicture();
+    await backend.userPicture("00000000-0000-7000-8000-0000000000f1");
     await backend.changePassword("old password", "new password", true);
     await backend.setEmail("ada@example.com", "pw");
     await backend.setEmail(null, "pw");
@@ -257,12 +290,16 @@ describe("account commands", () => {
     await backend.setMissedMessageMail(false);
     await backend.accountSessions();
     await backend.endSession("session-2");
+    await backend.exportAccount("/home/me/ferry-export-ada-2026-11-25.tar");
     await backend.deleteAccount("pw");
     await backend.forgotPassword("https://chat.example.com", "ada");
     await backend.resetPassword("http://chat.example.com", "c0de", "new password", true);
     expect(core.calls).toEqual([
       { cmd: "account_details", args: {} },
       { cmd: "rename", args: { displayName: "Ada" } },
+      { cmd: "set_picture", args: { path: "/home/me/Pictures/ada.jpg" } },
+      { cmd: "remove_picture", args: {} },
+      { cmd: "user_picture", args: { picture: "00000000-0000-7000-8000-0000000000f1" } },
       {
         cmd: "change_password",
         args: { currentPassword: "old password", newPassword: "new password", keepOtherSessions: true },
@@ -273,6 +310,7 @@ describe("account commands", () => {
       { cmd: "set_missed_message_mail", args: { on: false } },
       { cmd: "account_sessions", args: {} },
       { cmd: "end_session", args: { sessionId: "session-2" } },
+      { cmd: "export_account", args: { path: "/home/me/ferry-export-ada-2026-11-25.tar" } },
       { cmd: "delete_account", args: { password: "pw" } },
       { cmd: "forgot_password", args: { serverUrl: "https://chat.example.com", login: "ada", allowPlainHttp: false } },
       {

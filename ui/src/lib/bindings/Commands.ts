@@ -6,6 +6,7 @@ import type { ConversationSummary } from "./ConversationSummary";
 import type { ListPosition } from "./ListPosition";
 import type { LocalMessage } from "./LocalMessage";
 import type { MessageId } from "./MessageId";
+import type { PictureId } from "./PictureId";
 import type { Presence } from "./Presence";
 import type { SearchHit } from "./SearchHit";
 import type { SessionId } from "./SessionId";
@@ -67,6 +68,10 @@ export type Commands = {
   account_sessions: { args: Record<string, never>; returns: Array<SessionInfo> };
   end_session: { args: { sessionId: SessionId }; returns: void };
   delete_account: { args: { password: string }; returns: void };
+  export_account: { args: { path: string }; returns: number };
+  set_picture: { args: { path: string }; returns: User };
+  remove_picture: { args: Record<string, never>; returns: User };
+  user_picture: { args: { picture: PictureId }; returns: string };
   forgot_password: { args: { serverUrl: string; login: string; allowPlainHttp?: boolean | null }; returns: void };
   reset_password: { args: { serverUrl: string; code: string; newPassword: string; allowPlainHttp?: boolean | null }; returns: void };
 };

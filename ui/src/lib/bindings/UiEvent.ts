@@ -83,4 +83,12 @@ sent: number,
 /**
  * Bytes in all.
  */
+total: number, } | { "type": "export_progress", 
+/**
+ * Bytes saved so far.
+ */
+received: number, 
+/**
+ * The archive's size.
+ */
 total: number, };

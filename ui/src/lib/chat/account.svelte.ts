@@ -1,23 +1,54 @@
 /**
  * `OwnAccount`: the signed-in person's own account, for the account dialog: its details
- * as the server has them (name, address and whether it is confirmed) and the devices it
- * is signed in on, read each time the dialog opens, and what the person changes there.
- * None of it is kept on this device, so every call goes to the server and fails offline;
- * each rejects with the core's error, for the dialog to show beside the form it came
- * from (which keeps what was typed). Deleting the account ends the session here as
- * signing out does.
+ * as the server has them (name, picture, address and whether it is confirmed) and the
+ * devices it is signed in on, read each time the dialog opens, and what the person
+ * changes there. None of it is kept on this device, so every call goes to the server and
+ * fails offline; each rejects with the core's error, for the dialog to show beside the
+ * form it came from (which keeps what was typed). Deleting the account ends the session
+ * here as signing out does.
+ *
+ * The data export is the exception: it is held here (`dataExport`), fed by the core's
+ * `export_progress` events, because a large archive goes on downloading when the dialog
+ * is closed, and the dialog opened again shows where it got, or how it ended. So is a
+ * change of the profile picture (`pictureChange`), for the same reason on a smaller
+ * scale: an image takes a moment to upload, and the dialog opened again meanwhile shows
+ * it still saving, or why it failed.
  */
 import * as backend from "../backend";
 import type { Account } from "../bindings/Account";
 import type { SessionInfo } from "../bindings/SessionInfo";
-import type { Notice } from "./notice.svelte";
+import type { User } from "../bindings/User";
+import { exportFileName } from "../export";
+import { errorMessage, type Notice } from "./notice.svelte";
 import type { Session } from "./session.svelte";
+
+/**
+ * The person's data export: being saved to `path` (`received` bytes of `total`, which
+ * is 0 while unknown), saved there (`size` bytes), or failed (the core's words).
+ */
+export type DataExport =
+  | { state: "saving"; path: string; received: number; total: number }
+  | { state: "saved"; path: string; size: number }
+  | { state: "failed"; error: string };
+
+/**
+ * A change of the person's picture: being saved, saved (`removed` when it was taken
+ * away), or failed (the core's words).
+ */
+export type PictureChange =
+  | { state: "saving" }
+  | { state: "saved"; removed: boolean }
+  | { state: "failed"; error: string };
 
 export class OwnAccount {
   /** As the server last said; null until read. */
   details = $state.raw<Account | null>(null);
   /** Where the account is signed in, most recently used first; null until read. */
   sessions = $state.raw<SessionInfo[] | null>(null);
+  /** The export under way, or how the last one ended; null before any since signing in. */
+  dataExport = $state.raw<DataExport | null>(null);
+  /** The picture being set or removed, or how the last change ended; null before any. */
+  pictureChange = $state.raw<PictureChange | null>(null);
 
   readonly #session: Session;
   readonly #notice: Notice;
@@ -28,7 +59,19 @@ export class OwnAccount {
     session.onEnd(() => {
       this.details = null;
       this.sessions = null;
+      this.dataExport = null;
+      this.pictureChange = null;
     });
+  }
+
+  /** An export is being saved: another waits until it ends. */
+  get exporting(): boolean {
+    return this.dataExport?.state === "saving";
+  }
+
+  /** A picture is being set or removed: another change waits until it ends. */
+  get savingPicture(): boolean {
+    return this.pictureChange?.state === "saving";
   }
 
   /** Reads the details and the sessions afresh (the dialog opens); rejects with the core's error. */
@@ -36,6 +79,8 @@ export class OwnAccount {
     const epoch = this.#session.epoch;
     this.details = null;
     this.sessions = null;
+    // A saved picture shows for itself; a failure stays, as the person may not have seen it.
+    if (this.pictureChange?.state === "saved") this.pictureChange = null;
     const [details, sessions] = await Promise.all([backend.accountDetails(), backend.accountSessions()]);
     if (epoch !== this.#session.epoch) return;
     this.details = details;
@@ -47,9 +92,33 @@ export class OwnAccount {
     const epoch = this.#session.epoch;
     const user = await backend.rename(displayName.trim());
     if (epoch !== this.#session.epoch) return;
-    // The `profile` event says so too, a moment later; the header shows it at once.
-    this.#session.me = user;
-    if (this.details) this.details = { ...this.details, user };
+    this.#adopt(user);
+  }
+
+  /**
+   * Asks for an image (the system's file dialog, images only) and makes it the person's
+   * picture. A cancelled dialog changes nothing. Never rejects: how it went is kept in
+   * `pictureChange`, for the dialog to show.
+   */
+  async choosePicture(): Promise<void> {
+    if (!this.#session.me || this.savingPicture) return;
+    const epoch = this.#session.epoch;
+    let path: string | null;
+    try {
+      path = await backend.pickPicture();
+    } catch (e) {
+      if (epoch === this.#session.epoch) this.pictureChange = { state: "failed", error: errorMessage(e) };
+      return;
+    }
+    // A second click could have started one while the dialog was up.
+    if (!path || epoch !== this.#session.epoch || this.savingPicture) return;
+    await this.#changePicture(() => backend.setPicture(path), false);
+  }
+
+  /** Removes the person's picture (their initials show again); never rejects, like `choosePicture`. */
+  async removePicture(): Promise<void> {
+    if (!this.#session.me || this.savingPicture) return;
+    await this.#changePicture(() => backend.removePicture(), true);
   }
 
   /**
@@ -107,6 +176,60 @@ export class OwnAccount {
     await backend.deleteAccount(password);
     this.#session.forgetAccount();
     this.#notice.say("Your account is deleted; its messages are being erased for everyone.");
+  }
+
+  /**
+   * Exports everything the server holds about the person: asks where to save it (a tar
+   * archive, proposed as `ferry-export-<username>-<day>.tar`), then has the core download
+   * it there while `dataExport` follows. A cancelled dialog changes nothing. Never
+   * rejects: a failure is kept in `dataExport`, for the dialog to show.
+   */
+  async exportData(): Promise<void> {
+    const me = this.#session.me;
+    if (!me || this.exporting) return;
+    const epoch = this.#session.epoch;
+    let path: string | null;
+    try {
+      path = await backend.pickExportPath(exportFileName(me.username));
+    } catch (e) {
+      if (epoch === this.#session.epoch) this.dataExport = { state: "failed", error: errorMessage(e) };
+      return;
+    }
+    // A second click could have started one while the dialog was up.
+    if (!path || epoch !== this.#session.epoch || this.exporting) return;
+    this.dataExport = { state: "saving", path, received: 0, total: 0 };
+    try {
+      const size = await backend.exportAccount(path);
+      if (epoch === this.#session.epoch) this.dataExport = { state: "saved", path, size };
+    } catch (e) {
+      if (epoch === this.#session.epoch) this.dataExport = { state: "failed", error: errorMessage(e) };
+    }
+  }
+
+  /** The core's `export_progress`: how much of the archive is saved. */
+  heardExportProgress(received: number, total: number): void {
+    if (this.dataExport?.state !== "saving") return;
+    this.dataExport = { ...this.dataExport, received, total };
+  }
+
+  async #changePicture(change: () => Promise<User>, removed: boolean): Promise<void> {
+    const epoch = this.#session.epoch;
+    this.pictureChange = { state: "saving" };
+    try {
+      const user = await change();
+      if (epoch !== this.#session.epoch) return;
+      this.#adopt(user);
+      this.pictureChange = { state: "saved", removed };
+    } catch (e) {
+      if (epoch === this.#session.epoch) this.pictureChange = { state: "failed", error: errorMessage(e) };
+    }
+  }
+
+  /** The person's profile as the server answered a change of it. */
+  #adopt(user: User): void {
+    // The `profile` event says so too, a moment later; the header shows it at once.
+    this.#session.me = user;
+    if (this.details) this.details = { ...this.details, user };
   }
 
   async #putEmail(email: string | null, password: string): Promise<void> {

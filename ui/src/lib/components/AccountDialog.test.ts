@@ -1,15 +1,18 @@
 // The account dialog in the whole window against a mocked core: opened from the account
 // menu, it reads the account and its sessions from the server, and each part calls its
 // command with what was typed, shows the core's refusal beside its form (keeping what
-// was typed), and shows the outcome: the header's new name, a device gone from the
-// list, a confirmed address, and the sign-in screen once the account is deleted.
+// was typed), and shows the outcome: the header's new name, the new picture (in the
+// dialog and the header), a device gone from the list, a confirmed address, the data
+// export's progress and where it was saved, and the sign-in screen once the account is
+// deleted.
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import App from "../../App.svelte";
 import type { Account } from "../bindings/Account";
 import type { SessionInfo } from "../bindings/SessionInfo";
-import { account, ago, direct, ME, mockCore, sessionInfo, user, type Handlers } from "../../test/fixtures";
+import type { User } from "../bindings/User";
+import { account, ago, coreEmits, direct, ME, mockCore, sessionInfo, user, type Handlers } from "../../test/fixtures";
 
 const here = sessionInfo({ device_name: "Linux · morgan-desk", last_used_at: ago(0), current: true });
 const laptop = sessionInfo({ device_name: "macOS · morgan-air", last_used_at: ago(180), last_place: "198.51.100.7" });
@@ -336,6 +339,238 @@ describe("the account dialog", () => {
     expect(await section.findByTestId("email-error")).toHaveTextContent("cannot be reached");
     expect(box).not.toBeChecked();
     expect(core.argsOf("set_missed_message_mail")).toEqual([{ on: false }, { on: true }]);
+  });
+
+  describe("its picture", () => {
+    const PICTURE = "00000000-0000-7000-8000-0000000000f1";
+    const URL = "data:image/jpeg;base64,/9j/4AAQ";
+    const withPicture: User = { ...ME, picture: PICTURE };
+
+    /** The window, with a core that keeps the account's picture as the commands change it. */
+    function pictureSetup(handlers: Handlers = {}, details = account()) {
+      const app = setup({
+        details,
+        handlers: {
+          user_picture: () => URL,
+          "plugin:dialog|open": () => "/home/me/Pictures/me.jpg",
+          set_picture: () => {
+            app.store.details = { ...app.store.details, user: withPicture };
+            return withPicture;
+          },
+          remove_picture: () => {
+            app.store.details = { ...app.store.details, user: ME };
+            return ME;
+          },
+          ...handlers,
+        },
+      });
+      return app;
+    }
+
+    async function openPicture() {
+      const dialog = await openAccount();
+      return within(within(dialog).getByTestId("account-picture"));
+    }
+
+    it("has a part right after the name, showing the avatar large, with no Remove without a picture", async () => {
+      const { core } = pictureSetup();
+      const dialog = await openAccount();
+      const parts = [...dialog.querySelectorAll("section[data-testid]")].map((el) => el.getAttribute("data-testid"));
+      expect(parts.slice(0, 2)).toEqual(["account-profile", "account-picture"]);
+      const section = within(within(dialog).getByTestId("account-picture"));
+      expect(section.getByRole("heading", { name: "Picture" })).toBeInTheDocument();
+      // Alone, the avatar says whose it is: the initials until there is a picture.
+      expect(section.getByRole("img", { name: "Morgan Me" })).toHaveTextContent("MM");
+      expect(section.getByTestId("choose-picture")).toHaveTextContent("Choose picture…");
+      expect(section.getByTestId("choose-picture")).toBeEnabled();
+      expect(section.queryByTestId("remove-picture")).toBeNull();
+      expect(core.count("user_picture")).toBe(0);
+    });
+
+    it("sets the image chosen, saying so while it saves, then shows it here and in the header", async () => {
+      let answer!: () => void;
+      const { core, store } = pictureSetup({
+        set_picture: () =>
+          new Promise<User>((resolve) => {
+            answer = () => {
+              store.details = { ...store.details, user: withPicture };
+              resolve(withPicture);
+            };
+          }),
+      });
+      const section = await openPicture();
+      await userEvent.click(section.getByTestId("choose-picture"));
+
+      await waitFor(() => expect(core.argsOf("set_picture")).toEqual([{ path: "/home/me/Pictures/me.jpg" }]));
+      const [asked] = core.argsOf("plugin:dialog|open") as [{ options: { multiple: boolean; filters: unknown } }];
+      expect(asked.options.multiple).toBe(false);
+      expect(asked.options.filters).toEqual([{ name: "Images", extensions: ["jpg", "jpeg", "png", "gif", "webp"] }]);
+      const button = section.getByTestId("choose-picture");
+      await waitFor(() => expect(button).toBeDisabled());
+      expect(button).toHaveTextContent("Saving…");
+
+      answer();
+      expect(await section.findByTestId("picture-saved")).toHaveTextContent("Your picture is changed.");
+      expect(button).toBeEnabled();
+      expect(button).toHaveTextContent("Choose picture…");
+      await waitFor(() => expect(section.getByRole("img", { name: "Morgan Me" })).toHaveAttribute("src", URL));
+      const menu = screen.getByTestId("account-menu");
+      await waitFor(() => expect(within(menu).getByTestId("avatar-picture")).toHaveAttribute("src", URL));
+      expect(section.getByTestId("remove-picture")).toBeEnabled();
+      // The dialog and the header show one picture: asked for once.
+      expect(core.argsOf("user_picture")).toEqual([{ picture: PICTURE }]);
+      expect(section.queryByTestId("picture-error")).toBeNull();
+    });
+
+    it("does nothing when the file dialog is cancelled", async () => {
+      const { core } = pictureSetup({ "plugin:dialog|open": () => null });
+      const section = await openPicture();
+      await userEvent.click(section.getByTestId("choose-picture"));
+      await waitFor(() => expect(core.count("plugin:dialog|open")).toBe(1));
+      expect(core.count("set_picture")).toBe(0);
+      expect(section.getByTestId("choose-picture")).toBeEnabled();
+      expect(section.getByTestId("choose-picture")).toHaveTextContent("Choose picture…");
+      expect(section.queryByTestId("picture-saved")).toBeNull();
+      expect(section.queryByTestId("picture-error")).toBeNull();
+    });
+
+    it("shows why the picture was refused, and lets another be chosen", async () => {
+      let image = false;
+      const { core } = pictureSetup({
+        set_picture: () => {
+          if (!image) throw { kind: "invalid_request", message: "this file is not an image" };
+          return withPicture;
+        },
+      });
+      const section = await openPicture();
+      await userEvent.click(section.getByTestId("choose-picture"));
+      expect(await section.findByTestId("picture-error")).toHaveTextContent("this file is not an image");
+      expect(section.getByTestId("choose-picture")).toBeEnabled();
+      expect(section.queryByTestId("picture-saved")).toBeNull();
+      expect(screen.queryByTestId("avatar-picture")).toBeNull();
+
+      image = true;
+      await userEvent.click(section.getByTestId("choose-picture"));
+      expect(await section.findByTestId("picture-saved")).toBeInTheDocument();
+      expect(section.queryByTestId("picture-error")).toBeNull();
+      expect(core.count("set_picture")).toBe(2);
+    });
+
+    it("removes the picture: the initials again, and no Remove", async () => {
+      const { core } = pictureSetup({}, account({ user: withPicture }));
+      const section = await openPicture();
+      await waitFor(() => expect(section.getByRole("img", { name: "Morgan Me" })).toHaveAttribute("src", URL));
+      await userEvent.click(section.getByTestId("remove-picture"));
+      expect(core.count("remove_picture")).toBe(1);
+      expect(await section.findByTestId("picture-saved")).toHaveTextContent("Your picture is removed.");
+      expect(section.getByRole("img", { name: "Morgan Me" })).toHaveTextContent("MM");
+      expect(section.queryByTestId("remove-picture")).toBeNull();
+      expect(core.count("plugin:dialog|open")).toBe(0);
+    });
+  });
+
+  it("has a part for exporting the data, just before the one for deleting the account", async () => {
+    const { core } = setup();
+    const dialog = await openAccount();
+    const parts = [...dialog.querySelectorAll("section[data-testid]")].map((el) => el.getAttribute("data-testid"));
+    expect(parts.slice(-2)).toEqual(["account-export", "account-delete"]);
+    const section = within(within(dialog).getByTestId("account-export"));
+    expect(section.getByRole("heading", { name: "Export your data" })).toBeInTheDocument();
+    expect(section.getByText(/Everything this server holds about you/)).toHaveTextContent(
+      "your account, where you are signed in, your conversations, the messages you wrote and your files, as one archive.",
+    );
+    expect(section.getByTestId("export-data")).toHaveTextContent("Export…");
+    expect(section.getByTestId("export-data")).toBeEnabled();
+    expect(section.queryByTestId("export-progress")).toBeNull();
+    expect(core.count("export_account")).toBe(0);
+  });
+
+  it("exports to the place chosen, showing how far it got, even after closing, then where it went", async () => {
+    const where = "/home/me/Documents/ferry-export-me.tar";
+    let finish!: (size: number) => void;
+    const { core } = setup({
+      handlers: {
+        "plugin:dialog|save": () => where,
+        export_account: () => new Promise<number>((resolve) => (finish = resolve)),
+      },
+    });
+    let dialog = await openAccount();
+    let section = within(within(dialog).getByTestId("account-export"));
+    await userEvent.click(section.getByTestId("export-data"));
+
+    await waitFor(() => expect(core.argsOf("export_account")).toEqual([{ path: where }]));
+    const [asked] = core.argsOf("plugin:dialog|save") as [{ options: { defaultPath: string; filters: unknown } }];
+    expect(asked.options.defaultPath).toMatch(/^ferry-export-me-\d{4}-\d{2}-\d{2}\.tar$/);
+    expect(asked.options.filters).toEqual([{ name: "Tar archive", extensions: ["tar"] }]);
+    const button = section.getByTestId("export-data");
+    await waitFor(() => expect(button).toBeDisabled());
+    expect(button).toHaveTextContent("Exporting…");
+    // Nothing heard yet: no size to measure against.
+    expect(section.getByTestId("export-line")).toHaveTextContent("Starting…");
+
+    await coreEmits({ type: "export_progress", received: 0, total: 42_000_000 });
+    await coreEmits({ type: "export_progress", received: 12_900_000, total: 42_000_000 });
+    const bar = section.getByRole("progressbar", { name: "Exporting your data" }) as HTMLProgressElement;
+    expect(bar).toHaveAttribute("data-testid", "export-progress");
+    expect(bar.max).toBe(42_000_000);
+    expect(bar.value).toBe(12_900_000);
+    expect(section.getByTestId("export-line")).toHaveTextContent("12 MB of 40 MB");
+
+    // The download is the store's: the dialog closed and opened again shows it still going.
+    await userEvent.click(within(dialog).getByText("Close", { selector: "footer button" }));
+    await waitFor(() => expect(screen.queryByTestId("account-dialog")).toBeNull());
+    await coreEmits({ type: "export_progress", received: 30_000_000, total: 42_000_000 });
+    dialog = await openAccount();
+    section = within(within(dialog).getByTestId("account-export"));
+    expect((section.getByTestId("export-progress") as HTMLProgressElement).value).toBe(30_000_000);
+    expect(section.getByTestId("export-line")).toHaveTextContent("29 MB of 40 MB");
+    expect(section.getByTestId("export-data")).toBeDisabled();
+
+    finish(42_000_000);
+    expect(await section.findByTestId("export-done")).toHaveTextContent(`Saved to ${where}`);
+    expect(section.queryByTestId("export-progress")).toBeNull();
+    expect(section.getByTestId("export-data")).toBeEnabled();
+    expect(section.getByTestId("export-data")).toHaveTextContent("Export…");
+    expect(core.count("export_account")).toBe(1);
+  });
+
+  it("shows why an export failed and lets it be tried again", async () => {
+    let reachable = false;
+    const { core } = setup({
+      handlers: {
+        "plugin:dialog|save": () => "/home/me/export.tar",
+        export_account: () => {
+          if (!reachable) throw { kind: "offline", message: "the server cannot be reached" };
+          return 2048;
+        },
+      },
+    });
+    const dialog = await openAccount();
+    const section = within(within(dialog).getByTestId("account-export"));
+    await userEvent.click(section.getByTestId("export-data"));
+    expect(await section.findByTestId("export-error")).toHaveTextContent("the server cannot be reached");
+    expect(section.queryByTestId("export-progress")).toBeNull();
+    expect(section.queryByTestId("export-done")).toBeNull();
+    expect(section.getByTestId("export-data")).toBeEnabled();
+
+    reachable = true;
+    await userEvent.click(section.getByTestId("export-data"));
+    expect(await section.findByTestId("export-done")).toHaveTextContent("Saved to /home/me/export.tar");
+    expect(section.queryByTestId("export-error")).toBeNull();
+    expect(core.argsOf("export_account")).toEqual([{ path: "/home/me/export.tar" }, { path: "/home/me/export.tar" }]);
+  });
+
+  it("does nothing when the save dialog is cancelled", async () => {
+    const { core } = setup({ handlers: { "plugin:dialog|save": () => null } });
+    const dialog = await openAccount();
+    const section = within(within(dialog).getByTestId("account-export"));
+    await userEvent.click(section.getByTestId("export-data"));
+    await waitFor(() => expect(core.count("plugin:dialog|save")).toBe(1));
+    expect(core.count("export_account")).toBe(0);
+    expect(section.getByTestId("export-data")).toBeEnabled();
+    expect(section.queryByTestId("export-progress")).toBeNull();
+    expect(section.queryByTestId("export-done")).toBeNull();
+    expect(section.queryByTestId("export-error")).toBeNull();
   });
 
   it("deletes the account only with the password and the username typed out, then is signed out", async () => {
