@@ -123,6 +123,9 @@ impl From<StoreError> for Error {
             StoreError::Blocked => {
                 Self::forbidden("one of you blocked the other: no new conversation between you")
             }
+            StoreError::AccountClosed => {
+                Self::forbidden("this account is suspended by the server's operators, or deleted")
+            }
             StoreError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => Self::Unavailable(e.to_string()),

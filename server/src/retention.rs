@@ -16,6 +16,11 @@ use crate::store::StoreResult;
 /// Conversations trimmed per look (the next look goes on).
 const ROUND: u32 = 200;
 
+/// Seqs deleted per transaction: a first look on a large server deletes millions of rows,
+/// and one transaction holding the conversation's lock for all of them would stall its
+/// sends (on SQLite, every write).
+const STEP: i64 = 5_000;
+
 /// Looks every `retention_check_secs` until the server shuts down. It takes the app: the
 /// devices online are told through the announcer, and the files' sweeper is woken.
 pub async fn run(app: App) {
@@ -45,11 +50,18 @@ async fn trim(app: &App) -> StoreResult<u64> {
             .retention_due(app.config.retention_days, now, ROUND)
             .await?;
         let full = due.len() == ROUND as usize;
-        for (conversation, from) in due {
-            if let Some(trimmed) = app.store.trim_history(conversation, from, now).await? {
+        for (conversation, _) in due {
+            while let Some(trimmed) = app
+                .store
+                .trim_history(conversation, app.config.retention_days, now, STEP)
+                .await?
+            {
                 entries += trimmed.entries;
-                app.announce
-                    .frame(trimmed.members, None, &ServerFrame::Resync);
+                if trimmed.done {
+                    app.announce
+                        .frame(trimmed.members, None, &ServerFrame::Resync);
+                    break;
+                }
             }
         }
         app.files.sweep.notify_one();

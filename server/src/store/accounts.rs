@@ -5,7 +5,7 @@
 //! grace the SQL allows).
 
 use async_trait::async_trait;
-use ferry_proto::{ConversationId, MessageId, PictureId, SessionId, Timestamp, User, UserId};
+use ferry_proto::{ConversationId, MessageId, SessionId, Timestamp, User, UserId};
 
 use super::StoreResult;
 
@@ -85,16 +85,6 @@ pub trait AccountStore: Send + Sync {
     async fn account(&self, id: UserId) -> StoreResult<Option<AccountRecord>>;
     /// Renames a user; `None` if there is no such (live) user.
     async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<User>>;
-    /// Sets (or with `None` removes) an account's profile picture, and stamps the
-    /// conversations it is in for `/sync`; the user as now and the picture it replaced,
-    /// or `None` when there is no such account in use.
-    async fn set_picture(
-        &self,
-        id: UserId,
-        picture: Option<PictureId>,
-    ) -> StoreResult<Option<(User, Option<PictureId>)>>;
-    /// Whether `picture` is someone's picture now (only those are served).
-    async fn picture_in_use(&self, picture: PictureId) -> StoreResult<bool>;
     /// Stores a new password hash, and voids the reset codes not yet used: one mailed
     /// for the old password must not set another after it changed.
     async fn set_password(

@@ -1,5 +1,6 @@
 //! Persistence: the [`Store`] trait, made of one trait per domain (accounts, operators,
-//! conversations, missed-message digests, data exports, safety, messages, presence, retention, files), and its one
+//! conversations, missed-message digests, data exports, safety, messages, profile
+//! pictures, presence, retention, files), and its one
 //! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
 //! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
 //! pass one conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
@@ -19,6 +20,7 @@ mod conversations;
 mod digest;
 mod export;
 mod messages;
+mod pictures;
 pub(crate) mod postgres;
 mod presence;
 mod retention;
@@ -40,6 +42,7 @@ pub use messages::{
     Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Watermarks,
 };
 use messages::{advanced, same_or_conflict, stored};
+pub use pictures::PictureStore;
 pub use presence::{Contact, PresenceStore};
 pub use retention::{RetentionStore, Trimmed};
 pub use rows::{ActivityCursor, SyncCursor, UploadRow, hide_receipts};
@@ -70,6 +73,9 @@ pub enum StoreError {
     /// Another account already confirmed this email address.
     #[error("email taken")]
     EmailTaken,
+    /// The account was suspended or deleted: it gets no new session.
+    #[error("account suspended or deleted")]
+    AccountClosed,
 }
 
 /// Longest wait for a pooled connection: well under the 15 s request timeout, so that a
@@ -105,6 +111,7 @@ pub trait Store:
     + ExportStore
     + SafetyStore
     + MessageStore
+    + PictureStore
     + PresenceStore
     + RetentionStore
     + FileStore

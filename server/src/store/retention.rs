@@ -16,6 +16,9 @@ pub struct Trimmed {
     pub members: Vec<UserId>,
     /// Stream entries deleted (messages and changes).
     pub entries: u64,
+    /// Whether everything due went; `false` when the step's bound stopped it short (go
+    /// again).
+    pub done: bool,
 }
 
 /// The retention part of the store.
@@ -38,14 +41,16 @@ pub trait RetentionStore: Send + Sync {
         now: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<(ConversationId, i64)>>;
-    /// Deletes every entry of `conversation` below seq `from`, with their reactions and
-    /// files (left to the sweeper from `now`), and moves its `history_from` there, in one
-    /// transaction under the conversation's lock; `None` when it already starts there
-    /// (another node did it) or does not exist.
+    /// Deletes the entries of `conversation` past its policy at `now` (read again under
+    /// the conversation's lock: a hold set since it was found due is kept), at most
+    /// `step` seqs of them, with their reactions and files (left to the sweeper), and
+    /// moves its `history_from` past them, in one transaction; `None` when nothing is
+    /// due (another node did it, or its policy changed) or it does not exist.
     async fn trim_history(
         &self,
         conversation: ConversationId,
-        from: i64,
+        server_days: u32,
         now: Timestamp,
+        step: i64,
     ) -> StoreResult<Option<Trimmed>>;
 }

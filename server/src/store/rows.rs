@@ -10,8 +10,7 @@ use std::str::FromStr;
 
 use ferry_proto::{
     Change, ChangeKind, Conversation, ConversationId, ConversationKind, Member, MemberState,
-    Message, MessageId, PictureId, ReportId, Role, SessionId, Timestamp, UploadId, User, UserId,
-    UserStatus,
+    Message, MessageId, PictureId, Role, SessionId, Timestamp, UploadId, User, UserId, UserStatus,
 };
 use uuid::Uuid;
 
@@ -571,43 +570,4 @@ impl UploadRow {
             thumbnail: self.preview != 0,
         })
     }
-}
-
-/// An account with what an operator sees of it (`store::sql::admin`).
-#[derive(sqlx::FromRow)]
-pub(crate) struct AccountViewRow {
-    #[sqlx(flatten)]
-    pub user: UserRow,
-    pub admin: bool,
-    pub email: Option<String>,
-    pub suspended_reason: Option<String>,
-    pub sessions: i64,
-    pub open_reports: i64,
-}
-
-/// A report as stored.
-#[derive(sqlx::FromRow)]
-pub(crate) struct ReportRow {
-    pub id: ReportId,
-    pub reporter_id: UserId,
-    pub reported_id: UserId,
-    pub conversation_id: Option<ConversationId>,
-    pub message_id: Option<MessageId>,
-    pub reason: String,
-    pub created_at: i64,
-    pub state: String,
-    pub decided_by: Option<UserId>,
-    pub decision_note: Option<String>,
-    pub decided_at: Option<i64>,
-}
-
-/// A line of the audit log as stored.
-#[derive(sqlx::FromRow)]
-pub(crate) struct AuditRow {
-    pub id: Uuid,
-    pub actor_id: Option<UserId>,
-    pub action: String,
-    pub target: String,
-    pub reason: String,
-    pub at: i64,
 }

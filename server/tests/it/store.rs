@@ -1604,6 +1604,45 @@ async fn expired_mail_tokens_are_forgotten(backend: Backend) {
     assert_eq!(left, 2);
 }
 
+/// A suspension or deletion that commits while a sign-in checks the password leaves it no
+/// session: the session's insert reads the account again under its row's lock.
+async fn a_suspended_account_gets_no_new_session(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let mallory = user(&store, "mallory", "Mallory").await;
+    let audit = ferry_server::store::Audit {
+        actor: None,
+        action: "suspend",
+        target: mallory.to_string(),
+        reason: "spam".into(),
+        at: Timestamp::now(),
+    };
+    let ended = store
+        .suspend(mallory, "spam", &audit)
+        .await
+        .expect("suspend")
+        .expect("an account");
+    assert!(ended.is_empty());
+    let refused = store
+        .create_session(
+            &NewSession {
+                id: SessionId::new(),
+                user: mallory,
+                device_name: None,
+                place: None,
+            },
+            &RefreshGrant {
+                token_hash: vec![9; 32],
+                expires_at: Timestamp::from_millis(Timestamp::now().as_millis() + 60_000),
+            },
+            Timestamp::now(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::AccountClosed)),
+        "{refused:?}"
+    );
+}
+
 /// Retention: what is older than a conversation's policy (its own, or the server's) goes,
 /// with its reactions and files; the history then starts at the first entry kept, unread
 /// counts leave out what went, and a policy of 0 keeps everything.
@@ -1662,19 +1701,38 @@ async fn retention_trims_the_oldest_history(backend: Backend) {
     );
     let due = store.retention_due(30, now, 10).await.expect("due");
     assert_eq!(due, vec![(ab, 4)], "keep from the ten-day-old message");
-    let trimmed = store
-        .trim_history(ab, 4, now)
+    // A hold set after it was found due is read again under the lock: nothing goes.
+    assert!(
+        store
+            .set_retention(ab, Some(0), &audit)
+            .await
+            .expect("hold")
+    );
+    assert_eq!(
+        store.trim_history(ab, 30, now, 100).await.expect("trim"),
+        None
+    );
+    assert!(store.set_retention(ab, None, &audit).await.expect("lift"));
+    // Two seqs a step: two transactions.
+    let first = store
+        .trim_history(ab, 30, now, 2)
         .await
         .expect("trim")
         .expect("trimmed");
-    assert_eq!(trimmed.entries, 3);
+    assert_eq!((first.entries, first.done), (2, false));
+    let trimmed = store
+        .trim_history(ab, 30, now, 2)
+        .await
+        .expect("trim")
+        .expect("trimmed");
+    assert_eq!((trimmed.entries, trimmed.done), (1, true));
     let mut members = trimmed.members.clone();
     members.sort();
     let mut both = vec![a, b];
     both.sort();
     assert_eq!(members, both);
     assert_eq!(
-        store.trim_history(ab, 4, now).await.expect("again"),
+        store.trim_history(ab, 30, now, 100).await.expect("again"),
         None,
         "another node's second go changes nothing"
     );
@@ -1721,6 +1779,7 @@ async fn retention_trims_the_oldest_history(backend: Backend) {
 }
 
 on_both!(
+    a_suspended_account_gets_no_new_session,
     retention_trims_the_oldest_history,
     expired_mail_tokens_are_forgotten,
     a_deleted_account_sends_nothing_more,

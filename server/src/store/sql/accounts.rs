@@ -1,7 +1,7 @@
 //! [`AccountStore`] in SQL: accounts, and sessions with their rotating refresh tokens.
 
 use async_trait::async_trait;
-use ferry_proto::{PictureId, SessionId, Timestamp, User, UserId};
+use ferry_proto::{SessionId, Timestamp, User, UserId};
 use macro_rules_attribute::apply;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -86,6 +86,20 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
+        // The account's row locked and read again: a suspension or a deletion that
+        // committed while the password was being checked refuses the session, and one
+        // that comes after waits for it and then ends it.
+        let usable: Option<UserId> = sqlx::query_scalar(locked(
+            "SELECT u.id FROM users u WHERE u.id = $1 AND u.suspended_at IS NULL \
+             AND u.deleted_at IS NULL",
+            D::lock("u"),
+        ))
+        .bind(session.user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if usable.is_none() {
+            return Err(StoreError::AccountClosed);
+        }
         sqlx::query(
             "INSERT INTO sessions (id, user_id, device_name, created_at, last_used_at, last_place) \
              VALUES ($1, $2, $3, $4, $4, $5)",
@@ -253,43 +267,6 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .fetch_optional(&self.readers)
         .await?;
         Ok(row.map(AccountRecord::from))
-    }
-
-    async fn set_picture(
-        &self,
-        id: UserId,
-        picture: Option<PictureId>,
-    ) -> StoreResult<Option<(User, Option<PictureId>)>> {
-        let mut tx = self.write().await?;
-        let before: Option<(UserId, Option<PictureId>)> = sqlx::query_as(locked(
-            "SELECT u.id, u.picture FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL",
-            D::lock("u"),
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((_, replaced)) = before else {
-            return Ok(None);
-        };
-        let row: UserRow = sqlx::query_as(concat!(
-            "UPDATE users SET picture = $2 WHERE id = $1 RETURNING ",
-            user_columns!()
-        ))
-        .bind(id)
-        .bind(picture)
-        .fetch_one(&mut *tx)
-        .await?;
-        Self::mark_shown_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(Some((User::from(row), replaced)))
-    }
-
-    async fn picture_in_use(&self, picture: PictureId) -> StoreResult<bool> {
-        let found: Option<UserId> = sqlx::query_scalar("SELECT id FROM users WHERE picture = $1")
-            .bind(picture)
-            .fetch_optional(&self.readers)
-            .await?;
-        Ok(found.is_some())
     }
 
     async fn set_display_name(&self, id: UserId, name: &str) -> StoreResult<Option<User>> {

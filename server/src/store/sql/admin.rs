@@ -13,10 +13,49 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore};
-use crate::store::rows::{AccountViewRow, AuditRow, MessageRow, ReportRow, UserRow};
+use crate::store::rows::{MessageRow, UserRow};
 use crate::store::{
     AccountView, AdminStore, Audit, AuditRecord, Decided, ReportRecord, StoreError, StoreResult,
 };
+
+/// An account with what an operator sees of it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountViewRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub admin: bool,
+    pub email: Option<String>,
+    pub suspended_reason: Option<String>,
+    pub sessions: i64,
+    pub open_reports: i64,
+}
+
+/// A report as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReportRow {
+    pub id: ReportId,
+    pub reporter_id: UserId,
+    pub reported_id: UserId,
+    pub conversation_id: Option<ConversationId>,
+    pub message_id: Option<MessageId>,
+    pub reason: String,
+    pub created_at: i64,
+    pub state: String,
+    pub decided_by: Option<UserId>,
+    pub decision_note: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
+/// A line of the audit log as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub id: Uuid,
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub at: i64,
+}
 
 /// The columns of [`AccountViewRow`], from `users u`.
 const ACCOUNT_VIEW: &str = "SELECT u.id, u.username, u.display_name, u.created_at, \

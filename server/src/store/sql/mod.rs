@@ -219,9 +219,9 @@ macro_rules! driver_bounds {
             for<'r> $crate::store::safety::Block: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::DigestDue: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::MissedMessage: $crate::store::sql::Row<'r, D>,
-            for<'r> $crate::store::rows::AccountViewRow: $crate::store::sql::Row<'r, D>,
-            for<'r> $crate::store::rows::ReportRow: $crate::store::sql::Row<'r, D>,
-            for<'r> $crate::store::rows::AuditRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::admin::AccountViewRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::admin::ReportRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::admin::AuditRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::OwnFile: $crate::store::sql::Row<'r, D>,
             for<'q> ::ferry_proto::ReportId: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
         {
@@ -231,12 +231,13 @@ macro_rules! driver_bounds {
 }
 
 mod accounts;
-mod admin;
+pub(crate) mod admin;
 mod conversations;
 mod digest;
 mod export;
 mod files;
 mod messages;
+mod pictures;
 mod presence;
 mod retention;
 mod safety;
