@@ -71,8 +71,9 @@ impl Client {
         }
         let bytes = self.shared.api.picture(picture).await?;
         tokio::fs::create_dir_all(&dir).await?;
-        // Written aside and renamed: a reader never finds half a picture.
-        let partial = dir.join(format!("{picture}.part"));
+        // Written aside under a name of its own and renamed: a reader never finds half a
+        // picture, and two fetches of one picture at once do not write into each other.
+        let partial = dir.join(format!("{picture}.{}.part", uuid::Uuid::now_v7()));
         tokio::fs::write(&partial, &bytes).await?;
         tokio::fs::rename(&partial, &path).await?;
         Ok(bytes)

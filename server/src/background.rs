@@ -2,7 +2,8 @@
 //! server shuts down: the sweep of unused files, the announcement of message requests
 //! accepted by a send, the cluster lease, the erasure of deleted accounts
 //! (`crate::erasure`), missed-message mail (`crate::digest`), retention
-//! (`crate::retention`), the closing of sockets whose
+//! (`crate::retention`), the hourly sweep of profile pictures no one shows, the closing of
+//! sockets whose
 //! sessions ended elsewhere, the minutely count of the operators' queue, and the hourly
 //! forgetting of ended sessions and freeing of the usernames of accounts deleted long
 //! enough ago.
@@ -44,6 +45,11 @@ pub fn start(
         app.store.clone(),
         millis(app.config.upload_ttl_secs),
         millis(app.config.file_grace_secs),
+        app.shutdown.clone(),
+    ));
+    tokio::spawn(sweep_pictures(
+        app.files.clone(),
+        app.store.clone(),
         app.shutdown.clone(),
     ));
     tokio::spawn(housekeeping(
@@ -120,6 +126,45 @@ async fn sweep_files(
             .await
         {
             tracing::warn!(error = %e, "could not look for unused files");
+        }
+    }
+}
+
+/// Profile pictures younger than this are left alone by the sweep: one being set has its
+/// object written before the account's row names it.
+const PICTURE_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Every hour (and at start), deletes the profile pictures no one shows: one replaced or
+/// removed whose deletion failed, or written for a change that then failed (each path
+/// deletes what it can at once; this catches the rest).
+async fn sweep_pictures(files: Arc<Files>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        let kept = match files.pictures().await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the profile pictures");
+                continue;
+            }
+        };
+        let old_enough = chrono::Utc::now() - PICTURE_GRACE;
+        for (picture, _) in kept.into_iter().filter(|(_, at)| *at < old_enough) {
+            match store.picture_in_use(picture).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(e) = files.delete_picture(picture).await {
+                        tracing::warn!(%picture, error = %e, "could not delete an unused picture");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for unused pictures");
+                    break;
+                }
+            }
         }
     }
 }

@@ -4,6 +4,9 @@
 //! before the first byte goes (the download shows real progress, and resumes nothing it
 //! cannot); [`stream`] then writes it, the files' bytes straight from the blob store.
 //!
+//! Exports take turns: at most [`AT_ONCE`] on a node, since each holds the person's own
+//! words in memory while it streams; one more is asked to come back in a minute.
+//!
 //! Tar rather than zip: its layout is fixed blocks of 512 bytes, so the size is a sum,
 //! and every system's archiver opens it. Paths stay under tar's 100-character name field
 //! (files are named by their upload's id; their own names are in `files.json`).
@@ -35,6 +38,9 @@ pub const VERSION: u32 = 1;
 
 /// Conversations read per page while planning.
 const PAGE: u32 = 500;
+
+/// Exports running at once on a node.
+pub const AT_ONCE: usize = 2;
 
 /// What one file of the archive holds.
 enum Content {
@@ -141,13 +147,28 @@ pub async fn plan(app: &App, caller: &Caller) -> Result<Archive> {
         json("blocked.json", &store.blocked_users(caller.user_id).await?)?,
         json("conversations.json", &conversations)?,
     ];
-    for conversation in &conversations {
-        let entries = store.entries_by(caller.user_id, conversation.id).await?;
+    if let Some(picture) = user.picture {
+        let bytes = app.files.picture(picture).await?;
+        let kind = if bytes.starts_with(b"\x89PNG") {
+            "png"
+        } else {
+            "jpg"
+        };
+        parts.push(Part {
+            path: format!("picture.{kind}"),
+            size: bytes.len() as u64,
+            content: Content::Made(bytes),
+        });
+    }
+    // Where they wrote, the conversations they left included: their words are theirs.
+    let mut written_in: Vec<_> = conversations.iter().map(|c| c.id).collect();
+    written_in.extend(store.conversations_written_in(caller.user_id).await?);
+    written_in.sort_unstable();
+    written_in.dedup();
+    for conversation in written_in {
+        let entries = store.entries_by(caller.user_id, conversation).await?;
         if !entries.is_empty() {
-            parts.push(json(
-                format!("messages/{}.json", conversation.id),
-                &entries,
-            )?);
+            parts.push(json(format!("messages/{conversation}.json"), &entries)?);
         }
     }
     let own = store.files_of(caller.user_id).await?;

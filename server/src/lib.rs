@@ -265,6 +265,7 @@ pub async fn run(
         readiness: Default::default(),
         mail,
         erasure: Default::default(),
+        exports: Arc::new(tokio::sync::Semaphore::new(export::AT_ONCE)),
     });
     background::start(&app, acceptances, shutdown);
 

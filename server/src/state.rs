@@ -69,6 +69,8 @@ pub struct AppState {
     pub mail: Mailer,
     /// Wakes the erasure of deleted accounts (`crate::erasure`).
     pub erasure: Arc<Notify>,
+    /// Turns of the data exports running on this node (`crate::export::AT_ONCE`).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// The state handle that handlers receive.

@@ -317,8 +317,8 @@ fn apply_conversation(tx: &Transaction<'_>, me: UserId, c: &Conversation) -> rus
 
 /// The server deleted the conversation's history below seq `from` (its retention
 /// policy): this device drops it too (the text leaves the search index with the rows),
-/// and the history held starts there, so catch-up fetches nothing below it. Messages not
-/// sent yet have no seq and stay.
+/// and the history held starts there, so catch-up fetches nothing below it; unread counts
+/// leave it out. Messages not sent yet have no seq and stay.
 fn drop_history_below(
     tx: &Transaction<'_>,
     conversation: ConversationId,
@@ -332,8 +332,11 @@ fn drop_history_below(
     .execute(params![key, from])?;
     tx.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1 AND seq < ?2")?
         .execute(params![key, from])?;
+    // What went is not waiting to be read either (the server counts it so): this device's
+    // read mark moves to it, as if read here.
     tx.prepare_cached(
-        "UPDATE conversations SET contiguous_seq = max(contiguous_seq, ?2 - 1) WHERE id = ?1",
+        "UPDATE conversations SET contiguous_seq = max(contiguous_seq, ?2 - 1), \
+         local_read_seq = max(local_read_seq, ?2 - 1) WHERE id = ?1",
     )?
     .execute(params![key, from])?;
     Ok(())

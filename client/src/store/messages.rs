@@ -130,11 +130,15 @@ impl Effects {
             let written = self.written.entry(m.conversation_id).or_insert(m.seq);
             *written = (*written).max(m.seq);
         }
-        let sent = self
-            .senders
-            .entry((m.conversation_id, m.sender_id))
-            .or_insert(m.seq);
-        *sent = (*sent).max(m.seq);
+        // An operator's removal is named as from the author, but it is not theirs: it
+        // says nothing of what they read (the server does not move their mark either).
+        if !m.removed_by_operator {
+            let sent = self
+                .senders
+                .entry((m.conversation_id, m.sender_id))
+                .or_insert(m.seq);
+            *sent = (*sent).max(m.seq);
+        }
     }
 
     fn write(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {

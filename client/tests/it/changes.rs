@@ -729,6 +729,17 @@ async fn an_operators_removal_shows_as_such_on_every_device() {
             .any(|m: &LocalMessage| m.id == awful.id && m.deleted && m.removed_by_operator)
     };
     alice.until("alice sees the removal", is_removed).await;
+    // Named as from bob, but not his doing: his read mark stays at his message.
+    let bobs_mark = alice
+        .conversation(chat)
+        .summary()
+        .expect("summary")
+        .expect("the chat")
+        .members
+        .iter()
+        .find(|m| m.user.id == bob.id())
+        .map(|m| m.read_seq);
+    assert_eq!(bobs_mark, Some(1));
     bob.until("bob sees the removal", is_removed).await;
     away.client.start();
     away.until("the device that was away catches up", is_removed)

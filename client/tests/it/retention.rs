@@ -66,6 +66,14 @@ async fn devices_drop_what_the_server_no_longer_keeps() {
 
     age(&data, chat, 2, 45);
     let kept = vec![(Some(3), "this week".to_owned())];
+    let unread = |c: &Client| {
+        c.conversation(chat)
+            .summary()
+            .ok()
+            .flatten()
+            .map(|s| s.unread_count)
+    };
+    assert_eq!(unread(&bob.client), Some(3), "bob read nothing yet");
     for (device, who) in [(&alice, "alice"), (&bob, "bob")] {
         device.until(who, |c| bodies(c, chat) == kept).await;
         assert!(
@@ -77,6 +85,7 @@ async fn devices_drop_what_the_server_no_longer_keeps() {
             "{who}'s search index still has it"
         );
     }
+    assert_eq!(unread(&bob.client), Some(1), "only what is left is unread");
     assert_eq!(bodies(&away.client, chat).len(), 3, "still offline");
     away.client.start();
     away.until("away drops them at its catch-up", |c| {

@@ -168,7 +168,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
             println!("{username} is no longer an administrator");
         }
         AdminCommand::Users { prefix, limit } => {
-            let prefix = prefix.map(|p| p.trim().to_lowercase());
+            let prefix = prefix.map(|p| p.trim().to_owned());
             let accounts = store
                 .accounts(prefix.as_deref().filter(|p| !p.is_empty()), page(limit))
                 .await?;

@@ -162,16 +162,18 @@ pub async fn reactivate(
     why: &str,
 ) -> Result<AccountView> {
     let why = reason(why)?;
-    let view = account(store, user).await?;
-    if view.suspended_at.is_none() {
+    account(store, user).await?;
+    // The store says whether it was suspended (and in use), in the same statement that
+    // lifts it: two operators at once, one of them lifts it.
+    if !store
+        .reactivate(user, &actor.audit("reactivate", user, why))
+        .await?
+    {
         return Err(Error::new(
             ferry_proto::ErrorCode::Conflict,
             "this account is not suspended",
         ));
     }
-    store
-        .reactivate(user, &actor.audit("reactivate", user, why))
-        .await?;
     account(store, user).await
 }
 

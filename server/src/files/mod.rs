@@ -471,6 +471,20 @@ impl Files {
             .await?)
     }
 
+    /// The profile pictures kept, each with when it was written.
+    pub async fn pictures(
+        &self,
+    ) -> Result<Vec<(PictureId, chrono::DateTime<chrono::Utc>)>, FileError> {
+        let mut listing = self.store.list(Some(&Path::from("pictures")));
+        let mut found = Vec::new();
+        while let Some(meta) = listing.next().await.transpose()? {
+            if let Some(Ok(id)) = meta.location.filename().map(str::parse::<PictureId>) {
+                found.push((id, meta.last_modified));
+            }
+        }
+        Ok(found)
+    }
+
     /// Deletes a profile picture no one shows any more.
     pub async fn delete_picture(&self, picture: PictureId) -> Result<(), FileError> {
         match self.store.delete(&Self::picture_at(picture)).await {

@@ -254,13 +254,14 @@ pub async fn delete_account(
     );
     let ended = app.store.close_account(caller.user_id, now, hold).await?;
     crate::auth::announce_ended(&app, &ended);
-    // The picture goes with the profile (the account's row no longer names it).
-    if let Some(picture) = current.user.picture {
-        app.files.delete_picture(picture).await?;
-    }
     app.erasure.notify_one();
     if let Some(user) = app.store.user(caller.user_id).await? {
         announce_user(&app, &user).await?;
+    }
+    // The picture goes with the profile (the account's row no longer names it; one set
+    // meanwhile is left to the sweep of unused pictures).
+    if let Some(picture) = current.user.picture {
+        crate::http::picture::forget(&app, picture).await;
     }
     tracing::info!(user_id = %caller.user_id, "account deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -69,7 +69,7 @@ pub async fn users(
     _: Operator,
     Query(query): Query<Takes<endpoints::AdminUsers>>,
 ) -> Result<Json<Gives<endpoints::AdminUsers>>> {
-    let prefix = query.q.as_deref().map(|q| q.trim().to_lowercase());
+    let prefix = query.q.as_deref().map(|q| q.trim().to_owned());
     if prefix.as_deref().is_some_and(ferry_proto::has_control) {
         return Err(Error::invalid("a search cannot hold control characters"));
     }

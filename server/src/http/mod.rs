@@ -140,7 +140,11 @@ async fn unknown_route() -> Error {
     Error::new(ErrorCode::NotFound, "no such route")
 }
 
-async fn method_not_allowed() -> Error {
+async fn method_not_allowed(uri: axum::http::Uri) -> Error {
+    // The admin API does not tell that an address of its exists, even by its methods.
+    if uri.path().starts_with(&format!("{API_BASE}/admin/")) {
+        return unknown_route().await;
+    }
     Error::new(
         ErrorCode::MethodNotAllowed,
         "this route does not take that method",

@@ -57,13 +57,13 @@ pub async fn set_picture(
         })?;
     let picture = PictureId::new();
     app.files.put_picture(picture, square).await?;
-    let Some((user, replaced)) = app.store.set_picture(caller.user_id, Some(picture)).await? else {
-        app.files.delete_picture(picture).await?;
-        return Err(Error::not_found("user"));
+    let (user, replaced) = match app.store.set_picture(caller.user_id, Some(picture)).await {
+        Ok(Some(set)) => set,
+        failed => {
+            forget(&app, picture).await;
+            return Err(failed.map_or_else(Error::from, |_| Error::not_found("user")));
+        }
     };
-    if let Some(old) = replaced {
-        app.files.delete_picture(old).await?;
-    }
     if upload.message_id.is_none()
         && let Some((_, chunks)) = app
             .store
@@ -74,7 +74,19 @@ pub async fn set_picture(
         app.files.sweep.notify_one();
     }
     announce_user(&app, &user).await?;
+    if let Some(old) = replaced {
+        forget(&app, old).await;
+    }
     Ok(Json(user))
+}
+
+/// Deletes a picture no one shows, as far as the file store lets it now: what it does not
+/// is deleted by the hourly sweep of unused pictures (`crate::background`), so the answer
+/// never fails for it.
+pub(crate) async fn forget(app: &App, picture: PictureId) {
+    if let Err(e) = app.files.delete_picture(picture).await {
+        tracing::warn!(%picture, error = %e, "a picture no one shows is left for the sweep");
+    }
 }
 
 /// Removes the caller's picture (people see their initials again).
@@ -90,8 +102,8 @@ pub async fn remove_picture(
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     if let Some(old) = replaced {
-        app.files.delete_picture(old).await?;
         announce_user(&app, &user).await?;
+        forget(&app, old).await;
     }
     Ok(Json(user))
 }

@@ -1,7 +1,8 @@
 //! [`AdminStore`]: what operators read and change: administrators, suspensions, the
 //! reports queue and its decisions, and the audit log, which every change here writes in
 //! the same transaction as the change itself (an action that happened is always logged,
-//! and a logged one always happened).
+//! and a logged one always happened). A removal is the exception: it is stored through
+//! the committer, and its line written right after (`AdminStore::audit`).
 
 use async_trait::async_trait;
 use ferry_proto::{
@@ -111,8 +112,8 @@ pub trait AdminStore: Send + Sync {
     /// Makes `user` an administrator or not; `false` when there is no such account in
     /// use (deleted accounts cannot be administrators).
     async fn set_admin(&self, user: UserId, admin: bool, audit: &Audit) -> StoreResult<bool>;
-    /// Accounts whose username or display name starts with `prefix` (lowercased), or
-    /// every account newest first without one.
+    /// Accounts whose username or display name starts with `prefix` (both lowered by the
+    /// database, as user search does), or every account newest first without one.
     async fn accounts(&self, prefix: Option<&str>, limit: u32) -> StoreResult<Vec<AccountView>>;
     /// One account.
     async fn account_view(&self, user: UserId) -> StoreResult<Option<AccountView>>;

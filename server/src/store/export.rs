@@ -47,4 +47,7 @@ pub trait ExportStore: Send + Sync {
     ) -> StoreResult<Vec<Message>>;
     /// The files `user` uploaded whole, oldest first.
     async fn files_of(&self, user: UserId) -> StoreResult<Vec<OwnFile>>;
+    /// Every conversation `user` wrote in, those they left too (a scan of the messages:
+    /// there is no index on senders, which every send would pay for; an export is rare).
+    async fn conversations_written_in(&self, user: UserId) -> StoreResult<Vec<ConversationId>>;
 }

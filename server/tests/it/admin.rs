@@ -91,6 +91,9 @@ async fn the_admin_api_is_hidden_from_everyone_else(backend: Backend) {
         ),
         (Method::GET, "/admin/reports".to_owned(), None),
         (Method::GET, "/admin/audit".to_owned(), None),
+        // A method an address does not take tells nothing either.
+        (Method::POST, "/admin/users".to_owned(), Some(json!({}))),
+        (Method::DELETE, "/admin/audit".to_owned(), None),
     ] {
         let (status, body_back) = alice.call(method.clone(), &path, body.clone()).await;
         assert_eq!(

@@ -47,6 +47,24 @@ async fn an_export_holds_everything_of_theirs(backend: Backend) {
             Some(json!({"id": MessageId::new(), "change": {"kind": "react", "target": bobs.id, "emoji": "👍"}})),
         )
         .await;
+    // A group she wrote in and left: her words there are still hers.
+    let group = alice.group("trip", &[&bob]).await.id;
+    let left_behind = alice.send_rest(group, "see you there").await;
+    alice
+        .no_content(
+            Method::DELETE,
+            &format!("/conversations/{group}/members/{}", alice.id()),
+            None,
+        )
+        .await;
+    let image = upload(&alice, "me.png", &crate::pictures::png(64, 64), "image/png").await;
+    alice
+        .ok::<User>(
+            Method::PUT,
+            "/me/picture",
+            Some(json!({"upload_id": image.id})),
+        )
+        .await;
     let bytes = ferry_testkit::noise(70_000, 9);
     let file = upload(&alice, "notes.bin", &bytes, "application/octet-stream").await;
     let (status, _) = send_with(&alice, chat, MessageId::new(), "a file", &[file.id]).await;
@@ -142,6 +160,19 @@ async fn an_export_holds_everything_of_theirs(backend: Backend) {
         written.iter().all(|m| m.sender_id == alice.id()),
         "nothing of bob's"
     );
+    let in_group: Vec<Message> =
+        serde_json::from_slice(by_path[format!("messages/{group}.json").as_str()])
+            .expect("the group she left");
+    assert_eq!(
+        in_group.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [left_behind.id]
+    );
+    let picture = by_path
+        .iter()
+        .find(|(path, _)| path.starts_with("picture."))
+        .map(|(_, data)| *data)
+        .expect("her picture");
+    assert!(image::load_from_memory(picture).is_ok(), "an image");
     let described: Vec<ExportedFile> =
         serde_json::from_slice(by_path["files.json"]).expect("files");
     assert_eq!(described.len(), 1);

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::files::{Blobs, server, upload};
 use crate::support::{Backend, Served, User, alice_and_bob, on_both};
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     DynamicImage::new_rgb8(width, height)
         .write_to(&mut out, ImageFormat::Png)

@@ -207,12 +207,15 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
                 query
                     .push(" WHERE substr(u.username, 1, CAST(")
                     .push_bind(chars)
-                    .push(" AS INTEGER)) = ")
+                    .push(" AS INTEGER)) = lower(")
                     .push_bind(prefix.to_owned())
-                    .push(" OR substr(lower(u.display_name), 1, CAST(")
+                    // The database lowers both sides, by its own rules (SQLite's only
+                    // ASCII): a name matches as it would be found by user search.
+                    .push(") OR substr(lower(u.display_name), 1, CAST(")
                     .push_bind(chars)
-                    .push(" AS INTEGER)) = ")
+                    .push(" AS INTEGER)) = lower(")
                     .push_bind(prefix.to_owned())
+                    .push(")")
                     .push(" ORDER BY u.username");
             }
             None => {

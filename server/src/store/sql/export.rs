@@ -29,6 +29,16 @@ impl<D: Dialect> ExportStore for SqlStore<D> {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
+    async fn conversations_written_in(&self, user: UserId) -> StoreResult<Vec<ConversationId>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT conversation_id FROM messages WHERE sender_id = $1 \
+             ORDER BY conversation_id",
+        )
+        .bind(user)
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
     async fn files_of(&self, user: UserId) -> StoreResult<Vec<OwnFile>> {
         Ok(sqlx::query_as(
             "SELECT id, name, size, content_type, sha256, conversation_id, message_id, created_at \
