@@ -7,14 +7,12 @@
 pub mod host;
 
 use ferry_proto::{
-    AdminReport, AdminUser, AuditEntry, Change, ChangeKind, ConversationId, MessageId,
-    ReportDecision, ReportId, ReportOutcome, ReportState, SessionId, Timestamp, UserId,
+    AdminReport, AdminUser, Change, ChangeKind, ConversationId, MessageId, ReportDecision,
+    ReportId, ReportOutcome, ReportState, SessionId, Timestamp, UserId,
 };
 
 use crate::error::{Error, Result};
-use crate::store::{
-    AccountView, Audit, AuditRecord, Authority, Decided, NewMessage, ReportRecord, Store,
-};
+use crate::store::{Audit, Authority, Decided, NewMessage, ReportRecord, Store};
 
 /// Pages of the admin lists: their default and largest size.
 pub const PAGE: u32 = 50;
@@ -81,33 +79,8 @@ pub fn reason(text: &str) -> Result<&str> {
     Ok(text)
 }
 
-/// An account as the admin API shows it.
-pub fn user_view(view: AccountView) -> AdminUser {
-    AdminUser {
-        user: view.user,
-        admin: view.admin,
-        email: view.email,
-        suspended_at: view.suspended_at,
-        suspended_reason: view.suspended_reason,
-        sessions: view.sessions,
-        open_reports: view.open_reports,
-    }
-}
-
-/// An audit log line as the admin API shows it.
-pub fn audit_view(record: AuditRecord) -> AuditEntry {
-    AuditEntry {
-        id: record.id,
-        actor: record.actor,
-        action: record.action,
-        target: record.target,
-        reason: record.reason,
-        at: record.at,
-    }
-}
-
 /// One account.
-pub async fn account(store: &dyn Store, user: UserId) -> Result<AccountView> {
+pub async fn account(store: &dyn Store, user: UserId) -> Result<AdminUser> {
     store
         .account_view(user)
         .await?
@@ -142,7 +115,7 @@ pub async fn suspend(
     actor: Actor,
     user: UserId,
     why: &str,
-) -> Result<(AccountView, Vec<SessionId>)> {
+) -> Result<(AdminUser, Vec<SessionId>)> {
     let why = reason(why)?;
     if actor == Actor::Admin(user) {
         return Err(Error::invalid("an administrator cannot suspend themself"));
@@ -160,7 +133,7 @@ pub async fn reactivate(
     actor: Actor,
     user: UserId,
     why: &str,
-) -> Result<AccountView> {
+) -> Result<AdminUser> {
     let why = reason(why)?;
     account(store, user).await?;
     // The store says whether it was suspended (and in use), in the same statement that

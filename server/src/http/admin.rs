@@ -80,7 +80,7 @@ pub async fn users(
             admin::page(query.limit),
         )
         .await?;
-    Ok(Json(accounts.into_iter().map(admin::user_view).collect()))
+    Ok(Json(accounts))
 }
 
 /// One account.
@@ -92,9 +92,7 @@ pub async fn user(
     _: Operator,
     Path(user): Path<UserId>,
 ) -> Result<Json<Gives<endpoints::AdminUserDetail>>> {
-    Ok(Json(admin::user_view(
-        admin::account(&*app.store, user).await?,
-    )))
+    Ok(Json(admin::account(&*app.store, user).await?))
 }
 
 /// Suspends an account: its sockets close at once on every node, its tokens stop
@@ -113,7 +111,7 @@ pub async fn suspend(
     announce_ended(&app, &ended);
     announce_user(&app, &view.user).await?;
     recount(&app).await;
-    Ok(Json(admin::user_view(view)))
+    Ok(Json(view))
 }
 
 /// Lifts a suspension.
@@ -130,7 +128,7 @@ pub async fn reactivate(
     let view = admin::reactivate(&*app.store, Actor::Admin(operator), user, &why.reason).await?;
     announce_user(&app, &view.user).await?;
     recount(&app).await;
-    Ok(Json(admin::user_view(view)))
+    Ok(Json(view))
 }
 
 /// The reports queue: one state (open by default), oldest first, each with its message
@@ -221,5 +219,5 @@ pub async fn audit(
         .store
         .audit_log(query.before, admin::page(query.limit))
         .await?;
-    Ok(Json(entries.into_iter().map(admin::audit_view).collect()))
+    Ok(Json(entries))
 }

@@ -6,7 +6,8 @@
 
 use async_trait::async_trait;
 use ferry_proto::{
-    ConversationId, Message, MessageId, ReportId, ReportState, SessionId, Timestamp, User, UserId,
+    AdminUser, AuditEntry, ConversationId, Message, MessageId, ReportId, ReportState, SessionId,
+    Timestamp, User, UserId,
 };
 use uuid::Uuid;
 
@@ -25,42 +26,6 @@ pub struct Audit {
     pub reason: String,
     /// When.
     pub at: Timestamp,
-}
-
-/// One line of the audit log, as stored.
-#[derive(Clone, Debug)]
-pub struct AuditRecord {
-    /// Its id (UUIDv7).
-    pub id: Uuid,
-    /// Who, if an administrator.
-    pub actor: Option<User>,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: String,
-    /// Why.
-    pub reason: String,
-    /// When.
-    pub at: Timestamp,
-}
-
-/// An account as an operator sees it.
-#[derive(Clone, Debug)]
-pub struct AccountView {
-    /// What everyone sees.
-    pub user: User,
-    /// An administrator.
-    pub admin: bool,
-    /// Its address.
-    pub email: Option<String>,
-    /// When suspended, while it is.
-    pub suspended_at: Option<Timestamp>,
-    /// Why, while it is.
-    pub suspended_reason: Option<String>,
-    /// Sessions signed in now.
-    pub sessions: u32,
-    /// Reports about it still open.
-    pub open_reports: u32,
 }
 
 /// A stored report, with its people.
@@ -114,9 +79,9 @@ pub trait AdminStore: Send + Sync {
     async fn set_admin(&self, user: UserId, admin: bool, audit: &Audit) -> StoreResult<bool>;
     /// Accounts whose username or display name starts with `prefix` (both lowered by the
     /// database, as user search does), or every account newest first without one.
-    async fn accounts(&self, prefix: Option<&str>, limit: u32) -> StoreResult<Vec<AccountView>>;
+    async fn accounts(&self, prefix: Option<&str>, limit: u32) -> StoreResult<Vec<AdminUser>>;
     /// One account.
-    async fn account_view(&self, user: UserId) -> StoreResult<Option<AccountView>>;
+    async fn account_view(&self, user: UserId) -> StoreResult<Option<AdminUser>>;
     /// Suspends `user` (not deleted) and ends every session of theirs, in one
     /// transaction; the sessions ended, or `None` when there is no such account. An
     /// account already suspended keeps its first time and gets the new reason.
@@ -155,7 +120,7 @@ pub trait AdminStore: Send + Sync {
     /// through the committer).
     async fn audit(&self, audit: &Audit) -> StoreResult<()>;
     /// The audit log, newest first, older than `before`.
-    async fn audit_log(&self, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    async fn audit_log(&self, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
     /// Reports still open, and accounts suspended now: for the metrics.
     async fn moderation_counts(&self) -> StoreResult<(u64, u64)>;
     /// Sessions that ended at or after `since`: every node closes their sockets, so an

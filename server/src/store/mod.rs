@@ -33,7 +33,7 @@ pub use accounts::{
     AccountRecord, AccountStore, Leftover, MailPurpose, MailToken, NewSession, NewUser,
     RefreshGrant, Rotation, SessionRecord,
 };
-pub use admin::{AccountView, AdminStore, Audit, AuditRecord, Decided, ReportRecord};
+pub use admin::{AdminStore, Audit, Decided, ReportRecord};
 pub use conversations::{ConversationStore, Seat, SyncBatch, direct_key};
 pub use digest::{DigestDue, DigestStore, MissedMessage};
 pub use export::{ExportStore, OwnFile};

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ferry_proto::{
-    ConversationId, Message, MessageId, ReportId, ReportState, SessionId, Timestamp, User, UserId,
+    AdminUser, AuditEntry, ConversationId, Message, MessageId, ReportId, ReportState, SessionId,
+    Timestamp, User, UserId,
 };
 use macro_rules_attribute::apply;
 use sqlx::QueryBuilder;
@@ -14,9 +15,7 @@ use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore};
 use crate::store::rows::{MessageRow, UserRow};
-use crate::store::{
-    AccountView, AdminStore, Audit, AuditRecord, Decided, ReportRecord, StoreError, StoreResult,
-};
+use crate::store::{AdminStore, Audit, Decided, ReportRecord, StoreError, StoreResult};
 
 /// An account with what an operator sees of it.
 #[derive(sqlx::FromRow)]
@@ -64,7 +63,7 @@ const ACCOUNT_VIEW: &str = "SELECT u.id, u.username, u.display_name, u.created_a
      (SELECT COUNT(*) FROM reports r WHERE r.reported_id = u.id AND r.state = 'open') AS open_reports \
      FROM users u";
 
-impl From<AccountViewRow> for AccountView {
+impl From<AccountViewRow> for AdminUser {
     fn from(r: AccountViewRow) -> Self {
         let suspended_at = r.user.suspended_at.map(Timestamp::from_millis);
         Self {
@@ -197,7 +196,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
         Ok(true)
     }
 
-    async fn accounts(&self, prefix: Option<&str>, limit: u32) -> StoreResult<Vec<AccountView>> {
+    async fn accounts(&self, prefix: Option<&str>, limit: u32) -> StoreResult<Vec<AdminUser>> {
         let mut query = QueryBuilder::new(ACCOUNT_VIEW);
         match prefix {
             // substr rather than LIKE: the prefix is the operator's text, and LIKE would
@@ -224,15 +223,15 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
         }
         query.push(" LIMIT ").push_bind(i64::from(limit));
         let rows: Vec<AccountViewRow> = query.build_query_as().fetch_all(&self.readers).await?;
-        Ok(rows.into_iter().map(AccountView::from).collect())
+        Ok(rows.into_iter().map(AdminUser::from).collect())
     }
 
-    async fn account_view(&self, user: UserId) -> StoreResult<Option<AccountView>> {
+    async fn account_view(&self, user: UserId) -> StoreResult<Option<AdminUser>> {
         let mut query = QueryBuilder::new(ACCOUNT_VIEW);
         query.push(" WHERE u.id = ").push_bind(user);
         let row: Option<AccountViewRow> =
             query.build_query_as().fetch_optional(&self.readers).await?;
-        Ok(row.map(AccountView::from))
+        Ok(row.map(AdminUser::from))
     }
 
     async fn suspend(
@@ -404,7 +403,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
         Ok(())
     }
 
-    async fn audit_log(&self, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+    async fn audit_log(&self, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         let mut query =
             QueryBuilder::new("SELECT id, actor_id, action, target, reason, at FROM audit_log");
         if let Some(before) = before {
@@ -420,7 +419,7 @@ impl<D: Dialect> AdminStore for SqlStore<D> {
         let users = self.users_by_id(&actors).await?;
         Ok(rows
             .into_iter()
-            .map(|r| AuditRecord {
+            .map(|r| AuditEntry {
                 id: r.id,
                 actor: r.actor_id.and_then(|id| users.get(&id).cloned()),
                 action: r.action,
