@@ -16,10 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use ferry_proto::{
-    Account, AccountSettings, Conversation, ExportManifest, ExportPart, ExportedFile, SessionInfo,
-    Timestamp,
-};
+use ferry_proto::{Conversation, ExportManifest, ExportPart, ExportedFile, SessionInfo, Timestamp};
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::auth::Caller;
@@ -109,27 +106,12 @@ pub async fn plan(app: &App, caller: &Caller) -> Result<Archive> {
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     let user = record.user.clone();
-    let account = Account {
-        user: record.user,
-        email: record.email,
-        email_verified: record.email_verified_at.is_some(),
-        admin: record.admin,
-        settings: AccountSettings {
-            missed_message_mail: Some(record.missed_message_mail),
-        },
-    };
+    let account = record.view();
     let sessions: Vec<SessionInfo> = store
         .sessions_of(caller.user_id)
         .await?
         .into_iter()
-        .map(|s| SessionInfo {
-            current: s.id == caller.session_id,
-            id: s.id,
-            device_name: s.device_name,
-            created_at: s.created_at,
-            last_used_at: s.last_used_at,
-            last_place: s.last_place,
-        })
+        .map(|s| s.view(caller.session_id))
         .collect();
     // Who is in them and how far each read, but not their last message: an export holds
     // the person's own words, not the others' (they export theirs).

@@ -21,19 +21,6 @@ use crate::http::recovery::{confirmation_allowed, mail_confirmation, normalize_e
 use crate::state::App;
 use crate::store::AccountRecord;
 
-/// The account as its owner sees it.
-fn account_view(record: AccountRecord) -> Account {
-    Account {
-        user: record.user,
-        email: record.email,
-        email_verified: record.email_verified_at.is_some(),
-        admin: record.admin,
-        settings: AccountSettings {
-            missed_message_mail: Some(record.missed_message_mail),
-        },
-    }
-}
-
 /// The caller's account record, with their password hash.
 async fn record(app: &App, caller: &Caller) -> Result<AccountRecord> {
     app.store
@@ -107,7 +94,7 @@ pub async fn account(
     State(app): State<App>,
     caller: Caller,
 ) -> Result<Json<Gives<endpoints::GetAccount>>> {
-    Ok(Json(account_view(record(&app, &caller).await?)))
+    Ok(Json(record(&app, &caller).await?.view()))
 }
 
 /// Changes the caller's settings (the fields given).
@@ -124,7 +111,7 @@ pub async fn update_settings(
             .set_missed_message_mail(caller.user_id, on)
             .await?;
     }
-    Ok(Json(account_view(record(&app, &caller).await?)))
+    Ok(Json(record(&app, &caller).await?.view()))
 }
 
 /// Changes the password; the caller's other sessions end unless they keep them.
@@ -186,7 +173,7 @@ pub async fn change_email(
     if let Some(email) = email {
         mail_confirmation(&app, &current.user, &email).await?;
     }
-    Ok(Json(account_view(record(&app, &caller).await?)))
+    Ok(Json(record(&app, &caller).await?.view()))
 }
 
 /// Where the caller is signed in.
@@ -200,14 +187,7 @@ pub async fn sessions(
     Ok(Json(
         sessions
             .into_iter()
-            .map(|s| SessionInfo {
-                current: s.id == caller.session_id,
-                id: s.id,
-                device_name: s.device_name,
-                created_at: s.created_at,
-                last_used_at: s.last_used_at,
-                last_place: s.last_place,
-            })
+            .map(|s| s.view(caller.session_id))
             .collect(),
     ))
 }

@@ -203,6 +203,21 @@ pub struct AccountRecord {
     pub missed_message_mail: bool,
 }
 
+impl AccountRecord {
+    /// The account as its owner sees it (`GET /account`, and a data export).
+    pub fn view(&self) -> ferry_proto::Account {
+        ferry_proto::Account {
+            user: self.user.clone(),
+            email: self.email.clone(),
+            email_verified: self.email_verified_at.is_some(),
+            admin: self.admin,
+            settings: ferry_proto::AccountSettings {
+                missed_message_mail: Some(self.missed_message_mail),
+            },
+        }
+    }
+}
+
 /// A live session as its user sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -216,6 +231,20 @@ pub struct SessionRecord {
     pub last_used_at: Timestamp,
     /// Where from, last.
     pub last_place: Option<String>,
+}
+
+impl SessionRecord {
+    /// The session as its user sees it; `current` is the one asking.
+    pub fn view(self, current: SessionId) -> ferry_proto::SessionInfo {
+        ferry_proto::SessionInfo {
+            current: self.id == current,
+            id: self.id,
+            device_name: self.device_name,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            last_place: self.last_place,
+        }
+    }
 }
 
 /// What a mailed token is for.
