@@ -67,24 +67,6 @@ pub enum ReportState {
     Dismissed,
 }
 
-impl ReportState {
-    /// Its name on the wire and in the databases.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Resolved => "resolved",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    /// The state of a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Open, Self::Resolved, Self::Dismissed]
-            .into_iter()
-            .find(|state| state.as_str() == name)
-    }
-}
-
 /// A report with what an operator needs to judge it: `GET /admin/reports`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConversationId, MessageId, SessionId, Timestamp, UploadId, UserId};
+use crate::{ConversationId, MessageId, ReportState, SessionId, Timestamp, UploadId, UserId};
 
 /// A person with an account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +88,7 @@ named!(Role { Owner => "owner", Member => "member" });
 named!(MemberState { Accepted => "accepted", Request => "request", Blocked => "blocked" });
 named!(ConversationKind { Direct => "direct", Group => "group" });
 named!(UserStatus { Suspended => "suspended", Deleted => "deleted" });
+named!(ReportState { Open => "open", Resolved => "resolved", Dismissed => "dismissed" });
 
 /// A member's place in a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -410,6 +411,15 @@ mod tests {
             &[UserStatus::Suspended, UserStatus::Deleted],
             UserStatus::as_str,
             UserStatus::parse,
+        );
+        holds(
+            &[
+                crate::ReportState::Open,
+                crate::ReportState::Resolved,
+                crate::ReportState::Dismissed,
+            ],
+            crate::ReportState::as_str,
+            crate::ReportState::parse,
         );
     }
 }

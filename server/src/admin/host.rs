@@ -176,11 +176,10 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
                 println!("no accounts");
             }
             for account in accounts {
-                let status = match account.user.status {
-                    Some(ferry_proto::UserStatus::Suspended) => "suspended",
-                    Some(ferry_proto::UserStatus::Deleted) => "deleted",
-                    None => "active",
-                };
+                let status = account
+                    .user
+                    .status
+                    .map_or("active", ferry_proto::UserStatus::as_str);
                 println!(
                     "{}\t{}\t{}\t{status}{}\tsessions {}\topen reports {}",
                     account.user.id,
@@ -320,8 +319,7 @@ async fn decide(
 
 /// The id of the account named `username`.
 async fn named(store: &dyn Store, username: &str) -> Result<UserId, HostError> {
-    store
-        .user_named(&username.trim().to_lowercase())
-        .await?
-        .ok_or_else(|| Error::invalid(format!("no account is named `{username}`")).into())
+    let missing = || Error::invalid(format!("no account is named `{username}`"));
+    let name = ferry_proto::normalize_username(username.trim()).map_err(|_| missing())?;
+    Ok(store.user_named(&name).await?.ok_or_else(missing)?)
 }
