@@ -134,11 +134,13 @@ async fn sweep_files(
 /// object written before the account's row names it.
 const PICTURE_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
-/// Every hour (and at start), deletes the profile pictures no one shows: one replaced or
-/// removed whose deletion failed, or written for a change that then failed (each path
-/// deletes what it can at once; this catches the rest).
+/// Every hour, deletes the profile pictures no one shows: one replaced or removed whose
+/// deletion failed, or written for a change that then failed (each path deletes what it
+/// can at once; this catches the rest). Not at start: a leftover waits an hour at most,
+/// and a node (every node of a cluster) starting needs no listing of the file store.
 async fn sweep_pictures(files: Arc<Files>, store: Arc<dyn Store>, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    let hour = Duration::from_secs(3600);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,

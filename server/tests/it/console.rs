@@ -38,19 +38,12 @@ impl Driver {
             .spawn()
             .expect("chromedriver (Debian's chromium-driver; scripts/setup.sh installs it)");
         let driver = Self { child, port };
-        // A poll cadence, not a guess at how long start-up takes: `within` decides.
-        within("chromedriver ready", async {
-            loop {
-                let ready = reqwest::get(format!("http://127.0.0.1:{port}/status"))
-                    .await
-                    .ok()
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false);
-                if ready {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        until("chromedriver ready", async || {
+            reqwest::get(format!("http://127.0.0.1:{port}/status"))
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(drop)
         })
         .await;
         driver
@@ -103,18 +96,27 @@ async fn find(b: &Browser, test_id: &str) -> Element {
     wait_css(b, &id(test_id)).await
 }
 
+/// Looks at `check` until it finds something, failing the test after [`WAIT`]: neither
+/// chromedriver nor the page has an event to wait on from here (fantoccini's own waits
+/// poll too), so the looks are a cadence, not a guess at how long anything takes.
+async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    within(what, async {
+        let mut cadence = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            cadence.tick().await;
+            if let Some(found) = check().await {
+                return found;
+            }
+        }
+    })
+    .await
+}
+
 /// Waits until the text of the element matching `css` satisfies `want`.
 async fn text_becomes(b: &Browser, css: &str, what: &str, want: impl Fn(&str) -> bool) -> String {
-    within(what, async {
-        loop {
-            if let Ok(element) = b.find(Locator::Css(css)).await
-                && let Ok(text) = element.text().await
-                && want(&text)
-            {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    until(what, async || {
+        let text = b.find(Locator::Css(css)).await.ok()?.text().await.ok()?;
+        want(&text).then_some(text)
     })
     .await
 }
@@ -246,11 +248,9 @@ async fn an_operator_works_through_a_report_in_the_console(backend: Backend) {
 
     find(&b, "resolve").await.click().await.expect("resolve");
     give_reason(&b, "suspended and removed").await;
-    within("the report leaves the open queue", async {
-        let css = format!("[data-testid=\"report\"][data-report-id=\"{}\"]", report.id);
-        while b.find(Locator::Css(&css)).await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    let css = format!("[data-testid=\"report\"][data-report-id=\"{}\"]", report.id);
+    until("the report leaves the open queue", async || {
+        b.find(Locator::Css(&css)).await.is_err().then_some(())
     })
     .await;
 
