@@ -279,13 +279,7 @@ async fn moderation_counts(
             () = shutdown.cancelled() => break,
             _ = every.tick() => {}
         }
-        match store.moderation_counts().await {
-            Ok((open, suspended)) => {
-                reports_open.set(i64::try_from(open).unwrap_or(i64::MAX));
-                users_suspended.set(i64::try_from(suspended).unwrap_or(i64::MAX));
-            }
-            Err(e) => tracing::warn!(error = %e, "could not count the operators' queue"),
-        }
+        crate::admin::count_queue(&*store, &reports_open, &users_suspended).await;
     }
 }
 

@@ -11,6 +11,8 @@ use ferry_proto::{
     ReportId, ReportOutcome, ReportState, SessionId, Timestamp, UserId,
 };
 
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::error::{Error, Result};
 use crate::store::{Audit, Authority, Decided, NewMessage, ReportRecord, Store};
 
@@ -48,6 +50,18 @@ impl Actor {
             reason: reason.to_owned(),
             at: Timestamp::now(),
         }
+    }
+}
+
+/// Counts the operators' queue (reports open, accounts suspended: the whole server's)
+/// into the metrics' gauges.
+pub async fn count_queue(store: &dyn Store, reports_open: &Gauge, users_suspended: &Gauge) {
+    match store.moderation_counts().await {
+        Ok((open, suspended)) => {
+            reports_open.set(i64::try_from(open).unwrap_or(i64::MAX));
+            users_suspended.set(i64::try_from(suspended).unwrap_or(i64::MAX));
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count the operators' queue"),
     }
 }
 

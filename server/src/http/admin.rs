@@ -47,17 +47,12 @@ impl FromRequestParts<App> for Operator {
 
 /// Counts the operators' queue again after an action changed it (or a report joined it).
 pub(crate) async fn recount(app: &App) {
-    match app.store.moderation_counts().await {
-        Ok((open, suspended)) => {
-            app.metrics
-                .reports_open
-                .set(i64::try_from(open).unwrap_or(i64::MAX));
-            app.metrics
-                .users_suspended
-                .set(i64::try_from(suspended).unwrap_or(i64::MAX));
-        }
-        Err(e) => tracing::warn!(error = %e, "could not count the operators' queue"),
-    }
+    admin::count_queue(
+        &*app.store,
+        &app.metrics.reports_open,
+        &app.metrics.users_suspended,
+    )
+    .await;
 }
 
 /// Accounts whose username or display name starts with `q`, or the newest.
