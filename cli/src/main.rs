@@ -9,6 +9,7 @@
 //! `--json`). Errors go to stderr with a non-zero exit status.
 
 mod account;
+mod mention;
 mod print;
 
 use std::io::{BufRead, IsTerminal};
@@ -160,6 +161,15 @@ enum Command {
     Accept {
         /// Name, username of the other person, or id.
         chat: String,
+    },
+    /// Choose what you are told of a chat's new messages, on all your devices: every
+    /// message, only those that mention you (`@username`), or nothing (works offline).
+    Notify {
+        /// Name, username of the other person, or id.
+        chat: String,
+        /// all, mentions or none.
+        #[arg(value_parser = ["all", "mentions", "none"])]
+        level: String,
     },
     /// Delete a message request (or a chat with someone you blocked) on this device:
     /// nobody is told, and it comes back if they write again, or are unblocked (works
@@ -557,7 +567,7 @@ async fn run(cli: Cli) -> Result<()> {
             // too: catch up first when the server answers soon; offline, the local copy.
             let _ = tokio::time::timeout(LIST_WAIT, client.sync_now()).await;
             let chats = client.conversations(None, *limit)?;
-            print::chats(&cli, &chats);
+            print::chats(&cli, &client, &chats);
         }
         Command::Open { chat, limit } => {
             let client = signed_in(&cli).await?;
@@ -657,7 +667,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Send { chat, text, file } => {
             let client = signed_in(&cli).await?;
             let id = resolve(&client, chat).await?;
-            let text = text.as_deref().unwrap_or_default();
+            let text = mention::write(&client, id, text.as_deref().unwrap_or_default());
+            let text = text.as_str();
             if file.is_empty() {
                 let queued = client.conversation(id).send(text)?;
                 sent(&cli, &client, queued).await?;
@@ -702,9 +713,10 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let client = signed_in(&cli).await?;
             let parent = find_message(&client, chat, message).await?;
+            let text = mention::write(&client, parent.conversation_id, text);
             let queued = client
                 .conversation(parent.conversation_id)
-                .reply(parent.id, text)?;
+                .reply(parent.id, &text)?;
             sent(&cli, &client, queued).await?;
         }
         Command::Edit {
@@ -714,9 +726,10 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let client = signed_in(&cli).await?;
             let target = find_message(&client, chat, message).await?;
+            let text = mention::write(&client, target.conversation_id, text);
             client
                 .conversation(target.conversation_id)
-                .edit(target.id, text)?;
+                .edit(target.id, &text)?;
             changed(&cli, &client, target.id, "edited").await?;
         }
         Command::Delete { chat, message } => {
@@ -743,6 +756,25 @@ async fn run(cli: Cli) -> Result<()> {
                 "reaction taken back"
             };
             changed(&cli, &client, target.id, what).await?;
+        }
+        Command::Notify { chat, level } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat).await?;
+            let level = ferry_proto::NotifyLevel::parse(level).context("all, mentions or none")?;
+            client.conversation(id).set_notifications(level).await?;
+            // Sent now if the server answers, else on the next connect of any command.
+            let online = try_sync(&client).await?.is_some();
+            let what = match level {
+                ferry_proto::NotifyLevel::All => "you will be told of every message",
+                ferry_proto::NotifyLevel::Mentions => "you will be told only when mentioned",
+                ferry_proto::NotifyLevel::Nothing => "notifications off",
+            };
+            let when = if online {
+                ""
+            } else {
+                " (the server is told when it can be reached)"
+            };
+            print::done(&cli, &format!("{what}{when}"));
         }
         Command::Watch => watch(&cli).await?,
         Command::Search { query, limit } => {

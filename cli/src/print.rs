@@ -91,16 +91,22 @@ pub fn done(cli: &Cli, what: &str) {
     }
 }
 
-pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
+pub fn chats(cli: &Cli, client: &Client, chats: &[ConversationSummary]) {
     for c in chats {
         if cli.json {
             emit(json!(c));
             continue;
         }
-        let unread = if c.unread_count > 0 {
-            format!(" [{} unread]", c.unread_count)
-        } else {
-            String::new()
+        let unread = match (c.unread_count, c.unread_mentions) {
+            (0, _) => String::new(),
+            (n, 0) => format!(" [{n} unread]"),
+            (n, 1) => format!(" [{n} unread, 1 mentions you]"),
+            (n, m) => format!(" [{n} unread, {m} mention you]"),
+        };
+        let level = match c.notify {
+            ferry_proto::NotifyLevel::All => "",
+            ferry_proto::NotifyLevel::Mentions => " (notifies for mentions only)",
+            ferry_proto::NotifyLevel::Nothing => " (notifications off)",
         };
         let preview = match (&c.last_message, c.typing.is_empty()) {
             (_, false) => "typing…".to_owned(),
@@ -111,7 +117,8 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
                 } else {
                     String::new()
                 };
-                let first = m.body.lines().next().unwrap_or_default();
+                let body = crate::mention::show(client, c.id, &m.body);
+                let first = body.lines().next().unwrap_or_default();
                 let text = match (first.is_empty(), m.attachments.as_slice()) {
                     (_, []) => printable(first).into_owned(),
                     (false, _) => format!("📎 {}", printable(first)),
@@ -133,7 +140,7 @@ pub fn chats(cli: &Cli, chats: &[ConversationSummary]) {
         } else {
             ""
         };
-        println!("{}{place}{unread}  {preview}", printable(&c.name));
+        println!("{}{place}{level}{unread}  {preview}", printable(&c.name));
     }
     if chats.is_empty() && !cli.json {
         println!("no chats yet; start one with `ferry new <username>`");
@@ -191,7 +198,7 @@ pub fn messages(
             "#{seq} {} {}: {}{mark}{error}{}",
             m.created_at,
             printable(&who),
-            text_of(m),
+            text_of(client, m),
             reactions_of(m)
         );
     }
@@ -200,15 +207,16 @@ pub fn messages(
 
 /// A message's text as a line shows it: a placeholder once deleted, a mark once edited,
 /// its files after it.
-fn text_of(m: &LocalMessage) -> String {
+fn text_of(client: &Client, m: &LocalMessage) -> String {
+    let body = crate::mention::show(client, m.conversation_id, &m.body);
     let text = if m.removed_by_operator {
         "(removed by an administrator)".to_owned()
     } else if m.deleted {
         "(message deleted)".to_owned()
     } else if m.edited {
-        format!("{} (edited)", printable(&m.body))
+        format!("{} (edited)", printable(&body))
     } else {
-        printable(&m.body).into_owned()
+        printable(&body).into_owned()
     };
     let files: Vec<String> = m
         .attachments
@@ -282,7 +290,8 @@ fn quote_line(
     let text = if q.deleted {
         "(message deleted)".to_owned()
     } else {
-        let first = q.body.lines().next().unwrap_or_default();
+        let body = crate::mention::show(client, conversation, &q.body);
+        let first = body.lines().next().unwrap_or_default();
         let short: String = first.chars().take(60).collect();
         let more = if short.len() < first.len() { "…" } else { "" };
         format!("{}{more}", printable(&short))
@@ -388,7 +397,7 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
                 "[{}] {}: {}",
                 printable(&chat_name(client, message.conversation_id)),
                 printable(&who),
-                text_of(message)
+                text_of(client, message)
             );
         }
         Event::Message { message } if message.mine => {
@@ -403,7 +412,7 @@ pub fn event(cli: &Cli, client: &Client, event: &Event) -> Result<()> {
                 "[{}] changed: {}: {}{}",
                 printable(&chat_name(client, message.conversation_id)),
                 printable(&name_of(client, message.conversation_id, message.sender_id)),
-                text_of(message),
+                text_of(client, message),
                 reactions_of(message)
             );
         }

@@ -1,12 +1,15 @@
 //! Conversations and people: finding users, opening a direct conversation, making a
 //! group and changing its members, message requests, blocks and reports (through the
-//! server, then kept locally), and a conversation's own settings (draft, mute).
+//! server, then kept locally), and a conversation's own settings (draft, notification
+//! level).
 
-use ferry_proto::{Conversation, ConversationId, ErrorCode, NewReport, ReportId, User, UserId};
+use ferry_proto::{
+    Conversation, ConversationId, ErrorCode, NewReport, NotifyLevel, ReportId, User, UserId,
+};
 
 use crate::api::SessionError;
 use crate::handles::{ConversationHandle, Safety};
-use crate::{ApiError, Changes, Client, ClientError};
+use crate::{ApiError, Changes, Client, ClientError, Shared};
 
 impl Client {
     /// Users whose username or display name starts with `prefix` (needs the server).
@@ -61,6 +64,36 @@ impl Client {
     }
 }
 
+/// Tells the server every notification level chosen on this device while it could not
+/// be reached (the engine calls it after each connect; `ferry sync` too).
+pub(crate) async fn send_unsent_notifications(shared: &Shared) -> Result<(), ClientError> {
+    for (conversation, level) in shared.store.unsent_notifications()? {
+        send_notifications(shared, conversation, level).await?;
+    }
+    Ok(())
+}
+
+async fn send_notifications(
+    shared: &Shared,
+    conversation: ConversationId,
+    level: NotifyLevel,
+) -> Result<(), ClientError> {
+    match shared.api.set_notifications(conversation, level).await {
+        Ok(updated) => {
+            shared.store.notifications_sent(conversation, level)?;
+            shared.store.apply_conversation(shared.me_id, &updated)?;
+            shared.announce(Changes::conversation(conversation));
+            Ok(())
+        }
+        // No longer a member there: the level has nowhere to go.
+        Err(SessionError::Api(ApiError::Server {
+            code: ErrorCode::NotFound,
+            ..
+        })) => Ok(shared.store.notifications_sent(conversation, level)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl ConversationHandle<'_> {
     /// Saves a conversation's draft (empty clears it).
     pub fn set_draft(&self, body: &str) -> Result<(), ClientError> {
@@ -68,14 +101,23 @@ impl ConversationHandle<'_> {
         Ok(self.client.shared.store.set_draft(conversation, body)?)
     }
 
-    /// Turns a conversation's notifications off or on.
-    pub fn set_muted(&self, muted: bool) -> Result<(), ClientError> {
+    /// Chooses what this user is told of the conversation's new messages, on every
+    /// device of theirs. It takes effect here at once, online or not; the server is told
+    /// now if it can be reached, else after the next connect
+    /// ([`send_unsent_notifications`]).
+    pub async fn set_notifications(&self, level: NotifyLevel) -> Result<(), ClientError> {
         let conversation = self.id;
-        self.client.shared.store.set_muted(conversation, muted)?;
-        self.client
-            .shared
-            .announce(Changes::conversation(conversation));
-        Ok(())
+        let shared = &self.client.shared;
+        if !shared.store.set_notifications(conversation, level)? {
+            return Err(ClientError::NotFound("conversation"));
+        }
+        shared.announce(Changes::conversation(conversation));
+        match send_notifications(shared, conversation, level).await {
+            // It waits for the next connect.
+            Err(ClientError::Api(e)) if e.is_transient() => Ok(()),
+            Err(ClientError::SignedOut) => Ok(()),
+            other => other,
+        }
     }
 
     /// Adds users to a group (owner only).

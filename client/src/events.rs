@@ -101,6 +101,11 @@ pub enum Event {
         /// As it is now.
         user: User,
     },
+    /// Do-not-disturb changed, on this device or another.
+    DoNotDisturb {
+        /// Until when (`None`: off).
+        until: Option<Timestamp>,
+    },
     /// A file of an unsent message is uploading (one event per chunk stored).
     UploadProgress {
         /// The message.

@@ -41,6 +41,7 @@ mod options;
 mod outbox;
 mod pictures;
 mod profile;
+mod quiet;
 mod reading;
 mod sending;
 pub mod session;
@@ -420,6 +421,8 @@ impl Client {
         for (conversation, seq) in self.shared.store.unsent_reads(self.shared.me_id)? {
             api.read(conversation, seq).await?;
         }
+        conversations::send_unsent_notifications(&self.shared).await?;
+        quiet::settle(&self.shared).await?;
         files::upload_all(&self.shared).await?;
         Ok(engine::push_outbox_over_rest(&self.shared).await?)
     }

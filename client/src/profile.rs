@@ -117,6 +117,7 @@ impl AccountHandle<'_> {
     pub async fn set_missed_message_mail(&self, on: bool) -> Result<Account, ClientError> {
         let settings = AccountSettings {
             missed_message_mail: Some(on),
+            ..AccountSettings::default()
         };
         Ok(self.client.shared.api.update_settings(&settings).await?)
     }

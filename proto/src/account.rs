@@ -42,6 +42,20 @@ pub struct AccountSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub missed_message_mail: Option<bool>,
+    /// Do not disturb until this time (addition to v1): no device of theirs notifies of
+    /// anything until then, whatever the conversations' levels. `null` when off (in a
+    /// `PATCH`, `null` turns it off, and a time already past is taken as `null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Timestamp>))]
+    pub do_not_disturb_until: Option<Option<Timestamp>>,
+}
+
+impl AccountSettings {
+    /// Whether do-not-disturb holds at `now`.
+    pub fn quiet_at(&self, now: Timestamp) -> bool {
+        matches!(self.do_not_disturb_until, Some(Some(until)) if until > now)
+    }
 }
 
 impl TryFrom<serde_json::Map<String, serde_json::Value>> for AccountSettings {
@@ -54,11 +68,18 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for AccountSettings {
             #[serde(default)]
             missed_message_mail: Option<bool>,
         }
+        // Present as `null` (turn off) is not absent (leave as is): read apart.
+        let do_not_disturb_until = fields
+            .get("do_not_disturb_until")
+            .cloned()
+            .map(serde_json::from_value::<Option<Timestamp>>)
+            .transpose()?;
         let Fields {
             missed_message_mail,
         } = serde_json::from_value(serde_json::Value::Object(fields))?;
         Ok(Self {
             missed_message_mail,
+            do_not_disturb_until,
         })
     }
 }

@@ -181,6 +181,8 @@ endpoints! {
     RemoveMember: Delete "/conversations/{id}/members/{user_id}" (ConversationId, UserId), () => ();
     /// Accepts a message request (addition to v1).
     Accept: Post "/conversations/{id}/accept" (ConversationId), () => Conversation;
+    /// Sets the caller's notification level in a conversation (addition to v1).
+    SetNotifications: Put "/conversations/{id}/notifications" (ConversationId), crate::Notifications => Conversation;
     /// A page of history.
     History: Get "/conversations/{id}/messages" (ConversationId), HistoryQuery => MessagePage;
     /// Sends a message or a change: the fallback of the socket's `send`.

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ApiError, Change, Conversation, ConversationId, ErrorCode, Member, Message, MessageId,
-    SessionId, Timestamp, UploadId, User, UserId,
+    AccountSettings, ApiError, Change, Conversation, ConversationId, ErrorCode, Member, Message,
+    MessageId, SessionId, Timestamp, UploadId, User, UserId,
 };
 
 /// What a client may ask of its socket beyond protocol v1, by name in the upgrade's
@@ -238,6 +238,13 @@ pub enum ServerFrame {
     User {
         /// As it is now.
         user: Box<User>,
+    },
+    /// The user's own account settings changed on another device or this one (addition
+    /// to v1): sent to their own sockets alone; a client keeps them (do-not-disturb is
+    /// followed by every device).
+    Settings {
+        /// All of them, as they are now.
+        settings: AccountSettings,
     },
     /// Answer to `ping`.
     Pong,

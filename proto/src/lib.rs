@@ -16,6 +16,7 @@ mod ids;
 mod limits;
 #[cfg(feature = "media")]
 pub mod media;
+pub mod mentions;
 mod objects;
 mod rest;
 mod send;
@@ -47,12 +48,12 @@ pub use limits::{
 };
 pub use objects::{
     Attachment, Change, ChangeKind, Conversation, ConversationKind, Member, MemberState, Message,
-    Presence, Role, Tokens, User, UserStatus,
+    NotifyLevel, Presence, Role, Tokens, User, UserStatus,
 };
 pub use rest::{
     AddMembers, ConversationPage, CreateConversation, HistoryQuery, ListQuery, LoginRequest,
-    MessagePage, NewReport, NewUpload, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage,
-    SyncPage, SyncQuery, Upload, UserSearchQuery, Watermark,
+    MessagePage, NewReport, NewUpload, Notifications, RefreshRequest, RegisterRequest,
+    ReportReceipt, SendMessage, SyncPage, SyncQuery, Upload, UserSearchQuery, Watermark,
 };
 pub use send::{SendError, Sending};
 pub use time::Timestamp;

@@ -89,6 +89,25 @@ named!(MemberState { Accepted => "accepted", Request => "request", Blocked => "b
 named!(ConversationKind { Direct => "direct", Group => "group" });
 named!(UserStatus { Suspended => "suspended", Deleted => "deleted" });
 named!(ReportState { Open => "open", Resolved => "resolved", Dismissed => "dismissed" });
+named!(NotifyLevel { All => "all", Mentions => "mentions", Nothing => "none" });
+
+/// What a member is told of a conversation's new messages (addition to v1, see
+/// "Notifications" in docs/protocol.md): their own choice, on every device of theirs,
+/// shown to nobody else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Every new message notifies.
+    #[default]
+    All,
+    /// Only messages that mention them.
+    Mentions,
+    /// Nothing notifies; the conversation does not count towards the unread total.
+    #[serde(rename = "none")]
+    Nothing,
+}
 
 /// A member's place in a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,6 +347,11 @@ pub struct Conversation {
     /// history ends there. Absent while nothing was deleted (every seq from 1 is held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_from: Option<i64>,
+    /// The caller's own notification level here (addition to v1). Present in the
+    /// caller's own views (`GET`, `/sync`, a `conversation` frame sent to their sockets
+    /// alone); absent in a view sent to every member, where a client keeps what it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotifyLevel>,
     /// When it was made.
     pub created_at: Timestamp,
     /// Last activity: a message, or a change of members or title.
@@ -420,6 +444,15 @@ mod tests {
             ],
             crate::ReportState::as_str,
             crate::ReportState::parse,
+        );
+        holds(
+            &[
+                NotifyLevel::All,
+                NotifyLevel::Mentions,
+                NotifyLevel::Nothing,
+            ],
+            NotifyLevel::as_str,
+            NotifyLevel::parse,
         );
     }
 }

@@ -214,6 +214,14 @@ pub struct Upload {
     pub attachment: Option<crate::Attachment>,
 }
 
+/// `PUT /conversations/{id}/notifications`: what the caller is told of its new messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notifications {
+    /// All, mentions only, or none.
+    pub level: crate::NotifyLevel,
+}
+
 /// `POST /conversations/{id}/read` and `/delivered`.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

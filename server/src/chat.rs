@@ -430,6 +430,7 @@ mod tests {
             )),
             unread_count: 3,
             history_from: None,
+            notifications: None,
             created_at: at,
             updated_at: at,
         }

@@ -44,6 +44,15 @@ impl From<NotOpened> for CommandError {
 }
 
 impl CommandError {
+    /// Something on this computer failed (the system refused, a file could not be
+    /// written), said for people.
+    pub fn local(message: String) -> Self {
+        Self {
+            kind: ErrorKind::Local(LocalErrorKind::LocalStorage),
+            message,
+        }
+    }
+
     /// No one is signed in on this device.
     pub fn signed_out() -> Self {
         Self {

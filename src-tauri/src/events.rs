@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ferry_client::{
     Client, ClientError, ConnectionState, ConversationSummary, Event, LocalMessage,
 };
-use ferry_proto::{ConversationId, MessageId, Presence, User, UserId};
+use ferry_proto::{ConversationId, MessageId, Presence, Timestamp, User, UserId};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -95,6 +95,11 @@ pub enum UiEvent {
         /// As it is now.
         user: User,
     },
+    /// Do-not-disturb changed (on this device or another).
+    DoNotDisturb {
+        /// Until when (`null`: off).
+        until: Option<Timestamp>,
+    },
     /// A file of an unsent message is uploading.
     UploadProgress {
         /// The pending message.
@@ -171,6 +176,7 @@ impl Batch {
             Event::Presence { presence } => self.out.push(UiEvent::Presence { presence }),
             Event::Connection { state } => self.out.push(UiEvent::Connection { state }),
             Event::Profile { user } => self.out.push(UiEvent::Profile { user }),
+            Event::DoNotDisturb { until } => self.out.push(UiEvent::DoNotDisturb { until }),
             Event::UploadProgress {
                 message_id,
                 index,
@@ -331,16 +337,25 @@ fn notify_if_due(
         },
     };
     let attention = app.state::<Desktop>().attention();
-    if !crate::notify::should_notify(message, conversation, attention) {
+    if !crate::notify::should_notify(client.me().id, message, conversation, attention) {
         return;
     }
-    let (title, body) = crate::notify::render(message, conversation);
+    // Do-not-disturb silences every conversation, on every device of the user.
+    if matches!(client.do_not_disturb_until(), Ok(Some(_))) {
+        return;
+    }
+    let language = app.state::<crate::settings::Settings>().get().language;
+    let texts = crate::texts::current(language.as_deref());
+    let (title, body) = crate::notify::render(message, conversation, texts);
     app.state::<Notifier>()
         .show(app, message.conversation_id, title, body);
 }
 
-/// The unread total goes in the window title and, where the OS has one, the badge.
+/// The unread total goes in the window title, the tray and, where the OS has one, the
+/// badge.
 fn show_unread(app: &AppHandle, total: i64) {
+    app.state::<Desktop>().set_unread_total(total);
+    crate::tray::show_unread(app, total);
     if let Some(window) = app.get_webview_window("main") {
         let title = if total > 0 {
             format!("Ferry ({total})")

@@ -2,9 +2,10 @@
 //! plain defaults, which a test changes with struct update syntax.
 
 use ferry_client::ConversationSummary;
-use ferry_proto::{ConversationId, ConversationKind, Timestamp};
+use ferry_proto::{ConversationId, ConversationKind, NotifyLevel, Timestamp};
 
-/// A direct conversation with Bob, one message, unread; nothing left, muted or blocked.
+/// A direct conversation with Bob, one message, unread; nothing left or blocked, every
+/// message notifying.
 pub fn summary(id: ConversationId) -> ConversationSummary {
     ConversationSummary {
         id,
@@ -19,7 +20,8 @@ pub fn summary(id: ConversationId) -> ConversationSummary {
         request: false,
         blocked: false,
         dismissed: false,
-        muted: false,
+        notify: NotifyLevel::All,
+        unread_mentions: 0,
         draft: None,
         typing: Vec::new(),
     }

@@ -18,6 +18,7 @@ pub mod badge;
 pub mod caret;
 pub mod clipboard;
 pub mod commands;
+pub mod deep_link;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -27,7 +28,10 @@ pub mod navigation;
 pub mod notifier;
 pub mod notify;
 pub mod opening;
+pub mod settings;
 pub mod state;
+pub mod texts;
+pub mod tray;
 pub mod unread;
 pub mod viewer;
 
@@ -37,6 +41,7 @@ use std::time::Instant;
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{Client, ClientOptions};
 use tauri::{AppHandle, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::notifier::Notifier;
 use crate::state::Desktop;
@@ -57,6 +62,9 @@ pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_
     user
 }
 
+/// The argument the system starts Ferry with at login (see [`settings::AppSettings`]).
+const AT_LOGIN: &str = "--at-login";
+
 /// When the process started (near enough: when [`run`] began).
 pub(crate) static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
 
@@ -68,13 +76,16 @@ pub fn run() {
         std::process::exit(1);
     }
     tauri::Builder::default()
-        // Must come first: a second launch focuses the running window instead.
+        // Must come first: a second launch focuses the running window instead (and hands
+        // over the link it was started with, through the deep-link plugin).
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.set_focus();
-            }
+            tray::reveal(app);
         }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![AT_LOGIN]),
+        ))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
@@ -89,6 +100,14 @@ pub fn run() {
                 })
                 .build(),
         )
+        .on_window_event(|window, event| {
+            if tray::keeps_running(window.app_handle(), event)
+                && let tauri::WindowEvent::CloseRequested { api, .. } = event
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
         .setup(|app| {
             let log_dir = match std::env::var_os("FERRY_LOG_DIR") {
                 Some(dir) => dir.into(),
@@ -105,8 +124,21 @@ pub fn run() {
                 log_dir = %log_dir.display(),
                 "Ferry desktop starting"
             );
+            // Before anything reads them (the tray, notifications' language).
+            app.manage(settings::Settings::load(data_dir.join("settings.json")));
             // Before the engine starts: its first message may already notify.
             app.manage(Notifier::start(app.handle()));
+            if let Err(e) = tray::start(app.handle()) {
+                // Some desktops have no tray; the window works without one.
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            let started_at_login = std::env::args().any(|a| a == AT_LOGIN);
+            if started_at_login && app.state::<settings::Settings>().get().close_to_tray {
+                // Started with the session: straight to the tray, as Slack and Teams do.
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.hide();
+                }
+            }
             caret::keep_steady();
             let desktop = Desktop::new(data_dir.clone());
             // Silent sign-in: the account last used here, with its tokens from the keyring.
@@ -120,6 +152,18 @@ pub fn run() {
                 }
             }
             app.manage(desktop);
+            // Links: the one this process was started with, and those handed over later.
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    deep_link::open(&handle, &url);
+                }
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                for url in urls {
+                    deep_link::open(app.handle(), &url);
+                }
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -148,7 +192,7 @@ pub fn run() {
             commands::mark_read,
             commands::set_typing,
             commands::set_draft,
-            commands::set_muted,
+            commands::set_notifications,
             commands::find_users,
             commands::open_direct,
             commands::create_group,
@@ -170,6 +214,8 @@ pub fn run() {
             commands::set_email,
             commands::verify_email,
             commands::set_missed_message_mail,
+            commands::set_do_not_disturb,
+            commands::do_not_disturb,
             commands::account_sessions,
             commands::end_session,
             commands::delete_account,
@@ -179,6 +225,8 @@ pub fn run() {
             commands::user_picture,
             commands::forgot_password,
             commands::reset_password,
+            commands::app_settings,
+            commands::set_app_settings,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
@@ -269,6 +317,9 @@ mod bindings {
         check::<crate::error::CommandError>(&mut stale);
         check::<crate::state::SessionView>(&mut stale);
         check::<crate::state::KnownAccount>(&mut stale);
+        check::<ferry_proto::NotifyLevel>(&mut stale);
+        check::<crate::settings::AppSettings>(&mut stale);
+        check::<crate::settings::Theme>(&mut stale);
         assert!(
             stale.is_empty(),
             "stale TypeScript bindings (run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop): {stale:?}"

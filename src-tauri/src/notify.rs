@@ -1,10 +1,14 @@
-//! When a new message becomes an OS notification: only messages from others, never in a
-//! muted or blocked conversation, and only when the user is not already looking at that
-//! conversation in a focused window. A message request shows who, not what: a stranger's
-//! words reach the screen only once the user opens the request.
+//! When a new message becomes an OS notification: only messages from others, as the
+//! conversation's notification level says (all, only those that mention the user, or
+//! none), never in a blocked conversation, and only when the user is not already looking
+//! at that conversation in a focused window. A message request shows who, not what: a
+//! stranger's words reach the screen only once the user opens the request. Mentions
+//! (`<@id>` in the text) are shown as `@name`, with the name the member has now.
 
 use ferry_client::{ConversationSummary, LocalMessage, MessageStatus};
-use ferry_proto::ConversationId;
+use ferry_proto::{ConversationId, NotifyLevel, UserId, mentions};
+
+use crate::texts::Texts;
 
 /// What the window shows now.
 #[derive(Clone, Copy, Debug, Default)]
@@ -15,55 +19,69 @@ pub struct Attention {
     pub open: Option<ConversationId>,
 }
 
-/// Whether `message` deserves a notification.
+/// Whether `message` deserves a notification for `me`.
 pub fn should_notify(
+    me: UserId,
     message: &LocalMessage,
     conversation: &ConversationSummary,
     attention: Attention,
 ) -> bool {
     let looking = attention.focused && attention.open == Some(message.conversation_id);
+    let wanted = match conversation.notify {
+        NotifyLevel::All => true,
+        NotifyLevel::Mentions => mentions::mentions(&message.body, me),
+        NotifyLevel::Nothing => false,
+    };
     !message.mine
         && message.status != MessageStatus::Pending
-        && !conversation.muted
+        && wanted
         && !conversation.blocked
         && !conversation.dismissed
         && !looking
 }
 
-/// Title and body of a notification: who and where, then the first line of the text.
-pub fn render(message: &LocalMessage, conversation: &ConversationSummary) -> (String, String) {
-    let sender = conversation
-        .members
-        .iter()
-        .find(|m| m.user.id == message.sender_id)
-        .map_or("Someone", |m| m.user.display_name.as_str());
+/// Title and body of a notification, in `texts`' language: who and where, then the first
+/// line of the text.
+pub fn render(
+    message: &LocalMessage,
+    conversation: &ConversationSummary,
+    texts: &Texts,
+) -> (String, String) {
+    let name_of = |user: UserId| {
+        conversation
+            .members
+            .iter()
+            .find(|m| m.user.id == user)
+            .map(|m| m.user.display_name.clone())
+    };
+    let sender = name_of(message.sender_id).unwrap_or_else(|| texts.someone.to_owned());
     if conversation.request {
         return (
-            format!("Message request from {sender}"),
-            "Open Ferry to read it, then accept or block".to_owned(),
+            (texts.request_title)(&sender),
+            texts.request_body.to_owned(),
         );
     }
-    let title = match conversation.kind {
-        ferry_proto::ConversationKind::Direct => sender.to_owned(),
-        ferry_proto::ConversationKind::Group => format!("{sender} in {}", conversation.name),
-    };
-    let first_line = message.body.lines().next().unwrap_or_default();
+    let title = texts.title(conversation.kind, &sender, &conversation.name);
+    let body = mentions::plain(&message.body, |user| {
+        name_of(user).unwrap_or_else(|| texts.someone.to_owned())
+    });
+    let first_line = body.lines().next().unwrap_or_default();
     let text = if first_line.chars().count() > 120 {
         format!("{}…", first_line.chars().take(120).collect::<String>())
     } else {
         first_line.to_owned()
     };
-    (title, with_files(message, text))
+    (title, with_files(message, text, texts))
 }
 
 /// A notification's text for a message with files: a clip, then the caption, or the
 /// file's name (or how many files) when there is none.
-fn with_files(message: &LocalMessage, text: String) -> String {
+fn with_files(message: &LocalMessage, text: String, texts: &Texts) -> String {
     match (message.attachments.as_slice(), text.is_empty()) {
         ([], _) => text,
         (_, false) => format!("📎 {text}"),
         ([one], true) => format!("📎 {}", one.name),
-        (many, true) => format!("📎 {} files", many.len()),
+        (many, true) => format!("📎 {}", (texts.files)(many.len())),
     }
 }
 
@@ -112,11 +130,62 @@ mod tests {
 
     #[test]
     fn files_are_said_in_the_text() {
-        let text = |m: &LocalMessage| with_files(m, m.body.clone());
+        let english = crate::texts::for_language("en");
+        let text = |m: &LocalMessage| with_files(m, m.body.clone(), english);
         assert_eq!(text(&message("hello", &[])), "hello");
         assert_eq!(text(&message("", &["trip.png"])), "📎 trip.png");
         assert_eq!(text(&message("", &["a.png", "b.png"])), "📎 2 files");
         assert_eq!(text(&message("the view", &["a.png"])), "📎 the view");
+    }
+
+    fn level(notify: NotifyLevel) -> ConversationSummary {
+        ConversationSummary {
+            notify,
+            kind: ferry_proto::ConversationKind::Group,
+            ..crate::fixtures::summary(ConversationId::from_u128(2))
+        }
+    }
+
+    #[test]
+    fn the_level_decides_and_a_mention_gets_through_mentions_only() {
+        let me = UserId::from_u128(9);
+        let plain = message("lunch?", &[]);
+        let to_me = message(&format!("{} lunch?", mentions::token(me)), &[]);
+        let to_other = message(
+            &format!("{} lunch?", mentions::token(UserId::from_u128(8))),
+            &[],
+        );
+        let away = Attention::default();
+        let notified = |m: &LocalMessage, l| should_notify(me, m, &level(l), away);
+        assert!(notified(&plain, NotifyLevel::All));
+        assert!(!notified(&plain, NotifyLevel::Mentions));
+        assert!(notified(&to_me, NotifyLevel::Mentions));
+        assert!(!notified(&to_other, NotifyLevel::Mentions));
+        assert!(!notified(&to_me, NotifyLevel::Nothing));
+    }
+
+    #[test]
+    fn a_mention_shows_the_name_the_member_has_now() {
+        let bob = UserId::from_u128(3);
+        let mut conversation = level(NotifyLevel::All);
+        conversation.members = vec![ferry_client::MemberView {
+            user: ferry_proto::User {
+                id: bob,
+                username: "bob".into(),
+                display_name: "Bob Renamed".into(),
+                created_at: Timestamp::from_millis(0),
+                status: None,
+                picture: None,
+            },
+            role: ferry_proto::Role::Member,
+            read_seq: 0,
+            delivered_seq: 0,
+            online: false,
+            state: ferry_proto::MemberState::Accepted,
+        }];
+        let m = message(&format!("ask {} about it", mentions::token(bob)), &[]);
+        let (_, body) = render(&m, &conversation, crate::texts::for_language("en"));
+        assert_eq!(body, "ask @Bob Renamed about it");
     }
 
     fn chat(request: bool, blocked: bool) -> ConversationSummary {
@@ -131,18 +200,22 @@ mod tests {
     #[test]
     fn a_request_says_who_not_what() {
         let m = message("buy my crypto <b>now</b>", &[]);
-        let (title, body) = render(&m, &chat(true, false));
+        let english = crate::texts::for_language("en");
+        let (title, body) = render(&m, &chat(true, false), english);
         assert!(title.starts_with("Message request from"), "{title}");
         assert!(!body.contains("crypto"), "{body}");
-        let (_, body) = render(&m, &chat(false, false));
+        let (_, body) = render(&m, &chat(false, false), english);
         assert!(body.contains("crypto"), "{body}");
+        let (title, _) = render(&m, &chat(true, false), crate::texts::for_language("de"));
+        assert!(title.starts_with("Nachrichtenanfrage von"), "{title}");
     }
 
     #[test]
     fn nothing_from_a_blocked_chat() {
         let m = message("hello", &[]);
         let away = Attention::default();
-        assert!(should_notify(&m, &chat(false, false), away));
-        assert!(!should_notify(&m, &chat(false, true), away));
+        let me = UserId::from_u128(9);
+        assert!(should_notify(me, &m, &chat(false, false), away));
+        assert!(!should_notify(me, &m, &chat(false, true), away));
     }
 }

@@ -2,6 +2,7 @@
 //! what the window shows (for the notification rule).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use ferry_client::Client;
@@ -18,6 +19,8 @@ pub struct Desktop {
     pub data_dir: PathBuf,
     /// What the window shows now.
     pub attention: Mutex<Attention>,
+    /// The unread total the title, badge and tray show now.
+    unread_total: AtomicI64,
 }
 
 /// Who is signed in and how the link is, for the first paint.
@@ -50,6 +53,7 @@ impl Desktop {
             client: RwLock::new(None),
             data_dir,
             attention: Mutex::new(Attention::default()),
+            unread_total: AtomicI64::new(0),
         }
     }
 
@@ -65,6 +69,16 @@ impl Desktop {
     /// Replaces the signed-in account.
     pub fn set_client(&self, client: Option<Arc<Client>>) {
         *self.client.write().unwrap_or_else(|p| p.into_inner()) = client;
+    }
+
+    /// The unread total shown now.
+    pub fn unread_total(&self) -> i64 {
+        self.unread_total.load(Ordering::Relaxed)
+    }
+
+    /// Keeps the unread total shown now.
+    pub fn set_unread_total(&self, total: i64) {
+        self.unread_total.store(total, Ordering::Relaxed);
     }
 
     /// What the window shows now.

@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 
 use ferry_client::ConversationSummary;
-use ferry_proto::ConversationId;
+use ferry_proto::{ConversationId, NotifyLevel};
 
-/// Unread messages across conversations whose notifications are on.
+/// Unread messages across conversations, each counted as its notification level says:
+/// all of them, only those that mention the user, or none.
 #[derive(Debug, Default)]
 pub struct UnreadTotal {
-    /// Each counted conversation's share; absent means zero (muted, or all read).
+    /// Each counted conversation's share; absent means zero (level none, or all read).
     by_conversation: HashMap<ConversationId, i64>,
     total: i64,
 }
@@ -22,7 +23,7 @@ impl UnreadTotal {
         self.total
     }
 
-    /// Starts over from the unread count of each conversation that counts (not muted,
+    /// Starts over from the share of each conversation that counts (not at level none,
     /// something unread), as `Client::unread_counts` gives them.
     pub fn reset(&mut self, counts: &[(ConversationId, i64)]) {
         self.by_conversation = counts.iter().copied().filter(|&(_, n)| n > 0).collect();
@@ -31,10 +32,11 @@ impl UnreadTotal {
 
     /// Takes in one conversation as stored now; returns whether the total changed.
     pub fn update(&mut self, summary: &ConversationSummary) -> bool {
-        let share = if summary.muted || summary.dismissed {
-            0
-        } else {
-            summary.unread_count
+        let share = match summary.notify {
+            _ if summary.dismissed => 0,
+            NotifyLevel::All => summary.unread_count,
+            NotifyLevel::Mentions => summary.unread_mentions,
+            NotifyLevel::Nothing => 0,
         };
         let before = if share > 0 {
             self.by_conversation.insert(summary.id, share)
@@ -55,7 +57,11 @@ mod tests {
         ConversationSummary {
             last_seq: unread_count,
             unread_count,
-            muted,
+            notify: if muted {
+                NotifyLevel::Nothing
+            } else {
+                NotifyLevel::All
+            },
             ..crate::fixtures::summary(ConversationId::from_u128(id))
         }
     }
@@ -106,6 +112,17 @@ mod tests {
         );
         assert_eq!(unread.total(), 7);
         assert!(unread.update(&summary(9, 1, false)));
+
+        let mentions_only = ConversationSummary {
+            notify: NotifyLevel::Mentions,
+            unread_mentions: 2,
+            ..summary(9, 3, false)
+        };
+        assert!(
+            unread.update(&mentions_only),
+            "mentions only: its mentions count"
+        );
+        assert_eq!(unread.total(), 7);
 
         unread.reset(&[(ConversationId::from_u128(1), 1)]);
         assert_eq!(unread.total(), 1);

@@ -598,15 +598,17 @@ describe("a thread", () => {
     expect(saves.at(-1)).toEqual({ conversationId: withAda.id, body: "for ada" });
   });
 
-  it("mutes and unmutes", async () => {
+  it("chooses what the conversation notifies of", async () => {
     const { conversation, messages } = adaChat([]);
     const c = core({ conversations: [conversation], messages });
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
-    const toggle = await screen.findByTestId("mute-toggle");
-    expect(toggle).toHaveAttribute("aria-pressed", "false");
-    await userEvent.click(toggle);
-    expect(c.argsOf("set_muted")).toEqual([{ conversationId: conversation.id, muted: true }]);
+    const bell = await screen.findByTestId("notify-level");
+    expect(bell).toHaveAttribute("data-level", "all");
+    await userEvent.click(bell);
+    await userEvent.click(screen.getByRole("menuitemradio", { name: "Nothing" }));
+    expect(c.argsOf("set_notifications")).toEqual([{ conversationId: conversation.id, level: "none" }]);
+    await waitFor(() => expect(bell).toHaveAttribute("data-level", "none"));
   });
 });
 

@@ -55,7 +55,7 @@ describe("the settled window", () => {
       conversations: () => [withAda],
       conversation: () => withAda,
       messages: () => [first],
-      set_muted: () => {
+      set_notifications: () => {
         throw { kind: "offline", message: "the server cannot be reached" };
       },
     });
@@ -87,7 +87,9 @@ describe("the settled window", () => {
     expect(vi.getTimerCount()).toBe(0);
 
     // A failure notice goes away by itself, and so does its timer.
-    await fireEvent.click(screen.getByTestId("mute-toggle"));
+    await fireEvent.click(screen.getByTestId("notify-level"));
+    await settle();
+    await fireEvent.click(within(screen.getByRole("menu")).getByRole("menuitemradio", { name: "Nothing" }));
     await settle();
     expect(screen.getByTestId("notice")).toHaveTextContent("the server cannot be reached");
     await vi.advanceTimersByTimeAsync(10_000);

@@ -12,8 +12,9 @@ use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     AddMembers, Conversation, ConversationId, ConversationKind, CreateConversation, ErrorBody,
     ErrorCode, HistoryQuery, LoginRequest, Message, MessagePage, NewReport, NewUpload,
-    OutgoingMessage, RefreshRequest, RegisterRequest, ReportReceipt, SendMessage, SyncPage,
-    SyncQuery, Tokens, Upload, UploadId, User, UserId, UserSearchQuery, Watermark,
+    Notifications, NotifyLevel, OutgoingMessage, RefreshRequest, RegisterRequest, ReportReceipt,
+    SendMessage, SyncPage, SyncQuery, Tokens, Upload, UploadId, User, UserId, UserSearchQuery,
+    Watermark,
 };
 use futures_util::future::BoxFuture;
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -382,6 +383,16 @@ impl Api {
     /// `POST /conversations/{id}/accept` (addition to v1): accepts a message request.
     pub async fn accept(&self, conversation: ConversationId) -> Result<Conversation, SessionError> {
         self.call_to::<endpoints::Accept>((conversation,)).await
+    }
+
+    /// `PUT /conversations/{id}/notifications` (addition to v1).
+    pub async fn set_notifications(
+        &self,
+        conversation: ConversationId,
+        level: NotifyLevel,
+    ) -> Result<Conversation, SessionError> {
+        self.send_to::<endpoints::SetNotifications>((conversation,), &Notifications { level })
+            .await
     }
 
     /// `PUT /blocks/{user}` or `DELETE /blocks/{user}` (additions to v1).

@@ -138,6 +138,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
             let changed = shared.store.apply_user(&user)?;
             shared.announce_users(&user, changed);
         }
+        ServerFrame::Settings { settings } => crate::quiet::apply_settings(shared, &settings)?,
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }

@@ -147,7 +147,7 @@ impl<'a> Link<'a> {
     }
 
     /// What is due once caught up: the live frames held meanwhile, the `delivered` marks,
-    /// the read marks made offline, then the outbox.
+    /// the read marks and notification levels made offline, then the outbox.
     async fn after_catch_up(
         &mut self,
         held: &[Utf8Bytes],
@@ -170,6 +170,14 @@ impl<'a> Link<'a> {
             });
         for mark in delivered.chain(reads) {
             self.feed(&mark).await?;
+        }
+        // Levels and do-not-disturb chosen offline (usually none: then this is a local
+        // query, and once per run the account's settings).
+        if let Err(e) = crate::conversations::send_unsent_notifications(self.shared).await {
+            tracing::debug!(error = %e, "notification levels not sent yet");
+        }
+        if let Err(e) = crate::quiet::settle(self.shared).await {
+            tracing::debug!(error = %e, "do-not-disturb not settled yet");
         }
         // The link is back: whatever waited for a retry may go now.
         self.shared.store.reset_outbox_schedule()?;

@@ -1,9 +1,11 @@
 //! Conversations, members, users, receipts and presence as the server describes them,
-//! applied to the device's store; drafts, mutes and dismissed requests, which are the
-//! device's own. (The list the UI shows from them is `list`'s.)
+//! applied to the device's store; drafts and dismissed requests, which are the device's
+//! own; notification levels, chosen here or on another device and kept on the server.
+//! (The list the UI shows from them is `list`'s.)
 
 use ferry_proto::{
-    Conversation, ConversationId, Member, Presence, Timestamp, User, UserId, UserStatus,
+    Conversation, ConversationId, Member, NotifyLevel, Presence, Timestamp, User, UserId,
+    UserStatus,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -181,12 +183,49 @@ impl LocalStore {
         })
     }
 
-    /// Mutes or unmutes a conversation's notifications.
-    pub fn set_muted(&self, conversation: ConversationId, muted: bool) -> StoreResult<()> {
+    /// Sets the notification level chosen on this device, to be sent to the server
+    /// ([`Self::unsent_notifications`]); until the server has it, the server's copies of
+    /// the conversation do not overwrite it. `false` if the conversation is not stored.
+    pub fn set_notifications(
+        &self,
+        conversation: ConversationId,
+        level: NotifyLevel,
+    ) -> StoreResult<bool> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE conversations SET muted = ?2 WHERE id = ?1",
-                params![conversation.to_string(), muted],
+                "UPDATE conversations SET notify = ?2, notify_unsent = 1 WHERE id = ?1",
+                params![conversation.to_string(), level.as_str()],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    /// The levels chosen here that the server does not have yet (conversations this user
+    /// left are skipped: the server no longer takes their level).
+    pub fn unsent_notifications(&self) -> StoreResult<Vec<(ConversationId, NotifyLevel)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, notify FROM conversations WHERE notify_unsent = 1 AND left_at IS NULL",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let level: String = r.get(1)?;
+                Ok((id_at(r, 0)?, NotifyLevel::parse(&level).unwrap_or_default()))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The server has `level` for `conversation`: it is no longer unsent, unless a newer
+    /// choice was made here meanwhile. Whatever the server's answer, `level` stays.
+    pub fn notifications_sent(
+        &self,
+        conversation: ConversationId,
+        level: NotifyLevel,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE conversations SET notify_unsent = 0 WHERE id = ?1 AND notify = ?2",
+                params![conversation.to_string(), level.as_str()],
             )
             .map(drop)
         })
@@ -307,6 +346,13 @@ fn apply_conversation(tx: &Transaction<'_>, me: UserId, c: &Conversation) -> rus
         upsert_member(tx, &id, m)?;
     }
     forget_dismissal_unless_request(tx, &id, me)?;
+    // The server's copy of this user's level, unless one chosen here is still to go.
+    if let Some(level) = c.notifications {
+        tx.execute(
+            "UPDATE conversations SET notify = ?2 WHERE id = ?1 AND notify_unsent = 0",
+            params![id, level.as_str()],
+        )?;
+    }
     if let Some(from) = c.history_from {
         drop_history_below(tx, c.id, from)?;
     }

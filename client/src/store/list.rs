@@ -1,8 +1,10 @@
 //! The conversation list as the UI shows it: each conversation's summary (title,
-//! preview, unread count, typing, draft, muted), sorted by activity and read a page at a
+//! preview, unread count and mentions, typing, draft, notification level), sorted by activity and read a page at a
 //! time from a [`ListPosition`], and the dismissed message requests apart.
 
-use ferry_proto::{ConversationId, ConversationKind, MemberState, Timestamp, UserId};
+use ferry_proto::{
+    ConversationId, ConversationKind, MemberState, NotifyLevel, Timestamp, UserId, mentions,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
@@ -63,8 +65,12 @@ pub struct ConversationSummary {
     /// A message request this user deleted on this device: the list leaves it out until a
     /// new message comes.
     pub dismissed: bool,
-    /// Notifications off.
-    pub muted: bool,
+    /// What this user is told of its new messages: all, mentions only, or none.
+    pub notify: NotifyLevel,
+    /// Unread messages from others that mention this user (counted among
+    /// `unread_count` too).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub unread_mentions: i64,
     /// The unsent draft, if any.
     pub draft: Option<String>,
     /// Who is typing there now (filled in by the client, which tracks typing in memory).
@@ -117,24 +123,32 @@ impl LocalStore {
         })
     }
 
-    /// Each conversation that counts towards the unread total (not muted, something
-    /// unread) with its unread count, as its summary would give it: one query over the
+    /// Each conversation that counts towards the unread total with its share, as its
+    /// summary would give it: the unread count where every message notifies, the unread
+    /// mentions where only mentions do, nothing where none does. One query over the
     /// conversations and this user's membership, instead of a summary per conversation.
     pub fn unread_counts(&self, me: UserId) -> StoreResult<Vec<(ConversationId, i64)>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, unread FROM (SELECT c.id, \
+                "SELECT u.id, CASE u.notify WHEN 'all' THEN u.unread ELSE \
+                   (SELECT count(*) FROM messages x WHERE x.conversation_id = u.id \
+                    AND x.seq > u.read_to AND x.change_kind IS NULL AND x.sender_id <> ?1 \
+                    AND instr(x.body, ?2) > 0) END AS share \
+                 FROM (SELECT c.id, c.notify, \
+                 max(COALESCE(m.read_seq, 0), c.local_read_seq) AS read_to, \
                  c.last_seq - max(COALESCE(m.read_seq, 0), c.local_read_seq) \
                  - (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
                     AND x.change_kind IS NOT NULL \
                     AND x.seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) AS unread \
                  FROM conversations c \
                  LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = ?1 \
-                 WHERE c.muted = 0 AND NOT c.dismissed \
-                 AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) \
-                 WHERE unread > 0",
+                 WHERE c.notify <> 'none' AND NOT c.dismissed \
+                 AND c.last_seq > max(COALESCE(m.read_seq, 0), c.local_read_seq)) AS u \
+                 WHERE u.unread > 0 AND share > 0",
             )?;
-            let rows = stmt.query_map([me.to_string()], |r| Ok((id_at(r, 0)?, r.get(1)?)))?;
+            let rows = stmt.query_map(params![me.to_string(), mentions::token(me)], |r| {
+                Ok((id_at(r, 0)?, r.get(1)?))
+            })?;
             rows.collect()
         })
     }
@@ -169,7 +183,7 @@ fn summary(
     let key = id.to_string();
     let row = tx
         .query_row(
-            "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, muted, \
+            "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, notify, \
              (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed \
              FROM conversations c WHERE id = ?1",
             [&key],
@@ -181,14 +195,14 @@ fn summary(
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
                     r.get::<_, bool>(5)?,
-                    r.get::<_, bool>(6)?,
+                    r.get::<_, String>(6)?,
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, bool>(8)?,
                 ))
             },
         )
         .optional()?;
-    let Some((kind, title, last_seq, updated_at, local_read, left, muted, draft, dismissed)) = row
+    let Some((kind, title, last_seq, updated_at, local_read, left, notify, draft, dismissed)) = row
     else {
         return Ok(None);
     };
@@ -244,6 +258,15 @@ fn summary(
              AND change_kind IS NOT NULL AND seq > ?2",
         )?
         .query_row(params![key, read], |r| r.get(0))?;
+    let unread_mentions: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?2 \
+             AND change_kind IS NULL AND sender_id <> ?3 AND instr(body, ?4) > 0",
+        )?
+        .query_row(
+            params![key, read, me.to_string(), mentions::token(me)],
+            |r| r.get(0),
+        )?;
     Ok(Some(ConversationSummary {
         id,
         kind,
@@ -257,7 +280,8 @@ fn summary(
         request: my_state == Some(MemberState::Request),
         blocked: my_state == Some(MemberState::Blocked),
         dismissed,
-        muted,
+        notify: NotifyLevel::parse(&notify).unwrap_or_default(),
+        unread_mentions,
         draft,
         typing: Vec::new(),
     }))

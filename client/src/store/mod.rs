@@ -19,6 +19,7 @@ mod files;
 mod list;
 mod messages;
 mod outbox;
+mod quiet;
 mod read;
 mod schema;
 mod search;

@@ -213,4 +213,17 @@ ALTER TABLE messages ADD COLUMN removed_by_operator INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE users ADD COLUMN picture TEXT;
 "#,
+    // 11: notification levels (issue 29): 'all', 'mentions' or 'none', kept on the server
+    // for every device of the user. A level chosen here waits in `notify_unsent` until the
+    // server has it. A conversation muted on this device before becomes 'none', to be sent.
+    r#"
+ALTER TABLE conversations ADD COLUMN notify TEXT NOT NULL DEFAULT 'all';
+ALTER TABLE conversations ADD COLUMN notify_unsent INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET notify = 'none', notify_unsent = 1 WHERE muted = 1;
+ALTER TABLE conversations DROP COLUMN muted;
+-- Do not disturb until this time (milliseconds), for every device of the user; one chosen
+-- here waits in `dnd_unsent` until the server has it.
+ALTER TABLE account ADD COLUMN dnd_until INTEGER;
+ALTER TABLE account ADD COLUMN dnd_unsent INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

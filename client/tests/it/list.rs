@@ -6,8 +6,8 @@
 use ferry_client::ListPosition;
 use ferry_client::store::LocalStore;
 use ferry_proto::{
-    Conversation, ConversationId, ConversationKind, Member, MemberState, Message, MessageId, Role,
-    Timestamp, User, UserId,
+    Conversation, ConversationId, ConversationKind, Member, MemberState, Message, MessageId,
+    NotifyLevel, Role, Timestamp, User, UserId,
 };
 
 fn user(n: u128) -> User {
@@ -41,6 +41,7 @@ fn chat(me: &User, n: u128, last_seq: i64, read: i64, active: i64) -> Conversati
         last_message: None,
         unread_count: 0,
         history_from: None,
+        notifications: None,
         created_at: Timestamp::from_millis(0),
         updated_at: Timestamp::from_millis(active),
     }
@@ -123,11 +124,11 @@ fn pages_walk_the_whole_list_once_in_order() {
 #[test]
 fn unread_counts_agree_with_the_summaries() {
     let (_dir, store, me) = filled();
-    // Muted chats do not count; a chat read on this device (not yet told to the
-    // server) counts as read.
+    // Chats that notify of nothing do not count; a chat read on this device (not yet told
+    // to the server) counts as read.
     store
-        .set_muted(ConversationId::from_u128(1_004), true)
-        .expect("mute chat 4");
+        .set_notifications(ConversationId::from_u128(1_004), NotifyLevel::Nothing)
+        .expect("silence chat 4");
     store
         .mark_read_locally(ConversationId::from_u128(1_009))
         .expect("read chat 9 here");
@@ -136,14 +137,14 @@ fn unread_counts_agree_with_the_summaries() {
         .conversations(me.id, None, 1_000)
         .expect("list")
         .into_iter()
-        .filter(|c| !c.muted && c.unread_count > 0)
+        .filter(|c| c.notify != NotifyLevel::Nothing && c.unread_count > 0)
         .map(|c| (c.id, c.unread_count))
         .collect();
     let mut counts = store.unread_counts(me.id).expect("unread counts");
     expected.sort();
     counts.sort();
     assert_eq!(counts, expected);
-    // Chat 4 (4 messages, 1 read) is muted, chat 9 (4, 0 read) read here: neither counts.
+    // Chat 4 (4 messages, 1 read) notifies of nothing, chat 9 (4, 0 read) read here: neither counts.
     assert!(
         !counts
             .iter()

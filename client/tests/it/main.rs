@@ -13,6 +13,7 @@ mod files;
 mod list;
 mod live;
 mod no_socket;
+mod notifications;
 mod offline;
 mod outbox;
 mod pinned;

@@ -111,7 +111,21 @@ pub async fn update_settings(
             .set_missed_message_mail(caller.user_id, on)
             .await?;
     }
-    Ok(Json(record(&app, &caller).await?.view()))
+    if let Some(until) = settings.do_not_disturb_until {
+        // A time already past is no do-not-disturb: stored as off.
+        let until = until.filter(|t| *t > Timestamp::now());
+        app.store.set_do_not_disturb(caller.user_id, until).await?;
+    }
+    let account = record(&app, &caller).await?.view();
+    // Every device of theirs follows the settings (do-not-disturb above all).
+    app.announce.frame(
+        vec![caller.user_id],
+        None,
+        &ServerFrame::Settings {
+            settings: account.settings.clone(),
+        },
+    );
+    Ok(Json(account))
 }
 
 /// Changes the password; the caller's other sessions end unless they keep them.

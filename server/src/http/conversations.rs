@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
     AddMembers, Conversation, ConversationId, ConversationKind, ConversationPage,
-    CreateConversation, ErrorBody, ListQuery, MemberState, Role, TITLE_MAX_CHARS, Timestamp,
-    UserId, has_control,
+    CreateConversation, ErrorBody, ListQuery, MemberState, Notifications, Role, ServerFrame,
+    TITLE_MAX_CHARS, Timestamp, UserId, has_control,
 };
 
 use crate::auth::Caller;
@@ -256,6 +256,40 @@ pub async fn accept(
         Some(MemberState::Accepted) => {}
     }
     Ok(Json(visible(&app, &caller, id).await?))
+}
+
+/// Sets the caller's notification level in a conversation (addition to v1): all, mentions
+/// only, or none. Every device of theirs follows it, live through a `conversation` frame
+/// to their sockets and later through `/sync`; nobody else sees it.
+#[utoipa::path(put, path = endpoints::SetNotifications::PATH, tag = "conversations",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Notifications,
+    responses((status = 200, body = Conversation), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn set_notifications(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<ConversationId>,
+    Json(req): Json<Takes<endpoints::SetNotifications>>,
+) -> Result<Json<Gives<endpoints::SetNotifications>>> {
+    app.limits
+        .check_membership_change(caller.user_id)
+        .map_err(Error::RateLimited)?;
+    if !app
+        .store
+        .set_notifications(id, caller.user_id, req.level)
+        .await?
+    {
+        return Err(Error::not_found("conversation"));
+    }
+    let conversation = visible(&app, &caller, id).await?;
+    app.announce.frame(
+        vec![caller.user_id],
+        None,
+        &ServerFrame::Conversation {
+            conversation: Box::new(conversation.clone()),
+        },
+    );
+    Ok(Json(conversation))
 }
 
 fn is_owner(conversation: &Conversation, user: UserId) -> bool {

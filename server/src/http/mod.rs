@@ -92,6 +92,7 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversations::add_members))
         .routes(routes!(conversations::remove_member))
         .routes(routes!(conversations::accept))
+        .routes(routes!(conversations::set_notifications))
         .routes(routes!(safety::list))
         .routes(routes!(safety::block, safety::unblock))
         .routes(routes!(safety::report))

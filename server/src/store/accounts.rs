@@ -95,6 +95,8 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Stores whether missed messages are mailed.
     async fn set_missed_message_mail(&self, id: UserId, on: bool) -> StoreResult<()>;
+    /// Sets do-not-disturb until `until` (`None`: off).
+    async fn set_do_not_disturb(&self, id: UserId, until: Option<Timestamp>) -> StoreResult<()>;
     /// Sets (unconfirmed) or removes the address; unconfirmed tokens for another address
     /// stop working (marked used at `now`: they still count against the hourly limit).
     async fn set_email(&self, id: UserId, email: Option<&str>, now: Timestamp) -> StoreResult<()>;
@@ -201,6 +203,8 @@ pub struct AccountRecord {
     pub admin: bool,
     /// Mail a digest of missed messages.
     pub missed_message_mail: bool,
+    /// Do not disturb until then.
+    pub dnd_until: Option<Timestamp>,
 }
 
 impl AccountRecord {
@@ -213,6 +217,7 @@ impl AccountRecord {
             admin: self.admin,
             settings: ferry_proto::AccountSettings {
                 missed_message_mail: Some(self.missed_message_mail),
+                do_not_disturb_until: Some(self.dnd_until),
             },
         }
     }

@@ -3,7 +3,9 @@
 //! conversations that `/sync` hands a device.
 
 use async_trait::async_trait;
-use ferry_proto::{Conversation, ConversationId, MemberState, Message, Timestamp, UserId};
+use ferry_proto::{
+    Conversation, ConversationId, MemberState, Message, NotifyLevel, Timestamp, UserId,
+};
 
 use super::{ActivityCursor, Latest, StoreResult, SyncCursor};
 
@@ -101,6 +103,14 @@ pub trait ConversationStore: Send + Sync {
         conversation_id: ConversationId,
         user: UserId,
     ) -> StoreResult<Option<MemberState>>;
+    /// Sets a member's notification level, shown to their own devices alone (through
+    /// `/sync`, as their own change). `false` if they are not a member.
+    async fn set_notifications(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+        level: NotifyLevel,
+    ) -> StoreResult<bool>;
     /// The caller's conversations that changed since `since` (all when `None`), with
     /// the `latest` messages of each, read in the same snapshot.
     async fn sync(

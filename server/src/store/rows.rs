@@ -10,7 +10,8 @@ use std::str::FromStr;
 
 use ferry_proto::{
     Change, ChangeKind, Conversation, ConversationId, ConversationKind, Member, MemberState,
-    Message, MessageId, PictureId, Role, SessionId, Timestamp, UploadId, User, UserId, UserStatus,
+    Message, MessageId, NotifyLevel, PictureId, Role, SessionId, Timestamp, UploadId, User, UserId,
+    UserStatus,
 };
 use uuid::Uuid;
 
@@ -83,6 +84,7 @@ pub(crate) struct AccountRow {
     pub email_verified_at: Option<i64>,
     pub admin: bool,
     pub missed_message_mail: bool,
+    pub dnd_until: Option<i64>,
 }
 
 impl From<AccountRow> for AccountRecord {
@@ -94,6 +96,7 @@ impl From<AccountRow> for AccountRecord {
             email_verified_at: r.email_verified_at.map(Timestamp::from_millis),
             admin: r.admin,
             missed_message_mail: r.missed_message_mail,
+            dnd_until: r.dnd_until.map(Timestamp::from_millis),
         }
     }
 }
@@ -264,6 +267,9 @@ pub(crate) struct MemberRow {
     pub delivered_seq: i64,
     pub joined_at: i64,
     pub state: String,
+    /// The member's notification level: shown to them alone, as their conversation's
+    /// `notifications`.
+    pub notify: String,
 }
 
 /// The columns of [`ConversationRow`] from `conversations c` joined with the viewer's
@@ -285,7 +291,7 @@ macro_rules! member_columns {
         "m.conversation_id, m.user_id, u.username, u.display_name, \
          u.created_at AS user_created_at, u.suspended_at AS user_suspended_at, \
          u.deleted_at AS user_deleted_at, u.picture AS user_picture, m.role, m.read_seq, m.delivered_seq, m.joined_at, \
-         m.state"
+         m.state, m.notify"
     };
 }
 
@@ -293,6 +299,10 @@ macro_rules! member_columns {
 /// but `viewer`'s own: a view that goes to several members (see
 /// `chat::announce_conversation`) passes `None`.
 pub fn hide_receipts(conversation: &mut Conversation, viewer: Option<UserId>) {
+    if viewer.is_none() {
+        // The level is the viewer's own choice, not the others' to see.
+        conversation.notifications = None;
+    }
     for m in &mut conversation.members {
         if m.state != MemberState::Accepted && Some(m.user.id) != viewer {
             m.read_seq = 0;
@@ -304,6 +314,11 @@ pub fn hide_receipts(conversation: &mut Conversation, viewer: Option<UserId>) {
 /// The member state stored as `text`.
 pub(crate) fn member_state(text: &str) -> Result<MemberState, StoreError> {
     MemberState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("member state {text:?}")))
+}
+
+/// The notification level stored as `text`.
+pub(crate) fn notify_level(text: &str) -> Result<NotifyLevel, StoreError> {
+    NotifyLevel::parse(text).ok_or_else(|| StoreError::Corrupt(format!("notify level {text:?}")))
 }
 
 /// The role stored as `text`.
@@ -327,10 +342,10 @@ pub(crate) fn assemble(
     apart: &HashSet<UserId>,
 ) -> Result<Vec<Conversation>, StoreError> {
     let mut members_of: HashMap<ConversationId, Vec<Member>> = HashMap::new();
-    let mut read_of_viewer: HashMap<ConversationId, i64> = HashMap::new();
+    let mut read_of_viewer: HashMap<ConversationId, (i64, NotifyLevel)> = HashMap::new();
     for m in members {
         if m.user_id == viewer {
-            read_of_viewer.insert(m.conversation_id, m.read_seq);
+            read_of_viewer.insert(m.conversation_id, (m.read_seq, notify_level(&m.notify)?));
         }
         let state = member_state(&m.state)?;
         // A member who has not accepted shares no receipts: to everyone else their
@@ -369,7 +384,7 @@ pub(crate) fn assemble(
         .collect();
     let mut out = Vec::with_capacity(convs.len());
     for c in convs {
-        let Some(read_seq) = read_of_viewer.get(&c.id).copied() else {
+        let Some((read_seq, level)) = read_of_viewer.get(&c.id).copied() else {
             continue;
         };
         out.push(Conversation {
@@ -382,6 +397,7 @@ pub(crate) fn assemble(
             // What retention deleted is not waiting to be read.
             unread_count: (c.last_seq - read_seq.max(c.history_from - 1) - c.unread_changes).max(0),
             history_from: (c.history_from > 1).then_some(c.history_from),
+            notifications: Some(level),
             created_at: Timestamp::from_millis(c.created_at),
             updated_at: Timestamp::from_millis(c.updated_at),
         });

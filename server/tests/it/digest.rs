@@ -1,7 +1,8 @@
 //! Missed-message mail (issue 28): someone with no device online gets one mail listing
-//! their unread direct messages (not group chatter, not what they read), at most once per
-//! interval, through a real SMTP server; someone online gets none; the mail's link turns
-//! it off without signing in, once.
+//! their unread direct messages (not group chatter, not what they read, not a chat whose
+//! notification level is not `all`), at most once per interval, through a real SMTP
+//! server; someone online gets none; the mail's link turns it off without signing in,
+//! once.
 
 use std::time::Duration;
 
@@ -67,6 +68,16 @@ async fn missed_messages_are_mailed_once_to_someone_away(backend: Backend) {
     let group = alice.group("Book club", &[&bob]).await.id;
     bob.accept(group).await;
     let _carols_laptop = carol.ws().await;
+    // Dan asked to be told of nothing in his chat with Alice: no mail of it either.
+    let dan = User::register(&server, "dan").await;
+    let with_dan = alice.direct_with(&dan).await.id;
+    dan.accept(with_dan).await;
+    dan.ok::<ferry_proto::Conversation>(
+        Method::PUT,
+        &format!("/conversations/{with_dan}/notifications"),
+        Some(json!({"level": "none"})),
+    )
+    .await;
 
     // Everything waits before the addresses are confirmed: nobody is due a mail until
     // then, so the digest finds all of it at once.
@@ -81,7 +92,9 @@ async fn missed_messages_are_mailed_once_to_someone_away(backend: Backend) {
     send(&alice, direct, "  the   usual place\n at 8  ").await;
     send(&alice, group, "group chatter").await;
     send(&alice, with_carol, "hello Carol").await;
+    send(&alice, with_dan, "nothing to mail").await;
     confirm_address(&carol, &mut sink, "carol@example.com").await;
+    confirm_address(&dan, &mut sink, "dan@example.com").await;
     confirm_address(&bob, &mut sink, "bob@example.com").await;
 
     let digest = sink.expect_mail("bob@example.com").await;
@@ -108,6 +121,11 @@ async fn missed_messages_are_mailed_once_to_someone_away(backend: Backend) {
         sink.mail_to("carol@example.com").len(),
         1,
         "the confirmation only"
+    );
+    assert_eq!(
+        sink.mail_to("dan@example.com").len(),
+        1,
+        "the confirmation only: his chat notifies of nothing"
     );
     // Every mail sent is counted, the digest (which its task sends itself) too.
     let mailed = sink.received().len() as u64;

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use ferry_proto::{Account, PictureId, SessionId, SessionInfo, User};
+use ferry_proto::{Account, PictureId, SessionId, SessionInfo, Timestamp, User};
 use tauri::{AppHandle, Emitter, State};
 
 use super::Result;
@@ -161,4 +161,17 @@ pub async fn set_missed_message_mail(state: State<'_, Desktop>, on: bool) -> Res
         .account()
         .set_missed_message_mail(on)
         .await?)
+}
+
+/// Turns do-not-disturb on until `until`, or off (`null`), on every device of this user;
+/// works offline (sent on the next connect).
+#[tauri::command]
+pub async fn set_do_not_disturb(state: State<'_, Desktop>, until: Option<Timestamp>) -> Result<()> {
+    Ok(state.client()?.account().set_do_not_disturb(until).await?)
+}
+
+/// Until when do-not-disturb holds (`null`: off), as this device knows it.
+#[tauri::command]
+pub fn do_not_disturb(state: State<'_, Desktop>) -> Result<Option<Timestamp>> {
+    Ok(state.client()?.do_not_disturb_until()?)
 }

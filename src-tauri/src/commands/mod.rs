@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use ferry_proto::{ConversationId, MessageId, Presence, User, UserId};
+use ferry_proto::{ConversationId, MessageId, NotifyLevel, Presence, User, UserId};
 
 use ferry_client::tokens::KeyringTokens;
 use ferry_client::{
@@ -20,8 +20,10 @@ use crate::notify::Attention;
 use crate::state::{Desktop, KnownAccount, SessionView};
 
 mod account;
+mod app;
 mod files;
 pub use account::*;
+pub use app::*;
 pub use files::*;
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -261,17 +263,19 @@ pub fn set_draft(
         .set_draft(&body)?)
 }
 
-/// Turns a conversation's notifications off or on.
+/// Chooses what this user is told of a conversation's new messages (all, mentions only,
+/// none), on every device of theirs; works offline (sent on the next connect).
 #[tauri::command]
-pub fn set_muted(
+pub async fn set_notifications(
     state: State<'_, Desktop>,
     conversation_id: ConversationId,
-    muted: bool,
+    level: NotifyLevel,
 ) -> Result<()> {
-    Ok(state
-        .client()?
+    let client = state.client()?;
+    Ok(client
         .conversation(conversation_id)
-        .set_muted(muted)?)
+        .set_notifications(level)
+        .await?)
 }
 
 /// Users whose username or display name starts with `prefix`.

@@ -10,7 +10,9 @@
 //! them. A second test starts the app without a display.
 #![cfg(target_os = "linux")]
 
+mod installed;
 mod notifications;
+mod tray;
 
 use std::path::PathBuf;
 use std::process::Stdio;

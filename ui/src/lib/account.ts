@@ -6,6 +6,7 @@
  * Characters are counted as the server counts them (code points, not UTF-16 units, so
  * an emoji is one).
  */
+import { m } from "./paraglide/messages.js";
 
 export const DISPLAY_NAME_MAX_CHARS = 64;
 export const PASSWORD_MIN_CHARS = 8;
@@ -18,16 +19,16 @@ function chars(text: string): number {
 /** Why `name` cannot be a display name (judged trimmed, as the server does), or null. */
 export function displayNameProblem(name: string): string | null {
   const trimmed = name.trim();
-  if (trimmed === "") return "Your name cannot be empty.";
-  if (chars(trimmed) > DISPLAY_NAME_MAX_CHARS) return `Your name can be at most ${DISPLAY_NAME_MAX_CHARS} characters.`;
+  if (trimmed === "") return m.name_empty();
+  if (chars(trimmed) > DISPLAY_NAME_MAX_CHARS) return m.name_too_long({ count: DISPLAY_NAME_MAX_CHARS });
   return null;
 }
 
 /** Why `password`, typed again as `again`, cannot be the new password, or null. */
 export function newPasswordProblem(password: string, again: string): string | null {
   const length = chars(password);
-  if (length < PASSWORD_MIN_CHARS) return `The new password needs at least ${PASSWORD_MIN_CHARS} characters.`;
-  if (length > PASSWORD_MAX_CHARS) return "The new password can be at most 1,024 characters.";
-  if (password !== again) return "The two new passwords are not the same.";
+  if (length < PASSWORD_MIN_CHARS) return m.password_too_short({ count: PASSWORD_MIN_CHARS });
+  if (length > PASSWORD_MAX_CHARS) return m.password_too_long({ count: PASSWORD_MAX_CHARS });
+  if (password !== again) return m.password_mismatch();
   return null;
 }

@@ -3,7 +3,9 @@
  * `./chat/`: the `session` (who is signed in, the connection), the conversation `list`,
  * the open `thread`, what this user writes in it (`compose`), `files`, `safety`
  * (requests, blocks, reports), the person's own `account` (read from the server for its
- * dialog), the profile `pictures` avatars show and the `notice` that tells failures. It
+ * dialog), the profile `pictures` avatars show, the `notice` that tells failures, the
+ * pause of every notification (`doNotDisturb`) and the app's own `preferences` on this
+ * computer (theme, language, tray, login). It
  * holds no truth of its own: each core event carries what changed (one conversation's
  * summary as stored now, one message, who is typing), and `Chat` hands it to the store
  * it concerns; a `resync` event (the shell missed changes) re-reads everything.
@@ -19,11 +21,13 @@ import type { UiEvent } from "./bindings/UiEvent";
 import type { User } from "./bindings/User";
 import { OwnAccount } from "./chat/account.svelte";
 import { Compose } from "./chat/compose.svelte";
+import { DoNotDisturb } from "./chat/do-not-disturb.svelte";
 import { Files } from "./chat/files.svelte";
 import { Conversations } from "./chat/list.svelte";
 import { Notice } from "./chat/notice.svelte";
 import { Pictures } from "./chat/pictures.svelte";
 import { Safety } from "./chat/safety.svelte";
+import { AppPreferences } from "./chat/settings.svelte";
 import { Session } from "./chat/session.svelte";
 import { OpenThread } from "./chat/thread.svelte";
 import { Uploads } from "./chat/uploads.svelte";
@@ -40,11 +44,13 @@ export function findUsers(prefix: string): Promise<User[]> {
 
 export class Chat {
   readonly notice = new Notice();
+  readonly preferences = new AppPreferences();
   readonly session = new Session();
   readonly list = new Conversations(this.session, this.notice);
   readonly safety = new Safety(this.list, this.notice);
   readonly account = new OwnAccount(this.session, this.notice);
   readonly pictures = new Pictures(this.session);
+  readonly doNotDisturb = new DoNotDisturb(this.session);
   readonly #uploads = new Uploads();
   readonly thread = new OpenThread(this.session, this.list, this.notice, this.#uploads);
   readonly compose = new Compose(this.thread, this.notice);
@@ -66,8 +72,9 @@ export class Chat {
     // A shell without drag and drop still works: files come through the dialog and paste.
     this.#unlistenDrag = await backend.onFileDrag((drag) => this.files.drag(drag)).catch(() => null);
     try {
-      await this.session.resume();
-      if (this.session.me) await this.list.refresh();
+      // The theme and language are on before anything paints; they need no session.
+      await Promise.all([this.preferences.load(), this.session.resume()]);
+      if (this.session.me) await Promise.all([this.list.refresh(), this.doNotDisturb.load()]);
     } catch (e) {
       this.notice.show(e);
     } finally {
@@ -79,6 +86,7 @@ export class Chat {
     // Timers would otherwise outlive the window that set them.
     this.notice.stop();
     this.thread.stop();
+    this.doNotDisturb.stop();
     this.#unlisten?.();
     this.#unlisten = null;
     this.#unlistenOpen?.();
@@ -90,13 +98,13 @@ export class Chat {
   /** Signs in to an existing account, then reads the list; rejects with the core's error. */
   async signIn(...account: Parameters<Session["signIn"]>): Promise<void> {
     await this.session.signIn(...account);
-    await this.list.refresh();
+    await Promise.all([this.list.refresh(), this.doNotDisturb.load()]);
   }
 
   /** Creates an account and signs in, then reads the list; rejects with the core's error. */
   async signUp(...account: Parameters<Session["signUp"]>): Promise<void> {
     await this.session.signUp(...account);
-    await this.list.refresh();
+    await Promise.all([this.list.refresh(), this.doNotDisturb.load()]);
   }
 
   /** Opens (creating if needed) the direct chat with `username`. */
@@ -143,6 +151,9 @@ export class Chat {
         this.#uploads.heard(message_id, index, { sent, total });
         return;
       }
+      case "do_not_disturb":
+        this.doNotDisturb.heard(event.until);
+        return;
       case "export_progress":
         this.account.heardExportProgress(event.received, event.total);
         return;
@@ -173,7 +184,7 @@ export class Chat {
     } catch (e) {
       this.notice.show(e);
     }
-    await Promise.all([this.list.refresh(), this.thread.refresh()]);
+    await Promise.all([this.list.refresh(), this.thread.refresh(), this.doNotDisturb.load()]);
   }
 
   /** A clicked notification: its conversation may be newer than the list held. */

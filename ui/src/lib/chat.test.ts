@@ -301,7 +301,7 @@ describe("the list, a page at a time", () => {
     const { chat, sorted } = await large();
     const deep = sorted()[700]!;
     // As stored (not moved): it sorts below the rows read and waits there for its page.
-    await coreEmits({ type: "conversation", summary: { ...deep, muted: true } });
+    await coreEmits({ type: "conversation", summary: { ...deep, notify: "none" } });
     // Newer than this (stale) core's copy: the event's summary must win over the page's.
     const moved = { ...sorted()[900]!, updated_at: ago(0), unread_count: 5 };
     await coreEmits({ type: "conversation", summary: moved });
@@ -311,7 +311,7 @@ describe("the list, a page at a time", () => {
     expect(new Set(ids(chat.list.conversations)).size).toBe(1_250);
     expect(chat.list.conversations).toHaveLength(1_250);
     expect(chat.list.conversations[0]).toEqual(moved);
-    expect(chat.list.conversations.find((c) => c.id === deep.id)?.muted).toBe(false);
+    expect(chat.list.conversations.find((c) => c.id === deep.id)?.notify).toBe("all");
     const withoutMoved = sorted().filter((c) => c.id !== moved.id);
     expect(ids(chat.list.conversations.slice(1))).toEqual(ids(withoutMoved));
   });
@@ -465,7 +465,7 @@ describe("a message request deleted on this device", () => {
     expect(chat.thread.messages).toEqual([]);
     expect(chat.thread.loaded).toBe(false);
     // Heard again while still deleted: still out.
-    await coreEmits({ type: "conversation", summary: { ...request, dismissed: true, muted: true } });
+    await coreEmits({ type: "conversation", summary: { ...request, dismissed: true, notify: "none" } });
     expect(ids(chat.list.conversations)).toEqual([other.id]);
 
     const again = { ...request, dismissed: false, updated_at: ago(0), unread_count: 1, last_seq: 2 };

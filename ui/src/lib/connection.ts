@@ -4,6 +4,7 @@
  * owns that moment, this module the words.
  */
 import type { ConnectionState } from "./bindings/ConnectionState";
+import { m } from "./paraglide/messages.js";
 import { clockTimeWithSeconds } from "./time";
 
 export type Banner =
@@ -18,14 +19,17 @@ export type Banner =
  * technical message (`cannot connect: IO error: Connection refused (os error 111)`): it
  * stays available as details, a click away.
  */
-export const OFFLINE_EXPLANATION = "Ferry can't reach the server right now.";
+export function offlineExplanation(): string {
+  return m.connection_offline_explanation();
+}
 
 /**
  * What polling means: the server answers, but something on the way (a proxy, a firewall)
  * refuses live connections, so new messages come by asking every few seconds.
  */
-export const POLLING_EXPLANATION =
-  "Something between you and the server blocks live updates, so Ferry checks for new messages instead. Typing and online status are paused.";
+export function pollingExplanation(): string {
+  return m.connection_polling_explanation();
+}
 
 /** How long "Back online" stays up. */
 export const BACK_ONLINE_MS = 3000;
@@ -44,17 +48,17 @@ export function bannerFor(
       return {
         kind: "offline",
         text: state.retry_at
-          ? `Offline — retrying at ${clockTimeWithSeconds(state.retry_at, locale)}`
-          : "Offline",
+          ? m.connection_offline_retrying_at({ time: clockTimeWithSeconds(state.retry_at, locale) })
+          : m.connection_offline(),
         reason: state.reason,
       };
     case "connecting":
-      return { kind: "connecting", text: "Connecting…" };
+      return { kind: "connecting", text: m.connection_connecting() };
     case "polling":
-      return { kind: "polling", text: "Connected without live updates", reason: state.reason };
+      return { kind: "polling", text: m.connection_polling(), reason: state.reason };
     case "online":
-      return recovering ? { kind: "back-online", text: "Back online" } : null;
+      return recovering ? { kind: "back-online", text: m.connection_back_online() } : null;
     case "signed_out":
-      return { kind: "signed-out", text: "Your session has ended. Sign in again." };
+      return { kind: "signed-out", text: m.connection_signed_out() };
   }
 }

@@ -158,6 +158,15 @@ describe("previewOf", () => {
     expect(previewOf(direct(grace, { last_message: last }), ME.id)).toMatchObject({ text: "hello" });
   });
 
+  it("names mentions in the last message and the draft as the members are called now", () => {
+    const last = message({ body: `<@${ada.id}>\nlook`, mine: false, sender_id: grace.id });
+    const team = group("Team", [ada, grace], { last_message: last });
+    expect(previewOf(team, ME.id)).toMatchObject({ text: "Grace: @Ada Lovelace look" });
+    const renamed = { ...team, members: [member(ME), member({ ...ada, display_name: "Ada King" }), member(grace)] };
+    expect(previewOf(renamed, ME.id)).toMatchObject({ text: "Grace: @Ada King look" });
+    expect(previewOf({ ...team, draft: `ask <@${grace.id}>` }, ME.id)).toEqual({ kind: "draft", text: "ask @Grace Hopper" });
+  });
+
   it("says a last message deleted for everyone was deleted (its text is gone)", () => {
     const last = message({ body: "", deleted: true, mine: false, sender_id: grace.id });
     expect(previewOf(group("Team", [grace], { last_message: last }), ME.id)).toMatchObject({

@@ -12,6 +12,9 @@ import type { MemberView } from "./bindings/MemberView";
 import type { MessageStatus } from "./bindings/MessageStatus";
 import type { PictureId } from "./bindings/PictureId";
 import { withFiles } from "./files";
+import { formatNumber } from "./i18n.svelte";
+import { memberNames, plainMentions } from "./mentions";
+import { m } from "./paraglide/messages.js";
 
 /**
  * The list's order, the core's own ("updated_at DESC, id DESC", which its pages follow):
@@ -83,7 +86,7 @@ export function sharesPresence(conversation: ConversationSummary): boolean {
 
 /** The display name of `userId` in `conversation`, as far as its member list knows. */
 export function memberName(conversation: ConversationSummary, userId: string): string {
-  return conversation.members.find((m) => m.user.id === userId)?.user.display_name ?? "Someone";
+  return conversation.members.find((member) => member.user.id === userId)?.user.display_name ?? m.someone();
 }
 
 /** "Ada is typing…", "Ada and Grace are typing…", "3 people are typing…", or null. */
@@ -92,9 +95,9 @@ export function typingText(conversation: ConversationSummary, meId: string): str
     .filter((id) => id !== meId)
     .map((id) => isolated(memberName(conversation, id)));
   if (names.length === 0) return null;
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  return `${names.length} people are typing…`;
+  if (names.length === 1) return m.typing_one({ name: names[0]! });
+  if (names.length === 2) return m.typing_two({ first: names[0]!, second: names[1]! });
+  return m.typing_many({ count: names.length });
 }
 
 export type Preview =
@@ -117,32 +120,34 @@ export function oneLine(text: string): string {
  * (except in the open conversation, where the composer shows it); then the last
  * message, with "You:" or the sender's first name in groups, and its status if it is
  * the user's own (one deleted for everyone says so: its text is gone; one of files says
- * what they are).
+ * what they are). Mentions read "@Name", as the members are called now.
  */
 export function previewOf(
   conversation: ConversationSummary,
   meId: string,
   isOpen = false,
 ): Preview {
-  if (conversation.request && !conversation.left) return { kind: "request", text: "Message request" };
+  if (conversation.request && !conversation.left) return { kind: "request", text: m.preview_request() };
   // Blocking a stranger must not show what their request hid; nor does a blocked chat
   // need its words in the list.
-  if (conversation.blocked) return { kind: "blocked", text: "You blocked them" };
+  if (conversation.blocked) return { kind: "blocked", text: m.preview_blocked() };
   if (conversation.typing.some((id) => id !== meId)) {
-    return { kind: "typing", text: "typing…" };
+    return { kind: "typing", text: m.preview_typing() };
   }
-  const draft = conversation.draft ? oneLine(conversation.draft) : "";
+  const names = memberNames(conversation.members);
+  const draft = conversation.draft ? oneLine(plainMentions(conversation.draft, names)) : "";
   if (draft && !isOpen) return { kind: "draft", text: draft };
   const last = conversation.last_message;
-  if (!last) return { kind: "empty", text: conversation.left ? "You left" : "No messages yet" };
-  let prefix = "";
-  if (last.mine) prefix = "You: ";
+  if (!last) return { kind: "empty", text: conversation.left ? m.preview_left() : m.preview_empty() };
+  const said = last.deleted ? m.message_deleted() : withFiles(oneLine(plainMentions(last.body, names)), last.attachments);
+  let text = said;
+  if (last.mine) text = m.preview_mine({ text: said });
   else if (conversation.kind === "group") {
-    prefix = `${memberName(conversation, last.sender_id).split(" ")[0]}: `;
+    text = `${memberName(conversation, last.sender_id).split(" ")[0]}: ${said}`;
   }
   return {
     kind: "message",
-    text: prefix + (last.deleted ? "Message deleted" : withFiles(oneLine(last.body), last.attachments)),
+    text,
     at: last.created_at,
     status: last.mine ? last.status : null,
   };
@@ -175,7 +180,7 @@ export function filterByName(
     .map((x) => x.c);
 }
 
-/** The unread count as a badge shows it. */
+/** The unread count as a badge shows it, in the window's digits. */
 export function badgeText(count: number): string {
-  return count > 99 ? "99+" : String(count);
+  return count > 99 ? `${formatNumber(99)}+` : formatNumber(count);
 }

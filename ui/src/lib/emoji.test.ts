@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EMOJI, emojiName, searchEmoji } from "./emoji";
+import { setLanguage } from "./i18n.svelte";
 
 const found = (query: string) => searchEmoji(query).map((x) => x.emoji);
 
@@ -48,5 +49,21 @@ describe("searchEmoji", () => {
   it("finds nothing for nonsense, and the emoji itself when pasted", () => {
     expect(found("qwzx")).toEqual([]);
     expect(found("🔥")[0]).toBe("🔥");
+  });
+});
+
+describe("the picker's emoji in German", () => {
+  it("are named in German, found by German words (accents or not) and still by English ones", () => {
+    setLanguage("de");
+    expect(emojiName("👍")).toBe("Daumen hoch");
+    expect(found("daumen").slice(0, 2)).toEqual(["👍", "👎"]);
+    // "Daumen drücken" is one of the crossed fingers' words, so they come after.
+    expect(found("daumen")).toContain("🤞");
+    expect(found("gluhbirne")).toEqual(["💡"]);
+    expect(found("thumbs")).toEqual(["👍", "👎"]);
+    // Names that start with it first, as in English: "Herzhände" before "rotes Herz".
+    const hearts = found("herz");
+    expect(hearts[0]).toBe("🫶");
+    expect(hearts.indexOf("🫶")).toBeLessThan(hearts.indexOf("❤️"));
   });
 });

@@ -5,6 +5,7 @@
  * line never divides by it.
  */
 import { formatBytes, saveAsName } from "./files";
+import { m } from "./paraglide/messages.js";
 import { dayKey } from "./time";
 
 /**
@@ -18,7 +19,7 @@ export function exportFileName(username: string, today: Date = new Date()): stri
 
 /** How far the download has come: "12 MB of 40 MB"; "12 MB so far" when its size is unknown. */
 export function exportLine(received: number, total: number): string {
-  if (total > 0) return `${formatBytes(Math.min(received, total))} of ${formatBytes(total)}`;
-  if (received > 0) return `${formatBytes(received)} so far`;
-  return "Starting…";
+  if (total > 0) return m.export_line({ received: formatBytes(Math.min(received, total)), total: formatBytes(total) });
+  if (received > 0) return m.export_line_so_far({ received: formatBytes(received) });
+  return m.export_starting();
 }

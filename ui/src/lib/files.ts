@@ -7,6 +7,8 @@
 import { plainFileName } from "./bidi";
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { MessageStatus } from "./bindings/MessageStatus";
+import { formatLocale } from "./i18n.svelte";
+import { m } from "./paraglide/messages.js";
 
 /** The longest side of an inline preview, in CSS pixels (the core's previews are ≤ 320px). */
 export const PREVIEW_MAX_PX = 320;
@@ -15,23 +17,32 @@ const UNITS = ["B", "KB", "MB", "GB", "TB"];
 
 /**
  * `bytes` as people read it, in steps of 1024: "0 B", "1023 B", "1.5 KB", "12 KB",
- * "3.4 MB". One decimal below 10 of a unit, none above (a size is a hint, not a count).
+ * "3.4 MB" ("1,5 KB" in German: the number is written as `locale` writes it). One
+ * decimal below 10 of a unit, none above (a size is a hint, not a count).
  */
-export function formatBytes(bytes: number): string {
+export function formatBytes(bytes: number, locale: string = formatLocale()): string {
   let value = Math.max(0, Math.round(bytes));
-  if (value < 1024) return `${value} B`;
+  const written = (n: number, decimals: number) =>
+    new Intl.NumberFormat(locale, {
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
+      useGrouping: false,
+    }).format(n);
+  if (value < 1024) return `${written(value, 0)} B`;
   let unit = 0;
   while (value >= 1024 && unit < UNITS.length - 1) {
     value /= 1024;
     unit++;
   }
-  let text = value < 9.95 ? value.toFixed(1) : String(Math.round(value));
+  let decimals = value < 9.95 ? 1 : 0;
+  let shown = Number(value.toFixed(decimals));
   // 1,048,000 bytes is 1023.4 KB: said as "1.0 MB", not "1023 KB" nor "1024 KB".
-  if (Number(text) >= 1000 && unit < UNITS.length - 1) {
+  if (shown >= 1000 && unit < UNITS.length - 1) {
     unit++;
-    text = (Number(text) / 1024).toFixed(1);
+    decimals = 1;
+    shown = Number((shown / 1024).toFixed(1));
   }
-  return `${text} ${UNITS[unit]}`;
+  return `${written(shown, decimals)} ${UNITS[unit]}`;
 }
 
 /**
@@ -81,7 +92,7 @@ export function previewBox(
 /** The short type a file card shows on its icon: its extension ("PDF", "ZIP"), else "FILE". */
 export function typeLabel(name: string): string {
   const match = /\.([a-z0-9]{1,5})$/i.exec(name);
-  return match && match.index > 0 ? match[1]!.toUpperCase() : "FILE";
+  return match && match.index > 0 ? match[1]!.toUpperCase() : m.file_type_unknown();
 }
 
 /** Bytes of one file sent so far, out of all of them. */
@@ -112,9 +123,9 @@ export function progressOf(
  * offline "Uploading 0 B" read as stuck, or as going on when nothing was).
  */
 export function uploadLine(sent: number, total: number, connected: boolean): string {
-  if (connected) return `Uploading ${formatBytes(sent)} of ${formatBytes(total)}`;
-  if (sent <= 0) return `Waiting to upload ${formatBytes(total)} until you are back online`;
-  return `Uploaded ${formatBytes(sent)} of ${formatBytes(total)}; the rest goes when you are back online`;
+  if (connected) return m.upload_uploading({ sent: formatBytes(sent), total: formatBytes(total) });
+  if (sent <= 0) return m.upload_waiting({ total: formatBytes(total) });
+  return m.upload_partly({ sent: formatBytes(sent), total: formatBytes(total) });
 }
 
 /** Whole percent done (0 to 100); an empty file is done once it is going out at all. */
@@ -127,7 +138,8 @@ export function percent(progress: UploadProgress): number {
 export function filesLine(attachments: readonly Pick<LocalAttachment, "name" | "content_type">[]): string {
   if (attachments.length === 0) return "";
   if (attachments.length === 1) return plainFileName(attachments[0]!.name);
-  return attachments.every(isImage) ? `${attachments.length} photos` : `${attachments.length} files`;
+  const count = attachments.length;
+  return attachments.every(isImage) ? m.files_photos({ count }) : m.files_files({ count });
 }
 
 /**
@@ -174,7 +186,7 @@ const EXTENSIONS: Record<string, string> = { jpeg: "jpg", "svg+xml": "svg", "x-i
 
 /**
  * The name a pasted file is sent under: its own, or for a picture the clipboard did not
- * name, "Pasted image.png" (the extension from its type).
+ * name, "Pasted image.png" (the extension from its type; the words in the sender's language).
  */
 export function pastedName(file: Pick<File, "name" | "type">): string {
   const name = file.name.trim();
@@ -182,9 +194,9 @@ export function pastedName(file: Pick<File, "name" | "type">): string {
   const match = /^image\/([a-z0-9][a-z0-9.+-]*)$/.exec(file.type.toLowerCase().split(";")[0]!.trim());
   const subtype = match?.[1];
   if (subtype) {
-    return `Pasted image.${EXTENSIONS[subtype] ?? subtype}`;
+    return m.pasted_image_name({ extension: EXTENSIONS[subtype] ?? subtype });
   }
-  return "Pasted file";
+  return m.pasted_file_name();
 }
 
 /** A file's bytes as base64 (what `send_file_data` takes), read by the browser. */

@@ -22,12 +22,14 @@ describe("the door to the backend", () => {
       "/src/lib/chat.svelte.ts",
       "/src/lib/chat/account.svelte.ts",
       "/src/lib/chat/compose.svelte.ts",
+      "/src/lib/chat/do-not-disturb.svelte.ts",
       "/src/lib/chat/files.svelte.ts",
       "/src/lib/chat/list.svelte.ts",
       "/src/lib/chat/notice.svelte.ts",
       "/src/lib/chat/pictures.svelte.ts",
       "/src/lib/chat/safety.svelte.ts",
       "/src/lib/chat/session.svelte.ts",
+      "/src/lib/chat/settings.svelte.ts",
       "/src/lib/chat/thread.svelte.ts",
     ]);
   });

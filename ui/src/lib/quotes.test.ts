@@ -17,6 +17,12 @@ describe("quoteLine", () => {
     expect(quoteLine(quote())).toEqual({ kind: "text", text: "first line second line" });
   });
 
+  it("names the quoted text's mentions, someone unknown as such", () => {
+    const names = (id: string) => (id === "019ac0c7-1b1e-7c55-9e0b-3f1d8f0c2a11" ? "Ada" : null);
+    const body = "<@019ac0c7-1b1e-7c55-9e0b-3f1d8f0c2a11> and <@019ac0c7-1b1e-7c55-9e0b-3f1d8f0c2a22>";
+    expect(quoteLine(quote({ body }), names)).toEqual({ kind: "text", text: "@Ada and @unknown" });
+  });
+
   it("says the quoted message was deleted, or that this device does not have it", () => {
     expect(quoteLine(quote({ body: "", deleted: true }))).toEqual({ kind: "deleted", text: "Message deleted" });
     expect(quoteLine(null)).toEqual({ kind: "missing", text: "Original message not available" });

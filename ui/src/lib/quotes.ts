@@ -1,12 +1,15 @@
 /**
  * How a reply shows the message it answers, in its bubble and in the composer's reply
  * bar: one line of that message's text (with what its files are, where known), or why
- * there is none (it was deleted for everyone, or this device never had it).
+ * there is none (it was deleted for everyone, or this device never had it). Its mentions
+ * read "@Name", as the conversation's members are called now.
  */
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { Quote } from "./bindings/Quote";
 import { oneLine } from "./conversations";
 import { withFiles } from "./files";
+import { plainMentions, type NameOf } from "./mentions";
+import { m } from "./paraglide/messages.js";
 
 export type QuoteLine =
   | { kind: "text"; text: string }
@@ -18,9 +21,12 @@ export type QuoteLine =
  * bar has the whole message, files and all; a quote has only its text, and a message
  * of files alone has none, so it says "Attachment".
  */
-export function quoteLine(quote: (Quote & { attachments?: LocalAttachment[] }) | null): QuoteLine {
-  if (!quote) return { kind: "missing", text: "Original message not available" };
-  if (quote.deleted) return { kind: "deleted", text: "Message deleted" };
-  const text = withFiles(oneLine(quote.body), quote.attachments);
-  return { kind: "text", text: text || "📎 Attachment" };
+export function quoteLine(
+  quote: (Quote & { attachments?: LocalAttachment[] }) | null,
+  names: NameOf = () => null,
+): QuoteLine {
+  if (!quote) return { kind: "missing", text: m.quote_missing() };
+  if (quote.deleted) return { kind: "deleted", text: m.message_deleted() };
+  const text = withFiles(oneLine(plainMentions(quote.body, names)), quote.attachments);
+  return { kind: "text", text: text || m.quote_attachment() };
 }

@@ -4,6 +4,7 @@
  * has it, two filled (blue) when they have read it, red when it failed for good.
  */
 import type { MessageStatus } from "./bindings/MessageStatus";
+import { m } from "./paraglide/messages.js";
 
 export interface StatusMark {
   icon: "clock" | "tick" | "double-tick" | "alert";
@@ -13,14 +14,16 @@ export interface StatusMark {
   label: string;
 }
 
-const MARKS: Record<MessageStatus, StatusMark> = {
-  pending: { icon: "clock", tone: "muted", label: "Waiting to send" },
-  sent: { icon: "tick", tone: "muted", label: "Sent" },
-  delivered: { icon: "double-tick", tone: "muted", label: "Delivered" },
-  read: { icon: "double-tick", tone: "read", label: "Read" },
-  failed: { icon: "alert", tone: "failed", label: "Not sent" },
+// The labels are asked for each time: the language can change.
+const MARKS: Record<MessageStatus, Omit<StatusMark, "label"> & { label: () => string }> = {
+  pending: { icon: "clock", tone: "muted", label: m.status_pending },
+  sent: { icon: "tick", tone: "muted", label: m.status_sent },
+  delivered: { icon: "double-tick", tone: "muted", label: m.status_delivered },
+  read: { icon: "double-tick", tone: "read", label: m.status_read },
+  failed: { icon: "alert", tone: "failed", label: m.message_not_sent },
 };
 
 export function statusMark(status: MessageStatus): StatusMark {
-  return MARKS[status];
+  const mark = MARKS[status];
+  return { ...mark, label: mark.label() };
 }

@@ -2,13 +2,16 @@
  * How times read in the UI: clock times on messages, day labels on separators
  * ("Today", "Yesterday", a date), the short times of the conversation list and how long
  * ago a device was last used. Days are the user's local calendar days. `locale` is the
- * user's own unless a test pins it.
+ * window's (`formatLocale()`) unless a test pins it; the words ("Today", "just now")
+ * are in that locale's language, the rest is `Intl`'s.
  */
+import { formatLocale, matchLanguage } from "./i18n.svelte";
+import { m } from "./paraglide/messages.js";
 
-const hourStyles = new Map<string | undefined, "numeric" | "2-digit">();
+const hourStyles = new Map<string, "numeric" | "2-digit">();
 
 /** "09:05" on a 24-hour clock, "9:05 AM" on a 12-hour one. */
-function hourStyle(locale?: string): "numeric" | "2-digit" {
+function hourStyle(locale: string): "numeric" | "2-digit" {
   let style = hourStyles.get(locale);
   if (!style) {
     const cycle = new Intl.DateTimeFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
@@ -19,12 +22,12 @@ function hourStyle(locale?: string): "numeric" | "2-digit" {
 }
 
 /** "14:05" (or "2:05 PM", as the locale writes it). */
-export function clockTime(iso: string, locale?: string): string {
+export function clockTime(iso: string, locale: string = formatLocale()): string {
   return new Date(iso).toLocaleTimeString(locale, { hour: hourStyle(locale), minute: "2-digit" });
 }
 
 /** "14:05:09": for the next reconnect attempt, where seconds matter. */
-export function clockTimeWithSeconds(iso: string, locale?: string): string {
+export function clockTimeWithSeconds(iso: string, locale: string = formatLocale()): string {
   return new Date(iso).toLocaleTimeString(locale, {
     hour: hourStyle(locale),
     minute: "2-digit",
@@ -44,6 +47,11 @@ function daysBefore(now: Date, days: number): Date {
   return new Date(now.getFullYear(), now.getMonth(), now.getDate() - days);
 }
 
+/** The message functions' options for `locale`'s language. */
+function wordsFor(locale: string) {
+  return { locale: matchLanguage([locale]) };
+}
+
 /** Whole calendar days from `date` to `now` (0 = the same day). */
 function calendarDaysAgo(date: Date, now: Date): number {
   const a = Date.UTC(date.getFullYear(), date.getMonth(), date.getDate());
@@ -52,11 +60,11 @@ function calendarDaysAgo(date: Date, now: Date): number {
 }
 
 /** A day separator: "Today", "Yesterday", "Monday 15 January", "15 January 2023". */
-export function dayLabel(iso: string, now: Date = new Date(), locale?: string): string {
+export function dayLabel(iso: string, now: Date = new Date(), locale: string = formatLocale()): string {
   const date = new Date(iso);
   const key = dayKey(date);
-  if (key === dayKey(now)) return "Today";
-  if (key === dayKey(daysBefore(now, 1))) return "Yesterday";
+  if (key === dayKey(now)) return m.day_today({}, wordsFor(locale));
+  if (key === dayKey(daysBefore(now, 1))) return m.day_yesterday({}, wordsFor(locale));
   if (date.getFullYear() === now.getFullYear()) {
     return date.toLocaleDateString(locale, { weekday: "long", day: "numeric", month: "long" });
   }
@@ -64,11 +72,11 @@ export function dayLabel(iso: string, now: Date = new Date(), locale?: string): 
 }
 
 /** The time beside a conversation: clock time today, then "Yesterday", a weekday, a date. */
-export function listTime(iso: string, now: Date = new Date(), locale?: string): string {
+export function listTime(iso: string, now: Date = new Date(), locale: string = formatLocale()): string {
   const date = new Date(iso);
   const ago = calendarDaysAgo(date, now);
   if (ago <= 0) return clockTime(iso, locale);
-  if (ago === 1) return "Yesterday";
+  if (ago === 1) return m.day_yesterday({}, wordsFor(locale));
   if (ago < 7) return date.toLocaleDateString(locale, { weekday: "short" });
   if (date.getFullYear() === now.getFullYear()) {
     return date.toLocaleDateString(locale, { day: "numeric", month: "short" });
@@ -80,24 +88,45 @@ export function listTime(iso: string, now: Date = new Date(), locale?: string): 
  * How long ago, to follow "Last used": "just now", "5 minutes ago", "3 hours ago", then
  * by calendar day "yesterday", "3 days ago", and after a week the date ("on 3 March",
  * with the year when it is not this one). A time ahead of `now` (another clock) is "just now".
+ * The counts are `Intl.RelativeTimeFormat`'s, which knows each language's plurals.
  */
-export function timeAgo(iso: string, now: Date = new Date(), locale?: string): string {
+export function timeAgo(iso: string, now: Date = new Date(), locale: string = formatLocale()): string {
   const date = new Date(iso);
+  const ago = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
   const minutes = Math.floor((now.getTime() - date.getTime()) / 60_000);
-  if (minutes < 1) return "just now";
-  if (minutes < 60) return minutes === 1 ? "1 minute ago" : `${minutes} minutes ago`;
+  if (minutes < 1) return m.time_just_now({}, wordsFor(locale));
+  if (minutes < 60) return ago.format(-minutes, "minute");
   const hours = Math.floor(minutes / 60);
-  if (hours < 24) return hours === 1 ? "1 hour ago" : `${hours} hours ago`;
+  if (hours < 24) return ago.format(-hours, "hour");
   const days = calendarDaysAgo(date, now);
-  if (days <= 1) return "yesterday";
-  if (days < 7) return `${days} days ago`;
-  if (date.getFullYear() === now.getFullYear()) {
-    return `on ${date.toLocaleDateString(locale, { day: "numeric", month: "long" })}`;
-  }
-  return `on ${date.toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" })}`;
+  // A day or more by the clock is at least one calendar day; one reads "yesterday".
+  if (days < 7) return ago.format(-days, "day");
+  const day =
+    date.getFullYear() === now.getFullYear()
+      ? date.toLocaleDateString(locale, { day: "numeric", month: "long" })
+      : date.toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" });
+  return m.time_on_date({ date: day }, wordsFor(locale));
 }
 
 /** A full date and time for tooltips. */
-export function fullTime(iso: string, locale?: string): string {
+export function fullTime(iso: string, locale: string = formatLocale()): string {
   return new Date(iso).toLocaleString(locale, { dateStyle: "full", timeStyle: "short" });
+}
+
+/**
+ * A time ahead, to follow "until": the clock time today ("18:00"), "tomorrow, 08:00",
+ * then the day with the time ("Fri 28 Nov, 09:00").
+ */
+export function untilTime(iso: string, now: Date = new Date(), locale: string = formatLocale()): string {
+  const date = new Date(iso);
+  const ahead = -calendarDaysAgo(date, now);
+  if (ahead <= 0) return clockTime(iso, locale);
+  if (ahead === 1) return m.time_tomorrow_at({ time: clockTime(iso, locale) }, wordsFor(locale));
+  return date.toLocaleString(locale, {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    hour: hourStyle(locale),
+    minute: "2-digit",
+  });
 }

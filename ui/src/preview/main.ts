@@ -10,13 +10,16 @@
 // against a fake account whose password is "password" (any other is refused), and any
 // mailed code is accepted. Ada and Grace have profile pictures (drawn here); choosing
 // one's own "picks" a sample image and draws a new one, and a picture never fetched
-// before cannot be had offline, as with the core.
+// before cannot be had offline, as with the core. Grace mentions Morgan in the compiler
+// club (an "@" badge in the list), and each conversation's bell and Settings' do not
+// disturb work as the core's do.
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import App from "../App.svelte";
 import "../app.css";
 import type { Account } from "../lib/bindings/Account";
+import type { AppSettings } from "../lib/bindings/AppSettings";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
@@ -158,7 +161,8 @@ function conversation(
       request: false,
       blocked: false,
       dismissed: false,
-      muted: false,
+      notify: "all",
+      unread_mentions: 0,
       draft: null,
       typing: [],
       ...extra,
@@ -178,15 +182,16 @@ const store: Stored[] = [
     [grace, "Meeting moved to Thursday.", 3000],
     [linus, "Works for me.", 2990],
     [grace, "I'll bring the tapes.", 2980],
+    [grace, `<@${me.id}> can you bring the spare reels? <@${linus.id}> has the tape deck.`, 25],
     [me, "See you there", 20, "pending"],
-  ], { unread_count: 0 }),
+  ], { unread_count: 1, unread_mentions: 1 }),
   conversation("Linus Torvalds", [view(me), view(linus)], "direct", [
     [linus, "Patch looks fine, one nit.", 9000],
     [me, "A very long message that the server refused. ".repeat(3), 8990, "failed"],
   ], { draft: "I'll fix the nit tomorrow" }),
   conversation("Grace Hopper", [view(me), view(grace, true)], "direct", [
     [grace, "It's easier to ask forgiveness than it is to get permission.", 60 * 24 * 9],
-  ], { unread_count: 3, muted: true }),
+  ], { unread_count: 3, notify: "none" }),
   conversation("Mallory Quinn", [view(me, false, "member", "request"), view(mallory, true)], "direct", [
     [mallory, "Hi! I found your name on the ferry forum. Got a minute?", 45],
   ], { unread_count: 1, request: true }),
@@ -237,6 +242,8 @@ const find = (cid: unknown) => store.find((c) => c.summary.id === cid);
 const event = (e: UiEvent) => void emit("ferry://event", e);
 
 let account: Account = { user: me, email: null, email_verified: false, admin: false, settings: {} };
+/** The app's own settings, as the shell keeps them (Settings → App, Appearance, Language). */
+let appSettings: AppSettings = { theme: "system", language: null, close_to_tray: false, start_at_login: false };
 const device = (device_name: string | null, last_used: number, last_place: string | null, current = false) => ({
   id: id(),
   device_name,
@@ -355,6 +362,9 @@ function strangerWritesAgain(c: Stored) {
   changed(c);
 }
 
+/** Until when notifications are paused (Settings → Notifications); off at first. */
+let doNotDisturb: string | null = null;
+
 mockWindows("main");
 mockIPC(
   (cmd, raw) => {
@@ -370,6 +380,11 @@ mockIPC(
       case "sign_out":
         signedIn = false;
         return null;
+      case "app_settings":
+        return appSettings;
+      case "set_app_settings":
+        appSettings = args.settings as AppSettings;
+        return appSettings;
       case "conversations": {
         // A page, as the core gives it: `limit` (default and most 500) below `after`.
         const after = args.after as ListPosition | null;
@@ -435,14 +450,20 @@ mockIPC(
         if (c) c.summary.draft = (args.body as string) || null;
         return null;
       }
-      case "set_muted": {
+      case "set_notifications": {
         const c = find(args.conversationId);
         if (c) {
-          c.summary.muted = args.muted as boolean;
+          c.summary.notify = args.level as ConversationSummary["notify"];
           changed(c);
         }
         return null;
       }
+      case "do_not_disturb":
+        return doNotDisturb;
+      case "set_do_not_disturb":
+        doNotDisturb = (args.until as string | null) ?? null;
+        event({ type: "do_not_disturb", until: doNotDisturb });
+        return null;
       case "retry_message":
       case "discard_message": {
         for (const c of store) {

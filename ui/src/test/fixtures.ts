@@ -3,6 +3,7 @@
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { Account } from "../lib/bindings/Account";
+import type { AppSettings } from "../lib/bindings/AppSettings";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
@@ -12,6 +13,8 @@ import type { MemberView } from "../lib/bindings/MemberView";
 import type { SessionInfo } from "../lib/bindings/SessionInfo";
 import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
+import { DEFAULT_APP_SETTINGS } from "../lib/chat/settings.svelte";
+import { languageChoice } from "../lib/i18n.svelte";
 
 export const ME: User = {
   id: "00000000-0000-7000-8000-000000000001",
@@ -130,7 +133,8 @@ export function direct(other: User, extra: Partial<ConversationSummary> = {}): C
     request: false,
     blocked: false,
     dismissed: false,
-    muted: false,
+    notify: "all",
+    unread_mentions: 0,
     draft: null,
     typing: [],
     ...extra,
@@ -178,15 +182,32 @@ export interface Call {
   args: Record<string, unknown>;
 }
 
-/** Installs the mocked core; unknown commands answer null (like a unit-returning command). */
+/**
+ * The app's settings as a shell keeps them: stored whole, answered back. The language
+ * starts as the i18n module's own choice, as if it had been chosen in Settings.
+ */
+function appSettingsStore(): Handlers {
+  let stored: AppSettings = { ...DEFAULT_APP_SETTINGS, language: languageChoice() };
+  return {
+    app_settings: () => stored,
+    set_app_settings: (args) => (stored = args.settings as AppSettings),
+  };
+}
+
+/**
+ * Installs the mocked core; unknown commands answer null (like a unit-returning
+ * command), except the app's settings, which it keeps (`appSettingsStore`) unless
+ * `handlers` say otherwise.
+ */
 export function mockCore(handlers: Handlers = {}) {
   const calls: Call[] = [];
+  const answers = { ...appSettingsStore(), ...handlers };
   mockWindows("main");
   mockIPC(
     (cmd, payload) => {
       const args = (payload ?? {}) as Record<string, unknown>;
       calls.push({ cmd, args });
-      const handler = handlers[cmd];
+      const handler = answers[cmd];
       return handler ? handler(args) : null;
     },
     { shouldMockEvents: true },

@@ -260,7 +260,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         let row: Option<AccountRow> = sqlx::query_as(concat!(
             "SELECT ",
             user_columns!(),
-            ", password_hash, email, email_verified_at, admin, missed_message_mail \
+            ", password_hash, email, email_verified_at, admin, missed_message_mail, dnd_until \
              FROM users WHERE id = $1"
         ))
         .bind(id)
@@ -308,6 +308,15 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_do_not_disturb(&self, id: UserId, until: Option<Timestamp>) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET dnd_until = $2 WHERE id = $1")
+            .bind(id)
+            .bind(until.map(Timestamp::as_millis))
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 

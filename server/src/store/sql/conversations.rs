@@ -1,7 +1,9 @@
 //! [`ConversationStore`] in SQL: direct conversations and groups, their members, and the
 //! pages of changed conversations for `/sync`.
 
-use ferry_proto::{Conversation, ConversationId, MemberState, Role, Timestamp, UserId};
+use ferry_proto::{
+    Conversation, ConversationId, MemberState, NotifyLevel, Role, Timestamp, UserId,
+};
 
 use async_trait::async_trait;
 use macro_rules_attribute::apply;
@@ -433,6 +435,30 @@ impl<D: Dialect> ConversationStore for SqlStore<D> {
         }
         tx.commit().await?;
         Ok(Some(state))
+    }
+
+    async fn set_notifications(
+        &self,
+        conversation_id: ConversationId,
+        user: UserId,
+        level: NotifyLevel,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        // Their own change, like a request's watermarks: only their devices see it in
+        // `/sync`, and the others' copies of the conversation do not move.
+        Self::advance_clock(&mut tx).await?;
+        let changed: Option<UserId> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "UPDATE members SET notify = $3, own_version = {} \
+             WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id",
+            D::CHANGE_VERSION
+        )))
+        .bind(conversation_id)
+        .bind(user)
+        .bind(level.as_str().to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(changed.is_some())
     }
 
     async fn sync(

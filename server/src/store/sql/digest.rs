@@ -9,9 +9,11 @@ use uuid::Uuid;
 use super::{Dialect, SqlStore};
 use crate::store::{DigestDue, DigestStore, MissedMessage, StoreResult};
 
-/// The unread messages from others in `u`'s accepted direct conversations, newer than
-/// their last digest: a condition on `me` (the user's member rows) and `m` (messages).
-const MISSED: &str = "me.state = 'accepted' AND c.kind = 'direct' AND m.seq > me.read_seq \
+/// The unread messages from others in `u`'s accepted direct conversations whose every
+/// message they asked to be told of (level `all`), newer than their last digest: a
+/// condition on `me` (the user's member rows) and `m` (messages).
+const MISSED: &str = "me.state = 'accepted' AND me.notify = 'all' AND c.kind = 'direct' \
+     AND m.seq > me.read_seq \
      AND m.sender_id <> me.user_id AND m.change_kind IS NULL AND m.deleted_at IS NULL";
 
 #[apply(driver_bounds!)]

@@ -22,11 +22,13 @@ import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialo
 import { openUrl as openInBrowser } from "@tauri-apps/plugin-opener";
 
 import type { Account } from "../bindings/Account";
+import type { AppSettings } from "../bindings/AppSettings";
 import type { CommandError } from "../bindings/CommandError";
 import type { Commands } from "../bindings/Commands";
 import type { ConversationSummary } from "../bindings/ConversationSummary";
 import type { ListPosition } from "../bindings/ListPosition";
 import type { LocalMessage } from "../bindings/LocalMessage";
+import type { NotifyLevel } from "../bindings/NotifyLevel";
 import type { PictureId } from "../bindings/PictureId";
 import type { Presence } from "../bindings/Presence";
 import type { SearchHit } from "../bindings/SearchHit";
@@ -34,6 +36,7 @@ import type { SessionInfo } from "../bindings/SessionInfo";
 import type { SessionView } from "../bindings/SessionView";
 import type { UiEvent } from "../bindings/UiEvent";
 import type { User } from "../bindings/User";
+import { m } from "../paraglide/messages.js";
 
 /** The name every core event is emitted under (see `src-tauri/src/events.rs`). */
 export const EVENT_NAME = "ferry://event";
@@ -175,6 +178,23 @@ export function setMissedMessageMail(on: boolean): Promise<Account> {
   return call("set_missed_message_mail", { on });
 }
 
+/**
+ * Until when no device of this user notifies of anything (null: do-not-disturb is off),
+ * as this device knows it; works offline.
+ */
+export function doNotDisturb(): Promise<string | null> {
+  return call("do_not_disturb");
+}
+
+/**
+ * Pauses every notification on every device of this user until `until`, or turns that
+ * off (null). Unlike the rest of the account it works offline (it goes up on the next
+ * connect); a `do_not_disturb` event follows, here and on the other devices.
+ */
+export function setDoNotDisturb(until: string | null): Promise<void> {
+  return call("set_do_not_disturb", { until });
+}
+
 /** Where the account is signed in, most recently used first (this device marked `current`). */
 export function accountSessions(): Promise<SessionInfo[]> {
   return call("account_sessions");
@@ -197,7 +217,7 @@ export function exportAccount(path: string): Promise<number> {
 /** Where to save the data export, from the system's save dialog (proposing `name`, a tar archive); null if cancelled. */
 export async function pickExportPath(name: string): Promise<string | null> {
   try {
-    return await saveDialog({ defaultPath: name, filters: [{ name: "Tar archive", extensions: ["tar"] }] });
+    return await saveDialog({ defaultPath: name, filters: [{ name: m.export_dialog_archive(), extensions: ["tar"] }] });
   } catch (e) {
     throw toCommandError(e);
   }
@@ -224,6 +244,22 @@ export function resetPassword(
   allowPlainHttp = false,
 ): Promise<void> {
   return call("reset_password", { serverUrl, code, newPassword, allowPlainHttp });
+}
+
+// --- The app on this computer --------------------------------------------------------
+// Kept by the shell, apart from the account: they hold signed out and offline.
+
+/** The theme, the language, closing to the tray and starting at login, as stored. */
+export function appSettings(): Promise<AppSettings> {
+  return call("app_settings");
+}
+
+/**
+ * Stores `settings` whole; resolves with what was stored. Starting at login is set with
+ * the system first: when the system refuses, nothing is stored and it rejects.
+ */
+export function setAppSettings(settings: AppSettings): Promise<AppSettings> {
+  return call("set_app_settings", { settings });
 }
 
 // --- People's pictures ---------------------------------------------------------------
@@ -266,8 +302,13 @@ export function setDraft(conversationId: string, body: string): Promise<void> {
   return call("set_draft", { conversationId, body });
 }
 
-export function setMuted(conversationId: string, muted: boolean): Promise<void> {
-  return call("set_muted", { conversationId, muted });
+/**
+ * Chooses what this user is told of a conversation's new messages: every one, only
+ * those that mention them, or nothing. On every device of theirs; works offline (it goes
+ * up on the next connect), and a `conversation` event follows with the new level.
+ */
+export function setNotifications(conversationId: string, level: NotifyLevel): Promise<void> {
+  return call("set_notifications", { conversationId, level });
 }
 
 /** Other users whose username or display name starts with `prefix` (needs the server). */
@@ -460,7 +501,7 @@ export function openAttachment(messageId: string, index: number): Promise<void> 
 export async function pickFiles(): Promise<string[]> {
   let picked: string[] | null;
   try {
-    picked = await openDialog({ multiple: true, title: "Attach files" });
+    picked = await openDialog({ multiple: true, title: m.composer_attach() });
   } catch (e) {
     throw toCommandError(e);
   }
@@ -473,9 +514,9 @@ export async function pickPicture(): Promise<string | null> {
     return await openDialog({
       multiple: false,
       directory: false,
-      title: "Choose a picture",
+      title: m.picture_dialog_title(),
       // The kinds of image the server makes a picture of.
-      filters: [{ name: "Images", extensions: ["jpg", "jpeg", "png", "gif", "webp"] }],
+      filters: [{ name: m.picture_dialog_images(), extensions: ["jpg", "jpeg", "png", "gif", "webp"] }],
     });
   } catch (e) {
     throw toCommandError(e);
@@ -543,7 +584,7 @@ export function onOpenRequest(handler: (conversationId: string) => void): Promis
 export async function openUrl(url: string): Promise<void> {
   const parsed = new URL(url);
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw { kind: "invalid_request", message: `not a web link: ${url}` } satisfies CommandError;
+    throw { kind: "invalid_request", message: m.link_not_web({ url }) } satisfies CommandError;
   }
   try {
     await openInBrowser(parsed.href);

@@ -1,17 +1,20 @@
 // Generated from src-tauri/src/commands/ by its test `command_bindings`. Do not edit
 // this file manually: run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop.
 import type { Account } from "./Account";
+import type { AppSettings } from "./AppSettings";
 import type { ConversationId } from "./ConversationId";
 import type { ConversationSummary } from "./ConversationSummary";
 import type { ListPosition } from "./ListPosition";
 import type { LocalMessage } from "./LocalMessage";
 import type { MessageId } from "./MessageId";
+import type { NotifyLevel } from "./NotifyLevel";
 import type { PictureId } from "./PictureId";
 import type { Presence } from "./Presence";
 import type { SearchHit } from "./SearchHit";
 import type { SessionId } from "./SessionId";
 import type { SessionInfo } from "./SessionInfo";
 import type { SessionView } from "./SessionView";
+import type { Timestamp } from "./Timestamp";
 import type { User } from "./User";
 import type { UserId } from "./UserId";
 
@@ -43,7 +46,7 @@ export type Commands = {
   mark_read: { args: { conversationId: ConversationId }; returns: void };
   set_typing: { args: { conversationId: ConversationId; composing: boolean }; returns: void };
   set_draft: { args: { conversationId: ConversationId; body: string }; returns: void };
-  set_muted: { args: { conversationId: ConversationId; muted: boolean }; returns: void };
+  set_notifications: { args: { conversationId: ConversationId; level: NotifyLevel }; returns: void };
   find_users: { args: { prefix: string }; returns: Array<User> };
   open_direct: { args: { username: string }; returns: ConversationId };
   create_group: { args: { title: string; memberIds: Array<UserId> }; returns: ConversationId };
@@ -65,6 +68,8 @@ export type Commands = {
   set_email: { args: { email?: string | null; password: string }; returns: Account };
   verify_email: { args: { code: string }; returns: void };
   set_missed_message_mail: { args: { on: boolean }; returns: Account };
+  set_do_not_disturb: { args: { until?: Timestamp | null }; returns: void };
+  do_not_disturb: { args: Record<string, never>; returns: Timestamp | null };
   account_sessions: { args: Record<string, never>; returns: Array<SessionInfo> };
   end_session: { args: { sessionId: SessionId }; returns: void };
   delete_account: { args: { password: string }; returns: void };
@@ -74,4 +79,6 @@ export type Commands = {
   user_picture: { args: { picture: PictureId }; returns: string };
   forgot_password: { args: { serverUrl: string; login: string; allowPlainHttp?: boolean | null }; returns: void };
   reset_password: { args: { serverUrl: string; code: string; newPassword: string; allowPlainHttp?: boolean | null }; returns: void };
+  app_settings: { args: Record<string, never>; returns: AppSettings };
+  set_app_settings: { args: { settings: AppSettings }; returns: AppSettings };
 };

@@ -3,6 +3,7 @@ import type { ConversationId } from "./ConversationId";
 import type { ConversationKind } from "./ConversationKind";
 import type { LocalMessage } from "./LocalMessage";
 import type { MemberView } from "./MemberView";
+import type { NotifyLevel } from "./NotifyLevel";
 import type { Timestamp } from "./Timestamp";
 import type { UserId } from "./UserId";
 
@@ -61,9 +62,14 @@ blocked: boolean,
  */
 dismissed: boolean, 
 /**
- * Notifications off.
+ * What this user is told of its new messages: all, mentions only, or none.
  */
-muted: boolean, 
+notify: NotifyLevel, 
+/**
+ * Unread messages from others that mention this user (counted among
+ * `unread_count` too).
+ */
+unread_mentions: number, 
 /**
  * The unsent draft, if any.
  */

@@ -5,6 +5,7 @@ import type { ConversationSummary } from "./ConversationSummary";
 import type { LocalMessage } from "./LocalMessage";
 import type { MessageId } from "./MessageId";
 import type { Presence } from "./Presence";
+import type { Timestamp } from "./Timestamp";
 import type { User } from "./User";
 import type { UserId } from "./UserId";
 
@@ -67,7 +68,11 @@ state: ConnectionState, } | { "type": "profile",
 /**
  * As it is now.
  */
-user: User, } | { "type": "upload_progress", 
+user: User, } | { "type": "do_not_disturb", 
+/**
+ * Until when (`null`: off).
+ */
+until: Timestamp | null, } | { "type": "upload_progress", 
 /**
  * The pending message.
  */

@@ -19,6 +19,7 @@ import type { Account } from "../bindings/Account";
 import type { SessionInfo } from "../bindings/SessionInfo";
 import type { User } from "../bindings/User";
 import { exportFileName } from "../export";
+import { m } from "../paraglide/messages.js";
 import { errorMessage, type Notice } from "./notice.svelte";
 import type { Session } from "./session.svelte";
 
@@ -175,7 +176,7 @@ export class OwnAccount {
   async deleteAccount(password: string): Promise<void> {
     await backend.deleteAccount(password);
     this.#session.forgetAccount();
-    this.#notice.say("Your account is deleted; its messages are being erased for everyone.");
+    this.#notice.say(m.account_deleted_notice());
   }
 
   /**

@@ -14,6 +14,7 @@ import * as backend from "../backend";
 import type { LocalAttachment } from "../bindings/LocalAttachment";
 import type { LocalMessage } from "../bindings/LocalMessage";
 import { saveAsName, type UploadProgress } from "../files";
+import { m } from "../paraglide/messages.js";
 import { PreviewCache, previewKey } from "../previews";
 import { whyClosed } from "../requests";
 import type { Compose } from "./compose.svelte";
@@ -160,7 +161,7 @@ export class Files {
       await backend.openAttachment(message.id, attachment.index);
     } catch (e) {
       this.#notice.say(errorMessage(e), {
-        label: "Save as…",
+        label: m.file_save_as(),
         run: () => void this.saveAs(message, attachment),
       });
     }

@@ -8,7 +8,7 @@
  * A message request this user deleted (`dismissed`) is left out, whether a page or an
  * event brings it; a summary that says it is no longer dismissed (its stranger wrote
  * again) puts it back. What the user changes of one conversation from its header or
- * composer (mute, draft, members, leaving) is here too; requests, blocks and reports are
+ * composer (notification level, draft, members, leaving) is here too; requests, blocks and reports are
  * `./safety`.
  *
  * The list does not import the open thread (which builds on it): it tells it what it
@@ -17,6 +17,7 @@
 import * as backend from "../backend";
 import type { ConversationSummary } from "../bindings/ConversationSummary";
 import type { ListPosition } from "../bindings/ListPosition";
+import type { NotifyLevel } from "../bindings/NotifyLevel";
 import type { Presence } from "../bindings/Presence";
 import type { SearchHit } from "../bindings/SearchHit";
 import { coalesce } from "../coalesce";
@@ -176,8 +177,15 @@ export class Conversations {
     });
   }
 
-  async setMuted(conversationId: string, muted: boolean): Promise<void> {
-    await this.#notice.run(backend.setMuted(conversationId, muted));
+  /**
+   * Chooses what this user is told of a conversation's new messages. It holds at once
+   * (offline too: the core sends it on the next connect), so the row shows it as soon as
+   * the core took it; the core's own event for it follows.
+   */
+  async setNotifications(conversationId: string, level: NotifyLevel): Promise<void> {
+    if (await this.#notice.run(backend.setNotifications(conversationId, level))) {
+      this.#patch(conversationId, (c) => ({ ...c, notify: level }));
+    }
   }
 
   /** Saves a conversation's unsent text (empty clears it); the list shows it. */

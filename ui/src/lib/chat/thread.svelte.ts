@@ -21,6 +21,7 @@ import type { Quote } from "../bindings/Quote";
 import { READ_ONLY, standingIn, type Standing } from "../changes";
 import { coalesce } from "../coalesce";
 import { fresher } from "../copies";
+import { m } from "../paraglide/messages.js";
 import type { Conversations, OpenRow } from "./list.svelte";
 import type { Notice } from "./notice.svelte";
 import type { Session } from "./session.svelte";
@@ -292,7 +293,7 @@ export class OpenThread implements OpenRow {
     }
     if (this.openId !== id) return false;
     if (!held()) {
-      this.#notice.say("The original message is not available.");
+      this.#notice.say(m.original_not_available_notice());
       return false;
     }
     this.focusMessageId = messageId;

@@ -1,5 +1,5 @@
-// The account dialog in the whole window against a mocked core: opened from the account
-// menu, it reads the account and its sessions from the server, and each part calls its
+// Settings → Account in the whole window against a mocked core: opened from the account
+// menu (its test id, `account-dialog`, is the one the account dialog had), it reads the account and its sessions from the server, and each part calls its
 // command with what was typed, shows the core's refusal beside its form (keeping what
 // was typed), and shows the outcome: the header's new name, the new picture (in the
 // dialog and the header), a device gone from the list, a confirmed address, the data
@@ -42,11 +42,12 @@ function setup(options: { details?: Account; sessions?: SessionInfo[]; handlers?
   return { core, store };
 }
 
-/** Opens "Account settings…" from the account menu and waits for the account to show. */
+/** Opens "Settings…" from the account menu (at Account) and waits for the account to show. */
 async function openAccount(): Promise<HTMLElement> {
   await userEvent.click(await screen.findByTestId("account-menu"));
-  await userEvent.click(screen.getByRole("menuitem", { name: /Account settings/ }));
-  const dialog = await screen.findByRole("dialog", { name: "Account settings" });
+  await userEvent.click(screen.getByRole("menuitem", { name: /Settings/ }));
+  const dialog = await screen.findByRole("dialog", { name: "Settings" });
+  expect(within(dialog).getByRole("tab", { name: "Account" })).toHaveAttribute("aria-selected", "true");
   await within(dialog).findByTestId("account-profile");
   return dialog;
 }

@@ -320,17 +320,20 @@ describe("MessageBubble actions", () => {
     expect(screen.getByTestId("retry")).toBeInTheDocument();
   });
 
-  it("takes r, e, + and Delete when focused, as far as they are offered", async () => {
+  it("takes R, E or +, F2 and Delete when focused, as far as they are offered", async () => {
     const { m, el, onreply, onedit, onpicker, ondelete } = shown({});
     expect(el).toHaveAttribute("tabindex", "0");
-    expect(el).toHaveAttribute("aria-keyshortcuts", "R + E Delete");
+    expect(el).toHaveAttribute("aria-keyshortcuts", "R E Plus F2 Delete");
     el.focus();
     await userEvent.keyboard("r");
     expect(onreply).toHaveBeenCalledWith(m);
     await userEvent.keyboard("e");
-    expect(onedit).toHaveBeenCalledWith(m);
-    await userEvent.keyboard("+");
     expect(onpicker).toHaveBeenCalledWith(m, el.querySelector(".bubble"));
+    await userEvent.keyboard("+");
+    expect(onpicker).toHaveBeenCalledTimes(2);
+    expect(onedit).not.toHaveBeenCalled();
+    await userEvent.keyboard("{F2}");
+    expect(onedit).toHaveBeenCalledWith(m);
     await userEvent.keyboard("{Delete}");
     await userEvent.keyboard("{Backspace}");
     expect(ondelete).toHaveBeenCalledTimes(2);
@@ -339,7 +342,7 @@ describe("MessageBubble actions", () => {
   it("ignores keys it does not offer, and keys meant for what is inside it", async () => {
     const { el, onedit, ondelete, onreply } = shown({ ...theirs, reply_to: "q", quote: null });
     el.focus();
-    await userEvent.keyboard("e{Delete}");
+    await userEvent.keyboard("{F2}{Delete}");
     expect(onedit).not.toHaveBeenCalled();
     expect(ondelete).not.toHaveBeenCalled();
     screen.getByTestId("action-reply").focus();

@@ -1,0 +1,203 @@
+// axe-core over each main screen of the window as rendered in jsdom: sign-in, the chat
+// (list and an open thread with replies, reactions, files and a failed message),
+// Settings in every section, and the dialogs and popovers (new chat, quick switcher,
+// reaction picker, delete confirmation, blocked people, sign out). None may have a
+// serious or critical violation. Colour contrast needs a real engine: the end-to-end run
+// measures it with `test/axe-webdriver.js`, which the last tests here run as it is.
+// A run of axe takes a moment in jsdom, so the walks through many screens get longer.
+import { render, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import axe from "axe-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import App from "./App.svelte";
+import { seriousViolations } from "./test/a11y";
+import webdriverScript from "./test/axe-webdriver.js?raw";
+import { account, ago, attachment, direct, group, image, ME, member, message, user } from "./test/fixtures";
+import { windowCore } from "./test/window";
+
+/** For a test that runs axe on many screens. */
+const MANY_SCREENS_MS = 30_000;
+
+const ada = user("Ada Lovelace");
+const grace = user("Grace Hopper");
+
+// index.html gives the window its title; jsdom's document has none.
+beforeAll(() => {
+  document.title = "Ferry";
+});
+
+/** The window signed in, with Ada's chat (open) full of what a thread shows, and a group. */
+async function chatOpen() {
+  const chat = direct(ada, { updated_at: ago(1), unread_count: 0 });
+  const team = group("Team", [ada, grace], { updated_at: ago(20), unread_count: 3 });
+  const mine = message({ conversation_id: chat.id, seq: 2, body: "yes, at noon", status: "read", created_at: ago(5) });
+  const held = [
+    message({
+      conversation_id: chat.id,
+      seq: 1,
+      body: "lunch? https://example.com/menu",
+      mine: false,
+      sender_id: ada.id,
+      created_at: ago(6),
+      reactions: [{ emoji: "👍", user_ids: [ME.id], mine: true }],
+    }),
+    mine,
+    message({
+      conversation_id: chat.id,
+      seq: 3,
+      body: "great",
+      mine: false,
+      sender_id: ada.id,
+      created_at: ago(4),
+      reply_to: mine.id,
+      quote: { id: mine.id, sender_id: ME.id, body: mine.body, seq: 2, deleted: false },
+      edited: true,
+    }),
+    message({
+      conversation_id: chat.id,
+      seq: 4,
+      body: "",
+      mine: false,
+      sender_id: ada.id,
+      created_at: ago(3),
+      attachments: [attachment(), image({ index: 1 })],
+    }),
+    message({ conversation_id: chat.id, seq: 5, body: "", deleted: true, mine: false, sender_id: ada.id, created_at: ago(2) }),
+    message({ conversation_id: chat.id, seq: null, body: "did it go?", status: "failed", error: "too long", created_at: ago(1) }),
+  ];
+  const core = windowCore({
+    conversations: [chat, team],
+    messages: { [chat.id]: held },
+    handlers: {
+      account_details: () => account(),
+      account_sessions: () => [],
+      blocked_users: () => [grace],
+      find_users: () => [ada, grace],
+      attachment_preview: () => "data:image/png;base64,iVBORw0KGgo=",
+    },
+  });
+  render(App);
+  await userEvent.click((await screen.findAllByTestId("conversation-item"))[0]!);
+  await waitFor(() => expect(screen.getAllByTestId("message")).toHaveLength(held.length));
+  return { core, held };
+}
+
+describe("axe finds nothing serious", () => {
+  it("on the sign-in screen, and its password reset", async () => {
+    windowCore({ me: null });
+    render(App);
+    await screen.findByTestId("server-url");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.click(screen.getByTestId("forgot-password"));
+    await screen.findByTestId("forgot-login");
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("in the chat: the list, and a thread with replies, reactions, files and a failed message", async () => {
+    await chatOpen();
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("in a group's thread and with nothing open", async () => {
+    const team = group("Team", [ada, grace], { members: [member(ME, { role: "owner" }), member(ada), member(grace)] });
+    windowCore({
+      conversations: [team],
+      messages: {
+        [team.id]: [message({ conversation_id: team.id, seq: 1, mine: false, sender_id: grace.id, body: "hi all" })],
+      },
+    });
+    render(App);
+    await screen.findByTestId("conversation-item");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.click(screen.getByTestId("conversation-item"));
+    await screen.findByTestId("message");
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it("in Settings, every section", async () => {
+    await chatOpen();
+    await userEvent.keyboard("{Control>},{/Control}");
+    const dialog = await screen.findByTestId("settings-dialog");
+    await within(dialog).findByTestId("account-profile");
+    expect(await seriousViolations()).toEqual([]);
+    for (const name of ["Notifications", "App", "Appearance", "Language", "Keyboard shortcuts"]) {
+      await userEvent.click(within(dialog).getByRole("tab", { name }));
+      expect(await seriousViolations(), name).toEqual([]);
+    }
+  }, MANY_SCREENS_MS);
+
+  it("in the dialogs: new chat, the quick switcher, blocked people, sign out", async () => {
+    await chatOpen();
+    await userEvent.click(screen.getByTestId("new-chat"));
+    const newChat = await screen.findByTestId("new-chat-dialog");
+    await userEvent.type(within(newChat).getByTestId("user-search"), "ad");
+    await within(newChat).findAllByTestId("user-result");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.keyboard("{Escape}");
+
+    await userEvent.keyboard("{Control>}k{/Control}");
+    await screen.findByTestId("quick-switcher");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.keyboard("{Escape}");
+
+    await userEvent.click(screen.getByTestId("account-menu"));
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.click(screen.getByTestId("blocked-people"));
+    await screen.findByRole("dialog", { name: "Blocked people" });
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.keyboard("{Escape}");
+
+    await userEvent.click(screen.getByTestId("account-menu"));
+    await userEvent.click(screen.getByTestId("sign-out"));
+    await screen.findByRole("dialog");
+    expect(await seriousViolations()).toEqual([]);
+  }, MANY_SCREENS_MS);
+
+  it("with a message's reaction picker and its delete confirmation open", async () => {
+    const { held } = await chatOpen();
+    const rows = screen.getAllByTestId("message");
+    await userEvent.click(within(rows[0]!).getByTestId("action-react"));
+    await screen.findByTestId("reaction-picker");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.keyboard("{Escape}");
+
+    const mine = rows.find((row) => row.dataset.id === held[1]!.id)!;
+    await userEvent.click(within(mine).getByTestId("action-delete"));
+    await screen.findByTestId("delete-dialog");
+    expect(await seriousViolations()).toEqual([]);
+  }, MANY_SCREENS_MS);
+});
+
+describe("the WebDriver script", () => {
+  /** Runs test/axe-webdriver.js as WebDriver's execute-async does: the body of a function whose last argument is the callback. */
+  function runScript(options?: object): Promise<unknown> {
+    (window as unknown as { axe: typeof axe }).axe = axe;
+    return new Promise((resolve) => {
+      const body = new Function(webdriverScript) as (...args: unknown[]) => void;
+      if (options) body(options, resolve);
+      else body(resolve);
+    });
+  }
+
+  it("reports serious and critical violations only, with where they are", async () => {
+    document.body.innerHTML = `<main><h1>Ferry</h1><button id="nameless"></button><img src="x.png"></main>`;
+    document.documentElement.lang = "en";
+    const found = (await runScript({ rules: { "color-contrast": { enabled: false } } })) as {
+      id: string;
+      impact: string;
+      nodes: { target: string[] }[];
+    }[];
+    expect(found.map((v) => v.id).sort()).toEqual(["button-name", "image-alt"]);
+    expect(found.every((v) => v.impact === "serious" || v.impact === "critical")).toBe(true);
+    expect(found.find((v) => v.id === "button-name")!.nodes[0]!.target).toEqual(["#nameless"]);
+  });
+
+  it("passes a clean page, and says when axe-core was not loaded first", async () => {
+    document.body.innerHTML = `<main><h1>Ferry</h1><button>Send</button></main>`;
+    expect(await runScript({ rules: { "color-contrast": { enabled: false } } })).toEqual([]);
+    delete (window as unknown as { axe?: unknown }).axe;
+    const body = new Function(webdriverScript) as (done: (value: unknown) => void) => void;
+    const answer = await new Promise((resolve) => body(resolve));
+    expect(answer).toEqual({ error: expect.stringContaining("axe.min.js") });
+  });
+});

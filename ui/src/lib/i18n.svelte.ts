@@ -1,0 +1,112 @@
+/**
+ * The language the window speaks. It follows the system (`navigator.languages`, the
+ * first one Ferry has, else English) unless the person chose one in Settings
+ * (`setLanguage(code)`; `setLanguage(null)` follows the system again); the choice is
+ * kept in the webview's storage, so it outlives a restart.
+ *
+ * The texts are Paraglide's message functions (`m.*` from `./paraglide/messages`,
+ * compiled from `ui/messages/*.json`). They ask Paraglide's `getLocale()`, which this
+ * module answers from `$state`: whatever a component shows is drawn again when the
+ * language changes, in place, with nothing remounted and no draft lost. Dates and
+ * numbers go through `Intl` with `formatLocale()`.
+ */
+import { baseLocale, isLocale, locales, overwriteGetLocale, type Locale } from "./paraglide/runtime.js";
+
+/** A language Ferry has every text in: "en", "de". */
+export type Language = Locale;
+
+/** The languages on offer, each named in itself ("English", "Deutsch"), for the Language setting. */
+export const languages: readonly { code: Language; name: string }[] = locales.map((code) => ({
+  code,
+  name: ownName(code),
+}));
+
+const storageKey = "ferry.language";
+
+/** What the person chose; null follows the system. */
+let chosen = $state<Language | null>(storedChoice());
+/** The system's languages, most preferred first; the webview says when they change. */
+let system = $state<readonly string[]>(systemLanguages());
+
+overwriteGetLocale(language);
+if (typeof window !== "undefined") {
+  window.addEventListener("languagechange", () => {
+    system = systemLanguages();
+    markDocument();
+  });
+}
+markDocument();
+
+/** The language the window speaks now. */
+export function language(): Language {
+  return chosen ?? matchLanguage(system);
+}
+
+/** The person's own choice, or null when the window follows the system. */
+export function languageChoice(): Language | null {
+  return chosen;
+}
+
+/** Speak `code` from now on, or follow the system again (null). */
+export function setLanguage(code: Language | null): void {
+  chosen = code;
+  try {
+    if (code) localStorage.setItem(storageKey, code);
+    else localStorage.removeItem(storageKey);
+  } catch {
+    // Storage refused (private mode, quota): the choice holds until the window closes.
+  }
+  markDocument();
+}
+
+/**
+ * The tag `Intl` formats dates and numbers with: the system's own tag when it speaks
+ * the window's language, so "de-AT" or "en-GB" keep their region's habits, else the
+ * bare language ("de").
+ */
+export function formatLocale(): string {
+  const current = language();
+  return system.find((tag) => primary(tag) === current) ?? current;
+}
+
+/** A count as the window's language writes it ("1,234"; "1.234" in German). */
+export function formatNumber(count: number): string {
+  return new Intl.NumberFormat(formatLocale()).format(count);
+}
+
+/** The first of `tags` (BCP 47, most preferred first) that Ferry speaks, else English. */
+export function matchLanguage(tags: readonly string[]): Language {
+  for (const tag of tags) {
+    const code = primary(tag);
+    if (isLocale(code)) return code;
+  }
+  return baseLocale;
+}
+
+function primary(tag: string): string {
+  return tag.toLowerCase().split(/[-_]/)[0];
+}
+
+function ownName(code: Language): string {
+  const name = new Intl.DisplayNames([code], { type: "language" }).of(code) ?? code;
+  return name.charAt(0).toLocaleUpperCase(code) + name.slice(1);
+}
+
+function systemLanguages(): readonly string[] {
+  if (typeof navigator === "undefined") return [];
+  return navigator.languages?.length ? [...navigator.languages] : [navigator.language];
+}
+
+function storedChoice(): Language | null {
+  try {
+    const stored = localStorage.getItem(storageKey);
+    return stored && isLocale(stored) ? stored : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Screen readers and hyphenation read `lang` on the page. */
+function markDocument(): void {
+  if (typeof document !== "undefined") document.documentElement.lang = language();
+}
