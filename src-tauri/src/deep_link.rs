@@ -1,8 +1,9 @@
 //! `ferry://` links. `ferry://conversation/<id>` opens that conversation;
 //! `ferry://user/<username>` opens the direct chat with that person, starting it on the
 //! server if this device has none. The OS hands a link to the app that the bundles
-//! register for the scheme (the deep-link plugin): a second launch gives its link to the
-//! running app through the single instance, and macOS sends it as an event. A link is
+//! register for the scheme (the deep-link plugin's configuration): on Linux and Windows
+//! the OS starts the app with the link, and a second launch gives it to the running app
+//! through the single instance; macOS sends it as an event, through the plugin. A link is
 //! only ever an address to open: anything else in it is refused, and a link that names
 //! nothing this person can open shows the window and nothing more.
 
@@ -50,6 +51,7 @@ pub fn open(app: &AppHandle, url: &Url) {
         tracing::warn!(%url, "a link that is not Ferry's, ignored");
         return;
     };
+    tracing::info!(?link, "opening a link");
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         match conversation_for(&app, link).await {

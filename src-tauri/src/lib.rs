@@ -76,10 +76,17 @@ pub fn run() {
         std::process::exit(1);
     }
     tauri::Builder::default()
-        // Must come first: a second launch focuses the running window instead (and hands
-        // over the link it was started with, through the deep-link plugin).
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        // Must come first: a second launch focuses the running window instead, and hands
+        // over the link it was started with (Linux and Windows start the app with it).
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
             tray::reveal(app);
+            for url in args
+                .iter()
+                .skip(1)
+                .filter_map(|a| tauri::Url::parse(a).ok())
+            {
+                deep_link::open(app, &url);
+            }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_autostart::init(

@@ -33,6 +33,12 @@ use crate::notifications::Notifications;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Held by each test that starts the app for its whole run: the app is single-instance
+/// (a second one would hand over to the first and exit) and the stand-ins for the
+/// notification daemon and the tray host take names on the one session bus, so such
+/// tests take turns.
+static ONE_APP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(WAIT, f)
         .await
@@ -115,6 +121,9 @@ async fn driver(artifacts: &std::path::Path, app_dir: &std::path::Path) -> Drive
         .env("FERRY_CLIENT_DIR", app_dir)
         .env("FERRY_LOG_DIR", app_dir.join("logs"))
         .env("XDG_CONFIG_HOME", &config)
+        // A home of its own: what the app writes there (its autostart entry) stays in
+        // the test's folder.
+        .env("HOME", app_dir.join("home"))
         .env("RUST_LOG", "info,ferry_desktop=debug")
         .stdin(Stdio::null())
         .stdout(out)
@@ -424,6 +433,7 @@ async fn without_a_display_the_app_says_what_it_needs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_from_the_desktop_app() {
+    let _turn = ONE_APP.lock().await;
     let server_db = TestDb::sqlite();
     let server = TestServer::start_with(server_config(&server_db)).await;
     let addr = server.addr;
