@@ -1113,3 +1113,52 @@ async fn a_locked_keyring_makes_no_account() {
     dana.register("dana").await;
     server.stop().await;
 }
+
+/// Mentions and notification levels from the terminal (issue 29): `@username` of a member
+/// goes out as a mention by id and prints back as `@username`; `chats` says who was
+/// mentioned and each chat's level; `notify` sets the level on every device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentions_and_levels_from_the_terminal() {
+    let (_scene, [alice, bob, carol]) = registered(["alice", "bob", "carol"]).await;
+    alice.ok(&["group", "Lunch crew", "bob", "carol"]).await;
+    bob.ok(&["sync"]).await;
+    bob.ok(&["accept", "Lunch crew"]).await;
+    bob.ok(&["notify", "Lunch crew", "mentions"]).await;
+
+    let sent = alice
+        .json(&[
+            "send",
+            "Lunch crew",
+            "@Bob, table for 3? (ask @dave or mail bob@example.org)",
+        ])
+        .await;
+    let body = sent[0]["message"]["body"].as_str().expect("body");
+    let bob_id = id_of(&bob).await;
+    assert_eq!(
+        body,
+        format!("<@{bob_id}>, table for 3? (ask @dave or mail bob@example.org)"),
+        "a member's name became a mention; the rest stayed as typed"
+    );
+
+    bob.ok(&["sync"]).await;
+    let chats = bob.ok(&["chats"]).await;
+    assert!(
+        chats.contains("Lunch crew (notifies for mentions only) [1 unread, 1 mentions you]"),
+        "{chats}"
+    );
+    let page = bob.ok(&["open", "Lunch crew"]).await;
+    assert!(page.contains("@bob, table for 3?"), "{page}");
+    // Carol was not mentioned; her chat notifies of everything.
+    carol.ok(&["sync"]).await;
+    let chats = carol.ok(&["chats"]).await;
+    assert!(
+        chats.contains("[1 unread]") && !chats.contains("mention"),
+        "{chats}"
+    );
+    let refused = carol.run(&["notify", "Lunch crew", "loud"]).await;
+    assert!(
+        !refused.ok && refused.stderr.contains("loud"),
+        "{}",
+        refused.stderr
+    );
+}
