@@ -36,6 +36,10 @@ packages+=(chromium chromium-driver)
 # The Windows build and the macOS check (scripts/cross.sh) run in a Debian sid root that
 # debootstrap makes under ~/.cache/ferry/cross; its toolchain and Wine go in that root.
 packages+=(debootstrap)
+# The self-update test (scripts/update-test.sh) installs the app's .deb and lets the app
+# update itself; the updater asks for an administrator through pkexec, a graphical sudo
+# or sudo, and sudo is the one that works headless (as root, without a password).
+packages+=(sudo)
 
 is_installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]

@@ -75,12 +75,12 @@ run_step() {
 build_tools() {
     local tool missing=()
     for tool in cc pkg-config cargo dbus-run-session gnome-keyring-daemon npm xvfb-run \
-        WebKitWebDriver tauri-driver xclip debootstrap chromium chromedriver; do
+        WebKitWebDriver tauri-driver xclip debootstrap chromium chromedriver sudo; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     [[ -n "$(fc-list ':charset=1f600:color=true' 2>/dev/null)" ]] || missing+=("a colour emoji font")
     if [[ ${#missing[@]} -eq 0 ]]; then
-        echo "build tools, keyring, Node, Xvfb, xclip, the WebDriver tools, Chromium, debootstrap and an emoji font are present"
+        echo "build tools, keyring, Node, Xvfb, xclip, the WebDriver tools, Chromium, debootstrap, sudo and an emoji font are present"
         return 0
     fi
     echo "missing: ${missing[*]}; running scripts/setup.sh"
@@ -160,6 +160,13 @@ export FERRY_E2E_ARTIFACTS="${FERRY_E2E_ARTIFACTS:-$CARGO_TARGET_DIR/e2e-screens
 run_step "cargo test" xvfb-run -a -s "-screen 0 1280x800x24" \
     dbus-run-session -- bash scripts/with-keyring.sh cargo test --workspace --locked "$@"
 echo "desktop screenshots: $FERRY_E2E_ARTIFACTS"
+
+# The desktop app updating itself as installed software (scripts/update-test.sh): two
+# .deb builds with a key made for the run, the older installed with dpkg; a tampered
+# update is refused, the genuine one installed, and Ferry comes back as the new version
+# with its conversations and outbox. The package is removed again at the end.
+run_step "desktop: the installed app updates itself" xvfb-run -a -s "-screen 0 1280x800x24" \
+    dbus-run-session -- bash scripts/with-keyring.sh bash scripts/update-test.sh
 
 # The container image and the compose stack (docs/operations.md): the images with this
 # build's ferry-server, the two-node stack behind HAProxy driven by the CLI, a node

@@ -197,6 +197,11 @@ pub struct Config {
     /// How often the server looks for messages past their retention, in seconds.
     #[arg(long, env = "FERRY_RETENTION_CHECK_SECS", default_value_t = 600)]
     pub retention_check_secs: u64,
+    /// A directory of desktop app updates this server publishes at `/updates/`: the
+    /// updater's manifest `latest.json` beside the signed bundles it names (see
+    /// docs/operations.md, "Publishing an app update"). Unset: no updates are published.
+    #[arg(long, env = "FERRY_UPDATES_DIR")]
+    pub updates_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -253,6 +258,7 @@ impl Config {
             retention_days: 0,
             retention_check_secs: 600,
             digest_interval_secs: 86_400,
+            updates_dir: None,
         }
     }
 

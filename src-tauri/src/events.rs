@@ -22,6 +22,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use crate::notifier::Notifier;
 use crate::state::Desktop;
 use crate::unread::UnreadTotal;
+use crate::update::AvailableUpdate;
 
 /// The event name every [`UiEvent`] is emitted under.
 pub const EVENT: &str = "ferry://event";
@@ -122,6 +123,22 @@ pub enum UiEvent {
         #[cfg_attr(test, ts(type = "number"))]
         total: u64,
     },
+    /// A newer version of Ferry is published (found without being asked).
+    UpdateAvailable {
+        /// What is on offer.
+        update: AvailableUpdate,
+    },
+    /// The update is downloading (`install_update`).
+    UpdateProgress {
+        /// Bytes so far.
+        #[cfg_attr(test, ts(type = "number"))]
+        received: u64,
+        /// The bundle's size, when the server says.
+        #[cfg_attr(test, ts(type = "number | null"))]
+        total: Option<u64>,
+    },
+    /// The update is downloaded; its signature is being checked and it is installed next.
+    UpdateDownloaded,
 }
 
 /// The core events already queued, turned into UI events: each changed conversation is

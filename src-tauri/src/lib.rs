@@ -33,6 +33,7 @@ pub mod state;
 pub mod texts;
 pub mod tray;
 pub mod unread;
+pub mod update;
 pub mod viewer;
 
 use std::sync::{Arc, LazyLock};
@@ -54,11 +55,14 @@ pub(crate) fn attach(app: &AppHandle, state: &Desktop, client: Client) -> ferry_
     let _inside = runtime.inner().enter();
     let client = Arc::new(client);
     let user = client.me().clone();
+    let server = client.server_url().to_owned();
     state.set_client(Some(client.clone()));
     // Subscribed before the engine starts, so that no change goes unheard.
     let events = client.events();
     events::forward(app.clone(), client.clone(), events);
     client.start();
+    // At start (the silent sign-in) and at each sign-in: the feed is the server's.
+    update::check_in_background(app, Some(server));
     user
 }
 
@@ -96,6 +100,8 @@ pub fn run() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
+        // Used from Rust only (update.rs): the window cannot call the plugin itself.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(
             tauri::plugin::Builder::<tauri::Wry>::new("navigation-guard")
                 .on_navigation(|_, url| {
@@ -126,7 +132,8 @@ pub fn run() {
                 None => app.path().app_data_dir()?,
             };
             tracing::info!(
-                version = env!("CARGO_PKG_VERSION"),
+                // The bundle's version (what updates compare), not the crate's.
+                version = %update::current_version(app.handle()),
                 data_dir = %data_dir.display(),
                 log_dir = %log_dir.display(),
                 "Ferry desktop starting"
@@ -147,18 +154,29 @@ pub fn run() {
                 }
             }
             caret::keep_steady();
-            let desktop = Desktop::new(data_dir.clone());
+            // Before the silent sign-in, which checks for updates.
+            app.manage(update::Updates::default());
+            // Managed before the silent sign-in: the engine it starts forwards events at
+            // once, and the forwarder reads this state (it panicked on a resumed start
+            // whose first event came before the state was there).
+            app.manage(Desktop::new(data_dir.clone()));
             // Silent sign-in: the account last used here, with its tokens from the keyring.
             if let Ok(tokens) = KeyringTokens::new() {
                 match Client::resume(ClientOptions::new("", &data_dir), Arc::new(tokens)) {
                     Ok(Some(client)) => {
-                        attach(app.handle(), &desktop, client);
+                        attach(app.handle(), &app.state::<Desktop>(), client);
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "could not resume the last session"),
                 }
             }
-            app.manage(desktop);
+            if update::has_own_feed(app.handle())
+                && update::signed_in_server(app.handle()).is_none()
+            {
+                // No sign-in to check at: the build's own feed is asked now.
+                update::check_in_background(app.handle(), None);
+            }
+            update::check_daily(app.handle());
             // Links: the one this process was started with, and those handed over later.
             let handle = app.handle().clone();
             app.deep_link().on_open_url(move |event| {
@@ -234,6 +252,9 @@ pub fn run() {
             commands::reset_password,
             commands::app_settings,
             commands::set_app_settings,
+            commands::app_version,
+            commands::check_for_update,
+            commands::install_update,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
@@ -327,6 +348,7 @@ mod bindings {
         check::<ferry_proto::NotifyLevel>(&mut stale);
         check::<crate::settings::AppSettings>(&mut stale);
         check::<crate::settings::Theme>(&mut stale);
+        check::<crate::update::AvailableUpdate>(&mut stale);
         assert!(
             stale.is_empty(),
             "stale TypeScript bindings (run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop): {stale:?}"

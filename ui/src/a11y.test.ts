@@ -1,6 +1,7 @@
 // axe-core over each main screen of the window as rendered in jsdom: sign-in, the chat
 // (list and an open thread with replies, reactions, files and a failed message),
-// Settings in every section, and the dialogs and popovers (new chat, quick switcher,
+// Settings in every section (Updates with an update on offer, and the sidebar's news of
+// one), and the dialogs and popovers (new chat, quick switcher,
 // reaction picker, delete confirmation, blocked people, sign out). None may have a
 // serious or critical violation. Colour contrast needs a real engine: the end-to-end run
 // measures it with `test/axe-webdriver.js`, which the last tests here run as it is.
@@ -12,7 +13,20 @@ import { beforeAll, describe, expect, it } from "vitest";
 import App from "./App.svelte";
 import { seriousViolations } from "./test/a11y";
 import webdriverScript from "./test/axe-webdriver.js?raw";
-import { account, ago, attachment, direct, group, image, ME, member, message, user } from "./test/fixtures";
+import {
+  account,
+  ago,
+  attachment,
+  availableUpdate,
+  coreEmits,
+  direct,
+  group,
+  image,
+  ME,
+  member,
+  message,
+  user,
+} from "./test/fixtures";
 import { windowCore } from "./test/window";
 
 /** For a test that runs axe on many screens. */
@@ -74,6 +88,9 @@ async function chatOpen() {
       blocked_users: () => [grace],
       find_users: () => [ada, grace],
       attachment_preview: () => "data:image/png;base64,iVBORw0KGgo=",
+      check_for_update: () => availableUpdate(),
+      // Downloads until the test ends, as a large update does.
+      install_update: () => new Promise(() => undefined),
     },
   });
   render(App);
@@ -96,6 +113,9 @@ describe("axe finds nothing serious", () => {
   it("in the chat: the list, and a thread with replies, reactions, files and a failed message", async () => {
     await chatOpen();
     expect(await seriousViolations()).toEqual([]);
+    await coreEmits({ type: "update_available", update: availableUpdate() });
+    await screen.findByTestId("update-notice");
+    expect(await seriousViolations(), "with news of an update").toEqual([]);
   });
 
   it("in a group's thread and with nothing open", async () => {
@@ -120,10 +140,18 @@ describe("axe finds nothing serious", () => {
     const dialog = await screen.findByTestId("settings-dialog");
     await within(dialog).findByTestId("account-profile");
     expect(await seriousViolations()).toEqual([]);
-    for (const name of ["Notifications", "App", "Appearance", "Language", "Keyboard shortcuts"]) {
+    for (const name of ["Notifications", "App", "Appearance", "Language", "Updates", "Keyboard shortcuts"]) {
       await userEvent.click(within(dialog).getByRole("tab", { name }));
       expect(await seriousViolations(), name).toEqual([]);
     }
+    await userEvent.click(within(dialog).getByRole("tab", { name: "Updates" }));
+    await userEvent.click(within(dialog).getByTestId("check-for-updates"));
+    await within(dialog).findByTestId("update-offer");
+    expect(await seriousViolations(), "an update on offer").toEqual([]);
+    await userEvent.click(within(dialog).getByTestId("install-update"));
+    await coreEmits({ type: "update_progress", received: 1_000_000, total: 4_000_000 });
+    await within(dialog).findByTestId("update-count");
+    expect(await seriousViolations(), "an update downloading").toEqual([]);
   }, MANY_SCREENS_MS);
 
   it("in the dialogs: new chat, the quick switcher, blocked people, sign out", async () => {

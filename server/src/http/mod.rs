@@ -1,7 +1,7 @@
 //! The HTTP surface: the REST routes of `/api/v1` (collected with their OpenAPI
 //! descriptions, the admin API among them), the WebSocket upgrade, the operations
-//! endpoints, the admin console's page, and the layers every request passes: panic
-//! catching, body limit, timeout, observation.
+//! endpoints, the admin console's page, the desktop app's update feed, and the layers
+//! every request passes: panic catching, body limit, timeout, observation.
 
 pub mod account;
 pub mod admin;
@@ -20,6 +20,7 @@ pub mod picture;
 pub mod recovery;
 pub mod safety;
 pub mod sync;
+pub mod updates;
 pub mod users;
 
 use std::sync::Arc;
@@ -215,9 +216,12 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(
             ferry_proto::UPLOAD_CHUNK_BYTES as usize + limit::MAX_REQUEST_BYTES,
         ));
+    // Outside the request timeout: a bundle of tens of MiB takes what the link takes.
+    let updates = updates::routes(app.config.updates_dir.as_deref());
     Router::new()
         .merge(core)
         .merge(files)
+        .merge(updates)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

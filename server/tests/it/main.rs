@@ -25,3 +25,4 @@ mod requests;
 mod rest;
 mod retention;
 mod store;
+mod updates;

@@ -1,5 +1,5 @@
-//! Commands of the app's own settings (this computer, not the account): theme, language,
-//! closing to the tray, starting at login.
+//! Commands of the app itself (this computer, not the account): its settings (theme,
+//! language, closing to the tray, starting at login), its version and its updates.
 
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -8,6 +8,7 @@ use super::Result;
 use crate::error::CommandError;
 use crate::settings::{AppSettings, Settings};
 use crate::state::Desktop;
+use crate::update::{self, AvailableUpdate};
 
 /// The app's settings.
 #[tauri::command]
@@ -41,4 +42,24 @@ pub fn set_app_settings(
         crate::tray::relabel(&app, desktop.unread_total());
     }
     Ok(stored.get())
+}
+
+/// The version of Ferry running now.
+#[tauri::command]
+pub fn app_version(app: AppHandle) -> String {
+    update::current_version(&app)
+}
+
+/// Asks the update feed whether a newer Ferry is published (`null`: this is the newest).
+#[tauri::command]
+pub async fn check_for_update(app: AppHandle) -> Result<Option<AvailableUpdate>> {
+    update::check(&app, update::signed_in_server(&app).as_deref()).await
+}
+
+/// Downloads, verifies and installs the update `check_for_update` found, then starts
+/// Ferry again as the new version (its progress comes as `update_progress` events).
+/// Answers only when it failed, and then nothing changed.
+#[tauri::command]
+pub async fn install_update(app: AppHandle) -> Result<()> {
+    update::install(&app).await
 }

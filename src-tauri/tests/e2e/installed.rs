@@ -136,7 +136,7 @@ fn autostart_entries(home: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-async fn person(url: &str, name: &str, display: &str) -> (Client, tempfile::TempDir) {
+pub(crate) async fn person(url: &str, name: &str, display: &str) -> (Client, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let client = Client::register(
         ClientOptions::new(url, dir.path()),

@@ -13,6 +13,7 @@
 mod installed;
 mod notifications;
 mod tray;
+mod update;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -205,11 +206,16 @@ async fn driver_status(port: u16) -> Result<bool, String> {
 }
 
 async fn browser(driver: &Driver) -> Browser {
+    browser_of(driver, env!("CARGO_BIN_EXE_ferry-desktop")).await
+}
+
+/// A WebDriver session on the app at `application` (this build's, or an installed one).
+async fn browser_of(driver: &Driver, application: &str) -> Browser {
     // Only the application: WebKitWebDriver refuses a session with more (`browserName`).
     let mut caps = serde_json::Map::new();
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": env!("CARGO_BIN_EXE_ferry-desktop") }),
+        serde_json::json!({ "application": application }),
     );
     let url = format!("http://127.0.0.1:{}", driver.port);
     // The driver said it is ready: a failure now is a real one.

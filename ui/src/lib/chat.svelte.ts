@@ -4,8 +4,8 @@
  * the open `thread`, what this user writes in it (`compose`), `files`, `safety`
  * (requests, blocks, reports), the person's own `account` (read from the server for its
  * dialog), the profile `pictures` avatars show, the `notice` that tells failures, the
- * pause of every notification (`doNotDisturb`) and the app's own `preferences` on this
- * computer (theme, language, tray, login). It
+ * pause of every notification (`doNotDisturb`), the app's own `preferences` on this
+ * computer (theme, language, tray, login) and its `updates`. It
  * holds no truth of its own: each core event carries what changed (one conversation's
  * summary as stored now, one message, who is typing), and `Chat` hands it to the store
  * it concerns; a `resync` event (the shell missed changes) re-reads everything.
@@ -30,6 +30,7 @@ import { Safety } from "./chat/safety.svelte";
 import { AppPreferences } from "./chat/settings.svelte";
 import { Session } from "./chat/session.svelte";
 import { OpenThread } from "./chat/thread.svelte";
+import { Updates } from "./chat/updates.svelte";
 import { Uploads } from "./chat/uploads.svelte";
 
 /** Opens an http(s) link in the system browser. */
@@ -45,6 +46,7 @@ export function findUsers(prefix: string): Promise<User[]> {
 export class Chat {
   readonly notice = new Notice();
   readonly preferences = new AppPreferences();
+  readonly updates = new Updates();
   readonly session = new Session();
   readonly list = new Conversations(this.session, this.notice);
   readonly safety = new Safety(this.list, this.notice);
@@ -123,6 +125,11 @@ export class Chat {
   }
 
   #onEvent(event: UiEvent): void {
+    // Updates are the app's, not the account's: they come signed out too.
+    if (event.type === "update_available" || event.type === "update_progress" || event.type === "update_downloaded") {
+      this.updates.heard(event);
+      return;
+    }
     if (!this.session.me) return;
     const openId = this.thread.openId;
     switch (event.type) {

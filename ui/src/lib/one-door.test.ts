@@ -31,6 +31,7 @@ describe("the door to the backend", () => {
       "/src/lib/chat/session.svelte.ts",
       "/src/lib/chat/settings.svelte.ts",
       "/src/lib/chat/thread.svelte.ts",
+      "/src/lib/chat/updates.svelte.ts",
     ]);
   });
 

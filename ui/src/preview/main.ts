@@ -12,7 +12,11 @@
 // one's own "picks" a sample image and draws a new one, and a picture never fetched
 // before cannot be had offline, as with the core. Grace mentions Morgan in the compiler
 // club (an "@" badge in the list), and each conversation's bell and Settings' do not
-// disturb work as the core's do.
+// disturb work as the core's do. Ferry here is 0.1.0 and its feed offers 0.2.0 (`?update`
+// has the "shell" find it by itself a few seconds after start, so the sidebar announces
+// it; `?up-to-date` offers nothing). Installing downloads it step by step; the first try
+// is refused as the shell refuses a bundle with a bad signature, the next one "starts
+// again" as the new version (the page reloads).
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -20,6 +24,7 @@ import App from "../App.svelte";
 import "../app.css";
 import type { Account } from "../lib/bindings/Account";
 import type { AppSettings } from "../lib/bindings/AppSettings";
+import type { AvailableUpdate } from "../lib/bindings/AvailableUpdate";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
@@ -257,6 +262,19 @@ let sessions: SessionInfo[] = [
   device("macOS · morgan-air", 200, "198.51.100.7"),
   device(null, 15_000, null),
 ];
+/** What the update feed offers (Settings → Updates), unless `?up-to-date`. */
+const update: AvailableUpdate | null = params.has("up-to-date")
+  ? null
+  : {
+      version: "0.2.0",
+      current_version: "0.1.0",
+      notes: "Conversations open faster.\nThe tray icon follows the theme.\nFixes: a draft was lost when the window closed.",
+      date: minutesAgo(60 * 24 * 3),
+    };
+/** Install attempts so far: the first is refused, as a bundle with a bad signature is. */
+let installs = 0;
+if (params.has("update") && update) setTimeout(() => event({ type: "update_available", update }), 4000);
+
 /** The fake account's password check, for the calls that take the password. */
 const checkPassword = (password: unknown) => {
   if (password !== "password") throw { kind: "invalid_credentials", message: "wrong password" };
@@ -698,6 +716,38 @@ mockIPC(
               return { message_id: m.id, conversation_id: c.summary.id, seq: m.seq, sender_id: m.sender_id, snippet, created_at: m.created_at };
             }),
         );
+      }
+      case "app_version":
+        return "0.1.0";
+      case "check_for_update":
+        // The feed takes a moment to answer.
+        return new Promise((resolve) => setTimeout(() => resolve(update), 900));
+      case "install_update": {
+        if (!update) throw { kind: "local", message: "there is no update to install: check for updates first" };
+        const total = 18_400_000;
+        const attempt = ++installs;
+        return new Promise((_, reject) => {
+          const step = (received: number) => {
+            event({ type: "update_progress", received, total });
+            if (received < total) {
+              setTimeout(() => step(Math.min(total, received + total / 20)), 200);
+              return;
+            }
+            event({ type: "update_downloaded" });
+            setTimeout(() => {
+              if (attempt > 1) {
+                // Started again as the new version; this promise never settles, as the shell's does not.
+                location.reload();
+                return;
+              }
+              reject({
+                kind: "local",
+                message: `the download of Ferry ${update.version} is not signed with Ferry's update key, so it was refused and nothing changed; tell whoever runs your server`,
+              });
+            }, 1500);
+          };
+          step(0);
+        });
       }
       case "first_paint":
         // What the shell logs for the cold-start benchmark, here since the page started.

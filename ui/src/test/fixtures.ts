@@ -4,6 +4,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import type { Account } from "../lib/bindings/Account";
 import type { AppSettings } from "../lib/bindings/AppSettings";
+import type { AvailableUpdate } from "../lib/bindings/AvailableUpdate";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { ListPosition } from "../lib/bindings/ListPosition";
@@ -194,14 +195,33 @@ function appSettingsStore(): Handlers {
   };
 }
 
+/** An update the feed offers: 0.2.0 over 0.1.0, with notes of two lines, unless `extra` says otherwise. */
+export function availableUpdate(extra: Partial<AvailableUpdate> = {}): AvailableUpdate {
+  return {
+    version: "0.2.0",
+    current_version: "0.1.0",
+    notes: "Starts faster.\nThe tray icon follows the theme.",
+    date: "2026-03-03T12:00:00Z",
+    ...extra,
+  };
+}
+
+/** A shell at version 0.1.0 whose update feed offers nothing newer. */
+function upToDateShell(): Handlers {
+  return {
+    app_version: () => "0.1.0",
+    check_for_update: () => null,
+  };
+}
+
 /**
  * Installs the mocked core; unknown commands answer null (like a unit-returning
- * command), except the app's settings, which it keeps (`appSettingsStore`) unless
- * `handlers` say otherwise.
+ * command), except the app's settings, which it keeps (`appSettingsStore`), and its
+ * version and update feed (`upToDateShell`), unless `handlers` say otherwise.
  */
 export function mockCore(handlers: Handlers = {}) {
   const calls: Call[] = [];
-  const answers = { ...appSettingsStore(), ...handlers };
+  const answers = { ...appSettingsStore(), ...upToDateShell(), ...handlers };
   mockWindows("main");
   mockIPC(
     (cmd, payload) => {

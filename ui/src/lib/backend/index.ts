@@ -23,6 +23,7 @@ import { openUrl as openInBrowser } from "@tauri-apps/plugin-opener";
 
 import type { Account } from "../bindings/Account";
 import type { AppSettings } from "../bindings/AppSettings";
+import type { AvailableUpdate } from "../bindings/AvailableUpdate";
 import type { CommandError } from "../bindings/CommandError";
 import type { Commands } from "../bindings/Commands";
 import type { ConversationSummary } from "../bindings/ConversationSummary";
@@ -247,7 +248,8 @@ export function resetPassword(
 }
 
 // --- The app on this computer --------------------------------------------------------
-// Kept by the shell, apart from the account: they hold signed out and offline.
+// Kept by the shell, apart from the account: they hold signed out and offline. Its version
+// and its updates are the shell's too (though the update feed may be the server's).
 
 /** The theme, the language, closing to the tray and starting at login, as stored. */
 export function appSettings(): Promise<AppSettings> {
@@ -260,6 +262,30 @@ export function appSettings(): Promise<AppSettings> {
  */
 export function setAppSettings(settings: AppSettings): Promise<AppSettings> {
   return call("set_app_settings", { settings });
+}
+
+/** The version of Ferry running now ("0.1.0"). */
+export function appVersion(): Promise<string> {
+  return call("app_version");
+}
+
+/**
+ * Asks the update feed (the build's own, else the signed-in server's) whether a newer
+ * Ferry is published; null when this is the newest. A build without an update key, or a
+ * server that publishes none, rejects, saying so.
+ */
+export function checkForUpdate(): Promise<AvailableUpdate | null> {
+  return call("check_for_update");
+}
+
+/**
+ * Downloads the update `checkForUpdate` found (`update_progress` events, then
+ * `update_downloaded`), checks its signature, installs it and starts Ferry again as the
+ * new version: on success it never resolves, the process being replaced. It rejects
+ * only when it failed, and then nothing changed.
+ */
+export function installUpdate(): Promise<void> {
+  return call("install_update");
 }
 
 // --- People's pictures ---------------------------------------------------------------

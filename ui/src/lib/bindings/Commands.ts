@@ -2,6 +2,7 @@
 // this file manually: run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop.
 import type { Account } from "./Account";
 import type { AppSettings } from "./AppSettings";
+import type { AvailableUpdate } from "./AvailableUpdate";
 import type { ConversationId } from "./ConversationId";
 import type { ConversationSummary } from "./ConversationSummary";
 import type { ListPosition } from "./ListPosition";
@@ -81,4 +82,7 @@ export type Commands = {
   reset_password: { args: { serverUrl: string; code: string; newPassword: string; allowPlainHttp?: boolean | null }; returns: void };
   app_settings: { args: Record<string, never>; returns: AppSettings };
   set_app_settings: { args: { settings: AppSettings }; returns: AppSettings };
+  app_version: { args: Record<string, never>; returns: string };
+  check_for_update: { args: Record<string, never>; returns: AvailableUpdate | null };
+  install_update: { args: Record<string, never>; returns: void };
 };
