@@ -123,6 +123,18 @@ async fn check_finds(b: &Browser, from_menu: bool, version: &str, notes: &str) {
     .await;
 }
 
+/// Opens Bob's chat from the list, once it shows there.
+async fn open_bobs_chat(b: &Browser) {
+    wait_css(
+        b,
+        &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
+    )
+    .await
+    .click()
+    .await
+    .expect("open chat");
+}
+
 /// Ends the processes of the installed app (the one the update started is not under a
 /// driver, which would end it with its process group).
 fn kill_installed() {
@@ -219,14 +231,7 @@ async fn the_installed_app_updates_itself() {
     bob.conversation(chat)
         .send("Before the update")
         .expect("send");
-    wait_css(
-        &b,
-        &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
-    )
-    .await
-    .click()
-    .await
-    .expect("open chat");
+    open_bobs_chat(&b).await;
     find(&b, "accept-request")
         .await
         .click()
@@ -304,14 +309,7 @@ async fn the_installed_app_updates_itself() {
     let b = browser_of(&second_driver, INSTALLED).await;
     // Signed in still (the keyring and the store are the same), with the chat and the
     // message that waits to go out.
-    wait_css(
-        &b,
-        &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
-    )
-    .await
-    .click()
-    .await
-    .expect("open chat");
+    open_bobs_chat(&b).await;
     wait_css(&b, "[data-testid=\"message\"][data-status=\"pending\"]").await;
     shots.take(&b, "new-version-outbox").await;
 
