@@ -48,7 +48,8 @@ struct Args {
     /// The quick suite: smaller and shorter (under 5 minutes).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (B1 … B11, B13; B9k is B9 with the server killed halfway). B8 and
+    /// Scenarios to run (B1 … B11, B13; B3m is B3 with messages only, no edits or
+    /// reactions; B9k is B9 with the server killed halfway). B8 and
     /// B11 run clusters on ports after --addr's (+1 to +21).
     #[arg(
         long,
@@ -126,7 +127,8 @@ async fn main() -> anyhow::Result<()> {
             let result = match scenario.as_str() {
                 "B1" => scenarios::b1(&run).await,
                 "B2" => scenarios::b2(&run).await,
-                "B3" => scenarios::b3(&run).await,
+                "B3" => scenarios::b3(&run, true).await,
+                "B3m" => scenarios::b3(&run, false).await,
                 "B4" => scenarios::b4(&run).await,
                 "B5" => scenarios::b5(&run).await,
                 "B6" => outages::b6(&run).await,

@@ -357,8 +357,9 @@ impl Mix {
 }
 
 /// B3: durable messages in a mix of direct chats and groups (5 and 50 members), with a
-/// share of edits and reactions.
-pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
+/// share of edits and reactions; with `changes` false (B3m), the same load with messages
+/// only, to see what the changes cost in the same run.
+pub async fn b3(run: &Run, changes: bool) -> anyhow::Result<Outcome> {
     let (n, rate, secs) = if run.quick {
         (1_000, 500.0, 10.0)
     } else {
@@ -367,8 +368,9 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     let mut rng = Rng::new(3);
     let mix = Mix::new(n, &mut rng);
     let world = &mix.world;
-    let (server, name) = run.prepare("B3", world).await?;
-    let mut o = run.outcome("B3");
+    let scenario = if changes { "B3" } else { "B3m" };
+    let (server, name) = run.prepare(scenario, world).await?;
+    let mut o = run.outcome(scenario);
     o.param("connections", n as f64);
     o.param("rate", rate);
     o.param("secs", secs);
@@ -377,7 +379,11 @@ pub async fn b3(run: &Run) -> anyhow::Result<Outcome> {
     let count = (rate * secs) as u64;
     let started = Instant::now();
     open_loop(&fleet, count, rate, |i, scheduled_us| {
-        mix.send_or_change(&mut rng, i, scheduled_us)
+        if changes {
+            mix.send_or_change(&mut rng, i, scheduled_us)
+        } else {
+            mix.send(&mut rng, i, scheduled_us)
+        }
     })
     .await;
     drain(&fleet, count).await;

@@ -6,11 +6,12 @@
 
 use async_trait::async_trait;
 use ferry_proto::{
-    Change, ChangeKind, ConversationId, MemberState, Message, MessageId, Timestamp, UploadId,
-    UserId,
+    Change, ChangeKind, ConversationId, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER,
+    MemberState, Message, MessageId, Timestamp, UploadId, UserId,
 };
 
 use super::StoreResult;
+use super::rows::TargetRow;
 
 /// A message about to be appended.
 #[derive(Clone, Debug)]
@@ -108,6 +109,65 @@ pub(crate) fn check_send<'a>(
         Some(_) if blocked_by_other => Err(NoSend::Refused(Refusal::BlockedYou)),
         Some(s) => Ok(s == MemberState::Request.as_str()),
     }
+}
+
+/// Why the rules refuse `change`, sent as `new`, on `target` (the message it names, in
+/// the same conversation); `None` when it applies. One place for the rules, so that a
+/// change stored alone and one stored in a batch (`store::postgres::batch`) are judged
+/// alike. `group_owner`: the sender owns the group (only a deletion asks);
+/// `reactions_full`: one more reaction would pass a cap (only a reaction asks, see
+/// [`reactions_full`]).
+pub(crate) fn change_refusal(
+    new: &NewMessage,
+    change: &Change,
+    target: &TargetRow,
+    group_owner: bool,
+    reactions_full: bool,
+) -> Option<Refusal> {
+    let author = target.sender_id == new.sender_id;
+    match change.kind {
+        _ if target.change_kind.is_some() => Some(Refusal::NotAMessage),
+        // Nothing left for an operator to remove.
+        _ if new.authority == Authority::Operator && target.deleted_at.is_some() => {
+            Some(Refusal::Deleted)
+        }
+        ChangeKind::Edit if !author => Some(Refusal::NotAllowed),
+        ChangeKind::Delete if !author && !group_owner => Some(Refusal::NotAllowed),
+        ChangeKind::Edit | ChangeKind::React | ChangeKind::Unreact
+            if target.deleted_at.is_some() =>
+        {
+            Some(Refusal::Deleted)
+        }
+        ChangeKind::Edit
+            if new
+                .edit_window_ms
+                .is_some_and(|window| new.created_at.as_millis() - target.created_at > window) =>
+        {
+            Some(Refusal::TooLate)
+        }
+        ChangeKind::React if reactions_full => Some(Refusal::TooManyReactions),
+        _ => None,
+    }
+}
+
+/// Why the rules refuse a reply to `parent` (the message it names, if the conversation
+/// has it): only a message, not a change, is replied to.
+pub(crate) fn reply_refusal(parent: Option<&TargetRow>) -> Option<Refusal> {
+    match parent {
+        None => Some(Refusal::NoSuchMessage),
+        Some(p) if p.change_kind.is_some() => Some(Refusal::NotAMessage),
+        Some(_) => None,
+    }
+}
+
+/// Whether one more reaction would pass a cap, from what the message carries: how many
+/// distinct emoji, how many of them the sender's, whether this emoji is among them and
+/// whether the sender's own. An emoji the sender already put there always fits (it
+/// changes nothing).
+pub(crate) fn reactions_full(on_message: usize, by_sender: usize, there: bool, mine: bool) -> bool {
+    !mine
+        && ((!there && on_message >= MAX_REACTIONS_PER_MESSAGE)
+            || by_sender >= MAX_REACTIONS_PER_USER)
 }
 
 /// Why [`check_send`] refused: what the append answers.

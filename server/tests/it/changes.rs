@@ -117,6 +117,17 @@ async fn pair(store: &Arc<dyn Store>) -> (UserId, UserId, ConversationId) {
     (a, b, chat)
 }
 
+/// Carol, and her direct conversation with `alice`: another chat, for what must stay in
+/// its own.
+async fn carol_and_alice(store: &Arc<dyn Store>, alice: UserId) -> (UserId, ConversationId) {
+    let c = user(store, "carol", "carol").await;
+    let (chat, _) = store
+        .direct_conversation(alice, c, ConversationId::new(), Timestamp::now())
+        .await
+        .expect("direct");
+    (c, chat)
+}
+
 async fn edits_replace_the_text_and_the_last_one_wins(backend: Backend) {
     let (_db, store) = open(backend).await;
     let (a, b, chat) = pair(&store).await;
@@ -296,11 +307,7 @@ async fn reactions_are_sets_with_caps(backend: Backend) {
 async fn replies_and_changes_name_a_message_of_the_conversation(backend: Backend) {
     let (_db, store) = open(backend).await;
     let (a, b, chat) = pair(&store).await;
-    let c = user(&store, "carol", "carol").await;
-    let (elsewhere, _) = store
-        .direct_conversation(a, c, ConversationId::new(), Timestamp::now())
-        .await
-        .expect("direct");
+    let (_, elsewhere) = carol_and_alice(&store, a).await;
     let there = message(elsewhere, a, "in another chat");
     stored(&store, &there).await;
     let m = message(chat, a, "question?");
@@ -404,11 +411,7 @@ async fn a_batch_mixes_messages_and_changes_in_order(backend: Backend) {
     let (a, b, chat) = pair(&store).await;
     // Another conversation with plain messages only, interleaved: it takes the batch
     // path apart, and every answer still comes back in the batch's order.
-    let c = user(&store, "carol", "carol").await;
-    let (other, _) = store
-        .direct_conversation(a, c, ConversationId::new(), Timestamp::now())
-        .await
-        .expect("direct");
+    let (c, other) = carol_and_alice(&store, a).await;
     let first = message(chat, a, "first");
     let batch = vec![
         message(other, c, "elsewhere 1"),
@@ -458,6 +461,121 @@ async fn a_batch_mixes_messages_and_changes_in_order(backend: Backend) {
         .expect("sync");
     assert_eq!(page.messages.len(), 5);
     assert_eq!(page.conversations[0].unread_count, 3);
+}
+
+/// A batch judges each reply and change by what came before it, in the batch too, and
+/// leaves the table as storing them one at a time would: on Postgres the batch path
+/// stores them together (`store::postgres::batch`), on SQLite one by one, and both give
+/// these answers.
+async fn a_batch_judges_each_change_by_what_came_before_it(backend: Backend) {
+    use ferry_proto::MAX_REACTIONS_PER_USER as PER_USER;
+
+    let (_db, store) = open(backend).await;
+    let (a, b, chat) = pair(&store).await;
+    let (_, elsewhere) = carol_and_alice(&store, a).await;
+    let far = message(elsewhere, a, "elsewhere");
+    stored(&store, &far).await;
+    let old = message(chat, b, "from before the batch");
+    stored(&store, &old).await;
+    // In the table before the batch, which takes it back.
+    stored(&store, &react(chat, a, old.id, "👋")).await;
+
+    let first = message(chat, a, "first");
+    let thumbs = react(chat, b, first.id, "👍");
+    let fix = edit(chat, a, first.id, "first, edited");
+    let mut batch = vec![
+        first.clone(),
+        // Names a message stored by this batch.
+        thumbs.clone(),
+        // There already: stored, and changes nothing.
+        react(chat, b, first.id, "👍"),
+        unreact(chat, b, first.id, "👍"),
+        fix.clone(),
+        edit(chat, a, first.id, "first, edited twice"),
+        edit(chat, b, first.id, "not yours"),
+        react(chat, a, fix.id, "🎉"),
+        NewMessage {
+            reply_to: Some(fix.id),
+            ..message(chat, a, "a reply to an edit")
+        },
+        NewMessage {
+            reply_to: Some(far.id),
+            ..message(chat, a, "a reply to another conversation")
+        },
+        react(chat, a, far.id, "🎉"),
+        unreact(chat, a, old.id, "👋"),
+        NewMessage {
+            reply_to: Some(first.id),
+            ..message(chat, b, "a reply")
+        },
+        // A resend within the batch.
+        thumbs.clone(),
+    ];
+    for i in 0..PER_USER {
+        batch.push(react(chat, b, old.id, &format!("e{i}")));
+    }
+    batch.push(react(chat, b, old.id, "one too many"));
+    let answers: Vec<String> = store
+        .append_batch(&batch)
+        .await
+        .expect("batch")
+        .iter()
+        .map(|a| match a {
+            Append::Stored { message, .. } => message.seq.to_string(),
+            Append::Existing(message) => format!("again {}", message.seq),
+            Append::Refused(r) => format!("{r:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    let mut expected: Vec<String> = [
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "NotAllowed",
+        "NotAMessage",
+        "NotAMessage",
+        "NoSuchMessage",
+        "NoSuchMessage",
+        "9",
+        "10",
+        "again 4",
+    ]
+    .map(String::from)
+    .to_vec();
+    expected.extend((11..11 + PER_USER).map(|seq| seq.to_string()));
+    expected.push("TooManyReactions".into());
+    assert_eq!(answers, expected);
+
+    // The last edit stays.
+    assert_eq!(
+        the(&store, chat, first.id).await.body,
+        "first, edited twice"
+    );
+    // The table, as the caps read it. Bob's reactions on `old` were written: one more of
+    // his is refused.
+    assert_eq!(
+        refusal(&store, &react(chat, b, old.id, "🆕")).await,
+        Refusal::TooManyReactions,
+        "the batch's reactions are in the table"
+    );
+    // Alice's 👋 was taken back, so she has room for all of hers; so has Bob on
+    // `first`, whose 👍 came and went within the batch.
+    for i in 0..PER_USER {
+        stored(&store, &react(chat, a, old.id, &format!("e{i}"))).await;
+    }
+    for i in 0..PER_USER {
+        stored(&store, &react(chat, b, first.id, &format!("f{i}"))).await;
+    }
+    // The list shows the reply last: changes do not take its place.
+    let view = store
+        .conversation(a, chat)
+        .await
+        .expect("read")
+        .expect("in");
+    assert_eq!(view.last_message.map(|m| m.body), Some("a reply".into()));
 }
 
 /// A user, their access token, and a socket, on a real server.
@@ -634,5 +752,6 @@ on_both!(
     replies_and_changes_name_a_message_of_the_conversation,
     a_change_is_stored_once,
     a_batch_mixes_messages_and_changes_in_order,
+    a_batch_judges_each_change_by_what_came_before_it,
     changes_travel_live_and_by_rest,
 );

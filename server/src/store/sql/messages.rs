@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use ferry_proto::{
-    ChangeKind, ConversationId, ConversationKind, MAX_REACTIONS_PER_MESSAGE,
-    MAX_REACTIONS_PER_USER, MemberState, Message, MessageId, Role, UserId,
+    ChangeKind, ConversationId, ConversationKind, MemberState, Message, MessageId, Role, UserId,
 };
 use macro_rules_attribute::apply;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
 use super::{Conn, Dialect, SqlStore, is_unique_violation, locked};
+use crate::store::messages::{change_refusal, reactions_full, reply_refusal};
 use crate::store::rows::{self, MessageRow, TargetRow, UploadRow, member_state};
 use crate::store::{
     Append, Authority, Mark, MessageStore, NewMessage, Refusal, StoreError, StoreResult,
@@ -19,11 +19,13 @@ use crate::store::{
 
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
-    /// Stores a batch that holds replies or changes. Order matters only within a
-    /// conversation, so the conversations without a reply or change keep the dialect's
-    /// batch path, all in one call; in the others, runs of plain messages go through
-    /// that path and each reply or change through [`Self::append_special`], in the
-    /// batch's order (a change may name a message stored just before it). An id used in
+    /// Stores a batch that holds messages the dialect's batch path does not take
+    /// ([`Dialect::batches`]: on SQLite any reply or change, on Postgres deletions,
+    /// attachments and the server's own changes). Order matters only within a
+    /// conversation, so the conversations without such a message keep the batch path,
+    /// all in one call; in the others, runs of what it takes go through it and each
+    /// other message through [`Self::append_special`], in the batch's order (a change may
+    /// name a message stored just before it). An id used in
     /// two conversations is a conflict whichever is stored first.
     pub(super) async fn append_mixed(
         conn: &mut Conn<D>,
@@ -43,7 +45,7 @@ impl<D: Dialect> SqlStore<D> {
 
         let careful: std::collections::HashSet<ConversationId> = batch
             .iter()
-            .filter(|m| !m.is_plain())
+            .filter(|m| !D::batches(m))
             .map(|m| m.conversation_id)
             .collect();
         let (slow, fast): (Vec<usize>, Vec<usize>) =
@@ -57,8 +59,8 @@ impl<D: Dialect> SqlStore<D> {
         }
         let mut rest = &slow[..];
         while let Some(&first) = rest.first() {
-            if batch[first].is_plain() {
-                let run = rest.iter().take_while(|&&i| batch[i].is_plain()).count();
+            if D::batches(&batch[first]) {
+                let run = rest.iter().take_while(|&&i| D::batches(&batch[i])).count();
                 let plain: Vec<NewMessage> =
                     rest[..run].iter().map(|&i| batch[i].clone()).collect();
                 for (i, append) in rest[..run]
@@ -146,12 +148,9 @@ impl<D: Dialect> SqlStore<D> {
             },
         };
         if let Some(parent) = new.reply_to {
-            match Self::target(conn, new.conversation_id, parent).await? {
-                None => return Ok(Append::Refused(Refusal::NoSuchMessage)),
-                Some(t) if t.change_kind.is_some() => {
-                    return Ok(Append::Refused(Refusal::NotAMessage));
-                }
-                Some(_) => {}
+            let parent = Self::target(conn, new.conversation_id, parent).await?;
+            if let Some(refusal) = reply_refusal(parent.as_ref()) {
+                return Ok(Append::Refused(refusal));
             }
         }
         let attachments = match Self::uploads_to_attach(conn, new).await? {
@@ -162,31 +161,8 @@ impl<D: Dialect> SqlStore<D> {
             let Some(target) = Self::target(conn, new.conversation_id, change.target).await? else {
                 return Ok(Append::Refused(Refusal::NoSuchMessage));
             };
-            let author = target.sender_id == new.sender_id;
-            let refusal = match change.kind {
-                _ if target.change_kind.is_some() => Some(Refusal::NotAMessage),
-                // Nothing left for an operator to remove.
-                _ if new.authority == Authority::Operator && target.deleted_at.is_some() => {
-                    Some(Refusal::Deleted)
-                }
-                ChangeKind::Edit if !author => Some(Refusal::NotAllowed),
-                ChangeKind::Delete if !author && !group_owner => Some(Refusal::NotAllowed),
-                ChangeKind::Edit | ChangeKind::React | ChangeKind::Unreact
-                    if target.deleted_at.is_some() =>
-                {
-                    Some(Refusal::Deleted)
-                }
-                ChangeKind::Edit
-                    if new.edit_window_ms.is_some_and(|window| {
-                        new.created_at.as_millis() - target.created_at > window
-                    }) =>
-                {
-                    Some(Refusal::TooLate)
-                }
-                ChangeKind::React => Self::reaction_room(conn, new).await?,
-                _ => None,
-            };
-            if let Some(refusal) = refusal {
+            let full = change.kind == ChangeKind::React && Self::reactions_full(conn, new).await?;
+            if let Some(refusal) = change_refusal(new, change, &target, group_owner, full) {
                 return Ok(Append::Refused(refusal));
             }
         }
@@ -318,17 +294,13 @@ impl<D: Dialect> SqlStore<D> {
         .await?)
     }
 
-    /// Whether one more reaction fits on the message: an emoji the sender already put
-    /// there always does (it changes nothing); otherwise the caps on distinct emoji per
-    /// message and per sender apply.
-    pub(super) async fn reaction_room(
-        conn: &mut Conn<D>,
-        new: &NewMessage,
-    ) -> StoreResult<Option<Refusal>> {
+    /// Whether one more reaction by `new`'s sender would pass a cap on the message it
+    /// names ([`reactions_full`]), as the table stands.
+    pub(super) async fn reactions_full(conn: &mut Conn<D>, new: &NewMessage) -> StoreResult<bool> {
         let Some(change) = &new.change else {
-            return Ok(None);
+            return Ok(false);
         };
-        let (on_message, by_sender, emoji_there, mine): (i64, i64, i64, i64) = sqlx::query_as(
+        let (on_message, by_sender, there, mine): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT count(DISTINCT emoji), count(DISTINCT CASE WHEN user_id = $2 THEN emoji END), \
              count(CASE WHEN emoji = $3 THEN 1 END), \
              count(CASE WHEN emoji = $3 AND user_id = $2 THEN 1 END) \
@@ -339,10 +311,13 @@ impl<D: Dialect> SqlStore<D> {
         .bind(change.emoji.clone().unwrap_or_default())
         .fetch_one(&mut *conn)
         .await?;
-        let full = mine == 0
-            && ((emoji_there == 0 && on_message >= MAX_REACTIONS_PER_MESSAGE as i64)
-                || by_sender >= MAX_REACTIONS_PER_USER as i64);
-        Ok(full.then_some(Refusal::TooManyReactions))
+        let count = |n: i64| usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(reactions_full(
+            count(on_message),
+            count(by_sender),
+            there > 0,
+            mine > 0,
+        ))
     }
 
     /// What a stored change does to the message it names.
@@ -461,7 +436,7 @@ impl<D: Dialect> MessageStore for SqlStore<D> {
         // A unique violation (the same id committed meanwhile by another node) fails the
         // whole batch; the committer then stores its messages one by one.
         let mut tx = self.write().await?;
-        let appends = if batch.iter().all(NewMessage::is_plain) {
+        let appends = if batch.iter().all(D::batches) {
             D::append_batch(&mut tx, batch).await?
         } else {
             Self::append_mixed(&mut tx, batch).await?

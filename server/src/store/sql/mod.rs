@@ -86,8 +86,14 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// Pushes the condition "`column` is one of `ids`" (ids of any one kind).
     fn push_in<T: Copy + Into<Uuid>>(query: &mut QueryBuilder<Self::Db>, column: &str, ids: &[T]);
 
-    /// Stores a batch inside the caller's write transaction, as if each message were
-    /// appended in turn ([`Store::append_batch`]).
+    /// Whether [`Self::append_batch`] takes `new`; what it does not take is stored alone,
+    /// in the batch's order ([`SqlStore::append_special`]). Plain messages by default.
+    fn batches(new: &NewMessage) -> bool {
+        new.is_plain()
+    }
+
+    /// Stores a batch of messages that [`Self::batches`] takes inside the caller's write
+    /// transaction, as if each were appended in turn ([`Store::append_batch`]).
     fn append_batch<'a>(
         tx: &'a mut Conn<Self>,
         batch: &'a [NewMessage],

@@ -1,0 +1,143 @@
+//! [`Postgres`]: the production dialect of [`SqlStore`](super::sql::SqlStore).
+//!
+//! Seqs are allocated under the conversation's row lock (`FOR NO KEY UPDATE`, or the `UPDATE` of
+//! `last_seq`), held until commit, so commit order is seq order and a reader never sees
+//! seq n+1 before n. Transactions that touch a member row and its conversation always
+//! lock the conversation first, so they cannot deadlock.
+//!
+//! `/sync` versions are transaction ids: every change stamps its conversation with
+//! `pg_current_xact_id()`, and each page's horizon is the xmin of its own snapshot (every
+//! transaction below it has finished and is visible). `SyncCursor::after_page` turns that
+//! into cursors that always make progress and never skip a change that committed late;
+//! changes at or above a pass's floor may come again, as `/sync`'s at-least-once contract
+//! allows.
+//!
+//! The batch append (messages, replies, edits and reactions in a constant number of
+//! statements) is [`batch`]'s.
+
+use std::str::FromStr;
+
+use ferry_proto::{ConversationId, Message};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Postgres as Pg, QueryBuilder};
+use uuid::Uuid;
+
+use super::rows::MessageRow;
+use super::sql::{Dialect, SqlStore, take_within};
+use super::{Append, Latest, NewMessage, POOL_WAIT, STATEMENT_TIMEOUT, StoreResult};
+
+mod batch;
+
+/// The Postgres dialect.
+pub(crate) struct Postgres;
+
+/// The store on Postgres.
+pub(crate) type PgStore = SqlStore<Postgres>;
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`) and migrates the database.
+    pub(crate) async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        // Migrations run without the statement timeout: adding a column or an index to a
+        // large table, or waiting for another node's migration lock, takes what it takes.
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&migrating)
+            .await?;
+        migrating.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(POOL_WAIT)
+            .connect_with(options.options([(
+                "statement_timeout",
+                format!("{}ms", STATEMENT_TIMEOUT.as_millis()),
+            )]))
+            .await?;
+        // Postgres isolates concurrent transactions itself: reads and writes share a pool.
+        Ok(Self {
+            writer: pool.clone(),
+            readers: pool,
+        })
+    }
+}
+
+impl Dialect for Postgres {
+    type Db = Pg;
+
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const GREATEST: &'static str = "GREATEST";
+    const ADVANCE_CLOCK: Option<&'static str> = None;
+    const CHANGE_VERSION: &'static str = "pg_current_xact_id()::text::bigint";
+    const SYNC_HORIZON: &'static str =
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    // Byte-wise ranges (the pattern operators `~>=~` and `~<~`, which a `text_pattern_ops`
+    // index serves): every string that starts with the prefix sorts from it to it followed
+    // by U+10FFFF. Both sides are lowered by the database's `lower`, as the index is.
+    const SEARCH_USERS: &'static str = "SELECT id, username, display_name, created_at, suspended_at, deleted_at, picture FROM users \
+         WHERE username ~>=~ lower($1) AND username ~<~ (lower($1) || chr(1114111)) AND deleted_at IS NULL \
+         UNION SELECT id, username, display_name, created_at, suspended_at, deleted_at, picture FROM users \
+         WHERE lower(display_name) ~>=~ lower($1) \
+         AND lower(display_name) ~<~ (lower($1) || chr(1114111)) AND deleted_at IS NULL \
+         ORDER BY username LIMIT $2";
+
+    // `NO KEY`: rows locked here are never deleted and their ids never change, and the
+    // weaker lock lets other transactions insert rows that reference them (a user's
+    // message while their presence row is locked) instead of waiting on the foreign
+    // key's `KEY SHARE`.
+    fn lock(alias: &str) -> String {
+        format!("FOR NO KEY UPDATE OF {alias}")
+    }
+
+    const LOCK_PAIR: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
+
+    fn push_in<T: Copy + Into<Uuid>>(query: &mut QueryBuilder<Pg>, column: &str, ids: &[T]) {
+        // One array parameter, so the statement's text (and its cached plan) does not
+        // depend on the list's length.
+        query
+            .push(column)
+            .push(" = ANY(")
+            .push_bind(ids.iter().map(|&id| id.into()).collect::<Vec<Uuid>>())
+            .push(")");
+    }
+
+    fn batches(new: &NewMessage) -> bool {
+        batch::takes(new)
+    }
+
+    async fn append_batch(tx: &mut PgConnection, batch: &[NewMessage]) -> StoreResult<Vec<Append>> {
+        batch::append(tx, batch).await
+    }
+
+    async fn latest_messages(
+        conn: &mut PgConnection,
+        conversations: &[ConversationId],
+        latest: Latest,
+    ) -> StoreResult<Vec<Message>> {
+        // The budget is applied in the query too (a running total of body sizes), so
+        // Postgres neither reads out nor sends what would not fit; `take_within` below
+        // is then only the bound every dialect shares.
+        let rows = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM ( \
+               SELECT m.*, sum(octet_length(m.body)) \
+                 OVER (ORDER BY m.conversation_id, m.seq) AS running \
+               FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
+                 SELECT * FROM messages WHERE conversation_id = c.id \
+                 ORDER BY seq DESC LIMIT $2) m \
+             ) latest WHERE running <= $3 \
+             ORDER BY conversation_id, seq"
+        ))
+        .bind(conversations)
+        .bind(i64::from(latest.per_conversation))
+        .bind(i64::try_from(latest.max_bytes).unwrap_or(i64::MAX))
+        .fetch(&mut *conn);
+        let (mut left, mut messages) = (latest.max_bytes, Vec::new());
+        take_within(rows, &mut left, &mut messages).await?;
+        Ok(messages)
+    }
+}
