@@ -28,6 +28,7 @@ import {
   type Handlers,
 } from "./test/fixtures";
 import { user } from "./test/fixtures";
+import "./test/screens";
 
 const ada = user("Ada Lovelace");
 const grace = user("Grace Hopper");
@@ -917,7 +918,7 @@ describe("message requests and blocks", () => {
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
     await userEvent.click(within(await screen.findByTestId("request-panel")).getByTestId("block-user"));
-    const dialog = screen.getByRole("dialog", { name: "Block Ada Lovelace?" });
+    const dialog = await screen.findByRole("dialog", { name: "Block Ada Lovelace?" });
     expect(dialog).toHaveTextContent(/not be able to start a new conversation with you/);
     expect(c.count("set_blocked")).toBe(0);
     await userEvent.click(within(dialog).getByTestId("confirm-block"));
@@ -942,7 +943,7 @@ describe("message requests and blocks", () => {
     expect(row).toHaveTextContent("You blocked them");
     await userEvent.click(row);
     await userEvent.click(await screen.findByTestId("delete-blocked"));
-    const dialog = screen.getByTestId("delete-request-dialog");
+    const dialog = await screen.findByTestId("delete-request-dialog");
     expect(dialog).toHaveTextContent(/They stay blocked/);
     await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
     expect(c.argsOf("dismiss_request")).toEqual([{ conversationId: blocked.id }]);
@@ -983,7 +984,7 @@ describe("message requests and blocks", () => {
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
     await userEvent.click(within(await screen.findByTestId("request-panel")).getByTestId("report-user"));
-    const dialog = screen.getByRole("dialog", { name: "Report Ada Lovelace" });
+    const dialog = await screen.findByRole("dialog", { name: "Report Ada Lovelace" });
     expect(within(dialog).getByTestId("report-block")).toBeChecked();
     await userEvent.type(within(dialog).getByTestId("report-reason"), "spam");
     await userEvent.click(within(dialog).getByTestId("report-submit"));
@@ -1008,11 +1009,11 @@ describe("message requests and blocks", () => {
     expect(screen.queryByTestId("composer")).toBeNull();
 
     await userEvent.click(within(panel).getByTestId("report-user"));
-    expect(screen.getByRole("dialog", { name: "Report Ada Lovelace" })).toBeInTheDocument();
+    expect(await screen.findByRole("dialog", { name: "Report Ada Lovelace" })).toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
 
     await userEvent.click(within(panel).getByTestId("leave-request"));
-    await userEvent.click(screen.getByTestId("confirm-leave"));
+    await userEvent.click(await screen.findByTestId("confirm-leave"));
     expect(c.argsOf("leave_conversation")).toEqual([{ conversationId: team.id }]);
     expect(await screen.findByText("You left this conversation.")).toBeInTheDocument();
     expect(screen.queryByTestId("request-panel")).toBeNull();
@@ -1032,7 +1033,7 @@ describe("message requests and blocks", () => {
 
     // Cancel sends nothing and changes nothing.
     await userEvent.click(within(panel).getByTestId("delete-request"));
-    let dialog = screen.getByRole("dialog", { name: "Delete message request?" });
+    let dialog = await screen.findByRole("dialog", { name: "Delete message request?" });
     expect(dialog).toHaveTextContent(/on this device only/);
     expect(dialog).toHaveTextContent(/Nothing is sent: Ada Lovelace won't be told/);
     expect(dialog).toHaveTextContent(/If Ada Lovelace writes to you again, it comes back as a message request/);
@@ -1042,7 +1043,7 @@ describe("message requests and blocks", () => {
     expect(screen.getByTestId("request-panel")).toBeInTheDocument();
 
     await userEvent.click(within(panel).getByTestId("delete-request"));
-    dialog = screen.getByRole("dialog", { name: "Delete message request?" });
+    dialog = await screen.findByRole("dialog", { name: "Delete message request?" });
     await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
     expect(c.argsOf("dismiss_request")).toEqual([{ conversationId: request.id }]);
     // Gone from the list, and the thread it was is closed.
@@ -1071,7 +1072,7 @@ describe("message requests and blocks", () => {
     render(App);
     await userEvent.click(await screen.findByTestId("conversation-item"));
     await userEvent.click(within(await screen.findByTestId("request-panel")).getByTestId("delete-request"));
-    const dialog = screen.getByRole("dialog", { name: "Delete message request?" });
+    const dialog = await screen.findByRole("dialog", { name: "Delete message request?" });
     expect(dialog).toHaveTextContent(/its members won't be told, and you stay in the group/);
     expect(dialog).toHaveTextContent(/If someone writes in it again, it comes back as a message request/);
     await userEvent.click(within(dialog).getByTestId("confirm-delete-request"));
@@ -1108,7 +1109,7 @@ describe("message requests and blocks", () => {
     await screen.findAllByTestId("conversation-item");
     await userEvent.click(item("Ada Lovelace"));
     await userEvent.click(await screen.findByTestId("report-user"));
-    const dialog = screen.getByRole("dialog", { name: "Report Ada Lovelace" });
+    const dialog = await screen.findByRole("dialog", { name: "Report Ada Lovelace" });
     expect(within(dialog).getByTestId("report-block")).not.toBeChecked();
     await userEvent.click(within(dialog).getByTestId("report-submit"));
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
@@ -1179,7 +1180,7 @@ describe("keyboard and dialogs", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("new-chat"));
-    const dialog = screen.getByRole("dialog", { name: "New chat" });
+    const dialog = await screen.findByRole("dialog", { name: "New chat" });
     expect(dialog).toHaveAttribute("aria-modal", "true");
     await userEvent.type(within(dialog).getByTestId("user-search"), "gra");
     await userEvent.click(await within(dialog).findByTestId("user-result"));
@@ -1199,7 +1200,7 @@ describe("keyboard and dialogs", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("new-chat"));
-    await userEvent.click(screen.getByTestId("new-group"));
+    await userEvent.click(await screen.findByTestId("new-group"));
     await userEvent.type(screen.getByTestId("group-title"), "Pioneers");
     await userEvent.type(screen.getByTestId("user-search"), "ada");
     await userEvent.click(await screen.findByTestId("user-result"));
@@ -1219,7 +1220,7 @@ describe("keyboard and dialogs", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("new-chat"));
-    await userEvent.type(screen.getByTestId("user-search"), "a");
+    await userEvent.type(await screen.findByTestId("user-search"), "a");
     expect(await screen.findByTestId("user-search-hint")).toHaveTextContent("Type at least 2 characters");
     expect(c.argsOf("find_users")).toEqual([]);
     await userEvent.type(screen.getByTestId("user-search"), "d");
@@ -1237,7 +1238,7 @@ describe("keyboard and dialogs", () => {
     });
     render(App);
     await userEvent.click(await screen.findByTestId("new-chat"));
-    await userEvent.type(screen.getByTestId("user-search"), "xy");
+    await userEvent.type(await screen.findByTestId("user-search"), "xy");
     expect(await screen.findByTestId("user-search-error")).toHaveTextContent("the server cannot be reached");
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("dialog")).toBeNull();
@@ -1341,7 +1342,7 @@ describe("profile pictures", () => {
     expect(within(header).getByTestId("avatar-picture")).toHaveAttribute("src", urlOf(picture(1)));
 
     await userEvent.click(screen.getByTestId("new-chat"));
-    await userEvent.type(screen.getByTestId("user-search"), "ad");
+    await userEvent.type(await screen.findByTestId("user-search"), "ad");
     const results = await screen.findAllByTestId("user-result");
     await waitFor(() => expect(within(results[0]!).getByTestId("avatar-picture")).toBeInTheDocument());
     expect(within(results[1]!).queryByTestId("avatar-picture")).toBeNull();

@@ -28,6 +28,7 @@ import {
   user,
 } from "./test/fixtures";
 import { windowCore } from "./test/window";
+import "./test/screens";
 
 /** For a test that runs axe on many screens. */
 const MANY_SCREENS_MS = 30_000;

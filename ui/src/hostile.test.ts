@@ -11,6 +11,7 @@ import type { ConversationSummary } from "./lib/bindings/ConversationSummary";
 import type { LocalMessage } from "./lib/bindings/LocalMessage";
 import * as backend from "./lib/backend";
 import { attachment, direct, listPage, member, message, ME, mockCore, user, type Handlers } from "./test/fixtures";
+import "./test/screens";
 
 const mallory = user("Mallory", "mallory");
 

@@ -8,6 +8,7 @@ import App from "./App.svelte";
 import appCss from "./app.css?raw";
 import { BACK_ONLINE_MS } from "./lib/connection";
 import { ago, connectionEvent, coreEmits, direct, ME, message, mockCore, user } from "./test/fixtures";
+import "./test/screens";
 
 const sources = import.meta.glob<string>(
   ["/src/**/*.ts", "/src/**/*.svelte", "!/src/**/*.test.ts", "!/src/test/**", "!/src/preview/**"],

@@ -10,6 +10,7 @@ import App from "./App.svelte";
 import { EMOJI } from "./lib/emoji";
 import { ago, direct, ME, message, user } from "./test/fixtures";
 import { windowCore } from "./test/window";
+import "./test/screens";
 
 const ada = user("Ada Lovelace");
 const grace = user("Grace Hopper");

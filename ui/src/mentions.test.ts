@@ -12,6 +12,7 @@ import { mentionToken } from "./lib/mentions";
 import { seriousViolations } from "./test/a11y";
 import { ago, coreEmits, group, ME, member, message, user, type Handlers } from "./test/fixtures";
 import { windowCore } from "./test/window";
+import "./test/screens";
 
 const ada = user("Ada Lovelace", "ada");
 const grace = user("Grace Hopper", "grace");

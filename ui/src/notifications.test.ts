@@ -11,6 +11,7 @@ import { clockTime } from "./lib/time";
 import { seriousViolations } from "./test/a11y";
 import { account, ago, coreEmits, direct, ME, message, user, type Handlers } from "./test/fixtures";
 import { windowCore } from "./test/window";
+import "./test/screens";
 
 const ada = user("Ada Lovelace");
 const grace = user("Grace Hopper");

@@ -13,6 +13,7 @@ import type { Account } from "../bindings/Account";
 import type { SessionInfo } from "../bindings/SessionInfo";
 import type { User } from "../bindings/User";
 import { account, ago, coreEmits, direct, ME, mockCore, sessionInfo, user, type Handlers } from "../../test/fixtures";
+import "../../test/screens";
 
 const here = sessionInfo({ device_name: "Linux · morgan-desk", last_used_at: ago(0), current: true });
 const laptop = sessionInfo({ device_name: "macOS · morgan-air", last_used_at: ago(180), last_place: "198.51.100.7" });

@@ -22,6 +22,7 @@ import {
   user,
   type Handlers,
 } from "../../test/fixtures";
+import "../../test/screens";
 
 const ENGLISH: AppSettings = { ...DEFAULT_APP_SETTINGS, language: "en" };
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import App from "../../App.svelte";
 import type { KnownAccount } from "../bindings/KnownAccount";
 import { ME, mockCore, type Handlers } from "../../test/fixtures";
+import "../../test/screens";
 
 /** A 64-hex-digit mailed code, as the server makes them. */
 const CODE = "fedcba9876543210".repeat(4);
