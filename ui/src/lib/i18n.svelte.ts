@@ -15,11 +15,14 @@ import { baseLocale, isLocale, locales, overwriteGetLocale, type Locale } from "
 /** A language Ferry has every text in: "en", "de". */
 export type Language = Locale;
 
-/** The languages on offer, each named in itself ("English", "Deutsch"), for the Language setting. */
-export const languages: readonly { code: Language; name: string }[] = locales.map((code) => ({
-  code,
-  name: ownName(code),
-}));
+/**
+ * The languages on offer, each named in itself ("English", "Deutsch"), for the Language
+ * setting. Named when asked: `Intl.DisplayNames` loads its data, which the window does
+ * not need until Settings shows the languages.
+ */
+export function languages(): readonly { code: Language; name: string }[] {
+  return locales.map((code) => ({ code, name: ownName(code) }));
+}
 
 const storageKey = "ferry.language";
 
@@ -36,6 +39,11 @@ if (typeof window !== "undefined") {
   });
 }
 markDocument();
+
+/** Whether Ferry speaks `code` (a bare language code: "de", not "de-AT"). */
+export function isLanguage(code: string): code is Language {
+  return isLocale(code);
+}
 
 /** The language the window speaks now. */
 export function language(): Language {

@@ -14,7 +14,7 @@
 import * as backend from "../backend";
 import type { AppSettings } from "../bindings/AppSettings";
 import type { Theme } from "../bindings/Theme";
-import { languageChoice, languages, setLanguage, type Language } from "../i18n.svelte";
+import { isLanguage, languageChoice, setLanguage, type Language } from "../i18n.svelte";
 
 /** What a shell that stored nothing answers (see `src-tauri/src/settings.rs`). */
 export const DEFAULT_APP_SETTINGS: AppSettings = {
@@ -92,5 +92,5 @@ export function applyTheme(theme: Theme): void {
 export function spoken(tag: string | null): Language | null {
   if (!tag) return null;
   const primary = tag.toLowerCase().split(/[-_]/)[0];
-  return languages.find((l) => l.code === primary)?.code ?? null;
+  return isLanguage(primary) ? primary : null;
 }
