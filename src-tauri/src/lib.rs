@@ -256,11 +256,12 @@ pub fn run() {
             commands::check_for_update,
             commands::install_update,
         ])
-        .run(tauri::generate_context!())
+        .build(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("Ferry could not start: {e}");
             std::process::exit(1);
-        });
+        })
+        .run(tray::on_run_event);
 }
 
 /// Starts GTK on this (the main) thread, or says why it cannot: without a display, the

@@ -6,7 +6,7 @@
 
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager, WindowEvent};
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 
 use crate::settings::Settings;
 use crate::texts::{self, Texts};
@@ -86,6 +86,23 @@ pub fn reveal(app: &AppHandle) {
         let _ = window.unminimize();
         let _ = window.set_focus();
     }
+}
+
+/// What the app does with the run loop's own events: on macOS, a click on the Dock icon
+/// while the window is closed to the tray opens it again, as Mail and Slack do (the
+/// window is only hidden, so without this the click did nothing). Elsewhere the tray
+/// icon and a second launch (the single-instance plugin) open it.
+pub fn on_run_event(app: &AppHandle, event: RunEvent) {
+    #[cfg(target_os = "macos")]
+    if let RunEvent::Reopen {
+        has_visible_windows: false,
+        ..
+    } = event
+    {
+        reveal(app);
+    }
+    #[cfg(not(target_os = "macos"))]
+    let _ = (app, event);
 }
 
 /// Whether closing the window should only hide it (the person chose so).
