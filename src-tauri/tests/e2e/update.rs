@@ -237,11 +237,13 @@ async fn the_installed_app_updates_itself() {
         .click()
         .await
         .expect("accept");
+    // Accepted once the composer replaces the request panel: the server must still be
+    // there to hear it (stopping it at once raced the accept, which then failed).
+    let composer = find(&b, "composer").await;
 
     // The chat server goes away; a message waits in the outbox.
     chat_server.stop().await;
     find(&b, "offline-banner").await;
-    let composer = find(&b, "composer").await;
     composer.send_keys("Written offline").await.expect("type");
     composer.send_keys("\u{E007}").await.expect("enter");
     wait_css(&b, "[data-testid=\"message\"][data-status=\"pending\"]").await;
