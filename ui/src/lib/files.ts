@@ -7,7 +7,7 @@
 import { plainFileName } from "./bidi";
 import type { LocalAttachment } from "./bindings/LocalAttachment";
 import type { MessageStatus } from "./bindings/MessageStatus";
-import { formatLocale } from "./i18n.svelte";
+import { formatLocale, numberFormat } from "./i18n.svelte";
 import { m } from "./paraglide/messages.js";
 
 /** The longest side of an inline preview, in CSS pixels (the core's previews are ≤ 320px). */
@@ -23,7 +23,7 @@ const UNITS = ["B", "KB", "MB", "GB", "TB"];
 export function formatBytes(bytes: number, locale: string = formatLocale()): string {
   let value = Math.max(0, Math.round(bytes));
   const written = (n: number, decimals: number) =>
-    new Intl.NumberFormat(locale, {
+    numberFormat(locale, {
       minimumFractionDigits: decimals,
       maximumFractionDigits: decimals,
       useGrouping: false,

@@ -79,7 +79,41 @@ export function formatLocale(): string {
 
 /** A count as the window's language writes it ("1,234"; "1.234" in German). */
 export function formatNumber(count: number): string {
-  return new Intl.NumberFormat(formatLocale()).format(count);
+  return numberFormat(formatLocale()).format(count);
+}
+
+// Each `Intl` formatter holds ICU objects that are costly to make; every row of the list
+// and the thread formats a time or a count, so they are made once per locale and options.
+const formatters = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat | Intl.RelativeTimeFormat>();
+
+function cached<F extends Intl.DateTimeFormat | Intl.NumberFormat | Intl.RelativeTimeFormat>(
+  kind: string,
+  locale: string,
+  options: object,
+  make: () => F,
+): F {
+  const key = `${kind} ${locale} ${JSON.stringify(options)}`;
+  let formatter = formatters.get(key) as F | undefined;
+  if (!formatter) {
+    formatter = make();
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
+/** `new Intl.DateTimeFormat(locale, options)`, made once. */
+export function dateFormat(locale: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  return cached("date", locale, options, () => new Intl.DateTimeFormat(locale, options));
+}
+
+/** `new Intl.NumberFormat(locale, options)`, made once. */
+export function numberFormat(locale: string, options: Intl.NumberFormatOptions = {}): Intl.NumberFormat {
+  return cached("number", locale, options, () => new Intl.NumberFormat(locale, options));
+}
+
+/** `new Intl.RelativeTimeFormat(locale, options)`, made once. */
+export function relativeFormat(locale: string, options: Intl.RelativeTimeFormatOptions): Intl.RelativeTimeFormat {
+  return cached("relative", locale, options, () => new Intl.RelativeTimeFormat(locale, options));
 }
 
 /** The first of `tags` (BCP 47, most preferred first) that Ferry speaks, else English. */

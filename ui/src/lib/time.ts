@@ -5,7 +5,7 @@
  * window's (`formatLocale()`) unless a test pins it; the words ("Today", "just now")
  * are in that locale's language, the rest is `Intl`'s.
  */
-import { formatLocale, matchLanguage } from "./i18n.svelte";
+import { dateFormat, formatLocale, matchLanguage, relativeFormat } from "./i18n.svelte";
 import { m } from "./paraglide/messages.js";
 
 const hourStyles = new Map<string, "numeric" | "2-digit">();
@@ -14,7 +14,7 @@ const hourStyles = new Map<string, "numeric" | "2-digit">();
 function hourStyle(locale: string): "numeric" | "2-digit" {
   let style = hourStyles.get(locale);
   if (!style) {
-    const cycle = new Intl.DateTimeFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
+    const cycle = dateFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
     style = cycle === "h11" || cycle === "h12" ? "numeric" : "2-digit";
     hourStyles.set(locale, style);
   }
@@ -23,16 +23,12 @@ function hourStyle(locale: string): "numeric" | "2-digit" {
 
 /** "14:05" (or "2:05 PM", as the locale writes it). */
 export function clockTime(iso: string, locale: string = formatLocale()): string {
-  return new Date(iso).toLocaleTimeString(locale, { hour: hourStyle(locale), minute: "2-digit" });
+  return dateFormat(locale, { hour: hourStyle(locale), minute: "2-digit" }).format(new Date(iso));
 }
 
 /** "14:05:09": for the next reconnect attempt, where seconds matter. */
 export function clockTimeWithSeconds(iso: string, locale: string = formatLocale()): string {
-  return new Date(iso).toLocaleTimeString(locale, {
-    hour: hourStyle(locale),
-    minute: "2-digit",
-    second: "2-digit",
-  });
+  return dateFormat(locale, { hour: hourStyle(locale), minute: "2-digit", second: "2-digit" }).format(new Date(iso));
 }
 
 /** The local calendar day of `date`, as "YYYY-MM-DD" (sortable, comparable). */
@@ -66,9 +62,9 @@ export function dayLabel(iso: string, now: Date = new Date(), locale: string = f
   if (key === dayKey(now)) return m.day_today({}, wordsFor(locale));
   if (key === dayKey(daysBefore(now, 1))) return m.day_yesterday({}, wordsFor(locale));
   if (date.getFullYear() === now.getFullYear()) {
-    return date.toLocaleDateString(locale, { weekday: "long", day: "numeric", month: "long" });
+    return dateFormat(locale, { weekday: "long", day: "numeric", month: "long" }).format(date);
   }
-  return date.toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" });
+  return dateFormat(locale, { day: "numeric", month: "long", year: "numeric" }).format(date);
 }
 
 /** The time beside a conversation: clock time today, then "Yesterday", a weekday, a date. */
@@ -77,11 +73,11 @@ export function listTime(iso: string, now: Date = new Date(), locale: string = f
   const ago = calendarDaysAgo(date, now);
   if (ago <= 0) return clockTime(iso, locale);
   if (ago === 1) return m.day_yesterday({}, wordsFor(locale));
-  if (ago < 7) return date.toLocaleDateString(locale, { weekday: "short" });
+  if (ago < 7) return dateFormat(locale, { weekday: "short" }).format(date);
   if (date.getFullYear() === now.getFullYear()) {
-    return date.toLocaleDateString(locale, { day: "numeric", month: "short" });
+    return dateFormat(locale, { day: "numeric", month: "short" }).format(date);
   }
-  return date.toLocaleDateString(locale, { day: "numeric", month: "short", year: "numeric" });
+  return dateFormat(locale, { day: "numeric", month: "short", year: "numeric" }).format(date);
 }
 
 /**
@@ -92,7 +88,7 @@ export function listTime(iso: string, now: Date = new Date(), locale: string = f
  */
 export function timeAgo(iso: string, now: Date = new Date(), locale: string = formatLocale()): string {
   const date = new Date(iso);
-  const ago = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  const ago = relativeFormat(locale, { numeric: "auto" });
   const minutes = Math.floor((now.getTime() - date.getTime()) / 60_000);
   if (minutes < 1) return m.time_just_now({}, wordsFor(locale));
   if (minutes < 60) return ago.format(-minutes, "minute");
@@ -103,14 +99,14 @@ export function timeAgo(iso: string, now: Date = new Date(), locale: string = fo
   if (days < 7) return ago.format(-days, "day");
   const day =
     date.getFullYear() === now.getFullYear()
-      ? date.toLocaleDateString(locale, { day: "numeric", month: "long" })
-      : date.toLocaleDateString(locale, { day: "numeric", month: "long", year: "numeric" });
+      ? dateFormat(locale, { day: "numeric", month: "long" }).format(date)
+      : dateFormat(locale, { day: "numeric", month: "long", year: "numeric" }).format(date);
   return m.time_on_date({ date: day }, wordsFor(locale));
 }
 
 /** A full date and time for tooltips. */
 export function fullTime(iso: string, locale: string = formatLocale()): string {
-  return new Date(iso).toLocaleString(locale, { dateStyle: "full", timeStyle: "short" });
+  return dateFormat(locale, { dateStyle: "full", timeStyle: "short" }).format(new Date(iso));
 }
 
 /**
@@ -122,11 +118,11 @@ export function untilTime(iso: string, now: Date = new Date(), locale: string = 
   const ahead = -calendarDaysAgo(date, now);
   if (ahead <= 0) return clockTime(iso, locale);
   if (ahead === 1) return m.time_tomorrow_at({ time: clockTime(iso, locale) }, wordsFor(locale));
-  return date.toLocaleString(locale, {
+  return dateFormat(locale, {
     weekday: "short",
     day: "numeric",
     month: "short",
     hour: hourStyle(locale),
     minute: "2-digit",
-  });
+  }).format(date);
 }
