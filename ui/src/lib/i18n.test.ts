@@ -7,7 +7,17 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { direct, ME, message, user } from "../test/fixtures";
 import ConversationList from "./components/ConversationList.svelte";
 import { formatBytes } from "./files";
-import { formatLocale, formatNumber, language, languageChoice, languages, matchLanguage, setLanguage } from "./i18n.svelte";
+import {
+  dateFormat,
+  formatLocale,
+  formatNumber,
+  language,
+  languageChoice,
+  languages,
+  matchLanguage,
+  numberFormat,
+  setLanguage,
+} from "./i18n.svelte";
 import { locales } from "./paraglide/runtime.js";
 import { dayLabel, listTime, timeAgo } from "./time";
 
@@ -118,5 +128,28 @@ describe("switching to German", () => {
     expect(formatBytes(1536)).toBe("1,5 KB");
     expect(formatBytes(3 * 1024 * 1024)).toBe("3,0 MB");
     expect(formatNumber(1234567)).toBe("1.234.567");
+  });
+});
+
+describe("the formatters", () => {
+  const sources = import.meta.glob<string>(["/src/lib/**/*.ts", "/src/lib/**/*.svelte", "!/src/lib/**/*.test.ts"], {
+    query: "?raw",
+    import: "default",
+    eager: true,
+  });
+
+  it("are made once for each locale and options", () => {
+    expect(dateFormat("de", { hour: "numeric" })).toBe(dateFormat("de", { hour: "numeric" }));
+    expect(dateFormat("de", { hour: "numeric" })).not.toBe(dateFormat("en", { hour: "numeric" }));
+    expect(dateFormat("de", { hour: "numeric" })).not.toBe(dateFormat("de", { hour: "2-digit" }));
+    expect(numberFormat("de")).toBe(numberFormat("de", {}));
+  });
+
+  it("are made nowhere else: a row that made its own held ICU objects per time and count", () => {
+    const making = Object.entries(sources)
+      .filter(([path, text]) => !path.endsWith("/i18n.svelte.ts") && /new Intl\.|\.toLocale(Date|Time)?String\(/.test(text))
+      .map(([path]) => path);
+    expect(Object.keys(sources).length).toBeGreaterThan(20);
+    expect(making).toEqual([]);
   });
 });
