@@ -116,7 +116,12 @@ pub async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
 
 /// Writes the world into a database that already has Ferry's schema.
 pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
-    let mut db = PgConnection::connect(url).await?;
+    let mut conn = PgConnection::connect(url).await?;
+    // One transaction: a Ferry node deletes ended sessions (those without a refresh
+    // token) when it starts, and the server is already starting; seen between the
+    // sessions' insert and their tokens', the seeded sessions were deleted and the tokens'
+    // insert failed on its foreign key (a quick-check run on a busy machine).
+    let mut db = conn.begin().await?;
     let now = ferry_proto::Timestamp::now().as_millis();
     let names: Vec<String> = (0..world.users.len()).map(|i| format!("u{i}")).collect();
     // Nobody signs in with a password here; the hash only has to be present.
@@ -127,7 +132,7 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     .bind(&world.users)
     .bind(&names)
     .bind(now)
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
     sqlx::query(
         "INSERT INTO sessions (id, user_id, device_name, created_at, last_used_at) \
@@ -136,7 +141,7 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     .bind(&world.sessions)
     .bind(&world.users)
     .bind(now)
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
     // Each session with a live refresh token, as a signed-in device has (nobody presents
     // it: the hash is the session id's bytes): a session with none has ended, and a
@@ -147,7 +152,7 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     )
     .bind(&world.sessions)
     .bind(now + 30 * 86_400_000)
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
     let mut ids = Vec::new();
     let mut kinds = Vec::new();
@@ -175,7 +180,7 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     .bind(&kinds)
     .bind(&keys)
     .bind(now)
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
     sqlx::query(
         "INSERT INTO members (conversation_id, user_id, role, joined_at) \
@@ -185,14 +190,16 @@ pub async fn seed(url: &str, world: &World) -> anyhow::Result<()> {
     .bind(&member_user)
     .bind(&member_role)
     .bind(now)
-    .execute(&mut db)
+    .execute(&mut *db)
     .await?;
     // Statistics for what was seeded, but not for the empty `messages`: analyzed while
     // empty, it looks empty to the planner until autovacuum analyzes it again (a minute
     // or more into a run), and plans cached meanwhile scan it (B7 on Ferry spent its
     // Postgres time in one such plan). A real database is never analyzed empty and then
     // loaded at once; never analyzed, the planner sizes it by its pages as it grows.
-    db.execute("ANALYZE users, sessions, refresh_tokens, conversations, members")
+    (&mut *db)
+        .execute("ANALYZE users, sessions, refresh_tokens, conversations, members")
         .await?;
+    db.commit().await?;
     Ok(())
 }
