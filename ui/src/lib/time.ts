@@ -8,17 +8,10 @@
 import { dateFormat, formatLocale, matchLanguage, relativeFormat } from "./i18n.svelte";
 import { m } from "./paraglide/messages.js";
 
-const hourStyles = new Map<string, "numeric" | "2-digit">();
-
 /** "09:05" on a 24-hour clock, "9:05 AM" on a 12-hour one. */
 function hourStyle(locale: string): "numeric" | "2-digit" {
-  let style = hourStyles.get(locale);
-  if (!style) {
-    const cycle = dateFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
-    style = cycle === "h11" || cycle === "h12" ? "numeric" : "2-digit";
-    hourStyles.set(locale, style);
-  }
-  return style;
+  const cycle = dateFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
+  return cycle === "h11" || cycle === "h12" ? "numeric" : "2-digit";
 }
 
 /** "14:05" (or "2:05 PM", as the locale writes it). */
