@@ -315,6 +315,9 @@ async fn keep_lease(app: App, cluster: Cluster) {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!("this node was presumed dead; registering its users again");
+                // Another node announced them all offline: a departing user who comes
+                // back must be announced online again, not silently kept.
+                app.departures.forget_all();
                 for user in app.hub.users() {
                     if let Err(e) = presence::came_online(&app, user).await {
                         tracing::warn!(error = %e, "could not register a user's presence");

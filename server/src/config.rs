@@ -52,6 +52,10 @@ pub struct Config {
     /// The server pings every socket this often.
     #[arg(long, env = "FERRY_HEARTBEAT_SECS", default_value_t = 20)]
     pub heartbeat_secs: u64,
+    /// How long a user whose last socket closed is still shown online, in seconds: a
+    /// reconnect within it announces and stores nothing. 0 announces "offline" at once.
+    #[arg(long, env = "FERRY_PRESENCE_GRACE_SECS", default_value_t = 5)]
+    pub presence_grace_secs: u64,
     /// Longest message body, in characters.
     #[arg(long, env = "FERRY_MAX_BODY_CHARS", default_value_t = ferry_proto::MAX_BODY_CHARS)]
     pub max_body_chars: usize,
@@ -220,6 +224,7 @@ impl Config {
             access_ttl_secs: 900,
             refresh_ttl_days: 30,
             heartbeat_secs: 20,
+            presence_grace_secs: 5,
             max_body_chars: ferry_proto::MAX_BODY_CHARS,
             edit_window_secs: 0,
             files: None,
@@ -287,6 +292,10 @@ impl Config {
         } else {
             std::thread::available_parallelism().map_or(1, usize::from)
         }
+    }
+
+    pub(crate) fn presence_grace(&self) -> Duration {
+        Duration::from_secs(self.presence_grace_secs)
     }
 
     pub(crate) fn heartbeat(&self) -> Duration {

@@ -244,6 +244,7 @@ pub async fn run(
         metrics.commit_batch.clone(),
         config.committers_for(&url),
     );
+    let departures = presence::departures::Departures::new(metrics.departing_users.clone());
     let app = Arc::new(AppState {
         sessions: auth::session_lookup(store.clone()),
         contacts: presence::contacts_lookup(store.clone()),
@@ -257,6 +258,7 @@ pub async fn run(
         shutdown: shutdown_token,
         sockets: TaskTracker::new(),
         presence: presence::turns::Turns::new(),
+        departures,
         committer,
         members,
         cluster,

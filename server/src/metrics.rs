@@ -37,6 +37,8 @@ pub struct Metrics {
     pub connections: Gauge,
     /// Open HTTP connections (a WebSocket leaves this count when it upgrades).
     pub http_connections: Gauge,
+    /// Users whose last socket closed within the presence grace (still shown online).
+    pub departing_users: Gauge,
     /// Messages stored (duplicates excluded).
     pub messages: Counter,
     /// Sends per group commit.
@@ -94,6 +96,12 @@ impl Metrics {
             connections.clone(),
         );
         registry.register("messages_stored", "Messages stored", messages.clone());
+        let departing_users = Gauge::default();
+        registry.register(
+            "departing_users",
+            "Users whose last socket closed within the presence grace, still shown online",
+            departing_users.clone(),
+        );
         let http_connections = Gauge::default();
         registry.register(
             "http_connections",
@@ -237,6 +245,7 @@ impl Metrics {
             registry,
             connections,
             http_connections,
+            departing_users,
             messages,
             commit_batch,
             requests,

@@ -23,6 +23,7 @@ use crate::limits::Limits;
 use crate::mail::Mailer;
 use crate::members::Members;
 use crate::metrics::Metrics;
+use crate::presence::departures::Departures;
 use crate::presence::turns::Turns;
 use crate::store::{Contact, Store};
 use crate::typing::TypingRelay;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub sockets: TaskTracker,
     /// Orders each user's presence announcements.
     pub presence: Turns,
+    /// Users whose last socket closed within the presence grace.
+    pub departures: Departures,
     /// Stores messages in batches and publishes them in seq order.
     pub committer: Committer,
     /// Conversation members, cached for typing, receipts and history reads.

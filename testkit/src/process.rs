@@ -85,6 +85,10 @@ impl ServerProcess {
                 config.auth_rate_per_ip_per_min.to_string(),
             )
             .env("FERRY_HEARTBEAT_SECS", config.heartbeat_secs.to_string())
+            .env(
+                "FERRY_PRESENCE_GRACE_SECS",
+                config.presence_grace_secs.to_string(),
+            )
             .env("FERRY_DB_POOL", config.db_pool.to_string())
             .env(
                 "FERRY_MAX_CONNECTIONS_PER_IP",

@@ -35,6 +35,9 @@ pub fn test_config(db: &TestDb) -> Config {
     config.max_connections_per_ip = 0;
     // Many tests run at once, each with its own pool, on one Postgres.
     config.db_pool = 8;
+    // "Offline" at once when the last socket closes, as the tests that close one expect;
+    // the grace has tests of its own.
+    config.presence_grace_secs = 0;
     config
 }
 

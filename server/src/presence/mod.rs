@@ -1,12 +1,15 @@
-//! Presence: a user is online while any of their sockets is open. Transitions are
-//! announced to everyone who shares a conversation with them; `last_seen` is stored when
-//! the last socket closes.
+//! Presence: a user is online while any of their sockets is open, and for a grace period
+//! (`FERRY_PRESENCE_GRACE_SECS`) after the last one closes, so that a dropped connection
+//! that comes straight back announces nothing and writes nothing (`departures`).
+//! Transitions are announced to everyone who shares a conversation with them; when the
+//! grace ends with no socket back, `last_seen` is stored as the time the last one closed.
 //!
 //! On a single node the hub's sockets are the truth. In a cluster each node records in
 //! the database which users it holds sockets of (`crate::cluster`): a node announces
 //! a user online when it is the first to hold one of their sockets, and offline when it
 //! was the last; the bus carries the frames either way.
 
+pub mod departures;
 pub mod turns;
 
 use std::collections::{HashMap, HashSet};
@@ -18,11 +21,17 @@ use crate::coalesce::Coalescer;
 use crate::error::Result;
 use crate::state::App;
 use crate::store::{Contact, Store};
+use departures::Departure;
 
-/// Announces that `user` came online (if they still are).
+/// Announces that `user` came online (if they still are), unless they are back within
+/// the grace of a departure: then they were never announced offline.
 pub async fn came_online(app: &App, user: UserId) -> Result<()> {
     let _turn = app.presence.take(user).await;
     if !app.hub.is_online(user) {
+        return Ok(());
+    }
+    if app.departures.cancel(user) {
+        // Still registered as online on this node's row too (`went_offline` did not run).
         return Ok(());
     }
     if let Some(cluster) = &app.cluster
@@ -45,10 +54,28 @@ pub async fn came_online(app: &App, user: UserId) -> Result<()> {
     Ok(())
 }
 
-/// Records and announces that `user`'s last socket closed (unless one opened since).
-pub async fn went_offline(app: &App, user: UserId) -> Result<()> {
+/// `user`'s last socket on this node closed: waits out the grace (cut short by shutdown),
+/// then records and announces them offline unless a socket came back meanwhile. Awaited
+/// by the closing socket's task, so that shutdown waits for it too.
+pub async fn left(app: &App, user: UserId) -> Result<()> {
+    let departure = app.departures.start(user);
+    tokio::select! {
+        () = tokio::time::sleep(app.config.presence_grace()) => {}
+        () = app.shutdown.cancelled() => {}
+    }
+    went_offline(app, user, departure).await
+}
+
+/// Records and announces that `user`'s last socket closed at `departure` (unless one
+/// opened since).
+async fn went_offline(app: &App, user: UserId, departure: Departure) -> Result<()> {
     let _turn = app.presence.take(user).await;
     if app.hub.is_online(user) {
+        // Back: that socket's `came_online` ends the departure.
+        return Ok(());
+    }
+    if !app.departures.end(user, departure) {
+        // Back and gone again: the later departure decides.
         return Ok(());
     }
     if let Some(cluster) = &app.cluster
@@ -57,7 +84,7 @@ pub async fn went_offline(app: &App, user: UserId) -> Result<()> {
         // Still online on another node.
         return Ok(());
     }
-    offline(app, user).await
+    offline(app, user, departure.at).await
 }
 
 /// Records and announces that `user` is offline: their last node died or left.
@@ -66,17 +93,16 @@ pub async fn announce_offline(app: &App, user: UserId) -> Result<()> {
     if app.hub.is_online(user) {
         return Ok(());
     }
-    offline(app, user).await
+    offline(app, user, Timestamp::now()).await
 }
 
-async fn offline(app: &App, user: UserId) -> Result<()> {
-    let now = Timestamp::now();
-    app.store.set_last_seen(user, now).await?;
+async fn offline(app: &App, user: UserId, last_seen: Timestamp) -> Result<()> {
+    app.store.set_last_seen(user, last_seen).await?;
     let contacts = app.contacts.get(user).await?;
     let frame = ServerFrame::Presence {
         user_id: user,
         online: false,
-        last_seen: Some(now),
+        last_seen: Some(last_seen),
     };
     app.announce.frame(
         contacts.into_iter().map(|c| c.contact).collect(),
@@ -114,7 +140,7 @@ pub async fn introduce(app: &App, user: UserId, others: &[UserId]) -> Result<()>
     // In `user`'s turn, as their transitions are: a socket opening meanwhile announces
     // itself after this, so a stale "offline" cannot come last.
     let _turn = app.presence.take(user).await;
-    let online = app.hub.is_online(user)
+    let online = here(app, user)
         || (app.cluster.is_some() && !app.store.online_users(&[user]).await?.is_empty());
     // Offline, they are told when `user` was last seen, as `GET /presence` would: a
     // client that knows only frames would otherwise show nothing until `user` comes on.
@@ -151,7 +177,7 @@ pub async fn of_contacts(app: &App, user: UserId) -> Result<Vec<Presence>> {
     Ok(contacts
         .into_iter()
         .map(|c| {
-            let online = app.hub.is_online(c.contact) || elsewhere.contains(&c.contact);
+            let online = here(app, c.contact) || elsewhere.contains(&c.contact);
             Presence {
                 user_id: c.contact,
                 online,
@@ -159,6 +185,11 @@ pub async fn of_contacts(app: &App, user: UserId) -> Result<Vec<Presence>> {
             }
         })
         .collect())
+}
+
+/// Whether `user` counts as online on this node: a socket open, or within the grace.
+fn here(app: &App, user: UserId) -> bool {
+    app.hub.is_online(user) || app.departures.is_pending(user)
 }
 
 /// The coalesced contacts lookup: each asked user's contacts.

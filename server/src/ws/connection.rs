@@ -69,8 +69,17 @@ pub(super) async fn run(app: App, caller: Caller, features: Vec<Feature>, socket
             // A logout that happened between the token check and the join reached no
             // socket of this session; check once more now that it is registered.
             if !app.sessions.get(caller.session_id).await.unwrap_or(false) {
-                app.hub.leave(user, socket_id);
+                let last = app.hub.leave(user, socket_id);
                 conn.close(close::TOKEN_EXPIRED, "session ended").await;
+                // A departure whose grace ended while this socket was in the hub left
+                // the user to this socket's `came_online`, which will not run: start it
+                // again. (Without one pending, the user was never announced online.)
+                if last
+                    && app.departures.is_pending(user)
+                    && let Err(e) = presence::left(&app, user).await
+                {
+                    log_internal(&e);
+                }
                 return;
             }
             if first && let Err(e) = presence::came_online(&app, user).await {
@@ -83,12 +92,14 @@ pub(super) async fn run(app: App, caller: Caller, features: Vec<Feature>, socket
     // A panic while serving must not skip the rest: the slot, the gauge and presence.
     crate::panics::contained("a socket", &app.metrics.panics, conn.serve()).await;
     app.metrics.connections.dec();
+    // Its buffers are not needed through the presence grace below.
+    drop(conn);
+    tracing::debug!(user_id = %user, socket_id = %socket_id, "socket closed");
     if app.hub.leave(user, socket_id)
-        && let Err(e) = presence::went_offline(&app, user).await
+        && let Err(e) = presence::left(&app, user).await
     {
         log_internal(&e);
     }
-    tracing::debug!(user_id = %user, socket_id = %socket_id, "socket closed");
 }
 
 fn log_internal(e: &Error) {

@@ -34,6 +34,8 @@ struct Cluster {
     /// The S3 server and bucket (`s3://…`) every node keeps files in, when the test
     /// asked for one.
     files: Option<(S3Server, String)>,
+    /// Each node's presence grace (`FERRY_PRESENCE_GRACE_SECS`).
+    grace_secs: u64,
 }
 
 impl Cluster {
@@ -48,11 +50,24 @@ impl Cluster {
             subject: subject_prefix(),
             nodes: Vec::new(),
             files: None,
+            grace_secs: 0,
         };
         for _ in 0..nodes {
             let node = cluster.start_node().await;
             // A node serves before it is on the bus (and then tells its sockets to
             // catch up); the tests start from a cluster whose nodes all hear each other.
+            bus_becomes(&node, "connected").await;
+            cluster.nodes.push(Some(node));
+        }
+        cluster
+    }
+
+    /// Nodes that keep a user whose last socket closed online for `grace_secs`.
+    async fn start_with_grace(nodes: usize, grace_secs: u64) -> Self {
+        let mut cluster = Self::start(0, nats_url()).await;
+        cluster.grace_secs = grace_secs;
+        for _ in 0..nodes {
+            let node = cluster.start_node().await;
             bus_becomes(&node, "connected").await;
             cluster.nodes.push(Some(node));
         }
@@ -75,6 +90,7 @@ impl Cluster {
         config.jwt_secret_file = Some(self.db.dir.path().join("jwt-secret"));
         config.nats_url = Some(self.nats.clone());
         config.nats_subject = self.subject.clone();
+        config.presence_grace_secs = self.grace_secs;
         // Each node its own data directory, as on separate machines.
         config.data_dir = self.db.dir.path().join(format!("node-{}", Uuid::new_v4()));
         if let Some((s3, bucket)) = &self.files {
@@ -598,6 +614,49 @@ async fn receive_until(
     })
     .await;
     stored
+}
+
+/// A user whose socket drops on one node and who comes back on another within the
+/// presence grace is announced neither offline nor online again: the first node's
+/// registration holds through its grace, and the second node finds it.
+#[tokio::test]
+async fn a_reconnect_to_another_node_within_the_grace_announces_nothing() {
+    // Longer than the test: the grace never ends by itself here.
+    let cluster = Cluster::start_with_grace(2, 3600).await;
+    let (n1, n2) = (cluster.node(0), cluster.node(1));
+    let (alice, bob, conv) = alice_and_bob(n1).await;
+    let mut b = bob.on(n2).ws().await;
+    let a = alice.on(n1).ws().await;
+    b.expect("alice online", is_presence(alice.id(), true))
+        .await;
+
+    drop(a);
+    let mut look = tokio::time::interval(std::time::Duration::from_millis(20));
+    within("alice's departure from node 1", async {
+        while ferry_testkit::metric_at(n1.addr(), "ferry_departing_users").await != 1 {
+            look.tick().await;
+        }
+    })
+    .await;
+    let seen: Vec<ferry_proto::Presence> = bob.on(n2).ok(Method::GET, "/presence", None).await;
+    assert!(seen[0].online, "node 2, within node 1's grace: {seen:?}");
+
+    let mut a = alice.on(n2).ws().await;
+    a.send(&Ws::send_frame(MessageId::new(), conv, "back"))
+        .await;
+    let mut before = Vec::new();
+    loop {
+        match b.next().await {
+            ServerFrame::Message { message } if message.body == "back" => break,
+            frame => before.push(frame),
+        }
+    }
+    assert!(
+        !before
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Presence { .. })),
+        "a reconnect to another node was announced: {before:?}"
+    );
 }
 
 #[tokio::test]

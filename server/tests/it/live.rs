@@ -1,7 +1,7 @@
 //! Live delivery over real sockets: chat between users, several devices of one user, a
 //! group of five, typing, receipts, presence, and the socket's close codes.
 
-use ferry_proto::{ClientFrame, ErrorCode, MessageId, Role, ServerFrame, UserId};
+use ferry_proto::{ClientFrame, ErrorCode, MessageId, Role, ServerFrame, Timestamp, UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -453,6 +453,99 @@ async fn presence_goes_online_and_offline(backend: Backend) {
     assert_eq!((list[0].online, list[0].last_seen), (false, Some(seen)));
 }
 
+/// A dropped connection that comes back within the presence grace announces nothing:
+/// no "offline", no second "online", and Alice shows online throughout. Once she stays
+/// away past the grace, one "offline" goes out with `last_seen` the time her socket
+/// closed, not the time the grace ended.
+async fn presence_rides_out_a_quick_reconnect(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    // Longer than any test: here the grace never ends by itself.
+    config.presence_grace_secs = 3600;
+    let server = TestServer::start_with(config).await;
+    let (alice, bob, conv) = alice_and_bob(&server).await;
+    let mut b = bob.ws().await;
+    let a = alice.ws().await;
+    b.expect("alice online", |f| {
+        matches!(f, ServerFrame::Presence { user_id, online: true, .. } if *user_id == alice.id())
+    })
+    .await;
+
+    drop(a);
+    departing_users_are(&server, 1).await;
+    let list: Vec<ferry_proto::Presence> = bob.ok(Method::GET, "/presence", None).await;
+    assert!(list[0].online, "within the grace: {list:?}");
+
+    let mut a = alice.ws().await;
+    // The new socket's registration cancelled the departure before its welcome.
+    assert_eq!(metric(&server, "ferry_departing_users").await, 0);
+    a.send(&Ws::send_frame(MessageId::new(), conv, "back"))
+        .await;
+    let mut before = Vec::new();
+    loop {
+        match b.next().await {
+            frame if is_message("back")(&frame) => break,
+            frame => before.push(frame),
+        }
+    }
+    assert!(
+        !before
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Presence { .. })),
+        "a quick reconnect was announced: {before:?}"
+    );
+
+    // A grace that ends: "offline", with when the socket closed.
+    let db = TestDb::new(backend).await;
+    let mut config = test_config(&db);
+    config.presence_grace_secs = 1;
+    let server = TestServer::start_with(config).await;
+    let (alice, bob, _) = alice_and_bob(&server).await;
+    let mut b = bob.ws().await;
+    let a = alice.ws().await;
+    b.expect("alice online", |f| {
+        matches!(f, ServerFrame::Presence { online: true, .. })
+    })
+    .await;
+    let closing = Timestamp::now();
+    drop(a);
+    let off = b
+        .expect("offline", |f| matches!(f, ServerFrame::Presence { .. }))
+        .await;
+    let heard = Timestamp::now();
+    let ServerFrame::Presence {
+        online: false,
+        last_seen: Some(seen),
+        ..
+    } = off
+    else {
+        panic!("expected offline, got {off:?}");
+    };
+    assert!(
+        closing <= seen && heard.as_millis() - seen.as_millis() >= 1_000,
+        "closing at {closing}, last seen {seen}, heard at {heard}"
+    );
+    assert_eq!(metric(&server, "ferry_departing_users").await, 0);
+    let list: Vec<ferry_proto::Presence> = bob.ok(Method::GET, "/presence", None).await;
+    assert_eq!((list[0].online, list[0].last_seen), (false, Some(seen)));
+}
+
+/// Waits until `count` users are within the presence grace.
+async fn departing_users_are(server: &TestServer, count: u64) {
+    // `/metrics` says nothing when it moves: look again at a gentle pace.
+    let mut look = tokio::time::interval(std::time::Duration::from_millis(20));
+    within("the departure", async {
+        while metric(server, "ferry_departing_users").await != count {
+            look.tick().await;
+        }
+    })
+    .await;
+}
+
+async fn metric(server: &TestServer, name: &str) -> u64 {
+    ferry_testkit::metric_at(server.addr, name).await
+}
+
 async fn rest_send_and_read_reach_sockets(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -835,6 +928,7 @@ on_both!(
     group_of_five,
     typing_is_relayed_not_stored,
     presence_goes_online_and_offline,
+    presence_rides_out_a_quick_reconnect,
     rest_send_and_read_reach_sockets,
     logout_closes_sockets_with_4001,
     token_expiry_closes_with_4001,
