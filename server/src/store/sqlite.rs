@@ -105,6 +105,27 @@ impl Dialect for Sqlite {
         Ok(appends)
     }
 
+    async fn last_messages(
+        conn: &mut SqliteConnection,
+        conversations: &[ConversationId],
+    ) -> StoreResult<Vec<MessageRow>> {
+        // One indexed read per conversation, as for the latest messages below.
+        let mut last = Vec::with_capacity(conversations.len());
+        for id in conversations {
+            let row: Option<MessageRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE conversation_id = $1 AND change_kind IS NULL \
+                 ORDER BY seq DESC LIMIT 1"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            last.extend(row);
+        }
+        Ok(last)
+    }
+
     async fn latest_messages(
         conn: &mut SqliteConnection,
         conversations: &[ConversationId],

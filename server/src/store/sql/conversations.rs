@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore, locked};
-use crate::store::rows::{ConversationRow, MemberRow, MessageRow, assemble, member_state};
+use crate::store::rows::{ConversationRow, MemberRow, assemble, member_state};
 use crate::store::{
     ActivityCursor, ConversationStore, Latest, Seat, StoreError, StoreResult, SyncBatch,
     SyncCursor, direct_key,
@@ -38,17 +38,7 @@ impl<D: Dialect> SqlStore<D> {
         D::push_in(&mut members, "m.conversation_id", &ids);
         members.push(" ORDER BY m.joined_at, u.username");
         let members: Vec<MemberRow> = members.build_query_as().fetch_all(&mut *conn).await?;
-        // The newest message, changes skipped: a reaction is no preview.
-        let mut last = QueryBuilder::new(concat!(
-            "SELECT ",
-            message_columns!(m),
-            " FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-              AND m.seq = (SELECT max(x.seq) FROM messages x \
-                           WHERE x.conversation_id = c.id AND x.change_kind IS NULL) \
-              WHERE "
-        ));
-        D::push_in(&mut last, "c.id", &ids);
-        let last: Vec<MessageRow> = last.build_query_as().fetch_all(&mut *conn).await?;
+        let last = D::last_messages(&mut *conn, &ids).await?;
         // Whoever the viewer blocked or was blocked by shares no watermarks with them,
         // in groups too.
         let apart: Vec<(UserId, UserId)> = sqlx::query_as(

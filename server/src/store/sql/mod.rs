@@ -99,6 +99,14 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
         batch: &'a [NewMessage],
     ) -> impl Future<Output = StoreResult<Vec<Append>>> + Send + 'a;
 
+    /// The newest message of each of `conversations` that is not a change (a reaction
+    /// is no preview): the conversation list's previews. One backward probe of the
+    /// (conversation, seq) index per conversation.
+    fn last_messages<'a>(
+        conn: &'a mut Conn<Self>,
+        conversations: &'a [ConversationId],
+    ) -> impl Future<Output = StoreResult<Vec<MessageRow>>> + Send + 'a;
+
     /// The `latest` messages of each of `conversations`, ascending by seq within each,
     /// read in the caller's transaction one row at a time, so that reading stops (and
     /// holds no more) once their bodies reach `latest.max_bytes`.
