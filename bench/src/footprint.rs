@@ -134,8 +134,11 @@ pub async fn run(args: Footprint) -> anyhow::Result<()> {
     }
     let processes = tree(pid);
     let (mut rss, mut pss) = (0, 0);
+    let mut web_process = false;
     for &p in &processes {
         let m = memory(p);
+        // `comm` keeps 15 bytes: "WebKitWebProces".
+        web_process |= m.name.starts_with("WebKitWebProc");
         println!(
             "  {:<22} pid {p:>7}  rss {:>7.1} MiB  pss {:>7.1} MiB",
             m.name,
@@ -149,6 +152,11 @@ pub async fn run(args: Footprint) -> anyhow::Result<()> {
         pss += m.pss_kib;
     }
     o.figure("processes", processes.len() as f64);
+    if !web_process {
+        // Seen once: the page's process was not in the tree when memory was read, and the
+        // run reported less than half the real footprint.
+        o.problem("no WebKit web process in the app's tree when memory was read: its figures leave the page out".to_owned());
+    }
     o.figure("idle_rss_mib", mib(rss));
     o.figure("idle_pss_mib", mib(pss));
 
