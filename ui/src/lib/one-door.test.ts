@@ -1,5 +1,6 @@
 // One path from components to the Rust side: only the store (chat.svelte.ts and its topic
-// stores in chat/) imports the backend module, and only the backend module imports Tauri.
+// stores in chat/) imports the backend module, only the backend module imports Tauri, and
+// only its `call` module calls commands.
 import { describe, expect, it } from "vitest";
 
 const sources = import.meta.glob<string>(["/src/**/*.ts", "/src/**/*.svelte", "!/src/**/*.test.ts", "!/src/test/**"], {
@@ -36,9 +37,16 @@ describe("the door to the backend", () => {
   });
 
   it("and only the backend module (and the preview's mocks) import Tauri", () => {
-    expect(importing(/from\s+["']@tauri-apps\//)).toEqual([
-      "/src/lib/backend/index.ts",
-      "/src/preview/main.ts",
+    const tauri = importing(/from\s+["']@tauri-apps\//);
+    expect(tauri.filter((path) => !path.startsWith("/src/lib/backend/"))).toEqual(["/src/preview/main.ts"]);
+    // Commands go through `call`, the one module that imports `invoke`.
+    expect(importing(/import\s*\{[^}]*\binvoke\b[^}]*\}\s*from\s+["']@tauri-apps\//)).toEqual([
+      "/src/lib/backend/call.ts",
     ]);
+  });
+
+  it("whose topic modules are reached only through its index", () => {
+    const direct = importing(/from\s+["'][./]*(lib\/)?backend\/(?!index["'])[\w-]+["']/);
+    expect(direct).toEqual([]);
   });
 });
