@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::support::{
     Backend, JWT_SECRET, PASSWORD, Served, ServerProcess, TestDb, User, Ws, alice_and_bob,
-    test_config, within,
+    departing_users_are, test_config, within,
 };
 
 /// Nodes of one cluster, on one database and one NATS subject prefix.
@@ -631,26 +631,16 @@ async fn a_reconnect_to_another_node_within_the_grace_announces_nothing() {
         .await;
 
     drop(a);
-    let mut look = tokio::time::interval(std::time::Duration::from_millis(20));
-    within("alice's departure from node 1", async {
-        while ferry_testkit::metric_at(n1.addr(), "ferry_departing_users").await != 1 {
-            look.tick().await;
-        }
-    })
-    .await;
+    departing_users_are(n1, 1).await;
     let seen: Vec<ferry_proto::Presence> = bob.on(n2).ok(Method::GET, "/presence", None).await;
     assert!(seen[0].online, "node 2, within node 1's grace: {seen:?}");
 
     let mut a = alice.on(n2).ws().await;
     a.send(&Ws::send_frame(MessageId::new(), conv, "back"))
         .await;
-    let mut before = Vec::new();
-    loop {
-        match b.next().await {
-            ServerFrame::Message { message } if message.body == "back" => break,
-            frame => before.push(frame),
-        }
-    }
+    let before = b
+        .until(|f| matches!(f, ServerFrame::Message { message } if message.body == "back"))
+        .await;
     assert!(
         !before
             .iter()

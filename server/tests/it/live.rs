@@ -7,8 +7,8 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::support::{
-    Backend, TestDb, TestServer, User, Ws, alice_and_bob, on_both, raw_upgrade, test_config,
-    try_ws, within,
+    Backend, TestDb, TestServer, User, Ws, alice_and_bob, departing_users_are, on_both,
+    raw_upgrade, test_config, try_ws, within,
 };
 
 fn is_message(body: &'static str) -> impl Fn(&ServerFrame) -> bool {
@@ -478,16 +478,13 @@ async fn presence_rides_out_a_quick_reconnect(backend: Backend) {
 
     let mut a = alice.ws().await;
     // The new socket's registration cancelled the departure before its welcome.
-    assert_eq!(metric(&server, "ferry_departing_users").await, 0);
+    assert_eq!(
+        ferry_testkit::metric_at(server.addr, "ferry_departing_users").await,
+        0
+    );
     a.send(&Ws::send_frame(MessageId::new(), conv, "back"))
         .await;
-    let mut before = Vec::new();
-    loop {
-        match b.next().await {
-            frame if is_message("back")(&frame) => break,
-            frame => before.push(frame),
-        }
-    }
+    let before = b.until(is_message("back")).await;
     assert!(
         !before
             .iter()
@@ -525,25 +522,12 @@ async fn presence_rides_out_a_quick_reconnect(backend: Backend) {
         closing <= seen && heard.as_millis() - seen.as_millis() >= 1_000,
         "closing at {closing}, last seen {seen}, heard at {heard}"
     );
-    assert_eq!(metric(&server, "ferry_departing_users").await, 0);
+    assert_eq!(
+        ferry_testkit::metric_at(server.addr, "ferry_departing_users").await,
+        0
+    );
     let list: Vec<ferry_proto::Presence> = bob.ok(Method::GET, "/presence", None).await;
     assert_eq!((list[0].online, list[0].last_seen), (false, Some(seen)));
-}
-
-/// Waits until `count` users are within the presence grace.
-async fn departing_users_are(server: &TestServer, count: u64) {
-    // `/metrics` says nothing when it moves: look again at a gentle pace.
-    let mut look = tokio::time::interval(std::time::Duration::from_millis(20));
-    within("the departure", async {
-        while metric(server, "ferry_departing_users").await != count {
-            look.tick().await;
-        }
-    })
-    .await;
-}
-
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    ferry_testkit::metric_at(server.addr, name).await
 }
 
 async fn rest_send_and_read_reach_sockets(backend: Backend) {

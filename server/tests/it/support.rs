@@ -370,10 +370,15 @@ impl Ws {
     /// for this socket before it read the ping.
     pub async fn until_pong(&mut self) -> Vec<ServerFrame> {
         self.send(&ClientFrame::Ping).await;
+        self.until(|f| *f == ServerFrame::Pong).await
+    }
+
+    /// The frames that come before the first one that matches `pick` (which is read too).
+    pub async fn until(&mut self, pick: impl Fn(&ServerFrame) -> bool) -> Vec<ServerFrame> {
         let mut before = Vec::new();
         loop {
             match self.next().await {
-                ServerFrame::Pong => return before,
+                frame if pick(&frame) => return before,
                 frame => before.push(frame),
             }
         }
@@ -398,4 +403,16 @@ impl Ws {
             message: ferry_proto::OutgoingMessage::text(id, conversation, body),
         }
     }
+}
+
+/// Waits until `count` users are within the presence grace on `server`.
+pub async fn departing_users_are(server: &impl Served, count: u64) {
+    // `/metrics` says nothing when it moves: look again at a gentle pace.
+    let mut look = tokio::time::interval(Duration::from_millis(20));
+    within("the departures", async {
+        while ferry_testkit::metric_at(server.addr(), "ferry_departing_users").await != count {
+            look.tick().await;
+        }
+    })
+    .await;
 }
