@@ -27,6 +27,7 @@ use crate::limits::Limits;
 use crate::presence;
 use crate::state::App;
 use crate::store::Store;
+use crate::store::uploads::FINISH_CLAIM_MS;
 
 /// Starts every background task. `shutdown` resolving cancels `app.shutdown`, which ends
 /// them (the acceptances' task ends when the committers stop).
@@ -182,7 +183,7 @@ async fn expire_unsent(files: &Files, store: &dyn Store, before: i64, now: i64) 
         }
     };
     for id in old {
-        match store.drop_upload(id, now).await {
+        match store.drop_upload(id, now, now - FINISH_CLAIM_MS).await {
             Ok(Some((_, chunks))) => files.drop_chunks(id, &chunks).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(%id, error = %e, "could not forget an abandoned upload"),

@@ -6,40 +6,54 @@
 //! An upload arrives in chunks; each is streamed into an object of its own
 //! (`uploads/{id}/{start}-{random}`: two tries at one offset never share an object)
 //! before the database counts it, so a dropped connection costs at most the chunk in
-//! flight and any node can take the next one. The last chunk makes
-//! [`Files::assemble`] stream the chunks, in order, into one blob named by the content's
-//! SHA-256 (`blobs/{sha256}`): a file sent twice is stored once. On the way the bytes are
-//! hashed (they must match the declared hash), their type is checked
-//! (`ferry_proto::media`) and an
-//! image gets its preview (`previews/{sha256}`). Nothing holds a whole file in memory:
+//! flight and any node can take the next one. The bytes are hashed as they pass, by the
+//! node that takes the chunks in order ([`digest`]; otherwise they are read back once),
+//! and the last chunk makes [`Files::assemble`] judge them: the hash must match the
+//! declared one, their type is checked (`ferry_proto::media`) and an image gets its
+//! preview (`previews/{sha256}`). Then the chunks become the parts of the blob named by
+//! the content's SHA-256 ([`parts`]): each byte is written once, and a file sent twice
+//! is stored once. Nothing holds a whole file in memory:
 //! a chunk passes through in parts, and an image small enough to preview is held whole
 //! only while the memory previews may take (`FERRY_PREVIEW_MEMORY_MIB`) allows: decoding
 //! takes turns by the bytes it will need. Profile pictures are small squares made from
 //! an uploaded image (`pictures/{id}`), a new object for each new picture.
 
-use std::sync::Arc;
+mod digest;
+mod disk;
+mod parts;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_proto::{PictureId, UploadId};
-use futures_util::Stream;
-use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, WriteMultipart,
+};
 use prometheus_client::metrics::gauge::Gauge;
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use digest::{Digest, Running};
+use disk::Disk;
 use ferry_proto::media::{self, MediaError, Preview};
+use parts::Parts;
 
 /// Images up to this size are held whole while assembled, to make their preview; larger
 /// ones are stored without one (their header is still measured).
 const PREVIEW_SOURCE_BYTES: u64 = 32 * 1024 * 1024;
-/// How much of a file's start is kept for its magic numbers and an image's header.
-const HEAD_BYTES: usize = 256 * 1024;
+/// Uploads whose digest a node keeps running at once (each holds up to [`digest::HEAD_BYTES`]);
+/// more are read back when they finish.
+const MAX_RUNNING: usize = 64;
+/// A running digest not advanced for this long may make room for another.
+const RUNNING_STALE: Duration = Duration::from_secs(10 * 60);
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +81,16 @@ pub enum FileError {
     Store(#[from] object_store::Error),
 }
 
+/// A chunk written, not yet counted by the database.
+pub struct Chunk {
+    /// Its object's name (under the upload's).
+    pub object: String,
+    /// Its bytes.
+    pub len: u64,
+    /// The upload's digest with this chunk taken, when this node had it up to the chunk.
+    running: Option<Running>,
+}
+
 /// What the chunks of an upload became.
 pub struct Assembled {
     /// The type the bytes were checked to be.
@@ -75,11 +99,18 @@ pub struct Assembled {
     pub size: Option<(u32, u32)>,
     /// Whether a preview was stored.
     pub preview: bool,
+    /// Whether the upload's chunks are now its blob's parts, to be kept; `false` when the
+    /// same bytes were stored already, and the chunks may go.
+    pub kept: bool,
 }
 
 /// The blob store and the rules about files.
 pub struct Files {
     store: Arc<dyn ObjectStore>,
+    /// Where chunks are written: on S3 the store itself; on disk the same directory
+    /// without a sync per write, and the directory, to sync chunks as [`disk`] says.
+    chunks: Arc<dyn ObjectStore>,
+    disk: Option<Disk>,
     /// Where it is, for logs (`file://…` or `s3://bucket`).
     pub location: String,
     /// Wakes the sweeper (`crate::background`) when a file may have lost its last message.
@@ -91,6 +122,8 @@ pub struct Files {
     decoding: Arc<Semaphore>,
     /// Its size, in MiB.
     decoding_mib: u32,
+    /// The digests of uploads whose chunks came here in order ([`digest`]).
+    running: Mutex<HashMap<UploadId, Running>>,
     /// What previews take now, and the most they took (bytes).
     decoding_now: Gauge,
     decoding_peak: Gauge,
@@ -144,7 +177,13 @@ pub fn object_store(config: &Config) -> Result<(Arc<dyn ObjectStore>, String), F
                 store: "LocalFileSystem",
                 source: Box::new(e),
             })?;
-            Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true))
+            // Synced before a write returns, as S3's writes are: a chunk the database has
+            // counted, or a blob it has stored, survives a power cut as the rows do.
+            Arc::new(
+                LocalFileSystem::new_with_prefix(dir)?
+                    .with_automatic_cleanup(true)
+                    .with_fsync(true),
+            )
         }
     };
     Ok((store, location))
@@ -155,14 +194,31 @@ impl Files {
     pub fn open(config: &Config, metrics: &Metrics) -> Result<Self, FileError> {
         let (store, location) = object_store(config)?;
         let s3 = location.starts_with("s3://");
+        let (chunks, disk) = match s3 {
+            true => (store.clone(), None),
+            false => {
+                let dir = location.strip_prefix("file://").unwrap_or(&location);
+                let unsynced: Arc<dyn ObjectStore> =
+                    Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true));
+                // The prefix as the store resolved it (made absolute).
+                let dir = std::fs::canonicalize(dir).map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })?;
+                (unsynced, Some(Disk::new(dir)))
+            }
+        };
         let decoding_mib = config.preview_memory_mib.max(1);
         Ok(Self {
             store,
+            chunks,
+            disk,
             location,
             sweep: tokio::sync::Notify::new(),
             part_bytes: if s3 { 5 << 20 } else { 256 << 10 },
             decoding: Arc::new(Semaphore::new(decoding_mib as usize)),
             decoding_mib,
+            running: Mutex::new(HashMap::new()),
             decoding_now: metrics.preview_bytes.clone(),
             decoding_peak: metrics.preview_bytes_peak.clone(),
         })
@@ -206,20 +262,35 @@ impl Files {
         Path::from(format!("previews/{sha256}"))
     }
 
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<UploadId, Running>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Streams one chunk of an upload, of 1 to `max` bytes, into an object of its own
-    /// (before the database counts it); returns the object's name and the chunk's length.
-    /// A chunk refused or cut off leaves nothing behind.
+    /// (before the database counts it: then [`Files::counted`]). A chunk refused or cut
+    /// off leaves nothing behind.
     pub async fn put_chunk<E>(
         &self,
         upload: UploadId,
         start: u64,
         mut body: impl Stream<Item = Result<Bytes, E>> + Unpin,
         max: u64,
-    ) -> Result<(String, u64), FileError> {
+    ) -> Result<Chunk, FileError> {
         let object = format!("{start:020}-{}", Uuid::new_v4().simple());
         let path = Self::chunk(upload, &object);
+        // A copy: the kept digest moves on only once the database counted this chunk.
+        let mut running = match start {
+            0 => Some(Running::new()),
+            _ => self
+                .running()
+                .get(&upload)
+                .filter(|running| running.offset == start)
+                .cloned(),
+        };
         let mut writer = WriteMultipart::new_with_chunk_size(
-            self.store.put_multipart(&path).await?,
+            self.chunks.put_multipart(&path).await?,
             self.part_bytes,
         );
         let mut len = 0u64;
@@ -232,6 +303,9 @@ impl Files {
                 }
                 writer.wait_for_capacity(2).await?;
                 writer.write(&piece);
+                if let Some(running) = running.as_mut() {
+                    running.take(&piece);
+                }
             }
             if len == 0 {
                 return Err(FileError::EmptyChunk);
@@ -242,7 +316,17 @@ impl Files {
         match streamed {
             Ok(()) => {
                 writer.finish().await?;
-                Ok((object, len))
+                if let Some(disk) = &self.disk {
+                    disk.sync_soon(&path);
+                }
+                if let Some(running) = running.as_mut() {
+                    running.chunk_done(path.to_string(), len);
+                }
+                Ok(Chunk {
+                    object,
+                    len,
+                    running,
+                })
             }
             Err(e) => {
                 let _ = writer.abort().await;
@@ -251,8 +335,24 @@ impl Files {
         }
     }
 
-    /// Deletes the chunks of an upload (after it was assembled, or given up, or a chunk
-    /// the database did not count).
+    /// The database counted `chunk`: the upload's digest here moves on by it (when this
+    /// node had it, and has room).
+    pub fn counted(&self, upload: UploadId, chunk: Chunk) {
+        let Some(running) = chunk.running else {
+            return;
+        };
+        let mut kept = self.running();
+        if kept.len() >= MAX_RUNNING && !kept.contains_key(&upload) {
+            kept.retain(|_, running| running.touched.elapsed() < RUNNING_STALE);
+            if kept.len() >= MAX_RUNNING {
+                return;
+            }
+        }
+        kept.insert(upload, running);
+    }
+
+    /// Deletes the chunks of an upload (given up, or the same bytes stored already, or a
+    /// chunk the database did not count).
     pub async fn drop_chunks(&self, upload: UploadId, objects: &[String]) {
         for object in objects {
             if let Err(e) = self.store.delete(&Self::chunk(upload, object)).await {
@@ -261,9 +361,9 @@ impl Files {
         }
     }
 
-    /// Joins an upload's chunks (`objects`, in order) into its blob, checking the bytes
-    /// against the declared `sha256` and `content_type`, and makes an image's preview.
-    /// The chunks stay: the caller deletes them once the database agrees.
+    /// Checks an upload's chunks (`objects`, in order), read once, against the declared
+    /// `sha256` and `content_type`, makes an image's preview, and makes the chunks the
+    /// parts of the content's blob unless it is stored already ([`Assembled::kept`]).
     pub async fn assemble(
         &self,
         upload: UploadId,
@@ -272,88 +372,45 @@ impl Files {
         sha256: &str,
         content_type: &str,
     ) -> Result<Assembled, FileError> {
-        let blob = Self::blob(sha256);
-        // Content-addressed: when the blob is there already, the bytes are checked and
-        // dropped, not written again.
-        let exists = self.store.head(&blob).await.is_ok();
-        let mut writer = if exists {
-            None
-        } else {
-            Some(WriteMultipart::new(self.store.put_multipart(&blob).await?))
-        };
-        let mut hasher = Sha256::new();
-        let mut head: Vec<u8> = Vec::new();
         // An image small enough is held whole for its preview (its declared type must be
         // what the bytes are, or the upload fails anyway).
         let keep_whole = media::previewable(content_type).is_some() && size <= PREVIEW_SOURCE_BYTES;
-        let mut whole = keep_whole.then(|| Vec::with_capacity(size as usize));
-        let mut seen = 0u64;
-        let mut checked: Option<(String, Option<image::ImageFormat>)> = None;
-        let result: Result<(), FileError> = async {
-            for object in objects {
-                let mut stream = self
-                    .store
-                    .get(&Self::chunk(upload, object))
-                    .await?
-                    .into_stream();
-                while let Some(piece) = stream.next().await {
-                    let piece = piece?;
-                    hasher.update(&piece);
-                    seen += piece.len() as u64;
-                    if head.len() < HEAD_BYTES {
-                        let take = (HEAD_BYTES - head.len()).min(piece.len());
-                        head.extend_from_slice(&piece[..take]);
-                    }
-                    if let Some(whole) = whole.as_mut() {
-                        whole.extend_from_slice(&piece);
-                    }
-                    if checked.is_none() && (head.len() >= HEAD_BYTES || seen >= size) {
-                        let found = media::checked_type(content_type, &head)?;
-                        let format = media::previewable(&found);
-                        if let Some(format) = format {
-                            media::measure(format, &head)?;
-                        }
-                        checked = Some((found, format));
-                    }
-                    if let Some(writer) = writer.as_mut() {
-                        writer.wait_for_capacity(4).await?;
-                        writer.write(&piece);
-                    }
-                }
+        let paths: Vec<Path> = objects
+            .iter()
+            .map(|object| Self::chunk(upload, object))
+            .collect();
+        let running = self.running().remove(&upload).filter(|running| {
+            running.offset == size
+                && running
+                    .objects()
+                    .eq(paths.iter().map(|path| -> &str { path.as_ref() }))
+        });
+        let digest = match running {
+            Some(running) if !keep_whole => running.into_digest(),
+            _ => {
+                let whole = keep_whole.then_some(size as usize);
+                digest::read_back(&*self.store, paths, whole).await?
             }
-            Ok(())
-        }
-        .await;
-        let verdict = match result {
-            Err(e) => Err(e),
-            Ok(()) if seen != size || hex::encode(hasher.finalize()) != sha256 => {
-                Err(FileError::Hash)
-            }
-            Ok(()) => checked.ok_or(FileError::Hash),
         };
+        let Digest {
+            sha256: found,
+            len,
+            head,
+            whole,
+            parts: ours,
+        } = digest;
+        if len != size || found != sha256 {
+            return Err(FileError::Hash);
+        }
+        let content_type = media::checked_type(content_type, &head)?;
+        let format = media::previewable(&content_type);
         // The head may end before an image's header does (a JPEG's frame header can come
         // after hundreds of KB of other segments): an image held whole is measured whole.
-        let verdict = verdict.and_then(|(content_type, format)| {
-            let measured = match (format, &whole) {
-                (Some(format), Some(bytes)) => media::measure(format, bytes)?,
-                (Some(format), None) => media::measure(format, &head)?,
-                (None, _) => None,
-            };
-            Ok((content_type, format, measured))
-        });
-        let (content_type, format, mut measured) = match verdict {
-            Ok(checked) => checked,
-            Err(e) => {
-                if let Some(writer) = writer {
-                    // Nothing half-written stays under the content's name.
-                    let _ = writer.abort().await;
-                }
-                return Err(e);
-            }
+        let mut measured = match (format, &whole) {
+            (Some(format), Some(bytes)) => media::measure(format, bytes)?,
+            (Some(format), None) => media::measure(format, &head)?,
+            (None, _) => None,
         };
-        if let Some(writer) = writer {
-            writer.finish().await?;
-        }
         let mut preview = false;
         // Only an image whose size is known is decoded: the memory it takes is asked for
         // first.
@@ -386,20 +443,118 @@ impl Files {
                 Err(e) => tracing::warn!(%upload, error = %e, "making a preview failed"),
             }
         }
+        if let Some(disk) = &self.disk {
+            let parts = ours.parts.iter();
+            disk.sync(parts.map(|part| Path::from(part.object.as_str())).collect())
+                .await?;
+        }
+        let kept = self.publish(upload, sha256, &ours).await?;
         Ok(Assembled {
             content_type,
             size: measured,
             preview,
+            kept,
         })
     }
 
-    /// A blob's bytes, whole or from `start` on (a resumed download).
-    pub async fn read(&self, sha256: &str, start: u64) -> Result<GetResult, FileError> {
+    /// Lists `ours`, an upload's checked chunks, as the parts of the blob of `sha256`,
+    /// unless a whole blob of it is there already: `true` when the chunks are the blob's
+    /// now. Of two uploads of the same bytes finishing at once only one creates the list
+    /// (a conditional put: a hard link on disk, `If-None-Match` on S3) and the other's
+    /// chunks go. A store configured without conditional puts (`AWS_CONDITIONAL_PUT=
+    /// disabled`) is put to without one: there the last list wins, and the other chunks
+    /// stay behind unnamed, bytes lost to nobody.
+    async fn publish(
+        &self,
+        upload: UploadId,
+        sha256: &str,
+        ours: &Parts,
+    ) -> Result<bool, FileError> {
+        if self.store.head(&Self::blob(sha256)).await.is_ok() {
+            return Ok(false);
+        }
+        let key = Parts::key(sha256);
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&key, ours.encoded().into(), create)
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(object_store::Error::NotImplemented { .. }) => {
+                if Parts::load(&*self.store, sha256).await?.is_none() {
+                    self.store.put(&key, ours.encoded().into()).await?;
+                    return Ok(true);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let Some(found) = Parts::load(&*self.store, sha256).await? else {
+            // Deleted in between, by the sweeper: list ours.
+            self.store.put(&key, ours.encoded().into()).await?;
+            return Ok(true);
+        };
+        let mine = format!("uploads/{upload}/");
+        if found
+            .parts
+            .iter()
+            .all(|part| part.object.starts_with(&mine))
+        {
+            // Listed by an earlier try at finishing this upload that did not reach the
+            // database.
+            return Ok(true);
+        }
+        if found.whole(&*self.store).await? {
+            return Ok(false);
+        }
+        // A list whose upload was cancelled while it was written: ours replaces it.
+        self.store.put(&key, ours.encoded().into()).await?;
+        Ok(true)
+    }
+
+    /// Takes back a list [`Files::assemble`] made for `upload` whose upload was cancelled
+    /// before the database stored it (its chunks are deleted with it).
+    pub async fn unpublish(&self, upload: UploadId, sha256: &str) -> Result<(), FileError> {
+        let mine = format!("uploads/{upload}/");
+        if let Some(found) = Parts::load(&*self.store, sha256).await?
+            && found
+                .parts
+                .iter()
+                .all(|part| part.object.starts_with(&mine))
+        {
+            match self.store.delete(&Parts::key(sha256)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// A blob's bytes, whole or from `start` on (a resumed download): its parts, or the
+    /// single object of a blob stored before parts were.
+    pub async fn read(
+        &self,
+        sha256: &str,
+        start: u64,
+    ) -> Result<BoxStream<'static, Result<Bytes, FileError>>, FileError> {
+        if let Some(parts) = Parts::load(&*self.store, sha256).await? {
+            return parts.read(self.store.clone(), start).await;
+        }
         let options = GetOptions {
             range: (start > 0).then_some(GetRange::Offset(start)),
             ..GetOptions::default()
         };
-        Ok(self.store.get_opts(&Self::blob(sha256), options).await?)
+        Ok(self
+            .store
+            .get_opts(&Self::blob(sha256), options)
+            .await?
+            .into_stream()
+            .map_err(FileError::from)
+            .boxed())
     }
 
     /// A blob's preview.
@@ -433,7 +588,8 @@ impl Files {
         if size > PREVIEW_SOURCE_BYTES {
             return Ok(None);
         }
-        let bytes = self.store.get(&Self::blob(sha256)).await?.bytes().await?;
+        let pieces: Vec<Bytes> = self.read(sha256, 0).await?.try_collect().await?;
+        let bytes = Bytes::from(pieces.concat());
         let turn = self
             .decoding_turn(media::decoded_bytes(width, height) + bytes.len() as u64)
             .await;
@@ -493,14 +649,229 @@ impl Files {
         }
     }
 
-    /// Deletes a blob and its preview (no upload names it any more).
+    /// Deletes a blob (its parts, then their list) and its preview (no upload names it
+    /// any more). Parts first: a deletion cut short is done again from the list.
     pub async fn delete(&self, sha256: &str) -> Result<(), FileError> {
-        for path in [Self::blob(sha256), Self::preview_of(sha256)] {
+        let mut doomed = Vec::new();
+        if let Some(parts) = Parts::load(&*self.store, sha256).await? {
+            doomed.extend(parts.parts.into_iter().map(|part| Path::from(part.object)));
+        }
+        doomed.extend([
+            Parts::key(sha256),
+            Self::blob(sha256),
+            Self::preview_of(sha256),
+        ]);
+        for path in doomed {
             match self.store.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+
+    fn files() -> Files {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        Files {
+            store: store.clone(),
+            chunks: store,
+            disk: None,
+            location: "memory".into(),
+            sweep: tokio::sync::Notify::new(),
+            part_bytes: 256 << 10,
+            decoding: Arc::new(Semaphore::new(16)),
+            decoding_mib: 16,
+            running: Mutex::new(HashMap::new()),
+            decoding_now: Gauge::default(),
+            decoding_peak: Gauge::default(),
+        }
+    }
+
+    /// Stores `bytes` as an upload's chunks of `chunk` bytes, each counted (the digest runs)
+    /// or not (as if the chunks had come through other nodes: they are read back); returns
+    /// the chunks' objects.
+    async fn chunks(
+        files: &Files,
+        upload: UploadId,
+        bytes: &[u8],
+        chunk: usize,
+        count: bool,
+    ) -> Vec<String> {
+        let mut objects = Vec::new();
+        for (i, piece) in bytes.chunks(chunk).enumerate() {
+            let body = futures_util::stream::iter([Ok::<_, std::io::Error>(
+                Bytes::copy_from_slice(piece),
+            )]);
+            let written = files
+                .put_chunk(upload, (i * chunk) as u64, body, chunk as u64)
+                .await
+                .expect("written");
+            assert_eq!(written.len, piece.len() as u64);
+            objects.push(written.object.clone());
+            if count {
+                files.counted(upload, written);
+            }
+        }
+        assert_eq!(files.running().contains_key(&upload), count);
+        objects
+    }
+
+    async fn read_all(files: &Files, sha256: &str, start: u64) -> Vec<u8> {
+        let pieces: Vec<Bytes> = files
+            .read(sha256, start)
+            .await
+            .expect("the in-memory store answers")
+            .try_collect()
+            .await
+            .expect("the in-memory store answers");
+        pieces.concat()
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    const BIN: &str = "application/octet-stream";
+
+    #[tokio::test]
+    async fn the_chunks_become_the_blob_and_a_second_copy_is_not_kept() {
+        let files = files();
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let hash = sha(&bytes);
+        let first = UploadId::new();
+        let objects = chunks(&files, first, &bytes, 3_000, true).await;
+        let done = files
+            .assemble(first, &objects, 10_000, &hash, BIN)
+            .await
+            .expect("assembled");
+        assert!(done.kept);
+        assert_eq!(read_all(&files, &hash, 0).await, bytes);
+        assert_eq!(read_all(&files, &hash, 4_321).await, bytes[4_321..]);
+
+        // A repeat of the same finish (its answer lost before the database stored it)
+        // finds its own list.
+        // It is read back: the running digest went with the first finish.
+        let again = files
+            .assemble(first, &objects, 10_000, &hash, BIN)
+            .await
+            .expect("assembled");
+        assert!(again.kept);
+
+        // Another upload of the same bytes: checked, not kept.
+        let second = UploadId::new();
+        let theirs = chunks(&files, second, &bytes, 4_000, false).await;
+        let done = files
+            .assemble(second, &theirs, 10_000, &hash, BIN)
+            .await
+            .expect("assembled");
+        assert!(!done.kept);
+
+        // A lie about the hash is refused and lists nothing.
+        let other = sha(b"something else");
+        for count in [true, false] {
+            let liar = UploadId::new();
+            let lies = chunks(&files, liar, &bytes, 4_000, count).await;
+            assert!(matches!(
+                files.assemble(liar, &lies, 10_000, &other, BIN).await,
+                Err(FileError::Hash)
+            ));
+        }
+        assert!(
+            Parts::load(&*files.store, &other)
+                .await
+                .expect("the in-memory store answers")
+                .is_none()
+        );
+
+        // Deleting the blob deletes its parts.
+        files
+            .delete(&hash)
+            .await
+            .expect("the in-memory store answers");
+        assert!(files.read(&hash, 0).await.is_err());
+        for object in &objects {
+            assert!(
+                files
+                    .store
+                    .head(&Files::chunk(first, object))
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_whose_chunks_were_cancelled_is_replaced() {
+        let files = files();
+        let bytes = vec![7u8; 5_000];
+        let hash = sha(&bytes);
+        let cancelled = UploadId::new();
+        let objects = chunks(&files, cancelled, &bytes, 2_000, true).await;
+        assert!(
+            files
+                .assemble(cancelled, &objects, 5_000, &hash, BIN)
+                .await
+                .expect("assembled")
+                .kept
+        );
+        // The cancel deleted its chunks before the finish could store it.
+        files.drop_chunks(cancelled, &objects).await;
+
+        let next = UploadId::new();
+        let theirs = chunks(&files, next, &bytes, 2_000, true).await;
+        assert!(
+            files
+                .assemble(next, &theirs, 5_000, &hash, BIN)
+                .await
+                .expect("assembled")
+                .kept
+        );
+        assert_eq!(read_all(&files, &hash, 0).await, bytes);
+        // The cancelled finish takes back only a list of its own.
+        files
+            .unpublish(cancelled, &hash)
+            .await
+            .expect("the in-memory store answers");
+        assert_eq!(read_all(&files, &hash, 0).await, bytes);
+        files
+            .unpublish(next, &hash)
+            .await
+            .expect("the in-memory store answers");
+        assert!(files.read(&hash, 0).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_blob_stored_whole_before_parts_is_read_and_deleted() {
+        let files = files();
+        let bytes = b"stored by an older server".to_vec();
+        let hash = sha(&bytes);
+        files
+            .store
+            .put(&Files::blob(&hash), Bytes::from(bytes.clone()).into())
+            .await
+            .expect("the in-memory store answers");
+        assert_eq!(read_all(&files, &hash, 0).await, bytes);
+        assert_eq!(read_all(&files, &hash, 10).await, bytes[10..]);
+        // The same bytes uploaded again are not kept beside it.
+        let upload = UploadId::new();
+        let objects = chunks(&files, upload, &bytes, 10, false).await;
+        let done = files
+            .assemble(upload, &objects, bytes.len() as u64, &hash, BIN)
+            .await
+            .expect("assembled");
+        assert!(!done.kept);
+        files
+            .delete(&hash)
+            .await
+            .expect("the in-memory store answers");
+        assert!(files.read(&hash, 0).await.is_err());
     }
 }

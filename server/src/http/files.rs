@@ -32,7 +32,7 @@ use crate::files::FileError;
 use crate::http::extract::{Gives, Json, Path, Takes};
 use crate::state::App;
 use crate::store::UploadRow;
-use crate::store::uploads::{Declined, MAX_OPEN_UPLOADS};
+use crate::store::uploads::{Declined, FINISH_CLAIM_MS, MAX_OPEN_UPLOADS};
 
 /// The header that says where a chunk starts.
 pub const UPLOAD_OFFSET: &str = "upload-offset";
@@ -205,20 +205,22 @@ pub async fn append(
         let _turn = app.limits.uploads.turn(caller.user_id).await;
         let max = left.min(UPLOAD_CHUNK_BYTES);
         let body = request.into_body().into_data_stream();
-        let (object, len) = app.files.put_chunk(id, start, body, max).await?;
+        let chunk = app.files.put_chunk(id, start, body, max).await?;
+        let len = chunk.len;
         if !app
             .store
-            .add_chunk(id, start as i64, len as i64, &object)
+            .add_chunk(id, start as i64, len as i64, &chunk.object)
             .await?
         {
             // Not counted (another try at this offset came first, or the upload was
             // cancelled meanwhile): nothing else will ever name this object.
-            app.files.drop_chunks(id, &[object]).await;
+            app.files.drop_chunks(id, &[chunk.object]).await;
             return Err(Error::new(
                 ErrorCode::Conflict,
                 "another chunk at this offset came first, or the upload is gone; ask where it stands",
             ));
         }
+        app.files.counted(id, chunk);
         if start + len < row.size as u64 {
             let mut row = row;
             row.received += len as i64;
@@ -246,11 +248,6 @@ async fn drain(request: Request) {
     })
     .await;
 }
-
-/// How long a claim on finishing an upload holds: past it, the node that claimed it is
-/// taken for dead and a repeat of the last chunk may finish it (a finish takes at most
-/// the file routes' timeout).
-const FINISH_CLAIM_MS: i64 = 5 * 60 * 1000;
 
 /// Every byte is in: check and store the file, once (a repeat of the last chunk while it
 /// is being checked is told to come back). A file that fails its checks is forgotten
@@ -292,8 +289,9 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
             return Err(e.into());
         }
         Err(e) => {
+            // Under this finish's own claim.
             app.store
-                .drop_upload(row.id, Timestamp::now().as_millis())
+                .drop_upload(row.id, Timestamp::now().as_millis(), i64::MAX)
                 .await?;
             app.files.drop_chunks(row.id, &objects).await;
             return Err(e.into());
@@ -308,8 +306,14 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
             assembled.preview,
         )
         .await?;
-    app.files.drop_chunks(row.id, &objects).await;
-    // `None`: cancelled while it was checked.
+    match (&done, assembled.kept) {
+        // The same bytes were stored already: these chunks are nobody's.
+        (Some(_), false) => app.files.drop_chunks(row.id, &objects).await,
+        // Cancelled while it was checked: the cancel deleted the chunks, so the blob
+        // listed from them is not one.
+        (None, true) => app.files.unpublish(row.id, &row.sha256).await?,
+        (Some(_), true) | (None, false) => {}
+    }
     done.map(|done| shown(&done))
         .ok_or_else(|| Error::not_found("upload"))
 }
@@ -330,13 +334,24 @@ pub async fn cancel(
             "the file was sent; delete its message instead",
         ));
     }
-    if let Some((_, chunks)) = app
+    let now = Timestamp::now().as_millis();
+    match app
         .store
-        .drop_upload(id, Timestamp::now().as_millis())
+        .drop_upload(id, now, now - FINISH_CLAIM_MS)
         .await?
     {
-        app.files.drop_chunks(id, &chunks).await;
-        app.files.sweep.notify_one();
+        Some((_, chunks)) => {
+            app.files.drop_chunks(id, &chunks).await;
+            app.files.sweep.notify_one();
+        }
+        // Still there: its last chunk is being checked (or it was sent meanwhile).
+        None if app.store.upload(id).await?.is_some() => {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "the file is being checked or was sent; ask where it stands",
+            ));
+        }
+        None => {}
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -420,7 +435,7 @@ pub async fn download(
         .filter(|&start| start < size)
         .unwrap_or(0);
     let blob = app.files.read(&row.sha256, start).await?;
-    let mut response = Body::from_stream(blob.into_stream()).into_response();
+    let mut response = Body::from_stream(blob).into_response();
     let headers = response.headers_mut();
     guarded(headers, media::served_type(&row.content_type), &row.name);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

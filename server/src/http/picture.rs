@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::http::account::announce_user;
 use crate::http::extract::{Gives, Json, Path, Takes};
 use crate::state::App;
+use crate::store::uploads::FINISH_CLAIM_MS;
 
 /// Sets the caller's picture from an upload of theirs, whole and an image; an upload not
 /// sent in a message is used up by it.
@@ -67,7 +68,11 @@ pub async fn set_picture(
     if upload.message_id.is_none()
         && let Some((_, chunks)) = app
             .store
-            .drop_upload(upload.id, Timestamp::now().as_millis())
+            .drop_upload(
+                upload.id,
+                Timestamp::now().as_millis(),
+                Timestamp::now().as_millis() - FINISH_CLAIM_MS,
+            )
             .await?
     {
         app.files.drop_chunks(upload.id, &chunks).await;

@@ -22,6 +22,11 @@ use super::rows::UploadRow;
 /// for days): a client uploads its files one after another.
 pub const MAX_OPEN_UPLOADS: i64 = 100;
 
+/// How long a claim on finishing an upload holds: past it, the node that claimed it is
+/// taken for dead and a repeat of the last chunk may finish it (a finish takes at most
+/// the file routes' timeout), or a cancel forget it.
+pub const FINISH_CLAIM_MS: i64 = 5 * 60 * 1000;
+
 /// Deletes one blob from the blob store (for [`FileStore::sweep_orphans`]); `false` when
 /// the blob store failed.
 pub type DeleteBlob = dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync;
@@ -76,11 +81,14 @@ pub trait FileStore: Send + Sync {
         preview: bool,
     ) -> StoreResult<Option<UploadRow>>;
     /// Forgets an upload no message carries (cancelled, or refused when checked); returns
-    /// it, with its chunks' objects. Its blob is left to the sweeper.
+    /// it, with its chunks' objects. Its blob is left to the sweeper. An open upload
+    /// being checked under a claim made at or after `stale_before` is left alone (`None`):
+    /// its chunks may be becoming a blob's parts. The checker itself passes `i64::MAX`.
     async fn drop_upload(
         &self,
         id: UploadId,
         now: i64,
+        stale_before: i64,
     ) -> StoreResult<Option<(UploadRow, Vec<String>)>>;
     /// The stored upload `id` if `viewer` may download it: a member of the conversation
     /// of the message that carries it, or its owner before it is sent.

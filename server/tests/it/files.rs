@@ -74,28 +74,53 @@ impl Store {
         self.db.dir.path().join("data")
     }
 
-    /// Whether the blob of `sha256` is stored, looking in the directory or the bucket.
+    /// Whether the blob of `sha256` is stored (the list of its parts), looking in the
+    /// directory or the bucket.
     pub(crate) async fn has_blob(&self, sha256: &str) -> bool {
         match &self.bucket {
             None => self
                 .db
                 .dir
                 .path()
-                .join("data/files/blobs")
+                .join("data/files/parts")
                 .join(sha256)
                 .exists(),
-            Some(bucket) => reqwest::get(format!("{bucket}/blobs/{sha256}"))
-                .await
-                .expect("moto answers")
-                .status()
-                .is_success(),
+            // Listed, since moto answers an unsigned GET of an object with 403.
+            Some(bucket) => {
+                let key = format!("parts/{sha256}");
+                reqwest::get(format!("{bucket}?list-type=2&prefix={key}"))
+                    .await
+                    .expect("moto answers")
+                    .text()
+                    .await
+                    .expect("a listing")
+                    .contains(&format!("<Key>{key}</Key>"))
+            }
         }
     }
 
     /// How many blobs a disk store holds.
     fn blobs_on_disk(&self) -> usize {
-        let dir = self.db.dir.path().join("data/files/blobs");
+        let dir = self.db.dir.path().join("data/files/parts");
         std::fs::read_dir(dir).map_or(0, |d| d.count())
+    }
+
+    /// The bytes of files' contents a disk store holds: its chunks and blobs, not the
+    /// lists of parts or the previews.
+    fn content_bytes_on_disk(&self) -> u64 {
+        fn walk(dir: &std::path::Path) -> u64 {
+            std::fs::read_dir(dir).map_or(0, |entries| {
+                entries
+                    .map(|entry| entry.expect("a directory entry").path())
+                    .map(|path| match path.is_dir() {
+                        true => walk(&path),
+                        false => path.metadata().expect("a file").len(),
+                    })
+                    .sum()
+            })
+        }
+        let files = self.db.dir.path().join("data/files");
+        walk(&files.join("uploads")) + walk(&files.join("blobs"))
     }
 }
 
@@ -209,6 +234,10 @@ async fn round_trip(backend: Backend, blobs: Blobs) {
         (bytes.len() as u64, sha256(&bytes).as_str())
     );
     assert!(!file.thumbnail);
+    if let Blobs::Disk = blobs {
+        // The chunks are the blob's parts: every byte is on disk once.
+        assert_eq!(db.content_bytes_on_disk(), bytes.len() as u64);
+    }
 
     // Before it is sent only its owner sees it.
     let (status, _, _) = fetch(&bob, &format!("/attachments/{}", file.id), None).await;
@@ -277,6 +306,11 @@ async fn round_trip(backend: Backend, blobs: Blobs) {
     assert!(db.has_blob(&file.sha256).await);
     if let Blobs::Disk = blobs {
         assert_eq!(db.blobs_on_disk(), 1, "one blob for one content");
+        assert_eq!(
+            db.content_bytes_on_disk(),
+            bytes.len() as u64,
+            "bob's chunks went"
+        );
     }
 }
 
@@ -782,6 +816,10 @@ async fn deleting_and_leaving(backend: Backend, blobs: Blobs) {
         }
     })
     .await;
+    if let Blobs::Disk = blobs {
+        // Its parts went before the list of them.
+        assert_eq!(db.content_bytes_on_disk(), 0);
+    }
 }
 
 async fn deleting_sqlite() {

@@ -211,22 +211,28 @@ impl<D: Dialect> FileStore for SqlStore<D> {
         &self,
         id: UploadId,
         now: i64,
+        stale_before: i64,
     ) -> StoreResult<Option<(UploadRow, Vec<String>)>> {
         let mut tx = self.write().await?;
         // The chunks first: deleting the upload would take their rows with it (cascade)
         // before they could say which objects to delete.
         let chunks: Vec<String> = sqlx::query_scalar(
             "DELETE FROM upload_chunks WHERE upload_id = $1 AND EXISTS \
-             (SELECT 1 FROM uploads WHERE id = $1 AND message_id IS NULL) RETURNING object",
+             (SELECT 1 FROM uploads WHERE id = $1 AND message_id IS NULL \
+             AND (state <> 'open' OR checking_since IS NULL OR checking_since < $2)) \
+             RETURNING object",
         )
         .bind(id)
+        .bind(stale_before)
         .fetch_all(&mut *tx)
         .await?;
         let row: Option<UploadRow> = sqlx::query_as(concat!(
-            "DELETE FROM uploads WHERE id = $1 AND message_id IS NULL RETURNING ",
+            "DELETE FROM uploads WHERE id = $1 AND message_id IS NULL \
+             AND (state <> 'open' OR checking_since IS NULL OR checking_since < $2) RETURNING ",
             upload_columns!()
         ))
         .bind(id)
+        .bind(stale_before)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
