@@ -36,7 +36,7 @@ impl Disk {
     pub fn sync_soon(&self, object: &Path) {
         let file = self.file(object);
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = std::fs::File::open(&file).and_then(|f| f.sync_all()) {
+            if let Err(e) = sync_file(&file) {
                 // `sync` at the end tries again and fails the upload if it must.
                 tracing::debug!(file = %file.display(), error = %e, "an early sync failed");
             }
@@ -47,21 +47,10 @@ impl Disk {
     pub async fn sync(&self, objects: Vec<Path>) -> Result<(), FileError> {
         let files: Vec<PathBuf> = objects.iter().map(|object| self.file(object)).collect();
         tokio::task::spawn_blocking(move || {
-            let mut dirs: Vec<PathBuf> = Vec::new();
             for file in &files {
-                std::fs::File::open(file)?.sync_all()?;
-                if let Some(dir) = file.parent()
-                    && !dirs.iter().any(|seen| seen == dir)
-                {
-                    dirs.push(dir.to_owned());
-                }
+                sync_file(file)?;
             }
-            // A directory is synced for the names in it; only Unix opens one to sync.
-            #[cfg(unix)]
-            for dir in dirs {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok::<_, std::io::Error>(())
+            sync_dirs(&files)
         })
         .await
         .map_err(std::io::Error::other)
@@ -73,4 +62,30 @@ impl Disk {
             })
         })
     }
+}
+
+/// Syncs one file. Opened for writing, which Windows asks of a handle it flushes (it
+/// truncates nothing).
+fn sync_file(file: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)?
+        .sync_all()
+}
+
+/// Syncs the directories of `files`, for the names in them: only Unix opens a directory
+/// to sync it (Windows keeps a name with its file).
+#[cfg(unix)]
+fn sync_dirs(files: &[PathBuf]) -> std::io::Result<()> {
+    let mut dirs: Vec<&std::path::Path> = files.iter().filter_map(|file| file.parent()).collect();
+    dirs.dedup();
+    for dir in dirs {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn sync_dirs(_files: &[PathBuf]) -> std::io::Result<()> {
+    Ok(())
 }
