@@ -184,7 +184,7 @@ async fn expire_unsent(files: &Files, store: &dyn Store, before: i64, now: i64) 
     };
     for id in old {
         match store.drop_upload(id, now, now - FINISH_CLAIM_MS).await {
-            Ok(Some((_, chunks))) => files.drop_chunks(id, &chunks).await,
+            Ok(Some((row, chunks))) => files.forget_chunks(id, &row.sha256, &chunks).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(%id, error = %e, "could not forget an abandoned upload"),
         }

@@ -516,22 +516,22 @@ impl Files {
         Ok(true)
     }
 
-    /// Takes back a list [`Files::assemble`] made for `upload` whose upload was cancelled
-    /// before the database stored it (its chunks are deleted with it).
-    pub async fn unpublish(&self, upload: UploadId, sha256: &str) -> Result<(), FileError> {
+    /// Deletes the chunks of an upload being forgotten (cancelled, expired, refused),
+    /// unless they are the parts of its content's blob: listed by a finish that did not
+    /// reach the database (a crash, or a cancel after its claim went stale), another
+    /// upload of the same bytes may have been stored on them since. Those go with the
+    /// blob, once the sweeper finds no upload naming it (the store marks the content
+    /// orphaned when it forgets an upload whose bytes were all in).
+    pub async fn forget_chunks(&self, upload: UploadId, sha256: &str, objects: &[String]) {
         let mine = format!("uploads/{upload}/");
-        if let Some(found) = Parts::load(&*self.store, sha256).await?
-            && found
-                .parts
-                .iter()
-                .all(|part| part.object.starts_with(&mine))
-        {
-            match self.store.delete(&Parts::key(sha256)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
+        match Parts::load(&*self.store, sha256).await {
+            Ok(Some(list)) if list.parts.iter().any(|part| part.object.starts_with(&mine)) => {}
+            Ok(_) => self.drop_chunks(upload, objects).await,
+            // Kept rather than risk a blob's parts: the bytes are lost to nobody.
+            Err(e) => {
+                tracing::warn!(%upload, error = %e, "could not read a blob's parts; its chunks stay")
             }
         }
-        Ok(())
     }
 
     /// A blob's bytes, whole or from `start` on (a resumed download): its parts, or the
@@ -809,21 +809,63 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_list_whose_chunks_were_cancelled_is_replaced() {
+    async fn listed_chunks_are_kept_when_their_upload_is_forgotten() {
         let files = files();
         let bytes = vec![7u8; 5_000];
         let hash = sha(&bytes);
-        let cancelled = UploadId::new();
-        let objects = chunks(&files, cancelled, &bytes, 2_000, true).await;
+        let crashed = UploadId::new();
+        let objects = chunks(&files, crashed, &bytes, 2_000, true).await;
         assert!(
             files
-                .assemble(cancelled, &objects, 5_000, &hash, BIN)
+                .assemble(crashed, &objects, 5_000, &hash, BIN)
                 .await
                 .expect("assembled")
                 .kept
         );
-        // The cancel deleted its chunks before the finish could store it.
-        files.drop_chunks(cancelled, &objects).await;
+        // The node died before the database stored it, and another upload of the same
+        // bytes was stored on its list meanwhile: forgetting the first keeps the parts.
+        let second = UploadId::new();
+        let theirs = chunks(&files, second, &bytes, 2_500, true).await;
+        assert!(
+            !files
+                .assemble(second, &theirs, 5_000, &hash, BIN)
+                .await
+                .expect("assembled")
+                .kept
+        );
+        files.forget_chunks(crashed, &hash, &objects).await;
+        assert_eq!(read_all(&files, &hash, 0).await, bytes);
+        // Chunks no list names go.
+        let refused = UploadId::new();
+        let lies = chunks(&files, refused, &bytes, 2_000, false).await;
+        files.forget_chunks(refused, &hash, &lies).await;
+        for object in &lies {
+            assert!(
+                files
+                    .store
+                    .head(&Files::chunk(refused, object))
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_whose_parts_are_gone_is_replaced() {
+        let files = files();
+        let bytes = vec![9u8; 5_000];
+        let hash = sha(&bytes);
+        let first = UploadId::new();
+        let objects = chunks(&files, first, &bytes, 2_000, true).await;
+        assert!(
+            files
+                .assemble(first, &objects, 5_000, &hash, BIN)
+                .await
+                .expect("assembled")
+                .kept
+        );
+        // A deletion of the blob cut short between its parts and its list.
+        files.drop_chunks(first, &objects).await;
 
         let next = UploadId::new();
         let theirs = chunks(&files, next, &bytes, 2_000, true).await;
@@ -835,17 +877,6 @@ mod tests {
                 .kept
         );
         assert_eq!(read_all(&files, &hash, 0).await, bytes);
-        // The cancelled finish takes back only a list of its own.
-        files
-            .unpublish(cancelled, &hash)
-            .await
-            .expect("the in-memory store answers");
-        assert_eq!(read_all(&files, &hash, 0).await, bytes);
-        files
-            .unpublish(next, &hash)
-            .await
-            .expect("the in-memory store answers");
-        assert!(files.read(&hash, 0).await.is_err());
     }
 
     #[tokio::test]

@@ -293,7 +293,7 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
             app.store
                 .drop_upload(row.id, Timestamp::now().as_millis(), i64::MAX)
                 .await?;
-            app.files.drop_chunks(row.id, &objects).await;
+            app.files.forget_chunks(row.id, &row.sha256, &objects).await;
             return Err(e.into());
         }
     };
@@ -306,13 +306,10 @@ async fn finish(app: &App, row: UploadRow) -> Result<Upload> {
             assembled.preview,
         )
         .await?;
-    match (&done, assembled.kept) {
-        // The same bytes were stored already: these chunks are nobody's.
-        (Some(_), false) => app.files.drop_chunks(row.id, &objects).await,
-        // Cancelled while it was checked: the cancel deleted the chunks, so the blob
-        // listed from them is not one.
-        (None, true) => app.files.unpublish(row.id, &row.sha256).await?,
-        (Some(_), true) | (None, false) => {}
+    // The same bytes were stored already: these chunks are nobody's. (Cancelled after
+    // its claim went stale, `None`: the cancel forgot the chunks as `forget_chunks` says.)
+    if done.is_some() && !assembled.kept {
+        app.files.drop_chunks(row.id, &objects).await;
     }
     done.map(|done| shown(&done))
         .ok_or_else(|| Error::not_found("upload"))
@@ -340,8 +337,8 @@ pub async fn cancel(
         .drop_upload(id, now, now - FINISH_CLAIM_MS)
         .await?
     {
-        Some((_, chunks)) => {
-            app.files.drop_chunks(id, &chunks).await;
+        Some((row, chunks)) => {
+            app.files.forget_chunks(id, &row.sha256, &chunks).await;
             app.files.sweep.notify_one();
         }
         // Still there: its last chunk is being checked (or it was sent meanwhile).

@@ -66,7 +66,7 @@ pub async fn set_picture(
         }
     };
     if upload.message_id.is_none()
-        && let Some((_, chunks)) = app
+        && let Some((row, chunks)) = app
             .store
             .drop_upload(
                 upload.id,
@@ -75,7 +75,9 @@ pub async fn set_picture(
             )
             .await?
     {
-        app.files.drop_chunks(upload.id, &chunks).await;
+        app.files
+            .forget_chunks(upload.id, &row.sha256, &chunks)
+            .await;
         app.files.sweep.notify_one();
     }
     announce_user(&app, &user).await?;

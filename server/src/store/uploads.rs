@@ -81,7 +81,8 @@ pub trait FileStore: Send + Sync {
         preview: bool,
     ) -> StoreResult<Option<UploadRow>>;
     /// Forgets an upload no message carries (cancelled, or refused when checked); returns
-    /// it, with its chunks' objects. Its blob is left to the sweeper. An open upload
+    /// it, with its chunks' objects. Its blob (a stored one's, or a whole one's, whose
+    /// chunks a finish may have listed as one) is left to the sweeper. An open upload
     /// being checked under a claim made at or after `stale_before` is left alone (`None`):
     /// its chunks may be becoming a blob's parts. The checker itself passes `i64::MAX`.
     async fn drop_upload(
