@@ -48,6 +48,15 @@ async fn focused(b: &Browser) -> Option<String> {
     active.attr("data-testid").await.ok().flatten()
 }
 
+/// Waits until `test_id` has the focus (a dialog gives it to its first field once it has
+/// opened); each look is a round trip to the app.
+async fn focus_on(b: &Browser, test_id: &str) {
+    within(&format!("the focus on {test_id}"), async {
+        while focused(b).await.as_deref() != Some(test_id) {}
+    })
+    .await;
+}
+
 /// Moves the focus with Tab (or Shift+Tab) until `test_id` has it: it must be reachable
 /// from the keyboard within a sensible number of stops.
 async fn tab_to(b: &Browser, test_id: &str, backwards: bool) {
@@ -198,7 +207,18 @@ async fn the_installed_app_with_the_keyboard_alone() {
     )
     .await;
     keys(&b, &format!("{CONTROL}k")).await;
+    // The switcher's input takes the focus once its dialog has opened: typed before
+    // that, the name went to the list behind it.
+    focus_on(&b, "quick-switcher-input").await;
     keys(&b, "Bob").await;
+    wait_css(
+        &b,
+        &format!(
+            "{}[aria-selected=\"true\"][data-name=\"Bob Builder\"]",
+            id("quick-switcher-option")
+        ),
+    )
+    .await;
     keys(&b, ENTER).await;
     find(&b, "request-panel").await;
     tab_to(&b, "accept-request", false).await;
