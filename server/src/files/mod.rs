@@ -21,20 +21,19 @@
 mod digest;
 mod disk;
 mod parts;
+mod pictures;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_proto::{PictureId, UploadId};
+use ferry_proto::UploadId;
 use futures_util::stream::BoxStream;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, WriteMultipart,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, WriteMultipart};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -443,11 +442,6 @@ impl Files {
                 Err(e) => tracing::warn!(%upload, error = %e, "making a preview failed"),
             }
         }
-        if let Some(disk) = &self.disk {
-            let parts = ours.parts.iter();
-            disk.sync(parts.map(|part| Path::from(part.object.as_str())).collect())
-                .await?;
-        }
         let kept = self.publish(upload, sha256, &ours).await?;
         Ok(Assembled {
             content_type,
@@ -473,47 +467,52 @@ impl Files {
         if self.store.head(&Self::blob(sha256)).await.is_ok() {
             return Ok(false);
         }
-        let key = Parts::key(sha256);
-        let create = PutOptions {
-            mode: PutMode::Create,
+        match self.list(sha256, ours, PutMode::Create).await {
+            Ok(()) => return Ok(true),
+            // Listed already, or a store that cannot say: look.
+            Err(FileError::Store(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::NotImplemented { .. },
+            )) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(found) = Parts::load(&*self.store, sha256).await? {
+            if Self::lists_chunks_of(&found, upload) {
+                // Listed by an earlier try at finishing this upload that did not reach
+                // the database.
+                return Ok(true);
+            }
+            if found.whole(&*self.store).await? {
+                return Ok(false);
+            }
+            // Otherwise a list whose parts are gone: ours replaces it.
+        }
+        self.list(sha256, ours, PutMode::Overwrite).await?;
+        Ok(true)
+    }
+
+    /// Puts `ours` as the list of the blob of `sha256`, its parts synced first on disk: a
+    /// list never names bytes a power cut could take.
+    async fn list(&self, sha256: &str, ours: &Parts, mode: PutMode) -> Result<(), FileError> {
+        if let Some(disk) = &self.disk {
+            let parts = ours.parts.iter();
+            disk.sync(parts.map(|part| Path::from(part.object.as_str())).collect())
+                .await?;
+        }
+        let options = PutOptions {
+            mode,
             ..PutOptions::default()
         };
-        match self
-            .store
-            .put_opts(&key, ours.encoded().into(), create)
-            .await
-        {
-            Ok(_) => return Ok(true),
-            Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(object_store::Error::NotImplemented { .. }) => {
-                if Parts::load(&*self.store, sha256).await?.is_none() {
-                    self.store.put(&key, ours.encoded().into()).await?;
-                    return Ok(true);
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let Some(found) = Parts::load(&*self.store, sha256).await? else {
-            // Deleted in between, by the sweeper: list ours.
-            self.store.put(&key, ours.encoded().into()).await?;
-            return Ok(true);
-        };
-        let mine = format!("uploads/{upload}/");
-        if found
-            .parts
-            .iter()
-            .all(|part| part.object.starts_with(&mine))
-        {
-            // Listed by an earlier try at finishing this upload that did not reach the
-            // database.
-            return Ok(true);
-        }
-        if found.whole(&*self.store).await? {
-            return Ok(false);
-        }
-        // A list whose upload was cancelled while it was written: ours replaces it.
-        self.store.put(&key, ours.encoded().into()).await?;
-        Ok(true)
+        self.store
+            .put_opts(&Parts::key(sha256), ours.encoded().into(), options)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `list` names chunks of `upload` (a list's parts are one upload's).
+    fn lists_chunks_of(list: &Parts, upload: UploadId) -> bool {
+        let dir = format!("uploads/{upload}/");
+        list.parts.iter().any(|part| part.object.starts_with(&dir))
     }
 
     /// Deletes the chunks of an upload being forgotten (cancelled, expired, refused),
@@ -523,9 +522,8 @@ impl Files {
     /// blob, once the sweeper finds no upload naming it (the store marks the content
     /// orphaned when it forgets an upload whose bytes were all in).
     pub async fn forget_chunks(&self, upload: UploadId, sha256: &str, objects: &[String]) {
-        let mine = format!("uploads/{upload}/");
         match Parts::load(&*self.store, sha256).await {
-            Ok(Some(list)) if list.parts.iter().any(|part| part.object.starts_with(&mine)) => {}
+            Ok(Some(list)) if Self::lists_chunks_of(&list, upload) => {}
             Ok(_) => self.drop_chunks(upload, objects).await,
             // Kept rather than risk a blob's parts: the bytes are lost to nobody.
             Err(e) => {
@@ -541,20 +539,10 @@ impl Files {
         sha256: &str,
         start: u64,
     ) -> Result<BoxStream<'static, Result<Bytes, FileError>>, FileError> {
-        if let Some(parts) = Parts::load(&*self.store, sha256).await? {
-            return parts.read(self.store.clone(), start).await;
+        match Parts::load(&*self.store, sha256).await? {
+            Some(parts) => parts.read(self.store.clone(), start).await,
+            None => parts::get_from(&*self.store, &Self::blob(sha256), start).await,
         }
-        let options = GetOptions {
-            range: (start > 0).then_some(GetRange::Offset(start)),
-            ..GetOptions::default()
-        };
-        Ok(self
-            .store
-            .get_opts(&Self::blob(sha256), options)
-            .await?
-            .into_stream()
-            .map_err(FileError::from)
-            .boxed())
     }
 
     /// A blob's preview.
@@ -565,88 +553,6 @@ impl Files {
             .await?
             .bytes()
             .await?)
-    }
-
-    fn picture_at(picture: PictureId) -> Path {
-        Path::from(format!("pictures/{picture}"))
-    }
-
-    /// Makes a profile picture of a stored image: its middle square, small (see
-    /// `media::square`); `None` when it is not an image this server decodes, or larger
-    /// than it decodes for previews.
-    pub async fn make_picture(
-        &self,
-        sha256: &str,
-        content_type: &str,
-        size: u64,
-        pixels: Option<(u32, u32)>,
-    ) -> Result<Option<Bytes>, FileError> {
-        let (Some(format), Some((width, height))) = (media::previewable(content_type), pixels)
-        else {
-            return Ok(None);
-        };
-        if size > PREVIEW_SOURCE_BYTES {
-            return Ok(None);
-        }
-        let pieces: Vec<Bytes> = self.read(sha256, 0).await?.try_collect().await?;
-        let bytes = Bytes::from(pieces.concat());
-        let turn = self
-            .decoding_turn(media::decoded_bytes(width, height) + bytes.len() as u64)
-            .await;
-        let made = tokio::task::spawn_blocking(move || {
-            let made = media::square(format, &bytes, ferry_proto::PICTURE_SIDE);
-            drop(turn);
-            made
-        })
-        .await;
-        match made {
-            Ok(Ok(Some(square))) => Ok(Some(Bytes::from(square))),
-            Ok(Ok(None)) | Ok(Err(_)) => Ok(None),
-            Err(e) => {
-                tracing::warn!(error = %e, "making a profile picture failed");
-                Ok(None)
-            }
-        }
-    }
-
-    /// Keeps a profile picture's bytes.
-    pub async fn put_picture(&self, picture: PictureId, bytes: Bytes) -> Result<(), FileError> {
-        self.store
-            .put(&Self::picture_at(picture), bytes.into())
-            .await?;
-        Ok(())
-    }
-
-    /// A profile picture's bytes.
-    pub async fn picture(&self, picture: PictureId) -> Result<Bytes, FileError> {
-        Ok(self
-            .store
-            .get(&Self::picture_at(picture))
-            .await?
-            .bytes()
-            .await?)
-    }
-
-    /// The profile pictures kept, each with when it was written.
-    pub async fn pictures(
-        &self,
-    ) -> Result<Vec<(PictureId, chrono::DateTime<chrono::Utc>)>, FileError> {
-        let mut listing = self.store.list(Some(&Path::from("pictures")));
-        let mut found = Vec::new();
-        while let Some(meta) = listing.next().await.transpose()? {
-            if let Some(Ok(id)) = meta.location.filename().map(str::parse::<PictureId>) {
-                found.push((id, meta.last_modified));
-            }
-        }
-        Ok(found)
-    }
-
-    /// Deletes a profile picture no one shows any more.
-    pub async fn delete_picture(&self, picture: PictureId) -> Result<(), FileError> {
-        match self.store.delete(&Self::picture_at(picture)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Deletes a blob (its parts, then their list) and its preview (no upload names it
@@ -672,237 +578,4 @@ impl Files {
 }
 
 #[cfg(test)]
-mod tests {
-    use object_store::memory::InMemory;
-    use sha2::{Digest as _, Sha256};
-
-    use super::*;
-
-    fn files() -> Files {
-        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        Files {
-            store: store.clone(),
-            chunks: store,
-            disk: None,
-            location: "memory".into(),
-            sweep: tokio::sync::Notify::new(),
-            part_bytes: 256 << 10,
-            decoding: Arc::new(Semaphore::new(16)),
-            decoding_mib: 16,
-            running: Mutex::new(HashMap::new()),
-            decoding_now: Gauge::default(),
-            decoding_peak: Gauge::default(),
-        }
-    }
-
-    /// Stores `bytes` as an upload's chunks of `chunk` bytes, each counted (the digest runs)
-    /// or not (as if the chunks had come through other nodes: they are read back); returns
-    /// the chunks' objects.
-    async fn chunks(
-        files: &Files,
-        upload: UploadId,
-        bytes: &[u8],
-        chunk: usize,
-        count: bool,
-    ) -> Vec<String> {
-        let mut objects = Vec::new();
-        for (i, piece) in bytes.chunks(chunk).enumerate() {
-            let body = futures_util::stream::iter([Ok::<_, std::io::Error>(
-                Bytes::copy_from_slice(piece),
-            )]);
-            let written = files
-                .put_chunk(upload, (i * chunk) as u64, body, chunk as u64)
-                .await
-                .expect("written");
-            assert_eq!(written.len, piece.len() as u64);
-            objects.push(written.object.clone());
-            if count {
-                files.counted(upload, written);
-            }
-        }
-        assert_eq!(files.running().contains_key(&upload), count);
-        objects
-    }
-
-    async fn read_all(files: &Files, sha256: &str, start: u64) -> Vec<u8> {
-        let pieces: Vec<Bytes> = files
-            .read(sha256, start)
-            .await
-            .expect("the in-memory store answers")
-            .try_collect()
-            .await
-            .expect("the in-memory store answers");
-        pieces.concat()
-    }
-
-    fn sha(bytes: &[u8]) -> String {
-        hex::encode(Sha256::digest(bytes))
-    }
-
-    const BIN: &str = "application/octet-stream";
-
-    #[tokio::test]
-    async fn the_chunks_become_the_blob_and_a_second_copy_is_not_kept() {
-        let files = files();
-        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let hash = sha(&bytes);
-        let first = UploadId::new();
-        let objects = chunks(&files, first, &bytes, 3_000, true).await;
-        let done = files
-            .assemble(first, &objects, 10_000, &hash, BIN)
-            .await
-            .expect("assembled");
-        assert!(done.kept);
-        assert_eq!(read_all(&files, &hash, 0).await, bytes);
-        assert_eq!(read_all(&files, &hash, 4_321).await, bytes[4_321..]);
-
-        // A repeat of the same finish (its answer lost before the database stored it)
-        // finds its own list.
-        // It is read back: the running digest went with the first finish.
-        let again = files
-            .assemble(first, &objects, 10_000, &hash, BIN)
-            .await
-            .expect("assembled");
-        assert!(again.kept);
-
-        // Another upload of the same bytes: checked, not kept.
-        let second = UploadId::new();
-        let theirs = chunks(&files, second, &bytes, 4_000, false).await;
-        let done = files
-            .assemble(second, &theirs, 10_000, &hash, BIN)
-            .await
-            .expect("assembled");
-        assert!(!done.kept);
-
-        // A lie about the hash is refused and lists nothing.
-        let other = sha(b"something else");
-        for count in [true, false] {
-            let liar = UploadId::new();
-            let lies = chunks(&files, liar, &bytes, 4_000, count).await;
-            assert!(matches!(
-                files.assemble(liar, &lies, 10_000, &other, BIN).await,
-                Err(FileError::Hash)
-            ));
-        }
-        assert!(
-            Parts::load(&*files.store, &other)
-                .await
-                .expect("the in-memory store answers")
-                .is_none()
-        );
-
-        // Deleting the blob deletes its parts.
-        files
-            .delete(&hash)
-            .await
-            .expect("the in-memory store answers");
-        assert!(files.read(&hash, 0).await.is_err());
-        for object in &objects {
-            assert!(
-                files
-                    .store
-                    .head(&Files::chunk(first, object))
-                    .await
-                    .is_err()
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn listed_chunks_are_kept_when_their_upload_is_forgotten() {
-        let files = files();
-        let bytes = vec![7u8; 5_000];
-        let hash = sha(&bytes);
-        let crashed = UploadId::new();
-        let objects = chunks(&files, crashed, &bytes, 2_000, true).await;
-        assert!(
-            files
-                .assemble(crashed, &objects, 5_000, &hash, BIN)
-                .await
-                .expect("assembled")
-                .kept
-        );
-        // The node died before the database stored it, and another upload of the same
-        // bytes was stored on its list meanwhile: forgetting the first keeps the parts.
-        let second = UploadId::new();
-        let theirs = chunks(&files, second, &bytes, 2_500, true).await;
-        assert!(
-            !files
-                .assemble(second, &theirs, 5_000, &hash, BIN)
-                .await
-                .expect("assembled")
-                .kept
-        );
-        files.forget_chunks(crashed, &hash, &objects).await;
-        assert_eq!(read_all(&files, &hash, 0).await, bytes);
-        // Chunks no list names go.
-        let refused = UploadId::new();
-        let lies = chunks(&files, refused, &bytes, 2_000, false).await;
-        files.forget_chunks(refused, &hash, &lies).await;
-        for object in &lies {
-            assert!(
-                files
-                    .store
-                    .head(&Files::chunk(refused, object))
-                    .await
-                    .is_err()
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn a_list_whose_parts_are_gone_is_replaced() {
-        let files = files();
-        let bytes = vec![9u8; 5_000];
-        let hash = sha(&bytes);
-        let first = UploadId::new();
-        let objects = chunks(&files, first, &bytes, 2_000, true).await;
-        assert!(
-            files
-                .assemble(first, &objects, 5_000, &hash, BIN)
-                .await
-                .expect("assembled")
-                .kept
-        );
-        // A deletion of the blob cut short between its parts and its list.
-        files.drop_chunks(first, &objects).await;
-
-        let next = UploadId::new();
-        let theirs = chunks(&files, next, &bytes, 2_000, true).await;
-        assert!(
-            files
-                .assemble(next, &theirs, 5_000, &hash, BIN)
-                .await
-                .expect("assembled")
-                .kept
-        );
-        assert_eq!(read_all(&files, &hash, 0).await, bytes);
-    }
-
-    #[tokio::test]
-    async fn a_blob_stored_whole_before_parts_is_read_and_deleted() {
-        let files = files();
-        let bytes = b"stored by an older server".to_vec();
-        let hash = sha(&bytes);
-        files
-            .store
-            .put(&Files::blob(&hash), Bytes::from(bytes.clone()).into())
-            .await
-            .expect("the in-memory store answers");
-        assert_eq!(read_all(&files, &hash, 0).await, bytes);
-        assert_eq!(read_all(&files, &hash, 10).await, bytes[10..]);
-        // The same bytes uploaded again are not kept beside it.
-        let upload = UploadId::new();
-        let objects = chunks(&files, upload, &bytes, 10, false).await;
-        let done = files
-            .assemble(upload, &objects, bytes.len() as u64, &hash, BIN)
-            .await
-            .expect("assembled");
-        assert!(!done.kept);
-        files
-            .delete(&hash)
-            .await
-            .expect("the in-memory store answers");
-        assert!(files.read(&hash, 0).await.is_err());
-    }
-}
+mod tests;

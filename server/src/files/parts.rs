@@ -105,7 +105,7 @@ impl Parts {
 }
 
 /// One object's bytes from `offset` on.
-async fn get_from(
+pub async fn get_from(
     store: &dyn ObjectStore,
     path: &Path,
     offset: u64,

@@ -65,14 +65,11 @@ pub async fn set_picture(
             return Err(failed.map_or_else(Error::from, |_| Error::not_found("user")));
         }
     };
+    let now = Timestamp::now().as_millis();
     if upload.message_id.is_none()
         && let Some((row, chunks)) = app
             .store
-            .drop_upload(
-                upload.id,
-                Timestamp::now().as_millis(),
-                Timestamp::now().as_millis() - FINISH_CLAIM_MS,
-            )
+            .drop_upload(upload.id, now, now - FINISH_CLAIM_MS)
             .await?
     {
         app.files
