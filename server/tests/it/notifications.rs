@@ -61,7 +61,19 @@ async fn a_level_is_the_members_own_and_reaches_their_devices(backend: Backend) 
             None,
         )
         .await;
-    assert!(quiet.conversations.is_empty(), "{quiet:?}");
+    // On Postgres a page's horizon is the oldest running transaction of the whole
+    // server, other tests' included, so a page may repeat what came before (`/sync` is
+    // at least once): whatever comes again carries Bob's own level, never hers.
+    assert!(
+        quiet
+            .conversations
+            .iter()
+            .all(|c| c.notifications == Some(NotifyLevel::All)),
+        "{quiet:?}"
+    );
+    if matches!(backend, Backend::Sqlite) {
+        assert!(quiet.conversations.is_empty(), "{quiet:?}");
+    }
     // A change every member hears about carries nobody's level.
     alice
         .ok::<Conversation>(
