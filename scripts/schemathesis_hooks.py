@@ -83,6 +83,25 @@ for _operation in (
         (_operation, "a reason holds a control character (only tab and line breaks are allowed)")
     )
 
+# What MLS bytes hold (a key package signed by the caller's own device, a commit of this
+# conversation's group in its current epoch, a welcome for members' devices) is
+# cryptography and the server's state; a document can only say "base64". Each of these
+# refusals begins with what it refuses, and goes on with the decoder's words.
+UNSTATABLE_PREFIXES = {
+    "POST /api/v1/mls/key-packages": (
+        "a key package does not decode",
+        "a key package is not valid",
+        "a key package must",
+        "a device has one last-resort key package",
+    ),
+    "POST /api/v1/conversations/{id}/mls/commits": (
+        "the commit ",
+        "the group info ",
+        "the welcome ",
+        "a welcome must use",
+    ),
+}
+
 
 # 404 messages about something other than what the path names: a conversation just
 # created is there when the message a reply or change names, or the member to remove, is
@@ -115,6 +134,15 @@ def filter_failure(context, failure, case, response):
     # A link schemathesis infers from a field that was null (a report without a
     # conversation) fills a path with the text `None`: no client would send that.
     if failure.code == "ST202" and "/None" in response.request.url:
+        return False
+    if (
+        failure.code == "ST202"
+        and response.status_code == 400
+        and error.get("code") == "invalid_request"
+        and str(error.get("message", "")).startswith(
+            UNSTATABLE_PREFIXES.get(failure.operation, ())
+        )
+    ):
         return False
     if failure.code == "ST202" and response.status_code == 400:
         return error.get("code") != "invalid_request" or (

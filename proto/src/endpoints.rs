@@ -14,6 +14,11 @@
 
 use uuid::Uuid;
 
+use crate::mls::{
+    ClaimedKeyPackages, Commit, CommitPage, CommitQuery, GroupInfo, KeyPackageClaim,
+    KeyPackageStock, KeyPackages, NewCommit, Welcome,
+};
+
 use crate::{
     Account, AccountDeletion, AccountSettings, AdminReport, AdminUser, AdminUserQuery, AuditEntry,
     AuditQuery, Conversation, ConversationId, ConversationPage, EmailChange, EmailVerification,
@@ -21,7 +26,7 @@ use crate::{
     OperatorReason, PasswordChange, PasswordReset, PasswordResetRequest, Presence, ProfileChange,
     RefreshRequest, RegisterRequest, ReportDecision, ReportId, ReportQuery, ReportReceipt,
     Retention, RetentionChange, SendMessage, SessionId, SessionInfo, SyncPage, SyncQuery, Tokens,
-    Upload, UploadId, User, UserId, UserSearchQuery, Watermark,
+    Upload, UploadId, User, UserId, UserSearchQuery, Watermark, WelcomeId,
 };
 
 /// The WebSocket's path under `API_BASE`: a `GET` that upgrades, with the access token
@@ -264,6 +269,23 @@ endpoints! {
     AuditLog: Get "/admin/audit" (), AuditQuery => Vec<AuditEntry>;
     /// Sets how long a conversation's messages are kept.
     SetRetention: Put "/admin/conversations/{conversation_id}/retention" (ConversationId), RetentionChange => Retention;
+    /// Publishes key packages of the caller's device (addition to v1, end-to-end
+    /// encryption: see docs/protocol.md).
+    PublishKeyPackages: Post "/mls/key-packages" (), KeyPackages => KeyPackageStock;
+    /// How many key packages the caller's device has waiting.
+    GetKeyPackageStock: Get "/mls/key-packages" (), () => KeyPackageStock;
+    /// Claims a key package of every device of some users.
+    ClaimKeyPackages: Post "/mls/key-packages/claim" (), KeyPackageClaim => ClaimedKeyPackages;
+    /// Hands the server a group's next commit: accepted only in the group's current epoch.
+    SubmitCommit: Post "/conversations/{id}/mls/commits" (ConversationId), NewCommit => Commit;
+    /// A page of a group's commits, in epoch order.
+    CommitLog: Get "/conversations/{id}/mls/commits" (ConversationId), CommitQuery => CommitPage;
+    /// A group's info as its last commit left it.
+    GetGroupInfo: Get "/conversations/{id}/mls/group-info" (ConversationId), () => GroupInfo;
+    /// The welcomes waiting for the caller's device.
+    Welcomes: Get "/mls/welcomes" (), () => Vec<Welcome>;
+    /// Deletes a welcome the caller's device has used (or cannot use).
+    DropWelcome: Delete "/mls/welcomes/{id}" (WelcomeId), () => ();
 }
 
 #[cfg(test)]

@@ -246,6 +246,20 @@ pub enum ServerFrame {
         /// All of them, as they are now.
         settings: AccountSettings,
     },
+    /// A group's commit was accepted (addition to v1, end-to-end encryption): sent to the
+    /// conversation's members, so that their devices move to the next epoch.
+    MlsCommit {
+        /// The commit, as the log keeps it.
+        commit: Box<crate::mls::Commit>,
+    },
+    /// A welcome waits for one device of the user (addition to v1): sent to all of the
+    /// user's sockets; the device it names joins the group with it.
+    MlsWelcome {
+        /// Which device.
+        session_id: SessionId,
+        /// The welcome.
+        welcome: Box<crate::mls::Welcome>,
+    },
     /// Answer to `ping`.
     Pong,
     /// Live frames meant for this socket may have been lost (a cluster node missed bus

@@ -17,6 +17,7 @@ mod limits;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod mentions;
+pub mod mls;
 mod objects;
 mod rest;
 mod send;
@@ -35,6 +36,7 @@ pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};
 pub use ids::{
     ConversationId, DeviceId, MessageId, PictureId, ReportId, SessionId, UploadId, UserId,
+    WelcomeId,
 };
 pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,

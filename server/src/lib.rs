@@ -32,6 +32,7 @@ pub mod listen;
 pub mod mail;
 pub mod members;
 pub mod metrics;
+pub mod mls;
 pub mod panics;
 pub mod presence;
 pub mod retention;

@@ -139,6 +139,8 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
             shared.announce_users(&user, changed);
         }
         ServerFrame::Settings { settings } => crate::quiet::apply_settings(shared, &settings)?,
+        // End-to-end encryption's frames: this client keeps no MLS groups yet (issue 31).
+        ServerFrame::MlsCommit { .. } | ServerFrame::MlsWelcome { .. } => {}
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }

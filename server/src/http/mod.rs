@@ -14,6 +14,7 @@ pub mod extract;
 pub mod files;
 pub mod limit;
 pub mod messages;
+pub mod mls;
 pub mod observe;
 pub mod ops;
 pub mod picture;
@@ -110,7 +111,13 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::decide))
         .routes(routes!(admin::remove_message))
         .routes(routes!(admin::audit))
-        .routes(routes!(admin::set_retention));
+        .routes(routes!(admin::set_retention))
+        .routes(routes!(mls::publish_key_packages, mls::key_package_stock))
+        .routes(routes!(mls::claim_key_packages))
+        .routes(routes!(mls::commit, mls::commits))
+        .routes(routes!(mls::group_info))
+        .routes(routes!(mls::welcomes))
+        .routes(routes!(mls::drop_welcome));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(ferry_proto::API_BASE, v1)
         .split_for_parts()

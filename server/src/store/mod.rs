@@ -1,6 +1,6 @@
 //! Persistence: the [`Store`] trait, made of one trait per domain (accounts, operators,
-//! conversations, missed-message digests, data exports, safety, messages, profile
-//! pictures, presence, retention, files), and its one
+//! conversations, missed-message digests, data exports, safety, messages, MLS
+//! delivery, profile pictures, presence, retention, files), and its one
 //! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
 //! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
 //! pass one conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
@@ -20,6 +20,7 @@ mod conversations;
 mod digest;
 mod export;
 mod messages;
+pub mod mls;
 mod pictures;
 pub(crate) mod postgres;
 mod presence;
@@ -42,6 +43,7 @@ pub use messages::{
     Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Watermarks,
 };
 use messages::{advanced, same_or_conflict, stored};
+pub use mls::MlsStore;
 pub use pictures::PictureStore;
 pub use presence::{Contact, PresenceStore};
 pub use retention::{RetentionStore, Trimmed};
@@ -111,6 +113,7 @@ pub trait Store:
     + ExportStore
     + SafetyStore
     + MessageStore
+    + MlsStore
     + PictureStore
     + PresenceStore
     + RetentionStore

@@ -19,6 +19,7 @@ mod export;
 mod faults;
 mod files;
 mod live;
+mod mls;
 mod notifications;
 mod pictures;
 mod requests;

@@ -237,6 +237,10 @@ macro_rules! driver_bounds {
             for<'r> $crate::store::sql::admin::ReportRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::sql::admin::AuditRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::OwnFile: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::mls::KeyPackageRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::mls::CommitRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::mls::GroupRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::mls::WelcomeRow: $crate::store::sql::Row<'r, D>,
             for<'q> ::ferry_proto::ReportId: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
         {
             $($body)*
@@ -251,6 +255,7 @@ mod digest;
 mod export;
 mod files;
 mod messages;
+pub(crate) mod mls;
 mod pictures;
 mod presence;
 mod retention;
