@@ -45,3 +45,8 @@ CREATE TABLE mls_welcomes (
     created_at      BIGINT NOT NULL
 );
 CREATE INDEX mls_welcomes_session ON mls_welcomes (session_id, created_at);
+
+-- An entry of an encrypted conversation's stream: sealed for the group by its sender (an
+-- MLS private message of the epoch the conversation was in), its body empty. A deletion
+-- clears it, as it clears a plain message's text.
+ALTER TABLE messages ADD COLUMN sealed BYTEA;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mls::MlsBytes;
 use crate::{
     AccountSettings, ApiError, Change, Conversation, ConversationId, ErrorCode, Member, Message,
     MessageId, SessionId, Timestamp, UploadId, User, UserId,
@@ -73,6 +74,12 @@ pub struct OutgoingMessage {
     /// (addition to v1; at most 10). With attachments the text may be empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<UploadId>,
+    /// The message sealed for the conversation's end-to-end encrypted group (addition to
+    /// v1): an `MLSMessage` private message of application content, made in the group's
+    /// current epoch. With it `body` is empty and a change names no emoji: the text and
+    /// the emoji are inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<MlsBytes>,
 }
 
 impl OutgoingMessage {
@@ -85,6 +92,7 @@ impl OutgoingMessage {
             reply_to: None,
             change: None,
             attachments: Vec::new(),
+            sealed: None,
         }
     }
 }

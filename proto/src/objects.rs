@@ -201,6 +201,11 @@ pub struct Message {
     /// an older client sees an ordinary deletion.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub removed_by_operator: bool,
+    /// In an end-to-end encrypted conversation (addition to v1): the entry sealed for the
+    /// conversation's group, as its sender sent it (`body` is empty, a change names no
+    /// emoji); gone once the message is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<crate::mls::MlsBytes>,
 }
 
 /// A file of a message (addition to v1): stored once per content (SHA-256), shown to
@@ -254,6 +259,7 @@ impl Message {
             deleted_at: None,
             attachments: Vec::new(),
             removed_by_operator: false,
+            sealed: None,
         }
     }
 

@@ -176,6 +176,10 @@ pub struct SendMessage {
     /// Finished uploads to attach, in order (addition to v1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<UploadId>,
+    /// The message sealed for the conversation's end-to-end encrypted group (addition to
+    /// v1), as on the socket's `send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<crate::mls::MlsBytes>,
 }
 
 /// `POST /uploads`: a file about to be uploaded (addition to v1). What it declares is

@@ -46,6 +46,10 @@ pub enum SendError {
     TooManyFiles,
     /// The same upload attached twice.
     FileTwice,
+    /// A sealed message that also carries text or an emoji in the open.
+    SealedInTheOpen,
+    /// A sealed message with no bytes.
+    SealedEmpty,
 }
 
 impl SendError {
@@ -78,6 +82,10 @@ impl fmt::Display for SendError {
             Self::ChangeWithFiles => f.write_str("a change cannot carry files"),
             Self::TooManyFiles => write!(f, "a message carries at most {MAX_ATTACHMENTS} files"),
             Self::FileTwice => f.write_str("a file is attached twice"),
+            Self::SealedInTheOpen => f.write_str(
+                "a sealed message carries its text and emoji inside: leave body and emoji empty",
+            ),
+            Self::SealedEmpty => f.write_str("a sealed message needs its sealed bytes"),
         }
     }
 }
@@ -107,6 +115,9 @@ impl OutgoingMessage {
         if self.id.is_nil() {
             return Err(SendError::NilId);
         }
+        if let Some(sealed) = &self.sealed {
+            return self.check_sealed(sealed);
+        }
         let Some(change) = &self.change else {
             // With files the text is an optional caption.
             let files_alone = self.body.is_empty() && !self.attachments.is_empty();
@@ -135,6 +146,38 @@ impl OutgoingMessage {
             Ok(Sending::Change(change))
         }
     }
+
+    /// The shape of a sealed send: its text and emoji are inside, so only what stays in
+    /// the open (a reply's parent, a change's kind and target, the files) is checked.
+    fn check_sealed(&self, sealed: &crate::mls::MlsBytes) -> Result<Sending<'_>, SendError> {
+        if sealed.0.is_empty() {
+            return Err(SendError::SealedEmpty);
+        }
+        if !self.body.is_empty() || self.change.as_ref().is_some_and(|c| c.emoji.is_some()) {
+            return Err(SendError::SealedInTheOpen);
+        }
+        if let Some(change) = &self.change {
+            return if self.reply_to.is_some() {
+                Err(SendError::ChangeWithReply)
+            } else if !self.attachments.is_empty() {
+                Err(SendError::ChangeWithFiles)
+            } else {
+                Ok(Sending::Change(change))
+            };
+        }
+        if self.attachments.len() > MAX_ATTACHMENTS {
+            return Err(SendError::TooManyFiles);
+        }
+        let mut seen = HashSet::new();
+        if !self.attachments.iter().all(|id| seen.insert(*id)) {
+            return Err(SendError::FileTwice);
+        }
+        Ok(Sending::Message {
+            body: &self.body,
+            reply_to: self.reply_to,
+            attachments: &self.attachments,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -155,6 +198,42 @@ mod tests {
             }),
             ..OutgoingMessage::text(id(1), id(2), "")
         }
+    }
+
+    #[test]
+    fn a_sealed_send_keeps_its_text_and_emoji_inside() {
+        let seal = |m: OutgoingMessage| OutgoingMessage {
+            sealed: Some(crate::mls::MlsBytes(vec![1, 2, 3])),
+            ..m
+        };
+        let message = seal(OutgoingMessage::text(id(1), id(2), ""));
+        assert!(matches!(
+            message.check(10),
+            Ok(Sending::Message { body: "", .. })
+        ));
+        let in_the_open = seal(OutgoingMessage::text(id(1), id(2), "salary"));
+        assert_eq!(in_the_open.check(10), Err(SendError::SealedInTheOpen));
+        let edit = seal(OutgoingMessage {
+            change: Some(Change {
+                kind: ChangeKind::Edit,
+                target: id(9),
+                emoji: None,
+            }),
+            ..OutgoingMessage::text(id(1), id(2), "")
+        });
+        assert!(
+            matches!(edit.check(10), Ok(Sending::Change(_))),
+            "no text to check"
+        );
+        assert_eq!(
+            seal(reaction("👍")).check(10),
+            Err(SendError::SealedInTheOpen)
+        );
+        let empty = OutgoingMessage {
+            sealed: Some(crate::mls::MlsBytes(Vec::new())),
+            ..OutgoingMessage::text(id(1), id(2), "")
+        };
+        assert_eq!(empty.check(10), Err(SendError::SealedEmpty));
     }
 
     #[test]

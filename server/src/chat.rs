@@ -19,7 +19,7 @@ use crate::fence::SocketOrder;
 use crate::hub::Audience;
 use crate::members::Roster;
 use crate::state::App;
-use crate::store::{Authority, Mark, NewMessage, Seat, StoreResult};
+use crate::store::{Authority, Mark, NewMessage, Sealed, Seat, StoreResult};
 
 /// Stores a message once and fans it out to every member's sockets but the sending
 /// one. The send is queued before this returns, so sends are stored in the order of
@@ -60,6 +60,13 @@ fn prepare(app: &App, sender: UserId, message: OutgoingMessage) -> Result<NewMes
     message
         .check(app.config.max_body_chars)
         .map_err(|e| Error::new(e.code(), e.to_string()))?;
+    let sealed = match message.sealed {
+        Some(bytes) => Some(Sealed {
+            epoch: crate::mls::sealed_epoch(&bytes.0, message.conversation_id)?,
+            bytes: bytes.0,
+        }),
+        None => None,
+    };
     app.limits.check_send(sender).map_err(Error::RateLimited)?;
     Ok(NewMessage {
         id: message.id,
@@ -75,6 +82,7 @@ fn prepare(app: &App, sender: UserId, message: OutgoingMessage) -> Result<NewMes
         },
         attachments: message.attachments,
         authority: Authority::Member,
+        sealed,
     })
 }
 

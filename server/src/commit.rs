@@ -248,6 +248,19 @@ fn refused(refusal: Refusal) -> Error {
             ErrorCode::Forbidden,
             "this person does not take messages from you",
         ),
+        Refusal::Encrypted => (
+            ErrorCode::InvalidRequest,
+            "this conversation is end-to-end encrypted: seal the message for its group",
+        ),
+        Refusal::NotEncrypted => (
+            ErrorCode::InvalidRequest,
+            "this conversation is not end-to-end encrypted: send the message in the open",
+        ),
+        Refusal::StaleEpoch => (
+            ErrorCode::Conflict,
+            "the conversation's group has moved to a later epoch: apply its commits, then \
+             seal the message again",
+        ),
         Refusal::TooManyReactions => {
             return Error::new(
                 ErrorCode::Conflict,

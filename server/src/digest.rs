@@ -117,11 +117,7 @@ fn digest(app: &App, due: &DigestDue, missed: &[MissedMessage], unsubscribe: &st
     let listed = &missed[..missed.len().min(LISTED as usize)];
     let mut body = String::from("Messages wait for you on Ferry:\n\n");
     for message in listed {
-        body.push_str(&format!(
-            "{}: {}\n",
-            message.sender_name,
-            quote(&message.body)
-        ));
+        body.push_str(&line(message));
     }
     if more {
         body.push_str("…and more.\n");
@@ -150,6 +146,17 @@ fn digest(app: &App, due: &DigestDue, missed: &[MissedMessage], unsubscribe: &st
 
 /// One line of a message: whitespace folded, at most [`QUOTED`] characters; a message of
 /// files alone says so.
+/// A digest's line for one message: who wrote, and what, or for an encrypted message
+/// only who (the server cannot read it, and says so).
+fn line(message: &MissedMessage) -> String {
+    let what = if message.sealed {
+        "(an encrypted message)".to_owned()
+    } else {
+        quote(&message.body)
+    };
+    format!("{}: {what}\n", message.sender_name)
+}
+
 fn quote(text: &str) -> String {
     let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if folded.is_empty() {
@@ -171,6 +178,19 @@ mod tests {
         assert_eq!(quote(""), "(a file)");
         let long = "é".repeat(QUOTED + 5);
         assert_eq!(quote(&long), format!("{}…", "é".repeat(QUOTED)));
+    }
+
+    #[test]
+    fn an_encrypted_message_is_listed_by_whom_alone() {
+        let missed = |body: &str, sealed| MissedMessage {
+            conversation_id: ferry_proto::ConversationId::new(),
+            sender_name: "Alice".into(),
+            body: body.into(),
+            sealed,
+            created_at: 0,
+        };
+        assert_eq!(line(&missed("hi", false)), "Alice: hi\n");
+        assert_eq!(line(&missed("", true)), "Alice: (an encrypted message)\n");
     }
 
     #[test]

@@ -102,5 +102,6 @@ fn undoing(user: UserId, left: &Leftover) -> NewMessage {
         edit_window_ms: None,
         attachments: Vec::new(),
         authority: Authority::Erasure,
+        sealed: None,
     }
 }

@@ -69,27 +69,72 @@ fn message(bytes: &[u8], what: &str) -> Result<MlsMessageBodyIn> {
         .map_err(|e| Error::invalid(format!("{what} is not an MLS message: {e}")))
 }
 
-/// The epoch a commit for `conversation`'s group was made in. The group's id must be the
-/// conversation's id, so that a commit cannot be replayed into another conversation.
-pub fn commit_epoch(bytes: &[u8], conversation: ConversationId) -> Result<i64> {
-    let (group, epoch, content) = match message(bytes, "the commit")? {
-        MlsMessageBodyIn::PrivateMessage(m) => (m.group_id().clone(), m.epoch(), m.content_type()),
-        MlsMessageBodyIn::PublicMessage(m) => (m.group_id().clone(), m.epoch(), m.content_type()),
+/// What an MLS private or public message says in the open: its group, epoch and kind of
+/// content, and whether it is private.
+struct Header {
+    group: Vec<u8>,
+    epoch: i64,
+    content: ContentType,
+    private: bool,
+}
+
+/// The header of `what`, which must be a private or public message of `conversation`'s
+/// group: a conversation's group id is its id's 16 bytes, so nothing made for one group
+/// can be replayed into another conversation.
+fn header(bytes: &[u8], what: &str, conversation: ConversationId) -> Result<Header> {
+    let header = match message(bytes, what)? {
+        MlsMessageBodyIn::PrivateMessage(m) => Header {
+            group: m.group_id().as_slice().to_vec(),
+            epoch: epoch_number(m.epoch().as_u64())?,
+            content: m.content_type(),
+            private: true,
+        },
+        MlsMessageBodyIn::PublicMessage(m) => Header {
+            group: m.group_id().as_slice().to_vec(),
+            epoch: epoch_number(m.epoch().as_u64())?,
+            content: m.content_type(),
+            private: false,
+        },
         _ => {
-            return Err(Error::invalid(
-                "the commit must be a private or public message",
-            ));
+            return Err(Error::invalid(format!(
+                "{what} must be a private or public message"
+            )));
         }
     };
-    if content != ContentType::Commit {
+    if header.group != conversation.0.as_bytes() {
+        return Err(Error::invalid(format!(
+            "{what} is for another group: a conversation's group id is its id's 16 bytes"
+        )));
+    }
+    Ok(header)
+}
+
+/// The epoch a commit for `conversation`'s group was made in.
+pub fn commit_epoch(bytes: &[u8], conversation: ConversationId) -> Result<i64> {
+    let header = header(bytes, "the commit", conversation)?;
+    if header.content != ContentType::Commit {
         return Err(Error::invalid("the commit's content is not a commit"));
     }
-    if group.as_slice() != conversation.0.as_bytes() {
+    Ok(header.epoch)
+}
+
+/// The epoch a sealed entry of `conversation`'s stream was made in: an application
+/// message, encrypted (a private message), of the group in an epoch a commit began (1 or
+/// later).
+pub fn sealed_epoch(bytes: &[u8], conversation: ConversationId) -> Result<i64> {
+    let header = header(bytes, "the sealed message", conversation)?;
+    if !header.private || header.content != ContentType::Application {
         return Err(Error::invalid(
-            "the commit is for another group: a conversation's group id is its id's 16 bytes",
+            "the sealed message must be an encrypted application message (a private message)",
         ));
     }
-    epoch_number(epoch.as_u64())
+    if header.epoch == 0 {
+        return Err(Error::invalid(
+            "the sealed message is of epoch 0: a group takes messages once its first commit \\
+             is accepted",
+        ));
+    }
+    Ok(header.epoch)
 }
 
 /// Checks the group info sent with a commit: of the same group, in the epoch the commit

@@ -470,6 +470,7 @@ impl Api {
             reply_to: message.reply_to,
             change: message.change.clone(),
             attachments: message.attachments.clone(),
+            sealed: message.sealed.clone(),
         };
         self.send_to::<endpoints::Send>((message.conversation_id,), &body)
             .await

@@ -63,6 +63,8 @@ impl OutboxItem {
             reply_to: self.reply_to,
             change: self.change.clone(),
             attachments: self.attachments.clone(),
+            // This client does not seal yet (issue 31).
+            sealed: None,
         }
     }
 }

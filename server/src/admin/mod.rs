@@ -271,6 +271,7 @@ pub async fn removal(store: &dyn Store, id: MessageId, why: &str) -> Result<NewM
         edit_window_ms: None,
         attachments: Vec::new(),
         authority: Authority::Operator,
+        sealed: None,
     })
 }
 

@@ -79,6 +79,7 @@ pub async fn send(
         reply_to: req.reply_to,
         change: req.change,
         attachments: req.attachments,
+        sealed: req.sealed,
     };
     // Stored and announced in a task of its own: a client that hangs up (or a request
     // timeout) after the commit must not cancel the live fan-out of a stored message.

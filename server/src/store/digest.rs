@@ -29,6 +29,9 @@ pub struct MissedMessage {
     pub sender_name: String,
     /// Its text (a file-only message has none).
     pub body: String,
+    /// Sealed for an end-to-end encrypted conversation: the server cannot say what it
+    /// says, and must not try.
+    pub sealed: bool,
     /// When (milliseconds).
     pub created_at: i64,
 }

@@ -37,6 +37,18 @@ pub struct NewMessage {
     pub attachments: Vec<UploadId>,
     /// Whose rules it is stored under.
     pub authority: Authority,
+    /// Sealed for the conversation's end-to-end encrypted group (then `body` is empty).
+    pub sealed: Option<Sealed>,
+}
+
+/// An entry sealed for an encrypted conversation's group: its bytes, and the epoch they
+/// were sealed in (read from the MLS header on the way in, `crate::mls`).
+#[derive(Clone, Debug)]
+pub struct Sealed {
+    /// The `MLSMessage`.
+    pub bytes: Vec<u8>,
+    /// The group's epoch it was made in.
+    pub epoch: i64,
 }
 
 /// Under whose rules a message or change is stored.
@@ -59,7 +71,33 @@ impl NewMessage {
     /// A plain message (no reply, no change, no files): the batch path that stores many
     /// at once.
     pub fn is_plain(&self) -> bool {
-        self.reply_to.is_none() && self.change.is_none() && self.attachments.is_empty()
+        self.reply_to.is_none()
+            && self.change.is_none()
+            && self.attachments.is_empty()
+            && self.sealed.is_none()
+    }
+}
+
+/// Whether an encrypted conversation (one whose group is in `epoch`, 0 for a plain
+/// conversation) refuses `new`, read under the conversation's lock: a member's entry is
+/// sealed in exactly the group's current epoch, but for a deletion, which carries nothing
+/// to hide; a plain conversation takes nothing sealed. The server's own entries (an
+/// erasure's, an operator's removal) only take things away and carry no text.
+pub(crate) fn sealing_refusal(new: &NewMessage, epoch: i64) -> Option<Refusal> {
+    if new.authority != Authority::Member {
+        return None;
+    }
+    let deletion = new
+        .change
+        .as_ref()
+        .is_some_and(|c| c.kind == ChangeKind::Delete);
+    match (&new.sealed, epoch) {
+        (None, 0) => None,
+        (None, _) if deletion => None,
+        (None, _) => Some(Refusal::Encrypted),
+        (Some(_), 0) => Some(Refusal::NotEncrypted),
+        (Some(sealed), now) if sealed.epoch != now => Some(Refusal::StaleEpoch),
+        (Some(_), _) => None,
     }
 }
 
@@ -84,6 +122,13 @@ pub enum Refusal {
     YouBlocked,
     /// The other member of this direct conversation blocked the sender.
     BlockedYou,
+    /// The conversation is end-to-end encrypted: the entry must be sealed.
+    Encrypted,
+    /// The conversation is not encrypted: it takes nothing sealed.
+    NotEncrypted,
+    /// Sealed in another epoch than the group's current one: the sender applies the
+    /// group's commits and seals it again.
+    StaleEpoch,
 }
 
 /// Whether `sender` may send in a conversation with these members (`(user, state)`
@@ -334,6 +379,10 @@ pub(super) fn stored(new: &NewMessage, seq: i64) -> Message {
         reply_to: new.reply_to,
         change: new.change.clone(),
         removed_by_operator: new.authority == Authority::Operator,
+        sealed: new
+            .sealed
+            .as_ref()
+            .map(|s| ferry_proto::mls::MlsBytes(s.bytes.clone())),
         ..Message::plain(
             new.id,
             new.conversation_id,

@@ -38,11 +38,11 @@ pub use admin::{AdminStore, Audit, Decided, ReportRecord};
 pub use conversations::{ConversationStore, Seat, SyncBatch, direct_key};
 pub use digest::{DigestDue, DigestStore, MissedMessage};
 pub use export::{ExportStore, OwnFile};
-pub(crate) use messages::check_send;
 pub use messages::{
-    Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Watermarks,
+    Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Sealed, Watermarks,
 };
 use messages::{advanced, same_or_conflict, stored};
+pub(crate) use messages::{check_send, sealing_refusal};
 pub use mls::MlsStore;
 pub use pictures::PictureStore;
 pub use presence::{Contact, PresenceStore};

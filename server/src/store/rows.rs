@@ -162,6 +162,8 @@ pub(crate) struct MessageRow {
     /// The attachments' descriptions, as JSON.
     pub attachments: Option<String>,
     pub removed_by_operator: bool,
+    /// The entry sealed for an encrypted conversation's group.
+    pub sealed: Option<Vec<u8>>,
 }
 
 /// The columns of [`MessageRow`] from `messages` (or, with `m`, from `messages m`), as a
@@ -169,12 +171,13 @@ pub(crate) struct MessageRow {
 macro_rules! message_columns {
     () => {
         "id, conversation_id, seq, sender_id, body, created_at, reply_to, change_kind, \
-         target, emoji, edited_at, edit_seq, deleted_at, attachments, removed_by_operator"
+         target, emoji, edited_at, edit_seq, deleted_at, attachments, removed_by_operator, \
+         sealed"
     };
     (m) => {
         "m.id, m.conversation_id, m.seq, m.sender_id, m.body, m.created_at, m.reply_to, \
          m.change_kind, m.target, m.emoji, m.edited_at, m.edit_seq, m.deleted_at, \
-         m.attachments, m.removed_by_operator"
+         m.attachments, m.removed_by_operator, m.sealed"
     };
 }
 
@@ -211,6 +214,7 @@ impl From<MessageRow> for Message {
                 .and_then(|json| serde_json::from_str(&json).ok())
                 .unwrap_or_default(),
             removed_by_operator: r.removed_by_operator,
+            sealed: r.sealed.map(ferry_proto::mls::MlsBytes),
         }
     }
 }

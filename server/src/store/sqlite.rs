@@ -19,7 +19,8 @@ use uuid::Uuid;
 use super::rows::MessageRow;
 use super::sql::{Dialect, SqlStore, take_within};
 use super::{
-    Append, Latest, NewMessage, POOL_WAIT, StoreResult, check_send, same_or_conflict, stored,
+    Append, Latest, NewMessage, POOL_WAIT, Refusal, StoreResult, check_send, same_or_conflict,
+    stored,
 };
 
 /// The SQLite dialect.
@@ -184,14 +185,19 @@ async fn append_in(tx: &mut SqliteConnection, new: &NewMessage) -> StoreResult<A
         Ok(accepts) => accepts,
         Err(refused) => return Ok(refused.into()),
     };
-    let seq: i64 = sqlx::query_scalar(
+    // Only a plain conversation takes a plain message (`sealing_refusal`): an encrypted
+    // one's row is left as it was, and the message refused.
+    let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, updated_at = max(updated_at, $2) \
-         WHERE id = $1 RETURNING last_seq",
+         WHERE id = $1 AND mls_epoch = 0 RETURNING last_seq",
     )
     .bind(new.conversation_id)
     .bind(new.created_at.as_millis())
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    let Some(seq) = seq else {
+        return Ok(Append::Refused(Refusal::Encrypted));
+    };
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -21,6 +21,7 @@ use openmls_basic_credential::SignatureKeyPair;
 use openmls_rust_crypto::OpenMlsRustCrypto;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::support::{Backend, TestDb, TestServer, User, on_both, within};
 
@@ -588,8 +589,246 @@ async fn a_welcome_goes_only_to_members_devices(backend: Backend) {
         .await;
 }
 
+/// Sends `body` (a JSON send) over REST as `device`: the status and the answer.
+async fn send(device: &Device, chat: ConversationId, body: Value) -> (StatusCode, Value) {
+    device
+        .user
+        .call(
+            Method::POST,
+            &format!("/conversations/{chat}/messages"),
+            Some(body),
+        )
+        .await
+}
+
+/// Everything the server keeps on disk for `db`: the SQLite file with its journal, or a
+/// `pg_dump` of the Postgres database, and the data directory (files, blobs) either way.
+fn server_bytes(db: &TestDb) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if db.url.starts_with("postgres") {
+        let dump = std::process::Command::new("pg_dump")
+            .arg("--data-only")
+            .arg(&db.url)
+            .output()
+            .expect("pg_dump runs");
+        assert!(dump.status.success(), "pg_dump: {:?}", dump);
+        bytes.extend(dump.stdout);
+    }
+    let mut dirs = vec![db.dir.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(content) = std::fs::read(&path) {
+                bytes.extend(content);
+            }
+        }
+    }
+    bytes
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+/// An encrypted conversation's stream takes only entries sealed in the group's current
+/// epoch: a plain send is refused, one sealed in an earlier epoch gets 409 and goes in
+/// once sealed again, and a sealed message into a plain conversation is refused. Members
+/// read each other's sealed messages, edits and reactions; a deletion stays in the open
+/// and takes the sealed bytes away. Neither the server's database, its files nor the
+/// frames it relays hold any of the texts.
+async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let chat = alice.direct_with(&bob).await.id;
+    bob.accept(chat).await;
+    let (mut alices, mut bobs) = (Device::new(&alice), Device::new(&bob));
+    let (status, _) = bobs.publish(vec![bobs.key_package(true)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut bob_socket = bob.ws().await;
+    let secrets = [
+        "my salary is 4321 EUR",
+        "call me on 0612345678",
+        "edited: 4400 EUR",
+        "🦀",
+        "after the update",
+    ];
+    // Plain while there is no group.
+    let (status, _) = send(
+        &alices,
+        chat,
+        json!({"id": Uuid::now_v7(), "body": "hello"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    alices.create_group(chat);
+    let claimed = alices.claim(&[&bob]).await;
+    let add = alices.add(&claimed);
+    alices.merge_own();
+    // Sealed in epoch 1 before the server took the commit: the conversation is plain yet.
+    let early = Uuid::now_v7();
+    let sealed = MlsBytes(alices.encrypt(secrets[0]));
+    let (status, body) = send(&alices, chat, json!({"id": early, "sealed": sealed})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.to_string().contains("not end-to-end encrypted"),
+        "{body}"
+    );
+    let (status, body) = alices.post_commit(chat, add).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(&alices, chat, json!({"id": early, "sealed": sealed})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let stored: ferry_proto::Message = serde_json::from_value(body).expect("a message");
+    assert!(stored.body.is_empty() && stored.sealed.is_some());
+
+    // Now nothing goes in the open, and nothing in another group's name.
+    let (status, body) = send(&alices, chat, json!({"id": Uuid::now_v7(), "body": "psst"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("end-to-end encrypted"), "{body}");
+    let (status, _) = send(
+        &alices,
+        chat,
+        json!({"id": Uuid::now_v7(), "sealed": sealed, "body": secrets[0]}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "text beside the sealed bytes"
+    );
+
+    // Bob joins, hears the message live and reads it.
+    let waiting: Vec<PendingWelcome> = bob.ok(Method::GET, "/mls/welcomes", None).await;
+    bobs.join(&waiting[0]);
+    // Every frame Bob's socket gets is kept, to search for the texts at the end.
+    let mut relayed = Vec::new();
+    let frame = within("the sealed message", async {
+        loop {
+            let frame = bob_socket.next().await;
+            relayed.push(frame.clone());
+            if matches!(&frame, ServerFrame::Message { message } if message.id.0 == early) {
+                return frame;
+            }
+        }
+    })
+    .await;
+    let ServerFrame::Message { message } = frame else {
+        unreachable!()
+    };
+    let bytes = message.sealed.expect("sealed").0;
+    assert_eq!(bobs.decrypt(&bytes), secrets[0]);
+
+    // Bob's reply, then his commit moves the group to epoch 2; Alice, still in epoch 1,
+    // is told to catch up, and her message goes in once sealed again.
+    let reply = Uuid::now_v7();
+    let sealed_reply = MlsBytes(bobs.encrypt(secrets[1]));
+    let (status, body) = send(
+        &bobs,
+        chat,
+        json!({"id": reply, "reply_to": early, "sealed": sealed_reply}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let update = bobs.update();
+    let (status, body) = bobs.post_commit(chat, update).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    bobs.merge_own();
+    let late = Uuid::now_v7();
+    let stale = MlsBytes(alices.encrypt(secrets[4]));
+    let (status, body) = send(&alices, chat, json!({"id": late, "sealed": stale})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // She reads Bob's reply (epoch 1) first, then applies his commit.
+    let history = alice.history(chat).await;
+    let sealed_reply = history
+        .iter()
+        .find(|m| m.id.0 == reply)
+        .and_then(|m| m.sealed.clone())
+        .expect("the reply");
+    assert_eq!(alices.decrypt(&sealed_reply.0), secrets[1]);
+    alices.catch_up(chat).await;
+    let resealed = MlsBytes(alices.encrypt(secrets[4]));
+    let (status, body) = send(&alices, chat, json!({"id": late, "sealed": resealed})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A sealed edit and a sealed reaction: kinds and targets in the open, the rest inside.
+    let edit = MlsBytes(alices.encrypt(secrets[2]));
+    let (status, body) = send(
+        &alices,
+        chat,
+        json!({"id": Uuid::now_v7(), "change": {"kind": "edit", "target": early}, "sealed": edit}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let reaction = MlsBytes(bobs.encrypt(secrets[3]));
+    let (status, body) = send(
+        &bobs,
+        chat,
+        json!({"id": Uuid::now_v7(), "change": {"kind": "react", "target": early}, "sealed": reaction}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = send(
+        &bobs,
+        chat,
+        json!({"id": Uuid::now_v7(), "change": {"kind": "react", "target": early, "emoji": "👍"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an emoji in the open");
+
+    // Bob reads the rest in order from history, as a device that was away would: each
+    // entry once (its key is gone once used: a client keeps what it decrypted), and not
+    // his own (a sender keeps its own plaintext).
+    let history = bob.history(chat).await;
+    let mut read = Vec::new();
+    for message in history.iter().filter(|m| m.sealed.is_some()) {
+        if message.sender_id == bob.id() || message.id.0 == early {
+            continue;
+        }
+        if message.id.0 == late {
+            bobs.catch_up(chat).await;
+        }
+        read.push(bobs.decrypt(&message.sealed.as_ref().expect("sealed").0));
+    }
+    assert_eq!(read, vec![secrets[4], secrets[2]]);
+
+    // A deletion goes in the open and takes the sealed bytes with it.
+    let (status, body) = send(
+        &alices,
+        chat,
+        json!({"id": Uuid::now_v7(), "change": {"kind": "delete", "target": early}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let history = bob.history(chat).await;
+    let gone = history.iter().find(|m| m.id.0 == early).expect("kept");
+    assert!(
+        gone.deleted_at.is_some() && gone.sealed.is_none(),
+        "{gone:?}"
+    );
+
+    // Nothing the server holds or relayed says any of it.
+    relayed.extend(bob_socket.until_pong().await);
+    let relayed = serde_json::to_string(&relayed).expect("frames encode");
+    let kept = server_bytes(&db);
+    for secret in secrets {
+        assert!(!relayed.contains(secret), "a frame holds {secret:?}");
+        assert!(!holds(&kept, secret), "the server keeps {secret:?}");
+    }
+    assert!(
+        holds(&kept, "hello"),
+        "the check reads what the server keeps"
+    );
+}
+
 on_both!(
     key_packages_are_checked_bound_to_their_device_and_claimed_once,
+    an_encrypted_stream_takes_only_entries_sealed_in_its_epoch,
     one_commit_per_epoch_and_the_loser_converges,
     a_welcome_goes_only_to_members_devices,
 );

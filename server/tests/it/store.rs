@@ -51,6 +51,7 @@ pub(crate) fn message(conversation: ConversationId, sender: UserId, body: &str) 
         edit_window_ms: None,
         attachments: Vec::new(),
         authority: Authority::Member,
+        sealed: None,
     }
 }
 

@@ -23,13 +23,15 @@ use super::PgStore;
 use crate::store::messages::{change_refusal, reactions_full, reply_refusal};
 use crate::store::rows::{MessageRow, TargetRow};
 use crate::store::{
-    Append, Authority, NewMessage, Refusal, StoreResult, check_send, same_or_conflict, stored,
+    Append, Authority, NewMessage, Refusal, StoreResult, check_send, same_or_conflict,
+    sealing_refusal, stored,
 };
 
 /// Whether the batch path takes `new`: a member's message, reply, edit, reaction or
 /// reaction taken back, without files.
 pub(super) fn takes(new: &NewMessage) -> bool {
     new.attachments.is_empty()
+        && new.sealed.is_none()
         && new.authority == Authority::Member
         && new.change.as_ref().is_none_or(|c| {
             matches!(
@@ -72,13 +74,19 @@ pub(super) async fn append(
     conversations.dedup();
     // Row locks until commit, taken in id order (as any multi-row writer must): seq
     // order is commit order, and membership read after them is current.
-    let locked: Vec<(ConversationId, i64)> = sqlx::query_as(
-        "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+    let locked: Vec<(ConversationId, i64, i64)> = sqlx::query_as(
+        "SELECT id, last_seq, mls_epoch FROM conversations WHERE id = ANY($1) \
+         ORDER BY id FOR NO KEY UPDATE",
     )
     .bind(&conversations)
     .fetch_all(&mut *tx)
     .await?;
-    let mut last_seq: HashMap<ConversationId, i64> = locked.into_iter().collect();
+    // A group's epoch, read under the locks: an encrypted conversation takes no plain
+    // message (`sealing_refusal`), and none of this batch's is sealed (`takes`).
+    let epochs: HashMap<ConversationId, i64> =
+        locked.iter().map(|(id, _, epoch)| (*id, *epoch)).collect();
+    let mut last_seq: HashMap<ConversationId, i64> =
+        locked.into_iter().map(|(id, seq, _)| (id, seq)).collect();
     let member_rows: Vec<(ConversationId, UserId, String)> = sqlx::query_as(
         "SELECT conversation_id, user_id, state FROM members WHERE conversation_id = ANY($1)",
     )
@@ -132,6 +140,11 @@ pub(super) async fn append(
             appends.push(Append::NotMember);
             continue;
         };
+        let epoch = epochs.get(&new.conversation_id).copied().unwrap_or(0);
+        if let Some(refusal) = sealing_refusal(new, epoch) {
+            appends.push(Append::Refused(refusal));
+            continue;
+        }
         if let Some(refusal) = named.refusal(new) {
             appends.push(Append::Refused(refusal));
             continue;

@@ -74,7 +74,8 @@ impl<D: Dialect> DigestStore for SqlStore<D> {
         limit: u32,
     ) -> StoreResult<Vec<MissedMessage>> {
         let rows: Vec<MissedMessage> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT m.conversation_id, s.display_name AS sender_name, m.body, m.created_at \
+            "SELECT m.conversation_id, s.display_name AS sender_name, m.body, \
+             m.sealed IS NOT NULL AS sealed, m.created_at \
              FROM members me JOIN conversations c ON c.id = me.conversation_id \
              JOIN messages m ON m.conversation_id = me.conversation_id \
              JOIN users s ON s.id = m.sender_id \

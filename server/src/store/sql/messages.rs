@@ -14,7 +14,7 @@ use crate::store::messages::{change_refusal, reactions_full, reply_refusal};
 use crate::store::rows::{self, MessageRow, TargetRow, UploadRow, member_state};
 use crate::store::{
     Append, Authority, Mark, MessageStore, NewMessage, Refusal, StoreError, StoreResult,
-    Watermarks, advanced, check_send, same_or_conflict, stored,
+    Watermarks, advanced, check_send, same_or_conflict, sealing_refusal, stored,
 };
 
 #[apply(driver_bounds!)]
@@ -104,6 +104,18 @@ impl<D: Dialect> SqlStore<D> {
         if let Some(existing) = Self::message_by_id(conn, new.id).await? {
             return Ok(same_or_conflict(existing, new));
         }
+        // The conversation's lock first (as every writer takes it), and under it the
+        // group's epoch: a commit cannot move it between this check and the insert.
+        let epoch: Option<(i64,)> = sqlx::query_as(locked(
+            "SELECT c.mls_epoch FROM conversations c WHERE c.id = $1",
+            D::lock("c"),
+        ))
+        .bind(new.conversation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((epoch,)) = epoch else {
+            return Ok(Append::NotMember);
+        };
         let seats = Self::seats_in(conn, new.conversation_id).await?;
         let (group_owner, accepts) = match new.authority {
             Authority::Member => {
@@ -147,6 +159,9 @@ impl<D: Dialect> SqlStore<D> {
                 _ => return Ok(Append::Refused(Refusal::NotAllowed)),
             },
         };
+        if let Some(refusal) = sealing_refusal(new, epoch) {
+            return Ok(Append::Refused(refusal));
+        }
         if let Some(parent) = new.reply_to {
             let parent = Self::target(conn, new.conversation_id, parent).await?;
             if let Some(refusal) = reply_refusal(parent.as_ref()) {
@@ -161,7 +176,10 @@ impl<D: Dialect> SqlStore<D> {
             let Some(target) = Self::target(conn, new.conversation_id, change.target).await? else {
                 return Ok(Append::Refused(Refusal::NoSuchMessage));
             };
-            let full = change.kind == ChangeKind::React && Self::reactions_full(conn, new).await?;
+            // A sealed reaction's emoji is the group's secret: no cap counts it.
+            let full = change.kind == ChangeKind::React
+                && new.sealed.is_none()
+                && Self::reactions_full(conn, new).await?;
             if let Some(refusal) = change_refusal(new, change, &target, group_owner, full) {
                 return Ok(Append::Refused(refusal));
             }
@@ -190,8 +208,8 @@ impl<D: Dialect> SqlStore<D> {
             .then(|| serde_json::to_string(&attachments).expect("attachments serialize"));
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
-             reply_to, change_kind, target, emoji, attachments, removed_by_operator) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             reply_to, change_kind, target, emoji, attachments, removed_by_operator, sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(new.id)
         .bind(new.conversation_id)
@@ -205,6 +223,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(change.and_then(|c| c.emoji.clone()))
         .bind(attachments_json)
         .bind(new.authority == Authority::Operator)
+        .bind(new.sealed.as_ref().map(|s| s.bytes.clone()))
         .execute(&mut *conn)
         .await?;
         if !new.attachments.is_empty() {
@@ -343,7 +362,7 @@ impl<D: Dialect> SqlStore<D> {
             ChangeKind::Delete => {
                 // The text goes from the server: the message's, and every edit's.
                 sqlx::query(
-                    "UPDATE messages SET body = '', attachments = NULL, \
+                    "UPDATE messages SET body = '', attachments = NULL, sealed = NULL, \
                      deleted_at = COALESCE(deleted_at, $2), \
                      removed_by_operator = (removed_by_operator OR $3) WHERE id = $1",
                 )
@@ -363,7 +382,8 @@ impl<D: Dialect> SqlStore<D> {
                     Self::orphan(&mut *conn, &sha256, new.created_at.as_millis()).await?;
                 }
                 sqlx::query(
-                    "UPDATE messages SET body = '' WHERE target = $1 AND change_kind = 'edit'",
+                    "UPDATE messages SET body = '', sealed = NULL \
+                     WHERE target = $1 AND change_kind = 'edit'",
                 )
                 .bind(change.target)
                 .execute(&mut *conn)
@@ -373,6 +393,9 @@ impl<D: Dialect> SqlStore<D> {
                     .execute(&mut *conn)
                     .await?;
             }
+            // A sealed reaction's emoji is inside it: the table of who reacted with what
+            // (for the caps) knows nothing of it.
+            ChangeKind::React | ChangeKind::Unreact if new.sealed.is_some() => {}
             ChangeKind::React => {
                 sqlx::query(
                     "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) \

@@ -206,6 +206,7 @@ macro_rules! driver_bounds {
             for<'q> Option<String>: ::sqlx::Encode<'q, D::Db>,
             for<'q> Option<::uuid::Uuid>: ::sqlx::Encode<'q, D::Db>,
             for<'q> Option<i64>: ::sqlx::Encode<'q, D::Db>,
+            for<'q> Option<Vec<u8>>: ::sqlx::Encode<'q, D::Db>,
             for<'r> (i64,): $crate::store::sql::Row<'r, D>,
             for<'r> (String,): $crate::store::sql::Row<'r, D>,
             for<'r> (::uuid::Uuid,): $crate::store::sql::Row<'r, D>,
