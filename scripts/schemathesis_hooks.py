@@ -94,6 +94,14 @@ UNSTATABLE_PREFIXES = {
         "a key package must",
         "a device has one last-resort key package",
     ),
+    # A sealed message: what its bytes hold, and whether the conversation is encrypted
+    # (the server's state), beside the rule that its text stays inside (a cross-field rule).
+    "POST /api/v1/conversations/{id}/messages": (
+        "the sealed message ",
+        "a sealed message ",
+        "this conversation is end-to-end encrypted",
+        "this conversation is not end-to-end encrypted",
+    ),
     "POST /api/v1/conversations/{id}/mls/commits": (
         "the commit ",
         "the group info ",

@@ -179,6 +179,7 @@ pub struct SendMessage {
     /// The message sealed for the conversation's end-to-end encrypted group (addition to
     /// v1), as on the socket's `send`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 4))]
     pub sealed: Option<crate::mls::MlsBytes>,
 }
 

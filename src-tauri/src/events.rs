@@ -22,7 +22,20 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use crate::notifier::Notifier;
 use crate::state::Desktop;
 use crate::unread::UnreadTotal;
-use crate::update::AvailableUpdate;
+
+/// An update the feed offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AvailableUpdate {
+    /// The version on offer.
+    pub version: String,
+    /// The version running now.
+    pub current_version: String,
+    /// What changed, as the publisher wrote it.
+    pub notes: Option<String>,
+    /// When it was published (RFC 3339), if the feed says.
+    pub date: Option<String>,
+}
 
 /// The event name every [`UiEvent`] is emitted under.
 pub const EVENT: &str = "ferry://event";

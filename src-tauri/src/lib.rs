@@ -349,7 +349,7 @@ mod bindings {
         check::<ferry_proto::NotifyLevel>(&mut stale);
         check::<crate::settings::AppSettings>(&mut stale);
         check::<crate::settings::Theme>(&mut stale);
-        check::<crate::update::AvailableUpdate>(&mut stale);
+        check::<crate::events::AvailableUpdate>(&mut stale);
         assert!(
             stale.is_empty(),
             "stale TypeScript bindings (run FERRY_UPDATE_BINDINGS=1 cargo test -p ferry-desktop): {stale:?}"

@@ -17,12 +17,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Url};
 use tauri_plugin_updater::{Update, UpdaterExt};
 
 use crate::error::CommandError;
-use crate::events::{EVENT, UiEvent};
+use crate::events::{AvailableUpdate, EVENT, UiEvent};
 use crate::state::Desktop;
 
 /// How often a running app looks again, as Slack and Signal Desktop do.
@@ -30,20 +29,6 @@ const CHECK_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Where the server publishes its updates, under its own address.
 const SERVER_FEED: &str = "updates/latest.json";
-
-/// An update the feed offers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct AvailableUpdate {
-    /// The version on offer.
-    pub version: String,
-    /// The version running now.
-    pub current_version: String,
-    /// What changed, as the publisher wrote it.
-    pub notes: Option<String>,
-    /// When it was published (RFC 3339), if the feed says.
-    pub date: Option<String>,
-}
 
 /// The update found last, kept until it is installed (the plugin's handle carries the
 /// download address and the signature), and whether an install is under way.

@@ -92,4 +92,13 @@ impl Files {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Deletes a picture no one shows, as far as the file store lets it now: what it does
+    /// not is deleted by the hourly sweep of unused pictures (`crate::background`), so
+    /// the request that let it go never fails for it.
+    pub async fn forget_picture(&self, picture: PictureId) {
+        if let Err(e) = self.delete_picture(picture).await {
+            tracing::warn!(%picture, error = %e, "a picture no one shows is left for the sweep");
+        }
+    }
 }

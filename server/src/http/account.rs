@@ -255,7 +255,7 @@ pub async fn delete_account(
     // The picture goes with the profile (the account's row no longer names it; one set
     // meanwhile is left to the sweep of unused pictures).
     if let Some(picture) = current.user.picture {
-        crate::http::picture::forget(&app, picture).await;
+        app.files.forget_picture(picture).await;
     }
     tracing::info!(user_id = %caller.user_id, "account deleted");
     Ok(StatusCode::NO_CONTENT)

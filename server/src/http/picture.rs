@@ -61,7 +61,7 @@ pub async fn set_picture(
     let (user, replaced) = match app.store.set_picture(caller.user_id, Some(picture)).await {
         Ok(Some(set)) => set,
         failed => {
-            forget(&app, picture).await;
+            app.files.forget_picture(picture).await;
             return Err(failed.map_or_else(Error::from, |_| Error::not_found("user")));
         }
     };
@@ -79,18 +79,9 @@ pub async fn set_picture(
     }
     announce_user(&app, &user).await?;
     if let Some(old) = replaced {
-        forget(&app, old).await;
+        app.files.forget_picture(old).await;
     }
     Ok(Json(user))
-}
-
-/// Deletes a picture no one shows, as far as the file store lets it now: what it does not
-/// is deleted by the hourly sweep of unused pictures (`crate::background`), so the answer
-/// never fails for it.
-pub(crate) async fn forget(app: &App, picture: PictureId) {
-    if let Err(e) = app.files.delete_picture(picture).await {
-        tracing::warn!(%picture, error = %e, "a picture no one shows is left for the sweep");
-    }
 }
 
 /// Removes the caller's picture (people see their initials again).
@@ -107,7 +98,7 @@ pub async fn remove_picture(
         .ok_or_else(|| Error::not_found("user"))?;
     if let Some(old) = replaced {
         announce_user(&app, &user).await?;
-        forget(&app, old).await;
+        app.files.forget_picture(old).await;
     }
     Ok(Json(user))
 }

@@ -601,6 +601,13 @@ async fn send(device: &Device, chat: ConversationId, body: Value) -> (StatusCode
         .await
 }
 
+/// Sends `body` and expects it stored now (201).
+async fn sent(device: &Device, chat: ConversationId, body: Value) -> ferry_proto::Message {
+    let (status, answer) = send(device, chat, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    serde_json::from_value(answer).expect("a message")
+}
+
 /// Everything the server keeps on disk for `db`: the SQLite file with its journal, or a
 /// `pg_dump` of the Postgres database, and the data directory (files, blobs) either way.
 fn server_bytes(db: &TestDb) -> Vec<u8> {
@@ -659,13 +666,12 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
         "after the update",
     ];
     // Plain while there is no group.
-    let (status, _) = send(
+    sent(
         &alices,
         chat,
         json!({"id": Uuid::now_v7(), "body": "hello"}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED);
 
     alices.create_group(chat);
     let claimed = alices.claim(&[&bob]).await;
@@ -682,9 +688,7 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
     );
     let (status, body) = alices.post_commit(chat, add).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = send(&alices, chat, json!({"id": early, "sealed": sealed})).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let stored: ferry_proto::Message = serde_json::from_value(body).expect("a message");
+    let stored = sent(&alices, chat, json!({"id": early, "sealed": sealed})).await;
     assert!(stored.body.is_empty() && stored.sealed.is_some());
 
     // Now nothing goes in the open, and nothing in another group's name.
@@ -728,13 +732,12 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
     // is told to catch up, and her message goes in once sealed again.
     let reply = Uuid::now_v7();
     let sealed_reply = MlsBytes(bobs.encrypt(secrets[1]));
-    let (status, body) = send(
+    sent(
         &bobs,
         chat,
         json!({"id": reply, "reply_to": early, "sealed": sealed_reply}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let update = bobs.update();
     let (status, body) = bobs.post_commit(chat, update).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -753,26 +756,18 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
     assert_eq!(alices.decrypt(&sealed_reply.0), secrets[1]);
     alices.catch_up(chat).await;
     let resealed = MlsBytes(alices.encrypt(secrets[4]));
-    let (status, body) = send(&alices, chat, json!({"id": late, "sealed": resealed})).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    sent(&alices, chat, json!({"id": late, "sealed": resealed})).await;
 
     // A sealed edit and a sealed reaction: kinds and targets in the open, the rest inside.
     let edit = MlsBytes(alices.encrypt(secrets[2]));
-    let (status, body) = send(
+    sent(
         &alices,
         chat,
         json!({"id": Uuid::now_v7(), "change": {"kind": "edit", "target": early}, "sealed": edit}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let reaction = MlsBytes(bobs.encrypt(secrets[3]));
-    let (status, body) = send(
-        &bobs,
-        chat,
-        json!({"id": Uuid::now_v7(), "change": {"kind": "react", "target": early}, "sealed": reaction}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    sent(&bobs, chat, json!({"id": Uuid::now_v7(), "change": {"kind": "react", "target": early}, "sealed": reaction})).await;
     let (status, _) = send(
         &bobs,
         chat,
@@ -798,13 +793,12 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
     assert_eq!(read, vec![secrets[4], secrets[2]]);
 
     // A deletion goes in the open and takes the sealed bytes with it.
-    let (status, body) = send(
+    sent(
         &alices,
         chat,
         json!({"id": Uuid::now_v7(), "change": {"kind": "delete", "target": early}}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let history = bob.history(chat).await;
     let gone = history.iter().find(|m| m.id.0 == early).expect("kept");
     assert!(

@@ -6,9 +6,10 @@ use tauri_plugin_autostart::ManagerExt;
 
 use super::Result;
 use crate::error::CommandError;
+use crate::events::AvailableUpdate;
 use crate::settings::{AppSettings, Settings};
 use crate::state::Desktop;
-use crate::update::{self, AvailableUpdate};
+use crate::update;
 
 /// The app's settings.
 #[tauri::command]
