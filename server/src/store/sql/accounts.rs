@@ -23,10 +23,6 @@ const REFRESH_RETRY_GRACE_MS: i64 = 30_000;
 /// sessions ended since the last (`crate::background`), which closes their sockets.
 const ENDED_SESSIONS_KEPT_MS: i64 = 10 * 60 * 1000;
 
-/// How long a claimed one-time MLS key package is kept, so that the welcome made with it
-/// finds its device: a day, far more than a commit takes after its claim.
-const CLAIMED_KEY_PACKAGES_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
-
 #[apply(driver_bounds!)]
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
@@ -244,24 +240,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
-        // An ended device's MLS key packages and welcomes go at once (no one may add it
-        // to a group any more), and so do one-time packages claimed long ago: a welcome
-        // is made within moments of its claim.
-        sqlx::query(
-            "DELETE FROM mls_key_packages WHERE claimed_at < $1 OR session_id IN \
-             (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR NOT EXISTS \
-             (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))",
-        )
-        .bind(now.as_millis() - CLAIMED_KEY_PACKAGES_KEPT_MS)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM mls_welcomes WHERE session_id IN \
-             (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR NOT EXISTS \
-             (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))",
-        )
-        .execute(&mut *tx)
-        .await?;
+        Self::forget_ended_devices(&mut tx, now).await?;
         // A session and its first token are stored in one transaction, so a session with
         // no token left has ended rather than not begun. One that ended lately stays a
         // while, for the nodes' look at sessions ended since (`sessions_ended_since`).

@@ -76,8 +76,35 @@ impl CommitRow {
     }
 }
 
+/// How long a claimed one-time MLS key package is kept, so that the welcome made with it
+/// finds its device: a day, far more than a commit takes after its claim.
+const CLAIMED_KEY_PACKAGES_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
+
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
+    /// In the transaction that forgets ended sessions: an ended device's key packages and
+    /// welcomes go at once (no one may add it to a group any more), and so do one-time
+    /// packages claimed long ago (a welcome is made within moments of its claim).
+    pub(super) async fn forget_ended_devices(
+        conn: &mut Conn<D>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        const ENDED: &str = "(SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR NOT EXISTS \
+             (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))";
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM mls_key_packages WHERE claimed_at < $1 OR session_id IN {ENDED}"
+        )))
+        .bind(now.as_millis() - CLAIMED_KEY_PACKAGES_KEPT_MS)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM mls_welcomes WHERE session_id IN {ENDED}"
+        )))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// The conversation's members; empty when there is no such conversation.
     async fn member_ids(
         conn: &mut Conn<D>,
