@@ -159,6 +159,7 @@ fn direct(me: &User, partner: User, last_seq: i64, at: i64) -> Conversation {
         last_message: None,
         unread_count: 0,
         history_from: None,
+        mls_epoch: 0,
         notifications: None,
         created_at: Timestamp::from_millis(at),
         updated_at: Timestamp::from_millis(at),

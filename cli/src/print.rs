@@ -140,7 +140,12 @@ pub fn chats(cli: &Cli, client: &Client, chats: &[ConversationSummary]) {
         } else {
             ""
         };
-        println!("{}{place}{level}{unread}  {preview}", printable(&c.name));
+        // The lock: what is sent here is end-to-end encrypted.
+        let lock = if c.encrypted { " 🔒" } else { "" };
+        println!(
+            "{}{place}{level}{unread}{lock}  {preview}",
+            printable(&c.name)
+        );
     }
     if chats.is_empty() && !cli.json {
         println!("no chats yet; start one with `ferry new <username>`");
@@ -213,6 +218,8 @@ fn text_of(client: &Client, m: &LocalMessage) -> String {
         "(removed by an administrator)".to_owned()
     } else if m.deleted {
         "(message deleted)".to_owned()
+    } else if m.unreadable {
+        "(encrypted before this device joined: not readable here)".to_owned()
     } else if m.edited {
         format!("{} (edited)", printable(&body))
     } else {

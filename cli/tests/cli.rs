@@ -1162,3 +1162,40 @@ async fn mentions_and_levels_from_the_terminal() {
         refused.stderr
     );
 }
+
+/// End-to-end encryption from the terminal (issue 31): once both have run `ferry` (and so
+/// published their keys), their chat is encrypted, `chats` shows the lock, the text goes
+/// sealed and `open` shows it on the other side, while the server's database and files
+/// hold none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_chat_from_the_terminal() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let homes = tempfile::tempdir().expect("dir");
+    let [alice, bob] = ["alice", "bob"].map(|name| Terminal {
+        dir: homes.path().join(name),
+        server: server.url(),
+    });
+    alice.register("alice").await;
+    bob.register("bob").await;
+    // A sync is what publishes a device's keys.
+    bob.ok(&["sync"]).await;
+    alice.ok(&["new", "bob"]).await;
+    alice.ok(&["sync"]).await;
+    let chats = alice.ok(&["chats"]).await;
+    assert!(chats.contains("bob 🔒"), "the lock: {chats}");
+
+    alice.ok(&["send", "bob", "the door code is 4711"]).await;
+    bob.ok(&["sync"]).await;
+    let opened = bob.ok(&["open", "alice"]).await;
+    assert!(opened.contains("the door code is 4711"), "{opened}");
+    let chats = bob.ok(&["chats"]).await;
+    assert!(chats.contains("🔒"), "{chats}");
+
+    let kept = db.stored_bytes();
+    assert!(
+        !ferry_testkit::holds(&kept, "door code"),
+        "the server keeps the text"
+    );
+    assert!(ferry_testkit::holds(&kept, "alice"), "the search can find");
+}

@@ -133,6 +133,19 @@ impl ConversationHandle<'_> {
         Ok(())
     }
 
+    /// Whose devices can open what is sent here (end-to-end encryption): the user of
+    /// each device in the conversation's MLS group, as this device's copy of the group
+    /// has them, one entry per device. `None` while the conversation is not encrypted, or
+    /// this device is not in its group yet.
+    pub async fn key_holders(&self) -> Result<Option<Vec<UserId>>, ClientError> {
+        let mut mls = self.client.shared.mls.lock().await;
+        let members = mls.members(self.id).map_err(|e| match e {
+            crate::mls::MlsError::Store(e) => ClientError::Store(e),
+            crate::mls::MlsError::Mls(why) => ClientError::Invalid(why),
+        })?;
+        Ok(members.map(|leaves| leaves.into_iter().filter_map(|(user, _)| user).collect()))
+    }
+
     /// Accepts a message request: this user may send there, and shares presence and
     /// receipts with its members from now on (needs the server).
     pub async fn accept(&self) -> Result<(), ClientError> {

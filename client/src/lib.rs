@@ -37,6 +37,7 @@ pub mod events;
 mod files;
 mod handles;
 pub mod ids;
+mod mls;
 mod options;
 mod outbox;
 mod pictures;
@@ -101,6 +102,9 @@ pub(crate) struct Shared {
     pub(crate) files_dir: PathBuf,
     outgoing: Mutex<Vec<ClientFrame>>,
     typing: Mutex<Typing>,
+    /// This device as an MLS member (end-to-end encryption): the engine's alone, held
+    /// across the calls to the server that one MLS step makes.
+    pub(crate) mls: tokio::sync::Mutex<mls::Device>,
 }
 
 impl Shared {
@@ -294,6 +298,7 @@ impl Client {
             server_url: options.server_url.clone(),
             user: user.clone(),
         })?;
+        let device = mls::Device::open(&store, user.id, credentials.session_id)?;
         let session = Arc::new(Session::with_clock(
             api.clone(),
             tokens,
@@ -323,6 +328,7 @@ impl Client {
             files_dir: dir.path().join("files"),
             outgoing: Mutex::new(Vec::new()),
             typing: Mutex::new(Typing::default()),
+            mls: tokio::sync::Mutex::new(device),
         };
         Ok(Some(Self {
             shared: Arc::new(shared),
@@ -424,6 +430,7 @@ impl Client {
         conversations::send_unsent_notifications(&self.shared).await?;
         quiet::settle(&self.shared).await?;
         files::upload_all(&self.shared).await?;
+        engine::prepare_encryption(&self.shared).await?;
         Ok(engine::push_outbox_over_rest(&self.shared).await?)
     }
 

@@ -35,6 +35,11 @@ pub struct ClientOptions {
     /// The most bytes of downloaded files (and previews) kept on this device; past it the
     /// least recently used go (they download again when opened).
     pub file_cache_bytes: u64,
+    /// Whether this device encrypts its conversations end to end (issue 31): once every
+    /// member's devices have published keys it makes the conversation's MLS group. On by
+    /// default. Off, it still joins, seals and opens in conversations others encrypted;
+    /// it only never starts one.
+    pub encrypt: bool,
 }
 
 impl ClientOptions {
@@ -51,6 +56,7 @@ impl ClientOptions {
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             file_cache_bytes: 1024 * 1024 * 1024,
+            encrypt: true,
         }
     }
 

@@ -104,6 +104,9 @@ impl ConversationHandle<'_> {
         emoji: &str,
         on: bool,
     ) -> Result<LocalMessage, ClientError> {
+        if on {
+            self.within_reaction_caps(message, emoji)?;
+        }
         let change = Change {
             kind: if on {
                 ChangeKind::React
@@ -115,6 +118,37 @@ impl ConversationHandle<'_> {
         };
         self.change(&change, "")?
             .ok_or(ClientError::NotFound("message"))
+    }
+
+    /// In an end-to-end encrypted conversation the server cannot tell emoji apart, so the
+    /// reaction caps it keeps in plain ones are kept here: at most
+    /// `MAX_REACTIONS_PER_MESSAGE` different emoji on a message, and
+    /// `MAX_REACTIONS_PER_USER` from one person.
+    fn within_reaction_caps(&self, message: MessageId, emoji: &str) -> Result<(), ClientError> {
+        let shared = &self.client.shared;
+        if shared.store.mls_epoch(self.id)? == 0 {
+            return Ok(());
+        }
+        let Some(shown) = shared.store.message(shared.me_id, message)? else {
+            return Ok(());
+        };
+        let reactions = &shown.reactions;
+        let new_emoji = !reactions.iter().any(|r| r.emoji == emoji);
+        let mine = reactions.iter().filter(|r| r.mine).count();
+        if (new_emoji && reactions.len() >= ferry_proto::MAX_REACTIONS_PER_MESSAGE)
+            || mine >= ferry_proto::MAX_REACTIONS_PER_USER
+        {
+            // The words name the caps: they change together.
+            const _: () = assert!(
+                ferry_proto::MAX_REACTIONS_PER_MESSAGE == 20
+                    && ferry_proto::MAX_REACTIONS_PER_USER == 10
+            );
+            return Err(ClientError::Refused(
+                ErrorCode::Conflict,
+                "a message takes at most 20 different reactions, and at most 10 from one person",
+            ));
+        }
+        Ok(())
     }
 
     /// Stores and queues a change, then announces the message as it now shows.

@@ -215,6 +215,24 @@ pub struct Welcome {
     pub welcome: MlsBytes,
 }
 
+/// What a sealed entry carries inside, once opened: the parts of a send the server must
+/// not read. The clients' own format (JSON in the MLS application message), so it grows
+/// as they agree; a field this client does not know is skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedContent {
+    /// A message's text, or an edit's new text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// A reaction's emoji.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+}
+
+/// The server's words when a plain send reaches an encrypted conversation: the client
+/// that hears them learns the conversation is encrypted, and seals the send once it is in
+/// the group.
+pub const ENCRYPTED_REFUSAL: &str = "this conversation is end-to-end encrypted";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -358,10 +358,19 @@ pub struct Conversation {
     /// alone); absent in a view sent to every member, where a client keeps what it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<NotifyLevel>,
+    /// The epoch of its end-to-end encryption group (addition to v1, issue 31): 0 while
+    /// the conversation is not encrypted, 1 or more once its group's first commit is in.
+    /// Absent means 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mls_epoch: i64,
     /// When it was made.
     pub created_at: Timestamp,
     /// Last activity: a message, or a change of members or title.
     pub updated_at: Timestamp,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// Whether a user is online, and when they were last seen.

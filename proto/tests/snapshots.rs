@@ -191,6 +191,7 @@ fn server_frames() {
                 last_message: Some(message()),
                 unread_count: 0,
                 history_from: None,
+                mls_epoch: 0,
                 notifications: None,
                 created_at: at(),
                 updated_at: at(),

@@ -438,6 +438,7 @@ mod tests {
             )),
             unread_count: 3,
             history_from: None,
+            mls_epoch: 0,
             notifications: None,
             created_at: at,
             updated_at: at,

@@ -24,5 +24,6 @@ pub fn summary(id: ConversationId) -> ConversationSummary {
         unread_mentions: 0,
         draft: None,
         typing: Vec::new(),
+        encrypted: false,
     }
 }

@@ -108,6 +108,7 @@ mod tests {
             edited: false,
             deleted: false,
             removed_by_operator: false,
+            unreadable: false,
             reactions: Vec::new(),
             attachments: files
                 .iter()

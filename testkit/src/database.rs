@@ -107,3 +107,40 @@ impl Drop for TestDb {
         }
     }
 }
+
+impl TestDb {
+    /// Everything the server keeps on disk for this database: the SQLite file with its
+    /// journal, or a `pg_dump` of the Postgres database, and the data directory (files,
+    /// blobs) either way. What end-to-end encryption's tests search for plaintext.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if self.url.starts_with("postgres") {
+            let dump = std::process::Command::new("pg_dump")
+                .arg("--data-only")
+                .arg(&self.url)
+                .output()
+                .expect("pg_dump runs");
+            assert!(dump.status.success(), "pg_dump: {dump:?}");
+            bytes.extend(dump.stdout);
+        }
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a directory").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(content) = std::fs::read(&path) {
+                    bytes.extend(content);
+                }
+            }
+        }
+        bytes
+    }
+}
+
+/// Whether `needle` occurs in `haystack`, byte for byte.
+pub fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}

@@ -22,7 +22,7 @@ mod smtp;
 mod wait;
 
 pub use bytes::noise;
-pub use database::{Backend, TestDb, postgres_admin_url};
+pub use database::{Backend, TestDb, holds, postgres_admin_url};
 pub use nats::{NatsServer, nats_url, subject_prefix};
 pub use operator::administrator;
 pub use process::{ServerProcess, workspace_binary};

@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use crate::tokens::TokenError;
 
 mod account;
+mod mls;
 
 /// A REST call failed.
 #[derive(Clone, Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ use ferry_proto::{ConversationId, ErrorCode, Message, MessageId, ServerFrame};
 use tokio::time::Instant;
 
 use super::End;
+use super::e2e;
 use super::history::fill_below;
 use crate::api::SessionError;
 use crate::events::Event;
@@ -93,6 +94,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
             shared.store.apply_conversation(me, &conversation)?;
             shared.announce(Changes::conversation(conversation.id));
             refresh_presence(shared).await?;
+            e2e::tolerated(e2e::on_conversation(shared, conversation.id).await)?;
         }
         ServerFrame::Members {
             conversation_id,
@@ -130,6 +132,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
             if new_contacts {
                 refresh_presence(shared).await?;
             }
+            e2e::tolerated(e2e::on_conversation(shared, conversation_id).await)?;
         }
         ServerFrame::User { user } => {
             if user.id == shared.me_id {
@@ -139,8 +142,18 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
             shared.announce_users(&user, changed);
         }
         ServerFrame::Settings { settings } => crate::quiet::apply_settings(shared, &settings)?,
-        // End-to-end encryption's frames: this client keeps no MLS groups yet (issue 31).
-        ServerFrame::MlsCommit { .. } | ServerFrame::MlsWelcome { .. } => {}
+        ServerFrame::MlsCommit { commit } => {
+            e2e::tolerated(e2e::on_commit(shared, &commit).await)?;
+        }
+        // A welcome goes to every socket of its user; only the device it names joins.
+        ServerFrame::MlsWelcome {
+            session_id,
+            welcome,
+        } => {
+            if session_id == shared.session.credentials().session_id {
+                e2e::tolerated(e2e::on_welcome(shared, &welcome).await)?;
+            }
+        }
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }
@@ -161,9 +174,7 @@ async fn receive(shared: &Shared, message: Message) -> Result<(), End> {
         shared.store.apply_conversation(shared.me_id, &c)?;
     }
     fill_below(shared, conversation, message.seq).await?;
-    let mut changes = shared
-        .store
-        .apply_messages(std::slice::from_ref(&message))?;
+    let mut changes = e2e::store_messages(shared, std::slice::from_ref(&message)).await?;
     if new_here || !changes.stored.is_empty() {
         changes.conversations.insert(conversation);
     }
@@ -188,10 +199,18 @@ pub(super) async fn confirmed(shared: &Shared, acks: &[Confirmation]) -> Result<
     Ok(())
 }
 
-/// Carries out the outbox's verdict on a refused send: reschedule it, or fail it.
-pub(super) fn refused(shared: &Shared, id: MessageId, verdict: &Verdict) -> Result<(), End> {
+/// Carries out the outbox's verdict on a refused send: reschedule it (after catching up
+/// with its conversation's group, for one to seal again), or fail it.
+pub(super) async fn refused(shared: &Shared, id: MessageId, verdict: &Verdict) -> Result<(), End> {
     match verdict {
         Verdict::Retry { not_before } => shared.store.reschedule(id, not_before.as_millis())?,
+        Verdict::Reseal {
+            conversation,
+            not_before,
+        } => {
+            e2e::reseal(shared, *conversation).await?;
+            shared.store.reschedule(id, not_before.as_millis())?;
+        }
         Verdict::Fail { reason } => match shared.store.fail(id, reason)? {
             // A refused change is dropped: its message shows as it was.
             Failed::ChangeDropped { target } => {

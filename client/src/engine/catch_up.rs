@@ -45,7 +45,7 @@ pub(crate) async fn catch_up_waiting(
             .await?;
         wait = 0;
         let (next, has_more) = (page.cursor.clone(), page.has_more);
-        let mut plans = plan(shared, page)?;
+        let mut plans = plan(shared, page).await?;
         fetch(shared, &mut plans).await?;
         for plan in &plans {
             if plan.news {
@@ -80,7 +80,7 @@ struct Plan {
 
 /// Stores a `/sync` page (its conversations, then each one's latest messages) and plans
 /// the history to fetch, one [`Plan`] per conversation in the page's order.
-fn plan(shared: &Shared, page: SyncPage) -> Result<Vec<Plan>, End> {
+async fn plan(shared: &Shared, page: SyncPage) -> Result<Vec<Plan>, End> {
     shared
         .store
         .apply_conversations(shared.me_id, &page.conversations)?;
@@ -103,7 +103,7 @@ fn plan(shared: &Shared, page: SyncPage) -> Result<Vec<Plan>, End> {
         let have = shared.store.contiguous_seq(c.id)?;
         let news = match latest.remove(&c.id) {
             Some(messages) if messages.first().is_some_and(|m| m.seq <= have + 1) => {
-                fetched(shared, &messages)?
+                fetched(shared, &messages).await?
             }
             _ => false,
         };

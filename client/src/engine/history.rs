@@ -40,7 +40,7 @@ pub(super) async fn fetch_after(
             break;
         };
         after = last.seq;
-        added_from_others |= fetched(shared, &page.messages)?;
+        added_from_others |= fetched(shared, &page.messages).await?;
         if !page.has_more {
             break;
         }
@@ -51,8 +51,8 @@ pub(super) async fn fetch_after(
 /// Stores messages that came by REST; whether any of them new to this store is from
 /// someone else (then a `delivered` mark is due). New ones are announced like live ones
 /// (a UI or `watch` must not miss what arrived while it was away).
-pub(super) fn fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
-    let changes = shared.store.apply_messages(messages)?;
+pub(super) async fn fetched(shared: &Shared, messages: &[Message]) -> Result<bool, End> {
+    let changes = super::e2e::store_messages(shared, messages).await?;
     let new_from_others = messages
         .iter()
         .any(|m| m.sender_id != shared.me_id && changes.stored.contains(&m.id));

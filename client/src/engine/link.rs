@@ -25,6 +25,7 @@ use super::End;
 use super::apply::{self, confirmed, refused};
 use super::catch_up::catch_up;
 use super::connect::Socket;
+use super::e2e;
 use crate::Shared;
 use crate::events::{ConnectionState, Event};
 use crate::outbox::{Answer, Outbox, Verdict, Window};
@@ -179,6 +180,8 @@ impl<'a> Link<'a> {
         if let Err(e) = crate::quiet::settle(self.shared).await {
             tracing::debug!(error = %e, "do-not-disturb not settled yet");
         }
+        // Keys, welcomes and groups, before the outbox seals anything.
+        e2e::prepare(self.shared).await?;
         // The link is back: whatever waited for a retry may go now.
         self.shared.store.reset_outbox_schedule()?;
         self.pump().await
@@ -218,10 +221,20 @@ impl<'a> Link<'a> {
             // Recorded before a byte is written: from here an edit goes as an edit.
             self.shared.store.claim_for_sending(&mut going)?;
             for item in &going {
-                let frame = ClientFrame::Send {
-                    message: item.outgoing(),
+                // Once one entry of a conversation waits, the rest of it waits behind it.
+                let message = if self.outbox.holds(item.conversation_id) {
+                    None
+                } else {
+                    e2e::outgoing(self.shared, item).await?
                 };
-                self.feed(&frame).await?;
+                let Some(message) = message else {
+                    self.outbox.withdraw(item.message_id);
+                    continue;
+                };
+                if message.sealed.is_some() {
+                    self.outbox.sealed(item.message_id);
+                }
+                self.feed(&ClientFrame::Send { message }).await?;
             }
             if full || last_page {
                 break;
@@ -338,7 +351,7 @@ impl<'a> Link<'a> {
                             retry_after_ms,
                         };
                         let verdict = self.outbox.answer(answer, self.shared.options.clock.now());
-                        refused(self.shared, id, &verdict)?;
+                        refused(self.shared, id, &verdict).await?;
                         verdict
                     }
                     None => Verdict::NotOurs,

@@ -15,6 +15,7 @@
 mod apply;
 mod catch_up;
 mod connect;
+mod e2e;
 mod history;
 mod link;
 mod probe;
@@ -34,6 +35,7 @@ use crate::backoff::Backoff;
 use crate::events::ConnectionState;
 
 pub(crate) use catch_up::catch_up;
+pub(crate) use e2e::prepare as prepare_encryption;
 pub(crate) use rest::push_outbox_over_rest;
 
 /// Failed socket attempts before the outbox is also tried over REST.

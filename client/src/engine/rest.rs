@@ -35,7 +35,14 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
         shared
             .store
             .claim_for_sending(std::slice::from_mut(&mut item))?;
-        let (id, outgoing) = (item.message_id, item.outgoing());
+        let id = item.message_id;
+        let Some(outgoing) = super::e2e::outgoing(shared, &item).await? else {
+            outbox.withdraw(id);
+            continue;
+        };
+        if outgoing.sealed.is_some() {
+            outbox.sealed(id);
+        }
         let result = shared.api.send(&outgoing).await;
         let error = match result {
             Ok(m) => {
@@ -68,7 +75,7 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
             retry_after_ms,
         };
         let verdict = outbox.answer(answer, now);
-        refused(shared, id, &verdict)?;
+        refused(shared, id, &verdict).await?;
     }
     Ok(sent)
 }

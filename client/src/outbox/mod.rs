@@ -14,6 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
+use ferry_proto::mls::ENCRYPTED_REFUSAL;
 use ferry_proto::{ConversationId, ErrorCode, MessageId, Timestamp};
 
 use crate::backoff::retry_delay;
@@ -60,6 +61,8 @@ struct InFlight {
     attempts: u32,
     /// An edit, deletion or reaction rather than a message.
     change: bool,
+    /// Sealed for its conversation's end-to-end encrypted group.
+    sealed: bool,
 }
 
 /// The server's answer to one send.
@@ -87,6 +90,15 @@ pub(crate) enum Verdict {
     Confirm,
     /// Refused for now: try it again, not before this time.
     Retry {
+        /// The earliest next attempt.
+        not_before: Timestamp,
+    },
+    /// Refused until sealed (again) for its conversation's group, which is encrypted or
+    /// moved to a later epoch: catch up with the group, then try again, not before this
+    /// time.
+    Reseal {
+        /// Whose group.
+        conversation: ConversationId,
         /// The earliest next attempt.
         not_before: Timestamp,
     },
@@ -167,10 +179,33 @@ impl Outbox {
                 size,
                 attempts: item.attempts,
                 change: item.change.is_some(),
+                sealed: false,
             },
         );
         self.bytes += size;
         true
+    }
+
+    /// The entry offered last went out sealed (a refusal for its epoch is then no
+    /// failure: it is sealed again).
+    pub(crate) fn sealed(&mut self, id: MessageId) {
+        if let Some(sent) = self.in_flight.get_mut(&id) {
+            sent.sealed = true;
+        }
+    }
+
+    /// Takes back an offered entry that cannot go yet (its conversation is encrypted and
+    /// this device is not in the group): it and what follows it in its conversation wait
+    /// for the next pass.
+    pub(crate) fn withdraw(&mut self, id: MessageId) {
+        if let Some(sent) = self.settle(id) {
+            self.held.insert(sent.conversation);
+        }
+    }
+
+    /// Whether the pass holds back this conversation's later entries.
+    pub(crate) fn holds(&self, conversation: ConversationId) -> bool {
+        self.held.contains(&conversation)
     }
 
     /// How long after the pass's start an entry it went past becomes due (then a new pass
@@ -198,6 +233,22 @@ impl Outbox {
                 let Some(sent) = self.settle(id) else {
                     return Verdict::NotOurs;
                 };
+                let reseal = match code {
+                    // The group moved on since this was sealed.
+                    Some(ErrorCode::Conflict) => sent.sealed,
+                    // Encrypted since this device last heard.
+                    Some(ErrorCode::InvalidRequest) => {
+                        !sent.sealed && message.starts_with(ENCRYPTED_REFUSAL)
+                    }
+                    _ => false,
+                };
+                if reseal {
+                    self.held.insert(sent.conversation);
+                    return Verdict::Reseal {
+                        conversation: sent.conversation,
+                        not_before: later(now, retry_delay(sent.attempts, retry_after_ms)),
+                    };
+                }
                 match code {
                     // A change's refusal is the server's to explain (only the author
                     // edits, the message was deleted…); a message's is said here.

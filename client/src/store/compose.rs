@@ -53,6 +53,7 @@ pub(super) fn compose_in(
         edited: false,
         deleted: false,
         removed_by_operator: false,
+        unreadable: false,
         reactions: Vec::new(),
         attachments: Vec::new(),
     };

@@ -310,17 +310,19 @@ fn apply_conversation(tx: &Transaction<'_>, me: UserId, c: &Conversation) -> rus
     let written = c.last_message.as_ref().map_or(0, |m| m.seq);
     keep_dismissed_past_changes(tx, c.id, written, c.last_seq)?;
     tx.execute(
-        "INSERT INTO conversations (id, kind, title, last_seq, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+        "INSERT INTO conversations (id, kind, title, last_seq, created_at, updated_at, mls_epoch) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
          last_seq = max(last_seq, excluded.last_seq), \
-         updated_at = max(updated_at, excluded.updated_at)",
+         updated_at = max(updated_at, excluded.updated_at), \
+         mls_epoch = max(mls_epoch, excluded.mls_epoch)",
         params![
             id,
             c.kind.as_str(),
             c.title,
             c.last_seq,
             c.created_at.as_millis(),
-            c.updated_at.as_millis()
+            c.updated_at.as_millis(),
+            c.mls_epoch
         ],
     )?;
     let is_member = c.members.iter().any(|m| m.user.id == me);

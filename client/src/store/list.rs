@@ -75,6 +75,9 @@ pub struct ConversationSummary {
     pub draft: Option<String>,
     /// Who is typing there now (filled in by the client, which tracks typing in memory).
     pub typing: Vec<UserId>,
+    /// End-to-end encrypted (issue 31): what is sent here is sealed for its members'
+    /// devices, and the server cannot read it.
+    pub encrypted: bool,
 }
 
 impl LocalStore {
@@ -184,7 +187,7 @@ fn summary(
     let row = tx
         .query_row(
             "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, notify, \
-             (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed \
+             (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed, mls_epoch > 0 \
              FROM conversations c WHERE id = ?1",
             [&key],
             |r| {
@@ -198,11 +201,23 @@ fn summary(
                     r.get::<_, String>(6)?,
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, bool>(8)?,
+                    r.get::<_, bool>(9)?,
                 ))
             },
         )
         .optional()?;
-    let Some((kind, title, last_seq, updated_at, local_read, left, notify, draft, dismissed)) = row
+    let Some((
+        kind,
+        title,
+        last_seq,
+        updated_at,
+        local_read,
+        left,
+        notify,
+        draft,
+        dismissed,
+        encrypted,
+    )) = row
     else {
         return Ok(None);
     };
@@ -284,5 +299,6 @@ fn summary(
         unread_mentions,
         draft,
         typing: Vec::new(),
+        encrypted,
     }))
 }

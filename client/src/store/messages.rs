@@ -65,8 +65,8 @@ fn apply_message(
             tx.prepare_cached(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at, \
                  composed, state, reply_to, change_kind, target, emoji, edited_at, edit_seq, \
-                 deleted_at, attachments, removed_by_operator) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
-                 ?6, 'sent', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 deleted_at, attachments, removed_by_operator, unreadable) VALUES (?1, ?2, ?3, ?4, \
+                 ?5, ?6, ?6, 'sent', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 id,
@@ -86,8 +86,11 @@ fn apply_message(
                     serde_json::to_string(&m.attachments).expect("attachments serialize")
                 }),
                 m.removed_by_operator,
+                // Still sealed here: `e2e` could not open it.
+                m.sealed.is_some(),
             ])?;
-            if let Some(change) = change {
+            // A change this device cannot read changes nothing it shows.
+            if let Some(change) = change.filter(|_| m.sealed.is_none()) {
                 apply_change(
                     tx,
                     m.sender_id,

@@ -67,6 +67,9 @@ pub struct LocalMessage {
     /// Deleted by an operator of the server rather than by its sender: the placeholder
     /// says so.
     pub removed_by_operator: bool,
+    /// Sealed for devices this one is not among (end-to-end encryption): sent before this
+    /// device joined the conversation's group, so its text cannot be shown here.
+    pub unreadable: bool,
     /// Who reacted with what, in the order the emoji were first used.
     pub reactions: Vec<Reaction>,
     /// Its files, in order (empty for text; gone once deleted).
@@ -77,7 +80,7 @@ pub struct LocalMessage {
 macro_rules! message_columns {
     () => {
         "id, conversation_id, seq, sender_id, body, created_at, state, error, reply_to, \
-         edited_at IS NOT NULL, deleted_at IS NOT NULL, attachments, removed_by_operator"
+         edited_at IS NOT NULL, deleted_at IS NOT NULL, attachments, removed_by_operator, unreadable"
     };
 }
 
@@ -130,6 +133,7 @@ pub(super) fn message_from_row(
         edited: r.get(9)?,
         deleted: r.get(10)?,
         removed_by_operator: r.get(12)?,
+        unreadable: r.get(13)?,
         reactions: Vec::new(),
         attachments: from_stored(r.get(11)?),
     })

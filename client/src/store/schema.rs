@@ -226,4 +226,23 @@ ALTER TABLE conversations DROP COLUMN muted;
 ALTER TABLE account ADD COLUMN dnd_until INTEGER;
 ALTER TABLE account ADD COLUMN dnd_unsent INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 12: end-to-end encryption (issue 31). `mls_state` is this device's MLS state
+    // (openmls's storage: its groups, keys and secrets), by openmls's own keys; it belongs
+    // to the session `account.mls_session`, whose signature key pair is `mls_signer`. A
+    // new session (signed in again) is a new device and starts from nothing.
+    // `mls_epoch` is the conversation's group's epoch as the server last said (0: not
+    // encrypted); `mls_tried_at` when this device last found a member without keys;
+    // `unreadable` marks a sealed entry this device could not open.
+    r#"
+CREATE TABLE mls_state (
+    key   BLOB PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE account ADD COLUMN mls_session TEXT;
+ALTER TABLE account ADD COLUMN mls_signer BLOB;
+ALTER TABLE conversations ADD COLUMN mls_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN mls_tried_at INTEGER;
+-- A sealed entry this device could not open (sent before it joined the group).
+ALTER TABLE messages ADD COLUMN unreadable INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

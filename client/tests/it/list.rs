@@ -41,6 +41,7 @@ fn chat(me: &User, n: u128, last_seq: i64, read: i64, active: i64) -> Conversati
         last_message: None,
         unread_count: 0,
         history_from: None,
+        mls_epoch: 0,
         notifications: None,
         created_at: Timestamp::from_millis(0),
         updated_at: Timestamp::from_millis(active),

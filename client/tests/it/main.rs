@@ -8,6 +8,7 @@ mod account;
 mod catch_up;
 mod changes;
 mod cluster;
+mod encryption;
 mod faults;
 mod files;
 mod list;

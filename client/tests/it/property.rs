@@ -198,6 +198,7 @@ fn an_own_message_acked_above_a_gap_does_not_hide_it() {
                 last_message: None,
                 unread_count: 0,
                 history_from: None,
+                mls_epoch: 0,
                 notifications: None,
                 created_at: Timestamp::from_millis(0),
                 updated_at: Timestamp::from_millis(0),

@@ -63,10 +63,21 @@ impl Device {
     }
 
     pub async fn register(server_url: &str, username: &str) -> Self {
+        Self::register_with(server_url, username, |_| {}).await
+    }
+
+    /// [`Self::register`], with `tune` applied to the client's options.
+    pub async fn register_with(
+        server_url: &str,
+        username: &str,
+        tune: impl FnOnce(&mut ClientOptions),
+    ) -> Self {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let tokens = Arc::new(MemoryTokens::default());
+        let mut options = options(server_url, dir.path());
+        tune(&mut options);
         let client = Client::register(
-            options(server_url, dir.path()),
+            options,
             tokens.clone(),
             username,
             "correct horse battery",
@@ -174,9 +185,18 @@ impl Device {
 /// Devices of new accounts `names` on the server at `url`, all signed up first, then
 /// started, then online.
 pub async fn online<const N: usize>(url: &str, names: [&str; N]) -> [Device; N] {
+    online_with(url, names, |_| {}).await
+}
+
+/// [`online`], with `tune` applied to each client's options.
+pub async fn online_with<const N: usize>(
+    url: &str,
+    names: [&str; N],
+    tune: impl Fn(&mut ClientOptions),
+) -> [Device; N] {
     let mut devices = Vec::with_capacity(N);
     for name in names {
-        devices.push(Device::register(url, name).await);
+        devices.push(Device::register_with(url, name, &tune).await);
     }
     for device in &devices {
         device.client.start();

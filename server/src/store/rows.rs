@@ -254,6 +254,8 @@ pub(crate) struct ConversationRow {
     pub unread_changes: i64,
     /// The lowest seq still held (retention deleted what was below).
     pub history_from: i64,
+    /// The end-to-end encryption group's epoch (0: not encrypted).
+    pub mls_epoch: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -285,7 +287,7 @@ macro_rules! conversation_columns {
          ELSE c.change_version END AS change_version, \
          (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
           AND x.change_kind IS NOT NULL AND x.seq > me.read_seq) AS unread_changes, \
-         c.history_from"
+         c.history_from, c.mls_epoch"
     };
 }
 
@@ -402,6 +404,7 @@ pub(crate) fn assemble(
             unread_count: (c.last_seq - read_seq.max(c.history_from - 1) - c.unread_changes).max(0),
             history_from: (c.history_from > 1).then_some(c.history_from),
             notifications: Some(level),
+            mls_epoch: c.mls_epoch,
             created_at: Timestamp::from_millis(c.created_at),
             updated_at: Timestamp::from_millis(c.updated_at),
         });

@@ -23,6 +23,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use ferry_testkit::holds;
+
 use crate::support::{Backend, TestDb, TestServer, User, on_both, within};
 
 const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
@@ -608,39 +610,6 @@ async fn sent(device: &Device, chat: ConversationId, body: Value) -> ferry_proto
     serde_json::from_value(answer).expect("a message")
 }
 
-/// Everything the server keeps on disk for `db`: the SQLite file with its journal, or a
-/// `pg_dump` of the Postgres database, and the data directory (files, blobs) either way.
-fn server_bytes(db: &TestDb) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    if db.url.starts_with("postgres") {
-        let dump = std::process::Command::new("pg_dump")
-            .arg("--data-only")
-            .arg(&db.url)
-            .output()
-            .expect("pg_dump runs");
-        assert!(dump.status.success(), "pg_dump: {:?}", dump);
-        bytes.extend(dump.stdout);
-    }
-    let mut dirs = vec![db.dir.path().to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a directory").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if let Ok(content) = std::fs::read(&path) {
-                bytes.extend(content);
-            }
-        }
-    }
-    bytes
-}
-
-fn holds(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle.as_bytes())
-}
-
 /// An encrypted conversation's stream takes only entries sealed in the group's current
 /// epoch: a plain send is refused, one sealed in an earlier epoch gets 409 and goes in
 /// once sealed again, and a sealed message into a plain conversation is refused. Members
@@ -809,7 +778,7 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
     // Nothing the server holds or relayed says any of it.
     relayed.extend(bob_socket.until_pong().await);
     let relayed = serde_json::to_string(&relayed).expect("frames encode");
-    let kept = server_bytes(&db);
+    let kept = db.stored_bytes();
     for secret in secrets {
         assert!(!relayed.contains(secret), "a frame holds {secret:?}");
         assert!(!holds(&kept, secret), "the server keeps {secret:?}");

@@ -44,6 +44,12 @@ describe("actionsFor", () => {
     expect(actionsFor(mine, READ_ONLY)).toEqual(NO_ACTIONS);
   });
 
+  it("offers no edit of one's own message this device cannot read, but the rest", () => {
+    const sealed = message({ mine: true, body: "", unreadable: true });
+    expect(actionsFor(sealed, MEMBER)).toEqual({ reply: true, react: true, edit: false, delete: true });
+    expect(lastEditable([mine, sealed], MEMBER)).toBe(mine);
+  });
+
   it("lets a pending message be edited and deleted (the core holds it)", () => {
     expect(actionsFor(message({ status: "pending", seq: null }), MEMBER)).toMatchObject({ edit: true, delete: true });
   });

@@ -41,14 +41,15 @@ export const NO_ACTIONS: MessageActions = { reply: false, react: false, edit: fa
 /**
  * What this user is offered on `message`. A deleted message takes nothing more. A failed
  * one was never seen by anyone: its own Retry and Delete are all it offers. Only the
- * author edits; the author deletes, and so does a group's owner (moderation).
+ * author edits, and not one this device cannot read (sealed before it joined: there is
+ * no text to start from); the author deletes, and so does a group's owner (moderation).
  */
 export function actionsFor(message: LocalMessage, standing: Standing): MessageActions {
   if (!standing.member || message.deleted || message.status === "failed") return NO_ACTIONS;
   return {
     reply: true,
     react: true,
-    edit: message.mine,
+    edit: message.mine && !message.unreadable,
     delete: message.mine || standing.moderator,
   };
 }

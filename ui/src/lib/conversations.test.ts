@@ -175,6 +175,19 @@ describe("previewOf", () => {
     });
   });
 
+  it("says a last message this device cannot read (sealed before it joined) cannot be read here", () => {
+    const last = message({ body: "", unreadable: true, mine: false, sender_id: grace.id });
+    expect(previewOf(group("Team", [grace], { last_message: last }), ME.id)).toMatchObject({
+      kind: "message",
+      text: "Grace: Can't be read on this device",
+    });
+    const mine = message({ body: "", unreadable: true, status: "read" });
+    expect(previewOf(direct(grace, { last_message: mine }), ME.id)).toMatchObject({
+      text: "You: Can't be read on this device",
+      status: "read",
+    });
+  });
+
   it("says when there is nothing yet", () => {
     expect(previewOf(direct(ada), ME.id)).toEqual({ kind: "empty", text: "No messages yet" });
   });

@@ -119,8 +119,9 @@ export function oneLine(text: string): string {
  * Then typing wins; then an unsent draft
  * (except in the open conversation, where the composer shows it); then the last
  * message, with "You:" or the sender's first name in groups, and its status if it is
- * the user's own (one deleted for everyone says so: its text is gone; one of files says
- * what they are). Mentions read "@Name", as the members are called now.
+ * the user's own (one deleted for everyone says so: its text is gone; so does one this
+ * device cannot read, sealed before it joined; one of files says what they are).
+ * Mentions read "@Name", as the members are called now.
  */
 export function previewOf(
   conversation: ConversationSummary,
@@ -139,7 +140,11 @@ export function previewOf(
   if (draft && !isOpen) return { kind: "draft", text: draft };
   const last = conversation.last_message;
   if (!last) return { kind: "empty", text: conversation.left ? m.preview_left() : m.preview_empty() };
-  const said = last.deleted ? m.message_deleted() : withFiles(oneLine(plainMentions(last.body, names)), last.attachments);
+  const said = last.deleted
+    ? m.message_deleted()
+    : last.unreadable
+      ? m.preview_unreadable()
+      : withFiles(oneLine(plainMentions(last.body, names)), last.attachments);
   let text = said;
   if (last.mine) text = m.preview_mine({ text: said });
   else if (conversation.kind === "group") {

@@ -28,6 +28,13 @@ describe("quoteLine", () => {
     expect(quoteLine(null)).toEqual({ kind: "missing", text: "Original message not available" });
   });
 
+  it("says the reply bar's message cannot be read here when it was sealed before this device joined", () => {
+    expect(quoteLine(message({ body: "", unreadable: true }))).toEqual({
+      kind: "unreadable",
+      text: "Can't be read on this device",
+    });
+  });
+
   it("says a quoted message of files alone is an attachment, and names its files where known", () => {
     expect(quoteLine(quote({ body: "" }))).toEqual({ kind: "text", text: "📎 Attachment" });
     // The reply bar has the whole message.

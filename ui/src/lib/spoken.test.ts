@@ -26,4 +26,14 @@ describe("a message, spoken", () => {
     const removed = message({ body: "", mine: false, deleted: true, removed_by_operator: true, created_at: at });
     expect(spokenMessage(removed, "Ada")).toBe(`Ada, ${time}: This message was removed by an administrator`);
   });
+
+  it("says when it was sealed before this device joined, and cannot be read here", () => {
+    const sealed = message({ body: "", mine: false, unreadable: true, created_at: at });
+    expect(spokenMessage(sealed, "Ada")).toBe(`Ada, ${time}: Encrypted before this device joined: it can't be read here`);
+    const mine = message({ body: "", unreadable: true, created_at: at, status: "read" });
+    expect(spokenMessage(mine, "You")).toBe(`You, ${time}: Encrypted before this device joined: it can't be read here, Read`);
+    // Deleted since: that is what it is now.
+    const gone = message({ body: "", mine: false, unreadable: true, deleted: true, created_at: at });
+    expect(spokenMessage(gone, "Ada")).toBe(`Ada, ${time}: This message was deleted`);
+  });
 });

@@ -27,9 +27,10 @@ export function spokenMessage(message: LocalMessage, sender: string, quoted: str
   return parts.join(", ");
 }
 
-/** The words of it: its files' names, then its text; or that it is gone. */
+/** The words of it: its files' names, then its text; or that it is gone, or cannot be read here. */
 function spokenText(message: LocalMessage): string {
   if (message.removed_by_operator) return m.spoken_removed();
   if (message.deleted) return m.spoken_deleted();
+  if (message.unreadable) return m.spoken_unreadable();
   return [...message.attachments.map((a) => a.name), message.body.trim()].filter(Boolean).join(", ");
 }

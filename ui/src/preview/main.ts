@@ -147,6 +147,7 @@ function conversation(
     edited: false,
     deleted: false,
     removed_by_operator: false,
+    unreadable: false,
     reactions: [],
     attachments: [],
   }));
@@ -170,6 +171,7 @@ function conversation(
       unread_mentions: 0,
       draft: null,
       typing: [],
+      encrypted: false,
       ...extra,
     },
   };
@@ -182,21 +184,22 @@ const store: Stored[] = [
     [ada, "Here is the draft: https://example.com/notes/analytical-engine (section 3)", 30],
     [me, "Reading it now.", 12, "delivered"],
     [ada, "Also <b>this</b> should show as text, not bold.", 3],
-  ], { unread_count: 1, typing: [] }),
+  ], { unread_count: 1, typing: [], encrypted: true }),
   conversation("Compiler club", [view(me, false, "owner"), view(grace, true), view(linus)], "group", [
     [grace, "Meeting moved to Thursday.", 3000],
     [linus, "Works for me.", 2990],
     [grace, "I'll bring the tapes.", 2980],
     [grace, `<@${me.id}> can you bring the spare reels? <@${linus.id}> has the tape deck.`, 25],
     [me, "See you there", 20, "pending"],
-  ], { unread_count: 1, unread_mentions: 1 }),
+  ], { unread_count: 1, unread_mentions: 1, encrypted: true }),
   conversation("Linus Torvalds", [view(me), view(linus)], "direct", [
     [linus, "Patch looks fine, one nit.", 9000],
     [me, "A very long message that the server refused. ".repeat(3), 8990, "failed"],
   ], { draft: "I'll fix the nit tomorrow" }),
   conversation("Grace Hopper", [view(me), view(grace, true)], "direct", [
+    [grace, "", 60 * 24 * 10],
     [grace, "It's easier to ask forgiveness than it is to get permission.", 60 * 24 * 9],
-  ], { unread_count: 3, notify: "none" }),
+  ], { unread_count: 3, notify: "none", encrypted: true }),
   conversation("Mallory Quinn", [view(me, false, "member", "request"), view(mallory, true)], "direct", [
     [mallory, "Hi! I found your name on the ferry forum. Got a minute?", 45],
   ], { unread_count: 1, request: true }),
@@ -220,6 +223,8 @@ store[1]!.summary.typing = [grace.id];
   const [, , draftLink, , bold] = store[0]!.messages;
   Object.assign(bold!, { body: "", deleted: true });
   Object.assign(store[0]!.messages[3]!, { reply_to: draftLink!.id, quote: quoteOf(draftLink!) });
+  // Sealed before this device joined: its text cannot be read here.
+  store[3]!.messages[0]!.unreadable = true;
   // Files: a picture with a caption, and a document not downloaded yet.
   store[1]!.messages[0]!.attachments = [sampleFile(0, "room-42.jpg", 1_843_200, "image/jpeg", 1600, 1067)];
   store[0]!.messages[0]!.attachments = [sampleFile(0, "engine-notes.pdf", 734_003, "application/pdf")];
@@ -323,6 +328,7 @@ function sendFiles(c: Stored, files: LocalAttachment[], caption: string, replyTo
     edited: false,
     deleted: false,
     removed_by_operator: false,
+    unreadable: false,
     reactions: [],
     attachments: files.map((f) => ({ ...f, id: null, uploaded: 0, downloaded: true })),
   };
@@ -368,6 +374,7 @@ function strangerWritesAgain(c: Stored) {
     edited: false,
     deleted: false,
     removed_by_operator: false,
+    unreadable: false,
     reactions: [],
     attachments: [],
   };
@@ -439,6 +446,7 @@ mockIPC(
           edited: false,
           deleted: false,
           removed_by_operator: false,
+          unreadable: false,
           reactions: [],
           attachments: [],
         };

@@ -84,6 +84,7 @@ export function message(extra: Partial<LocalMessage> = {}): LocalMessage {
     edited: false,
     deleted: false,
     removed_by_operator: false,
+    unreadable: false,
     reactions: [],
     attachments: [],
     ...extra,
@@ -138,6 +139,7 @@ export function direct(other: User, extra: Partial<ConversationSummary> = {}): C
     unread_mentions: 0,
     draft: null,
     typing: [],
+    encrypted: false,
     ...extra,
   };
 }

@@ -144,14 +144,16 @@ impl Dialect for Postgres {
         conversations: &[ConversationId],
         latest: Latest,
     ) -> StoreResult<Vec<Message>> {
-        // The budget is applied in the query too (a running total of body sizes), so
+        // The budget is applied in the query too (a running total of body sizes, and of
+        // sealed entries' as base64), so
         // Postgres neither reads out nor sends what would not fit; `take_within` below
         // is then only the bound every dialect shares.
         let rows = sqlx::query_as::<_, MessageRow>(concat!(
             "SELECT ",
             message_columns!(),
             " FROM ( \
-               SELECT m.*, sum(octet_length(m.body)) \
+               SELECT m.*, sum(octet_length(m.body) \
+                 + coalesce((octet_length(m.sealed) + 2) / 3 * 4, 0)) \
                  OVER (ORDER BY m.conversation_id, m.seq) AS running \
                FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
                  SELECT * FROM messages WHERE conversation_id = c.id \

@@ -380,6 +380,9 @@ impl<D: Dialect> MlsStore for SqlStore<D> {
             .bind(&new.group_info)
             .execute(&mut *tx)
             .await?;
+        // `/sync` brings the new epoch to devices that were away: the first commit makes
+        // the conversation encrypted, and a device that missed it must seal its next send.
+        Self::mark_changed(&mut tx, new.conversation_id).await?;
         for (device, welcome) in &welcomes {
             sqlx::query(
                 "INSERT INTO mls_welcomes \

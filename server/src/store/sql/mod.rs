@@ -25,7 +25,8 @@ use uuid::Uuid;
 use super::rows::MessageRow;
 use super::{Append, Latest, NewMessage, Store, StoreError, StoreResult};
 
-/// Reads message rows one at a time into `out` while their bodies fit in `left` bytes;
+/// Reads message rows one at a time into `out` while their bodies (and sealed bytes, as
+/// base64) fit in `left` bytes;
 /// false once one did not (the reading stops there, and the rest is never held).
 pub(crate) async fn take_within<S>(
     mut rows: S,
@@ -37,7 +38,9 @@ where
 {
     use futures_util::TryStreamExt;
     while let Some(row) = rows.try_next().await? {
-        let Some(rest) = left.checked_sub(row.body.len()) else {
+        // A sealed entry's bytes travel in base64: 4 characters for each 3 bytes.
+        let sealed = row.sealed.as_ref().map_or(0, |s| s.len().div_ceil(3) * 4);
+        let Some(rest) = left.checked_sub(row.body.len() + sealed) else {
             return Ok(false);
         };
         *left = rest;
@@ -109,7 +112,7 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
 
     /// The `latest` messages of each of `conversations`, ascending by seq within each,
     /// read in the caller's transaction one row at a time, so that reading stops (and
-    /// holds no more) once their bodies reach `latest.max_bytes`.
+    /// holds no more) once their bodies (sealed entries counted as base64) reach `latest.max_bytes`.
     fn latest_messages<'a>(
         conn: &'a mut Conn<Self>,
         conversations: &'a [ConversationId],

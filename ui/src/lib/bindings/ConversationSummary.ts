@@ -77,4 +77,9 @@ draft: string | null,
 /**
  * Who is typing there now (filled in by the client, which tracks typing in memory).
  */
-typing: Array<UserId>, };
+typing: Array<UserId>, 
+/**
+ * End-to-end encrypted (issue 31): what is sent here is sealed for its members'
+ * devices, and the server cannot read it.
+ */
+encrypted: boolean, };

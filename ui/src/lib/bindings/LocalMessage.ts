@@ -70,6 +70,11 @@ deleted: boolean,
  */
 removed_by_operator: boolean, 
 /**
+ * Sealed for devices this one is not among (end-to-end encryption): sent before this
+ * device joined the conversation's group, so its text cannot be shown here.
+ */
+unreadable: boolean, 
+/**
  * Who reacted with what, in the order the emoji were first used.
  */
 reactions: Array<Reaction>, 

@@ -70,6 +70,17 @@ describe("ConversationList", () => {
     expect(within(item("Team")).queryByTestId("presence-dot")).toBeNull();
   });
 
+  it("marks an end-to-end encrypted conversation with a named lock by its name, and no other", () => {
+    const conversations = [direct(ada, { encrypted: true }), direct(grace), group("Team", [ada], { encrypted: true })];
+    render(ConversationList, { conversations, meId: ME.id, openId: null, onopen: vi.fn() });
+    for (const name of ["Ada Lovelace", "Team"]) {
+      const lock = within(item(name)).getByTestId("list-lock");
+      expect(within(lock).getByRole("img", { name: "End-to-end encrypted" })).toBeInTheDocument();
+    }
+    expect(within(item("Grace Hopper")).queryByTestId("list-lock")).toBeNull();
+    expect(within(item("Grace Hopper")).queryByRole("img", { name: /encrypt/i })).toBeNull();
+  });
+
   it("marks a message request and hides its text, and marks a chat this user blocked", () => {
     const linus = user("Linus Torvalds");
     const stranger = message({ body: "click this link", mine: false, sender_id: ada.id });

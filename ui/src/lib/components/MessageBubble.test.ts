@@ -218,6 +218,29 @@ describe("MessageBubble edits and deletions", () => {
     expect(within(el).queryByTestId("action-delete")).toBeNull();
   });
 
+  it("shows one sealed before this device joined as a placeholder instead of its (empty) text", () => {
+    const { el } = shown({ ...theirs, body: "", unreadable: true });
+    const placeholder = within(el).getByTestId("unreadable");
+    expect(placeholder).toHaveTextContent("Encrypted before this device joined: it can't be read here.");
+    expect(placeholder).toHaveClass("deleted");
+    expect(el.querySelectorAll(".body")).toHaveLength(1);
+    expect(within(el).queryByTestId("deleted")).toBeNull();
+    expect(el).toHaveAccessibleName(/^Ada Lovelace, .+: Encrypted before this device joined: it can't be read here$/);
+  });
+
+  it("offers no edit of one's own message this device cannot read (there is no text to start from)", () => {
+    const { el } = shown({ body: "", unreadable: true });
+    expect(within(el).getByTestId("unreadable")).toBeInTheDocument();
+    expect(within(el).queryByTestId("action-edit")).toBeNull();
+    expect(within(el).getByTestId("action-delete")).toBeInTheDocument();
+  });
+
+  it("shows an ordinary message's text, with no unreadable placeholder", () => {
+    const { el } = shown({ ...theirs, body: "plain words" });
+    expect(within(el).queryByTestId("unreadable")).toBeNull();
+    expect(el.querySelector(".body")).toHaveTextContent("plain words");
+  });
+
   it("edits in place: the text in a box, Enter saves, Shift+Enter breaks the line", async () => {
     const { el, onsaveedit } = shown({ body: "first try" }, { editing: true });
     const box = within(el).getByTestId("edit-input") as HTMLTextAreaElement;

@@ -1,0 +1,82 @@
+//! The MLS delivery service's calls (issue 31, docs/protocol.md "End-to-end encryption"):
+//! this device's key packages, claiming others', a group's commits and welcomes. The
+//! bytes are opaque here; `crate::mls` makes and reads them.
+
+use ferry_proto::endpoints;
+use ferry_proto::mls::{
+    ClaimedKeyPackages, Commit, CommitPage, CommitQuery, GroupInfo, KeyPackageClaim,
+    KeyPackageStock, KeyPackages, MlsBytes, NewCommit, Welcome,
+};
+use ferry_proto::{ConversationId, UserId, WelcomeId};
+
+use super::{Api, SessionError};
+
+impl Api {
+    /// `POST /mls/key-packages`: publishes this device's key packages.
+    pub async fn publish_key_packages(
+        &self,
+        key_packages: Vec<MlsBytes>,
+    ) -> Result<KeyPackageStock, SessionError> {
+        self.send_to::<endpoints::PublishKeyPackages>((), &KeyPackages { key_packages })
+            .await
+    }
+
+    /// `GET /mls/key-packages`: how many this device has waiting.
+    pub async fn key_package_stock(&self) -> Result<KeyPackageStock, SessionError> {
+        self.call_to::<endpoints::GetKeyPackageStock>(()).await
+    }
+
+    /// `POST /mls/key-packages/claim`: a key package for every device of `users`.
+    pub async fn claim_key_packages(
+        &self,
+        users: Vec<UserId>,
+    ) -> Result<ClaimedKeyPackages, SessionError> {
+        self.send_to::<endpoints::ClaimKeyPackages>((), &KeyPackageClaim { user_ids: users })
+            .await
+    }
+
+    /// `POST /conversations/{id}/mls/commits`: the group's next commit (409 when the group
+    /// moved on meanwhile).
+    pub async fn submit_commit(
+        &self,
+        conversation: ConversationId,
+        commit: &NewCommit,
+    ) -> Result<Commit, SessionError> {
+        self.send_to::<endpoints::SubmitCommit>((conversation,), commit)
+            .await
+    }
+
+    /// `GET /conversations/{id}/mls/commits?from_epoch=`: a page of the commit log.
+    pub async fn commit_log(
+        &self,
+        conversation: ConversationId,
+        from_epoch: i64,
+    ) -> Result<CommitPage, SessionError> {
+        let query = CommitQuery {
+            from_epoch: Some(from_epoch),
+            limit: None,
+        };
+        self.send_to::<endpoints::CommitLog>((conversation,), &query)
+            .await
+    }
+
+    /// `GET /conversations/{id}/mls/group-info`: the group as its last commit left it,
+    /// to join by external commit.
+    pub async fn group_info(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<GroupInfo, SessionError> {
+        self.call_to::<endpoints::GetGroupInfo>((conversation,))
+            .await
+    }
+
+    /// `GET /mls/welcomes`: the welcomes waiting for this device.
+    pub async fn welcomes(&self) -> Result<Vec<Welcome>, SessionError> {
+        self.call_to::<endpoints::Welcomes>(()).await
+    }
+
+    /// `DELETE /mls/welcomes/{id}`: a welcome this device has joined with.
+    pub async fn drop_welcome(&self, id: WelcomeId) -> Result<(), SessionError> {
+        self.call_to::<endpoints::DropWelcome>((id,)).await
+    }
+}

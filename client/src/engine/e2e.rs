@@ -1,0 +1,569 @@
+//! End-to-end encryption's part of the sync engine (issue 31): what this device does with
+//! the server's MLS delivery service, around its [`Device`](crate::mls::Device).
+//!
+//! - On each connection, once caught up ([`prepare`]): top up this device's key packages,
+//!   join the groups whose welcomes wait, bring every group it is in up to the server's
+//!   epoch, and make the group of each plain conversation whose members' devices all have
+//!   keys (the first device's commit wins; the others join it by its welcome).
+//! - Live, [`on_commit`] and [`on_welcome`] do the same for one group.
+//! - Received messages are stored through [`store_messages`], which opens each sealed
+//!   entry once, in seq order, first applying the group's commits up to the entry's
+//!   epoch, then saves the MLS state only after the plaintext is stored (a crash in
+//!   between opens the entry again; the other order would lose it).
+//! - The outbox seals at send time ([`outgoing`]): an entry of an encrypted conversation
+//!   waits while this device is not in the group yet, and one the server refused for a
+//!   stale epoch is sealed again, under the same id, after [`reseal`] caught up.
+
+use std::collections::HashSet;
+
+use ferry_proto::mls::{ClaimedKeyPackages, Commit, NewCommit, SealedContent, Welcome};
+use ferry_proto::{ChangeKind, ConversationId, ErrorCode, Message, OutgoingMessage, UserId};
+use openmls::prelude::LeafNodeIndex;
+use tokio::sync::MutexGuard;
+
+use super::End;
+use crate::api::{ApiError, SessionError};
+use crate::mls::{Device, MlsError, sealed_epoch};
+use crate::store::OutboxItem;
+use crate::{Changes, Shared};
+
+/// One-time key packages a device keeps on the server; it tops them up when fewer than
+/// half are left.
+const KEY_PACKAGES: u32 = 50;
+/// How long a conversation with a member's device without keys waits before this device
+/// tries to encrypt it again (a claim uses up key packages).
+const RETRY_PLAIN_MS: i64 = 60 * 60 * 1000;
+
+impl From<MlsError> for End {
+    fn from(e: MlsError) -> Self {
+        match e {
+            MlsError::Store(e) => e.into(),
+            MlsError::Mls(why) => {
+                tracing::error!(why, "end-to-end encryption failed");
+                End::Reconnect(None, why)
+            }
+        }
+    }
+}
+
+/// What is due on each connection, once caught up; a failure here ends nothing (a server
+/// without the delivery service, say, still chats in the open), but a sign-out.
+pub(crate) async fn prepare(shared: &Shared) -> Result<(), End> {
+    tolerated(prepare_all(shared).await)
+}
+
+/// A failure of the encryption's own upkeep: said, and left for the next connection or
+/// change to try again; only the end of the session or of the client goes on up.
+pub(crate) fn tolerated(result: Result<(), End>) -> Result<(), End> {
+    match result {
+        Err(End::Reconnect(_, why)) => {
+            tracing::warn!(why, "end-to-end encryption's upkeep failed");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn prepare_all(shared: &Shared) -> Result<(), End> {
+    top_up(shared).await?;
+    join_welcomes(shared).await?;
+    let mut mls = shared.mls.lock().await;
+    let encrypted = shared.store.encrypted_conversations()?;
+    let mut outside = Vec::new();
+    for &(conversation, epoch) in &encrypted {
+        match mls.epoch(conversation)? {
+            Some(mine) if mine < epoch => {
+                catch_up_locked(shared, &mut mls, conversation, None).await?;
+            }
+            Some(_) => {}
+            None => outside.push(conversation),
+        }
+    }
+    drop(mls);
+    for conversation in outside {
+        join(shared, conversation).await?;
+    }
+    for (conversation, _) in encrypted {
+        reconcile(shared, conversation).await?;
+    }
+    if shared.options.encrypt {
+        let now = shared.options.clock.now().as_millis();
+        for (conversation, members) in shared.store.plain_conversations(now - RETRY_PLAIN_MS)? {
+            encrypt(shared, conversation, members).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Publishes key packages when fewer than half of [`KEY_PACKAGES`] are left, and a
+/// last-resort one when there is none.
+async fn top_up(shared: &Shared) -> Result<(), End> {
+    let stock = shared.api.key_package_stock().await?;
+    let count = if stock.one_time < KEY_PACKAGES / 2 {
+        KEY_PACKAGES - stock.one_time
+    } else {
+        0
+    };
+    if count == 0 && stock.last_resort {
+        return Ok(());
+    }
+    let mut mls = shared.mls.lock().await;
+    let packages = mls.key_packages(count as usize, !stock.last_resort)?;
+    // Their private keys are saved before anyone can claim them.
+    mls.flush(&shared.store)?;
+    drop(mls);
+    shared.api.publish_key_packages(packages).await?;
+    Ok(())
+}
+
+/// Joins every group whose welcome waits for this device.
+async fn join_welcomes(shared: &Shared) -> Result<(), End> {
+    for welcome in shared.api.welcomes().await? {
+        on_welcome(shared, &welcome).await?;
+    }
+    Ok(())
+}
+
+/// Joins the group of an encrypted conversation this device is not in: by its welcome
+/// when one waits, else by an external commit from the group's info (a device signed in
+/// after the group was made). Two tries: a refusal means the group just moved on.
+async fn join(shared: &Shared, conversation: ConversationId) -> Result<(), End> {
+    join_welcomes(shared).await?;
+    for _ in 0..2 {
+        let info = match shared.api.group_info(conversation).await {
+            Ok(info) => info,
+            // Not encrypted after all, or no longer a member.
+            Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut mls = shared.mls.lock().await;
+        if mls.epoch(conversation)?.is_some() {
+            return Ok(());
+        }
+        let commit = match mls.join_external(conversation, &info.group_info) {
+            Ok(commit) => commit,
+            Err(MlsError::Mls(why)) => {
+                tracing::warn!(why, %conversation, "cannot join the group");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if submit(shared, &mut mls, conversation, &commit).await? {
+            drop(mls);
+            shared.wake.notify_one();
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// A welcome for this device: join the group, drop the welcome, and let the outbox send
+/// what waited for it.
+pub(crate) async fn on_welcome(shared: &Shared, welcome: &Welcome) -> Result<(), End> {
+    let conversation = welcome.conversation_id;
+    let mut mls = shared.mls.lock().await;
+    match mls.join(welcome) {
+        Ok(()) => mls.flush(&shared.store)?,
+        // Not for a key package this device still has (its state was lost): it waits to
+        // be added again.
+        Err(MlsError::Mls(why)) => tracing::warn!(why, %conversation, "a welcome failed"),
+        Err(e) => return Err(e.into()),
+    }
+    shared.store.raise_mls_epoch(conversation, welcome.epoch)?;
+    match shared.api.drop_welcome(welcome.id).await {
+        Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => {}
+        other => other?,
+    }
+    // No catching up here: the group moves to a later epoch when an entry of that epoch,
+    // a send or the next connection needs it, so that what was sealed in the epochs in
+    // between is opened in its own epoch first.
+    drop(mls);
+    shared.announce(Changes::conversation(conversation));
+    shared.wake.notify_one();
+    Ok(())
+}
+
+/// A commit the server accepted, live: this device's group follows it (and any it
+/// missed before it).
+pub(crate) async fn on_commit(shared: &Shared, commit: &Commit) -> Result<(), End> {
+    let conversation = commit.conversation_id;
+    shared
+        .store
+        .raise_mls_epoch(conversation, commit.epoch + 1)?;
+    let mut mls = shared.mls.lock().await;
+    if mls.epoch(conversation)?.is_some() {
+        catch_up_locked(shared, &mut mls, conversation, Some(commit.epoch + 1)).await?;
+        drop(mls);
+    } else {
+        drop(mls);
+        join(shared, conversation).await?;
+    }
+    // Encrypted now, or its devices changed: the conversation shows it.
+    shared.announce(Changes::conversation(conversation));
+    shared.wake.notify_one();
+    Ok(())
+}
+
+/// Brings this device's copy of the conversation's group to the server's epoch.
+pub(crate) async fn catch_up_group(
+    shared: &Shared,
+    conversation: ConversationId,
+) -> Result<(), End> {
+    let mut mls = shared.mls.lock().await;
+    if mls.epoch(conversation)?.is_none() {
+        drop(mls);
+        return join(shared, conversation).await;
+    }
+    catch_up_locked(shared, &mut mls, conversation, None).await
+}
+
+/// Applies the group's commit log from this device's epoch up to `until` (or all of it),
+/// in order, and saves the state.
+async fn catch_up_locked(
+    shared: &Shared,
+    mls: &mut MutexGuard<'_, Device>,
+    conversation: ConversationId,
+    until: Option<i64>,
+) -> Result<(), End> {
+    loop {
+        let Some(epoch) = mls.epoch(conversation)? else {
+            return Ok(());
+        };
+        if until.is_some_and(|until| epoch >= until) {
+            return Ok(());
+        }
+        let page = match shared.api.commit_log(conversation, epoch).await {
+            Ok(page) => page,
+            // No longer a member: the conversation's own frames say so.
+            Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut moved = false;
+        for commit in &page.commits {
+            if until.is_some_and(|until| commit.epoch >= until) {
+                break;
+            }
+            match mls.apply(commit) {
+                Ok(()) => moved = true,
+                Err(MlsError::Mls(why)) => {
+                    // A commit this device cannot follow leaves it behind for good: what
+                    // is sealed after it waits until it is added again.
+                    tracing::error!(why, %conversation, epoch = commit.epoch, "a commit failed");
+                    mls.flush(&shared.store)?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        mls.flush(&shared.store)?;
+        shared.store.raise_mls_epoch(conversation, page.epoch)?;
+        if !moved {
+            return Ok(());
+        }
+    }
+}
+
+/// A conversation changed (made, joined, its members changed): a plain one is encrypted
+/// when it can be, an encrypted one gets its group's members in step with its own.
+pub(crate) async fn on_conversation(
+    shared: &Shared,
+    conversation: ConversationId,
+) -> Result<(), End> {
+    if shared.store.mls_epoch(conversation)? == 0 {
+        if shared.options.encrypt {
+            let members = shared.store.member_ids(conversation)?;
+            encrypt(shared, conversation, members).await?;
+        }
+        Ok(())
+    } else {
+        reconcile(shared, conversation).await
+    }
+}
+
+/// Makes the group of a plain conversation, with a device of every member in it; when
+/// one of them has none with keys, it stays plain and is tried again later.
+async fn encrypt(
+    shared: &Shared,
+    conversation: ConversationId,
+    members: Vec<UserId>,
+) -> Result<(), End> {
+    let now = shared.options.clock.now().as_millis();
+    if members.is_empty() || members.len() > ferry_proto::mls::MAX_CLAIM_USERS {
+        shared.store.mls_tried(conversation, now)?;
+        return Ok(());
+    }
+    let Some(claimed) = claim(shared, members).await? else {
+        shared.store.mls_tried(conversation, now)?;
+        return Ok(());
+    };
+    if !claimed.without_keys.is_empty() {
+        shared.store.mls_tried(conversation, now)?;
+        return Ok(());
+    }
+    let mut mls = shared.mls.lock().await;
+    match mls.epoch(conversation)? {
+        // Joined meanwhile.
+        Some(epoch) if epoch > 0 => return Ok(()),
+        // An earlier try whose answer never came, and the server is still at epoch 0.
+        Some(_) => mls.abandon(conversation)?,
+        None => {}
+    }
+    let commit = match mls.create(conversation, &claimed) {
+        Ok(commit) => commit,
+        Err(MlsError::Mls(why)) => {
+            tracing::warn!(why, %conversation, "cannot encrypt");
+            shared.store.mls_tried(conversation, now)?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let taken = submit(shared, &mut mls, conversation, &commit).await?;
+    drop(mls);
+    if !taken {
+        // Another device's first commit came first: this device joins its group.
+        join_welcomes(shared).await?;
+    }
+    Ok(())
+}
+
+/// Claims a key package of every device of `users`; `None` when the server refuses (one
+/// of them is no longer a contact: the conversation's next change tells).
+async fn claim(shared: &Shared, users: Vec<UserId>) -> Result<Option<ClaimedKeyPackages>, End> {
+    match shared.api.claim_key_packages(users).await {
+        Ok(claimed) => Ok(Some(claimed)),
+        Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Hands the server a commit this device made; whether it was taken (then the group
+/// moved on). One the server refused is dropped: another came first in that epoch, or it
+/// was not acceptable. Unanswered, it stays pending: the server may have it, and the log
+/// will say.
+async fn submit(
+    shared: &Shared,
+    mls: &mut MutexGuard<'_, Device>,
+    conversation: ConversationId,
+    commit: &NewCommit,
+) -> Result<bool, End> {
+    // Saved first: a restart must find the commit it may have sent.
+    mls.flush(&shared.store)?;
+    match shared.api.submit_commit(conversation, commit).await {
+        Ok(accepted) => {
+            mls.committed(conversation)?;
+            mls.flush(&shared.store)?;
+            shared
+                .store
+                .raise_mls_epoch(conversation, accepted.epoch + 1)?;
+            shared.announce(Changes::conversation(conversation));
+            Ok(true)
+        }
+        Err(SessionError::Api(ApiError::Server { code, message, .. }))
+            if code != ErrorCode::Unavailable && code != ErrorCode::RateLimited =>
+        {
+            if code != ErrorCode::Conflict {
+                tracing::warn!(?code, message, %conversation, "the server refused a commit");
+                shared
+                    .store
+                    .mls_tried(conversation, shared.options.clock.now().as_millis())?;
+            }
+            mls.abandon(conversation)?;
+            mls.flush(&shared.store)?;
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Brings the group's members in step with the conversation's: the devices of members who
+/// left are removed (they can open nothing sent after), and members not in the group yet
+/// are added with a device each of theirs that has keys. Any member's device may do it;
+/// when two do at once, the second one's commit is refused, and it looks again.
+async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), End> {
+    // Three looks are plenty: each refusal means another device just did the work.
+    for _ in 0..3 {
+        let members: HashSet<UserId> = shared.store.member_ids(conversation)?.into_iter().collect();
+        // A device of someone who left changes nothing there any more.
+        if !members.contains(&shared.me_id) {
+            return Ok(());
+        }
+        let mut mls = shared.mls.lock().await;
+        if mls.epoch(conversation)?.is_none_or(|epoch| epoch == 0) {
+            return Ok(());
+        }
+        catch_up_locked(shared, &mut mls, conversation, None).await?;
+        let Some(leaves) = mls.members(conversation)? else {
+            return Ok(());
+        };
+        let gone: Vec<LeafNodeIndex> = leaves
+            .iter()
+            .filter(|(user, _)| !user.is_some_and(|u| members.contains(&u)))
+            .map(|(_, leaf)| *leaf)
+            .collect();
+        let present: HashSet<UserId> = leaves.iter().filter_map(|(user, _)| *user).collect();
+        let missing: Vec<UserId> = members.difference(&present).copied().collect();
+        let commit = if !gone.is_empty() {
+            mls.remove(conversation, &gone)
+        } else if !missing.is_empty() {
+            drop(mls);
+            let Some(claimed) = claim(shared, missing).await? else {
+                return Ok(());
+            };
+            if claimed.key_packages.is_empty() {
+                return Ok(());
+            }
+            mls = shared.mls.lock().await;
+            // The group may have moved while the claim was out: add only who is still
+            // missing.
+            catch_up_locked(shared, &mut mls, conversation, None).await?;
+            let present: HashSet<UserId> = mls
+                .members(conversation)?
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(user, _)| user)
+                .collect();
+            let mut claimed = claimed;
+            claimed
+                .key_packages
+                .retain(|p| !present.contains(&p.device.user_id));
+            if claimed.key_packages.is_empty() {
+                continue;
+            }
+            mls.add(conversation, &claimed)
+        } else {
+            return Ok(());
+        };
+        let commit = match commit {
+            Ok(commit) => commit,
+            // Not this device's to fix (a key package that does not check out, say): it
+            // says so, and the conversation stays as it is.
+            Err(MlsError::Mls(why)) => {
+                tracing::warn!(why, %conversation, "cannot change the group's members");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if submit(shared, &mut mls, conversation, &commit).await? && gone.is_empty() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Stores messages from the server, opening the sealed entries new to this device first
+/// (see the module's notes); what the store changed.
+pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Result<Changes, End> {
+    if messages.iter().all(|m| m.sealed.is_none()) {
+        return Ok(shared.store.apply_messages(messages)?);
+    }
+    let mut opened = messages.to_vec();
+    let mut mls = shared.mls.lock().await;
+    let mut joined = HashSet::new();
+    // What opens loses its `sealed`; what does not keeps it, and is stored as unreadable.
+    for m in &mut opened {
+        let Some(sealed) = m.sealed.clone() else {
+            continue;
+        };
+        if shared.store.holds_message(m.id)? {
+            m.sealed = None;
+            continue;
+        }
+        let conversation = m.conversation_id;
+        let epoch = match sealed_epoch(&sealed) {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                tracing::warn!(error = %e, id = %m.id, "a sealed entry that does not decode");
+                continue;
+            }
+        };
+        if mls.epoch(conversation)?.is_none() && joined.insert(conversation) {
+            // Added while away: its welcome waits (or it joins from now on).
+            drop(mls);
+            join(shared, conversation).await?;
+            mls = shared.mls.lock().await;
+        }
+        catch_up_locked(shared, &mut mls, conversation, Some(epoch)).await?;
+        match mls.unseal(conversation, &sealed) {
+            Ok(SealedContent { body, emoji }) => {
+                m.sealed = None;
+                m.body = body;
+                if let Some(change) = m.change.as_mut() {
+                    change.emoji = emoji;
+                }
+            }
+            // Sealed before this device joined the group (or for a group it is not in).
+            Err(MlsError::Mls(why)) => {
+                tracing::debug!(why, id = %m.id, %conversation, "a sealed entry did not open");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let changes = shared.store.apply_messages(&opened)?;
+    // Only now: the keys the entries used are gone once this is saved.
+    mls.flush(&shared.store)?;
+    Ok(changes)
+}
+
+/// An outbox entry as it goes out: sealed for its conversation's group when this device
+/// is in it (at the server's epoch), plain when the conversation is not encrypted, and
+/// `None` while it is encrypted and this device is not in its group yet (it waits). A
+/// deletion stays plain: it carries nothing to hide.
+pub(crate) async fn outgoing(
+    shared: &Shared,
+    item: &OutboxItem,
+) -> Result<Option<OutgoingMessage>, End> {
+    let mut out = item.outgoing();
+    if out
+        .change
+        .as_ref()
+        .is_some_and(|c| c.kind == ChangeKind::Delete)
+    {
+        return Ok(Some(out));
+    }
+    let conversation = item.conversation_id;
+    let server_epoch = shared.store.mls_epoch(conversation)?;
+    let mut mls = shared.mls.lock().await;
+    // Epoch 0 is a group still being made: until the server takes it, the conversation
+    // is plain.
+    let Some(mine) = mls.epoch(conversation)?.filter(|epoch| *epoch > 0) else {
+        return Ok((server_epoch == 0).then_some(out));
+    };
+    if mine < server_epoch {
+        catch_up_locked(shared, &mut mls, conversation, None).await?;
+    }
+    // Someone left and their devices are still in the group: out first, so that nothing
+    // sent from now on is sealed for them.
+    let members: HashSet<UserId> = shared.store.member_ids(conversation)?.into_iter().collect();
+    let stale = mls.members(conversation)?.is_some_and(|leaves| {
+        leaves
+            .iter()
+            .any(|(user, _)| !user.is_some_and(|u| members.contains(&u)))
+    });
+    if stale {
+        drop(mls);
+        reconcile(shared, conversation).await?;
+        mls = shared.mls.lock().await;
+    }
+    if mls.epoch(conversation)?.is_none() {
+        // Left the group meanwhile (removed by a commit): it waits to join again.
+        return Ok(None);
+    }
+    let content = SealedContent {
+        body: std::mem::take(&mut out.body),
+        emoji: out.change.as_mut().and_then(|c| c.emoji.take()),
+    };
+    out.sealed = mls.seal(conversation, &content)?;
+    // Saved before the entry leaves: a restart must never seal with the same key again.
+    mls.flush(&shared.store)?;
+    Ok(Some(out))
+}
+
+/// A send refused because the conversation's group moved on, or because it is encrypted
+/// and the send was plain: catch up (or look for the welcome) before it is sealed again.
+pub(crate) async fn reseal(shared: &Shared, conversation: ConversationId) -> Result<(), End> {
+    if shared.store.mls_epoch(conversation)? == 0 {
+        // The server said it is encrypted; the next `/sync` would too.
+        shared.store.raise_mls_epoch(conversation, 1)?;
+    }
+    catch_up_group(shared, conversation).await
+}

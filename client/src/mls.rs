@@ -1,0 +1,589 @@
+//! End-to-end encryption (issue 31): this device as an MLS member ([`Device`]): its
+//! signature key, its key packages, its copy of each encrypted conversation's group, and
+//! the one place where MLS bytes are made and read. No I/O but the local store; the
+//! engine's `e2e` does the talking to the server.
+//!
+//! openmls keeps its state (groups, keys, secrets) in a key-value storage. Here that is
+//! openmls's memory storage, whose pairs are written to the local store ([`Device::flush`])
+//! after each operation and before anything the operation made leaves the device: a
+//! sealed entry or a commit is never sent from a state that was not saved, since a
+//! restart from the older state would seal again with the same key. A device is a
+//! session: a new sign-in starts a new MLS identity from nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
+
+use ferry_proto::mls::{
+    ClaimedKeyPackages, Commit, MlsBytes, NewCommit, SealedContent, Welcome, credential_identity,
+};
+use ferry_proto::{ConversationId, SessionId, UserId};
+use openmls::prelude::{
+    BasicCredential, Capabilities, Ciphersuite, CredentialWithKey, ExtensionType,
+    ExternalCommitBuilder, GroupId, KeyPackage, KeyPackageIn, LeafNodeIndex, MlsGroup,
+    MlsGroupCreateConfig, MlsGroupJoinConfig, MlsMessageBodyIn, MlsMessageIn, MlsMessageOut,
+    OpenMlsProvider, ProcessedMessageContent, ProtocolMessage, ProtocolVersion, StagedWelcome,
+    tls_codec::{Deserialize as _, Serialize as _},
+};
+use openmls_basic_credential::SignatureKeyPair;
+use openmls_rust_crypto::{MemoryStorage, RustCrypto};
+
+use crate::store::{LocalStore, MlsDevice, StoreError};
+
+/// Ferry's one ciphersuite (docs/protocol.md).
+const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+
+/// Past epochs whose secrets a group keeps: a device that commits moves on at once, and
+/// may still meet entries sent in the epoch it left before its commit landed.
+const MAX_PAST_EPOCHS: usize = 5;
+
+/// A failure of end-to-end encryption.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MlsError {
+    /// openmls refused, or bytes did not decode.
+    #[error("end-to-end encryption: {0}")]
+    Mls(String),
+    /// The local database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn failed(what: &str, e: impl Display) -> MlsError {
+    MlsError::Mls(format!("{what}: {e}"))
+}
+
+/// A device in a group: whose (as its credential names them; `None` for a credential
+/// that names no Ferry user) and its leaf.
+pub(crate) type Leaf = (Option<UserId>, LeafNodeIndex);
+
+/// openmls's provider: RustCrypto, and the memory storage [`Device::flush`] saves.
+#[derive(Default)]
+struct Provider {
+    crypto: RustCrypto,
+    storage: MemoryStorage,
+}
+
+impl OpenMlsProvider for Provider {
+    type CryptoProvider = RustCrypto;
+    type RandProvider = RustCrypto;
+    type StorageProvider = MemoryStorage;
+
+    fn storage(&self) -> &MemoryStorage {
+        &self.storage
+    }
+
+    fn crypto(&self) -> &RustCrypto {
+        &self.crypto
+    }
+
+    fn rand(&self) -> &RustCrypto {
+        &self.crypto
+    }
+}
+
+/// This device as an MLS member.
+pub(crate) struct Device {
+    provider: Provider,
+    signer: SignatureKeyPair,
+    credential: CredentialWithKey,
+    session: SessionId,
+    /// Groups read from the storage so far, by conversation.
+    groups: HashMap<ConversationId, MlsGroup>,
+    /// The storage's pairs as the local store has them.
+    saved: HashMap<Vec<u8>, Vec<u8>>,
+    /// Groups this device joined by an external commit the server has not answered yet.
+    joining: HashSet<ConversationId>,
+}
+
+impl Device {
+    /// This device's MLS state for `session`, as stored; a new one (and nothing of an
+    /// earlier session) when the store holds another session's or none.
+    pub(crate) fn open(
+        store: &LocalStore,
+        user: UserId,
+        session: SessionId,
+    ) -> Result<Self, StoreError> {
+        let stored = store
+            .mls_device()?
+            .filter(|d| d.session == session)
+            .and_then(|d| serde_json::from_slice::<SignatureKeyPair>(&d.signer).ok());
+        let (signer, saved) = match stored {
+            Some(signer) => (signer, store.mls_state()?.into_iter().collect()),
+            None => {
+                // Fails only without a random number generator, when nothing would work.
+                let signer = SignatureKeyPair::new(SUITE.signature_algorithm())
+                    .expect("the system's random number generator works");
+                let bytes = serde_json::to_vec(&signer).expect("a key pair serializes");
+                store.reset_mls(&MlsDevice {
+                    session,
+                    signer: bytes,
+                })?;
+                (signer, HashMap::new())
+            }
+        };
+        let provider = Provider::default();
+        *provider
+            .storage
+            .values
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = saved.clone();
+        let credential = CredentialWithKey {
+            credential: BasicCredential::new(credential_identity(user, session).into_bytes())
+                .into(),
+            signature_key: signer.public().into(),
+        };
+        Ok(Self {
+            provider,
+            signer,
+            credential,
+            session,
+            groups: HashMap::new(),
+            saved,
+            joining: HashSet::new(),
+        })
+    }
+
+    /// Writes what changed in the MLS state since the last flush to the local store.
+    pub(crate) fn flush(&mut self, store: &LocalStore) -> Result<(), StoreError> {
+        let values = self
+            .provider
+            .storage
+            .values
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let set: Vec<(&[u8], &[u8])> = values
+            .iter()
+            .filter(|(k, v)| self.saved.get(*k) != Some(*v))
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        let gone: Vec<&[u8]> = self
+            .saved
+            .keys()
+            .filter(|k| !values.contains_key(*k))
+            .map(Vec::as_slice)
+            .collect();
+        if set.is_empty() && gone.is_empty() {
+            return Ok(());
+        }
+        store.write_mls_state(&set, &gone)?;
+        // Only what changed is copied: most of the state stays as it was.
+        let set: Vec<(Vec<u8>, Vec<u8>)> = set
+            .into_iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        let gone: Vec<Vec<u8>> = gone.into_iter().map(<[u8]>::to_vec).collect();
+        drop(values);
+        for key in gone {
+            self.saved.remove(&key);
+        }
+        self.saved.extend(set);
+        Ok(())
+    }
+
+    /// `count` new one-time key packages, and a last-resort one if asked, to publish (their
+    /// private keys are in the state: flush before publishing).
+    pub(crate) fn key_packages(
+        &self,
+        count: usize,
+        last_resort: bool,
+    ) -> Result<Vec<MlsBytes>, MlsError> {
+        let mut packages = Vec::with_capacity(count + 1);
+        for i in 0..count + usize::from(last_resort) {
+            let mut builder = KeyPackage::builder();
+            if i == count {
+                // A leaf must list the extensions its key package carries.
+                builder = builder.mark_as_last_resort().leaf_node_capabilities(
+                    Capabilities::builder()
+                        .extensions(vec![ExtensionType::LastResort])
+                        .build(),
+                );
+            }
+            let bundle = builder
+                .build(SUITE, &self.provider, &self.signer, self.credential.clone())
+                .map_err(|e| failed("a key package", e))?;
+            let bytes = bundle
+                .key_package()
+                .tls_serialize_detached()
+                .map_err(|e| failed("a key package", e))?;
+            packages.push(MlsBytes(bytes));
+        }
+        Ok(packages)
+    }
+
+    /// The conversation's group, if this device is in it.
+    fn group(&mut self, conversation: ConversationId) -> Result<Option<&mut MlsGroup>, MlsError> {
+        loaded(&mut self.groups, &self.provider, conversation)
+    }
+
+    /// The epoch this device's copy of the conversation's group is in; `None` when it is
+    /// not in the group.
+    pub(crate) fn epoch(&mut self, conversation: ConversationId) -> Result<Option<i64>, MlsError> {
+        Ok(self.group(conversation)?.map(|g| g.epoch().as_u64() as i64))
+    }
+
+    /// The claimed key packages, checked: each valid, and naming the device the server
+    /// said it is for (the server vouches for whose device a key package is; this checks
+    /// that it says so).
+    fn claimed_packages(&self, claimed: &ClaimedKeyPackages) -> Result<Vec<KeyPackage>, MlsError> {
+        claimed
+            .key_packages
+            .iter()
+            .map(|claim| {
+                let package = KeyPackageIn::tls_deserialize_exact(&claim.key_package.0)
+                    .map_err(|e| failed("a claimed key package", e))?
+                    .validate(self.provider.crypto(), ProtocolVersion::Mls10)
+                    .map_err(|e| failed("a claimed key package", e))?;
+                let named = credential_identity(claim.device.user_id, claim.device.session_id);
+                if package.leaf_node().credential().serialized_content() != named.as_bytes() {
+                    return Err(MlsError::Mls(format!(
+                        "a claimed key package does not name its device {named}"
+                    )));
+                }
+                Ok(package)
+            })
+            .collect()
+    }
+
+    /// Makes the conversation's group with the claimed devices in it: the commit of epoch
+    /// 0, pending until the server takes it ([`Device::committed`]) or another device's
+    /// first commit wins ([`Device::abandon`]).
+    pub(crate) fn create(
+        &mut self,
+        conversation: ConversationId,
+        claimed: &ClaimedKeyPackages,
+    ) -> Result<NewCommit, MlsError> {
+        let packages = self.claimed_packages(claimed)?;
+        let config = MlsGroupCreateConfig::builder()
+            .ciphersuite(SUITE)
+            .use_ratchet_tree_extension(true)
+            .max_past_epochs(MAX_PAST_EPOCHS)
+            .build();
+        self.groups.remove(&conversation);
+        let group = MlsGroup::new_with_group_id(
+            &self.provider,
+            &self.signer,
+            &config,
+            GroupId::from_slice(conversation.0.as_bytes()),
+            self.credential.clone(),
+        )
+        .map_err(|e| failed("a group", e))?;
+        self.groups.insert(conversation, group);
+        self.add_packages(conversation, packages)
+    }
+
+    /// A commit adding the claimed devices to the group, pending until the server takes
+    /// it.
+    pub(crate) fn add(
+        &mut self,
+        conversation: ConversationId,
+        claimed: &ClaimedKeyPackages,
+    ) -> Result<NewCommit, MlsError> {
+        let packages = self.claimed_packages(claimed)?;
+        self.add_packages(conversation, packages)
+    }
+
+    fn add_packages(
+        &mut self,
+        conversation: ConversationId,
+        packages: Vec<KeyPackage>,
+    ) -> Result<NewCommit, MlsError> {
+        let (provider, signer) = (&self.provider, &self.signer);
+        let group = loaded(&mut self.groups, provider, conversation)?
+            .ok_or_else(|| MlsError::Mls("this device is not in the group".into()))?;
+        let (commit, welcome, info) = group
+            .add_members(provider, signer, &packages)
+            .map_err(|e| failed("adding members", e))?;
+        let info = info.ok_or_else(|| MlsError::Mls("a commit without group info".into()))?;
+        Ok(NewCommit {
+            commit: encoded(&commit)?,
+            group_info: encoded(&MlsMessageOut::from(info))?,
+            welcome: Some(encoded(&welcome)?),
+        })
+    }
+
+    /// A commit removing these members' devices from the group, pending until the server
+    /// takes it: once it is in, they can open nothing sealed after it.
+    pub(crate) fn remove(
+        &mut self,
+        conversation: ConversationId,
+        leaves: &[LeafNodeIndex],
+    ) -> Result<NewCommit, MlsError> {
+        let (provider, signer) = (&self.provider, &self.signer);
+        let group = loaded(&mut self.groups, provider, conversation)?
+            .ok_or_else(|| MlsError::Mls("this device is not in the group".into()))?;
+        let (commit, _, info) = group
+            .remove_members(provider, signer, leaves)
+            .map_err(|e| failed("removing members", e))?;
+        let info = info.ok_or_else(|| MlsError::Mls("a commit without group info".into()))?;
+        Ok(NewCommit {
+            commit: encoded(&commit)?,
+            group_info: encoded(&MlsMessageOut::from(info))?,
+            welcome: None,
+        })
+    }
+
+    /// Whose devices are in the conversation's group: each member's user and leaf, as its
+    /// credential names them (`None` when this device is not in the group).
+    pub(crate) fn members(
+        &mut self,
+        conversation: ConversationId,
+    ) -> Result<Option<Vec<Leaf>>, MlsError> {
+        let Some(group) = self.group(conversation)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            group
+                .members()
+                .map(|m| {
+                    let identity = String::from_utf8_lossy(m.credential.serialized_content());
+                    let user = identity.split(':').next().and_then(|u| u.parse().ok());
+                    (user, m.index)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Joins the conversation's group by an external commit, from its group info (which
+    /// carries the ratchet tree): what a device does in an encrypted conversation it was
+    /// not added to (it signed in after the group was made). The commit is merged here
+    /// already; if the server refuses it, [`Device::abandon`] forgets the group.
+    pub(crate) fn join_external(
+        &mut self,
+        conversation: ConversationId,
+        group_info: &MlsBytes,
+    ) -> Result<NewCommit, MlsError> {
+        let MlsMessageBodyIn::GroupInfo(info) = MlsMessageIn::tls_deserialize_exact(&group_info.0)
+            .map_err(|e| failed("a group info", e))?
+            .extract()
+        else {
+            return Err(MlsError::Mls("a group info that is not one".into()));
+        };
+        let config = MlsGroupJoinConfig::builder()
+            .use_ratchet_tree_extension(true)
+            .max_past_epochs(MAX_PAST_EPOCHS)
+            .build();
+        let (group, bundle) = ExternalCommitBuilder::new()
+            .with_config(config)
+            .build_group(&self.provider, info, self.credential.clone())
+            .map_err(|e| failed("joining by external commit", e))?
+            .load_psks(self.provider.storage())
+            .map_err(|e| failed("joining by external commit", e))?
+            .build(
+                self.provider.rand(),
+                self.provider.crypto(),
+                &self.signer,
+                |_| true,
+            )
+            .map_err(|e| failed("joining by external commit", e))?
+            .finalize(&self.provider)
+            .map_err(|e| failed("joining by external commit", e))?;
+        if group.group_id().as_slice() != conversation.0.as_bytes() {
+            return Err(MlsError::Mls("a group info of another group".into()));
+        }
+        let (commit, _, info) = bundle.into_contents();
+        let info = info.ok_or_else(|| MlsError::Mls("a commit without group info".into()))?;
+        self.groups.insert(conversation, group);
+        self.joining.insert(conversation);
+        Ok(NewCommit {
+            commit: encoded(&commit)?,
+            group_info: encoded(&MlsMessageOut::from(info))?,
+            welcome: None,
+        })
+    }
+
+    /// The server took this device's pending commit: the group moves on.
+    pub(crate) fn committed(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
+        self.joining.remove(&conversation);
+        let provider = &self.provider;
+        if let Some(group) = loaded(&mut self.groups, provider, conversation)? {
+            group
+                .merge_pending_commit(provider)
+                .map_err(|e| failed("merging a commit", e))?;
+        }
+        Ok(())
+    }
+
+    /// The server refused this device's pending commit (another came first): it is
+    /// dropped, and a group this device was making or joining goes with it (it joins the
+    /// winner's, or tries again).
+    pub(crate) fn abandon(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
+        let provider = &self.provider;
+        let joining = self.joining.remove(&conversation);
+        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+            return Ok(());
+        };
+        if joining || group.epoch().as_u64() == 0 {
+            let mut group = self
+                .groups
+                .remove(&conversation)
+                .ok_or_else(|| MlsError::Mls("a group vanished".into()))?;
+            group
+                .delete(provider.storage())
+                .map_err(|e| failed("dropping a group", e))?;
+        } else {
+            group
+                .clear_pending_commit(provider.storage())
+                .map_err(|e| failed("dropping a commit", e))?;
+        }
+        Ok(())
+    }
+
+    /// Applies one commit of the group's log, made in the epoch the group is in (a commit
+    /// of an epoch already passed is skipped). A commit that removes this device leaves
+    /// the group.
+    pub(crate) fn apply(&mut self, commit: &Commit) -> Result<(), MlsError> {
+        let conversation = commit.conversation_id;
+        let (provider, session) = (&self.provider, self.session);
+        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+            return Ok(());
+        };
+        let epoch = group.epoch().as_u64() as i64;
+        if commit.epoch < epoch {
+            return Ok(());
+        }
+        if commit.epoch > epoch {
+            return Err(MlsError::Mls(format!(
+                "commit of epoch {} reached a group in epoch {epoch}",
+                commit.epoch
+            )));
+        }
+        if commit.committer.session_id == session && group.pending_commit().is_some() {
+            // This device's own, taken by the server before it heard the answer.
+            return group
+                .merge_pending_commit(provider)
+                .map_err(|e| failed("merging a commit", e));
+        }
+        let message = protocol_message(&commit.commit.0)?;
+        let processed = group
+            .process_message(provider, message)
+            .map_err(|e| failed("a commit", e))?;
+        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
+            return Err(MlsError::Mls("the commit log holds something else".into()));
+        };
+        group
+            .merge_staged_commit(provider, *staged)
+            .map_err(|e| failed("merging a commit", e))?;
+        if !group.is_active() {
+            let mut group = self
+                .groups
+                .remove(&conversation)
+                .ok_or_else(|| MlsError::Mls("a group vanished".into()))?;
+            group
+                .delete(provider.storage())
+                .map_err(|e| failed("leaving a group", e))?;
+        }
+        Ok(())
+    }
+
+    /// Joins a group with a welcome for this device; a welcome to an epoch the device's
+    /// copy of the group has already reached changes nothing.
+    pub(crate) fn join(&mut self, welcome: &Welcome) -> Result<(), MlsError> {
+        let conversation = welcome.conversation_id;
+        if self
+            .epoch(conversation)?
+            .is_some_and(|epoch| epoch >= welcome.epoch)
+        {
+            return Ok(());
+        }
+        let MlsMessageBodyIn::Welcome(body) =
+            MlsMessageIn::tls_deserialize_exact(&welcome.welcome.0)
+                .map_err(|e| failed("a welcome", e))?
+                .extract()
+        else {
+            return Err(MlsError::Mls("a welcome that is not one".into()));
+        };
+        let config = MlsGroupJoinConfig::builder()
+            .use_ratchet_tree_extension(true)
+            .max_past_epochs(MAX_PAST_EPOCHS)
+            .build();
+        let group = StagedWelcome::new_from_welcome(&self.provider, &config, body, None)
+            .map_err(|e| failed("a welcome", e))?
+            .into_group(&self.provider)
+            .map_err(|e| failed("joining a group", e))?;
+        if group.group_id().as_slice() != conversation.0.as_bytes() {
+            return Err(MlsError::Mls("a welcome to another group".into()));
+        }
+        if let Some(mut old) = self.groups.remove(&conversation) {
+            old.delete(self.provider.storage())
+                .map_err(|e| failed("dropping a group", e))?;
+        }
+        self.groups.insert(conversation, group);
+        Ok(())
+    }
+
+    /// Seals what a send must not show for the conversation's group, in its epoch; `None`
+    /// when this device is not in the group.
+    pub(crate) fn seal(
+        &mut self,
+        conversation: ConversationId,
+        content: &SealedContent,
+    ) -> Result<Option<MlsBytes>, MlsError> {
+        let plain = serde_json::to_vec(content).map_err(|e| failed("sealing", e))?;
+        let (provider, signer) = (&self.provider, &self.signer);
+        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+            return Ok(None);
+        };
+        let message = group
+            .create_message(provider, signer, &plain)
+            .map_err(|e| failed("sealing", e))?;
+        Ok(Some(encoded(&message)?))
+    }
+
+    /// Opens a sealed entry of the conversation, once (MLS forgets a message key once
+    /// used): the caller stores what it gives. The group must have reached the entry's
+    /// epoch ([`sealed_epoch`]).
+    pub(crate) fn unseal(
+        &mut self,
+        conversation: ConversationId,
+        sealed: &MlsBytes,
+    ) -> Result<SealedContent, MlsError> {
+        let message = protocol_message(&sealed.0)?;
+        let provider = &self.provider;
+        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+            return Err(MlsError::Mls("this device is not in the group".into()));
+        };
+        let processed = group
+            .process_message(provider, message)
+            .map_err(|e| failed("opening", e))?;
+        let ProcessedMessageContent::ApplicationMessage(message) = processed.into_content() else {
+            return Err(MlsError::Mls("a sealed entry that is no message".into()));
+        };
+        serde_json::from_slice(&message.into_bytes()).map_err(|e| failed("opening", e))
+    }
+}
+
+/// The epoch a sealed entry was sealed in (from its header, in the clear).
+pub(crate) fn sealed_epoch(sealed: &MlsBytes) -> Result<i64, MlsError> {
+    Ok(protocol_message(&sealed.0)?.epoch().as_u64() as i64)
+}
+
+fn protocol_message(bytes: &[u8]) -> Result<ProtocolMessage, MlsError> {
+    MlsMessageIn::tls_deserialize_exact(bytes)
+        .map_err(|e| failed("MLS bytes", e))?
+        .try_into_protocol_message()
+        .map_err(|e| failed("MLS bytes", e))
+}
+
+fn encoded(message: &MlsMessageOut) -> Result<MlsBytes, MlsError> {
+    message
+        .tls_serialize_detached()
+        .map(MlsBytes)
+        .map_err(|e| failed("encoding", e))
+}
+
+/// The conversation's group from `groups`, reading it from the storage the first time.
+fn loaded<'a>(
+    groups: &'a mut HashMap<ConversationId, MlsGroup>,
+    provider: &Provider,
+    conversation: ConversationId,
+) -> Result<Option<&'a mut MlsGroup>, MlsError> {
+    use std::collections::hash_map::Entry;
+    match groups.entry(conversation) {
+        Entry::Occupied(group) => Ok(Some(group.into_mut())),
+        Entry::Vacant(slot) => {
+            let id = GroupId::from_slice(conversation.0.as_bytes());
+            Ok(MlsGroup::load(provider.storage(), &id)
+                .map_err(|e| failed("reading a group", e))?
+                .map(|group| slot.insert(group)))
+        }
+    }
+}

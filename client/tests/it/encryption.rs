@@ -1,0 +1,359 @@
+//! End-to-end encryption between real clients (issue 31), each with its own store and
+//! MLS state, on both server databases: a new conversation becomes encrypted by itself
+//! once both devices have keys, messages, edits and reactions go sealed and arrive
+//! readable, a device that was away catches up through what was sealed meanwhile, a new
+//! member of a group is added to its MLS group and one who left is removed. The server's
+//! database and files hold none of the texts; what was sent before encryption began,
+//! they do (so the search can fail).
+
+use ferry_client::Client;
+use ferry_proto::ConversationId;
+use ferry_testkit::{Backend, holds};
+
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
+
+fn encrypted(c: &Client, chat: ConversationId) -> bool {
+    c.conversation(chat)
+        .summary()
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.encrypted)
+}
+
+fn bodies(device: &Device, chat: ConversationId) -> Vec<String> {
+    device.history(chat).into_iter().map(|(_, b)| b).collect()
+}
+
+async fn has_bodies(device: &Device, chat: ConversationId, expected: &[&str]) {
+    device
+        .until(&format!("{expected:?}"), |c| {
+            let got: Vec<String> = c
+                .conversation(chat)
+                .messages(None, u32::MAX)
+                .expect("messages")
+                .into_iter()
+                .filter(|m| m.seq.is_some() && !m.unreadable)
+                .map(|m| m.body)
+                .collect();
+            got == expected
+        })
+        .await;
+}
+
+async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    for device in [&alice, &bob] {
+        device
+            .until("the chat is encrypted", |c| encrypted(c, chat))
+            .await;
+    }
+
+    alice
+        .conversation(chat)
+        .send("my salary is 93k")
+        .expect("send");
+    has_bodies(&bob, chat, &["my salary is 93k"]).await;
+    bob.conversation(chat)
+        .send("my address is 12 Elm Street")
+        .expect("send");
+    has_bodies(
+        &alice,
+        chat,
+        &["my salary is 93k", "my address is 12 Elm Street"],
+    )
+    .await;
+
+    // An edit and a reaction are sealed as well, and applied on the other side.
+    let first = alice.conversation(chat).messages(None, 10).expect("read")[0].id;
+    alice
+        .conversation(chat)
+        .edit(first, "my salary is 95k")
+        .expect("edit");
+    bob.conversation(chat).react(first, "🍰").expect("react");
+    bob.until("the edit arrived", |c| {
+        c.conversation(chat).messages(None, 10).expect("read")[0].body == "my salary is 95k"
+    })
+    .await;
+    alice
+        .until("the reaction arrived", |c| {
+            c.conversation(chat).messages(None, 10).expect("read")[0]
+                .reactions
+                .iter()
+                .any(|r| r.emoji == "🍰")
+        })
+        .await;
+
+    // The server cannot tell sealed emoji apart: the caps it keeps in plain chats are
+    // kept by the client here.
+    for i in 1..ferry_proto::MAX_REACTIONS_PER_USER {
+        bob.conversation(chat)
+            .react(first, &format!("e{i}"))
+            .expect("within the cap");
+    }
+    let refused = bob
+        .conversation(chat)
+        .react(first, "e99")
+        .expect_err("over the cap");
+    assert_eq!(
+        refused.kind(),
+        ferry_client::ErrorKind::Code(ferry_proto::ErrorCode::Conflict)
+    );
+
+    // Bob is away while Alice writes; he catches up on what was sealed meanwhile.
+    bob.client.stop().await;
+    for i in 0..5 {
+        alice
+            .conversation(chat)
+            .send(&format!("while you were out {i}"))
+            .expect("send");
+    }
+    alice
+        .until("all sent", |c| {
+            c.conversation(chat)
+                .messages(None, 100)
+                .expect("read")
+                .iter()
+                .all(|m| m.seq.is_some())
+        })
+        .await;
+    let bob = bob.restart(&url).await;
+    bob.client.start();
+    let mut expected = vec!["my salary is 95k", "my address is 12 Elm Street"];
+    let away: Vec<String> = (0..5).map(|i| format!("while you were out {i}")).collect();
+    expected.extend(away.iter().map(String::as_str));
+    has_bodies(&bob, chat, &expected).await;
+    // Opened once and stored: a restart reads them from the store, not by opening again.
+    let bob = bob.restart(&url).await;
+    assert_eq!(bodies(&bob, chat), expected);
+
+    let kept = data.stored_bytes();
+    for secret in ["93k", "95k", "Elm Street", "while you were out", "🍰"] {
+        assert!(!holds(&kept, secret), "the server keeps {secret:?}");
+    }
+    // The search can find what is there: the names are kept in the open.
+    assert!(holds(&kept, "alice"), "the search finds what is there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_chat_is_encrypted_and_stays_readable_on_sqlite() {
+    a_direct_chat_is_encrypted_and_stays_readable(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_chat_is_encrypted_and_stays_readable_on_postgres() {
+    a_direct_chat_is_encrypted_and_stays_readable(Backend::Postgres).await;
+}
+
+/// A group: encrypted once made; a member added later is added to the MLS group by the
+/// devices already in it and reads what comes after; a member who leaves is removed,
+/// and the group goes on without them.
+async fn a_group_adds_and_removes_members(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob, carol] = online(&url, ["alice", "bob", "carol"]).await;
+    // They know each other first (a group of strangers is a message request each).
+    direct(&alice, &bob).await;
+    direct(&alice, &carol).await;
+    let group = alice
+        .client
+        .create_group("plans", &[bob.id()])
+        .await
+        .expect("group");
+    bob.until("bob has the group", |c| {
+        c.conversation(group).summary().ok().flatten().is_some()
+    })
+    .await;
+    for device in [&alice, &bob] {
+        device
+            .until("the group is encrypted", |c| encrypted(c, group))
+            .await;
+    }
+    alice
+        .conversation(group)
+        .send("before carol: the surprise")
+        .expect("send");
+    has_bodies(&bob, group, &["before carol: the surprise"]).await;
+
+    alice
+        .conversation(group)
+        .add_members(&[carol.id()])
+        .await
+        .expect("add carol");
+    carol
+        .until("carol is in the encrypted group", |c| encrypted(c, group))
+        .await;
+    carol
+        .conversation(group)
+        .send("carol here, with the cake")
+        .expect("send");
+    has_bodies(
+        &bob,
+        group,
+        &["before carol: the surprise", "carol here, with the cake"],
+    )
+    .await;
+
+    bob.conversation(group).leave().await.expect("leave");
+    // What was sealed before Carol's device joined is not for it, and says so.
+    let unreadable: Vec<Option<i64>> = carol
+        .conversation(group)
+        .messages(None, 100)
+        .expect("read")
+        .into_iter()
+        .filter(|m| m.unreadable)
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(
+        unreadable,
+        vec![Some(1)],
+        "the surprise, sealed before she joined"
+    );
+    // Bob's device is taken out of the group: what is sealed from then on is not for it.
+    holders_are(&alice, group, &[alice.id(), carol.id()]).await;
+    alice
+        .conversation(group)
+        .send("after bob left: the venue")
+        .expect("send");
+    has_bodies(
+        &carol,
+        group,
+        &["carol here, with the cake", "after bob left: the venue"],
+    )
+    .await;
+    assert!(
+        !bodies(&bob, group).iter().any(|b| b.contains("venue")),
+        "bob reads nothing sent after he left"
+    );
+
+    let kept = data.stored_bytes();
+    for secret in ["surprise", "cake", "venue"] {
+        assert!(!holds(&kept, secret), "the server keeps {secret:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_adds_and_removes_members_on_sqlite() {
+    a_group_adds_and_removes_members(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_adds_and_removes_members_on_postgres() {
+    a_group_adds_and_removes_members(Backend::Postgres).await;
+}
+
+/// Waits until `device`'s copy of the group's keys are held by exactly `users`' devices.
+async fn holders_are(device: &Device, group: ConversationId, users: &[ferry_proto::UserId]) {
+    let mut expected = users.to_vec();
+    expected.sort();
+    let mut events = device.client.events();
+    within(&format!("the group's devices are {expected:?}"), async {
+        loop {
+            let mut holders = device
+                .conversation(group)
+                .key_holders()
+                .await
+                .expect("read")
+                .unwrap_or_default();
+            holders.sort();
+            if holders == expected {
+                return;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+}
+
+/// A device away while its group went through 50 epochs (a member added and removed 25
+/// times, a message sealed in each epoch) catches up through them in order and reads
+/// every message; one added to a chat while away joins by its welcome on return and
+/// reads what was sealed for it.
+async fn a_device_away_for_fifty_epochs_catches_up(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob, carol, dan] = online(&url, ["alice", "bob", "carol", "dan"]).await;
+    direct(&alice, &bob).await;
+    direct(&alice, &carol).await;
+    direct(&alice, &dan).await;
+    let group = alice
+        .client
+        .create_group("fifty", &[bob.id()])
+        .await
+        .expect("group");
+    for device in [&alice, &bob] {
+        device
+            .until("the group is encrypted", |c| encrypted(c, group))
+            .await;
+    }
+    bob.client.stop().await;
+    // Dan is away too when Alice opens a group with him: his keys were published before.
+    dan.client.stop().await;
+    let with_dan = alice
+        .client
+        .create_group("while away", &[dan.id()])
+        .await
+        .expect("group");
+    alice
+        .until("the group with dan is encrypted", |c| {
+            encrypted(c, with_dan)
+        })
+        .await;
+    alice
+        .conversation(with_dan)
+        .send("sealed for dan while he was away")
+        .expect("send");
+
+    let mut sent = Vec::new();
+    for round in 0..25 {
+        alice
+            .conversation(group)
+            .add_members(&[carol.id()])
+            .await
+            .expect("add carol");
+        holders_are(&alice, group, &[alice.id(), bob.id(), carol.id()]).await;
+        let text = format!("round {round}, carol in");
+        alice.conversation(group).send(&text).expect("send");
+        sent.push(text);
+        alice
+            .conversation(group)
+            .remove_member(carol.id())
+            .await
+            .expect("remove carol");
+        holders_are(&alice, group, &[alice.id(), bob.id()]).await;
+        let text = format!("round {round}, carol out");
+        alice.conversation(group).send(&text).expect("send");
+        sent.push(text);
+    }
+    alice
+        .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
+        .await;
+
+    let bob = bob.restart(&url).await;
+    bob.client.start();
+    let expected: Vec<&str> = sent.iter().map(String::as_str).collect();
+    has_bodies(&bob, group, &expected).await;
+    let dan = dan.restart(&url).await;
+    dan.client.start();
+    has_bodies(&dan, with_dan, &["sealed for dan while he was away"]).await;
+
+    let kept = data.stored_bytes();
+    for secret in ["carol in", "carol out", "while he was away"] {
+        assert!(!holds(&kept, secret), "the server keeps {secret:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_away_for_fifty_epochs_catches_up_on_sqlite() {
+    a_device_away_for_fifty_epochs_catches_up(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_away_for_fifty_epochs_catches_up_on_postgres() {
+    a_device_away_for_fifty_epochs_catches_up(Backend::Postgres).await;
+}
