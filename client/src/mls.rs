@@ -257,7 +257,7 @@ impl Device {
             .use_ratchet_tree_extension(true)
             .max_past_epochs(MAX_PAST_EPOCHS)
             .build();
-        self.groups.remove(&conversation);
+        self.forget(conversation)?;
         let group = MlsGroup::new_with_group_id(
             &self.provider,
             &self.signer,
@@ -357,6 +357,9 @@ impl Device {
         else {
             return Err(MlsError::Mls("a group info that is not one".into()));
         };
+        if info.group_id().as_slice() != conversation.0.as_bytes() {
+            return Err(MlsError::Mls("a group info of another group".into()));
+        }
         let config = MlsGroupJoinConfig::builder()
             .use_ratchet_tree_extension(true)
             .max_past_epochs(MAX_PAST_EPOCHS)
@@ -376,9 +379,6 @@ impl Device {
             .map_err(|e| failed("joining by external commit", e))?
             .finalize(&self.provider)
             .map_err(|e| failed("joining by external commit", e))?;
-        if group.group_id().as_slice() != conversation.0.as_bytes() {
-            return Err(MlsError::Mls("a group info of another group".into()));
-        }
         let (commit, _, info) = bundle.into_contents();
         let info = info.ok_or_else(|| MlsError::Mls("a commit without group info".into()))?;
         self.groups.insert(conversation, group);
@@ -412,17 +412,21 @@ impl Device {
             return Ok(());
         };
         if joining || group.epoch().as_u64() == 0 {
-            let mut group = self
-                .groups
-                .remove(&conversation)
-                .ok_or_else(|| MlsError::Mls("a group vanished".into()))?;
-            group
-                .delete(provider.storage())
-                .map_err(|e| failed("dropping a group", e))?;
+            self.forget(conversation)
         } else {
             group
                 .clear_pending_commit(provider.storage())
-                .map_err(|e| failed("dropping a commit", e))?;
+                .map_err(|e| failed("dropping a commit", e))
+        }
+    }
+
+    /// Drops this device's copy of a group, from memory and from the storage.
+    fn forget(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
+        loaded(&mut self.groups, &self.provider, conversation)?;
+        if let Some(mut group) = self.groups.remove(&conversation) {
+            group
+                .delete(self.provider.storage())
+                .map_err(|e| failed("dropping a group", e))?;
         }
         Ok(())
     }
@@ -463,13 +467,7 @@ impl Device {
             .merge_staged_commit(provider, *staged)
             .map_err(|e| failed("merging a commit", e))?;
         if !group.is_active() {
-            let mut group = self
-                .groups
-                .remove(&conversation)
-                .ok_or_else(|| MlsError::Mls("a group vanished".into()))?;
-            group
-                .delete(provider.storage())
-                .map_err(|e| failed("leaving a group", e))?;
+            self.forget(conversation)?;
         }
         Ok(())
     }
@@ -495,17 +493,16 @@ impl Device {
             .use_ratchet_tree_extension(true)
             .max_past_epochs(MAX_PAST_EPOCHS)
             .build();
-        let group = StagedWelcome::new_from_welcome(&self.provider, &config, body, None)
-            .map_err(|e| failed("a welcome", e))?
-            .into_group(&self.provider)
-            .map_err(|e| failed("joining a group", e))?;
-        if group.group_id().as_slice() != conversation.0.as_bytes() {
+        let staged = StagedWelcome::new_from_welcome(&self.provider, &config, body, None)
+            .map_err(|e| failed("a welcome", e))?;
+        if staged.group_context().group_id().as_slice() != conversation.0.as_bytes() {
             return Err(MlsError::Mls("a welcome to another group".into()));
         }
-        if let Some(mut old) = self.groups.remove(&conversation) {
-            old.delete(self.provider.storage())
-                .map_err(|e| failed("dropping a group", e))?;
-        }
+        // An older copy goes first: the new one is stored under the same group id.
+        self.forget(conversation)?;
+        let group = staged
+            .into_group(&self.provider)
+            .map_err(|e| failed("joining a group", e))?;
         self.groups.insert(conversation, group);
         Ok(())
     }

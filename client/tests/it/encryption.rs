@@ -130,8 +130,48 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
     let bob = bob.restart(&url).await;
     assert_eq!(bodies(&bob, chat), expected);
 
+    // Alice signs in on a second device: it joins the group by an external commit and
+    // reads what comes next; what was sealed before it joined stays unreadable there.
+    bob.client.start();
+    let second = Device::login(&url, "alice").await;
+    second.client.start();
+    second
+        .until("the second device knows the chat", |c| encrypted(c, chat))
+        .await;
+    holders_are(&bob, chat, &[alice.id(), alice.id(), bob.id()]).await;
+    bob.conversation(chat)
+        .send("hello, second device")
+        .expect("send");
+    second
+        .until("the second device reads it", |c| {
+            c.conversation(chat)
+                .messages(None, 100)
+                .expect("read")
+                .iter()
+                .any(|m| m.body == "hello, second device" && !m.unreadable)
+        })
+        .await;
+    let before = second
+        .conversation(chat)
+        .messages(None, 100)
+        .expect("read")
+        .into_iter()
+        .filter(|m| m.unreadable)
+        .count();
+    assert!(
+        before > 0,
+        "history sealed before it joined is marked unreadable"
+    );
+
     let kept = data.stored_bytes();
-    for secret in ["93k", "95k", "Elm Street", "while you were out", "🍰"] {
+    for secret in [
+        "93k",
+        "95k",
+        "Elm Street",
+        "while you were out",
+        "🍰",
+        "second device",
+    ] {
         assert!(!holds(&kept, secret), "the server keeps {secret:?}");
     }
     // The search can find what is there: the names are kept in the open.
