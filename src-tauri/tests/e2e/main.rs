@@ -566,6 +566,22 @@ async fn chat_from_the_desktop_app() {
         .click()
         .await
         .expect("accept");
+    // Both devices have keys by now: the chat becomes end-to-end encrypted, and the
+    // thread's header shows the lock (issue 31).
+    wait_css(&b, &id("encrypted-lock")).await;
+    within("bob's side is encrypted too", async {
+        let mut events = bob.events();
+        while !bob
+            .conversation(chat)
+            .summary()
+            .expect("read")
+            .is_some_and(|s| s.encrypted)
+        {
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+    shots.take(&b, "encrypted").await;
 
     // Alice types (Bob sees it), then sends with Enter.
     let composer = find(&b, "composer").await;
