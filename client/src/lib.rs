@@ -431,7 +431,9 @@ impl Client {
         quiet::settle(&self.shared).await?;
         files::upload_all(&self.shared).await?;
         engine::prepare_encryption(&self.shared).await?;
-        Ok(engine::push_outbox_over_rest(&self.shared).await?)
+        let sent = engine::push_outbox_over_rest(&self.shared).await?;
+        engine::settle_groups(&self.shared).await?;
+        Ok(sent)
     }
 
     /// Signs out: ends the session on the server and forgets the credentials. The local

@@ -46,8 +46,10 @@ impl From<MlsError> for End {
     }
 }
 
-/// What is due on each connection, once caught up; a failure here ends nothing (a server
-/// without the delivery service, say, still chats in the open), but a sign-out.
+/// What is due on each connection, once caught up and before the outbox is sent: keys
+/// topped up, welcomes joined, every group brought to the server's epoch (or joined by
+/// external commit). A failure here ends nothing (a server without the delivery
+/// service, say, still chats in the open), but a sign-out.
 pub(crate) async fn prepare(shared: &Shared) -> Result<(), End> {
     tolerated(prepare_all(shared).await)
 }
@@ -83,12 +85,24 @@ async fn prepare_all(shared: &Shared) -> Result<(), End> {
     for conversation in outside {
         join(shared, conversation).await?;
     }
-    for (conversation, _) in encrypted {
+    Ok(())
+}
+
+/// What is due once the outbox had its first pass after a connection (so that it waits
+/// for no claim): the groups' members put in step with their conversations', and plain
+/// conversations encrypted where every member's devices have keys. A conversation that
+/// found a member without keys is looked at again an hour later (or when it changes).
+pub(crate) async fn settle_groups(shared: &Shared) -> Result<(), End> {
+    tolerated(settle_all(shared).await)
+}
+
+async fn settle_all(shared: &Shared) -> Result<(), End> {
+    let tried_before = shared.options.clock.now().as_millis() - RETRY_PLAIN_MS;
+    for conversation in shared.store.encrypted_conversations_due(tried_before)? {
         reconcile(shared, conversation).await?;
     }
     if shared.options.encrypt {
-        let now = shared.options.clock.now().as_millis();
-        for (conversation, members) in shared.store.plain_conversations(now - RETRY_PLAIN_MS)? {
+        for (conversation, members) in shared.store.plain_conversations(tried_before)? {
             encrypt(shared, conversation, members).await?;
         }
     }
@@ -388,10 +402,12 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
             return Ok(());
         }
         let mut mls = shared.mls.lock().await;
-        if mls.epoch(conversation)?.is_none_or(|epoch| epoch == 0) {
+        let Some(mine) = mls.epoch(conversation)?.filter(|epoch| *epoch > 0) else {
             return Ok(());
+        };
+        if mine < shared.store.mls_epoch(conversation)? {
+            catch_up_locked(shared, &mut mls, conversation, None).await?;
         }
-        catch_up_locked(shared, &mut mls, conversation, None).await?;
         let Some(leaves) = mls.members(conversation)? else {
             return Ok(());
         };
@@ -406,12 +422,13 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
             mls.remove(conversation, &gone)
         } else if !missing.is_empty() {
             drop(mls);
-            let Some(claimed) = claim(shared, missing).await? else {
+            let claimed = claim(shared, missing).await?;
+            let Some(claimed) = claimed.filter(|c| !c.key_packages.is_empty()) else {
+                // Their devices have no keys yet: looked at again later.
+                let now = shared.options.clock.now().as_millis();
+                shared.store.mls_tried(conversation, now)?;
                 return Ok(());
             };
-            if claimed.key_packages.is_empty() {
-                return Ok(());
-            }
             mls = shared.mls.lock().await;
             // The group may have moved while the claim was out: add only who is still
             // missing.

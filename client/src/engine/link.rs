@@ -184,7 +184,8 @@ impl<'a> Link<'a> {
         e2e::prepare(self.shared).await?;
         // The link is back: whatever waited for a retry may go now.
         self.shared.store.reset_outbox_schedule()?;
-        self.pump().await
+        self.pump().await?;
+        e2e::settle_groups(self.shared).await
     }
 
     /// Queues a frame on the socket without flushing (several frames, one write).

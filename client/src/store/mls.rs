@@ -154,6 +154,22 @@ impl LocalStore {
         })
     }
 
+    /// Encrypted conversations this device is in whose members it has not found without
+    /// keys since `tried_before` (Unix ms).
+    pub fn encrypted_conversations_due(
+        &self,
+        tried_before: i64,
+    ) -> StoreResult<Vec<ConversationId>> {
+        self.read(|tx| {
+            tx.prepare(
+                "SELECT id FROM conversations WHERE mls_epoch > 0 AND left_at IS NULL \
+                 AND (mls_tried_at IS NULL OR mls_tried_at < ?1) ORDER BY id",
+            )?
+            .query_map([tried_before], |r| id_at(r, 0))?
+            .collect()
+        })
+    }
+
     /// Every conversation the server said is encrypted, with its group's epoch.
     pub fn encrypted_conversations(&self) -> StoreResult<Vec<(ConversationId, i64)>> {
         self.read(|tx| {
