@@ -1192,7 +1192,7 @@ async fn an_encrypted_chat_from_the_terminal() {
     let chats = bob.ok(&["chats"]).await;
     assert!(chats.contains("🔒"), "{chats}");
 
-    let kept = db.stored_bytes();
+    let kept = db.stored_bytes().await;
     assert!(
         !ferry_testkit::holds(&kept, "door code"),
         "the server keeps the text"

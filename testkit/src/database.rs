@@ -109,19 +109,34 @@ impl Drop for TestDb {
 }
 
 impl TestDb {
-    /// Everything the server keeps on disk for this database: the SQLite file with its
-    /// journal, or a `pg_dump` of the Postgres database, and the data directory (files,
-    /// blobs) either way. What end-to-end encryption's tests search for plaintext.
-    pub fn stored_bytes(&self) -> Vec<u8> {
+    /// Everything the server keeps for this database: the SQLite file with its journal,
+    /// or every row of every table of the Postgres database as text (what a dump holds,
+    /// read over the connection, so that it works where no `pg_dump` is, as under Wine),
+    /// and the data directory (files, blobs) either way. What end-to-end encryption's
+    /// tests search for plaintext.
+    pub async fn stored_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         if self.url.starts_with("postgres") {
-            let dump = std::process::Command::new("pg_dump")
-                .arg("--data-only")
-                .arg(&self.url)
-                .output()
-                .expect("pg_dump runs");
-            assert!(dump.status.success(), "pg_dump: {dump:?}");
-            bytes.extend(dump.stdout);
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            let tables: Vec<(String,)> =
+                sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("list the tables");
+            for (table,) in tables {
+                let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT t::text FROM \"{table}\" t"
+                )))
+                .fetch_all(&mut conn)
+                .await
+                .expect("read a table");
+                for (row,) in rows {
+                    bytes.extend(row.into_bytes());
+                    bytes.push(b'\n');
+                }
+            }
         }
         let mut dirs = vec![self.dir.path().to_path_buf()];
         while let Some(dir) = dirs.pop() {

@@ -163,7 +163,7 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
         "history sealed before it joined is marked unreadable"
     );
 
-    let kept = data.stored_bytes();
+    let kept = data.stored_bytes().await;
     for secret in [
         "93k",
         "95k",
@@ -270,7 +270,7 @@ async fn a_group_adds_and_removes_members(backend: Backend) {
         "bob reads nothing sent after he left"
     );
 
-    let kept = data.stored_bytes();
+    let kept = data.stored_bytes().await;
     for secret in ["surprise", "cake", "venue"] {
         assert!(!holds(&kept, secret), "the server keeps {secret:?}");
     }
@@ -382,7 +382,7 @@ async fn a_device_away_for_fifty_epochs_catches_up(backend: Backend) {
     dan.client.start();
     has_bodies(&dan, with_dan, &["sealed for dan while he was away"]).await;
 
-    let kept = data.stored_bytes();
+    let kept = data.stored_bytes().await;
     for secret in ["carol in", "carol out", "while he was away"] {
         assert!(!holds(&kept, secret), "the server keeps {secret:?}");
     }

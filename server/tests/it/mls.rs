@@ -778,7 +778,7 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
     // Nothing the server holds or relayed says any of it.
     relayed.extend(bob_socket.until_pong().await);
     let relayed = serde_json::to_string(&relayed).expect("frames encode");
-    let kept = db.stored_bytes();
+    let kept = db.stored_bytes().await;
     for secret in secrets {
         assert!(!relayed.contains(secret), "a frame holds {secret:?}");
         assert!(!holds(&kept, secret), "the server keeps {secret:?}");
