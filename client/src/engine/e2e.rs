@@ -1,11 +1,15 @@
 //! End-to-end encryption's part of the sync engine (issue 31): what this device does with
 //! the server's MLS delivery service, around its [`Device`](crate::mls::Device).
 //!
-//! - On each connection, once caught up ([`prepare`]): top up this device's key packages,
-//!   join the groups whose welcomes wait, bring every group it is in up to the server's
-//!   epoch, and make the group of each plain conversation whose members' devices all have
-//!   keys (the first device's commit wins; the others join it by its welcome).
-//! - Live, [`on_commit`] and [`on_welcome`] do the same for one group.
+//! - On each connection, once caught up and before the outbox goes ([`prepare`]): top up
+//!   this device's key packages, join the groups whose welcomes wait, bring every group it
+//!   is in up to the server's epoch, and join by external commit those it is not in.
+//!   After the outbox's first pass ([`settle_groups`]): put each group's members in step
+//!   with its conversation's, and make the group of each plain conversation whose
+//!   members' devices all have keys (the first device's commit wins; the others join it
+//!   by its welcome).
+//! - Live, [`on_commit`], [`on_welcome`] and [`on_conversation`] do the same for one
+//!   group.
 //! - Received messages are stored through [`store_messages`], which opens each sealed
 //!   entry once, in seq order, first applying the group's commits up to the entry's
 //!   epoch, then saves the MLS state only after the plaintext is stored (a crash in
