@@ -493,13 +493,15 @@ impl Device {
             .use_ratchet_tree_extension(true)
             .max_past_epochs(MAX_PAST_EPOCHS)
             .build();
+        // An older copy goes first (one this device was making itself, whose commit lost):
+        // openmls refuses a welcome to a group it holds, and the new copy is stored under
+        // the same group id.
+        self.forget(conversation)?;
         let staged = StagedWelcome::new_from_welcome(&self.provider, &config, body, None)
             .map_err(|e| failed("a welcome", e))?;
         if staged.group_context().group_id().as_slice() != conversation.0.as_bytes() {
             return Err(MlsError::Mls("a welcome to another group".into()));
         }
-        // An older copy goes first: the new one is stored under the same group id.
-        self.forget(conversation)?;
         let group = staged
             .into_group(&self.provider)
             .map_err(|e| failed("joining a group", e))?;
