@@ -18,7 +18,7 @@
 //!   waits while this device is not in the group yet, and one the server refused for a
 //!   stale epoch is sealed again, under the same id, after [`reseal`] caught up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ferry_proto::mls::{ClaimedKeyPackages, Commit, NewCommit, SealedContent, Welcome};
 use ferry_proto::{ChangeKind, ConversationId, ErrorCode, Message, OutgoingMessage, UserId};
@@ -243,6 +243,19 @@ async fn catch_up_locked(
     conversation: ConversationId,
     until: Option<i64>,
 ) -> Result<(), End> {
+    catch_up_with(shared, mls, conversation, until, &mut Vec::new()).await
+}
+
+/// [`catch_up_locked`], keeping in `read` the commits fetched but not applied yet: a
+/// batch of sealed entries, each of a later epoch, then reads the log once, not once per
+/// entry.
+async fn catch_up_with(
+    shared: &Shared,
+    mls: &mut MutexGuard<'_, Device>,
+    conversation: ConversationId,
+    until: Option<i64>,
+    read: &mut Vec<Commit>,
+) -> Result<(), End> {
     loop {
         let Some(epoch) = mls.epoch(conversation)? else {
             return Ok(());
@@ -250,14 +263,21 @@ async fn catch_up_locked(
         if until.is_some_and(|until| epoch >= until) {
             return Ok(());
         }
-        let page = match shared.api.commit_log(conversation, epoch).await {
-            Ok(page) => page,
-            // No longer a member: the conversation's own frames say so.
-            Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
+        read.retain(|c| c.epoch >= epoch);
+        if read.first().is_none_or(|c| c.epoch != epoch) {
+            let page = match shared.api.commit_log(conversation, epoch).await {
+                Ok(page) => page,
+                // No longer a member: the conversation's own frames say so.
+                Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            shared.store.raise_mls_epoch(conversation, page.epoch)?;
+            *read = page.commits;
+        }
         let mut moved = false;
-        for commit in &page.commits {
+        for commit in read.iter() {
             if until.is_some_and(|until| commit.epoch >= until) {
                 break;
             }
@@ -274,7 +294,6 @@ async fn catch_up_locked(
             }
         }
         mls.flush(&shared.store)?;
-        shared.store.raise_mls_epoch(conversation, page.epoch)?;
         if !moved {
             return Ok(());
         }
@@ -480,6 +499,7 @@ pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Res
     let mut opened = messages.to_vec();
     let mut mls = shared.mls.lock().await;
     let mut joined = HashSet::new();
+    let mut read: HashMap<ConversationId, Vec<Commit>> = HashMap::new();
     // What opens loses its `sealed`; what does not keeps it, and is stored as unreadable.
     for m in &mut opened {
         let Some(sealed) = m.sealed.clone() else {
@@ -503,7 +523,8 @@ pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Res
             join(shared, conversation).await?;
             mls = shared.mls.lock().await;
         }
-        catch_up_locked(shared, &mut mls, conversation, Some(epoch)).await?;
+        let read = read.entry(conversation).or_default();
+        catch_up_with(shared, &mut mls, conversation, Some(epoch), read).await?;
         match mls.unseal(conversation, &sealed) {
             Ok(SealedContent { body, emoji }) => {
                 m.sealed = None;
