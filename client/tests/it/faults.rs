@@ -4,6 +4,8 @@
 
 use ferry_client::{ConnectionState, Event};
 use ferry_proto::ConversationId;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 use crate::support::{
     Device, Fault, Proxy, Served, TestDb, TestServer, config, direct, online, server_process,
@@ -52,32 +54,59 @@ async fn burst_survives(
     assert_eq!(alice.history(chat), expected, "the sender's copy agrees");
 }
 
+/// Runs the burst through a proxy that applies `fault`, and returns why Alice went
+/// offline: the first reason she gave, waited for, then any that followed.
 async fn through_proxy(fault: Fault) -> Vec<String> {
     let data = TestDb::sqlite();
     let server = TestServer::start_with(config(&data)).await;
     let proxy = Proxy::start(server.addr).await;
     let alice = Device::register(&proxy.url(), "alice").await;
     let bob = Device::register(&server.url(), "bob").await;
-    let mut events = alice.client.events();
+    let mut offline = offline_reasons(&alice);
     alice.client.start();
     bob.client.start();
     alice.online().await;
     bob.online().await;
     let chat = direct(&alice, &bob).await;
     burst_survives(&alice, &bob, chat, async || proxy.fault(fault)).await;
-    // Why did Alice go offline on the way?
-    let mut reasons = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        if let Event::Connection {
-            state: ConnectionState::Offline {
-                reason: Some(r), ..
-            },
-        } = event
-        {
-            reasons.push(r);
-        }
+    // The rest of the burst may have been acknowledged before the fault reached the
+    // link; a stalled link is then noticed only when the heartbeat rule runs out, after
+    // the burst: wait for it rather than read what happened so far.
+    let first = within("alice noticed the fault", offline.recv())
+        .await
+        .expect("the watcher runs");
+    let mut reasons = vec![first];
+    while let Ok(reason) = offline.try_recv() {
+        reasons.push(reason);
     }
     reasons
+}
+
+/// Every reason `device` gives for going offline, read as it happens: a burst raises
+/// thousands of events, more than the event channel keeps for a reader that waits.
+fn offline_reasons(device: &Device) -> mpsc::UnboundedReceiver<String> {
+    let mut events = device.client.events();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(Event::Connection {
+                    state:
+                        ConnectionState::Offline {
+                            reason: Some(reason),
+                            ..
+                        },
+                }) => {
+                    if tx.send(reason).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    rx
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
