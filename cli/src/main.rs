@@ -195,6 +195,15 @@ enum Command {
     },
     /// Whom you blocked.
     Blocked,
+    /// The safety number you share with someone in an end-to-end encrypted chat: the same
+    /// sixty digits on their screen mean no one else's device can read along.
+    Verify {
+        /// Their username.
+        username: String,
+        /// The chat (default: your direct chat with them).
+        #[arg(long)]
+        chat: Option<String>,
+    },
     /// Report someone to the server's operators.
     Report {
         /// Their username.
@@ -628,6 +637,27 @@ async fn run(cli: Cli) -> Result<()> {
             let client = signed_in(&cli).await?;
             print::users(&cli, &client.safety().blocked_users().await?);
         }
+        Command::Verify { username, chat } => {
+            let client = signed_in(&cli).await?;
+            let id = resolve(&client, chat.as_deref().unwrap_or(username)).await?;
+            // The group as the server has it now (best effort: offline, this copy).
+            let _ = try_sync(&client).await?;
+            let wanted = username.trim().to_lowercase();
+            let them = client
+                .conversation(id)
+                .summary()?
+                .and_then(|c| c.members.into_iter().find(|m| m.user.username == wanted))
+                .with_context(|| format!("{username} is not in this chat"))?
+                .user;
+            match client.conversation(id).safety_number(them.id).await? {
+                Some(number) => print::safety_number(&cli, &them, &number),
+                None => bail!(
+                    "this chat has no safety number: it is not end-to-end encrypted, or this \
+                     device or theirs is not in it yet (see `ferry chats`: 🔒 marks encrypted \
+                     chats)"
+                ),
+            }
+        }
         Command::Report {
             username,
             chat,
@@ -653,6 +683,7 @@ async fn run(cli: Cli) -> Result<()> {
                     message_id,
                     reason: reason.clone(),
                     block: *block,
+                    copies: Vec::new(),
                 })
                 .await?;
             print::done(

@@ -142,8 +142,20 @@ pub fn chats(cli: &Cli, client: &Client, chats: &[ConversationSummary]) {
         };
         // The lock: what is sent here is end-to-end encrypted.
         let lock = if c.encrypted { " 🔒" } else { "" };
+        // Someone's devices changed: their safety number did (`ferry verify` shows it).
+        let changed: Vec<String> = c
+            .devices_changed
+            .iter()
+            .filter_map(|id| c.members.iter().find(|m| m.user.id == *id))
+            .map(|m| printable(&m.user.username).into_owned())
+            .collect();
+        let changed = if changed.is_empty() {
+            String::new()
+        } else {
+            format!(" (new safety number: {})", changed.join(", "))
+        };
         println!(
-            "{}{place}{level}{unread}{lock}  {preview}",
+            "{}{place}{level}{unread}{lock}{changed}  {preview}",
             printable(&c.name)
         );
     }
@@ -167,6 +179,20 @@ pub fn users(cli: &Cli, users: &[ferry_proto::User]) {
     }
     if users.is_empty() && !cli.json {
         println!("nobody");
+    }
+}
+
+pub fn safety_number(cli: &Cli, with: &User, number: &ferry_client::SafetyNumber) {
+    if cli.json {
+        emit(json!({"user": with, "safety_number": number.digits()}));
+    } else {
+        println!(
+            "your safety number with {} ({}):\n\n{number}\n\n\
+             compare it with the one on their screen; if they differ, someone else's \
+             device may be reading along",
+            printable(&with.display_name),
+            printable(&with.username)
+        );
     }
 }
 

@@ -1192,6 +1192,20 @@ async fn an_encrypted_chat_from_the_terminal() {
     let chats = bob.ok(&["chats"]).await;
     assert!(chats.contains("🔒"), "{chats}");
 
+    // Both see the same safety number, each from their own copy of the group.
+    let number = |out: Vec<Value>| {
+        out[0]["safety_number"]
+            .as_str()
+            .expect("a number")
+            .to_owned()
+    };
+    let mine = number(alice.json(&["verify", "bob"]).await);
+    let theirs = number(bob.json(&["verify", "alice"]).await);
+    assert_eq!(mine.len(), 60, "{mine}");
+    assert_eq!(mine, theirs, "the two sides agree");
+    let shown = alice.ok(&["verify", "bob"]).await;
+    assert!(shown.contains(&mine[..5]), "{shown}");
+
     let kept = db.stored_bytes().await;
     assert!(
         !ferry_testkit::holds(&kept, "door code"),

@@ -4,12 +4,14 @@
 //! level).
 
 use ferry_proto::{
-    Conversation, ConversationId, ErrorCode, NewReport, NotifyLevel, ReportId, User, UserId,
+    Conversation, ConversationId, ErrorCode, NewReport, NotifyLevel, REPORT_MAX_COPIES, ReportId,
+    ReportedCopy, User, UserId,
 };
 
 use crate::api::SessionError;
 use crate::handles::{ConversationHandle, Safety};
-use crate::{ApiError, Changes, Client, ClientError, Shared};
+use crate::safety_number::keys_of;
+use crate::{ApiError, Changes, Client, ClientError, SafetyNumber, Shared};
 
 impl Client {
     /// Users whose username or display name starts with `prefix` (needs the server).
@@ -139,11 +141,38 @@ impl ConversationHandle<'_> {
     /// this device is not in its group yet.
     pub async fn key_holders(&self) -> Result<Option<Vec<UserId>>, ClientError> {
         let mut mls = self.client.shared.mls.lock().await;
-        let members = mls.members(self.id).map_err(|e| match e {
-            crate::mls::MlsError::Store(e) => ClientError::Store(e),
-            crate::mls::MlsError::Mls(why) => ClientError::Invalid(why),
-        })?;
+        let members = mls.members(self.id).map_err(mls_error)?;
         Ok(members.map(|leaves| leaves.into_iter().filter_map(|(user, _)| user).collect()))
+    }
+
+    /// The safety number between this user and `with` in this encrypted conversation
+    /// (docs/protocol.md): the same sixty digits on both sides while the devices in its
+    /// group are theirs and no one else's; it changes when either adds or removes a
+    /// device. `None` while the conversation is not encrypted, this device is not in its
+    /// group yet, or `with` has no device in it. Looking at it takes the notice that
+    /// their devices changed (`ConversationSummary::devices_changed`) away.
+    pub async fn safety_number(&self, with: UserId) -> Result<Option<SafetyNumber>, ClientError> {
+        let me = self.client.shared.me_id;
+        let members = {
+            let mut mls = self.client.shared.mls.lock().await;
+            mls.member_keys(self.id).map_err(mls_error)?
+        };
+        let Some(members) = members else {
+            return Ok(None);
+        };
+        let (mine, theirs) = (keys_of(&members, me), keys_of(&members, with));
+        if theirs.is_empty() || with == me {
+            return Ok(None);
+        }
+        if self
+            .client
+            .shared
+            .store
+            .clear_device_change(self.id, with)?
+        {
+            self.client.shared.announce(Changes::conversation(self.id));
+        }
+        Ok(Some(SafetyNumber::between((me, &mine), (with, &theirs))))
     }
 
     /// Accepts a message request: this user may send there, and shares presence and
@@ -227,12 +256,63 @@ impl Safety<'_> {
     }
 
     /// Reports someone to the server's operators, optionally naming the conversation and
-    /// message, and blocks them when `block` is set (needs the server).
+    /// message, and blocks them when `block` is set (needs the server). A reported message
+    /// of an end-to-end encrypted conversation goes with this device's copy of it and of
+    /// the messages around it (unless the report carries copies already): the operators
+    /// cannot read the sealed entries themselves.
     pub async fn report(&self, report: &NewReport) -> Result<ReportId, ClientError> {
-        let receipt = self.client.shared.api.report(report).await?;
+        let mut report = report.clone();
+        if report.copies.is_empty() {
+            report.copies = self.copies(&report)?;
+        }
+        let receipt = self.client.shared.api.report(&report).await?;
         if report.block {
             self.client.refresh_direct(report.user_id).await?;
         }
         Ok(receipt.id)
+    }
+
+    /// This device's copies of a reported message and of the five either side, when its
+    /// conversation is encrypted: the excerpt the operators' view of the report shows.
+    /// Messages this device cannot read, or that were deleted, have none.
+    fn copies(&self, report: &NewReport) -> Result<Vec<ReportedCopy>, ClientError> {
+        let (Some(conversation), Some(reported)) = (report.conversation_id, report.message_id)
+        else {
+            return Ok(Vec::new());
+        };
+        let shared = &self.client.shared;
+        let encrypted = self
+            .client
+            .conversation(conversation)
+            .summary()?
+            .is_some_and(|c| c.encrypted);
+        let message = self.client.message(reported)?;
+        let (true, Some(message)) = (encrypted, message) else {
+            return Ok(Vec::new());
+        };
+        let Some(seq) = message.seq else {
+            return Ok(Vec::new());
+        };
+        let around = (REPORT_MAX_COPIES / 2) as u32;
+        let store = &shared.store;
+        let mut excerpt = store.messages(shared.me_id, conversation, Some(seq), around)?;
+        excerpt.push(message);
+        excerpt.extend(store.messages_after(shared.me_id, conversation, seq, around)?);
+        Ok(excerpt
+            .into_iter()
+            .filter(|m| !m.deleted && !m.unreadable)
+            .map(|m| ReportedCopy {
+                message_id: m.id,
+                body: m.body,
+            })
+            .collect())
+    }
+}
+
+/// An MLS failure as the public API reports it.
+fn mls_error(e: crate::mls::MlsError) -> ClientError {
+    match e {
+        crate::mls::MlsError::Store(e) => ClientError::Store(e),
+        crate::mls::MlsError::Mls(why) => ClientError::Invalid(why),
     }
 }

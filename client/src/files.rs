@@ -4,7 +4,8 @@
 //! that sends the outbox's files in compose order, in chunks, resuming where the server
 //! says it stands after a dropped connection or a restart), and downloads ([`download`],
 //! checked against the attachment's SHA-256, resumed from a partial file, kept in the
-//! size-limited cache).
+//! size-limited cache). In an end-to-end encrypted conversation a file goes up encrypted
+//! (`file_seal`) under a meaningless name, and is opened after its download.
 //!
 //! The message itself goes out through the outbox once every file of it is stored (the
 //! outbox holds it, and its conversation after it, until then), as matrix-rust-sdk's
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_proto::media::{self, MediaError};
-use ferry_proto::{ErrorCode, MessageId, NewUpload, UPLOAD_CHUNK_BYTES};
+use ferry_proto::{Attachment, ErrorCode, MessageId, NewUpload, UPLOAD_CHUNK_BYTES};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -25,7 +26,8 @@ use crate::api::SessionError;
 use crate::backoff::retry_delay;
 use crate::error::ClientError;
 use crate::events::Event;
-use crate::store::{Failed, PendingUpload, PreparedFile, file_key};
+use crate::file_seal::{self, FileKey};
+use crate::store::{Failed, FileSecret, PendingUpload, PreparedFile, file_key};
 use crate::{Changes, Shared};
 
 /// Images up to this size get their preview made when attached.
@@ -257,7 +259,8 @@ pub(crate) async fn upload_all(shared: &Shared) -> Result<usize, ClientError> {
     Ok(stored)
 }
 
-/// Uploads one file from where the server stands, chunk by chunk.
+/// Uploads one file from where the server stands, chunk by chunk: the file itself, or,
+/// in an end-to-end encrypted conversation, the file encrypted with a key of its own.
 async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
     let (message, index, file) = (pending.message_id, pending.index, &pending.file);
     let mut state = match pending.upload_id {
@@ -274,12 +277,38 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
         }
         None => None,
     };
+    // A file already on its way in the open stays so (its conversation was plain when it
+    // started); otherwise one of an encrypted conversation is encrypted first.
+    let key = match pending.file_key {
+        Some(key) => Some(key),
+        None if state.is_none() && shared.store.mls_epoch(pending.conversation_id)? > 0 => {
+            let key = file_seal::new_key().map_err(|e| Stop::Later(e.to_string()))?;
+            if !shared.store.set_upload_key(message, index, &key)? {
+                return Err(Stop::Cancelled);
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let sent = match key {
+        Some(key) => Some(sealed_copy(file, key, state.is_none()).await?),
+        None => None,
+    };
     if state.is_none() {
-        let declared = NewUpload {
-            name: file.name.clone(),
-            size: file.size,
-            content_type: file.content_type.clone(),
-            sha256: file.sha256.clone(),
+        let declared = match &sent {
+            // The server learns nothing of the file but its encrypted size.
+            Some(sealed) => NewUpload {
+                name: SEALED_NAME.into(),
+                size: sealed.size,
+                content_type: "application/octet-stream".into(),
+                sha256: sealed.sha256.clone().unwrap_or_default(),
+            },
+            None => NewUpload {
+                name: file.name.clone(),
+                size: file.size,
+                content_type: file.content_type.clone(),
+                sha256: file.sha256.clone(),
+            },
         };
         let declared = &declared;
         let created = shared.api.create_upload(declared).await?;
@@ -292,10 +321,14 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
         state = Some(created);
     }
     let mut state = state.expect("declared above");
-    let mut source = std::fs::File::open(&file.path)?;
+    let (path, size) = match &sent {
+        Some(sealed) => (sealed.path.as_path(), sealed.size),
+        None => (file.path.as_path(), file.size),
+    };
+    let mut source = std::fs::File::open(path)?;
     while state.attachment.is_none() {
         let offset = state.offset;
-        let len = (file.size - offset).min(state.chunk_size.clamp(1, UPLOAD_CHUNK_BYTES));
+        let len = (size - offset).min(state.chunk_size.clamp(1, UPLOAD_CHUNK_BYTES));
         let mut chunk = vec![0u8; len as usize];
         source.seek(SeekFrom::Start(offset))?;
         source.read_exact(&mut chunk)?;
@@ -321,17 +354,82 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
         shared.emit(Event::UploadProgress {
             message_id: message,
             index,
-            sent: state.offset,
+            // Of the file: the encrypted form is a little larger.
+            sent: (u128::from(state.offset) * u128::from(file.size) / u128::from(size.max(1)))
+                as u64,
             total: file.size,
         });
     }
-    let attachment = state.attachment.expect("the loop ends with it");
+    let mut attachment = state.attachment.expect("the loop ends with it");
+    if let (Some(key), Some(sealed)) = (key, &sent) {
+        // This device describes the file as it is; the server's description is of the
+        // encrypted bytes, which only the key opens.
+        shared.store.keep_file_secrets(&[(
+            attachment.id,
+            FileSecret {
+                key,
+                size: attachment.size,
+                preview: None,
+            },
+        )])?;
+        attachment = Attachment {
+            id: attachment.id,
+            name: file.name.clone(),
+            size: file.size,
+            content_type: file.content_type.clone(),
+            sha256: file.sha256.clone(),
+            width: file.dimensions.map(|d| d.0),
+            height: file.dimensions.map(|d| d.1),
+            thumbnail: file.preview.is_some(),
+        };
+        let _ = std::fs::remove_file(&sealed.path);
+    }
     if shared.store.finish_upload(message, index, &attachment)? {
         // Every file of the message is stored: it may go out now.
         shared.announce(Changes::message(message, None));
         shared.wake.notify_one();
     }
     Ok(())
+}
+
+/// The name an encrypted file is uploaded under: the server is not told the real one.
+const SEALED_NAME: &str = "encrypted";
+
+/// A file's encrypted form, as uploaded.
+struct SealedCopy {
+    path: PathBuf,
+    size: u64,
+    /// Its hash, when it was made now (to declare the upload).
+    sha256: Option<String>,
+}
+
+/// The encrypted form of `file` under `key`, made beside it: anew when the upload is
+/// declared (which needs its hash), or when it is gone (the same key makes the same
+/// bytes, so a resumed upload goes on where it stopped).
+async fn sealed_copy(
+    file: &PreparedFile,
+    key: FileKey,
+    declaring: bool,
+) -> Result<SealedCopy, Stop> {
+    let (plain, path) = (file.path.clone(), file_seal::sealed_path(&file.path));
+    if !declaring && path.exists() {
+        return Ok(SealedCopy {
+            size: std::fs::metadata(&path)?.len(),
+            path,
+            sha256: None,
+        });
+    }
+    let target = path.clone();
+    let (sha256, size) =
+        tokio::task::spawn_blocking(move || file_seal::seal(&key, &plain, &target))
+            .await
+            .map_err(|e| Stop::Later(format!("encrypting the file stopped: {e}")))?
+            .map_err(|e| Stop::Refused(e.to_string()))?;
+    Ok(SealedCopy {
+        path,
+        size,
+        sha256: Some(sha256),
+    })
 }
 
 /// Where this device keeps attachment `index` of message `message`, downloading it first
@@ -361,8 +459,11 @@ pub(crate) async fn download(
     let path = dir.join(attachment.id.to_string());
     let partial = dir.join(format!("{}.part", attachment.id));
     let id = attachment.id;
+    // An encrypted file comes as the server holds it, and is opened once here.
+    let secret = shared.store.file_secret(id)?;
+    let wire_size = secret.as_ref().map_or(attachment.size, |s| s.size);
     let start = tokio::fs::metadata(&partial).await.map_or(0, |m| m.len());
-    let start = if start >= attachment.size { 0 } else { start };
+    let start = if start >= wire_size { 0 } else { start };
     let mut response = shared.api.download(id, start).await?;
     // A server that ignored the range sends the whole file.
     let resumed = start > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
@@ -383,32 +484,39 @@ pub(crate) async fn download(
     }
     out.sync_all().await?;
     drop(out);
-    let (check, expected) = (partial.clone(), attachment.sha256.clone());
-    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
-        let mut file = std::fs::File::open(check)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
+    let (checked, found) = match secret {
+        Some(secret) => {
+            let (sealed, opened) = (partial.clone(), dir.join(format!("{id}.open")));
+            let target = opened.clone();
+            let found =
+                tokio::task::spawn_blocking(move || file_seal::open(&secret.key, &sealed, &target))
+                    .await
+                    .map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
+            let _ = tokio::fs::remove_file(&partial).await;
+            match found {
+                Ok(found) => (opened, found),
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&opened).await;
+                    return Err(ClientError::Invalid(format!("{}: {e}", attachment.name)));
+                }
             }
-            hasher.update(&buffer[..n]);
-            size += n as u64;
         }
-        Ok((hex::encode(hasher.finalize()), size))
-    })
-    .await
-    .map_err(|e| ClientError::Io(std::io::Error::other(e)))??;
-    if hashed != (expected, attachment.size) {
-        let _ = tokio::fs::remove_file(&partial).await;
+        None => {
+            let check = partial.clone();
+            let found = tokio::task::spawn_blocking(move || hashed(&check))
+                .await
+                .map_err(|e| ClientError::Io(std::io::Error::other(e)))??;
+            (partial, found)
+        }
+    };
+    if found != (attachment.sha256.clone(), attachment.size) {
+        let _ = tokio::fs::remove_file(&checked).await;
         return Err(ClientError::Invalid(format!(
             "{} arrived damaged (its SHA-256 does not match); download it again",
             attachment.name
         )));
     }
-    tokio::fs::rename(&partial, &path).await?;
+    tokio::fs::rename(&checked, &path).await?;
     let evicted = shared.store.keep_file(
         &key,
         &path,
@@ -423,8 +531,26 @@ pub(crate) async fn download(
     Ok(path)
 }
 
+/// The SHA-256 (lowercase hex) and size of the file at `path`. Blocking.
+fn hashed(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
 /// The preview of attachment `index` of message `message` (JPEG or PNG bytes): the one
-/// made when it was attached, or the server's, fetched once and kept.
+/// made when it was attached, the one an encrypted file's sealed message carried, or the
+/// server's, fetched once and kept.
 pub(crate) async fn preview(
     shared: &Shared,
     message: MessageId,
@@ -447,6 +573,10 @@ pub(crate) async fn preview(
         }
     }
     let id = attachment.id;
+    // An encrypted file's preview came inside its sealed message; the server has none.
+    if let Some(secret) = shared.store.file_secret(id)? {
+        return secret.preview.ok_or(ClientError::NotFound("preview"));
+    }
     let bytes = shared.api.thumbnail(id).await?;
     let dir = folder(shared, "cache");
     tokio::fs::create_dir_all(&dir).await?;

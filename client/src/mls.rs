@@ -55,6 +55,15 @@ fn failed(what: &str, e: impl Display) -> MlsError {
 /// that names no Ferry user) and its leaf.
 pub(crate) type Leaf = (Option<UserId>, LeafNodeIndex);
 
+/// A device in a group: whose, and its signature key (what safety numbers are made of).
+pub(crate) type MemberKey = (Option<UserId>, Vec<u8>);
+
+/// Whose device a credential's identity names (`credential_identity`), if a Ferry user's.
+fn member_user(identity: &[u8]) -> Option<UserId> {
+    let identity = String::from_utf8_lossy(identity);
+    identity.split(':').next().and_then(|u| u.parse().ok())
+}
+
 /// openmls's provider: RustCrypto, and the memory storage [`Device::flush`] saves.
 #[derive(Default)]
 struct Provider {
@@ -333,10 +342,29 @@ impl Device {
         Ok(Some(
             group
                 .members()
+                .map(|m| (member_user(m.credential.serialized_content()), m.index))
+                .collect(),
+        ))
+    }
+
+    /// Each device in the conversation's group: whose (as its credential names them) and
+    /// its signature key, as this device's copy of the group has them (`None` when this
+    /// device is not in the group): what safety numbers are made of.
+    pub(crate) fn member_keys(
+        &mut self,
+        conversation: ConversationId,
+    ) -> Result<Option<Vec<MemberKey>>, MlsError> {
+        let Some(group) = self.group(conversation)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            group
+                .members()
                 .map(|m| {
-                    let identity = String::from_utf8_lossy(m.credential.serialized_content());
-                    let user = identity.split(':').next().and_then(|u| u.parse().ok());
-                    (user, m.index)
+                    (
+                        member_user(m.credential.serialized_content()),
+                        m.signature_key,
+                    )
                 })
                 .collect(),
         ))

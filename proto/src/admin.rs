@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConversationId, Message, ReportId, Timestamp, User};
+use crate::{ConversationId, Message, ReportId, ReportedCopy, Timestamp, User};
 
 /// An account as an operator sees it: `GET /admin/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +85,11 @@ pub struct AdminReport {
     /// Up to five messages before the reported one and five after, in seq order (no
     /// edits, deletions or reactions): what the reporter saw around it.
     pub context: Vec<Message>,
+    /// The reporter's copies of the messages shown (encrypted conversations, whose
+    /// sealed entries the server cannot read): as the reporter's device showed them,
+    /// unchecked. Only those of `message` and `context`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<ReportedCopy>,
     /// In the reporter's words.
     pub reason: String,
     /// When it was made.

@@ -42,11 +42,11 @@ pub use limits::{
     BodyError, ChangeError, DEFAULT_MAX_FILE_BYTES, DEFAULT_PAGE_LIMIT, MAX_ATTACHMENTS,
     MAX_BODY_CHARS, MAX_EMOJI_CHARS, MAX_FILE_NAME_CHARS, MAX_FRAME_BYTES, MAX_IMAGE_PIXELS,
     MAX_PAGE_LIMIT, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, MAX_SYNC_MESSAGES,
-    MAX_SYNC_WAIT_SECS, PICTURE_SIDE, PREVIEW_MAX_SIDE, PasswordError, REPORT_REASON_MAX_CHARS,
-    SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, UPLOAD_CHUNK_BYTES, USER_SEARCH_MAX_LIMIT,
-    USER_SEARCH_MIN_CHARS, UploadError, UsernameError, clean_file_name, has_control,
-    is_bidi_control, normalize_username, validate_body, validate_change, validate_password,
-    validate_upload,
+    MAX_SYNC_WAIT_SECS, PICTURE_SIDE, PREVIEW_MAX_SIDE, PasswordError, REPORT_MAX_COPIES,
+    REPORT_REASON_MAX_CHARS, SYNC_MESSAGE_BYTES, TITLE_MAX_CHARS, UPLOAD_CHUNK_BYTES,
+    USER_SEARCH_MAX_LIMIT, USER_SEARCH_MIN_CHARS, UploadError, UsernameError, clean_file_name,
+    has_control, is_bidi_control, normalize_username, validate_body, validate_change,
+    validate_password, validate_upload,
 };
 pub use objects::{
     Attachment, Change, ChangeKind, Conversation, ConversationKind, Member, MemberState, Message,
@@ -55,7 +55,8 @@ pub use objects::{
 pub use rest::{
     AddMembers, ConversationPage, CreateConversation, HistoryQuery, ListQuery, LoginRequest,
     MessagePage, NewReport, NewUpload, Notifications, RefreshRequest, RegisterRequest,
-    ReportReceipt, SendMessage, SyncPage, SyncQuery, Upload, UserSearchQuery, Watermark,
+    ReportReceipt, ReportedCopy, SendMessage, SyncPage, SyncQuery, Upload, UserSearchQuery,
+    Watermark,
 };
 pub use send::{SendError, Sending};
 pub use time::Timestamp;

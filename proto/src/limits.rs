@@ -23,6 +23,9 @@ pub const TITLE_MAX_CHARS: usize = 200;
 
 /// Longest reason of a report (addition to v1), in characters.
 pub const REPORT_REASON_MAX_CHARS: usize = 1000;
+/// The most copies a report carries: the reported message and five either side, what
+/// the operators' view shows around it.
+pub const REPORT_MAX_COPIES: usize = 11;
 /// The shortest user search, in characters after trimming: an empty or one-letter
 /// search would list the directory.
 pub const USER_SEARCH_MIN_CHARS: usize = 2;

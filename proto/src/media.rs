@@ -256,6 +256,20 @@ pub fn preview(format: ImageFormat, bytes: &[u8]) -> Result<Option<Preview>, Med
     }))
 }
 
+/// The most pixels a side of the preview an encrypted file's sealed message carries
+/// (as WhatsApp's messages carry a small thumbnail): small enough to travel inside the
+/// message, which the server cannot make one from.
+pub const INLINE_PREVIEW_SIDE: u32 = 96;
+
+/// A preview made smaller still, to travel inside an encrypted message: at most
+/// [`INLINE_PREVIEW_SIDE`] pixels a side, no metadata; `None` if it does not decode.
+/// Made from a [`preview`], which is upright already.
+pub fn inline_preview(preview: &[u8]) -> Option<Vec<u8>> {
+    let format = image::guess_format(preview).ok()?;
+    let (image, _) = decode(format, preview).ok()??;
+    encode(image.thumbnail(INLINE_PREVIEW_SIDE, INLINE_PREVIEW_SIDE))
+}
+
 /// A profile picture made of an image: its middle square, `side` pixels a side,
 /// upright, without metadata (a PNG with transparency, else a JPEG); `Ok(None)` when the
 /// bytes do not decode. CPU-bound: run it on a blocking thread.
@@ -348,6 +362,11 @@ mod tests {
         assert_eq!((preview.width, preview.height), (1000, 500));
         let small = image::load_from_memory(&preview.bytes).expect("the preview decodes");
         assert_eq!((small.width(), small.height()), (320, 160));
+        let inline = inline_preview(&preview.bytes).expect("an inline preview");
+        let tiny = image::load_from_memory(&inline).expect("the inline preview decodes");
+        assert_eq!((tiny.width(), tiny.height()), (96, 48));
+        assert!(inline.len() < preview.bytes.len());
+        assert_eq!(inline_preview(b"not an image"), None);
     }
 
     /// A JPEG whose frame header says `width` × `height` (a small image with its header

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{ConversationId, SessionId, Timestamp, UserId, WelcomeId};
+use crate::{ConversationId, SessionId, Timestamp, UploadId, UserId, WelcomeId};
 
 /// Most one-time key packages a device may have waiting on the server.
 pub const MAX_KEY_PACKAGES: u32 = 100;
@@ -226,6 +226,38 @@ pub struct SealedContent {
     /// A reaction's emoji.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emoji: Option<String>,
+    /// The message's encrypted files: what the server's `Attachment` says of them is of
+    /// the encrypted bytes (`application/octet-stream`), this is the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<SealedFile>,
+}
+
+/// One file of a sealed message, encrypted on the sender's device with a key of its own
+/// (docs/protocol.md has the format): its real name, type, size and hash, the key, and
+/// the preview the sender made of an image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedFile {
+    /// The upload that holds the encrypted bytes (one of the message's attachments).
+    pub id: UploadId,
+    /// The file's name.
+    pub name: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its bytes (before encryption).
+    pub size: u64,
+    /// SHA-256 of its bytes (before encryption), lowercase hex.
+    pub sha256: String,
+    /// The AES-256-GCM key its bytes are encrypted with.
+    pub key: MlsBytes,
+    /// Pixels, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixels, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// An image's preview (JPEG or PNG, at most 320 pixels a side), as its sender made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<MlsBytes>,
 }
 
 /// The server's words when a plain send reaches an encrypted conversation: the client

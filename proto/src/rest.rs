@@ -102,6 +102,26 @@ pub struct NewReport {
     /// Also block them (as `PUT /blocks/{user_id}`).
     #[serde(default)]
     pub block: bool,
+    /// In an end-to-end encrypted conversation, whose sealed entries the server cannot
+    /// read: the reporter's own copy of the reported message and of those around it, so
+    /// that the operators can see what was reported. At most [`REPORT_MAX_COPIES`], each
+    /// a message of that conversation, with a body of at most `MAX_BODY_CHARS`; the server
+    /// cannot check them against the sealed bytes, and says so where it shows them.
+    ///
+    /// [`REPORT_MAX_COPIES`]: crate::REPORT_MAX_COPIES
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<ReportedCopy>,
+}
+
+/// A message of an encrypted conversation as the reporter's device shows it (in
+/// [`NewReport::copies`] and the operators' view of the report).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportedCopy {
+    /// Which message.
+    pub message_id: MessageId,
+    /// Its text, as the reporter's device opened it.
+    pub body: String,
 }
 
 /// What `POST /reports` stored.

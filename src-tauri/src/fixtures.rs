@@ -25,5 +25,6 @@ pub fn summary(id: ConversationId) -> ConversationSummary {
         draft: None,
         typing: Vec::new(),
         encrypted: false,
+        devices_changed: Vec::new(),
     }
 }

@@ -223,6 +223,7 @@ pub fn run() {
             commands::create_group,
             commands::add_members,
             commands::leave_conversation,
+            commands::safety_number,
             commands::accept_request,
             commands::dismiss_request,
             commands::set_blocked,

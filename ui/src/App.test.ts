@@ -25,6 +25,7 @@ import {
   member,
   message,
   mockCore,
+  safetyDigits,
   type Handlers,
 } from "./test/fixtures";
 import { user } from "./test/fixtures";
@@ -1128,6 +1129,72 @@ describe("message requests and blocks", () => {
     await waitFor(() => expect(screen.getByTestId("thread-title")).toHaveTextContent("Team"));
     expect(screen.queryByTestId("block-user")).toBeNull();
     expect(screen.queryByTestId("report-user")).toBeNull();
+  });
+});
+
+describe("the safety number", () => {
+  it("opens from the lock of an encrypted direct chat, and Esc gives focus back to the lock", async () => {
+    const withAda = direct(ada, { encrypted: true });
+    const digits = safetyDigits(ME.id, ada.id);
+    const c = core({
+      conversations: [withAda, group("Team", [ada, grace], { encrypted: true })],
+      handlers: { safety_number: () => digits },
+    });
+    render(App);
+    await screen.findAllByTestId("conversation-item");
+    await userEvent.click(item("Ada Lovelace"));
+    const lock = await screen.findByRole("button", { name: "End-to-end encrypted: verify the safety number…" });
+    await userEvent.click(lock);
+    const dialog = await screen.findByRole("dialog", { name: "Verify safety number with Ada Lovelace" });
+    expect(await within(dialog).findByTestId("safety-number")).toHaveAttribute("data-digits", digits);
+    expect(within(dialog).getAllByTestId("safety-number-group")).toHaveLength(12);
+    expect(c.argsOf("safety_number")).toEqual([{ conversationId: withAda.id, with: ada.id }]);
+
+    await userEvent.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(lock).toHaveFocus();
+
+    // A group's lock only says it is encrypted: verifying is per person.
+    await userEvent.click(item("Team"));
+    await waitFor(() => expect(screen.getByTestId("thread-title")).toHaveTextContent("Team"));
+    expect(screen.getByTestId("encrypted-lock")).not.toHaveRole("button");
+    expect(screen.queryByRole("button", { name: /safety number/ })).toBeNull();
+  });
+
+  it("warns of a changed safety number until it is looked at, from the warning's Verify", async () => {
+    const withAda = direct(ada, { encrypted: true, devices_changed: [ada.id] });
+    const digits = safetyDigits(ME.id, ada.id);
+    const c = core({
+      conversations: [withAda],
+      handlers: {
+        // As the core does: reading the number clears the warning, and the summary follows.
+        safety_number: (args) => {
+          c.store.conversations = c.store.conversations.map((x) =>
+            x.id === args.conversationId
+              ? { ...x, devices_changed: x.devices_changed.filter((id) => id !== args.with) }
+              : x,
+          );
+          void coreEmits({ type: "conversation", summary: c.store.conversations[0]! });
+          return digits;
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const notice = await screen.findByTestId("devices-changed");
+    expect(notice).toHaveTextContent("Your safety number with Ada Lovelace changed");
+    expect(c.count("safety_number")).toBe(0);
+
+    await userEvent.click(within(notice).getByRole("button", { name: "Verify safety number with Ada Lovelace" }));
+    const dialog = await screen.findByRole("dialog", { name: "Verify safety number with Ada Lovelace" });
+    expect(await within(dialog).findByTestId("safety-number")).toHaveAttribute("data-digits", digits);
+    expect(c.argsOf("safety_number")).toEqual([{ conversationId: withAda.id, with: ada.id }]);
+    await waitFor(() => expect(screen.queryByTestId("devices-changed")).toBeNull());
+
+    // The warning and its button are gone: focus comes back to the lock beside the name.
+    await userEvent.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(screen.getByTestId("encrypted-lock")).toHaveFocus();
   });
 });
 

@@ -1,7 +1,7 @@
 // axe-core over each main screen of the window as rendered in jsdom: sign-in, the chat
 // (list and an open thread with replies, reactions, files and a failed message),
 // Settings in every section (Updates with an update on offer, and the sidebar's news of
-// one), and the dialogs and popovers (new chat, quick switcher,
+// one), and the dialogs and popovers (new chat, quick switcher, safety number,
 // reaction picker, delete confirmation, blocked people, sign out). None may have a
 // serious or critical violation. Colour contrast needs a real engine: the end-to-end run
 // measures it with `test/axe-webdriver.js`, which the last tests here run as it is.
@@ -41,9 +41,12 @@ beforeAll(() => {
   document.title = "Ferry";
 });
 
-/** The window signed in, with Ada's chat (open) full of what a thread shows, and a group. */
+/**
+ * The window signed in, with Ada's encrypted chat (open, warning that her safety number
+ * changed) full of what a thread shows, and a group.
+ */
 async function chatOpen() {
-  const chat = direct(ada, { updated_at: ago(1), unread_count: 0 });
+  const chat = direct(ada, { updated_at: ago(1), unread_count: 0, encrypted: true, devices_changed: [ada.id] });
   const team = group("Team", [ada, grace], { updated_at: ago(20), unread_count: 3 });
   const mine = message({ conversation_id: chat.id, seq: 2, body: "yes, at noon", status: "read", created_at: ago(5) });
   const held = [
@@ -113,6 +116,7 @@ describe("axe finds nothing serious", () => {
 
   it("in the chat: the list, and a thread with replies, reactions, files and a failed message", async () => {
     await chatOpen();
+    expect(screen.getByTestId("devices-changed")).toBeInTheDocument();
     expect(await seriousViolations()).toEqual([]);
     await coreEmits({ type: "update_available", update: availableUpdate() });
     await screen.findByTestId("update-notice");
@@ -155,7 +159,7 @@ describe("axe finds nothing serious", () => {
     expect(await seriousViolations(), "an update downloading").toEqual([]);
   }, MANY_SCREENS_MS);
 
-  it("in the dialogs: new chat, the quick switcher, blocked people, sign out", async () => {
+  it("in the dialogs: new chat, the quick switcher, the safety number, blocked people, sign out", async () => {
     await chatOpen();
     await userEvent.click(screen.getByTestId("new-chat"));
     const newChat = await screen.findByTestId("new-chat-dialog");
@@ -166,6 +170,11 @@ describe("axe finds nothing serious", () => {
 
     await userEvent.keyboard("{Control>}k{/Control}");
     await screen.findByTestId("quick-switcher");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.keyboard("{Escape}");
+
+    await userEvent.click(screen.getByTestId("encrypted-lock"));
+    await screen.findByTestId("safety-number");
     expect(await seriousViolations()).toEqual([]);
     await userEvent.keyboard("{Escape}");
 

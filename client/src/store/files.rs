@@ -46,6 +46,11 @@ pub struct PendingUpload {
     pub file: PreparedFile,
     /// The server's id for the upload, once declared.
     pub upload_id: Option<UploadId>,
+    /// The message's conversation.
+    pub conversation_id: ConversationId,
+    /// The key it is encrypted with before it goes up, once chosen (its conversation is
+    /// end-to-end encrypted).
+    pub file_key: Option<[u8; 32]>,
 }
 
 impl LocalStore {
@@ -95,8 +100,9 @@ impl LocalStore {
         self.read(|tx| {
             tx.query_row(
                 "SELECT u.message_id, u.idx, u.path, u.name, u.size, u.content_type, u.sha256, \
-                 u.width, u.height, u.preview, u.upload_id FROM uploads u \
-                 JOIN outbox o ON o.message_id = u.message_id \
+                 u.width, u.height, u.preview, u.upload_id, m.conversation_id, u.file_key \
+                 FROM uploads u JOIN outbox o ON o.message_id = u.message_id \
+                 JOIN messages m ON m.id = u.message_id \
                  WHERE u.attachment IS NULL ORDER BY o.position, u.idx LIMIT 1",
                 [],
                 |r| {
@@ -117,6 +123,10 @@ impl LocalStore {
                         upload_id: r
                             .get::<_, Option<String>>(10)?
                             .and_then(|id| id.parse().ok()),
+                        conversation_id: id_at(r, 11)?,
+                        file_key: r
+                            .get::<_, Option<Vec<u8>>>(12)?
+                            .and_then(|k| k.try_into().ok()),
                     })
                 },
             )
@@ -215,7 +225,10 @@ impl LocalStore {
                 })?;
                 for row in found {
                     let (path, preview, upload) = row?;
-                    paths.push(PathBuf::from(path));
+                    let path = PathBuf::from(path);
+                    // Its encrypted form, if it was made (an encrypted conversation).
+                    paths.push(crate::file_seal::sealed_path(&path));
+                    paths.push(path);
                     paths.extend(preview.map(PathBuf::from));
                     uploads.extend(upload.and_then(|u| u.parse::<UploadId>().ok()));
                 }

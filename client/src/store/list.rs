@@ -78,6 +78,9 @@ pub struct ConversationSummary {
     /// End-to-end encrypted (issue 31): what is sent here is sealed for its members'
     /// devices, and the server cannot read it.
     pub encrypted: bool,
+    /// Members whose devices here changed (one added or gone: their safety number with
+    /// this user changed) since this user last looked at that number.
+    pub devices_changed: Vec<UserId>,
 }
 
 impl LocalStore {
@@ -300,5 +303,6 @@ fn summary(
         draft,
         typing: Vec::new(),
         encrypted,
+        devices_changed: super::devices::device_changes_in(tx, &key)?,
     }))
 }

@@ -393,4 +393,34 @@ impl LocalStore {
             Ok(page)
         })
     }
+
+    /// The `limit` sent messages after `after_seq`, oldest first: what followed a message
+    /// (the excerpt a report carries).
+    pub fn messages_after(
+        &self,
+        me: UserId,
+        conversation: ConversationId,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<LocalMessage>> {
+        self.read(|tx| {
+            let key = conversation.to_string();
+            let members = members(tx, &key)?;
+            let mut after = tx.prepare_cached(concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages WHERE conversation_id = ?1 AND seq > ?2 AND change_kind IS NULL \
+                  ORDER BY seq LIMIT ?3"
+            ))?;
+            let mut page: Vec<LocalMessage> = after
+                .query_map(params![key, after_seq, limit], |r| {
+                    message_from_row(r, me, &members)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for message in &mut page {
+                decorate(tx, me, message)?;
+            }
+            Ok(page)
+        })
+    }
 }

@@ -6,7 +6,8 @@
 //! crash or a power cut. Tokens are never stored here (see `tokens`).
 //!
 //! The queries live by topic: [`conversations`] (as the server describes them), [`list`]
-//! (the conversation list), [`messages`], [`compose`], [`outbox`], [`changes`] (edits, deletions, reactions), [`files`] and [`search`], and
+//! (the conversation list), [`messages`], [`compose`], [`outbox`], [`changes`] (edits, deletions, reactions), [`files`] (and the keys of
+//! encrypted ones, [`file_keys`]) and [`search`], and
 //! they all read messages through one read model, [`read`]. Writes that take in messages
 //! report what they changed as [`Changes`], which the client announces. UUIDs are stored as
 //! hyphenated text and times as Unix milliseconds.
@@ -15,6 +16,8 @@ mod changed;
 mod changes;
 mod compose;
 mod conversations;
+mod devices;
+mod file_keys;
 mod files;
 mod list;
 mod messages;
@@ -35,6 +38,7 @@ use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 pub use changed::{Changes, Shown};
 pub use changes::ChangeRefusal;
 pub use conversations::{MembersApplied, MembersChange};
+pub use file_keys::{FileSecret, SealedUpload};
 pub use files::{PendingUpload, PreparedFile};
 pub use list::{ConversationSummary, ListPosition};
 pub use messages::Confirmation;

@@ -245,4 +245,32 @@ ALTER TABLE conversations ADD COLUMN mls_tried_at INTEGER;
 -- A sealed entry this device could not open (sent before it joined the group).
 ALTER TABLE messages ADD COLUMN unreadable INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 13: files of encrypted conversations, and whose devices changed (issue 31).
+    // `uploads.file_key` is the key a file is encrypted with before it goes up (its
+    // conversation was encrypted); kept before anything is sent, so a restart encrypts to
+    // the same bytes. `file_keys` holds, by the server's id of the encrypted upload, the
+    // key, the encrypted size and the preview the sealed message carried: what a download
+    // and a preview need. `mls_devices` is each member's devices in a conversation's
+    // group as one fingerprint; `device_changes` the members whose fingerprint changed,
+    // until this user looks at their safety number.
+    r#"
+ALTER TABLE uploads ADD COLUMN file_key BLOB;
+CREATE TABLE file_keys (
+    upload_id TEXT PRIMARY KEY,
+    key       BLOB NOT NULL,
+    size      INTEGER NOT NULL,
+    preview   BLOB
+) WITHOUT ROWID;
+CREATE TABLE mls_devices (
+    conversation_id TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    fingerprint     BLOB NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE device_changes (
+    conversation_id TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+"#,
 ];

@@ -2,12 +2,14 @@
 //! MLS state, on both server databases: a new conversation becomes encrypted by itself
 //! once both devices have keys, messages, edits and reactions go sealed and arrive
 //! readable, a device that was away catches up through what was sealed meanwhile, a new
-//! member of a group is added to its MLS group and one who left is removed. The server's
-//! database and files hold none of the texts; what was sent before encryption began,
-//! they do (so the search can fail).
+//! member of a group is added to its MLS group and one who left is removed, and both sides
+//! of a chat see one safety number, which a new device changes. The server's database and
+//! files hold none of the texts (what was sent before encryption began, they do, so the
+//! search can fail) until someone reports a message: the report carries the reporter's
+//! copy of it and of the messages around it.
 
 use ferry_client::Client;
-use ferry_proto::ConversationId;
+use ferry_proto::{ConversationId, UserId};
 use ferry_testkit::{Backend, holds};
 
 use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
@@ -66,6 +68,17 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
         &["my salary is 93k", "my address is 12 Elm Street"],
     )
     .await;
+
+    // Both see the same safety number, each from their own copy of the group.
+    let number = async |d: &Device, with: UserId| {
+        d.conversation(chat)
+            .safety_number(with)
+            .await
+            .expect("read")
+            .expect("a safety number")
+    };
+    let two_devices = number(&alice, bob.id()).await;
+    assert_eq!(two_devices, number(&bob, alice.id()).await);
 
     // An edit and a reaction are sealed as well, and applied on the other side.
     let first = alice.conversation(chat).messages(None, 10).expect("read")[0].id;
@@ -151,6 +164,30 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
                 .any(|m| m.body == "hello, second device" && !m.unreadable)
         })
         .await;
+    // A new device of Alice's changes the number, the same way on every device. Bob's
+    // chat says her devices changed, until he looks at the number.
+    let changed = |d: &Device| {
+        d.conversation(chat)
+            .summary()
+            .expect("read")
+            .expect("the chat")
+            .devices_changed
+    };
+    assert_eq!(changed(&bob), [alice.id()]);
+    let three_devices = number(&bob, alice.id()).await;
+    assert!(changed(&bob).is_empty(), "seen");
+    assert_ne!(
+        three_devices, two_devices,
+        "a device added changes the number"
+    );
+    assert_eq!(number(&second, bob.id()).await, three_devices);
+    holders_are(&alice, chat, &[alice.id(), alice.id(), bob.id()]).await;
+    assert_eq!(number(&alice, bob.id()).await, three_devices);
+    assert!(
+        changed(&alice).is_empty(),
+        "one's own new device is no contact's change"
+    );
+
     let before = second
         .conversation(chat)
         .messages(None, 100)
@@ -163,6 +200,58 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
         "history sealed before it joined is marked unreadable"
     );
 
+    // Files go encrypted: the server stores bytes it cannot read under a name that says
+    // nothing; Bob and Alice's second device see the files as they are and open them.
+    let folder = tempfile::tempdir().expect("temp dir");
+    let picture = crate::files::png(640, 480);
+    let slip = b"SECRET-FILE-CONTENT-4242, net pay 5,120".to_vec();
+    let paths = [
+        folder.path().join("holiday.png"),
+        folder.path().join("salary-slip.txt"),
+    ];
+    std::fs::write(&paths[0], &picture).expect("write");
+    std::fs::write(&paths[1], &slip).expect("write");
+    let sent = alice
+        .conversation(chat)
+        .send_files(&paths, "two files", None)
+        .await
+        .expect("attach");
+    for device in [&bob, &second] {
+        device
+            .until("the files arrive", |c| {
+                c.message(sent.id)
+                    .expect("read")
+                    .is_some_and(|m| m.attachments.len() == 2 && m.body == "two files")
+            })
+            .await;
+        let shown = device.client.message(sent.id).expect("read").expect("kept");
+        let described: Vec<_> = shown
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.content_type.as_str(), a.size))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                ("holiday.png", "image/png", picture.len() as u64),
+                ("salary-slip.txt", "text/plain", slip.len() as u64)
+            ]
+        );
+        let image = &shown.attachments[0];
+        assert_eq!((image.width, image.height), (Some(640), Some(480)));
+        assert!(image.has_preview, "the sender's preview came along");
+        let preview = device.files().preview(sent.id, 0).await.expect("preview");
+        assert!(preview.starts_with(&[0xff, 0xd8]), "a JPEG preview");
+        for (index, bytes) in [(0, &picture), (1, &slip)] {
+            let path = device
+                .files()
+                .download(sent.id, index)
+                .await
+                .expect("download");
+            assert_eq!(&std::fs::read(path).expect("read"), bytes, "opened whole");
+        }
+    }
+
     let kept = data.stored_bytes().await;
     for secret in [
         "93k",
@@ -171,11 +260,32 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
         "while you were out",
         "🍰",
         "second device",
+        "SECRET-FILE-CONTENT",
+        "holiday.png",
+        "salary-slip",
     ] {
         assert!(!holds(&kept, secret), "the server keeps {secret:?}");
     }
     // The search can find what is there: the names are kept in the open.
     assert!(holds(&kept, "alice"), "the search finds what is there");
+
+    // Bob reports Alice's first message: the report carries his copy of it and of the
+    // messages around it, which the operators could not read otherwise.
+    bob.client
+        .safety()
+        .report(&ferry_proto::NewReport {
+            user_id: alice.id(),
+            conversation_id: Some(chat),
+            message_id: Some(first),
+            reason: "oversharing".into(),
+            block: false,
+            copies: Vec::new(),
+        })
+        .await
+        .expect("report");
+    let kept = data.stored_bytes().await;
+    assert!(holds(&kept, "my salary is 95k"), "the reported message");
+    assert!(holds(&kept, "12 Elm Street"), "a message around it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

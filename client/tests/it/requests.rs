@@ -128,6 +128,7 @@ async fn a_block_refuses_the_strangers_sends_and_loses_nothing() {
             message_id: None,
             reason: "spam".into(),
             block: true,
+            copies: Vec::new(),
         })
         .await
         .expect("report and block");

@@ -229,10 +229,15 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError
                     } else {
                         " "
                     };
+                    let copy = report.copies.iter().find(|c| c.message_id == message.id);
                     let body = if message.removed_by_operator {
                         "(removed by an administrator)".to_owned()
                     } else if message.deleted_at.is_some() {
                         "(deleted)".to_owned()
+                    } else if let Some(copy) = copy {
+                        format!("{} (encrypted: the reporter's copy, unchecked)", copy.body)
+                    } else if message.sealed.is_some() {
+                        "(encrypted: no copy from the reporter)".to_owned()
                     } else {
                         message.body.clone()
                     };

@@ -178,6 +178,13 @@ pub async fn report_view(store: &dyn Store, record: ReportRecord) -> Result<Admi
         }
         _ => (None, Vec::new()),
     };
+    // Only copies of the messages shown: a copy names a message of the report's excerpt.
+    let shown: Vec<MessageId> = context.iter().chain(&message).map(|m| m.id).collect();
+    let copies = record
+        .copies
+        .into_iter()
+        .filter(|c| shown.contains(&c.message_id))
+        .collect();
     Ok(AdminReport {
         id: record.id,
         reporter: record.reporter,
@@ -185,6 +192,7 @@ pub async fn report_view(store: &dyn Store, record: ReportRecord) -> Result<Admi
         conversation_id: record.conversation_id,
         message,
         context,
+        copies,
         reason: record.reason,
         created_at: record.created_at,
         state: record.state,

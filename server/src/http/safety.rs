@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    ConversationId, ErrorBody, NewReport, REPORT_REASON_MAX_CHARS, ReportId, ReportReceipt,
-    ServerFrame, Timestamp, User, UserId,
+    ConversationId, ErrorBody, MAX_BODY_CHARS, NewReport, REPORT_MAX_COPIES,
+    REPORT_REASON_MAX_CHARS, ReportId, ReportReceipt, ServerFrame, Timestamp, User, UserId,
 };
 
 use crate::auth::Caller;
@@ -108,6 +108,7 @@ pub async fn report(
     if req.message_id.is_some() && req.conversation_id.is_none() {
         return Err(Error::invalid("a reported message needs its conversation"));
     }
+    check_copies(&req)?;
     if let Some(id) = req.conversation_id
         && !app
             .members
@@ -133,6 +134,7 @@ pub async fn report(
             conversation_id: req.conversation_id,
             message_id: req.message_id,
             reason: reason.to_owned(),
+            copies: req.copies.clone(),
             created_at: Timestamp::now(),
         })
         .await?;
@@ -204,4 +206,33 @@ async fn change_blocks(
     )
     .await?;
     Ok(direct)
+}
+
+/// A report's copies of sealed messages: only with a reported message, at most
+/// `REPORT_MAX_COPIES`, each body no longer than a message's. Which messages they are is
+/// checked where they are shown (only those of the report's excerpt are).
+fn check_copies(report: &NewReport) -> Result<()> {
+    if report.copies.is_empty() {
+        return Ok(());
+    }
+    if report.message_id.is_none() {
+        return Err(Error::invalid(
+            "a report's copies go with a reported message",
+        ));
+    }
+    if report.copies.len() > REPORT_MAX_COPIES {
+        return Err(Error::invalid(format!(
+            "a report carries at most {REPORT_MAX_COPIES} copies (the message and five either side)"
+        )));
+    }
+    if report
+        .copies
+        .iter()
+        .any(|c| c.body.chars().count() > MAX_BODY_CHARS)
+    {
+        return Err(Error::invalid(format!(
+            "a copy's body is at most {MAX_BODY_CHARS} characters, as a message's"
+        )));
+    }
+    Ok(())
 }

@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 use ferry_proto::{
-    AdminUser, AuditEntry, ConversationId, Message, MessageId, ReportId, ReportState, SessionId,
-    Timestamp, User, UserId,
+    AdminUser, AuditEntry, ConversationId, Message, MessageId, ReportId, ReportState, ReportedCopy,
+    SessionId, Timestamp, User, UserId,
 };
 use uuid::Uuid;
 
@@ -43,6 +43,8 @@ pub struct ReportRecord {
     pub message_id: Option<MessageId>,
     /// The reporter's words.
     pub reason: String,
+    /// The reporter's copies of sealed messages, as sent.
+    pub copies: Vec<ReportedCopy>,
     /// When.
     pub created_at: Timestamp,
     /// Where it stands.

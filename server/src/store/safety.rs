@@ -3,7 +3,7 @@
 //! transaction); a report is kept for the operators.
 
 use async_trait::async_trait;
-use ferry_proto::{ConversationId, MessageId, ReportId, Timestamp, User, UserId};
+use ferry_proto::{ConversationId, MessageId, ReportId, ReportedCopy, Timestamp, User, UserId};
 
 use super::StoreResult;
 
@@ -22,6 +22,8 @@ pub struct NewReport {
     pub message_id: Option<MessageId>,
     /// In the reporter's words.
     pub reason: String,
+    /// The reporter's copies of sealed messages (checked by the caller).
+    pub copies: Vec<ReportedCopy>,
     /// When.
     pub created_at: Timestamp,
 }

@@ -7,7 +7,8 @@
 use std::process::Output;
 
 use ferry_proto::{
-    AdminReport, AdminUser, AuditEntry, ChangeKind, Message, ReportReceipt, ServerFrame, UserStatus,
+    AdminReport, AdminUser, AuditEntry, ChangeKind, Message, MessageId, ReportReceipt,
+    ReportedCopy, ServerFrame, UserStatus,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -301,12 +302,38 @@ async fn reports_are_decided_with_their_message_in_context(backend: Backend) {
         )
         .await;
     let reported = &sent[6];
+    // Copies (what an encrypted conversation's reporter sends along) are checked...
+    let copy = |id: MessageId, body: &str| json!({"message_id": id, "body": body});
+    let too_long = "x".repeat(ferry_proto::MAX_BODY_CHARS + 1);
+    for (bad, why) in [
+        (
+            json!({"user_id": mallory.id(), "conversation_id": chat,
+                "copies": [copy(reported.id, "line 6")]}),
+            "copies without a reported message",
+        ),
+        (
+            json!({"user_id": mallory.id(), "conversation_id": chat, "message_id": reported.id,
+                "copies": vec![copy(reported.id, "line 6"); ferry_proto::REPORT_MAX_COPIES + 1]}),
+            "too many copies",
+        ),
+        (
+            json!({"user_id": mallory.id(), "conversation_id": chat, "message_id": reported.id,
+                "copies": [copy(reported.id, &too_long)]}),
+            "a copy longer than a message",
+        ),
+    ] {
+        let (status, answer) = alice.call(Method::POST, "/reports", Some(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {answer}");
+    }
+    // ...and only those of the messages the report shows are shown.
     let first: ReportReceipt = alice
         .ok(
             Method::POST,
             "/reports",
             Some(json!({"user_id": mallory.id(), "conversation_id": chat,
-                "message_id": reported.id, "reason": "threats"})),
+                "message_id": reported.id, "reason": "threats",
+                "copies": [copy(reported.id, "line 6, as alice read it"),
+                    copy(sent[0].id, "outside the excerpt")]})),
         )
         .await;
     let second: ReportReceipt = alice
@@ -347,6 +374,14 @@ async fn reports_are_decided_with_their_message_in_context(backend: Backend) {
             "line 7"
         ],
         "five before, what there is after, no changes"
+    );
+    assert_eq!(
+        report.copies,
+        [ReportedCopy {
+            message_id: reported.id,
+            body: "line 6, as alice read it".into()
+        }],
+        "the copy of a shown message, not the other"
     );
     assert!(queue[1].message.is_none() && queue[1].context.is_empty());
 

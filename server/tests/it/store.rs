@@ -1236,6 +1236,7 @@ async fn requests_and_blocks(backend: Backend) {
             conversation_id: Some(dm),
             message_id: None,
             reason: "spam".into(),
+            copies: Vec::new(),
             created_at: now,
         })
         .await

@@ -331,6 +331,23 @@ pub async fn leave_conversation(
     Ok(client.conversation(conversation_id).leave().await?)
 }
 
+/// The safety number between this user and `with` in an encrypted conversation: sixty
+/// digits, the same on their screen while the devices that can read it are theirs and
+/// this user's (`None` while it has none: not encrypted, or a device not in it yet).
+#[tauri::command]
+pub async fn safety_number(
+    state: State<'_, Desktop>,
+    conversation_id: ConversationId,
+    with: UserId,
+) -> Result<Option<String>> {
+    let client = state.client()?;
+    let number = client
+        .conversation(conversation_id)
+        .safety_number(with)
+        .await?;
+    Ok(number.map(|n| n.digits().to_owned()))
+}
+
 /// Accepts a message request.
 #[tauri::command]
 pub async fn accept_request(
@@ -388,6 +405,7 @@ pub async fn report_user(
             message_id,
             reason,
             block,
+            copies: Vec::new(),
         })
         .await?;
     Ok(())

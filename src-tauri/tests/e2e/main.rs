@@ -671,6 +671,54 @@ async fn chat_from_the_desktop_app() {
     .await;
     shots.take(&b, "chat-read-ticks").await;
 
+    // Alice checks her safety number with Bob: the digits her app shows are the ones
+    // Bob's device makes from its own copy of the group (both are in it: Alice's device
+    // sealed "Hi Bob" and Bob's opened it).
+    let alice_id = bob
+        .conversation(chat)
+        .summary()
+        .expect("read")
+        .expect("the chat")
+        .members
+        .into_iter()
+        .find(|m| m.user.username == "alice")
+        .expect("alice is a member")
+        .user
+        .id;
+    let bobs = bob
+        .conversation(chat)
+        .safety_number(alice_id)
+        .await
+        .expect("read")
+        .expect("bob's device has a safety number");
+    find(&b, "encrypted-lock")
+        .await
+        .click()
+        .await
+        .expect("open the verification");
+    let shown = find(&b, "safety-number")
+        .await
+        .attr("data-digits")
+        .await
+        .expect("read the digits");
+    assert_eq!(
+        shown.as_deref(),
+        Some(bobs.digits()),
+        "alice's app shows the number bob's device has"
+    );
+    shots.take(&b, "safety-number").await;
+    find(&b, "close-safety-number")
+        .await
+        .click()
+        .await
+        .expect("close the verification");
+    within("the verification closes", async {
+        while b.find(Locator::Css(&id("safety-number"))).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
     // The server goes away: the banner says so, and three messages wait as pending.
     server.stop().await;
     find(&b, "offline-banner").await;

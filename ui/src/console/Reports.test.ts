@@ -88,6 +88,30 @@ describe("the reports queue", () => {
     expect(context[3]).toHaveTextContent("user …feedbeef");
   });
 
+  it("shows the reporter's copies of encrypted messages, and says when one has none", async () => {
+    const fake = new FakeFerry();
+    const rita = fakeUser("rita");
+    const mallory = fakeUser("mallory");
+    fake.accounts.push(fakeAccount(rita), fakeAccount(mallory));
+    const sealed = "AAEC";
+    const reported = fakeMessage(mallory, 2, "", { sealed });
+    const before = fakeMessage(rita, 1, "", { sealed });
+    const report = fakeReport(rita, mallory, {
+      message: reported,
+      context: [before],
+      copies: [{ message_id: reported.id, body: "send me your password" }],
+    });
+    fake.reports.push(report);
+    await openConsole(fake);
+    const detail = await openReport(report.id);
+    const shown = within(detail).getByTestId("reported-message");
+    expect(within(shown).getByTestId("reporter-copy")).toHaveTextContent("send me your password");
+    expect(shown).toHaveTextContent("the reporter's copy, which the server cannot check");
+    expect(within(detail).getByTestId("context-message")).toHaveTextContent(
+      "the reporter sent no copy of this message",
+    );
+  });
+
   it("says when a report names no message, and offers no removal", async () => {
     const { fake, impersonation } = queue();
     await openConsole(fake);

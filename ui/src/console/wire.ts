@@ -50,6 +50,17 @@ export interface Message {
   /** Present (and true) only when an operator removed it. */
   removed_by_operator?: boolean;
   attachments?: Attachment[];
+  /**
+   * In an end-to-end encrypted conversation: the entry sealed for the group (base64), which
+   * the server cannot read; `body` is then empty.
+   */
+  sealed?: string;
+}
+
+/** A message of an encrypted conversation as the reporter's device showed it. */
+export interface ReportedCopy {
+  message_id: MessageId;
+  body: string;
 }
 
 /** `POST /auth/login` and `/auth/refresh`. */
@@ -99,6 +110,11 @@ export interface AdminReport {
   message: Message | null;
   /** Messages around the reported one, in seq order. */
   context: Message[];
+  /**
+   * The reporter's copies of sealed messages among those (absent when none): what the
+   * reporter's device showed, which the server cannot check.
+   */
+  copies?: ReportedCopy[];
   reason: string;
   created_at: string;
   state: ReportState;

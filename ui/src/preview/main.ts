@@ -6,7 +6,10 @@
 // drawn here; there is no drag and drop (the browser has no file paths). A stranger's
 // message request, a group request and a blocked chat show how those look (Accept,
 // Block, Unblock, Leave, Delete and Report work; a deleted request comes back when
-// the stranger writes again, which here is half a minute later). Account settings work
+// the stranger writes again, which here is half a minute later). The lock of the
+// encrypted chat with Ada opens a made-up safety number (and her chat starts with it
+// changed: the warning goes once it is looked at); Grace's device has not joined hers
+// yet, so hers shows what a chat without one says. Account settings work
 // against a fake account whose password is "password" (any other is refused), and any
 // mailed code is accepted. Ada and Grace have profile pictures (drawn here); choosing
 // one's own "picks" a sample image and draws a new one, and a picture never fetched
@@ -172,6 +175,7 @@ function conversation(
       draft: null,
       typing: [],
       encrypted: false,
+      devices_changed: [],
       ...extra,
     },
   };
@@ -184,7 +188,7 @@ const store: Stored[] = [
     [ada, "Here is the draft: https://example.com/notes/analytical-engine (section 3)", 30],
     [me, "Reading it now.", 12, "delivered"],
     [ada, "Also <b>this</b> should show as text, not bold.", 3],
-  ], { unread_count: 1, typing: [], encrypted: true }),
+  ], { unread_count: 1, typing: [], encrypted: true, devices_changed: [ada.id] }),
   conversation("Compiler club", [view(me, false, "owner"), view(grace, true), view(linus)], "group", [
     [grace, "Meeting moved to Thursday.", 3000],
     [linus, "Works for me.", 2990],
@@ -284,6 +288,17 @@ if (params.has("update") && update) setTimeout(() => event({ type: "update_avail
 const checkPassword = (password: unknown) => {
   if (password !== "password") throw { kind: "invalid_credentials", message: "wrong password" };
 };
+/** Sixty made-up digits for two people, the same either way round, as the core's are on both screens. */
+function safetyDigits(a: string, b: string): string {
+  let hash = 0x811c9dc5;
+  for (const char of [a, b].sort().join("/")) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  let digits = "";
+  while (digits.length < 60) {
+    hash = (Math.imul(hash, 1664525) + 1013904223) >>> 0;
+    digits += String((hash >>> 16) % 10);
+  }
+  return digits;
+}
 /** The shell's event for a changed conversation: its summary as stored now. */
 const changed = (c: Stored) => event({ type: "conversation", summary: { ...c.summary } });
 
@@ -642,6 +657,18 @@ mockIPC(
           changed(c);
         }
         return null;
+      }
+      case "safety_number": {
+        const c = find(args.conversationId);
+        const other = c?.summary.members.find((m) => m.user.id === args.with)?.user;
+        if (!c?.summary.encrypted || !other || other.id === grace.id) return null;
+        // Looking at the number clears the warning that it changed, as the core does.
+        if (c.summary.devices_changed.includes(other.id)) {
+          c.summary.devices_changed = c.summary.devices_changed.filter((id) => id !== other.id);
+          changed(c);
+        }
+        // Reading the group's keys takes the core a moment.
+        return new Promise((resolve) => setTimeout(() => resolve(safetyDigits(me.id, other.id)), 300));
       }
       case "account_details":
         return account;

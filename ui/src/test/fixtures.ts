@@ -140,6 +140,7 @@ export function direct(other: User, extra: Partial<ConversationSummary> = {}): C
     draft: null,
     typing: [],
     encrypted: false,
+    devices_changed: [],
     ...extra,
   };
 }
@@ -156,6 +157,21 @@ export function group(
     members: [member(ME, { role: "owner" }), ...others.map((u) => member(u))],
     ...extra,
   };
+}
+
+/**
+ * Sixty digits standing for the safety number between two users, the same either way
+ * round as the core's is on both their screens: made up here from their ids.
+ */
+export function safetyDigits(a: string, b: string): string {
+  let hash = 0x811c9dc5;
+  for (const char of [a, b].sort().join("/")) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  let digits = "";
+  while (digits.length < 60) {
+    hash = (Math.imul(hash, 1664525) + 1013904223) >>> 0;
+    digits += String((hash >>> 16) % 10);
+  }
+  return digits;
 }
 
 /**

@@ -1,10 +1,11 @@
 // The whole window's core for tests that walk it (the keyboard, axe): a mocked core
 // holding who is signed in, the conversation list and each conversation's messages, as
-// the real one answers for them.
+// the real one answers for them, and a safety number with each member of an encrypted
+// conversation.
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { User } from "../lib/bindings/User";
-import { listPage, ME, mockCore, type Handlers } from "./fixtures";
+import { listPage, ME, mockCore, safetyDigits, type Handlers } from "./fixtures";
 
 export function windowCore(options: {
   me?: User | null;
@@ -32,6 +33,11 @@ export function windowCore(options: {
       if (before !== null) return all.filter((m) => m.seq !== null && m.seq < before).slice(-limit);
       const sent = all.filter((m) => m.seq !== null).slice(-limit);
       return [...sent, ...all.filter((m) => m.seq === null)];
+    },
+    safety_number: (args) => {
+      const held = store.conversations.find((c) => c.id === args.conversationId);
+      const member = held?.encrypted && held.members.some((m) => m.user.id === args.with);
+      return member && store.me ? safetyDigits(store.me.id, args.with as string) : null;
     },
     ...options.handlers,
   });

@@ -10,25 +10,31 @@
 //!   by its welcome).
 //! - Live, [`on_commit`], [`on_welcome`] and [`on_conversation`] do the same for one
 //!   group.
-//! - Received messages are stored through [`store_messages`], which opens each sealed
+//! - Sealing and opening live in `sealed`: received messages are stored through
+//!   [`store_messages`], which opens each sealed
 //!   entry once, in seq order, first applying the group's commits up to the entry's
 //!   epoch, then saves the MLS state only after the plaintext is stored (a crash in
-//!   between opens the entry again; the other order would lose it).
+//!   between opens the entry again; the other order would lose it). An entry's encrypted
+//!   files are described as what they are, and their keys kept (`file_seal`).
 //! - The outbox seals at send time ([`outgoing`]): an entry of an encrypted conversation
 //!   waits while this device is not in the group yet, and one the server refused for a
-//!   stale epoch is sealed again, under the same id, after [`reseal`] caught up.
+//!   stale epoch is sealed again, under the same id, after [`reseal`] caught up. It
+//!   carries its encrypted files' names, keys and small previews.
 
-use std::collections::{HashMap, HashSet};
+mod sealed;
 
-use ferry_proto::mls::{ClaimedKeyPackages, Commit, NewCommit, SealedContent, Welcome};
-use ferry_proto::{ChangeKind, ConversationId, ErrorCode, Message, OutgoingMessage, UserId};
+use std::collections::HashSet;
+
+use ferry_proto::mls::{ClaimedKeyPackages, Commit, NewCommit, Welcome};
+use ferry_proto::{ConversationId, ErrorCode, UserId};
 use openmls::prelude::LeafNodeIndex;
 use tokio::sync::MutexGuard;
 
+pub(crate) use sealed::{outgoing, reseal, store_messages};
+
 use super::End;
 use crate::api::{ApiError, SessionError};
-use crate::mls::{Device, MlsError, sealed_epoch};
-use crate::store::OutboxItem;
+use crate::mls::{Device, MlsError};
 use crate::{Changes, Shared};
 
 /// One-time key packages a device keeps on the server; it tops them up when fewer than
@@ -181,7 +187,10 @@ pub(crate) async fn on_welcome(shared: &Shared, welcome: &Welcome) -> Result<(),
     let conversation = welcome.conversation_id;
     let mut mls = shared.mls.lock().await;
     match mls.join(welcome) {
-        Ok(()) => mls.flush(&shared.store)?,
+        Ok(()) => {
+            mls.flush(&shared.store)?;
+            note_devices(shared, &mut mls, conversation)?;
+        }
         // Not for a key package this device still has (its state was lost): it waits to
         // be added again.
         Err(MlsError::Mls(why)) => tracing::warn!(why, %conversation, "a welcome failed"),
@@ -297,7 +306,28 @@ async fn catch_up_with(
         if !moved {
             return Ok(());
         }
+        note_devices(shared, mls, conversation)?;
     }
+}
+
+/// Notes whose devices in the conversation's group changed now that it moved: the
+/// conversation then says so (until this user looks at their safety number).
+fn note_devices(
+    shared: &Shared,
+    mls: &mut Device,
+    conversation: ConversationId,
+) -> Result<(), End> {
+    let Some(members) = mls.member_keys(conversation)? else {
+        return Ok(());
+    };
+    let prints = crate::safety_number::device_fingerprints(&members);
+    if shared
+        .store
+        .note_devices(shared.me_id, conversation, &prints)?
+    {
+        shared.announce(Changes::conversation(conversation));
+    }
+    Ok(())
 }
 
 /// A conversation changed (made, joined, its members changed): a plain one is encrypted
@@ -389,6 +419,7 @@ async fn submit(
         Ok(accepted) => {
             mls.committed(conversation)?;
             mls.flush(&shared.store)?;
+            note_devices(shared, mls, conversation)?;
             shared
                 .store
                 .raise_mls_epoch(conversation, accepted.epoch + 1)?;
@@ -488,124 +519,4 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
         }
     }
     Ok(())
-}
-
-/// Stores messages from the server, opening the sealed entries new to this device first
-/// (see the module's notes); what the store changed.
-pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Result<Changes, End> {
-    if messages.iter().all(|m| m.sealed.is_none()) {
-        return Ok(shared.store.apply_messages(messages)?);
-    }
-    let mut opened = messages.to_vec();
-    let mut mls = shared.mls.lock().await;
-    let mut joined = HashSet::new();
-    let mut read: HashMap<ConversationId, Vec<Commit>> = HashMap::new();
-    // What opens loses its `sealed`; what does not keeps it, and is stored as unreadable.
-    for m in &mut opened {
-        let Some(sealed) = m.sealed.clone() else {
-            continue;
-        };
-        if shared.store.holds_message(m.id)? {
-            m.sealed = None;
-            continue;
-        }
-        let conversation = m.conversation_id;
-        let epoch = match sealed_epoch(&sealed) {
-            Ok(epoch) => epoch,
-            Err(e) => {
-                tracing::warn!(error = %e, id = %m.id, "a sealed entry that does not decode");
-                continue;
-            }
-        };
-        if mls.epoch(conversation)?.is_none() && joined.insert(conversation) {
-            // Added while away: its welcome waits (or it joins from now on).
-            drop(mls);
-            join(shared, conversation).await?;
-            mls = shared.mls.lock().await;
-        }
-        let read = read.entry(conversation).or_default();
-        catch_up_with(shared, &mut mls, conversation, Some(epoch), read).await?;
-        match mls.unseal(conversation, &sealed) {
-            Ok(SealedContent { body, emoji }) => {
-                m.sealed = None;
-                m.body = body;
-                if let Some(change) = m.change.as_mut() {
-                    change.emoji = emoji;
-                }
-            }
-            // Sealed before this device joined the group (or for a group it is not in).
-            Err(MlsError::Mls(why)) => {
-                tracing::debug!(why, id = %m.id, %conversation, "a sealed entry did not open");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let changes = shared.store.apply_messages(&opened)?;
-    // Only now: the keys the entries used are gone once this is saved.
-    mls.flush(&shared.store)?;
-    Ok(changes)
-}
-
-/// An outbox entry as it goes out: sealed for its conversation's group when this device
-/// is in it (at the server's epoch), plain when the conversation is not encrypted, and
-/// `None` while it is encrypted and this device is not in its group yet (it waits). A
-/// deletion stays plain: it carries nothing to hide.
-pub(crate) async fn outgoing(
-    shared: &Shared,
-    item: &OutboxItem,
-) -> Result<Option<OutgoingMessage>, End> {
-    let mut out = item.outgoing();
-    if out
-        .change
-        .as_ref()
-        .is_some_and(|c| c.kind == ChangeKind::Delete)
-    {
-        return Ok(Some(out));
-    }
-    let conversation = item.conversation_id;
-    let server_epoch = shared.store.mls_epoch(conversation)?;
-    let mut mls = shared.mls.lock().await;
-    // Epoch 0 is a group still being made: until the server takes it, the conversation
-    // is plain.
-    let Some(mine) = mls.epoch(conversation)?.filter(|epoch| *epoch > 0) else {
-        return Ok((server_epoch == 0).then_some(out));
-    };
-    if mine < server_epoch {
-        catch_up_locked(shared, &mut mls, conversation, None).await?;
-    }
-    // Someone left and their devices are still in the group: out first, so that nothing
-    // sent from now on is sealed for them.
-    let members: HashSet<UserId> = shared.store.member_ids(conversation)?.into_iter().collect();
-    let stale = mls.members(conversation)?.is_some_and(|leaves| {
-        leaves
-            .iter()
-            .any(|(user, _)| !user.is_some_and(|u| members.contains(&u)))
-    });
-    if stale {
-        drop(mls);
-        reconcile(shared, conversation).await?;
-        mls = shared.mls.lock().await;
-    }
-    if mls.epoch(conversation)?.is_none() {
-        // Left the group meanwhile (removed by a commit): it waits to join again.
-        return Ok(None);
-    }
-    let content = SealedContent {
-        body: std::mem::take(&mut out.body),
-        emoji: out.change.as_mut().and_then(|c| c.emoji.take()),
-    };
-    out.sealed = mls.seal(conversation, &content)?;
-    // Saved before the entry leaves: a restart must never seal with the same key again.
-    mls.flush(&shared.store)?;
-    Ok(Some(out))
-}
-
-/// A send refused because the conversation's group moved on, or because it is encrypted
-/// and the send was plain: catch up (or look for the welcome) before it is sealed again.
-pub(crate) async fn reseal(shared: &Shared, conversation: ConversationId) -> Result<(), End> {
-    if shared.store.mls_epoch(conversation)? == 0 {
-        // The server said it is encrypted; the next `/sync` would too.
-        shared.store.raise_mls_epoch(conversation, 1)?;
-    }
-    catch_up_group(shared, conversation).await
 }

@@ -38,6 +38,7 @@ pub(crate) struct ReportRow {
     pub conversation_id: Option<ConversationId>,
     pub message_id: Option<MessageId>,
     pub reason: String,
+    pub copies: Option<String>,
     pub created_at: i64,
     pub state: String,
     pub decided_by: Option<UserId>,
@@ -80,7 +81,7 @@ impl From<AccountViewRow> for AdminUser {
 
 /// The columns of [`ReportRow`].
 const REPORT_COLUMNS: &str = "SELECT id, reporter_id, reported_id, conversation_id, message_id, \
-     reason, created_at, state, decided_by, decision_note, decided_at FROM reports";
+     reason, copies, created_at, state, decided_by, decision_note, decided_at FROM reports";
 
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
@@ -144,6 +145,11 @@ impl<D: Dialect> SqlStore<D> {
                     conversation_id: r.conversation_id,
                     message_id: r.message_id,
                     reason: r.reason,
+                    copies: match r.copies {
+                        Some(json) => serde_json::from_str(&json)
+                            .map_err(|e| StoreError::Corrupt(format!("a report's copies: {e}")))?,
+                        None => Vec::new(),
+                    },
                     created_at: Timestamp::from_millis(r.created_at),
                     state: ReportState::parse(&r.state)
                         .ok_or_else(|| StoreError::Corrupt(format!("report state {}", r.state)))?,

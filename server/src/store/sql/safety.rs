@@ -180,8 +180,8 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
 
     async fn report(&self, report: &NewReport) -> StoreResult<bool> {
         let stored: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO reports (id, reporter_id, reported_id, conversation_id, message_id, reason, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $5 IS NULL OR EXISTS \
+            "INSERT INTO reports (id, reporter_id, reported_id, conversation_id, message_id, reason, created_at, copies) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE $5 IS NULL OR EXISTS \
              (SELECT 1 FROM messages WHERE id = $5 AND conversation_id = $4 AND sender_id = $3) \
              RETURNING id",
         )
@@ -192,8 +192,15 @@ impl<D: Dialect> SafetyStore for SqlStore<D> {
         .bind(report.message_id)
         .bind(&report.reason)
         .bind(report.created_at.as_millis())
+        .bind(copies_json(&report.copies))
         .fetch_optional(&self.writer)
         .await?;
         Ok(stored.is_some())
     }
+}
+
+/// A report's copies as stored: JSON, or nothing when there are none.
+fn copies_json(copies: &[ferry_proto::ReportedCopy]) -> Option<String> {
+    (!copies.is_empty())
+        .then(|| serde_json::to_string(copies).expect("ids and strings always serialize"))
 }

@@ -57,6 +57,19 @@ describe("backend commands", () => {
     ]);
   });
 
+  it("ask for a safety number with the other user as `with`, answering the digits or null", async () => {
+    const digits = "1".repeat(60);
+    let number: string | null = digits;
+    const core = mockCore({ safety_number: () => number });
+    expect(await backend.safetyNumber("conv-1", "u1")).toBe(digits);
+    number = null;
+    expect(await backend.safetyNumber("conv-1", "u1")).toBeNull();
+    expect(core.argsOf("safety_number")).toEqual([
+      { conversationId: "conv-1", with: "u1" },
+      { conversationId: "conv-1", with: "u1" },
+    ]);
+  });
+
   it("reject with the core's CommandError", async () => {
     mockCore({
       sign_in: () => {

@@ -1,6 +1,6 @@
 /**
  * Conversations and the people in them: the list, one conversation's state, starting
- * one, groups, requests, blocking, reports and presence.
+ * one, groups, requests, blocking, reports, safety numbers and presence.
  */
 import type { ConversationSummary } from "../bindings/ConversationSummary";
 import type { ListPosition } from "../bindings/ListPosition";
@@ -109,6 +109,15 @@ export function reportUser(
   block: boolean,
 ): Promise<void> {
   return call("report_user", { userId, conversationId, messageId, reason, block });
+}
+
+/**
+ * The safety number between this user and `withUser` in an encrypted conversation: sixty
+ * digits, the same on their screen while only their devices and this user's can read it.
+ * Null while it has none: not encrypted yet, or a device of either not in it yet.
+ */
+export function safetyNumber(conversationId: string, withUser: string): Promise<string | null> {
+  return call("safety_number", { conversationId, with: withUser });
 }
 
 export function presence(): Promise<Presence[]> {

@@ -53,6 +53,7 @@ export type Commands = {
   create_group: { args: { title: string; memberIds: Array<UserId> }; returns: ConversationId };
   add_members: { args: { conversationId: ConversationId; userIds: Array<UserId> }; returns: void };
   leave_conversation: { args: { conversationId: ConversationId }; returns: void };
+  safety_number: { args: { conversationId: ConversationId; with: UserId }; returns: string | null };
   accept_request: { args: { conversationId: ConversationId }; returns: void };
   dismiss_request: { args: { conversationId: ConversationId }; returns: void };
   set_blocked: { args: { userId: UserId; blocked: boolean }; returns: void };

@@ -82,4 +82,9 @@ typing: Array<UserId>,
  * End-to-end encrypted (issue 31): what is sent here is sealed for its members'
  * devices, and the server cannot read it.
  */
-encrypted: boolean, };
+encrypted: boolean, 
+/**
+ * Members whose devices here changed (one added or gone: their safety number with
+ * this user changed) since this user last looked at that number.
+ */
+devices_changed: Array<UserId>, };

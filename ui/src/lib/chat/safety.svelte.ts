@@ -3,7 +3,8 @@
  * (accept, or delete it on this device), blocking and unblocking, reporting to the
  * server's operators. Each changes how a conversation shows, so each re-reads the row it
  * changed into the list (a block: the direct chat with that person, if held); the
- * composer or the request's panel follows from the row.
+ * composer or the request's panel follows from the row. And the safety number with
+ * someone, which changes nothing: it is read to compare with the one on their screen.
  */
 import * as backend from "../backend";
 import type { User } from "../bindings/User";
@@ -53,6 +54,14 @@ export class Safety {
   async report(userId: string, conversationId: string | null, reason: string, block: boolean): Promise<void> {
     await backend.reportUser(userId, conversationId, null, reason.trim(), block);
     if (block) await this.#loadDirectWith(userId);
+  }
+
+  /**
+   * The sixty digits to compare with those on `userId`'s screen in an encrypted
+   * conversation; null while it has none. Rejects with the core's error.
+   */
+  safetyNumber(conversationId: string, userId: string): Promise<string | null> {
+    return backend.safetyNumber(conversationId, userId);
   }
 
   /** Re-reads the held direct chat with `userId`, if any (a block changed it). */

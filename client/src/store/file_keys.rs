@@ -1,0 +1,133 @@
+//! The keys of files in encrypted conversations (issue 31): the key this device encrypts
+//! an upload with (`uploads.file_key`, chosen and kept before anything is sent, so a
+//! restart encrypts to the same bytes), and, by the server's id of an encrypted upload,
+//! what opening it needs (`file_keys`): its key, its encrypted size and the preview its
+//! sealed message carried.
+
+use std::path::PathBuf;
+
+use ferry_proto::{Attachment, MessageId, UploadId};
+use rusqlite::{OptionalExtension, params};
+
+use super::{LocalStore, StoreResult};
+
+/// What opening an encrypted upload needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSecret {
+    /// Its key.
+    pub key: [u8; 32],
+    /// The encrypted bytes' size, as the server holds them.
+    pub size: u64,
+    /// The preview its sender made (images).
+    pub preview: Option<Vec<u8>>,
+}
+
+/// An encrypted file of an unsent message, stored on the server: what its sealed message
+/// says of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedUpload {
+    /// The file as this device describes it (the server's id, the file's own name, type,
+    /// size and hash).
+    pub attachment: Attachment,
+    /// Its key.
+    pub key: [u8; 32],
+    /// The preview made when it was attached.
+    pub preview: Option<PathBuf>,
+}
+
+fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            "a file key that is not 32 bytes".into(),
+        )
+    })
+}
+
+impl LocalStore {
+    /// Keeps the key file `index` of unsent message `message` is encrypted with. False
+    /// when the file is gone (its message was cancelled).
+    pub fn set_upload_key(
+        &self,
+        message: MessageId,
+        index: u32,
+        key: &[u8; 32],
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE uploads SET file_key = ?3 WHERE message_id = ?1 AND idx = ?2",
+                params![message.to_string(), index, key.as_slice()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Keeps what opening encrypted uploads needs.
+    pub fn keep_file_secrets(&self, secrets: &[(UploadId, FileSecret)]) -> StoreResult<()> {
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut keep = tx.prepare_cached(
+                "INSERT OR REPLACE INTO file_keys (upload_id, key, size, preview) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (upload, secret) in secrets {
+                keep.execute(params![
+                    upload.to_string(),
+                    secret.key.as_slice(),
+                    secret.size as i64,
+                    secret.preview
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// What opening upload `upload` needs, when it is an encrypted one.
+    pub fn file_secret(&self, upload: UploadId) -> StoreResult<Option<FileSecret>> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT key, size, preview FROM file_keys WHERE upload_id = ?1",
+                [upload.to_string()],
+                |r| {
+                    Ok(FileSecret {
+                        key: key_of(r.get(0)?)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        preview: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// The encrypted files of unsent message `message` that the server has stored, in
+    /// their order: what its sealed message carries.
+    pub fn sealed_uploads(&self, message: MessageId) -> StoreResult<Vec<SealedUpload>> {
+        self.read(|tx| {
+            let mut rows = tx.prepare_cached(
+                "SELECT attachment, file_key, preview FROM uploads \
+                 WHERE message_id = ?1 AND file_key IS NOT NULL AND attachment IS NOT NULL \
+                 ORDER BY idx",
+            )?;
+            let found = rows.query_map([message.to_string()], |r| {
+                let attachment: String = r.get(0)?;
+                let attachment = serde_json::from_str(&attachment).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?;
+                Ok(SealedUpload {
+                    attachment,
+                    key: key_of(r.get(1)?)?,
+                    preview: r.get::<_, Option<String>>(2)?.map(PathBuf::from),
+                })
+            })?;
+            found.collect()
+        })
+    }
+}
