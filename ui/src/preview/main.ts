@@ -40,6 +40,7 @@ import type { SessionInfo } from "../lib/bindings/SessionInfo";
 import type { UiEvent } from "../lib/bindings/UiEvent";
 import type { User } from "../lib/bindings/User";
 import { compareConversations, sortConversations } from "../lib/conversations";
+import { safetyDigits } from "../test/fixtures";
 
 const params = new URLSearchParams(location.search);
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
@@ -288,17 +289,6 @@ if (params.has("update") && update) setTimeout(() => event({ type: "update_avail
 const checkPassword = (password: unknown) => {
   if (password !== "password") throw { kind: "invalid_credentials", message: "wrong password" };
 };
-/** Sixty made-up digits for two people, the same either way round, as the core's are on both screens. */
-function safetyDigits(a: string, b: string): string {
-  let hash = 0x811c9dc5;
-  for (const char of [a, b].sort().join("/")) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
-  let digits = "";
-  while (digits.length < 60) {
-    hash = (Math.imul(hash, 1664525) + 1013904223) >>> 0;
-    digits += String((hash >>> 16) % 10);
-  }
-  return digits;
-}
 /** The shell's event for a changed conversation: its summary as stored now. */
 const changed = (c: Stored) => event({ type: "conversation", summary: { ...c.summary } });
 
