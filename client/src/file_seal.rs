@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -32,11 +32,6 @@ const TAG: usize = 16;
 
 /// A file's key.
 pub(crate) type FileKey = [u8; 32];
-
-/// Where the encrypted form of the file at `plain` is made, beside it.
-pub(crate) fn sealed_path(plain: &Path) -> PathBuf {
-    plain.with_extension("sealed")
-}
 
 /// A new random key, for one file.
 pub(crate) fn new_key() -> Result<FileKey, ClientError> {

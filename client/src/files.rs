@@ -27,7 +27,7 @@ use crate::backoff::retry_delay;
 use crate::error::ClientError;
 use crate::events::Event;
 use crate::file_seal::{self, FileKey};
-use crate::store::{Failed, FileSecret, PendingUpload, PreparedFile, file_key};
+use crate::store::{Failed, FileSecret, PendingUpload, PreparedFile, file_key, sealed_path};
 use crate::{Changes, Shared};
 
 /// Images up to this size get their preview made when attached.
@@ -411,7 +411,7 @@ async fn sealed_copy(
     key: FileKey,
     declaring: bool,
 ) -> Result<SealedCopy, Stop> {
-    let (plain, path) = (file.path.clone(), file_seal::sealed_path(&file.path));
+    let (plain, path) = (file.path.clone(), sealed_path(&file.path));
     if !declaring && path.exists() {
         return Ok(SealedCopy {
             size: std::fs::metadata(&path)?.len(),

@@ -7,7 +7,7 @@
 //! (sent from it, or downloaded), a cache that forgets the least recently used past its
 //! size limit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferry_proto::{Attachment, ConversationId, MessageId, Timestamp, UploadId, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -33,6 +33,12 @@ pub struct PreparedFile {
     pub dimensions: Option<(u32, u32)>,
     /// A small preview, for images.
     pub preview: Option<PathBuf>,
+}
+
+/// Where the encrypted form of an attached file's copy at `copy` is made, beside it (a
+/// file of an encrypted conversation, `file_seal`), and deleted with it.
+pub fn sealed_path(copy: &Path) -> PathBuf {
+    copy.with_extension("sealed")
 }
 
 /// A file of an unsent message whose upload has not finished.
@@ -227,7 +233,7 @@ impl LocalStore {
                     let (path, preview, upload) = row?;
                     let path = PathBuf::from(path);
                     // Its encrypted form, if it was made (an encrypted conversation).
-                    paths.push(crate::file_seal::sealed_path(&path));
+                    paths.push(sealed_path(&path));
                     paths.push(path);
                     paths.extend(preview.map(PathBuf::from));
                     uploads.extend(upload.and_then(|u| u.parse::<UploadId>().ok()));

@@ -39,7 +39,7 @@ pub use changed::{Changes, Shown};
 pub use changes::ChangeRefusal;
 pub use conversations::{MembersApplied, MembersChange};
 pub use file_keys::{FileSecret, SealedUpload};
-pub use files::{PendingUpload, PreparedFile};
+pub use files::{PendingUpload, PreparedFile, sealed_path};
 pub use list::{ConversationSummary, ListPosition};
 pub use messages::Confirmation;
 pub use mls::MlsDevice;

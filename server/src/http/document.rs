@@ -3,7 +3,8 @@
 //! character classes the validators use (`ferry_proto::has_control` refuses Unicode's Cc,
 //! `str::trim` removes its White_Space); the rules that tie fields together (a direct
 //! conversation has one other member and a group a title; a message carries text, files
-//! or a change, each with its own fields; a reported message needs its conversation); and
+//! or a change, each with its own fields; a reported message needs its conversation, and
+//! copies need a reported message); and
 //! the limits this server was configured with. scripts/schemathesis.sh checks the result
 //! against the server.
 //!
@@ -11,7 +12,9 @@
 //! Rust's `regex` read them alike: no `\s` alone (each engine has its own; `[\s\S]` is any
 //! character in all of them), no look-around (`not` says what a pattern would need it for).
 
-use ferry_proto::{MAX_ATTACHMENTS, MAX_EMOJI_CHARS, REPORT_REASON_MAX_CHARS, TITLE_MAX_CHARS};
+use ferry_proto::{
+    MAX_ATTACHMENTS, MAX_EMOJI_CHARS, REPORT_MAX_COPIES, REPORT_REASON_MAX_CHARS, TITLE_MAX_CHARS,
+};
 use serde_json::{Value, json};
 
 use crate::config::Config;
@@ -110,6 +113,16 @@ pub fn document(openapi: &utoipa::openapi::OpenApi, config: &Config) -> Value {
         {"properties": {"message_id": {"type": "null"}}},
         {"required": ["conversation_id"], "properties": {"conversation_id": {"type": "string"}}},
     ]);
+    // Copies (of sealed messages) go with a reported message: at most the message and
+    // five either side, each as long as a message may be.
+    report["properties"]["copies"]["maxItems"] = json!(REPORT_MAX_COPIES);
+    report["allOf"] = json!([{"anyOf": [
+        {"properties": {"copies": {"maxItems": 0}}},
+        {"required": ["message_id"], "properties": {"message_id": {"type": "string"}}},
+    ]}]);
+    let copy = &mut schemas["ReportedCopy"];
+    copy["properties"]["message_id"]["pattern"] = json!(uuid);
+    copy["properties"]["body"]["maxLength"] = json!(config.max_body_chars);
 
     let send = &mut schemas["SendMessage"];
     send["properties"]["id"]["not"] = json!({"const": "00000000-0000-0000-0000-000000000000"});
@@ -191,6 +204,9 @@ mod tests {
             ("NewReport", "reason"),
             ("NewReport", "conversation_id"),
             ("NewReport", "message_id"),
+            ("NewReport", "copies"),
+            ("ReportedCopy", "message_id"),
+            ("ReportedCopy", "body"),
             ("SendMessage", "id"),
             ("SendMessage", "body"),
             ("SendMessage", "reply_to"),

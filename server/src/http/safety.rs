@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::{
-    ConversationId, ErrorBody, MAX_BODY_CHARS, NewReport, REPORT_MAX_COPIES,
-    REPORT_REASON_MAX_CHARS, ReportId, ReportReceipt, ServerFrame, Timestamp, User, UserId,
+    ConversationId, ErrorBody, NewReport, REPORT_MAX_COPIES, REPORT_REASON_MAX_CHARS, ReportId,
+    ReportReceipt, ServerFrame, Timestamp, User, UserId,
 };
 
 use crate::auth::Caller;
@@ -108,7 +108,7 @@ pub async fn report(
     if req.message_id.is_some() && req.conversation_id.is_none() {
         return Err(Error::invalid("a reported message needs its conversation"));
     }
-    check_copies(&req)?;
+    check_copies(&req, app.config.max_body_chars)?;
     if let Some(id) = req.conversation_id
         && !app
             .members
@@ -209,9 +209,10 @@ async fn change_blocks(
 }
 
 /// A report's copies of sealed messages: only with a reported message, at most
-/// `REPORT_MAX_COPIES`, each body no longer than a message's. Which messages they are is
-/// checked where they are shown (only those of the report's excerpt are).
-fn check_copies(report: &NewReport) -> Result<()> {
+/// `REPORT_MAX_COPIES`, each body no longer than a message's on this server. Which
+/// messages they are is checked where they are shown (only those of the report's excerpt
+/// are).
+fn check_copies(report: &NewReport, max_body_chars: usize) -> Result<()> {
     if report.copies.is_empty() {
         return Ok(());
     }
@@ -228,10 +229,10 @@ fn check_copies(report: &NewReport) -> Result<()> {
     if report
         .copies
         .iter()
-        .any(|c| c.body.chars().count() > MAX_BODY_CHARS)
+        .any(|c| c.body.chars().count() > max_body_chars)
     {
         return Err(Error::invalid(format!(
-            "a copy's body is at most {MAX_BODY_CHARS} characters, as a message's"
+            "a copy's body is at most {max_body_chars} characters, as a message's"
         )));
     }
     Ok(())
