@@ -349,7 +349,17 @@ async fn a_group_adds_and_removes_members(backend: Backend) {
     .await;
 
     bob.conversation(group).leave().await.expect("leave");
-    // What was sealed before Carol's device joined is not for it, and says so.
+    // What was sealed before Carol's device joined is not for it, and says so (once her
+    // device has fetched it: her own message went out before that, maybe).
+    carol
+        .until("carol has the group's first message", |c| {
+            c.conversation(group)
+                .messages(None, 100)
+                .expect("read")
+                .iter()
+                .any(|m| m.seq == Some(1))
+        })
+        .await;
     let unreadable: Vec<Option<i64>> = carol
         .conversation(group)
         .messages(None, 100)
