@@ -151,11 +151,7 @@ pub(crate) fn sealed_files(
     let mut budget = INLINE_BUDGET.saturating_sub(body.len());
     let mut files = Vec::new();
     for upload in store.sealed_uploads(message)? {
-        let preview = upload
-            .preview
-            .and_then(|path| std::fs::read(path).ok())
-            .and_then(|bytes| media::inline_preview(&bytes))
-            .filter(|bytes| bytes.len() <= budget);
+        let preview = upload.preview.filter(|bytes| bytes.len() <= budget);
         budget -= preview.as_ref().map_or(0, Vec::len);
         let file = upload.attachment;
         files.push(SealedFile {

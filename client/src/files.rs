@@ -361,15 +361,24 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
         });
     }
     let mut attachment = state.attachment.expect("the loop ends with it");
-    if let (Some(key), Some(sealed)) = (key, &sent) {
+    if let Some(sealed) = &sent {
         // This device describes the file as it is; the server's description is of the
-        // encrypted bytes, which only the key opens.
+        // encrypted bytes, which only the key opens. The small preview its sealed message
+        // carries is made once, here, not at each try to send it.
+        let preview = file.preview.clone();
+        let preview = tokio::task::spawn_blocking(move || {
+            preview
+                .and_then(|path| std::fs::read(path).ok())
+                .and_then(|bytes| media::inline_preview(&bytes))
+        })
+        .await
+        .unwrap_or_default();
         shared.store.keep_file_secrets(&[(
             attachment.id,
             FileSecret {
-                key,
+                key: sealed.key,
                 size: attachment.size,
-                preview: None,
+                preview,
             },
         )])?;
         attachment = Attachment {
@@ -395,8 +404,9 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
 /// The name an encrypted file is uploaded under: the server is not told the real one.
 const SEALED_NAME: &str = "encrypted";
 
-/// A file's encrypted form, as uploaded.
+/// A file's encrypted form, as uploaded, and its key.
 struct SealedCopy {
+    key: FileKey,
     path: PathBuf,
     size: u64,
     /// Its hash, when it was made now (to declare the upload).
@@ -414,6 +424,7 @@ async fn sealed_copy(
     let (plain, path) = (file.path.clone(), sealed_path(&file.path));
     if !declaring && path.exists() {
         return Ok(SealedCopy {
+            key,
             size: std::fs::metadata(&path)?.len(),
             path,
             sha256: None,
@@ -426,6 +437,7 @@ async fn sealed_copy(
             .map_err(|e| Stop::Later(format!("encrypting the file stopped: {e}")))?
             .map_err(|e| Stop::Refused(e.to_string()))?;
     Ok(SealedCopy {
+        key,
         path,
         size,
         sha256: Some(sha256),

@@ -52,11 +52,13 @@ fn failed(what: &str, e: impl Display) -> MlsError {
 }
 
 /// A device in a group: whose (as its credential names them; `None` for a credential
-/// that names no Ferry user) and its leaf.
-pub(crate) type Leaf = (Option<UserId>, LeafNodeIndex);
-
-/// A device in a group: whose, and its signature key (what safety numbers are made of).
-pub(crate) type MemberKey = (Option<UserId>, Vec<u8>);
+/// that names no Ferry user), its leaf, and its signature key (what safety numbers are
+/// made of).
+pub(crate) struct Member {
+    pub(crate) user: Option<UserId>,
+    pub(crate) leaf: LeafNodeIndex,
+    pub(crate) signature_key: Vec<u8>,
+}
 
 /// Whose device a credential's identity names (`credential_identity`), if a Ferry user's.
 fn member_user(identity: &[u8]) -> Option<UserId> {
@@ -330,41 +332,22 @@ impl Device {
         })
     }
 
-    /// Whose devices are in the conversation's group: each member's user and leaf, as its
-    /// credential names them (`None` when this device is not in the group).
+    /// The devices in the conversation's group, as this device's copy of it has them
+    /// (`None` when this device is not in the group).
     pub(crate) fn members(
         &mut self,
         conversation: ConversationId,
-    ) -> Result<Option<Vec<Leaf>>, MlsError> {
+    ) -> Result<Option<Vec<Member>>, MlsError> {
         let Some(group) = self.group(conversation)? else {
             return Ok(None);
         };
         Ok(Some(
             group
                 .members()
-                .map(|m| (member_user(m.credential.serialized_content()), m.index))
-                .collect(),
-        ))
-    }
-
-    /// Each device in the conversation's group: whose (as its credential names them) and
-    /// its signature key, as this device's copy of the group has them (`None` when this
-    /// device is not in the group): what safety numbers are made of.
-    pub(crate) fn member_keys(
-        &mut self,
-        conversation: ConversationId,
-    ) -> Result<Option<Vec<MemberKey>>, MlsError> {
-        let Some(group) = self.group(conversation)? else {
-            return Ok(None);
-        };
-        Ok(Some(
-            group
-                .members()
-                .map(|m| {
-                    (
-                        member_user(m.credential.serialized_content()),
-                        m.signature_key,
-                    )
+                .map(|m| Member {
+                    user: member_user(m.credential.serialized_content()),
+                    leaf: m.index,
+                    signature_key: m.signature_key,
                 })
                 .collect(),
         ))

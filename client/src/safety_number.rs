@@ -18,7 +18,7 @@ use std::fmt;
 use ferry_proto::UserId;
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::mls::MemberKey;
+use crate::mls::Member;
 
 /// The format's version, hashed first (a later construction would change it).
 const VERSION: [u8; 2] = [0, 0];
@@ -60,25 +60,23 @@ impl fmt::Display for SafetyNumber {
     }
 }
 
-/// `user`'s signature keys among a group's members (see `Device::member_keys`).
-pub(crate) fn keys_of(members: &[MemberKey], user: UserId) -> Vec<Vec<u8>> {
+/// `user`'s signature keys among a group's members (see `Device::members`).
+pub(crate) fn keys_of(members: &[Member], user: UserId) -> Vec<Vec<u8>> {
     members
         .iter()
-        .filter(|(whose, _)| *whose == Some(user))
-        .map(|(_, key)| key.clone())
+        .filter(|m| m.user == Some(user))
+        .map(|m| m.signature_key.clone())
         .collect()
 }
 
 /// Each user's devices among a group's members as one fingerprint: SHA-256 over their
 /// sorted signature keys, each with its length. A fingerprint that changes is a device
 /// added or gone, and so a safety number changed.
-pub(crate) fn device_fingerprints(
-    members: &[(Option<UserId>, Vec<u8>)],
-) -> Vec<(UserId, [u8; 32])> {
+pub(crate) fn device_fingerprints(members: &[Member]) -> Vec<(UserId, [u8; 32])> {
     let mut keys: HashMap<UserId, Vec<&[u8]>> = HashMap::new();
-    for (user, key) in members {
-        if let Some(user) = user {
-            keys.entry(*user).or_default().push(key);
+    for member in members {
+        if let Some(user) = member.user {
+            keys.entry(user).or_default().push(&member.signature_key);
         }
     }
     keys.into_iter()

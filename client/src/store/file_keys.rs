@@ -4,8 +4,6 @@
 //! what opening it needs (`file_keys`): its key, its encrypted size and the preview its
 //! sealed message carried.
 
-use std::path::PathBuf;
-
 use ferry_proto::{Attachment, MessageId, UploadId};
 use rusqlite::{OptionalExtension, params};
 
@@ -31,8 +29,8 @@ pub struct SealedUpload {
     pub attachment: Attachment,
     /// Its key.
     pub key: [u8; 32],
-    /// The preview made when it was attached.
-    pub preview: Option<PathBuf>,
+    /// The small preview made for its sealed message when it was stored (images).
+    pub preview: Option<Vec<u8>>,
 }
 
 fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
@@ -108,9 +106,10 @@ impl LocalStore {
     pub fn sealed_uploads(&self, message: MessageId) -> StoreResult<Vec<SealedUpload>> {
         self.read(|tx| {
             let mut rows = tx.prepare_cached(
-                "SELECT attachment, file_key, preview FROM uploads \
-                 WHERE message_id = ?1 AND file_key IS NOT NULL AND attachment IS NOT NULL \
-                 ORDER BY idx",
+                "SELECT u.attachment, u.file_key, k.preview FROM uploads u \
+                 LEFT JOIN file_keys k ON k.upload_id = u.upload_id \
+                 WHERE u.message_id = ?1 AND u.file_key IS NOT NULL \
+                 AND u.attachment IS NOT NULL ORDER BY u.idx",
             )?;
             let found = rows.query_map([message.to_string()], |r| {
                 let attachment: String = r.get(0)?;
@@ -124,7 +123,7 @@ impl LocalStore {
                 Ok(SealedUpload {
                     attachment,
                     key: key_of(r.get(1)?)?,
-                    preview: r.get::<_, Option<String>>(2)?.map(PathBuf::from),
+                    preview: r.get(2)?,
                 })
             })?;
             found.collect()

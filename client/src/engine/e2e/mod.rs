@@ -317,7 +317,7 @@ fn note_devices(
     mls: &mut Device,
     conversation: ConversationId,
 ) -> Result<(), End> {
-    let Some(members) = mls.member_keys(conversation)? else {
+    let Some(members) = mls.members(conversation)? else {
         return Ok(());
     };
     let prints = crate::safety_number::device_fingerprints(&members);
@@ -467,10 +467,10 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
         };
         let gone: Vec<LeafNodeIndex> = leaves
             .iter()
-            .filter(|(user, _)| !user.is_some_and(|u| members.contains(&u)))
-            .map(|(_, leaf)| *leaf)
+            .filter(|m| !m.user.is_some_and(|u| members.contains(&u)))
+            .map(|m| m.leaf)
             .collect();
-        let present: HashSet<UserId> = leaves.iter().filter_map(|(user, _)| *user).collect();
+        let present: HashSet<UserId> = leaves.iter().filter_map(|m| m.user).collect();
         let missing: Vec<UserId> = members.difference(&present).copied().collect();
         let commit = if !gone.is_empty() {
             mls.remove(conversation, &gone)
@@ -491,7 +491,7 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
                 .members(conversation)?
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|(user, _)| user)
+                .filter_map(|m| m.user)
                 .collect();
             let mut claimed = claimed;
             claimed
