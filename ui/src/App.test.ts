@@ -826,7 +826,8 @@ describe("the connection banner", () => {
     expect(c.count("reconnect_now")).toBe(1);
 
     await connectionEvent({ state: "connecting" });
-    await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…"));
+    await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-retrying", "true"));
+    expect(within(screen.getByTestId("offline-banner")).getByTestId("retry-now")).toBeDisabled();
     await connectionEvent({ state: "online" });
     await waitFor(() => expect(screen.getByTestId("offline-banner")).toHaveTextContent("Back online"));
   });

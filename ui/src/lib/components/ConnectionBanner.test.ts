@@ -90,12 +90,54 @@ describe("ConnectionBanner", () => {
     const p = props({ state: "offline", retry_at: null, reason: null });
     const { rerender } = render(ConnectionBanner, p);
     await rerender({ connection: { state: "connecting" } });
-    expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…");
+    expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-retrying", "true");
     await rerender({ connection: { state: "online" } });
     expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-state", "back-online");
     expect(screen.getByTestId("offline-banner")).toHaveTextContent("Back online");
     await vi.advanceTimersByTimeAsync(3100);
     expect(screen.queryByTestId("offline-banner")).toBeNull();
+  });
+
+  it("keeps the offline banner, whole, while the link tries again", async () => {
+    const first = new Date(2024, 4, 15, 14, 3, 9).toISOString();
+    const reason = "cannot connect: Connection refused";
+    const { rerender } = render(ConnectionBanner, props({ state: "offline", retry_at: first, reason }));
+    const shape = () => Array.from(screen.getByTestId("offline-banner").children).map((el) => el.outerHTML);
+    const offline = shape();
+
+    // Every attempt passes through "connecting": the banner keeps its words and parts,
+    // so nothing below it moves; only Retry is busy.
+    await rerender({ connection: { state: "connecting" } });
+    const banner = screen.getByTestId("offline-banner");
+    expect(banner).toHaveAttribute("data-state", "offline");
+    expect(banner).toHaveAttribute("data-retrying", "true");
+    expect(banner).toHaveAttribute("aria-busy", "true");
+    expect(banner).toHaveTextContent(`Offline — retrying at ${clockTimeWithSeconds(first)}`);
+    expect(screen.getByTestId("offline-reason")).toHaveTextContent(reason);
+    expect(screen.getByTestId("retry-now")).toBeDisabled();
+    expect(shape().map((html) => html.replace(" disabled=\"\"", ""))).toEqual(offline);
+
+    // The attempt failed: the next retry time, and Retry works again.
+    const next = new Date(2024, 4, 15, 14, 3, 19).toISOString();
+    await rerender({ connection: { state: "offline", retry_at: next, reason } });
+    expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-retrying", "false");
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent(clockTimeWithSeconds(next));
+    expect(screen.getByTestId("retry-now")).toBeEnabled();
+  });
+
+  it("keeps the polling banner while the socket tries again", async () => {
+    const { rerender } = render(ConnectionBanner, props({ state: "polling", retry_at: null, reason: null }));
+    await rerender({ connection: { state: "connecting" } });
+    expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-state", "polling");
+    expect(screen.getByTestId("retry-now")).toBeDisabled();
+  });
+
+  it("says connecting again once the link was back, then lost", async () => {
+    const { rerender } = render(ConnectionBanner, props({ state: "offline", retry_at: null, reason: null }));
+    await rerender({ connection: { state: "online" } });
+    await rerender({ connection: { state: "connecting" } });
+    expect(screen.getByTestId("offline-banner")).toHaveAttribute("data-state", "connecting");
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent("Connecting…");
   });
 
   it("does not say back online after the first connection", async () => {
