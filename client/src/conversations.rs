@@ -142,7 +142,7 @@ impl ConversationHandle<'_> {
     pub async fn key_holders(&self) -> Result<Option<Vec<UserId>>, ClientError> {
         let mut mls = self.client.shared.mls.lock().await;
         let members = mls.members(self.id).map_err(mls_error)?;
-        Ok(members.map(|devices| devices.into_iter().filter_map(|m| m.user).collect()))
+        Ok(members.map(|devices| devices.into_iter().filter_map(|m| m.user()).collect()))
     }
 
     /// The safety number between this user and `with` in this encrypted conversation

@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
 
 use ferry_proto::mls::{
-    ClaimedKeyPackages, Commit, MlsBytes, NewCommit, SealedContent, Welcome, credential_identity,
+    ClaimedKeyPackages, Commit, MlsBytes, NewCommit, SealedContent, Welcome, credential_device,
+    credential_identity,
 };
 use ferry_proto::{ConversationId, SessionId, UserId};
 use openmls::prelude::{
@@ -51,19 +52,20 @@ fn failed(what: &str, e: impl Display) -> MlsError {
     MlsError::Mls(format!("{what}: {e}"))
 }
 
-/// A device in a group: whose (as its credential names them; `None` for a credential
-/// that names no Ferry user), its leaf, and its signature key (what safety numbers are
-/// made of).
+/// A device in a group: which (as its credential names it; `None` for a credential that
+/// names no Ferry device), its leaf, and its signature key (what safety numbers are made
+/// of).
 pub(crate) struct Member {
-    pub(crate) user: Option<UserId>,
+    pub(crate) device: Option<ferry_proto::mls::Device>,
     pub(crate) leaf: LeafNodeIndex,
     pub(crate) signature_key: Vec<u8>,
 }
 
-/// Whose device a credential's identity names (`credential_identity`), if a Ferry user's.
-fn member_user(identity: &[u8]) -> Option<UserId> {
-    let identity = String::from_utf8_lossy(identity);
-    identity.split(':').next().and_then(|u| u.parse().ok())
+impl Member {
+    /// Whose device it is.
+    pub(crate) fn user(&self) -> Option<UserId> {
+        self.device.map(|d| d.user_id)
+    }
 }
 
 /// openmls's provider: RustCrypto, and the memory storage [`Device::flush`] saves.
@@ -345,7 +347,7 @@ impl Device {
             group
                 .members()
                 .map(|m| Member {
-                    user: member_user(m.credential.serialized_content()),
+                    device: credential_device(m.credential.serialized_content()),
                     leaf: m.index,
                     signature_key: m.signature_key,
                 })

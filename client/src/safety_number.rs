@@ -64,7 +64,7 @@ impl fmt::Display for SafetyNumber {
 pub(crate) fn keys_of(members: &[Member], user: UserId) -> Vec<Vec<u8>> {
     members
         .iter()
-        .filter(|m| m.user == Some(user))
+        .filter(|m| m.user() == Some(user))
         .map(|m| m.signature_key.clone())
         .collect()
 }
@@ -75,7 +75,7 @@ pub(crate) fn keys_of(members: &[Member], user: UserId) -> Vec<Vec<u8>> {
 pub(crate) fn device_fingerprints(members: &[Member]) -> Vec<(UserId, [u8; 32])> {
     let mut keys: HashMap<UserId, Vec<&[u8]>> = HashMap::new();
     for member in members {
-        if let Some(user) = member.user {
+        if let Some(user) = member.user() {
             keys.entry(user).or_default().push(&member.signature_key);
         }
     }

@@ -15,8 +15,8 @@
 use uuid::Uuid;
 
 use crate::mls::{
-    ClaimedKeyPackages, Commit, CommitPage, CommitQuery, GroupInfo, KeyPackageClaim,
-    KeyPackageStock, KeyPackages, NewCommit, Welcome,
+    ClaimedKeyPackages, Commit, CommitPage, CommitQuery, DeviceQuery, GroupInfo, KeyPackageClaim,
+    KeyPackageStock, KeyPackages, NewCommit, SignedInDevices, Welcome,
 };
 
 use crate::{
@@ -276,6 +276,8 @@ endpoints! {
     GetKeyPackageStock: Get "/mls/key-packages" (), () => KeyPackageStock;
     /// Claims a key package of every device of some users.
     ClaimKeyPackages: Post "/mls/key-packages/claim" (), KeyPackageClaim => ClaimedKeyPackages;
+    /// The signed-in devices of some users, using up nothing.
+    ListDevices: Post "/mls/devices" (), DeviceQuery => SignedInDevices;
     /// Hands the server a group's next commit: accepted only in the group's current epoch.
     SubmitCommit: Post "/conversations/{id}/mls/commits" (ConversationId), NewCommit => Commit;
     /// A page of a group's commits, in epoch order.

@@ -34,6 +34,17 @@ pub fn credential_identity(user: UserId, session: SessionId) -> String {
     format!("{user}:{session}")
 }
 
+/// The device a credential's identity names ([`credential_identity`] read back), if a
+/// Ferry device's.
+pub fn credential_device(identity: &[u8]) -> Option<Device> {
+    let identity = std::str::from_utf8(identity).ok()?;
+    let (user, session) = identity.split_once(':')?;
+    Some(Device {
+        user_id: user.parse().ok()?,
+        session_id: session.parse().ok()?,
+    })
+}
+
 /// Bytes in base64 (standard alphabet, padded) on the wire: an MLS structure's TLS
 /// encoding.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -94,6 +105,27 @@ pub struct KeyPackageClaim {
     /// Whose devices.
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub user_ids: Vec<UserId>,
+}
+
+/// `POST /mls/devices`: the signed-in devices of these users, using up nothing (a claim
+/// uses up key packages); users who are not the caller and share no conversation with
+/// the caller are left out. A group member compares them with its group's devices: a
+/// device whose session ended is taken out of the group.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceQuery {
+    /// Whose devices.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
+    pub user_ids: Vec<UserId>,
+}
+
+/// The answer to a [`DeviceQuery`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedInDevices {
+    /// Every signed-in session of those users (the caller's own too), whether or not it
+    /// published key packages.
+    pub devices: Vec<Device>,
 }
 
 /// A device of a user: one signed-in session.
@@ -268,6 +300,26 @@ pub const ENCRYPTED_REFUSAL: &str = "this conversation is end-to-end encrypted";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_names_its_device_and_nothing_else_does() {
+        let device = Device {
+            user_id: UserId(uuid::Uuid::from_u128(1)),
+            session_id: SessionId(uuid::Uuid::from_u128(2)),
+        };
+        let identity = credential_identity(device.user_id, device.session_id);
+        assert_eq!(credential_device(identity.as_bytes()), Some(device));
+        for other in [
+            "",
+            "alice",
+            "alice:bob",
+            &identity[..36],
+            &format!("{identity}:x"),
+        ] {
+            assert_eq!(credential_device(other.as_bytes()), None, "{other:?}");
+        }
+        assert_eq!(credential_device(&[0xff, b':', 0xfe]), None);
+    }
 
     #[test]
     fn bytes_travel_as_base64_and_bad_base64_is_refused() {

@@ -1,11 +1,12 @@
 //! The MLS delivery service's calls (issue 31, docs/protocol.md "End-to-end encryption"):
-//! this device's key packages, claiming others', a group's commits and welcomes. The
+//! this device's key packages, claiming others', who is signed in where, a group's commits
+//! and welcomes. The
 //! bytes are opaque here; `crate::mls` makes and reads them.
 
 use ferry_proto::endpoints;
 use ferry_proto::mls::{
-    ClaimedKeyPackages, Commit, CommitPage, CommitQuery, GroupInfo, KeyPackageClaim,
-    KeyPackageStock, KeyPackages, MlsBytes, NewCommit, Welcome,
+    ClaimedKeyPackages, Commit, CommitPage, CommitQuery, Device, DeviceQuery, GroupInfo,
+    KeyPackageClaim, KeyPackageStock, KeyPackages, MlsBytes, NewCommit, Welcome,
 };
 use ferry_proto::{ConversationId, UserId, WelcomeId};
 
@@ -33,6 +34,14 @@ impl Api {
     ) -> Result<ClaimedKeyPackages, SessionError> {
         self.send_to::<endpoints::ClaimKeyPackages>((), &KeyPackageClaim { user_ids: users })
             .await
+    }
+
+    /// `POST /mls/devices`: the signed-in devices of `users`, using up nothing.
+    pub async fn signed_in_devices(&self, users: Vec<UserId>) -> Result<Vec<Device>, SessionError> {
+        let answer = self
+            .send_to::<endpoints::ListDevices>((), &DeviceQuery { user_ids: users })
+            .await?;
+        Ok(answer.devices)
     }
 
     /// `POST /conversations/{id}/mls/commits`: the group's next commit (409 when the group

@@ -5,7 +5,8 @@
 //! due, then the live loop: pump the outbox through the socket within its send window,
 //! read frames in bursts (a run of acks is confirmed in one store transaction), send
 //! what the client queued (read marks, typing), expire others' typing, refresh the
-//! token before it expires and hand the new one to the socket. A link that is silent for
+//! token before it expires and hand the new one to the socket, and now and then take
+//! devices whose session ended out of the groups. A link that is silent for
 //! three heartbeat periods, or that stops reading what is written, is dead and is
 //! dropped, whatever TCP says. The link's [`Outbox`] knows what is in flight on it; it
 //! dies with the link, and the next one sends again what was not acked (the server
@@ -79,6 +80,9 @@ impl<'a> Link<'a> {
 
         let mut last_heard = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // After catch-up's own sweep, the next one a while later.
+        let every = e2e::ENDED_SESSIONS_LOOK;
+        let mut sweep = tokio::time::interval_at(Instant::now() + every, every);
         loop {
             let retry = self.retry_at;
             let refresh_in = self.shared.session.refresh_in();
@@ -100,6 +104,7 @@ impl<'a> Link<'a> {
                 }
                 // Refresh before the token expires, and hand the new one to the socket.
                 () = tokio::time::sleep(refresh_in) => self.refresh_token().await,
+                _ = sweep.tick() => e2e::take_out_ended_sessions(self.shared).await,
                 _ = tick.tick() => {
                     if last_heard.elapsed() > self.heartbeat * 3 {
                         return End::Reconnect(Some(Duration::ZERO), "the server stopped answering".into());

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use ferry_proto::endpoints::{self, Endpoint};
 use ferry_proto::mls::{
     CommitPage, Device, MAX_CLAIM_USERS, MAX_COMMITS_PAGE, MAX_KEY_PACKAGES,
-    MAX_KEY_PACKAGES_PER_PUBLISH,
+    MAX_KEY_PACKAGES_PER_PUBLISH, SignedInDevices,
 };
 use ferry_proto::{ConversationId, ErrorBody, ErrorCode, ServerFrame, Timestamp, WelcomeId};
 
@@ -112,6 +112,32 @@ pub async fn claim_key_packages(
         .without_keys
         .retain(|d| d.session_id != caller.session_id);
     Ok(Json(claimed))
+}
+
+/// The signed-in devices of some users (the caller's own too), using up nothing: what a
+/// group's member compares its group's devices with, to take out those whose session
+/// ended. Users who share no conversation with the caller are left out, as if they had no
+/// device: a stranger's devices are not the caller's to know of, and a stranger has no
+/// place in the caller's groups either.
+#[utoipa::path(post, path = endpoints::ListDevices::PATH, tag = "mls", security(("bearer" = [])),
+    request_body = ferry_proto::mls::DeviceQuery,
+    responses((status = 200, body = ferry_proto::mls::SignedInDevices), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+pub async fn signed_in_devices(
+    State(app): State<App>,
+    caller: Caller,
+    Json(query): Json<Takes<endpoints::ListDevices>>,
+) -> Result<Json<Gives<endpoints::ListDevices>>> {
+    if query.user_ids.is_empty() || query.user_ids.len() > MAX_CLAIM_USERS {
+        return Err(Error::invalid(format!(
+            "ask for the devices of 1 to {MAX_CLAIM_USERS} users at a time"
+        )));
+    }
+    let devices = app
+        .store
+        .signed_in_devices(caller.user_id, &query.user_ids)
+        .await?;
+    Ok(Json(SignedInDevices { devices }))
 }
 
 /// Hands the server a group's next commit. It is accepted only in the group's current

@@ -114,6 +114,7 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::set_retention))
         .routes(routes!(mls::publish_key_packages, mls::key_package_stock))
         .routes(routes!(mls::claim_key_packages))
+        .routes(routes!(mls::signed_in_devices))
         .routes(routes!(mls::commit, mls::commits))
         .routes(routes!(mls::group_info))
         .routes(routes!(mls::welcomes))

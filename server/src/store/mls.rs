@@ -94,6 +94,11 @@ pub trait MlsStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Option<ClaimedKeyPackages>>;
 
+    /// The signed-in devices (sessions not ended, of accounts not deleted) of those of
+    /// `users` who are `asker` or in a conversation with `asker`; the others' are left
+    /// out, as if they had none.
+    async fn signed_in_devices(&self, asker: UserId, users: &[UserId]) -> StoreResult<Vec<Device>>;
+
     /// Appends a commit to its group's log if it was made in the group's current epoch.
     async fn append_commit(&self, commit: NewCommit) -> StoreResult<CommitOutcome>;
 

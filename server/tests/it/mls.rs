@@ -3,11 +3,12 @@
 //! resort for ever); a group's commits are accepted one per epoch, so of two devices
 //! committing at once one wins and the other, told so, applies the winner and commits
 //! again, and both end in the same epoch able to read each other; welcomes reach exactly
-//! the devices added. Bad bytes, strangers and stale epochs get clear refusals.
+//! the devices added; the devices signed in are listed without using anything up. Bad
+//! bytes, strangers and stale epochs get clear refusals.
 
 use ferry_proto::mls::{
     ClaimedKeyPackages, Commit, CommitPage, GroupInfo as GroupInfoPage, KeyPackageStock, MlsBytes,
-    Welcome as PendingWelcome, credential_identity,
+    SignedInDevices, Welcome as PendingWelcome, credential_identity,
 };
 use ferry_proto::{ConversationId, ServerFrame};
 use openmls::prelude::{
@@ -388,6 +389,74 @@ async fn key_packages_are_checked_bound_to_their_device_and_claimed_once(backend
         own.key_packages.is_empty() && own.without_keys.is_empty(),
         "{own:?}"
     );
+}
+
+/// The signed-in devices of whoever shares a conversation: listed without using up a key
+/// package, strangers left out, and a device gone once its session ends.
+async fn signed_in_devices_are_listed_and_use_up_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let carol = User::register(&server, "carol").await;
+    let alices = Device::new(&alice);
+    let (status, body) = alices.publish(vec![alices.key_package(false)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    bob.direct_with(&alice).await;
+    let laptop = User::login(&server, "alice").await;
+
+    let devices = async |asker: &User,
+                         users: &[&User]|
+           -> Vec<(ferry_proto::UserId, ferry_proto::SessionId)> {
+        let ids: Vec<_> = users.iter().map(|u| u.id()).collect();
+        let answer: SignedInDevices = asker
+            .ok(Method::POST, "/mls/devices", Some(json!({"user_ids": ids})))
+            .await;
+        let mut devices: Vec<_> = answer
+            .devices
+            .iter()
+            .map(|d| (d.user_id, d.session_id))
+            .collect();
+        devices.sort();
+        devices
+    };
+    let mut alices_two = vec![
+        (alice.id(), alice.tokens.session_id),
+        (alice.id(), laptop.tokens.session_id),
+    ];
+    alices_two.sort();
+    assert_eq!(
+        devices(&bob, &[&alice, &carol]).await,
+        alices_two,
+        "carol is a stranger to bob"
+    );
+    assert_eq!(
+        devices(&carol, &[&alice]).await,
+        Vec::new(),
+        "and alice to carol"
+    );
+    assert_eq!(
+        devices(&alice, &[&alice]).await,
+        alices_two,
+        "one's own, the asking one too"
+    );
+    assert_eq!(stock(&alice).await.one_time, 1, "nothing used up");
+
+    laptop.no_content(Method::POST, "/auth/logout", None).await;
+    assert_eq!(
+        devices(&bob, &[&alice]).await,
+        vec![(alice.id(), alice.tokens.session_id)],
+        "a signed-out device is gone"
+    );
+    for user_ids in [json!([]), json!(vec![alice.id(); 101])] {
+        bob.refused(
+            Method::POST,
+            "/mls/devices",
+            Some(json!({ "user_ids": user_ids })),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+        )
+        .await;
+    }
 }
 
 async fn one_commit_per_epoch_and_the_loser_converges(backend: Backend) {
@@ -791,6 +860,7 @@ async fn an_encrypted_stream_takes_only_entries_sealed_in_its_epoch(backend: Bac
 
 on_both!(
     key_packages_are_checked_bound_to_their_device_and_claimed_once,
+    signed_in_devices_are_listed_and_use_up_nothing,
     an_encrypted_stream_takes_only_entries_sealed_in_its_epoch,
     one_commit_per_epoch_and_the_loser_converges,
     a_welcome_goes_only_to_members_devices,

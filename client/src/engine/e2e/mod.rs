@@ -5,11 +5,11 @@
 //!   this device's key packages, join the groups whose welcomes wait, bring every group it
 //!   is in up to the server's epoch, and join by external commit those it is not in.
 //!   After the outbox's first pass ([`settle_groups`]): put each group's members in step
-//!   with its conversation's, and make the group of each plain conversation whose
-//!   members' devices all have keys (the first device's commit wins; the others join it
-//!   by its welcome).
+//!   with its conversation's (and its devices with the signed-in ones), and make the
+//!   group of each plain conversation whose members' devices all have keys (the first
+//!   device's commit wins; the others join it by its welcome).
 //! - Live, [`on_commit`], [`on_welcome`] and [`on_conversation`] do the same for one
-//!   group.
+//!   group. Devices whose session ended are taken out of the groups (`ended`).
 //! - Sealing and opening live in `sealed`: received messages are stored through
 //!   [`store_messages`], which opens each sealed
 //!   entry once, in seq order, first applying the group's commits up to the entry's
@@ -21,6 +21,7 @@
 //!   stale epoch is sealed again, under the same id, after [`reseal`] caught up. It
 //!   carries its encrypted files' names, keys and small previews.
 
+mod ended;
 mod sealed;
 
 use std::collections::HashSet;
@@ -30,6 +31,7 @@ use ferry_proto::{ConversationId, ErrorCode, UserId};
 use openmls::prelude::LeafNodeIndex;
 use tokio::sync::MutexGuard;
 
+pub(crate) use ended::LOOK_EVERY as ENDED_SESSIONS_LOOK;
 pub(crate) use sealed::{outgoing, reseal, store_messages};
 
 use super::End;
@@ -106,6 +108,12 @@ pub(crate) async fn settle_groups(shared: &Shared) -> Result<(), End> {
     tolerated(settle_all(shared).await)
 }
 
+/// Takes the devices whose session ended out of this device's groups (`ended`); a
+/// failure is said and left for the next look.
+pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> {
+    tolerated(ended::sweep(shared).await)
+}
+
 async fn settle_all(shared: &Shared) -> Result<(), End> {
     let tried_before = shared.options.clock.now().as_millis() - RETRY_PLAIN_MS;
     for conversation in shared.store.encrypted_conversations_due(tried_before)? {
@@ -116,7 +124,7 @@ async fn settle_all(shared: &Shared) -> Result<(), End> {
             encrypt(shared, conversation, members).await?;
         }
     }
-    Ok(())
+    ended::sweep(shared).await
 }
 
 /// Publishes key packages when fewer than half of [`KEY_PACKAGES`] are left, and a
@@ -444,9 +452,10 @@ async fn submit(
 }
 
 /// Brings the group's members in step with the conversation's: the devices of members who
-/// left are removed (they can open nothing sent after), and members not in the group yet
-/// are added with a device each of theirs that has keys. Any member's device may do it;
-/// when two do at once, the second one's commit is refused, and it looks again.
+/// left, and devices whose session ended, are removed (they can open nothing sent after),
+/// and members not in the group yet are added with a device each of theirs that has keys.
+/// Any member's device may do it; when two do at once, the second one's commit is
+/// refused, and it looks again.
 async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), End> {
     // Three looks are plenty: each refusal means another device just did the work.
     for _ in 0..3 {
@@ -455,6 +464,8 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
         if !members.contains(&shared.me_id) {
             return Ok(());
         }
+        let live = ended::signed_in(shared, members.iter().copied().collect()).await?;
+        let signed_in = |d: &ferry_proto::mls::Device| live.as_ref().is_none_or(|l| l.contains(d));
         let mut mls = shared.mls.lock().await;
         let Some(mine) = mls.epoch(conversation)?.filter(|epoch| *epoch > 0) else {
             return Ok(());
@@ -465,12 +476,16 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
         let Some(leaves) = mls.members(conversation)? else {
             return Ok(());
         };
+        // This device's own session is signed in, or the server would not have answered.
         let gone: Vec<LeafNodeIndex> = leaves
             .iter()
-            .filter(|m| !m.user.is_some_and(|u| members.contains(&u)))
+            .filter(|m| {
+                !m.device
+                    .is_some_and(|d| members.contains(&d.user_id) && signed_in(&d))
+            })
             .map(|m| m.leaf)
             .collect();
-        let present: HashSet<UserId> = leaves.iter().filter_map(|m| m.user).collect();
+        let present: HashSet<UserId> = leaves.iter().filter_map(|m| m.user()).collect();
         let missing: Vec<UserId> = members.difference(&present).copied().collect();
         let commit = if !gone.is_empty() {
             mls.remove(conversation, &gone)
@@ -491,7 +506,7 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
                 .members(conversation)?
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|m| m.user)
+                .filter_map(|m| m.user())
                 .collect();
             let mut claimed = claimed;
             claimed

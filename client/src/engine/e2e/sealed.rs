@@ -113,7 +113,7 @@ pub(crate) async fn outgoing(
     let stale = mls.members(conversation)?.is_some_and(|leaves| {
         leaves
             .iter()
-            .any(|m| !m.user.is_some_and(|u| members.contains(&u)))
+            .any(|m| !m.user().is_some_and(|u| members.contains(&u)))
     });
     if stale {
         drop(mls);

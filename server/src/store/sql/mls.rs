@@ -134,6 +134,20 @@ impl<D: Dialect> SqlStore<D> {
         Ok(found.is_some())
     }
 
+    /// Whether `a` and `b` are members of one conversation.
+    async fn share_a_conversation(conn: &mut Conn<D>, a: UserId, b: UserId) -> StoreResult<bool> {
+        let shared: Option<(Uuid,)> = sqlx::query_as(
+            "SELECT a.conversation_id FROM members a JOIN members b \
+             ON b.conversation_id = a.conversation_id AND b.user_id = $2 \
+             WHERE a.user_id = $1 LIMIT 1",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(shared.is_some())
+    }
+
     /// How many key packages a device has waiting, in the caller's transaction.
     async fn stock_in(conn: &mut Conn<D>, session: SessionId) -> StoreResult<KeyPackageStock> {
         let (one_time, last_resort): (i64, i64) = sqlx::query_as(
@@ -266,19 +280,8 @@ impl<D: Dialect> MlsStore for SqlStore<D> {
         };
         let mut seen = std::collections::HashSet::new();
         for &user in users.iter().filter(|u| seen.insert(**u)) {
-            if user != claimer {
-                let shared: Option<(Uuid,)> = sqlx::query_as(
-                    "SELECT a.conversation_id FROM members a JOIN members b \
-                     ON b.conversation_id = a.conversation_id AND b.user_id = $2 \
-                     WHERE a.user_id = $1 LIMIT 1",
-                )
-                .bind(claimer)
-                .bind(user)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if shared.is_none() {
-                    return Ok(None);
-                }
+            if user != claimer && !Self::share_a_conversation(&mut tx, claimer, user).await? {
+                return Ok(None);
             }
             // Signed-in devices of an account in use, locked in id order (claims and
             // publishes of a device take turns).
@@ -307,6 +310,33 @@ impl<D: Dialect> MlsStore for SqlStore<D> {
         }
         tx.commit().await?;
         Ok(Some(claimed))
+    }
+
+    async fn signed_in_devices(&self, asker: UserId, users: &[UserId]) -> StoreResult<Vec<Device>> {
+        let mut tx = self.read().await?;
+        let mut devices = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &user in users.iter().filter(|u| seen.insert(**u)) {
+            if user != asker && !Self::share_a_conversation(&mut tx, asker, user).await? {
+                continue;
+            }
+            // As claims count them: a session not revoked, of an account not deleted. A
+            // suspension revokes its account's sessions.
+            let sessions: Vec<(Uuid,)> = sqlx::query_as(
+                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.user_id = $1 AND s.revoked_at IS NULL AND u.deleted_at IS NULL \
+                 ORDER BY s.id",
+            )
+            .bind(user)
+            .fetch_all(&mut *tx)
+            .await?;
+            devices.extend(sessions.into_iter().map(|(session,)| Device {
+                user_id: user,
+                session_id: SessionId(session),
+            }));
+        }
+        tx.commit().await?;
+        Ok(devices)
     }
 
     async fn append_commit(&self, new: NewCommit) -> StoreResult<CommitOutcome> {

@@ -1,0 +1,69 @@
+//! Devices whose session ended leave their groups (issue 31: removal is real). A session
+//! that ends (signed out, ended from another device, suspended) keeps its leaf in every
+//! group it was in until a member's device commits its removal; until then, its keys, if
+//! anyone kept them, would open what is sealed there. So every device compares its
+//! groups' devices with the server's list of signed-in ones ([`sweep`]): after each
+//! connection, every [`LOOK_EVERY`] while connected, and at once after it ended another
+//! session. A device found is removed by `reconcile`, as a member who left is; of two
+//! devices that do it at once, the second one's commit is refused and it looks again.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use ferry_proto::mls::{Device, MAX_CLAIM_USERS};
+use ferry_proto::{ConversationId, ErrorCode, UserId};
+
+use super::reconcile;
+use crate::Shared;
+use crate::api::SessionError;
+use crate::engine::End;
+
+/// How often a connected device looks for ended sessions in its groups. Its own user's
+/// other devices are looked at sooner: it sweeps right after it ends one of them.
+pub(crate) const LOOK_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Takes every device whose session ended out of this device's groups.
+pub(crate) async fn sweep(shared: &Shared) -> Result<(), End> {
+    let mut groups: Vec<(ConversationId, Vec<Option<Device>>)> = Vec::new();
+    let mut users = BTreeSet::new();
+    {
+        let mut mls = shared.mls.lock().await;
+        for (conversation, _) in shared.store.encrypted_conversations()? {
+            if let Some(members) = mls.members(conversation)? {
+                let devices: Vec<Option<Device>> = members.iter().map(|m| m.device).collect();
+                users.extend(devices.iter().flatten().map(|d| d.user_id));
+                groups.push((conversation, devices));
+            }
+        }
+    }
+    let Some(live) = signed_in(shared, users.into_iter().collect()).await? else {
+        return Ok(());
+    };
+    for (conversation, devices) in groups {
+        if devices
+            .iter()
+            .any(|d| !d.is_some_and(|d| live.contains(&d)))
+        {
+            reconcile(shared, conversation).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The signed-in devices of `users` (those who share no conversation with this user have
+/// none here), asked for [`MAX_CLAIM_USERS`] at a time; `None` from a server that cannot
+/// tell (one from before `/mls/devices`): then only members who left are removed.
+pub(super) async fn signed_in(
+    shared: &Shared,
+    users: Vec<UserId>,
+) -> Result<Option<HashSet<Device>>, End> {
+    let mut live = HashSet::new();
+    for some in users.chunks(MAX_CLAIM_USERS) {
+        match shared.api.signed_in_devices(some.to_vec()).await {
+            Ok(devices) => live.extend(devices),
+            Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(live))
+}

@@ -1,0 +1,102 @@
+//! A device whose session ended is taken out of the MLS groups it was in (issue 31:
+//! removal is real), on both server databases: one ended from its user's other device at
+//! once, by that device; one that signed itself out by a contact's device at its next
+//! connection. What is sent after is sealed for the remaining devices only.
+
+use ferry_proto::{ConversationId, UserId};
+use ferry_testkit::Backend;
+
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
+
+/// Whose devices hold the group's keys, as `device`'s copy of the group has them: one
+/// entry per device, sorted.
+async fn holders(device: &Device, chat: ConversationId) -> Vec<UserId> {
+    let mut holders = device
+        .conversation(chat)
+        .key_holders()
+        .await
+        .expect("read")
+        .unwrap_or_default();
+    holders.sort();
+    holders
+}
+
+/// Waits until `device`'s copy of the group is held by exactly `expected` (one entry per
+/// device), looking again after every event.
+async fn holders_become(device: &Device, chat: ConversationId, expected: &[UserId]) {
+    let mut expected = expected.to_vec();
+    expected.sort();
+    let mut events = device.client.events();
+    within(&format!("the group's devices are {expected:?}"), async {
+        while holders(device, chat).await != expected {
+            let _ = events.recv().await;
+        }
+    })
+    .await;
+}
+
+async fn ended_sessions_leave_their_groups(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    let (a, b) = (alice.id(), bob.id());
+    holders_become(&alice, chat, &[a, b]).await;
+
+    // Alice's phone joins the group by itself (an external commit).
+    let phone = Device::login(&url, "alice").await;
+    phone.client.start();
+    holders_become(&phone, chat, &[a, a, b]).await;
+    holders_become(&alice, chat, &[a, a, b]).await;
+    holders_become(&bob, chat, &[a, a, b]).await;
+
+    // Alice ends the phone's session from her laptop: the laptop takes the phone out of
+    // the group before the call returns, and Bob's device follows the commit.
+    let sessions = phone.client.account().sessions().await.expect("sessions");
+    let phones = sessions.iter().find(|s| s.current).expect("its own").id;
+    alice
+        .client
+        .account()
+        .end_session(phones)
+        .await
+        .expect("end the phone's session");
+    let mut remaining = vec![a, b];
+    remaining.sort();
+    assert_eq!(holders(&alice, chat).await, remaining, "taken out at once");
+    holders_become(&bob, chat, &[a, b]).await;
+    bob.conversation(chat)
+        .send("after the phone was signed out")
+        .expect("send");
+    alice
+        .until("alice reads it", |c| {
+            c.conversation(chat)
+                .messages(None, 10)
+                .expect("read")
+                .iter()
+                .any(|m| m.body == "after the phone was signed out")
+        })
+        .await;
+
+    // Bob's tablet joins, then signs itself out: no device of Bob's is left to say so,
+    // and Alice's device takes it out when it next connects.
+    let tablet = Device::login(&url, "bob").await;
+    tablet.client.start();
+    holders_become(&tablet, chat, &[a, b, b]).await;
+    holders_become(&alice, chat, &[a, b, b]).await;
+    tablet.client.sign_out().await.expect("sign out");
+    let alice = alice.restart(&url).await;
+    alice.client.start();
+    holders_become(&alice, chat, &[a, b]).await;
+    holders_become(&bob, chat, &[a, b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_leave_their_groups_on_sqlite() {
+    ended_sessions_leave_their_groups(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_leave_their_groups_on_postgres() {
+    ended_sessions_leave_their_groups(Backend::Postgres).await;
+}
