@@ -52,9 +52,8 @@ fn failed(what: &str, e: impl Display) -> MlsError {
     MlsError::Mls(format!("{what}: {e}"))
 }
 
-/// A device in a group: which (as its credential names it; `None` for a credential that
-/// names no Ferry device), its leaf, and its signature key (what safety numbers are made
-/// of).
+/// A device in a group: the one its credential names (`None`: no Ferry device), its leaf,
+/// and its signature key (what safety numbers are made of).
 pub(crate) struct Member {
     pub(crate) device: Option<ferry_proto::mls::Device>,
     pub(crate) leaf: LeafNodeIndex,

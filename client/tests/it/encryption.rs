@@ -406,8 +406,13 @@ async fn a_group_adds_and_removes_members_on_postgres() {
     a_group_adds_and_removes_members(Backend::Postgres).await;
 }
 
-/// Waits until `device`'s copy of the group's keys are held by exactly `users`' devices.
-async fn holders_are(device: &Device, group: ConversationId, users: &[ferry_proto::UserId]) {
+/// Waits until `device`'s copy of the group's keys are held by exactly `users`' devices
+/// (a user once per device).
+pub(crate) async fn holders_are(
+    device: &Device,
+    group: ConversationId,
+    users: &[ferry_proto::UserId],
+) {
     let mut expected = users.to_vec();
     expected.sort();
     let mut events = device.client.events();

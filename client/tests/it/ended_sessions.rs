@@ -6,7 +6,8 @@
 use ferry_proto::{ConversationId, UserId};
 use ferry_testkit::Backend;
 
-use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
+use crate::encryption::holders_are;
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online};
 
 /// Whose devices hold the group's keys, as `device`'s copy of the group has them: one
 /// entry per device, sorted.
@@ -21,20 +22,6 @@ async fn holders(device: &Device, chat: ConversationId) -> Vec<UserId> {
     holders
 }
 
-/// Waits until `device`'s copy of the group is held by exactly `expected` (one entry per
-/// device), looking again after every event.
-async fn holders_become(device: &Device, chat: ConversationId, expected: &[UserId]) {
-    let mut expected = expected.to_vec();
-    expected.sort();
-    let mut events = device.client.events();
-    within(&format!("the group's devices are {expected:?}"), async {
-        while holders(device, chat).await != expected {
-            let _ = events.recv().await;
-        }
-    })
-    .await;
-}
-
 async fn ended_sessions_leave_their_groups(backend: Backend) {
     let data = TestDb::new(backend).await;
     let server = TestServer::start_with(config(&data)).await;
@@ -42,14 +29,14 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
     let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     let (a, b) = (alice.id(), bob.id());
-    holders_become(&alice, chat, &[a, b]).await;
+    holders_are(&alice, chat, &[a, b]).await;
 
     // Alice's phone joins the group by itself (an external commit).
     let phone = Device::login(&url, "alice").await;
     phone.client.start();
-    holders_become(&phone, chat, &[a, a, b]).await;
-    holders_become(&alice, chat, &[a, a, b]).await;
-    holders_become(&bob, chat, &[a, a, b]).await;
+    holders_are(&phone, chat, &[a, a, b]).await;
+    holders_are(&alice, chat, &[a, a, b]).await;
+    holders_are(&bob, chat, &[a, a, b]).await;
 
     // Alice ends the phone's session from her laptop: the laptop takes the phone out of
     // the group before the call returns, and Bob's device follows the commit.
@@ -64,7 +51,7 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
     let mut remaining = vec![a, b];
     remaining.sort();
     assert_eq!(holders(&alice, chat).await, remaining, "taken out at once");
-    holders_become(&bob, chat, &[a, b]).await;
+    holders_are(&bob, chat, &[a, b]).await;
     bob.conversation(chat)
         .send("after the phone was signed out")
         .expect("send");
@@ -82,13 +69,13 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
     // and Alice's device takes it out when it next connects.
     let tablet = Device::login(&url, "bob").await;
     tablet.client.start();
-    holders_become(&tablet, chat, &[a, b, b]).await;
-    holders_become(&alice, chat, &[a, b, b]).await;
+    holders_are(&tablet, chat, &[a, b, b]).await;
+    holders_are(&alice, chat, &[a, b, b]).await;
     tablet.client.sign_out().await.expect("sign out");
     let alice = alice.restart(&url).await;
     alice.client.start();
-    holders_become(&alice, chat, &[a, b]).await;
-    holders_become(&bob, chat, &[a, b]).await;
+    holders_are(&alice, chat, &[a, b]).await;
+    holders_are(&bob, chat, &[a, b]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
