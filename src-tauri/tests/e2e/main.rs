@@ -498,16 +498,11 @@ async fn chat_from_the_desktop_app() {
     bob.conversation(chat)
         .send("Hello Alice, it's Bob \u{1F6A2}\u{1F600}")
         .expect("send");
-    wait_css(
-        &b,
-        &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
-    )
-    .await
-    .click()
-    .await
-    .expect("open chat");
-    // No chat was open when Bob wrote: Alice was notified. They have never talked, so
-    // it is a message request: the notification says who, not what.
+    // No chat was open when Bob wrote: Alice is notified. They have never talked, so it
+    // is a message request: the notification says who, not what. (Waited for before she
+    // opens the chat: his message can come a moment after the chat itself, once his
+    // device has set up its encryption, and one that comes into the chat she is looking
+    // at rightly raises none.)
     let shown = within("a notification of bob's message", notifications.next()).await;
     assert_eq!(
         (shown.summary.as_str(), shown.body.as_str()),
@@ -516,6 +511,14 @@ async fn chat_from_the_desktop_app() {
             "Open Ferry to read it, then accept or block"
         )
     );
+    wait_css(
+        &b,
+        &format!("{}[data-name=\"Bob Builder\"]", id("conversation-item")),
+    )
+    .await
+    .click()
+    .await
+    .expect("open chat");
     wait_css(&b, &format!("{} ", id("message"))).await;
     let thread = find(&b, "thread").await;
     within("bob's message", async {
