@@ -142,20 +142,34 @@ pub fn chats(cli: &Cli, client: &Client, chats: &[ConversationSummary]) {
         };
         // The lock: what is sent here is end-to-end encrypted.
         let lock = if c.encrypted { " 🔒" } else { "" };
+        let usernames = |ids: &[ferry_proto::UserId]| -> String {
+            let names: Vec<String> = ids
+                .iter()
+                .filter_map(|id| c.members.iter().find(|m| m.user.id == *id))
+                .map(|m| printable(&m.user.username).into_owned())
+                .collect();
+            names.join(", ")
+        };
         // Someone's devices changed: their safety number did (`ferry verify` shows it).
-        let changed: Vec<String> = c
-            .devices_changed
-            .iter()
-            .filter_map(|id| c.members.iter().find(|m| m.user.id == *id))
-            .map(|m| printable(&m.user.username).into_owned())
-            .collect();
-        let changed = if changed.is_empty() {
+        let changed = if c.devices_changed.is_empty() {
             String::new()
         } else {
-            format!(" (new safety number: {})", changed.join(", "))
+            format!(" (new safety number: {})", usernames(&c.devices_changed))
+        };
+        // Why it is not encrypted yet, or whom its encryption does not reach yet.
+        let waits = if c.joining {
+            " (this device is joining the encryption: what you send waits)".to_owned()
+        } else if c.without_keys.is_empty() {
+            String::new()
+        } else if c.encrypted {
+            let who = usernames(&c.without_keys);
+            format!(" (waiting for {who} to set up encryption: they cannot read it yet)")
+        } else {
+            let who = usernames(&c.without_keys);
+            format!(" (not encrypted yet: waiting for {who} to set up encryption)")
         };
         println!(
-            "{}{place}{level}{unread}{lock}{changed}  {preview}",
+            "{}{place}{level}{unread}{lock}{changed}{waits}  {preview}",
             printable(&c.name)
         );
     }

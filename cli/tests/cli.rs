@@ -1163,7 +1163,8 @@ async fn mentions_and_levels_from_the_terminal() {
     );
 }
 
-/// End-to-end encryption from the terminal (issue 31): once both have run `ferry` (and so
+/// End-to-end encryption from the terminal (issue 31): a chat with someone who never ran
+/// `ferry` since registering says it waits for their keys; once both have run it (and so
 /// published their keys), their chat is encrypted, `chats` shows the lock, the text goes
 /// sealed and `open` shows it on the other side, while the server's database and files
 /// hold none of it.
@@ -1172,14 +1173,23 @@ async fn an_encrypted_chat_from_the_terminal() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
     let homes = tempfile::tempdir().expect("dir");
-    let [alice, bob] = ["alice", "bob"].map(|name| Terminal {
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|name| Terminal {
         dir: homes.path().join(name),
         server: server.url(),
     });
     alice.register("alice").await;
     bob.register("bob").await;
-    // A sync is what publishes a device's keys.
+    carol.register("carol").await;
+    // A sync is what publishes a device's keys: Carol's device has none, so a chat with
+    // her stays plain, and says why.
     bob.ok(&["sync"]).await;
+    alice.ok(&["new", "carol"]).await;
+    alice.ok(&["sync"]).await;
+    let chats = alice.ok(&["chats"]).await;
+    assert!(
+        chats.contains("carol (not encrypted yet: waiting for carol to set up encryption)"),
+        "{chats}"
+    );
     alice.ok(&["new", "bob"]).await;
     alice.ok(&["sync"]).await;
     let chats = alice.ok(&["chats"]).await;

@@ -26,5 +26,7 @@ pub fn summary(id: ConversationId) -> ConversationSummary {
         typing: Vec::new(),
         encrypted: false,
         devices_changed: Vec::new(),
+        joining: false,
+        without_keys: Vec::new(),
     }
 }

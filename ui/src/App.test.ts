@@ -1197,6 +1197,104 @@ describe("the safety number", () => {
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
     expect(screen.getByTestId("encrypted-lock")).toHaveFocus();
   });
+
+  it("opens a group member's number from the member list, which comes back as the number closes", async () => {
+    const team = group("Team", [ada, grace], { encrypted: true });
+    const c = core({
+      conversations: [team],
+      handlers: { safety_number: (args) => safetyDigits(ME.id, args.with as string) },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const members = await screen.findByRole("button", { name: "Members" });
+    await userEvent.click(members);
+    const list = await screen.findByRole("dialog", { name: "Members of Team" });
+    // Not for this user's own row.
+    expect(within(list).getAllByTestId("verify-member").map((b) => b.dataset.userId)).toEqual([ada.id, grace.id]);
+
+    await userEvent.click(within(list).getByRole("button", { name: "Verify safety number with Grace Hopper" }));
+    const dialog = await screen.findByRole("dialog", { name: "Verify safety number with Grace Hopper" });
+    expect(await within(dialog).findByTestId("safety-number")).toHaveAttribute(
+      "data-digits",
+      safetyDigits(ME.id, grace.id),
+    );
+    expect(c.argsOf("safety_number")).toEqual([{ conversationId: team.id, with: grace.id }]);
+    // One dialog at a time (each takes Esc): the list gave way to the number.
+    expect(screen.getAllByRole("dialog")).toEqual([dialog]);
+
+    await userEvent.keyboard("{Escape}");
+    const again = await screen.findByRole("dialog", { name: "Members of Team" });
+    await waitFor(() =>
+      expect(within(again).getByRole("button", { name: "Verify safety number with Grace Hopper" })).toHaveFocus(),
+    );
+    await userEvent.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(members).toHaveFocus();
+  });
+
+  it("leads from a group's warning to the members whose numbers changed, each cleared once looked at", async () => {
+    const team = group("Team", [ada, grace], { encrypted: true, devices_changed: [ada.id, grace.id] });
+    const c = core({
+      conversations: [team],
+      handlers: {
+        // As the core does: reading a number clears its warning, and the summary follows.
+        safety_number: (args) => {
+          c.store.conversations = c.store.conversations.map((x) =>
+            x.id === args.conversationId
+              ? { ...x, devices_changed: x.devices_changed.filter((id) => id !== args.with) }
+              : x,
+          );
+          void coreEmits({ type: "conversation", summary: c.store.conversations[0]! });
+          return safetyDigits(ME.id, args.with as string);
+        },
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    const notice = await screen.findByTestId("devices-changed");
+    expect(notice).toHaveTextContent("Safety numbers changed: Ada Lovelace, Grace Hopper");
+
+    await userEvent.click(within(notice).getByRole("button", { name: "Verify safety numbers…" }));
+    const list = await screen.findByRole("dialog", { name: "Members of Team" });
+    const marked = () =>
+      within(screen.getByTestId("group-members-dialog"))
+        .getAllByTestId("group-member")
+        .filter((row) => within(row).queryByTestId("member-changed"))
+        .map((row) => row.dataset.userId);
+    expect(marked()).toEqual([ada.id, grace.id]);
+    expect(c.count("safety_number")).toBe(0);
+
+    await userEvent.click(within(list).getByRole("button", { name: "Verify safety number with Ada Lovelace" }));
+    const ofAda = await screen.findByRole("dialog", { name: "Verify safety number with Ada Lovelace" });
+    expect(await within(ofAda).findByTestId("safety-number")).toHaveAttribute("data-digits", safetyDigits(ME.id, ada.id));
+    await waitFor(() =>
+      expect(screen.getByTestId("devices-changed")).toHaveTextContent("Your safety number with Grace Hopper changed"),
+    );
+    await userEvent.keyboard("{Escape}");
+    await screen.findByRole("dialog", { name: "Members of Team" });
+    expect(marked()).toEqual([grace.id]);
+    await userEvent.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+
+    // One left: the warning's Verify opens that member's number itself.
+    await userEvent.click(
+      within(screen.getByTestId("devices-changed")).getByRole("button", { name: "Verify safety number with Grace Hopper" }),
+    );
+    const ofGrace = await screen.findByRole("dialog", { name: "Verify safety number with Grace Hopper" });
+    expect(await within(ofGrace).findByTestId("safety-number")).toHaveAttribute(
+      "data-digits",
+      safetyDigits(ME.id, grace.id),
+    );
+    expect(c.argsOf("safety_number")).toEqual([
+      { conversationId: team.id, with: ada.id },
+      { conversationId: team.id, with: grace.id },
+    ]);
+    await waitFor(() => expect(screen.queryByTestId("devices-changed")).toBeNull());
+    // The warning is gone with its button: focus comes back to Members.
+    await userEvent.keyboard("{Escape}");
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(screen.getByTestId("group-members")).toHaveFocus();
+  });
 });
 
 describe("keyboard and dialogs", () => {

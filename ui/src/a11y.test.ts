@@ -1,8 +1,8 @@
 // axe-core over each main screen of the window as rendered in jsdom: sign-in, the chat
 // (list and an open thread with replies, reactions, files and a failed message),
 // Settings in every section (Updates with an update on offer, and the sidebar's news of
-// one), and the dialogs and popovers (new chat, quick switcher, safety number,
-// reaction picker, delete confirmation, blocked people, sign out). None may have a
+// one), and the dialogs and popovers (new chat, quick switcher, safety number, a
+// group's members, reaction picker, delete confirmation, blocked people, sign out). None may have a
 // serious or critical violation. Colour contrast needs a real engine: the end-to-end run
 // measures it with `test/axe-webdriver.js`, which the last tests here run as it is.
 // A run of axe takes a moment in jsdom, so the walks through many screens get longer.
@@ -43,11 +43,16 @@ beforeAll(() => {
 
 /**
  * The window signed in, with Ada's encrypted chat (open, warning that her safety number
- * changed) full of what a thread shows, and a group.
+ * changed) full of what a thread shows, and an encrypted group where Grace's changed.
  */
 async function chatOpen() {
   const chat = direct(ada, { updated_at: ago(1), unread_count: 0, encrypted: true, devices_changed: [ada.id] });
-  const team = group("Team", [ada, grace], { updated_at: ago(20), unread_count: 3 });
+  const team = group("Team", [ada, grace], {
+    updated_at: ago(20),
+    unread_count: 3,
+    encrypted: true,
+    devices_changed: [grace.id],
+  });
   const mine = message({ conversation_id: chat.id, seq: 2, body: "yes, at noon", status: "read", created_at: ago(5) });
   const held = [
     message({
@@ -159,7 +164,7 @@ describe("axe finds nothing serious", () => {
     expect(await seriousViolations(), "an update downloading").toEqual([]);
   }, MANY_SCREENS_MS);
 
-  it("in the dialogs: new chat, the quick switcher, the safety number, blocked people, sign out", async () => {
+  it("in the dialogs: new chat, the quick switcher, the safety number, members, blocked people, sign out", async () => {
     await chatOpen();
     await userEvent.click(screen.getByTestId("new-chat"));
     const newChat = await screen.findByTestId("new-chat-dialog");
@@ -175,6 +180,14 @@ describe("axe finds nothing serious", () => {
 
     await userEvent.click(screen.getByTestId("encrypted-lock"));
     await screen.findByTestId("safety-number");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.keyboard("{Escape}");
+
+    await userEvent.click(screen.getAllByTestId("conversation-item")[1]!);
+    await userEvent.click(await screen.findByTestId("group-members"));
+    const members = await screen.findByTestId("group-members-dialog");
+    expect(within(members).getAllByTestId("verify-member")).toHaveLength(2);
+    expect(within(members).getByTestId("member-changed")).toBeInTheDocument();
     expect(await seriousViolations()).toEqual([]);
     await userEvent.keyboard("{Escape}");
 

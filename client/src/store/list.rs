@@ -81,6 +81,15 @@ pub struct ConversationSummary {
     /// Members whose devices here changed (one added or gone: their safety number with
     /// this user changed) since this user last looked at that number.
     pub devices_changed: Vec<UserId>,
+    /// Encrypted, but this device is not in the conversation's group yet (it signed in
+    /// since the group was made, and joins by itself once online): what is sent here
+    /// waits until it has.
+    pub joining: bool,
+    /// Members whose devices had no keys yet (their app is older, or has not been online
+    /// since it was installed) when this device last tried to make the conversation's
+    /// group or add them to it: a plain conversation stays plain, and an encrypted one
+    /// has not added them (they cannot read it), until their devices have keys.
+    pub without_keys: Vec<UserId>,
 }
 
 impl LocalStore {
@@ -190,8 +199,8 @@ fn summary(
     let row = tx
         .query_row(
             "SELECT kind, title, last_seq, updated_at, local_read_seq, left_at IS NOT NULL, notify, \
-             (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed, mls_epoch > 0 \
-             FROM conversations c WHERE id = ?1",
+             (SELECT body FROM drafts WHERE conversation_id = c.id), dismissed, mls_epoch > 0, \
+             mls_member FROM conversations c WHERE id = ?1",
             [&key],
             |r| {
                 Ok((
@@ -205,6 +214,7 @@ fn summary(
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, bool>(8)?,
                     r.get::<_, bool>(9)?,
+                    r.get::<_, bool>(10)?,
                 ))
             },
         )
@@ -220,6 +230,7 @@ fn summary(
         draft,
         dismissed,
         encrypted,
+        member_of_group,
     )) = row
     else {
         return Ok(None);
@@ -304,5 +315,19 @@ fn summary(
         typing: Vec::new(),
         encrypted,
         devices_changed: super::devices::device_changes_in(tx, &key)?,
+        joining: encrypted && !member_of_group && !left,
+        without_keys: without_keys_in(tx, &key)?,
     }))
+}
+
+/// The members of a conversation whose devices had no keys at this device's last try
+/// (only those still members).
+fn without_keys_in(tx: &Transaction<'_>, key: &str) -> rusqlite::Result<Vec<UserId>> {
+    let mut rows = tx.prepare_cached(
+        "SELECT w.user_id FROM mls_without_keys w JOIN members m \
+         ON m.conversation_id = w.conversation_id AND m.user_id = w.user_id \
+         WHERE w.conversation_id = ?1 ORDER BY w.user_id",
+    )?;
+    let found = rows.query_map([key], |r| id_at(r, 0))?;
+    found.collect()
 }

@@ -1,8 +1,8 @@
 //! End-to-end encryption's part of the store (issue 31): this device's MLS state, kept
 //! as openmls's own key-value pairs and written as they change (`crate::mls` says which),
 //! the session it belongs to with its signature key pair, and per conversation the
-//! group's epoch as the server last said and when this device last found a member
-//! without keys.
+//! group's epoch as the server last said, whether this device is in the group, and when
+//! this device last found members without keys (and which).
 
 use ferry_proto::{ConversationId, MessageId, SessionId, UserId};
 use rusqlite::{OptionalExtension, params};
@@ -42,7 +42,11 @@ impl LocalStore {
     pub fn reset_mls(&self, device: &MlsDevice) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM mls_state", [])?;
-            tx.execute("UPDATE conversations SET mls_tried_at = NULL", [])?;
+            tx.execute(
+                "UPDATE conversations SET mls_tried_at = NULL, mls_member = 0",
+                [],
+            )?;
+            tx.execute("DELETE FROM mls_without_keys", [])?;
             tx.execute(
                 "UPDATE account SET mls_session = ?1, mls_signer = ?2",
                 params![device.session.to_string(), device.signer],
@@ -139,6 +143,75 @@ impl LocalStore {
                 params![conversation.to_string(), at],
             )?;
             Ok(())
+        })
+    }
+
+    /// Notes whether this device is in the conversation's group; whether that changed.
+    pub fn set_mls_member(&self, conversation: ConversationId, member: bool) -> StoreResult<bool> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE conversations SET mls_member = ?2 WHERE id = ?1 AND mls_member <> ?2",
+                )?
+                .execute(params![conversation.to_string(), member])?;
+            Ok(changed > 0)
+        })
+    }
+
+    /// Notes the members whose devices had no keys when this device last tried to make
+    /// the conversation's group or add them to it (none: everyone's had); whether that
+    /// changed.
+    pub fn set_without_keys(
+        &self,
+        conversation: ConversationId,
+        users: &[UserId],
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let key = conversation.to_string();
+            let mut before: Vec<UserId> = tx
+                .prepare_cached(
+                    "SELECT user_id FROM mls_without_keys WHERE conversation_id = ?1 \
+                     ORDER BY user_id",
+                )?
+                .query_map([&key], |r| id_at(r, 0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut after = users.to_vec();
+            after.sort();
+            after.dedup();
+            before.sort();
+            if before == after {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM mls_without_keys WHERE conversation_id = ?1",
+                [&key],
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO mls_without_keys (conversation_id, user_id) VALUES (?1, ?2)",
+            )?;
+            for user in after {
+                insert.execute(params![key, user.to_string()])?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Members whose devices are in the conversation's group now are waited for no more;
+    /// whether any was.
+    pub fn keys_arrived(
+        &self,
+        conversation: ConversationId,
+        users: &[UserId],
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let mut delete = tx.prepare_cached(
+                "DELETE FROM mls_without_keys WHERE conversation_id = ?1 AND user_id = ?2",
+            )?;
+            let mut gone = 0;
+            for user in users {
+                gone += delete.execute(params![conversation.to_string(), user.to_string()])?;
+            }
+            Ok(gone > 0)
         })
     }
 

@@ -273,4 +273,19 @@ CREATE TABLE device_changes (
     PRIMARY KEY (conversation_id, user_id)
 ) WITHOUT ROWID;
 "#,
+    // 14: what a conversation says of its encryption (issue 31). `mls_member`: this device
+    // is in the conversation's group (an encrypted conversation it is not in yet is
+    // joining it: what is sent there waits); set from the devices noted in the groups so
+    // far, and on each connection. `mls_without_keys`: the members whose devices had no
+    // keys when this device last tried to make the group or add them to it.
+    r#"
+ALTER TABLE conversations ADD COLUMN mls_member INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET mls_member = 1 WHERE mls_epoch > 0 AND id IN
+    (SELECT conversation_id FROM mls_devices WHERE user_id = (SELECT user_id FROM account));
+CREATE TABLE mls_without_keys (
+    conversation_id TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+"#,
 ];

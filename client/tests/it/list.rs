@@ -1,7 +1,7 @@
 //! The conversation list as the desktop app reads it from the store alone: paged with
 //! `after` (no conversation missed or repeated, ties in activity time included), and the
 //! per-conversation unread counts the unread total starts from, which must agree with
-//! the summaries the list shows.
+//! the summaries the list shows, and what a summary says of its encryption.
 
 use ferry_client::ListPosition;
 use ferry_client::store::LocalStore;
@@ -319,4 +319,58 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
     request.members[0].state = MemberState::Accepted;
     store.apply_conversation(me.id, &request).expect("apply");
     assert!(listed(&store, request.id));
+}
+
+#[test]
+fn a_summary_says_why_encryption_waits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = LocalStore::open(&dir.path().join("store.db")).expect("open store");
+    let me = user(1);
+    let mut c = chat(&me, 1, 0, 0, 1);
+    let other = c.members[1].user.id;
+    let summary = |store: &LocalStore| {
+        store
+            .conversation(me.id, c.id)
+            .expect("read")
+            .expect("stored")
+    };
+    store.apply_conversation(me.id, &c).expect("apply");
+
+    // Plain, and a try found the other's device without keys (and someone who is no
+    // longer a member, who is not shown).
+    assert!(
+        store
+            .set_without_keys(c.id, &[other, UserId::from_u128(999)])
+            .expect("note")
+    );
+    assert!(
+        !store
+            .set_without_keys(c.id, &[other, UserId::from_u128(999)])
+            .expect("again"),
+        "the same list again changes nothing"
+    );
+    let s = summary(&store);
+    assert!(!s.encrypted && !s.joining);
+    assert_eq!(s.without_keys, vec![other]);
+
+    // The server says it is encrypted: until this device is in the group, it is joining.
+    c.mls_epoch = 2;
+    store.apply_conversation(me.id, &c).expect("apply");
+    assert!(summary(&store).encrypted && summary(&store).joining);
+    assert!(store.set_mls_member(c.id, true).expect("member"));
+    assert!(!store.set_mls_member(c.id, true).expect("again"));
+    assert!(!summary(&store).joining);
+    assert!(store.set_without_keys(c.id, &[]).expect("everyone's keys"));
+    assert!(summary(&store).without_keys.is_empty());
+
+    // A new session is a new device: in no group, waiting for no one yet.
+    store.set_without_keys(c.id, &[other]).expect("note");
+    store
+        .reset_mls(&ferry_client::store::MlsDevice {
+            session: ferry_proto::SessionId::new(),
+            signer: vec![1],
+        })
+        .expect("reset");
+    let s = summary(&store);
+    assert!(s.joining && s.without_keys.is_empty());
 }

@@ -9,7 +9,9 @@
 // the stranger writes again, which here is half a minute later). The lock of the
 // encrypted chat with Ada opens a made-up safety number (and her chat starts with it
 // changed: the warning goes once it is looked at); Grace's device has not joined hers
-// yet, so hers shows what a chat without one says. Account settings work
+// yet, so hers shows what a chat without one says. The compiler club is encrypted too:
+// its Members list offers Linus's number (changed, as its warning says) and Grace's
+// (none yet). Account settings work
 // against a fake account whose password is "password" (any other is refused), and any
 // mailed code is accepted. Ada and Grace have profile pictures (drawn here); choosing
 // one's own "picks" a sample image and draws a new one, and a picture never fetched
@@ -177,6 +179,8 @@ function conversation(
       typing: [],
       encrypted: false,
       devices_changed: [],
+      joining: false,
+      without_keys: [],
       ...extra,
     },
   };
@@ -196,7 +200,7 @@ const store: Stored[] = [
     [grace, "I'll bring the tapes.", 2980],
     [grace, `<@${me.id}> can you bring the spare reels? <@${linus.id}> has the tape deck.`, 25],
     [me, "See you there", 20, "pending"],
-  ], { unread_count: 1, unread_mentions: 1, encrypted: true }),
+  ], { unread_count: 1, unread_mentions: 1, encrypted: true, devices_changed: [linus.id] }),
   conversation("Linus Torvalds", [view(me), view(linus)], "direct", [
     [linus, "Patch looks fine, one nit.", 9000],
     [me, "A very long message that the server refused. ".repeat(3), 8990, "failed"],

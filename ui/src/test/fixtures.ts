@@ -141,6 +141,8 @@ export function direct(other: User, extra: Partial<ConversationSummary> = {}): C
     typing: [],
     encrypted: false,
     devices_changed: [],
+    joining: false,
+    without_keys: [],
     ...extra,
   };
 }

@@ -85,7 +85,12 @@ async fn prepare_all(shared: &Shared) -> Result<(), End> {
     let encrypted = shared.store.encrypted_conversations()?;
     let mut outside = Vec::new();
     for &(conversation, epoch) in &encrypted {
-        match mls.epoch(conversation)? {
+        let mine = mls.epoch(conversation)?;
+        // What the conversation says: joined, or joining (its sends wait meanwhile).
+        if shared.store.set_mls_member(conversation, mine.is_some())? {
+            shared.announce(Changes::conversation(conversation));
+        }
+        match mine {
             Some(mine) if mine < epoch => {
                 catch_up_locked(shared, &mut mls, conversation, None).await?;
             }
@@ -318,8 +323,9 @@ async fn catch_up_with(
     }
 }
 
-/// Notes whose devices in the conversation's group changed now that it moved: the
-/// conversation then says so (until this user looks at their safety number).
+/// Notes, now that the conversation's group moved, that this device is in it, whose
+/// devices in it changed (the conversation says so until this user looks at their safety
+/// number), and that those in it are waited for no more.
 fn note_devices(
     shared: &Shared,
     mls: &mut Device,
@@ -329,10 +335,13 @@ fn note_devices(
         return Ok(());
     };
     let prints = crate::safety_number::device_fingerprints(&members);
-    if shared
+    let joined = shared.store.set_mls_member(conversation, true)?;
+    let changed = shared
         .store
-        .note_devices(shared.me_id, conversation, &prints)?
-    {
+        .note_devices(shared.me_id, conversation, &prints)?;
+    let in_group: Vec<UserId> = prints.iter().map(|(user, _)| *user).collect();
+    let arrived = shared.store.keys_arrived(conversation, &in_group)?;
+    if joined || changed || arrived {
         shared.announce(Changes::conversation(conversation));
     }
     Ok(())
@@ -371,6 +380,7 @@ async fn encrypt(
         shared.store.mls_tried(conversation, now)?;
         return Ok(());
     };
+    note_without_keys(shared, conversation, &claimed)?;
     if !claimed.without_keys.is_empty() {
         shared.store.mls_tried(conversation, now)?;
         return Ok(());
@@ -397,6 +407,20 @@ async fn encrypt(
     if !taken {
         // Another device's first commit came first: this device joins its group.
         join_welcomes(shared).await?;
+    }
+    Ok(())
+}
+
+/// Notes whose devices a claim found without keys (none: everyone's had), so that the
+/// conversation says whom it waits for.
+fn note_without_keys(
+    shared: &Shared,
+    conversation: ConversationId,
+    claimed: &ClaimedKeyPackages,
+) -> Result<(), End> {
+    let users: Vec<UserId> = claimed.without_keys.iter().map(|d| d.user_id).collect();
+    if shared.store.set_without_keys(conversation, &users)? {
+        shared.announce(Changes::conversation(conversation));
     }
     Ok(())
 }
@@ -487,11 +511,18 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
             .collect();
         let present: HashSet<UserId> = leaves.iter().filter_map(|m| m.user()).collect();
         let missing: Vec<UserId> = members.difference(&present).copied().collect();
+        // Everyone is in: no one's keys are waited for any more.
+        if missing.is_empty() && shared.store.set_without_keys(conversation, &[])? {
+            shared.announce(Changes::conversation(conversation));
+        }
         let commit = if !gone.is_empty() {
             mls.remove(conversation, &gone)
         } else if !missing.is_empty() {
             drop(mls);
             let claimed = claim(shared, missing).await?;
+            if let Some(claimed) = &claimed {
+                note_without_keys(shared, conversation, claimed)?;
+            }
             let Some(claimed) = claimed.filter(|c| !c.key_packages.is_empty()) else {
                 // Their devices have no keys yet: looked at again later.
                 let now = shared.options.clock.now().as_millis();

@@ -87,4 +87,17 @@ encrypted: boolean,
  * Members whose devices here changed (one added or gone: their safety number with
  * this user changed) since this user last looked at that number.
  */
-devices_changed: Array<UserId>, };
+devices_changed: Array<UserId>, 
+/**
+ * Encrypted, but this device is not in the conversation's group yet (it signed in
+ * since the group was made, and joins by itself once online): what is sent here
+ * waits until it has.
+ */
+joining: boolean, 
+/**
+ * Members whose devices had no keys yet (their app is older, or has not been online
+ * since it was installed) when this device last tried to make the conversation's
+ * group or add them to it: a plain conversation stays plain, and an encrypted one
+ * has not added them (they cannot read it), until their devices have keys.
+ */
+without_keys: Array<UserId>, };

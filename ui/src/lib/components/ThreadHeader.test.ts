@@ -1,10 +1,11 @@
 // The open conversation's header: whether what is sent there is end-to-end encrypted,
-// and in a direct chat the way to its safety number.
+// the way to a safety number (a direct chat's lock, the warning's Verify), and a
+// group's member list.
 import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { ConversationSummary } from "../bindings/ConversationSummary";
-import { direct, group, ME, user } from "../../test/fixtures";
+import { direct, group, ME, member, user } from "../../test/fixtures";
 import ThreadHeader from "./ThreadHeader.svelte";
 
 const ada = user("Ada Lovelace");
@@ -12,6 +13,7 @@ const grace = user("Grace Hopper");
 
 function header(conversation: ConversationSummary) {
   const onverify = vi.fn();
+  const onmembers = vi.fn();
   render(ThreadHeader, {
     conversation,
     meId: ME.id,
@@ -21,8 +23,9 @@ function header(conversation: ConversationSummary) {
     onblock: vi.fn(),
     onreport: vi.fn(),
     onverify,
+    onmembers,
   });
-  return { el: screen.getByRole("banner"), onverify };
+  return { el: screen.getByRole("banner"), onverify, onmembers };
 }
 
 const HINT = "Only the people in this conversation can read what is sent here, not the server.";
@@ -55,7 +58,7 @@ describe("ThreadHeader encryption", () => {
     expect(within(el).getByRole("heading", { name: conversation.name })).not.toContainElement(lock);
 
     await userEvent.click(lock);
-    expect(onverify).toHaveBeenCalledOnce();
+    expect(onverify).toHaveBeenCalledExactlyOnceWith(ada);
   });
 
   it.each([
@@ -87,7 +90,9 @@ describe("ThreadHeader changed safety numbers", () => {
     expect(within(el).getByRole("heading", { name: "Ada Lovelace" })).not.toContainElement(notice);
 
     await userEvent.click(verify);
-    expect(onverify).toHaveBeenCalledOnce();
+    expect(onverify).toHaveBeenCalledExactlyOnceWith(ada);
+    // Focus waits on the lock, which stays once the warning is gone.
+    expect(within(el).getByTestId("encrypted-lock")).toHaveFocus();
   });
 
   it.each([
@@ -100,36 +105,59 @@ describe("ThreadHeader changed safety numbers", () => {
     const { el } = header(conversation);
     expect(within(el).queryByTestId("devices-changed")).toBeNull();
     expect(within(el).queryByTestId("verify-devices")).toBeNull();
-    expect(within(el).getByRole("status")).toBeEmptyDOMElement();
+    expect(within(el).getByRole("status").textContent?.trim()).toBe("");
     expect(el).not.toHaveTextContent(/safety number/i);
   });
 
-  it("names the members of a group whose safety numbers changed, with no button", () => {
+  it("says, where it is announced, why the chat is not encrypted yet", () => {
+    const { el } = header(direct(ada, { without_keys: [ada.id] }));
+    expect(within(within(el).getByRole("status")).getByTestId("encryption-waits")).toHaveTextContent(
+      /^Not end-to-end encrypted yet: waiting for .?Ada Lovelace.? to set up encryption$/,
+    );
+  });
+
+  it("names the members of a group whose safety numbers changed, with Verify opening the member list", async () => {
     const team = group("Team", [ada, grace, linus], {
       encrypted: true,
       devices_changed: [linus.id, ME.id, ada.id],
     });
-    const { el } = header(team);
+    const { el, onverify, onmembers } = header(team);
     const notice = within(el).getByTestId("devices-changed");
     // In the members' order, without me.
-    expect(notice).toHaveTextContent(/^Safety numbers changed: Ada Lovelace, Linus Torvalds$/);
+    expect(notice).toHaveTextContent(/^Safety numbers changed: Ada Lovelace, Linus Torvalds\s*Verify$/);
     expect(within(el).getByRole("status")).toContainElement(notice);
-    expect(within(notice).queryByRole("button")).toBeNull();
-    expect(within(el).queryByTestId("verify-devices")).toBeNull();
+    // One button for all of them: the member list is where to pick whose number.
+    const verify = within(notice).getByRole("button");
+    expect(verify).toBe(within(notice).getByRole("button", { name: "Verify safety numbers…" }));
+    expect(verify).toHaveTextContent("Verify");
+    expect(verify).not.toHaveAttribute("data-user-id");
+
+    await userEvent.click(verify);
+    expect(onmembers).toHaveBeenCalledOnce();
+    expect(onverify).not.toHaveBeenCalled();
+    // Focus waits on Members, which stays once the warning is gone.
+    expect(within(el).getByTestId("group-members")).toHaveFocus();
   });
 
   const six = ["Bob", "Carol", "Dan", "Erin", "Frank", "Gus"].map((name) => user(name));
 
-  it("says one group member's changed number as in a direct chat, still with no button", () => {
-    const { el } = header(group("Team", six, { encrypted: true, devices_changed: [six[1]!.id] }));
-    expect(within(el).getByTestId("devices-changed")).toHaveTextContent(/^Your safety number with Carol changed$/);
-    expect(within(el).queryByRole("button", { name: /Verify/ })).toBeNull();
+  it("says one group member's changed number as in a direct chat, with Verify opening theirs", async () => {
+    const { el, onverify, onmembers } = header(group("Team", six, { encrypted: true, devices_changed: [six[1]!.id] }));
+    const notice = within(el).getByTestId("devices-changed");
+    expect(notice).toHaveTextContent(/^Your safety number with Carol changed\s*Verify$/);
+    const verify = within(notice).getByRole("button", { name: "Verify safety number with Carol" });
+    expect(verify).toHaveAttribute("data-user-id", six[1]!.id);
+
+    await userEvent.click(verify);
+    expect(onverify).toHaveBeenCalledExactlyOnceWith(six[1]);
+    expect(onmembers).not.toHaveBeenCalled();
+    expect(within(el).getByTestId("group-members")).toHaveFocus();
   });
 
   it("names four members whose numbers changed and counts the rest", () => {
     const { el } = header(group("Team", six, { encrypted: true, devices_changed: six.map((u) => u.id) }));
     expect(within(el).getByTestId("devices-changed")).toHaveTextContent(
-      /^Safety numbers changed: Bob, Carol, Dan, Erin and 2 more$/,
+      /^Safety numbers changed: Bob, Carol, Dan, Erin and 2 more\s*Verify$/,
     );
   });
 
@@ -139,5 +167,28 @@ describe("ThreadHeader changed safety numbers", () => {
     expect(within(el).getByTestId("devices-changed")).toHaveTextContent(
       "Your safety number with \u2068\u202Eevil\u2069 changed",
     );
+  });
+});
+
+describe("ThreadHeader members", () => {
+  it.each([
+    ["a group", group("Team", [ada, grace])],
+    ["an encrypted group", group("Team", [ada, grace], { encrypted: true })],
+    ["a group this user does not own", group("Team", [ada], { members: [member(ada, { role: "owner" }), member(ME)] })],
+  ])("offers the member list in %s", async (_, conversation) => {
+    const { el, onmembers } = header(conversation);
+    const members = within(el).getByRole("button", { name: "Members" });
+    expect(members).toBe(within(el).getByTestId("group-members"));
+    await userEvent.click(members);
+    expect(onmembers).toHaveBeenCalledOnce();
+  });
+
+  it.each([
+    ["a direct chat", direct(ada, { encrypted: true })],
+    ["a group left", group("Team", [ada, grace], { encrypted: true, left: true })],
+  ])("offers no member list in %s", (_, conversation) => {
+    const { el } = header(conversation);
+    expect(within(el).queryByTestId("group-members")).toBeNull();
+    expect(within(el).queryByRole("button", { name: "Members" })).toBeNull();
   });
 });
