@@ -99,6 +99,9 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// Skip the reconnect wait (the user asked, or the network came back).
     pub(crate) reconnect_now: Notify,
+    /// This device ended another session of its user: the engine takes that device out
+    /// of the groups now, rather than at its next look.
+    pub(crate) session_ended: Notify,
     /// A file was attached: the uploader should look.
     pub(crate) uploads: Notify,
     /// The account's files: copies of attached files, downloads and previews.
@@ -327,6 +330,7 @@ impl Client {
             state,
             wake: Notify::new(),
             reconnect_now: Notify::new(),
+            session_ended: Notify::new(),
             uploads: Notify::new(),
             files_dir: dir.path().join("files"),
             outgoing: Mutex::new(Vec::new()),

@@ -127,16 +127,14 @@ impl AccountHandle<'_> {
         Ok(self.client.shared.api.sessions().await?)
     }
 
-    /// Signs one session out (another device's; this one's is [`Client::sign_out`]), and
-    /// takes that device out of this user's encrypted conversations' groups at once, so
-    /// that it can open nothing sent there from now on. When that part fails (offline
-    /// just then), the next connection does it.
+    /// Signs one session out (another device's; this one's is [`Client::sign_out`]); the
+    /// engine then takes that device out of this user's encrypted conversations' groups
+    /// at once, so that it can open nothing sent there from now on (offline, at the next
+    /// connection).
     pub async fn end_session(&self, session: SessionId) -> Result<(), ClientError> {
         let shared = &self.client.shared;
         shared.api.end_session(session).await?;
-        // Only this device's own end (or the client's) comes back from it: the link says
-        // that by itself.
-        let _ = crate::engine::take_out_ended_sessions(shared).await;
+        shared.session_ended.notify_one();
         Ok(())
     }
 

@@ -105,6 +105,9 @@ impl<'a> Link<'a> {
                 // Refresh before the token expires, and hand the new one to the socket.
                 () = tokio::time::sleep(refresh_in) => self.refresh_token().await,
                 _ = sweep.tick() => e2e::take_out_ended_sessions(self.shared).await,
+                () = self.shared.session_ended.notified() => {
+                    e2e::take_out_ended_sessions(self.shared).await
+                }
                 _ = tick.tick() => {
                     if last_heard.elapsed() > self.heartbeat * 3 {
                         return End::Reconnect(Some(Duration::ZERO), "the server stopped answering".into());

@@ -3,8 +3,8 @@
 //! group it was in until a member's device commits its removal; until then, its keys, if
 //! anyone kept them, would open what is sealed there. So every device compares its
 //! groups' devices with the server's list of signed-in ones ([`sweep`]): after each
-//! connection, every [`LOOK_EVERY`] while connected, and at once after it ended another
-//! session. A device found is removed by `reconcile`, as a member who left is; of two
+//! connection, every [`LOOK_EVERY`] while connected, and as soon as it ended another
+//! session (`Shared::session_ended`). A device found is removed by `reconcile`, as a member who left is; of two
 //! devices that do it at once, the second one's commit is refused and it looks again.
 
 use std::collections::{BTreeSet, HashSet};
