@@ -4,8 +4,9 @@
 //! anyone kept them, would open what is sealed there. So every device compares its
 //! groups' devices with the server's list of signed-in ones ([`sweep`]): after each
 //! connection, every [`LOOK_EVERY`] while connected, and as soon as it ended another
-//! session (`Shared::session_ended`). A device found is removed by `reconcile`, as a member who left is; of two
-//! devices that do it at once, the second one's commit is refused and it looks again.
+//! session (`Shared::session_ended`). One list serves every group: `reconcile` removes
+//! the devices not on it, as it removes members who left; of two devices that do it at
+//! once, the second one's commit is refused and it looks again.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -44,7 +45,7 @@ pub(crate) async fn sweep(shared: &Shared) -> Result<(), End> {
             .iter()
             .any(|d| !d.is_some_and(|d| live.contains(&d)))
         {
-            reconcile(shared, conversation).await?;
+            reconcile(shared, conversation, Some(&live)).await?;
         }
     }
     Ok(())
@@ -53,10 +54,7 @@ pub(crate) async fn sweep(shared: &Shared) -> Result<(), End> {
 /// The signed-in devices of `users` (those who share no conversation with this user have
 /// none here), asked for [`MAX_CLAIM_USERS`] at a time; `None` from a server that cannot
 /// tell (one from before `/mls/devices`): then only members who left are removed.
-pub(super) async fn signed_in(
-    shared: &Shared,
-    users: Vec<UserId>,
-) -> Result<Option<HashSet<Device>>, End> {
+async fn signed_in(shared: &Shared, users: Vec<UserId>) -> Result<Option<HashSet<Device>>, End> {
     let mut live = HashSet::new();
     for some in users.chunks(MAX_CLAIM_USERS) {
         match shared.api.signed_in_devices(some.to_vec()).await {

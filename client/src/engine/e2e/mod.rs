@@ -122,7 +122,7 @@ pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> 
 async fn settle_all(shared: &Shared) -> Result<(), End> {
     let tried_before = shared.options.clock.now().as_millis() - RETRY_PLAIN_MS;
     for conversation in shared.store.encrypted_conversations_due(tried_before)? {
-        reconcile(shared, conversation).await?;
+        reconcile(shared, conversation, None).await?;
     }
     if shared.options.encrypt {
         for (conversation, members) in shared.store.plain_conversations(tried_before)? {
@@ -360,7 +360,7 @@ pub(crate) async fn on_conversation(
         }
         Ok(())
     } else {
-        reconcile(shared, conversation).await
+        reconcile(shared, conversation, None).await
     }
 }
 
@@ -476,11 +476,15 @@ async fn submit(
 }
 
 /// Brings the group's members in step with the conversation's: the devices of members who
-/// left, and devices whose session ended, are removed (they can open nothing sent after),
-/// and members not in the group yet are added with a device each of theirs that has keys.
-/// Any member's device may do it; when two do at once, the second one's commit is
-/// refused, and it looks again.
-async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), End> {
+/// left, and devices not among `signed_in` when given (a sweep's list, `ended`), are
+/// removed (they can open nothing sent after), and members not in the group yet are
+/// added with a device each of theirs that has keys. Any member's device may do it; when
+/// two do at once, the second one's commit is refused, and it looks again.
+async fn reconcile(
+    shared: &Shared,
+    conversation: ConversationId,
+    signed_in: Option<&HashSet<ferry_proto::mls::Device>>,
+) -> Result<(), End> {
     // Three looks are plenty: each refusal means another device just did the work.
     for _ in 0..3 {
         let members: HashSet<UserId> = shared.store.member_ids(conversation)?.into_iter().collect();
@@ -488,8 +492,7 @@ async fn reconcile(shared: &Shared, conversation: ConversationId) -> Result<(), 
         if !members.contains(&shared.me_id) {
             return Ok(());
         }
-        let live = ended::signed_in(shared, members.iter().copied().collect()).await?;
-        let signed_in = |d: &ferry_proto::mls::Device| live.as_ref().is_none_or(|l| l.contains(d));
+        let signed_in = |d: &ferry_proto::mls::Device| signed_in.is_none_or(|l| l.contains(d));
         let mut mls = shared.mls.lock().await;
         let Some(mine) = mls.epoch(conversation)?.filter(|epoch| *epoch > 0) else {
             return Ok(());

@@ -117,7 +117,7 @@ pub(crate) async fn outgoing(
     });
     if stale {
         drop(mls);
-        reconcile(shared, conversation).await?;
+        reconcile(shared, conversation, None).await?;
         mls = shared.mls.lock().await;
     }
     if mls.epoch(conversation)?.is_none() {
