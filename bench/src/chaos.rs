@@ -7,7 +7,9 @@
 //! the same socket. Meanwhile, on a schedule fixed by the seed: nodes SIGKILLed and
 //! started again, one NATS restart, one Postgres restart (an immediate shutdown), and
 //! the proxies cutting random connections every second. At the end the usual check
-//! must find nothing lost, duplicated or reordered.
+//! must find nothing lost, duplicated or reordered. B8e is the same with every
+//! conversation end-to-end encrypted (crate::sealing): then nothing may be undecryptable
+//! either.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,12 +17,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::cluster::{Nodes as Cluster, Ports};
-use crate::load::{FIRST_SOURCE, Fleet, Nodes, open_loop};
+use crate::load::{FIRST_SOURCE, Fleet, Nodes, Users, open_loop};
 use crate::outages::resume_figures;
 use crate::proxy::Proxy;
 use crate::report::Outcome;
 use crate::resume::Resume;
 use crate::scenarios::{Mix, Run, close_sends};
+use crate::sealing;
 use crate::services::{Nats, Postgres};
 use crate::setup;
 use crate::wire::Target;
@@ -77,7 +80,7 @@ struct Done {
     longest_outage: f64,
 }
 
-pub async fn b8(run: &Run) -> anyhow::Result<Outcome> {
+pub async fn b8(run: &Run, sealed: bool) -> anyhow::Result<Outcome> {
     anyhow::ensure!(run.target == Target::Ferry, "B8 runs on Ferry only");
     // Full: 1,001,000 sends. Two cores carry three nodes, NATS, Postgres and the
     // generator's proxies: 2,500/s and then 1,500/s both fell minutes behind (1,376
@@ -99,11 +102,21 @@ pub async fn b8(run: &Run) -> anyhow::Result<Outcome> {
     let mix = Mix::new(n, &mut rng);
     let world = &mix.world;
     setup::seed(&url, world).await?;
+    let scenario = if sealed { "B8e" } else { "B8" };
+    let mut o = run.outcome(scenario);
+    // B8e: every conversation end-to-end encrypted before the faults begin.
+    let sealers = if sealed {
+        let started = Instant::now();
+        let groups = sealing::establish(&ports.node(0), world).await?;
+        o.figure("groups_made_secs", started.elapsed().as_secs_f64());
+        groups.sealers
+    } else {
+        Vec::new()
+    };
     let mut proxies = Vec::new();
     for i in 0..NODES {
         proxies.push(Proxy::start(&ports.proxy(i), ports.node(i).parse()?).await?);
     }
-    let mut o = run.outcome("B8");
     o.param("nodes", NODES as f64);
     o.param("connections", n as f64);
     o.param("rate", rate);
@@ -118,7 +131,10 @@ pub async fn b8(run: &Run) -> anyhow::Result<Outcome> {
     let fleet = Fleet::open(
         Target::Ferry,
         &nodes,
-        world.tokens(),
+        Users {
+            tokens: world.tokens(),
+            sealers,
+        },
         None,
         256,
         Some(resume),

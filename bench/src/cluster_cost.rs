@@ -142,7 +142,7 @@ async fn part(
     let fleet = Fleet::open(
         run.target,
         &nodes,
-        world.tokens(),
+        world.tokens().into(),
         None,
         256,
         None,

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use ferry_proto::mls::{MlsBytes, SealedContent};
 use ferry_proto::{Change, ChangeKind, ConversationId, MessageId, UserId};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -26,6 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::clock::now_us;
 use crate::resume::{Owed, Rejoin, Resume, Resumer};
+use crate::sealing::Sealer;
 use crate::wire::{AckRef, Incoming, StoredMessage, Target};
 
 /// A latency histogram in µs, 3 significant digits. It grows to the largest value it is
@@ -105,6 +107,12 @@ pub struct Progress {
     pub behind: AtomicU64,
     /// Resume mode: attempts at a new socket that failed (the first few are printed).
     pub reconnect_failures: AtomicU64,
+    /// Encrypted runs: sealed entries that did not open to what was sealed, and sends
+    /// that could not be sealed (the first few are printed).
+    pub undecryptable: AtomicU64,
+    pub unsealed: AtomicU64,
+    /// Encrypted runs, at the end: sealed entries still waiting for one below them.
+    pub unopened: AtomicU64,
 }
 
 impl Progress {
@@ -131,6 +139,10 @@ pub struct Tally {
     pub later_socket_repeats: u64,
     pub reordered: u64,
     pub refusals: HashMap<String, u64>,
+    /// Encrypted runs (crate::sealing): the time to seal a send and to open an entry
+    /// (µs).
+    pub seal: Histogram<u64>,
+    pub open: Histogram<u64>,
 }
 
 impl Tally {
@@ -145,6 +157,8 @@ impl Tally {
             later_socket_repeats: 0,
             reordered: 0,
             refusals: HashMap::new(),
+            seal: histogram(),
+            open: histogram(),
         }
     }
 
@@ -157,6 +171,8 @@ impl Tally {
         self.duplicates += other.duplicates;
         self.later_socket_repeats += other.later_socket_repeats;
         self.reordered += other.reordered;
+        let _ = self.seal.add(&other.seal);
+        let _ = self.open.add(&other.open);
         for (code, n) in other.refusals {
             *self.refusals.entry(code).or_default() += n;
         }
@@ -222,6 +238,22 @@ impl Nodes {
     }
 }
 
+/// Whom a fleet's connections are: a token each, and in an encrypted run each one's
+/// device (crate::sealing), in the same order.
+pub struct Users {
+    pub tokens: Vec<String>,
+    pub sealers: Vec<Sealer>,
+}
+
+impl From<Vec<String>> for Users {
+    fn from(tokens: Vec<String>) -> Self {
+        Self {
+            tokens,
+            sealers: Vec::new(),
+        }
+    }
+}
+
 /// All connections of a run.
 pub struct Fleet {
     senders: Vec<mpsc::UnboundedSender<Command>>,
@@ -242,7 +274,7 @@ impl Fleet {
     pub fn open(
         target: Target,
         nodes: &Nodes,
-        tokens: Vec<String>,
+        users: Users,
         typing_queues: Option<(TypingQueues, Arc<HashMap<ConversationId, usize>>)>,
         parallel: usize,
         resume: Option<Resume>,
@@ -268,6 +300,8 @@ impl Fleet {
             Some(r) => Some(Arc::new(Rejoin::new(&nodes.addrs, r.cut_every)?)),
             None => None,
         };
+        let Users { tokens, sealers } = users;
+        let mut sealers = sealers.into_iter();
         let mut senders = Vec::with_capacity(tokens.len());
         let mut tasks = Vec::with_capacity(tokens.len());
         for (i, token) in tokens.into_iter().enumerate() {
@@ -293,6 +327,7 @@ impl Fleet {
                 typing: typing_queues.clone(),
                 gate: gate.clone(),
                 resume: resumer,
+                sealer: sealers.next(),
                 tally: Tally::new(),
                 inbox: Inbox::default(),
                 pending: HashMap::new(),
@@ -472,6 +507,7 @@ impl Inbox {
         now: u64,
         tally: &mut Tally,
         progress: &Progress,
+        mut sealer: Option<&mut Sealer>,
     ) {
         let mut previous: HashMap<ConversationId, i64> = HashMap::new();
         for m in messages {
@@ -486,7 +522,22 @@ impl Inbox {
             }
             self.seen.insert(m.id, Via::CatchUp);
             progress.replayed.fetch_add(1, Ordering::Relaxed);
-            delivered(&m.body, now, tally, progress);
+            match (&m.sealed, sealer.as_deref_mut()) {
+                (Some(sealed), Some(sealer)) => {
+                    let arrived = Arrived {
+                        id: m.id,
+                        conversation: m.conversation_id,
+                        seq: m.seq,
+                        sender: m.sender_id,
+                        sealed,
+                    };
+                    delivered_sealed(sealer, arrived, now, tally, progress);
+                }
+                _ => delivered(&m.body, now, tally, progress),
+            }
+        }
+        for conversation in previous.into_keys() {
+            open_held(sealer.as_deref_mut(), self, conversation, tally, progress);
         }
     }
 }
@@ -498,6 +549,62 @@ fn delivered(body: &str, now: u64, tally: &mut Tally, progress: &Progress) {
         let _ = phase(&mut tally.delivery, p as usize).record(now.saturating_sub(scheduled).max(1));
     }
     progress.deliveries.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A sealed entry that arrived.
+struct Arrived<'a> {
+    id: MessageId,
+    conversation: ConversationId,
+    seq: i64,
+    sender: UserId,
+    sealed: &'a MlsBytes,
+}
+
+/// Counts the delivery of a sealed entry and its latency by the book
+/// (crate::sealing); the sealer keeps it to open when this connection is its opener.
+fn delivered_sealed(
+    sealer: &mut Sealer,
+    entry: Arrived<'_>,
+    now: u64,
+    tally: &mut Tally,
+    progress: &Progress,
+) {
+    let scheduled = sealer.arrived(
+        entry.id,
+        entry.conversation,
+        entry.seq,
+        entry.sender,
+        entry.sealed,
+    );
+    if let Some((scheduled, p)) = scheduled {
+        let _ = phase(&mut tally.delivery, p).record(now.saturating_sub(scheduled).max(1));
+    }
+    progress.deliveries.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Opens the sealed entries of `conversation` the sealer keeps, up to the highest seq
+/// held with none missing below: in seq order, as a device does.
+fn open_held(
+    sealer: Option<&mut Sealer>,
+    inbox: &Inbox,
+    conversation: ConversationId,
+    tally: &mut Tally,
+    progress: &Progress,
+) {
+    let (Some(sealer), Some(&held)) = (sealer, inbox.last_seq.get(&conversation)) else {
+        return;
+    };
+    for opened in sealer.open_up_to(conversation, held) {
+        match opened {
+            Ok(took) => {
+                let _ = tally.open.record(took);
+            }
+            Err(why) => count_and_show(
+                &progress.undecryptable,
+                format_args!("a sealed entry did not open: {why}"),
+            ),
+        }
+    }
 }
 
 /// The emoji of every reaction the benchmarks send (adding it again changes nothing, so
@@ -513,6 +620,9 @@ struct PendingSend {
     body: String,
     /// An edit or reaction rather than a message.
     change: Option<Change>,
+    /// Encrypted runs: the send sealed (its `body` and emoji then empty), sent again
+    /// as it is.
+    sealed: Option<MlsBytes>,
     scheduled_us: u64,
     recipients: u32,
     phase: usize,
@@ -531,6 +641,8 @@ struct Connection {
     typing: Option<(TypingQueues, Arc<HashMap<ConversationId, usize>>)>,
     gate: Arc<Semaphore>,
     resume: Option<Resumer>,
+    /// Encrypted runs: this user's device, which seals every send.
+    sealer: Option<Sealer>,
     tally: Tally,
     inbox: Inbox,
     pending: HashMap<AckRef, PendingSend>,
@@ -587,6 +699,11 @@ impl Connection {
                     socket = back;
                 }
             }
+        }
+        if let Some(sealer) = &self.sealer {
+            self.progress
+                .unopened
+                .fetch_add(sealer.unopened() as u64, Ordering::Relaxed);
         }
         self.tally
     }
@@ -666,7 +783,7 @@ impl Connection {
                 _ = self.stopped.changed() => return Ended::Stopped(Box::new(ws)),
                 command = self.commands.recv() => {
                     let Some(command) = command else { return Ended::Stopped(Box::new(ws)) };
-                    outgoing.push(self.frame(command));
+                    outgoing.extend(self.frame(command));
                 }
                 frame = ws.next() => {
                     let text = match frame {
@@ -700,7 +817,14 @@ impl Connection {
                         Ok(Ok(caught)) => {
                             let messages = resume.rest_done(caught);
                             let me = resume.user;
-                            self.inbox.caught_up(messages, me, now_us(), &mut self.tally, &self.progress);
+                            self.inbox.caught_up(
+                                messages,
+                                me,
+                                now_us(),
+                                &mut self.tally,
+                                &self.progress,
+                                self.sealer.as_mut(),
+                            );
                         }
                         Ok(Err(e)) => {
                             resume.rest_failed();
@@ -722,8 +846,9 @@ impl Connection {
         }
     }
 
-    /// The frame for a command, keeping a send pending until answered.
-    fn frame(&mut self, command: Command) -> String {
+    /// The frame for a command, keeping a send pending until answered (none for a send
+    /// that could not be sealed).
+    fn frame(&mut self, command: Command) -> Option<String> {
         match command {
             Command::Send {
                 conversation_id,
@@ -740,11 +865,12 @@ impl Connection {
                     conversation_id,
                     body,
                     change: None,
+                    sealed: None,
                     scheduled_us,
                     recipients,
                     phase,
                 };
-                self.track(send)
+                self.seal_and_track(send)
             }
             Command::Change {
                 conversation_id,
@@ -771,11 +897,12 @@ impl Connection {
                     conversation_id,
                     body,
                     change,
+                    sealed: None,
                     scheduled_us,
                     recipients,
                     phase,
                 };
-                self.track(send)
+                self.seal_and_track(send)
             }
             Command::Typing {
                 conversation_id,
@@ -786,9 +913,42 @@ impl Connection {
                 if let Some((queues, _)) = &self.typing {
                     lock(&queues[index]).push_back(scheduled_us);
                 }
-                self.target.typing(conversation_id, typing)
+                Some(self.target.typing(conversation_id, typing))
             }
         }
+    }
+
+    /// A new send's frame ([`Connection::track`]), sealed first in an encrypted run: its
+    /// text and emoji go inside, and what is left in the open is empty. A send that cannot
+    /// be sealed is not sent, and counted.
+    fn seal_and_track(&mut self, mut send: PendingSend) -> Option<String> {
+        if let Some(sealer) = &mut self.sealer {
+            let content = SealedContent {
+                body: std::mem::take(&mut send.body),
+                emoji: send.change.as_mut().and_then(|c| c.emoji.take()),
+                files: Vec::new(),
+            };
+            match sealer.seal(
+                send.id,
+                send.conversation_id,
+                content,
+                send.scheduled_us,
+                send.phase,
+            ) {
+                Ok((sealed, took)) => {
+                    let _ = self.tally.seal.record(took);
+                    send.sealed = Some(sealed);
+                }
+                Err(e) => {
+                    count_and_show(
+                        &self.progress.unsealed,
+                        format_args!("a send could not be sealed: {e:#}"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(self.track(send))
     }
 
     /// Files a send under what its ack will name (a fresh number for Socket.IO) and
@@ -805,6 +965,7 @@ impl Connection {
             send.conversation_id,
             &send.body,
             send.change.as_ref(),
+            send.sealed.as_ref(),
         );
         self.pending.insert(key, send);
         frame
@@ -834,6 +995,7 @@ impl Connection {
                     }
                     if let Some(seq) = seq {
                         self.inbox.hold(send.conversation_id, seq);
+                        self.open_held(send.conversation_id);
                         self.mind_gap();
                     }
                     let _ = phase(&mut self.tally.ack, send.phase)
@@ -868,14 +1030,28 @@ impl Connection {
                 seq,
                 sender_id,
                 body,
+                sealed,
             } => {
                 // In resume mode a user's own message can reach a later socket of
                 // theirs (it is not the sending socket): not a delivery to count.
                 let own = self.resume.as_ref().is_some_and(|r| r.user == sender_id);
                 if self.inbox.live(id, conversation_id, seq, &mut self.tally) && !own {
-                    delivered(&body, now, &mut self.tally, &self.progress);
+                    match (&sealed, &mut self.sealer) {
+                        (Some(sealed), Some(sealer)) => {
+                            let arrived = Arrived {
+                                id,
+                                conversation: conversation_id,
+                                seq,
+                                sender: sender_id,
+                                sealed,
+                            };
+                            delivered_sealed(sealer, arrived, now, &mut self.tally, &self.progress);
+                        }
+                        _ => delivered(&body, now, &mut self.tally, &self.progress),
+                    }
                 }
                 self.inbox.hold(conversation_id, seq);
+                self.open_held(conversation_id);
                 self.mind_gap();
             }
             Incoming::Resync => {
@@ -899,8 +1075,14 @@ impl Connection {
                     if ours {
                         let me = resume.user;
                         outgoing.extend(next);
-                        self.inbox
-                            .caught_up(page, me, now, &mut self.tally, &self.progress);
+                        self.inbox.caught_up(
+                            page,
+                            me,
+                            now,
+                            &mut self.tally,
+                            &self.progress,
+                            self.sealer.as_mut(),
+                        );
                         self.maybe_caught_up();
                     }
                 }
@@ -919,6 +1101,17 @@ impl Connection {
             }
             Incoming::Ready | Incoming::Open | Incoming::Unauthorized(_) | Incoming::Other => {}
         }
+    }
+
+    /// Encrypted runs: opens what became openable in `conversation`.
+    fn open_held(&mut self, conversation: ConversationId) {
+        open_held(
+            self.sealer.as_mut(),
+            &self.inbox,
+            conversation,
+            &mut self.tally,
+            &self.progress,
+        );
     }
 
     fn catch_up_failed(&self, why: &dyn std::fmt::Display) {

@@ -25,6 +25,7 @@ mod proxy;
 mod report;
 mod resume;
 mod scenarios;
+mod sealing;
 mod services;
 mod setup;
 mod target;
@@ -49,12 +50,13 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Scenarios to run (B1 … B11, B13; B3m is B3 with messages only, no edits or
-    /// reactions; B9k is B9 with the server killed halfway). B8 and
+    /// reactions; B3e, B4e and B8e are B3, B4 and B8 with every conversation end-to-end
+    /// encrypted, Ferry only; B9k is B9 with the server killed halfway). B8 and
     /// B11 run clusters on ports after --addr's (+1 to +21).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "B1,B2,B3,B4,B5,B6,B7,B8,B9,B9k,B10,B11"
+        default_value = "B1,B2,B3,B3e,B4,B4e,B5,B6,B7,B8,B9,B9k,B10,B11"
     )]
     scenarios: Vec<String>,
     /// Servers: ferry, socketio (one Node process), socketio-cluster (two, with the
@@ -127,13 +129,16 @@ async fn main() -> anyhow::Result<()> {
             let result = match scenario.as_str() {
                 "B1" => scenarios::b1(&run).await,
                 "B2" => scenarios::b2(&run).await,
-                "B3" => scenarios::b3(&run, true).await,
-                "B3m" => scenarios::b3(&run, false).await,
-                "B4" => scenarios::b4(&run).await,
+                "B3" => scenarios::b3(&run, true, false).await,
+                "B3m" => scenarios::b3(&run, false, false).await,
+                "B3e" if target == Target::Ferry => scenarios::b3(&run, true, true).await,
+                "B4" => scenarios::b4(&run, false).await,
+                "B4e" if target == Target::Ferry => scenarios::b4(&run, true).await,
                 "B5" => scenarios::b5(&run).await,
                 "B6" => outages::b6(&run).await,
                 "B7" => outages::b7(&run).await,
-                "B8" if target == Target::Ferry => chaos::b8(&run).await,
+                "B8" if target == Target::Ferry => chaos::b8(&run, false).await,
+                "B8e" if target == Target::Ferry => chaos::b8(&run, true).await,
                 "B9" if target == Target::Ferry => scenarios::b9(&run, false).await,
                 "B10" if target == Target::Ferry => client_store::b10(run.quick).await,
                 "B13" if target == Target::Ferry => files::b13(&run).await,
@@ -145,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
                 "B8" | "B9" | "B9k" | "B11" => continue,
                 // B10 is the client's own store, B13 files (the peer has no file transfer;
                 // B13's comparison is the disk's own speed): nothing to compare.
-                "B10" | "B13" => continue,
+                "B10" | "B13" | "B3e" | "B4e" | "B8e" => continue,
                 other => bail!("unknown scenario {other}"),
             };
             let mut outcome = result.map_err(|e| e.context(format!("{scenario} on {label}")))?;

@@ -49,7 +49,9 @@ pub async fn b6(run: &Run) -> anyhow::Result<Outcome> {
         users: world.users.clone(),
         cut_every: None,
     };
-    let fleet = run.connect(&server, &world, None, Some(resume)).await?;
+    let fleet = run
+        .connect(&server, &world, None, Some(resume), Vec::new())
+        .await?;
     o.start(&server);
     let pairs = n / 2;
     let count = (rate * secs) as u64;
@@ -301,7 +303,9 @@ pub async fn b7(run: &Run) -> anyhow::Result<Outcome> {
         users: world.users.clone(),
         cut_every: Some(cut_every),
     };
-    let fleet = run.connect(&server, world, None, Some(resume)).await?;
+    let fleet = run
+        .connect(&server, world, None, Some(resume), Vec::new())
+        .await?;
     o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();

@@ -562,5 +562,6 @@ fn stored(m: Message) -> StoredMessage {
         seq: m.seq,
         sender_id: m.sender_id,
         body: m.body,
+        sealed: m.sealed,
     }
 }

@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ferry_proto::{ConversationId, UserId};
 
-use crate::load::{Command, FIRST_SOURCE, Fleet, Nodes, Progress, Tally, TypingQueues, open_loop};
+use crate::load::{
+    Command, FIRST_SOURCE, Fleet, Nodes, Progress, Tally, TypingQueues, Users, open_loop,
+};
 use crate::report::Outcome;
 use crate::resume::Resume;
+use crate::sealing::{self, Sealer};
 use ferry_bench::rng::Rng;
 
 use crate::setup::{self, World};
@@ -80,19 +83,24 @@ impl Run {
     }
 
     /// A connection for each user of `world` to `server` (256 handshakes at a time),
-    /// once all are signed in or have failed to; with typing queues (B2) or in resume
-    /// mode (B6, B7) when asked.
+    /// once all are signed in or have failed to; with typing queues (B2), in resume mode
+    /// (B6, B7) or sealing with each user's device (B3e, B4e) when asked.
     pub async fn connect(
         &self,
         server: &Server,
         world: &World,
         typing: Option<(TypingQueues, Arc<HashMap<ConversationId, usize>>)>,
         resume: Option<Resume>,
+        sealers: Vec<Sealer>,
     ) -> anyhow::Result<Fleet> {
+        let users = Users {
+            tokens: world.tokens(),
+            sealers,
+        };
         let fleet = Fleet::open(
             self.target,
             &Nodes::one(&server.addr),
-            world.tokens(),
+            users,
             typing,
             256,
             resume,
@@ -237,7 +245,9 @@ pub async fn b2(run: &Run) -> anyhow::Result<Outcome> {
         .map(|(i, c)| (c.id, i))
         .collect();
     let typing = Some((queues, Arc::new(index)));
-    let fleet = run.connect(&server, &world, typing, None).await?;
+    let fleet = run
+        .connect(&server, &world, typing, None, Vec::new())
+        .await?;
     o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();
@@ -358,8 +368,9 @@ impl Mix {
 
 /// B3: durable messages in a mix of direct chats and groups (5 and 50 members), with a
 /// share of edits and reactions; with `changes` false (B3m), the same load with messages
-/// only, to see what the changes cost in the same run.
-pub async fn b3(run: &Run, changes: bool) -> anyhow::Result<Outcome> {
+/// only, to see what the changes cost in the same run. `sealed` (B3e, Ferry only): the
+/// same load with every conversation end-to-end encrypted (crate::sealing).
+pub async fn b3(run: &Run, changes: bool, sealed: bool) -> anyhow::Result<Outcome> {
     let (n, rate, secs) = if run.quick {
         (1_000, 500.0, 10.0)
     } else {
@@ -368,13 +379,18 @@ pub async fn b3(run: &Run, changes: bool) -> anyhow::Result<Outcome> {
     let mut rng = Rng::new(3);
     let mix = Mix::new(n, &mut rng);
     let world = &mix.world;
-    let scenario = if changes { "B3" } else { "B3m" };
+    let scenario = match (changes, sealed) {
+        (_, true) => "B3e",
+        (true, false) => "B3",
+        (false, false) => "B3m",
+    };
     let (server, name) = run.prepare(scenario, world).await?;
     let mut o = run.outcome(scenario);
     o.param("connections", n as f64);
     o.param("rate", rate);
     o.param("secs", secs);
-    let fleet = run.connect(&server, world, None, None).await?;
+    let sealers = encrypt(run, &server, world, sealed, &mut o).await?;
+    let fleet = run.connect(&server, world, None, None, sealers).await?;
     o.start(&server);
     let count = (rate * secs) as u64;
     let started = Instant::now();
@@ -428,6 +444,7 @@ async fn steps(
     size: usize,
     rates: &[f64],
     secs: f64,
+    sealed: bool,
 ) -> anyhow::Result<Outcome> {
     let mut rng = Rng::new(4);
     let groups = if size > 2 { (n / size).max(1) } else { 0 };
@@ -437,7 +454,8 @@ async fn steps(
     o.param("connections", n as f64);
     o.param("members", size as f64);
     o.param("secs_per_step", secs);
-    let fleet = run.connect(&server, &world, None, None).await?;
+    let sealers = encrypt(run, &server, &world, sealed, &mut o).await?;
+    let fleet = run.connect(&server, &world, None, None, sealers).await?;
     let targets: Vec<usize> = if size > 2 {
         (n / 2..world.conversations.len()).collect()
     } else {
@@ -528,8 +546,9 @@ async fn steps(
     Ok(o)
 }
 
-/// B4: fan-out into groups of 100 at rising rates (1k connections).
-pub async fn b4(run: &Run) -> anyhow::Result<Outcome> {
+/// B4: fan-out into groups of 100 at rising rates (1k connections); `sealed` (B4e,
+/// Ferry only): every conversation end-to-end encrypted (crate::sealing).
+pub async fn b4(run: &Run, sealed: bool) -> anyhow::Result<Outcome> {
     let rates: &[f64] = if run.quick {
         &[200.0]
     } else {
@@ -537,11 +556,12 @@ pub async fn b4(run: &Run) -> anyhow::Result<Outcome> {
     };
     steps(
         run,
-        "B4",
+        if sealed { "B4e" } else { "B4" },
         1_000,
         100,
         rates,
         if run.quick { 5.0 } else { 10.0 },
+        sealed,
     )
     .await
 }
@@ -553,7 +573,8 @@ pub async fn b5(run: &Run) -> anyhow::Result<Outcome> {
     } else {
         &[1_000.0, 2_000.0, 4_000.0, 8_000.0, 12_000.0, 16_000.0]
     };
-    steps(run, "B5", 400, 2, rates, if run.quick { 5.0 } else { 10.0 }).await
+    let secs = if run.quick { 5.0 } else { 10.0 };
+    steps(run, "B5", 400, 2, rates, secs, false).await
 }
 
 /// Lost, duplicated, reordered, refused or unanswered: what a chat must never do.
@@ -580,6 +601,54 @@ pub fn check(o: &mut Outcome, p: &Progress, tally: &Tally, sent: u64) {
     if tally.reordered > 0 {
         o.problem(format!("{} deliveries out of order", tally.reordered));
     }
+    let undecryptable = p.undecryptable.load(Ordering::Relaxed);
+    if undecryptable > 0 {
+        o.problem(format!("{undecryptable} sealed entries did not open"));
+    }
+    let unopened = p.unopened.load(Ordering::Relaxed);
+    if unopened > 0 {
+        o.problem(format!(
+            "{unopened} sealed entries never opened: one below them never came"
+        ));
+    }
+    let unsealed = p.unsealed.load(Ordering::Relaxed);
+    if unsealed > 0 {
+        o.problem(format!("{unsealed} sends could not be sealed"));
+    }
+    if !tally.seal.is_empty() {
+        o.figure("opened", tally.open.len() as f64);
+        o.figure("seal_mean_us", tally.seal.mean());
+        o.figure("open_mean_us", tally.open.mean());
+        o.latency("seal", &tally.seal);
+        o.latency("open", &tally.open);
+    }
+}
+
+/// Encrypted runs (Ferry only): every conversation of `world` gets its MLS group, and
+/// each user a device to seal with (crate::sealing); how long that took. Plain runs: no
+/// devices.
+async fn encrypt(
+    run: &Run,
+    server: &Server,
+    world: &World,
+    sealed: bool,
+    o: &mut Outcome,
+) -> anyhow::Result<Vec<Sealer>> {
+    if !sealed {
+        return Ok(Vec::new());
+    }
+    anyhow::ensure!(run.target == Target::Ferry, "encrypted runs are Ferry's");
+    let started = Instant::now();
+    let groups = sealing::establish(&server.addr, world)
+        .await
+        .context("making the groups")?;
+    o.figure("groups_made_secs", started.elapsed().as_secs_f64());
+    o.figure(
+        "largest_first_commit_kib",
+        groups.largest_commit_bytes as f64 / 1024.0,
+    );
+    o.param("encrypted", 1.0);
+    Ok(groups.sealers)
 }
 
 /// B9 (Ferry only: the peer has no client with an outbox): a real client core queues

@@ -5,6 +5,7 @@
 //! Each turns what the scenario does into text frames and what arrives into
 //! [`Incoming`], so one driver runs both servers.
 
+use ferry_proto::mls::MlsBytes;
 use ferry_proto::{
     Change, ClientFrame, ConversationId, MessageId, OutgoingMessage, ServerFrame, UserId,
 };
@@ -50,6 +51,8 @@ pub enum Incoming {
         seq: i64,
         sender_id: UserId,
         body: String,
+        /// Ferry's encrypted conversations: the entry as its sender sealed it.
+        sealed: Option<MlsBytes>,
     },
     /// Someone is typing.
     Typing { conversation_id: ConversationId },
@@ -95,6 +98,9 @@ pub struct StoredMessage {
     pub seq: i64,
     pub sender_id: UserId,
     pub body: String,
+    /// Ferry's encrypted conversations: the entry as its sender sealed it.
+    #[serde(default)]
+    pub sealed: Option<MlsBytes>,
 }
 
 impl Target {
@@ -155,9 +161,11 @@ impl Target {
         conversation_id: ConversationId,
         body: &str,
         change: Option<&Change>,
+        sealed: Option<&MlsBytes>,
     ) -> String {
         let message = OutgoingMessage {
             change: change.cloned(),
+            sealed: sealed.cloned(),
             ..OutgoingMessage::text(id, conversation_id, body)
         };
         match self {
@@ -221,6 +229,7 @@ fn parse_ferry(text: &str) -> Incoming {
             seq: message.seq,
             sender_id: message.sender_id,
             body: message.body,
+            sealed: message.sealed,
         },
         Ok(ServerFrame::Typing {
             conversation_id, ..
@@ -308,6 +317,7 @@ fn parse_socketio(text: &str) -> Incoming {
                     seq: m.seq,
                     sender_id: m.sender_id,
                     body: m.body,
+                    sealed: None,
                 };
             }
         } else if rest.starts_with("[\"typing\"")
@@ -404,8 +414,9 @@ mod tests {
     #[test]
     fn writes_frames_ferry_reads() {
         let (id, chat) = (MessageId::new(), ConversationId::new());
-        let send: ClientFrame = serde_json::from_str(&Target::Ferry.send(1, id, chat, "hi", None))
-            .expect("a send frame");
+        let send: ClientFrame =
+            serde_json::from_str(&Target::Ferry.send(1, id, chat, "hi", None, None))
+                .expect("a send frame");
         assert!(
             matches!(send, ClientFrame::Send { message } if message.id == id && message.body == "hi")
         );
@@ -415,7 +426,7 @@ mod tests {
             assert!(matches!(typing, ClientFrame::Typing { typing, .. } if typing == started));
         }
         assert_eq!(
-            Target::Socketio.send(7, id, chat, "hi", None),
+            Target::Socketio.send(7, id, chat, "hi", None, None),
             format!(
                 "427[\"send\",{{\"id\":\"{id}\",\"conversation_id\":\"{chat}\",\"body\":\"hi\"}}]"
             )
@@ -428,15 +439,23 @@ mod tests {
             emoji: Some("👍".into()),
         };
         let send: ClientFrame =
-            serde_json::from_str(&Target::Ferry.send(2, id, chat, "", Some(&thumbs)))
+            serde_json::from_str(&Target::Ferry.send(2, id, chat, "", Some(&thumbs), None))
                 .expect("a send frame");
         assert!(
             matches!(send, ClientFrame::Send { message } if message.change == Some(thumbs.clone()) && message.body.is_empty())
         );
         assert!(
             Target::Socketio
-                .send(8, id, chat, "", Some(&thumbs))
+                .send(8, id, chat, "", Some(&thumbs), None)
                 .contains("\"body\":\"👍\"")
+        );
+        // An encrypted conversation's send: its sealed bytes, and no text in the open.
+        let sealed = MlsBytes(vec![1, 2, 3]);
+        let send: ClientFrame =
+            serde_json::from_str(&Target::Ferry.send(3, id, chat, "", None, Some(&sealed)))
+                .expect("a send frame");
+        assert!(
+            matches!(send, ClientFrame::Send { message } if message.sealed == Some(sealed) && message.body.is_empty())
         );
     }
 }

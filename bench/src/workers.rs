@@ -116,7 +116,7 @@ pub async fn work(slice: Slice) -> anyhow::Result<()> {
     let fleet = Fleet::open(
         slice.target,
         &Nodes::one(&slice.addr),
-        tokens,
+        tokens.into(),
         None,
         slice.parallel,
         None,

@@ -38,7 +38,7 @@ mod file_seal;
 mod files;
 mod handles;
 pub mod ids;
-mod mls;
+pub mod mls;
 mod options;
 mod outbox;
 mod pictures;

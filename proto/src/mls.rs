@@ -150,7 +150,7 @@ pub struct ClaimedKeyPackage {
 }
 
 /// The answer to a claim.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimedKeyPackages {
     /// One per device that had one: a one-time key package (now used up), else its

@@ -9,6 +9,7 @@ mod catch_up;
 mod changes;
 mod cluster;
 mod encryption;
+mod encryption_large;
 mod encryption_waits;
 mod ended_sessions;
 mod faults;

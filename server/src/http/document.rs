@@ -216,7 +216,7 @@ mod tests {
         .iter()
         .map(|(name, field)| format!("{}/properties/{field}", schema(name)))
         .collect();
-        let (_, files) = super::super::file_api();
+        let (_, files) = super::super::large_api();
         let files: Value = serde_json::to_value(&files).expect("JSON");
         for field in ["name", "size", "content_type", "sha256"] {
             let place = format!("{}/properties/{field}", schema("NewUpload"));

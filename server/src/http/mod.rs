@@ -115,7 +115,6 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(mls::publish_key_packages, mls::key_package_stock))
         .routes(routes!(mls::claim_key_packages))
         .routes(routes!(mls::signed_in_devices))
-        .routes(routes!(mls::commit, mls::commits))
         .routes(routes!(mls::group_info))
         .routes(routes!(mls::welcomes))
         .routes(routes!(mls::drop_welcome));
@@ -124,9 +123,10 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The file routes (`/uploads`, `/attachments`) and their part of the OpenAPI document:
-/// apart, since their bodies and answers are large and long.
-fn file_api() -> (Router<App>, utoipa::openapi::OpenApi) {
+/// The routes whose bodies and answers are large and long, and their part of the OpenAPI
+/// document: files (`/uploads`, `/attachments`), the account's export, pictures, and an
+/// encrypted group's commits.
+fn large_api() -> (Router<App>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .routes(routes!(files::create))
         .routes(routes!(files::status, files::append, files::cancel))
@@ -136,7 +136,12 @@ fn file_api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(export::export_account))
         // A picture is decoded and made small before the answer.
         .routes(routes!(picture::set_picture, picture::remove_picture))
-        .routes(routes!(picture::picture));
+        .routes(routes!(picture::picture))
+        // The commit that makes a group, or adds many devices to it, carries each added
+        // device's key package, its secrets in the welcome and its leaf in the tree of
+        // both the welcome and the group info: about 1.3 KiB a device, ~1.3 MiB for a
+        // group of the most members (the log's pages carry such commits too).
+        .routes(routes!(mls::commit, mls::commits));
     OpenApiRouter::new()
         .nest(ferry_proto::API_BASE, v1)
         .split_for_parts()
@@ -171,8 +176,8 @@ async fn timed_out(_: BoxError) -> Error {
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
     let (api, mut openapi) = api();
-    let (file_api, file_openapi) = file_api();
-    openapi.merge(file_openapi);
+    let (large_api, large_openapi) = large_api();
+    openapi.merge(large_openapi);
     let openapi = Arc::new(document::document(&openapi, &app.config));
     let core = Router::new()
         .merge(api)
@@ -211,7 +216,7 @@ pub fn router(app: App) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit::MAX_REQUEST_BYTES))
         .layer(middleware::from_fn(limit::reject_oversize));
-    let files = file_api
+    let large = large_api
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(timed_out))
@@ -228,7 +233,7 @@ pub fn router(app: App) -> Router {
     let updates = updates::routes(app.config.updates_dir.as_deref());
     Router::new()
         .merge(core)
-        .merge(files)
+        .merge(large)
         .merge(updates)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -253,7 +258,7 @@ mod tests {
     #[test]
     fn the_routes_are_the_endpoints() {
         let (_, mut openapi) = super::api();
-        openapi.merge(super::file_api().1);
+        openapi.merge(super::large_api().1);
         let mut routed = BTreeSet::new();
         for (path, item) in &openapi.paths.paths {
             let path = path.strip_prefix(API_BASE).expect("under the API base");
@@ -291,7 +296,7 @@ mod tests {
     #[test]
     fn the_document_names_the_endpoints_types() {
         let (_, mut openapi) = super::api();
-        openapi.merge(super::file_api().1);
+        openapi.merge(super::large_api().1);
         let doc = serde_json::to_value(&openapi).expect("JSON");
         for (method, path, request, response) in endpoints::SHAPES {
             let written = |ty: &str| ty.replace(' ', "").replace("crate::", "");

@@ -1,7 +1,9 @@
 //! End-to-end encryption (issue 31): this device as an MLS member ([`Device`]): its
 //! signature key, its key packages, its copy of each encrypted conversation's group, and
 //! the one place where MLS bytes are made and read. No I/O but the local store; the
-//! engine's `e2e` does the talking to the server.
+//! engine's `e2e` does the talking to the server. Public for the benchmarks (`ferry-bench`
+//! seals and opens with this very code, [`Device::in_memory`]); the app and the CLI go
+//! through [`crate::Client`].
 //!
 //! openmls keeps its state (groups, keys, secrets) in a key-value storage. Here that is
 //! openmls's memory storage, whose pairs are written to the local store ([`Device::flush`])
@@ -26,9 +28,12 @@ use openmls::prelude::{
     tls_codec::{Deserialize as _, Serialize as _},
 };
 use openmls_basic_credential::SignatureKeyPair;
-use openmls_rust_crypto::{MemoryStorage, RustCrypto};
 
 use crate::store::{LocalStore, MlsDevice, StoreError};
+
+mod storage;
+
+use storage::{Provider, loaded};
 
 /// Ferry's one ciphersuite (docs/protocol.md).
 const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
@@ -39,7 +44,7 @@ const MAX_PAST_EPOCHS: usize = 5;
 
 /// A failure of end-to-end encryption.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum MlsError {
+pub enum MlsError {
     /// openmls refused, or bytes did not decode.
     #[error("end-to-end encryption: {0}")]
     Mls(String),
@@ -67,33 +72,8 @@ impl Member {
     }
 }
 
-/// openmls's provider: RustCrypto, and the memory storage [`Device::flush`] saves.
-#[derive(Default)]
-struct Provider {
-    crypto: RustCrypto,
-    storage: MemoryStorage,
-}
-
-impl OpenMlsProvider for Provider {
-    type CryptoProvider = RustCrypto;
-    type RandProvider = RustCrypto;
-    type StorageProvider = MemoryStorage;
-
-    fn storage(&self) -> &MemoryStorage {
-        &self.storage
-    }
-
-    fn crypto(&self) -> &RustCrypto {
-        &self.crypto
-    }
-
-    fn rand(&self) -> &RustCrypto {
-        &self.crypto
-    }
-}
-
 /// This device as an MLS member.
-pub(crate) struct Device {
+pub struct Device {
     provider: Provider,
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
@@ -121,9 +101,7 @@ impl Device {
         let (signer, saved) = match stored {
             Some(signer) => (signer, store.mls_state()?.into_iter().collect()),
             None => {
-                // Fails only without a random number generator, when nothing would work.
-                let signer = SignatureKeyPair::new(SUITE.signature_algorithm())
-                    .expect("the system's random number generator works");
+                let signer = new_signer();
                 let bytes = serde_json::to_vec(&signer).expect("a key pair serializes");
                 store.reset_mls(&MlsDevice {
                     session,
@@ -132,6 +110,21 @@ impl Device {
                 (signer, HashMap::new())
             }
         };
+        Ok(Self::with_state(signer, saved, user, session))
+    }
+
+    /// A new device for `session` whose state lives in memory only and is never saved:
+    /// what the benchmarks use to seal and open as a device does.
+    pub fn in_memory(user: UserId, session: SessionId) -> Self {
+        Self::with_state(new_signer(), HashMap::new(), user, session)
+    }
+
+    fn with_state(
+        signer: SignatureKeyPair,
+        saved: HashMap<Vec<u8>, Vec<u8>>,
+        user: UserId,
+        session: SessionId,
+    ) -> Self {
         let provider = Provider::default();
         *provider
             .storage
@@ -143,7 +136,7 @@ impl Device {
                 .into(),
             signature_key: signer.public().into(),
         };
-        Ok(Self {
+        Self {
             provider,
             signer,
             credential,
@@ -151,7 +144,7 @@ impl Device {
             groups: HashMap::new(),
             saved,
             joining: HashSet::new(),
-        })
+        }
     }
 
     /// Writes what changed in the MLS state since the last flush to the local store.
@@ -193,11 +186,7 @@ impl Device {
 
     /// `count` new one-time key packages, and a last-resort one if asked, to publish (their
     /// private keys are in the state: flush before publishing).
-    pub(crate) fn key_packages(
-        &self,
-        count: usize,
-        last_resort: bool,
-    ) -> Result<Vec<MlsBytes>, MlsError> {
+    pub fn key_packages(&self, count: usize, last_resort: bool) -> Result<Vec<MlsBytes>, MlsError> {
         let mut packages = Vec::with_capacity(count + 1);
         for i in 0..count + usize::from(last_resort) {
             let mut builder = KeyPackage::builder();
@@ -258,7 +247,7 @@ impl Device {
     /// Makes the conversation's group with the claimed devices in it: the commit of epoch
     /// 0, pending until the server takes it ([`Device::committed`]) or another device's
     /// first commit wins ([`Device::abandon`]).
-    pub(crate) fn create(
+    pub fn create(
         &mut self,
         conversation: ConversationId,
         claimed: &ClaimedKeyPackages,
@@ -403,7 +392,7 @@ impl Device {
     }
 
     /// The server took this device's pending commit: the group moves on.
-    pub(crate) fn committed(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
+    pub fn committed(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
         self.joining.remove(&conversation);
         let provider = &self.provider;
         if let Some(group) = loaded(&mut self.groups, provider, conversation)? {
@@ -486,7 +475,7 @@ impl Device {
 
     /// Joins a group with a welcome for this device; a welcome to an epoch the device's
     /// copy of the group has already reached changes nothing.
-    pub(crate) fn join(&mut self, welcome: &Welcome) -> Result<(), MlsError> {
+    pub fn join(&mut self, welcome: &Welcome) -> Result<(), MlsError> {
         let conversation = welcome.conversation_id;
         if self
             .epoch(conversation)?
@@ -523,7 +512,7 @@ impl Device {
 
     /// Seals what a send must not show for the conversation's group, in its epoch; `None`
     /// when this device is not in the group.
-    pub(crate) fn seal(
+    pub fn seal(
         &mut self,
         conversation: ConversationId,
         content: &SealedContent,
@@ -542,7 +531,7 @@ impl Device {
     /// Opens a sealed entry of the conversation, once (MLS forgets a message key once
     /// used): the caller stores what it gives. The group must have reached the entry's
     /// epoch ([`sealed_epoch`]).
-    pub(crate) fn unseal(
+    pub fn unseal(
         &mut self,
         conversation: ConversationId,
         sealed: &MlsBytes,
@@ -562,6 +551,13 @@ impl Device {
     }
 }
 
+/// A new signature key pair; fails only without a random number generator, when nothing
+/// would work.
+fn new_signer() -> SignatureKeyPair {
+    SignatureKeyPair::new(SUITE.signature_algorithm())
+        .expect("the system's random number generator works")
+}
+
 /// The epoch a sealed entry was sealed in (from its header, in the clear).
 pub(crate) fn sealed_epoch(sealed: &MlsBytes) -> Result<i64, MlsError> {
     Ok(protocol_message(&sealed.0)?.epoch().as_u64() as i64)
@@ -579,22 +575,4 @@ fn encoded(message: &MlsMessageOut) -> Result<MlsBytes, MlsError> {
         .tls_serialize_detached()
         .map(MlsBytes)
         .map_err(|e| failed("encoding", e))
-}
-
-/// The conversation's group from `groups`, reading it from the storage the first time.
-fn loaded<'a>(
-    groups: &'a mut HashMap<ConversationId, MlsGroup>,
-    provider: &Provider,
-    conversation: ConversationId,
-) -> Result<Option<&'a mut MlsGroup>, MlsError> {
-    use std::collections::hash_map::Entry;
-    match groups.entry(conversation) {
-        Entry::Occupied(group) => Ok(Some(group.into_mut())),
-        Entry::Vacant(slot) => {
-            let id = GroupId::from_slice(conversation.0.as_bytes());
-            Ok(MlsGroup::load(provider.storage(), &id)
-                .map_err(|e| failed("reading a group", e))?
-                .map(|group| slot.insert(group)))
-        }
-    }
 }
