@@ -181,7 +181,9 @@ run_step "schemathesis: the OpenAPI document" bash scripts/schemathesis.sh
 
 # The quick benchmarks' memory and correctness checks, Ferry and the Socket.IO peer side
 # by side (docs/benchmarks.md): a lost, duplicated or reordered message, a dropped
-# connection or Ferry's server memory over 24 KiB per idle connection fails the step.
+# connection or Ferry's server memory over 24 KiB per idle connection fails the step, and
+# in B3e and B4e (Ferry's conversations end-to-end encrypted) a sealed entry that does not
+# open to what was sent, or a group that cannot be made.
 # Latency is printed, never asserted (debug build, shared CI machine).
 bench_checks() {
     # Reuses the test step's build: over the whole workspace with its tests, features
@@ -192,7 +194,7 @@ bench_checks() {
     # Every connection is a file on both sides.
     ulimit -n "$(ulimit -Hn)"
     "$CARGO_TARGET_DIR/debug/ferry-bench" --quick --check --max-rss-kib 24 \
-        --scenarios B1,B3,B9k --targets ferry,socketio \
+        --scenarios B1,B3,B3e,B4e,B9k --targets ferry,socketio \
         --out "$CARGO_TARGET_DIR/bench-quick.json"
 }
 run_step "bench: quick checks" bench_checks

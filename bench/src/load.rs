@@ -620,9 +620,6 @@ struct PendingSend {
     body: String,
     /// An edit or reaction rather than a message.
     change: Option<Change>,
-    /// Encrypted runs: the send sealed (its `body` and emoji then empty), sent again
-    /// as it is.
-    sealed: Option<MlsBytes>,
     scheduled_us: u64,
     recipients: u32,
     phase: usize,
@@ -798,7 +795,7 @@ impl Connection {
                     let mut again = std::mem::take(&mut self.retry);
                     again.sort_by_key(|s| s.order);
                     self.progress.retried.fetch_add(again.len() as u64, Ordering::Relaxed);
-                    outgoing.extend(again.into_iter().map(|s| self.track(s)));
+                    outgoing.extend(again.into_iter().filter_map(|s| self.track(s)));
                 }
                 () = tokio::time::sleep_until(cut_at), if next_cut.is_some() => {
                     let resume = self.resume.as_mut().expect("cuts are resume mode's");
@@ -865,12 +862,11 @@ impl Connection {
                     conversation_id,
                     body,
                     change: None,
-                    sealed: None,
                     scheduled_us,
                     recipients,
                     phase,
                 };
-                self.seal_and_track(send)
+                self.track(send)
             }
             Command::Change {
                 conversation_id,
@@ -897,12 +893,11 @@ impl Connection {
                     conversation_id,
                     body,
                     change,
-                    sealed: None,
                     scheduled_us,
                     recipients,
                     phase,
                 };
-                self.seal_and_track(send)
+                self.track(send)
             }
             Command::Typing {
                 conversation_id,
@@ -918,57 +913,66 @@ impl Connection {
         }
     }
 
-    /// A new send's frame ([`Connection::track`]), sealed first in an encrypted run: its
-    /// text and emoji go inside, and what is left in the open is empty. A send that cannot
-    /// be sealed is not sent, and counted.
-    fn seal_and_track(&mut self, mut send: PendingSend) -> Option<String> {
-        if let Some(sealer) = &mut self.sealer {
-            let content = SealedContent {
-                body: std::mem::take(&mut send.body),
-                emoji: send.change.as_mut().and_then(|c| c.emoji.take()),
-                files: Vec::new(),
-            };
-            match sealer.seal(
-                send.id,
-                send.conversation_id,
-                content,
-                send.scheduled_us,
-                send.phase,
-            ) {
-                Ok((sealed, took)) => {
-                    let _ = self.tally.seal.record(took);
-                    send.sealed = Some(sealed);
-                }
-                Err(e) => {
-                    count_and_show(
-                        &self.progress.unsealed,
-                        format_args!("a send could not be sealed: {e:#}"),
-                    );
-                    return None;
+    /// Files a send under what its ack will name (a fresh number for Socket.IO) and
+    /// returns its frame. In an encrypted run it is sealed here, at every sending, as the
+    /// client core seals an outbox entry each time it goes out: a resend or a retry is a
+    /// new MLS message (same id), so each sender's messages are in the stream in the
+    /// order they were sealed, give or take what was in flight together. A send that
+    /// cannot be sealed is not sent, and counted.
+    fn track(&mut self, send: PendingSend) -> Option<String> {
+        let sealed = match &mut self.sealer {
+            Some(sealer) => {
+                let content = SealedContent {
+                    body: send.body.clone(),
+                    emoji: send.change.as_ref().and_then(|c| c.emoji.clone()),
+                    files: Vec::new(),
+                };
+                let sealed = sealer.seal(
+                    send.id,
+                    send.conversation_id,
+                    content,
+                    send.scheduled_us,
+                    send.phase,
+                );
+                match sealed {
+                    Ok((sealed, took)) => {
+                        let _ = self.tally.seal.record(took);
+                        Some(sealed)
+                    }
+                    Err(e) => {
+                        count_and_show(
+                            &self.progress.unsealed,
+                            format_args!("a send could not be sealed: {e:#}"),
+                        );
+                        return None;
+                    }
                 }
             }
-        }
-        Some(self.track(send))
-    }
-
-    /// Files a send under what its ack will name (a fresh number for Socket.IO) and
-    /// returns its frame.
-    fn track(&mut self, send: PendingSend) -> String {
+            None => None,
+        };
         self.next_ack += 1;
         let key = match self.target {
             Target::Ferry => AckRef::Id(send.id),
             Target::Socketio => AckRef::Number(self.next_ack),
         };
+        // Sealed, its text and emoji are inside and nothing is left in the open.
+        let (body, change) = match &sealed {
+            Some(_) => {
+                let change = send.change.clone().map(|c| Change { emoji: None, ..c });
+                (String::new(), change)
+            }
+            None => (send.body.clone(), send.change.clone()),
+        };
         let frame = self.target.send(
             self.next_ack,
             send.id,
             send.conversation_id,
-            &send.body,
-            send.change.as_ref(),
-            send.sealed.as_ref(),
+            &body,
+            change.as_ref(),
+            sealed.as_ref(),
         );
         self.pending.insert(key, send);
-        frame
+        Some(frame)
     }
 
     /// Every unanswered send again, same id, in the order first sent (empty outside
@@ -980,7 +984,10 @@ impl Connection {
         self.progress
             .resent
             .fetch_add(unanswered.len() as u64, Ordering::Relaxed);
-        unanswered.into_iter().map(|s| self.track(s)).collect()
+        unanswered
+            .into_iter()
+            .filter_map(|s| self.track(s))
+            .collect()
     }
 
     /// Handles one text frame; what to send back goes to `outgoing`.

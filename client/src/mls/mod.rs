@@ -148,7 +148,7 @@ impl Device {
     }
 
     /// Writes what changed in the MLS state since the last flush to the local store.
-    pub(crate) fn flush(&mut self, store: &LocalStore) -> Result<(), StoreError> {
+    pub fn flush(&mut self, store: &LocalStore) -> Result<(), StoreError> {
         let values = self
             .provider
             .storage

@@ -8,19 +8,12 @@
 //! search can fail) until someone reports a message: the report carries the reporter's
 //! copy of it and of the messages around it.
 
-use ferry_client::Client;
 use ferry_proto::{ConversationId, UserId};
 use ferry_testkit::{Backend, holds};
 
-use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
-
-fn encrypted(c: &Client, chat: ConversationId) -> bool {
-    c.conversation(chat)
-        .summary()
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.encrypted)
-}
+use crate::support::{
+    Device, Served, TestDb, TestServer, config, direct, encrypted, online, within,
+};
 
 fn bodies(device: &Device, chat: ConversationId) -> Vec<String> {
     device.history(chat).into_iter().map(|(_, b)| b).collect()

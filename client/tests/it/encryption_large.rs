@@ -9,21 +9,13 @@
 use ferry_client::Api;
 use ferry_client::mls::Device as MlsDevice;
 use ferry_proto::mls::{MAX_CLAIM_USERS, SealedContent};
-use ferry_proto::{ConversationId, RegisterRequest, Tokens};
+use ferry_proto::{RegisterRequest, Tokens};
 use ferry_testkit::Backend;
 
-use crate::support::{Served, TestDb, TestServer, config, online};
+use crate::support::{Served, TestDb, TestServer, config, encrypted, online};
 
 /// More than one claim's worth of users.
 const OTHERS: usize = MAX_CLAIM_USERS + 20;
-
-fn encrypted(c: &ferry_client::Client, chat: ConversationId) -> bool {
-    c.conversation(chat)
-        .summary()
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.encrypted)
-}
 
 /// A new account signed in on a device that has published one key package.
 async fn member(api: &Api, i: usize) -> (Api, Tokens, MlsDevice) {

@@ -333,6 +333,15 @@ async fn hold_client_side(mut client_read: tokio::net::tcp::OwnedReadHalf) {
 
 /// Opens the direct conversation between two devices, waits until both know it, and has
 /// the second accept it: they know each other.
+/// Whether the conversation is end-to-end encrypted on this device.
+pub fn encrypted(c: &Client, chat: ConversationId) -> bool {
+    c.conversation(chat)
+        .summary()
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.encrypted)
+}
+
 pub async fn direct(a: &Device, b: &Device) -> ConversationId {
     let id = a
         .client
