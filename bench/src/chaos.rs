@@ -22,8 +22,7 @@ use crate::outages::resume_figures;
 use crate::proxy::Proxy;
 use crate::report::Outcome;
 use crate::resume::Resume;
-use crate::scenarios::{Mix, Run, close_sends};
-use crate::sealing;
+use crate::scenarios::{Mix, Run, close_sends, encrypt};
 use crate::services::{Nats, Postgres};
 use crate::setup;
 use crate::wire::Target;
@@ -111,14 +110,7 @@ pub async fn b8(run: &Run, sealed: bool) -> anyhow::Result<Outcome> {
     let scenario = if sealed { "B8e" } else { "B8" };
     let mut o = run.outcome(scenario);
     // B8e: every conversation end-to-end encrypted before the faults begin.
-    let sealers = if sealed {
-        let started = Instant::now();
-        let groups = sealing::establish(&ports.node(0), world).await?;
-        o.figure("groups_made_secs", started.elapsed().as_secs_f64());
-        groups.sealers
-    } else {
-        Vec::new()
-    };
+    let sealers = encrypt(run, &ports.node(0), world, sealed, &mut o).await?;
     let mut proxies = Vec::new();
     for i in 0..NODES {
         proxies.push(Proxy::start(&ports.proxy(i), ports.node(i).parse()?).await?);

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::clock::now_us;
+use crate::clock::{micros, now_us};
 use crate::resume::{Owed, Rejoin, Resume, Resumer};
 use crate::sealing::Sealer;
 use crate::wire::{AckRef, Incoming, StoredMessage, Target};
@@ -1223,10 +1223,6 @@ const PASSING: &[&str] = &["unavailable", "internal", "rate_limited"];
 
 /// How long a send refused for a passing reason waits before it is sent again.
 const RETRY_REFUSED: Duration = Duration::from_millis(250);
-
-fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).max(1)
-}
 
 /// A deadline that never comes, for a timer that is off.
 fn far_future() -> tokio::time::Instant {

@@ -389,7 +389,7 @@ pub async fn b3(run: &Run, changes: bool, sealed: bool) -> anyhow::Result<Outcom
     o.param("connections", n as f64);
     o.param("rate", rate);
     o.param("secs", secs);
-    let sealers = encrypt(run, &server, world, sealed, &mut o).await?;
+    let sealers = encrypt(run, &server.addr, world, sealed, &mut o).await?;
     let fleet = run.connect(&server, world, None, None, sealers).await?;
     o.start(&server);
     let count = (rate * secs) as u64;
@@ -454,7 +454,7 @@ async fn steps(
     o.param("connections", n as f64);
     o.param("members", size as f64);
     o.param("secs_per_step", secs);
-    let sealers = encrypt(run, &server, &world, sealed, &mut o).await?;
+    let sealers = encrypt(run, &server.addr, &world, sealed, &mut o).await?;
     let fleet = run.connect(&server, &world, None, None, sealers).await?;
     let targets: Vec<usize> = if size > 2 {
         (n / 2..world.conversations.len()).collect()
@@ -624,12 +624,12 @@ pub fn check(o: &mut Outcome, p: &Progress, tally: &Tally, sent: u64) {
     }
 }
 
-/// Encrypted runs (Ferry only): every conversation of `world` gets its MLS group, and
-/// each user a device to seal with (crate::sealing); how long that took. Plain runs: no
-/// devices.
-async fn encrypt(
+/// Encrypted runs (Ferry only): every conversation of `world` gets its MLS group through
+/// the server at `addr`, and each user a device to seal with (crate::sealing); how long
+/// that took. Plain runs: no devices.
+pub async fn encrypt(
     run: &Run,
-    server: &Server,
+    addr: &str,
     world: &World,
     sealed: bool,
     o: &mut Outcome,
@@ -639,7 +639,7 @@ async fn encrypt(
     }
     anyhow::ensure!(run.target == Target::Ferry, "encrypted runs are Ferry's");
     let started = Instant::now();
-    let groups = sealing::establish(&server.addr, world)
+    let groups = sealing::establish(addr, world)
         .await
         .context("making the groups")?;
     o.figure("groups_made_secs", started.elapsed().as_secs_f64());

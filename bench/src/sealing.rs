@@ -30,6 +30,7 @@ use ferry_proto::mls::{MlsBytes, SealedContent};
 use ferry_proto::{ConversationId, MessageId, UserId};
 use futures_util::{StreamExt, TryStreamExt};
 
+use crate::clock::micros;
 use crate::setup::World;
 
 /// Requests to the server at once while setting up.
@@ -84,7 +85,7 @@ impl Sealer {
             .device
             .seal(conversation, &content)?
             .context("this device is not in the conversation's group")?;
-        let took = micros(started);
+        let took = micros(started.elapsed());
         lock(&self.book).insert(
             id,
             Sent {
@@ -146,7 +147,7 @@ impl Sealer {
             .map(|entry| {
                 let started = Instant::now();
                 let opened = self.device.unseal(conversation, &entry.sealed);
-                let took = micros(started);
+                let took = micros(started.elapsed());
                 let book = lock(&self.book);
                 match (opened, book.get(&entry.id)) {
                     (Err(e), _) => Err(format!("{e}")),
@@ -214,7 +215,7 @@ pub async fn establish(addr: &str, world: &World) -> anyhow::Result<Groups> {
         let creator = c.members[0];
         let others: Vec<UserId> = c.members[1..].iter().map(|&m| world.users[m]).collect();
         let claimed = apis[creator]
-            .claim_key_packages(others.clone())
+            .claim_key_packages(&others)
             .await
             .context("claiming key packages")?;
         anyhow::ensure!(
@@ -282,10 +283,6 @@ pub async fn establish(addr: &str, world: &World) -> anyhow::Result<Groups> {
         sealers,
         largest_commit_bytes,
     })
-}
-
-fn micros(since: Instant) -> u64 {
-    (since.elapsed().as_micros() as u64).max(1)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

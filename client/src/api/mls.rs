@@ -6,7 +6,7 @@
 use ferry_proto::endpoints;
 use ferry_proto::mls::{
     ClaimedKeyPackages, Commit, CommitPage, CommitQuery, Device, DeviceQuery, GroupInfo,
-    KeyPackageClaim, KeyPackageStock, KeyPackages, MlsBytes, NewCommit, Welcome,
+    KeyPackageClaim, KeyPackageStock, KeyPackages, MAX_CLAIM_USERS, MlsBytes, NewCommit, Welcome,
 };
 use ferry_proto::{ConversationId, UserId, WelcomeId};
 
@@ -27,21 +27,38 @@ impl Api {
         self.call_to::<endpoints::GetKeyPackageStock>(()).await
     }
 
-    /// `POST /mls/key-packages/claim`: a key package for every device of `users`.
+    /// `POST /mls/key-packages/claim`: a key package for every device of `users`, asked
+    /// for [`MAX_CLAIM_USERS`] at a time (a group may have ten times as many members).
     pub async fn claim_key_packages(
         &self,
-        users: Vec<UserId>,
+        users: &[UserId],
     ) -> Result<ClaimedKeyPackages, SessionError> {
-        self.send_to::<endpoints::ClaimKeyPackages>((), &KeyPackageClaim { user_ids: users })
-            .await
+        let mut all = ClaimedKeyPackages::default();
+        for some in users.chunks(MAX_CLAIM_USERS) {
+            let claim = KeyPackageClaim {
+                user_ids: some.to_vec(),
+            };
+            let claimed = self
+                .send_to::<endpoints::ClaimKeyPackages>((), &claim)
+                .await?;
+            all.key_packages.extend(claimed.key_packages);
+            all.without_keys.extend(claimed.without_keys);
+        }
+        Ok(all)
     }
 
-    /// `POST /mls/devices`: the signed-in devices of `users`, using up nothing.
-    pub async fn signed_in_devices(&self, users: Vec<UserId>) -> Result<Vec<Device>, SessionError> {
-        let answer = self
-            .send_to::<endpoints::ListDevices>((), &DeviceQuery { user_ids: users })
-            .await?;
-        Ok(answer.devices)
+    /// `POST /mls/devices`: the signed-in devices of `users`, using up nothing, asked for
+    /// [`MAX_CLAIM_USERS`] at a time.
+    pub async fn signed_in_devices(&self, users: &[UserId]) -> Result<Vec<Device>, SessionError> {
+        let mut all = Vec::new();
+        for some in users.chunks(MAX_CLAIM_USERS) {
+            let query = DeviceQuery {
+                user_ids: some.to_vec(),
+            };
+            let answer = self.send_to::<endpoints::ListDevices>((), &query).await?;
+            all.extend(answer.devices);
+        }
+        Ok(all)
     }
 
     /// `POST /conversations/{id}/mls/commits`: the group's next commit (409 when the group

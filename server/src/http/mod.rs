@@ -139,8 +139,8 @@ fn large_api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(picture::picture))
         // The commit that makes a group, or adds many devices to it, carries each added
         // device's key package, its secrets in the welcome and its leaf in the tree of
-        // both the welcome and the group info: about 1.3 KiB a device, ~1.3 MiB for a
-        // group of the most members (the log's pages carry such commits too).
+        // both the welcome and the group info: about 1 KiB a device (1.3 in base64), ~1.3
+        // MiB for a group of the most members (the log's pages carry such commits too).
         .routes(routes!(mls::commit, mls::commits));
     OpenApiRouter::new()
         .nest(ferry_proto::API_BASE, v1)

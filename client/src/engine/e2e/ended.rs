@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use ferry_proto::mls::{Device, MAX_CLAIM_USERS};
+use ferry_proto::mls::Device;
 use ferry_proto::{ConversationId, ErrorCode, UserId};
 
 use super::reconcile;
@@ -52,16 +52,12 @@ pub(crate) async fn sweep(shared: &Shared) -> Result<(), End> {
 }
 
 /// The signed-in devices of `users` (those who share no conversation with this user have
-/// none here), asked for [`MAX_CLAIM_USERS`] at a time; `None` from a server that cannot
-/// tell (one from before `/mls/devices`): then only members who left are removed.
+/// none here); `None` from a server that cannot tell (one from before `/mls/devices`):
+/// then only members who left are removed.
 async fn signed_in(shared: &Shared, users: Vec<UserId>) -> Result<Option<HashSet<Device>>, End> {
-    let mut live = HashSet::new();
-    for some in users.chunks(MAX_CLAIM_USERS) {
-        match shared.api.signed_in_devices(some.to_vec()).await {
-            Ok(devices) => live.extend(devices),
-            Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
+    match shared.api.signed_in_devices(&users).await {
+        Ok(devices) => Ok(Some(devices.into_iter().collect())),
+        Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(Some(live))
 }

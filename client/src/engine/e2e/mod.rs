@@ -26,7 +26,7 @@ mod sealed;
 
 use std::collections::HashSet;
 
-use ferry_proto::mls::{ClaimedKeyPackages, Commit, MAX_CLAIM_USERS, NewCommit, Welcome};
+use ferry_proto::mls::{ClaimedKeyPackages, Commit, NewCommit, Welcome};
 use ferry_proto::{ConversationId, ErrorCode, UserId};
 use openmls::prelude::LeafNodeIndex;
 use tokio::sync::MutexGuard;
@@ -425,22 +425,14 @@ fn note_without_keys(
     Ok(())
 }
 
-/// Claims a key package of every device of `users`, [`MAX_CLAIM_USERS`] at a time (a
-/// group may have ten times as many members); `None` when the server refuses (one of
-/// them is no longer a contact: the conversation's next change tells).
+/// Claims a key package of every device of `users`; `None` when the server refuses (one
+/// of them is no longer a contact: the conversation's next change tells).
 async fn claim(shared: &Shared, users: Vec<UserId>) -> Result<Option<ClaimedKeyPackages>, End> {
-    let mut all = ClaimedKeyPackages::default();
-    for some in users.chunks(MAX_CLAIM_USERS) {
-        match shared.api.claim_key_packages(some.to_vec()).await {
-            Ok(claimed) => {
-                all.key_packages.extend(claimed.key_packages);
-                all.without_keys.extend(claimed.without_keys);
-            }
-            Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
+    match shared.api.claim_key_packages(&users).await {
+        Ok(claimed) => Ok(Some(claimed)),
+        Err(SessionError::Api(e)) if e.code() == Some(ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(Some(all))
 }
 
 /// Hands the server a commit this device made; whether it was taken (then the group
