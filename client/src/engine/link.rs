@@ -231,18 +231,18 @@ impl<'a> Link<'a> {
             self.shared.store.claim_for_sending(&mut going)?;
             for item in &going {
                 // Once one entry of a conversation waits, the rest of it waits behind it.
-                let message = if self.outbox.holds(item.conversation_id) {
+                let conversation = item.conversation_id;
+                let going = if self.outbox.holds(conversation) {
                     None
                 } else {
-                    e2e::outgoing(self.shared, item).await?
+                    let in_flight = self.outbox.epoch_in_flight(conversation);
+                    e2e::outgoing(self.shared, item, in_flight).await?
                 };
-                let Some(message) = message else {
+                let Some((message, epoch)) = going else {
                     self.outbox.withdraw(item.message_id);
                     continue;
                 };
-                if message.sealed.is_some() {
-                    self.outbox.sealed(item.message_id);
-                }
+                self.outbox.went(item.message_id, epoch);
                 self.feed(&ClientFrame::Send { message }).await?;
             }
             if full || last_page {

@@ -36,13 +36,12 @@ pub(crate) async fn push_outbox_over_rest(shared: &Shared) -> Result<usize, End>
             .store
             .claim_for_sending(std::slice::from_mut(&mut item))?;
         let id = item.message_id;
-        let Some(outgoing) = super::e2e::outgoing(shared, &item).await? else {
+        let in_flight = outbox.epoch_in_flight(item.conversation_id);
+        let Some((outgoing, epoch)) = super::e2e::outgoing(shared, &item, in_flight).await? else {
             outbox.withdraw(id);
             continue;
         };
-        if outgoing.sealed.is_some() {
-            outbox.sealed(id);
-        }
+        outbox.went(id, epoch);
         let result = shared.api.send(&outgoing).await;
         let error = match result {
             Ok(m) => {

@@ -8,6 +8,10 @@
 //! [`Answer`] to a send gets a [`Verdict`]: stored (confirm it), refused for now (try it
 //! again after a backoff, holding its conversation back meanwhile), or refused for good
 //! (mark it failed, with a reason a person can read). Nothing is ever dropped silently.
+//! An encrypted conversation adds one rule: its sends in flight all went in one epoch of
+//! its group ([`Outbox::epoch_in_flight`]), since a send sealed in a later epoch would be
+//! stored ahead of an earlier one the server refuses for its stale epoch and that goes
+//! again, sealed anew.
 //! The caller does the reading, sending and storing; it keeps one `Outbox` per
 //! connection (per REST pass), since what is in flight dies with it.
 
@@ -61,8 +65,22 @@ struct InFlight {
     attempts: u32,
     /// An edit, deletion or reaction rather than a message.
     change: bool,
+    /// The epoch of its conversation's group it went in (0: in the open); `None` until it
+    /// has gone.
+    epoch: Option<i64>,
+}
+
+impl InFlight {
     /// Sealed for its conversation's end-to-end encrypted group.
-    sealed: bool,
+    fn sealed(&self) -> bool {
+        self.epoch.is_some_and(|epoch| epoch > 0)
+    }
+}
+
+/// A conversation's sends in flight: the one epoch they went in, and how many they are.
+struct Going {
+    epoch: i64,
+    sends: usize,
 }
 
 /// The server's answer to one send.
@@ -126,6 +144,8 @@ pub(crate) struct Outbox {
     held: HashSet<ConversationId>,
     /// When the earliest entry the pass went past becomes due (Unix ms).
     next_due: Option<i64>,
+    /// Per conversation with sends in flight, the epoch they went in.
+    going: HashMap<ConversationId, Going>,
 }
 
 impl Outbox {
@@ -139,6 +159,7 @@ impl Outbox {
             now: 0,
             held: HashSet::new(),
             next_due: None,
+            going: HashMap::new(),
         }
     }
 
@@ -179,19 +200,37 @@ impl Outbox {
                 size,
                 attempts: item.attempts,
                 change: item.change.is_some(),
-                sealed: false,
+                epoch: None,
             },
         );
         self.bytes += size;
         true
     }
 
-    /// The entry offered last went out sealed (a refusal for its epoch is then no
-    /// failure: it is sealed again).
-    pub(crate) fn sealed(&mut self, id: MessageId) {
-        if let Some(sent) = self.in_flight.get_mut(&id) {
-            sent.sealed = true;
-        }
+    /// The epoch of its conversation's group that the sends of `conversation` in flight
+    /// went in (0: in the open), if any are: the next one goes only in the same epoch. In a
+    /// later one it would overtake them if the server refused them for a stale epoch.
+    pub(crate) fn epoch_in_flight(&self, conversation: ConversationId) -> Option<i64> {
+        self.going.get(&conversation).map(|going| going.epoch)
+    }
+
+    /// The entry offered last went out, sealed in this epoch of its conversation's group
+    /// (0: in the open). A sealed one refused for its epoch is no failure: it is sealed
+    /// again.
+    pub(crate) fn went(&mut self, id: MessageId, epoch: i64) {
+        let Some(sent) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        sent.epoch = Some(epoch);
+        let going = self
+            .going
+            .entry(sent.conversation)
+            .or_insert(Going { epoch, sends: 0 });
+        debug_assert_eq!(
+            going.epoch, epoch,
+            "a conversation's sends in flight share an epoch"
+        );
+        going.sends += 1;
     }
 
     /// Takes back an offered entry that cannot go yet (its conversation is encrypted and
@@ -235,10 +274,10 @@ impl Outbox {
                 };
                 let reseal = match code {
                     // The group moved on since this was sealed.
-                    Some(ErrorCode::Conflict) => sent.sealed,
+                    Some(ErrorCode::Conflict) => sent.sealed(),
                     // Encrypted since this device last heard.
                     Some(ErrorCode::InvalidRequest) => {
-                        !sent.sealed && message.starts_with(ENCRYPTED_REFUSAL)
+                        !sent.sealed() && message.starts_with(ENCRYPTED_REFUSAL)
                     }
                     _ => false,
                 };
@@ -275,6 +314,14 @@ impl Outbox {
     fn settle(&mut self, id: MessageId) -> Option<InFlight> {
         let sent = self.in_flight.remove(&id)?;
         self.bytes -= sent.size;
+        if sent.epoch.is_some()
+            && let Some(going) = self.going.get_mut(&sent.conversation)
+        {
+            going.sends -= 1;
+            if going.sends == 0 {
+                self.going.remove(&sent.conversation);
+            }
+        }
         // Answers come back in send order: the front, nearly always.
         if self.order.front() == Some(&id) {
             self.order.pop_front();

@@ -337,3 +337,45 @@ fn a_message_whose_files_upload_holds_its_conversation_only() {
     let sent = pass(&mut outbox, &items, START);
     assert_eq!(sent, vec![items[0].message_id, items[1].message_id]);
 }
+
+#[test]
+fn a_conversations_sends_in_flight_share_one_epoch_of_its_group() {
+    let (c, other) = (
+        ConversationId::from_u128(100),
+        ConversationId::from_u128(200),
+    );
+    let items = entries(&[(c, 0), (c, 0), (other, 0)]);
+    let mut outbox = Outbox::new(Window::SOCKET);
+    pass(&mut outbox, &items, START);
+    assert_eq!(outbox.epoch_in_flight(c), None, "offered, not gone yet");
+    outbox.went(items[0].message_id, 4);
+    outbox.went(items[1].message_id, 4);
+    outbox.went(items[2].message_id, 0);
+    assert_eq!(outbox.epoch_in_flight(c), Some(4));
+    assert_eq!(outbox.epoch_in_flight(other), Some(0), "in the open");
+    // The group moved on: the first comes back to be sealed again; the second is still
+    // in flight, so the conversation's next send still goes in epoch 4 or waits.
+    assert!(matches!(
+        outbox.answer(refused(items[0].message_id, Some(ErrorCode::Conflict)), START),
+        Verdict::Reseal { conversation, .. } if conversation == c
+    ));
+    assert_eq!(outbox.epoch_in_flight(c), Some(4));
+    outbox.answer(
+        refused(items[1].message_id, Some(ErrorCode::Conflict)),
+        START,
+    );
+    assert_eq!(
+        outbox.epoch_in_flight(c),
+        None,
+        "nothing in flight any more"
+    );
+    // A send in the open refused with the same code is a real conflict, for good.
+    assert!(matches!(
+        outbox.answer(
+            refused(items[2].message_id, Some(ErrorCode::Conflict)),
+            START
+        ),
+        Verdict::Fail { .. }
+    ));
+    assert_eq!(outbox.epoch_in_flight(other), None);
+}

@@ -20,17 +20,16 @@ fn bodies(device: &Device, chat: ConversationId) -> Vec<String> {
 }
 
 async fn has_bodies(device: &Device, chat: ConversationId, expected: &[&str]) {
+    let expected: Vec<String> = expected.iter().map(|b| b.to_string()).collect();
     device
-        .until(&format!("{expected:?}"), |c| {
-            let got: Vec<String> = c
-                .conversation(chat)
+        .until_eq(&expected, |c| {
+            c.conversation(chat)
                 .messages(None, u32::MAX)
                 .expect("messages")
                 .into_iter()
                 .filter(|m| m.seq.is_some() && !m.unreadable)
                 .map(|m| m.body)
-                .collect();
-            got == expected
+                .collect::<Vec<String>>()
         })
         .await;
 }

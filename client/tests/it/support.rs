@@ -164,6 +164,31 @@ impl Device {
         .await;
     }
 
+    /// Waits until `read` gives `expected`, re-reading after every event; a timeout fails
+    /// the test with what it read last, so that a failure says how far it got.
+    pub async fn until_eq<T: PartialEq + std::fmt::Debug>(
+        &self,
+        expected: &T,
+        read: impl Fn(&Client) -> T,
+    ) {
+        let mut events = self.client.events();
+        let mut last = read(&self.client);
+        let waited = tokio::time::timeout(ferry_testkit::WAIT, async {
+            while last != *expected {
+                // Lagged or not, something changed: look again.
+                let _ = events.recv().await;
+                last = read(&self.client);
+            }
+        })
+        .await;
+        if waited.is_err() {
+            panic!(
+                "timed out after {:?} waiting for {expected:?}; last read {last:?}",
+                ferry_testkit::WAIT
+            );
+        }
+    }
+
     pub async fn online(&self) {
         let mut state = self.client.connection();
         within("online", state.wait_for(|s| *s == ConnectionState::Online))

@@ -17,9 +17,10 @@
 //!   between opens the entry again; the other order would lose it). An entry's encrypted
 //!   files are described as what they are, and their keys kept (`file_seal`).
 //! - The outbox seals at send time ([`outgoing`]): an entry of an encrypted conversation
-//!   waits while this device is not in the group yet, and one the server refused for a
-//!   stale epoch is sealed again, under the same id, after [`reseal`] caught up. It
-//!   carries its encrypted files' names, keys and small previews.
+//!   waits while this device is not in the group yet, or while the conversation's sends in
+//!   flight went in another epoch (so that it never overtakes one of them), and one the
+//!   server refused for a stale epoch is sealed again, under the same id, after [`reseal`]
+//!   caught up. It carries its encrypted files' names, keys and small previews.
 
 mod ended;
 mod sealed;

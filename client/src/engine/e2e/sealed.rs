@@ -80,21 +80,25 @@ pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Res
     Ok(changes)
 }
 
-/// An outbox entry as it goes out: sealed for its conversation's group when this device
-/// is in it (at the server's epoch), plain when the conversation is not encrypted, and
-/// `None` while it is encrypted and this device is not in its group yet (it waits). A
-/// deletion stays plain: it carries nothing to hide.
+/// An outbox entry as it goes out, with the epoch of its conversation's group it goes in:
+/// sealed for the group when this device is in it (at the server's epoch), plain (epoch
+/// 0) when the conversation is not encrypted. A deletion stays plain: it carries nothing
+/// to hide. `None` while it waits: the conversation is encrypted and this device is not in
+/// its group yet, or its earlier sends in flight went in another epoch than this one
+/// would (`in_flight`, see `Outbox::epoch_in_flight`) and it goes after their answers.
 pub(crate) async fn outgoing(
     shared: &Shared,
     item: &OutboxItem,
-) -> Result<Option<OutgoingMessage>, End> {
+    in_flight: Option<i64>,
+) -> Result<Option<(OutgoingMessage, i64)>, End> {
+    let goes = |epoch: i64| in_flight.is_none_or(|earlier| earlier == epoch);
     let mut out = item.outgoing();
     if out
         .change
         .as_ref()
         .is_some_and(|c| c.kind == ChangeKind::Delete)
     {
-        return Ok(Some(out));
+        return Ok(goes(0).then_some((out, 0)));
     }
     let conversation = item.conversation_id;
     let server_epoch = shared.store.mls_epoch(conversation)?;
@@ -102,7 +106,7 @@ pub(crate) async fn outgoing(
     // Epoch 0 is a group still being made: until the server takes it, the conversation
     // is plain.
     let Some(mine) = mls.epoch(conversation)?.filter(|epoch| *epoch > 0) else {
-        return Ok((server_epoch == 0).then_some(out));
+        return Ok((server_epoch == 0 && goes(0)).then_some((out, 0)));
     };
     if mine < server_epoch {
         catch_up_locked(shared, &mut mls, conversation, None).await?;
@@ -120,8 +124,11 @@ pub(crate) async fn outgoing(
         reconcile(shared, conversation, None).await?;
         mls = shared.mls.lock().await;
     }
-    if mls.epoch(conversation)?.is_none() {
+    let Some(epoch) = mls.epoch(conversation)? else {
         // Left the group meanwhile (removed by a commit): it waits to join again.
+        return Ok(None);
+    };
+    if !goes(epoch) {
         return Ok(None);
     }
     let files = file_seal::sealed_files(&shared.store, item.message_id, &out.body)?;
@@ -133,7 +140,7 @@ pub(crate) async fn outgoing(
     out.sealed = mls.seal(conversation, &content)?;
     // Saved before the entry leaves: a restart must never seal with the same key again.
     mls.flush(&shared.store)?;
-    Ok(Some(out))
+    Ok(Some((out, epoch)))
 }
 
 /// A send refused because the conversation's group moved on, or because it is encrypted
