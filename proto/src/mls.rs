@@ -297,6 +297,12 @@ pub struct SealedFile {
 /// the group.
 pub const ENCRYPTED_REFUSAL: &str = "this conversation is end-to-end encrypted";
 
+/// The server's words when an entry sealed in another epoch than its group's current one
+/// is refused (`conflict`): the client that hears them applies the group's commits and
+/// seals the same entry again. `conflict` alone says nothing of the kind (a change to a
+/// deleted message gets it too, and is final).
+pub const STALE_EPOCH_REFUSAL: &str = "the conversation's group has moved to a later epoch";
+
 #[cfg(test)]
 mod tests {
     use super::*;

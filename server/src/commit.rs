@@ -21,6 +21,7 @@
 
 use std::sync::Arc;
 
+use ferry_proto::mls::{ENCRYPTED_REFUSAL, STALE_EPOCH_REFUSAL};
 use ferry_proto::{
     ConversationId, ErrorCode, MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_USER, Message,
     ServerFrame, UserId,
@@ -248,19 +249,22 @@ fn refused(refusal: Refusal) -> Error {
             ErrorCode::Forbidden,
             "this person does not take messages from you",
         ),
-        Refusal::Encrypted => (
-            ErrorCode::InvalidRequest,
-            "this conversation is end-to-end encrypted: seal the message for its group",
-        ),
+        Refusal::Encrypted => {
+            return Error::new(
+                ErrorCode::InvalidRequest,
+                format!("{ENCRYPTED_REFUSAL}: seal the message for its group"),
+            );
+        }
         Refusal::NotEncrypted => (
             ErrorCode::InvalidRequest,
             "this conversation is not end-to-end encrypted: send the message in the open",
         ),
-        Refusal::StaleEpoch => (
-            ErrorCode::Conflict,
-            "the conversation's group has moved to a later epoch: apply its commits, then \
-             seal the message again",
-        ),
+        Refusal::StaleEpoch => {
+            return Error::new(
+                ErrorCode::Conflict,
+                format!("{STALE_EPOCH_REFUSAL}: apply its commits, then seal the message again"),
+            );
+        }
         Refusal::TooManyReactions => {
             return Error::new(
                 ErrorCode::Conflict,

@@ -18,7 +18,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use ferry_proto::mls::ENCRYPTED_REFUSAL;
+use ferry_proto::mls::{ENCRYPTED_REFUSAL, STALE_EPOCH_REFUSAL};
 use ferry_proto::{ConversationId, ErrorCode, MessageId, Timestamp};
 
 use crate::backoff::retry_delay;
@@ -273,8 +273,11 @@ impl Outbox {
                     return Verdict::NotOurs;
                 };
                 let reseal = match code {
-                    // The group moved on since this was sealed.
-                    Some(ErrorCode::Conflict) => sent.sealed(),
+                    // The group moved on since this was sealed (and not, say, a change
+                    // to a message deleted meanwhile, which is final).
+                    Some(ErrorCode::Conflict) => {
+                        sent.sealed() && message.starts_with(STALE_EPOCH_REFUSAL)
+                    }
                     // Encrypted since this device last heard.
                     Some(ErrorCode::InvalidRequest) => {
                         !sent.sealed() && message.starts_with(ENCRYPTED_REFUSAL)

@@ -356,14 +356,11 @@ fn a_conversations_sends_in_flight_share_one_epoch_of_its_group() {
     // The group moved on: the first comes back to be sealed again; the second is still
     // in flight, so the conversation's next send still goes in epoch 4 or waits.
     assert!(matches!(
-        outbox.answer(refused(items[0].message_id, Some(ErrorCode::Conflict)), START),
+        outbox.answer(stale(items[0].message_id), START),
         Verdict::Reseal { conversation, .. } if conversation == c
     ));
     assert_eq!(outbox.epoch_in_flight(c), Some(4));
-    outbox.answer(
-        refused(items[1].message_id, Some(ErrorCode::Conflict)),
-        START,
-    );
+    outbox.answer(stale(items[1].message_id), START);
     assert_eq!(
         outbox.epoch_in_flight(c),
         None,
@@ -378,4 +375,44 @@ fn a_conversations_sends_in_flight_share_one_epoch_of_its_group() {
         Verdict::Fail { .. }
     ));
     assert_eq!(outbox.epoch_in_flight(other), None);
+}
+
+/// The server's refusal of an entry sealed in an epoch its group has left.
+fn stale(id: MessageId) -> Answer<'static> {
+    Answer::Refused {
+        id,
+        code: Some(ErrorCode::Conflict),
+        message: "the conversation's group has moved to a later epoch: apply its commits, \
+                  then seal the message again",
+        retry_after_ms: None,
+    }
+}
+
+#[test]
+fn only_a_stale_epoch_seals_a_refused_entry_again() {
+    let c = ConversationId::from_u128(100);
+    let items = entries(&[(c, 0), (c, 0)]);
+    let mut outbox = Outbox::new(Window::SOCKET);
+    pass(&mut outbox, &items, START);
+    outbox.went(items[0].message_id, 4);
+    outbox.went(items[1].message_id, 4);
+    // A sealed reaction to a message deleted meanwhile gets `conflict` too, and it is
+    // final. Sealed again, it would be refused again for ever, holding its conversation
+    // back.
+    let deleted = Answer::Refused {
+        id: items[0].message_id,
+        code: Some(ErrorCode::Conflict),
+        message: "the message was deleted",
+        retry_after_ms: None,
+    };
+    assert_eq!(
+        outbox.answer(deleted, START),
+        Verdict::Fail {
+            reason: "the message was deleted".into()
+        }
+    );
+    assert!(matches!(
+        outbox.answer(stale(items[1].message_id), START),
+        Verdict::Reseal { .. }
+    ));
 }
