@@ -151,17 +151,12 @@ impl Device {
 
     /// Waits until `check` holds on this client's store, re-checking after every event.
     pub async fn until(&self, what: &str, check: impl Fn(&Client) -> bool) {
-        let mut events = self.client.events();
-        within(what, async {
-            loop {
-                if check(&self.client) {
-                    return;
-                }
-                // Lagged or not, something changed: look again.
-                let _ = events.recv().await;
-            }
-        })
-        .await;
+        if self.settle(check, |holds| *holds).await.is_err() {
+            panic!(
+                "timed out after {:?} waiting for {what}",
+                ferry_testkit::WAIT
+            );
+        }
     }
 
     /// Waits until `read` gives `expected`, re-reading after every event; a timeout fails
@@ -171,22 +166,32 @@ impl Device {
         expected: &T,
         read: impl Fn(&Client) -> T,
     ) {
+        if let Err(last) = self.settle(read, |got| got == expected).await {
+            panic!(
+                "timed out after {:?} waiting for {expected:?}; last read {last:?}",
+                ferry_testkit::WAIT
+            );
+        }
+    }
+
+    /// Reads this client's store with `read` after every event until `done` holds of what
+    /// it read; what it read last if that took longer than the test kit's `WAIT`.
+    async fn settle<T>(
+        &self,
+        read: impl Fn(&Client) -> T,
+        done: impl Fn(&T) -> bool,
+    ) -> Result<(), T> {
         let mut events = self.client.events();
         let mut last = read(&self.client);
         let waited = tokio::time::timeout(ferry_testkit::WAIT, async {
-            while last != *expected {
+            while !done(&last) {
                 // Lagged or not, something changed: look again.
                 let _ = events.recv().await;
                 last = read(&self.client);
             }
         })
         .await;
-        if waited.is_err() {
-            panic!(
-                "timed out after {:?} waiting for {expected:?}; last read {last:?}",
-                ferry_testkit::WAIT
-            );
-        }
+        waited.map_err(|_| last)
     }
 
     pub async fn online(&self) {
