@@ -10,7 +10,7 @@ use ferry_proto::{
 };
 
 use crate::handles::ConversationHandle;
-use crate::store::{ChangeRefusal, Shown};
+use crate::store::{ChangeRefusal, Discard, Shown};
 use crate::{Changes, ClientError, ConnectionState, LocalMessage};
 
 impl ConversationHandle<'_> {
@@ -200,17 +200,22 @@ impl ConversationHandle<'_> {
         Ok(())
     }
 
-    /// Deletes a failed message (a pending one may already be on its way).
+    /// Deletes a message that was not sent: a failed one, or a pending one, which may
+    /// already be on its way (it is deleted as a sent one would be: if a transport had
+    /// it, its deletion goes out in its place).
     pub fn discard(&self, message: MessageId) -> Result<(), ClientError> {
         self.holds(message)?;
         if self.cancel_upload(message).is_ok() {
             return Ok(());
         }
-        if !self.client.shared.store.discard(message)? {
-            return Err(ClientError::NotFound("unsent message"));
+        match self.client.shared.store.discard(message)? {
+            Discard::Dropped => {
+                self.client.shared.announce(Changes::conversation(self.id));
+                Ok(())
+            }
+            Discard::Pending => self.delete(message).map(drop),
+            Discard::NotUnsent => Err(ClientError::NotFound("unsent message")),
         }
-        self.client.shared.announce(Changes::conversation(self.id));
-        Ok(())
     }
 
     /// Marks a conversation read up to its newest message (on every device of this user).

@@ -34,7 +34,7 @@ pub fn send(
     let (conversation, id) = (message.conversation_id, message.id);
     // Fenced sends are refused before `prepare`, so they spend no rate-limit token.
     let admitted = match &order {
-        Some(order) => order.admit(conversation, id),
+        Some(order) => order.admit(conversation, id, message.change.as_ref()),
         None => Ok(()),
     };
     let queued = admitted.and_then(|()| prepare(app, sender, message));

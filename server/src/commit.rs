@@ -281,7 +281,11 @@ fn refused(refusal: Refusal) -> Error {
 /// The job, if its socket's fence lets it through; otherwise it is answered here.
 fn admit(job: Job) -> Option<Job> {
     if let Some(order) = &job.order
-        && let Err(refusal) = order.admit(job.message.conversation_id, job.message.id)
+        && let Err(refusal) = order.admit(
+            job.message.conversation_id,
+            job.message.id,
+            job.message.change.as_ref(),
+        )
     {
         let _ = job.reply.send(Err(refusal));
         return None;

@@ -310,9 +310,23 @@ impl<'a> Link<'a> {
     async fn on_texts(&mut self, texts: &[Utf8Bytes]) -> Result<(), End> {
         let mut acks = Vec::new();
         for text in texts {
-            // A frame type from a newer server is not an error: skip it.
+            // A frame type from a newer server is not an error: skip it. An error frame
+            // with a code this client does not know still answers its send.
             let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
-                tracing::debug!("skipping an unknown frame");
+                match serde_json::from_str::<UnknownError>(text) {
+                    Ok(error) if error.kind == "error" => {
+                        self.on_acks(std::mem::take(&mut acks)).await?;
+                        let UnknownError {
+                            reference,
+                            message,
+                            retry_after_ms,
+                            ..
+                        } = error;
+                        self.on_error(reference, None, message, retry_after_ms)
+                            .await?;
+                    }
+                    _ => tracing::debug!("skipping an unknown frame"),
+                }
                 continue;
             };
             match confirmation(&frame) {
@@ -341,6 +355,37 @@ impl<'a> Link<'a> {
         Ok(())
     }
 
+    /// An `error` frame: the refusal of a send (`reference`), or of another frame. `code`
+    /// is `None` when this client could not read it.
+    async fn on_error(
+        &mut self,
+        reference: Option<ferry_proto::MessageId>,
+        code: Option<ferry_proto::ErrorCode>,
+        message: String,
+        retry_after_ms: Option<u64>,
+    ) -> Result<(), End> {
+        let verdict = match reference {
+            Some(id) => {
+                let answer = Answer::Refused {
+                    id,
+                    code,
+                    message: &message,
+                    retry_after_ms,
+                };
+                let verdict = self.outbox.answer(answer, self.shared.options.clock.now());
+                refused(self.shared, id, &verdict).await?;
+                verdict
+            }
+            None => Verdict::NotOurs,
+        };
+        if verdict == Verdict::NotOurs {
+            tracing::debug!(?code, message, "a frame failed");
+        } else if self.outbox.wants_more() {
+            self.pump().await?;
+        }
+        Ok(())
+    }
+
     async fn on_frame(&mut self, frame: ServerFrame) -> Result<(), End> {
         match frame {
             // Acks never come here: on_texts confirms them in runs (on_acks).
@@ -351,25 +396,8 @@ impl<'a> Link<'a> {
                 message,
                 retry_after_ms,
             } => {
-                let verdict = match reference {
-                    Some(id) => {
-                        let answer = Answer::Refused {
-                            id,
-                            code: Some(code),
-                            message: &message,
-                            retry_after_ms,
-                        };
-                        let verdict = self.outbox.answer(answer, self.shared.options.clock.now());
-                        refused(self.shared, id, &verdict).await?;
-                        verdict
-                    }
-                    None => Verdict::NotOurs,
-                };
-                if verdict == Verdict::NotOurs {
-                    tracing::debug!(?code, message, "a frame failed");
-                } else if self.outbox.wants_more() {
-                    self.pump().await?;
-                }
+                self.on_error(reference, Some(code), message, retry_after_ms)
+                    .await?
             }
             ServerFrame::Resync => self.resync = true,
             frame => {
@@ -385,6 +413,21 @@ impl<'a> Link<'a> {
         }
         Ok(())
     }
+}
+
+/// An `error` frame read without its code, which this client does not know (a newer
+/// server's): its send is answered all the same, as refused for now, as REST does with
+/// a code it cannot read. Skipped, it would stay in flight until the socket ends.
+#[derive(serde::Deserialize)]
+struct UnknownError {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "ref", default)]
+    reference: Option<ferry_proto::MessageId>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
 }
 
 /// The store's confirmation that an `ack` frame carries.
@@ -457,5 +500,33 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_frame_with_a_code_from_a_newer_server_still_names_its_send() {
+        let id = ferry_proto::MessageId::new();
+        let text = format!(
+            r#"{{"type":"error","ref":"{id}","code":"not_yet_invented","message":"later","retry_after_ms":5}}"#
+        );
+        assert!(serde_json::from_str::<ServerFrame>(&text).is_err());
+        let error: UnknownError = serde_json::from_str(&text).expect("read without its code");
+        assert_eq!(
+            (
+                error.kind.as_str(),
+                error.reference,
+                error.message.as_str(),
+                error.retry_after_ms
+            ),
+            ("error", Some(id), "later", Some(5))
+        );
+        // Any other frame of a newer server stays unknown, not an error.
+        let other: UnknownError =
+            serde_json::from_str(r#"{"type":"hologram","at":1}"#).expect("read");
+        assert_eq!((other.kind.as_str(), other.reference), ("hologram", None));
     }
 }

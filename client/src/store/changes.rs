@@ -14,7 +14,7 @@
 use ferry_proto::{Change, ChangeKind, ConversationId, MessageId, Timestamp, UserId};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::outbox::{discard_unsent, enqueue};
+use super::outbox::{discard_unsent, enqueue, enqueue_at, offered_place};
 use super::read::LocalMessage;
 use super::{LocalStore, StoreResult};
 
@@ -109,9 +109,10 @@ struct Target {
 impl LocalStore {
     /// Stores a change of `me` to a message and queues it, in one transaction, after
     /// checking what this device can know of the rules. A deletion of a message still in
-    /// the outbox takes it (and its unsent changes) out, and queues the deletion only in
-    /// case it went out before: the server then deletes it, or answers that it never
-    /// had it. An edit of a message no transport was handed yet replaces its text: it
+    /// the outbox takes it (and its unsent changes) out, and is queued only if a
+    /// transport was handed the message before, in the message's place: the server then
+    /// deletes it, or answers that it never had it (and lifts a send fence it put on
+    /// it). An edit of a message no transport was handed yet replaces its text: it
     /// goes out as edited, once, and nobody sees "(edited)". Returns the message's conversation and the message as it now shows (`None`
     /// when it is gone).
     pub fn compose_change(
@@ -173,8 +174,15 @@ impl LocalStore {
             if let Some(refusal) = refusal {
                 return Ok(Err(refusal));
             }
+            // Where the deletion of an unsent message goes: nowhere if no transport had
+            // it, else in its place.
+            let mut place = None;
             if change.kind == ChangeKind::Delete && seq.is_none() {
+                place = offered_place(tx, change.target)?;
                 discard_unsent(tx, change.target)?;
+                if place.is_none() {
+                    return Ok(Ok(conversation));
+                }
             }
             if change.kind == ChangeKind::Edit && unoffered {
                 // Nobody has it yet: it goes out with the new text, as written that way.
@@ -199,7 +207,10 @@ impl LocalStore {
                     change.emoji
                 ],
             )?;
-            enqueue(tx, id, conversation)?;
+            match place {
+                Some(position) => enqueue_at(tx, id, conversation, position)?,
+                None => enqueue(tx, id, conversation)?,
+            }
             Ok(Ok(conversation))
         })?;
         match stored {

@@ -43,7 +43,7 @@ pub use files::{PendingUpload, PreparedFile, sealed_path};
 pub use list::{ConversationSummary, ListPosition};
 pub use messages::Confirmation;
 pub use mls::MlsDevice;
-pub use outbox::{Failed, OutboxItem};
+pub use outbox::{Discard, Failed, OutboxItem};
 pub(crate) use read::file_key;
 pub use read::{LocalAttachment, LocalMessage, MemberView, MessageStatus, Quote, Reaction};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};

@@ -25,6 +25,17 @@ pub enum Failed {
     Shown(Changes),
 }
 
+/// What [`LocalStore::discard`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Discard {
+    /// A failed message: it is gone.
+    Dropped,
+    /// A pending one, left for the caller to delete.
+    Pending,
+    /// No such message unsent.
+    NotUnsent,
+}
+
 /// An outbox entry due to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -89,6 +100,34 @@ pub(super) fn dequeue(tx: &Transaction<'_>, id: MessageId) -> rusqlite::Result<(
     tx.prepare_cached("DELETE FROM outbox WHERE message_id = ?1")?
         .execute([id.to_string()])?;
     Ok(())
+}
+
+/// Puts `id`, a deletion of a message given up, at `position`: the place in the outbox
+/// of that message, so that it goes before whatever was composed after the message (a
+/// server that fenced the conversation on the message lifts the fence for its deletion;
+/// docs/protocol.md, "Send fence").
+pub(super) fn enqueue_at(
+    tx: &Transaction<'_>,
+    id: MessageId,
+    conversation: ConversationId,
+    position: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (message_id, conversation_id, position) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![id.to_string(), conversation.to_string(), position])?;
+    Ok(())
+}
+
+/// The place in the outbox of `id`, if a transport was ever handed it: the server may
+/// have it then, or have fenced its conversation on it.
+pub(super) fn offered_place(tx: &Transaction<'_>, id: MessageId) -> rusqlite::Result<Option<i64>> {
+    tx.query_row(
+        "SELECT position FROM outbox WHERE message_id = ?1 AND offered = 1",
+        [id.to_string()],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Removes a message that was never sent, and the unsent changes that named it (their
@@ -165,10 +204,27 @@ impl LocalStore {
         })
     }
 
-    /// Deletes a message that was never sent (failed, or pending if the user insists),
-    /// with the unsent changes that named it.
-    pub fn discard(&self, id: MessageId) -> StoreResult<bool> {
-        self.write(|tx| discard_unsent(tx, id))
+    /// Deletes a failed message, with the unsent changes that named it. A pending one is
+    /// left as it is (it may be on its way: it is given up by deleting it, which
+    /// [`compose_change`](Self::compose_change) does); so is a sent one.
+    pub fn discard(&self, id: MessageId) -> StoreResult<Discard> {
+        self.write(|tx| {
+            let state: Option<String> = tx
+                .query_row(
+                    "SELECT state FROM messages WHERE id = ?1 AND seq IS NULL",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(match state.as_deref() {
+                Some("failed") => {
+                    discard_unsent(tx, id)?;
+                    Discard::Dropped
+                }
+                Some(_) => Discard::Pending,
+                None => Discard::NotUnsent,
+            })
+        })
     }
 
     /// Schedules the next attempt of an outbox entry after a transient failure.

@@ -448,8 +448,8 @@ async fn changes_made_offline_survive_a_restart_and_converge(data: TestDb) {
             .await;
     }
     // Both devices hold the whole stream (4 messages, 2 + 3 + 1 + 1 changes: the edit of
-    // the unsent message is its text; the deletion of the unsent one answered "not
-    // found" and dropped).
+    // the unsent message is its text; the unsent one deleted never went out, nor did its
+    // deletion).
     for device in [&alice, &bob] {
         device
             .until("the whole stream", |c| {

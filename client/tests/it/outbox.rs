@@ -1,8 +1,11 @@
 //! The outbox's failure handling: a permanent refusal marks that message failed (with a
-//! reason a person can read) while the others keep flowing; retry and discard work; an
-//! access token that expires during a long session is never noticed by the user.
+//! reason a person can read) while the others keep flowing; retry and discard work; a
+//! message given up after a refusal for now holds nothing back; an access token that
+//! expires during a long session is never noticed by the user.
 
-use ferry_client::{ConnectionState, Event, MessageStatus};
+use std::time::Duration;
+
+use ferry_client::{Client, ConnectionState, Event, MessageStatus};
 use tokio::sync::broadcast::error::TryRecvError;
 
 use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
@@ -112,6 +115,67 @@ async fn removed_member_gets_failed_message_others_flow() {
             .expect("read")
             .is_none()
     );
+}
+
+/// A message refused for now (the socket then fences its conversation on it) that the
+/// user gives up: its deletion goes in its place and lifts the fence, so what was
+/// composed after it still goes out, without a reconnect (docs/protocol.md, "Send
+/// fence"). Before, the deletion queued last, behind the fenced messages: they were
+/// refused until the socket was replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_given_up_after_a_refusal_for_now_holds_nothing_back() {
+    let data = TestDb::sqlite();
+    let mut config = config(&data);
+    config.send_rate_per_sec = 1;
+    config.send_burst = 1;
+    let server = TestServer::start_with(config).await;
+    let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    // Composed offline, the three go out pipelined: the first is stored, the second is
+    // rate limited (for about a second), the third is fenced behind it.
+    alice.client.stop().await;
+    let sent = ["first", "given up", "last"]
+        .map(|body| alice.conversation(chat).send(body).expect("queued"));
+    alice.client.start();
+    // A refusal for now shows nothing, so its count is looked at, at a gentle pace. If
+    // the retry was stored first (a slow machine), the deletion below deletes it.
+    let given_up = sent[1].id;
+    let mut look = tokio::time::interval(Duration::from_millis(10));
+    within("the second message refused for now, or stored", async {
+        loop {
+            look.tick().await;
+            let store = alice.client.store();
+            let stored = store
+                .message(alice.id(), given_up)
+                .expect("read")
+                .is_some_and(|m| m.seq.is_some());
+            if stored || store.attempts(given_up).expect("attempts") > 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    alice
+        .conversation(chat)
+        .delete(given_up)
+        .expect("give it up");
+    let shown = |c: &Client| {
+        c.conversation(chat)
+            .messages(None, 10)
+            .expect("read")
+            .into_iter()
+            .filter(|m| !m.deleted)
+            .map(|m| m.body)
+            .collect::<Vec<_>>()
+    };
+    let want = vec!["first".to_owned(), "last".to_owned()];
+    bob.until_eq(&want, shown).await;
+    alice
+        .until("the outbox is empty", |c| {
+            c.outbox_len().expect("outbox") == 0
+        })
+        .await;
+    assert_eq!(shown(&alice.client), want);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

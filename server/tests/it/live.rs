@@ -1,7 +1,10 @@
 //! Live delivery over real sockets: chat between users, several devices of one user, a
 //! group of five, typing, receipts, presence, and the socket's close codes.
 
-use ferry_proto::{ClientFrame, ErrorCode, MessageId, Role, ServerFrame, Timestamp, UserId};
+use ferry_proto::{
+    Change, ChangeKind, ClientFrame, ErrorCode, MessageId, OutgoingMessage, Role, ServerFrame,
+    Timestamp, UserId,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -729,6 +732,36 @@ async fn send_fence_keeps_pipelined_order(backend: Backend) {
         alice.history(conv).await.len(),
         1,
         "nothing overtook the failed message"
+    );
+    // A deletion of another message is held back like any send.
+    let deletion = |target| ClientFrame::Send {
+        message: OutgoingMessage {
+            change: Some(Change {
+                kind: ChangeKind::Delete,
+                target,
+                emoji: None,
+            }),
+            ..OutgoingMessage::text(MessageId::new(), conv, "")
+        },
+    };
+    a.send(&deletion(ids[0])).await;
+    let reply = a.next().await;
+    let ServerFrame::Error { message, .. } = reply else {
+        panic!("{reply:?}")
+    };
+    assert!(message.contains("send it again first"), "{message}");
+    // The user gave the failed message up: its deletion lifts the fence. It is then
+    // processed as any send: the message was never stored (or the deletion is rate
+    // limited itself), but it is no longer refused for the fence.
+    a.send(&deletion(ids[1])).await;
+    let reply = a.next().await;
+    let ServerFrame::Error { code, message, .. } = reply else {
+        panic!("{reply:?}")
+    };
+    assert!(
+        matches!(code, ErrorCode::NotFound | ErrorCode::RateLimited)
+            && !message.contains("send it again first"),
+        "{code:?}: {message}"
     );
 }
 
