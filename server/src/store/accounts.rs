@@ -1,5 +1,6 @@
-//! [`AccountStore`]: users, their sessions, passwords, email addresses (with the mailed
-//! one-time tokens that confirm them and reset passwords) and closing an account. A session is opened with its first
+//! [`AccountStore`]: users, their sessions, passwords, email addresses (the mailed
+//! one-time tokens that confirm them and reset passwords are `mail_tokens`'s) and
+//! closing an account. A session is opened with its first
 //! refresh token; each refresh uses a token once and stores the next, and a token that
 //! comes back after use ends its session (a stolen copy, unless it is a retry within the
 //! grace the SQL allows).
@@ -103,23 +104,6 @@ pub trait AccountStore: Send + Sync {
     /// The live user a login names: a username, or a confirmed address (any case), with
     /// that address.
     async fn user_by_login(&self, login: &str) -> StoreResult<Option<(User, Option<String>)>>;
-    /// Stores a mailed one-time token (hashed).
-    async fn create_mail_token(&self, token: &MailToken) -> StoreResult<()>;
-    /// How many tokens of `purpose` were made for `user` since `since`.
-    async fn mail_tokens_since(
-        &self,
-        user: UserId,
-        purpose: MailPurpose,
-        since: Timestamp,
-    ) -> StoreResult<u64>;
-    /// Uses a token once: its user and address if it is known, of `purpose`, unused and
-    /// not expired (it is used from then on); `None` otherwise.
-    async fn use_mail_token(
-        &self,
-        hash: &[u8],
-        purpose: MailPurpose,
-        now: Timestamp,
-    ) -> StoreResult<Option<(UserId, Option<String>)>>;
     /// Marks `email` confirmed for `user` if it is still their address:
     /// [`StoreError::EmailTaken`] if another account confirmed it first. `false` if the
     /// address changed meanwhile.
@@ -152,9 +136,6 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Vec<SessionId>>;
     /// Frees the usernames of deleted accounts held until before `now`.
     async fn free_held_usernames(&self, now: Timestamp) -> StoreResult<u64>;
-    /// Forgets the mailed tokens that expired before `before`: how many. (Callers keep
-    /// the last hour's, which the hourly mail limits count.)
-    async fn forget_spent_mail_tokens(&self, before: Timestamp) -> StoreResult<u64>;
     /// Deleted accounts whose messages and reactions are not all deleted yet.
     async fn accounts_to_erase(&self) -> StoreResult<Vec<UserId>>;
     /// What a deleted account still has in conversations, at most `limit`: its messages
@@ -250,43 +231,4 @@ impl SessionRecord {
             last_place: self.last_place,
         }
     }
-}
-
-/// What a mailed token is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MailPurpose {
-    /// Confirms an address.
-    VerifyEmail,
-    /// Sets a new password.
-    ResetPassword,
-    /// Turns missed-message mail off (the link in every digest).
-    Unsubscribe,
-}
-
-impl MailPurpose {
-    /// Its name in the databases.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify_email",
-            Self::ResetPassword => "reset_password",
-            Self::Unsubscribe => "unsubscribe",
-        }
-    }
-}
-
-/// A one-time token about to be mailed.
-#[derive(Clone, Debug)]
-pub struct MailToken {
-    /// SHA-256 of the token; the token itself goes only into the mail.
-    pub hash: Vec<u8>,
-    /// Whose.
-    pub user: UserId,
-    /// For what.
-    pub purpose: MailPurpose,
-    /// The address a confirmation is for.
-    pub email: Option<String>,
-    /// When it was made.
-    pub created_at: Timestamp,
-    /// When it stops working.
-    pub expires_at: Timestamp,
 }

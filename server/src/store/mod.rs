@@ -19,6 +19,7 @@ mod admin;
 mod conversations;
 mod digest;
 mod export;
+mod mail_tokens;
 mod messages;
 pub mod mls;
 mod pictures;
@@ -31,13 +32,14 @@ pub(crate) mod sqlite;
 pub mod uploads;
 
 pub use accounts::{
-    AccountRecord, AccountStore, Leftover, MailPurpose, MailToken, NewSession, NewUser,
-    RefreshGrant, Rotation, SessionRecord,
+    AccountRecord, AccountStore, Leftover, NewSession, NewUser, RefreshGrant, Rotation,
+    SessionRecord,
 };
 pub use admin::{AdminStore, Audit, Decided, ReportRecord};
 pub use conversations::{ConversationStore, Seat, SyncBatch, direct_key};
 pub use digest::{DigestDue, DigestStore, MissedMessage};
 pub use export::{ExportStore, OwnFile};
+pub use mail_tokens::{MailPurpose, MailToken, MailTokenStore};
 pub use messages::{
     Append, Authority, Latest, Mark, MessageStore, NewMessage, Refusal, Sealed, Watermarks,
 };
@@ -111,6 +113,7 @@ pub trait Store:
     + ConversationStore
     + DigestStore
     + ExportStore
+    + MailTokenStore
     + SafetyStore
     + MessageStore
     + MlsStore

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{Dialect, SqlStore, is_unique_violation, locked};
 use crate::store::rows::{AccountRow, LoginByRow, LoginRow, RefreshRow, SessionRow, UserRow};
 use crate::store::{
-    AccountRecord, AccountStore, Leftover, MailPurpose, MailToken, NewSession, NewUser,
-    RefreshGrant, Rotation, SessionRecord, StoreError, StoreResult,
+    AccountRecord, AccountStore, Leftover, NewSession, NewUser, RefreshGrant, Rotation,
+    SessionRecord, StoreError, StoreResult,
 };
 
 /// How long after a refresh token's first use it may come back without counting as a
@@ -370,58 +370,6 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         Ok(row.map(|r| (r.user.into(), r.email)))
     }
 
-    async fn create_mail_token(&self, token: &MailToken) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO mail_tokens (token_hash, user_id, purpose, email, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(token.hash.clone())
-        .bind(token.user)
-        .bind(token.purpose.as_str().to_owned())
-        .bind(token.email.clone())
-        .bind(token.created_at.as_millis())
-        .bind(token.expires_at.as_millis())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn mail_tokens_since(
-        &self,
-        user: UserId,
-        purpose: MailPurpose,
-        since: Timestamp,
-    ) -> StoreResult<u64> {
-        let (count,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM mail_tokens WHERE user_id = $1 AND purpose = $2 \
-             AND created_at >= $3",
-        )
-        .bind(user)
-        .bind(purpose.as_str().to_owned())
-        .bind(since.as_millis())
-        .fetch_one(&self.readers)
-        .await?;
-        Ok(count.max(0) as u64)
-    }
-
-    async fn use_mail_token(
-        &self,
-        hash: &[u8],
-        purpose: MailPurpose,
-        now: Timestamp,
-    ) -> StoreResult<Option<(UserId, Option<String>)>> {
-        let row: Option<(UserId, Option<String>)> = sqlx::query_as(
-            "UPDATE mail_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 \
-             AND used_at IS NULL AND expires_at > $3 RETURNING user_id, email",
-        )
-        .bind(hash.to_vec())
-        .bind(purpose.as_str().to_owned())
-        .bind(now.as_millis())
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(row)
-    }
-
     async fn confirm_email(&self, user: UserId, email: &str, now: Timestamp) -> StoreResult<bool> {
         let result: Result<Option<(UserId,)>, _> = sqlx::query_as(
             "UPDATE users SET email_verified_at = $3 WHERE id = $1 AND email = $2 \
@@ -542,15 +490,6 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 .await?;
         }
         Ok(held.len() as u64)
-    }
-
-    async fn forget_spent_mail_tokens(&self, before: Timestamp) -> StoreResult<u64> {
-        let gone: Vec<(i64,)> =
-            sqlx::query_as("DELETE FROM mail_tokens WHERE expires_at < $1 RETURNING expires_at")
-                .bind(before.as_millis())
-                .fetch_all(&self.writer)
-                .await?;
-        Ok(gone.len() as u64)
     }
 
     async fn accounts_to_erase(&self) -> StoreResult<Vec<UserId>> {

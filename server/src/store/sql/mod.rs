@@ -258,6 +258,7 @@ mod conversations;
 mod digest;
 mod export;
 mod files;
+mod mail_tokens;
 mod messages;
 pub(crate) mod mls;
 mod pictures;
