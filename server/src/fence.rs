@@ -64,7 +64,8 @@ impl SocketOrder {
     }
 }
 
-/// A send as the fence sees it (one attempt at it): its id, and the message it deletes, if it is a deletion.
+/// A send as the fence sees it (one attempt at it): its id, and the message it deletes,
+/// if it is a deletion.
 #[derive(Clone, Copy)]
 pub struct Attempt {
     /// The message's (or the change's) id.
@@ -76,8 +77,8 @@ pub struct Attempt {
 /// One socket's send fence: per conversation, the earliest of its sends that failed
 /// transiently. The socket's later sends there are refused until that message comes
 /// again, or a deletion of it (a client that gives a failed message up deletes it, in its
-/// place, so the server may have it or not). Sends are numbered in the order the socket read them; one read before the
-/// failure is not held back by it.
+/// place, so the server may have it or not). Sends are numbered in the order the socket
+/// read them; one read before the failure is not held back by it.
 #[derive(Default)]
 pub struct SendFence {
     failed: Mutex<HashMap<ConversationId, Failed>>,

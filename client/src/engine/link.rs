@@ -314,15 +314,9 @@ impl<'a> Link<'a> {
             // with a code this client does not know still answers its send.
             let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
                 match serde_json::from_str::<UnknownError>(text) {
-                    Ok(error) if error.kind == "error" => {
+                    Ok(e) if e.kind == "error" => {
                         self.on_acks(std::mem::take(&mut acks)).await?;
-                        let UnknownError {
-                            reference,
-                            message,
-                            retry_after_ms,
-                            ..
-                        } = error;
-                        self.on_error(reference, None, message, retry_after_ms)
+                        self.on_error(e.reference, None, e.message, e.retry_after_ms)
                             .await?;
                     }
                     _ => tracing::debug!("skipping an unknown frame"),

@@ -113,8 +113,8 @@ impl LocalStore {
     /// transport was handed the message before, in the message's place: the server then
     /// deletes it, or answers that it never had it (and lifts a send fence it put on
     /// it). An edit of a message no transport was handed yet replaces its text: it
-    /// goes out as edited, once, and nobody sees "(edited)". Returns the message's conversation and the message as it now shows (`None`
-    /// when it is gone).
+    /// goes out as edited, once, and nobody sees "(edited)". Returns the message's
+    /// conversation and the message as it now shows (`None` when it is gone).
     pub fn compose_change(
         &self,
         me: UserId,
