@@ -336,6 +336,8 @@ fn quote_line(
     let who = name_of(client, conversation, q.sender_id);
     let text = if q.deleted {
         "(message deleted)".to_owned()
+    } else if q.unreadable {
+        "(encrypted before this device joined: not readable here)".to_owned()
     } else {
         let body = crate::mention::show(client, conversation, &q.body);
         let first = body.lines().next().unwrap_or_default();

@@ -499,7 +499,7 @@ describe("a thread", () => {
       sender_id: ada.id,
       created_at: ago(1),
       reply_to: mine.id,
-      quote: { id: mine.id, sender_id: ME.id, body: mine.body, seq: 2, deleted: false },
+      quote: { id: mine.id, sender_id: ME.id, body: mine.body, seq: 2, deleted: false, unreadable: false },
     });
     const { conversation, messages } = adaChat([hers, mine, answer]);
     const held = messages[conversation.id]!;

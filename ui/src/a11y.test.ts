@@ -73,7 +73,7 @@ async function chatOpen() {
       sender_id: ada.id,
       created_at: ago(4),
       reply_to: mine.id,
-      quote: { id: mine.id, sender_id: ME.id, body: mine.body, seq: 2, deleted: false },
+      quote: { id: mine.id, sender_id: ME.id, body: mine.body, seq: 2, deleted: false, unreadable: false },
       edited: true,
     }),
     message({

@@ -90,7 +90,7 @@ describe("a mention in a message", () => {
       mine: false,
       sender_id: ada.id,
       reply_to: asked.id,
-      quote: { id: asked.id, sender_id: grace.id, body: asked.body, seq: 1, deleted: false },
+      quote: { id: asked.id, sender_id: grace.id, body: asked.body, seq: 1, deleted: false, unreadable: false },
       body: "yes",
     });
     const conversation = team();

@@ -207,6 +207,9 @@ pub struct Quote {
     pub seq: Option<i64>,
     /// Deleted for everyone.
     pub deleted: bool,
+    /// Sealed before this device joined its conversation's group: its text cannot be
+    /// shown here (`body` is empty), as [`LocalMessage::unreadable`].
+    pub unreadable: bool,
 }
 
 /// One emoji on a message and who put it there.
@@ -322,7 +325,7 @@ pub(super) fn decorate(
     if let Some(parent) = message.reply_to {
         message.quote = tx
             .prepare_cached(
-                "SELECT sender_id, body, seq, deleted_at IS NOT NULL FROM messages \
+                "SELECT sender_id, body, seq, deleted_at IS NOT NULL, unreadable FROM messages \
                  WHERE id = ?1 AND change_kind IS NULL",
             )?
             .query_row([parent.to_string()], |r| {
@@ -332,6 +335,7 @@ pub(super) fn decorate(
                     body: r.get(1)?,
                     seq: r.get(2)?,
                     deleted: r.get(3)?,
+                    unreadable: r.get(4)?,
                 })
             })
             .optional()?;

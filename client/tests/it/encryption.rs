@@ -150,8 +150,9 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
         .until("the second device knows the chat", |c| encrypted(c, chat))
         .await;
     holders_are(&bob, chat, &[alice.id(), alice.id(), bob.id()]).await;
+    // Bob answers Alice's first message, sealed before the second device joined.
     bob.conversation(chat)
-        .send("hello, second device")
+        .reply(first, "hello, second device")
         .expect("send");
     second
         .until("the second device reads it", |c| {
@@ -162,6 +163,18 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
                 .any(|m| m.body == "hello, second device" && !m.unreadable)
         })
         .await;
+    // Its quote says that the answered message cannot be read there; Bob's shows it.
+    let quote = |d: &Device| {
+        d.conversation(chat)
+            .messages(None, 100)
+            .expect("read")
+            .into_iter()
+            .find(|m| m.body == "hello, second device")
+            .and_then(|m| m.quote)
+            .map(|q| (q.body, q.unreadable))
+    };
+    assert_eq!(quote(&second), Some((String::new(), true)));
+    assert_eq!(quote(&bob), Some(("my salary is 95k".to_owned(), false)));
     // A new device of Alice's changes the number, the same way on every device. Bob's
     // chat says her devices changed, until he looks at the number.
     let changed = |d: &Device| {

@@ -596,7 +596,7 @@ describe("changes to messages", () => {
     const mine = at(3, {});
     const reply = at(4, {
       reply_to: first.id,
-      quote: { id: first.id, sender_id: ada.id, body: "s1", seq: 1, deleted: false },
+      quote: { id: first.id, sender_id: ada.id, body: "s1", seq: 1, deleted: false, unreadable: false },
     });
     return { conversation, first, second, mine, reply, thread: [first, second, mine, reply] };
   }
@@ -612,7 +612,7 @@ describe("changes to messages", () => {
     await coreEmits({ type: "changed", message: edited });
     expect(chat.thread.messages.map((m) => m.id)).toEqual(thread.map((m) => m.id));
     expect(chat.thread.messages[0]).toEqual(edited);
-    expect(chat.thread.messages[3]!.quote).toEqual({ id: first.id, sender_id: ada.id, body: "s1, fixed", seq: 1, deleted: false });
+    expect(chat.thread.messages[3]!.quote).toEqual({ id: first.id, sender_id: ada.id, body: "s1, fixed", seq: 1, deleted: false, unreadable: false });
 
     const reacted = { ...edited, reactions: [{ emoji: "👍", user_ids: [grace.id], mine: false }] };
     await coreEmits({ type: "changed", message: reacted });

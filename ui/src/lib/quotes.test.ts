@@ -9,6 +9,7 @@ const quote = (extra: Partial<Quote> = {}): Quote => ({
   body: "first line\n\nsecond   line",
   seq: 4,
   deleted: false,
+  unreadable: false,
   ...extra,
 });
 
@@ -28,11 +29,11 @@ describe("quoteLine", () => {
     expect(quoteLine(null)).toEqual({ kind: "missing", text: "Original message not available" });
   });
 
-  it("says the reply bar's message cannot be read here when it was sealed before this device joined", () => {
-    expect(quoteLine(message({ body: "", unreadable: true }))).toEqual({
-      kind: "unreadable",
-      text: "Can't be read on this device",
-    });
+  it("says the answered message cannot be read here when it was sealed before this device joined", () => {
+    const unreadable = { kind: "unreadable", text: "Can't be read on this device" };
+    // A reply's quote, and the reply bar's message.
+    expect(quoteLine(quote({ body: "", unreadable: true }))).toEqual(unreadable);
+    expect(quoteLine(message({ body: "", unreadable: true }))).toEqual(unreadable);
   });
 
   it("says a quoted message of files alone is an attachment, and names its files where known", () => {

@@ -1,8 +1,8 @@
 /**
  * How a reply shows the message it answers, in its bubble and in the composer's reply
  * bar: one line of that message's text (with what its files are, where known), or why
- * there is none (it was deleted for everyone, or this device never had it, or, for the
- * reply bar's message, it was sealed before this device joined and cannot be read here).
+ * there is none (it was deleted for everyone, or this device never had it, or it was
+ * sealed before this device joined and cannot be read here).
  * Its mentions read "@Name", as the conversation's members are called now.
  */
 import type { LocalAttachment } from "./bindings/LocalAttachment";
@@ -24,7 +24,7 @@ export type QuoteLine =
  * of files alone has none, so it says "Attachment".
  */
 export function quoteLine(
-  quote: (Quote & { attachments?: LocalAttachment[]; unreadable?: boolean }) | null,
+  quote: (Quote & { attachments?: LocalAttachment[] }) | null,
   names: NameOf = () => null,
 ): QuoteLine {
   if (!quote) return { kind: "missing", text: m.quote_missing() };

@@ -26,6 +26,7 @@ import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import App from "../App.svelte";
+import { quoteOf } from "../lib/chat/thread.svelte";
 import "../app.css";
 import type { Account } from "../lib/bindings/Account";
 import type { AppSettings } from "../lib/bindings/AppSettings";
@@ -36,7 +37,6 @@ import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalAttachment } from "../lib/bindings/LocalAttachment";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
 import type { MemberView } from "../lib/bindings/MemberView";
-import type { Quote } from "../lib/bindings/Quote";
 import type { Reaction } from "../lib/bindings/Reaction";
 import type { SessionInfo } from "../lib/bindings/SessionInfo";
 import type { UiEvent } from "../lib/bindings/UiEvent";
@@ -91,14 +91,6 @@ const view = (
   delivered_seq: 0,
   online,
   state,
-});
-
-const quoteOf = (m: LocalMessage): Quote => ({
-  id: m.id,
-  sender_id: m.sender_id,
-  body: m.body,
-  seq: m.seq,
-  deleted: m.deleted,
 });
 
 function sampleFile(

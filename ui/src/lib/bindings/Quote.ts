@@ -25,4 +25,9 @@ seq: number | null,
 /**
  * Deleted for everyone.
  */
-deleted: boolean, };
+deleted: boolean, 
+/**
+ * Sealed before this device joined its conversation's group: its text cannot be
+ * shown here (`body` is empty), as [`LocalMessage::unreadable`].
+ */
+unreadable: boolean, };

@@ -57,10 +57,10 @@ function firstSeq(messages: readonly LocalMessage[]): number | null {
   return null;
 }
 
-/** What a reply shows of `message`. */
-function quoteOf(message: LocalMessage): Quote {
-  const { id, sender_id, body, seq, deleted } = message;
-  return { id, sender_id, body, seq, deleted };
+/** What a reply shows of `message` (the preview's fake core makes quotes with it too). */
+export function quoteOf(message: LocalMessage): Quote {
+  const { id, sender_id, body, seq, deleted, unreadable } = message;
+  return { id, sender_id, body, seq, deleted, unreadable };
 }
 
 /**

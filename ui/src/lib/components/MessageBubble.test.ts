@@ -136,7 +136,7 @@ function shown(extra: Partial<LocalMessage>, props: Record<string, unknown> = {}
 const theirs = { mine: false, sender_id: ada.id };
 
 describe("MessageBubble replies", () => {
-  const quoted = { id: "quoted-1", sender_id: ada.id, body: "are we\nstill on for noon?", seq: 7, deleted: false };
+  const quoted = { id: "quoted-1", sender_id: ada.id, body: "are we\nstill on for noon?", seq: 7, deleted: false, unreadable: false };
 
   it("quotes the answered message on one line, and goes there on click or Enter", async () => {
     const { el, onjump } = shown({ reply_to: quoted.id, quote: quoted, body: "yes!" });
