@@ -3,18 +3,19 @@
 //! accepted by a send, the cluster lease, the erasure of deleted accounts
 //! (`crate::erasure`), missed-message mail (`crate::digest`), retention
 //! (`crate::retention`), the hourly sweep of profile pictures no one shows, the closing of
-//! sockets whose
-//! sessions ended elsewhere, the minutely count of the operators' queue, and the hourly
-//! forgetting of ended sessions and freeing of the usernames of accounts deleted long
-//! enough ago.
+//! sockets whose sessions ended elsewhere (with word to the devices that must take them
+//! out of their encrypted groups), the minutely count of the operators' queue, and the
+//! hourly forgetting of ended sessions and freeing of the usernames of accounts deleted
+//! long enough ago.
 //! Each takes what it uses; the two that announce presence take the whole app, since
 //! presence needs the hub, the store, the contacts and the announcer, and so do the
 //! erasure (it commits through the committer) and the digest (the hub, mail and metrics).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_proto::{ConversationId, Timestamp, UserId};
+use ferry_proto::{ConversationId, SessionId, Timestamp, UserId};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use crate::chat;
 use crate::cluster::{self, Cluster, RENEW};
+use crate::delivery::Outgoing;
 use crate::files::Files;
 use crate::limits::Limits;
 use crate::presence;
@@ -236,10 +238,13 @@ const ENDED_SESSIONS_LOOK: Duration = Duration::from_secs(2);
 const CLOCK_MARGIN_MS: i64 = 10_000;
 
 /// Every [`ENDED_SESSIONS_LOOK`], closes this node's sockets of sessions that ended
-/// since the last look. A session ended through the API is announced on the bus and its
-/// sockets close at once; this catches the ends nobody announced to this node: a
-/// suspension or sign-out by a command on the server's host (which reaches no node's
-/// bus), or an announcement lost while this node was cut off from the cluster.
+/// since the last look, and tells this node's sockets of everyone who shares an encrypted
+/// conversation with their users ([`tell_co_members`]). A session ended through the API
+/// is announced on the bus and its sockets close at once; this catches the ends nobody
+/// announced to this node: a suspension or sign-out by a command on the server's host
+/// (which reaches no node's bus), or an announcement lost while this node was cut off
+/// from the cluster. Every node looks, so every end is told on every node, whoever ended
+/// it.
 async fn close_ended_sessions(
     hub: Arc<crate::hub::Hub>,
     store: Arc<dyn Store>,
@@ -247,6 +252,9 @@ async fn close_ended_sessions(
 ) {
     let mut every = tokio::time::interval(ENDED_SESSIONS_LOOK);
     let mut since = Timestamp::now();
+    // The sessions the last look found: the looks overlap by the clock margin, so one end
+    // is found several times, and told the first time only.
+    let mut told: HashSet<SessionId> = HashSet::new();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -259,9 +267,46 @@ async fn close_ended_sessions(
         {
             Ok(ended) => {
                 hub.close_sessions_of(&ended);
+                let users: Vec<UserId> = ended
+                    .iter()
+                    .filter(|(_, session)| !told.contains(session))
+                    .map(|(user, _)| *user)
+                    .collect();
+                tell_co_members(&hub, &*store, &users).await;
+                told = ended.into_iter().map(|(_, session)| session).collect();
                 since = look;
             }
             Err(e) => tracing::warn!(error = %e, "could not look for ended sessions"),
+        }
+    }
+}
+
+/// Sends `mls_session_ended` to this node's sockets of everyone in an encrypted
+/// conversation with one of `users`, whose sessions just ended: the ended devices are
+/// still in those conversations' groups until a member's device takes them out, and
+/// the frame has the members' devices look now rather than within minutes.
+async fn tell_co_members(hub: &crate::hub::Hub, store: &dyn Store, users: &[UserId]) {
+    if users.is_empty() {
+        return;
+    }
+    let pairs = match store.encrypted_co_members(users).await {
+        Ok(pairs) => pairs,
+        Err(e) => return tracing::warn!(error = %e, "could not tell of ended sessions"),
+    };
+    let mut to: HashMap<UserId, Vec<UserId>> = HashMap::new();
+    for (user, member) in pairs {
+        to.entry(user).or_default().push(member);
+    }
+    for (user, members) in to {
+        let frame = ferry_proto::ServerFrame::MlsSessionEnded { user_id: user };
+        match serde_json::to_string(&frame) {
+            Ok(frame) => hub.deliver(
+                &members,
+                None,
+                crate::hub::Audience::All,
+                Outgoing::new(frame, None),
+            ),
+            Err(e) => tracing::error!(error = %e, "could not encode a frame"),
         }
     }
 }

@@ -158,6 +158,7 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }
         | ServerFrame::Resync
+        | ServerFrame::MlsSessionEnded { .. }
         | ServerFrame::Pong => {}
     }
     Ok(None)

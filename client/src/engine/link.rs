@@ -5,12 +5,12 @@
 //! due, then the live loop: pump the outbox through the socket within its send window,
 //! read frames in bursts (a run of acks is confirmed in one store transaction), send
 //! what the client queued (read marks, typing), expire others' typing, refresh the
-//! token before it expires and hand the new one to the socket, and now and then take
-//! devices whose session ended out of the groups. A link that is silent for
-//! three heartbeat periods, or that stops reading what is written, is dead and is
-//! dropped, whatever TCP says. The link's [`Outbox`] knows what is in flight on it; it
-//! dies with the link, and the next one sends again what was not acked (the server
-//! stores an id once).
+//! token before it expires and hand the new one to the socket, and take devices whose
+//! session ended out of the groups (now and then, and soon after the server says one
+//! did). A link that is silent for three heartbeat periods, or that stops reading what
+//! is written, is dead and is dropped, whatever TCP says. The link's [`Outbox`] knows
+//! what is in flight on it; it dies with the link, and the next one sends again what was
+//! not acked (the server stores an id once).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -49,6 +49,9 @@ pub(super) struct Link<'a> {
     retry_at: Option<Instant>,
     /// The server said live frames were lost: catch up before reading on.
     resync: bool,
+    /// When to take devices whose session ended out of the groups, as the server said
+    /// one did (`mls_session_ended`).
+    sweep_at: Option<Instant>,
 }
 
 impl<'a> Link<'a> {
@@ -62,6 +65,7 @@ impl<'a> Link<'a> {
             outbox: Outbox::new(Window::SOCKET),
             retry_at: None,
             resync: false,
+            sweep_at: None,
         }
     }
 
@@ -85,6 +89,7 @@ impl<'a> Link<'a> {
         let mut sweep = tokio::time::interval_at(Instant::now() + every, every);
         loop {
             let retry = self.retry_at;
+            let told_sweep = self.sweep_at;
             let refresh_in = self.shared.session.refresh_in();
             let result = tokio::select! {
                 _ = stop.changed() => return End::Stop,
@@ -106,6 +111,10 @@ impl<'a> Link<'a> {
                 () = tokio::time::sleep(refresh_in) => self.refresh_token().await,
                 _ = sweep.tick() => e2e::take_out_ended_sessions(self.shared).await,
                 () = self.shared.session_ended.notified() => {
+                    e2e::take_out_ended_sessions(self.shared).await
+                }
+                () = sleep_until(told_sweep) => {
+                    self.sweep_at = None;
                     e2e::take_out_ended_sessions(self.shared).await
                 }
                 _ = tick.tick() => {
@@ -394,6 +403,10 @@ impl<'a> Link<'a> {
                     .await?
             }
             ServerFrame::Resync => self.resync = true,
+            ServerFrame::MlsSessionEnded { .. } => {
+                let at = Instant::now() + e2e::delay_after_an_end();
+                self.sweep_at = Some(self.sweep_at.map_or(at, |due| due.min(at)));
+            }
             frame => {
                 if let Some((conversation_id, seq)) = apply::frame(self.shared, frame).await? {
                     self.feed(&ClientFrame::Delivered {

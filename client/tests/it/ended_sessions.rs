@@ -1,7 +1,8 @@
 //! A device whose session ended is taken out of the MLS groups it was in (issue 31:
 //! removal is real), on both server databases: one ended from its user's other device at
-//! once, by that device; one that signed itself out by a contact's device at its next
-//! connection. What is sent after is sealed for the remaining devices only.
+//! once, by that device; one that signed itself out by a contact's device, told by the
+//! server (`mls_session_ended`) while connected, or at its next connection. What is sent
+//! after is sealed for the remaining devices only.
 
 use ferry_testkit::Backend;
 
@@ -50,16 +51,32 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
         })
         .await;
 
-    // Bob's tablet joins, then signs itself out: no device of Bob's is left to say so,
-    // and Alice's device takes it out when it next connects.
+    // Bob's tablet joins, then signs itself out: no device of Bob's is left to end it.
+    // The server tells the members' devices (`mls_session_ended`), and one of them takes
+    // it out at once: their own looks are 10 minutes away, well past this wait's timeout.
     let tablet = Device::login(&url, "bob").await;
     tablet.client.start();
     holders_are(&tablet, chat, &[a, b, b]).await;
     holders_are(&alice, chat, &[a, b, b]).await;
+    holders_are(&bob, chat, &[a, b, b]).await;
+    tablet.client.sign_out().await.expect("sign out");
+    holders_are(&alice, chat, &[a, b]).await;
+    holders_are(&bob, chat, &[a, b]).await;
+
+    // Another tablet signs itself out while no one else is connected, so no one is told:
+    // Alice's device takes it out when it next connects.
+    let tablet = Device::login(&url, "bob").await;
+    tablet.client.start();
+    holders_are(&alice, chat, &[a, b, b]).await;
+    holders_are(&bob, chat, &[a, b, b]).await;
+    alice.client.stop().await;
+    bob.client.stop().await;
     tablet.client.sign_out().await.expect("sign out");
     let alice = alice.restart(&url).await;
     alice.client.start();
     holders_are(&alice, chat, &[a, b]).await;
+    let bob = bob.restart(&url).await;
+    bob.client.start();
     holders_are(&bob, chat, &[a, b]).await;
 }
 

@@ -99,6 +99,11 @@ pub trait MlsStore: Send + Sync {
     /// out, as if they had none.
     async fn signed_in_devices(&self, asker: UserId, users: &[UserId]) -> StoreResult<Vec<Device>>;
 
+    /// For each of `users`, whoever is in an end-to-end encrypted conversation with them,
+    /// themselves included when they are in one: `(user, member)` pairs. Those whose
+    /// devices are to take an ended session's device out of their groups.
+    async fn encrypted_co_members(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, UserId)>>;
+
     /// Appends a commit to its group's log if it was made in the group's current epoch.
     async fn append_commit(&self, commit: NewCommit) -> StoreResult<CommitOutcome>;
 

@@ -3,8 +3,9 @@
 //! resort for ever); a group's commits are accepted one per epoch, so of two devices
 //! committing at once one wins and the other, told so, applies the winner and commits
 //! again, and both end in the same epoch able to read each other; welcomes reach exactly
-//! the devices added; the devices signed in are listed without using anything up. Bad
-//! bytes, strangers and stale epochs get clear refusals.
+//! the devices added; the devices signed in are listed without using anything up, and
+//! the members of encrypted conversations are told when a session ends. Bad bytes,
+//! strangers and stale epochs get clear refusals.
 
 use ferry_proto::mls::{
     ClaimedKeyPackages, Commit, CommitPage, GroupInfo as GroupInfoPage, KeyPackageStock, MlsBytes,
@@ -660,6 +661,64 @@ async fn a_welcome_goes_only_to_members_devices(backend: Backend) {
         .await;
 }
 
+/// A session that ends is told (`mls_session_ended`) to the sockets of everyone in an
+/// encrypted conversation with its user, the user's own other devices included, within a
+/// look of the server's (2 s), and once: not to a contact whose conversation with them
+/// is plain, nor to a stranger.
+async fn an_ended_session_is_told_to_its_encrypted_co_members(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db).await;
+    let alice = User::register(&server, "alice").await;
+    let bob = User::register(&server, "bob").await;
+    let carol = User::register(&server, "carol").await;
+    let dave = User::register(&server, "dave").await;
+    let chat = alice.direct_with(&bob).await.id;
+    alice.direct_with(&carol).await;
+    let (mut alices, bobs) = (Device::new(&alice), Device::new(&bob));
+    let (status, body) = bobs.publish(vec![bobs.key_package(false)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    alices.create_group(chat);
+    let claimed = alices.claim(&[&bob]).await;
+    let add = alices.add(&claimed);
+    let (status, body) = alices.post_commit(chat, add).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let [mut at_alice, mut at_bob, mut at_carol, mut at_dave] = [
+        alice.ws().await,
+        bob.ws().await,
+        carol.ws().await,
+        dave.ws().await,
+    ];
+    let ended = |user: ferry_proto::UserId| move |f: &ServerFrame| matches!(f, ServerFrame::MlsSessionEnded { user_id } if *user_id == user);
+    let phone = User::login(&server, "alice").await;
+    phone.no_content(Method::POST, "/auth/logout", None).await;
+    at_bob.expect("bob is told", ended(alice.id())).await;
+    at_alice
+        .expect("alice's other device is told", ended(alice.id()))
+        .await;
+    for (who, socket) in [("carol", &mut at_carol), ("dave", &mut at_dave)] {
+        let frames = socket.until_pong().await;
+        assert!(
+            !frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::MlsSessionEnded { .. })),
+            "{who} is told: {frames:?}"
+        );
+    }
+
+    // Bob's tablet signs out a moment later, while the server's looks still find the
+    // phone's end (they overlap by seconds): Alice is told of the tablet, and of the
+    // phone no more.
+    let tablet = User::login(&server, "bob").await;
+    tablet.no_content(Method::POST, "/auth/logout", None).await;
+    let mut frames = at_alice.until(ended(bob.id())).await;
+    frames.extend(at_alice.until_pong().await);
+    assert!(
+        !frames.iter().any(ended(alice.id())),
+        "told twice: {frames:?}"
+    );
+}
+
 /// Sends `body` (a JSON send) over REST as `device`: the status and the answer.
 async fn send(device: &Device, chat: ConversationId, body: Value) -> (StatusCode, Value) {
     device
@@ -866,4 +925,5 @@ on_both!(
     an_encrypted_stream_takes_only_entries_sealed_in_its_epoch,
     one_commit_per_epoch_and_the_loser_converges,
     a_welcome_goes_only_to_members_devices,
+    an_ended_session_is_told_to_its_encrypted_co_members,
 );

@@ -3,8 +3,10 @@
 //! group it was in until a member's device commits its removal; until then, its keys, if
 //! anyone kept them, would open what is sealed there. So every device compares its
 //! groups' devices with the server's list of signed-in ones ([`sweep`]): after each
-//! connection, every [`LOOK_EVERY`] while connected, and as soon as it ended another
-//! session (`Shared::session_ended`). One list serves every group: `reconcile` removes
+//! connection, every [`LOOK_EVERY`] while connected, as soon as it ended another session
+//! (`Shared::session_ended`), and a moment after the server said that a session of a
+//! member of its encrypted conversations ended (`mls_session_ended`,
+//! [`delay_after_an_end`]). One list serves every group: `reconcile` removes
 //! the devices not on it, as it removes members who left; of two devices that do it at
 //! once, the second one's commit is refused and it looks again.
 
@@ -17,11 +19,24 @@ use ferry_proto::{ConversationId, ErrorCode, UserId};
 use super::reconcile;
 use crate::Shared;
 use crate::api::SessionError;
+use crate::backoff::random_below;
 use crate::engine::End;
 
 /// How often a connected device looks for ended sessions in its groups. Its own user's
 /// other devices are looked at sooner: it sweeps right after it ends one of them.
 pub(crate) const LOOK_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// The most a device waits, after the server said that a member's session ended, before
+/// it looks: each waits a random part of it, so that of the many devices told at once
+/// (every member's, in a group of a thousand), one commits the removal and the others
+/// mostly see its commit before they look, instead of all committing and all but one
+/// being refused.
+const TOLD_SPREAD: Duration = Duration::from_secs(5);
+
+/// How long to wait before looking, after `mls_session_ended`: up to [`TOLD_SPREAD`].
+pub(crate) fn delay_after_an_end() -> Duration {
+    Duration::from_millis(random_below(TOLD_SPREAD.as_millis() as u64))
+}
 
 /// Takes every device whose session ended out of this device's groups.
 pub(crate) async fn sweep(shared: &Shared) -> Result<(), End> {

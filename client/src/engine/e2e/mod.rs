@@ -32,7 +32,7 @@ use ferry_proto::{ConversationId, ErrorCode, UserId};
 use openmls::prelude::LeafNodeIndex;
 use tokio::sync::MutexGuard;
 
-pub(crate) use ended::LOOK_EVERY as ENDED_SESSIONS_LOOK;
+pub(crate) use ended::{LOOK_EVERY as ENDED_SESSIONS_LOOK, delay_after_an_end};
 pub(crate) use sealed::{outgoing, reseal, store_messages};
 
 use super::End;

@@ -11,6 +11,7 @@ use ferry_proto::mls::{
 };
 use ferry_proto::{ConversationId, SessionId, Timestamp, UserId, WelcomeId};
 use macro_rules_attribute::apply;
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore, locked};
@@ -337,6 +338,19 @@ impl<D: Dialect> MlsStore for SqlStore<D> {
         }
         tx.commit().await?;
         Ok(devices)
+    }
+
+    async fn encrypted_co_members(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, UserId)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::new(
+            "SELECT DISTINCT me.user_id, other.user_id FROM members me \
+             JOIN conversations c ON c.id = me.conversation_id AND c.mls_epoch > 0 \
+             JOIN members other ON other.conversation_id = me.conversation_id WHERE ",
+        );
+        D::push_in(&mut query, "me.user_id", users);
+        Ok(query.build_query_as().fetch_all(&self.readers).await?)
     }
 
     async fn append_commit(&self, new: NewCommit) -> StoreResult<CommitOutcome> {
