@@ -270,13 +270,15 @@ pub enum ServerFrame {
     },
     /// A session of this user, or of someone who shares an end-to-end encrypted
     /// conversation with them, ended (addition to v1): its device is still a member of
-    /// their groups until a member's device commits its removal, so a device that gets
-    /// this looks at its groups' devices soon (after a random delay, so that of the many
-    /// told, one commits and the others see its commit first). Older clients ignore it,
-    /// and look on their own within minutes.
+    /// their groups until a member's device commits its removal, so a device that still
+    /// finds it in one of its groups looks at its groups' devices soon (after a random
+    /// delay, so that of the many told, one commits and the others see its commit
+    /// first). Older clients ignore it, and look on their own within minutes.
     MlsSessionEnded {
         /// Whose session.
         user_id: UserId,
+        /// Which one: the device the groups may still hold.
+        session_id: SessionId,
     },
     /// Answer to `ping`.
     Pong,

@@ -212,6 +212,11 @@ fn server_frames() {
             member_count: 5,
             updated_at: at(),
         },
+        // A session of a member of an encrypted conversation ended.
+        ServerFrame::MlsSessionEnded {
+            user_id: id(4),
+            session_id: id(5),
+        },
         ServerFrame::Pong,
     ];
     insta::assert_json_snapshot!(frames);

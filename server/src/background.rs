@@ -267,48 +267,67 @@ async fn close_ended_sessions(
         {
             Ok(ended) => {
                 hub.close_sessions_of(&ended);
-                let users: Vec<UserId> = ended
+                let new: Vec<(UserId, SessionId)> = ended
                     .iter()
                     .filter(|(_, session)| !told.contains(session))
-                    .map(|(user, _)| *user)
+                    .copied()
                     .collect();
-                tell_co_members(&hub, &*store, &users).await;
-                told = ended.into_iter().map(|(_, session)| session).collect();
-                since = look;
+                // Not told (the database failed): the next look finds them again.
+                if tell_co_members(&hub, &*store, &new).await {
+                    told = ended.into_iter().map(|(_, session)| session).collect();
+                    since = look;
+                }
             }
             Err(e) => tracing::warn!(error = %e, "could not look for ended sessions"),
         }
     }
 }
 
-/// Sends `mls_session_ended` to this node's sockets of everyone in an encrypted
-/// conversation with one of `users`, whose sessions just ended: the ended devices are
-/// still in those conversations' groups until a member's device takes them out, and
-/// the frame has the members' devices look now rather than within minutes.
-async fn tell_co_members(hub: &crate::hub::Hub, store: &dyn Store, users: &[UserId]) {
-    if users.is_empty() {
-        return;
+/// Sends `mls_session_ended` for each of these sessions, just ended, to this node's
+/// sockets of everyone in an encrypted conversation with its user: the ended devices may
+/// still be in those conversations' groups until a member's device takes them out, and
+/// the frame has the members' devices look now rather than within minutes. A hint, as
+/// typing is: dropped for a socket that is behind (its catch-up looks anyway), and it
+/// wakes no long poll. `false` when the members could not be read.
+async fn tell_co_members(
+    hub: &crate::hub::Hub,
+    store: &dyn Store,
+    ended: &[(UserId, SessionId)],
+) -> bool {
+    if ended.is_empty() {
+        return true;
     }
-    let pairs = match store.encrypted_co_members(users).await {
+    let users: Vec<UserId> = ended.iter().map(|(user, _)| *user).collect();
+    let pairs = match store.encrypted_co_members(&users).await {
         Ok(pairs) => pairs,
-        Err(e) => return tracing::warn!(error = %e, "could not tell of ended sessions"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not tell of ended sessions");
+            return false;
+        }
     };
     let mut to: HashMap<UserId, Vec<UserId>> = HashMap::new();
     for (user, member) in pairs {
         to.entry(user).or_default().push(member);
     }
-    for (user, members) in to {
-        let frame = ferry_proto::ServerFrame::MlsSessionEnded { user_id: user };
+    for (user, session) in ended {
+        let Some(members) = to.get(user) else {
+            continue;
+        };
+        let frame = ferry_proto::ServerFrame::MlsSessionEnded {
+            user_id: *user,
+            session_id: *session,
+        };
         match serde_json::to_string(&frame) {
             Ok(frame) => hub.deliver(
-                &members,
+                members,
                 None,
                 crate::hub::Audience::All,
-                Outgoing::new(frame, None),
+                Outgoing::ephemeral(frame),
             ),
             Err(e) => tracing::error!(error = %e, "could not encode a frame"),
         }
     }
+    true
 }
 
 /// Every minute, counts the reports still open and the accounts suspended, for the

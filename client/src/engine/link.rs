@@ -12,7 +12,7 @@
 //! what is in flight on it; it dies with the link, and the next one sends again what was
 //! not acked (the server stores an id once).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use ferry_proto::{ClientFrame, ConversationId, ServerFrame, close};
@@ -50,8 +50,9 @@ pub(super) struct Link<'a> {
     /// The server said live frames were lost: catch up before reading on.
     resync: bool,
     /// When to take devices whose session ended out of the groups, as the server said
-    /// one did (`mls_session_ended`).
+    /// one did (`mls_session_ended`), and which devices it named.
     sweep_at: Option<Instant>,
+    told_ended: HashSet<ferry_proto::mls::Device>,
 }
 
 impl<'a> Link<'a> {
@@ -66,6 +67,7 @@ impl<'a> Link<'a> {
             retry_at: None,
             resync: false,
             sweep_at: None,
+            told_ended: HashSet::new(),
         }
     }
 
@@ -115,7 +117,8 @@ impl<'a> Link<'a> {
                 }
                 () = sleep_until(told_sweep) => {
                     self.sweep_at = None;
-                    e2e::take_out_ended_sessions(self.shared).await
+                    let ended = std::mem::take(&mut self.told_ended);
+                    e2e::take_out_told_ended(self.shared, &ended).await
                 }
                 _ = tick.tick() => {
                     if last_heard.elapsed() > self.heartbeat * 3 {
@@ -403,7 +406,14 @@ impl<'a> Link<'a> {
                     .await?
             }
             ServerFrame::Resync => self.resync = true,
-            ServerFrame::MlsSessionEnded { .. } => {
+            ServerFrame::MlsSessionEnded {
+                user_id,
+                session_id,
+            } => {
+                self.told_ended.insert(ferry_proto::mls::Device {
+                    user_id,
+                    session_id,
+                });
                 let at = Instant::now() + e2e::delay_after_an_end();
                 self.sweep_at = Some(self.sweep_at.map_or(at, |due| due.min(at)));
             }

@@ -26,8 +26,9 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
     holders_are(&bob, chat, &[a, a, b]).await;
 
     // Alice ends the phone's session from her laptop: the laptop takes the phone out of
-    // the group at once (its next look would be 10 minutes away), and Bob's device
-    // follows the commit.
+    // the group at once, and Bob's device follows the commit. (The server's word of the
+    // end, below, would have the phone out within seconds too: this wait cannot tell
+    // the two ways apart.)
     let sessions = phone.client.account().sessions().await.expect("sessions");
     let phones = sessions.iter().find(|s| s.current).expect("its own").id;
     alice

@@ -689,12 +689,19 @@ async fn an_ended_session_is_told_to_its_encrypted_co_members(backend: Backend) 
         carol.ws().await,
         dave.ws().await,
     ];
-    let ended = |user: ferry_proto::UserId| move |f: &ServerFrame| matches!(f, ServerFrame::MlsSessionEnded { user_id } if *user_id == user);
+    // The frame names the session that ended: the device the groups may still hold.
+    let ended = |user: &User| {
+        let device = (user.id(), user.tokens.session_id);
+        move |f: &ServerFrame| {
+            matches!(f, ServerFrame::MlsSessionEnded { user_id, session_id }
+                if (*user_id, *session_id) == device)
+        }
+    };
     let phone = User::login(&server, "alice").await;
     phone.no_content(Method::POST, "/auth/logout", None).await;
-    at_bob.expect("bob is told", ended(alice.id())).await;
+    at_bob.expect("bob is told", ended(&phone)).await;
     at_alice
-        .expect("alice's other device is told", ended(alice.id()))
+        .expect("alice's other device is told", ended(&phone))
         .await;
     for (who, socket) in [("carol", &mut at_carol), ("dave", &mut at_dave)] {
         let frames = socket.until_pong().await;
@@ -711,12 +718,9 @@ async fn an_ended_session_is_told_to_its_encrypted_co_members(backend: Backend) 
     // phone no more.
     let tablet = User::login(&server, "bob").await;
     tablet.no_content(Method::POST, "/auth/logout", None).await;
-    let mut frames = at_alice.until(ended(bob.id())).await;
+    let mut frames = at_alice.until(ended(&tablet)).await;
     frames.extend(at_alice.until_pong().await);
-    assert!(
-        !frames.iter().any(ended(alice.id())),
-        "told twice: {frames:?}"
-    );
+    assert!(!frames.iter().any(ended(&phone)), "told twice: {frames:?}");
 }
 
 /// Sends `body` (a JSON send) over REST as `device`: the status and the answer.

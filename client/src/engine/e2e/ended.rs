@@ -6,7 +6,8 @@
 //! connection, every [`LOOK_EVERY`] while connected, as soon as it ended another session
 //! (`Shared::session_ended`), and a moment after the server said that a session of a
 //! member of its encrypted conversations ended (`mls_session_ended`,
-//! [`delay_after_an_end`]). One list serves every group: `reconcile` removes
+//! [`delay_after_an_end`]) if that device is still in one of its groups
+//! ([`sweep_if_held`]). One list serves every group: `reconcile` removes
 //! the devices not on it, as it removes members who left; of two devices that do it at
 //! once, the second one's commit is refused and it looks again.
 
@@ -36,6 +37,30 @@ const TOLD_SPREAD: Duration = Duration::from_secs(5);
 /// How long to wait before looking, after `mls_session_ended`: up to [`TOLD_SPREAD`].
 pub(crate) fn delay_after_an_end() -> Duration {
     Duration::from_millis(random_below(TOLD_SPREAD.as_millis() as u64))
+}
+
+/// Takes these devices, whose sessions the server said ended, out of this device's
+/// groups if one of them is still in one, by a [`sweep`] (which checks every device
+/// against the server's list). One in none of them costs no request: another member's
+/// device took it out first, and its commit is applied here already, or it never joined
+/// a group.
+pub(crate) async fn sweep_if_held(shared: &Shared, ended: &HashSet<Device>) -> Result<(), End> {
+    let held = {
+        let mut mls = shared.mls.lock().await;
+        let mut held = false;
+        for (conversation, _) in shared.store.encrypted_conversations()? {
+            let members = mls.members(conversation)?.unwrap_or_default();
+            if members
+                .iter()
+                .any(|m| m.device.is_some_and(|d| ended.contains(&d)))
+            {
+                held = true;
+                break;
+            }
+        }
+        held
+    };
+    if held { sweep(shared).await } else { Ok(()) }
 }
 
 /// Takes every device whose session ended out of this device's groups.

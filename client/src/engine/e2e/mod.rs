@@ -120,6 +120,15 @@ pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> 
     tolerated(ended::sweep(shared).await)
 }
 
+/// The same for the devices the server said ended (`mls_session_ended`), if one of them
+/// is still in one of this device's groups.
+pub(crate) async fn take_out_told_ended(
+    shared: &Shared,
+    ended: &std::collections::HashSet<ferry_proto::mls::Device>,
+) -> Result<(), End> {
+    tolerated(ended::sweep_if_held(shared, ended).await)
+}
+
 async fn settle_all(shared: &Shared) -> Result<(), End> {
     let tried_before = shared.options.clock.now().as_millis() - RETRY_PLAIN_MS;
     for conversation in shared.store.encrypted_conversations_due(tried_before)? {
