@@ -45,38 +45,46 @@ pub(crate) fn delay_after_an_end() -> Duration {
 /// device took it out first, and its commit is applied here already, or it never joined
 /// a group.
 pub(crate) async fn sweep_if_held(shared: &Shared, ended: &HashSet<Device>) -> Result<(), End> {
-    let held = {
-        let mut mls = shared.mls.lock().await;
-        let mut held = false;
-        for (conversation, _) in shared.store.encrypted_conversations()? {
-            let members = mls.members(conversation)?.unwrap_or_default();
-            if members
-                .iter()
-                .any(|m| m.device.is_some_and(|d| ended.contains(&d)))
-            {
-                held = true;
-                break;
-            }
-        }
-        held
-    };
-    if held { sweep(shared).await } else { Ok(()) }
+    let groups = groups(shared).await?;
+    let held = groups
+        .iter()
+        .flat_map(|(_, devices)| devices.iter().flatten())
+        .any(|d| ended.contains(d));
+    if held {
+        sweep_groups(shared, groups).await
+    } else {
+        Ok(())
+    }
 }
 
 /// Takes every device whose session ended out of this device's groups.
 pub(crate) async fn sweep(shared: &Shared) -> Result<(), End> {
-    let mut groups: Vec<(ConversationId, Vec<Option<Device>>)> = Vec::new();
-    let mut users = BTreeSet::new();
-    {
-        let mut mls = shared.mls.lock().await;
-        for (conversation, _) in shared.store.encrypted_conversations()? {
-            if let Some(members) = mls.members(conversation)? {
-                let devices: Vec<Option<Device>> = members.iter().map(|m| m.device).collect();
-                users.extend(devices.iter().flatten().map(|d| d.user_id));
-                groups.push((conversation, devices));
-            }
+    let groups = groups(shared).await?;
+    sweep_groups(shared, groups).await
+}
+
+/// Each encrypted conversation whose group this device is in, with the group's devices
+/// (`None` for a leaf whose credential names none).
+async fn groups(shared: &Shared) -> Result<Vec<(ConversationId, Vec<Option<Device>>)>, End> {
+    let mut groups = Vec::new();
+    let mut mls = shared.mls.lock().await;
+    for (conversation, _) in shared.store.encrypted_conversations()? {
+        if let Some(members) = mls.members(conversation)? {
+            groups.push((conversation, members.iter().map(|m| m.device).collect()));
         }
     }
+    Ok(groups)
+}
+
+/// Takes the devices not signed in out of `groups`, with one list for all of them.
+async fn sweep_groups(
+    shared: &Shared,
+    groups: Vec<(ConversationId, Vec<Option<Device>>)>,
+) -> Result<(), End> {
+    let users: BTreeSet<UserId> = groups
+        .iter()
+        .flat_map(|(_, devices)| devices.iter().flatten().map(|d| d.user_id))
+        .collect();
     let Some(live) = signed_in(shared, users.into_iter().collect()).await? else {
         return Ok(());
     };
