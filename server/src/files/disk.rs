@@ -1,8 +1,11 @@
 //! [`Disk`]: when the blob store is a directory, when its chunks reach the platter.
 //!
-//! A chunk is written without waiting for the disk, and its sync starts at once in the
-//! background ([`Disk::sync_soon`]): the disk writes one chunk while the next one comes
-//! over the network, as a file copied in one go would be written. The upload's last
+//! A chunk is written without waiting for the disk, and its sync starts in the background
+//! once the database counted it ([`Disk::sync_soon`]): the disk writes one chunk while
+//! the next one comes over the network, as a file copied in one go would be written. Not
+//! before the count: with the database on the same disk (ext4 here), its commit then
+//! waited for the chunk's bytes, 3.5–4.7 ms for a chunk of 4 MiB and 11–13 ms for one of
+//! 16, and the upload ran 1.16× slower (B13, docs/benchmarks.md). The upload's last
 //! chunk waits for all of them ([`Disk::sync`]) before the database calls the file
 //! stored, so what it stores survives a power cut as the rows do. A chunk counted but not
 //! yet synced when the power went is found short when the file is checked, and the

@@ -315,9 +315,6 @@ impl Files {
         match streamed {
             Ok(()) => {
                 writer.finish().await?;
-                if let Some(disk) = &self.disk {
-                    disk.sync_soon(&path);
-                }
                 if let Some(running) = running.as_mut() {
                     running.chunk_done(path.to_string(), len);
                 }
@@ -334,9 +331,12 @@ impl Files {
         }
     }
 
-    /// The database counted `chunk`: the upload's digest here moves on by it (when this
-    /// node had it, and has room).
+    /// The database counted `chunk`: its bytes start for the disk ([`disk`]), and the
+    /// upload's digest here moves on by it (when this node had it, and has room).
     pub fn counted(&self, upload: UploadId, chunk: Chunk) {
+        if let Some(disk) = &self.disk {
+            disk.sync_soon(&Self::chunk(upload, &chunk.object));
+        }
         let Some(running) = chunk.running else {
             return;
         };
