@@ -71,11 +71,12 @@ pub(crate) async fn download(
     let (checked, found) = match secret {
         Some(secret) => {
             let (sealed, opened) = (partial.clone(), dir.join(format!("{id}.open")));
-            let target = opened.clone();
-            let found =
-                tokio::task::spawn_blocking(move || file_seal::open(&secret.key, &sealed, &target))
-                    .await
-                    .map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
+            let (target, size) = (opened.clone(), attachment.size);
+            let found = tokio::task::spawn_blocking(move || {
+                file_seal::open(&secret.key, &sealed, &target, size)
+            })
+            .await
+            .map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
             let _ = tokio::fs::remove_file(&partial).await;
             match found {
                 Ok(found) => (opened, found),

@@ -32,6 +32,8 @@ use openmls_basic_credential::SignatureKeyPair;
 use crate::store::{LocalStore, MlsDevice, StoreError};
 
 mod storage;
+#[cfg(test)]
+mod tests;
 
 use storage::{Provider, loaded};
 
@@ -41,6 +43,20 @@ const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed2
 /// Past epochs whose secrets a group keeps: a device that commits moves on at once, and
 /// may still meet entries sent in the epoch it left before its commit landed.
 const MAX_PAST_EPOCHS: usize = 5;
+
+/// Sealed entries are padded to a multiple of this many bytes (with their signature and
+/// AEAD tag), so that the server sees a message's length only to within it.
+const PADDING: usize = 256;
+
+/// How every group of this device behaves, however it came: the ratchet tree travels in
+/// welcomes and group infos, past epochs are kept, sealed entries are padded.
+fn join_config() -> MlsGroupJoinConfig {
+    MlsGroupJoinConfig::builder()
+        .use_ratchet_tree_extension(true)
+        .max_past_epochs(MAX_PAST_EPOCHS)
+        .padding_size(PADDING)
+        .build()
+}
 
 /// A failure of end-to-end encryption.
 #[derive(Debug, thiserror::Error)]
@@ -257,7 +273,9 @@ impl Device {
             .ciphersuite(SUITE)
             .use_ratchet_tree_extension(true)
             .max_past_epochs(MAX_PAST_EPOCHS)
+            .padding_size(PADDING)
             .build();
+        debug_assert_eq!(config.join_config(), &join_config());
         self.forget(conversation)?;
         let group = MlsGroup::new_with_group_id(
             &self.provider,
@@ -361,10 +379,7 @@ impl Device {
         if info.group_id().as_slice() != conversation.0.as_bytes() {
             return Err(MlsError::Mls("a group info of another group".into()));
         }
-        let config = MlsGroupJoinConfig::builder()
-            .use_ratchet_tree_extension(true)
-            .max_past_epochs(MAX_PAST_EPOCHS)
-            .build();
+        let config = join_config();
         let (group, bundle) = ExternalCommitBuilder::new()
             .with_config(config)
             .build_group(&self.provider, info, self.credential.clone())
@@ -490,10 +505,7 @@ impl Device {
         else {
             return Err(MlsError::Mls("a welcome that is not one".into()));
         };
-        let config = MlsGroupJoinConfig::builder()
-            .use_ratchet_tree_extension(true)
-            .max_past_epochs(MAX_PAST_EPOCHS)
-            .build();
+        let config = join_config();
         // An older copy goes first (one this device was making itself, whose commit lost):
         // openmls refuses a welcome to a group it holds, and the new copy is stored under
         // the same group id.

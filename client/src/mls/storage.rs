@@ -1,6 +1,6 @@
 //! The storage side of a device's MLS state: openmls's provider (RustCrypto and the
 //! memory storage whose pairs `Device::flush` saves to the local store), and a group read
-//! from that storage the first time it is needed.
+//! from that storage the first time it is needed, in today's configuration.
 
 use std::collections::HashMap;
 
@@ -8,7 +8,7 @@ use ferry_proto::ConversationId;
 use openmls::prelude::{GroupId, MlsGroup, OpenMlsProvider};
 use openmls_rust_crypto::{MemoryStorage, RustCrypto};
 
-use super::{MlsError, failed};
+use super::{MlsError, failed, join_config};
 
 /// openmls's provider: RustCrypto, and the memory storage [`super::Device::flush`] saves.
 #[derive(Default)]
@@ -46,9 +46,20 @@ pub(super) fn loaded<'a>(
         Entry::Occupied(group) => Ok(Some(group.into_mut())),
         Entry::Vacant(slot) => {
             let id = GroupId::from_slice(conversation.0.as_bytes());
-            Ok(MlsGroup::load(provider.storage(), &id)
+            let Some(mut group) = MlsGroup::load(provider.storage(), &id)
                 .map_err(|e| failed("reading a group", e))?
-                .map(|group| slot.insert(group)))
+            else {
+                return Ok(None);
+            };
+            // A group stored under an older configuration (before sealed entries were
+            // padded) takes today's: the change is saved with the next flush.
+            let config = join_config();
+            if group.configuration() != &config {
+                group
+                    .set_configuration(provider.storage(), &config)
+                    .map_err(|e| failed("configuring a group", e))?;
+            }
+            Ok(Some(slot.insert(group)))
         }
     }
 }

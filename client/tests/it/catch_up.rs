@@ -60,8 +60,9 @@ async fn away_client_catches_up_with_only_what_it_lacks() {
                 .expect("send");
         }
     }
+    // A timeout says how many were still waiting to go.
     alice
-        .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
+        .until_eq(&0, |c| c.outbox_len().expect("outbox"))
         .await;
 
     let syncs = server.requests("/api/v1/sync").await;
@@ -115,8 +116,9 @@ async fn catch_up_completes_when_sync_pages_run_out_of_bytes() {
         }
         chats.push(chat);
     }
+    // A timeout says how many were still waiting to go.
     alice
-        .until("all sent", |c| c.outbox_len().expect("outbox") == 0)
+        .until_eq(&0, |c| c.outbox_len().expect("outbox"))
         .await;
 
     let pages = server.requests("/api/v1/conversations/{id}/messages").await;
