@@ -13,7 +13,7 @@
 //! The file is padded with zeros before it is encrypted, to Padmé's length (Nikitin and
 //! others, "Reducing Metadata Leakage from Encrypted Files and Communication with
 //! PURBs", 2019): the server, which sees only the encrypted size, learns the file's
-//! size to within 12% (3% from 64 KiB up) rather than to the byte. The real size
+//! size to within 12% (3.2% from 64 KiB up) rather than to the byte. The real size
 //! travels in the sealed message (`SealedFile::size`), so opening writes only that many
 //! bytes. Files of format 1, unpadded, still open.
 
@@ -69,14 +69,16 @@ fn pieces(size: u64) -> u64 {
 /// more are kept (as many as the bit length of the exponent), the rest rounded up. Of
 /// all lengths of the same magnitude only about `log2(size)` remain, so a size says
 /// O(log log size) bits about the file, at a cost of at most 12%.
-fn padded(size: u64) -> u64 {
+fn padded(size: u64) -> Result<u64, ClientError> {
     if size < 2 {
-        return size;
+        return Ok(size);
     }
     let exponent = u64::from(size.ilog2());
     let kept = u64::from(exponent.ilog2()) + 1;
     let mask = (1u64 << (exponent - kept)) - 1;
-    (size + mask) & !mask
+    size.checked_add(mask)
+        .map(|total| total & !mask)
+        .ok_or_else(|| ClientError::Invalid("a file too large to encrypt".into()))
 }
 
 /// Encrypts the file at `plain` into a new file at `sealed`; returns the encrypted
@@ -89,7 +91,7 @@ pub(crate) fn seal(
     let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
     let mut input = File::open(plain)?;
     let size = input.metadata()?.len();
-    let total = padded(size);
+    let total = padded(size)?;
     let mut output = File::create(sealed)?;
     let mut hasher = Sha256::new();
     let mut written = HEADER.len() as u64;
@@ -268,7 +270,7 @@ mod tests {
         let key = new_key().expect("key");
         let (_, sealed_size) = seal(&key, &plain, &sealed).expect("seal");
         assert_eq!(sealed_size, std::fs::metadata(&sealed).expect("meta").len());
-        let total = padded(size as u64);
+        let total = padded(size as u64).expect("padded");
         assert_eq!(
             sealed_size,
             HEADER.len() as u64 + total + pieces(total) * TAG as u64,
@@ -296,7 +298,12 @@ mod tests {
 
     #[test]
     fn padding_hides_all_but_the_magnitude_at_a_bounded_cost() {
-        // Padmé's worked values: 9 bits of a 1,000-byte size kept as 4, and so on.
+        // A 1,000-byte size (10 bits, its highest bit 9) keeps its highest 5 bits.
+        let padded = |size| padded(size).expect("padded");
+        assert!(
+            super::padded(u64::MAX - 1).is_err(),
+            "no overflow at the top"
+        );
         assert_eq!(padded(1), 1);
         assert_eq!(padded(100), 104);
         assert_eq!(padded(1000), 1024);
@@ -328,12 +335,13 @@ mod tests {
             file.extend(cipher.encrypt(&nonce, piece).expect("encrypt"));
         }
         std::fs::write(&sealed, file).expect("write");
-        let (sha, size) = open(&key, &sealed, &back, bytes.len() as u64).expect("open");
-        assert_eq!(
-            (sha, size),
-            (hex::encode(Sha256::digest(&bytes)), bytes.len() as u64)
-        );
-        assert_eq!(std::fs::read(&back).expect("read"), bytes);
+        // Whatever size the message says: format 1 has no padding to cut.
+        for said in [bytes.len() as u64, 0] {
+            let (sha, size) = open(&key, &sealed, &back, said).expect("open");
+            let whole = (hex::encode(Sha256::digest(&bytes)), bytes.len() as u64);
+            assert_eq!((sha, size), whole);
+            assert_eq!(std::fs::read(&back).expect("read"), bytes);
+        }
     }
 
     #[test]
@@ -364,6 +372,10 @@ mod tests {
             open(&key, &sealed, &back, size - 1).is_err(),
             "a size short of the file's own bytes (they would be taken for padding)"
         );
+        // A size beyond the file keeps its padding too: the caller's check of the size
+        // and hash then fails.
+        let (_, longer) = open(&key, &sealed, &back, size + 1_000_000).expect("open");
+        assert_eq!(longer, padded(size).expect("padded"));
         assert!(!damaged(&good, &key), "the file itself opens");
     }
 }

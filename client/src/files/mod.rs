@@ -293,10 +293,21 @@ async fn upload(shared: &Shared, pending: &PendingUpload) -> Result<(), Stop> {
         }
         None => None,
     };
-    let sent = match key {
+    let mut sent = match key {
         Some(key) => Some(sealed_copy(file, key, state.is_none()).await?),
         None => None,
     };
+    // A copy remade in a later format than the one declared (an upload begun before an
+    // update, its encrypted copy gone since) is not the same bytes: the upload cannot go
+    // on where it stopped, so it is declared again.
+    if let (Some(old), Some(sealed), Some(key)) = (&state, &sent, key)
+        && old.attachment.is_none()
+        && old.size != sealed.size
+    {
+        let _ = shared.api.cancel_upload(old.id).await;
+        state = None;
+        sent = Some(sealed_copy(file, key, true).await?);
+    }
     if state.is_none() {
         let declared = match &sent {
             // The server learns nothing of the file but its encrypted size.
@@ -418,7 +429,7 @@ struct SealedCopy {
 
 /// The encrypted form of `file` under `key`, made beside it: anew when the upload is
 /// declared (which needs its hash), or when it is gone (the same key makes the same
-/// bytes, so a resumed upload goes on where it stopped).
+/// bytes in the same format, so a resumed upload goes on where it stopped).
 async fn sealed_copy(
     file: &PreparedFile,
     key: FileKey,
