@@ -28,6 +28,7 @@ pub mod navigation;
 pub mod notifier;
 pub mod notify;
 pub mod opening;
+pub mod rendering;
 pub mod settings;
 pub mod state;
 pub mod texts;
@@ -154,6 +155,9 @@ pub fn run() {
                 }
             }
             caret::keep_steady();
+            if let Some(window) = app.get_webview_window("main") {
+                rendering::lighten(&window);
+            }
             // Before the silent sign-in, which checks for updates.
             app.manage(update::Updates::default());
             // Managed before the silent sign-in: the engine it starts forwards events at
