@@ -151,7 +151,11 @@ impl Device {
 
     /// Waits until `check` holds on this client's store, re-checking after every event.
     pub async fn until(&self, what: &str, check: impl Fn(&Client) -> bool) {
-        if self.settle(check, |holds| *holds).await.is_err() {
+        if self
+            .settle(ferry_testkit::WAIT, check, |holds| *holds)
+            .await
+            .is_err()
+        {
             panic!(
                 "timed out after {:?} waiting for {what}",
                 ferry_testkit::WAIT
@@ -166,24 +170,33 @@ impl Device {
         expected: &T,
         read: impl Fn(&Client) -> T,
     ) {
-        if let Err(last) = self.settle(read, |got| got == expected).await {
-            panic!(
-                "timed out after {:?} waiting for {expected:?}; last read {last:?}",
-                ferry_testkit::WAIT
-            );
+        self.until_eq_for(ferry_testkit::WAIT, expected, read).await;
+    }
+
+    /// [`until_eq`](Self::until_eq) with a bound of its own, for a wait on more work than
+    /// the test kit's `WAIT` is sized for.
+    pub async fn until_eq_for<T: PartialEq + std::fmt::Debug>(
+        &self,
+        limit: std::time::Duration,
+        expected: &T,
+        read: impl Fn(&Client) -> T,
+    ) {
+        if let Err(last) = self.settle(limit, read, |got| got == expected).await {
+            panic!("timed out after {limit:?} waiting for {expected:?}; last read {last:?}");
         }
     }
 
     /// Reads this client's store with `read` after every event until `done` holds of what
-    /// it read; what it read last if that took longer than the test kit's `WAIT`.
+    /// it read; what it read last if that took longer than `limit`.
     async fn settle<T>(
         &self,
+        limit: std::time::Duration,
         read: impl Fn(&Client) -> T,
         done: impl Fn(&T) -> bool,
     ) -> Result<(), T> {
         let mut events = self.client.events();
         let mut last = read(&self.client);
-        let waited = tokio::time::timeout(ferry_testkit::WAIT, async {
+        let waited = tokio::time::timeout(limit, async {
             while !done(&last) {
                 // Lagged or not, something changed: look again.
                 let _ = events.recv().await;
