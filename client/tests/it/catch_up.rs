@@ -12,7 +12,11 @@ const WHILE_AWAY: usize = 90;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn away_client_catches_up_with_only_what_it_lacks() {
     let data = TestDb::sqlite();
-    let server = TestServer::start_with(config(&data)).await;
+    // The server's usual heartbeat, not the one-second one of `config`: this test counts
+    // Bob's requests, and under Wine (debug, two cores, another test beside it) one run
+    // synced twice. The likeliest cause is a reconnect: with a one-second heartbeat, three
+    // quiet seconds drop a link, and his catch-up there keeps both cores busy for ~28 s.
+    let server = TestServer::start_with(ferry_testkit::test_config(&data)).await;
     let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let mut chats: Vec<ConversationId> = Vec::new();
     for i in 0..CONVERSATIONS {
