@@ -192,7 +192,7 @@ pub async fn establish(addr: &str, world: &World) -> anyhow::Result<Groups> {
         }
     }
     let mut publishes = Vec::new();
-    for (i, device) in devices.iter().enumerate() {
+    for (i, device) in devices.iter_mut().enumerate() {
         anyhow::ensure!(
             added[i] <= MOST_WAITING,
             "user {i} is in more groups than a device can have key packages waiting for"

@@ -22,9 +22,9 @@ use ferry_proto::mls::{
 use ferry_proto::{ConversationId, SessionId, UserId};
 use openmls::prelude::{
     BasicCredential, Capabilities, Ciphersuite, CredentialWithKey, ExtensionType,
-    ExternalCommitBuilder, GroupId, KeyPackage, KeyPackageIn, LeafNodeIndex, MlsGroup,
-    MlsGroupCreateConfig, MlsGroupJoinConfig, MlsMessageBodyIn, MlsMessageIn, MlsMessageOut,
-    OpenMlsProvider, ProcessedMessageContent, ProtocolMessage, ProtocolVersion, StagedWelcome,
+    ExternalCommitBuilder, KeyPackage, KeyPackageIn, LeafNodeIndex, MlsGroup, MlsGroupCreateConfig,
+    MlsGroupJoinConfig, MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, OpenMlsProvider,
+    ProcessedMessageContent, ProtocolMessage, ProtocolVersion, StagedWelcome,
     tls_codec::{Deserialize as _, Serialize as _},
 };
 use openmls_basic_credential::SignatureKeyPair;
@@ -35,7 +35,7 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-use storage::{Provider, loaded};
+use storage::{State, group_id, loaded};
 
 /// Ferry's one ciphersuite (docs/protocol.md).
 const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
@@ -90,14 +90,12 @@ impl Member {
 
 /// This device as an MLS member.
 pub struct Device {
-    provider: Provider,
+    state: State,
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
     session: SessionId,
     /// Groups read from the storage so far, by conversation.
     groups: HashMap<ConversationId, MlsGroup>,
-    /// The storage's pairs as the local store has them.
-    saved: HashMap<Vec<u8>, Vec<u8>>,
     /// Groups this device joined by an external commit the server has not answered yet.
     joining: HashSet<ConversationId>,
 }
@@ -141,68 +139,34 @@ impl Device {
         user: UserId,
         session: SessionId,
     ) -> Self {
-        let provider = Provider::default();
-        *provider
-            .storage
-            .values
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = saved.clone();
         let credential = CredentialWithKey {
             credential: BasicCredential::new(credential_identity(user, session).into_bytes())
                 .into(),
             signature_key: signer.public().into(),
         };
         Self {
-            provider,
+            state: State::new(saved),
             signer,
             credential,
             session,
             groups: HashMap::new(),
-            saved,
             joining: HashSet::new(),
         }
     }
 
-    /// Writes what changed in the MLS state since the last flush to the local store.
+    /// Writes what changed in the MLS state since the last flush to the local store (it
+    /// compares only what the operations since may have changed: see `storage`).
     pub fn flush(&mut self, store: &LocalStore) -> Result<(), StoreError> {
-        let values = self
-            .provider
-            .storage
-            .values
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        let set: Vec<(&[u8], &[u8])> = values
-            .iter()
-            .filter(|(k, v)| self.saved.get(*k) != Some(*v))
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
-        let gone: Vec<&[u8]> = self
-            .saved
-            .keys()
-            .filter(|k| !values.contains_key(*k))
-            .map(Vec::as_slice)
-            .collect();
-        if set.is_empty() && gone.is_empty() {
-            return Ok(());
-        }
-        store.write_mls_state(&set, &gone)?;
-        // Only what changed is copied: most of the state stays as it was.
-        let set: Vec<(Vec<u8>, Vec<u8>)> = set
-            .into_iter()
-            .map(|(k, v)| (k.to_vec(), v.to_vec()))
-            .collect();
-        let gone: Vec<Vec<u8>> = gone.into_iter().map(<[u8]>::to_vec).collect();
-        drop(values);
-        for key in gone {
-            self.saved.remove(&key);
-        }
-        self.saved.extend(set);
-        Ok(())
+        self.state.flush(store)
     }
 
     /// `count` new one-time key packages, and a last-resort one if asked, to publish (their
     /// private keys are in the state: flush before publishing).
-    pub fn key_packages(&self, count: usize, last_resort: bool) -> Result<Vec<MlsBytes>, MlsError> {
+    pub fn key_packages(
+        &mut self,
+        count: usize,
+        last_resort: bool,
+    ) -> Result<Vec<MlsBytes>, MlsError> {
         let mut packages = Vec::with_capacity(count + 1);
         for i in 0..count + usize::from(last_resort) {
             let mut builder = KeyPackage::builder();
@@ -215,7 +179,12 @@ impl Device {
                 );
             }
             let bundle = builder
-                .build(SUITE, &self.provider, &self.signer, self.credential.clone())
+                .build(
+                    SUITE,
+                    self.state.any(),
+                    &self.signer,
+                    self.credential.clone(),
+                )
                 .map_err(|e| failed("a key package", e))?;
             let bytes = bundle
                 .key_package()
@@ -228,7 +197,11 @@ impl Device {
 
     /// The conversation's group, if this device is in it.
     fn group(&mut self, conversation: ConversationId) -> Result<Option<&mut MlsGroup>, MlsError> {
-        loaded(&mut self.groups, &self.provider, conversation)
+        loaded(
+            &mut self.groups,
+            self.state.of_group(conversation),
+            conversation,
+        )
     }
 
     /// The epoch this device's copy of the conversation's group is in; `None` when it is
@@ -247,7 +220,7 @@ impl Device {
             .map(|claim| {
                 let package = KeyPackageIn::tls_deserialize_exact(&claim.key_package.0)
                     .map_err(|e| failed("a claimed key package", e))?
-                    .validate(self.provider.crypto(), ProtocolVersion::Mls10)
+                    .validate(self.state.crypto(), ProtocolVersion::Mls10)
                     .map_err(|e| failed("a claimed key package", e))?;
                 let named = credential_identity(claim.device.user_id, claim.device.session_id);
                 if package.leaf_node().credential().serialized_content() != named.as_bytes() {
@@ -278,10 +251,10 @@ impl Device {
         debug_assert_eq!(config.join_config(), &join_config());
         self.forget(conversation)?;
         let group = MlsGroup::new_with_group_id(
-            &self.provider,
+            self.state.any(),
             &self.signer,
             &config,
-            GroupId::from_slice(conversation.0.as_bytes()),
+            group_id(conversation),
             self.credential.clone(),
         )
         .map_err(|e| failed("a group", e))?;
@@ -305,7 +278,7 @@ impl Device {
         conversation: ConversationId,
         packages: Vec<KeyPackage>,
     ) -> Result<NewCommit, MlsError> {
-        let (provider, signer) = (&self.provider, &self.signer);
+        let (provider, signer) = (self.state.any(), &self.signer);
         let group = loaded(&mut self.groups, provider, conversation)?
             .ok_or_else(|| MlsError::Mls("this device is not in the group".into()))?;
         let (commit, welcome, info) = group
@@ -326,7 +299,7 @@ impl Device {
         conversation: ConversationId,
         leaves: &[LeafNodeIndex],
     ) -> Result<NewCommit, MlsError> {
-        let (provider, signer) = (&self.provider, &self.signer);
+        let (provider, signer) = (self.state.any(), &self.signer);
         let group = loaded(&mut self.groups, provider, conversation)?
             .ok_or_else(|| MlsError::Mls("this device is not in the group".into()))?;
         let (commit, _, info) = group
@@ -380,20 +353,16 @@ impl Device {
             return Err(MlsError::Mls("a group info of another group".into()));
         }
         let config = join_config();
+        let provider = self.state.any();
         let (group, bundle) = ExternalCommitBuilder::new()
             .with_config(config)
-            .build_group(&self.provider, info, self.credential.clone())
+            .build_group(provider, info, self.credential.clone())
             .map_err(|e| failed("joining by external commit", e))?
-            .load_psks(self.provider.storage())
+            .load_psks(provider.storage())
             .map_err(|e| failed("joining by external commit", e))?
-            .build(
-                self.provider.rand(),
-                self.provider.crypto(),
-                &self.signer,
-                |_| true,
-            )
+            .build(provider.rand(), provider.crypto(), &self.signer, |_| true)
             .map_err(|e| failed("joining by external commit", e))?
-            .finalize(&self.provider)
+            .finalize(provider)
             .map_err(|e| failed("joining by external commit", e))?;
         let (commit, _, info) = bundle.into_contents();
         let info = info.ok_or_else(|| MlsError::Mls("a commit without group info".into()))?;
@@ -409,7 +378,7 @@ impl Device {
     /// The server took this device's pending commit: the group moves on.
     pub fn committed(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
         self.joining.remove(&conversation);
-        let provider = &self.provider;
+        let provider = self.state.any();
         if let Some(group) = loaded(&mut self.groups, provider, conversation)? {
             group
                 .merge_pending_commit(provider)
@@ -422,7 +391,7 @@ impl Device {
     /// dropped, and a group this device was making or joining goes with it (it joins the
     /// winner's, or tries again).
     pub(crate) fn abandon(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
-        let provider = &self.provider;
+        let provider = self.state.any();
         let joining = self.joining.remove(&conversation);
         let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
             return Ok(());
@@ -438,10 +407,11 @@ impl Device {
 
     /// Drops this device's copy of a group, from memory and from the storage.
     fn forget(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
-        loaded(&mut self.groups, &self.provider, conversation)?;
+        let provider = self.state.any();
+        loaded(&mut self.groups, provider, conversation)?;
         if let Some(mut group) = self.groups.remove(&conversation) {
             group
-                .delete(self.provider.storage())
+                .delete(provider.storage())
                 .map_err(|e| failed("dropping a group", e))?;
         }
         Ok(())
@@ -452,7 +422,7 @@ impl Device {
     /// the group.
     pub(crate) fn apply(&mut self, commit: &Commit) -> Result<(), MlsError> {
         let conversation = commit.conversation_id;
-        let (provider, session) = (&self.provider, self.session);
+        let (provider, session) = (self.state.any(), self.session);
         let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
             return Ok(());
         };
@@ -510,13 +480,14 @@ impl Device {
         // openmls refuses a welcome to a group it holds, and the new copy is stored under
         // the same group id.
         self.forget(conversation)?;
-        let staged = StagedWelcome::new_from_welcome(&self.provider, &config, body, None)
+        let provider = self.state.any();
+        let staged = StagedWelcome::new_from_welcome(provider, &config, body, None)
             .map_err(|e| failed("a welcome", e))?;
         if staged.group_context().group_id().as_slice() != conversation.0.as_bytes() {
             return Err(MlsError::Mls("a welcome to another group".into()));
         }
         let group = staged
-            .into_group(&self.provider)
+            .into_group(provider)
             .map_err(|e| failed("joining a group", e))?;
         self.groups.insert(conversation, group);
         Ok(())
@@ -530,7 +501,8 @@ impl Device {
         content: &SealedContent,
     ) -> Result<Option<MlsBytes>, MlsError> {
         let plain = serde_json::to_vec(content).map_err(|e| failed("sealing", e))?;
-        let (provider, signer) = (&self.provider, &self.signer);
+        // Only this group's pairs change (see `storage`).
+        let (provider, signer) = (self.state.of_group(conversation), &self.signer);
         let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
             return Ok(None);
         };
@@ -549,7 +521,9 @@ impl Device {
         sealed: &MlsBytes,
     ) -> Result<SealedContent, MlsError> {
         let message = protocol_message(&sealed.0)?;
-        let provider = &self.provider;
+        // Only this group's pairs change (see `storage`): an application message's secrets,
+        // or a proposal queued.
+        let provider = self.state.of_group(conversation);
         let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
             return Err(MlsError::Mls("this device is not in the group".into()));
         };

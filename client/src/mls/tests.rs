@@ -1,5 +1,6 @@
-//! What a sealed entry shows of its length: two in-memory devices in one group, made
-//! without a server, the first sealing and the second opening.
+//! What a sealed entry shows of its length, and that a device's MLS state is saved whole
+//! though a flush after sealing or opening compares only the group's part: in-memory
+//! devices in groups made without a server, one sealing and the other opening.
 
 use ferry_proto::mls::{ClaimedKeyPackage, ClaimedKeyPackages, Device as Named, Welcome};
 use ferry_proto::{WelcomeId, mls::SealedContent};
@@ -8,14 +9,20 @@ use super::*;
 
 /// Alice's device and Bob's, in the group of `chat` that Alice made.
 fn pair(chat: ConversationId) -> (Device, Device) {
-    let (alice, bob, session) = (UserId::new(), UserId::new(), SessionId::new());
-    let mut a = Device::in_memory(alice, SessionId::new());
-    let mut b = Device::in_memory(bob, session);
+    let bob = UserId::new();
+    let mut a = Device::in_memory(UserId::new(), SessionId::new());
+    let mut b = Device::in_memory(bob, SessionId::new());
+    group(&mut a, (&mut b, bob), chat);
+    (a, b)
+}
+
+/// Makes the group of `chat`: `a` adds `b` (of user `bob`), who joins by the welcome.
+fn group(a: &mut Device, (b, bob): (&mut Device, UserId), chat: ConversationId) {
     let claimed = ClaimedKeyPackages {
         key_packages: vec![ClaimedKeyPackage {
             device: Named {
                 user_id: bob,
-                session_id: session,
+                session_id: b.session,
             },
             key_package: b.key_packages(1, false).expect("a key package").remove(0),
         }],
@@ -30,7 +37,6 @@ fn pair(chat: ConversationId) -> (Device, Device) {
         welcome: commit.welcome.expect("a welcome"),
     })
     .expect("joined");
-    (a, b)
 }
 
 /// The lengths of the entries Alice seals for bodies of 1 to 300 characters, each
@@ -75,7 +81,7 @@ fn a_group_stored_before_padding_pads_once_read_again() {
     a.groups
         .get_mut(&chat)
         .expect("the group")
-        .set_configuration(a.provider.storage(), &unpadded)
+        .set_configuration(a.state.any().storage(), &unpadded)
         .expect("configured");
     let before: HashSet<usize> = sealed_lengths(&mut a, &mut b, chat).into_iter().collect();
     assert!(before.len() > 100, "unpadded, every length shows");
@@ -83,4 +89,61 @@ fn a_group_stored_before_padding_pads_once_read_again() {
     a.groups.clear();
     let after: HashSet<usize> = sealed_lengths(&mut a, &mut b, chat).into_iter().collect();
     assert!(after.len() <= 3, "padded again: {after:?}");
+}
+
+/// The MLS state a store holds.
+fn stored(store: &LocalStore) -> HashMap<Vec<u8>, Vec<u8>> {
+    store.mls_state().expect("read").into_iter().collect()
+}
+
+/// How many of the device's pairs its store lacks, holds otherwise, or holds but the
+/// device no longer does.
+fn unsaved(device: &Device, store: &LocalStore) -> usize {
+    let (saved, now) = (stored(store), device.state.pairs());
+    let keys: HashSet<&Vec<u8>> = saved.keys().chain(now.keys()).collect();
+    keys.into_iter()
+        .filter(|k| saved.get(*k) != now.get(*k))
+        .count()
+}
+
+#[test]
+fn a_flush_after_sealing_and_opening_saves_all_that_changed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = |name: &str| LocalStore::open(&dir.path().join(name)).expect("a store");
+    let (a_store, b_store) = (open("a.db"), open("b.db"));
+    let chats: Vec<ConversationId> = (0..4).map(|_| ConversationId::new()).collect();
+    let bob = UserId::new();
+    let mut a = Device::in_memory(UserId::new(), SessionId::new());
+    let mut b = Device::in_memory(bob, SessionId::new());
+    for chat in &chats {
+        group(&mut a, (&mut b, bob), *chat);
+    }
+    a.flush(&a_store).expect("saved");
+    b.flush(&b_store).expect("saved");
+    let before = stored(&a_store);
+    assert_eq!(unsaved(&a, &a_store), 0);
+
+    // Both ways, in two of the four groups, each step saved as the engine does.
+    for (i, chat) in chats[1..3].iter().enumerate() {
+        for n in 0..3 {
+            let content = SealedContent {
+                body: format!("{i}.{n}"),
+                ..SealedContent::default()
+            };
+            let sealed = a.seal(*chat, &content).expect("seal").expect("in it");
+            a.flush(&a_store).expect("saved");
+            assert_eq!(b.unseal(*chat, &sealed).expect("open"), content);
+            b.flush(&b_store).expect("saved");
+            let sealed = b.seal(*chat, &content).expect("seal").expect("in it");
+            b.flush(&b_store).expect("saved");
+            assert_eq!(a.unseal(*chat, &sealed).expect("open"), content);
+            a.flush(&a_store).expect("saved");
+        }
+    }
+    assert!(
+        stored(&a_store) != before,
+        "sealing and opening moved the state on"
+    );
+    assert_eq!(unsaved(&a, &a_store), 0, "pairs of Alice's left unsaved");
+    assert_eq!(unsaved(&b, &b_store), 0, "pairs of Bob's left unsaved");
 }

@@ -30,7 +30,7 @@ async fn member(api: &Api, i: usize) -> (Api, Tokens, MlsDevice) {
         .await
         .expect("register");
     let signed_in = api.with_token(&tokens.access_token);
-    let device = MlsDevice::in_memory(tokens.user.id, tokens.session_id);
+    let mut device = MlsDevice::in_memory(tokens.user.id, tokens.session_id);
     let packages = device.key_packages(1, false).expect("a key package");
     signed_in
         .publish_key_packages(packages)
