@@ -521,8 +521,8 @@ impl Device {
         sealed: &MlsBytes,
     ) -> Result<SealedContent, MlsError> {
         let message = protocol_message(&sealed.0)?;
-        // Only this group's pairs change (see `storage`): an application message's secrets,
-        // or a proposal queued.
+        // Only this group's pairs change (see `storage`): the message secrets (a proposal
+        // or a commit is only read here, not queued or merged).
         let provider = self.state.of_group(conversation);
         let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
             return Err(MlsError::Mls("this device is not in the group".into()));

@@ -55,7 +55,11 @@ pub(super) struct State {
 /// A storage key and its value.
 type Pair = (Vec<u8>, Vec<u8>);
 
-/// What of the storage may differ from what was saved.
+/// What of the storage may differ from what was saved. `Groups` rests on what openmls
+/// 0.9 writes when it seals, opens or loads (only the group's message secrets and join
+/// config) and on how its memory storage 0.6 builds keys: an upgrade of either, or
+/// openmls's `virtual-clients-draft` feature (which writes a tree keyed by epoch), must
+/// be checked against them; `mls::tests` fails if a seal or an open leaves a pair unsaved.
 enum Changed {
     /// Only pairs of these groups' (none: nothing).
     Groups(HashSet<ConversationId>),
