@@ -134,7 +134,7 @@ impl State {
     }
 
     /// The pairs set and the keys gone since the last flush.
-    pub(super) fn unsaved(&self) -> (Vec<Pair>, Vec<Vec<u8>>) {
+    fn unsaved(&self) -> (Vec<Pair>, Vec<Vec<u8>>) {
         let keys: Option<Vec<Vec<u8>>> = match &self.changed {
             Changed::Anything => None,
             Changed::Groups(groups) if groups.is_empty() => return Default::default(),
