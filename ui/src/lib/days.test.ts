@@ -25,6 +25,28 @@ describe("threadRows", () => {
     ]);
   });
 
+  it("gives a day that comes back (clocks that disagree around midnight) a key of its own", () => {
+    const messages = [
+      message({ created_at: at(14, 23), seq: 1 }),
+      message({ created_at: at(15, 0), seq: 2 }),
+      message({ created_at: at(14, 23), seq: 3 }),
+      message({ created_at: at(15, 1), seq: 4 }),
+    ];
+    const rows = threadRows(messages, { now: NOW, locale: "en-GB" });
+    expect(rows.map((r) => (r.kind === "day" ? r.label : r.kind))).toEqual([
+      "Yesterday",
+      "message",
+      "Today",
+      "message",
+      "Yesterday",
+      "message",
+      "Today",
+      "message",
+    ]);
+    const keys = rows.map((r) => r.key);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
   it("has no rows for no messages", () => {
     expect(threadRows([], { now: NOW })).toEqual([]);
   });
