@@ -197,11 +197,7 @@ impl Device {
 
     /// The conversation's group, if this device is in it.
     fn group(&mut self, conversation: ConversationId) -> Result<Option<&mut MlsGroup>, MlsError> {
-        loaded(
-            &mut self.groups,
-            self.state.of_group(conversation),
-            conversation,
-        )
+        loaded(&mut self.groups, &mut self.state, conversation)
     }
 
     /// The epoch this device's copy of the conversation's group is in; `None` when it is
@@ -278,9 +274,9 @@ impl Device {
         conversation: ConversationId,
         packages: Vec<KeyPackage>,
     ) -> Result<NewCommit, MlsError> {
-        let (provider, signer) = (self.state.any(), &self.signer);
-        let group = loaded(&mut self.groups, provider, conversation)?
+        let group = loaded(&mut self.groups, &mut self.state, conversation)?
             .ok_or_else(|| MlsError::Mls("this device is not in the group".into()))?;
+        let (provider, signer) = (self.state.any(), &self.signer);
         let (commit, welcome, info) = group
             .add_members(provider, signer, &packages)
             .map_err(|e| failed("adding members", e))?;
@@ -299,9 +295,9 @@ impl Device {
         conversation: ConversationId,
         leaves: &[LeafNodeIndex],
     ) -> Result<NewCommit, MlsError> {
-        let (provider, signer) = (self.state.any(), &self.signer);
-        let group = loaded(&mut self.groups, provider, conversation)?
+        let group = loaded(&mut self.groups, &mut self.state, conversation)?
             .ok_or_else(|| MlsError::Mls("this device is not in the group".into()))?;
+        let (provider, signer) = (self.state.any(), &self.signer);
         let (commit, _, info) = group
             .remove_members(provider, signer, leaves)
             .map_err(|e| failed("removing members", e))?;
@@ -378,8 +374,8 @@ impl Device {
     /// The server took this device's pending commit: the group moves on.
     pub fn committed(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
         self.joining.remove(&conversation);
-        let provider = self.state.any();
-        if let Some(group) = loaded(&mut self.groups, provider, conversation)? {
+        if let Some(group) = loaded(&mut self.groups, &mut self.state, conversation)? {
+            let provider = self.state.any();
             group
                 .merge_pending_commit(provider)
                 .map_err(|e| failed("merging a commit", e))?;
@@ -391,11 +387,11 @@ impl Device {
     /// dropped, and a group this device was making or joining goes with it (it joins the
     /// winner's, or tries again).
     pub(crate) fn abandon(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
-        let provider = self.state.any();
         let joining = self.joining.remove(&conversation);
-        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+        let Some(group) = loaded(&mut self.groups, &mut self.state, conversation)? else {
             return Ok(());
         };
+        let provider = self.state.any();
         if joining || group.epoch().as_u64() == 0 {
             self.forget(conversation)
         } else {
@@ -407,11 +403,10 @@ impl Device {
 
     /// Drops this device's copy of a group, from memory and from the storage.
     fn forget(&mut self, conversation: ConversationId) -> Result<(), MlsError> {
-        let provider = self.state.any();
-        loaded(&mut self.groups, provider, conversation)?;
+        loaded(&mut self.groups, &mut self.state, conversation)?;
         if let Some(mut group) = self.groups.remove(&conversation) {
             group
-                .delete(provider.storage())
+                .delete(self.state.any().storage())
                 .map_err(|e| failed("dropping a group", e))?;
         }
         Ok(())
@@ -422,10 +417,10 @@ impl Device {
     /// the group.
     pub(crate) fn apply(&mut self, commit: &Commit) -> Result<(), MlsError> {
         let conversation = commit.conversation_id;
-        let (provider, session) = (self.state.any(), self.session);
-        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+        let Some(group) = loaded(&mut self.groups, &mut self.state, conversation)? else {
             return Ok(());
         };
+        let (provider, session) = (self.state.any(), self.session);
         let epoch = group.epoch().as_u64() as i64;
         if commit.epoch < epoch {
             return Ok(());
@@ -501,11 +496,11 @@ impl Device {
         content: &SealedContent,
     ) -> Result<Option<MlsBytes>, MlsError> {
         let plain = serde_json::to_vec(content).map_err(|e| failed("sealing", e))?;
-        // Only this group's pairs change (see `storage`).
-        let (provider, signer) = (self.state.of_group(conversation), &self.signer);
-        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
+        let Some(group) = loaded(&mut self.groups, &mut self.state, conversation)? else {
             return Ok(None);
         };
+        // Only this group's pairs change (see `storage`).
+        let (provider, signer) = (self.state.of_group(conversation), &self.signer);
         let message = group
             .create_message(provider, signer, &plain)
             .map_err(|e| failed("sealing", e))?;
@@ -521,12 +516,12 @@ impl Device {
         sealed: &MlsBytes,
     ) -> Result<SealedContent, MlsError> {
         let message = protocol_message(&sealed.0)?;
+        let Some(group) = loaded(&mut self.groups, &mut self.state, conversation)? else {
+            return Err(MlsError::Mls("this device is not in the group".into()));
+        };
         // Only this group's pairs change (see `storage`): the message secrets (a proposal
         // or a commit is only read here, not queued or merged).
         let provider = self.state.of_group(conversation);
-        let Some(group) = loaded(&mut self.groups, provider, conversation)? else {
-            return Err(MlsError::Mls("this device is not in the group".into()));
-        };
         let processed = group
             .process_message(provider, message)
             .map_err(|e| failed("opening", e))?;

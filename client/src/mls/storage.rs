@@ -89,8 +89,8 @@ impl State {
         &self.provider
     }
 
-    /// The provider, for what writes only the conversation's group's pairs: reading it,
-    /// sealing and opening its application messages.
+    /// The provider, for what writes only the conversation's group's pairs: reading it
+    /// from the storage, sealing and opening its application messages.
     pub(super) fn of_group(&mut self, conversation: ConversationId) -> &Provider {
         if let Changed::Groups(groups) = &mut self.changed {
             groups.insert(conversation);
@@ -120,6 +120,15 @@ impl State {
         }
         self.changed = Changed::Groups(HashSet::new());
         Ok(())
+    }
+
+    /// How many groups the next flush compares (`None`: every pair).
+    #[cfg(test)]
+    pub(super) fn marked(&self) -> Option<usize> {
+        match &self.changed {
+            Changed::Groups(groups) => Some(groups.len()),
+            Changed::Anything => None,
+        }
     }
 
     /// Every pair the storage holds now.
@@ -179,16 +188,19 @@ pub(super) fn group_id(conversation: ConversationId) -> GroupId {
     GroupId::from_slice(conversation.0.as_bytes())
 }
 
-/// The conversation's group from `groups`, reading it from the storage the first time.
+/// The conversation's group from `groups`, reading it from the storage the first time;
+/// only that first read marks the group for the next flush (it may re-configure the
+/// group), so reading a group already held leaves the flush nothing to compare.
 pub(super) fn loaded<'a>(
     groups: &'a mut HashMap<ConversationId, MlsGroup>,
-    provider: &Provider,
+    state: &mut State,
     conversation: ConversationId,
 ) -> Result<Option<&'a mut MlsGroup>, MlsError> {
     use std::collections::hash_map::Entry;
     match groups.entry(conversation) {
         Entry::Occupied(group) => Ok(Some(group.into_mut())),
         Entry::Vacant(slot) => {
+            let provider = state.of_group(conversation);
             let Some(mut group) = MlsGroup::load(provider.storage(), &group_id(conversation))
                 .map_err(|e| failed("reading a group", e))?
             else {

@@ -1,6 +1,7 @@
 //! What a sealed entry shows of its length, and that a device's MLS state is saved whole
-//! though a flush after sealing or opening compares only the group's part: in-memory
-//! devices in groups made without a server, one sealing and the other opening.
+//! though a flush after sealing or opening compares only the group's part (and after
+//! reading a group already held, nothing): in-memory devices in groups made without a
+//! server, one sealing and the other opening.
 
 use ferry_proto::mls::{ClaimedKeyPackage, ClaimedKeyPackages, Device as Named, Welcome};
 use ferry_proto::{WelcomeId, mls::SealedContent};
@@ -146,4 +147,23 @@ fn a_flush_after_sealing_and_opening_saves_all_that_changed() {
     );
     assert_eq!(unsaved(&a, &a_store), 0, "pairs of Alice's left unsaved");
     assert_eq!(unsaved(&b, &b_store), 0, "pairs of Bob's left unsaved");
+}
+
+#[test]
+fn reading_a_group_already_held_leaves_the_flush_nothing_to_compare() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = LocalStore::open(&dir.path().join("a.db")).expect("a store");
+    let chat = ConversationId::new();
+    let (mut a, _b) = pair(chat);
+    a.flush(&store).expect("saved");
+    assert_eq!(a.state.marked(), Some(0));
+    assert!(a.epoch(chat).expect("read").is_some());
+    assert!(a.members(chat).expect("read").is_some());
+    assert_eq!(a.state.marked(), Some(0), "a group held is only read");
+    // As after a restart: read from the storage, which may re-configure it.
+    a.groups.clear();
+    assert!(a.epoch(chat).expect("read").is_some());
+    assert_eq!(a.state.marked(), Some(1));
+    a.flush(&store).expect("saved");
+    assert_eq!(unsaved(&a, &store), 0);
 }
