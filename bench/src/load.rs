@@ -26,6 +26,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::clock::{micros, now_us};
+use crate::lock;
 use crate::resume::{Owed, Rejoin, Resume, Resumer};
 use crate::sealing::Sealer;
 use crate::wire::{AckRef, Incoming, StoredMessage, Target};
@@ -1227,10 +1228,6 @@ const RETRY_REFUSED: Duration = Duration::from_millis(250);
 /// A deadline that never comes, for a timer that is off.
 fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Hands out `count` commands at `rate` per second from now, each at its own scheduled

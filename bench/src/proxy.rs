@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 use ferry_bench::rng::Rng;
 
+use crate::lock;
+
 /// One proxy: a listener, its live connections, and how many it cut.
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -108,8 +110,4 @@ async fn forward(mut client: TcpStream, upstream: SocketAddr, cut: oneshot::Rece
             let _ = server.set_zero_linger();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -31,6 +31,7 @@ use ferry_proto::{ConversationId, MessageId, UserId};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::clock::micros;
+use crate::lock;
 use crate::setup::World;
 
 /// Requests to the server at once while setting up.
@@ -283,10 +284,6 @@ pub async fn establish(addr: &str, world: &World) -> anyhow::Result<Groups> {
         sealers,
         largest_commit_bytes,
     })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

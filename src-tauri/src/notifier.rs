@@ -11,7 +11,9 @@
 //! thread waits on.
 
 use ferry_proto::ConversationId;
-use tauri::{AppHandle, Emitter, Manager};
+#[cfg(any(target_os = "macos", target_os = "windows"))]
+use tauri::Manager;
+use tauri::{AppHandle, Emitter};
 
 /// The event that asks the UI to open a conversation; the payload is its id.
 pub const OPEN_EVENT: &str = "ferry://open";
@@ -55,11 +57,7 @@ impl Notifier {
 
 /// Un-minimises and focuses the window and asks the UI to open the conversation.
 fn open(app: &AppHandle, conversation: ConversationId) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
+    crate::tray::reveal(app);
     let _ = app.emit(OPEN_EVENT, conversation);
 }
 

@@ -5,7 +5,7 @@
 //! this device last found members without keys (and which).
 
 use ferry_proto::{ConversationId, MessageId, SessionId, UserId};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{LocalStore, StoreResult, id_at};
 
@@ -120,16 +120,8 @@ impl LocalStore {
                 )?
                 .query_map([tried_before], |r| id_at(r, 0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut members = tx.prepare_cached(
-                "SELECT user_id FROM members WHERE conversation_id = ?1 ORDER BY user_id",
-            )?;
             ids.into_iter()
-                .map(|id| {
-                    let users = members
-                        .query_map([id.to_string()], |r| id_at(r, 0))?
-                        .collect::<rusqlite::Result<_>>()?;
-                    Ok((id, users))
-                })
+                .map(|id| Ok((id, members_of(tx, id)?)))
                 .collect()
         })
     }
@@ -254,12 +246,13 @@ impl LocalStore {
 
     /// Who is in a conversation now.
     pub fn member_ids(&self, conversation: ConversationId) -> StoreResult<Vec<UserId>> {
-        self.read(|tx| {
-            tx.prepare_cached(
-                "SELECT user_id FROM members WHERE conversation_id = ?1 ORDER BY user_id",
-            )?
-            .query_map([conversation.to_string()], |r| id_at(r, 0))?
-            .collect()
-        })
+        self.read(|tx| members_of(tx, conversation))
     }
+}
+
+/// The conversation's members' ids, in order.
+fn members_of(tx: &Transaction<'_>, conversation: ConversationId) -> rusqlite::Result<Vec<UserId>> {
+    tx.prepare_cached("SELECT user_id FROM members WHERE conversation_id = ?1 ORDER BY user_id")?
+        .query_map([conversation.to_string()], |r| id_at(r, 0))?
+        .collect()
 }

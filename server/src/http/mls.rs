@@ -11,7 +11,9 @@ use ferry_proto::mls::{
     CommitPage, Device, MAX_CLAIM_USERS, MAX_COMMITS_PAGE, MAX_KEY_PACKAGES,
     MAX_KEY_PACKAGES_PER_PUBLISH, SignedInDevices,
 };
-use ferry_proto::{ConversationId, ErrorBody, ErrorCode, ServerFrame, Timestamp, WelcomeId};
+use ferry_proto::{
+    ConversationId, ErrorBody, ErrorCode, ServerFrame, Timestamp, UserId, WelcomeId,
+};
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
@@ -93,11 +95,7 @@ pub async fn claim_key_packages(
     caller: Caller,
     Json(claim): Json<Takes<endpoints::ClaimKeyPackages>>,
 ) -> Result<Json<Gives<endpoints::ClaimKeyPackages>>> {
-    if claim.user_ids.is_empty() || claim.user_ids.len() > MAX_CLAIM_USERS {
-        return Err(Error::invalid(format!(
-            "claim the devices of 1 to {MAX_CLAIM_USERS} users at a time"
-        )));
-    }
+    some_users(&claim.user_ids, "claim the devices of")?;
     let mut claimed = app
         .store
         .claim_key_packages(caller.user_id, &claim.user_ids, Timestamp::now())
@@ -128,16 +126,23 @@ pub async fn signed_in_devices(
     caller: Caller,
     Json(query): Json<Takes<endpoints::ListDevices>>,
 ) -> Result<Json<Gives<endpoints::ListDevices>>> {
-    if query.user_ids.is_empty() || query.user_ids.len() > MAX_CLAIM_USERS {
-        return Err(Error::invalid(format!(
-            "ask for the devices of 1 to {MAX_CLAIM_USERS} users at a time"
-        )));
-    }
+    some_users(&query.user_ids, "ask for the devices of")?;
     let devices = app
         .store
         .signed_in_devices(caller.user_id, &query.user_ids)
         .await?;
     Ok(Json(SignedInDevices { devices }))
+}
+
+/// Refuses a list of users that is empty or longer than [`MAX_CLAIM_USERS`]; `what` is
+/// what the caller asked to do with them ("claim the devices of").
+fn some_users(user_ids: &[UserId], what: &str) -> Result<()> {
+    if user_ids.is_empty() || user_ids.len() > MAX_CLAIM_USERS {
+        return Err(Error::invalid(format!(
+            "{what} 1 to {MAX_CLAIM_USERS} users at a time"
+        )));
+    }
+    Ok(())
 }
 
 /// Hands the server a group's next commit. It is accepted only in the group's current
