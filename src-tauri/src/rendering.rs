@@ -21,8 +21,9 @@
 //! WebKitWebDriver, a screenshot after typing into the server field comes back, one
 //! after typing into all four fields never does), while the window goes on painting what
 //! is typed. A window driven by WebDriver keeps WebKit's default drawing, so the e2e
-//! covers the app's behaviour but not this drawing mode, which B12's runs cover (they
-//! start the app, paint the list and open a conversation).
+//! covers the app's behaviour but not this drawing mode, which the e2e's `drawing` test
+//! covers (the app started as people start it, its window's pixels read from X) and
+//! B12's runs measure (they paint the list and open a conversation).
 
 /// Tells the window's WebKit to draw on the CPU (call once, in `setup`, before the page
 /// has drawn).
@@ -37,6 +38,8 @@ pub fn lighten(window: &tauri::WebviewWindow) {
         }
         if let Some(settings) = WebViewExt::settings(&view) {
             settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            // What the desktop e2e's drawing test looks for.
+            tracing::debug!("the window's web content is drawn on the CPU");
         }
     });
     if let Err(e) = told {

@@ -85,7 +85,7 @@ async fn axe(b: &Browser, shots: &mut Shots, screen: &str) {
 }
 
 /// The X window of the app (a top-level window whose name starts with "Ferry").
-fn app_window(x: &impl Connection, root: u32) -> Option<u32> {
+pub(crate) fn app_window(x: &impl Connection, root: u32) -> Option<u32> {
     let tree = x.query_tree(root).ok()?.reply().ok()?;
     tree.children.into_iter().find(|w| {
         x.get_property(false, *w, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 256)
@@ -115,7 +115,7 @@ fn close_window(x: &impl Connection, window: u32) {
     x.flush().expect("flush");
 }
 
-fn mapped(x: &impl Connection, window: u32) -> bool {
+pub(crate) fn mapped(x: &impl Connection, window: u32) -> bool {
     x.get_window_attributes(window)
         .ok()
         .and_then(|c| c.reply().ok())

@@ -10,6 +10,7 @@
 //! them. A second test starts the app without a display.
 #![cfg(target_os = "linux")]
 
+mod drawing;
 mod installed;
 mod notifications;
 mod tray;
@@ -70,22 +71,27 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // std has no killpg; kill(1) reaches the whole group with a negative id.
-        let killed = std::process::Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.group)])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !killed.is_ok_and(|s| s.success()) {
-            // The group may already be gone; the leader at least must not stay.
-            let _ = self.child.start_kill();
-        }
-        let _ = self.child.try_wait();
+        kill_group(&mut self.child, self.group);
         if std::thread::panicking() {
             eprintln!("tauri-driver's output: {}", self.log.display());
         }
     }
+}
+
+/// Kills every process of the group `child` leads (`group`, its pid taken at spawn).
+fn kill_group(child: &mut Child, group: u32) {
+    // std has no killpg; kill(1) reaches the whole group with a negative id.
+    let killed = std::process::Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{group}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !killed.is_ok_and(|s| s.success()) {
+        // The group may already be gone; the leader at least must not stay.
+        let _ = child.start_kill();
+    }
+    let _ = child.try_wait();
 }
 
 async fn free_port() -> u16 {
