@@ -11,8 +11,6 @@
 //! thread waits on.
 
 use ferry_proto::ConversationId;
-#[cfg(any(target_os = "macos", target_os = "windows"))]
-use tauri::Manager;
 use tauri::{AppHandle, Emitter};
 
 /// The event that asks the UI to open a conversation; the payload is its id.
