@@ -3,7 +3,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { emit } from "@tauri-apps/api/event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import App from "./App.svelte";
 import bubbleSource from "./lib/components/MessageBubble.svelte?raw";
 import type { ConnectionState } from "./lib/bindings/ConnectionState";
@@ -316,9 +316,6 @@ describe("the first paint", () => {
 });
 
 describe("a thread", () => {
-  const yesterday = new Date();
-  yesterday.setDate(yesterday.getDate() - 1);
-
   function adaChat(messages: LocalMessage[], extra: Partial<ConversationSummary> = {}) {
     const conversation = direct(ada, extra);
     const placed = messages.map((m) => ({ ...m, conversation_id: conversation.id }));
@@ -326,6 +323,8 @@ describe("a thread", () => {
   }
 
   it("opens with day separators, sides and status, and tells the core what is open", async () => {
+    const yesterday = new Date();
+    yesterday.setDate(yesterday.getDate() - 1);
     const { conversation, messages } = adaChat([
       message({ seq: 1, body: "yesterday's news", mine: false, sender_id: ada.id, created_at: yesterday.toISOString() }),
       message({ seq: 2, body: "today's reply", status: "read", created_at: ago(1) }),
@@ -351,6 +350,28 @@ describe("a thread", () => {
       expect(c.argsOf("set_attention").at(-1)).toMatchObject({ openConversation: conversation.id }),
     );
     expect(screen.getByTestId("composer")).toHaveFocus();
+  });
+
+  it("shows a day again where the messages' times go back across midnight", async () => {
+    // Just after midnight, with a message from a clock a few minutes behind: what a CI
+    // run at 00:01 once hit, when the thread threw on the day's repeated key.
+    vi.setSystemTime(new Date(2026, 10, 26, 0, 1));
+    const { conversation, messages } = adaChat([
+      message({ seq: 1, body: "still up?", created_at: ago(3) }),
+      message({ seq: 2, body: "yes", mine: false, sender_id: ada.id, created_at: ago(0) }),
+      message({ seq: 3, body: "from a slow clock", created_at: ago(2) }),
+    ]);
+    core({ conversations: [conversation], messages });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+
+    const thread = await screen.findByTestId("thread");
+    await waitFor(() => expect(within(thread).getAllByTestId("message")).toHaveLength(3));
+    expect(within(thread).getAllByTestId("day-separator").map((el) => el.textContent)).toEqual([
+      "Yesterday",
+      "Today",
+      "Yesterday",
+    ]);
   });
 
   it("shows a sent message at once as pending, then as the core updates it", async () => {
@@ -446,12 +467,8 @@ describe("a thread", () => {
   });
 
   it("lets rows out of view skip rendering, except the newest", async () => {
-    // All on one day, whenever the test runs: a day separator among the newest rows
-    // (a run just after midnight) would take the place of a message.
-    const noon = new Date();
-    noon.setHours(12, 0, 0, 0);
     const history = Array.from({ length: 80 }, (_, i) =>
-      message({ seq: i + 1, body: `n${i + 1}`, created_at: new Date(noon.getTime() - (100 - i) * 60_000).toISOString() }),
+      message({ seq: i + 1, body: `n${i + 1}`, created_at: ago(100 - i) }),
     );
     const { conversation, messages } = adaChat(history, { last_seq: 80 });
     core({ conversations: [conversation], messages });

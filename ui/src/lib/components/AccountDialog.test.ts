@@ -7,7 +7,7 @@
 // deleted.
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import App from "../../App.svelte";
 import type { Account } from "../bindings/Account";
 import type { SessionInfo } from "../bindings/SessionInfo";
@@ -15,9 +15,16 @@ import type { User } from "../bindings/User";
 import { account, ago, coreEmits, direct, ME, mockCore, sessionInfo, user, type Handlers } from "../../test/fixtures";
 import "../../test/screens";
 
-const here = sessionInfo({ device_name: "Linux · morgan-desk", last_used_at: ago(0), current: true });
-const laptop = sessionInfo({ device_name: "macOS · morgan-air", last_used_at: ago(180), last_place: "198.51.100.7" });
-const forgotten = sessionInfo({ device_name: null, last_used_at: ago(60 * 24 * 20), last_place: null });
+// Made before each test, not as the file is collected: "last used" is read against the
+// test's clock.
+let here: SessionInfo;
+let laptop: SessionInfo;
+let forgotten: SessionInfo;
+beforeEach(() => {
+  here = sessionInfo({ device_name: "Linux · morgan-desk", last_used_at: ago(0), current: true });
+  laptop = sessionInfo({ device_name: "macOS · morgan-air", last_used_at: ago(180), last_place: "198.51.100.7" });
+  forgotten = sessionInfo({ device_name: null, last_used_at: ago(60 * 24 * 20), last_place: null });
+});
 
 /** A 64-hex-digit mailed code, as the server makes them. */
 const CODE = "0123456789abcdef".repeat(4);

@@ -1,12 +1,8 @@
 import { fireEvent, render, screen } from "@testing-library/svelte";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ConnectionState } from "../bindings/ConnectionState";
 import { clockTimeWithSeconds } from "../time";
 import ConnectionBanner from "./ConnectionBanner.svelte";
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 function props(connection: ConnectionState) {
   return { connection, onretry: vi.fn(), onsignin: vi.fn() };
