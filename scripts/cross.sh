@@ -42,10 +42,11 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 windows=x86_64-pc-windows-gnu
 macos=aarch64-apple-darwin
 # The packages the root holds: Rust 1.97 with clippy and the standard library's sources, the
-# MinGW-w64 C compilers (rusqlite's SQLite, ring, aws-lc), cmake and nasm (aws-lc's
-# build), Wine to run what is built, and CA certificates for crates.io.
+# MinGW-w64 C compilers (rusqlite's SQLCipher, ring, aws-lc), cmake and nasm (aws-lc's
+# build), perl (OpenSSL's build, which SQLCipher uses on Windows), Wine to run what is
+# built, and CA certificates for crates.io.
 root_packages=(rustc cargo rust-clippy rust-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake nasm make
-    wine wine64 ca-certificates)
+    perl wine wine64 ca-certificates)
 
 idle=()
 if [[ ${FERRY_CROSS_NICE:-1} != 0 ]]; then

@@ -12,7 +12,7 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ferry_client::mls::Device;
-use ferry_client::store::LocalStore;
+use ferry_client::store::{DatabaseKey, LocalStore};
 use ferry_proto::mls::{
     ClaimedKeyPackage, ClaimedKeyPackages, Device as Named, MlsBytes, SealedContent, Welcome,
 };
@@ -29,7 +29,8 @@ struct Member {
 impl Member {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let store = LocalStore::open(&dir.path().join("store.db")).expect("a store");
+        let store = LocalStore::open(&dir.path().join("store.db"), &DatabaseKey::new([7; 32]))
+            .expect("a store");
         let named = Named {
             user_id: UserId::new(),
             session_id: SessionId::new(),

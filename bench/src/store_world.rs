@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use ferry_client::store::LocalStore;
+use ferry_client::store::{DatabaseKey, LocalStore};
 use ferry_proto::{
     Conversation, ConversationId, ConversationKind, Member, MemberState, Message, MessageId, Role,
     Timestamp, User, UserId,
@@ -44,7 +44,7 @@ impl StoreWorld {
     /// `conversations` direct chats of `per_conversation` messages each.
     pub fn fill(conversations: usize, per_conversation: usize) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let store = LocalStore::open(&dir.path().join("store.db"))?;
+        let store = LocalStore::open(&dir.path().join("store.db"), &DatabaseKey::generate()?)?;
         let mut rng = Rng::new(10);
         let me = user(UserId::new(), "me");
         let (chats, time) = fill(&store, &me, conversations, per_conversation, &mut rng)?;

@@ -4,12 +4,17 @@
 //! in the data directory names the folder to resume; signing out renames it to
 //! `last-account` (what a sign-in form proposes) and keeps the folder, so signing in
 //! again finds the history. Credentials are filed in the token store under
-//! [`account_key`], never in these folders.
+//! [`account_key`], never in these folders, and so is the key the folder's database is
+//! encrypted with (under the folder's name).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use ferry_proto::UserId;
+
+use crate::error::ClientError;
+use crate::store::{DatabaseKey, LocalStore, StoreError, is_plaintext, set_aside};
+use crate::tokens::TokenStore;
 
 /// The file in the data directory that names the account to resume.
 const CURRENT: &str = "current-account";
@@ -91,6 +96,68 @@ impl AccountDir {
     /// The lock its processes refresh tokens under.
     pub(crate) fn refresh_lock(&self) -> PathBuf {
         self.path.join(REFRESH_LOCK)
+    }
+
+    /// The account's database, if it has one that this device can open: with its key
+    /// from `tokens`, or with a new key for a database from before encryption (which is
+    /// rewritten encrypted). `None` when there is none, or when its key is gone.
+    pub(crate) fn existing_store(
+        &self,
+        tokens: &dyn TokenStore,
+    ) -> Result<Option<LocalStore>, ClientError> {
+        self.open_store(tokens, false)
+    }
+
+    /// The account's database for a sign-in: as [`Self::existing_store`] finds it, else a
+    /// new one. One that no key opens any more (the keyring lost it) is set aside, kept
+    /// beside the new one: the server holds the history, and the new one catches up.
+    pub(crate) fn store_for_sign_in(
+        &self,
+        tokens: &dyn TokenStore,
+    ) -> Result<LocalStore, ClientError> {
+        Ok(self
+            .open_store(tokens, true)?
+            .expect("signing in always opens a database"))
+    }
+
+    fn open_store(
+        &self,
+        tokens: &dyn TokenStore,
+        signing_in: bool,
+    ) -> Result<Option<LocalStore>, ClientError> {
+        let path = self.database();
+        let there = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+        if !there && !signing_in {
+            return Ok(None);
+        }
+        if let Some(key) = tokens.database_key(&self.name)? {
+            return match LocalStore::open(&path, &key) {
+                Err(StoreError::WrongKey) if signing_in => {
+                    self.set_aside_unreadable()?;
+                    Ok(Some(LocalStore::open(&path, &key)?))
+                }
+                Err(StoreError::WrongKey) => Ok(None),
+                opened => Ok(Some(opened?)),
+            };
+        }
+        if there && !is_plaintext(&path)? {
+            if !signing_in {
+                return Ok(None);
+            }
+            self.set_aside_unreadable()?;
+        }
+        let key = DatabaseKey::generate()?;
+        tokens.save_database_key(&self.name, &key)?;
+        Ok(Some(LocalStore::open(&path, &key)?))
+    }
+
+    fn set_aside_unreadable(&self) -> io::Result<()> {
+        let aside = set_aside(&self.database())?;
+        tracing::warn!(
+            kept = %aside.display(),
+            "no key this device holds opens the local database: starting a new one"
+        );
+        Ok(())
     }
 }
 

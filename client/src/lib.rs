@@ -259,7 +259,7 @@ impl Client {
         )?;
         let dir = AccountDir::new(&options.data_dir, &options.server_url, user.id);
         dir.create_current(&options.data_dir)?;
-        let store = LocalStore::open(&dir.database())?;
+        let store = dir.store_for_sign_in(&*tokens)?;
         Self::open(options, tokens, api, dir, store, user)?.ok_or(ClientError::SignedOut)
     }
 
@@ -272,11 +272,9 @@ impl Client {
         let Some(dir) = AccountDir::current(&options.data_dir)? else {
             return Ok(None);
         };
-        let store_path = dir.database();
-        if !store_path.exists() {
+        let Some(store) = dir.existing_store(&*tokens)? else {
             return Ok(None);
-        }
-        let store = LocalStore::open(&store_path)?;
+        };
         let Some(account) = store.account()? else {
             return Ok(None);
         };
@@ -344,16 +342,19 @@ impl Client {
     }
 
     /// The account used last under `data_dir`, signed in or signed out of since: what a
-    /// sign-in form proposes (its server and username). `None` when there was none.
-    pub fn last_account(data_dir: &std::path::Path) -> Result<Option<AccountRecord>, ClientError> {
+    /// sign-in form proposes (its server and username). `None` when there was none, or
+    /// when its database's key (in `tokens`) is gone.
+    pub fn last_account(
+        data_dir: &std::path::Path,
+        tokens: &dyn TokenStore,
+    ) -> Result<Option<AccountRecord>, ClientError> {
         let Some(dir) = AccountDir::last(data_dir)? else {
             return Ok(None);
         };
-        let path = dir.database();
-        if !path.exists() {
-            return Ok(None);
+        match dir.existing_store(tokens)? {
+            Some(store) => Ok(store.account()?),
+            None => Ok(None),
         }
-        Ok(LocalStore::open(&path)?.account()?)
     }
 
     /// Who is signed in, as their profile is now.

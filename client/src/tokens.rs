@@ -1,11 +1,15 @@
 //! Credentials: the [`TokenStore`] trait, the OS keyring behind it ([`KeyringTokens`]),
 //! and an in-memory one for tests ([`MemoryTokens`]). Tokens are never written to the
-//! SQLite file, a log line or an error message (`Credentials`' `Debug` hides them).
+//! SQLite file, a log line or an error message (`Credentials`' `Debug` hides them). The
+//! same store keeps each account folder's [`DatabaseKey`], which outlives a sign-out as
+//! the folder does (signing in again opens the same history).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ferry_proto::{SessionId, Timestamp};
+
+use crate::store::DatabaseKey;
 use keyring_core::{CredentialStore, Error as KeyringError};
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +62,10 @@ pub trait TokenStore: Send + Sync {
     fn save(&self, account: &str, credentials: &Credentials) -> Result<(), TokenError>;
     /// Forgets credentials (sign-out); forgetting nothing is fine.
     fn clear(&self, account: &str) -> Result<(), TokenError>;
+    /// The key of the database in the account folder named `folder`, if one was filed.
+    fn database_key(&self, folder: &str) -> Result<Option<DatabaseKey>, TokenError>;
+    /// Files the key of the database in the account folder named `folder`.
+    fn save_database_key(&self, folder: &str, key: &DatabaseKey) -> Result<(), TokenError>;
     /// Whether credentials can be stored now: asked before signing up or in, so that a
     /// locked or missing keyring stops the user before the server makes an account (or
     /// a session) this device could not keep.
@@ -68,11 +76,18 @@ pub trait TokenStore: Send + Sync {
 
 /// Credentials in memory only: for tests and for a session that must not persist.
 #[derive(Default)]
-pub struct MemoryTokens(Mutex<HashMap<String, Credentials>>);
+pub struct MemoryTokens {
+    credentials: Mutex<HashMap<String, Credentials>>,
+    database_keys: Mutex<HashMap<String, DatabaseKey>>,
+}
 
 impl MemoryTokens {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Credentials>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.credentials.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, DatabaseKey>> {
+        self.database_keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -86,6 +101,13 @@ impl TokenStore for MemoryTokens {
     }
     fn clear(&self, account: &str) -> Result<(), TokenError> {
         self.map().remove(account);
+        Ok(())
+    }
+    fn database_key(&self, folder: &str) -> Result<Option<DatabaseKey>, TokenError> {
+        Ok(self.keys().get(folder).cloned())
+    }
+    fn save_database_key(&self, folder: &str, key: &DatabaseKey) -> Result<(), TokenError> {
+        self.keys().insert(folder.to_owned(), key.clone());
         Ok(())
     }
 }
@@ -177,6 +199,22 @@ impl TokenStore for KeyringTokens {
         }
     }
 
+    fn database_key(&self, folder: &str) -> Result<Option<DatabaseKey>, TokenError> {
+        match self.entry(&database_entry(folder))?.get_password() {
+            Ok(hex) => DatabaseKey::from_hex(&hex)
+                .map(Some)
+                .ok_or_else(|| TokenError("the stored database key is unreadable".into())),
+            Err(KeyringError::NoEntry) => Ok(None),
+            Err(e) => Err(describe(e)),
+        }
+    }
+
+    fn save_database_key(&self, folder: &str, key: &DatabaseKey) -> Result<(), TokenError> {
+        self.entry(&database_entry(folder))?
+            .set_password(&key.to_hex())
+            .map_err(describe)
+    }
+
     /// Writes and deletes a probe entry: reading alone succeeds on some locked keyrings,
     /// and only a write asks the desktop to unlock one.
     fn check(&self) -> Result<(), TokenError> {
@@ -192,6 +230,12 @@ impl TokenStore for KeyringTokens {
             Err(e) => Err(unusable(e)),
         }
     }
+}
+
+/// The keyring's account name of a folder's database key: never an account key (which
+/// holds `://`), nor the probe.
+fn database_entry(folder: &str) -> String {
+    format!("database-key {folder}")
 }
 
 /// The start of the account name of [`KeyringTokens::check`]'s probe, which ends with

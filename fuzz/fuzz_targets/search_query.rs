@@ -5,17 +5,20 @@
 
 use std::sync::OnceLock;
 
-use ferry_client::store::LocalStore;
+use ferry_client::store::{DatabaseKey, LocalStore};
 use ferry_proto::Timestamp;
 use libfuzzer_sys::fuzz_target;
 use uuid::Uuid;
+
+/// The key of the databases here: any fixed key does for a test.
+const KEY: DatabaseKey = DatabaseKey::new([7; 32]);
 
 fn store() -> &'static LocalStore {
     static STORE: OnceLock<(tempfile::TempDir, LocalStore)> = OnceLock::new();
     &STORE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("dir");
-            let store = LocalStore::open(&dir.path().join("fuzz.db")).expect("store");
+            let store = LocalStore::open(&dir.path().join("fuzz.db"), &KEY).expect("store");
             let (me, chat) = (Uuid::now_v7(), Uuid::now_v7());
             for body in [
                 "hello world",

@@ -7,6 +7,10 @@ use ferry_proto::mls::{ClaimedKeyPackage, ClaimedKeyPackages, Device as Named, W
 use ferry_proto::{WelcomeId, mls::SealedContent};
 
 use super::*;
+use crate::store::DatabaseKey;
+
+/// The key of the databases here: any fixed key does for a test.
+const KEY: DatabaseKey = DatabaseKey::new([7; 32]);
 
 /// Alice's device and Bob's, in the group of `chat` that Alice made.
 fn pair(chat: ConversationId) -> (Device, Device) {
@@ -110,7 +114,7 @@ fn unsaved(device: &Device, store: &LocalStore) -> usize {
 #[test]
 fn a_flush_after_sealing_and_opening_saves_all_that_changed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let open = |name: &str| LocalStore::open(&dir.path().join(name)).expect("a store");
+    let open = |name: &str| LocalStore::open(&dir.path().join(name), &KEY).expect("a store");
     let (a_store, b_store) = (open("a.db"), open("b.db"));
     let chats: Vec<ConversationId> = (0..4).map(|_| ConversationId::new()).collect();
     let bob = UserId::new();
@@ -152,7 +156,7 @@ fn a_flush_after_sealing_and_opening_saves_all_that_changed() {
 #[test]
 fn reading_a_group_already_held_leaves_the_flush_nothing_to_compare() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = LocalStore::open(&dir.path().join("a.db")).expect("a store");
+    let store = LocalStore::open(&dir.path().join("a.db"), &KEY).expect("a store");
     let chat = ConversationId::new();
     let (mut a, _b) = pair(chat);
     a.flush(&store).expect("saved");

@@ -3,7 +3,8 @@
 //! One writing connection (every change is one `IMMEDIATE` transaction) and one reading
 //! connection, both in WAL mode, so reads never wait for a write. Commits are
 //! `synchronous=FULL`: once `send` returns, the message and its outbox entry survive a
-//! crash or a power cut. Tokens are never stored here (see `tokens`).
+//! crash or a power cut. The file is encrypted at rest ([`at_rest`]: SQLCipher, with a key
+//! the OS keyring keeps). Tokens are never stored here (see `tokens`).
 //!
 //! The queries live by topic: [`conversations`] (as the server describes them), [`list`]
 //! (the conversation list), [`messages`], [`compose`], [`outbox`], [`changes`] (edits, deletions, reactions), [`files`] (and the keys of
@@ -12,6 +13,7 @@
 //! report what they changed as [`Changes`], which the client announces. UUIDs are stored as
 //! hyphenated text and times as Unix milliseconds.
 
+mod at_rest;
 mod changed;
 mod changes;
 mod compose;
@@ -35,6 +37,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 
+pub use at_rest::{DatabaseKey, is_plaintext, set_aside};
 pub use changed::{Changes, Shown};
 pub use changes::ChangeRefusal;
 pub use conversations::{MembersApplied, MembersChange};
@@ -57,6 +60,16 @@ pub enum StoreError {
     /// The database was written by a newer version of Ferry.
     #[error("the local database is from a newer Ferry (schema {0})")]
     TooNew(i64),
+    /// The key does not open the database.
+    #[error("the local database cannot be read with this device's key")]
+    WrongKey,
+    /// A database from before encryption is open in another process, so it cannot be
+    /// rewritten encrypted now.
+    #[error("the local database is open in another Ferry: close it, then try again")]
+    InUse,
+    /// A file operation around the database failed.
+    #[error("local database file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 /// Shorthand for store results.
@@ -84,9 +97,12 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 impl LocalStore {
-    /// Opens (creating and migrating if needed) the database at `path`.
-    pub fn open(path: &Path) -> StoreResult<Self> {
+    /// Opens (creating and migrating if needed) the database at `path`, encrypted with
+    /// `key`; one written before encryption is rewritten encrypted first.
+    pub fn open(path: &Path, key: &DatabaseKey) -> StoreResult<Self> {
+        at_rest::encrypt_plaintext(path, key)?;
         let mut writer = Connection::open(path)?;
+        at_rest::unlock(&writer, key)?;
         writer.busy_timeout(Duration::from_secs(10))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
@@ -96,6 +112,7 @@ impl LocalStore {
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        at_rest::unlock(&reader, key)?;
         reader.busy_timeout(Duration::from_secs(10))?;
         Ok(Self {
             writer: Mutex::new(writer),

@@ -99,7 +99,11 @@ mod tests {
     #[test]
     fn any_text_searches_without_failing() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = super::LocalStore::open(&dir.path().join("s.db")).expect("store");
+        let store = super::LocalStore::open(
+            &dir.path().join("s.db"),
+            &crate::store::DatabaseKey::new([7; 32]),
+        )
+        .expect("store");
         for text in [
             "\n\0",
             "\0",

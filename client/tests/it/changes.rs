@@ -40,7 +40,7 @@ fn shown(client: &Client, chat: ConversationId) -> Shown {
 /// Whether `text` is anywhere in a device's database file: every table, and the search
 /// index (queried, since FTS keeps its own copy).
 fn holds_text(device: &Device, client: &Client, text: &str) -> bool {
-    let db = rusqlite::Connection::open(database_of(&device.dir)).expect("open the database");
+    let db = device.open_database();
     let in_rows: i64 = db
         .query_row(
             "SELECT count(*) FROM messages WHERE instr(body, ?1) > 0",
@@ -50,22 +50,6 @@ fn holds_text(device: &Device, client: &Client, text: &str) -> bool {
         .expect("scan");
     let word = text.split_whitespace().next().unwrap_or(text);
     in_rows > 0 || !client.search(word, 10).expect("search").is_empty()
-}
-
-/// The `ferry.db` in an account folder under a device's data directory.
-fn database_of(dir: &std::path::Path) -> std::path::PathBuf {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.file_name().is_some_and(|n| n == "ferry.db") {
-                return path;
-            }
-        }
-    }
-    panic!("no ferry.db under {}", dir.display())
 }
 
 async fn settled(device: &Device, chat: ConversationId, want: &Shown, what: &str) {

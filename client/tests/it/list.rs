@@ -4,11 +4,14 @@
 //! the summaries the list shows, and what a summary says of its encryption.
 
 use ferry_client::ListPosition;
-use ferry_client::store::LocalStore;
+use ferry_client::store::{DatabaseKey, LocalStore};
 use ferry_proto::{
     Conversation, ConversationId, ConversationKind, Member, MemberState, Message, MessageId,
     NotifyLevel, Role, Timestamp, User, UserId,
 };
+
+/// The key of the databases here: any fixed key does for a test.
+const KEY: DatabaseKey = DatabaseKey::new([7; 32]);
 
 fn user(n: u128) -> User {
     User {
@@ -67,7 +70,7 @@ fn messages(c: &Conversation) -> Vec<Message> {
 /// them read (never more than it has).
 fn filled() -> (tempfile::TempDir, LocalStore, User) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = LocalStore::open(&dir.path().join("store.db")).expect("open store");
+    let store = LocalStore::open(&dir.path().join("store.db"), &KEY).expect("open store");
     let me = user(1);
     for n in 0..23u128 {
         let last_seq = (n % 5) as i64;
@@ -324,7 +327,7 @@ fn a_deleted_request_leaves_the_list_until_a_new_message() {
 #[test]
 fn a_summary_says_why_encryption_waits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = LocalStore::open(&dir.path().join("store.db")).expect("open store");
+    let store = LocalStore::open(&dir.path().join("store.db"), &KEY).expect("open store");
     let me = user(1);
     let mut c = chat(&me, 1, 0, 0, 1);
     let other = c.members[1].user.id;

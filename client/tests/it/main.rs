@@ -5,6 +5,7 @@
 mod support;
 
 mod account;
+mod at_rest;
 mod catch_up;
 mod changes;
 mod cluster;

@@ -2,8 +2,12 @@
 //! pages leaves the store exactly as applying the server's history once, in order.
 
 use ferry_client::LocalStore;
+use ferry_client::store::DatabaseKey;
 use ferry_proto::{ConversationId, Message, MessageId, Timestamp, UserId};
 use proptest::prelude::*;
+
+/// The key of the databases here: any fixed key does for a test.
+const KEY: DatabaseKey = DatabaseKey::new([7; 32]);
 
 /// One step of what can reach a device.
 #[derive(Clone, Debug)]
@@ -138,10 +142,10 @@ proptest! {
         let conversations = [ConversationId::from_u128(10), ConversationId::from_u128(11)];
         let dir = tempfile::tempdir().expect("dir");
 
-        let reference = LocalStore::open(&dir.path().join("reference.db")).expect("open");
+        let reference = LocalStore::open(&dir.path().join("reference.db"), &KEY).expect("open");
         let _ = reference.apply_messages(&h.messages).expect("apply");
 
-        let device = LocalStore::open(&dir.path().join("device.db")).expect("open");
+        let device = LocalStore::open(&dir.path().join("device.db"), &KEY).expect("open");
         for step in causal(steps) {
             match step {
                 Step::Compose(i) => {
@@ -168,7 +172,7 @@ proptest! {
 fn an_own_message_acked_above_a_gap_does_not_hide_it() {
     use ferry_proto::{Conversation, ConversationKind, Member, MemberState, Role, User};
     let dir = tempfile::tempdir().expect("dir");
-    let store = LocalStore::open(&dir.path().join("device.db")).expect("open");
+    let store = LocalStore::open(&dir.path().join("device.db"), &KEY).expect("open");
     let h = history(4, vec![false, false, false, false]);
     let conversation = h.messages[0].conversation_id;
     let member = |id: UserId| Member {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use ferry_client::store::DatabaseKey;
 use ferry_client::tokens::{Credentials, MemoryTokens, TokenError, TokenStore};
 use ferry_client::{Client, ErrorKind, LocalErrorKind};
 
@@ -21,6 +22,12 @@ impl TokenStore for Locked {
     }
     fn clear(&self, _account: &str) -> Result<(), TokenError> {
         Ok(())
+    }
+    fn database_key(&self, _folder: &str) -> Result<Option<DatabaseKey>, TokenError> {
+        Ok(None)
+    }
+    fn save_database_key(&self, _folder: &str, _key: &DatabaseKey) -> Result<(), TokenError> {
+        Err(TokenError("the OS keyring is locked".into()))
     }
     fn check(&self) -> Result<(), TokenError> {
         Err(TokenError("the OS keyring is locked".into()))
@@ -76,10 +83,15 @@ async fn the_account_signed_out_of_is_proposed_next_time() {
     let data = TestDb::sqlite();
     let server = TestServer::start_with(config(&data)).await;
     let dir = tempfile::tempdir().expect("dir");
-    assert!(Client::last_account(dir.path()).expect("read").is_none());
+    let tokens = Arc::new(MemoryTokens::default());
+    assert!(
+        Client::last_account(dir.path(), &*tokens)
+            .expect("read")
+            .is_none()
+    );
     let client = Client::register(
         options(&server.url(), dir.path()),
-        Arc::new(MemoryTokens::default()),
+        tokens.clone(),
         "erin",
         "correct horse battery",
         "Erin",
@@ -87,7 +99,7 @@ async fn the_account_signed_out_of_is_proposed_next_time() {
     .await
     .expect("register");
     client.sign_out().await.expect("sign out");
-    let last = Client::last_account(dir.path())
+    let last = Client::last_account(dir.path(), &*tokens)
         .expect("read")
         .expect("the account signed out of");
     assert_eq!(

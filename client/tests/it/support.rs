@@ -62,6 +62,44 @@ impl Device {
         self.client.files()
     }
 
+    /// The path of this device's database: the `ferry.db` in its account folder.
+    pub fn database(&self) -> PathBuf {
+        let mut pending = vec![self.dir.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.file_name().is_some_and(|n| n == "ferry.db") {
+                    return path;
+                }
+            }
+        }
+        panic!("no ferry.db under {}", self.dir.display())
+    }
+
+    /// A connection of a test's own to this device's database, unlocked with the key its
+    /// token store holds for the database's folder.
+    pub fn open_database(&self) -> rusqlite::Connection {
+        use ferry_client::tokens::TokenStore;
+        let path = self.database();
+        let folder = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .expect("an account folder")
+            .to_string_lossy()
+            .into_owned();
+        let key = self
+            .tokens
+            .database_key(&folder)
+            .expect("the token store")
+            .expect("the folder's database key");
+        let db = rusqlite::Connection::open(&path).expect("open the database");
+        db.pragma_update(None, "key", format!("x'{}'", key.to_hex()))
+            .expect("give the key");
+        db
+    }
+
     pub async fn register(server_url: &str, username: &str) -> Self {
         Self::register_with(server_url, username, |_| {}).await
     }
@@ -110,6 +148,32 @@ impl Device {
             dir: dir.path().to_path_buf(),
             tokens,
             _keep: dir,
+        }
+    }
+
+    /// The same data folder signed in to again, with a token store that holds nothing (a
+    /// keyring wiped, or the folder copied to another machine).
+    pub async fn sign_in_with_new_keyring(self, server_url: &str) -> Self {
+        self.client.stop().await;
+        let Device {
+            dir, _keep, client, ..
+        } = self;
+        let username = client.me().username;
+        drop(client);
+        let tokens = Arc::new(MemoryTokens::default());
+        let client = Client::login(
+            options(server_url, &dir),
+            tokens.clone(),
+            &username,
+            "correct horse battery",
+        )
+        .await
+        .expect("sign in again");
+        Self {
+            client,
+            dir,
+            tokens,
+            _keep,
         }
     }
 

@@ -53,8 +53,9 @@ pub fn session(state: State<'_, Desktop>) -> SessionView {
             user: None,
             connection: ConnectionState::SignedOut,
             // A device that cannot read its last account simply proposes the defaults.
-            last_account: Client::last_account(&state.data_dir)
+            last_account: tokens()
                 .ok()
+                .and_then(|tokens| Client::last_account(&state.data_dir, &*tokens).ok())
                 .flatten()
                 .map(|account| KnownAccount {
                     server_url: account.server_url,

@@ -1,0 +1,261 @@
+//! The local database encrypted at rest: SQLCipher (through rusqlite's bundled build)
+//! encrypts every page of the database and of its write-ahead log with a
+//! [`DatabaseKey`], which the token store keeps in the OS keyring beside the account's
+//! credentials, as Signal Desktop keeps its database key in the system's safe storage.
+//! A database written before encryption is rewritten encrypted, once, when opened.
+//!
+//! What this protects: a copied data folder, a backup of it, a stolen disk with the user
+//! signed out of the OS. What it does not: anything running as the user while the keyring
+//! is unlocked can ask the keyring for the key, as it can for the credentials.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode};
+
+use super::{StoreError, StoreResult};
+
+/// The first 16 bytes of every SQLite database that is not encrypted.
+const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// The key a device's database is encrypted with: 32 random bytes. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseKey([u8; 32]);
+
+impl DatabaseKey {
+    /// A key of these bytes: for tests and tools. A device's own key comes from
+    /// [`Self::generate`].
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A new random key.
+    pub fn generate() -> io::Result<Self> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
+        Ok(Self(key))
+    }
+
+    /// The key as 64 hexadecimal digits, as the keyring files it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// A key from [`Self::to_hex`]'s form; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(text, &mut key).ok()?;
+        Some(Self(key))
+    }
+
+    /// The key as SQLCipher takes a raw key (`x'…'`): raw, because a random key needs no
+    /// derivation from a passphrase (which would cost 256,000 PBKDF2 rounds per open).
+    fn raw(&self) -> String {
+        format!("x'{}'", self.to_hex())
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(…)")
+    }
+}
+
+/// Gives `conn` the key, and checks that it opens the database: SQLCipher reads nothing
+/// until a first statement, so a wrong key shows only then.
+pub(super) fn unlock(conn: &Connection, key: &DatabaseKey) -> StoreResult<()> {
+    conn.pragma_update(None, "key", key.raw())?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())) {
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+            Err(StoreError::WrongKey)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Whether the database at `path` exists and is not encrypted (a database from before
+/// Ferry encrypted them).
+pub fn is_plaintext(path: &Path) -> io::Result<bool> {
+    let mut header = [0u8; 16];
+    match File::open(path).and_then(|mut f| f.read_exact(&mut header)) {
+        Ok(()) => Ok(&header == PLAIN_HEADER),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Rewrites the plaintext database at `path` encrypted with `key`, if it is one.
+///
+/// The encrypted copy is made beside it and renamed over it once complete and on disk, so
+/// a crash leaves either database whole. A plaintext database another process still has
+/// open is left alone, with an error: what that process wrote after the copy would be lost.
+pub(super) fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> StoreResult<()> {
+    if !is_plaintext(path)? {
+        return Ok(());
+    }
+    let copy = with_suffix(path, ".encrypting");
+    remove_if_there(&copy)?;
+    {
+        let plain = Connection::open(path)?;
+        // Everything in the log goes into the file, which is what is copied.
+        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        plain.execute(
+            "ATTACH DATABASE ?1 AS encrypted KEY ?2",
+            (copy.to_string_lossy(), key.raw()),
+        )?;
+        plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        let version: i64 = plain.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        plain.pragma_update(Some("encrypted"), "user_version", version)?;
+        plain.execute("DETACH DATABASE encrypted", [])?;
+    }
+    // The last connection to close removes the log and its index: either still there
+    // means another process has the database open.
+    let (log, index) = (with_suffix(path, "-wal"), with_suffix(path, "-shm"));
+    if log.exists() || index.exists() {
+        remove_if_there(&copy)?;
+        return Err(StoreError::InUse);
+    }
+    File::open(&copy)?.sync_all()?;
+    fs::rename(&copy, path)?;
+    if let Some(dir) = path.parent() {
+        // The rename is durable once the folder is; not every platform can sync one.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    tracing::info!(database = %path.display(), "the local database is now encrypted at rest");
+    Ok(())
+}
+
+/// Moves a database no key opens out of the way (with its log), keeping it: the key is
+/// gone from the keyring, and a new database must start where it was.
+pub fn set_aside(path: &Path) -> io::Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let aside = with_suffix(path, &format!(".unreadable-{stamp}"));
+    fs::rename(path, &aside)?;
+    for log in ["-wal", "-shm"] {
+        let from = with_suffix(path, log);
+        if from.exists() {
+            fs::rename(&from, with_suffix(&aside, log))?;
+        }
+    }
+    Ok(aside)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_proto::{ConversationId, MessageId, Timestamp, UserId};
+
+    use super::*;
+    use crate::store::LocalStore;
+
+    const TEXT: &str = "a plaintext secret 12345";
+
+    /// A database as Ferry wrote them before encryption: a store holding [`TEXT`],
+    /// exported to a plaintext file at `to`, in WAL mode as the store keeps it.
+    fn plaintext_database(to: &Path) {
+        let dir = tempfile::tempdir().expect("dir");
+        let (from, key) = (dir.path().join("from.db"), DatabaseKey::new([3; 32]));
+        let store = LocalStore::open(&from, &key).expect("a store");
+        store
+            .compose(
+                UserId::from_u128(1),
+                MessageId::from_u128(2),
+                ConversationId::from_u128(3),
+                TEXT,
+                None,
+                Timestamp::now(),
+            )
+            .expect("compose");
+        drop(store);
+        let conn = Connection::open(&from).expect("open");
+        unlock(&conn, &key).expect("unlock");
+        conn.execute("ATTACH DATABASE ?1 AS plain KEY ''", [to.to_string_lossy()])
+            .expect("attach");
+        conn.query_row("SELECT sqlcipher_export('plain')", [], |_| Ok(()))
+            .expect("export");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        conn.pragma_update(Some("plain"), "user_version", version)
+            .expect("version");
+        drop(conn);
+        let plain = Connection::open(to).expect("open the plaintext copy");
+        plain
+            .pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+    }
+
+    #[test]
+    fn a_database_from_before_encryption_is_rewritten_encrypted_whole() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ferry.db");
+        plaintext_database(&path);
+        assert!(is_plaintext(&path).expect("header"));
+        assert!(ferry_testkit::holds(&fs::read(&path).expect("read"), TEXT));
+
+        let key = DatabaseKey::generate().expect("a key");
+        let store = LocalStore::open(&path, &key).expect("open and encrypt");
+        let hits = store.search("secret", 10).expect("search");
+        assert_eq!(hits.len(), 1, "the message came along: {hits:?}");
+        drop(store);
+        assert!(!is_plaintext(&path).expect("header"));
+        assert!(!ferry_testkit::holds(&fs::read(&path).expect("read"), TEXT));
+        assert!(!with_suffix(&path, ".encrypting").exists());
+        // Opened again, it is the encrypted database, as it was.
+        let store = LocalStore::open(&path, &key).expect("open again");
+        assert_eq!(store.search("secret", 10).expect("search").len(), 1);
+    }
+
+    #[test]
+    fn a_plaintext_database_open_elsewhere_is_left_as_it_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ferry.db");
+        plaintext_database(&path);
+        let elsewhere = Connection::open(&path).expect("another process's connection");
+        elsewhere
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
+            .expect("read");
+
+        let key = DatabaseKey::generate().expect("a key");
+        assert!(matches!(
+            LocalStore::open(&path, &key),
+            Err(StoreError::InUse)
+        ));
+        assert!(is_plaintext(&path).expect("header"));
+        assert!(!with_suffix(&path, ".encrypting").exists());
+        drop(elsewhere);
+        assert!(LocalStore::open(&path, &key).is_ok());
+    }
+
+    #[test]
+    fn a_key_is_filed_and_read_back_as_hex_and_never_shown() {
+        let key = DatabaseKey::generate().expect("a key");
+        assert_eq!(DatabaseKey::from_hex(&key.to_hex()), Some(key.clone()));
+        assert_eq!(DatabaseKey::from_hex("not hex"), None);
+        assert_eq!(format!("{key:?}"), "DatabaseKey(…)");
+    }
+}
