@@ -24,6 +24,8 @@ const LAST: &str = "last-account";
 const DATABASE: &str = "ferry.db";
 /// The lock that processes of one account refresh tokens under (see `session`).
 const REFRESH_LOCK: &str = "refresh.lock";
+/// The lock that processes of one account open its database under (see `open_store`).
+const DATABASE_LOCK: &str = "database.lock";
 
 /// The token store's key for an account: unique per server and user.
 pub(crate) fn account_key(server_url: &str, user: UserId) -> String {
@@ -110,7 +112,8 @@ impl AccountDir {
 
     /// The account's database for a sign-in: as [`Self::existing_store`] finds it, else a
     /// new one. One that no key opens any more (the keyring lost it) is set aside, kept
-    /// beside the new one: the server holds the history, and the new one catches up.
+    /// beside the new one, which catches up from the server: what was end-to-end
+    /// encrypted before does not come back (there is no history transfer yet).
     pub(crate) fn store_for_sign_in(
         &self,
         tokens: &dyn TokenStore,
@@ -126,6 +129,12 @@ impl AccountDir {
         signing_in: bool,
     ) -> Result<Option<LocalStore>, ClientError> {
         let path = self.database();
+        if !signing_in && !path.exists() {
+            return Ok(None);
+        }
+        // The app and the CLI may open one account at once: under this lock only one
+        // makes the key or rewrites a plaintext database, and the others find its work.
+        let _lock = self.lock_database()?;
         let there = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
         if !there && !signing_in {
             return Ok(None);
@@ -136,12 +145,20 @@ impl AccountDir {
                     self.set_aside_unreadable()?;
                     Ok(Some(LocalStore::open(&path, &key)?))
                 }
-                Err(StoreError::WrongKey) => Ok(None),
+                Err(StoreError::WrongKey) => {
+                    tracing::warn!(
+                        "the keyring's key does not open the local database: sign in to start a new one"
+                    );
+                    Ok(None)
+                }
                 opened => Ok(Some(opened?)),
             };
         }
         if there && !is_plaintext(&path)? {
             if !signing_in {
+                tracing::warn!(
+                    "the local database's key is gone from the keyring: sign in to start a new one"
+                );
                 return Ok(None);
             }
             self.set_aside_unreadable()?;
@@ -149,6 +166,17 @@ impl AccountDir {
         let key = DatabaseKey::generate()?;
         tokens.save_database_key(&self.name, &key)?;
         Ok(Some(LocalStore::open(&path, &key)?))
+    }
+
+    fn lock_database(&self) -> io::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.path)?;
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.join(DATABASE_LOCK))?;
+        file.lock()?;
+        Ok(file)
     }
 
     fn set_aside_unreadable(&self) -> io::Result<()> {

@@ -92,30 +92,33 @@ pub fn is_plaintext(path: &Path) -> io::Result<bool> {
     }
 }
 
-/// Rewrites the plaintext database at `path` encrypted with `key`, if it is one.
+/// Rewrites the plaintext database at `path` encrypted with `key`, if it is one. The
+/// caller holds the account's database lock, so no other Ferry process is doing the same.
 ///
-/// The encrypted copy is made beside it and renamed over it once complete and on disk, so
-/// a crash leaves either database whole. A plaintext database another process still has
-/// open is left alone, with an error: what that process wrote after the copy would be lost.
+/// The encrypted copy is made beside it, in one transaction that keeps other writers out
+/// (one snapshot), and renamed over it once complete and on disk, so a crash leaves either
+/// database whole. A plaintext database another process still has open is left alone,
+/// with an error: what that process wrote after the copy would be lost.
 pub(super) fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> StoreResult<()> {
     if !is_plaintext(path)? {
         return Ok(());
     }
     let copy = with_suffix(path, ".encrypting");
+    let copy_name = copy
+        .to_str()
+        .ok_or_else(|| io::Error::other("the data folder's path is not UTF-8"))?;
     remove_if_there(&copy)?;
     {
         let plain = Connection::open(path)?;
-        // Everything in the log goes into the file, which is what is copied.
-        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            r.get::<_, i64>(0)
-        })?;
         plain.execute(
             "ATTACH DATABASE ?1 AS encrypted KEY ?2",
-            (copy.to_string_lossy(), key.raw()),
+            (copy_name, key.raw()),
         )?;
+        plain.execute_batch("BEGIN IMMEDIATE")?;
         plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
         let version: i64 = plain.pragma_query_value(None, "user_version", |r| r.get(0))?;
         plain.pragma_update(Some("encrypted"), "user_version", version)?;
+        plain.execute_batch("COMMIT")?;
         plain.execute("DETACH DATABASE encrypted", [])?;
     }
     // The last connection to close removes the log and its index: either still there
@@ -125,7 +128,8 @@ pub(super) fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> StoreResult<(
         remove_if_there(&copy)?;
         return Err(StoreError::InUse);
     }
-    File::open(&copy)?.sync_all()?;
+    // Windows flushes only a file opened for writing.
+    fs::OpenOptions::new().write(true).open(&copy)?.sync_all()?;
     fs::rename(&copy, path)?;
     if let Some(dir) = path.parent() {
         // The rename is durable once the folder is; not every platform can sync one.
@@ -135,20 +139,21 @@ pub(super) fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> StoreResult<(
     Ok(())
 }
 
-/// Moves a database no key opens out of the way (with its log), keeping it: the key is
-/// gone from the keyring, and a new database must start where it was.
-pub fn set_aside(path: &Path) -> io::Result<PathBuf> {
+/// Moves a database no key opens out of the way, keeping it (the key is gone from the
+/// keyring): a new database must start where it was. Its log goes first, so that a crash
+/// half way never leaves an old log beside the new database, which would read it as its
+/// own; the log's index is rebuilt from the log, so it is removed.
+pub(crate) fn set_aside(path: &Path) -> io::Result<PathBuf> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     let aside = with_suffix(path, &format!(".unreadable-{stamp}"));
-    fs::rename(path, &aside)?;
-    for log in ["-wal", "-shm"] {
-        let from = with_suffix(path, log);
-        if from.exists() {
-            fs::rename(&from, with_suffix(&aside, log))?;
-        }
+    let log = with_suffix(path, "-wal");
+    if log.exists() {
+        fs::rename(&log, with_suffix(&aside, "-wal"))?;
     }
+    remove_if_there(&with_suffix(path, "-shm"))?;
+    fs::rename(path, &aside)?;
     Ok(aside)
 }
 
@@ -228,6 +233,41 @@ mod tests {
         // Opened again, it is the encrypted database, as it was.
         let store = LocalStore::open(&path, &key).expect("open again");
         assert_eq!(store.search("secret", 10).expect("search").len(), 1);
+    }
+
+    #[test]
+    fn a_plaintext_database_a_crash_left_with_its_log_comes_across_with_the_log() {
+        const LOGGED: &str = "written to the log only 55555";
+        let dir = tempfile::tempdir().expect("dir");
+        let first = dir.path().join("first.db");
+        plaintext_database(&first);
+        let writer = Connection::open(&first).expect("open");
+        writer
+            .execute("UPDATE messages SET body = ?1", [LOGGED])
+            .expect("write");
+        // The files as a crash leaves them: the change is in the log, not in the file.
+        let path = dir.path().join("ferry.db");
+        for suffix in ["", "-wal", "-shm"] {
+            fs::copy(with_suffix(&first, suffix), with_suffix(&path, suffix)).expect("copy");
+        }
+        drop(writer);
+        assert!(!ferry_testkit::holds(
+            &fs::read(&path).expect("read"),
+            LOGGED
+        ));
+
+        let store = LocalStore::open(&path, &DatabaseKey::new([5; 32])).expect("open");
+        let body: String = store
+            .read(|tx| tx.query_row("SELECT body FROM messages", [], |r| r.get(0)))
+            .expect("read");
+        assert_eq!(body, LOGGED);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = with_suffix(&path, suffix);
+            if let Ok(bytes) = fs::read(&file) {
+                assert!(!ferry_testkit::holds(&bytes, LOGGED), "{}", file.display());
+            }
+        }
     }
 
     #[test]

@@ -37,7 +37,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, Transaction, TransactionBehavior};
 
-pub use at_rest::{DatabaseKey, is_plaintext, set_aside};
+pub(crate) use at_rest::set_aside;
+pub use at_rest::{DatabaseKey, is_plaintext};
 pub use changed::{Changes, Shown};
 pub use changes::ChangeRefusal;
 pub use conversations::{MembersApplied, MembersChange};
