@@ -262,4 +262,48 @@ mod tests {
             "a sign-in form proposes it"
         );
     }
+
+    /// The app and the CLI signing in to one account at once, each in its own thread
+    /// here (the lock is a file lock, which two opens of the file contend for as two
+    /// processes do): both end with the one key that opens the one database, and nothing
+    /// is set aside. Without the lock, both make a key and one sets the other's aside.
+    #[test]
+    fn two_processes_opening_one_account_at_once_share_one_key() {
+        use std::sync::{Arc, Barrier};
+
+        use crate::tokens::MemoryTokens;
+
+        for _ in 0..8 {
+            let data = tempfile::tempdir().expect("temp dir");
+            let dir = AccountDir::new(data.path(), "http://127.0.0.1:8080", UserId::default());
+            let tokens = Arc::new(MemoryTokens::default());
+            let start = Arc::new(Barrier::new(2));
+            let opened: Vec<_> = (0..2)
+                .map(|_| {
+                    let (dir, tokens, start) = (dir.clone(), tokens.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        dir.store_for_sign_in(&*tokens).map(drop)
+                    })
+                })
+                .collect();
+            for process in opened {
+                process.join().expect("no panic").expect("opened");
+            }
+            let names: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("read the folder")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                !names.iter().any(|n| n.contains("unreadable")),
+                "nothing set aside: {names:?}"
+            );
+            let key = tokens
+                .database_key(&dir.name)
+                .expect("the token store")
+                .expect("a key");
+            LocalStore::open(&dir.database(), &key).expect("the key opens the database");
+        }
+    }
 }

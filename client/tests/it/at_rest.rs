@@ -5,9 +5,10 @@
 //! keeps the unreadable file aside and goes on in a new database.
 
 use ferry_client::store::{DatabaseKey, LocalStore, StoreError, is_plaintext};
+use ferry_proto::ConversationId;
 use ferry_testkit::holds;
 
-use crate::support::{Served, TestDb, TestServer, config, direct, online};
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online};
 
 /// Every file under `dir`, as (path, bytes).
 fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
@@ -32,6 +33,17 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 const SENT: &str = "my salary is 91,234 a year";
 const RECEIVED: &str = "call me on 0612 345 678";
 
+/// Waits until `device` holds a message of `chat` whose text is `body`.
+async fn arrives(device: &Device, chat: ConversationId, body: &str) {
+    device
+        .until(&format!("{body:?} arrives"), |c| {
+            c.conversation(chat)
+                .messages(None, u32::MAX)
+                .is_ok_and(|m| m.iter().any(|m| m.body == body))
+        })
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_device_keeps_is_unreadable_without_its_key() {
     let data = TestDb::sqlite();
@@ -39,24 +51,9 @@ async fn what_a_device_keeps_is_unreadable_without_its_key() {
     let [alice, bob] = online(&server.url(), ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     alice.conversation(chat).send(SENT).expect("send");
-    bob.until("alice's message arrives", |c| {
-        c.conversation(chat)
-            .messages(None, u32::MAX)
-            .expect("messages")
-            .iter()
-            .any(|m| m.body == SENT)
-    })
-    .await;
+    arrives(&bob, chat, SENT).await;
     bob.conversation(chat).send(RECEIVED).expect("send");
-    alice
-        .until("bob's answer arrives", |c| {
-            c.conversation(chat)
-                .messages(None, u32::MAX)
-                .expect("messages")
-                .iter()
-                .any(|m| m.body == RECEIVED)
-        })
-        .await;
+    arrives(&alice, chat, RECEIVED).await;
 
     for device in [&alice, &bob] {
         // The device itself reads and searches it (the search index is in the database).
@@ -93,15 +90,7 @@ async fn a_device_whose_keyring_lost_the_key_starts_a_new_database_and_catches_u
     let [alice, bob] = online(&url, ["alice", "bob"]).await;
     let chat = direct(&alice, &bob).await;
     bob.conversation(chat).send(RECEIVED).expect("send");
-    alice
-        .until("bob's message arrives", |c| {
-            c.conversation(chat)
-                .messages(None, u32::MAX)
-                .expect("messages")
-                .iter()
-                .any(|m| m.body == RECEIVED)
-        })
-        .await;
+    arrives(&alice, chat, RECEIVED).await;
     let database = alice.database();
     // The same data folder, a keyring that holds nothing of it: signing in sets the old
     // file aside and makes a new database.
@@ -121,12 +110,6 @@ async fn a_device_whose_keyring_lost_the_key_starts_a_new_database_and_catches_u
     alice.online().await;
     // The new database learns the chat again from the server, and what is sent next.
     bob.conversation(chat).send(SENT).expect("send");
-    alice
-        .until("bob's next message arrives in the new database", |c| {
-            c.conversation(chat)
-                .messages(None, u32::MAX)
-                .is_ok_and(|m| m.iter().any(|m| m.body == SENT))
-        })
-        .await;
+    arrives(&alice, chat, SENT).await;
     server.stop().await;
 }
