@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ferry_proto::{SessionId, Timestamp};
-
-use crate::store::DatabaseKey;
 use keyring_core::{CredentialStore, Error as KeyringError};
 use serde::{Deserialize, Serialize};
+
+use crate::store::DatabaseKey;
 
 /// The keyring service name of every Ferry credential.
 const SERVICE: &str = "ferry";

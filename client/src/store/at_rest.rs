@@ -108,19 +108,7 @@ pub(super) fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> StoreResult<(
         .to_str()
         .ok_or_else(|| io::Error::other("the data folder's path is not UTF-8"))?;
     remove_if_there(&copy)?;
-    {
-        let plain = Connection::open(path)?;
-        plain.execute(
-            "ATTACH DATABASE ?1 AS encrypted KEY ?2",
-            (copy_name, key.raw()),
-        )?;
-        plain.execute_batch("BEGIN IMMEDIATE")?;
-        plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
-        let version: i64 = plain.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        plain.pragma_update(Some("encrypted"), "user_version", version)?;
-        plain.execute_batch("COMMIT")?;
-        plain.execute("DETACH DATABASE encrypted", [])?;
-    }
+    export(&Connection::open(path)?, copy_name, &key.raw())?;
     // The last connection to close removes the log and its index: either still there
     // means another process has the database open.
     let (log, index) = (with_suffix(path, "-wal"), with_suffix(path, "-shm"));
@@ -137,6 +125,19 @@ pub(super) fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> StoreResult<(
     }
     tracing::info!(database = %path.display(), "the local database is now encrypted at rest");
     Ok(())
+}
+
+/// Copies the database `conn` has open into a new one at `to`, under `key` (SQLCipher's
+/// form; `''` for none), schema version included, in one transaction that keeps other
+/// writers out (one snapshot).
+fn export(conn: &Connection, to: &str, key: &str) -> rusqlite::Result<()> {
+    conn.execute("ATTACH DATABASE ?1 AS exported KEY ?2", (to, key))?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.query_row("SELECT sqlcipher_export('exported')", [], |_| Ok(()))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    conn.pragma_update(Some("exported"), "user_version", version)?;
+    conn.execute_batch("COMMIT")?;
+    conn.execute("DETACH DATABASE exported", []).map(drop)
 }
 
 /// Moves a database no key opens out of the way, keeping it (the key is gone from the
@@ -198,15 +199,7 @@ mod tests {
         drop(store);
         let conn = Connection::open(&from).expect("open");
         unlock(&conn, &key).expect("unlock");
-        conn.execute("ATTACH DATABASE ?1 AS plain KEY ''", [to.to_string_lossy()])
-            .expect("attach");
-        conn.query_row("SELECT sqlcipher_export('plain')", [], |_| Ok(()))
-            .expect("export");
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("version");
-        conn.pragma_update(Some("plain"), "user_version", version)
-            .expect("version");
+        export(&conn, &to.to_string_lossy(), "").expect("export");
         drop(conn);
         let plain = Connection::open(to).expect("open the plaintext copy");
         plain

@@ -64,18 +64,9 @@ impl Device {
 
     /// The path of this device's database: the `ferry.db` in its account folder.
     pub fn database(&self) -> PathBuf {
-        let mut pending = vec![self.dir.clone()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    pending.push(path);
-                } else if path.file_name().is_some_and(|n| n == "ferry.db") {
-                    return path;
-                }
-            }
-        }
-        panic!("no ferry.db under {}", self.dir.display())
+        ferry_client::current_account_dir(&self.dir)
+            .expect("an account folder")
+            .join("ferry.db")
     }
 
     /// A connection of a test's own to this device's database, unlocked with the key its
