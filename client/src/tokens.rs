@@ -201,7 +201,7 @@ impl TokenStore for KeyringTokens {
 
     fn database_key(&self, folder: &str) -> Result<Option<DatabaseKey>, TokenError> {
         match self.entry(&database_entry(folder))?.get_password() {
-            Ok(hex) => DatabaseKey::from_hex(&hex)
+            Ok(hex) => DatabaseKey::from_hex(&zeroize::Zeroizing::new(hex))
                 .map(Some)
                 .ok_or_else(|| TokenError("the stored database key is unreadable".into())),
             Err(KeyringError::NoEntry) => Ok(None),

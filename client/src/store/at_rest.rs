@@ -13,14 +13,17 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{StoreError, StoreResult};
 
 /// The first 16 bytes of every SQLite database that is not encrypted.
 const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// The key a device's database is encrypted with: 32 random bytes. `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
+/// The key a device's database is encrypted with: 32 random bytes. `Debug` hides it, and
+/// its bytes are wiped when it is dropped, so that freed memory (seen in a crash dump or a
+/// swapped page) does not keep it. SQLCipher wipes its own copies when the database closes.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct DatabaseKey([u8; 32]);
 
 impl DatabaseKey {
@@ -32,27 +35,28 @@ impl DatabaseKey {
 
     /// A new random key.
     pub fn generate() -> io::Result<Self> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
-        Ok(Self(key))
+        // Filled in place: a local array moved into the key would leave a copy behind.
+        let mut key = Self([0; 32]);
+        getrandom::fill(&mut key.0).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
+        Ok(key)
     }
 
-    /// The key as 64 hexadecimal digits, as the keyring files it.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+    /// The key as 64 hexadecimal digits, as the keyring files it (wiped when dropped).
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0))
     }
 
     /// A key from [`Self::to_hex`]'s form; `None` for anything else.
     pub fn from_hex(text: &str) -> Option<Self> {
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(text, &mut key).ok()?;
-        Some(Self(key))
+        let mut key = Self([0; 32]);
+        hex::decode_to_slice(text, &mut key.0).ok()?;
+        Some(key)
     }
 
     /// The key as SQLCipher takes a raw key (`x'…'`): raw, because a random key needs no
     /// derivation from a passphrase (which would cost 256,000 PBKDF2 rounds per open).
-    fn raw(&self) -> String {
-        format!("x'{}'", self.to_hex())
+    fn raw(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!("x'{}'", *self.to_hex()))
     }
 }
 
@@ -65,7 +69,7 @@ impl std::fmt::Debug for DatabaseKey {
 /// Gives `conn` the key, and checks that it opens the database: SQLCipher reads nothing
 /// until a first statement, so a wrong key shows only then.
 pub(super) fn unlock(conn: &Connection, key: &DatabaseKey) -> StoreResult<()> {
-    conn.pragma_update(None, "key", key.raw())?;
+    conn.pragma_update(None, "key", key.raw().as_str())?;
     match conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())) {
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
             Err(StoreError::WrongKey)

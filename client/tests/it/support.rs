@@ -86,7 +86,7 @@ impl Device {
             .expect("the token store")
             .expect("the folder's database key");
         let db = rusqlite::Connection::open(&path).expect("open the database");
-        db.pragma_update(None, "key", format!("x'{}'", key.to_hex()))
+        db.pragma_update(None, "key", format!("x'{}'", *key.to_hex()))
             .expect("give the key");
         db
     }
