@@ -1,7 +1,9 @@
 //! [`StoreWorld`]: a client's local store filled to a heavy user's size by [`fill`] (direct
 //! chats with bodies of 8–16 words from a 5,000-word vocabulary), and what B10 and the
-//! Criterion bench of the store do with it: open a random chat, search a random word, and apply a
-//! burst of 1,000 received messages as a catch-up page would.
+//! Criterion bench of the store do with it: open a random chat, search a random word, apply a
+//! burst of 1,000 received messages as a catch-up page would, and take one message as it
+//! arrives live. [`AtRest::Unencrypted`] fills a store without encryption at rest, only to
+//! measure what that encryption costs.
 
 use std::path::PathBuf;
 
@@ -23,6 +25,15 @@ pub const BURST: usize = 1_000;
 /// Conversations a burst spreads over.
 const BURST_CHATS: usize = 10;
 
+/// Whether a [`StoreWorld`]'s database is encrypted at rest, as a device's always is.
+#[derive(Clone, Copy, Debug)]
+pub enum AtRest {
+    /// As on a device: SQLCipher, under a random key.
+    Encrypted,
+    /// Plain SQLite: the comparison that shows what encryption costs.
+    Unencrypted,
+}
+
 /// A filled store in a temporary directory (removed on drop).
 pub struct StoreWorld {
     /// The store.
@@ -41,10 +52,23 @@ pub struct StoreWorld {
 }
 
 impl StoreWorld {
-    /// `conversations` direct chats of `per_conversation` messages each.
+    /// `conversations` direct chats of `per_conversation` messages each, encrypted at rest.
     pub fn fill(conversations: usize, per_conversation: usize) -> anyhow::Result<Self> {
+        Self::fill_as(conversations, per_conversation, AtRest::Encrypted)
+    }
+
+    /// [`Self::fill`], encrypted at rest or not.
+    pub fn fill_as(
+        conversations: usize,
+        per_conversation: usize,
+        at_rest: AtRest,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let store = LocalStore::open(&dir.path().join("store.db"), &DatabaseKey::generate()?)?;
+        let path = dir.path().join("store.db");
+        let store = match at_rest {
+            AtRest::Encrypted => LocalStore::open(&path, &DatabaseKey::generate()?)?,
+            AtRest::Unencrypted => LocalStore::open_unencrypted(&path)?,
+        };
         let mut rng = Rng::new(10);
         let me = user(UserId::new(), "me");
         let (chats, time) = fill(&store, &me, conversations, per_conversation, &mut rng)?;
@@ -90,6 +114,14 @@ impl StoreWorld {
         }
         self.bursts += 1;
         burst
+    }
+
+    /// The next message received live, in a chat picked at random.
+    pub fn arrival(&mut self) -> Message {
+        let i = self.rng.below(self.chats.len());
+        self.time += 1;
+        self.last_seqs[i] += 1;
+        message(&self.chats[i], self.last_seqs[i], self.time, &mut self.rng)
     }
 }
 

@@ -102,8 +102,24 @@ impl LocalStore {
     /// `key`; one written before encryption is rewritten encrypted first.
     pub fn open(path: &Path, key: &DatabaseKey) -> StoreResult<Self> {
         at_rest::encrypt_plaintext(path, key)?;
+        Self::open_with(path, |conn| at_rest::unlock(conn, key))
+    }
+
+    /// [`Self::open`] without encryption at rest: only for the benchmark that measures
+    /// what encryption costs. SQLCipher with no key is plain SQLite.
+    #[cfg(feature = "unencrypted-store-for-benchmarks")]
+    pub fn open_unencrypted(path: &Path) -> StoreResult<Self> {
+        Self::open_with(path, |_| Ok(()))
+    }
+
+    /// Opens the writing and the reading connection, each given its key by `unlock` before
+    /// anything else is read.
+    fn open_with(
+        path: &Path,
+        unlock: impl Fn(&Connection) -> StoreResult<()>,
+    ) -> StoreResult<Self> {
         let mut writer = Connection::open(path)?;
-        at_rest::unlock(&writer, key)?;
+        unlock(&writer)?;
         writer.busy_timeout(Duration::from_secs(10))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
@@ -113,7 +129,7 @@ impl LocalStore {
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        at_rest::unlock(&reader, key)?;
+        unlock(&reader)?;
         reader.busy_timeout(Duration::from_secs(10))?;
         Ok(Self {
             writer: Mutex::new(writer),
