@@ -47,21 +47,10 @@ fn client_store(c: &mut Criterion) {
             world.store.search(&words[i], 20).expect("search")
         })
     });
-    // Each iteration applies new messages (a burst applied twice would find them known),
-    // made outside the timed part.
     let mut group = c.benchmark_group("store");
     group.sample_size(20);
     group.bench_function("apply 1,000 received messages", |b| {
-        b.iter_custom(|iterations| {
-            let mut spent = Duration::ZERO;
-            for _ in 0..iterations {
-                let burst = world.burst();
-                let started = Instant::now();
-                let _ = world.store.apply_messages(&burst).expect("apply");
-                spent += started.elapsed();
-            }
-            spent
-        })
+        b.iter_custom(|iterations| apply_bursts(&mut world, iterations))
     });
     group.finish();
 }
@@ -92,19 +81,23 @@ fn at_rest(c: &mut Criterion) {
             },
         );
         group.bench_function(format!("{name}: apply 1,000 received messages"), |b| {
-            b.iter_custom(|iterations| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iterations {
-                    let burst = world.burst();
-                    let started = Instant::now();
-                    let _ = world.store.apply_messages(&burst).expect("apply");
-                    spent += started.elapsed();
-                }
-                spent
-            })
+            b.iter_custom(|iterations| apply_bursts(&mut world, iterations))
         });
     }
     group.finish();
+}
+
+/// Applies `iterations` bursts of new messages (a burst applied twice would find them
+/// known), each made outside the timed part: the time spent applying them.
+fn apply_bursts(world: &mut StoreWorld, iterations: u64) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iterations {
+        let burst = world.burst();
+        let started = Instant::now();
+        let _ = world.store.apply_messages(&burst).expect("apply");
+        spent += started.elapsed();
+    }
+    spent
 }
 
 criterion_group!(benches, client_store, at_rest);
