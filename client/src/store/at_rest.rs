@@ -22,7 +22,8 @@ const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// The key a device's database is encrypted with: 32 random bytes. `Debug` hides it, and
 /// its bytes are wiped when it is dropped, so that freed memory (seen in a crash dump or a
-/// swapped page) does not keep it. SQLCipher wipes its own copies when the database closes.
+/// swapped page) keeps less of it. SQLCipher wipes its own copies when the database closes;
+/// the `PRAGMA key` statement's text, in rusqlite's and SQLite's memory, is not wiped.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct DatabaseKey([u8; 32]);
 
@@ -43,7 +44,12 @@ impl DatabaseKey {
 
     /// The key as 64 hexadecimal digits, as the keyring files it (wiped when dropped).
     pub fn to_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(self.0))
+        // Through buffers of their final size, each wiped: `hex::encode` grows its string.
+        let mut digits = Zeroizing::new([0u8; 64]);
+        hex::encode_to_slice(self.0, &mut *digits).expect("two digits a byte");
+        let mut hex = Zeroizing::new(String::with_capacity(64));
+        hex.extend(digits.iter().map(|&d| char::from(d)));
+        hex
     }
 
     /// A key from [`Self::to_hex`]'s form; `None` for anything else.
@@ -56,7 +62,12 @@ impl DatabaseKey {
     /// The key as SQLCipher takes a raw key (`x'…'`): raw, because a random key needs no
     /// derivation from a passphrase (which would cost 256,000 PBKDF2 rounds per open).
     fn raw(&self) -> Zeroizing<String> {
-        Zeroizing::new(format!("x'{}'", *self.to_hex()))
+        // A buffer of its final size: one that grew would leave its first one unwiped.
+        let mut raw = Zeroizing::new(String::with_capacity(67));
+        raw.push_str("x'");
+        raw.push_str(&self.to_hex());
+        raw.push('\'');
+        raw
     }
 }
 
@@ -293,6 +304,10 @@ mod tests {
         let key = DatabaseKey::generate().expect("a key");
         assert_eq!(DatabaseKey::from_hex(&key.to_hex()), Some(key.clone()));
         assert_eq!(DatabaseKey::from_hex("not hex"), None);
+        // The form keyrings already hold: lowercase, and SQLCipher's raw key around it.
+        let known = DatabaseKey::new([0xab; 32]);
+        assert_eq!(*known.to_hex(), "ab".repeat(32));
+        assert_eq!(*known.raw(), format!("x'{}'", "ab".repeat(32)));
         assert_eq!(format!("{key:?}"), "DatabaseKey(…)");
     }
 }
