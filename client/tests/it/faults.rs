@@ -1,6 +1,7 @@
 //! Faults in the middle of a burst: the connection dropped, stalled or left half-open by a
 //! proxy, and the server process killed. Afterwards every message is stored exactly once,
-//! in compose order; a stalled link is noticed by the heartbeat rule alone.
+//! in compose order; a stalled link is noticed by the heartbeat rule alone. A read whose
+//! kept-alive connection is reset under it is sent again; a change is not.
 
 use ferry_client::{ConnectionState, Event};
 use ferry_proto::ConversationId;
@@ -199,4 +200,37 @@ async fn a_server_that_comes_back_is_noticed_before_the_backoff_ends() {
     .await
     .expect("state");
     server.stop().await;
+}
+
+/// A kept-alive connection reset just as a request goes out on it (as when a server closes
+/// a connection it found idle at that moment): a read is sent once more, on a new
+/// connection, and succeeds; a change is not sent twice, and says the network failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_on_a_connection_reset_under_it_is_sent_again() {
+    let data = TestDb::sqlite();
+    let server = TestServer::start(&data).await;
+    let proxy = Proxy::start(server.addr()).await;
+    // Not started: no socket, so the proxy's only connections are the REST pool's.
+    let alice = Device::register(&proxy.url(), "alice").await;
+    alice
+        .client
+        .account()
+        .sessions()
+        .await
+        .expect("a first read, which leaves a kept-alive connection");
+
+    proxy.fault(Fault::ResetOnRequest);
+    let sessions = alice
+        .client
+        .account()
+        .sessions()
+        .await
+        .expect("sent again, on a new connection");
+    assert_eq!(sessions.len(), 1, "the answer of the second try");
+
+    proxy.fault(Fault::ResetOnRequest);
+    match alice.client.account().rename("Alice A.").await {
+        Err(ferry_client::ClientError::Api(ferry_client::ApiError::Network(_))) => {}
+        other => panic!("a change is not sent again, and fails as the network: {other:?}"),
+    }
 }

@@ -319,6 +319,9 @@ pub enum Fault {
     Stall,
     /// Close the server side; the client side stays open and silent.
     HalfOpen,
+    /// Forward nothing more, and reset the client's side when it next writes: a server
+    /// closing a kept-alive connection it found idle just as the client reuses it.
+    ResetOnRequest,
 }
 
 /// A TCP proxy in front of the server. A fault applies to the connections open when it is
@@ -417,6 +420,16 @@ async fn carry(
             drop(server_read);
             drop(server_write);
             hold_client_side(client_read).await;
+        }
+        Fault::ResetOnRequest => {
+            drop(server_read);
+            drop(server_write);
+            use tokio::io::AsyncReadExt;
+            let _ = client_read.read(&mut [0u8; 1]).await;
+            if let Ok(client) = client_read.reunite(client_write) {
+                // A zero linger makes the close a reset (RST), not a FIN.
+                let _ = client.set_zero_linger();
+            }
         }
     }
 }
