@@ -25,6 +25,9 @@ use crate::tokens::TokenError;
 
 mod account;
 mod mls;
+mod network;
+
+use network::{closed_under_it, without_url};
 
 /// A REST call failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -202,12 +205,10 @@ impl Api {
     }
 
     /// Sends a request as it is; a success is handed back unread, a failure is read as the
-    /// protocol's error.
-    ///
-    /// A GET or HEAD whose connection was closed under it before any answer is sent once
-    /// more, as RFC 9112 (§9.3.1) allows and browsers do: a server closes a kept-alive
-    /// connection it finds idle (Ferry's after 10 s), and a request sent on it at that
-    /// moment meets the close. The second try goes on a new connection.
+    /// protocol's error. A GET or HEAD whose connection was closed under it before any
+    /// answer goes once more, on a new connection, as RFC 9112 (§9.3.1) allows: a server
+    /// closes a kept-alive connection it finds idle (Ferry's after 10 s), and a request
+    /// sent on it at that moment meets the close.
     async fn answer(&self, request: RequestBuilder) -> Result<reqwest::Response, ApiError> {
         let (client, request) = request.build_split();
         let request = request.map_err(|e| ApiError::Network(without_url(&e)))?;
@@ -596,51 +597,4 @@ async fn read_json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T
         &bytes
     };
     serde_json::from_slice(body).map_err(|e| ApiError::Protocol(e.to_string()))
-}
-
-/// What went wrong with a request, for people: the innermost cause ("Connection refused"),
-/// or the error itself ("operation timed out").
-/// Whether `e` is a connection reset or closed by the other side before an answer came,
-/// not a failure to connect (the server down, which is not worth a second try at once).
-fn closed_under_it(e: &reqwest::Error) -> bool {
-    if e.is_connect() || e.is_timeout() {
-        return false;
-    }
-    let mut cause: Option<&dyn std::error::Error> = Some(e);
-    while let Some(now) = cause {
-        // Closed with nothing said (a FIN where the answer should be).
-        if now
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_incomplete_message)
-        {
-            return true;
-        }
-        // Closed with a reset, or while the request was still going out.
-        if let Some(io) = now.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-            );
-        }
-        cause = now.source();
-    }
-    false
-}
-
-pub(super) fn without_url(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "no answer in time".to_owned();
-    }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let text = cause.to_string();
-    match e.url() {
-        Some(url) => text.replace(url.as_str(), "the server"),
-        None => text,
-    }
 }
