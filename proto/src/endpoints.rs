@@ -18,15 +18,16 @@ use crate::mls::{
     ClaimedKeyPackages, Commit, CommitPage, CommitQuery, DeviceQuery, GroupInfo, KeyPackageClaim,
     KeyPackageStock, KeyPackages, NewCommit, SignedInDevices, Welcome,
 };
+use crate::notes::{DeviceNote, NewDeviceNote};
 
 use crate::{
     Account, AccountDeletion, AccountSettings, AdminReport, AdminUser, AdminUserQuery, AuditEntry,
     AuditQuery, Conversation, ConversationId, ConversationPage, EmailChange, EmailVerification,
     HistoryQuery, ListQuery, LoginRequest, Message, MessageId, MessagePage, NewReport, NewUpload,
-    OperatorReason, PasswordChange, PasswordReset, PasswordResetRequest, Presence, ProfileChange,
-    RefreshRequest, RegisterRequest, ReportDecision, ReportId, ReportQuery, ReportReceipt,
-    Retention, RetentionChange, SendMessage, SessionId, SessionInfo, SyncPage, SyncQuery, Tokens,
-    Upload, UploadId, User, UserId, UserSearchQuery, Watermark, WelcomeId,
+    NoteId, OperatorReason, PasswordChange, PasswordReset, PasswordResetRequest, Presence,
+    ProfileChange, RefreshRequest, RegisterRequest, ReportDecision, ReportId, ReportQuery,
+    ReportReceipt, Retention, RetentionChange, SendMessage, SessionId, SessionInfo, SyncPage,
+    SyncQuery, Tokens, Upload, UploadId, User, UserId, UserSearchQuery, Watermark, WelcomeId,
 };
 
 /// The WebSocket's path under `API_BASE`: a `GET` that upgrades, with the access token
@@ -288,6 +289,12 @@ endpoints! {
     Welcomes: Get "/mls/welcomes" (), () => Vec<Welcome>;
     /// Deletes a welcome the caller's device has used (or cannot use).
     DropWelcome: Delete "/mls/welcomes/{id}" (WelcomeId), () => ();
+    /// Leaves a note for another signed-in device of the caller's user.
+    LeaveNote: Post "/mls/notes" (), NewDeviceNote => DeviceNote;
+    /// The notes waiting for the caller's device.
+    Notes: Get "/mls/notes" (), () => Vec<DeviceNote>;
+    /// Deletes a note the caller's device has read.
+    DropNote: Delete "/mls/notes/{id}" (NoteId), () => ();
 }
 
 #[cfg(test)]

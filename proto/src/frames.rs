@@ -268,6 +268,14 @@ pub enum ServerFrame {
         /// The welcome.
         welcome: Box<crate::mls::Welcome>,
     },
+    /// A note waits for one device of the user (addition to v1): sent to all of the
+    /// user's sockets; the device it names reads it (and deletes it).
+    MlsNote {
+        /// Which device.
+        session_id: SessionId,
+        /// The note.
+        note: Box<crate::notes::DeviceNote>,
+    },
     /// A session of this user, or of someone who shares an end-to-end encrypted
     /// conversation with them, ended (addition to v1): its device is still a member of
     /// their groups until a member's device commits its removal, so a device that still

@@ -1,5 +1,5 @@
 //! Typed identities: [`UserId`], [`ConversationId`], [`MessageId`], [`UploadId`],
-//! [`SessionId`], [`DeviceId`], [`ReportId`] and [`WelcomeId`]. Each is a UUID that says what it names, so a function
+//! [`SessionId`], [`DeviceId`], [`ReportId`], [`WelcomeId`] and [`NoteId`]. Each is a UUID that says what it names, so a function
 //! taking a conversation and a user cannot be handed them swapped, and a pair like
 //! `(ConversationId, UserId)` needs no comment to say which is which. On the wire and in
 //! both databases they are the plain UUIDs they wrap: serde sees through them
@@ -109,6 +109,8 @@ ids! {
     ReportId;
     /// An MLS welcome waiting for the device it adds to a group (addition to v1).
     WelcomeId;
+    /// A note one device of a user left for another (addition to v1).
+    NoteId;
     /// A profile picture: a new one each time a person sets theirs, so a picture's bytes
     /// never change under its id.
     PictureId;

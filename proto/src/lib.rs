@@ -18,6 +18,7 @@ mod limits;
 pub mod media;
 pub mod mentions;
 pub mod mls;
+pub mod notes;
 mod objects;
 mod rest;
 mod send;
@@ -35,7 +36,7 @@ pub use admin::{
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, Feature, OutgoingMessage, ServerFrame};
 pub use ids::{
-    ConversationId, DeviceId, MessageId, PictureId, ReportId, SessionId, UploadId, UserId,
+    ConversationId, DeviceId, MessageId, NoteId, PictureId, ReportId, SessionId, UploadId, UserId,
     WelcomeId,
 };
 pub use limits::{

@@ -15,6 +15,7 @@ pub mod files;
 pub mod limit;
 pub mod messages;
 pub mod mls;
+pub mod notes;
 pub mod observe;
 pub mod ops;
 pub mod picture;
@@ -117,7 +118,9 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(mls::signed_in_devices))
         .routes(routes!(mls::group_info))
         .routes(routes!(mls::welcomes))
-        .routes(routes!(mls::drop_welcome));
+        .routes(routes!(mls::drop_welcome))
+        .routes(routes!(notes::leave_note, notes::notes))
+        .routes(routes!(notes::drop_note));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(ferry_proto::API_BASE, v1)
         .split_for_parts()

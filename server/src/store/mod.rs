@@ -1,7 +1,7 @@
 //! Persistence: the [`Store`] trait, made of one trait per domain (accounts, operators,
 //! conversations, missed-message digests, data exports, safety, messages, MLS
-//! delivery, profile pictures, presence, retention, files), and its one
-//! implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
+//! delivery, notes between a user's devices, profile pictures, presence, retention,
+//! files), and its one implementation (`sql::SqlStore`), generic over a dialect: Postgres for production
 //! (`postgres`) and SQLite for a server that runs with nothing installed (`sqlite`). Both
 //! pass one conformance suite (`server/tests/it/store.rs`); `lib.rs`'s `open_store` picks one.
 //!
@@ -22,6 +22,7 @@ mod export;
 mod mail_tokens;
 mod messages;
 pub mod mls;
+pub mod notes;
 mod pictures;
 pub(crate) mod postgres;
 mod presence;
@@ -46,6 +47,7 @@ pub use messages::{
 use messages::{advanced, same_or_conflict, stored};
 pub(crate) use messages::{check_send, sealing_refusal};
 pub use mls::MlsStore;
+pub use notes::NoteStore;
 pub use pictures::PictureStore;
 pub use presence::{Contact, PresenceStore};
 pub use retention::{RetentionStore, Trimmed};
@@ -117,6 +119,7 @@ pub trait Store:
     + SafetyStore
     + MessageStore
     + MlsStore
+    + NoteStore
     + PictureStore
     + PresenceStore
     + RetentionStore

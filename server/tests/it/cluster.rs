@@ -1,7 +1,8 @@
 //! A cluster: several real `ferry-server` processes on one Postgres database and one
 //! NATS act as one server. Users on different nodes chat in a group; typing, receipts,
 //! presence and membership changes cross nodes; a logout closes the session's sockets on
-//! every node, as do a session ended from the account and a password change, and a new
+//! every node, as do a session ended from the account and a password change, a note
+//! between a user's devices reaches the other device on another node, and a new
 //! name reaches contacts on other nodes, and an operator's suspension and removal act on
 //! every node; a node SIGKILLed mid-burst loses nothing acked, and its users are seen
 //! offline once its lease runs out; a NATS restart mid-burst loses nothing either (the
@@ -381,6 +382,36 @@ async fn a_logout_closes_the_session_on_every_node() {
     }
     // The other session's socket is untouched.
     assert!(kept.until_pong().await.is_empty());
+}
+
+/// A note one device of a user leaves on one node reaches the user's other device on
+/// another node live, and waits there too (history transfer's ask and answer go this
+/// way).
+#[tokio::test]
+async fn a_note_between_a_users_devices_crosses_nodes() {
+    let cluster = Cluster::start(2, nats_url()).await;
+    let laptop = User::register(cluster.node(0), "alice").await;
+    let phone = User::login(cluster.node(1), "alice").await;
+    let mut at_phone = phone.ws().await;
+    let note = serde_json::json!({
+        "to_session_id": phone.tokens.session_id,
+        "note": ferry_proto::mls::MlsBytes(b"an ask".to_vec()),
+    });
+    let left: ferry_proto::notes::DeviceNote =
+        laptop.ok(Method::POST, "/mls/notes", Some(note)).await;
+    let told = at_phone
+        .expect("the phone is told on the other node", |f| {
+            matches!(f, ServerFrame::MlsNote { .. })
+        })
+        .await;
+    assert!(
+        matches!(told, ServerFrame::MlsNote { session_id, ref note }
+            if session_id == phone.tokens.session_id && **note == left),
+        "{told:?}"
+    );
+    let waiting: Vec<ferry_proto::notes::DeviceNote> =
+        phone.ok(Method::GET, "/mls/notes", None).await;
+    assert_eq!(waiting, vec![left]);
 }
 
 /// What a person does to their account on one node takes effect on every node at once: a

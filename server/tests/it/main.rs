@@ -20,6 +20,7 @@ mod faults;
 mod files;
 mod live;
 mod mls;
+mod notes;
 mod notifications;
 mod pictures;
 mod requests;

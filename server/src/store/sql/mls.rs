@@ -83,9 +83,10 @@ const CLAIMED_KEY_PACKAGES_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[apply(driver_bounds!)]
 impl<D: Dialect> SqlStore<D> {
-    /// In the transaction that forgets ended sessions: an ended device's key packages and
-    /// welcomes go at once (no one may add it to a group any more), and so do one-time
-    /// packages claimed long ago (a welcome is made within moments of its claim).
+    /// In the transaction that forgets ended sessions: an ended device's key packages,
+    /// welcomes and notes go at once (no one may add it to a group any more), and so do
+    /// one-time packages claimed long ago (a welcome is made within moments of its claim)
+    /// and notes a week old.
     pub(super) async fn forget_ended_devices(
         conn: &mut Conn<D>,
         now: Timestamp,
@@ -103,7 +104,7 @@ impl<D: Dialect> SqlStore<D> {
         )))
         .execute(&mut *conn)
         .await?;
-        Ok(())
+        Self::forget_old_notes(conn, ENDED, now).await
     }
 
     /// The conversation's members; empty when there is no such conversation.

@@ -245,6 +245,7 @@ macro_rules! driver_bounds {
             for<'r> $crate::store::sql::mls::CommitRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::sql::mls::GroupRow: $crate::store::sql::Row<'r, D>,
             for<'r> $crate::store::sql::mls::WelcomeRow: $crate::store::sql::Row<'r, D>,
+            for<'r> $crate::store::sql::notes::NoteRow: $crate::store::sql::Row<'r, D>,
             for<'q> ::ferry_proto::ReportId: ::sqlx::Encode<'q, D::Db> + ::sqlx::Type<D::Db>,
         {
             $($body)*
@@ -261,6 +262,7 @@ mod files;
 mod mail_tokens;
 mod messages;
 pub(crate) mod mls;
+pub(crate) mod notes;
 mod pictures;
 mod presence;
 mod retention;
