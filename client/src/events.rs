@@ -4,7 +4,7 @@
 use ferry_proto::{ConversationId, MessageId, Presence, Timestamp, User, UserId};
 use serde::Serialize;
 
-use crate::store::LocalMessage;
+use crate::store::{HistoryRequest, LocalMessage};
 
 /// The state of the link to the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -105,6 +105,17 @@ pub enum Event {
     DoNotDisturb {
         /// Until when (`None`: off).
         until: Option<Timestamp>,
+    },
+    /// The asks of this user's other devices for the history this device holds changed
+    /// (one came, was answered or dismissed): all of them as they are now.
+    HistoryRequests {
+        /// Oldest first.
+        requests: Vec<HistoryRequest>,
+    },
+    /// A history from another device of this user was taken in.
+    HistoryReceived {
+        /// The entries it filled in here.
+        entries: u32,
     },
     /// A file of an unsent message is uploading (one event per chunk stored).
     UploadProgress {

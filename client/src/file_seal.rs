@@ -88,11 +88,32 @@ pub(crate) fn seal(
     plain: &Path,
     sealed: &Path,
 ) -> Result<(String, u64), ClientError> {
-    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
     let mut input = File::open(plain)?;
     let size = input.metadata()?.len();
-    let total = padded(size)?;
     let mut output = File::create(sealed)?;
+    let sealed = seal_stream(key, &mut input, size, &mut output)?;
+    output.sync_all()?;
+    Ok(sealed)
+}
+
+/// Encrypts bytes held in memory (a history, which must never touch the disk in the
+/// clear): the encrypted bytes.
+pub(crate) fn seal_bytes(key: &FileKey, plain: &[u8]) -> Result<Vec<u8>, ClientError> {
+    let mut sealed = Vec::new();
+    seal_stream(key, &mut &plain[..], plain.len() as u64, &mut sealed)?;
+    Ok(sealed)
+}
+
+/// Encrypts the `size` bytes `input` holds into `output`; the encrypted bytes' SHA-256
+/// (lowercase hex) and size.
+fn seal_stream(
+    key: &FileKey,
+    input: &mut impl Read,
+    size: u64,
+    output: &mut impl Write,
+) -> Result<(String, u64), ClientError> {
+    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
+    let total = padded(size)?;
     let mut hasher = Sha256::new();
     let mut written = HEADER.len() as u64;
     output.write_all(HEADER)?;
@@ -116,7 +137,6 @@ pub(crate) fn seal(
         hasher.update(&encrypted);
         written += encrypted.len() as u64;
     }
-    output.sync_all()?;
     Ok((hex::encode(hasher.finalize()), written))
 }
 
@@ -130,10 +150,37 @@ pub(crate) fn open(
     plain: &Path,
     size: u64,
 ) -> Result<(String, u64), ClientError> {
-    let damaged = || ClientError::Invalid("the file arrived damaged, or not for this key".into());
-    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
     let mut input = File::open(sealed)?;
     let total = input.metadata()?.len();
+    let mut output = File::create(plain)?;
+    let opened = open_stream(key, &mut input, total, &mut output, size)?;
+    output.sync_all()?;
+    Ok(opened)
+}
+
+/// Decrypts encrypted bytes held in memory, keeping the first `size`: the bytes and their
+/// SHA-256 (lowercase hex), for the caller to check.
+pub(crate) fn open_bytes(
+    key: &FileKey,
+    sealed: &[u8],
+    size: u64,
+) -> Result<(Vec<u8>, String), ClientError> {
+    let mut plain = Vec::new();
+    let (sha256, _) = open_stream(key, &mut &sealed[..], sealed.len() as u64, &mut plain, size)?;
+    Ok((plain, sha256))
+}
+
+/// Decrypts the `total` encrypted bytes `input` holds into `output`, keeping the first
+/// `size`; their SHA-256 (lowercase hex) and how many were kept.
+fn open_stream(
+    key: &FileKey,
+    input: &mut impl Read,
+    total: u64,
+    output: &mut impl Write,
+    size: u64,
+) -> Result<(String, u64), ClientError> {
+    let damaged = || ClientError::Invalid("the file arrived damaged, or not for this key".into());
+    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
     let mut header = [0u8; HEADER.len()];
     input.read_exact(&mut header).map_err(|_| damaged())?;
     // A file of format 1 has no padding: all of it is kept.
@@ -149,7 +196,6 @@ pub(crate) fn open(
     if count == 0 || body - (count - 1) * whole <= TAG as u64 {
         return Err(damaged());
     }
-    let mut output = File::create(plain)?;
     let mut hasher = Sha256::new();
     let mut kept = 0u64;
     let mut piece = vec![0u8; PIECE + TAG];
@@ -170,7 +216,6 @@ pub(crate) fn open(
         hasher.update(&opened[..own]);
         kept += own as u64;
     }
-    output.sync_all()?;
     Ok((hex::encode(hasher.finalize()), kept))
 }
 
@@ -209,9 +254,7 @@ pub(crate) fn sealed_files(
 }
 
 /// Describes each encrypted file of an opened message as what it is, in place of the
-/// server's description of its encrypted bytes, and returns what opening them needs. A
-/// sender's words are checked as the server checks a plain file's: a name without control
-/// characters or bidirectional overrides, a normalized media type.
+/// server's description of its encrypted bytes, and returns what opening them needs.
 pub(crate) fn open_files(
     message: &mut Message,
     files: Vec<SealedFile>,
@@ -221,37 +264,44 @@ pub(crate) fn open_files(
         let Some(attachment) = message.attachments.iter_mut().find(|a| a.id == file.id) else {
             continue;
         };
-        let Ok(key) = <[u8; 32]>::try_from(file.key.0.as_slice()) else {
-            continue;
-        };
-        let preview = file.preview.map(|p| p.0);
-        let name = clean_file_name(&file.name);
         // What the server holds, before this description replaces its own.
-        let wire_size = attachment.size;
-        *attachment = Attachment {
-            id: file.id,
-            name: if name.trim().is_empty() {
-                "file".into()
-            } else {
-                name
-            },
-            size: file.size,
-            content_type: media::normalize(&file.content_type),
-            sha256: file.sha256,
-            width: file.width,
-            height: file.height,
-            thumbnail: preview.is_some(),
-        };
-        secrets.push((
-            file.id,
-            FileSecret {
-                key,
-                size: wire_size,
-                preview,
-            },
-        ));
+        if let Some((described, secret)) = described(file, attachment.size) {
+            *attachment = described;
+            secrets.push((attachment.id, secret));
+        }
     }
     secrets
+}
+
+/// An encrypted file as what it is, and what opening it needs, from what its sealed
+/// message (or a history) said of it and the size of its encrypted bytes on the server
+/// (`None` for a key that is not one). A sender's words are checked as the server checks
+/// a plain file's: a name without control characters or bidirectional overrides, a
+/// normalized media type.
+pub(crate) fn described(file: SealedFile, stored_size: u64) -> Option<(Attachment, FileSecret)> {
+    let key = <[u8; 32]>::try_from(file.key.0.as_slice()).ok()?;
+    let preview = file.preview.map(|p| p.0);
+    let name = clean_file_name(&file.name);
+    let attachment = Attachment {
+        id: file.id,
+        name: if name.trim().is_empty() {
+            "file".into()
+        } else {
+            name
+        },
+        size: file.size,
+        content_type: media::normalize(&file.content_type),
+        sha256: file.sha256,
+        width: file.width,
+        height: file.height,
+        thumbnail: preview.is_some(),
+    };
+    let secret = FileSecret {
+        key,
+        size: stored_size,
+        preview,
+    };
+    Some((attachment, secret))
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ mod sending;
 pub mod session;
 pub mod store;
 pub mod tokens;
+mod transfer;
 pub mod typing;
 
 use std::path::PathBuf;
@@ -72,6 +73,7 @@ pub use crate::options::{ClientOptions, default_device_name};
 pub use crate::profile::{AccountHandle, forgot_password, reset_password};
 pub use crate::safety_number::SafetyNumber;
 use crate::session::Session;
+pub use crate::store::HistoryRequest;
 use crate::store::Shown;
 pub use crate::store::{
     AccountRecord, Changes, ConversationSummary, ListPosition, LocalAttachment, LocalMessage,

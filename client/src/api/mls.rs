@@ -1,14 +1,15 @@
 //! The MLS delivery service's calls (issue 31, docs/protocol.md "End-to-end encryption"):
 //! this device's key packages, claiming others', who is signed in where, a group's commits
-//! and welcomes. The
-//! bytes are opaque here; `crate::mls` makes and reads them.
+//! and welcomes, and the notes a user's devices leave each other. The bytes are opaque
+//! here; `crate::mls` makes and reads them.
 
 use ferry_proto::endpoints;
 use ferry_proto::mls::{
     ClaimedKeyPackages, Commit, CommitPage, CommitQuery, Device, DeviceQuery, GroupInfo,
     KeyPackageClaim, KeyPackageStock, KeyPackages, MAX_CLAIM_USERS, MlsBytes, NewCommit, Welcome,
 };
-use ferry_proto::{ConversationId, UserId, WelcomeId};
+use ferry_proto::notes::{DeviceNote, NewDeviceNote};
+use ferry_proto::{ConversationId, NoteId, SessionId, UserId, WelcomeId};
 
 use super::{Api, SessionError};
 
@@ -104,5 +105,27 @@ impl Api {
     /// `DELETE /mls/welcomes/{id}`: a welcome this device has joined with.
     pub async fn drop_welcome(&self, id: WelcomeId) -> Result<(), SessionError> {
         self.call_to::<endpoints::DropWelcome>((id,)).await
+    }
+    /// `POST /mls/notes`: leaves a note for another signed-in device of this user.
+    pub async fn leave_note(
+        &self,
+        to: SessionId,
+        note: Vec<u8>,
+    ) -> Result<DeviceNote, SessionError> {
+        let new = NewDeviceNote {
+            to_session_id: to,
+            note: MlsBytes(note),
+        };
+        self.send_to::<endpoints::LeaveNote>((), &new).await
+    }
+
+    /// `GET /mls/notes`: the notes waiting for this device.
+    pub async fn notes(&self) -> Result<Vec<DeviceNote>, SessionError> {
+        self.call_to::<endpoints::Notes>(()).await
+    }
+
+    /// `DELETE /mls/notes/{id}`: a note this device has read.
+    pub async fn drop_note(&self, id: NoteId) -> Result<(), SessionError> {
+        self.call_to::<endpoints::DropNote>((id,)).await
     }
 }

@@ -154,6 +154,12 @@ pub(super) async fn frame(shared: &Shared, frame: ServerFrame) -> Result<Option<
                 e2e::tolerated(e2e::on_welcome(shared, &welcome).await)?;
             }
         }
+        // A note too: only the device it names reads it.
+        ServerFrame::MlsNote { session_id, note } => {
+            if session_id == shared.session.credentials().session_id {
+                e2e::tolerated(e2e::on_note(shared, &note).await)?;
+            }
+        }
         ServerFrame::Ack { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }

@@ -35,7 +35,10 @@ use crate::backoff::Backoff;
 use crate::events::ConnectionState;
 
 pub(crate) use catch_up::catch_up;
-pub(crate) use e2e::{prepare as prepare_encryption, settle_groups};
+pub(crate) use e2e::{
+    ask_for_history, dismiss_history_request, prepare as prepare_encryption, send_history,
+    settle_groups,
+};
 pub(crate) use rest::push_outbox_over_rest;
 
 /// Failed socket attempts before the outbox is also tried over REST.

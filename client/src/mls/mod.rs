@@ -31,6 +31,7 @@ use openmls_basic_credential::SignatureKeyPair;
 
 use crate::store::{LocalStore, MlsDevice, StoreError};
 
+pub(crate) mod history;
 mod storage;
 #[cfg(test)]
 mod tests;

@@ -81,6 +81,29 @@ pub(super) fn apply_change(
     Ok(())
 }
 
+/// A message stored after edits of it that this device read (their entries came first,
+/// or its text was sealed and the server's `edit_seq` was set aside): the newest of them
+/// applies now, as it would have had the message been here.
+pub(super) fn apply_stored_edit(tx: &Transaction<'_>, message: MessageId) -> rusqlite::Result<()> {
+    let id = message.to_string();
+    let newest: Option<(String, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT body, seq, created_at FROM messages WHERE target = ?1 \
+             AND change_kind = 'edit' AND seq IS NOT NULL AND unreadable = 0 \
+             ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((body, seq, at)) = newest {
+        tx.prepare_cached(
+            "UPDATE messages SET body = ?2, edited_at = ?3, edit_seq = ?4 WHERE id = ?1 \
+             AND deleted_at IS NULL AND (edit_seq IS NULL OR edit_seq < ?4)",
+        )?
+        .execute(params![id, body, at, seq])?;
+    }
+    Ok(())
+}
+
 /// Why a change cannot be made on this device (the server checks again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeRefusal {

@@ -5,7 +5,7 @@
 //! sealed message carried.
 
 use ferry_proto::{Attachment, MessageId, UploadId};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{LocalStore, StoreResult};
 
@@ -33,7 +33,7 @@ pub struct SealedUpload {
     pub preview: Option<Vec<u8>>,
 }
 
-fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+pub(super) fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     bytes.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             0,
@@ -41,6 +41,26 @@ fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
             "a file key that is not 32 bytes".into(),
         )
     })
+}
+
+/// Keeps what opening encrypted uploads needs, inside `tx`.
+pub(super) fn keep_secrets(
+    tx: &Transaction<'_>,
+    secrets: &[(UploadId, FileSecret)],
+) -> rusqlite::Result<()> {
+    let mut keep = tx.prepare_cached(
+        "INSERT OR REPLACE INTO file_keys (upload_id, key, size, preview) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (upload, secret) in secrets {
+        keep.execute(params![
+            upload.to_string(),
+            secret.key.as_slice(),
+            secret.size as i64,
+            secret.preview
+        ])?;
+    }
+    Ok(())
 }
 
 impl LocalStore {
@@ -66,21 +86,7 @@ impl LocalStore {
         if secrets.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
-            let mut keep = tx.prepare_cached(
-                "INSERT OR REPLACE INTO file_keys (upload_id, key, size, preview) \
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (upload, secret) in secrets {
-                keep.execute(params![
-                    upload.to_string(),
-                    secret.key.as_slice(),
-                    secret.size as i64,
-                    secret.preview
-                ])?;
-            }
-            Ok(())
-        })
+        self.write(|tx| keep_secrets(tx, secrets))
     }
 
     /// What opening upload `upload` needs, when it is an encrypted one.

@@ -10,7 +10,7 @@ use ferry_proto::{Change, ConversationId, Message, MessageId, Timestamp, UserId}
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::changed::Changes;
-use super::changes::apply_change;
+use super::changes::{apply_change, apply_stored_edit};
 use super::files::adopt_uploads;
 use super::outbox::dequeue;
 use super::read::{LocalMessage, change_at, decorate, members, message_columns, message_from_row};
@@ -89,7 +89,16 @@ fn apply_message(
                 // Still sealed here: `e2e` could not open it.
                 m.sealed.is_some(),
             ])?;
-            // A change this device cannot read changes nothing it shows.
+            if m.sealed.is_some() {
+                // A history from another of this user's devices may have said what it is.
+                super::transfer::fill_from_kept(tx, m.id)?;
+            }
+            if change.is_none() && m.edit_seq.is_none() {
+                // Its edits may be here already (a page fetched newest first).
+                apply_stored_edit(tx, m.id)?;
+            }
+            // A change this device cannot read changes nothing it shows (unless filled in
+            // just now, which applied it).
             if let Some(change) = change.filter(|_| m.sealed.is_none()) {
                 apply_change(
                     tx,

@@ -47,6 +47,8 @@ impl LocalStore {
                 [],
             )?;
             tx.execute("DELETE FROM mls_without_keys", [])?;
+            // An ask for history was sealed to the session before: the answer would be too.
+            tx.execute("DELETE FROM history_ask", [])?;
             tx.execute(
                 "UPDATE account SET mls_session = ?1, mls_signer = ?2",
                 params![device.session.to_string(), device.signer],

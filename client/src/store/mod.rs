@@ -29,6 +29,7 @@ mod quiet;
 mod read;
 mod schema;
 mod search;
+mod transfer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -51,6 +52,7 @@ pub use outbox::{Discard, Failed, OutboxItem};
 pub(crate) use read::file_key;
 pub use read::{LocalAttachment, LocalMessage, MemberView, MessageStatus, Quote, Reaction};
 pub use search::{HIGHLIGHT_END, HIGHLIGHT_START, SearchHit};
+pub use transfer::{HistoryAsk, HistoryRequest, OpenedEntry, OpenedFile, StoredHistoryRequest};
 
 /// A failure of the local database.
 #[derive(Debug, thiserror::Error)]

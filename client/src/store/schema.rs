@@ -288,4 +288,33 @@ CREATE TABLE mls_without_keys (
     PRIMARY KEY (conversation_id, user_id)
 ) WITHOUT ROWID;
 "#,
+    // 15: history transfer between a user's devices (issue 31). `history_ask` is this
+    // device's ask for the history its other devices hold (the HPKE key pair the answer
+    // is sealed to; one at a time, gone with the MLS state of a new session);
+    // `history_asks` are other devices' asks of this one, until its user sends the history
+    // or dismisses them; `history_kept` holds what a history said of entries not here yet
+    // (on a page not fetched yet), for when they come.
+    r#"
+CREATE TABLE history_ask (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    public_key  BLOB NOT NULL,
+    private_key BLOB NOT NULL,
+    asked_at    INTEGER NOT NULL,
+    received_at INTEGER
+);
+CREATE TABLE history_asks (
+    session_id TEXT PRIMARY KEY,
+    public_key BLOB NOT NULL,
+    signature  BLOB NOT NULL,
+    asked_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Whether anything is unreadable is asked on every connection: a small index answers.
+CREATE INDEX messages_unreadable ON messages (conversation_id) WHERE unreadable = 1;
+CREATE TABLE history_kept (
+    message_id  TEXT PRIMARY KEY,
+    body        TEXT NOT NULL,
+    emoji       TEXT,
+    attachments TEXT
+) WITHOUT ROWID;
+"#,
 ];

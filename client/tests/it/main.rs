@@ -15,6 +15,7 @@ mod encryption_waits;
 mod ended_sessions;
 mod faults;
 mod files;
+mod history_transfer;
 mod list;
 mod live;
 mod no_socket;

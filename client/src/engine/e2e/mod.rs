@@ -10,6 +10,9 @@
 //!   device's commit wins; the others join it by its welcome).
 //! - Live, [`on_commit`], [`on_welcome`] and [`on_conversation`] do the same for one
 //!   group. Devices whose session ended are taken out of the groups (`ended`).
+//! - History transfer between this user's devices lives in `transfer`: the notes they
+//!   leave each other are read after the groups are settled, and a device that could not
+//!   open entries sealed before it joined asks for them once.
 //! - Sealing and opening live in `sealed`: received messages are stored through
 //!   [`store_messages`], which opens each sealed
 //!   entry once, in seq order, first applying the group's commits up to the entry's
@@ -24,6 +27,7 @@
 
 mod ended;
 mod sealed;
+mod transfer;
 
 use std::collections::HashSet;
 
@@ -34,6 +38,9 @@ use tokio::sync::MutexGuard;
 
 pub(crate) use ended::{LOOK_EVERY as ENDED_SESSIONS_LOOK, delay_after_an_end};
 pub(crate) use sealed::{outgoing, reseal, store_messages};
+pub(crate) use transfer::{
+    ask as ask_for_history, dismiss as dismiss_history_request, on_note, send_history,
+};
 
 use super::End;
 use crate::api::{ApiError, SessionError};
@@ -139,7 +146,11 @@ async fn settle_all(shared: &Shared) -> Result<(), End> {
             encrypt(shared, conversation, members).await?;
         }
     }
-    ended::sweep(shared).await
+    ended::sweep(shared).await?;
+    // With the groups settled: the notes of this user's other devices, and an ask for
+    // the history this device could not open, if it has not asked yet.
+    transfer::read_notes(shared).await?;
+    transfer::ask_if_due(shared).await
 }
 
 /// Publishes key packages when fewer than half of [`KEY_PACKAGES`] are left, and a

@@ -36,6 +36,13 @@ pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Res
             m.sealed = None;
             continue;
         }
+        if m.change.is_none() {
+            // The server's `edit_seq` names an edit whose text is sealed in its own entry:
+            // this device applies it as it opens that entry (or did already: the store
+            // applies the newest edit it holds as the message comes).
+            m.edit_seq = None;
+            m.edited_at = None;
+        }
         let conversation = m.conversation_id;
         let epoch = match sealed_epoch(&sealed) {
             Ok(epoch) => epoch,
