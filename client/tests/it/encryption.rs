@@ -309,6 +309,70 @@ async fn a_direct_chat_is_encrypted_and_stays_readable_on_postgres() {
     a_direct_chat_is_encrypted_and_stays_readable(Backend::Postgres).await;
 }
 
+/// A message sent and edited while Bob was away reaches him edited: the server's page
+/// says the message was edited (its `edit_seq`), but the new text is sealed in the edit's
+/// own entry, which Bob applies after the message's first text.
+async fn a_message_edited_while_away_arrives_edited(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob] = online(&url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    for device in [&alice, &bob] {
+        device
+            .until("the chat is encrypted", |c| encrypted(c, chat))
+            .await;
+    }
+    bob.client.stop().await;
+    let sent = alice
+        .conversation(chat)
+        .send("the meeting is at nine")
+        .expect("send")
+        .id;
+    // Sent first: an edit of a message not handed to the server yet only changes its text.
+    alice
+        .until("it went out", |c| {
+            c.conversation(chat).messages(None, 10).expect("read")[0]
+                .seq
+                .is_some()
+        })
+        .await;
+    alice
+        .conversation(chat)
+        .edit(sent, "the meeting is at ten")
+        .expect("edit");
+    alice
+        .until("both went out", |c| {
+            c.conversation(chat)
+                .messages(None, 10)
+                .expect("read")
+                .iter()
+                .all(|m| m.seq.is_some() && m.body == "the meeting is at ten")
+        })
+        .await;
+    let bob = bob.restart(&url).await;
+    bob.client.start();
+    bob.until_eq(&vec![("the meeting is at ten".to_owned(), true)], |c| {
+        c.conversation(chat)
+            .messages(None, 10)
+            .expect("read")
+            .into_iter()
+            .map(|m| (m.body, m.edited))
+            .collect::<Vec<_>>()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_edited_while_away_arrives_edited_on_sqlite() {
+    a_message_edited_while_away_arrives_edited(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_edited_while_away_arrives_edited_on_postgres() {
+    a_message_edited_while_away_arrives_edited(Backend::Postgres).await;
+}
+
 /// A group: encrypted once made; a member added later is added to the MLS group by the
 /// devices already in it and reads what comes after; a member who leaves is removed,
 /// and the group goes on without them.
