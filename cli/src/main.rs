@@ -9,6 +9,7 @@
 //! `--json`). Errors go to stderr with a non-zero exit status.
 
 mod account;
+mod history;
 mod mention;
 mod print;
 
@@ -235,6 +236,12 @@ enum Command {
     Status,
     /// Catch up and send the outbox now, then exit.
     Sync,
+    /// The history of your encrypted chats, sent between your own devices: the asks of a
+    /// new device, and sending one.
+    History {
+        #[command(subcommand)]
+        command: Option<history::HistoryCommand>,
+    },
     /// Your own account: name, password, email address, sessions, settings, deleting it.
     Account {
         #[command(subcommand)]
@@ -548,6 +555,13 @@ async fn run(cli: Cli) -> Result<()> {
             let client = Client::login(options, tokens()?, username, &password).await?;
             let _ = try_sync(&client).await?;
             print::signed_in(&cli, &client.me(), server);
+        }
+        Command::History { command } => {
+            let client = signed_in(&cli).await?;
+            let command = command
+                .as_ref()
+                .unwrap_or(&history::HistoryCommand::Requests);
+            history::history(&cli, &client, command).await?;
         }
         Command::Account { command } => {
             let client = signed_in(&cli).await?;

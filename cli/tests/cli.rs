@@ -1223,3 +1223,77 @@ async fn an_encrypted_chat_from_the_terminal() {
     );
     assert!(ferry_testkit::holds(&kept, "alice"), "the search can find");
 }
+
+/// The history of an encrypted chat goes to Alice's new device when she sends it from
+/// her terminal: the new device (the client core, its tokens in memory, since the
+/// terminal's keyring holds one session per account) cannot open what came before it,
+/// and asks; `ferry history` shows the ask, `ferry history send` answers it, and the new
+/// device reads the chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_goes_to_a_new_device_from_the_terminal() {
+    use std::sync::Arc;
+
+    use ferry_client::{Client, ClientOptions, tokens::MemoryTokens};
+
+    let (scene, [alice, bob]) = registered(["alice", "bob"]).await;
+    bob.ok(&["sync"]).await;
+    alice.ok(&["new", "bob"]).await;
+    alice.ok(&["sync"]).await;
+    alice.ok(&["send", "bob", "the door code is 4711"]).await;
+    alice.ok(&["sync"]).await;
+    let nothing = alice.ok(&["history"]).await;
+    assert!(nothing.trim().is_empty(), "no ask yet: {nothing}");
+
+    let phone_dir = tempfile::tempdir().expect("dir");
+    let phone = Client::login(
+        ClientOptions::new(scene.server.url(), phone_dir.path()),
+        Arc::new(MemoryTokens::default()),
+        "alice",
+        "correct horse battery",
+    )
+    .await
+    .expect("the phone signs in");
+    within("the phone's sync", phone.sync_now())
+        .await
+        .expect("sync");
+    let read = |client: &Client| {
+        let chat = client.conversations(None, 10).expect("chats")[0].id;
+        client
+            .conversation(chat)
+            .messages(None, 10)
+            .expect("messages")
+            .into_iter()
+            .map(|m| (m.body, m.unreadable))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        read(&phone),
+        [(String::new(), true)],
+        "sealed before it joined"
+    );
+
+    let asks = alice.json(&["history"]).await;
+    assert_eq!(asks.len(), 1, "{asks:?}");
+    let session = asks[0]["session_id"].as_str().expect("an id").to_owned();
+    let listed = alice.ok(&["history"]).await;
+    assert!(
+        listed.contains(&format!("ferry history send {session}")),
+        "{listed}"
+    );
+    let sent = alice.ok(&["history", "send", &session]).await;
+    assert!(sent.contains("sent the history (1 entry)"), "{sent}");
+
+    within("the phone's sync", phone.sync_now())
+        .await
+        .expect("sync");
+    assert_eq!(read(&phone), [("the door code is 4711".to_owned(), false)]);
+    let nothing = alice.ok(&["history"]).await;
+    assert!(nothing.trim().is_empty(), "answered: {nothing}");
+    let again = alice.run(&["history", "send", &session]).await;
+    assert!(!again.ok, "no ask waits any more");
+    assert!(
+        again.stderr.contains("no device of yours asked"),
+        "{}",
+        again.stderr
+    );
+}
