@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferry_client::{
-    Client, ClientError, ConnectionState, ConversationSummary, Event, LocalMessage,
+    Client, ClientError, ConnectionState, ConversationSummary, Event, HistoryRequest, LocalMessage,
 };
 use ferry_proto::{ConversationId, MessageId, Presence, Timestamp, User, UserId};
 use serde::Serialize;
@@ -127,6 +127,17 @@ pub enum UiEvent {
         #[cfg_attr(test, ts(type = "number"))]
         total: u64,
     },
+    /// The asks of the person's other devices for this one's history changed: all of them
+    /// as they are now.
+    HistoryRequests {
+        /// Oldest first.
+        requests: Vec<HistoryRequest>,
+    },
+    /// A history sent from another of the person's devices was taken in.
+    HistoryReceived {
+        /// The messages it made readable here.
+        entries: u32,
+    },
     /// The person's data export is downloading (`export_account`).
     ExportProgress {
         /// Bytes saved so far.
@@ -207,6 +218,12 @@ impl Batch {
             Event::Connection { state } => self.out.push(UiEvent::Connection { state }),
             Event::Profile { user } => self.out.push(UiEvent::Profile { user }),
             Event::DoNotDisturb { until } => self.out.push(UiEvent::DoNotDisturb { until }),
+            Event::HistoryRequests { requests } => {
+                self.out.push(UiEvent::HistoryRequests { requests })
+            }
+            Event::HistoryReceived { entries } => {
+                self.out.push(UiEvent::HistoryReceived { entries })
+            }
             Event::UploadProgress {
                 message_id,
                 index,

@@ -248,6 +248,10 @@ pub fn run() {
             commands::do_not_disturb,
             commands::account_sessions,
             commands::end_session,
+            commands::history_requests,
+            commands::send_history,
+            commands::dismiss_history_request,
+            commands::ask_for_history,
             commands::delete_account,
             commands::export_account,
             commands::set_picture,
@@ -343,6 +347,7 @@ mod bindings {
         check::<ferry_client::MemberView>(&mut stale);
         check::<ferry_client::ListPosition>(&mut stale);
         check::<ferry_client::SearchHit>(&mut stale);
+        check::<ferry_client::HistoryRequest>(&mut stale);
         check::<ferry_client::ConnectionState>(&mut stale);
         check::<crate::events::UiEvent>(&mut stale);
         check::<ferry_proto::ErrorCode>(&mut stale);

@@ -1,8 +1,9 @@
 // axe-core over each main screen of the window as rendered in jsdom: sign-in, the chat
-// (list and an open thread with replies, reactions, files and a failed message),
-// Settings in every section (Updates with an update on offer, and the sidebar's news of
-// one), and the dialogs and popovers (new chat, quick switcher, safety number, a
-// group's members, reaction picker, delete confirmation, blocked people, sign out). None may have a
+// (list and an open thread with replies, reactions, files and a failed message), the
+// asks of the person's other devices for this one's history (one failed), Settings in
+// every section (Updates with an update on offer, and the sidebar's news of one), and
+// the dialogs and popovers (new chat, quick switcher, safety number, a group's members,
+// reaction picker, delete confirmation, blocked people, sign out). None may have a
 // serious or critical violation. Colour contrast needs a real engine: the end-to-end run
 // measures it with `test/axe-webdriver.js`, which the last tests here run as it is.
 // A run of axe takes a moment in jsdom, so the walks through many screens get longer.
@@ -21,6 +22,7 @@ import {
   coreEmits,
   direct,
   group,
+  historyRequest,
   image,
   ME,
   member,
@@ -126,6 +128,19 @@ describe("axe finds nothing serious", () => {
     await coreEmits({ type: "update_available", update: availableUpdate() });
     await screen.findByTestId("update-notice");
     expect(await seriousViolations(), "with news of an update").toEqual([]);
+  });
+
+  it("with the asks of the person's other devices for this one's history, one of them failed", async () => {
+    const { core } = await chatOpen();
+    const asks = [historyRequest({ asked_at: ago(20) }), historyRequest()];
+    await coreEmits({ type: "history_requests", requests: asks });
+    await waitFor(() => expect(screen.getAllByTestId("history-request")).toHaveLength(2));
+    await waitFor(() => expect(core.count("account_sessions")).toBe(1));
+    expect(await seriousViolations()).toEqual([]);
+    // The core's fake holds no such ask (they came by the event alone), so it refuses.
+    await userEvent.click(screen.getAllByRole("button", { name: "Send history" })[0]!);
+    await screen.findByTestId("history-request-error");
+    expect(await seriousViolations(), "with a failure beside an ask").toEqual([]);
   });
 
   it("in a group's thread and with nothing open", async () => {

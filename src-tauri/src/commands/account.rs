@@ -1,12 +1,14 @@
 //! The commands of the signed-in user's own account (docs/protocol.md, "Accounts"): the
 //! profile (name and picture, and anyone's picture to show), password, email address and
-//! where the account is signed in, exporting its data, deleting it, and
+//! where the account is signed in (and the history its devices send each other),
+//! exporting its data, deleting it, and
 //! the two a person who cannot sign in needs (a reset mail asked for, a new password set
 //! with its code). Unlike the others these go to the server, so they fail offline, with
 //! the core's error saying so.
 
 use std::path::PathBuf;
 
+use ferry_client::HistoryRequest;
 use ferry_proto::{Account, PictureId, SessionId, SessionInfo, Timestamp, User};
 use tauri::{AppHandle, Emitter, State};
 
@@ -71,6 +73,38 @@ pub async fn account_sessions(state: State<'_, Desktop>) -> Result<Vec<SessionIn
 #[tauri::command]
 pub async fn end_session(state: State<'_, Desktop>, session_id: SessionId) -> Result<()> {
     Ok(state.client()?.account().end_session(session_id).await?)
+}
+
+/// The person's other devices that asked this one for the history of their encrypted
+/// conversations, oldest first (a `history_requests` event says when they change).
+#[tauri::command]
+pub async fn history_requests(state: State<'_, Desktop>) -> Result<Vec<HistoryRequest>> {
+    Ok(state.client()?.history_requests()?)
+}
+
+/// Sends the history this device holds to the person's device that asked for it: how
+/// many entries went.
+#[tauri::command]
+pub async fn send_history(state: State<'_, Desktop>, session_id: SessionId) -> Result<u32> {
+    let sent = state.client()?.send_history(session_id).await?;
+    Ok(u32::try_from(sent).unwrap_or(u32::MAX))
+}
+
+/// Forgets a device's ask for the history without answering it.
+#[tauri::command]
+pub async fn dismiss_history_request(
+    state: State<'_, Desktop>,
+    session_id: SessionId,
+) -> Result<bool> {
+    Ok(state.client()?.dismiss_history_request(session_id)?)
+}
+
+/// Asks the person's other devices again for the history this device could not open:
+/// how many were asked.
+#[tauri::command]
+pub async fn ask_for_history(state: State<'_, Desktop>) -> Result<u32> {
+    let asked = state.client()?.ask_for_history().await?;
+    Ok(u32::try_from(asked).unwrap_or(u32::MAX))
 }
 
 /// Makes the image at `path` (picked in a file dialog) this person's profile picture; a

@@ -3,12 +3,14 @@
  * `./chat/`: the `session` (who is signed in, the connection), the conversation `list`,
  * the open `thread`, what this user writes in it (`compose`), `files`, `safety`
  * (requests, blocks, reports), the person's own `account` (read from the server for its
- * dialog), the profile `pictures` avatars show, the `notice` that tells failures, the
- * pause of every notification (`doNotDisturb`), the app's own `preferences` on this
- * computer (theme, language, tray, login) and its `updates`. It
- * holds no truth of its own: each core event carries what changed (one conversation's
- * summary as stored now, one message, who is typing), and `Chat` hands it to the store
- * it concerns; a `resync` event (the shell missed changes) re-reads everything.
+ * dialog), the `historyTransfer` between the person's own devices (the asks of their
+ * other devices for this one's history), the profile `pictures` avatars show, the
+ * `notice` that tells failures, the pause of every notification (`doNotDisturb`), the
+ * app's own `preferences` on this computer (theme, language, tray, login) and its
+ * `updates`. It holds no truth of its own: each core event carries what changed (one
+ * conversation's summary as stored now, one message, who is typing), and `Chat` hands
+ * it to the store it concerns; a `resync` event (the shell missed changes) re-reads
+ * everything.
  *
  * `Chat` only composes: it builds the stores bottom-up (each knows only those below it;
  * the list tells the open thread about its row through `OpenRow`, which the thread
@@ -23,6 +25,7 @@ import { OwnAccount } from "./chat/account.svelte";
 import { Compose } from "./chat/compose.svelte";
 import { DoNotDisturb } from "./chat/do-not-disturb.svelte";
 import { Files } from "./chat/files.svelte";
+import { HistoryTransfer } from "./chat/history.svelte";
 import { Conversations } from "./chat/list.svelte";
 import { Notice } from "./chat/notice.svelte";
 import { Pictures } from "./chat/pictures.svelte";
@@ -51,6 +54,7 @@ export class Chat {
   readonly list = new Conversations(this.session, this.notice);
   readonly safety = new Safety(this.list, this.notice);
   readonly account = new OwnAccount(this.session, this.notice);
+  readonly historyTransfer = new HistoryTransfer(this.session, this.notice);
   readonly pictures = new Pictures(this.session);
   readonly doNotDisturb = new DoNotDisturb(this.session);
   readonly #uploads = new Uploads();
@@ -76,7 +80,7 @@ export class Chat {
     try {
       // The theme and language are on before anything paints; they need no session.
       await Promise.all([this.preferences.load(), this.session.resume()]);
-      if (this.session.me) await Promise.all([this.list.refresh(), this.doNotDisturb.load()]);
+      if (this.session.me) await this.#loadAccount();
     } catch (e) {
       this.notice.show(e);
     } finally {
@@ -100,13 +104,18 @@ export class Chat {
   /** Signs in to an existing account, then reads the list; rejects with the core's error. */
   async signIn(...account: Parameters<Session["signIn"]>): Promise<void> {
     await this.session.signIn(...account);
-    await Promise.all([this.list.refresh(), this.doNotDisturb.load()]);
+    await this.#loadAccount();
   }
 
   /** Creates an account and signs in, then reads the list; rejects with the core's error. */
   async signUp(...account: Parameters<Session["signUp"]>): Promise<void> {
     await this.session.signUp(...account);
-    await Promise.all([this.list.refresh(), this.doNotDisturb.load()]);
+    await this.#loadAccount();
+  }
+
+  /** What is read once someone is signed in: the list, do-not-disturb, the asks for history. */
+  async #loadAccount(): Promise<void> {
+    await Promise.all([this.list.refresh(), this.doNotDisturb.load(), this.historyTransfer.load()]);
   }
 
   /** Opens (creating if needed) the direct chat with `username`. */
@@ -164,6 +173,13 @@ export class Chat {
       case "export_progress":
         this.account.heardExportProgress(event.received, event.total);
         return;
+      case "history_requests":
+        this.historyTransfer.heard(event.requests);
+        return;
+      case "history_received":
+        // The messages it made readable come as `changed` events of their own.
+        this.historyTransfer.heardReceived(event.entries);
+        return;
       case "changed":
         if (event.message.conversation_id === openId) this.thread.putChange(event.message);
         return;
@@ -191,7 +207,12 @@ export class Chat {
     } catch (e) {
       this.notice.show(e);
     }
-    await Promise.all([this.list.refresh(), this.thread.refresh(), this.doNotDisturb.load()]);
+    await Promise.all([
+      this.list.refresh(),
+      this.thread.refresh(),
+      this.doNotDisturb.load(),
+      this.historyTransfer.load(),
+    ]);
   }
 
   /** A clicked notification: its conversation may be newer than the list held. */

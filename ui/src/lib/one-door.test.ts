@@ -25,6 +25,7 @@ describe("the door to the backend", () => {
       "/src/lib/chat/compose.svelte.ts",
       "/src/lib/chat/do-not-disturb.svelte.ts",
       "/src/lib/chat/files.svelte.ts",
+      "/src/lib/chat/history.svelte.ts",
       "/src/lib/chat/list.svelte.ts",
       "/src/lib/chat/notice.svelte.ts",
       "/src/lib/chat/pictures.svelte.ts",

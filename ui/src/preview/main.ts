@@ -21,7 +21,10 @@
 // has the "shell" find it by itself a few seconds after start, so the sidebar announces
 // it; `?up-to-date` offers nothing). Installing downloads it step by step; the first try
 // is refused as the shell refuses a bundle with a bad signature, the next one "starts
-// again" as the new version (the page reloads).
+// again" as the new version (the page reloads). `?history` has Morgan's laptop ask for
+// this device's history a few seconds after start (Send history sends it, Not now
+// forgets the ask), and a little later another device's history makes Grace's message
+// sealed before this device joined readable.
 import { mount } from "svelte";
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
@@ -33,6 +36,7 @@ import type { AppSettings } from "../lib/bindings/AppSettings";
 import type { AvailableUpdate } from "../lib/bindings/AvailableUpdate";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
+import type { HistoryRequest } from "../lib/bindings/HistoryRequest";
 import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalAttachment } from "../lib/bindings/LocalAttachment";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
@@ -280,6 +284,27 @@ const update: AvailableUpdate | null = params.has("up-to-date")
 /** Install attempts so far: the first is refused, as a bundle with a bad signature is. */
 let installs = 0;
 if (params.has("update") && update) setTimeout(() => event({ type: "update_available", update }), 4000);
+
+/** The asks of Morgan's other devices for this one's history, oldest first. */
+let historyRequests: HistoryRequest[] = [];
+/** The shell's event for changed asks: all of them as they are now. */
+const askedForHistory = () => event({ type: "history_requests", requests: [...historyRequests] });
+if (params.has("history")) {
+  setTimeout(() => {
+    historyRequests = [{ session_id: sessions[1]!.id, asked_at: new Date().toISOString() }];
+    askedForHistory();
+  }, 4000);
+  // Another device's history opens what this one could not read, in place.
+  setTimeout(() => {
+    const c = store[3]!;
+    const sealed = c.messages.find((m) => m.unreadable);
+    if (!sealed) return;
+    Object.assign(sealed, { body: "Are you coming to the launch on Friday?", unreadable: false });
+    event({ type: "changed", message: { ...sealed } });
+    changed(c);
+    event({ type: "history_received", entries: 1 });
+  }, 12_000);
+}
 
 /** The fake account's password check, for the calls that take the password. */
 const checkPassword = (password: unknown) => {
@@ -701,6 +726,35 @@ mockIPC(
       case "end_session":
         sessions = sessions.filter((s) => s.id !== args.sessionId);
         return null;
+      case "history_requests":
+        return historyRequests;
+      case "send_history":
+      case "dismiss_history_request": {
+        const held = historyRequests.some((r) => r.session_id === args.sessionId);
+        const drop = () => {
+          historyRequests = historyRequests.filter((r) => r.session_id !== args.sessionId);
+          askedForHistory();
+        };
+        if (cmd === "dismiss_history_request") {
+          drop();
+          return held;
+        }
+        if (!held) throw { kind: "invalid_request", message: "no device of yours asked this one for its history with that id" };
+        if (connection.state !== "online") throw { kind: "offline", message: "the server cannot be reached" };
+        // What this device holds of the encrypted chats, sealed and uploaded in a moment.
+        const entries = store
+          .filter((c) => c.summary.encrypted)
+          .reduce((n, c) => n + c.messages.filter((m) => m.seq !== null && !m.unreadable).length, 0);
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            drop();
+            resolve(entries);
+          }, 1500),
+        );
+      }
+      case "ask_for_history":
+        if (connection.state !== "online") throw { kind: "offline", message: "the server cannot be reached" };
+        return sessions.filter((s) => !s.current).length;
       case "export_account": {
         // A 40 MB archive in a few seconds, a step every quarter second, as the core tells it.
         if (connection.state !== "online") throw { kind: "offline", message: "the server cannot be reached" };

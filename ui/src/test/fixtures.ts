@@ -7,6 +7,7 @@ import type { AppSettings } from "../lib/bindings/AppSettings";
 import type { AvailableUpdate } from "../lib/bindings/AvailableUpdate";
 import type { ConnectionState } from "../lib/bindings/ConnectionState";
 import type { ConversationSummary } from "../lib/bindings/ConversationSummary";
+import type { HistoryRequest } from "../lib/bindings/HistoryRequest";
 import type { ListPosition } from "../lib/bindings/ListPosition";
 import type { LocalAttachment } from "../lib/bindings/LocalAttachment";
 import type { LocalMessage } from "../lib/bindings/LocalMessage";
@@ -66,6 +67,11 @@ export function sessionInfo(extra: Partial<SessionInfo> = {}): SessionInfo {
     current: false,
     ...extra,
   };
+}
+
+/** Another device of this user asking for this one's history, a minute ago, unless `extra` says otherwise. */
+export function historyRequest(extra: Partial<HistoryRequest> = {}): HistoryRequest {
+  return { session_id: nextId(), asked_at: ago(1), ...extra };
 }
 
 export function message(extra: Partial<LocalMessage> = {}): LocalMessage {
@@ -235,13 +241,42 @@ function upToDateShell(): Handlers {
 }
 
 /**
+ * The asks of this user's other devices for this device's history, as the core keeps
+ * them: `requests`, oldest first. Sending this device's history (`entries` of them) or
+ * dismissing an ask drops it, and the core says so with a `history_requests` event; an
+ * ask not held is refused in the core's words. Asking for history again asks the
+ * `devices` other devices signed in.
+ */
+export function historyAsks(requests: HistoryRequest[] = [], entries = 0, devices = 0): Handlers {
+  let held = [...requests];
+  const drop = (sessionId: unknown) => {
+    const found = held.some((r) => r.session_id === sessionId);
+    held = held.filter((r) => r.session_id !== sessionId);
+    if (found) void coreEmits({ type: "history_requests", requests: held });
+    return found;
+  };
+  return {
+    history_requests: () => held,
+    send_history: (args) => {
+      if (!drop(args.sessionId)) {
+        throw { kind: "invalid_request", message: "no device of yours asked this one for its history with that id" };
+      }
+      return entries;
+    },
+    dismiss_history_request: (args) => drop(args.sessionId),
+    ask_for_history: () => devices,
+  };
+}
+
+/**
  * Installs the mocked core; unknown commands answer null (like a unit-returning
- * command), except the app's settings, which it keeps (`appSettingsStore`), and its
- * version and update feed (`upToDateShell`), unless `handlers` say otherwise.
+ * command), except the app's settings, which it keeps (`appSettingsStore`), its version
+ * and update feed (`upToDateShell`) and the asks for this device's history, none
+ * (`historyAsks`), unless `handlers` say otherwise.
  */
 export function mockCore(handlers: Handlers = {}) {
   const calls: Call[] = [];
-  const answers = { ...appSettingsStore(), ...upToDateShell(), ...handlers };
+  const answers = { ...appSettingsStore(), ...upToDateShell(), ...historyAsks(), ...handlers };
   mockWindows("main");
   mockIPC(
     (cmd, payload) => {

@@ -290,7 +290,8 @@ describe("openUrl", () => {
 
 describe("account commands", () => {
   it("pass the account's fields, passwords, codes and session ids with the shell's argument names", async () => {
-    const core = mockCore();
+    // The core refuses to send history to a device that did not ask: this one did.
+    const core = mockCore({ send_history: () => 12 });
     await backend.accountDetails();
     await backend.rename("Ada");
     await backend.setPicture("/home/me/Pictures/ada.jpg");
@@ -303,6 +304,10 @@ describe("account commands", () => {
     await backend.setMissedMessageMail(false);
     await backend.accountSessions();
     await backend.endSession("session-2");
+    await backend.historyRequests();
+    await backend.sendHistory("session-3");
+    await backend.dismissHistoryRequest("session-4");
+    await backend.askForHistory();
     await backend.exportAccount("/home/me/ferry-export-ada-2026-11-25.tar");
     await backend.deleteAccount("pw");
     await backend.forgotPassword("https://chat.example.com", "ada");
@@ -323,6 +328,10 @@ describe("account commands", () => {
       { cmd: "set_missed_message_mail", args: { on: false } },
       { cmd: "account_sessions", args: {} },
       { cmd: "end_session", args: { sessionId: "session-2" } },
+      { cmd: "history_requests", args: {} },
+      { cmd: "send_history", args: { sessionId: "session-3" } },
+      { cmd: "dismiss_history_request", args: { sessionId: "session-4" } },
+      { cmd: "ask_for_history", args: {} },
       { cmd: "export_account", args: { path: "/home/me/ferry-export-ada-2026-11-25.tar" } },
       { cmd: "delete_account", args: { password: "pw" } },
       { cmd: "forgot_password", args: { serverUrl: "https://chat.example.com", login: "ada", allowPlainHttp: false } },

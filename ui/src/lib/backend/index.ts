@@ -15,6 +15,7 @@
 export { EVENT_NAME, isCommandError, toCommandError } from "./call";
 export * from "./session";
 export * from "./account";
+export * from "./history";
 export * from "./app";
 export * from "./pictures";
 export * from "./conversations";

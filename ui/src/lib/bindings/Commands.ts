@@ -5,6 +5,7 @@ import type { AppSettings } from "./AppSettings";
 import type { AvailableUpdate } from "./AvailableUpdate";
 import type { ConversationId } from "./ConversationId";
 import type { ConversationSummary } from "./ConversationSummary";
+import type { HistoryRequest } from "./HistoryRequest";
 import type { ListPosition } from "./ListPosition";
 import type { LocalMessage } from "./LocalMessage";
 import type { MessageId } from "./MessageId";
@@ -74,6 +75,10 @@ export type Commands = {
   do_not_disturb: { args: Record<string, never>; returns: Timestamp | null };
   account_sessions: { args: Record<string, never>; returns: Array<SessionInfo> };
   end_session: { args: { sessionId: SessionId }; returns: void };
+  history_requests: { args: Record<string, never>; returns: Array<HistoryRequest> };
+  send_history: { args: { sessionId: SessionId }; returns: number };
+  dismiss_history_request: { args: { sessionId: SessionId }; returns: boolean };
+  ask_for_history: { args: Record<string, never>; returns: number };
   delete_account: { args: { password: string }; returns: void };
   export_account: { args: { path: string }; returns: number };
   set_picture: { args: { path: string }; returns: User };

@@ -3,6 +3,7 @@ import type { AvailableUpdate } from "./AvailableUpdate";
 import type { ConnectionState } from "./ConnectionState";
 import type { ConversationId } from "./ConversationId";
 import type { ConversationSummary } from "./ConversationSummary";
+import type { HistoryRequest } from "./HistoryRequest";
 import type { LocalMessage } from "./LocalMessage";
 import type { MessageId } from "./MessageId";
 import type { Presence } from "./Presence";
@@ -89,7 +90,15 @@ sent: number,
 /**
  * Bytes in all.
  */
-total: number, } | { "type": "export_progress", 
+total: number, } | { "type": "history_requests", 
+/**
+ * Oldest first.
+ */
+requests: Array<HistoryRequest>, } | { "type": "history_received", 
+/**
+ * The messages it made readable here.
+ */
+entries: number, } | { "type": "export_progress", 
 /**
  * Bytes saved so far.
  */
