@@ -19,8 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::mls::{MlsBytes, SealedFile};
 use crate::{ConversationId, MessageId, NoteId, SessionId, Timestamp, UploadId};
 
-/// Most bytes a note may carry (before base64).
-pub const MAX_NOTE_BYTES: usize = 16 * 1024;
+/// Most bytes a note may carry (before base64): just under 16 KiB, so that the most is a
+/// whole number of base64's 4-character groups (21,844 characters), which the API
+/// document can say exactly.
+pub const MAX_NOTE_BYTES: usize = 16_383;
 /// Most notes that may wait for one device: more are refused until it takes some.
 pub const MAX_NOTES_WAITING: u32 = 100;
 
@@ -30,7 +32,12 @@ pub const MAX_NOTES_WAITING: u32 = 100;
 pub struct NewDeviceNote {
     /// The device (session) it is for: one of the caller's user's, not the caller's own.
     pub to_session_id: SessionId,
-    /// What it says, opaque to the server: at most [`MAX_NOTE_BYTES`].
+    /// What it says, opaque to the server: 1 to [`MAX_NOTE_BYTES`] bytes (in base64, 4
+    /// to 21,844 characters).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, format = Byte, min_length = 4, max_length = 21844)
+    )]
     pub note: MlsBytes,
 }
 
