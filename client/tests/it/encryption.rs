@@ -12,7 +12,7 @@ use ferry_proto::{ConversationId, UserId};
 use ferry_testkit::{Backend, holds};
 
 use crate::support::{
-    Device, Served, TestDb, TestServer, config, direct, encrypted, online, within,
+    Device, Served, TestDb, TestServer, config, direct, encrypted, encrypted_chat, online, within,
 };
 
 /// The reaction the direct chat's test seals: a family emoji, 18 bytes. The texts searched
@@ -44,13 +44,7 @@ async fn a_direct_chat_is_encrypted_and_stays_readable(backend: Backend) {
     let data = TestDb::new(backend).await;
     let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
-    let [alice, bob] = online(&url, ["alice", "bob"]).await;
-    let chat = direct(&alice, &bob).await;
-    for device in [&alice, &bob] {
-        device
-            .until("the chat is encrypted", |c| encrypted(c, chat))
-            .await;
-    }
+    let ([alice, bob], chat) = encrypted_chat(&url).await;
 
     alice
         .conversation(chat)
@@ -316,13 +310,7 @@ async fn a_message_edited_while_away_arrives_edited(backend: Backend) {
     let data = TestDb::new(backend).await;
     let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
-    let [alice, bob] = online(&url, ["alice", "bob"]).await;
-    let chat = direct(&alice, &bob).await;
-    for device in [&alice, &bob] {
-        device
-            .until("the chat is encrypted", |c| encrypted(c, chat))
-            .await;
-    }
+    let ([alice, bob], chat) = encrypted_chat(&url).await;
     bob.client.stop().await;
     let sent = alice
         .conversation(chat)

@@ -8,7 +8,7 @@
 use ferry_proto::ConversationId;
 use ferry_testkit::{Backend, holds};
 
-use crate::support::{Device, Served, TestDb, TestServer, config, direct, encrypted, online};
+use crate::support::{Device, Served, TestDb, TestServer, config, encrypted, encrypted_chat};
 
 /// What a device shows of a chat: each sent message's text (none while unreadable), with
 /// whether it was edited and the reactions on it.
@@ -34,13 +34,7 @@ async fn a_new_device_gets_the_history_its_user_sends_it(backend: Backend) {
     let data = TestDb::new(backend).await;
     let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
-    let [laptop, bob] = online(&url, ["alice", "bob"]).await;
-    let chat = direct(&laptop, &bob).await;
-    for device in [&laptop, &bob] {
-        device
-            .until("the chat is encrypted", |c| encrypted(c, chat))
-            .await;
-    }
+    let ([laptop, bob], chat) = encrypted_chat(&url).await;
     let first = laptop
         .conversation(chat)
         .send("my salary is 93k, keep it quiet")

@@ -442,8 +442,6 @@ async fn hold_client_side(mut client_read: tokio::net::tcp::OwnedReadHalf) {
     while !matches!(client_read.read(&mut sink).await, Ok(0) | Err(_)) {}
 }
 
-/// Opens the direct conversation between two devices, waits until both know it, and has
-/// the second accept it: they know each other.
 /// Whether the conversation is end-to-end encrypted on this device.
 pub fn encrypted(c: &Client, chat: ConversationId) -> bool {
     c.conversation(chat)
@@ -453,6 +451,20 @@ pub fn encrypted(c: &Client, chat: ConversationId) -> bool {
         .is_some_and(|s| s.encrypted)
 }
 
+/// Alice and Bob online at `url`, in a direct chat that both hold as encrypted.
+pub async fn encrypted_chat(url: &str) -> ([Device; 2], ConversationId) {
+    let [alice, bob] = online(url, ["alice", "bob"]).await;
+    let chat = direct(&alice, &bob).await;
+    for device in [&alice, &bob] {
+        device
+            .until("the chat is encrypted", |c| encrypted(c, chat))
+            .await;
+    }
+    ([alice, bob], chat)
+}
+
+/// Opens the direct conversation between two devices, waits until both know it, and has
+/// the second accept it: they know each other.
 pub async fn direct(a: &Device, b: &Device) -> ConversationId {
     let id = a
         .client

@@ -15,6 +15,12 @@ fn note_for(to: &User, bytes: &[u8]) -> serde_json::Value {
     json!({"to_session_id": to.tokens.session_id, "note": MlsBytes(bytes.to_vec())})
 }
 
+/// `from` leaves `to` a note, which must be taken.
+async fn leave(from: &User, to: &User, bytes: &[u8]) -> DeviceNote {
+    from.ok(Method::POST, "/mls/notes", Some(note_for(to, bytes)))
+        .await
+}
+
 async fn a_note_reaches_only_the_users_device_it_names(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db).await;
@@ -24,13 +30,7 @@ async fn a_note_reaches_only_the_users_device_it_names(backend: Backend) {
     let mut at_phone = phone.ws().await;
     let mut at_bob = bob.ws().await;
 
-    let left: DeviceNote = laptop
-        .ok(
-            Method::POST,
-            "/mls/notes",
-            Some(note_for(&phone, b"hello phone")),
-        )
-        .await;
+    let left = leave(&laptop, &phone, b"hello phone").await;
     assert_eq!(left.from_session_id, laptop.tokens.session_id);
     assert_eq!(left.note.0, b"hello phone");
     let told = at_phone
@@ -128,15 +128,11 @@ async fn notes_are_refused_where_they_do_not_belong(backend: Backend) {
         )
         .await;
     let most = vec![7u8; MAX_NOTE_BYTES];
-    let _: DeviceNote = laptop
-        .ok(Method::POST, "/mls/notes", Some(note_for(&phone, &most)))
-        .await;
+    let _ = leave(&laptop, &phone, &most).await;
 
     // A full inbox takes no more until its device reads some.
     for _ in 1..MAX_NOTES_WAITING {
-        let _: DeviceNote = laptop
-            .ok(Method::POST, "/mls/notes", Some(note_for(&phone, b"n")))
-            .await;
+        let _ = leave(&laptop, &phone, b"n").await;
     }
     laptop
         .refused(
@@ -156,13 +152,7 @@ async fn notes_are_refused_where_they_do_not_belong(backend: Backend) {
             None,
         )
         .await;
-    let _: DeviceNote = laptop
-        .ok(
-            Method::POST,
-            "/mls/notes",
-            Some(note_for(&phone, b"one more")),
-        )
-        .await;
+    let _ = leave(&laptop, &phone, b"one more").await;
 }
 
 on_both!(

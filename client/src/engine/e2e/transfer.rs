@@ -271,7 +271,18 @@ pub(crate) async fn send_history(shared: &Shared, to: SessionId) -> Result<usize
         signature: MlsBytes(signature),
     })
     .expect("a note serializes");
-    shared.api.leave_note(to, note).await?;
+    let left = shared.api.leave_note(to, note).await;
+    if let Err(SessionError::Api(e)) = &left
+        && e.code() == Some(ErrorCode::NotFound)
+    {
+        // Signed out since it asked: the upload expires unsent on the server.
+        shared.store.drop_history_request(to)?;
+        announce_requests(shared)?;
+        return Err(ClientError::Invalid(
+            "that device has signed out since it asked: nothing was sent".into(),
+        ));
+    }
+    left?;
     shared.store.drop_history_request(to)?;
     announce_requests(shared)?;
     Ok(count)
