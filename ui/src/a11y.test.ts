@@ -1,6 +1,7 @@
 // axe-core over each main screen of the window as rendered in jsdom: sign-in, the chat
 // (list and an open thread with replies, reactions, files and a failed message), the
-// asks of the person's other devices for this one's history (one failed), Settings in
+// asks of the person's other devices for this one's history (one failed), a thread with
+// messages sealed before this device joined (and the offer to ask for them), Settings in
 // every section (Updates with an update on offer, and the sidebar's news of one), and
 // the dialogs and popovers (new chat, quick switcher, safety number, a group's members,
 // reaction picker, delete confirmation, blocked people, sign out). None may have a
@@ -141,6 +142,28 @@ describe("axe finds nothing serious", () => {
     await userEvent.click(screen.getAllByRole("button", { name: "Send history" })[0]!);
     await screen.findByTestId("history-request-error");
     expect(await seriousViolations(), "with a failure beside an ask").toEqual([]);
+  });
+
+  it("in a thread holding messages sealed before this device joined, with the offer to ask for them", async () => {
+    const chat = direct(ada, { encrypted: true });
+    const theirs = { conversation_id: chat.id, mine: false, sender_id: ada.id };
+    windowCore({
+      conversations: [chat],
+      messages: {
+        [chat.id]: [
+          message({ ...theirs, seq: 1, body: "", unreadable: true, created_at: ago(6) }),
+          message({ ...theirs, seq: 2, body: "", unreadable: true, created_at: ago(5) }),
+          message({ ...theirs, seq: 3, body: "still on for noon?", created_at: ago(4) }),
+        ],
+      },
+    });
+    render(App);
+    await userEvent.click(await screen.findByTestId("conversation-item"));
+    await screen.findByTestId("history-ask");
+    expect(await seriousViolations()).toEqual([]);
+    await userEvent.click(screen.getByRole("button", { name: "Ask my other devices" }));
+    await screen.findByTestId("notice");
+    expect(await seriousViolations(), "with what came of the ask in the notice").toEqual([]);
   });
 
   it("in a group's thread and with nothing open", async () => {

@@ -72,4 +72,29 @@ describe("threadRows", () => {
     expect(rows.map((r) => r.kind)).toEqual(["day", "message", "unread", "message"]);
     expect(rows[3]).toMatchObject({ kind: "message", firstOfRun: true });
   });
+
+  it("offers to ask for the history once, before the first message this device cannot open", () => {
+    const ada = "ada";
+    const gone = message({ created_at: at(14, 9), seq: 1, body: "", unreadable: true, deleted: true });
+    const sealed = [2, 3, 4].map((seq) =>
+      message({ created_at: at(15, seq), seq, body: "", unreadable: true, mine: false, sender_id: ada }),
+    );
+    const readable = message({ created_at: at(15, 9), seq: 5, mine: false, sender_id: ada });
+    const rows = threadRows([gone, ...sealed, readable], { now: NOW, firstUnreadId: sealed[0]!.id });
+    // A deleted one has nothing left to bring back: the line goes before the next.
+    expect(rows.map((r) => r.kind)).toEqual([
+      "day",
+      "message",
+      "day",
+      "unread",
+      "ask-history",
+      "message",
+      "message",
+      "message",
+      "message",
+    ]);
+    expect(rows[5]).toMatchObject({ kind: "message", message: sealed[0], firstOfRun: true });
+    expect(threadRows([readable], { now: NOW }).some((r) => r.kind === "ask-history")).toBe(false);
+    expect(threadRows([gone, readable], { now: NOW }).some((r) => r.kind === "ask-history")).toBe(false);
+  });
 });

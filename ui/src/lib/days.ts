@@ -1,7 +1,9 @@
 /**
  * The rows of a thread: messages in order, with a separator where the local day
- * changes, an "unread" marker before the first unread message, and the sender's name
- * shown only where a run of messages from one person starts.
+ * changes, an "unread" marker before the first unread message, the offer to ask the
+ * person's other devices for their history before the first message sealed before this
+ * device joined (one line for them all, not one each: such messages are the oldest), and
+ * the sender's name shown only where a run of messages from one person starts.
  *
  * Messages come in the server's order, and their times are their senders' clocks (or
  * this device's, for one still pending), so a day can come back after a later one when
@@ -14,6 +16,7 @@ import { dayKey, dayLabel } from "./time";
 export type ThreadRow =
   | { kind: "day"; key: string; label: string }
   | { kind: "unread"; key: string }
+  | { kind: "ask-history"; key: string }
   | { kind: "message"; key: string; message: LocalMessage; firstOfRun: boolean };
 
 export interface RowOptions {
@@ -30,6 +33,8 @@ export function threadRows(messages: readonly LocalMessage[], options: RowOption
   let day: string | null = null;
   const days = new Set<string>();
   let previousSender: string | null = null;
+  // A deleted message has no text left for a history to bring.
+  const firstSealed = messages.find((m) => m.unreadable && !m.deleted && !m.removed_by_operator);
   for (const message of messages) {
     const key = dayKey(new Date(message.created_at));
     if (key !== day) {
@@ -41,6 +46,10 @@ export function threadRows(messages: readonly LocalMessage[], options: RowOption
     }
     if (message.id === options.firstUnreadId) {
       rows.push({ kind: "unread", key: "unread" });
+      previousSender = null;
+    }
+    if (message === firstSealed) {
+      rows.push({ kind: "ask-history", key: "ask-history" });
       previousSender = null;
     }
     rows.push({

@@ -245,9 +245,9 @@ function upToDateShell(): Handlers {
  * them: `requests`, oldest first. Sending this device's history (`entries` of them) or
  * dismissing an ask drops it, and the core says so with a `history_requests` event; an
  * ask not held is refused in the core's words. Asking for history again asks the
- * `devices` other devices signed in.
+ * `devices` other devices signed in (one, unless told otherwise).
  */
-export function historyAsks(requests: HistoryRequest[] = [], entries = 0, devices = 0): Handlers {
+export function historyAsks(requests: HistoryRequest[] = [], entries = 0, devices = 1): Handlers {
   let held = [...requests];
   const drop = (sessionId: unknown) => {
     const found = held.some((r) => r.session_id === sessionId);

@@ -10,6 +10,10 @@
  * the account is signed in on are read from the server when an ask comes from one not
  * known yet (`devices`): its name and when it signed in are what the person judges by.
  *
+ * On the asking device, the person can also `ask` again, from a thread that shows
+ * messages it cannot open (the first ask may have found no other device online, or been
+ * dismissed there): the notice says how many devices were asked, or why none were.
+ *
  * Each ask's answer under way, or why the last one did not go (in the core's words), is
  * in `answers`, shown beside the ask, which stays. A failure whose ask the core dropped
  * (one not signed by the device it names) is told in the notice instead, as nothing is
@@ -34,6 +38,8 @@ export class HistoryTransfer {
   devices = $state.raw<ReadonlyMap<string, SessionInfo>>(new Map());
   /** Each ask's answer under way, or why the last one did not go, by the asking session. */
   answers = $state.raw<ReadonlyMap<string, HistoryAnswer>>(new Map());
+  /** This device's own ask to the others is under way. */
+  asking = $state(false);
 
   readonly #session: Session;
   readonly #notice: Notice;
@@ -52,6 +58,7 @@ export class HistoryTransfer {
       this.requests = [];
       this.devices = new Map();
       this.answers = new Map();
+      this.asking = false;
       this.#looked = new Set();
     });
   }
@@ -86,6 +93,26 @@ export class HistoryTransfer {
   /** The core's `history_received`: a history from another device made `entries` messages readable. */
   heardReceived(entries: number): void {
     if (entries > 0) this.#notice.say(m.history_received({ count: entries }));
+  }
+
+  /**
+   * Asks the person's other devices again for the history this device cannot open (the
+   * core's ask replaces its last); the notice says how many were asked, or why none
+   * were (none signed in, or the core's error, offline say). Never rejects.
+   */
+  async ask(): Promise<void> {
+    if (this.asking) return;
+    const epoch = this.#session.epoch;
+    this.asking = true;
+    try {
+      const asked = await backend.askForHistory();
+      if (epoch !== this.#session.epoch) return;
+      this.#notice.say(asked > 0 ? m.history_asked({ count: asked }) : m.history_asked_none());
+    } catch (e) {
+      if (epoch === this.#session.epoch) this.#notice.show(e);
+    } finally {
+      if (epoch === this.#session.epoch) this.asking = false;
+    }
   }
 
   /**

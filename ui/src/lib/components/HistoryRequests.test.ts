@@ -2,8 +2,10 @@
 // window against a mocked core. On the device asked: each ask of another device shows
 // under the connection banner, naming the device once the server says which, until the
 // person sends the history or dismisses the ask (and the core says the ask is gone); a
-// failure stays beside its ask. On the device that asked: a history taken in is told in
-// the notice, with how many messages it made readable.
+// failure stays beside its ask. On the device that asked: a thread holding messages it
+// cannot open offers, in one line, to ask the other devices again, and the notice says
+// how many were asked; a history taken in is told in the notice, with how many messages
+// it made readable.
 import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
@@ -15,6 +17,7 @@ import {
   direct,
   historyAsks,
   historyRequest,
+  message,
   sessionInfo,
   user,
   type Handlers,
@@ -237,5 +240,124 @@ describe("a history from another of the person's devices", () => {
     await coreEmits({ type: "history_requests", requests: [historyRequest()] });
     await screen.findByTestId("history-request");
     expect(screen.queryByTestId("notice")).toBeNull();
+  });
+});
+
+describe("asking the person's other devices again, from a thread this device cannot read all of", () => {
+  /** Ada's encrypted chat, open: three messages sealed before this device joined, then one it can read. */
+  async function sealedOpen(handlers: Handlers = {}) {
+    const sealedChat = direct(ada, { encrypted: true, updated_at: ago(1) });
+    const plainChat = direct(user("Grace Hopper"), { updated_at: ago(30) });
+    const theirs = { conversation_id: sealedChat.id, mine: false, sender_id: ada.id };
+    const sealed = [1, 2, 3].map((seq) =>
+      message({ ...theirs, seq, body: "", unreadable: true, created_at: ago(9 - seq) }),
+    );
+    const held = [...sealed, message({ ...theirs, seq: 4, body: "see you there", created_at: ago(2) })];
+    const core = windowCore({
+      conversations: [sealedChat, plainChat],
+      messages: {
+        [sealedChat.id]: held,
+        [plainChat.id]: [message({ conversation_id: plainChat.id, body: "hi" })],
+      },
+      handlers,
+    });
+    render(App);
+    const items = await screen.findAllByTestId("conversation-item");
+    return { core, sealed, held, items };
+  }
+
+  async function open(item: HTMLElement, messages: number) {
+    await userEvent.click(item);
+    await waitFor(() => expect(screen.getAllByTestId("message")).toHaveLength(messages));
+  }
+
+  function askButton(): HTMLElement {
+    return within(screen.getByTestId("history-ask")).getByTestId("ask-history");
+  }
+
+  it("shows one line, before the first message it cannot open, only while the thread holds one", async () => {
+    const { core, sealed, held, items } = await sealedOpen();
+    // A thread it can read all of offers nothing.
+    await open(items[1]!, 1);
+    expect(screen.queryByTestId("history-ask")).toBeNull();
+
+    await open(items[0]!, held.length);
+    const lines = screen.getAllByTestId("history-ask");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toHaveTextContent("Messages from before this device joined can come from your other device.");
+    expect(lines[0]!.nextElementSibling).toHaveAttribute("id", `message-${sealed[0]!.id}`);
+    expect(screen.getAllByTestId("unreadable")).toHaveLength(3);
+    const ask = screen.getByRole("button", { name: "Ask my other devices" });
+    expect(ask).toHaveAccessibleDescription("Messages from before this device joined can come from your other device.");
+    expect(ask).toBeEnabled();
+    // Nothing is asked until the person says so (the device asked once by itself).
+    expect(core.count("ask_for_history")).toBe(0);
+
+    // A history from another device opens the first: the line moves to the next one held...
+    await coreEmits({ type: "changed", message: { ...sealed[0]!, body: "lunch friday?", unreadable: false } });
+    await waitFor(() =>
+      expect(screen.getByTestId("history-ask").nextElementSibling).toHaveAttribute("id", `message-${sealed[1]!.id}`),
+    );
+    expect(screen.getAllByTestId("history-ask")).toHaveLength(1);
+    // ...and goes once the thread holds none it cannot open.
+    for (const rest of sealed.slice(1)) {
+      await coreEmits({ type: "changed", message: { ...rest, body: "opened", unreadable: false } });
+    }
+    await waitFor(() => expect(screen.queryByTestId("history-ask")).toBeNull());
+    expect(screen.queryByTestId("unreadable")).toBeNull();
+  });
+
+  it("asks the other devices, waiting while it goes, and says how many were asked", async () => {
+    const asking = deferred<number>();
+    let asks = 0;
+    const { core, held, items } = await sealedOpen({
+      ask_for_history: () => (++asks === 1 ? asking.promise : 1),
+    });
+    await open(items[0]!, held.length);
+
+    await userEvent.click(askButton());
+    expect(core.argsOf("ask_for_history")).toEqual([{}]);
+    await waitFor(() => expect(askButton()).toHaveTextContent("Asking…"));
+    expect(askButton()).toBeDisabled();
+    // A click while it goes asks nothing more.
+    await userEvent.click(askButton());
+    expect(core.count("ask_for_history")).toBe(1);
+
+    asking.resolve(2);
+    expect(await screen.findByTestId("notice")).toHaveTextContent(
+      "Asked your other devices (2). Send the history from one of them.",
+    );
+    await waitFor(() => expect(askButton()).toBeEnabled());
+    expect(askButton()).toHaveTextContent("Ask my other devices");
+    expect(screen.getAllByTestId("history-ask")).toHaveLength(1);
+
+    // Asked again, with one other device signed in.
+    await userEvent.click(askButton());
+    await waitFor(() =>
+      expect(screen.getByTestId("notice")).toHaveTextContent("Asked your other device. Send the history from it."),
+    );
+    expect(core.count("ask_for_history")).toBe(2);
+  });
+
+  it("says so when the person is signed in on no other device", async () => {
+    const { held, items } = await sealedOpen({ ask_for_history: () => 0 });
+    await open(items[0]!, held.length);
+    await userEvent.click(askButton());
+    expect(await screen.findByTestId("notice")).toHaveTextContent("You are signed in on no other device to ask.");
+    expect(askButton()).toBeEnabled();
+  });
+
+  it("tells why asking failed, in the core's words, and offers to try again", async () => {
+    const { core, held, items } = await sealedOpen({
+      ask_for_history: () => {
+        throw { kind: "offline", message: "the server cannot be reached" };
+      },
+    });
+    await open(items[0]!, held.length);
+    await userEvent.click(askButton());
+    expect(await screen.findByTestId("notice")).toHaveTextContent("the server cannot be reached");
+    await waitFor(() => expect(askButton()).toBeEnabled());
+    expect(askButton()).toHaveTextContent("Ask my other devices");
+    expect(core.count("ask_for_history")).toBe(1);
   });
 });
