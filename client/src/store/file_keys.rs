@@ -33,7 +33,7 @@ pub struct SealedUpload {
     pub preview: Option<Vec<u8>>,
 }
 
-pub(super) fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     bytes.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             0,
@@ -41,6 +41,22 @@ pub(super) fn key_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
             "a file key that is not 32 bytes".into(),
         )
     })
+}
+
+/// What opening upload `upload` needs, when it is an encrypted one, read inside `tx`.
+pub(super) fn secret_of(
+    tx: &Transaction<'_>,
+    upload: UploadId,
+) -> rusqlite::Result<Option<FileSecret>> {
+    tx.prepare_cached("SELECT key, size, preview FROM file_keys WHERE upload_id = ?1")?
+        .query_row([upload.to_string()], |r| {
+            Ok(FileSecret {
+                key: key_of(r.get(0)?)?,
+                size: r.get::<_, i64>(1)? as u64,
+                preview: r.get(2)?,
+            })
+        })
+        .optional()
 }
 
 /// Keeps what opening encrypted uploads needs, inside `tx`.
@@ -91,20 +107,7 @@ impl LocalStore {
 
     /// What opening upload `upload` needs, when it is an encrypted one.
     pub fn file_secret(&self, upload: UploadId) -> StoreResult<Option<FileSecret>> {
-        self.read(|tx| {
-            tx.query_row(
-                "SELECT key, size, preview FROM file_keys WHERE upload_id = ?1",
-                [upload.to_string()],
-                |r| {
-                    Ok(FileSecret {
-                        key: key_of(r.get(0)?)?,
-                        size: r.get::<_, i64>(1)? as u64,
-                        preview: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-        })
+        self.read(|tx| secret_of(tx, upload))
     }
 
     /// The encrypted files of unsent message `message` that the server has stored, in

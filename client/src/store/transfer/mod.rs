@@ -14,7 +14,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::changed::Changes;
 use super::changes::apply_change;
-use super::file_keys::keep_secrets;
+use super::file_keys::{keep_secrets, secret_of};
 use super::read::change_at;
 use super::{FileSecret, LocalStore, StoreResult, id_at};
 
@@ -257,9 +257,10 @@ impl LocalStore {
         })
     }
 
-    /// The entries of `conversations` this device opened, newest first, and their encrypted
-    /// files, while their texts, files and previews come to at most `budget` bytes: what a
-    /// history holds. Deleted entries and those that say nothing are left out.
+    /// The entries of `conversations` this device opened, newest first, each with its
+    /// encrypted files (which the entry itself no longer lists), while their texts, files
+    /// and previews come to at most `budget` bytes: what a history holds. Deleted entries
+    /// and those that say nothing are left out.
     pub fn opened_entries(
         &self,
         conversations: &[ConversationId],
@@ -267,18 +268,16 @@ impl LocalStore {
     ) -> StoreResult<Vec<(OpenedEntry, Vec<OpenedFile>)>> {
         self.read(|tx| {
             let mut rows = tx.prepare(
-                "SELECT id, conversation_id, body, emoji, attachments FROM messages \
+                "SELECT id, conversation_id, body, emoji, attachments, created_at FROM messages \
                  WHERE conversation_id = ?1 AND seq IS NOT NULL AND unreadable = 0 \
                  AND deleted_at IS NULL AND (body != '' OR emoji IS NOT NULL \
-                 OR attachments IS NOT NULL) ORDER BY seq DESC",
+                 OR attachments IS NOT NULL)",
             )?;
-            let mut secret =
-                tx.prepare("SELECT key, size, preview FROM file_keys WHERE upload_id = ?1")?;
             let mut all = Vec::new();
             for conversation in conversations {
                 let found = rows.query_map([conversation.to_string()], |r| {
                     let attachments: Option<String> = r.get(4)?;
-                    Ok(OpenedEntry {
+                    let entry = OpenedEntry {
                         id: id_at(r, 0)?,
                         conversation_id: id_at(r, 1)?,
                         body: r.get(2)?,
@@ -286,29 +285,22 @@ impl LocalStore {
                         attachments: attachments
                             .and_then(|a| serde_json::from_str(&a).ok())
                             .unwrap_or_default(),
-                    })
+                    };
+                    Ok((r.get::<_, i64>(5)?, entry))
                 })?;
                 for entry in found {
                     all.push(entry?);
                 }
             }
+            // Newest first across all of them, so the budget leaves out the oldest.
+            all.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
             let mut budget = budget;
             let mut history = Vec::new();
-            for mut entry in all {
+            for (_, mut entry) in all {
                 let mut files = Vec::new();
                 // Only encrypted files travel: a plain one is the server's to show.
                 for attachment in std::mem::take(&mut entry.attachments) {
-                    let found = secret
-                        .query_row([attachment.id.to_string()], |r| {
-                            Ok(FileSecret {
-                                key: super::file_keys::key_of(r.get(0)?)?,
-                                size: r.get::<_, i64>(1)? as u64,
-                                preview: r.get(2)?,
-                            })
-                        })
-                        .optional()?;
-                    if let Some(secret) = found {
-                        entry.attachments.push(attachment.clone());
+                    if let Some(secret) = secret_of(tx, attachment.id)? {
                         files.push(OpenedFile { attachment, secret });
                     }
                 }
