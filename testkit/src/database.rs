@@ -2,6 +2,7 @@
 //! new Postgres database, gone when the test ends; the directory also holds the server's
 //! data directory.
 
+use ferry_proto::ConversationId;
 use uuid::Uuid;
 
 /// Which database a test runs on.
@@ -150,6 +151,39 @@ impl TestDb {
             }
         }
         bytes
+    }
+}
+
+impl TestDb {
+    /// The epochs the conversation's sealed entries were sealed in, in seq order, read
+    /// from each entry's MLS header as the server reads it (the header is not encrypted).
+    /// What tells a test which devices an entry was sealed for, without their keys.
+    pub async fn sealed_epochs(&self, conversation: ConversationId) -> Vec<i64> {
+        const QUERY: &str = "SELECT sealed FROM messages WHERE conversation_id = $1 \
+                             AND sealed IS NOT NULL ORDER BY seq";
+        let rows: Vec<(Vec<u8>,)> = if self.url.starts_with("postgres") {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            sqlx::query_as(QUERY)
+                .bind(conversation.0)
+                .fetch_all(&mut conn)
+                .await
+        } else {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            sqlx::query_as(QUERY)
+                .bind(conversation.0)
+                .fetch_all(&mut conn)
+                .await
+        }
+        .expect("read the sealed entries");
+        rows.iter()
+            .map(|(sealed,)| {
+                ferry_server::mls::sealed_epoch(sealed, conversation).expect("a sealed entry")
+            })
+            .collect()
     }
 }
 

@@ -1,8 +1,9 @@
 //! A device whose session ended is taken out of the MLS groups it was in (issue 31:
 //! removal is real), on both server databases: one ended from its user's other device at
 //! once, by that device; one that signed itself out by a contact's device, told by the
-//! server (`mls_session_ended`) while connected, or at its next connection. What is sent
-//! after is sealed for the remaining devices only.
+//! server (`mls_session_ended`) while connected, or at its next connection, before the
+//! outbox sends what was written meanwhile. What is sent after is sealed for the
+//! remaining devices only.
 
 use ferry_testkit::Backend;
 
@@ -65,20 +66,45 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
     holders_are(&bob, chat, &[a, b]).await;
 
     // Another tablet signs itself out while no one else is connected, so no one is told:
-    // Alice's device takes it out when it next connects.
+    // Alice's device takes it out when it next connects, before it sends what she wrote
+    // meanwhile.
     let tablet = Device::login(&url, "bob").await;
     tablet.client.start();
     holders_are(&alice, chat, &[a, b, b]).await;
     holders_are(&bob, chat, &[a, b, b]).await;
     alice.client.stop().await;
     bob.client.stop().await;
+    let with_the_tablet: i64 = alice
+        .open_database()
+        .query_row("SELECT mls_epoch FROM conversations", [], |r| r.get(0))
+        .expect("the group's epoch");
     tablet.client.sign_out().await.expect("sign out");
+    alice
+        .conversation(chat)
+        .send("written while the tablet signed out")
+        .expect("send");
     let alice = alice.restart(&url).await;
     alice.client.start();
     holders_are(&alice, chat, &[a, b]).await;
     let bob = bob.restart(&url).await;
     bob.client.start();
     holders_are(&bob, chat, &[a, b]).await;
+    bob.until("bob reads what alice wrote offline", |c| {
+        c.conversation(chat)
+            .messages(None, 10)
+            .expect("read")
+            .iter()
+            .any(|m| m.body == "written while the tablet signed out")
+    })
+    .await;
+    // Sealed after the removal: in an epoch the tablet's keys never had.
+    let sealed_in = data.sealed_epochs(chat).await;
+    assert!(
+        sealed_in.last().is_some_and(|e| *e > with_the_tablet),
+        "what alice wrote offline was sealed in epoch {:?}, with the tablet still in the \
+         group (epoch {with_the_tablet})",
+        sealed_in.last()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

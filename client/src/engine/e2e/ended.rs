@@ -2,14 +2,15 @@
 //! that ends (signed out, ended from another device, suspended) keeps its leaf in every
 //! group it was in until a member's device commits its removal; until then, its keys, if
 //! anyone kept them, would open what is sealed there. So every device compares its
-//! groups' devices with the server's list of signed-in ones ([`sweep`]): after each
-//! connection, every [`LOOK_EVERY`] while connected, as soon as it ended another session
-//! (`Shared::session_ended`), and a moment after the server said that a session of a
-//! member of its encrypted conversations ended (`mls_session_ended`,
-//! [`delay_after_an_end`]) if that device is still in one of its groups
-//! ([`sweep_if_held`]). One list serves every group: `reconcile` removes
-//! the devices not on it, as it removes members who left; of two devices that do it at
-//! once, the second one's commit is refused and it looks again.
+//! groups' devices with the server's list of signed-in ones ([`sweep`]): on each
+//! connection before the outbox seals anything (so that what was written offline is not
+//! sealed for a device that ended meanwhile), every [`LOOK_EVERY`] while connected, as
+//! soon as it ended another session (`Shared::session_ended`), and a moment after the
+//! server said that a session of a member of its encrypted conversations ended
+//! (`mls_session_ended`, [`delay_after_an_end`]) if that device is still in one of its
+//! groups ([`sweep_if_held`]). One list serves every group: `reconcile` removes the
+//! devices not on it, as it removes members who left; of two devices that do it at once,
+//! the second one's commit is refused and it looks again.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -81,6 +82,10 @@ async fn sweep_groups(
     shared: &Shared,
     groups: Vec<(ConversationId, Vec<Option<Device>>)>,
 ) -> Result<(), End> {
+    // In no group (no encrypted conversation yet): nothing to ask the server.
+    if groups.is_empty() {
+        return Ok(());
+    }
     let users: BTreeSet<UserId> = groups
         .iter()
         .flat_map(|(_, devices)| devices.iter().flatten().map(|d| d.user_id))

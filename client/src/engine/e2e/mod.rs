@@ -3,9 +3,10 @@
 //!
 //! - On each connection, once caught up and before the outbox goes ([`prepare`]): top up
 //!   this device's key packages, join the groups whose welcomes wait, bring every group it
-//!   is in up to the server's epoch, and join by external commit those it is not in.
-//!   After the outbox's first pass ([`settle_groups`]): put each group's members in step
-//!   with its conversation's (and its devices with the signed-in ones), and make the
+//!   is in up to the server's epoch, join by external commit those it is not in, and
+//!   take the devices whose session ended out of its groups (so that nothing written
+//!   offline is sealed for them). After the outbox's first pass ([`settle_groups`]): put
+//!   each group's members in step with its conversation's, and make the
 //!   group of each plain conversation whose members' devices all have keys (the first
 //!   device's commit wins; the others join it by its welcome).
 //! - Live, [`on_commit`], [`on_welcome`] and [`on_conversation`] do the same for one
@@ -68,10 +69,14 @@ impl From<MlsError> for End {
 
 /// What is due on each connection, once caught up and before the outbox is sent: keys
 /// topped up, welcomes joined, every group brought to the server's epoch (or joined by
-/// external commit). A failure here ends nothing (a server without the delivery
-/// service, say, still chats in the open), but a sign-out.
+/// external commit), and the devices whose session ended taken out of the groups. A
+/// failure here ends nothing (a server without the delivery service, say, still chats in
+/// the open), but a sign-out.
 pub(crate) async fn prepare(shared: &Shared) -> Result<(), End> {
-    tolerated(prepare_all(shared).await)
+    tolerated(prepare_all(shared).await)?;
+    // Devices whose session ended while this one was away leave the groups before the
+    // outbox seals anything for them: what was written offline goes out after the end.
+    tolerated(ended::sweep(shared).await)
 }
 
 /// A failure of the encryption's own upkeep: said, and left for the next connection or
@@ -146,7 +151,6 @@ async fn settle_all(shared: &Shared) -> Result<(), End> {
             encrypt(shared, conversation, members).await?;
         }
     }
-    ended::sweep(shared).await?;
     // With the groups settled: the notes of this user's other devices, and an ask for
     // the history this device could not open, if it has not asked yet.
     transfer::read_notes(shared).await?;
