@@ -25,6 +25,9 @@ use crate::{ConversationId, MessageId, NoteId, SessionId, Timestamp, UploadId};
 pub const MAX_NOTE_BYTES: usize = 16_383;
 /// Most notes that may wait for one device: more are refused until it takes some.
 pub const MAX_NOTES_WAITING: u32 = 100;
+/// How long a note waits for its device before the server forgets it: a week. A device
+/// whose ask went unanswered that long asks again.
+pub const NOTE_KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// A note for another signed-in device of the caller's user (`POST /mls/notes`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

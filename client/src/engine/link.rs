@@ -111,7 +111,7 @@ impl<'a> Link<'a> {
                 }
                 // Refresh before the token expires, and hand the new one to the socket.
                 () = tokio::time::sleep(refresh_in) => self.refresh_token().await,
-                _ = sweep.tick() => e2e::take_out_ended_sessions(self.shared).await,
+                _ = sweep.tick() => e2e::look_again(self.shared).await,
                 () = self.shared.session_ended.notified() => {
                     e2e::take_out_ended_sessions(self.shared).await
                 }

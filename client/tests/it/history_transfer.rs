@@ -4,8 +4,13 @@
 //! the user sends it from that device reads all of it (texts, an edit, a reaction, a
 //! file), finds it in its search, and is asked nothing more. Nothing is sent without the
 //! user's word, the server keeps none of it in the clear, and an answered ask is gone.
+//! An ask no device answered while the server kept it goes again, and no sooner.
 
-use ferry_proto::ConversationId;
+use std::sync::Arc;
+
+use ferry_client::Clock;
+use ferry_proto::notes::NOTE_KEPT_MS;
+use ferry_proto::{ConversationId, Timestamp};
 use ferry_testkit::{Backend, holds};
 
 use crate::support::{Device, Served, TestDb, TestServer, config, encrypted, encrypted_chat};
@@ -161,4 +166,98 @@ async fn a_new_device_gets_the_history_its_user_sends_it_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_device_gets_the_history_its_user_sends_it_on_postgres() {
     a_new_device_gets_the_history_its_user_sends_it(Backend::Postgres).await;
+}
+
+/// The system's clock, this far ahead: a device that has been away for days.
+#[derive(Debug)]
+struct Ahead(i64);
+
+impl Clock for Ahead {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(Timestamp::now().as_millis() + self.0)
+    }
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+async fn an_ask_unanswered_for_a_week_goes_again(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let ([laptop, _bob], chat) = encrypted_chat(&url).await;
+    laptop
+        .conversation(chat)
+        .send("the door code is 4471")
+        .expect("send");
+    laptop
+        .until("the laptop's message is stored", |c| {
+            c.conversation(chat)
+                .messages(None, 10)
+                .expect("read")
+                .iter()
+                .any(|m| m.seq.is_some())
+        })
+        .await;
+
+    // Alice's phone asks when it first syncs; on the laptop she says "not now".
+    let phone = Device::login(&url, "alice").await;
+    phone.client.sync_now().await.expect("sync");
+    assert_eq!(
+        shown(&phone, chat),
+        vec![("?".to_owned(), false, vec![])],
+        "sealed before the phone joined"
+    );
+    laptop.client.sync_now().await.expect("sync");
+    let asks = laptop.client.history_requests().expect("asks");
+    assert_eq!(asks.len(), 1, "the laptop is asked: {asks:?}");
+    assert!(
+        laptop
+            .client
+            .dismiss_history_request(asks[0].session_id)
+            .expect("dismiss")
+    );
+
+    // Six days on, its ask still waits where it was left: the phone does not ask again.
+    let ahead = |days: i64| {
+        move |o: &mut ferry_client::ClientOptions| o.clock = Arc::new(Ahead(days * DAY_MS))
+    };
+    const { assert!(6 * DAY_MS < NOTE_KEPT_MS) };
+    let phone = phone.restart_with(&url, ahead(6)).await;
+    phone.client.sync_now().await.expect("sync");
+    laptop.client.sync_now().await.expect("sync");
+    assert!(
+        laptop.client.history_requests().expect("asks").is_empty(),
+        "asked again within the week"
+    );
+
+    // Eight days on, the server has forgotten the ask: the phone asks again, and the
+    // laptop's answer opens what the phone could not.
+    let phone = phone.restart_with(&url, ahead(8)).await;
+    phone.client.sync_now().await.expect("sync");
+    laptop
+        .until("the laptop is asked again", |c| {
+            c.history_requests().expect("asks").len() == 1
+        })
+        .await;
+    let ask = laptop.client.history_requests().expect("asks").remove(0);
+    laptop
+        .client
+        .send_history(ask.session_id)
+        .await
+        .expect("send");
+    phone.client.sync_now().await.expect("sync");
+    assert_eq!(
+        shown(&phone, chat),
+        vec![("the door code is 4471".to_owned(), false, vec![])]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_unanswered_for_a_week_goes_again_on_sqlite() {
+    an_ask_unanswered_for_a_week_goes_again(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_unanswered_for_a_week_goes_again_on_postgres() {
+    an_ask_unanswered_for_a_week_goes_again(Backend::Postgres).await;
 }

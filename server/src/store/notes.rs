@@ -1,5 +1,6 @@
 //! [`NoteStore`]: notes between one user's own devices (issue 31), kept until the device
-//! they are for deletes them, its session ends, or [`NOTE_KEPT_MS`] passes. The bytes are
+//! they are for deletes them, its session ends, or
+//! [`NOTE_KEPT_MS`](ferry_proto::notes::NOTE_KEPT_MS) passes. The bytes are
 //! the clients' (a history transfer's ask and answer): opaque here.
 
 use async_trait::async_trait;
@@ -8,9 +9,6 @@ use ferry_proto::notes::DeviceNote;
 use ferry_proto::{NoteId, SessionId, Timestamp};
 
 use super::StoreResult;
-
-/// How long a note waits for its device: a week.
-pub const NOTE_KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// What became of a note.
 #[derive(Clone, Debug)]

@@ -132,6 +132,13 @@ pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> 
     tolerated(ended::sweep(shared).await)
 }
 
+/// What a connected device looks at again every [`ENDED_SESSIONS_LOOK`]: the devices whose
+/// session ended, and an ask for history that went a week unanswered (`transfer`).
+pub(crate) async fn look_again(shared: &Shared) -> Result<(), End> {
+    tolerated(ended::sweep(shared).await)?;
+    tolerated(transfer::ask_if_due(shared).await)
+}
+
 /// The same for the devices the server said ended (`mls_session_ended`), if one of them
 /// is still in one of this device's groups.
 pub(crate) async fn take_out_told_ended(

@@ -2,8 +2,9 @@
 //! transfer"), as the engine does it.
 //!
 //! - A device that holds entries it could not open (sealed before it joined) asks its
-//!   user's other signed-in devices once ([`ask_if_due`]; [`ask`] asks again): a note
-//!   carrying a fresh HPKE public key, signed with its MLS signature key.
+//!   user's other signed-in devices ([`ask_if_due`]: once, and again when a week passed
+//!   unanswered; [`ask`] asks again at once): a note carrying a fresh HPKE public key,
+//!   signed with its MLS signature key.
 //! - A device that receives an ask keeps it until its user answers ([`on_note`]): the app
 //!   and the CLI show it, because only the person can tell their own new device from one
 //!   someone else signed in.
@@ -18,10 +19,10 @@
 
 use ferry_proto::mls::{Device, MlsBytes, SealedFile};
 use ferry_proto::notes::{
-    DeviceNote, HistoryArchive, HistoryEntry, HistoryFile, HistoryKey, HistoryNote, ready_signed,
-    request_signed,
+    DeviceNote, HistoryArchive, HistoryEntry, HistoryFile, HistoryKey, HistoryNote, NOTE_KEPT_MS,
+    ready_signed, request_signed,
 };
-use ferry_proto::{ConversationId, ErrorCode, NewUpload, NoteId, SessionId, UploadId};
+use ferry_proto::{ConversationId, ErrorCode, NewUpload, NoteId, SessionId, Timestamp, UploadId};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -128,13 +129,23 @@ fn announce_requests(shared: &Shared) -> Result<(), End> {
     Ok(())
 }
 
-/// Asks for the history once: when this device holds entries it could not open and has
-/// not asked in this session.
+/// Asks for the history when this device holds entries it could not open and has not
+/// asked yet, or asked and heard nothing for as long as the server keeps a note (the
+/// devices asked were away all that time: the ask is gone from the server, so it goes
+/// again for when they are back).
 pub(crate) async fn ask_if_due(shared: &Shared) -> Result<(), End> {
-    if shared.store.history_ask()?.is_some() || !shared.store.has_unreadable()? {
+    let now = shared.options.clock.now();
+    if !ask_due(shared.store.history_ask()?.as_ref(), now) || !shared.store.has_unreadable()? {
         return Ok(());
     }
     ask(shared).await.map(drop)
+}
+
+/// Whether a (new) ask is due, given this device's last one.
+fn ask_due(last: Option<&HistoryAsk>, now: Timestamp) -> bool {
+    last.is_none_or(|ask| {
+        ask.received_at.is_none() && now.as_millis() - ask.asked_at.as_millis() >= NOTE_KEPT_MS
+    })
 }
 
 /// Asks every other signed-in device of this user for the history they hold, with a new
@@ -401,4 +412,30 @@ async fn receive(
         tracing::debug!(error = %e, "a history's upload is left to expire");
     }
     Ok(Ok(filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(at: i64, received: Option<i64>) -> HistoryAsk {
+        HistoryAsk {
+            public_key: vec![1],
+            private_key: vec![2],
+            asked_at: Timestamp::from_millis(at),
+            received_at: received.map(Timestamp::from_millis),
+        }
+    }
+
+    #[test]
+    fn an_ask_goes_again_only_when_a_week_passed_unanswered() {
+        let start = 1_800_000_000_000;
+        let now = |after| Timestamp::from_millis(start + after);
+        assert!(ask_due(None, now(0)), "never asked");
+        let waiting = asked(start, None);
+        assert!(!ask_due(Some(&waiting), now(NOTE_KEPT_MS - 1)));
+        assert!(ask_due(Some(&waiting), now(NOTE_KEPT_MS)));
+        let answered = asked(start, Some(start + 1));
+        assert!(!ask_due(Some(&answered), now(10 * NOTE_KEPT_MS)));
+    }
 }

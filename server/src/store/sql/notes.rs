@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use ferry_proto::mls::{Device, MlsBytes};
-use ferry_proto::notes::DeviceNote;
+use ferry_proto::notes::{DeviceNote, NOTE_KEPT_MS};
 use ferry_proto::{NoteId, SessionId, Timestamp};
 use macro_rules_attribute::apply;
 use uuid::Uuid;
 
 use super::{Conn, Dialect, SqlStore, locked};
-use crate::store::notes::{NOTE_KEPT_MS, NoteOutcome};
+use crate::store::notes::NoteOutcome;
 use crate::store::{NoteStore, StoreResult};
 
 /// A waiting note.
