@@ -3,16 +3,17 @@
 //! rules as the socket (the [`Outbox`]'s), and stops at the first network failure
 //! (`ferry sync` uses it too); and [`receive_while_waiting`] receives meanwhile by
 //! long-polling `/sync` (the gapless catch-up, waiting for a change when there is none),
-//! as Zulip's and Matrix's clients do without a socket.
+//! as Zulip's and Matrix's clients do without a socket, and keeps end-to-end
+//! encryption's groups up as a socket's link would.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::End;
 use super::apply::{confirmed, refused};
 use super::catch_up::catch_up_waiting;
+use super::{End, e2e};
 use crate::api::ApiError;
 use crate::api::SessionError;
 use crate::outbox::{Answer, Outbox, Window};
@@ -103,6 +104,10 @@ pub(crate) async fn receive_while_waiting(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<bool, End> {
     let deadline = Instant::now() + delay;
+    // End-to-end encryption's upkeep, as a link does it on connecting (keys, welcomes,
+    // groups and ended devices before the outbox; notes and new groups after), once per
+    // wait: without a socket no frame says that a welcome or a note waits.
+    let mut upkeep_due = true;
     loop {
         let started = Instant::now();
         let wait = if *polling { LONG_POLL_SECS } else { 0 };
@@ -112,7 +117,13 @@ pub(crate) async fn receive_while_waiting(
             for (conversation, seq) in delivered {
                 shared.api.delivered(conversation, seq).await?;
             }
+            if upkeep_due {
+                e2e::prepare(shared).await?;
+            }
             push_outbox_over_rest(shared).await?;
+            if upkeep_due {
+                e2e::settle_groups(shared).await?;
+            }
             Ok::<bool, End>(news)
         };
         let outcome = tokio::select! {
@@ -143,6 +154,7 @@ pub(crate) async fn receive_while_waiting(
             }
         };
         *polling = true;
+        upkeep_due = false;
         shared.set_state(ConnectionState::Polling {
             retry_at,
             reason: Some(reason.to_owned()),

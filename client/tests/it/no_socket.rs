@@ -1,6 +1,7 @@
 //! Receiving without a WebSocket: behind a proxy that refuses every upgrade (as some
 //! corporate proxies do), a client still gets new messages, by long-polling `/sync`,
-//! without anyone running `sync` — gapless and once each — and still sends, over REST.
+//! without anyone running `sync` — gapless and once each — and still sends, over REST;
+//! in an end-to-end encrypted chat too (keys, the group's welcome, sealing and opening).
 
 use std::net::SocketAddr;
 
@@ -8,8 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use ferry_client::ConnectionState;
+use ferry_testkit::holds;
 
-use crate::support::{Device, Served, TestDb, TestServer, config, direct, within};
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, encrypted, within};
 
 /// An HTTP proxy (to `upstream`) that answers every WebSocket upgrade 403 and passes
 /// everything else.
@@ -112,4 +114,56 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
         "{:?}",
         *state.borrow()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_chat_works_behind_a_proxy_that_refuses_websockets() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(config(&db)).await;
+    let proxy = refusing_upgrades(server.addr()).await;
+    let alice = Device::register(&format!("http://{proxy}"), "alice").await;
+    let bob = Device::register(&server.url(), "bob").await;
+    bob.client.start();
+    bob.online().await;
+    alice.client.start();
+
+    // Without a socket, Alice's device publishes its keys and takes its welcome to the
+    // chat's group, made by whichever of the two devices got there first.
+    let chat = direct(&bob, &alice).await;
+    for device in [&alice, &bob] {
+        device
+            .until("the chat is encrypted", |c| encrypted(c, chat))
+            .await;
+    }
+    bob.conversation(chat)
+        .send("the sealed hello")
+        .expect("send");
+    alice
+        .until("alice opens bob's message", |c| {
+            has_in(c, chat, "the sealed hello")
+        })
+        .await;
+    // Her answer goes sealed over REST: the server refuses plaintext in this chat.
+    alice
+        .conversation(chat)
+        .send("the sealed answer")
+        .expect("send");
+    bob.until("bob opens alice's answer", |c| {
+        has_in(c, chat, "the sealed answer")
+    })
+    .await;
+    assert!(has_in(&alice.client, chat, "the sealed answer"));
+    let kept = db.stored_bytes().await;
+    for text in ["the sealed hello", "the sealed answer"] {
+        assert!(!holds(&kept, text), "the server keeps {text:?}");
+    }
+}
+
+/// Whether the chat holds a message with this text on this client.
+fn has_in(c: &ferry_client::Client, chat: ferry_proto::ConversationId, text: &str) -> bool {
+    c.conversation(chat)
+        .messages(None, 50)
+        .expect("read")
+        .iter()
+        .any(|m| m.body == text)
 }
