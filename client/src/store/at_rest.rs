@@ -80,6 +80,11 @@ impl std::fmt::Debug for DatabaseKey {
 /// Gives `conn` the key, and checks that it opens the database: SQLCipher reads nothing
 /// until a first statement, so a wrong key shows only then.
 pub(super) fn unlock(conn: &Connection, key: &DatabaseKey) -> StoreResult<()> {
+    // SQLCipher (4.6 on) writes its own warnings to stderr, a wrong key's page checks
+    // among them: they would land in the CLI's output before Ferry's own message. Every
+    // failure also comes back as an error code, which Ferry reports; the log goes nowhere
+    // (a setting of the process, not of this connection).
+    conn.pragma_update(None, "cipher_log", "off")?;
     conn.pragma_update(None, "key", key.raw().as_str())?;
     match conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())) {
         Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
