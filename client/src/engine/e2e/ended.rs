@@ -18,7 +18,7 @@ use std::time::Duration;
 use ferry_proto::mls::Device;
 use ferry_proto::{ConversationId, ErrorCode, UserId};
 
-use super::reconcile;
+use super::{reconcile, tolerated};
 use crate::Shared;
 use crate::api::SessionError;
 use crate::backoff::random_below;
@@ -38,6 +38,21 @@ const TOLD_SPREAD: Duration = Duration::from_secs(5);
 /// How long to wait before looking, after `mls_session_ended`: up to [`TOLD_SPREAD`].
 pub(crate) fn delay_after_an_end() -> Duration {
     Duration::from_millis(random_below(TOLD_SPREAD.as_millis() as u64))
+}
+
+/// Takes the devices whose session ended out of this device's groups (`ended`); a
+/// failure is said and left for the next look.
+pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> {
+    tolerated(sweep(shared).await)
+}
+
+/// The same for the devices the server said ended (`mls_session_ended`), if one of them
+/// is still in one of this device's groups.
+pub(crate) async fn take_out_told_ended(
+    shared: &Shared,
+    ended: &std::collections::HashSet<ferry_proto::mls::Device>,
+) -> Result<(), End> {
+    tolerated(sweep_if_held(shared, ended).await)
 }
 
 /// Takes these devices, whose sessions the server said ended, out of this device's

@@ -37,7 +37,10 @@ use ferry_proto::{ConversationId, ErrorCode, UserId};
 use openmls::prelude::LeafNodeIndex;
 use tokio::sync::MutexGuard;
 
-pub(crate) use ended::{LOOK_EVERY as ENDED_SESSIONS_LOOK, delay_after_an_end};
+pub(crate) use ended::{
+    LOOK_EVERY as ENDED_SESSIONS_LOOK, delay_after_an_end, take_out_ended_sessions,
+    take_out_told_ended,
+};
 pub(crate) use sealed::{outgoing, reseal, store_messages};
 pub(crate) use transfer::{
     ask as ask_for_history, dismiss as dismiss_history_request, on_note, send_history,
@@ -126,26 +129,11 @@ pub(crate) async fn settle_groups(shared: &Shared) -> Result<(), End> {
     tolerated(settle_all(shared).await)
 }
 
-/// Takes the devices whose session ended out of this device's groups (`ended`); a
-/// failure is said and left for the next look.
-pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> {
-    tolerated(ended::sweep(shared).await)
-}
-
 /// What a connected device looks at again every [`ENDED_SESSIONS_LOOK`]: the devices whose
 /// session ended, and an ask for history that went a week unanswered (`transfer`).
 pub(crate) async fn look_again(shared: &Shared) -> Result<(), End> {
-    tolerated(ended::sweep(shared).await)?;
+    take_out_ended_sessions(shared).await?;
     tolerated(transfer::ask_if_due(shared).await)
-}
-
-/// The same for the devices the server said ended (`mls_session_ended`), if one of them
-/// is still in one of this device's groups.
-pub(crate) async fn take_out_told_ended(
-    shared: &Shared,
-    ended: &std::collections::HashSet<ferry_proto::mls::Device>,
-) -> Result<(), End> {
-    tolerated(ended::sweep_if_held(shared, ended).await)
 }
 
 async fn settle_all(shared: &Shared) -> Result<(), End> {
