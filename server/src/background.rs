@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use ferry_proto::{ConversationId, SessionId, Timestamp, UserId};
 use futures_util::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -69,6 +70,7 @@ pub fn start(
     tokio::spawn(close_ended_sessions(
         app.hub.clone(),
         app.store.clone(),
+        app.metrics.ended_sessions_told.clone(),
         app.shutdown.clone(),
     ));
     tokio::spawn(announce_acceptances(app.clone(), acceptances));
@@ -248,6 +250,7 @@ const CLOCK_MARGIN_MS: i64 = 10_000;
 async fn close_ended_sessions(
     hub: Arc<crate::hub::Hub>,
     store: Arc<dyn Store>,
+    told_count: Counter,
     shutdown: CancellationToken,
 ) {
     let mut every = tokio::time::interval(ENDED_SESSIONS_LOOK);
@@ -273,7 +276,7 @@ async fn close_ended_sessions(
                     .copied()
                     .collect();
                 // Not told (the database failed): the next look finds them again.
-                if tell_co_members(&hub, &*store, &new).await {
+                if tell_co_members(&hub, &*store, &new, &told_count).await {
                     told = ended.into_iter().map(|(_, session)| session).collect();
                     since = look;
                 }
@@ -293,6 +296,7 @@ async fn tell_co_members(
     hub: &crate::hub::Hub,
     store: &dyn Store,
     ended: &[(UserId, SessionId)],
+    told_count: &Counter,
 ) -> bool {
     if ended.is_empty() {
         return true;
@@ -318,12 +322,17 @@ async fn tell_co_members(
             session_id: *session,
         };
         match serde_json::to_string(&frame) {
-            Ok(frame) => hub.deliver(
-                members,
-                None,
-                crate::hub::Audience::All,
-                Outgoing::ephemeral(frame),
-            ),
+            Ok(frame) => {
+                hub.deliver(
+                    members,
+                    None,
+                    crate::hub::Audience::All,
+                    Outgoing::ephemeral(frame),
+                );
+                // Counted once queued on every socket: anything delivered to those
+                // sockets after this count moved reaches them after the frame.
+                told_count.inc();
+            }
             Err(e) => tracing::error!(error = %e, "could not encode a frame"),
         }
     }

@@ -1,7 +1,7 @@
 //! [`Metrics`]: the Prometheus registry behind `GET /metrics`: open connections, stored
 //! messages, messages per commit, request latency by route template, and send-to-ack
-//! latency, the cluster bus's health, mail sent and failed, and the operators' queue
-//! (reports open, accounts suspended).
+//! latency, the cluster bus's health, mail sent and failed, ended sessions told to
+//! members' devices, and the operators' queue (reports open, accounts suspended).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -74,6 +74,9 @@ pub struct Metrics {
     pub mail_failed: Counter,
     /// Rounds of the missed-message task (`crate::digest`) that ran to the end.
     pub digest_rounds: Counter,
+    /// Ended sessions told to the members of their users' encrypted conversations
+    /// (`mls_session_ended`), each counted once by every node that told its sockets.
+    pub ended_sessions_told: Counter,
     /// Reports waiting for an operator (the whole server's, read from the database).
     pub reports_open: Gauge,
     /// Accounts suspended now (the whole server's, read from the database).
@@ -215,6 +218,12 @@ impl Metrics {
             "Rounds of the missed-message mail task that ran to the end",
             digest_rounds.clone(),
         );
+        let ended_sessions_told = Counter::default();
+        registry.register(
+            "ended_sessions_told",
+            "Ended sessions told to their users' encrypted conversations' members",
+            ended_sessions_told.clone(),
+        );
         let reports_open = Gauge::default();
         registry.register(
             "reports_open",
@@ -233,6 +242,7 @@ impl Metrics {
             mail_sent,
             mail_failed,
             digest_rounds,
+            ended_sessions_told,
             bus,
             conversation_frames,
             frame_bytes,

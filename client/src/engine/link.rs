@@ -115,11 +115,7 @@ impl<'a> Link<'a> {
                 () = self.shared.session_ended.notified() => {
                     e2e::take_out_ended_sessions(self.shared).await
                 }
-                () = sleep_until(told_sweep) => {
-                    self.sweep_at = None;
-                    let ended = std::mem::take(&mut self.told_ended);
-                    e2e::take_out_told_ended(self.shared, &ended).await
-                }
+                () = sleep_until(told_sweep) => self.take_out_told_ended().await,
                 _ = tick.tick() => {
                     if last_heard.elapsed() > self.heartbeat * 3 {
                         return End::Reconnect(Some(Duration::ZERO), "the server stopped answering".into());
@@ -219,9 +215,23 @@ impl<'a> Link<'a> {
         within(self.heartbeat * 3, self.sink.flush()).await
     }
 
+    /// Takes the devices the server said ended (`mls_session_ended`) out of this
+    /// device's groups, if one of them is still in one.
+    async fn take_out_told_ended(&mut self) -> Result<(), End> {
+        self.sweep_at = None;
+        let ended = std::mem::take(&mut self.told_ended);
+        e2e::take_out_told_ended(self.shared, &ended).await
+    }
+
     /// Sends what the outbox lets go now, in compose order, pipelined: read a page at a
     /// time, only as far as the send window reaches.
     async fn pump(&mut self) -> Result<(), End> {
+        // Told of an ended session and still waiting its random moment to look (so that
+        // not every device told commits the removal): a device with something to seal
+        // looks now, or what it seals meanwhile would be sealed for that device too.
+        if !self.told_ended.is_empty() && !self.shared.store.outbox_page(i64::MIN, 1)?.is_empty() {
+            self.take_out_told_ended().await?;
+        }
         self.outbox.begin(self.shared.options.clock.now());
         let mut after = i64::MIN;
         loop {

@@ -1,14 +1,16 @@
 //! A device whose session ended is taken out of the MLS groups it was in (issue 31:
 //! removal is real), on both server databases: one ended from its user's other device at
 //! once, by that device; one that signed itself out by a contact's device, told by the
-//! server (`mls_session_ended`) while connected, or at its next connection, before the
-//! outbox sends what was written meanwhile. What is sent after is sealed for the
-//! remaining devices only.
+//! server (`mls_session_ended`) while connected (at once by a device with something to
+//! seal), or at its next connection, before the outbox sends what was written meanwhile.
+//! What is sent after is sealed for the remaining devices only.
 
-use ferry_testkit::Backend;
+use std::time::Duration;
+
+use ferry_testkit::{Backend, metric_at};
 
 use crate::encryption::holders_are;
-use crate::support::{Device, Served, TestDb, TestServer, config, direct, online};
+use crate::support::{Device, Served, TestDb, TestServer, config, direct, online, within};
 
 async fn ended_sessions_leave_their_groups(backend: Backend) {
     let data = TestDb::new(backend).await;
@@ -107,6 +109,80 @@ async fn ended_sessions_leave_their_groups(backend: Backend) {
     );
 }
 
+/// A device told that a member's session ended waits a random moment (up to 5 s) before it
+/// looks, so that not every device told commits the removal; one with something to seal
+/// meanwhile looks first. Bob's tablet signs itself out while Bob's own device is away, so
+/// Alice's device is the only one told; she writes the moment it is told, and what she
+/// wrote is sealed in an epoch without the tablet.
+async fn a_device_told_of_an_end_looks_before_it_seals(backend: Backend) {
+    let data = TestDb::new(backend).await;
+    let server = TestServer::start_with(config(&data)).await;
+    let url = server.url();
+    let [alice, bob, carol] = online(&url, ["alice", "bob", "carol"]).await;
+    let chat = direct(&alice, &bob).await;
+    let with_carol = direct(&carol, &alice).await;
+    let (a, b) = (alice.id(), bob.id());
+    let tablet = Device::login(&url, "bob").await;
+    tablet.client.start();
+    holders_are(&alice, chat, &[a, b, b]).await;
+    holders_are(&bob, chat, &[a, b, b]).await;
+    bob.client.stop().await;
+    let with_the_tablet: i64 = alice
+        .open_database()
+        .query_row(
+            "SELECT mls_epoch FROM conversations WHERE id = ?1",
+            [chat.to_string()],
+            |r| r.get(0),
+        )
+        .expect("the group's epoch");
+
+    // The server counts an end once it has queued `mls_session_ended` on every socket it
+    // tells; Carol's typing, sent after that, reaches Alice's socket after it. So once
+    // Alice's device shows Carol typing, it has been told.
+    let told = "ferry_ended_sessions_told_total";
+    let before = metric_at(server.addr(), told).await;
+    tablet.client.sign_out().await.expect("sign out");
+    // The count is read from `/metrics`, which says nothing when it moves: look again at
+    // a gentle pace.
+    let mut look = tokio::time::interval(Duration::from_millis(20));
+    within("the server tells of the tablet's end", async {
+        while metric_at(server.addr(), told).await == before {
+            look.tick().await;
+        }
+    })
+    .await;
+    carol.conversation(with_carol).set_typing(true);
+    let c = carol.id();
+    alice
+        .until("alice sees carol typing", |client| {
+            client.conversation(with_carol).typing() == vec![c]
+        })
+        .await;
+    alice
+        .conversation(chat)
+        .send("written as the tablet left")
+        .expect("send");
+
+    let bob = bob.restart(&url).await;
+    bob.client.start();
+    bob.until("bob reads what alice wrote", |c| {
+        c.conversation(chat)
+            .messages(None, 10)
+            .expect("read")
+            .iter()
+            .any(|m| m.body == "written as the tablet left")
+    })
+    .await;
+    holders_are(&bob, chat, &[a, b]).await;
+    let sealed_in = data.sealed_epochs(chat).await;
+    assert!(
+        sealed_in.last().is_some_and(|e| *e > with_the_tablet),
+        "what alice wrote as she was told was sealed in epoch {:?}, with the tablet still \
+         in the group (epoch {with_the_tablet})",
+        sealed_in.last()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ended_sessions_leave_their_groups_on_sqlite() {
     ended_sessions_leave_their_groups(Backend::Sqlite).await;
@@ -115,4 +191,14 @@ async fn ended_sessions_leave_their_groups_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ended_sessions_leave_their_groups_on_postgres() {
     ended_sessions_leave_their_groups(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_told_of_an_end_looks_before_it_seals_on_sqlite() {
+    a_device_told_of_an_end_looks_before_it_seals(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_told_of_an_end_looks_before_it_seals_on_postgres() {
+    a_device_told_of_an_end_looks_before_it_seals(Backend::Postgres).await;
 }
