@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use ferry_client::ConnectionState;
+use ferry_proto::ConversationId;
 use ferry_testkit::holds;
 
 use crate::support::{Device, Served, TestDb, TestServer, config, direct, encrypted, within};
@@ -52,8 +53,10 @@ async fn refusing_upgrades(upstream: SocketAddr) -> SocketAddr {
     addr
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
+/// A server on a fresh SQLite file; Alice's device behind a proxy that refuses every
+/// upgrade, Bob's reaching the server directly, both started; and the direct chat Bob
+/// opens with her, which even so reaches her by long-poll.
+async fn alice_behind_a_refusing_proxy() -> (TestDb, TestServer, Device, Device, ConversationId) {
     let db = TestDb::sqlite();
     let server = TestServer::start_with(config(&db)).await;
     let proxy = refusing_upgrades(server.addr()).await;
@@ -62,8 +65,13 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
     bob.client.start();
     bob.online().await;
     alice.client.start();
-    // Even the new chat reaches her by long-poll.
     let chat = direct(&bob, &alice).await;
+    (db, server, alice, bob, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
+    let (_db, _server, alice, bob, chat) = alice_behind_a_refusing_proxy().await;
 
     // Bob writes while Alice has no socket (and never will): it reaches her by itself.
     for i in 1..=5 {
@@ -99,14 +107,8 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
 
     // And she answers, over REST.
     alice.conversation(chat).send("got them").expect("send");
-    bob.until("bob has alice's answer", |c| {
-        c.conversation(chat)
-            .messages(None, 50)
-            .expect("read")
-            .iter()
-            .any(|m| m.body == "got them")
-    })
-    .await;
+    bob.until("bob has alice's answer", |c| has_in(c, chat, "got them"))
+        .await;
     // Still polling after the socket's attempts meanwhile: they leave the state as it
     // is while HTTP works.
     assert!(
@@ -118,18 +120,9 @@ async fn messages_arrive_behind_a_proxy_that_refuses_websockets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_chat_works_behind_a_proxy_that_refuses_websockets() {
-    let db = TestDb::sqlite();
-    let server = TestServer::start_with(config(&db)).await;
-    let proxy = refusing_upgrades(server.addr()).await;
-    let alice = Device::register(&format!("http://{proxy}"), "alice").await;
-    let bob = Device::register(&server.url(), "bob").await;
-    bob.client.start();
-    bob.online().await;
-    alice.client.start();
-
+    let (db, _server, alice, bob, chat) = alice_behind_a_refusing_proxy().await;
     // Without a socket, Alice's device publishes its keys and takes its welcome to the
     // chat's group, made by whichever of the two devices got there first.
-    let chat = direct(&bob, &alice).await;
     for device in [&alice, &bob] {
         device
             .until("the chat is encrypted", |c| encrypted(c, chat))
@@ -160,7 +153,7 @@ async fn an_encrypted_chat_works_behind_a_proxy_that_refuses_websockets() {
 }
 
 /// Whether the chat holds a message with this text on this client.
-fn has_in(c: &ferry_client::Client, chat: ferry_proto::ConversationId, text: &str) -> bool {
+fn has_in(c: &ferry_client::Client, chat: ConversationId, text: &str) -> bool {
     c.conversation(chat)
         .messages(None, 50)
         .expect("read")
