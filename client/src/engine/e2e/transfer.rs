@@ -190,7 +190,7 @@ pub(crate) async fn ask(shared: &Shared) -> Result<usize, End> {
     // Kept once the asks are out: an ask that failed half way is made again, new.
     shared.store.set_history_ask(&HistoryAsk {
         public_key,
-        private_key: private_key.to_vec(),
+        private_key,
         asked_at: shared.options.clock.now(),
         received_at: None,
     })?;
@@ -421,7 +421,7 @@ mod tests {
     fn asked(at: i64, received: Option<i64>) -> HistoryAsk {
         HistoryAsk {
             public_key: vec![1],
-            private_key: vec![2],
+            private_key: Zeroizing::new(vec![2]),
             asked_at: Timestamp::from_millis(at),
             received_at: received.map(Timestamp::from_millis),
         }

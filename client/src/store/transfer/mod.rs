@@ -11,6 +11,7 @@
 
 use ferry_proto::{Attachment, ConversationId, MessageId, SessionId, Timestamp, UploadId};
 use rusqlite::{OptionalExtension, Transaction, params};
+use zeroize::Zeroizing;
 
 use super::changed::Changes;
 use super::changes::apply_change;
@@ -19,16 +20,27 @@ use super::read::change_at;
 use super::{FileSecret, LocalStore, StoreResult, id_at};
 
 /// This device's ask for its history: the HPKE key pair the answer is sealed to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HistoryAsk {
     /// The public key, as the ask carried it.
     pub public_key: Vec<u8>,
-    /// Its private key.
-    pub private_key: Vec<u8>,
+    /// Its private key, wiped from memory when dropped.
+    pub private_key: Zeroizing<Vec<u8>>,
     /// When the ask went out.
     pub asked_at: Timestamp,
     /// When a history came (`None`: none yet).
     pub received_at: Option<Timestamp>,
+}
+
+// Written by hand so that the private key never reaches a log.
+impl std::fmt::Debug for HistoryAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryAsk")
+            .field("public_key", &self.public_key)
+            .field("asked_at", &self.asked_at)
+            .field("received_at", &self.received_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Another device of this user asks for the history this device holds.
@@ -154,7 +166,7 @@ impl LocalStore {
                 |r| {
                     Ok(HistoryAsk {
                         public_key: r.get(0)?,
-                        private_key: r.get(1)?,
+                        private_key: Zeroizing::new(r.get(1)?),
                         asked_at: Timestamp::from_millis(r.get(2)?),
                         received_at: r.get::<_, Option<i64>>(3)?.map(Timestamp::from_millis),
                     })
@@ -172,7 +184,7 @@ impl LocalStore {
                  received_at) VALUES (1, ?1, ?2, ?3, ?4)",
                 params![
                     ask.public_key,
-                    ask.private_key,
+                    *ask.private_key,
                     ask.asked_at.as_millis(),
                     ask.received_at.map(Timestamp::as_millis)
                 ],
