@@ -130,7 +130,7 @@ pub fn sealed_epoch(bytes: &[u8], conversation: ConversationId) -> Result<i64> {
     }
     if header.epoch == 0 {
         return Err(Error::invalid(
-            "the sealed message is of epoch 0: a group takes messages once its first commit \\
+            "the sealed message is of epoch 0: a group takes messages once its first commit \
              is accepted",
         ));
     }
