@@ -385,6 +385,52 @@ describe("the list, a page at a time", () => {
   });
 });
 
+describe("a conversation heard while the list is read", () => {
+  /** Every list the store's `conversations` is set to from now on, as it is set. */
+  function setsOf(list: object): ConversationSummary[][] {
+    const set: ConversationSummary[][] = [];
+    const field = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(list), "conversations")!;
+    Object.defineProperty(list, "conversations", {
+      get: () => field.get!.call(list),
+      set: (value: ConversationSummary[]) => {
+        set.push(value);
+        field.set!.call(list, value);
+      },
+    });
+    return set;
+  }
+
+  it("never leaves the list, not even for the moment the read lands without it", async () => {
+    // The first read finds nothing; the re-read (a resync's) is answered when the test
+    // says, with what the core held when it read: still nothing.
+    let answer: (rows: ConversationSummary[]) => void = () => {};
+    let reads = 0;
+    const core = mockCore({
+      session: () => ({ user: ME, connection: { state: "online" } }),
+      conversations: () => (++reads === 1 ? [] : new Promise<ConversationSummary[]>((r) => (answer = r))),
+      messages: () => [],
+    });
+    const chat = new Chat();
+    await chat.start();
+    const set = setsOf(chat.list);
+    const reread = chat.list.refresh();
+    await waitFor(() => expect(core.count("conversations")).toBe(2));
+
+    // Ada's new chat is stored and heard after the core read the list.
+    const withAda = direct(ada, { updated_at: ago(0) });
+    await coreEmits({ type: "conversation", summary: withAda });
+    expect(chat.list.conversations.map((c) => c.id)).toEqual([withAda.id]);
+    answer([]);
+    await reread;
+
+    expect(chat.list.conversations.map((c) => c.id)).toEqual([withAda.id]);
+    expect(
+      set.map((list) => list.map((c) => c.id)),
+      "each list set from the event on holds it",
+    ).toEqual(set.map(() => [withAda.id]));
+  });
+});
+
 describe("a long scroll-back", () => {
   it("is let go beyond the latest pages once the reader is back at the end", async () => {
     const withAda = direct(ada, { last_seq: 600 });

@@ -3,7 +3,8 @@
  * a page at a time (by place: `ListPosition`) so that a long list costs what a short one
  * does. Each `conversation` event puts one summary in place; a `resync` re-reads as many
  * rows as had been paged in. Changes heard while a read is in flight are put back once
- * it lands, since the read may have started before they were stored.
+ * it lands, since the read may have started before they were stored, in the same
+ * assignment as the rows read: a row heard meanwhile never blinks out.
  *
  * A message request this user deleted (`dismissed`) is left out, whether a page or an
  * event brings it; a summary that says it is no longer dismissed (its stranger wrote
@@ -262,7 +263,7 @@ export class Conversations {
       // The open conversation stays on screen even if it is now below the rows read.
       const openId = this.#open.openId;
       const open = this.conversations.find((c) => c.id === openId && !fresh.some((f) => f.id === c.id));
-      this.conversations = sortConversations(listed(open ? [...fresh, open] : fresh));
+      this.conversations = this.#withHeard(sortConversations(listed(open ? [...fresh, open] : fresh)));
       this.#closeIfDismissed(fresh);
       this.loaded = true;
     });
@@ -297,6 +298,19 @@ export class Conversations {
       this.#heardDuringRead = null;
       if (this.#session.me && epoch === this.#session.epoch) for (const summary of heard) this.put(summary);
     }
+  }
+
+  /**
+   * `rows` just read with the summaries heard during the read already in place, as `put`
+   * puts them back once it lands: a conversation heard meanwhile (read before it was
+   * stored) never leaves the list for an instant, nor its row the page.
+   */
+  #withHeard(rows: ConversationSummary[]): ConversationSummary[] {
+    let next = rows;
+    for (const summary of this.#heardDuringRead ?? []) {
+      next = summary.dismissed ? next.filter((c) => c.id !== summary.id) : placeConversation(next, summary);
+    }
+    return next;
   }
 
   /** Closes the open conversation if `read` (rows just read) says it was deleted. */
