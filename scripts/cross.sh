@@ -275,6 +275,7 @@ phase_wine() {
         say "building the Linux ferry-server and ferry into $bin"
         CARGO_TARGET_DIR=$(dirname "$bin") cargo build -p ferry-server -p ferry-cli
     fi
+    # `tests` builds it as well (the CLI's tests run it), so after `tests` this is done.
     [[ -f $cross/target/$windows/debug/ferry.exe ]] || phase_windows
     wine_prefix
     # The Linux CLI keeps its tokens in a Secret Service: a throwaway one.
