@@ -2,7 +2,7 @@
 //! new Postgres database, gone when the test ends; the directory also holds the server's
 //! data directory.
 
-use ferry_proto::ConversationId;
+use ferry_proto::{ConversationId, UserId};
 use uuid::Uuid;
 
 /// Which database a test runs on.
@@ -184,6 +184,42 @@ impl TestDb {
                 ferry_server::mls::sealed_epoch(sealed, conversation).expect("a sealed entry")
             })
             .collect()
+    }
+
+    /// Rewrites the server's database to say that `sender` sent entry `seq` of
+    /// `conversation`: a server lying about who wrote what, for the end-to-end encryption
+    /// tests. Fails the test unless exactly one entry changed.
+    pub async fn forge_sender(&self, conversation: ConversationId, seq: i64, sender: UserId) {
+        const UPDATE: &str = "UPDATE messages SET sender_id = $1 WHERE conversation_id = $2 \
+                              AND seq = $3";
+        let changed = if self.url.starts_with("postgres") {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            sqlx::query(UPDATE)
+                .bind(sender.0)
+                .bind(conversation.0)
+                .bind(seq)
+                .execute(&mut conn)
+                .await
+                .map(|done| done.rows_affected())
+        } else {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            sqlx::query(UPDATE)
+                .bind(sender.0)
+                .bind(conversation.0)
+                .bind(seq)
+                .execute(&mut conn)
+                .await
+                .map(|done| done.rows_affected())
+        }
+        .expect("rewrite the sender");
+        assert_eq!(
+            changed, 1,
+            "entry {seq} of {conversation} is not in the database"
+        );
     }
 }
 

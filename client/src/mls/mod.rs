@@ -516,6 +516,33 @@ impl Device {
         conversation: ConversationId,
         sealed: &MlsBytes,
     ) -> Result<SealedContent, MlsError> {
+        self.unseal_signed(conversation, sealed)
+            .map(|(content, _)| content)
+    }
+
+    /// [`unseal`](Self::unseal) for an entry the server says `sender` sent: `None` unless
+    /// the member who sealed it (the credential its MLS signature was checked against) is
+    /// a device of that user, so that a server cannot put one member's words, edit or
+    /// reaction in another's name. The entry's key is used up either way.
+    pub(crate) fn unseal_from(
+        &mut self,
+        conversation: ConversationId,
+        sealed: &MlsBytes,
+        sender: UserId,
+    ) -> Result<Option<SealedContent>, MlsError> {
+        let (content, signer) = self.unseal_signed(conversation, sealed)?;
+        Ok(signer
+            .is_some_and(|device| device.user_id == sender)
+            .then_some(content))
+    }
+
+    /// Opens a sealed entry, with the device that sealed it (`None`: a credential that
+    /// names no Ferry device).
+    fn unseal_signed(
+        &mut self,
+        conversation: ConversationId,
+        sealed: &MlsBytes,
+    ) -> Result<(SealedContent, Option<ferry_proto::mls::Device>), MlsError> {
         let message = protocol_message(&sealed.0)?;
         let Some(group) = loaded(&mut self.groups, &mut self.state, conversation)? else {
             return Err(MlsError::Mls("this device is not in the group".into()));
@@ -526,10 +553,13 @@ impl Device {
         let processed = group
             .process_message(provider, message)
             .map_err(|e| failed("opening", e))?;
+        let signer = credential_device(processed.credential().serialized_content());
         let ProcessedMessageContent::ApplicationMessage(message) = processed.into_content() else {
             return Err(MlsError::Mls("a sealed entry that is no message".into()));
         };
-        serde_json::from_slice(&message.into_bytes()).map_err(|e| failed("opening", e))
+        let content =
+            serde_json::from_slice(&message.into_bytes()).map_err(|e| failed("opening", e))?;
+        Ok((content, signer))
     }
 }
 

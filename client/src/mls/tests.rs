@@ -1,7 +1,8 @@
-//! What a sealed entry shows of its length, and that a device's MLS state is saved whole
-//! though a flush after sealing or opening compares only the group's part (and after
-//! reading a group already held, nothing): in-memory devices in groups made without a
-//! server, one sealing and the other opening.
+//! What a sealed entry shows of its length, that it opens only in the name of the member
+//! who sealed it, and that a device's MLS state is saved whole though a flush after
+//! sealing or opening compares only the group's part (and after reading a group already
+//! held, nothing): in-memory devices in groups made without a server, one sealing and
+//! the other opening.
 
 use ferry_proto::mls::{ClaimedKeyPackage, ClaimedKeyPackages, Device as Named, Welcome};
 use ferry_proto::{WelcomeId, mls::SealedContent};
@@ -72,6 +73,30 @@ fn a_sealed_entry_shows_its_length_only_to_within_the_padding() {
     assert!(
         lengths.windows(2).all(|w| w[1] - w[0] == PADDING),
         "{lengths:?}"
+    );
+}
+
+#[test]
+fn an_entry_opens_only_in_the_name_of_the_member_who_sealed_it() {
+    let chat = ConversationId::new();
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let mut a = Device::in_memory(alice, SessionId::new());
+    let mut b = Device::in_memory(bob, SessionId::new());
+    group(&mut a, (&mut b, bob), chat);
+    let content = SealedContent {
+        body: "from alice".into(),
+        ..SealedContent::default()
+    };
+    let sealed = a.seal(chat, &content).expect("seal").expect("in the group");
+    assert_eq!(
+        b.unseal_from(chat, &sealed, alice).expect("open"),
+        Some(content.clone())
+    );
+    // The server says someone else sent what Alice sealed: not opened in their name.
+    let sealed = a.seal(chat, &content).expect("seal").expect("in the group");
+    assert_eq!(
+        b.unseal_from(chat, &sealed, UserId::new()).expect("open"),
+        None
     );
 }
 

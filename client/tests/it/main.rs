@@ -10,6 +10,7 @@ mod catch_up;
 mod changes;
 mod cluster;
 mod encryption;
+mod encryption_forged;
 mod encryption_large;
 mod encryption_waits;
 mod ended_sessions;

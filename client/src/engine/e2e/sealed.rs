@@ -59,14 +59,20 @@ pub(crate) async fn store_messages(shared: &Shared, messages: &[Message]) -> Res
         }
         let read = read.entry(conversation).or_default();
         catch_up_with(shared, &mut mls, conversation, Some(epoch), read).await?;
-        match mls.unseal(conversation, &sealed) {
-            Ok(SealedContent { body, emoji, files }) => {
+        match mls.unseal_from(conversation, &sealed, m.sender_id) {
+            Ok(Some(SealedContent { body, emoji, files })) => {
                 m.sealed = None;
                 m.body = body;
                 if let Some(change) = m.change.as_mut() {
                     change.emoji = emoji;
                 }
                 secrets.extend(file_seal::open_files(m, files));
+            }
+            // Signed by another member than the server says sent it: a server putting
+            // words in someone's name. Kept unreadable, never shown as theirs.
+            Ok(None) => {
+                tracing::warn!(id = %m.id, %conversation, sender = %m.sender_id,
+                    "a sealed entry signed by another member than its sender: not shown");
             }
             // Sealed before this device joined the group (or for a group it is not in).
             Err(MlsError::Mls(why)) => {
