@@ -32,12 +32,22 @@ pub(super) fn apply_change(
 ) -> rusqlite::Result<()> {
     let target = change.target.to_string();
     match change.kind {
+        // Only the author edits: the server checks it, and so does this device, since an
+        // end-to-end encrypted edit's author is checked here (its MLS signature) and the
+        // server could otherwise move one member's edit onto another's message.
         ChangeKind::Edit => {
             tx.prepare_cached(
                 "UPDATE messages SET body = ?2, edited_at = ?3, edit_seq = ?4 WHERE id = ?1 \
-                 AND deleted_at IS NULL AND (edit_seq IS NULL OR edit_seq < ?4)",
+                 AND sender_id = ?5 AND deleted_at IS NULL \
+                 AND (edit_seq IS NULL OR edit_seq < ?4)",
             )?
-            .execute(params![target, body, at.as_millis(), seq])?;
+            .execute(params![
+                target,
+                body,
+                at.as_millis(),
+                seq,
+                sender.to_string()
+            ])?;
         }
         ChangeKind::Delete => {
             // The text goes from this device: the message's, its edits', and the search
@@ -90,6 +100,7 @@ pub(super) fn apply_stored_edit(tx: &Transaction<'_>, message: MessageId) -> rus
         .prepare_cached(
             "SELECT body, seq, created_at FROM messages WHERE target = ?1 \
              AND change_kind = 'edit' AND seq IS NOT NULL AND unreadable = 0 \
+             AND sender_id = (SELECT sender_id FROM messages WHERE id = ?1) \
              ORDER BY seq DESC LIMIT 1",
         )?
         .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -248,5 +259,65 @@ impl LocalStore {
         Ok(self
             .message(me, message)?
             .is_some_and(|m| m.reactions.iter().any(|r| r.emoji == emoji && r.mine)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_proto::Message;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::store::DatabaseKey;
+
+    const ALICE: UserId = UserId(Uuid::from_u128(2));
+    const BOB: UserId = UserId(Uuid::from_u128(3));
+    const BOBS: MessageId = MessageId(Uuid::from_u128(10));
+
+    /// Entry `seq` of one chat, by `sender`, with a change if given.
+    fn entry(
+        id: u128,
+        seq: i64,
+        sender: UserId,
+        body: &str,
+        change: Option<serde_json::Value>,
+    ) -> Message {
+        let mut m = json!({
+            "id": MessageId(Uuid::from_u128(id)), "conversation_id": ConversationId(Uuid::from_u128(1)),
+            "seq": seq, "sender_id": sender, "body": body,
+            "created_at": Timestamp::from_millis(1_000 * seq),
+        });
+        if let Some(change) = change {
+            m["change"] = change;
+        }
+        serde_json::from_value(m).expect("a message")
+    }
+
+    #[test]
+    fn an_edit_changes_only_its_authors_message() {
+        // Whichever comes first: the edit applies as it comes, or as the message does.
+        for edit_first in [false, true] {
+            let dir = tempfile::tempdir().expect("dir");
+            let store = LocalStore::open(&dir.path().join("s.db"), &DatabaseKey::new([7; 32]))
+                .expect("store");
+            let message = entry(10, 1, BOB, "bob's words", None);
+            let edit = json!({"kind": "edit", "target": BOBS});
+            let edit = entry(11, 2, ALICE, "alice's words", Some(edit));
+            let batches = if edit_first {
+                [edit, message]
+            } else {
+                [message, edit]
+            };
+            for batch in batches {
+                let _ = store.apply_messages(&[batch]).expect("apply");
+            }
+            let shown = store.message(BOB, BOBS).expect("read").expect("held");
+            assert_eq!(
+                (shown.body.as_str(), shown.edited),
+                ("bob's words", false),
+                "edit first: {edit_first}"
+            );
+        }
     }
 }
