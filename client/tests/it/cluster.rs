@@ -11,7 +11,7 @@ use ferry_testkit::{
 };
 
 use crate::encryption::holders_are;
-use crate::support::{Device, Served, config, direct, encrypted};
+use crate::support::{Device, Served, config, direct, encrypted_group};
 
 async fn node(db: &TestDb, nats: &NatsServer, subject: &str) -> ServerProcess {
     let mut config = config(db);
@@ -113,19 +113,7 @@ async fn an_encrypted_group_works_across_nodes() {
     for device in [&alice, &bob, &carol] {
         device.online().await;
     }
-    // They know each other first (a group of strangers is a message request each).
-    direct(&alice, &bob).await;
-    direct(&alice, &carol).await;
-    let group = alice
-        .client
-        .create_group("across the nodes", &[bob.id(), carol.id()])
-        .await
-        .expect("group");
-    for device in [&alice, &bob, &carol] {
-        device
-            .until("the group is encrypted", |c| encrypted(c, group))
-            .await;
-    }
+    let group = encrypted_group(&alice, &[&bob, &carol], "across the nodes").await;
     let (a, b, c) = (alice.id(), bob.id(), carol.id());
     holders_are(&bob, group, &[a, b, c]).await;
 

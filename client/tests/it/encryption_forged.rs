@@ -8,7 +8,7 @@
 use ferry_proto::ConversationId;
 use ferry_testkit::Backend;
 
-use crate::support::{Device, Served, TestDb, TestServer, config, direct, encrypted, online};
+use crate::support::{Device, Served, TestDb, TestServer, config, encrypted_group, online};
 
 /// The entry with this seq, as the device holds it.
 fn entry(device: &Device, group: ConversationId, seq: i64) -> Option<ferry_client::LocalMessage> {
@@ -25,19 +25,7 @@ async fn a_sealed_entry_is_never_shown_in_another_members_name(backend: Backend)
     let server = TestServer::start_with(config(&data)).await;
     let url = server.url();
     let [alice, bob, carol] = online(&url, ["alice", "bob", "carol"]).await;
-    // They know each other first (a group of strangers is a message request each).
-    direct(&alice, &bob).await;
-    direct(&alice, &carol).await;
-    let group = alice
-        .client
-        .create_group("plans", &[bob.id(), carol.id()])
-        .await
-        .expect("group");
-    for device in [&alice, &bob, &carol] {
-        device
-            .until("the group is encrypted", |c| encrypted(c, group))
-            .await;
-    }
+    let group = encrypted_group(&alice, &[&bob, &carol], "plans").await;
 
     // Bob is away while Alice writes and the server rewrites who sent it.
     bob.client.stop().await;

@@ -480,3 +480,19 @@ pub async fn direct(a: &Device, b: &Device) -> ConversationId {
     b.conversation(id).accept().await.expect("accept");
     id
 }
+
+/// A group `owner` makes with `others`, who know the owner first (a group of strangers
+/// is a message request each), once it is end-to-end encrypted on every device.
+pub async fn encrypted_group(owner: &Device, others: &[&Device], title: &str) -> ConversationId {
+    for other in others {
+        direct(owner, other).await;
+    }
+    let ids: Vec<UserId> = others.iter().map(|d| d.id()).collect();
+    let group = owner.client.create_group(title, &ids).await.expect("group");
+    for device in std::iter::once(owner).chain(others.iter().copied()) {
+        device
+            .until("the group is encrypted", |c| encrypted(c, group))
+            .await;
+    }
+    group
+}
