@@ -55,6 +55,14 @@ function position(summary: ConversationSummary): ListPosition {
   return { updated_at: summary.updated_at, id: summary.id };
 }
 
+/**
+ * `list` with one conversation as stored now: put in place, the list kept sorted, or
+ * taken out if it is a request this user deleted.
+ */
+function placed(list: readonly ConversationSummary[], summary: ConversationSummary): ConversationSummary[] {
+  return summary.dismissed ? list.filter((c) => c.id !== summary.id) : placeConversation(list, summary);
+}
+
 /** `list` without the message requests this user deleted (the list leaves them out). */
 function listed(list: readonly ConversationSummary[]): ConversationSummary[] {
   return list.filter((c) => !c.dismissed);
@@ -126,13 +134,11 @@ export class Conversations {
   put(summary: ConversationSummary): void {
     this.#heardDuringRead?.push(summary);
     const held = this.conversations.find((c) => c.id === summary.id);
-    if (summary.dismissed) {
-      if (held) this.conversations = this.conversations.filter((c) => c.id !== summary.id);
-      if (summary.id === this.#open.openId) this.#open.close();
-      return;
-    }
-    this.conversations = placeConversation(this.conversations, summary);
-    if (summary.id === this.#open.openId) this.#open.rowPut(held, summary);
+    // A deleted request the list does not hold changes nothing: no new list.
+    if (held || !summary.dismissed) this.conversations = placed(this.conversations, summary);
+    if (summary.id !== this.#open.openId) return;
+    if (summary.dismissed) this.#open.close();
+    else this.#open.rowPut(held, summary);
   }
 
   /** Reads one conversation into the list (one just created or changed by the user). */
@@ -306,11 +312,7 @@ export class Conversations {
    * stored) never leaves the list for an instant, nor its row the page.
    */
   #withHeard(rows: ConversationSummary[]): ConversationSummary[] {
-    let next = rows;
-    for (const summary of this.#heardDuringRead ?? []) {
-      next = summary.dismissed ? next.filter((c) => c.id !== summary.id) : placeConversation(next, summary);
-    }
-    return next;
+    return (this.#heardDuringRead ?? []).reduce(placed, rows);
   }
 
   /** Closes the open conversation if `read` (rows just read) says it was deleted. */
