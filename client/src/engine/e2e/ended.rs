@@ -50,7 +50,7 @@ pub(crate) async fn take_out_ended_sessions(shared: &Shared) -> Result<(), End> 
 /// is still in one of this device's groups.
 pub(crate) async fn take_out_told_ended(
     shared: &Shared,
-    ended: &std::collections::HashSet<ferry_proto::mls::Device>,
+    ended: &HashSet<Device>,
 ) -> Result<(), End> {
     tolerated(sweep_if_held(shared, ended).await)
 }
