@@ -292,5 +292,12 @@ pub async fn run(
         tracing::warn!("some sockets did not close within the shutdown grace");
     }
     background::leave(&app).await;
+    // The database last, once nothing needs it (`Store::close`), bounded as the rest is.
+    if tokio::time::timeout(grace, app.store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database's connections did not close within the shutdown grace");
+    }
     Ok(())
 }

@@ -155,7 +155,13 @@ impl From<crate::store::StoreError> for HostError {
 /// Runs `command` on the database `config` names, printing to standard output.
 pub async fn run(config: &Config, command: AdminCommand) -> Result<(), HostError> {
     let store = crate::open_store(&config.effective_database_url(), 2).await?;
-    let store = &*store;
+    let done = act(config, &*store, command).await;
+    store.close().await;
+    done
+}
+
+/// Does `command` on `store`.
+async fn act(config: &Config, store: &dyn Store, command: AdminCommand) -> Result<(), HostError> {
     match command {
         AdminCommand::Grant { username, reason } => {
             let user = named(store, &username).await?;

@@ -130,4 +130,10 @@ pub trait Store:
 {
     /// The database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes every connection, waiting for each to end. A process must do this before
+    /// it exits: SQLite's connections each run on a thread of their own, and one still
+    /// closing while the process exits crashed it (a `ferry-server admin` command that
+    /// had done its work ended with a segfault).
+    async fn close(&self);
 }

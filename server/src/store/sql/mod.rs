@@ -76,6 +76,9 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// prefix, `$2` of them in username order: two index range scans joined, each
     /// reading only what matches (one scan with an `OR` filter walked every user).
     const SEARCH_USERS: &'static str;
+    /// The `FROM` of a query for members (`m`) with their users' columns (`u`): each
+    /// member's user found by its key, whatever the plan thinks of the tables' sizes.
+    const MEMBERS_WITH_USERS: &'static str;
 
     /// A statement that takes a lock on a pair of users (`$1`, their direct key) until
     /// commit, so that a new direct conversation and a block between the two are one
@@ -345,5 +348,10 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
     }
 }
