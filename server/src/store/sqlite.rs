@@ -58,6 +58,7 @@ impl Dialect for Sqlite {
 
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_READ: &'static str = "BEGIN";
+    const MEMBERS_WITH_USERS: &'static str = "members m JOIN users u ON u.id = m.user_id";
     const GREATEST: &'static str = "max";
     const ADVANCE_CLOCK: Option<&'static str> =
         Some("UPDATE sync_clock SET version = version + 1 WHERE only_row = 1");

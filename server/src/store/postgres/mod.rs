@@ -77,6 +77,13 @@ impl Dialect for Postgres {
     const BEGIN_READ: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
                                       SET LOCAL plan_cache_mode = force_generic_plan";
     const GREATEST: &'static str = "GREATEST";
+    // A probe of `users` per member row, which no plan can turn into a scan. As a plain
+    // join, the generic plan (read transactions use one, above) expects an array of many
+    // conversations and hashed all of `users` on every call, even for one conversation of
+    // two: 0.28 ms a call and the largest statement of `/sync` in B7 (docs/benchmarks.md).
+    const MEMBERS_WITH_USERS: &'static str = "members m CROSS JOIN LATERAL ( \
+         SELECT username, display_name, created_at, suspended_at, deleted_at, picture \
+         FROM users WHERE id = m.user_id LIMIT 1) u";
     const ADVANCE_CLOCK: Option<&'static str> = None;
     const CHANGE_VERSION: &'static str = "pg_current_xact_id()::text::bigint";
     const SYNC_HORIZON: &'static str =

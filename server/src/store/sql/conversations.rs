@@ -30,10 +30,10 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(Vec::new());
         }
         let ids: Vec<ConversationId> = convs.iter().map(|c| c.id).collect();
-        let mut members = QueryBuilder::new(concat!(
-            "SELECT ",
+        let mut members = QueryBuilder::new(format!(
+            "SELECT {} FROM {} WHERE ",
             member_columns!(),
-            " FROM members m JOIN users u ON u.id = m.user_id WHERE "
+            D::MEMBERS_WITH_USERS
         ));
         D::push_in(&mut members, "m.conversation_id", &ids);
         members.push(" ORDER BY m.joined_at, u.username");
