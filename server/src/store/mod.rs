@@ -133,7 +133,7 @@ pub trait Store:
 
     /// Closes every connection, waiting for each to end. A process must do this before
     /// it exits: SQLite's connections each run on a thread of their own, and one still
-    /// closing while the process exits crashed it (a `ferry-server admin` command that
-    /// had done its work ended with a segfault).
+    /// closing while the process exits can crash it (the likely cause of a segfault in
+    /// such a thread that failed a `ferry-server admin` command once; not reproduced).
     async fn close(&self);
 }
